@@ -33,10 +33,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    let mut config = prost_build::Config::new();
+    config
+        .file_descriptor_set_path(out.join("descriptors.bin"))
+        // `prost::Name` on every message: the JSON codec finds descriptors by full name.
+        .enable_type_names();
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .file_descriptor_set_path(out.join("descriptors.bin"))
-        .compile_protos(&files, &[root])?;
+        .compile_with_config(config, &files, &[root])?;
     Ok(())
 }
