@@ -1,1 +1,4 @@
 //! remesos
+
+pub mod duration;
+pub mod flags;
