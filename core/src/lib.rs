@@ -1,4 +1,23 @@
-//! remesos
+//! remesos: Apache Mesos remade in Rust.
+//!
+//! # Layout
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`resources`] | Resource arithmetic: scalars, ranges, sets, roles, reservations, Mesos's text form |
+//! | [`allocator`] | the pure hierarchical DRF allocator: roles, weights, quota, filters; no I/O, no clock |
+//! | [`master`] | the master actor: frameworks, agents, tasks, offers; `http/` (scheduler + operator APIs); `service` (the agents' gRPC service) |
+//! | [`api`] | plumbing shared by the v1 HTTP APIs: content negotiation, call decoding, RecordIO streams |
+//! | [`flags`], [`duration`] | Mesos-style flags (`--name=value`, `MESOS_<NAME>`) and stout's duration/bytes text |
+//! | [`cli`] | the subcommands of the `remesos` binary |
+//!
+//! The protocol types, Mesos's JSON dialect and RecordIO live in the `remesos_proto` crate
+//! (`core/proto`) so that master and agent changes do not recompile generated code.
 
+pub mod allocator;
+pub mod api;
+pub mod cli;
 pub mod duration;
 pub mod flags;
+pub mod master;
+pub mod resources;

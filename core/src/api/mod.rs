@@ -1,0 +1,152 @@
+//! Plumbing shared by the v1 HTTP APIs of the master and the agent (reference/mesos-contract.md
+//! §3.1): method and media-type checks, decoding of calls, encoding of responses and of
+//! RecordIO event streams.
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use prost::{Message, Name};
+use tokio_stream::StreamExt;
+
+pub const APPLICATION_JSON: &str = "application/json";
+pub const APPLICATION_PROTOBUF: &str = "application/x-protobuf";
+
+/// Request bodies larger than this are refused with 413 before decoding.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The two encodings of the v1 APIs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Protobuf,
+}
+
+impl Format {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Json => APPLICATION_JSON,
+            Format::Protobuf => APPLICATION_PROTOBUF,
+        }
+    }
+
+    pub fn encode<M: Message + Name>(self, message: &M) -> Vec<u8> {
+        match self {
+            Format::Json => remesos_proto::json::to_vec(message),
+            Format::Protobuf => message.encode_to_vec(),
+        }
+    }
+}
+
+/// An error response with a plain-text body, as Mesos sends them.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let mut response = (status, message.into()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+pub fn method_not_allowed(method: &Method) -> Response {
+    let mut response = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("Expecting one of {{ 'POST' }}, but received '{method}'"),
+    );
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+/// The request's `Content-Type`: missing is 400, anything but JSON or protobuf is 415.
+pub fn request_format(headers: &HeaderMap) -> Result<Format, Response> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(error(StatusCode::BAD_REQUEST, "Expecting 'Content-Type' to be present"));
+    };
+    let media = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match media.as_str() {
+        APPLICATION_JSON => Ok(Format::Json),
+        APPLICATION_PROTOBUF => Ok(Format::Protobuf),
+        _ => Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Expecting 'Content-Type' of {APPLICATION_JSON} or {APPLICATION_PROTOBUF}"),
+        )),
+    }
+}
+
+/// Whether the `Accept` header (with q-values) allows `media` ("type/subtype").
+pub fn accepts(headers: &HeaderMap, media: &str) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let (want_type, _) = media.split_once('/').unwrap_or((media, ""));
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q_zero = parts.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=").and_then(|q| q.trim().parse::<f64>().ok()).is_some_and(|q| q == 0.0)
+        });
+        if q_zero {
+            return false;
+        }
+        range == media || range == "*/*" || range == format!("{want_type}/*")
+    })
+}
+
+/// The response encoding: JSON when acceptable, else protobuf, else 406.
+pub fn response_format(headers: &HeaderMap) -> Result<Format, Response> {
+    if accepts(headers, APPLICATION_JSON) {
+        Ok(Format::Json)
+    } else if accepts(headers, APPLICATION_PROTOBUF) {
+        Ok(Format::Protobuf)
+    } else {
+        Err(error(
+            StatusCode::NOT_ACCEPTABLE,
+            format!("Expecting 'Accept' to allow '{APPLICATION_JSON}' or '{APPLICATION_PROTOBUF}'"),
+        ))
+    }
+}
+
+/// Decodes a call body; failures are 400 with Mesos's wording.
+pub fn decode<M: Message + Name + Default>(format: Format, body: &Bytes) -> Result<M, Response> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large"));
+    }
+    let short = M::NAME;
+    match format {
+        Format::Protobuf => M::decode(body.as_ref())
+            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("Failed to parse body into {short} protobuf: {e}"))),
+        Format::Json => remesos_proto::json::from_slice::<M>(body)
+            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("Failed to convert JSON into {short} protobuf: {e}"))),
+    }
+}
+
+/// A `200 OK` response carrying one message.
+pub fn ok<M: Message + Name>(format: Format, message: &M) -> Response {
+    let mut response = (StatusCode::OK, format.encode(message)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
+    response
+}
+
+/// A `200 OK` JSON response.
+pub fn json_ok(value: &serde_json::Value) -> Response {
+    let mut response = (StatusCode::OK, value.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+    response
+}
+
+/// A streaming `200 OK` whose body is the RecordIO framing of `events`.
+pub fn recordio_stream<M, S>(format: Format, events: S) -> Response
+where
+    M: Message + Name + 'static,
+    S: Stream<Item = M> + Send + 'static,
+{
+    let body = events.map(move |event| {
+        let record = format.encode(&event);
+        let mut framed = Vec::with_capacity(record.len() + 12);
+        remesos_proto::recordio::encode(&record, &mut framed);
+        Ok::<_, std::convert::Infallible>(Bytes::from(framed))
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
+    response
+}

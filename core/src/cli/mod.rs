@@ -1,0 +1,82 @@
+//! The `remesos` binary's subcommands.
+
+mod master;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "Usage: remesos <command> [--flag=value ...]
+
+Commands:
+  master     run a Mesos-compatible master (v1 scheduler and operator APIs on --port, default 5050)
+  help       show this message
+
+Every flag can also be given as MESOS_<FLAG> in the environment; `remesos <command> --help`
+lists a command's flags.";
+
+/// Entry point of the `remesos` binary.
+pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(1);
+    };
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    match command.as_str() {
+        "master" => master::main(rest, &env),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        "--version" | "version" => {
+            println!("remesos {} (Mesos API {})", env!("CARGO_PKG_VERSION"), crate::master::MESOS_VERSION);
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("unknown command '{other}'\n\n{USAGE}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Sets up logging from Mesos's `--logging_level` and `--quiet`.
+pub(crate) fn init_logging(level: &str, quiet: bool) {
+    let level = match level.to_ascii_uppercase().as_str() {
+        "ERROR" => "error",
+        "WARNING" => "warn",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REMESOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if quiet { "error" } else { level }));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// The machine's hostname, as Mesos uses it when `--hostname` is not given.
+pub(crate) fn system_hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The address to advertise for a daemon bound to `ip`: itself unless it is the wildcard,
+/// then the first IPv4 address `hostname` resolves to (loopback as the last resort).
+pub(crate) fn advertised_ip(ip: std::net::Ipv4Addr, hostname: &str) -> std::net::Ipv4Addr {
+    use std::net::ToSocketAddrs;
+    if !ip.is_unspecified() {
+        return ip;
+    }
+    (hostname, 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| {
+            addrs.find_map(|a| match a.ip() {
+                std::net::IpAddr::V4(v4) if !v4.is_unspecified() => Some(v4),
+                _ => None,
+            })
+        })
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST)
+}

@@ -1,0 +1,154 @@
+//! A framework as the master sees it: its FrameworkInfo, its connection, its tasks and offers.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::time::Instant;
+
+use remesos_proto::v1;
+use v1::framework_info::capability::Type as Capability;
+
+use super::ConnId;
+use crate::allocator;
+
+/// The subscription stream a framework is attached to.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub conn: ConnId,
+    /// The `Mesos-Stream-Id` every call on this subscription must carry.
+    pub stream_id: String,
+}
+
+#[derive(Debug)]
+pub struct Framework {
+    pub id: String,
+    /// As subscribed or last updated; `id` is always set.
+    pub info: v1::FrameworkInfo,
+    /// `None` while disconnected (failover) or for frameworks recovered from reregistering agents.
+    pub connection: Option<Connection>,
+    /// Inactive frameworks receive no offers (disconnected, or deactivated by the operator).
+    pub active: bool,
+    /// Known only from an agent's reregistration after a master failover; not yet resubscribed.
+    pub recovered: bool,
+    pub suppressed_roles: BTreeSet<String>,
+    pub registered_time: Option<f64>,
+    pub reregistered_time: Option<f64>,
+    pub unregistered_time: Option<f64>,
+    /// Non-terminal tasks by task id.
+    pub tasks: HashMap<String, v1::Task>,
+    /// Most recent terminal tasks, oldest first, capped by `--max_completed_tasks_per_framework`.
+    pub completed_tasks: VecDeque<v1::Task>,
+    /// Tasks on unreachable agents (partition-aware bookkeeping), by task id.
+    pub unreachable_tasks: HashMap<String, v1::Task>,
+    /// Outstanding offer ids.
+    pub offers: HashSet<String>,
+    /// Executors the framework runs, by agent id then executor id.
+    pub executors: HashMap<String, HashMap<String, v1::ExecutorInfo>>,
+    /// When a disconnected framework is removed (`failover_timeout` after it disconnected).
+    pub failover_deadline: Option<Instant>,
+}
+
+impl Framework {
+    pub fn new(id: String, info: v1::FrameworkInfo, now_secs: f64) -> Self {
+        Framework {
+            id,
+            info,
+            connection: None,
+            active: true,
+            recovered: false,
+            suppressed_roles: BTreeSet::new(),
+            registered_time: Some(now_secs),
+            reregistered_time: None,
+            unregistered_time: None,
+            tasks: HashMap::new(),
+            completed_tasks: VecDeque::new(),
+            unreachable_tasks: HashMap::new(),
+            offers: HashSet::new(),
+            executors: HashMap::new(),
+            failover_deadline: None,
+        }
+    }
+
+    pub fn has_capability(&self, capability: Capability) -> bool {
+        has_capability(&self.info, capability)
+    }
+
+    pub fn partition_aware(&self) -> bool {
+        self.has_capability(Capability::PartitionAware)
+    }
+
+    pub fn multi_role(&self) -> bool {
+        self.has_capability(Capability::MultiRole)
+    }
+
+    /// Frameworks built against Mesos before 1.5 (Spark's and Hadoop's jars) do not know
+    /// `Resource.reservations`; they get and send the pre-refinement form.
+    pub fn reservation_refinement(&self) -> bool {
+        self.has_capability(Capability::ReservationRefinement)
+    }
+
+    /// The roles the framework is subscribed to: `roles` for MULTI_ROLE frameworks, otherwise
+    /// the deprecated single `role` (default `*`).
+    pub fn roles(&self) -> BTreeSet<String> {
+        framework_roles(&self.info)
+    }
+
+    pub fn connected(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    pub fn allocator_spec(&self) -> allocator::FrameworkSpec {
+        allocator_spec(&self.info, &self.suppressed_roles)
+    }
+
+    /// Records a terminal task, keeping at most `cap` of them.
+    pub fn add_completed_task(&mut self, task: v1::Task, cap: usize) {
+        if cap == 0 {
+            return;
+        }
+        while self.completed_tasks.len() >= cap {
+            self.completed_tasks.pop_front();
+        }
+        self.completed_tasks.push_back(task);
+    }
+
+    pub fn add_executor(&mut self, agent_id: &str, executor: v1::ExecutorInfo) {
+        self.executors
+            .entry(agent_id.to_string())
+            .or_default()
+            .insert(executor.executor_id.value.clone(), executor);
+    }
+
+    pub fn remove_executor(&mut self, agent_id: &str, executor_id: &str) -> Option<v1::ExecutorInfo> {
+        let on_agent = self.executors.get_mut(agent_id)?;
+        let removed = on_agent.remove(executor_id);
+        if on_agent.is_empty() {
+            self.executors.remove(agent_id);
+        }
+        removed
+    }
+}
+
+pub fn has_capability(info: &v1::FrameworkInfo, capability: Capability) -> bool {
+    info.capabilities.iter().any(|c| c.r#type == Some(capability as i32))
+}
+
+pub fn framework_roles(info: &v1::FrameworkInfo) -> BTreeSet<String> {
+    if has_capability(info, Capability::MultiRole) {
+        info.roles.iter().cloned().collect()
+    } else {
+        BTreeSet::from([info.role.clone().unwrap_or_else(|| "*".to_string())])
+    }
+}
+
+pub fn allocator_spec(info: &v1::FrameworkInfo, suppressed: &BTreeSet<String>) -> allocator::FrameworkSpec {
+    allocator::FrameworkSpec {
+        roles: framework_roles(info),
+        suppressed_roles: suppressed.clone(),
+        capabilities: allocator::Capabilities {
+            multi_role: has_capability(info, Capability::MultiRole),
+            gpu_resources: has_capability(info, Capability::GpuResources),
+            reservation_refinement: has_capability(info, Capability::ReservationRefinement),
+            revocable_resources: has_capability(info, Capability::RevocableResources),
+            shared_resources: has_capability(info, Capability::SharedResources),
+        },
+    }
+}

@@ -1,0 +1,382 @@
+//! The v1 operator API (`POST /api/v1`, reference §3.4) and the JSON endpoints of §6.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+
+use remesos_proto::v1;
+use v1::master::{self as op, call::Type as CallType, response::Type as RespType};
+
+use crate::api;
+use crate::master::runtime::{Command, MasterHandle, OPERATOR_STREAM_BUFFER};
+use crate::master::Master;
+
+fn gone() -> Response {
+    api::error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down")
+}
+
+fn response(ty: RespType) -> op::Response {
+    op::Response { r#type: Some(ty as i32), ..Default::default() }
+}
+
+pub fn version_info() -> v1::VersionInfo {
+    v1::VersionInfo {
+        version: crate::master::MESOS_VERSION.to_string(),
+        build_date: Some(String::new()),
+        build_time: Some(0.0),
+        build_user: Some("remesos".to_string()),
+        git_sha: Some(format!("remesos-{}", env!("CARGO_PKG_VERSION"))),
+        git_branch: None,
+        git_tag: None,
+    }
+}
+
+pub async fn api(State(master): State<MasterHandle>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    let format = match api::request_format(&headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let accept = match api::response_format(&headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let call: op::Call = match api::decode(format, &body) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(ty) = call.r#type.and_then(|t| CallType::try_from(t).ok()) else {
+        return api::error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present");
+    };
+    let read = |f: fn(&Master) -> op::Response| {
+        let master = master.clone();
+        async move {
+            match master.read(f).await {
+                Ok(r) => api::ok(accept, &r),
+                Err(_) => gone(),
+            }
+        }
+    };
+    match ty {
+        CallType::GetHealth => {
+            let mut r = response(RespType::GetHealth);
+            r.get_health = Some(op::response::GetHealth { healthy: true });
+            api::ok(accept, &r)
+        }
+        CallType::GetVersion => {
+            let mut r = response(RespType::GetVersion);
+            r.get_version = Some(op::response::GetVersion { version_info: version_info() });
+            api::ok(accept, &r)
+        }
+        CallType::GetFlags => {
+            read(|m| {
+                let mut r = response(RespType::GetFlags);
+                let flags = m
+                    .config
+                    .flags
+                    .iter()
+                    .map(|(k, v)| v1::Flag { name: k.clone(), value: Some(v.clone()) })
+                    .collect();
+                r.get_flags = Some(op::response::GetFlags { flags });
+                r
+            })
+            .await
+        }
+        CallType::GetMetrics => {
+            read(|m| {
+                let mut r = response(RespType::GetMetrics);
+                let metrics = m
+                    .metrics()
+                    .into_iter()
+                    .map(|(name, value)| v1::Metric { name, value: Some(value) })
+                    .collect();
+                r.get_metrics = Some(op::response::GetMetrics { metrics });
+                r
+            })
+            .await
+        }
+        CallType::GetState => {
+            read(|m| op::Response { get_state: Some(m.get_state()), ..response(RespType::GetState) }).await
+        }
+        CallType::GetAgents => {
+            read(|m| op::Response { get_agents: Some(m.get_agents()), ..response(RespType::GetAgents) }).await
+        }
+        CallType::GetFrameworks => {
+            read(|m| op::Response { get_frameworks: Some(m.get_frameworks()), ..response(RespType::GetFrameworks) })
+                .await
+        }
+        CallType::GetExecutors => {
+            read(|m| op::Response { get_executors: Some(m.get_executors()), ..response(RespType::GetExecutors) })
+                .await
+        }
+        CallType::GetTasks => {
+            read(|m| op::Response { get_tasks: Some(m.get_tasks()), ..response(RespType::GetTasks) }).await
+        }
+        CallType::GetRoles => {
+            read(|m| op::Response { get_roles: Some(m.get_roles()), ..response(RespType::GetRoles) }).await
+        }
+        CallType::GetMaster => {
+            read(|m| {
+                let mut r = response(RespType::GetMaster);
+                r.get_master = Some(op::response::GetMaster {
+                    master_info: Some(m.info.clone()),
+                    start_time: Some(m.start_time),
+                    elected_time: Some(m.elected_time),
+                });
+                r
+            })
+            .await
+        }
+        CallType::Teardown => {
+            let Some(teardown) = call.teardown else {
+                return api::error(StatusCode::BAD_REQUEST, "Expecting 'teardown' to be present");
+            };
+            let id = teardown.framework_id.value;
+            match master.write(move |m, t| teardown_framework(m, t, &id)).await {
+                Ok(Ok(())) => StatusCode::OK.into_response(),
+                Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+                Err(_) => gone(),
+            }
+        }
+        CallType::Subscribe => subscribe(master, accept).await,
+        other => api::error(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("Unsupported call type {}", other.as_str_name()),
+        ),
+    }
+}
+
+fn teardown_framework(m: &mut Master, t: crate::master::Time, id: &str) -> Result<(), String> {
+    if !m.frameworks.contains_key(id) {
+        return Err(format!("No framework found with specified ID '{id}'"));
+    }
+    m.remove_framework(t, id);
+    Ok(())
+}
+
+async fn subscribe(master: MasterHandle, format: api::Format) -> Response {
+    let (tx, rx) = mpsc::channel(OPERATOR_STREAM_BUFFER);
+    let (reply_tx, reply_rx) = oneshot::channel();
+    if master.send(Command::OperatorSubscribe { events: tx, reply: reply_tx }).is_err() {
+        return gone();
+    }
+    let Ok(state) = reply_rx.await else {
+        return gone();
+    };
+    let subscribed = op::Event {
+        r#type: Some(op::event::Type::Subscribed as i32),
+        subscribed: Some(op::event::Subscribed {
+            get_state: Some(state),
+            heartbeat_interval_seconds: Some(crate::master::HEARTBEAT_INTERVAL.as_secs_f64()),
+        }),
+        ..Default::default()
+    };
+    let heartbeat = op::Event { r#type: Some(op::event::Type::Heartbeat as i32), ..Default::default() };
+    let heartbeats = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(
+        tokio::time::Instant::now() + crate::master::HEARTBEAT_INTERVAL,
+        crate::master::HEARTBEAT_INTERVAL,
+    ))
+    .map(move |_| heartbeat.clone());
+    let events = tokio_stream::once(subscribed).chain(ReceiverStream::new(rx).merge(heartbeats));
+    api::recordio_stream(format, events)
+}
+
+fn get_only(method: &Method) -> Option<Response> {
+    (method != Method::GET && method != Method::HEAD).then(|| {
+        let mut r = api::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("Expecting one of {{ 'GET' }}, but received '{method}'"),
+        );
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
+        r
+    })
+}
+
+async fn read_json(master: MasterHandle, method: Method, f: impl FnOnce(&Master) -> Value + Send + 'static) -> Response {
+    if let Some(r) = get_only(&method) {
+        return r;
+    }
+    match master.read(f).await {
+        Ok(v) => api::json_ok(&v),
+        Err(_) => gone(),
+    }
+}
+
+pub async fn state(State(master): State<MasterHandle>, method: Method) -> Response {
+    read_json(master, method, |m| m.state_json()).await
+}
+
+pub async fn state_summary(State(master): State<MasterHandle>, method: Method) -> Response {
+    read_json(master, method, |m| m.state_summary_json()).await
+}
+
+pub async fn frameworks(
+    State(master): State<MasterHandle>,
+    method: Method,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let wanted = q.get("framework_id").cloned();
+    read_json(master, method, move |m| {
+        let keep = |id: &str| wanted.as_deref().is_none_or(|w| w == id);
+        let active: Vec<Value> = m
+            .frameworks
+            .values()
+            .filter(|f| keep(&f.id))
+            .map(|f| m.framework_json(f, true))
+            .collect();
+        let completed: Vec<Value> = m
+            .completed_frameworks
+            .iter()
+            .filter(|f| keep(&f.id))
+            .map(|f| m.framework_json(f, true))
+            .collect();
+        json!({"frameworks": active, "completed_frameworks": completed, "unregistered_frameworks": []})
+    })
+    .await
+}
+
+pub async fn slaves(
+    State(master): State<MasterHandle>,
+    method: Method,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let wanted = q.get("slave_id").cloned();
+    read_json(master, method, move |m| {
+        let mut agents: Vec<&crate::master::Agent> =
+            m.agents.values().filter(|a| wanted.as_deref().is_none_or(|w| w == a.id)).collect();
+        agents.sort_by(|a, b| a.id.cmp(&b.id));
+        let agents: Vec<Value> = agents.into_iter().map(|a| m.agent_json(a)).collect();
+        json!({"slaves": agents, "recovered_slaves": []})
+    })
+    .await
+}
+
+pub async fn tasks(
+    State(master): State<MasterHandle>,
+    method: Method,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100);
+    let offset = q.get("offset").and_then(|l| l.parse::<usize>().ok()).unwrap_or(0);
+    let ascending = q.get("order").is_some_and(|o| o == "asc");
+    let framework_id = q.get("framework_id").cloned();
+    let task_id = q.get("task_id").cloned();
+    read_json(master, method, move |m| {
+        let mut tasks: Vec<&v1::Task> = m
+            .all_tasks()
+            .into_iter()
+            .filter(|t| framework_id.as_deref().is_none_or(|f| f == t.framework_id.value))
+            .filter(|t| task_id.as_deref().is_none_or(|id| id == t.task_id.value))
+            .collect();
+        // Mesos orders by the task's latest status timestamp.
+        let ts = |t: &v1::Task| t.statuses.last().and_then(|s| s.timestamp).unwrap_or(0.0);
+        tasks.sort_by(|a, b| ts(a).total_cmp(&ts(b)).then_with(|| a.task_id.value.cmp(&b.task_id.value)));
+        if !ascending {
+            tasks.reverse();
+        }
+        let tasks: Vec<Value> =
+            tasks.into_iter().skip(offset).take(limit).map(crate::master::state::task_json).collect();
+        json!({ "tasks": tasks })
+    })
+    .await
+}
+
+pub async fn roles(State(master): State<MasterHandle>, method: Method) -> Response {
+    read_json(master, method, |m| m.roles_json()).await
+}
+
+pub async fn flags(State(master): State<MasterHandle>, method: Method) -> Response {
+    read_json(master, method, |m| json!({ "flags": m.flags_json() })).await
+}
+
+pub async fn metrics(State(master): State<MasterHandle>, method: Method) -> Response {
+    read_json(master, method, |m| {
+        let map: serde_json::Map<String, Value> = m.metrics().into_iter().map(|(k, v)| (k, json!(v))).collect();
+        Value::Object(map)
+    })
+    .await
+}
+
+pub async fn version(method: Method) -> Response {
+    if let Some(r) = get_only(&method) {
+        return r;
+    }
+    api::json_ok(&remesos_proto::json::to_value(&version_info()))
+}
+
+pub async fn health(method: Method) -> Response {
+    if let Some(r) = get_only(&method) {
+        return r;
+    }
+    StatusCode::OK.into_response()
+}
+
+/// `/master/redirect`: 307 to the leading master (this one, without ZooKeeper).
+pub async fn redirect(State(master): State<MasterHandle>) -> Response {
+    match master.read(|m| format!("//{}:{}", m.config.hostname, m.config.port)).await {
+        Ok(location) => {
+            let mut r = StatusCode::TEMPORARY_REDIRECT.into_response();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        Err(_) => gone(),
+    }
+}
+
+/// `POST /master/teardown` with form body `frameworkId=<id>`.
+pub async fn teardown(State(master): State<MasterHandle>, method: Method, body: Bytes) -> Response {
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    let form: HashMap<String, String> = url_form(&body);
+    let Some(id) = form.get("frameworkId").cloned() else {
+        return api::error(StatusCode::BAD_REQUEST, "Missing 'frameworkId' query parameter in the request body");
+    };
+    match master.write(move |m, t| teardown_framework(m, t, &id)).await {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+        Err(_) => gone(),
+    }
+}
+
+fn url_form(body: &[u8]) -> HashMap<String, String> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,107 @@
+//! `POST /api/v1/scheduler` (reference/mesos-contract.md §3.2).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use tokio::sync::{mpsc, oneshot};
+
+use remesos_proto::v1::scheduler as sched;
+
+use crate::api::{self, Format};
+use crate::master::runtime::{Command, MasterHandle, FRAMEWORK_STREAM_BUFFER};
+use crate::master::scheduler::{CallError, CallOk};
+
+const STREAM_ID: &str = "Mesos-Stream-Id";
+
+pub async fn scheduler(State(master): State<MasterHandle>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    let format = match api::request_format(&headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let accept = match api::response_format(&headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let call: sched::Call = match api::decode(format, &body) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let stream_id = headers.get(STREAM_ID).and_then(|v| v.to_str().ok()).map(str::to_string);
+    if call.r#type == Some(sched::call::Type::Subscribe as i32) {
+        if stream_id.is_some() {
+            return api::error(
+                StatusCode::BAD_REQUEST,
+                "Subscribe calls should not include the 'Mesos-Stream-Id' header",
+            );
+        }
+        return subscribe(master, accept, call).await;
+    }
+    let (tx, rx) = oneshot::channel();
+    if master.send(Command::Call { call, stream_id, reply: tx }).is_err() {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(Ok(CallOk::Accepted)) => StatusCode::ACCEPTED.into_response(),
+        Ok(Ok(CallOk::Ok)) => StatusCode::OK.into_response(),
+        Ok(Err(e)) => call_error(e),
+        Err(_) => unavailable(),
+    }
+}
+
+fn unavailable() -> Response {
+    api::error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down")
+}
+
+fn call_error(e: CallError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    api::error(status, e.to_string())
+}
+
+async fn subscribe(master: MasterHandle, format: Format, call: sched::Call) -> Response {
+    let (events_tx, events_rx) = mpsc::channel(FRAMEWORK_STREAM_BUFFER);
+    let (tx, rx) = oneshot::channel();
+    if master.send(Command::Subscribe { call, events: events_tx, reply: tx }).is_err() {
+        return unavailable();
+    }
+    let (conn, stream_id, _framework_id) = match rx.await {
+        Ok(Ok(ok)) => ok,
+        Ok(Err(e)) => return call_error(e),
+        Err(_) => return unavailable(),
+    };
+    let events = EventStream { rx: events_rx, master, conn };
+    let mut response = api::recordio_stream(format, events);
+    if let Ok(v) = HeaderValue::from_str(&stream_id) {
+        response.headers_mut().insert(STREAM_ID, v);
+    }
+    response
+}
+
+/// A framework's event stream; when the HTTP connection goes away (the body is dropped),
+/// the master learns that the framework disconnected.
+struct EventStream {
+    rx: mpsc::Receiver<sched::Event>,
+    master: MasterHandle,
+    conn: u64,
+}
+
+impl Stream for EventStream {
+    type Item = sched::Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<sched::Event>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        let _ = self.master.send(Command::FrameworkStreamClosed { conn: self.conn });
+    }
+}

@@ -1,0 +1,693 @@
+//! Agents coming and going, status updates, framework disconnection, failover and removal
+//! (reference/mesos-contract.md §8).
+
+use std::collections::HashMap;
+
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use v1::master::event as op_event;
+use v1::scheduler as sched;
+
+use super::agent::Agent;
+use super::framework::Framework;
+use super::scheduler::operator_framework_event;
+use super::{is_terminal, ConnId, Effect, Master, Time, UnreachableAgent};
+use crate::resources::Resources;
+
+/// Why an agent's registration was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct AgentRefused(pub String);
+
+impl Master {
+    fn registered_reply(&self, agent_id: &str, reregistered: bool) -> wire::master_message::Message {
+        let agent_id = v1::AgentId { value: agent_id.to_string() };
+        let ping = Some(self.config.agent_ping_timeout.as_secs_f64());
+        if reregistered {
+            wire::master_message::Message::Reregistered(wire::Reregistered {
+                agent_id,
+                master_info: Some(self.info.clone()),
+                ping_interval_seconds: ping,
+                tasks_to_kill: vec![],
+            })
+        } else {
+            wire::master_message::Message::Registered(wire::Registered {
+                agent_id,
+                master_info: Some(self.info.clone()),
+                ping_interval_seconds: ping,
+            })
+        }
+    }
+
+    /// A new agent registers on session `conn`.
+    pub fn register_agent(&mut self, now: Time, conn: ConnId, register: wire::Register) -> Result<String, AgentRefused> {
+        let mut info = register.agent_info;
+        if info.hostname.is_empty() {
+            return Err(AgentRefused("'AgentInfo.hostname' must not be empty".to_string()));
+        }
+        let total = Resources::from_protos(std::mem::take(&mut info.resources))
+            .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
+        let id = self.new_agent_id();
+        info.id = Some(v1::AgentId { value: id.clone() });
+        info.resources = total.clone().into_protos();
+        let endpoint = register
+            .endpoint
+            .unwrap_or_else(|| format!("{}:{}", info.hostname, info.port.unwrap_or(5051)));
+        let agent = Agent {
+            id: id.clone(),
+            info,
+            endpoint,
+            version: register.version.unwrap_or_else(|| super::MESOS_VERSION.to_string()),
+            capabilities: register.capabilities,
+            conn: Some(conn),
+            active: true,
+            registered_time: now.wall,
+            reregistered_time: None,
+            total,
+            used: HashMap::new(),
+            offered: Resources::default(),
+            tasks: Default::default(),
+            executors: HashMap::new(),
+            offers: Default::default(),
+            missed_pongs: 0,
+        };
+        self.admit_agent(agent, &HashMap::new());
+        self.counters.slave_registrations += 1;
+        tracing::info!(agent_id = %id, "agent registered");
+        let reply = self.registered_reply(&id, false);
+        self.emit(Effect::Agent { conn, message: wire::MasterMessage { message: Some(reply) } });
+        Ok(id)
+    }
+
+    fn admit_agent(&mut self, agent: Agent, used: &HashMap<String, Resources>) {
+        let spec = crate::allocator::AgentSpec { hostname: agent.info.hostname.clone(), total: agent.total.clone() };
+        self.allocator.add_agent(&agent.id, spec, used);
+        let event = v1::master::Event {
+            r#type: Some(op_event::Type::AgentAdded as i32),
+            agent_added: Some(op_event::AgentAdded { agent: super::state::agent_proto(&agent) }),
+            ..Default::default()
+        };
+        self.agents.insert(agent.id.clone(), agent);
+        self.emit(Effect::Operator(event));
+        self.request_allocation();
+    }
+
+    /// An agent with an id reregisters: after its own restart, a broken session, a master
+    /// failover, or a partition that made it unreachable.
+    pub fn reregister_agent(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        reregister: wire::Reregister,
+    ) -> Result<String, AgentRefused> {
+        let mut info = reregister.agent_info;
+        let Some(id) = info.id.as_ref().map(|i| i.value.clone()) else {
+            return Err(AgentRefused("'AgentInfo.id' must be set to reregister".to_string()));
+        };
+        let total = Resources::from_protos(std::mem::take(&mut info.resources))
+            .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
+        info.resources = total.clone().into_protos();
+        self.counters.slave_reregistrations += 1;
+        let reply = self.registered_reply(&id, true);
+
+        if let Some(agent) = self.agents.get_mut(&id) {
+            // A known agent on a new session: the old one is gone.
+            let old = agent.conn.replace(conn);
+            agent.missed_pongs = 0;
+            agent.reregistered_time = Some(now.wall);
+            if let Some(endpoint) = reregister.endpoint {
+                agent.endpoint = endpoint;
+            }
+            if !agent.active {
+                agent.active = true;
+                self.allocator.activate_agent(&id);
+            }
+            if let Some(old) = old.filter(|o| *o != conn) {
+                self.emit(Effect::CloseAgent { conn: old });
+            }
+            self.reconcile_known_agent(now, &id, &reregister.tasks);
+            tracing::info!(agent_id = %id, "agent reregistered");
+            self.emit(Effect::Agent { conn, message: wire::MasterMessage { message: Some(reply) } });
+            self.request_allocation();
+            return Ok(id);
+        }
+
+        // Unknown here (master failover) or back from unreachable: rebuild from its report.
+        let was_unreachable = self.unreachable_agents.remove(&id).is_some();
+        for framework_info in &reregister.frameworks {
+            let Some(fid) = framework_info.id.as_ref().map(|f| f.value.clone()) else {
+                continue;
+            };
+            if !self.frameworks.contains_key(&fid) && !self.completed_frameworks.iter().any(|f| f.id == fid) {
+                let mut framework = Framework::new(fid.clone(), framework_info.clone(), now.wall);
+                framework.recovered = true;
+                framework.active = false;
+                framework.registered_time = None;
+                self.allocator.add_framework(&fid, framework.allocator_spec(), &HashMap::new(), false);
+                self.frameworks.insert(fid, framework);
+            }
+        }
+        let endpoint = reregister
+            .endpoint
+            .unwrap_or_else(|| format!("{}:{}", info.hostname, info.port.unwrap_or(5051)));
+        let mut agent = Agent {
+            id: id.clone(),
+            info,
+            endpoint,
+            version: reregister.version.unwrap_or_else(|| super::MESOS_VERSION.to_string()),
+            capabilities: reregister.capabilities,
+            conn: Some(conn),
+            active: true,
+            registered_time: now.wall,
+            reregistered_time: Some(now.wall),
+            total,
+            used: HashMap::new(),
+            offered: Resources::default(),
+            tasks: Default::default(),
+            executors: HashMap::new(),
+            offers: Default::default(),
+            missed_pongs: 0,
+        };
+        let mut shutdown_frameworks = Vec::new();
+        for executor in &reregister.executors {
+            let Some(fid) = executor.framework_id.as_ref().map(|f| f.value.clone()) else {
+                continue;
+            };
+            let Some(framework) = self.frameworks.get_mut(&fid) else {
+                shutdown_frameworks.push(fid);
+                continue;
+            };
+            framework.add_executor(&id, executor.clone());
+            agent.executors.entry(fid.clone()).or_default().insert(executor.executor_id.value.clone());
+            if let Ok(r) = Resources::from_protos(executor.resources.clone()) {
+                agent.add_used(&fid, &r);
+            }
+        }
+        for task in &reregister.tasks {
+            let fid = task.framework_id.value.clone();
+            let state = v1::TaskState::try_from(task.state).unwrap_or(v1::TaskState::TaskStaging);
+            let Some(framework) = self.frameworks.get_mut(&fid) else {
+                if !shutdown_frameworks.contains(&fid) {
+                    shutdown_frameworks.push(fid);
+                }
+                continue;
+            };
+            if is_terminal(state) {
+                continue;
+            }
+            if was_unreachable && !framework.partition_aware() {
+                // Its tasks were reported LOST; Mesos shuts such frameworks down on the agent.
+                if !shutdown_frameworks.contains(&fid) {
+                    shutdown_frameworks.push(fid);
+                }
+                continue;
+            }
+            framework.unreachable_tasks.remove(&task.task_id.value);
+            framework.tasks.insert(task.task_id.value.clone(), task.clone());
+            agent.tasks.insert((fid.clone(), task.task_id.value.clone()));
+            if let Ok(r) = Resources::from_protos(task.resources.clone()) {
+                agent.add_used(&fid, &r);
+            }
+        }
+        let used = agent.used.clone();
+        self.admit_agent(agent, &used);
+        for fid in shutdown_frameworks {
+            self.send_to_agent(
+                &id,
+                wire::master_message::Message::ShutdownFramework(wire::ShutdownFramework {
+                    framework_id: v1::FrameworkId { value: fid },
+                }),
+            );
+        }
+        tracing::info!(agent_id = %id, was_unreachable, "agent reregistered (recovered)");
+        self.emit(Effect::Agent { conn, message: wire::MasterMessage { message: Some(reply) } });
+        Ok(id)
+    }
+
+    /// Tasks the master launched on a known agent that the agent does not report were lost
+    /// on the way (e.g. the RunTask never arrived).
+    fn reconcile_known_agent(&mut self, now: Time, agent_id: &str, reported: &[v1::Task]) {
+        let reported: std::collections::HashSet<(&str, &str)> = reported
+            .iter()
+            .map(|t| (t.framework_id.value.as_str(), t.task_id.value.as_str()))
+            .collect();
+        let Some(agent) = self.agents.get(agent_id) else {
+            return;
+        };
+        let missing: Vec<(String, String)> = agent
+            .tasks
+            .iter()
+            .filter(|(f, t)| !reported.contains(&(f.as_str(), t.as_str())))
+            .filter(|(f, t)| {
+                self.frameworks
+                    .get(f)
+                    .and_then(|fw| fw.tasks.get(t))
+                    .is_some_and(|task| task.state == v1::TaskState::TaskStaging as i32)
+            })
+            .cloned()
+            .collect();
+        for (fid, tid) in missing {
+            let partition_aware = self.frameworks.get(&fid).is_some_and(|f| f.partition_aware());
+            let state = if partition_aware { v1::TaskState::TaskDropped } else { v1::TaskState::TaskLost };
+            self.end_task(now, &fid, &tid, state, v1::task_status::Reason::Reconciliation, "Task is unknown to the agent", true);
+        }
+    }
+
+    pub fn agent_pong(&mut self, agent_id: &str) {
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.missed_pongs = 0;
+        }
+    }
+
+    /// The agent's session closed. The agent is deactivated (no offers) until it returns or
+    /// the ping timeout marks it unreachable; tasks of frameworks that do not checkpoint die
+    /// with the agent process, so they are LOST now (reference §8.5).
+    pub fn agent_disconnected(&mut self, now: Time, agent_id: &str, conn: ConnId) {
+        let Some(agent) = self.agents.get_mut(agent_id) else {
+            return;
+        };
+        if agent.conn != Some(conn) {
+            return; // an older session of an agent that has already reconnected
+        }
+        agent.conn = None;
+        if agent.active {
+            agent.active = false;
+            self.allocator.deactivate_agent(agent_id);
+        }
+        tracing::warn!(agent_id, "agent disconnected");
+        let offers: Vec<String> = self.agents[agent_id].offers.iter().cloned().collect();
+        for offer_id in offers {
+            self.rescind_offer(now, &offer_id);
+        }
+        let doomed: Vec<(String, String)> = self.agents[agent_id]
+            .tasks
+            .iter()
+            .filter(|(f, _)| !self.frameworks.get(f).is_some_and(|fw| fw.info.checkpoint.unwrap_or(false)))
+            .cloned()
+            .collect();
+        for (fid, tid) in doomed {
+            let partition_aware = self.frameworks.get(&fid).is_some_and(|f| f.partition_aware());
+            let state = if partition_aware { v1::TaskState::TaskGone } else { v1::TaskState::TaskLost };
+            self.end_task(now, &fid, &tid, state, v1::task_status::Reason::AgentDisconnected, "Agent disconnected", true);
+        }
+    }
+
+    fn ping_agents(&mut self, now: Time) {
+        let max = self.config.max_agent_ping_timeouts;
+        let mut unreachable = Vec::new();
+        let mut pings = Vec::new();
+        for agent in self.agents.values_mut() {
+            if agent.missed_pongs >= max {
+                unreachable.push(agent.id.clone());
+                continue;
+            }
+            agent.missed_pongs += 1;
+            if let Some(conn) = agent.conn {
+                pings.push(conn);
+            }
+        }
+        for conn in pings {
+            let message = wire::master_message::Message::Ping(wire::Ping { connected: Some(true) });
+            self.emit(Effect::Agent { conn, message: wire::MasterMessage { message: Some(message) } });
+        }
+        for id in unreachable {
+            self.mark_unreachable(now, &id);
+        }
+    }
+
+    /// The agent missed `--max_agent_ping_timeouts` pings: its tasks become UNREACHABLE for
+    /// partition-aware frameworks and LOST for the others, and every framework is told the
+    /// agent is gone (reference §8.5).
+    pub fn mark_unreachable(&mut self, now: Time, agent_id: &str) {
+        let Some(agent) = self.agents.get(agent_id) else {
+            return;
+        };
+        tracing::warn!(agent_id, "marking agent unreachable");
+        self.counters.slave_unreachable_scheduled += 1;
+        self.counters.slave_removals += 1;
+        let offers: Vec<String> = agent.offers.iter().cloned().collect();
+        for offer_id in offers {
+            self.rescind_offer(now, &offer_id);
+        }
+        let tasks: Vec<(String, String)> = self.agents[agent_id].tasks.iter().cloned().collect();
+        for (fid, tid) in tasks {
+            let partition_aware = self.frameworks.get(&fid).is_some_and(|f| f.partition_aware());
+            if partition_aware {
+                let message = format!("Agent {agent_id} is unreachable");
+                self.task_unreachable(now, &fid, &tid, &message);
+            } else {
+                self.end_task(
+                    now,
+                    &fid,
+                    &tid,
+                    v1::TaskState::TaskLost,
+                    v1::task_status::Reason::AgentRemoved,
+                    &format!("Agent {agent_id} is unreachable"),
+                    true,
+                );
+            }
+        }
+        let Some(agent) = self.agents.remove(agent_id) else {
+            return;
+        };
+        self.allocator.remove_agent(agent_id);
+        for framework in self.frameworks.values_mut() {
+            framework.executors.remove(agent_id);
+        }
+        if let Some(conn) = agent.conn {
+            self.emit(Effect::CloseAgent { conn });
+        }
+        self.unreachable_agents
+            .insert(agent_id.to_string(), UnreachableAgent { info: agent.info.clone(), since: now.wall });
+        let connected: Vec<String> = self.frameworks.iter().filter(|(_, f)| f.connected()).map(|(id, _)| id.clone()).collect();
+        for fid in connected {
+            let event = sched::Event {
+                r#type: Some(sched::event::Type::Failure as i32),
+                failure: Some(sched::event::Failure {
+                    agent_id: Some(v1::AgentId { value: agent_id.to_string() }),
+                    executor_id: None,
+                    status: None,
+                }),
+                ..Default::default()
+            };
+            self.send_to_framework(&fid, event);
+        }
+        let event = v1::master::Event {
+            r#type: Some(op_event::Type::AgentRemoved as i32),
+            agent_removed: Some(op_event::AgentRemoved { agent_id: v1::AgentId { value: agent_id.to_string() } }),
+            ..Default::default()
+        };
+        self.emit(Effect::Operator(event));
+        self.request_allocation();
+    }
+
+    fn task_unreachable(&mut self, now: Time, framework_id: &str, task_id: &str, message: &str) {
+        let Some(mut task) = self.frameworks.get_mut(framework_id).and_then(|f| f.tasks.remove(task_id)) else {
+            return;
+        };
+        self.release_task(now, &task);
+        let mut status = super::master_status(
+            now,
+            &task.task_id,
+            Some(&task.agent_id),
+            v1::TaskState::TaskUnreachable,
+            v1::task_status::Reason::AgentRemoved,
+            message,
+        );
+        status.unreachable_time = Some(v1::TimeInfo { nanoseconds: (now.wall * 1e9) as i64 });
+        task.state = v1::TaskState::TaskUnreachable as i32;
+        task.statuses.push(status.clone());
+        let cap = self.config.max_unreachable_tasks_per_framework;
+        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+            if framework.unreachable_tasks.len() < cap {
+                framework.unreachable_tasks.insert(task_id.to_string(), task);
+            }
+        }
+        let event = sched::Event {
+            r#type: Some(sched::event::Type::Update as i32),
+            update: Some(sched::event::Update { status }),
+            ..Default::default()
+        };
+        self.send_to_framework(framework_id, event);
+    }
+
+    /// Gives a task's resources back: off the agent's books and to the allocator.
+    fn release_task(&mut self, now: Time, task: &v1::Task) {
+        let fid = &task.framework_id.value;
+        let aid = &task.agent_id.value;
+        let Ok(resources) = Resources::from_protos(task.resources.clone()) else {
+            return;
+        };
+        if let Some(agent) = self.agents.get_mut(aid) {
+            agent.remove_used(fid, &resources);
+            agent.tasks.remove(&(fid.clone(), task.task_id.value.clone()));
+            self.allocator.recover_resources(now.mono, fid, aid, &resources, None);
+            self.request_allocation();
+        }
+    }
+
+    /// Ends a task in the master's books with a master-generated terminal state, telling the
+    /// framework when `notify`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn end_task(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        task_id: &str,
+        state: v1::TaskState,
+        reason: v1::task_status::Reason,
+        message: &str,
+        notify: bool,
+    ) {
+        let Some(mut task) = self.frameworks.get_mut(framework_id).and_then(|f| f.tasks.remove(task_id)) else {
+            return;
+        };
+        self.release_task(now, &task);
+        let status = super::master_status(now, &task.task_id, Some(&task.agent_id), state, reason, message);
+        task.state = state as i32;
+        task.statuses.push(status.clone());
+        self.count_terminal(state);
+        self.complete_task(framework_id, task);
+        if notify {
+            let event = sched::Event {
+                r#type: Some(sched::event::Type::Update as i32),
+                update: Some(sched::event::Update { status }),
+                ..Default::default()
+            };
+            self.send_to_framework(framework_id, event);
+        }
+    }
+
+    fn complete_task(&mut self, framework_id: &str, task: v1::Task) {
+        let cap = self.config.max_completed_tasks_per_framework;
+        let event = v1::master::Event {
+            r#type: Some(op_event::Type::TaskUpdated as i32),
+            task_updated: Some(op_event::TaskUpdated {
+                framework_id: task.framework_id.clone(),
+                status: task.statuses.last().cloned().unwrap_or_default(),
+                state: task.state,
+            }),
+            ..Default::default()
+        };
+        self.emit(Effect::Operator(event));
+        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+            framework.add_completed_task(task, cap);
+        }
+    }
+
+    /// A status update from an agent: update the task, forward to the framework (which
+    /// acknowledges through the master), release resources when the task is done.
+    pub fn agent_status_update(&mut self, now: Time, agent_id: &str, update: wire::StatusUpdate) {
+        let fid = update.framework_id.value.clone();
+        let mut status = update.status;
+        let Ok(state) = v1::TaskState::try_from(status.state) else {
+            self.counters.invalid_status_updates += 1;
+            return;
+        };
+        if !self.frameworks.contains_key(&fid) {
+            self.counters.invalid_status_updates += 1;
+            if self.completed_frameworks.iter().any(|f| f.id == fid) {
+                self.send_to_agent(
+                    agent_id,
+                    wire::master_message::Message::ShutdownFramework(wire::ShutdownFramework {
+                        framework_id: update.framework_id,
+                    }),
+                );
+            }
+            return;
+        }
+        self.counters.valid_status_updates += 1;
+        if status.agent_id.is_none() {
+            status.agent_id = Some(v1::AgentId { value: agent_id.to_string() });
+        }
+        let latest = update.latest_state.and_then(|s| v1::TaskState::try_from(s).ok()).unwrap_or(state);
+        let tid = status.task_id.value.clone();
+        let framework = self.frameworks.get_mut(&fid).expect("checked above");
+        if let Some(task) = framework.tasks.get_mut(&tid) {
+            task.state = latest as i32;
+            task.status_update_state = Some(status.state);
+            task.status_update_uuid = status.uuid.clone();
+            let mut kept = status.clone();
+            kept.data = None; // Mesos drops status data from the master's copy
+            task.statuses.push(kept);
+            let event = v1::master::Event {
+                r#type: Some(op_event::Type::TaskUpdated as i32),
+                task_updated: Some(op_event::TaskUpdated {
+                    framework_id: update.framework_id.clone(),
+                    status: status.clone(),
+                    state: latest as i32,
+                }),
+                ..Default::default()
+            };
+            self.emit(Effect::Operator(event));
+            if is_terminal(latest) {
+                let task = self.frameworks.get_mut(&fid).and_then(|f| f.tasks.remove(&tid)).expect("present");
+                self.release_task(now, &task);
+                self.count_terminal(latest);
+                let cap = self.config.max_completed_tasks_per_framework;
+                if let Some(framework) = self.frameworks.get_mut(&fid) {
+                    framework.add_completed_task(task, cap);
+                }
+            }
+        }
+        let event = sched::Event {
+            r#type: Some(sched::event::Type::Update as i32),
+            update: Some(sched::event::Update { status }),
+            ..Default::default()
+        };
+        self.send_to_framework(&fid, event);
+    }
+
+    pub fn agent_executor_message(&mut self, agent_id: &str, message: wire::ExecutorToFramework) {
+        let fid = message.framework_id.value.clone();
+        if !self.frameworks.get(&fid).is_some_and(|f| f.connected()) {
+            self.counters.invalid_executor_to_framework_messages += 1;
+            return;
+        }
+        self.counters.valid_executor_to_framework_messages += 1;
+        let event = sched::Event {
+            r#type: Some(sched::event::Type::Message as i32),
+            message: Some(sched::event::Message {
+                agent_id: v1::AgentId { value: agent_id.to_string() },
+                executor_id: message.executor_id,
+                data: message.data,
+            }),
+            ..Default::default()
+        };
+        self.send_to_framework(&fid, event);
+    }
+
+    /// An executor ended: its resources return, and the framework gets FAILURE.
+    pub fn agent_executor_exited(&mut self, now: Time, agent_id: &str, exited: wire::ExitedExecutor) {
+        let fid = exited.framework_id.value.clone();
+        let eid = exited.executor_id.value.clone();
+        let removed = self.frameworks.get_mut(&fid).and_then(|f| f.remove_executor(agent_id, &eid));
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            if let Some(ids) = agent.executors.get_mut(&fid) {
+                ids.remove(&eid);
+                if ids.is_empty() {
+                    agent.executors.remove(&fid);
+                }
+            }
+        }
+        if let Some(executor) = removed {
+            if let Ok(resources) = Resources::from_protos(executor.resources) {
+                if let Some(agent) = self.agents.get_mut(agent_id) {
+                    agent.remove_used(&fid, &resources);
+                }
+                self.allocator.recover_resources(now.mono, &fid, agent_id, &resources, None);
+                self.request_allocation();
+            }
+        }
+        let event = sched::Event {
+            r#type: Some(sched::event::Type::Failure as i32),
+            failure: Some(sched::event::Failure {
+                agent_id: Some(v1::AgentId { value: agent_id.to_string() }),
+                executor_id: Some(exited.executor_id),
+                status: exited.status,
+            }),
+            ..Default::default()
+        };
+        self.send_to_framework(&fid, event);
+    }
+
+    /// The subscription stream of `conn` closed.
+    pub fn framework_disconnected(&mut self, now: Time, framework_id: &str, conn: ConnId) {
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        if framework.connection.as_ref().map(|c| c.conn) != Some(conn) {
+            return; // an old stream of a framework that already failed over
+        }
+        framework.connection = None;
+        framework.active = false;
+        framework.unregistered_time = Some(now.wall);
+        let timeout = framework.info.failover_timeout.unwrap_or(0.0);
+        let timeout = std::time::Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(super::MAX_REFUSE);
+        framework.failover_deadline = Some(now.mono + timeout);
+        let offers: Vec<String> = framework.offers.iter().cloned().collect();
+        tracing::info!(framework_id, failover_timeout = ?timeout, "framework disconnected");
+        self.allocator.deactivate_framework(framework_id);
+        for offer_id in offers {
+            if let Some(offer) = self.take_offer(&offer_id) {
+                let agent_id = offer.offer.agent_id.value.clone();
+                self.allocator.recover_resources(now.mono, framework_id, &agent_id, &offer.resources, None);
+            }
+        }
+        self.request_allocation();
+        if timeout.is_zero() {
+            self.remove_framework(now, framework_id);
+        }
+    }
+
+    fn expire_failover_timeouts(&mut self, now: Time) {
+        let expired: Vec<String> = self
+            .frameworks
+            .iter()
+            .filter(|(_, f)| f.connection.is_none() && f.failover_deadline.is_some_and(|d| now.mono >= d))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            tracing::info!(framework_id = %id, "framework failover timeout expired");
+            self.remove_framework(now, &id);
+        }
+    }
+
+    /// TEARDOWN, failover timeout or operator teardown: shut down its executors and tasks,
+    /// return its resources and keep it among the completed frameworks.
+    pub fn remove_framework(&mut self, now: Time, framework_id: &str) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let offers: Vec<String> = framework.offers.iter().cloned().collect();
+        for offer_id in offers {
+            self.take_offer(&offer_id);
+        }
+        let mut agents: std::collections::BTreeSet<String> =
+            self.frameworks[framework_id].tasks.values().map(|t| t.agent_id.value.clone()).collect();
+        agents.extend(self.frameworks[framework_id].executors.keys().cloned());
+        for agent_id in &agents {
+            self.send_to_agent(
+                agent_id,
+                wire::master_message::Message::ShutdownFramework(wire::ShutdownFramework {
+                    framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                }),
+            );
+        }
+        let task_ids: Vec<String> = self.frameworks[framework_id].tasks.keys().cloned().collect();
+        for tid in task_ids {
+            self.end_task(
+                now,
+                framework_id,
+                &tid,
+                v1::TaskState::TaskKilled,
+                v1::task_status::Reason::FrameworkRemoved,
+                "Framework removed",
+                false,
+            );
+        }
+        for agent in self.agents.values_mut() {
+            agent.used.remove(framework_id);
+            agent.executors.remove(framework_id);
+        }
+        self.allocator.remove_framework(framework_id);
+        let Some(mut framework) = self.frameworks.remove(framework_id) else {
+            return;
+        };
+        if let Some(connection) = framework.connection.take() {
+            self.emit(Effect::CloseFramework { conn: connection.conn });
+        }
+        framework.active = false;
+        framework.unregistered_time = Some(now.wall);
+        framework.executors.clear();
+        framework.unreachable_tasks.clear();
+        self.emit(Effect::Operator(operator_framework_event(op_event::Type::FrameworkRemoved, &framework)));
+        if self.config.max_completed_frameworks > 0 {
+            while self.completed_frameworks.len() >= self.config.max_completed_frameworks {
+                self.completed_frameworks.pop_front();
+            }
+            self.completed_frameworks.push_back(framework);
+        }
+        self.request_allocation();
+    }
+}

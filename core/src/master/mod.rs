@@ -1,0 +1,555 @@
+//! The master: frameworks, agents, tasks and offers.
+//!
+//! Data flow (DESIGN.md §3):
+//!
+//! ```text
+//!  HTTP (http/)          gRPC (service.rs)
+//!  scheduler/operator    agent sessions
+//!        \                 /
+//!         v               v
+//!       runtime.rs: one tokio task owns `Master`, takes `Command`s, performs `Effect`s
+//!                 |
+//!                 v
+//!       Master (this module): synchronous handlers over the state; every decision pushes
+//!       Effects (events to frameworks, messages to agents) and drives the pure allocator.
+//! ```
+//!
+//! Nothing here reads a clock or touches a socket: time comes in as [`Time`], output leaves
+//! as [`Effect`]s, so tests drive the master without sockets (`tests` below, `harness.rs`).
+
+mod agent;
+mod framework;
+pub mod http;
+mod lifecycle;
+mod metrics;
+mod operation;
+pub mod runtime;
+mod scheduler;
+pub mod service;
+pub mod state;
+mod validation;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use v1::scheduler as sched;
+
+pub use agent::Agent;
+pub use framework::Framework;
+
+use crate::allocator::{self, Allocator};
+use crate::resources::Resources;
+
+/// The Mesos version remesos reports (`/version`, MasterInfo.version): the API level it speaks.
+pub const MESOS_VERSION: &str = "1.11.0";
+
+/// How often connected frameworks receive HEARTBEAT events (Mesos's DEFAULT_HEARTBEAT_INTERVAL).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Mesos caps `Filters.refuse_seconds` at one year (reference §3.2).
+pub const MAX_REFUSE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Identifies one connection (a framework's subscription stream or an agent's session) so
+/// that effects reach the connection that was current when they were decided.
+pub type ConnId = u64;
+
+/// The instant of a handler call: a monotonic clock for deadlines and the wall clock for
+/// the timestamps Mesos reports (seconds since the epoch).
+#[derive(Clone, Copy, Debug)]
+pub struct Time {
+    pub mono: Instant,
+    pub wall: f64,
+}
+
+/// What the master decided to send; the runtime performs these in order.
+#[derive(Debug)]
+pub enum Effect {
+    /// An event on a framework's subscription stream.
+    Framework { conn: ConnId, event: sched::Event },
+    /// End a framework's subscription stream (after teardown, failover or an ERROR).
+    CloseFramework { conn: ConnId },
+    /// A message on an agent's session.
+    Agent { conn: ConnId, message: wire::MasterMessage },
+    /// End an agent's session.
+    CloseAgent { conn: ConnId },
+    /// An event for the operator API's SUBSCRIBE streams.
+    Operator(v1::master::Event),
+}
+
+/// Master configuration, from `remesos master` flags (see `flags.rs` for names and defaults).
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub hostname: String,
+    pub cluster: Option<String>,
+    pub allocation_interval: Duration,
+    pub offer_timeout: Option<Duration>,
+    /// `--roles`: when set, frameworks may only use these roles (and `*`).
+    pub roles: Option<BTreeSet<String>>,
+    pub weights: Vec<(String, f64)>,
+    pub agent_ping_timeout: Duration,
+    pub max_agent_ping_timeouts: u32,
+    pub max_completed_frameworks: usize,
+    pub max_completed_tasks_per_framework: usize,
+    pub max_unreachable_tasks_per_framework: usize,
+    pub heartbeat_interval: Duration,
+    /// Effective flags as text, for `/flags` and GET_FLAGS.
+    pub flags: Vec<(String, String)>,
+    pub allocator: allocator::Options,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ip: Ipv4Addr::LOCALHOST,
+            port: 5050,
+            hostname: "localhost".to_string(),
+            cluster: None,
+            allocation_interval: Duration::from_secs(1),
+            offer_timeout: None,
+            roles: None,
+            weights: vec![],
+            agent_ping_timeout: Duration::from_secs(15),
+            max_agent_ping_timeouts: 5,
+            max_completed_frameworks: 50,
+            max_completed_tasks_per_framework: 1000,
+            max_unreachable_tasks_per_framework: 1000,
+            heartbeat_interval: HEARTBEAT_INTERVAL,
+            flags: vec![],
+            allocator: allocator::Options::default(),
+        }
+    }
+}
+
+/// Counters behind `/metrics/snapshot` that are not derived from the state.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    pub slave_registrations: u64,
+    pub slave_reregistrations: u64,
+    pub slave_removals: u64,
+    pub slave_unreachable_scheduled: u64,
+    pub valid_status_updates: u64,
+    pub invalid_status_updates: u64,
+    pub valid_status_update_acknowledgements: u64,
+    pub invalid_status_update_acknowledgements: u64,
+    pub valid_framework_to_executor_messages: u64,
+    pub invalid_framework_to_executor_messages: u64,
+    pub valid_executor_to_framework_messages: u64,
+    pub invalid_executor_to_framework_messages: u64,
+    pub dropped_messages: u64,
+    pub messages_decline_offers: u64,
+    pub messages_launch_tasks: u64,
+    pub messages_kill_task: u64,
+    pub messages_reconcile_tasks: u64,
+    pub messages_revive_offers: u64,
+    pub messages_suppress_offers: u64,
+    pub tasks_finished: u64,
+    pub tasks_failed: u64,
+    pub tasks_killed: u64,
+    pub tasks_lost: u64,
+    pub tasks_error: u64,
+    pub tasks_dropped: u64,
+    pub tasks_gone: u64,
+    pub allocation_runs: u64,
+    pub allocation_run_ms_last: f64,
+}
+
+/// An outstanding offer.
+#[derive(Debug)]
+pub struct Offer {
+    pub offer: v1::Offer,
+    /// The offered resources in post-refinement form with `allocation_info` set; what the
+    /// framework may use and what goes back to the allocator.
+    pub resources: Resources,
+    pub role: String,
+    pub created: Instant,
+}
+
+/// A framework that was removed, kept for `/master/state`'s `completed_frameworks`.
+#[derive(Debug)]
+pub struct CompletedFramework {
+    pub framework: Framework,
+}
+
+/// An agent that stopped answering pings, kept so that its tasks reconcile as UNREACHABLE.
+#[derive(Clone, Debug)]
+pub struct UnreachableAgent {
+    pub info: v1::AgentInfo,
+    pub since: f64,
+}
+
+pub struct Master {
+    pub config: Config,
+    pub info: v1::MasterInfo,
+    pub start_time: f64,
+    pub elected_time: f64,
+    pub frameworks: HashMap<String, Framework>,
+    pub completed_frameworks: VecDeque<Framework>,
+    pub agents: HashMap<String, Agent>,
+    pub unreachable_agents: HashMap<String, UnreachableAgent>,
+    pub offers: HashMap<String, Offer>,
+    pub allocator: Allocator,
+    pub counters: Counters,
+    next_framework_id: u64,
+    next_agent_id: u64,
+    next_offer_id: u64,
+    /// Set by events that may make offers possible; the runtime then allocates once for a
+    /// whole batch of commands, as Mesos batches event-triggered allocations.
+    allocation_requested: bool,
+    next_allocation: Instant,
+    next_heartbeat: Instant,
+    next_ping: Instant,
+    outbox: Vec<Effect>,
+}
+
+impl Master {
+    pub fn new(config: Config, id: String, now: Time) -> Master {
+        let info = master_info(&config, &id);
+        let mut allocator = Allocator::new(config.allocator.clone());
+        if !config.weights.is_empty() {
+            allocator.update_weights(&config.weights);
+        }
+        Master {
+            next_allocation: now.mono + config.allocation_interval,
+            next_heartbeat: now.mono + config.heartbeat_interval,
+            next_ping: now.mono + config.agent_ping_timeout,
+            config,
+            info,
+            start_time: now.wall,
+            elected_time: now.wall,
+            frameworks: HashMap::new(),
+            completed_frameworks: VecDeque::new(),
+            agents: HashMap::new(),
+            unreachable_agents: HashMap::new(),
+            offers: HashMap::new(),
+            allocator,
+            counters: Counters::default(),
+            next_framework_id: 0,
+            next_agent_id: 0,
+            next_offer_id: 0,
+            allocation_requested: false,
+            outbox: Vec::new(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.info.id
+    }
+
+    /// `master@ip:port`
+    pub fn pid(&self) -> String {
+        format!("master@{}:{}", self.config.ip, self.config.port)
+    }
+
+    /// Takes the effects decided so far.
+    pub fn drain_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    fn emit(&mut self, effect: Effect) {
+        self.outbox.push(effect);
+    }
+
+    /// Sends `event` to the framework if it is connected; events for disconnected frameworks
+    /// are dropped, as Mesos does (status updates are retried by the agent).
+    fn send_to_framework(&mut self, framework_id: &str, event: sched::Event) {
+        match self.frameworks.get(framework_id).and_then(|f| f.connection.as_ref()) {
+            Some(c) => {
+                let conn = c.conn;
+                self.emit(Effect::Framework { conn, event });
+            }
+            None => self.counters.dropped_messages += 1,
+        }
+    }
+
+    fn send_to_agent(&mut self, agent_id: &str, message: wire::master_message::Message) {
+        match self.agents.get(agent_id).and_then(|a| a.conn) {
+            Some(conn) => self.emit(Effect::Agent { conn, message: wire::MasterMessage { message: Some(message) } }),
+            None => self.counters.dropped_messages += 1,
+        }
+    }
+
+    fn new_framework_id(&mut self) -> String {
+        loop {
+            let id = format!("{}-{:04}", self.info.id, self.next_framework_id);
+            self.next_framework_id += 1;
+            if !self.frameworks.contains_key(&id) && !self.completed_frameworks.iter().any(|f| f.id == id) {
+                return id;
+            }
+        }
+    }
+
+    fn new_agent_id(&mut self) -> String {
+        let id = format!("{}-S{}", self.info.id, self.next_agent_id);
+        self.next_agent_id += 1;
+        id
+    }
+
+    fn new_offer_id(&mut self) -> String {
+        let id = format!("{}-O{}", self.info.id, self.next_offer_id);
+        self.next_offer_id += 1;
+        id
+    }
+
+    pub fn request_allocation(&mut self) {
+        self.allocation_requested = true;
+    }
+
+    /// Periodic work: heartbeats, agent pings, failover and offer timeouts, batch allocation.
+    /// The runtime calls this on a short fixed tick; each duty keeps its own deadline.
+    pub fn tick(&mut self, now: Time) {
+        if now.mono >= self.next_heartbeat {
+            self.next_heartbeat = now.mono + self.config.heartbeat_interval;
+            self.send_heartbeats();
+        }
+        if now.mono >= self.next_ping {
+            self.next_ping = now.mono + self.config.agent_ping_timeout;
+            self.ping_agents(now);
+        }
+        self.expire_failover_timeouts(now);
+        self.expire_offers(now);
+        if now.mono >= self.next_allocation {
+            self.next_allocation = now.mono + self.config.allocation_interval;
+            self.allocation_requested = true;
+        }
+        self.allocate_if_requested(now);
+    }
+
+    /// Runs one allocation round if an event asked for one since the last.
+    pub fn allocate_if_requested(&mut self, now: Time) {
+        if !self.allocation_requested {
+            return;
+        }
+        self.allocation_requested = false;
+        let started = std::time::Instant::now(); // metrics only; decisions never read it
+        let allocations = self.allocator.allocate(now.mono);
+        self.counters.allocation_runs += 1;
+        self.counters.allocation_run_ms_last = started.elapsed().as_secs_f64() * 1000.0;
+        for allocation in allocations {
+            self.make_offers(now, allocation);
+        }
+    }
+
+    fn send_heartbeats(&mut self) {
+        let conns: Vec<ConnId> = self
+            .frameworks
+            .values()
+            .filter_map(|f| f.connection.as_ref().map(|c| c.conn))
+            .collect();
+        for conn in conns {
+            let event = sched::Event { r#type: Some(sched::event::Type::Heartbeat as i32), ..Default::default() };
+            self.emit(Effect::Framework { conn, event });
+        }
+    }
+
+    /// Turns one allocation into offers, one per role, as Mesos does.
+    fn make_offers(&mut self, now: Time, allocation: allocator::Allocation) {
+        let allocator::Allocation { framework_id, agent_id, resources } = allocation;
+        let Some(agent) = self.agents.get(&agent_id) else {
+            return;
+        };
+        let hostname = agent.hostname().to_string();
+        let url = agent.url();
+        let attributes = agent.info.attributes.clone();
+        let domain = agent.info.domain.clone();
+        let executor_ids: Vec<v1::ExecutorId> = agent
+            .executors
+            .get(&framework_id)
+            .map(|ids| ids.iter().map(|id| v1::ExecutorId { value: id.clone() }).collect())
+            .unwrap_or_default();
+        let Some(framework) = self.frameworks.get(&framework_id) else {
+            return;
+        };
+        let refinement = framework.reservation_refinement();
+        let mut events = Vec::new();
+        for (role, offered) in resources {
+            if offered.is_empty() {
+                continue;
+            }
+            let offer_id = self.new_offer_id();
+            let wire_resources = if refinement {
+                offered.clone().into_protos()
+            } else {
+                offered.to_pre_refinement()
+            };
+            let offer = v1::Offer {
+                id: v1::OfferId { value: offer_id.clone() },
+                framework_id: v1::FrameworkId { value: framework_id.clone() },
+                agent_id: v1::AgentId { value: agent_id.clone() },
+                hostname: hostname.clone(),
+                url: Some(url.clone()),
+                domain: domain.clone(),
+                resources: wire_resources,
+                attributes: attributes.clone(),
+                executor_ids: executor_ids.clone(),
+                unavailability: None,
+                allocation_info: Some(v1::resource::AllocationInfo { role: Some(role.clone()) }),
+            };
+            events.push(offer.clone());
+            if let Some(agent) = self.agents.get_mut(&agent_id) {
+                agent.offered += &offered;
+                agent.offers.insert(offer_id.clone());
+            }
+            if let Some(framework) = self.frameworks.get_mut(&framework_id) {
+                framework.offers.insert(offer_id.clone());
+            }
+            self.offers.insert(offer_id, Offer { offer, resources: offered, role, created: now.mono });
+        }
+        if !events.is_empty() {
+            let event = sched::Event {
+                r#type: Some(sched::event::Type::Offers as i32),
+                offers: Some(sched::event::Offers { offers: events, inverse_offers: vec![] }),
+                ..Default::default()
+            };
+            self.send_to_framework(&framework_id, event);
+        }
+    }
+
+    /// Removes an offer from the books and returns it (its resources are not yet recovered).
+    fn take_offer(&mut self, offer_id: &str) -> Option<Offer> {
+        let offer = self.offers.remove(offer_id)?;
+        if let Some(agent) = self.agents.get_mut(&offer.offer.agent_id.value) {
+            agent.offered -= &offer.resources;
+            agent.offers.remove(offer_id);
+        }
+        if let Some(framework) = self.frameworks.get_mut(&offer.offer.framework_id.value) {
+            framework.offers.remove(offer_id);
+        }
+        Some(offer)
+    }
+
+    /// Withdraws an offer: the framework gets RESCIND and the resources return to the pool.
+    fn rescind_offer(&mut self, now: Time, offer_id: &str) {
+        let Some(offer) = self.take_offer(offer_id) else {
+            return;
+        };
+        let framework_id = offer.offer.framework_id.value.clone();
+        let agent_id = offer.offer.agent_id.value.clone();
+        self.allocator.recover_resources(now.mono, &framework_id, &agent_id, &offer.resources, None);
+        let event = sched::Event {
+            r#type: Some(sched::event::Type::Rescind as i32),
+            rescind: Some(sched::event::Rescind { offer_id: offer.offer.id }),
+            ..Default::default()
+        };
+        self.send_to_framework(&framework_id, event);
+        self.request_allocation();
+    }
+
+    fn expire_offers(&mut self, now: Time) {
+        let Some(timeout) = self.config.offer_timeout else {
+            return;
+        };
+        let expired: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| now.mono.duration_since(o.created) >= timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            tracing::info!(offer_id = %id, "rescinding offer after --offer_timeout");
+            self.rescind_offer(now, &id);
+        }
+    }
+
+    /// Sends a master-generated status update (no uuid, never acknowledged).
+    fn send_master_update(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        task_id: &v1::TaskId,
+        agent_id: Option<&v1::AgentId>,
+        state: v1::TaskState,
+        reason: v1::task_status::Reason,
+        message: &str,
+    ) {
+        let status = master_status(now, task_id, agent_id, state, reason, message);
+        let event = sched::Event {
+            r#type: Some(sched::event::Type::Update as i32),
+            update: Some(sched::event::Update { status }),
+            ..Default::default()
+        };
+        self.send_to_framework(framework_id, event);
+    }
+
+    /// The latest state of `task` as reconciliation reports it.
+    fn count_terminal(&mut self, state: v1::TaskState) {
+        use v1::TaskState as S;
+        let c = &mut self.counters;
+        match state {
+            S::TaskFinished => c.tasks_finished += 1,
+            S::TaskFailed => c.tasks_failed += 1,
+            S::TaskKilled => c.tasks_killed += 1,
+            S::TaskLost => c.tasks_lost += 1,
+            S::TaskError => c.tasks_error += 1,
+            S::TaskDropped => c.tasks_dropped += 1,
+            S::TaskGone | S::TaskGoneByOperator => c.tasks_gone += 1,
+            _ => {}
+        }
+    }
+}
+
+/// MasterInfo as Mesos fills it; `ip` is the IPv4 address in network byte order (MESOS-1201).
+pub fn master_info(config: &Config, id: &str) -> v1::MasterInfo {
+    use v1::master_info::capability::Type as Cap;
+    let capabilities = [Cap::AgentUpdate, Cap::AgentDraining, Cap::QuotaV2]
+        .into_iter()
+        .map(|t| v1::master_info::Capability { r#type: Some(t as i32) })
+        .collect();
+    v1::MasterInfo {
+        id: id.to_string(),
+        ip: u32::from_le_bytes(config.ip.octets()),
+        port: u32::from(config.port),
+        pid: Some(format!("master@{}:{}", config.ip, config.port)),
+        hostname: Some(config.hostname.clone()),
+        version: Some(MESOS_VERSION.to_string()),
+        address: Some(v1::Address {
+            hostname: Some(config.hostname.clone()),
+            ip: Some(config.ip.to_string()),
+            port: i32::from(config.port),
+        }),
+        domain: None,
+        capabilities,
+    }
+}
+
+pub fn is_terminal(state: v1::TaskState) -> bool {
+    use v1::TaskState as S;
+    matches!(
+        state,
+        S::TaskFinished
+            | S::TaskFailed
+            | S::TaskKilled
+            | S::TaskLost
+            | S::TaskError
+            | S::TaskDropped
+            | S::TaskGone
+            | S::TaskGoneByOperator
+    )
+}
+
+fn master_status(
+    now: Time,
+    task_id: &v1::TaskId,
+    agent_id: Option<&v1::AgentId>,
+    state: v1::TaskState,
+    reason: v1::task_status::Reason,
+    message: &str,
+) -> v1::TaskStatus {
+    v1::TaskStatus {
+        task_id: task_id.clone(),
+        state: state as i32,
+        message: Some(message.to_string()),
+        source: Some(v1::task_status::Source::Master as i32),
+        reason: Some(reason as i32),
+        agent_id: agent_id.cloned(),
+        timestamp: Some(now.wall),
+        ..Default::default()
+    }
+}

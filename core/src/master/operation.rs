@@ -1,0 +1,360 @@
+//! Offer operations of an ACCEPT: LAUNCH, LAUNCH_GROUP, RESERVE, UNRESERVE, CREATE, DESTROY.
+//!
+//! Each operation consumes or transforms part of `available` (the accepted offers'
+//! resources); invalid tasks end TASK_ERROR, invalid resource operations are dropped with a
+//! warning, as Mesos does for operations without an id.
+
+use std::collections::HashSet;
+
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use v1::offer::operation::Type as OpType;
+
+use super::validation::{self, ValidTask};
+use super::{Effect, Master, Time};
+use crate::resources::Resources;
+
+impl Master {
+    pub(super) fn apply_operation(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        agent_id: &str,
+        available: &mut Resources,
+        operation: v1::offer::Operation,
+    ) {
+        let ty = operation.r#type.and_then(|t| OpType::try_from(t).ok()).unwrap_or(OpType::Unknown);
+        match ty {
+            OpType::Launch => {
+                let tasks = operation.launch.map(|l| l.task_infos).unwrap_or_default();
+                self.launch(now, framework_id, agent_id, available, tasks);
+            }
+            OpType::LaunchGroup => {
+                if let Some(group) = operation.launch_group {
+                    self.launch_group(now, framework_id, agent_id, available, group);
+                }
+            }
+            OpType::Reserve | OpType::Unreserve | OpType::Create | OpType::Destroy => {
+                if let Err(error) = self.apply_resource_operation(framework_id, agent_id, available, ty, operation) {
+                    tracing::warn!(framework_id, agent_id, operation = ty.as_str_name(), %error, "dropping invalid operation");
+                }
+            }
+            other => {
+                tracing::warn!(framework_id, operation = other.as_str_name(), "dropping unsupported operation");
+            }
+        }
+    }
+
+    /// The role of the offered resources: every offer is for exactly one role.
+    fn offered_role(available: &Resources) -> String {
+        available.allocation_roles().into_iter().next().unwrap_or_else(|| "*".to_string())
+    }
+
+    fn launch(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        agent_id: &str,
+        available: &mut Resources,
+        tasks: Vec<v1::TaskInfo>,
+    ) {
+        let role = Self::offered_role(available);
+        let mut launched = HashSet::new();
+        for task in tasks {
+            let task_id = task.task_id.clone();
+            let result = {
+                let framework = &self.frameworks[framework_id];
+                let running = task
+                    .executor
+                    .as_ref()
+                    .and_then(|e| framework.executors.get(agent_id).and_then(|m| m.get(&e.executor_id.value)));
+                validation::validate_task(framework, &role, agent_id, running, &launched, task)
+            };
+            let valid = match result {
+                Ok(valid) => valid,
+                Err(error) => {
+                    self.task_error(now, framework_id, &task_id, agent_id, &error);
+                    continue;
+                }
+            };
+            let mut needed = valid.resources.clone();
+            needed += &valid.executor_resources;
+            if !available.contains(&needed) {
+                let error = format!("Task uses more resources {needed} than available {available}");
+                self.task_error(now, framework_id, &task_id, agent_id, &error);
+                continue;
+            }
+            *available -= &needed;
+            launched.insert(task_id.value.clone());
+            self.start_task(now, framework_id, agent_id, valid, needed);
+        }
+    }
+
+    fn launch_group(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        agent_id: &str,
+        available: &mut Resources,
+        group: v1::offer::operation::LaunchGroup,
+    ) {
+        let role = Self::offered_role(available);
+        let v1::offer::operation::LaunchGroup { mut executor, task_group } = group;
+        let tasks = task_group.tasks;
+        let framework = &self.frameworks[framework_id];
+        let mut error = validation::validate_group_executor(framework, &executor).err();
+        if executor.framework_id.is_none() {
+            executor.framework_id = Some(v1::FrameworkId { value: framework_id.to_string() });
+        }
+        let running = framework.executors.get(agent_id).and_then(|m| m.get(&executor.executor_id.value)).cloned();
+        let mut executor_resources = Resources::default();
+        if error.is_none() && running.is_none() {
+            match validation::incoming_resources(framework, &role, std::mem::take(&mut executor.resources)) {
+                Ok(r) => {
+                    executor.resources = r.clone().into_protos();
+                    executor_resources = r;
+                }
+                Err(e) => error = Some(format!("Executor uses invalid resources: {e}")),
+            }
+        }
+        let mut valid_tasks = Vec::new();
+        let mut needed = executor_resources.clone();
+        let mut launched = HashSet::new();
+        if error.is_none() {
+            for mut task in tasks.iter().cloned() {
+                if task.executor.is_some() {
+                    error = Some(format!("Task '{}' should not have 'ExecutorInfo' set", task.task_id.value));
+                    break;
+                }
+                // Validate as a command task; the group's executor runs it.
+                if task.command.is_none() {
+                    task.command = Some(v1::CommandInfo::default());
+                }
+                match validation::validate_task(framework, &role, agent_id, None, &launched, task) {
+                    Ok(mut valid) => {
+                        launched.insert(valid.task.task_id.value.clone());
+                        needed += &valid.resources;
+                        if tasks.iter().any(|t| t.task_id == valid.task.task_id && t.command.is_none()) {
+                            valid.task.command = None;
+                        }
+                        valid.executor = Some(executor.clone());
+                        valid_tasks.push(valid);
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if error.is_none() && !available.contains(&needed) {
+            error = Some(format!("Task group uses more resources {needed} than available {available}"));
+        }
+        if let Some(error) = error {
+            for task in &tasks {
+                self.task_error(now, framework_id, &task.task_id, agent_id, &error);
+            }
+            return;
+        }
+        *available -= &needed;
+        let framework_info = self.frameworks[framework_id].info.clone();
+        let mut group_tasks = Vec::new();
+        for (i, valid) in valid_tasks.into_iter().enumerate() {
+            let mut charged = valid.resources.clone();
+            if i == 0 {
+                charged += &executor_resources;
+            }
+            let mut info = valid.task.clone();
+            info.executor = None;
+            group_tasks.push(info);
+            self.record_task(now, framework_id, agent_id, &valid, Some(&executor), charged);
+        }
+        self.send_to_agent(
+            agent_id,
+            wire::master_message::Message::RunTaskGroup(wire::RunTaskGroup {
+                framework: framework_info,
+                executor,
+                task_group: v1::TaskGroupInfo { tasks: group_tasks },
+            }),
+        );
+    }
+
+    fn task_error(&mut self, now: Time, framework_id: &str, task_id: &v1::TaskId, agent_id: &str, error: &str) {
+        tracing::warn!(framework_id, task_id = %task_id.value, %error, "invalid task");
+        self.count_terminal(v1::TaskState::TaskError);
+        let agent = v1::AgentId { value: agent_id.to_string() };
+        self.send_master_update(
+            now,
+            framework_id,
+            task_id,
+            Some(&agent),
+            v1::TaskState::TaskError,
+            v1::task_status::Reason::TaskInvalid,
+            error,
+        );
+    }
+
+    fn start_task(&mut self, now: Time, framework_id: &str, agent_id: &str, valid: ValidTask, charged: Resources) {
+        let framework_info = self.frameworks[framework_id].info.clone();
+        let role = Self::offered_role(&valid.resources);
+        self.record_task(now, framework_id, agent_id, &valid, valid.executor.as_ref(), charged);
+        self.send_to_agent(
+            agent_id,
+            wire::master_message::Message::RunTask(wire::RunTask {
+                framework: framework_info,
+                task: valid.task,
+                executor: valid.executor,
+                allocation_info: vec![v1::resource::AllocationInfo { role: Some(role) }],
+            }),
+        );
+    }
+
+    /// Books a launched task in STAGING on the framework and the agent.
+    fn record_task(
+        &mut self,
+        _now: Time,
+        framework_id: &str,
+        agent_id: &str,
+        valid: &ValidTask,
+        executor: Option<&v1::ExecutorInfo>,
+        charged: Resources,
+    ) {
+        let info = &valid.task;
+        let task = v1::Task {
+            name: info.name.clone(),
+            task_id: info.task_id.clone(),
+            framework_id: v1::FrameworkId { value: framework_id.to_string() },
+            executor_id: executor.map(|e| e.executor_id.clone()),
+            agent_id: v1::AgentId { value: agent_id.to_string() },
+            state: v1::TaskState::TaskStaging as i32,
+            resources: valid.resources.clone().into_protos(),
+            statuses: vec![],
+            status_update_state: None,
+            status_update_uuid: None,
+            labels: info.labels.clone(),
+            discovery: info.discovery.clone(),
+            container: info.container.clone(),
+            health_check: info.health_check.clone(),
+            kill_policy: info.kill_policy.clone(),
+            user: info
+                .command
+                .as_ref()
+                .and_then(|c| c.user.clone())
+                .or_else(|| Some(self.frameworks[framework_id].info.user.clone())),
+            limits: info.limits.clone(),
+        };
+        let task_id = info.task_id.value.clone();
+        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+            if let Some(executor) = executor {
+                framework.add_executor(agent_id, executor.clone());
+            }
+            framework.tasks.insert(task_id.clone(), task.clone());
+        }
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.add_used(framework_id, &charged);
+            agent.tasks.insert((framework_id.to_string(), task_id));
+            if let Some(executor) = executor {
+                agent
+                    .executors
+                    .entry(framework_id.to_string())
+                    .or_default()
+                    .insert(executor.executor_id.value.clone());
+            }
+        }
+        let event = v1::master::Event {
+            r#type: Some(v1::master::event::Type::TaskAdded as i32),
+            task_added: Some(v1::master::event::TaskAdded { task }),
+            ..Default::default()
+        };
+        self.emit(Effect::Operator(event));
+    }
+
+    /// RESERVE, UNRESERVE, CREATE and DESTROY transform offered resources in place; the
+    /// agent's total changes with them and the agent checkpoints the result.
+    fn apply_resource_operation(
+        &mut self,
+        framework_id: &str,
+        agent_id: &str,
+        available: &mut Resources,
+        ty: OpType,
+        operation: v1::offer::Operation,
+    ) -> Result<(), String> {
+        let framework = &self.frameworks[framework_id];
+        let role = Self::offered_role(available);
+        let raw = match ty {
+            OpType::Reserve => operation.reserve.map(|r| r.resources),
+            OpType::Unreserve => operation.unreserve.map(|r| r.resources),
+            OpType::Create => operation.create.map(|r| r.volumes),
+            OpType::Destroy => operation.destroy.map(|r| r.volumes),
+            _ => None,
+        }
+        .ok_or_else(|| format!("missing the '{}' message", ty.as_str_name().to_lowercase()))?;
+        let given = validation::incoming_resources(framework, &role, raw)?;
+        let principal = framework.info.principal.clone();
+        let (from, to) = match ty {
+            OpType::Reserve => {
+                for r in given.iter() {
+                    let top = r.reservations.last().ok_or("resources to reserve carry no reservation")?;
+                    if top.r#type != Some(v1::resource::reservation_info::Type::Dynamic as i32) {
+                        return Err("only dynamic reservations can be made by frameworks".to_string());
+                    }
+                    if top.principal.is_some() && top.principal != principal {
+                        return Err(format!(
+                            "reservation principal {:?} does not match the framework's principal {:?}",
+                            top.principal, principal
+                        ));
+                    }
+                }
+                (given.pop_reservation(), given)
+            }
+            OpType::Unreserve => {
+                if given.iter().any(|r| r.reservations.is_empty()) {
+                    return Err("cannot unreserve unreserved resources".to_string());
+                }
+                (given.clone(), given.pop_reservation())
+            }
+            OpType::Create => {
+                if given.iter().any(|r| r.disk.as_ref().and_then(|d| d.persistence.as_ref()).is_none()) {
+                    return Err("volumes to create must carry a persistence id".to_string());
+                }
+                (given.strip_persistence(), given)
+            }
+            _ => {
+                if given.iter().any(|r| r.disk.as_ref().and_then(|d| d.persistence.as_ref()).is_none()) {
+                    return Err("volumes to destroy must carry a persistence id".to_string());
+                }
+                (given.clone(), given.strip_persistence())
+            }
+        };
+        if !available.contains(&from) {
+            return Err(format!("{from} is not available in {available}"));
+        }
+        *available -= &from;
+        *available += &to;
+        self.allocator.update_allocation(framework_id, agent_id, &from, &to);
+        let Some(agent) = self.agents.get_mut(agent_id) else {
+            return Ok(());
+        };
+        let mut total = agent.total.clone();
+        total -= &from.unallocate();
+        total += &to.unallocate();
+        agent.total = total.clone();
+        agent.info.resources = total.clone().into_protos();
+        self.allocator.update_agent_total(agent_id, total.clone());
+        let checkpointed: Vec<v1::Resource> = total.iter().filter(|r| needs_checkpoint(r)).cloned().collect();
+        self.send_to_agent(
+            agent_id,
+            wire::master_message::Message::CheckpointResources(wire::CheckpointResources { resources: checkpointed }),
+        );
+        Ok(())
+    }
+}
+
+/// Dynamic reservations and persistent volumes live on the agent's disk (`meta/resources`).
+fn needs_checkpoint(r: &v1::Resource) -> bool {
+    let dynamic = r
+        .reservations
+        .iter()
+        .any(|res| res.r#type == Some(v1::resource::reservation_info::Type::Dynamic as i32));
+    dynamic || r.disk.as_ref().is_some_and(|d| d.persistence.is_some())
+}

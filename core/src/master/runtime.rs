@@ -1,0 +1,293 @@
+//! The async shell around [`Master`]: one tokio task owns it, takes [`Command`]s from HTTP
+//! handlers and agent sessions, performs the [`Effect`]s and drives the periodic tick.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use v1::scheduler as sched;
+
+use super::lifecycle::AgentRefused;
+use super::scheduler::{CallError, CallOk};
+use super::{ConnId, Effect, Master, Time};
+
+/// Events queued per framework stream before the master gives up on a slow reader and
+/// drops the connection (the framework reconnects and reconciles; DESIGN.md §3).
+pub const FRAMEWORK_STREAM_BUFFER: usize = 4096;
+/// Likewise for agent sessions and operator event streams.
+pub const AGENT_STREAM_BUFFER: usize = 16384;
+pub const OPERATOR_STREAM_BUFFER: usize = 4096;
+
+/// How often the runtime ticks the master (heartbeats, pings, timeouts, batch allocation).
+const TICK: Duration = Duration::from_millis(50);
+
+type Reply<T> = oneshot::Sender<T>;
+
+/// A read-only view computed inside the actor (operator endpoints).
+pub type ReadFn = Box<dyn FnOnce(&Master) + Send>;
+/// An operator action performed inside the actor.
+pub type WriteFn = Box<dyn FnOnce(&mut Master, Time) + Send>;
+
+pub enum Command {
+    Subscribe {
+        call: sched::Call,
+        events: mpsc::Sender<sched::Event>,
+        reply: Reply<Result<(ConnId, String, String), CallError>>,
+    },
+    Call {
+        call: sched::Call,
+        stream_id: Option<String>,
+        reply: Reply<Result<CallOk, CallError>>,
+    },
+    FrameworkStreamClosed {
+        conn: ConnId,
+    },
+    AgentSession {
+        first: wire::agent_message::Message,
+        messages: mpsc::Sender<wire::MasterMessage>,
+        reply: Reply<Result<(ConnId, String), AgentRefused>>,
+    },
+    AgentMessage {
+        conn: ConnId,
+        agent_id: String,
+        message: wire::agent_message::Message,
+    },
+    AgentSessionClosed {
+        conn: ConnId,
+        agent_id: String,
+    },
+    OperatorSubscribe {
+        events: mpsc::Sender<v1::master::Event>,
+        reply: Reply<v1::master::response::GetState>,
+    },
+    Read(ReadFn),
+    Write(WriteFn),
+}
+
+/// A handle to the master actor, cloned into every HTTP handler and agent session.
+#[derive(Clone)]
+pub struct MasterHandle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the master is shutting down")]
+pub struct Gone;
+
+impl MasterHandle {
+    pub fn send(&self, command: Command) -> Result<(), Gone> {
+        self.tx.send(command).map_err(|_| Gone)
+    }
+
+    /// Runs `f` over the master's state inside the actor and returns its result.
+    pub async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Master) -> T + Send + 'static) -> Result<T, Gone> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Read(Box::new(move |m| {
+            let _ = tx.send(f(m));
+        })))?;
+        rx.await.map_err(|_| Gone)
+    }
+
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Master, Time) -> T + Send + 'static,
+    ) -> Result<T, Gone> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Write(Box::new(move |m, t| {
+            let _ = tx.send(f(m, t));
+        })))?;
+        rx.await.map_err(|_| Gone)
+    }
+}
+
+pub fn now() -> Time {
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    Time { mono: tokio::time::Instant::now().into_std(), wall }
+}
+
+enum Conn {
+    Framework { framework_id: String, events: mpsc::Sender<sched::Event> },
+    Agent { messages: mpsc::Sender<wire::MasterMessage> },
+}
+
+struct Runtime {
+    master: Master,
+    conns: HashMap<ConnId, Conn>,
+    operator_streams: Vec<mpsc::Sender<v1::master::Event>>,
+    next_conn: ConnId,
+}
+
+/// Starts the actor; returns its handle. The actor ends when every handle is dropped.
+pub fn spawn(master: Master) -> MasterHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let runtime = Runtime { master, conns: HashMap::new(), operator_streams: Vec::new(), next_conn: 1 };
+    tokio::spawn(runtime.run(rx));
+    MasterHandle { tx }
+}
+
+impl Runtime {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                command = rx.recv() => {
+                    let Some(command) = command else { break };
+                    self.handle(command);
+                    // Drain what else is queued so that one allocation serves the batch.
+                    let mut budget = 1024;
+                    while budget > 0 {
+                        match rx.try_recv() {
+                            Ok(command) => self.handle(command),
+                            Err(_) => break,
+                        }
+                        budget -= 1;
+                    }
+                    self.master.allocate_if_requested(now());
+                    self.perform();
+                }
+                _ = tick.tick() => {
+                    self.master.tick(now());
+                    self.perform();
+                }
+            }
+        }
+    }
+
+    fn new_conn(&mut self) -> ConnId {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        id
+    }
+
+    fn handle(&mut self, command: Command) {
+        let t = now();
+        match command {
+            Command::Subscribe { call, events, reply } => {
+                let conn = self.new_conn();
+                self.conns.insert(conn, Conn::Framework { framework_id: String::new(), events });
+                match self.master.subscribe(t, conn, call) {
+                    Ok(stream_id) => {
+                        let framework_id = self
+                            .master
+                            .frameworks
+                            .iter()
+                            .find(|(_, f)| f.connection.as_ref().is_some_and(|c| c.conn == conn))
+                            .map(|(id, _)| id.clone())
+                            .unwrap_or_default();
+                        if let Some(Conn::Framework { framework_id: slot, .. }) = self.conns.get_mut(&conn) {
+                            *slot = framework_id.clone();
+                        }
+                        let _ = reply.send(Ok((conn, stream_id, framework_id)));
+                    }
+                    Err(e) => {
+                        self.conns.remove(&conn);
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Command::Call { call, stream_id, reply } => {
+                let _ = reply.send(self.master.call(t, stream_id.as_deref(), call));
+            }
+            Command::FrameworkStreamClosed { conn } => {
+                if let Some(Conn::Framework { framework_id, .. }) = self.conns.remove(&conn) {
+                    self.master.framework_disconnected(t, &framework_id, conn);
+                }
+            }
+            Command::AgentSession { first, messages, reply } => {
+                let conn = self.new_conn();
+                self.conns.insert(conn, Conn::Agent { messages });
+                let result = match first {
+                    wire::agent_message::Message::Register(r) => self.master.register_agent(t, conn, r),
+                    wire::agent_message::Message::Reregister(r) => self.master.reregister_agent(t, conn, r),
+                    _ => Err(AgentRefused("expected Register or Reregister first".to_string())),
+                };
+                match result {
+                    Ok(agent_id) => {
+                        let _ = reply.send(Ok((conn, agent_id)));
+                    }
+                    Err(e) => {
+                        self.conns.remove(&conn);
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Command::AgentMessage { conn, agent_id, message } => {
+                if self.master.agents.get(&agent_id).and_then(|a| a.conn) != Some(conn) {
+                    return; // a stale session
+                }
+                use wire::agent_message::Message as M;
+                match message {
+                    M::Pong(_) => self.master.agent_pong(&agent_id),
+                    M::StatusUpdate(u) => self.master.agent_status_update(t, &agent_id, u),
+                    M::ExecutorToFramework(m) => self.master.agent_executor_message(&agent_id, m),
+                    M::ExitedExecutor(e) => self.master.agent_executor_exited(t, &agent_id, e),
+                    M::Unregister(_) => self.master.mark_unreachable(t, &agent_id),
+                    M::Register(_) | M::Reregister(_) => {
+                        tracing::warn!(%agent_id, "ignoring a second registration on one session");
+                    }
+                }
+            }
+            Command::AgentSessionClosed { conn, agent_id } => {
+                self.conns.remove(&conn);
+                self.master.agent_disconnected(t, &agent_id, conn);
+            }
+            Command::OperatorSubscribe { events, reply } => {
+                self.operator_streams.push(events);
+                let _ = reply.send(self.master.get_state());
+            }
+            Command::Read(f) => f(&self.master),
+            Command::Write(f) => f(&mut self.master, t),
+        }
+    }
+
+    fn perform(&mut self) {
+        loop {
+            let effects = self.master.drain_effects();
+            if effects.is_empty() {
+                return;
+            }
+            for effect in effects {
+                self.perform_one(effect);
+            }
+        }
+    }
+
+    fn perform_one(&mut self, effect: Effect) {
+        match effect {
+            Effect::Framework { conn, event } => {
+                let Some(Conn::Framework { framework_id, events }) = self.conns.get(&conn) else {
+                    return;
+                };
+                if events.try_send(event).is_err() {
+                    // Full or closed: drop the subscription; the framework reconnects.
+                    let framework_id = framework_id.clone();
+                    tracing::warn!(%framework_id, "dropping a framework stream that is not being read");
+                    self.conns.remove(&conn);
+                    self.master.framework_disconnected(now(), &framework_id, conn);
+                }
+            }
+            Effect::CloseFramework { conn } => {
+                self.conns.remove(&conn);
+            }
+            Effect::Agent { conn, message } => {
+                let Some(Conn::Agent { messages }) = self.conns.get(&conn) else {
+                    return;
+                };
+                if messages.try_send(message).is_err() {
+                    tracing::warn!(conn, "dropping an agent session that is not being read");
+                    self.conns.remove(&conn);
+                }
+            }
+            Effect::CloseAgent { conn } => {
+                self.conns.remove(&conn);
+            }
+            Effect::Operator(event) => {
+                self.operator_streams.retain(|s| s.try_send(event.clone()).is_ok());
+            }
+        }
+    }
+}

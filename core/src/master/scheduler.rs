@@ -1,0 +1,693 @@
+//! The v1 scheduler API's calls (reference/mesos-contract.md §3.2), after HTTP decoding.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use v1::scheduler::{self as sched, call::Type as CallType};
+
+use super::framework::{Connection, Framework, framework_roles};
+use super::{ConnId, Effect, Master, Time, MAX_REFUSE};
+use crate::resources::Resources;
+
+/// A rejected call: the HTTP status and Mesos's text.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotImplemented(String),
+}
+
+impl CallError {
+    pub fn status(&self) -> u16 {
+        match self {
+            CallError::BadRequest(_) => 400,
+            CallError::Forbidden(_) => 403,
+            CallError::NotImplemented(_) => 501,
+        }
+    }
+}
+
+/// How an accepted non-SUBSCRIBE call is answered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallOk {
+    /// `202 Accepted`, empty body (most calls).
+    Accepted,
+    /// `200 OK`, empty body (UPDATE_FRAMEWORK).
+    Ok,
+}
+
+fn bad(message: impl Into<String>) -> CallError {
+    CallError::BadRequest(message.into())
+}
+
+/// Mesos's `validation::scheduler::call::validate`: the sub-message matching `type` must be
+/// present, and every call but SUBSCRIBE names its framework.
+pub fn validate_call(call: &sched::Call) -> Result<CallType, CallError> {
+    let Some(raw) = call.r#type else {
+        return Err(bad("Expecting 'type' to be present"));
+    };
+    let ty = CallType::try_from(raw).unwrap_or(CallType::Unknown);
+    if ty == CallType::Subscribe {
+        let Some(subscribe) = &call.subscribe else {
+            return Err(bad("Expecting 'subscribe' to be present"));
+        };
+        if let (Some(id), Some(info_id)) = (&call.framework_id, &subscribe.framework_info.id) {
+            if id != info_id {
+                return Err(bad("'framework_id' differs from 'subscribe.framework_info.id'"));
+            }
+        }
+        return Ok(ty);
+    }
+    if call.framework_id.is_none() {
+        return Err(bad("Expecting 'framework_id' to be present"));
+    }
+    let missing = |what: &str| Err(bad(format!("Expecting '{what}' to be present")));
+    match ty {
+        CallType::Accept if call.accept.is_none() => missing("accept"),
+        CallType::Decline if call.decline.is_none() => missing("decline"),
+        CallType::Kill if call.kill.is_none() => missing("kill"),
+        CallType::Shutdown if call.shutdown.is_none() => missing("shutdown"),
+        CallType::Acknowledge if call.acknowledge.is_none() => missing("acknowledge"),
+        CallType::Reconcile if call.reconcile.is_none() => missing("reconcile"),
+        CallType::Message if call.message.is_none() => missing("message"),
+        CallType::Request if call.request.is_none() => missing("request"),
+        CallType::UpdateFramework if call.update_framework.is_none() => missing("update_framework"),
+        CallType::AcceptInverseOffers if call.accept_inverse_offers.is_none() => missing("accept_inverse_offers"),
+        CallType::DeclineInverseOffers if call.decline_inverse_offers.is_none() => missing("decline_inverse_offers"),
+        _ => Ok(ty),
+    }
+}
+
+/// The duration of the offer filter a DECLINE or ACCEPT installs (reference §8.7): default
+/// 5 s, at least the allocation interval, at most a year; zero means no filter.
+pub fn refuse_duration(filters: Option<&v1::Filters>, allocation_interval: Duration) -> Option<Duration> {
+    let seconds = filters.and_then(|f| f.refuse_seconds).unwrap_or(5.0);
+    let seconds = if seconds.is_finite() && seconds >= 0.0 { seconds } else { 5.0 };
+    if seconds == 0.0 {
+        return None;
+    }
+    let refuse = Duration::try_from_secs_f64(seconds).unwrap_or(MAX_REFUSE).min(MAX_REFUSE);
+    Some(refuse.max(allocation_interval))
+}
+
+impl Master {
+    /// SUBSCRIBE on connection `conn`: registers a new framework, or fails one over to this
+    /// connection. Returns the new `Mesos-Stream-Id`; SUBSCRIBED (or ERROR) goes out as an
+    /// effect on `conn`.
+    pub fn subscribe(&mut self, now: Time, conn: ConnId, call: sched::Call) -> Result<String, CallError> {
+        validate_call(&call)?;
+        let Some(subscribe) = call.subscribe else {
+            return Err(bad("Expecting 'subscribe' to be present"));
+        };
+        let mut info = subscribe.framework_info;
+        self.validate_framework_info(&info)?;
+        let suppressed: BTreeSet<String> = subscribe.suppressed_roles.into_iter().collect();
+        let roles = framework_roles(&info);
+        if let Some(role) = suppressed.iter().find(|r| !roles.contains(*r)) {
+            return Err(bad(format!("Suppressed role '{role}' is not contained in the list of roles")));
+        }
+        let stream_id = uuid::Uuid::new_v4().to_string();
+        let connection = Connection { conn, stream_id: stream_id.clone() };
+
+        let requested_id = info.id.as_ref().map(|id| id.value.clone());
+        if let Some(id) = &requested_id {
+            if self.completed_frameworks.iter().any(|f| &f.id == id) {
+                // Reference §8.4: a removed framework cannot come back under its id.
+                self.emit(Effect::Framework { conn, event: error_event("Framework has been removed") });
+                self.emit(Effect::CloseFramework { conn });
+                return Ok(stream_id);
+            }
+        }
+
+        let framework_id = match requested_id {
+            Some(id) if self.frameworks.contains_key(&id) => {
+                self.failover_framework(now, &id, info, suppressed, connection);
+                id
+            }
+            requested => {
+                // A new framework, or one whose id this master has never seen: after a master
+                // failover every framework comes back this way, and Spark's dispatcher chooses
+                // its drivers' ids, so Mesos accepts the id as a re-registration.
+                let id = match requested {
+                    Some(id) => id,
+                    None => self.new_framework_id(),
+                };
+                info.id = Some(v1::FrameworkId { value: id.clone() });
+                let mut framework = Framework::new(id.clone(), info, now.wall);
+                framework.suppressed_roles = suppressed;
+                framework.connection = Some(connection);
+                self.allocator.add_framework(&id, framework.allocator_spec(), &Default::default(), true);
+                self.emit(Effect::Operator(operator_framework_event(
+                    v1::master::event::Type::FrameworkAdded,
+                    &framework,
+                )));
+                tracing::info!(framework_id = %id, name = %framework.info.name, "framework subscribed");
+                self.frameworks.insert(id.clone(), framework);
+                id
+            }
+        };
+
+        let subscribed = sched::Event {
+            r#type: Some(sched::event::Type::Subscribed as i32),
+            subscribed: Some(sched::event::Subscribed {
+                framework_id: v1::FrameworkId { value: framework_id },
+                heartbeat_interval_seconds: Some(self.config.heartbeat_interval.as_secs_f64()),
+                master_info: Some(self.info.clone()),
+            }),
+            ..Default::default()
+        };
+        self.emit(Effect::Framework { conn, event: subscribed });
+        self.request_allocation();
+        Ok(stream_id)
+    }
+
+    /// A known framework resubscribes (scheduler failover or reconnect): the old stream gets
+    /// an ERROR and is closed, the framework keeps its tasks.
+    fn failover_framework(
+        &mut self,
+        now: Time,
+        id: &str,
+        mut info: v1::FrameworkInfo,
+        suppressed: BTreeSet<String>,
+        connection: Connection,
+    ) {
+        let Some(framework) = self.frameworks.get_mut(id) else {
+            return;
+        };
+        if let Some(old) = framework.connection.take() {
+            let conn = old.conn;
+            self.outbox.push(Effect::Framework { conn, event: error_event("Framework failed over") });
+            self.outbox.push(Effect::CloseFramework { conn });
+        }
+        // On resubscription `user` and `checkpoint` changes are ignored (reference §3.2).
+        info.user = framework.info.user.clone();
+        info.checkpoint = framework.info.checkpoint;
+        info.id = Some(v1::FrameworkId { value: id.to_string() });
+        framework.info = info;
+        framework.suppressed_roles = suppressed;
+        framework.connection = Some(connection);
+        framework.active = true;
+        framework.recovered = false;
+        framework.failover_deadline = None;
+        framework.reregistered_time = Some(now.wall);
+        framework.unregistered_time = None;
+        let spec = framework.allocator_spec();
+        tracing::info!(framework_id = %id, "framework resubscribed");
+        self.allocator.update_framework(id, spec);
+        self.allocator.activate_framework(id);
+        let event = operator_framework_event(v1::master::event::Type::FrameworkUpdated, &self.frameworks[id]);
+        self.emit(Effect::Operator(event));
+    }
+
+    fn validate_framework_info(&self, info: &v1::FrameworkInfo) -> Result<(), CallError> {
+        use v1::framework_info::capability::Type as Cap;
+        let multi_role = super::framework::has_capability(info, Cap::MultiRole);
+        if multi_role && info.role.is_some() {
+            return Err(bad("'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"));
+        }
+        if !multi_role && !info.roles.is_empty() {
+            return Err(bad("'FrameworkInfo.roles' is set but the framework is not MULTI_ROLE capable"));
+        }
+        let roles = framework_roles(info);
+        let mut seen = BTreeSet::new();
+        for role in &info.roles {
+            if !seen.insert(role) {
+                return Err(bad(format!("'FrameworkInfo.roles' contains duplicate role '{role}'")));
+            }
+        }
+        for role in &roles {
+            crate::resources::validate_role(role).map_err(|e| bad(format!("Role '{role}' is invalid: {e}")))?;
+            if let Some(whitelist) = &self.config.roles {
+                if role != "*" && !whitelist.contains(role) {
+                    return Err(bad(format!("Role '{role}' is not present in the master's --roles")));
+                }
+            }
+        }
+        if let Some(id) = &info.id {
+            validate_id("framework", &id.value)?;
+        }
+        Ok(())
+    }
+
+    /// Every call but SUBSCRIBE, from the subscription identified by `stream_id`.
+    pub fn call(&mut self, now: Time, stream_id: Option<&str>, call: sched::Call) -> Result<CallOk, CallError> {
+        let ty = validate_call(&call)?;
+        if ty == CallType::Subscribe {
+            return Err(bad("SUBSCRIBE must be sent on its own connection"));
+        }
+        let framework_id = call.framework_id.as_ref().map(|id| id.value.clone()).unwrap_or_default();
+        let Some(framework) = self.frameworks.get(&framework_id) else {
+            return Err(bad("Framework cannot be found"));
+        };
+        let Some(connection) = &framework.connection else {
+            return Err(CallError::Forbidden("Framework is not subscribed".to_string()));
+        };
+        let Some(stream_id) = stream_id else {
+            return Err(bad("All non-subscribe calls should include the 'Mesos-Stream-Id' header"));
+        };
+        if stream_id != connection.stream_id {
+            return Err(bad(format!(
+                "The stream ID '{stream_id}' included in this request didn't match the stream ID currently \
+                 associated with framework ID {framework_id}"
+            )));
+        }
+        let fid = framework_id.as_str();
+        match ty {
+            CallType::Teardown => {
+                tracing::info!(framework_id = %fid, "framework teardown");
+                self.remove_framework(now, fid);
+            }
+            CallType::Accept => self.accept(now, fid, call.accept.unwrap_or_default()),
+            CallType::Decline => self.decline(now, fid, call.decline.unwrap_or_default()),
+            CallType::Revive => {
+                self.counters.messages_revive_offers += 1;
+                let roles = call.revive.map(|r| r.roles).unwrap_or_default();
+                self.check_roles(fid, &roles)?;
+                if let Some(framework) = self.frameworks.get_mut(fid) {
+                    if roles.is_empty() {
+                        framework.suppressed_roles.clear();
+                    } else {
+                        for role in &roles {
+                            framework.suppressed_roles.remove(role);
+                        }
+                    }
+                }
+                self.allocator.revive(fid, &roles);
+                self.request_allocation();
+            }
+            CallType::Suppress => {
+                self.counters.messages_suppress_offers += 1;
+                let roles = call.suppress.map(|r| r.roles).unwrap_or_default();
+                self.check_roles(fid, &roles)?;
+                if let Some(framework) = self.frameworks.get_mut(fid) {
+                    let all = framework.roles();
+                    let target: Vec<String> = if roles.is_empty() { all.into_iter().collect() } else { roles.clone() };
+                    framework.suppressed_roles.extend(target);
+                }
+                self.allocator.suppress(fid, &roles);
+            }
+            CallType::Kill => self.kill(now, fid, call.kill.unwrap_or_default()),
+            CallType::Shutdown => {
+                let shutdown = call.shutdown.unwrap_or_default();
+                self.send_to_agent(
+                    &shutdown.agent_id.value,
+                    wire::master_message::Message::ShutdownExecutor(wire::ShutdownExecutor {
+                        framework_id: v1::FrameworkId { value: fid.to_string() },
+                        executor_id: shutdown.executor_id,
+                    }),
+                );
+            }
+            CallType::Acknowledge => self.acknowledge(fid, call.acknowledge.unwrap_or_default())?,
+            CallType::Reconcile => {
+                self.counters.messages_reconcile_tasks += 1;
+                self.reconcile(now, fid, call.reconcile.unwrap_or_default());
+            }
+            CallType::Message => {
+                let message = call.message.unwrap_or_default();
+                if self.agents.get(&message.agent_id.value).is_some_and(|a| a.conn.is_some()) {
+                    self.counters.valid_framework_to_executor_messages += 1;
+                    self.send_to_agent(
+                        &message.agent_id.value,
+                        wire::master_message::Message::FrameworkToExecutor(wire::FrameworkToExecutor {
+                            framework_id: v1::FrameworkId { value: fid.to_string() },
+                            executor_id: message.executor_id,
+                            data: message.data,
+                        }),
+                    );
+                } else {
+                    self.counters.invalid_framework_to_executor_messages += 1;
+                }
+            }
+            // The built-in allocator ignores resource requests, as Mesos's does.
+            CallType::Request => {}
+            CallType::UpdateFramework => {
+                self.update_framework(now, fid, call.update_framework.unwrap_or_default())?;
+                return Ok(CallOk::Ok);
+            }
+            // No inverse offers are ever made (no maintenance schedules yet), so there is
+            // nothing to accept or decline.
+            CallType::AcceptInverseOffers | CallType::DeclineInverseOffers => {}
+            CallType::AcknowledgeOperationStatus | CallType::ReconcileOperations => {
+                return Err(CallError::NotImplemented(format!(
+                    "Received unsupported call type {}",
+                    ty.as_str_name()
+                )));
+            }
+            CallType::Subscribe | CallType::Unknown => {
+                return Err(CallError::NotImplemented("Received an unknown call type".to_string()));
+            }
+        }
+        Ok(CallOk::Accepted)
+    }
+
+    fn check_roles(&self, framework_id: &str, roles: &[String]) -> Result<(), CallError> {
+        let subscribed = self.frameworks.get(framework_id).map(|f| f.roles()).unwrap_or_default();
+        match roles.iter().find(|r| !subscribed.contains(*r)) {
+            Some(role) => Err(bad(format!("Role '{role}' is not subscribed by the framework"))),
+            None => Ok(()),
+        }
+    }
+
+    fn decline(&mut self, now: Time, framework_id: &str, decline: sched::call::Decline) {
+        self.counters.messages_decline_offers += 1;
+        let refuse = refuse_duration(decline.filters.as_ref(), self.config.allocation_interval);
+        for offer_id in decline.offer_ids {
+            let belongs = self.offers.get(&offer_id.value).is_some_and(|o| o.offer.framework_id.value == framework_id);
+            if !belongs {
+                tracing::warn!(framework_id, offer_id = %offer_id.value, "ignoring decline of an invalid offer");
+                continue;
+            }
+            if let Some(offer) = self.take_offer(&offer_id.value) {
+                let agent_id = offer.offer.agent_id.value.clone();
+                self.allocator.recover_resources(now.mono, framework_id, &agent_id, &offer.resources, refuse);
+            }
+        }
+        self.request_allocation();
+    }
+
+    fn acknowledge(&mut self, framework_id: &str, ack: sched::call::Acknowledge) -> Result<(), CallError> {
+        if uuid::Uuid::from_slice(&ack.uuid).is_err() {
+            return Err(bad("Failed to parse UUID: not a 16 byte UUID"));
+        }
+        if !self.agents.get(&ack.agent_id.value).is_some_and(|a| a.conn.is_some()) {
+            // The agent resends the update once it is back; the framework acknowledges again.
+            self.counters.invalid_status_update_acknowledgements += 1;
+            return Ok(());
+        }
+        self.counters.valid_status_update_acknowledgements += 1;
+        self.send_to_agent(
+            &ack.agent_id.value,
+            wire::master_message::Message::Acknowledgement(wire::StatusUpdateAcknowledgement {
+                framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                task_id: ack.task_id,
+                uuid: ack.uuid,
+            }),
+        );
+        Ok(())
+    }
+
+    fn kill(&mut self, now: Time, framework_id: &str, kill: sched::call::Kill) {
+        self.counters.messages_kill_task += 1;
+        let task = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.tasks.get(&kill.task_id.value))
+            .map(|t| t.agent_id.value.clone());
+        match task {
+            Some(agent_id) => self.send_to_agent(
+                &agent_id,
+                wire::master_message::Message::KillTask(wire::KillTask {
+                    framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                    task_id: kill.task_id,
+                    kill_policy: kill.kill_policy,
+                }),
+            ),
+            // Mesos answers a kill of an unknown task with that task's reconciliation.
+            None => {
+                let task = sched::call::reconcile::Task { task_id: kill.task_id, agent_id: kill.agent_id };
+                self.reconcile(now, framework_id, sched::call::Reconcile { tasks: vec![task] });
+            }
+        }
+    }
+
+    /// Reference §8.3.
+    pub(super) fn reconcile(&mut self, now: Time, framework_id: &str, reconcile: sched::call::Reconcile) {
+        use v1::TaskState as S;
+        use v1::task_status::Reason;
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let partition_aware = framework.partition_aware();
+        let mut statuses = Vec::new();
+        if reconcile.tasks.is_empty() {
+            for task in framework.tasks.values() {
+                statuses.push(reconciled_status(now, task));
+            }
+            for task in framework.unreachable_tasks.values() {
+                statuses.push(reconciled_status(now, task));
+            }
+        } else {
+            for wanted in &reconcile.tasks {
+                let id = &wanted.task_id.value;
+                if let Some(task) = framework.tasks.get(id).or_else(|| framework.unreachable_tasks.get(id)) {
+                    statuses.push(reconciled_status(now, task));
+                    continue;
+                }
+                let agent_id = wanted.agent_id.as_ref();
+                let (state, pa_state, message) = match agent_id.map(|a| a.value.as_str()) {
+                    Some(a) if self.agents.contains_key(a) => (S::TaskLost, S::TaskGone, "Task is unknown to the agent"),
+                    Some(a) if self.unreachable_agents.contains_key(a) => {
+                        (S::TaskLost, S::TaskUnreachable, "Task is unreachable")
+                    }
+                    _ => (S::TaskLost, S::TaskUnknown, "Reconciliation: Task is unknown"),
+                };
+                let state = if partition_aware { pa_state } else { state };
+                let mut status =
+                    super::master_status(now, &wanted.task_id, agent_id, state, Reason::Reconciliation, message);
+                if state == S::TaskUnreachable {
+                    if let Some(a) = self.unreachable_agents.get(&agent_id.map(|a| a.value.clone()).unwrap_or_default())
+                    {
+                        status.unreachable_time = Some(v1::TimeInfo { nanoseconds: (a.since * 1e9) as i64 });
+                    }
+                }
+                statuses.push(status);
+            }
+        }
+        for status in statuses {
+            let event = sched::Event {
+                r#type: Some(sched::event::Type::Update as i32),
+                update: Some(sched::event::Update { status }),
+                ..Default::default()
+            };
+            self.send_to_framework(framework_id, event);
+        }
+    }
+
+    fn update_framework(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        update: sched::call::UpdateFramework,
+    ) -> Result<(), CallError> {
+        let mut info = update.framework_info;
+        match &info.id {
+            Some(id) if id.value == framework_id => {}
+            _ => return Err(bad("'framework_info.id' must match the framework's id")),
+        }
+        self.validate_framework_info(&info)?;
+        let framework = &self.frameworks[framework_id];
+        // Reference §3.2: `principal`, `user` and `checkpoint` cannot change.
+        if info.principal != framework.info.principal {
+            return Err(bad("Updating 'FrameworkInfo.principal' is unsupported"));
+        }
+        if info.user != framework.info.user {
+            return Err(bad("Updating 'FrameworkInfo.user' is unsupported"));
+        }
+        if info.checkpoint.unwrap_or(false) != framework.info.checkpoint.unwrap_or(false) {
+            return Err(bad("Updating 'FrameworkInfo.checkpoint' is unsupported"));
+        }
+        let roles = framework_roles(&info);
+        let suppressed: BTreeSet<String> = update.suppressed_roles.into_iter().collect();
+        if let Some(role) = suppressed.iter().find(|r| !roles.contains(*r)) {
+            return Err(bad(format!("Suppressed role '{role}' is not contained in the list of roles")));
+        }
+        let removed_roles: BTreeSet<String> = framework.roles().difference(&roles).cloned().collect();
+        let stale_offers: Vec<String> = framework
+            .offers
+            .iter()
+            .filter(|id| self.offers.get(*id).is_some_and(|o| removed_roles.contains(&o.role)))
+            .cloned()
+            .collect();
+        for offer_id in stale_offers {
+            self.rescind_offer(now, &offer_id);
+        }
+        info.id = Some(v1::FrameworkId { value: framework_id.to_string() });
+        let framework = self.frameworks.get_mut(framework_id).expect("checked above");
+        framework.info = info.clone();
+        framework.suppressed_roles = suppressed;
+        let spec = framework.allocator_spec();
+        let agents: Vec<String> = framework.executors.keys().cloned().collect();
+        self.allocator.update_framework(framework_id, spec);
+        for agent_id in agents {
+            self.send_to_agent(
+                &agent_id,
+                wire::master_message::Message::UpdateFramework(wire::UpdateFramework { framework_info: info.clone() }),
+            );
+        }
+        let event = operator_framework_event(v1::master::event::Type::FrameworkUpdated, &self.frameworks[framework_id]);
+        self.emit(Effect::Operator(event));
+        self.request_allocation();
+        Ok(())
+    }
+
+    /// Validates and applies an ACCEPT: operations in order, then the unused rest goes back
+    /// to the allocator under the call's filter.
+    fn accept(&mut self, now: Time, framework_id: &str, accept: sched::call::Accept) {
+        self.counters.messages_launch_tasks += 1;
+        let refuse = refuse_duration(accept.filters.as_ref(), self.config.allocation_interval);
+        let offer_error = self.validate_offers(framework_id, &accept.offer_ids);
+        // The offers are used up whether or not the call is valid.
+        let mut available = Resources::default();
+        let mut agent_id = None;
+        for offer_id in &accept.offer_ids {
+            if offer_error.is_some()
+                && self.offers.get(&offer_id.value).is_none_or(|o| o.offer.framework_id.value != framework_id)
+            {
+                continue;
+            }
+            if let Some(offer) = self.take_offer(&offer_id.value) {
+                agent_id = Some(offer.offer.agent_id.value.clone());
+                available += &offer.resources;
+            }
+        }
+        if let Some(error) = offer_error {
+            tracing::warn!(framework_id, %error, "ACCEPT with invalid offers");
+            self.drop_launches(now, framework_id, &accept.operations, &error);
+            if let Some(agent_id) = agent_id {
+                self.allocator.recover_resources(now.mono, framework_id, &agent_id, &available, None);
+            }
+            self.request_allocation();
+            return;
+        }
+        let Some(agent_id) = agent_id else {
+            return;
+        };
+        for operation in accept.operations {
+            self.apply_operation(now, framework_id, &agent_id, &mut available, operation);
+        }
+        if !available.is_empty() {
+            self.allocator.recover_resources(now.mono, framework_id, &agent_id, &available, refuse);
+        }
+        self.request_allocation();
+    }
+
+    /// Offer validation (Mesos's `validation::offer`): every id names a live offer of this
+    /// framework, once, all on one agent.
+    fn validate_offers(&self, framework_id: &str, offer_ids: &[v1::OfferId]) -> Option<String> {
+        if offer_ids.is_empty() {
+            return Some("No offers specified".to_string());
+        }
+        let mut seen = BTreeSet::new();
+        let mut agent: Option<&str> = None;
+        for id in offer_ids {
+            if !seen.insert(&id.value) {
+                return Some(format!("Duplicate offer {} in offer list", id.value));
+            }
+            let Some(offer) = self.offers.get(&id.value) else {
+                return Some(format!("Offer {} is no longer valid", id.value));
+            };
+            if offer.offer.framework_id.value != framework_id {
+                return Some(format!(
+                    "Offer {} has invalid framework {} while framework {} is expected",
+                    id.value, offer.offer.framework_id.value, framework_id
+                ));
+            }
+            match agent {
+                Some(a) if a != offer.offer.agent_id.value => {
+                    return Some(format!(
+                        "Aggregated offers must belong to one single agent but offer {} uses agent {} and agent {}",
+                        id.value, offer.offer.agent_id.value, a
+                    ));
+                }
+                _ => agent = Some(&offer.offer.agent_id.value),
+            }
+        }
+        None
+    }
+
+    /// Tasks of an ACCEPT with invalid offers end TASK_DROPPED (TASK_LOST for frameworks that
+    /// are not partition-aware) with REASON_INVALID_OFFERS.
+    fn drop_launches(&mut self, now: Time, framework_id: &str, operations: &[v1::offer::Operation], error: &str) {
+        let partition_aware = self.frameworks.get(framework_id).is_some_and(|f| f.partition_aware());
+        let state = if partition_aware { v1::TaskState::TaskDropped } else { v1::TaskState::TaskLost };
+        for op in operations {
+            let tasks: Vec<&v1::TaskInfo> = op
+                .launch
+                .iter()
+                .flat_map(|l| l.task_infos.iter())
+                .chain(op.launch_group.iter().flat_map(|g| g.task_group.tasks.iter()))
+                .collect();
+            for task in tasks {
+                let status = super::master_status(
+                    now,
+                    &task.task_id,
+                    Some(&task.agent_id),
+                    state,
+                    v1::task_status::Reason::InvalidOffers,
+                    &format!("Task launched with invalid offers: {error}"),
+                );
+                self.count_terminal(state);
+                let event = sched::Event {
+                    r#type: Some(sched::event::Type::Update as i32),
+                    update: Some(sched::event::Update { status }),
+                    ..Default::default()
+                };
+                self.send_to_framework(framework_id, event);
+            }
+        }
+    }
+}
+
+/// A task's latest state as reconciliation reports it: no uuid, REASON_RECONCILIATION.
+fn reconciled_status(now: Time, task: &v1::Task) -> v1::TaskStatus {
+    let mut status = task.statuses.last().cloned().unwrap_or_else(|| v1::TaskStatus {
+        task_id: task.task_id.clone(),
+        state: task.state,
+        agent_id: Some(task.agent_id.clone()),
+        executor_id: task.executor_id.clone(),
+        ..Default::default()
+    });
+    status.state = task.state;
+    status.uuid = None;
+    status.data = None;
+    status.source = Some(v1::task_status::Source::Master as i32);
+    status.reason = Some(v1::task_status::Reason::Reconciliation as i32);
+    status.message = Some("Reconciliation: Latest task state".to_string());
+    status.timestamp = Some(now.wall);
+    status.agent_id = Some(task.agent_id.clone());
+    status
+}
+
+pub(super) fn error_event(message: &str) -> sched::Event {
+    sched::Event {
+        r#type: Some(sched::event::Type::Error as i32),
+        error: Some(sched::event::Error { message: message.to_string() }),
+        ..Default::default()
+    }
+}
+
+pub(super) fn operator_framework_event(ty: v1::master::event::Type, framework: &Framework) -> v1::master::Event {
+    use v1::master::event;
+    let info = super::state::framework_proto(framework);
+    let mut e = v1::master::Event { r#type: Some(ty as i32), ..Default::default() };
+    match ty {
+        event::Type::FrameworkAdded => e.framework_added = Some(event::FrameworkAdded { framework: info }),
+        event::Type::FrameworkUpdated => e.framework_updated = Some(event::FrameworkUpdated { framework: info }),
+        _ => {
+            e.framework_removed = Some(event::FrameworkRemoved { framework_info: framework.info.clone() });
+        }
+    }
+    e
+}
+
+/// Mesos's `common::validation::validateID`.
+pub(super) fn validate_id(what: &str, id: &str) -> Result<(), CallError> {
+    if id.is_empty() {
+        return Err(bad(format!("{what} ID must not be empty")));
+    }
+    if id.len() > 255 {
+        return Err(bad(format!("{what} ID is too long")));
+    }
+    if id == "." || id == ".." {
+        return Err(bad(format!("'{id}' is disallowed")));
+    }
+    if id.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
+        return Err(bad(format!("'{id}' contains invalid characters")));
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! The gRPC service agents register on: one bidirectional `Session` stream per agent
+//! (proto/remesos/internal.proto). This is transport only; decisions happen in the actor.
+
+use std::pin::Pin;
+
+use futures::Stream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use remesos_proto::internal as wire;
+use wire::agent_service_server::{AgentService, AgentServiceServer};
+
+use super::runtime::{Command, MasterHandle, AGENT_STREAM_BUFFER};
+
+pub struct Service {
+    master: MasterHandle,
+}
+
+pub fn server(master: MasterHandle) -> AgentServiceServer<Service> {
+    AgentServiceServer::new(Service { master })
+        .max_decoding_message_size(64 * 1024 * 1024)
+        .max_encoding_message_size(64 * 1024 * 1024)
+}
+
+type SessionStream = Pin<Box<dyn Stream<Item = Result<wire::MasterMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AgentService for Service {
+    type SessionStream = SessionStream;
+
+    async fn session(
+        &self,
+        request: Request<Streaming<wire::AgentMessage>>,
+    ) -> Result<Response<SessionStream>, Status> {
+        let mut inbound = request.into_inner();
+        let first = match inbound.next().await {
+            Some(Ok(wire::AgentMessage { message: Some(m) })) => m,
+            Some(Ok(_)) => return Err(Status::invalid_argument("empty first message")),
+            Some(Err(e)) => return Err(e),
+            None => return Err(Status::cancelled("session closed before registering")),
+        };
+        let (tx, rx) = mpsc::channel(AGENT_STREAM_BUFFER);
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.master
+            .send(Command::AgentSession { first, messages: tx, reply: reply_tx })
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let (conn, agent_id) = match reply_rx.await {
+            Ok(Ok(ok)) => ok,
+            Ok(Err(refused)) => return Err(Status::invalid_argument(refused.0)),
+            Err(_) => return Err(Status::unavailable("the master is shutting down")),
+        };
+        let master = self.master.clone();
+        tokio::spawn(async move {
+            while let Some(item) = inbound.next().await {
+                match item {
+                    Ok(wire::AgentMessage { message: Some(message) }) => {
+                        let command = Command::AgentMessage { conn, agent_id: agent_id.clone(), message };
+                        if master.send(command).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(%agent_id, error = %e, "agent session broke");
+                        break;
+                    }
+                }
+            }
+            let _ = master.send(Command::AgentSessionClosed { conn, agent_id });
+        });
+        let outbound = ReceiverStream::new(rx).map(Ok);
+        Ok(Response::new(Box::pin(outbound)))
+    }
+}

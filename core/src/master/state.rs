@@ -1,0 +1,534 @@
+//! The master's state as the operator surface shows it: v1 operator API protobufs
+//! (GET_STATE, GET_FRAMEWORKS, ...) and the JSON of `/master/state` and friends, in the
+//! shapes Mesos's `readonly_handler.cpp` produces so existing dashboards and CLIs read them.
+
+use serde_json::{json, Map, Value};
+
+use remesos_proto::json as mjson;
+use remesos_proto::v1;
+use v1::master::response as resp;
+
+use super::agent::Agent;
+use super::framework::Framework;
+use super::Master;
+use crate::resources::Resources;
+
+fn time_info(secs: f64) -> v1::TimeInfo {
+    v1::TimeInfo { nanoseconds: (secs * 1e9) as i64 }
+}
+
+pub fn framework_proto(f: &Framework) -> resp::get_frameworks::Framework {
+    resp::get_frameworks::Framework {
+        framework_info: f.info.clone(),
+        active: f.active,
+        connected: f.connected(),
+        recovered: f.recovered,
+        registered_time: f.registered_time.map(time_info),
+        reregistered_time: f.reregistered_time.map(time_info),
+        unregistered_time: f.unregistered_time.map(time_info),
+        offers: vec![],
+        inverse_offers: vec![],
+        allocated_resources: vec![],
+        offered_resources: vec![],
+        offer_constraints: None,
+    }
+}
+
+pub fn agent_proto(a: &Agent) -> resp::get_agents::Agent {
+    resp::get_agents::Agent {
+        agent_info: a.info.clone(),
+        active: a.active,
+        deactivated: Some(!a.active),
+        version: a.version.clone(),
+        pid: Some(a.pid()),
+        registered_time: Some(time_info(a.registered_time)),
+        reregistered_time: a.reregistered_time.map(time_info),
+        total_resources: a.total.clone().into_protos(),
+        allocated_resources: a.used_total().into_protos(),
+        offered_resources: a.offered.clone().into_protos(),
+        capabilities: a.capabilities.clone(),
+        resource_providers: vec![],
+        drain_info: None,
+        estimated_drain_start_time: None,
+    }
+}
+
+impl Master {
+    pub fn get_frameworks(&self) -> resp::GetFrameworks {
+        let mut frameworks: Vec<resp::get_frameworks::Framework> = self
+            .frameworks
+            .values()
+            .map(|f| {
+                let mut p = framework_proto(f);
+                p.offers = f.offers.iter().filter_map(|id| self.offers.get(id)).map(|o| o.offer.clone()).collect();
+                p.allocated_resources = self.framework_used(f).into_protos();
+                p.offered_resources = self.framework_offered(f).into_protos();
+                p
+            })
+            .collect();
+        frameworks.sort_by(|a, b| a.framework_info.id.as_ref().map(|i| &i.value).cmp(&b.framework_info.id.as_ref().map(|i| &i.value)));
+        resp::GetFrameworks {
+            frameworks,
+            completed_frameworks: self.completed_frameworks.iter().map(framework_proto).collect(),
+            recovered_frameworks: vec![],
+        }
+    }
+
+    pub fn get_agents(&self) -> resp::GetAgents {
+        let mut agents: Vec<resp::get_agents::Agent> = self.agents.values().map(agent_proto).collect();
+        agents.sort_by(|a, b| a.pid.cmp(&b.pid));
+        resp::GetAgents { agents, recovered_agents: vec![] }
+    }
+
+    pub fn get_tasks(&self) -> resp::GetTasks {
+        let mut out = resp::GetTasks::default();
+        for f in self.frameworks.values() {
+            out.tasks.extend(f.tasks.values().cloned());
+            out.completed_tasks.extend(f.completed_tasks.iter().cloned());
+            out.unreachable_tasks.extend(f.unreachable_tasks.values().cloned());
+        }
+        for f in &self.completed_frameworks {
+            out.completed_tasks.extend(f.completed_tasks.iter().cloned());
+        }
+        out
+    }
+
+    pub fn get_executors(&self) -> resp::GetExecutors {
+        let mut out = resp::GetExecutors::default();
+        for f in self.frameworks.values() {
+            for (agent_id, executors) in &f.executors {
+                for e in executors.values() {
+                    out.executors.push(resp::get_executors::Executor {
+                        executor_info: e.clone(),
+                        agent_id: v1::AgentId { value: agent_id.clone() },
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    pub fn get_state(&self) -> resp::GetState {
+        resp::GetState {
+            get_tasks: Some(self.get_tasks()),
+            get_executors: Some(self.get_executors()),
+            get_frameworks: Some(self.get_frameworks()),
+            get_agents: Some(self.get_agents()),
+        }
+    }
+
+    pub fn get_roles(&self) -> resp::GetRoles {
+        let roles = self
+            .allocator
+            .roles()
+            .into_iter()
+            .map(|r| v1::Role {
+                name: r.name.clone(),
+                weight: r.weight,
+                frameworks: r.frameworks.iter().map(|f| v1::FrameworkId { value: f.clone() }).collect(),
+                resources: r.allocated.clone().into_protos(),
+            })
+            .collect();
+        resp::GetRoles { roles }
+    }
+
+    fn framework_used(&self, f: &Framework) -> Resources {
+        let mut sum = Resources::default();
+        for agent in self.agents.values() {
+            if let Some(r) = agent.used.get(&f.id) {
+                sum += r;
+            }
+        }
+        sum
+    }
+
+    fn framework_offered(&self, f: &Framework) -> Resources {
+        let mut sum = Resources::default();
+        for id in &f.offers {
+            if let Some(o) = self.offers.get(id) {
+                sum += &o.resources;
+            }
+        }
+        sum
+    }
+
+    // ----- the JSON of /master/state (Mesos's v0 "model" functions) -----
+
+    pub fn state_json(&self) -> Value {
+        let mut o = self.summary_header();
+        o.insert("git_sha".into(), json!(env!("CARGO_PKG_VERSION")));
+        o.insert("build_date".into(), json!(""));
+        o.insert("build_time".into(), json!(0.0));
+        o.insert("build_user".into(), json!("remesos"));
+        o.insert("start_time".into(), json!(self.start_time));
+        o.insert("elected_time".into(), json!(self.elected_time));
+        o.insert("id".into(), json!(self.info.id));
+        o.insert("pid".into(), json!(self.pid()));
+        o.insert("capabilities".into(), json!(["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"]));
+        let active = self.agents.values().filter(|a| a.active).count();
+        o.insert("activated_slaves".into(), json!(active));
+        o.insert("deactivated_slaves".into(), json!(self.agents.len() - active));
+        o.insert("unreachable_slaves".into(), json!(self.unreachable_agents.len()));
+        o.insert("leader".into(), json!(self.pid()));
+        o.insert("leader_info".into(), mjson::to_value(&self.info));
+        o.insert("flags".into(), self.flags_json());
+        o.insert("slaves".into(), Value::Array(self.sorted_agents().map(|a| self.agent_json(a)).collect()));
+        o.insert("recovered_slaves".into(), json!([]));
+        o.insert(
+            "frameworks".into(),
+            Value::Array(self.sorted_frameworks().map(|f| self.framework_json(f, true)).collect()),
+        );
+        o.insert(
+            "completed_frameworks".into(),
+            Value::Array(self.completed_frameworks.iter().map(|f| self.framework_json(f, true)).collect()),
+        );
+        o.insert("orphan_tasks".into(), json!([]));
+        o.insert("unregistered_frameworks".into(), json!([]));
+        Value::Object(o)
+    }
+
+    fn summary_header(&self) -> Map<String, Value> {
+        let mut o = Map::new();
+        o.insert("version".into(), json!(super::MESOS_VERSION));
+        o.insert("hostname".into(), json!(self.config.hostname));
+        if let Some(cluster) = &self.config.cluster {
+            o.insert("cluster".into(), json!(cluster));
+        }
+        o
+    }
+
+    pub fn flags_json(&self) -> Value {
+        let mut flags = Map::new();
+        for (k, v) in &self.config.flags {
+            flags.insert(k.clone(), json!(v));
+        }
+        Value::Object(flags)
+    }
+
+    fn sorted_agents(&self) -> impl Iterator<Item = &Agent> {
+        let mut agents: Vec<&Agent> = self.agents.values().collect();
+        agents.sort_by(|a, b| a.id.cmp(&b.id));
+        agents.into_iter()
+    }
+
+    fn sorted_frameworks(&self) -> impl Iterator<Item = &Framework> {
+        let mut frameworks: Vec<&Framework> = self.frameworks.values().collect();
+        frameworks.sort_by(|a, b| a.id.cmp(&b.id));
+        frameworks.into_iter()
+    }
+
+    pub fn agent_json(&self, a: &Agent) -> Value {
+        let used = a.used_total();
+        let mut reserved = Map::new();
+        let mut reserved_full = Map::new();
+        for role in a.total.reservation_roles() {
+            let r = a.total.reserved_to(&role);
+            reserved.insert(role.clone(), Value::Object(r.to_json_map()));
+            reserved_full.insert(role, resources_full(&r));
+        }
+        let unreserved = a.total.unreserved();
+        let mut o = Map::new();
+        o.insert("id".into(), json!(a.id));
+        o.insert("pid".into(), json!(a.pid()));
+        o.insert("hostname".into(), json!(a.info.hostname));
+        o.insert("port".into(), json!(a.info.port.unwrap_or(5051)));
+        o.insert("registered_time".into(), json!(a.registered_time));
+        if let Some(t) = a.reregistered_time {
+            o.insert("reregistered_time".into(), json!(t));
+        }
+        o.insert("resources".into(), Value::Object(a.total.to_json_map()));
+        o.insert("used_resources".into(), Value::Object(used.to_json_map()));
+        o.insert("offered_resources".into(), Value::Object(a.offered.to_json_map()));
+        o.insert("reserved_resources".into(), Value::Object(reserved));
+        o.insert("unreserved_resources".into(), Value::Object(unreserved.to_json_map()));
+        o.insert("attributes".into(), attributes_json(&a.info.attributes));
+        o.insert("active".into(), json!(a.active));
+        o.insert("deactivated".into(), json!(!a.active));
+        o.insert("version".into(), json!(a.version));
+        o.insert(
+            "capabilities".into(),
+            Value::Array(
+                a.capabilities
+                    .iter()
+                    .filter_map(|c| c.r#type)
+                    .filter_map(|t| v1::agent_info::capability::Type::try_from(t).ok())
+                    .map(|t| json!(t.as_str_name()))
+                    .collect(),
+            ),
+        );
+        o.insert("reserved_resources_full".into(), Value::Object(reserved_full));
+        o.insert("unreserved_resources_full".into(), resources_full(&unreserved));
+        o.insert("used_resources_full".into(), resources_full(&used));
+        o.insert("offered_resources_full".into(), resources_full(&a.offered));
+        if let Some(domain) = &a.info.domain {
+            o.insert("domain".into(), mjson::to_value(domain));
+        }
+        Value::Object(o)
+    }
+
+    pub fn framework_json(&self, f: &Framework, with_tasks: bool) -> Value {
+        let used = self.framework_used(f);
+        let offered = self.framework_offered(f);
+        let mut o = Map::new();
+        o.insert("id".into(), json!(f.id));
+        o.insert("name".into(), json!(f.info.name));
+        o.insert("used_resources".into(), Value::Object(used.to_json_map()));
+        o.insert("offered_resources".into(), Value::Object(offered.to_json_map()));
+        let mut all = used.clone();
+        all += &offered;
+        o.insert("resources".into(), Value::Object(all.to_json_map()));
+        o.insert(
+            "capabilities".into(),
+            Value::Array(
+                f.info
+                    .capabilities
+                    .iter()
+                    .filter_map(|c| c.r#type)
+                    .filter_map(|t| v1::framework_info::capability::Type::try_from(t).ok())
+                    .map(|t| json!(t.as_str_name()))
+                    .collect(),
+            ),
+        );
+        o.insert("hostname".into(), json!(f.info.hostname.clone().unwrap_or_default()));
+        o.insert("webui_url".into(), json!(f.info.webui_url.clone().unwrap_or_default()));
+        o.insert("active".into(), json!(f.active));
+        o.insert("connected".into(), json!(f.connected()));
+        o.insert("recovered".into(), json!(f.recovered));
+        o.insert("user".into(), json!(f.info.user));
+        o.insert("failover_timeout".into(), json!(f.info.failover_timeout.unwrap_or(0.0)));
+        o.insert("checkpoint".into(), json!(f.info.checkpoint.unwrap_or(false)));
+        o.insert("registered_time".into(), json!(f.registered_time.unwrap_or(0.0)));
+        o.insert("unregistered_time".into(), json!(f.unregistered_time.unwrap_or(0.0)));
+        if let Some(t) = f.reregistered_time {
+            o.insert("reregistered_time".into(), json!(t));
+        }
+        if let Some(p) = &f.info.principal {
+            o.insert("principal".into(), json!(p));
+        }
+        if f.multi_role() {
+            o.insert("roles".into(), json!(f.info.roles));
+        } else {
+            o.insert("role".into(), json!(f.info.role.clone().unwrap_or_else(|| "*".to_string())));
+        }
+        if let Some(labels) = &f.info.labels {
+            o.insert("labels".into(), mjson::to_value(labels)["labels"].clone());
+        }
+        o.insert("offer_filters".into(), json!({}));
+        if with_tasks {
+            o.insert("tasks".into(), Value::Array(f.tasks.values().map(|t| task_json(t)).collect()));
+            o.insert(
+                "unreachable_tasks".into(),
+                Value::Array(f.unreachable_tasks.values().map(|t| task_json(t)).collect()),
+            );
+            o.insert(
+                "completed_tasks".into(),
+                Value::Array(f.completed_tasks.iter().rev().map(|t| task_json(t)).collect()),
+            );
+            o.insert(
+                "offers".into(),
+                Value::Array(f.offers.iter().filter_map(|id| self.offers.get(id)).map(|o| offer_json(&o.offer, &o.resources)).collect()),
+            );
+            let mut executors = Vec::new();
+            for (agent_id, on_agent) in &f.executors {
+                for e in on_agent.values() {
+                    let mut v = mjson::to_value(e);
+                    if let Value::Object(m) = &mut v {
+                        m.insert("slave_id".into(), json!(agent_id));
+                        let r = Resources::from_protos(e.resources.clone()).unwrap_or_default();
+                        m.insert("resources".into(), Value::Object(r.to_json_map()));
+                    }
+                    executors.push(v);
+                }
+            }
+            o.insert("executors".into(), Value::Array(executors));
+        }
+        Value::Object(o)
+    }
+
+    /// `/master/state-summary`: agents and frameworks with task counts by state.
+    pub fn state_summary_json(&self) -> Value {
+        let mut o = self.summary_header();
+        let agents: Vec<Value> = self
+            .sorted_agents()
+            .map(|a| {
+                let mut v = self.agent_json(a);
+                let counts = task_counts(a.tasks.iter().filter_map(|(f, t)| self.frameworks.get(f)?.tasks.get(t)));
+                if let Value::Object(m) = &mut v {
+                    m.extend(counts);
+                    m.insert("framework_ids".into(), json!(a.used.keys().collect::<Vec<_>>()));
+                }
+                v
+            })
+            .collect();
+        let frameworks: Vec<Value> = self
+            .sorted_frameworks()
+            .map(|f| {
+                let mut v = self.framework_json(f, false);
+                let counts = task_counts(f.tasks.values().chain(f.completed_tasks.iter()));
+                if let Value::Object(m) = &mut v {
+                    m.extend(counts);
+                    let agents: std::collections::BTreeSet<&str> =
+                        f.tasks.values().map(|t| t.agent_id.value.as_str()).collect();
+                    m.insert("slave_ids".into(), json!(agents));
+                }
+                v
+            })
+            .collect();
+        o.insert("slaves".into(), Value::Array(agents));
+        o.insert("frameworks".into(), Value::Array(frameworks));
+        Value::Object(o)
+    }
+
+    pub fn roles_json(&self) -> Value {
+        let roles: Vec<Value> = self
+            .allocator
+            .roles()
+            .into_iter()
+            .map(|r| {
+                json!({
+                    "name": r.name,
+                    "weight": r.weight,
+                    "resources": Value::Object(r.allocated.to_json_map()),
+                    "allocated": Value::Object(r.allocated.to_json_map()),
+                    "offered": {},
+                    "reserved": {},
+                    "quota": {
+                        "role": r.name,
+                        "guarantee": r.quota.as_ref().map(|q| Value::Object(q.guarantees.to_json_map())).unwrap_or(json!({})),
+                        "limit": r.quota.as_ref().map(|q| Value::Object(q.limits.to_json_map())).unwrap_or(json!({})),
+                        "consumed": Value::Object(r.allocated.to_json_map()),
+                    },
+                    "frameworks": r.frameworks,
+                })
+            })
+            .collect();
+        json!({ "roles": roles })
+    }
+
+    /// All tasks of all frameworks (running, unreachable, completed), for `/master/tasks`.
+    pub fn all_tasks(&self) -> Vec<&v1::Task> {
+        let mut tasks: Vec<&v1::Task> = Vec::new();
+        for f in self.frameworks.values() {
+            tasks.extend(f.tasks.values());
+            tasks.extend(f.unreachable_tasks.values());
+            tasks.extend(f.completed_tasks.iter());
+        }
+        for f in &self.completed_frameworks {
+            tasks.extend(f.completed_tasks.iter());
+        }
+        tasks
+    }
+}
+
+fn task_counts<'a>(tasks: impl Iterator<Item = &'a v1::Task>) -> Map<String, Value> {
+    use v1::TaskState as S;
+    let names = [
+        S::TaskStaging,
+        S::TaskStarting,
+        S::TaskRunning,
+        S::TaskKilling,
+        S::TaskFinished,
+        S::TaskKilled,
+        S::TaskFailed,
+        S::TaskLost,
+        S::TaskError,
+        S::TaskUnreachable,
+    ];
+    let mut counts: Map<String, Value> = names.iter().map(|s| (s.as_str_name().to_string(), json!(0))).collect();
+    for t in tasks {
+        if let Ok(s) = S::try_from(t.state) {
+            if let Some(Value::Number(n)) = counts.get_mut(s.as_str_name()) {
+                *n = (n.as_u64().unwrap_or(0) + 1).into();
+            }
+        }
+    }
+    counts
+}
+
+/// Attributes as Mesos's model shows them: text as strings, scalars as numbers, ranges and
+/// sets in their text form.
+pub fn attributes_json(attributes: &[v1::Attribute]) -> Value {
+    let mut o = Map::new();
+    for a in attributes {
+        let v = if let Some(t) = &a.text {
+            json!(t.value)
+        } else if let Some(s) = &a.scalar {
+            json!(s.value)
+        } else if let Some(r) = &a.ranges {
+            let parts: Vec<String> = r.range.iter().map(|r| format!("{}-{}", r.begin, r.end)).collect();
+            json!(format!("[{}]", parts.join(", ")))
+        } else if let Some(s) = &a.set {
+            json!(format!("{{{}}}", s.item.join(", ")))
+        } else {
+            Value::Null
+        };
+        o.insert(a.name.clone(), v);
+    }
+    Value::Object(o)
+}
+
+fn resources_full(r: &Resources) -> Value {
+    Value::Array(r.iter().map(mjson::to_value).collect())
+}
+
+pub fn task_json(t: &v1::Task) -> Value {
+    let resources = Resources::from_protos(t.resources.clone()).unwrap_or_default();
+    let role = resources.allocation_roles().into_iter().next();
+    let mut o = Map::new();
+    o.insert("id".into(), json!(t.task_id.value));
+    o.insert("name".into(), json!(t.name));
+    o.insert("framework_id".into(), json!(t.framework_id.value));
+    o.insert("executor_id".into(), json!(t.executor_id.as_ref().map(|e| e.value.clone()).unwrap_or_default()));
+    o.insert("slave_id".into(), json!(t.agent_id.value));
+    o.insert(
+        "state".into(),
+        json!(v1::TaskState::try_from(t.state).map(|s| s.as_str_name()).unwrap_or("TASK_STAGING")),
+    );
+    o.insert("resources".into(), Value::Object(resources.to_json_map()));
+    if let Some(role) = role {
+        o.insert("role".into(), json!(role));
+    }
+    let statuses: Vec<Value> = t
+        .statuses
+        .iter()
+        .map(|s| {
+            let mut m = Map::new();
+            m.insert(
+                "state".into(),
+                json!(v1::TaskState::try_from(s.state).map(|s| s.as_str_name()).unwrap_or("TASK_STAGING")),
+            );
+            m.insert("timestamp".into(), json!(s.timestamp.unwrap_or(0.0)));
+            if let Some(h) = s.healthy {
+                m.insert("healthy".into(), json!(h));
+            }
+            if let Some(c) = &s.container_status {
+                m.insert("container_status".into(), mjson::to_value(c));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    o.insert("statuses".into(), Value::Array(statuses));
+    if let Some(labels) = &t.labels {
+        o.insert("labels".into(), mjson::to_value(labels)["labels"].clone());
+    }
+    if let Some(d) = &t.discovery {
+        o.insert("discovery".into(), mjson::to_value(d));
+    }
+    if let Some(c) = &t.container {
+        o.insert("container".into(), mjson::to_value(c));
+    }
+    if let Some(u) = &t.user {
+        o.insert("user".into(), json!(u));
+    }
+    Value::Object(o)
+}
+
+fn offer_json(offer: &v1::Offer, resources: &Resources) -> Value {
+    json!({
+        "id": offer.id.value,
+        "framework_id": offer.framework_id.value,
+        "slave_id": offer.agent_id.value,
+        "resources": Value::Object(resources.to_json_map()),
+        "allocation_info": offer.allocation_info.as_ref().map(mjson::to_value).unwrap_or(json!({})),
+    })
+}

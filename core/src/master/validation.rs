@@ -1,0 +1,142 @@
+//! Validation of what frameworks send (Mesos's `master/validation.cpp`): TaskInfo,
+//! ExecutorInfo, task groups and the resources they use. Errors are the messages frameworks
+//! see in TASK_ERROR updates.
+
+use remesos_proto::v1;
+
+use super::framework::Framework;
+use super::scheduler::validate_id;
+use crate::resources::Resources;
+
+/// Converts resources as a framework sent them into the master's canonical form:
+/// post-refinement reservations, and `allocation_info` set for frameworks that are not
+/// MULTI_ROLE (Mesos injects it from the offer's role).
+pub fn incoming_resources(
+    framework: &Framework,
+    role: &str,
+    mut resources: Vec<v1::Resource>,
+) -> Result<Resources, String> {
+    if !framework.reservation_refinement() {
+        for r in &mut resources {
+            crate::resources::convert_to_post_refinement(r);
+        }
+    }
+    if !framework.multi_role() {
+        for r in &mut resources {
+            if r.allocation_info.is_none() {
+                r.allocation_info = Some(v1::resource::AllocationInfo { role: Some(role.to_string()) });
+            }
+        }
+    } else if resources.iter().any(|r| r.allocation_info.is_none()) {
+        return Err("Resources must have 'allocation_info' set for MULTI_ROLE frameworks".to_string());
+    }
+    Resources::from_protos(resources).map_err(|e| e.to_string())
+}
+
+/// The outcome of validating one task of a LAUNCH.
+pub struct ValidTask {
+    pub task: v1::TaskInfo,
+    /// The task's resources in canonical form.
+    pub resources: Resources,
+    /// The task's custom executor, with `framework_id` filled in.
+    pub executor: Option<v1::ExecutorInfo>,
+    /// The executor's resources when this task starts it (not yet running on the agent).
+    pub executor_resources: Resources,
+}
+
+/// Mesos's `validation::task::validate` for one TaskInfo of a LAUNCH on `agent_id`.
+pub fn validate_task(
+    framework: &Framework,
+    role: &str,
+    agent_id: &str,
+    running_executor: Option<&v1::ExecutorInfo>,
+    launched_ids: &std::collections::HashSet<String>,
+    mut task: v1::TaskInfo,
+) -> Result<ValidTask, String> {
+    validate_id("Task", &task.task_id.value).map_err(|e| e.to_string())?;
+    if framework.tasks.contains_key(&task.task_id.value) || launched_ids.contains(&task.task_id.value) {
+        return Err(format!("Task has duplicate ID: {}", task.task_id.value));
+    }
+    if task.agent_id.value != agent_id {
+        return Err(format!(
+            "Task uses invalid agent: {} while agent {} is expected",
+            task.agent_id.value, agent_id
+        ));
+    }
+    if task.executor.is_some() == task.command.is_some() {
+        return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".to_string());
+    }
+    let resources = incoming_resources(framework, role, std::mem::take(&mut task.resources))
+        .map_err(|e| format!("Task uses invalid resources: {e}"))?;
+    task.resources = resources.clone().into_protos();
+    if resources.is_empty() {
+        return Err("Task uses no resources".to_string());
+    }
+    let mut executor = None;
+    let mut executor_resources = Resources::default();
+    if let Some(mut info) = task.executor.take() {
+        validate_id("Executor", &info.executor_id.value).map_err(|e| e.to_string())?;
+        match &info.framework_id {
+            Some(id) if id.value != framework.id => {
+                return Err(format!(
+                    "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
+                    id.value, framework.id
+                ));
+            }
+            Some(_) => {}
+            None => info.framework_id = Some(v1::FrameworkId { value: framework.id.clone() }),
+        }
+        if info.r#type == Some(v1::executor_info::Type::Default as i32) {
+            return Err("'ExecutorInfo.type' must not be 'DEFAULT' for a task; use LAUNCH_GROUP".to_string());
+        }
+        if info.r#type == Some(v1::executor_info::Type::Custom as i32) && info.command.is_none() {
+            return Err("'ExecutorInfo.command' must be set for 'CUSTOM' executors".to_string());
+        }
+        let resources = incoming_resources(framework, role, std::mem::take(&mut info.resources))
+            .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+        info.resources = resources.clone().into_protos();
+        match running_executor {
+            Some(running) => {
+                if !executors_compatible(running, &info) {
+                    return Err(format!(
+                        "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID: {}",
+                        info.executor_id.value
+                    ));
+                }
+            }
+            None => executor_resources = resources,
+        }
+        task.executor = Some(info.clone());
+        executor = Some(info);
+    }
+    Ok(ValidTask { task, resources, executor, executor_resources })
+}
+
+/// Two ExecutorInfos for the same executor id must describe the same executor; the master
+/// fills in `framework_id`, so that field is compared after normalisation.
+fn executors_compatible(running: &v1::ExecutorInfo, new: &v1::ExecutorInfo) -> bool {
+    let mut a = running.clone();
+    let mut b = new.clone();
+    a.framework_id = None;
+    b.framework_id = None;
+    let ra = Resources::from_protos(std::mem::take(&mut a.resources)).ok();
+    let rb = Resources::from_protos(std::mem::take(&mut b.resources)).ok();
+    a == b && ra == rb
+}
+
+/// Mesos's `validation::task::group::validate` on the executor of a LAUNCH_GROUP.
+pub fn validate_group_executor(framework: &Framework, executor: &v1::ExecutorInfo) -> Result<(), String> {
+    validate_id("Executor", &executor.executor_id.value).map_err(|e| e.to_string())?;
+    if executor.r#type != Some(v1::executor_info::Type::Default as i32) {
+        return Err("'ExecutorInfo.type' must be 'DEFAULT'".to_string());
+    }
+    if let Some(id) = &executor.framework_id {
+        if id.value != framework.id {
+            return Err(format!(
+                "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
+                id.value, framework.id
+            ));
+        }
+    }
+    Ok(())
+}
