@@ -1,1 +1,3 @@
 //! remesos
+pub mod allocator;
+pub mod resources;
