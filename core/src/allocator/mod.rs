@@ -1,0 +1,1 @@
+//! Hierarchical DRF allocator (in progress).

@@ -1,0 +1,1454 @@
+//! Resource arithmetic with Mesos's semantics (`src/common/resources.cpp`).
+//!
+//! [`Resources`] is a normalized bag of `mesos.v1.Resource`s: every entry is in the
+//! post-reservation-refinement format (see [`format`]), non-empty, with scalars rounded to
+//! three decimals and ranges coalesced, and no two entries could be merged (same name,
+//! type, reservations, allocation, disk, revocability and provider). Shared resources are
+//! the exception: each copy is its own entry, which models Mesos's shared counts.
+//!
+//! Text forms:
+//! - [`Resources::parse`] reads the agent `--resources` form (`cpus:2;mem:1024;
+//!   ports:[31000-32000];disk(role):100;zones:{a,b}`) or a JSON array of `Resource`.
+//! - `Display` prints exactly what Mesos's `operator<<` prints (logs, error texts):
+//!   `cpus:2; mem:1024; ports:[31000-32000]`, reserved `cpus(reservations: [(STATIC,r)]):2`,
+//!   allocated `cpus(allocated: r):2`, empty `{}`.
+//! - [`Resources::to_text`] prints the parseable `--resources` form (`cpus(r):2;mem:1024`),
+//!   lossless for unreserved and statically reserved resources.
+//! - [`Resources::to_json_map`] is Mesos's `model(Resources)` of `/master/state`.
+
+// `Resource.role` and `Resource.reservation` are deprecated in the proto, but converting
+// from and to them is this module's job (pre-reservation-refinement frameworks).
+#![allow(deprecated)]
+
+pub mod format;
+mod roles;
+pub mod value;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub, SubAssign};
+
+pub use format::{ResourceFormat, convert_resource_format};
+use remesos_proto::mesos::v1::resource::{
+    AllocationInfo, DiskInfo, ReservationInfo, RevocableInfo, SharedInfo, disk_info,
+    reservation_info,
+};
+pub use remesos_proto::mesos::v1::value::{Range, Ranges, Scalar, Set, Type as ValueType};
+pub use remesos_proto::mesos::v1::{Label, Labels, Resource};
+pub use roles::{ancestors, is_ancestor_or_self, is_strict_subrole, validate_role};
+
+/// Errors of resource parsing, validation and conversion.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// A `name:value` token of the text form is malformed.
+    #[error("bad value for resources, missing or extra ':' in '{0}'")]
+    BadToken(String),
+    /// `name(role` without its closing parenthesis.
+    #[error("bad value for resources, mismatched parentheses in '{0}'")]
+    MismatchedParentheses(String),
+    /// The value part of `name:value` does not parse.
+    #[error("failed to parse resource {name} value '{value}': {reason}")]
+    BadValue {
+        name: String,
+        value: String,
+        reason: String,
+    },
+    /// A resource fails Mesos's `Resources::validate`.
+    #[error("resource '{resource}' is invalid: {reason}")]
+    Invalid { resource: String, reason: String },
+    /// A role name fails `roles::validate`.
+    #[error("invalid role '{role}': {reason}")]
+    InvalidRole { role: String, reason: String },
+    /// The JSON form is not an array of Mesos `Resource` objects.
+    #[error("some json resources were not formatted properly: {0}")]
+    Json(String),
+    /// A refined reservation cannot be shown to a framework without RESERVATION_REFINEMENT.
+    #[error("resource '{0}' has refined reservations and has no pre-reservation-refinement form")]
+    RefinedReservation(String),
+}
+
+/// `Result` of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A normalized collection of resources (see the module doc for the invariants).
+#[derive(Clone, Default)]
+pub struct Resources {
+    /// Normalized entries in insertion order.
+    resources: Vec<Resource>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Single-resource predicates (post-refinement format assumed).
+
+fn value_type(r: &Resource) -> Option<ValueType> {
+    ValueType::try_from(r.r#type).ok()
+}
+
+fn is_scalar(r: &Resource) -> bool {
+    r.r#type == ValueType::Scalar as i32
+}
+
+fn scalar_fixed(r: &Resource) -> i64 {
+    value::to_fixed(r.scalar.map_or(0.0, |s| s.value))
+}
+
+/// Whether a resource holds nothing (zero scalar, no ranges, no items).
+fn is_empty_resource(r: &Resource) -> bool {
+    match value_type(r) {
+        Some(ValueType::Scalar) => scalar_fixed(r) == 0,
+        Some(ValueType::Ranges) => r.ranges.as_ref().is_none_or(|x| x.range.is_empty()),
+        Some(ValueType::Set) => r.set.as_ref().is_none_or(|x| x.item.is_empty()),
+        _ => false,
+    }
+}
+
+/// The role a resource is reserved to (top of the reservation stack), if any.
+pub fn reservation_role(r: &Resource) -> Option<&str> {
+    r.reservations
+        .last()
+        .map(|x| x.role.as_deref().unwrap_or(""))
+}
+
+/// Whether `r` may be offered to `role`: unreserved, or reserved to `role` or an ancestor.
+pub fn is_allocatable_to(r: &Resource, role: &str) -> bool {
+    match reservation_role(r) {
+        None => true,
+        Some(reserved) => is_ancestor_or_self(reserved, role),
+    }
+}
+
+/// Disks that are only ever added or subtracted whole (MOUNT/BLOCK, RAW with an id,
+/// persistent volumes) and shared resources: matched by equality, never merged.
+fn is_exact(r: &Resource) -> bool {
+    if r.shared.is_some() {
+        return true;
+    }
+    let Some(disk) = &r.disk else { return false };
+    if disk.persistence.is_some() {
+        return true;
+    }
+    match &disk.source {
+        Some(src) => match disk_info::source::Type::try_from(src.r#type) {
+            Ok(disk_info::source::Type::Mount | disk_info::source::Type::Block) => true,
+            Ok(disk_info::source::Type::Raw) => src.id.is_some(),
+            _ => false,
+        },
+        None => false,
+    }
+}
+
+/// Same "shape" (everything but the value). Mesos's `addable`/`subtractable` minus the
+/// exact-disk and shared rules, which `is_exact` handles.
+fn same_shape(a: &Resource, b: &Resource) -> bool {
+    a.name == b.name
+        && a.r#type == b.r#type
+        && a.allocation_info == b.allocation_info
+        && a.reservations == b.reservations
+        && a.disk == b.disk
+        && a.revocable.is_some() == b.revocable.is_some()
+        && a.shared.is_some() == b.shared.is_some()
+        && a.provider_id == b.provider_id
+}
+
+fn addable(a: &Resource, b: &Resource) -> bool {
+    !is_exact(a) && !is_exact(b) && same_shape(a, b)
+}
+
+fn subtractable(a: &Resource, b: &Resource) -> bool {
+    if is_exact(a) || is_exact(b) {
+        a == b
+    } else {
+        same_shape(a, b)
+    }
+}
+
+fn contains_one(a: &Resource, b: &Resource) -> bool {
+    if !subtractable(a, b) {
+        return false;
+    }
+    match value_type(a) {
+        Some(ValueType::Scalar) => scalar_fixed(b) <= scalar_fixed(a),
+        Some(ValueType::Ranges) => value::ranges_contain(
+            a.ranges.as_ref().unwrap_or(&Ranges::default()),
+            b.ranges.as_ref().unwrap_or(&Ranges::default()),
+        ),
+        Some(ValueType::Set) => value::set_contains(
+            a.set.as_ref().unwrap_or(&Set::default()),
+            b.set.as_ref().unwrap_or(&Set::default()),
+        ),
+        _ => false,
+    }
+}
+
+fn add_value(a: &mut Resource, b: &Resource) {
+    match value_type(a) {
+        Some(ValueType::Scalar) => {
+            let v = value::from_fixed(scalar_fixed(a) + scalar_fixed(b));
+            a.scalar = Some(Scalar { value: v });
+        }
+        Some(ValueType::Ranges) => {
+            if let Some(br) = &b.ranges {
+                value::ranges_add(a.ranges.get_or_insert_with(Ranges::default), br);
+            }
+        }
+        Some(ValueType::Set) => {
+            if let Some(bs) = &b.set {
+                value::set_add(a.set.get_or_insert_with(Set::default), bs);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `a -= b`; returns whether `a` is now empty (or negative, which Mesos also drops).
+fn subtract_value(a: &mut Resource, b: &Resource) -> bool {
+    match value_type(a) {
+        Some(ValueType::Scalar) => {
+            let v = scalar_fixed(a) - scalar_fixed(b);
+            a.scalar = Some(Scalar {
+                value: value::from_fixed(v),
+            });
+            v <= 0
+        }
+        Some(ValueType::Ranges) => {
+            if let (Some(ar), Some(br)) = (&mut a.ranges, &b.ranges) {
+                value::ranges_subtract(ar, br);
+            }
+            is_empty_resource(a)
+        }
+        Some(ValueType::Set) => {
+            if let (Some(aset), Some(bset)) = (&mut a.set, &b.set) {
+                value::set_subtract(aset, bset);
+            }
+            is_empty_resource(a)
+        }
+        _ => true,
+    }
+}
+
+/// Rounds scalars and coalesces ranges of a resource already in post format.
+fn canonicalize(r: &mut Resource) {
+    if let Some(s) = &mut r.scalar {
+        s.value = value::round(s.value);
+    }
+    if let Some(ranges) = &mut r.ranges {
+        value::coalesce(&mut ranges.range);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation (Mesos `Resources::validate(const Resource&)`).
+
+/// Validates one resource in either reservation format.
+pub fn validate_resource(r: &Resource) -> Result<()> {
+    let invalid = |reason: &str| {
+        Err(Error::Invalid {
+            resource: display_resource(r),
+            reason: reason.to_string(),
+        })
+    };
+    if r.name.is_empty() {
+        return invalid("empty resource name");
+    }
+    match value_type(r) {
+        Some(ValueType::Scalar) => {
+            let Some(s) = r.scalar.filter(|_| r.ranges.is_none() && r.set.is_none()) else {
+                return invalid("invalid scalar resource");
+            };
+            if !s.value.is_finite() {
+                return invalid("invalid scalar resource: value is not finite");
+            }
+            if s.value != 0.0 && value::to_fixed(s.value) <= 0 {
+                return invalid("invalid scalar resource: value <= 0");
+            }
+        }
+        Some(ValueType::Ranges) => {
+            let Some(ranges) = r
+                .ranges
+                .as_ref()
+                .filter(|_| r.scalar.is_none() && r.set.is_none())
+            else {
+                return invalid("invalid ranges resource");
+            };
+            for (i, a) in ranges.range.iter().enumerate() {
+                if a.begin > a.end {
+                    return invalid("invalid ranges resource: begin > end");
+                }
+                for b in &ranges.range[i + 1..] {
+                    if a.begin <= b.end && b.begin <= a.end {
+                        return invalid("invalid ranges resource: overlapping ranges");
+                    }
+                }
+            }
+        }
+        Some(ValueType::Set) => {
+            let Some(set) = r
+                .set
+                .as_ref()
+                .filter(|_| r.scalar.is_none() && r.ranges.is_none())
+            else {
+                return invalid("invalid set resource");
+            };
+            for (i, a) in set.item.iter().enumerate() {
+                if set.item[i + 1..].contains(a) {
+                    return invalid("invalid set resource: duplicated elements");
+                }
+            }
+        }
+        Some(ValueType::Text) | None => return invalid("unsupported resource type"),
+    }
+    if let Some(disk) = &r.disk {
+        if r.name != "disk" {
+            return invalid(&format!(
+                "diskinfo should not be set for {} resource",
+                r.name
+            ));
+        }
+        if let Some(src) = &disk.source {
+            use disk_info::source::Type as T;
+            match T::try_from(src.r#type) {
+                Ok(T::Path | T::Mount) => {}
+                Ok(T::Block | T::Raw) if src.mount.is_some() || src.path.is_some() => {
+                    return invalid("mount or path should not be set for a block or raw disk");
+                }
+                Ok(T::Block | T::Raw) => {}
+                _ => return invalid("unsupported 'DiskInfo.Source.Type'"),
+            }
+        }
+    }
+    if r.reservations.is_empty() {
+        validate_role(r.role.as_deref().unwrap_or("*"))?;
+        if let Some(reservation) = &r.reservation {
+            if reservation.r#type.is_some() {
+                return invalid(
+                    "'Resource.ReservationInfo.type' must not be set for the 'Resource.reservation' field",
+                );
+            }
+            if reservation.role.is_some() {
+                return invalid(
+                    "'Resource.ReservationInfo.role' must not be set for the 'Resource.reservation' field",
+                );
+            }
+            if r.role.as_deref().unwrap_or("*") == "*" {
+                return invalid("invalid reservation: role \"*\" cannot be dynamically reserved");
+            }
+        }
+    } else {
+        for reservation in &r.reservations {
+            if reservation.r#type.is_none() {
+                return invalid(
+                    "invalid reservation: 'Resource.ReservationInfo.type' field must be set",
+                );
+            }
+            let Some(role) = &reservation.role else {
+                return invalid(
+                    "invalid reservation: 'Resource.ReservationInfo.role' field must be set",
+                );
+            };
+            validate_role(role)?;
+            if role == "*" {
+                return invalid("invalid reservation: role \"*\" cannot be reserved");
+            }
+        }
+        for pair in r.reservations.windows(2) {
+            if pair[1].r#type == Some(reservation_info::Type::Static as i32) {
+                return invalid(
+                    "invalid refined reservation: a refined reservation cannot be STATIC",
+                );
+            }
+            let (ancestor, descendant) = (
+                pair[0].role.as_deref().unwrap_or(""),
+                pair[1].role.as_deref().unwrap_or(""),
+            );
+            if !is_strict_subrole(descendant, ancestor) {
+                return invalid(&format!(
+                    "invalid refined reservation: role '{descendant}' is not a refinement of '{ancestor}'"
+                ));
+            }
+        }
+        if r.reservations.len() == 1 {
+            let only = &r.reservations[0];
+            if r.role.is_some() && r.role != only.role {
+                return invalid(
+                    "'Resource.role' does not match the role in 'Resource.reservations'",
+                );
+            }
+            match reservation_info::Type::try_from(only.r#type.unwrap_or(0)) {
+                Ok(reservation_info::Type::Static) if r.reservation.is_some() => {
+                    return invalid(
+                        "'Resource.reservation' must not be set if the single reservation is STATIC",
+                    );
+                }
+                Ok(reservation_info::Type::Static) => {}
+                Ok(reservation_info::Type::Dynamic) => {
+                    if r.role.is_some() != r.reservation.is_some() {
+                        return invalid(
+                            "'Resource.role' and 'Resource.reservation' must either be both set or both not set",
+                        );
+                    }
+                    if let Some(old) = &r.reservation
+                        && (old.principal != only.principal || old.labels != only.labels)
+                    {
+                        return invalid(
+                            "'Resource.reservation' does not match 'Resource.reservations'",
+                        );
+                    }
+                }
+                _ => return invalid("unsupported 'Resource.ReservationInfo.Type'"),
+            }
+        } else if r.role.is_some() || r.reservation.is_some() {
+            return invalid(
+                "'Resource.role' and 'Resource.reservation' must not be set with refined reservations",
+            );
+        }
+    }
+    if r.shared.is_some() {
+        if r.name != "disk" {
+            return invalid(&format!("resource {} cannot be shared", r.name));
+        }
+        if r.disk.as_ref().is_none_or(|d| d.persistence.is_none()) {
+            return invalid("only persistent volumes can be shared");
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Printing.
+
+fn fmt_reservation(r: &ReservationInfo, out: &mut String) {
+    let ty = reservation_info::Type::try_from(r.r#type.unwrap_or(0))
+        .map(|t| t.as_str_name())
+        .unwrap_or("UNKNOWN");
+    out.push_str(ty);
+    out.push(',');
+    out.push_str(r.role.as_deref().unwrap_or(""));
+    if let Some(p) = &r.principal {
+        out.push(',');
+        out.push_str(p);
+    }
+    if let Some(labels) = &r.labels {
+        out.push_str(",{");
+        let parts: Vec<String> = labels
+            .labels
+            .iter()
+            .map(|l| match &l.value {
+                Some(v) => format!("{}: {v}", l.key),
+                None => l.key.clone(),
+            })
+            .collect();
+        out.push_str(&parts.join(", "));
+        out.push('}');
+    }
+}
+
+fn fmt_value(r: &Resource) -> String {
+    match value_type(r) {
+        Some(ValueType::Scalar) => value::format_scalar(r.scalar.map_or(0.0, |s| s.value)),
+        Some(ValueType::Ranges) => {
+            value::format_ranges(r.ranges.as_ref().unwrap_or(&Ranges::default()))
+        }
+        Some(ValueType::Set) => value::format_set(r.set.as_ref().unwrap_or(&Set::default())),
+        _ => String::new(),
+    }
+}
+
+/// One resource as Mesos's `operator<<(ostream&, const Resource&)` prints it.
+pub fn display_resource(r: &Resource) -> String {
+    let mut out = r.name.clone();
+    if let Some(a) = &r.allocation_info {
+        out.push_str("(allocated: ");
+        out.push_str(a.role.as_deref().unwrap_or(""));
+        out.push(')');
+    }
+    if !r.reservations.is_empty() {
+        out.push_str("(reservations: [");
+        for (i, x) in r.reservations.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('(');
+            fmt_reservation(x, &mut out);
+            out.push(')');
+        }
+        out.push_str("])");
+    } else if let Some(role) = r.role.as_deref().filter(|role| *role != "*") {
+        // Unconverted pre-refinement input (only seen in validation errors).
+        out.push('(');
+        out.push_str(role);
+        out.push(')');
+    }
+    if let Some(disk) = &r.disk {
+        out.push('[');
+        if let Some(src) = &disk.source {
+            let ty = disk_info::source::Type::try_from(src.r#type)
+                .map(|t| t.as_str_name())
+                .unwrap_or("UNKNOWN");
+            out.push_str(ty);
+            let root = src
+                .mount
+                .as_ref()
+                .and_then(|m| m.root.as_ref())
+                .or(src.path.as_ref().and_then(|p| p.root.as_ref()));
+            if let Some(root) = root {
+                out.push(':');
+                out.push_str(root);
+            }
+        }
+        if let Some(p) = &disk.persistence {
+            if disk.source.is_some() {
+                out.push(',');
+            }
+            out.push_str(&p.id);
+        }
+        if let Some(v) = &disk.volume {
+            out.push(':');
+            out.push_str(&v.container_path);
+        }
+        out.push(']');
+    }
+    if r.revocable.is_some() {
+        out.push_str("{REV}");
+    }
+    if r.shared.is_some() {
+        out.push_str("<SHARED>");
+    }
+    out.push(':');
+    out.push_str(&fmt_value(r));
+    out
+}
+
+impl fmt::Display for Resources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.resources.is_empty() {
+            return f.write_str("{}");
+        }
+        for (i, r) in self.resources.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            f.write_str(&display_resource(r))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Resources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Resources({self})")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing.
+
+/// Parses the value part of `name:value` (Mesos `internal::values::parse`).
+fn parse_value(text: &str) -> std::result::Result<(ValueType, Resource), String> {
+    let temp: String = text.chars().filter(|c| *c != ' ').collect();
+    if temp.is_empty() {
+        return Err("expecting non-empty string".into());
+    }
+    let balanced = |open: char, close: char| {
+        let mut depth = 0i32;
+        for c in temp.chars() {
+            if c == open {
+                depth += 1;
+            } else if c == close {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+        }
+        depth == 0
+    };
+    if !balanced('{', '}') || !balanced('[', ']') || !balanced('(', ')') {
+        return Err("mismatched brackets".into());
+    }
+    let mut r = Resource::default();
+    if temp.starts_with('[') {
+        let tokens: Vec<&str> = temp
+            .split(['[', ']', '-', ',', '\n'])
+            .filter(|t| !t.is_empty())
+            .collect();
+        if !tokens.len().is_multiple_of(2) {
+            return Err("expecting one or more \"ranges\"".into());
+        }
+        let mut range = Vec::with_capacity(tokens.len() / 2);
+        for pair in tokens.chunks(2) {
+            let parse = |t: &str| {
+                t.parse::<u64>()
+                    .map_err(|_| format!("expecting non-negative integers in '{t}'"))
+            };
+            range.push(Range {
+                begin: parse(pair[0])?,
+                end: parse(pair[1])?,
+            });
+        }
+        value::coalesce(&mut range);
+        r.ranges = Some(Ranges { range });
+        Ok((ValueType::Ranges, r))
+    } else if temp.contains('[') {
+        Err("expecting a scalar, ranges or set value".into())
+    } else if temp.starts_with('{') {
+        let item: Vec<String> = temp
+            .split(['{', '}', ',', '\n'])
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        r.set = Some(Set { item });
+        Ok((ValueType::Set, r))
+    } else {
+        let v: f64 = temp
+            .parse()
+            .map_err(|_| "bad type for resource value: text".to_string())?;
+        if !v.is_finite() {
+            return Err("unsupported floating point value".into());
+        }
+        if v < 0.0 {
+            return Err("negative values not supported".into());
+        }
+        if v != 0.0 && !v.is_normal() {
+            return Err("subnormal values not supported".into());
+        }
+        r.scalar = Some(Scalar { value: v });
+        Ok((ValueType::Scalar, r))
+    }
+}
+
+fn static_reservation(role: &str) -> ReservationInfo {
+    ReservationInfo {
+        r#type: Some(reservation_info::Type::Static as i32),
+        role: Some(role.to_string()),
+        principal: None,
+        labels: None,
+    }
+}
+
+/// Builds one resource from `name`, a value text and a role (Mesos `Resources::parse(name,
+/// value, role)`); a role other than `*` becomes a STATIC reservation.
+pub fn parse_resource(name: &str, text: &str, role: &str) -> Result<Resource> {
+    let (ty, mut r) = parse_value(text).map_err(|reason| Error::BadValue {
+        name: name.to_string(),
+        value: text.to_string(),
+        reason,
+    })?;
+    r.name = name.to_string();
+    r.r#type = ty as i32;
+    if role != "*" {
+        r.reservations.push(static_reservation(role));
+    }
+    Ok(r)
+}
+
+fn json_str<'a>(v: &'a serde_json::Value, key: &str) -> Result<Option<&'a str>> {
+    match v.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(Error::Json(format!(
+            "'{key}' must be a string, got {other}"
+        ))),
+    }
+}
+
+fn json_u64(v: &serde_json::Value, key: &str) -> Result<u64> {
+    v.get(key)
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| Error::Json(format!("missing or non-integer '{key}' in {v}")))
+}
+
+fn reservation_from_json(v: &serde_json::Value) -> Result<ReservationInfo> {
+    let r#type = match json_str(v, "type")? {
+        None => None,
+        Some(name) => Some(
+            reservation_info::Type::from_str_name(name)
+                .ok_or_else(|| Error::Json(format!("unknown reservation type '{name}'")))?
+                as i32,
+        ),
+    };
+    let labels = match v
+        .get("labels")
+        .and_then(|l| l.get("labels"))
+        .and_then(|l| l.as_array())
+    {
+        None => None,
+        Some(items) => Some(Labels {
+            labels: items
+                .iter()
+                .map(|l| {
+                    Ok(Label {
+                        key: json_str(l, "key")?.unwrap_or_default().to_string(),
+                        value: json_str(l, "value")?.map(str::to_string),
+                    })
+                })
+                .collect::<Result<_>>()?,
+        }),
+    };
+    Ok(ReservationInfo {
+        r#type,
+        role: json_str(v, "role")?.map(str::to_string),
+        principal: json_str(v, "principal")?.map(str::to_string),
+        labels,
+    })
+}
+
+/// Converts one Mesos-JSON `Resource` object (the common fields: name, type, scalar,
+/// ranges, set, role, reservation, reservations, allocation_info, revocable, shared,
+/// disk.persistence) to a proto, without validation or format conversion.
+pub fn resource_from_json(v: &serde_json::Value) -> Result<Resource> {
+    if !v.is_object() {
+        return Err(Error::Json(format!("expected an object, got {v}")));
+    }
+    let name = json_str(v, "name")?.ok_or_else(|| Error::Json(format!("missing 'name' in {v}")))?;
+    let ty = json_str(v, "type")?.ok_or_else(|| Error::Json(format!("missing 'type' in {v}")))?;
+    let ty = ValueType::from_str_name(ty)
+        .ok_or_else(|| Error::Json(format!("unknown value type '{ty}'")))?;
+    let mut r = Resource {
+        name: name.to_string(),
+        r#type: ty as i32,
+        ..Default::default()
+    };
+    if let Some(s) = v.get("scalar") {
+        let value = s
+            .get("value")
+            .and_then(serde_json::Value::as_f64)
+            .ok_or_else(|| Error::Json(format!("bad scalar {s}")))?;
+        r.scalar = Some(Scalar { value });
+    }
+    if let Some(rs) = v.get("ranges") {
+        let items = rs
+            .get("range")
+            .and_then(|x| x.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let range = items
+            .iter()
+            .map(|x| {
+                Ok(Range {
+                    begin: json_u64(x, "begin")?,
+                    end: json_u64(x, "end")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        r.ranges = Some(Ranges { range });
+    }
+    if let Some(s) = v.get("set") {
+        let items = s
+            .get("item")
+            .and_then(|x| x.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let item = items
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::Json(format!("bad set item {x}")))
+            })
+            .collect::<Result<_>>()?;
+        r.set = Some(Set { item });
+    }
+    r.role = json_str(v, "role")?.map(str::to_string);
+    if let Some(x) = v.get("reservation") {
+        r.reservation = Some(reservation_from_json(x)?);
+    }
+    if let Some(xs) = v.get("reservations").and_then(|x| x.as_array()) {
+        r.reservations = xs
+            .iter()
+            .map(reservation_from_json)
+            .collect::<Result<_>>()?;
+    }
+    if let Some(a) = v.get("allocation_info") {
+        r.allocation_info = Some(AllocationInfo {
+            role: json_str(a, "role")?.map(str::to_string),
+        });
+    }
+    if v.get("revocable").is_some() {
+        r.revocable = Some(RevocableInfo {});
+    }
+    if v.get("shared").is_some() {
+        r.shared = Some(SharedInfo {});
+    }
+    if let Some(d) = v.get("disk") {
+        let mut disk = DiskInfo::default();
+        if let Some(p) = d.get("persistence") {
+            disk.persistence = Some(disk_info::Persistence {
+                id: json_str(p, "id")?.unwrap_or_default().to_string(),
+                principal: json_str(p, "principal")?.map(str::to_string),
+            });
+        }
+        r.disk = Some(disk);
+    }
+    Ok(r)
+}
+
+fn reservation_to_json(x: &ReservationInfo) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    if let Some(t) = x
+        .r#type
+        .and_then(|t| reservation_info::Type::try_from(t).ok())
+    {
+        o.insert("type".into(), t.as_str_name().into());
+    }
+    if let Some(role) = &x.role {
+        o.insert("role".into(), role.clone().into());
+    }
+    if let Some(p) = &x.principal {
+        o.insert("principal".into(), p.clone().into());
+    }
+    if let Some(labels) = &x.labels {
+        let items: Vec<serde_json::Value> = labels
+            .labels
+            .iter()
+            .map(|l| {
+                let mut m = serde_json::Map::new();
+                m.insert("key".into(), l.key.clone().into());
+                if let Some(v) = &l.value {
+                    m.insert("value".into(), v.clone().into());
+                }
+                serde_json::Value::Object(m)
+            })
+            .collect();
+        o.insert("labels".into(), serde_json::json!({ "labels": items }));
+    }
+    serde_json::Value::Object(o)
+}
+
+/// The Mesos-JSON object of one resource (inverse of [`resource_from_json`]).
+pub fn resource_to_json(r: &Resource) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    o.insert("name".into(), r.name.clone().into());
+    let ty = value_type(r).map_or("SCALAR", |t| t.as_str_name());
+    o.insert("type".into(), ty.into());
+    if let Some(s) = r.scalar {
+        o.insert("scalar".into(), serde_json::json!({ "value": s.value }));
+    }
+    if let Some(rs) = &r.ranges {
+        let range: Vec<_> = rs
+            .range
+            .iter()
+            .map(|x| serde_json::json!({"begin": x.begin, "end": x.end}))
+            .collect();
+        o.insert("ranges".into(), serde_json::json!({ "range": range }));
+    }
+    if let Some(s) = &r.set {
+        o.insert("set".into(), serde_json::json!({ "item": s.item }));
+    }
+    if let Some(role) = &r.role {
+        o.insert("role".into(), role.clone().into());
+    }
+    if let Some(x) = &r.reservation {
+        o.insert("reservation".into(), reservation_to_json(x));
+    }
+    if !r.reservations.is_empty() {
+        let xs: Vec<_> = r.reservations.iter().map(reservation_to_json).collect();
+        o.insert("reservations".into(), xs.into());
+    }
+    if let Some(a) = &r.allocation_info {
+        let mut m = serde_json::Map::new();
+        if let Some(role) = &a.role {
+            m.insert("role".into(), role.clone().into());
+        }
+        o.insert("allocation_info".into(), m.into());
+    }
+    if let Some(d) = &r.disk {
+        let mut m = serde_json::Map::new();
+        if let Some(p) = &d.persistence {
+            let mut pm = serde_json::Map::new();
+            pm.insert("id".into(), p.id.clone().into());
+            if let Some(pr) = &p.principal {
+                pm.insert("principal".into(), pr.clone().into());
+            }
+            m.insert("persistence".into(), pm.into());
+        }
+        o.insert("disk".into(), m.into());
+    }
+    if r.revocable.is_some() {
+        o.insert("revocable".into(), serde_json::json!({}));
+    }
+    if r.shared.is_some() {
+        o.insert("shared".into(), serde_json::json!({}));
+    }
+    serde_json::Value::Object(o)
+}
+
+// ---------------------------------------------------------------------------------------
+// Resources.
+
+impl Resources {
+    /// No resources.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses the `--resources` text form or a JSON array of Mesos `Resource` objects
+    /// (Mesos `Resources::parse(text, defaultRole)`). Resources without a role get
+    /// `default_role` (a STATIC reservation unless it is `*`). Zero scalars vanish.
+    pub fn parse(text: &str, default_role: &str) -> Result<Resources> {
+        validate_role(default_role)?;
+        if let Ok(json @ serde_json::Value::Array(_)) =
+            serde_json::from_str::<serde_json::Value>(text)
+        {
+            return Self::from_json(&json, default_role);
+        }
+        let mut out = Resources::new();
+        for token in text.split(';').filter(|t| !t.is_empty()) {
+            let pair: Vec<&str> = token.split(':').filter(|t| !t.is_empty()).collect();
+            if pair.len() != 2 {
+                return Err(Error::BadToken(token.to_string()));
+            }
+            let (name, role) = match pair[0].find('(') {
+                None => (pair[0].trim(), default_role),
+                Some(open) => match pair[0].find(')') {
+                    Some(close) if close > open => {
+                        (pair[0][..open].trim(), pair[0][open + 1..close].trim())
+                    }
+                    _ => return Err(Error::MismatchedParentheses(token.to_string())),
+                },
+            };
+            let r = parse_resource(name, pair[1], role)?;
+            validate_resource(&r)?;
+            out.add_resource(r);
+        }
+        Ok(out)
+    }
+
+    /// The JSON-array form (a `serde_json::Value::Array` of Mesos `Resource` objects);
+    /// resources with neither `role` nor `reservations` get `default_role`.
+    pub fn from_json(json: &serde_json::Value, default_role: &str) -> Result<Resources> {
+        let items = json
+            .as_array()
+            .ok_or_else(|| Error::Json(format!("expected an array, got {json}")))?;
+        let mut protos = Vec::with_capacity(items.len());
+        for item in items {
+            let mut r = resource_from_json(item)?;
+            if r.role.is_none() && r.reservations.is_empty() {
+                r.role = Some(default_role.to_string());
+            }
+            protos.push(r);
+        }
+        Self::from_protos(protos)
+    }
+
+    /// Validates protos in either reservation format and normalizes them.
+    pub fn from_protos(protos: impl IntoIterator<Item = Resource>) -> Result<Resources> {
+        let mut out = Resources::new();
+        for r in protos {
+            validate_resource(&r)?;
+            out.add_resource(r);
+        }
+        Ok(out)
+    }
+
+    /// Normalizes protos that are already known to be valid (e.g. taken from another
+    /// `Resources`); debug builds still validate.
+    pub fn from_valid_protos(protos: impl IntoIterator<Item = Resource>) -> Resources {
+        let mut out = Resources::new();
+        for r in protos {
+            debug_assert!(validate_resource(&r).is_ok(), "{}", display_resource(&r));
+            out.add_resource(r);
+        }
+        out
+    }
+
+    /// The entries, post-reservation-refinement format.
+    pub fn as_slice(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    /// Iterates the entries.
+    pub fn iter(&self) -> std::slice::Iter<'_, Resource> {
+        self.resources.iter()
+    }
+
+    /// The entries, post-reservation-refinement format.
+    pub fn into_protos(self) -> Vec<Resource> {
+        self.resources
+    }
+
+    /// The entries in another reservation format (see [`format`]). Converting refined
+    /// reservations to the pre-refinement format fails.
+    pub fn to_protos_in(&self, format: ResourceFormat) -> Result<Vec<Resource>> {
+        self.resources
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                convert_resource_format(&mut r, format)?;
+                Ok(r)
+            })
+            .collect()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.resources.len()
+    }
+
+    /// Whether there are no resources.
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+    }
+
+    /// Adds one resource in any reservation format (assumed valid).
+    pub fn add_resource(&mut self, mut r: Resource) {
+        if r.role.is_some() || r.reservation.is_some() {
+            format::upgrade(&mut r);
+        }
+        canonicalize(&mut r);
+        if is_empty_resource(&r) {
+            return;
+        }
+        if !is_exact(&r)
+            && let Some(e) = self.resources.iter_mut().find(|e| addable(e, &r))
+        {
+            add_value(e, &r);
+            return;
+        }
+        self.resources.push(r);
+    }
+
+    /// Subtracts one resource (post format); subtracting what is not there is a no-op and
+    /// a scalar that would go negative disappears, as in Mesos.
+    pub fn subtract_resource(&mut self, r: &Resource) {
+        if is_empty_resource(r) {
+            return;
+        }
+        if let Some(i) = self.resources.iter().position(|e| subtractable(e, r))
+            && (is_exact(r) || subtract_value(&mut self.resources[i], r))
+        {
+            self.resources.remove(i);
+        }
+    }
+
+    /// Whether every resource of `that` is in `self` (Mesos `Resources::contains`).
+    pub fn contains(&self, that: &Resources) -> bool {
+        that.resources.iter().all(|t| {
+            if is_exact(t) {
+                let have = self.resources.iter().filter(|e| *e == t).count();
+                let want = that.resources.iter().filter(|e| *e == t).count();
+                have >= want
+            } else {
+                // `that` is normalized: no two of its plain entries match the same entry.
+                self.resources.iter().any(|e| contains_one(e, t))
+            }
+        })
+    }
+
+    /// Whether `self` contains the single resource `r`.
+    pub fn contains_resource(&self, r: &Resource) -> bool {
+        self.resources.iter().any(|e| contains_one(e, r))
+    }
+
+    /// The resources for which `pred` holds.
+    pub fn filter(&self, mut pred: impl FnMut(&Resource) -> bool) -> Resources {
+        Resources {
+            resources: self.resources.iter().filter(|r| pred(r)).cloned().collect(),
+        }
+    }
+
+    /// Resources reserved to exactly `role` (top of the stack).
+    pub fn reserved_to(&self, role: &str) -> Resources {
+        self.filter(|r| reservation_role(r) == Some(role))
+    }
+
+    /// Resources with any reservation.
+    pub fn reserved(&self) -> Resources {
+        self.filter(|r| !r.reservations.is_empty())
+    }
+
+    /// Reserved resources grouped by reservation role (Mesos `reservations()`).
+    pub fn reservations(&self) -> BTreeMap<String, Resources> {
+        let mut out: BTreeMap<String, Resources> = BTreeMap::new();
+        for r in &self.resources {
+            if let Some(role) = reservation_role(r) {
+                out.entry(role.to_string())
+                    .or_default()
+                    .resources
+                    .push(r.clone());
+            }
+        }
+        out
+    }
+
+    /// Unreserved resources.
+    pub fn unreserved(&self) -> Resources {
+        self.filter(|r| r.reservations.is_empty())
+    }
+
+    /// Unreserved resources plus those reserved to `role` or one of its ancestors.
+    pub fn allocatable_to(&self, role: &str) -> Resources {
+        self.filter(|r| is_allocatable_to(r, role))
+    }
+
+    /// Revocable resources.
+    pub fn revocable(&self) -> Resources {
+        self.filter(|r| r.revocable.is_some())
+    }
+
+    /// Non-revocable resources.
+    pub fn non_revocable(&self) -> Resources {
+        self.filter(|r| r.revocable.is_none())
+    }
+
+    /// Shared resources.
+    pub fn shared(&self) -> Resources {
+        self.filter(|r| r.shared.is_some())
+    }
+
+    /// Non-shared resources.
+    pub fn non_shared(&self) -> Resources {
+        self.filter(|r| r.shared.is_none())
+    }
+
+    /// Persistent volumes.
+    pub fn persistent_volumes(&self) -> Resources {
+        self.filter(|r| r.disk.as_ref().is_some_and(|d| d.persistence.is_some()))
+    }
+
+    /// Scalar resources only.
+    pub fn scalars(&self) -> Resources {
+        self.filter(is_scalar)
+    }
+
+    /// Resources named `name`.
+    pub fn named(&self, name: &str) -> Resources {
+        self.filter(|r| r.name == name)
+    }
+
+    /// The sum of each scalar resource by name (all reservations and allocations).
+    pub fn scalar_quantities(&self) -> BTreeMap<String, f64> {
+        let mut fixed: BTreeMap<String, i64> = BTreeMap::new();
+        for r in self.resources.iter().filter(|r| is_scalar(r)) {
+            *fixed.entry(r.name.clone()).or_default() += scalar_fixed(r);
+        }
+        fixed
+            .into_iter()
+            .map(|(k, v)| (k, value::from_fixed(v)))
+            .collect()
+    }
+
+    /// The total of scalar resource `name` (0 when absent).
+    pub fn scalar(&self, name: &str) -> f64 {
+        let fixed: i64 = self
+            .resources
+            .iter()
+            .filter(|r| r.name == name && is_scalar(r))
+            .map(scalar_fixed)
+            .sum();
+        value::from_fixed(fixed)
+    }
+
+    /// `cpus` total.
+    pub fn cpus(&self) -> f64 {
+        self.scalar("cpus")
+    }
+
+    /// `mem` total (MB).
+    pub fn mem(&self) -> f64 {
+        self.scalar("mem")
+    }
+
+    /// `disk` total (MB).
+    pub fn disk(&self) -> f64 {
+        self.scalar("disk")
+    }
+
+    /// `gpus` total.
+    pub fn gpus(&self) -> f64 {
+        self.scalar("gpus")
+    }
+
+    /// The union of all range resources named `name`.
+    pub fn ranges(&self, name: &str) -> Option<Ranges> {
+        let mut found: Option<Ranges> = None;
+        for r in self.resources.iter().filter(|r| r.name == name) {
+            if let Some(rs) = &r.ranges {
+                value::ranges_add(found.get_or_insert_with(Ranges::default), rs);
+            }
+        }
+        found
+    }
+
+    /// The union of all set resources named `name`.
+    pub fn set(&self, name: &str) -> Option<Set> {
+        let mut found: Option<Set> = None;
+        for r in self.resources.iter().filter(|r| r.name == name) {
+            if let Some(s) = &r.set {
+                value::set_add(found.get_or_insert_with(Set::default), s);
+            }
+        }
+        found
+    }
+
+    /// `ports` ranges.
+    pub fn ports(&self) -> Option<Ranges> {
+        self.ranges("ports")
+    }
+
+    /// Resource names.
+    pub fn names(&self) -> BTreeSet<String> {
+        self.resources.iter().map(|r| r.name.clone()).collect()
+    }
+
+    /// Rebuilds the entries through `add_resource` (after a change that may have made two
+    /// entries mergeable).
+    fn renormalize(&mut self) {
+        let old = std::mem::take(&mut self.resources);
+        for r in old {
+            self.add_resource(r);
+        }
+    }
+
+    /// Marks every resource as allocated to `role` (sets `allocation_info.role`).
+    pub fn allocate(&mut self, role: &str) {
+        let uniform = self
+            .resources
+            .windows(2)
+            .all(|w| w[0].allocation_info == w[1].allocation_info);
+        for r in &mut self.resources {
+            match &mut r.allocation_info {
+                Some(AllocationInfo {
+                    role: Some(existing),
+                }) if existing == role => {}
+                info => {
+                    *info = Some(AllocationInfo {
+                        role: Some(role.to_string()),
+                    })
+                }
+            }
+        }
+        if !uniform {
+            self.renormalize();
+        }
+    }
+
+    /// Clears `allocation_info` on every resource.
+    pub fn unallocate(&mut self) {
+        let uniform = self
+            .resources
+            .windows(2)
+            .all(|w| w[0].allocation_info == w[1].allocation_info);
+        for r in &mut self.resources {
+            r.allocation_info = None;
+        }
+        if !uniform {
+            self.renormalize();
+        }
+    }
+
+    /// A copy allocated to `role`.
+    pub fn allocated_to(&self, role: &str) -> Resources {
+        let mut out = self.clone();
+        out.allocate(role);
+        out
+    }
+
+    /// A copy without allocation info.
+    pub fn unallocated(&self) -> Resources {
+        let mut out = self.clone();
+        out.unallocate();
+        out
+    }
+
+    /// The roles in `allocation_info` of the entries.
+    pub fn allocation_roles(&self) -> BTreeSet<String> {
+        self.resources
+            .iter()
+            .filter_map(|r| r.allocation_info.as_ref()?.role.clone())
+            .collect()
+    }
+
+    /// Resources grouped by allocation role (entries without one are left out).
+    pub fn allocations(&self) -> BTreeMap<String, Resources> {
+        let mut out: BTreeMap<String, Resources> = BTreeMap::new();
+        for r in &self.resources {
+            if let Some(role) = r.allocation_info.as_ref().and_then(|a| a.role.as_ref()) {
+                out.entry(role.clone())
+                    .or_default()
+                    .resources
+                    .push(r.clone());
+            }
+        }
+        out
+    }
+
+    /// The parseable `--resources` text form: `cpus:2;mem:1024;disk(role):100`. Lossless
+    /// for unreserved and statically reserved resources without disk, revocable or
+    /// allocation info; otherwise the reservation role is kept and the rest is dropped.
+    pub fn to_text(&self) -> String {
+        let parts: Vec<String> = self
+            .resources
+            .iter()
+            .map(|r| match reservation_role(r) {
+                Some(role) => format!("{}({role}):{}", r.name, fmt_value(r)),
+                None => format!("{}:{}", r.name, fmt_value(r)),
+            })
+            .collect();
+        parts.join(";")
+    }
+
+    /// The JSON array of Mesos `Resource` objects (post-refinement format).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(self.resources.iter().map(resource_to_json).collect())
+    }
+
+    /// Mesos's `model(Resources)` for `/master/state`: `cpus`, `gpus`, `mem`, `disk` always
+    /// present (0.0 when absent), each scalar name as a number, ranges and sets as text,
+    /// revocable resources under `<name>_revocable`.
+    pub fn to_json_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut o = serde_json::Map::new();
+        for name in ["cpus", "gpus", "mem", "disk"] {
+            o.insert(name.into(), serde_json::json!(0.0));
+        }
+        for (part, suffix) in [(self.non_revocable(), ""), (self.revocable(), "_revocable")] {
+            let mut names: Vec<(String, i32)> = Vec::new();
+            for r in &part.resources {
+                if !names.iter().any(|(n, t)| *n == r.name && *t == r.r#type) {
+                    names.push((r.name.clone(), r.r#type));
+                }
+            }
+            names.sort();
+            for (name, ty) in names {
+                let v = match ValueType::try_from(ty) {
+                    Ok(ValueType::Scalar) => serde_json::json!(part.scalar(&name)),
+                    Ok(ValueType::Ranges) => {
+                        value::format_ranges(&part.ranges(&name).unwrap_or_default()).into()
+                    }
+                    Ok(ValueType::Set) => {
+                        value::format_set(&part.set(&name).unwrap_or_default()).into()
+                    }
+                    _ => continue,
+                };
+                o.insert(format!("{name}{suffix}"), v);
+            }
+        }
+        o
+    }
+}
+
+impl PartialEq for Resources {
+    fn eq(&self, other: &Self) -> bool {
+        (self.resources.len() == other.resources.len() && self.resources == other.resources)
+            || (self.contains(other) && other.contains(self))
+    }
+}
+
+impl<'a> IntoIterator for &'a Resources {
+    type Item = &'a Resource;
+    type IntoIter = std::slice::Iter<'a, Resource>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.resources.iter()
+    }
+}
+
+impl FromIterator<Resource> for Resources {
+    /// Collects resources assumed valid (see [`Resources::from_protos`] to validate).
+    fn from_iter<I: IntoIterator<Item = Resource>>(iter: I) -> Self {
+        let mut out = Resources::new();
+        for r in iter {
+            out.add_resource(r);
+        }
+        out
+    }
+}
+
+impl From<Resource> for Resources {
+    fn from(r: Resource) -> Self {
+        std::iter::once(r).collect()
+    }
+}
+
+impl AddAssign<&Resources> for Resources {
+    fn add_assign(&mut self, rhs: &Resources) {
+        for r in &rhs.resources {
+            self.add_resource(r.clone());
+        }
+    }
+}
+
+impl AddAssign<Resources> for Resources {
+    fn add_assign(&mut self, rhs: Resources) {
+        if self.resources.is_empty() {
+            *self = rhs;
+            return;
+        }
+        for r in rhs.resources {
+            self.add_resource(r);
+        }
+    }
+}
+
+impl SubAssign<&Resources> for Resources {
+    fn sub_assign(&mut self, rhs: &Resources) {
+        for r in &rhs.resources {
+            self.subtract_resource(r);
+        }
+    }
+}
+
+impl SubAssign<Resources> for Resources {
+    fn sub_assign(&mut self, rhs: Resources) {
+        *self -= &rhs;
+    }
+}
+
+impl Add<&Resources> for &Resources {
+    type Output = Resources;
+    fn add(self, rhs: &Resources) -> Resources {
+        let mut out = self.clone();
+        out += rhs;
+        out
+    }
+}
+
+impl Add<&Resources> for Resources {
+    type Output = Resources;
+    fn add(mut self, rhs: &Resources) -> Resources {
+        self += rhs;
+        self
+    }
+}
+
+impl Add for Resources {
+    type Output = Resources;
+    fn add(mut self, rhs: Resources) -> Resources {
+        self += rhs;
+        self
+    }
+}
+
+impl Sub<&Resources> for &Resources {
+    type Output = Resources;
+    fn sub(self, rhs: &Resources) -> Resources {
+        let mut out = self.clone();
+        out -= rhs;
+        out
+    }
+}
+
+impl Sub<&Resources> for Resources {
+    type Output = Resources;
+    fn sub(mut self, rhs: &Resources) -> Resources {
+        self -= rhs;
+        self
+    }
+}
+
+impl Sub for Resources {
+    type Output = Resources;
+    fn sub(mut self, rhs: Resources) -> Resources {
+        self -= &rhs;
+        self
+    }
+}
+
+impl std::str::FromStr for Resources {
+    type Err = Error;
+    /// `Resources::parse(text, "*")`.
+    fn from_str(s: &str) -> Result<Self> {
+        Resources::parse(s, "*")
+    }
+}
+
+#[cfg(test)]
+mod tests;
