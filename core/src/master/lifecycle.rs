@@ -292,7 +292,7 @@ impl Master {
         }
     }
 
-    fn ping_agents(&mut self, now: Time) {
+    pub(super) fn ping_agents(&mut self, now: Time) {
         let max = self.config.max_agent_ping_timeouts;
         let mut unreachable = Vec::new();
         let mut pings = Vec::new();
@@ -620,7 +620,7 @@ impl Master {
         }
     }
 
-    fn expire_failover_timeouts(&mut self, now: Time) {
+    pub(super) fn expire_failover_timeouts(&mut self, now: Time) {
         let expired: Vec<String> = self
             .frameworks
             .iter()

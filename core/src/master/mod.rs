@@ -17,6 +17,10 @@
 //! Nothing here reads a clock or touches a socket: time comes in as [`Time`], output leaves
 //! as [`Effect`]s, so tests drive the master without sockets (`tests` below, `harness.rs`).
 
+// Mesos's deprecated fields (FrameworkInfo.role, Resource.role, ...) are still part of the
+// wire contract that Spark's and Hadoop's drivers use.
+#![allow(deprecated)]
+
 mod agent;
 mod framework;
 pub mod http;
@@ -377,7 +381,10 @@ impl Master {
             let wire_resources = if refinement {
                 offered.clone().into_protos()
             } else {
-                offered.to_pre_refinement()
+                // The allocator never offers refined reservations to such frameworks.
+                offered
+                    .to_protos_in(crate::resources::ResourceFormat::PreReservationRefinement)
+                    .unwrap_or_else(|_| offered.clone().into_protos())
             };
             let offer = v1::Offer {
                 id: v1::OfferId { value: offer_id.clone() },
@@ -405,7 +412,7 @@ impl Master {
         if !events.is_empty() {
             let event = sched::Event {
                 r#type: Some(sched::event::Type::Offers as i32),
-                offers: Some(sched::event::Offers { offers: events, inverse_offers: vec![] }),
+                offers: Some(sched::event::Offers { offers: events }),
                 ..Default::default()
             };
             self.send_to_framework(&framework_id, event);
@@ -498,7 +505,7 @@ impl Master {
 /// MasterInfo as Mesos fills it; `ip` is the IPv4 address in network byte order (MESOS-1201).
 pub fn master_info(config: &Config, id: &str) -> v1::MasterInfo {
     use v1::master_info::capability::Type as Cap;
-    let capabilities = [Cap::AgentUpdate, Cap::AgentDraining, Cap::QuotaV2]
+    let capabilities = [Cap::AgentUpdate, Cap::AgentDraining]
         .into_iter()
         .map(|t| v1::master_info::Capability { r#type: Some(t as i32) })
         .collect();

@@ -305,25 +305,25 @@ impl Master {
                         ));
                     }
                 }
-                (given.pop_reservation(), given)
+                (pop_reservation(&given), given)
             }
             OpType::Unreserve => {
                 if given.iter().any(|r| r.reservations.is_empty()) {
                     return Err("cannot unreserve unreserved resources".to_string());
                 }
-                (given.clone(), given.pop_reservation())
+                (given.clone(), pop_reservation(&given))
             }
             OpType::Create => {
                 if given.iter().any(|r| r.disk.as_ref().and_then(|d| d.persistence.as_ref()).is_none()) {
                     return Err("volumes to create must carry a persistence id".to_string());
                 }
-                (given.strip_persistence(), given)
+                (strip_persistence(&given), given)
             }
             _ => {
                 if given.iter().any(|r| r.disk.as_ref().and_then(|d| d.persistence.as_ref()).is_none()) {
                     return Err("volumes to destroy must carry a persistence id".to_string());
                 }
-                (given.clone(), given.strip_persistence())
+                (given.clone(), strip_persistence(&given))
             }
         };
         if !available.contains(&from) {
@@ -336,8 +336,8 @@ impl Master {
             return Ok(());
         };
         let mut total = agent.total.clone();
-        total -= &from.unallocate();
-        total += &to.unallocate();
+        total -= &from.unallocated();
+        total += &to.unallocated();
         agent.total = total.clone();
         agent.info.resources = total.clone().into_protos();
         self.allocator.update_agent_total(agent_id, total.clone());
@@ -357,4 +357,35 @@ fn needs_checkpoint(r: &v1::Resource) -> bool {
         .iter()
         .any(|res| res.r#type == Some(v1::resource::reservation_info::Type::Dynamic as i32));
     dynamic || r.disk.as_ref().is_some_and(|d| d.persistence.is_some())
+}
+
+/// The resources with their innermost (last) reservation removed: what RESERVE consumes and
+/// UNRESERVE produces.
+fn pop_reservation(resources: &Resources) -> Resources {
+    resources
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.reservations.pop();
+            r
+        })
+        .collect()
+}
+
+/// Disk resources without their persistent volume: what CREATE consumes and DESTROY produces.
+fn strip_persistence(resources: &Resources) -> Resources {
+    resources
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            if let Some(disk) = &mut r.disk {
+                disk.persistence = None;
+                disk.volume = None;
+                if disk.source.is_none() {
+                    r.disk = None;
+                }
+            }
+            r
+        })
+        .collect()
 }

@@ -164,7 +164,7 @@ impl Master {
         o.insert("elected_time".into(), json!(self.elected_time));
         o.insert("id".into(), json!(self.info.id));
         o.insert("pid".into(), json!(self.pid()));
-        o.insert("capabilities".into(), json!(["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"]));
+        o.insert("capabilities".into(), json!(["AGENT_UPDATE", "AGENT_DRAINING"]));
         let active = self.agents.values().filter(|a| a.active).count();
         o.insert("activated_slaves".into(), json!(active));
         o.insert("deactivated_slaves".into(), json!(self.agents.len() - active));
@@ -221,8 +221,7 @@ impl Master {
         let used = a.used_total();
         let mut reserved = Map::new();
         let mut reserved_full = Map::new();
-        for role in a.total.reservation_roles() {
-            let r = a.total.reserved_to(&role);
+        for (role, r) in a.total.reservations() {
             reserved.insert(role.clone(), Value::Object(r.to_json_map()));
             reserved_full.insert(role, resources_full(&r));
         }

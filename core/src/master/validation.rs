@@ -6,7 +6,7 @@ use remesos_proto::v1;
 
 use super::framework::Framework;
 use super::scheduler::validate_id;
-use crate::resources::Resources;
+use crate::resources::{convert_resource_format, ResourceFormat, Resources};
 
 /// Converts resources as a framework sent them into the master's canonical form:
 /// post-refinement reservations, and `allocation_info` set for frameworks that are not
@@ -18,7 +18,7 @@ pub fn incoming_resources(
 ) -> Result<Resources, String> {
     if !framework.reservation_refinement() {
         for r in &mut resources {
-            crate::resources::convert_to_post_refinement(r);
+            convert_resource_format(r, ResourceFormat::PostReservationRefinement).map_err(|e| e.to_string())?;
         }
     }
     if !framework.multi_role() {

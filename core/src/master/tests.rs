@@ -1,0 +1,683 @@
+//! Scenario tests of the master's state machine: simulated frameworks and agents, no
+//! sockets. Each test drives handlers with explicit time and inspects the effects, as a
+//! Nomad-style harness does. Rules cite reference/mesos-contract.md sections.
+
+use std::time::{Duration, Instant};
+
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use v1::scheduler::{self as sched, call::Type as CallType, event::Type as EventType};
+use wire::master_message::Message as ToAgent;
+
+use super::scheduler::{CallError, CallOk};
+use super::{Config, ConnId, Effect, Master, Time};
+use crate::resources::Resources;
+
+struct Harness {
+    master: Master,
+    start: Instant,
+    elapsed: Duration,
+    next_conn: ConnId,
+    effects: Vec<Effect>,
+}
+
+struct Fw {
+    id: String,
+    conn: ConnId,
+    stream: String,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness::with_config(Config::default())
+    }
+
+    fn with_config(config: Config) -> Harness {
+        let start = Instant::now();
+        let t = Time { mono: start, wall: 1_700_000_000.0 };
+        Harness {
+            master: Master::new(config, "MASTER".to_string(), t),
+            start,
+            elapsed: Duration::ZERO,
+            next_conn: 1,
+            effects: Vec::new(),
+        }
+    }
+
+    fn now(&self) -> Time {
+        Time { mono: self.start + self.elapsed, wall: 1_700_000_000.0 + self.elapsed.as_secs_f64() }
+    }
+
+    fn conn(&mut self) -> ConnId {
+        self.next_conn += 1;
+        self.next_conn
+    }
+
+    /// Collects effects decided so far (kept for inspection until `clear`).
+    fn pump(&mut self) {
+        let effects = self.master.drain_effects();
+        self.effects.extend(effects);
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.elapsed += d;
+        let now = self.now();
+        self.master.tick(now);
+        self.pump();
+    }
+
+    fn allocate(&mut self) {
+        let now = self.now();
+        self.master.request_allocation();
+        self.master.allocate_if_requested(now);
+        self.pump();
+    }
+
+    fn events(&mut self, conn: ConnId) -> Vec<sched::Event> {
+        let mut out = Vec::new();
+        self.effects.retain(|e| match e {
+            Effect::Framework { conn: c, event } if *c == conn => {
+                out.push(event.clone());
+                false
+            }
+            _ => true,
+        });
+        out
+    }
+
+    fn agent_messages(&mut self, conn: ConnId) -> Vec<ToAgent> {
+        let mut out = Vec::new();
+        self.effects.retain(|e| match e {
+            Effect::Agent { conn: c, message } if *c == conn => {
+                out.extend(message.message.clone());
+                false
+            }
+            _ => true,
+        });
+        out
+    }
+
+    fn subscribe(&mut self, info: v1::FrameworkInfo) -> Fw {
+        let conn = self.conn();
+        let call = sched::Call {
+            r#type: Some(CallType::Subscribe as i32),
+            subscribe: Some(sched::call::Subscribe { framework_info: info, ..Default::default() }),
+            ..Default::default()
+        };
+        let now = self.now();
+        let stream = self.master.subscribe(now, conn, call).expect("subscribe");
+        self.pump();
+        let events = self.events(conn);
+        let subscribed = events.iter().find(|e| e.r#type == Some(EventType::Subscribed as i32)).expect("SUBSCRIBED");
+        let id = subscribed.subscribed.as_ref().unwrap().framework_id.value.clone();
+        Fw { id, conn, stream }
+    }
+
+    fn call(&mut self, fw: &Fw, mut call: sched::Call) -> Result<CallOk, CallError> {
+        call.framework_id = Some(v1::FrameworkId { value: fw.id.clone() });
+        let now = self.now();
+        let r = self.master.call(now, Some(&fw.stream), call);
+        self.pump();
+        r
+    }
+
+    fn add_agent(&mut self, hostname: &str, resources: &str) -> (String, ConnId) {
+        let conn = self.conn();
+        let info = v1::AgentInfo {
+            hostname: hostname.to_string(),
+            resources: Resources::parse(resources, "*").unwrap().into_protos(),
+            ..Default::default()
+        };
+        let register = wire::Register {
+            agent_info: info,
+            endpoint: Some(format!("10.0.0.{}:5051", conn)),
+            ..Default::default()
+        };
+        let now = self.now();
+        let id = self.master.register_agent(now, conn, register).expect("register");
+        self.pump();
+        let msgs = self.agent_messages(conn);
+        assert!(matches!(msgs.first(), Some(ToAgent::Registered(_))), "{msgs:?}");
+        (id, conn)
+    }
+
+    fn offers(&mut self, fw: &Fw) -> Vec<v1::Offer> {
+        self.events(fw.conn)
+            .into_iter()
+            .filter_map(|e| e.offers)
+            .flat_map(|o| o.offers)
+            .collect()
+    }
+
+    fn updates(&mut self, fw: &Fw) -> Vec<v1::TaskStatus> {
+        self.events(fw.conn).into_iter().filter_map(|e| e.update).map(|u| u.status).collect()
+    }
+
+    fn status_update(&mut self, agent: &str, fw: &Fw, task: &str, state: v1::TaskState, uuid: Option<Vec<u8>>) {
+        let update = wire::StatusUpdate {
+            framework_id: v1::FrameworkId { value: fw.id.clone() },
+            status: v1::TaskStatus {
+                task_id: v1::TaskId { value: task.to_string() },
+                state: state as i32,
+                source: Some(v1::task_status::Source::Executor as i32),
+                uuid,
+                ..Default::default()
+            },
+            latest_state: None,
+        };
+        let now = self.now();
+        self.master.agent_status_update(now, agent, update);
+        self.pump();
+    }
+}
+
+fn framework(name: &str) -> v1::FrameworkInfo {
+    v1::FrameworkInfo { user: "user".to_string(), name: name.to_string(), ..Default::default() }
+}
+
+fn capability(t: v1::framework_info::capability::Type) -> v1::framework_info::Capability {
+    v1::framework_info::Capability { r#type: Some(t as i32) }
+}
+
+fn launch(offer: &v1::Offer, tasks: Vec<v1::TaskInfo>, refuse: Option<f64>) -> sched::Call {
+    sched::Call {
+        r#type: Some(CallType::Accept as i32),
+        accept: Some(sched::call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::Launch as i32),
+                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+                ..Default::default()
+            }],
+            filters: refuse.map(|s| v1::Filters { refuse_seconds: Some(s) }),
+        }),
+        ..Default::default()
+    }
+}
+
+fn command_task(id: &str, agent: &v1::AgentId, resources: &str, role: &str) -> v1::TaskInfo {
+    let mut resources = Resources::parse(resources, "*").unwrap();
+    resources.allocate(role);
+    v1::TaskInfo {
+        name: id.to_string(),
+        task_id: v1::TaskId { value: id.to_string() },
+        agent_id: agent.clone(),
+        resources: resources.into_protos(),
+        command: Some(v1::CommandInfo { value: Some("true".to_string()), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn decline(offer: &v1::Offer, refuse: Option<f64>) -> sched::Call {
+    sched::Call {
+        r#type: Some(CallType::Decline as i32),
+        decline: Some(sched::call::Decline {
+            offer_ids: vec![offer.id.clone()],
+            filters: refuse.map(|s| v1::Filters { refuse_seconds: Some(s) }),
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn framework_ids_are_master_id_and_a_four_digit_counter() {
+    // Reference §2: FrameworkID = <masterId>-<4-digit zero-padded counter>.
+    let mut h = Harness::new();
+    let a = h.subscribe(framework("a"));
+    let b = h.subscribe(framework("b"));
+    assert_eq!(a.id, "MASTER-0000");
+    assert_eq!(b.id, "MASTER-0001");
+}
+
+#[test]
+fn subscribed_carries_heartbeat_interval_and_master_info() {
+    let mut h = Harness::new();
+    let conn = h.conn();
+    let call = sched::Call {
+        r#type: Some(CallType::Subscribe as i32),
+        subscribe: Some(sched::call::Subscribe { framework_info: framework("x"), ..Default::default() }),
+        ..Default::default()
+    };
+    let now = h.now();
+    h.master.subscribe(now, conn, call).unwrap();
+    h.pump();
+    let events = h.events(conn);
+    assert_eq!(events.len(), 1, "SUBSCRIBED comes first and alone");
+    let s = events[0].subscribed.as_ref().unwrap();
+    assert_eq!(s.heartbeat_interval_seconds, Some(15.0));
+    let info = s.master_info.as_ref().unwrap();
+    assert_eq!(info.ip, u32::from_le_bytes([127, 0, 0, 1]), "network byte order");
+    assert_eq!(info.port, 5050);
+}
+
+#[test]
+fn offers_launch_and_status_updates_round_trip() {
+    let mut h = Harness::new();
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:4;mem:1024;ports:[31000-32000]");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offers = h.offers(&fw);
+    assert_eq!(offers.len(), 1);
+    let offer = &offers[0];
+    assert_eq!(offer.hostname, "host1", "offers carry the agent's hostname");
+    assert_eq!(offer.agent_id.value, agent_id);
+    assert!(offer.id.value.starts_with("MASTER-O"));
+    let offered = Resources::from_protos(offer.resources.clone()).unwrap();
+    assert_eq!(offered.cpus(), 4.0);
+
+    let task = command_task("t1", &offer.agent_id, "cpus:1;mem:128", "*");
+    assert_eq!(h.call(&fw, launch(offer, vec![task], None)), Ok(CallOk::Accepted));
+    let msgs = h.agent_messages(agent_conn);
+    let run = msgs.iter().find_map(|m| if let ToAgent::RunTask(r) = m { Some(r) } else { None }).expect("RunTask");
+    assert_eq!(run.task.task_id.value, "t1");
+    assert_eq!(h.master.frameworks[&fw.id].tasks["t1"].state, v1::TaskState::TaskStaging as i32);
+
+    let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+    h.status_update(&agent_id, &fw, "t1", v1::TaskState::TaskRunning, Some(uuid.clone()));
+    let updates = h.updates(&fw);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].state, v1::TaskState::TaskRunning as i32);
+    assert_eq!(updates[0].agent_id.as_ref().unwrap().value, agent_id, "updates always carry agent_id");
+
+    // Acknowledgements are relayed to the agent (§8.2).
+    let ack = sched::Call {
+        r#type: Some(CallType::Acknowledge as i32),
+        acknowledge: Some(sched::call::Acknowledge {
+            agent_id: offer.agent_id.clone(),
+            task_id: v1::TaskId { value: "t1".into() },
+            uuid: uuid.clone(),
+        }),
+        ..Default::default()
+    };
+    assert_eq!(h.call(&fw, ack), Ok(CallOk::Accepted));
+    let msgs = h.agent_messages(agent_conn);
+    assert!(msgs.iter().any(|m| matches!(m, ToAgent::Acknowledgement(a) if a.uuid == uuid)));
+
+    // A terminal update releases the task's resources (§8.2).
+    h.status_update(&agent_id, &fw, "t1", v1::TaskState::TaskFinished, Some(uuid::Uuid::new_v4().as_bytes().to_vec()));
+    assert!(h.master.frameworks[&fw.id].tasks.is_empty());
+    assert_eq!(h.master.frameworks[&fw.id].completed_tasks.len(), 1);
+    assert!(h.master.agents[&agent_id].used.is_empty());
+}
+
+#[test]
+fn unused_offer_resources_return_and_decline_filters_the_agent() {
+    let mut h = Harness::new();
+    h.add_agent("host1", "cpus:4;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    assert_eq!(h.call(&fw, decline(&offer, Some(10.0))), Ok(CallOk::Accepted));
+    h.allocate();
+    assert!(h.offers(&fw).is_empty(), "filtered for 10 s");
+    h.advance(Duration::from_secs(11));
+    h.allocate();
+    assert_eq!(h.offers(&fw).len(), 1, "the filter expired");
+}
+
+#[test]
+fn revive_clears_filters() {
+    // Reference §8.7.
+    let mut h = Harness::new();
+    h.add_agent("host1", "cpus:4;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    h.call(&fw, decline(&offer, Some(3600.0))).unwrap();
+    h.allocate();
+    assert!(h.offers(&fw).is_empty());
+    let revive = sched::Call { r#type: Some(CallType::Revive as i32), ..Default::default() };
+    assert_eq!(h.call(&fw, revive), Ok(CallOk::Accepted));
+    h.allocate();
+    assert_eq!(h.offers(&fw).len(), 1);
+}
+
+#[test]
+fn invalid_tasks_end_task_error_and_resources_return() {
+    let mut h = Harness::new();
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let too_big = command_task("big", &offer.agent_id, "cpus:3;mem:128", "*");
+    let mut both = command_task("both", &offer.agent_id, "cpus:1;mem:128", "*");
+    both.executor = Some(v1::ExecutorInfo {
+        executor_id: v1::ExecutorId { value: "e".into() },
+        command: Some(v1::CommandInfo::default()),
+        ..Default::default()
+    });
+    let ok = command_task("ok", &offer.agent_id, "cpus:1;mem:128", "*");
+    let dup = command_task("ok", &offer.agent_id, "cpus:0.5;mem:128", "*");
+    h.call(&fw, launch(&offer, vec![too_big, both, ok, dup], Some(0.0))).unwrap();
+    let updates = h.updates(&fw);
+    let errors: Vec<(&str, &str)> = updates
+        .iter()
+        .map(|s| (s.task_id.value.as_str(), s.message.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    for s in &updates {
+        assert_eq!(s.state, v1::TaskState::TaskError as i32);
+        assert_eq!(s.reason, Some(v1::task_status::Reason::TaskInvalid as i32));
+        assert!(s.uuid.is_none(), "master-generated updates carry no uuid");
+    }
+    assert!(errors[0].1.contains("more resources"), "{errors:?}");
+    assert!(errors[1].1.contains("not both"), "{errors:?}");
+    assert!(errors[2].1.contains("duplicate ID"), "{errors:?}");
+    assert_eq!(h.agent_messages(agent_conn).len(), 1, "only the valid task is sent to the agent");
+    // The unused cpus:1 went back without a filter (refuse_seconds 0) and is re-offered.
+    h.allocate();
+    let again = h.offers(&fw);
+    assert_eq!(again.len(), 1);
+    assert_eq!(Resources::from_protos(again[0].resources.clone()).unwrap().cpus(), 1.0);
+    assert_eq!(h.master.agents[&agent_id].tasks.len(), 1);
+}
+
+#[test]
+fn accept_with_an_invalid_offer_drops_its_tasks() {
+    let mut h = Harness::new();
+    h.add_agent("host1", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let mut offer = h.offers(&fw).remove(0);
+    offer.id.value = "MASTER-O999".to_string();
+    let task = command_task("t", &offer.agent_id, "cpus:1;mem:128", "*");
+    h.call(&fw, launch(&offer, vec![task], None)).unwrap();
+    let updates = h.updates(&fw);
+    assert_eq!(updates.len(), 1);
+    // Not partition-aware: TASK_LOST with REASON_INVALID_OFFERS (reference §8.1).
+    assert_eq!(updates[0].state, v1::TaskState::TaskLost as i32);
+    assert_eq!(updates[0].reason, Some(v1::task_status::Reason::InvalidOffers as i32));
+}
+
+#[test]
+fn calls_need_the_subscription_stream_id() {
+    // Reference §3.2.
+    let mut h = Harness::new();
+    let mut info = framework("f");
+    info.failover_timeout = Some(60.0);
+    let fw = h.subscribe(info);
+    let revive = sched::Call {
+        framework_id: Some(v1::FrameworkId { value: fw.id.clone() }),
+        r#type: Some(CallType::Revive as i32),
+        ..Default::default()
+    };
+    let now = h.now();
+    let missing = h.master.call(now, None, revive.clone());
+    assert!(matches!(missing, Err(CallError::BadRequest(ref m)) if m.contains("Mesos-Stream-Id")), "{missing:?}");
+    let wrong = h.master.call(now, Some("nope"), revive.clone());
+    assert!(matches!(wrong, Err(CallError::BadRequest(ref m)) if m.contains("didn't match")), "{wrong:?}");
+    let mut unknown = revive.clone();
+    unknown.framework_id = Some(v1::FrameworkId { value: "nobody".into() });
+    assert_eq!(h.master.call(now, Some(&fw.stream), unknown), Err(CallError::BadRequest("Framework cannot be found".into())));
+    let no_type = sched::Call { framework_id: revive.framework_id.clone(), ..Default::default() };
+    assert_eq!(h.master.call(now, Some(&fw.stream), no_type), Err(CallError::BadRequest("Expecting 'type' to be present".into())));
+    // Disconnected frameworks get 403.
+    h.master.framework_disconnected(now, &fw.id, fw.conn);
+    let r = h.master.call(now, Some(&fw.stream), revive);
+    assert_eq!(r, Err(CallError::Forbidden("Framework is not subscribed".into())));
+}
+
+#[test]
+fn failover_timeout_keeps_tasks_then_removes_the_framework() {
+    // Reference §8.4.
+    let mut h = Harness::new();
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
+    let mut info = framework("f");
+    info.failover_timeout = Some(60.0);
+    let fw = h.subscribe(info.clone());
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    h.call(&fw, launch(&offer, vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")], None)).unwrap();
+    h.agent_messages(agent_conn);
+    let now = h.now();
+    h.master.framework_disconnected(now, &fw.id, fw.conn);
+    h.advance(Duration::from_secs(30));
+    assert!(h.master.frameworks.contains_key(&fw.id), "within failover_timeout");
+
+    // Resubscribing with the id gets the framework (and its task) back.
+    info.id = Some(v1::FrameworkId { value: fw.id.clone() });
+    let back = h.subscribe(info);
+    assert_eq!(back.id, fw.id);
+    assert!(h.master.frameworks[&fw.id].tasks.contains_key("t"));
+    assert!(h.master.frameworks[&fw.id].connected());
+
+    // Disconnect again and let the timeout expire: the framework is shut down on its agent.
+    let now = h.now();
+    h.master.framework_disconnected(now, &back.id, back.conn);
+    h.advance(Duration::from_secs(61));
+    assert!(!h.master.frameworks.contains_key(&fw.id));
+    assert_eq!(h.master.completed_frameworks.len(), 1);
+    let msgs = h.agent_messages(agent_conn);
+    assert!(msgs.iter().any(|m| matches!(m, ToAgent::ShutdownFramework(s) if s.framework_id.value == fw.id)));
+    assert!(h.master.agents[&agent_id].used.is_empty());
+}
+
+#[test]
+fn teardown_removes_the_framework_and_closes_its_stream() {
+    let mut h = Harness::new();
+    let fw = h.subscribe(framework("f"));
+    let teardown = sched::Call { r#type: Some(CallType::Teardown as i32), ..Default::default() };
+    assert_eq!(h.call(&fw, teardown), Ok(CallOk::Accepted));
+    assert!(h.master.frameworks.is_empty());
+    assert!(h.effects.iter().any(|e| matches!(e, Effect::CloseFramework { conn } if *conn == fw.conn)));
+    // A removed framework cannot come back under its id.
+    let mut info = framework("f");
+    info.id = Some(v1::FrameworkId { value: fw.id.clone() });
+    let conn = h.conn();
+    let call = sched::Call {
+        r#type: Some(CallType::Subscribe as i32),
+        subscribe: Some(sched::call::Subscribe { framework_info: info, ..Default::default() }),
+        ..Default::default()
+    };
+    let now = h.now();
+    h.master.subscribe(now, conn, call).unwrap();
+    h.pump();
+    let events = h.events(conn);
+    assert_eq!(events[0].r#type, Some(EventType::Error as i32));
+}
+
+#[test]
+fn an_unknown_framework_id_is_accepted_as_reregistration() {
+    // After a master failover every framework comes back with its id (reference §8.4).
+    let mut h = Harness::new();
+    let mut info = framework("spark-driver");
+    info.id = Some(v1::FrameworkId { value: "chosen-by-dispatcher-0001".into() });
+    let fw = h.subscribe(info);
+    assert_eq!(fw.id, "chosen-by-dispatcher-0001");
+}
+
+#[test]
+fn reconciliation_implicit_and_explicit() {
+    // Reference §8.3.
+    let mut h = Harness::new();
+    let (agent_id, _) = h.add_agent("host1", "cpus:2;mem:1024");
+    let mut info = framework("f");
+    info.capabilities.push(capability(v1::framework_info::capability::Type::PartitionAware));
+    let fw = h.subscribe(info);
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    h.call(&fw, launch(&offer, vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")], None)).unwrap();
+    h.status_update(&agent_id, &fw, "t", v1::TaskState::TaskRunning, Some(uuid::Uuid::new_v4().as_bytes().to_vec()));
+    h.updates(&fw);
+
+    let implicit = sched::Call {
+        r#type: Some(CallType::Reconcile as i32),
+        reconcile: Some(sched::call::Reconcile { tasks: vec![] }),
+        ..Default::default()
+    };
+    h.call(&fw, implicit).unwrap();
+    let updates = h.updates(&fw);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].state, v1::TaskState::TaskRunning as i32);
+    assert_eq!(updates[0].reason, Some(v1::task_status::Reason::Reconciliation as i32));
+    assert!(updates[0].uuid.is_none());
+
+    let ask = |task: &str, agent: Option<&str>| sched::call::reconcile::Task {
+        task_id: v1::TaskId { value: task.into() },
+        agent_id: agent.map(|a| v1::AgentId { value: a.into() }),
+    };
+    let explicit = sched::Call {
+        r#type: Some(CallType::Reconcile as i32),
+        reconcile: Some(sched::call::Reconcile {
+            tasks: vec![ask("t", Some(&agent_id)), ask("gone", Some(&agent_id)), ask("who", Some("nowhere"))],
+        }),
+        ..Default::default()
+    };
+    h.call(&fw, explicit).unwrap();
+    let states: Vec<i32> = h.updates(&fw).iter().map(|s| s.state).collect();
+    use v1::TaskState as S;
+    assert_eq!(states, vec![S::TaskRunning as i32, S::TaskGone as i32, S::TaskUnknown as i32]);
+}
+
+#[test]
+fn agents_that_miss_pings_become_unreachable() {
+    // Reference §8.5: ping timeout × max timeouts, then UNREACHABLE (partition-aware) or LOST.
+    let mut config = Config::default();
+    config.agent_ping_timeout = Duration::from_secs(1);
+    config.max_agent_ping_timeouts = 2;
+    let mut h = Harness::with_config(config);
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
+    let mut pa = framework("pa");
+    pa.capabilities.push(capability(v1::framework_info::capability::Type::PartitionAware));
+    let fw_pa = h.subscribe(pa);
+    h.allocate();
+    let offer = h.offers(&fw_pa).remove(0);
+    h.call(&fw_pa, launch(&offer, vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")], None)).unwrap();
+    let suppress = sched::Call { r#type: Some(CallType::Suppress as i32), ..Default::default() };
+    h.call(&fw_pa, suppress).unwrap();
+    let fw_old = h.subscribe(framework("old"));
+    h.advance(Duration::from_millis(100));
+    h.allocate();
+    let offer2 = h.offers(&fw_old).remove(0);
+    h.call(&fw_old, launch(&offer2, vec![command_task("t2", &offer2.agent_id, "cpus:1;mem:128", "*")], None)).unwrap();
+    h.agent_messages(agent_conn);
+    h.updates(&fw_pa);
+    h.updates(&fw_old);
+
+    // Pongs keep it alive.
+    for _ in 0..4 {
+        h.advance(Duration::from_secs(1));
+        h.master.agent_pong(&agent_id);
+    }
+    assert!(h.master.agents.contains_key(&agent_id));
+    for _ in 0..4 {
+        h.advance(Duration::from_secs(1));
+    }
+    assert!(!h.master.agents.contains_key(&agent_id));
+    assert!(h.master.unreachable_agents.contains_key(&agent_id));
+    for (fw, expected) in [(&fw_pa, v1::TaskState::TaskUnreachable), (&fw_old, v1::TaskState::TaskLost)] {
+        let events = h.events(fw.conn);
+        let states: Vec<i32> = events.iter().filter_map(|e| e.update.as_ref()).map(|u| u.status.state).collect();
+        assert_eq!(states, vec![expected as i32], "{}", fw.id);
+        // Every framework is told the agent is gone (FAILURE without executor_id).
+        let failure = events.iter().find_map(|e| e.failure.as_ref()).expect("FAILURE");
+        assert_eq!(failure.agent_id.as_ref().unwrap().value, agent_id);
+        assert!(failure.executor_id.is_none());
+    }
+}
+
+#[test]
+fn old_frameworks_see_pre_refinement_resources() {
+    // Frameworks without RESERVATION_REFINEMENT (Spark's and Hadoop's 1.4-era jars) see
+    // `role` set on offered resources and may send them back that way.
+    let mut h = Harness::new();
+    h.add_agent("host1", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("old"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    assert!(offer.resources.iter().all(|r| r.role.as_deref() == Some("*") && r.reservations.is_empty()));
+    // Send the task's resources back in the old form, without allocation_info.
+    let mut task = command_task("t", &offer.agent_id, "cpus:1;mem:128", "*");
+    for r in &mut task.resources {
+        r.allocation_info = None;
+        r.role = Some("*".to_string());
+    }
+    h.call(&fw, launch(&offer, vec![task], None)).unwrap();
+    assert!(h.updates(&fw).is_empty(), "no TASK_ERROR");
+    assert!(h.master.frameworks[&fw.id].tasks.contains_key("t"));
+
+    let mut info = framework("new");
+    info.capabilities.push(capability(v1::framework_info::capability::Type::ReservationRefinement));
+    let fw2 = h.subscribe(info);
+    h.allocate();
+    let offers = h.offers(&fw2);
+    assert!(offers.iter().flat_map(|o| o.resources.iter()).all(|r| r.role.is_none()));
+}
+
+#[test]
+fn executor_exit_and_messages_reach_the_framework() {
+    let mut h = Harness::new();
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let mut task = command_task("t", &offer.agent_id, "cpus:1;mem:128", "*");
+    task.command = None;
+    let mut exec_resources = Resources::parse("cpus:0.5;mem:64", "*").unwrap();
+    exec_resources.allocate("*");
+    task.executor = Some(v1::ExecutorInfo {
+        executor_id: v1::ExecutorId { value: "exec".into() },
+        command: Some(v1::CommandInfo { value: Some("./executor".into()), ..Default::default() }),
+        resources: exec_resources.into_protos(),
+        ..Default::default()
+    });
+    h.call(&fw, launch(&offer, vec![task], None)).unwrap();
+    assert!(h.updates(&fw).is_empty());
+    let used = h.master.agents[&agent_id].used_total();
+    assert_eq!(used.cpus(), 1.5, "task plus executor resources are charged");
+
+    // Scheduler MESSAGE -> agent; executor message -> framework MESSAGE event.
+    let message = sched::Call {
+        r#type: Some(CallType::Message as i32),
+        message: Some(sched::call::Message {
+            agent_id: offer.agent_id.clone(),
+            executor_id: v1::ExecutorId { value: "exec".into() },
+            data: b"ping".to_vec(),
+        }),
+        ..Default::default()
+    };
+    h.call(&fw, message).unwrap();
+    assert!(h
+        .agent_messages(agent_conn)
+        .iter()
+        .any(|m| matches!(m, ToAgent::FrameworkToExecutor(f) if f.data == b"ping")));
+    h.master.agent_executor_message(
+        &agent_id,
+        wire::ExecutorToFramework {
+            framework_id: v1::FrameworkId { value: fw.id.clone() },
+            executor_id: v1::ExecutorId { value: "exec".into() },
+            data: b"pong".to_vec(),
+        },
+    );
+    h.pump();
+    let events = h.events(fw.conn);
+    assert_eq!(events[0].message.as_ref().unwrap().data, b"pong");
+
+    let now = h.now();
+    h.master.agent_executor_exited(
+        now,
+        &agent_id,
+        wire::ExitedExecutor {
+            framework_id: v1::FrameworkId { value: fw.id.clone() },
+            executor_id: v1::ExecutorId { value: "exec".into() },
+            status: Some(256),
+        },
+    );
+    h.pump();
+    let events = h.events(fw.conn);
+    let failure = events.iter().find_map(|e| e.failure.as_ref()).expect("FAILURE");
+    assert_eq!(failure.executor_id.as_ref().unwrap().value, "exec");
+    assert_eq!(failure.status, Some(256));
+}
+
+#[test]
+fn refuse_seconds_follows_mesos_rules() {
+    use super::scheduler::refuse_duration;
+    let interval = Duration::from_secs(1);
+    let f = |s: f64| Some(v1::Filters { refuse_seconds: Some(s) });
+    assert_eq!(refuse_duration(None, interval), Some(Duration::from_secs(5)), "default 5 s");
+    assert_eq!(refuse_duration(f(0.0).as_ref(), interval), None);
+    assert_eq!(refuse_duration(f(0.2).as_ref(), interval), Some(interval), "at least the allocation interval");
+    assert_eq!(refuse_duration(f(-3.0).as_ref(), interval), Some(Duration::from_secs(5)));
+    assert_eq!(refuse_duration(f(1e12).as_ref(), interval), Some(super::MAX_REFUSE), "capped at a year");
+}
