@@ -9,6 +9,7 @@
 //! | [`master`] | the master actor: frameworks, agents, tasks, offers; `http/` (scheduler + operator APIs); `service` (the agents' gRPC service) |
 //! | [`api`] | plumbing shared by the v1 HTTP APIs: content negotiation, call decoding, RecordIO streams |
 //! | [`flags`], [`duration`] | Mesos-style flags (`--name=value`, `MESOS_<NAME>`) and stout's duration/bytes text |
+//! | [`client`] | Rust clients of the v1 APIs (scheduler), used by tests, benchmarks and the JNI driver |
 //! | [`cli`] | the subcommands of the `remesos` binary |
 //!
 //! The protocol types, Mesos's JSON dialect and RecordIO live in the `remesos_proto` crate
@@ -17,6 +18,7 @@
 pub mod allocator;
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod duration;
 pub mod flags;
 pub mod master;

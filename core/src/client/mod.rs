@@ -1,0 +1,77 @@
+//! Rust clients of the v1 APIs (scheduler now; executor and operator follow), used by
+//! tests, benchmarks, the CLI and the JNI driver.
+
+pub mod scheduler;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+pub use crate::api::Format;
+
+/// Errors of the v1 clients.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("http: {0}")]
+    Http(String),
+    #[error("{status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("malformed response: {0}")]
+    Decode(String),
+    #[error("the event stream ended")]
+    StreamEnded,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An HTTP/1.1 client for the v1 APIs (plain HTTP; Mesos's APIs are served without TLS here).
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient { inner: Client::builder(TokioExecutor::new()).build_http() }
+    }
+}
+
+impl HttpClient {
+    /// POSTs `body` and returns the response with its body still streaming.
+    pub async fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        accept: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let mut request = hyper::Request::post(url)
+            .header(hyper::header::CONTENT_TYPE, content_type)
+            .header(hyper::header::ACCEPT, accept);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| Error::Http(e.to_string()))?;
+        self.inner.request(request).await.map_err(|e| Error::Http(e.to_string()))
+    }
+
+    pub async fn get(&self, url: &str) -> Result<(u16, Bytes)> {
+        let request = hyper::Request::get(url).body(Full::new(Bytes::new())).map_err(|e| Error::Http(e.to_string()))?;
+        let response = self.inner.request(request).await.map_err(|e| Error::Http(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = collect(response).await?;
+        Ok((status, body))
+    }
+}
+
+pub async fn collect(response: hyper::Response<hyper::body::Incoming>) -> Result<Bytes> {
+    response
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| Error::Http(e.to_string()))
+}

@@ -1,0 +1,127 @@
+//! A client of the v1 scheduler API (`/api/v1/scheduler`, reference/mesos-contract.md §3.2):
+//! SUBSCRIBE opens the event stream; every other call is a separate POST carrying the
+//! stream's `Mesos-Stream-Id`.
+
+use http_body_util::BodyExt;
+use prost::Message;
+
+use remesos_proto::recordio;
+use remesos_proto::v1;
+use v1::scheduler as sched;
+
+use super::{Error, Format, HttpClient, Result};
+
+/// Largest event the client accepts (offers for thousands of agents fit easily).
+const MAX_EVENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// One subscription: the event stream plus what calls need to be accepted.
+pub struct Subscription {
+    client: HttpClient,
+    url: String,
+    format: Format,
+    pub stream_id: String,
+    pub framework_id: v1::FrameworkId,
+    pub master_info: Option<v1::MasterInfo>,
+    pub heartbeat_interval_seconds: f64,
+    body: hyper::body::Incoming,
+    decoder: recordio::Decoder,
+    pending: std::collections::VecDeque<bytes::Bytes>,
+}
+
+impl Subscription {
+    /// SUBSCRIBEs at `master` (`host:port`) and waits for SUBSCRIBED.
+    pub async fn subscribe(master: &str, subscribe: sched::call::Subscribe, format: Format) -> Result<Subscription> {
+        let client = HttpClient::default();
+        let url = format!("http://{master}/api/v1/scheduler");
+        let framework_id = subscribe.framework_info.id.clone();
+        let call = sched::Call {
+            framework_id,
+            r#type: Some(sched::call::Type::Subscribe as i32),
+            subscribe: Some(subscribe),
+            ..Default::default()
+        };
+        let response = client
+            .post(&url, format.media_type(), format.media_type(), &[], format.encode(&call))
+            .await?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let body = super::collect(response).await?;
+            return Err(Error::Status { status, body: String::from_utf8_lossy(&body).into_owned() });
+        }
+        let stream_id = response
+            .headers()
+            .get("Mesos-Stream-Id")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::Decode("no Mesos-Stream-Id header".into()))?
+            .to_string();
+        let mut subscription = Subscription {
+            client,
+            url,
+            format,
+            stream_id,
+            framework_id: v1::FrameworkId::default(),
+            master_info: None,
+            heartbeat_interval_seconds: 15.0,
+            body: response.into_body(),
+            decoder: recordio::Decoder::new(MAX_EVENT_BYTES),
+            pending: Default::default(),
+        };
+        let first = subscription.next_event().await?;
+        match (first.r#type.and_then(|t| sched::event::Type::try_from(t).ok()), first.subscribed, first.error) {
+            (Some(sched::event::Type::Subscribed), Some(s), _) => {
+                subscription.framework_id = s.framework_id;
+                subscription.master_info = s.master_info;
+                subscription.heartbeat_interval_seconds = s.heartbeat_interval_seconds.unwrap_or(15.0);
+                Ok(subscription)
+            }
+            (_, _, Some(e)) => Err(Error::Status { status: 200, body: e.message }),
+            _ => Err(Error::Decode("the first event was not SUBSCRIBED".into())),
+        }
+    }
+
+    /// The next event on the stream (heartbeats included).
+    pub async fn next_event(&mut self) -> Result<sched::Event> {
+        loop {
+            if let Some(record) = self.pending.pop_front() {
+                return self.decode(&record);
+            }
+            let Some(frame) = self.body.frame().await else {
+                return Err(Error::StreamEnded);
+            };
+            let frame = frame.map_err(|e| Error::Http(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                let records = self.decoder.feed(&data).map_err(|e| Error::Decode(e.to_string()))?;
+                self.pending.extend(records);
+            }
+        }
+    }
+
+    fn decode(&self, record: &[u8]) -> Result<sched::Event> {
+        match self.format {
+            Format::Protobuf => sched::Event::decode(record).map_err(|e| Error::Decode(e.to_string())),
+            Format::Json => remesos_proto::json::from_slice(record).map_err(|e| Error::Decode(e.to_string())),
+        }
+    }
+
+    /// Sends a call on this subscription; returns the HTTP status (202 or 200).
+    pub async fn call(&self, mut call: sched::Call) -> Result<u16> {
+        call.framework_id = Some(self.framework_id.clone());
+        let response = self
+            .client
+            .post(
+                &self.url,
+                self.format.media_type(),
+                self.format.media_type(),
+                &[("Mesos-Stream-Id", self.stream_id.as_str())],
+                self.format.encode(&call),
+            )
+            .await?;
+        let status = response.status().as_u16();
+        let body = super::collect(response).await?;
+        if status == 200 || status == 202 {
+            Ok(status)
+        } else {
+            Err(Error::Status { status, body: String::from_utf8_lossy(&body).into_owned() })
+        }
+    }
+}
