@@ -5,7 +5,8 @@ use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessag
 use serde_json::{Map, Number, Value as Json};
 
 /// Writes every field stout writes: set fields, non-empty repeated and map fields, and unset
-/// singular fields with an explicit, non-deprecated default. Declaration order, like stout's
+/// singular fields with an explicit, non-deprecated default (plus `required` fields, see
+/// below). Declaration order, like stout's
 /// `descriptor->field(i)` loop.
 pub(super) fn message(msg: &DynamicMessage) -> Json {
     let desc = msg.descriptor();
@@ -24,7 +25,11 @@ pub(super) fn message(msg: &DynamicMessage) -> Json {
         } else {
             let deprecated = proto.options.as_ref().is_some_and(|o| o.deprecated());
             let emit_default = proto.default_value.is_some() && !deprecated;
-            if !msg.has_field(&field) && !emit_default {
+            // Required fields are always written: the source is a prost message, whose
+            // required fields are plain values that are always present, but prost leaves a
+            // map value that equals its type's default off the wire, so it re-decodes here
+            // with its required fields unset.
+            if !msg.has_field(&field) && !emit_default && !field.is_required() {
                 continue;
             }
         }
