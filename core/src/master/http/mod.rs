@@ -34,5 +34,10 @@ pub fn router(master: MasterHandle) -> Router {
         .route("/version", any(operator::version))
         .with_state(master.clone());
     let grpc = tonic::service::Routes::new(super::service::server(master)).into_axum_router();
-    Router::new().nest("/master", routes.clone()).merge(routes).merge(top).merge(grpc)
+    Router::new()
+        .nest("/master", routes.clone())
+        .merge(routes)
+        .merge(top)
+        .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY_BYTES))
+        .merge(grpc)
 }
