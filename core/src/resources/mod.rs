@@ -92,6 +92,33 @@ fn scalar_fixed(r: &Resource) -> i64 {
     value::to_fixed(r.scalar.map_or(0.0, |s| s.value))
 }
 
+/// A scalar resource's value in thousandths (Mesos's fixed-point), 0 for other types.
+pub fn scalar_millis(r: &Resource) -> i64 {
+    if is_scalar(r) { scalar_fixed(r) } else { 0 }
+}
+
+/// Whether `r` is a scalar resource.
+pub fn is_scalar_resource(r: &Resource) -> bool {
+    is_scalar(r)
+}
+
+/// Shrinks a scalar resource to at most `max_millis` thousandths. Returns false when
+/// nothing is left or the resource cannot be split (MOUNT/BLOCK disks, persistent
+/// volumes, shared resources) and is larger than the target (Mesos `Resources::shrink`).
+pub fn shrink_resource(r: &mut Resource, max_millis: i64) -> bool {
+    let have = scalar_millis(r);
+    if have <= max_millis {
+        return have > 0;
+    }
+    if is_exact(r) || max_millis <= 0 {
+        return false;
+    }
+    r.scalar = Some(Scalar {
+        value: value::from_fixed(max_millis),
+    });
+    true
+}
+
 /// Whether a resource holds nothing (zero scalar, no ranges, no items).
 fn is_empty_resource(r: &Resource) -> bool {
     match value_type(r) {
@@ -1136,6 +1163,15 @@ impl Resources {
             .map(scalar_fixed)
             .sum();
         value::from_fixed(fixed)
+    }
+
+    /// The total of scalar resource `name` in thousandths.
+    pub fn scalar_millis(&self, name: &str) -> i64 {
+        self.resources
+            .iter()
+            .filter(|r| r.name == name && is_scalar(r))
+            .map(scalar_fixed)
+            .sum()
     }
 
     /// `cpus` total.
