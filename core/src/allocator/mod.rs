@@ -143,6 +143,8 @@ type Quantities = Vec<(usize, i64)>;
 #[derive(Default, Debug)]
 struct Names {
     ids: HashMap<String, usize>,
+    /// Id -> name; a short list is scanned faster than a string is hashed.
+    list: Vec<String>,
 }
 
 impl Names {
@@ -152,11 +154,16 @@ impl Names {
         }
         let i = self.ids.len();
         self.ids.insert(name.to_string(), i);
+        self.list.push(name.to_string());
         i
     }
 
     fn get(&self, name: &str) -> Option<usize> {
-        self.ids.get(name).copied()
+        if self.list.len() <= 16 {
+            self.list.iter().position(|n| n == name)
+        } else {
+            self.ids.get(name).copied()
+        }
     }
 
     fn intern_all(&mut self, r: &Resources) {
@@ -167,8 +174,13 @@ impl Names {
 
     /// Scalar quantities of `r`; every name must already be interned.
     fn quantities(&self, r: &Resources) -> Quantities {
+        self.quantities_where(r, |_| true)
+    }
+
+    /// Scalar quantities of the entries of `r` for which `pred` holds.
+    fn quantities_where(&self, r: &Resources, pred: impl Fn(&Resource) -> bool) -> Quantities {
         let mut q: Quantities = Vec::with_capacity(r.len());
-        for x in r.iter().filter(|x| is_scalar_resource(x)) {
+        for x in r.iter().filter(|x| is_scalar_resource(x) && pred(x)) {
             let Some(id) = self.get(&x.name) else {
                 debug_assert!(false, "resource name {} not interned", x.name);
                 continue;
@@ -254,8 +266,69 @@ struct QuotaEntry {
 /// framework (for that role, on that agent) before `expires`.
 #[derive(Debug)]
 struct OfferFilter {
-    resources: Resources,
+    framework: u32,
+    role: u32,
+    /// The refused resources, compactly (see [`Refused`]).
+    refused: Vec<Refused>,
     expires: Instant,
+}
+
+/// One refused entry: its shape is shared with the agent's total entry of the same shape
+/// (no copy of the kilobyte-sized `Resource`), only the value is kept. Tens of thousands of
+/// filters stay small this way.
+#[derive(Debug)]
+struct Refused {
+    shape: Arc<Resource>,
+    value: RefusedValue,
+}
+
+#[derive(Debug)]
+enum RefusedValue {
+    Scalar(i64),
+    Ranges(resources::Ranges),
+    Set(resources::Set),
+}
+
+impl Refused {
+    fn new(total: &Resources, r: &Resource) -> Refused {
+        let shape = total
+            .as_slice()
+            .iter()
+            .find(|e| resources::same_shape_but_allocation(e, r))
+            .cloned()
+            .unwrap_or_else(|| Arc::new(r.clone()));
+        let value = if let Some(ranges) = &r.ranges {
+            RefusedValue::Ranges(ranges.clone())
+        } else if let Some(set) = &r.set {
+            RefusedValue::Set(set.clone())
+        } else {
+            RefusedValue::Scalar(scalar_millis(r))
+        };
+        Refused { shape, value }
+    }
+
+    /// Whether this refused entry covers `t` (same shape, allocation ignored; whole
+    /// resources such as volumes must be equal).
+    fn covers(&self, t: &Resource) -> bool {
+        if !resources::same_shape_but_allocation(&self.shape, t) {
+            return false;
+        }
+        let exact = resources::is_exact(t);
+        match &self.value {
+            RefusedValue::Scalar(v) => {
+                let want = scalar_millis(t);
+                if exact { want == *v } else { want <= *v }
+            }
+            RefusedValue::Ranges(have) => t.ranges.as_ref().is_none_or(|want| {
+                resources::value::ranges_contain(have, want)
+                    && (!exact || resources::value::ranges_contain(want, have))
+            }),
+            RefusedValue::Set(have) => t.set.as_ref().is_none_or(|want| {
+                resources::value::set_contains(have, want)
+                    && (!exact || resources::value::set_contains(want, have))
+            }),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -266,8 +339,8 @@ struct Framework {
     /// Roles under which the framework is tracked in sorters: subscribed roles plus roles
     /// it still holds allocations in.
     tracked_roles: BTreeSet<u32>,
-    /// (role, agent) -> filters.
-    filters: HashMap<(u32, u32), Vec<OfferFilter>>,
+    /// Agents that may hold offer filters of this framework (a superset).
+    filtered_agents: HashSet<u32>,
     /// Agents where the framework holds resources.
     agents: HashSet<u32>,
 }
@@ -283,6 +356,8 @@ struct Agent {
     /// Framework id -> allocated or offered resources (allocation_info set).
     allocated: HashMap<Arc<str>, Resources>,
     has_gpu: bool,
+    /// Offer filters installed on this agent (by any framework), few per agent: scanned.
+    filters: Vec<OfferFilter>,
 }
 
 #[derive(Debug)]
@@ -317,8 +392,8 @@ pub struct Allocator {
     quotas: BTreeMap<String, QuotaEntry>,
     /// Reserved scalar quantities on agent totals, by reservation role.
     reserved: HashMap<String, Vec<i64>>,
-    /// (expiry, framework, role, agent) of installed filters, soonest first.
-    filter_expiry: BinaryHeap<Reverse<(Instant, u32, u32, u32)>>,
+    /// (expiry, agent) of installed filters, soonest first.
+    filter_expiry: BinaryHeap<Reverse<(Instant, u32)>>,
     /// Framework id -> agents holding resources of a framework not added yet.
     pending_used: HashMap<String, Vec<u32>>,
 }
@@ -540,7 +615,7 @@ impl Allocator {
             let q = self.names.quantities(&res);
             let uq = self
                 .names
-                .quantities(&res.filter(is_unreserved_nonrevocable_scalar));
+                .quantities_where(&res, is_unreserved_nonrevocable_scalar);
             self.apply_made(
                 &Made {
                     role: r,
@@ -573,6 +648,13 @@ impl Allocator {
     /// resources in.
     fn prune_roles(&mut self, f: u32) {
         let fw = self.frameworks[f as usize].as_deref().expect("framework");
+        if fw
+            .tracked_roles
+            .iter()
+            .all(|&r| fw.spec.roles.contains(&*self.roles[r as usize].name))
+        {
+            return; // Nothing tracked beyond the subscribed roles: the common case.
+        }
         let mut held: BTreeSet<String> = BTreeSet::new();
         for &a in &fw.agents {
             if let Some(res) = self.agents[a as usize]
@@ -616,7 +698,7 @@ impl Allocator {
             spec: spec.clone(),
             active,
             tracked_roles: BTreeSet::new(),
-            filters: HashMap::new(),
+            filtered_agents: HashSet::new(),
             agents: HashSet::new(),
         })));
         self.framework_index.insert(id.to_string(), f);
@@ -675,7 +757,7 @@ impl Allocator {
         let left: Vec<String> = old.roles.difference(&spec.roles).cloned().collect();
         for role in &left {
             if let Some(&r) = self.role_index.get(role) {
-                fw.filters.retain(|(fr, _), _| *fr != r);
+                self.clear_filters(f, Some(r));
             }
         }
         for role in &spec.roles {
@@ -715,6 +797,7 @@ impl Allocator {
         for r in roles {
             self.untrack_under_role(f, r);
         }
+        self.clear_filters(f, None);
         self.frameworks[f as usize] = None;
     }
 
@@ -782,6 +865,7 @@ impl Allocator {
             total: spec.total,
             available,
             allocated,
+            filters: Vec::new(),
         })));
         self.agent_index.insert(id.to_string(), a);
         for (fw, res) in used {
@@ -911,11 +995,16 @@ impl Allocator {
                         let fw = self.frameworks[f as usize]
                             .as_deref_mut()
                             .expect("framework");
-                        fw.filters.entry((r, a)).or_default().push(OfferFilter {
-                            resources: res.unallocated(),
+                        fw.filtered_agents.insert(a);
+                        let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+                        let refused = res.iter().map(|x| Refused::new(&agent.total, x)).collect();
+                        agent.filters.push(OfferFilter {
+                            framework: f,
+                            role: r,
+                            refused,
                             expires,
                         });
-                        self.filter_expiry.push(Reverse((expires, f, r, a)));
+                        self.filter_expiry.push(Reverse((expires, a)));
                     }
                 }
             }
@@ -1001,7 +1090,7 @@ impl Allocator {
                 .expect("framework");
             fw.spec.suppressed_roles.remove(&role);
             if let Some(&r) = self.role_index.get(&role) {
-                fw.filters.retain(|(fr, _), _| *fr != r);
+                self.clear_filters(f, Some(r));
                 self.refresh_activity(f, r);
             }
         }
@@ -1118,23 +1207,32 @@ impl Allocator {
     // ---- allocation -------------------------------------------------------------------
 
     fn expire_filters(&mut self, now: Instant) {
-        while let Some(Reverse((expires, f, r, a))) = self.filter_expiry.peek().copied() {
+        while let Some(Reverse((expires, a))) = self.filter_expiry.peek().copied() {
             if expires > now {
                 break;
             }
             self.filter_expiry.pop();
-            let Some(fw) = self
-                .frameworks
-                .get_mut(f as usize)
-                .and_then(|x| x.as_deref_mut())
-            else {
-                continue;
-            };
-            if let Some(list) = fw.filters.get_mut(&(r, a)) {
-                list.retain(|x| x.expires > now);
-                if list.is_empty() {
-                    fw.filters.remove(&(r, a));
-                }
+            if let Some(agent) = self.agents[a as usize].as_deref_mut() {
+                agent.filters.retain(|x| x.expires > now);
+            }
+        }
+    }
+
+    /// Drops the framework's filters (for one role, or all).
+    fn clear_filters(&mut self, f: u32, role: Option<u32>) {
+        let fw = self.frameworks[f as usize]
+            .as_deref_mut()
+            .expect("framework");
+        let agents: Vec<u32> = if role.is_none() {
+            fw.filtered_agents.drain().collect()
+        } else {
+            fw.filtered_agents.iter().copied().collect()
+        };
+        for a in agents {
+            if let Some(agent) = self.agents[a as usize].as_deref_mut() {
+                agent
+                    .filters
+                    .retain(|x| x.framework != f || role.is_some_and(|r| x.role != r));
             }
         }
     }
@@ -1169,7 +1267,7 @@ impl Allocator {
             for agent in self.agents.iter().flatten() {
                 let q = self
                     .names
-                    .quantities(&agent.available.filter(is_unreserved_nonrevocable_scalar));
+                    .quantities_where(&agent.available, is_unreserved_nonrevocable_scalar);
                 add_q(&mut available, &q, 1);
             }
         }
@@ -1177,7 +1275,7 @@ impl Allocator {
             consumed,
             required_headroom: required,
             available_headroom: available,
-            out: Vec::new(),
+            out: Vec::with_capacity(self.agent_index.len()),
             out_index: HashMap::new(),
         }
     }
@@ -1221,6 +1319,7 @@ impl Allocator {
         }
         let n_names = names.ids.len();
         let mut made: Vec<Made> = Vec::new();
+        let agent_first = round.out.len();
         for r in role_sorter.iter() {
             if agent.available.is_empty() {
                 break;
@@ -1347,7 +1446,7 @@ impl Allocator {
                 };
                 if to_offer.is_empty()
                     || !allocatable(min_allocatable, &to_offer)
-                    || is_filtered(fw, r, a, &to_offer, now)
+                    || is_filtered(&agent.filters, f, r, &to_offer, now)
                 {
                     continue;
                 }
@@ -1365,7 +1464,7 @@ impl Allocator {
                     }
                 };
                 let unreserved =
-                    names.quantities(&offered.filter(is_unreserved_nonrevocable_scalar));
+                    names.quantities_where(&offered, is_unreserved_nonrevocable_scalar);
                 let quantities = names.quantities(&offered);
                 offered.allocate(&role.name);
                 match agent.allocated.get_mut(&*fw.id) {
@@ -1390,17 +1489,28 @@ impl Allocator {
                     add_q(&mut unsatisfied, &unreserved, -1);
                 }
 
-                let slot = *round.out_index.entry((f, a)).or_insert_with(|| {
-                    round.out.push(Allocation {
-                        framework_id: fw.id.to_string(),
-                        agent_id: agent.id.to_string(),
-                        resources: BTreeMap::new(),
-                    });
-                    round.out.len() - 1
-                });
+                // One Allocation per (framework, agent): this agent's earlier allocations in
+                // this stage are the last few entries; stage 2 also looks up stage 1's.
+                let slot = match (agent_first..round.out.len())
+                    .find(|&i| round.out[i].framework_id.as_str() == &*fw.id)
+                    .or_else(|| round.out_index.get(&(f, a)).copied())
+                {
+                    Some(i) => i,
+                    None => {
+                        round.out.push(Allocation {
+                            framework_id: String::from(&*fw.id),
+                            agent_id: String::from(&*agent.id),
+                            resources: BTreeMap::new(),
+                        });
+                        if stage == Stage::QuotaGuarantees {
+                            round.out_index.insert((f, a), round.out.len() - 1);
+                        }
+                        round.out.len() - 1
+                    }
+                };
                 *round.out[slot]
                     .resources
-                    .entry(role.name.to_string())
+                    .entry(String::from(&*role.name))
                     .or_default() += offered;
                 made.push(Made {
                     role: r,
@@ -1453,10 +1563,23 @@ fn allocatable(min: &[Vec<(String, i64)>], offer: &Resources) -> bool {
             .any(|alt| alt.iter().all(|(name, v)| offer.scalar_millis(name) >= *v))
 }
 
-/// Whether an unexpired filter of `fw` for (role, agent) refused a superset of `offer`.
-fn is_filtered(fw: &Framework, role: u32, agent: u32, offer: &Resources, now: Instant) -> bool {
-    fw.filters.get(&(role, agent)).is_some_and(|list| {
-        list.iter()
-            .any(|x| x.expires > now && x.resources.contains(offer))
+/// Whether an unexpired filter of framework `f` for `role` on the agent refused a superset
+/// of `offer` (Mesos `RefusedOfferFilter`: refused resources contain the offer).
+fn is_filtered(
+    filters: &[OfferFilter],
+    f: u32,
+    role: u32,
+    offer: &Resources,
+    now: Instant,
+) -> bool {
+    filters.iter().any(|x| {
+        x.framework == f
+            && x.role == role
+            && x.expires > now
+            && offer.iter().enumerate().all(|(i, t)| {
+                // Same position first: both usually come from this agent in one order.
+                x.refused.get(i).is_some_and(|e| e.covers(t))
+                    || x.refused.iter().any(|e| e.covers(t))
+            })
     })
 }
