@@ -27,6 +27,7 @@ pub mod value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
+use std::sync::Arc;
 
 pub use format::{ResourceFormat, convert_resource_format};
 use remesos_proto::mesos::v1::resource::{
@@ -73,8 +74,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A normalized collection of resources (see the module doc for the invariants).
 #[derive(Clone, Default)]
 pub struct Resources {
-    /// Normalized entries in insertion order.
-    resources: Vec<Resource>,
+    /// Normalized entries in insertion order. Shared and copied on write, as Mesos's
+    /// `Resource_Unsafe` (a `Resource` is over a kilobyte; cloning a `Resources` only bumps
+    /// reference counts).
+    resources: Vec<Arc<Resource>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -90,6 +93,33 @@ fn is_scalar(r: &Resource) -> bool {
 
 fn scalar_fixed(r: &Resource) -> i64 {
     value::to_fixed(r.scalar.map_or(0.0, |s| s.value))
+}
+
+/// A scalar resource's value in thousandths (Mesos's fixed-point), 0 for other types.
+pub fn scalar_millis(r: &Resource) -> i64 {
+    if is_scalar(r) { scalar_fixed(r) } else { 0 }
+}
+
+/// Whether `r` is a scalar resource.
+pub fn is_scalar_resource(r: &Resource) -> bool {
+    is_scalar(r)
+}
+
+/// Shrinks a scalar resource to at most `max_millis` thousandths. Returns false when
+/// nothing is left or the resource cannot be split (MOUNT/BLOCK disks, persistent
+/// volumes, shared resources) and is larger than the target (Mesos `Resources::shrink`).
+pub fn shrink_resource(r: &mut Resource, max_millis: i64) -> bool {
+    let have = scalar_millis(r);
+    if have <= max_millis {
+        return have > 0;
+    }
+    if is_exact(r) || max_millis <= 0 {
+        return false;
+    }
+    r.scalar = Some(Scalar {
+        value: value::from_fixed(max_millis),
+    });
+    true
 }
 
 /// Whether a resource holds nothing (zero scalar, no ranges, no items).
@@ -119,7 +149,7 @@ pub fn is_allocatable_to(r: &Resource, role: &str) -> bool {
 
 /// Disks that are only ever added or subtracted whole (MOUNT/BLOCK, RAW with an id,
 /// persistent volumes) and shared resources: matched by equality, never merged.
-fn is_exact(r: &Resource) -> bool {
+pub fn is_exact(r: &Resource) -> bool {
     if r.shared.is_some() {
         return true;
     }
@@ -140,9 +170,14 @@ fn is_exact(r: &Resource) -> bool {
 /// Same "shape" (everything but the value). Mesos's `addable`/`subtractable` minus the
 /// exact-disk and shared rules, which `is_exact` handles.
 fn same_shape(a: &Resource, b: &Resource) -> bool {
-    a.name == b.name
-        && a.r#type == b.r#type
-        && a.allocation_info == b.allocation_info
+    same_shape_but_allocation(a, b) && a.allocation_info == b.allocation_info
+}
+
+/// `same_shape` without comparing `allocation_info`. Cheap fields first: this is the inner
+/// loop of offer-filter checks.
+pub fn same_shape_but_allocation(a: &Resource, b: &Resource) -> bool {
+    a.r#type == b.r#type
+        && a.name == b.name
         && a.reservations == b.reservations
         && a.disk == b.disk
         && a.revocable.is_some() == b.revocable.is_some()
@@ -163,9 +198,23 @@ fn subtractable(a: &Resource, b: &Resource) -> bool {
 }
 
 fn contains_one(a: &Resource, b: &Resource) -> bool {
-    if !subtractable(a, b) {
+    subtractable(a, b) && value_contains(a, b)
+}
+
+/// Like `contains_one` with `allocation_info` ignored on both sides; exact resources
+/// (volumes, mount disks, shared) must then have equal values.
+fn contains_one_but_allocation(a: &Resource, b: &Resource) -> bool {
+    if !same_shape_but_allocation(a, b) {
         return false;
     }
+    if is_exact(a) || is_exact(b) {
+        value_contains(a, b) && value_contains(b, a)
+    } else {
+        value_contains(a, b)
+    }
+}
+
+fn value_contains(a: &Resource, b: &Resource) -> bool {
     match value_type(a) {
         Some(ValueType::Scalar) => scalar_fixed(b) <= scalar_fixed(a),
         Some(ValueType::Ranges) => value::ranges_contain(
@@ -951,19 +1000,22 @@ impl Resources {
         out
     }
 
-    /// The entries, post-reservation-refinement format.
-    pub fn as_slice(&self) -> &[Resource] {
+    /// The entries, post-reservation-refinement format (each derefs to a `Resource`).
+    pub fn as_slice(&self) -> &[Arc<Resource>] {
         &self.resources
     }
 
     /// Iterates the entries.
-    pub fn iter(&self) -> std::slice::Iter<'_, Resource> {
-        self.resources.iter()
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(self.resources.iter())
     }
 
     /// The entries, post-reservation-refinement format.
     pub fn into_protos(self) -> Vec<Resource> {
         self.resources
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect()
     }
 
     /// The entries in another reservation format (see [`format`]). Converting refined
@@ -972,7 +1024,7 @@ impl Resources {
         self.resources
             .iter()
             .map(|r| {
-                let mut r = r.clone();
+                let mut r = Resource::clone(r);
                 convert_resource_format(&mut r, format)?;
                 Ok(r)
             })
@@ -998,10 +1050,15 @@ impl Resources {
         if is_empty_resource(&r) {
             return;
         }
+        self.add_normalized(Arc::new(r));
+    }
+
+    /// Adds an entry that is already canonical, in post format and non-empty.
+    fn add_normalized(&mut self, r: Arc<Resource>) {
         if !is_exact(&r)
             && let Some(e) = self.resources.iter_mut().find(|e| addable(e, &r))
         {
-            add_value(e, &r);
+            add_value(Arc::make_mut(e), &r);
             return;
         }
         self.resources.push(r);
@@ -1014,7 +1071,7 @@ impl Resources {
             return;
         }
         if let Some(i) = self.resources.iter().position(|e| subtractable(e, r))
-            && (is_exact(r) || subtract_value(&mut self.resources[i], r))
+            && (is_exact(r) || subtract_value(Arc::make_mut(&mut self.resources[i]), r))
         {
             self.resources.remove(i);
         }
@@ -1024,12 +1081,41 @@ impl Resources {
     pub fn contains(&self, that: &Resources) -> bool {
         that.resources.iter().all(|t| {
             if is_exact(t) {
-                let have = self.resources.iter().filter(|e| *e == t).count();
-                let want = that.resources.iter().filter(|e| *e == t).count();
+                let have = self.resources.iter().filter(|e| **e == *t).count();
+                let want = that.resources.iter().filter(|e| **e == *t).count();
                 have >= want
             } else {
                 // `that` is normalized: no two of its plain entries match the same entry.
                 self.resources.iter().any(|e| contains_one(e, t))
+            }
+        })
+    }
+
+    /// Whether `self` would contain `that` if `allocation_info` were cleared on both (an
+    /// offer filter keeps the refused resources of one role as they were offered). Entries
+    /// at the same position are tried first: both sides usually come from one agent.
+    pub fn contains_ignoring_allocation(&self, that: &Resources) -> bool {
+        that.resources.iter().enumerate().all(|(i, t)| {
+            if is_exact(t) {
+                let have = self
+                    .resources
+                    .iter()
+                    .filter(|e| contains_one_but_allocation(e, t))
+                    .count();
+                let want = that
+                    .resources
+                    .iter()
+                    .filter(|e| contains_one_but_allocation(e, t))
+                    .count();
+                have >= want
+            } else {
+                self.resources
+                    .get(i)
+                    .is_some_and(|e| contains_one_but_allocation(e, t))
+                    || self
+                        .resources
+                        .iter()
+                        .any(|e| contains_one_but_allocation(e, t))
             }
         })
     }
@@ -1130,12 +1216,19 @@ impl Resources {
     /// The total of scalar resource `name` (0 when absent).
     pub fn scalar(&self, name: &str) -> f64 {
         let fixed: i64 = self
-            .resources
             .iter()
             .filter(|r| r.name == name && is_scalar(r))
             .map(scalar_fixed)
             .sum();
         value::from_fixed(fixed)
+    }
+
+    /// The total of scalar resource `name` in thousandths.
+    pub fn scalar_millis(&self, name: &str) -> i64 {
+        self.iter()
+            .filter(|r| r.name == name && is_scalar(r))
+            .map(scalar_fixed)
+            .sum()
     }
 
     /// `cpus` total.
@@ -1195,7 +1288,7 @@ impl Resources {
     fn renormalize(&mut self) {
         let old = std::mem::take(&mut self.resources);
         for r in old {
-            self.add_resource(r);
+            self.add_normalized(r);
         }
     }
 
@@ -1206,7 +1299,10 @@ impl Resources {
             .windows(2)
             .all(|w| w[0].allocation_info == w[1].allocation_info);
         for r in &mut self.resources {
-            match &mut r.allocation_info {
+            if r.allocation_info.as_ref().and_then(|a| a.role.as_deref()) == Some(role) {
+                continue;
+            }
+            match &mut Arc::make_mut(r).allocation_info {
                 Some(AllocationInfo {
                     role: Some(existing),
                 }) if existing == role => {}
@@ -1229,7 +1325,9 @@ impl Resources {
             .windows(2)
             .all(|w| w[0].allocation_info == w[1].allocation_info);
         for r in &mut self.resources {
-            r.allocation_info = None;
+            if r.allocation_info.is_some() {
+                Arc::make_mut(r).allocation_info = None;
+            }
         }
         if !uniform {
             self.renormalize();
@@ -1289,7 +1387,7 @@ impl Resources {
 
     /// The JSON array of Mesos `Resource` objects (post-refinement format).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Array(self.resources.iter().map(resource_to_json).collect())
+        serde_json::Value::Array(self.iter().map(resource_to_json).collect())
     }
 
     /// Mesos's `model(Resources)` for `/master/state`: `cpus`, `gpus`, `mem`, `disk` always
@@ -1335,11 +1433,27 @@ impl PartialEq for Resources {
 
 impl<'a> IntoIterator for &'a Resources {
     type Item = &'a Resource;
-    type IntoIter = std::slice::Iter<'a, Resource>;
+    type IntoIter = Iter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        self.resources.iter()
+        self.iter()
     }
 }
+
+/// Iterator over the entries of a [`Resources`].
+#[derive(Clone, Debug)]
+pub struct Iter<'a>(std::slice::Iter<'a, Arc<Resource>>);
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a Resource;
+    fn next(&mut self) -> Option<&'a Resource> {
+        self.0.next().map(|r| &**r)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 impl FromIterator<Resource> for Resources {
     /// Collects resources assumed valid (see [`Resources::from_protos`] to validate).
@@ -1361,7 +1475,7 @@ impl From<Resource> for Resources {
 impl AddAssign<&Resources> for Resources {
     fn add_assign(&mut self, rhs: &Resources) {
         for r in &rhs.resources {
-            self.add_resource(r.clone());
+            self.add_normalized(r.clone());
         }
     }
 }
@@ -1373,7 +1487,7 @@ impl AddAssign<Resources> for Resources {
             return;
         }
         for r in rhs.resources {
-            self.add_resource(r);
+            self.add_normalized(r);
         }
     }
 }

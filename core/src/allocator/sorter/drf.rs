@@ -1,0 +1,436 @@
+//! Weighted dominant resource fairness sorter (Mesos `sorter/drf/sorter.cpp`), kept sorted
+//! incrementally.
+//!
+//! Clients are named by paths. In a hierarchical sorter (roles) `a/b` lives below `a`; in a
+//! flat one (frameworks inside a role) every client is a child of the root. Every node
+//! keeps its children in a `BTreeSet` ordered like Mesos's `compareDRF`: by share, then
+//! by the number of allocations made so far, then by path. A node's own client (Mesos's
+//! "virtual leaf") is an entry in its own children set, next to its child nodes; it is
+//! sorted by the node's own allocation while the child entries use subtree allocations.
+//! So `a` with frameworks and a child `a/b` sorts exactly as Mesos's `a/.` and `a/b`.
+//!
+//! A change in one client's allocation re-keys that client and its ancestors:
+//! O(depth · log n). A change of the cluster total or of a weight changes every share, so
+//! it only marks the sorter dirty; [`DrfSorter::refresh`] re-keys everything once before
+//! the next allocation round. Only active clients (and nodes with an active client below)
+//! are in the sets, so iteration never walks over inactive or suppressed clients.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Sort key of an entry in a parent's children set.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    /// `f64::to_bits` of the non-negative share: orders like the float.
+    share: u64,
+    /// Allocations made to this entry so far (Mesos breaks share ties with it).
+    count: u64,
+    path: Arc<str>,
+    /// Whether this is the node's own client entry (virtual leaf) rather than the node.
+    leaf: bool,
+    node: usize,
+}
+
+#[derive(Debug)]
+struct Node {
+    path: Arc<str>,
+    /// `usize::MAX` for the root.
+    parent: usize,
+    /// Active entries below this node: its own client (if active) and child nodes with
+    /// `active_leaves > 0`.
+    children: BTreeSet<Key>,
+    /// This node's key in its parent's set, when present there.
+    key: Option<Key>,
+    /// The key of this node's own client entry in `children`, when present.
+    leaf_key: Option<Key>,
+    /// Allocation of this node's own client, by resource-name id (thousandths).
+    own: Vec<i64>,
+    /// Allocation of the whole subtree.
+    subtree: Vec<i64>,
+    own_count: u64,
+    subtree_count: u64,
+    /// The caller's id of the client at this path.
+    client: Option<u32>,
+    active: bool,
+    /// Number of active clients in this subtree (self included).
+    active_leaves: usize,
+}
+
+impl Node {
+    fn new(path: Arc<str>, parent: usize) -> Self {
+        Node {
+            path,
+            parent,
+            children: BTreeSet::new(),
+            key: None,
+            leaf_key: None,
+            own: Vec::new(),
+            subtree: Vec::new(),
+            own_count: 0,
+            subtree_count: 0,
+            client: None,
+            active: false,
+            active_leaves: 0,
+        }
+    }
+}
+
+/// The cluster-wide inputs of share computation.
+#[derive(Clone, Copy)]
+pub(crate) struct ShareContext<'a> {
+    /// Total of each scalar resource name over all agents (thousandths).
+    pub totals: &'a [i64],
+    /// Names left out of fair sharing (`--fair_sharing_excluded_resource_names`).
+    pub excluded: &'a [bool],
+}
+
+/// See the module doc.
+#[derive(Debug)]
+pub(crate) struct DrfSorter {
+    hierarchical: bool,
+    nodes: Vec<Node>,
+    index: HashMap<Arc<str>, usize>,
+    weights: HashMap<Arc<str>, f64>,
+    dirty: bool,
+}
+
+const ROOT: usize = 0;
+
+fn add_into(v: &mut Vec<i64>, q: &[(usize, i64)], sign: i64) {
+    for &(i, amount) in q {
+        if v.len() <= i {
+            v.resize(i + 1, 0);
+        }
+        v[i] += sign * amount;
+    }
+}
+
+impl DrfSorter {
+    pub fn new(hierarchical: bool) -> Self {
+        DrfSorter {
+            hierarchical,
+            nodes: vec![Node::new(Arc::from(""), usize::MAX)],
+            index: HashMap::new(),
+            weights: HashMap::new(),
+            dirty: false,
+        }
+    }
+
+    fn share(&self, alloc: &[i64], path: &str, ctx: ShareContext<'_>) -> f64 {
+        let mut share = 0.0f64;
+        for (i, &total) in ctx.totals.iter().enumerate() {
+            if total <= 0 || ctx.excluded.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let a = alloc.get(i).copied().unwrap_or(0);
+            share = share.max(a as f64 / total as f64);
+        }
+        share / self.weights.get(path).copied().unwrap_or(1.0)
+    }
+
+    fn node_key(&self, n: usize, ctx: ShareContext<'_>) -> Key {
+        let node = &self.nodes[n];
+        Key {
+            share: self.share(&node.subtree, &node.path, ctx).to_bits(),
+            count: node.subtree_count,
+            path: node.path.clone(),
+            leaf: false,
+            node: n,
+        }
+    }
+
+    fn leaf_key_of(&self, n: usize, ctx: ShareContext<'_>) -> Key {
+        let node = &self.nodes[n];
+        Key {
+            share: self.share(&node.own, &node.path, ctx).to_bits(),
+            count: node.own_count,
+            path: node.path.clone(),
+            leaf: true,
+            node: n,
+        }
+    }
+
+    /// The node for `path`, creating it and (in a hierarchical sorter) its ancestors.
+    fn ensure_node(&mut self, path: &str) -> usize {
+        if let Some(&n) = self.index.get(path) {
+            return n;
+        }
+        let parent = match path.rfind('/') {
+            Some(i) if self.hierarchical => self.ensure_node(&path[..i]),
+            _ => ROOT,
+        };
+        let path: Arc<str> = Arc::from(path);
+        let n = self.nodes.len();
+        self.nodes.push(Node::new(path.clone(), parent));
+        self.index.insert(path, n);
+        n
+    }
+
+    /// Adds a client (inactive) at `path` with the caller's `id`.
+    pub fn add_client(&mut self, path: &str, id: u32) {
+        let n = self.ensure_node(path);
+        debug_assert!(self.nodes[n].client.is_none(), "client {path} added twice");
+        self.nodes[n].client = Some(id);
+    }
+
+    /// Removes the client at `path` (its allocation must already be zero).
+    pub fn remove_client(&mut self, path: &str, ctx: ShareContext<'_>) {
+        self.deactivate(path, ctx);
+        if let Some(&n) = self.index.get(path) {
+            self.nodes[n].client = None;
+            self.nodes[n].own_count = 0;
+        }
+    }
+
+    /// Makes the client at `path` eligible for iteration.
+    pub fn activate(&mut self, path: &str, ctx: ShareContext<'_>) {
+        let Some(&n) = self.index.get(path) else {
+            return;
+        };
+        if self.nodes[n].client.is_none() || self.nodes[n].active {
+            return;
+        }
+        self.nodes[n].active = true;
+        if !self.dirty {
+            let k = self.leaf_key_of(n, ctx);
+            self.nodes[n].children.insert(k.clone());
+            self.nodes[n].leaf_key = Some(k);
+        }
+        self.bump_active(n, 1, ctx);
+    }
+
+    /// Takes the client at `path` out of iteration; its allocation is kept.
+    pub fn deactivate(&mut self, path: &str, ctx: ShareContext<'_>) {
+        let Some(&n) = self.index.get(path) else {
+            return;
+        };
+        if !self.nodes[n].active {
+            return;
+        }
+        self.nodes[n].active = false;
+        if let Some(k) = self.nodes[n].leaf_key.take() {
+            self.nodes[n].children.remove(&k);
+        }
+        self.bump_active(n, -1, ctx);
+    }
+
+    /// Adjusts `active_leaves` from `n` up, inserting or removing nodes in their parents'
+    /// sets when they gain their first or lose their last active client.
+    fn bump_active(&mut self, n: usize, delta: isize, ctx: ShareContext<'_>) {
+        let mut x = n;
+        while x != ROOT {
+            let before = self.nodes[x].active_leaves;
+            let after = before
+                .checked_add_signed(delta)
+                .expect("active leaf count underflow");
+            self.nodes[x].active_leaves = after;
+            let parent = self.nodes[x].parent;
+            if before == 0 && after > 0 {
+                if !self.dirty {
+                    let k = self.node_key(x, ctx);
+                    self.nodes[parent].children.insert(k.clone());
+                    self.nodes[x].key = Some(k);
+                }
+            } else if before > 0
+                && after == 0
+                && let Some(k) = self.nodes[x].key.take()
+            {
+                self.nodes[parent].children.remove(&k);
+            }
+            x = parent;
+        }
+    }
+
+    /// Adds (`sign = 1`) or removes (`sign = -1`) scalar quantities to the client at `path`.
+    pub fn update_allocation(
+        &mut self,
+        path: &str,
+        q: &[(usize, i64)],
+        sign: i64,
+        ctx: ShareContext<'_>,
+    ) {
+        let Some(&n) = self.index.get(path) else {
+            debug_assert!(false, "allocation update for unknown client {path}");
+            return;
+        };
+        add_into(&mut self.nodes[n].own, q, sign);
+        if sign > 0 {
+            self.nodes[n].own_count += 1;
+        }
+        let mut x = n;
+        while x != ROOT {
+            add_into(&mut self.nodes[x].subtree, q, sign);
+            if sign > 0 {
+                self.nodes[x].subtree_count += 1;
+            }
+            x = self.nodes[x].parent;
+        }
+        if !self.dirty {
+            self.rekey_chain(n, ctx);
+        }
+    }
+
+    fn rekey_chain(&mut self, n: usize, ctx: ShareContext<'_>) {
+        if let Some(old) = self.nodes[n].leaf_key.take() {
+            self.nodes[n].children.remove(&old);
+            let k = self.leaf_key_of(n, ctx);
+            self.nodes[n].children.insert(k.clone());
+            self.nodes[n].leaf_key = Some(k);
+        }
+        let mut x = n;
+        while x != ROOT {
+            let parent = self.nodes[x].parent;
+            if let Some(old) = self.nodes[x].key.take() {
+                self.nodes[parent].children.remove(&old);
+                let k = self.node_key(x, ctx);
+                self.nodes[parent].children.insert(k.clone());
+                self.nodes[x].key = Some(k);
+            }
+            x = parent;
+        }
+    }
+
+    /// Sets the weight of `path` (a role; may have no client yet). Marks the sorter dirty.
+    pub fn set_weight(&mut self, path: &str, weight: f64) {
+        if weight == 1.0 {
+            self.weights.remove(path);
+        } else {
+            self.weights.insert(Arc::from(path), weight);
+        }
+        self.dirty = true;
+    }
+
+    /// Every share changed (cluster total or weights): re-key everything before use.
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Re-keys every entry if the sorter is dirty. O(n log n); runs at most once per
+    /// change of the cluster total or the weights, not per allocation.
+    pub fn refresh(&mut self, ctx: ShareContext<'_>) {
+        if !self.dirty {
+            return;
+        }
+        for n in 0..self.nodes.len() {
+            self.nodes[n].children.clear();
+            self.nodes[n].key = None;
+            self.nodes[n].leaf_key = None;
+        }
+        for n in 1..self.nodes.len() {
+            if self.nodes[n].active {
+                let k = self.leaf_key_of(n, ctx);
+                self.nodes[n].children.insert(k.clone());
+                self.nodes[n].leaf_key = Some(k);
+            }
+            if self.nodes[n].active_leaves > 0 {
+                let k = self.node_key(n, ctx);
+                let parent = self.nodes[n].parent;
+                self.nodes[parent].children.insert(k.clone());
+                self.nodes[n].key = Some(k);
+            }
+        }
+        self.dirty = false;
+    }
+
+    /// Active clients in DRF order (lowest share first), lazily. The sorter must be fresh.
+    pub fn iter(&self) -> SortedIter<'_> {
+        debug_assert!(!self.dirty, "iterating a dirty sorter");
+        SortedIter {
+            sorter: self,
+            stack: vec![self.nodes[ROOT].children.iter()],
+        }
+    }
+
+    /// Active clients in order, collected (tests and introspection).
+    #[cfg(test)]
+    pub fn sorted(&self) -> Vec<u32> {
+        self.iter().collect()
+    }
+}
+
+/// Depth-first walk over the sorted children sets.
+pub(crate) struct SortedIter<'a> {
+    sorter: &'a DrfSorter,
+    stack: Vec<std::collections::btree_set::Iter<'a, Key>>,
+}
+
+impl Iterator for SortedIter<'_> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        loop {
+            let top = self.stack.last_mut()?;
+            match top.next() {
+                None => {
+                    self.stack.pop();
+                }
+                Some(k) if k.leaf => {
+                    if let Some(id) = self.sorter.nodes[k.node].client {
+                        return Some(id);
+                    }
+                }
+                Some(k) => self.stack.push(self.sorter.nodes[k.node].children.iter()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOTALS: [i64; 2] = [100_000, 1_000_000]; // cpus:100, mem:1000
+    fn ctx() -> ShareContext<'static> {
+        ShareContext {
+            totals: &TOTALS,
+            excluded: &[],
+        }
+    }
+
+    #[test]
+    fn drf_order_follows_dominant_share() {
+        let mut s = DrfSorter::new(false);
+        for (i, name) in ["a", "b", "c"].iter().enumerate() {
+            s.add_client(name, i as u32);
+            s.activate(name, ctx());
+        }
+        // a: cpus 10% / mem 1% -> 0.10; b: mem 20% -> 0.20; c: nothing -> 0.
+        s.update_allocation("a", &[(0, 10_000), (1, 10_000)], 1, ctx());
+        s.update_allocation("b", &[(1, 200_000)], 1, ctx());
+        assert_eq!(s.sorted(), vec![2, 0, 1]);
+        s.deactivate("c", ctx());
+        assert_eq!(s.sorted(), vec![0, 1]);
+        s.set_weight("b", 4.0); // b: 0.2 / 4 = 0.05 < a's 0.10
+        s.refresh(ctx());
+        assert_eq!(s.sorted(), vec![1, 0]);
+    }
+
+    #[test]
+    fn ties_break_on_allocation_count_then_path() {
+        let mut s = DrfSorter::new(false);
+        for (i, name) in ["x", "y"].iter().enumerate() {
+            s.add_client(name, i as u32);
+            s.activate(name, ctx());
+        }
+        assert_eq!(s.sorted(), vec![0, 1]);
+        s.update_allocation("x", &[(0, 1)], 1, ctx());
+        s.update_allocation("x", &[(0, 1)], -1, ctx());
+        // Same share (0), but x has been allocated once.
+        assert_eq!(s.sorted(), vec![1, 0]);
+    }
+
+    #[test]
+    fn hierarchy_sorts_subtrees_then_inside_them() {
+        let mut s = DrfSorter::new(true);
+        for (i, name) in ["a", "a/b", "c"].iter().enumerate() {
+            s.add_client(name, i as u32);
+            s.activate(name, ctx());
+        }
+        // Subtree a = a + a/b = 30% cpus; c = 20%: c first, then inside a: a/b (0) before a (30%).
+        s.update_allocation("a", &[(0, 30_000)], 1, ctx());
+        s.update_allocation("c", &[(0, 20_000)], 1, ctx());
+        assert_eq!(s.sorted(), vec![2, 1, 0]);
+        s.deactivate("a/b", ctx());
+        s.deactivate("a", ctx());
+        assert_eq!(s.sorted(), vec![2]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Sorters decide who is offered next: `drf` (weighted dominant resource fairness).
+
+pub(crate) mod drf;
