@@ -192,9 +192,10 @@ async fn launch_and_finish(format: Format) {
     let teardown = sched::Call { r#type: Some(sched::call::Type::Teardown as i32), ..Default::default() };
     assert_eq!(sub.call(teardown).await.unwrap(), 202);
     loop {
-        match tokio::time::timeout(Duration::from_secs(5), sub.next_event()).await.unwrap() {
-            Ok(_) => continue,
-            Err(_) => break,
+        match tokio::time::timeout(Duration::from_secs(5), sub.next_event()).await {
+            Ok(Ok(_)) => continue, // events sent before the stream closed
+            Ok(Err(_)) => break,   // the stream ended
+            Err(_) => panic!("the subscription stream stayed open after TEARDOWN"),
         }
     }
 }
