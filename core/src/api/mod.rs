@@ -15,6 +15,21 @@ pub const APPLICATION_PROTOBUF: &str = "application/x-protobuf";
 /// Request bodies larger than this are refused with 413 before decoding.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// Middleware: refuses a request whose `Content-Length` exceeds [`MAX_BODY_BYTES`] with 413
+/// before reading its body (bodies without a length are capped while read, by
+/// `DefaultBodyLimit`).
+pub async fn refuse_oversized(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|l| l > MAX_BODY_BYTES as u64) {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large");
+    }
+    next.run(request).await
+}
+
 /// The two encodings of the v1 APIs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

@@ -39,5 +39,6 @@ pub fn router(master: MasterHandle) -> Router {
         .merge(routes)
         .merge(top)
         .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(crate::api::refuse_oversized))
         .merge(grpc)
 }
