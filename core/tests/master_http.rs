@@ -5,20 +5,16 @@
 use std::time::Duration;
 
 use prost::Message;
-use serde_json::{json, Value};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::StreamExt;
+use serde_json::{Value, json};
+
+mod support;
 
 use remesos::client::scheduler::Subscription;
 use remesos::client::{Format, HttpClient};
 use remesos::master::{self, Config, Master};
 use remesos::resources::Resources;
-use remesos_proto::internal as wire;
 use remesos_proto::v1;
 use v1::scheduler as sched;
-use wire::agent_message::Message as FromAgent;
-use wire::master_message::Message as ToAgent;
 
 /// Starts a master on an ephemeral loopback port; returns `host:port`.
 async fn start_master() -> String {
@@ -30,88 +26,33 @@ async fn start_master() -> String {
         allocation_interval: Duration::from_millis(100),
         ..Config::default()
     };
-    let handle = master::runtime::spawn(Master::new(config, "it-master".to_string(), master::runtime::now()));
+    let handle = master::runtime::spawn(Master::new(
+        config,
+        "it-master".to_string(),
+        master::runtime::now(),
+    ));
     tokio::spawn(async move {
-        axum::serve(listener, master::http::router(handle)).await.unwrap();
+        axum::serve(listener, master::http::router(handle))
+            .await
+            .unwrap();
     });
     addr.to_string()
 }
 
-/// A simulated agent: registers over gRPC, runs every task it is sent to completion
-/// (RUNNING, then FINISHED) and counts acknowledgements.
-struct SimAgent {
-    id: String,
-    acks: mpsc::UnboundedReceiver<Vec<u8>>,
-}
-
-async fn start_agent(master: &str, hostname: &str, resources: &str) -> SimAgent {
-    let mut client = wire::agent_service_client::AgentServiceClient::connect(format!("http://{master}"))
-        .await
-        .unwrap();
-    let (tx, rx) = mpsc::channel::<wire::AgentMessage>(64);
-    let info = v1::AgentInfo {
-        hostname: hostname.to_string(),
-        resources: Resources::parse(resources, "*").unwrap().into_protos(),
-        ..Default::default()
-    };
-    tx.send(wire::AgentMessage {
-        message: Some(FromAgent::Register(wire::Register {
-            agent_info: info,
-            endpoint: Some("127.0.0.1:5051".to_string()),
-            ..Default::default()
-        })),
-    })
-    .await
-    .unwrap();
-    let mut inbound = client.session(ReceiverStream::new(rx)).await.unwrap().into_inner();
-    let first = inbound.next().await.unwrap().unwrap();
-    let Some(ToAgent::Registered(registered)) = first.message else {
-        panic!("expected Registered, got {first:?}");
-    };
-    let id = registered.agent_id.value.clone();
-    let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-    let agent_id = id.clone();
-    tokio::spawn(async move {
-        while let Some(Ok(message)) = inbound.next().await {
-            match message.message {
-                Some(ToAgent::RunTask(run)) => {
-                    for state in [v1::TaskState::TaskRunning, v1::TaskState::TaskFinished] {
-                        let status = v1::TaskStatus {
-                            task_id: run.task.task_id.clone(),
-                            state: state as i32,
-                            source: Some(v1::task_status::Source::Executor as i32),
-                            agent_id: Some(v1::AgentId { value: agent_id.clone() }),
-                            uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
-                            ..Default::default()
-                        };
-                        let update = wire::StatusUpdate {
-                            framework_id: run.framework.id.clone().unwrap(),
-                            status,
-                            latest_state: None,
-                        };
-                        let _ = tx.send(wire::AgentMessage { message: Some(FromAgent::StatusUpdate(update)) }).await;
-                    }
-                }
-                Some(ToAgent::Ping(_)) => {
-                    let _ = tx.send(wire::AgentMessage { message: Some(FromAgent::Pong(wire::Pong {})) }).await;
-                }
-                Some(ToAgent::Acknowledgement(ack)) => {
-                    let _ = ack_tx.send(ack.uuid);
-                }
-                _ => {}
-            }
-        }
-    });
-    SimAgent { id, acks: ack_rx }
-}
-
 fn framework_info(name: &str) -> v1::FrameworkInfo {
-    v1::FrameworkInfo { user: "tester".into(), name: name.into(), ..Default::default() }
+    v1::FrameworkInfo {
+        user: "tester".into(),
+        name: name.into(),
+        ..Default::default()
+    }
 }
 
 async fn next_of(sub: &mut Subscription, ty: sched::event::Type) -> sched::Event {
     loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), sub.next_event()).await.expect("event in time").unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(10), sub.next_event())
+            .await
+            .expect("event in time")
+            .unwrap();
         if event.r#type == Some(ty as i32) {
             return event;
         }
@@ -121,12 +62,22 @@ async fn next_of(sub: &mut Subscription, ty: sched::event::Type) -> sched::Event
 /// The whole framework life cycle over HTTP, once per encoding.
 async fn launch_and_finish(format: Format) {
     let master = start_master().await;
-    let mut agent = start_agent(&master, "agent-host", "cpus:4;mem:2048;ports:[31000-32000]").await;
-    let subscribe = sched::call::Subscribe { framework_info: framework_info("it"), ..Default::default() };
-    let mut sub = Subscription::subscribe(&master, subscribe, format).await.unwrap();
+    let mut agent =
+        support::start_agent(&master, "agent-host", "cpus:4;mem:2048;ports:[31000-32000]").await;
+    let subscribe = sched::call::Subscribe {
+        framework_info: framework_info("it"),
+        ..Default::default()
+    };
+    let mut sub = Subscription::subscribe(&master, subscribe, format)
+        .await
+        .unwrap();
     assert!(sub.framework_id.value.starts_with("it-master-"));
 
-    let offers = next_of(&mut sub, sched::event::Type::Offers).await.offers.unwrap().offers;
+    let offers = next_of(&mut sub, sched::event::Type::Offers)
+        .await
+        .offers
+        .unwrap()
+        .offers;
     let offer = &offers[0];
     assert_eq!(offer.hostname, "agent-host");
     assert_eq!(offer.agent_id.value, agent.id);
@@ -135,10 +86,15 @@ async fn launch_and_finish(format: Format) {
     resources.allocate("*");
     let task = v1::TaskInfo {
         name: "hello".into(),
-        task_id: v1::TaskId { value: "task-1".into() },
+        task_id: v1::TaskId {
+            value: "task-1".into(),
+        },
         agent_id: offer.agent_id.clone(),
         resources: resources.into_protos(),
-        command: Some(v1::CommandInfo { value: Some("echo hello".into()), ..Default::default() }),
+        command: Some(v1::CommandInfo {
+            value: Some("echo hello".into()),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let accept = sched::Call {
@@ -147,7 +103,9 @@ async fn launch_and_finish(format: Format) {
             offer_ids: vec![offer.id.clone()],
             operations: vec![v1::offer::Operation {
                 r#type: Some(v1::offer::operation::Type::Launch as i32),
-                launch: Some(v1::offer::operation::Launch { task_infos: vec![task] }),
+                launch: Some(v1::offer::operation::Launch {
+                    task_infos: vec![task],
+                }),
                 ..Default::default()
             }],
             filters: None,
@@ -158,7 +116,10 @@ async fn launch_and_finish(format: Format) {
 
     let mut seen = Vec::new();
     while seen.len() < 2 {
-        let update = next_of(&mut sub, sched::event::Type::Update).await.update.unwrap();
+        let update = next_of(&mut sub, sched::event::Type::Update)
+            .await
+            .update
+            .unwrap();
         let status = update.status;
         seen.push(status.state);
         let ack = sched::Call {
@@ -172,14 +133,26 @@ async fn launch_and_finish(format: Format) {
         };
         assert_eq!(sub.call(ack).await.unwrap(), 202);
     }
-    assert_eq!(seen, vec![v1::TaskState::TaskRunning as i32, v1::TaskState::TaskFinished as i32]);
+    assert_eq!(
+        seen,
+        vec![
+            v1::TaskState::TaskRunning as i32,
+            v1::TaskState::TaskFinished as i32
+        ]
+    );
     for _ in 0..2 {
-        tokio::time::timeout(Duration::from_secs(5), agent.acks.recv()).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), agent.acks.recv())
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     // The operator surface shows the framework and its completed task.
     let http = HttpClient::default();
-    let (status, body) = http.get(&format!("http://{master}/master/state")).await.unwrap();
+    let (status, body) = http
+        .get(&format!("http://{master}/master/state"))
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     let state: Value = serde_json::from_slice(&body).unwrap();
     let fw = &state["frameworks"][0];
@@ -189,7 +162,10 @@ async fn launch_and_finish(format: Format) {
     assert_eq!(state["slaves"][0]["hostname"], "agent-host");
 
     // TEARDOWN ends the subscription stream.
-    let teardown = sched::Call { r#type: Some(sched::call::Type::Teardown as i32), ..Default::default() };
+    let teardown = sched::Call {
+        r#type: Some(sched::call::Type::Teardown as i32),
+        ..Default::default()
+    };
     assert_eq!(sub.call(teardown).await.unwrap(), 202);
     loop {
         match tokio::time::timeout(Duration::from_secs(5), sub.next_event()).await {
@@ -211,17 +187,29 @@ async fn framework_life_cycle_protobuf() {
 }
 
 /// A raw POST through hyper, for requests the typed client would never send.
-async fn post_raw(master: &str, path: &str, content_type: Option<&str>, accept: &str, extra: &[(&str, &str)], body: Vec<u8>) -> (u16, String) {
+async fn post_raw(
+    master: &str,
+    path: &str,
+    content_type: Option<&str>,
+    accept: &str,
+    extra: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, String) {
     use http_body_util::{BodyExt, Full};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-    let mut request = hyper::Request::post(format!("http://{master}{path}")).header("Accept", accept);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let mut request =
+        hyper::Request::post(format!("http://{master}{path}")).header("Accept", accept);
     if let Some(ct) = content_type {
         request = request.header("Content-Type", ct);
     }
     for (k, v) in extra {
         request = request.header(*k, *v);
     }
-    let response = client.request(request.body(Full::new(bytes::Bytes::from(body))).unwrap()).await.unwrap();
+    let response = client
+        .request(request.body(Full::new(bytes::Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
@@ -240,11 +228,17 @@ async fn oversized_post(master: &str, path: &str) -> u16 {
     let mut buf = vec![0u8; 64];
     let n = stream.read(&mut buf).await.unwrap();
     let line = String::from_utf8_lossy(&buf[..n]).to_string();
-    line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 async fn framework_count(master: &str) -> usize {
-    let (_, body) = HttpClient::default().get(&format!("http://{master}/master/state")).await.unwrap();
+    let (_, body) = HttpClient::default()
+        .get(&format!("http://{master}/master/state"))
+        .await
+        .unwrap();
     let state: Value = serde_json::from_slice(&body).unwrap();
     state["frameworks"].as_array().unwrap().len()
 }
@@ -254,32 +248,98 @@ async fn bad_requests_get_mesos_status_codes_and_change_nothing() {
     // Reference §3.1 and §3.2.
     let master = start_master().await;
     let path = "/api/v1/scheduler";
-    let subscribe = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}})
-        .to_string()
-        .into_bytes();
+    let subscribe =
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}})
+            .to_string()
+            .into_bytes();
     let json_ct = Some("application/json");
 
-    let (s, _) = HttpClient::default().get(&format!("http://{master}{path}")).await.unwrap();
+    let (s, _) = HttpClient::default()
+        .get(&format!("http://{master}{path}"))
+        .await
+        .unwrap();
     assert_eq!(s, 405);
-    let (s, body) = post_raw(&master, path, None, "application/json", &[], subscribe.clone()).await;
-    assert_eq!((s, body.as_str()), (400, "Expecting 'Content-Type' to be present"));
-    let (s, _) = post_raw(&master, path, Some("text/plain"), "application/json", &[], subscribe.clone()).await;
+    let (s, body) = post_raw(
+        &master,
+        path,
+        None,
+        "application/json",
+        &[],
+        subscribe.clone(),
+    )
+    .await;
+    assert_eq!(
+        (s, body.as_str()),
+        (400, "Expecting 'Content-Type' to be present")
+    );
+    let (s, _) = post_raw(
+        &master,
+        path,
+        Some("text/plain"),
+        "application/json",
+        &[],
+        subscribe.clone(),
+    )
+    .await;
     assert_eq!(s, 415);
     let (s, _) = post_raw(&master, path, json_ct, "text/html", &[], subscribe.clone()).await;
     assert_eq!(s, 406);
-    let (s, body) = post_raw(&master, path, json_ct, "application/json", &[], b"{not json".to_vec()).await;
+    let (s, body) = post_raw(
+        &master,
+        path,
+        json_ct,
+        "application/json",
+        &[],
+        b"{not json".to_vec(),
+    )
+    .await;
     assert_eq!(s, 400, "{body}");
-    let (s, _) = post_raw(&master, path, Some("application/x-protobuf"), "application/json", &[], vec![0xff, 0xff, 0xff]).await;
+    let (s, _) = post_raw(
+        &master,
+        path,
+        Some("application/x-protobuf"),
+        "application/json",
+        &[],
+        vec![0xff, 0xff, 0xff],
+    )
+    .await;
     assert_eq!(s, 400);
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes();
     let (s, _) = post_raw(&master, path, json_ct, "application/json", &[], deep).await;
-    assert_eq!(s, 400, "deeply nested JSON is rejected, not a stack overflow");
+    assert_eq!(
+        s, 400,
+        "deeply nested JSON is rejected, not a stack overflow"
+    );
     // An oversized body is refused from its Content-Length, before it is read.
     assert_eq!(oversized_post(&master, path).await, 413);
-    let (s, body) = post_raw(&master, path, json_ct, "application/json", &[("Mesos-Stream-Id", "x")], subscribe.clone()).await;
-    assert_eq!((s, body.as_str()), (400, "Subscribe calls should not include the 'Mesos-Stream-Id' header"));
-    let missing_user = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"name": "n"}}}).to_string().into_bytes();
-    let (s, body) = post_raw(&master, path, json_ct, "application/json", &[], missing_user).await;
+    let (s, body) = post_raw(
+        &master,
+        path,
+        json_ct,
+        "application/json",
+        &[("Mesos-Stream-Id", "x")],
+        subscribe.clone(),
+    )
+    .await;
+    assert_eq!(
+        (s, body.as_str()),
+        (
+            400,
+            "Subscribe calls should not include the 'Mesos-Stream-Id' header"
+        )
+    );
+    let missing_user = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"name": "n"}}})
+        .to_string()
+        .into_bytes();
+    let (s, body) = post_raw(
+        &master,
+        path,
+        json_ct,
+        "application/json",
+        &[],
+        missing_user,
+    )
+    .await;
     assert_eq!(s, 400);
     assert!(body.contains("user"), "{body}");
     let bad_role = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n", "role": "a//b"}}})
@@ -287,56 +347,129 @@ async fn bad_requests_get_mesos_status_codes_and_change_nothing() {
         .into_bytes();
     let (s, _) = post_raw(&master, path, json_ct, "application/json", &[], bad_role).await;
     assert_eq!(s, 400);
-    let unknown = json!({"type": "REVIVE", "framework_id": {"value": "nope"}}).to_string().into_bytes();
-    let (s, body) = post_raw(&master, path, json_ct, "application/json", &[("Mesos-Stream-Id", "x")], unknown).await;
+    let unknown = json!({"type": "REVIVE", "framework_id": {"value": "nope"}})
+        .to_string()
+        .into_bytes();
+    let (s, body) = post_raw(
+        &master,
+        path,
+        json_ct,
+        "application/json",
+        &[("Mesos-Stream-Id", "x")],
+        unknown,
+    )
+    .await;
     assert_eq!((s, body.as_str()), (400, "Framework cannot be found"));
-    assert_eq!(framework_count(&master).await, 0, "rejected calls change nothing");
+    assert_eq!(
+        framework_count(&master).await,
+        0,
+        "rejected calls change nothing"
+    );
 
     // The operator API checks the same way.
-    let (s, _) = post_raw(&master, "/api/v1", Some("text/plain"), "application/json", &[], b"{}".to_vec()).await;
+    let (s, _) = post_raw(
+        &master,
+        "/api/v1",
+        Some("text/plain"),
+        "application/json",
+        &[],
+        b"{}".to_vec(),
+    )
+    .await;
     assert_eq!(s, 415);
-    let (s, _) = post_raw(&master, "/api/v1", json_ct, "application/json", &[], b"{\"type\": 7".to_vec()).await;
+    let (s, _) = post_raw(
+        &master,
+        "/api/v1",
+        json_ct,
+        "application/json",
+        &[],
+        b"{\"type\": 7".to_vec(),
+    )
+    .await;
     assert_eq!(s, 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_api_and_endpoints() {
     let master = start_master().await;
-    let _agent = start_agent(&master, "op-host", "cpus:2;mem:1024").await;
+    let _agent = support::start_agent(&master, "op-host", "cpus:2;mem:1024").await;
     let json_ct = Some("application/json");
-    let (s, body) = post_raw(&master, "/api/v1", json_ct, "application/json", &[], br#"{"type":"GET_HEALTH"}"#.to_vec()).await;
+    let (s, body) = post_raw(
+        &master,
+        "/api/v1",
+        json_ct,
+        "application/json",
+        &[],
+        br#"{"type":"GET_HEALTH"}"#.to_vec(),
+    )
+    .await;
     assert_eq!(s, 200);
     let v: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v, json!({"type": "GET_HEALTH", "get_health": {"healthy": true}}));
+    assert_eq!(
+        v,
+        json!({"type": "GET_HEALTH", "get_health": {"healthy": true}})
+    );
 
     // GET_AGENTS in protobuf, answered in protobuf.
-    let call = v1::master::Call { r#type: Some(v1::master::call::Type::GetAgents as i32), ..Default::default() };
+    let call = v1::master::Call {
+        r#type: Some(v1::master::call::Type::GetAgents as i32),
+        ..Default::default()
+    };
     let client = HttpClient::default();
     let response = client
-        .post(&format!("http://{master}/api/v1"), "application/x-protobuf", "application/x-protobuf", &[], call.encode_to_vec())
+        .post(
+            &format!("http://{master}/api/v1"),
+            "application/x-protobuf",
+            "application/x-protobuf",
+            &[],
+            call.encode_to_vec(),
+        )
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let body = remesos::client::collect(response).await.unwrap();
     let r = v1::master::Response::decode(body).unwrap();
     assert_eq!(r.r#type, Some(v1::master::response::Type::GetAgents as i32));
-    assert_eq!(r.get_agents.unwrap().agents[0].agent_info.hostname, "op-host");
+    assert_eq!(
+        r.get_agents.unwrap().agents[0].agent_info.hostname,
+        "op-host"
+    );
 
-    let (s, body) = client.get(&format!("http://{master}/metrics/snapshot")).await.unwrap();
+    let (s, body) = client
+        .get(&format!("http://{master}/metrics/snapshot"))
+        .await
+        .unwrap();
     assert_eq!(s, 200);
     let metrics: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(metrics["master/elected"], 1.0);
     assert_eq!(metrics["master/slaves_active"], 1.0);
     assert_eq!(metrics["master/cpus_total"], 2.0);
-    for path in ["/health", "/master/health", "/version", "/state", "/master/state-summary", "/master/roles", "/master/flags", "/master/tasks", "/master/frameworks", "/master/slaves"] {
+    for path in [
+        "/health",
+        "/master/health",
+        "/version",
+        "/state",
+        "/master/state-summary",
+        "/master/roles",
+        "/master/flags",
+        "/master/tasks",
+        "/master/frameworks",
+        "/master/slaves",
+    ] {
         let (s, _) = client.get(&format!("http://{master}{path}")).await.unwrap();
         assert_eq!(s, 200, "{path}");
     }
     // `/master/redirect` points at the leader, protocol-relative (reference §6).
-    let raw = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<http_body_util::Full<bytes::Bytes>>();
-    let request = hyper::Request::get(format!("http://{master}/master/redirect")).body(Default::default()).unwrap();
+    let raw = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let request = hyper::Request::get(format!("http://{master}/master/redirect"))
+        .body(Default::default())
+        .unwrap();
     let response = raw.request(request).await.unwrap();
     assert_eq!(response.status().as_u16(), 307);
     let location = response.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(location, format!("//127.0.0.1:{}", master.rsplit(':').next().unwrap()));
+    assert_eq!(
+        location,
+        format!("//127.0.0.1:{}", master.rsplit(':').next().unwrap())
+    );
 }

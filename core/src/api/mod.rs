@@ -3,7 +3,7 @@
 //! RecordIO event streams.
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use prost::{Message, Name};
@@ -18,7 +18,10 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Middleware: refuses a request whose `Content-Length` exceeds [`MAX_BODY_BYTES`] with 413
 /// before reading its body (bodies without a length are capped while read, by
 /// `DefaultBodyLimit`).
-pub async fn refuse_oversized(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub async fn refuse_oversized(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let length = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -56,9 +59,10 @@ impl Format {
 /// An error response with a plain-text body, as Mesos sends them.
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let mut response = (status, message.into()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -67,16 +71,28 @@ pub fn method_not_allowed(method: &Method) -> Response {
         StatusCode::METHOD_NOT_ALLOWED,
         format!("Expecting one of {{ 'POST' }}, but received '{method}'"),
     );
-    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
 }
 
 /// The request's `Content-Type`: missing is 400, anything but JSON or protobuf is 415.
 pub fn request_format(headers: &HeaderMap) -> Result<Format, Response> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Err(error(StatusCode::BAD_REQUEST, "Expecting 'Content-Type' to be present"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Expecting 'Content-Type' to be present",
+        ));
     };
-    let media = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match media.as_str() {
         APPLICATION_JSON => Ok(Format::Json),
         APPLICATION_PROTOBUF => Ok(Format::Protobuf),
@@ -98,7 +114,9 @@ pub fn accepts(headers: &HeaderMap, media: &str) -> bool {
         let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         let q_zero = parts.any(|p| {
             let p = p.trim();
-            p.strip_prefix("q=").and_then(|q| q.trim().parse::<f64>().ok()).is_some_and(|q| q == 0.0)
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f64>().ok())
+                .is_some_and(|q| q == 0.0)
         });
         if q_zero {
             return false;
@@ -124,28 +142,45 @@ pub fn response_format(headers: &HeaderMap) -> Result<Format, Response> {
 /// Decodes a call body; failures are 400 with Mesos's wording.
 pub fn decode<M: Message + Name + Default>(format: Format, body: &Bytes) -> Result<M, Response> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large"));
+        return Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body is too large",
+        ));
     }
     let short = M::NAME;
     match format {
-        Format::Protobuf => M::decode(body.as_ref())
-            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("Failed to parse body into {short} protobuf: {e}"))),
-        Format::Json => remesos_proto::json::from_slice::<M>(body)
-            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("Failed to convert JSON into {short} protobuf: {e}"))),
+        Format::Protobuf => M::decode(body.as_ref()).map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("Failed to parse body into {short} protobuf: {e}"),
+            )
+        }),
+        Format::Json => remesos_proto::json::from_slice::<M>(body).map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("Failed to convert JSON into {short} protobuf: {e}"),
+            )
+        }),
     }
 }
 
 /// A `200 OK` response carrying one message.
 pub fn ok<M: Message + Name>(format: Format, message: &M) -> Response {
     let mut response = (StatusCode::OK, format.encode(message)).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.media_type()),
+    );
     response
 }
 
 /// A `200 OK` JSON response.
 pub fn json_ok(value: &serde_json::Value) -> Response {
     let mut response = (StatusCode::OK, value.to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(APPLICATION_JSON),
+    );
     response
 }
 
@@ -162,6 +197,9 @@ where
         Ok::<_, std::convert::Infallible>(Bytes::from(framed))
     });
     let mut response = Response::new(Body::from_stream(body));
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.media_type()),
+    );
     response
 }

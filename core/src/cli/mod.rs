@@ -28,7 +28,11 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         "--version" | "version" => {
-            println!("remesos {} (Mesos API {})", env!("CARGO_PKG_VERSION"), crate::master::MESOS_VERSION);
+            println!(
+                "remesos {} (Mesos API {})",
+                env!("CARGO_PKG_VERSION"),
+                crate::master::MESOS_VERSION
+            );
             ExitCode::SUCCESS
         }
         other => {
@@ -45,9 +49,13 @@ pub(crate) fn init_logging(level: &str, quiet: bool) {
         "WARNING" => "warn",
         _ => "info",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("REMESOS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if quiet { "error" } else { level }));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REMESOS_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if quiet { "error" } else { level })
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// The machine's hostname, as Mesos uses it when `--hostname` is not given.

@@ -5,8 +5,8 @@ pub mod scheduler;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 pub use crate::api::Format;
@@ -34,7 +34,9 @@ pub struct HttpClient {
 
 impl Default for HttpClient {
     fn default() -> Self {
-        HttpClient { inner: Client::builder(TokioExecutor::new()).build_http() }
+        HttpClient {
+            inner: Client::builder(TokioExecutor::new()).build_http(),
+        }
     }
 }
 
@@ -54,13 +56,24 @@ impl HttpClient {
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
-        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| Error::Http(e.to_string()))?;
-        self.inner.request(request).await.map_err(|e| Error::Http(e.to_string()))
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| Error::Http(e.to_string()))?;
+        self.inner
+            .request(request)
+            .await
+            .map_err(|e| Error::Http(e.to_string()))
     }
 
     pub async fn get(&self, url: &str) -> Result<(u16, Bytes)> {
-        let request = hyper::Request::get(url).body(Full::new(Bytes::new())).map_err(|e| Error::Http(e.to_string()))?;
-        let response = self.inner.request(request).await.map_err(|e| Error::Http(e.to_string()))?;
+        let request = hyper::Request::get(url)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| Error::Http(e.to_string()))?;
+        let response = self
+            .inner
+            .request(request)
+            .await
+            .map_err(|e| Error::Http(e.to_string()))?;
         let status = response.status().as_u16();
         let body = collect(response).await?;
         Ok((status, body))

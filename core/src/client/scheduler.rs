@@ -30,7 +30,11 @@ pub struct Subscription {
 
 impl Subscription {
     /// SUBSCRIBEs at `master` (`host:port`) and waits for SUBSCRIBED.
-    pub async fn subscribe(master: &str, subscribe: sched::call::Subscribe, format: Format) -> Result<Subscription> {
+    pub async fn subscribe(
+        master: &str,
+        subscribe: sched::call::Subscribe,
+        format: Format,
+    ) -> Result<Subscription> {
         let client = HttpClient::default();
         let url = format!("http://{master}/api/v1/scheduler");
         let framework_id = subscribe.framework_info.id.clone();
@@ -41,12 +45,21 @@ impl Subscription {
             ..Default::default()
         };
         let response = client
-            .post(&url, format.media_type(), format.media_type(), &[], format.encode(&call))
+            .post(
+                &url,
+                format.media_type(),
+                format.media_type(),
+                &[],
+                format.encode(&call),
+            )
             .await?;
         let status = response.status().as_u16();
         if status != 200 {
             let body = super::collect(response).await?;
-            return Err(Error::Status { status, body: String::from_utf8_lossy(&body).into_owned() });
+            return Err(Error::Status {
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
         }
         let stream_id = response
             .headers()
@@ -67,14 +80,24 @@ impl Subscription {
             pending: Default::default(),
         };
         let first = subscription.next_event().await?;
-        match (first.r#type.and_then(|t| sched::event::Type::try_from(t).ok()), first.subscribed, first.error) {
+        match (
+            first
+                .r#type
+                .and_then(|t| sched::event::Type::try_from(t).ok()),
+            first.subscribed,
+            first.error,
+        ) {
             (Some(sched::event::Type::Subscribed), Some(s), _) => {
                 subscription.framework_id = s.framework_id;
                 subscription.master_info = s.master_info;
-                subscription.heartbeat_interval_seconds = s.heartbeat_interval_seconds.unwrap_or(15.0);
+                subscription.heartbeat_interval_seconds =
+                    s.heartbeat_interval_seconds.unwrap_or(15.0);
                 Ok(subscription)
             }
-            (_, _, Some(e)) => Err(Error::Status { status: 200, body: e.message }),
+            (_, _, Some(e)) => Err(Error::Status {
+                status: 200,
+                body: e.message,
+            }),
             _ => Err(Error::Decode("the first event was not SUBSCRIBED".into())),
         }
     }
@@ -90,7 +113,10 @@ impl Subscription {
             };
             let frame = frame.map_err(|e| Error::Http(e.to_string()))?;
             if let Ok(data) = frame.into_data() {
-                let records = self.decoder.feed(&data).map_err(|e| Error::Decode(e.to_string()))?;
+                let records = self
+                    .decoder
+                    .feed(&data)
+                    .map_err(|e| Error::Decode(e.to_string()))?;
                 self.pending.extend(records);
             }
         }
@@ -98,8 +124,12 @@ impl Subscription {
 
     fn decode(&self, record: &[u8]) -> Result<sched::Event> {
         match self.format {
-            Format::Protobuf => sched::Event::decode(record).map_err(|e| Error::Decode(e.to_string())),
-            Format::Json => remesos_proto::json::from_slice(record).map_err(|e| Error::Decode(e.to_string())),
+            Format::Protobuf => {
+                sched::Event::decode(record).map_err(|e| Error::Decode(e.to_string()))
+            }
+            Format::Json => {
+                remesos_proto::json::from_slice(record).map_err(|e| Error::Decode(e.to_string()))
+            }
         }
     }
 
@@ -121,7 +151,10 @@ impl Subscription {
         if status == 200 || status == 202 {
             Ok(status)
         } else {
-            Err(Error::Status { status, body: String::from_utf8_lossy(&body).into_owned() })
+            Err(Error::Status {
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            })
         }
     }
 }

@@ -77,7 +77,11 @@ impl Agent {
             .unwrap_or_else(|| (self.endpoint.clone(), 5051));
         v1::Url {
             scheme: "http".to_string(),
-            address: v1::Address { hostname: Some(self.info.hostname.clone()), ip: Some(ip), port },
+            address: v1::Address {
+                hostname: Some(self.info.hostname.clone()),
+                ip: Some(ip),
+                port,
+            },
             path: Some("/slave(1)".to_string()),
             query: vec![],
             fragment: None,

@@ -117,7 +117,11 @@ impl Framework {
             .insert(executor.executor_id.value.clone(), executor);
     }
 
-    pub fn remove_executor(&mut self, agent_id: &str, executor_id: &str) -> Option<v1::ExecutorInfo> {
+    pub fn remove_executor(
+        &mut self,
+        agent_id: &str,
+        executor_id: &str,
+    ) -> Option<v1::ExecutorInfo> {
         let on_agent = self.executors.get_mut(agent_id)?;
         let removed = on_agent.remove(executor_id);
         if on_agent.is_empty() {
@@ -128,7 +132,9 @@ impl Framework {
 }
 
 pub fn has_capability(info: &v1::FrameworkInfo, capability: Capability) -> bool {
-    info.capabilities.iter().any(|c| c.r#type == Some(capability as i32))
+    info.capabilities
+        .iter()
+        .any(|c| c.r#type == Some(capability as i32))
 }
 
 pub fn framework_roles(info: &v1::FrameworkInfo) -> BTreeSet<String> {
@@ -139,7 +145,10 @@ pub fn framework_roles(info: &v1::FrameworkInfo) -> BTreeSet<String> {
     }
 }
 
-pub fn allocator_spec(info: &v1::FrameworkInfo, suppressed: &BTreeSet<String>) -> allocator::FrameworkSpec {
+pub fn allocator_spec(
+    info: &v1::FrameworkInfo,
+    suppressed: &BTreeSet<String>,
+) -> allocator::FrameworkSpec {
     allocator::FrameworkSpec {
         roles: framework_roles(info),
         suppressed_roles: suppressed.clone(),

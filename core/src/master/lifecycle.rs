@@ -11,7 +11,7 @@ use v1::scheduler as sched;
 use super::agent::Agent;
 use super::framework::Framework;
 use super::scheduler::operator_framework_event;
-use super::{is_terminal, ConnId, Effect, Master, Time, UnreachableAgent};
+use super::{ConnId, Effect, Master, Time, UnreachableAgent, is_terminal};
 use crate::resources::Resources;
 
 /// Why an agent's registration was refused.
@@ -20,8 +20,14 @@ use crate::resources::Resources;
 pub struct AgentRefused(pub String);
 
 impl Master {
-    fn registered_reply(&self, agent_id: &str, reregistered: bool) -> wire::master_message::Message {
-        let agent_id = v1::AgentId { value: agent_id.to_string() };
+    fn registered_reply(
+        &self,
+        agent_id: &str,
+        reregistered: bool,
+    ) -> wire::master_message::Message {
+        let agent_id = v1::AgentId {
+            value: agent_id.to_string(),
+        };
         let ping = Some(self.config.agent_ping_timeout.as_secs_f64());
         if reregistered {
             wire::master_message::Message::Reregistered(wire::Reregistered {
@@ -40,10 +46,17 @@ impl Master {
     }
 
     /// A new agent registers on session `conn`.
-    pub fn register_agent(&mut self, now: Time, conn: ConnId, register: wire::Register) -> Result<String, AgentRefused> {
+    pub fn register_agent(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        register: wire::Register,
+    ) -> Result<String, AgentRefused> {
         let mut info = register.agent_info;
         if info.hostname.is_empty() {
-            return Err(AgentRefused("'AgentInfo.hostname' must not be empty".to_string()));
+            return Err(AgentRefused(
+                "'AgentInfo.hostname' must not be empty".to_string(),
+            ));
         }
         let total = Resources::from_protos(std::mem::take(&mut info.resources))
             .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
@@ -57,7 +70,9 @@ impl Master {
             id: id.clone(),
             info,
             endpoint,
-            version: register.version.unwrap_or_else(|| super::MESOS_VERSION.to_string()),
+            version: register
+                .version
+                .unwrap_or_else(|| super::MESOS_VERSION.to_string()),
             capabilities: register.capabilities,
             conn: Some(conn),
             active: true,
@@ -75,16 +90,26 @@ impl Master {
         self.counters.slave_registrations += 1;
         tracing::info!(agent_id = %id, "agent registered");
         let reply = self.registered_reply(&id, false);
-        self.emit(Effect::Agent { conn, message: wire::MasterMessage { message: Some(reply) } });
+        self.emit(Effect::Agent {
+            conn,
+            message: wire::MasterMessage {
+                message: Some(reply),
+            },
+        });
         Ok(id)
     }
 
     fn admit_agent(&mut self, agent: Agent, used: &HashMap<String, Resources>) {
-        let spec = crate::allocator::AgentSpec { hostname: agent.info.hostname.clone(), total: agent.total.clone() };
+        let spec = crate::allocator::AgentSpec {
+            hostname: agent.info.hostname.clone(),
+            total: agent.total.clone(),
+        };
         self.allocator.add_agent(&agent.id, spec, used);
         let event = v1::master::Event {
             r#type: Some(op_event::Type::AgentAdded as i32),
-            agent_added: Some(op_event::AgentAdded { agent: super::state::agent_proto(&agent) }),
+            agent_added: Some(op_event::AgentAdded {
+                agent: super::state::agent_proto(&agent),
+            }),
             ..Default::default()
         };
         self.agents.insert(agent.id.clone(), agent);
@@ -102,7 +127,9 @@ impl Master {
     ) -> Result<String, AgentRefused> {
         let mut info = reregister.agent_info;
         let Some(id) = info.id.as_ref().map(|i| i.value.clone()) else {
-            return Err(AgentRefused("'AgentInfo.id' must be set to reregister".to_string()));
+            return Err(AgentRefused(
+                "'AgentInfo.id' must be set to reregister".to_string(),
+            ));
         };
         let total = Resources::from_protos(std::mem::take(&mut info.resources))
             .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
@@ -127,7 +154,12 @@ impl Master {
             }
             self.reconcile_known_agent(now, &id, &reregister.tasks);
             tracing::info!(agent_id = %id, "agent reregistered");
-            self.emit(Effect::Agent { conn, message: wire::MasterMessage { message: Some(reply) } });
+            self.emit(Effect::Agent {
+                conn,
+                message: wire::MasterMessage {
+                    message: Some(reply),
+                },
+            });
             self.request_allocation();
             return Ok(id);
         }
@@ -138,12 +170,19 @@ impl Master {
             let Some(fid) = framework_info.id.as_ref().map(|f| f.value.clone()) else {
                 continue;
             };
-            if !self.frameworks.contains_key(&fid) && !self.completed_frameworks.iter().any(|f| f.id == fid) {
+            if !self.frameworks.contains_key(&fid)
+                && !self.completed_frameworks.iter().any(|f| f.id == fid)
+            {
                 let mut framework = Framework::new(fid.clone(), framework_info.clone(), now.wall);
                 framework.recovered = true;
                 framework.active = false;
                 framework.registered_time = None;
-                self.allocator.add_framework(&fid, framework.allocator_spec(), &HashMap::new(), false);
+                self.allocator.add_framework(
+                    &fid,
+                    framework.allocator_spec(),
+                    &HashMap::new(),
+                    false,
+                );
                 self.frameworks.insert(fid, framework);
             }
         }
@@ -154,7 +193,9 @@ impl Master {
             id: id.clone(),
             info,
             endpoint,
-            version: reregister.version.unwrap_or_else(|| super::MESOS_VERSION.to_string()),
+            version: reregister
+                .version
+                .unwrap_or_else(|| super::MESOS_VERSION.to_string()),
             capabilities: reregister.capabilities,
             conn: Some(conn),
             active: true,
@@ -178,7 +219,11 @@ impl Master {
                 continue;
             };
             framework.add_executor(&id, executor.clone());
-            agent.executors.entry(fid.clone()).or_default().insert(executor.executor_id.value.clone());
+            agent
+                .executors
+                .entry(fid.clone())
+                .or_default()
+                .insert(executor.executor_id.value.clone());
             if let Ok(r) = Resources::from_protos(executor.resources.clone()) {
                 agent.add_used(&fid, &r);
             }
@@ -203,8 +248,12 @@ impl Master {
                 continue;
             }
             framework.unreachable_tasks.remove(&task.task_id.value);
-            framework.tasks.insert(task.task_id.value.clone(), task.clone());
-            agent.tasks.insert((fid.clone(), task.task_id.value.clone()));
+            framework
+                .tasks
+                .insert(task.task_id.value.clone(), task.clone());
+            agent
+                .tasks
+                .insert((fid.clone(), task.task_id.value.clone()));
             if let Ok(r) = Resources::from_protos(task.resources.clone()) {
                 agent.add_used(&fid, &r);
             }
@@ -220,7 +269,12 @@ impl Master {
             );
         }
         tracing::info!(agent_id = %id, was_unreachable, "agent reregistered (recovered)");
-        self.emit(Effect::Agent { conn, message: wire::MasterMessage { message: Some(reply) } });
+        self.emit(Effect::Agent {
+            conn,
+            message: wire::MasterMessage {
+                message: Some(reply),
+            },
+        });
         Ok(id)
     }
 
@@ -247,9 +301,24 @@ impl Master {
             .cloned()
             .collect();
         for (fid, tid) in missing {
-            let partition_aware = self.frameworks.get(&fid).is_some_and(|f| f.partition_aware());
-            let state = if partition_aware { v1::TaskState::TaskDropped } else { v1::TaskState::TaskLost };
-            self.end_task(now, &fid, &tid, state, v1::task_status::Reason::Reconciliation, "Task is unknown to the agent", true);
+            let partition_aware = self
+                .frameworks
+                .get(&fid)
+                .is_some_and(|f| f.partition_aware());
+            let state = if partition_aware {
+                v1::TaskState::TaskDropped
+            } else {
+                v1::TaskState::TaskLost
+            };
+            self.end_task(
+                now,
+                &fid,
+                &tid,
+                state,
+                v1::task_status::Reason::Reconciliation,
+                "Task is unknown to the agent",
+                true,
+            );
         }
     }
 
@@ -282,13 +351,33 @@ impl Master {
         let doomed: Vec<(String, String)> = self.agents[agent_id]
             .tasks
             .iter()
-            .filter(|(f, _)| !self.frameworks.get(f).is_some_and(|fw| fw.info.checkpoint.unwrap_or(false)))
+            .filter(|(f, _)| {
+                !self
+                    .frameworks
+                    .get(f)
+                    .is_some_and(|fw| fw.info.checkpoint.unwrap_or(false))
+            })
             .cloned()
             .collect();
         for (fid, tid) in doomed {
-            let partition_aware = self.frameworks.get(&fid).is_some_and(|f| f.partition_aware());
-            let state = if partition_aware { v1::TaskState::TaskGone } else { v1::TaskState::TaskLost };
-            self.end_task(now, &fid, &tid, state, v1::task_status::Reason::AgentDisconnected, "Agent disconnected", true);
+            let partition_aware = self
+                .frameworks
+                .get(&fid)
+                .is_some_and(|f| f.partition_aware());
+            let state = if partition_aware {
+                v1::TaskState::TaskGone
+            } else {
+                v1::TaskState::TaskLost
+            };
+            self.end_task(
+                now,
+                &fid,
+                &tid,
+                state,
+                v1::task_status::Reason::AgentDisconnected,
+                "Agent disconnected",
+                true,
+            );
         }
     }
 
@@ -307,8 +396,15 @@ impl Master {
             }
         }
         for conn in pings {
-            let message = wire::master_message::Message::Ping(wire::Ping { connected: Some(true) });
-            self.emit(Effect::Agent { conn, message: wire::MasterMessage { message: Some(message) } });
+            let message = wire::master_message::Message::Ping(wire::Ping {
+                connected: Some(true),
+            });
+            self.emit(Effect::Agent {
+                conn,
+                message: wire::MasterMessage {
+                    message: Some(message),
+                },
+            });
         }
         for id in unreachable {
             self.mark_unreachable(now, &id);
@@ -331,7 +427,10 @@ impl Master {
         }
         let tasks: Vec<(String, String)> = self.agents[agent_id].tasks.iter().cloned().collect();
         for (fid, tid) in tasks {
-            let partition_aware = self.frameworks.get(&fid).is_some_and(|f| f.partition_aware());
+            let partition_aware = self
+                .frameworks
+                .get(&fid)
+                .is_some_and(|f| f.partition_aware());
             if partition_aware {
                 let message = format!("Agent {agent_id} is unreachable");
                 self.task_unreachable(now, &fid, &tid, &message);
@@ -357,14 +456,26 @@ impl Master {
         if let Some(conn) = agent.conn {
             self.emit(Effect::CloseAgent { conn });
         }
-        self.unreachable_agents
-            .insert(agent_id.to_string(), UnreachableAgent { info: agent.info.clone(), since: now.wall });
-        let connected: Vec<String> = self.frameworks.iter().filter(|(_, f)| f.connected()).map(|(id, _)| id.clone()).collect();
+        self.unreachable_agents.insert(
+            agent_id.to_string(),
+            UnreachableAgent {
+                info: agent.info.clone(),
+                since: now.wall,
+            },
+        );
+        let connected: Vec<String> = self
+            .frameworks
+            .iter()
+            .filter(|(_, f)| f.connected())
+            .map(|(id, _)| id.clone())
+            .collect();
         for fid in connected {
             let event = sched::Event {
                 r#type: Some(sched::event::Type::Failure as i32),
                 failure: Some(sched::event::Failure {
-                    agent_id: Some(v1::AgentId { value: agent_id.to_string() }),
+                    agent_id: Some(v1::AgentId {
+                        value: agent_id.to_string(),
+                    }),
                     executor_id: None,
                     status: None,
                 }),
@@ -374,7 +485,11 @@ impl Master {
         }
         let event = v1::master::Event {
             r#type: Some(op_event::Type::AgentRemoved as i32),
-            agent_removed: Some(op_event::AgentRemoved { agent_id: v1::AgentId { value: agent_id.to_string() } }),
+            agent_removed: Some(op_event::AgentRemoved {
+                agent_id: v1::AgentId {
+                    value: agent_id.to_string(),
+                },
+            }),
             ..Default::default()
         };
         self.emit(Effect::Operator(event));
@@ -382,7 +497,11 @@ impl Master {
     }
 
     fn task_unreachable(&mut self, now: Time, framework_id: &str, task_id: &str, message: &str) {
-        let Some(mut task) = self.frameworks.get_mut(framework_id).and_then(|f| f.tasks.remove(task_id)) else {
+        let Some(mut task) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.tasks.remove(task_id))
+        else {
             return;
         };
         self.release_task(now, &task);
@@ -394,13 +513,17 @@ impl Master {
             v1::task_status::Reason::AgentRemoved,
             message,
         );
-        status.unreachable_time = Some(v1::TimeInfo { nanoseconds: (now.wall * 1e9) as i64 });
+        status.unreachable_time = Some(v1::TimeInfo {
+            nanoseconds: (now.wall * 1e9) as i64,
+        });
         task.state = v1::TaskState::TaskUnreachable as i32;
         task.statuses.push(status.clone());
         let cap = self.config.max_unreachable_tasks_per_framework;
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
             if framework.unreachable_tasks.len() < cap {
-                framework.unreachable_tasks.insert(task_id.to_string(), task);
+                framework
+                    .unreachable_tasks
+                    .insert(task_id.to_string(), task);
             }
         }
         let event = sched::Event {
@@ -420,8 +543,11 @@ impl Master {
         };
         if let Some(agent) = self.agents.get_mut(aid) {
             agent.remove_used(fid, &resources);
-            agent.tasks.remove(&(fid.clone(), task.task_id.value.clone()));
-            self.allocator.recover_resources(now.mono, fid, aid, &resources, None);
+            agent
+                .tasks
+                .remove(&(fid.clone(), task.task_id.value.clone()));
+            self.allocator
+                .recover_resources(now.mono, fid, aid, &resources, None);
             self.request_allocation();
         }
     }
@@ -439,11 +565,22 @@ impl Master {
         message: &str,
         notify: bool,
     ) {
-        let Some(mut task) = self.frameworks.get_mut(framework_id).and_then(|f| f.tasks.remove(task_id)) else {
+        let Some(mut task) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.tasks.remove(task_id))
+        else {
             return;
         };
         self.release_task(now, &task);
-        let status = super::master_status(now, &task.task_id, Some(&task.agent_id), state, reason, message);
+        let status = super::master_status(
+            now,
+            &task.task_id,
+            Some(&task.agent_id),
+            state,
+            reason,
+            message,
+        );
         task.state = state as i32;
         task.statuses.push(status.clone());
         self.count_terminal(state);
@@ -498,9 +635,14 @@ impl Master {
         }
         self.counters.valid_status_updates += 1;
         if status.agent_id.is_none() {
-            status.agent_id = Some(v1::AgentId { value: agent_id.to_string() });
+            status.agent_id = Some(v1::AgentId {
+                value: agent_id.to_string(),
+            });
         }
-        let latest = update.latest_state.and_then(|s| v1::TaskState::try_from(s).ok()).unwrap_or(state);
+        let latest = update
+            .latest_state
+            .and_then(|s| v1::TaskState::try_from(s).ok())
+            .unwrap_or(state);
         let tid = status.task_id.value.clone();
         let framework = self.frameworks.get_mut(&fid).expect("checked above");
         if let Some(task) = framework.tasks.get_mut(&tid) {
@@ -521,7 +663,11 @@ impl Master {
             };
             self.emit(Effect::Operator(event));
             if is_terminal(latest) {
-                let task = self.frameworks.get_mut(&fid).and_then(|f| f.tasks.remove(&tid)).expect("present");
+                let task = self
+                    .frameworks
+                    .get_mut(&fid)
+                    .and_then(|f| f.tasks.remove(&tid))
+                    .expect("present");
                 self.release_task(now, &task);
                 self.count_terminal(latest);
                 let cap = self.config.max_completed_tasks_per_framework;
@@ -548,7 +694,9 @@ impl Master {
         let event = sched::Event {
             r#type: Some(sched::event::Type::Message as i32),
             message: Some(sched::event::Message {
-                agent_id: v1::AgentId { value: agent_id.to_string() },
+                agent_id: v1::AgentId {
+                    value: agent_id.to_string(),
+                },
                 executor_id: message.executor_id,
                 data: message.data,
             }),
@@ -558,10 +706,18 @@ impl Master {
     }
 
     /// An executor ended: its resources return, and the framework gets FAILURE.
-    pub fn agent_executor_exited(&mut self, now: Time, agent_id: &str, exited: wire::ExitedExecutor) {
+    pub fn agent_executor_exited(
+        &mut self,
+        now: Time,
+        agent_id: &str,
+        exited: wire::ExitedExecutor,
+    ) {
         let fid = exited.framework_id.value.clone();
         let eid = exited.executor_id.value.clone();
-        let removed = self.frameworks.get_mut(&fid).and_then(|f| f.remove_executor(agent_id, &eid));
+        let removed = self
+            .frameworks
+            .get_mut(&fid)
+            .and_then(|f| f.remove_executor(agent_id, &eid));
         if let Some(agent) = self.agents.get_mut(agent_id) {
             if let Some(ids) = agent.executors.get_mut(&fid) {
                 ids.remove(&eid);
@@ -575,14 +731,17 @@ impl Master {
                 if let Some(agent) = self.agents.get_mut(agent_id) {
                     agent.remove_used(&fid, &resources);
                 }
-                self.allocator.recover_resources(now.mono, &fid, agent_id, &resources, None);
+                self.allocator
+                    .recover_resources(now.mono, &fid, agent_id, &resources, None);
                 self.request_allocation();
             }
         }
         let event = sched::Event {
             r#type: Some(sched::event::Type::Failure as i32),
             failure: Some(sched::event::Failure {
-                agent_id: Some(v1::AgentId { value: agent_id.to_string() }),
+                agent_id: Some(v1::AgentId {
+                    value: agent_id.to_string(),
+                }),
                 executor_id: Some(exited.executor_id),
                 status: exited.status,
             }),
@@ -603,7 +762,8 @@ impl Master {
         framework.active = false;
         framework.unregistered_time = Some(now.wall);
         let timeout = framework.info.failover_timeout.unwrap_or(0.0);
-        let timeout = std::time::Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(super::MAX_REFUSE);
+        let timeout =
+            std::time::Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(super::MAX_REFUSE);
         framework.failover_deadline = Some(now.mono + timeout);
         let offers: Vec<String> = framework.offers.iter().cloned().collect();
         tracing::info!(framework_id, failover_timeout = ?timeout, "framework disconnected");
@@ -611,7 +771,13 @@ impl Master {
         for offer_id in offers {
             if let Some(offer) = self.take_offer(&offer_id) {
                 let agent_id = offer.offer.agent_id.value.clone();
-                self.allocator.recover_resources(now.mono, framework_id, &agent_id, &offer.resources, None);
+                self.allocator.recover_resources(
+                    now.mono,
+                    framework_id,
+                    &agent_id,
+                    &offer.resources,
+                    None,
+                );
             }
         }
         self.request_allocation();
@@ -624,7 +790,9 @@ impl Master {
         let expired: Vec<String> = self
             .frameworks
             .iter()
-            .filter(|(_, f)| f.connection.is_none() && f.failover_deadline.is_some_and(|d| now.mono >= d))
+            .filter(|(_, f)| {
+                f.connection.is_none() && f.failover_deadline.is_some_and(|d| now.mono >= d)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for id in expired {
@@ -643,18 +811,27 @@ impl Master {
         for offer_id in offers {
             self.take_offer(&offer_id);
         }
-        let mut agents: std::collections::BTreeSet<String> =
-            self.frameworks[framework_id].tasks.values().map(|t| t.agent_id.value.clone()).collect();
+        let mut agents: std::collections::BTreeSet<String> = self.frameworks[framework_id]
+            .tasks
+            .values()
+            .map(|t| t.agent_id.value.clone())
+            .collect();
         agents.extend(self.frameworks[framework_id].executors.keys().cloned());
         for agent_id in &agents {
             self.send_to_agent(
                 agent_id,
                 wire::master_message::Message::ShutdownFramework(wire::ShutdownFramework {
-                    framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                    framework_id: v1::FrameworkId {
+                        value: framework_id.to_string(),
+                    },
                 }),
             );
         }
-        let task_ids: Vec<String> = self.frameworks[framework_id].tasks.keys().cloned().collect();
+        let task_ids: Vec<String> = self.frameworks[framework_id]
+            .tasks
+            .keys()
+            .cloned()
+            .collect();
         for tid in task_ids {
             self.end_task(
                 now,
@@ -675,13 +852,18 @@ impl Master {
             return;
         };
         if let Some(connection) = framework.connection.take() {
-            self.emit(Effect::CloseFramework { conn: connection.conn });
+            self.emit(Effect::CloseFramework {
+                conn: connection.conn,
+            });
         }
         framework.active = false;
         framework.unregistered_time = Some(now.wall);
         framework.executors.clear();
         framework.unreachable_tasks.clear();
-        self.emit(Effect::Operator(operator_framework_event(op_event::Type::FrameworkRemoved, &framework)));
+        self.emit(Effect::Operator(operator_framework_event(
+            op_event::Type::FrameworkRemoved,
+            &framework,
+        )));
         if self.config.max_completed_frameworks > 0 {
             while self.completed_frameworks.len() >= self.config.max_completed_frameworks {
                 self.completed_frameworks.pop_front();

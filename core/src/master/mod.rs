@@ -79,7 +79,10 @@ pub enum Effect {
     /// End a framework's subscription stream (after teardown, failover or an ERROR).
     CloseFramework { conn: ConnId },
     /// A message on an agent's session.
-    Agent { conn: ConnId, message: wire::MasterMessage },
+    Agent {
+        conn: ConnId,
+        message: wire::MasterMessage,
+    },
     /// End an agent's session.
     CloseAgent { conn: ConnId },
     /// An event for the operator API's SUBSCRIBE streams.
@@ -264,7 +267,11 @@ impl Master {
     /// Sends `event` to the framework if it is connected; events for disconnected frameworks
     /// are dropped, as Mesos does (status updates are retried by the agent).
     fn send_to_framework(&mut self, framework_id: &str, event: sched::Event) {
-        match self.frameworks.get(framework_id).and_then(|f| f.connection.as_ref()) {
+        match self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.connection.as_ref())
+        {
             Some(c) => {
                 let conn = c.conn;
                 self.emit(Effect::Framework { conn, event });
@@ -275,7 +282,12 @@ impl Master {
 
     fn send_to_agent(&mut self, agent_id: &str, message: wire::master_message::Message) {
         match self.agents.get(agent_id).and_then(|a| a.conn) {
-            Some(conn) => self.emit(Effect::Agent { conn, message: wire::MasterMessage { message: Some(message) } }),
+            Some(conn) => self.emit(Effect::Agent {
+                conn,
+                message: wire::MasterMessage {
+                    message: Some(message),
+                },
+            }),
             None => self.counters.dropped_messages += 1,
         }
     }
@@ -284,7 +296,9 @@ impl Master {
         loop {
             let id = format!("{}-{:04}", self.info.id, self.next_framework_id);
             self.next_framework_id += 1;
-            if !self.frameworks.contains_key(&id) && !self.completed_frameworks.iter().any(|f| f.id == id) {
+            if !self.frameworks.contains_key(&id)
+                && !self.completed_frameworks.iter().any(|f| f.id == id)
+            {
                 return id;
             }
         }
@@ -348,14 +362,21 @@ impl Master {
             .filter_map(|f| f.connection.as_ref().map(|c| c.conn))
             .collect();
         for conn in conns {
-            let event = sched::Event { r#type: Some(sched::event::Type::Heartbeat as i32), ..Default::default() };
+            let event = sched::Event {
+                r#type: Some(sched::event::Type::Heartbeat as i32),
+                ..Default::default()
+            };
             self.emit(Effect::Framework { conn, event });
         }
     }
 
     /// Turns one allocation into offers, one per role, as Mesos does.
     fn make_offers(&mut self, now: Time, allocation: allocator::Allocation) {
-        let allocator::Allocation { framework_id, agent_id, resources } = allocation;
+        let allocator::Allocation {
+            framework_id,
+            agent_id,
+            resources,
+        } = allocation;
         let Some(agent) = self.agents.get(&agent_id) else {
             return;
         };
@@ -366,7 +387,11 @@ impl Master {
         let executor_ids: Vec<v1::ExecutorId> = agent
             .executors
             .get(&framework_id)
-            .map(|ids| ids.iter().map(|id| v1::ExecutorId { value: id.clone() }).collect())
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| v1::ExecutorId { value: id.clone() })
+                    .collect()
+            })
             .unwrap_or_default();
         let Some(framework) = self.frameworks.get(&framework_id) else {
             return;
@@ -387,9 +412,15 @@ impl Master {
                     .unwrap_or_else(|_| offered.clone().into_protos())
             };
             let offer = v1::Offer {
-                id: v1::OfferId { value: offer_id.clone() },
-                framework_id: v1::FrameworkId { value: framework_id.clone() },
-                agent_id: v1::AgentId { value: agent_id.clone() },
+                id: v1::OfferId {
+                    value: offer_id.clone(),
+                },
+                framework_id: v1::FrameworkId {
+                    value: framework_id.clone(),
+                },
+                agent_id: v1::AgentId {
+                    value: agent_id.clone(),
+                },
                 hostname: hostname.clone(),
                 url: Some(url.clone()),
                 domain: domain.clone(),
@@ -397,7 +428,9 @@ impl Master {
                 attributes: attributes.clone(),
                 executor_ids: executor_ids.clone(),
                 unavailability: None,
-                allocation_info: Some(v1::resource::AllocationInfo { role: Some(role.clone()) }),
+                allocation_info: Some(v1::resource::AllocationInfo {
+                    role: Some(role.clone()),
+                }),
             };
             events.push(offer.clone());
             if let Some(agent) = self.agents.get_mut(&agent_id) {
@@ -407,7 +440,15 @@ impl Master {
             if let Some(framework) = self.frameworks.get_mut(&framework_id) {
                 framework.offers.insert(offer_id.clone());
             }
-            self.offers.insert(offer_id, Offer { offer, resources: offered, role, created: now.mono });
+            self.offers.insert(
+                offer_id,
+                Offer {
+                    offer,
+                    resources: offered,
+                    role,
+                    created: now.mono,
+                },
+            );
         }
         if !events.is_empty() {
             let event = sched::Event {
@@ -439,10 +480,18 @@ impl Master {
         };
         let framework_id = offer.offer.framework_id.value.clone();
         let agent_id = offer.offer.agent_id.value.clone();
-        self.allocator.recover_resources(now.mono, &framework_id, &agent_id, &offer.resources, None);
+        self.allocator.recover_resources(
+            now.mono,
+            &framework_id,
+            &agent_id,
+            &offer.resources,
+            None,
+        );
         let event = sched::Event {
             r#type: Some(sched::event::Type::Rescind as i32),
-            rescind: Some(sched::event::Rescind { offer_id: offer.offer.id }),
+            rescind: Some(sched::event::Rescind {
+                offer_id: offer.offer.id,
+            }),
             ..Default::default()
         };
         self.send_to_framework(&framework_id, event);
@@ -507,7 +556,9 @@ pub fn master_info(config: &Config, id: &str) -> v1::MasterInfo {
     use v1::master_info::capability::Type as Cap;
     let capabilities = [Cap::AgentUpdate, Cap::AgentDraining]
         .into_iter()
-        .map(|t| v1::master_info::Capability { r#type: Some(t as i32) })
+        .map(|t| v1::master_info::Capability {
+            r#type: Some(t as i32),
+        })
         .collect();
     v1::MasterInfo {
         id: id.to_string(),

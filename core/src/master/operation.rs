@@ -23,7 +23,10 @@ impl Master {
         available: &mut Resources,
         operation: v1::offer::Operation,
     ) {
-        let ty = operation.r#type.and_then(|t| OpType::try_from(t).ok()).unwrap_or(OpType::Unknown);
+        let ty = operation
+            .r#type
+            .and_then(|t| OpType::try_from(t).ok())
+            .unwrap_or(OpType::Unknown);
         match ty {
             OpType::Launch => {
                 let tasks = operation.launch.map(|l| l.task_infos).unwrap_or_default();
@@ -35,19 +38,29 @@ impl Master {
                 }
             }
             OpType::Reserve | OpType::Unreserve | OpType::Create | OpType::Destroy => {
-                if let Err(error) = self.apply_resource_operation(framework_id, agent_id, available, ty, operation) {
+                if let Err(error) =
+                    self.apply_resource_operation(framework_id, agent_id, available, ty, operation)
+                {
                     tracing::warn!(framework_id, agent_id, operation = ty.as_str_name(), %error, "dropping invalid operation");
                 }
             }
             other => {
-                tracing::warn!(framework_id, operation = other.as_str_name(), "dropping unsupported operation");
+                tracing::warn!(
+                    framework_id,
+                    operation = other.as_str_name(),
+                    "dropping unsupported operation"
+                );
             }
         }
     }
 
     /// The role of the offered resources: every offer is for exactly one role.
     fn offered_role(available: &Resources) -> String {
-        available.allocation_roles().into_iter().next().unwrap_or_else(|| "*".to_string())
+        available
+            .allocation_roles()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "*".to_string())
     }
 
     fn launch(
@@ -64,10 +77,12 @@ impl Master {
             let task_id = task.task_id.clone();
             let result = {
                 let framework = &self.frameworks[framework_id];
-                let running = task
-                    .executor
-                    .as_ref()
-                    .and_then(|e| framework.executors.get(agent_id).and_then(|m| m.get(&e.executor_id.value)));
+                let running = task.executor.as_ref().and_then(|e| {
+                    framework
+                        .executors
+                        .get(agent_id)
+                        .and_then(|m| m.get(&e.executor_id.value))
+                });
                 validation::validate_task(framework, &role, agent_id, running, &launched, task)
             };
             let valid = match result {
@@ -99,17 +114,30 @@ impl Master {
         group: v1::offer::operation::LaunchGroup,
     ) {
         let role = Self::offered_role(available);
-        let v1::offer::operation::LaunchGroup { mut executor, task_group } = group;
+        let v1::offer::operation::LaunchGroup {
+            mut executor,
+            task_group,
+        } = group;
         let tasks = task_group.tasks;
         let framework = &self.frameworks[framework_id];
         let mut error = validation::validate_group_executor(framework, &executor).err();
         if executor.framework_id.is_none() {
-            executor.framework_id = Some(v1::FrameworkId { value: framework_id.to_string() });
+            executor.framework_id = Some(v1::FrameworkId {
+                value: framework_id.to_string(),
+            });
         }
-        let running = framework.executors.get(agent_id).and_then(|m| m.get(&executor.executor_id.value)).cloned();
+        let running = framework
+            .executors
+            .get(agent_id)
+            .and_then(|m| m.get(&executor.executor_id.value))
+            .cloned();
         let mut executor_resources = Resources::default();
         if error.is_none() && running.is_none() {
-            match validation::incoming_resources(framework, &role, std::mem::take(&mut executor.resources)) {
+            match validation::incoming_resources(
+                framework,
+                &role,
+                std::mem::take(&mut executor.resources),
+            ) {
                 Ok(r) => {
                     executor.resources = r.clone().into_protos();
                     executor_resources = r;
@@ -123,7 +151,10 @@ impl Master {
         if error.is_none() {
             for mut task in tasks.iter().cloned() {
                 if task.executor.is_some() {
-                    error = Some(format!("Task '{}' should not have 'ExecutorInfo' set", task.task_id.value));
+                    error = Some(format!(
+                        "Task '{}' should not have 'ExecutorInfo' set",
+                        task.task_id.value
+                    ));
                     break;
                 }
                 // Validate as a command task; the group's executor runs it.
@@ -134,7 +165,10 @@ impl Master {
                     Ok(mut valid) => {
                         launched.insert(valid.task.task_id.value.clone());
                         needed += &valid.resources;
-                        if tasks.iter().any(|t| t.task_id == valid.task.task_id && t.command.is_none()) {
+                        if tasks
+                            .iter()
+                            .any(|t| t.task_id == valid.task.task_id && t.command.is_none())
+                        {
                             valid.task.command = None;
                         }
                         valid.executor = Some(executor.clone());
@@ -148,7 +182,9 @@ impl Master {
             }
         }
         if error.is_none() && !available.contains(&needed) {
-            error = Some(format!("Task group uses more resources {needed} than available {available}"));
+            error = Some(format!(
+                "Task group uses more resources {needed} than available {available}"
+            ));
         }
         if let Some(error) = error {
             for task in &tasks {
@@ -167,7 +203,14 @@ impl Master {
             let mut info = valid.task.clone();
             info.executor = None;
             group_tasks.push(info);
-            self.record_task(now, framework_id, agent_id, &valid, Some(&executor), charged);
+            self.record_task(
+                now,
+                framework_id,
+                agent_id,
+                &valid,
+                Some(&executor),
+                charged,
+            );
         }
         self.send_to_agent(
             agent_id,
@@ -179,10 +222,19 @@ impl Master {
         );
     }
 
-    fn task_error(&mut self, now: Time, framework_id: &str, task_id: &v1::TaskId, agent_id: &str, error: &str) {
+    fn task_error(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        task_id: &v1::TaskId,
+        agent_id: &str,
+        error: &str,
+    ) {
         tracing::warn!(framework_id, task_id = %task_id.value, %error, "invalid task");
         self.count_terminal(v1::TaskState::TaskError);
-        let agent = v1::AgentId { value: agent_id.to_string() };
+        let agent = v1::AgentId {
+            value: agent_id.to_string(),
+        };
         self.send_master_update(
             now,
             framework_id,
@@ -194,10 +246,24 @@ impl Master {
         );
     }
 
-    fn start_task(&mut self, now: Time, framework_id: &str, agent_id: &str, valid: ValidTask, charged: Resources) {
+    fn start_task(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        agent_id: &str,
+        valid: ValidTask,
+        charged: Resources,
+    ) {
         let framework_info = self.frameworks[framework_id].info.clone();
         let role = Self::offered_role(&valid.resources);
-        self.record_task(now, framework_id, agent_id, &valid, valid.executor.as_ref(), charged);
+        self.record_task(
+            now,
+            framework_id,
+            agent_id,
+            &valid,
+            valid.executor.as_ref(),
+            charged,
+        );
         self.send_to_agent(
             agent_id,
             wire::master_message::Message::RunTask(wire::RunTask {
@@ -223,9 +289,13 @@ impl Master {
         let task = v1::Task {
             name: info.name.clone(),
             task_id: info.task_id.clone(),
-            framework_id: v1::FrameworkId { value: framework_id.to_string() },
+            framework_id: v1::FrameworkId {
+                value: framework_id.to_string(),
+            },
             executor_id: executor.map(|e| e.executor_id.clone()),
-            agent_id: v1::AgentId { value: agent_id.to_string() },
+            agent_id: v1::AgentId {
+                value: agent_id.to_string(),
+            },
             state: v1::TaskState::TaskStaging as i32,
             resources: valid.resources.clone().into_protos(),
             statuses: vec![],
@@ -294,9 +364,14 @@ impl Master {
         let (from, to) = match ty {
             OpType::Reserve => {
                 for r in given.iter() {
-                    let top = r.reservations.last().ok_or("resources to reserve carry no reservation")?;
+                    let top = r
+                        .reservations
+                        .last()
+                        .ok_or("resources to reserve carry no reservation")?;
                     if top.r#type != Some(v1::resource::reservation_info::Type::Dynamic as i32) {
-                        return Err("only dynamic reservations can be made by frameworks".to_string());
+                        return Err(
+                            "only dynamic reservations can be made by frameworks".to_string()
+                        );
                     }
                     if top.principal.is_some() && top.principal != principal {
                         return Err(format!(
@@ -314,13 +389,23 @@ impl Master {
                 (given.clone(), pop_reservation(&given))
             }
             OpType::Create => {
-                if given.iter().any(|r| r.disk.as_ref().and_then(|d| d.persistence.as_ref()).is_none()) {
+                if given.iter().any(|r| {
+                    r.disk
+                        .as_ref()
+                        .and_then(|d| d.persistence.as_ref())
+                        .is_none()
+                }) {
                     return Err("volumes to create must carry a persistence id".to_string());
                 }
                 (strip_persistence(&given), given)
             }
             _ => {
-                if given.iter().any(|r| r.disk.as_ref().and_then(|d| d.persistence.as_ref()).is_none()) {
+                if given.iter().any(|r| {
+                    r.disk
+                        .as_ref()
+                        .and_then(|d| d.persistence.as_ref())
+                        .is_none()
+                }) {
                     return Err("volumes to destroy must carry a persistence id".to_string());
                 }
                 (given.clone(), strip_persistence(&given))
@@ -331,7 +416,8 @@ impl Master {
         }
         *available -= &from;
         *available += &to;
-        self.allocator.update_allocation(framework_id, agent_id, &from, &to);
+        self.allocator
+            .update_allocation(framework_id, agent_id, &from, &to);
         let Some(agent) = self.agents.get_mut(agent_id) else {
             return Ok(());
         };
@@ -341,10 +427,16 @@ impl Master {
         agent.total = total.clone();
         agent.info.resources = total.clone().into_protos();
         self.allocator.update_agent_total(agent_id, total.clone());
-        let checkpointed: Vec<v1::Resource> = total.iter().filter(|r| needs_checkpoint(r)).cloned().collect();
+        let checkpointed: Vec<v1::Resource> = total
+            .iter()
+            .filter(|r| needs_checkpoint(r))
+            .cloned()
+            .collect();
         self.send_to_agent(
             agent_id,
-            wire::master_message::Message::CheckpointResources(wire::CheckpointResources { resources: checkpointed }),
+            wire::master_message::Message::CheckpointResources(wire::CheckpointResources {
+                resources: checkpointed,
+            }),
         );
         Ok(())
     }

@@ -83,7 +83,10 @@ impl MasterHandle {
     }
 
     /// Runs `f` over the master's state inside the actor and returns its result.
-    pub async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Master) -> T + Send + 'static) -> Result<T, Gone> {
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Master) -> T + Send + 'static,
+    ) -> Result<T, Gone> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Read(Box::new(move |m| {
             let _ = tx.send(f(m));
@@ -104,13 +107,24 @@ impl MasterHandle {
 }
 
 pub fn now() -> Time {
-    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-    Time { mono: tokio::time::Instant::now().into_std(), wall }
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    Time {
+        mono: tokio::time::Instant::now().into_std(),
+        wall,
+    }
 }
 
 enum Conn {
-    Framework { framework_id: String, events: mpsc::Sender<sched::Event> },
-    Agent { messages: mpsc::Sender<wire::MasterMessage> },
+    Framework {
+        framework_id: String,
+        events: mpsc::Sender<sched::Event>,
+    },
+    Agent {
+        messages: mpsc::Sender<wire::MasterMessage>,
+    },
 }
 
 struct Runtime {
@@ -123,7 +137,12 @@ struct Runtime {
 /// Starts the actor; returns its handle. The actor ends when every handle is dropped.
 pub fn spawn(master: Master) -> MasterHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let runtime = Runtime { master, conns: HashMap::new(), operator_streams: Vec::new(), next_conn: 1 };
+    let runtime = Runtime {
+        master,
+        conns: HashMap::new(),
+        operator_streams: Vec::new(),
+        next_conn: 1,
+    };
     tokio::spawn(runtime.run(rx));
     MasterHandle { tx }
 }
@@ -166,9 +185,19 @@ impl Runtime {
     fn handle(&mut self, command: Command) {
         let t = now();
         match command {
-            Command::Subscribe { call, events, reply } => {
+            Command::Subscribe {
+                call,
+                events,
+                reply,
+            } => {
                 let conn = self.new_conn();
-                self.conns.insert(conn, Conn::Framework { framework_id: String::new(), events });
+                self.conns.insert(
+                    conn,
+                    Conn::Framework {
+                        framework_id: String::new(),
+                        events,
+                    },
+                );
                 match self.master.subscribe(t, conn, call) {
                     Ok(stream_id) => {
                         let framework_id = self
@@ -178,7 +207,10 @@ impl Runtime {
                             .find(|(_, f)| f.connection.as_ref().is_some_and(|c| c.conn == conn))
                             .map(|(id, _)| id.clone())
                             .unwrap_or_default();
-                        if let Some(Conn::Framework { framework_id: slot, .. }) = self.conns.get_mut(&conn) {
+                        if let Some(Conn::Framework {
+                            framework_id: slot, ..
+                        }) = self.conns.get_mut(&conn)
+                        {
                             *slot = framework_id.clone();
                         }
                         let _ = reply.send(Ok((conn, stream_id, framework_id)));
@@ -189,7 +221,11 @@ impl Runtime {
                     }
                 }
             }
-            Command::Call { call, stream_id, reply } => {
+            Command::Call {
+                call,
+                stream_id,
+                reply,
+            } => {
                 let _ = reply.send(self.master.call(t, stream_id.as_deref(), call));
             }
             Command::FrameworkStreamClosed { conn } => {
@@ -197,13 +233,23 @@ impl Runtime {
                     self.master.framework_disconnected(t, &framework_id, conn);
                 }
             }
-            Command::AgentSession { first, messages, reply } => {
+            Command::AgentSession {
+                first,
+                messages,
+                reply,
+            } => {
                 let conn = self.new_conn();
                 self.conns.insert(conn, Conn::Agent { messages });
                 let result = match first {
-                    wire::agent_message::Message::Register(r) => self.master.register_agent(t, conn, r),
-                    wire::agent_message::Message::Reregister(r) => self.master.reregister_agent(t, conn, r),
-                    _ => Err(AgentRefused("expected Register or Reregister first".to_string())),
+                    wire::agent_message::Message::Register(r) => {
+                        self.master.register_agent(t, conn, r)
+                    }
+                    wire::agent_message::Message::Reregister(r) => {
+                        self.master.reregister_agent(t, conn, r)
+                    }
+                    _ => Err(AgentRefused(
+                        "expected Register or Reregister first".to_string(),
+                    )),
                 };
                 match result {
                     Ok(agent_id) => {
@@ -215,7 +261,11 @@ impl Runtime {
                     }
                 }
             }
-            Command::AgentMessage { conn, agent_id, message } => {
+            Command::AgentMessage {
+                conn,
+                agent_id,
+                message,
+            } => {
                 if self.master.agents.get(&agent_id).and_then(|a| a.conn) != Some(conn) {
                     return; // a stale session
                 }
@@ -259,7 +309,11 @@ impl Runtime {
     fn perform_one(&mut self, effect: Effect) {
         match effect {
             Effect::Framework { conn, event } => {
-                let Some(Conn::Framework { framework_id, events }) = self.conns.get(&conn) else {
+                let Some(Conn::Framework {
+                    framework_id,
+                    events,
+                }) = self.conns.get(&conn)
+                else {
                     return;
                 };
                 if events.try_send(event).is_err() {
@@ -267,7 +321,8 @@ impl Runtime {
                     let framework_id = framework_id.clone();
                     tracing::warn!(%framework_id, "dropping a framework stream that is not being read");
                     self.conns.remove(&conn);
-                    self.master.framework_disconnected(now(), &framework_id, conn);
+                    self.master
+                        .framework_disconnected(now(), &framework_id, conn);
                 }
             }
             Effect::CloseFramework { conn } => {
@@ -286,7 +341,8 @@ impl Runtime {
                 self.conns.remove(&conn);
             }
             Effect::Operator(event) => {
-                self.operator_streams.retain(|s| s.try_send(event.clone()).is_ok());
+                self.operator_streams
+                    .retain(|s| s.try_send(event.clone()).is_ok());
             }
         }
     }

@@ -8,7 +8,7 @@ use remesos_proto::v1;
 use v1::scheduler::{self as sched, call::Type as CallType};
 
 use super::framework::{Connection, Framework, framework_roles};
-use super::{ConnId, Effect, Master, Time, MAX_REFUSE};
+use super::{ConnId, Effect, MAX_REFUSE, Master, Time};
 use crate::resources::Resources;
 
 /// A rejected call: the HTTP status and Mesos's text.
@@ -58,7 +58,9 @@ pub fn validate_call(call: &sched::Call) -> Result<CallType, CallError> {
         };
         if let (Some(id), Some(info_id)) = (&call.framework_id, &subscribe.framework_info.id) {
             if id != info_id {
-                return Err(bad("'framework_id' differs from 'subscribe.framework_info.id'"));
+                return Err(bad(
+                    "'framework_id' differs from 'subscribe.framework_info.id'",
+                ));
             }
         }
         return Ok(ty);
@@ -77,21 +79,34 @@ pub fn validate_call(call: &sched::Call) -> Result<CallType, CallError> {
         CallType::Message if call.message.is_none() => missing("message"),
         CallType::Request if call.request.is_none() => missing("request"),
         CallType::UpdateFramework if call.update_framework.is_none() => missing("update_framework"),
-        CallType::AcceptInverseOffers if call.accept_inverse_offers.is_none() => missing("accept_inverse_offers"),
-        CallType::DeclineInverseOffers if call.decline_inverse_offers.is_none() => missing("decline_inverse_offers"),
+        CallType::AcceptInverseOffers if call.accept_inverse_offers.is_none() => {
+            missing("accept_inverse_offers")
+        }
+        CallType::DeclineInverseOffers if call.decline_inverse_offers.is_none() => {
+            missing("decline_inverse_offers")
+        }
         _ => Ok(ty),
     }
 }
 
 /// The duration of the offer filter a DECLINE or ACCEPT installs (reference §8.7): default
 /// 5 s, at least the allocation interval, at most a year; zero means no filter.
-pub fn refuse_duration(filters: Option<&v1::Filters>, allocation_interval: Duration) -> Option<Duration> {
+pub fn refuse_duration(
+    filters: Option<&v1::Filters>,
+    allocation_interval: Duration,
+) -> Option<Duration> {
     let seconds = filters.and_then(|f| f.refuse_seconds).unwrap_or(5.0);
-    let seconds = if seconds.is_finite() && seconds >= 0.0 { seconds } else { 5.0 };
+    let seconds = if seconds.is_finite() && seconds >= 0.0 {
+        seconds
+    } else {
+        5.0
+    };
     if seconds == 0.0 {
         return None;
     }
-    let refuse = Duration::try_from_secs_f64(seconds).unwrap_or(MAX_REFUSE).min(MAX_REFUSE);
+    let refuse = Duration::try_from_secs_f64(seconds)
+        .unwrap_or(MAX_REFUSE)
+        .min(MAX_REFUSE);
     Some(refuse.max(allocation_interval))
 }
 
@@ -99,7 +114,12 @@ impl Master {
     /// SUBSCRIBE on connection `conn`: registers a new framework, or fails one over to this
     /// connection. Returns the new `Mesos-Stream-Id`; SUBSCRIBED (or ERROR) goes out as an
     /// effect on `conn`.
-    pub fn subscribe(&mut self, now: Time, conn: ConnId, call: sched::Call) -> Result<String, CallError> {
+    pub fn subscribe(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        call: sched::Call,
+    ) -> Result<String, CallError> {
         validate_call(&call)?;
         let Some(subscribe) = call.subscribe else {
             return Err(bad("Expecting 'subscribe' to be present"));
@@ -109,16 +129,24 @@ impl Master {
         let suppressed: BTreeSet<String> = subscribe.suppressed_roles.into_iter().collect();
         let roles = framework_roles(&info);
         if let Some(role) = suppressed.iter().find(|r| !roles.contains(*r)) {
-            return Err(bad(format!("Suppressed role '{role}' is not contained in the list of roles")));
+            return Err(bad(format!(
+                "Suppressed role '{role}' is not contained in the list of roles"
+            )));
         }
         let stream_id = uuid::Uuid::new_v4().to_string();
-        let connection = Connection { conn, stream_id: stream_id.clone() };
+        let connection = Connection {
+            conn,
+            stream_id: stream_id.clone(),
+        };
 
         let requested_id = info.id.as_ref().map(|id| id.value.clone());
         if let Some(id) = &requested_id {
             if self.completed_frameworks.iter().any(|f| &f.id == id) {
                 // Reference §8.4: a removed framework cannot come back under its id.
-                self.emit(Effect::Framework { conn, event: error_event("Framework has been removed") });
+                self.emit(Effect::Framework {
+                    conn,
+                    event: error_event("Framework has been removed"),
+                });
                 self.emit(Effect::CloseFramework { conn });
                 return Ok(stream_id);
             }
@@ -141,7 +169,12 @@ impl Master {
                 let mut framework = Framework::new(id.clone(), info, now.wall);
                 framework.suppressed_roles = suppressed;
                 framework.connection = Some(connection);
-                self.allocator.add_framework(&id, framework.allocator_spec(), &Default::default(), true);
+                self.allocator.add_framework(
+                    &id,
+                    framework.allocator_spec(),
+                    &Default::default(),
+                    true,
+                );
                 self.emit(Effect::Operator(operator_framework_event(
                     v1::master::event::Type::FrameworkAdded,
                     &framework,
@@ -155,13 +188,18 @@ impl Master {
         let subscribed = sched::Event {
             r#type: Some(sched::event::Type::Subscribed as i32),
             subscribed: Some(sched::event::Subscribed {
-                framework_id: v1::FrameworkId { value: framework_id },
+                framework_id: v1::FrameworkId {
+                    value: framework_id,
+                },
                 heartbeat_interval_seconds: Some(self.config.heartbeat_interval.as_secs_f64()),
                 master_info: Some(self.info.clone()),
             }),
             ..Default::default()
         };
-        self.emit(Effect::Framework { conn, event: subscribed });
+        self.emit(Effect::Framework {
+            conn,
+            event: subscribed,
+        });
         self.request_allocation();
         Ok(stream_id)
     }
@@ -181,13 +219,18 @@ impl Master {
         };
         if let Some(old) = framework.connection.take() {
             let conn = old.conn;
-            self.outbox.push(Effect::Framework { conn, event: error_event("Framework failed over") });
+            self.outbox.push(Effect::Framework {
+                conn,
+                event: error_event("Framework failed over"),
+            });
             self.outbox.push(Effect::CloseFramework { conn });
         }
         // On resubscription `user` and `checkpoint` changes are ignored (reference §3.2).
         info.user = framework.info.user.clone();
         info.checkpoint = framework.info.checkpoint;
-        info.id = Some(v1::FrameworkId { value: id.to_string() });
+        info.id = Some(v1::FrameworkId {
+            value: id.to_string(),
+        });
         framework.info = info;
         framework.suppressed_roles = suppressed;
         framework.connection = Some(connection);
@@ -200,7 +243,10 @@ impl Master {
         tracing::info!(framework_id = %id, "framework resubscribed");
         self.allocator.update_framework(id, spec);
         self.allocator.activate_framework(id);
-        let event = operator_framework_event(v1::master::event::Type::FrameworkUpdated, &self.frameworks[id]);
+        let event = operator_framework_event(
+            v1::master::event::Type::FrameworkUpdated,
+            &self.frameworks[id],
+        );
         self.emit(Effect::Operator(event));
     }
 
@@ -208,23 +254,32 @@ impl Master {
         use v1::framework_info::capability::Type as Cap;
         let multi_role = super::framework::has_capability(info, Cap::MultiRole);
         if multi_role && info.role.is_some() {
-            return Err(bad("'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"));
+            return Err(bad(
+                "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable",
+            ));
         }
         if !multi_role && !info.roles.is_empty() {
-            return Err(bad("'FrameworkInfo.roles' is set but the framework is not MULTI_ROLE capable"));
+            return Err(bad(
+                "'FrameworkInfo.roles' is set but the framework is not MULTI_ROLE capable",
+            ));
         }
         let roles = framework_roles(info);
         let mut seen = BTreeSet::new();
         for role in &info.roles {
             if !seen.insert(role) {
-                return Err(bad(format!("'FrameworkInfo.roles' contains duplicate role '{role}'")));
+                return Err(bad(format!(
+                    "'FrameworkInfo.roles' contains duplicate role '{role}'"
+                )));
             }
         }
         for role in &roles {
-            crate::resources::validate_role(role).map_err(|e| bad(format!("Role '{role}' is invalid: {e}")))?;
+            crate::resources::validate_role(role)
+                .map_err(|e| bad(format!("Role '{role}' is invalid: {e}")))?;
             if let Some(whitelist) = &self.config.roles {
                 if role != "*" && !whitelist.contains(role) {
-                    return Err(bad(format!("Role '{role}' is not present in the master's --roles")));
+                    return Err(bad(format!(
+                        "Role '{role}' is not present in the master's --roles"
+                    )));
                 }
             }
         }
@@ -235,20 +290,33 @@ impl Master {
     }
 
     /// Every call but SUBSCRIBE, from the subscription identified by `stream_id`.
-    pub fn call(&mut self, now: Time, stream_id: Option<&str>, call: sched::Call) -> Result<CallOk, CallError> {
+    pub fn call(
+        &mut self,
+        now: Time,
+        stream_id: Option<&str>,
+        call: sched::Call,
+    ) -> Result<CallOk, CallError> {
         let ty = validate_call(&call)?;
         if ty == CallType::Subscribe {
             return Err(bad("SUBSCRIBE must be sent on its own connection"));
         }
-        let framework_id = call.framework_id.as_ref().map(|id| id.value.clone()).unwrap_or_default();
+        let framework_id = call
+            .framework_id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_default();
         let Some(framework) = self.frameworks.get(&framework_id) else {
             return Err(bad("Framework cannot be found"));
         };
         let Some(connection) = &framework.connection else {
-            return Err(CallError::Forbidden("Framework is not subscribed".to_string()));
+            return Err(CallError::Forbidden(
+                "Framework is not subscribed".to_string(),
+            ));
         };
         let Some(stream_id) = stream_id else {
-            return Err(bad("All non-subscribe calls should include the 'Mesos-Stream-Id' header"));
+            return Err(bad(
+                "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+            ));
         };
         if stream_id != connection.stream_id {
             return Err(bad(format!(
@@ -286,7 +354,11 @@ impl Master {
                 self.check_roles(fid, &roles)?;
                 if let Some(framework) = self.frameworks.get_mut(fid) {
                     let all = framework.roles();
-                    let target: Vec<String> = if roles.is_empty() { all.into_iter().collect() } else { roles.clone() };
+                    let target: Vec<String> = if roles.is_empty() {
+                        all.into_iter().collect()
+                    } else {
+                        roles.clone()
+                    };
                     framework.suppressed_roles.extend(target);
                 }
                 self.allocator.suppress(fid, &roles);
@@ -297,7 +369,9 @@ impl Master {
                 self.send_to_agent(
                     &shutdown.agent_id.value,
                     wire::master_message::Message::ShutdownExecutor(wire::ShutdownExecutor {
-                        framework_id: v1::FrameworkId { value: fid.to_string() },
+                        framework_id: v1::FrameworkId {
+                            value: fid.to_string(),
+                        },
                         executor_id: shutdown.executor_id,
                     }),
                 );
@@ -309,15 +383,23 @@ impl Master {
             }
             CallType::Message => {
                 let message = call.message.unwrap_or_default();
-                if self.agents.get(&message.agent_id.value).is_some_and(|a| a.conn.is_some()) {
+                if self
+                    .agents
+                    .get(&message.agent_id.value)
+                    .is_some_and(|a| a.conn.is_some())
+                {
                     self.counters.valid_framework_to_executor_messages += 1;
                     self.send_to_agent(
                         &message.agent_id.value,
-                        wire::master_message::Message::FrameworkToExecutor(wire::FrameworkToExecutor {
-                            framework_id: v1::FrameworkId { value: fid.to_string() },
-                            executor_id: message.executor_id,
-                            data: message.data,
-                        }),
+                        wire::master_message::Message::FrameworkToExecutor(
+                            wire::FrameworkToExecutor {
+                                framework_id: v1::FrameworkId {
+                                    value: fid.to_string(),
+                                },
+                                executor_id: message.executor_id,
+                                data: message.data,
+                            },
+                        ),
                     );
                 } else {
                     self.counters.invalid_framework_to_executor_messages += 1;
@@ -339,16 +421,24 @@ impl Master {
                 )));
             }
             CallType::Subscribe | CallType::Unknown => {
-                return Err(CallError::NotImplemented("Received an unknown call type".to_string()));
+                return Err(CallError::NotImplemented(
+                    "Received an unknown call type".to_string(),
+                ));
             }
         }
         Ok(CallOk::Accepted)
     }
 
     fn check_roles(&self, framework_id: &str, roles: &[String]) -> Result<(), CallError> {
-        let subscribed = self.frameworks.get(framework_id).map(|f| f.roles()).unwrap_or_default();
+        let subscribed = self
+            .frameworks
+            .get(framework_id)
+            .map(|f| f.roles())
+            .unwrap_or_default();
         match roles.iter().find(|r| !subscribed.contains(*r)) {
-            Some(role) => Err(bad(format!("Role '{role}' is not subscribed by the framework"))),
+            Some(role) => Err(bad(format!(
+                "Role '{role}' is not subscribed by the framework"
+            ))),
             None => Ok(()),
         }
     }
@@ -357,24 +447,41 @@ impl Master {
         self.counters.messages_decline_offers += 1;
         let refuse = refuse_duration(decline.filters.as_ref(), self.config.allocation_interval);
         for offer_id in decline.offer_ids {
-            let belongs = self.offers.get(&offer_id.value).is_some_and(|o| o.offer.framework_id.value == framework_id);
+            let belongs = self
+                .offers
+                .get(&offer_id.value)
+                .is_some_and(|o| o.offer.framework_id.value == framework_id);
             if !belongs {
                 tracing::warn!(framework_id, offer_id = %offer_id.value, "ignoring decline of an invalid offer");
                 continue;
             }
             if let Some(offer) = self.take_offer(&offer_id.value) {
                 let agent_id = offer.offer.agent_id.value.clone();
-                self.allocator.recover_resources(now.mono, framework_id, &agent_id, &offer.resources, refuse);
+                self.allocator.recover_resources(
+                    now.mono,
+                    framework_id,
+                    &agent_id,
+                    &offer.resources,
+                    refuse,
+                );
             }
         }
         self.request_allocation();
     }
 
-    fn acknowledge(&mut self, framework_id: &str, ack: sched::call::Acknowledge) -> Result<(), CallError> {
+    fn acknowledge(
+        &mut self,
+        framework_id: &str,
+        ack: sched::call::Acknowledge,
+    ) -> Result<(), CallError> {
         if uuid::Uuid::from_slice(&ack.uuid).is_err() {
             return Err(bad("Failed to parse UUID: not a 16 byte UUID"));
         }
-        if !self.agents.get(&ack.agent_id.value).is_some_and(|a| a.conn.is_some()) {
+        if !self
+            .agents
+            .get(&ack.agent_id.value)
+            .is_some_and(|a| a.conn.is_some())
+        {
             // The agent resends the update once it is back; the framework acknowledges again.
             self.counters.invalid_status_update_acknowledgements += 1;
             return Ok(());
@@ -383,7 +490,9 @@ impl Master {
         self.send_to_agent(
             &ack.agent_id.value,
             wire::master_message::Message::Acknowledgement(wire::StatusUpdateAcknowledgement {
-                framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                framework_id: v1::FrameworkId {
+                    value: framework_id.to_string(),
+                },
                 task_id: ack.task_id,
                 uuid: ack.uuid,
             }),
@@ -402,21 +511,35 @@ impl Master {
             Some(agent_id) => self.send_to_agent(
                 &agent_id,
                 wire::master_message::Message::KillTask(wire::KillTask {
-                    framework_id: v1::FrameworkId { value: framework_id.to_string() },
+                    framework_id: v1::FrameworkId {
+                        value: framework_id.to_string(),
+                    },
                     task_id: kill.task_id,
                     kill_policy: kill.kill_policy,
                 }),
             ),
             // Mesos answers a kill of an unknown task with that task's reconciliation.
             None => {
-                let task = sched::call::reconcile::Task { task_id: kill.task_id, agent_id: kill.agent_id };
-                self.reconcile(now, framework_id, sched::call::Reconcile { tasks: vec![task] });
+                let task = sched::call::reconcile::Task {
+                    task_id: kill.task_id,
+                    agent_id: kill.agent_id,
+                };
+                self.reconcile(
+                    now,
+                    framework_id,
+                    sched::call::Reconcile { tasks: vec![task] },
+                );
             }
         }
     }
 
     /// Reference §8.3.
-    pub(super) fn reconcile(&mut self, now: Time, framework_id: &str, reconcile: sched::call::Reconcile) {
+    pub(super) fn reconcile(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        reconcile: sched::call::Reconcile,
+    ) {
         use v1::TaskState as S;
         use v1::task_status::Reason;
         let Some(framework) = self.frameworks.get(framework_id) else {
@@ -434,25 +557,45 @@ impl Master {
         } else {
             for wanted in &reconcile.tasks {
                 let id = &wanted.task_id.value;
-                if let Some(task) = framework.tasks.get(id).or_else(|| framework.unreachable_tasks.get(id)) {
+                if let Some(task) = framework
+                    .tasks
+                    .get(id)
+                    .or_else(|| framework.unreachable_tasks.get(id))
+                {
                     statuses.push(reconciled_status(now, task));
                     continue;
                 }
                 let agent_id = wanted.agent_id.as_ref();
                 let (state, pa_state, message) = match agent_id.map(|a| a.value.as_str()) {
-                    Some(a) if self.agents.contains_key(a) => (S::TaskLost, S::TaskGone, "Task is unknown to the agent"),
+                    Some(a) if self.agents.contains_key(a) => {
+                        (S::TaskLost, S::TaskGone, "Task is unknown to the agent")
+                    }
                     Some(a) if self.unreachable_agents.contains_key(a) => {
                         (S::TaskLost, S::TaskUnreachable, "Task is unreachable")
                     }
-                    _ => (S::TaskLost, S::TaskUnknown, "Reconciliation: Task is unknown"),
+                    _ => (
+                        S::TaskLost,
+                        S::TaskUnknown,
+                        "Reconciliation: Task is unknown",
+                    ),
                 };
                 let state = if partition_aware { pa_state } else { state };
-                let mut status =
-                    super::master_status(now, &wanted.task_id, agent_id, state, Reason::Reconciliation, message);
+                let mut status = super::master_status(
+                    now,
+                    &wanted.task_id,
+                    agent_id,
+                    state,
+                    Reason::Reconciliation,
+                    message,
+                );
                 if state == S::TaskUnreachable {
-                    if let Some(a) = self.unreachable_agents.get(&agent_id.map(|a| a.value.clone()).unwrap_or_default())
+                    if let Some(a) = self
+                        .unreachable_agents
+                        .get(&agent_id.map(|a| a.value.clone()).unwrap_or_default())
                     {
-                        status.unreachable_time = Some(v1::TimeInfo { nanoseconds: (a.since * 1e9) as i64 });
+                        status.unreachable_time = Some(v1::TimeInfo {
+                            nanoseconds: (a.since * 1e9) as i64,
+                        });
                     }
                 }
                 statuses.push(status);
@@ -494,20 +637,32 @@ impl Master {
         let roles = framework_roles(&info);
         let suppressed: BTreeSet<String> = update.suppressed_roles.into_iter().collect();
         if let Some(role) = suppressed.iter().find(|r| !roles.contains(*r)) {
-            return Err(bad(format!("Suppressed role '{role}' is not contained in the list of roles")));
+            return Err(bad(format!(
+                "Suppressed role '{role}' is not contained in the list of roles"
+            )));
         }
-        let removed_roles: BTreeSet<String> = framework.roles().difference(&roles).cloned().collect();
+        let removed_roles: BTreeSet<String> =
+            framework.roles().difference(&roles).cloned().collect();
         let stale_offers: Vec<String> = framework
             .offers
             .iter()
-            .filter(|id| self.offers.get(*id).is_some_and(|o| removed_roles.contains(&o.role)))
+            .filter(|id| {
+                self.offers
+                    .get(*id)
+                    .is_some_and(|o| removed_roles.contains(&o.role))
+            })
             .cloned()
             .collect();
         for offer_id in stale_offers {
             self.rescind_offer(now, &offer_id);
         }
-        info.id = Some(v1::FrameworkId { value: framework_id.to_string() });
-        let framework = self.frameworks.get_mut(framework_id).expect("checked above");
+        info.id = Some(v1::FrameworkId {
+            value: framework_id.to_string(),
+        });
+        let framework = self
+            .frameworks
+            .get_mut(framework_id)
+            .expect("checked above");
         framework.info = info.clone();
         framework.suppressed_roles = suppressed;
         let spec = framework.allocator_spec();
@@ -516,10 +671,15 @@ impl Master {
         for agent_id in agents {
             self.send_to_agent(
                 &agent_id,
-                wire::master_message::Message::UpdateFramework(wire::UpdateFramework { framework_info: info.clone() }),
+                wire::master_message::Message::UpdateFramework(wire::UpdateFramework {
+                    framework_info: info.clone(),
+                }),
             );
         }
-        let event = operator_framework_event(v1::master::event::Type::FrameworkUpdated, &self.frameworks[framework_id]);
+        let event = operator_framework_event(
+            v1::master::event::Type::FrameworkUpdated,
+            &self.frameworks[framework_id],
+        );
         self.emit(Effect::Operator(event));
         self.request_allocation();
         Ok(())
@@ -536,7 +696,10 @@ impl Master {
         let mut agent_id = None;
         for offer_id in &accept.offer_ids {
             if offer_error.is_some()
-                && self.offers.get(&offer_id.value).is_none_or(|o| o.offer.framework_id.value != framework_id)
+                && self
+                    .offers
+                    .get(&offer_id.value)
+                    .is_none_or(|o| o.offer.framework_id.value != framework_id)
             {
                 continue;
             }
@@ -549,7 +712,13 @@ impl Master {
             tracing::warn!(framework_id, %error, "ACCEPT with invalid offers");
             self.drop_launches(now, framework_id, &accept.operations, &error);
             if let Some(agent_id) = agent_id {
-                self.allocator.recover_resources(now.mono, framework_id, &agent_id, &available, None);
+                self.allocator.recover_resources(
+                    now.mono,
+                    framework_id,
+                    &agent_id,
+                    &available,
+                    None,
+                );
             }
             self.request_allocation();
             return;
@@ -561,7 +730,8 @@ impl Master {
             self.apply_operation(now, framework_id, &agent_id, &mut available, operation);
         }
         if !available.is_empty() {
-            self.allocator.recover_resources(now.mono, framework_id, &agent_id, &available, refuse);
+            self.allocator
+                .recover_resources(now.mono, framework_id, &agent_id, &available, refuse);
         }
         self.request_allocation();
     }
@@ -602,15 +772,32 @@ impl Master {
 
     /// Tasks of an ACCEPT with invalid offers end TASK_DROPPED (TASK_LOST for frameworks that
     /// are not partition-aware) with REASON_INVALID_OFFERS.
-    fn drop_launches(&mut self, now: Time, framework_id: &str, operations: &[v1::offer::Operation], error: &str) {
-        let partition_aware = self.frameworks.get(framework_id).is_some_and(|f| f.partition_aware());
-        let state = if partition_aware { v1::TaskState::TaskDropped } else { v1::TaskState::TaskLost };
+    fn drop_launches(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        operations: &[v1::offer::Operation],
+        error: &str,
+    ) {
+        let partition_aware = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.partition_aware());
+        let state = if partition_aware {
+            v1::TaskState::TaskDropped
+        } else {
+            v1::TaskState::TaskLost
+        };
         for op in operations {
             let tasks: Vec<&v1::TaskInfo> = op
                 .launch
                 .iter()
                 .flat_map(|l| l.task_infos.iter())
-                .chain(op.launch_group.iter().flat_map(|g| g.task_group.tasks.iter()))
+                .chain(
+                    op.launch_group
+                        .iter()
+                        .flat_map(|g| g.task_group.tasks.iter()),
+                )
                 .collect();
             for task in tasks {
                 let status = super::master_status(
@@ -635,13 +822,17 @@ impl Master {
 
 /// A task's latest state as reconciliation reports it: no uuid, REASON_RECONCILIATION.
 fn reconciled_status(now: Time, task: &v1::Task) -> v1::TaskStatus {
-    let mut status = task.statuses.last().cloned().unwrap_or_else(|| v1::TaskStatus {
-        task_id: task.task_id.clone(),
-        state: task.state,
-        agent_id: Some(task.agent_id.clone()),
-        executor_id: task.executor_id.clone(),
-        ..Default::default()
-    });
+    let mut status = task
+        .statuses
+        .last()
+        .cloned()
+        .unwrap_or_else(|| v1::TaskStatus {
+            task_id: task.task_id.clone(),
+            state: task.state,
+            agent_id: Some(task.agent_id.clone()),
+            executor_id: task.executor_id.clone(),
+            ..Default::default()
+        });
     status.state = task.state;
     status.uuid = None;
     status.data = None;
@@ -656,20 +847,34 @@ fn reconciled_status(now: Time, task: &v1::Task) -> v1::TaskStatus {
 pub(super) fn error_event(message: &str) -> sched::Event {
     sched::Event {
         r#type: Some(sched::event::Type::Error as i32),
-        error: Some(sched::event::Error { message: message.to_string() }),
+        error: Some(sched::event::Error {
+            message: message.to_string(),
+        }),
         ..Default::default()
     }
 }
 
-pub(super) fn operator_framework_event(ty: v1::master::event::Type, framework: &Framework) -> v1::master::Event {
+pub(super) fn operator_framework_event(
+    ty: v1::master::event::Type,
+    framework: &Framework,
+) -> v1::master::Event {
     use v1::master::event;
     let info = super::state::framework_proto(framework);
-    let mut e = v1::master::Event { r#type: Some(ty as i32), ..Default::default() };
+    let mut e = v1::master::Event {
+        r#type: Some(ty as i32),
+        ..Default::default()
+    };
     match ty {
-        event::Type::FrameworkAdded => e.framework_added = Some(event::FrameworkAdded { framework: info }),
-        event::Type::FrameworkUpdated => e.framework_updated = Some(event::FrameworkUpdated { framework: info }),
+        event::Type::FrameworkAdded => {
+            e.framework_added = Some(event::FrameworkAdded { framework: info })
+        }
+        event::Type::FrameworkUpdated => {
+            e.framework_updated = Some(event::FrameworkUpdated { framework: info })
+        }
         _ => {
-            e.framework_removed = Some(event::FrameworkRemoved { framework_info: framework.info.clone() });
+            e.framework_removed = Some(event::FrameworkRemoved {
+                framework_info: framework.info.clone(),
+            });
         }
     }
     e

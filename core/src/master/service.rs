@@ -5,14 +5,14 @@ use std::pin::Pin;
 
 use futures::Stream;
 use tokio::sync::{mpsc, oneshot};
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use remesos_proto::internal as wire;
 use wire::agent_service_server::{AgentService, AgentServiceServer};
 
-use super::runtime::{Command, MasterHandle, AGENT_STREAM_BUFFER};
+use super::runtime::{AGENT_STREAM_BUFFER, Command, MasterHandle};
 
 pub struct Service {
     master: MasterHandle,
@@ -44,7 +44,11 @@ impl AgentService for Service {
         let (tx, rx) = mpsc::channel(AGENT_STREAM_BUFFER);
         let (reply_tx, reply_rx) = oneshot::channel();
         self.master
-            .send(Command::AgentSession { first, messages: tx, reply: reply_tx })
+            .send(Command::AgentSession {
+                first,
+                messages: tx,
+                reply: reply_tx,
+            })
             .map_err(|e| Status::unavailable(e.to_string()))?;
         let (conn, agent_id) = match reply_rx.await {
             Ok(Ok(ok)) => ok,
@@ -55,8 +59,14 @@ impl AgentService for Service {
         tokio::spawn(async move {
             while let Some(item) = inbound.next().await {
                 match item {
-                    Ok(wire::AgentMessage { message: Some(message) }) => {
-                        let command = Command::AgentMessage { conn, agent_id: agent_id.clone(), message };
+                    Ok(wire::AgentMessage {
+                        message: Some(message),
+                    }) => {
+                        let command = Command::AgentMessage {
+                            conn,
+                            agent_id: agent_id.clone(),
+                            message,
+                        };
                         if master.send(command).is_err() {
                             return;
                         }

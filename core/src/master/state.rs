@@ -2,19 +2,21 @@
 //! (GET_STATE, GET_FRAMEWORKS, ...) and the JSON of `/master/state` and friends, in the
 //! shapes Mesos's `readonly_handler.cpp` produces so existing dashboards and CLIs read them.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use remesos_proto::json as mjson;
 use remesos_proto::v1;
 use v1::master::response as resp;
 
+use super::Master;
 use super::agent::Agent;
 use super::framework::Framework;
-use super::Master;
 use crate::resources::Resources;
 
 fn time_info(secs: f64) -> v1::TimeInfo {
-    v1::TimeInfo { nanoseconds: (secs * 1e9) as i64 }
+    v1::TimeInfo {
+        nanoseconds: (secs * 1e9) as i64,
+    }
 }
 
 pub fn framework_proto(f: &Framework) -> resp::get_frameworks::Framework {
@@ -60,35 +62,57 @@ impl Master {
             .values()
             .map(|f| {
                 let mut p = framework_proto(f);
-                p.offers = f.offers.iter().filter_map(|id| self.offers.get(id)).map(|o| o.offer.clone()).collect();
+                p.offers = f
+                    .offers
+                    .iter()
+                    .filter_map(|id| self.offers.get(id))
+                    .map(|o| o.offer.clone())
+                    .collect();
                 p.allocated_resources = self.framework_used(f).into_protos();
                 p.offered_resources = self.framework_offered(f).into_protos();
                 p
             })
             .collect();
-        frameworks.sort_by(|a, b| a.framework_info.id.as_ref().map(|i| &i.value).cmp(&b.framework_info.id.as_ref().map(|i| &i.value)));
+        frameworks.sort_by(|a, b| {
+            a.framework_info
+                .id
+                .as_ref()
+                .map(|i| &i.value)
+                .cmp(&b.framework_info.id.as_ref().map(|i| &i.value))
+        });
         resp::GetFrameworks {
             frameworks,
-            completed_frameworks: self.completed_frameworks.iter().map(framework_proto).collect(),
+            completed_frameworks: self
+                .completed_frameworks
+                .iter()
+                .map(framework_proto)
+                .collect(),
             recovered_frameworks: vec![],
         }
     }
 
     pub fn get_agents(&self) -> resp::GetAgents {
-        let mut agents: Vec<resp::get_agents::Agent> = self.agents.values().map(agent_proto).collect();
+        let mut agents: Vec<resp::get_agents::Agent> =
+            self.agents.values().map(agent_proto).collect();
         agents.sort_by(|a, b| a.pid.cmp(&b.pid));
-        resp::GetAgents { agents, recovered_agents: vec![] }
+        resp::GetAgents {
+            agents,
+            recovered_agents: vec![],
+        }
     }
 
     pub fn get_tasks(&self) -> resp::GetTasks {
         let mut out = resp::GetTasks::default();
         for f in self.frameworks.values() {
             out.tasks.extend(f.tasks.values().cloned());
-            out.completed_tasks.extend(f.completed_tasks.iter().cloned());
-            out.unreachable_tasks.extend(f.unreachable_tasks.values().cloned());
+            out.completed_tasks
+                .extend(f.completed_tasks.iter().cloned());
+            out.unreachable_tasks
+                .extend(f.unreachable_tasks.values().cloned());
         }
         for f in &self.completed_frameworks {
-            out.completed_tasks.extend(f.completed_tasks.iter().cloned());
+            out.completed_tasks
+                .extend(f.completed_tasks.iter().cloned());
         }
         out
     }
@@ -100,7 +124,9 @@ impl Master {
                 for e in executors.values() {
                     out.executors.push(resp::get_executors::Executor {
                         executor_info: e.clone(),
-                        agent_id: v1::AgentId { value: agent_id.clone() },
+                        agent_id: v1::AgentId {
+                            value: agent_id.clone(),
+                        },
                     });
                 }
             }
@@ -125,7 +151,11 @@ impl Master {
             .map(|r| v1::Role {
                 name: r.name.clone(),
                 weight: r.weight,
-                frameworks: r.frameworks.iter().map(|f| v1::FrameworkId { value: f.clone() }).collect(),
+                frameworks: r
+                    .frameworks
+                    .iter()
+                    .map(|f| v1::FrameworkId { value: f.clone() })
+                    .collect(),
                 resources: r.allocated.clone().into_protos(),
             })
             .collect();
@@ -164,23 +194,44 @@ impl Master {
         o.insert("elected_time".into(), json!(self.elected_time));
         o.insert("id".into(), json!(self.info.id));
         o.insert("pid".into(), json!(self.pid()));
-        o.insert("capabilities".into(), json!(["AGENT_UPDATE", "AGENT_DRAINING"]));
+        o.insert(
+            "capabilities".into(),
+            json!(["AGENT_UPDATE", "AGENT_DRAINING"]),
+        );
         let active = self.agents.values().filter(|a| a.active).count();
         o.insert("activated_slaves".into(), json!(active));
-        o.insert("deactivated_slaves".into(), json!(self.agents.len() - active));
-        o.insert("unreachable_slaves".into(), json!(self.unreachable_agents.len()));
+        o.insert(
+            "deactivated_slaves".into(),
+            json!(self.agents.len() - active),
+        );
+        o.insert(
+            "unreachable_slaves".into(),
+            json!(self.unreachable_agents.len()),
+        );
         o.insert("leader".into(), json!(self.pid()));
         o.insert("leader_info".into(), mjson::to_value(&self.info));
         o.insert("flags".into(), self.flags_json());
-        o.insert("slaves".into(), Value::Array(self.sorted_agents().map(|a| self.agent_json(a)).collect()));
+        o.insert(
+            "slaves".into(),
+            Value::Array(self.sorted_agents().map(|a| self.agent_json(a)).collect()),
+        );
         o.insert("recovered_slaves".into(), json!([]));
         o.insert(
             "frameworks".into(),
-            Value::Array(self.sorted_frameworks().map(|f| self.framework_json(f, true)).collect()),
+            Value::Array(
+                self.sorted_frameworks()
+                    .map(|f| self.framework_json(f, true))
+                    .collect(),
+            ),
         );
         o.insert(
             "completed_frameworks".into(),
-            Value::Array(self.completed_frameworks.iter().map(|f| self.framework_json(f, true)).collect()),
+            Value::Array(
+                self.completed_frameworks
+                    .iter()
+                    .map(|f| self.framework_json(f, true))
+                    .collect(),
+            ),
         );
         o.insert("orphan_tasks".into(), json!([]));
         o.insert("unregistered_frameworks".into(), json!([]));
@@ -237,9 +288,15 @@ impl Master {
         }
         o.insert("resources".into(), Value::Object(a.total.to_json_map()));
         o.insert("used_resources".into(), Value::Object(used.to_json_map()));
-        o.insert("offered_resources".into(), Value::Object(a.offered.to_json_map()));
+        o.insert(
+            "offered_resources".into(),
+            Value::Object(a.offered.to_json_map()),
+        );
         o.insert("reserved_resources".into(), Value::Object(reserved));
-        o.insert("unreserved_resources".into(), Value::Object(unreserved.to_json_map()));
+        o.insert(
+            "unreserved_resources".into(),
+            Value::Object(unreserved.to_json_map()),
+        );
         o.insert("attributes".into(), attributes_json(&a.info.attributes));
         o.insert("active".into(), json!(a.active));
         o.insert("deactivated".into(), json!(!a.active));
@@ -255,8 +312,14 @@ impl Master {
                     .collect(),
             ),
         );
-        o.insert("reserved_resources_full".into(), Value::Object(reserved_full));
-        o.insert("unreserved_resources_full".into(), resources_full(&unreserved));
+        o.insert(
+            "reserved_resources_full".into(),
+            Value::Object(reserved_full),
+        );
+        o.insert(
+            "unreserved_resources_full".into(),
+            resources_full(&unreserved),
+        );
         o.insert("used_resources_full".into(), resources_full(&used));
         o.insert("offered_resources_full".into(), resources_full(&a.offered));
         if let Some(domain) = &a.info.domain {
@@ -272,7 +335,10 @@ impl Master {
         o.insert("id".into(), json!(f.id));
         o.insert("name".into(), json!(f.info.name));
         o.insert("used_resources".into(), Value::Object(used.to_json_map()));
-        o.insert("offered_resources".into(), Value::Object(offered.to_json_map()));
+        o.insert(
+            "offered_resources".into(),
+            Value::Object(offered.to_json_map()),
+        );
         let mut all = used.clone();
         all += &offered;
         o.insert("resources".into(), Value::Object(all.to_json_map()));
@@ -288,16 +354,34 @@ impl Master {
                     .collect(),
             ),
         );
-        o.insert("hostname".into(), json!(f.info.hostname.clone().unwrap_or_default()));
-        o.insert("webui_url".into(), json!(f.info.webui_url.clone().unwrap_or_default()));
+        o.insert(
+            "hostname".into(),
+            json!(f.info.hostname.clone().unwrap_or_default()),
+        );
+        o.insert(
+            "webui_url".into(),
+            json!(f.info.webui_url.clone().unwrap_or_default()),
+        );
         o.insert("active".into(), json!(f.active));
         o.insert("connected".into(), json!(f.connected()));
         o.insert("recovered".into(), json!(f.recovered));
         o.insert("user".into(), json!(f.info.user));
-        o.insert("failover_timeout".into(), json!(f.info.failover_timeout.unwrap_or(0.0)));
-        o.insert("checkpoint".into(), json!(f.info.checkpoint.unwrap_or(false)));
-        o.insert("registered_time".into(), json!(f.registered_time.unwrap_or(0.0)));
-        o.insert("unregistered_time".into(), json!(f.unregistered_time.unwrap_or(0.0)));
+        o.insert(
+            "failover_timeout".into(),
+            json!(f.info.failover_timeout.unwrap_or(0.0)),
+        );
+        o.insert(
+            "checkpoint".into(),
+            json!(f.info.checkpoint.unwrap_or(false)),
+        );
+        o.insert(
+            "registered_time".into(),
+            json!(f.registered_time.unwrap_or(0.0)),
+        );
+        o.insert(
+            "unregistered_time".into(),
+            json!(f.unregistered_time.unwrap_or(0.0)),
+        );
         if let Some(t) = f.reregistered_time {
             o.insert("reregistered_time".into(), json!(t));
         }
@@ -307,25 +391,43 @@ impl Master {
         if f.multi_role() {
             o.insert("roles".into(), json!(f.info.roles));
         } else {
-            o.insert("role".into(), json!(f.info.role.clone().unwrap_or_else(|| "*".to_string())));
+            o.insert(
+                "role".into(),
+                json!(f.info.role.clone().unwrap_or_else(|| "*".to_string())),
+            );
         }
         if let Some(labels) = &f.info.labels {
             o.insert("labels".into(), mjson::to_value(labels)["labels"].clone());
         }
         o.insert("offer_filters".into(), json!({}));
         if with_tasks {
-            o.insert("tasks".into(), Value::Array(f.tasks.values().map(|t| task_json(t)).collect()));
+            o.insert(
+                "tasks".into(),
+                Value::Array(f.tasks.values().map(|t| task_json(t)).collect()),
+            );
             o.insert(
                 "unreachable_tasks".into(),
                 Value::Array(f.unreachable_tasks.values().map(|t| task_json(t)).collect()),
             );
             o.insert(
                 "completed_tasks".into(),
-                Value::Array(f.completed_tasks.iter().rev().map(|t| task_json(t)).collect()),
+                Value::Array(
+                    f.completed_tasks
+                        .iter()
+                        .rev()
+                        .map(|t| task_json(t))
+                        .collect(),
+                ),
             );
             o.insert(
                 "offers".into(),
-                Value::Array(f.offers.iter().filter_map(|id| self.offers.get(id)).map(|o| offer_json(&o.offer, &o.resources)).collect()),
+                Value::Array(
+                    f.offers
+                        .iter()
+                        .filter_map(|id| self.offers.get(id))
+                        .map(|o| offer_json(&o.offer, &o.resources))
+                        .collect(),
+                ),
             );
             let mut executors = Vec::new();
             for (agent_id, on_agent) in &f.executors {
@@ -351,10 +453,17 @@ impl Master {
             .sorted_agents()
             .map(|a| {
                 let mut v = self.agent_json(a);
-                let counts = task_counts(a.tasks.iter().filter_map(|(f, t)| self.frameworks.get(f)?.tasks.get(t)));
+                let counts = task_counts(
+                    a.tasks
+                        .iter()
+                        .filter_map(|(f, t)| self.frameworks.get(f)?.tasks.get(t)),
+                );
                 if let Value::Object(m) = &mut v {
                     m.extend(counts);
-                    m.insert("framework_ids".into(), json!(a.used.keys().collect::<Vec<_>>()));
+                    m.insert(
+                        "framework_ids".into(),
+                        json!(a.used.keys().collect::<Vec<_>>()),
+                    );
                 }
                 v
             })
@@ -366,8 +475,11 @@ impl Master {
                 let counts = task_counts(f.tasks.values().chain(f.completed_tasks.iter()));
                 if let Value::Object(m) = &mut v {
                     m.extend(counts);
-                    let agents: std::collections::BTreeSet<&str> =
-                        f.tasks.values().map(|t| t.agent_id.value.as_str()).collect();
+                    let agents: std::collections::BTreeSet<&str> = f
+                        .tasks
+                        .values()
+                        .map(|t| t.agent_id.value.as_str())
+                        .collect();
                     m.insert("slave_ids".into(), json!(agents));
                 }
                 v
@@ -433,7 +545,10 @@ fn task_counts<'a>(tasks: impl Iterator<Item = &'a v1::Task>) -> Map<String, Val
         S::TaskError,
         S::TaskUnreachable,
     ];
-    let mut counts: Map<String, Value> = names.iter().map(|s| (s.as_str_name().to_string(), json!(0))).collect();
+    let mut counts: Map<String, Value> = names
+        .iter()
+        .map(|s| (s.as_str_name().to_string(), json!(0)))
+        .collect();
     for t in tasks {
         if let Ok(s) = S::try_from(t.state) {
             if let Some(Value::Number(n)) = counts.get_mut(s.as_str_name()) {
@@ -454,7 +569,11 @@ pub fn attributes_json(attributes: &[v1::Attribute]) -> Value {
         } else if let Some(s) = &a.scalar {
             json!(s.value)
         } else if let Some(r) = &a.ranges {
-            let parts: Vec<String> = r.range.iter().map(|r| format!("{}-{}", r.begin, r.end)).collect();
+            let parts: Vec<String> = r
+                .range
+                .iter()
+                .map(|r| format!("{}-{}", r.begin, r.end))
+                .collect();
             json!(format!("[{}]", parts.join(", ")))
         } else if let Some(s) = &a.set {
             json!(format!("{{{}}}", s.item.join(", ")))
@@ -477,11 +596,23 @@ pub fn task_json(t: &v1::Task) -> Value {
     o.insert("id".into(), json!(t.task_id.value));
     o.insert("name".into(), json!(t.name));
     o.insert("framework_id".into(), json!(t.framework_id.value));
-    o.insert("executor_id".into(), json!(t.executor_id.as_ref().map(|e| e.value.clone()).unwrap_or_default()));
+    o.insert(
+        "executor_id".into(),
+        json!(
+            t.executor_id
+                .as_ref()
+                .map(|e| e.value.clone())
+                .unwrap_or_default()
+        ),
+    );
     o.insert("slave_id".into(), json!(t.agent_id.value));
     o.insert(
         "state".into(),
-        json!(v1::TaskState::try_from(t.state).map(|s| s.as_str_name()).unwrap_or("TASK_STAGING")),
+        json!(
+            v1::TaskState::try_from(t.state)
+                .map(|s| s.as_str_name())
+                .unwrap_or("TASK_STAGING")
+        ),
     );
     o.insert("resources".into(), Value::Object(resources.to_json_map()));
     if let Some(role) = role {
@@ -494,7 +625,11 @@ pub fn task_json(t: &v1::Task) -> Value {
             let mut m = Map::new();
             m.insert(
                 "state".into(),
-                json!(v1::TaskState::try_from(s.state).map(|s| s.as_str_name()).unwrap_or("TASK_STAGING")),
+                json!(
+                    v1::TaskState::try_from(s.state)
+                        .map(|s| s.as_str_name())
+                        .unwrap_or("TASK_STAGING")
+                ),
             );
             m.insert("timestamp".into(), json!(s.timestamp.unwrap_or(0.0)));
             if let Some(h) = s.healthy {

@@ -34,7 +34,10 @@ impl Harness {
 
     fn with_config(config: Config) -> Harness {
         let start = Instant::now();
-        let t = Time { mono: start, wall: 1_700_000_000.0 };
+        let t = Time {
+            mono: start,
+            wall: 1_700_000_000.0,
+        };
         Harness {
             master: Master::new(config, "MASTER".to_string(), t),
             start,
@@ -45,7 +48,10 @@ impl Harness {
     }
 
     fn now(&self) -> Time {
-        Time { mono: self.start + self.elapsed, wall: 1_700_000_000.0 + self.elapsed.as_secs_f64() }
+        Time {
+            mono: self.start + self.elapsed,
+            wall: 1_700_000_000.0 + self.elapsed.as_secs_f64(),
+        }
     }
 
     fn conn(&mut self) -> ConnId {
@@ -101,20 +107,34 @@ impl Harness {
         let conn = self.conn();
         let call = sched::Call {
             r#type: Some(CallType::Subscribe as i32),
-            subscribe: Some(sched::call::Subscribe { framework_info: info, ..Default::default() }),
+            subscribe: Some(sched::call::Subscribe {
+                framework_info: info,
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let now = self.now();
         let stream = self.master.subscribe(now, conn, call).expect("subscribe");
         self.pump();
         let events = self.events(conn);
-        let subscribed = events.iter().find(|e| e.r#type == Some(EventType::Subscribed as i32)).expect("SUBSCRIBED");
-        let id = subscribed.subscribed.as_ref().unwrap().framework_id.value.clone();
+        let subscribed = events
+            .iter()
+            .find(|e| e.r#type == Some(EventType::Subscribed as i32))
+            .expect("SUBSCRIBED");
+        let id = subscribed
+            .subscribed
+            .as_ref()
+            .unwrap()
+            .framework_id
+            .value
+            .clone();
         Fw { id, conn, stream }
     }
 
     fn call(&mut self, fw: &Fw, mut call: sched::Call) -> Result<CallOk, CallError> {
-        call.framework_id = Some(v1::FrameworkId { value: fw.id.clone() });
+        call.framework_id = Some(v1::FrameworkId {
+            value: fw.id.clone(),
+        });
         let now = self.now();
         let r = self.master.call(now, Some(&fw.stream), call);
         self.pump();
@@ -134,10 +154,16 @@ impl Harness {
             ..Default::default()
         };
         let now = self.now();
-        let id = self.master.register_agent(now, conn, register).expect("register");
+        let id = self
+            .master
+            .register_agent(now, conn, register)
+            .expect("register");
         self.pump();
         let msgs = self.agent_messages(conn);
-        assert!(matches!(msgs.first(), Some(ToAgent::Registered(_))), "{msgs:?}");
+        assert!(
+            matches!(msgs.first(), Some(ToAgent::Registered(_))),
+            "{msgs:?}"
+        );
         (id, conn)
     }
 
@@ -150,14 +176,29 @@ impl Harness {
     }
 
     fn updates(&mut self, fw: &Fw) -> Vec<v1::TaskStatus> {
-        self.events(fw.conn).into_iter().filter_map(|e| e.update).map(|u| u.status).collect()
+        self.events(fw.conn)
+            .into_iter()
+            .filter_map(|e| e.update)
+            .map(|u| u.status)
+            .collect()
     }
 
-    fn status_update(&mut self, agent: &str, fw: &Fw, task: &str, state: v1::TaskState, uuid: Option<Vec<u8>>) {
+    fn status_update(
+        &mut self,
+        agent: &str,
+        fw: &Fw,
+        task: &str,
+        state: v1::TaskState,
+        uuid: Option<Vec<u8>>,
+    ) {
         let update = wire::StatusUpdate {
-            framework_id: v1::FrameworkId { value: fw.id.clone() },
+            framework_id: v1::FrameworkId {
+                value: fw.id.clone(),
+            },
             status: v1::TaskStatus {
-                task_id: v1::TaskId { value: task.to_string() },
+                task_id: v1::TaskId {
+                    value: task.to_string(),
+                },
                 state: state as i32,
                 source: Some(v1::task_status::Source::Executor as i32),
                 uuid,
@@ -172,11 +213,17 @@ impl Harness {
 }
 
 fn framework(name: &str) -> v1::FrameworkInfo {
-    v1::FrameworkInfo { user: "user".to_string(), name: name.to_string(), ..Default::default() }
+    v1::FrameworkInfo {
+        user: "user".to_string(),
+        name: name.to_string(),
+        ..Default::default()
+    }
 }
 
 fn capability(t: v1::framework_info::capability::Type) -> v1::framework_info::Capability {
-    v1::framework_info::Capability { r#type: Some(t as i32) }
+    v1::framework_info::Capability {
+        r#type: Some(t as i32),
+    }
 }
 
 fn launch(offer: &v1::Offer, tasks: Vec<v1::TaskInfo>, refuse: Option<f64>) -> sched::Call {
@@ -189,7 +236,9 @@ fn launch(offer: &v1::Offer, tasks: Vec<v1::TaskInfo>, refuse: Option<f64>) -> s
                 launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
                 ..Default::default()
             }],
-            filters: refuse.map(|s| v1::Filters { refuse_seconds: Some(s) }),
+            filters: refuse.map(|s| v1::Filters {
+                refuse_seconds: Some(s),
+            }),
         }),
         ..Default::default()
     }
@@ -200,10 +249,15 @@ fn command_task(id: &str, agent: &v1::AgentId, resources: &str, role: &str) -> v
     resources.allocate(role);
     v1::TaskInfo {
         name: id.to_string(),
-        task_id: v1::TaskId { value: id.to_string() },
+        task_id: v1::TaskId {
+            value: id.to_string(),
+        },
         agent_id: agent.clone(),
         resources: resources.into_protos(),
-        command: Some(v1::CommandInfo { value: Some("true".to_string()), ..Default::default() }),
+        command: Some(v1::CommandInfo {
+            value: Some("true".to_string()),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -213,7 +267,9 @@ fn decline(offer: &v1::Offer, refuse: Option<f64>) -> sched::Call {
         r#type: Some(CallType::Decline as i32),
         decline: Some(sched::call::Decline {
             offer_ids: vec![offer.id.clone()],
-            filters: refuse.map(|s| v1::Filters { refuse_seconds: Some(s) }),
+            filters: refuse.map(|s| v1::Filters {
+                refuse_seconds: Some(s),
+            }),
         }),
         ..Default::default()
     }
@@ -235,7 +291,10 @@ fn subscribed_carries_heartbeat_interval_and_master_info() {
     let conn = h.conn();
     let call = sched::Call {
         r#type: Some(CallType::Subscribe as i32),
-        subscribe: Some(sched::call::Subscribe { framework_info: framework("x"), ..Default::default() }),
+        subscribe: Some(sched::call::Subscribe {
+            framework_info: framework("x"),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let now = h.now();
@@ -246,7 +305,11 @@ fn subscribed_carries_heartbeat_interval_and_master_info() {
     let s = events[0].subscribed.as_ref().unwrap();
     assert_eq!(s.heartbeat_interval_seconds, Some(15.0));
     let info = s.master_info.as_ref().unwrap();
-    assert_eq!(info.ip, u32::from_le_bytes([127, 0, 0, 1]), "network byte order");
+    assert_eq!(
+        info.ip,
+        u32::from_le_bytes([127, 0, 0, 1]),
+        "network byte order"
+    );
     assert_eq!(info.port, 5050);
 }
 
@@ -266,18 +329,43 @@ fn offers_launch_and_status_updates_round_trip() {
     assert_eq!(offered.cpus(), 4.0);
 
     let task = command_task("t1", &offer.agent_id, "cpus:1;mem:128", "*");
-    assert_eq!(h.call(&fw, launch(offer, vec![task], None)), Ok(CallOk::Accepted));
+    assert_eq!(
+        h.call(&fw, launch(offer, vec![task], None)),
+        Ok(CallOk::Accepted)
+    );
     let msgs = h.agent_messages(agent_conn);
-    let run = msgs.iter().find_map(|m| if let ToAgent::RunTask(r) = m { Some(r) } else { None }).expect("RunTask");
+    let run = msgs
+        .iter()
+        .find_map(|m| {
+            if let ToAgent::RunTask(r) = m {
+                Some(r)
+            } else {
+                None
+            }
+        })
+        .expect("RunTask");
     assert_eq!(run.task.task_id.value, "t1");
-    assert_eq!(h.master.frameworks[&fw.id].tasks["t1"].state, v1::TaskState::TaskStaging as i32);
+    assert_eq!(
+        h.master.frameworks[&fw.id].tasks["t1"].state,
+        v1::TaskState::TaskStaging as i32
+    );
 
     let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
-    h.status_update(&agent_id, &fw, "t1", v1::TaskState::TaskRunning, Some(uuid.clone()));
+    h.status_update(
+        &agent_id,
+        &fw,
+        "t1",
+        v1::TaskState::TaskRunning,
+        Some(uuid.clone()),
+    );
     let updates = h.updates(&fw);
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].state, v1::TaskState::TaskRunning as i32);
-    assert_eq!(updates[0].agent_id.as_ref().unwrap().value, agent_id, "updates always carry agent_id");
+    assert_eq!(
+        updates[0].agent_id.as_ref().unwrap().value,
+        agent_id,
+        "updates always carry agent_id"
+    );
 
     // Acknowledgements are relayed to the agent (§8.2).
     let ack = sched::Call {
@@ -291,10 +379,19 @@ fn offers_launch_and_status_updates_round_trip() {
     };
     assert_eq!(h.call(&fw, ack), Ok(CallOk::Accepted));
     let msgs = h.agent_messages(agent_conn);
-    assert!(msgs.iter().any(|m| matches!(m, ToAgent::Acknowledgement(a) if a.uuid == uuid)));
+    assert!(
+        msgs.iter()
+            .any(|m| matches!(m, ToAgent::Acknowledgement(a) if a.uuid == uuid))
+    );
 
     // A terminal update releases the task's resources (§8.2).
-    h.status_update(&agent_id, &fw, "t1", v1::TaskState::TaskFinished, Some(uuid::Uuid::new_v4().as_bytes().to_vec()));
+    h.status_update(
+        &agent_id,
+        &fw,
+        "t1",
+        v1::TaskState::TaskFinished,
+        Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+    );
     assert!(h.master.frameworks[&fw.id].tasks.is_empty());
     assert_eq!(h.master.frameworks[&fw.id].completed_tasks.len(), 1);
     assert!(h.master.agents[&agent_id].used.is_empty());
@@ -307,7 +404,10 @@ fn unused_offer_resources_return_and_decline_filters_the_agent() {
     let fw = h.subscribe(framework("f"));
     h.allocate();
     let offer = h.offers(&fw).remove(0);
-    assert_eq!(h.call(&fw, decline(&offer, Some(10.0))), Ok(CallOk::Accepted));
+    assert_eq!(
+        h.call(&fw, decline(&offer, Some(10.0))),
+        Ok(CallOk::Accepted)
+    );
     h.allocate();
     assert!(h.offers(&fw).is_empty(), "filtered for 10 s");
     h.advance(Duration::from_secs(11));
@@ -326,7 +426,10 @@ fn revive_clears_filters() {
     h.call(&fw, decline(&offer, Some(3600.0))).unwrap();
     h.allocate();
     assert!(h.offers(&fw).is_empty());
-    let revive = sched::Call { r#type: Some(CallType::Revive as i32), ..Default::default() };
+    let revive = sched::Call {
+        r#type: Some(CallType::Revive as i32),
+        ..Default::default()
+    };
     assert_eq!(h.call(&fw, revive), Ok(CallOk::Accepted));
     h.allocate();
     assert_eq!(h.offers(&fw).len(), 1);
@@ -348,7 +451,8 @@ fn invalid_tasks_end_task_error_and_resources_return() {
     });
     let ok = command_task("ok", &offer.agent_id, "cpus:1;mem:128", "*");
     let dup = command_task("ok", &offer.agent_id, "cpus:0.5;mem:128", "*");
-    h.call(&fw, launch(&offer, vec![too_big, both, ok, dup], Some(0.0))).unwrap();
+    h.call(&fw, launch(&offer, vec![too_big, both, ok, dup], Some(0.0)))
+        .unwrap();
     let updates = h.updates(&fw);
     let errors: Vec<(&str, &str)> = updates
         .iter()
@@ -363,12 +467,21 @@ fn invalid_tasks_end_task_error_and_resources_return() {
     assert!(errors[0].1.contains("more resources"), "{errors:?}");
     assert!(errors[1].1.contains("not both"), "{errors:?}");
     assert!(errors[2].1.contains("duplicate ID"), "{errors:?}");
-    assert_eq!(h.agent_messages(agent_conn).len(), 1, "only the valid task is sent to the agent");
+    assert_eq!(
+        h.agent_messages(agent_conn).len(),
+        1,
+        "only the valid task is sent to the agent"
+    );
     // The unused cpus:1 went back without a filter (refuse_seconds 0) and is re-offered.
     h.allocate();
     let again = h.offers(&fw);
     assert_eq!(again.len(), 1);
-    assert_eq!(Resources::from_protos(again[0].resources.clone()).unwrap().cpus(), 1.0);
+    assert_eq!(
+        Resources::from_protos(again[0].resources.clone())
+            .unwrap()
+            .cpus(),
+        1.0
+    );
     assert_eq!(h.master.agents[&agent_id].tasks.len(), 1);
 }
 
@@ -386,7 +499,10 @@ fn accept_with_an_invalid_offer_drops_its_tasks() {
     assert_eq!(updates.len(), 1);
     // Not partition-aware: TASK_LOST with REASON_INVALID_OFFERS (reference §8.1).
     assert_eq!(updates[0].state, v1::TaskState::TaskLost as i32);
-    assert_eq!(updates[0].reason, Some(v1::task_status::Reason::InvalidOffers as i32));
+    assert_eq!(
+        updates[0].reason,
+        Some(v1::task_status::Reason::InvalidOffers as i32)
+    );
 }
 
 #[test]
@@ -397,24 +513,48 @@ fn calls_need_the_subscription_stream_id() {
     info.failover_timeout = Some(60.0);
     let fw = h.subscribe(info);
     let revive = sched::Call {
-        framework_id: Some(v1::FrameworkId { value: fw.id.clone() }),
+        framework_id: Some(v1::FrameworkId {
+            value: fw.id.clone(),
+        }),
         r#type: Some(CallType::Revive as i32),
         ..Default::default()
     };
     let now = h.now();
     let missing = h.master.call(now, None, revive.clone());
-    assert!(matches!(missing, Err(CallError::BadRequest(ref m)) if m.contains("Mesos-Stream-Id")), "{missing:?}");
+    assert!(
+        matches!(missing, Err(CallError::BadRequest(ref m)) if m.contains("Mesos-Stream-Id")),
+        "{missing:?}"
+    );
     let wrong = h.master.call(now, Some("nope"), revive.clone());
-    assert!(matches!(wrong, Err(CallError::BadRequest(ref m)) if m.contains("didn't match")), "{wrong:?}");
+    assert!(
+        matches!(wrong, Err(CallError::BadRequest(ref m)) if m.contains("didn't match")),
+        "{wrong:?}"
+    );
     let mut unknown = revive.clone();
-    unknown.framework_id = Some(v1::FrameworkId { value: "nobody".into() });
-    assert_eq!(h.master.call(now, Some(&fw.stream), unknown), Err(CallError::BadRequest("Framework cannot be found".into())));
-    let no_type = sched::Call { framework_id: revive.framework_id.clone(), ..Default::default() };
-    assert_eq!(h.master.call(now, Some(&fw.stream), no_type), Err(CallError::BadRequest("Expecting 'type' to be present".into())));
+    unknown.framework_id = Some(v1::FrameworkId {
+        value: "nobody".into(),
+    });
+    assert_eq!(
+        h.master.call(now, Some(&fw.stream), unknown),
+        Err(CallError::BadRequest("Framework cannot be found".into()))
+    );
+    let no_type = sched::Call {
+        framework_id: revive.framework_id.clone(),
+        ..Default::default()
+    };
+    assert_eq!(
+        h.master.call(now, Some(&fw.stream), no_type),
+        Err(CallError::BadRequest(
+            "Expecting 'type' to be present".into()
+        ))
+    );
     // Disconnected frameworks get 403.
     h.master.framework_disconnected(now, &fw.id, fw.conn);
     let r = h.master.call(now, Some(&fw.stream), revive);
-    assert_eq!(r, Err(CallError::Forbidden("Framework is not subscribed".into())));
+    assert_eq!(
+        r,
+        Err(CallError::Forbidden("Framework is not subscribed".into()))
+    );
 }
 
 #[test]
@@ -427,15 +567,28 @@ fn failover_timeout_keeps_tasks_then_removes_the_framework() {
     let fw = h.subscribe(info.clone());
     h.allocate();
     let offer = h.offers(&fw).remove(0);
-    h.call(&fw, launch(&offer, vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")], None)).unwrap();
+    h.call(
+        &fw,
+        launch(
+            &offer,
+            vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")],
+            None,
+        ),
+    )
+    .unwrap();
     h.agent_messages(agent_conn);
     let now = h.now();
     h.master.framework_disconnected(now, &fw.id, fw.conn);
     h.advance(Duration::from_secs(30));
-    assert!(h.master.frameworks.contains_key(&fw.id), "within failover_timeout");
+    assert!(
+        h.master.frameworks.contains_key(&fw.id),
+        "within failover_timeout"
+    );
 
     // Resubscribing with the id gets the framework (and its task) back.
-    info.id = Some(v1::FrameworkId { value: fw.id.clone() });
+    info.id = Some(v1::FrameworkId {
+        value: fw.id.clone(),
+    });
     let back = h.subscribe(info);
     assert_eq!(back.id, fw.id);
     assert!(h.master.frameworks[&fw.id].tasks.contains_key("t"));
@@ -448,7 +601,10 @@ fn failover_timeout_keeps_tasks_then_removes_the_framework() {
     assert!(!h.master.frameworks.contains_key(&fw.id));
     assert_eq!(h.master.completed_frameworks.len(), 1);
     let msgs = h.agent_messages(agent_conn);
-    assert!(msgs.iter().any(|m| matches!(m, ToAgent::ShutdownFramework(s) if s.framework_id.value == fw.id)));
+    assert!(
+        msgs.iter()
+            .any(|m| matches!(m, ToAgent::ShutdownFramework(s) if s.framework_id.value == fw.id))
+    );
     assert!(h.master.agents[&agent_id].used.is_empty());
 }
 
@@ -456,17 +612,29 @@ fn failover_timeout_keeps_tasks_then_removes_the_framework() {
 fn teardown_removes_the_framework_and_closes_its_stream() {
     let mut h = Harness::new();
     let fw = h.subscribe(framework("f"));
-    let teardown = sched::Call { r#type: Some(CallType::Teardown as i32), ..Default::default() };
+    let teardown = sched::Call {
+        r#type: Some(CallType::Teardown as i32),
+        ..Default::default()
+    };
     assert_eq!(h.call(&fw, teardown), Ok(CallOk::Accepted));
     assert!(h.master.frameworks.is_empty());
-    assert!(h.effects.iter().any(|e| matches!(e, Effect::CloseFramework { conn } if *conn == fw.conn)));
+    assert!(
+        h.effects
+            .iter()
+            .any(|e| matches!(e, Effect::CloseFramework { conn } if *conn == fw.conn))
+    );
     // A removed framework cannot come back under its id.
     let mut info = framework("f");
-    info.id = Some(v1::FrameworkId { value: fw.id.clone() });
+    info.id = Some(v1::FrameworkId {
+        value: fw.id.clone(),
+    });
     let conn = h.conn();
     let call = sched::Call {
         r#type: Some(CallType::Subscribe as i32),
-        subscribe: Some(sched::call::Subscribe { framework_info: info, ..Default::default() }),
+        subscribe: Some(sched::call::Subscribe {
+            framework_info: info,
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let now = h.now();
@@ -481,7 +649,9 @@ fn an_unknown_framework_id_is_accepted_as_reregistration() {
     // After a master failover every framework comes back with its id (reference §8.4).
     let mut h = Harness::new();
     let mut info = framework("spark-driver");
-    info.id = Some(v1::FrameworkId { value: "chosen-by-dispatcher-0001".into() });
+    info.id = Some(v1::FrameworkId {
+        value: "chosen-by-dispatcher-0001".into(),
+    });
     let fw = h.subscribe(info);
     assert_eq!(fw.id, "chosen-by-dispatcher-0001");
 }
@@ -492,12 +662,28 @@ fn reconciliation_implicit_and_explicit() {
     let mut h = Harness::new();
     let (agent_id, _) = h.add_agent("host1", "cpus:2;mem:1024");
     let mut info = framework("f");
-    info.capabilities.push(capability(v1::framework_info::capability::Type::PartitionAware));
+    info.capabilities.push(capability(
+        v1::framework_info::capability::Type::PartitionAware,
+    ));
     let fw = h.subscribe(info);
     h.allocate();
     let offer = h.offers(&fw).remove(0);
-    h.call(&fw, launch(&offer, vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")], None)).unwrap();
-    h.status_update(&agent_id, &fw, "t", v1::TaskState::TaskRunning, Some(uuid::Uuid::new_v4().as_bytes().to_vec()));
+    h.call(
+        &fw,
+        launch(
+            &offer,
+            vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")],
+            None,
+        ),
+    )
+    .unwrap();
+    h.status_update(
+        &agent_id,
+        &fw,
+        "t",
+        v1::TaskState::TaskRunning,
+        Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+    );
     h.updates(&fw);
 
     let implicit = sched::Call {
@@ -509,7 +695,10 @@ fn reconciliation_implicit_and_explicit() {
     let updates = h.updates(&fw);
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].state, v1::TaskState::TaskRunning as i32);
-    assert_eq!(updates[0].reason, Some(v1::task_status::Reason::Reconciliation as i32));
+    assert_eq!(
+        updates[0].reason,
+        Some(v1::task_status::Reason::Reconciliation as i32)
+    );
     assert!(updates[0].uuid.is_none());
 
     let ask = |task: &str, agent: Option<&str>| sched::call::reconcile::Task {
@@ -519,14 +708,25 @@ fn reconciliation_implicit_and_explicit() {
     let explicit = sched::Call {
         r#type: Some(CallType::Reconcile as i32),
         reconcile: Some(sched::call::Reconcile {
-            tasks: vec![ask("t", Some(&agent_id)), ask("gone", Some(&agent_id)), ask("who", Some("nowhere"))],
+            tasks: vec![
+                ask("t", Some(&agent_id)),
+                ask("gone", Some(&agent_id)),
+                ask("who", Some("nowhere")),
+            ],
         }),
         ..Default::default()
     };
     h.call(&fw, explicit).unwrap();
     let states: Vec<i32> = h.updates(&fw).iter().map(|s| s.state).collect();
     use v1::TaskState as S;
-    assert_eq!(states, vec![S::TaskRunning as i32, S::TaskGone as i32, S::TaskUnknown as i32]);
+    assert_eq!(
+        states,
+        vec![
+            S::TaskRunning as i32,
+            S::TaskGone as i32,
+            S::TaskUnknown as i32
+        ]
+    );
 }
 
 #[test]
@@ -538,18 +738,39 @@ fn agents_that_miss_pings_become_unreachable() {
     let mut h = Harness::with_config(config);
     let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
     let mut pa = framework("pa");
-    pa.capabilities.push(capability(v1::framework_info::capability::Type::PartitionAware));
+    pa.capabilities.push(capability(
+        v1::framework_info::capability::Type::PartitionAware,
+    ));
     let fw_pa = h.subscribe(pa);
     h.allocate();
     let offer = h.offers(&fw_pa).remove(0);
-    h.call(&fw_pa, launch(&offer, vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")], None)).unwrap();
-    let suppress = sched::Call { r#type: Some(CallType::Suppress as i32), ..Default::default() };
+    h.call(
+        &fw_pa,
+        launch(
+            &offer,
+            vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")],
+            None,
+        ),
+    )
+    .unwrap();
+    let suppress = sched::Call {
+        r#type: Some(CallType::Suppress as i32),
+        ..Default::default()
+    };
     h.call(&fw_pa, suppress).unwrap();
     let fw_old = h.subscribe(framework("old"));
     h.advance(Duration::from_millis(100));
     h.allocate();
     let offer2 = h.offers(&fw_old).remove(0);
-    h.call(&fw_old, launch(&offer2, vec![command_task("t2", &offer2.agent_id, "cpus:1;mem:128", "*")], None)).unwrap();
+    h.call(
+        &fw_old,
+        launch(
+            &offer2,
+            vec![command_task("t2", &offer2.agent_id, "cpus:1;mem:128", "*")],
+            None,
+        ),
+    )
+    .unwrap();
     h.agent_messages(agent_conn);
     h.updates(&fw_pa);
     h.updates(&fw_old);
@@ -565,12 +786,22 @@ fn agents_that_miss_pings_become_unreachable() {
     }
     assert!(!h.master.agents.contains_key(&agent_id));
     assert!(h.master.unreachable_agents.contains_key(&agent_id));
-    for (fw, expected) in [(&fw_pa, v1::TaskState::TaskUnreachable), (&fw_old, v1::TaskState::TaskLost)] {
+    for (fw, expected) in [
+        (&fw_pa, v1::TaskState::TaskUnreachable),
+        (&fw_old, v1::TaskState::TaskLost),
+    ] {
         let events = h.events(fw.conn);
-        let states: Vec<i32> = events.iter().filter_map(|e| e.update.as_ref()).map(|u| u.status.state).collect();
+        let states: Vec<i32> = events
+            .iter()
+            .filter_map(|e| e.update.as_ref())
+            .map(|u| u.status.state)
+            .collect();
         assert_eq!(states, vec![expected as i32], "{}", fw.id);
         // Every framework is told the agent is gone (FAILURE without executor_id).
-        let failure = events.iter().find_map(|e| e.failure.as_ref()).expect("FAILURE");
+        let failure = events
+            .iter()
+            .find_map(|e| e.failure.as_ref())
+            .expect("FAILURE");
         assert_eq!(failure.agent_id.as_ref().unwrap().value, agent_id);
         assert!(failure.executor_id.is_none());
     }
@@ -585,7 +816,12 @@ fn old_frameworks_see_pre_refinement_resources() {
     let fw = h.subscribe(framework("old"));
     h.allocate();
     let offer = h.offers(&fw).remove(0);
-    assert!(offer.resources.iter().all(|r| r.role.as_deref() == Some("*") && r.reservations.is_empty()));
+    assert!(
+        offer
+            .resources
+            .iter()
+            .all(|r| r.role.as_deref() == Some("*") && r.reservations.is_empty())
+    );
     // Send the task's resources back in the old form, without allocation_info.
     let mut task = command_task("t", &offer.agent_id, "cpus:1;mem:128", "*");
     for r in &mut task.resources {
@@ -597,11 +833,18 @@ fn old_frameworks_see_pre_refinement_resources() {
     assert!(h.master.frameworks[&fw.id].tasks.contains_key("t"));
 
     let mut info = framework("new");
-    info.capabilities.push(capability(v1::framework_info::capability::Type::ReservationRefinement));
+    info.capabilities.push(capability(
+        v1::framework_info::capability::Type::ReservationRefinement,
+    ));
     let fw2 = h.subscribe(info);
     h.allocate();
     let offers = h.offers(&fw2);
-    assert!(offers.iter().flat_map(|o| o.resources.iter()).all(|r| r.role.is_none()));
+    assert!(
+        offers
+            .iter()
+            .flat_map(|o| o.resources.iter())
+            .all(|r| r.role.is_none())
+    );
 }
 
 #[test]
@@ -616,8 +859,13 @@ fn executor_exit_and_messages_reach_the_framework() {
     let mut exec_resources = Resources::parse("cpus:0.5;mem:64", "*").unwrap();
     exec_resources.allocate("*");
     task.executor = Some(v1::ExecutorInfo {
-        executor_id: v1::ExecutorId { value: "exec".into() },
-        command: Some(v1::CommandInfo { value: Some("./executor".into()), ..Default::default() }),
+        executor_id: v1::ExecutorId {
+            value: "exec".into(),
+        },
+        command: Some(v1::CommandInfo {
+            value: Some("./executor".into()),
+            ..Default::default()
+        }),
         resources: exec_resources.into_protos(),
         ..Default::default()
     });
@@ -631,21 +879,28 @@ fn executor_exit_and_messages_reach_the_framework() {
         r#type: Some(CallType::Message as i32),
         message: Some(sched::call::Message {
             agent_id: offer.agent_id.clone(),
-            executor_id: v1::ExecutorId { value: "exec".into() },
+            executor_id: v1::ExecutorId {
+                value: "exec".into(),
+            },
             data: b"ping".to_vec(),
         }),
         ..Default::default()
     };
     h.call(&fw, message).unwrap();
-    assert!(h
-        .agent_messages(agent_conn)
-        .iter()
-        .any(|m| matches!(m, ToAgent::FrameworkToExecutor(f) if f.data == b"ping")));
+    assert!(
+        h.agent_messages(agent_conn)
+            .iter()
+            .any(|m| matches!(m, ToAgent::FrameworkToExecutor(f) if f.data == b"ping"))
+    );
     h.master.agent_executor_message(
         &agent_id,
         wire::ExecutorToFramework {
-            framework_id: v1::FrameworkId { value: fw.id.clone() },
-            executor_id: v1::ExecutorId { value: "exec".into() },
+            framework_id: v1::FrameworkId {
+                value: fw.id.clone(),
+            },
+            executor_id: v1::ExecutorId {
+                value: "exec".into(),
+            },
             data: b"pong".to_vec(),
         },
     );
@@ -658,14 +913,21 @@ fn executor_exit_and_messages_reach_the_framework() {
         now,
         &agent_id,
         wire::ExitedExecutor {
-            framework_id: v1::FrameworkId { value: fw.id.clone() },
-            executor_id: v1::ExecutorId { value: "exec".into() },
+            framework_id: v1::FrameworkId {
+                value: fw.id.clone(),
+            },
+            executor_id: v1::ExecutorId {
+                value: "exec".into(),
+            },
             status: Some(256),
         },
     );
     h.pump();
     let events = h.events(fw.conn);
-    let failure = events.iter().find_map(|e| e.failure.as_ref()).expect("FAILURE");
+    let failure = events
+        .iter()
+        .find_map(|e| e.failure.as_ref())
+        .expect("FAILURE");
     assert_eq!(failure.executor_id.as_ref().unwrap().value, "exec");
     assert_eq!(failure.status, Some(256));
 }
@@ -674,10 +936,29 @@ fn executor_exit_and_messages_reach_the_framework() {
 fn refuse_seconds_follows_mesos_rules() {
     use super::scheduler::refuse_duration;
     let interval = Duration::from_secs(1);
-    let f = |s: f64| Some(v1::Filters { refuse_seconds: Some(s) });
-    assert_eq!(refuse_duration(None, interval), Some(Duration::from_secs(5)), "default 5 s");
+    let f = |s: f64| {
+        Some(v1::Filters {
+            refuse_seconds: Some(s),
+        })
+    };
+    assert_eq!(
+        refuse_duration(None, interval),
+        Some(Duration::from_secs(5)),
+        "default 5 s"
+    );
     assert_eq!(refuse_duration(f(0.0).as_ref(), interval), None);
-    assert_eq!(refuse_duration(f(0.2).as_ref(), interval), Some(interval), "at least the allocation interval");
-    assert_eq!(refuse_duration(f(-3.0).as_ref(), interval), Some(Duration::from_secs(5)));
-    assert_eq!(refuse_duration(f(1e12).as_ref(), interval), Some(super::MAX_REFUSE), "capped at a year");
+    assert_eq!(
+        refuse_duration(f(0.2).as_ref(), interval),
+        Some(interval),
+        "at least the allocation interval"
+    );
+    assert_eq!(
+        refuse_duration(f(-3.0).as_ref(), interval),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(
+        refuse_duration(f(1e12).as_ref(), interval),
+        Some(super::MAX_REFUSE),
+        "capped at a year"
+    );
 }

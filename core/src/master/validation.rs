@@ -6,7 +6,7 @@ use remesos_proto::v1;
 
 use super::framework::Framework;
 use super::scheduler::validate_id;
-use crate::resources::{convert_resource_format, ResourceFormat, Resources};
+use crate::resources::{ResourceFormat, Resources, convert_resource_format};
 
 /// Converts resources as a framework sent them into the master's canonical form:
 /// post-refinement reservations, and `allocation_info` set for frameworks that are not
@@ -18,17 +18,22 @@ pub fn incoming_resources(
 ) -> Result<Resources, String> {
     if !framework.reservation_refinement() {
         for r in &mut resources {
-            convert_resource_format(r, ResourceFormat::PostReservationRefinement).map_err(|e| e.to_string())?;
+            convert_resource_format(r, ResourceFormat::PostReservationRefinement)
+                .map_err(|e| e.to_string())?;
         }
     }
     if !framework.multi_role() {
         for r in &mut resources {
             if r.allocation_info.is_none() {
-                r.allocation_info = Some(v1::resource::AllocationInfo { role: Some(role.to_string()) });
+                r.allocation_info = Some(v1::resource::AllocationInfo {
+                    role: Some(role.to_string()),
+                });
             }
         }
     } else if resources.iter().any(|r| r.allocation_info.is_none()) {
-        return Err("Resources must have 'allocation_info' set for MULTI_ROLE frameworks".to_string());
+        return Err(
+            "Resources must have 'allocation_info' set for MULTI_ROLE frameworks".to_string(),
+        );
     }
     Resources::from_protos(resources).map_err(|e| e.to_string())
 }
@@ -54,7 +59,9 @@ pub fn validate_task(
     mut task: v1::TaskInfo,
 ) -> Result<ValidTask, String> {
     validate_id("Task", &task.task_id.value).map_err(|e| e.to_string())?;
-    if framework.tasks.contains_key(&task.task_id.value) || launched_ids.contains(&task.task_id.value) {
+    if framework.tasks.contains_key(&task.task_id.value)
+        || launched_ids.contains(&task.task_id.value)
+    {
         return Err(format!("Task has duplicate ID: {}", task.task_id.value));
     }
     if task.agent_id.value != agent_id {
@@ -64,7 +71,10 @@ pub fn validate_task(
         ));
     }
     if task.executor.is_some() == task.command.is_some() {
-        return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".to_string());
+        return Err(
+            "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
+                .to_string(),
+        );
     }
     let resources = incoming_resources(framework, role, std::mem::take(&mut task.resources))
         .map_err(|e| format!("Task uses invalid resources: {e}"))?;
@@ -84,10 +94,17 @@ pub fn validate_task(
                 ));
             }
             Some(_) => {}
-            None => info.framework_id = Some(v1::FrameworkId { value: framework.id.clone() }),
+            None => {
+                info.framework_id = Some(v1::FrameworkId {
+                    value: framework.id.clone(),
+                })
+            }
         }
         if info.r#type == Some(v1::executor_info::Type::Default as i32) {
-            return Err("'ExecutorInfo.type' must not be 'DEFAULT' for a task; use LAUNCH_GROUP".to_string());
+            return Err(
+                "'ExecutorInfo.type' must not be 'DEFAULT' for a task; use LAUNCH_GROUP"
+                    .to_string(),
+            );
         }
         if info.r#type == Some(v1::executor_info::Type::Custom as i32) && info.command.is_none() {
             return Err("'ExecutorInfo.command' must be set for 'CUSTOM' executors".to_string());
@@ -109,7 +126,12 @@ pub fn validate_task(
         task.executor = Some(info.clone());
         executor = Some(info);
     }
-    Ok(ValidTask { task, resources, executor, executor_resources })
+    Ok(ValidTask {
+        task,
+        resources,
+        executor,
+        executor_resources,
+    })
 }
 
 /// Two ExecutorInfos for the same executor id must describe the same executor; the master
@@ -125,7 +147,10 @@ fn executors_compatible(running: &v1::ExecutorInfo, new: &v1::ExecutorInfo) -> b
 }
 
 /// Mesos's `validation::task::group::validate` on the executor of a LAUNCH_GROUP.
-pub fn validate_group_executor(framework: &Framework, executor: &v1::ExecutorInfo) -> Result<(), String> {
+pub fn validate_group_executor(
+    framework: &Framework,
+    executor: &v1::ExecutorInfo,
+) -> Result<(), String> {
     validate_id("Executor", &executor.executor_id.value).map_err(|e| e.to_string())?;
     if executor.r#type != Some(v1::executor_info::Type::Default as i32) {
         return Err("'ExecutorInfo.type' must be 'DEFAULT'".to_string());

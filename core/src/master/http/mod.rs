@@ -5,8 +5,8 @@
 mod operator;
 mod scheduler;
 
-use axum::routing::any;
 use axum::Router;
+use axum::routing::any;
 
 use super::runtime::MasterHandle;
 
@@ -38,7 +38,9 @@ pub fn router(master: MasterHandle) -> Router {
         .nest("/master", routes.clone())
         .merge(routes)
         .merge(top)
-        .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::api::MAX_BODY_BYTES,
+        ))
         .layer(axum::middleware::from_fn(crate::api::refuse_oversized))
         .merge(grpc)
 }

@@ -4,26 +4,29 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
 
 use remesos_proto::v1;
 use v1::master::{self as op, call::Type as CallType, response::Type as RespType};
 
 use crate::api;
-use crate::master::runtime::{Command, MasterHandle, OPERATOR_STREAM_BUFFER};
 use crate::master::Master;
+use crate::master::runtime::{Command, MasterHandle, OPERATOR_STREAM_BUFFER};
 
 fn gone() -> Response {
     api::error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down")
 }
 
 fn response(ty: RespType) -> op::Response {
-    op::Response { r#type: Some(ty as i32), ..Default::default() }
+    op::Response {
+        r#type: Some(ty as i32),
+        ..Default::default()
+    }
 }
 
 pub fn version_info() -> v1::VersionInfo {
@@ -38,7 +41,12 @@ pub fn version_info() -> v1::VersionInfo {
     }
 }
 
-pub async fn api(State(master): State<MasterHandle>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn api(
+    State(master): State<MasterHandle>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if method != Method::POST {
         return api::method_not_allowed(&method);
     }
@@ -74,7 +82,9 @@ pub async fn api(State(master): State<MasterHandle>, method: Method, headers: He
         }
         CallType::GetVersion => {
             let mut r = response(RespType::GetVersion);
-            r.get_version = Some(op::response::GetVersion { version_info: version_info() });
+            r.get_version = Some(op::response::GetVersion {
+                version_info: version_info(),
+            });
             api::ok(accept, &r)
         }
         CallType::GetFlags => {
@@ -84,7 +94,10 @@ pub async fn api(State(master): State<MasterHandle>, method: Method, headers: He
                     .config
                     .flags
                     .iter()
-                    .map(|(k, v)| v1::Flag { name: k.clone(), value: Some(v.clone()) })
+                    .map(|(k, v)| v1::Flag {
+                        name: k.clone(),
+                        value: Some(v.clone()),
+                    })
                     .collect();
                 r.get_flags = Some(op::response::GetFlags { flags });
                 r
@@ -97,7 +110,10 @@ pub async fn api(State(master): State<MasterHandle>, method: Method, headers: He
                 let metrics = m
                     .metrics()
                     .into_iter()
-                    .map(|(name, value)| v1::Metric { name, value: Some(value) })
+                    .map(|(name, value)| v1::Metric {
+                        name,
+                        value: Some(value),
+                    })
                     .collect();
                 r.get_metrics = Some(op::response::GetMetrics { metrics });
                 r
@@ -105,24 +121,46 @@ pub async fn api(State(master): State<MasterHandle>, method: Method, headers: He
             .await
         }
         CallType::GetState => {
-            read(|m| op::Response { get_state: Some(m.get_state()), ..response(RespType::GetState) }).await
+            read(|m| op::Response {
+                get_state: Some(m.get_state()),
+                ..response(RespType::GetState)
+            })
+            .await
         }
         CallType::GetAgents => {
-            read(|m| op::Response { get_agents: Some(m.get_agents()), ..response(RespType::GetAgents) }).await
+            read(|m| op::Response {
+                get_agents: Some(m.get_agents()),
+                ..response(RespType::GetAgents)
+            })
+            .await
         }
         CallType::GetFrameworks => {
-            read(|m| op::Response { get_frameworks: Some(m.get_frameworks()), ..response(RespType::GetFrameworks) })
-                .await
+            read(|m| op::Response {
+                get_frameworks: Some(m.get_frameworks()),
+                ..response(RespType::GetFrameworks)
+            })
+            .await
         }
         CallType::GetExecutors => {
-            read(|m| op::Response { get_executors: Some(m.get_executors()), ..response(RespType::GetExecutors) })
-                .await
+            read(|m| op::Response {
+                get_executors: Some(m.get_executors()),
+                ..response(RespType::GetExecutors)
+            })
+            .await
         }
         CallType::GetTasks => {
-            read(|m| op::Response { get_tasks: Some(m.get_tasks()), ..response(RespType::GetTasks) }).await
+            read(|m| op::Response {
+                get_tasks: Some(m.get_tasks()),
+                ..response(RespType::GetTasks)
+            })
+            .await
         }
         CallType::GetRoles => {
-            read(|m| op::Response { get_roles: Some(m.get_roles()), ..response(RespType::GetRoles) }).await
+            read(|m| op::Response {
+                get_roles: Some(m.get_roles()),
+                ..response(RespType::GetRoles)
+            })
+            .await
         }
         CallType::GetMaster => {
             read(|m| {
@@ -138,10 +176,16 @@ pub async fn api(State(master): State<MasterHandle>, method: Method, headers: He
         }
         CallType::Teardown => {
             let Some(teardown) = call.teardown else {
-                return api::error(StatusCode::BAD_REQUEST, "Expecting 'teardown' to be present");
+                return api::error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'teardown' to be present",
+                );
             };
             let id = teardown.framework_id.value;
-            match master.write(move |m, t| teardown_framework(m, t, &id)).await {
+            match master
+                .write(move |m, t| teardown_framework(m, t, &id))
+                .await
+            {
                 Ok(Ok(())) => StatusCode::OK.into_response(),
                 Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
                 Err(_) => gone(),
@@ -166,7 +210,13 @@ fn teardown_framework(m: &mut Master, t: crate::master::Time, id: &str) -> Resul
 async fn subscribe(master: MasterHandle, format: api::Format) -> Response {
     let (tx, rx) = mpsc::channel(OPERATOR_STREAM_BUFFER);
     let (reply_tx, reply_rx) = oneshot::channel();
-    if master.send(Command::OperatorSubscribe { events: tx, reply: reply_tx }).is_err() {
+    if master
+        .send(Command::OperatorSubscribe {
+            events: tx,
+            reply: reply_tx,
+        })
+        .is_err()
+    {
         return gone();
     }
     let Ok(state) = reply_rx.await else {
@@ -180,7 +230,10 @@ async fn subscribe(master: MasterHandle, format: api::Format) -> Response {
         }),
         ..Default::default()
     };
-    let heartbeat = op::Event { r#type: Some(op::event::Type::Heartbeat as i32), ..Default::default() };
+    let heartbeat = op::Event {
+        r#type: Some(op::event::Type::Heartbeat as i32),
+        ..Default::default()
+    };
     let heartbeats = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(
         tokio::time::Instant::now() + crate::master::HEARTBEAT_INTERVAL,
         crate::master::HEARTBEAT_INTERVAL,
@@ -196,12 +249,17 @@ fn get_only(method: &Method) -> Option<Response> {
             StatusCode::METHOD_NOT_ALLOWED,
             format!("Expecting one of {{ 'GET' }}, but received '{method}'"),
         );
-        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET"));
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
         r
     })
 }
 
-async fn read_json(master: MasterHandle, method: Method, f: impl FnOnce(&Master) -> Value + Send + 'static) -> Response {
+async fn read_json(
+    master: MasterHandle,
+    method: Method,
+    f: impl FnOnce(&Master) -> Value + Send + 'static,
+) -> Response {
     if let Some(r) = get_only(&method) {
         return r;
     }
@@ -251,8 +309,11 @@ pub async fn slaves(
 ) -> Response {
     let wanted = q.get("slave_id").cloned();
     read_json(master, method, move |m| {
-        let mut agents: Vec<&crate::master::Agent> =
-            m.agents.values().filter(|a| wanted.as_deref().is_none_or(|w| w == a.id)).collect();
+        let mut agents: Vec<&crate::master::Agent> = m
+            .agents
+            .values()
+            .filter(|a| wanted.as_deref().is_none_or(|w| w == a.id))
+            .collect();
         agents.sort_by(|a, b| a.id.cmp(&b.id));
         let agents: Vec<Value> = agents.into_iter().map(|a| m.agent_json(a)).collect();
         json!({"slaves": agents, "recovered_slaves": []})
@@ -265,8 +326,14 @@ pub async fn tasks(
     method: Method,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100);
-    let offset = q.get("offset").and_then(|l| l.parse::<usize>().ok()).unwrap_or(0);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(100);
+    let offset = q
+        .get("offset")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(0);
     let ascending = q.get("order").is_some_and(|o| o == "asc");
     let framework_id = q.get("framework_id").cloned();
     let task_id = q.get("task_id").cloned();
@@ -274,17 +341,29 @@ pub async fn tasks(
         let mut tasks: Vec<&v1::Task> = m
             .all_tasks()
             .into_iter()
-            .filter(|t| framework_id.as_deref().is_none_or(|f| f == t.framework_id.value))
+            .filter(|t| {
+                framework_id
+                    .as_deref()
+                    .is_none_or(|f| f == t.framework_id.value)
+            })
             .filter(|t| task_id.as_deref().is_none_or(|id| id == t.task_id.value))
             .collect();
         // Mesos orders by the task's latest status timestamp.
         let ts = |t: &v1::Task| t.statuses.last().and_then(|s| s.timestamp).unwrap_or(0.0);
-        tasks.sort_by(|a, b| ts(a).total_cmp(&ts(b)).then_with(|| a.task_id.value.cmp(&b.task_id.value)));
+        tasks.sort_by(|a, b| {
+            ts(a)
+                .total_cmp(&ts(b))
+                .then_with(|| a.task_id.value.cmp(&b.task_id.value))
+        });
         if !ascending {
             tasks.reverse();
         }
-        let tasks: Vec<Value> =
-            tasks.into_iter().skip(offset).take(limit).map(crate::master::state::task_json).collect();
+        let tasks: Vec<Value> = tasks
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(crate::master::state::task_json)
+            .collect();
         json!({ "tasks": tasks })
     })
     .await
@@ -300,7 +379,11 @@ pub async fn flags(State(master): State<MasterHandle>, method: Method) -> Respon
 
 pub async fn metrics(State(master): State<MasterHandle>, method: Method) -> Response {
     read_json(master, method, |m| {
-        let map: serde_json::Map<String, Value> = m.metrics().into_iter().map(|(k, v)| (k, json!(v))).collect();
+        let map: serde_json::Map<String, Value> = m
+            .metrics()
+            .into_iter()
+            .map(|(k, v)| (k, json!(v)))
+            .collect();
         Value::Object(map)
     })
     .await
@@ -322,7 +405,10 @@ pub async fn health(method: Method) -> Response {
 
 /// `/master/redirect`: 307 to the leading master (this one, without ZooKeeper).
 pub async fn redirect(State(master): State<MasterHandle>) -> Response {
-    match master.read(|m| format!("//{}:{}", m.config.hostname, m.config.port)).await {
+    match master
+        .read(|m| format!("//{}:{}", m.config.hostname, m.config.port))
+        .await
+    {
         Ok(location) => {
             let mut r = StatusCode::TEMPORARY_REDIRECT.into_response();
             if let Ok(v) = HeaderValue::from_str(&location) {
@@ -341,9 +427,15 @@ pub async fn teardown(State(master): State<MasterHandle>, method: Method, body: 
     }
     let form: HashMap<String, String> = url_form(&body);
     let Some(id) = form.get("frameworkId").cloned() else {
-        return api::error(StatusCode::BAD_REQUEST, "Missing 'frameworkId' query parameter in the request body");
+        return api::error(
+            StatusCode::BAD_REQUEST,
+            "Missing 'frameworkId' query parameter in the request body",
+        );
     };
-    match master.write(move |m, t| teardown_framework(m, t, &id)).await {
+    match master
+        .write(move |m, t| teardown_framework(m, t, &id))
+        .await
+    {
         Ok(Ok(())) => StatusCode::OK.into_response(),
         Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
         Err(_) => gone(),
@@ -366,7 +458,10 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;

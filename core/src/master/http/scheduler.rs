@@ -13,12 +13,17 @@ use tokio::sync::{mpsc, oneshot};
 use remesos_proto::v1::scheduler as sched;
 
 use crate::api::{self, Format};
-use crate::master::runtime::{Command, MasterHandle, FRAMEWORK_STREAM_BUFFER};
+use crate::master::runtime::{Command, FRAMEWORK_STREAM_BUFFER, MasterHandle};
 use crate::master::scheduler::{CallError, CallOk};
 
 const STREAM_ID: &str = "Mesos-Stream-Id";
 
-pub async fn scheduler(State(master): State<MasterHandle>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn scheduler(
+    State(master): State<MasterHandle>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if method != Method::POST {
         return api::method_not_allowed(&method);
     }
@@ -34,7 +39,10 @@ pub async fn scheduler(State(master): State<MasterHandle>, method: Method, heade
         Ok(c) => c,
         Err(r) => return r,
     };
-    let stream_id = headers.get(STREAM_ID).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let stream_id = headers
+        .get(STREAM_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     if call.r#type == Some(sched::call::Type::Subscribe as i32) {
         if stream_id.is_some() {
             return api::error(
@@ -45,7 +53,14 @@ pub async fn scheduler(State(master): State<MasterHandle>, method: Method, heade
         return subscribe(master, accept, call).await;
     }
     let (tx, rx) = oneshot::channel();
-    if master.send(Command::Call { call, stream_id, reply: tx }).is_err() {
+    if master
+        .send(Command::Call {
+            call,
+            stream_id,
+            reply: tx,
+        })
+        .is_err()
+    {
         return unavailable();
     }
     match rx.await {
@@ -68,7 +83,14 @@ fn call_error(e: CallError) -> Response {
 async fn subscribe(master: MasterHandle, format: Format, call: sched::Call) -> Response {
     let (events_tx, events_rx) = mpsc::channel(FRAMEWORK_STREAM_BUFFER);
     let (tx, rx) = oneshot::channel();
-    if master.send(Command::Subscribe { call, events: events_tx, reply: tx }).is_err() {
+    if master
+        .send(Command::Subscribe {
+            call,
+            events: events_tx,
+            reply: tx,
+        })
+        .is_err()
+    {
         return unavailable();
     }
     let (conn, stream_id, _framework_id) = match rx.await {
@@ -76,7 +98,11 @@ async fn subscribe(master: MasterHandle, format: Format, call: sched::Call) -> R
         Ok(Err(e)) => return call_error(e),
         Err(_) => return unavailable(),
     };
-    let events = EventStream { rx: events_rx, master, conn };
+    let events = EventStream {
+        rx: events_rx,
+        master,
+        conn,
+    };
     let mut response = api::recordio_stream(format, events);
     if let Ok(v) = HeaderValue::from_str(&stream_id) {
         response.headers_mut().insert(STREAM_ID, v);
@@ -102,6 +128,8 @@ impl Stream for EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        let _ = self.master.send(Command::FrameworkStreamClosed { conn: self.conn });
+        let _ = self
+            .master
+            .send(Command::FrameworkStreamClosed { conn: self.conn });
     }
 }

@@ -1,0 +1,100 @@
+//! End to end: the `remesos master` binary, started as a user would, serves a framework
+//! written in Python against Mesos's scheduler HTTP API docs (tests/python/docs_framework.py,
+//! standard library only) with agents simulated over the real gRPC service.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use remesos::client::HttpClient;
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_healthy(master: &str) {
+    let http = HttpClient::default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok((200, _)) = http.get(&format!("http://{master}/health")).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the master at {master} did not become healthy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_docs_framework_runs_against_the_master_binary() {
+    let port = free_port();
+    let master = format!("127.0.0.1:{port}");
+    let work_dir = std::env::temp_dir().join(format!("remesos-master-binary-{port}"));
+    let _daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(["master", "--ip=127.0.0.1", &format!("--port={port}")])
+            .arg(format!("--work_dir={}", work_dir.display()))
+            // Mesos flags also come from the environment (reference §7).
+            .env("MESOS_ALLOCATION_INTERVAL", "100ms")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start remesos master"),
+    );
+    wait_healthy(&master).await;
+    let _a = support::start_agent(&master, "host-a", "cpus:2;mem:1024").await;
+    let _b = support::start_agent(&master, "host-b", "cpus:2;mem:1024").await;
+
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/python/docs_framework.py"
+    );
+    let output = tokio::process::Command::new("python3")
+        .args([
+            script,
+            "--master",
+            &master,
+            "--tasks",
+            "4",
+            "--timeout",
+            "60",
+        ])
+        .output()
+        .await
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "framework failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.matches("TASK_FINISHED").count(), 4, "{stdout}");
+
+    // The framework tore itself down: it is a completed framework with its 4 tasks.
+    let (_, body) = HttpClient::default()
+        .get(&format!("http://{master}/master/state"))
+        .await
+        .unwrap();
+    let state: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(state["frameworks"].as_array().unwrap().len(), 0);
+    let completed = &state["completed_frameworks"][0];
+    assert_eq!(completed["name"], "Example HTTP Framework");
+    assert_eq!(completed["completed_tasks"].as_array().unwrap().len(), 4);
+    assert_eq!(state["flags"]["allocation_interval"], "100ms");
+    let _ = std::fs::remove_dir_all(work_dir);
+}
