@@ -140,11 +140,11 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(dir) = loaded.get_str("work_dir") {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("failed to create --work_dir '{dir}': {e}");
-            return ExitCode::from(1);
-        }
+    if let Some(dir) = loaded.get_str("work_dir")
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("failed to create --work_dir '{dir}': {e}");
+        return ExitCode::from(1);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

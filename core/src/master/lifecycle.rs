@@ -90,12 +90,7 @@ impl Master {
         self.counters.slave_registrations += 1;
         tracing::info!(agent_id = %id, "agent registered");
         let reply = self.registered_reply(&id, false);
-        self.emit(Effect::Agent {
-            conn,
-            message: wire::MasterMessage {
-                message: Some(reply),
-            },
-        });
+        self.emit_agent(conn, reply);
         Ok(id)
     }
 
@@ -113,7 +108,7 @@ impl Master {
             ..Default::default()
         };
         self.agents.insert(agent.id.clone(), agent);
-        self.emit(Effect::Operator(event));
+        self.emit_operator(event);
         self.request_allocation();
     }
 
@@ -154,12 +149,7 @@ impl Master {
             }
             self.reconcile_known_agent(now, &id, &reregister.tasks);
             tracing::info!(agent_id = %id, "agent reregistered");
-            self.emit(Effect::Agent {
-                conn,
-                message: wire::MasterMessage {
-                    message: Some(reply),
-                },
-            });
+            self.emit_agent(conn, reply);
             self.request_allocation();
             return Ok(id);
         }
@@ -269,12 +259,7 @@ impl Master {
             );
         }
         tracing::info!(agent_id = %id, was_unreachable, "agent reregistered (recovered)");
-        self.emit(Effect::Agent {
-            conn,
-            message: wire::MasterMessage {
-                message: Some(reply),
-            },
-        });
+        self.emit_agent(conn, reply);
         Ok(id)
     }
 
@@ -399,12 +384,7 @@ impl Master {
             let message = wire::master_message::Message::Ping(wire::Ping {
                 connected: Some(true),
             });
-            self.emit(Effect::Agent {
-                conn,
-                message: wire::MasterMessage {
-                    message: Some(message),
-                },
-            });
+            self.emit_agent(conn, message);
         }
         for id in unreachable {
             self.mark_unreachable(now, &id);
@@ -492,7 +472,7 @@ impl Master {
             }),
             ..Default::default()
         };
-        self.emit(Effect::Operator(event));
+        self.emit_operator(event);
         self.request_allocation();
     }
 
@@ -519,18 +499,14 @@ impl Master {
         task.state = v1::TaskState::TaskUnreachable as i32;
         task.statuses.push(status.clone());
         let cap = self.config.max_unreachable_tasks_per_framework;
-        if let Some(framework) = self.frameworks.get_mut(framework_id) {
-            if framework.unreachable_tasks.len() < cap {
-                framework
-                    .unreachable_tasks
-                    .insert(task_id.to_string(), task);
-            }
+        if let Some(framework) = self.frameworks.get_mut(framework_id)
+            && framework.unreachable_tasks.len() < cap
+        {
+            framework
+                .unreachable_tasks
+                .insert(task_id.to_string(), task);
         }
-        let event = sched::Event {
-            r#type: Some(sched::event::Type::Update as i32),
-            update: Some(sched::event::Update { status }),
-            ..Default::default()
-        };
+        let event = super::update_event(status);
         self.send_to_framework(framework_id, event);
     }
 
@@ -586,11 +562,7 @@ impl Master {
         self.count_terminal(state);
         self.complete_task(framework_id, task);
         if notify {
-            let event = sched::Event {
-                r#type: Some(sched::event::Type::Update as i32),
-                update: Some(sched::event::Update { status }),
-                ..Default::default()
-            };
+            let event = super::update_event(status);
             self.send_to_framework(framework_id, event);
         }
     }
@@ -606,7 +578,7 @@ impl Master {
             }),
             ..Default::default()
         };
-        self.emit(Effect::Operator(event));
+        self.emit_operator(event);
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
             framework.add_completed_task(task, cap);
         }
@@ -661,7 +633,7 @@ impl Master {
                 }),
                 ..Default::default()
             };
-            self.emit(Effect::Operator(event));
+            self.emit_operator(event);
             if is_terminal(latest) {
                 let task = self
                     .frameworks
@@ -676,11 +648,7 @@ impl Master {
                 }
             }
         }
-        let event = sched::Event {
-            r#type: Some(sched::event::Type::Update as i32),
-            update: Some(sched::event::Update { status }),
-            ..Default::default()
-        };
+        let event = super::update_event(status);
         self.send_to_framework(&fid, event);
     }
 
@@ -718,23 +686,23 @@ impl Master {
             .frameworks
             .get_mut(&fid)
             .and_then(|f| f.remove_executor(agent_id, &eid));
-        if let Some(agent) = self.agents.get_mut(agent_id) {
-            if let Some(ids) = agent.executors.get_mut(&fid) {
-                ids.remove(&eid);
-                if ids.is_empty() {
-                    agent.executors.remove(&fid);
-                }
+        if let Some(agent) = self.agents.get_mut(agent_id)
+            && let Some(ids) = agent.executors.get_mut(&fid)
+        {
+            ids.remove(&eid);
+            if ids.is_empty() {
+                agent.executors.remove(&fid);
             }
         }
-        if let Some(executor) = removed {
-            if let Ok(resources) = Resources::from_protos(executor.resources) {
-                if let Some(agent) = self.agents.get_mut(agent_id) {
-                    agent.remove_used(&fid, &resources);
-                }
-                self.allocator
-                    .recover_resources(now.mono, &fid, agent_id, &resources, None);
-                self.request_allocation();
+        if let Some(executor) = removed
+            && let Ok(resources) = Resources::from_protos(executor.resources)
+        {
+            if let Some(agent) = self.agents.get_mut(agent_id) {
+                agent.remove_used(&fid, &resources);
             }
+            self.allocator
+                .recover_resources(now.mono, &fid, agent_id, &resources, None);
+            self.request_allocation();
         }
         let event = sched::Event {
             r#type: Some(sched::event::Type::Failure as i32),
@@ -860,10 +828,10 @@ impl Master {
         framework.unregistered_time = Some(now.wall);
         framework.executors.clear();
         framework.unreachable_tasks.clear();
-        self.emit(Effect::Operator(operator_framework_event(
+        self.emit_operator(operator_framework_event(
             op_event::Type::FrameworkRemoved,
             &framework,
-        )));
+        ));
         if self.config.max_completed_frameworks > 0 {
             while self.completed_frameworks.len() >= self.config.max_completed_frameworks {
                 self.completed_frameworks.pop_front();

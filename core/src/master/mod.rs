@@ -75,18 +75,21 @@ pub struct Time {
 #[derive(Debug)]
 pub enum Effect {
     /// An event on a framework's subscription stream.
-    Framework { conn: ConnId, event: sched::Event },
+    Framework {
+        conn: ConnId,
+        event: Box<sched::Event>,
+    },
     /// End a framework's subscription stream (after teardown, failover or an ERROR).
     CloseFramework { conn: ConnId },
-    /// A message on an agent's session.
+    /// A message on an agent's session (boxed: it is by far the largest variant).
     Agent {
         conn: ConnId,
-        message: wire::MasterMessage,
+        message: Box<wire::MasterMessage>,
     },
     /// End an agent's session.
     CloseAgent { conn: ConnId },
     /// An event for the operator API's SUBSCRIBE streams.
-    Operator(v1::master::Event),
+    Operator(Box<v1::master::Event>),
 }
 
 /// Master configuration, from `remesos master` flags (see `flags.rs` for names and defaults).
@@ -274,7 +277,7 @@ impl Master {
         {
             Some(c) => {
                 let conn = c.conn;
-                self.emit(Effect::Framework { conn, event });
+                self.emit_framework(conn, event);
             }
             None => self.counters.dropped_messages += 1,
         }
@@ -282,12 +285,7 @@ impl Master {
 
     fn send_to_agent(&mut self, agent_id: &str, message: wire::master_message::Message) {
         match self.agents.get(agent_id).and_then(|a| a.conn) {
-            Some(conn) => self.emit(Effect::Agent {
-                conn,
-                message: wire::MasterMessage {
-                    message: Some(message),
-                },
-            }),
+            Some(conn) => self.emit_agent(conn, message),
             None => self.counters.dropped_messages += 1,
         }
     }
@@ -366,7 +364,7 @@ impl Master {
                 r#type: Some(sched::event::Type::Heartbeat as i32),
                 ..Default::default()
             };
-            self.emit(Effect::Framework { conn, event });
+            self.emit_framework(conn, event);
         }
     }
 
@@ -514,27 +512,30 @@ impl Master {
         }
     }
 
-    /// Sends a master-generated status update (no uuid, never acknowledged).
-    fn send_master_update(
-        &mut self,
-        now: Time,
-        framework_id: &str,
-        task_id: &v1::TaskId,
-        agent_id: Option<&v1::AgentId>,
-        state: v1::TaskState,
-        reason: v1::task_status::Reason,
-        message: &str,
-    ) {
-        let status = master_status(now, task_id, agent_id, state, reason, message);
-        let event = sched::Event {
-            r#type: Some(sched::event::Type::Update as i32),
-            update: Some(sched::event::Update { status }),
-            ..Default::default()
-        };
-        self.send_to_framework(framework_id, event);
+    /// Sends a status update to the framework (dropped when it is disconnected).
+    fn send_status(&mut self, framework_id: &str, status: v1::TaskStatus) {
+        self.send_to_framework(framework_id, update_event(status));
     }
 
-    /// The latest state of `task` as reconciliation reports it.
+    fn emit_framework(&mut self, conn: ConnId, event: sched::Event) {
+        self.emit(Effect::Framework {
+            conn,
+            event: Box::new(event),
+        });
+    }
+
+    fn emit_operator(&mut self, event: v1::master::Event) {
+        self.emit(Effect::Operator(Box::new(event)));
+    }
+
+    fn emit_agent(&mut self, conn: ConnId, message: wire::master_message::Message) {
+        let message = Box::new(wire::MasterMessage {
+            message: Some(message),
+        });
+        self.emit(Effect::Agent { conn, message });
+    }
+
+    /// Counts a task reaching a terminal state, for `/metrics/snapshot`.
     fn count_terminal(&mut self, state: v1::TaskState) {
         use v1::TaskState as S;
         let c = &mut self.counters;
@@ -574,6 +575,15 @@ pub fn master_info(config: &Config, id: &str) -> v1::MasterInfo {
         }),
         domain: None,
         capabilities,
+    }
+}
+
+/// An UPDATE event carrying `status`.
+pub(crate) fn update_event(status: v1::TaskStatus) -> sched::Event {
+    sched::Event {
+        r#type: Some(sched::event::Type::Update as i32),
+        update: Some(sched::event::Update { status }),
+        ..Default::default()
     }
 }
 

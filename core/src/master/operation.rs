@@ -11,7 +11,7 @@ use remesos_proto::v1;
 use v1::offer::operation::Type as OpType;
 
 use super::validation::{self, ValidTask};
-use super::{Effect, Master, Time};
+use super::{Master, Time};
 use crate::resources::Resources;
 
 impl Master {
@@ -235,15 +235,15 @@ impl Master {
         let agent = v1::AgentId {
             value: agent_id.to_string(),
         };
-        self.send_master_update(
+        let status = super::master_status(
             now,
-            framework_id,
             task_id,
             Some(&agent),
             v1::TaskState::TaskError,
             v1::task_status::Reason::TaskInvalid,
             error,
         );
+        self.send_status(framework_id, status);
     }
 
     fn start_task(
@@ -305,7 +305,7 @@ impl Master {
             discovery: info.discovery.clone(),
             container: info.container.clone(),
             health_check: info.health_check.clone(),
-            kill_policy: info.kill_policy.clone(),
+            kill_policy: info.kill_policy,
             user: info
                 .command
                 .as_ref()
@@ -336,7 +336,7 @@ impl Master {
             task_added: Some(v1::master::event::TaskAdded { task }),
             ..Default::default()
         };
-        self.emit(Effect::Operator(event));
+        self.emit_operator(event);
     }
 
     /// RESERVE, UNRESERVE, CREATE and DESTROY transform offered resources in place; the

@@ -316,7 +316,7 @@ impl Runtime {
                 else {
                     return;
                 };
-                if events.try_send(event).is_err() {
+                if events.try_send(*event).is_err() {
                     // Full or closed: drop the subscription; the framework reconnects.
                     let framework_id = framework_id.clone();
                     tracing::warn!(%framework_id, "dropping a framework stream that is not being read");
@@ -332,7 +332,7 @@ impl Runtime {
                 let Some(Conn::Agent { messages }) = self.conns.get(&conn) else {
                     return;
                 };
-                if messages.try_send(message).is_err() {
+                if messages.try_send(*message).is_err() {
                     tracing::warn!(conn, "dropping an agent session that is not being read");
                     self.conns.remove(&conn);
                 }
@@ -342,7 +342,7 @@ impl Runtime {
             }
             Effect::Operator(event) => {
                 self.operator_streams
-                    .retain(|s| s.try_send(event.clone()).is_ok());
+                    .retain(|s| s.try_send((*event).clone()).is_ok());
             }
         }
     }

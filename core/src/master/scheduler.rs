@@ -56,12 +56,12 @@ pub fn validate_call(call: &sched::Call) -> Result<CallType, CallError> {
         let Some(subscribe) = &call.subscribe else {
             return Err(bad("Expecting 'subscribe' to be present"));
         };
-        if let (Some(id), Some(info_id)) = (&call.framework_id, &subscribe.framework_info.id) {
-            if id != info_id {
-                return Err(bad(
-                    "'framework_id' differs from 'subscribe.framework_info.id'",
-                ));
-            }
+        if let (Some(id), Some(info_id)) = (&call.framework_id, &subscribe.framework_info.id)
+            && id != info_id
+        {
+            return Err(bad(
+                "'framework_id' differs from 'subscribe.framework_info.id'",
+            ));
         }
         return Ok(ty);
     }
@@ -140,16 +140,13 @@ impl Master {
         };
 
         let requested_id = info.id.as_ref().map(|id| id.value.clone());
-        if let Some(id) = &requested_id {
-            if self.completed_frameworks.iter().any(|f| &f.id == id) {
-                // Reference §8.4: a removed framework cannot come back under its id.
-                self.emit(Effect::Framework {
-                    conn,
-                    event: error_event("Framework has been removed"),
-                });
-                self.emit(Effect::CloseFramework { conn });
-                return Ok(stream_id);
-            }
+        if let Some(id) = &requested_id
+            && self.completed_frameworks.iter().any(|f| &f.id == id)
+        {
+            // Reference §8.4: a removed framework cannot come back under its id.
+            self.emit_framework(conn, error_event("Framework has been removed"));
+            self.emit(Effect::CloseFramework { conn });
+            return Ok(stream_id);
         }
 
         let framework_id = match requested_id {
@@ -175,10 +172,10 @@ impl Master {
                     &Default::default(),
                     true,
                 );
-                self.emit(Effect::Operator(operator_framework_event(
+                self.emit_operator(operator_framework_event(
                     v1::master::event::Type::FrameworkAdded,
                     &framework,
-                )));
+                ));
                 tracing::info!(framework_id = %id, name = %framework.info.name, "framework subscribed");
                 self.frameworks.insert(id.clone(), framework);
                 id
@@ -196,10 +193,7 @@ impl Master {
             }),
             ..Default::default()
         };
-        self.emit(Effect::Framework {
-            conn,
-            event: subscribed,
-        });
+        self.emit_framework(conn, subscribed);
         self.request_allocation();
         Ok(stream_id)
     }
@@ -214,17 +208,18 @@ impl Master {
         suppressed: BTreeSet<String>,
         connection: Connection,
     ) {
+        let old = self
+            .frameworks
+            .get_mut(id)
+            .and_then(|f| f.connection.take());
+        if let Some(old) = old {
+            let conn = old.conn;
+            self.emit_framework(conn, error_event("Framework failed over"));
+            self.emit(Effect::CloseFramework { conn });
+        }
         let Some(framework) = self.frameworks.get_mut(id) else {
             return;
         };
-        if let Some(old) = framework.connection.take() {
-            let conn = old.conn;
-            self.outbox.push(Effect::Framework {
-                conn,
-                event: error_event("Framework failed over"),
-            });
-            self.outbox.push(Effect::CloseFramework { conn });
-        }
         // On resubscription `user` and `checkpoint` changes are ignored (reference §3.2).
         info.user = framework.info.user.clone();
         info.checkpoint = framework.info.checkpoint;
@@ -247,7 +242,7 @@ impl Master {
             v1::master::event::Type::FrameworkUpdated,
             &self.frameworks[id],
         );
-        self.emit(Effect::Operator(event));
+        self.emit_operator(event);
     }
 
     fn validate_framework_info(&self, info: &v1::FrameworkInfo) -> Result<(), CallError> {
@@ -275,12 +270,13 @@ impl Master {
         for role in &roles {
             crate::resources::validate_role(role)
                 .map_err(|e| bad(format!("Role '{role}' is invalid: {e}")))?;
-            if let Some(whitelist) = &self.config.roles {
-                if role != "*" && !whitelist.contains(role) {
-                    return Err(bad(format!(
-                        "Role '{role}' is not present in the master's --roles"
-                    )));
-                }
+            if let Some(whitelist) = &self.config.roles
+                && role != "*"
+                && !whitelist.contains(role)
+            {
+                return Err(bad(format!(
+                    "Role '{role}' is not present in the master's --roles"
+                )));
             }
         }
         if let Some(id) = &info.id {
@@ -477,10 +473,10 @@ impl Master {
         if uuid::Uuid::from_slice(&ack.uuid).is_err() {
             return Err(bad("Failed to parse UUID: not a 16 byte UUID"));
         }
-        if !self
+        if self
             .agents
             .get(&ack.agent_id.value)
-            .is_some_and(|a| a.conn.is_some())
+            .is_none_or(|a| a.conn.is_none())
         {
             // The agent resends the update once it is back; the framework acknowledges again.
             self.counters.invalid_status_update_acknowledgements += 1;
@@ -588,25 +584,20 @@ impl Master {
                     Reason::Reconciliation,
                     message,
                 );
-                if state == S::TaskUnreachable {
-                    if let Some(a) = self
+                if state == S::TaskUnreachable
+                    && let Some(a) = self
                         .unreachable_agents
                         .get(&agent_id.map(|a| a.value.clone()).unwrap_or_default())
-                    {
-                        status.unreachable_time = Some(v1::TimeInfo {
-                            nanoseconds: (a.since * 1e9) as i64,
-                        });
-                    }
+                {
+                    status.unreachable_time = Some(v1::TimeInfo {
+                        nanoseconds: (a.since * 1e9) as i64,
+                    });
                 }
                 statuses.push(status);
             }
         }
         for status in statuses {
-            let event = sched::Event {
-                r#type: Some(sched::event::Type::Update as i32),
-                update: Some(sched::event::Update { status }),
-                ..Default::default()
-            };
+            let event = super::update_event(status);
             self.send_to_framework(framework_id, event);
         }
     }
@@ -680,7 +671,7 @@ impl Master {
             v1::master::event::Type::FrameworkUpdated,
             &self.frameworks[framework_id],
         );
-        self.emit(Effect::Operator(event));
+        self.emit_operator(event);
         self.request_allocation();
         Ok(())
     }
@@ -809,11 +800,7 @@ impl Master {
                     &format!("Task launched with invalid offers: {error}"),
                 );
                 self.count_terminal(state);
-                let event = sched::Event {
-                    r#type: Some(sched::event::Type::Update as i32),
-                    update: Some(sched::event::Update { status }),
-                    ..Default::default()
-                };
+                let event = super::update_event(status);
                 self.send_to_framework(framework_id, event);
             }
         }

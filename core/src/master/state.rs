@@ -403,21 +403,15 @@ impl Master {
         if with_tasks {
             o.insert(
                 "tasks".into(),
-                Value::Array(f.tasks.values().map(|t| task_json(t)).collect()),
+                Value::Array(f.tasks.values().map(task_json).collect()),
             );
             o.insert(
                 "unreachable_tasks".into(),
-                Value::Array(f.unreachable_tasks.values().map(|t| task_json(t)).collect()),
+                Value::Array(f.unreachable_tasks.values().map(task_json).collect()),
             );
             o.insert(
                 "completed_tasks".into(),
-                Value::Array(
-                    f.completed_tasks
-                        .iter()
-                        .rev()
-                        .map(|t| task_json(t))
-                        .collect(),
-                ),
+                Value::Array(f.completed_tasks.iter().rev().map(task_json).collect()),
             );
             o.insert(
                 "offers".into(),
@@ -550,10 +544,10 @@ fn task_counts<'a>(tasks: impl Iterator<Item = &'a v1::Task>) -> Map<String, Val
         .map(|s| (s.as_str_name().to_string(), json!(0)))
         .collect();
     for t in tasks {
-        if let Ok(s) = S::try_from(t.state) {
-            if let Some(Value::Number(n)) = counts.get_mut(s.as_str_name()) {
-                *n = (n.as_u64().unwrap_or(0) + 1).into();
-            }
+        if let Ok(s) = S::try_from(t.state)
+            && let Some(Value::Number(n)) = counts.get_mut(s.as_str_name())
+        {
+            *n = (n.as_u64().unwrap_or(0) + 1).into();
         }
     }
     counts

@@ -83,7 +83,7 @@ impl Harness {
         let mut out = Vec::new();
         self.effects.retain(|e| match e {
             Effect::Framework { conn: c, event } if *c == conn => {
-                out.push(event.clone());
+                out.push((**event).clone());
                 false
             }
             _ => true,
@@ -732,9 +732,11 @@ fn reconciliation_implicit_and_explicit() {
 #[test]
 fn agents_that_miss_pings_become_unreachable() {
     // Reference §8.5: ping timeout × max timeouts, then UNREACHABLE (partition-aware) or LOST.
-    let mut config = Config::default();
-    config.agent_ping_timeout = Duration::from_secs(1);
-    config.max_agent_ping_timeouts = 2;
+    let config = Config {
+        agent_ping_timeout: Duration::from_secs(1),
+        max_agent_ping_timeouts: 2,
+        ..Config::default()
+    };
     let mut h = Harness::with_config(config);
     let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
     let mut pa = framework("pa");

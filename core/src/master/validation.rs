@@ -155,13 +155,13 @@ pub fn validate_group_executor(
     if executor.r#type != Some(v1::executor_info::Type::Default as i32) {
         return Err("'ExecutorInfo.type' must be 'DEFAULT'".to_string());
     }
-    if let Some(id) = &executor.framework_id {
-        if id.value != framework.id {
-            return Err(format!(
-                "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
-                id.value, framework.id
-            ));
-        }
+    if let Some(id) = &executor.framework_id
+        && id.value != framework.id
+    {
+        return Err(format!(
+            "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
+            id.value, framework.id
+        ));
     }
     Ok(())
 }
