@@ -27,6 +27,7 @@ pub mod http;
 mod lifecycle;
 mod metrics;
 mod operation;
+mod roles;
 pub mod runtime;
 mod scheduler;
 pub mod service;
@@ -46,6 +47,7 @@ use v1::scheduler as sched;
 
 pub use agent::Agent;
 pub use framework::Framework;
+pub use roles::RoleConfig;
 
 use crate::allocator::{self, Allocator};
 use crate::resources::Resources;
@@ -206,6 +208,7 @@ pub struct Master {
     pub unreachable_agents: HashMap<String, UnreachableAgent>,
     pub offers: HashMap<String, Offer>,
     pub allocator: Allocator,
+    pub role_config: RoleConfig,
     pub counters: Counters,
     next_framework_id: u64,
     next_agent_id: u64,
@@ -223,8 +226,10 @@ impl Master {
     pub fn new(config: Config, id: String, now: Time) -> Master {
         let info = master_info(&config, &id);
         let mut allocator = Allocator::new(config.allocator.clone());
+        let mut role_config = RoleConfig::default();
         if !config.weights.is_empty() {
             allocator.update_weights(&config.weights);
+            role_config.weights.extend(config.weights.iter().cloned());
         }
         Master {
             next_allocation: now.mono + config.allocation_interval,
@@ -240,6 +245,7 @@ impl Master {
             unreachable_agents: HashMap::new(),
             offers: HashMap::new(),
             allocator,
+            role_config,
             counters: Counters::default(),
             next_framework_id: 0,
             next_agent_id: 0,

@@ -964,3 +964,375 @@ fn refuse_seconds_follows_mesos_rules() {
         "capped at a year"
     );
 }
+
+#[test]
+fn weights_and_quota_are_validated_all_or_nothing() {
+    // docs/weights.md, docs/quota.md (reference §8.8).
+    let mut h = Harness::new();
+    let w = |role: &str, weight: f64| v1::WeightInfo {
+        weight,
+        role: Some(role.to_string()),
+    };
+    assert!(
+        h.master
+            .update_weights(&[w("a", 2.0), w("b", 0.0)])
+            .is_err()
+    );
+    assert!(h.master.weight_infos().is_empty(), "nothing applied");
+    assert!(h.master.update_weights(&[w("a//b", 2.0)]).is_err());
+    h.master
+        .update_weights(&[w("a", 2.0), w("b", 1.0)])
+        .unwrap();
+    assert_eq!(
+        h.master.weight_infos(),
+        vec![w("a", 2.0)],
+        "default weights are not listed"
+    );
+
+    let scalar = |v: f64| v1::value::Scalar { value: v };
+    let config = |role: &str, guarantee: f64, limit: f64| v1::quota::QuotaConfig {
+        role: role.to_string(),
+        guarantees: [("cpus".to_string(), scalar(guarantee))]
+            .into_iter()
+            .collect(),
+        limits: [("cpus".to_string(), scalar(limit))].into_iter().collect(),
+    };
+    let bad = h
+        .master
+        .update_quota(&[config("q", 1.0, 2.0), config("r", 3.0, 2.0)]);
+    assert!(bad.unwrap_err().contains("greater than limit"));
+    assert!(
+        h.master.quota_status().configs.is_empty(),
+        "nothing applied"
+    );
+    assert!(h.master.update_quota(&[config("*", 1.0, 2.0)]).is_err());
+    h.master.update_quota(&[config("q", 1.0, 2.0)]).unwrap();
+    assert_eq!(h.master.quota_status().configs.len(), 1);
+}
+
+#[test]
+fn a_quota_limit_caps_what_a_role_is_offered() {
+    // Reference §8.8: quota limits chop an agent's offer.
+    let mut h = Harness::new();
+    h.add_agent("host1", "cpus:8;mem:4096");
+    let scalar = |v: f64| v1::value::Scalar { value: v };
+    h.master
+        .update_quota(&[v1::quota::QuotaConfig {
+            role: "q".to_string(),
+            guarantees: Default::default(),
+            limits: [("cpus".to_string(), scalar(2.0))].into_iter().collect(),
+        }])
+        .unwrap();
+    let mut info = framework("limited");
+    info.role = Some("q".to_string());
+    let fw = h.subscribe(info);
+    h.allocate();
+    let offers = h.offers(&fw);
+    let total: f64 = offers
+        .iter()
+        .map(|o| Resources::from_protos(o.resources.clone()).unwrap().cpus())
+        .sum();
+    assert_eq!(total, 2.0, "{offers:?}");
+}
+
+#[test]
+fn reserve_and_unreserve_through_accept() {
+    let mut h = Harness::new();
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:4;mem:1024");
+    let mut info = framework("reserver");
+    info.role = Some("r".to_string());
+    info.principal = Some("ops".to_string());
+    info.capabilities.push(capability(
+        v1::framework_info::capability::Type::ReservationRefinement,
+    ));
+    let fw = h.subscribe(info);
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let mut to_reserve = Resources::parse("cpus:2", "*").unwrap().into_protos();
+    for r in &mut to_reserve {
+        r.allocation_info = Some(v1::resource::AllocationInfo {
+            role: Some("r".into()),
+        });
+        r.reservations.push(v1::resource::ReservationInfo {
+            r#type: Some(v1::resource::reservation_info::Type::Dynamic as i32),
+            role: Some("r".into()),
+            principal: Some("ops".into()),
+            labels: None,
+        });
+    }
+    let reserve = sched::Call {
+        r#type: Some(CallType::Accept as i32),
+        accept: Some(sched::call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::Reserve as i32),
+                reserve: Some(v1::offer::operation::Reserve {
+                    resources: to_reserve.clone(),
+                    source: vec![],
+                }),
+                ..Default::default()
+            }],
+            filters: Some(v1::Filters {
+                refuse_seconds: Some(0.0),
+            }),
+        }),
+        ..Default::default()
+    };
+    h.call(&fw, reserve).unwrap();
+    let total = &h.master.agents[&agent_id].total;
+    assert_eq!(
+        total.reserved_to("r").cpus(),
+        2.0,
+        "the agent's total now holds the reservation"
+    );
+    assert_eq!(total.unreserved().cpus(), 2.0);
+    let checkpoint = h
+        .agent_messages(agent_conn)
+        .into_iter()
+        .find_map(|m| {
+            if let ToAgent::CheckpointResources(c) = m {
+                Some(c)
+            } else {
+                None
+            }
+        })
+        .expect("the agent is told to checkpoint");
+    assert_eq!(
+        Resources::from_protos(checkpoint.resources).unwrap().cpus(),
+        2.0
+    );
+
+    // The reserved cpus come back in the next offer, still reserved to `r`.
+    h.allocate();
+    let offers = h.offers(&fw);
+    let offered = Resources::from_protos(offers.iter().flat_map(|o| o.resources.clone())).unwrap();
+    assert_eq!(offered.reserved_to("r").cpus(), 2.0);
+}
+
+#[test]
+fn launch_group_runs_all_tasks_under_one_default_executor() {
+    let mut h = Harness::new();
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:4;mem:1024");
+    let fw = h.subscribe(framework("grouper"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let mut exec_resources = Resources::parse("cpus:0.1;mem:32", "*").unwrap();
+    exec_resources.allocate("*");
+    let executor = v1::ExecutorInfo {
+        r#type: Some(v1::executor_info::Type::Default as i32),
+        executor_id: v1::ExecutorId {
+            value: "group-exec".into(),
+        },
+        resources: exec_resources.into_protos(),
+        ..Default::default()
+    };
+    let tasks = vec![
+        command_task("g1", &offer.agent_id, "cpus:1;mem:128", "*"),
+        command_task("g2", &offer.agent_id, "cpus:1;mem:128", "*"),
+    ];
+    let call = sched::Call {
+        r#type: Some(CallType::Accept as i32),
+        accept: Some(sched::call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+                launch_group: Some(v1::offer::operation::LaunchGroup {
+                    executor,
+                    task_group: v1::TaskGroupInfo { tasks },
+                }),
+                ..Default::default()
+            }],
+            filters: None,
+        }),
+        ..Default::default()
+    };
+    h.call(&fw, call).unwrap();
+    assert!(h.updates(&fw).is_empty(), "no TASK_ERROR");
+    let group = h
+        .agent_messages(agent_conn)
+        .into_iter()
+        .find_map(|m| {
+            if let ToAgent::RunTaskGroup(g) = m {
+                Some(g)
+            } else {
+                None
+            }
+        })
+        .expect("RunTaskGroup");
+    assert_eq!(group.task_group.tasks.len(), 2);
+    assert_eq!(h.master.agents[&agent_id].used_total().cpus(), 2.1);
+    let tasks = &h.master.frameworks[&fw.id].tasks;
+    assert!(
+        tasks
+            .values()
+            .all(|t| t.executor_id.as_ref().unwrap().value == "group-exec")
+    );
+}
+
+#[test]
+fn agents_reregister_after_a_master_failover_with_their_tasks() {
+    // Reference §8.5: after a master failover agents reregister with their tasks; the master
+    // rebuilds frameworks it has not seen yet as `recovered`, and they take them back on
+    // resubscription.
+    let mut h = Harness::new();
+    let conn = h.conn();
+    let framework_info = v1::FrameworkInfo {
+        id: Some(v1::FrameworkId {
+            value: "old-master-0007".into(),
+        }),
+        ..framework("survivor")
+    };
+    let mut used = Resources::parse("cpus:1;mem:128", "*").unwrap();
+    used.allocate("*");
+    let task = v1::Task {
+        name: "t".into(),
+        task_id: v1::TaskId { value: "t".into() },
+        framework_id: v1::FrameworkId {
+            value: "old-master-0007".into(),
+        },
+        agent_id: v1::AgentId {
+            value: "old-master-S3".into(),
+        },
+        state: v1::TaskState::TaskRunning as i32,
+        resources: used.into_protos(),
+        ..Default::default()
+    };
+    let reregister = wire::Reregister {
+        agent_info: v1::AgentInfo {
+            hostname: "host1".into(),
+            id: Some(v1::AgentId {
+                value: "old-master-S3".into(),
+            }),
+            resources: Resources::parse("cpus:4;mem:1024", "*")
+                .unwrap()
+                .into_protos(),
+            ..Default::default()
+        },
+        tasks: vec![task],
+        frameworks: vec![framework_info.clone()],
+        ..Default::default()
+    };
+    let now = h.now();
+    let id = h.master.reregister_agent(now, conn, reregister).unwrap();
+    h.pump();
+    assert_eq!(id, "old-master-S3", "the agent keeps its id");
+    assert!(matches!(
+        h.agent_messages(conn).first(),
+        Some(ToAgent::Reregistered(_))
+    ));
+    let recovered = &h.master.frameworks["old-master-0007"];
+    assert!(recovered.recovered && !recovered.connected());
+    assert_eq!(h.master.agents[&id].used_total().cpus(), 1.0);
+
+    let fw = h.subscribe(framework_info);
+    assert_eq!(fw.id, "old-master-0007");
+    assert!(!h.master.frameworks[&fw.id].recovered);
+    assert!(h.master.frameworks[&fw.id].tasks.contains_key("t"));
+    h.allocate();
+    let offered: f64 = h
+        .offers(&fw)
+        .iter()
+        .map(|o| Resources::from_protos(o.resources.clone()).unwrap().cpus())
+        .sum();
+    assert_eq!(offered, 3.0, "the running task's cpus stay allocated");
+}
+
+#[test]
+fn offers_are_rescinded_after_offer_timeout_and_heartbeats_flow() {
+    let config = Config {
+        offer_timeout: Some(Duration::from_secs(2)),
+        ..Config::default()
+    };
+    let mut h = Harness::with_config(config);
+    h.add_agent("host1", "cpus:4;mem:1024");
+    let fw = h.subscribe(framework("slow"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    h.advance(Duration::from_secs(3));
+    let events = h.events(fw.conn);
+    let rescind = events
+        .iter()
+        .find_map(|e| e.rescind.as_ref())
+        .expect("RESCIND");
+    assert_eq!(rescind.offer_id, offer.id);
+    assert!(h.master.offers.values().all(|o| o.offer.id != offer.id));
+    h.advance(Duration::from_secs(15));
+    let events = h.events(fw.conn);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.r#type == Some(EventType::Heartbeat as i32)),
+        "HEARTBEAT every 15 s"
+    );
+}
+
+#[test]
+fn agents_with_invalid_resources_are_refused() {
+    let mut h = Harness::new();
+    let mut info = v1::AgentInfo {
+        hostname: "h".into(),
+        ..Default::default()
+    };
+    info.resources = vec![v1::Resource {
+        name: "cpus".into(),
+        r#type: v1::value::Type::Scalar as i32,
+        scalar: Some(v1::value::Scalar { value: -4.0 }),
+        ..Default::default()
+    }];
+    let now = h.now();
+    let refused = h.master.register_agent(
+        now,
+        1,
+        wire::Register {
+            agent_info: info,
+            ..Default::default()
+        },
+    );
+    assert!(refused.is_err());
+    assert!(h.master.agents.is_empty());
+}
+
+mod properties {
+    //! Nothing reachable from the network panics or changes state on a rejected call.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn garbage_calls_never_panic_or_change_state(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            use prost::Message;
+            let mut h = Harness::new();
+            h.add_agent("host1", "cpus:4;mem:1024");
+            let fw = h.subscribe(framework("f"));
+            let frameworks_before = h.master.frameworks.len();
+            if let Ok(mut call) = sched::Call::decode(bytes.as_slice()) {
+                // Whatever decodes, from a framework that is not subscribed on this stream.
+                call.framework_id = Some(v1::FrameworkId { value: fw.id.clone() });
+                let now = h.now();
+                let rejected = h.master.call(now, Some("not-the-stream"), call).is_err();
+                prop_assert!(rejected);
+                prop_assert_eq!(h.master.frameworks.len(), frameworks_before);
+                prop_assert!(h.master.drain_effects().is_empty());
+            }
+            if let Ok(json) = std::str::from_utf8(&bytes) {
+                let _ = remesos_proto::json::from_slice::<sched::Call>(json.as_bytes());
+            }
+        }
+
+        #[test]
+        fn decoded_calls_on_the_right_stream_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            use prost::Message;
+            let mut h = Harness::new();
+            h.add_agent("host1", "cpus:4;mem:1024");
+            let fw = h.subscribe(framework("f"));
+            h.allocate();
+            if let Ok(call) = sched::Call::decode(bytes.as_slice()) {
+                if call.r#type != Some(CallType::Teardown as i32) {
+                    let _ = h.call(&fw, call);
+                }
+            }
+        }
+    }
+}

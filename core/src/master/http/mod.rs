@@ -24,6 +24,7 @@ pub fn router(master: MasterHandle) -> Router {
         .route("/tasks.json", any(operator::tasks))
         .route("/roles", any(operator::roles))
         .route("/roles.json", any(operator::roles))
+        .route("/weights", any(operator::weights))
         .route("/flags", any(operator::flags))
         .route("/health", any(operator::health))
         .route("/redirect", any(operator::redirect))

@@ -191,6 +191,48 @@ pub async fn api(
                 Err(_) => gone(),
             }
         }
+        CallType::GetWeights => {
+            read(|m| {
+                let mut r = response(RespType::GetWeights);
+                r.get_weights = Some(op::response::GetWeights {
+                    weight_infos: m.weight_infos(),
+                });
+                r
+            })
+            .await
+        }
+        CallType::UpdateWeights => {
+            let infos = call
+                .update_weights
+                .map(|u| u.weight_infos)
+                .unwrap_or_default();
+            match master.write(move |m, _| m.update_weights(&infos)).await {
+                Ok(Ok(())) => StatusCode::OK.into_response(),
+                Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+                Err(_) => gone(),
+            }
+        }
+        CallType::GetQuota => {
+            read(|m| {
+                let mut r = response(RespType::GetQuota);
+                r.get_quota = Some(op::response::GetQuota {
+                    status: m.quota_status(),
+                });
+                r
+            })
+            .await
+        }
+        CallType::UpdateQuota => {
+            let configs = call
+                .update_quota
+                .map(|u| u.quota_configs)
+                .unwrap_or_default();
+            match master.write(move |m, _| m.update_quota(&configs)).await {
+                Ok(Ok(())) => StatusCode::OK.into_response(),
+                Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+                Err(_) => gone(),
+            }
+        }
         CallType::Subscribe => subscribe(master, accept).await,
         other => api::error(
             StatusCode::NOT_IMPLEMENTED,
@@ -365,6 +407,46 @@ pub async fn tasks(
             .map(crate::master::state::task_json)
             .collect();
         json!({ "tasks": tasks })
+    })
+    .await
+}
+
+/// `/master/weights`: GET lists `[{"weight", "role"}]`; PUT takes the same array
+/// (`docs/weights.md`).
+pub async fn weights(State(master): State<MasterHandle>, method: Method, body: Bytes) -> Response {
+    if method == Method::PUT {
+        let infos: Vec<v1::WeightInfo> = match serde_json::from_slice::<Vec<Value>>(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|items| {
+                items
+                    .iter()
+                    .map(|v| {
+                        remesos_proto::json::from_value::<v1::WeightInfo>(v)
+                            .map_err(|e| e.to_string())
+                    })
+                    .collect()
+            }) {
+            Ok(infos) => infos,
+            Err(e) => {
+                return api::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("Failed to parse update weights request: {e}"),
+                );
+            }
+        };
+        return match master.write(move |m, _| m.update_weights(&infos)).await {
+            Ok(Ok(())) => StatusCode::OK.into_response(),
+            Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+            Err(_) => gone(),
+        };
+    }
+    read_json(master, method, |m| {
+        Value::Array(
+            m.weight_infos()
+                .iter()
+                .map(remesos_proto::json::to_value)
+                .collect(),
+        )
     })
     .await
 }
