@@ -96,13 +96,13 @@ impl Master {
             let guarantees = scalars(&config.guarantees, "guarantee")?;
             let limits = scalars(&config.limits, "limit")?;
             for (name, value) in &config.guarantees {
-                if let Some(limit) = config.limits.get(name) {
-                    if value.value > limit.value {
-                        return Err(format!(
-                            "Invalid QuotaConfig: guarantee '{name}:{}' is greater than limit '{name}:{}'",
-                            value.value, limit.value
-                        ));
-                    }
+                if let Some(limit) = config.limits.get(name)
+                    && value.value > limit.value
+                {
+                    return Err(format!(
+                        "Invalid QuotaConfig: guarantee '{name}:{}' is greater than limit '{name}:{}'",
+                        value.value, limit.value
+                    ));
                 }
             }
             parsed.push((config.clone(), Quota { guarantees, limits }));

@@ -1328,11 +1328,10 @@ mod properties {
             h.add_agent("host1", "cpus:4;mem:1024");
             let fw = h.subscribe(framework("f"));
             h.allocate();
-            if let Ok(call) = sched::Call::decode(bytes.as_slice()) {
-                if call.r#type != Some(CallType::Teardown as i32) {
+            if let Ok(call) = sched::Call::decode(bytes.as_slice())
+                && call.r#type != Some(CallType::Teardown as i32) {
                     let _ = h.call(&fw, call);
                 }
-            }
         }
     }
 }
