@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`resources`] | Resource arithmetic: scalars, ranges, sets, roles, reservations, Mesos's text form |
 //! | [`allocator`] | the pure hierarchical DRF allocator: roles, weights, quota, filters; no I/O, no clock |
+//! | [`agent`] | the agent: executors, tasks, sandboxes, fetcher, `/files`, the command executor (being built) |
 //! | [`master`] | the master actor: frameworks, agents, tasks, offers; `http/` (scheduler + operator APIs); `service` (the agents' gRPC service) |
 //! | [`api`] | plumbing shared by the v1 HTTP APIs: content negotiation, call decoding, RecordIO streams |
 //! | [`flags`], [`duration`] | Mesos-style flags (`--name=value`, `MESOS_<NAME>`) and stout's duration/bytes text |
@@ -15,6 +16,7 @@
 //! The protocol types, Mesos's JSON dialect and RecordIO live in the `remesos_proto` crate
 //! (`core/proto`) so that master and agent changes do not recompile generated code.
 
+pub mod agent;
 pub mod allocator;
 pub mod api;
 pub mod cli;

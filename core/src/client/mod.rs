@@ -1,6 +1,7 @@
 //! Rust clients of the v1 APIs (scheduler now; executor and operator follow), used by
 //! tests, benchmarks, the CLI and the JNI driver.
 
+pub mod executor;
 pub mod scheduler;
 
 use bytes::Bytes;
