@@ -1,10 +1,1476 @@
-//! The agent: runs executors and tasks for the master (issue 3; being built).
+//! The agent: runs executors and their tasks for the master.
+//!
+//! Data flow (DESIGN.md §3, §5):
+//!
+//! ```text
+//!  master (gRPC session, runtime.rs) ─┐        ┌─ executors (POST /api/v1/executor, http.rs)
+//!                                     v        v
+//!        Agent (this module): synchronous handlers over frameworks, executors, tasks;
+//!        decisions leave as Effects; status updates go through status_update::Manager
+//!                                     |
+//!                                     v
+//!        runtime.rs performs effects: messages to the master and executors, checkpoints,
+//!        launches (fetcher.rs, launcher.rs: detached process groups), signals
+//! ```
 //!
 //! - `fetcher`: CommandInfo.URI download and extraction into a sandbox.
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
 //! - `command_executor`: the logic of `remesos executor`, the built-in command executor
 //!   (a separate process speaking the v1 executor API to the agent).
 
+// Mesos's deprecated fields (ExecutorInfo.source, ...) are still part of the contract.
+#![allow(deprecated)]
+
 pub mod command_executor;
 pub mod fetcher;
 pub mod files;
+pub mod http;
+pub mod launcher;
+pub mod paths;
+pub mod runtime;
+pub mod status_update;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use v1::executor as exec;
+use wire::agent_message::Message as ToMaster;
+
+use crate::resources::Resources;
+use status_update::{Action, Manager};
+
+/// Identifies one executor subscription stream.
+pub type ConnId = u64;
+
+/// Mesos's DEFAULT_EXECUTOR_CPUS / DEFAULT_EXECUTOR_MEM for the command executor.
+pub const COMMAND_EXECUTOR_RESOURCES: &str = "cpus:0.1;mem:32";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub work_dir: PathBuf,
+    pub hostname: String,
+    /// The address executors and the master use to reach this agent.
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub resources: Resources,
+    pub attributes: Vec<v1::Attribute>,
+    /// Where `remesos` (the command executor) lives.
+    pub launcher_dir: PathBuf,
+    pub executor_registration_timeout: Duration,
+    pub executor_shutdown_grace_period: Duration,
+    pub executor_reregistration_timeout: Duration,
+    pub recovery_timeout: Duration,
+    pub registration_backoff_factor: Duration,
+    /// `MESOS_NATIVE_JAVA_LIBRARY` / `MESOS_NATIVE_LIBRARY` for executors, when it exists.
+    pub native_library: Option<PathBuf>,
+    /// `--executor_environment_variables`: when set, executors get these instead of the
+    /// agent's own environment.
+    pub executor_environment: Option<BTreeMap<String, String>>,
+    pub isolation: String,
+    /// Effective flags as text, for `/flags` and GET_FLAGS.
+    pub flags: Vec<(String, String)>,
+}
+
+/// The instant of a handler call (monotonic) and the wall clock (seconds since the epoch).
+#[derive(Clone, Copy, Debug)]
+pub struct Time {
+    pub mono: Instant,
+    pub wall: f64,
+}
+
+/// A process the runtime should start for an executor.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub framework_id: String,
+    pub executor_id: String,
+    pub container_id: String,
+    pub sandbox: PathBuf,
+    pub command: v1::CommandInfo,
+    pub environment: Vec<(String, String)>,
+    pub user: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Effect {
+    Master(ToMaster),
+    Executor {
+        conn: ConnId,
+        event: Box<exec::Event>,
+    },
+    CloseExecutor {
+        conn: ConnId,
+    },
+    /// Create the sandbox, fetch, start the executor process.
+    Launch(Box<Launch>),
+    /// SIGTERM (or SIGKILL when `kill`) to the executor's process group.
+    Signal {
+        container_id: String,
+        kill: bool,
+    },
+    /// Append a record to a checkpoint file, or write a whole file.
+    Persist {
+        path: PathBuf,
+        data: Vec<u8>,
+        append: bool,
+    },
+    /// Point the symlink `path` at `target` (e.g. `slaves/latest`).
+    Link {
+        path: PathBuf,
+        target: String,
+    },
+    /// Make a sandbox browsable through `/files` under these paths.
+    Attach {
+        sandbox: PathBuf,
+        paths: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutorState {
+    /// Launched; waiting for its SUBSCRIBE.
+    Registering,
+    Running,
+    /// Asked to shut down; killed when the grace period ends.
+    Terminating,
+    Terminated,
+}
+
+impl ExecutorState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecutorState::Registering => "REGISTERING",
+            ExecutorState::Running => "RUNNING",
+            ExecutorState::Terminating => "TERMINATING",
+            ExecutorState::Terminated => "TERMINATED",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Executor {
+    pub info: v1::ExecutorInfo,
+    pub container_id: String,
+    pub sandbox: PathBuf,
+    /// Generated by the agent for a command task (`remesos executor`).
+    pub command_executor: bool,
+    pub state: ExecutorState,
+    pub conn: Option<ConnId>,
+    pub pid: Option<u32>,
+    /// Tasks waiting for the executor to subscribe.
+    pub queued: Vec<v1::TaskInfo>,
+    /// Tasks handed to the executor that are not terminal, by id.
+    pub tasks: BTreeMap<String, v1::Task>,
+    pub completed: Vec<v1::Task>,
+    pub registration_deadline: Instant,
+    pub kill_deadline: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub struct Framework {
+    pub info: v1::FrameworkInfo,
+    pub executors: BTreeMap<String, Executor>,
+}
+
+/// Counters behind `/metrics/snapshot`.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    pub tasks_finished: u64,
+    pub tasks_failed: u64,
+    pub tasks_killed: u64,
+    pub tasks_lost: u64,
+    pub executors_terminated: u64,
+    pub valid_status_updates: u64,
+    pub invalid_status_updates: u64,
+    pub valid_framework_messages: u64,
+    pub invalid_framework_messages: u64,
+    pub container_launch_errors: u64,
+}
+
+/// Why an executor API call was refused: the HTTP status and Mesos's text.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+pub struct Agent {
+    pub config: Config,
+    /// Set once the master registered us.
+    pub id: Option<String>,
+    pub info: v1::AgentInfo,
+    pub master: Option<v1::MasterInfo>,
+    pub frameworks: BTreeMap<String, Framework>,
+    pub updates: Manager,
+    pub counters: Counters,
+    pub start_time: f64,
+    outbox: Vec<Effect>,
+}
+
+impl Agent {
+    pub fn new(config: Config, now: Time) -> Agent {
+        let info = v1::AgentInfo {
+            hostname: config.hostname.clone(),
+            port: Some(i32::from(config.port)),
+            resources: config.resources.clone().into_protos(),
+            attributes: config.attributes.clone(),
+            id: None,
+            domain: None,
+        };
+        Agent {
+            config,
+            id: None,
+            info,
+            master: None,
+            frameworks: BTreeMap::new(),
+            updates: Manager::default(),
+            counters: Counters::default(),
+            start_time: now.wall,
+            outbox: Vec::new(),
+        }
+    }
+
+    pub fn drain_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    fn emit(&mut self, effect: Effect) {
+        self.outbox.push(effect);
+    }
+
+    fn to_executor(&mut self, conn: ConnId, event: exec::Event) {
+        self.emit(Effect::Executor {
+            conn,
+            event: Box::new(event),
+        });
+    }
+
+    /// `ip:port`
+    pub fn endpoint(&self) -> String {
+        format!("{}:{}", self.config.ip, self.config.port)
+    }
+
+    /// `slave(1)@ip:port`, the pid executors derive the agent's URL from.
+    pub fn pid(&self) -> String {
+        format!("slave(1)@{}", self.endpoint())
+    }
+
+    fn agent_id(&self) -> String {
+        self.id.clone().unwrap_or_default()
+    }
+
+    fn perform(&mut self, actions: Vec<Action>) {
+        use prost::Message;
+        for action in actions {
+            match action {
+                Action::Persist { path, record } => {
+                    let mut data = Vec::new();
+                    remesos_proto::recordio::encode(&record.encode_to_vec(), &mut data);
+                    self.emit(Effect::Persist {
+                        path,
+                        data,
+                        append: true,
+                    });
+                }
+                Action::Forward(update) => {
+                    self.emit(Effect::Master(ToMaster::StatusUpdate(update)))
+                }
+            }
+        }
+    }
+
+    // ----- master session -----
+
+    /// The first message of a session: Register, or Reregister with what runs here.
+    pub fn hello(&self) -> ToMaster {
+        let endpoint = Some(self.endpoint());
+        let version = Some(crate::master::MESOS_VERSION.to_string());
+        let Some(id) = &self.id else {
+            return ToMaster::Register(wire::Register {
+                agent_info: self.info.clone(),
+                version,
+                capabilities: vec![],
+                endpoint,
+                boot_id: None,
+            });
+        };
+        let mut info = self.info.clone();
+        info.id = Some(v1::AgentId { value: id.clone() });
+        let mut reregister = wire::Reregister {
+            agent_info: info,
+            version,
+            endpoint,
+            ..Default::default()
+        };
+        for framework in self.frameworks.values() {
+            reregister.frameworks.push(framework.info.clone());
+            for executor in framework.executors.values() {
+                if executor.state == ExecutorState::Terminated {
+                    continue;
+                }
+                if !executor.command_executor {
+                    reregister.executors.push(executor.info.clone());
+                }
+                reregister.tasks.extend(executor.tasks.values().cloned());
+                for task in &executor.queued {
+                    reregister
+                        .tasks
+                        .push(self.new_task(&framework.info, executor, task));
+                }
+            }
+        }
+        ToMaster::Reregister(reregister)
+    }
+
+    /// The master (re)registered us.
+    pub fn registered(&mut self, now: Time, agent_id: String, master: Option<v1::MasterInfo>) {
+        use prost::Message;
+        let first = self.id.is_none();
+        self.id = Some(agent_id.clone());
+        self.info.id = Some(v1::AgentId {
+            value: agent_id.clone(),
+        });
+        self.master = master;
+        self.updates.connected = true;
+        if first {
+            let path = paths::meta_slave_dir(&self.config.work_dir, &agent_id).join("slave.info");
+            self.emit(Effect::Persist {
+                path,
+                data: self.info.encode_to_vec(),
+                append: false,
+            });
+            let path = self.config.work_dir.join("slaves").join("latest");
+            self.emit(Effect::Link {
+                path,
+                target: agent_id.clone(),
+            });
+        }
+        tracing::info!(%agent_id, "registered with the master");
+        let actions = self.updates.resend_all(now.mono);
+        self.perform(actions);
+    }
+
+    pub fn master_disconnected(&mut self) {
+        self.updates.connected = false;
+    }
+
+    pub fn from_master(&mut self, now: Time, message: wire::master_message::Message) {
+        use wire::master_message::Message as M;
+        match message {
+            M::Registered(r) => self.registered(now, r.agent_id.value, r.master_info),
+            M::Reregistered(r) => self.registered(now, r.agent_id.value, r.master_info),
+            M::Ping(_) => self.emit(Effect::Master(ToMaster::Pong(wire::Pong {}))),
+            M::RunTask(run) => self.run_task(now, run),
+            M::RunTaskGroup(group) => self.run_task_group(now, group),
+            M::KillTask(kill) => self.kill_task(now, kill),
+            M::Acknowledgement(ack) => self.acknowledge(now, ack),
+            M::FrameworkToExecutor(m) => self.framework_message(m),
+            M::ShutdownExecutor(s) => {
+                self.shutdown_executor(now, &s.framework_id.value, &s.executor_id.value)
+            }
+            M::ShutdownFramework(s) => self.shutdown_framework(now, &s.framework_id.value),
+            M::UpdateFramework(u) => {
+                if let Some(id) = u.framework_info.id.as_ref().map(|i| i.value.clone()) {
+                    if let Some(f) = self.frameworks.get_mut(&id) {
+                        f.info = u.framework_info;
+                    }
+                }
+            }
+            M::CheckpointResources(c) => self.checkpoint_resources(c.resources),
+            M::Shutdown(s) => {
+                tracing::warn!(message = ?s.message, "the master asked this agent to shut down");
+            }
+        }
+    }
+
+    fn checkpoint_resources(&mut self, resources: Vec<v1::Resource>) {
+        use prost::Message;
+        let mut data = Vec::new();
+        for r in &resources {
+            remesos_proto::recordio::encode(&r.encode_to_vec(), &mut data);
+        }
+        let path = paths::meta_dir(&self.config.work_dir)
+            .join("resources")
+            .join("resources.info");
+        self.emit(Effect::Persist {
+            path,
+            data,
+            append: false,
+        });
+        // The total is the static resources with the checkpointed ones applied by the master.
+        let mut total = self.config.resources.unreserved();
+        let checkpointed = Resources::from_valid_protos(resources);
+        total -= &checkpointed.unallocated();
+        total += &checkpointed;
+        total += &self.config.resources.reserved();
+        self.info.resources = total.into_protos();
+    }
+
+    // ----- tasks -----
+
+    fn new_task(
+        &self,
+        framework: &v1::FrameworkInfo,
+        executor: &Executor,
+        info: &v1::TaskInfo,
+    ) -> v1::Task {
+        v1::Task {
+            name: info.name.clone(),
+            task_id: info.task_id.clone(),
+            framework_id: framework.id.clone().unwrap_or_default(),
+            executor_id: (!executor.command_executor).then(|| executor.info.executor_id.clone()),
+            agent_id: v1::AgentId {
+                value: self.agent_id(),
+            },
+            state: v1::TaskState::TaskStaging as i32,
+            resources: info.resources.clone(),
+            labels: info.labels.clone(),
+            discovery: info.discovery.clone(),
+            container: info.container.clone(),
+            health_check: info.health_check.clone(),
+            kill_policy: info.kill_policy,
+            user: info
+                .command
+                .as_ref()
+                .and_then(|c| c.user.clone())
+                .or_else(|| Some(framework.user.clone())),
+            ..Default::default()
+        }
+    }
+
+    /// The ExecutorInfo Mesos generates for a command task (reference §4.3): the executor
+    /// id is the task id, the command is `remesos executor`.
+    fn command_executor_info(&self, framework_id: &str, task: &v1::TaskInfo) -> v1::ExecutorInfo {
+        let binary = self.config.launcher_dir.join("remesos");
+        let mut resources = Resources::parse(COMMAND_EXECUTOR_RESOURCES, "*").unwrap_or_default();
+        if let Some(role) = task
+            .resources
+            .first()
+            .and_then(|r| r.allocation_info.as_ref())
+            .and_then(|a| a.role.clone())
+        {
+            resources.allocate(&role);
+        }
+        v1::ExecutorInfo {
+            r#type: Some(v1::executor_info::Type::Default as i32),
+            executor_id: v1::ExecutorId {
+                value: task.task_id.value.clone(),
+            },
+            framework_id: Some(v1::FrameworkId {
+                value: framework_id.to_string(),
+            }),
+            command: Some(v1::CommandInfo {
+                shell: Some(false),
+                value: Some(binary.display().to_string()),
+                arguments: vec!["remesos".to_string(), "executor".to_string()],
+                ..Default::default()
+            }),
+            name: Some(format!("Command Executor (Task: {})", task.task_id.value)),
+            source: Some(task.task_id.value.clone()),
+            resources: resources.into_protos(),
+            ..Default::default()
+        }
+    }
+
+    pub fn run_task(&mut self, now: Time, run: wire::RunTask) {
+        let Some(framework_id) = run.framework.id.as_ref().map(|i| i.value.clone()) else {
+            return;
+        };
+        let task = run.task;
+        let (executor_info, command) = match run.executor {
+            Some(e) => (e, false),
+            None => (self.command_executor_info(&framework_id, &task), true),
+        };
+        if let Some(error) = unsupported_container(&task, &executor_info) {
+            self.local_update(
+                now,
+                &framework_id,
+                &executor_info.executor_id.value,
+                &task,
+                v1::TaskState::TaskFailed,
+                v1::task_status::Reason::ContainerLaunchFailed,
+                &error,
+            );
+            return;
+        }
+        self.frameworks
+            .entry(framework_id.clone())
+            .or_insert_with(|| Framework {
+                info: run.framework.clone(),
+                executors: BTreeMap::new(),
+            })
+            .info = run.framework.clone();
+        let eid = executor_info.executor_id.value.clone();
+        let state = self.frameworks[&framework_id]
+            .executors
+            .get(&eid)
+            .map(|e| e.state);
+        match state {
+            Some(ExecutorState::Terminating | ExecutorState::Terminated) => {
+                self.local_update(
+                    now,
+                    &framework_id,
+                    &eid,
+                    &task,
+                    v1::TaskState::TaskLost,
+                    v1::task_status::Reason::ExecutorTerminated,
+                    "Executor is terminating",
+                );
+                return;
+            }
+            None => self.launch_executor(now, &framework_id, executor_info, command),
+            _ => {}
+        }
+        self.checkpoint_task(&framework_id, &eid, &task);
+        let framework_info = self.frameworks[&framework_id].info.clone();
+        let executor = self
+            .frameworks
+            .get_mut(&framework_id)
+            .and_then(|f| f.executors.get_mut(&eid))
+            .expect("launched");
+        if let (ExecutorState::Running, Some(conn)) = (executor.state, executor.conn) {
+            let record = {
+                let executor = &self.frameworks[&framework_id].executors[&eid];
+                self.new_task(&framework_info, executor, &task)
+            };
+            let executor = self
+                .frameworks
+                .get_mut(&framework_id)
+                .and_then(|f| f.executors.get_mut(&eid))
+                .expect("launched");
+            executor.tasks.insert(task.task_id.value.clone(), record);
+            self.to_executor(conn, launch_event(task));
+        } else {
+            executor.queued.push(task);
+        }
+    }
+
+    fn run_task_group(&mut self, now: Time, group: wire::RunTaskGroup) {
+        let Some(framework_id) = group.framework.id.as_ref().map(|i| i.value.clone()) else {
+            return;
+        };
+        // Task groups need Mesos's default executor (nested containers), which remesos does
+        // not have yet: fail them clearly rather than leave them staging.
+        for task in &group.task_group.tasks {
+            self.local_update(
+                now,
+                &framework_id,
+                &group.executor.executor_id.value,
+                task,
+                v1::TaskState::TaskFailed,
+                v1::task_status::Reason::ContainerLaunchFailed,
+                "Task groups (LAUNCH_GROUP) need the default executor, which remesos does not provide yet",
+            );
+        }
+    }
+
+    fn launch_executor(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        info: v1::ExecutorInfo,
+        command_executor: bool,
+    ) {
+        use prost::Message;
+        let agent_id = self.agent_id();
+        let eid = info.executor_id.value.clone();
+        let container_id = uuid::Uuid::new_v4().to_string();
+        let sandbox = paths::sandbox(
+            &self.config.work_dir,
+            &agent_id,
+            framework_id,
+            &eid,
+            &container_id,
+        );
+        let framework = &self.frameworks[framework_id].info;
+        let user = info
+            .command
+            .as_ref()
+            .and_then(|c| c.user.clone())
+            .or_else(|| Some(framework.user.clone()).filter(|u| !u.is_empty()));
+        let checkpoint = framework.checkpoint.unwrap_or(false);
+        let environment = self.executor_environment(framework_id, &info, &sandbox, checkpoint);
+        let command = info.command.clone().unwrap_or_default();
+        let wd = self.config.work_dir.clone();
+        let wd = &wd;
+        let meta = paths::meta_framework_dir(wd, &agent_id, framework_id);
+        self.emit(Effect::Persist {
+            path: meta.join("framework.info"),
+            data: framework.encode_to_vec(),
+            append: false,
+        });
+        let meta_exec = paths::meta_executor_dir(wd, &agent_id, framework_id, &eid);
+        self.emit(Effect::Persist {
+            path: meta_exec.join("executor.info"),
+            data: info.encode_to_vec(),
+            append: false,
+        });
+        let executor_dir = paths::executor_dir(wd, &agent_id, framework_id, &eid);
+        self.emit(Effect::Attach {
+            sandbox: sandbox.clone(),
+            paths: vec![
+                sandbox.display().to_string(),
+                executor_dir
+                    .join("runs")
+                    .join("latest")
+                    .display()
+                    .to_string(),
+                paths::virtual_latest(framework_id, &eid),
+            ],
+        });
+        self.emit(Effect::Launch(Box::new(Launch {
+            framework_id: framework_id.to_string(),
+            executor_id: eid.clone(),
+            container_id: container_id.clone(),
+            sandbox: sandbox.clone(),
+            command,
+            environment,
+            user,
+        })));
+        tracing::info!(framework_id, executor_id = %eid, %container_id, "launching executor");
+        let executor = Executor {
+            info,
+            container_id,
+            sandbox,
+            command_executor,
+            state: ExecutorState::Registering,
+            conn: None,
+            pid: None,
+            queued: Vec::new(),
+            tasks: BTreeMap::new(),
+            completed: Vec::new(),
+            registration_deadline: now.mono + self.config.executor_registration_timeout,
+            kill_deadline: None,
+        };
+        if let Some(f) = self.frameworks.get_mut(framework_id) {
+            f.executors.insert(eid, executor);
+        }
+    }
+
+    fn checkpoint_task(&mut self, framework_id: &str, executor_id: &str, task: &v1::TaskInfo) {
+        use prost::Message;
+        let Some(executor) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+        else {
+            return;
+        };
+        let path = paths::meta_task_dir(
+            &self.config.work_dir,
+            &self.agent_id(),
+            framework_id,
+            executor_id,
+            &executor.container_id,
+            &task.task_id.value,
+        )
+        .join("task.info");
+        self.emit(Effect::Persist {
+            path,
+            data: task.encode_to_vec(),
+            append: false,
+        });
+    }
+
+    /// The Mesos executor environment (reference §4.1).
+    fn executor_environment(
+        &self,
+        framework_id: &str,
+        info: &v1::ExecutorInfo,
+        sandbox: &std::path::Path,
+        checkpoint: bool,
+    ) -> Vec<(String, String)> {
+        use crate::duration::format_duration;
+        let mut env: Vec<(String, String)> = Vec::new();
+        if let Some(vars) = &self.config.executor_environment {
+            env.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if let Ok(ip) = std::env::var("LIBPROCESS_IP") {
+            env.push(("LIBPROCESS_IP".into(), ip));
+        }
+        env.push(("LIBPROCESS_PORT".into(), "0".into()));
+        if let Some(lib) = self.config.native_library.as_ref().filter(|l| l.exists()) {
+            env.push((
+                "MESOS_NATIVE_JAVA_LIBRARY".into(),
+                lib.display().to_string(),
+            ));
+            env.push(("MESOS_NATIVE_LIBRARY".into(), lib.display().to_string()));
+        }
+        let grace = info
+            .shutdown_grace_period
+            .as_ref()
+            .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
+            .unwrap_or(self.config.executor_shutdown_grace_period);
+        let sandbox = sandbox.display().to_string();
+        env.extend([
+            ("MESOS_FRAMEWORK_ID".into(), framework_id.to_string()),
+            ("MESOS_EXECUTOR_ID".into(), info.executor_id.value.clone()),
+            ("MESOS_DIRECTORY".into(), sandbox.clone()),
+            ("MESOS_SANDBOX".into(), sandbox),
+            ("MESOS_SLAVE_ID".into(), self.agent_id()),
+            ("MESOS_SLAVE_PID".into(), self.pid()),
+            ("MESOS_AGENT_ENDPOINT".into(), self.endpoint()),
+            (
+                "MESOS_CHECKPOINT".into(),
+                if checkpoint { "1" } else { "0" }.into(),
+            ),
+            ("MESOS_HTTP_COMMAND_EXECUTOR".into(), "1".into()),
+            (
+                "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(),
+                format_duration(grace),
+            ),
+        ]);
+        if checkpoint {
+            env.push((
+                "MESOS_RECOVERY_TIMEOUT".into(),
+                format_duration(self.config.recovery_timeout),
+            ));
+            env.push((
+                "MESOS_SUBSCRIPTION_BACKOFF_MAX".into(),
+                format_duration(self.config.executor_reregistration_timeout),
+            ));
+        }
+        // The command's own variables win, as the executor's CommandInfo.environment does.
+        if let Some(vars) = info.command.as_ref().and_then(|c| c.environment.as_ref()) {
+            for var in &vars.variables {
+                if let Some(value) = &var.value {
+                    env.push((var.name.clone(), value.clone()));
+                }
+            }
+        }
+        env
+    }
+
+    /// A status update the agent generates itself (no executor involved).
+    #[allow(clippy::too_many_arguments)]
+    fn local_update(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        executor_id: &str,
+        task: &v1::TaskInfo,
+        state: v1::TaskState,
+        reason: v1::task_status::Reason,
+        message: &str,
+    ) {
+        let status = v1::TaskStatus {
+            task_id: task.task_id.clone(),
+            state: state as i32,
+            message: Some(message.to_string()),
+            source: Some(v1::task_status::Source::Agent as i32),
+            reason: Some(reason as i32),
+            agent_id: Some(v1::AgentId {
+                value: self.agent_id(),
+            }),
+            executor_id: Some(v1::ExecutorId {
+                value: executor_id.to_string(),
+            }),
+            timestamp: Some(now.wall),
+            uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+            ..Default::default()
+        };
+        self.handle_update(now, framework_id, executor_id, status);
+    }
+
+    /// Every status update, from an executor or the agent, goes through here.
+    fn handle_update(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        executor_id: &str,
+        mut status: v1::TaskStatus,
+    ) -> bool {
+        let Ok(state) = v1::TaskState::try_from(status.state) else {
+            self.counters.invalid_status_updates += 1;
+            return false;
+        };
+        status.agent_id = Some(v1::AgentId {
+            value: self.agent_id(),
+        });
+        let tid = status.task_id.value.clone();
+        let mut latest = state;
+        let mut path = PathBuf::new();
+        if let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        {
+            if !executor.command_executor {
+                status.executor_id = Some(v1::ExecutorId {
+                    value: executor_id.to_string(),
+                });
+            } else {
+                status.executor_id = None;
+            }
+            path = paths::meta_task_dir(
+                &self.config.work_dir,
+                self.id.as_deref().unwrap_or(""),
+                framework_id,
+                executor_id,
+                &executor.container_id,
+                &tid,
+            )
+            .join("task.updates");
+            if let Some(task) = executor.tasks.get_mut(&tid) {
+                task.state = status.state;
+                let mut kept = status.clone();
+                kept.data = None;
+                task.statuses.push(kept);
+                latest = state;
+                if crate::master::is_terminal(state) {
+                    let task = executor.tasks.remove(&tid).expect("present");
+                    executor.completed.push(task);
+                    self.count_terminal(state);
+                }
+            } else if crate::master::is_terminal(state) {
+                self.count_terminal(state);
+            }
+        }
+        self.counters.valid_status_updates += 1;
+        let update = wire::StatusUpdate {
+            framework_id: v1::FrameworkId {
+                value: framework_id.to_string(),
+            },
+            status,
+            latest_state: Some(latest as i32),
+        };
+        let (actions, new) = self.updates.update(now.mono, update, path);
+        self.perform(actions);
+        new
+    }
+
+    fn count_terminal(&mut self, state: v1::TaskState) {
+        use v1::TaskState as S;
+        match state {
+            S::TaskFinished => self.counters.tasks_finished += 1,
+            S::TaskFailed => self.counters.tasks_failed += 1,
+            S::TaskKilled => self.counters.tasks_killed += 1,
+            S::TaskLost | S::TaskDropped | S::TaskGone => self.counters.tasks_lost += 1,
+            _ => {}
+        }
+    }
+
+    fn acknowledge(&mut self, now: Time, ack: wire::StatusUpdateAcknowledgement) {
+        let fid = ack.framework_id.value.clone();
+        let tid = ack.task_id.value.clone();
+        let (actions, empty) = self.updates.acknowledge(now.mono, &fid, &tid, &ack.uuid);
+        self.perform(actions);
+        if empty {
+            let terminal = self.frameworks.get(&fid).is_some_and(|f| {
+                f.executors
+                    .values()
+                    .any(|e| e.completed.iter().any(|t| t.task_id.value == tid))
+            });
+            if terminal {
+                self.updates.remove(&fid, &tid);
+            }
+        }
+        self.gc_framework(&fid);
+    }
+
+    pub fn kill_task(&mut self, now: Time, kill: wire::KillTask) {
+        let fid = kill.framework_id.value.clone();
+        let tid = kill.task_id.value.clone();
+        let found = self.frameworks.get(&fid).and_then(|f| {
+            f.executors.iter().find_map(|(eid, e)| {
+                if e.queued.iter().any(|t| t.task_id.value == tid) {
+                    Some((eid.clone(), true))
+                } else if e.tasks.contains_key(&tid) {
+                    Some((eid.clone(), false))
+                } else {
+                    None
+                }
+            })
+        });
+        match found {
+            Some((eid, true)) => {
+                // Not yet handed to the executor: killed here.
+                let executor = self
+                    .frameworks
+                    .get_mut(&fid)
+                    .and_then(|f| f.executors.get_mut(&eid))
+                    .expect("found");
+                let position = executor
+                    .queued
+                    .iter()
+                    .position(|t| t.task_id.value == tid)
+                    .expect("found");
+                let task = executor.queued.remove(position);
+                let idle = executor.queued.is_empty() && executor.tasks.is_empty();
+                self.local_update(
+                    now,
+                    &fid,
+                    &eid,
+                    &task,
+                    v1::TaskState::TaskKilled,
+                    v1::task_status::Reason::TaskKilledDuringLaunch,
+                    "Killed before delivery to the executor",
+                );
+                if idle {
+                    self.shutdown_executor(now, &fid, &eid);
+                }
+            }
+            Some((eid, false)) => {
+                let executor = &self.frameworks[&fid].executors[&eid];
+                let task_policy = executor.tasks.get(&tid).and_then(|t| t.kill_policy);
+                match executor.conn {
+                    Some(conn) => {
+                        let event = exec::Event {
+                            r#type: Some(exec::event::Type::Kill as i32),
+                            kill: Some(exec::event::Kill {
+                                task_id: kill.task_id,
+                                kill_policy: kill.kill_policy.or(task_policy),
+                            }),
+                            ..Default::default()
+                        };
+                        self.to_executor(conn, event);
+                    }
+                    None => self.shutdown_executor(now, &fid, &eid),
+                }
+            }
+            None => {
+                // Mesos answers a kill of a task it does not know with TASK_LOST
+                // (TASK_DROPPED for partition-aware frameworks), so the framework stops waiting.
+                let partition_aware = self.frameworks.get(&fid).is_some_and(|f| {
+                    crate::master::framework_has_capability(
+                        &f.info,
+                        v1::framework_info::capability::Type::PartitionAware,
+                    )
+                });
+                let state = if partition_aware {
+                    v1::TaskState::TaskDropped
+                } else {
+                    v1::TaskState::TaskLost
+                };
+                let status = v1::TaskStatus {
+                    task_id: kill.task_id,
+                    state: state as i32,
+                    message: Some("Cannot find the task on this agent".into()),
+                    source: Some(v1::task_status::Source::Agent as i32),
+                    reason: Some(v1::task_status::Reason::TaskUnknown as i32),
+                    timestamp: Some(now.wall),
+                    uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+                    ..Default::default()
+                };
+                self.handle_update(now, &fid, "", status);
+            }
+        }
+    }
+
+    fn framework_message(&mut self, message: wire::FrameworkToExecutor) {
+        let conn = self
+            .frameworks
+            .get(&message.framework_id.value)
+            .and_then(|f| f.executors.get(&message.executor_id.value))
+            .and_then(|e| e.conn);
+        let Some(conn) = conn else {
+            self.counters.invalid_framework_messages += 1;
+            return;
+        };
+        self.counters.valid_framework_messages += 1;
+        let event = exec::Event {
+            r#type: Some(exec::event::Type::Message as i32),
+            message: Some(exec::event::Message { data: message.data }),
+            ..Default::default()
+        };
+        self.to_executor(conn, event);
+    }
+
+    /// SHUTDOWN to the executor; it is killed if still alive after the grace period.
+    pub fn shutdown_executor(&mut self, now: Time, framework_id: &str, executor_id: &str) {
+        let grace = self.config.executor_shutdown_grace_period;
+        let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        else {
+            return;
+        };
+        if executor.state == ExecutorState::Terminated {
+            return;
+        }
+        let grace = executor
+            .info
+            .shutdown_grace_period
+            .as_ref()
+            .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
+            .unwrap_or(grace);
+        executor.state = ExecutorState::Terminating;
+        executor.kill_deadline = Some(now.mono + grace);
+        let queued = std::mem::take(&mut executor.queued);
+        let conn = executor.conn;
+        match conn {
+            Some(conn) => {
+                let event = exec::Event {
+                    r#type: Some(exec::event::Type::Shutdown as i32),
+                    ..Default::default()
+                };
+                self.to_executor(conn, event);
+            }
+            None => {
+                let container_id = executor.container_id.clone();
+                self.emit(Effect::Signal {
+                    container_id,
+                    kill: false,
+                });
+            }
+        }
+        for task in queued {
+            self.local_update(
+                now,
+                framework_id,
+                executor_id,
+                &task,
+                v1::TaskState::TaskKilled,
+                v1::task_status::Reason::ExecutorTerminated,
+                "Executor shut down before the task was delivered",
+            );
+        }
+    }
+
+    fn shutdown_framework(&mut self, now: Time, framework_id: &str) {
+        let executors: Vec<String> = self
+            .frameworks
+            .get(framework_id)
+            .map(|f| f.executors.keys().cloned().collect())
+            .unwrap_or_default();
+        for eid in executors {
+            self.shutdown_executor(now, framework_id, &eid);
+        }
+    }
+
+    // ----- executor API -----
+
+    pub fn executor_subscribe(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        call: exec::Call,
+    ) -> Result<(), CallError> {
+        let fid = call.framework_id.value.clone();
+        let eid = call.executor_id.value.clone();
+        let Some(framework) = self.frameworks.get(&fid) else {
+            return Err(CallError::BadRequest("Framework cannot be found".into()));
+        };
+        let Some(executor) = framework.executors.get(&eid) else {
+            return Err(CallError::BadRequest("Executor cannot be found".into()));
+        };
+        if matches!(executor.state, ExecutorState::Terminated) {
+            return Err(CallError::BadRequest("Executor is terminated".into()));
+        }
+        let subscribe = call.subscribe.unwrap_or_default();
+        let framework_info = framework.info.clone();
+        let mut agent_info = self.info.clone();
+        agent_info.id = Some(v1::AgentId {
+            value: self.agent_id(),
+        });
+        let old = self
+            .frameworks
+            .get_mut(&fid)
+            .and_then(|f| f.executors.get_mut(&eid))
+            .and_then(|e| e.conn.replace(conn));
+        if let Some(old) = old {
+            self.emit(Effect::CloseExecutor { conn: old });
+        }
+        let executor = self
+            .frameworks
+            .get_mut(&fid)
+            .and_then(|f| f.executors.get_mut(&eid))
+            .expect("checked");
+        if executor.state == ExecutorState::Registering {
+            executor.state = ExecutorState::Running;
+        }
+        let subscribed = exec::Event {
+            r#type: Some(exec::event::Type::Subscribed as i32),
+            subscribed: Some(exec::event::Subscribed {
+                executor_info: executor.info.clone(),
+                framework_info: framework_info.clone(),
+                agent_info,
+                container_id: Some(v1::ContainerId {
+                    value: executor.container_id.clone(),
+                    parent: None,
+                }),
+            }),
+            ..Default::default()
+        };
+        tracing::info!(framework_id = %fid, executor_id = %eid, "executor subscribed");
+        self.to_executor(conn, subscribed);
+        // Updates the executor resent because it never saw them acknowledged (§8.2).
+        for update in subscribe.unacknowledged_updates {
+            self.executor_status(now, &fid, &eid, update.status);
+        }
+        let executor = self
+            .frameworks
+            .get_mut(&fid)
+            .and_then(|f| f.executors.get_mut(&eid))
+            .expect("checked");
+        let queued = std::mem::take(&mut executor.queued);
+        for task in queued {
+            let record = {
+                let executor = &self.frameworks[&fid].executors[&eid];
+                self.new_task(&framework_info, executor, &task)
+            };
+            if let Some(executor) = self
+                .frameworks
+                .get_mut(&fid)
+                .and_then(|f| f.executors.get_mut(&eid))
+            {
+                executor.tasks.insert(task.task_id.value.clone(), record);
+            }
+            self.to_executor(conn, launch_event(task));
+        }
+        Ok(())
+    }
+
+    fn executor_status(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        executor_id: &str,
+        status: v1::TaskStatus,
+    ) {
+        let uuid = status.uuid.clone().unwrap_or_default();
+        let task_id = status.task_id.clone();
+        self.handle_update(now, framework_id, executor_id, status);
+        // The update is checkpointed: the executor may forget it (ACKNOWLEDGED).
+        let conn = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+            .and_then(|e| e.conn);
+        if let Some(conn) = conn {
+            let event = exec::Event {
+                r#type: Some(exec::event::Type::Acknowledged as i32),
+                acknowledged: Some(exec::event::Acknowledged { task_id, uuid }),
+                ..Default::default()
+            };
+            self.to_executor(conn, event);
+        }
+    }
+
+    /// UPDATE, MESSAGE and HEARTBEAT from a subscribed executor.
+    pub fn executor_call(&mut self, now: Time, call: exec::Call) -> Result<(), CallError> {
+        use exec::call::Type;
+        let fid = call.framework_id.value.clone();
+        let eid = call.executor_id.value.clone();
+        let Some(framework) = self.frameworks.get(&fid) else {
+            return Err(CallError::BadRequest("Framework cannot be found".into()));
+        };
+        let Some(executor) = framework.executors.get(&eid) else {
+            return Err(CallError::BadRequest("Executor cannot be found".into()));
+        };
+        let ty = call
+            .r#type
+            .and_then(|t| Type::try_from(t).ok())
+            .unwrap_or(Type::Unknown);
+        if ty != Type::Heartbeat && executor.conn.is_none() {
+            return Err(CallError::Forbidden("Executor is not subscribed".into()));
+        }
+        match ty {
+            Type::Update => {
+                let Some(update) = call.update else {
+                    return Err(CallError::BadRequest(
+                        "Expecting 'update' to be present".into(),
+                    ));
+                };
+                let status = update.status;
+                let uuid_ok = status
+                    .uuid
+                    .as_deref()
+                    .is_some_and(|u| uuid::Uuid::from_slice(u).is_ok());
+                if !uuid_ok {
+                    return Err(CallError::BadRequest(
+                        "'TaskStatus.uuid' must be a valid UUID".into(),
+                    ));
+                }
+                if status.state == v1::TaskState::TaskStaging as i32 {
+                    return Err(CallError::BadRequest(
+                        "An executor may not send TASK_STAGING".into(),
+                    ));
+                }
+                if status
+                    .source
+                    .is_some_and(|s| s != v1::task_status::Source::Executor as i32)
+                {
+                    return Err(CallError::BadRequest(
+                        "'TaskStatus.source' must be SOURCE_EXECUTOR".into(),
+                    ));
+                }
+                self.executor_status(now, &fid, &eid, status);
+            }
+            Type::Message => {
+                let Some(message) = call.message else {
+                    return Err(CallError::BadRequest(
+                        "Expecting 'message' to be present".into(),
+                    ));
+                };
+                self.emit(Effect::Master(ToMaster::ExecutorToFramework(
+                    wire::ExecutorToFramework {
+                        framework_id: call.framework_id,
+                        executor_id: call.executor_id,
+                        data: message.data,
+                    },
+                )));
+            }
+            Type::Heartbeat => {}
+            Type::Subscribe => {
+                return Err(CallError::BadRequest(
+                    "SUBSCRIBE opens its own stream".into(),
+                ));
+            }
+            Type::Unknown => {
+                return Err(CallError::BadRequest(
+                    "Expecting 'type' to be present".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn executor_disconnected(&mut self, framework_id: &str, executor_id: &str, conn: ConnId) {
+        if let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        {
+            if executor.conn == Some(conn) {
+                executor.conn = None;
+            }
+        }
+    }
+
+    // ----- processes -----
+
+    pub fn executor_started(
+        &mut self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        pid: u32,
+    ) {
+        if let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        {
+            if executor.container_id == container_id {
+                executor.pid = Some(pid);
+            }
+        }
+    }
+
+    /// The executor's process ended (or never started: `error`): its unfinished tasks fail,
+    /// the master learns it exited, and the framework gets FAILURE.
+    pub fn executor_exited(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        status: Option<i32>,
+        error: Option<String>,
+    ) {
+        let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        else {
+            return;
+        };
+        if executor.container_id != container_id || executor.state == ExecutorState::Terminated {
+            return;
+        }
+        let was_terminating = executor.state == ExecutorState::Terminating;
+        executor.state = ExecutorState::Terminated;
+        let conn = executor.conn.take();
+        let queued = std::mem::take(&mut executor.queued);
+        let running: Vec<v1::TaskInfo> = executor
+            .tasks
+            .values()
+            .map(|t| v1::TaskInfo {
+                name: t.name.clone(),
+                task_id: t.task_id.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let command_executor = executor.command_executor;
+        if let Some(conn) = conn {
+            self.emit(Effect::CloseExecutor { conn });
+        }
+        self.counters.executors_terminated += 1;
+        if error.is_some() {
+            self.counters.container_launch_errors += 1;
+        }
+        let (state, reason, message) = match &error {
+            Some(e) => (
+                v1::TaskState::TaskFailed,
+                v1::task_status::Reason::ContainerLaunchFailed,
+                e.clone(),
+            ),
+            None if was_terminating => (
+                v1::TaskState::TaskKilled,
+                v1::task_status::Reason::ExecutorTerminated,
+                "Executor terminated".to_string(),
+            ),
+            None => (
+                v1::TaskState::TaskFailed,
+                v1::task_status::Reason::ExecutorTerminated,
+                format!(
+                    "Executor terminated{}",
+                    status
+                        .map(|s| format!(" with status {s}"))
+                        .unwrap_or_default()
+                ),
+            ),
+        };
+        for task in queued.iter().chain(running.iter()) {
+            self.local_update(
+                now,
+                framework_id,
+                executor_id,
+                task,
+                state,
+                reason,
+                &message,
+            );
+        }
+        tracing::info!(
+            framework_id,
+            executor_id,
+            ?status,
+            ?error,
+            "executor exited"
+        );
+        if !command_executor {
+            self.emit(Effect::Master(ToMaster::ExitedExecutor(
+                wire::ExitedExecutor {
+                    framework_id: v1::FrameworkId {
+                        value: framework_id.to_string(),
+                    },
+                    executor_id: v1::ExecutorId {
+                        value: executor_id.to_string(),
+                    },
+                    status,
+                },
+            )));
+        }
+        self.gc_framework(framework_id);
+    }
+
+    /// Drops terminated executors whose updates are all delivered, and frameworks left empty.
+    fn gc_framework(&mut self, framework_id: &str) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let done: Vec<String> = framework
+            .executors
+            .iter()
+            .filter(|(_, e)| e.state == ExecutorState::Terminated)
+            .filter(|(_, e)| {
+                !e.completed
+                    .iter()
+                    .any(|t| self.updates.has_pending(framework_id, &t.task_id.value))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        for id in done {
+            framework.executors.remove(&id);
+        }
+        if framework.executors.is_empty() {
+            self.frameworks.remove(framework_id);
+        }
+    }
+
+    /// Periodic work: executor registration and shutdown deadlines, update retries.
+    pub fn tick(&mut self, now: Time) {
+        let mut expired = Vec::new();
+        let mut kills = Vec::new();
+        for (fid, framework) in &mut self.frameworks {
+            for (eid, executor) in &mut framework.executors {
+                match executor.state {
+                    ExecutorState::Registering if now.mono >= executor.registration_deadline => {
+                        expired.push((fid.clone(), eid.clone()));
+                    }
+                    ExecutorState::Terminating
+                        if executor.kill_deadline.is_some_and(|d| now.mono >= d) =>
+                    {
+                        executor.kill_deadline = None;
+                        kills.push(executor.container_id.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for container_id in kills {
+            self.emit(Effect::Signal {
+                container_id,
+                kill: true,
+            });
+        }
+        for (fid, eid) in expired {
+            tracing::warn!(framework_id = %fid, executor_id = %eid, "executor did not subscribe in time");
+            if let Some(executor) = self
+                .frameworks
+                .get_mut(&fid)
+                .and_then(|f| f.executors.get_mut(&eid))
+            {
+                executor.state = ExecutorState::Terminating;
+                executor.kill_deadline = None;
+                let container_id = executor.container_id.clone();
+                self.emit(Effect::Signal {
+                    container_id,
+                    kill: true,
+                });
+            }
+        }
+        let actions = self.updates.retry(now.mono);
+        self.perform(actions);
+    }
+
+    /// Every live executor's container, for shutdown.
+    pub fn containers(&self) -> Vec<String> {
+        self.frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .filter(|e| e.state != ExecutorState::Terminated)
+            .map(|e| e.container_id.clone())
+            .collect()
+    }
+}
+
+fn launch_event(task: v1::TaskInfo) -> exec::Event {
+    exec::Event {
+        r#type: Some(exec::event::Type::Launch as i32),
+        launch: Some(exec::event::Launch { task }),
+        ..Default::default()
+    }
+}
+
+/// DOCKER containers and images need a container engine, which these machines lack: such
+/// tasks fail at once with a clear message (a MESOS container without an image, as Spark
+/// sends, runs as a plain command).
+fn unsupported_container(task: &v1::TaskInfo, executor: &v1::ExecutorInfo) -> Option<String> {
+    for container in task.container.iter().chain(executor.container.iter()) {
+        if container.r#type == v1::container_info::Type::Docker as i32 || container.docker.is_some()
+        {
+            return Some(
+                "Docker containers are not supported by this agent (no container engine)".into(),
+            );
+        }
+        if container.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
+            return Some("Container images are not supported by this agent yet".into());
+        }
+    }
+    None
+}

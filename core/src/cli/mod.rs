@@ -1,5 +1,7 @@
 //! The `remesos` binary's subcommands.
 
+mod agent;
+mod local;
 mod master;
 
 use std::process::ExitCode;
@@ -8,6 +10,8 @@ const USAGE: &str = "Usage: remesos <command> [--flag=value ...]
 
 Commands:
   master     run a Mesos-compatible master (v1 scheduler and operator APIs on --port, default 5050)
+  agent      run an agent that registers with --master and runs executors and tasks
+  local      run a master and --num_agents agents in one process (127.0.0.1:5050, 5051, ...)
   help       show this message
 
 Every flag can also be given as MESOS_<FLAG> in the environment; `remesos <command> --help`
@@ -23,6 +27,8 @@ pub fn main() -> ExitCode {
     let env: Vec<(String, String)> = std::env::vars().collect();
     match command.as_str() {
         "master" => master::main(rest, &env),
+        "agent" | "slave" => agent::main(rest, &env),
+        "local" => local::main(rest, &env),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -47,6 +47,7 @@ use v1::scheduler as sched;
 
 pub use agent::Agent;
 pub use framework::Framework;
+pub use framework::has_capability as framework_has_capability;
 pub use roles::RoleConfig;
 
 use crate::allocator::{self, Allocator};

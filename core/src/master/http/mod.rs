@@ -5,6 +5,8 @@
 mod operator;
 mod scheduler;
 
+pub use operator::version_info;
+
 use axum::Router;
 use axum::routing::any;
 

@@ -1,0 +1,434 @@
+//! The agent's HTTP surface: the v1 executor API (reference §3.3), `/state`, `/flags`,
+//! `/health`, `/version`, `/metrics/snapshot`, a minimal `/api/v1`, each also under the
+//! agent's libprocess id `/slave(1)`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use futures::Stream;
+use serde_json::{Map, Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use remesos_proto::v1;
+use v1::executor as exec;
+
+use super::runtime::{AgentHandle, Command, EXECUTOR_STREAM_BUFFER};
+use super::{Agent, CallError};
+use crate::api;
+use crate::resources::Resources;
+
+pub fn router(agent: AgentHandle) -> Router {
+    let routes = Router::new()
+        .route("/api/v1/executor", any(executor_api))
+        .route("/api/v1", any(operator_api))
+        .route("/state", any(state))
+        .route("/state.json", any(state))
+        .route("/flags", any(flags))
+        .route("/health", any(health))
+        .with_state(agent.clone());
+    let top = Router::new()
+        .route("/metrics/snapshot", any(metrics))
+        .route("/version", any(version))
+        .with_state(agent);
+    Router::new()
+        .nest("/slave(1)", routes.clone())
+        .merge(routes)
+        .merge(top)
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(api::refuse_oversized))
+}
+
+fn gone() -> Response {
+    api::error(StatusCode::SERVICE_UNAVAILABLE, "Agent is shutting down")
+}
+
+fn call_error(e: CallError) -> Response {
+    match e {
+        CallError::BadRequest(m) => api::error(StatusCode::BAD_REQUEST, m),
+        CallError::Forbidden(m) => api::error(StatusCode::FORBIDDEN, m),
+    }
+}
+
+async fn executor_api(
+    State(agent): State<AgentHandle>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    let format = match api::request_format(&headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let accept = match api::response_format(&headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let call: exec::Call = match api::decode(format, &body) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if call.r#type == Some(exec::call::Type::Subscribe as i32) {
+        let (tx, rx) = mpsc::channel(EXECUTOR_STREAM_BUFFER);
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let framework_id = call.framework_id.value.clone();
+        let executor_id = call.executor_id.value.clone();
+        if agent
+            .send(Command::ExecutorSubscribe {
+                call,
+                events: tx,
+                reply: reply_tx,
+            })
+            .is_err()
+        {
+            return gone();
+        }
+        return match reply_rx.await {
+            Ok(Ok(conn)) => {
+                let stream = ExecutorStream {
+                    rx,
+                    agent,
+                    framework_id,
+                    executor_id,
+                    conn,
+                };
+                api::recordio_stream(accept, stream)
+            }
+            Ok(Err(e)) => call_error(e),
+            Err(_) => gone(),
+        };
+    }
+    let (reply_tx, reply_rx) = oneshot::channel();
+    if agent
+        .send(Command::ExecutorCall {
+            call,
+            reply: reply_tx,
+        })
+        .is_err()
+    {
+        return gone();
+    }
+    match reply_rx.await {
+        Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
+        Ok(Err(e)) => call_error(e),
+        Err(_) => gone(),
+    }
+}
+
+/// An executor's event stream; dropping it (the executor hung up) tells the agent.
+struct ExecutorStream {
+    rx: mpsc::Receiver<exec::Event>,
+    agent: AgentHandle,
+    framework_id: String,
+    executor_id: String,
+    conn: u64,
+}
+
+impl Stream for ExecutorStream {
+    type Item = exec::Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<exec::Event>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for ExecutorStream {
+    fn drop(&mut self) {
+        let _ = self.agent.send(Command::ExecutorStreamClosed {
+            framework_id: std::mem::take(&mut self.framework_id),
+            executor_id: std::mem::take(&mut self.executor_id),
+            conn: self.conn,
+        });
+    }
+}
+
+async fn operator_api(
+    State(agent): State<AgentHandle>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use v1::agent::{call::Type as CallType, response::Type as RespType};
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    let format = match api::request_format(&headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let accept = match api::response_format(&headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let call: v1::agent::Call = match api::decode(format, &body) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let response = |ty: RespType| v1::agent::Response {
+        r#type: Some(ty as i32),
+        ..Default::default()
+    };
+    match call.r#type.and_then(|t| CallType::try_from(t).ok()) {
+        Some(CallType::GetHealth) => {
+            let mut r = response(RespType::GetHealth);
+            r.get_health = Some(v1::agent::response::GetHealth { healthy: true });
+            api::ok(accept, &r)
+        }
+        Some(CallType::GetVersion) => {
+            let mut r = response(RespType::GetVersion);
+            r.get_version = Some(v1::agent::response::GetVersion {
+                version_info: crate::master::http::version_info(),
+            });
+            api::ok(accept, &r)
+        }
+        Some(CallType::GetFlags) => match agent.read(|a| a.config.flags.clone()).await {
+            Ok(flags) => {
+                let mut r = response(RespType::GetFlags);
+                let flags = flags
+                    .into_iter()
+                    .map(|(name, value)| v1::Flag {
+                        name,
+                        value: Some(value),
+                    })
+                    .collect();
+                r.get_flags = Some(v1::agent::response::GetFlags { flags });
+                api::ok(accept, &r)
+            }
+            Err(_) => gone(),
+        },
+        Some(CallType::GetMetrics) => match agent.read(metrics_map).await {
+            Ok(m) => {
+                let mut r = response(RespType::GetMetrics);
+                let metrics = m
+                    .into_iter()
+                    .map(|(name, value)| v1::Metric {
+                        name,
+                        value: Some(value),
+                    })
+                    .collect();
+                r.get_metrics = Some(v1::agent::response::GetMetrics { metrics });
+                api::ok(accept, &r)
+            }
+            Err(_) => gone(),
+        },
+        Some(other) => api::error(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("Unsupported call type {}", other.as_str_name()),
+        ),
+        None => api::error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present"),
+    }
+}
+
+async fn state(State(agent): State<AgentHandle>) -> Response {
+    match agent.read(state_json).await {
+        Ok(v) => api::json_ok(&v),
+        Err(_) => gone(),
+    }
+}
+
+async fn flags(State(agent): State<AgentHandle>) -> Response {
+    match agent.read(|a| flags_json(a)).await {
+        Ok(v) => api::json_ok(&json!({ "flags": v })),
+        Err(_) => gone(),
+    }
+}
+
+async fn health() -> Response {
+    StatusCode::OK.into_response()
+}
+
+async fn version() -> Response {
+    api::json_ok(&remesos_proto::json::to_value(
+        &crate::master::http::version_info(),
+    ))
+}
+
+async fn metrics(State(agent): State<AgentHandle>) -> Response {
+    match agent.read(metrics_map).await {
+        Ok(m) => api::json_ok(&Value::Object(
+            m.into_iter().map(|(k, v)| (k, json!(v))).collect(),
+        )),
+        Err(_) => gone(),
+    }
+}
+
+fn flags_json(a: &Agent) -> Value {
+    Value::Object(
+        a.config
+            .flags
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect(),
+    )
+}
+
+/// Mesos's `slave/*` metric names (reference §6).
+pub fn metrics_map(a: &Agent) -> Vec<(String, f64)> {
+    let mut used = Resources::default();
+    let mut running = 0.0;
+    let mut registering = 0.0;
+    let mut terminating = 0.0;
+    let mut tasks_running = 0.0;
+    let mut tasks_staging = 0.0;
+    let mut tasks_starting = 0.0;
+    for f in a.frameworks.values() {
+        for e in f.executors.values() {
+            match e.state {
+                super::ExecutorState::Registering => registering += 1.0,
+                super::ExecutorState::Running => running += 1.0,
+                super::ExecutorState::Terminating => terminating += 1.0,
+                super::ExecutorState::Terminated => {}
+            }
+            tasks_staging += e.queued.len() as f64;
+            for t in e.tasks.values() {
+                match v1::TaskState::try_from(t.state) {
+                    Ok(v1::TaskState::TaskRunning) => tasks_running += 1.0,
+                    Ok(v1::TaskState::TaskStarting) => tasks_starting += 1.0,
+                    _ => tasks_staging += 1.0,
+                }
+                used += &Resources::from_valid_protos(t.resources.clone());
+            }
+        }
+    }
+    let total = Resources::from_valid_protos(a.info.resources.clone());
+    let c = &a.counters;
+    let mut m = vec![
+        (
+            "slave/registered".to_string(),
+            if a.updates.connected { 1.0 } else { 0.0 },
+        ),
+        (
+            "slave/uptime_secs".to_string(),
+            (super::runtime::now().wall - a.start_time).max(0.0),
+        ),
+        ("slave/executors_registering".to_string(), registering),
+        ("slave/executors_running".to_string(), running),
+        ("slave/executors_terminating".to_string(), terminating),
+        (
+            "slave/executors_terminated".to_string(),
+            c.executors_terminated as f64,
+        ),
+        ("slave/tasks_staging".to_string(), tasks_staging),
+        ("slave/tasks_starting".to_string(), tasks_starting),
+        ("slave/tasks_running".to_string(), tasks_running),
+        ("slave/tasks_finished".to_string(), c.tasks_finished as f64),
+        ("slave/tasks_failed".to_string(), c.tasks_failed as f64),
+        ("slave/tasks_killed".to_string(), c.tasks_killed as f64),
+        ("slave/tasks_lost".to_string(), c.tasks_lost as f64),
+        (
+            "slave/valid_status_updates".to_string(),
+            c.valid_status_updates as f64,
+        ),
+        (
+            "slave/invalid_status_updates".to_string(),
+            c.invalid_status_updates as f64,
+        ),
+        (
+            "slave/valid_framework_messages".to_string(),
+            c.valid_framework_messages as f64,
+        ),
+        (
+            "slave/invalid_framework_messages".to_string(),
+            c.invalid_framework_messages as f64,
+        ),
+        (
+            "slave/container_launch_errors".to_string(),
+            c.container_launch_errors as f64,
+        ),
+    ];
+    for name in ["cpus", "mem", "disk", "gpus"] {
+        let t = total.scalar(name);
+        let u = used.unallocated().scalar(name);
+        m.push((format!("slave/{name}_total"), t));
+        m.push((format!("slave/{name}_used"), u));
+        m.push((
+            format!("slave/{name}_percent"),
+            if t > 0.0 { u / t } else { 0.0 },
+        ));
+    }
+    m
+}
+
+fn task_json(t: &v1::Task) -> Value {
+    crate::master::state::task_json(t)
+}
+
+/// `/state` in the shape Mesos's agent serves (`src/slave/http.cpp`).
+pub fn state_json(a: &Agent) -> Value {
+    let mut o = Map::new();
+    o.insert("version".into(), json!(crate::master::MESOS_VERSION));
+    o.insert("build_user".into(), json!("remesos"));
+    o.insert("start_time".into(), json!(a.start_time));
+    o.insert("id".into(), json!(a.id.clone().unwrap_or_default()));
+    o.insert("pid".into(), json!(a.pid()));
+    o.insert("hostname".into(), json!(a.config.hostname));
+    let total = Resources::from_valid_protos(a.info.resources.clone());
+    o.insert("resources".into(), Value::Object(total.to_json_map()));
+    o.insert(
+        "attributes".into(),
+        crate::master::state::attributes_json(&a.info.attributes),
+    );
+    if let Some(m) = &a.master {
+        o.insert(
+            "master_hostname".into(),
+            json!(m.hostname.clone().unwrap_or_default()),
+        );
+    }
+    o.insert("flags".into(), flags_json(a));
+    let frameworks: Vec<Value> = a
+        .frameworks
+        .iter()
+        .map(|(fid, f)| {
+            let executors: Vec<Value> = f
+                .executors
+                .values()
+                .filter(|e| e.state != super::ExecutorState::Terminated)
+                .map(|e| executor_json(fid, e))
+                .collect();
+            let completed: Vec<Value> = f
+                .executors
+                .values()
+                .filter(|e| e.state == super::ExecutorState::Terminated)
+                .map(|e| executor_json(fid, e))
+                .collect();
+            json!({
+                "id": fid,
+                "name": f.info.name,
+                "user": f.info.user,
+                "failover_timeout": f.info.failover_timeout.unwrap_or(0.0),
+                "checkpoint": f.info.checkpoint.unwrap_or(false),
+                "hostname": f.info.hostname.clone().unwrap_or_default(),
+                "executors": executors,
+                "completed_executors": completed,
+            })
+        })
+        .collect();
+    o.insert("frameworks".into(), Value::Array(frameworks));
+    o.insert("completed_frameworks".into(), json!([]));
+    Value::Object(o)
+}
+
+fn executor_json(framework_id: &str, e: &super::Executor) -> Value {
+    let resources = Resources::from_valid_protos(e.info.resources.clone());
+    json!({
+        "id": e.info.executor_id.value,
+        "name": e.info.name.clone().unwrap_or_default(),
+        "source": e.info.source.clone().unwrap_or_default(),
+        "framework_id": framework_id,
+        "container": e.container_id,
+        "directory": e.sandbox.display().to_string(),
+        "state": e.state.name(),
+        "resources": Value::Object(resources.to_json_map()),
+        "tasks": e.tasks.values().map(task_json).collect::<Vec<_>>(),
+        "queued_tasks": e.queued.iter().map(|t| json!({"id": t.task_id.value, "name": t.name})).collect::<Vec<_>>(),
+        "completed_tasks": e.completed.iter().map(task_json).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,505 @@
+//! The async shell around [`Agent`]: one tokio task owns it; the master session (gRPC),
+//! executor streams (HTTP) and executor processes talk to it through [`Command`]s.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+use remesos_proto::internal as wire;
+use remesos_proto::v1::executor as exec;
+
+use super::{Agent, CallError, ConnId, Effect, Launch, Time, launcher};
+
+const TICK: Duration = Duration::from_millis(100);
+pub const EXECUTOR_STREAM_BUFFER: usize = 4096;
+const MASTER_BUFFER: usize = 16384;
+/// Mesos caps the agent's registration backoff at one minute.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+pub type ReadFn = Box<dyn FnOnce(&Agent) + Send>;
+
+pub enum Command {
+    MasterConnected {
+        messages: mpsc::Sender<wire::AgentMessage>,
+    },
+    MasterDisconnected,
+    FromMaster(wire::master_message::Message),
+    ExecutorSubscribe {
+        call: exec::Call,
+        events: mpsc::Sender<exec::Event>,
+        reply: oneshot::Sender<Result<ConnId, CallError>>,
+    },
+    ExecutorCall {
+        call: exec::Call,
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    ExecutorStreamClosed {
+        framework_id: String,
+        executor_id: String,
+        conn: ConnId,
+    },
+    ExecutorStarted {
+        framework_id: String,
+        executor_id: String,
+        container_id: String,
+        pid: u32,
+    },
+    ExecutorExited {
+        framework_id: String,
+        executor_id: String,
+        container_id: String,
+        status: Option<i32>,
+        error: Option<String>,
+    },
+    Read(ReadFn),
+    /// Kill every executor (agent shutdown); replies when signals are sent.
+    Shutdown(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct AgentHandle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the agent is shutting down")]
+pub struct Gone;
+
+impl AgentHandle {
+    pub fn send(&self, command: Command) -> Result<(), Gone> {
+        self.tx.send(command).map_err(|_| Gone)
+    }
+
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Agent) -> T + Send + 'static,
+    ) -> Result<T, Gone> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Read(Box::new(move |a| {
+            let _ = tx.send(f(a));
+        })))?;
+        rx.await.map_err(|_| Gone)
+    }
+
+    /// Kills every executor the agent runs and waits until the signals are out.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.send(Command::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+pub fn now() -> Time {
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    Time {
+        mono: tokio::time::Instant::now().into_std(),
+        wall,
+    }
+}
+
+struct Runtime {
+    agent: Agent,
+    handle: AgentHandle,
+    master: Option<mpsc::Sender<wire::AgentMessage>>,
+    executors: HashMap<ConnId, mpsc::Sender<exec::Event>>,
+    /// Executor processes by container id (their pid leads their process group).
+    pids: HashMap<String, u32>,
+    files: super::files::SharedFiles,
+    next_conn: ConnId,
+}
+
+/// Starts the agent actor and its master session.
+pub fn spawn(agent: Agent, master: String, files: super::files::SharedFiles) -> AgentHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = AgentHandle { tx };
+    let backoff_factor = agent.config.registration_backoff_factor;
+    let runtime = Runtime {
+        agent,
+        handle: handle.clone(),
+        master: None,
+        executors: HashMap::new(),
+        pids: HashMap::new(),
+        files,
+        next_conn: 1,
+    };
+    tokio::spawn(runtime.run(rx));
+    tokio::spawn(master_session(handle.clone(), master, backoff_factor));
+    handle
+}
+
+/// Connects to the master, registers, relays messages; on any break, backs off (random in
+/// `[0, b·2^n]`, capped at a minute, as Mesos's agent does) and reregisters.
+async fn master_session(handle: AgentHandle, master: String, backoff_factor: Duration) {
+    let mut attempt: u32 = 0;
+    loop {
+        match run_session(&handle, &master).await {
+            Ok(()) => attempt = 0,
+            Err(e) => tracing::warn!(%master, error = %e, "master session failed"),
+        }
+        if handle.send(Command::MasterDisconnected).is_err() {
+            return;
+        }
+        let cap = backoff_factor
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(MAX_BACKOFF);
+        let delay = rand::rng().random_range(Duration::ZERO..=cap.max(Duration::from_millis(10)));
+        attempt = attempt.saturating_add(1);
+        tokio::time::sleep(delay).await;
+    }
+}
+
+async fn run_session(handle: &AgentHandle, master: &str) -> Result<(), String> {
+    let endpoint = format!("http://{master}");
+    let mut client = wire::agent_service_client::AgentServiceClient::connect(endpoint)
+        .await
+        .map_err(|e| e.to_string())?
+        .max_decoding_message_size(64 * 1024 * 1024)
+        .max_encoding_message_size(64 * 1024 * 1024);
+    let hello = handle
+        .read(|a| a.hello())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (tx, rx) = mpsc::channel(MASTER_BUFFER);
+    tx.send(wire::AgentMessage {
+        message: Some(hello),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut inbound = client
+        .session(ReceiverStream::new(rx))
+        .await
+        .map_err(|e| e.message().to_string())?
+        .into_inner();
+    handle
+        .send(Command::MasterConnected { messages: tx })
+        .map_err(|e| e.to_string())?;
+    while let Some(message) = inbound.next().await {
+        let message = message.map_err(|e| e.message().to_string())?;
+        if let Some(m) = message.message {
+            handle
+                .send(Command::FromMaster(m))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+impl Runtime {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                command = rx.recv() => {
+                    let Some(command) = command else { break };
+                    self.handle(command);
+                    self.perform();
+                }
+                _ = tick.tick() => {
+                    self.agent.tick(now());
+                    self.perform();
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        let t = now();
+        match command {
+            Command::MasterConnected { messages } => self.master = Some(messages),
+            Command::MasterDisconnected => {
+                self.master = None;
+                self.agent.master_disconnected();
+            }
+            Command::FromMaster(m) => self.agent.from_master(t, m),
+            Command::ExecutorSubscribe {
+                call,
+                events,
+                reply,
+            } => {
+                let conn = self.next_conn;
+                self.next_conn += 1;
+                self.executors.insert(conn, events);
+                match self.agent.executor_subscribe(t, conn, call) {
+                    Ok(()) => {
+                        let _ = reply.send(Ok(conn));
+                    }
+                    Err(e) => {
+                        self.executors.remove(&conn);
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Command::ExecutorCall { call, reply } => {
+                let _ = reply.send(self.agent.executor_call(t, call));
+            }
+            Command::ExecutorStreamClosed {
+                framework_id,
+                executor_id,
+                conn,
+            } => {
+                self.executors.remove(&conn);
+                self.agent
+                    .executor_disconnected(&framework_id, &executor_id, conn);
+            }
+            Command::ExecutorStarted {
+                framework_id,
+                executor_id,
+                container_id,
+                pid,
+            } => {
+                self.pids.insert(container_id.clone(), pid);
+                self.agent
+                    .executor_started(&framework_id, &executor_id, &container_id, pid);
+            }
+            Command::ExecutorExited {
+                framework_id,
+                executor_id,
+                container_id,
+                status,
+                error,
+            } => {
+                self.pids.remove(&container_id);
+                self.agent.executor_exited(
+                    t,
+                    &framework_id,
+                    &executor_id,
+                    &container_id,
+                    status,
+                    error,
+                );
+            }
+            Command::Read(f) => f(&self.agent),
+            Command::Shutdown(done) => {
+                for container_id in self.agent.containers() {
+                    if let Some(pid) = self.pids.get(&container_id) {
+                        launcher::signal_group(*pid, true);
+                    }
+                }
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn perform(&mut self) {
+        loop {
+            let effects = self.agent.drain_effects();
+            if effects.is_empty() {
+                return;
+            }
+            for effect in effects {
+                self.perform_one(effect);
+            }
+        }
+    }
+
+    fn perform_one(&mut self, effect: Effect) {
+        match effect {
+            Effect::Master(message) => {
+                if let Some(master) = &self.master {
+                    if master
+                        .try_send(wire::AgentMessage {
+                            message: Some(message),
+                        })
+                        .is_err()
+                    {
+                        tracing::warn!(
+                            "master session is backed up; dropping a message (updates are retried)"
+                        );
+                    }
+                }
+            }
+            Effect::Executor { conn, event } => {
+                if let Some(events) = self.executors.get(&conn) {
+                    if events.try_send(*event).is_err() {
+                        tracing::warn!(conn, "executor stream is not being read; closing it");
+                        self.executors.remove(&conn);
+                    }
+                }
+            }
+            Effect::CloseExecutor { conn } => {
+                self.executors.remove(&conn);
+            }
+            Effect::Launch(launch) => {
+                let handle = self.handle.clone();
+                let clear_env = self.agent.config.executor_environment.is_some();
+                tokio::spawn(launch_executor(handle, *launch, clear_env));
+            }
+            Effect::Signal { container_id, kill } => {
+                if let Some(pid) = self.pids.get(&container_id) {
+                    launcher::signal_group(*pid, kill);
+                }
+            }
+            Effect::Persist { path, data, append } => {
+                if let Err(e) = persist(&path, &data, append) {
+                    tracing::error!(path = %path.display(), error = %e, "checkpoint failed");
+                }
+            }
+            Effect::Link { path, target } => {
+                if let Some(parent) = path.parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                let _ = std::fs::remove_file(&path);
+                if let Err(e) = std::os::unix::fs::symlink(&target, &path) {
+                    tracing::warn!(path = %path.display(), error = %e, "failed to link");
+                }
+            }
+            Effect::Attach { sandbox, paths } => {
+                if let Ok(mut files) = self.files.write() {
+                    for path in paths {
+                        files.attach(&path, &sandbox);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes a checkpoint: appends a record, or replaces a file atomically (write, fsync, rename).
+fn persist(path: &Path, data: &[u8], append: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if append {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        f.write_all(data)?;
+        return Ok(());
+    }
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}
+
+/// Prepares the sandbox (directories, `latest` link, fetched URIs) and starts the executor;
+/// reports its pid and, later, how it ended.
+async fn launch_executor(handle: AgentHandle, launch: Launch, clear_env: bool) {
+    let Launch {
+        framework_id,
+        executor_id,
+        container_id,
+        sandbox,
+        command,
+        environment,
+        user,
+    } = launch;
+    let exited = |status: Option<i32>, error: Option<String>| Command::ExecutorExited {
+        framework_id: framework_id.clone(),
+        executor_id: executor_id.clone(),
+        container_id: container_id.clone(),
+        status,
+        error,
+    };
+    let child = match prepare_and_spawn(
+        &sandbox,
+        &container_id,
+        &command,
+        &environment,
+        user.as_deref(),
+        clear_env,
+    )
+    .await
+    {
+        Ok(child) => child,
+        Err(error) => {
+            let _ = append_stderr(&sandbox, &format!("{error}\n"));
+            let _ = handle.send(exited(None, Some(error)));
+            return;
+        }
+    };
+    let mut child = child;
+    if let Some(pid) = child.id() {
+        let _ = handle.send(Command::ExecutorStarted {
+            framework_id: framework_id.clone(),
+            executor_id: executor_id.clone(),
+            container_id: container_id.clone(),
+            pid,
+        });
+    }
+    let status = match child.wait().await {
+        Ok(s) => {
+            use std::os::unix::process::ExitStatusExt;
+            Some(s.into_raw())
+        }
+        Err(_) => None,
+    };
+    let _ = handle.send(exited(status, None));
+}
+
+async fn prepare_and_spawn(
+    sandbox: &Path,
+    container_id: &str,
+    command: &remesos_proto::v1::CommandInfo,
+    environment: &[(String, String)],
+    user: Option<&str>,
+    clear_env: bool,
+) -> Result<tokio::process::Child, String> {
+    std::fs::create_dir_all(sandbox)
+        .map_err(|e| format!("Failed to create sandbox {}: {e}", sandbox.display()))?;
+    if let Some(runs) = sandbox.parent() {
+        let latest = runs.join("latest");
+        let _ = std::fs::remove_file(&latest);
+        let _ = std::os::unix::fs::symlink(container_id, &latest);
+    }
+    if !command.uris.is_empty() {
+        fetch_into(sandbox, &command.uris).await?;
+    }
+    let creds = launcher::credentials(user)?;
+    if let Some(creds) = creds {
+        launcher::chown_sandbox(sandbox, creds)
+            .map_err(|e| format!("Failed to chown the sandbox: {e}"))?;
+    }
+    let cmd = launcher::command(command)?;
+    launcher::spawn(cmd, sandbox, environment, clear_env, creds).map_err(|e| {
+        format!(
+            "Failed to launch the executor {:?}: {e}",
+            command.value.clone().unwrap_or_default()
+        )
+    })
+}
+
+/// Fetches the command's URIs into the sandbox (the fetcher lands on branch `fetch`).
+async fn fetch_into(
+    _sandbox: &Path,
+    uris: &[remesos_proto::v1::command_info::Uri],
+) -> Result<(), String> {
+    Err(format!(
+        "Failed to fetch {} URI(s): the fetcher is not available in this build",
+        uris.len()
+    ))
+}
+
+fn append_stderr(sandbox: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(sandbox.join("stderr"))?;
+    f.write_all(text.as_bytes())
+}
+
+/// The sandbox path of a container, for tests and tools.
+pub fn sandbox_of(agent: &Agent, framework_id: &str, executor_id: &str) -> Option<PathBuf> {
+    agent
+        .frameworks
+        .get(framework_id)?
+        .executors
+        .get(executor_id)
+        .map(|e| e.sandbox.clone())
+}

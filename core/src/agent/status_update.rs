@@ -1,0 +1,268 @@
+//! The agent's status update manager (reference/mesos-contract.md §8.2): one stream per
+//! task; each update is checkpointed, then forwarded to the master; only the head of a
+//! stream is in flight, retried with backoff until the framework's acknowledgement comes
+//! back through the master, then the next update goes.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use remesos_proto::internal as wire;
+
+/// Mesos's STATUS_UPDATE_RETRY_INTERVAL_MIN / _MAX (`src/slave/constants.hpp`).
+pub const RETRY_MIN: Duration = Duration::from_secs(10);
+pub const RETRY_MAX: Duration = Duration::from_secs(600);
+
+/// What the manager asks the agent to do.
+#[derive(Debug, PartialEq)]
+pub enum Action {
+    /// Append a record to the stream's `task.updates` checkpoint.
+    Persist {
+        path: PathBuf,
+        record: wire::StatusUpdateRecord,
+    },
+    /// Send the update to the master.
+    Forward(wire::StatusUpdate),
+}
+
+#[derive(Debug)]
+struct Stream {
+    /// Unacknowledged updates, oldest first; the front one is in flight.
+    pending: VecDeque<wire::StatusUpdate>,
+    /// Uuids seen on this stream, to ignore duplicates the executor resends.
+    seen: Vec<Vec<u8>>,
+    path: PathBuf,
+    /// When the head was last sent and the current retry interval.
+    sent_at: Option<Instant>,
+    interval: Duration,
+}
+
+/// Streams by (framework id, task id).
+#[derive(Debug, Default)]
+pub struct Manager {
+    streams: HashMap<(String, String), Stream>,
+    /// Whether the master is reachable; updates wait (persisted) while it is not.
+    pub connected: bool,
+}
+
+impl Manager {
+    /// Takes a new update. Returns the actions and whether it was new (false for a
+    /// duplicate uuid, which is still acknowledged to the executor but not forwarded again).
+    pub fn update(
+        &mut self,
+        now: Instant,
+        update: wire::StatusUpdate,
+        path: PathBuf,
+    ) -> (Vec<Action>, bool) {
+        let key = (
+            update.framework_id.value.clone(),
+            update.status.task_id.value.clone(),
+        );
+        let uuid = update.status.uuid.clone().unwrap_or_default();
+        let stream = self.streams.entry(key).or_insert_with(|| Stream {
+            pending: VecDeque::new(),
+            seen: Vec::new(),
+            path: path.clone(),
+            sent_at: None,
+            interval: RETRY_MIN,
+        });
+        if !uuid.is_empty() && stream.seen.contains(&uuid) {
+            return (vec![], false);
+        }
+        if !uuid.is_empty() {
+            stream.seen.push(uuid);
+        }
+        let mut actions = vec![Action::Persist {
+            path: stream.path.clone(),
+            record: wire::StatusUpdateRecord {
+                r#type: wire::status_update_record::Type::Update as i32,
+                update: Some(update.clone()),
+                uuid: None,
+            },
+        }];
+        stream.pending.push_back(update);
+        if stream.pending.len() == 1 && self.connected {
+            stream.sent_at = Some(now);
+            stream.interval = RETRY_MIN;
+            actions.push(Action::Forward(stream.pending[0].clone()));
+        }
+        (actions, true)
+    }
+
+    /// The framework acknowledged `uuid`. Returns the actions and whether the stream is now
+    /// empty (the task's updates are all delivered).
+    pub fn acknowledge(
+        &mut self,
+        now: Instant,
+        framework_id: &str,
+        task_id: &str,
+        uuid: &[u8],
+    ) -> (Vec<Action>, bool) {
+        let key = (framework_id.to_string(), task_id.to_string());
+        let Some(stream) = self.streams.get_mut(&key) else {
+            return (vec![], false);
+        };
+        let head_matches = stream
+            .pending
+            .front()
+            .and_then(|u| u.status.uuid.as_deref())
+            == Some(uuid);
+        if !head_matches {
+            // Mesos ignores acknowledgements of anything but the head (a duplicate ack).
+            return (vec![], false);
+        }
+        stream.pending.pop_front();
+        let mut actions = vec![Action::Persist {
+            path: stream.path.clone(),
+            record: wire::StatusUpdateRecord {
+                r#type: wire::status_update_record::Type::Ack as i32,
+                update: None,
+                uuid: Some(uuid.to_vec()),
+            },
+        }];
+        stream.sent_at = None;
+        stream.interval = RETRY_MIN;
+        if let Some(next) = stream.pending.front() {
+            if self.connected {
+                stream.sent_at = Some(now);
+                actions.push(Action::Forward(next.clone()));
+            }
+        }
+        let empty = stream.pending.is_empty();
+        (actions, empty)
+    }
+
+    /// Forgets a finished stream (its task is terminal and every update acknowledged).
+    pub fn remove(&mut self, framework_id: &str, task_id: &str) {
+        self.streams
+            .remove(&(framework_id.to_string(), task_id.to_string()));
+    }
+
+    /// Heads whose retry interval elapsed, re-sent with a doubled interval.
+    pub fn retry(&mut self, now: Instant) -> Vec<Action> {
+        if !self.connected {
+            return vec![];
+        }
+        let mut out = Vec::new();
+        for stream in self.streams.values_mut() {
+            let Some(head) = stream.pending.front() else {
+                continue;
+            };
+            let due = stream
+                .sent_at
+                .is_none_or(|at| now.duration_since(at) >= stream.interval);
+            if due {
+                if stream.sent_at.is_some() {
+                    stream.interval = (stream.interval * 2).min(RETRY_MAX);
+                }
+                stream.sent_at = Some(now);
+                out.push(Action::Forward(head.clone()));
+            }
+        }
+        out
+    }
+
+    /// After (re)registering with a master, every head goes out again.
+    pub fn resend_all(&mut self, now: Instant) -> Vec<Action> {
+        for stream in self.streams.values_mut() {
+            stream.sent_at = None;
+            stream.interval = RETRY_MIN;
+        }
+        self.retry(now)
+    }
+
+    pub fn has_pending(&self, framework_id: &str, task_id: &str) -> bool {
+        self.streams
+            .get(&(framework_id.to_string(), task_id.to_string()))
+            .is_some_and(|s| !s.pending.is_empty())
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.streams.values().map(|s| s.pending.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use remesos_proto::v1;
+
+    fn update(task: &str, state: v1::TaskState, uuid: u8) -> wire::StatusUpdate {
+        wire::StatusUpdate {
+            framework_id: v1::FrameworkId { value: "f".into() },
+            status: v1::TaskStatus {
+                task_id: v1::TaskId { value: task.into() },
+                state: state as i32,
+                uuid: Some(vec![uuid; 16]),
+                ..Default::default()
+            },
+            latest_state: None,
+        }
+    }
+
+    fn forwarded(actions: &[Action]) -> Vec<u8> {
+        actions
+            .iter()
+            .filter_map(|a| {
+                if let Action::Forward(u) = a {
+                    Some(u.status.uuid.as_ref().unwrap()[0])
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_the_head_is_in_flight_until_acknowledged() {
+        // Reference §8.2.
+        let now = Instant::now();
+        let mut m = Manager {
+            connected: true,
+            ..Default::default()
+        };
+        let (a, new) = m.update(now, update("t", v1::TaskState::TaskRunning, 1), "p".into());
+        assert!(new);
+        assert_eq!(forwarded(&a), vec![1]);
+        let (a, _) = m.update(now, update("t", v1::TaskState::TaskFinished, 2), "p".into());
+        assert_eq!(forwarded(&a), Vec::<u8>::new(), "waits behind the head");
+        let (a, _) = m.acknowledge(now, "f", "t", &[9; 16]);
+        assert!(a.is_empty(), "an ack of anything but the head is ignored");
+        let (a, empty) = m.acknowledge(now, "f", "t", &[1; 16]);
+        assert_eq!(forwarded(&a), vec![2]);
+        assert!(!empty);
+        let (_, empty) = m.acknowledge(now, "f", "t", &[2; 16]);
+        assert!(empty);
+    }
+
+    #[test]
+    fn duplicates_are_not_forwarded_and_heads_are_retried_with_backoff() {
+        let now = Instant::now();
+        let mut m = Manager {
+            connected: true,
+            ..Default::default()
+        };
+        m.update(now, update("t", v1::TaskState::TaskRunning, 1), "p".into());
+        let (a, new) = m.update(now, update("t", v1::TaskState::TaskRunning, 1), "p".into());
+        assert!(!new && a.is_empty());
+        assert!(m.retry(now + Duration::from_secs(5)).is_empty());
+        assert_eq!(forwarded(&m.retry(now + RETRY_MIN)), vec![1]);
+        assert!(
+            m.retry(now + RETRY_MIN + Duration::from_secs(15))
+                .is_empty(),
+            "interval doubled to 20 s"
+        );
+        assert_eq!(forwarded(&m.retry(now + RETRY_MIN * 3)), vec![1]);
+    }
+
+    #[test]
+    fn updates_wait_while_the_master_is_away() {
+        let now = Instant::now();
+        let mut m = Manager::default();
+        let (a, _) = m.update(now, update("t", v1::TaskState::TaskRunning, 1), "p".into());
+        assert!(forwarded(&a).is_empty());
+        assert!(matches!(a[0], Action::Persist { .. }), "persisted even so");
+        m.connected = true;
+        assert_eq!(forwarded(&m.resend_all(now)), vec![1]);
+    }
+}

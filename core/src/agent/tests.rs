@@ -1,0 +1,444 @@
+//! Scenario tests of the agent's state machine: no sockets, no processes; effects are
+//! inspected as the runtime would perform them.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use v1::executor as exec;
+use wire::agent_message::Message as ToMaster;
+use wire::master_message::Message as FromMaster;
+
+use super::{Agent, Config, ConnId, Effect, Time};
+use crate::resources::Resources;
+
+fn config() -> Config {
+    Config {
+        work_dir: PathBuf::from("/work"),
+        hostname: "host1".into(),
+        ip: std::net::Ipv4Addr::new(10, 0, 0, 1),
+        port: 5051,
+        resources: Resources::parse("cpus:4;mem:1024", "*").unwrap(),
+        attributes: vec![],
+        launcher_dir: PathBuf::from("/opt/remesos"),
+        executor_registration_timeout: Duration::from_secs(60),
+        executor_shutdown_grace_period: Duration::from_secs(5),
+        executor_reregistration_timeout: Duration::from_secs(2),
+        recovery_timeout: Duration::from_secs(900),
+        registration_backoff_factor: Duration::from_secs(1),
+        native_library: None,
+        executor_environment: None,
+        isolation: "posix/cpu,posix/mem".into(),
+        flags: vec![],
+    }
+}
+
+struct H {
+    agent: Agent,
+    start: Instant,
+    elapsed: Duration,
+    effects: Vec<Effect>,
+}
+
+impl H {
+    fn new() -> H {
+        let start = Instant::now();
+        let mut agent = Agent::new(
+            config(),
+            Time {
+                mono: start,
+                wall: 1e9,
+            },
+        );
+        agent.registered(
+            Time {
+                mono: start,
+                wall: 1e9,
+            },
+            "S1".into(),
+            None,
+        );
+        let mut h = H {
+            agent,
+            start,
+            elapsed: Duration::ZERO,
+            effects: vec![],
+        };
+        h.pump();
+        h.effects.clear();
+        h
+    }
+    fn now(&self) -> Time {
+        Time {
+            mono: self.start + self.elapsed,
+            wall: 1e9 + self.elapsed.as_secs_f64(),
+        }
+    }
+    fn pump(&mut self) {
+        let e = self.agent.drain_effects();
+        self.effects.extend(e);
+    }
+    fn take<T>(&mut self, f: impl Fn(&Effect) -> Option<T>) -> Vec<T> {
+        let mut out = Vec::new();
+        self.effects.retain(|e| match f(e) {
+            Some(t) => {
+                out.push(t);
+                false
+            }
+            None => true,
+        });
+        out
+    }
+    fn to_master(&mut self) -> Vec<ToMaster> {
+        self.take(|e| {
+            if let Effect::Master(m) = e {
+                Some(m.clone())
+            } else {
+                None
+            }
+        })
+    }
+    fn to_executor(&mut self, conn: ConnId) -> Vec<exec::Event> {
+        self.take(|e| match e {
+            Effect::Executor { conn: c, event } if *c == conn => Some((**event).clone()),
+            _ => None,
+        })
+    }
+    fn run(&mut self, task: &str) {
+        let now = self.now();
+        let run = wire::RunTask {
+            framework: v1::FrameworkInfo {
+                user: "nobody".into(),
+                name: "f".into(),
+                id: Some(v1::FrameworkId { value: "F".into() }),
+                ..Default::default()
+            },
+            task: v1::TaskInfo {
+                name: task.into(),
+                task_id: v1::TaskId { value: task.into() },
+                agent_id: v1::AgentId { value: "S1".into() },
+                command: Some(v1::CommandInfo {
+                    value: Some("true".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            executor: None,
+            allocation_info: vec![],
+        };
+        self.agent.from_master(now, FromMaster::RunTask(run));
+        self.pump();
+    }
+    fn subscribe(&mut self, executor: &str, conn: ConnId) {
+        let now = self.now();
+        let call = exec::Call {
+            executor_id: v1::ExecutorId {
+                value: executor.into(),
+            },
+            framework_id: v1::FrameworkId { value: "F".into() },
+            r#type: Some(exec::call::Type::Subscribe as i32),
+            subscribe: Some(Default::default()),
+            ..Default::default()
+        };
+        self.agent.executor_subscribe(now, conn, call).unwrap();
+        self.pump();
+    }
+    fn update(&mut self, executor: &str, task: &str, state: v1::TaskState) -> Vec<u8> {
+        let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+        let now = self.now();
+        let call = exec::Call {
+            executor_id: v1::ExecutorId {
+                value: executor.into(),
+            },
+            framework_id: v1::FrameworkId { value: "F".into() },
+            r#type: Some(exec::call::Type::Update as i32),
+            update: Some(exec::call::Update {
+                status: v1::TaskStatus {
+                    task_id: v1::TaskId { value: task.into() },
+                    state: state as i32,
+                    source: Some(v1::task_status::Source::Executor as i32),
+                    uuid: Some(uuid.clone()),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        };
+        self.agent.executor_call(now, call).unwrap();
+        self.pump();
+        uuid
+    }
+}
+
+#[test]
+fn a_command_task_runs_under_the_command_executor_with_mesos_environment() {
+    // Reference §4.1 and §4.3.
+    let mut h = H::new();
+    h.run("t1");
+    let launch = h.take(|e| {
+        if let Effect::Launch(l) = e {
+            Some(l.clone())
+        } else {
+            None
+        }
+    });
+    assert_eq!(launch.len(), 1);
+    let launch = &launch[0];
+    assert_eq!(
+        launch.executor_id, "t1",
+        "the command executor's id is the task id"
+    );
+    assert_eq!(
+        launch.command.value.as_deref(),
+        Some("/opt/remesos/remesos")
+    );
+    assert_eq!(launch.command.arguments, vec!["remesos", "executor"]);
+    let env: std::collections::HashMap<_, _> = launch.environment.iter().cloned().collect();
+    assert_eq!(env["MESOS_FRAMEWORK_ID"], "F");
+    assert_eq!(env["MESOS_EXECUTOR_ID"], "t1");
+    assert_eq!(env["MESOS_SLAVE_ID"], "S1");
+    assert_eq!(env["MESOS_SLAVE_PID"], "slave(1)@10.0.0.1:5051");
+    assert_eq!(env["MESOS_AGENT_ENDPOINT"], "10.0.0.1:5051");
+    assert_eq!(env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"], "5secs");
+    assert_eq!(env["MESOS_DIRECTORY"], env["MESOS_SANDBOX"]);
+    let sandbox = PathBuf::from(&env["MESOS_DIRECTORY"]);
+    assert!(
+        sandbox.starts_with("/work/slaves/S1/frameworks/F/executors/t1/runs/"),
+        "{sandbox:?}"
+    );
+    // Checkpoints land under meta/ (reference §4.2).
+    let persisted = h.take(|e| {
+        if let Effect::Persist { path, .. } = e {
+            Some(path.clone())
+        } else {
+            None
+        }
+    });
+    assert!(
+        persisted
+            .iter()
+            .any(|p| p.ends_with("frameworks/F/framework.info"))
+    );
+    assert!(
+        persisted
+            .iter()
+            .any(|p| p.ends_with("executors/t1/executor.info"))
+    );
+    assert!(persisted.iter().any(|p| p.ends_with("tasks/t1/task.info")));
+}
+
+#[test]
+fn tasks_wait_for_the_executor_then_updates_flow_until_acknowledged() {
+    // Reference §8.2.
+    let mut h = H::new();
+    h.run("t1");
+    h.effects.clear();
+    h.subscribe("t1", 7);
+    let events = h.to_executor(7);
+    let types: Vec<i32> = events.iter().filter_map(|e| e.r#type).collect();
+    assert_eq!(
+        types,
+        vec![
+            exec::event::Type::Subscribed as i32,
+            exec::event::Type::Launch as i32
+        ]
+    );
+
+    let running = h.update("t1", "t1", v1::TaskState::TaskRunning);
+    let acks: Vec<_> = h
+        .to_executor(7)
+        .into_iter()
+        .filter_map(|e| e.acknowledged)
+        .collect();
+    assert_eq!(
+        acks[0].uuid, running,
+        "the executor may forget the update once it is checkpointed"
+    );
+    let forwarded = h.to_master();
+    assert!(
+        matches!(&forwarded[..], [ToMaster::StatusUpdate(u)] if u.status.uuid.as_deref() == Some(&running[..]))
+    );
+
+    let finished = h.update("t1", "t1", v1::TaskState::TaskFinished);
+    assert!(
+        h.to_master().is_empty(),
+        "FINISHED waits until RUNNING is acknowledged"
+    );
+    let now = h.now();
+    h.agent.from_master(
+        now,
+        FromMaster::Acknowledgement(wire::StatusUpdateAcknowledgement {
+            framework_id: v1::FrameworkId { value: "F".into() },
+            task_id: v1::TaskId { value: "t1".into() },
+            uuid: running,
+        }),
+    );
+    h.pump();
+    let forwarded = h.to_master();
+    match &forwarded[..] {
+        [ToMaster::StatusUpdate(u)] => {
+            assert_eq!(u.status.uuid.as_deref(), Some(&finished[..]));
+            assert_eq!(u.latest_state, Some(v1::TaskState::TaskFinished as i32));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_executor_that_exits_fails_its_unfinished_tasks() {
+    let mut h = H::new();
+    h.run("t1");
+    let container = h.agent.frameworks["F"].executors["t1"].container_id.clone();
+    h.effects.clear();
+    let now = h.now();
+    h.agent
+        .executor_exited(now, "F", "t1", &container, Some(256), None);
+    h.pump();
+    let updates = h.to_master();
+    match &updates[..] {
+        [ToMaster::StatusUpdate(u)] => {
+            assert_eq!(u.status.state, v1::TaskState::TaskFailed as i32);
+            assert_eq!(
+                u.status.reason,
+                Some(v1::task_status::Reason::ExecutorTerminated as i32)
+            );
+            assert_eq!(u.status.source, Some(v1::task_status::Source::Agent as i32));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn executors_that_never_subscribe_are_killed() {
+    let mut h = H::new();
+    h.run("t1");
+    h.effects.clear();
+    h.elapsed = Duration::from_secs(61);
+    let now = h.now();
+    h.agent.tick(now);
+    h.pump();
+    let kills = h.take(|e| {
+        if let Effect::Signal { kill, .. } = e {
+            Some(*kill)
+        } else {
+            None
+        }
+    });
+    assert_eq!(kills, vec![true]);
+}
+
+#[test]
+fn killing_a_queued_task_ends_it_killed() {
+    let mut h = H::new();
+    h.run("t1");
+    h.effects.clear();
+    let now = h.now();
+    h.agent.kill_task(
+        now,
+        wire::KillTask {
+            framework_id: v1::FrameworkId { value: "F".into() },
+            task_id: v1::TaskId { value: "t1".into() },
+            kill_policy: None,
+        },
+    );
+    h.pump();
+    let states: Vec<i32> = h
+        .to_master()
+        .into_iter()
+        .filter_map(|m| {
+            if let ToMaster::StatusUpdate(u) = m {
+                Some(u.status.state)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(states, vec![v1::TaskState::TaskKilled as i32]);
+}
+
+#[test]
+fn executor_calls_are_validated() {
+    // Reference §3.3.
+    let mut h = H::new();
+    let now = h.now();
+    let call = |fid: &str, eid: &str| exec::Call {
+        executor_id: v1::ExecutorId { value: eid.into() },
+        framework_id: v1::FrameworkId { value: fid.into() },
+        r#type: Some(exec::call::Type::Subscribe as i32),
+        ..Default::default()
+    };
+    assert_eq!(
+        h.agent.executor_subscribe(now, 1, call("nope", "e")),
+        Err(super::CallError::BadRequest(
+            "Framework cannot be found".into()
+        ))
+    );
+    h.run("t1");
+    assert_eq!(
+        h.agent.executor_subscribe(now, 1, call("F", "nope")),
+        Err(super::CallError::BadRequest(
+            "Executor cannot be found".into()
+        ))
+    );
+    let mut update = call("F", "t1");
+    update.r#type = Some(exec::call::Type::Update as i32);
+    assert!(
+        matches!(
+            h.agent.executor_call(now, update),
+            Err(super::CallError::Forbidden(_))
+        ),
+        "not subscribed"
+    );
+}
+
+#[test]
+fn docker_containers_fail_with_a_clear_message() {
+    let mut h = H::new();
+    let now = h.now();
+    let run = wire::RunTask {
+        framework: v1::FrameworkInfo {
+            user: "u".into(),
+            name: "f".into(),
+            id: Some(v1::FrameworkId { value: "F".into() }),
+            ..Default::default()
+        },
+        task: v1::TaskInfo {
+            name: "d".into(),
+            task_id: v1::TaskId { value: "d".into() },
+            agent_id: v1::AgentId { value: "S1".into() },
+            command: Some(v1::CommandInfo {
+                value: Some("true".into()),
+                ..Default::default()
+            }),
+            container: Some(v1::ContainerInfo {
+                r#type: v1::container_info::Type::Docker as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        executor: None,
+        allocation_info: vec![],
+    };
+    h.agent.from_master(now, FromMaster::RunTask(run));
+    h.pump();
+    assert!(
+        h.take(|e| if let Effect::Launch(l) = e {
+            Some(l.clone())
+        } else {
+            None
+        })
+        .is_empty()
+    );
+    let messages: Vec<String> = h
+        .to_master()
+        .into_iter()
+        .filter_map(|m| {
+            if let ToMaster::StatusUpdate(u) = m {
+                u.status.message
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert!(messages[0].contains("Docker"), "{messages:?}");
+}

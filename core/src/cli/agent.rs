@@ -1,0 +1,371 @@
+//! `remesos agent`: Mesos's agent flags (reference/mesos-contract.md §7).
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use remesos_proto::v1;
+
+use crate::agent::{self, Agent, Config};
+use crate::flags::{Flag, Flags, LoadedFlags};
+use crate::resources::Resources;
+
+pub fn flags() -> Flags {
+    Flags::new("remesos agent")
+        .flag(Flag::string("master", "The master: host:port, master@host:port or file:///path"))
+        .flag(Flag::string("ip", "IP address to listen on (default: all interfaces)"))
+        .flag(Flag::u16("port", "Port to listen on").default(5051u16))
+        .flag(Flag::string("advertise_ip", "IP address advertised to the master and executors"))
+        .flag(Flag::string("hostname", "Hostname the agent advertises (default: the system hostname)"))
+        .flag(Flag::bool("hostname_lookup", "Whether to look up the hostname").default(true))
+        .flag(Flag::path("work_dir", "Directory for sandboxes and checkpoints"))
+        .flag(Flag::string("resources", "Total consumable resources, e.g. 'cpus:4;mem:4096;ports:[31000-32000]'"))
+        .flag(Flag::string("default_role", "Role of resources without one").default("*"))
+        .flag(Flag::string("attributes", "Attributes of the machine, e.g. 'rack:r1;os:debian'"))
+        .flag(Flag::string("isolation", "Isolation mechanisms").default("posix/cpu,posix/mem"))
+        .flag(Flag::path("launcher_dir", "Directory holding the `remesos` binary (default: this binary's directory)"))
+        .flag(Flag::path(
+            "native_library",
+            "libmesos.so given to executors as MESOS_NATIVE_JAVA_LIBRARY (default: libmesos.so beside this binary)",
+        ))
+        .flag(Flag::string("executor_environment_variables", "JSON object of the executors' environment"))
+        .flag(
+            Flag::duration("executor_registration_timeout", "Time for an executor to subscribe")
+                .default(Duration::from_secs(60)),
+        )
+        .flag(
+            Flag::duration("executor_shutdown_grace_period", "Time an executor gets to shut down")
+                .default(Duration::from_secs(5)),
+        )
+        .flag(
+            Flag::duration("executor_reregistration_timeout", "Time for executors to resubscribe after recovery")
+                .default(Duration::from_secs(2)),
+        )
+        .flag(Flag::duration("recovery_timeout", "Time executors wait for a restarting agent").default(Duration::from_secs(900)))
+        .flag(
+            Flag::duration("registration_backoff_factor", "Backoff factor for (re)registering with the master")
+                .default(Duration::from_secs(1)),
+        )
+        .flag(Flag::string("recover", "reconnect or cleanup").default("reconnect"))
+        .flag(Flag::bool("switch_user", "Run tasks as their user when running as root").default(true))
+        .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
+        .flag(Flag::bool("quiet", "Log errors only").default(false))
+        .flag(Flag::path("log_dir", "Accepted for compatibility; remesos logs to stderr"))
+}
+
+pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
+    let flags = flags();
+    let loaded = match flags.load(args, env.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}", flags.usage(Some(&e.to_string())));
+            return ExitCode::from(1);
+        }
+    };
+    if loaded.help() {
+        println!("{}", flags.usage(None));
+        return ExitCode::SUCCESS;
+    }
+    super::init_logging(
+        loaded.get_str("logging_level").unwrap_or("INFO"),
+        loaded.get_bool("quiet").unwrap_or(false),
+    );
+    let setup = config(&loaded).and_then(|(config, bind)| {
+        let master = master_address(
+            loaded
+                .get_str("master")
+                .ok_or("flag 'master' is required")?,
+        )?;
+        Ok((config, bind, master))
+    });
+    let (config, bind, master) = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}", flags.usage(Some(&e)));
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("failed to start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let running = start(config, bind, master).await?;
+        super::master::shutdown_signal().await;
+        running.stop().await;
+        Ok::<(), String>(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `host:port`, `master@host:port` or `file:///path` holding one of those.
+pub fn master_address(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if let Some(path) = text.strip_prefix("file://") {
+        let contents = std::fs::read_to_string(path)
+            .map_err(|e| format!("failed to read master file '{path}': {e}"))?;
+        return master_address(&contents);
+    }
+    if text.starts_with("zk://") {
+        return Err("zk:// masters arrive with ZooKeeper support (not yet)".to_string());
+    }
+    let address = text.strip_prefix("master@").unwrap_or(text);
+    if address
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .is_none()
+    {
+        return Err(format!(
+            "failed to parse master '{text}': expected host:port"
+        ));
+    }
+    Ok(address.to_string())
+}
+
+/// Mesos's attribute text: `name:value;...`, values are scalars, ranges `[a-b]`, sets `{a,b}`
+/// or text.
+pub fn parse_attributes(text: &str) -> Result<Vec<v1::Attribute>, String> {
+    let mut out = Vec::new();
+    for item in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, value) = item
+            .split_once(':')
+            .ok_or_else(|| format!("invalid attribute '{item}': expected name:value"))?;
+        let mut attribute = v1::Attribute {
+            name: name.trim().to_string(),
+            ..Default::default()
+        };
+        let value = value.trim();
+        if let Ok(number) = value.parse::<f64>() {
+            attribute.r#type = v1::value::Type::Scalar as i32;
+            attribute.scalar = Some(v1::value::Scalar { value: number });
+        } else if value.starts_with('[') {
+            let r = Resources::parse(&format!("{name}:{value}"), "*")
+                .map_err(|e| format!("invalid attribute '{item}': {e}"))?;
+            attribute.r#type = v1::value::Type::Ranges as i32;
+            attribute.ranges = r.ranges(name.trim());
+        } else if value.starts_with('{') {
+            let items = value.trim_matches(|c| c == '{' || c == '}');
+            attribute.r#type = v1::value::Type::Set as i32;
+            attribute.set = Some(v1::value::Set {
+                item: items.split(',').map(|s| s.trim().to_string()).collect(),
+            });
+        } else {
+            attribute.r#type = v1::value::Type::Text as i32;
+            attribute.text = Some(v1::value::Text {
+                value: value.to_string(),
+            });
+        }
+        out.push(attribute);
+    }
+    Ok(out)
+}
+
+/// Detects resources as Mesos does when `--resources` is absent: every core, memory minus
+/// 1 GB (half if under 2 GB), the work_dir's disk minus 5 GB (half if under 10 GB), ports
+/// `[31000-32000]`.
+pub fn detect_resources(work_dir: &std::path::Path) -> String {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mem_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(1024);
+    let mem = if mem_mb < 2048 {
+        mem_mb / 2
+    } else {
+        mem_mb - 1024
+    };
+    let disk_mb = disk_mb(work_dir).unwrap_or(10 * 1024);
+    let disk = if disk_mb < 10 * 1024 {
+        disk_mb / 2
+    } else {
+        disk_mb - 5 * 1024
+    };
+    format!("cpus:{cpus};mem:{mem};disk:{disk};ports:[31000-32000]")
+}
+
+fn disk_mb(path: &std::path::Path) -> Option<u64> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we pass; the path is NUL-terminated.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return None;
+    }
+    Some((s.f_blocks as u64).saturating_mul(s.f_frsize as u64) / (1024 * 1024))
+}
+
+/// Builds the agent's configuration and bind address from loaded flags.
+pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
+    let work_dir = PathBuf::from(
+        loaded
+            .get_str("work_dir")
+            .ok_or("flag 'work_dir' is required")?,
+    );
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| format!("failed to create --work_dir '{}': {e}", work_dir.display()))?;
+    let work_dir = work_dir
+        .canonicalize()
+        .map_err(|e| format!("failed to resolve --work_dir: {e}"))?;
+    let bind_ip: Ipv4Addr = match loaded.get_str("ip") {
+        Some(ip) => ip
+            .parse()
+            .map_err(|e| format!("failed to parse flag 'ip': {e}"))?,
+        None => Ipv4Addr::UNSPECIFIED,
+    };
+    let port = loaded.get_u16("port").unwrap_or(5051);
+    let hostname = match loaded.get_str("hostname") {
+        Some(h) => h.to_string(),
+        None if !loaded.get_bool("hostname_lookup").unwrap_or(true) => {
+            super::advertised_ip(bind_ip, "localhost").to_string()
+        }
+        None => super::system_hostname(),
+    };
+    let ip = match loaded.get_str("advertise_ip") {
+        Some(ip) => ip
+            .parse()
+            .map_err(|e| format!("failed to parse flag 'advertise_ip': {e}"))?,
+        None => super::advertised_ip(bind_ip, &hostname),
+    };
+    let default_role = loaded.get_str("default_role").unwrap_or("*");
+    let resource_text = match loaded.get_str("resources") {
+        Some(r) => r.to_string(),
+        None => detect_resources(&work_dir),
+    };
+    let resources = if resource_text.trim_start().starts_with('[') {
+        let json: serde_json::Value = serde_json::from_str(&resource_text)
+            .map_err(|e| format!("failed to parse flag 'resources': {e}"))?;
+        Resources::from_json(&json, default_role)
+    } else {
+        Resources::parse(&resource_text, default_role)
+    }
+    .map_err(|e| format!("failed to parse flag 'resources': {e}"))?;
+    let attributes = parse_attributes(loaded.get_str("attributes").unwrap_or(""))?;
+    let here = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.to_path_buf()));
+    let launcher_dir = loaded
+        .get_str("launcher_dir")
+        .map(PathBuf::from)
+        .or_else(|| here.clone())
+        .ok_or("cannot find the launcher directory; set --launcher_dir")?;
+    let native_library = loaded
+        .get_str("native_library")
+        .map(PathBuf::from)
+        .or_else(|| here.map(|d| d.join("libmesos.so")));
+    let executor_environment = match loaded.get_str("executor_environment_variables") {
+        Some(text) => {
+            let map: BTreeMap<String, String> = serde_json::from_str(text).map_err(|e| {
+                format!("failed to parse flag 'executor_environment_variables': {e}")
+            })?;
+            Some(map)
+        }
+        None => None,
+    };
+    match loaded.get_str("recover").unwrap_or("reconnect") {
+        "reconnect" | "cleanup" => {}
+        other => {
+            return Err(format!(
+                "invalid --recover '{other}': expected reconnect or cleanup"
+            ));
+        }
+    }
+    let config = Config {
+        work_dir,
+        hostname,
+        ip,
+        port,
+        resources,
+        attributes,
+        launcher_dir,
+        executor_registration_timeout: loaded
+            .get_duration("executor_registration_timeout")
+            .unwrap_or(Duration::from_secs(60)),
+        executor_shutdown_grace_period: loaded
+            .get_duration("executor_shutdown_grace_period")
+            .unwrap_or(Duration::from_secs(5)),
+        executor_reregistration_timeout: loaded
+            .get_duration("executor_reregistration_timeout")
+            .unwrap_or(Duration::from_secs(2)),
+        recovery_timeout: loaded
+            .get_duration("recovery_timeout")
+            .unwrap_or(Duration::from_secs(900)),
+        registration_backoff_factor: loaded
+            .get_duration("registration_backoff_factor")
+            .unwrap_or(Duration::from_secs(1)),
+        native_library,
+        executor_environment,
+        isolation: loaded
+            .get_str("isolation")
+            .unwrap_or("posix/cpu,posix/mem")
+            .to_string(),
+        flags: loaded.effective(),
+    };
+    Ok((config, SocketAddr::from((bind_ip, port))))
+}
+
+/// A running agent: its HTTP server and actor.
+pub struct RunningAgent {
+    pub handle: agent::runtime::AgentHandle,
+    pub address: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl RunningAgent {
+    /// Kills the agent's executors and stops serving.
+    pub async fn stop(self) {
+        self.handle.shutdown().await;
+        self.server.abort();
+    }
+}
+
+/// Binds, starts the actor and the master session, serves in the background.
+pub async fn start(
+    mut config: Config,
+    bind: SocketAddr,
+    master: String,
+) -> Result<RunningAgent, String> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("failed to bind {bind}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    config.port = address.port();
+    tracing::info!(%address, %master, work_dir = %config.work_dir.display(), "remesos agent starting");
+    let files = agent::files::SharedFiles::default();
+    let handle = agent::runtime::spawn(
+        Agent::new(config, agent::runtime::now()),
+        master,
+        files.clone(),
+    );
+    let app = agent::http::router(handle.clone());
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "agent server failed");
+        }
+    });
+    Ok(RunningAgent {
+        handle,
+        address,
+        server,
+    })
+}

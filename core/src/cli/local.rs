@@ -1,0 +1,166 @@
+//! `remesos local`: a master and N agents in one process — the cluster a new user starts
+//! with, and what the test suite points frameworks at.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use crate::flags::{Flag, Flags, LoadedFlags};
+
+pub fn flags() -> Flags {
+    let mut flags = Flags::new("remesos local")
+        .flag(Flag::u32("num_agents", "Number of agents").alias("num_slaves").default(1u32))
+        .flag(Flag::path("work_dir", "Directory for the agents' sandboxes (agent i uses <work_dir>/agent-i)").default("/tmp/remesos-local"))
+        .flag(Flag::string("resources", "Resources of each agent (default: detected, as `remesos agent` does)"))
+        .flag(Flag::string("attributes", "Attributes of each agent"))
+        .flag(Flag::bool(
+            "agent_loopback_ips",
+            "Give agent i its own loopback address 127.0.0.(i+2), all on port 5051, so per-host services run once per agent",
+        ).default(false));
+    // Every master flag applies to the embedded master.
+    for name in [
+        "ip",
+        "port",
+        "hostname",
+        "cluster",
+        "allocation_interval",
+        "offer_timeout",
+        "roles",
+        "weights",
+        "agent_ping_timeout",
+        "max_agent_ping_timeouts",
+        "max_completed_frameworks",
+        "max_completed_tasks_per_framework",
+        "min_allocatable_resources",
+        "logging_level",
+        "quiet",
+    ] {
+        if let Some(flag) = super::master::flags().get(name) {
+            flags.add(flag.clone());
+        }
+    }
+    flags
+}
+
+pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
+    let flags = flags();
+    let loaded = match flags.load(args, env.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}", flags.usage(Some(&e.to_string())));
+            return ExitCode::from(1);
+        }
+    };
+    if loaded.help() {
+        println!("{}", flags.usage(None));
+        return ExitCode::SUCCESS;
+    }
+    super::init_logging(
+        loaded.get_str("logging_level").unwrap_or("INFO"),
+        loaded.get_bool("quiet").unwrap_or(false),
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("failed to start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(loaded)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(loaded: LoadedFlags) -> Result<(), String> {
+    // The embedded master: master flags with `remesos local`'s defaults (127.0.0.1:5050).
+    let mut master_args = vec![];
+    for (name, value) in loaded.effective() {
+        if super::master::flags().get(&name).is_some() && name != "help" && loaded.is_given(&name) {
+            master_args.push(format!("--{name}={value}"));
+        }
+    }
+    if !loaded.is_given("ip") {
+        master_args.push("--ip=127.0.0.1".into());
+    }
+    if !loaded.is_given("hostname") {
+        master_args.push("--hostname=127.0.0.1".into());
+    }
+    let master_loaded = super::master::flags()
+        .load(&master_args, std::iter::empty::<(String, String)>())
+        .map_err(|e| e.to_string())?;
+    let (master_config, master_bind) = super::master::config(&master_loaded)?;
+    let master_address = format!("{}:{}", master_config.ip, master_bind.port());
+    let listener = tokio::net::TcpListener::bind(master_bind)
+        .await
+        .map_err(|e| format!("failed to bind {master_bind}: {e}"))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let handle = crate::master::runtime::spawn(crate::master::Master::new(
+        master_config,
+        id,
+        crate::master::runtime::now(),
+    ));
+    let app = crate::master::http::router(handle);
+    let master_server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "master server failed");
+        }
+    });
+
+    let num = loaded.get_u32("num_agents").unwrap_or(1);
+    let work_dir =
+        std::path::PathBuf::from(loaded.get_str("work_dir").unwrap_or("/tmp/remesos-local"));
+    let loopback = loaded.get_bool("agent_loopback_ips").unwrap_or(false);
+    let mut agents = Vec::new();
+    for i in 0..num {
+        let (ip, port) = if loopback {
+            let last = u8::try_from(i + 2)
+                .map_err(|_| "too many agents for distinct loopback addresses")?;
+            (Ipv4Addr::new(127, 0, 0, last), 5051)
+        } else {
+            let port = u16::try_from(5051 + i).map_err(|_| "too many agents")?;
+            (Ipv4Addr::LOCALHOST, port)
+        };
+        let mut args = vec![
+            format!("--master={master_address}"),
+            format!("--ip={ip}"),
+            format!("--port={port}"),
+            format!("--hostname={ip}"),
+            format!(
+                "--work_dir={}",
+                work_dir.join(format!("agent-{i}")).display()
+            ),
+        ];
+        for (name, value) in loaded.effective() {
+            if ["resources", "attributes", "logging_level", "quiet"].contains(&name.as_str())
+                && loaded.is_given(&name)
+            {
+                args.push(format!("--{name}={value}"));
+            }
+        }
+        let agent_loaded = super::agent::flags()
+            .load(&args, std::iter::empty::<(String, String)>())
+            .map_err(|e| e.to_string())?;
+        let (config, bind) = super::agent::config(&agent_loaded)?;
+        let bind = SocketAddr::from((ip, bind.port()));
+        agents.push(super::agent::start(config, bind, master_address.clone()).await?);
+    }
+    println!("remesos local: master at http://{master_address} with {num} agent(s)");
+    for a in &agents {
+        println!("  agent at http://{}", a.address);
+    }
+    println!(
+        "Point a framework at {master_address} (e.g. --master={master_address}); Ctrl-C stops the cluster."
+    );
+    super::master::shutdown_signal().await;
+    for a in agents {
+        a.stop().await;
+    }
+    master_server.abort();
+    Ok(())
+}
