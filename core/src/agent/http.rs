@@ -235,7 +235,7 @@ async fn state(State(agent): State<AgentHandle>) -> Response {
 }
 
 async fn flags(State(agent): State<AgentHandle>) -> Response {
-    match agent.read(|a| flags_json(a)).await {
+    match agent.read(flags_json).await {
         Ok(v) => api::json_ok(&json!({ "flags": v })),
         Err(_) => gone(),
     }

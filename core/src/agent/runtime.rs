@@ -28,7 +28,7 @@ pub enum Command {
         messages: mpsc::Sender<wire::AgentMessage>,
     },
     MasterDisconnected,
-    FromMaster(wire::master_message::Message),
+    FromMaster(Box<wire::master_message::Message>),
     ExecutorSubscribe {
         call: exec::Call,
         events: mpsc::Sender<exec::Event>,
@@ -220,7 +220,7 @@ impl Runtime {
                 self.master = None;
                 self.agent.master_disconnected();
             }
-            Command::FromMaster(m) => self.agent.from_master(t, m),
+            Command::FromMaster(m) => self.agent.from_master(t, *m),
             Command::ExecutorSubscribe {
                 call,
                 events,
@@ -305,8 +305,8 @@ impl Runtime {
     fn perform_one(&mut self, effect: Effect) {
         match effect {
             Effect::Master(message) => {
-                if let Some(master) = &self.master {
-                    if master
+                if let Some(master) = &self.master
+                    && master
                         .try_send(wire::AgentMessage {
                             message: Some(message),
                         })
@@ -316,15 +316,13 @@ impl Runtime {
                             "master session is backed up; dropping a message (updates are retried)"
                         );
                     }
-                }
             }
             Effect::Executor { conn, event } => {
-                if let Some(events) = self.executors.get(&conn) {
-                    if events.try_send(*event).is_err() {
+                if let Some(events) = self.executors.get(&conn)
+                    && events.try_send(*event).is_err() {
                         tracing::warn!(conn, "executor stream is not being read; closing it");
                         self.executors.remove(&conn);
                     }
-                }
             }
             Effect::CloseExecutor { conn } => {
                 self.executors.remove(&conn);
