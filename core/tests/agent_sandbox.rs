@@ -68,6 +68,7 @@ fn tar_bytes() -> Vec<u8> {
     };
     add("bin/run.sh", 0o755, b"#!/bin/sh\necho hi\n");
     add("conf/a.txt", 0o644, b"alpha");
+    add("bin/suid", 0o4755, b"#!/bin/sh\n");
     builder.into_inner().unwrap()
 }
 
@@ -150,6 +151,12 @@ fn assert_tar_contents(sandbox: &Path) {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o755);
+    // setuid is dropped: the agent may extract as root.
+    let mode = std::fs::metadata(sandbox.join("bin/suid"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o755);
 }
 
 // ---------------------------------------------------------------------------------------

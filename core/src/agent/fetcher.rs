@@ -597,7 +597,9 @@ fn escapes(entry: &Path) -> io::Error {
 
 fn unpack_tar(reader: impl Read, into: &Path) -> io::Result<()> {
     let mut archive = tar::Archive::new(reader);
-    archive.set_preserve_permissions(true);
+    // Keeps the rwx bits (so `bin/run.sh` stays executable) but drops setuid, setgid and
+    // sticky: the agent may run as root, unlike Mesos's fetcher, which runs as the task's user.
+    archive.set_preserve_permissions(false);
     archive.set_overwrite(true);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -649,7 +651,8 @@ fn unpack_zip(file: std::fs::File, into: &Path) -> io::Result<()> {
             .open(&destination)?;
         io::copy(&mut entry, &mut out)?;
         if let Some(mode) = mode {
-            out.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+            // rwx only, as for tar entries.
+            out.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))?;
         }
     }
     Ok(())
