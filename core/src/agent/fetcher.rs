@@ -1,1 +1,756 @@
+//! The fetcher: puts a task's `CommandInfo.URI`s into its sandbox before the executor starts
+//! (reference/mesos-contract.md §4.4, Mesos `docs/fetcher.md`, `src/launcher/fetcher.cpp`).
+//!
+//! Data flow, for each URI in order (Mesos fetches a task's URIs sequentially and stops at
+//! the first failure, which fails the task):
+//!
+//! ```text
+//! uri.value ──validate──► source ──┬─ local path / file:// ─► copy ─┐
+//!                                  ├─ relative path ─► frameworks_home/… ─► copy ─┤
+//!                                  └─ http:// ─► GET (redirects, stall + total timeout) ─┤
+//!                                                                                       ▼
+//!                                           <sandbox>/<output_file or basename of the URI>
+//!                                                 │ executable? chmod 0755
+//!                                                 │ else extract (default true) and an archive?
+//!                                                 ▼   unpack into <sandbox>, confined to it
+//! ```
+//!
+//! Differences from Mesos, on purpose:
+//! - No external `mesos-fetcher` process: the agent calls [`fetch`] itself (as the agent's
+//!   user; chowning the sandbox to the task's user afterwards is the agent's job, as in Mesos).
+//! - Archives are unpacked with pure-Rust readers (`tar`, `flate2`, `bzip2`, `lzma-rs`, `zip`)
+//!   instead of libarchive/`gunzip`, so a fresh machine needs no tools, and every entry is
+//!   checked: an entry that is absolute, has a `..` component, or would land outside the
+//!   sandbox through a symlink fails the fetch (entries before it stay extracted).
+//! - `output_file` may not contain `..` (Mesos only refuses absolute paths, and its own TODO
+//!   says the subdirectory should be checked).
+//! - `https://`, `ftp://`, `ftps://` and Hadoop-client schemes (`hdfs://`, `s3://`, …) are
+//!   refused with a clear error: there is no TLS client or Hadoop client here.
+//! - `cache: true` is not implemented: the URI is fetched directly into the sandbox and a
+//!   line in the log says so (Mesos's result is the same files, only slower).
 
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use remesos_proto::v1::command_info::Uri;
+use tokio::io::AsyncWriteExt;
+
+/// How many redirects an HTTP download follows (libcurl, which Mesos uses, follows them too).
+const MAX_REDIRECTS: usize = 10;
+
+/// Settings of one fetch, from the agent's flags.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// `--frameworks_home`: the directory relative URIs are resolved against. `None` makes a
+    /// relative URI an error, as in Mesos.
+    pub frameworks_home: Option<PathBuf>,
+    /// `--fetcher_stall_timeout` (Mesos default 1 minute): an HTTP download that receives no
+    /// data for this long fails. Also bounds connecting and waiting for the response head.
+    pub stall_timeout: Duration,
+    /// An upper bound on the whole fetch (all URIs), `None` for no bound. Mesos has no such
+    /// flag for the fetcher; the agent may set it from `--executor_registration_timeout`.
+    pub total_timeout: Option<Duration>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            frameworks_home: None,
+            stall_timeout: Duration::from_secs(60),
+            total_timeout: None,
+        }
+    }
+}
+
+/// A failed fetch. Its `Display` is the message the task's `TASK_FAILED` carries, in Mesos's
+/// words: `Failed to fetch '<uri>': <reason>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Failed to fetch '{uri}': {reason}")]
+pub struct FetchError {
+    /// The URI as the framework gave it.
+    pub uri: String,
+    /// Why, e.g. `Error downloading resource, received HTTP return code 404`.
+    pub reason: String,
+}
+
+/// Fetches `uris`, in order, into `sandbox` (which must exist).
+///
+/// Every step is written to `log` as one line of text; the agent passes the sandbox's
+/// `stderr` file, where Mesos's fetcher output lands too. `log` is a blocking
+/// [`std::io::Write`] because it is written a few short lines at a time; errors writing it
+/// are ignored (a full disk shows up in the fetch itself).
+pub async fn fetch<W: Write + Send>(
+    uris: &[Uri],
+    sandbox: &Path,
+    options: &FetchOptions,
+    log: &mut W,
+) -> Result<(), FetchError> {
+    let deadline = options
+        .total_timeout
+        .map(|timeout| tokio::time::Instant::now() + timeout);
+    for uri in uris {
+        logln(log, format_args!("Fetching URI '{}'", uri.value));
+        let one = fetch_one(uri, sandbox, options, log);
+        let result = match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, one).await {
+                Ok(result) => result,
+                Err(_) => Err(format!(
+                    "Timed out after {:?} fetching all URIs",
+                    options.total_timeout.unwrap_or_default()
+                )),
+            },
+            None => one.await,
+        };
+        match result {
+            Ok(fetched) => logln(
+                log,
+                format_args!("Fetched '{}' to '{}'", uri.value, fetched.display()),
+            ),
+            Err(reason) => {
+                let error = FetchError {
+                    uri: uri.value.clone(),
+                    reason,
+                };
+                logln(log, format_args!("{error}"));
+                return Err(error);
+            }
+        }
+    }
+    logln(
+        log,
+        format_args!("Successfully fetched all URIs into '{}'", sandbox.display()),
+    );
+    Ok(())
+}
+
+fn logln<W: Write>(log: &mut W, line: std::fmt::Arguments<'_>) {
+    // Ignored on purpose: see `fetch`.
+    let _ = writeln!(log, "{line}");
+    let _ = log.flush();
+}
+
+/// Where a URI's bytes come from.
+#[derive(Debug, PartialEq, Eq)]
+enum Source {
+    Local(PathBuf),
+    Http(String),
+}
+
+/// Fetches one URI; returns the file it produced, or the sandbox if it was extracted.
+async fn fetch_one<W: Write + Send>(
+    uri: &Uri,
+    sandbox: &Path,
+    options: &FetchOptions,
+    log: &mut W,
+) -> Result<PathBuf, String> {
+    // Mesos trims leading whitespace only.
+    let value = uri.value.trim_start();
+    let basename = uri_basename(value)?;
+    if uri.cache() {
+        logln(
+            log,
+            format_args!("The fetcher cache is not supported; fetching '{value}' directly"),
+        );
+    }
+    logln(
+        log,
+        format_args!("Fetching '{value}' directly into the sandbox directory"),
+    );
+
+    let output = match &uri.output_file {
+        Some(output_file) => validate_output_file(output_file)?,
+        None => PathBuf::from(&basename),
+    };
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(sandbox.join(parent))
+            .await
+            .map_err(|e| {
+                format!(
+                    "Unable to create subdirectory {} in sandbox: {e}",
+                    parent.display()
+                )
+            })?;
+    }
+    let destination = sandbox.join(&output);
+
+    match source_of(value, options.frameworks_home.as_deref(), log)? {
+        Source::Local(path) => copy_local(&path, &destination, log).await?,
+        Source::Http(url) => {
+            let downloaded = download_http(&url, &destination, options.stall_timeout, log).await;
+            if let Err(error) = downloaded {
+                // Leave no half-written file behind for the executor to trip over.
+                let _ = tokio::fs::remove_file(&destination).await;
+                return Err(error);
+            }
+        }
+    }
+
+    if uri.executable() {
+        use std::os::unix::fs::PermissionsExt;
+        tokio::fs::set_permissions(&destination, std::fs::Permissions::from_mode(0o755))
+            .await
+            .map_err(|e| {
+                format!(
+                    "Failed to chmod executable '{}': {e}",
+                    destination.display()
+                )
+            })?;
+        return Ok(destination);
+    }
+    if uri.extract() {
+        let Some(kind) = ArchiveKind::of(&destination) else {
+            logln(
+                log,
+                format_args!(
+                    "Copying instead of extracting resource from URI with 'extract' flag, \
+                     because it does not seem to be an archive: {value}"
+                ),
+            );
+            return Ok(destination);
+        };
+        let (archive, into) = (destination.clone(), sandbox.to_path_buf());
+        tokio::task::spawn_blocking(move || extract(kind, &archive, &into))
+            .await
+            .map_err(|e| format!("extraction task failed: {e}"))?
+            .map_err(|e| {
+                format!(
+                    "Failed to extract archive '{}' to '{}': {e}",
+                    destination.display(),
+                    sandbox.display()
+                )
+            })?;
+        logln(
+            log,
+            format_args!(
+                "Extracted '{}' into '{}'",
+                destination.display(),
+                sandbox.display()
+            ),
+        );
+        return Ok(sandbox.to_path_buf());
+    }
+    Ok(destination)
+}
+
+/// The file name a URI is saved under, as Mesos's `Fetcher::basename`: the text after the
+/// last `/` (query strings included, as in Mesos).
+fn uri_basename(uri: &str) -> Result<String, String> {
+    if uri.contains(['\\', '\'', '\0']) {
+        return Err("Illegal characters in URI".to_string());
+    }
+    let name = match uri.find("://") {
+        Some(index) if index > 1 => {
+            let path = &uri[index + 3..];
+            match path.find('/') {
+                Some(slash) if path.len() > slash + 1 => {
+                    path.rsplit('/').next().unwrap_or_default().to_string()
+                }
+                _ => return Err(format!("Malformed URI (missing path): {uri}")),
+            }
+        }
+        _ => Path::new(uri)
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(format!("Malformed URI (no file name): {uri}"));
+    }
+    Ok(name)
+}
+
+/// Checks `output_file` (Mesos `Fetcher::validateOutputFile`) and returns it as a relative
+/// path that stays inside the sandbox.
+fn validate_output_file(output_file: &str) -> Result<PathBuf, String> {
+    if output_file.is_empty() {
+        return Err("URI output file path is empty".to_string());
+    }
+    if output_file.contains('\0') {
+        return Err("Illegal characters in URI output file".to_string());
+    }
+    let path = Path::new(output_file);
+    if output_file.ends_with('/') || !confined(path) || path.file_name().is_none() {
+        return Err("URI output file must be within the sandbox directory".to_string());
+    }
+    Ok(path.to_path_buf())
+}
+
+/// True if `path` is relative and has no `..`: joined to a directory, it stays below it
+/// (symlinks aside, which the callers check where it matters).
+fn confined(path: &Path) -> bool {
+    path.components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+}
+
+/// Classifies a URI (Mesos `Fetcher::uriToLocalPath` and `isNetUri`).
+fn source_of<W: Write>(
+    uri: &str,
+    frameworks_home: Option<&Path>,
+    log: &mut W,
+) -> Result<Source, String> {
+    let file_uri = uri.starts_with("file://");
+    if !file_uri && let Some(index) = uri.find("://") {
+        let scheme = &uri[..index];
+        return match scheme {
+            "http" => Ok(Source::Http(uri.to_string())),
+            "https" | "ftps" => Err(format!(
+                "Fetching '{scheme}' URIs is not supported: this agent has no TLS client"
+            )),
+            "ftp" => Err("Fetching 'ftp' URIs is not supported".to_string()),
+            _ => Err(format!(
+                "Fetching '{scheme}' URIs is not supported: this agent has no Hadoop client"
+            )),
+        };
+    }
+    let path = uri.strip_prefix("file://").unwrap_or(uri);
+    let path = if file_uri {
+        path.strip_prefix("localhost").unwrap_or(path)
+    } else {
+        path
+    };
+    let path = Path::new(path);
+    if path.is_absolute() {
+        return Ok(Source::Local(path.to_path_buf()));
+    }
+    if file_uri {
+        return Err("File URI only supports absolute paths".to_string());
+    }
+    match frameworks_home.filter(|home| !home.as_os_str().is_empty()) {
+        None => Err(
+            "A relative path was passed for the resource but the Mesos framework \
+                     home was not specified. Please either provide this config option or \
+                     avoid using a relative path"
+                .to_string(),
+        ),
+        Some(home) => {
+            let joined = home.join(path);
+            logln(
+                log,
+                format_args!(
+                    "Prepended Mesos frameworks home to relative path, making it: '{}'",
+                    joined.display()
+                ),
+            );
+            Ok(Source::Local(joined))
+        }
+    }
+}
+
+async fn copy_local<W: Write>(
+    source: &Path,
+    destination: &Path,
+    log: &mut W,
+) -> Result<(), String> {
+    logln(
+        log,
+        format_args!(
+            "Copying resource from '{}' to '{}'",
+            source.display(),
+            destination.display()
+        ),
+    );
+    let failed = |e: &dyn std::fmt::Display| {
+        format!(
+            "Failed to copy '{}' to '{}': {e}",
+            source.display(),
+            destination.display()
+        )
+    };
+    let metadata = tokio::fs::metadata(source).await.map_err(|e| failed(&e))?;
+    if metadata.is_dir() {
+        return Err(failed(&"the source is a directory"));
+    }
+    // A symlink already at the destination (say, from an archive fetched earlier) is
+    // replaced, not written through.
+    remove_if_symlink(destination).await;
+    tokio::fs::copy(source, destination)
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok(())
+}
+
+async fn remove_if_symlink(path: &Path) {
+    if let Ok(metadata) = tokio::fs::symlink_metadata(path).await
+        && metadata.file_type().is_symlink()
+    {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+}
+
+/// Downloads `url` (plain HTTP) into `destination`, following redirects.
+async fn download_http<W: Write>(
+    url: &str,
+    destination: &Path,
+    stall_timeout: Duration,
+    log: &mut W,
+) -> Result<(), String> {
+    logln(
+        log,
+        format_args!(
+            "Downloading resource from '{url}' to '{}'",
+            destination.display()
+        ),
+    );
+    let client: Client<HttpConnector, Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let stalled = || format!("Error downloading resource: no data received for {stall_timeout:?}");
+    let mut current: hyper::Uri = url
+        .parse()
+        .map_err(|e| format!("Error downloading resource: invalid URL: {e}"))?;
+    let mut redirects = 0;
+    let response = loop {
+        let request = hyper::Request::get(current.clone())
+            .header(hyper::header::USER_AGENT, "remesos-fetcher")
+            .body(Empty::new())
+            .map_err(|e| format!("Error downloading resource: {e}"))?;
+        let response = tokio::time::timeout(stall_timeout, client.request(request))
+            .await
+            .map_err(|_| stalled())?
+            .map_err(|e| format!("Error downloading resource: {}", error_chain(&e)))?;
+        if !response.status().is_redirection() {
+            break response;
+        }
+        let Some(location) = response
+            .headers()
+            .get(hyper::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+        else {
+            break response;
+        };
+        redirects += 1;
+        if redirects > MAX_REDIRECTS {
+            return Err(format!(
+                "Error downloading resource: more than {MAX_REDIRECTS} redirects"
+            ));
+        }
+        current = redirect_target(&current, location)?;
+        logln(log, format_args!("Following redirect to '{current}'"));
+    };
+    let status = response.status();
+    if status != hyper::StatusCode::OK {
+        return Err(format!(
+            "Error downloading resource, received HTTP return code {}",
+            status.as_u16()
+        ));
+    }
+
+    remove_if_symlink(destination).await;
+    let mut file = tokio::fs::File::create(destination)
+        .await
+        .map_err(|e| format!("Failed to create '{}': {e}", destination.display()))?;
+    let mut body = response.into_body();
+    let mut received: u64 = 0;
+    loop {
+        let frame = tokio::time::timeout(stall_timeout, body.frame())
+            .await
+            .map_err(|_| stalled())?;
+        let Some(frame) = frame else { break };
+        let frame =
+            frame.map_err(|e| format!("Error downloading resource: {}", error_chain(&e)))?;
+        if let Ok(data) = frame.into_data() {
+            received += data.len() as u64;
+            file.write_all(&data)
+                .await
+                .map_err(|e| format!("Failed to write '{}': {e}", destination.display()))?;
+        }
+    }
+    file.flush()
+        .await
+        .map_err(|e| format!("Failed to write '{}': {e}", destination.display()))?;
+    logln(log, format_args!("Downloaded {received} bytes"));
+    Ok(())
+}
+
+fn redirect_target(current: &hyper::Uri, location: &str) -> Result<hyper::Uri, String> {
+    let target = if location.contains("://") {
+        location.to_string()
+    } else if location.starts_with('/') {
+        format!(
+            "{}://{}{location}",
+            current.scheme_str().unwrap_or("http"),
+            current.authority().map(|a| a.as_str()).unwrap_or_default()
+        )
+    } else {
+        let path = current.path();
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        format!(
+            "{}://{}{dir}{location}",
+            current.scheme_str().unwrap_or("http"),
+            current.authority().map(|a| a.as_str()).unwrap_or_default()
+        )
+    };
+    if !target.starts_with("http://") {
+        return Err(format!(
+            "Error downloading resource: redirected to '{target}', which is not plain HTTP"
+        ));
+    }
+    target
+        .parse()
+        .map_err(|e| format!("Error downloading resource: bad redirect '{target}': {e}"))
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The archive formats Mesos's fetcher extracts, chosen by file name as Mesos does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveKind {
+    Tar,
+    TarGz,
+    TarBz2,
+    TarXz,
+    Zip,
+    /// A single gzip-compressed file, unpacked to its name without `.gz`.
+    Gz,
+}
+
+impl ArchiveKind {
+    /// The kind of `path` by its suffix (case-sensitive, as in Mesos), if it is an archive.
+    pub fn of(path: &Path) -> Option<ArchiveKind> {
+        let name = path.file_name()?.to_str()?;
+        let kinds = [
+            (".tar", ArchiveKind::Tar),
+            (".tgz", ArchiveKind::TarGz),
+            (".tar.gz", ArchiveKind::TarGz),
+            (".tbz2", ArchiveKind::TarBz2),
+            (".tar.bz2", ArchiveKind::TarBz2),
+            (".txz", ArchiveKind::TarXz),
+            (".tar.xz", ArchiveKind::TarXz),
+            (".zip", ArchiveKind::Zip),
+            (".gz", ArchiveKind::Gz),
+        ];
+        kinds
+            .into_iter()
+            .find(|(suffix, _)| name.ends_with(suffix))
+            .map(|(_, kind)| kind)
+    }
+}
+
+/// Unpacks `archive` into the directory `into`, refusing any entry that would land outside it.
+/// Blocking: run it on a blocking thread.
+pub fn extract(kind: ArchiveKind, archive: &Path, into: &Path) -> io::Result<()> {
+    let open = || std::fs::File::open(archive).map(io::BufReader::new);
+    match kind {
+        ArchiveKind::Tar => unpack_tar(open()?, into),
+        ArchiveKind::TarGz => unpack_tar(flate2::read::MultiGzDecoder::new(open()?), into),
+        ArchiveKind::TarBz2 => unpack_tar(bzip2::read::MultiBzDecoder::new(open()?), into),
+        ArchiveKind::TarXz => {
+            // lzma-rs decodes xz only into a writer, so the tar goes through a hidden
+            // temporary file in the sandbox, removed whatever happens.
+            let temporary = into.join(format!(
+                ".{}.remesos-unxz",
+                archive
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ));
+            let result = (|| {
+                let mut tar = std::fs::File::create(&temporary)?;
+                lzma_rs::xz_decompress(&mut open()?, &mut tar)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                drop(tar);
+                unpack_tar(io::BufReader::new(std::fs::File::open(&temporary)?), into)
+            })();
+            let _ = std::fs::remove_file(&temporary);
+            result
+        }
+        ArchiveKind::Zip => unpack_zip(std::fs::File::open(archive)?, into),
+        ArchiveKind::Gz => {
+            let name = archive
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".gz"))
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| invalid("the archive's name has nothing before '.gz'"))?;
+            let destination = create_confined(into, Path::new(name))?;
+            let mut file = std::fs::File::create(destination)?;
+            io::copy(&mut flate2::read::MultiGzDecoder::new(open()?), &mut file)?;
+            Ok(())
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.into())
+}
+
+fn escapes(entry: &Path) -> io::Error {
+    invalid(format!(
+        "archive entry '{}' would be extracted outside the sandbox",
+        entry.display()
+    ))
+}
+
+fn unpack_tar(reader: impl Read, into: &Path) -> io::Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    // Keeps the rwx bits (so `bin/run.sh` stays executable) but drops setuid, setgid and
+    // sticky: the agent may run as root, unlike Mesos's fetcher, which runs as the task's user.
+    archive.set_preserve_permissions(false);
+    archive.set_overwrite(true);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        if !confined(&path) {
+            return Err(escapes(&path));
+        }
+        // A hard link's target must be inside too (the tar crate checks it as well).
+        if entry.header().entry_type().is_hard_link()
+            && let Some(target) = entry.link_name()?
+            && !confined(&target)
+        {
+            return Err(escapes(&target));
+        }
+        // `unpack_in` refuses, with `false` or an error, an entry whose parent directory
+        // resolves outside `into` through a symlink unpacked earlier.
+        if !entry.unpack_in(into).map_err(|e| invalid(e.to_string()))? {
+            return Err(escapes(&path));
+        }
+    }
+    Ok(())
+}
+
+fn unpack_zip(file: std::fs::File, into: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let zip_error = |e: zip::result::ZipError| invalid(e.to_string());
+    let mut archive = zip::ZipArchive::new(file).map_err(zip_error)?;
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(zip_error)?;
+        let name = PathBuf::from(entry.name());
+        if name.as_os_str().is_empty() || !confined(&name) {
+            return Err(escapes(&name));
+        }
+        if entry.is_dir() {
+            create_confined_dir(into, &name)?;
+            continue;
+        }
+        let destination = create_confined(into, &name)?;
+        let mode = entry.unix_mode();
+        if mode.is_some_and(|m| m & 0o170000 == 0o120000) {
+            let mut target = String::new();
+            entry.read_to_string(&mut target)?;
+            std::os::unix::fs::symlink(target, &destination)?;
+            continue;
+        }
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&destination)?;
+        io::copy(&mut entry, &mut out)?;
+        if let Some(mode) = mode {
+            // rwx only, as for tar entries.
+            out.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the directory `into/relative` and checks it resolves inside `into`.
+fn create_confined_dir(into: &Path, relative: &Path) -> io::Result<PathBuf> {
+    let directory = into.join(relative);
+    std::fs::create_dir_all(&directory)?;
+    let root = into.canonicalize()?;
+    if !directory.canonicalize()?.starts_with(&root) {
+        return Err(escapes(relative));
+    }
+    Ok(directory)
+}
+
+/// Prepares `into/relative` for writing a new file: its parent is created and checked to
+/// resolve inside `into`, and anything already there that is not a directory (a symlink
+/// from the same archive, say) is removed so the write cannot follow it.
+fn create_confined(into: &Path, relative: &Path) -> io::Result<PathBuf> {
+    let parent = relative.parent().unwrap_or(Path::new(""));
+    let file_name = relative.file_name().ok_or_else(|| escapes(relative))?;
+    let destination = create_confined_dir(into, parent)?.join(file_name);
+    if let Ok(metadata) = std::fs::symlink_metadata(&destination) {
+        if metadata.is_dir() {
+            return Err(invalid(format!(
+                "'{}' is already a directory",
+                relative.display()
+            )));
+        }
+        std::fs::remove_file(&destination)?;
+    }
+    Ok(destination)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basename_follows_mesos() {
+        assert_eq!(uri_basename("http://h/a/b.tgz").unwrap(), "b.tgz");
+        assert_eq!(uri_basename("http://h/a?x=1").unwrap(), "a?x=1");
+        assert_eq!(uri_basename("/tmp/x/y.sh").unwrap(), "y.sh");
+        assert_eq!(uri_basename("file:///tmp/y").unwrap(), "y");
+        assert!(uri_basename("http://host").is_err());
+        assert!(uri_basename("http://host/").is_err());
+        assert!(uri_basename("/tmp/it's").is_err());
+    }
+
+    #[test]
+    fn output_file_must_stay_in_the_sandbox() {
+        assert!(validate_output_file("a/b/c").is_ok());
+        assert!(validate_output_file("").is_err());
+        assert!(validate_output_file("/etc/passwd").is_err());
+        assert!(validate_output_file("../x").is_err());
+        assert!(validate_output_file("a/../../x").is_err());
+        assert!(validate_output_file("a/").is_err());
+    }
+
+    #[test]
+    fn sources() {
+        let mut log = Vec::new();
+        let home = Some(Path::new("/opt/fw"));
+        assert_eq!(
+            source_of("file:///a/b", None, &mut log),
+            Ok(Source::Local("/a/b".into()))
+        );
+        assert_eq!(
+            source_of("file://localhost/a/b", None, &mut log),
+            Ok(Source::Local("/a/b".into()))
+        );
+        assert_eq!(
+            source_of("bin/x", home, &mut log),
+            Ok(Source::Local("/opt/fw/bin/x".into()))
+        );
+        assert!(source_of("bin/x", None, &mut log).is_err());
+        assert!(source_of("file://rel/x", None, &mut log).is_err());
+        assert!(source_of("https://h/x", None, &mut log).is_err());
+        assert!(source_of("hdfs://h/x", None, &mut log).is_err());
+    }
+
+    #[test]
+    fn archive_kinds() {
+        let kind = |n: &str| ArchiveKind::of(Path::new(n));
+        assert_eq!(kind("a.tar.gz"), Some(ArchiveKind::TarGz));
+        assert_eq!(kind("a.gz"), Some(ArchiveKind::Gz));
+        assert_eq!(kind("a.txz"), Some(ArchiveKind::TarXz));
+        assert_eq!(kind("a.zip"), Some(ArchiveKind::Zip));
+        assert_eq!(kind("a.jar"), None);
+        assert_eq!(kind("a.TAR"), None);
+    }
+
+    #[test]
+    fn redirects_resolve() {
+        let base: hyper::Uri = "http://h:1/a/b".parse().unwrap();
+        assert_eq!(redirect_target(&base, "/c").unwrap(), "http://h:1/c");
+        assert_eq!(redirect_target(&base, "c").unwrap(), "http://h:1/a/c");
+        assert!(redirect_target(&base, "https://x/y").is_err());
+    }
+}

@@ -23,7 +23,7 @@ use super::{Agent, CallError};
 use crate::api;
 use crate::resources::Resources;
 
-pub fn router(agent: AgentHandle) -> Router {
+pub fn router(agent: AgentHandle, files: super::files::SharedFiles) -> Router {
     let routes = Router::new()
         .route("/api/v1/executor", any(executor_api))
         .route("/api/v1", any(operator_api))
@@ -40,6 +40,7 @@ pub fn router(agent: AgentHandle) -> Router {
         .nest("/slave(1)", routes.clone())
         .merge(routes)
         .merge(top)
+        .merge(super::files::routes(files))
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(api::refuse_oversized))
 }

@@ -379,9 +379,10 @@ impl Agent {
             M::ShutdownFramework(s) => self.shutdown_framework(now, &s.framework_id.value),
             M::UpdateFramework(u) => {
                 if let Some(id) = u.framework_info.id.as_ref().map(|i| i.value.clone())
-                    && let Some(f) = self.frameworks.get_mut(&id) {
-                        f.info = u.framework_info;
-                    }
+                    && let Some(f) = self.frameworks.get_mut(&id)
+                {
+                    f.info = u.framework_info;
+                }
             }
             M::CheckpointResources(c) => self.checkpoint_resources(c.resources),
             M::Shutdown(s) => {
@@ -1239,9 +1240,10 @@ impl Agent {
             .frameworks
             .get_mut(framework_id)
             .and_then(|f| f.executors.get_mut(executor_id))
-            && executor.conn == Some(conn) {
-                executor.conn = None;
-            }
+            && executor.conn == Some(conn)
+        {
+            executor.conn = None;
+        }
     }
 
     // ----- processes -----
@@ -1257,9 +1259,10 @@ impl Agent {
             .frameworks
             .get_mut(framework_id)
             .and_then(|f| f.executors.get_mut(executor_id))
-            && executor.container_id == container_id {
-                executor.pid = Some(pid);
-            }
+            && executor.container_id == container_id
+        {
+            executor.pid = Some(pid);
+        }
     }
 
     /// The executor's process ended (or never started: `error`): its unfinished tasks fail,

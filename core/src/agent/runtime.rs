@@ -186,7 +186,7 @@ async fn run_session(handle: &AgentHandle, master: &str) -> Result<(), String> {
         let message = message.map_err(|e| e.message().to_string())?;
         if let Some(m) = message.message {
             handle
-                .send(Command::FromMaster(m))
+                .send(Command::FromMaster(Box::new(m)))
                 .map_err(|e| e.to_string())?;
         }
     }
@@ -311,18 +311,19 @@ impl Runtime {
                             message: Some(message),
                         })
                         .is_err()
-                    {
-                        tracing::warn!(
-                            "master session is backed up; dropping a message (updates are retried)"
-                        );
-                    }
+                {
+                    tracing::warn!(
+                        "master session is backed up; dropping a message (updates are retried)"
+                    );
+                }
             }
             Effect::Executor { conn, event } => {
                 if let Some(events) = self.executors.get(&conn)
-                    && events.try_send(*event).is_err() {
-                        tracing::warn!(conn, "executor stream is not being read; closing it");
-                        self.executors.remove(&conn);
-                    }
+                    && events.try_send(*event).is_err()
+                {
+                    tracing::warn!(conn, "executor stream is not being read; closing it");
+                    self.executors.remove(&conn);
+                }
             }
             Effect::CloseExecutor { conn } => {
                 self.executors.remove(&conn);
@@ -352,9 +353,13 @@ impl Runtime {
                 }
             }
             Effect::Attach { sandbox, paths } => {
+                // The lock is held only for these inserts; request handlers take it briefly
+                // in spawn_blocking (see files.rs).
                 if let Ok(mut files) = self.files.write() {
                     for path in paths {
-                        files.attach(&path, &sandbox);
+                        if let Err(e) = files.attach(&path, &sandbox) {
+                            tracing::warn!(%path, error = %e, "failed to attach a sandbox to /files");
+                        }
                     }
                 }
             }

@@ -123,10 +123,11 @@ impl Manager {
         stream.sent_at = None;
         stream.interval = RETRY_MIN;
         if let Some(next) = stream.pending.front()
-            && self.connected {
-                stream.sent_at = Some(now);
-                actions.push(Action::Forward(next.clone()));
-            }
+            && self.connected
+        {
+            stream.sent_at = Some(now);
+            actions.push(Action::Forward(next.clone()));
+        }
         let empty = stream.pending.is_empty();
         (actions, empty)
     }

@@ -357,7 +357,7 @@ pub async fn start(
         master,
         files.clone(),
     );
-    let app = agent::http::router(handle.clone());
+    let app = agent::http::router(handle.clone(), files);
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "agent server failed");

@@ -1,0 +1,993 @@
+//! The agent's sandbox plumbing: the fetcher (reference/mesos-contract.md §4.4, Mesos
+//! `docs/fetcher.md`) and the `/files` endpoints (§4.2, §6, Mesos `src/files/files.cpp`).
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use proptest::prelude::*;
+use remesos::agent::fetcher::{FetchOptions, fetch};
+use remesos::agent::files::{self, Files};
+use remesos_proto::v1::command_info::Uri;
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let path = std::env::temp_dir().join(format!("remesos-sandbox-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path.canonicalize().unwrap())
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn uri(value: &str) -> Uri {
+    Uri {
+        value: value.to_string(),
+        ..Default::default()
+    }
+}
+
+async fn run_fetch(uris: &[Uri], sandbox: &Path, options: &FetchOptions) -> Result<String, String> {
+    let mut log = Vec::new();
+    let result = fetch(uris, sandbox, options, &mut log).await;
+    let log = String::from_utf8(log).unwrap();
+    match result {
+        Ok(()) => Ok(log),
+        Err(error) => Err(format!("{error}\n--- log ---\n{log}")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Archives, built in the test with the same crates the fetcher reads them with.
+
+/// A tar with `bin/run.sh` (0755), `conf/a.txt` and a directory entry.
+fn tar_bytes() -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, mode: u32, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, path, data).unwrap();
+    };
+    add("bin/run.sh", 0o755, b"#!/bin/sh\necho hi\n");
+    add("conf/a.txt", 0o644, b"alpha");
+    add("bin/suid", 0o4755, b"#!/bin/sh\n");
+    builder.into_inner().unwrap()
+}
+
+/// A tar whose second entry is `../evil` (written raw: the builder refuses such names).
+fn evil_tar_bytes(name: &str) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(2);
+    header.set_mode(0o644);
+    builder
+        .append_data(&mut header, "ok.txt", &b"ok"[..])
+        .unwrap();
+    let mut header = tar::Header::new_old();
+    header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    header.set_size(4);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    builder.append(&header, &b"evil"[..]).unwrap();
+    builder.into_inner().unwrap()
+}
+
+/// A tar with a symlink `link -> <target>` then a file `link/passwd` written through it.
+fn symlink_tar_bytes(target: &Path) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_size(0);
+    header.set_mode(0o777);
+    builder.append_link(&mut header, "link", target).unwrap();
+    let mut header = tar::Header::new_old();
+    let name = b"link/passwd";
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_size(4);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    builder.append(&header, &b"evil"[..]).unwrap();
+    builder.into_inner().unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn bzip2(data: &[u8]) -> Vec<u8> {
+    let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn xz(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    lzma_rs::xz_compress(&mut std::io::Cursor::new(data), &mut out).unwrap();
+    out
+}
+
+fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o755);
+    writer.add_directory("dir/", options).unwrap();
+    for (name, data) in entries {
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(data).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+fn assert_tar_contents(sandbox: &Path) {
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("conf/a.txt")).unwrap(),
+        "alpha"
+    );
+    let mode = std::fs::metadata(sandbox.join("bin/run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    // setuid is dropped: the agent may extract as root.
+    let mode = std::fs::metadata(sandbox.join("bin/suid"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o755);
+}
+
+// ---------------------------------------------------------------------------------------
+// Fetcher: local sources.
+
+#[tokio::test]
+async fn copies_local_paths_and_file_uris() {
+    let source = TempDir::new();
+    let sandbox = TempDir::new();
+    std::fs::write(source.path().join("a.txt"), "A").unwrap();
+    std::fs::write(source.path().join("b.txt"), "B").unwrap();
+    let uris = [
+        uri(source.path().join("a.txt").to_str().unwrap()),
+        uri(&format!("file://{}", source.path().join("b.txt").display())),
+    ];
+    let log = run_fetch(&uris, sandbox.path(), &FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("a.txt")).unwrap(),
+        "A"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("b.txt")).unwrap(),
+        "B"
+    );
+    assert!(log.contains("Successfully fetched all URIs into"), "{log}");
+}
+
+#[tokio::test]
+async fn relative_paths_use_frameworks_home() {
+    let home = TempDir::new();
+    let sandbox = TempDir::new();
+    std::fs::create_dir(home.path().join("bin")).unwrap();
+    std::fs::write(home.path().join("bin/tool"), "T").unwrap();
+    let options = FetchOptions {
+        frameworks_home: Some(home.path().to_path_buf()),
+        ..Default::default()
+    };
+    run_fetch(&[uri("bin/tool")], sandbox.path(), &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("tool")).unwrap(),
+        "T"
+    );
+
+    // Without --frameworks_home a relative URI fails the fetch (Mesos `uriToLocalPath`).
+    let error = run_fetch(&[uri("bin/tool")], sandbox.path(), &FetchOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        error.starts_with("Failed to fetch 'bin/tool': A relative path"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn output_file_may_name_a_subdirectory_but_not_leave_the_sandbox() {
+    let source = TempDir::new();
+    let sandbox = TempDir::new();
+    std::fs::write(source.path().join("a.txt"), "A").unwrap();
+    let mut u = uri(source.path().join("a.txt").to_str().unwrap());
+    u.output_file = Some("conf/sub/renamed.txt".to_string());
+    run_fetch(&[u.clone()], sandbox.path(), &FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("conf/sub/renamed.txt")).unwrap(),
+        "A"
+    );
+
+    for bad in [
+        "../outside.txt",
+        "/tmp/outside.txt",
+        "a/../../outside.txt",
+        "",
+    ] {
+        u.output_file = Some(bad.to_string());
+        let error = run_fetch(&[u.clone()], sandbox.path(), &FetchOptions::default())
+            .await
+            .unwrap_err();
+        assert!(error.starts_with("Failed to fetch '"), "{bad}: {error}");
+    }
+    assert!(
+        !sandbox
+            .path()
+            .parent()
+            .unwrap()
+            .join("outside.txt")
+            .exists()
+    );
+}
+
+#[tokio::test]
+async fn executable_is_chmodded_and_never_extracted() {
+    let source = TempDir::new();
+    let sandbox = TempDir::new();
+    std::fs::write(source.path().join("tool.tar"), tar_bytes()).unwrap();
+    let mut u = uri(source.path().join("tool.tar").to_str().unwrap());
+    u.executable = Some(true);
+    run_fetch(&[u], sandbox.path(), &FetchOptions::default())
+        .await
+        .unwrap();
+    let mode = std::fs::metadata(sandbox.path().join("tool.tar"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    assert!(
+        !sandbox.path().join("conf").exists(),
+        "executable URIs are not extracted"
+    );
+}
+
+#[tokio::test]
+async fn missing_local_file_fails_with_the_uri_in_the_message() {
+    let sandbox = TempDir::new();
+    let error = run_fetch(
+        &[uri("/nonexistent/x.bin")],
+        sandbox.path(),
+        &FetchOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.starts_with("Failed to fetch '/nonexistent/x.bin': Failed to copy"),
+        "{error}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Fetcher: extraction (every format Mesos extracts, docs/fetcher.md).
+
+#[tokio::test]
+async fn extracts_every_archive_type() {
+    let tar = tar_bytes();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("a.tar", tar.clone()),
+        ("a.tar.gz", gzip(&tar)),
+        ("a.tgz", gzip(&tar)),
+        ("a.tar.bz2", bzip2(&tar)),
+        ("a.tbz2", bzip2(&tar)),
+        ("a.tar.xz", xz(&tar)),
+        ("a.txz", xz(&tar)),
+    ];
+    for (name, bytes) in cases {
+        let source = TempDir::new();
+        let sandbox = TempDir::new();
+        std::fs::write(source.path().join(name), bytes).unwrap();
+        run_fetch(
+            &[uri(source.path().join(name).to_str().unwrap())],
+            sandbox.path(),
+            &FetchOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_tar_contents(sandbox.path());
+        // Mesos leaves the archive itself in the sandbox too.
+        assert!(sandbox.path().join(name).exists(), "{name}");
+        // No temporary left behind.
+        let hidden: Vec<_> = std::fs::read_dir(sandbox.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(hidden.is_empty(), "{name}: {hidden:?}");
+    }
+
+    // zip
+    let source = TempDir::new();
+    let sandbox = TempDir::new();
+    std::fs::write(
+        source.path().join("a.zip"),
+        zip_bytes(&[("dir/x.txt", b"zipped"), ("top.sh", b"#!/bin/sh\n")]),
+    )
+    .unwrap();
+    run_fetch(
+        &[uri(source.path().join("a.zip").to_str().unwrap())],
+        sandbox.path(),
+        &FetchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("dir/x.txt")).unwrap(),
+        "zipped"
+    );
+    let mode = std::fs::metadata(sandbox.path().join("top.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+
+    // a bare .gz becomes the file without the suffix
+    let source = TempDir::new();
+    let sandbox = TempDir::new();
+    std::fs::write(source.path().join("data.csv.gz"), gzip(b"1,2,3\n")).unwrap();
+    run_fetch(
+        &[uri(source.path().join("data.csv.gz").to_str().unwrap())],
+        sandbox.path(),
+        &FetchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("data.csv")).unwrap(),
+        "1,2,3\n"
+    );
+}
+
+#[tokio::test]
+async fn extract_false_keeps_the_archive_as_is() {
+    let source = TempDir::new();
+    let sandbox = TempDir::new();
+    std::fs::write(source.path().join("a.tar"), tar_bytes()).unwrap();
+    let mut u = uri(source.path().join("a.tar").to_str().unwrap());
+    u.extract = Some(false);
+    run_fetch(&[u], sandbox.path(), &FetchOptions::default())
+        .await
+        .unwrap();
+    assert!(sandbox.path().join("a.tar").exists());
+    assert!(!sandbox.path().join("conf").exists());
+}
+
+#[tokio::test]
+async fn archive_entries_outside_the_sandbox_are_refused() {
+    let outer = TempDir::new();
+    let sandbox = outer.path().join("sandbox");
+    std::fs::create_dir(&sandbox).unwrap();
+    let source = TempDir::new();
+
+    // `../evil` in a tar, a tar.gz and a zip.
+    std::fs::write(source.path().join("evil.tar"), evil_tar_bytes("../evil")).unwrap();
+    std::fs::write(
+        source.path().join("evil.tgz"),
+        gzip(&evil_tar_bytes("sub/../../evil")),
+    )
+    .unwrap();
+    std::fs::write(
+        source.path().join("evil.zip"),
+        zip_bytes(&[("../evil", b"evil")]),
+    )
+    .unwrap();
+    for name in ["evil.tar", "evil.tgz", "evil.zip"] {
+        let error = run_fetch(
+            &[uri(source.path().join(name).to_str().unwrap())],
+            &sandbox,
+            &FetchOptions::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            error.contains("Failed to extract archive") && error.contains("outside the sandbox"),
+            "{name}: {error}"
+        );
+        assert!(!outer.path().join("evil").exists(), "{name} escaped");
+    }
+
+    // An absolute entry.
+    std::fs::write(
+        source.path().join("abs.tar"),
+        evil_tar_bytes(&format!("{}/abs-evil", outer.path().display())),
+    )
+    .unwrap();
+    let error = run_fetch(
+        &[uri(source.path().join("abs.tar").to_str().unwrap())],
+        &sandbox,
+        &FetchOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.contains("outside the sandbox"), "{error}");
+    assert!(!outer.path().join("abs-evil").exists());
+
+    // A symlink to a directory outside, then a file written through it.
+    let target = outer.path().join("target");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(source.path().join("link.tar"), symlink_tar_bytes(&target)).unwrap();
+    let error = run_fetch(
+        &[uri(source.path().join("link.tar").to_str().unwrap())],
+        &sandbox,
+        &FetchOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.contains("Failed to extract archive"), "{error}");
+    assert!(!target.join("passwd").exists(), "wrote through a symlink");
+}
+
+// ---------------------------------------------------------------------------------------
+// Fetcher: HTTP.
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    format!("http://{address}")
+}
+
+fn http_fixture() -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/dl/hello.txt", get(|| async { "hello over http" }))
+        .route(
+            "/dl/app.tgz",
+            get(|| async { axum::body::Bytes::from(gzip(&tar_bytes())) }),
+        )
+        .route(
+            "/moved",
+            get(|| async { axum::response::Redirect::temporary("/dl/hello.txt") }),
+        )
+        .route(
+            "/stall/x",
+            get(|| async {
+                let first = futures::stream::once(async {
+                    Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"partial"))
+                });
+                let body = futures::StreamExt::chain(first, futures::stream::pending());
+                axum::body::Body::from_stream(body)
+            }),
+        )
+        .route(
+            "/silent/x",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "never"
+            }),
+        )
+}
+
+#[tokio::test]
+async fn downloads_over_http() {
+    let base = serve(http_fixture()).await;
+    let sandbox = TempDir::new();
+    let mut renamed = uri(&format!("{base}/moved"));
+    renamed.output_file = Some("via-redirect.txt".to_string());
+    run_fetch(
+        &[
+            uri(&format!("{base}/dl/hello.txt")),
+            uri(&format!("{base}/dl/app.tgz")),
+            renamed,
+        ],
+        sandbox.path(),
+        &FetchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("hello.txt")).unwrap(),
+        "hello over http"
+    );
+    assert_tar_contents(sandbox.path());
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("via-redirect.txt")).unwrap(),
+        "hello over http"
+    );
+}
+
+#[tokio::test]
+async fn http_404_fails_the_fetch_and_stops_there() {
+    let base = serve(http_fixture()).await;
+    let sandbox = TempDir::new();
+    let missing = format!("{base}/dl/missing.bin");
+    let error = run_fetch(
+        &[uri(&missing), uri(&format!("{base}/dl/hello.txt"))],
+        sandbox.path(),
+        &FetchOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.starts_with(&format!(
+            "Failed to fetch '{missing}': Error downloading resource, received HTTP return code 404"
+        )),
+        "{error}"
+    );
+    assert!(!sandbox.path().join("missing.bin").exists());
+    assert!(
+        !sandbox.path().join("hello.txt").exists(),
+        "later URIs are not fetched"
+    );
+}
+
+#[tokio::test]
+async fn https_is_refused_clearly() {
+    let sandbox = TempDir::new();
+    let error = run_fetch(
+        &[uri("https://example.invalid/x")],
+        sandbox.path(),
+        &FetchOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(error.contains("no TLS client"), "{error}");
+}
+
+#[tokio::test]
+async fn stalled_download_times_out() {
+    let base = serve(http_fixture()).await;
+    let sandbox = TempDir::new();
+    let options = FetchOptions {
+        stall_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let error = run_fetch(&[uri(&format!("{base}/stall/x"))], sandbox.path(), &options)
+        .await
+        .unwrap_err();
+    assert!(error.contains("no data received"), "{error}");
+    assert!(!sandbox.path().join("x").exists(), "partial file removed");
+}
+
+#[tokio::test]
+async fn total_timeout_bounds_the_whole_fetch() {
+    let base = serve(http_fixture()).await;
+    let sandbox = TempDir::new();
+    let options = FetchOptions {
+        stall_timeout: Duration::from_secs(3600),
+        total_timeout: Some(Duration::from_millis(300)),
+        ..Default::default()
+    };
+    let error = run_fetch(
+        &[uri(&format!("{base}/silent/x"))],
+        sandbox.path(),
+        &options,
+    )
+    .await
+    .unwrap_err();
+    assert!(error.contains("Timed out"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------
+// /files
+
+struct Sandboxed {
+    _outer: TempDir,
+    sandbox: PathBuf,
+    base: String,
+    files: files::SharedFiles,
+}
+
+const VIRTUAL: &str = "/frameworks/f1/executors/e1/runs/latest";
+
+/// An attached sandbox with `stdout`, `dir/inner.txt`, a symlink to `/etc`, a symlink to a
+/// sibling secret outside, and an internal symlink; served over HTTP.
+async fn sandboxed() -> Sandboxed {
+    let outer = TempDir::new();
+    let sandbox = outer.path().join("runs/c1");
+    std::fs::create_dir_all(sandbox.join("dir")).unwrap();
+    std::fs::write(sandbox.join("stdout"), "0123456789").unwrap();
+    std::fs::write(sandbox.join("dir/inner.txt"), "inner").unwrap();
+    std::fs::write(outer.path().join("runs/secret"), "secret").unwrap();
+    std::fs::write(outer.path().join("runs/c1-sibling"), "sibling").unwrap();
+    std::os::unix::fs::symlink("/etc", sandbox.join("etc")).unwrap();
+    std::os::unix::fs::symlink("../secret", sandbox.join("secret")).unwrap();
+    std::os::unix::fs::symlink("dir/inner.txt", sandbox.join("inner-link")).unwrap();
+    std::os::unix::fs::symlink("c1", outer.path().join("runs/latest")).unwrap();
+
+    let mut registry = Files::new();
+    registry
+        .attach(sandbox.to_str().unwrap(), &sandbox)
+        .unwrap();
+    registry
+        .attach(
+            outer.path().join("runs/latest").to_str().unwrap(),
+            &outer.path().join("runs/latest"),
+        )
+        .unwrap();
+    registry.attach(VIRTUAL, &sandbox).unwrap();
+    let files = Arc::new(RwLock::new(registry));
+    let base = serve(files::routes(files.clone())).await;
+    Sandboxed {
+        _outer: outer,
+        sandbox,
+        base,
+        files,
+    }
+}
+
+async fn get(url: &str) -> (u16, http::HeaderMap, Bytes) {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let response = client.get(url.parse().unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, body)
+}
+
+fn encode(path: &str) -> String {
+    let mut out = String::new();
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+async fn get_json(s: &Sandboxed, endpoint: &str, query: &str) -> (u16, serde_json::Value) {
+    let (status, _, body) = get(&format!("{}/files/{endpoint}?{query}", s.base)).await;
+    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+#[tokio::test]
+async fn browse_lists_like_ls() {
+    let s = sandboxed().await;
+    let (status, listing) = get_json(&s, "browse", &format!("path={}", encode(VIRTUAL))).await;
+    assert_eq!(status, 200);
+    let listing = listing.as_array().unwrap();
+    let paths: Vec<&str> = listing
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            format!("{VIRTUAL}/dir"),
+            format!("{VIRTUAL}/etc"),
+            format!("{VIRTUAL}/inner-link"),
+            format!("{VIRTUAL}/secret"),
+            format!("{VIRTUAL}/stdout"),
+        ]
+    );
+    let stdout = &listing[4];
+    assert_eq!(stdout["size"], 10);
+    assert_eq!(stdout["nlink"], 1);
+    assert!(
+        stdout["mode"].as_str().unwrap().starts_with("-rw"),
+        "{stdout}"
+    );
+    assert!(stdout["mtime"].as_i64().unwrap() > 1_500_000_000);
+    assert!(stdout["uid"].is_string() && stdout["gid"].is_string());
+    // Keys in Mesos's order.
+    let keys: Vec<&String> = stdout.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["gid", "mode", "mtime", "nlink", "path", "size", "uid"]
+    );
+    assert!(listing[0]["mode"].as_str().unwrap().starts_with('d'));
+    // Symlinks inside are followed; ones leading outside show as links, not their targets.
+    assert!(listing[2]["mode"].as_str().unwrap().starts_with('-'));
+    assert!(listing[1]["mode"].as_str().unwrap().starts_with('l'));
+    assert!(listing[3]["mode"].as_str().unwrap().starts_with('l'));
+
+    // The same directory under its real path and under runs/latest; the legacy alias.
+    let real = s.sandbox.to_str().unwrap().to_string();
+    let (status, listing) = get_json(&s, "browse.json", &format!("path={}", encode(&real))).await;
+    assert_eq!(status, 200);
+    assert_eq!(listing.as_array().unwrap().len(), 5);
+    let latest = s.sandbox.parent().unwrap().join("latest/dir");
+    let (status, listing) = get_json(
+        &s,
+        "browse",
+        &format!("path={}", encode(latest.to_str().unwrap())),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(listing[0]["size"], 5);
+
+    // Mesos answers a file with an empty listing, a missing path with 404, no path with 400.
+    let (status, listing) = get_json(
+        &s,
+        "browse",
+        &format!("path={}", encode(&format!("{VIRTUAL}/stdout"))),
+    )
+    .await;
+    assert_eq!((status, listing), (200, serde_json::json!([])));
+    let (status, _) = get_json(
+        &s,
+        "browse",
+        &format!("path={}", encode(&format!("{VIRTUAL}/nope"))),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = get_json(&s, "browse", "path=%2Fnot-attached").await;
+    assert_eq!(status, 404);
+    let (status, _) = get_json(&s, "browse", "").await;
+    assert_eq!(status, 400);
+
+    // Detached: gone.
+    s.files.write().unwrap().detach(VIRTUAL);
+    let (status, _) = get_json(&s, "browse", &format!("path={}", encode(VIRTUAL))).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn read_honours_offset_and_length() {
+    let s = sandboxed().await;
+    let path = encode(&format!("{VIRTUAL}/stdout"));
+    let s = &s;
+    let path = &path;
+    let read =
+        |query: String| async move { get_json(s, "read", &format!("path={path}&{query}")).await };
+
+    assert_eq!(
+        read("offset=0".into()).await,
+        (200, serde_json::json!({"data": "0123456789", "offset": 0}))
+    );
+    assert_eq!(
+        read("offset=3&length=4".into()).await,
+        (200, serde_json::json!({"data": "3456", "offset": 3}))
+    );
+    // -1 (or no offset) asks for the size.
+    assert_eq!(
+        read("offset=-1".into()).await,
+        (200, serde_json::json!({"data": "", "offset": 10}))
+    );
+    assert_eq!(
+        read(String::new()).await,
+        (200, serde_json::json!({"data": "", "offset": 10}))
+    );
+    // length=-1 means "to the end".
+    assert_eq!(
+        read("offset=8&length=-1".into()).await,
+        (200, serde_json::json!({"data": "89", "offset": 8}))
+    );
+    // At or past the end: no data, the requested offset.
+    assert_eq!(
+        read("offset=20".into()).await,
+        (200, serde_json::json!({"data": "", "offset": 20}))
+    );
+    // Bad parameters.
+    assert_eq!(read("offset=abc".into()).await.0, 400);
+    assert_eq!(read("offset=-2".into()).await.0, 400);
+    assert_eq!(read("offset=0&length=-5".into()).await.0, 400);
+    // A directory, a missing file.
+    let (status, _) = get_json(
+        s,
+        "read",
+        &format!("path={}&offset=0", encode(&format!("{VIRTUAL}/dir"))),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = get_json(
+        s,
+        "read",
+        &format!("path={}&offset=0", encode(&format!("{VIRTUAL}/none"))),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Through an internal symlink; the legacy alias; jsonp.
+    let (status, json) = get_json(
+        s,
+        "read.json",
+        &format!("path={}&offset=0", encode(&format!("{VIRTUAL}/inner-link"))),
+    )
+    .await;
+    assert_eq!(
+        (status, json),
+        (200, serde_json::json!({"data": "inner", "offset": 0}))
+    );
+    let (_, headers, body) = get(&format!(
+        "{}/files/read?path={path}&offset=0&length=2&jsonp=cb",
+        s.base
+    ))
+    .await;
+    assert_eq!(&body[..], br#"cb({"data":"01","offset":0});"#);
+    assert_eq!(headers["content-type"], "text/javascript");
+}
+
+#[tokio::test]
+async fn read_is_capped_at_sixteen_pages_and_passes_bytes_through() {
+    let s = sandboxed().await;
+    let big = vec![b'x'; 200_000];
+    std::fs::write(s.sandbox.join("big"), &big).unwrap();
+    let (status, json) = get_json(
+        &s,
+        "read",
+        &format!("path={}&offset=0", encode(&format!("{VIRTUAL}/big"))),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        json["data"].as_str().unwrap().len() as u64,
+        files::max_read_length()
+    );
+
+    // Non-UTF-8 bytes come back raw in the JSON string, as Mesos writes them.
+    std::fs::write(s.sandbox.join("bin"), b"a\xff\"b").unwrap();
+    let (_, _, body) = get(&format!(
+        "{}/files/read?path={}&offset=0",
+        s.base,
+        encode(&format!("{VIRTUAL}/bin"))
+    ))
+    .await;
+    assert_eq!(&body[..], b"{\"data\":\"a\xff\\\"b\",\"offset\":0}");
+}
+
+#[tokio::test]
+async fn download_sends_the_file_as_an_attachment() {
+    let s = sandboxed().await;
+    std::fs::write(s.sandbox.join("notes.txt"), "some notes").unwrap();
+    let (status, headers, body) = get(&format!(
+        "{}/files/download?path={}",
+        s.base,
+        encode(&format!("{VIRTUAL}/notes.txt"))
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], b"some notes");
+    assert_eq!(headers["content-type"], "text/plain");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=notes.txt"
+    );
+
+    let (status, headers, body) = get(&format!(
+        "{}/files/download.json?path={}",
+        s.base,
+        encode(&format!("{VIRTUAL}/stdout"))
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], b"0123456789");
+    assert_eq!(headers["content-type"], "application/octet-stream");
+
+    let (status, _, _) = get(&format!(
+        "{}/files/download?path={}",
+        s.base,
+        encode(&format!("{VIRTUAL}/dir"))
+    ))
+    .await;
+    assert_eq!(status, 400);
+    let (status, _, _) = get(&format!(
+        "{}/files/download?path={}",
+        s.base,
+        encode(&format!("{VIRTUAL}/none"))
+    ))
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn nothing_outside_an_attached_directory_is_served() {
+    let s = sandboxed().await;
+    let attempts = [
+        format!("{VIRTUAL}/../../../../../../etc/passwd"),
+        format!("{VIRTUAL}/dir/../../secret"),
+        format!("{VIRTUAL}/etc/passwd"),
+        format!("{VIRTUAL}/secret"),
+        format!("{VIRTUAL}//etc/passwd"),
+        format!("{}/../secret", s.sandbox.display()),
+        format!("{}/../c1-sibling", s.sandbox.display()),
+        "/etc/passwd".to_string(),
+        format!("{VIRTUAL}/%2e%2e/%2e%2e/secret"),
+    ];
+    for attempt in &attempts {
+        for endpoint in ["read", "download", "browse"] {
+            let url = format!(
+                "{}/files/{endpoint}?path={}&offset=0",
+                s.base,
+                encode(attempt)
+            );
+            let (status, _, body) = get(&url).await;
+            assert!(
+                status == 400 || status == 404,
+                "{endpoint} {attempt}: {status} {:?}",
+                String::from_utf8_lossy(&body)
+            );
+            assert!(
+                !String::from_utf8_lossy(&body).contains("root:"),
+                "{endpoint} {attempt}"
+            );
+            assert!(
+                !String::from_utf8_lossy(&body).contains("secret\""),
+                "{endpoint} {attempt}"
+            );
+        }
+    }
+    // Raw (not percent-encoded) `..` in the query, and an encoded NUL.
+    for query in [
+        format!("path={VIRTUAL}/../../secret&offset=0"),
+        format!("path={}%00/etc/passwd&offset=0", encode(VIRTUAL)),
+    ] {
+        let (status, _, body) = get(&format!("{}/files/read?{query}", s.base)).await;
+        assert!(status == 400 || status == 404, "{query}: {status} {body:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever the path string, resolution lands inside the attached directory or nowhere.
+    #[test]
+    fn resolution_never_leaves_the_root(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just("..".to_string()),
+                Just(".".to_string()),
+                Just("".to_string()),
+                Just("etc".to_string()),
+                Just("dir".to_string()),
+                Just("up".to_string()),
+                Just("abs".to_string()),
+                Just("passwd".to_string()),
+                Just("file://".to_string()),
+                "[a-z./%\\\\]{0,6}",
+            ],
+            0..8,
+        ),
+        lead in prop_oneof![Just(VIRTUAL.to_string()), Just("".to_string()), Just("/".to_string())],
+    ) {
+        let (root, files) = property_fixture();
+        let path = format!("{lead}/{}", parts.join("/"));
+        if let Ok(Some(resolved)) = files.resolve(&path) {
+            let canonical = resolved.canonicalize().unwrap();
+            prop_assert!(canonical.starts_with(root.path()), "{path} -> {}", canonical.display());
+        }
+    }
+}
+
+/// One sandbox for all property cases (`proptest` runs them in one thread): symlinks `etc`
+/// to `/etc`, `up` to `..`, `abs` to `/`, and a directory `dir`.
+fn property_fixture() -> (&'static TempDir, &'static Files) {
+    use std::sync::OnceLock;
+    static FIXTURE: OnceLock<(TempDir, Files)> = OnceLock::new();
+    let (dir, files) = FIXTURE.get_or_init(|| {
+        let dir = TempDir::new();
+        std::fs::create_dir(dir.path().join("dir")).unwrap();
+        std::fs::write(dir.path().join("dir/passwd"), "fake").unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("..", dir.path().join("up")).unwrap();
+        std::os::unix::fs::symlink("/", dir.path().join("abs")).unwrap();
+        let mut files = Files::new();
+        files.attach(VIRTUAL, dir.path()).unwrap();
+        (dir, files)
+    });
+    (dir, files)
+}
