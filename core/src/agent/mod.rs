@@ -99,7 +99,8 @@ pub struct Launch {
 
 #[derive(Debug)]
 pub enum Effect {
-    Master(ToMaster),
+    /// A message on the master session (boxed: by far the largest variant).
+    Master(Box<ToMaster>),
     Executor {
         conn: ConnId,
         event: Box<exec::Event>,
@@ -246,7 +247,7 @@ impl Agent {
         self.outbox.push(effect);
     }
 
-    fn to_executor(&mut self, conn: ConnId, event: exec::Event) {
+    fn send_executor(&mut self, conn: ConnId, event: exec::Event) {
         self.emit(Effect::Executor {
             conn,
             event: Box::new(event),
@@ -281,7 +282,7 @@ impl Agent {
                     });
                 }
                 Action::Forward(update) => {
-                    self.emit(Effect::Master(ToMaster::StatusUpdate(update)))
+                    self.emit(Effect::Master(Box::new(ToMaster::StatusUpdate(update))))
                 }
             }
         }
@@ -367,7 +368,7 @@ impl Agent {
         match message {
             M::Registered(r) => self.registered(now, r.agent_id.value, r.master_info),
             M::Reregistered(r) => self.registered(now, r.agent_id.value, r.master_info),
-            M::Ping(_) => self.emit(Effect::Master(ToMaster::Pong(wire::Pong {}))),
+            M::Ping(_) => self.emit(Effect::Master(Box::new(ToMaster::Pong(wire::Pong {})))),
             M::RunTask(run) => self.run_task(now, run),
             M::RunTaskGroup(group) => self.run_task_group(now, group),
             M::KillTask(kill) => self.kill_task(now, kill),
@@ -547,7 +548,7 @@ impl Agent {
                 .and_then(|f| f.executors.get_mut(&eid))
                 .expect("launched");
             executor.tasks.insert(task.task_id.value.clone(), record);
-            self.to_executor(conn, launch_event(task));
+            self.send_executor(conn, launch_event(task));
         } else {
             executor.queued.push(task);
         }
@@ -931,7 +932,7 @@ impl Agent {
                             }),
                             ..Default::default()
                         };
-                        self.to_executor(conn, event);
+                        self.send_executor(conn, event);
                     }
                     None => self.shutdown_executor(now, &fid, &eid),
                 }
@@ -981,7 +982,7 @@ impl Agent {
             message: Some(exec::event::Message { data: message.data }),
             ..Default::default()
         };
-        self.to_executor(conn, event);
+        self.send_executor(conn, event);
     }
 
     /// SHUTDOWN to the executor; it is killed if still alive after the grace period.
@@ -1013,7 +1014,7 @@ impl Agent {
                     r#type: Some(exec::event::Type::Shutdown as i32),
                     ..Default::default()
                 };
-                self.to_executor(conn, event);
+                self.send_executor(conn, event);
             }
             None => {
                 let container_id = executor.container_id.clone();
@@ -1102,7 +1103,7 @@ impl Agent {
             ..Default::default()
         };
         tracing::info!(framework_id = %fid, executor_id = %eid, "executor subscribed");
-        self.to_executor(conn, subscribed);
+        self.send_executor(conn, subscribed);
         // Updates the executor resent because it never saw them acknowledged (§8.2).
         for update in subscribe.unacknowledged_updates {
             self.executor_status(now, &fid, &eid, update.status);
@@ -1125,7 +1126,7 @@ impl Agent {
             {
                 executor.tasks.insert(task.task_id.value.clone(), record);
             }
-            self.to_executor(conn, launch_event(task));
+            self.send_executor(conn, launch_event(task));
         }
         Ok(())
     }
@@ -1152,7 +1153,7 @@ impl Agent {
                 acknowledged: Some(exec::event::Acknowledged { task_id, uuid }),
                 ..Default::default()
             };
-            self.to_executor(conn, event);
+            self.send_executor(conn, event);
         }
     }
 
@@ -1212,13 +1213,13 @@ impl Agent {
                         "Expecting 'message' to be present".into(),
                     ));
                 };
-                self.emit(Effect::Master(ToMaster::ExecutorToFramework(
+                self.emit(Effect::Master(Box::new(ToMaster::ExecutorToFramework(
                     wire::ExecutorToFramework {
                         framework_id: call.framework_id,
                         executor_id: call.executor_id,
                         data: message.data,
                     },
-                )));
+                ))));
             }
             Type::Heartbeat => {}
             Type::Subscribe => {
@@ -1348,7 +1349,7 @@ impl Agent {
             "executor exited"
         );
         if !command_executor {
-            self.emit(Effect::Master(ToMaster::ExitedExecutor(
+            self.emit(Effect::Master(Box::new(ToMaster::ExitedExecutor(
                 wire::ExitedExecutor {
                     framework_id: v1::FrameworkId {
                         value: framework_id.to_string(),
@@ -1358,7 +1359,7 @@ impl Agent {
                     },
                     status,
                 },
-            )));
+            ))));
         }
         self.gc_framework(framework_id);
     }

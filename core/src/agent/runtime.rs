@@ -308,7 +308,7 @@ impl Runtime {
                 if let Some(master) = &self.master
                     && master
                         .try_send(wire::AgentMessage {
-                            message: Some(message),
+                            message: Some(*message),
                         })
                         .is_err()
                 {

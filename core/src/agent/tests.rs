@@ -90,16 +90,16 @@ impl H {
         });
         out
     }
-    fn to_master(&mut self) -> Vec<ToMaster> {
+    fn master_messages(&mut self) -> Vec<ToMaster> {
         self.take(|e| {
             if let Effect::Master(m) = e {
-                Some(m.clone())
+                Some((**m).clone())
             } else {
                 None
             }
         })
     }
-    fn to_executor(&mut self, conn: ConnId) -> Vec<exec::Event> {
+    fn executor_events(&mut self, conn: ConnId) -> Vec<exec::Event> {
         self.take(|e| match e {
             Effect::Executor { conn: c, event } if *c == conn => Some((**event).clone()),
             _ => None,
@@ -234,7 +234,7 @@ fn tasks_wait_for_the_executor_then_updates_flow_until_acknowledged() {
     h.run("t1");
     h.effects.clear();
     h.subscribe("t1", 7);
-    let events = h.to_executor(7);
+    let events = h.executor_events(7);
     let types: Vec<i32> = events.iter().filter_map(|e| e.r#type).collect();
     assert_eq!(
         types,
@@ -246,7 +246,7 @@ fn tasks_wait_for_the_executor_then_updates_flow_until_acknowledged() {
 
     let running = h.update("t1", "t1", v1::TaskState::TaskRunning);
     let acks: Vec<_> = h
-        .to_executor(7)
+        .executor_events(7)
         .into_iter()
         .filter_map(|e| e.acknowledged)
         .collect();
@@ -254,14 +254,14 @@ fn tasks_wait_for_the_executor_then_updates_flow_until_acknowledged() {
         acks[0].uuid, running,
         "the executor may forget the update once it is checkpointed"
     );
-    let forwarded = h.to_master();
+    let forwarded = h.master_messages();
     assert!(
         matches!(&forwarded[..], [ToMaster::StatusUpdate(u)] if u.status.uuid.as_deref() == Some(&running[..]))
     );
 
     let finished = h.update("t1", "t1", v1::TaskState::TaskFinished);
     assert!(
-        h.to_master().is_empty(),
+        h.master_messages().is_empty(),
         "FINISHED waits until RUNNING is acknowledged"
     );
     let now = h.now();
@@ -274,7 +274,7 @@ fn tasks_wait_for_the_executor_then_updates_flow_until_acknowledged() {
         }),
     );
     h.pump();
-    let forwarded = h.to_master();
+    let forwarded = h.master_messages();
     match &forwarded[..] {
         [ToMaster::StatusUpdate(u)] => {
             assert_eq!(u.status.uuid.as_deref(), Some(&finished[..]));
@@ -294,7 +294,7 @@ fn an_executor_that_exits_fails_its_unfinished_tasks() {
     h.agent
         .executor_exited(now, "F", "t1", &container, Some(256), None);
     h.pump();
-    let updates = h.to_master();
+    let updates = h.master_messages();
     match &updates[..] {
         [ToMaster::StatusUpdate(u)] => {
             assert_eq!(u.status.state, v1::TaskState::TaskFailed as i32);
@@ -343,7 +343,7 @@ fn killing_a_queued_task_ends_it_killed() {
     );
     h.pump();
     let states: Vec<i32> = h
-        .to_master()
+        .master_messages()
         .into_iter()
         .filter_map(|m| {
             if let ToMaster::StatusUpdate(u) = m {
@@ -430,7 +430,7 @@ fn docker_containers_fail_with_a_clear_message() {
         .is_empty()
     );
     let messages: Vec<String> = h
-        .to_master()
+        .master_messages()
         .into_iter()
         .filter_map(|m| {
             if let ToMaster::StatusUpdate(u) = m {
