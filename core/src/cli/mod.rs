@@ -1,5 +1,6 @@
 //! The `remesos` binary's subcommands.
 
+mod executor;
 mod master;
 
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ const USAGE: &str = "Usage: remesos <command> [--flag=value ...]
 
 Commands:
   master     run a Mesos-compatible master (v1 scheduler and operator APIs on --port, default 5050)
+  executor   the built-in command executor (started by the agent for command tasks)
   help       show this message
 
 Every flag can also be given as MESOS_<FLAG> in the environment; `remesos <command> --help`
@@ -23,6 +25,7 @@ pub fn main() -> ExitCode {
     let env: Vec<(String, String)> = std::env::vars().collect();
     match command.as_str() {
         "master" => master::main(rest, &env),
+        "executor" => executor::main(rest, &env),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
