@@ -672,3 +672,44 @@ async fn non_2xx_answers_carry_the_agent_text() {
         other => panic!("{:?}", other.map(|_| ())),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_user_is_switched_to_when_running_as_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let mut command = shell("id -u; id -g");
+    command.user = Some("nobody".into());
+    let agent = FakeAgent::start(task("user", command)).await;
+    let dir = sandbox("user");
+    let mut executor = start_executor(&dir, &mesos_env(&agent, &dir));
+    assert_eq!(exit_code(&mut executor, &dir).await, 0);
+    agent
+        .wait_for(TaskState::TaskFinished, Duration::ZERO)
+        .await;
+    // SAFETY: getpwnam returns a pointer into static storage or null; read at once.
+    let (uid, gid) = unsafe {
+        let pw = libc::getpwnam(c"nobody".as_ptr());
+        assert!(!pw.is_null());
+        ((*pw).pw_uid, (*pw).pw_gid)
+    };
+    assert_eq!(
+        std::fs::read_to_string(dir.join("stdout")).unwrap(),
+        format!("{uid}\n{gid}\n")
+    );
+
+    // An unknown user fails the task before anything runs.
+    let mut command = shell("true");
+    command.user = Some("no-such-user-here".into());
+    let agent = FakeAgent::start(task("nouser", command)).await;
+    let dir = sandbox("nouser");
+    let mut executor = start_executor(&dir, &mesos_env(&agent, &dir));
+    assert_eq!(exit_code(&mut executor, &dir).await, 0);
+    let failed = agent.wait_for(TaskState::TaskFailed, Duration::ZERO).await;
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("Failed to launch the command: failed to find user 'no-such-user-here'")
+    );
+}

@@ -342,35 +342,26 @@ impl Connection {
                 body: String::from_utf8_lossy(&body).into_owned(),
             });
         }
-        self.stream = Some(Stream {
+        // The stream becomes the connection's only once SUBSCRIBED is read, so a cancelled
+        // subscribe leaves no half-open subscription behind.
+        let mut stream = Stream {
             body: response.into_body(),
             decoder: recordio::Decoder::new(MAX_EVENT_BYTES),
             pending: Default::default(),
-        });
-        let first = match self.next_event().await {
-            Ok(first) => first,
-            Err(e) => {
-                self.stream = None;
-                return Err(e);
-            }
         };
+        let first = read_event(&mut stream, self.format).await?;
         match (event_type(&first), first.subscribed, first.error) {
             (Some(event::Type::Subscribed), Some(subscribed), _) => {
+                self.stream = Some(stream);
                 self.ever_subscribed = true;
                 self.broken_since = None;
                 Ok(subscribed)
             }
-            (_, _, Some(e)) => {
-                self.stream = None;
-                Err(Error::Status {
-                    status: 200,
-                    body: e.message,
-                })
-            }
-            _ => {
-                self.stream = None;
-                Err(Error::Decode("the first event was not SUBSCRIBED".into()))
-            }
+            (_, _, Some(e)) => Err(Error::Status {
+                status: 200,
+                body: e.message,
+            }),
+            _ => Err(Error::Decode("the first event was not SUBSCRIBED".into())),
         }
     }
 
@@ -438,7 +429,10 @@ impl Connection {
     /// (see [`Connection::resubscribe`]). Cancel-safe: no event is lost if the future is
     /// dropped.
     pub async fn next_event(&mut self) -> Result<exec::Event> {
-        let result = self.read_event().await;
+        let result = match self.stream.as_mut() {
+            Some(stream) => read_event(stream, self.format).await,
+            None => Err(Error::StreamEnded),
+        };
         match &result {
             Ok(event) => {
                 if let (Some(event::Type::Acknowledged), Some(ack)) =
@@ -456,29 +450,6 @@ impl Connection {
             }
         }
         result
-    }
-
-    async fn read_event(&mut self) -> Result<exec::Event> {
-        let format = self.format;
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(Error::StreamEnded);
-        };
-        loop {
-            if let Some(record) = stream.pending.pop_front() {
-                return decode(format, &record);
-            }
-            let Some(frame) = stream.body.frame().await else {
-                return Err(Error::StreamEnded);
-            };
-            let frame = frame.map_err(|e| Error::Http(e.to_string()))?;
-            if let Ok(data) = frame.into_data() {
-                let records = stream
-                    .decoder
-                    .feed(&data)
-                    .map_err(|e| Error::Decode(e.to_string()))?;
-                stream.pending.extend(records);
-            }
-        }
     }
 
     /// Sends a status update. Fills in `uuid` (a fresh UUID v4, unless the caller set one),
@@ -554,6 +525,26 @@ impl Connection {
 /// The type of an event, when known.
 pub fn event_type(event: &exec::Event) -> Option<event::Type> {
     event.r#type.and_then(|t| event::Type::try_from(t).ok())
+}
+
+/// Reads the next event of `stream`. Cancel-safe: records are buffered in `stream`.
+async fn read_event(stream: &mut Stream, format: Format) -> Result<exec::Event> {
+    loop {
+        if let Some(record) = stream.pending.pop_front() {
+            return decode(format, &record);
+        }
+        let Some(frame) = stream.body.frame().await else {
+            return Err(Error::StreamEnded);
+        };
+        let frame = frame.map_err(|e| Error::Http(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            let records = stream
+                .decoder
+                .feed(&data)
+                .map_err(|e| Error::Decode(e.to_string()))?;
+            stream.pending.extend(records);
+        }
+    }
 }
 
 fn decode(format: Format, record: &[u8]) -> Result<exec::Event> {
