@@ -615,6 +615,15 @@ impl Agent {
             append: false,
         });
         let executor_dir = paths::executor_dir(wd, &agent_id, framework_id, &eid);
+        self.emit(Effect::Launch(Box::new(Launch {
+            framework_id: framework_id.to_string(),
+            executor_id: eid.clone(),
+            container_id: container_id.clone(),
+            sandbox: sandbox.clone(),
+            command,
+            environment,
+            user,
+        })));
         self.emit(Effect::Attach {
             sandbox: sandbox.clone(),
             paths: vec![
@@ -627,15 +636,6 @@ impl Agent {
                 paths::virtual_latest(framework_id, &eid),
             ],
         });
-        self.emit(Effect::Launch(Box::new(Launch {
-            framework_id: framework_id.to_string(),
-            executor_id: eid.clone(),
-            container_id: container_id.clone(),
-            sandbox: sandbox.clone(),
-            command,
-            environment,
-            user,
-        })));
         tracing::info!(framework_id, executor_id = %eid, %container_id, "launching executor");
         let executor = Executor {
             info,

@@ -329,6 +329,11 @@ impl Runtime {
                 self.executors.remove(&conn);
             }
             Effect::Launch(launch) => {
+                // The sandbox exists before the effects after this one (attaching it to
+                // /files) run.
+                if let Err(e) = std::fs::create_dir_all(&launch.sandbox) {
+                    tracing::error!(sandbox = %launch.sandbox.display(), error = %e, "failed to create a sandbox");
+                }
                 let handle = self.handle.clone();
                 let clear_env = self.agent.config.executor_environment.is_some();
                 tokio::spawn(launch_executor(handle, *launch, clear_env));

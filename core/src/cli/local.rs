@@ -12,6 +12,7 @@ pub fn flags() -> Flags {
         .flag(Flag::path("work_dir", "Directory for the agents' sandboxes (agent i uses <work_dir>/agent-i)").default("/tmp/remesos-local"))
         .flag(Flag::string("resources", "Resources of each agent (default: detected, as `remesos agent` does)"))
         .flag(Flag::string("attributes", "Attributes of each agent"))
+        .flag(Flag::u16("first_agent_port", "Port of the first agent; agent i listens on first_agent_port + i").default(5051u16))
         .flag(Flag::bool(
             "agent_loopback_ips",
             "Give agent i its own loopback address 127.0.0.(i+2), all on port 5051, so per-host services run once per agent",
@@ -116,14 +117,15 @@ async fn run(loaded: LoadedFlags) -> Result<(), String> {
     let work_dir =
         std::path::PathBuf::from(loaded.get_str("work_dir").unwrap_or("/tmp/remesos-local"));
     let loopback = loaded.get_bool("agent_loopback_ips").unwrap_or(false);
+    let first_port = loaded.get_u16("first_agent_port").unwrap_or(5051);
     let mut agents = Vec::new();
     for i in 0..num {
         let (ip, port) = if loopback {
             let last = u8::try_from(i + 2)
                 .map_err(|_| "too many agents for distinct loopback addresses")?;
-            (Ipv4Addr::new(127, 0, 0, last), 5051)
+            (Ipv4Addr::new(127, 0, 0, last), first_port)
         } else {
-            let port = u16::try_from(5051 + i).map_err(|_| "too many agents")?;
+            let port = u16::try_from(u32::from(first_port) + i).map_err(|_| "too many agents")?;
             (Ipv4Addr::LOCALHOST, port)
         };
         let mut args = vec![
