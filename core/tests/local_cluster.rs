@@ -1,0 +1,303 @@
+//! End to end with real processes: `remesos local` (a master and 2 agents) runs command
+//! tasks under `remesos executor`; frameworks are the Python one written from Mesos's docs
+//! and a Rust one on `remesos::client::scheduler` that also kills a task and reads a sandbox
+//! through `/files`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use remesos::client::scheduler::Subscription;
+use remesos::client::{Format, HttpClient};
+use remesos::resources::Resources;
+use remesos_proto::v1;
+use v1::scheduler as sched;
+
+struct Cluster {
+    child: Child,
+    master: String,
+    agents: Vec<String>,
+    work_dir: std::path::PathBuf,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // SIGTERM lets `remesos local` kill its executors before it exits.
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_cluster(agents: u16) -> Cluster {
+    let port = free_port();
+    let first_agent = loop {
+        let p = free_port();
+        if (0..agents).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok()) {
+            break p;
+        }
+    };
+    let work_dir = std::env::temp_dir().join(format!("remesos-local-{port}"));
+    let child = Command::new(env!("CARGO_BIN_EXE_remesos"))
+        .args([
+            "local",
+            &format!("--num_agents={agents}"),
+            &format!("--port={port}"),
+        ])
+        .arg(format!("--first_agent_port={first_agent}"))
+        .arg(format!("--work_dir={}", work_dir.display()))
+        .args([
+            "--resources=cpus:2;mem:1024;ports:[31000-31100]",
+            "--allocation_interval=100ms",
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start remesos local");
+    let cluster = Cluster {
+        child,
+        master: format!("127.0.0.1:{port}"),
+        agents: (0..agents)
+            .map(|i| format!("127.0.0.1:{}", first_agent + i))
+            .collect(),
+        work_dir,
+    };
+    // Healthy once every agent has registered.
+    let http = HttpClient::default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((200, body)) = http
+            .get(&format!("http://{}/metrics/snapshot", cluster.master))
+            .await
+        {
+            let m: Value = serde_json::from_slice(&body).unwrap();
+            if m["master/slaves_active"] == f64::from(agents) {
+                return cluster;
+            }
+        }
+        assert!(Instant::now() < deadline, "the cluster did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_docs_framework_runs_tasks_on_remesos_local() {
+    let cluster = start_cluster(2).await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/python/docs_framework.py"
+    );
+    let output = tokio::process::Command::new("python3")
+        .args([
+            script,
+            "--master",
+            &cluster.master,
+            "--tasks",
+            "4",
+            "--timeout",
+            "60",
+        ])
+        .output()
+        .await
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Each task really ran: STARTING and RUNNING come from the command executor.
+    assert_eq!(stdout.matches("TASK_STARTING").count(), 4, "{stdout}");
+    assert_eq!(stdout.matches("TASK_FINISHED").count(), 4, "{stdout}");
+    // Both agents took part (each advertises 2 cpus; tasks take 1).
+    let (_, body) = HttpClient::default()
+        .get(&format!("http://{}/master/state", cluster.master))
+        .await
+        .unwrap();
+    let state: Value = serde_json::from_slice(&body).unwrap();
+    let tasks = state["completed_frameworks"][0]["completed_tasks"]
+        .as_array()
+        .unwrap();
+    let agents: std::collections::BTreeSet<&str> = tasks
+        .iter()
+        .map(|t| t["slave_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents.len(), 2, "{tasks:?}");
+}
+
+fn command_task(id: &str, offer: &v1::Offer, command: &str) -> v1::TaskInfo {
+    let mut resources = Resources::parse("cpus:0.5;mem:64", "*").unwrap();
+    resources.allocate(
+        offer
+            .allocation_info
+            .as_ref()
+            .and_then(|a| a.role.as_deref())
+            .unwrap_or("*"),
+    );
+    v1::TaskInfo {
+        name: id.into(),
+        task_id: v1::TaskId { value: id.into() },
+        agent_id: offer.agent_id.clone(),
+        resources: resources.into_protos(),
+        command: Some(v1::CommandInfo {
+            value: Some(command.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn next_update(sub: &mut Subscription) -> v1::TaskStatus {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), sub.next_event())
+            .await
+            .expect("an event in time")
+            .unwrap();
+        if let Some(update) = event.update {
+            let status = update.status;
+            if let (Some(agent_id), Some(uuid)) = (&status.agent_id, &status.uuid) {
+                let ack = sched::Call {
+                    r#type: Some(sched::call::Type::Acknowledge as i32),
+                    acknowledge: Some(sched::call::Acknowledge {
+                        agent_id: agent_id.clone(),
+                        task_id: status.task_id.clone(),
+                        uuid: uuid.clone(),
+                    }),
+                    ..Default::default()
+                };
+                sub.call(ack).await.unwrap();
+            }
+            return status;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_tasks_report_exit_codes_honour_kills_and_leave_sandboxes() {
+    let cluster = start_cluster(1).await;
+    let info = v1::FrameworkInfo {
+        user: String::new(),
+        name: "rust-e2e".into(),
+        ..Default::default()
+    };
+    let mut sub = Subscription::subscribe(
+        &cluster.master,
+        sched::call::Subscribe {
+            framework_info: info,
+            ..Default::default()
+        },
+        Format::Protobuf,
+    )
+    .await
+    .unwrap();
+    let offer = loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), sub.next_event())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(offers) = event.offers {
+            break offers.offers[0].clone();
+        }
+    };
+    let tasks = vec![
+        command_task("ok", &offer, "echo out-of-the-sandbox; echo to-stderr >&2"),
+        command_task("fails", &offer, "exit 3"),
+        command_task("sleeps", &offer, "sleep 600"),
+    ];
+    let accept = sched::Call {
+        r#type: Some(sched::call::Type::Accept as i32),
+        accept: Some(sched::call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::Launch as i32),
+                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+                ..Default::default()
+            }],
+            filters: None,
+        }),
+        ..Default::default()
+    };
+    sub.call(accept).await.unwrap();
+
+    let mut terminal = std::collections::BTreeMap::new();
+    let mut killed = false;
+    while terminal.len() < 3 {
+        let status = next_update(&mut sub).await;
+        let id = status.task_id.value.clone();
+        if id == "sleeps" && status.state == v1::TaskState::TaskRunning as i32 && !killed {
+            killed = true;
+            let kill = sched::Call {
+                r#type: Some(sched::call::Type::Kill as i32),
+                kill: Some(sched::call::Kill {
+                    task_id: status.task_id.clone(),
+                    agent_id: status.agent_id.clone(),
+                    kill_policy: None,
+                }),
+                ..Default::default()
+            };
+            sub.call(kill).await.unwrap();
+        }
+        if remesos::master::is_terminal(v1::TaskState::try_from(status.state).unwrap()) {
+            terminal.insert(id, status);
+        }
+    }
+    assert_eq!(terminal["ok"].state, v1::TaskState::TaskFinished as i32);
+    assert_eq!(terminal["fails"].state, v1::TaskState::TaskFailed as i32);
+    assert_eq!(
+        terminal["fails"].message.as_deref(),
+        Some("Command exited with status 3")
+    );
+    assert_eq!(terminal["sleeps"].state, v1::TaskState::TaskKilled as i32);
+
+    // The sandbox, through the agent's /files on the virtual latest-run path (reference §4.2).
+    let agent = &cluster.agents[0];
+    let path = format!(
+        "/frameworks/{}/executors/ok/runs/latest",
+        sub.framework_id.value
+    );
+    let http = HttpClient::default();
+    let (status, body) = http
+        .get(&format!(
+            "http://{agent}/files/read?path={path}/stdout&offset=0"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let read: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(read["data"], "out-of-the-sandbox\n");
+    let (_, body) = http
+        .get(&format!(
+            "http://{agent}/files/read?path={path}/stderr&offset=0"
+        ))
+        .await
+        .unwrap();
+    let read: Value = serde_json::from_slice(&body).unwrap();
+    assert!(read["data"].as_str().unwrap().contains("to-stderr"));
+    let (status, _) = http
+        .get(&format!(
+            "http://{agent}/files/read?path={path}/../../../../../../../../etc/passwd"
+        ))
+        .await
+        .unwrap();
+    assert_ne!(status, 200, "no request escapes a sandbox");
+}
