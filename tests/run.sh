@@ -20,6 +20,15 @@ if [ ${#need_packages[@]} -gt 0 ]; then
     $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}"
 fi
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+python3 -m venv --help >/dev/null 2>&1 || need_venv=1
+if [ "${need_venv:-0}" = 1 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+fi
+
+echo "== python peers (pymesos in .venv)"
+bash tests/python/setup_venv.sh
+export REMESOS_PYTHON="$PWD/.venv/bin/python"
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -301,3 +301,29 @@ async fn command_tasks_report_exit_codes_honour_kills_and_leave_sandboxes() {
         .unwrap();
     assert_ne!(status, 200, "no request escapes a sandbox");
 }
+
+/// The Python with pymesos that tests/python/setup_venv.sh prepares (tests/run.sh sets
+/// REMESOS_PYTHON; a plain `cargo test` finds the repository's .venv).
+fn pymesos_python() -> String {
+    let python = std::env::var("REMESOS_PYTHON")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string());
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "{python} is missing: run `bash tests/python/setup_venv.sh` (tests/run.sh does) to install pymesos"
+    );
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pymesos_runs_the_docs_scheduler_on_remesos_local() {
+    let cluster = start_cluster(2).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/python/pymesos_scheduler.py");
+    let output = tokio::process::Command::new(pymesos_python())
+        .args([script, "--master", &cluster.master, "--tasks", "4", "--timeout", "60"])
+        .output()
+        .await
+        .expect("run pymesos");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout.matches("TASK_FINISHED").count(), 4, "{stdout}");
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Creates .venv with the Python peers the end-to-end tests use: pymesos (PyPI) and its
+# dependencies. pymesos depends on http-parser, whose C extension does not build on
+# Python 3.11; http-parser ships a pure-Python parser that pymesos falls back to, so we
+# install that package's Python modules without building the extension.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+venv=.venv
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import pymesos, http_parser.pyparser" 2>/dev/null; then
+    exit 0
+fi
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check addict==2.4.0 kazoo six
+"$venv/bin/pip" install -q --disable-pip-version-check --no-deps pymesos==0.3.15
+work=$(mktemp -d)
+"$venv/bin/pip" download -q --disable-pip-version-check --no-deps --no-binary :all: http-parser==0.9.0 -d "$work"
+tar xzf "$work"/http-parser-0.9.0.tar.gz -C "$work"
+site=$("$venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+mkdir -p "$site/http_parser"
+cp "$work"/http-parser-0.9.0/http_parser/*.py "$site/http_parser/"
+rm -rf "$work"
+"$venv/bin/python" -c "import pymesos; from http_parser.http import HttpParser; print('pymesos ready:', HttpParser.__module__)"
