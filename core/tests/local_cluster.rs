@@ -305,8 +305,9 @@ async fn command_tasks_report_exit_codes_honour_kills_and_leave_sandboxes() {
 /// The Python with pymesos that tests/python/setup_venv.sh prepares (tests/run.sh sets
 /// REMESOS_PYTHON; a plain `cargo test` finds the repository's .venv).
 fn pymesos_python() -> String {
-    let python = std::env::var("REMESOS_PYTHON")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string());
+    let python = std::env::var("REMESOS_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string()
+    });
     assert!(
         std::path::Path::new(&python).exists(),
         "{python} is missing: run `bash tests/python/setup_venv.sh` (tests/run.sh does) to install pymesos"
@@ -317,13 +318,54 @@ fn pymesos_python() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pymesos_runs_the_docs_scheduler_on_remesos_local() {
     let cluster = start_cluster(2).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/python/pymesos_scheduler.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/python/pymesos_scheduler.py"
+    );
     let output = tokio::process::Command::new(pymesos_python())
-        .args([script, "--master", &cluster.master, "--tasks", "4", "--timeout", "60"])
+        .args([
+            script,
+            "--master",
+            &cluster.master,
+            "--tasks",
+            "4",
+            "--timeout",
+            "60",
+        ])
         .output()
         .await
         .expect("run pymesos");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(stdout.matches("TASK_FINISHED").count(), 4, "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remesos_execute_streams_output_and_exits_with_the_task_code() {
+    let cluster = start_cluster(1).await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+        .args([
+            "execute",
+            &format!("--master={}", cluster.master),
+            "--name=exec-test",
+        ])
+        .args([
+            "--command=echo from-the-task $GREETING; exit 7",
+            "--resources=cpus:0.5;mem:64",
+        ])
+        .arg(r#"--env={"GREETING":"hello"}"#)
+        .output()
+        .await
+        .expect("run remesos execute");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(7), "{stdout}\n{stderr}");
+    assert!(stdout.contains("from-the-task hello"), "{stdout}");
+    for state in ["TASK_STARTING", "TASK_RUNNING", "TASK_FAILED"] {
+        assert!(stderr.contains(state), "{state} missing from:\n{stderr}");
+    }
 }

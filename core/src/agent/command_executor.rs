@@ -195,7 +195,7 @@ impl CommandExecutor {
     /// An event from the agent.
     pub fn on_event(&mut self, now: Instant, event: exec::Event) -> Vec<Effect> {
         let kind = event_type(&event);
-        tracing::info!(event = ?kind, "received event");
+        tracing::debug!(event = ?kind, "received event");
         match (kind, event) {
             (
                 Some(event::Type::Subscribed),

@@ -113,7 +113,7 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
 }
 
 /// `host:port`, `master@host:port` or `file:///path` holding one of those.
-pub fn master_address(text: &str) -> Result<String, String> {
+pub(crate) fn master_address(text: &str) -> Result<String, String> {
     let text = text.trim();
     if let Some(path) = text.strip_prefix("file://") {
         let contents = std::fs::read_to_string(path)

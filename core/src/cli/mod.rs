@@ -1,6 +1,7 @@
 //! The `remesos` binary's subcommands.
 
 mod agent;
+mod execute;
 mod executor;
 mod local;
 mod master;
@@ -13,6 +14,7 @@ Commands:
   master     run a Mesos-compatible master (v1 scheduler and operator APIs on --port, default 5050)
   agent      run an agent that registers with --master and runs executors and tasks
   local      run a master and --num_agents agents in one process (127.0.0.1:5050, 5051, ...)
+  execute    run one command task on a cluster and follow it (--master, --command, --resources)
   executor   the built-in command executor (started by the agent for command tasks)
   help       show this message
 
@@ -31,6 +33,7 @@ pub fn main() -> ExitCode {
         "master" => master::main(rest, &env),
         "agent" | "slave" => agent::main(rest, &env),
         "local" => local::main(rest, &env),
+        "execute" => execute::main(rest, &env),
         "executor" => executor::main(rest, &env),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
