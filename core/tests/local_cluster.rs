@@ -369,3 +369,38 @@ async fn remesos_execute_streams_output_and_exits_with_the_task_code() {
         assert!(stderr.contains(state), "{state} missing from:\n{stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pymesos_custom_executor_runs_several_tasks_and_exchanges_messages() {
+    // A custom executor (pymesos's MesosExecutorDriver, the v1 executor API) started with
+    // Mesos's executor environment; framework messages both ways.
+    let cluster = start_cluster(1).await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/python/pymesos_custom_executor.py"
+    );
+    let output = tokio::process::Command::new(pymesos_python())
+        .args([
+            script,
+            "--master",
+            &cluster.master,
+            "--tasks",
+            "3",
+            "--timeout",
+            "60",
+        ])
+        .output()
+        .await
+        .expect("run pymesos");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout.matches("message from echo-executor: hello").count(),
+        3,
+        "{stdout}"
+    );
+}
