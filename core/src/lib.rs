@@ -6,11 +6,11 @@
 //! |---|---|
 //! | [`resources`] | Resource arithmetic: scalars, ranges, sets, roles, reservations, Mesos's text form |
 //! | [`allocator`] | the pure hierarchical DRF allocator: roles, weights, quota, filters; no I/O, no clock |
-//! | [`agent`] | the agent: executors, tasks, sandboxes, fetcher, `/files`, the command executor (being built) |
+//! | [`agent`] | the agent: executors and tasks, status updates, sandboxes and `meta/` checkpoints, fetcher, `/files`, the command executor |
 //! | [`master`] | the master actor: frameworks, agents, tasks, offers; `http/` (scheduler + operator APIs); `service` (the agents' gRPC service) |
 //! | [`api`] | plumbing shared by the v1 HTTP APIs: content negotiation, call decoding, RecordIO streams |
 //! | [`flags`], [`duration`] | Mesos-style flags (`--name=value`, `MESOS_<NAME>`) and stout's duration/bytes text |
-//! | [`client`] | Rust clients of the v1 APIs (scheduler), used by tests, benchmarks and the JNI driver |
+//! | [`client`] | Rust clients of the v1 scheduler and executor APIs, used by tests, benchmarks, the CLI and the JNI driver |
 //! | [`cli`] | the subcommands of the `remesos` binary |
 //!
 //! The protocol types, Mesos's JSON dialect and RecordIO live in the `remesos_proto` crate

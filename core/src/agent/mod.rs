@@ -17,6 +17,8 @@
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
 //! - `command_executor`: the logic of `remesos executor`, the built-in command executor
 //!   (a separate process speaking the v1 executor API to the agent).
+//! - `status_update`: per-task update streams, checkpointed, retried until acknowledged.
+//! - `launcher`: detached executor processes; `paths`: Mesos's work_dir layout.
 
 // Mesos's deprecated fields (ExecutorInfo.source, ...) are still part of the contract.
 #![allow(deprecated)]

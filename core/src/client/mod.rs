@@ -1,5 +1,5 @@
-//! Rust clients of the v1 APIs (scheduler now; executor and operator follow), used by
-//! tests, benchmarks, the CLI and the JNI driver.
+//! Rust clients of the v1 scheduler and executor APIs (the operator API follows), used by
+//! tests, benchmarks, the CLI (`remesos execute`, `remesos executor`) and the JNI driver.
 
 pub mod executor;
 pub mod scheduler;
