@@ -10,20 +10,31 @@ use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use remesos::client::scheduler::Subscription;
 use remesos::client::Format;
+use remesos::client::scheduler::Subscription;
 use remesos::resources::Resources;
 use remesos_proto::v1;
 use v1::scheduler as sched;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn vm_hwm_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok())
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
         .unwrap_or(0)
 }
 
@@ -35,12 +46,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let total: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10_000);
+    let total: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let port = free_port();
     let first_agent = free_port();
     let work_dir = std::env::temp_dir().join(format!("remesos-launch-bench-{port}"));
     let mut cluster = Command::new(env!("CARGO_BIN_EXE_remesos"))
-        .args(["local", "--num_agents=4", &format!("--port={port}"), &format!("--first_agent_port={first_agent}")])
+        .args([
+            "local",
+            "--num_agents=4",
+            &format!("--port={port}"),
+            &format!("--first_agent_port={first_agent}"),
+        ])
         .arg(format!("--work_dir={}", work_dir.display()))
         .args(["--resources=cpus:64;mem:65536;disk:65536", "--quiet"])
         .stdout(Stdio::null())
@@ -48,13 +67,28 @@ fn main() {
         .expect("start remesos local");
     let pid = cluster.id();
     let master = format!("127.0.0.1:{port}");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let result = runtime.block_on(async move {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let info = v1::FrameworkInfo { user: String::new(), name: "launch-bench".into(), ..Default::default() };
-        let mut sub = Subscription::subscribe(&master, sched::call::Subscribe { framework_info: info, ..Default::default() }, Format::Protobuf)
-            .await
-            .expect("subscribe");
+        let info = v1::FrameworkInfo {
+            user: String::new(),
+            name: "launch-bench".into(),
+            ..Default::default()
+        };
+        let mut sub = Subscription::subscribe(
+            &master,
+            sched::call::Subscribe {
+                framework_info: info,
+                ..Default::default()
+            },
+            Format::Protobuf,
+        )
+        .await
+        .expect("subscribe");
         let mut launched = 0usize;
         let mut finished = 0usize;
         let mut offered_at: HashMap<String, Instant> = HashMap::new();
@@ -63,12 +97,17 @@ fn main() {
         let mut task_resources = Resources::parse("cpus:1;mem:32", "*").unwrap();
         task_resources.allocate("*");
         while finished < total {
-            let event = tokio::time::timeout(Duration::from_secs(60), sub.next_event()).await.expect("progress").expect("event");
+            let event = tokio::time::timeout(Duration::from_secs(60), sub.next_event())
+                .await
+                .expect("progress")
+                .expect("event");
             if let Some(offers) = event.offers {
                 for offer in offers.offers {
                     let now = Instant::now();
                     let available = Resources::from_protos(offer.resources.clone()).unwrap();
-                    let fit = (available.cpus() as usize).min((available.mem() / 32.0) as usize).min(total - launched);
+                    let fit = (available.cpus() as usize)
+                        .min((available.mem() / 32.0) as usize)
+                        .min(total - launched);
                     let tasks: Vec<v1::TaskInfo> = (0..fit)
                         .map(|i| {
                             let id = format!("t{}", launched + i);
@@ -78,7 +117,10 @@ fn main() {
                                 task_id: v1::TaskId { value: id },
                                 agent_id: offer.agent_id.clone(),
                                 resources: task_resources.clone().into_protos(),
-                                command: Some(v1::CommandInfo { value: Some("true".into()), ..Default::default() }),
+                                command: Some(v1::CommandInfo {
+                                    value: Some("true".into()),
+                                    ..Default::default()
+                                }),
                                 ..Default::default()
                             }
                         })
@@ -94,7 +136,9 @@ fn main() {
                                 launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
                                 ..Default::default()
                             }],
-                            filters: Some(v1::Filters { refuse_seconds: Some(0.0) }),
+                            filters: Some(v1::Filters {
+                                refuse_seconds: Some(0.0),
+                            }),
                         }),
                         ..Default::default()
                     };
@@ -103,20 +147,30 @@ fn main() {
             }
             if let Some(update) = event.update {
                 let status = update.status;
-                if status.state == v1::TaskState::TaskRunning as i32 {
-                    if let Some(at) = offered_at.get(&status.task_id.value) {
-                        running_latency.push(at.elapsed().as_secs_f64() * 1000.0);
-                    }
+                if status.state == v1::TaskState::TaskRunning as i32
+                    && let Some(at) = offered_at.get(&status.task_id.value)
+                {
+                    running_latency.push(at.elapsed().as_secs_f64() * 1000.0);
                 }
                 if status.state == v1::TaskState::TaskFinished as i32 {
                     finished += 1;
-                } else if remesos::master::is_terminal(v1::TaskState::try_from(status.state).unwrap()) {
-                    panic!("task {} ended {:?}: {:?}", status.task_id.value, status.state, status.message);
+                } else if remesos::master::is_terminal(
+                    v1::TaskState::try_from(status.state).unwrap(),
+                ) {
+                    panic!(
+                        "task {} ended {:?}: {:?}",
+                        status.task_id.value, status.state, status.message
+                    );
                 }
-                if let (Some(agent_id), Some(uuid)) = (status.agent_id.clone(), status.uuid.clone()) {
+                if let (Some(agent_id), Some(uuid)) = (status.agent_id.clone(), status.uuid.clone())
+                {
                     let ack = sched::Call {
                         r#type: Some(sched::call::Type::Acknowledge as i32),
-                        acknowledge: Some(sched::call::Acknowledge { agent_id, task_id: status.task_id, uuid }),
+                        acknowledge: Some(sched::call::Acknowledge {
+                            agent_id,
+                            task_id: status.task_id,
+                            uuid,
+                        }),
                         ..Default::default()
                     };
                     sub.call(ack).await.expect("ack");
@@ -135,7 +189,9 @@ fn main() {
     }
     let _ = cluster.wait();
     let _ = std::fs::remove_dir_all(&work_dir);
-    println!("| tasks | wall s | tasks/s | offer->RUNNING p50 ms | p99 ms | peak RSS master+4 agents MiB |");
+    println!(
+        "| tasks | wall s | tasks/s | offer->RUNNING p50 ms | p99 ms | peak RSS master+4 agents MiB |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|");
     println!(
         "| {total} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} |",
