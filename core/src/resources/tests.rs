@@ -359,3 +359,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn from_normalized_shares_entries() {
+    let a = r("cpus:2;mem:1024;ports:[1-5]").allocated_to("role");
+    let b = Resources::from_normalized(a.as_slice().to_vec());
+    assert_eq!(a, b);
+    assert!(
+        a.as_slice()
+            .iter()
+            .zip(b.as_slice())
+            .all(|(x, y)| Arc::ptr_eq(x, y))
+    );
+    assert!(Resources::from_normalized(Vec::new()).is_empty());
+}
