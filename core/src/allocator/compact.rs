@@ -75,8 +75,9 @@ impl Value {
     pub(super) fn contains(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Scalar(a), Value::Scalar(b)) => b <= a,
-            (Value::Ranges(a), Value::Ranges(b)) => value::ranges_contain(a, b),
-            (Value::Set(a), Value::Set(b)) => value::set_contains(a, b),
+            // Equal first: a refused offer is usually re-offered unchanged.
+            (Value::Ranges(a), Value::Ranges(b)) => a == b || value::ranges_contain(a, b),
+            (Value::Set(a), Value::Set(b)) => a == b || value::set_contains(a, b),
             _ => false,
         }
     }

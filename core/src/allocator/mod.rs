@@ -575,10 +575,11 @@ impl Allocator {
         let fw = self.frameworks[m.framework as usize]
             .as_deref()
             .expect("framework");
+        debug_assert!(fw.tracked_roles.contains(&m.role));
         self.role_sorter
-            .update_allocation(&role.name, &m.quantities, sign, ctx);
+            .update_client_allocation(m.role, &m.quantities, sign, ctx);
         role.sorter
-            .update_allocation(&fw.id, &m.quantities, sign, ctx);
+            .update_client_allocation(m.framework, &m.quantities, sign, ctx);
         add_q(&mut role.unreserved_allocated, &m.unreserved, sign);
     }
 
@@ -1454,10 +1455,14 @@ impl Allocator {
                         round.out.len() - 1
                     }
                 };
-                *round.out[slot]
-                    .resources
-                    .entry(String::from(&*role.name))
-                    .or_default() += offered;
+                match round.out[slot].resources.get_mut(&*role.name) {
+                    Some(earlier) => *earlier += offered,
+                    None => {
+                        round.out[slot]
+                            .resources
+                            .insert(String::from(&*role.name), offered);
+                    }
+                }
                 made.push(Made {
                     role: r,
                     framework: f,

@@ -1091,8 +1091,12 @@ impl Resources {
         if is_empty_resource(r) {
             return;
         }
+        // An entry that `r` covers entirely is dropped without copying it first (it is
+        // often shared: `Resources` are copied on write).
         if let Some(i) = self.resources.iter().position(|e| subtractable(e, r))
-            && (is_exact(r) || subtract_value(Arc::make_mut(&mut self.resources[i]), r))
+            && (is_exact(r)
+                || value_contains(r, &self.resources[i])
+                || subtract_value(Arc::make_mut(&mut self.resources[i]), r))
         {
             self.resources.remove(i);
         }
