@@ -373,3 +373,29 @@ fn from_normalized_shares_entries() {
     );
     assert!(Resources::from_normalized(Vec::new()).is_empty());
 }
+
+fn coalesced(pairs: Vec<(u64, u64)>) -> Ranges {
+    let mut range: Vec<Range> = pairs
+        .into_iter()
+        .map(|(b, len)| Range { begin: b, end: b + len })
+        .collect();
+    value::coalesce(&mut range);
+    Ranges { range }
+}
+
+proptest! {
+    // The linear merge of `ranges_add` gives what sorting and coalescing gives.
+    #[test]
+    fn ranges_add_merges_like_coalesce(
+        a in prop::collection::vec((0u64..200, 0u64..10), 0..12),
+        b in prop::collection::vec((0u64..200, 0u64..10), 0..12),
+    ) {
+        let (a, b) = (coalesced(a), coalesced(b));
+        let mut merged = a.clone();
+        value::ranges_add(&mut merged, &b);
+        let mut expected = a.range.clone();
+        expected.extend_from_slice(&b.range);
+        value::coalesce(&mut expected);
+        prop_assert_eq!(merged.range, expected);
+    }
+}

@@ -10,6 +10,9 @@
 //! "virtual leaf") is an entry in its own children set, next to its child nodes; it is
 //! sorted by the node's own allocation while the child entries use subtree allocations.
 //! So `a` with frameworks and a child `a/b` sorts exactly as Mesos's `a/.` and `a/b`.
+//! A node without active child nodes (every framework, most roles) keeps no set at all:
+//! the walk yields its client when it reaches the node, and a re-key touches only the
+//! parent's set.
 //!
 //! A change in one client's allocation re-keys that client and its ancestors:
 //! O(depth · log n). A change of the cluster total or of a weight changes every share, so
@@ -49,8 +52,9 @@ struct Node {
     weight: f64,
     /// `usize::MAX` for the root.
     parent: usize,
-    /// Active entries below this node: its own client (if active) and child nodes with
-    /// `active_leaves > 0`.
+    /// Active entries below this node: child nodes with `active_leaves > 0` and, only when
+    /// there is at least one of those, its own client if active (otherwise the node stands
+    /// for its client). Invariant: `leaf_key.is_some()` iff the set holds the client entry.
     children: BTreeSet<Key>,
     /// This node's key in its parent's set, when present there.
     key: Option<Key>,
@@ -251,10 +255,8 @@ impl DrfSorter {
             return;
         }
         self.nodes[n].active = true;
-        if !self.dirty {
-            let k = self.leaf_key_of(n, ctx);
-            self.nodes[n].children.insert(k);
-            self.nodes[n].leaf_key = Some(k);
+        if !self.dirty && !self.nodes[n].children.is_empty() {
+            self.insert_leaf(n, ctx);
         }
         self.bump_active(n, 1, ctx);
     }
@@ -274,6 +276,13 @@ impl DrfSorter {
         self.bump_active(n, -1, ctx);
     }
 
+    fn insert_leaf(&mut self, n: usize, ctx: ShareContext<'_>) {
+        debug_assert!(self.nodes[n].leaf_key.is_none());
+        let k = self.leaf_key_of(n, ctx);
+        self.nodes[n].children.insert(k);
+        self.nodes[n].leaf_key = Some(k);
+    }
+
     /// Adjusts `active_leaves` from `n` up, inserting or removing nodes in their parents'
     /// sets when they gain their first or lose their last active client.
     fn bump_active(&mut self, n: usize, delta: isize, ctx: ShareContext<'_>) {
@@ -290,12 +299,26 @@ impl DrfSorter {
                     let k = self.node_key(x, ctx);
                     self.nodes[parent].children.insert(k);
                     self.nodes[x].key = Some(k);
+                    // The parent's first child node: its own client now needs an entry.
+                    if parent != ROOT
+                        && self.nodes[parent].active
+                        && self.nodes[parent].leaf_key.is_none()
+                    {
+                        self.insert_leaf(parent, ctx);
+                    }
                 }
             } else if before > 0
                 && after == 0
                 && let Some(k) = self.nodes[x].key.take()
             {
-                self.nodes[parent].children.remove(&k);
+                let p = &mut self.nodes[parent];
+                p.children.remove(&k);
+                // Only the parent's own client is left: the parent stands for it again.
+                if p.children.len() == 1
+                    && let Some(leaf) = p.leaf_key.take()
+                {
+                    p.children.remove(&leaf);
+                }
             }
             x = parent;
         }
@@ -401,16 +424,16 @@ impl DrfSorter {
             self.nodes[n].leaf_key = None;
         }
         for n in 1..self.nodes.len() {
-            if self.nodes[n].active {
-                let k = self.leaf_key_of(n, ctx);
-                self.nodes[n].children.insert(k);
-                self.nodes[n].leaf_key = Some(k);
-            }
             if self.nodes[n].active_leaves > 0 {
                 let k = self.node_key(n, ctx);
                 let parent = self.nodes[n].parent;
                 self.nodes[parent].children.insert(k);
                 self.nodes[n].key = Some(k);
+            }
+        }
+        for n in 1..self.nodes.len() {
+            if self.nodes[n].active && !self.nodes[n].children.is_empty() {
+                self.insert_leaf(n, ctx);
             }
         }
         self.dirty = false;
@@ -452,12 +475,18 @@ impl Iterator for SortedIter<'_> {
                 None => {
                     self.stack.pop();
                 }
-                Some(k) if k.leaf => {
-                    if let Some(id) = self.sorter.nodes[k.node as usize].client {
-                        return Some(id);
+                Some(k) => {
+                    let node = &self.sorter.nodes[k.node as usize];
+                    if k.leaf || node.children.is_empty() {
+                        // A client entry, or a node that stands for its client.
+                        debug_assert!(node.active);
+                        if let Some(id) = node.client {
+                            return Some(id);
+                        }
+                    } else {
+                        self.stack.push(node.children.iter());
                     }
                 }
-                Some(k) => self.stack.push(self.sorter.nodes[k.node as usize].children.iter()),
             }
         }
     }
@@ -525,6 +554,25 @@ mod tests {
         assert_eq!(s.sorted(), expected);
         s.update_client_allocation(0, &[(0, 1)], 1, ctx());
         assert_eq!(s.sorted().last(), Some(&0));
+    }
+
+    #[test]
+    fn a_node_stands_for_its_client_until_it_has_active_children() {
+        let mut s = DrfSorter::new(true);
+        s.add_client("a", 0);
+        s.activate("a", ctx());
+        s.update_allocation("a", &[(0, 10_000)], 1, ctx());
+        assert_eq!(s.sorted(), vec![0]);
+        s.add_client("a/b", 1);
+        s.activate("a/b", ctx()); // a's client gets its own entry next to a/b.
+        assert_eq!(s.sorted(), vec![1, 0]);
+        s.deactivate("a/b", ctx()); // And gives it up again.
+        assert_eq!(s.sorted(), vec![0]);
+        s.deactivate("a", ctx());
+        assert_eq!(s.sorted(), Vec::<u32>::new());
+        s.activate("a/b", ctx());
+        s.activate("a", ctx());
+        assert_eq!(s.sorted(), vec![1, 0]);
     }
 
     #[test]
