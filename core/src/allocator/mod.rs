@@ -43,7 +43,9 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::resources::{Resource, Resources, is_ancestor_or_self, is_scalar_resource, scalar_millis};
+use crate::resources::{
+    Resource, Resources, is_ancestor_or_self, is_scalar_resource, scalar_millis,
+};
 use compact::{Entry, Shapes};
 use sorter::drf::{DrfSorter, ShareContext};
 
@@ -1212,9 +1214,8 @@ impl Allocator {
         let mut available = Vec::new();
         if any_guarantee {
             for agent in self.agents.iter().flatten() {
-                let q = compact::quantities(&agent.available, &agent.shapes, |s| {
-                    s.is_quota_scalar()
-                });
+                let q =
+                    compact::quantities(&agent.available, &agent.shapes, |s| s.is_quota_scalar());
                 add_q(&mut available, &q, 1);
             }
         }
@@ -1525,7 +1526,7 @@ fn is_filtered(
     offer: &[Entry],
     now: Instant,
 ) -> bool {
-    filters.iter().any(|x| {
-        x.framework == f && x.role == role && x.expires > now && x.covers(shapes, offer)
-    })
+    filters
+        .iter()
+        .any(|x| x.framework == f && x.role == role && x.expires > now && x.covers(shapes, offer))
 }

@@ -1006,9 +1006,9 @@ impl Resources {
     /// `Resource`s. Debug builds check the invariants.
     pub fn from_normalized(entries: Vec<Arc<Resource>>) -> Resources {
         debug_assert!(
-            entries.iter().all(|r| r.role.is_none()
-                && r.reservation.is_none()
-                && !is_empty_resource(r)),
+            entries
+                .iter()
+                .all(|r| r.role.is_none() && r.reservation.is_none() && !is_empty_resource(r)),
             "entries not canonical"
         );
         debug_assert!(

@@ -377,7 +377,10 @@ fn from_normalized_shares_entries() {
 fn coalesced(pairs: Vec<(u64, u64)>) -> Ranges {
     let mut range: Vec<Range> = pairs
         .into_iter()
-        .map(|(b, len)| Range { begin: b, end: b + len })
+        .map(|(b, len)| Range {
+            begin: b,
+            end: b + len,
+        })
         .collect();
     value::coalesce(&mut range);
     Ranges { range }

@@ -186,8 +186,16 @@ impl DrfSorter {
         let path: Arc<str> = Arc::from(path);
         let n = self.nodes.len();
         let rank_of = |x: Option<(&Arc<str>, &usize)>| x.map(|(_, &m)| self.nodes[m].rank);
-        let before = rank_of(self.ordered.range::<str, _>((Unbounded, Excluded(&*path))).next_back());
-        let after = rank_of(self.ordered.range::<str, _>((Excluded(&*path), Unbounded)).next());
+        let before = rank_of(
+            self.ordered
+                .range::<str, _>((Unbounded, Excluded(&*path)))
+                .next_back(),
+        );
+        let after = rank_of(
+            self.ordered
+                .range::<str, _>((Excluded(&*path), Unbounded))
+                .next(),
+        );
         let (rank, renumber) = match (before, after) {
             (b, None) => (b.map_or(RANK_GAP, |b| b + RANK_GAP), false),
             (b, Some(a)) => {
@@ -348,7 +356,11 @@ impl DrfSorter {
         sign: i64,
         ctx: ShareContext<'_>,
     ) {
-        let n = self.by_client.get(id as usize).copied().unwrap_or(usize::MAX);
+        let n = self
+            .by_client
+            .get(id as usize)
+            .copied()
+            .unwrap_or(usize::MAX);
         if n == usize::MAX {
             debug_assert!(false, "allocation update for unknown client {id}");
             return;
@@ -356,7 +368,13 @@ impl DrfSorter {
         self.update_node_allocation(n, q, sign, ctx);
     }
 
-    fn update_node_allocation(&mut self, n: usize, q: &[(usize, i64)], sign: i64, ctx: ShareContext<'_>) {
+    fn update_node_allocation(
+        &mut self,
+        n: usize,
+        q: &[(usize, i64)],
+        sign: i64,
+        ctx: ShareContext<'_>,
+    ) {
         add_into(&mut self.nodes[n].own, q, sign);
         if sign > 0 {
             self.nodes[n].own_count += 1;
