@@ -249,6 +249,9 @@ struct OfferFilter {
     /// The refused resources as entries of the agent's shapes: tens of thousands of filters
     /// stay small, and checking one compares ids and numbers.
     refused: Vec<Entry>,
+    /// `Agent::available_version` when `refused` was all the agent had available (the
+    /// usual decline of a whole offer); while it is current, the filter covers any offer.
+    whole_at: Option<u64>,
     expires: Instant,
 }
 
@@ -294,6 +297,10 @@ struct Agent {
     /// `total` minus everything allocated or offered, unallocated, compact (see
     /// `compact.rs`): the round reads it without touching proto resources.
     available: Vec<Entry>,
+    /// Bumped on every change of `available`: a filter that refused exactly what was
+    /// available remembers it and covers any offer of the agent in O(1) while it is
+    /// unchanged (every offer is part of `available`).
+    available_version: u64,
     /// Framework id -> allocated or offered resources (allocation_info set).
     allocated: HashMap<Arc<str>, Resources>,
     has_gpu: bool,
@@ -662,6 +669,7 @@ impl Allocator {
             if !extra.is_empty() {
                 let used = agent.shapes.entries(&extra, &mut self.names);
                 compact::subtract_all(&mut agent.available, &agent.shapes, &used);
+                agent.available_version += 1;
                 *agent.allocated.entry(fid.clone()).or_default() += extra;
             }
             agents.push(a);
@@ -727,6 +735,7 @@ impl Allocator {
             if let Some(res) = agent.allocated.remove(id) {
                 let freed = agent.shapes.entries(&res, &mut self.names);
                 compact::add_all(&mut agent.available, &agent.shapes, freed);
+                agent.available_version += 1;
                 self.track_allocation(f, &res, -1);
             }
         }
@@ -811,6 +820,7 @@ impl Allocator {
             total: spec.total,
             shapes,
             available,
+            available_version: 0,
             allocated,
             filters: Vec::new(),
         })));
@@ -849,6 +859,7 @@ impl Allocator {
         }
         agent.has_gpu = total.gpus() > 0.0;
         agent.available = agent.shapes.entries(&available, &mut self.names);
+        agent.available_version += 1;
         agent.total = total;
     }
 
@@ -933,6 +944,7 @@ impl Allocator {
             }
             let freed = agent.shapes.entries(resources, &mut self.names);
             compact::add_all(&mut agent.available, &agent.shapes, freed);
+            agent.available_version += 1;
             if let Some(f) = f {
                 self.track_allocation(f, resources, -1);
                 self.prune_roles(f);
@@ -946,10 +958,13 @@ impl Allocator {
                         fw.filtered_agents.insert(a);
                         let agent = self.agents[a as usize].as_deref_mut().expect("agent");
                         let refused = agent.shapes.entries(&res, &mut self.names);
+                        let whole_at =
+                            (refused == agent.available).then_some(agent.available_version);
                         agent.filters.push(OfferFilter {
                             framework: f,
                             role: r,
                             refused,
+                            whole_at,
                             expires,
                         });
                         self.filter_expiry.push(Reverse((expires, a)));
@@ -1394,7 +1409,7 @@ impl Allocator {
                 };
                 if to_offer.is_empty()
                     || !allocatable(min_allocatable, shapes, &to_offer)
-                    || is_filtered(&agent.filters, shapes, f, r, &to_offer, now)
+                    || is_filtered(agent, f, r, &to_offer, now)
                 {
                     continue;
                 }
@@ -1411,6 +1426,7 @@ impl Allocator {
                         o
                     }
                 };
+                agent.available_version += 1;
                 let unreserved =
                     compact::quantities(&offered, &agent.shapes, |s| s.is_quota_scalar());
                 let quantities = compact::quantities(&offered, &agent.shapes, |_| true);
@@ -1518,15 +1534,11 @@ fn allocatable(min: &[Quantities], shapes: &Shapes, offer: &[Entry]) -> bool {
 
 /// Whether an unexpired filter of framework `f` for `role` on the agent refused a superset
 /// of `offer` (Mesos `RefusedOfferFilter`: refused resources contain the offer).
-fn is_filtered(
-    filters: &[OfferFilter],
-    shapes: &Shapes,
-    f: u32,
-    role: u32,
-    offer: &[Entry],
-    now: Instant,
-) -> bool {
-    filters
-        .iter()
-        .any(|x| x.framework == f && x.role == role && x.expires > now && x.covers(shapes, offer))
+fn is_filtered(agent: &Agent, f: u32, role: u32, offer: &[Entry], now: Instant) -> bool {
+    agent.filters.iter().any(|x| {
+        x.framework == f
+            && x.role == role
+            && x.expires > now
+            && (x.whole_at == Some(agent.available_version) || x.covers(&agent.shapes, offer))
+    })
 }
