@@ -21,6 +21,11 @@
 //! `--min_allocatable_resources`, or an unexpired filter of that framework for that role and
 //! agent holds refused resources that contain the offer (Mesos's `RefusedOfferFilter`).
 //!
+//! Agents keep their available resources in a compact form (see `compact.rs`: per-agent
+//! resource shapes and fixed-point values); the round computes offers on it, and proto
+//! `Resources` are built only for what is offered, reusing the previous build of an
+//! unchanged offer.
+//!
 //! Sorters (see `sorter/drf.rs`) are incremental: an allocation re-keys only the client and
 //! its ancestors. Within one agent, the order is the snapshot at the start of the agent, as
 //! Mesos's per-agent `sort()`; the re-keys are applied when the agent is done.
