@@ -306,11 +306,45 @@ struct Agent {
     /// available remembers it and covers any offer of the agent in O(1) while it is
     /// unchanged (every offer is part of `available`).
     available_version: u64,
-    /// Framework id -> allocated or offered resources (allocation_info set).
+    /// Framework id -> allocated or offered resources (allocation_info set), except the
+    /// offers in `offers`.
     allocated: HashMap<Arc<str>, Resources>,
+    /// Offers of the rounds not recovered yet, as made: (framework id, one role's
+    /// resources). Kept apart so that making an offer is an append and recovering a
+    /// declined one is a pointer comparison, not `Resources` arithmetic on kilobyte-sized
+    /// entries. Merged into `allocated` ([`Agent::settle`]) before anything else reads or
+    /// changes a framework's allocation.
+    offers: Vec<(Arc<str>, Resources)>,
     has_gpu: bool,
     /// Offer filters installed on this agent (by any framework), few per agent: scanned.
     filters: Vec<OfferFilter>,
+}
+
+impl Agent {
+    /// Merges the outstanding offers of `framework` (all frameworks when `None`) into
+    /// `allocated`.
+    fn settle(&mut self, framework: Option<&str>) {
+        let Agent {
+            offers, allocated, ..
+        } = self;
+        offers.retain(|(f, res)| {
+            if framework.is_some_and(|x| x != &**f) {
+                return true;
+            }
+            match allocated.get_mut(f) {
+                Some(held) => *held += res,
+                None => {
+                    allocated.insert(f.clone(), res.clone());
+                }
+            }
+            false
+        });
+    }
+
+    /// Whether `framework` holds or was offered anything here.
+    fn holds(&self, framework: &str) -> bool {
+        self.allocated.contains_key(framework) || self.offers.iter().any(|(f, _)| &**f == framework)
+    }
 }
 
 #[derive(Debug)]
@@ -610,10 +644,13 @@ impl Allocator {
         }
         let mut held: BTreeSet<String> = BTreeSet::new();
         for &a in &fw.agents {
-            if let Some(res) = self.agents[a as usize]
-                .as_deref()
-                .and_then(|ag| ag.allocated.get(&*fw.id))
-            {
+            let Some(ag) = self.agents[a as usize].as_deref() else {
+                continue;
+            };
+            if let Some(res) = ag.allocated.get(&*fw.id) {
+                held.extend(res.allocation_roles());
+            }
+            for (_, res) in ag.offers.iter().filter(|(f, _)| *f == fw.id) {
                 held.extend(res.allocation_roles());
             }
         }
@@ -669,6 +706,7 @@ impl Allocator {
                 continue;
             };
             let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+            agent.settle(Some(id));
             let known = agent.allocated.get(id).cloned().unwrap_or_default();
             let extra = res - &known;
             if !extra.is_empty() {
@@ -737,6 +775,7 @@ impl Allocator {
             .collect();
         for a in agents {
             let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+            agent.settle(Some(id));
             if let Some(res) = agent.allocated.remove(id) {
                 let freed = agent.shapes.entries(&res, &mut self.names);
                 compact::add_all(&mut agent.available, &agent.shapes, freed);
@@ -827,6 +866,7 @@ impl Allocator {
             available,
             available_version: 0,
             allocated,
+            offers: Vec::new(),
             filters: Vec::new(),
         })));
         self.agent_index.insert(id.to_string(), a);
@@ -858,6 +898,7 @@ impl Allocator {
         self.account_total(&old, -1);
         self.account_total(&total, 1);
         let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+        agent.settle(None);
         let mut available = total.clone();
         for res in agent.allocated.values() {
             available -= &res.unallocated();
@@ -873,7 +914,8 @@ impl Allocator {
         let Some(a) = self.agent_index.remove(id) else {
             return;
         };
-        let agent = self.agents[a as usize].take().expect("agent");
+        let mut agent = self.agents[a as usize].take().expect("agent");
+        agent.settle(None);
         for (fw, res) in &agent.allocated {
             if let Some(&f) = self.framework_index.get(&**fw) {
                 self.track_allocation(f, res, -1);
@@ -928,24 +970,44 @@ impl Allocator {
         let f = self.framework_index.get(framework_id).copied();
         if let Some(&a) = self.agent_index.get(agent_id) {
             let agent = self.agents[a as usize].as_deref_mut().expect("agent");
-            let Some(held) = agent.allocated.get_mut(framework_id) else {
-                tracing::warn!(%framework_id, %agent_id, %resources, "recovered resources are not allocated");
-                return;
+            // A declined offer comes back as it was made: drop it without arithmetic.
+            let same = |res: &Resources| {
+                res.len() == resources.len()
+                    && res
+                        .as_slice()
+                        .iter()
+                        .zip(resources.as_slice())
+                        .all(|(x, y)| Arc::ptr_eq(x, y))
             };
-            if !held.contains(resources) {
-                tracing::warn!(%framework_id, %agent_id, %resources, held = %held, "recovered resources are not allocated");
-                return;
-            }
-            *held -= resources;
-            if held.is_empty() {
-                agent.allocated.remove(framework_id);
-                if let Some(f) = f {
-                    self.frameworks[f as usize]
-                        .as_deref_mut()
-                        .expect("framework")
-                        .agents
-                        .remove(&a);
+            if let Some(i) = agent
+                .offers
+                .iter()
+                .position(|(fw, res)| &**fw == framework_id && same(res))
+            {
+                agent.offers.swap_remove(i);
+            } else {
+                agent.settle(Some(framework_id));
+                let Some(held) = agent.allocated.get_mut(framework_id) else {
+                    tracing::warn!(%framework_id, %agent_id, %resources, "recovered resources are not allocated");
+                    return;
+                };
+                if !held.contains(resources) {
+                    tracing::warn!(%framework_id, %agent_id, %resources, held = %held, "recovered resources are not allocated");
+                    return;
                 }
+                *held -= resources;
+                if held.is_empty() {
+                    agent.allocated.remove(framework_id);
+                }
+            }
+            if !agent.holds(framework_id)
+                && let Some(f) = f
+            {
+                self.frameworks[f as usize]
+                    .as_deref_mut()
+                    .expect("framework")
+                    .agents
+                    .remove(&a);
             }
             let freed = agent.shapes.entries(resources, &mut self.names);
             compact::add_all(&mut agent.available, &agent.shapes, freed);
@@ -995,6 +1057,7 @@ impl Allocator {
             return;
         };
         let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+        agent.settle(Some(framework_id));
         let Some(held) = agent.allocated.get_mut(framework_id) else {
             return;
         };
@@ -1117,7 +1180,8 @@ impl Allocator {
         );
         let mut allocated: HashMap<String, Resources> = HashMap::new();
         for agent in self.agents.iter().flatten() {
-            for res in agent.allocated.values() {
+            let offers = agent.offers.iter().map(|(_, res)| res);
+            for res in agent.allocated.values().chain(offers) {
                 for (role, r) in res.allocations() {
                     *allocated.entry(role).or_default() += r;
                 }
@@ -1156,7 +1220,13 @@ impl Allocator {
         self.agent_index
             .get(agent_id)
             .and_then(|&a| self.agents[a as usize].as_deref())
-            .and_then(|ag| ag.allocated.get(framework_id).cloned())
+            .map(|ag| {
+                let mut res = ag.allocated.get(framework_id).cloned().unwrap_or_default();
+                for (_, offered) in ag.offers.iter().filter(|(f, _)| &**f == framework_id) {
+                    res += offered;
+                }
+                res
+            })
             .unwrap_or_default()
     }
 
@@ -1436,12 +1506,7 @@ impl Allocator {
                     compact::quantities(&offered, &agent.shapes, |s| s.is_quota_scalar());
                 let quantities = compact::quantities(&offered, &agent.shapes, |_| true);
                 let offered = agent.shapes.materialize(&offered, r, &role.name);
-                match agent.allocated.get_mut(&*fw.id) {
-                    Some(held) => *held += &offered,
-                    None => {
-                        agent.allocated.insert(fw.id.clone(), offered.clone());
-                    }
-                }
+                agent.offers.push((fw.id.clone(), offered.clone()));
 
                 // Quota bookkeeping for the rest of the round.
                 if quota.is_some() || round.headroom_needed() {
