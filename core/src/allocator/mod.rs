@@ -21,6 +21,11 @@
 //! `--min_allocatable_resources`, or an unexpired filter of that framework for that role and
 //! agent holds refused resources that contain the offer (Mesos's `RefusedOfferFilter`).
 //!
+//! Agents keep their available resources in a compact form (see `compact.rs`: per-agent
+//! resource shapes and fixed-point values); the round computes offers on it, and proto
+//! `Resources` are built only for what is offered, reusing the previous build of an
+//! unchanged offer.
+//!
 //! Sorters (see `sorter/drf.rs`) are incremental: an allocation re-keys only the client and
 //! its ancestors. Within one agent, the order is the snapshot at the start of the agent, as
 //! Mesos's per-agent `sort()`; the re-keys are applied when the agent is done.
@@ -31,6 +36,7 @@
 //! `allocation_info` and be part of what the allocator believes is allocated, otherwise the
 //! call is ignored with a warning (Mesos CHECK-fails).
 
+mod compact;
 pub(crate) mod sorter;
 
 #[cfg(test)]
@@ -43,8 +49,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::resources::{
-    self, Resource, Resources, is_ancestor_or_self, is_scalar_resource, scalar_millis,
+    Resource, Resources, is_ancestor_or_self, is_scalar_resource, scalar_millis,
 };
+use compact::{Entry, Shapes};
 use sorter::drf::{DrfSorter, ShareContext};
 
 /// Allocator flags (Mesos master flags of the same names).
@@ -211,30 +218,6 @@ fn is_unreserved_nonrevocable_scalar(r: &Resource) -> bool {
     is_scalar_resource(r) && r.reservations.is_empty() && r.revocable.is_none()
 }
 
-/// Shrinks the scalars of `res` so that, per name, their sum stays within `target[name]`.
-/// `target` entries of `None` mean "no bound" (quota limits); callers bounding by quantities
-/// (Mesos `ResourceQuantities`, where absent means zero) pass `Some(0)` for absent names.
-fn shrink(res: &Resources, names: &Names, target: &mut [Option<i64>]) -> Resources {
-    let mut out = Resources::new();
-    for r in res.iter() {
-        let bound = names
-            .get(&r.name)
-            .and_then(|i| target.get_mut(i))
-            .and_then(|t| t.as_mut());
-        match bound {
-            None => out.add_resource(r.clone()),
-            Some(remaining) => {
-                let mut r = r.clone();
-                if resources::shrink_resource(&mut r, *remaining) {
-                    *remaining -= scalar_millis(&r);
-                    out.add_resource(r);
-                }
-            }
-        }
-    }
-    out
-}
-
 /// A per-name bound vector: `limit - consumed` for limited names, unbounded otherwise.
 fn limits_minus(
     limits: &Quantities,
@@ -262,72 +245,35 @@ struct QuotaEntry {
     limits: Quantities,
 }
 
-/// A refused-offer filter: resources contained in `resources` are not offered to the
+/// A refused-offer filter: resources contained in `refused` are not offered to the
 /// framework (for that role, on that agent) before `expires`.
 #[derive(Debug)]
 struct OfferFilter {
     framework: u32,
     role: u32,
-    /// The refused resources, compactly (see [`Refused`]).
-    refused: Vec<Refused>,
+    /// The refused resources as entries of the agent's shapes: tens of thousands of filters
+    /// stay small, and checking one compares ids and numbers.
+    refused: Vec<Entry>,
+    /// `Agent::available_version` when `refused` was all the agent had available (the
+    /// usual decline of a whole offer); while it is current, the filter covers any offer.
+    whole_at: Option<u64>,
     expires: Instant,
 }
 
-/// One refused entry: its shape is shared with the agent's total entry of the same shape
-/// (no copy of the kilobyte-sized `Resource`), only the value is kept. Tens of thousands of
-/// filters stay small this way.
-#[derive(Debug)]
-struct Refused {
-    shape: Arc<Resource>,
-    value: RefusedValue,
-}
-
-#[derive(Debug)]
-enum RefusedValue {
-    Scalar(i64),
-    Ranges(resources::Ranges),
-    Set(resources::Set),
-}
-
-impl Refused {
-    fn new(total: &Resources, r: &Resource) -> Refused {
-        let shape = total
-            .as_slice()
-            .iter()
-            .find(|e| resources::same_shape_but_allocation(e, r))
-            .cloned()
-            .unwrap_or_else(|| Arc::new(r.clone()));
-        let value = if let Some(ranges) = &r.ranges {
-            RefusedValue::Ranges(ranges.clone())
-        } else if let Some(set) = &r.set {
-            RefusedValue::Set(set.clone())
-        } else {
-            RefusedValue::Scalar(scalar_millis(r))
-        };
-        Refused { shape, value }
-    }
-
-    /// Whether this refused entry covers `t` (same shape, allocation ignored; whole
+impl OfferFilter {
+    /// Whether the refused resources contain `offer` (Mesos `RefusedOfferFilter`; whole
     /// resources such as volumes must be equal).
-    fn covers(&self, t: &Resource) -> bool {
-        if !resources::same_shape_but_allocation(&self.shape, t) {
-            return false;
-        }
-        let exact = resources::is_exact(t);
-        match &self.value {
-            RefusedValue::Scalar(v) => {
-                let want = scalar_millis(t);
-                if exact { want == *v } else { want <= *v }
-            }
-            RefusedValue::Ranges(have) => t.ranges.as_ref().is_none_or(|want| {
-                resources::value::ranges_contain(have, want)
-                    && (!exact || resources::value::ranges_contain(want, have))
-            }),
-            RefusedValue::Set(have) => t.set.as_ref().is_none_or(|want| {
-                resources::value::set_contains(have, want)
-                    && (!exact || resources::value::set_contains(want, have))
-            }),
-        }
+    fn covers(&self, shapes: &Shapes, offer: &[Entry]) -> bool {
+        let covers_one = |e: &Entry, t: &Entry| {
+            e.shape == t.shape
+                && e.value.contains(&t.value)
+                && (!shapes[t.shape].exact || t.value.contains(&e.value))
+        };
+        offer.iter().enumerate().all(|(i, t)| {
+            // Same position first: both usually come from this agent in one order.
+            self.refused.get(i).is_some_and(|e| covers_one(e, t))
+                || self.refused.iter().any(|e| covers_one(e, t))
+        })
     }
 }
 
@@ -351,13 +297,54 @@ struct Agent {
     hostname: String,
     active: bool,
     total: Resources,
-    /// `total` minus everything allocated or offered, unallocated form.
-    available: Resources,
-    /// Framework id -> allocated or offered resources (allocation_info set).
+    /// Shapes of the resources seen on this agent; `available` and `filters` refer to them.
+    shapes: Shapes,
+    /// `total` minus everything allocated or offered, unallocated, compact (see
+    /// `compact.rs`): the round reads it without touching proto resources.
+    available: Vec<Entry>,
+    /// Bumped on every change of `available`: a filter that refused exactly what was
+    /// available remembers it and covers any offer of the agent in O(1) while it is
+    /// unchanged (every offer is part of `available`).
+    available_version: u64,
+    /// Framework id -> allocated or offered resources (allocation_info set), except the
+    /// offers in `offers`.
     allocated: HashMap<Arc<str>, Resources>,
+    /// Offers of the rounds not recovered yet, as made: (framework id, one role's
+    /// resources). Kept apart so that making an offer is an append and recovering a
+    /// declined one is a pointer comparison, not `Resources` arithmetic on kilobyte-sized
+    /// entries. Merged into `allocated` ([`Agent::settle`]) before anything else reads or
+    /// changes a framework's allocation.
+    offers: Vec<(Arc<str>, Resources)>,
     has_gpu: bool,
     /// Offer filters installed on this agent (by any framework), few per agent: scanned.
     filters: Vec<OfferFilter>,
+}
+
+impl Agent {
+    /// Merges the outstanding offers of `framework` (all frameworks when `None`) into
+    /// `allocated`.
+    fn settle(&mut self, framework: Option<&str>) {
+        let Agent {
+            offers, allocated, ..
+        } = self;
+        offers.retain(|(f, res)| {
+            if framework.is_some_and(|x| x != &**f) {
+                return true;
+            }
+            match allocated.get_mut(f) {
+                Some(held) => *held += res,
+                None => {
+                    allocated.insert(f.clone(), res.clone());
+                }
+            }
+            false
+        });
+    }
+
+    /// Whether `framework` holds or was offered anything here.
+    fn holds(&self, framework: &str) -> bool {
+        self.allocated.contains_key(framework) || self.offers.iter().any(|(f, _)| &**f == framework)
+    }
 }
 
 #[derive(Debug)]
@@ -374,7 +361,8 @@ struct Role {
 /// See the module doc.
 pub struct Allocator {
     options: Options,
-    min_allocatable: Vec<Vec<(String, i64)>>,
+    /// `--min_allocatable_resources` as `[(name id, thousandths)]` alternatives.
+    min_allocatable: Vec<Quantities>,
     names: Names,
     /// By name id: excluded from fair sharing.
     excluded: Vec<bool>,
@@ -429,24 +417,19 @@ struct Made {
 
 impl Allocator {
     pub fn new(options: Options) -> Self {
+        let mut names = Names::default();
         let min_allocatable = options
             .min_allocatable_resources
             .iter()
             .map(|alt| {
-                let mut v: Vec<(String, i64)> = Vec::new();
-                for r in alt.iter().filter(|r| is_scalar_resource(r)) {
-                    match v.iter_mut().find(|(n, _)| *n == r.name) {
-                        Some((_, x)) => *x += scalar_millis(r),
-                        None => v.push((r.name.clone(), scalar_millis(r))),
-                    }
-                }
-                v
+                names.intern_all(alt);
+                names.quantities(alt)
             })
             .collect();
         let mut a = Allocator {
             options,
             min_allocatable,
-            names: Names::default(),
+            names,
             excluded: Vec::new(),
             totals: Vec::new(),
             agents: Vec::new(),
@@ -462,6 +445,9 @@ impl Allocator {
             filter_expiry: BinaryHeap::new(),
             pending_used: HashMap::new(),
         };
+        if let Some(n) = a.names.list.len().checked_sub(1) {
+            a.grow_names(n);
+        }
         for name in a.options.fair_sharing_excluded_resource_names.clone() {
             let i = a.names.intern(&name);
             a.grow_names(i);
@@ -637,10 +623,11 @@ impl Allocator {
         let fw = self.frameworks[m.framework as usize]
             .as_deref()
             .expect("framework");
+        debug_assert!(fw.tracked_roles.contains(&m.role));
         self.role_sorter
-            .update_allocation(&role.name, &m.quantities, sign, ctx);
+            .update_client_allocation(m.role, &m.quantities, sign, ctx);
         role.sorter
-            .update_allocation(&fw.id, &m.quantities, sign, ctx);
+            .update_client_allocation(m.framework, &m.quantities, sign, ctx);
         add_q(&mut role.unreserved_allocated, &m.unreserved, sign);
     }
 
@@ -657,10 +644,13 @@ impl Allocator {
         }
         let mut held: BTreeSet<String> = BTreeSet::new();
         for &a in &fw.agents {
-            if let Some(res) = self.agents[a as usize]
-                .as_deref()
-                .and_then(|ag| ag.allocated.get(&*fw.id))
-            {
+            let Some(ag) = self.agents[a as usize].as_deref() else {
+                continue;
+            };
+            if let Some(res) = ag.allocated.get(&*fw.id) {
+                held.extend(res.allocation_roles());
+            }
+            for (_, res) in ag.offers.iter().filter(|(f, _)| *f == fw.id) {
                 held.extend(res.allocation_roles());
             }
         }
@@ -716,10 +706,13 @@ impl Allocator {
                 continue;
             };
             let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+            agent.settle(Some(id));
             let known = agent.allocated.get(id).cloned().unwrap_or_default();
             let extra = res - &known;
             if !extra.is_empty() {
-                agent.available -= &extra.unallocated();
+                let used = agent.shapes.entries(&extra, &mut self.names);
+                compact::subtract_all(&mut agent.available, &agent.shapes, &used);
+                agent.available_version += 1;
                 *agent.allocated.entry(fid.clone()).or_default() += extra;
             }
             agents.push(a);
@@ -782,8 +775,11 @@ impl Allocator {
             .collect();
         for a in agents {
             let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+            agent.settle(Some(id));
             if let Some(res) = agent.allocated.remove(id) {
-                agent.available += res.unallocated();
+                let freed = agent.shapes.entries(&res, &mut self.names);
+                compact::add_all(&mut agent.available, &agent.shapes, freed);
+                agent.available_version += 1;
                 self.track_allocation(f, &res, -1);
             }
         }
@@ -850,11 +846,14 @@ impl Allocator {
         }
         let a = self.agents.len() as u32;
         self.account_total(&spec.total, 1);
-        let mut available = spec.total.clone();
+        // The total's entries become the shapes (shared, not copied).
+        let mut shapes = Shapes::default();
+        let mut available = shapes.entries(&spec.total, &mut self.names);
         let mut allocated: HashMap<Arc<str>, Resources> = HashMap::new();
         for (fw, res) in used {
-            available -= &res.unallocated();
             self.intern_all(res);
+            let used = shapes.entries(res, &mut self.names);
+            compact::subtract_all(&mut available, &shapes, &used);
             allocated.insert(Arc::from(fw.as_str()), res.clone());
         }
         self.agents.push(Some(Box::new(Agent {
@@ -863,8 +862,11 @@ impl Allocator {
             active: true,
             has_gpu: spec.total.gpus() > 0.0,
             total: spec.total,
+            shapes,
             available,
+            available_version: 0,
             allocated,
+            offers: Vec::new(),
             filters: Vec::new(),
         })));
         self.agent_index.insert(id.to_string(), a);
@@ -896,13 +898,15 @@ impl Allocator {
         self.account_total(&old, -1);
         self.account_total(&total, 1);
         let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+        agent.settle(None);
         let mut available = total.clone();
         for res in agent.allocated.values() {
             available -= &res.unallocated();
         }
         agent.has_gpu = total.gpus() > 0.0;
+        agent.available = agent.shapes.entries(&available, &mut self.names);
+        agent.available_version += 1;
         agent.total = total;
-        agent.available = available;
     }
 
     /// Removes an agent with everything allocated on it.
@@ -910,7 +914,8 @@ impl Allocator {
         let Some(a) = self.agent_index.remove(id) else {
             return;
         };
-        let agent = self.agents[a as usize].take().expect("agent");
+        let mut agent = self.agents[a as usize].take().expect("agent");
+        agent.settle(None);
         for (fw, res) in &agent.allocated {
             if let Some(&f) = self.framework_index.get(&**fw) {
                 self.track_allocation(f, res, -1);
@@ -965,26 +970,48 @@ impl Allocator {
         let f = self.framework_index.get(framework_id).copied();
         if let Some(&a) = self.agent_index.get(agent_id) {
             let agent = self.agents[a as usize].as_deref_mut().expect("agent");
-            let Some(held) = agent.allocated.get_mut(framework_id) else {
-                tracing::warn!(%framework_id, %agent_id, %resources, "recovered resources are not allocated");
-                return;
+            // A declined offer comes back as it was made: drop it without arithmetic.
+            let same = |res: &Resources| {
+                res.len() == resources.len()
+                    && res
+                        .as_slice()
+                        .iter()
+                        .zip(resources.as_slice())
+                        .all(|(x, y)| Arc::ptr_eq(x, y))
             };
-            if !held.contains(resources) {
-                tracing::warn!(%framework_id, %agent_id, %resources, held = %held, "recovered resources are not allocated");
-                return;
-            }
-            *held -= resources;
-            if held.is_empty() {
-                agent.allocated.remove(framework_id);
-                if let Some(f) = f {
-                    self.frameworks[f as usize]
-                        .as_deref_mut()
-                        .expect("framework")
-                        .agents
-                        .remove(&a);
+            if let Some(i) = agent
+                .offers
+                .iter()
+                .position(|(fw, res)| &**fw == framework_id && same(res))
+            {
+                agent.offers.swap_remove(i);
+            } else {
+                agent.settle(Some(framework_id));
+                let Some(held) = agent.allocated.get_mut(framework_id) else {
+                    tracing::warn!(%framework_id, %agent_id, %resources, "recovered resources are not allocated");
+                    return;
+                };
+                if !held.contains(resources) {
+                    tracing::warn!(%framework_id, %agent_id, %resources, held = %held, "recovered resources are not allocated");
+                    return;
+                }
+                *held -= resources;
+                if held.is_empty() {
+                    agent.allocated.remove(framework_id);
                 }
             }
-            agent.available += resources.unallocated();
+            if !agent.holds(framework_id)
+                && let Some(f) = f
+            {
+                self.frameworks[f as usize]
+                    .as_deref_mut()
+                    .expect("framework")
+                    .agents
+                    .remove(&a);
+            }
+            let freed = agent.shapes.entries(resources, &mut self.names);
+            compact::add_all(&mut agent.available, &agent.shapes, freed);
+            agent.available_version += 1;
             if let Some(f) = f {
                 self.track_allocation(f, resources, -1);
                 self.prune_roles(f);
@@ -997,11 +1024,14 @@ impl Allocator {
                             .expect("framework");
                         fw.filtered_agents.insert(a);
                         let agent = self.agents[a as usize].as_deref_mut().expect("agent");
-                        let refused = res.iter().map(|x| Refused::new(&agent.total, x)).collect();
+                        let refused = agent.shapes.entries(&res, &mut self.names);
+                        let whole_at =
+                            (refused == agent.available).then_some(agent.available_version);
                         agent.filters.push(OfferFilter {
                             framework: f,
                             role: r,
                             refused,
+                            whole_at,
                             expires,
                         });
                         self.filter_expiry.push(Reverse((expires, a)));
@@ -1027,6 +1057,7 @@ impl Allocator {
             return;
         };
         let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+        agent.settle(Some(framework_id));
         let Some(held) = agent.allocated.get_mut(framework_id) else {
             return;
         };
@@ -1149,7 +1180,8 @@ impl Allocator {
         );
         let mut allocated: HashMap<String, Resources> = HashMap::new();
         for agent in self.agents.iter().flatten() {
-            for res in agent.allocated.values() {
+            let offers = agent.offers.iter().map(|(_, res)| res);
+            for res in agent.allocated.values().chain(offers) {
                 for (role, r) in res.allocations() {
                     *allocated.entry(role).or_default() += r;
                 }
@@ -1188,14 +1220,21 @@ impl Allocator {
         self.agent_index
             .get(agent_id)
             .and_then(|&a| self.agents[a as usize].as_deref())
-            .and_then(|ag| ag.allocated.get(framework_id).cloned())
+            .map(|ag| {
+                let mut res = ag.allocated.get(framework_id).cloned().unwrap_or_default();
+                for (_, offered) in ag.offers.iter().filter(|(f, _)| &**f == framework_id) {
+                    res += offered;
+                }
+                res
+            })
             .unwrap_or_default()
     }
 
     /// An agent's unallocated resources.
     pub fn available(&self, agent_id: &str) -> Option<Resources> {
         let &a = self.agent_index.get(agent_id)?;
-        Some(self.agents[a as usize].as_deref()?.available.clone())
+        let agent = self.agents[a as usize].as_deref()?;
+        Some(agent.shapes.unallocated(&agent.available))
     }
 
     /// An agent's hostname.
@@ -1265,9 +1304,8 @@ impl Allocator {
         let mut available = Vec::new();
         if any_guarantee {
             for agent in self.agents.iter().flatten() {
-                let q = self
-                    .names
-                    .quantities_where(&agent.available, is_unreserved_nonrevocable_scalar);
+                let q =
+                    compact::quantities(&agent.available, &agent.shapes, |s| s.is_quota_scalar());
                 add_q(&mut available, &q, 1);
             }
         }
@@ -1298,7 +1336,8 @@ impl Allocator {
     }
 
     /// Visits one agent: walks roles and frameworks in sorter order and hands out what the
-    /// agent has available.
+    /// agent has available. Works on the agent's compact entries; proto resources are built
+    /// only for what is actually offered.
     fn allocate_agent(&mut self, stage: Stage, a: u32, now: Instant, round: &mut Round) {
         let Allocator {
             options,
@@ -1317,7 +1356,7 @@ impl Allocator {
         if !agent.active || agent.available.is_empty() {
             return;
         }
-        let n_names = names.ids.len();
+        let n_names = names.list.len();
         let mut made: Vec<Made> = Vec::new();
         let agent_first = round.out.len();
         for r in role_sorter.iter() {
@@ -1347,132 +1386,127 @@ impl Allocator {
                     .as_deref()
                     .expect("framework in sorter");
                 let caps = fw.spec.capabilities;
+                let shapes = &agent.shapes;
 
                 // Available resources allocatable to the role, borrowed when nothing is reserved.
-                let mut available: Cow<'_, Resources> =
-                    if agent.available.iter().any(|x| !x.reservations.is_empty()) {
-                        Cow::Owned(agent.available.allocatable_to(&role.name))
+                let mut available: Cow<'_, [Entry]> =
+                    if agent.available.iter().any(|e| shapes[e.shape].reserved) {
+                        Cow::Owned(compact::filter(&agent.available, shapes, |s| {
+                            s.is_allocatable_to(&role.name)
+                        }))
                     } else {
                         Cow::Borrowed(&agent.available)
                     };
                 if available.is_empty() {
                     break; // Nothing left for the role.
                 }
-                if !allocatable(min_allocatable, &available) {
+                if !allocatable(min_allocatable, shapes, &available) {
                     continue;
                 }
                 if options.filter_gpu_resources && !caps.gpu_resources && agent.has_gpu {
                     continue;
                 }
-                let incapable = |x: &Resource| {
-                    (!caps.shared_resources && x.shared.is_some())
-                        || (!caps.revocable_resources && x.revocable.is_some())
-                        || (!caps.reservation_refinement && x.reservations.len() > 1)
+                let incapable = |s: &compact::Shape| {
+                    (!caps.shared_resources && s.shared)
+                        || (!caps.revocable_resources && s.revocable)
+                        || (!caps.reservation_refinement && s.refined)
                 };
-                if available.iter().any(incapable) {
-                    available = Cow::Owned(available.filter(|x| !incapable(x)));
+                if available.iter().any(|e| incapable(&shapes[e.shape])) {
+                    available = Cow::Owned(compact::filter(&available, shapes, |s| !incapable(s)));
                 }
 
                 let consumed = round.consumed.get(&*role.name).map_or(&[][..], |c| &c[..]);
                 let limits = quota.map(|q| &q.limits).filter(|l| !l.is_empty());
                 let headroom = round.headroom_needed();
                 let mut guarantees_offered: Quantities = Vec::new();
-                let to_offer: Cow<'_, Resources> = {
+                let to_offer: Cow<'_, [Entry]> = {
                     // Moved in here so that a borrowed `available` ends with this block.
                     let available = available;
                     match stage {
                         Stage::FairShare if limits.is_none() && !headroom => available,
                         Stage::FairShare => {
-                            let mut offer = available.filter(|x| {
-                                !x.reservations.is_empty()
-                                    || !is_scalar_resource(x)
-                                    || x.revocable.is_some()
-                            });
+                            let mut offer =
+                                compact::filter(&available, shapes, |s| !s.is_quota_scalar());
                             let mut additional =
-                                available.filter(is_unreserved_nonrevocable_scalar);
+                                compact::filter(&available, shapes, |s| s.is_quota_scalar());
                             if let Some(limits) = limits {
                                 let mut t = limits_minus(limits, consumed, &Vec::new(), n_names);
-                                additional = shrink(&additional, names, &mut t);
+                                additional = compact::shrink(&additional, shapes, &mut t);
                             }
                             if headroom {
                                 let surplus =
                                     surplus(&round.available_headroom, &round.required_headroom);
-                                additional = shrink(
+                                additional = compact::shrink(
                                     &additional,
-                                    names,
+                                    shapes,
                                     &mut quantities_bound(&surplus, n_names),
                                 );
                             }
-                            offer += additional;
+                            compact::add_all(&mut offer, shapes, additional);
                             Cow::Owned(offer)
                         }
                         Stage::QuotaGuarantees => {
                             let quota_resources =
-                                available.filter(is_unreserved_nonrevocable_scalar);
-                            let guaranteed = shrink(
+                                compact::filter(&available, shapes, |s| s.is_quota_scalar());
+                            let guaranteed = compact::shrink(
                                 &quota_resources,
-                                names,
+                                shapes,
                                 &mut quantities_bound(&unsatisfied, n_names),
                             );
                             if guaranteed.is_empty() {
                                 continue;
                             }
-                            guarantees_offered = names.quantities(&guaranteed);
-                            let mut offer = available.filter(|x| {
-                                resources::reservation_role(x) == Some(&*role.name)
-                                    || !is_scalar_resource(x)
-                                    || x.revocable.is_some()
+                            guarantees_offered = compact::quantities(&guaranteed, shapes, |_| true);
+                            let mut offer = compact::filter(&available, shapes, |s| {
+                                s.is_reserved_to(&role.name) || s.name.is_none() || s.revocable
                             });
-                            let mut additional = &quota_resources - &guaranteed;
+                            let mut additional = quota_resources;
+                            compact::subtract_all(&mut additional, shapes, &guaranteed);
                             if let Some(limits) = limits {
                                 let mut t =
                                     limits_minus(limits, consumed, &guarantees_offered, n_names);
-                                additional = shrink(&additional, names, &mut t);
+                                additional = compact::shrink(&additional, shapes, &mut t);
                             }
                             if headroom {
                                 let surplus =
                                     surplus(&round.available_headroom, &round.required_headroom);
-                                additional = shrink(
+                                additional = compact::shrink(
                                     &additional,
-                                    names,
+                                    shapes,
                                     &mut quantities_bound(&surplus, n_names),
                                 );
                             }
-                            offer += guaranteed;
-                            offer += additional;
+                            compact::add_all(&mut offer, shapes, guaranteed);
+                            compact::add_all(&mut offer, shapes, additional);
                             Cow::Owned(offer)
                         }
                     }
                 };
                 if to_offer.is_empty()
-                    || !allocatable(min_allocatable, &to_offer)
-                    || is_filtered(&agent.filters, f, r, &to_offer, now)
+                    || !allocatable(min_allocatable, shapes, &to_offer)
+                    || is_filtered(agent, f, r, &to_offer, now)
                 {
                     continue;
                 }
 
-                // Allocate: take the whole available set when that is the offer.
+                // Allocate: take the whole available list when that is the offer.
                 let owned = match to_offer {
                     Cow::Borrowed(_) => None,
                     Cow::Owned(o) => Some(o),
                 };
-                let mut offered = match owned {
+                let offered = match owned {
                     None => std::mem::take(&mut agent.available),
                     Some(o) => {
-                        agent.available -= &o;
+                        compact::subtract_all(&mut agent.available, &agent.shapes, &o);
                         o
                     }
                 };
+                agent.available_version += 1;
                 let unreserved =
-                    names.quantities_where(&offered, is_unreserved_nonrevocable_scalar);
-                let quantities = names.quantities(&offered);
-                offered.allocate(&role.name);
-                match agent.allocated.get_mut(&*fw.id) {
-                    Some(held) => *held += &offered,
-                    None => {
-                        agent.allocated.insert(fw.id.clone(), offered.clone());
-                    }
-                }
+                    compact::quantities(&offered, &agent.shapes, |s| s.is_quota_scalar());
+                let quantities = compact::quantities(&offered, &agent.shapes, |_| true);
+                let offered = agent.shapes.materialize(&offered, r, &role.name);
+                agent.offers.push((fw.id.clone(), offered.clone()));
 
                 // Quota bookkeeping for the rest of the round.
                 if quota.is_some() || round.headroom_needed() {
@@ -1508,10 +1542,14 @@ impl Allocator {
                         round.out.len() - 1
                     }
                 };
-                *round.out[slot]
-                    .resources
-                    .entry(String::from(&*role.name))
-                    .or_default() += offered;
+                match round.out[slot].resources.get_mut(&*role.name) {
+                    Some(earlier) => *earlier += offered,
+                    None => {
+                        round.out[slot]
+                            .resources
+                            .insert(String::from(&*role.name), offered);
+                    }
+                }
                 made.push(Made {
                     role: r,
                     framework: f,
@@ -1553,33 +1591,24 @@ fn surplus(available: &[i64], required: &[i64]) -> Vec<i64> {
 }
 
 /// `--min_allocatable_resources`: the offer covers at least one alternative.
-fn allocatable(min: &[Vec<(String, i64)>], offer: &Resources) -> bool {
+fn allocatable(min: &[Quantities], shapes: &Shapes, offer: &[Entry]) -> bool {
     if offer.is_empty() {
         return false;
     }
     min.is_empty()
-        || min
-            .iter()
-            .any(|alt| alt.iter().all(|(name, v)| offer.scalar_millis(name) >= *v))
+        || min.iter().any(|alt| {
+            alt.iter()
+                .all(|&(name, v)| compact::scalar(offer, shapes, name) >= v)
+        })
 }
 
 /// Whether an unexpired filter of framework `f` for `role` on the agent refused a superset
 /// of `offer` (Mesos `RefusedOfferFilter`: refused resources contain the offer).
-fn is_filtered(
-    filters: &[OfferFilter],
-    f: u32,
-    role: u32,
-    offer: &Resources,
-    now: Instant,
-) -> bool {
-    filters.iter().any(|x| {
+fn is_filtered(agent: &Agent, f: u32, role: u32, offer: &[Entry], now: Instant) -> bool {
+    agent.filters.iter().any(|x| {
         x.framework == f
             && x.role == role
             && x.expires > now
-            && offer.iter().enumerate().all(|(i, t)| {
-                // Same position first: both usually come from this agent in one order.
-                x.refused.get(i).is_some_and(|e| e.covers(t))
-                    || x.refused.iter().any(|e| e.covers(t))
-            })
+            && (x.whole_at == Some(agent.available_version) || x.covers(&agent.shapes, offer))
     })
 }

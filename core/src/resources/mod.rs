@@ -1000,6 +1000,27 @@ impl Resources {
         out
     }
 
+    /// Wraps entries that are already normalized — canonical, post format, non-empty and
+    /// pairwise not mergeable (e.g. taken from other `Resources`, or all of one allocation
+    /// role with distinct shapes) — sharing the `Arc`s instead of copying the kilobyte-sized
+    /// `Resource`s. Debug builds check the invariants.
+    pub fn from_normalized(entries: Vec<Arc<Resource>>) -> Resources {
+        debug_assert!(
+            entries
+                .iter()
+                .all(|r| r.role.is_none() && r.reservation.is_none() && !is_empty_resource(r)),
+            "entries not canonical"
+        );
+        debug_assert!(
+            entries
+                .iter()
+                .enumerate()
+                .all(|(i, a)| entries[i + 1..].iter().all(|b| !addable(a, b))),
+            "mergeable entries"
+        );
+        Resources { resources: entries }
+    }
+
     /// The entries, post-reservation-refinement format (each derefs to a `Resource`).
     pub fn as_slice(&self) -> &[Arc<Resource>] {
         &self.resources
@@ -1070,8 +1091,12 @@ impl Resources {
         if is_empty_resource(r) {
             return;
         }
+        // An entry that `r` covers entirely is dropped without copying it first (it is
+        // often shared: `Resources` are copied on write).
         if let Some(i) = self.resources.iter().position(|e| subtractable(e, r))
-            && (is_exact(r) || subtract_value(Arc::make_mut(&mut self.resources[i]), r))
+            && (is_exact(r)
+                || value_contains(r, &self.resources[i])
+                || subtract_value(Arc::make_mut(&mut self.resources[i]), r))
         {
             self.resources.remove(i);
         }

@@ -359,3 +359,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn from_normalized_shares_entries() {
+    let a = r("cpus:2;mem:1024;ports:[1-5]").allocated_to("role");
+    let b = Resources::from_normalized(a.as_slice().to_vec());
+    assert_eq!(a, b);
+    assert!(
+        a.as_slice()
+            .iter()
+            .zip(b.as_slice())
+            .all(|(x, y)| Arc::ptr_eq(x, y))
+    );
+    assert!(Resources::from_normalized(Vec::new()).is_empty());
+}
+
+fn coalesced(pairs: Vec<(u64, u64)>) -> Ranges {
+    let mut range: Vec<Range> = pairs
+        .into_iter()
+        .map(|(b, len)| Range {
+            begin: b,
+            end: b + len,
+        })
+        .collect();
+    value::coalesce(&mut range);
+    Ranges { range }
+}
+
+proptest! {
+    // The linear merge of `ranges_add` gives what sorting and coalescing gives.
+    #[test]
+    fn ranges_add_merges_like_coalesce(
+        a in prop::collection::vec((0u64..200, 0u64..10), 0..12),
+        b in prop::collection::vec((0u64..200, 0u64..10), 0..12),
+    ) {
+        let (a, b) = (coalesced(a), coalesced(b));
+        let mut merged = a.clone();
+        value::ranges_add(&mut merged, &b);
+        let mut expected = a.range.clone();
+        expected.extend_from_slice(&b.range);
+        value::coalesce(&mut expected);
+        prop_assert_eq!(merged.range, expected);
+    }
+}

@@ -55,8 +55,34 @@ pub fn is_coalesced(ranges: &[Range]) -> bool {
 
 /// `left += right` for coalesced ranges.
 pub fn ranges_add(left: &mut Ranges, right: &Ranges) {
-    left.range.extend_from_slice(&right.range);
-    coalesce(&mut left.range);
+    if right.range.is_empty() {
+        return;
+    }
+    if !is_coalesced(&left.range) || !is_coalesced(&right.range) {
+        left.range.extend_from_slice(&right.range);
+        coalesce(&mut left.range);
+        return;
+    }
+    // Both sorted and coalesced: one linear merge instead of a sort.
+    let mut out: Vec<Range> = Vec::with_capacity(left.range.len() + right.range.len());
+    let (mut i, mut j) = (0, 0);
+    let (l, r) = (&left.range, &right.range);
+    while i < l.len() || j < r.len() {
+        let next = if j == r.len() || (i < l.len() && l[i].begin <= r[j].begin) {
+            i += 1;
+            l[i - 1]
+        } else {
+            j += 1;
+            r[j - 1]
+        };
+        match out.last_mut() {
+            Some(last) if next.begin <= last.end.saturating_add(1) => {
+                last.end = last.end.max(next.end);
+            }
+            _ => out.push(next),
+        }
+    }
+    left.range = out;
 }
 
 /// `left -= right` for coalesced ranges (set difference).

@@ -4,10 +4,15 @@
 //! Clients are named by paths. In a hierarchical sorter (roles) `a/b` lives below `a`; in a
 //! flat one (frameworks inside a role) every client is a child of the root. Every node
 //! keeps its children in a `BTreeSet` ordered like Mesos's `compareDRF`: by share, then
-//! by the number of allocations made so far, then by path. A node's own client (Mesos's
+//! by the number of allocations made so far, then by path. Paths are compared through a
+//! numeric rank kept in path order (see [`Node::rank`]), so keys are small `Copy` values
+//! and comparing them never touches strings. A node's own client (Mesos's
 //! "virtual leaf") is an entry in its own children set, next to its child nodes; it is
 //! sorted by the node's own allocation while the child entries use subtree allocations.
 //! So `a` with frameworks and a child `a/b` sorts exactly as Mesos's `a/.` and `a/b`.
+//! A node without active child nodes (every framework, most roles) keeps no set at all:
+//! the walk yields its client when it reaches the node, and a re-key touches only the
+//! parent's set.
 //!
 //! A change in one client's allocation re-keys that client and its ancestors:
 //! O(depth · log n). A change of the cluster total or of a weight changes every share, so
@@ -15,29 +20,41 @@
 //! the next allocation round. Only active clients (and nodes with an active client below)
 //! are in the sets, so iteration never walks over inactive or suppressed clients.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::Arc;
 
 /// Sort key of an entry in a parent's children set.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
     /// `f64::to_bits` of the non-negative share: orders like the float.
     share: u64,
     /// Allocations made to this entry so far (Mesos breaks share ties with it).
     count: u64,
-    path: Arc<str>,
+    /// The node's [`Node::rank`]: orders like its path.
+    rank: u64,
     /// Whether this is the node's own client entry (virtual leaf) rather than the node.
     leaf: bool,
-    node: usize,
+    node: u32,
 }
+
+/// Spacing of ranks given to paths added after all others (the usual case: new ids sort
+/// last); a path added between two others takes the midpoint. All ranks are renumbered
+/// only when two neighbours have no room left between them.
+const RANK_GAP: u64 = 1 << 32;
 
 #[derive(Debug)]
 struct Node {
-    path: Arc<str>,
+    /// Position of `path` among all paths of the sorter: `a.rank < b.rank` iff
+    /// `a.path < b.path`. Ties of share and count are broken by it, as Mesos does by name.
+    rank: u64,
+    /// Weight of this path (1.0 unless set).
+    weight: f64,
     /// `usize::MAX` for the root.
     parent: usize,
-    /// Active entries below this node: its own client (if active) and child nodes with
-    /// `active_leaves > 0`.
+    /// Active entries below this node: child nodes with `active_leaves > 0` and, only when
+    /// there is at least one of those, its own client if active (otherwise the node stands
+    /// for its client). Invariant: `leaf_key.is_some()` iff the set holds the client entry.
     children: BTreeSet<Key>,
     /// This node's key in its parent's set, when present there.
     key: Option<Key>,
@@ -57,9 +74,10 @@ struct Node {
 }
 
 impl Node {
-    fn new(path: Arc<str>, parent: usize) -> Self {
+    fn new(parent: usize, rank: u64, weight: f64) -> Self {
         Node {
-            path,
+            rank,
+            weight,
             parent,
             children: BTreeSet::new(),
             key: None,
@@ -90,6 +108,10 @@ pub(crate) struct DrfSorter {
     hierarchical: bool,
     nodes: Vec<Node>,
     index: HashMap<Arc<str>, usize>,
+    /// Path -> node in path order: neighbours of a new path give its rank.
+    ordered: BTreeMap<Arc<str>, usize>,
+    /// Client id -> node (`usize::MAX`: none); the round updates clients by id.
+    by_client: Vec<usize>,
     weights: HashMap<Arc<str>, f64>,
     dirty: bool,
 }
@@ -109,14 +131,16 @@ impl DrfSorter {
     pub fn new(hierarchical: bool) -> Self {
         DrfSorter {
             hierarchical,
-            nodes: vec![Node::new(Arc::from(""), usize::MAX)],
+            nodes: vec![Node::new(usize::MAX, 0, 1.0)],
             index: HashMap::new(),
+            ordered: BTreeMap::new(),
+            by_client: Vec::new(),
             weights: HashMap::new(),
             dirty: false,
         }
     }
 
-    fn share(&self, alloc: &[i64], path: &str, ctx: ShareContext<'_>) -> f64 {
+    fn share(alloc: &[i64], weight: f64, ctx: ShareContext<'_>) -> f64 {
         let mut share = 0.0f64;
         for (i, &total) in ctx.totals.iter().enumerate() {
             if total <= 0 || ctx.excluded.get(i).copied().unwrap_or(false) {
@@ -125,28 +149,28 @@ impl DrfSorter {
             let a = alloc.get(i).copied().unwrap_or(0);
             share = share.max(a as f64 / total as f64);
         }
-        share / self.weights.get(path).copied().unwrap_or(1.0)
+        share / weight
     }
 
     fn node_key(&self, n: usize, ctx: ShareContext<'_>) -> Key {
         let node = &self.nodes[n];
         Key {
-            share: self.share(&node.subtree, &node.path, ctx).to_bits(),
+            share: Self::share(&node.subtree, node.weight, ctx).to_bits(),
             count: node.subtree_count,
-            path: node.path.clone(),
+            rank: node.rank,
             leaf: false,
-            node: n,
+            node: n as u32,
         }
     }
 
     fn leaf_key_of(&self, n: usize, ctx: ShareContext<'_>) -> Key {
         let node = &self.nodes[n];
         Key {
-            share: self.share(&node.own, &node.path, ctx).to_bits(),
+            share: Self::share(&node.own, node.weight, ctx).to_bits(),
             count: node.own_count,
-            path: node.path.clone(),
+            rank: node.rank,
             leaf: true,
-            node: n,
+            node: n as u32,
         }
     }
 
@@ -161,9 +185,50 @@ impl DrfSorter {
         };
         let path: Arc<str> = Arc::from(path);
         let n = self.nodes.len();
-        self.nodes.push(Node::new(path.clone(), parent));
-        self.index.insert(path, n);
+        let rank_of = |x: Option<(&Arc<str>, &usize)>| x.map(|(_, &m)| self.nodes[m].rank);
+        let before = rank_of(
+            self.ordered
+                .range::<str, _>((Unbounded, Excluded(&*path)))
+                .next_back(),
+        );
+        let after = rank_of(
+            self.ordered
+                .range::<str, _>((Excluded(&*path), Unbounded))
+                .next(),
+        );
+        let (rank, renumber) = match (before, after) {
+            (b, None) => (b.map_or(RANK_GAP, |b| b + RANK_GAP), false),
+            (b, Some(a)) => {
+                let b = b.unwrap_or(0);
+                (b + (a - b) / 2, a - b < 2)
+            }
+        };
+        let weight = self.weights.get(&*path).copied().unwrap_or(1.0);
+        self.nodes.push(Node::new(parent, rank, weight));
+        self.index.insert(path.clone(), n);
+        self.ordered.insert(path, n);
+        if renumber {
+            self.renumber();
+        }
         n
+    }
+
+    /// Spreads the ranks out again (no room was left between two neighbours). Relative
+    /// order does not change, so every set keeps its order and is rebuilt in place.
+    fn renumber(&mut self) {
+        for (i, &n) in self.ordered.values().enumerate() {
+            self.nodes[n].rank = (i as u64 + 1) * RANK_GAP;
+        }
+        let ranks: Vec<u64> = self.nodes.iter().map(|x| x.rank).collect();
+        let fix = |k: &Key| Key {
+            rank: ranks[k.node as usize],
+            ..*k
+        };
+        for node in &mut self.nodes {
+            node.children = node.children.iter().map(fix).collect();
+            node.key = node.key.as_ref().map(fix);
+            node.leaf_key = node.leaf_key.as_ref().map(fix);
+        }
     }
 
     /// Adds a client (inactive) at `path` with the caller's `id`.
@@ -171,13 +236,20 @@ impl DrfSorter {
         let n = self.ensure_node(path);
         debug_assert!(self.nodes[n].client.is_none(), "client {path} added twice");
         self.nodes[n].client = Some(id);
+        let id = id as usize;
+        if self.by_client.len() <= id {
+            self.by_client.resize(id + 1, usize::MAX);
+        }
+        self.by_client[id] = n;
     }
 
     /// Removes the client at `path` (its allocation must already be zero).
     pub fn remove_client(&mut self, path: &str, ctx: ShareContext<'_>) {
         self.deactivate(path, ctx);
         if let Some(&n) = self.index.get(path) {
-            self.nodes[n].client = None;
+            if let Some(id) = self.nodes[n].client.take() {
+                self.by_client[id as usize] = usize::MAX;
+            }
             self.nodes[n].own_count = 0;
         }
     }
@@ -191,10 +263,8 @@ impl DrfSorter {
             return;
         }
         self.nodes[n].active = true;
-        if !self.dirty {
-            let k = self.leaf_key_of(n, ctx);
-            self.nodes[n].children.insert(k.clone());
-            self.nodes[n].leaf_key = Some(k);
+        if !self.dirty && !self.nodes[n].children.is_empty() {
+            self.insert_leaf(n, ctx);
         }
         self.bump_active(n, 1, ctx);
     }
@@ -214,6 +284,13 @@ impl DrfSorter {
         self.bump_active(n, -1, ctx);
     }
 
+    fn insert_leaf(&mut self, n: usize, ctx: ShareContext<'_>) {
+        debug_assert!(self.nodes[n].leaf_key.is_none());
+        let k = self.leaf_key_of(n, ctx);
+        self.nodes[n].children.insert(k);
+        self.nodes[n].leaf_key = Some(k);
+    }
+
     /// Adjusts `active_leaves` from `n` up, inserting or removing nodes in their parents'
     /// sets when they gain their first or lose their last active client.
     fn bump_active(&mut self, n: usize, delta: isize, ctx: ShareContext<'_>) {
@@ -228,20 +305,35 @@ impl DrfSorter {
             if before == 0 && after > 0 {
                 if !self.dirty {
                     let k = self.node_key(x, ctx);
-                    self.nodes[parent].children.insert(k.clone());
+                    self.nodes[parent].children.insert(k);
                     self.nodes[x].key = Some(k);
+                    // The parent's first child node: its own client now needs an entry.
+                    if parent != ROOT
+                        && self.nodes[parent].active
+                        && self.nodes[parent].leaf_key.is_none()
+                    {
+                        self.insert_leaf(parent, ctx);
+                    }
                 }
             } else if before > 0
                 && after == 0
                 && let Some(k) = self.nodes[x].key.take()
             {
-                self.nodes[parent].children.remove(&k);
+                let p = &mut self.nodes[parent];
+                p.children.remove(&k);
+                // Only the parent's own client is left: the parent stands for it again.
+                if p.children.len() == 1
+                    && let Some(leaf) = p.leaf_key.take()
+                {
+                    p.children.remove(&leaf);
+                }
             }
             x = parent;
         }
     }
 
     /// Adds (`sign = 1`) or removes (`sign = -1`) scalar quantities to the client at `path`.
+    #[cfg(test)]
     pub fn update_allocation(
         &mut self,
         path: &str,
@@ -253,6 +345,36 @@ impl DrfSorter {
             debug_assert!(false, "allocation update for unknown client {path}");
             return;
         };
+        self.update_node_allocation(n, q, sign, ctx);
+    }
+
+    /// [`Self::update_allocation`] of the client with the caller's `id` (no path lookup).
+    pub fn update_client_allocation(
+        &mut self,
+        id: u32,
+        q: &[(usize, i64)],
+        sign: i64,
+        ctx: ShareContext<'_>,
+    ) {
+        let n = self
+            .by_client
+            .get(id as usize)
+            .copied()
+            .unwrap_or(usize::MAX);
+        if n == usize::MAX {
+            debug_assert!(false, "allocation update for unknown client {id}");
+            return;
+        }
+        self.update_node_allocation(n, q, sign, ctx);
+    }
+
+    fn update_node_allocation(
+        &mut self,
+        n: usize,
+        q: &[(usize, i64)],
+        sign: i64,
+        ctx: ShareContext<'_>,
+    ) {
         add_into(&mut self.nodes[n].own, q, sign);
         if sign > 0 {
             self.nodes[n].own_count += 1;
@@ -274,7 +396,7 @@ impl DrfSorter {
         if let Some(old) = self.nodes[n].leaf_key.take() {
             self.nodes[n].children.remove(&old);
             let k = self.leaf_key_of(n, ctx);
-            self.nodes[n].children.insert(k.clone());
+            self.nodes[n].children.insert(k);
             self.nodes[n].leaf_key = Some(k);
         }
         let mut x = n;
@@ -283,7 +405,7 @@ impl DrfSorter {
             if let Some(old) = self.nodes[x].key.take() {
                 self.nodes[parent].children.remove(&old);
                 let k = self.node_key(x, ctx);
-                self.nodes[parent].children.insert(k.clone());
+                self.nodes[parent].children.insert(k);
                 self.nodes[x].key = Some(k);
             }
             x = parent;
@@ -296,6 +418,9 @@ impl DrfSorter {
             self.weights.remove(path);
         } else {
             self.weights.insert(Arc::from(path), weight);
+        }
+        if let Some(&n) = self.index.get(path) {
+            self.nodes[n].weight = weight;
         }
         self.dirty = true;
     }
@@ -317,16 +442,16 @@ impl DrfSorter {
             self.nodes[n].leaf_key = None;
         }
         for n in 1..self.nodes.len() {
-            if self.nodes[n].active {
-                let k = self.leaf_key_of(n, ctx);
-                self.nodes[n].children.insert(k.clone());
-                self.nodes[n].leaf_key = Some(k);
-            }
             if self.nodes[n].active_leaves > 0 {
                 let k = self.node_key(n, ctx);
                 let parent = self.nodes[n].parent;
-                self.nodes[parent].children.insert(k.clone());
+                self.nodes[parent].children.insert(k);
                 self.nodes[n].key = Some(k);
+            }
+        }
+        for n in 1..self.nodes.len() {
+            if self.nodes[n].active && !self.nodes[n].children.is_empty() {
+                self.insert_leaf(n, ctx);
             }
         }
         self.dirty = false;
@@ -337,7 +462,12 @@ impl DrfSorter {
         debug_assert!(!self.dirty, "iterating a dirty sorter");
         SortedIter {
             sorter: self,
-            stack: vec![self.nodes[ROOT].children.iter()],
+            stack: {
+                // Roles are rarely deeper than a few levels: one allocation per iteration.
+                let mut stack = Vec::with_capacity(4);
+                stack.push(self.nodes[ROOT].children.iter());
+                stack
+            },
         }
     }
 
@@ -363,12 +493,18 @@ impl Iterator for SortedIter<'_> {
                 None => {
                     self.stack.pop();
                 }
-                Some(k) if k.leaf => {
-                    if let Some(id) = self.sorter.nodes[k.node].client {
-                        return Some(id);
+                Some(k) => {
+                    let node = &self.sorter.nodes[k.node as usize];
+                    if k.leaf || node.children.is_empty() {
+                        // A client entry, or a node that stands for its client.
+                        debug_assert!(node.active);
+                        if let Some(id) = node.client {
+                            return Some(id);
+                        }
+                    } else {
+                        self.stack.push(node.children.iter());
                     }
                 }
-                Some(k) => self.stack.push(self.sorter.nodes[k.node].children.iter()),
             }
         }
     }
@@ -415,6 +551,45 @@ mod tests {
         s.update_allocation("x", &[(0, 1)], 1, ctx());
         s.update_allocation("x", &[(0, 1)], -1, ctx());
         // Same share (0), but x has been allocated once.
+        assert_eq!(s.sorted(), vec![1, 0]);
+    }
+
+    #[test]
+    fn ties_follow_path_order_whatever_the_insertion_order() {
+        // Paths added in reverse order keep taking the midpoint below the first rank
+        // until there is no room left, which renumbers every rank.
+        let mut s = DrfSorter::new(false);
+        let names: Vec<String> = (0..100).map(|i| format!("f{i:03}")).collect();
+        for (i, name) in names.iter().enumerate().rev() {
+            s.add_client(name, i as u32);
+            s.activate(name, ctx());
+        }
+        s.add_client("f050a", 100);
+        s.activate("f050a", ctx());
+        let mut expected: Vec<u32> = (0..=50).collect();
+        expected.push(100);
+        expected.extend(51..100);
+        assert_eq!(s.sorted(), expected);
+        s.update_client_allocation(0, &[(0, 1)], 1, ctx());
+        assert_eq!(s.sorted().last(), Some(&0));
+    }
+
+    #[test]
+    fn a_node_stands_for_its_client_until_it_has_active_children() {
+        let mut s = DrfSorter::new(true);
+        s.add_client("a", 0);
+        s.activate("a", ctx());
+        s.update_allocation("a", &[(0, 10_000)], 1, ctx());
+        assert_eq!(s.sorted(), vec![0]);
+        s.add_client("a/b", 1);
+        s.activate("a/b", ctx()); // a's client gets its own entry next to a/b.
+        assert_eq!(s.sorted(), vec![1, 0]);
+        s.deactivate("a/b", ctx()); // And gives it up again.
+        assert_eq!(s.sorted(), vec![0]);
+        s.deactivate("a", ctx());
+        assert_eq!(s.sorted(), Vec::<u32>::new());
+        s.activate("a/b", ctx());
+        s.activate("a", ctx());
         assert_eq!(s.sorted(), vec![1, 0]);
     }
 
