@@ -73,7 +73,19 @@ fn main() {
         .build()
         .unwrap();
     let result = runtime.block_on(async move {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Ready once the four agents have registered.
+        let http = remesos::client::HttpClient::default();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok((200, body)) = http.get(&format!("http://{master}/metrics/snapshot")).await
+                && serde_json::from_slice::<serde_json::Value>(&body)
+                    .is_ok_and(|m| m["master/slaves_active"] == 4.0)
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the cluster did not come up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let info = v1::FrameworkInfo {
             user: String::new(),
             name: "launch-bench".into(),
