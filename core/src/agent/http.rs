@@ -62,18 +62,7 @@ async fn executor_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if method != Method::POST {
-        return api::method_not_allowed(&method);
-    }
-    let format = match api::request_format(&headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let accept = match api::response_format(&headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let call: exec::Call = match api::decode(format, &body) {
+    let (call, accept): (exec::Call, _) = match api::read_call(&method, &headers, &body) {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -158,18 +147,7 @@ async fn operator_api(
     body: Bytes,
 ) -> Response {
     use v1::agent::{call::Type as CallType, response::Type as RespType};
-    if method != Method::POST {
-        return api::method_not_allowed(&method);
-    }
-    let format = match api::request_format(&headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let accept = match api::response_format(&headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let call: v1::agent::Call = match api::decode(format, &body) {
+    let (call, accept): (v1::agent::Call, _) = match api::read_call(&method, &headers, &body) {
         Ok(c) => c,
         Err(r) => return r,
     };

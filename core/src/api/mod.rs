@@ -167,6 +167,22 @@ pub fn decode<M: Message + Name + Default>(format: Format, body: &Bytes) -> Resu
     }
 }
 
+/// The common prologue of every v1 API endpoint: POST only, a supported `Content-Type`, an
+/// acceptable response encoding, a decodable body. Returns the call and the encoding to
+/// answer in, or the error response Mesos gives.
+pub fn read_call<M: Message + Name + Default>(
+    method: &Method,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(M, Format), Response> {
+    if method != Method::POST {
+        return Err(method_not_allowed(method));
+    }
+    let format = request_format(headers)?;
+    let accept = response_format(headers)?;
+    Ok((decode(format, body)?, accept))
+}
+
 /// A `200 OK` response carrying one message.
 pub fn ok<M: Message + Name>(format: Format, message: &M) -> Response {
     let mut response = (StatusCode::OK, format.encode(message)).into_response();

@@ -1,7 +1,7 @@
 //! `remesos agent`: Mesos's agent flags (reference/mesos-contract.md §7).
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -56,60 +56,26 @@ pub fn flags() -> Flags {
 }
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
-    let flags = flags();
-    let loaded = match flags.load(args, env.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+    let loaded = match super::load_flags(&flags(), args, env) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("{}", flags.usage(Some(&e.to_string())));
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    if loaded.help() {
-        println!("{}", flags.usage(None));
-        return ExitCode::SUCCESS;
-    }
     super::init_logging(
         loaded.get_str("logging_level").unwrap_or("INFO"),
         loaded.get_bool("quiet").unwrap_or(false),
     );
-    let setup = config(&loaded).and_then(|(config, bind)| {
+    super::block_on(async move {
+        let (config, bind) = config(&loaded)?;
         let master = master_address(
             loaded
                 .get_str("master")
                 .ok_or("flag 'master' is required")?,
         )?;
-        Ok((config, bind, master))
-    });
-    let (config, bind, master) = match setup {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{}", flags.usage(Some(&e)));
-            return ExitCode::from(1);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("failed to start the runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let result = runtime.block_on(async move {
         let running = start(config, bind, master).await?;
         super::master::shutdown_signal().await;
         running.stop().await;
-        Ok::<(), String>(())
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(1)
-        }
-    }
+        Ok(())
+    })
 }
 
 /// `host:port`, `master@host:port` or `file:///path` holding one of those.
@@ -227,26 +193,8 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
     let work_dir = work_dir
         .canonicalize()
         .map_err(|e| format!("failed to resolve --work_dir: {e}"))?;
-    let bind_ip: Ipv4Addr = match loaded.get_str("ip") {
-        Some(ip) => ip
-            .parse()
-            .map_err(|e| format!("failed to parse flag 'ip': {e}"))?,
-        None => Ipv4Addr::UNSPECIFIED,
-    };
+    let (bind_ip, hostname, ip) = super::address_flags(loaded)?;
     let port = loaded.get_u16("port").unwrap_or(5051);
-    let hostname = match loaded.get_str("hostname") {
-        Some(h) => h.to_string(),
-        None if !loaded.get_bool("hostname_lookup").unwrap_or(true) => {
-            super::advertised_ip(bind_ip, "localhost").to_string()
-        }
-        None => super::system_hostname(),
-    };
-    let ip = match loaded.get_str("advertise_ip") {
-        Some(ip) => ip
-            .parse()
-            .map_err(|e| format!("failed to parse flag 'advertise_ip': {e}"))?,
-        None => super::advertised_ip(bind_ip, &hostname),
-    };
     let default_role = loaded.get_str("default_role").unwrap_or("*");
     let resource_text = match loaded.get_str("resources") {
         Some(r) => r.to_string(),

@@ -41,18 +41,11 @@ pub fn flags() -> Flags {
 }
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
-    let flags = flags();
-    let loaded = match flags.load(args, env.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+    let loaded = match super::load_flags(&flags(), args, env) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("{}", flags.usage(Some(&e.to_string())));
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    if loaded.help() {
-        println!("{}", flags.usage(None));
-        return ExitCode::SUCCESS;
-    }
+    // The task's exit code becomes ours, so this cannot use `block_on`'s Result<()>.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -43,39 +43,15 @@ pub fn flags() -> Flags {
 }
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
-    let flags = flags();
-    let loaded = match flags.load(args, env.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+    let loaded = match super::load_flags(&flags(), args, env) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("{}", flags.usage(Some(&e.to_string())));
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    if loaded.help() {
-        println!("{}", flags.usage(None));
-        return ExitCode::SUCCESS;
-    }
     super::init_logging(
         loaded.get_str("logging_level").unwrap_or("INFO"),
         loaded.get_bool("quiet").unwrap_or(false),
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("failed to start the runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(run(loaded)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(1)
-        }
-    }
+    super::block_on(run(loaded))
 }
 
 async fn run(loaded: LoadedFlags) -> Result<(), String> {

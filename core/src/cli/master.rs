@@ -1,7 +1,7 @@
 //! `remesos master`: Mesos's master flags (reference/mesos-contract.md §7).
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -117,76 +117,28 @@ pub fn flags() -> Flags {
 }
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
-    let flags = flags();
-    let loaded = match flags.load(args, env.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+    let loaded = match super::load_flags(&flags(), args, env) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("{}", flags.usage(Some(&e.to_string())));
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    if loaded.help() {
-        println!("{}", flags.usage(None));
-        return ExitCode::SUCCESS;
-    }
     super::init_logging(
         loaded.get_str("logging_level").unwrap_or("INFO"),
         loaded.get_bool("quiet").unwrap_or(false),
     );
-    let (config, bind) = match config(&loaded) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{}", flags.usage(Some(&e)));
-            return ExitCode::from(1);
+    super::block_on(async move {
+        let (config, bind) = config(&loaded)?;
+        if let Some(dir) = loaded.get_str("work_dir") {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("failed to create --work_dir '{dir}': {e}"))?;
         }
-    };
-    if let Some(dir) = loaded.get_str("work_dir")
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        eprintln!("failed to create --work_dir '{dir}': {e}");
-        return ExitCode::from(1);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("failed to start the runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(run(config, bind)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(1)
-        }
-    }
+        run(config, bind).await
+    })
 }
 
 /// Builds the master's configuration and the address to bind from loaded flags.
 pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
-    let bind_ip: Ipv4Addr = match loaded.get_str("ip") {
-        Some(ip) => ip
-            .parse()
-            .map_err(|e| format!("failed to parse flag 'ip': {e}"))?,
-        None => Ipv4Addr::UNSPECIFIED,
-    };
+    let (bind_ip, hostname, ip) = super::address_flags(loaded)?;
     let port = loaded.get_u16("port").unwrap_or(5050);
-    let hostname = match loaded.get_str("hostname") {
-        Some(h) => h.to_string(),
-        None if !loaded.get_bool("hostname_lookup").unwrap_or(true) => {
-            super::advertised_ip(bind_ip, "localhost").to_string()
-        }
-        None => super::system_hostname(),
-    };
-    let ip = match loaded.get_str("advertise_ip") {
-        Some(ip) => ip
-            .parse()
-            .map_err(|e| format!("failed to parse flag 'advertise_ip': {e}"))?,
-        None => super::advertised_ip(bind_ip, &hostname),
-    };
     let roles = loaded.get_str("roles").map(|r| {
         r.split(',')
             .map(str::trim)

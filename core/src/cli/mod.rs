@@ -54,6 +54,75 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Loads a command's flags from `args` over `env`: `--help` prints the usage, a bad flag prints
+/// it with the error; either way the command ends with the returned code.
+pub(crate) fn load_flags(
+    flags: &crate::flags::Flags,
+    args: &[String],
+    env: &[(String, String)],
+) -> Result<crate::flags::LoadedFlags, ExitCode> {
+    let loaded = match flags.load(args, env.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}", flags.usage(Some(&e.to_string())));
+            return Err(ExitCode::from(1));
+        }
+    };
+    if loaded.help() {
+        println!("{}", flags.usage(None));
+        return Err(ExitCode::SUCCESS);
+    }
+    Ok(loaded)
+}
+
+/// Runs a command's async body on a multi-threaded runtime; an error is printed and exits 1.
+pub(crate) fn block_on(body: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("failed to start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(body) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The address flags daemons share (`--ip`, `--hostname`, `--[no-]hostname_lookup`,
+/// `--advertise_ip`): the IP to bind, the hostname to advertise and the IP to advertise.
+pub(crate) fn address_flags(
+    loaded: &crate::flags::LoadedFlags,
+) -> Result<(std::net::Ipv4Addr, String, std::net::Ipv4Addr), String> {
+    let bind_ip: std::net::Ipv4Addr = match loaded.get_str("ip") {
+        Some(ip) => ip
+            .parse()
+            .map_err(|e| format!("failed to parse flag 'ip': {e}"))?,
+        None => std::net::Ipv4Addr::UNSPECIFIED,
+    };
+    let hostname = match loaded.get_str("hostname") {
+        Some(h) => h.to_string(),
+        None if !loaded.get_bool("hostname_lookup").unwrap_or(true) => {
+            advertised_ip(bind_ip, "localhost").to_string()
+        }
+        None => system_hostname(),
+    };
+    let ip = match loaded.get_str("advertise_ip") {
+        Some(ip) => ip
+            .parse()
+            .map_err(|e| format!("failed to parse flag 'advertise_ip': {e}"))?,
+        None => advertised_ip(bind_ip, &hostname),
+    };
+    Ok((bind_ip, hostname, ip))
+}
+
 /// Sets up logging from Mesos's `--logging_level` and `--quiet`.
 pub(crate) fn init_logging(level: &str, quiet: bool) {
     let level = match level.to_ascii_uppercase().as_str() {

@@ -47,18 +47,7 @@ pub async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if method != Method::POST {
-        return api::method_not_allowed(&method);
-    }
-    let format = match api::request_format(&headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let accept = match api::response_format(&headers) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let call: op::Call = match api::decode(format, &body) {
+    let (call, accept): (op::Call, _) = match api::read_call(&method, &headers, &body) {
         Ok(c) => c,
         Err(r) => return r,
     };
