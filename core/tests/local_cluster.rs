@@ -300,6 +300,33 @@ async fn command_tasks_report_exit_codes_honour_kills_and_leave_sandboxes() {
         .await
         .unwrap();
     assert_ne!(status, 200, "no request escapes a sandbox");
+
+    // The agent's v1 operator API knows the same tasks.
+    let response = http
+        .post(
+            &format!("http://{agent}/api/v1"),
+            "application/json",
+            "application/json",
+            &[],
+            br#"{"type":"GET_TASKS"}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body = remesos::client::collect(response).await.unwrap();
+    let tasks: Value = serde_json::from_slice(&body).unwrap();
+    let completed: Vec<&str> = tasks["get_tasks"]["completed_tasks"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["task_id"]["value"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        completed.contains(&"ok") && completed.contains(&"fails"),
+        "{tasks}"
+    );
 }
 
 /// The Python with pymesos that tests/python/setup_venv.sh prepares (tests/run.sh sets

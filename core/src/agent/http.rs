@@ -198,11 +198,170 @@ async fn operator_api(
             }
             Err(_) => gone(),
         },
+        Some(CallType::GetState) => {
+            read_response(&agent, accept, move |a| {
+                let mut r = response(RespType::GetState);
+                r.get_state = Some(v1::agent::response::GetState {
+                    get_tasks: Some(get_tasks(a)),
+                    get_executors: Some(get_executors(a)),
+                    get_frameworks: Some(get_frameworks(a)),
+                });
+                r
+            })
+            .await
+        }
+        Some(CallType::GetTasks) => {
+            read_response(&agent, accept, move |a| {
+                let mut r = response(RespType::GetTasks);
+                r.get_tasks = Some(get_tasks(a));
+                r
+            })
+            .await
+        }
+        Some(CallType::GetExecutors) => {
+            read_response(&agent, accept, move |a| {
+                let mut r = response(RespType::GetExecutors);
+                r.get_executors = Some(get_executors(a));
+                r
+            })
+            .await
+        }
+        Some(CallType::GetFrameworks) => {
+            read_response(&agent, accept, move |a| {
+                let mut r = response(RespType::GetFrameworks);
+                r.get_frameworks = Some(get_frameworks(a));
+                r
+            })
+            .await
+        }
+        Some(CallType::GetAgent) => {
+            read_response(&agent, accept, move |a| {
+                let mut r = response(RespType::GetAgent);
+                let mut info = a.info.clone();
+                info.id = a.id.clone().map(|value| v1::AgentId { value });
+                r.get_agent = Some(v1::agent::response::GetAgent {
+                    agent_info: Some(info),
+                    drain_config: None,
+                    estimated_drain_start_time: None,
+                });
+                r
+            })
+            .await
+        }
+        Some(CallType::GetContainers) => {
+            read_response(&agent, accept, move |a| {
+                let mut r = response(RespType::GetContainers);
+                let containers = a
+                    .frameworks
+                    .iter()
+                    .flat_map(|(fid, f)| f.executors.values().map(move |e| (fid, e)))
+                    .filter(|(_, e)| e.state != super::ExecutorState::Terminated)
+                    .map(|(fid, e)| v1::agent::response::get_containers::Container {
+                        framework_id: Some(v1::FrameworkId { value: fid.clone() }),
+                        executor_id: Some(e.info.executor_id.clone()),
+                        executor_name: e.info.name.clone(),
+                        container_id: v1::ContainerId {
+                            value: e.container_id.clone(),
+                            parent: None,
+                        },
+                        container_status: None,
+                        resource_statistics: None,
+                    })
+                    .collect();
+                r.get_containers = Some(v1::agent::response::GetContainers { containers });
+                r
+            })
+            .await
+        }
         Some(other) => api::error(
             StatusCode::NOT_IMPLEMENTED,
             format!("Unsupported call type {}", other.as_str_name()),
         ),
         None => api::error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present"),
+    }
+}
+
+/// Answers an operator call with a response computed inside the agent actor.
+async fn read_response(
+    agent: &AgentHandle,
+    accept: api::Format,
+    f: impl FnOnce(&Agent) -> v1::agent::Response + Send + 'static,
+) -> Response {
+    match agent.read(f).await {
+        Ok(r) => api::ok(accept, &r),
+        Err(_) => gone(),
+    }
+}
+
+fn get_tasks(a: &Agent) -> v1::agent::response::GetTasks {
+    let mut out = v1::agent::response::GetTasks::default();
+    let history = a.frameworks.values().chain(a.completed_frameworks.iter());
+    for f in history.clone() {
+        for e in &f.completed_executors {
+            out.completed_tasks.extend(e.completed.iter().cloned());
+        }
+    }
+    for f in a.frameworks.values() {
+        for e in f.executors.values() {
+            out.launched_tasks.extend(e.tasks.values().cloned());
+            out.completed_tasks.extend(e.completed.iter().cloned());
+            out.queued_tasks.extend(e.queued.iter().map(|t| v1::Task {
+                name: t.name.clone(),
+                task_id: t.task_id.clone(),
+                framework_id: f.info.id.clone().unwrap_or_default(),
+                agent_id: v1::AgentId {
+                    value: a.id.clone().unwrap_or_default(),
+                },
+                state: v1::TaskState::TaskStaging as i32,
+                resources: t.resources.clone(),
+                ..Default::default()
+            }));
+        }
+    }
+    out
+}
+
+fn get_executors(a: &Agent) -> v1::agent::response::GetExecutors {
+    let mut out = v1::agent::response::GetExecutors::default();
+    for f in a.frameworks.values().chain(a.completed_frameworks.iter()) {
+        for e in &f.completed_executors {
+            out.completed_executors
+                .push(v1::agent::response::get_executors::Executor {
+                    executor_info: e.info.clone(),
+                });
+        }
+    }
+    for f in a.frameworks.values() {
+        for e in f.executors.values() {
+            let executor = v1::agent::response::get_executors::Executor {
+                executor_info: e.info.clone(),
+            };
+            if e.state == super::ExecutorState::Terminated {
+                out.completed_executors.push(executor);
+            } else {
+                out.executors.push(executor);
+            }
+        }
+    }
+    out
+}
+
+fn get_frameworks(a: &Agent) -> v1::agent::response::GetFrameworks {
+    v1::agent::response::GetFrameworks {
+        frameworks: a
+            .frameworks
+            .values()
+            .map(|f| v1::agent::response::get_frameworks::Framework {
+                framework_info: f.info.clone(),
+            })
+            .collect(),
+        completed_frameworks: a
+            .completed_frameworks
+            .iter()
+            .map(|f| v1::agent::response::get_frameworks::Framework {
+                framework_info: f.info.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -362,37 +521,43 @@ pub fn state_json(a: &Agent) -> Value {
         );
     }
     o.insert("flags".into(), flags_json(a));
-    let frameworks: Vec<Value> = a
-        .frameworks
-        .iter()
-        .map(|(fid, f)| {
-            let executors: Vec<Value> = f
-                .executors
-                .values()
-                .filter(|e| e.state != super::ExecutorState::Terminated)
-                .map(|e| executor_json(fid, e))
-                .collect();
-            let completed: Vec<Value> = f
-                .executors
-                .values()
-                .filter(|e| e.state == super::ExecutorState::Terminated)
-                .map(|e| executor_json(fid, e))
-                .collect();
-            json!({
-                "id": fid,
-                "name": f.info.name,
-                "user": f.info.user,
-                "failover_timeout": f.info.failover_timeout.unwrap_or(0.0),
-                "checkpoint": f.info.checkpoint.unwrap_or(false),
-                "hostname": f.info.hostname.clone().unwrap_or_default(),
-                "executors": executors,
-                "completed_executors": completed,
-            })
-        })
-        .collect();
+    let frameworks: Vec<Value> = a.frameworks.values().map(framework_json).collect();
     o.insert("frameworks".into(), Value::Array(frameworks));
-    o.insert("completed_frameworks".into(), json!([]));
+    let completed: Vec<Value> = a.completed_frameworks.iter().map(framework_json).collect();
+    o.insert("completed_frameworks".into(), Value::Array(completed));
     Value::Object(o)
+}
+
+fn framework_json(f: &super::Framework) -> Value {
+    let fid = f
+        .info
+        .id
+        .as_ref()
+        .map(|i| i.value.clone())
+        .unwrap_or_default();
+    let executors: Vec<Value> = f
+        .executors
+        .values()
+        .filter(|e| e.state != super::ExecutorState::Terminated)
+        .map(|e| executor_json(&fid, e))
+        .collect();
+    let completed: Vec<Value> = f
+        .executors
+        .values()
+        .filter(|e| e.state == super::ExecutorState::Terminated)
+        .chain(f.completed_executors.iter())
+        .map(|e| executor_json(&fid, e))
+        .collect();
+    json!({
+        "id": fid,
+        "name": f.info.name,
+        "user": f.info.user,
+        "failover_timeout": f.info.failover_timeout.unwrap_or(0.0),
+        "checkpoint": f.info.checkpoint.unwrap_or(false),
+        "hostname": f.info.hostname.clone().unwrap_or_default(),
+        "executors": executors,
+        "completed_executors": completed,
+    })
 }
 
 fn executor_json(framework_id: &str, e: &super::Executor) -> Value {

@@ -179,7 +179,15 @@ pub struct Executor {
 pub struct Framework {
     pub info: v1::FrameworkInfo,
     pub executors: BTreeMap<String, Executor>,
+    /// Terminated executors whose updates are all delivered, newest last, capped at
+    /// [`MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK`] (shown by `/state` and GET_TASKS).
+    pub completed_executors: std::collections::VecDeque<Executor>,
 }
+
+/// Mesos's `--max_completed_executors_per_framework` default.
+pub const MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK: usize = 150;
+/// Mesos's agent keeps this many completed frameworks (MAX_COMPLETED_FRAMEWORKS).
+pub const MAX_COMPLETED_FRAMEWORKS: usize = 50;
 
 /// Counters behind `/metrics/snapshot`.
 #[derive(Clone, Debug, Default)]
@@ -212,6 +220,8 @@ pub struct Agent {
     pub info: v1::AgentInfo,
     pub master: Option<v1::MasterInfo>,
     pub frameworks: BTreeMap<String, Framework>,
+    /// Frameworks with nothing left running here, newest last (bounded history).
+    pub completed_frameworks: std::collections::VecDeque<Framework>,
     pub updates: Manager,
     pub counters: Counters,
     pub start_time: f64,
@@ -234,6 +244,7 @@ impl Agent {
             info,
             master: None,
             frameworks: BTreeMap::new(),
+            completed_frameworks: Default::default(),
             updates: Manager::default(),
             counters: Counters::default(),
             start_time: now.wall,
@@ -507,6 +518,7 @@ impl Agent {
         self.frameworks
             .entry(framework_id.clone())
             .or_insert_with(|| Framework {
+                completed_executors: Default::default(),
                 info: run.framework.clone(),
                 executors: BTreeMap::new(),
             })
@@ -1386,10 +1398,20 @@ impl Agent {
             return;
         };
         for id in done {
-            framework.executors.remove(&id);
+            if let Some(executor) = framework.executors.remove(&id) {
+                if framework.completed_executors.len() >= MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK {
+                    framework.completed_executors.pop_front();
+                }
+                framework.completed_executors.push_back(executor);
+            }
         }
-        if framework.executors.is_empty() {
-            self.frameworks.remove(framework_id);
+        if framework.executors.is_empty()
+            && let Some(framework) = self.frameworks.remove(framework_id)
+        {
+            if self.completed_frameworks.len() >= MAX_COMPLETED_FRAMEWORKS {
+                self.completed_frameworks.pop_front();
+            }
+            self.completed_frameworks.push_back(framework);
         }
     }
 
