@@ -37,6 +37,7 @@
 //! call is ignored with a warning (Mesos CHECK-fails).
 
 mod compact;
+mod hash;
 pub(crate) mod sorter;
 
 #[cfg(test)]
@@ -44,7 +45,7 @@ mod tests;
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,7 @@ use crate::resources::{
     Resource, Resources, is_ancestor_or_self, is_scalar_resource, scalar_millis,
 };
 use compact::{Entry, Shapes};
+use hash::FxHashSet;
 use sorter::drf::{DrfSorter, ShareContext};
 
 /// Allocator flags (Mesos master flags of the same names).
@@ -286,9 +288,9 @@ struct Framework {
     /// it still holds allocations in.
     tracked_roles: BTreeSet<u32>,
     /// Agents that may hold offer filters of this framework (a superset).
-    filtered_agents: HashSet<u32>,
+    filtered_agents: FxHashSet<u32>,
     /// Agents where the framework holds resources.
-    agents: HashSet<u32>,
+    agents: FxHashSet<u32>,
 }
 
 #[derive(Debug)]
@@ -688,8 +690,8 @@ impl Allocator {
             spec: spec.clone(),
             active,
             tracked_roles: BTreeSet::new(),
-            filtered_agents: HashSet::new(),
-            agents: HashSet::new(),
+            filtered_agents: FxHashSet::default(),
+            agents: FxHashSet::default(),
         })));
         self.framework_index.insert(id.to_string(), f);
         for role in &spec.roles {

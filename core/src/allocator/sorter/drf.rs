@@ -462,12 +462,8 @@ impl DrfSorter {
         debug_assert!(!self.dirty, "iterating a dirty sorter");
         SortedIter {
             sorter: self,
-            stack: {
-                // Roles are rarely deeper than a few levels: one allocation per iteration.
-                let mut stack = Vec::with_capacity(4);
-                stack.push(self.nodes[ROOT].children.iter());
-                stack
-            },
+            top: Some(self.nodes[ROOT].children.iter()),
+            deeper: Vec::new(),
         }
     }
 
@@ -481,17 +477,21 @@ impl DrfSorter {
 /// Depth-first walk over the sorted children sets.
 pub(crate) struct SortedIter<'a> {
     sorter: &'a DrfSorter,
-    stack: Vec<std::collections::btree_set::Iter<'a, Key>>,
+    /// The innermost level being walked. Flat sorters (frameworks in a role) and roles
+    /// without nested roles never go deeper, so iterating allocates nothing.
+    top: Option<std::collections::btree_set::Iter<'a, Key>>,
+    /// The levels above `top`, outermost first.
+    deeper: Vec<std::collections::btree_set::Iter<'a, Key>>,
 }
 
 impl Iterator for SortedIter<'_> {
     type Item = u32;
     fn next(&mut self) -> Option<u32> {
         loop {
-            let top = self.stack.last_mut()?;
+            let top = self.top.as_mut()?;
             match top.next() {
                 None => {
-                    self.stack.pop();
+                    self.top = self.deeper.pop();
                 }
                 Some(k) => {
                     let node = &self.sorter.nodes[k.node as usize];
@@ -502,7 +502,8 @@ impl Iterator for SortedIter<'_> {
                             return Some(id);
                         }
                     } else {
-                        self.stack.push(node.children.iter());
+                        let outer = std::mem::replace(top, node.children.iter());
+                        self.deeper.push(outer);
                     }
                 }
             }
