@@ -370,7 +370,7 @@ pub struct Allocator {
     excluded: Vec<bool>,
     /// By name id: sum of all agents' totals (thousandths).
     totals: Vec<i64>,
-    agents: Vec<Option<Box<Agent>>>,
+    agents: Vec<Option<Agent>>,
     agent_index: HashMap<String, u32>,
     frameworks: Vec<Option<Box<Framework>>>,
     framework_index: HashMap<String, u32>,
@@ -646,7 +646,7 @@ impl Allocator {
         }
         let mut held: BTreeSet<String> = BTreeSet::new();
         for &a in &fw.agents {
-            let Some(ag) = self.agents[a as usize].as_deref() else {
+            let Some(ag) = self.agents[a as usize].as_ref() else {
                 continue;
             };
             if let Some(res) = ag.allocated.get(&*fw.id) {
@@ -707,7 +707,7 @@ impl Allocator {
             let Some(&a) = self.agent_index.get(agent_id) else {
                 continue;
             };
-            let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+            let agent = self.agents[a as usize].as_mut().expect("agent");
             agent.settle(Some(id));
             let known = agent.allocated.get(id).cloned().unwrap_or_default();
             let extra = res - &known;
@@ -723,7 +723,7 @@ impl Allocator {
         agents.dedup();
         for a in agents {
             let Some(res) = self.agents[a as usize]
-                .as_deref()
+                .as_ref()
                 .and_then(|ag| ag.allocated.get(id))
                 .cloned()
             else {
@@ -776,7 +776,7 @@ impl Allocator {
             .copied()
             .collect();
         for a in agents {
-            let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+            let agent = self.agents[a as usize].as_mut().expect("agent");
             agent.settle(Some(id));
             if let Some(res) = agent.allocated.remove(id) {
                 let freed = agent.shapes.entries(&res, &mut self.names);
@@ -858,7 +858,7 @@ impl Allocator {
             compact::subtract_all(&mut available, &shapes, &used);
             allocated.insert(Arc::from(fw.as_str()), res.clone());
         }
-        self.agents.push(Some(Box::new(Agent {
+        self.agents.push(Some(Agent {
             id: Arc::from(id),
             hostname: spec.hostname,
             active: true,
@@ -870,7 +870,7 @@ impl Allocator {
             allocated,
             offers: Vec::new(),
             filters: Vec::new(),
-        })));
+        }));
         self.agent_index.insert(id.to_string(), a);
         for (fw, res) in used {
             match self.framework_index.get(fw.as_str()) {
@@ -893,13 +893,13 @@ impl Allocator {
             return;
         };
         let old = self.agents[a as usize]
-            .as_deref()
+            .as_ref()
             .expect("agent")
             .total
             .clone();
         self.account_total(&old, -1);
         self.account_total(&total, 1);
-        let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+        let agent = self.agents[a as usize].as_mut().expect("agent");
         agent.settle(None);
         let mut available = total.clone();
         for res in agent.allocated.values() {
@@ -936,20 +936,14 @@ impl Allocator {
     /// Offers of this agent resume.
     pub fn activate_agent(&mut self, id: &str) {
         if let Some(&a) = self.agent_index.get(id) {
-            self.agents[a as usize]
-                .as_deref_mut()
-                .expect("agent")
-                .active = true;
+            self.agents[a as usize].as_mut().expect("agent").active = true;
         }
     }
 
     /// No offers of this agent until activated (its allocations are kept).
     pub fn deactivate_agent(&mut self, id: &str) {
         if let Some(&a) = self.agent_index.get(id) {
-            self.agents[a as usize]
-                .as_deref_mut()
-                .expect("agent")
-                .active = false;
+            self.agents[a as usize].as_mut().expect("agent").active = false;
         }
     }
 
@@ -971,7 +965,7 @@ impl Allocator {
         }
         let f = self.framework_index.get(framework_id).copied();
         if let Some(&a) = self.agent_index.get(agent_id) {
-            let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+            let agent = self.agents[a as usize].as_mut().expect("agent");
             // A declined offer comes back as it was made: drop it without arithmetic.
             let same = |res: &Resources| {
                 res.len() == resources.len()
@@ -1025,7 +1019,7 @@ impl Allocator {
                             .as_deref_mut()
                             .expect("framework");
                         fw.filtered_agents.insert(a);
-                        let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+                        let agent = self.agents[a as usize].as_mut().expect("agent");
                         let refused = agent.shapes.entries(&res, &mut self.names);
                         let whole_at =
                             (refused == agent.available).then_some(agent.available_version);
@@ -1058,7 +1052,7 @@ impl Allocator {
         ) else {
             return;
         };
-        let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+        let agent = self.agents[a as usize].as_mut().expect("agent");
         agent.settle(Some(framework_id));
         let Some(held) = agent.allocated.get_mut(framework_id) else {
             return;
@@ -1221,7 +1215,7 @@ impl Allocator {
     pub fn allocated(&self, framework_id: &str, agent_id: &str) -> Resources {
         self.agent_index
             .get(agent_id)
-            .and_then(|&a| self.agents[a as usize].as_deref())
+            .and_then(|&a| self.agents[a as usize].as_ref())
             .map(|ag| {
                 let mut res = ag.allocated.get(framework_id).cloned().unwrap_or_default();
                 for (_, offered) in ag.offers.iter().filter(|(f, _)| &**f == framework_id) {
@@ -1235,14 +1229,14 @@ impl Allocator {
     /// An agent's unallocated resources.
     pub fn available(&self, agent_id: &str) -> Option<Resources> {
         let &a = self.agent_index.get(agent_id)?;
-        let agent = self.agents[a as usize].as_deref()?;
+        let agent = self.agents[a as usize].as_ref()?;
         Some(agent.shapes.unallocated(&agent.available))
     }
 
     /// An agent's hostname.
     pub fn hostname(&self, agent_id: &str) -> Option<&str> {
         let &a = self.agent_index.get(agent_id)?;
-        Some(&self.agents[a as usize].as_deref()?.hostname)
+        Some(&self.agents[a as usize].as_ref()?.hostname)
     }
 
     // ---- allocation -------------------------------------------------------------------
@@ -1253,7 +1247,7 @@ impl Allocator {
                 break;
             }
             self.filter_expiry.pop();
-            if let Some(agent) = self.agents[a as usize].as_deref_mut() {
+            if let Some(agent) = self.agents[a as usize].as_mut() {
                 agent.filters.retain(|x| x.expires > now);
             }
         }
@@ -1270,7 +1264,7 @@ impl Allocator {
             fw.filtered_agents.iter().copied().collect()
         };
         for a in agents {
-            if let Some(agent) = self.agents[a as usize].as_deref_mut() {
+            if let Some(agent) = self.agents[a as usize].as_mut() {
                 agent
                     .filters
                     .retain(|x| x.framework != f || role.is_some_and(|r| x.role != r));
@@ -1352,7 +1346,7 @@ impl Allocator {
             quotas,
             ..
         } = self;
-        let Some(agent) = agents[a as usize].as_deref_mut() else {
+        let Some(agent) = agents[a as usize].as_mut() else {
             return;
         };
         if !agent.active || agent.available.is_empty() {
