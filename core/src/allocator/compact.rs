@@ -311,6 +311,18 @@ pub(super) fn quantities(
     pred: impl Fn(&Shape) -> bool,
 ) -> Vec<(usize, i64)> {
     let mut q: Vec<(usize, i64)> = Vec::with_capacity(list.len());
+    quantities_into(&mut q, list, shapes, pred);
+    q
+}
+
+/// [`quantities`] appended to `out` (its earlier contents are left alone).
+pub(super) fn quantities_into(
+    out: &mut Vec<(usize, i64)>,
+    list: &[Entry],
+    shapes: &Shapes,
+    pred: impl Fn(&Shape) -> bool,
+) {
+    let start = out.len();
     for e in list {
         let shape = &shapes[e.shape];
         let (Some(id), Value::Scalar(v)) = (shape.name, &e.value) else {
@@ -319,12 +331,11 @@ pub(super) fn quantities(
         if !pred(shape) {
             continue;
         }
-        match q.iter_mut().find(|(i, _)| *i == id) {
+        match out[start..].iter_mut().find(|(i, _)| *i == id) {
             Some((_, x)) => *x += v,
-            None => q.push((id, *v)),
+            None => out.push((id, *v)),
         }
     }
-    q
 }
 
 /// The total of scalar name `id` in thousandths.

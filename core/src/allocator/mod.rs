@@ -395,6 +395,10 @@ struct Round {
     available_headroom: Vec<i64>,
     out: Vec<Allocation>,
     out_index: HashMap<(u32, u32), usize>,
+    /// Allocations made on the agent being visited (reused from agent to agent).
+    made: Vec<Made>,
+    /// Quantities of `made`.
+    made_quantities: Quantities,
 }
 
 impl Round {
@@ -409,12 +413,13 @@ enum Stage {
     FairShare,
 }
 
-/// One allocation made while visiting an agent, applied to the sorters afterwards.
+/// One allocation made while visiting an agent, applied to the sorters afterwards. Its
+/// quantities are ranges of [`Round::made_quantities`]: no allocation per offer.
 struct Made {
     role: u32,
     framework: u32,
-    quantities: Quantities,
-    unreserved: Quantities,
+    quantities: std::ops::Range<usize>,
+    unreserved: std::ops::Range<usize>,
 }
 
 impl Allocator {
@@ -604,33 +609,30 @@ impl Allocator {
             let uq = self
                 .names
                 .quantities_where(&res, is_unreserved_nonrevocable_scalar);
-            self.apply_made(
-                &Made {
-                    role: r,
-                    framework: f,
-                    quantities: q,
-                    unreserved: uq,
-                },
-                sign,
-            );
+            self.apply_made(r, f, &q, &uq, sign);
         }
     }
 
-    fn apply_made(&mut self, m: &Made, sign: i64) {
+    fn apply_made(
+        &mut self,
+        r: u32,
+        f: u32,
+        quantities: &[(usize, i64)],
+        unreserved: &[(usize, i64)],
+        sign: i64,
+    ) {
         let ctx = ShareContext {
             totals: &self.totals,
             excluded: &self.excluded,
         };
-        let role = &mut self.roles[m.role as usize];
-        let fw = self.frameworks[m.framework as usize]
-            .as_deref()
-            .expect("framework");
-        debug_assert!(fw.tracked_roles.contains(&m.role));
+        let role = &mut self.roles[r as usize];
+        let fw = self.frameworks[f as usize].as_deref().expect("framework");
+        debug_assert!(fw.tracked_roles.contains(&r));
         self.role_sorter
-            .update_client_allocation(m.role, &m.quantities, sign, ctx);
+            .update_client_allocation(r, quantities, sign, ctx);
         role.sorter
-            .update_client_allocation(m.framework, &m.quantities, sign, ctx);
-        add_q(&mut role.unreserved_allocated, &m.unreserved, sign);
+            .update_client_allocation(f, quantities, sign, ctx);
+        add_q(&mut role.unreserved_allocated, unreserved, sign);
     }
 
     /// Stops tracking the framework under roles it neither subscribes to nor holds
@@ -1311,6 +1313,8 @@ impl Allocator {
             available_headroom: available,
             out: Vec::with_capacity(self.agent_index.len()),
             out_index: HashMap::new(),
+            made: Vec::new(),
+            made_quantities: Vec::new(),
         }
     }
 
@@ -1353,7 +1357,8 @@ impl Allocator {
             return;
         }
         let n_names = names.list.len();
-        let mut made: Vec<Made> = Vec::new();
+        round.made.clear();
+        round.made_quantities.clear();
         let agent_first = round.out.len();
         for r in role_sorter.iter() {
             if agent.available.is_empty() {
@@ -1498,9 +1503,23 @@ impl Allocator {
                     }
                 };
                 agent.available_version += 1;
-                let unreserved =
-                    compact::quantities(&offered, &agent.shapes, |s| s.is_quota_scalar());
-                let quantities = compact::quantities(&offered, &agent.shapes, |_| true);
+                let q0 = round.made_quantities.len();
+                compact::quantities_into(
+                    &mut round.made_quantities,
+                    &offered,
+                    &agent.shapes,
+                    |s| s.is_quota_scalar(),
+                );
+                let q1 = round.made_quantities.len();
+                compact::quantities_into(
+                    &mut round.made_quantities,
+                    &offered,
+                    &agent.shapes,
+                    |_| true,
+                );
+                let (unreserved_range, quantities_range) =
+                    (q0..q1, q1..round.made_quantities.len());
+                let unreserved = &round.made_quantities[unreserved_range.clone()];
                 let offered = agent.shapes.materialize(&offered, r, &role.name);
                 agent.offers.push((fw.id.clone(), offered.clone()));
 
@@ -1546,11 +1565,11 @@ impl Allocator {
                             .insert(String::from(&*role.name), offered);
                     }
                 }
-                made.push(Made {
+                round.made.push(Made {
                     role: r,
                     framework: f,
-                    quantities,
-                    unreserved,
+                    quantities: quantities_range,
+                    unreserved: unreserved_range,
                 });
 
                 if agent.available.is_empty() {
@@ -1558,13 +1577,20 @@ impl Allocator {
                 }
             }
         }
-        for m in made {
+        for m in &round.made {
             self.frameworks[m.framework as usize]
                 .as_deref_mut()
                 .expect("framework")
                 .agents
                 .insert(a);
-            self.apply_made(&m, 1);
+            let q = &round.made_quantities;
+            self.apply_made(
+                m.role,
+                m.framework,
+                &q[m.quantities.clone()],
+                &q[m.unreserved.clone()],
+                1,
+            );
         }
     }
 }
