@@ -1527,15 +1527,15 @@ impl Allocator {
                 if quota.is_some() || round.headroom_needed() {
                     for (qrole, c) in round.consumed.iter_mut() {
                         if is_ancestor_or_self(qrole, &role.name) {
-                            add_q(c, &unreserved, 1);
+                            add_q(c, unreserved, 1);
                         }
                     }
-                    add_q(&mut round.available_headroom, &unreserved, -1);
+                    add_q(&mut round.available_headroom, unreserved, -1);
                     add_q(&mut round.required_headroom, &guarantees_offered, -1);
                     for x in round.required_headroom.iter_mut() {
                         *x = (*x).max(0);
                     }
-                    add_q(&mut unsatisfied, &unreserved, -1);
+                    add_q(&mut unsatisfied, unreserved, -1);
                 }
 
                 // One Allocation per (framework, agent): this agent's earlier allocations in
