@@ -82,15 +82,6 @@ impl Value {
         }
     }
 
-    /// Whether `r` (of this value's type) holds exactly this value.
-    fn is_value_of(&self, r: &Resource) -> bool {
-        match self {
-            Value::Scalar(v) => r.scalar.is_some_and(|s| value::to_fixed(s.value) == *v),
-            Value::Ranges(x) => r.ranges.as_ref() == Some(x),
-            Value::Set(x) => r.set.as_ref() == Some(x),
-        }
-    }
-
     fn write_into(&self, r: &mut Resource) {
         match self {
             Value::Scalar(v) => {
@@ -136,7 +127,9 @@ pub(super) struct Shape {
     /// Recently built resources of this shape with `allocation_info.role` set, by role id,
     /// most recent last. Reused while the value is the same: an offer that is declined
     /// and re-offered costs reference-count bumps, not copies.
-    built: Vec<(u32, Arc<Resource>)>,
+    /// The value is kept next to the resource so that the check reads this table, not the
+    /// kilobyte-sized `Resource` (a cache miss per entry per offer otherwise).
+    built: Vec<(u32, Value, Arc<Resource>)>,
 }
 
 impl Shape {
@@ -235,9 +228,9 @@ impl Shapes {
             let cached = shape
                 .built
                 .iter()
-                .find(|(k, r)| *k == role && e.value.is_value_of(r));
+                .find(|(k, v, _)| *k == role && *v == e.value);
             let built = match cached {
-                Some((_, r)) => r.clone(),
+                Some((_, _, r)) => r.clone(),
                 None => {
                     let mut r = Resource::clone(&shape.proto);
                     e.value.write_into(&mut r);
@@ -245,11 +238,11 @@ impl Shapes {
                         role: Some(role_name.to_string()),
                     });
                     let r = Arc::new(r);
-                    shape.built.retain(|(k, _)| *k != role);
+                    shape.built.retain(|(k, _, _)| *k != role);
                     if shape.built.len() == CACHED_ROLES {
                         shape.built.remove(0);
                     }
-                    shape.built.push((role, r.clone()));
+                    shape.built.push((role, e.value.clone(), r.clone()));
                     r
                 }
             };
@@ -318,6 +311,18 @@ pub(super) fn quantities(
     pred: impl Fn(&Shape) -> bool,
 ) -> Vec<(usize, i64)> {
     let mut q: Vec<(usize, i64)> = Vec::with_capacity(list.len());
+    quantities_into(&mut q, list, shapes, pred);
+    q
+}
+
+/// [`quantities`] appended to `out` (its earlier contents are left alone).
+pub(super) fn quantities_into(
+    out: &mut Vec<(usize, i64)>,
+    list: &[Entry],
+    shapes: &Shapes,
+    pred: impl Fn(&Shape) -> bool,
+) {
+    let start = out.len();
     for e in list {
         let shape = &shapes[e.shape];
         let (Some(id), Value::Scalar(v)) = (shape.name, &e.value) else {
@@ -326,12 +331,11 @@ pub(super) fn quantities(
         if !pred(shape) {
             continue;
         }
-        match q.iter_mut().find(|(i, _)| *i == id) {
+        match out[start..].iter_mut().find(|(i, _)| *i == id) {
             Some((_, x)) => *x += v,
-            None => q.push((id, *v)),
+            None => out.push((id, *v)),
         }
     }
-    q
 }
 
 /// The total of scalar name `id` in thousandths.

@@ -37,6 +37,7 @@
 //! call is ignored with a warning (Mesos CHECK-fails).
 
 mod compact;
+mod hash;
 pub(crate) mod sorter;
 
 #[cfg(test)]
@@ -44,7 +45,7 @@ mod tests;
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,7 @@ use crate::resources::{
     Resource, Resources, is_ancestor_or_self, is_scalar_resource, scalar_millis,
 };
 use compact::{Entry, Shapes};
+use hash::FxHashSet;
 use sorter::drf::{DrfSorter, ShareContext};
 
 /// Allocator flags (Mesos master flags of the same names).
@@ -286,9 +288,9 @@ struct Framework {
     /// it still holds allocations in.
     tracked_roles: BTreeSet<u32>,
     /// Agents that may hold offer filters of this framework (a superset).
-    filtered_agents: HashSet<u32>,
+    filtered_agents: FxHashSet<u32>,
     /// Agents where the framework holds resources.
-    agents: HashSet<u32>,
+    agents: FxHashSet<u32>,
 }
 
 #[derive(Debug)]
@@ -368,7 +370,7 @@ pub struct Allocator {
     excluded: Vec<bool>,
     /// By name id: sum of all agents' totals (thousandths).
     totals: Vec<i64>,
-    agents: Vec<Option<Box<Agent>>>,
+    agents: Vec<Option<Agent>>,
     agent_index: HashMap<String, u32>,
     frameworks: Vec<Option<Box<Framework>>>,
     framework_index: HashMap<String, u32>,
@@ -393,6 +395,10 @@ struct Round {
     available_headroom: Vec<i64>,
     out: Vec<Allocation>,
     out_index: HashMap<(u32, u32), usize>,
+    /// Allocations made on the agent being visited (reused from agent to agent).
+    made: Vec<Made>,
+    /// Quantities of `made`.
+    made_quantities: Quantities,
 }
 
 impl Round {
@@ -407,12 +413,13 @@ enum Stage {
     FairShare,
 }
 
-/// One allocation made while visiting an agent, applied to the sorters afterwards.
+/// One allocation made while visiting an agent, applied to the sorters afterwards. Its
+/// quantities are ranges of [`Round::made_quantities`]: no allocation per offer.
 struct Made {
     role: u32,
     framework: u32,
-    quantities: Quantities,
-    unreserved: Quantities,
+    quantities: std::ops::Range<usize>,
+    unreserved: std::ops::Range<usize>,
 }
 
 impl Allocator {
@@ -602,33 +609,30 @@ impl Allocator {
             let uq = self
                 .names
                 .quantities_where(&res, is_unreserved_nonrevocable_scalar);
-            self.apply_made(
-                &Made {
-                    role: r,
-                    framework: f,
-                    quantities: q,
-                    unreserved: uq,
-                },
-                sign,
-            );
+            self.apply_made(r, f, &q, &uq, sign);
         }
     }
 
-    fn apply_made(&mut self, m: &Made, sign: i64) {
+    fn apply_made(
+        &mut self,
+        r: u32,
+        f: u32,
+        quantities: &[(usize, i64)],
+        unreserved: &[(usize, i64)],
+        sign: i64,
+    ) {
         let ctx = ShareContext {
             totals: &self.totals,
             excluded: &self.excluded,
         };
-        let role = &mut self.roles[m.role as usize];
-        let fw = self.frameworks[m.framework as usize]
-            .as_deref()
-            .expect("framework");
-        debug_assert!(fw.tracked_roles.contains(&m.role));
+        let role = &mut self.roles[r as usize];
+        let fw = self.frameworks[f as usize].as_deref().expect("framework");
+        debug_assert!(fw.tracked_roles.contains(&r));
         self.role_sorter
-            .update_client_allocation(m.role, &m.quantities, sign, ctx);
+            .update_client_allocation(r, quantities, sign, ctx);
         role.sorter
-            .update_client_allocation(m.framework, &m.quantities, sign, ctx);
-        add_q(&mut role.unreserved_allocated, &m.unreserved, sign);
+            .update_client_allocation(f, quantities, sign, ctx);
+        add_q(&mut role.unreserved_allocated, unreserved, sign);
     }
 
     /// Stops tracking the framework under roles it neither subscribes to nor holds
@@ -644,7 +648,7 @@ impl Allocator {
         }
         let mut held: BTreeSet<String> = BTreeSet::new();
         for &a in &fw.agents {
-            let Some(ag) = self.agents[a as usize].as_deref() else {
+            let Some(ag) = self.agents[a as usize].as_ref() else {
                 continue;
             };
             if let Some(res) = ag.allocated.get(&*fw.id) {
@@ -688,8 +692,8 @@ impl Allocator {
             spec: spec.clone(),
             active,
             tracked_roles: BTreeSet::new(),
-            filtered_agents: HashSet::new(),
-            agents: HashSet::new(),
+            filtered_agents: FxHashSet::default(),
+            agents: FxHashSet::default(),
         })));
         self.framework_index.insert(id.to_string(), f);
         for role in &spec.roles {
@@ -705,7 +709,7 @@ impl Allocator {
             let Some(&a) = self.agent_index.get(agent_id) else {
                 continue;
             };
-            let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+            let agent = self.agents[a as usize].as_mut().expect("agent");
             agent.settle(Some(id));
             let known = agent.allocated.get(id).cloned().unwrap_or_default();
             let extra = res - &known;
@@ -721,7 +725,7 @@ impl Allocator {
         agents.dedup();
         for a in agents {
             let Some(res) = self.agents[a as usize]
-                .as_deref()
+                .as_ref()
                 .and_then(|ag| ag.allocated.get(id))
                 .cloned()
             else {
@@ -774,7 +778,7 @@ impl Allocator {
             .copied()
             .collect();
         for a in agents {
-            let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+            let agent = self.agents[a as usize].as_mut().expect("agent");
             agent.settle(Some(id));
             if let Some(res) = agent.allocated.remove(id) {
                 let freed = agent.shapes.entries(&res, &mut self.names);
@@ -856,7 +860,7 @@ impl Allocator {
             compact::subtract_all(&mut available, &shapes, &used);
             allocated.insert(Arc::from(fw.as_str()), res.clone());
         }
-        self.agents.push(Some(Box::new(Agent {
+        self.agents.push(Some(Agent {
             id: Arc::from(id),
             hostname: spec.hostname,
             active: true,
@@ -868,7 +872,7 @@ impl Allocator {
             allocated,
             offers: Vec::new(),
             filters: Vec::new(),
-        })));
+        }));
         self.agent_index.insert(id.to_string(), a);
         for (fw, res) in used {
             match self.framework_index.get(fw.as_str()) {
@@ -891,13 +895,13 @@ impl Allocator {
             return;
         };
         let old = self.agents[a as usize]
-            .as_deref()
+            .as_ref()
             .expect("agent")
             .total
             .clone();
         self.account_total(&old, -1);
         self.account_total(&total, 1);
-        let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+        let agent = self.agents[a as usize].as_mut().expect("agent");
         agent.settle(None);
         let mut available = total.clone();
         for res in agent.allocated.values() {
@@ -934,20 +938,14 @@ impl Allocator {
     /// Offers of this agent resume.
     pub fn activate_agent(&mut self, id: &str) {
         if let Some(&a) = self.agent_index.get(id) {
-            self.agents[a as usize]
-                .as_deref_mut()
-                .expect("agent")
-                .active = true;
+            self.agents[a as usize].as_mut().expect("agent").active = true;
         }
     }
 
     /// No offers of this agent until activated (its allocations are kept).
     pub fn deactivate_agent(&mut self, id: &str) {
         if let Some(&a) = self.agent_index.get(id) {
-            self.agents[a as usize]
-                .as_deref_mut()
-                .expect("agent")
-                .active = false;
+            self.agents[a as usize].as_mut().expect("agent").active = false;
         }
     }
 
@@ -969,7 +967,7 @@ impl Allocator {
         }
         let f = self.framework_index.get(framework_id).copied();
         if let Some(&a) = self.agent_index.get(agent_id) {
-            let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+            let agent = self.agents[a as usize].as_mut().expect("agent");
             // A declined offer comes back as it was made: drop it without arithmetic.
             let same = |res: &Resources| {
                 res.len() == resources.len()
@@ -1023,7 +1021,7 @@ impl Allocator {
                             .as_deref_mut()
                             .expect("framework");
                         fw.filtered_agents.insert(a);
-                        let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+                        let agent = self.agents[a as usize].as_mut().expect("agent");
                         let refused = agent.shapes.entries(&res, &mut self.names);
                         let whole_at =
                             (refused == agent.available).then_some(agent.available_version);
@@ -1056,7 +1054,7 @@ impl Allocator {
         ) else {
             return;
         };
-        let agent = self.agents[a as usize].as_deref_mut().expect("agent");
+        let agent = self.agents[a as usize].as_mut().expect("agent");
         agent.settle(Some(framework_id));
         let Some(held) = agent.allocated.get_mut(framework_id) else {
             return;
@@ -1219,7 +1217,7 @@ impl Allocator {
     pub fn allocated(&self, framework_id: &str, agent_id: &str) -> Resources {
         self.agent_index
             .get(agent_id)
-            .and_then(|&a| self.agents[a as usize].as_deref())
+            .and_then(|&a| self.agents[a as usize].as_ref())
             .map(|ag| {
                 let mut res = ag.allocated.get(framework_id).cloned().unwrap_or_default();
                 for (_, offered) in ag.offers.iter().filter(|(f, _)| &**f == framework_id) {
@@ -1233,14 +1231,14 @@ impl Allocator {
     /// An agent's unallocated resources.
     pub fn available(&self, agent_id: &str) -> Option<Resources> {
         let &a = self.agent_index.get(agent_id)?;
-        let agent = self.agents[a as usize].as_deref()?;
+        let agent = self.agents[a as usize].as_ref()?;
         Some(agent.shapes.unallocated(&agent.available))
     }
 
     /// An agent's hostname.
     pub fn hostname(&self, agent_id: &str) -> Option<&str> {
         let &a = self.agent_index.get(agent_id)?;
-        Some(&self.agents[a as usize].as_deref()?.hostname)
+        Some(&self.agents[a as usize].as_ref()?.hostname)
     }
 
     // ---- allocation -------------------------------------------------------------------
@@ -1251,7 +1249,7 @@ impl Allocator {
                 break;
             }
             self.filter_expiry.pop();
-            if let Some(agent) = self.agents[a as usize].as_deref_mut() {
+            if let Some(agent) = self.agents[a as usize].as_mut() {
                 agent.filters.retain(|x| x.expires > now);
             }
         }
@@ -1268,7 +1266,7 @@ impl Allocator {
             fw.filtered_agents.iter().copied().collect()
         };
         for a in agents {
-            if let Some(agent) = self.agents[a as usize].as_deref_mut() {
+            if let Some(agent) = self.agents[a as usize].as_mut() {
                 agent
                     .filters
                     .retain(|x| x.framework != f || role.is_some_and(|r| x.role != r));
@@ -1315,6 +1313,8 @@ impl Allocator {
             available_headroom: available,
             out: Vec::with_capacity(self.agent_index.len()),
             out_index: HashMap::new(),
+            made: Vec::new(),
+            made_quantities: Vec::new(),
         }
     }
 
@@ -1350,14 +1350,15 @@ impl Allocator {
             quotas,
             ..
         } = self;
-        let Some(agent) = agents[a as usize].as_deref_mut() else {
+        let Some(agent) = agents[a as usize].as_mut() else {
             return;
         };
         if !agent.active || agent.available.is_empty() {
             return;
         }
         let n_names = names.list.len();
-        let mut made: Vec<Made> = Vec::new();
+        round.made.clear();
+        round.made_quantities.clear();
         let agent_first = round.out.len();
         for r in role_sorter.iter() {
             if agent.available.is_empty() {
@@ -1502,9 +1503,23 @@ impl Allocator {
                     }
                 };
                 agent.available_version += 1;
-                let unreserved =
-                    compact::quantities(&offered, &agent.shapes, |s| s.is_quota_scalar());
-                let quantities = compact::quantities(&offered, &agent.shapes, |_| true);
+                let q0 = round.made_quantities.len();
+                compact::quantities_into(
+                    &mut round.made_quantities,
+                    &offered,
+                    &agent.shapes,
+                    |s| s.is_quota_scalar(),
+                );
+                let q1 = round.made_quantities.len();
+                compact::quantities_into(
+                    &mut round.made_quantities,
+                    &offered,
+                    &agent.shapes,
+                    |_| true,
+                );
+                let (unreserved_range, quantities_range) =
+                    (q0..q1, q1..round.made_quantities.len());
+                let unreserved = &round.made_quantities[unreserved_range.clone()];
                 let offered = agent.shapes.materialize(&offered, r, &role.name);
                 agent.offers.push((fw.id.clone(), offered.clone()));
 
@@ -1512,15 +1527,15 @@ impl Allocator {
                 if quota.is_some() || round.headroom_needed() {
                     for (qrole, c) in round.consumed.iter_mut() {
                         if is_ancestor_or_self(qrole, &role.name) {
-                            add_q(c, &unreserved, 1);
+                            add_q(c, unreserved, 1);
                         }
                     }
-                    add_q(&mut round.available_headroom, &unreserved, -1);
+                    add_q(&mut round.available_headroom, unreserved, -1);
                     add_q(&mut round.required_headroom, &guarantees_offered, -1);
                     for x in round.required_headroom.iter_mut() {
                         *x = (*x).max(0);
                     }
-                    add_q(&mut unsatisfied, &unreserved, -1);
+                    add_q(&mut unsatisfied, unreserved, -1);
                 }
 
                 // One Allocation per (framework, agent): this agent's earlier allocations in
@@ -1550,11 +1565,11 @@ impl Allocator {
                             .insert(String::from(&*role.name), offered);
                     }
                 }
-                made.push(Made {
+                round.made.push(Made {
                     role: r,
                     framework: f,
-                    quantities,
-                    unreserved,
+                    quantities: quantities_range,
+                    unreserved: unreserved_range,
                 });
 
                 if agent.available.is_empty() {
@@ -1562,13 +1577,20 @@ impl Allocator {
                 }
             }
         }
-        for m in made {
+        for m in &round.made {
             self.frameworks[m.framework as usize]
                 .as_deref_mut()
                 .expect("framework")
                 .agents
                 .insert(a);
-            self.apply_made(&m, 1);
+            let q = &round.made_quantities;
+            self.apply_made(
+                m.role,
+                m.framework,
+                &q[m.quantities.clone()],
+                &q[m.unreserved.clone()],
+                1,
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Clients are named by paths. In a hierarchical sorter (roles) `a/b` lives below `a`; in a
 //! flat one (frameworks inside a role) every client is a child of the root. Every node
-//! keeps its children in a `BTreeSet` ordered like Mesos's `compareDRF`: by share, then
+//! keeps its children in a sorted deque ([`SortedKeys`]) ordered like Mesos's `compareDRF`: by share, then
 //! by the number of allocations made so far, then by path. Paths are compared through a
 //! numeric rank kept in path order (see [`Node::rank`]), so keys are small `Copy` values
 //! and comparing them never touches strings. A node's own client (Mesos's
@@ -20,7 +20,7 @@
 //! the next allocation round. Only active clients (and nodes with an active client below)
 //! are in the sets, so iteration never walks over inactive or suppressed clients.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::Arc;
 
@@ -36,6 +36,65 @@ struct Key {
     /// Whether this is the node's own client entry (virtual leaf) rather than the node.
     leaf: bool,
     node: u32,
+}
+
+/// A node's active entries in key order: a sorted deque. A re-key removes the entry and
+/// inserts it again; both shift the shorter side of the deque, so the usual DRF move (the
+/// lowest-share client, at the front, is allocated and moves back past the clients below
+/// its new share, to near the back when all are alike) shifts few entries, where a
+/// `BTreeSet` would search and rebalance nodes for each remove and insert.
+#[derive(Debug, Default)]
+struct SortedKeys(VecDeque<Key>);
+
+impl SortedKeys {
+    fn insert(&mut self, k: Key) {
+        match self.0.binary_search(&k) {
+            Ok(_) => debug_assert!(false, "key inserted twice"),
+            Err(i) => self.0.insert(i, k),
+        }
+    }
+
+    fn remove(&mut self, k: &Key) {
+        match self.0.binary_search(k) {
+            Ok(i) => {
+                self.0.remove(i);
+            }
+            Err(_) => debug_assert!(false, "removing a missing key"),
+        }
+    }
+
+    /// Appends without keeping the order; [`Self::sort`] must follow before any other use.
+    fn push_unsorted(&mut self, k: Key) {
+        self.0.push_back(k);
+    }
+
+    fn sort(&mut self) {
+        self.0.make_contiguous().sort_unstable();
+    }
+
+    /// Replaces every key by `f(key)`; `f` must keep the relative order.
+    fn map_in_order(&mut self, f: impl Fn(&Key) -> Key) {
+        for k in self.0.iter_mut() {
+            *k = f(k);
+        }
+        debug_assert!(self.0.iter().is_sorted());
+    }
+
+    fn iter(&self) -> std::collections::vec_deque::Iter<'_, Key> {
+        self.0.iter()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// Spacing of ranks given to paths added after all others (the usual case: new ids sort
@@ -55,7 +114,7 @@ struct Node {
     /// Active entries below this node: child nodes with `active_leaves > 0` and, only when
     /// there is at least one of those, its own client if active (otherwise the node stands
     /// for its client). Invariant: `leaf_key.is_some()` iff the set holds the client entry.
-    children: BTreeSet<Key>,
+    children: SortedKeys,
     /// This node's key in its parent's set, when present there.
     key: Option<Key>,
     /// The key of this node's own client entry in `children`, when present.
@@ -79,7 +138,7 @@ impl Node {
             rank,
             weight,
             parent,
-            children: BTreeSet::new(),
+            children: SortedKeys::default(),
             key: None,
             leaf_key: None,
             own: Vec::new(),
@@ -225,7 +284,7 @@ impl DrfSorter {
             ..*k
         };
         for node in &mut self.nodes {
-            node.children = node.children.iter().map(fix).collect();
+            node.children.map_in_order(fix);
             node.key = node.key.as_ref().map(fix);
             node.leaf_key = node.leaf_key.as_ref().map(fix);
         }
@@ -441,18 +500,25 @@ impl DrfSorter {
             self.nodes[n].key = None;
             self.nodes[n].leaf_key = None;
         }
+        // Appended unsorted and sorted once per set: inserting one by one into a sorted
+        // deque would be quadratic.
         for n in 1..self.nodes.len() {
             if self.nodes[n].active_leaves > 0 {
                 let k = self.node_key(n, ctx);
                 let parent = self.nodes[n].parent;
-                self.nodes[parent].children.insert(k);
+                self.nodes[parent].children.push_unsorted(k);
                 self.nodes[n].key = Some(k);
             }
         }
         for n in 1..self.nodes.len() {
             if self.nodes[n].active && !self.nodes[n].children.is_empty() {
-                self.insert_leaf(n, ctx);
+                let k = self.leaf_key_of(n, ctx);
+                self.nodes[n].children.push_unsorted(k);
+                self.nodes[n].leaf_key = Some(k);
             }
+        }
+        for node in &mut self.nodes {
+            node.children.sort();
         }
         self.dirty = false;
     }
@@ -462,12 +528,8 @@ impl DrfSorter {
         debug_assert!(!self.dirty, "iterating a dirty sorter");
         SortedIter {
             sorter: self,
-            stack: {
-                // Roles are rarely deeper than a few levels: one allocation per iteration.
-                let mut stack = Vec::with_capacity(4);
-                stack.push(self.nodes[ROOT].children.iter());
-                stack
-            },
+            top: Some(self.nodes[ROOT].children.iter()),
+            deeper: Vec::new(),
         }
     }
 
@@ -481,17 +543,21 @@ impl DrfSorter {
 /// Depth-first walk over the sorted children sets.
 pub(crate) struct SortedIter<'a> {
     sorter: &'a DrfSorter,
-    stack: Vec<std::collections::btree_set::Iter<'a, Key>>,
+    /// The innermost level being walked. Flat sorters (frameworks in a role) and roles
+    /// without nested roles never go deeper, so iterating allocates nothing.
+    top: Option<std::collections::vec_deque::Iter<'a, Key>>,
+    /// The levels above `top`, outermost first.
+    deeper: Vec<std::collections::vec_deque::Iter<'a, Key>>,
 }
 
 impl Iterator for SortedIter<'_> {
     type Item = u32;
     fn next(&mut self) -> Option<u32> {
         loop {
-            let top = self.stack.last_mut()?;
+            let top = self.top.as_mut()?;
             match top.next() {
                 None => {
-                    self.stack.pop();
+                    self.top = self.deeper.pop();
                 }
                 Some(k) => {
                     let node = &self.sorter.nodes[k.node as usize];
@@ -502,7 +568,8 @@ impl Iterator for SortedIter<'_> {
                             return Some(id);
                         }
                     } else {
-                        self.stack.push(node.children.iter());
+                        let outer = std::mem::replace(top, node.children.iter());
+                        self.deeper.push(outer);
                     }
                 }
             }
