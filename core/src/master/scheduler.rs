@@ -683,36 +683,38 @@ impl Master {
         let refuse = refuse_duration(accept.filters.as_ref(), self.config.allocation_interval);
         let offer_error = self.validate_offers(framework_id, &accept.offer_ids);
         // The offers are used up whether or not the call is valid.
-        let mut available = Resources::default();
-        let mut agent_id = None;
+        let mut taken = Vec::new();
         for offer_id in &accept.offer_ids {
-            if offer_error.is_some()
-                && self
-                    .offers
-                    .get(&offer_id.value)
-                    .is_none_or(|o| o.offer.framework_id.value != framework_id)
-            {
-                continue;
-            }
-            if let Some(offer) = self.take_offer(&offer_id.value) {
-                agent_id = Some(offer.offer.agent_id.value.clone());
-                available += &offer.resources;
+            let ours = self
+                .offers
+                .get(&offer_id.value)
+                .is_some_and(|o| o.offer.framework_id.value == framework_id);
+            if ours && let Some(offer) = self.take_offer(&offer_id.value) {
+                taken.push(offer);
             }
         }
         if let Some(error) = offer_error {
             tracing::warn!(framework_id, %error, "ACCEPT with invalid offers");
             self.drop_launches(now, framework_id, &accept.operations, &error);
-            if let Some(agent_id) = agent_id {
+            // Each offer's resources go back to its own agent (invalid calls may name offers
+            // of several agents).
+            for offer in taken {
+                let agent_id = offer.offer.agent_id.value.clone();
                 self.allocator.recover_resources(
                     now.mono,
                     framework_id,
                     &agent_id,
-                    &available,
+                    &offer.resources,
                     None,
                 );
             }
             self.request_allocation();
             return;
+        }
+        let agent_id = taken.first().map(|o| o.offer.agent_id.value.clone());
+        let mut available = Resources::default();
+        for offer in &taken {
+            available += &offer.resources;
         }
         let Some(agent_id) = agent_id else {
             return;

@@ -1335,3 +1335,46 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn an_accept_spanning_two_agents_is_refused_and_each_offer_returns_to_its_agent() {
+    // Offer validation: aggregated offers must belong to one agent (reference §8.7).
+    let mut h = Harness::new();
+    let (a1, _) = h.add_agent("host1", "cpus:2;mem:1024");
+    let (a2, _) = h.add_agent("host2", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offers = h.offers(&fw);
+    assert_eq!(offers.len(), 2);
+    let task = command_task("t", &offers[0].agent_id, "cpus:1;mem:128", "*");
+    let mut call = launch(&offers[0], vec![task], None);
+    call.accept
+        .as_mut()
+        .unwrap()
+        .offer_ids
+        .push(offers[1].id.clone());
+    h.call(&fw, call).unwrap();
+    let updates = h.updates(&fw);
+    assert_eq!(
+        updates[0].reason,
+        Some(v1::task_status::Reason::InvalidOffers as i32)
+    );
+    h.allocate();
+    let again = h.offers(&fw);
+    let mut per_agent: Vec<(String, f64)> = again
+        .iter()
+        .map(|o| {
+            (
+                o.agent_id.value.clone(),
+                Resources::from_protos(o.resources.clone()).unwrap().cpus(),
+            )
+        })
+        .collect();
+    per_agent.sort_by(|x, y| x.0.cmp(&y.0));
+    let mut expected = vec![(a1, 2.0), (a2, 2.0)];
+    expected.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        per_agent, expected,
+        "each agent gets its own resources back"
+    );
+}
