@@ -9,16 +9,26 @@
 //! are built once per offer ([`Shapes::materialize`]), and an entry whose value did not
 //! change since the last offer to the same role reuses that offer's `Arc<Resource>`.
 //!
+//! Built resources are also shared between agents: a [`BuiltCache`] owned by the allocator
+//! maps the *content* of a built resource (shape content, value, allocation role) to one
+//! `Arc<Resource>`, so that a cluster of identical machines builds each offered resource
+//! once, not once per agent. Keys are content hashes, checked for equality on a hit; Arc
+//! pointers are never used as keys.
+//!
 //! Entry lists follow the normalization of [`Resources`]: insertion order, non-exact entries
 //! of one shape merged, exact ones (volumes, MOUNT/BLOCK disks, shared) kept whole and
 //! separate, empty values dropped. Keeping the order identical to what `Resources`
 //! arithmetic would give keeps offers (and which entry a quota bound shrinks) unchanged.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
+use prost::Message;
 use remesos_proto::mesos::v1::resource::AllocationInfo;
 
 use super::Names;
+use super::hash::FxHasher;
 use crate::resources::{
     self, Ranges, Resource, Resources, Scalar, Set, ValueType, reservation_role, value,
 };
@@ -82,6 +92,25 @@ impl Value {
         }
     }
 
+    fn hash_into(&self, h: &mut FxHasher) {
+        match self {
+            Value::Scalar(v) => h.write_u64(*v as u64),
+            Value::Ranges(x) => {
+                h.write_usize(x.range.len());
+                for r in &x.range {
+                    h.write_u64(r.begin);
+                    h.write_u64(r.end);
+                }
+            }
+            Value::Set(x) => {
+                h.write_usize(x.item.len());
+                for i in &x.item {
+                    i.hash(h);
+                }
+            }
+        }
+    }
+
     fn write_into(&self, r: &mut Resource) {
         match self {
             Value::Scalar(v) => {
@@ -124,6 +153,8 @@ pub(super) struct Shape {
     pub shared: bool,
     /// The role the shape is reserved to (top of the stack).
     reservation_role: Option<String>,
+    /// Hash of the shape's content (see [`content_hash`]); keys the [`BuiltCache`].
+    content: u64,
     /// Recently built resources of this shape with `allocation_info.role` set, by role id,
     /// most recent last. Reused while the value is the same: an offer that is declined
     /// and re-offered costs reference-count bumps, not copies.
@@ -185,6 +216,7 @@ impl Shapes {
             revocable: r.revocable.is_some(),
             shared: r.shared.is_some(),
             reservation_role: reservation_role(r).map(str::to_string),
+            content: content_hash(r),
             proto: r.clone(),
             built: Vec::new(),
         });
@@ -220,8 +252,16 @@ impl Shapes {
     }
 
     /// Proto resources of `entries` with `allocation_info.role` set to `role_name` (whose
-    /// id is `role`). Entries must be normalized (see the module doc).
-    pub fn materialize(&mut self, entries: &[Entry], role: u32, role_name: &str) -> Resources {
+    /// id is `role`). Entries must be normalized (see the module doc). A resource not built
+    /// for this shape, role and value before is looked up in `cache` (built by another agent
+    /// with equal content) before it is built.
+    pub fn materialize(
+        &mut self,
+        entries: &[Entry],
+        role: u32,
+        role_name: &str,
+        cache: &mut BuiltCache,
+    ) -> Resources {
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
             let shape = &mut self.list[e.shape as usize];
@@ -232,12 +272,14 @@ impl Shapes {
             let built = match cached {
                 Some((_, _, r)) => r.clone(),
                 None => {
-                    let mut r = Resource::clone(&shape.proto);
-                    e.value.write_into(&mut r);
-                    r.allocation_info = Some(AllocationInfo {
-                        role: Some(role_name.to_string()),
+                    let r = cache.get_or_build(shape, role, &e.value, || {
+                        let mut r = Resource::clone(&shape.proto);
+                        e.value.write_into(&mut r);
+                        r.allocation_info = Some(AllocationInfo {
+                            role: Some(role_name.to_string()),
+                        });
+                        Arc::new(r)
                     });
-                    let r = Arc::new(r);
                     shape.built.retain(|(k, _, _)| *k != role);
                     if shape.built.len() == CACHED_ROLES {
                         shape.built.remove(0);
@@ -249,6 +291,146 @@ impl Shapes {
             out.push(built);
         }
         Resources::from_normalized(out)
+    }
+}
+
+/// Hash of everything [`same_content_but_value`] compares. Computed once per shape (when an
+/// agent first sees it); only the rare `DiskInfo` is encoded to be hashed.
+#[allow(deprecated)] // `role`: still part of the content.
+fn content_hash(r: &Resource) -> u64 {
+    let mut h = FxHasher::default();
+    r.name.hash(&mut h);
+    r.r#type.hash(&mut h);
+    r.role.hash(&mut h);
+    h.write_usize(r.reservations.len());
+    for x in &r.reservations {
+        x.role.hash(&mut h);
+        x.r#type.hash(&mut h);
+    }
+    r.reservation.as_ref().map(|x| &x.role).hash(&mut h);
+    match &r.disk {
+        Some(d) => h.write(&d.encode_to_vec()),
+        None => h.write_u8(0),
+    }
+    r.revocable.is_some().hash(&mut h);
+    r.shared.is_some().hash(&mut h);
+    r.provider_id.as_ref().map(|p| &p.value).hash(&mut h);
+    h.finish()
+}
+
+/// Whether `a` and `b` are equal but for their value and `allocation_info`: a resource built
+/// from one shape proto is then equal to one built from the other. Destructures `a` so that
+/// a field added to `Resource` must be considered here.
+#[allow(deprecated)] // `role`: still part of the content.
+fn same_content_but_value(a: &Resource, b: &Resource) -> bool {
+    let Resource {
+        provider_id,
+        name,
+        r#type,
+        scalar: _,
+        ranges: _,
+        set: _,
+        role,
+        allocation_info: _,
+        reservation,
+        reservations,
+        disk,
+        revocable,
+        shared,
+    } = a;
+    *name == b.name
+        && *r#type == b.r#type
+        && *reservations == b.reservations
+        && *disk == b.disk
+        && *role == b.role
+        && *reservation == b.reservation
+        && *revocable == b.revocable
+        && *shared == b.shared
+        && *provider_id == b.provider_id
+}
+
+/// How many built resources a [`BuiltCache`] holds before it is cleared.
+const BUILT_CACHE_CAPACITY: usize = 4096;
+
+/// Built resources (with `allocation_info.role` set) shared between agents, keyed by a hash
+/// of their content: the shape's content hash, the allocation role id and the value. A hit
+/// is checked for equality (shape content, role, exact value), so a hash collision is a
+/// miss, and the colliding slot is overwritten.
+///
+/// Bounded: when `capacity` entries are held, the whole cache is cleared before the next
+/// insertion (at most `capacity` × ~1.2 KiB kept alive; a cleared cache only costs
+/// rebuilds). Agents keep the resources they were offered in their own shapes, so clearing
+/// does not affect the reuse of an unchanged re-offer.
+#[derive(Debug)]
+pub(super) struct BuiltCache {
+    map: HashMap<u64, Built, BuildHasherDefault<FxHasher>>,
+    capacity: usize,
+}
+
+#[derive(Debug)]
+struct Built {
+    /// The shape proto the resource was built from (content compared on a hit).
+    proto: Arc<Resource>,
+    role: u32,
+    value: Value,
+    built: Arc<Resource>,
+}
+
+impl Default for BuiltCache {
+    fn default() -> Self {
+        BuiltCache::with_capacity(BUILT_CACHE_CAPACITY)
+    }
+}
+
+impl BuiltCache {
+    pub(super) fn with_capacity(capacity: usize) -> Self {
+        BuiltCache {
+            map: HashMap::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The resource of `shape` with `value` allocated to `role`: shared if one of equal
+    /// content is cached, otherwise `build()` (and cached).
+    fn get_or_build(
+        &mut self,
+        shape: &Shape,
+        role: u32,
+        value: &Value,
+        build: impl FnOnce() -> Arc<Resource>,
+    ) -> Arc<Resource> {
+        let mut h = FxHasher::default();
+        h.write_u64(shape.content);
+        h.write_u32(role);
+        value.hash_into(&mut h);
+        let key = h.finish();
+        if let Some(b) = self.map.get(&key)
+            && b.role == role
+            && b.value == *value
+            && (Arc::ptr_eq(&b.proto, &shape.proto)
+                || same_content_but_value(&b.proto, &shape.proto))
+        {
+            return b.built.clone();
+        }
+        let built = build();
+        if self.map.len() >= self.capacity && !self.map.contains_key(&key) {
+            self.map.clear();
+        }
+        self.map.insert(
+            key,
+            Built {
+                proto: shape.proto.clone(),
+                role,
+                value: value.clone(),
+                built: built.clone(),
+            },
+        );
+        built
     }
 }
 
@@ -405,10 +587,11 @@ mod tests {
         let used = shapes.entries(&res("cpus:1;ports:[3-4]"), &mut names);
         subtract_all(&mut avail, &shapes, &used);
         let expected = res("cpus:3;mem:1024;ports:[1-2,5-10];disk(r):5;zones:{a,b}");
-        let offered = shapes.materialize(&avail, 0, "r");
+        let mut cache = BuiltCache::default();
+        let offered = shapes.materialize(&avail, 0, "r", &mut cache);
         assert_eq!(offered, expected.allocated_to("r"));
         // Same value, same role: the built entries are shared.
-        let again = shapes.materialize(&avail, 0, "r");
+        let again = shapes.materialize(&avail, 0, "r", &mut cache);
         assert!(
             offered
                 .as_slice()
@@ -418,6 +601,91 @@ mod tests {
         );
         add_all(&mut avail, &shapes, used);
         assert_eq!(shapes.unallocated(&avail), total);
+    }
+
+    fn shared(a: &Resources, b: &Resources) -> Vec<bool> {
+        assert_eq!(a.len(), b.len());
+        a.as_slice()
+            .iter()
+            .zip(b.as_slice())
+            .map(|(x, y)| Arc::ptr_eq(x, y))
+            .collect()
+    }
+
+    #[test]
+    fn built_cache_shares_equal_content_between_agents() {
+        let mut names = Names::default();
+        let mut cache = BuiltCache::default();
+        // Three agents with their own (equal) protos; ports differ on the third.
+        let text = "cpus:4;mem:1024;ports:[1-10];disk(r):5";
+        let mut agents: Vec<(Shapes, Vec<Entry>)> = Vec::new();
+        for t in [text, text, "cpus:4;mem:1024;ports:[1-9];disk(r):5"] {
+            let mut shapes = Shapes::default();
+            let e = shapes.entries(&res(t), &mut names);
+            agents.push((shapes, e));
+        }
+        let mut offer = |i: usize, role: u32, name: &str, cache: &mut BuiltCache| {
+            let (shapes, e) = &mut agents[i];
+            shapes.materialize(e, role, name, cache)
+        };
+        let a = offer(0, 0, "r", &mut cache);
+        let b = offer(1, 0, "r", &mut cache);
+        assert_eq!(a, res(text).allocated_to("r"));
+        assert_eq!(b, a);
+        assert_eq!(shared(&a, &b), [true; 4]);
+        // Ports differ by value: not shared; the rest is.
+        let c = offer(2, 0, "r", &mut cache);
+        assert_eq!(
+            c,
+            res("cpus:4;mem:1024;ports:[1-9];disk(r):5").allocated_to("r")
+        );
+        assert_eq!(shared(&a, &c), [true, true, false, true]);
+        // Another role: nothing shared, each allocated to its role.
+        let d = offer(1, 1, "s", &mut cache);
+        assert_eq!(d, res(text).allocated_to("s"));
+        assert_eq!(shared(&a, &d), [false; 4]);
+        // A different value of the same shape (cpus:3): not shared.
+        let (shapes, e) = &mut agents[0];
+        let used = shapes.entries(&res("cpus:1"), &mut names);
+        subtract_all(e, shapes, &used);
+        let x = shapes.materialize(e, 0, "r", &mut cache);
+        assert_eq!(
+            x,
+            res("cpus:3;mem:1024;ports:[1-10];disk(r):5").allocated_to("r")
+        );
+        assert_eq!(shared(&a, &x), [false, true, true, true]);
+        // A different reservation role is different content even with equal values.
+        let mut shapes = Shapes::default();
+        let e = shapes.entries(&res("disk(q):5"), &mut names);
+        let y = shapes.materialize(&e, 0, "r", &mut cache);
+        assert_eq!(y, res("disk(q):5").allocated_to("r"));
+        assert!(!Arc::ptr_eq(&y.as_slice()[0], &a.as_slice()[3]));
+    }
+
+    #[test]
+    fn built_cache_eviction_keeps_offers_correct() {
+        let mut names = Names::default();
+        let mut cache = BuiltCache::with_capacity(3);
+        let mut built = Vec::new();
+        for i in 1..=10 {
+            let text = format!("cpus:{i};mem:{}", 100 * i);
+            let mut shapes = Shapes::default();
+            let e = shapes.entries(&res(&text), &mut names);
+            let offered = shapes.materialize(&e, 0, "r", &mut cache);
+            assert_eq!(offered, res(&text).allocated_to("r"));
+            assert!(cache.len() <= 3);
+            built.push((text, offered));
+        }
+        // After evictions, equal content is still equal (shared again once re-cached).
+        for (text, before) in &built {
+            let mut shapes = Shapes::default();
+            let e = shapes.entries(&res(text), &mut names);
+            let again = shapes.materialize(&e, 0, "r", &mut cache);
+            assert_eq!(&again, before);
+            let third = shapes.materialize(&e, 0, "r", &mut cache);
+            assert_eq!(shared(&again, &third), [true, true]);
+            assert!(cache.len() <= 3);
+        }
     }
 
     #[test]

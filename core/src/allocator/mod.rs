@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 use crate::resources::{
     Resource, Resources, is_ancestor_or_self, is_scalar_resource, scalar_millis,
 };
-use compact::{Entry, Shapes};
+use compact::{BuiltCache, Entry, Shapes};
 use hash::FxHashSet;
 use sorter::drf::{DrfSorter, ShareContext};
 
@@ -386,6 +386,8 @@ pub struct Allocator {
     filter_expiry: BinaryHeap<Reverse<(Instant, u32)>>,
     /// Framework id -> agents holding resources of a framework not added yet.
     pending_used: HashMap<String, Vec<u32>>,
+    /// Offered resources shared between agents with equal content (bounded).
+    built: BuiltCache,
 }
 
 struct Round {
@@ -451,6 +453,7 @@ impl Allocator {
             reserved: HashMap::new(),
             filter_expiry: BinaryHeap::new(),
             pending_used: HashMap::new(),
+            built: BuiltCache::default(),
         };
         if let Some(n) = a.names.list.len().checked_sub(1) {
             a.grow_names(n);
@@ -1348,6 +1351,7 @@ impl Allocator {
             frameworks,
             agents,
             quotas,
+            built,
             ..
         } = self;
         let Some(agent) = agents[a as usize].as_mut() else {
@@ -1520,7 +1524,7 @@ impl Allocator {
                 let (unreserved_range, quantities_range) =
                     (q0..q1, q1..round.made_quantities.len());
                 let unreserved = &round.made_quantities[unreserved_range.clone()];
-                let offered = agent.shapes.materialize(&offered, r, &role.name);
+                let offered = agent.shapes.materialize(&offered, r, &role.name, built);
                 agent.offers.push((fw.id.clone(), offered.clone()));
 
                 // Quota bookkeeping for the rest of the round.
