@@ -100,15 +100,15 @@ impl Master {
             total: agent.total.clone(),
         };
         self.allocator.add_agent(&agent.id, spec, used);
-        let event = v1::master::Event {
+        let id = agent.id.clone();
+        self.agents.insert(id.clone(), agent);
+        self.emit_operator(|m| v1::master::Event {
             r#type: Some(op_event::Type::AgentAdded as i32),
             agent_added: Some(op_event::AgentAdded {
-                agent: super::state::agent_proto(&agent),
+                agent: super::state::agent_proto(&m.agents[&id]),
             }),
             ..Default::default()
-        };
-        self.agents.insert(agent.id.clone(), agent);
-        self.emit_operator(event);
+        });
         self.request_allocation();
     }
 
@@ -286,15 +286,7 @@ impl Master {
             .cloned()
             .collect();
         for (fid, tid) in missing {
-            let partition_aware = self
-                .frameworks
-                .get(&fid)
-                .is_some_and(|f| f.partition_aware());
-            let state = if partition_aware {
-                v1::TaskState::TaskDropped
-            } else {
-                v1::TaskState::TaskLost
-            };
+            let state = self.lost_state(&fid, v1::TaskState::TaskDropped);
             self.end_task(
                 now,
                 &fid,
@@ -345,15 +337,7 @@ impl Master {
             .cloned()
             .collect();
         for (fid, tid) in doomed {
-            let partition_aware = self
-                .frameworks
-                .get(&fid)
-                .is_some_and(|f| f.partition_aware());
-            let state = if partition_aware {
-                v1::TaskState::TaskGone
-            } else {
-                v1::TaskState::TaskLost
-            };
+            let state = self.lost_state(&fid, v1::TaskState::TaskGone);
             self.end_task(
                 now,
                 &fid,
@@ -463,7 +447,7 @@ impl Master {
             };
             self.send_to_framework(&fid, event);
         }
-        let event = v1::master::Event {
+        self.emit_operator(|_| v1::master::Event {
             r#type: Some(op_event::Type::AgentRemoved as i32),
             agent_removed: Some(op_event::AgentRemoved {
                 agent_id: v1::AgentId {
@@ -471,8 +455,7 @@ impl Master {
                 },
             }),
             ..Default::default()
-        };
-        self.emit_operator(event);
+        });
         self.request_allocation();
     }
 
@@ -569,7 +552,7 @@ impl Master {
 
     fn complete_task(&mut self, framework_id: &str, task: v1::Task) {
         let cap = self.config.max_completed_tasks_per_framework;
-        let event = v1::master::Event {
+        self.emit_operator(|_| v1::master::Event {
             r#type: Some(op_event::Type::TaskUpdated as i32),
             task_updated: Some(op_event::TaskUpdated {
                 framework_id: task.framework_id.clone(),
@@ -577,8 +560,7 @@ impl Master {
                 state: task.state,
             }),
             ..Default::default()
-        };
-        self.emit_operator(event);
+        });
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
             framework.add_completed_task(task, cap);
         }
@@ -624,7 +606,7 @@ impl Master {
             let mut kept = status.clone();
             kept.data = None; // Mesos drops status data from the master's copy
             task.statuses.push(kept);
-            let event = v1::master::Event {
+            self.emit_operator(|_| v1::master::Event {
                 r#type: Some(op_event::Type::TaskUpdated as i32),
                 task_updated: Some(op_event::TaskUpdated {
                     framework_id: update.framework_id.clone(),
@@ -632,8 +614,7 @@ impl Master {
                     state: latest as i32,
                 }),
                 ..Default::default()
-            };
-            self.emit_operator(event);
+            });
             if is_terminal(latest) {
                 let task = self
                     .frameworks
@@ -828,10 +809,9 @@ impl Master {
         framework.unregistered_time = Some(now.wall);
         framework.executors.clear();
         framework.unreachable_tasks.clear();
-        self.emit_operator(operator_framework_event(
-            op_event::Type::FrameworkRemoved,
-            &framework,
-        ));
+        self.emit_operator(|_| {
+            operator_framework_event(op_event::Type::FrameworkRemoved, &framework)
+        });
         if self.config.max_completed_frameworks > 0 {
             while self.completed_frameworks.len() >= self.config.max_completed_frameworks {
                 self.completed_frameworks.pop_front();

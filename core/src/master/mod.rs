@@ -211,6 +211,9 @@ pub struct Master {
     pub allocator: Allocator,
     pub role_config: RoleConfig,
     pub counters: Counters,
+    /// Whether any operator SUBSCRIBE stream is open (set by the runtime). Operator events
+    /// are only built then, keeping task launches and updates free of that work otherwise.
+    pub operator_subscribed: bool,
     next_framework_id: u64,
     next_agent_id: u64,
     next_offer_id: u64,
@@ -248,6 +251,7 @@ impl Master {
             allocator,
             role_config,
             counters: Counters::default(),
+            operator_subscribed: false,
             next_framework_id: 0,
             next_agent_id: 0,
             next_offer_id: 0,
@@ -531,8 +535,12 @@ impl Master {
         });
     }
 
-    fn emit_operator(&mut self, event: v1::master::Event) {
-        self.emit(Effect::Operator(Box::new(event)));
+    /// Emits an operator event if anyone listens; `build` runs only then.
+    fn emit_operator(&mut self, build: impl FnOnce(&Master) -> v1::master::Event) {
+        if self.operator_subscribed {
+            let event = build(self);
+            self.emit(Effect::Operator(Box::new(event)));
+        }
     }
 
     fn emit_agent(&mut self, conn: ConnId, message: wire::master_message::Message) {
@@ -540,6 +548,21 @@ impl Master {
             message: Some(message),
         });
         self.emit(Effect::Agent { conn, message });
+    }
+
+    /// What a framework is told about a task it lost: `partition_aware` (TASK_DROPPED,
+    /// TASK_GONE, TASK_UNREACHABLE ...) for PARTITION_AWARE frameworks, TASK_LOST for the
+    /// others (reference §8.1).
+    fn lost_state(&self, framework_id: &str, partition_aware: v1::TaskState) -> v1::TaskState {
+        let aware = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.partition_aware());
+        if aware {
+            partition_aware
+        } else {
+            v1::TaskState::TaskLost
+        }
     }
 
     /// Counts a task reaching a terminal state, for `/metrics/snapshot`.

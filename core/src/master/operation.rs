@@ -318,7 +318,7 @@ impl Master {
             if let Some(executor) = executor {
                 framework.add_executor(agent_id, executor.clone());
             }
-            framework.tasks.insert(task_id.clone(), task.clone());
+            framework.tasks.insert(task_id.clone(), task);
         }
         if let Some(agent) = self.agents.get_mut(agent_id) {
             agent.add_used(framework_id, &charged);
@@ -331,12 +331,14 @@ impl Master {
                     .insert(executor.executor_id.value.clone());
             }
         }
-        let event = v1::master::Event {
+        let task_id = &info.task_id.value;
+        self.emit_operator(|m| v1::master::Event {
             r#type: Some(v1::master::event::Type::TaskAdded as i32),
-            task_added: Some(v1::master::event::TaskAdded { task }),
+            task_added: Some(v1::master::event::TaskAdded {
+                task: m.frameworks[framework_id].tasks[task_id].clone(),
+            }),
             ..Default::default()
-        };
-        self.emit_operator(event);
+        });
     }
 
     /// RESERVE, UNRESERVE, CREATE and DESTROY transform offered resources in place; the

@@ -287,6 +287,7 @@ impl Runtime {
             }
             Command::OperatorSubscribe { events, reply } => {
                 self.operator_streams.push(events);
+                self.master.operator_subscribed = true;
                 let _ = reply.send(self.master.get_state());
             }
             Command::Read(f) => f(&self.master),
@@ -343,6 +344,7 @@ impl Runtime {
             Effect::Operator(event) => {
                 self.operator_streams
                     .retain(|s| s.try_send((*event).clone()).is_ok());
+                self.master.operator_subscribed = !self.operator_streams.is_empty();
             }
         }
     }

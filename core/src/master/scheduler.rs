@@ -172,10 +172,9 @@ impl Master {
                     &Default::default(),
                     true,
                 );
-                self.emit_operator(operator_framework_event(
-                    v1::master::event::Type::FrameworkAdded,
-                    &framework,
-                ));
+                self.emit_operator(|_| {
+                    operator_framework_event(v1::master::event::Type::FrameworkAdded, &framework)
+                });
                 tracing::info!(framework_id = %id, name = %framework.info.name, "framework subscribed");
                 self.frameworks.insert(id.clone(), framework);
                 id
@@ -238,11 +237,9 @@ impl Master {
         tracing::info!(framework_id = %id, "framework resubscribed");
         self.allocator.update_framework(id, spec);
         self.allocator.activate_framework(id);
-        let event = operator_framework_event(
-            v1::master::event::Type::FrameworkUpdated,
-            &self.frameworks[id],
-        );
-        self.emit_operator(event);
+        self.emit_operator(|m| {
+            operator_framework_event(v1::master::event::Type::FrameworkUpdated, &m.frameworks[id])
+        });
     }
 
     fn validate_framework_info(&self, info: &v1::FrameworkInfo) -> Result<(), CallError> {
@@ -667,11 +664,12 @@ impl Master {
                 }),
             );
         }
-        let event = operator_framework_event(
-            v1::master::event::Type::FrameworkUpdated,
-            &self.frameworks[framework_id],
-        );
-        self.emit_operator(event);
+        self.emit_operator(|m| {
+            operator_framework_event(
+                v1::master::event::Type::FrameworkUpdated,
+                &m.frameworks[framework_id],
+            )
+        });
         self.request_allocation();
         Ok(())
     }
@@ -772,15 +770,7 @@ impl Master {
         operations: &[v1::offer::Operation],
         error: &str,
     ) {
-        let partition_aware = self
-            .frameworks
-            .get(framework_id)
-            .is_some_and(|f| f.partition_aware());
-        let state = if partition_aware {
-            v1::TaskState::TaskDropped
-        } else {
-            v1::TaskState::TaskLost
-        };
+        let state = self.lost_state(framework_id, v1::TaskState::TaskDropped);
         for op in operations {
             let tasks: Vec<&v1::TaskInfo> = op
                 .launch

@@ -1378,3 +1378,31 @@ fn an_accept_spanning_two_agents_is_refused_and_each_offer_returns_to_its_agent(
         "each agent gets its own resources back"
     );
 }
+
+#[test]
+fn operator_events_are_built_only_while_someone_subscribed() {
+    let mut h = Harness::new();
+    h.add_agent("host1", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    h.master.operator_subscribed = true;
+    let task = command_task("t", &offer.agent_id, "cpus:1;mem:128", "*");
+    h.call(&fw, launch(&offer, vec![task], Some(0.0))).unwrap();
+    let added: Vec<String> = h
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Operator(ev) => ev.task_added.as_ref().map(|t| t.task.task_id.value.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(added, vec!["t".to_string()]);
+    h.effects.clear();
+    h.master.operator_subscribed = false;
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let task = command_task("t2", &offer.agent_id, "cpus:1;mem:128", "*");
+    h.call(&fw, launch(&offer, vec![task], None)).unwrap();
+    assert!(!h.effects.iter().any(|e| matches!(e, Effect::Operator(_))));
+}
