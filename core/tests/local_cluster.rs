@@ -3,6 +3,8 @@
 //! and a Rust one on `remesos::client::scheduler` that also kills a task and reads a sandbox
 //! through `/files`.
 
+mod support;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -103,29 +105,13 @@ async fn start_cluster(agents: u16) -> Cluster {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_docs_framework_runs_tasks_on_remesos_local() {
     let cluster = start_cluster(2).await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/python/docs_framework.py"
-    );
-    let output = tokio::process::Command::new("python3")
-        .args([
-            script,
-            "--master",
-            &cluster.master,
-            "--tasks",
-            "4",
-            "--timeout",
-            "60",
-        ])
-        .output()
-        .await
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = support::run_python_framework(
+        "python3",
+        "docs_framework.py",
+        &cluster.master,
+        &["--tasks", "4", "--timeout", "60"],
+    )
+    .await;
     // Each task really ran: STARTING and RUNNING come from the command executor.
     assert_eq!(stdout.matches("TASK_STARTING").count(), 4, "{stdout}");
     assert_eq!(stdout.matches("TASK_FINISHED").count(), 4, "{stdout}");
@@ -345,29 +331,13 @@ fn pymesos_python() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pymesos_runs_the_docs_scheduler_on_remesos_local() {
     let cluster = start_cluster(2).await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/python/pymesos_scheduler.py"
-    );
-    let output = tokio::process::Command::new(pymesos_python())
-        .args([
-            script,
-            "--master",
-            &cluster.master,
-            "--tasks",
-            "4",
-            "--timeout",
-            "60",
-        ])
-        .output()
-        .await
-        .expect("run pymesos");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = support::run_python_framework(
+        &pymesos_python(),
+        "pymesos_scheduler.py",
+        &cluster.master,
+        &["--tasks", "4", "--timeout", "60"],
+    )
+    .await;
     assert_eq!(stdout.matches("TASK_FINISHED").count(), 4, "{stdout}");
 }
 
@@ -402,29 +372,13 @@ async fn a_pymesos_custom_executor_runs_several_tasks_and_exchanges_messages() {
     // A custom executor (pymesos's MesosExecutorDriver, the v1 executor API) started with
     // Mesos's executor environment; framework messages both ways.
     let cluster = start_cluster(1).await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/python/pymesos_custom_executor.py"
-    );
-    let output = tokio::process::Command::new(pymesos_python())
-        .args([
-            script,
-            "--master",
-            &cluster.master,
-            "--tasks",
-            "3",
-            "--timeout",
-            "60",
-        ])
-        .output()
-        .await
-        .expect("run pymesos");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = support::run_python_framework(
+        &pymesos_python(),
+        "pymesos_custom_executor.py",
+        &cluster.master,
+        &["--tasks", "3", "--timeout", "60"],
+    )
+    .await;
     assert_eq!(
         stdout.matches("message from echo-executor: hello").count(),
         3,

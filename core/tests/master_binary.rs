@@ -60,29 +60,13 @@ async fn python_docs_framework_runs_against_the_master_binary() {
     let _a = support::start_agent(&master, "host-a", "cpus:2;mem:1024").await;
     let _b = support::start_agent(&master, "host-b", "cpus:2;mem:1024").await;
 
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/python/docs_framework.py"
-    );
-    let output = tokio::process::Command::new("python3")
-        .args([
-            script,
-            "--master",
-            &master,
-            "--tasks",
-            "4",
-            "--timeout",
-            "60",
-        ])
-        .output()
-        .await
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "framework failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = support::run_python_framework(
+        "python3",
+        "docs_framework.py",
+        &master,
+        &["--tasks", "4", "--timeout", "60"],
+    )
+    .await;
     assert_eq!(stdout.matches("TASK_FINISHED").count(), 4, "{stdout}");
 
     // The framework tore itself down: it is a completed framework with its 4 tasks.

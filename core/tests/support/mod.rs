@@ -95,3 +95,28 @@ pub async fn start_agent(master: &str, hostname: &str, resources: &str) -> SimAg
     });
     SimAgent { id, acks: ack_rx }
 }
+
+/// Runs one of the Python frameworks in tests/python/ against `master` with `python`,
+/// asserts that it succeeded, and returns its stdout.
+pub async fn run_python_framework(
+    python: &str,
+    script: &str,
+    master: &str,
+    extra: &[&str],
+) -> String {
+    let path = format!("{}/../tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new(python)
+        .arg(&path)
+        .args(["--master", master])
+        .args(extra)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("run {python} {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
