@@ -12,6 +12,7 @@
 //! | [`flags`], [`duration`] | Mesos-style flags (`--name=value`, `MESOS_<NAME>`) and stout's duration/bytes text |
 //! | [`client`] | Rust clients of the v1 scheduler and executor APIs, used by tests, benchmarks, the CLI and the JNI driver |
 //! | [`cli`] | the subcommands of the `remesos` binary |
+//! | [`zk`] | ZooKeeper: leader election and detection with Mesos's znode layout, registry storage |
 //!
 //! The protocol types, Mesos's JSON dialect and RecordIO live in the `remesos_proto` crate
 //! (`core/proto`) so that master and agent changes do not recompile generated code.
@@ -25,3 +26,4 @@ pub mod duration;
 pub mod flags;
 pub mod master;
 pub mod resources;
+pub mod zk;
