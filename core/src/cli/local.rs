@@ -1,5 +1,6 @@
 //! `remesos local`: a master and N agents in one process — the cluster a new user starts
-//! with, and what the test suite points frameworks at.
+//! with, and what the test suite points frameworks at. [`start`] is also what the JNI
+//! driver runs for the master string `local` (a cluster inside the framework's process).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -39,7 +40,52 @@ pub fn flags() -> Flags {
             flags.add(flag.clone());
         }
     }
+    // Where the agents find `remesos` (for `remesos executor`) and libmesos.so: needed when
+    // the process running the cluster is not `remesos` (the JNI driver's `local` inside a JVM).
+    for name in AGENT_PASS_THROUGH {
+        if let Some(flag) = super::agent::flags().get(name)
+            && flags.get(name).is_none()
+        {
+            flags.add(flag.clone());
+        }
+    }
     flags
+}
+
+/// Agent flags `remesos local` hands to each of its agents when given.
+const AGENT_PASS_THROUGH: &[&str] = &[
+    "resources",
+    "attributes",
+    "logging_level",
+    "quiet",
+    "launcher_dir",
+    "native_library",
+];
+
+/// A master and its agents running in this process.
+pub struct LocalCluster {
+    /// `ip:port` of the master.
+    pub master: String,
+    pub agents: Vec<super::agent::RunningAgent>,
+    master_server: tokio::task::JoinHandle<()>,
+}
+
+impl LocalCluster {
+    /// Kills the agents' executors and stops serving.
+    pub async fn stop(self) {
+        for a in self.agents {
+            a.stop().await;
+        }
+        self.master_server.abort();
+    }
+}
+
+/// Starts a local cluster from `remesos local` flags (`args` like `--num_agents=2`).
+pub async fn start_with_args(args: &[String]) -> Result<LocalCluster, String> {
+    let loaded = flags()
+        .load(args, std::iter::empty::<(String, String)>())
+        .map_err(|e| e.to_string())?;
+    start(loaded).await
 }
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
@@ -55,6 +101,27 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
 }
 
 async fn run(loaded: LoadedFlags) -> Result<(), String> {
+    let cluster = start(loaded).await?;
+    let num = cluster.agents.len();
+    println!(
+        "remesos local: master at http://{} with {num} agent(s)",
+        cluster.master
+    );
+    for a in &cluster.agents {
+        println!("  agent at http://{}", a.address);
+    }
+    println!(
+        "Point a framework at {0} (e.g. --master={0}); Ctrl-C stops the cluster.",
+        cluster.master
+    );
+    super::master::shutdown_signal().await;
+    cluster.stop().await;
+    Ok(())
+}
+
+/// Starts the master and the agents and returns once they serve (agents register in the
+/// background). `--port=0` picks a free port.
+pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
     // The embedded master: master flags with `remesos local`'s defaults (127.0.0.1:5050).
     let mut master_args = vec![];
     for (name, value) in loaded.effective() {
@@ -71,11 +138,13 @@ async fn run(loaded: LoadedFlags) -> Result<(), String> {
     let master_loaded = super::master::flags()
         .load(&master_args, std::iter::empty::<(String, String)>())
         .map_err(|e| e.to_string())?;
-    let (master_config, master_bind) = super::master::config(&master_loaded)?;
-    let master_address = format!("{}:{}", master_config.ip, master_bind.port());
+    let (mut master_config, master_bind) = super::master::config(&master_loaded)?;
     let listener = tokio::net::TcpListener::bind(master_bind)
         .await
         .map_err(|e| format!("failed to bind {master_bind}: {e}"))?;
+    let master_port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    master_config.port = master_port;
+    let master_address = format!("{}:{}", master_config.ip, master_port);
     let id = uuid::Uuid::new_v4().to_string();
     let handle = crate::master::runtime::spawn(crate::master::Master::new(
         master_config,
@@ -101,7 +170,12 @@ async fn run(loaded: LoadedFlags) -> Result<(), String> {
                 .map_err(|_| "too many agents for distinct loopback addresses")?;
             (Ipv4Addr::new(127, 0, 0, last), first_port)
         } else {
-            let port = u16::try_from(u32::from(first_port) + i).map_err(|_| "too many agents")?;
+            // Port 0: every agent gets a free port of its own.
+            let port = if first_port == 0 {
+                0
+            } else {
+                u16::try_from(u32::from(first_port) + i).map_err(|_| "too many agents")?
+            };
             (Ipv4Addr::LOCALHOST, port)
         };
         let mut args = vec![
@@ -115,9 +189,7 @@ async fn run(loaded: LoadedFlags) -> Result<(), String> {
             ),
         ];
         for (name, value) in loaded.effective() {
-            if ["resources", "attributes", "logging_level", "quiet"].contains(&name.as_str())
-                && loaded.is_given(&name)
-            {
+            if AGENT_PASS_THROUGH.contains(&name.as_str()) && loaded.is_given(&name) {
                 args.push(format!("--{name}={value}"));
             }
         }
@@ -128,17 +200,9 @@ async fn run(loaded: LoadedFlags) -> Result<(), String> {
         let bind = SocketAddr::from((ip, bind.port()));
         agents.push(super::agent::start(config, bind, master_address.clone()).await?);
     }
-    println!("remesos local: master at http://{master_address} with {num} agent(s)");
-    for a in &agents {
-        println!("  agent at http://{}", a.address);
-    }
-    println!(
-        "Point a framework at {master_address} (e.g. --master={master_address}); Ctrl-C stops the cluster."
-    );
-    super::master::shutdown_signal().await;
-    for a in agents {
-        a.stop().await;
-    }
-    master_server.abort();
-    Ok(())
+    Ok(LocalCluster {
+        master: master_address,
+        agents,
+        master_server,
+    })
 }

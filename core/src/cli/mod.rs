@@ -3,7 +3,7 @@
 mod agent;
 mod execute;
 mod executor;
-mod local;
+pub mod local;
 mod master;
 
 use std::process::ExitCode;

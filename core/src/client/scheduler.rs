@@ -134,6 +134,36 @@ impl Subscription {
     }
 
     /// Sends a call on this subscription; returns the HTTP status (202 or 200).
+    pub async fn call(&self, call: sched::Call) -> Result<u16> {
+        self.caller().call(call).await
+    }
+
+    /// What sends calls on this subscription, detached from the event stream so that calls
+    /// and events can proceed concurrently.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            client: self.client.clone(),
+            url: self.url.clone(),
+            format: self.format,
+            stream_id: self.stream_id.clone(),
+            framework_id: self.framework_id.clone(),
+        }
+    }
+}
+
+/// Sends calls on a subscription (see [`Subscription::caller`]).
+#[derive(Clone)]
+pub struct Caller {
+    client: HttpClient,
+    url: String,
+    format: Format,
+    stream_id: String,
+    framework_id: v1::FrameworkId,
+}
+
+impl Caller {
+    /// Sends a call with the subscription's framework id and stream id; returns the HTTP
+    /// status (202 or 200).
     pub async fn call(&self, mut call: sched::Call) -> Result<u16> {
         call.framework_id = Some(self.framework_id.clone());
         let response = self

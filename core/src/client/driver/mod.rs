@@ -1,0 +1,76 @@
+//! The drivers behind libmesos.so: what Apache's `MesosSchedulerDriver` and
+//! `MesosExecutorDriver` do (reference/mesos-contract.md §1.8, §1.4), over the v1 HTTP
+//! APIs. The JNI layer (`jni-driver/`) only converts between Java objects and these types.
+//!
+//! Data flow of the scheduler driver:
+//!
+//! ```text
+//!  natives (any Java thread) --Command--> actor (tokio task: subscription, calls, reconnect)
+//!                                           | decisions: scheduler::State (sync, no I/O)
+//!                                           v
+//!                            callback thread (one per driver) --> Scheduler::deliver
+//!                                           | (implicit ACKNOWLEDGE after statusUpdate)
+//!                                           +--Command--> actor
+//! ```
+//!
+//! Natives never wait on the callback thread: frameworks call the driver from inside
+//! callbacks (Spark launches in `resourceOffers`, Hadoop kills tasks under its own lock), so
+//! every native enqueues and returns. Only `stop()` waits, for the actor (never the callback
+//! thread), so that TEARDOWN has gone out when it returns.
+
+pub mod executor;
+pub mod scheduler;
+
+use std::sync::OnceLock;
+
+/// `Protos.Status` of Apache's bindings (`include/mesos/mesos.proto`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Status {
+    NotStarted = 1,
+    Running = 2,
+    Aborted = 3,
+    Stopped = 4,
+}
+
+/// The runtime every driver of the process runs on: two worker threads, created on first
+/// use. Its threads are never attached to the JVM; only the callback threads are.
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        // A library has no better option than to abort here: without a runtime no driver
+        // can do anything, and this happens only if the OS refuses threads.
+        #[allow(clippy::expect_used)]
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("remesos-driver")
+            .enable_all()
+            .build()
+            .expect("start the driver runtime")
+    })
+}
+
+/// The OS user the process runs as (for an empty `FrameworkInfo.user`).
+pub fn current_user() -> String {
+    if let Ok(user) = std::env::var("USER")
+        && !user.is_empty()
+    {
+        return user;
+    }
+    // SAFETY: getpwuid returns a pointer into static storage or null; we copy the name out
+    // at once and never keep the pointer.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    "root".to_string()
+}
+
+/// The machine's hostname (for an empty `FrameworkInfo.hostname`).
+pub fn hostname() -> String {
+    crate::cli::system_hostname()
+}

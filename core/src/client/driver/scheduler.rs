@@ -1,0 +1,1267 @@
+//! The scheduler driver: Apache's `MesosSchedulerDriver` semantics
+//! (reference/mesos-contract.md §1.2, §1.3, §1.8) over the v1 scheduler API (§3.2).
+//!
+//! - [`SchedulerDriver`] is the handle the natives call; every method enqueues a
+//!   [`Command`] and returns the driver's [`Status`] at once (`stop` waits for the actor,
+//!   bounded, so TEARDOWN is out when it returns; `join` waits for the status).
+//! - [`State`] decides (synchronously, no I/O): it turns events of the subscription and
+//!   commands into [`Effect`]s — callbacks to deliver and calls to send.
+//! - the actor (`run`) keeps the subscription: subscribes, reconnects with backoff, watches
+//!   heartbeats, sends calls in order on one queue.
+//! - the callback thread delivers [`Event`]s in order to a [`Scheduler`], sends the implicit
+//!   acknowledgements, and aborts the driver when a callback fails.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use remesos_proto::v1;
+use v1::scheduler as sched;
+
+use super::Status;
+use crate::client::Format;
+use crate::client::scheduler::{Caller, Subscription};
+
+/// Callbacks of Apache's `org.apache.mesos.Scheduler`, in the order the driver delivers them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Registered {
+        framework_id: v1::FrameworkId,
+        master_info: v1::MasterInfo,
+    },
+    Reregistered(v1::MasterInfo),
+    ResourceOffers(Vec<v1::Offer>),
+    OfferRescinded(v1::OfferId),
+    StatusUpdate(v1::TaskStatus),
+    FrameworkMessage {
+        executor_id: v1::ExecutorId,
+        agent_id: v1::AgentId,
+        data: Vec<u8>,
+    },
+    Disconnected,
+    SlaveLost(v1::AgentId),
+    ExecutorLost {
+        executor_id: v1::ExecutorId,
+        agent_id: v1::AgentId,
+        status: i32,
+    },
+    Error(String),
+}
+
+/// What the framework implements (the JNI layer: calls into the Java `Scheduler`).
+///
+/// All methods run on the driver's callback thread, one at a time, in order.
+pub trait Scheduler: Send + 'static {
+    /// First thing on the callback thread (the JNI layer attaches it to the JVM).
+    fn thread_started(&mut self) {}
+    /// Last thing on the callback thread.
+    fn thread_stopping(&mut self) {}
+    /// Delivers one callback. `Err` means the callback failed (a Java exception): the
+    /// driver aborts, as Apache's does.
+    fn deliver(&mut self, event: Event) -> Result<(), String>;
+}
+
+/// How to reach the master (the `master` string of the Java constructor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterSpec {
+    /// `host:port` (also given as `master@host:port`).
+    Address(String),
+    /// `local`: a master and agents inside this process.
+    Local,
+    /// `zk://...`: detection through ZooKeeper.
+    ZooKeeper(String),
+}
+
+/// Parses a master string as Apache's driver accepts it (§1.8): `host:port`,
+/// `master@host:port`, `zk://...`, `file:///path` (whose content is one of the others) and
+/// `local`. `http://host:port` is accepted too.
+pub fn parse_master(master: &str) -> Result<MasterSpec, String> {
+    let master = master.trim();
+    if master == "local" {
+        return Ok(MasterSpec::Local);
+    }
+    if master.starts_with("zk://") {
+        return Ok(MasterSpec::ZooKeeper(master.to_string()));
+    }
+    if let Some(path) = master.strip_prefix("file://") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("failed to read master file '{path}': {e}"))?;
+        let inner = text.trim();
+        if inner.starts_with("file://") {
+            return Err(format!("master file '{path}' names another file"));
+        }
+        return parse_master(inner);
+    }
+    let address = master
+        .strip_prefix("http://")
+        .unwrap_or(master)
+        .trim_end_matches('/');
+    let address = address.split_once('@').map_or(address, |(_, addr)| addr);
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or_else(|| format!("failed to parse master '{master}': expected host:port"))?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!(
+            "failed to parse master '{master}': expected host:port"
+        ));
+    }
+    Ok(MasterSpec::Address(address.to_string()))
+}
+
+/// Options of the in-process cluster the master string `local` starts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocalOptions {
+    /// Number of agents (`MESOS_NUM_SLAVES`/`MESOS_NUM_AGENTS`, default 1).
+    pub num_agents: u32,
+    /// Directory holding the `remesos` binary the agents start as the command executor.
+    /// Inside a JVM the process executable is `java`, so this must be given
+    /// (`MESOS_LAUNCHER_DIR`, else the directory of libmesos.so).
+    pub launcher_dir: Option<std::path::PathBuf>,
+    /// libmesos.so for custom Java executors (`MESOS_NATIVE_JAVA_LIBRARY` in their env).
+    pub native_library: Option<std::path::PathBuf>,
+    /// Resources of each agent (`MESOS_RESOURCES`), else detected.
+    pub resources: Option<String>,
+}
+
+impl LocalOptions {
+    /// Reads the options Apache's `local` mode reads from the environment.
+    pub fn from_env(vars: &[(String, String)]) -> LocalOptions {
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+        };
+        LocalOptions {
+            num_agents: get("MESOS_NUM_AGENTS")
+                .or_else(|| get("MESOS_NUM_SLAVES"))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1),
+            launcher_dir: get("MESOS_LAUNCHER_DIR").map(Into::into),
+            native_library: None,
+            resources: get("MESOS_RESOURCES"),
+        }
+    }
+}
+
+/// What the driver is constructed with (the fields of the Java `MesosSchedulerDriver`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub framework: v1::FrameworkInfo,
+    pub master: String,
+    pub implicit_acknowledgements: bool,
+    pub suppressed_roles: Vec<String>,
+    /// `Credential.principal`; fills an empty `FrameworkInfo.principal` (no authentication
+    /// is performed: remesos's master does not require it).
+    pub principal: Option<String>,
+    /// `MESOS_REGISTRATION_BACKOFF_FACTOR` (default 2secs).
+    pub backoff_factor: Duration,
+    pub local: LocalOptions,
+}
+
+impl Config {
+    pub fn new(framework: v1::FrameworkInfo, master: impl Into<String>) -> Config {
+        Config {
+            framework,
+            master: master.into(),
+            implicit_acknowledgements: true,
+            suppressed_roles: Vec::new(),
+            principal: None,
+            backoff_factor: Duration::from_secs(2),
+            local: LocalOptions {
+                num_agents: 1,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Reads the driver's environment flags (`MESOS_REGISTRATION_BACKOFF_FACTOR`, the
+    /// `local` options).
+    pub fn with_env(mut self, vars: &[(String, String)]) -> Config {
+        if let Some((_, v)) = vars
+            .iter()
+            .find(|(k, _)| k == "MESOS_REGISTRATION_BACKOFF_FACTOR")
+            && let Ok(d) = crate::duration::parse_duration(v)
+        {
+            self.backoff_factor = d;
+        }
+        let native_library = self.local.native_library.take();
+        let launcher_dir = self.local.launcher_dir.take();
+        self.local = LocalOptions::from_env(vars);
+        self.local.native_library = native_library;
+        self.local.launcher_dir = self.local.launcher_dir.take().or(launcher_dir);
+        self
+    }
+}
+
+/// A request from a native to the actor.
+#[derive(Debug)]
+pub enum Command {
+    /// A call to send when connected (dropped, as Apache's driver drops it, when not).
+    Call(sched::Call),
+    /// ACCEPT carrying LAUNCH operations: when not connected each task gets a local
+    /// TASK_LOST (TASK_DROPPED for PARTITION_AWARE frameworks).
+    Accept(sched::Call),
+    Stop {
+        failover: bool,
+        /// Answered when the actor is done (a std channel: the waiting thread is a Java
+        /// thread, outside the runtime).
+        done: std::sync::mpsc::Sender<()>,
+    },
+    Abort,
+    /// The Java object is gone (finalize): leave without TEARDOWN.
+    Shutdown,
+}
+
+/// What [`State`] asks the shell to do.
+// Effects live for one step in a short Vec; boxing the events too would only add
+// allocations on the status-update path.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Deliver(Event),
+    Send(Box<sched::Call>),
+    /// The driver aborts (a master ERROR).
+    Abort,
+}
+
+/// The driver's decisions, without I/O: which callbacks an event of the subscription
+/// becomes, what a command does while connected or not.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// FrameworkInfo as subscribed; `id` set once registered.
+    pub framework: v1::FrameworkInfo,
+    /// Whether `registered` was delivered (later subscriptions are reregistrations).
+    pub registered: bool,
+    pub connected: bool,
+}
+
+impl State {
+    pub fn new(framework: v1::FrameworkInfo) -> State {
+        State {
+            framework,
+            registered: false,
+            connected: false,
+        }
+    }
+
+    fn partition_aware(&self) -> bool {
+        self.framework
+            .capabilities
+            .iter()
+            .any(|c| c.r#type == Some(v1::framework_info::capability::Type::PartitionAware as i32))
+    }
+
+    /// A subscription succeeded.
+    pub fn on_subscribed(&mut self, subscribed: &Subscription) -> Vec<Effect> {
+        self.connected = true;
+        self.framework.id = Some(subscribed.framework_id.clone());
+        let master_info = subscribed.master_info.clone().unwrap_or_default();
+        if self.registered {
+            vec![Effect::Deliver(Event::Reregistered(master_info))]
+        } else {
+            self.registered = true;
+            vec![Effect::Deliver(Event::Registered {
+                framework_id: subscribed.framework_id.clone(),
+                master_info,
+            })]
+        }
+    }
+
+    /// The subscription broke.
+    pub fn on_disconnected(&mut self) -> Vec<Effect> {
+        if !self.connected {
+            return Vec::new();
+        }
+        self.connected = false;
+        vec![Effect::Deliver(Event::Disconnected)]
+    }
+
+    /// One event of the stream.
+    pub fn on_event(&mut self, event: sched::Event) -> Vec<Effect> {
+        use sched::event::Type;
+        let Some(kind) = event.r#type.and_then(|t| Type::try_from(t).ok()) else {
+            return Vec::new();
+        };
+        match kind {
+            Type::Offers => {
+                let offers = event.offers.map(|o| o.offers).unwrap_or_default();
+                if offers.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Effect::Deliver(Event::ResourceOffers(offers))]
+                }
+            }
+            Type::Rescind => event
+                .rescind
+                .map(|r| vec![Effect::Deliver(Event::OfferRescinded(r.offer_id))])
+                .unwrap_or_default(),
+            Type::Update => event
+                .update
+                .map(|u| vec![Effect::Deliver(Event::StatusUpdate(u.status))])
+                .unwrap_or_default(),
+            Type::Message => event
+                .message
+                .map(|m| {
+                    vec![Effect::Deliver(Event::FrameworkMessage {
+                        executor_id: m.executor_id,
+                        agent_id: m.agent_id,
+                        data: m.data,
+                    })]
+                })
+                .unwrap_or_default(),
+            Type::Failure => match event.failure {
+                Some(sched::event::Failure {
+                    agent_id: Some(agent_id),
+                    executor_id: Some(executor_id),
+                    status,
+                }) => vec![Effect::Deliver(Event::ExecutorLost {
+                    executor_id,
+                    agent_id,
+                    status: status.unwrap_or(-1),
+                })],
+                Some(sched::event::Failure {
+                    agent_id: Some(agent_id),
+                    executor_id: None,
+                    ..
+                }) => vec![Effect::Deliver(Event::SlaveLost(agent_id))],
+                _ => Vec::new(),
+            },
+            // Apache's driver aborts, then calls `error` (sched.cpp `error`).
+            Type::Error => vec![
+                Effect::Abort,
+                Effect::Deliver(Event::Error(
+                    event.error.map(|e| e.message).unwrap_or_default(),
+                )),
+            ],
+            // SUBSCRIBED on an open stream, heartbeats, inverse offers and operation
+            // updates have no v0 callback.
+            _ => Vec::new(),
+        }
+    }
+
+    /// A call from a native.
+    pub fn on_call(&mut self, call: sched::Call, launches: bool) -> Vec<Effect> {
+        // UPDATE_FRAMEWORK also changes what later resubscriptions carry.
+        if let Some(update) = &call.update_framework {
+            let id = self.framework.id.clone();
+            self.framework = update.framework_info.clone();
+            if self.framework.id.is_none() {
+                self.framework.id = id;
+            }
+        }
+        if self.connected {
+            return vec![Effect::Send(Box::new(call))];
+        }
+        if !launches {
+            tracing::warn!("dropping a call: the driver is not connected to a master");
+            return Vec::new();
+        }
+        // §1.8: launching while disconnected yields a local TASK_LOST (TASK_DROPPED when
+        // PARTITION_AWARE) per task, from the master, "Master disconnected".
+        let state = if self.partition_aware() {
+            v1::TaskState::TaskDropped
+        } else {
+            v1::TaskState::TaskLost
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        launched_tasks(&call)
+            .into_iter()
+            .map(|task| {
+                Effect::Deliver(Event::StatusUpdate(v1::TaskStatus {
+                    task_id: task.task_id.clone(),
+                    state: state as i32,
+                    message: Some("Master disconnected".into()),
+                    source: Some(v1::task_status::Source::Master as i32),
+                    reason: Some(v1::task_status::Reason::MasterDisconnected as i32),
+                    agent_id: Some(task.agent_id.clone()),
+                    timestamp: Some(now),
+                    ..Default::default()
+                }))
+            })
+            .collect()
+    }
+}
+
+/// The tasks of an ACCEPT's LAUNCH and LAUNCH_GROUP operations.
+fn launched_tasks(call: &sched::Call) -> Vec<&v1::TaskInfo> {
+    let Some(accept) = &call.accept else {
+        return Vec::new();
+    };
+    let mut tasks = Vec::new();
+    for op in &accept.operations {
+        if let Some(launch) = &op.launch {
+            tasks.extend(launch.task_infos.iter());
+        }
+        if let Some(group) = &op.launch_group {
+            tasks.extend(group.task_group.tasks.iter());
+        }
+    }
+    tasks
+}
+
+/// State shared by the handle, the actor and the callback thread.
+struct Shared {
+    status: Mutex<Status>,
+    changed: Condvar,
+    implicit_acknowledgements: bool,
+}
+
+impl Shared {
+    fn status(&self) -> Status {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the status when `from` allows it; returns the status before.
+    fn transition(&self, allowed: &[Status], to: Status) -> Status {
+        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let before = *status;
+        if allowed.contains(&before) {
+            *status = to;
+            self.changed.notify_all();
+        }
+        before
+    }
+}
+
+/// What `start` needs and takes.
+struct Unstarted {
+    config: Config,
+    commands: mpsc::UnboundedReceiver<Command>,
+    scheduler: Box<dyn Scheduler>,
+}
+
+/// The handle behind a Java `MesosSchedulerDriver` (`__driver`).
+pub struct SchedulerDriver {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+    unstarted: Mutex<Option<Unstarted>>,
+}
+
+/// How long `stop` waits for the actor to send TEARDOWN (or flush) and leave.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+impl SchedulerDriver {
+    /// A driver that has not started; empty `user` and `hostname` are filled in (§1.8).
+    pub fn new(mut config: Config, scheduler: Box<dyn Scheduler>) -> SchedulerDriver {
+        if config.framework.user.is_empty() {
+            config.framework.user = super::current_user();
+        }
+        if config
+            .framework
+            .hostname
+            .as_deref()
+            .unwrap_or("")
+            .is_empty()
+        {
+            config.framework.hostname = Some(super::hostname());
+        }
+        if config
+            .framework
+            .principal
+            .as_deref()
+            .unwrap_or("")
+            .is_empty()
+            && let Some(p) = config.principal.clone()
+        {
+            config.framework.principal = Some(p);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        SchedulerDriver {
+            shared: Arc::new(Shared {
+                status: Mutex::new(Status::NotStarted),
+                changed: Condvar::new(),
+                implicit_acknowledgements: config.implicit_acknowledgements,
+            }),
+            commands: tx,
+            unstarted: Mutex::new(Some(Unstarted {
+                config,
+                commands: rx,
+                scheduler,
+            })),
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.shared.status()
+    }
+
+    pub fn implicit_acknowledgements(&self) -> bool {
+        self.shared.implicit_acknowledgements
+    }
+
+    /// Starts the actor and the callback thread (only from NOT_STARTED).
+    pub fn start(&self) -> Status {
+        let unstarted = self
+            .unstarted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(unstarted) = unstarted else {
+            return self.status();
+        };
+        if self
+            .shared
+            .transition(&[Status::NotStarted], Status::Running)
+            != Status::NotStarted
+        {
+            return self.status();
+        }
+        let (deliveries_tx, deliveries_rx) = std::sync::mpsc::channel::<Event>();
+        let shared = self.shared.clone();
+        let commands = self.commands.clone();
+        let mut scheduler = unstarted.scheduler;
+        let spawned = std::thread::Builder::new()
+            .name("mesos-scheduler-callbacks".into())
+            .spawn(move || {
+                scheduler.thread_started();
+                callback_loop(&mut *scheduler, &deliveries_rx, &shared, &commands);
+                scheduler.thread_stopping();
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the callback thread");
+            self.shared.transition(&[Status::Running], Status::Aborted);
+            return Status::Aborted;
+        }
+        let actor = Actor {
+            shared: self.shared.clone(),
+            state: State::new(unstarted.config.framework.clone()),
+            config: unstarted.config,
+            commands: unstarted.commands,
+            deliveries: deliveries_tx,
+        };
+        super::runtime().spawn(actor.run());
+        Status::Running
+    }
+
+    /// Stops the driver; without `failover` the framework is torn down (TEARDOWN), with it
+    /// the framework stays for its `failover_timeout`. Waits (bounded) for the actor.
+    pub fn stop(&self, failover: bool) -> Status {
+        let before = self
+            .shared
+            .transition(&[Status::Running, Status::Aborted], Status::Stopped);
+        if before != Status::Running && before != Status::Aborted {
+            return before;
+        }
+        let (done, wait) = std::sync::mpsc::channel();
+        if self.commands.send(Command::Stop { failover, done }).is_ok() {
+            // Blocks this Java thread on the actor only (never on the callback thread), so
+            // it is safe from inside a callback too.
+            let _ = wait.recv_timeout(STOP_WAIT);
+        }
+        if before == Status::Aborted {
+            Status::Aborted
+        } else {
+            Status::Stopped
+        }
+    }
+
+    /// Aborts: no more callbacks; the connection is closed (the framework stays registered
+    /// until `stop(false)` or its failover timeout).
+    pub fn abort(&self) -> Status {
+        let before = self.shared.transition(&[Status::Running], Status::Aborted);
+        if before != Status::Running {
+            return before;
+        }
+        let _ = self.commands.send(Command::Abort);
+        Status::Aborted
+    }
+
+    /// Waits until the driver is stopped or aborted.
+    pub fn join(&self) -> Status {
+        let mut status = self.shared.status.lock().unwrap_or_else(|e| e.into_inner());
+        if *status != Status::Running {
+            return *status;
+        }
+        while *status == Status::Running {
+            status = self
+                .shared
+                .changed
+                .wait(status)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *status
+    }
+
+    /// Enqueues a call (only while RUNNING).
+    pub fn call(&self, call: sched::Call) -> Status {
+        self.enqueue(Command::Call(call))
+    }
+
+    /// Enqueues an ACCEPT (only while RUNNING).
+    pub fn accept(
+        &self,
+        offer_ids: Vec<v1::OfferId>,
+        operations: Vec<v1::offer::Operation>,
+        filters: Option<v1::Filters>,
+    ) -> Status {
+        let call = sched::Call {
+            r#type: Some(sched::call::Type::Accept as i32),
+            accept: Some(sched::call::Accept {
+                offer_ids,
+                operations,
+                filters,
+            }),
+            ..Default::default()
+        };
+        self.enqueue(Command::Accept(call))
+    }
+
+    /// `launchTasks`: ACCEPT with one LAUNCH; with no tasks it declines the offers.
+    pub fn launch_tasks(
+        &self,
+        offer_ids: Vec<v1::OfferId>,
+        tasks: Vec<v1::TaskInfo>,
+        filters: Option<v1::Filters>,
+    ) -> Status {
+        let operations = if tasks.is_empty() {
+            Vec::new()
+        } else {
+            vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::Launch as i32),
+                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+                ..Default::default()
+            }]
+        };
+        self.accept(offer_ids, operations, filters)
+    }
+
+    /// `acknowledgeStatusUpdate`: only with explicit acknowledgements (Apache aborts the
+    /// process otherwise; we return an error the JNI layer turns into an exception).
+    pub fn acknowledge(&self, status: &v1::TaskStatus) -> Result<Status, String> {
+        if self.shared.implicit_acknowledgements {
+            return Err(
+                "Cannot call acknowledgeStatusUpdate: Implicit acknowledgements are enabled".into(),
+            );
+        }
+        let current = self.status();
+        if current != Status::Running {
+            return Ok(current);
+        }
+        match acknowledge_call(status) {
+            Some(call) => Ok(self.call(call)),
+            // No uuid (a master-generated update) or no agent: nothing to acknowledge.
+            None => Ok(current),
+        }
+    }
+
+    fn enqueue(&self, command: Command) -> Status {
+        let status = self.status();
+        if status != Status::Running {
+            return status;
+        }
+        let _ = self.commands.send(command);
+        status
+    }
+}
+
+impl Drop for SchedulerDriver {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+    }
+}
+
+/// ACKNOWLEDGE for an update, when it carries a uuid and an agent.
+pub fn acknowledge_call(status: &v1::TaskStatus) -> Option<sched::Call> {
+    let uuid = status.uuid.clone().filter(|u| !u.is_empty())?;
+    let agent_id = status.agent_id.clone()?;
+    Some(sched::Call {
+        r#type: Some(sched::call::Type::Acknowledge as i32),
+        acknowledge: Some(sched::call::Acknowledge {
+            agent_id,
+            task_id: status.task_id.clone(),
+            uuid,
+        }),
+        ..Default::default()
+    })
+}
+
+/// The callback thread: delivers in order while RUNNING (`error` also after an abort),
+/// acknowledges implicitly after `statusUpdate` returns, aborts when a callback fails.
+fn callback_loop(
+    scheduler: &mut dyn Scheduler,
+    deliveries: &std::sync::mpsc::Receiver<Event>,
+    shared: &Shared,
+    commands: &mpsc::UnboundedSender<Command>,
+) {
+    while let Ok(event) = deliveries.recv() {
+        let is_error = matches!(event, Event::Error(_));
+        if shared.status() != Status::Running && !is_error {
+            continue;
+        }
+        let ack = match &event {
+            Event::StatusUpdate(status) if shared.implicit_acknowledgements => {
+                acknowledge_call(status)
+            }
+            _ => None,
+        };
+        match scheduler.deliver(event) {
+            Ok(()) => {
+                if let Some(call) = ack
+                    && shared.status() == Status::Running
+                {
+                    let _ = commands.send(Command::Call(call));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a scheduler callback failed; aborting the driver");
+                if shared.transition(&[Status::Running], Status::Aborted) == Status::Running {
+                    let _ = commands.send(Command::Abort);
+                }
+            }
+        }
+    }
+}
+
+/// A message to the per-connection sender task.
+enum Outgoing {
+    Call(Box<sched::Call>),
+    /// Answered once every call queued before it went out.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Sends calls in order on one connection.
+fn spawn_sender(caller: Caller) -> mpsc::UnboundedSender<Outgoing> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+    tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            match out {
+                Outgoing::Call(call) => {
+                    let kind = call.r#type;
+                    match tokio::time::timeout(Duration::from_secs(30), caller.call(*call)).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::warn!(?kind, error = %e, "call failed"),
+                        Err(_) => tracing::warn!(?kind, "call timed out"),
+                    }
+                }
+                Outgoing::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    });
+    tx
+}
+
+/// How a phase of the actor ended.
+enum Next {
+    Connected(Box<Subscription>),
+    Disconnected,
+    Exit,
+}
+
+struct Actor {
+    shared: Arc<Shared>,
+    config: Config,
+    state: State,
+    commands: mpsc::UnboundedReceiver<Command>,
+    deliveries: std::sync::mpsc::Sender<Event>,
+}
+
+impl Actor {
+    async fn run(mut self) {
+        let mut local = None;
+        let master = match parse_master(&self.config.master) {
+            Ok(MasterSpec::Address(a)) => Ok(a),
+            Ok(MasterSpec::Local) => match self.start_local().await {
+                Ok(cluster) => {
+                    let address = cluster.master.clone();
+                    local = Some(cluster);
+                    Ok(address)
+                }
+                Err(e) => Err(format!("failed to start the local cluster: {e}")),
+            },
+            Ok(MasterSpec::ZooKeeper(zk)) => Err(format!(
+                "master detection through ZooKeeper ('{zk}') is not supported by this driver yet"
+            )),
+            Err(e) => Err(e),
+        };
+        match master {
+            Ok(master) => self.serve(&master).await,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reach a master");
+                self.apply(vec![Effect::Abort, Effect::Deliver(Event::Error(e))], None);
+                self.aborted(None).await;
+            }
+        }
+        if let Some(cluster) = local {
+            cluster.stop().await;
+        }
+    }
+
+    async fn start_local(&self) -> Result<crate::cli::local::LocalCluster, String> {
+        let options = &self.config.local;
+        let work_dir =
+            std::env::temp_dir().join(format!("remesos-local-{}", uuid::Uuid::new_v4().simple()));
+        let mut args = vec![
+            format!("--num_agents={}", options.num_agents.max(1)),
+            "--port=0".to_string(),
+            "--first_agent_port=0".to_string(),
+            format!("--work_dir={}", work_dir.display()),
+            "--quiet".to_string(),
+        ];
+        if let Some(dir) = &options.launcher_dir {
+            args.push(format!("--launcher_dir={}", dir.display()));
+        }
+        if let Some(lib) = &options.native_library {
+            args.push(format!("--native_library={}", lib.display()));
+        }
+        if let Some(r) = &options.resources {
+            args.push(format!("--resources={r}"));
+        }
+        crate::cli::local::start_with_args(&args).await
+    }
+
+    /// Subscribes, serves, reconnects until stopped.
+    async fn serve(&mut self, master: &str) {
+        let mut attempt = 0u32;
+        loop {
+            match self.connect(master, &mut attempt).await {
+                Next::Connected(sub) => {
+                    attempt = 0;
+                    match self.connected(*sub).await {
+                        Next::Exit => return,
+                        _ => continue,
+                    }
+                }
+                Next::Disconnected => continue,
+                Next::Exit => return,
+            }
+        }
+    }
+
+    /// Delivers callbacks and reports whether the driver is to abort.
+    fn apply(&mut self, effects: Vec<Effect>, sender: Option<&mpsc::UnboundedSender<Outgoing>>) {
+        for effect in effects {
+            match effect {
+                Effect::Deliver(event) => {
+                    let _ = self.deliveries.send(event);
+                }
+                Effect::Send(call) => {
+                    if let Some(sender) = sender {
+                        let _ = sender.send(Outgoing::Call(call));
+                    }
+                }
+                Effect::Abort => {
+                    self.shared.transition(&[Status::Running], Status::Aborted);
+                }
+            }
+        }
+    }
+
+    fn subscribe_call(&self) -> sched::call::Subscribe {
+        sched::call::Subscribe {
+            framework_info: self.state.framework.clone(),
+            suppressed_roles: self.config.suppressed_roles.clone(),
+            offer_constraints: None,
+        }
+    }
+
+    /// Not connected: subscribes with backoff while answering commands.
+    async fn connect(&mut self, master: &str, attempt: &mut u32) -> Next {
+        loop {
+            let delay = if *attempt == 0 {
+                Duration::ZERO
+            } else {
+                // §1.8: a random delay in [0, b·2^n], at most a minute (and at most
+                // failover_timeout/10 when one is set).
+                let mut cap = self
+                    .config
+                    .backoff_factor
+                    .saturating_mul(1u32 << (*attempt).min(10))
+                    .min(Duration::from_secs(60));
+                if let Some(ft) = self.state.framework.failover_timeout.filter(|f| *f > 0.0) {
+                    cap = cap.min(Duration::from_secs_f64((ft / 10.0).min(60.0)));
+                }
+                cap.mul_f64(rand::random::<f64>())
+                    .max(Duration::from_millis(50))
+            };
+            let subscribe = self.subscribe_call();
+            let attempt_future = async {
+                tokio::time::sleep(delay).await;
+                tokio::time::timeout(
+                    Duration::from_secs(30),
+                    Subscription::subscribe(master, subscribe, Format::Protobuf),
+                )
+                .await
+            };
+            tokio::pin!(attempt_future);
+            loop {
+                tokio::select! {
+                    result = &mut attempt_future => {
+                        *attempt = attempt.saturating_add(1);
+                        match result {
+                            Ok(Ok(sub)) => {
+                                let effects = self.state.on_subscribed(&sub);
+                                self.apply(effects, None);
+                                return Next::Connected(Box::new(sub));
+                            }
+                            Ok(Err(crate::client::Error::Status { status, body }))
+                                if status != 503 && status != 307 =>
+                            {
+                                // The master refused the framework: Apache's driver gets
+                                // an error from the master and aborts.
+                                let message = if body.is_empty() {
+                                    format!("subscription refused ({status})")
+                                } else {
+                                    body
+                                };
+                                self.apply(
+                                    vec![Effect::Abort, Effect::Deliver(Event::Error(message))],
+                                    None,
+                                );
+                                return self.aborted(Some(master)).await;
+                            }
+                            Ok(Err(e)) => {
+                                tracing::debug!(%master, error = %e, "subscribe failed; retrying");
+                            }
+                            Err(_) => tracing::debug!(%master, "subscribe timed out; retrying"),
+                        }
+                        break;
+                    }
+                    command = self.commands.recv() => {
+                        let Some(command) = command else { return Next::Exit };
+                        match command {
+                            Command::Call(call) => {
+                                let effects = self.state.on_call(call, false);
+                                self.apply(effects, None);
+                            }
+                            Command::Accept(call) => {
+                                let effects = self.state.on_call(call, true);
+                                self.apply(effects, None);
+                            }
+                            Command::Stop { failover, done } => {
+                                if !failover {
+                                    self.teardown_fresh(master).await;
+                                }
+                                let _ = done.send(());
+                                return Next::Exit;
+                            }
+                            Command::Abort => return self.aborted(Some(master)).await,
+                            Command::Shutdown => return Next::Exit,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Connected: events in, calls out, until the stream breaks or the driver stops.
+    async fn connected(&mut self, mut sub: Subscription) -> Next {
+        let sender = spawn_sender(sub.caller());
+        // Reference §3.2: clients reconnect after ~5 missed heartbeats.
+        let silence = Duration::from_secs_f64(sub.heartbeat_interval_seconds.max(1.0) * 5.0);
+        loop {
+            tokio::select! {
+                event = tokio::time::timeout(silence, sub.next_event()) => {
+                    match event {
+                        Ok(Ok(event)) => {
+                            let effects = self.state.on_event(event);
+                            let aborts = effects.contains(&Effect::Abort);
+                            self.apply(effects, Some(&sender));
+                            if aborts {
+                                return self.aborted(None).await;
+                            }
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "disconnected from the master");
+                            let effects = self.state.on_disconnected();
+                            self.apply(effects, None);
+                            return Next::Disconnected;
+                        }
+                        Err(_) => {
+                            tracing::warn!("no heartbeat from the master; reconnecting");
+                            let effects = self.state.on_disconnected();
+                            self.apply(effects, None);
+                            return Next::Disconnected;
+                        }
+                    }
+                }
+                command = self.commands.recv() => {
+                    let Some(command) = command else { return Next::Exit };
+                    match command {
+                        Command::Call(call) => {
+                            let effects = self.state.on_call(call, false);
+                            self.apply(effects, Some(&sender));
+                        }
+                        Command::Accept(call) => {
+                            let effects = self.state.on_call(call, true);
+                            self.apply(effects, Some(&sender));
+                        }
+                        Command::Stop { failover, done } => {
+                            if !failover {
+                                let teardown = sched::Call {
+                                    r#type: Some(sched::call::Type::Teardown as i32),
+                                    ..Default::default()
+                                };
+                                let _ = sender.send(Outgoing::Call(Box::new(teardown)));
+                            }
+                            flush(&sender).await;
+                            let _ = done.send(());
+                            return Next::Exit;
+                        }
+                        Command::Abort => {
+                            flush(&sender).await;
+                            drop(sub);
+                            self.state.connected = false;
+                            return self.aborted(None).await;
+                        }
+                        Command::Shutdown => return Next::Exit,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Aborted: nothing is delivered; a later `stop(false)` still tears the framework down.
+    async fn aborted(&mut self, master: Option<&str>) -> Next {
+        while let Some(command) = self.commands.recv().await {
+            match command {
+                Command::Stop { failover, done } => {
+                    if !failover && let Some(master) = master {
+                        self.teardown_fresh(master).await;
+                    }
+                    let _ = done.send(());
+                    return Next::Exit;
+                }
+                Command::Shutdown => return Next::Exit,
+                _ => {}
+            }
+        }
+        Next::Exit
+    }
+
+    /// TEARDOWN without a live subscription: resubscribes as the framework (when it was
+    /// ever registered) and tears it down.
+    async fn teardown_fresh(&mut self, master: &str) {
+        if self.state.framework.id.is_none() {
+            return;
+        }
+        let subscribe = self.subscribe_call();
+        let attempt = async {
+            let sub = Subscription::subscribe(master, subscribe, Format::Protobuf).await?;
+            sub.call(sched::Call {
+                r#type: Some(sched::call::Type::Teardown as i32),
+                ..Default::default()
+            })
+            .await
+        };
+        if let Err(e) = tokio::time::timeout(STOP_WAIT, attempt)
+            .await
+            .unwrap_or_else(|_| Err(crate::client::Error::Http("timed out".into())))
+        {
+            tracing::warn!(error = %e, "could not tear the framework down");
+        }
+    }
+}
+
+async fn flush(sender: &mpsc::UnboundedSender<Outgoing>) {
+    let (tx, rx) = oneshot::channel();
+    if sender.send(Outgoing::Flush(tx)).is_ok() {
+        let _ = tokio::time::timeout(STOP_WAIT, rx).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_strings_as_apache_accepts_them() {
+        // reference/mesos-contract.md §1.8.
+        assert_eq!(
+            parse_master("10.0.0.1:5050"),
+            Ok(MasterSpec::Address("10.0.0.1:5050".into()))
+        );
+        assert_eq!(
+            parse_master("master@10.0.0.1:5050"),
+            Ok(MasterSpec::Address("10.0.0.1:5050".into()))
+        );
+        assert_eq!(parse_master("local"), Ok(MasterSpec::Local));
+        assert_eq!(
+            parse_master("zk://h1:2181,h2:2181/mesos"),
+            Ok(MasterSpec::ZooKeeper("zk://h1:2181,h2:2181/mesos".into()))
+        );
+        assert!(parse_master("nonsense").is_err());
+        assert!(parse_master("host:notaport").is_err());
+        let file = std::env::temp_dir().join(format!("master-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&file, "master@127.0.0.1:5050\n").unwrap();
+        assert_eq!(
+            parse_master(&format!("file://{}", file.display())),
+            Ok(MasterSpec::Address("127.0.0.1:5050".into()))
+        );
+        let _ = std::fs::remove_file(file);
+    }
+
+    fn launch_call(tasks: &[&str]) -> sched::Call {
+        sched::Call {
+            r#type: Some(sched::call::Type::Accept as i32),
+            accept: Some(sched::call::Accept {
+                offer_ids: vec![v1::OfferId { value: "o1".into() }],
+                operations: vec![v1::offer::Operation {
+                    r#type: Some(v1::offer::operation::Type::Launch as i32),
+                    launch: Some(v1::offer::operation::Launch {
+                        task_infos: tasks
+                            .iter()
+                            .map(|t| v1::TaskInfo {
+                                name: t.to_string(),
+                                task_id: v1::TaskId {
+                                    value: t.to_string(),
+                                },
+                                agent_id: v1::AgentId { value: "a1".into() },
+                                ..Default::default()
+                            })
+                            .collect(),
+                    }),
+                    ..Default::default()
+                }],
+                filters: None,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn launching_while_disconnected_loses_each_task_locally() {
+        // §1.8: TASK_LOST, SOURCE_MASTER, REASON_MASTER_DISCONNECTED, "Master disconnected".
+        let mut state = State::new(v1::FrameworkInfo::default());
+        let effects = state.on_call(launch_call(&["t1", "t2"]), true);
+        assert_eq!(effects.len(), 2);
+        for (effect, id) in effects.iter().zip(["t1", "t2"]) {
+            let Effect::Deliver(Event::StatusUpdate(s)) = effect else {
+                panic!("{effect:?}")
+            };
+            assert_eq!(s.task_id.value, id);
+            assert_eq!(s.state, v1::TaskState::TaskLost as i32);
+            assert_eq!(s.source, Some(v1::task_status::Source::Master as i32));
+            assert_eq!(
+                s.reason,
+                Some(v1::task_status::Reason::MasterDisconnected as i32)
+            );
+            assert_eq!(s.agent_id.as_ref().unwrap().value, "a1");
+            assert!(s.uuid.is_none(), "nothing to acknowledge");
+        }
+        // PARTITION_AWARE frameworks get TASK_DROPPED.
+        let mut state = State::new(v1::FrameworkInfo {
+            capabilities: vec![v1::framework_info::Capability {
+                r#type: Some(v1::framework_info::capability::Type::PartitionAware as i32),
+            }],
+            ..Default::default()
+        });
+        let effects = state.on_call(launch_call(&["t1"]), true);
+        let Effect::Deliver(Event::StatusUpdate(s)) = &effects[0] else {
+            panic!()
+        };
+        assert_eq!(s.state, v1::TaskState::TaskDropped as i32);
+        // Other calls are dropped while disconnected; sent while connected.
+        assert!(state.on_call(sched::Call::default(), false).is_empty());
+        state.connected = true;
+        assert_eq!(
+            state.on_call(launch_call(&["t3"]), true),
+            vec![Effect::Send(Box::new(launch_call(&["t3"])))]
+        );
+    }
+
+    #[test]
+    fn failures_become_slave_lost_or_executor_lost_and_errors_abort_first() {
+        let mut state = State::new(v1::FrameworkInfo::default());
+        let failure = |executor: Option<&str>| sched::Event {
+            r#type: Some(sched::event::Type::Failure as i32),
+            failure: Some(sched::event::Failure {
+                agent_id: Some(v1::AgentId { value: "a1".into() }),
+                executor_id: executor.map(|e| v1::ExecutorId { value: e.into() }),
+                status: executor.map(|_| 9),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            state.on_event(failure(None)),
+            vec![Effect::Deliver(Event::SlaveLost(v1::AgentId {
+                value: "a1".into()
+            }))]
+        );
+        assert_eq!(
+            state.on_event(failure(Some("e1"))),
+            vec![Effect::Deliver(Event::ExecutorLost {
+                executor_id: v1::ExecutorId { value: "e1".into() },
+                agent_id: v1::AgentId { value: "a1".into() },
+                status: 9,
+            })]
+        );
+        let error = sched::Event {
+            r#type: Some(sched::event::Type::Error as i32),
+            error: Some(sched::event::Error {
+                message: "Framework has been removed".into(),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            state.on_event(error),
+            vec![
+                Effect::Abort,
+                Effect::Deliver(Event::Error("Framework has been removed".into()))
+            ]
+        );
+        let heartbeat = sched::Event {
+            r#type: Some(sched::event::Type::Heartbeat as i32),
+            ..Default::default()
+        };
+        assert!(state.on_event(heartbeat).is_empty());
+    }
+
+    #[test]
+    fn acknowledgements_need_a_uuid_and_an_agent() {
+        let mut status = v1::TaskStatus {
+            task_id: v1::TaskId { value: "t".into() },
+            state: v1::TaskState::TaskRunning as i32,
+            ..Default::default()
+        };
+        assert!(acknowledge_call(&status).is_none());
+        status.uuid = Some(vec![1, 2, 3]);
+        assert!(acknowledge_call(&status).is_none());
+        status.agent_id = Some(v1::AgentId { value: "a".into() });
+        let call = acknowledge_call(&status).unwrap();
+        assert_eq!(call.acknowledge.unwrap().uuid, vec![1, 2, 3]);
+    }
+
+    struct Recorder(std::sync::mpsc::Sender<Event>);
+    impl Scheduler for Recorder {
+        fn deliver(&mut self, event: Event) -> Result<(), String> {
+            let _ = self.0.send(event);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn status_machine_follows_apache() {
+        let (tx, _rx) = std::sync::mpsc::channel();
+        // An unreachable master: the driver keeps retrying while RUNNING.
+        let driver = SchedulerDriver::new(
+            Config::new(
+                v1::FrameworkInfo {
+                    name: "t".into(),
+                    ..Default::default()
+                },
+                "127.0.0.1:1",
+            ),
+            Box::new(Recorder(tx)),
+        );
+        assert_eq!(driver.status(), Status::NotStarted);
+        assert_eq!(driver.join(), Status::NotStarted);
+        assert_eq!(driver.stop(false), Status::NotStarted);
+        assert_eq!(driver.start(), Status::Running);
+        assert_eq!(driver.start(), Status::Running);
+        assert_eq!(driver.launch_tasks(vec![], vec![], None), Status::Running);
+        assert!(driver.acknowledge(&v1::TaskStatus::default()).is_err());
+        assert_eq!(driver.abort(), Status::Aborted);
+        assert_eq!(driver.join(), Status::Aborted);
+        assert_eq!(driver.abort(), Status::Aborted);
+        // stop after abort: STOPPED, but it reports DRIVER_ABORTED.
+        assert_eq!(driver.stop(true), Status::Aborted);
+        assert_eq!(driver.status(), Status::Stopped);
+        assert_eq!(driver.start(), Status::Stopped);
+    }
+}

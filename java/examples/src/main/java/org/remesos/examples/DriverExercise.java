@@ -1,0 +1,228 @@
+package org.remesos.examples;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.mesos.MesosSchedulerDriver;
+import org.apache.mesos.Scheduler;
+import org.apache.mesos.SchedulerDriver;
+import org.apache.mesos.Protos.*;
+
+/**
+ * Exercises the scheduler driver end to end (the JNI tests run it against Apache's jars and
+ * ours). Prints one line per observation; the test reads them.
+ *
+ * <pre>
+ * DriverExercise MASTER full EXECUTOR_CLASSPATH   command tasks, a killed task, a custom executor
+ *                                                 with messages both ways, reconcileTasks, stop(false)
+ * DriverExercise MASTER failover-1                registers (failover_timeout 300s), launches a
+ *                                                 task, stop(true) once it runs; prints FRAMEWORK_ID
+ * DriverExercise MASTER failover-2 FRAMEWORK_ID   reregisters as that framework and waits for the
+ *                                                 task's TASK_FINISHED; stop(false)
+ * </pre>
+ */
+public class DriverExercise implements Scheduler {
+  private final String mode;
+  private final String executorClasspath;
+  private boolean launched = false;
+  private final Map<String, TaskState> terminal = new HashMap<String, TaskState>();
+  private int expectedTerminal = 0;
+  private boolean reconciled = false;
+  private boolean finishSent = false;
+  private ExecutorID echoExecutor;
+  private SlaveID echoSlave;
+
+  DriverExercise(String mode, String executorClasspath) {
+    this.mode = mode;
+    this.executorClasspath = executorClasspath;
+  }
+
+  static void say(String line) {
+    System.out.println(line);
+    System.out.flush();
+  }
+
+  public static void main(String[] args) throws Exception {
+    String master = args[0];
+    String mode = args[1];
+    FrameworkInfo.Builder framework = FrameworkInfo.newBuilder()
+        .setUser("")
+        .setName("remesos DriverExercise " + mode)
+        .setFailoverTimeout(mode.startsWith("failover") ? 300 : 0);
+    if (mode.equals("failover-2")) {
+      framework.setId(FrameworkID.newBuilder().setValue(args[2]));
+    }
+    DriverExercise scheduler = new DriverExercise(mode, mode.equals("full") ? args[2] : null);
+    if (mode.equals("failover-2")) {
+      scheduler.expectedTerminal = 1; // the task launched by failover-1
+    }
+    MesosSchedulerDriver driver = new MesosSchedulerDriver(scheduler, framework.build(), master);
+    org.apache.mesos.MesosNativeLibrary.Version v = org.apache.mesos.MesosNativeLibrary.version();
+    say("VERSION " + v.major + "." + v.minor + "." + v.patch);
+    Status status = driver.run();
+    say("DRIVER_ENDED " + status);
+    System.exit(status == Status.DRIVER_STOPPED ? 0 : 2);
+  }
+
+  private TaskInfo command(String id, Offer offer, String command) {
+    return TaskInfo.newBuilder()
+        .setName(id)
+        .setTaskId(TaskID.newBuilder().setValue(id))
+        .setSlaveId(offer.getSlaveId())
+        .addResources(CommandScheduler.scalarResource("cpus", 0.1, CommandScheduler.role(offer)))
+        .addResources(CommandScheduler.scalarResource("mem", 32, CommandScheduler.role(offer)))
+        .setCommand(CommandInfo.newBuilder().setValue(command))
+        .build();
+  }
+
+  @Override
+  public void registered(SchedulerDriver driver, FrameworkID id, MasterInfo master) {
+    say("REGISTERED " + id.getValue());
+    say("FRAMEWORK_ID " + id.getValue());
+    if (mode.equals("failover-2")) {
+      // Whatever happened while no scheduler was connected.
+      driver.reconcileTasks(Collections.<TaskStatus>emptyList());
+    }
+  }
+
+  @Override
+  public void reregistered(SchedulerDriver driver, MasterInfo master) {
+    say("REREGISTERED");
+  }
+
+  @Override
+  public void resourceOffers(SchedulerDriver driver, List<Offer> offers) {
+    for (Offer offer : offers) {
+      if (launched || mode.equals("failover-2")) {
+        driver.declineOffer(offer.getId(), Filters.newBuilder().setRefuseSeconds(1).build());
+        continue;
+      }
+      launched = true;
+      List<TaskInfo> tasks = new ArrayList<TaskInfo>();
+      if (mode.equals("full")) {
+        tasks.add(command("true-1", offer, "true"));
+        tasks.add(command("true-2", offer, "exit 0"));
+        tasks.add(command("sleeper", offer, "sleep 600"));
+        ExecutorInfo executor = ExecutorInfo.newBuilder()
+            .setExecutorId(ExecutorID.newBuilder().setValue("echo-executor"))
+            .setName("echo executor")
+            .setCommand(CommandInfo.newBuilder().setValue(
+                "exec java -Xcheck:jni -cp '" + executorClasspath + "' org.remesos.examples.EchoExecutor"))
+            .addResources(CommandScheduler.scalarResource("cpus", 0.1, CommandScheduler.role(offer)))
+            .addResources(CommandScheduler.scalarResource("mem", 128, CommandScheduler.role(offer)))
+            .build();
+        tasks.add(TaskInfo.newBuilder()
+            .setName("echo")
+            .setTaskId(TaskID.newBuilder().setValue("echo"))
+            .setSlaveId(offer.getSlaveId())
+            .addResources(CommandScheduler.scalarResource("cpus", 0.1, CommandScheduler.role(offer)))
+            .addResources(CommandScheduler.scalarResource("mem", 32, CommandScheduler.role(offer)))
+            .setExecutor(executor)
+            .build());
+        // Bad input gets Mesos's answers, not a crash: a duplicate task id and a task far
+        // bigger than the offer (TASK_ERROR from the master's validation).
+        tasks.add(command("true-1", offer, "true"));
+        tasks.add(TaskInfo.newBuilder(command("huge", offer, "true"))
+            .clearResources()
+            .addResources(CommandScheduler.scalarResource("cpus", 100000, CommandScheduler.role(offer)))
+            .build());
+        expectedTerminal = 6;
+      } else {
+        tasks.add(command("survivor", offer, "sleep 3"));
+        expectedTerminal = 1;
+      }
+      Status status = driver.launchTasks(Collections.singletonList(offer.getId()), tasks);
+      say("LAUNCHED " + tasks.size() + " " + status);
+      // Null and unknown input: statuses, no crash.
+      say("NULL_DECLINE " + driver.declineOffer(OfferID.newBuilder().setValue("no-such-offer").build()));
+      say("NULL_RECONCILE " + driver.reconcileTasks(null));
+    }
+  }
+
+  @Override
+  public void statusUpdate(SchedulerDriver driver, TaskStatus status) {
+    String id = status.getTaskId().getValue();
+    say("STATUS " + id + " " + status.getState() + " slave=" + status.getSlaveId().getValue()
+        + " reason=" + status.getReason() + (status.hasMessage() ? " message=" + status.getMessage() : ""));
+    if (mode.equals("failover-1") && status.getState() == TaskState.TASK_RUNNING) {
+      say("FAILOVER_STOP " + driver.stop(true));
+      return;
+    }
+    if (id.equals("sleeper") && status.getState() == TaskState.TASK_RUNNING) {
+      say("KILL " + driver.killTask(status.getTaskId()));
+    }
+    if (id.equals("echo") && status.getState() == TaskState.TASK_RUNNING && echoExecutor == null) {
+      echoExecutor = ExecutorID.newBuilder().setValue("echo-executor").build();
+      echoSlave = status.getSlaveId();
+      say("SEND " + driver.sendFrameworkMessage(echoExecutor, echoSlave, "hello".getBytes()));
+    }
+    if (status.getReason() == TaskStatus.Reason.REASON_RECONCILIATION) {
+      say("RECONCILED " + id + " " + status.getState());
+      if (id.equals("echo") && status.getState() == TaskState.TASK_RUNNING
+          && echoExecutor != null && !finishSent) {
+        reconciled = true;
+        finishSent = true;
+        driver.sendFrameworkMessage(echoExecutor, echoSlave, "finish".getBytes());
+      }
+    }
+    switch (status.getState()) {
+      case TASK_STAGING:
+      case TASK_STARTING:
+      case TASK_RUNNING:
+      case TASK_KILLING:
+        return;
+      default:
+    }
+    if (id.equals("true-1") && terminal.containsKey(id)) {
+      id = "true-1-duplicate";
+    }
+    terminal.put(id, status.getState());
+    if (terminal.size() >= expectedTerminal && expectedTerminal > 0) {
+      say("ALL_TERMINAL " + terminal);
+      Status stopped = driver.stop(false);
+      say("STOP " + stopped);
+    }
+  }
+
+  @Override
+  public void frameworkMessage(SchedulerDriver driver, ExecutorID executor, SlaveID slave, byte[] data) {
+    String message = new String(data);
+    say("MESSAGE " + executor.getValue() + " " + message);
+    if (message.equals("echo:hello")) {
+      // Reconcile the running echo task explicitly; the answer (REASON_RECONCILIATION)
+      // triggers "finish".
+      TaskStatus known = TaskStatus.newBuilder()
+          .setTaskId(TaskID.newBuilder().setValue("echo"))
+          .setState(TaskState.TASK_RUNNING)
+          .setSlaveId(slave)
+          .build();
+      say("RECONCILE " + driver.reconcileTasks(Collections.singletonList(known)));
+    }
+  }
+
+  @Override
+  public void offerRescinded(SchedulerDriver driver, OfferID offerId) {}
+
+  @Override
+  public void disconnected(SchedulerDriver driver) {
+    say("DISCONNECTED");
+  }
+
+  @Override
+  public void slaveLost(SchedulerDriver driver, SlaveID slaveId) {
+    say("SLAVE_LOST " + slaveId.getValue());
+  }
+
+  @Override
+  public void executorLost(SchedulerDriver driver, ExecutorID e, SlaveID s, int status) {
+    say("EXECUTOR_LOST " + e.getValue() + " " + status);
+  }
+
+  @Override
+  public void error(SchedulerDriver driver, String message) {
+    say("ERROR " + message);
+  }
+}

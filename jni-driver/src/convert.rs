@@ -1,0 +1,298 @@
+//! Protobufs across the boundary (reference §1.5): Java → Rust with `toByteArray()`, Rust →
+//! Java with the static `parseFrom(byte[])` of the generated class, found through the class
+//! loader that loaded the driver. v0 and v1 messages share field numbers, so the v0 bytes
+//! Java sends decode as the v1 types the Rust driver uses, and back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jni::objects::{JByteArray, JClass, JObject, JString};
+use jni::refs::Global;
+use jni::signature::RuntimeMethodSignature;
+use jni::strings::JNIString;
+use jni::{Env, JValue, JavaVM, jni_sig, jni_str};
+use prost::Message;
+
+use crate::{Error, Result, throw};
+use remesos::client::driver::Status;
+
+/// What a driver's natives and its callback thread share: the VM, the class loader of the
+/// driver's classes and the classes resolved through it.
+pub(crate) struct Context {
+    pub vm: JavaVM,
+    /// The loader of the Java driver class (else the one `JNI_OnLoad` captured); `None`
+    /// means `FindClass`.
+    loader: Option<Arc<Global<JObject<'static>>>>,
+    /// Classes by binary name (`org.apache.mesos.Protos$TaskStatus`). A short lock: lookups
+    /// are quick and never call back into Java while held.
+    classes: Mutex<HashMap<String, Arc<Global<JClass<'static>>>>>,
+}
+
+impl Context {
+    /// A context for the driver object `this`.
+    pub fn new(env: &mut Env, this: &JObject) -> Result<Context> {
+        let vm = env.get_java_vm()?;
+        let class = env
+            .call_method(
+                this,
+                jni_str!("getClass"),
+                jni_sig!("()Ljava/lang/Class;"),
+                &[],
+            )?
+            .l()?;
+        let loader = env
+            .call_method(
+                &class,
+                jni_str!("getClassLoader"),
+                jni_sig!("()Ljava/lang/ClassLoader;"),
+                &[],
+            )?
+            .l()?;
+        let loader = if loader.is_null() {
+            crate::load_time_loader()
+        } else {
+            Some(Arc::new(env.new_global_ref(&loader)?))
+        };
+        Ok(Context {
+            vm,
+            loader,
+            classes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The class with binary name `name`, through the driver's class loader.
+    pub fn class(&self, env: &mut Env, name: &str) -> Result<Arc<Global<JClass<'static>>>> {
+        if let Some(class) = self.classes.lock().ok().and_then(|c| c.get(name).cloned()) {
+            return Ok(class);
+        }
+        let class: JClass = match &self.loader {
+            Some(loader) => {
+                let jname = env.new_string(name)?;
+                let class = env
+                    .call_method(
+                        &**loader,
+                        jni_str!("loadClass"),
+                        jni_sig!("(Ljava/lang/String;)Ljava/lang/Class;"),
+                        &[JValue::Object(&jname)],
+                    )?
+                    .l()?;
+                // SAFETY: ClassLoader.loadClass returns a java.lang.Class (a local reference
+                // of this frame, wrapped once).
+                unsafe { JClass::from_raw(env, class.into_raw()) }
+            }
+            None => env.find_class(JNIString::new(name.replace('.', "/")))?,
+        };
+        let global = Arc::new(env.new_global_ref(&class)?);
+        if let Ok(mut classes) = self.classes.lock() {
+            classes.insert(name.to_string(), global.clone());
+        }
+        Ok(global)
+    }
+
+    /// `Protos$Status.valueOf(int)`.
+    pub fn status<'local>(&self, env: &mut Env<'local>, status: Status) -> Result<JObject<'local>> {
+        let class = self.class(env, "org.apache.mesos.Protos$Status")?;
+        Ok(env
+            .call_static_method(
+                &*class,
+                jni_str!("valueOf"),
+                jni_sig!("(I)Lorg/apache/mesos/Protos$Status;"),
+                &[JValue::Int(status as i32)],
+            )?
+            .l()?)
+    }
+
+    /// A Java protobuf of class `name` (binary name) from a Rust message.
+    pub fn to_java<'local, M: Message>(
+        &self,
+        env: &mut Env<'local>,
+        name: &str,
+        message: &M,
+    ) -> Result<JObject<'local>> {
+        let class = self.class(env, name)?;
+        let bytes = env.byte_array_from_slice(&message.encode_to_vec())?;
+        let signature = format!("([B)L{};", name.replace('.', "/"));
+        let signature = RuntimeMethodSignature::from_str(&signature)?;
+        Ok(env
+            .call_static_method(
+                &*class,
+                jni_str!("parseFrom"),
+                signature.method_signature(),
+                &[JValue::Object(&bytes)],
+            )?
+            .l()?)
+    }
+}
+
+/// A Rust message from a Java protobuf (`None` for `null`).
+pub(crate) fn from_java<M: Message + Default>(env: &mut Env, obj: &JObject) -> Result<Option<M>> {
+    if obj.is_null() {
+        return Ok(None);
+    }
+    let bytes = env
+        .call_method(obj, jni_str!("toByteArray"), jni_sig!("()[B"), &[])?
+        .l()?;
+    // SAFETY: MessageLite.toByteArray returns a byte[] (a local reference wrapped once).
+    let bytes = unsafe { JByteArray::from_raw(env, bytes.into_raw()) };
+    let bytes = env.convert_byte_array(&bytes)?;
+    M::decode(bytes.as_slice())
+        .map(Some)
+        .map_err(|e| Error::Message(format!("malformed protobuf from Java: {e}")))
+}
+
+/// A required Rust message: `null` throws `NullPointerException`, as Apache's Java
+/// constructors do for their arguments.
+pub(crate) fn required<M: Message + Default>(
+    env: &mut Env,
+    obj: &JObject,
+    what: &str,
+) -> Result<M> {
+    match from_java(env, obj)? {
+        Some(m) => Ok(m),
+        None => Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            &format!("Not expecting a null {what}"),
+        )),
+    }
+}
+
+/// The messages of a `java.util.Collection` (`null` is an empty collection), each element
+/// converted in a local frame of its own so large collections do not pile up local
+/// references (`-Xcheck:jni` watches for that).
+pub(crate) fn collection<M: Message + Default>(env: &mut Env, obj: &JObject) -> Result<Vec<M>> {
+    let mut out = Vec::new();
+    if obj.is_null() {
+        return Ok(out);
+    }
+    let iterator = env
+        .call_method(
+            obj,
+            jni_str!("iterator"),
+            jni_sig!("()Ljava/util/Iterator;"),
+            &[],
+        )?
+        .l()?;
+    loop {
+        let next = env.with_local_frame(4, |env| -> Result<Option<Option<M>>> {
+            let more = env
+                .call_method(&iterator, jni_str!("hasNext"), jni_sig!("()Z"), &[])?
+                .z()?;
+            if !more {
+                return Ok(None);
+            }
+            let item = env
+                .call_method(
+                    &iterator,
+                    jni_str!("next"),
+                    jni_sig!("()Ljava/lang/Object;"),
+                    &[],
+                )?
+                .l()?;
+            Ok(Some(from_java(env, &item)?))
+        })?;
+        match next {
+            None => return Ok(out),
+            // A null element is skipped.
+            Some(None) => {}
+            Some(Some(m)) => out.push(m),
+        }
+    }
+}
+
+/// The strings of a `java.util.Collection<String>` (`null` is empty).
+pub(crate) fn strings(env: &mut Env, obj: &JObject) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if obj.is_null() {
+        return Ok(out);
+    }
+    let iterator = env
+        .call_method(
+            obj,
+            jni_str!("iterator"),
+            jni_sig!("()Ljava/util/Iterator;"),
+            &[],
+        )?
+        .l()?;
+    loop {
+        let next = env.with_local_frame(4, |env| -> Result<Option<Option<String>>> {
+            let more = env
+                .call_method(&iterator, jni_str!("hasNext"), jni_sig!("()Z"), &[])?
+                .z()?;
+            if !more {
+                return Ok(None);
+            }
+            let item = env
+                .call_method(
+                    &iterator,
+                    jni_str!("next"),
+                    jni_sig!("()Ljava/lang/Object;"),
+                    &[],
+                )?
+                .l()?;
+            if item.is_null() {
+                return Ok(Some(None));
+            }
+            let string = env
+                .call_method(
+                    &item,
+                    jni_str!("toString"),
+                    jni_sig!("()Ljava/lang/String;"),
+                    &[],
+                )?
+                .l()?;
+            // SAFETY: Object.toString returns a java.lang.String (wrapped once).
+            let string = unsafe { JString::from_raw(env, string.into_raw()) };
+            Ok(Some(Some(string.try_to_string(env)?)))
+        })?;
+        match next {
+            None => return Ok(out),
+            Some(None) => {}
+            Some(Some(s)) => out.push(s),
+        }
+    }
+}
+
+/// A `String` field or argument (`null` → `None`).
+pub(crate) fn string(env: &mut Env, obj: &JObject) -> Result<Option<String>> {
+    if obj.is_null() {
+        return Ok(None);
+    }
+    let string = env
+        .call_method(
+            obj,
+            jni_str!("toString"),
+            jni_sig!("()Ljava/lang/String;"),
+            &[],
+        )?
+        .l()?;
+    // SAFETY: Object.toString returns a java.lang.String (wrapped once).
+    let string = unsafe { JString::from_raw(env, string.into_raw()) };
+    Ok(Some(string.try_to_string(env)?))
+}
+
+/// The bytes of a `byte[]` (`null` → empty).
+pub(crate) fn bytes(env: &mut Env, array: &JByteArray) -> Result<Vec<u8>> {
+    if array.is_null() {
+        return Ok(Vec::new());
+    }
+    Ok(env.convert_byte_array(array)?)
+}
+
+/// Reads an optional field: `None` when the class has no such field (older jars) or when it
+/// is null. Any lookup failure clears the pending `NoSuchFieldError`.
+pub(crate) fn optional_field<'local>(
+    env: &mut Env<'local>,
+    this: &JObject,
+    name: &str,
+    signature: &str,
+) -> Result<Option<jni::objects::JValueOwned<'local>>> {
+    let signature = jni::signature::RuntimeFieldSignature::from_str(signature)?;
+    match env.get_field(this, JNIString::new(name), signature.field_signature()) {
+        Ok(value) => Ok(Some(value)),
+        Err(_) => {
+            env.exception_clear();
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! End to end: unmodified Java frameworks compiled against Apache's jars run on a 2-agent
+//! `remesos local` through our libmesos.so, chosen by `MESOS_NATIVE_JAVA_LIBRARY`, under
+//! `-Xcheck:jni` (reference/mesos-contract.md §1; issue 4 "Tests").
+//!
+//! `DriverExercise` (java/examples) launches command tasks, kills one, runs a custom
+//! executor through `MesosExecutorDriver` (framework messages both ways), reconciles,
+//! sends bad input (a duplicate task id, a task larger than the offer, an unknown offer,
+//! a null collection) and ends with `stop(false)`. The failover scenario stops with
+//! `stop(true)`, then a second JVM reregisters as the same framework and receives the
+//! task's terminal update.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+const TIMEOUT: Duration = Duration::from_secs(150);
+
+fn check_no_jni_warnings(run: &JavaRun) {
+    for stream in [&run.stdout, &run.stderr] {
+        assert!(
+            !stream.contains("FATAL ERROR in native method"),
+            "-Xcheck:jni failed:\n{}",
+            run.dump()
+        );
+        assert!(
+            !stream.contains("WARNING in native method"),
+            "-Xcheck:jni warned:\n{}",
+            run.dump()
+        );
+    }
+}
+
+fn full_scenario(jar: &str) {
+    let (remesos, library) = artifacts();
+    let cp = compile_examples(jar, &classpath(jar));
+    let cluster = start_cluster(&remesos, 2);
+    let run = run_java(
+        &cp,
+        "org.remesos.examples.DriverExercise",
+        &[&cluster.master, "full", &cp],
+        Some(&library),
+        TIMEOUT,
+    );
+    let dump = run.dump();
+    assert_eq!(run.code, Some(0), "{dump}");
+    check_no_jni_warnings(&run);
+    // MesosNativeLibrary.version() went through _version(): JNI_OnLoad set `loaded`.
+    assert!(run.has("VERSION 1.11.0"), "{dump}");
+    let framework_id = run.lines("FRAMEWORK_ID ")[0]
+        .trim_start_matches("FRAMEWORK_ID ")
+        .to_string();
+    assert!(run.has("LAUNCHED 6 DRIVER_RUNNING"), "{dump}");
+    for line in [
+        "NULL_DECLINE DRIVER_RUNNING",
+        "NULL_RECONCILE DRIVER_RUNNING",
+        "KILL DRIVER_RUNNING",
+        "SEND DRIVER_RUNNING",
+        "RECONCILE DRIVER_RUNNING",
+        "MESSAGE echo-executor echo:hello",
+        "MESSAGE echo-executor finished",
+        "RECONCILED echo TASK_RUNNING",
+        "STOP DRIVER_STOPPED",
+        "DRIVER_ENDED DRIVER_STOPPED",
+    ] {
+        assert!(run.has(line), "missing '{line}':\n{dump}");
+    }
+    let status = |task: &str, state: &str| {
+        run.lines(&format!("STATUS {task} {state} "))
+            .first()
+            .map(|l| l.to_string())
+    };
+    for (task, state) in [
+        ("true-2", "TASK_FINISHED"),
+        ("sleeper", "TASK_KILLED"),
+        ("echo", "TASK_RUNNING"),
+        ("echo", "TASK_FINISHED"),
+        ("huge", "TASK_ERROR"),
+        ("true-1", "TASK_FINISHED"),
+        ("true-1", "TASK_ERROR"),
+    ] {
+        assert!(
+            status(task, state).is_some(),
+            "no {state} for {task}:\n{dump}"
+        );
+    }
+    // Every update carries the agent (statusUpdate "always with slave_id").
+    for line in run.lines("STATUS ") {
+        assert!(
+            !line.contains("slave= "),
+            "update without an agent: {line}\n{dump}"
+        );
+    }
+    // stop(false) tore the framework down: the master lists it as completed.
+    let (_, state) = http_get(&cluster.master, "/master/state").expect("master state");
+    let state: serde_json::Value = serde_json::from_str(&state).expect("state json");
+    let active: Vec<&str> = state["frameworks"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(!active.contains(&framework_id.as_str()), "{state}");
+    let completed: Vec<&str> = state["completed_frameworks"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(completed.contains(&framework_id.as_str()), "{state}");
+}
+
+fn failover_scenario(jar: &str) {
+    let (remesos, library) = artifacts();
+    let cp = compile_examples(jar, &classpath(jar));
+    let cluster = start_cluster(&remesos, 2);
+    let first = run_java(
+        &cp,
+        "org.remesos.examples.DriverExercise",
+        &[&cluster.master, "failover-1"],
+        Some(&library),
+        TIMEOUT,
+    );
+    let dump = first.dump();
+    assert_eq!(first.code, Some(0), "{dump}");
+    check_no_jni_warnings(&first);
+    assert!(first.has("FAILOVER_STOP DRIVER_STOPPED"), "{dump}");
+    let framework_id = first.lines("FRAMEWORK_ID ")[0]
+        .trim_start_matches("FRAMEWORK_ID ")
+        .to_string();
+    // stop(true) left the framework registered (for its failover timeout).
+    let (_, state) = http_get(&cluster.master, "/master/state").expect("master state");
+    let state: serde_json::Value = serde_json::from_str(&state).expect("state json");
+    let active: Vec<&str> = state["frameworks"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(active.contains(&framework_id.as_str()), "{state}\n{dump}");
+
+    let second = run_java(
+        &cp,
+        "org.remesos.examples.DriverExercise",
+        &[&cluster.master, "failover-2", &framework_id],
+        Some(&library),
+        TIMEOUT,
+    );
+    let dump = second.dump();
+    assert_eq!(second.code, Some(0), "{dump}");
+    check_no_jni_warnings(&second);
+    assert!(second.has(&format!("REGISTERED {framework_id}")), "{dump}");
+    assert!(
+        !second.lines("STATUS survivor TASK_FINISHED").is_empty(),
+        "the task's update did not arrive after failover:\n{dump}"
+    );
+    assert!(second.has("DRIVER_ENDED DRIVER_STOPPED"), "{dump}");
+}
+
+#[test]
+fn apache_1_11_0_jar_runs_tasks_executor_messages_and_reconciliation() {
+    full_scenario("apache-1.11.0");
+}
+
+#[test]
+fn apache_1_4_3_shaded_jar_runs_tasks_executor_messages_and_reconciliation() {
+    full_scenario("apache-1.4.3-shaded");
+}
+
+#[test]
+fn apache_1_11_0_jar_fails_over_to_a_new_driver() {
+    failover_scenario("apache-1.11.0");
+}
+
+#[test]
+fn apache_1_4_3_shaded_jar_fails_over_to_a_new_driver() {
+    failover_scenario("apache-1.4.3-shaded");
+}
