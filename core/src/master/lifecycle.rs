@@ -10,6 +10,7 @@ use v1::scheduler as sched;
 
 use super::agent::Agent;
 use super::framework::Framework;
+use super::registrar::AgentRecord;
 use super::scheduler::operator_framework_event;
 use super::{ConnId, Effect, Master, Time, UnreachableAgent, is_terminal};
 use crate::resources::Resources;
@@ -86,6 +87,7 @@ impl Master {
             offers: Default::default(),
             missed_pongs: 0,
         };
+        self.persist_agent(&id, &agent.info, AgentRecord::ADMITTED, 0.0);
         self.admit_agent(agent, &HashMap::new());
         self.counters.slave_registrations += 1;
         tracing::info!(agent_id = %id, "agent registered");
@@ -126,10 +128,18 @@ impl Master {
                 "'AgentInfo.id' must be set to reregister".to_string(),
             ));
         };
+        if self.gone_agents.contains_key(&id) {
+            return Err(AgentRefused(format!(
+                "agent {id} has been marked gone and cannot reregister"
+            )));
+        }
         let total = Resources::from_protos(std::mem::take(&mut info.resources))
             .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
         info.resources = total.clone().into_protos();
         self.counters.slave_reregistrations += 1;
+        if self.recovered_agents.remove(&id).is_some() && self.recovered_agents.is_empty() {
+            tracing::info!("every recovered agent has reregistered");
+        }
         let reply = self.registered_reply(&id, true);
 
         if let Some(agent) = self.agents.get_mut(&id) {
@@ -249,6 +259,7 @@ impl Master {
             }
         }
         let used = agent.used.clone();
+        self.persist_agent(&id, &agent.info, AgentRecord::ADMITTED, 0.0);
         self.admit_agent(agent, &used);
         for fid in shutdown_frameworks {
             self.send_to_agent(
@@ -420,6 +431,7 @@ impl Master {
         if let Some(conn) = agent.conn {
             self.emit(Effect::CloseAgent { conn });
         }
+        self.persist_agent(agent_id, &agent.info, AgentRecord::UNREACHABLE, now.wall);
         self.unreachable_agents.insert(
             agent_id.to_string(),
             UnreachableAgent {
