@@ -238,6 +238,16 @@ impl Master {
                 continue;
             };
             if is_terminal(state) {
+                // Ended but not yet acknowledged: the agent resends the update; until then
+                // reconciliation reports the terminal state rather than LOST.
+                if !framework
+                    .completed_tasks
+                    .iter()
+                    .any(|t| t.task_id == task.task_id)
+                {
+                    let cap = self.config.max_completed_tasks_per_framework;
+                    framework.add_completed_task(task.clone(), cap);
+                }
                 continue;
             }
             if was_unreachable && !framework.partition_aware() {
@@ -599,7 +609,6 @@ impl Master {
             }
             return;
         }
-        self.counters.valid_status_updates += 1;
         if status.agent_id.is_none() {
             status.agent_id = Some(v1::AgentId {
                 value: agent_id.to_string(),
@@ -610,6 +619,25 @@ impl Master {
             .and_then(|s| v1::TaskState::try_from(s).ok())
             .unwrap_or(state);
         let tid = status.task_id.value.clone();
+        // A task the master already ended itself (LOST or GONE when its agent was cut
+        // off) cannot end twice: the late update of a non-partition-aware task that was
+        // killed on the returning agent is dropped, as Mesos drops updates of tasks it no
+        // longer knows (reference §8.5).
+        let ended_by_master = self.frameworks.get(&fid).is_some_and(|f| {
+            !f.tasks.contains_key(&tid)
+                && f.completed_tasks.iter().any(|t| {
+                    t.task_id.value == tid
+                        && t.statuses.last().is_some_and(|s| {
+                            s.source == Some(v1::task_status::Source::Master as i32)
+                        })
+                })
+        });
+        if ended_by_master && is_terminal(state) {
+            self.counters.invalid_status_updates += 1;
+            tracing::info!(framework_id = %fid, task_id = %tid, "dropping an update for a task the master already ended");
+            return;
+        }
+        self.counters.valid_status_updates += 1;
         let framework = self.frameworks.get_mut(&fid).expect("checked above");
         if let Some(task) = framework.tasks.get_mut(&tid) {
             task.state = latest as i32;

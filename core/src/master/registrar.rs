@@ -163,6 +163,9 @@ impl Store {
     }
 }
 
+/// How long a write is retried before it fails (Mesos's `--registry_store_timeout`).
+const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// A waiter for an operation to become durable.
 pub type Ack = oneshot::Sender<Result<(), String>>;
 
@@ -193,7 +196,19 @@ pub fn spawn(mut store: Store, mut image: Registry) -> RegistrarHandle {
                 }
             }
             let (ops, acks): (Vec<Operation>, Vec<Option<Ack>>) = batch.into_iter().unzip();
-            let result = store.store(&image, &ops).await;
+            // Retry through short outages (a ZooKeeper restart) for up to Mesos's
+            // --registry_store_timeout; every store's writes are idempotent.
+            let deadline = tokio::time::Instant::now() + STORE_TIMEOUT;
+            let result = loop {
+                match store.store(&image, &ops).await {
+                    Ok(()) => break Ok(()),
+                    Err(e) if tokio::time::Instant::now() < deadline => {
+                        tracing::warn!(error = %e, "registry write failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
             match &result {
                 Ok(()) => {
                     for op in &ops {

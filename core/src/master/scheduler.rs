@@ -558,6 +558,17 @@ impl Master {
                     statuses.push(reconciled_status(now, task));
                     continue;
                 }
+                // Ended here (e.g. reported by an agent that reregistered after a master
+                // failover): its terminal state.
+                if let Some(task) = framework
+                    .completed_tasks
+                    .iter()
+                    .rev()
+                    .find(|t| &t.task_id.value == id)
+                {
+                    statuses.push(reconciled_status(now, task));
+                    continue;
+                }
                 let agent_id = wanted.agent_id.as_ref();
                 // Reference §8.3: while the agent (or, without an agent id, any agent) is
                 // recovered but not yet reregistered, the master cannot know: no reply.
