@@ -117,8 +117,14 @@ struct Runtime {
     next_conn: ConnId,
 }
 
-/// Starts the agent actor and its master session.
-pub fn spawn(agent: Agent, master: String, files: super::files::SharedFiles) -> AgentHandle {
+/// Starts the agent actor and its master session; `master` is a fixed address or a
+/// detector (`zk://`), asked for the leader before every (re)connection.
+pub fn spawn(
+    agent: Agent,
+    master: impl Into<crate::zk::MasterDetector>,
+    files: super::files::SharedFiles,
+) -> AgentHandle {
+    let master = master.into();
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = AgentHandle { tx };
     let backoff_factor = agent.config.registration_backoff_factor;
@@ -138,10 +144,20 @@ pub fn spawn(agent: Agent, master: String, files: super::files::SharedFiles) -> 
 
 /// Connects to the master, registers, relays messages; on any break, backs off (random in
 /// `[0, b·2^n]`, capped at a minute, as Mesos's agent does) and reregisters.
-async fn master_session(handle: AgentHandle, master: String, backoff_factor: Duration) {
+async fn master_session(
+    handle: AgentHandle,
+    detector: crate::zk::MasterDetector,
+    backoff_factor: Duration,
+) {
     let mut attempt: u32 = 0;
     loop {
-        match run_session(&handle, &master).await {
+        let master = detector.leader().await;
+        // A new leader ends the session with the old one at once.
+        let result = tokio::select! {
+            r = run_session(&handle, &master) => r,
+            _ = detector.changed_from(&master) => Err("a new leading master was detected".to_string()),
+        };
+        match result {
             Ok(()) => attempt = 0,
             Err(e) => tracing::warn!(%master, error = %e, "master session failed"),
         }
@@ -153,7 +169,11 @@ async fn master_session(handle: AgentHandle, master: String, backoff_factor: Dur
             .min(MAX_BACKOFF);
         let delay = rand::rng().random_range(Duration::ZERO..=cap.max(Duration::from_millis(10)));
         attempt = attempt.saturating_add(1);
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            // Mesos's agent reregisters as soon as it detects a new leader.
+            _ = detector.changed_from(&master) => attempt = 0,
+        }
     }
 }
 

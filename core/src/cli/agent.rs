@@ -14,7 +14,8 @@ use crate::resources::Resources;
 
 pub fn flags() -> Flags {
     Flags::new("remesos agent")
-        .flag(Flag::string("master", "The master: host:port, master@host:port or file:///path"))
+        .flag(Flag::string("master", "The master: host:port, master@host:port, zk://host:port,.../path or file:///path"))
+        .flag(Flag::duration("zk_session_timeout", "ZooKeeper session timeout of the master detector").default(crate::zk::DEFAULT_SESSION_TIMEOUT))
         .flag(Flag::string("ip", "IP address to listen on (default: all interfaces)"))
         .flag(Flag::u16("port", "Port to listen on").default(5051u16))
         .flag(Flag::string("advertise_ip", "IP address advertised to the master and executors"))
@@ -66,40 +67,19 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
     );
     super::block_on(async move {
         let (config, bind) = config(&loaded)?;
-        let master = master_address(
+        let master = crate::zk::MasterDetector::parse_with_timeout(
             loaded
                 .get_str("master")
                 .ok_or("flag 'master' is required")?,
+            loaded
+                .get_duration("zk_session_timeout")
+                .unwrap_or(crate::zk::DEFAULT_SESSION_TIMEOUT),
         )?;
         let running = start(config, bind, master).await?;
         super::master::shutdown_signal().await;
         running.stop().await;
         Ok(())
     })
-}
-
-/// `host:port`, `master@host:port` or `file:///path` holding one of those.
-pub(crate) fn master_address(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    if let Some(path) = text.strip_prefix("file://") {
-        let contents = std::fs::read_to_string(path)
-            .map_err(|e| format!("failed to read master file '{path}': {e}"))?;
-        return master_address(&contents);
-    }
-    if text.starts_with("zk://") {
-        return Err("zk:// masters arrive with ZooKeeper support (not yet)".to_string());
-    }
-    let address = text.strip_prefix("master@").unwrap_or(text);
-    if address
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse::<u16>().ok())
-        .is_none()
-    {
-        return Err(format!(
-            "failed to parse master '{text}': expected host:port"
-        ));
-    }
-    Ok(address.to_string())
 }
 
 /// Mesos's attribute text: `name:value;...`, values are scalars, ranges `[a-b]`, sets `{a,b}`
@@ -291,14 +271,18 @@ impl RunningAgent {
 pub async fn start(
     mut config: Config,
     bind: SocketAddr,
-    master: String,
+    master: impl Into<crate::zk::MasterDetector>,
 ) -> Result<RunningAgent, String> {
+    let master = master.into();
+    let shown = master
+        .current()
+        .unwrap_or_else(|| "(detecting)".to_string());
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| format!("failed to bind {bind}: {e}"))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     config.port = address.port();
-    tracing::info!(%address, %master, work_dir = %config.work_dir.display(), "remesos agent starting");
+    tracing::info!(%address, master = %shown, work_dir = %config.work_dir.display(), "remesos agent starting");
     let files = agent::files::SharedFiles::default();
     let handle = agent::runtime::spawn(
         Agent::new(config, agent::runtime::now()),

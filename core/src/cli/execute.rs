@@ -20,7 +20,7 @@ pub fn flags() -> Flags {
     Flags::new("remesos execute")
         .flag(Flag::string(
             "master",
-            "The master: host:port or master@host:port",
+            "The master: host:port, master@host:port, zk://host:port,.../path or file:///path",
         ))
         .flag(
             Flag::string("name", "Name of the task (and of the framework)")
@@ -122,11 +122,15 @@ impl Follower {
 }
 
 async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
-    let master = super::agent::master_address(
+    let detector = crate::zk::MasterDetector::parse(
         loaded
             .get_str("master")
             .ok_or("flag 'master' is required")?,
     )?;
+    let master = detector
+        .leader_within(std::time::Duration::from_secs(60))
+        .await
+        .ok_or("no leading master was detected within 60 seconds")?;
     let command = loaded
         .get_str("command")
         .ok_or("flag 'command' is required")?

@@ -108,6 +108,36 @@ pub fn flags() -> Flags {
             "fair_sharing_excluded_resource_names",
             "Resources excluded from DRF (e.g. gpus)",
         ))
+        .flag(Flag::string(
+            "zk",
+            "ZooKeeper URL for leader election and the registry: zk://[user:pass@]host:port,.../path (or file:///path holding it)",
+        ))
+        .flag(Flag::u32(
+            "quorum",
+            "Accepted for compatibility with Mesos command lines; the ZooKeeper ensemble's own quorum replicates the registry, so it is ignored",
+        ))
+        .flag(
+            Flag::duration(
+                "zk_session_timeout",
+                "ZooKeeper session timeout (a leader whose session expires exits)",
+            )
+            .default(crate::zk::DEFAULT_SESSION_TIMEOUT),
+        )
+        .flag(
+            Flag::string(
+                "registry",
+                "Registry persistence: replicated_log (durable: ZooKeeper with --zk, else --work_dir) or in_memory",
+            )
+            .default("replicated_log"),
+        )
+        .flag(
+            Flag::duration(
+                "agent_reregister_timeout",
+                "After a failover, how long agents have to reregister before they are marked unreachable",
+            )
+            .alias("slave_reregister_timeout")
+            .default(Duration::from_secs(600)),
+        )
         .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
         .flag(Flag::bool("quiet", "Log errors only").default(false))
         .flag(Flag::path(
@@ -131,7 +161,59 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("failed to create --work_dir '{dir}': {e}"))?;
         }
-        run(config, bind).await
+        let durability = durability(&loaded)?;
+        run_with(config, bind, durability).await
+    })
+}
+
+/// Where the master keeps its registry and how it is elected.
+#[derive(Clone, Debug, Default)]
+pub struct Durability {
+    /// `--zk`: contend for leadership and keep the registry in ZooKeeper.
+    pub zk: Option<crate::zk::ZkUrl>,
+    pub zk_session_timeout: Duration,
+    /// `--registry=in_memory`.
+    pub in_memory: bool,
+    pub work_dir: Option<std::path::PathBuf>,
+}
+
+fn durability(loaded: &LoadedFlags) -> Result<Durability, String> {
+    let zk = match loaded.get_str("zk") {
+        Some(text) => {
+            let text = match text.trim().strip_prefix("file://") {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| format!("failed to read --zk file '{path}': {e}"))?,
+                None => text.to_string(),
+            };
+            Some(crate::zk::ZkUrl::parse(text.trim()).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    let in_memory = match loaded.get_str("registry").unwrap_or("replicated_log") {
+        "replicated_log" => false,
+        "in_memory" => true,
+        other => {
+            return Err(format!(
+                "invalid --registry '{other}': expected replicated_log or in_memory"
+            ));
+        }
+    };
+    if let Some(quorum) = loaded.get_u32("quorum") {
+        if quorum == 0 {
+            return Err("--quorum must be positive".to_string());
+        }
+        tracing::warn!(
+            quorum,
+            "--quorum is ignored: the registry is replicated by the ZooKeeper ensemble's own quorum"
+        );
+    }
+    Ok(Durability {
+        zk,
+        zk_session_timeout: loaded
+            .get_duration("zk_session_timeout")
+            .unwrap_or(crate::zk::DEFAULT_SESSION_TIMEOUT),
+        in_memory,
+        work_dir: loaded.get_str("work_dir").map(std::path::PathBuf::from),
     })
 }
 
@@ -211,25 +293,139 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             .get_u64("max_unreachable_tasks_per_framework")
             .unwrap_or(1000) as usize,
         heartbeat_interval: master::HEARTBEAT_INTERVAL,
+        agent_reregister_timeout: loaded
+            .get_duration("agent_reregister_timeout")
+            .unwrap_or(Duration::from_secs(600)),
         flags: loaded.effective(),
         allocator,
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
 }
 
-/// Binds, starts the actor and serves until Ctrl-C or SIGTERM.
-pub async fn run(config: Config, bind: SocketAddr) -> Result<(), String> {
+/// Binds and serves until Ctrl-C or SIGTERM. Standalone, the master recovers its registry
+/// and leads at once; with `--zk` it serves redirects until it is elected, then recovers
+/// and leads until its ZooKeeper session ends — then it exits with an error, as Mesos's
+/// master does, so that it never leads beside a newer leader.
+pub async fn run_with(
+    config: Config,
+    bind: SocketAddr,
+    durability: Durability,
+) -> Result<(), String> {
+    use master::registrar::{FileStore, Store};
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| format!("failed to bind {bind}: {e}"))?;
     let id = uuid::Uuid::new_v4().to_string();
     tracing::info!(master_id = %id, %bind, hostname = %config.hostname, "remesos master starting");
-    let handle = master::runtime::spawn(Master::new(config, id, master::runtime::now()));
-    let app = master::http::router(handle);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    let Some(url) = durability.zk.clone() else {
+        let store = match (&durability.work_dir, durability.in_memory) {
+            (Some(dir), false) => Store::File(FileStore::open(dir)?),
+            _ => Store::Memory,
+        };
+        let handle = lead(config, id, store).await?;
+        let app = master::http::router(handle);
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("server error: {e}"));
+    };
+
+    let (role_tx, role_rx) = tokio::sync::watch::channel(master::http::Role::Standby(None));
+    let app = master::http::contender_router(role_rx);
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
+    let info = master::master_info(&config, &id);
+    let candidacy = crate::zk::election::contend(&url, durability.zk_session_timeout, &info)
         .await
-        .map_err(|e| format!("server error: {e}"))
+        .map_err(|e| {
+            format!(
+                "failed to join the election at {}: {e}",
+                crate::zk::redact(&url.servers)
+            )
+        })?;
+    let mut leadership = candidacy.leadership.clone();
+    // Standby until elected.
+    loop {
+        let current = leadership.borrow_and_update().clone();
+        match current {
+            crate::zk::election::Leadership::Elected => break,
+            crate::zk::election::Leadership::Lost(why) => {
+                return Err(format!(
+                    "lost the ZooKeeper session while standing by: {why}"
+                ));
+            }
+            crate::zk::election::Leadership::Standby(leader) => {
+                if let Some(l) = &leader {
+                    tracing::info!(leader = %crate::zk::master_address(l), "standing by");
+                }
+                role_tx.send_replace(master::http::Role::Standby(leader));
+            }
+        }
+        tokio::select! {
+            changed = leadership.changed() => {
+                if changed.is_err() {
+                    return Err("the election ended".to_string());
+                }
+            }
+            done = &mut server => {
+                return done.map_err(|e| e.to_string())?.map_err(|e| format!("server error: {e}"));
+            }
+        }
+    }
+    tracing::info!(member = %candidacy.member, "elected leading master");
+    let store = if durability.in_memory {
+        Store::Memory
+    } else {
+        Store::Zk(crate::zk::store::ZkStore::new(
+            candidacy.client.clone(),
+            &url,
+        ))
+    };
+    let handle = lead(config, id, store).await?;
+    role_tx.send_replace(master::http::Role::Leading(master::http::router(handle)));
+    loop {
+        tokio::select! {
+            changed = leadership.changed() => {
+                let lost = match &*leadership.borrow_and_update() {
+                    crate::zk::election::Leadership::Lost(why) => Some(why.clone()),
+                    _ => None,
+                };
+                if changed.is_err() || lost.is_some() {
+                    let why = lost.unwrap_or_else(|| "the election ended".to_string());
+                    tracing::error!(%why, "lost leadership; exiting");
+                    return Err(format!("lost leadership: {why}"));
+                }
+            }
+            done = &mut server => {
+                return done.map_err(|e| e.to_string())?.map_err(|e| format!("server error: {e}"));
+            }
+        }
+    }
+}
+
+/// Recovers the registry from `store` and starts the leading master over it.
+async fn lead(
+    config: Config,
+    id: String,
+    mut store: master::registrar::Store,
+) -> Result<master::runtime::MasterHandle, String> {
+    let started = std::time::Instant::now();
+    let registry = store
+        .load()
+        .await
+        .map_err(|e| format!("failed to recover the registry ({}): {e}", store.describe()))?;
+    let now = master::runtime::now();
+    let mut m = Master::new(config, id, now);
+    m.recover(now, &registry);
+    tracing::info!(store = %store.describe(), took = ?started.elapsed(), "registry recovered");
+    let registrar = match store {
+        master::registrar::Store::Memory => None,
+        store => Some(master::registrar::spawn(store, registry)),
+    };
+    Ok(master::runtime::spawn_with_registrar(m, registrar))
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -29,14 +29,19 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// SUBSCRIBEs at `master` (`host:port`) and waits for SUBSCRIBED.
+    /// SUBSCRIBEs at `master` (`host:port`, or `zk://...` to detect the leader) and waits
+    /// for SUBSCRIBED. A non-leading master's `307` is followed to the leader.
     pub async fn subscribe(
         master: &str,
         subscribe: sched::call::Subscribe,
         format: Format,
     ) -> Result<Subscription> {
+        if master.trim().starts_with("zk://") {
+            let detector = crate::zk::MasterDetector::parse(master).map_err(Error::Http)?;
+            return Self::subscribe_detected(&detector, subscribe, format).await;
+        }
         let client = HttpClient::default();
-        let url = format!("http://{master}/api/v1/scheduler");
+        let mut url = format!("http://{master}/api/v1/scheduler");
         let framework_id = subscribe.framework_info.id.clone();
         let call = sched::Call {
             framework_id,
@@ -44,15 +49,35 @@ impl Subscription {
             subscribe: Some(subscribe),
             ..Default::default()
         };
-        let response = client
-            .post(
-                &url,
-                format.media_type(),
-                format.media_type(),
-                &[],
-                format.encode(&call),
-            )
-            .await?;
+        let mut redirects = 0;
+        let response = loop {
+            let response = client
+                .post(
+                    &url,
+                    format.media_type(),
+                    format.media_type(),
+                    &[],
+                    format.encode(&call),
+                )
+                .await?;
+            if response.status().as_u16() != 307 || redirects >= 3 {
+                break response;
+            }
+            // Reference §3.1: `Location: //<leader>:<port><path>`.
+            let Some(location) = response
+                .headers()
+                .get(hyper::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+            else {
+                break response;
+            };
+            url = if location.starts_with("//") {
+                format!("http:{location}")
+            } else {
+                location.to_string()
+            };
+            redirects += 1;
+        };
         let status = response.status().as_u16();
         if status != 200 {
             let body = super::collect(response).await?;
@@ -100,6 +125,19 @@ impl Subscription {
             }),
             _ => Err(Error::Decode("the first event was not SUBSCRIBED".into())),
         }
+    }
+
+    /// SUBSCRIBEs at the leader `detector` finds (waiting up to a minute for one).
+    pub async fn subscribe_detected(
+        detector: &crate::zk::MasterDetector,
+        subscribe: sched::call::Subscribe,
+        format: Format,
+    ) -> Result<Subscription> {
+        let master = detector
+            .leader_within(std::time::Duration::from_secs(60))
+            .await
+            .ok_or_else(|| Error::Http("no leading master was detected".to_string()))?;
+        Box::pin(Self::subscribe(&master, subscribe, format)).await
     }
 
     /// The next event on the stream (heartbeats included).

@@ -10,6 +10,7 @@ use v1::scheduler as sched;
 
 use super::agent::Agent;
 use super::framework::Framework;
+use super::registrar::AgentRecord;
 use super::scheduler::operator_framework_event;
 use super::{ConnId, Effect, Master, Time, UnreachableAgent, is_terminal};
 use crate::resources::Resources;
@@ -86,6 +87,7 @@ impl Master {
             offers: Default::default(),
             missed_pongs: 0,
         };
+        self.persist_agent(&id, &agent.info, AgentRecord::ADMITTED, 0.0);
         self.admit_agent(agent, &HashMap::new());
         self.counters.slave_registrations += 1;
         tracing::info!(agent_id = %id, "agent registered");
@@ -126,10 +128,18 @@ impl Master {
                 "'AgentInfo.id' must be set to reregister".to_string(),
             ));
         };
+        if self.gone_agents.contains_key(&id) {
+            return Err(AgentRefused(format!(
+                "agent {id} has been marked gone and cannot reregister"
+            )));
+        }
         let total = Resources::from_protos(std::mem::take(&mut info.resources))
             .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
         info.resources = total.clone().into_protos();
         self.counters.slave_reregistrations += 1;
+        if self.recovered_agents.remove(&id).is_some() && self.recovered_agents.is_empty() {
+            tracing::info!("every recovered agent has reregistered");
+        }
         let reply = self.registered_reply(&id, true);
 
         if let Some(agent) = self.agents.get_mut(&id) {
@@ -228,6 +238,16 @@ impl Master {
                 continue;
             };
             if is_terminal(state) {
+                // Ended but not yet acknowledged: the agent resends the update; until then
+                // reconciliation reports the terminal state rather than LOST.
+                if !framework
+                    .completed_tasks
+                    .iter()
+                    .any(|t| t.task_id == task.task_id)
+                {
+                    let cap = self.config.max_completed_tasks_per_framework;
+                    framework.add_completed_task(task.clone(), cap);
+                }
                 continue;
             }
             if was_unreachable && !framework.partition_aware() {
@@ -249,6 +269,7 @@ impl Master {
             }
         }
         let used = agent.used.clone();
+        self.persist_agent(&id, &agent.info, AgentRecord::ADMITTED, 0.0);
         self.admit_agent(agent, &used);
         for fid in shutdown_frameworks {
             self.send_to_agent(
@@ -420,6 +441,7 @@ impl Master {
         if let Some(conn) = agent.conn {
             self.emit(Effect::CloseAgent { conn });
         }
+        self.persist_agent(agent_id, &agent.info, AgentRecord::UNREACHABLE, now.wall);
         self.unreachable_agents.insert(
             agent_id.to_string(),
             UnreachableAgent {
@@ -587,7 +609,6 @@ impl Master {
             }
             return;
         }
-        self.counters.valid_status_updates += 1;
         if status.agent_id.is_none() {
             status.agent_id = Some(v1::AgentId {
                 value: agent_id.to_string(),
@@ -598,6 +619,25 @@ impl Master {
             .and_then(|s| v1::TaskState::try_from(s).ok())
             .unwrap_or(state);
         let tid = status.task_id.value.clone();
+        // A task the master already ended itself (LOST or GONE when its agent was cut
+        // off) cannot end twice: the late update of a non-partition-aware task that was
+        // killed on the returning agent is dropped, as Mesos drops updates of tasks it no
+        // longer knows (reference §8.5).
+        let ended_by_master = self.frameworks.get(&fid).is_some_and(|f| {
+            !f.tasks.contains_key(&tid)
+                && f.completed_tasks.iter().any(|t| {
+                    t.task_id.value == tid
+                        && t.statuses.last().is_some_and(|s| {
+                            s.source == Some(v1::task_status::Source::Master as i32)
+                        })
+                })
+        });
+        if ended_by_master && is_terminal(state) {
+            self.counters.invalid_status_updates += 1;
+            tracing::info!(framework_id = %fid, task_id = %tid, "dropping an update for a task the master already ended");
+            return;
+        }
+        self.counters.valid_status_updates += 1;
         let framework = self.frameworks.get_mut(&fid).expect("checked above");
         if let Some(task) = framework.tasks.get_mut(&tid) {
             task.state = latest as i32;

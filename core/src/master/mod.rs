@@ -27,6 +27,8 @@ pub mod http;
 mod lifecycle;
 mod metrics;
 mod operation;
+mod recovery;
+pub mod registrar;
 mod roles;
 pub mod runtime;
 mod scheduler;
@@ -93,6 +95,11 @@ pub enum Effect {
     CloseAgent { conn: ConnId },
     /// An event for the operator API's SUBSCRIBE streams.
     Operator(Box<v1::master::Event>),
+    /// A change to the durable registry; `ack` (if any) hears when it is durable.
+    Registry {
+        op: Box<registrar::Operation>,
+        ack: Option<registrar::Ack>,
+    },
 }
 
 /// Master configuration, from `remesos master` flags (see `flags.rs` for names and defaults).
@@ -113,6 +120,9 @@ pub struct Config {
     pub max_completed_tasks_per_framework: usize,
     pub max_unreachable_tasks_per_framework: usize,
     pub heartbeat_interval: Duration,
+    /// `--agent_reregister_timeout`: after a failover, how long recovered agents have to
+    /// reregister before they are marked unreachable (reference §8.5).
+    pub agent_reregister_timeout: Duration,
     /// Effective flags as text, for `/flags` and GET_FLAGS.
     pub flags: Vec<(String, String)>,
     pub allocator: allocator::Options,
@@ -135,6 +145,7 @@ impl Default for Config {
             max_completed_tasks_per_framework: 1000,
             max_unreachable_tasks_per_framework: 1000,
             heartbeat_interval: HEARTBEAT_INTERVAL,
+            agent_reregister_timeout: Duration::from_secs(600),
             flags: vec![],
             allocator: allocator::Options::default(),
         }
@@ -207,6 +218,13 @@ pub struct Master {
     pub completed_frameworks: VecDeque<Framework>,
     pub agents: HashMap<String, Agent>,
     pub unreachable_agents: HashMap<String, UnreachableAgent>,
+    /// Agents the registry lists as admitted that have not reregistered with this master
+    /// since it recovered (reference §8.3: their unknown tasks get no reconciliation reply).
+    pub recovered_agents: HashMap<String, v1::AgentInfo>,
+    /// Agents marked gone (never allowed back), with the time.
+    pub gone_agents: HashMap<String, UnreachableAgent>,
+    /// When recovered agents that did not reregister are marked unreachable.
+    reregister_deadline: Option<Instant>,
     pub offers: HashMap<String, Offer>,
     pub allocator: Allocator,
     pub role_config: RoleConfig,
@@ -247,6 +265,9 @@ impl Master {
             completed_frameworks: VecDeque::new(),
             agents: HashMap::new(),
             unreachable_agents: HashMap::new(),
+            recovered_agents: HashMap::new(),
+            gone_agents: HashMap::new(),
+            reregister_deadline: None,
             offers: HashMap::new(),
             allocator,
             role_config,
@@ -341,6 +362,7 @@ impl Master {
             self.ping_agents(now);
         }
         self.expire_failover_timeouts(now);
+        self.expire_reregistration(now);
         self.expire_offers(now);
         if now.mono >= self.next_allocation {
             self.next_allocation = now.mono + self.config.allocation_interval;

@@ -132,16 +132,27 @@ struct Runtime {
     conns: HashMap<ConnId, Conn>,
     operator_streams: Vec<mpsc::Sender<v1::master::Event>>,
     next_conn: ConnId,
+    /// Where registry operations go; `None` keeps nothing (tests, `remesos local`).
+    registrar: Option<super::registrar::RegistrarHandle>,
 }
 
 /// Starts the actor; returns its handle. The actor ends when every handle is dropped.
 pub fn spawn(master: Master) -> MasterHandle {
+    spawn_with_registrar(master, None)
+}
+
+/// Like [`spawn`], writing the master's registry operations through `registrar`.
+pub fn spawn_with_registrar(
+    master: Master,
+    registrar: Option<super::registrar::RegistrarHandle>,
+) -> MasterHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let runtime = Runtime {
         master,
         conns: HashMap::new(),
         operator_streams: Vec::new(),
         next_conn: 1,
+        registrar,
     };
     tokio::spawn(runtime.run(rx));
     MasterHandle { tx }
@@ -346,6 +357,14 @@ impl Runtime {
                     .retain(|s| s.try_send((*event).clone()).is_ok());
                 self.master.operator_subscribed = !self.operator_streams.is_empty();
             }
+            Effect::Registry { op, ack } => match &self.registrar {
+                Some(registrar) => registrar.submit(*op, ack),
+                None => {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(Ok(()));
+                    }
+                }
+            },
         }
     }
 }

@@ -558,8 +558,33 @@ impl Master {
                     statuses.push(reconciled_status(now, task));
                     continue;
                 }
+                // Ended here (e.g. reported by an agent that reregistered after a master
+                // failover): its terminal state.
+                if let Some(task) = framework
+                    .completed_tasks
+                    .iter()
+                    .rev()
+                    .find(|t| &t.task_id.value == id)
+                {
+                    statuses.push(reconciled_status(now, task));
+                    continue;
+                }
                 let agent_id = wanted.agent_id.as_ref();
+                // Reference §8.3: while the agent (or, without an agent id, any agent) is
+                // recovered but not yet reregistered, the master cannot know: no reply.
+                let pending = match agent_id {
+                    Some(a) => self.recovered_agents.contains_key(&a.value),
+                    None => !self.recovered_agents.is_empty(),
+                };
+                if pending {
+                    continue;
+                }
                 let (state, pa_state, message) = match agent_id.map(|a| a.value.as_str()) {
+                    Some(a) if self.gone_agents.contains_key(a) => (
+                        S::TaskLost,
+                        S::TaskGoneByOperator,
+                        "Task is gone: its agent was marked gone",
+                    ),
                     Some(a) if self.agents.contains_key(a) => {
                         (S::TaskLost, S::TaskGone, "Task is unknown to the agent")
                     }

@@ -47,3 +47,74 @@ pub fn router(master: MasterHandle) -> Router {
         .layer(axum::middleware::from_fn(crate::api::refuse_oversized))
         .merge(grpc)
 }
+
+/// What a master started with `--zk` serves, as the election goes.
+#[derive(Clone)]
+pub enum Role {
+    /// Not leading: the leader's MasterInfo, or `None` while nobody leads.
+    Standby(Option<remesos_proto::v1::MasterInfo>),
+    /// Leading: every route of [`router`].
+    Leading(Router),
+}
+
+/// The router of a contending master: the full master once it leads; before that, Mesos's
+/// answers for a non-leading master (reference §3.1): `307 Temporary Redirect` to the
+/// leader with a protocol-relative `Location`, `503` while no leader is elected, and
+/// `/health` and `/version` answered locally. Agents' gRPC sessions get `503` (they
+/// re-detect the leader).
+pub fn contender_router(role: tokio::sync::watch::Receiver<Role>) -> Router {
+    Router::new().fallback(move |request: axum::extract::Request| {
+        let role = role.borrow().clone();
+        async move {
+            use tower::ServiceExt;
+            match role {
+                Role::Leading(router) => match router.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                },
+                Role::Standby(leader) => standby(leader.as_ref(), &request),
+            }
+        }
+    })
+}
+
+fn standby(
+    leader: Option<&remesos_proto::v1::MasterInfo>,
+    request: &axum::extract::Request,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let path = request.uri().path();
+    let local = path.strip_prefix("/master").unwrap_or(path);
+    match local {
+        "/health" => return StatusCode::OK.into_response(),
+        _ => {}
+    }
+    let is_grpc = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    let Some(leader) = leader.filter(|_| !is_grpc) else {
+        return crate::api::error(StatusCode::SERVICE_UNAVAILABLE, "No leader elected");
+    };
+    let host = leader
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| std::net::Ipv4Addr::from(leader.ip.to_le_bytes()).to_string());
+    // `/redirect` goes to the leader's root; anything else to the same path there.
+    let mut location = format!("//{host}:{}", leader.port);
+    if local != "/redirect" {
+        location.push_str(path);
+        if let Some(q) = request.uri().query() {
+            location.push('?');
+            location.push_str(q);
+        }
+    }
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}

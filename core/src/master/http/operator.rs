@@ -195,8 +195,11 @@ pub async fn api(
                 .update_weights
                 .map(|u| u.weight_infos)
                 .unwrap_or_default();
-            match master.write(move |m, _| m.update_weights(&infos)).await {
-                Ok(Ok(())) => StatusCode::OK.into_response(),
+            match master
+                .write(move |m, _| m.update_weights(&infos).map(|()| m.persist_roles()))
+                .await
+            {
+                Ok(Ok(durable)) => persisted(durable).await,
                 Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
                 Err(_) => gone(),
             }
@@ -216,8 +219,11 @@ pub async fn api(
                 .update_quota
                 .map(|u| u.quota_configs)
                 .unwrap_or_default();
-            match master.write(move |m, _| m.update_quota(&configs)).await {
-                Ok(Ok(())) => StatusCode::OK.into_response(),
+            match master
+                .write(move |m, _| m.update_quota(&configs).map(|()| m.persist_roles()))
+                .await
+            {
+                Ok(Ok(durable)) => persisted(durable).await,
                 Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
                 Err(_) => gone(),
             }
@@ -227,6 +233,19 @@ pub async fn api(
             StatusCode::NOT_IMPLEMENTED,
             format!("Unsupported call type {}", other.as_str_name()),
         ),
+    }
+}
+
+/// 200 once a registry write is durable; 503 when the registrar failed (Mesos answers
+/// 503 when the registry cannot be written).
+async fn persisted(durable: tokio::sync::oneshot::Receiver<Result<(), String>>) -> Response {
+    match durable.await {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        Ok(Err(e)) => api::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Failed to update the registry: {e}"),
+        ),
+        Err(_) => gone(),
     }
 }
 
@@ -423,8 +442,11 @@ pub async fn weights(State(master): State<MasterHandle>, method: Method, body: B
                 );
             }
         };
-        return match master.write(move |m, _| m.update_weights(&infos)).await {
-            Ok(Ok(())) => StatusCode::OK.into_response(),
+        return match master
+            .write(move |m, _| m.update_weights(&infos).map(|()| m.persist_roles()))
+            .await
+        {
+            Ok(Ok(durable)) => persisted(durable).await,
             Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
             Err(_) => gone(),
         };

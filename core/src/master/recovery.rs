@@ -1,0 +1,128 @@
+//! A newly elected master's recovery from the registry, and the registry writes the master
+//! decides (reference/mesos-contract.md §8.5: after a failover, agents reregister; those
+//! not back within `--agent_reregister_timeout` are marked unreachable).
+
+use remesos_proto::v1;
+use tokio::sync::oneshot;
+
+use super::registrar::{AgentRecord, Operation, Registry, Roles};
+use super::{Effect, Master, Time, UnreachableAgent};
+
+impl Master {
+    /// Loads the recovered registry: admitted agents wait to reregister, unreachable and
+    /// gone agents are remembered, weights and quota are applied.
+    pub fn recover(&mut self, now: Time, registry: &Registry) {
+        for (id, record) in &registry.agents {
+            let info = record.info.clone().unwrap_or_default();
+            match record.state {
+                AgentRecord::ADMITTED => {
+                    self.recovered_agents.insert(id.clone(), info);
+                }
+                AgentRecord::UNREACHABLE => {
+                    self.unreachable_agents.insert(
+                        id.clone(),
+                        UnreachableAgent {
+                            info,
+                            since: record.since,
+                        },
+                    );
+                }
+                _ => {
+                    self.gone_agents.insert(
+                        id.clone(),
+                        UnreachableAgent {
+                            info,
+                            since: record.since,
+                        },
+                    );
+                }
+            }
+        }
+        if !registry.roles.weights.is_empty()
+            && let Err(e) = self.update_weights(&registry.roles.weights)
+        {
+            tracing::warn!(error = %e, "ignoring recovered weights");
+        }
+        if !registry.roles.quotas.is_empty()
+            && let Err(e) = self.update_quota(&registry.roles.quotas)
+        {
+            tracing::warn!(error = %e, "ignoring recovered quota");
+        }
+        if !self.recovered_agents.is_empty() {
+            self.reregister_deadline = Some(now.mono + self.config.agent_reregister_timeout);
+        }
+        tracing::info!(
+            recovered = self.recovered_agents.len(),
+            unreachable = self.unreachable_agents.len(),
+            gone = self.gone_agents.len(),
+            reregister_timeout = ?self.config.agent_reregister_timeout,
+            "recovered the registry; waiting for agents to reregister"
+        );
+    }
+
+    /// Recovered agents that did not come back in time become unreachable: persisted, and
+    /// every connected framework hears the agent is lost. Their tasks are unknown to this
+    /// master; reconciliation reports them UNREACHABLE (or LOST) from now on.
+    pub(super) fn expire_reregistration(&mut self, now: Time) {
+        let Some(deadline) = self.reregister_deadline else {
+            return;
+        };
+        if now.mono < deadline {
+            return;
+        }
+        self.reregister_deadline = None;
+        let absent: Vec<(String, v1::AgentInfo)> = self.recovered_agents.drain().collect();
+        for (id, info) in absent {
+            tracing::warn!(agent_id = %id, "agent did not reregister within --agent_reregister_timeout; marking it unreachable");
+            self.counters.slave_unreachable_scheduled += 1;
+            self.persist_agent(&id, &info, AgentRecord::UNREACHABLE, now.wall);
+            self.unreachable_agents.insert(
+                id.clone(),
+                UnreachableAgent {
+                    info,
+                    since: now.wall,
+                },
+            );
+            let connected: Vec<String> = self
+                .frameworks
+                .iter()
+                .filter(|(_, f)| f.connected())
+                .map(|(fid, _)| fid.clone())
+                .collect();
+            for fid in connected {
+                let event = v1::scheduler::Event {
+                    r#type: Some(v1::scheduler::event::Type::Failure as i32),
+                    failure: Some(v1::scheduler::event::Failure {
+                        agent_id: Some(v1::AgentId { value: id.clone() }),
+                        executor_id: None,
+                        status: None,
+                    }),
+                    ..Default::default()
+                };
+                self.send_to_framework(&fid, event);
+            }
+        }
+    }
+
+    /// Records an agent's state in the registry.
+    pub(super) fn persist_agent(&mut self, id: &str, info: &v1::AgentInfo, state: u32, since: f64) {
+        self.emit(Effect::Registry {
+            op: Box::new(Operation::agent(id, info, state, since)),
+            ack: None,
+        });
+    }
+
+    /// Records the current weights and quota; the receiver hears when they are durable.
+    pub fn persist_roles(&mut self) -> oneshot::Receiver<Result<(), String>> {
+        let (tx, rx) = oneshot::channel();
+        let roles = Roles {
+            weights: self.weight_infos(),
+            quotas: self.role_config.quotas.values().cloned().collect(),
+        };
+        self.emit(Effect::Registry {
+            op: Box::new(Operation::roles(roles)),
+            ack: Some(tx),
+        });
+        rx
+    }
+}

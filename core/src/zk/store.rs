@@ -1,0 +1,243 @@
+//! The registry in ZooKeeper (`--zk`), laid out for 50,000 agents.
+//!
+//! ```text
+//! <path>_registry/roles               Roles (weights + quota), protobuf
+//! <path>_registry/agents/00 .. ff     256 buckets: FNV-1a(agent id) mod 256, two hex digits
+//! <path>_registry/agents/<bb>/<id>    AgentRecord (AgentInfo + admitted/unreachable/gone), protobuf
+//! ```
+//!
+//! ZooKeeper caps a znode (and a request or response) at about 1 MB (`jute.maxbuffer`), so
+//! nothing grows with the cluster in one znode: an agent is one small znode, and the
+//! buckets keep every children list short (~200 names per bucket at 50,000 agents, where
+//! a flat directory's listing would pass 1 MB). A batch of operations is written with
+//! multi-ops in chunks of at most [`MAX_MULTI_OPS`] operations and [`MAX_MULTI_BYTES`]
+//! bytes; each chunk is atomic. Operations are independent upserts and removals, so a
+//! batch that is cut between chunks by a crash leaves every agent in a state it really had.
+//! Recovery lists the 256 buckets and reads the agents with pipelined requests.
+
+use std::collections::{BTreeMap, HashSet};
+
+use futures::future::join_all;
+use prost::Message;
+use zookeeper_client as zkc;
+
+use super::{Result, ZkUrl};
+use crate::master::registrar::{AgentRecord, Operation, Registry, Roles, fnv1a};
+
+pub const MAX_MULTI_OPS: usize = 1000;
+pub const MAX_MULTI_BYTES: usize = 512 * 1024;
+const BUCKETS: u64 = 256;
+/// Reads in flight at once during recovery.
+const READ_WINDOW: usize = 2000;
+
+pub struct ZkStore {
+    client: zkc::Client,
+    url: ZkUrl,
+    base: String,
+    /// Whether the roles znode exists.
+    roles_exist: bool,
+}
+
+fn bucket(agent_id: &str) -> String {
+    format!("{:02x}", fnv1a(agent_id.as_bytes()) % BUCKETS)
+}
+
+impl ZkStore {
+    /// Uses `client` (the master's election session).
+    pub fn new(client: zkc::Client, url: &ZkUrl) -> ZkStore {
+        ZkStore {
+            client,
+            url: url.clone(),
+            base: url.registry_path(),
+            roles_exist: false,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn agent_path(&self, agent_id: &str) -> String {
+        format!("{}/agents/{}/{agent_id}", self.base, bucket(agent_id))
+    }
+
+    pub async fn load(&mut self) -> Result<Registry> {
+        let dir = zkc::CreateMode::Persistent.with_acls(self.url.acls());
+        self.client
+            .mkdir(&format!("{}/agents", self.base), &dir)
+            .await?;
+        let buckets: Vec<String> = (0..BUCKETS)
+            .map(|b| format!("{}/agents/{b:02x}", self.base))
+            .collect();
+        // Create the buckets that do not exist yet (the first master only).
+        let existing: HashSet<String> = self
+            .client
+            .list_children(&format!("{}/agents", self.base))
+            .await?
+            .into_iter()
+            .collect();
+        let missing: Vec<&String> = buckets
+            .iter()
+            .filter(|p| !existing.contains(p.rsplit('/').next().unwrap_or_default()))
+            .collect();
+        for result in join_all(missing.iter().map(|p| self.client.create(p, &[], &dir))).await {
+            match result {
+                Ok(_) | Err(zkc::Error::NodeExists) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut paths = Vec::new();
+        for (bucket_path, children) in buckets
+            .iter()
+            .zip(join_all(buckets.iter().map(|p| self.client.list_children(p))).await)
+        {
+            for child in children? {
+                paths.push((child.clone(), format!("{bucket_path}/{child}")));
+            }
+        }
+        let mut registry = Registry::default();
+        for window in paths.chunks(READ_WINDOW) {
+            let reads = join_all(window.iter().map(|(_, p)| self.client.get_data(p))).await;
+            for ((id, path), read) in window.iter().zip(reads) {
+                match read {
+                    Ok((data, _)) => match AgentRecord::decode(data.as_slice()) {
+                        Ok(record) => {
+                            registry.agents.insert(id.clone(), record);
+                        }
+                        Err(e) => {
+                            return Err(super::Error::Registry(format!("{path} is corrupt: {e}")));
+                        }
+                    },
+                    Err(zkc::Error::NoNode) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        match self.client.get_data(&format!("{}/roles", self.base)).await {
+            Ok((data, _)) => {
+                registry.roles = Roles::decode(data.as_slice()).map_err(|e| {
+                    super::Error::Registry(format!("{}/roles is corrupt: {e}", self.base))
+                })?;
+                self.roles_exist = true;
+            }
+            Err(zkc::Error::NoNode) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(agents = registry.agents.len(), base = %self.base, "recovered the registry from ZooKeeper");
+        Ok(registry)
+    }
+
+    /// Writes `ops` (applied in order over `before`).
+    pub async fn store(&mut self, before: &Registry, ops: &[Operation]) -> Result<()> {
+        // Coalesce: the last operation on an agent decides its znode.
+        let mut agents: BTreeMap<&str, Option<&AgentRecord>> = BTreeMap::new();
+        let mut roles = None;
+        for op in ops {
+            if !op.agent_id.is_empty() {
+                agents.insert(op.agent_id.as_str(), op.agent.as_ref());
+            }
+            if let Some(r) = &op.roles {
+                roles = Some(r);
+            }
+        }
+        enum Write {
+            Create(String, Vec<u8>),
+            Set(String, Vec<u8>),
+            Delete(String),
+        }
+        let mut writes = Vec::new();
+        for (id, record) in agents {
+            let path = self.agent_path(id);
+            let existed = before.agents.contains_key(id);
+            match (record, existed) {
+                (Some(r), false) => writes.push(Write::Create(path, r.encode_to_vec())),
+                (Some(r), true) => writes.push(Write::Set(path, r.encode_to_vec())),
+                (None, true) => writes.push(Write::Delete(path)),
+                (None, false) => {}
+            }
+        }
+        if let Some(r) = roles {
+            let path = format!("{}/roles", self.base);
+            if self.roles_exist {
+                writes.push(Write::Set(path, r.encode_to_vec()));
+            } else {
+                writes.push(Write::Create(path, r.encode_to_vec()));
+            }
+        }
+        let options = zkc::CreateMode::Persistent.with_acls(self.url.acls());
+        let mut start = 0;
+        while start < writes.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < writes.len() && end - start < MAX_MULTI_OPS {
+                let size = match &writes[end] {
+                    Write::Create(p, d) | Write::Set(p, d) => p.len() + d.len() + 64,
+                    Write::Delete(p) => p.len() + 32,
+                };
+                if end > start && bytes + size > MAX_MULTI_BYTES {
+                    break;
+                }
+                bytes += size;
+                end += 1;
+            }
+            let chunk = &writes[start..end];
+            let mut multi = self.client.new_multi_writer();
+            for w in chunk {
+                match w {
+                    Write::Create(p, d) => multi.add_create(p, d, &options)?,
+                    Write::Set(p, d) => multi.add_set_data(p, d, None)?,
+                    Write::Delete(p) => multi.add_delete(p, None)?,
+                }
+            }
+            if let Err(e) = multi.commit().await {
+                // Our image and ZooKeeper disagree about some znode (another master wrote
+                // it, or an earlier chunk half-failed): write one by one, tolerantly.
+                tracing::debug!(error = %e, "registry multi-op failed; writing one by one");
+                for w in chunk {
+                    self.write_tolerantly(w_path(w), w_data(w), &options)
+                        .await?;
+                }
+            }
+            start = end;
+        }
+        if roles.is_some() {
+            self.roles_exist = true;
+        }
+        return Ok(());
+
+        fn w_path(w: &Write) -> &str {
+            match w {
+                Write::Create(p, _) | Write::Set(p, _) | Write::Delete(p) => p,
+            }
+        }
+        fn w_data(w: &Write) -> Option<&[u8]> {
+            match w {
+                Write::Create(_, d) | Write::Set(_, d) => Some(d),
+                Write::Delete(_) => None,
+            }
+        }
+    }
+
+    /// Create-or-set (`Some`) or delete-if-present (`None`).
+    async fn write_tolerantly(
+        &self,
+        path: &str,
+        data: Option<&[u8]>,
+        options: &zkc::CreateOptions<'_>,
+    ) -> Result<()> {
+        match data {
+            None => match self.client.delete(path, None).await {
+                Ok(()) | Err(zkc::Error::NoNode) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+            Some(d) => match self.client.create(path, d, options).await {
+                Ok(_) => Ok(()),
+                Err(zkc::Error::NodeExists) => {
+                    self.client.set_data(path, d, None).await?;
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+}
