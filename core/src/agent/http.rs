@@ -25,13 +25,11 @@ use crate::resources::Resources;
 
 pub fn router(agent: AgentHandle, files: super::files::SharedFiles) -> Router {
     let api_files = files.clone();
-    let operator = move |State(agent): State<AgentHandle>,
-                         method: Method,
-                         headers: HeaderMap,
-                         body: Bytes| {
-        let files = api_files.clone();
-        async move { operator_api(agent, files, method, headers, body).await }
-    };
+    let operator =
+        move |State(agent): State<AgentHandle>, method: Method, headers: HeaderMap, body: Bytes| {
+            let files = api_files.clone();
+            async move { operator_api(agent, files, method, headers, body).await }
+        };
     let routes = Router::new()
         .route("/api/v1/executor", any(executor_api))
         .route("/api/v1", any(operator))
@@ -262,8 +260,7 @@ async fn operator_api(
                 return gone();
             };
             // Usage comes from /proc and cgroup files: read off the agent's actor.
-            let containers =
-                tokio::task::spawn_blocking(move || with_usage(containers)).await;
+            let containers = tokio::task::spawn_blocking(move || with_usage(containers)).await;
             let Ok(containers) = containers else {
                 return api::error(StatusCode::INTERNAL_SERVER_ERROR, "Failed to collect usage");
             };
@@ -372,8 +369,7 @@ fn with_usage(
     containers
         .into_iter()
         .map(|(mut c, pid, limits, isolation)| {
-            c.resource_statistics =
-                Some(isolation.usage(&c.container_id.value, pid, limits, now));
+            c.resource_statistics = Some(isolation.usage(&c.container_id.value, pid, limits, now));
             c
         })
         .collect()

@@ -123,9 +123,8 @@ impl Isolation {
                     return Err("cgroups/cpu: no v1 cpu hierarchy is mounted".into());
                 }
                 for dir in [cpu, cpuacct, memory].into_iter().flatten() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        format!("Failed to create cgroup '{}': {e}", dir.display())
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("Failed to create cgroup '{}': {e}", dir.display()))?;
                 }
             }
             Hierarchy::V2 { root } => {
@@ -134,9 +133,8 @@ impl Isolation {
                 let _ = write(&mount.join("cgroup.subtree_control"), "+cpu +memory");
                 std::fs::create_dir_all(root)
                     .map_err(|e| format!("Failed to create cgroup '{}': {e}", root.display()))?;
-                write(&root.join("cgroup.subtree_control"), "+cpu +memory").map_err(|e| {
-                    format!("Failed to enable the cpu and memory controllers: {e}")
-                })?;
+                write(&root.join("cgroup.subtree_control"), "+cpu +memory")
+                    .map_err(|e| format!("Failed to enable the cpu and memory controllers: {e}"))?;
             }
         }
         self.hierarchy = Some(hierarchy);
@@ -201,13 +199,19 @@ impl Isolation {
             Some(Hierarchy::V1 { cpu, memory, .. }) => {
                 if let (true, Some(cpu)) = (self.cgroups_cpu, cpu) {
                     let dir = cpu.join(container_id);
-                    write(&dir.join("cpu.shares"), &cpu_shares(limits.cpus).to_string())
-                        .map_err(|e| failed("cpu.shares", e))?;
+                    write(
+                        &dir.join("cpu.shares"),
+                        &cpu_shares(limits.cpus).to_string(),
+                    )
+                    .map_err(|e| failed("cpu.shares", e))?;
                     if self.enable_cfs {
                         write(&dir.join("cpu.cfs_period_us"), &CFS_PERIOD_US.to_string())
                             .map_err(|e| failed("cpu.cfs_period_us", e))?;
-                        write(&dir.join("cpu.cfs_quota_us"), &cfs_quota(limits.cpus).to_string())
-                            .map_err(|e| failed("cpu.cfs_quota_us", e))?;
+                        write(
+                            &dir.join("cpu.cfs_quota_us"),
+                            &cfs_quota(limits.cpus).to_string(),
+                        )
+                        .map_err(|e| failed("cpu.cfs_quota_us", e))?;
                     }
                 }
                 if let (true, Some(memory)) = (self.cgroups_mem, memory) {
@@ -226,8 +230,11 @@ impl Isolation {
             Some(Hierarchy::V2 { root }) => {
                 let dir = root.join(container_id);
                 if self.cgroups_cpu {
-                    write(&dir.join("cpu.weight"), &cpu_weight(limits.cpus).to_string())
-                        .map_err(|e| failed("cpu.weight", e))?;
+                    write(
+                        &dir.join("cpu.weight"),
+                        &cpu_weight(limits.cpus).to_string(),
+                    )
+                    .map_err(|e| failed("cpu.weight", e))?;
                     if self.enable_cfs {
                         let max = format!("{} {CFS_PERIOD_US}", cfs_quota(limits.cpus));
                         write(&dir.join("cpu.max"), &max).map_err(|e| failed("cpu.max", e))?;
@@ -470,7 +477,12 @@ fn cfs_quota(cpus: f64) -> u64 {
 /// stout's `Bytes` text: the largest unit that divides evenly (`96MB`, `1GB`, `1000B`).
 pub fn bytes_text(bytes: u64) -> String {
     const KB: u64 = 1024;
-    for (unit, size) in [("TB", KB.pow(4)), ("GB", KB.pow(3)), ("MB", KB.pow(2)), ("KB", KB)] {
+    for (unit, size) in [
+        ("TB", KB.pow(4)),
+        ("GB", KB.pow(3)),
+        ("MB", KB.pow(2)),
+        ("KB", KB),
+    ] {
         if bytes >= size && bytes % size == 0 {
             return format!("{}{unit}", bytes / size);
         }

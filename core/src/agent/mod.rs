@@ -511,6 +511,13 @@ impl Agent {
                 shell: Some(false),
                 value: Some(binary.display().to_string()),
                 arguments: vec!["remesos".to_string(), "executor".to_string()],
+                // The task's URIs are fetched into the executor's sandbox (Mesos
+                // `Slave::getExecutorInfo` merges them into the executor's command).
+                uris: task
+                    .command
+                    .as_ref()
+                    .map(|c| c.uris.clone())
+                    .unwrap_or_default(),
                 ..Default::default()
             }),
             name: Some(format!("Command Executor (Task: {})", task.task_id.value)),
@@ -1275,8 +1282,9 @@ impl Agent {
                 // limitation says (Mesos reports the container's termination reason), not
                 // as the executor saw it (e.g. "Command terminated with signal Killed").
                 if let Some((reason, message)) = &executor.limitation
-                    && v1::TaskState::try_from(status.state)
-                        .is_ok_and(|s| crate::master::is_terminal(s) && s != v1::TaskState::TaskFinished)
+                    && v1::TaskState::try_from(status.state).is_ok_and(|s| {
+                        crate::master::is_terminal(s) && s != v1::TaskState::TaskFinished
+                    })
                 {
                     status.state = v1::TaskState::TaskFailed as i32;
                     status.reason = Some(*reason as i32);
@@ -1393,8 +1401,8 @@ impl Agent {
                         kept.data = None;
                         task.statuses.push(kept);
                     }
-                    let terminal = v1::TaskState::try_from(task.state)
-                        .is_ok_and(crate::master::is_terminal);
+                    let terminal =
+                        v1::TaskState::try_from(task.state).is_ok_and(crate::master::is_terminal);
                     if terminal {
                         if !self.updates.has_pending(&fid, &tid) {
                             self.updates.remove(&fid, &tid);
@@ -1510,7 +1518,11 @@ impl Agent {
         if executor.limitation.is_some() {
             return;
         }
-        tracing::warn!(container_id, ?reason, "container reached a limit; destroying it");
+        tracing::warn!(
+            container_id,
+            ?reason,
+            "container reached a limit; destroying it"
+        );
         executor.limitation = Some((reason, message));
         executor.state = ExecutorState::Terminating;
         self.emit(Effect::Destroy {

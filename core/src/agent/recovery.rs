@@ -77,7 +77,9 @@ pub enum Outcome {
     Fresh,
     /// The machine rebooted since the checkpoint: its executors are gone; the agent
     /// registers as a new agent (Mesos does the same).
-    Rebooted { old_agent_id: Option<String> },
+    Rebooted {
+        old_agent_id: Option<String>,
+    },
     Recovered(Box<State>),
 }
 
@@ -103,8 +105,12 @@ pub fn read(work_dir: &Path) -> Result<Outcome, String> {
     let Ok(bytes) = std::fs::read(slave_dir.join("slave.info")) else {
         return Ok(Outcome::Fresh);
     };
-    let agent_info = v1::AgentInfo::decode(bytes.as_slice())
-        .map_err(|e| format!("failed to read {}: {e}", slave_dir.join("slave.info").display()))?;
+    let agent_info = v1::AgentInfo::decode(bytes.as_slice()).map_err(|e| {
+        format!(
+            "failed to read {}: {e}",
+            slave_dir.join("slave.info").display()
+        )
+    })?;
     let mut state = State {
         agent_info,
         agent_id: agent_id.clone(),

@@ -212,7 +212,10 @@ impl Manager {
                     stream.pending.push_back(update);
                 }
                 (wire::status_update_record::Type::Ack, _, Some(uuid)) => {
-                    if stream.pending.front().and_then(|u| u.status.uuid.as_deref())
+                    if stream
+                        .pending
+                        .front()
+                        .and_then(|u| u.status.uuid.as_deref())
                         == Some(uuid.as_slice())
                     {
                         stream.pending.pop_front();
