@@ -95,6 +95,8 @@ pub struct FileInfo {
     pub mtime: i64,
     /// `ls -l` text, e.g. `-rw-r--r--` or `drwxr-xr-x`.
     pub mode: String,
+    /// The raw `st_mode` (the v1 operator API's `FileInfo.mode`).
+    pub mode_bits: u32,
     /// The owner's user name, or the numeric id if it has no name.
     pub uid: String,
     /// The group's name, or the numeric id if it has no name.
@@ -109,12 +111,28 @@ impl FileInfo {
             size: metadata.size(),
             mtime: metadata.mtime(),
             mode: mode_text(metadata.mode()),
+            mode_bits: metadata.mode(),
             uid: user_name(metadata.uid()),
             gid: group_name(metadata.gid()),
         }
     }
 
     /// The JSON Mesos returns; keys in Mesos's (sorted) order.
+    /// The v1 operator API's `FileInfo` (LIST_FILES).
+    pub fn to_proto(&self) -> remesos_proto::v1::FileInfo {
+        remesos_proto::v1::FileInfo {
+            path: self.path.clone(),
+            nlink: Some(i32::try_from(self.nlink).unwrap_or(i32::MAX)),
+            size: Some(self.size),
+            mtime: Some(remesos_proto::v1::TimeInfo {
+                nanoseconds: self.mtime.saturating_mul(1_000_000_000),
+            }),
+            mode: Some(self.mode_bits),
+            uid: Some(self.uid.clone()),
+            gid: Some(self.gid.clone()),
+        }
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "gid": self.gid,
@@ -519,7 +537,7 @@ fn required_path(params: &HashMap<String, String>) -> Result<String, FilesError>
 }
 
 /// Runs `work` with a read lock on a blocking thread: resolution and reads are syscalls.
-async fn with_files<T: Send + 'static>(
+pub async fn with_files<T: Send + 'static>(
     files: SharedFiles,
     work: impl FnOnce(&Files) -> Result<T, FilesError> + Send + 'static,
 ) -> Result<T, FilesError> {

@@ -24,9 +24,15 @@ use crate::api;
 use crate::resources::Resources;
 
 pub fn router(agent: AgentHandle, files: super::files::SharedFiles) -> Router {
+    let api_files = files.clone();
+    let operator =
+        move |State(agent): State<AgentHandle>, method: Method, headers: HeaderMap, body: Bytes| {
+            let files = api_files.clone();
+            async move { operator_api(agent, files, method, headers, body).await }
+        };
     let routes = Router::new()
         .route("/api/v1/executor", any(executor_api))
-        .route("/api/v1", any(operator_api))
+        .route("/api/v1", any(operator))
         .route("/state", any(state))
         .route("/state.json", any(state))
         .route("/flags", any(flags))
@@ -141,7 +147,8 @@ impl Drop for ExecutorStream {
 }
 
 async fn operator_api(
-    State(agent): State<AgentHandle>,
+    agent: AgentHandle,
+    files: super::files::SharedFiles,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
@@ -249,29 +256,62 @@ async fn operator_api(
             .await
         }
         Some(CallType::GetContainers) => {
-            read_response(&agent, accept, move |a| {
-                let mut r = response(RespType::GetContainers);
-                let containers = a
-                    .frameworks
-                    .iter()
-                    .flat_map(|(fid, f)| f.executors.values().map(move |e| (fid, e)))
-                    .filter(|(_, e)| e.state != super::ExecutorState::Terminated)
-                    .map(|(fid, e)| v1::agent::response::get_containers::Container {
-                        framework_id: Some(v1::FrameworkId { value: fid.clone() }),
-                        executor_id: Some(e.info.executor_id.clone()),
-                        executor_name: e.info.name.clone(),
-                        container_id: v1::ContainerId {
-                            value: e.container_id.clone(),
-                            parent: None,
-                        },
-                        container_status: None,
-                        resource_statistics: None,
-                    })
-                    .collect();
-                r.get_containers = Some(v1::agent::response::GetContainers { containers });
-                r
+            let Ok(containers) = agent.read(containers_snapshot).await else {
+                return gone();
+            };
+            // Usage comes from /proc and cgroup files: read off the agent's actor.
+            let containers = tokio::task::spawn_blocking(move || with_usage(containers)).await;
+            let Ok(containers) = containers else {
+                return api::error(StatusCode::INTERNAL_SERVER_ERROR, "Failed to collect usage");
+            };
+            let mut r = response(RespType::GetContainers);
+            r.get_containers = Some(v1::agent::response::GetContainers { containers });
+            api::ok(accept, &r)
+        }
+        Some(CallType::ListFiles) => {
+            let Some(list) = call.list_files else {
+                return api::error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'list_files' to be present",
+                );
+            };
+            let path = list.path;
+            match super::files::with_files(files, move |f| f.browse(&path)).await {
+                Ok(listing) => {
+                    let mut r = response(RespType::ListFiles);
+                    r.list_files = Some(v1::agent::response::ListFiles {
+                        file_infos: listing.iter().map(|i| i.to_proto()).collect(),
+                    });
+                    api::ok(accept, &r)
+                }
+                Err(e) => files_error(e),
+            }
+        }
+        Some(CallType::ReadFile) => {
+            let Some(read) = call.read_file else {
+                return api::error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'read_file' to be present",
+                );
+            };
+            let path = read.path;
+            let offset = i64::try_from(read.offset).unwrap_or(i64::MAX);
+            let length = read.length;
+            let result = super::files::with_files(files, move |f| {
+                // READ_FILE answers the file's size, and data from `offset`.
+                let (size, _) = f.read(&path, -1, None)?;
+                let (_, data) = f.read(&path, offset, length)?;
+                Ok((size, data))
             })
-            .await
+            .await;
+            match result {
+                Ok((size, data)) => {
+                    let mut r = response(RespType::ReadFile);
+                    r.read_file = Some(v1::agent::response::ReadFile { size, data });
+                    api::ok(accept, &r)
+                }
+                Err(e) => files_error(e),
+            }
         }
         Some(other) => api::error(
             StatusCode::NOT_IMPLEMENTED,
@@ -279,6 +319,60 @@ async fn operator_api(
         ),
         None => api::error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present"),
     }
+}
+
+fn files_error(e: super::files::FilesError) -> Response {
+    let status = e.status();
+    api::error(status, e.to_string().trim_end().to_string())
+}
+
+type ContainerSnapshot = (
+    v1::agent::response::get_containers::Container,
+    Option<u32>,
+    super::isolator::Limits,
+    super::isolator::Isolation,
+);
+
+/// The live containers, with what their usage needs (read inside the agent's actor).
+fn containers_snapshot(a: &Agent) -> Vec<ContainerSnapshot> {
+    a.frameworks
+        .iter()
+        .flat_map(|(fid, f)| f.executors.values().map(move |e| (fid, e)))
+        .filter(|(_, e)| e.state != super::ExecutorState::Terminated)
+        .map(|(fid, e)| {
+            (
+                v1::agent::response::get_containers::Container {
+                    framework_id: Some(v1::FrameworkId { value: fid.clone() }),
+                    executor_id: Some(e.info.executor_id.clone()),
+                    executor_name: e.info.name.clone(),
+                    container_id: v1::ContainerId {
+                        value: e.container_id.clone(),
+                        parent: None,
+                    },
+                    container_status: None,
+                    resource_statistics: None,
+                },
+                e.pid,
+                e.limits,
+                a.config.isolation.clone(),
+            )
+        })
+        .collect()
+}
+
+/// Fills in each container's `resource_statistics` (posix: /proc over the executor's
+/// session; cgroups: the container's cgroups).
+fn with_usage(
+    containers: Vec<ContainerSnapshot>,
+) -> Vec<v1::agent::response::get_containers::Container> {
+    let now = super::runtime::now().wall;
+    containers
+        .into_iter()
+        .map(|(mut c, pid, limits, isolation)| {
+            c.resource_statistics = Some(isolation.usage(&c.container_id.value, pid, limits, now));
+            c
+        })
+        .collect()
 }
 
 /// Answers an operator call with a response computed inside the agent actor.

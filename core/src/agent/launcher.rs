@@ -73,6 +73,14 @@ pub fn command(info: &v1::CommandInfo) -> Result<std::process::Command, String> 
     Ok(cmd)
 }
 
+/// How a process is confined beyond its session: the cgroups it joins (open `cgroup.procs`
+/// files, written between fork and exec) and whether it gets its own pid namespace.
+#[derive(Debug, Default)]
+pub struct Confinement {
+    pub cgroup_procs: Vec<std::fs::File>,
+    pub pid_namespace: bool,
+}
+
 /// Spawns the process: new session, cwd = sandbox, stdout/stderr appended to the sandbox's
 /// files, `env` replacing the agent's environment when `clear_env`.
 pub fn spawn(
@@ -81,6 +89,7 @@ pub fn spawn(
     env: &[(String, String)],
     clear_env: bool,
     creds: Option<Credentials>,
+    confinement: &Confinement,
 ) -> std::io::Result<tokio::process::Child> {
     let stdout = OpenOptions::new()
         .create(true)
@@ -104,11 +113,23 @@ pub fn spawn(
     if let Some(c) = creds {
         cmd.uid(c.uid).gid(c.gid);
     }
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    let cgroup_fds = super::isolator::raw_fds(&confinement.cgroup_procs);
+    let pid_namespace = confinement.pid_namespace;
+    // SAFETY: the closure runs between fork and exec and makes only async-signal-safe calls
+    // (setsid, write, unshare, fork, mount, waitpid, _exit) on data prepared before the fork;
+    // the cgroup files stay open in the parent until spawn returns.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            for fd in &cgroup_fds {
+                if libc::write(*fd, b"0".as_ptr().cast(), 1) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if pid_namespace {
+                enter_pid_namespace()?;
             }
             Ok(())
         });
@@ -116,6 +137,76 @@ pub fn spawn(
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(false);
     cmd.spawn()
+}
+
+/// Makes the rest of the exec happen as pid 1 of a new pid namespace with its own `/proc`.
+/// unshare(CLONE_NEWPID) only affects children, so this forks: the child goes on to exec;
+/// the parent stays outside as a reaper that exits as the child did, so the agent's view
+/// (the process it started, its exit status, its process group) stays the same.
+///
+/// # Safety
+/// Only between fork and exec.
+unsafe fn enter_pid_namespace() -> std::io::Result<()> {
+    // SAFETY: the caller is a freshly forked child; every call below is async-signal-safe.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWPID | libc::CLONE_NEWNS) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let child = libc::fork();
+        if child < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if child == 0 {
+            // A private mount tree, so the new /proc does not show on the host.
+            let none = c"none".as_ptr();
+            let root = c"/".as_ptr();
+            if libc::mount(
+                none,
+                root,
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            let proc_ = c"proc".as_ptr();
+            if libc::mount(
+                proc_,
+                c"/proc".as_ptr(),
+                proc_,
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            return Ok(());
+        }
+        // The reaper. Its copies of the parent's fds (among them the pipe std reads exec
+        // errors from) must close, or spawn() would wait for the reaper to exit.
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        // A SIGTERM to the process group must not end the reaper before the namespace's
+        // init (which, as init, ignores signals it has no handler for; SIGKILL still works).
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        let mut status = 0;
+        loop {
+            let r = libc::waitpid(child, &mut status, 0);
+            if r == child {
+                break;
+            }
+            if r < 0 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(127);
+            }
+        }
+        if libc::WIFEXITED(status) {
+            libc::_exit(libc::WEXITSTATUS(status));
+        }
+        let signal = libc::WTERMSIG(status);
+        libc::signal(signal, libc::SIG_DFL);
+        libc::kill(libc::getpid(), signal);
+        libc::_exit(128 + signal)
+    }
 }
 
 /// Signals the process group `pid` leads (the executor and everything it started).

@@ -27,8 +27,10 @@ pub mod command_executor;
 pub mod fetcher;
 pub mod files;
 pub mod http;
+pub mod isolator;
 pub mod launcher;
 pub mod paths;
+pub mod recovery;
 pub mod runtime;
 pub mod status_update;
 
@@ -75,7 +77,10 @@ pub struct Config {
     /// `--executor_environment_variables`: when set, executors get these instead of the
     /// agent's own environment.
     pub executor_environment: Option<BTreeMap<String, String>>,
-    pub isolation: String,
+    /// `--isolation`, with the cgroup hierarchy found at start.
+    pub isolation: isolator::Isolation,
+    /// `--frameworks_home`, `--fetcher_stall_timeout`.
+    pub fetch: fetcher::FetchOptions,
     /// Effective flags as text, for `/flags` and GET_FLAGS.
     pub flags: Vec<(String, String)>,
 }
@@ -97,6 +102,10 @@ pub struct Launch {
     pub command: v1::CommandInfo,
     pub environment: Vec<(String, String)>,
     pub user: Option<String>,
+    /// The container's cpus and mem (executor plus its first tasks), for cgroups.
+    pub limits: isolator::Limits,
+    /// Where the executor's pid is checkpointed (`<meta run dir>/pids/forked.pid`).
+    pub pid_file: PathBuf,
 }
 
 #[derive(Debug)]
@@ -116,6 +125,10 @@ pub enum Effect {
     Signal {
         container_id: String,
         kill: bool,
+    },
+    /// Kill every process of the container at once (a limitation was reached).
+    Destroy {
+        container_id: String,
     },
     /// Append a record to a checkpoint file, or write a whole file.
     Persist {
@@ -173,6 +186,13 @@ pub struct Executor {
     pub completed: Vec<v1::Task>,
     pub registration_deadline: Instant,
     pub kill_deadline: Option<Instant>,
+    /// The container's cpus and mem (for limits and usage).
+    pub limits: isolator::Limits,
+    /// A limit the container reached (e.g. memory): the reason and message its unfinished
+    /// tasks end with.
+    pub limitation: Option<(v1::task_status::Reason, String)>,
+    /// Recovered after an agent restart and not yet resubscribed.
+    pub recovered: bool,
 }
 
 #[derive(Debug)]
@@ -313,7 +333,7 @@ impl Agent {
                 version,
                 capabilities: vec![],
                 endpoint,
-                boot_id: None,
+                boot_id: recovery::boot_id(),
             });
         };
         let mut info = self.info.clone();
@@ -361,11 +381,17 @@ impl Agent {
                 data: self.info.encode_to_vec(),
                 append: false,
             });
-            let path = self.config.work_dir.join("slaves").join("latest");
-            self.emit(Effect::Link {
-                path,
-                target: agent_id.clone(),
-            });
+            for path in [
+                self.config.work_dir.join("slaves").join("latest"),
+                paths::meta_dir(&self.config.work_dir)
+                    .join("slaves")
+                    .join("latest"),
+            ] {
+                self.emit(Effect::Link {
+                    path,
+                    target: agent_id.clone(),
+                });
+            }
         }
         tracing::info!(%agent_id, "registered with the master");
         let actions = self.updates.resend_all(now.mono);
@@ -485,6 +511,13 @@ impl Agent {
                 shell: Some(false),
                 value: Some(binary.display().to_string()),
                 arguments: vec!["remesos".to_string(), "executor".to_string()],
+                // The task's URIs are fetched into the executor's sandbox (Mesos
+                // `Slave::getExecutorInfo` merges them into the executor's command).
+                uris: task
+                    .command
+                    .as_ref()
+                    .map(|c| c.uris.clone())
+                    .unwrap_or_default(),
                 ..Default::default()
             }),
             name: Some(format!("Command Executor (Task: {})", task.task_id.value)),
@@ -541,7 +574,7 @@ impl Agent {
                 );
                 return;
             }
-            None => self.launch_executor(now, &framework_id, executor_info, command),
+            None => self.launch_executor(now, &framework_id, executor_info, command, &task),
             _ => {}
         }
         self.checkpoint_task(&framework_id, &eid, &task);
@@ -593,6 +626,7 @@ impl Agent {
         framework_id: &str,
         info: v1::ExecutorInfo,
         command_executor: bool,
+        first_task: &v1::TaskInfo,
     ) {
         use prost::Message;
         let agent_id = self.agent_id();
@@ -628,6 +662,15 @@ impl Agent {
             data: info.encode_to_vec(),
             append: false,
         });
+        let meta_run = paths::meta_run_dir(wd, &agent_id, framework_id, &eid, &container_id);
+        self.emit(Effect::Link {
+            path: meta_exec.join("runs").join("latest"),
+            target: container_id.clone(),
+        });
+        let mut limits = isolator::Limits::of(&info.resources);
+        let task_limits = isolator::Limits::of(&first_task.resources);
+        limits.cpus += task_limits.cpus;
+        limits.mem_bytes += task_limits.mem_bytes;
         let executor_dir = paths::executor_dir(wd, &agent_id, framework_id, &eid);
         self.emit(Effect::Launch(Box::new(Launch {
             framework_id: framework_id.to_string(),
@@ -637,6 +680,8 @@ impl Agent {
             command,
             environment,
             user,
+            limits,
+            pid_file: meta_run.join("pids").join("forked.pid"),
         })));
         self.emit(Effect::Attach {
             sandbox: sandbox.clone(),
@@ -664,6 +709,9 @@ impl Agent {
             completed: Vec::new(),
             registration_deadline: now.mono + self.config.executor_registration_timeout,
             kill_deadline: None,
+            limits,
+            limitation: None,
+            recovered: false,
         };
         if let Some(f) = self.frameworks.get_mut(framework_id) {
             f.executors.insert(eid, executor);
@@ -811,6 +859,12 @@ impl Agent {
             value: self.agent_id(),
         });
         let tid = status.task_id.value.clone();
+        if let Some(uuid) = &status.uuid
+            && self.updates.seen(framework_id, &tid, uuid)
+        {
+            // A resent update (the executor never saw our ACKNOWLEDGED): already handled.
+            return false;
+        }
         let mut latest = state;
         let mut path = PathBuf::new();
         if let Some(executor) = self
@@ -1117,7 +1171,11 @@ impl Agent {
             ..Default::default()
         };
         tracing::info!(framework_id = %fid, executor_id = %eid, "executor subscribed");
+        let recovered = std::mem::take(&mut executor.recovered);
         self.send_executor(conn, subscribed);
+        if recovered {
+            self.reconnected(now, &fid, &eid, &subscribe.unacknowledged_tasks);
+        }
         // Updates the executor resent because it never saw them acknowledged (§8.2).
         for update in subscribe.unacknowledged_updates {
             self.executor_status(now, &fid, &eid, update.status);
@@ -1219,6 +1277,20 @@ impl Agent {
                         "'TaskStatus.source' must be SOURCE_EXECUTOR".into(),
                     ));
                 }
+                let mut status = status;
+                // A task that ends because its container reached a limit ends as the
+                // limitation says (Mesos reports the container's termination reason), not
+                // as the executor saw it (e.g. "Command terminated with signal Killed").
+                if let Some((reason, message)) = &executor.limitation
+                    && v1::TaskState::try_from(status.state).is_ok_and(|s| {
+                        crate::master::is_terminal(s) && s != v1::TaskState::TaskFinished
+                    })
+                {
+                    status.state = v1::TaskState::TaskFailed as i32;
+                    status.reason = Some(*reason as i32);
+                    status.source = Some(v1::task_status::Source::Agent as i32);
+                    status.message = Some(message.clone());
+                }
                 self.executor_status(now, &fid, &eid, status);
             }
             Type::Message => {
@@ -1261,7 +1333,220 @@ impl Agent {
         }
     }
 
+    // ----- recovery -----
+
+    /// Takes up the state a previous run of this agent checkpointed (see [`recovery`]).
+    /// Returns the executors that were still running then, `(framework, executor,
+    /// container, pid)`, for the runtime to watch (or to report dead at once).
+    pub fn recover(
+        &mut self,
+        now: Time,
+        state: recovery::State,
+    ) -> Vec<(String, String, String, Option<u32>)> {
+        let agent_id = state.agent_id.clone();
+        self.id = Some(agent_id.clone());
+        self.info.id = Some(v1::AgentId {
+            value: agent_id.clone(),
+        });
+        let mut live = Vec::new();
+        // Executors get twice the reregistration timeout: their resubscription backoff is
+        // random up to that same value.
+        let reregister_by = now.mono + self.config.executor_reregistration_timeout * 2;
+        for fstate in state.frameworks {
+            let Some(fid) = fstate.info.id.as_ref().map(|i| i.value.clone()) else {
+                continue;
+            };
+            let mut framework = Framework {
+                info: fstate.info,
+                executors: BTreeMap::new(),
+                completed_executors: Default::default(),
+            };
+            for estate in fstate.executors {
+                let eid = estate.info.executor_id.value.clone();
+                let command_executor = recovery::is_command_executor(&estate.info);
+                let mut limits = isolator::Limits::of(&estate.info.resources);
+                let mut executor = Executor {
+                    command_executor,
+                    container_id: estate.container_id.clone(),
+                    sandbox: estate.sandbox.clone(),
+                    state: if estate.terminated {
+                        ExecutorState::Terminated
+                    } else {
+                        ExecutorState::Registering
+                    },
+                    conn: None,
+                    pid: estate.pid,
+                    queued: Vec::new(),
+                    tasks: BTreeMap::new(),
+                    completed: Vec::new(),
+                    registration_deadline: reregister_by,
+                    kill_deadline: None,
+                    limits,
+                    limitation: None,
+                    recovered: !estate.terminated,
+                    info: estate.info,
+                };
+                for tstate in estate.tasks {
+                    let tid = tstate.info.task_id.value.clone();
+                    let task_limits = isolator::Limits::of(&tstate.info.resources);
+                    limits.cpus += task_limits.cpus;
+                    limits.mem_bytes += task_limits.mem_bytes;
+                    let mut task = self.new_task(&framework.info, &executor, &tstate.info);
+                    let updates =
+                        self.updates
+                            .recover(&fid, &tid, tstate.records, tstate.updates_path);
+                    for update in &updates {
+                        task.state = update.status.state;
+                        let mut kept = update.status.clone();
+                        kept.data = None;
+                        task.statuses.push(kept);
+                    }
+                    let terminal =
+                        v1::TaskState::try_from(task.state).is_ok_and(crate::master::is_terminal);
+                    if terminal {
+                        if !self.updates.has_pending(&fid, &tid) {
+                            self.updates.remove(&fid, &tid);
+                        }
+                        executor.completed.push(task);
+                    } else {
+                        executor.tasks.insert(tid, task);
+                    }
+                }
+                executor.limits = limits;
+                if executor.state != ExecutorState::Terminated {
+                    live.push((
+                        fid.clone(),
+                        eid.clone(),
+                        executor.container_id.clone(),
+                        executor.pid,
+                    ));
+                }
+                let executor_dir =
+                    paths::executor_dir(&self.config.work_dir, &agent_id, &fid, &eid);
+                self.emit(Effect::Attach {
+                    sandbox: executor.sandbox.clone(),
+                    paths: vec![
+                        executor.sandbox.display().to_string(),
+                        executor_dir
+                            .join("runs")
+                            .join("latest")
+                            .display()
+                            .to_string(),
+                        paths::virtual_latest(&fid, &eid),
+                    ],
+                });
+                framework.executors.insert(eid, executor);
+            }
+            tracing::info!(framework_id = %fid, executors = framework.executors.len(), "recovered framework");
+            self.frameworks.insert(fid.clone(), framework);
+            self.gc_framework(&fid);
+        }
+        live
+    }
+
+    /// A recovered executor subscribed again: tasks that stayed STAGING and that it does not
+    /// know (not among its unacknowledged tasks) never reached it before the restart.
+    fn reconnected(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        executor_id: &str,
+        unacknowledged: &[v1::TaskInfo],
+    ) {
+        let Some(executor) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+        else {
+            return;
+        };
+        let lost: Vec<v1::TaskInfo> = executor
+            .tasks
+            .values()
+            .filter(|t| t.state == v1::TaskState::TaskStaging as i32)
+            .filter(|t| !unacknowledged.iter().any(|u| u.task_id == t.task_id))
+            .map(|t| v1::TaskInfo {
+                name: t.name.clone(),
+                task_id: t.task_id.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let partition_aware = self.frameworks.get(framework_id).is_some_and(|f| {
+            crate::master::framework_has_capability(
+                &f.info,
+                v1::framework_info::capability::Type::PartitionAware,
+            )
+        });
+        let state = if partition_aware {
+            v1::TaskState::TaskDropped
+        } else {
+            v1::TaskState::TaskLost
+        };
+        for task in lost {
+            self.local_update(
+                now,
+                framework_id,
+                executor_id,
+                &task,
+                state,
+                v1::task_status::Reason::AgentRestarted,
+                "Task launched during agent restart",
+            );
+        }
+        tracing::info!(framework_id, executor_id, "recovered executor resubscribed");
+    }
+
     // ----- processes -----
+
+    /// The isolator found the container over a limit: its processes are killed now and its
+    /// unfinished tasks end `TASK_FAILED` with `reason` (reference §4; Mesos
+    /// `MesosContainerizerProcess::limited`).
+    pub fn container_limited(
+        &mut self,
+        container_id: &str,
+        reason: v1::task_status::Reason,
+        message: String,
+    ) {
+        let Some(executor) = self
+            .frameworks
+            .values_mut()
+            .flat_map(|f| f.executors.values_mut())
+            .find(|e| e.container_id == container_id && e.state != ExecutorState::Terminated)
+        else {
+            return;
+        };
+        if executor.limitation.is_some() {
+            return;
+        }
+        tracing::warn!(
+            container_id,
+            ?reason,
+            "container reached a limit; destroying it"
+        );
+        executor.limitation = Some((reason, message));
+        executor.state = ExecutorState::Terminating;
+        self.emit(Effect::Destroy {
+            container_id: container_id.to_string(),
+        });
+    }
+
+    /// The live executors' containers with their pids and limits (for usage and limits).
+    pub fn live_containers(&self) -> Vec<(String, String, String, Option<u32>, isolator::Limits)> {
+        self.frameworks
+            .iter()
+            .flat_map(|(fid, f)| f.executors.iter().map(move |(eid, e)| (fid, eid, e)))
+            .filter(|(_, _, e)| e.state != ExecutorState::Terminated)
+            .map(|(fid, eid, e)| {
+                (
+                    fid.clone(),
+                    eid.clone(),
+                    e.container_id.clone(),
+                    e.pid,
+                    e.limits,
+                )
+            })
+            .collect()
+    }
 
     pub fn executor_started(
         &mut self,
@@ -1302,6 +1587,7 @@ impl Agent {
             return;
         }
         let was_terminating = executor.state == ExecutorState::Terminating;
+        let limitation = executor.limitation.clone();
         executor.state = ExecutorState::Terminated;
         let conn = executor.conn.take();
         let queued = std::mem::take(&mut executor.queued);
@@ -1323,6 +1609,10 @@ impl Agent {
             self.counters.container_launch_errors += 1;
         }
         let (state, reason, message) = match &error {
+            None if limitation.is_some() => {
+                let (reason, message) = limitation.expect("checked");
+                (v1::TaskState::TaskFailed, reason, message)
+            }
             Some(e) => (
                 v1::TaskState::TaskFailed,
                 v1::task_status::Reason::ContainerLaunchFailed,
@@ -1362,6 +1652,20 @@ impl Agent {
             ?error,
             "executor exited"
         );
+        // A terminated run is not reconnected to after an agent restart.
+        let sentinel = paths::meta_run_dir(
+            &self.config.work_dir,
+            &self.agent_id(),
+            framework_id,
+            executor_id,
+            container_id,
+        )
+        .join("executor.sentinel");
+        self.emit(Effect::Persist {
+            path: sentinel,
+            data: Vec::new(),
+            append: false,
+        });
         if !command_executor {
             self.emit(Effect::Master(Box::new(ToMaster::ExitedExecutor(
                 wire::ExitedExecutor {
@@ -1448,6 +1752,18 @@ impl Agent {
                 .get_mut(&fid)
                 .and_then(|f| f.executors.get_mut(&eid))
             {
+                executor.limitation = Some(if executor.recovered {
+                    (
+                        v1::task_status::Reason::ExecutorReregistrationTimeout,
+                        "Executor did not reregister within the timeout after the agent restarted"
+                            .to_string(),
+                    )
+                } else {
+                    (
+                        v1::task_status::Reason::ExecutorRegistrationTimeout,
+                        "Executor did not register within the timeout".to_string(),
+                    )
+                });
                 executor.state = ExecutorState::Terminating;
                 executor.kill_deadline = None;
                 let container_id = executor.container_id.clone();
@@ -1461,10 +1777,13 @@ impl Agent {
         self.perform(actions);
     }
 
-    /// Every live executor's container, for shutdown.
-    pub fn containers(&self) -> Vec<String> {
+    /// The live executors' containers to kill when the agent stops: all of them, or only
+    /// those of frameworks that do not checkpoint — a restarted agent takes up the others
+    /// (reference §8.6: Mesos leaves them running).
+    pub fn containers(&self, all: bool) -> Vec<String> {
         self.frameworks
             .values()
+            .filter(|f| all || !f.info.checkpoint.unwrap_or(false))
             .flat_map(|f| f.executors.values())
             .filter(|e| e.state != ExecutorState::Terminated)
             .map(|e| e.container_id.clone())

@@ -57,8 +57,13 @@ pub enum Command {
         error: Option<String>,
     },
     Read(ReadFn),
-    /// Kill every executor (agent shutdown); replies when signals are sent.
-    Shutdown(oneshot::Sender<()>),
+    /// Agent shutdown: kills the executors (all of them, or only those of frameworks that
+    /// do not checkpoint, which a restarted agent could not take up); replies when the
+    /// signals are sent.
+    Shutdown {
+        all: bool,
+        done: oneshot::Sender<()>,
+    },
 }
 
 #[derive(Clone)]
@@ -86,10 +91,11 @@ impl AgentHandle {
         rx.await.map_err(|_| Gone)
     }
 
-    /// Kills every executor the agent runs and waits until the signals are out.
-    pub async fn shutdown(&self) {
+    /// Kills the executors the agent runs (`all`, or those a restarted agent could not
+    /// recover) and waits until the signals are out.
+    pub async fn shutdown(&self, all: bool) {
         let (tx, rx) = oneshot::channel();
-        if self.send(Command::Shutdown(tx)).is_ok() {
+        if self.send(Command::Shutdown { all, done: tx }).is_ok() {
             let _ = rx.await;
         }
     }
@@ -115,20 +121,28 @@ struct Runtime {
     pids: HashMap<String, u32>,
     files: super::files::SharedFiles,
     next_conn: ConnId,
+    ticks: u64,
 }
 
+/// How often (in ticks) containers with a cgroups memory limit are checked for OOM kills.
+const OOM_CHECK_TICKS: u64 = 3;
+/// How often a recovered executor (not our child: no wait()) is checked for life.
+const RECOVERED_POLL: Duration = Duration::from_millis(200);
+
 /// Starts the agent actor and its master session; `master` is a fixed address or a
-/// detector (`zk://`), asked for the leader before every (re)connection.
+/// detector (`zk://`), asked for the leader before every (re)connection. `recovered` are
+/// the executors [`Agent::recover`] found running before a restart: watched by pid from now on.
 pub fn spawn(
     agent: Agent,
     master: impl Into<crate::zk::MasterDetector>,
     files: super::files::SharedFiles,
+    recovered: Vec<(String, String, String, Option<u32>)>,
 ) -> AgentHandle {
     let master = master.into();
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = AgentHandle { tx };
     let backoff_factor = agent.config.registration_backoff_factor;
-    let runtime = Runtime {
+    let mut runtime = Runtime {
         agent,
         handle: handle.clone(),
         master: None,
@@ -136,7 +150,33 @@ pub fn spawn(
         pids: HashMap::new(),
         files,
         next_conn: 1,
+        ticks: 0,
     };
+    for (framework_id, executor_id, container_id, pid) in recovered {
+        match pid.filter(|p| super::isolator::alive(*p)) {
+            Some(pid) => {
+                tracing::info!(%framework_id, %executor_id, pid, "recovered a running executor");
+                runtime.pids.insert(container_id.clone(), pid);
+                tokio::spawn(watch_recovered(
+                    handle.clone(),
+                    framework_id,
+                    executor_id,
+                    container_id,
+                    pid,
+                ));
+            }
+            None => {
+                tracing::warn!(%framework_id, %executor_id, "executor exited while the agent was down");
+                let _ = handle.send(Command::ExecutorExited {
+                    framework_id,
+                    executor_id,
+                    container_id,
+                    status: None,
+                    error: None,
+                });
+            }
+        }
+    }
     tokio::spawn(runtime.run(rx));
     tokio::spawn(master_session(handle.clone(), master, backoff_factor));
     handle
@@ -175,6 +215,26 @@ async fn master_session(
             _ = detector.changed_from(&master) => attempt = 0,
         }
     }
+}
+
+/// Reports when an executor started by an earlier run of the agent exits.
+async fn watch_recovered(
+    handle: AgentHandle,
+    framework_id: String,
+    executor_id: String,
+    container_id: String,
+    pid: u32,
+) {
+    while super::isolator::alive(pid) {
+        tokio::time::sleep(RECOVERED_POLL).await;
+    }
+    let _ = handle.send(Command::ExecutorExited {
+        framework_id,
+        executor_id,
+        container_id,
+        status: None,
+        error: None,
+    });
 }
 
 async fn run_session(handle: &AgentHandle, master: &str) -> Result<(), String> {
@@ -217,6 +277,7 @@ impl Runtime {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.perform();
         loop {
             tokio::select! {
                 command = rx.recv() => {
@@ -225,6 +286,10 @@ impl Runtime {
                     self.perform();
                 }
                 _ = tick.tick() => {
+                    self.ticks += 1;
+                    if self.ticks % OOM_CHECK_TICKS == 0 {
+                        self.check_limits();
+                    }
                     self.agent.tick(now());
                     self.perform();
                 }
@@ -260,6 +325,23 @@ impl Runtime {
                 }
             }
             Command::ExecutorCall { call, reply } => {
+                // A terminal update may be the first sign of an OOM kill: look before the
+                // agent takes it, so the task ends with the limitation.
+                let terminal = call.update.as_ref().is_some_and(|u| {
+                    remesos_proto::v1::TaskState::try_from(u.status.state)
+                        .is_ok_and(crate::master::is_terminal)
+                });
+                if terminal && self.agent.config.isolation.cgroups_mem {
+                    let container = self
+                        .agent
+                        .frameworks
+                        .get(&call.framework_id.value)
+                        .and_then(|f| f.executors.get(&call.executor_id.value))
+                        .map(|e| e.container_id.clone());
+                    if let Some(container_id) = container {
+                        self.check_memory(&container_id);
+                    }
+                }
                 let _ = reply.send(self.agent.executor_call(t, call));
             }
             Command::ExecutorStreamClosed {
@@ -289,6 +371,15 @@ impl Runtime {
                 error,
             } => {
                 self.pids.remove(&container_id);
+                if self.agent.config.isolation.cgroups_mem {
+                    // An OOM kill of the executor itself shows only here.
+                    self.check_memory(&container_id);
+                }
+                if self.agent.config.isolation.uses_cgroups() {
+                    let isolation = self.agent.config.isolation.clone();
+                    let id = container_id.clone();
+                    tokio::task::spawn_blocking(move || isolation.destroy(&id));
+                }
                 self.agent.executor_exited(
                     t,
                     &framework_id,
@@ -299,14 +390,38 @@ impl Runtime {
                 );
             }
             Command::Read(f) => f(&self.agent),
-            Command::Shutdown(done) => {
-                for container_id in self.agent.containers() {
+            Command::Shutdown { all, done } => {
+                for container_id in self.agent.containers(all) {
                     if let Some(pid) = self.pids.get(&container_id) {
                         launcher::signal_group(*pid, true);
                     }
+                    self.agent.config.isolation.kill_all(&container_id);
                 }
                 let _ = done.send(());
             }
+        }
+    }
+
+    /// Containers over a cgroups limit become limitations (see [`Agent::container_limited`]).
+    fn check_limits(&mut self) {
+        if !self.agent.config.isolation.cgroups_mem {
+            return;
+        }
+        let containers: Vec<String> = self.pids.keys().cloned().collect();
+        for container_id in containers {
+            self.check_memory(&container_id);
+        }
+    }
+
+    fn check_memory(&mut self, container_id: &str) {
+        let isolation = &self.agent.config.isolation;
+        if isolation.oom_killed(container_id) {
+            let message = isolation.memory_limitation_message(container_id);
+            self.agent.container_limited(
+                container_id,
+                remesos_proto::v1::task_status::Reason::ContainerLimitationMemory,
+                message,
+            );
         }
     }
 
@@ -355,13 +470,26 @@ impl Runtime {
                     tracing::error!(sandbox = %launch.sandbox.display(), error = %e, "failed to create a sandbox");
                 }
                 let handle = self.handle.clone();
-                let clear_env = self.agent.config.executor_environment.is_some();
-                tokio::spawn(launch_executor(handle, *launch, clear_env));
+                let settings = LaunchSettings {
+                    clear_env: self.agent.config.executor_environment.is_some(),
+                    fetch: self.agent.config.fetch.clone(),
+                    isolation: self.agent.config.isolation.clone(),
+                };
+                tokio::spawn(launch_executor(handle, *launch, settings));
             }
             Effect::Signal { container_id, kill } => {
                 if let Some(pid) = self.pids.get(&container_id) {
                     launcher::signal_group(*pid, kill);
                 }
+                if kill {
+                    self.agent.config.isolation.kill_all(&container_id);
+                }
+            }
+            Effect::Destroy { container_id } => {
+                if let Some(pid) = self.pids.get(&container_id) {
+                    launcher::signal_group(*pid, true);
+                }
+                self.agent.config.isolation.kill_all(&container_id);
             }
             Effect::Persist { path, data, append } => {
                 if let Err(e) = persist(&path, &data, append) {
@@ -415,48 +543,41 @@ fn persist(path: &Path, data: &[u8], append: bool) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
+/// The agent's settings a launch needs.
+struct LaunchSettings {
+    clear_env: bool,
+    fetch: super::fetcher::FetchOptions,
+    isolation: super::isolator::Isolation,
+}
+
 /// Prepares the sandbox (directories, `latest` link, fetched URIs) and starts the executor;
 /// reports its pid and, later, how it ended.
-async fn launch_executor(handle: AgentHandle, launch: Launch, clear_env: bool) {
-    let Launch {
-        framework_id,
-        executor_id,
-        container_id,
-        sandbox,
-        command,
-        environment,
-        user,
-    } = launch;
+async fn launch_executor(handle: AgentHandle, launch: Launch, settings: LaunchSettings) {
     let exited = |status: Option<i32>, error: Option<String>| Command::ExecutorExited {
-        framework_id: framework_id.clone(),
-        executor_id: executor_id.clone(),
-        container_id: container_id.clone(),
+        framework_id: launch.framework_id.clone(),
+        executor_id: launch.executor_id.clone(),
+        container_id: launch.container_id.clone(),
         status,
         error,
     };
-    let child = match prepare_and_spawn(
-        &sandbox,
-        &container_id,
-        &command,
-        &environment,
-        user.as_deref(),
-        clear_env,
-    )
-    .await
-    {
+    let child = match prepare_and_spawn(&launch, &settings).await {
         Ok(child) => child,
         Err(error) => {
-            let _ = append_stderr(&sandbox, &format!("{error}\n"));
+            let _ = append_stderr(&launch.sandbox, &format!("{error}\n"));
             let _ = handle.send(exited(None, Some(error)));
             return;
         }
     };
     let mut child = child;
     if let Some(pid) = child.id() {
+        // Checkpointed so that a restarted agent finds the executor (recovery.rs).
+        if let Err(e) = persist(&launch.pid_file, pid.to_string().as_bytes(), false) {
+            tracing::error!(path = %launch.pid_file.display(), error = %e, "failed to checkpoint the executor's pid");
+        }
         let _ = handle.send(Command::ExecutorStarted {
-            framework_id: framework_id.clone(),
-            executor_id: executor_id.clone(),
-            container_id: container_id.clone(),
+            framework_id: launch.framework_id.clone(),
+            executor_id: launch.executor_id.clone(),
+            container_id: launch.container_id.clone(),
             pid,
         });
     }
@@ -471,30 +592,42 @@ async fn launch_executor(handle: AgentHandle, launch: Launch, clear_env: bool) {
 }
 
 async fn prepare_and_spawn(
-    sandbox: &Path,
-    container_id: &str,
-    command: &remesos_proto::v1::CommandInfo,
-    environment: &[(String, String)],
-    user: Option<&str>,
-    clear_env: bool,
+    launch: &Launch,
+    settings: &LaunchSettings,
 ) -> Result<tokio::process::Child, String> {
+    let sandbox = &launch.sandbox;
+    let command = &launch.command;
     std::fs::create_dir_all(sandbox)
         .map_err(|e| format!("Failed to create sandbox {}: {e}", sandbox.display()))?;
     if let Some(runs) = sandbox.parent() {
         let latest = runs.join("latest");
         let _ = std::fs::remove_file(&latest);
-        let _ = std::os::unix::fs::symlink(container_id, &latest);
+        let _ = std::os::unix::fs::symlink(&launch.container_id, &latest);
     }
     if !command.uris.is_empty() {
-        fetch_into(sandbox, &command.uris).await?;
+        fetch_into(sandbox, &command.uris, &settings.fetch).await?;
     }
-    let creds = launcher::credentials(user)?;
+    let creds = launcher::credentials(launch.user.as_deref())?;
     if let Some(creds) = creds {
         launcher::chown_sandbox(sandbox, creds)
             .map_err(|e| format!("Failed to chown the sandbox: {e}"))?;
     }
     let cmd = launcher::command(command)?;
-    launcher::spawn(cmd, sandbox, environment, clear_env, creds).map_err(|e| {
+    let confinement = launcher::Confinement {
+        cgroup_procs: settings
+            .isolation
+            .create(&launch.container_id, launch.limits)?,
+        pid_namespace: settings.isolation.pid_namespace,
+    };
+    launcher::spawn(
+        cmd,
+        sandbox,
+        &launch.environment,
+        settings.clear_env,
+        creds,
+        &confinement,
+    )
+    .map_err(|e| {
         format!(
             "Failed to launch the executor {:?}: {e}",
             command.value.clone().unwrap_or_default()
@@ -502,15 +635,21 @@ async fn prepare_and_spawn(
     })
 }
 
-/// Fetches the command's URIs into the sandbox (the fetcher lands on branch `fetch`).
+/// Fetches the command's URIs into the sandbox; the fetcher's log goes to the sandbox's
+/// `stderr`, as Mesos's does (reference §4.4). The error is the task's TASK_FAILED message.
 async fn fetch_into(
-    _sandbox: &Path,
+    sandbox: &Path,
     uris: &[remesos_proto::v1::command_info::Uri],
+    options: &super::fetcher::FetchOptions,
 ) -> Result<(), String> {
-    Err(format!(
-        "Failed to fetch {} URI(s): the fetcher is not available in this build",
-        uris.len()
-    ))
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(sandbox.join("stderr"))
+        .map_err(|e| format!("Failed to open the sandbox's stderr: {e}"))?;
+    super::fetcher::fetch(uris, sandbox, options, &mut log)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn append_stderr(sandbox: &Path, text: &str) -> std::io::Result<()> {

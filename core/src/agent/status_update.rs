@@ -171,6 +171,64 @@ impl Manager {
         self.retry(now)
     }
 
+    /// Whether the stream of the task already took an update with this uuid.
+    pub fn seen(&self, framework_id: &str, task_id: &str, uuid: &[u8]) -> bool {
+        !uuid.is_empty()
+            && self
+                .streams
+                .get(&(framework_id.to_string(), task_id.to_string()))
+                .is_some_and(|s| s.seen.iter().any(|u| u == uuid))
+    }
+
+    /// Rebuilds a stream from its checkpoint (`task.updates` records, in order) after an
+    /// agent restart: updates not acknowledged are pending again and go out once the agent
+    /// is registered. Returns the updates of the stream, oldest first.
+    pub fn recover(
+        &mut self,
+        framework_id: &str,
+        task_id: &str,
+        records: Vec<wire::StatusUpdateRecord>,
+        path: PathBuf,
+    ) -> Vec<wire::StatusUpdate> {
+        let mut stream = Stream {
+            pending: VecDeque::new(),
+            seen: Vec::new(),
+            path,
+            sent_at: None,
+            interval: RETRY_MIN,
+        };
+        let mut all = Vec::new();
+        for record in records {
+            match (record.r#type(), record.update, record.uuid) {
+                (wire::status_update_record::Type::Update, Some(update), _) => {
+                    let uuid = update.status.uuid.clone().unwrap_or_default();
+                    if !uuid.is_empty() {
+                        if stream.seen.contains(&uuid) {
+                            continue;
+                        }
+                        stream.seen.push(uuid);
+                    }
+                    all.push(update.clone());
+                    stream.pending.push_back(update);
+                }
+                (wire::status_update_record::Type::Ack, _, Some(uuid)) => {
+                    if stream
+                        .pending
+                        .front()
+                        .and_then(|u| u.status.uuid.as_deref())
+                        == Some(uuid.as_slice())
+                    {
+                        stream.pending.pop_front();
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.streams
+            .insert((framework_id.to_string(), task_id.to_string()), stream);
+        all
+    }
+
     pub fn has_pending(&self, framework_id: &str, task_id: &str) -> bool {
         self.streams
             .get(&(framework_id.to_string(), task_id.to_string()))

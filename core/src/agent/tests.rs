@@ -29,7 +29,8 @@ fn config() -> Config {
         registration_backoff_factor: Duration::from_secs(1),
         native_library: None,
         executor_environment: None,
-        isolation: "posix/cpu,posix/mem".into(),
+        isolation: Default::default(),
+        fetch: Default::default(),
         flags: vec![],
     }
 }

@@ -25,7 +25,17 @@ pub fn flags() -> Flags {
         .flag(Flag::string("resources", "Total consumable resources, e.g. 'cpus:4;mem:4096;ports:[31000-32000]'"))
         .flag(Flag::string("default_role", "Role of resources without one").default("*"))
         .flag(Flag::string("attributes", "Attributes of the machine, e.g. 'rack:r1;os:debian'"))
-        .flag(Flag::string("isolation", "Isolation mechanisms").default("posix/cpu,posix/mem"))
+        .flag(Flag::string(
+            "isolation",
+            "Isolators: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, namespaces/pid",
+        ).default("posix/cpu,posix/mem"))
+        .flag(Flag::string("cgroups_root", "Name of the cgroup holding the containers' cgroups").default("mesos"))
+        .flag(Flag::bool("cgroups_enable_cfs", "Hard-limit CPU with a CFS quota (cgroups/cpu)").default(false))
+        .flag(Flag::path("frameworks_home", "Directory relative fetcher URIs are resolved against"))
+        .flag(
+            Flag::duration("fetcher_stall_timeout", "A download receiving nothing this long fails")
+                .default(Duration::from_secs(60)),
+        )
         .flag(Flag::path("launcher_dir", "Directory holding the `remesos` binary (default: this binary's directory)"))
         .flag(Flag::path(
             "native_library",
@@ -75,9 +85,16 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
                 .get_duration("zk_session_timeout")
                 .unwrap_or(crate::zk::DEFAULT_SESSION_TIMEOUT),
         )?;
+        if loaded.get_str("recover") == Some("cleanup") {
+            // Mesos: "kill any old live executors and exit".
+            let killed = agent::recovery::cleanup(&config.work_dir)?;
+            tracing::info!(killed, "--recover=cleanup: killed the old executors");
+            return Ok(());
+        }
         let running = start(config, bind, master).await?;
         super::master::shutdown_signal().await;
-        running.stop().await;
+        // Executors of checkpointing frameworks keep running for the next start to recover.
+        running.stop_for_restart().await;
         Ok(())
     })
 }
@@ -210,6 +227,21 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         }
         None => None,
     };
+    let mut isolation = agent::isolator::Isolation::parse(
+        loaded.get_str("isolation").unwrap_or("posix/cpu,posix/mem"),
+    )?;
+    isolation.enable_cfs = loaded.get_bool("cgroups_enable_cfs").unwrap_or(false);
+    isolation.prepare(loaded.get_str("cgroups_root").unwrap_or("mesos"))?;
+    if let Some(hierarchy) = &isolation.hierarchy {
+        tracing::info!(?hierarchy, "cgroups isolation");
+    }
+    let fetch = agent::fetcher::FetchOptions {
+        frameworks_home: loaded.get_str("frameworks_home").map(PathBuf::from),
+        stall_timeout: loaded
+            .get_duration("fetcher_stall_timeout")
+            .unwrap_or(Duration::from_secs(60)),
+        total_timeout: None,
+    };
     match loaded.get_str("recover").unwrap_or("reconnect") {
         "reconnect" | "cleanup" => {}
         other => {
@@ -243,10 +275,8 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             .unwrap_or(Duration::from_secs(1)),
         native_library,
         executor_environment,
-        isolation: loaded
-            .get_str("isolation")
-            .unwrap_or("posix/cpu,posix/mem")
-            .to_string(),
+        isolation,
+        fetch,
         flags: loaded.effective(),
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
@@ -262,7 +292,14 @@ pub struct RunningAgent {
 impl RunningAgent {
     /// Kills the agent's executors and stops serving.
     pub async fn stop(self) {
-        self.handle.shutdown().await;
+        self.handle.shutdown(true).await;
+        self.server.abort();
+    }
+
+    /// Stops as `remesos agent` does on SIGTERM: executors of frameworks that checkpoint
+    /// keep running for the agent's next start to recover; the others are killed.
+    pub async fn stop_for_restart(self) {
+        self.handle.shutdown(false).await;
         self.server.abort();
     }
 }
@@ -284,11 +321,28 @@ pub async fn start(
     config.port = address.port();
     tracing::info!(%address, master = %shown, work_dir = %config.work_dir.display(), "remesos agent starting");
     let files = agent::files::SharedFiles::default();
-    let handle = agent::runtime::spawn(
-        Agent::new(config, agent::runtime::now()),
-        master,
-        files.clone(),
-    );
+    let work_dir = config.work_dir.clone();
+    let now = agent::runtime::now();
+    let mut state = Agent::new(config, now);
+    let recovered = match agent::recovery::read(&work_dir)? {
+        agent::recovery::Outcome::Fresh => vec![],
+        agent::recovery::Outcome::Rebooted { old_agent_id } => {
+            tracing::warn!(
+                ?old_agent_id,
+                "the machine rebooted since the last checkpoint: registering as a new agent"
+            );
+            vec![]
+        }
+        agent::recovery::Outcome::Recovered(checkpoint) => {
+            let agent_id = checkpoint.agent_id.clone();
+            let live = state.recover(now, *checkpoint);
+            tracing::info!(%agent_id, executors = live.len(), "recovered the agent's state");
+            live
+        }
+    };
+    agent::recovery::write_boot_id(&work_dir)
+        .map_err(|e| format!("failed to write {}/meta/boot_id: {e}", work_dir.display()))?;
+    let handle = agent::runtime::spawn(state, master, files.clone(), recovered);
     let app = agent::http::router(handle.clone(), files);
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

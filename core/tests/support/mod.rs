@@ -123,6 +123,42 @@ pub async fn run_python_framework(
     stdout
 }
 
+// ----- real daemons: `remesos master` and `remesos agent` processes -----
+
+/// A daemon process, SIGKILLed when dropped.
+pub struct Daemon(pub std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Daemon {
+    /// `kill -9`, and reaps it.
+    pub fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// SIGTERM, then waits for the process to exit (at most 10 s).
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGTERM);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -130,4 +166,212 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Starts `remesos master` on a free loopback port; returns it and its address.
+pub async fn spawn_master(work_dir: &std::path::Path) -> (Daemon, String) {
+    let port = free_port();
+    let master = format!("127.0.0.1:{port}");
+    let daemon = Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(["master", "--ip=127.0.0.1", &format!("--port={port}")])
+            .arg(format!("--work_dir={}", work_dir.join("master").display()))
+            .args(["--allocation_interval=100ms", "--quiet"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start remesos master"),
+    );
+    let http = remesos::client::HttpClient::default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Ok((200, _)) = http.get(&format!("http://{master}/health")).await {
+            return (daemon, master);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the master did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Starts `remesos agent` on `port` with `work_dir` and extra flags (not waiting).
+pub fn spawn_agent(master: &str, port: u16, work_dir: &std::path::Path, extra: &[&str]) -> Daemon {
+    Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(["agent", &format!("--master={master}"), "--ip=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--work_dir={}", work_dir.display()))
+            .args([
+                "--resources=cpus:4;mem:2048;ports:[31000-31100]",
+                "--registration_backoff_factor=100ms",
+                "--hostname=localhost",
+            ])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start remesos agent"),
+    )
+}
+
+/// The agent's `/state` once it is registered (has an id).
+pub async fn registered_agent_state(agent: &str) -> serde_json::Value {
+    let http = remesos::client::HttpClient::default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok((200, body)) = http.get(&format!("http://{agent}/state")).await {
+            let state: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            if state["id"].as_str().is_some_and(|id| !id.is_empty()) {
+                return state;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent did not register"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A framework on the v1 scheduler API that acknowledges every update it reads.
+pub struct TestFramework {
+    pub sub: remesos::client::scheduler::Subscription,
+}
+
+impl TestFramework {
+    pub async fn subscribe(master: &str, name: &str, checkpoint: bool) -> TestFramework {
+        let info = v1::FrameworkInfo {
+            user: String::new(),
+            name: name.into(),
+            checkpoint: Some(checkpoint),
+            ..Default::default()
+        };
+        let sub = remesos::client::scheduler::Subscription::subscribe(
+            master,
+            v1::scheduler::call::Subscribe {
+                framework_info: info,
+                ..Default::default()
+            },
+            remesos::client::Format::Protobuf,
+        )
+        .await
+        .unwrap();
+        TestFramework { sub }
+    }
+
+    pub async fn next_offer(&mut self) -> v1::Offer {
+        loop {
+            let event =
+                tokio::time::timeout(std::time::Duration::from_secs(30), self.sub.next_event())
+                    .await
+                    .expect("an offer in time")
+                    .unwrap();
+            if let Some(offers) = event.offers {
+                return offers.offers[0].clone();
+            }
+        }
+    }
+
+    pub async fn launch(&mut self, offer: &v1::Offer, tasks: Vec<v1::TaskInfo>) {
+        use v1::scheduler as sched;
+        let accept = sched::Call {
+            r#type: Some(sched::call::Type::Accept as i32),
+            accept: Some(sched::call::Accept {
+                offer_ids: vec![offer.id.clone()],
+                operations: vec![v1::offer::Operation {
+                    r#type: Some(v1::offer::operation::Type::Launch as i32),
+                    launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+                    ..Default::default()
+                }],
+                filters: None,
+            }),
+            ..Default::default()
+        };
+        self.sub.call(accept).await.unwrap();
+    }
+
+    /// The next status update (acknowledged), waiting at most `timeout`.
+    pub async fn next_update(&mut self, timeout: std::time::Duration) -> v1::TaskStatus {
+        use v1::scheduler as sched;
+        loop {
+            let event = tokio::time::timeout(timeout, self.sub.next_event())
+                .await
+                .expect("a status update in time")
+                .unwrap();
+            if let Some(update) = event.update {
+                let status = update.status;
+                if let (Some(agent_id), Some(uuid)) = (&status.agent_id, &status.uuid) {
+                    let ack = sched::Call {
+                        r#type: Some(sched::call::Type::Acknowledge as i32),
+                        acknowledge: Some(sched::call::Acknowledge {
+                            agent_id: agent_id.clone(),
+                            task_id: status.task_id.clone(),
+                            uuid: uuid.clone(),
+                        }),
+                        ..Default::default()
+                    };
+                    self.sub.call(ack).await.unwrap();
+                }
+                return status;
+            }
+        }
+    }
+
+    pub async fn kill(&mut self, task_id: &str, agent_id: &v1::AgentId) {
+        use v1::scheduler as sched;
+        let kill = sched::Call {
+            r#type: Some(sched::call::Type::Kill as i32),
+            kill: Some(sched::call::Kill {
+                task_id: v1::TaskId {
+                    value: task_id.into(),
+                },
+                agent_id: Some(agent_id.clone()),
+                kill_policy: None,
+            }),
+            ..Default::default()
+        };
+        self.sub.call(kill).await.unwrap();
+    }
+}
+
+/// A command task taking `resources` of `offer`.
+pub fn command_task(id: &str, offer: &v1::Offer, resources: &str, command: &str) -> v1::TaskInfo {
+    let mut r = Resources::parse(resources, "*").unwrap();
+    r.allocate(
+        offer
+            .allocation_info
+            .as_ref()
+            .and_then(|a| a.role.as_deref())
+            .unwrap_or("*"),
+    );
+    v1::TaskInfo {
+        name: id.into(),
+        task_id: v1::TaskId { value: id.into() },
+        agent_id: offer.agent_id.clone(),
+        resources: r.into_protos(),
+        command: Some(v1::CommandInfo {
+            value: Some(command.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Posts a JSON v1 operator call to `http://{addr}/api/v1`; returns the status and body.
+pub async fn operator_call(addr: &str, body: &str) -> (u16, serde_json::Value) {
+    let http = remesos::client::HttpClient::default();
+    let response = http
+        .post(
+            &format!("http://{addr}/api/v1"),
+            "application/json",
+            "application/json",
+            &[],
+            body.as_bytes().to_vec(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = remesos::client::collect(response).await.unwrap();
+    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    (status, json)
 }

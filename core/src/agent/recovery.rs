@@ -1,0 +1,242 @@
+//! Agent recovery (reference/mesos-contract.md §8.6, Mesos `docs/agent-recovery.md`): after a
+//! restart — even `kill -9` — the agent reads back what it checkpointed under
+//! `<work_dir>/meta` and takes up its executors again.
+//!
+//! ```text
+//! meta/boot_id ── differs from this boot? ──► start afresh (a new agent id)
+//! meta/slaves/latest ──► slave.info (the agent id)
+//!   frameworks/<fid>/framework.info
+//!     executors/<eid>/executor.info, runs/latest ──► runs/<cid>/
+//!        executor.sentinel (the run ended) | pids/forked.pid (the executor's pid)
+//!        tasks/<tid>/task.info, task.updates (status updates and ACKs, RecordIO)
+//! ```
+//!
+//! What happens next ([`super::Agent::recover`], [`super::runtime`]):
+//! - a live executor is watched by pid and has `--executor_reregistration_timeout` (doubled:
+//!   its resubscription backoff is random up to the same value) to SUBSCRIBE again; then its
+//!   tasks that stayed STAGING and that it does not report as unacknowledged never reached
+//!   it and end `TASK_LOST`/`TASK_DROPPED` (`REASON_AGENT_RESTARTED`); one that does not come
+//!   back is killed and its tasks fail (`REASON_EXECUTOR_REREGISTRATION_TIMEOUT`);
+//! - an executor that died meanwhile fails its unfinished tasks;
+//! - unacknowledged status updates are pending again and are resent once the agent has
+//!   reregistered with the master, which it does with every task and executor it recovered.
+//!
+//! `--recover=cleanup` kills the live executors and exits instead ([`cleanup`]).
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+
+use super::paths;
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`).
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// What a restarted agent found.
+#[derive(Debug, Default)]
+pub struct State {
+    pub agent_info: v1::AgentInfo,
+    pub agent_id: String,
+    pub frameworks: Vec<FrameworkState>,
+}
+
+#[derive(Debug)]
+pub struct FrameworkState {
+    pub info: v1::FrameworkInfo,
+    pub executors: Vec<ExecutorState>,
+}
+
+#[derive(Debug)]
+pub struct ExecutorState {
+    pub info: v1::ExecutorInfo,
+    pub container_id: String,
+    pub sandbox: PathBuf,
+    pub pid: Option<u32>,
+    /// The run ended before the restart (`executor.sentinel`).
+    pub terminated: bool,
+    pub tasks: Vec<TaskState>,
+}
+
+#[derive(Debug)]
+pub struct TaskState {
+    pub info: v1::TaskInfo,
+    pub records: Vec<wire::StatusUpdateRecord>,
+    pub updates_path: PathBuf,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nothing to recover.
+    Fresh,
+    /// The machine rebooted since the checkpoint: its executors are gone; the agent
+    /// registers as a new agent (Mesos does the same).
+    Rebooted {
+        old_agent_id: Option<String>,
+    },
+    Recovered(Box<State>),
+}
+
+/// Reads the checkpointed state. Errors are about unreadable checkpoints; a missing piece
+/// (e.g. a framework directory without `framework.info`, from a crash mid-write) is skipped
+/// with a warning, as Mesos does without `--strict`.
+pub fn read(work_dir: &Path) -> Result<Outcome, String> {
+    let meta = paths::meta_dir(work_dir);
+    let agent_id = std::fs::read_link(meta.join("slaves").join("latest"))
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string));
+    if let (Ok(old), Some(now)) = (std::fs::read_to_string(meta.join("boot_id")), boot_id())
+        && old.trim() != now
+    {
+        return Ok(Outcome::Rebooted {
+            old_agent_id: agent_id,
+        });
+    }
+    let Some(agent_id) = agent_id else {
+        return Ok(Outcome::Fresh);
+    };
+    let slave_dir = paths::meta_slave_dir(work_dir, &agent_id);
+    let Ok(bytes) = std::fs::read(slave_dir.join("slave.info")) else {
+        return Ok(Outcome::Fresh);
+    };
+    let agent_info = v1::AgentInfo::decode(bytes.as_slice()).map_err(|e| {
+        format!(
+            "failed to read {}: {e}",
+            slave_dir.join("slave.info").display()
+        )
+    })?;
+    let mut state = State {
+        agent_info,
+        agent_id: agent_id.clone(),
+        frameworks: Vec::new(),
+    };
+    for fid in dir_names(&slave_dir.join("frameworks")) {
+        let fdir = paths::meta_framework_dir(work_dir, &agent_id, &fid);
+        let Some(info) = decode::<v1::FrameworkInfo>(&fdir.join("framework.info")) else {
+            tracing::warn!(framework_id = %fid, "skipping a framework without framework.info");
+            continue;
+        };
+        let mut framework = FrameworkState {
+            info,
+            executors: Vec::new(),
+        };
+        for eid in dir_names(&fdir.join("executors")) {
+            let edir = paths::meta_executor_dir(work_dir, &agent_id, &fid, &eid);
+            let Some(info) = decode::<v1::ExecutorInfo>(&edir.join("executor.info")) else {
+                tracing::warn!(framework_id = %fid, executor_id = %eid, "skipping an executor without executor.info");
+                continue;
+            };
+            let Some(container_id) = std::fs::read_link(edir.join("runs").join("latest"))
+                .ok()
+                .and_then(|p| p.to_str().map(str::to_string))
+            else {
+                continue;
+            };
+            let run = paths::meta_run_dir(work_dir, &agent_id, &fid, &eid, &container_id);
+            let pid = std::fs::read_to_string(run.join("pids").join("forked.pid"))
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok());
+            let mut executor = ExecutorState {
+                info,
+                sandbox: paths::sandbox(work_dir, &agent_id, &fid, &eid, &container_id),
+                container_id: container_id.clone(),
+                pid,
+                terminated: run.join("executor.sentinel").exists(),
+                tasks: Vec::new(),
+            };
+            for tid in dir_names(&run.join("tasks")) {
+                let tdir = run.join("tasks").join(&tid);
+                let Some(info) = decode::<v1::TaskInfo>(&tdir.join("task.info")) else {
+                    continue;
+                };
+                let updates_path = tdir.join("task.updates");
+                executor.tasks.push(TaskState {
+                    info,
+                    records: read_records(&updates_path),
+                    updates_path,
+                });
+            }
+            framework.executors.push(executor);
+        }
+        state.frameworks.push(framework);
+    }
+    Ok(Outcome::Recovered(Box::new(state)))
+}
+
+/// Writes this boot's id under `meta/` (after [`read`] compared it).
+pub fn write_boot_id(work_dir: &Path) -> std::io::Result<()> {
+    let meta = paths::meta_dir(work_dir);
+    std::fs::create_dir_all(&meta)?;
+    let tmp = meta.join("boot_id.tmp");
+    std::fs::write(&tmp, boot_id().unwrap_or_default())?;
+    std::fs::rename(tmp, meta.join("boot_id"))
+}
+
+/// `--recover=cleanup`: kills every live executor found in the checkpoint (SIGKILL to its
+/// process group). Returns how many it killed.
+pub fn cleanup(work_dir: &Path) -> Result<usize, String> {
+    let Outcome::Recovered(state) = read(work_dir)? else {
+        return Ok(0);
+    };
+    let mut killed = 0;
+    for executor in state.frameworks.iter().flat_map(|f| f.executors.iter()) {
+        if executor.terminated {
+            continue;
+        }
+        if let Some(pid) = executor.pid.filter(|p| super::isolator::alive(*p)) {
+            super::launcher::signal_group(pid, true);
+            killed += 1;
+        }
+    }
+    Ok(killed)
+}
+
+fn decode<M: Message + Default>(path: &Path) -> Option<M> {
+    let bytes = std::fs::read(path).ok()?;
+    M::decode(bytes.as_slice()).ok()
+}
+
+/// The complete records of a `task.updates` file (a record torn by a crash is dropped).
+fn read_records(path: &Path) -> Vec<wire::StatusUpdateRecord> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return vec![];
+    };
+    let mut decoder = remesos_proto::recordio::Decoder::new(64 * 1024 * 1024);
+    let Ok(records) = decoder.feed(&bytes) else {
+        return vec![];
+    };
+    records
+        .iter()
+        .filter_map(|r| wire::StatusUpdateRecord::decode(r.as_ref()).ok())
+        .collect()
+}
+
+fn dir_names(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether an ExecutorInfo is one the agent generated for a command task (reference §4.3).
+pub fn is_command_executor(info: &v1::ExecutorInfo) -> bool {
+    info.name
+        .as_deref()
+        .is_some_and(|n| n.starts_with("Command Executor (Task: "))
+        && info
+            .command
+            .as_ref()
+            .is_some_and(|c| c.arguments.last().is_some_and(|a| a == "executor"))
+}

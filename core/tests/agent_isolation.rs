@@ -1,0 +1,304 @@
+//! A real `remesos agent` under a real `remesos master`: the fetcher on the launch path
+//! (reference/mesos-contract.md §4.4), the v1 operator API's LIST_FILES/READ_FILE and
+//! GET_CONTAINERS usage (§3.4), and isolation (DESIGN.md §5): cgroups memory and cpu limits,
+//! the memory limitation (`REASON_CONTAINER_LIMITATION_MEMORY`), a pid namespace.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine;
+use remesos_proto::v1;
+use serde_json::Value;
+use support::{TestFramework, command_task, free_port, operator_call, spawn_agent, spawn_master};
+use v1::TaskState;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("remesos-{name}-{}", free_port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn read_file(agent: &str, path: &str) -> String {
+    let (status, body) = operator_call(
+        agent,
+        &format!(r#"{{"type":"READ_FILE","read_file":{{"path":"{path}","offset":0}}}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["type"], "READ_FILE");
+    let data = body["read_file"]["data"].as_str().unwrap_or("");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .unwrap();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetched_uris_files_api_and_usage_on_a_real_agent() {
+    let dir = temp_dir("agent-fetch");
+    let (_master, master) = spawn_master(&dir).await;
+    let port = free_port();
+    let agent = format!("127.0.0.1:{port}");
+    let _agent = spawn_agent(&master, port, &dir.join("agent"), &[]);
+    support::registered_agent_state(&agent).await;
+    let payload = dir.join("payload.txt");
+    std::fs::write(&payload, "fetched-payload\n").unwrap();
+
+    let mut framework = TestFramework::subscribe(&master, "fetch", false).await;
+    let fid = framework.sub.framework_id.value.clone();
+    let offer = framework.next_offer().await;
+    let uri = |value: &str| v1::command_info::Uri {
+        value: value.into(),
+        ..Default::default()
+    };
+    let mut ok = command_task("fetch-ok", &offer, "cpus:0.2;mem:32", "cat payload.txt");
+    ok.command.as_mut().unwrap().uris = vec![uri(payload.to_str().unwrap())];
+    let mut bad = command_task("fetch-bad", &offer, "cpus:0.2;mem:32", "true");
+    bad.command.as_mut().unwrap().uris = vec![uri("/nonexistent/x.bin")];
+    let sleeper = command_task("sleeper", &offer, "cpus:0.2;mem:32", "sleep 600");
+    framework.launch(&offer, vec![ok, bad, sleeper]).await;
+
+    let mut sleeper_running = false;
+    let ends = {
+        let mut ends = std::collections::BTreeMap::new();
+        while ends.len() < 2 || !sleeper_running {
+            let status = framework.next_update(Duration::from_secs(60)).await;
+            let id = status.task_id.value.clone();
+            if id == "sleeper" && status.state == TaskState::TaskRunning as i32 {
+                sleeper_running = true;
+            }
+            if TaskState::try_from(status.state).is_ok_and(remesos::master::is_terminal) {
+                ends.insert(id, status);
+            }
+        }
+        ends
+    };
+    assert_eq!(
+        ends["fetch-ok"].state,
+        TaskState::TaskFinished as i32,
+        "{:?}",
+        ends["fetch-ok"]
+    );
+    let failed = &ends["fetch-bad"];
+    assert_eq!(failed.state, TaskState::TaskFailed as i32);
+    assert!(
+        failed
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("Failed to fetch '/nonexistent/x.bin'"),
+        "{failed:?}"
+    );
+
+    // READ_FILE and LIST_FILES on the virtual latest-run path (reference §4.2).
+    let run = format!("/frameworks/{fid}/executors/fetch-ok/runs/latest");
+    assert_eq!(
+        read_file(&agent, &format!("{run}/stdout")).await,
+        "fetched-payload\n"
+    );
+    let (status, body) = operator_call(
+        &agent,
+        &format!(r#"{{"type":"LIST_FILES","list_files":{{"path":"{run}"}}}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["list_files"]["file_infos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    for name in ["payload.txt", "stdout", "stderr"] {
+        assert!(
+            names.contains(&format!("{run}/{name}").as_str()),
+            "{names:?}"
+        );
+    }
+    // The fetcher's log lands in the sandbox's stderr, as Mesos's does.
+    let stderr = read_file(
+        &agent,
+        &format!("/frameworks/{fid}/executors/fetch-bad/runs/latest/stderr"),
+    )
+    .await;
+    assert!(
+        stderr.contains("Fetching URI '/nonexistent/x.bin'"),
+        "{stderr}"
+    );
+    let (status, _) = operator_call(
+        &agent,
+        r#"{"type":"READ_FILE","read_file":{"path":"/frameworks/nope/stdout","offset":0}}"#,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // GET_CONTAINERS accounts the running executor's usage (posix isolation).
+    let (status, body) = operator_call(&agent, r#"{"type":"GET_CONTAINERS"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    let containers = body["get_containers"]["containers"].as_array().unwrap();
+    let sleeper = containers
+        .iter()
+        .find(|c| c["executor_id"]["value"] == "sleeper")
+        .expect("the sleeper's container");
+    let stats = &sleeper["resource_statistics"];
+    assert!(stats["processes"].as_u64().unwrap() >= 2, "{stats}");
+    assert!(stats["mem_rss_bytes"].as_u64().unwrap() > 0, "{stats}");
+    assert_eq!(stats["mem_limit_bytes"], (64u64 << 20), "{stats}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Where this machine lets us create cgroups (v1 memory hierarchy or the v2 root), or why
+/// not.
+fn cgroups_writable() -> Result<(), String> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").map_err(|e| e.to_string())?;
+    let hierarchy = remesos::agent::isolator::detect(&mounts, "remesos-probe")
+        .ok_or("no cgroup hierarchy with the memory controller")?;
+    let probe = match hierarchy {
+        remesos::agent::isolator::Hierarchy::V1 { memory, .. } => {
+            memory.ok_or("no v1 memory hierarchy")?
+        }
+        remesos::agent::isolator::Hierarchy::V2 { root } => root,
+    };
+    std::fs::create_dir(&probe).map_err(|e| format!("cannot create {}: {e}", probe.display()))?;
+    let _ = std::fs::remove_dir(&probe);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cgroups_limits_memory_limitation_and_a_pid_namespace() {
+    if let Err(why) = cgroups_writable() {
+        eprintln!("skipping the cgroups test: {why}");
+        return;
+    }
+    let dir = temp_dir("agent-cgroups");
+    let (_master, master) = spawn_master(&dir).await;
+    let port = free_port();
+    let agent = format!("127.0.0.1:{port}");
+    let root = format!("remesos-test-{port}");
+    let mut agent_daemon = spawn_agent(
+        &master,
+        port,
+        &dir.join("agent"),
+        &[
+            "--isolation=cgroups/cpu,cgroups/mem,namespaces/pid",
+            &format!("--cgroups_root={root}"),
+        ],
+    );
+    support::registered_agent_state(&agent).await;
+    let mut framework = TestFramework::subscribe(&master, "cgroups", false).await;
+    let fid = framework.sub.framework_id.value.clone();
+    let offer = framework.next_offer().await;
+    let tasks = vec![
+        // Buffers 500 MB in one line: far over 64 MB + the executor's 32 MB.
+        command_task(
+            "hog",
+            &offer,
+            "cpus:0.2;mem:64",
+            "head -c 500000000 /dev/zero | tail",
+        ),
+        command_task(
+            "pidns",
+            &offer,
+            "cpus:0.2;mem:64",
+            "echo pid=$$; echo procs=$(ls /proc | grep -c '^[0-9]')",
+        ),
+        command_task("limited", &offer, "cpus:0.5;mem:64", "sleep 600"),
+    ];
+    framework.launch(&offer, tasks).await;
+
+    let mut limited_checked = false;
+    let mut ends = std::collections::BTreeMap::new();
+    while ends.len() < 3 {
+        let status = framework.next_update(Duration::from_secs(60)).await;
+        let id = status.task_id.value.clone();
+        if id == "limited" && status.state == TaskState::TaskRunning as i32 && !limited_checked {
+            limited_checked = true;
+            // The container's cgroups carry its limits: executor (0.1 cpus, 32 MB) + task.
+            let (_, body) = operator_call(&agent, r#"{"type":"GET_CONTAINERS"}"#).await;
+            let containers = body["get_containers"]["containers"].as_array().unwrap();
+            let container: &Value = containers
+                .iter()
+                .find(|c| c["executor_id"]["value"] == "limited")
+                .unwrap();
+            let cid = container["container_id"]["value"].as_str().unwrap();
+            let stats = &container["resource_statistics"];
+            assert_eq!(stats["mem_limit_bytes"], (96u64 << 20), "{stats}");
+            assert!(stats["mem_total_bytes"].as_u64().unwrap() > 0, "{stats}");
+            let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+            match remesos::agent::isolator::detect(&mounts, &root).unwrap() {
+                remesos::agent::isolator::Hierarchy::V1 { cpu, memory, .. } => {
+                    let memory = memory.unwrap().join(cid);
+                    let limit =
+                        std::fs::read_to_string(memory.join("memory.limit_in_bytes")).unwrap();
+                    assert_eq!(limit.trim(), (96u64 << 20).to_string());
+                    let shares =
+                        std::fs::read_to_string(cpu.unwrap().join(cid).join("cpu.shares")).unwrap();
+                    assert_eq!(shares.trim(), "614");
+                }
+                remesos::agent::isolator::Hierarchy::V2 { root } => {
+                    let max = std::fs::read_to_string(root.join(cid).join("memory.max")).unwrap();
+                    assert_eq!(max.trim(), (96u64 << 20).to_string());
+                }
+            }
+            framework
+                .kill("limited", status.agent_id.as_ref().unwrap())
+                .await;
+        }
+        if TaskState::try_from(status.state).is_ok_and(remesos::master::is_terminal) {
+            ends.insert(id, status);
+        }
+    }
+    assert!(limited_checked);
+    let hog = &ends["hog"];
+    assert_eq!(hog.state, TaskState::TaskFailed as i32, "{hog:?}");
+    assert_eq!(
+        hog.reason,
+        Some(v1::task_status::Reason::ContainerLimitationMemory as i32),
+        "{hog:?}"
+    );
+    assert_eq!(
+        hog.source,
+        Some(v1::task_status::Source::Agent as i32),
+        "{hog:?}"
+    );
+    assert!(
+        hog.message
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("Memory limit exceeded: Requested: 96MB Maximum Used: "),
+        "{hog:?}"
+    );
+    assert_eq!(ends["pidns"].state, TaskState::TaskFinished as i32);
+    assert_eq!(ends["limited"].state, TaskState::TaskKilled as i32);
+
+    // In its own pid namespace the executor is pid 1 and the task one of very few.
+    let stdout = read_file(
+        &agent,
+        &format!("/frameworks/{fid}/executors/pidns/runs/latest/stdout"),
+    )
+    .await;
+    let value = |key: &str| -> u32 {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {stdout:?}"))
+    };
+    assert!(value("pid=") < 10, "{stdout}");
+    assert!(value("procs=") < 10, "{stdout}");
+    // The agent removes each container's cgroups when its executor ends; the root goes here.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    agent_daemon.kill9();
+    for line in std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+    {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() > 2 && fields[2].starts_with("cgroup") {
+            let _ = std::fs::remove_dir(std::path::Path::new(fields[1]).join(&root));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

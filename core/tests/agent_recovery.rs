@@ -1,0 +1,329 @@
+//! Agent recovery with real processes (reference/mesos-contract.md §8.6, Mesos
+//! `docs/agent-recovery.md`; issue 7 fault test 5(b)): `kill -9` of a `remesos agent`
+//! running tasks of a checkpointing framework, then a restart on the same work_dir — the
+//! executors keep running, reconnect, resend what the agent missed, and every task ends
+//! exactly once.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use remesos_proto::v1;
+use support::{Daemon, TestFramework, command_task, free_port, spawn_agent, spawn_master};
+use v1::TaskState;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("remesos-{name}-{}", free_port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every `forked.pid` checkpointed under `meta/`, by executor id.
+fn executor_pids(work_dir: &Path) -> BTreeMap<String, i32> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                walk(&path, out);
+            } else if path.file_name().is_some_and(|n| n == "forked.pid") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&work_dir.join("meta"), &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            // .../executors/<eid>/runs/<cid>/pids/forked.pid
+            let eid = f.ancestors().nth(4).unwrap().file_name().unwrap();
+            let pid = std::fs::read_to_string(&f).unwrap().trim().parse().unwrap();
+            (eid.to_string_lossy().into_owned(), pid)
+        })
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let state = s.rsplit_once(')')?.1.split_whitespace().next()?.to_string();
+            Some(state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+fn state_name(state: i32) -> &'static str {
+    TaskState::try_from(state).map_or("?", |s| s.as_str_name())
+}
+
+fn terminal(state: i32) -> bool {
+    TaskState::try_from(state).is_ok_and(remesos::master::is_terminal)
+}
+
+/// Launches 2 short tasks (they end while the agent is down) and 2 long ones (they write a
+/// tick file until killed), `kill -9`s the agent, restarts it, and counts every task's
+/// terminal state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_agent_keeps_tasks_running_and_reporting() {
+    let dir = temp_dir("recovery");
+    let (_master, master) = spawn_master(&dir).await;
+    let port = free_port();
+    let agent_addr = format!("127.0.0.1:{port}");
+    let work_dir = dir.join("agent");
+    let mut agent = spawn_agent(&master, port, &work_dir, &[]);
+    let agent_id = support::registered_agent_state(&agent_addr).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut framework = TestFramework::subscribe(&master, "recovery", true).await;
+    let offer = framework.next_offer().await;
+    let ids = ["short-1", "short-2", "long-1", "long-2"];
+    let tasks = ids
+        .iter()
+        .map(|id| {
+            let command = if id.starts_with("short") {
+                "sleep 3"
+            } else {
+                "while true; do echo tick >> ticks; sleep 0.2; done"
+            };
+            command_task(id, &offer, "cpus:0.2;mem:32", command)
+        })
+        .collect();
+    framework.launch(&offer, tasks).await;
+
+    let mut states: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    let running = |states: &BTreeMap<String, Vec<i32>>| {
+        ids.iter().all(|id| {
+            states
+                .get(*id)
+                .is_some_and(|s| s.contains(&(TaskState::TaskRunning as i32)))
+        })
+    };
+    while !running(&states) {
+        let status = framework.next_update(Duration::from_secs(30)).await;
+        states
+            .entry(status.task_id.value.clone())
+            .or_default()
+            .push(status.state);
+    }
+    let pids = executor_pids(&work_dir);
+    assert_eq!(pids.len(), 4, "{pids:?}");
+
+    // kill -9: no chance to clean up. The executors are not the agent's to take along.
+    agent.kill9();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (eid, pid) in &pids {
+        assert!(
+            alive(*pid),
+            "executor {eid} (pid {pid}) died with the agent"
+        );
+    }
+    // Long enough for the short tasks to finish while the agent is away: their executors
+    // keep the terminal updates and resend them when they resubscribe.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let ticks_before: BTreeMap<&str, usize> = ["long-1", "long-2"]
+        .iter()
+        .map(|id| (*id, ticks(&work_dir, &agent_id, &framework, id)))
+        .collect();
+
+    let mut agent = spawn_agent(&master, port, &work_dir, &[]);
+    let state = support::registered_agent_state(&agent_addr).await;
+    assert_eq!(
+        state["id"],
+        agent_id.as_str(),
+        "the same agent after a restart"
+    );
+
+    let finished = |states: &BTreeMap<String, Vec<i32>>, ids: &[&str]| {
+        ids.iter().all(|id| {
+            states
+                .get(*id)
+                .is_some_and(|s| s.iter().any(|x| terminal(*x)))
+        })
+    };
+    while !finished(&states, &["short-1", "short-2"]) {
+        let status = framework.next_update(Duration::from_secs(30)).await;
+        states
+            .entry(status.task_id.value.clone())
+            .or_default()
+            .push(status.state);
+    }
+    // The long tasks kept running across the restart.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (id, before) in &ticks_before {
+        let after = ticks(&work_dir, &agent_id, &framework, id);
+        assert!(
+            after > *before,
+            "{id} stopped ticking ({before} -> {after})"
+        );
+    }
+    // ... and the restarted agent still reaches their executors: KILL goes through.
+    let agent_id_proto = v1::AgentId {
+        value: agent_id.clone(),
+    };
+    for id in ["long-1", "long-2"] {
+        framework.kill(id, &agent_id_proto).await;
+    }
+    while !finished(&states, &ids) {
+        let status = framework.next_update(Duration::from_secs(30)).await;
+        states
+            .entry(status.task_id.value.clone())
+            .or_default()
+            .push(status.state);
+    }
+    // Nothing more arrives: no task ends twice.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(500), framework.sub.next_event()).await {
+            Ok(Ok(event)) => {
+                if let Some(update) = event.update {
+                    states
+                        .entry(update.status.task_id.value.clone())
+                        .or_default()
+                        .push(update.status.state);
+                }
+            }
+            Ok(Err(e)) => panic!("the subscription broke: {e}"),
+            Err(_) => {}
+        }
+    }
+    let summary: BTreeMap<&String, Vec<&str>> = states
+        .iter()
+        .map(|(id, s)| (id, s.iter().map(|x| state_name(*x)).collect()))
+        .collect();
+    for id in ids {
+        let ends: Vec<i32> = states[id]
+            .iter()
+            .copied()
+            .filter(|s| terminal(*s))
+            .collect();
+        let expected = if id.starts_with("short") {
+            TaskState::TaskFinished
+        } else {
+            TaskState::TaskKilled
+        };
+        assert_eq!(
+            ends,
+            vec![expected as i32],
+            "{id}: exactly one terminal state; all updates: {summary:?}"
+        );
+    }
+    // The executors are gone once their tasks ended.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while pids.values().any(|p| alive(*p)) {
+        assert!(Instant::now() < deadline, "executors outlived their tasks");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    agent.kill9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn ticks(work_dir: &Path, agent_id: &str, framework: &TestFramework, task: &str) -> usize {
+    let path = work_dir
+        .join("slaves")
+        .join(agent_id)
+        .join("frameworks")
+        .join(&framework.sub.framework_id.value)
+        .join("executors")
+        .join(task)
+        .join("runs/latest/ticks");
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Mesos: a changed boot id means the machine rebooted — the old state is discarded and the
+/// agent registers as a new agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_boot_id_registers_a_new_agent() {
+    let dir = temp_dir("reboot");
+    let (_master, master) = spawn_master(&dir).await;
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let work_dir = dir.join("agent");
+    let mut agent = spawn_agent(&master, port, &work_dir, &[]);
+    let first = support::registered_agent_state(&addr).await["id"].clone();
+    agent.kill9();
+
+    // Same boot: same agent.
+    let mut agent = spawn_agent(&master, port, &work_dir, &[]);
+    let again = support::registered_agent_state(&addr).await["id"].clone();
+    assert_eq!(first, again);
+    agent.kill9();
+
+    std::fs::write(
+        work_dir.join("meta/boot_id"),
+        "00000000-0000-0000-0000-000000000000",
+    )
+    .unwrap();
+    let mut agent = spawn_agent(&master, port, &work_dir, &[]);
+    let rebooted = support::registered_agent_state(&addr).await["id"].clone();
+    assert_ne!(first, rebooted, "a reboot yields a new agent id");
+    agent.kill9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGTERM leaves the executors of a checkpointing framework running (Mesos leaves them
+/// for the next agent to recover); `--recover=cleanup` kills them and exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_leaves_executors_and_recover_cleanup_kills_them() {
+    let dir = temp_dir("cleanup");
+    let (_master, master) = spawn_master(&dir).await;
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let work_dir = dir.join("agent");
+    let mut agent = spawn_agent(&master, port, &work_dir, &[]);
+    support::registered_agent_state(&addr).await;
+    let mut framework = TestFramework::subscribe(&master, "cleanup", true).await;
+    let offer = framework.next_offer().await;
+    let task = command_task("sleeper", &offer, "cpus:0.2;mem:32", "sleep 600");
+    framework.launch(&offer, vec![task]).await;
+    loop {
+        let status = framework.next_update(Duration::from_secs(30)).await;
+        if status.state == TaskState::TaskRunning as i32 {
+            break;
+        }
+    }
+    let pids = executor_pids(&work_dir);
+    let pid = pids["sleeper"];
+    let status = agent.terminate().expect("the agent exits on SIGTERM");
+    assert!(status.success(), "{status:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        alive(pid),
+        "a checkpointing framework's executor survives SIGTERM"
+    );
+
+    let mut cleanup = Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(["agent", &format!("--master={master}"), "--ip=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--work_dir={}", work_dir.display()))
+            .arg("--recover=cleanup")
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(status) = cleanup.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "--recover=cleanup did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(code.success(), "{code:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "--recover=cleanup left the executor"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
