@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -28,7 +28,7 @@ use serde_json::Value;
 use remesos::client::HttpClient;
 
 /// The end-to-end tests each run a cluster, a JobTracker and several JVMs: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -580,7 +580,7 @@ fn plugin_unit_tests_pass() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wordcount_runs_on_tasktrackers_launched_by_remesos() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let mut s = Setup::start("wordcount", &[]).await;
     let prefix = s.framework_prefix();
 
@@ -701,7 +701,7 @@ async fn wordcount_runs_on_tasktrackers_launched_by_remesos() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_survives_a_killed_tasktracker_executor() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let s = Setup::start("failover", &[]).await;
     let prefix = s.framework_prefix();
     let input = s.work.join("input");
