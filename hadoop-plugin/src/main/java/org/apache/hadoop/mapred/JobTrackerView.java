@@ -29,11 +29,14 @@ final class JobTrackerView implements ClusterView {
       maps += jobMaps;
       reduces += jobReduces;
       // Setup and cleanup tasks take a slot too (the JobTracker hands them out itself).
-      if (job.getTasks(TaskType.JOB_SETUP).length > 0 && !job.isSetupLaunched()) {
+      TaskInProgress[] setup = job.getTasks(TaskType.JOB_SETUP);
+      TaskInProgress[] cleanup = job.getTasks(TaskType.JOB_CLEANUP);
+      if (setup.length > 0 && !job.isSetupLaunched()) {
         maps++;
       }
-      if (job.getTasks(TaskType.JOB_CLEANUP).length > 0
-          && job.isSetupFinished()
+      boolean setupDone = setup.length == 0 || job.isSetupFinished();
+      if (cleanup.length > 0
+          && setupDone
           && !job.isCleanupLaunched()
           && jobMaps == 0
           && jobReduces == 0

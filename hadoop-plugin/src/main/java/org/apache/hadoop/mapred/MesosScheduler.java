@@ -41,6 +41,19 @@ import org.apache.mesos.SchedulerDriver;
 public class MesosScheduler extends TaskScheduler implements Scheduler {
   private static final Log LOG = LogFactory.getLog(MesosScheduler.class);
 
+  /** Creates the driver; tests replace it to run a JobTracker against an in-process Mesos. */
+  interface DriverFactory {
+    SchedulerDriver create(Scheduler scheduler, FrameworkInfo framework, String master);
+  }
+
+  static volatile DriverFactory driverFactory =
+      new DriverFactory() {
+        @Override
+        public SchedulerDriver create(Scheduler scheduler, FrameworkInfo framework, String master) {
+          return new MesosSchedulerDriver(scheduler, framework, master);
+        }
+      };
+
   private TaskScheduler delegate;
   private JobTracker jobTracker;
   private MesosConfig config;
@@ -109,7 +122,7 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
         .build();
     SchedulerDriver d;
     try {
-      d = new MesosSchedulerDriver(this, framework, config.master);
+      d = driverFactory.create(this, framework, config.master);
     } catch (UnsatisfiedLinkError e) {
       throw new IOException("MesosScheduler: cannot load the native Mesos library (set "
           + "MESOS_NATIVE_JAVA_LIBRARY to remesos's libmesos.so): " + e.getMessage(), e);
