@@ -242,6 +242,8 @@ impl Setup {
                 "--allocation_interval=100ms",
             ])
             .env("JAVA_HOME", &java_home)
+            // Executors inherit it (the agent's own default is libmesos.so beside remesos).
+            .env("MESOS_NATIVE_JAVA_LIBRARY", &lib)
             .stdout(Stdio::from(std::fs::File::create(&cluster_log).unwrap()))
             .stderr(Stdio::from(
                 std::fs::File::create(work.join("remesos.err")).unwrap(),
@@ -305,6 +307,9 @@ impl Setup {
             ("mapred.mesos.offer.refuse.seconds", "5".into()),
             ("mapred.job.tracker.http.address", "127.0.0.1:0".into()),
             ("mapred.tasktracker.expiry.interval", "60000".into()),
+            // Exact attempt counts in the job's counters.
+            ("mapred.map.tasks.speculative.execution", "false".into()),
+            ("mapred.reduce.tasks.speculative.execution", "false".into()),
         ];
         props.extend(extra.iter().cloned());
         write(&conf.join("mapred-site.xml"), &site(&props));

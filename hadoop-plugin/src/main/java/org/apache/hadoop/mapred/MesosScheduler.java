@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
@@ -62,6 +63,7 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
   private Thread checker;
   private Thread shutdownHook;
   private volatile boolean stopped;
+  private final AtomicBoolean stopping = new AtomicBoolean();
 
   private final JobInProgressListener listener =
       new JobInProgressListener() {
@@ -148,7 +150,20 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
     shutdownHook = new Thread(new Runnable() {
       @Override
       public void run() {
-        stopDriver();
+        // Bounded: a driver that cannot reach its master must not hold the JVM's exit.
+        Thread stop = new Thread(new Runnable() {
+          @Override
+          public void run() {
+            stopDriver();
+          }
+        }, "MesosScheduler teardown");
+        stop.setDaemon(true);
+        stop.start();
+        try {
+          stop.join(10000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
       }
     }, "MesosScheduler shutdown");
     Runtime.getRuntime().addShutdownHook(shutdownHook);
@@ -171,7 +186,7 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
   }
 
   private void stopDriver() {
-    if (stopped) {
+    if (!stopping.compareAndSet(false, true)) {
       return;
     }
     stopped = true;
