@@ -35,6 +35,9 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== libmesos.so (jni-driver) for the Java end-to-end tests (core/tests/hadoop.rs)"
+cargo build --release --locked -p remesos-jni
+
 echo "== cargo test --release"
 log=$(mktemp)
 set +e

@@ -1,0 +1,814 @@
+//! Hadoop 1.2.1 on remesos, end to end (issue 6), with real peers only: hadoop-core and
+//! hadoop-examples 1.2.1 and Apache's mesos 1.11.0 jar from Maven Central, the JVM of the
+//! machine (a JDK 17), the `remesos` binary (`remesos local`, a master and 2 agents) and the
+//! project's `libmesos.so` (issue 4) under Apache's jar, chosen by `MESOS_NATIVE_JAVA_LIBRARY`.
+//!
+//! The Hadoop home is assembled exactly as README's "Hadoop 1.x on remesos" section tells an
+//! operator (`hadoop-plugin/dist/assemble.sh`), the JobTracker runs with that section's
+//! mapred-site.xml, and jobs are submitted with `bin/hadoop jar hadoop-examples-1.2.1.jar`.
+//!
+//! - `plugin_unit_tests_pass`: the plugin's own JUnit tests (`mvn package`).
+//! - `wordcount_runs_on_tasktrackers_launched_by_remesos`: WordCount over generated input
+//!   (several MB, several splits) checked against a count made here; a second job with 3
+//!   reducers; `/master/state` shows the framework and its TaskTracker tasks; idle trackers are
+//!   killed after the jobs; stopping the JobTracker tears the framework down.
+//! - `job_survives_a_killed_tasktracker_executor`: SIGKILL to a TaskTracker's executor
+//!   process mid-job; the job still completes with the right output.
+//!
+//! Without a usable `libmesos.so` the two end-to-end tests fail with a message saying so.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use remesos::client::HttpClient;
+
+/// The end-to-end tests each run a cluster, a JobTracker and several JVMs: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("core/ has a parent")
+        .to_path_buf()
+}
+
+fn scratch() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hadoop-e2e")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The JDK to run Hadoop on: `JAVA_HOME` if set, else the one `java` on PATH belongs to.
+/// Hadoop 1.2.1 cannot run on JDK 24+ (reference/hadoop.md §4), so such a JDK is refused.
+fn java_home() -> PathBuf {
+    let home = match std::env::var_os("JAVA_HOME") {
+        Some(h) => PathBuf::from(h),
+        None => {
+            let out = Command::new("sh")
+                .args(["-c", "readlink -f \"$(command -v java)\""])
+                .output()
+                .expect("find java");
+            let java = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            java.parent()
+                .and_then(Path::parent)
+                .unwrap_or_else(|| panic!("no JDK: `java` not on PATH"))
+                .to_path_buf()
+        }
+    };
+    let out = Command::new(home.join("bin/java"))
+        .arg("-version")
+        .output()
+        .unwrap_or_else(|e| panic!("run {}/bin/java: {e}", home.display()));
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let major: u32 = text
+        .split('"')
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        (8..24).contains(&major),
+        "Hadoop 1.2.1 needs a JDK 8..23 (JDK 24+ removed Subject.getSubject); {} is: {text}",
+        home.display()
+    );
+    home
+}
+
+/// The project's libmesos.so: `REMESOS_LIBMESOS`, else beside the `remesos` binary under test.
+/// Fails the test, loudly, when it is missing or does not export the JNI natives.
+fn libmesos() -> PathBuf {
+    let path = std::env::var_os("REMESOS_LIBMESOS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_BIN_EXE_remesos")).with_file_name("libmesos.so"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "the Hadoop end-to-end test needs remesos's JNI library (issue 4) and it is not \
+             usable: {}: {e}. Build it with `cargo build --release -p remesos-jni` or point \
+             REMESOS_LIBMESOS at one",
+            path.display()
+        )
+    });
+    for symbol in [
+        "Java_org_apache_mesos_MesosSchedulerDriver_initialize",
+        "Java_org_apache_mesos_MesosSchedulerDriver_start",
+        "Java_org_apache_mesos_MesosExecutorDriver_initialize",
+        "JNI_OnLoad",
+    ] {
+        assert!(
+            bytes.windows(symbol.len()).any(|w| w == symbol.as_bytes()),
+            "{} is not a usable libmesos.so: it does not export {symbol} (issue 4 not done)",
+            path.display()
+        );
+    }
+    path
+}
+
+/// `hadoop-plugin/dist/assemble.sh` into the scratch dir, once per test binary.
+fn hadoop_home() -> PathBuf {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let home = scratch().join("hadoop-1.2.1");
+        let out = Command::new("bash")
+            .arg(repo_root().join("hadoop-plugin/dist/assemble.sh"))
+            .arg(&home)
+            .env("SKIP_PLUGIN_TESTS", "1")
+            .env("JAVA_HOME", java_home())
+            .output()
+            .expect("run assemble.sh");
+        assert!(
+            out.status.success(),
+            "assembling Hadoop 1.2.1 from Maven Central failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        home
+    })
+    .clone()
+}
+
+/// A process killed (with its process group, where it leads one) when dropped.
+struct Proc {
+    child: Child,
+    name: &'static str,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn terminate(&mut self, grace: Duration) {
+        // SAFETY: kill(2) on our own child's pid; no memory involved.
+        unsafe {
+            libc::kill(self.pid(), libc::SIGTERM);
+        }
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let from = lines.len().saturating_sub(60);
+        format!(
+            "--- last lines of {} ({}):\n{}",
+            self.name,
+            self.log.display(),
+            lines[from..].join("\n")
+        )
+    }
+
+    fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.terminate(Duration::from_secs(10));
+    }
+}
+
+struct Setup {
+    work: PathBuf,
+    home: PathBuf,
+    conf: PathBuf,
+    java_home: PathBuf,
+    master: String,
+    jt_port: u16,
+    http: HttpClient,
+    // Fields drop in declaration order: the JobTracker before the cluster.
+    jobtracker: Option<Proc>,
+    cluster: Proc,
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn site(props: &[(&str, String)]) -> String {
+    let mut s = String::from("<?xml version=\"1.0\"?>\n<configuration>\n");
+    for (k, v) in props {
+        s.push_str(&format!(
+            "  <property><name>{k}</name><value>{v}</value></property>\n"
+        ));
+    }
+    s.push_str("</configuration>\n");
+    s
+}
+
+impl Setup {
+    /// `remesos local` with 2 agents (each on its own loopback address, so TaskTrackers on
+    /// different agents never compete for a port) and a JobTracker whose scheduler is
+    /// MesosScheduler; returns once the JobTracker's framework is registered.
+    async fn start(name: &str, extra: &[(&str, String)]) -> Setup {
+        let lib = libmesos();
+        let java_home = java_home();
+        let home = hadoop_home();
+        let work = scratch().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).unwrap();
+
+        let port = free_port();
+        let agent_port = free_port();
+        let cluster_log = work.join("remesos.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(["local", "--num_agents=2", "--agent_loopback_ips"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--first_agent_port={agent_port}"))
+            .arg(format!("--work_dir={}", work.join("mesos").display()))
+            .args([
+                "--resources=cpus:4;mem:4096;disk:8192;ports:[31000-31999]",
+                "--allocation_interval=100ms",
+            ])
+            .env("JAVA_HOME", &java_home)
+            // Executors inherit it (the agent's own default is libmesos.so beside remesos).
+            .env("MESOS_NATIVE_JAVA_LIBRARY", &lib)
+            .stdout(Stdio::from(std::fs::File::create(&cluster_log).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(work.join("remesos.err")).unwrap(),
+            ))
+            .spawn()
+            .expect("start remesos local");
+        let cluster = Proc {
+            child,
+            name: "remesos local",
+            log: cluster_log,
+        };
+        let master = format!("127.0.0.1:{port}");
+        let http = HttpClient::default();
+        wait_for(
+            &http,
+            &master,
+            Duration::from_secs(30),
+            "2 active agents",
+            |s| s["activated_slaves"].as_f64() == Some(2.0),
+        )
+        .await;
+
+        // The operator's configuration (README "Hadoop 1.x on remesos"), per test directory.
+        let conf = work.join("conf");
+        let jt_port = free_port();
+        write(
+            &conf.join("core-site.xml"),
+            &site(&[
+                ("fs.default.name", "file:///".into()),
+                (
+                    "hadoop.tmp.dir",
+                    work.join("hadoop-tmp").display().to_string(),
+                ),
+            ]),
+        );
+        let mut props: Vec<(&str, String)> = vec![
+            ("mapred.job.tracker", format!("127.0.0.1:{jt_port}")),
+            (
+                "mapred.jobtracker.taskScheduler",
+                "org.apache.hadoop.mapred.MesosScheduler".into(),
+            ),
+            ("mapred.mesos.master", master.clone()),
+            (
+                "mapred.mesos.taskScheduler",
+                "org.apache.hadoop.mapred.JobQueueTaskScheduler".into(),
+            ),
+            (
+                "mapred.mesos.executor.directory",
+                home.display().to_string(),
+            ),
+            ("mapred.mesos.slot.cpus", "1".into()),
+            ("mapred.mesos.slot.mem", "512".into()),
+            ("mapred.mesos.slot.disk", "256".into()),
+            ("mapred.mesos.tasktracker.cpus", "1".into()),
+            ("mapred.mesos.tasktracker.mem", "640".into()),
+            ("mapred.mesos.tasktracker.disk", "256".into()),
+            ("mapred.tasktracker.map.tasks.maximum", "2".into()),
+            ("mapred.tasktracker.reduce.tasks.maximum", "1".into()),
+            ("mapred.mesos.tracker.idle.interval", "1".into()),
+            ("mapred.mesos.tracker.idle.checks", "3".into()),
+            ("mapred.mesos.offer.refuse.seconds", "5".into()),
+            ("mapred.job.tracker.http.address", "127.0.0.1:0".into()),
+            ("mapred.tasktracker.expiry.interval", "60000".into()),
+            // Exact attempt counts in the job's counters.
+            ("mapred.map.tasks.speculative.execution", "false".into()),
+            ("mapred.reduce.tasks.speculative.execution", "false".into()),
+        ];
+        props.extend(extra.iter().cloned());
+        write(&conf.join("mapred-site.xml"), &site(&props));
+
+        let jt_log = work.join("jobtracker.log");
+        let child = Command::new(home.join("bin/hadoop"))
+            .arg("jobtracker")
+            .env("JAVA_HOME", &java_home)
+            .env("HADOOP_CONF_DIR", &conf)
+            .env("HADOOP_LOG_DIR", work.join("jt-logs"))
+            .env("MESOS_NATIVE_JAVA_LIBRARY", &lib)
+            .stdout(Stdio::from(std::fs::File::create(&jt_log).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(&jt_log).unwrap().try_clone().unwrap(),
+            ))
+            .spawn()
+            .expect("start the JobTracker");
+        let mut jobtracker = Proc {
+            child,
+            name: "JobTracker",
+            log: jt_log,
+        };
+
+        let prefix = format!("Hadoop: (RPC port: {jt_port}");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let state = master_state(&http, &master).await;
+            if framework(&state, &prefix).is_some() {
+                break;
+            }
+            assert!(
+                !jobtracker.exited(),
+                "the JobTracker exited before registering with remesos\n{}",
+                jobtracker.log_tail()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "no framework '{prefix}...' registered within 90 s\n{}",
+                jobtracker.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Setup {
+            work,
+            home,
+            conf,
+            java_home,
+            master,
+            jt_port,
+            http,
+            jobtracker: Some(jobtracker),
+            cluster,
+        }
+    }
+
+    fn framework_prefix(&self) -> String {
+        format!("Hadoop: (RPC port: {}", self.jt_port)
+    }
+
+    async fn state(&self) -> Value {
+        master_state(&self.http, &self.master).await
+    }
+
+    /// `bin/hadoop jar hadoop-examples-1.2.1.jar <args>` as a child process.
+    fn submit(&self, args: &[&str], log: &str) -> Proc {
+        let log = self.work.join(log);
+        let child = Command::new(self.home.join("bin/hadoop"))
+            .arg("jar")
+            .arg(self.home.join("lib/hadoop-examples-1.2.1.jar"))
+            .args(args)
+            .env("JAVA_HOME", &self.java_home)
+            .env("HADOOP_CONF_DIR", &self.conf)
+            .env("HADOOP_LOG_DIR", self.work.join("client-logs"))
+            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(&log).unwrap().try_clone().unwrap(),
+            ))
+            .spawn()
+            .expect("submit a job");
+        Proc {
+            child,
+            name: "job client",
+            log,
+        }
+    }
+
+    /// Waits for a submitted job; panics with the logs when it fails or takes too long.
+    async fn wait_job(&self, job: &mut Proc, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = job.child.try_wait() {
+                assert!(
+                    status.success(),
+                    "job failed ({status})\n{}\n{}",
+                    job.log_tail(),
+                    self.jobtracker.as_ref().unwrap().log_tail()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job still running after {timeout:?}\n{}\n{}",
+                job.log_tail(),
+                self.jobtracker.as_ref().unwrap().log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+async fn master_state(http: &HttpClient, master: &str) -> Value {
+    match http.get(&format!("http://{master}/master/state")).await {
+        Ok((200, body)) => serde_json::from_slice(&body).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+async fn wait_for(
+    http: &HttpClient,
+    master: &str,
+    timeout: Duration,
+    what: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let state = master_state(http, master).await;
+        if ok(&state) {
+            return state;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; /master/state: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The active framework whose name starts with `prefix`.
+fn framework<'a>(state: &'a Value, prefix: &str) -> Option<&'a Value> {
+    state["frameworks"]
+        .as_array()?
+        .iter()
+        .find(|f| f["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+}
+
+/// TaskTracker tasks of the framework: (task id, state), running and completed.
+fn tracker_tasks(framework: &Value) -> Vec<(String, String)> {
+    let mut out = vec![];
+    for key in ["tasks", "completed_tasks"] {
+        for t in framework[key].as_array().into_iter().flatten() {
+            let id = t["id"].as_str().unwrap_or_default();
+            if id.starts_with("Task_Tracker_") {
+                out.push((
+                    id.to_string(),
+                    t["state"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Writes `files` files of about `bytes_each` bytes of words (a seeded LCG picks them from a
+/// Zipf-ish vocabulary) and returns the count WordCount must produce, computed here.
+fn generate_input(dir: &Path, files: usize, bytes_each: usize, seed: u64) -> BTreeMap<String, u64> {
+    std::fs::create_dir_all(dir).unwrap();
+    let vocabulary: Vec<String> = (0..20_000)
+        .map(|i| match i % 4 {
+            0 => format!("w{i}"),
+            1 => format!("Word{i}"),
+            2 => format!("x{i}-y"),
+            _ => format!("ünï{i}"),
+        })
+        .collect();
+    let mut state = seed;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    let mut counts = BTreeMap::new();
+    for f in 0..files {
+        let mut text = String::with_capacity(bytes_each + 64);
+        while text.len() < bytes_each {
+            let words = 1 + next() % 12;
+            for k in 0..words {
+                // Skewed: small indexes are much more frequent.
+                let a = next() % vocabulary.len() as u64;
+                let b = next() % vocabulary.len() as u64;
+                let word = &vocabulary[a.min(b) as usize];
+                if k > 0 {
+                    text.push(if next() % 7 == 0 { '\t' } else { ' ' });
+                }
+                text.push_str(word);
+                *counts.entry(word.clone()).or_insert(0) += 1;
+            }
+            text.push('\n');
+        }
+        std::fs::write(dir.join(format!("part-{f:02}.txt")), text).unwrap();
+    }
+    counts
+}
+
+/// WordCount's output: every `part-r-*` file of `dir`, merged.
+fn read_output(dir: &Path) -> (BTreeMap<String, u64>, usize) {
+    assert!(
+        dir.join("_SUCCESS").exists(),
+        "no _SUCCESS in {}",
+        dir.display()
+    );
+    let mut counts = BTreeMap::new();
+    let mut parts = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("part-r-") {
+            continue;
+        }
+        parts += 1;
+        for line in std::fs::read_to_string(e.path()).unwrap().lines() {
+            let (word, n) = line
+                .rsplit_once('\t')
+                .unwrap_or_else(|| panic!("bad line {line:?}"));
+            let previous = counts.insert(word.to_string(), n.parse::<u64>().unwrap());
+            assert!(previous.is_none(), "{word} in two reducers' output");
+        }
+    }
+    (counts, parts)
+}
+
+fn assert_counts(expected: &BTreeMap<String, u64>, got: &BTreeMap<String, u64>) {
+    assert_eq!(expected.len(), got.len(), "distinct words");
+    for (word, n) in expected {
+        assert_eq!(got.get(word), Some(n), "count of {word}");
+    }
+}
+
+#[test]
+fn plugin_unit_tests_pass() {
+    let out = Command::new("mvn")
+        .args(["-q", "-B", "-Dstyle.color=never", "package"])
+        .arg("-f")
+        .arg(repo_root().join("hadoop-plugin/pom.xml"))
+        .env("JAVA_HOME", java_home())
+        .output()
+        .expect("run mvn");
+    assert!(
+        out.status.success(),
+        "hadoop-plugin's tests failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Surefire's reports: the tests really ran.
+    let reports = repo_root().join("hadoop-plugin/target/surefire-reports");
+    let ran: usize = std::fs::read_dir(&reports)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".txt"))
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            text.split("Tests run: ")
+                .nth(1)
+                .and_then(|s| s.split(',').next())
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(ran >= 10, "only {ran} plugin tests ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wordcount_runs_on_tasktrackers_launched_by_remesos() {
+    let _serial = SERIAL.lock().await;
+    let mut s = Setup::start("wordcount", &[]).await;
+    let prefix = s.framework_prefix();
+
+    // Nothing to do yet: no TaskTracker is launched for an idle JobTracker.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let state = s.state().await;
+    assert!(
+        tracker_tasks(framework(&state, &prefix).unwrap()).is_empty(),
+        "{state}"
+    );
+
+    // ~6 MB in 6 files: 6 splits (local files under the 32 MB local block size).
+    let input = s.work.join("input");
+    let expected = generate_input(&input, 6, 1 << 20, 42);
+    let out1 = s.work.join("out-1");
+    let mut job = s.submit(
+        &["wordcount", input.to_str().unwrap(), out1.to_str().unwrap()],
+        "job-1.log",
+    );
+
+    // While it runs, the master shows the framework with TaskTracker tasks RUNNING.
+    let state = wait_for(
+        &s.http,
+        &s.master,
+        Duration::from_secs(120),
+        "a RUNNING TaskTracker task",
+        |st| {
+            framework(st, &prefix).is_some_and(|f| {
+                tracker_tasks(f)
+                    .iter()
+                    .any(|(_, state)| state == "TASK_RUNNING")
+            })
+        },
+    )
+    .await;
+    let f = framework(&state, &prefix).unwrap();
+    assert_eq!(f["active"], Value::Bool(true), "{f}");
+    s.wait_job(&mut job, Duration::from_secs(300)).await;
+
+    let (got, parts) = read_output(&out1);
+    assert_eq!(parts, 1, "one reducer by default");
+    assert_counts(&expected, &got);
+    let job_log = std::fs::read_to_string(&job.log).unwrap();
+    assert!(
+        job_log.contains("Launched map tasks=6"),
+        "6 splits expected:\n{job_log}"
+    );
+
+    // Second job, 3 reducers.
+    let out2 = s.work.join("out-3-reducers");
+    let mut job = s.submit(
+        &[
+            "wordcount",
+            "-Dmapred.reduce.tasks=3",
+            input.to_str().unwrap(),
+            out2.to_str().unwrap(),
+        ],
+        "job-2.log",
+    );
+    s.wait_job(&mut job, Duration::from_secs(300)).await;
+    let (got, parts) = read_output(&out2);
+    assert_eq!(parts, 3);
+    assert_counts(&expected, &got);
+
+    // Every tracker launched was a Mesos task of this framework; after the jobs they go idle
+    // and are killed (idle check every 1 s, 3 checks), their resources returned.
+    let state = wait_for(
+        &s.http,
+        &s.master,
+        Duration::from_secs(90),
+        "idle TaskTrackers killed",
+        |st| {
+            framework(st, &prefix).is_some_and(|f| {
+                let tasks = tracker_tasks(f);
+                !tasks.is_empty()
+                    && tasks.iter().all(|(_, state)| {
+                        state != "TASK_RUNNING"
+                            && state != "TASK_STAGING"
+                            && state != "TASK_STARTING"
+                    })
+            })
+        },
+    )
+    .await;
+    let f = framework(&state, &prefix).unwrap();
+    let tasks = tracker_tasks(f);
+    assert!(
+        tasks.iter().all(|(_, state)| state == "TASK_KILLED"),
+        "trackers should end KILLED by the idle check: {tasks:?}"
+    );
+    assert_eq!(
+        f["used_resources"]["cpus"].as_f64().unwrap_or(0.0),
+        0.0,
+        "{f}"
+    );
+    let jt_log = std::fs::read_to_string(&s.jobtracker.as_ref().unwrap().log).unwrap();
+    assert!(
+        jt_log.contains("idle for 3 checks: killing it"),
+        "{}",
+        s.jobtracker.as_ref().unwrap().log_tail()
+    );
+
+    // The JobTracker stops: the framework is torn down.
+    s.jobtracker
+        .take()
+        .unwrap()
+        .terminate(Duration::from_secs(30));
+    wait_for(
+        &s.http,
+        &s.master,
+        Duration::from_secs(30),
+        "the framework torn down",
+        |st| st.is_object() && framework(st, &prefix).is_none(),
+    )
+    .await;
+    drop(s.cluster);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_survives_a_killed_tasktracker_executor() {
+    let _serial = SERIAL.lock().await;
+    let s = Setup::start("failover", &[]).await;
+    let prefix = s.framework_prefix();
+    let input = s.work.join("input");
+    let expected = generate_input(&input, 10, 1 << 20, 7);
+    let out = s.work.join("out");
+    let mut job = s.submit(
+        &["wordcount", input.to_str().unwrap(), out.to_str().unwrap()],
+        "job.log",
+    );
+
+    // Mid-job: once a task JVM (org.apache.hadoop.mapred.Child) runs under one of this
+    // cluster's sandboxes, SIGKILL the TaskTracker executor JVM that started it.
+    let sandboxes = s.work.join("mesos");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let victim = loop {
+        if let Some(pid) = executor_with_running_task(&sandboxes) {
+            break pid;
+        }
+        assert!(
+            !job.exited(),
+            "the job ended before a task ran\n{}",
+            job.log_tail()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "no task JVM started\n{}",
+            job.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // SAFETY: kill(2) on a JVM this test started (through remesos); no memory involved.
+    unsafe {
+        libc::kill(victim, libc::SIGKILL);
+    }
+
+    s.wait_job(&mut job, Duration::from_secs(400)).await;
+    let (got, _) = read_output(&out);
+    assert_counts(&expected, &got);
+
+    // Mesos saw the tracker die (the job was not merely finished before the kill).
+    let state = s.state().await;
+    let tasks = tracker_tasks(framework(&state, &prefix).unwrap());
+    assert!(
+        tasks
+            .iter()
+            .any(|(_, st)| st == "TASK_FAILED" || st == "TASK_LOST"),
+        "the killed tracker's task should have failed: {tasks:?}"
+    );
+    let jt_log = std::fs::read_to_string(&s.jobtracker.as_ref().unwrap().log).unwrap();
+    assert!(
+        jt_log.contains("Lost tracker"),
+        "Hadoop should have been told the tracker is lost"
+    );
+}
+
+/// pid of a MesosExecutor JVM under `sandboxes` that has a task JVM child, if any.
+fn executor_with_running_task(sandboxes: &Path) -> Option<i32> {
+    let mut executors = vec![];
+    let mut children_parents = vec![];
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+        if cmdline.contains("org.apache.hadoop.mapred.MesosExecutor") && cwd.starts_with(sandboxes)
+        {
+            executors.push(pid);
+        }
+        if cmdline.contains("org.apache.hadoop.mapred.Child") {
+            children_parents.push(parent_pids(pid));
+        }
+    }
+    executors.into_iter().find(|e| {
+        children_parents
+            .iter()
+            .any(|ancestors| ancestors.contains(e))
+    })
+}
+
+fn parent_pids(mut pid: i32) -> Vec<i32> {
+    let mut out = vec![];
+    for _ in 0..8 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            break;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces; split after the last ')'.
+        let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            break;
+        };
+        if ppid <= 1 {
+            break;
+        }
+        out.push(ppid);
+        pid = ppid;
+    }
+    out
+}
