@@ -64,7 +64,12 @@ if [ ! -s "$tarball" ]; then
     rm -rf "$stage"
 fi
 
-if [ "${REMESOS_SPARK_SKIP_PLUGIN:-0}" != 1 ] && ! ls spark-plugin/target/remesos-spark-plugin-*.jar >/dev/null 2>&1; then
+plugin_jar=$(ls spark-plugin/target/remesos-spark-plugin-*.jar 2>/dev/null | head -1 || true)
+stale=1
+if [ -n "$plugin_jar" ] && [ -z "$(find spark-plugin/src spark-plugin/pom.xml -newer "$plugin_jar")" ]; then
+    stale=0
+fi
+if [ "${REMESOS_SPARK_SKIP_PLUGIN:-0}" != 1 ] && [ "$stale" = 1 ]; then
     echo "spark setup: building spark-plugin (mvn package)"
     # Apache's mesos-1.4.3-shaded-protobuf.jar (the classifier artifact spark-mesos 3.5 depends
     # on) is not served by the Maven Central mirror here; pyspark 3.5.3 ships the same file,

@@ -128,14 +128,10 @@ public final class MesosCoarseGrainedBackend extends CoarseGrainedSchedulerBacke
         this.rejectMaxCoresSecs = conf.contains("spark.mesos.rejectOfferDurationForReachedMaxCores")
                 ? seconds(conf.get("spark.mesos.rejectOfferDurationForReachedMaxCores")) : reject;
         this.shutdownTimeoutMs = conf.getTimeAsMs("spark.mesos.coarse.shutdownTimeout", "10s");
-        if (conf.getBoolean("spark.dynamicAllocation.enabled", false)) {
-            int min = conf.getInt("spark.dynamicAllocation.minExecutors", 0);
-            int initial = conf.getInt("spark.dynamicAllocation.initialExecutors", min);
-            this.executorLimit = Math.max(min, Math.max(initial,
-                    conf.getInt("spark.executor.instances", 0)));
-        } else {
-            this.executorLimit = Integer.MAX_VALUE;
-        }
+        // With dynamic allocation nothing launches until the allocation manager asks for a
+        // total (it asks for the initial number at start), as Spark 3.5's backend did.
+        this.executorLimit = conf.getBoolean("spark.dynamicAllocation.enabled", false)
+                ? 0 : Integer.MAX_VALUE;
     }
 
     private static double seconds(String duration) {
@@ -237,10 +233,17 @@ public final class MesosCoarseGrainedBackend extends CoarseGrainedSchedulerBacke
         for (Object n : CollectionConverters.asJava(perProfile).values()) {
             total += (Integer) n;
         }
+        boolean more;
         synchronized (lock) {
+            more = total > executorLimit;
             executorLimit = total;
         }
         LOG.info("Capping the total number of executors to {}", total);
+        SchedulerDriver d = driver;
+        if (more && d != null) {
+            // Offers declined while at the cap may be filtered for a while: ask again now.
+            d.reviveOffers();
+        }
         return Future.successful(Boolean.TRUE);
     }
 
