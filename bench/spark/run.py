@@ -11,7 +11,7 @@ the shared machine hit both alike.
 Jobs:
   sparkpi    RemesosSparkPi (tests/spark/java, JVM only) with 100 partitions of 100,000
              samples each (10 M points), as Spark's SparkPi 100
-  wordcount  tests/spark/jobs/wordcount.py --lines 20000 --partitions 8: ~120,000 words,
+  wordcount  tests/spark/jobs/wordcount.py --lines 10000 --partitions 8: 59,994 words (1,000 distinct),
              reduceByKey + a DataFrame groupBy/agg (two shuffles), then a 16-task probe
 
 Per run: wall time of spark-submit (process start to exit), the job's own time (printed by
@@ -161,7 +161,7 @@ def run_job(job, master, home, python, env, work, event_dir, tag):
         args = ["--class", "RemesosSparkPi",
                 os.path.join(ROOT, ".cache/spark/remesos-sparkpi.jar"), "100"]
     else:
-        args = [os.path.join(ROOT, "tests/spark/jobs/wordcount.py"), "--lines", "20000",
+        args = [os.path.join(ROOT, "tests/spark/jobs/wordcount.py"), "--lines", "10000",
                 "--partitions", "8"]
     log = os.path.join(work, f"{tag}.log")
     t0 = time.time()

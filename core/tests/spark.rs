@@ -238,10 +238,10 @@ fn start_cluster(agents: &[AgentSpec]) -> Cluster {
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(state) = cluster.try_state() {
-            if state["slaves"].as_array().map_or(0, Vec::len) == agents.len() {
-                return cluster;
-            }
+        if let Some(state) = cluster.try_state()
+            && state["slaves"].as_array().map_or(0, Vec::len) == agents.len()
+        {
+            return cluster;
         }
         assert!(
             Instant::now() < deadline,
@@ -440,6 +440,7 @@ impl Proc {
         let stdout = dir.join(format!("{name}.out"));
         let stderr = dir.join(format!("{name}.log"));
         let child = cmd
+            .current_dir(dir)
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .process_group(0)
@@ -1437,7 +1438,8 @@ fn spark4_plugin_mesos_url_for_a_sparkcontext_built_directly() {
     cmd.env(
         "PYSPARK_SUBMIT_ARGS",
         format!(
-            "--jars {jar} --conf spark.mesos.executor.home={} --conf spark.cores.max=1 \
+            "--jars {jar} --driver-class-path {jar} --conf spark.mesos.executor.home={} \
+             --conf spark.cores.max=1 \
              --conf spark.executor.memory=512m --conf spark.driver.memory=512m \
              --conf spark.driver.host=127.0.0.1 --conf spark.ui.enabled=false pyspark-shell",
             env.home4.display()
