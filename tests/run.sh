@@ -30,6 +30,9 @@ echo "== python peers (pymesos in .venv)"
 bash tests/python/setup_venv.sh
 export REMESOS_PYTHON="$PWD/.venv/bin/python"
 
+echo "== libmesos.so (jni-driver; Spark and the Java tests load it)"
+cargo build --release --locked -p remesos-jni
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"

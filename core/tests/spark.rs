@@ -1,0 +1,1462 @@
+//! Spark on remesos, end to end, with real Spark from PyPI and a real JVM (issue 5).
+//!
+//! - Spark 3.5.3 (`pip install pyspark==3.5.3`), unmodified, through its built-in Mesos
+//!   backend: `--master mesos://127.0.0.1:<port>` with `MESOS_NATIVE_JAVA_LIBRARY` naming our
+//!   `libmesos.so` (jni-driver). Executors are Mesos command tasks on the agents.
+//! - Spark 4.0.0 (`pip install pyspark==4.0.0`, no Mesos code) through `spark-plugin/`:
+//!   `--master spark-mesos://...` with spark-submit, `mesos://...` for a SparkContext built
+//!   directly.
+//!
+//! Each test starts its own small cluster (`remesos master` and `remesos agent` processes,
+//! so agents can differ in attributes and addresses; a second is nothing next to a JVM) and
+//! the tests run one at a time: one Spark application on the machine at once, JVMs at
+//! 512 MiB. `tests/spark/setup.sh` (run once, from here) installs pyspark into
+//! `.venv-spark35`/`.venv-spark4`, builds the Spark tarball served as `spark.executor.uri`,
+//! compiles the JVM SparkPi and builds the plugin.
+//!
+//! These tests need the JNI library: they fail, saying so, when `libmesos.so` is missing or
+//! does not export the `MesosSchedulerDriver` natives (set `REMESOS_LIBMESOS` to use another
+//! build than `target/release/libmesos.so`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------
+// Environment: pyspark installs, artifacts, libmesos.so
+
+struct SparkEnv {
+    root: PathBuf,
+    home35: PathBuf,
+    python35: PathBuf,
+    home4: PathBuf,
+    python4: PathBuf,
+    /// Directory with the Spark tarball and the JVM SparkPi jar (served over HTTP).
+    cache: PathBuf,
+    tarball: String,
+    sparkpi_jar: PathBuf,
+    plugin_jar: Option<PathBuf>,
+    libmesos: PathBuf,
+}
+
+/// One Spark application on the machine at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn spark_env() -> &'static SparkEnv {
+    static ENV: OnceLock<Result<SparkEnv, String>> = OnceLock::new();
+    match ENV.get_or_init(prepare) {
+        Ok(env) => env,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The JNI library these tests run Spark against: `REMESOS_LIBMESOS`, else the
+/// `libmesos.so` cargo builds beside this test binary's profile directory.
+fn libmesos() -> Result<PathBuf, String> {
+    let path = match std::env::var_os("REMESOS_LIBMESOS") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            // target/release/deps/spark-<hash> -> target/release/libmesos.so
+            exe.parent()
+                .and_then(Path::parent)
+                .map(|d| d.join("libmesos.so"))
+                .ok_or("cannot locate the target directory")?
+        }
+    };
+    let bytes = std::fs::read(&path).map_err(|e| {
+        format!(
+            "libmesos.so is missing ({}: {e}). Spark reaches remesos only through the JNI \
+             library (issue 4): build it with `cargo build --release -p remesos-jni`, or set \
+             REMESOS_LIBMESOS to a built libmesos.so",
+            path.display()
+        )
+    })?;
+    for symbol in [
+        "Java_org_apache_mesos_MesosSchedulerDriver_initialize",
+        "Java_org_apache_mesos_MesosSchedulerDriver_start",
+        "Java_org_apache_mesos_MesosSchedulerDriver_join",
+        "Java_org_apache_mesos_MesosSchedulerDriver_declineOffer",
+    ] {
+        if !contains(&bytes, symbol.as_bytes()) {
+            return Err(format!(
+                "{} is not usable by Spark: it does not export {symbol} (the JNI driver of \
+                 issue 4 is not built into it yet)",
+                path.display()
+            ));
+        }
+    }
+    Ok(path)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn prepare() -> Result<SparkEnv, String> {
+    // Check the library first: without it nothing below can pass, and the setup is slow.
+    let libmesos = libmesos()?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no repository root")?
+        .to_path_buf();
+    let status = Command::new("bash")
+        .arg(root.join("tests/spark/setup.sh"))
+        .status()
+        .map_err(|e| format!("run tests/spark/setup.sh: {e}"))?;
+    if !status.success() {
+        return Err(format!("tests/spark/setup.sh failed: {status}"));
+    }
+    let home = |venv: &str| -> Result<(PathBuf, PathBuf), String> {
+        let python = root.join(venv).join("bin/python");
+        let out = Command::new(&python)
+            .args([
+                "-c",
+                "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
+            ])
+            .output()
+            .map_err(|e| format!("{}: {e}", python.display()))?;
+        let home = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if home.is_empty() {
+            return Err(format!("pyspark is not installed in {venv}"));
+        }
+        Ok((PathBuf::from(home), python))
+    };
+    let (home35, python35) = home(".venv-spark35")?;
+    let (home4, python4) = home(".venv-spark4")?;
+    let cache = root.join(".cache/spark");
+    let plugin_jar = std::fs::read_dir(root.join("spark-plugin/target"))
+        .ok()
+        .and_then(|dir| {
+            dir.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                name.starts_with("remesos-spark-plugin-")
+                    && name.ends_with(".jar")
+                    && !name.contains("original")
+            })
+        });
+    Ok(SparkEnv {
+        sparkpi_jar: cache.join("remesos-sparkpi.jar"),
+        tarball: "spark-3.5.3-bin-remesos.tgz".into(),
+        cache,
+        root,
+        home35,
+        python35,
+        home4,
+        python4,
+        plugin_jar,
+        libmesos,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// A cluster of `remesos master` + `remesos agent` processes
+
+struct AgentSpec {
+    ip: &'static str,
+    resources: &'static str,
+    attributes: Option<&'static str>,
+}
+
+fn agent(ip: &'static str, resources: &'static str) -> AgentSpec {
+    AgentSpec {
+        ip,
+        resources,
+        attributes: None,
+    }
+}
+
+struct Cluster {
+    master: String,
+    procs: Vec<Child>,
+    work_dir: PathBuf,
+}
+
+fn free_port(ip: &str) -> u16 {
+    std::net::TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_cluster(agents: &[AgentSpec]) -> Cluster {
+    let env = spark_env();
+    let port = free_port("127.0.0.1");
+    let work_dir = std::env::temp_dir().join(format!("remesos-spark-{port}"));
+    let _ = std::fs::remove_dir_all(&work_dir);
+    std::fs::create_dir_all(&work_dir).unwrap();
+    let log = |name: &str| std::fs::File::create(work_dir.join(name)).unwrap();
+    let bin = env!("CARGO_BIN_EXE_remesos");
+    let mut procs = vec![
+        Command::new(bin)
+            .args(["master", "--ip=127.0.0.1", "--hostname=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--work_dir={}", work_dir.join("master").display()))
+            .args(["--allocation_interval=100ms", "--logging_level=WARNING"])
+            .stdout(log("master.log"))
+            .stderr(log("master.log"))
+            .spawn()
+            .expect("start remesos master"),
+    ];
+    let master = format!("127.0.0.1:{port}");
+    for (i, a) in agents.iter().enumerate() {
+        let mut cmd = Command::new(bin);
+        cmd.arg("agent")
+            .arg(format!("--master={master}"))
+            .arg(format!("--ip={}", a.ip))
+            .arg(format!("--hostname={}", a.ip))
+            .arg(format!("--port={}", free_port(a.ip)))
+            .arg(format!(
+                "--work_dir={}",
+                work_dir.join(format!("agent-{i}")).display()
+            ))
+            .arg(format!("--resources={}", a.resources))
+            .arg(format!("--native_library={}", env.libmesos.display()))
+            .arg("--logging_level=WARNING")
+            .stdout(log(&format!("agent-{i}.log")))
+            .stderr(log(&format!("agent-{i}.log")));
+        if let Some(attrs) = a.attributes {
+            cmd.arg(format!("--attributes={attrs}"));
+        }
+        procs.push(cmd.spawn().expect("start remesos agent"));
+    }
+    let cluster = Cluster {
+        master,
+        procs,
+        work_dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(state) = cluster.try_state()
+            && state["slaves"].as_array().map_or(0, Vec::len) == agents.len()
+        {
+            return cluster;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster did not come up; logs in {}",
+            cluster.work_dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Cluster {
+    fn try_state(&self) -> Option<Value> {
+        let body = http_get(&self.master, "/master/state").ok()?;
+        serde_json::from_slice(&body).ok()
+    }
+
+    fn state(&self) -> Value {
+        self.try_state().expect("GET /master/state")
+    }
+
+    /// The framework named `name` (active or completed) in /master/state.
+    fn framework(&self, name: &str) -> Option<(Value, bool)> {
+        let state = self.state();
+        for (key, active) in [("frameworks", true), ("completed_frameworks", false)] {
+            if let Some(fw) = state[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|f| f["name"] == name)
+            {
+                return Some((fw.clone(), active));
+            }
+        }
+        None
+    }
+
+    /// Processes whose working directory is inside this cluster's work dir: executors and
+    /// the Spark JVMs they started. Used to find an executor to kill and, on drop, to make
+    /// sure nothing this test started outlives it.
+    fn sandbox_processes(&self) -> Vec<(i32, String, PathBuf)> {
+        let mut found = vec![];
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
+                continue;
+            };
+            if cwd.starts_with(&self.work_dir) {
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
+                found.push((pid, cmdline, exe));
+            }
+        }
+        found
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(&self.work_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let p = entry.path();
+            if p.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                let tail: String = text
+                    .lines()
+                    .rev()
+                    .take(30)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                out.push_str(&format!("--- {}\n{tail}\n", p.display()));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Agents first (SIGTERM: they kill their executors), then the master.
+        for child in self.procs.iter().rev() {
+            // SAFETY: kill(2) on a child of this process.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for child in self.procs.iter_mut() {
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Whatever this test's executors started and left behind (by pid, never by name).
+        for (pid, _, _) in self.sandbox_processes() {
+            // SAFETY: kill(2) on a process running in this test's sandboxes.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "cluster logs and sandboxes kept in {}",
+                self.work_dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.work_dir);
+        }
+    }
+}
+
+/// GET over plain HTTP/1.0 (the body ends at close; no chunking).
+fn http_get(address: &str, path: &str) -> std::io::Result<Vec<u8>> {
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
+    let mut response = vec![];
+    stream.read_to_end(&mut response)?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(std::io::Error::other(head));
+    }
+    Ok(response[split + 4..].to_vec())
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes: a static file server, Spark drivers, daemons
+
+/// `python3 -m http.server` over `dir`: how the tests serve the Spark tarball, jars and files.
+struct FileServer {
+    child: Child,
+    url: String,
+}
+
+impl FileServer {
+    fn start(dir: &Path) -> FileServer {
+        let port = free_port("127.0.0.1");
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 -m http.server");
+        let address = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(Instant::now() < deadline, "the file server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        FileServer {
+            child,
+            url: format!("http://{address}"),
+        }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A JVM (or script starting one) in its own process group, output in files.
+struct Proc {
+    child: Child,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command, dir: &Path, name: &str) -> Proc {
+        std::fs::create_dir_all(dir).unwrap();
+        let stdout = dir.join(format!("{name}.out"));
+        let stderr = dir.join(format!("{name}.log"));
+        let child = cmd
+            .current_dir(dir)
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Proc {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits for exit; kills the process group after `timeout`.
+    fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(s) = self.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.kill();
+        None
+    }
+
+    fn kill(&mut self) {
+        // SAFETY: kill(2) on the process group this test created.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+
+    /// The last lines of stderr, for assertion messages.
+    fn tail(&self) -> String {
+        let err = self.stderr();
+        let lines: Vec<&str> = err.lines().collect();
+        let from = lines.len().saturating_sub(60);
+        format!(
+            "stdout:\n{}\nstderr (last 60 lines of {}):\n{}",
+            self.stdout(),
+            self.stderr.display(),
+            lines[from..].join("\n")
+        )
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.try_wait().is_none() {
+            self.kill();
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Spark {
+    V35,
+    V4,
+}
+
+/// `spark-submit` of the chosen pyspark with the driver settings every test shares: the
+/// driver on 127.0.0.1 (executors dial it), small JVMs, no UI.
+fn spark_submit(version: Spark, cluster: &Cluster, name: &str, args: &[&str]) -> Proc {
+    let env = spark_env();
+    let (home, python) = match version {
+        Spark::V35 => (&env.home35, &env.python35),
+        Spark::V4 => (&env.home4, &env.python4),
+    };
+    let mut cmd = Command::new(home.join("bin/spark-submit"));
+    spark_env_vars(&mut cmd, home, python);
+    cmd.args([
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.driver.bindAddress=127.0.0.1",
+        "--conf",
+        "spark.driver.memory=512m",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        "spark.executor.memory=512m",
+        "--conf",
+        &format!("spark.pyspark.python={}", python.display()),
+    ]);
+    cmd.args(args);
+    Proc::spawn(cmd, &cluster.work_dir.join("drivers"), name)
+}
+
+fn spark_env_vars(cmd: &mut Command, home: &Path, python: &Path) {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SPARK_") || k.starts_with("PYSPARK_") || k == "MASTER" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("SPARK_HOME", home)
+        .env("PYSPARK_PYTHON", python)
+        .env("PYSPARK_DRIVER_PYTHON", python)
+        .env("MESOS_NATIVE_JAVA_LIBRARY", &spark_env().libmesos)
+        .env("SPARK_LOCAL_IP", "127.0.0.1");
+}
+
+fn job(name: &str) -> String {
+    spark_env()
+        .root
+        .join("tests/spark/jobs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The JSON after "RESULT " in a job's stdout.
+fn result(driver: &Proc) -> Value {
+    let out = driver.stdout();
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no RESULT line\n{}", driver.tail()));
+    serde_json::from_str(line).unwrap()
+}
+
+/// Polls /master/state while `driver` runs; returns the framework named `name` as last seen
+/// while active, with the most tasks (the running executors).
+fn watch_framework(cluster: &Cluster, driver: &mut Proc, name: &str, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Value::Null;
+    let mut most = 0;
+    loop {
+        if let Some((fw, true)) = cluster.framework(name) {
+            let n = fw["tasks"].as_array().map_or(0, Vec::len);
+            if n >= most {
+                most = n;
+                seen = fw;
+            }
+        }
+        if driver.try_wait().is_some() {
+            return seen;
+        }
+        if Instant::now() > deadline {
+            driver.kill();
+            panic!(
+                "{name} did not finish in {timeout:?}\n{}\n{}",
+                driver.tail(),
+                cluster.logs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// After the application: its framework is completed (torn down) and every task it had ended.
+fn assert_torn_down(cluster: &Cluster, name: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some((fw, false)) = cluster.framework(name) {
+            let tasks = fw["tasks"].as_array().cloned().unwrap_or_default();
+            let completed = fw["completed_tasks"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if tasks.is_empty() {
+                for t in &completed {
+                    let state = t["state"].as_str().unwrap_or_default();
+                    assert!(
+                        ["TASK_FINISHED", "TASK_KILLED", "TASK_FAILED", "TASK_LOST"]
+                            .contains(&state),
+                        "{t}"
+                    );
+                }
+                return fw;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "framework {name} was not torn down: {:?}",
+            cluster.framework(name)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn agent_of(task: &Value) -> String {
+    task["slave_id"].as_str().unwrap_or_default().to_string()
+}
+
+fn attributes_by_agent(cluster: &Cluster) -> BTreeMap<String, Value> {
+    cluster.state()["slaves"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["attributes"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// What tests/spark/jobs/wordcount.py must answer, computed here independently.
+fn expected_wordcount(lines: u64) -> Value {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for i in 0..lines {
+        for j in 0..(i % 7 + 3) {
+            *counts
+                .entry(format!("w{}", (i * 31 + j * 17) % 1000))
+                .or_default() += 1;
+        }
+    }
+    let total: u64 = counts.values().sum();
+    let mut top: Vec<(&String, &u64)> = counts.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let mut by_len: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
+    for (w, c) in &counts {
+        let e = by_len.entry(w.len()).or_default();
+        e.0 += c;
+        e.1 += 1;
+    }
+    serde_json::json!({
+        "total": total,
+        "distinct": counts.len(),
+        "top": top.iter().take(3).map(|(w, c)| serde_json::json!([w, c])).collect::<Vec<_>>(),
+        "by_length": by_len.iter().map(|(l, (t, n))| serde_json::json!([l, t, n])).collect::<Vec<_>>(),
+    })
+}
+
+fn assert_wordcount(got: &Value, lines: u64) {
+    let want = expected_wordcount(lines);
+    for key in ["total", "distinct", "top", "by_length"] {
+        assert_eq!(got[key], want[key], "{key}: got {got}");
+    }
+}
+
+fn pi_estimate(stdout: &str) -> f64 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Pi is roughly "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+// ---------------------------------------------------------------------------------------
+// Spark 3.5, coarse-grained (the default)
+
+/// SparkPi (JVM) through spark-submit, executors from `spark.mesos.executor.home` (Spark
+/// present on the agents: the pip install). Sizing and placement keys are honoured:
+/// `spark.cores.max=2` with `spark.executor.cores=1` gives two executors, each of
+/// `spark.executor.memory` 512 MiB + 384 MiB overhead, placed only on the agents that satisfy
+/// `spark.mesos.constraints` (zone a or b, not c), under `spark.mesos.role`. The framework
+/// shows in /master/state with its tasks and is torn down at the end.
+#[test]
+fn spark35_sparkpi_with_executor_home_role_and_constraints() {
+    let _serial = serial();
+    let env = spark_env();
+    let cluster = start_cluster(&[
+        AgentSpec {
+            attributes: Some("zone:a"),
+            ..agent("127.0.0.1", "cpus:1;mem:1536")
+        },
+        AgentSpec {
+            attributes: Some("zone:b"),
+            ..agent("127.0.0.1", "cpus:1;mem:1536")
+        },
+        AgentSpec {
+            attributes: Some("zone:c"),
+            ..agent("127.0.0.1", "cpus:1;mem:1536")
+        },
+    ]);
+    let master = format!("mesos://{}", cluster.master);
+    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
+    let jar = env.sparkpi_jar.display().to_string();
+    let mut driver = spark_submit(
+        Spark::V35,
+        &cluster,
+        "sparkpi",
+        &[
+            "--master",
+            &master,
+            "--conf",
+            &executor_home,
+            "--conf",
+            "spark.cores.max=2",
+            "--conf",
+            "spark.executor.cores=1",
+            "--conf",
+            "spark.mesos.role=spark-e2e",
+            "--conf",
+            "spark.mesos.constraints=zone:a,b",
+            "--class",
+            "RemesosSparkPi",
+            &jar,
+            "20",
+        ],
+    );
+    let running = watch_framework(
+        &cluster,
+        &mut driver,
+        "RemesosSparkPi",
+        Duration::from_secs(240),
+    );
+    let status = driver.wait(Duration::from_secs(1));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SparkPi failed\n{}\n{}",
+        driver.tail(),
+        cluster.logs()
+    );
+    let out = driver.stdout();
+    let pi = pi_estimate(&out);
+    assert!((pi - std::f64::consts::PI).abs() < 0.01, "{out}");
+    assert!(out.contains("executors: 2"), "{out}");
+
+    // While it ran: a framework under the role, two executor tasks on zones a and b.
+    assert_eq!(running["role"], "spark-e2e", "{running}");
+    let tasks = running["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tasks.len(), 2, "{running}");
+    let attrs = attributes_by_agent(&cluster);
+    let zones: BTreeSet<String> = tasks
+        .iter()
+        .map(|t| {
+            attrs[&agent_of(t)]["zone"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(zones, BTreeSet::from(["a".into(), "b".into()]), "{tasks:?}");
+    for t in &tasks {
+        assert_eq!(t["resources"]["cpus"], 1.0, "{t}");
+        assert_eq!(t["resources"]["mem"], 896.0, "512m + 384m overhead: {t}");
+    }
+    assert_torn_down(&cluster, "RemesosSparkPi");
+}
+
+/// PySpark word count (a shuffle) and a DataFrame aggregation, executors from
+/// `spark.executor.uri`: a Spark tarball served over HTTP, fetched and extracted by the agent
+/// into each sandbox, which Spark enters with `cd spark-3*`. `spark.mesos.uris` puts another
+/// file in every sandbox, which the tasks read. Both agents run an executor.
+#[test]
+fn spark35_pyspark_wordcount_with_executor_uri_and_mesos_uris() {
+    let _serial = serial();
+    let env = spark_env();
+    let cluster = start_cluster(&[
+        agent("127.0.0.1", "cpus:1;mem:1536"),
+        agent("127.0.0.1", "cpus:1;mem:1536"),
+    ]);
+    let served = cluster.work_dir.join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::os::unix::fs::symlink(env.cache.join(&env.tarball), served.join(&env.tarball)).unwrap();
+    std::fs::write(served.join("extra.txt"), "fetched by the remesos agent\n").unwrap();
+    let files = FileServer::start(&served);
+
+    let master = format!("mesos://{}", cluster.master);
+    let uri = format!("spark.executor.uri={}/{}", files.url, env.tarball);
+    let uris = format!("spark.mesos.uris={}/extra.txt", files.url);
+    let script = job("wordcount.py");
+    let mut driver = spark_submit(
+        Spark::V35,
+        &cluster,
+        "wordcount",
+        &[
+            "--master",
+            &master,
+            "--conf",
+            &uri,
+            "--conf",
+            &uris,
+            "--conf",
+            "spark.cores.max=2",
+            "--conf",
+            "spark.executor.cores=1",
+            &script,
+            "--lines",
+            "2000",
+            "--partitions",
+            "4",
+            "--extra-file",
+            "extra.txt",
+        ],
+    );
+    let running = watch_framework(
+        &cluster,
+        &mut driver,
+        "remesos-wordcount",
+        Duration::from_secs(300),
+    );
+    assert!(
+        driver
+            .wait(Duration::from_secs(1))
+            .is_some_and(|s| s.success()),
+        "word count failed\n{}\n{}",
+        driver.tail(),
+        cluster.logs()
+    );
+    let got = result(&driver);
+    assert_wordcount(&got, 2000);
+    assert_eq!(got["agents"].as_array().map(Vec::len), Some(2), "{got}");
+    assert_eq!(
+        got["extra"],
+        serde_json::json!(["fetched by the remesos agent"]),
+        "{got}"
+    );
+    // Each executor ran from the tarball the fetcher extracted into its sandbox.
+    for sandbox in got["sandboxes"].as_array().unwrap() {
+        let sandbox = Path::new(sandbox.as_str().unwrap());
+        assert!(
+            sandbox
+                .join("spark-3.5.3-bin-remesos/bin/spark-class")
+                .exists(),
+            "{}",
+            sandbox.display()
+        );
+        assert!(sandbox.join("extra.txt").exists(), "{}", sandbox.display());
+    }
+    let agents: BTreeSet<String> = running["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(agent_of)
+        .collect();
+    assert_eq!(agents.len(), 2, "{running}");
+    let fw = assert_torn_down(&cluster, "remesos-wordcount");
+    assert_eq!(
+        fw["id"], got["app_id"],
+        "the Spark app id is the framework id"
+    );
+}
+
+/// `spark.mesos.executor.docker.image`: Spark sends a DOCKER ContainerInfo, which this agent
+/// refuses at once with TASK_FAILED (no container engine) instead of leaving it staged; Spark
+/// sees the failures and, after two per agent, excludes the agent ("is Spark installed on
+/// it?"). Spark 3.5 then keeps waiting for resources, as it does on Apache Mesos without the
+/// docker containerizer, so the test stops the driver once it has seen that.
+#[test]
+fn spark35_docker_image_is_refused_not_left_hanging() {
+    let _serial = serial();
+    let env = spark_env();
+    let cluster = start_cluster(&[agent("127.0.0.1", "cpus:2;mem:2048")]);
+    let master = format!("mesos://{}", cluster.master);
+    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
+    let jar = env.sparkpi_jar.display().to_string();
+    let mut driver = spark_submit(
+        Spark::V35,
+        &cluster,
+        "docker",
+        &[
+            "--master",
+            &master,
+            "--conf",
+            &executor_home,
+            "--conf",
+            "spark.mesos.executor.docker.image=apache/spark:3.5.3",
+            "--conf",
+            "spark.cores.max=1",
+            "--class",
+            "RemesosSparkPi",
+            &jar,
+            "2",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let excluded = loop {
+        let log = driver.stderr();
+        if log.contains("due to too many failures") {
+            break log;
+        }
+        assert!(
+            driver.try_wait().is_none(),
+            "the driver ended before Spark saw the refusals\n{}",
+            driver.tail()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "Spark never saw the docker tasks fail\n{}\n{}",
+            driver.tail(),
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(excluded.contains("is now TASK_FAILED"), "{}", driver.tail());
+    let (fw, _) = cluster.framework("RemesosSparkPi").expect("framework");
+    let failed: Vec<Value> = fw["completed_tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(failed.len() >= 2, "{fw}");
+    for t in &failed {
+        assert_eq!(t["state"], "TASK_FAILED", "{t}");
+        assert_eq!(t["container"]["type"], "DOCKER", "{t}");
+    }
+    driver.kill();
+}
+
+/// A Spark executor's JVM killed (SIGKILL) mid-job: its task ends TASK_FAILED, Spark removes
+/// the executor, revives offers, launches a replacement, reruns the lost tasks, and the job's
+/// answer is complete and right.
+#[test]
+fn spark35_killed_executor_is_replaced_and_the_job_completes() {
+    let _serial = serial();
+    let env = spark_env();
+    let cluster = start_cluster(&[
+        agent("127.0.0.1", "cpus:2;mem:2560"),
+        agent("127.0.0.1", "cpus:2;mem:2560"),
+    ]);
+    let master = format!("mesos://{}", cluster.master);
+    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
+    let script = job("slow.py");
+    let mut driver = spark_submit(
+        Spark::V35,
+        &cluster,
+        "slow",
+        &[
+            "--master",
+            &master,
+            "--conf",
+            &executor_home,
+            "--conf",
+            "spark.cores.max=2",
+            "--conf",
+            "spark.executor.cores=1",
+            &script,
+            "--tasks",
+            "40",
+            "--seconds",
+            "1",
+        ],
+    );
+    // Wait for both executors to run work, then kill one of the executor JVMs.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let victim = loop {
+        // The executor JVMs themselves (not the `sh -c` and spark-class around them).
+        let executors: Vec<(i32, String, PathBuf)> = cluster
+            .sandbox_processes()
+            .into_iter()
+            .filter(|(_, cmd, exe)| {
+                cmd.contains("org.apache.spark.executor.CoarseGrainedExecutorBackend")
+                    && exe.file_name().is_some_and(|f| f == "java")
+            })
+            .collect();
+        if executors.len() == 2 && driver.stderr().contains("Starting task") {
+            std::thread::sleep(Duration::from_secs(3));
+            break executors[0].clone();
+        }
+        assert!(
+            driver.try_wait().is_none() && Instant::now() < deadline,
+            "the executors did not start\n{}\n{}",
+            driver.tail(),
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    // SAFETY: kill(2) on an executor JVM this test's cluster started.
+    unsafe {
+        libc::kill(victim.0, libc::SIGKILL);
+    }
+    let status = driver.wait(Duration::from_secs(240));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the job did not survive the kill\n{}\n{}",
+        driver.tail(),
+        cluster.logs()
+    );
+    let got = result(&driver);
+    assert_eq!(got["count"], 40, "{got}");
+    assert_eq!(got["sum"], (0..40).sum::<u64>(), "{got}");
+    let fw = assert_torn_down(&cluster, "remesos-slow");
+    let tasks = fw["completed_tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        tasks.iter().any(|t| t["state"] == "TASK_FAILED"),
+        "the killed executor's task ended TASK_FAILED: {tasks:?}"
+    );
+    assert!(
+        tasks.len() >= 3,
+        "a replacement executor was launched: {tasks:?}"
+    );
+    let log = driver.stderr();
+    assert!(log.contains("is now TASK_FAILED"), "{}", driver.tail());
+}
+
+/// Dynamic allocation with the external shuffle service. Agents get their own loopback
+/// addresses (127.0.0.2, 127.0.0.3), so Spark sees two hosts. Spark 3.5's
+/// MesosExternalShuffleService binds every address (it takes a port, no host), so one
+/// service on the machine serves both "hosts" on the port the application names; the
+/// driver registers with it on each host where an executor runs. Executors are added under
+/// load, released when idle, and a second job reads the first job's shuffle output from the
+/// service after the executors that wrote it are gone (its map stage is not rerun).
+#[test]
+fn spark35_dynamic_allocation_with_the_mesos_external_shuffle_service() {
+    let _serial = serial();
+    let env = spark_env();
+    let cluster = start_cluster(&[
+        agent("127.0.0.2", "cpus:1;mem:1536"),
+        agent("127.0.0.3", "cpus:1;mem:1536"),
+    ]);
+    let shuffle_port = free_port("0.0.0.0");
+    let mut service_cmd = Command::new(env.home35.join("bin/spark-class"));
+    spark_env_vars(&mut service_cmd, &env.home35, &env.python35);
+    service_cmd
+        .env(
+            "SPARK_SHUFFLE_OPTS",
+            format!("-Dspark.shuffle.service.port={shuffle_port}"),
+        )
+        .env("SPARK_DAEMON_MEMORY", "256m")
+        .arg("org.apache.spark.deploy.mesos.MesosExternalShuffleService");
+    let service = Proc::spawn(service_cmd, &cluster.work_dir, "shuffle-service");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.2", shuffle_port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the shuffle service did not start\n{}",
+            service.tail()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let master = format!("mesos://{}", cluster.master);
+    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
+    let port = format!("spark.shuffle.service.port={shuffle_port}");
+    let script = job("dynalloc.py");
+    let mut driver = spark_submit(
+        Spark::V35,
+        &cluster,
+        "dynalloc",
+        &[
+            "--master",
+            &master,
+            "--conf",
+            &executor_home,
+            "--conf",
+            "spark.executor.cores=1",
+            "--conf",
+            "spark.shuffle.service.enabled=true",
+            "--conf",
+            &port,
+            "--conf",
+            "spark.dynamicAllocation.enabled=true",
+            "--conf",
+            "spark.dynamicAllocation.minExecutors=0",
+            "--conf",
+            "spark.dynamicAllocation.initialExecutors=0",
+            "--conf",
+            "spark.dynamicAllocation.maxExecutors=2",
+            "--conf",
+            "spark.dynamicAllocation.schedulerBacklogTimeout=1s",
+            "--conf",
+            "spark.dynamicAllocation.executorIdleTimeout=5s",
+            &script,
+        ],
+    );
+    let status = driver.wait(Duration::from_secs(300));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "dynamic allocation job failed\n{}\n{}\nshuffle service:\n{}",
+        driver.tail(),
+        cluster.logs(),
+        service.tail()
+    );
+    let got = result(&driver);
+    assert_eq!(got["at_start"], 0, "{got}");
+    assert_eq!(
+        got["peak_first_job"], 2,
+        "executors added under load: {got}"
+    );
+    assert_eq!(got["after_idle"], 0, "idle executors released: {got}");
+    assert_eq!(got["same_again"], true, "{got}");
+    assert_eq!(
+        got["map_computations"], 16,
+        "the second job read the shuffle files through the service: {got}"
+    );
+    let fw = assert_torn_down(&cluster, "remesos-dynalloc");
+    let tasks = fw["completed_tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        tasks.iter().filter(|t| t["state"] == "TASK_KILLED").count() >= 2,
+        "idle executors were killed through Mesos: {tasks:?}"
+    );
+    let hosts: BTreeSet<String> = tasks.iter().map(agent_of).collect();
+    assert_eq!(hosts.len(), 2, "{tasks:?}");
+    let log = service.stderr();
+    assert!(
+        log.contains(got["app_id"].as_str().unwrap()),
+        "the driver registered with the shuffle service:\n{}",
+        service.tail()
+    );
+}
+
+/// Cluster mode: Spark 3.5's MesosClusterDispatcher registers as a framework; `spark-submit
+/// --deploy-mode cluster --master mesos://<dispatcher>` posts the application to it over
+/// REST; the dispatcher runs the driver as a Mesos task (the application jar fetched over
+/// HTTP into its sandbox); that driver registers its own framework, runs executors, and the
+/// job completes.
+#[test]
+fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
+    let _serial = serial();
+    let env = spark_env();
+    let cluster = start_cluster(&[
+        agent("127.0.0.1", "cpus:2;mem:2560"),
+        agent("127.0.0.1", "cpus:2;mem:2560"),
+    ]);
+    let served = cluster.work_dir.join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::copy(&env.sparkpi_jar, served.join("remesos-sparkpi.jar")).unwrap();
+    let files = FileServer::start(&served);
+
+    let dispatcher_port = free_port("127.0.0.1");
+    let mut cmd = Command::new(env.home35.join("bin/spark-class"));
+    spark_env_vars(&mut cmd, &env.home35, &env.python35);
+    cmd.env("SPARK_DAEMON_MEMORY", "512m").args([
+        "org.apache.spark.deploy.mesos.MesosClusterDispatcher",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &dispatcher_port.to_string(),
+        "--webui-port",
+        &free_port("127.0.0.1").to_string(),
+        "--master",
+        &format!("mesos://{}", cluster.master),
+    ]);
+    let mut dispatcher = Proc::spawn(cmd, &cluster.work_dir, "dispatcher");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while cluster.framework("Spark Cluster").is_none() {
+        assert!(
+            dispatcher.try_wait().is_none() && Instant::now() < deadline,
+            "the dispatcher did not register\n{}\n{}",
+            dispatcher.tail(),
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
+    let native = format!(
+        "spark.mesos.driverEnv.MESOS_NATIVE_JAVA_LIBRARY={}",
+        env.libmesos.display()
+    );
+    let jar_url = format!("{}/remesos-sparkpi.jar", files.url);
+    let dispatcher_url = format!("mesos://127.0.0.1:{dispatcher_port}");
+    let mut cmd = Command::new(env.home35.join("bin/spark-submit"));
+    spark_env_vars(&mut cmd, &env.home35, &env.python35);
+    cmd.args([
+        "--deploy-mode",
+        "cluster",
+        "--master",
+        &dispatcher_url,
+        "--class",
+        "RemesosSparkPi",
+        "--driver-memory",
+        "512m",
+        "--conf",
+        &executor_home,
+        "--conf",
+        &native,
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.executor.memory=512m",
+        "--conf",
+        "spark.cores.max=2",
+        "--conf",
+        "spark.executor.cores=1",
+        "--conf",
+        "spark.ui.enabled=false",
+        &jar_url,
+        "10",
+    ]);
+    let mut submit = Proc::spawn(cmd, &cluster.work_dir.join("drivers"), "submit");
+    assert!(
+        submit
+            .wait(Duration::from_secs(120))
+            .is_some_and(|s| s.success()),
+        "submission failed\n{}",
+        submit.tail()
+    );
+    // The driver task ends TASK_FINISHED under the dispatcher's framework, and the driver's
+    // own framework (the application) ran executors.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let driver_task = loop {
+        let (fw, _) = cluster.framework("Spark Cluster").expect("dispatcher");
+        let done = fw["completed_tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["state"] != "TASK_RUNNING")
+            .cloned();
+        if let Some(t) = done {
+            break t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the driver task did not end\n{}\n{}",
+            dispatcher.tail(),
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(driver_task["state"], "TASK_FINISHED", "{driver_task}");
+    let (app, _) = cluster
+        .framework("RemesosSparkPi")
+        .expect("the driver registered its own framework");
+    assert!(
+        !app["completed_tasks"].as_array().unwrap().is_empty(),
+        "{app}"
+    );
+    // The driver's stdout, in its sandbox.
+    let out = find_file_containing(&cluster.work_dir, "stdout", "Pi is roughly")
+        .unwrap_or_else(|| panic!("no driver output in the sandboxes\n{}", cluster.logs()));
+    let pi = pi_estimate(&out);
+    assert!((pi - std::f64::consts::PI).abs() < 0.01, "{out}");
+    dispatcher.kill();
+}
+
+fn find_file_containing(dir: &Path, name: &str, needle: &str) -> Option<String> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = entry.path();
+        let meta = std::fs::symlink_metadata(&p).ok()?;
+        if meta.is_dir() {
+            if let Some(found) = find_file_containing(&p, name, needle) {
+                return Some(found);
+            }
+        } else if p.file_name().is_some_and(|f| f == name) {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            if text.contains(needle) {
+                return Some(text);
+            }
+        }
+    }
+    None
+}
+
+/// Fine-grained mode (`spark.mesos.coarse=false`, deprecated but still in 3.5): one Mesos task
+/// per Spark task inside Spark's custom executor, MesosExecutorBackend, which talks to the
+/// agent through MesosExecutorDriver — the executor half of our libmesos.so (given to
+/// executors by the agent's `--native_library`).
+#[test]
+fn spark35_fine_grained_mode_runs_tasks_through_mesos_executor_driver() {
+    let _serial = serial();
+    let env = spark_env();
+    let cluster = start_cluster(&[
+        agent("127.0.0.1", "cpus:2;mem:2560"),
+        agent("127.0.0.1", "cpus:2;mem:2560"),
+    ]);
+    let master = format!("mesos://{}", cluster.master);
+    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
+    let jar = env.sparkpi_jar.display().to_string();
+    let mut driver = spark_submit(
+        Spark::V35,
+        &cluster,
+        "finegrained",
+        &[
+            "--master",
+            &master,
+            "--conf",
+            &executor_home,
+            "--conf",
+            "spark.mesos.coarse=false",
+            "--class",
+            "RemesosSparkPi",
+            &jar,
+            "8",
+        ],
+    );
+    let running = watch_framework(
+        &cluster,
+        &mut driver,
+        "RemesosSparkPi",
+        Duration::from_secs(240),
+    );
+    assert!(
+        driver
+            .wait(Duration::from_secs(1))
+            .is_some_and(|s| s.success()),
+        "fine-grained SparkPi failed\n{}\n{}",
+        driver.tail(),
+        cluster.logs()
+    );
+    let pi = pi_estimate(&driver.stdout());
+    assert!(
+        (pi - std::f64::consts::PI).abs() < 0.01,
+        "{}",
+        driver.stdout()
+    );
+    let fw = assert_torn_down(&cluster, "RemesosSparkPi");
+    let tasks = fw["completed_tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    // One Mesos task per Spark task (8 partitions), with Spark's executor as custom executor.
+    assert!(tasks.len() >= 8, "{tasks:?}");
+    assert!(
+        tasks.iter().all(|t| t["executor_id"] != ""),
+        "tasks ran in a custom executor: {tasks:?} (while running: {running})"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Spark 4.0 through spark-plugin/
+
+fn plugin_jar() -> String {
+    spark_env()
+        .plugin_jar
+        .as_ref()
+        .expect("spark-plugin/target/remesos-spark-plugin-*.jar: tests/spark/setup.sh builds it")
+        .display()
+        .to_string()
+}
+
+/// Spark 4.0.0's spark-submit refuses `mesos://` ("Master must either be yarn or start with
+/// spark, k8s, or local"); the plugin's `spark-mesos://` passes that check in client mode and
+/// reaches the plugin's ExternalClusterManager. Word count + DataFrame on two agents.
+#[test]
+fn spark4_plugin_wordcount_with_spark_mesos_url() {
+    let _serial = serial();
+    let env = spark_env();
+    let cluster = start_cluster(&[
+        agent("127.0.0.1", "cpus:1;mem:1536"),
+        agent("127.0.0.1", "cpus:1;mem:1536"),
+    ]);
+    let master = format!("spark-mesos://{}", cluster.master);
+    let executor_home = format!("spark.mesos.executor.home={}", env.home4.display());
+    let jar = plugin_jar();
+    let script = job("wordcount.py");
+    let mut driver = spark_submit(
+        Spark::V4,
+        &cluster,
+        "spark4-wordcount",
+        &[
+            "--master",
+            &master,
+            "--jars",
+            &jar,
+            "--conf",
+            &executor_home,
+            "--conf",
+            "spark.cores.max=2",
+            "--conf",
+            "spark.executor.cores=1",
+            &script,
+            "--lines",
+            "2000",
+            "--partitions",
+            "4",
+        ],
+    );
+    let running = watch_framework(
+        &cluster,
+        &mut driver,
+        "remesos-wordcount",
+        Duration::from_secs(300),
+    );
+    assert!(
+        driver
+            .wait(Duration::from_secs(1))
+            .is_some_and(|s| s.success()),
+        "Spark 4 word count failed\n{}\n{}",
+        driver.tail(),
+        cluster.logs()
+    );
+    let got = result(&driver);
+    assert_wordcount(&got, 2000);
+    assert_eq!(got["agents"].as_array().map(Vec::len), Some(2), "{got}");
+    let tasks = running["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tasks.len(), 2, "{running}");
+    let fw = assert_torn_down(&cluster, "remesos-wordcount");
+    assert_eq!(
+        fw["id"], got["app_id"],
+        "the Spark app id is the framework id"
+    );
+}
+
+/// A SparkContext built directly (not through spark-submit's master check) with `mesos://`
+/// reaches the plugin too.
+#[test]
+fn spark4_plugin_mesos_url_for_a_sparkcontext_built_directly() {
+    let _serial = serial();
+    let env = spark_env();
+    let cluster = start_cluster(&[agent("127.0.0.1", "cpus:2;mem:2560")]);
+    let jar = plugin_jar();
+    let mut cmd = Command::new(&env.python4);
+    spark_env_vars(&mut cmd, &env.home4, &env.python4);
+    cmd.env(
+        "PYSPARK_SUBMIT_ARGS",
+        format!(
+            "--jars {jar} --driver-class-path {jar} --conf spark.mesos.executor.home={} \
+             --conf spark.cores.max=1 \
+             --conf spark.executor.memory=512m --conf spark.driver.memory=512m \
+             --conf spark.driver.host=127.0.0.1 --conf spark.ui.enabled=false pyspark-shell",
+            env.home4.display()
+        ),
+    )
+    .arg(job("wordcount.py"))
+    .args(["--lines", "1000", "--partitions", "2", "--master"])
+    .arg(format!("mesos://{}", cluster.master));
+    let mut driver = Proc::spawn(cmd, &cluster.work_dir.join("drivers"), "spark4-direct");
+    assert!(
+        driver
+            .wait(Duration::from_secs(300))
+            .is_some_and(|s| s.success()),
+        "Spark 4 with mesos:// failed\n{}\n{}",
+        driver.tail(),
+        cluster.logs()
+    );
+    assert_wordcount(&result(&driver), 1000);
+    assert_torn_down(&cluster, "remesos-wordcount");
+}
