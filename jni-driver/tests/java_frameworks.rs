@@ -32,7 +32,8 @@ fn check_no_jni_warnings(run: &JavaRun) {
     }
 }
 
-fn full_scenario(jar: &str) {
+/// `with_library`: set MESOS_NATIVE_JAVA_LIBRARY (Apache's jars need it; ours does not).
+fn full_scenario(jar: &str, with_library: bool) {
     let (remesos, library) = artifacts();
     let cp = compile_examples(jar, &classpath(jar));
     let cluster = start_cluster(&remesos, 2);
@@ -40,7 +41,7 @@ fn full_scenario(jar: &str) {
         &cp,
         "org.remesos.examples.DriverExercise",
         &[&cluster.master, "full", &cp],
-        Some(&library),
+        with_library.then_some(library.as_path()),
         TIMEOUT,
     );
     let dump = run.dump();
@@ -154,12 +155,40 @@ fn failover_scenario(jar: &str) {
 
 #[test]
 fn apache_1_11_0_jar_runs_tasks_executor_messages_and_reconciliation() {
-    full_scenario("apache-1.11.0");
+    full_scenario("apache-1.11.0", true);
 }
 
 #[test]
 fn apache_1_4_3_shaded_jar_runs_tasks_executor_messages_and_reconciliation() {
-    full_scenario("apache-1.4.3-shaded");
+    full_scenario("apache-1.4.3-shaded", true);
+}
+
+#[test]
+fn the_projects_shaded_jar_runs_the_same_without_mesos_native_java_library() {
+    // The jar carries libmesos.so and loads it by itself.
+    full_scenario("remesos-shaded", false);
+}
+
+#[test]
+fn the_projects_plain_jar_with_master_local_runs_a_cluster_inside_the_jvm() {
+    // reference §1.8 `local`: a master and an agent in the JVM; the agent finds `remesos`
+    // next to libmesos.so (MESOS_LAUNCHER_DIR would say otherwise).
+    let (_, library) = artifacts();
+    let cp = compile_examples("remesos", &classpath("remesos"));
+    let run = run_java(
+        &cp,
+        "org.remesos.examples.CommandScheduler",
+        &["local", "3", "true"],
+        Some(&library),
+        TIMEOUT,
+    );
+    let dump = run.dump();
+    assert_eq!(run.code, Some(0), "{dump}");
+    check_no_jni_warnings(&run);
+    assert!(
+        run.has("driver ended: DRIVER_STOPPED, finished 3/3"),
+        "{dump}"
+    );
 }
 
 #[test]

@@ -137,8 +137,67 @@ pub fn classpath(kind: &str) -> Vec<PathBuf> {
             maven_jar("com.google.protobuf:protobuf-java:3.5.0"),
         ],
         "apache-1.4.3-shaded" => vec![pyspark_mesos_jar()],
+        "remesos-shaded" => vec![project_jar(true)],
+        "remesos" => vec![
+            project_jar(false),
+            maven_jar("com.google.protobuf:protobuf-java:3.5.1"),
+        ],
         other => panic!("unknown jar {other}"),
     }
+}
+
+/// The project's jar (java/, built by Maven with the current libmesos.so inside), plain or
+/// `shaded-protobuf`. Rebuilt when libmesos.so or a Java source is newer than the jar.
+pub fn project_jar(shaded: bool) -> PathBuf {
+    let (_, library) = artifacts();
+    let _guard = TOOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let java = repo_root().join("java");
+    let version = "1.11.0-remesos.1";
+    let plain = java.join(format!("target/remesos-mesos-{version}.jar"));
+    let shaded_jar = java.join(format!("target/remesos-mesos-{version}-shaded-protobuf.jar"));
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let newest_input = walk(&java.join("src"))
+        .into_iter()
+        .chain([library.clone(), java.join("pom.xml")])
+        .filter_map(|p| modified(&p))
+        .max();
+    let fresh = [&plain, &shaded_jar]
+        .iter()
+        .all(|jar| matches!((modified(jar), newest_input), (Some(j), Some(i)) if j >= i));
+    if !fresh {
+        let output = Command::new("mvn")
+            .args(["-q", "-B", "-f"])
+            .arg(java.join("pom.xml"))
+            .arg(format!(
+                "-Dremesos.native.dir={}",
+                library.parent().expect("library dir").display()
+            ))
+            .args(["package", "-DskipTests"])
+            .output()
+            .expect("run mvn (Maven is required: apt-get install maven)");
+        assert!(
+            output.status.success(),
+            "mvn package of java/ failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    if shaded { shaded_jar } else { plain }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
 
 /// Compiles java/examples against `classpath` into .cache/jni/<name>/classes (once per test
