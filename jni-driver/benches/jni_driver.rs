@@ -22,12 +22,13 @@ fn main() {
     let jar = classpath("apache-1.11.0");
     let cp = compile_bench(&jar);
     let cluster = start_cluster(&remesos, 2);
-    let run = run_java(
+    let run = run_java_checked(
         &cp,
         "DriverBench",
         &[&cluster.master, &tasks.to_string()],
         Some(&library),
         Duration::from_secs(900),
+        false,
     );
     let dump = run.dump();
     assert_eq!(run.code, Some(0), "{dump}");

@@ -154,7 +154,9 @@ pub fn project_jar(shaded: bool) -> PathBuf {
     let java = repo_root().join("java");
     let version = "1.11.0-remesos.1";
     let plain = java.join(format!("target/remesos-mesos-{version}.jar"));
-    let shaded_jar = java.join(format!("target/remesos-mesos-{version}-shaded-protobuf.jar"));
+    let shaded_jar = java.join(format!(
+        "target/remesos-mesos-{version}-shaded-protobuf.jar"
+    ));
     let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
     let newest_input = walk(&java.join("src"))
         .into_iter()
@@ -365,8 +367,23 @@ pub fn run_java(
     library: Option<&Path>,
     timeout: Duration,
 ) -> JavaRun {
+    run_java_checked(cp, class, args, library, timeout, true)
+}
+
+/// [`run_java`], with `-Xcheck:jni` only when `check_jni` (benchmarks run without it).
+pub fn run_java_checked(
+    cp: &str,
+    class: &str,
+    args: &[&str],
+    library: Option<&Path>,
+    timeout: Duration,
+    check_jni: bool,
+) -> JavaRun {
     let mut java = Command::new("java");
-    java.args(["-Xcheck:jni", "-cp", cp, class])
+    if check_jni {
+        java.arg("-Xcheck:jni");
+    }
+    java.args(["-cp", cp, class])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
