@@ -200,3 +200,38 @@ fn apache_1_11_0_jar_fails_over_to_a_new_driver() {
 fn apache_1_4_3_shaded_jar_fails_over_to_a_new_driver() {
     failover_scenario("apache-1.4.3-shaded");
 }
+
+#[test]
+fn disconnected_launches_are_lost_locally_and_a_throwing_callback_aborts() {
+    // reference §1.8: launchTasks while not connected -> TASK_LOST from the master with
+    // REASON_MASTER_DISCONNECTED; acknowledgeStatusUpdate with implicit acknowledgements is
+    // refused; §1.3: an exception in a callback aborts the driver (join returns ABORTED).
+    let (_, library) = artifacts();
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let nobody = format!("127.0.0.1:{}", free_port());
+    let run = run_java(
+        &cp,
+        "org.remesos.examples.DriverExercise",
+        &[&nobody, "offline"],
+        Some(&library),
+        TIMEOUT,
+    );
+    let dump = run.dump();
+    assert_eq!(run.code, Some(0), "{dump}");
+    check_no_jni_warnings(&run);
+    for line in [
+        "START DRIVER_RUNNING",
+        "OFFLINE_LAUNCH DRIVER_RUNNING",
+        "ACK_REFUSED IllegalStateException",
+        "STATUS offline TASK_LOST source=SOURCE_MASTER reason=REASON_MASTER_DISCONNECTED message=Master disconnected",
+        "JOINED DRIVER_ABORTED",
+        "STOP_AFTER_ABORT DRIVER_ABORTED",
+    ] {
+        assert!(run.has(line), "missing '{line}':\n{dump}");
+    }
+    // The callback's exception was described on stderr, not swallowed.
+    assert!(
+        run.stderr.contains("thrown by the statusUpdate callback on purpose"),
+        "{dump}"
+    );
+}

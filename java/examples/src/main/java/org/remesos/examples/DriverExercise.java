@@ -22,6 +22,10 @@ import org.apache.mesos.Protos.*;
  *                                                 task, stop(true) once it runs; prints FRAMEWORK_ID
  * DriverExercise MASTER failover-2 FRAMEWORK_ID   reregisters as that framework and waits for the
  *                                                 task's TASK_FINISHED; stop(false)
+ * DriverExercise MASTER offline                   (no master there) launchTasks gives a local
+ *                                                 TASK_LOST; acknowledgeStatusUpdate with implicit
+ *                                                 acknowledgements throws; the statusUpdate callback
+ *                                                 throws, which aborts the driver
  * </pre>
  */
 public class DriverExercise implements Scheduler {
@@ -62,6 +66,29 @@ public class DriverExercise implements Scheduler {
     MesosSchedulerDriver driver = new MesosSchedulerDriver(scheduler, framework.build(), master);
     org.apache.mesos.MesosNativeLibrary.Version v = org.apache.mesos.MesosNativeLibrary.version();
     say("VERSION " + v.major + "." + v.minor + "." + v.patch);
+    if (mode.equals("offline")) {
+      say("START " + driver.start());
+      TaskInfo task = TaskInfo.newBuilder()
+          .setName("offline")
+          .setTaskId(TaskID.newBuilder().setValue("offline"))
+          .setSlaveId(SlaveID.newBuilder().setValue("some-agent"))
+          .setCommand(CommandInfo.newBuilder().setValue("true"))
+          .build();
+      say("OFFLINE_LAUNCH " + driver.launchTasks(
+          Collections.singletonList(OfferID.newBuilder().setValue("some-offer").build()),
+          Collections.singletonList(task)));
+      try {
+        driver.acknowledgeStatusUpdate(TaskStatus.newBuilder()
+            .setTaskId(task.getTaskId()).setState(TaskState.TASK_RUNNING).build());
+        say("ACK_ACCEPTED");
+      } catch (RuntimeException e) {
+        say("ACK_REFUSED " + e.getClass().getSimpleName());
+      }
+      Status joined = driver.join();
+      say("JOINED " + joined);
+      say("STOP_AFTER_ABORT " + driver.stop());
+      System.exit(joined == Status.DRIVER_ABORTED ? 0 : 2);
+    }
     Status status = driver.run();
     say("DRIVER_ENDED " + status);
     System.exit(status == Status.DRIVER_STOPPED ? 0 : 2);
@@ -145,6 +172,11 @@ public class DriverExercise implements Scheduler {
   @Override
   public void statusUpdate(SchedulerDriver driver, TaskStatus status) {
     String id = status.getTaskId().getValue();
+    if (mode.equals("offline")) {
+      say("STATUS " + id + " " + status.getState() + " source=" + status.getSource()
+          + " reason=" + status.getReason() + " message=" + status.getMessage());
+      throw new IllegalStateException("thrown by the statusUpdate callback on purpose");
+    }
     say("STATUS " + id + " " + status.getState() + " slave=" + status.getSlaveId().getValue()
         + " reason=" + status.getReason() + (status.hasMessage() ? " message=" + status.getMessage() : ""));
     if (mode.equals("failover-1") && status.getState() == TaskState.TASK_RUNNING) {
