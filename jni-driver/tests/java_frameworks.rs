@@ -93,6 +93,30 @@ fn full_scenario(jar: &str, with_library: bool) {
             "update without an agent: {line}\n{dump}"
         );
     }
+    // The executor's JVM (also under -Xcheck:jni) logged to its sandbox: it registered
+    // through MesosExecutorDriver and its driver stopped cleanly on the agent's shutdown.
+    let sandbox = find_executor_sandbox(&cluster.work_dir, &framework_id, "echo-executor")
+        .unwrap_or_else(|| panic!("no sandbox of echo-executor:\n{dump}"));
+    let wait = std::time::Instant::now() + Duration::from_secs(20);
+    let (stdout, stderr) = loop {
+        let stdout = std::fs::read_to_string(sandbox.join("stdout")).unwrap_or_default();
+        let stderr = std::fs::read_to_string(sandbox.join("stderr")).unwrap_or_default();
+        if stdout.contains("executor driver ended") || std::time::Instant::now() > wait {
+            break (stdout, stderr);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(stdout.contains("registered on "), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("executor driver ended: DRIVER_STOPPED"),
+        "{stdout}\n{stderr}"
+    );
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.contains("WARNING in native method") && !text.contains("FATAL ERROR"),
+            "-Xcheck:jni in the executor:\n{stdout}\n{stderr}"
+        );
+    }
     // stop(false) tore the framework down: the master lists it as completed.
     let (_, state) = http_get(&cluster.master, "/master/state").expect("master state");
     let state: serde_json::Value = serde_json::from_str(&state).expect("state json");
@@ -106,6 +130,32 @@ fn full_scenario(jar: &str, with_library: bool) {
         .map(|f| f.iter().filter_map(|f| f["id"].as_str()).collect())
         .unwrap_or_default();
     assert!(completed.contains(&framework_id.as_str()), "{state}");
+}
+
+/// `<work_dir>/agent-*/slaves/*/frameworks/<fw>/executors/<executor>/runs/latest`.
+fn find_executor_sandbox(
+    work_dir: &std::path::Path,
+    framework: &str,
+    executor: &str,
+) -> Option<std::path::PathBuf> {
+    for agent in std::fs::read_dir(work_dir).ok()?.flatten() {
+        let Ok(slaves) = std::fs::read_dir(agent.path().join("slaves")) else {
+            continue;
+        };
+        for slave in slaves.flatten() {
+            let run = slave
+                .path()
+                .join("frameworks")
+                .join(framework)
+                .join("executors")
+                .join(executor)
+                .join("runs/latest");
+            if run.exists() {
+                return Some(run);
+            }
+        }
+    }
+    None
 }
 
 fn failover_scenario(jar: &str) {
