@@ -281,7 +281,8 @@ fn disconnected_launches_are_lost_locally_and_a_throwing_callback_aborts() {
     }
     // The callback's exception was described on stderr, not swallowed.
     assert!(
-        run.stderr.contains("thrown by the statusUpdate callback on purpose"),
+        run.stderr
+            .contains("thrown by the statusUpdate callback on purpose"),
         "{dump}"
     );
 }
