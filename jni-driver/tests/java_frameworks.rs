@@ -286,3 +286,60 @@ fn disconnected_launches_are_lost_locally_and_a_throwing_callback_aborts() {
         "{dump}"
     );
 }
+
+#[test]
+fn the_driver_reconnects_after_the_master_restarts() {
+    // reference §1.8: the driver reconnects with backoff; `disconnected`, then
+    // `reregistered` (not `registered`) once a master answers again.
+    use std::io::BufRead;
+    let (remesos, library) = artifacts();
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let port = free_port();
+    let cluster = start_cluster_on(&remesos, 1, port);
+    let mut java = std::process::Command::new("java")
+        .args([
+            "-Xcheck:jni",
+            "-cp",
+            &cp,
+            "org.remesos.examples.DriverExercise",
+        ])
+        .args([&cluster.master, "reconnect"])
+        .env("MESOS_NATIVE_JAVA_LIBRARY", &library)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run java");
+    let stdout = java.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |prefix: &str, seen: &mut Vec<String>| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                let hit = line.starts_with(prefix);
+                seen.push(line);
+                if hit {
+                    return;
+                }
+            }
+        }
+        let _ = java.kill();
+        panic!("no '{prefix}' line; saw:\n{}", seen.join("\n"));
+    };
+    wait_for("REGISTERED ", &mut seen);
+    drop(cluster);
+    let restarted = start_cluster_on(&remesos, 1, port);
+    wait_for("DISCONNECTED", &mut seen);
+    wait_for("REREGISTERED", &mut seen);
+    wait_for("DRIVER_ENDED DRIVER_STOPPED", &mut seen);
+    let status = java.wait().expect("java exit");
+    assert!(status.success(), "{}", seen.join("\n"));
+    drop(restarted);
+}

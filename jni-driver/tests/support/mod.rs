@@ -295,8 +295,17 @@ pub fn http_get(address: &str, path: &str) -> Option<(u16, String)> {
 }
 
 pub fn start_cluster(remesos: &Path, agents: u16) -> Cluster {
-    let port = free_port();
-    let work_dir = std::env::temp_dir().join(format!("remesos-jni-{port}"));
+    start_cluster_on(remesos, agents, free_port())
+}
+
+/// [`start_cluster`] with the master on `port`.
+pub fn start_cluster_on(remesos: &Path, agents: u16, port: u16) -> Cluster {
+    let work_dir = std::env::temp_dir().join(format!(
+        "remesos-jni-{port}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
     let child = Command::new(remesos)
         .args([
             "local",

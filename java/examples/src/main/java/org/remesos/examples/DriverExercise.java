@@ -22,6 +22,8 @@ import org.apache.mesos.Protos.*;
  *                                                 task, stop(true) once it runs; prints FRAMEWORK_ID
  * DriverExercise MASTER failover-2 FRAMEWORK_ID   reregisters as that framework and waits for the
  *                                                 task's TASK_FINISHED; stop(false)
+ * DriverExercise MASTER reconnect                 registers, then (after the test restarts the
+ *                                                 master) prints DISCONNECTED and REREGISTERED; stop(false)
  * DriverExercise MASTER offline                   (no master there) launchTasks gives a local
  *                                                 TASK_LOST; acknowledgeStatusUpdate with implicit
  *                                                 acknowledgements throws; the statusUpdate callback
@@ -118,12 +120,15 @@ public class DriverExercise implements Scheduler {
   @Override
   public void reregistered(SchedulerDriver driver, MasterInfo master) {
     say("REREGISTERED");
+    if (mode.equals("reconnect")) {
+      say("STOP " + driver.stop(false));
+    }
   }
 
   @Override
   public void resourceOffers(SchedulerDriver driver, List<Offer> offers) {
     for (Offer offer : offers) {
-      if (launched || mode.equals("failover-2")) {
+      if (launched || mode.equals("failover-2") || mode.equals("reconnect")) {
         driver.declineOffer(offer.getId(), Filters.newBuilder().setRefuseSeconds(1).build());
         continue;
       }
