@@ -343,3 +343,33 @@ fn the_driver_reconnects_after_the_master_restarts() {
     assert!(status.success(), "{}", seen.join("\n"));
     drop(restarted);
 }
+
+#[test]
+fn explicit_acknowledgements_release_each_next_update() {
+    // reference §8.2: the agent sends a task's next update only once the previous one is
+    // acknowledged, so TASK_FINISHED arriving proves the explicit ACKs went out.
+    let (remesos, library) = artifacts();
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let cluster = start_cluster(&remesos, 1);
+    let run = run_java(
+        &cp,
+        "org.remesos.examples.DriverExercise",
+        &[&cluster.master, "explicit"],
+        Some(&library),
+        TIMEOUT,
+    );
+    let dump = run.dump();
+    assert_eq!(run.code, Some(0), "{dump}");
+    check_no_jni_warnings(&run);
+    for line in [
+        "ACK TASK_STARTING DRIVER_RUNNING",
+        "ACK TASK_RUNNING DRIVER_RUNNING",
+        "DRIVER_ENDED DRIVER_STOPPED",
+    ] {
+        assert!(run.has(line), "missing '{line}':\n{dump}");
+    }
+    assert!(
+        !run.lines("STATUS survivor TASK_FINISHED").is_empty(),
+        "{dump}"
+    );
+}

@@ -22,6 +22,9 @@ import org.apache.mesos.Protos.*;
  *                                                 task, stop(true) once it runs; prints FRAMEWORK_ID
  * DriverExercise MASTER failover-2 FRAMEWORK_ID   reregisters as that framework and waits for the
  *                                                 task's TASK_FINISHED; stop(false)
+ * DriverExercise MASTER explicit                  implicitAcknowledgements=false: acknowledges each
+ *                                                 update itself (the agent sends a task's next update
+ *                                                 only after the previous one is acknowledged)
  * DriverExercise MASTER reconnect                 registers, then (after the test restarts the
  *                                                 master) prints DISCONNECTED and REREGISTERED; stop(false)
  * DriverExercise MASTER offline                   (no master there) launchTasks gives a local
@@ -65,7 +68,9 @@ public class DriverExercise implements Scheduler {
     if (mode.equals("failover-2")) {
       scheduler.expectedTerminal = 1; // the task launched by failover-1
     }
-    MesosSchedulerDriver driver = new MesosSchedulerDriver(scheduler, framework.build(), master);
+    MesosSchedulerDriver driver = mode.equals("explicit")
+        ? new MesosSchedulerDriver(scheduler, framework.build(), master, false)
+        : new MesosSchedulerDriver(scheduler, framework.build(), master);
     org.apache.mesos.MesosNativeLibrary.Version v = org.apache.mesos.MesosNativeLibrary.version();
     say("VERSION " + v.major + "." + v.minor + "." + v.patch);
     if (mode.equals("offline")) {
@@ -184,6 +189,9 @@ public class DriverExercise implements Scheduler {
     }
     say("STATUS " + id + " " + status.getState() + " slave=" + status.getSlaveId().getValue()
         + " reason=" + status.getReason() + (status.hasMessage() ? " message=" + status.getMessage() : ""));
+    if (mode.equals("explicit") && status.hasUuid()) {
+      say("ACK " + status.getState() + " " + driver.acknowledgeStatusUpdate(status));
+    }
     if (mode.equals("failover-1") && status.getState() == TaskState.TASK_RUNNING) {
       say("FAILOVER_STOP " + driver.stop(true));
       return;
