@@ -373,3 +373,70 @@ fn explicit_acknowledgements_release_each_next_update() {
         "{dump}"
     );
 }
+
+#[test]
+fn a_java_executor_shuts_down_when_its_agent_is_lost() {
+    // reference §1.4: without checkpointing, an executor whose agent goes away gets
+    // `shutdown` and exits (here: EchoExecutor stops its driver, `run()` returns).
+    use std::io::BufRead;
+    let (remesos, library) = artifacts();
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let mut cluster = start_cluster(&remesos, 1);
+    let mut java = std::process::Command::new("java")
+        .args(["-cp", &cp, "org.remesos.examples.DriverExercise"])
+        .args([&cluster.master, "executor", &cp])
+        .env("MESOS_NATIVE_JAVA_LIBRARY", &library)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run java");
+    let stdout = java.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let framework_id = loop {
+        let line = rx
+            .recv_timeout(Duration::from_millis(200))
+            .unwrap_or_default();
+        if !line.is_empty() {
+            seen.push(line.clone());
+        }
+        if line.starts_with("STATUS echo TASK_RUNNING") {
+            break seen
+                .iter()
+                .find_map(|l| l.strip_prefix("FRAMEWORK_ID "))
+                .expect("framework id")
+                .to_string();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = java.kill();
+            panic!("the executor did not run:\n{}", seen.join("\n"));
+        }
+    };
+    let sandbox = find_executor_sandbox(&cluster.work_dir, &framework_id, "echo-executor")
+        .expect("executor sandbox");
+    let sandbox = sandbox.canonicalize().expect("resolve runs/latest");
+    cluster.kill_hard();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let stdout = loop {
+        let stdout = std::fs::read_to_string(sandbox.join("stdout")).unwrap_or_default();
+        if stdout.contains("executor driver ended") || std::time::Instant::now() > deadline {
+            break stdout;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = java.kill();
+    let _ = java.wait();
+    assert!(
+        stdout.contains("executor driver ended: DRIVER_STOPPED"),
+        "the executor did not shut down after its agent was lost:\n{stdout}\n{}",
+        std::fs::read_to_string(sandbox.join("stderr")).unwrap_or_default()
+    );
+}

@@ -247,15 +247,20 @@ pub fn compile_examples(name: &str, classpath: &[PathBuf]) -> String {
 /// `remesos local` with `agents` agents on free ports; killed (with its executors) on drop.
 pub struct Cluster {
     child: Child,
+    /// Set once the child was killed and reaped: its pid may belong to someone else now.
+    reaped: bool,
     pub master: String,
     pub work_dir: PathBuf,
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid; SIGTERM lets it kill its executors.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        if !self.reaped {
+            // SAFETY: kill(2) on our own child's pid, not yet reaped; SIGTERM lets it kill
+            // its executors.
+            unsafe {
+                libc::kill(self.child.id() as i32, libc::SIGTERM);
+            }
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -267,6 +272,16 @@ impl Drop for Cluster {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
+}
+
+impl Cluster {
+    /// SIGKILL: the master and agents vanish without killing their executors (which run in
+    /// sessions of their own).
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.reaped = true;
     }
 }
 
@@ -324,6 +339,7 @@ pub fn start_cluster_on(remesos: &Path, agents: u16, port: u16) -> Cluster {
         .expect("start remesos local");
     let cluster = Cluster {
         child,
+        reaped: false,
         master: format!("127.0.0.1:{port}"),
         work_dir,
     };

@@ -25,6 +25,7 @@ import org.apache.mesos.Protos.*;
  * DriverExercise MASTER explicit                  implicitAcknowledgements=false: acknowledges each
  *                                                 update itself (the agent sends a task's next update
  *                                                 only after the previous one is acknowledged)
+ * DriverExercise MASTER executor EXECUTOR_CP      only the custom executor's task; runs until killed
  * DriverExercise MASTER reconnect                 registers, then (after the test restarts the
  *                                                 master) prints DISCONNECTED and REREGISTERED; stop(false)
  * DriverExercise MASTER offline                   (no master there) launchTasks gives a local
@@ -64,7 +65,8 @@ public class DriverExercise implements Scheduler {
     if (mode.equals("failover-2")) {
       framework.setId(FrameworkID.newBuilder().setValue(args[2]));
     }
-    DriverExercise scheduler = new DriverExercise(mode, mode.equals("full") ? args[2] : null);
+    DriverExercise scheduler = new DriverExercise(mode,
+        mode.equals("full") || mode.equals("executor") ? args[2] : null);
     if (mode.equals("failover-2")) {
       scheduler.expectedTerminal = 1; // the task launched by failover-1
     }
@@ -139,10 +141,12 @@ public class DriverExercise implements Scheduler {
       }
       launched = true;
       List<TaskInfo> tasks = new ArrayList<TaskInfo>();
-      if (mode.equals("full")) {
-        tasks.add(command("true-1", offer, "true"));
-        tasks.add(command("true-2", offer, "exit 0"));
-        tasks.add(command("sleeper", offer, "sleep 600"));
+      if (mode.equals("full") || mode.equals("executor")) {
+        if (mode.equals("full")) {
+          tasks.add(command("true-1", offer, "true"));
+          tasks.add(command("true-2", offer, "exit 0"));
+          tasks.add(command("sleeper", offer, "sleep 600"));
+        }
         ExecutorInfo executor = ExecutorInfo.newBuilder()
             .setExecutorId(ExecutorID.newBuilder().setValue("echo-executor"))
             .setName("echo executor")
@@ -159,14 +163,16 @@ public class DriverExercise implements Scheduler {
             .addResources(CommandScheduler.scalarResource("mem", 32, CommandScheduler.role(offer)))
             .setExecutor(executor)
             .build());
-        // Bad input gets Mesos's answers, not a crash: a duplicate task id and a task far
-        // bigger than the offer (TASK_ERROR from the master's validation).
-        tasks.add(command("true-1", offer, "true"));
-        tasks.add(TaskInfo.newBuilder(command("huge", offer, "true"))
-            .clearResources()
-            .addResources(CommandScheduler.scalarResource("cpus", 100000, CommandScheduler.role(offer)))
-            .build());
-        expectedTerminal = 6;
+        if (mode.equals("full")) {
+          // Bad input gets Mesos's answers, not a crash: a duplicate task id and a task far
+          // bigger than the offer (TASK_ERROR from the master's validation).
+          tasks.add(command("true-1", offer, "true"));
+          tasks.add(TaskInfo.newBuilder(command("huge", offer, "true"))
+              .clearResources()
+              .addResources(CommandScheduler.scalarResource("cpus", 100000, CommandScheduler.role(offer)))
+              .build());
+          expectedTerminal = 6;
+        }
       } else {
         tasks.add(command("survivor", offer, "sleep 3"));
         expectedTerminal = 1;
@@ -199,7 +205,8 @@ public class DriverExercise implements Scheduler {
     if (id.equals("sleeper") && status.getState() == TaskState.TASK_RUNNING) {
       say("KILL " + driver.killTask(status.getTaskId()));
     }
-    if (id.equals("echo") && status.getState() == TaskState.TASK_RUNNING && echoExecutor == null) {
+    if (id.equals("echo") && status.getState() == TaskState.TASK_RUNNING && echoExecutor == null
+        && mode.equals("full")) {
       echoExecutor = ExecutorID.newBuilder().setValue("echo-executor").build();
       echoSlave = status.getSlaveId();
       say("SEND " + driver.sendFrameworkMessage(echoExecutor, echoSlave, "hello".getBytes()));
