@@ -10,7 +10,7 @@
 //! | [`master`] | the master actor: frameworks, agents, tasks, offers; `http/` (scheduler + operator APIs); `service` (the agents' gRPC service) |
 //! | [`api`] | plumbing shared by the v1 HTTP APIs: content negotiation, call decoding, RecordIO streams |
 //! | [`flags`], [`duration`] | Mesos-style flags (`--name=value`, `MESOS_<NAME>`) and stout's duration/bytes text |
-//! | [`client`] | Rust clients of the v1 scheduler and executor APIs, used by tests, benchmarks, the CLI and the JNI driver |
+//! | [`client`] | Rust clients of the v1 scheduler and executor APIs, used by tests, benchmarks and the CLI; `client::driver`: the scheduler and executor drivers behind libmesos.so (`jni-driver/`) |
 //! | [`cli`] | the subcommands of the `remesos` binary |
 //! | [`zk`] | ZooKeeper: leader election and detection with Mesos's znode layout, registry storage |
 //!

@@ -26,6 +26,8 @@ pub(crate) struct Context {
     /// Classes by binary name (`org.apache.mesos.Protos$TaskStatus`). A short lock: lookups
     /// are quick and never call back into Java while held.
     classes: Mutex<HashMap<String, Arc<Global<JClass<'static>>>>>,
+    /// The `Protos.Status` constants by number, resolved once: every native returns one.
+    statuses: Mutex<HashMap<i32, Arc<Global<JObject<'static>>>>>,
 }
 
 impl Context {
@@ -57,6 +59,7 @@ impl Context {
             vm,
             loader,
             classes: Mutex::new(HashMap::new()),
+            statuses: Mutex::new(HashMap::new()),
         })
     }
 
@@ -91,15 +94,28 @@ impl Context {
 
     /// `Protos$Status.valueOf(int)`.
     pub fn status<'local>(&self, env: &mut Env<'local>, status: Status) -> Result<JObject<'local>> {
+        let cached = self
+            .statuses
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&(status as i32)).cloned());
+        if let Some(global) = cached {
+            return Ok(env.new_local_ref(&**global)?);
+        }
         let class = self.class(env, "org.apache.mesos.Protos$Status")?;
-        Ok(env
+        let value = env
             .call_static_method(
                 &*class,
                 jni_str!("valueOf"),
                 jni_sig!("(I)Lorg/apache/mesos/Protos$Status;"),
                 &[JValue::Int(status as i32)],
             )?
-            .l()?)
+            .l()?;
+        let global = Arc::new(env.new_global_ref(&value)?);
+        if let Ok(mut statuses) = self.statuses.lock() {
+            statuses.insert(status as i32, global);
+        }
+        Ok(value)
     }
 
     /// A Java protobuf of class `name` (binary name) from a Rust message.

@@ -84,7 +84,7 @@ fn initialize(env: &mut Env, this: &JObject) -> Result<()> {
     config.suppressed_roles = suppressed_roles;
     let library = crate::library_path();
     config.local.native_library = library.clone();
-    config.local.launcher_dir = library.as_ref().and_then(|p| p.parent().map(Into::into));
+    config.local.launcher_dir = launcher_dir(library.as_deref());
     let config = config.with_env(&crate::environment());
     let scheduler = JavaScheduler {
         context: context.clone(),
@@ -106,6 +106,21 @@ fn initialize(env: &mut Env, this: &JObject) -> Result<()> {
         JValue::Long(context),
     )?;
     Ok(())
+}
+
+/// Where `local` mode finds `remesos` (unless `MESOS_LAUNCHER_DIR` says): next to
+/// libmesos.so (a cargo build), else the first `remesos` on `PATH` (the jar's bundled
+/// library is extracted to a temporary directory).
+fn launcher_dir(library: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+    let beside = library.and_then(|p| p.parent());
+    if let Some(dir) = beside
+        && dir.join("remesos").is_file()
+    {
+        return Some(dir.to_path_buf());
+    }
+    std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).find(|dir| dir.join("remesos").is_file()))
+        .or_else(|| beside.map(|d| d.to_path_buf()))
 }
 
 fn finalize(env: &mut Env, this: &JObject) -> Result<()> {

@@ -32,7 +32,8 @@ fn check_no_jni_warnings(run: &JavaRun) {
     }
 }
 
-fn full_scenario(jar: &str) {
+/// `with_library`: set MESOS_NATIVE_JAVA_LIBRARY (Apache's jars need it; ours does not).
+fn full_scenario(jar: &str, with_library: bool) {
     let (remesos, library) = artifacts();
     let cp = compile_examples(jar, &classpath(jar));
     let cluster = start_cluster(&remesos, 2);
@@ -40,7 +41,7 @@ fn full_scenario(jar: &str) {
         &cp,
         "org.remesos.examples.DriverExercise",
         &[&cluster.master, "full", &cp],
-        Some(&library),
+        with_library.then_some(library.as_path()),
         TIMEOUT,
     );
     let dump = run.dump();
@@ -92,6 +93,30 @@ fn full_scenario(jar: &str) {
             "update without an agent: {line}\n{dump}"
         );
     }
+    // The executor's JVM (also under -Xcheck:jni) logged to its sandbox: it registered
+    // through MesosExecutorDriver and its driver stopped cleanly on the agent's shutdown.
+    let sandbox = find_executor_sandbox(&cluster.work_dir, &framework_id, "echo-executor")
+        .unwrap_or_else(|| panic!("no sandbox of echo-executor:\n{dump}"));
+    let wait = std::time::Instant::now() + Duration::from_secs(20);
+    let (stdout, stderr) = loop {
+        let stdout = std::fs::read_to_string(sandbox.join("stdout")).unwrap_or_default();
+        let stderr = std::fs::read_to_string(sandbox.join("stderr")).unwrap_or_default();
+        if stdout.contains("executor driver ended") || std::time::Instant::now() > wait {
+            break (stdout, stderr);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(stdout.contains("registered on "), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("executor driver ended: DRIVER_STOPPED"),
+        "{stdout}\n{stderr}"
+    );
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.contains("WARNING in native method") && !text.contains("FATAL ERROR"),
+            "-Xcheck:jni in the executor:\n{stdout}\n{stderr}"
+        );
+    }
     // stop(false) tore the framework down: the master lists it as completed.
     let (_, state) = http_get(&cluster.master, "/master/state").expect("master state");
     let state: serde_json::Value = serde_json::from_str(&state).expect("state json");
@@ -105,6 +130,32 @@ fn full_scenario(jar: &str) {
         .map(|f| f.iter().filter_map(|f| f["id"].as_str()).collect())
         .unwrap_or_default();
     assert!(completed.contains(&framework_id.as_str()), "{state}");
+}
+
+/// `<work_dir>/agent-*/slaves/*/frameworks/<fw>/executors/<executor>/runs/latest`.
+fn find_executor_sandbox(
+    work_dir: &std::path::Path,
+    framework: &str,
+    executor: &str,
+) -> Option<std::path::PathBuf> {
+    for agent in std::fs::read_dir(work_dir).ok()?.flatten() {
+        let Ok(slaves) = std::fs::read_dir(agent.path().join("slaves")) else {
+            continue;
+        };
+        for slave in slaves.flatten() {
+            let run = slave
+                .path()
+                .join("frameworks")
+                .join(framework)
+                .join("executors")
+                .join(executor)
+                .join("runs/latest");
+            if run.exists() {
+                return Some(run);
+            }
+        }
+    }
+    None
 }
 
 fn failover_scenario(jar: &str) {
@@ -154,12 +205,40 @@ fn failover_scenario(jar: &str) {
 
 #[test]
 fn apache_1_11_0_jar_runs_tasks_executor_messages_and_reconciliation() {
-    full_scenario("apache-1.11.0");
+    full_scenario("apache-1.11.0", true);
 }
 
 #[test]
 fn apache_1_4_3_shaded_jar_runs_tasks_executor_messages_and_reconciliation() {
-    full_scenario("apache-1.4.3-shaded");
+    full_scenario("apache-1.4.3-shaded", true);
+}
+
+#[test]
+fn the_projects_shaded_jar_runs_the_same_without_mesos_native_java_library() {
+    // The jar carries libmesos.so and loads it by itself.
+    full_scenario("remesos-shaded", false);
+}
+
+#[test]
+fn the_projects_plain_jar_with_master_local_runs_a_cluster_inside_the_jvm() {
+    // reference §1.8 `local`: a master and an agent in the JVM; the agent finds `remesos`
+    // next to libmesos.so (MESOS_LAUNCHER_DIR would say otherwise).
+    let (_, library) = artifacts();
+    let cp = compile_examples("remesos", &classpath("remesos"));
+    let run = run_java(
+        &cp,
+        "org.remesos.examples.CommandScheduler",
+        &["local", "3", "true"],
+        Some(&library),
+        TIMEOUT,
+    );
+    let dump = run.dump();
+    assert_eq!(run.code, Some(0), "{dump}");
+    check_no_jni_warnings(&run);
+    assert!(
+        run.has("driver ended: DRIVER_STOPPED, finished 3/3"),
+        "{dump}"
+    );
 }
 
 #[test]
@@ -170,4 +249,194 @@ fn apache_1_11_0_jar_fails_over_to_a_new_driver() {
 #[test]
 fn apache_1_4_3_shaded_jar_fails_over_to_a_new_driver() {
     failover_scenario("apache-1.4.3-shaded");
+}
+
+#[test]
+fn disconnected_launches_are_lost_locally_and_a_throwing_callback_aborts() {
+    // reference §1.8: launchTasks while not connected -> TASK_LOST from the master with
+    // REASON_MASTER_DISCONNECTED; acknowledgeStatusUpdate with implicit acknowledgements is
+    // refused; §1.3: an exception in a callback aborts the driver (join returns ABORTED).
+    let (_, library) = artifacts();
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let nobody = format!("127.0.0.1:{}", free_port());
+    let run = run_java(
+        &cp,
+        "org.remesos.examples.DriverExercise",
+        &[&nobody, "offline"],
+        Some(&library),
+        TIMEOUT,
+    );
+    let dump = run.dump();
+    assert_eq!(run.code, Some(0), "{dump}");
+    check_no_jni_warnings(&run);
+    for line in [
+        "START DRIVER_RUNNING",
+        "OFFLINE_LAUNCH DRIVER_RUNNING",
+        "ACK_REFUSED IllegalStateException",
+        "STATUS offline TASK_LOST source=SOURCE_MASTER reason=REASON_MASTER_DISCONNECTED message=Master disconnected",
+        "JOINED DRIVER_ABORTED",
+        "STOP_AFTER_ABORT DRIVER_ABORTED",
+    ] {
+        assert!(run.has(line), "missing '{line}':\n{dump}");
+    }
+    // The callback's exception was described on stderr, not swallowed.
+    assert!(
+        run.stderr
+            .contains("thrown by the statusUpdate callback on purpose"),
+        "{dump}"
+    );
+}
+
+#[test]
+fn the_driver_reconnects_after_the_master_restarts() {
+    // reference §1.8: the driver reconnects with backoff; `disconnected`, then
+    // `reregistered` (not `registered`) once a master answers again.
+    use std::io::BufRead;
+    let (remesos, library) = artifacts();
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let port = free_port();
+    let cluster = start_cluster_on(&remesos, 1, port);
+    let mut java = std::process::Command::new("java")
+        .args([
+            "-Xcheck:jni",
+            "-cp",
+            &cp,
+            "org.remesos.examples.DriverExercise",
+        ])
+        .args([&cluster.master, "reconnect"])
+        .env("MESOS_NATIVE_JAVA_LIBRARY", &library)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run java");
+    let stdout = java.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |prefix: &str, seen: &mut Vec<String>| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                let hit = line.starts_with(prefix);
+                seen.push(line);
+                if hit {
+                    return;
+                }
+            }
+        }
+        let _ = java.kill();
+        panic!("no '{prefix}' line; saw:\n{}", seen.join("\n"));
+    };
+    wait_for("REGISTERED ", &mut seen);
+    drop(cluster);
+    let restarted = start_cluster_on(&remesos, 1, port);
+    wait_for("DISCONNECTED", &mut seen);
+    wait_for("REREGISTERED", &mut seen);
+    wait_for("DRIVER_ENDED DRIVER_STOPPED", &mut seen);
+    let status = java.wait().expect("java exit");
+    assert!(status.success(), "{}", seen.join("\n"));
+    drop(restarted);
+}
+
+#[test]
+fn explicit_acknowledgements_release_each_next_update() {
+    // reference §8.2: the agent sends a task's next update only once the previous one is
+    // acknowledged, so TASK_FINISHED arriving proves the explicit ACKs went out.
+    let (remesos, library) = artifacts();
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let cluster = start_cluster(&remesos, 1);
+    let run = run_java(
+        &cp,
+        "org.remesos.examples.DriverExercise",
+        &[&cluster.master, "explicit"],
+        Some(&library),
+        TIMEOUT,
+    );
+    let dump = run.dump();
+    assert_eq!(run.code, Some(0), "{dump}");
+    check_no_jni_warnings(&run);
+    for line in [
+        "ACK TASK_STARTING DRIVER_RUNNING",
+        "ACK TASK_RUNNING DRIVER_RUNNING",
+        "DRIVER_ENDED DRIVER_STOPPED",
+    ] {
+        assert!(run.has(line), "missing '{line}':\n{dump}");
+    }
+    assert!(
+        !run.lines("STATUS survivor TASK_FINISHED").is_empty(),
+        "{dump}"
+    );
+}
+
+#[test]
+fn a_java_executor_shuts_down_when_its_agent_is_lost() {
+    // reference §1.4: without checkpointing, an executor whose agent goes away gets
+    // `shutdown` and exits (here: EchoExecutor stops its driver, `run()` returns).
+    use std::io::BufRead;
+    let (remesos, library) = artifacts();
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let mut cluster = start_cluster(&remesos, 1);
+    let mut java = std::process::Command::new("java")
+        .args(["-cp", &cp, "org.remesos.examples.DriverExercise"])
+        .args([&cluster.master, "executor", &cp])
+        .env("MESOS_NATIVE_JAVA_LIBRARY", &library)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run java");
+    let stdout = java.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let framework_id = loop {
+        let line = rx
+            .recv_timeout(Duration::from_millis(200))
+            .unwrap_or_default();
+        if !line.is_empty() {
+            seen.push(line.clone());
+        }
+        if line.starts_with("STATUS echo TASK_RUNNING") {
+            break seen
+                .iter()
+                .find_map(|l| l.strip_prefix("FRAMEWORK_ID "))
+                .expect("framework id")
+                .to_string();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = java.kill();
+            panic!("the executor did not run:\n{}", seen.join("\n"));
+        }
+    };
+    let sandbox = find_executor_sandbox(&cluster.work_dir, &framework_id, "echo-executor")
+        .expect("executor sandbox");
+    let sandbox = sandbox.canonicalize().expect("resolve runs/latest");
+    cluster.kill_hard();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let stdout = loop {
+        let stdout = std::fs::read_to_string(sandbox.join("stdout")).unwrap_or_default();
+        if stdout.contains("executor driver ended") || std::time::Instant::now() > deadline {
+            break stdout;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = java.kill();
+    let _ = java.wait();
+    assert!(
+        stdout.contains("executor driver ended: DRIVER_STOPPED"),
+        "the executor did not shut down after its agent was lost:\n{stdout}\n{}",
+        std::fs::read_to_string(sandbox.join("stderr")).unwrap_or_default()
+    );
 }

@@ -90,7 +90,11 @@ fn check_jar(jar: &Path) -> usize {
     let mut checked = 0;
     for class in CLASSES {
         let natives = natives(jar, class);
-        assert!(!natives.is_empty(), "{class} in {} has no natives", jar.display());
+        assert!(
+            !natives.is_empty(),
+            "{class} in {} has no natives",
+            jar.display()
+        );
         for (name, descriptor) in &natives {
             let short = format!("Java_{}_{}", mangle(class), mangle(name));
             let args = descriptor

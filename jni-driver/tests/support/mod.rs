@@ -137,8 +137,69 @@ pub fn classpath(kind: &str) -> Vec<PathBuf> {
             maven_jar("com.google.protobuf:protobuf-java:3.5.0"),
         ],
         "apache-1.4.3-shaded" => vec![pyspark_mesos_jar()],
+        "remesos-shaded" => vec![project_jar(true)],
+        "remesos" => vec![
+            project_jar(false),
+            maven_jar("com.google.protobuf:protobuf-java:3.5.1"),
+        ],
         other => panic!("unknown jar {other}"),
     }
+}
+
+/// The project's jar (java/, built by Maven with the current libmesos.so inside), plain or
+/// `shaded-protobuf`. Rebuilt when libmesos.so or a Java source is newer than the jar.
+pub fn project_jar(shaded: bool) -> PathBuf {
+    let (_, library) = artifacts();
+    let _guard = TOOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let java = repo_root().join("java");
+    let version = "1.11.0-remesos.1";
+    let plain = java.join(format!("target/remesos-mesos-{version}.jar"));
+    let shaded_jar = java.join(format!(
+        "target/remesos-mesos-{version}-shaded-protobuf.jar"
+    ));
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let newest_input = walk(&java.join("src"))
+        .into_iter()
+        .chain([library.clone(), java.join("pom.xml")])
+        .filter_map(|p| modified(&p))
+        .max();
+    let fresh = [&plain, &shaded_jar]
+        .iter()
+        .all(|jar| matches!((modified(jar), newest_input), (Some(j), Some(i)) if j >= i));
+    if !fresh {
+        let output = Command::new("mvn")
+            .args(["-q", "-B", "-f"])
+            .arg(java.join("pom.xml"))
+            .arg(format!(
+                "-Dremesos.native.dir={}",
+                library.parent().expect("library dir").display()
+            ))
+            .args(["package", "-DskipTests"])
+            .output()
+            .expect("run mvn (Maven is required: apt-get install maven)");
+        assert!(
+            output.status.success(),
+            "mvn package of java/ failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    if shaded { shaded_jar } else { plain }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
 
 /// Compiles java/examples against `classpath` into .cache/jni/<name>/classes (once per test
@@ -186,15 +247,20 @@ pub fn compile_examples(name: &str, classpath: &[PathBuf]) -> String {
 /// `remesos local` with `agents` agents on free ports; killed (with its executors) on drop.
 pub struct Cluster {
     child: Child,
+    /// Set once the child was killed and reaped: its pid may belong to someone else now.
+    reaped: bool,
     pub master: String,
     pub work_dir: PathBuf,
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid; SIGTERM lets it kill its executors.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        if !self.reaped {
+            // SAFETY: kill(2) on our own child's pid, not yet reaped; SIGTERM lets it kill
+            // its executors.
+            unsafe {
+                libc::kill(self.child.id() as i32, libc::SIGTERM);
+            }
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -206,6 +272,16 @@ impl Drop for Cluster {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
+}
+
+impl Cluster {
+    /// SIGKILL: the master and agents vanish without killing their executors (which run in
+    /// sessions of their own).
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.reaped = true;
     }
 }
 
@@ -234,8 +310,17 @@ pub fn http_get(address: &str, path: &str) -> Option<(u16, String)> {
 }
 
 pub fn start_cluster(remesos: &Path, agents: u16) -> Cluster {
-    let port = free_port();
-    let work_dir = std::env::temp_dir().join(format!("remesos-jni-{port}"));
+    start_cluster_on(remesos, agents, free_port())
+}
+
+/// [`start_cluster`] with the master on `port`.
+pub fn start_cluster_on(remesos: &Path, agents: u16, port: u16) -> Cluster {
+    let work_dir = std::env::temp_dir().join(format!(
+        "remesos-jni-{port}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
     let child = Command::new(remesos)
         .args([
             "local",
@@ -254,6 +339,7 @@ pub fn start_cluster(remesos: &Path, agents: u16) -> Cluster {
         .expect("start remesos local");
     let cluster = Cluster {
         child,
+        reaped: false,
         master: format!("127.0.0.1:{port}"),
         work_dir,
     };
@@ -306,8 +392,23 @@ pub fn run_java(
     library: Option<&Path>,
     timeout: Duration,
 ) -> JavaRun {
+    run_java_checked(cp, class, args, library, timeout, true)
+}
+
+/// [`run_java`], with `-Xcheck:jni` only when `check_jni` (benchmarks run without it).
+pub fn run_java_checked(
+    cp: &str,
+    class: &str,
+    args: &[&str],
+    library: Option<&Path>,
+    timeout: Duration,
+    check_jni: bool,
+) -> JavaRun {
     let mut java = Command::new("java");
-    java.args(["-Xcheck:jni", "-cp", cp, class])
+    if check_jni {
+        java.arg("-Xcheck:jni");
+    }
+    java.args(["-cp", cp, class])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -22,6 +22,16 @@ import org.apache.mesos.Protos.*;
  *                                                 task, stop(true) once it runs; prints FRAMEWORK_ID
  * DriverExercise MASTER failover-2 FRAMEWORK_ID   reregisters as that framework and waits for the
  *                                                 task's TASK_FINISHED; stop(false)
+ * DriverExercise MASTER explicit                  implicitAcknowledgements=false: acknowledges each
+ *                                                 update itself (the agent sends a task's next update
+ *                                                 only after the previous one is acknowledged)
+ * DriverExercise MASTER executor EXECUTOR_CP      only the custom executor's task; runs until killed
+ * DriverExercise MASTER reconnect                 registers, then (after the test restarts the
+ *                                                 master) prints DISCONNECTED and REREGISTERED; stop(false)
+ * DriverExercise MASTER offline                   (no master there) launchTasks gives a local
+ *                                                 TASK_LOST; acknowledgeStatusUpdate with implicit
+ *                                                 acknowledgements throws; the statusUpdate callback
+ *                                                 throws, which aborts the driver
  * </pre>
  */
 public class DriverExercise implements Scheduler {
@@ -55,13 +65,39 @@ public class DriverExercise implements Scheduler {
     if (mode.equals("failover-2")) {
       framework.setId(FrameworkID.newBuilder().setValue(args[2]));
     }
-    DriverExercise scheduler = new DriverExercise(mode, mode.equals("full") ? args[2] : null);
+    DriverExercise scheduler = new DriverExercise(mode,
+        mode.equals("full") || mode.equals("executor") ? args[2] : null);
     if (mode.equals("failover-2")) {
       scheduler.expectedTerminal = 1; // the task launched by failover-1
     }
-    MesosSchedulerDriver driver = new MesosSchedulerDriver(scheduler, framework.build(), master);
+    MesosSchedulerDriver driver = mode.equals("explicit")
+        ? new MesosSchedulerDriver(scheduler, framework.build(), master, false)
+        : new MesosSchedulerDriver(scheduler, framework.build(), master);
     org.apache.mesos.MesosNativeLibrary.Version v = org.apache.mesos.MesosNativeLibrary.version();
     say("VERSION " + v.major + "." + v.minor + "." + v.patch);
+    if (mode.equals("offline")) {
+      say("START " + driver.start());
+      TaskInfo task = TaskInfo.newBuilder()
+          .setName("offline")
+          .setTaskId(TaskID.newBuilder().setValue("offline"))
+          .setSlaveId(SlaveID.newBuilder().setValue("some-agent"))
+          .setCommand(CommandInfo.newBuilder().setValue("true"))
+          .build();
+      say("OFFLINE_LAUNCH " + driver.launchTasks(
+          Collections.singletonList(OfferID.newBuilder().setValue("some-offer").build()),
+          Collections.singletonList(task)));
+      try {
+        driver.acknowledgeStatusUpdate(TaskStatus.newBuilder()
+            .setTaskId(task.getTaskId()).setState(TaskState.TASK_RUNNING).build());
+        say("ACK_ACCEPTED");
+      } catch (RuntimeException e) {
+        say("ACK_REFUSED " + e.getClass().getSimpleName());
+      }
+      Status joined = driver.join();
+      say("JOINED " + joined);
+      say("STOP_AFTER_ABORT " + driver.stop());
+      System.exit(joined == Status.DRIVER_ABORTED ? 0 : 2);
+    }
     Status status = driver.run();
     say("DRIVER_ENDED " + status);
     System.exit(status == Status.DRIVER_STOPPED ? 0 : 2);
@@ -91,21 +127,26 @@ public class DriverExercise implements Scheduler {
   @Override
   public void reregistered(SchedulerDriver driver, MasterInfo master) {
     say("REREGISTERED");
+    if (mode.equals("reconnect")) {
+      say("STOP " + driver.stop(false));
+    }
   }
 
   @Override
   public void resourceOffers(SchedulerDriver driver, List<Offer> offers) {
     for (Offer offer : offers) {
-      if (launched || mode.equals("failover-2")) {
+      if (launched || mode.equals("failover-2") || mode.equals("reconnect")) {
         driver.declineOffer(offer.getId(), Filters.newBuilder().setRefuseSeconds(1).build());
         continue;
       }
       launched = true;
       List<TaskInfo> tasks = new ArrayList<TaskInfo>();
-      if (mode.equals("full")) {
-        tasks.add(command("true-1", offer, "true"));
-        tasks.add(command("true-2", offer, "exit 0"));
-        tasks.add(command("sleeper", offer, "sleep 600"));
+      if (mode.equals("full") || mode.equals("executor")) {
+        if (mode.equals("full")) {
+          tasks.add(command("true-1", offer, "true"));
+          tasks.add(command("true-2", offer, "exit 0"));
+          tasks.add(command("sleeper", offer, "sleep 600"));
+        }
         ExecutorInfo executor = ExecutorInfo.newBuilder()
             .setExecutorId(ExecutorID.newBuilder().setValue("echo-executor"))
             .setName("echo executor")
@@ -122,14 +163,16 @@ public class DriverExercise implements Scheduler {
             .addResources(CommandScheduler.scalarResource("mem", 32, CommandScheduler.role(offer)))
             .setExecutor(executor)
             .build());
-        // Bad input gets Mesos's answers, not a crash: a duplicate task id and a task far
-        // bigger than the offer (TASK_ERROR from the master's validation).
-        tasks.add(command("true-1", offer, "true"));
-        tasks.add(TaskInfo.newBuilder(command("huge", offer, "true"))
-            .clearResources()
-            .addResources(CommandScheduler.scalarResource("cpus", 100000, CommandScheduler.role(offer)))
-            .build());
-        expectedTerminal = 6;
+        if (mode.equals("full")) {
+          // Bad input gets Mesos's answers, not a crash: a duplicate task id and a task far
+          // bigger than the offer (TASK_ERROR from the master's validation).
+          tasks.add(command("true-1", offer, "true"));
+          tasks.add(TaskInfo.newBuilder(command("huge", offer, "true"))
+              .clearResources()
+              .addResources(CommandScheduler.scalarResource("cpus", 100000, CommandScheduler.role(offer)))
+              .build());
+          expectedTerminal = 6;
+        }
       } else {
         tasks.add(command("survivor", offer, "sleep 3"));
         expectedTerminal = 1;
@@ -145,8 +188,16 @@ public class DriverExercise implements Scheduler {
   @Override
   public void statusUpdate(SchedulerDriver driver, TaskStatus status) {
     String id = status.getTaskId().getValue();
+    if (mode.equals("offline")) {
+      say("STATUS " + id + " " + status.getState() + " source=" + status.getSource()
+          + " reason=" + status.getReason() + " message=" + status.getMessage());
+      throw new IllegalStateException("thrown by the statusUpdate callback on purpose");
+    }
     say("STATUS " + id + " " + status.getState() + " slave=" + status.getSlaveId().getValue()
         + " reason=" + status.getReason() + (status.hasMessage() ? " message=" + status.getMessage() : ""));
+    if (mode.equals("explicit") && status.hasUuid()) {
+      say("ACK " + status.getState() + " " + driver.acknowledgeStatusUpdate(status));
+    }
     if (mode.equals("failover-1") && status.getState() == TaskState.TASK_RUNNING) {
       say("FAILOVER_STOP " + driver.stop(true));
       return;
@@ -154,7 +205,8 @@ public class DriverExercise implements Scheduler {
     if (id.equals("sleeper") && status.getState() == TaskState.TASK_RUNNING) {
       say("KILL " + driver.killTask(status.getTaskId()));
     }
-    if (id.equals("echo") && status.getState() == TaskState.TASK_RUNNING && echoExecutor == null) {
+    if (id.equals("echo") && status.getState() == TaskState.TASK_RUNNING && echoExecutor == null
+        && mode.equals("full")) {
       echoExecutor = ExecutorID.newBuilder().setValue("echo-executor").build();
       echoSlave = status.getSlaveId();
       say("SEND " + driver.sendFrameworkMessage(echoExecutor, echoSlave, "hello".getBytes()));
