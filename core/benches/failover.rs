@@ -209,7 +209,10 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
     }
     let started = Instant::now();
     while counts.lock().unwrap().get(&leader_id).copied().unwrap_or(0) < agents {
-        assert!(started.elapsed() < Duration::from_secs(120), "agents did not register");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "agents did not register"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     eprintln!(
@@ -228,11 +231,17 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
                     framework_info: framework_info(),
                     ..Default::default()
                 };
-                let Ok(mut sub) = Subscription::subscribe_detected(&detector, call, Format::Protobuf).await else {
+                let Ok(mut sub) =
+                    Subscription::subscribe_detected(&detector, call, Format::Protobuf).await
+                else {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 };
-                let by = sub.master_info.as_ref().map(|m| m.id.clone()).unwrap_or_default();
+                let by = sub
+                    .master_info
+                    .as_ref()
+                    .map(|m| m.id.clone())
+                    .unwrap_or_default();
                 subscribed_by.lock().unwrap().push((by, Instant::now()));
                 while sub.next_event().await.is_ok() {}
             }
@@ -249,13 +258,19 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
     let _ = first.child.kill();
     let _ = first.child.wait();
     while detector.current().as_deref() != Some(second.address.as_str()) {
-        assert!(killed.elapsed() < Duration::from_secs(session * 3 + 30), "no new leader");
+        assert!(
+            killed.elapsed() < Duration::from_secs(session * 3 + 30),
+            "no new leader"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let detection = killed.elapsed();
     let new_id = remesos_id_retry(&second.address).await;
     while counts.lock().unwrap().get(&new_id).copied().unwrap_or(0) < agents {
-        assert!(killed.elapsed() < Duration::from_secs(300), "agents did not reregister");
+        assert!(
+            killed.elapsed() < Duration::from_secs(300),
+            "agents did not reregister"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let agents_back = killed.elapsed() - detection;
@@ -268,7 +283,10 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
         {
             break at.duration_since(killed).saturating_sub(detection);
         }
-        assert!(killed.elapsed() < Duration::from_secs(300), "the framework did not resubscribe");
+        assert!(
+            killed.elapsed() < Duration::from_secs(300),
+            "the framework did not resubscribe"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     drop(second);
@@ -322,7 +340,9 @@ fn main() {
         .build()
         .unwrap();
     println!("master failover: {agents} agents x {tasks} tasks, one shared ZooKeeper detector");
-    println!("| session timeout | detection (kill -> new leader) | agents reregistered | framework resubscribed | total |");
+    println!(
+        "| session timeout | detection (kill -> new leader) | agents reregistered | framework resubscribed | total |"
+    );
     println!("|---|---|---|---|---|");
     for session in sessions {
         let r = runtime.block_on(run(agents, tasks, session));
