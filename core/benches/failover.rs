@@ -19,7 +19,6 @@
 mod zookeeper;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -201,7 +200,7 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
         .expect("a leader");
     assert_eq!(leader, first.address);
     let second = start_master(&url, session, &dir);
-    let leader_id = remesos_id(&leader).await;
+    let leader_id = leader_id(&detector);
 
     let counts = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
     for i in 0..agents {
@@ -265,7 +264,7 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let detection = killed.elapsed();
-    let new_id = remesos_id_retry(&second.address).await;
+    let new_id = leader_id(&detector);
     while counts.lock().unwrap().get(&new_id).copied().unwrap_or(0) < agents {
         assert!(
             killed.elapsed() < Duration::from_secs(300),
@@ -300,28 +299,12 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
     }
 }
 
-/// The master's id from `/master/state`.
-async fn remesos_id(master: &str) -> String {
-    let (_, body) = remesos::client::HttpClient::default()
-        .get(&format!("http://{master}/master/state"))
-        .await
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    v["id"].as_str().unwrap().to_string()
-}
-
-async fn remesos_id_retry(master: &str) -> String {
-    loop {
-        if let Ok((200, body)) = remesos::client::HttpClient::default()
-            .get(&format!("http://{master}/master/state"))
-            .await
-            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
-            && let Some(id) = v["id"].as_str()
-        {
-            return id.to_string();
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+/// The leading master's id, as its znode's MasterInfo says.
+fn leader_id(detector: &MasterDetector) -> String {
+    detector
+        .subscribe()
+        .and_then(|rx| rx.borrow().as_ref().map(|i| i.id.clone()))
+        .expect("a leader")
 }
 
 fn main() {

@@ -563,9 +563,11 @@ async fn killing_the_leading_master_loses_no_task() {
         .await
         .unwrap_or_else(|_| panic!("the workload did not finish: {:#?}", tally.lock().unwrap()))
         .unwrap();
-    let t = tally.lock().unwrap();
-    assert!(t.subscriptions >= 2, "the framework resubscribed: {t:#?}");
-    t.assert_complete(&[v1::TaskState::TaskFinished]);
+    {
+        let t = tally.lock().unwrap();
+        assert!(t.subscriptions >= 2, "the framework resubscribed: {t:#?}");
+        t.assert_complete(&[v1::TaskState::TaskFinished]);
+    }
     // The remaining standby still redirects, now to the new leader.
     let other = masters
         .keys()
@@ -799,19 +801,21 @@ async fn a_partitioned_agent_is_unreachable_then_reconciles() {
     .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let aware = tallies[0].lock().unwrap();
-        let unaware = tallies[1].lock().unwrap();
-        let unreachable = aware
-            .other
-            .values()
-            .filter(|s| s.contains(&(v1::TaskState::TaskUnreachable as i32)))
-            .count();
-        if unreachable == 3 && unaware.terminal.len() == 3 {
+        let done = {
+            let aware = tallies[0].lock().unwrap();
+            let unaware = tallies[1].lock().unwrap();
+            let unreachable = aware
+                .other
+                .values()
+                .filter(|s| s.contains(&(v1::TaskState::TaskUnreachable as i32)))
+                .count();
             assert!(aware.terminal.is_empty(), "{aware:#?}");
+            assert!(Instant::now() < deadline, "{aware:#?} {unaware:#?}");
+            unreachable == 3 && unaware.terminal.len() == 3
+        };
+        if done {
             break;
         }
-        assert!(Instant::now() < deadline, "{aware:#?} {unaware:#?}");
-        drop((aware, unaware));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tallies[1]
