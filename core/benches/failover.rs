@@ -200,14 +200,14 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
         .expect("a leader");
     assert_eq!(leader, first.address);
     let second = start_master(&url, session, &dir);
-    let leader_id = leader_id(&detector);
+    let first_id = leader_id(&detector);
 
     let counts = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
     for i in 0..agents {
         tokio::spawn(sim_agent(i, tasks, detector.clone(), counts.clone()));
     }
     let started = Instant::now();
-    while counts.lock().unwrap().get(&leader_id).copied().unwrap_or(0) < agents {
+    while counts.lock().unwrap().get(&first_id).copied().unwrap_or(0) < agents {
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "agents did not register"

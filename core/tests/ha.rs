@@ -946,3 +946,64 @@ async fn the_registry_survives_a_master_restart() {
     )
     .await;
 }
+
+/// The Python with pymesos that tests/python/setup_venv.sh prepares (tests/run.sh sets
+/// REMESOS_PYTHON; a plain `cargo test` finds the repository's .venv).
+fn pymesos_python() -> String {
+    let python = std::env::var("REMESOS_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string()
+    });
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "{python} is missing: run `bash tests/python/setup_venv.sh` (tests/run.sh does) to install pymesos"
+    );
+    python
+}
+
+/// Reference §5: clients that know only the ZooKeeper URL find the leader — pymesos reads
+/// the `json.info_` znodes with kazoo, and `remesos execute --master=zk://...` uses the
+/// shared detector — while a standby master is also running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pymesos_and_execute_find_the_leader_through_zookeeper() {
+    let zk = ZooKeeper::start();
+    let dir = scratch("detect");
+    let url = zk.url("/mesos");
+    let flags = vec![
+        format!("--zk={url}"),
+        "--zk_session_timeout=2secs".to_string(),
+    ];
+    let _masters: Vec<Proc> = (0..2)
+        .map(|_| start_master(&dir, free_port(), &flags))
+        .collect();
+    let leader = leader_of(&url).await;
+    let _agent = start_agent(&dir, free_port(), &url, &[]);
+    wait_metrics(&leader, "the agent", Duration::from_secs(30), |m| {
+        m["master/slaves_active"] == 1.0
+    })
+    .await;
+    let stdout = support::run_python_framework(
+        &pymesos_python(),
+        "pymesos_scheduler.py",
+        &url,
+        &["--tasks", "2", "--timeout", "60"],
+    )
+    .await;
+    assert_eq!(stdout.matches("TASK_FINISHED").count(), 2, "{stdout}");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+        .args([
+            "execute",
+            &format!("--master={url}"),
+            "--name=zk-execute",
+            "--command=exit 3",
+            "--resources=cpus:0.5;mem:64",
+        ])
+        .output()
+        .await
+        .expect("run remesos execute");
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
