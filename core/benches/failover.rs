@@ -19,7 +19,6 @@
 mod zookeeper;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -201,15 +200,18 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
         .expect("a leader");
     assert_eq!(leader, first.address);
     let second = start_master(&url, session, &dir);
-    let leader_id = remesos_id(&leader).await;
+    let first_id = leader_id(&detector);
 
     let counts = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
     for i in 0..agents {
         tokio::spawn(sim_agent(i, tasks, detector.clone(), counts.clone()));
     }
     let started = Instant::now();
-    while counts.lock().unwrap().get(&leader_id).copied().unwrap_or(0) < agents {
-        assert!(started.elapsed() < Duration::from_secs(120), "agents did not register");
+    while counts.lock().unwrap().get(&first_id).copied().unwrap_or(0) < agents {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "agents did not register"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     eprintln!(
@@ -228,11 +230,17 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
                     framework_info: framework_info(),
                     ..Default::default()
                 };
-                let Ok(mut sub) = Subscription::subscribe_detected(&detector, call, Format::Protobuf).await else {
+                let Ok(mut sub) =
+                    Subscription::subscribe_detected(&detector, call, Format::Protobuf).await
+                else {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 };
-                let by = sub.master_info.as_ref().map(|m| m.id.clone()).unwrap_or_default();
+                let by = sub
+                    .master_info
+                    .as_ref()
+                    .map(|m| m.id.clone())
+                    .unwrap_or_default();
                 subscribed_by.lock().unwrap().push((by, Instant::now()));
                 while sub.next_event().await.is_ok() {}
             }
@@ -249,13 +257,19 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
     let _ = first.child.kill();
     let _ = first.child.wait();
     while detector.current().as_deref() != Some(second.address.as_str()) {
-        assert!(killed.elapsed() < Duration::from_secs(session * 3 + 30), "no new leader");
+        assert!(
+            killed.elapsed() < Duration::from_secs(session * 3 + 30),
+            "no new leader"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let detection = killed.elapsed();
-    let new_id = remesos_id_retry(&second.address).await;
+    let new_id = leader_id(&detector);
     while counts.lock().unwrap().get(&new_id).copied().unwrap_or(0) < agents {
-        assert!(killed.elapsed() < Duration::from_secs(300), "agents did not reregister");
+        assert!(
+            killed.elapsed() < Duration::from_secs(300),
+            "agents did not reregister"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let agents_back = killed.elapsed() - detection;
@@ -268,7 +282,10 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
         {
             break at.duration_since(killed).saturating_sub(detection);
         }
-        assert!(killed.elapsed() < Duration::from_secs(300), "the framework did not resubscribe");
+        assert!(
+            killed.elapsed() < Duration::from_secs(300),
+            "the framework did not resubscribe"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     drop(second);
@@ -282,28 +299,12 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
     }
 }
 
-/// The master's id from `/master/state`.
-async fn remesos_id(master: &str) -> String {
-    let (_, body) = remesos::client::HttpClient::default()
-        .get(&format!("http://{master}/master/state"))
-        .await
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    v["id"].as_str().unwrap().to_string()
-}
-
-async fn remesos_id_retry(master: &str) -> String {
-    loop {
-        if let Ok((200, body)) = remesos::client::HttpClient::default()
-            .get(&format!("http://{master}/master/state"))
-            .await
-            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
-            && let Some(id) = v["id"].as_str()
-        {
-            return id.to_string();
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+/// The leading master's id, as its znode's MasterInfo says.
+fn leader_id(detector: &MasterDetector) -> String {
+    detector
+        .subscribe()
+        .and_then(|rx| rx.borrow().as_ref().map(|i| i.id.clone()))
+        .expect("a leader")
 }
 
 fn main() {
@@ -322,7 +323,9 @@ fn main() {
         .build()
         .unwrap();
     println!("master failover: {agents} agents x {tasks} tasks, one shared ZooKeeper detector");
-    println!("| session timeout | detection (kill -> new leader) | agents reregistered | framework resubscribed | total |");
+    println!(
+        "| session timeout | detection (kill -> new leader) | agents reregistered | framework resubscribed | total |"
+    );
     println!("|---|---|---|---|---|");
     for session in sessions {
         let r = runtime.block_on(run(agents, tasks, session));

@@ -1406,3 +1406,74 @@ fn operator_events_are_built_only_while_someone_subscribed() {
     h.call(&fw, launch(&offer, vec![task], None)).unwrap();
     assert!(!h.effects.iter().any(|e| matches!(e, Effect::Operator(_))));
 }
+
+/// Reference §8.5 and §8.3: a new leader recovers the registry; explicit reconciliation of
+/// tasks on a recovered agent that has not reregistered gets no answer; agents that do not
+/// return within --agent_reregister_timeout become unreachable (persisted), and then their
+/// tasks reconcile as LOST for a framework that is not partition-aware.
+#[test]
+fn recovered_agents_that_do_not_reregister_become_unreachable() {
+    use super::registrar::{AgentRecord, Operation, Registry};
+    let config = Config {
+        agent_reregister_timeout: Duration::from_secs(30),
+        ..Config::default()
+    };
+    let mut h = Harness::with_config(config);
+    let mut registry = Registry::default();
+    let info = |host: &str| v1::AgentInfo {
+        hostname: host.into(),
+        ..Default::default()
+    };
+    for op in [
+        Operation::agent("old-S1", &info("h1"), AgentRecord::ADMITTED, 0.0),
+        Operation::agent("old-S2", &info("h2"), AgentRecord::ADMITTED, 0.0),
+        Operation::agent("old-S3", &info("h3"), AgentRecord::UNREACHABLE, 5.0),
+    ] {
+        registry.apply(&op);
+    }
+    let now = h.now();
+    h.master.recover(now, &registry);
+    assert_eq!(h.master.recovered_agents.len(), 2);
+    assert!(h.master.unreachable_agents.contains_key("old-S3"));
+
+    let fw = h.subscribe(framework("f"));
+    let reconcile = |agent: &str| sched::Call {
+        r#type: Some(CallType::Reconcile as i32),
+        reconcile: Some(sched::call::Reconcile {
+            tasks: vec![sched::call::reconcile::Task {
+                task_id: v1::TaskId { value: "t1".into() },
+                agent_id: Some(v1::AgentId {
+                    value: agent.into(),
+                }),
+            }],
+        }),
+        ..Default::default()
+    };
+    h.call(&fw, reconcile("old-S1")).unwrap();
+    assert!(
+        h.updates(&fw).is_empty(),
+        "no answer while old-S1 may return"
+    );
+
+    h.advance(Duration::from_secs(31));
+    assert!(h.master.recovered_agents.is_empty());
+    assert!(h.master.unreachable_agents.contains_key("old-S1"));
+    let persisted: Vec<&Operation> = h
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Registry { op, .. } => Some(&**op),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(persisted.len(), 2, "{persisted:?}");
+    assert!(
+        persisted
+            .iter()
+            .all(|op| op.agent.as_ref().unwrap().state == AgentRecord::UNREACHABLE)
+    );
+    h.call(&fw, reconcile("old-S1")).unwrap();
+    let updates = h.updates(&fw);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].state, v1::TaskState::TaskLost as i32);
+}

@@ -14,7 +14,7 @@ use super::{LABEL, Result, ZkUrl, detector::follow};
 #[derive(Clone, Debug)]
 pub enum Leadership {
     /// Another master leads (its MasterInfo), or nobody does yet (`None`).
-    Standby(Option<v1::MasterInfo>),
+    Standby(Option<Box<v1::MasterInfo>>),
     /// This master's znode has the lowest sequence.
     Elected,
     /// The session ended or this master's znode vanished: it must stop leading (Mesos's
@@ -63,7 +63,7 @@ pub async fn contend(
                 _ if elected => {
                     Leadership::Lost("this master's znode is no longer the leader".to_string())
                 }
-                Some((_, info)) => Leadership::Standby(Some(info)),
+                Some((_, info)) => Leadership::Standby(Some(Box::new(info))),
                 None => Leadership::Standby(None),
             };
             tx.send_if_modified(|current| {

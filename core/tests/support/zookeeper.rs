@@ -16,7 +16,8 @@ const FETCH_REVISION: u32 = 3;
 pub fn classpath() -> PathBuf {
     static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
-    let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("zookeeper-{VERSION}-{FETCH_REVISION}"));
+    let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("zookeeper-{VERSION}-{FETCH_REVISION}"));
     let lib = home.join("lib");
     let done = home.join(".complete");
     if done.exists() {

@@ -52,7 +52,7 @@ pub fn router(master: MasterHandle) -> Router {
 #[derive(Clone)]
 pub enum Role {
     /// Not leading: the leader's MasterInfo, or `None` while nobody leads.
-    Standby(Option<remesos_proto::v1::MasterInfo>),
+    Standby(Option<Box<remesos_proto::v1::MasterInfo>>),
     /// Leading: every route of [`router`].
     Leading(Router),
 }
@@ -72,7 +72,7 @@ pub fn contender_router(role: tokio::sync::watch::Receiver<Role>) -> Router {
                     Ok(response) => response,
                     Err(never) => match never {},
                 },
-                Role::Standby(leader) => standby(leader.as_ref(), &request),
+                Role::Standby(leader) => standby(leader.as_deref(), &request),
             }
         }
     })
@@ -86,9 +86,8 @@ fn standby(
     use axum::response::IntoResponse;
     let path = request.uri().path();
     let local = path.strip_prefix("/master").unwrap_or(path);
-    match local {
-        "/health" => return StatusCode::OK.into_response(),
-        _ => {}
+    if local == "/health" {
+        return StatusCode::OK.into_response();
     }
     let is_grpc = request
         .headers()
