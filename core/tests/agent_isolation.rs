@@ -1,7 +1,8 @@
 //! A real `remesos agent` under a real `remesos master`: the fetcher on the launch path
 //! (reference/mesos-contract.md §4.4), the v1 operator API's LIST_FILES/READ_FILE and
-//! GET_CONTAINERS usage (§3.4), and isolation (DESIGN.md §5): cgroups memory and cpu limits,
-//! the memory limitation (`REASON_CONTAINER_LIMITATION_MEMORY`), a pid namespace.
+//! GET_CONTAINERS usage (§3.4), isolation (DESIGN.md §5): cgroups memory and cpu limits,
+//! the memory limitation (`REASON_CONTAINER_LIMITATION_MEMORY`), a pid namespace; and task
+//! groups (LAUNCH_GROUP) under the built-in default executor.
 
 mod support;
 
@@ -300,5 +301,99 @@ async fn cgroups_limits_memory_limitation_and_a_pid_namespace() {
             let _ = std::fs::remove_dir(std::path::Path::new(fields[1]).join(&root));
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// ACCEPT's LAUNCH_GROUP with an ExecutorInfo of type DEFAULT runs under `remesos executor
+/// --default`; as Mesos's default executor does, a task that fails takes its group down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_group_runs_under_the_default_executor() {
+    let dir = temp_dir("agent-group");
+    let (_master, master) = spawn_master(&dir).await;
+    let port = free_port();
+    let agent = format!("127.0.0.1:{port}");
+    let _agent = spawn_agent(&master, port, &dir.join("agent"), &[]);
+    support::registered_agent_state(&agent).await;
+    let mut framework = TestFramework::subscribe(&master, "groups", false).await;
+    let fid = framework.sub.framework_id.value.clone();
+    let offer = framework.next_offer().await;
+    let role = offer
+        .allocation_info
+        .as_ref()
+        .and_then(|a| a.role.clone())
+        .unwrap_or_else(|| "*".into());
+    let mut executor_resources =
+        remesos::resources::Resources::parse("cpus:0.1;mem:32", "*").unwrap();
+    executor_resources.allocate(&role);
+    let executor = v1::ExecutorInfo {
+        r#type: Some(v1::executor_info::Type::Default as i32),
+        executor_id: v1::ExecutorId {
+            value: "group-executor".into(),
+        },
+        framework_id: Some(framework.sub.framework_id.clone()),
+        resources: executor_resources.into_protos(),
+        ..Default::default()
+    };
+    let tasks = vec![
+        command_task("g-ok", &offer, "cpus:0.1;mem:32", "echo from-the-group"),
+        command_task("g-fail", &offer, "cpus:0.1;mem:32", "sleep 1; exit 3"),
+        command_task("g-long", &offer, "cpus:0.1;mem:32", "sleep 600"),
+    ];
+    let accept = v1::scheduler::Call {
+        r#type: Some(v1::scheduler::call::Type::Accept as i32),
+        accept: Some(v1::scheduler::call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+                launch_group: Some(v1::offer::operation::LaunchGroup {
+                    executor,
+                    task_group: v1::TaskGroupInfo { tasks },
+                }),
+                ..Default::default()
+            }],
+            filters: None,
+        }),
+        ..Default::default()
+    };
+    framework.sub.call(accept).await.unwrap();
+    let mut ends = std::collections::BTreeMap::new();
+    let mut seen = Vec::new();
+    while ends.len() < 3 {
+        let status = framework.next_update(Duration::from_secs(60)).await;
+        seen.push((status.task_id.value.clone(), status.state));
+        assert_eq!(
+            status.executor_id.as_ref().map(|e| e.value.as_str()),
+            Some("group-executor")
+        );
+        if TaskState::try_from(status.state).is_ok_and(remesos::master::is_terminal) {
+            ends.insert(status.task_id.value.clone(), status);
+        }
+    }
+    assert_eq!(
+        ends["g-ok"].state,
+        TaskState::TaskFinished as i32,
+        "{seen:?}"
+    );
+    assert_eq!(
+        ends["g-fail"].state,
+        TaskState::TaskFailed as i32,
+        "{seen:?}"
+    );
+    assert_eq!(
+        ends["g-fail"].message.as_deref(),
+        Some("Command exited with status 3")
+    );
+    assert_eq!(
+        ends["g-long"].state,
+        TaskState::TaskKilled as i32,
+        "{seen:?}"
+    );
+    // Every task of the group ran in the executor's one sandbox.
+    let stdout = read_file(
+        &agent,
+        &format!("/frameworks/{fid}/executors/group-executor/runs/latest/stdout"),
+    )
+    .await;
+    assert!(stdout.contains("from-the-group"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -624,7 +624,7 @@ fn signal_description(signal: i32) -> String {
 }
 
 /// What the link to the agent produced.
-enum Link {
+pub(crate) enum Link {
     Subscribed(Box<event::Subscribed>),
     Event(Box<exec::Event>),
     Broken(Error),
@@ -632,7 +632,10 @@ enum Link {
 }
 
 /// One step on the link: the next event when subscribed, else a (re)subscription.
-async fn link_step(connection: &mut Connection, unacknowledged_tasks: Vec<v1::TaskInfo>) -> Link {
+pub(crate) async fn link_step(
+    connection: &mut Connection,
+    unacknowledged_tasks: Vec<v1::TaskInfo>,
+) -> Link {
     if connection.is_subscribed() {
         match connection.next_event().await {
             Ok(event) => Link::Event(Box::new(event)),
@@ -654,7 +657,7 @@ async fn wait_child(child: &mut Option<tokio::process::Child>) -> std::io::Resul
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+pub(crate) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
@@ -746,7 +749,7 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
 }
 
 /// Starts the command in its own process group, with the executor's stdin, stdout and stderr.
-fn spawn(spec: &LaunchSpec) -> Result<tokio::process::Child, String> {
+pub(crate) fn spawn(spec: &LaunchSpec) -> Result<tokio::process::Child, String> {
     let mut command = tokio::process::Command::new(&spec.program);
     command
         .arg0(&spec.arg0)

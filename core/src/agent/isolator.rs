@@ -483,7 +483,7 @@ pub fn bytes_text(bytes: u64) -> String {
         ("MB", KB.pow(2)),
         ("KB", KB),
     ] {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{unit}", bytes / size);
         }
     }

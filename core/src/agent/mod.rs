@@ -24,6 +24,7 @@
 #![allow(deprecated)]
 
 pub mod command_executor;
+pub mod default_executor;
 pub mod fetcher;
 pub mod files;
 pub mod http;
@@ -181,6 +182,8 @@ pub struct Executor {
     pub pid: Option<u32>,
     /// Tasks waiting for the executor to subscribe.
     pub queued: Vec<v1::TaskInfo>,
+    /// Task groups waiting for the executor to subscribe (sent as LAUNCH_GROUP).
+    pub queued_groups: Vec<v1::TaskGroupInfo>,
     /// Tasks handed to the executor that are not terminal, by id.
     pub tasks: BTreeMap<String, v1::Task>,
     pub completed: Vec<v1::Task>,
@@ -354,7 +357,11 @@ impl Agent {
                     reregister.executors.push(executor.info.clone());
                 }
                 reregister.tasks.extend(executor.tasks.values().cloned());
-                for task in &executor.queued {
+                for task in executor
+                    .queued
+                    .iter()
+                    .chain(executor.queued_groups.iter().flat_map(|g| g.tasks.iter()))
+                {
                     reregister
                         .tasks
                         .push(self.new_task(&framework.info, executor, task));
@@ -601,22 +608,117 @@ impl Agent {
         }
     }
 
+    /// ACCEPT's LAUNCH_GROUP: the group goes to its executor as one LAUNCH_GROUP event. An
+    /// executor of type DEFAULT without a command is `remesos executor --default`, the
+    /// built-in default executor (Mesos's `mesos-default-executor`).
     fn run_task_group(&mut self, now: Time, group: wire::RunTaskGroup) {
         let Some(framework_id) = group.framework.id.as_ref().map(|i| i.value.clone()) else {
             return;
         };
-        // Task groups need Mesos's default executor (nested containers), which remesos does
-        // not have yet: fail them clearly rather than leave them staging.
-        for task in &group.task_group.tasks {
-            self.local_update(
-                now,
-                &framework_id,
-                &group.executor.executor_id.value,
-                task,
-                v1::TaskState::TaskFailed,
-                v1::task_status::Reason::ContainerLaunchFailed,
-                "Task groups (LAUNCH_GROUP) need the default executor, which remesos does not provide yet",
-            );
+        let mut executor_info = group.executor;
+        let tasks = group.task_group.tasks;
+        let Some(first) = tasks.first().cloned() else {
+            return;
+        };
+        if executor_info.command.is_none() {
+            executor_info.command = Some(v1::CommandInfo {
+                shell: Some(false),
+                value: Some(
+                    self.config
+                        .launcher_dir
+                        .join("remesos")
+                        .display()
+                        .to_string(),
+                ),
+                arguments: vec!["remesos".into(), "executor".into(), "--default".into()],
+                ..Default::default()
+            });
+        }
+        if executor_info.framework_id.is_none() {
+            executor_info.framework_id = Some(v1::FrameworkId {
+                value: framework_id.clone(),
+            });
+        }
+        let eid = executor_info.executor_id.value.clone();
+        if let Some(error) = tasks
+            .iter()
+            .find_map(|t| unsupported_container(t, &executor_info))
+        {
+            for task in &tasks {
+                self.local_update(
+                    now,
+                    &framework_id,
+                    &eid,
+                    task,
+                    v1::TaskState::TaskFailed,
+                    v1::task_status::Reason::ContainerLaunchFailed,
+                    &error,
+                );
+            }
+            return;
+        }
+        self.frameworks
+            .entry(framework_id.clone())
+            .or_insert_with(|| Framework {
+                completed_executors: Default::default(),
+                info: group.framework.clone(),
+                executors: BTreeMap::new(),
+            })
+            .info = group.framework.clone();
+        let state = self.frameworks[&framework_id]
+            .executors
+            .get(&eid)
+            .map(|e| e.state);
+        match state {
+            Some(ExecutorState::Terminating | ExecutorState::Terminated) => {
+                for task in &tasks {
+                    self.local_update(
+                        now,
+                        &framework_id,
+                        &eid,
+                        task,
+                        v1::TaskState::TaskLost,
+                        v1::task_status::Reason::ExecutorTerminated,
+                        "Executor is terminating",
+                    );
+                }
+                return;
+            }
+            None => {
+                // The container's limits cover the whole group.
+                let mut sized = first.clone();
+                sized.resources = tasks.iter().flat_map(|t| t.resources.clone()).collect();
+                self.launch_executor(now, &framework_id, executor_info, false, &sized);
+            }
+            _ => {}
+        }
+        for task in &tasks {
+            self.checkpoint_task(&framework_id, &eid, task);
+        }
+        let framework_info = self.frameworks[&framework_id].info.clone();
+        let records: Vec<(String, v1::Task)> = {
+            let executor = &self.frameworks[&framework_id].executors[&eid];
+            tasks
+                .iter()
+                .map(|t| {
+                    (
+                        t.task_id.value.clone(),
+                        self.new_task(&framework_info, executor, t),
+                    )
+                })
+                .collect()
+        };
+        let executor = self
+            .frameworks
+            .get_mut(&framework_id)
+            .and_then(|f| f.executors.get_mut(&eid))
+            .expect("launched");
+        let task_group = v1::TaskGroupInfo { tasks };
+        if let (ExecutorState::Running, Some(conn)) = (executor.state, executor.conn) {
+            executor.tasks.extend(records);
+            self.send_executor(conn, launch_group_event(task_group));
+        } else {
+            executor.queued_groups.push(task_group);
         }
     }
 
@@ -705,6 +807,7 @@ impl Agent {
             conn: None,
             pid: None,
             queued: Vec::new(),
+            queued_groups: Vec::new(),
             tasks: BTreeMap::new(),
             completed: Vec::new(),
             registration_deadline: now.mono + self.config.executor_registration_timeout,
@@ -952,7 +1055,11 @@ impl Agent {
             f.executors.iter().find_map(|(eid, e)| {
                 if e.queued.iter().any(|t| t.task_id.value == tid) {
                     Some((eid.clone(), true))
-                } else if e.tasks.contains_key(&tid) {
+                } else if e.tasks.contains_key(&tid)
+                    || e.queued_groups
+                        .iter()
+                        .any(|g| g.tasks.iter().any(|t| t.task_id.value == tid))
+                {
                     Some((eid.clone(), false))
                 } else {
                     None
@@ -973,7 +1080,9 @@ impl Agent {
                     .position(|t| t.task_id.value == tid)
                     .expect("found");
                 let task = executor.queued.remove(position);
-                let idle = executor.queued.is_empty() && executor.tasks.is_empty();
+                let idle = executor.queued.is_empty()
+                    && executor.queued_groups.is_empty()
+                    && executor.tasks.is_empty();
                 self.local_update(
                     now,
                     &fid,
@@ -1074,7 +1183,12 @@ impl Agent {
             .unwrap_or(grace);
         executor.state = ExecutorState::Terminating;
         executor.kill_deadline = Some(now.mono + grace);
-        let queued = std::mem::take(&mut executor.queued);
+        let mut queued = std::mem::take(&mut executor.queued);
+        queued.extend(
+            std::mem::take(&mut executor.queued_groups)
+                .into_iter()
+                .flat_map(|g| g.tasks),
+        );
         let conn = executor.conn;
         match conn {
             Some(conn) => {
@@ -1186,6 +1300,30 @@ impl Agent {
             .and_then(|f| f.executors.get_mut(&eid))
             .expect("checked");
         let queued = std::mem::take(&mut executor.queued);
+        let queued_groups = std::mem::take(&mut executor.queued_groups);
+        for group in queued_groups {
+            let records: Vec<(String, v1::Task)> = {
+                let executor = &self.frameworks[&fid].executors[&eid];
+                group
+                    .tasks
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.task_id.value.clone(),
+                            self.new_task(&framework_info, executor, t),
+                        )
+                    })
+                    .collect()
+            };
+            if let Some(executor) = self
+                .frameworks
+                .get_mut(&fid)
+                .and_then(|f| f.executors.get_mut(&eid))
+            {
+                executor.tasks.extend(records);
+            }
+            self.send_executor(conn, launch_group_event(group));
+        }
         for task in queued {
             let record = {
                 let executor = &self.frameworks[&fid].executors[&eid];
@@ -1377,6 +1515,7 @@ impl Agent {
                     conn: None,
                     pid: estate.pid,
                     queued: Vec::new(),
+                    queued_groups: Vec::new(),
                     tasks: BTreeMap::new(),
                     completed: Vec::new(),
                     registration_deadline: reregister_by,
@@ -1590,7 +1729,12 @@ impl Agent {
         let limitation = executor.limitation.clone();
         executor.state = ExecutorState::Terminated;
         let conn = executor.conn.take();
-        let queued = std::mem::take(&mut executor.queued);
+        let mut queued = std::mem::take(&mut executor.queued);
+        queued.extend(
+            std::mem::take(&mut executor.queued_groups)
+                .into_iter()
+                .flat_map(|g| g.tasks),
+        );
         let running: Vec<v1::TaskInfo> = executor
             .tasks
             .values()
@@ -1788,6 +1932,14 @@ impl Agent {
             .filter(|e| e.state != ExecutorState::Terminated)
             .map(|e| e.container_id.clone())
             .collect()
+    }
+}
+
+fn launch_group_event(task_group: v1::TaskGroupInfo) -> exec::Event {
+    exec::Event {
+        r#type: Some(exec::event::Type::LaunchGroup as i32),
+        launch_group: Some(exec::event::LaunchGroup { task_group }),
+        ..Default::default()
     }
 }
 

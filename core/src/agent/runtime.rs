@@ -287,7 +287,7 @@ impl Runtime {
                 }
                 _ = tick.tick() => {
                     self.ticks += 1;
-                    if self.ticks % OOM_CHECK_TICKS == 0 {
+                    if self.ticks.is_multiple_of(OOM_CHECK_TICKS) {
                         self.check_limits();
                     }
                     self.agent.tick(now());

@@ -211,15 +211,14 @@ impl Manager {
                     all.push(update.clone());
                     stream.pending.push_back(update);
                 }
-                (wire::status_update_record::Type::Ack, _, Some(uuid)) => {
+                (wire::status_update_record::Type::Ack, _, Some(uuid))
                     if stream
                         .pending
                         .front()
                         .and_then(|u| u.status.uuid.as_deref())
-                        == Some(uuid.as_slice())
-                    {
-                        stream.pending.pop_front();
-                    }
+                        == Some(uuid.as_slice()) =>
+                {
+                    stream.pending.pop_front();
                 }
                 _ => {}
             }

@@ -45,6 +45,13 @@ pub fn flags() -> Flags {
             "task_environment",
             "JSON Environment added to the executor's environment for the task",
         ))
+        .flag(
+            Flag::bool(
+                "default",
+                "Run as the default executor, which runs task groups (LAUNCH_GROUP)",
+            )
+            .default(false),
+        )
         .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
         .flag(Flag::bool("quiet", "Log only errors").default(false))
 }
@@ -97,6 +104,14 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
         agent = %executor_env.url(),
         "starting the command executor"
     );
+    if loaded.get_bool("default").unwrap_or(false) {
+        let code = runtime.block_on(crate::agent::default_executor::run(
+            executor_env,
+            config,
+            Format::Protobuf,
+        ));
+        return ExitCode::from(code);
+    }
     // Protobuf, as Mesos's HTTP command executor uses.
     let code = runtime.block_on(command_executor::run(
         executor_env,

@@ -1,0 +1,628 @@
+//! `remesos executor --default`: the default executor, which runs task groups (Mesos's
+//! `mesos-default-executor`, reference/mesos-contract.md §4.3; `docs/app-framework-development-guide.md`
+//! "default executor"). The agent starts it for an ExecutorInfo of type DEFAULT (ACCEPT's
+//! LAUNCH_GROUP); it speaks the v1 executor API like the command executor.
+//!
+//! ```text
+//! LAUNCH_GROUP ──► per task: TASK_STARTING ──► spawn its command ──► TASK_RUNNING
+//! a task exits ──► TASK_FINISHED (0) | TASK_FAILED ("Command exited with status N")
+//!   └─ failed ──► the other tasks of its group are killed (they end TASK_KILLED)
+//! KILL of one task ──► its whole group is killed (SIGTERM, SIGKILL after the grace period)
+//! every task terminal and every terminal update acknowledged ──► exit 0
+//! ```
+//!
+//! Differences from Mesos: tasks run as processes of the executor's container (each in its
+//! own process group), not as nested containers; a single LAUNCH is refused as Mesos does
+//! (the executor shuts down). Health and other checks are not supported.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use remesos_proto::v1;
+use v1::TaskState;
+use v1::executor::{self as exec, event};
+
+use super::command_executor::{
+    Config, DEFAULT_KILL_GRACE_PERIOD, HEARTBEAT_INTERVAL, LaunchSpec, SHUTDOWN_MARGIN,
+    TERMINAL_ACK_TIMEOUT, describe_wait_status, is_terminal, launch_spec,
+};
+use crate::client::Format;
+use crate::client::executor::{Connection, ExecutorEnv, event_type};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Update(Box<v1::TaskStatus>),
+    Launch { task_id: String, spec: LaunchSpec },
+    Signal { task_id: String, signal: i32 },
+    Exit(u8),
+}
+
+#[derive(Debug)]
+struct Run {
+    info: v1::TaskInfo,
+    group: usize,
+    started: bool,
+    terminated: bool,
+    killed: bool,
+    escalation_at: Option<Instant>,
+}
+
+/// The default executor's state and decisions (synchronous, clock-free).
+#[derive(Debug)]
+pub struct DefaultExecutor {
+    config: Config,
+    framework_info: Option<v1::FrameworkInfo>,
+    runs: BTreeMap<String, Run>,
+    groups: Vec<Vec<String>>,
+    /// Updates sent and not acknowledged: uuid, task id, terminal.
+    pending: Vec<(Vec<u8>, String, bool)>,
+    /// Tasks with at least one acknowledged update (not resent on SUBSCRIBE).
+    acknowledged: std::collections::BTreeSet<String>,
+    shutting_down: bool,
+    agent_gone: bool,
+    give_up_at: Option<Instant>,
+}
+
+impl DefaultExecutor {
+    pub fn new(config: Config) -> DefaultExecutor {
+        DefaultExecutor {
+            config,
+            framework_info: None,
+            runs: BTreeMap::new(),
+            groups: Vec::new(),
+            pending: Vec::new(),
+            acknowledged: Default::default(),
+            shutting_down: false,
+            agent_gone: false,
+            give_up_at: None,
+        }
+    }
+
+    pub fn unacknowledged_tasks(&self) -> Vec<v1::TaskInfo> {
+        self.runs
+            .iter()
+            .filter(|(id, _)| !self.acknowledged.contains(*id))
+            .map(|(_, r)| r.info.clone())
+            .collect()
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.runs
+            .values()
+            .filter_map(|r| r.escalation_at)
+            .chain(self.give_up_at)
+            .min()
+    }
+
+    pub fn on_event(&mut self, now: Instant, event: exec::Event) -> Vec<Effect> {
+        match (event_type(&event), event) {
+            (
+                Some(event::Type::Subscribed),
+                exec::Event {
+                    subscribed: Some(s),
+                    ..
+                },
+            ) => {
+                self.framework_info = Some(s.framework_info);
+                Vec::new()
+            }
+            (
+                Some(event::Type::LaunchGroup),
+                exec::Event {
+                    launch_group: Some(g),
+                    ..
+                },
+            ) => self.launch_group(now, g.task_group.tasks),
+            (Some(event::Type::Launch), _) => {
+                // Mesos's default executor: "LAUNCH event is not supported", then shuts down.
+                tracing::error!("LAUNCH event is not supported by the default executor");
+                self.shutdown(now)
+            }
+            (Some(event::Type::Kill), exec::Event { kill: Some(k), .. }) => {
+                let grace = grace_period(k.kill_policy.as_ref());
+                self.kill_group_of(now, &k.task_id.value, grace)
+            }
+            (
+                Some(event::Type::Acknowledged),
+                exec::Event {
+                    acknowledged: Some(a),
+                    ..
+                },
+            ) => self.on_acknowledged(&a.uuid),
+            (Some(event::Type::Shutdown), _) => self.shutdown(now),
+            _ => Vec::new(),
+        }
+    }
+
+    fn launch_group(&mut self, now: Instant, tasks: Vec<v1::TaskInfo>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.shutting_down {
+            for task in &tasks {
+                effects.push(self.update(
+                    &task.task_id,
+                    TaskState::TaskKilled,
+                    Some("The executor is shutting down".into()),
+                ));
+            }
+            return effects;
+        }
+        let group = self.groups.len();
+        let mut members = Vec::new();
+        for task in tasks {
+            let id = task.task_id.value.clone();
+            if self.runs.contains_key(&id) {
+                continue;
+            }
+            tracing::info!(task_id = %id, group, "launching task of a group");
+            members.push(id.clone());
+            effects.push(self.update(&task.task_id, TaskState::TaskStarting, None));
+            let spec = launch_spec(&self.config, &task);
+            self.runs.insert(
+                id.clone(),
+                Run {
+                    info: task,
+                    group,
+                    started: false,
+                    terminated: false,
+                    killed: false,
+                    escalation_at: None,
+                },
+            );
+            match spec {
+                Ok(spec) => effects.push(Effect::Launch { task_id: id, spec }),
+                Err(message) => effects.extend(self.on_launched(now, &id, Err(message))),
+            }
+        }
+        self.groups.push(members);
+        effects
+    }
+
+    pub fn on_launched(
+        &mut self,
+        now: Instant,
+        task_id: &str,
+        result: Result<u32, String>,
+    ) -> Vec<Effect> {
+        let Some(run) = self.runs.get_mut(task_id) else {
+            return Vec::new();
+        };
+        let id = run.info.task_id.clone();
+        match result {
+            Ok(_) => {
+                run.started = true;
+                let mut effects = vec![self.update(&id, TaskState::TaskRunning, None)];
+                // A kill that came while the group was starting applies now.
+                if self.runs[task_id].killed || self.shutting_down {
+                    self.runs.get_mut(task_id).expect("present").killed = false;
+                    effects.extend(self.kill_one(now, task_id, DEFAULT_KILL_GRACE_PERIOD));
+                }
+                effects
+            }
+            Err(reason) => {
+                run.terminated = true;
+                let mut effects = vec![self.update(
+                    &id,
+                    TaskState::TaskFailed,
+                    Some(format!("Failed to launch the command: {reason}")),
+                )];
+                effects.extend(self.kill_group_of(now, task_id, None));
+                effects.extend(self.maybe_exit(now));
+                effects
+            }
+        }
+    }
+
+    /// Kills every live task of `task_id`'s group.
+    fn kill_group_of(
+        &mut self,
+        now: Instant,
+        task_id: &str,
+        grace: Option<Duration>,
+    ) -> Vec<Effect> {
+        let Some(group) = self.runs.get(task_id).map(|r| r.group) else {
+            tracing::warn!(task_id, "ignoring a kill for an unknown task");
+            return Vec::new();
+        };
+        let members = self.groups.get(group).cloned().unwrap_or_default();
+        let mut effects = Vec::new();
+        for member in members {
+            let grace = grace
+                .or_else(|| grace_period(self.runs[&member].info.kill_policy.as_ref()))
+                .unwrap_or(DEFAULT_KILL_GRACE_PERIOD);
+            effects.extend(self.kill_one(now, &member, grace));
+        }
+        effects
+    }
+
+    fn kill_one(&mut self, now: Instant, task_id: &str, grace: Duration) -> Vec<Effect> {
+        let killing_state = self.framework_has_killing_state();
+        let Some(run) = self.runs.get_mut(task_id) else {
+            return Vec::new();
+        };
+        if run.terminated || run.killed {
+            return Vec::new();
+        }
+        run.killed = true;
+        if !run.started {
+            // Killed once it is started (see on_launched).
+            return Vec::new();
+        }
+        run.escalation_at = Some(now + grace);
+        let id = run.info.task_id.clone();
+        let mut effects = Vec::new();
+        if killing_state {
+            effects.push(self.update(&id, TaskState::TaskKilling, None));
+        }
+        effects.push(Effect::Signal {
+            task_id: task_id.to_string(),
+            signal: libc::SIGTERM,
+        });
+        effects
+    }
+
+    fn framework_has_killing_state(&self) -> bool {
+        use v1::framework_info::capability::Type;
+        self.framework_info.as_ref().is_some_and(|f| {
+            f.capabilities
+                .iter()
+                .any(|c| c.r#type == Some(Type::TaskKillingState as i32))
+        })
+    }
+
+    fn shutdown(&mut self, now: Instant) -> Vec<Effect> {
+        self.shutting_down = true;
+        let grace = self
+            .config
+            .shutdown_grace_period
+            .saturating_sub(SHUTDOWN_MARGIN);
+        let ids: Vec<String> = self.runs.keys().cloned().collect();
+        let mut effects = Vec::new();
+        for id in ids {
+            effects.extend(self.kill_one(now, &id, grace));
+        }
+        effects.extend(self.maybe_exit(now));
+        effects
+    }
+
+    /// A task's process was reaped.
+    pub fn on_exited(&mut self, now: Instant, task_id: &str, wait_status: i32) -> Vec<Effect> {
+        let Some(run) = self.runs.get_mut(task_id) else {
+            return Vec::new();
+        };
+        run.terminated = true;
+        run.escalation_at = None;
+        let killed = run.killed;
+        let id = run.info.task_id.clone();
+        let state = if killed {
+            TaskState::TaskKilled
+        } else if libc::WIFEXITED(wait_status) && libc::WEXITSTATUS(wait_status) == 0 {
+            TaskState::TaskFinished
+        } else {
+            TaskState::TaskFailed
+        };
+        let message = format!("Command {}", describe_wait_status(wait_status));
+        tracing::info!(task_id, %message, "task terminated");
+        let mut effects = vec![self.update(&id, state, Some(message))];
+        if state == TaskState::TaskFailed {
+            // Mesos's default executor kills the rest of a group when one of its tasks fails.
+            effects.extend(self.kill_group_of(now, task_id, None));
+        }
+        effects.extend(self.maybe_exit(now));
+        effects
+    }
+
+    fn on_acknowledged(&mut self, uuid: &[u8]) -> Vec<Effect> {
+        let Some(index) = self.pending.iter().position(|(u, _, _)| u == uuid) else {
+            return Vec::new();
+        };
+        let (_, task_id, _) = self.pending.remove(index);
+        self.acknowledged.insert(task_id);
+        self.exit_if_done()
+    }
+
+    fn all_terminated(&self) -> bool {
+        !self.runs.is_empty() && self.runs.values().all(|r| r.terminated)
+    }
+
+    /// Once every task ended: wait for the terminal updates' ACKs (bounded), then exit.
+    fn maybe_exit(&mut self, now: Instant) -> Vec<Effect> {
+        if self.shutting_down && self.runs.is_empty() {
+            return vec![Effect::Exit(0)];
+        }
+        if !self.all_terminated() {
+            return Vec::new();
+        }
+        if self.agent_gone {
+            return vec![Effect::Exit(1)];
+        }
+        if self.give_up_at.is_none() {
+            self.give_up_at = Some(now + TERMINAL_ACK_TIMEOUT);
+        }
+        self.exit_if_done()
+    }
+
+    fn exit_if_done(&self) -> Vec<Effect> {
+        if self.all_terminated() && !self.pending.iter().any(|(_, _, terminal)| *terminal) {
+            tracing::info!("every task ended and was acknowledged; exiting");
+            return vec![Effect::Exit(0)];
+        }
+        Vec::new()
+    }
+
+    pub fn on_tick(&mut self, now: Instant) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for (id, run) in &mut self.runs {
+            if run.escalation_at.is_some_and(|at| at <= now) {
+                run.escalation_at = None;
+                if !run.terminated {
+                    effects.push(Effect::Signal {
+                        task_id: id.clone(),
+                        signal: libc::SIGKILL,
+                    });
+                }
+            }
+        }
+        if self.give_up_at.is_some_and(|at| at <= now) {
+            tracing::error!("terminal status updates were not acknowledged in time");
+            effects.push(Effect::Exit(1));
+        }
+        effects
+    }
+
+    pub fn on_agent_gone(&mut self, now: Instant) -> Vec<Effect> {
+        self.agent_gone = true;
+        if self.runs.values().all(|r| r.terminated) {
+            return vec![Effect::Exit(1)];
+        }
+        self.shutdown(now)
+    }
+
+    fn update(
+        &mut self,
+        task_id: &v1::TaskId,
+        state: TaskState,
+        message: Option<String>,
+    ) -> Effect {
+        let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+        self.pending
+            .push((uuid.clone(), task_id.value.clone(), is_terminal(state)));
+        Effect::Update(Box::new(v1::TaskStatus {
+            task_id: task_id.clone(),
+            state: state as i32,
+            message,
+            source: Some(v1::task_status::Source::Executor as i32),
+            executor_id: Some(self.config.executor_id.clone()),
+            uuid: Some(uuid),
+            ..Default::default()
+        }))
+    }
+}
+
+fn grace_period(policy: Option<&v1::KillPolicy>) -> Option<Duration> {
+    policy
+        .and_then(|p| p.grace_period.as_ref())
+        .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
+}
+
+/// Runs the default executor until it should exit; returns the exit status.
+pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
+    use super::command_executor::{Link, link_step, sleep_until, spawn};
+    let mut connection = Connection::new(&env, format);
+    let mut executor = DefaultExecutor::new(config);
+    let mut groups: BTreeMap<String, i32> = BTreeMap::new();
+    let (exit_tx, mut exits) = mpsc::unbounded_channel::<(String, i32)>();
+    let mut gone = false;
+    let mut effects: VecDeque<Effect> = VecDeque::new();
+    let mut heartbeat =
+        tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        while let Some(effect) = effects.pop_front() {
+            match effect {
+                Effect::Update(status) => {
+                    if let Err(e) = connection.update(*status).await {
+                        tracing::warn!(error = %e, "status update not delivered yet");
+                    }
+                }
+                Effect::Launch { task_id, spec } => {
+                    let result = match spawn(&spec) {
+                        Ok(mut child) => {
+                            let pid = child.id().unwrap_or(0);
+                            if let Ok(pgid) = i32::try_from(pid) {
+                                groups.insert(task_id.clone(), pgid);
+                            }
+                            let tx = exit_tx.clone();
+                            let id = task_id.clone();
+                            tokio::spawn(async move {
+                                use std::os::unix::process::ExitStatusExt;
+                                let status = child.wait().await.map(|s| s.into_raw()).unwrap_or(-1);
+                                let _ = tx.send((id, status));
+                            });
+                            Ok(pid)
+                        }
+                        Err(e) => Err(e),
+                    };
+                    effects.extend(executor.on_launched(Instant::now(), &task_id, result));
+                }
+                Effect::Signal { task_id, signal } => {
+                    if let Some(pgid) = groups.get(&task_id).filter(|p| **p > 0) {
+                        // SAFETY: killpg has no memory-safety preconditions.
+                        unsafe {
+                            libc::killpg(*pgid, signal);
+                        }
+                    }
+                }
+                Effect::Exit(code) => return code,
+            }
+        }
+        let deadline = executor.next_deadline();
+        let unacknowledged = executor.unacknowledged_tasks();
+        tokio::select! {
+            link = link_step(&mut connection, unacknowledged), if !gone => match link {
+                Link::Subscribed(_) => {}
+                Link::Event(event) => effects.extend(executor.on_event(Instant::now(), *event)),
+                Link::Broken(e) => tracing::warn!(error = %e, "disconnected from the agent"),
+                Link::GaveUp(e) => {
+                    tracing::error!(error = %e, "the agent is gone; shutting down");
+                    gone = true;
+                    effects.extend(executor.on_agent_gone(Instant::now()));
+                }
+            },
+            Some((task_id, status)) = exits.recv() => {
+                groups.remove(&task_id);
+                effects.extend(executor.on_exited(Instant::now(), &task_id, status));
+            }
+            _ = sleep_until(deadline) => effects.extend(executor.on_tick(Instant::now())),
+            _ = heartbeat.tick(), if connection.is_subscribed() => {
+                let _ = connection.heartbeat().await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, command: &str) -> v1::TaskInfo {
+        v1::TaskInfo {
+            name: id.into(),
+            task_id: v1::TaskId { value: id.into() },
+            command: Some(v1::CommandInfo {
+                value: Some(command.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn group_event(tasks: Vec<v1::TaskInfo>) -> exec::Event {
+        exec::Event {
+            r#type: Some(event::Type::LaunchGroup as i32),
+            launch_group: Some(event::LaunchGroup {
+                task_group: v1::TaskGroupInfo { tasks },
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn states(effects: &[Effect]) -> Vec<(String, TaskState)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Update(s) => Some((
+                    s.task_id.value.clone(),
+                    TaskState::try_from(s.state).unwrap(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_failed_task_kills_the_rest_of_its_group_and_the_executor_exits_after_acks() {
+        let now = Instant::now();
+        let mut e = DefaultExecutor::new(Config::default());
+        let effects = e.on_event(
+            now,
+            group_event(vec![task("a", "exit 2"), task("b", "sleep 60")]),
+        );
+        assert_eq!(
+            states(&effects),
+            vec![
+                ("a".into(), TaskState::TaskStarting),
+                ("b".into(), TaskState::TaskStarting)
+            ]
+        );
+        assert_eq!(
+            effects
+                .iter()
+                .filter(|e| matches!(e, Effect::Launch { .. }))
+                .count(),
+            2
+        );
+        e.on_launched(now, "a", Ok(10));
+        e.on_launched(now, "b", Ok(11));
+        let effects = e.on_exited(now, "a", 2 << 8);
+        assert_eq!(states(&effects), vec![("a".into(), TaskState::TaskFailed)]);
+        assert!(effects.contains(&Effect::Signal {
+            task_id: "b".into(),
+            signal: libc::SIGTERM
+        }));
+        let effects = e.on_exited(now, "b", libc::SIGTERM);
+        assert_eq!(states(&effects), vec![("b".into(), TaskState::TaskKilled)]);
+        // Exit only once every terminal update is acknowledged.
+        let uuids: Vec<Vec<u8>> = e.pending.iter().map(|(u, _, _)| u.clone()).collect();
+        let mut exited = false;
+        for uuid in uuids {
+            let effects = e.on_event(
+                now,
+                exec::Event {
+                    r#type: Some(event::Type::Acknowledged as i32),
+                    acknowledged: Some(event::Acknowledged {
+                        task_id: v1::TaskId::default(),
+                        uuid,
+                    }),
+                    ..Default::default()
+                },
+            );
+            exited = effects.contains(&Effect::Exit(0));
+        }
+        assert!(exited);
+    }
+
+    #[test]
+    fn killing_one_task_kills_its_group_only() {
+        let now = Instant::now();
+        let mut e = DefaultExecutor::new(Config::default());
+        e.on_event(
+            now,
+            group_event(vec![task("a", "sleep 60"), task("b", "sleep 60")]),
+        );
+        e.on_event(now, group_event(vec![task("c", "sleep 60")]));
+        for id in ["a", "b", "c"] {
+            e.on_launched(now, id, Ok(1));
+        }
+        let effects = e.on_event(
+            now,
+            exec::Event {
+                r#type: Some(event::Type::Kill as i32),
+                kill: Some(event::Kill {
+                    task_id: v1::TaskId { value: "a".into() },
+                    kill_policy: None,
+                }),
+                ..Default::default()
+            },
+        );
+        let signalled: Vec<&str> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Signal { task_id, .. } => Some(task_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(signalled, vec!["a", "b"]);
+        let tick = e.on_tick(now + DEFAULT_KILL_GRACE_PERIOD);
+        assert_eq!(tick.len(), 2, "SIGKILL after the grace period: {tick:?}");
+    }
+
+    #[test]
+    fn a_single_launch_shuts_the_default_executor_down() {
+        let now = Instant::now();
+        let mut e = DefaultExecutor::new(Config::default());
+        let effects = e.on_event(
+            now,
+            exec::Event {
+                r#type: Some(event::Type::Launch as i32),
+                launch: Some(event::Launch {
+                    task: task("x", "true"),
+                }),
+                ..Default::default()
+            },
+        );
+        assert_eq!(effects, vec![Effect::Exit(0)]);
+    }
+}
