@@ -780,8 +780,13 @@ fn executor_with_running_task(sandboxes: &Path) -> Option<i32> {
             continue;
         };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
-        if cmdline.contains("org.apache.hadoop.mapred.MesosExecutor") && cwd.starts_with(sandboxes)
+        // The executor runs in the Hadoop home; its sandbox is in its environment.
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let sandbox = String::from_utf8_lossy(&environ)
+            .split('\0')
+            .find_map(|kv| kv.strip_prefix("MESOS_SANDBOX=").map(PathBuf::from));
+        if cmdline.contains("org.apache.hadoop.mapred.MesosExecutor")
+            && sandbox.is_some_and(|s| s.starts_with(sandboxes))
         {
             executors.push(pid);
         }
