@@ -67,6 +67,10 @@ public class MesosExecutor implements Executor {
 
   @Override
   public void launchTask(final ExecutorDriver driver, final TaskInfo task) {
+    // The driver's native callback thread may have no context class loader; Hadoop uses it.
+    if (Thread.currentThread().getContextClassLoader() == null) {
+      Thread.currentThread().setContextClassLoader(MesosExecutor.class.getClassLoader());
+    }
     if (taskId != null) {
       send(driver, task.getTaskId(), TaskState.TASK_FAILED, "this executor already runs a TaskTracker");
       return;
@@ -176,6 +180,7 @@ public class MesosExecutor implements Executor {
       }
     }, "TaskTracker shutdown");
     stopper.setDaemon(true);
+    stopper.setContextClassLoader(MesosExecutor.class.getClassLoader());
     stopper.start();
   }
 

@@ -251,6 +251,19 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
   }
 
   // ---- org.apache.mesos.Scheduler ------------------------------------------------------
+  //
+  // Callbacks arrive on the driver's native thread. Its context class loader may be null,
+  // and Hadoop looks up resources through it (Counters' ResourceBundle in
+  // JobTracker.lostTaskTracker threw a NullPointerException there), so each callback sets
+  // it. A RuntimeException thrown out of a callback would abort the driver (Apache's JNI
+  // semantics) and with it every TaskTracker: they are logged instead.
+
+  private static void onCallbackThread() {
+    Thread current = Thread.currentThread();
+    if (current.getContextClassLoader() == null) {
+      current.setContextClassLoader(MesosScheduler.class.getClassLoader());
+    }
+  }
 
   @Override
   public void registered(SchedulerDriver driver, FrameworkID frameworkId, MasterInfo masterInfo) {
@@ -265,7 +278,12 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
 
   @Override
   public void resourceOffers(SchedulerDriver driver, List<Offer> offers) {
-    manager.resourceOffers(driver, offers, System.currentTimeMillis());
+    onCallbackThread();
+    try {
+      manager.resourceOffers(driver, offers, System.currentTimeMillis());
+    } catch (RuntimeException e) {
+      LOG.error("MesosScheduler: handling " + offers.size() + " offers failed", e);
+    }
   }
 
   @Override
@@ -277,7 +295,12 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
   public void statusUpdate(SchedulerDriver driver, TaskStatus status) {
     LOG.info("status update: " + status.getTaskId().getValue() + " " + status.getState()
         + (status.hasMessage() ? " (" + status.getMessage() + ")" : ""));
-    manager.statusUpdate(driver, status, System.currentTimeMillis());
+    onCallbackThread();
+    try {
+      manager.statusUpdate(driver, status, System.currentTimeMillis());
+    } catch (RuntimeException e) {
+      LOG.error("MesosScheduler: handling the status of " + status.getTaskId().getValue() + " failed", e);
+    }
   }
 
   @Override
@@ -293,13 +316,23 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
 
   @Override
   public void slaveLost(SchedulerDriver driver, SlaveID slaveId) {
-    manager.slaveLost(slaveId);
+    onCallbackThread();
+    try {
+      manager.slaveLost(slaveId);
+    } catch (RuntimeException e) {
+      LOG.error("MesosScheduler: handling the loss of agent " + slaveId.getValue() + " failed", e);
+    }
   }
 
   @Override
   public void executorLost(
       SchedulerDriver driver, ExecutorID executorId, SlaveID slaveId, int status) {
-    manager.executorLost(executorId, slaveId, status);
+    onCallbackThread();
+    try {
+      manager.executorLost(executorId, slaveId, status);
+    } catch (RuntimeException e) {
+      LOG.error("MesosScheduler: handling the loss of " + executorId.getValue() + " failed", e);
+    }
   }
 
   @Override

@@ -204,6 +204,10 @@ final class TrackerManager {
           return;
         }
         int[] pool = poolSlots();
+        // Free slots while tasks of their kind wait are not idle: the JobTracker is about to
+        // fill them (a job's setup task runs alone first; killing the other trackers then
+        // only to relaunch them is hadoop-mesos #59).
+        int[] pending = view.pendingTasks();
         for (MesosTracker t : new ArrayList<MesosTracker>(trackers.values())) {
           if (t.stopped) {
             continue;
@@ -225,7 +229,9 @@ final class TrackerManager {
               it.remove();
             }
           }
-          boolean idle = load != null && load.allSlotsFree() && t.jobs.isEmpty();
+          boolean wanted =
+              (pending[0] > 0 && t.mapSlots > 0) || (pending[1] > 0 && t.reduceSlots > 0);
+          boolean idle = load != null && load.allSlotsFree() && t.jobs.isEmpty() && !wanted;
           t.idleChecks = idle ? t.idleChecks + 1 : 0;
           boolean keep =
               pool[0] - t.mapSlots < config.minMapSlots

@@ -223,6 +223,29 @@ public class TrackerManagerTest {
   }
 
   @Test
+  public void freeSlotsAreNotIdleWhileTasksOfTheirKindWait() {
+    // Regression: a job's setup task ran on one tracker; the other, with all slots free
+    // and no job yet, was killed as idle 3 s into the job and relaunched right after.
+    cluster.pendingMaps = 8;
+    offer(Offers.offer("o1", "a1", "h1", 8, 8192, 0));
+    MesosTracker t = onlyTracker();
+    manager.heartbeat("h1", t.httpPort, now);
+    cluster.load(t, 0, 0);
+    for (int i = 0; i < 5; i++) {
+      manager.periodicCheck(now, true);
+    }
+    assertEquals(0, driver.killed.size());
+    // Only reduces wait: a map-only tracker is idle.
+    cluster.pendingMaps = 0;
+    cluster.pendingReduces = 2;
+    assertEquals(0, t.reduceSlots);
+    for (int i = 0; i < 3; i++) {
+      manager.periodicCheck(now, true);
+    }
+    assertEquals(Collections.singletonList(t.taskId), driver.killed);
+  }
+
+  @Test
   public void theMinimumPoolIsKeptWarm() {
     manager = manager("mapred.mesos.total.map.slots.minimum", "2");
     // No job at all: the pool minimum alone launches a tracker.
