@@ -197,7 +197,9 @@ fn start_cluster(agents: &[AgentSpec]) -> Cluster {
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir).unwrap();
     let log = |name: &str| std::fs::File::create(work_dir.join(name)).unwrap();
-    let bin = env!("CARGO_BIN_EXE_remesos");
+    // REMESOS_BIN runs the tests against another build of the binary.
+    let bin = std::env::var("REMESOS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_remesos").into());
+    let bin = bin.as_str();
     let mut procs = vec![
         Command::new(bin)
             .args(["master", "--ip=127.0.0.1", "--hostname=127.0.0.1"])
