@@ -197,7 +197,9 @@ fn start_cluster(agents: &[AgentSpec]) -> Cluster {
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir).unwrap();
     let log = |name: &str| std::fs::File::create(work_dir.join(name)).unwrap();
-    let bin = env!("CARGO_BIN_EXE_remesos");
+    // REMESOS_BIN runs the tests against another build of the binary.
+    let bin = std::env::var("REMESOS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_remesos").into());
+    let bin = bin.as_str();
     let mut procs = vec![
         Command::new(bin)
             .args(["master", "--ip=127.0.0.1", "--hostname=127.0.0.1"])
@@ -1186,7 +1188,13 @@ fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
+    // Spark 3.5.3's MesosClusterScheduler writes the driver command with `--driver-cores
+    // 1.0` (Double.toString), and the same release's spark-submit rejects anything that is
+    // not an integer ("Driver cores must be a positive number"), so the driver task would
+    // fail on any Mesos. The drivers' Spark home is therefore the pip install seen through a
+    // directory whose bin/spark-submit passes `--driver-cores 1` on; all else is Spark's.
+    let driver_home = spark_home_with_integer_driver_cores(&cluster.work_dir, &env.home35);
+    let executor_home = format!("spark.mesos.executor.home={}", driver_home.display());
     let native = format!(
         "spark.mesos.driverEnv.MESOS_NATIVE_JAVA_LIBRARY={}",
         env.libmesos.display()
@@ -1200,6 +1208,9 @@ fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
         "cluster",
         "--master",
         &dispatcher_url,
+        // Cluster-mode submissions go through the REST client, off by default since 3.0.
+        "--conf",
+        "spark.master.rest.enabled=true",
         "--class",
         "RemesosSparkPi",
         "--driver-memory",
@@ -1265,6 +1276,36 @@ fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
     let pi = pi_estimate(&out);
     assert!((pi - std::f64::consts::PI).abs() < 0.01, "{out}");
     dispatcher.kill();
+}
+
+/// A Spark home made of symlinks to `home`, except bin/spark-submit, which turns a
+/// `--driver-cores <n>.0` argument into `<n>` and runs the real one (see the cluster-mode test).
+fn spark_home_with_integer_driver_cores(dir: &Path, home: &Path) -> PathBuf {
+    let shim = dir.join("spark-home-shim");
+    std::fs::create_dir_all(shim.join("bin")).unwrap();
+    for entry in std::fs::read_dir(home).unwrap().flatten() {
+        let name = entry.file_name();
+        if name != "bin" {
+            std::os::unix::fs::symlink(entry.path(), shim.join(&name)).unwrap();
+        }
+    }
+    for entry in std::fs::read_dir(home.join("bin")).unwrap().flatten() {
+        let name = entry.file_name();
+        if name != "spark-submit" && name != "find_spark_home.py" {
+            std::os::unix::fs::symlink(entry.path(), shim.join("bin").join(&name)).unwrap();
+        }
+    }
+    let script = format!(
+        "#!/bin/sh\nprev=\nfor a in \"$@\"; do\n  shift\n  \
+         if [ \"$prev\" = --driver-cores ]; then a=${{a%.0}}; fi\n  \
+         set -- \"$@\" \"$a\"\n  prev=$a\ndone\nexec '{}/bin/spark-submit' \"$@\"\n",
+        home.display()
+    );
+    let path = shim.join("bin/spark-submit");
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    shim
 }
 
 fn find_file_containing(dir: &Path, name: &str, needle: &str) -> Option<String> {
