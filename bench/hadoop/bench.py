@@ -184,8 +184,10 @@ class Bench:
         p = Proc([self.args.remesos, "local", "--num_agents=1", f"--port={port}",
                   f"--first_agent_port={free_port()}",
                   f"--work_dir={os.path.join(self.work, 'mesos')}",
-                  # Exactly one TaskTracker of 1 cpu + 3 slots of 1 cpu for each JobTracker.
-                  "--resources=cpus:8;mem:8192;disk:8192;ports:[31000-31999]",
+                  # Room for exactly one TaskTracker (1 cpu) with 3 slots (1 cpu each), so
+                  # MesosScheduler cannot add slots the static side does not have. The warm
+                  # and cold JobTrackers never run at the same time.
+                  "--resources=cpus:4;mem:8192;disk:8192;ports:[31000-31999]",
                   "--allocation_interval=100ms"],
                  os.path.join(self.work, "remesos.log"), env)
         self.procs.append(p)
@@ -228,7 +230,7 @@ class Bench:
         deadline = time.time() + 120
         while time.time() < deadline:
             text = open(jt.log).read()
-            if len(re.findall(r"TaskTracker \S+ ended", text)) >= launched_before:
+            if len(re.findall(r"TaskTracker \S+ \(\S+\) ended", text)) >= launched_before:
                 return
             time.sleep(0.2)
         sys.exit("trackers were not killed when idle")
