@@ -22,6 +22,7 @@ use v1::scheduler as sched;
 use super::Status;
 use crate::client::Format;
 use crate::client::scheduler::{Caller, Subscription};
+use crate::zk::MasterDetector;
 
 /// Callbacks of Apache's `org.apache.mesos.Scheduler`, in the order the driver delivers them.
 #[derive(Debug, Clone, PartialEq)]
@@ -765,18 +766,18 @@ impl Actor {
     async fn run(mut self) {
         let mut local = None;
         let master = match parse_master(&self.config.master) {
-            Ok(MasterSpec::Address(a)) => Ok(a),
+            Ok(MasterSpec::Address(a)) => Ok(MasterDetector::Fixed(a)),
             Ok(MasterSpec::Local) => match self.start_local().await {
                 Ok(cluster) => {
                     let address = cluster.master.clone();
                     local = Some(cluster);
-                    Ok(address)
+                    Ok(MasterDetector::Fixed(address))
                 }
                 Err(e) => Err(format!("failed to start the local cluster: {e}")),
             },
-            Ok(MasterSpec::ZooKeeper(zk)) => Err(format!(
-                "master detection through ZooKeeper ('{zk}') is not supported by this driver yet"
-            )),
+            // One detector (one ZooKeeper session) for the driver's life: every
+            // (re)subscription goes to the leader it names.
+            Ok(MasterSpec::ZooKeeper(zk)) => MasterDetector::parse(&zk),
             Err(e) => Err(e),
         };
         match master {
@@ -816,13 +817,13 @@ impl Actor {
     }
 
     /// Subscribes, serves, reconnects until stopped.
-    async fn serve(&mut self, master: &str) {
+    async fn serve(&mut self, master: &MasterDetector) {
         let mut attempt = 0u32;
         loop {
             match self.connect(master, &mut attempt).await {
                 Next::Connected(sub) => {
                     attempt = 0;
-                    match self.connected(*sub).await {
+                    match self.connected(*sub, master).await {
                         Next::Exit => return,
                         _ => continue,
                     }
@@ -861,7 +862,7 @@ impl Actor {
     }
 
     /// Not connected: subscribes with backoff while answering commands.
-    async fn connect(&mut self, master: &str, attempt: &mut u32) -> Next {
+    async fn connect(&mut self, detector: &MasterDetector, attempt: &mut u32) -> Next {
         loop {
             let delay = if *attempt == 0 {
                 Duration::ZERO
@@ -880,14 +881,17 @@ impl Actor {
                     .max(Duration::from_millis(50))
             };
             let subscribe = self.subscribe_call();
+            // Waiting for a leader to be detected counts against the attempt's deadline.
             let attempt_future = async {
                 tokio::time::sleep(delay).await;
-                tokio::time::timeout(
-                    Duration::from_secs(30),
-                    Subscription::subscribe(master, subscribe, Format::Protobuf),
-                )
+                tokio::time::timeout(Duration::from_secs(30), async {
+                    let master = detector.leader().await;
+                    Subscription::subscribe(&master, subscribe, Format::Protobuf).await
+                })
                 .await
             };
+            let master = detector.current().unwrap_or_else(|| "(no leader detected)".into());
+            let master = master.as_str();
             tokio::pin!(attempt_future);
             loop {
                 tokio::select! {
@@ -913,7 +917,7 @@ impl Actor {
                                     vec![Effect::Abort, Effect::Deliver(Event::Error(message))],
                                     None,
                                 );
-                                return self.aborted(Some(master)).await;
+                                return self.aborted(detector.current()).await;
                             }
                             Ok(Err(e)) => {
                                 tracing::debug!(%master, error = %e, "subscribe failed; retrying");
@@ -934,13 +938,13 @@ impl Actor {
                                 self.apply(effects, None);
                             }
                             Command::Stop { failover, done } => {
-                                if !failover {
-                                    self.teardown_fresh(master).await;
+                                if !failover && let Some(master) = detector.current() {
+                                    self.teardown_fresh(&master).await;
                                 }
                                 let _ = done.send(());
                                 return Next::Exit;
                             }
-                            Command::Abort => return self.aborted(Some(master)).await,
+                            Command::Abort => return self.aborted(detector.current()).await,
                             Command::Shutdown => return Next::Exit,
                         }
                     }
@@ -950,8 +954,13 @@ impl Actor {
     }
 
     /// Connected: events in, calls out, until the stream breaks or the driver stops.
-    async fn connected(&mut self, mut sub: Subscription) -> Next {
+    async fn connected(&mut self, mut sub: Subscription, detector: &MasterDetector) -> Next {
         let sender = spawn_sender(sub.caller());
+        // With ZooKeeper, a newly elected leader ends this subscription (§1.8: the driver
+        // treats a leader change as a disconnection and subscribes to the new leader).
+        let leader = detector.current().unwrap_or_default();
+        let leader_changed = detector.changed_from(&leader);
+        tokio::pin!(leader_changed);
         // Reference §3.2: clients reconnect after ~5 missed heartbeats.
         let silence = Duration::from_secs_f64(sub.heartbeat_interval_seconds.max(1.0) * 5.0);
         loop {
@@ -979,6 +988,12 @@ impl Actor {
                             return Next::Disconnected;
                         }
                     }
+                }
+                () = &mut leader_changed => {
+                    tracing::warn!(old = %leader, new = ?detector.current(), "a new master was elected; resubscribing");
+                    let effects = self.state.on_disconnected();
+                    self.apply(effects, None);
+                    return Next::Disconnected;
                 }
                 command = self.commands.recv() => {
                     let Some(command) = command else { return Next::Exit };
@@ -1017,12 +1032,12 @@ impl Actor {
     }
 
     /// Aborted: nothing is delivered; a later `stop(false)` still tears the framework down.
-    async fn aborted(&mut self, master: Option<&str>) -> Next {
+    async fn aborted(&mut self, master: Option<String>) -> Next {
         while let Some(command) = self.commands.recv().await {
             match command {
                 Command::Stop { failover, done } => {
                     if !failover && let Some(master) = master {
-                        self.teardown_fresh(master).await;
+                        self.teardown_fresh(&master).await;
                     }
                     let _ = done.send(());
                     return Next::Exit;
