@@ -1019,12 +1019,17 @@ async fn digest_credentials_protect_the_candidacy_znodes() {
     let _master = start_master(
         &dir,
         free_port(),
-        &[format!("--zk={with_auth}"), "--zk_session_timeout=2secs".to_string()],
+        &[
+            format!("--zk={with_auth}"),
+            "--zk_session_timeout=2secs".to_string(),
+        ],
     );
     let leader = leader_of(&with_auth).await;
     assert_eq!(leader_of(&zk.url("/mesos-auth")).await, leader);
 
-    let anonymous = zookeeper_client::Client::connect(&zk.servers()).await.unwrap();
+    let anonymous = zookeeper_client::Client::connect(&zk.servers())
+        .await
+        .unwrap();
     let children = anonymous.list_children("/mesos-auth").await.unwrap();
     let member = children
         .iter()
@@ -1033,7 +1038,8 @@ async fn digest_credentials_protect_the_candidacy_znodes() {
     let path = format!("/mesos-auth/{member}");
     let (acls, _) = anonymous.get_acl(&path).await.unwrap();
     assert!(
-        acls.iter().any(|a| a.scheme() == "digest" && a.id().starts_with("bob:")),
+        acls.iter()
+            .any(|a| a.scheme() == "digest" && a.id().starts_with("bob:")),
         "{acls:?}"
     );
     assert!(matches!(
