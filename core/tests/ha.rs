@@ -1007,3 +1007,43 @@ async fn pymesos_and_execute_find_the_leader_through_zookeeper() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Reference §5: `zk://user:pass@...` authenticates with the `digest` scheme and the
+/// masters' znodes get EVERYONE_READ + CREATOR_ALL: anyone can detect the leader, only the
+/// creator's credentials can remove its candidacy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_credentials_protect_the_candidacy_znodes() {
+    let zk = ZooKeeper::start();
+    let dir = scratch("digest");
+    let with_auth = format!("zk://bob:secret@{}/mesos-auth", zk.servers());
+    let _master = start_master(
+        &dir,
+        free_port(),
+        &[
+            format!("--zk={with_auth}"),
+            "--zk_session_timeout=2secs".to_string(),
+        ],
+    );
+    let leader = leader_of(&with_auth).await;
+    assert_eq!(leader_of(&zk.url("/mesos-auth")).await, leader);
+
+    let anonymous = zookeeper_client::Client::connect(&zk.servers())
+        .await
+        .unwrap();
+    let children = anonymous.list_children("/mesos-auth").await.unwrap();
+    let member = children
+        .iter()
+        .find(|c| c.starts_with("json.info_"))
+        .expect("a candidacy znode");
+    let path = format!("/mesos-auth/{member}");
+    let (acls, _) = anonymous.get_acl(&path).await.unwrap();
+    assert!(
+        acls.iter()
+            .any(|a| a.scheme() == "digest" && a.id().starts_with("bob:")),
+        "{acls:?}"
+    );
+    assert!(matches!(
+        anonymous.set_data(&path, b"hijack", None).await,
+        Err(zookeeper_client::Error::NoAuth)
+    ));
+}

@@ -349,7 +349,20 @@ impl Agent {
         };
         for framework in self.frameworks.values() {
             reregister.frameworks.push(framework.info.clone());
+            let fid = framework.info.id.as_ref().map(|i| i.value.as_str());
             for executor in framework.executors.values() {
+                // Ended tasks whose updates are not yet acknowledged are reported too (as
+                // Mesos's agent does), so that a new master reconciles them with their
+                // terminal state instead of LOST while the update is resent.
+                reregister.tasks.extend(
+                    executor
+                        .completed
+                        .iter()
+                        .filter(|t| {
+                            fid.is_some_and(|f| self.updates.has_pending(f, &t.task_id.value))
+                        })
+                        .cloned(),
+                );
                 if executor.state == ExecutorState::Terminated {
                     continue;
                 }
