@@ -318,10 +318,11 @@ async fn sigterm_leaves_executors_and_recover_cleanup_kills_them() {
     };
     assert!(code.success(), "{code:?}");
     let deadline = Instant::now() + Duration::from_secs(5);
-    while alive(pid) {
+    // The executor and its task (in a process group of its own, same session) are gone.
+    while alive(pid) || !remesos::agent::isolator::session_members(pid).is_empty() {
         assert!(
             Instant::now() < deadline,
-            "--recover=cleanup left the executor"
+            "--recover=cleanup left the executor or its task"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

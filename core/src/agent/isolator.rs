@@ -520,7 +520,7 @@ fn proc_stat(pid: i32) -> Option<ProcStat> {
 }
 
 /// Every process whose session is `session`.
-fn session_members(session: i32) -> Vec<i32> {
+pub fn session_members(session: i32) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return vec![];
     };

@@ -209,7 +209,9 @@ unsafe fn enter_pid_namespace() -> std::io::Result<()> {
     }
 }
 
-/// Signals the process group `pid` leads (the executor and everything it started).
+/// Signals the process group `pid` leads (the executor and everything it started). A kill
+/// also reaches every process of the executor's session: executors put their tasks in
+/// process groups of their own, which stay in the session (setsid) the executor leads.
 pub fn signal_group(pid: u32, kill: bool) {
     let signal = if kill { libc::SIGKILL } else { libc::SIGTERM };
     let Ok(pid) = i32::try_from(pid) else {
@@ -218,5 +220,13 @@ pub fn signal_group(pid: u32, kill: bool) {
     // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
     unsafe {
         libc::kill(-pid, signal);
+    }
+    if kill {
+        for member in super::isolator::session_members(pid) {
+            // SAFETY: as above, for one process.
+            unsafe {
+                libc::kill(member, libc::SIGKILL);
+            }
+        }
     }
 }

@@ -131,6 +131,11 @@ pub enum Effect {
     Destroy {
         container_id: String,
     },
+    /// The container's limits changed (a task joined its executor).
+    Resize {
+        container_id: String,
+        limits: isolator::Limits,
+    },
     /// Append a record to a checkpoint file, or write a whole file.
     Persist {
         path: PathBuf,
@@ -370,6 +375,20 @@ impl Agent {
                     reregister.executors.push(executor.info.clone());
                 }
                 reregister.tasks.extend(executor.tasks.values().cloned());
+                // Terminal tasks whose updates are still on their way, as Mesos reports them.
+                let fid = framework
+                    .info
+                    .id
+                    .as_ref()
+                    .map(|i| i.value.as_str())
+                    .unwrap_or("");
+                reregister.tasks.extend(
+                    executor
+                        .completed
+                        .iter()
+                        .filter(|t| self.updates.has_pending(fid, &t.task_id.value))
+                        .cloned(),
+                );
                 for task in executor
                     .queued
                     .iter()
@@ -595,7 +614,7 @@ impl Agent {
                 return;
             }
             None => self.launch_executor(now, &framework_id, executor_info, command, &task),
-            _ => {}
+            _ => self.grow_container(&framework_id, &eid, &task.resources),
         }
         self.checkpoint_task(&framework_id, &eid, &task);
         let framework_info = self.frameworks[&framework_id].info.clone();
@@ -703,7 +722,11 @@ impl Agent {
                 sized.resources = tasks.iter().flat_map(|t| t.resources.clone()).collect();
                 self.launch_executor(now, &framework_id, executor_info, false, &sized);
             }
-            _ => {}
+            _ => {
+                let resources: Vec<v1::Resource> =
+                    tasks.iter().flat_map(|t| t.resources.clone()).collect();
+                self.grow_container(&framework_id, &eid, &resources);
+            }
         }
         for task in &tasks {
             self.checkpoint_task(&framework_id, &eid, task);
@@ -832,6 +855,31 @@ impl Agent {
         if let Some(f) = self.frameworks.get_mut(framework_id) {
             f.executors.insert(eid, executor);
         }
+    }
+
+    /// A task joins a running executor: its container's limits grow by the task's share
+    /// (Mesos updates the container's resources the same way).
+    fn grow_container(
+        &mut self,
+        framework_id: &str,
+        executor_id: &str,
+        resources: &[v1::Resource],
+    ) {
+        let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        else {
+            return;
+        };
+        let more = isolator::Limits::of(resources);
+        executor.limits.cpus += more.cpus;
+        executor.limits.mem_bytes += more.mem_bytes;
+        let effect = Effect::Resize {
+            container_id: executor.container_id.clone(),
+            limits: executor.limits,
+        };
+        self.emit(effect);
     }
 
     fn checkpoint_task(&mut self, framework_id: &str, executor_id: &str, task: &v1::TaskInfo) {

@@ -21,6 +21,9 @@
 //! - unacknowledged status updates are pending again and are resent once the agent has
 //!   reregistered with the master, which it does with every task and executor it recovered.
 //!
+//! Frameworks that do not checkpoint are not recovered: their executors still alive are
+//! killed ([`drop_unrecoverable`]), as the master already reported their tasks lost.
+//!
 //! `--recover=cleanup` kills the live executors and exits instead ([`cleanup`]).
 
 use std::path::{Path, PathBuf};
@@ -197,6 +200,30 @@ pub fn cleanup(work_dir: &Path) -> Result<usize, String> {
     Ok(killed)
 }
 
+/// Drops the frameworks that do not checkpoint from a recovered state, SIGKILLing their
+/// executors that are still alive: Mesos recovers only checkpointing frameworks, and the
+/// master already reported the others' tasks lost when the agent went away (§8.5).
+/// Returns how many executors it killed.
+pub fn drop_unrecoverable(state: &mut State) -> usize {
+    let mut killed = 0;
+    state.frameworks.retain(|framework| {
+        if framework.info.checkpoint.unwrap_or(false) {
+            return true;
+        }
+        for executor in &framework.executors {
+            if executor.terminated {
+                continue;
+            }
+            if let Some(pid) = executor.pid.filter(|p| super::isolator::alive(*p)) {
+                super::launcher::signal_group(pid, true);
+                killed += 1;
+            }
+        }
+        false
+    });
+    killed
+}
+
 fn decode<M: Message + Default>(path: &Path) -> Option<M> {
     let bytes = std::fs::read(path).ok()?;
     M::decode(bytes.as_slice()).ok()
@@ -239,4 +266,50 @@ pub fn is_command_executor(info: &v1::ExecutorInfo) -> bool {
             .command
             .as_ref()
             .is_some_and(|c| c.arguments.last().is_some_and(|a| a == "executor"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frameworks_that_do_not_checkpoint_are_dropped_and_their_executors_killed() {
+        // A live "executor" leading its own process group, as the launcher starts them.
+        let mut child = {
+            use std::os::unix::process::CommandExt;
+            std::process::Command::new("sleep")
+                .arg("60")
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        let executor = |pid: Option<u32>| ExecutorState {
+            info: v1::ExecutorInfo::default(),
+            container_id: "c".into(),
+            sandbox: PathBuf::new(),
+            pid,
+            terminated: false,
+            tasks: vec![],
+        };
+        let framework = |id: &str, checkpoint: bool, pid: Option<u32>| FrameworkState {
+            info: v1::FrameworkInfo {
+                id: Some(v1::FrameworkId { value: id.into() }),
+                checkpoint: Some(checkpoint),
+                ..Default::default()
+            },
+            executors: vec![executor(pid)],
+        };
+        let mut state = State {
+            frameworks: vec![
+                framework("kept", true, None),
+                framework("dropped", false, Some(child.id())),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(drop_unrecoverable(&mut state), 1);
+        assert_eq!(state.frameworks.len(), 1);
+        assert_eq!(state.frameworks[0].info.id.as_ref().unwrap().value, "kept");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    }
 }

@@ -485,6 +485,17 @@ impl Runtime {
                     self.agent.config.isolation.kill_all(&container_id);
                 }
             }
+            Effect::Resize {
+                container_id,
+                limits,
+            } => {
+                let isolation = &self.agent.config.isolation;
+                if isolation.hierarchy.is_some()
+                    && let Err(e) = isolation.update(&container_id, limits)
+                {
+                    tracing::warn!(%container_id, error = %e, "failed to resize a container");
+                }
+            }
             Effect::Destroy { container_id } => {
                 if let Some(pid) = self.pids.get(&container_id) {
                     launcher::signal_group(*pid, true);

@@ -443,3 +443,202 @@ fn docker_containers_fail_with_a_clear_message() {
         .collect();
     assert!(messages[0].contains("Docker"), "{messages:?}");
 }
+
+fn custom_executor(mem: f64) -> v1::ExecutorInfo {
+    v1::ExecutorInfo {
+        executor_id: v1::ExecutorId { value: "E".into() },
+        framework_id: Some(v1::FrameworkId { value: "F".into() }),
+        command: Some(v1::CommandInfo {
+            value: Some("./my-executor".into()),
+            ..Default::default()
+        }),
+        resources: Resources::parse(&format!("cpus:0.5;mem:{mem}"), "*")
+            .unwrap()
+            .into_protos(),
+        ..Default::default()
+    }
+}
+
+fn task_of(id: &str, resources: &str) -> v1::TaskInfo {
+    v1::TaskInfo {
+        name: id.into(),
+        task_id: v1::TaskId { value: id.into() },
+        agent_id: v1::AgentId { value: "S1".into() },
+        resources: Resources::parse(resources, "*").unwrap().into_protos(),
+        ..Default::default()
+    }
+}
+
+fn framework_info(checkpoint: bool) -> v1::FrameworkInfo {
+    v1::FrameworkInfo {
+        user: "nobody".into(),
+        name: "f".into(),
+        id: Some(v1::FrameworkId { value: "F".into() }),
+        checkpoint: Some(checkpoint),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_task_joining_a_running_executor_grows_its_container() {
+    let mut h = H::new();
+    for (id, mem) in [("a", 64), ("b", 128)] {
+        let now = h.now();
+        let run = wire::RunTask {
+            framework: framework_info(false),
+            task: task_of(id, &format!("cpus:1;mem:{mem}")),
+            executor: Some(custom_executor(32.0)),
+            allocation_info: vec![],
+        };
+        h.agent.from_master(now, FromMaster::RunTask(run));
+        h.pump();
+    }
+    let launch = h.take(|e| match e {
+        Effect::Launch(l) => Some(l.limits),
+        _ => None,
+    });
+    assert_eq!(
+        launch,
+        vec![super::isolator::Limits {
+            cpus: 1.5,
+            mem_bytes: 96 << 20
+        }]
+    );
+    let resize = h.take(|e| match e {
+        Effect::Resize { limits, .. } => Some(*limits),
+        _ => None,
+    });
+    assert_eq!(
+        resize,
+        vec![super::isolator::Limits {
+            cpus: 2.5,
+            mem_bytes: 224 << 20
+        }]
+    );
+}
+
+/// Reference §8.6: a restarted agent reregisters with what it recovered, resends the
+/// updates never acknowledged, and tasks that stayed STAGING and that the resubscribing
+/// executor does not know end TASK_LOST with REASON_AGENT_RESTARTED.
+#[test]
+fn recovered_state_is_reregistered_and_updates_resent() {
+    use super::recovery;
+    let start = Instant::now();
+    let t = Time {
+        mono: start,
+        wall: 1e9,
+    };
+    let record = |state: v1::TaskState, uuid: u8| wire::StatusUpdateRecord {
+        r#type: wire::status_update_record::Type::Update as i32,
+        update: Some(wire::StatusUpdate {
+            framework_id: v1::FrameworkId { value: "F".into() },
+            status: v1::TaskStatus {
+                task_id: v1::TaskId { value: "t1".into() },
+                state: state as i32,
+                uuid: Some(vec![uuid; 16]),
+                ..Default::default()
+            },
+            latest_state: None,
+        }),
+        uuid: None,
+    };
+    let ack = |uuid: u8| wire::StatusUpdateRecord {
+        r#type: wire::status_update_record::Type::Ack as i32,
+        update: None,
+        uuid: Some(vec![uuid; 16]),
+    };
+    let state = recovery::State {
+        agent_info: v1::AgentInfo::default(),
+        agent_id: "S7".into(),
+        frameworks: vec![recovery::FrameworkState {
+            info: framework_info(true),
+            executors: vec![recovery::ExecutorState {
+                info: custom_executor(32.0),
+                container_id: "C".into(),
+                sandbox: PathBuf::from("/work/sandbox"),
+                pid: Some(4242),
+                terminated: false,
+                tasks: vec![
+                    recovery::TaskState {
+                        info: task_of("t1", "cpus:1;mem:64"),
+                        records: vec![
+                            record(v1::TaskState::TaskRunning, 1),
+                            ack(1),
+                            record(v1::TaskState::TaskFinished, 2),
+                        ],
+                        updates_path: PathBuf::from("/work/t1.updates"),
+                    },
+                    recovery::TaskState {
+                        info: task_of("t2", "cpus:1;mem:64"),
+                        records: vec![],
+                        updates_path: PathBuf::from("/work/t2.updates"),
+                    },
+                ],
+            }],
+        }],
+    };
+    let mut agent = Agent::new(config(), t);
+    let live = agent.recover(t, state);
+    assert_eq!(live, vec![("F".into(), "E".into(), "C".into(), Some(4242))]);
+    let ToMaster::Reregister(reregister) = agent.hello() else {
+        panic!("a recovered agent reregisters");
+    };
+    assert_eq!(reregister.agent_info.id.unwrap().value, "S7");
+    let mut reported: Vec<(String, i32)> = reregister
+        .tasks
+        .iter()
+        .map(|t| (t.task_id.value.clone(), t.state))
+        .collect();
+    reported.sort();
+    assert_eq!(
+        reported,
+        vec![
+            ("t1".into(), v1::TaskState::TaskFinished as i32),
+            ("t2".into(), v1::TaskState::TaskStaging as i32)
+        ]
+    );
+    agent.drain_effects();
+    agent.registered(t, "S7".into(), None);
+    let resent: Vec<(String, Vec<u8>)> = agent
+        .drain_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Master(m) => match *m {
+                ToMaster::StatusUpdate(u) => {
+                    Some((u.status.task_id.value, u.status.uuid.unwrap_or_default()))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resent, vec![("t1".to_string(), vec![2u8; 16])]);
+
+    // The executor comes back knowing nothing of t2.
+    let call = exec::Call {
+        executor_id: v1::ExecutorId { value: "E".into() },
+        framework_id: v1::FrameworkId { value: "F".into() },
+        r#type: Some(exec::call::Type::Subscribe as i32),
+        subscribe: Some(Default::default()),
+        ..Default::default()
+    };
+    agent.executor_subscribe(t, 1, call).unwrap();
+    let lost: Vec<v1::TaskStatus> = agent
+        .drain_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Master(m) => match *m {
+                ToMaster::StatusUpdate(u) => Some(u.status),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].task_id.value, "t2");
+    assert_eq!(lost[0].state, v1::TaskState::TaskLost as i32);
+    assert_eq!(
+        lost[0].reason,
+        Some(v1::task_status::Reason::AgentRestarted as i32)
+    );
+}

@@ -333,7 +333,14 @@ pub async fn start(
             );
             vec![]
         }
-        agent::recovery::Outcome::Recovered(checkpoint) => {
+        agent::recovery::Outcome::Recovered(mut checkpoint) => {
+            let killed = agent::recovery::drop_unrecoverable(&mut checkpoint);
+            if killed > 0 {
+                tracing::info!(
+                    killed,
+                    "killed executors of frameworks that do not checkpoint"
+                );
+            }
             let agent_id = checkpoint.agent_id.clone();
             let live = state.recover(now, *checkpoint);
             tracing::info!(%agent_id, executors = live.len(), "recovered the agent's state");
