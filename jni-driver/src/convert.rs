@@ -63,6 +63,39 @@ impl Context {
         })
     }
 
+    /// Gives the calling (callback) thread the driver's class loader as its context class
+    /// loader. A thread attached from native code starts with none, and framework code
+    /// running in callbacks looks resources up through it (Hadoop's `Counters` resource
+    /// bundles in `JobTracker.lostTaskTracker`, for one).
+    pub fn adopt_context_class_loader(&self) {
+        let Some(loader) = self.loader.clone() else {
+            return;
+        };
+        let outcome = self.vm.attach_current_thread(|env| -> Result<()> {
+            let thread = env
+                .call_static_method(
+                    jni_str!("java/lang/Thread"),
+                    jni_str!("currentThread"),
+                    jni_sig!("()Ljava/lang/Thread;"),
+                    &[],
+                )?
+                .l()?;
+            env.call_method(
+                &thread,
+                jni_str!("setContextClassLoader"),
+                jni_sig!("(Ljava/lang/ClassLoader;)V"),
+                &[JValue::Object(&loader)],
+            )?;
+            Ok(())
+        });
+        if outcome.is_err() {
+            let _ = self.vm.attach_current_thread(|env| -> Result<()> {
+                env.exception_clear();
+                Ok(())
+            });
+        }
+    }
+
     /// The class with binary name `name`, through the driver's class loader.
     pub fn class(&self, env: &mut Env, name: &str) -> Result<Arc<Global<JClass<'static>>>> {
         if let Some(class) = self.classes.lock().ok().and_then(|c| c.get(name).cloned()) {

@@ -266,6 +266,7 @@ impl JavaExecutor {
 impl Executor for JavaExecutor {
     fn thread_started(&mut self) {
         attach_as_daemon(&self.context.vm);
+        self.context.adopt_context_class_loader();
     }
 
     fn thread_stopping(&mut self) {

@@ -656,6 +656,7 @@ impl JavaScheduler {
 impl Scheduler for JavaScheduler {
     fn thread_started(&mut self) {
         crate::executor::attach_as_daemon(&self.context.vm);
+        self.context.adopt_context_class_loader();
     }
 
     fn thread_stopping(&mut self) {
