@@ -890,7 +890,9 @@ impl Actor {
                 })
                 .await
             };
-            let master = detector.current().unwrap_or_else(|| "(no leader detected)".into());
+            let master = detector
+                .current()
+                .unwrap_or_else(|| "(no leader detected)".into());
             let master = master.as_str();
             tokio::pin!(attempt_future);
             loop {
