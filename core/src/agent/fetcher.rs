@@ -7,7 +7,7 @@
 //! ```text
 //! uri.value ──validate──► source ──┬─ local path / file:// ─► copy ─┐
 //!                                  ├─ relative path ─► frameworks_home/… ─► copy ─┤
-//!                                  └─ http:// ─► GET (redirects, stall + total timeout) ─┤
+//!                                  └─ http(s):// ─► GET (redirects, stall + total timeout) ─┤
 //!                                                                                       ▼
 //!                                           <sandbox>/<output_file or basename of the URI>
 //!                                                 │ executable? chmod 0755
@@ -24,21 +24,28 @@
 //!   sandbox through a symlink fails the fetch (entries before it stay extracted).
 //! - `output_file` may not contain `..` (Mesos only refuses absolute paths, and its own TODO
 //!   says the subdirectory should be checked).
-//! - `https://`, `ftp://`, `ftps://` and Hadoop-client schemes (`hdfs://`, `s3://`, …) are
-//!   refused with a clear error: there is no TLS client or Hadoop client here.
+//! - `https://` goes through rustls (ring) instead of libcurl/OpenSSL. The trusted CAs are
+//!   the system's, found as OpenSSL finds them (`SSL_CERT_FILE`, `SSL_CERT_DIR`, else the
+//!   distribution's store such as `/etc/ssl/certs`), plus [`FetchOptions::ca_files`].
+//! - `ftp://`, `ftps://` and Hadoop-client schemes (`hdfs://`, `s3://`, …) are refused with a
+//!   clear error: there is no FTP or Hadoop client here.
 //! - `cache: true` is not implemented: the URI is fetched directly into the sandbox and a
 //!   line in the log says so (Mesos's result is the same files, only slower).
 
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use remesos_proto::v1::command_info::Uri;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tokio::io::AsyncWriteExt;
 
 /// How many redirects an HTTP download follows (libcurl, which Mesos uses, follows them too).
@@ -56,6 +63,9 @@ pub struct FetchOptions {
     /// An upper bound on the whole fetch (all URIs), `None` for no bound. Mesos has no such
     /// flag for the fetcher; the agent may set it from `--executor_registration_timeout`.
     pub total_timeout: Option<Duration>,
+    /// PEM files of CA certificates trusted for `https://` URIs besides the system's store
+    /// (which `SSL_CERT_FILE` / `SSL_CERT_DIR` select, as for OpenSSL). Empty by default.
+    pub ca_files: Vec<PathBuf>,
 }
 
 impl Default for FetchOptions {
@@ -64,6 +74,7 @@ impl Default for FetchOptions {
             frameworks_home: None,
             stall_timeout: Duration::from_secs(60),
             total_timeout: None,
+            ca_files: Vec::new(),
         }
     }
 }
@@ -182,7 +193,7 @@ async fn fetch_one<W: Write + Send>(
     match source_of(value, options.frameworks_home.as_deref(), log)? {
         Source::Local(path) => copy_local(&path, &destination, log).await?,
         Source::Http(url) => {
-            let downloaded = download_http(&url, &destination, options.stall_timeout, log).await;
+            let downloaded = download_http(&url, &destination, options, log).await;
             if let Err(error) = downloaded {
                 // Leave no half-written file behind for the executor to trip over.
                 let _ = tokio::fs::remove_file(&destination).await;
@@ -298,11 +309,8 @@ fn source_of<W: Write>(
     if !file_uri && let Some(index) = uri.find("://") {
         let scheme = &uri[..index];
         return match scheme {
-            "http" => Ok(Source::Http(uri.to_string())),
-            "https" | "ftps" => Err(format!(
-                "Fetching '{scheme}' URIs is not supported: this agent has no TLS client"
-            )),
-            "ftp" => Err("Fetching 'ftp' URIs is not supported".to_string()),
+            "http" | "https" => Ok(Source::Http(uri.to_string())),
+            "ftp" | "ftps" => Err(format!("Fetching '{scheme}' URIs is not supported")),
             _ => Err(format!(
                 "Fetching '{scheme}' URIs is not supported: this agent has no Hadoop client"
             )),
@@ -383,13 +391,59 @@ async fn remove_if_symlink(path: &Path) {
     }
 }
 
-/// Downloads `url` (plain HTTP) into `destination`, following redirects.
+/// The client configuration for `https://`: the system's CAs plus `ca_files`, rustls with
+/// the `ring` provider (chosen here explicitly, so another crate enabling a second provider
+/// cannot make the choice ambiguous). Server names are sent (SNI) and certificates verified
+/// against the URI's host by rustls.
+fn tls_config<W: Write>(ca_files: &[PathBuf], log: &mut W) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        logln(
+            log,
+            format_args!("Warning: loading the system's CA certificates: {error}"),
+        );
+    }
+    roots.add_parsable_certificates(native.certs);
+    for file in ca_files {
+        let failed = |e: &dyn std::fmt::Display| {
+            format!(
+                "Error downloading resource: unable to read CA certificates from '{}': {e}",
+                file.display()
+            )
+        };
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(file).map_err(|e| failed(&e))? {
+            let cert = cert.map_err(|e| failed(&e))?;
+            roots.add(cert).map_err(|e| failed(&e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(failed(&"no certificate in the file"));
+        }
+    }
+    if roots.is_empty() {
+        logln(
+            log,
+            format_args!("Warning: no trusted CA certificates found for https"),
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("Error downloading resource: TLS setup failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// Downloads `url` (HTTP or HTTPS) into `destination`, following redirects between them.
 async fn download_http<W: Write>(
     url: &str,
     destination: &Path,
-    stall_timeout: Duration,
+    options: &FetchOptions,
     log: &mut W,
 ) -> Result<(), String> {
+    let stall_timeout = options.stall_timeout;
     logln(
         log,
         format_args!(
@@ -397,8 +451,10 @@ async fn download_http<W: Write>(
             destination.display()
         ),
     );
-    let client: Client<HttpConnector, Empty<Bytes>> =
+    let plain: Client<HttpConnector, Empty<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
+    // Built on the first `https://` request only: plain HTTP does not read the CA store.
+    let mut tls: Option<Client<HttpsConnector<HttpConnector>, Empty<Bytes>>> = None;
     let stalled = || format!("Error downloading resource: no data received for {stall_timeout:?}");
     let mut current: hyper::Uri = url
         .parse()
@@ -409,7 +465,23 @@ async fn download_http<W: Write>(
             .header(hyper::header::USER_AGENT, "remesos-fetcher")
             .body(Empty::new())
             .map_err(|e| format!("Error downloading resource: {e}"))?;
-        let response = tokio::time::timeout(stall_timeout, client.request(request))
+        let pending = if current.scheme() == Some(&hyper::http::uri::Scheme::HTTPS) {
+            let client = match &tls {
+                Some(client) => client,
+                None => {
+                    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                        .with_tls_config(tls_config(&options.ca_files, log)?)
+                        .https_only()
+                        .enable_http1()
+                        .build();
+                    tls.insert(Client::builder(TokioExecutor::new()).build(connector))
+                }
+            };
+            client.request(request)
+        } else {
+            plain.request(request)
+        };
+        let response = tokio::time::timeout(stall_timeout, pending)
             .await
             .map_err(|_| stalled())?
             .map_err(|e| format!("Error downloading resource: {}", error_chain(&e)))?;
@@ -485,9 +557,9 @@ fn redirect_target(current: &hyper::Uri, location: &str) -> Result<hyper::Uri, S
             current.authority().map(|a| a.as_str()).unwrap_or_default()
         )
     };
-    if !target.starts_with("http://") {
+    if !target.starts_with("http://") && !target.starts_with("https://") {
         return Err(format!(
-            "Error downloading resource: redirected to '{target}', which is not plain HTTP"
+            "Error downloading resource: redirected to '{target}', which is not HTTP or HTTPS"
         ));
     }
     target
@@ -731,7 +803,11 @@ mod tests {
         );
         assert!(source_of("bin/x", None, &mut log).is_err());
         assert!(source_of("file://rel/x", None, &mut log).is_err());
-        assert!(source_of("https://h/x", None, &mut log).is_err());
+        assert_eq!(
+            source_of("https://h/x", None, &mut log),
+            Ok(Source::Http("https://h/x".into()))
+        );
+        assert!(source_of("ftp://h/x", None, &mut log).is_err());
         assert!(source_of("hdfs://h/x", None, &mut log).is_err());
     }
 
@@ -751,6 +827,12 @@ mod tests {
         let base: hyper::Uri = "http://h:1/a/b".parse().unwrap();
         assert_eq!(redirect_target(&base, "/c").unwrap(), "http://h:1/c");
         assert_eq!(redirect_target(&base, "c").unwrap(), "http://h:1/a/c");
-        assert!(redirect_target(&base, "https://x/y").is_err());
+        assert_eq!(
+            redirect_target(&base, "https://x/y").unwrap(),
+            "https://x/y"
+        );
+        let secure: hyper::Uri = "https://h/a/b".parse().unwrap();
+        assert_eq!(redirect_target(&secure, "/c").unwrap(), "https://h/c");
+        assert!(redirect_target(&base, "ftp://x/y").is_err());
     }
 }

@@ -241,6 +241,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             .get_duration("fetcher_stall_timeout")
             .unwrap_or(Duration::from_secs(60)),
         total_timeout: None,
+        ca_files: Vec::new(),
     };
     match loaded.get_str("recover").unwrap_or("reconnect") {
         "reconnect" | "cleanup" => {}
