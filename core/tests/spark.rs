@@ -2,7 +2,9 @@
 //!
 //! - Spark 3.5.3 (`pip install pyspark==3.5.3`), unmodified, through its built-in Mesos
 //!   backend: `--master mesos://127.0.0.1:<port>` with `MESOS_NATIVE_JAVA_LIBRARY` naming our
-//!   `libmesos.so` (jni-driver). Executors are Mesos command tasks on the agents.
+//!   `libmesos.so` (jni-driver). Executors are Mesos command tasks on the agents. Also
+//!   `--master mesos://zk://...` with masters elected through a real ZooKeeper
+//!   (`support/zookeeper.rs`), including a leading master killed mid-job.
 //! - Spark 4.0.0 (`pip install pyspark==4.0.0`, no Mesos code) through `spark-plugin/`:
 //!   `--master spark-mesos://...` with spark-submit, `mesos://...` for a SparkContext built
 //!   directly.
@@ -27,6 +29,9 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod support;
+use support::zookeeper::ZooKeeper;
 
 // ---------------------------------------------------------------------------------------
 // Environment: pyspark installs, artifacts, libmesos.so
@@ -191,29 +196,60 @@ fn free_port(ip: &str) -> u16 {
 }
 
 fn start_cluster(agents: &[AgentSpec]) -> Cluster {
-    let env = spark_env();
     let port = free_port("127.0.0.1");
+    let work_dir = cluster_dir(port);
+    let master = format!("127.0.0.1:{port}");
+    let mut procs = vec![spawn_master(&work_dir, port, &[])];
+    procs.extend(spawn_agents(&work_dir, &master, agents));
+    let cluster = Cluster {
+        master,
+        procs,
+        work_dir,
+    };
+    cluster.wait_agents(agents.len());
+    cluster
+}
+
+fn cluster_dir(port: u16) -> PathBuf {
     let work_dir = std::env::temp_dir().join(format!("remesos-spark-{port}"));
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir).unwrap();
-    let log = |name: &str| std::fs::File::create(work_dir.join(name)).unwrap();
-    // REMESOS_BIN runs the tests against another build of the binary.
-    let bin = std::env::var("REMESOS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_remesos").into());
-    let bin = bin.as_str();
-    let mut procs = vec![
-        Command::new(bin)
-            .args(["master", "--ip=127.0.0.1", "--hostname=127.0.0.1"])
-            .arg(format!("--port={port}"))
-            .arg(format!("--work_dir={}", work_dir.join("master").display()))
-            .args(["--allocation_interval=100ms", "--logging_level=WARNING"])
-            .stdout(log("master.log"))
-            .stderr(log("master.log"))
-            .spawn()
-            .expect("start remesos master"),
-    ];
-    let master = format!("127.0.0.1:{port}");
+    work_dir
+}
+
+fn log_file(work_dir: &Path, name: &str) -> std::fs::File {
+    std::fs::File::create(work_dir.join(name)).unwrap()
+}
+
+/// REMESOS_BIN runs the tests against another build of the binary.
+fn remesos_bin() -> String {
+    std::env::var("REMESOS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_remesos").into())
+}
+
+fn spawn_master(work_dir: &Path, port: u16, extra: &[String]) -> Child {
+    let log = format!("master-{port}.log");
+    Command::new(remesos_bin())
+        .args(["master", "--ip=127.0.0.1", "--hostname=127.0.0.1"])
+        .arg(format!("--port={port}"))
+        .arg(format!(
+            "--work_dir={}",
+            work_dir.join(format!("master-{port}")).display()
+        ))
+        .args(["--allocation_interval=100ms", "--logging_level=WARNING"])
+        .args(extra)
+        .stdout(log_file(work_dir, &log))
+        .stderr(log_file(work_dir, &log))
+        .spawn()
+        .expect("start remesos master")
+}
+
+/// `master` is what the agents get as `--master`: `host:port` or `zk://...`.
+fn spawn_agents(work_dir: &Path, master: &str, agents: &[AgentSpec]) -> Vec<Child> {
+    let env = spark_env();
+    let bin = remesos_bin();
+    let mut procs = vec![];
     for (i, a) in agents.iter().enumerate() {
-        let mut cmd = Command::new(bin);
+        let mut cmd = Command::new(&bin);
         cmd.arg("agent")
             .arg(format!("--master={master}"))
             .arg(format!("--ip={}", a.ip))
@@ -226,35 +262,91 @@ fn start_cluster(agents: &[AgentSpec]) -> Cluster {
             .arg(format!("--resources={}", a.resources))
             .arg(format!("--native_library={}", env.libmesos.display()))
             .arg("--logging_level=WARNING")
-            .stdout(log(&format!("agent-{i}.log")))
-            .stderr(log(&format!("agent-{i}.log")));
+            .stdout(log_file(work_dir, &format!("agent-{i}.log")))
+            .stderr(log_file(work_dir, &format!("agent-{i}.log")));
+        if master.starts_with("zk://") {
+            cmd.args([
+                "--zk_session_timeout=2secs",
+                "--registration_backoff_factor=100ms",
+            ]);
+        }
         if let Some(attrs) = a.attributes {
             cmd.arg(format!("--attributes={attrs}"));
         }
         procs.push(cmd.spawn().expect("start remesos agent"));
     }
-    let cluster = Cluster {
-        master,
+    procs
+}
+
+/// A cluster whose masters are elected through ZooKeeper: `masters` processes with
+/// `--zk=<zk_url>`, agents with `--master=<zk_url>`. `Cluster::master` is the elected leader;
+/// `procs[..masters]` are the masters, in the order of the returned addresses.
+fn start_zk_cluster(zk_url: &str, masters: usize, agents: &[AgentSpec]) -> (Cluster, Vec<String>) {
+    let ports: Vec<u16> = (0..masters).map(|_| free_port("127.0.0.1")).collect();
+    let work_dir = cluster_dir(ports[0]);
+    let flags = [
+        format!("--zk={zk_url}"),
+        "--zk_session_timeout=2secs".to_string(),
+        format!("--quorum={}", masters / 2 + 1),
+    ];
+    let mut procs: Vec<Child> = ports
+        .iter()
+        .map(|p| spawn_master(&work_dir, *p, &flags))
+        .collect();
+    procs.extend(spawn_agents(&work_dir, zk_url, agents));
+    let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let mut cluster = Cluster {
+        master: String::new(),
         procs,
         work_dir,
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(state) = cluster.try_state()
-            && state["slaves"].as_array().map_or(0, Vec::len) == agents.len()
-        {
-            return cluster;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the cluster did not come up; logs in {}",
-            cluster.work_dir.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    cluster.master = cluster.wait_leader(&addresses, None, Duration::from_secs(30));
+    cluster.wait_agents(agents.len());
+    (cluster, addresses)
 }
 
 impl Cluster {
+    fn wait_agents(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(state) = self.try_state()
+                && state["slaves"].as_array().map_or(0, Vec::len) == n
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not come up; logs in {}",
+                self.work_dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The one master of `masters` (other than `not`) that answers /master/state itself: a
+    /// standby answers 307 to the leader (or 503 while there is none), which `http_get`
+    /// takes as an error. Exactly one may answer 200.
+    fn wait_leader(&self, masters: &[String], not: Option<&str>, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let leading: Vec<&String> = masters
+                .iter()
+                .filter(|m| Some(m.as_str()) != not)
+                .filter(|m| http_get(m, "/master/state").is_ok())
+                .collect();
+            assert!(leading.len() <= 1, "two leading masters: {leading:?}");
+            if let Some(leader) = leading.first() {
+                return leader.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no master was elected\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn try_state(&self) -> Option<Value> {
         let body = http_get(&self.master, "/master/state").ok()?;
         serde_json::from_slice(&body).ok()
@@ -1500,4 +1592,206 @@ fn spark4_plugin_mesos_url_for_a_sparkcontext_built_directly() {
     );
     assert_wordcount(&result(&driver), 1000);
     assert_torn_down(&cluster, "remesos-wordcount");
+}
+
+// ---------------------------------------------------------------------------------------
+// Spark 3.5 with `mesos://zk://`: masters elected through a real ZooKeeper
+
+/// `--master mesos://zk://127.0.0.1:<port>/mesos`: Spark hands `zk://...` to
+/// `MesosSchedulerDriver`, whose JNI driver finds the leader through ZooKeeper. Two masters
+/// (one leads, one stands by), agents that also find the leader through ZooKeeper; SparkPi
+/// runs two executors and the leader's /master/state lists the framework and its tasks.
+#[test]
+fn spark35_sparkpi_with_mesos_zk_master_url() {
+    let _serial = serial();
+    let env = spark_env();
+    let zk = ZooKeeper::start();
+    let zk_url = zk.url("/mesos");
+    let (cluster, masters) = start_zk_cluster(
+        &zk_url,
+        2,
+        &[
+            agent("127.0.0.1", "cpus:1;mem:1536"),
+            agent("127.0.0.1", "cpus:1;mem:1536"),
+        ],
+    );
+    let standby = masters.iter().find(|m| **m != cluster.master).unwrap();
+    assert!(
+        http_get(standby, "/master/state").is_err(),
+        "the standby {standby} answers /master/state itself"
+    );
+    let master = format!("mesos://{zk_url}");
+    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
+    let jar = env.sparkpi_jar.display().to_string();
+    let mut driver = spark_submit(
+        Spark::V35,
+        &cluster,
+        "sparkpi-zk",
+        &[
+            "--master",
+            &master,
+            "--conf",
+            &executor_home,
+            "--conf",
+            "spark.cores.max=2",
+            "--conf",
+            "spark.executor.cores=1",
+            "--class",
+            "RemesosSparkPi",
+            &jar,
+            "20",
+        ],
+    );
+    let running = watch_framework(
+        &cluster,
+        &mut driver,
+        "RemesosSparkPi",
+        Duration::from_secs(240),
+    );
+    let status = driver.wait(Duration::from_secs(1));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SparkPi failed\n{}\n{}",
+        driver.tail(),
+        cluster.logs()
+    );
+    let out = driver.stdout();
+    let pi = pi_estimate(&out);
+    assert!((pi - std::f64::consts::PI).abs() < 0.01, "{out}");
+    assert!(out.contains("executors: 2"), "{out}");
+    // The leader had the framework with both executors, one per agent.
+    let tasks = running["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tasks.len(), 2, "{running}");
+    let agents: BTreeSet<String> = tasks.iter().map(agent_of).collect();
+    assert_eq!(agents.len(), 2, "{tasks:?}");
+    assert_torn_down(&cluster, "RemesosSparkPi");
+}
+
+/// kill -9 the leading master mid-job, a standby running. ZooKeeper elects the standby; the
+/// agents reregister with it, carrying the running executors; the JNI driver under Spark
+/// detects the new leader and resubscribes with the same framework id; the job completes
+/// with the whole answer, and Spark's teardown at the end reaches the new leader.
+///
+/// Spark's default `spark.mesos.driver.failoverTimeout` (0) is kept on purpose: a master
+/// starts a framework's failover timer only when the framework disconnects from that live
+/// master. Here the master itself dies; the new leader learns of the framework from the
+/// reregistering agents (inactive, no timer) and the driver resubscribes, so nothing is
+/// torn down. The test checks the framework is active again on the new leader, with the
+/// same id and executors, while the job still runs.
+#[test]
+fn spark35_job_survives_leading_master_failover_through_zookeeper() {
+    let _serial = serial();
+    let env = spark_env();
+    let zk = ZooKeeper::start();
+    let zk_url = zk.url("/mesos");
+    let (mut cluster, masters) = start_zk_cluster(
+        &zk_url,
+        2,
+        &[
+            agent("127.0.0.1", "cpus:1;mem:1536"),
+            agent("127.0.0.1", "cpus:1;mem:1536"),
+        ],
+    );
+    let master = format!("mesos://{zk_url}");
+    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
+    let script = job("slow.py");
+    let tasks = 60;
+    let mut driver = spark_submit(
+        Spark::V35,
+        &cluster,
+        "slow-zk",
+        &[
+            "--master",
+            &master,
+            "--conf",
+            &executor_home,
+            "--conf",
+            "spark.cores.max=2",
+            "--conf",
+            "spark.executor.cores=1",
+            &script,
+            "--tasks",
+            &tasks.to_string(),
+            "--seconds",
+            "1",
+        ],
+    );
+    // Both executors registered with the leader and running Spark tasks.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let before = loop {
+        if let Some((fw, true)) = cluster.framework("remesos-slow")
+            && fw["tasks"].as_array().map_or(0, Vec::len) == 2
+            && driver.stderr().contains("Starting task")
+        {
+            break fw;
+        }
+        assert!(
+            driver.try_wait().is_none() && Instant::now() < deadline,
+            "the executors did not start\n{}\n{}",
+            driver.tail(),
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let framework_id = before["id"].as_str().unwrap().to_string();
+    let old = cluster.master.clone();
+    let index = masters.iter().position(|m| *m == old).unwrap();
+    cluster.procs[index].kill().unwrap();
+    cluster.procs[index].wait().unwrap();
+    let killed_at = Instant::now();
+    cluster.master = cluster.wait_leader(&masters, Some(&old), Duration::from_secs(30));
+
+    // While the job still runs: the same framework, resubscribed to the new leader, with
+    // both executors (reported by the reregistered agents).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let after = loop {
+        if let Some((fw, true)) = cluster.framework("remesos-slow")
+            && fw["id"] == framework_id.as_str()
+            && fw["active"] == true
+            && fw["tasks"].as_array().map_or(0, Vec::len) == 2
+        {
+            break fw;
+        }
+        assert!(
+            driver.try_wait().is_none() && Instant::now() < deadline,
+            "the framework did not come back on the new leader {} before the job ended: \
+             {:?}\n{}\n{}",
+            cluster.master,
+            cluster.framework("remesos-slow"),
+            driver.tail(),
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!(
+        "new leader {} (was {old}); framework {framework_id} back after {:?}",
+        cluster.master,
+        killed_at.elapsed()
+    );
+    let before_tasks: BTreeSet<String> = before["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].to_string())
+        .collect();
+    let after_tasks: BTreeSet<String> = after["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].to_string())
+        .collect();
+    assert_eq!(before_tasks, after_tasks, "the same executors: {after}");
+
+    let status = driver.wait(Duration::from_secs(240));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the job did not survive the failover\n{}\n{}",
+        driver.tail(),
+        cluster.logs()
+    );
+    let got = result(&driver);
+    assert_eq!(got["count"], tasks, "{got}");
+    assert_eq!(got["sum"], (0..tasks).sum::<u64>(), "{got}");
+    let fw = assert_torn_down(&cluster, "remesos-slow");
+    assert_eq!(fw["id"], framework_id.as_str(), "{fw}");
 }
