@@ -31,7 +31,7 @@ echo "== python peers (pymesos in .venv)"
 bash tests/python/setup_venv.sh
 export REMESOS_PYTHON="$PWD/.venv/bin/python"
 
-echo "== libmesos.so (jni-driver; Spark and the Java tests load it)"
+echo "== libmesos.so (jni-driver; the Java, Hadoop and Spark end-to-end tests load it)"
 cargo build --release --locked -p remesos-jni
 
 echo "== cargo fmt --check"
@@ -39,13 +39,11 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== libmesos.so (jni-driver) for the Java end-to-end tests (core/tests/hadoop.rs)"
-cargo build --release --locked -p remesos-jni
-
 echo "== cargo test --release"
 log=$(mktemp)
 set +e
-cargo test --workspace --release --locked 2>&1 | tee "$log"
+# --no-fail-fast: every suite runs and is counted, even after a failure.
+cargo test --workspace --release --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 

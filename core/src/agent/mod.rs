@@ -375,20 +375,6 @@ impl Agent {
                     reregister.executors.push(executor.info.clone());
                 }
                 reregister.tasks.extend(executor.tasks.values().cloned());
-                // Terminal tasks whose updates are still on their way, as Mesos reports them.
-                let fid = framework
-                    .info
-                    .id
-                    .as_ref()
-                    .map(|i| i.value.as_str())
-                    .unwrap_or("");
-                reregister.tasks.extend(
-                    executor
-                        .completed
-                        .iter()
-                        .filter(|t| self.updates.has_pending(fid, &t.task_id.value))
-                        .cloned(),
-                );
                 for task in executor
                     .queued
                     .iter()
