@@ -20,7 +20,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use remesos::client::scheduler::Subscription;
 use remesos::client::{Format, HttpClient};
-use remesos::resources::Resources;
 use remesos::zk::MasterDetector;
 use remesos_proto::v1;
 use support::free_port;
@@ -221,28 +220,6 @@ struct Workload {
     partition_aware: bool,
 }
 
-fn task_info(id: &str, offer: &v1::Offer, command: &str) -> v1::TaskInfo {
-    let mut resources = Resources::parse("cpus:0.1;mem:32", "*").unwrap();
-    resources.allocate(
-        offer
-            .allocation_info
-            .as_ref()
-            .and_then(|a| a.role.as_deref())
-            .unwrap_or("*"),
-    );
-    v1::TaskInfo {
-        name: id.into(),
-        task_id: v1::TaskId { value: id.into() },
-        agent_id: offer.agent_id.clone(),
-        resources: resources.into_protos(),
-        command: Some(v1::CommandInfo {
-            value: Some(command.into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 /// Runs a framework that launches `total` tasks across master failovers: on any break of
 /// its stream it re-detects the leader, resubscribes with its id and reconciles the tasks
 /// it has not seen end. Returns when every launched task has ended.
@@ -342,7 +319,12 @@ async fn run_workload(master: MasterDetector, w: Workload, tally: Arc<Mutex<Tall
                 for offer in offers.offers {
                     let mut tasks = Vec::new();
                     while next < w.total && tasks.len() < 4 {
-                        tasks.push(task_info(&format!("{}-{next}", w.name), &offer, &w.command));
+                        tasks.push(support::command_task(
+                            &format!("{}-{next}", w.name),
+                            &offer,
+                            "cpus:0.1;mem:32",
+                            &w.command,
+                        ));
                         next += 1;
                     }
                     let ids: Vec<String> = tasks.iter().map(|t| t.task_id.value.clone()).collect();

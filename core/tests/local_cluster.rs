@@ -12,7 +12,6 @@ use serde_json::Value;
 
 use remesos::client::scheduler::Subscription;
 use remesos::client::{Format, HttpClient};
-use remesos::resources::Resources;
 use remesos_proto::v1;
 use v1::scheduler as sched;
 
@@ -131,28 +130,6 @@ async fn python_docs_framework_runs_tasks_on_remesos_local() {
     assert_eq!(agents.len(), 2, "{tasks:?}");
 }
 
-fn command_task(id: &str, offer: &v1::Offer, command: &str) -> v1::TaskInfo {
-    let mut resources = Resources::parse("cpus:0.5;mem:64", "*").unwrap();
-    resources.allocate(
-        offer
-            .allocation_info
-            .as_ref()
-            .and_then(|a| a.role.as_deref())
-            .unwrap_or("*"),
-    );
-    v1::TaskInfo {
-        name: id.into(),
-        task_id: v1::TaskId { value: id.into() },
-        agent_id: offer.agent_id.clone(),
-        resources: resources.into_protos(),
-        command: Some(v1::CommandInfo {
-            value: Some(command.into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 async fn next_update(sub: &mut Subscription) -> v1::TaskStatus {
     loop {
         let event = tokio::time::timeout(Duration::from_secs(30), sub.next_event())
@@ -206,9 +183,14 @@ async fn command_tasks_report_exit_codes_honour_kills_and_leave_sandboxes() {
         }
     };
     let tasks = vec![
-        command_task("ok", &offer, "echo out-of-the-sandbox; echo to-stderr >&2"),
-        command_task("fails", &offer, "exit 3"),
-        command_task("sleeps", &offer, "sleep 600"),
+        support::command_task(
+            "ok",
+            &offer,
+            "cpus:0.5;mem:64",
+            "echo out-of-the-sandbox; echo to-stderr >&2",
+        ),
+        support::command_task("fails", &offer, "cpus:0.5;mem:64", "exit 3"),
+        support::command_task("sleeps", &offer, "cpus:0.5;mem:64", "sleep 600"),
     ];
     let accept = sched::Call {
         r#type: Some(sched::call::Type::Accept as i32),

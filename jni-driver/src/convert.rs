@@ -206,51 +206,41 @@ pub(crate) fn required<M: Message + Default>(
     }
 }
 
-/// The messages of a `java.util.Collection` (`null` is an empty collection), each element
-/// converted in a local frame of its own so large collections do not pile up local
-/// references (`-Xcheck:jni` watches for that).
+/// The messages of a `java.util.Collection` (`null` is an empty collection; `null`
+/// elements are skipped).
 pub(crate) fn collection<M: Message + Default>(env: &mut Env, obj: &JObject) -> Result<Vec<M>> {
-    let mut out = Vec::new();
-    if obj.is_null() {
-        return Ok(out);
-    }
-    let iterator = env
-        .call_method(
-            obj,
-            jni_str!("iterator"),
-            jni_sig!("()Ljava/util/Iterator;"),
-            &[],
-        )?
-        .l()?;
-    loop {
-        let next = env.with_local_frame(4, |env| -> Result<Option<Option<M>>> {
-            let more = env
-                .call_method(&iterator, jni_str!("hasNext"), jni_sig!("()Z"), &[])?
-                .z()?;
-            if !more {
-                return Ok(None);
-            }
-            let item = env
-                .call_method(
-                    &iterator,
-                    jni_str!("next"),
-                    jni_sig!("()Ljava/lang/Object;"),
-                    &[],
-                )?
-                .l()?;
-            Ok(Some(from_java(env, &item)?))
-        })?;
-        match next {
-            None => return Ok(out),
-            // A null element is skipped.
-            Some(None) => {}
-            Some(Some(m)) => out.push(m),
-        }
-    }
+    elements(env, obj, |env, item| from_java(env, item))
 }
 
-/// The strings of a `java.util.Collection<String>` (`null` is empty).
+/// The strings of a `java.util.Collection<String>` (`null` is empty; `null` elements are
+/// skipped).
 pub(crate) fn strings(env: &mut Env, obj: &JObject) -> Result<Vec<String>> {
+    elements(env, obj, |env, item| {
+        if item.is_null() {
+            return Ok(None);
+        }
+        let string = env
+            .call_method(
+                item,
+                jni_str!("toString"),
+                jni_sig!("()Ljava/lang/String;"),
+                &[],
+            )?
+            .l()?;
+        // SAFETY: Object.toString returns a java.lang.String (wrapped once).
+        let string = unsafe { JString::from_raw(env, string.into_raw()) };
+        Ok(Some(string.try_to_string(env)?))
+    })
+}
+
+/// Walks a `java.util.Collection` with its iterator, converting each element in a local
+/// frame of its own so large collections do not pile up local references (`-Xcheck:jni`
+/// watches for that); `convert` returning `None` skips the element.
+fn elements<T>(
+    env: &mut Env,
+    obj: &JObject,
+    mut convert: impl FnMut(&mut Env, &JObject) -> Result<Option<T>>,
+) -> Result<Vec<T>> {
     let mut out = Vec::new();
     if obj.is_null() {
         return Ok(out);
@@ -264,7 +254,7 @@ pub(crate) fn strings(env: &mut Env, obj: &JObject) -> Result<Vec<String>> {
         )?
         .l()?;
     loop {
-        let next = env.with_local_frame(4, |env| -> Result<Option<Option<String>>> {
+        let next = env.with_local_frame(4, |env| -> Result<Option<Option<T>>> {
             let more = env
                 .call_method(&iterator, jni_str!("hasNext"), jni_sig!("()Z"), &[])?
                 .z()?;
@@ -279,25 +269,12 @@ pub(crate) fn strings(env: &mut Env, obj: &JObject) -> Result<Vec<String>> {
                     &[],
                 )?
                 .l()?;
-            if item.is_null() {
-                return Ok(Some(None));
-            }
-            let string = env
-                .call_method(
-                    &item,
-                    jni_str!("toString"),
-                    jni_sig!("()Ljava/lang/String;"),
-                    &[],
-                )?
-                .l()?;
-            // SAFETY: Object.toString returns a java.lang.String (wrapped once).
-            let string = unsafe { JString::from_raw(env, string.into_raw()) };
-            Ok(Some(Some(string.try_to_string(env)?)))
+            Ok(Some(convert(env, &item)?))
         })?;
         match next {
             None => return Ok(out),
             Some(None) => {}
-            Some(Some(s)) => out.push(s),
+            Some(Some(element)) => out.push(element),
         }
     }
 }

@@ -573,14 +573,7 @@ impl Agent {
             );
             return;
         }
-        self.frameworks
-            .entry(framework_id.clone())
-            .or_insert_with(|| Framework {
-                completed_executors: Default::default(),
-                info: run.framework.clone(),
-                executors: BTreeMap::new(),
-            })
-            .info = run.framework.clone();
+        self.admit_framework(&framework_id, &run.framework);
         let eid = executor_info.executor_id.value.clone();
         let state = self.frameworks[&framework_id]
             .executors
@@ -603,27 +596,37 @@ impl Agent {
             _ => self.grow_container(&framework_id, &eid, &task.resources),
         }
         self.checkpoint_task(&framework_id, &eid, &task);
-        let framework_info = self.frameworks[&framework_id].info.clone();
-        let executor = self
-            .frameworks
-            .get_mut(&framework_id)
-            .and_then(|f| f.executors.get_mut(&eid))
-            .expect("launched");
+        let framework = &self.frameworks[&framework_id];
+        let executor = &framework.executors[&eid];
         if let (ExecutorState::Running, Some(conn)) = (executor.state, executor.conn) {
-            let record = {
-                let executor = &self.frameworks[&framework_id].executors[&eid];
-                self.new_task(&framework_info, executor, &task)
-            };
-            let executor = self
-                .frameworks
-                .get_mut(&framework_id)
-                .and_then(|f| f.executors.get_mut(&eid))
-                .expect("launched");
-            executor.tasks.insert(task.task_id.value.clone(), record);
+            let record = self.new_task(&framework.info, executor, &task);
+            self.executor_mut(&framework_id, &eid)
+                .tasks
+                .insert(task.task_id.value.clone(), record);
             self.send_executor(conn, launch_event(task));
         } else {
-            executor.queued.push(task);
+            self.executor_mut(&framework_id, &eid).queued.push(task);
         }
+    }
+
+    /// Records (or refreshes) the FrameworkInfo of a framework launching on this agent.
+    fn admit_framework(&mut self, framework_id: &str, info: &v1::FrameworkInfo) {
+        self.frameworks
+            .entry(framework_id.to_string())
+            .or_insert_with(|| Framework {
+                completed_executors: Default::default(),
+                info: info.clone(),
+                executors: BTreeMap::new(),
+            })
+            .info = info.clone();
+    }
+
+    /// An executor that was just launched or found running (the caller checked it exists).
+    fn executor_mut(&mut self, framework_id: &str, executor_id: &str) -> &mut Executor {
+        self.frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+            .expect("launched")
     }
 
     /// ACCEPT's LAUNCH_GROUP: the group goes to its executor as one LAUNCH_GROUP event. An
@@ -675,14 +678,7 @@ impl Agent {
             }
             return;
         }
-        self.frameworks
-            .entry(framework_id.clone())
-            .or_insert_with(|| Framework {
-                completed_executors: Default::default(),
-                info: group.framework.clone(),
-                executors: BTreeMap::new(),
-            })
-            .info = group.framework.clone();
+        self.admit_framework(&framework_id, &group.framework);
         let state = self.frameworks[&framework_id]
             .executors
             .get(&eid)
@@ -717,24 +713,18 @@ impl Agent {
         for task in &tasks {
             self.checkpoint_task(&framework_id, &eid, task);
         }
-        let framework_info = self.frameworks[&framework_id].info.clone();
-        let records: Vec<(String, v1::Task)> = {
-            let executor = &self.frameworks[&framework_id].executors[&eid];
-            tasks
-                .iter()
-                .map(|t| {
-                    (
-                        t.task_id.value.clone(),
-                        self.new_task(&framework_info, executor, t),
-                    )
-                })
-                .collect()
-        };
-        let executor = self
-            .frameworks
-            .get_mut(&framework_id)
-            .and_then(|f| f.executors.get_mut(&eid))
-            .expect("launched");
+        let framework = &self.frameworks[&framework_id];
+        let executor = &framework.executors[&eid];
+        let records: Vec<(String, v1::Task)> = tasks
+            .iter()
+            .map(|t| {
+                (
+                    t.task_id.value.clone(),
+                    self.new_task(&framework.info, executor, t),
+                )
+            })
+            .collect();
+        let executor = self.executor_mut(&framework_id, &eid);
         let task_group = v1::TaskGroupInfo { tasks };
         if let (ExecutorState::Running, Some(conn)) = (executor.state, executor.conn) {
             executor.tasks.extend(records);

@@ -46,16 +46,11 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
         Err(code) => return code,
     };
     // The task's exit code becomes ours, so this cannot use `block_on`'s Result<()>.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2);
+    let runtime = match super::start_runtime(builder) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("failed to start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(run(&loaded)) {
         Ok(code) => ExitCode::from(code),

@@ -75,17 +75,22 @@ pub(crate) fn load_flags(
     Ok(loaded)
 }
 
+/// Builds a command's runtime from `builder` (timers and I/O enabled); a failure is printed
+/// and becomes exit code 1.
+pub(crate) fn start_runtime(
+    mut builder: tokio::runtime::Builder,
+) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("failed to start the runtime: {e}");
+        ExitCode::from(1)
+    })
+}
+
 /// Runs a command's async body on a multi-threaded runtime; an error is printed and exits 1.
 pub(crate) fn block_on(body: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match start_runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("failed to start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(body) {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,7 @@
 //! As in the scheduler driver, natives enqueue and return; one callback thread delivers
 //! [`Event`]s in order; a failed callback aborts the driver.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use remesos_proto::v1;
 use v1::executor::{self as exec, event};
 
-use super::Status;
+use super::{Status, StatusCell};
 use crate::client::Format;
 use crate::client::executor::{Connection, ExecutorEnv, event_type};
 
@@ -50,27 +50,6 @@ enum Command {
     Abort,
 }
 
-struct Shared {
-    status: Mutex<Status>,
-    changed: Condvar,
-}
-
-impl Shared {
-    fn status(&self) -> Status {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn transition(&self, allowed: &[Status], to: Status) -> Status {
-        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        let before = *status;
-        if allowed.contains(&before) {
-            *status = to;
-            self.changed.notify_all();
-        }
-        before
-    }
-}
-
 struct Unstarted {
     commands: mpsc::UnboundedReceiver<Command>,
     executor: Box<dyn Executor>,
@@ -78,7 +57,7 @@ struct Unstarted {
 
 /// The handle behind a Java `MesosExecutorDriver` (`__driver`).
 pub struct ExecutorDriver {
-    shared: Arc<Shared>,
+    shared: Arc<StatusCell>,
     commands: mpsc::UnboundedSender<Command>,
     unstarted: Mutex<Option<Unstarted>>,
     /// The process environment, read at `start` as Apache's driver does.
@@ -92,10 +71,7 @@ impl ExecutorDriver {
     pub fn new(executor: Box<dyn Executor>, vars: Vec<(String, String)>) -> ExecutorDriver {
         let (tx, rx) = mpsc::unbounded_channel();
         ExecutorDriver {
-            shared: Arc::new(Shared {
-                status: Mutex::new(Status::NotStarted),
-                changed: Condvar::new(),
-            }),
+            shared: Arc::new(StatusCell::new()),
             commands: tx,
             unstarted: Mutex::new(Some(Unstarted {
                 commands: rx,
@@ -197,15 +173,7 @@ impl ExecutorDriver {
     }
 
     pub fn join(&self) -> Status {
-        let mut status = self.shared.status.lock().unwrap_or_else(|e| e.into_inner());
-        while *status == Status::Running {
-            status = self
-                .shared
-                .changed
-                .wait(status)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        *status
+        self.shared.join()
     }
 
     /// `sendStatusUpdate`. TASK_STAGING is refused as Apache refuses it: the driver aborts
@@ -239,7 +207,7 @@ impl Drop for ExecutorDriver {
 }
 
 struct Actor {
-    shared: Arc<Shared>,
+    shared: Arc<StatusCell>,
     env: ExecutorEnv,
     connection: Connection,
     commands: mpsc::UnboundedReceiver<Command>,

@@ -21,7 +21,7 @@
 pub mod executor;
 pub mod scheduler;
 
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, OnceLock};
 
 /// `Protos.Status` of Apache's bindings (`include/mesos/mesos.proto`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +31,46 @@ pub enum Status {
     Running = 2,
     Aborted = 3,
     Stopped = 4,
+}
+
+/// A driver's [`Status`], shared by its handle, its actor and its callback thread; `join`
+/// waits on it.
+pub(crate) struct StatusCell {
+    status: Mutex<Status>,
+    changed: Condvar,
+}
+
+impl StatusCell {
+    pub(crate) fn new() -> StatusCell {
+        StatusCell {
+            status: Mutex::new(Status::NotStarted),
+            changed: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the status when the current one is `allowed`; returns the status before.
+    pub(crate) fn transition(&self, allowed: &[Status], to: Status) -> Status {
+        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let before = *status;
+        if allowed.contains(&before) {
+            *status = to;
+            self.changed.notify_all();
+        }
+        before
+    }
+
+    /// Waits until the status is no longer RUNNING (returns at once when not RUNNING).
+    pub(crate) fn join(&self) -> Status {
+        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        while *status == Status::Running {
+            status = self.changed.wait(status).unwrap_or_else(|e| e.into_inner());
+        }
+        *status
+    }
 }
 
 /// The runtime every driver of the process runs on: two worker threads, created on first

@@ -11,7 +11,7 @@
 //! - the callback thread delivers [`Event`]s in order to a [`Scheduler`], sends the implicit
 //!   acknowledgements, and aborts the driver when a callback fails.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use remesos_proto::v1;
 use v1::scheduler as sched;
 
-use super::Status;
+use super::{Status, StatusCell};
 use crate::client::Format;
 use crate::client::scheduler::{Caller, Subscription};
 use crate::zk::MasterDetector;
@@ -406,26 +406,8 @@ fn launched_tasks(call: &sched::Call) -> Vec<&v1::TaskInfo> {
 
 /// State shared by the handle, the actor and the callback thread.
 struct Shared {
-    status: Mutex<Status>,
-    changed: Condvar,
+    cell: StatusCell,
     implicit_acknowledgements: bool,
-}
-
-impl Shared {
-    fn status(&self) -> Status {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Sets the status when `from` allows it; returns the status before.
-    fn transition(&self, allowed: &[Status], to: Status) -> Status {
-        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        let before = *status;
-        if allowed.contains(&before) {
-            *status = to;
-            self.changed.notify_all();
-        }
-        before
-    }
 }
 
 /// What `start` needs and takes.
@@ -473,8 +455,7 @@ impl SchedulerDriver {
         let (tx, rx) = mpsc::unbounded_channel();
         SchedulerDriver {
             shared: Arc::new(Shared {
-                status: Mutex::new(Status::NotStarted),
-                changed: Condvar::new(),
+                cell: StatusCell::new(),
                 implicit_acknowledgements: config.implicit_acknowledgements,
             }),
             commands: tx,
@@ -487,7 +468,7 @@ impl SchedulerDriver {
     }
 
     pub fn status(&self) -> Status {
-        self.shared.status()
+        self.shared.cell.status()
     }
 
     pub fn implicit_acknowledgements(&self) -> bool {
@@ -506,6 +487,7 @@ impl SchedulerDriver {
         };
         if self
             .shared
+            .cell
             .transition(&[Status::NotStarted], Status::Running)
             != Status::NotStarted
         {
@@ -524,7 +506,9 @@ impl SchedulerDriver {
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the callback thread");
-            self.shared.transition(&[Status::Running], Status::Aborted);
+            self.shared
+                .cell
+                .transition(&[Status::Running], Status::Aborted);
             return Status::Aborted;
         }
         let actor = Actor {
@@ -543,6 +527,7 @@ impl SchedulerDriver {
     pub fn stop(&self, failover: bool) -> Status {
         let before = self
             .shared
+            .cell
             .transition(&[Status::Running, Status::Aborted], Status::Stopped);
         if before != Status::Running && before != Status::Aborted {
             return before;
@@ -563,7 +548,10 @@ impl SchedulerDriver {
     /// Aborts: no more callbacks; the connection is closed (the framework stays registered
     /// until `stop(false)` or its failover timeout).
     pub fn abort(&self) -> Status {
-        let before = self.shared.transition(&[Status::Running], Status::Aborted);
+        let before = self
+            .shared
+            .cell
+            .transition(&[Status::Running], Status::Aborted);
         if before != Status::Running {
             return before;
         }
@@ -573,18 +561,7 @@ impl SchedulerDriver {
 
     /// Waits until the driver is stopped or aborted.
     pub fn join(&self) -> Status {
-        let mut status = self.shared.status.lock().unwrap_or_else(|e| e.into_inner());
-        if *status != Status::Running {
-            return *status;
-        }
-        while *status == Status::Running {
-            status = self
-                .shared
-                .changed
-                .wait(status)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        *status
+        self.shared.cell.join()
     }
 
     /// Enqueues a call (only while RUNNING).
@@ -690,7 +667,7 @@ fn callback_loop(
 ) {
     while let Ok(event) = deliveries.recv() {
         let is_error = matches!(event, Event::Error(_));
-        if shared.status() != Status::Running && !is_error {
+        if shared.cell.status() != Status::Running && !is_error {
             continue;
         }
         let ack = match &event {
@@ -702,14 +679,14 @@ fn callback_loop(
         match scheduler.deliver(event) {
             Ok(()) => {
                 if let Some(call) = ack
-                    && shared.status() == Status::Running
+                    && shared.cell.status() == Status::Running
                 {
                     let _ = commands.send(Command::Call(call));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "a scheduler callback failed; aborting the driver");
-                if shared.transition(&[Status::Running], Status::Aborted) == Status::Running {
+                if shared.cell.transition(&[Status::Running], Status::Aborted) == Status::Running {
                     let _ = commands.send(Command::Abort);
                 }
             }
@@ -847,7 +824,9 @@ impl Actor {
                     }
                 }
                 Effect::Abort => {
-                    self.shared.transition(&[Status::Running], Status::Aborted);
+                    self.shared
+                        .cell
+                        .transition(&[Status::Running], Status::Aborted);
                 }
             }
         }
