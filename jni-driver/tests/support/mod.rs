@@ -40,15 +40,35 @@ pub fn artifacts() -> (PathBuf, PathBuf) {
             .and_then(|n| n.to_str())
             .unwrap_or("release");
         let mut cargo = Command::new(env!("CARGO"));
+        // `--lib --bins`: the remesos binary and the libmesos.so cdylib (a `--bin` filter
+        // alone would skip the library). The variables cargo sets for this test binary
+        // must not reach the nested build: ring's build script watches CARGO_MANIFEST_DIR,
+        // and a different value there rebuilds the TLS stack and the whole core crate.
         cargo.current_dir(repo_root()).args([
             "build",
             "-p",
             "remesos",
-            "--bin",
-            "remesos",
             "-p",
             "remesos-jni",
+            "--lib",
+            "--bins",
         ]);
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let per_package = name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_")
+                || name.starts_with("CARGO_MANIFEST_")
+                || matches!(
+                    name.as_ref(),
+                    "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "CARGO_RUSTC_CURRENT_DIR"
+                );
+            if per_package {
+                cargo.env_remove(name.as_ref());
+            }
+        }
         if profile == "release" {
             cargo.arg("--release");
         }

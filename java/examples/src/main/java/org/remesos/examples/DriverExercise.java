@@ -5,6 +5,8 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import org.apache.mesos.MesosSchedulerDriver;
 import org.apache.mesos.Scheduler;
@@ -48,6 +50,18 @@ public class DriverExercise implements Scheduler {
   DriverExercise(String mode, String executorClasspath) {
     this.mode = mode;
     this.executorClasspath = executorClasspath;
+  }
+
+  /**
+   * Counted down once a callback has reported its own stop(). run() returns as soon as the
+   * driver stops, possibly before the callback that called stop() has printed what stop()
+   * returned, so main waits for that line before it exits the JVM.
+   */
+  private static final CountDownLatch STOP_REPORTED = new CountDownLatch(1);
+
+  private static void reportStop(String label, Status status) {
+    say(label + " " + status);
+    STOP_REPORTED.countDown();
   }
 
   static void say(String line) {
@@ -100,6 +114,7 @@ public class DriverExercise implements Scheduler {
     }
     Status status = driver.run();
     say("DRIVER_ENDED " + status);
+    STOP_REPORTED.await(10, TimeUnit.SECONDS);
     System.exit(status == Status.DRIVER_STOPPED ? 0 : 2);
   }
 
@@ -128,7 +143,7 @@ public class DriverExercise implements Scheduler {
   public void reregistered(SchedulerDriver driver, MasterInfo master) {
     say("REREGISTERED");
     if (mode.equals("reconnect")) {
-      say("STOP " + driver.stop(false));
+      reportStop("STOP", driver.stop(false));
     }
   }
 
@@ -199,7 +214,7 @@ public class DriverExercise implements Scheduler {
       say("ACK " + status.getState() + " " + driver.acknowledgeStatusUpdate(status));
     }
     if (mode.equals("failover-1") && status.getState() == TaskState.TASK_RUNNING) {
-      say("FAILOVER_STOP " + driver.stop(true));
+      reportStop("FAILOVER_STOP", driver.stop(true));
       return;
     }
     if (id.equals("sleeper") && status.getState() == TaskState.TASK_RUNNING) {
@@ -234,8 +249,7 @@ public class DriverExercise implements Scheduler {
     terminal.put(id, status.getState());
     if (terminal.size() >= expectedTerminal && expectedTerminal > 0) {
       say("ALL_TERMINAL " + terminal);
-      Status stopped = driver.stop(false);
-      say("STOP " + stopped);
+      reportStop("STOP", driver.stop(false));
     }
   }
 
