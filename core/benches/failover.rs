@@ -47,6 +47,7 @@ const FRAMEWORK: &str = "bench-framework";
 struct Master {
     child: std::process::Child,
     address: String,
+    log: std::path::PathBuf,
 }
 
 impl Drop for Master {
@@ -58,7 +59,8 @@ impl Drop for Master {
 
 fn start_master(zk: &str, session: u64, dir: &std::path::Path) -> Master {
     let port = free_port();
-    let log = std::fs::File::create(dir.join(format!("master-{port}.log"))).unwrap();
+    let log_path = dir.join(format!("master-{port}.log"));
+    let log = std::fs::File::create(&log_path).unwrap();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
         .args([
             "master",
@@ -68,7 +70,8 @@ fn start_master(zk: &str, session: u64, dir: &std::path::Path) -> Master {
             &format!("--zk={zk}"),
             &format!("--zk_session_timeout={session}secs"),
             "--agent_reregister_timeout=10mins",
-            "--logging_level=WARNING",
+            // INFO: the new leader's log gives the recovery timeline (printed after a run).
+            "--logging_level=INFO",
         ])
         .stdout(std::process::Stdio::null())
         .stderr(log)
@@ -77,6 +80,7 @@ fn start_master(zk: &str, session: u64, dir: &std::path::Path) -> Master {
     Master {
         child,
         address: format!("127.0.0.1:{port}"),
+        log: log_path,
     }
 }
 
@@ -133,48 +137,65 @@ fn reregister(i: usize, tasks: usize) -> wire::Reregister {
 }
 
 /// One simulated agent: (re)registers with whichever master leads, answers pings, and
-/// counts the masters it was reregistered by (`by` = that master's id).
+/// counts the masters it was reregistered by (`by` = that master's id). After a broken
+/// session it retries as the real agent does (agent/runtime.rs): at once when the detector
+/// names a new leader, otherwise after a backoff — never in a tight loop against a dead
+/// master, which would only measure this process's own connection storm.
 async fn sim_agent(
     i: usize,
     tasks: usize,
     detector: MasterDetector,
     reregistered: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 ) {
+    let mut attempt = 0u32;
     loop {
         let master = detector.leader().await;
-        let Ok(mut client) =
-            wire::agent_service_client::AgentServiceClient::connect(format!("http://{master}"))
-                .await
-        else {
-            tokio::time::sleep(Duration::from_millis(20 + (i % 50) as u64)).await;
-            continue;
-        };
-        let (tx, rx) = mpsc::channel::<wire::AgentMessage>(16);
-        let _ = tx
-            .send(wire::AgentMessage {
-                message: Some(FromAgent::Reregister(reregister(i, tasks))),
-            })
-            .await;
-        let Ok(response) = client.session(ReceiverStream::new(rx)).await else {
-            tokio::time::sleep(Duration::from_millis(20 + (i % 50) as u64)).await;
-            continue;
-        };
-        let mut inbound = response.into_inner();
-        while let Some(Ok(message)) = inbound.next().await {
-            match message.message {
-                Some(ToAgent::Reregistered(r)) => {
-                    let by = r.master_info.map(|m| m.id).unwrap_or_default();
-                    *reregistered.lock().unwrap().entry(by).or_default() += 1;
-                }
-                Some(ToAgent::Ping(_)) => {
-                    let _ = tx
-                        .send(wire::AgentMessage {
-                            message: Some(FromAgent::Pong(wire::Pong {})),
-                        })
-                        .await;
-                }
-                _ => {}
+        session(i, tasks, &master, &reregistered).await;
+        // A spread of 50 ms..1.6 s, doubling, as a stand-in for the agent's random backoff.
+        let backoff = Duration::from_millis((50 + (i % 50) as u64) << attempt.min(4));
+        attempt += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = detector.changed_from(&master) => attempt = 0,
+        }
+    }
+}
+
+async fn session(
+    i: usize,
+    tasks: usize,
+    master: &str,
+    reregistered: &std::sync::Mutex<std::collections::HashMap<String, usize>>,
+) {
+    let Ok(mut client) =
+        wire::agent_service_client::AgentServiceClient::connect(format!("http://{master}")).await
+    else {
+        return;
+    };
+    let (tx, rx) = mpsc::channel::<wire::AgentMessage>(16);
+    let _ = tx
+        .send(wire::AgentMessage {
+            message: Some(FromAgent::Reregister(reregister(i, tasks))),
+        })
+        .await;
+    let Ok(response) = client.session(ReceiverStream::new(rx)).await else {
+        return;
+    };
+    let mut inbound = response.into_inner();
+    while let Some(Ok(message)) = inbound.next().await {
+        match message.message {
+            Some(ToAgent::Reregistered(r)) => {
+                let by = r.master_info.map(|m| m.id).unwrap_or_default();
+                *reregistered.lock().unwrap().entry(by).or_default() += 1;
             }
+            Some(ToAgent::Ping(_)) => {
+                let _ = tx
+                    .send(wire::AgentMessage {
+                        message: Some(FromAgent::Pong(wire::Pong {})),
+                    })
+                    .await;
+            }
+            _ => {}
         }
     }
 }
@@ -252,6 +273,15 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
     // Let the registry writes of the admissions settle.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
+    let perf = std::env::var("FAILOVER_PERF").ok().map(|out| {
+        std::process::Command::new("perf")
+            .args(["record", "-F", "1000", "-g", "-a", "-o", &out])
+            .args(["--", "sleep", "5"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    });
     let mut first = first;
     let killed = Instant::now();
     let _ = first.child.kill();
@@ -288,6 +318,10 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
+    print_timeline(&second.log);
+    if let Some(mut perf) = perf {
+        let _ = perf.wait();
+    }
     drop(second);
     drop(zk);
     let _ = std::fs::remove_dir_all(&dir);
@@ -296,6 +330,22 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
         detection,
         agents_back,
         framework_back,
+    }
+}
+
+/// The new leader's own view of its recovery, from its log: when it learned it was elected,
+/// when it had read the registry, when the last recovered agent was back.
+fn print_timeline(log: &std::path::Path) {
+    const MILESTONES: [&str; 3] = [
+        "elected leading master",
+        "registry recovered",
+        "every recovered agent has reregistered",
+    ];
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    for line in text.lines() {
+        if MILESTONES.iter().any(|m| line.contains(m)) {
+            eprintln!("  new leader: {}", line.trim());
+        }
     }
 }
 

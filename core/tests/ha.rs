@@ -57,6 +57,22 @@ impl Proc {
         }
     }
 
+    /// Sends `signal` (SIGSTOP/SIGCONT: a process that stalls, as in a long GC pause).
+    fn signal(&self, signal: i32) {
+        if let Some(child) = &self.child {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(child.id() as i32, signal);
+            }
+        }
+    }
+
+    fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
     fn exited(&mut self) -> bool {
         match self.child.as_mut() {
             Some(c) => matches!(c.try_wait(), Ok(Some(_))),
@@ -927,6 +943,74 @@ async fn the_registry_survives_a_master_restart() {
         |m| m["master/slaves_unreachable"] == 1.0,
     )
     .await;
+}
+
+/// Issue 7 §1: a leader that loses its ZooKeeper session steps down. The leader stalls
+/// (SIGSTOP) past its 2 s session; the standby is elected and recovers from the registry it
+/// read while standing by; when the old leader wakes up it finds its session expired and
+/// exits with an error instead of leading beside the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_whose_session_expires_exits_and_the_warm_standby_takes_over() {
+    let zk = ZooKeeper::start();
+    let dir = scratch("expiry");
+    let url = zk.url("/mesos");
+    let flags = vec![
+        format!("--zk={url}"),
+        "--zk_session_timeout=2secs".to_string(),
+    ];
+    let first_port = free_port();
+    let mut first = start_master(&dir, first_port, &flags);
+    let first_address = format!("127.0.0.1:{first_port}");
+    assert_eq!(leader_of(&url).await, first_address);
+    let second_port = free_port();
+    let second = start_master(&dir, second_port, &flags);
+    let second_address = format!("127.0.0.1:{second_port}");
+    wait_health(&second_address).await;
+    let agent_flags = vec!["--zk_session_timeout=2secs".to_string()];
+    let _agent = start_agent(&dir, free_port(), &url, &agent_flags);
+    // Registered = its admission is durable in the ZooKeeper registry.
+    wait_metrics(&first_address, "the agent", Duration::from_secs(30), |m| {
+        m["master/slaves_active"] == 1.0
+    })
+    .await;
+
+    first.signal(libc::SIGSTOP);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while leader_of(&url).await != second_address {
+        assert!(Instant::now() < deadline, "the standby was not elected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_metrics(
+        &second_address,
+        "the agent reregistered with the new leader",
+        Duration::from_secs(30),
+        |m| m["master/slaves_active"] == 1.0 && m["master/elected"] == 1.0,
+    )
+    .await;
+    assert!(
+        second
+            .log()
+            .contains("the registry read while standing by is current"),
+        "the new leader did not use its warm copy of the registry:\n{}",
+        second.log()
+    );
+
+    first.signal(libc::SIGCONT);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = first.exit_status() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the old leader kept running after its session expired:\n{}",
+            first.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!status.success(), "{status:?}");
+    assert!(first.log().contains("lost leadership"), "{}", first.log());
+    assert_eq!(leader_of(&url).await, second_address);
 }
 
 /// The Python with pymesos that tests/python/setup_venv.sh prepares (tests/run.sh sets

@@ -347,6 +347,15 @@ pub async fn run_with(
             )
         })?;
     let mut leadership = candidacy.leadership.clone();
+    // The registry in ZooKeeper; a standby keeps a copy of it warm (zk/store.rs).
+    let mut zk_store = (!durability.in_memory)
+        .then(|| crate::zk::store::ZkStore::new(candidacy.client.clone(), &url));
+    let mut warming = Box::pin(async {
+        match zk_store.as_mut() {
+            Some(store) => store.keep_warm().await,
+            None => std::future::pending().await,
+        }
+    });
     // Standby until elected.
     loop {
         let current = leadership.borrow_and_update().clone();
@@ -373,16 +382,15 @@ pub async fn run_with(
             done = &mut server => {
                 return done.map_err(|e| e.to_string())?.map_err(|e| format!("server error: {e}"));
             }
+            () = warming.as_mut() => {}
         }
     }
+    drop(warming);
     tracing::info!(member = %candidacy.member, "elected leading master");
-    let store = if durability.in_memory {
-        Store::Memory
-    } else {
-        Store::Zk(crate::zk::store::ZkStore::new(
-            candidacy.client.clone(),
-            &url,
-        ))
+    role_tx.send_replace(master::http::Role::Recovering);
+    let store = match zk_store {
+        Some(store) => Store::Zk(Box::new(store)),
+        None => Store::Memory,
     };
     let handle = lead(config, id, store).await?;
     role_tx.send_replace(master::http::Role::Leading(master::http::router(handle)));

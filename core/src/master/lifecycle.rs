@@ -87,7 +87,7 @@ impl Master {
             offers: Default::default(),
             missed_pongs: 0,
         };
-        self.persist_agent(&id, &agent.info, AgentRecord::ADMITTED, 0.0);
+        self.persist_admission(&id, &agent.info, conn);
         self.admit_agent(agent, &HashMap::new());
         self.counters.slave_registrations += 1;
         tracing::info!(agent_id = %id, "agent registered");
@@ -137,7 +137,8 @@ impl Master {
             .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
         info.resources = total.clone().into_protos();
         self.counters.slave_reregistrations += 1;
-        if self.recovered_agents.remove(&id).is_some() && self.recovered_agents.is_empty() {
+        let recovered = self.recovered_agents.remove(&id);
+        if recovered.is_some() && self.recovered_agents.is_empty() {
             tracing::info!("every recovered agent has reregistered");
         }
         let reply = self.registered_reply(&id, true);
@@ -269,7 +270,12 @@ impl Master {
             }
         }
         let used = agent.used.clone();
-        self.persist_agent(&id, &agent.info, AgentRecord::ADMITTED, 0.0);
+        // An agent the registry already lists as admitted, unchanged (the common case after
+        // a failover: every agent at once), needs no write; an unknown, changed or
+        // formerly unreachable one is answered once its admission is durable.
+        if recovered.as_ref() != Some(&agent.info) {
+            self.persist_admission(&id, &agent.info, conn);
+        }
         self.admit_agent(agent, &used);
         for fid in shutdown_frameworks {
             self.send_to_agent(

@@ -95,10 +95,13 @@ pub enum Effect {
     CloseAgent { conn: ConnId },
     /// An event for the operator API's SUBSCRIBE streams.
     Operator(Box<v1::master::Event>),
-    /// A change to the durable registry; `ack` (if any) hears when it is durable.
+    /// A change to the durable registry; `ack` (if any) hears when it is durable. With
+    /// `hold`, that agent session's messages (its Registered/Reregistered reply first) are
+    /// held back until then, as Mesos answers an agent only once the registrar admitted it.
     Registry {
         op: Box<registrar::Operation>,
         ack: Option<registrar::Ack>,
+        hold: Option<ConnId>,
     },
 }
 

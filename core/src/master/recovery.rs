@@ -6,7 +6,7 @@ use remesos_proto::v1;
 use tokio::sync::oneshot;
 
 use super::registrar::{AgentRecord, Operation, Registry, Roles};
-use super::{Effect, Master, Time, UnreachableAgent};
+use super::{ConnId, Effect, Master, Time, UnreachableAgent};
 
 impl Master {
     /// Loads the recovered registry: admitted agents wait to reregister, unreachable and
@@ -109,6 +109,17 @@ impl Master {
         self.emit(Effect::Registry {
             op: Box::new(Operation::agent(id, info, state, since)),
             ack: None,
+            hold: None,
+        });
+    }
+
+    /// Records an agent as admitted; what the master sends on `conn` (the agent's session,
+    /// its Registered or Reregistered reply first) waits until that is durable.
+    pub(super) fn persist_admission(&mut self, id: &str, info: &v1::AgentInfo, conn: ConnId) {
+        self.emit(Effect::Registry {
+            op: Box::new(Operation::agent(id, info, AgentRecord::ADMITTED, 0.0)),
+            ack: None,
+            hold: Some(conn),
         });
     }
 
@@ -122,6 +133,7 @@ impl Master {
         self.emit(Effect::Registry {
             op: Box::new(Operation::roles(roles)),
             ack: Some(tx),
+            hold: None,
         });
         rx
     }

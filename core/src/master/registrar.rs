@@ -133,7 +133,7 @@ impl Registry {
 pub enum Store {
     Memory,
     File(FileStore),
-    Zk(crate::zk::store::ZkStore),
+    Zk(Box<crate::zk::store::ZkStore>),
 }
 
 impl Store {

@@ -65,6 +65,11 @@ pub enum Command {
     },
     Read(ReadFn),
     Write(WriteFn),
+    /// The runtime's own: a held agent session's admission is durable (or failed).
+    AdmissionDone {
+        conn: ConnId,
+        result: Result<(), String>,
+    },
 }
 
 /// A handle to the master actor, cloned into every HTTP handler and agent session.
@@ -124,6 +129,8 @@ enum Conn {
     },
     Agent {
         messages: mpsc::Sender<wire::MasterMessage>,
+        /// While its admission is being written: what the master sent it meanwhile.
+        held: Option<Vec<wire::MasterMessage>>,
     },
 }
 
@@ -134,6 +141,8 @@ struct Runtime {
     next_conn: ConnId,
     /// Where registry operations go; `None` keeps nothing (tests, `remesos local`).
     registrar: Option<super::registrar::RegistrarHandle>,
+    /// For the runtime's own commands (weak: the actor still ends with its last handle).
+    own: mpsc::WeakUnboundedSender<Command>,
 }
 
 /// Starts the actor; returns its handle. The actor ends when every handle is dropped.
@@ -153,6 +162,7 @@ pub fn spawn_with_registrar(
         operator_streams: Vec::new(),
         next_conn: 1,
         registrar,
+        own: tx.downgrade(),
     };
     tokio::spawn(runtime.run(rx));
     MasterHandle { tx }
@@ -250,7 +260,13 @@ impl Runtime {
                 reply,
             } => {
                 let conn = self.new_conn();
-                self.conns.insert(conn, Conn::Agent { messages });
+                self.conns.insert(
+                    conn,
+                    Conn::Agent {
+                        messages,
+                        held: None,
+                    },
+                );
                 let result = match first {
                     wire::agent_message::Message::Register(r) => {
                         self.master.register_agent(t, conn, r)
@@ -303,6 +319,25 @@ impl Runtime {
             }
             Command::Read(f) => f(&self.master),
             Command::Write(f) => f(&mut self.master, t),
+            Command::AdmissionDone { conn, result } => {
+                let Some(Conn::Agent { messages, held }) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                let held = held.take().unwrap_or_default();
+                if let Err(e) = result {
+                    // The agent retries; a later attempt may be durable.
+                    tracing::error!(conn, error = %e, "failed to admit an agent durably; closing its session");
+                    self.conns.remove(&conn);
+                    return;
+                }
+                for message in held {
+                    if messages.try_send(message).is_err() {
+                        tracing::warn!(conn, "dropping an agent session that is not being read");
+                        self.conns.remove(&conn);
+                        return;
+                    }
+                }
+            }
         }
     }
 
@@ -341,9 +376,18 @@ impl Runtime {
                 self.conns.remove(&conn);
             }
             Effect::Agent { conn, message } => {
-                let Some(Conn::Agent { messages }) = self.conns.get(&conn) else {
+                let Some(Conn::Agent { messages, held }) = self.conns.get_mut(&conn) else {
                     return;
                 };
+                if let Some(held) = held {
+                    if held.len() < AGENT_STREAM_BUFFER {
+                        held.push(*message);
+                        return;
+                    }
+                    tracing::warn!(conn, "too much held for an agent awaiting admission");
+                    self.conns.remove(&conn);
+                    return;
+                }
                 if messages.try_send(*message).is_err() {
                     tracing::warn!(conn, "dropping an agent session that is not being read");
                     self.conns.remove(&conn);
@@ -357,14 +401,33 @@ impl Runtime {
                     .retain(|s| s.try_send((*event).clone()).is_ok());
                 self.master.operator_subscribed = !self.operator_streams.is_empty();
             }
-            Effect::Registry { op, ack } => match &self.registrar {
-                Some(registrar) => registrar.submit(*op, ack),
-                None => {
+            Effect::Registry { op, ack, hold } => {
+                let Some(registrar) = &self.registrar else {
                     if let Some(ack) = ack {
                         let _ = ack.send(Ok(()));
                     }
+                    return;
+                };
+                let Some(conn) = hold else {
+                    registrar.submit(*op, ack);
+                    return;
+                };
+                // One operation per held session: the admission rides on it.
+                let (durable, done) = oneshot::channel();
+                registrar.submit(*op, Some(durable));
+                if let Some(Conn::Agent { held, .. }) = self.conns.get_mut(&conn) {
+                    held.get_or_insert_with(Vec::new);
                 }
-            },
+                let own = self.own.clone();
+                tokio::spawn(async move {
+                    let result = done
+                        .await
+                        .unwrap_or_else(|_| Err("the registrar has stopped".to_string()));
+                    if let Some(own) = own.upgrade() {
+                        let _ = own.send(Command::AdmissionDone { conn, result });
+                    }
+                });
+            }
         }
     }
 }

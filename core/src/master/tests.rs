@@ -1477,3 +1477,74 @@ fn recovered_agents_that_do_not_reregister_become_unreachable() {
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].state, v1::TaskState::TaskLost as i32);
 }
+
+/// Reference §8.5: after a failover every agent reregisters at once. One the registry
+/// already lists as admitted, unchanged, costs no registry write; a new agent's admission,
+/// and a recovered agent whose AgentInfo changed, are written with the agent's session held
+/// until they are durable (its Registered/Reregistered reply waits for the registrar).
+#[test]
+fn admissions_are_written_and_held_only_when_the_registry_lacks_them() {
+    use super::registrar::{AgentRecord, Operation, Registry};
+    let mut h = Harness::new();
+    let info = |host: &str, cpus: &str| {
+        let mut info = v1::AgentInfo {
+            hostname: host.into(),
+            id: Some(v1::AgentId {
+                value: format!("old-{host}"),
+            }),
+            resources: Resources::parse(cpus, "*").unwrap().into_protos(),
+            ..Default::default()
+        };
+        // As the master stores it (normalized through Resources).
+        info.resources = Resources::from_protos(std::mem::take(&mut info.resources))
+            .unwrap()
+            .into_protos();
+        info
+    };
+    let mut registry = Registry::default();
+    for host in ["h1", "h2"] {
+        registry.apply(&Operation::agent(
+            &format!("old-{host}"),
+            &info(host, "cpus:4;mem:1024"),
+            AgentRecord::ADMITTED,
+            0.0,
+        ));
+    }
+    let now = h.now();
+    h.master.recover(now, &registry);
+    let writes = |h: &mut Harness| -> Vec<(String, Option<ConnId>)> {
+        h.effects
+            .drain(..)
+            .filter_map(|e| match e {
+                Effect::Registry { op, hold, .. } => Some((op.agent_id.clone(), hold)),
+                _ => None,
+            })
+            .collect()
+    };
+    h.pump();
+    writes(&mut h);
+
+    let reregister = |host: &str, cpus: &str| wire::Reregister {
+        agent_info: info(host, cpus),
+        ..Default::default()
+    };
+    // Unchanged: no write, nothing held.
+    let c1 = h.conn();
+    let now = h.now();
+    h.master
+        .reregister_agent(now, c1, reregister("h1", "cpus:4;mem:1024"))
+        .unwrap();
+    h.pump();
+    assert_eq!(writes(&mut h), vec![]);
+    // Changed resources: written, the session held.
+    let c2 = h.conn();
+    let now = h.now();
+    h.master
+        .reregister_agent(now, c2, reregister("h2", "cpus:8;mem:1024"))
+        .unwrap();
+    h.pump();
+    assert_eq!(writes(&mut h), vec![("old-h2".to_string(), Some(c2))]);
+    // A new agent: written, held.
+    let (id, conn) = h.add_agent("h3", "cpus:2;mem:512");
+    assert_eq!(writes(&mut h), vec![(id, Some(conn))]);
+}

@@ -1,6 +1,7 @@
 //! The registry in ZooKeeper (`--zk`), laid out for 50,000 agents.
 //!
 //! ```text
+//! <path>_registry/version             empty; every write touches it (its stat version counts them)
 //! <path>_registry/roles               Roles (weights + quota), protobuf
 //! <path>_registry/agents/00 .. ff     256 buckets: FNV-1a(agent id) mod 256, two hex digits
 //! <path>_registry/agents/<bb>/<id>    AgentRecord (AgentInfo + admitted/unreachable/gone), protobuf
@@ -14,8 +15,15 @@
 //! bytes; each chunk is atomic. Operations are independent upserts and removals, so a
 //! batch that is cut between chunks by a crash leaves every agent in a state it really had.
 //! Recovery lists the 256 buckets and reads the agents with pipelined requests.
+//!
+//! Warm standby: a standby master reads the registry ahead of time ([`ZkStore::keep_warm`])
+//! and again after each change (watching `version`, settling [`WARM_SETTLE`] first). Once
+//! elected it syncs and compares `version` with the one its copy was read at: equal (the
+//! old leader's session has expired, so nothing more can be written), the copy is the
+//! registry and recovery costs one round trip; otherwise it reads everything.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use futures::future::join_all;
 use prost::Message;
@@ -29,6 +37,8 @@ pub const MAX_MULTI_BYTES: usize = 512 * 1024;
 const BUCKETS: u64 = 256;
 /// Reads in flight at once during recovery.
 const READ_WINDOW: usize = 2000;
+/// A warm standby rereads the registry once writes have paused this long.
+pub const WARM_SETTLE: Duration = Duration::from_millis(500);
 
 pub struct ZkStore {
     client: zkc::Client,
@@ -36,6 +46,10 @@ pub struct ZkStore {
     base: String,
     /// Whether the roles znode exists.
     roles_exist: bool,
+    /// Whether the buckets and the version znode are known to exist.
+    laid_out: bool,
+    /// A copy read while standing by, with the `version` znode's version it was read at.
+    preloaded: Option<(i32, Registry)>,
 }
 
 fn bucket(agent_id: &str) -> String {
@@ -50,7 +64,43 @@ impl ZkStore {
             url: url.clone(),
             base: url.registry_path(),
             roles_exist: false,
+            laid_out: false,
+            preloaded: None,
         }
+    }
+
+    fn version_path(&self) -> String {
+        format!("{}/version", self.base)
+    }
+
+    /// While standing by: keeps a current copy of the registry for [`ZkStore::load`].
+    /// Runs until dropped.
+    pub async fn keep_warm(&mut self) {
+        loop {
+            match self.preload().await {
+                Ok(changed) => {
+                    let _ = changed.changed().await;
+                    tokio::time::sleep(WARM_SETTLE).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "standby could not read the registry ahead; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    async fn preload(&mut self) -> Result<zkc::OneshotWatcher> {
+        self.lay_out().await?;
+        let (_, stat, changed) = self.client.get_and_watch_data(&self.version_path()).await?;
+        let registry = self.read_all().await?;
+        tracing::debug!(
+            agents = registry.agents.len(),
+            version = stat.version,
+            "standby read the registry ahead"
+        );
+        self.preloaded = Some((stat.version, registry));
+        Ok(changed)
     }
 
     pub fn base(&self) -> &str {
@@ -61,7 +111,32 @@ impl ZkStore {
         format!("{}/agents/{}/{agent_id}", self.base, bucket(agent_id))
     }
 
+    /// The registry, for a newly elected master: the standby's copy when nothing was
+    /// written since it was read, otherwise read in full.
     pub async fn load(&mut self) -> Result<Registry> {
+        self.lay_out().await?;
+        // Reads may be served by a lagging follower; sync first.
+        self.client.sync(&self.version_path()).await?;
+        let (_, stat) = self.client.get_data(&self.version_path()).await?;
+        if let Some((version, registry)) = self.preloaded.take() {
+            if version == stat.version {
+                tracing::info!(agents = registry.agents.len(), base = %self.base, "the registry read while standing by is current");
+                return Ok(registry);
+            }
+            tracing::info!(
+                read_at = version,
+                now = stat.version,
+                "the registry changed since the standby read it; reading it again"
+            );
+        }
+        self.read_all().await
+    }
+
+    /// Creates the buckets and the version znode that do not exist yet (the first master).
+    async fn lay_out(&mut self) -> Result<()> {
+        if self.laid_out {
+            return Ok(());
+        }
         let dir = zkc::CreateMode::Persistent.with_acls(self.url.acls());
         self.client
             .mkdir(&format!("{}/agents", self.base), &dir)
@@ -80,12 +155,26 @@ impl ZkStore {
             .iter()
             .filter(|p| !existing.contains(p.rsplit('/').next().unwrap_or_default()))
             .collect();
-        for result in join_all(missing.iter().map(|p| self.client.create(p, &[], &dir))).await {
+        let version = self.version_path();
+        let creates = missing
+            .iter()
+            .map(|p| p.as_str())
+            .chain(std::iter::once(version.as_str()))
+            .map(|p| self.client.create(p, &[], &dir));
+        for result in join_all(creates).await {
             match result {
                 Ok(_) | Err(zkc::Error::NodeExists) => {}
                 Err(e) => return Err(e.into()),
             }
         }
+        self.laid_out = true;
+        Ok(())
+    }
+
+    async fn read_all(&mut self) -> Result<Registry> {
+        let buckets: Vec<String> = (0..BUCKETS)
+            .map(|b| format!("{}/agents/{b:02x}", self.base))
+            .collect();
         let mut paths = Vec::new();
         for (bucket_path, children) in buckets
             .iter()
@@ -181,6 +270,7 @@ impl ZkStore {
                 end += 1;
             }
             let chunk = &writes[start..end];
+            let version = self.version_path();
             let mut multi = self.client.new_multi_writer();
             for w in chunk {
                 match w {
@@ -189,6 +279,7 @@ impl ZkStore {
                     Write::Delete(p) => multi.add_delete(p, None)?,
                 }
             }
+            multi.add_set_data(&version, &[], None)?;
             if let Err(e) = multi.commit().await {
                 // Our image and ZooKeeper disagree about some znode (another master wrote
                 // it, or an earlier chunk half-failed): write one by one, tolerantly.
@@ -197,6 +288,7 @@ impl ZkStore {
                     self.write_tolerantly(w_path(w), w_data(w), &options)
                         .await?;
                 }
+                self.write_tolerantly(&version, Some(&[]), &options).await?;
             }
             start = end;
         }

@@ -53,6 +53,10 @@ pub fn router(master: MasterHandle) -> Router {
 pub enum Role {
     /// Not leading: the leader's MasterInfo, or `None` while nobody leads.
     Standby(Option<Box<remesos_proto::v1::MasterInfo>>),
+    /// Elected, recovering the registry: HTTP gets Mesos's `503 Master has not finished
+    /// recovery`; agents' gRPC sessions wait and are served once it leads (every agent
+    /// reregisters in that moment after a failover; retrying would only slow recovery).
+    Recovering,
     /// Leading: every route of [`router`].
     Leading(Router),
 }
@@ -60,22 +64,48 @@ pub enum Role {
 /// The router of a contending master: the full master once it leads; before that, Mesos's
 /// answers for a non-leading master (reference §3.1): `307 Temporary Redirect` to the
 /// leader with a protocol-relative `Location`, `503` while no leader is elected, and
-/// `/health` and `/version` answered locally. Agents' gRPC sessions get `503` (they
-/// re-detect the leader).
+/// `/health` and `/version` answered locally. Agents' gRPC sessions get `503` from a
+/// standby (they re-detect the leader) and wait while the master recovers (see
+/// [`Role::Recovering`]).
 pub fn contender_router(role: tokio::sync::watch::Receiver<Role>) -> Router {
     Router::new().fallback(move |request: axum::extract::Request| {
-        let role = role.borrow().clone();
+        let mut role = role.clone();
         async move {
             use tower::ServiceExt;
-            match role {
-                Role::Leading(router) => match router.oneshot(request).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                },
-                Role::Standby(leader) => standby(leader.as_deref(), &request),
+            loop {
+                let current = role.borrow_and_update().clone();
+                match current {
+                    Role::Leading(router) => {
+                        return match router.oneshot(request).await {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        };
+                    }
+                    Role::Standby(leader) => return standby(leader.as_deref(), &request),
+                    Role::Recovering if is_grpc(&request) => {
+                        if role.changed().await.is_err() {
+                            return unavailable("the master is shutting down");
+                        }
+                    }
+                    Role::Recovering => {
+                        return unavailable("Master has not finished recovery");
+                    }
+                }
             }
         }
     })
+}
+
+fn is_grpc(request: &axum::extract::Request) -> bool {
+    request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+fn unavailable(message: &str) -> axum::response::Response {
+    crate::api::error(axum::http::StatusCode::SERVICE_UNAVAILABLE, message)
 }
 
 fn standby(
@@ -89,13 +119,8 @@ fn standby(
     if local == "/health" {
         return StatusCode::OK.into_response();
     }
-    let is_grpc = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    let Some(leader) = leader.filter(|_| !is_grpc) else {
-        return crate::api::error(StatusCode::SERVICE_UNAVAILABLE, "No leader elected");
+    let Some(leader) = leader.filter(|_| !is_grpc(request)) else {
+        return unavailable("No leader elected");
     };
     let host = leader
         .hostname
