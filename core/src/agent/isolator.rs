@@ -559,12 +559,23 @@ pub fn alive(pid: u32) -> bool {
     state != "Z" && state != "X"
 }
 
-/// The start time of `pid` (clock ticks since boot), to tell a recovered executor from a
-/// process that reused its pid.
-pub fn start_time(pid: u32) -> Option<u64> {
+/// When `pid` started (wall clock, whole seconds: /proc gives clock ticks since boot, boot
+/// time in seconds), to tell a recovered executor from a process that reused its pid.
+pub fn started_at(pid: u32) -> Option<std::time::SystemTime> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 2..];
-    rest.split_whitespace().nth(22 - 3)?.parse().ok()
+    let rest = text.get(text.rfind(')')? + 2..)?;
+    let ticks: u64 = rest.split_whitespace().nth(22 - 3)?.parse().ok()?;
+    let boot: u64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf only reads a system value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = u64::try_from(hz).ok().filter(|h| *h > 0)?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(boot * 1000 + ticks * 1000 / hz))
 }
 
 #[cfg(test)]

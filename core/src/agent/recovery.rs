@@ -142,9 +142,7 @@ pub fn read(work_dir: &Path) -> Result<Outcome, String> {
                 continue;
             };
             let run = paths::meta_run_dir(work_dir, &agent_id, &fid, &eid, &container_id);
-            let pid = std::fs::read_to_string(run.join("pids").join("forked.pid"))
-                .ok()
-                .and_then(|t| t.trim().parse::<u32>().ok());
+            let pid = recorded_pid(&run.join("pids").join("forked.pid"));
             let mut executor = ExecutorState {
                 info,
                 sandbox: paths::sandbox(work_dir, &agent_id, &fid, &eid, &container_id),
@@ -268,9 +266,47 @@ pub fn is_command_executor(info: &v1::ExecutorInfo) -> bool {
             .is_some_and(|c| c.arguments.last().is_some_and(|a| a == "executor"))
 }
 
+/// The executor pid checkpointed in `forked.pid`, if that process still runs — the same
+/// process, not a later one that reused the pid: it must have started before the file was
+/// written (boot time is whole seconds, hence the slack).
+fn recorded_pid(path: &Path) -> Option<u32> {
+    let pid = std::fs::read_to_string(path)
+        .ok()?
+        .trim()
+        .parse::<u32>()
+        .ok()?;
+    let written = std::fs::metadata(path).ok()?.modified().ok()?;
+    match super::isolator::started_at(pid) {
+        Some(started) if started <= written + std::time::Duration::from_secs(2) => Some(pid),
+        Some(_) => {
+            tracing::warn!(pid, path = %path.display(), "the checkpointed executor pid belongs to a later process; the executor is gone");
+            None
+        }
+        // Not running: the caller sees a dead executor either way.
+        None => Some(pid),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pid checkpointed before the process now holding it started is not the executor.
+    #[test]
+    fn a_reused_executor_pid_is_not_taken_for_the_executor() {
+        let dir = std::env::temp_dir().join(format!("remesos-pid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("forked.pid");
+        std::fs::write(&path, std::process::id().to_string()).unwrap();
+        assert_eq!(recorded_pid(&path), Some(std::process::id()));
+        // As if written an hour before this process started.
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        let started = super::super::isolator::started_at(std::process::id()).unwrap();
+        file.set_modified(started - std::time::Duration::from_secs(3600))
+            .unwrap();
+        assert_eq!(recorded_pid(&path), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn frameworks_that_do_not_checkpoint_are_dropped_and_their_executors_killed() {
