@@ -99,7 +99,7 @@ impl Machines {
         }
         self.machines
             .get(&agent_machine(agent.hostname(), &agent.endpoint))
-            .and_then(|m| m.unavailability.clone())
+            .and_then(|m| m.unavailability)
     }
 
     /// GET_MAINTENANCE_STATUS and `/maintenance/status`.
@@ -219,7 +219,7 @@ impl Master {
                 let info = v1::MachineInfo {
                     id: id.clone(),
                     mode: Some(mode as i32),
-                    unavailability: Some(window.unavailability.clone()),
+                    unavailability: Some(window.unavailability),
                 };
                 machines.insert(key, info);
             }

@@ -480,7 +480,7 @@ impl Master {
                 resources: wire_resources,
                 attributes: attributes.clone(),
                 executor_ids: executor_ids.clone(),
-                unavailability: unavailability.clone(),
+                unavailability,
                 allocation_info: Some(v1::resource::AllocationInfo {
                     role: Some(role.clone()),
                 }),

@@ -504,4 +504,76 @@ mod tests {
         assert_eq!(store.load().unwrap(), expected);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    fn maintenance(hosts: &[&str], mode: v1::machine_info::Mode) -> Maintenance {
+        let ids: Vec<v1::MachineId> = hosts
+            .iter()
+            .map(|h| v1::MachineId {
+                hostname: Some(h.to_string()),
+                ip: Some("10.0.0.1".into()),
+            })
+            .collect();
+        Maintenance {
+            schedule: Some(v1::maintenance::Schedule {
+                windows: vec![v1::maintenance::Window {
+                    machine_ids: ids.clone(),
+                    unavailability: v1::Unavailability {
+                        start: v1::TimeInfo { nanoseconds: 42 },
+                        duration: None,
+                    },
+                }],
+            }),
+            machines: ids
+                .into_iter()
+                .map(|id| v1::MachineInfo {
+                    id,
+                    mode: Some(mode as i32),
+                    unavailability: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Maintenance and GC removals written through the registrar task survive a restart,
+    /// from the log and from a compacted snapshot.
+    #[tokio::test]
+    async fn maintenance_and_pruned_agents_survive_a_restart() {
+        let dir = std::env::temp_dir().join(format!("remesos-registry-{}", uuid::Uuid::new_v4()));
+        let mut store = FileStore::open(&dir).unwrap();
+        let image = store.load().unwrap();
+        let registrar = spawn(Store::File(store), image, std::time::Duration::from_secs(1));
+        let down = maintenance(&["h1", "h2"], v1::machine_info::Mode::Down);
+        let ops = [
+            Operation::agent("gone", &info("h1"), AgentRecord::GONE, 3.0),
+            Operation::agent("old", &info("h2"), AgentRecord::UNREACHABLE, 1.0),
+            Operation::maintenance(maintenance(&["h1"], v1::machine_info::Mode::Draining)),
+            Operation::maintenance(down.clone()),
+            Operation::remove_agent("old"),
+        ];
+        let mut acks = Vec::new();
+        for op in ops {
+            let (tx, rx) = oneshot::channel();
+            registrar.submit(op, Some(tx));
+            acks.push(rx);
+        }
+        for ack in acks {
+            ack.await.unwrap().unwrap();
+        }
+        drop(registrar);
+
+        let mut store = FileStore::open(&dir).unwrap();
+        let recovered = store.load().unwrap();
+        assert_eq!(recovered.maintenance, down);
+        assert_eq!(
+            recovered.agents.keys().collect::<Vec<_>>(),
+            vec!["gone"],
+            "the pruned agent stays pruned"
+        );
+        assert_eq!(recovered.agents["gone"].state, AgentRecord::GONE);
+        store.compact(&recovered).unwrap();
+        drop(store);
+        let mut store = FileStore::open(&dir).unwrap();
+        assert_eq!(store.load().unwrap(), recovered);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -384,10 +384,7 @@ pub async fn maintenance_status(State(master): State<MasterHandle>, method: Meth
 }
 
 /// The body of `/master/machine/down` and `/master/machine/up`: a JSON array of MachineIDs.
-fn machine_ids(method: &Method, body: &[u8]) -> Result<Vec<v1::MachineId>, Response> {
-    if method != Method::POST {
-        return Err(api::method_not_allowed(method));
-    }
+fn machine_ids(body: &[u8]) -> Result<Vec<v1::MachineId>, String> {
     serde_json::from_slice::<Vec<Value>>(body)
         .map_err(|e| e.to_string())
         .and_then(|items| {
@@ -398,7 +395,6 @@ fn machine_ids(method: &Method, body: &[u8]) -> Result<Vec<v1::MachineId>, Respo
                 })
                 .collect()
         })
-        .map_err(|e| api::error(StatusCode::BAD_REQUEST, e))
 }
 
 /// `POST /master/machine/down`: DRAINING machines go DOWN.
@@ -407,9 +403,12 @@ pub async fn machine_down(
     method: Method,
     body: Bytes,
 ) -> Response {
-    match machine_ids(&method, &body) {
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    match machine_ids(&body) {
         Ok(ids) => machines_down(master, ids).await,
-        Err(r) => r,
+        Err(e) => api::error(StatusCode::BAD_REQUEST, e),
     }
 }
 
@@ -419,9 +418,12 @@ pub async fn machine_up(
     method: Method,
     body: Bytes,
 ) -> Response {
-    match machine_ids(&method, &body) {
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    match machine_ids(&body) {
         Ok(ids) => machines_up(master, ids).await,
-        Err(r) => r,
+        Err(e) => api::error(StatusCode::BAD_REQUEST, e),
     }
 }
 
