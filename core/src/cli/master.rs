@@ -549,3 +549,55 @@ pub(crate) async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mesos's registry flags (docs/configuration/master.md), from the command line or
+    /// MESOS_<FLAG>, with Mesos's defaults.
+    #[test]
+    fn registry_flags_come_from_arguments_and_the_environment() {
+        let args = [
+            "--hostname=h",
+            "--ip=127.0.0.1",
+            "--registry_gc_interval=1mins",
+            "--registry_max_agent_age=3days",
+            "--registry_fetch_timeout=5secs",
+        ];
+        let env = [
+            ("MESOS_REGISTRY_MAX_AGENT_COUNT", "7"),
+            ("MESOS_REGISTRY_STORE_TIMEOUT", "2secs"),
+        ];
+        let loaded = flags().load(&args, env).unwrap();
+        let (c, _) = config(&loaded).unwrap();
+        assert_eq!(c.registry_gc_interval, Duration::from_secs(60));
+        assert_eq!(c.registry_max_agent_age, Duration::from_secs(3 * 86400));
+        assert_eq!(c.registry_max_agent_count, 7);
+        let d = durability(&loaded).unwrap();
+        assert_eq!(d.fetch_timeout, Duration::from_secs(5));
+        assert_eq!(d.store_timeout, Duration::from_secs(2));
+
+        let defaults = flags().load(&["--hostname=h"], env_none()).unwrap();
+        let (c, _) = config(&defaults).unwrap();
+        assert_eq!(c.registry_gc_interval, Duration::from_secs(15 * 60));
+        assert_eq!(c.registry_max_agent_age, Duration::from_secs(14 * 86400));
+        assert_eq!(c.registry_max_agent_count, 102_400);
+        let d = durability(&defaults).unwrap();
+        assert_eq!(d.fetch_timeout, Duration::from_secs(60));
+        assert_eq!(d.store_timeout, Duration::from_secs(20));
+
+        let zero = flags()
+            .load(&["--registry_store_timeout=0secs"], env_none())
+            .unwrap();
+        assert!(
+            durability(&zero)
+                .unwrap_err()
+                .contains("registry_store_timeout")
+        );
+    }
+
+    fn env_none() -> [(&'static str, &'static str); 0] {
+        []
+    }
+}
