@@ -14,6 +14,11 @@
 //!       Effects (events to frameworks, messages to agents) and drives the pure allocator.
 //! ```
 //!
+//! Durable state leaves as `Effect::Registry` operations for the registrar (`registrar.rs`):
+//! admitted, unreachable and gone agents (`lifecycle.rs`, `recovery.rs`: MARK_AGENT_GONE,
+//! registry GC), weights and quota (`roles.rs`), the maintenance schedule and machine modes
+//! (`maintenance.rs`). A new leader rebuilds all of it with [`Master::recover`].
+//!
 //! Nothing here reads a clock or touches a socket: time comes in as [`Time`], output leaves
 //! as [`Effect`]s, so tests drive the master without sockets (`tests` below, `harness.rs`).
 
