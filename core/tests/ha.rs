@@ -1013,6 +1013,123 @@ async fn a_leader_whose_session_expires_exits_and_the_warm_standby_takes_over() 
     assert_eq!(leader_of(&url).await, second_address);
 }
 
+/// POSTs `body` to `http://{master}{path}`; returns the status and body.
+async fn post_json(master: &str, path: &str, body: &str) -> (u16, String) {
+    let r = HttpClient::default()
+        .post(
+            &format!("http://{master}{path}"),
+            "application/json",
+            "application/json",
+            &[],
+            body.as_bytes().to_vec(),
+        )
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body = remesos::client::collect(r).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Issue 7 §2 with ZooKeeper: a gone agent and a DOWN machine stay so under a new leader
+/// (the registry's agent and maintenance znodes); the machine comes back UP there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_agents_and_maintenance_survive_a_leader_change() {
+    let zk = ZooKeeper::start();
+    let dir = scratch("maintenance");
+    let url = zk.url("/mesos");
+    let flags = vec![format!("--zk={url}")];
+    let ports: Vec<u16> = (0..2).map(|_| free_port()).collect();
+    let mut masters: Vec<Proc> = ports
+        .iter()
+        .map(|p| start_master(&dir, *p, &flags))
+        .collect();
+    let leader = leader_of(&url).await;
+    let _old_agent = start_agent(&dir, free_port(), &url, &[]);
+    wait_metrics(&leader, "the agent", Duration::from_secs(30), |m| {
+        m["master/slaves_active"] == 1.0
+    })
+    .await;
+    let (_, body) = HttpClient::default()
+        .get(&format!("http://{leader}/master/slaves"))
+        .await
+        .unwrap();
+    let slaves: Value = serde_json::from_slice(&body).unwrap();
+    let old_id = slaves["slaves"][0]["id"].as_str().unwrap().to_string();
+    let gone = format!(
+        r#"{{"type":"MARK_AGENT_GONE","mark_agent_gone":{{"agent_id":{{"value":"{old_id}"}}}}}}"#
+    );
+    assert_eq!(post_json(&leader, "/api/v1", &gone).await.0, 200);
+    // Agents here announce hostname 127.0.0.1 and IP 127.0.0.1.
+    let machine = r#"{"hostname":"127.0.0.1","ip":"127.0.0.1"}"#;
+    let schedule = format!(
+        r#"{{"windows":[{{"machine_ids":[{machine}],"unavailability":{{"start":{{"nanoseconds":1}}}}}}]}}"#
+    );
+    let (s, body) = post_json(&leader, "/master/maintenance/schedule", &schedule).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = post_json(&leader, "/master/machine/down", &format!("[{machine}]")).await;
+    assert_eq!(s, 200, "{body}");
+
+    let index = ports
+        .iter()
+        .position(|p| leader.ends_with(&format!(":{p}")))
+        .unwrap();
+    masters[index].kill9();
+    let next = loop {
+        let l = leader_of(&url).await;
+        if l != leader {
+            break l;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    wait_health(&next).await;
+    // Known as gone (an unknown agent would be a 404), and the machine is still DOWN.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, body) = post_json(&next, "/api/v1", &gone).await;
+        if s == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "MARK_AGENT_GONE on the new leader: {s} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, body) = HttpClient::default()
+        .get(&format!("http://{next}/master/maintenance/status"))
+        .await
+        .unwrap();
+    let status: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        status,
+        serde_json::json!({"down_machines": [{"hostname": "127.0.0.1", "ip": "127.0.0.1"}]})
+    );
+    // A new agent on the DOWN machine is refused, and so is the gone one.
+    let _new_agent = start_agent(&dir, free_port(), &url, &[]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(metrics(&next).await.unwrap()["master/slaves_active"], 0.0);
+    let (s, body) = post_json(&next, "/master/machine/up", &format!("[{machine}]")).await;
+    assert_eq!(s, 200, "{body}");
+    wait_metrics(&next, "the new agent", Duration::from_secs(60), |m| {
+        m["master/slaves_active"] == 1.0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, body) = HttpClient::default()
+        .get(&format!("http://{next}/master/slaves"))
+        .await
+        .unwrap();
+    let slaves: Value = serde_json::from_slice(&body).unwrap();
+    let ids: Vec<&str> = slaves["slaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_ne!(ids[0], old_id, "the gone agent never comes back");
+}
+
 /// The Python with pymesos that tests/python/setup_venv.sh prepares (tests/run.sh sets
 /// REMESOS_PYTHON; a plain `cargo test` finds the repository's .venv).
 fn pymesos_python() -> String {

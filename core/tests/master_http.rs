@@ -473,3 +473,136 @@ async fn operator_api_and_endpoints() {
         format!("//127.0.0.1:{}", master.rsplit(':').next().unwrap())
     );
 }
+
+async fn operator_json(master: &str, call: Value) -> (u16, String) {
+    post_raw(
+        master,
+        "/api/v1",
+        Some("application/json"),
+        "application/json",
+        &[],
+        call.to_string().into_bytes(),
+    )
+    .await
+}
+
+async fn agent_count(master: &str) -> usize {
+    let (_, body) = HttpClient::default()
+        .get(&format!("http://{master}/master/slaves"))
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    v["slaves"].as_array().unwrap().len()
+}
+
+/// docs/maintenance.md and docs/operator-http-api.md: the v0 maintenance endpoints and the
+/// v1 maintenance calls see one schedule; MARK_AGENT_GONE answers 200 (also when repeated)
+/// and 404 for an unknown agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_endpoints_and_mark_agent_gone() {
+    let master = start_master().await;
+    let _agent = support::start_agent(&master, "mhost", "cpus:2;mem:1024").await;
+    let client = HttpClient::default();
+    // The simulated agent announces 127.0.0.1:5051; a machine matches hostname and IP.
+    let machine = json!({"hostname": "mhost", "ip": "127.0.0.1"});
+    let schedule = json!({"windows": [{
+        "machine_ids": [machine],
+        "unavailability": {"start": {"nanoseconds": 1_000_000_000i64}, "duration": {"nanoseconds": 3_600_000_000_000i64}}
+    }]});
+    let (s, body) = post_raw(
+        &master,
+        "/master/maintenance/schedule",
+        Some("application/json"),
+        "application/json",
+        &[],
+        schedule.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = client
+        .get(&format!("http://{master}/master/maintenance/schedule"))
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), schedule);
+    let (_, body) = client
+        .get(&format!("http://{master}/master/maintenance/status"))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({"draining_machines": [{"id": machine}]})
+    );
+
+    // Only DOWN machines come up; an invalid body is a 400 and changes nothing.
+    let ids = json!([machine]).to_string().into_bytes();
+    let (s, body) = post_raw(&master, "/master/machine/up", None, "*/*", &[], ids.clone()).await;
+    assert_eq!(s, 400);
+    assert!(body.contains("is not in DOWN mode"), "{body}");
+    let (s, _) = post_raw(
+        &master,
+        "/master/machine/down",
+        None,
+        "*/*",
+        &[],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(agent_count(&master).await, 1);
+    let (s, body) = post_raw(&master, "/master/machine/down", None, "*/*", &[], ids).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        agent_count(&master).await,
+        0,
+        "the DOWN machine's agent is removed"
+    );
+
+    let (s, body) = operator_json(&master, json!({"type": "GET_MAINTENANCE_STATUS"})).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"type": "GET_MAINTENANCE_STATUS",
+               "get_maintenance_status": {"status": {"down_machines": [machine]}}})
+    );
+    // A DOWN machine cannot leave the schedule.
+    let (s, body) = operator_json(
+        &master,
+        json!({"type": "UPDATE_MAINTENANCE_SCHEDULE",
+               "update_maintenance_schedule": {"schedule": {}}}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(
+        body.contains("cannot be removed from the schedule"),
+        "{body}"
+    );
+    let (s, _) = operator_json(
+        &master,
+        json!({"type": "STOP_MAINTENANCE", "stop_maintenance": {"machines": [machine]}}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, body) = operator_json(&master, json!({"type": "GET_MAINTENANCE_SCHEDULE"})).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"type": "GET_MAINTENANCE_SCHEDULE", "get_maintenance_schedule": {"schedule": {}}})
+    );
+
+    // MARK_AGENT_GONE.
+    let agent = support::start_agent(&master, "other", "cpus:1;mem:512").await;
+    let gone =
+        json!({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": agent.id}}});
+    let (s, body) = operator_json(&master, gone.clone()).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(agent_count(&master).await, 0);
+    let (s, _) = operator_json(&master, gone).await;
+    assert_eq!(s, 200, "already gone is not an error");
+    let (s, body) = operator_json(
+        &master,
+        json!({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": "nope"}}}),
+    )
+    .await;
+    assert_eq!((s, body.as_str()), (404, "Agent 'nope' not found"));
+}

@@ -451,7 +451,14 @@ impl Agent {
             }
             M::CheckpointResources(c) => self.checkpoint_resources(c.resources),
             M::Shutdown(s) => {
-                tracing::warn!(message = ?s.message, "the master asked this agent to shut down");
+                // The agent was marked gone or its machine went DOWN: like Mesos's agent,
+                // it stops every executor. The master refuses it from now on, so the
+                // process retries registration until the operator stops it.
+                tracing::warn!(message = ?s.message, "the master asked this agent to shut down; shutting down every framework");
+                let ids: Vec<String> = self.frameworks.keys().cloned().collect();
+                for id in ids {
+                    self.shutdown_framework(now, &id);
+                }
             }
         }
     }

@@ -138,6 +138,41 @@ pub fn flags() -> Flags {
             .alias("slave_reregister_timeout")
             .default(Duration::from_secs(600)),
         )
+        .flag(
+            Flag::duration(
+                "registry_fetch_timeout",
+                "How long a newly elected master may take to read the registry before it gives up",
+            )
+            .default(DEFAULT_REGISTRY_FETCH_TIMEOUT),
+        )
+        .flag(
+            Flag::duration(
+                "registry_store_timeout",
+                "How long a registry write is retried before it fails",
+            )
+            .default(DEFAULT_REGISTRY_STORE_TIMEOUT),
+        )
+        .flag(
+            Flag::duration(
+                "registry_gc_interval",
+                "How often unreachable and gone agents are pruned from the registry",
+            )
+            .default(Duration::from_secs(15 * 60)),
+        )
+        .flag(
+            Flag::duration(
+                "registry_max_agent_age",
+                "Unreachable or gone agents older than this are pruned from the registry",
+            )
+            .default(Duration::from_secs(14 * 24 * 3600)),
+        )
+        .flag(
+            Flag::u64(
+                "registry_max_agent_count",
+                "At most this many unreachable (and as many gone) agents are kept in the registry",
+            )
+            .default(102_400u64),
+        )
         .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
         .flag(Flag::bool("quiet", "Log errors only").default(false))
         .flag(Flag::path(
@@ -145,6 +180,11 @@ pub fn flags() -> Flags {
             "Accepted for compatibility; remesos logs to stderr",
         ))
 }
+
+/// Mesos's `--registry_fetch_timeout` default.
+const DEFAULT_REGISTRY_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Mesos's `--registry_store_timeout` default.
+const DEFAULT_REGISTRY_STORE_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
     let loaded = match super::load_flags(&flags(), args, env) {
@@ -167,7 +207,7 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
 }
 
 /// Where the master keeps its registry and how it is elected.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Durability {
     /// `--zk`: contend for leadership and keep the registry in ZooKeeper.
     pub zk: Option<crate::zk::ZkUrl>,
@@ -175,6 +215,23 @@ pub struct Durability {
     /// `--registry=in_memory`.
     pub in_memory: bool,
     pub work_dir: Option<std::path::PathBuf>,
+    /// `--registry_fetch_timeout`: bounds the recovery read of a newly elected master.
+    pub fetch_timeout: Duration,
+    /// `--registry_store_timeout`: how long the registrar retries a write.
+    pub store_timeout: Duration,
+}
+
+impl Default for Durability {
+    fn default() -> Self {
+        Durability {
+            zk: None,
+            zk_session_timeout: crate::zk::DEFAULT_SESSION_TIMEOUT,
+            in_memory: false,
+            work_dir: None,
+            fetch_timeout: DEFAULT_REGISTRY_FETCH_TIMEOUT,
+            store_timeout: DEFAULT_REGISTRY_STORE_TIMEOUT,
+        }
+    }
 }
 
 fn durability(loaded: &LoadedFlags) -> Result<Durability, String> {
@@ -214,7 +271,26 @@ fn durability(loaded: &LoadedFlags) -> Result<Durability, String> {
             .unwrap_or(crate::zk::DEFAULT_SESSION_TIMEOUT),
         in_memory,
         work_dir: loaded.get_str("work_dir").map(std::path::PathBuf::from),
+        fetch_timeout: positive(
+            loaded,
+            "registry_fetch_timeout",
+            DEFAULT_REGISTRY_FETCH_TIMEOUT,
+        )?,
+        store_timeout: positive(
+            loaded,
+            "registry_store_timeout",
+            DEFAULT_REGISTRY_STORE_TIMEOUT,
+        )?,
     })
+}
+
+/// A duration flag that must be greater than zero.
+fn positive(loaded: &LoadedFlags, name: &str, default: Duration) -> Result<Duration, String> {
+    let d = loaded.get_duration(name).unwrap_or(default);
+    if d.is_zero() {
+        return Err(format!("invalid value for '--{name}': must be positive"));
+    }
+    Ok(d)
 }
 
 /// Builds the master's configuration and the address to bind from loaded flags.
@@ -296,6 +372,19 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         agent_reregister_timeout: loaded
             .get_duration("agent_reregister_timeout")
             .unwrap_or(Duration::from_secs(600)),
+        registry_gc_interval: positive(
+            loaded,
+            "registry_gc_interval",
+            Duration::from_secs(15 * 60),
+        )?,
+        registry_max_agent_age: loaded
+            .get_duration("registry_max_agent_age")
+            .unwrap_or(Duration::from_secs(14 * 24 * 3600)),
+        registry_max_agent_count: loaded
+            .get_u64("registry_max_agent_count")
+            .unwrap_or(102_400)
+            .try_into()
+            .unwrap_or(usize::MAX),
         flags: loaded.effective(),
         allocator,
     };
@@ -322,7 +411,7 @@ pub async fn run_with(
             (Some(dir), false) => Store::File(FileStore::open(dir)?),
             _ => Store::Memory,
         };
-        let handle = lead(config, id, store).await?;
+        let handle = lead(config, id, store, &durability).await?;
         let app = master::http::router(handle);
         return axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
@@ -392,7 +481,7 @@ pub async fn run_with(
         Some(store) => Store::Zk(Box::new(store)),
         None => Store::Memory,
     };
-    let handle = lead(config, id, store).await?;
+    let handle = lead(config, id, store, &durability).await?;
     role_tx.send_replace(master::http::Role::Leading(master::http::router(handle)));
     loop {
         tokio::select! {
@@ -419,19 +508,31 @@ async fn lead(
     config: Config,
     id: String,
     mut store: master::registrar::Store,
+    durability: &Durability,
 ) -> Result<master::runtime::MasterHandle, String> {
     let started = std::time::Instant::now();
-    let registry = store
-        .load()
-        .await
-        .map_err(|e| format!("failed to recover the registry ({}): {e}", store.describe()))?;
+    let registry = match tokio::time::timeout(durability.fetch_timeout, store.load()).await {
+        Ok(loaded) => loaded
+            .map_err(|e| format!("failed to recover the registry ({}): {e}", store.describe()))?,
+        Err(_) => {
+            return Err(format!(
+                "failed to recover the registry ({}): not read within --registry_fetch_timeout ({:?})",
+                store.describe(),
+                durability.fetch_timeout
+            ));
+        }
+    };
     let now = master::runtime::now();
     let mut m = Master::new(config, id, now);
     m.recover(now, &registry);
     tracing::info!(store = %store.describe(), took = ?started.elapsed(), "registry recovered");
     let registrar = match store {
         master::registrar::Store::Memory => None,
-        store => Some(master::registrar::spawn(store, registry)),
+        store => Some(master::registrar::spawn(
+            store,
+            registry,
+            durability.store_timeout,
+        )),
     };
     Ok(master::runtime::spawn_with_registrar(m, registrar))
 }
@@ -455,4 +556,56 @@ pub(crate) async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mesos's registry flags (docs/configuration/master.md), from the command line or
+    /// MESOS_<FLAG>, with Mesos's defaults.
+    #[test]
+    fn registry_flags_come_from_arguments_and_the_environment() {
+        let args = [
+            "--hostname=h",
+            "--ip=127.0.0.1",
+            "--registry_gc_interval=1mins",
+            "--registry_max_agent_age=3days",
+            "--registry_fetch_timeout=5secs",
+        ];
+        let env = [
+            ("MESOS_REGISTRY_MAX_AGENT_COUNT", "7"),
+            ("MESOS_REGISTRY_STORE_TIMEOUT", "2secs"),
+        ];
+        let loaded = flags().load(&args, env).unwrap();
+        let (c, _) = config(&loaded).unwrap();
+        assert_eq!(c.registry_gc_interval, Duration::from_secs(60));
+        assert_eq!(c.registry_max_agent_age, Duration::from_secs(3 * 86400));
+        assert_eq!(c.registry_max_agent_count, 7);
+        let d = durability(&loaded).unwrap();
+        assert_eq!(d.fetch_timeout, Duration::from_secs(5));
+        assert_eq!(d.store_timeout, Duration::from_secs(2));
+
+        let defaults = flags().load(&["--hostname=h"], env_none()).unwrap();
+        let (c, _) = config(&defaults).unwrap();
+        assert_eq!(c.registry_gc_interval, Duration::from_secs(15 * 60));
+        assert_eq!(c.registry_max_agent_age, Duration::from_secs(14 * 86400));
+        assert_eq!(c.registry_max_agent_count, 102_400);
+        let d = durability(&defaults).unwrap();
+        assert_eq!(d.fetch_timeout, Duration::from_secs(60));
+        assert_eq!(d.store_timeout, Duration::from_secs(20));
+
+        let zero = flags()
+            .load(&["--registry_store_timeout=0secs"], env_none())
+            .unwrap();
+        assert!(
+            durability(&zero)
+                .unwrap_err()
+                .contains("registry_store_timeout")
+        );
+    }
+
+    fn env_none() -> [(&'static str, &'static str); 0] {
+        []
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
+use tokio::sync::oneshot;
 use v1::master::event as op_event;
 use v1::scheduler as sched;
 
@@ -19,6 +20,24 @@ use crate::resources::Resources;
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{0}")]
 pub struct AgentRefused(pub String);
+
+/// MARK_AGENT_GONE named an agent the master does not know (Mesos answers 404).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("Agent '{0}' not found")]
+pub struct AgentNotFound(pub String);
+
+/// Why a registered agent leaves the cluster.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Removal<'a> {
+    /// It stopped answering pings (or unregistered): tasks UNREACHABLE or LOST.
+    Unreachable,
+    /// An operator removed it (MARK_AGENT_GONE, machine DOWN) with this message: tasks
+    /// GONE_BY_OPERATOR or LOST.
+    ByOperator(&'a str),
+}
+
+/// What an agent on a DOWN machine is told (Mesos's ShutdownMessage text).
+const MACHINE_DOWN: &str = "Machine is `DOWN`";
 
 impl Master {
     fn registered_reply(
@@ -59,14 +78,18 @@ impl Master {
                 "'AgentInfo.hostname' must not be empty".to_string(),
             ));
         }
+        let endpoint = register
+            .endpoint
+            .unwrap_or_else(|| format!("{}:{}", info.hostname, info.port.unwrap_or(5051)));
+        if self.on_down_machine(&info.hostname, &endpoint) {
+            tracing::info!(hostname = %info.hostname, %endpoint, "refusing an agent on a DOWN machine");
+            return Err(AgentRefused(MACHINE_DOWN.to_string()));
+        }
         let total = Resources::from_protos(std::mem::take(&mut info.resources))
             .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
         let id = self.new_agent_id();
         info.id = Some(v1::AgentId { value: id.clone() });
         info.resources = total.clone().into_protos();
-        let endpoint = register
-            .endpoint
-            .unwrap_or_else(|| format!("{}:{}", info.hostname, info.port.unwrap_or(5051)));
         let agent = Agent {
             id: id.clone(),
             info,
@@ -133,6 +156,14 @@ impl Master {
                 "agent {id} has been marked gone and cannot reregister"
             )));
         }
+        let endpoint = reregister
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", info.hostname, info.port.unwrap_or(5051)));
+        if self.on_down_machine(&info.hostname, &endpoint) {
+            tracing::info!(agent_id = %id, %endpoint, "refusing to reregister an agent on a DOWN machine");
+            return Err(AgentRefused(MACHINE_DOWN.to_string()));
+        }
         let total = Resources::from_protos(std::mem::take(&mut info.resources))
             .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
         info.resources = total.clone().into_protos();
@@ -187,9 +218,6 @@ impl Master {
                 self.frameworks.insert(fid, framework);
             }
         }
-        let endpoint = reregister
-            .endpoint
-            .unwrap_or_else(|| format!("{}:{}", info.hostname, info.port.unwrap_or(5051)));
         let mut agent = Agent {
             id: id.clone(),
             info,
@@ -406,40 +434,173 @@ impl Master {
     /// partition-aware frameworks and LOST for the others, and every framework is told the
     /// agent is gone (reference §8.5).
     pub fn mark_unreachable(&mut self, now: Time, agent_id: &str) {
-        let Some(agent) = self.agents.get(agent_id) else {
-            return;
-        };
         tracing::warn!(agent_id, "marking agent unreachable");
         self.counters.slave_unreachable_scheduled += 1;
+        let Some(agent) = self.remove_agent(now, agent_id, Removal::Unreachable) else {
+            return;
+        };
+        self.persist_agent(agent_id, &agent.info, AgentRecord::UNREACHABLE, now.wall);
+        self.unreachable_agents.insert(
+            agent_id.to_string(),
+            UnreachableAgent {
+                info: agent.info,
+                since: now.wall,
+            },
+        );
+    }
+
+    /// MARK_AGENT_GONE (Mesos's `Master::Http::_markAgentGone` and `Master::markGone`): the
+    /// agent is recorded gone in the registry and may never come back. A connected agent is
+    /// told to shut down and removed; tasks on it, or still unreachable on it, end
+    /// TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks that are not partition-aware).
+    /// An agent that is already gone is not an error (`Ok(None)`); an unknown one is.
+    pub fn mark_agent_gone(
+        &mut self,
+        now: Time,
+        agent_id: &str,
+    ) -> Result<Option<oneshot::Receiver<Result<(), String>>>, AgentNotFound> {
+        const MESSAGE: &str = "Agent has been marked gone";
+        if self.gone_agents.contains_key(agent_id) {
+            tracing::warn!(agent_id, "not marking agent gone: it already is");
+            return Ok(None);
+        }
+        let info = if self.agents.contains_key(agent_id) {
+            self.send_to_agent(
+                agent_id,
+                wire::master_message::Message::Shutdown(wire::Shutdown {
+                    message: Some(MESSAGE.to_string()),
+                }),
+            );
+            self.remove_agent(now, agent_id, Removal::ByOperator(MESSAGE))
+                .map(|a| a.info)
+        } else if let Some(info) = self.recovered_agents.remove(agent_id) {
+            // No task metadata to report on (Mesos does the same, MESOS-9739).
+            Some(info)
+        } else if let Some(unreachable) = self.unreachable_agents.remove(agent_id) {
+            self.end_unreachable_tasks(now, agent_id, MESSAGE);
+            Some(unreachable.info)
+        } else {
+            None
+        };
+        let Some(info) = info else {
+            return Err(AgentNotFound(agent_id.to_string()));
+        };
+        tracing::info!(agent_id, "marked agent gone");
+        self.gone_agents.insert(
+            agent_id.to_string(),
+            UnreachableAgent {
+                info: info.clone(),
+                since: now.wall,
+            },
+        );
+        let (tx, rx) = oneshot::channel();
+        self.emit(Effect::Registry {
+            op: Box::new(super::registrar::Operation::agent(
+                agent_id,
+                &info,
+                AgentRecord::GONE,
+                now.wall,
+            )),
+            ack: Some(tx),
+            hold: None,
+        });
+        Ok(Some(rx))
+    }
+
+    /// Ends the tasks of an unreachable agent that was marked gone.
+    fn end_unreachable_tasks(&mut self, now: Time, agent_id: &str, message: &str) {
+        let mut ended = Vec::new();
+        for (fid, framework) in &mut self.frameworks {
+            let ids: Vec<String> = framework
+                .unreachable_tasks
+                .iter()
+                .filter(|(_, t)| t.agent_id.value == agent_id)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in ids {
+                if let Some(task) = framework.unreachable_tasks.remove(&id) {
+                    ended.push((fid.clone(), task));
+                }
+            }
+        }
+        for (fid, mut task) in ended {
+            let (state, reason) = self.removed_by_operator(&fid);
+            let status = super::master_status(
+                now,
+                &task.task_id,
+                Some(&task.agent_id),
+                state,
+                reason,
+                message,
+            );
+            task.state = state as i32;
+            task.statuses.push(status.clone());
+            self.count_terminal(state);
+            self.complete_task(&fid, task);
+            self.send_status(&fid, status);
+        }
+    }
+
+    /// The state and reason of a task whose agent an operator removed (Mesos's
+    /// `__removeSlave` without an unreachable time).
+    fn removed_by_operator(&self, framework_id: &str) -> (v1::TaskState, v1::task_status::Reason) {
+        match self.lost_state(framework_id, v1::TaskState::TaskGoneByOperator) {
+            v1::TaskState::TaskLost => (
+                v1::TaskState::TaskLost,
+                v1::task_status::Reason::AgentRemoved,
+            ),
+            state => (state, v1::task_status::Reason::AgentRemovedByOperator),
+        }
+    }
+
+    /// Takes a registered agent out of the cluster: offers rescinded, tasks ended as `how`
+    /// says, the allocator and the session let go, every framework told the agent is lost
+    /// (FAILURE) and operator subscribers told it was removed. The caller records why in
+    /// the registry.
+    pub(super) fn remove_agent(
+        &mut self,
+        now: Time,
+        agent_id: &str,
+        how: Removal<'_>,
+    ) -> Option<Agent> {
+        let agent = self.agents.get(agent_id)?;
         self.counters.slave_removals += 1;
         let offers: Vec<String> = agent.offers.iter().cloned().collect();
         for offer_id in offers {
             self.rescind_offer(now, &offer_id);
         }
-        let tasks: Vec<(String, String)> = self.agents[agent_id].tasks.iter().cloned().collect();
+        let mut tasks: Vec<(String, String)> =
+            self.agents[agent_id].tasks.iter().cloned().collect();
+        tasks.sort();
         for (fid, tid) in tasks {
-            let partition_aware = self
-                .frameworks
-                .get(&fid)
-                .is_some_and(|f| f.partition_aware());
-            if partition_aware {
-                let message = format!("Agent {agent_id} is unreachable");
-                self.task_unreachable(now, &fid, &tid, &message);
-            } else {
-                self.end_task(
-                    now,
-                    &fid,
-                    &tid,
-                    v1::TaskState::TaskLost,
-                    v1::task_status::Reason::AgentRemoved,
-                    &format!("Agent {agent_id} is unreachable"),
-                    true,
-                );
+            match how {
+                Removal::Unreachable => {
+                    let message = format!("Agent {agent_id} is unreachable");
+                    let partition_aware = self
+                        .frameworks
+                        .get(&fid)
+                        .is_some_and(|f| f.partition_aware());
+                    if partition_aware {
+                        self.task_unreachable(now, &fid, &tid, &message);
+                    } else {
+                        self.end_task(
+                            now,
+                            &fid,
+                            &tid,
+                            v1::TaskState::TaskLost,
+                            v1::task_status::Reason::AgentRemoved,
+                            &message,
+                            true,
+                        );
+                    }
+                }
+                Removal::ByOperator(message) => {
+                    let (state, reason) = self.removed_by_operator(&fid);
+                    self.end_task(now, &fid, &tid, state, reason, message, true);
+                }
             }
         }
-        let Some(agent) = self.agents.remove(agent_id) else {
-            return;
-        };
+        let agent = self.agents.remove(agent_id)?;
         self.allocator.remove_agent(agent_id);
         for framework in self.frameworks.values_mut() {
             framework.executors.remove(agent_id);
@@ -447,14 +608,6 @@ impl Master {
         if let Some(conn) = agent.conn {
             self.emit(Effect::CloseAgent { conn });
         }
-        self.persist_agent(agent_id, &agent.info, AgentRecord::UNREACHABLE, now.wall);
-        self.unreachable_agents.insert(
-            agent_id.to_string(),
-            UnreachableAgent {
-                info: agent.info.clone(),
-                since: now.wall,
-            },
-        );
         let connected: Vec<String> = self
             .frameworks
             .iter()
@@ -485,6 +638,7 @@ impl Master {
             ..Default::default()
         });
         self.request_allocation();
+        Some(agent)
     }
 
     fn task_unreachable(&mut self, now: Time, framework_id: &str, task_id: &str, message: &str) {

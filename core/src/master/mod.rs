@@ -14,6 +14,11 @@
 //!       Effects (events to frameworks, messages to agents) and drives the pure allocator.
 //! ```
 //!
+//! Durable state leaves as `Effect::Registry` operations for the registrar (`registrar.rs`):
+//! admitted, unreachable and gone agents (`lifecycle.rs`, `recovery.rs`: MARK_AGENT_GONE,
+//! registry GC), weights and quota (`roles.rs`), the maintenance schedule and machine modes
+//! (`maintenance.rs`). A new leader rebuilds all of it with [`Master::recover`].
+//!
 //! Nothing here reads a clock or touches a socket: time comes in as [`Time`], output leaves
 //! as [`Effect`]s, so tests drive the master without sockets (`tests` below, `harness.rs`).
 
@@ -25,6 +30,7 @@ mod agent;
 mod framework;
 pub mod http;
 mod lifecycle;
+pub mod maintenance;
 mod metrics;
 mod operation;
 mod recovery;
@@ -126,6 +132,14 @@ pub struct Config {
     /// `--agent_reregister_timeout`: after a failover, how long recovered agents have to
     /// reregister before they are marked unreachable (reference §8.5).
     pub agent_reregister_timeout: Duration,
+    /// `--registry_gc_interval`: how often unreachable and gone agents are pruned from the
+    /// registry.
+    pub registry_gc_interval: Duration,
+    /// `--registry_max_agent_age`: unreachable or gone agents older than this are pruned.
+    pub registry_max_agent_age: Duration,
+    /// `--registry_max_agent_count`: at most this many unreachable (and, separately, gone)
+    /// agents are kept; the oldest go first.
+    pub registry_max_agent_count: usize,
     /// Effective flags as text, for `/flags` and GET_FLAGS.
     pub flags: Vec<(String, String)>,
     pub allocator: allocator::Options,
@@ -149,6 +163,9 @@ impl Default for Config {
             max_unreachable_tasks_per_framework: 1000,
             heartbeat_interval: HEARTBEAT_INTERVAL,
             agent_reregister_timeout: Duration::from_secs(600),
+            registry_gc_interval: Duration::from_secs(15 * 60),
+            registry_max_agent_age: Duration::from_secs(14 * 24 * 3600),
+            registry_max_agent_count: 102_400,
             flags: vec![],
             allocator: allocator::Options::default(),
         }
@@ -226,6 +243,8 @@ pub struct Master {
     pub recovered_agents: HashMap<String, v1::AgentInfo>,
     /// Agents marked gone (never allowed back), with the time.
     pub gone_agents: HashMap<String, UnreachableAgent>,
+    /// The maintenance schedule and the modes of scheduled machines (`maintenance.rs`).
+    pub maintenance: maintenance::Machines,
     /// When recovered agents that did not reregister are marked unreachable.
     reregister_deadline: Option<Instant>,
     pub offers: HashMap<String, Offer>,
@@ -244,6 +263,7 @@ pub struct Master {
     next_allocation: Instant,
     next_heartbeat: Instant,
     next_ping: Instant,
+    next_registry_gc: Instant,
     outbox: Vec<Effect>,
 }
 
@@ -260,6 +280,7 @@ impl Master {
             next_allocation: now.mono + config.allocation_interval,
             next_heartbeat: now.mono + config.heartbeat_interval,
             next_ping: now.mono + config.agent_ping_timeout,
+            next_registry_gc: now.mono + config.registry_gc_interval,
             config,
             info,
             start_time: now.wall,
@@ -270,6 +291,7 @@ impl Master {
             unreachable_agents: HashMap::new(),
             recovered_agents: HashMap::new(),
             gone_agents: HashMap::new(),
+            maintenance: maintenance::Machines::default(),
             reregister_deadline: None,
             offers: HashMap::new(),
             allocator,
@@ -367,6 +389,10 @@ impl Master {
         self.expire_failover_timeouts(now);
         self.expire_reregistration(now);
         self.expire_offers(now);
+        if now.mono >= self.next_registry_gc {
+            self.next_registry_gc = now.mono + self.config.registry_gc_interval;
+            self.registry_gc(now);
+        }
         if now.mono >= self.next_allocation {
             self.next_allocation = now.mono + self.config.allocation_interval;
             self.allocation_requested = true;
@@ -418,6 +444,7 @@ impl Master {
         let url = agent.url();
         let attributes = agent.info.attributes.clone();
         let domain = agent.info.domain.clone();
+        let unavailability = self.maintenance.unavailability(agent);
         let executor_ids: Vec<v1::ExecutorId> = agent
             .executors
             .get(&framework_id)
@@ -461,7 +488,7 @@ impl Master {
                 resources: wire_resources,
                 attributes: attributes.clone(),
                 executor_ids: executor_ids.clone(),
-                unavailability: None,
+                unavailability,
                 allocation_info: Some(v1::resource::AllocationInfo {
                     role: Some(role.clone()),
                 }),

@@ -1,6 +1,10 @@
 //! A newly elected master's recovery from the registry, and the registry writes the master
 //! decides (reference/mesos-contract.md §8.5: after a failover, agents reregister; those
-//! not back within `--agent_reregister_timeout` are marked unreachable).
+//! not back within `--agent_reregister_timeout` are marked unreachable), including the
+//! periodic registry GC of unreachable and gone agents (`--registry_gc_interval`,
+//! `--registry_max_agent_age`, `--registry_max_agent_count`, Mesos's `doRegistryGc`).
+
+use std::collections::HashMap;
 
 use remesos_proto::v1;
 use tokio::sync::oneshot;
@@ -48,6 +52,7 @@ impl Master {
         {
             tracing::warn!(error = %e, "ignoring recovered quota");
         }
+        self.maintenance = super::maintenance::Machines::from_record(&registry.maintenance);
         if !self.recovered_agents.is_empty() {
             self.reregister_deadline = Some(now.mono + self.config.agent_reregister_timeout);
         }
@@ -55,6 +60,7 @@ impl Master {
             recovered = self.recovered_agents.len(),
             unreachable = self.unreachable_agents.len(),
             gone = self.gone_agents.len(),
+            maintenance_machines = self.maintenance.machines.len(),
             reregister_timeout = ?self.config.agent_reregister_timeout,
             "recovered the registry; waiting for agents to reregister"
         );
@@ -101,6 +107,57 @@ impl Master {
                 };
                 self.send_to_framework(&fid, event);
             }
+        }
+    }
+
+    /// Prunes unreachable and gone agents from the registry, each list on its own: the
+    /// oldest beyond `--registry_max_agent_count`, and any older than
+    /// `--registry_max_agent_age`. A pruned unreachable agent that comes back is admitted
+    /// as a master admits an unknown agent; a pruned gone agent is forgotten (Mesos too).
+    pub(super) fn registry_gc(&mut self, now: Time) {
+        let max_age = self.config.registry_max_agent_age.as_secs_f64();
+        let max_count = self.config.registry_max_agent_count;
+        let prune = |agents: &HashMap<String, UnreachableAgent>| -> Vec<String> {
+            let mut by_age: Vec<(&String, f64)> =
+                agents.iter().map(|(id, a)| (id, a.since)).collect();
+            by_age.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+            let excess = by_age.len().saturating_sub(max_count);
+            by_age
+                .into_iter()
+                .enumerate()
+                .filter(|(i, (_, since))| *i < excess || now.wall - since > max_age)
+                .map(|(_, (id, _))| id.clone())
+                .collect()
+        };
+        let unreachable = prune(&self.unreachable_agents);
+        let gone = prune(&self.gone_agents);
+        if unreachable.is_empty() && gone.is_empty() {
+            return;
+        }
+        tracing::info!(
+            unreachable = unreachable.len(),
+            gone = gone.len(),
+            "pruning agents from the registry"
+        );
+        for id in &unreachable {
+            self.unreachable_agents.remove(id);
+            // Their unreachable tasks are forgotten with them (reconciliation answers
+            // TASK_UNKNOWN from now on), as in Mesos's `_doRegistryGc`.
+            for framework in self.frameworks.values_mut() {
+                framework
+                    .unreachable_tasks
+                    .retain(|_, t| t.agent_id.value != *id);
+            }
+        }
+        for id in &gone {
+            self.gone_agents.remove(id);
+        }
+        for id in unreachable.iter().chain(&gone) {
+            self.emit(Effect::Registry {
+                op: Box::new(Operation::remove_agent(id)),
+                ack: None,
+                hold: None,
+            });
         }
     }
 

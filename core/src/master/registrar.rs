@@ -1,5 +1,6 @@
 //! The registrar: the master's durable state (DESIGN.md §4) — admitted, unreachable and gone
-//! agents, role weights and quota — recovered by every newly elected master.
+//! agents, role weights and quota, and the maintenance schedule with each scheduled
+//! machine's mode — recovered by every newly elected master.
 //!
 //! ```text
 //!  Master (sync)  --Effect::Registry(op)-->  runtime  -->  registrar task
@@ -16,11 +17,12 @@
 //!   truncated. Recovery reads the snapshot and replays the log up to the first torn or
 //!   corrupt record. Operations are idempotent (upserts, removals, replacements), so a crash
 //!   between the rename and the truncation replays harmlessly.
-//! * `Zk` (with `--zk`): one znode per agent, see [`crate::zk::store`].
+//! * `Zk` (with `--zk`): one znode per agent, one for roles, one for maintenance, see
+//!   [`crate::zk::store`].
 //! * `Memory` (`--registry=in_memory`, or no `--work_dir`): nothing survives a restart.
 //!
-//! Acknowledgement: operator writes (weights, quota) are answered after their operation is
-//! durable. Agent admissions are not held back: an admission lost in a crash only means
+//! Acknowledgement: operator writes (weights, quota, maintenance, MARK_AGENT_GONE) are
+//! answered after their operation is durable. Agent admissions are not held back: an admission lost in a crash only means
 //! the agent reregisters as unknown, which the master accepts (Mesos ≥ 1.5 does the same).
 
 use std::collections::BTreeMap;
@@ -60,6 +62,24 @@ pub struct Roles {
     pub quotas: Vec<v1::quota::QuotaConfig>,
 }
 
+/// The maintenance schedule and the mode of every machine in it (Mesos's `Registry.schedules`
+/// and `Registry.machines`). Replaced as a whole by each maintenance operation; its encoding
+/// is kept under [`MAX_MAINTENANCE_BYTES`] so that it fits one znode.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Maintenance {
+    #[prost(message, optional, tag = "1")]
+    pub schedule: Option<v1::maintenance::Schedule>,
+    /// Machines in the schedule: DRAINING or DOWN (UP machines are not kept).
+    #[prost(message, repeated, tag = "2")]
+    pub machines: Vec<v1::MachineInfo>,
+}
+
+/// The largest encoded [`Maintenance`] the registry accepts: ZooKeeper refuses a znode over
+/// about 1 MB (`jute.maxbuffer`), and the file store keeps the same limit so that a
+/// schedule never works on one store and fails on the other. About 8,000 machines with
+/// hostname and IP fit.
+pub const MAX_MAINTENANCE_BYTES: usize = 512 * 1024;
+
 /// One change to the registry (also the file store's log record).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Operation {
@@ -71,6 +91,9 @@ pub struct Operation {
     /// Replaces the role configuration.
     #[prost(message, optional, tag = "3")]
     pub roles: Option<Roles>,
+    /// Replaces the maintenance schedule and machine modes.
+    #[prost(message, optional, tag = "4")]
+    pub maintenance: Option<Maintenance>,
 }
 
 impl Operation {
@@ -82,15 +105,29 @@ impl Operation {
                 state,
                 since,
             }),
-            roles: None,
+            ..Default::default()
+        }
+    }
+
+    /// Removes an agent from the registry (registry GC, an agent removed on a DOWN machine).
+    pub fn remove_agent(agent_id: &str) -> Operation {
+        Operation {
+            agent_id: agent_id.to_string(),
+            ..Default::default()
         }
     }
 
     pub fn roles(roles: Roles) -> Operation {
         Operation {
-            agent_id: String::new(),
-            agent: None,
             roles: Some(roles),
+            ..Default::default()
+        }
+    }
+
+    pub fn maintenance(maintenance: Maintenance) -> Operation {
+        Operation {
+            maintenance: Some(maintenance),
+            ..Default::default()
         }
     }
 }
@@ -100,6 +137,7 @@ impl Operation {
 pub struct Registry {
     pub agents: BTreeMap<String, AgentRecord>,
     pub roles: Roles,
+    pub maintenance: Maintenance,
 }
 
 /// The file store's snapshot.
@@ -109,6 +147,8 @@ struct Snapshot {
     agents: Vec<Operation>,
     #[prost(message, optional, tag = "2")]
     roles: Option<Roles>,
+    #[prost(message, optional, tag = "3")]
+    maintenance: Option<Maintenance>,
 }
 
 impl Registry {
@@ -125,6 +165,9 @@ impl Registry {
         }
         if let Some(roles) = &op.roles {
             self.roles = roles.clone();
+        }
+        if let Some(maintenance) = &op.maintenance {
+            self.maintenance = maintenance.clone();
         }
     }
 }
@@ -163,9 +206,6 @@ impl Store {
     }
 }
 
-/// How long a write is retried before it fails (Mesos's `--registry_store_timeout`).
-const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
-
 /// A waiter for an operation to become durable.
 pub type Ack = oneshot::Sender<Result<(), String>>;
 
@@ -183,8 +223,13 @@ impl RegistrarHandle {
     }
 }
 
-/// Starts the registrar over `store`, whose contents were loaded as `image`.
-pub fn spawn(mut store: Store, mut image: Registry) -> RegistrarHandle {
+/// Starts the registrar over `store`, whose contents were loaded as `image`. A write is
+/// retried for up to `store_timeout` (`--registry_store_timeout`) before it fails.
+pub fn spawn(
+    mut store: Store,
+    mut image: Registry,
+    store_timeout: std::time::Duration,
+) -> RegistrarHandle {
     let (tx, mut rx) = mpsc::unbounded_channel::<(Operation, Option<Ack>)>();
     tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
@@ -198,7 +243,7 @@ pub fn spawn(mut store: Store, mut image: Registry) -> RegistrarHandle {
             let (ops, acks): (Vec<Operation>, Vec<Option<Ack>>) = batch.into_iter().unzip();
             // Retry through short outages (a ZooKeeper restart) for up to Mesos's
             // --registry_store_timeout; every store's writes are idempotent.
-            let deadline = tokio::time::Instant::now() + STORE_TIMEOUT;
+            let deadline = tokio::time::Instant::now() + store_timeout;
             let result = loop {
                 match store.store(&image, &ops).await {
                     Ok(()) => break Ok(()),
@@ -265,6 +310,9 @@ impl FileStore {
                 }
                 if let Some(roles) = snapshot.roles {
                     image.roles = roles;
+                }
+                if let Some(maintenance) = snapshot.maintenance {
+                    image.maintenance = maintenance;
                 }
                 self.snapshot_bytes = bytes.len() as u64;
             }
@@ -338,10 +386,11 @@ impl FileStore {
                 .map(|(id, record)| Operation {
                     agent_id: id.clone(),
                     agent: Some(record.clone()),
-                    roles: None,
+                    ..Default::default()
                 })
                 .collect(),
             roles: Some(image.roles.clone()),
+            maintenance: Some(image.maintenance.clone()),
         };
         let mut framed = Vec::new();
         frame_into(&snapshot.encode_to_vec(), &mut framed);
@@ -444,11 +493,7 @@ mod tests {
         assert_eq!(recovered.agents["a2"].state, AgentRecord::UNREACHABLE);
         // Compaction keeps the same image.
         store.compact(&recovered).unwrap();
-        let remove = Operation {
-            agent_id: "a1".into(),
-            agent: None,
-            roles: None,
-        };
+        let remove = Operation::remove_agent("a1");
         store
             .append(&recovered, std::slice::from_ref(&remove))
             .unwrap();
@@ -457,6 +502,78 @@ mod tests {
         drop(store);
         let mut store = FileStore::open(&dir).unwrap();
         assert_eq!(store.load().unwrap(), expected);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn maintenance(hosts: &[&str], mode: v1::machine_info::Mode) -> Maintenance {
+        let ids: Vec<v1::MachineId> = hosts
+            .iter()
+            .map(|h| v1::MachineId {
+                hostname: Some(h.to_string()),
+                ip: Some("10.0.0.1".into()),
+            })
+            .collect();
+        Maintenance {
+            schedule: Some(v1::maintenance::Schedule {
+                windows: vec![v1::maintenance::Window {
+                    machine_ids: ids.clone(),
+                    unavailability: v1::Unavailability {
+                        start: v1::TimeInfo { nanoseconds: 42 },
+                        duration: None,
+                    },
+                }],
+            }),
+            machines: ids
+                .into_iter()
+                .map(|id| v1::MachineInfo {
+                    id,
+                    mode: Some(mode as i32),
+                    unavailability: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Maintenance and GC removals written through the registrar task survive a restart,
+    /// from the log and from a compacted snapshot.
+    #[tokio::test]
+    async fn maintenance_and_pruned_agents_survive_a_restart() {
+        let dir = std::env::temp_dir().join(format!("remesos-registry-{}", uuid::Uuid::new_v4()));
+        let mut store = FileStore::open(&dir).unwrap();
+        let image = store.load().unwrap();
+        let registrar = spawn(Store::File(store), image, std::time::Duration::from_secs(1));
+        let down = maintenance(&["h1", "h2"], v1::machine_info::Mode::Down);
+        let ops = [
+            Operation::agent("gone", &info("h1"), AgentRecord::GONE, 3.0),
+            Operation::agent("old", &info("h2"), AgentRecord::UNREACHABLE, 1.0),
+            Operation::maintenance(maintenance(&["h1"], v1::machine_info::Mode::Draining)),
+            Operation::maintenance(down.clone()),
+            Operation::remove_agent("old"),
+        ];
+        let mut acks = Vec::new();
+        for op in ops {
+            let (tx, rx) = oneshot::channel();
+            registrar.submit(op, Some(tx));
+            acks.push(rx);
+        }
+        for ack in acks {
+            ack.await.unwrap().unwrap();
+        }
+        drop(registrar);
+
+        let mut store = FileStore::open(&dir).unwrap();
+        let recovered = store.load().unwrap();
+        assert_eq!(recovered.maintenance, down);
+        assert_eq!(
+            recovered.agents.keys().collect::<Vec<_>>(),
+            vec!["gone"],
+            "the pruned agent stays pruned"
+        );
+        assert_eq!(recovered.agents["gone"].state, AgentRecord::GONE);
+        store.compact(&recovered).unwrap();
+        drop(store);
+        let mut store = FileStore::open(&dir).unwrap();
+        assert_eq!(store.load().unwrap(), recovered);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -404,8 +404,9 @@ impl Master {
                 self.update_framework(now, fid, call.update_framework.unwrap_or_default())?;
                 return Ok(CallOk::Ok);
             }
-            // No inverse offers are ever made (no maintenance schedules yet), so there is
-            // nothing to accept or decline.
+            // No inverse offers are ever made (maintenance is announced through
+            // Offer.unavailability only, see maintenance.rs), so there is nothing to accept
+            // or decline.
             CallType::AcceptInverseOffers | CallType::DeclineInverseOffers => {}
             CallType::AcknowledgeOperationStatus | CallType::ReconcileOperations => {
                 return Err(CallError::NotImplemented(format!(

@@ -1548,3 +1548,594 @@ fn admissions_are_written_and_held_only_when_the_registry_lacks_them() {
     let (id, conn) = h.add_agent("h3", "cpus:2;mem:512");
     assert_eq!(writes(&mut h), vec![(id, Some(conn))]);
 }
+
+// ---------------------------------------------------------------------------------------
+// MARK_AGENT_GONE, maintenance and registry GC (Mesos's src/master/http.cpp
+// `_markAgentGone`, docs/maintenance.md, `Master::doRegistryGc`).
+
+/// A partition-aware framework and an old one, each with one running task on `agent`.
+fn two_frameworks_with_a_task_each(h: &mut Harness) -> (Fw, Fw) {
+    let mut pa = framework("pa");
+    pa.capabilities.push(capability(
+        v1::framework_info::capability::Type::PartitionAware,
+    ));
+    let fw_pa = h.subscribe(pa);
+    h.allocate();
+    let offer = h.offers(&fw_pa).remove(0);
+    h.call(
+        &fw_pa,
+        launch(
+            &offer,
+            vec![command_task("t-pa", &offer.agent_id, "cpus:1;mem:128", "*")],
+            None,
+        ),
+    )
+    .unwrap();
+    let suppress = sched::Call {
+        r#type: Some(CallType::Suppress as i32),
+        ..Default::default()
+    };
+    h.call(&fw_pa, suppress).unwrap();
+    let fw_old = h.subscribe(framework("old"));
+    h.advance(Duration::from_millis(100));
+    h.allocate();
+    let offer = h.offers(&fw_old).remove(0);
+    h.call(
+        &fw_old,
+        launch(
+            &offer,
+            vec![command_task(
+                "t-old",
+                &offer.agent_id,
+                "cpus:1;mem:128",
+                "*",
+            )],
+            None,
+        ),
+    )
+    .unwrap();
+    h.updates(&fw_pa);
+    h.updates(&fw_old);
+    (fw_pa, fw_old)
+}
+
+fn registry_ops(h: &mut Harness) -> Vec<(super::registrar::Operation, bool)> {
+    let mut out = Vec::new();
+    h.effects.retain(|e| match e {
+        Effect::Registry { op, ack, .. } => {
+            out.push(((**op).clone(), ack.is_some()));
+            false
+        }
+        _ => true,
+    });
+    out
+}
+
+fn reregister(id: &str, hostname: &str, endpoint: &str) -> wire::Reregister {
+    wire::Reregister {
+        agent_info: v1::AgentInfo {
+            hostname: hostname.into(),
+            id: Some(v1::AgentId { value: id.into() }),
+            resources: Resources::parse("cpus:2;mem:1024", "*")
+                .unwrap()
+                .into_protos(),
+            ..Default::default()
+        },
+        endpoint: Some(endpoint.into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn mark_agent_gone_ends_tasks_shuts_the_agent_down_and_keeps_it_out() {
+    // Mesos `Master::markGone` / `__removeSlave`: TASK_GONE_BY_OPERATOR with
+    // REASON_AGENT_REMOVED_BY_OPERATOR for partition-aware frameworks, TASK_LOST with
+    // REASON_AGENT_REMOVED for the others; the agent gets a ShutdownMessage.
+    use super::registrar::AgentRecord;
+    let mut h = Harness::new();
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
+    let (fw_pa, fw_old) = two_frameworks_with_a_task_each(&mut h);
+    h.agent_messages(agent_conn);
+    registry_ops(&mut h);
+
+    let now = h.now();
+    let durable = h.master.mark_agent_gone(now, &agent_id).unwrap();
+    assert!(durable.is_some(), "the caller waits for the registry write");
+    h.pump();
+    let ops = registry_ops(&mut h);
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    let (op, acked) = &ops[0];
+    assert!(acked, "the operator is answered once the write is durable");
+    assert_eq!(op.agent_id, agent_id);
+    assert_eq!(op.agent.as_ref().unwrap().state, AgentRecord::GONE);
+
+    let msgs = h.agent_messages(agent_conn);
+    assert!(
+        msgs.iter().any(|m| matches!(m, ToAgent::Shutdown(s)
+            if s.message.as_deref() == Some("Agent has been marked gone"))),
+        "{msgs:?}"
+    );
+    assert!(
+        h.effects
+            .iter()
+            .any(|e| matches!(e, Effect::CloseAgent { conn } if *conn == agent_conn))
+    );
+    for (fw, state, reason) in [
+        (
+            &fw_pa,
+            v1::TaskState::TaskGoneByOperator,
+            v1::task_status::Reason::AgentRemovedByOperator,
+        ),
+        (
+            &fw_old,
+            v1::TaskState::TaskLost,
+            v1::task_status::Reason::AgentRemoved,
+        ),
+    ] {
+        let updates = h.updates(fw);
+        assert_eq!(updates.len(), 1, "{updates:?}");
+        assert_eq!(updates[0].state, state as i32);
+        assert_eq!(updates[0].reason, Some(reason as i32));
+    }
+    assert!(!h.master.agents.contains_key(&agent_id));
+    assert!(h.master.gone_agents.contains_key(&agent_id));
+
+    // It may never come back.
+    let conn = h.conn();
+    let now = h.now();
+    let refused = h
+        .master
+        .reregister_agent(now, conn, reregister(&agent_id, "host1", "10.0.0.9:5051"))
+        .unwrap_err();
+    assert!(refused.0.contains("marked gone"), "{refused}");
+
+    // Marking it again is not an error and writes nothing; an unknown agent is.
+    let now = h.now();
+    assert!(h.master.mark_agent_gone(now, &agent_id).unwrap().is_none());
+    h.pump();
+    assert!(registry_ops(&mut h).is_empty());
+    let err = h.master.mark_agent_gone(now, "nope").unwrap_err();
+    assert_eq!(err.to_string(), "Agent 'nope' not found");
+}
+
+#[test]
+fn marking_an_unreachable_or_recovered_agent_gone() {
+    // Mesos `Master::markGone`: an unreachable agent's unreachable tasks end
+    // TASK_GONE_BY_OPERATOR (partition-aware) or TASK_LOST; a recovered agent has no tasks
+    // to report but is gone all the same.
+    use super::registrar::{AgentRecord, Operation, Registry};
+    let config = Config {
+        agent_ping_timeout: Duration::from_secs(1),
+        max_agent_ping_timeouts: 1,
+        ..Config::default()
+    };
+    let mut h = Harness::with_config(config);
+    let mut registry = Registry::default();
+    registry.apply(&Operation::agent(
+        "old-S1",
+        &v1::AgentInfo {
+            hostname: "h1".into(),
+            ..Default::default()
+        },
+        AgentRecord::ADMITTED,
+        0.0,
+    ));
+    let now = h.now();
+    h.master.recover(now, &registry);
+    let (agent_id, _) = h.add_agent("host1", "cpus:2;mem:1024");
+    let (fw_pa, _fw_old) = two_frameworks_with_a_task_each(&mut h);
+    for _ in 0..3 {
+        h.advance(Duration::from_secs(1));
+    }
+    assert!(h.master.unreachable_agents.contains_key(&agent_id));
+    let unreachable = h.updates(&fw_pa);
+    assert_eq!(unreachable[0].state, v1::TaskState::TaskUnreachable as i32);
+
+    let now = h.now();
+    assert!(h.master.mark_agent_gone(now, &agent_id).unwrap().is_some());
+    h.pump();
+    let updates = h.updates(&fw_pa);
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].state, v1::TaskState::TaskGoneByOperator as i32);
+    assert!(!h.master.unreachable_agents.contains_key(&agent_id));
+    assert!(h.master.frameworks[&fw_pa.id].unreachable_tasks.is_empty());
+
+    assert!(h.master.mark_agent_gone(now, "old-S1").unwrap().is_some());
+    assert!(h.master.recovered_agents.is_empty());
+    assert!(h.master.gone_agents.contains_key("old-S1"));
+}
+
+fn machine(hostname: &str, ip: &str) -> v1::MachineId {
+    v1::MachineId {
+        hostname: (!hostname.is_empty()).then(|| hostname.to_string()),
+        ip: (!ip.is_empty()).then(|| ip.to_string()),
+    }
+}
+
+fn window(
+    machines: Vec<v1::MachineId>,
+    start_secs: i64,
+    duration_secs: i64,
+) -> v1::maintenance::Window {
+    v1::maintenance::Window {
+        machine_ids: machines,
+        unavailability: v1::Unavailability {
+            start: v1::TimeInfo {
+                nanoseconds: start_secs * 1_000_000_000,
+            },
+            duration: Some(v1::DurationInfo {
+                nanoseconds: duration_secs * 1_000_000_000,
+            }),
+        },
+    }
+}
+
+fn schedule(windows: Vec<v1::maintenance::Window>) -> v1::maintenance::Schedule {
+    v1::maintenance::Schedule { windows }
+}
+
+/// The machine an agent registered by the harness runs on.
+fn machine_of(h: &Harness, agent_id: &str) -> v1::MachineId {
+    let agent = &h.master.agents[agent_id];
+    let ip = agent.endpoint.rsplit_once(':').unwrap().0.to_string();
+    machine(&agent.info.hostname, &ip)
+}
+
+#[test]
+fn maintenance_requests_are_validated_as_mesos_does() {
+    // docs/maintenance.md "The master checks that a maintenance schedule has the following
+    // properties"; src/master/maintenance.cpp validation; src/master/http.cpp
+    // `_startMaintenance` / `_stopMaintenance`.
+    let mut h = Harness::new();
+    let now = h.now();
+    let a = machine("a", "10.0.0.1");
+    let bad = [
+        (
+            schedule(vec![window(vec![], 0, 10)]),
+            "List of machines in the maintenance window is empty",
+        ),
+        (
+            schedule(vec![window(vec![machine("", "")], 0, 10)]),
+            "Both 'hostname' and 'ip' for a machine are empty",
+        ),
+        (
+            schedule(vec![window(vec![machine("a", "not-an-ip")], 0, 10)]),
+            "not-an-ip",
+        ),
+        (
+            schedule(vec![window(vec![a.clone()], 0, -1)]),
+            "Unavailability 'duration' is negative",
+        ),
+        (
+            // Hostnames are case-insensitive: "A" is "a".
+            schedule(vec![
+                window(vec![a.clone()], 0, 10),
+                window(vec![machine("A", "10.0.0.1")], 5, 10),
+            ]),
+            "appears more than once in the schedule",
+        ),
+    ];
+    for (s, expected) in bad {
+        let err = h.master.update_maintenance_schedule(now, s).unwrap_err();
+        assert!(err.contains(expected), "{err}");
+    }
+    assert!(
+        h.master.maintenance.machines.is_empty(),
+        "bad input changes nothing"
+    );
+    h.pump();
+    assert!(registry_ops(&mut h).is_empty());
+
+    // START and STOP only for scheduled machines, START from DRAINING, STOP from DOWN.
+    let err = h
+        .master
+        .start_maintenance(now, std::slice::from_ref(&a))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        r#"Machine '{"hostname":"a","ip":"10.0.0.1"}' is not part of a maintenance schedule"#
+    );
+    assert_eq!(
+        h.master.start_maintenance(now, &[]).unwrap_err(),
+        "List of machines is empty"
+    );
+    h.master
+        .update_maintenance_schedule(now, schedule(vec![window(vec![a.clone()], 100, 10)]))
+        .unwrap();
+    let err = h
+        .master
+        .stop_maintenance(std::slice::from_ref(&a))
+        .unwrap_err();
+    assert!(
+        err.contains("is not in DOWN mode and cannot be brought up"),
+        "{err}"
+    );
+    h.master
+        .start_maintenance(now, std::slice::from_ref(&a))
+        .unwrap();
+    let err = h
+        .master
+        .start_maintenance(now, std::slice::from_ref(&a))
+        .unwrap_err();
+    assert!(
+        err.contains("is not in DRAINING mode and cannot be brought down"),
+        "{err}"
+    );
+    // A DOWN machine must stay in the schedule.
+    let err = h
+        .master
+        .update_maintenance_schedule(now, schedule(vec![]))
+        .unwrap_err();
+    assert!(
+        err.contains("is deactivated and cannot be removed from the schedule"),
+        "{err}"
+    );
+    // A schedule too large for one registry record (one znode) is refused.
+    let many: Vec<v1::MachineId> = (0..20_000)
+        .map(|i| machine(&format!("host-{i:05}.example.com"), "10.1.2.3"))
+        .collect();
+    let err = h
+        .master
+        .update_maintenance_schedule(
+            now,
+            schedule(vec![window(vec![a.clone()], 100, 10), window(many, 0, 1)]),
+        )
+        .unwrap_err();
+    assert!(err.contains("too large"), "{err}");
+    assert_eq!(h.master.maintenance.machines.len(), 1);
+}
+
+#[test]
+fn offers_from_a_draining_machine_carry_its_unavailability() {
+    // docs/maintenance.md "Draining mode": offers for agents on DRAINING machines carry
+    // `Offer.unavailability`; outstanding offers are rescinded so that they do.
+    let mut h = Harness::new();
+    let (agent_id, _) = h.add_agent("Host1", "cpus:2;mem:1024");
+    let (other_id, _) = h.add_agent("host2", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offers = h.offers(&fw);
+    assert_eq!(offers.len(), 2);
+    assert!(offers.iter().all(|o| o.unavailability.is_none()));
+
+    // Matching is by hostname (any case) and IP.
+    let mut id = machine_of(&h, &agent_id);
+    id.hostname = Some("HOST1".into());
+    registry_ops(&mut h);
+    let now = h.now();
+    let durable = h
+        .master
+        .update_maintenance_schedule(now, schedule(vec![window(vec![id], 1000, 3600)]))
+        .unwrap();
+    drop(durable);
+    h.pump();
+    let ops = registry_ops(&mut h);
+    assert_eq!(ops.len(), 1);
+    assert!(ops[0].1, "acknowledged");
+    let record = ops[0].0.maintenance.as_ref().expect("a maintenance record");
+    assert_eq!(record.machines.len(), 1);
+    assert_eq!(
+        record.machines[0].mode,
+        Some(v1::machine_info::Mode::Draining as i32)
+    );
+    let events = h.events(fw.conn);
+    let rescinded: Vec<&v1::OfferId> = events
+        .iter()
+        .filter_map(|e| e.rescind.as_ref().map(|r| &r.offer_id))
+        .collect();
+    let drained_offer = offers
+        .iter()
+        .find(|o| o.agent_id.value == agent_id)
+        .unwrap();
+    assert_eq!(
+        rescinded,
+        vec![&drained_offer.id],
+        "only the draining agent's offer"
+    );
+    h.allocate();
+    let offers = h.offers(&fw);
+    let offer = offers
+        .iter()
+        .find(|o| o.agent_id.value == agent_id)
+        .expect("a new offer");
+    let unavailability = offer.unavailability.as_ref().expect("unavailability");
+    assert_eq!(unavailability.start.nanoseconds, 1000 * 1_000_000_000);
+    assert!(
+        offers
+            .iter()
+            .filter(|o| o.agent_id.value == other_id)
+            .all(|o| o.unavailability.is_none())
+    );
+    let status = h.master.maintenance.status();
+    assert_eq!(status.draining_machines.len(), 1);
+    assert!(status.down_machines.is_empty());
+}
+
+#[test]
+fn a_down_machine_loses_its_agents_and_refuses_them_until_it_is_up() {
+    // src/master/http.cpp `_startMaintenance`: agents on a machine going DOWN get a
+    // ShutdownMessage and are removed (tasks GONE_BY_OPERATOR / LOST); master.cpp
+    // refuses (re)registration from a DOWN machine; STOP_MAINTENANCE brings it UP and
+    // out of the schedule.
+    let mut h = Harness::new();
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
+    let (fw_pa, fw_old) = two_frameworks_with_a_task_each(&mut h);
+    let id = machine_of(&h, &agent_id);
+    let endpoint = h.master.agents[&agent_id].endpoint.clone();
+    let now = h.now();
+    h.master
+        .update_maintenance_schedule(now, schedule(vec![window(vec![id.clone()], 0, 60)]))
+        .unwrap();
+    h.pump();
+    h.agent_messages(agent_conn);
+    registry_ops(&mut h);
+
+    h.master
+        .start_maintenance(now, std::slice::from_ref(&id))
+        .unwrap();
+    h.pump();
+    let msgs = h.agent_messages(agent_conn);
+    assert!(
+        msgs.iter().any(|m| matches!(m, ToAgent::Shutdown(_))),
+        "{msgs:?}"
+    );
+    assert!(!h.master.agents.contains_key(&agent_id));
+    assert_eq!(
+        h.updates(&fw_pa)[0].state,
+        v1::TaskState::TaskGoneByOperator as i32
+    );
+    assert_eq!(h.updates(&fw_old)[0].state, v1::TaskState::TaskLost as i32);
+    let ops = registry_ops(&mut h);
+    assert_eq!(ops.len(), 2, "{ops:?}");
+    assert_eq!(
+        ops[0].0.maintenance.as_ref().unwrap().machines[0].mode,
+        Some(v1::machine_info::Mode::Down as i32)
+    );
+    assert!(ops[0].1, "the operator waits for the mode change");
+    assert_eq!(
+        ops[1].0,
+        super::registrar::Operation::remove_agent(&agent_id)
+    );
+    let status = h.master.maintenance.status();
+    assert_eq!(status.down_machines, vec![id.clone()]);
+
+    // Neither the old agent nor a new one on that machine gets in.
+    let conn = h.conn();
+    let err = h
+        .master
+        .reregister_agent(now, conn, reregister(&agent_id, "host1", &endpoint))
+        .unwrap_err();
+    assert_eq!(err.0, "Machine is `DOWN`");
+    let register = wire::Register {
+        agent_info: v1::AgentInfo {
+            hostname: "HOST1".into(),
+            resources: Resources::parse("cpus:1;mem:64", "*")
+                .unwrap()
+                .into_protos(),
+            ..Default::default()
+        },
+        endpoint: Some(endpoint.clone()),
+        ..Default::default()
+    };
+    let err = h
+        .master
+        .register_agent(now, conn, register.clone())
+        .unwrap_err();
+    assert_eq!(err.0, "Machine is `DOWN`");
+
+    h.master.stop_maintenance(&[id]).unwrap();
+    assert!(h.master.maintenance.machines.is_empty());
+    assert!(h.master.maintenance.schedule.windows.is_empty());
+    h.master.register_agent(now, conn, register).unwrap();
+}
+
+#[test]
+fn registry_gc_prunes_the_oldest_and_the_too_old() {
+    // Mesos `Master::doRegistryGc`: unreachable and gone agents, each list on its own,
+    // keep at most --registry_max_agent_count entries (the oldest go) and none older than
+    // --registry_max_agent_age.
+    use super::registrar::{AgentRecord, Operation, Registry};
+    let config = Config {
+        registry_gc_interval: Duration::from_secs(60),
+        registry_max_agent_age: Duration::from_secs(3600),
+        registry_max_agent_count: 2,
+        ..Config::default()
+    };
+    let mut h = Harness::with_config(config);
+    let wall = h.now().wall;
+    let info = v1::AgentInfo::default();
+    let mut registry = Registry::default();
+    for (id, state, age) in [
+        ("u-ancient", AgentRecord::UNREACHABLE, 7200.0),
+        ("u-1", AgentRecord::UNREACHABLE, 30.0),
+        ("u-2", AgentRecord::UNREACHABLE, 20.0),
+        ("u-3", AgentRecord::UNREACHABLE, 10.0),
+        ("g-1", AgentRecord::GONE, 40.0),
+        ("g-2", AgentRecord::GONE, 5.0),
+    ] {
+        registry.apply(&Operation::agent(id, &info, state, wall - age));
+    }
+    let now = h.now();
+    h.master.recover(now, &registry);
+    h.advance(Duration::from_secs(59));
+    assert!(registry_ops(&mut h).is_empty(), "not before the interval");
+    h.advance(Duration::from_secs(1));
+    let mut pruned: Vec<String> = registry_ops(&mut h)
+        .into_iter()
+        .map(|(op, _)| {
+            assert!(op.agent.is_none(), "a removal");
+            op.agent_id
+        })
+        .collect();
+    pruned.sort();
+    assert_eq!(pruned, vec!["u-1", "u-ancient"]);
+    let mut left: Vec<&String> = h.master.unreachable_agents.keys().collect();
+    left.sort();
+    assert_eq!(left, vec!["u-2", "u-3"]);
+    assert_eq!(h.master.gone_agents.len(), 2);
+
+    // The next round has nothing to do until an entry ages out.
+    h.advance(Duration::from_secs(60));
+    assert!(registry_ops(&mut h).is_empty());
+    h.advance(Duration::from_secs(3600));
+    assert_eq!(registry_ops(&mut h).len(), 4);
+    assert!(h.master.unreachable_agents.is_empty() && h.master.gone_agents.is_empty());
+}
+
+#[test]
+fn a_new_leader_recovers_maintenance_and_gone_agents() {
+    // docs/maintenance.md: "The schedule is stored in the replicated log"; a new leader
+    // keeps DOWN machines DOWN and gone agents gone.
+    use super::registrar::{AgentRecord, Operation, Registry};
+    let mut first = Harness::new();
+    let (agent_id, _) = first.add_agent("host1", "cpus:2;mem:1024");
+    let endpoint = first.master.agents[&agent_id].endpoint.clone();
+    let down = machine_of(&first, &agent_id);
+    let draining = machine("host2", "10.9.9.9");
+    let now = first.now();
+    first
+        .master
+        .update_maintenance_schedule(
+            now,
+            schedule(vec![
+                window(vec![down.clone()], 0, 60),
+                window(vec![draining.clone()], 100, 60),
+            ]),
+        )
+        .unwrap();
+    first
+        .master
+        .start_maintenance(now, std::slice::from_ref(&down))
+        .unwrap();
+    first.master.mark_agent_gone(now, &agent_id).unwrap_err();
+    first.pump();
+    let mut registry = Registry::default();
+    registry.apply(&Operation::agent(
+        "gone-S1",
+        &v1::AgentInfo::default(),
+        AgentRecord::GONE,
+        now.wall,
+    ));
+    for (op, _) in registry_ops(&mut first) {
+        registry.apply(&op);
+    }
+
+    let mut h = Harness::new();
+    let now = h.now();
+    h.master.recover(now, &registry);
+    assert_eq!(h.master.maintenance.schedule.windows.len(), 2);
+    let status = h.master.maintenance.status();
+    assert_eq!(status.down_machines, vec![down]);
+    assert_eq!(status.draining_machines[0].id, draining);
+    let conn = h.conn();
+    let err = h
+        .master
+        .reregister_agent(now, conn, reregister(&agent_id, "host1", &endpoint))
+        .unwrap_err();
+    assert_eq!(err.0, "Machine is `DOWN`");
+    let err = h
+        .master
+        .reregister_agent(now, conn, reregister("gone-S1", "h9", "10.3.3.3:5051"))
+        .unwrap_err();
+    assert!(err.0.contains("marked gone"));
+}

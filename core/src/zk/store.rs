@@ -3,12 +3,16 @@
 //! ```text
 //! <path>_registry/version             empty; every write touches it (its stat version counts them)
 //! <path>_registry/roles               Roles (weights + quota), protobuf
+//! <path>_registry/maintenance         Maintenance (schedule + machine modes), protobuf;
+//!                                     at most MAX_MAINTENANCE_BYTES (512 KiB), refused above
 //! <path>_registry/agents/00 .. ff     256 buckets: FNV-1a(agent id) mod 256, two hex digits
 //! <path>_registry/agents/<bb>/<id>    AgentRecord (AgentInfo + admitted/unreachable/gone), protobuf
 //! ```
 //!
 //! ZooKeeper caps a znode (and a request or response) at about 1 MB (`jute.maxbuffer`), so
-//! nothing grows with the cluster in one znode: an agent is one small znode, and the
+//! nothing grows with the cluster in one znode: an agent is one small znode, the
+//! maintenance schedule is capped by the master at [`MAX_MAINTENANCE_BYTES`] (an operator
+//! sending a larger schedule gets an error, the registry is untouched), and the
 //! buckets keep every children list short (~200 names per bucket at 50,000 agents, where
 //! a flat directory's listing would pass 1 MB). A batch of operations is written with
 //! multi-ops in chunks of at most [`MAX_MULTI_OPS`] operations and [`MAX_MULTI_BYTES`]
@@ -30,7 +34,9 @@ use prost::Message;
 use zookeeper_client as zkc;
 
 use super::{Result, ZkUrl};
-use crate::master::registrar::{AgentRecord, Operation, Registry, Roles, fnv1a};
+use crate::master::registrar::{
+    AgentRecord, MAX_MAINTENANCE_BYTES, Maintenance, Operation, Registry, Roles, fnv1a,
+};
 
 pub const MAX_MULTI_OPS: usize = 1000;
 pub const MAX_MULTI_BYTES: usize = 512 * 1024;
@@ -50,6 +56,8 @@ pub struct ZkStore {
     laid_out: bool,
     /// A copy read while standing by, with the `version` znode's version it was read at.
     preloaded: Option<(i32, Registry)>,
+    /// Whether the maintenance znode exists.
+    maintenance_exists: bool,
 }
 
 fn bucket(agent_id: &str) -> String {
@@ -66,6 +74,7 @@ impl ZkStore {
             roles_exist: false,
             laid_out: false,
             preloaded: None,
+            maintenance_exists: false,
         }
     }
 
@@ -212,6 +221,20 @@ impl ZkStore {
             Err(zkc::Error::NoNode) => {}
             Err(e) => return Err(e.into()),
         }
+        match self
+            .client
+            .get_data(&format!("{}/maintenance", self.base))
+            .await
+        {
+            Ok((data, _)) => {
+                registry.maintenance = Maintenance::decode(data.as_slice()).map_err(|e| {
+                    super::Error::Registry(format!("{}/maintenance is corrupt: {e}", self.base))
+                })?;
+                self.maintenance_exists = true;
+            }
+            Err(zkc::Error::NoNode) => {}
+            Err(e) => return Err(e.into()),
+        }
         tracing::info!(agents = registry.agents.len(), base = %self.base, "recovered the registry from ZooKeeper");
         Ok(registry)
     }
@@ -221,12 +244,16 @@ impl ZkStore {
         // Coalesce: the last operation on an agent decides its znode.
         let mut agents: BTreeMap<&str, Option<&AgentRecord>> = BTreeMap::new();
         let mut roles = None;
+        let mut maintenance = None;
         for op in ops {
             if !op.agent_id.is_empty() {
                 agents.insert(op.agent_id.as_str(), op.agent.as_ref());
             }
             if let Some(r) = &op.roles {
                 roles = Some(r);
+            }
+            if let Some(m) = &op.maintenance {
+                maintenance = Some(m);
             }
         }
         enum Write {
@@ -251,6 +278,23 @@ impl ZkStore {
                 writes.push(Write::Set(path, r.encode_to_vec()));
             } else {
                 writes.push(Write::Create(path, r.encode_to_vec()));
+            }
+        }
+        if let Some(m) = maintenance {
+            let data = m.encode_to_vec();
+            // The master refuses larger schedules before they get here; this guards the
+            // znode limit should that ever change.
+            if data.len() > MAX_MAINTENANCE_BYTES {
+                return Err(super::Error::Registry(format!(
+                    "the maintenance schedule takes {} bytes; a znode holds at most {MAX_MAINTENANCE_BYTES}",
+                    data.len()
+                )));
+            }
+            let path = format!("{}/maintenance", self.base);
+            if self.maintenance_exists {
+                writes.push(Write::Set(path, data));
+            } else {
+                writes.push(Write::Create(path, data));
             }
         }
         let options = zkc::CreateMode::Persistent.with_acls(self.url.acls());
@@ -294,6 +338,9 @@ impl ZkStore {
         }
         if roles.is_some() {
             self.roles_exist = true;
+        }
+        if maintenance.is_some() {
+            self.maintenance_exists = true;
         }
         return Ok(());
 

@@ -31,6 +31,10 @@ pub fn router(master: MasterHandle) -> Router {
         .route("/health", any(operator::health))
         .route("/redirect", any(operator::redirect))
         .route("/teardown", any(operator::teardown))
+        .route("/maintenance/schedule", any(operator::maintenance_schedule))
+        .route("/maintenance/status", any(operator::maintenance_status))
+        .route("/machine/down", any(operator::machine_down))
+        .route("/machine/up", any(operator::machine_up))
         .with_state(master.clone());
     let top = Router::new()
         .route("/metrics/snapshot", any(operator::metrics))

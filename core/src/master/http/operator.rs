@@ -228,6 +228,68 @@ pub async fn api(
                 Err(_) => gone(),
             }
         }
+        CallType::MarkAgentGone => {
+            let Some(mark) = call.mark_agent_gone else {
+                return api::error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'mark_agent_gone' to be present",
+                );
+            };
+            let id = mark.agent_id.value;
+            match master.write(move |m, t| m.mark_agent_gone(t, &id)).await {
+                Ok(Ok(Some(durable))) => persisted(durable).await,
+                Ok(Ok(None)) => StatusCode::OK.into_response(),
+                Ok(Err(e)) => api::error(StatusCode::NOT_FOUND, e.to_string()),
+                Err(_) => gone(),
+            }
+        }
+        CallType::GetMaintenanceSchedule => {
+            read(|m| {
+                let mut r = response(RespType::GetMaintenanceSchedule);
+                r.get_maintenance_schedule = Some(op::response::GetMaintenanceSchedule {
+                    schedule: m.maintenance.schedule.clone(),
+                });
+                r
+            })
+            .await
+        }
+        CallType::GetMaintenanceStatus => {
+            read(|m| {
+                let mut r = response(RespType::GetMaintenanceStatus);
+                r.get_maintenance_status = Some(op::response::GetMaintenanceStatus {
+                    status: m.maintenance.status(),
+                });
+                r
+            })
+            .await
+        }
+        CallType::UpdateMaintenanceSchedule => {
+            let Some(update) = call.update_maintenance_schedule else {
+                return api::error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'update_maintenance_schedule' to be present",
+                );
+            };
+            update_schedule(master, update.schedule).await
+        }
+        CallType::StartMaintenance => {
+            let Some(start) = call.start_maintenance else {
+                return api::error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'start_maintenance' to be present",
+                );
+            };
+            machines_down(master, start.machines).await
+        }
+        CallType::StopMaintenance => {
+            let Some(stop) = call.stop_maintenance else {
+                return api::error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'stop_maintenance' to be present",
+                );
+            };
+            machines_up(master, stop.machines).await
+        }
         CallType::Subscribe => subscribe(master, accept).await,
         other => api::error(
             StatusCode::NOT_IMPLEMENTED,
@@ -246,6 +308,122 @@ async fn persisted(durable: tokio::sync::oneshot::Receiver<Result<(), String>>) 
             format!("Failed to update the registry: {e}"),
         ),
         Err(_) => gone(),
+    }
+}
+
+async fn update_schedule(master: MasterHandle, schedule: v1::maintenance::Schedule) -> Response {
+    match master
+        .write(move |m, t| m.update_maintenance_schedule(t, schedule))
+        .await
+    {
+        Ok(Ok(durable)) => persisted(durable).await,
+        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+        Err(_) => gone(),
+    }
+}
+
+async fn machines_down(master: MasterHandle, ids: Vec<v1::MachineId>) -> Response {
+    match master.write(move |m, t| m.start_maintenance(t, &ids)).await {
+        Ok(Ok(durable)) => persisted(durable).await,
+        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+        Err(_) => gone(),
+    }
+}
+
+async fn machines_up(master: MasterHandle, ids: Vec<v1::MachineId>) -> Response {
+    match master.write(move |m, _| m.stop_maintenance(&ids)).await {
+        Ok(Ok(durable)) => persisted(durable).await,
+        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+        Err(_) => gone(),
+    }
+}
+
+/// `/master/maintenance/schedule`: GET returns the schedule as JSON; POST replaces it with
+/// the `mesos.maintenance.Schedule` JSON in the body (`docs/maintenance.md`).
+pub async fn maintenance_schedule(
+    State(master): State<MasterHandle>,
+    method: Method,
+    body: Bytes,
+) -> Response {
+    if method == Method::POST {
+        let schedule = serde_json::from_slice::<Value>(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                if !v.is_object() {
+                    return Err("Expecting a JSON object".to_string());
+                }
+                remesos_proto::json::from_value::<v1::maintenance::Schedule>(&v)
+                    .map_err(|e| e.to_string())
+            });
+        return match schedule {
+            Ok(schedule) => update_schedule(master, schedule).await,
+            Err(e) => api::error(StatusCode::BAD_REQUEST, e),
+        };
+    }
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = api::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("Expecting one of {{ 'GET', 'POST' }}, but received '{method}'"),
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+        return r;
+    }
+    read_json(master, method, |m| {
+        remesos_proto::json::to_value(&m.maintenance.schedule)
+    })
+    .await
+}
+
+/// `/master/maintenance/status`: the DRAINING and DOWN machines.
+pub async fn maintenance_status(State(master): State<MasterHandle>, method: Method) -> Response {
+    read_json(master, method, |m| {
+        remesos_proto::json::to_value(&m.maintenance.status())
+    })
+    .await
+}
+
+/// The body of `/master/machine/down` and `/master/machine/up`: a JSON array of MachineIDs.
+fn machine_ids(body: &[u8]) -> Result<Vec<v1::MachineId>, String> {
+    serde_json::from_slice::<Vec<Value>>(body)
+        .map_err(|e| e.to_string())
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|v| {
+                    remesos_proto::json::from_value::<v1::MachineId>(v).map_err(|e| e.to_string())
+                })
+                .collect()
+        })
+}
+
+/// `POST /master/machine/down`: DRAINING machines go DOWN.
+pub async fn machine_down(
+    State(master): State<MasterHandle>,
+    method: Method,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    match machine_ids(&body) {
+        Ok(ids) => machines_down(master, ids).await,
+        Err(e) => api::error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+/// `POST /master/machine/up`: DOWN machines go UP and leave the schedule.
+pub async fn machine_up(
+    State(master): State<MasterHandle>,
+    method: Method,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    match machine_ids(&body) {
+        Ok(ids) => machines_up(master, ids).await,
+        Err(e) => api::error(StatusCode::BAD_REQUEST, e),
     }
 }
 

@@ -1,0 +1,371 @@
+//! Maintenance primitives (Mesos's `docs/maintenance.md`): a schedule of windows, each a set
+//! of machines and the time they will be unavailable, and each scheduled machine's mode.
+//!
+//! ```text
+//!   UP --UPDATE_MAINTENANCE_SCHEDULE--> DRAINING --START_MAINTENANCE--> DOWN
+//!    ^        (machine leaves the schedule: back to UP)                   |
+//!    +-------------------------STOP_MAINTENANCE---------------------------+
+//! ```
+//!
+//! * A machine is a [`v1::MachineId`]: hostname (case-insensitive) and IP. An agent belongs
+//!   to the machine whose hostname *and* IP are its own (AgentInfo.hostname and the IP of
+//!   its endpoint), so a schedule entry without an IP matches no agent — as in Mesos.
+//! * DRAINING: offers for the machine's agents carry `Offer.unavailability`; outstanding
+//!   offers are rescinded when a machine's unavailability changes so that frameworks see it.
+//! * DOWN: the machine's agents are told to shut down and removed (their tasks end
+//!   TASK_GONE_BY_OPERATOR, or TASK_LOST for frameworks that are not partition-aware), and
+//!   agents on it are refused when they (re)register. A DOWN machine must stay in the
+//!   schedule; only STOP_MAINTENANCE brings it back UP (and out of the schedule).
+//! * The schedule and modes are one registry record (`registrar::Maintenance`), written
+//!   before the operator is answered and recovered by a new leader; its encoding is capped
+//!   at [`MAX_MAINTENANCE_BYTES`] (one ZooKeeper znode).
+//!
+//! Not implemented: inverse offers. Frameworks learn about maintenance only through
+//! `Offer.unavailability`; GET_MAINTENANCE_STATUS lists draining machines without inverse
+//! offer statuses, and ACCEPT_INVERSE_OFFERS / DECLINE_INVERSE_OFFERS are no-ops.
+
+use std::collections::{BTreeMap, HashSet};
+
+use prost::Message;
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use tokio::sync::oneshot;
+use v1::machine_info::Mode;
+use v1::maintenance::{ClusterStatus, Schedule};
+
+use super::agent::Agent;
+use super::lifecycle::Removal;
+use super::registrar::{MAX_MAINTENANCE_BYTES, Maintenance, Operation};
+use super::{Effect, Master, Time};
+
+/// A machine as Mesos compares them: lower-cased hostname and IP, each possibly absent.
+pub type MachineKey = (Option<String>, Option<String>);
+
+pub fn machine_key(id: &v1::MachineId) -> MachineKey {
+    (
+        id.hostname.as_ref().map(|h| h.to_lowercase()),
+        id.ip.clone(),
+    )
+}
+
+/// The machine of an agent with `hostname` whose HTTP endpoint is `endpoint` (`ip:port`).
+pub fn agent_machine(hostname: &str, endpoint: &str) -> MachineKey {
+    let ip = endpoint
+        .rsplit_once(':')
+        .map(|(ip, _)| ip)
+        .unwrap_or(endpoint);
+    (Some(hostname.to_lowercase()), Some(ip.to_string()))
+}
+
+/// The master's view of maintenance.
+#[derive(Clone, Debug, Default)]
+pub struct Machines {
+    /// The schedule as the operator last set it (minus machines brought back UP).
+    pub schedule: Schedule,
+    /// Every machine in the schedule: DRAINING or DOWN, with its window's unavailability.
+    pub machines: BTreeMap<MachineKey, v1::MachineInfo>,
+}
+
+impl Machines {
+    pub fn from_record(record: &Maintenance) -> Machines {
+        Machines {
+            schedule: record.schedule.clone().unwrap_or_default(),
+            machines: record
+                .machines
+                .iter()
+                .map(|m| (machine_key(&m.id), m.clone()))
+                .collect(),
+        }
+    }
+
+    pub fn to_record(&self) -> Maintenance {
+        Maintenance {
+            schedule: Some(self.schedule.clone()),
+            machines: self.machines.values().cloned().collect(),
+        }
+    }
+
+    pub fn mode(&self, key: &MachineKey) -> Option<Mode> {
+        self.machines
+            .get(key)
+            .and_then(|m| m.mode)
+            .and_then(|m| Mode::try_from(m).ok())
+    }
+
+    /// What offers for `agent` say about its machine's planned unavailability.
+    pub fn unavailability(&self, agent: &Agent) -> Option<v1::Unavailability> {
+        if self.machines.is_empty() {
+            return None; // the common case: no per-offer key to build
+        }
+        self.machines
+            .get(&agent_machine(agent.hostname(), &agent.endpoint))
+            .and_then(|m| m.unavailability)
+    }
+
+    /// GET_MAINTENANCE_STATUS and `/maintenance/status`.
+    pub fn status(&self) -> ClusterStatus {
+        let mut status = ClusterStatus::default();
+        for machine in self.machines.values() {
+            match machine.mode.and_then(|m| Mode::try_from(m).ok()) {
+                Some(Mode::Draining) => status.draining_machines.push(
+                    v1::maintenance::cluster_status::DrainingMachine {
+                        id: machine.id.clone(),
+                        statuses: vec![],
+                    },
+                ),
+                Some(Mode::Down) => status.down_machines.push(machine.id.clone()),
+                _ => {}
+            }
+        }
+        status
+    }
+}
+
+/// `Machine '{"hostname":"h","ip":"10.0.0.1"}'`, as Mesos names a machine in its errors.
+fn quoted(id: &v1::MachineId) -> String {
+    format!("Machine '{}'", remesos_proto::json::to_value(id))
+}
+
+/// Mesos's `maintenance::validation::machine`.
+fn validate_machine(id: &v1::MachineId) -> Result<(), String> {
+    let hostname = id.hostname.as_deref().unwrap_or_default();
+    let ip = id.ip.as_deref().unwrap_or_default();
+    if hostname.is_empty() && ip.is_empty() {
+        return Err("Both 'hostname' and 'ip' for a machine are empty".to_string());
+    }
+    if !ip.is_empty() && ip.parse::<std::net::Ipv4Addr>().is_err() {
+        return Err(format!("Failed to parse IP address '{ip}'"));
+    }
+    Ok(())
+}
+
+/// Mesos's `maintenance::validation::machines` (START/STOP_MAINTENANCE, machine/down, up).
+fn validate_machines(ids: &[v1::MachineId]) -> Result<(), String> {
+    if ids.is_empty() {
+        return Err("List of machines is empty".to_string());
+    }
+    let mut seen = HashSet::new();
+    for id in ids {
+        validate_machine(id)?;
+        if !seen.insert(machine_key(id)) {
+            return Err(format!(
+                "{} appears more than once in the schedule",
+                quoted(id)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Mesos's `maintenance::validation::schedule`: every window has machines and a
+/// non-negative duration, machines are valid and appear once, and no DOWN machine leaves
+/// the schedule (only STOP_MAINTENANCE brings a machine back UP).
+fn validate_schedule(
+    schedule: &Schedule,
+    machines: &BTreeMap<MachineKey, v1::MachineInfo>,
+) -> Result<(), String> {
+    let mut updated = HashSet::new();
+    for window in &schedule.windows {
+        if window.machine_ids.is_empty() {
+            return Err("List of machines in the maintenance window is empty".to_string());
+        }
+        if window
+            .unavailability
+            .duration
+            .as_ref()
+            .is_some_and(|d| d.nanoseconds < 0)
+        {
+            return Err("Unavailability 'duration' is negative".to_string());
+        }
+        for id in &window.machine_ids {
+            validate_machine(id)?;
+            if !updated.insert(machine_key(id)) {
+                return Err(format!(
+                    "{} appears more than once in the schedule",
+                    quoted(id)
+                ));
+            }
+        }
+    }
+    for (key, machine) in machines {
+        if machine.mode == Some(Mode::Down as i32) && !updated.contains(key) {
+            return Err(format!(
+                "{} is deactivated and cannot be removed from the schedule",
+                quoted(&machine.id)
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Master {
+    /// UPDATE_MAINTENANCE_SCHEDULE and `POST /maintenance/schedule`: replaces the schedule.
+    /// New machines start DRAINING, machines that leave it go back UP, DOWN machines stay
+    /// DOWN. The receiver hears when the change is durable.
+    pub fn update_maintenance_schedule(
+        &mut self,
+        now: Time,
+        schedule: Schedule,
+    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+        validate_schedule(&schedule, &self.maintenance.machines)?;
+        let mut machines = BTreeMap::new();
+        for window in &schedule.windows {
+            for id in &window.machine_ids {
+                let key = machine_key(id);
+                let mode = match self.maintenance.mode(&key) {
+                    Some(Mode::Down) => Mode::Down,
+                    _ => Mode::Draining,
+                };
+                let info = v1::MachineInfo {
+                    id: id.clone(),
+                    mode: Some(mode as i32),
+                    unavailability: Some(window.unavailability),
+                };
+                machines.insert(key, info);
+            }
+        }
+        let next = Machines { schedule, machines };
+        let size = next.to_record().encoded_len();
+        if size > MAX_MAINTENANCE_BYTES {
+            return Err(format!(
+                "The maintenance schedule is too large: it takes {size} bytes in the registry, \
+                 which keeps at most {MAX_MAINTENANCE_BYTES}"
+            ));
+        }
+        // Outstanding offers of agents whose machine's unavailability changes are rescinded,
+        // so that the next offers carry the new unavailability.
+        let stale: Vec<String> = self
+            .agents
+            .values()
+            .filter(|a| !a.offers.is_empty())
+            .filter(|a| self.maintenance.unavailability(a) != next.unavailability(a))
+            .flat_map(|a| a.offers.iter().cloned())
+            .collect();
+        self.maintenance = next;
+        for offer_id in stale {
+            self.rescind_offer(now, &offer_id);
+        }
+        tracing::info!(
+            machines = self.maintenance.machines.len(),
+            "updated the maintenance schedule"
+        );
+        Ok(self.persist_maintenance())
+    }
+
+    /// START_MAINTENANCE and `POST /machine/down`: DRAINING machines go DOWN; their agents
+    /// are shut down and removed.
+    pub fn start_maintenance(
+        &mut self,
+        now: Time,
+        ids: &[v1::MachineId],
+    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+        validate_machines(ids)?;
+        for id in ids {
+            match self.maintenance.mode(&machine_key(id)) {
+                None => {
+                    return Err(format!(
+                        "{} is not part of a maintenance schedule",
+                        quoted(id)
+                    ));
+                }
+                Some(Mode::Draining) => {}
+                Some(_) => {
+                    return Err(format!(
+                        "{} is not in DRAINING mode and cannot be brought down",
+                        quoted(id)
+                    ));
+                }
+            }
+        }
+        let keys: HashSet<MachineKey> = ids.iter().map(machine_key).collect();
+        for key in &keys {
+            if let Some(machine) = self.maintenance.machines.get_mut(key) {
+                machine.mode = Some(Mode::Down as i32);
+            }
+        }
+        let durable = self.persist_maintenance();
+        let mut doomed: Vec<String> = self
+            .agents
+            .values()
+            .filter(|a| keys.contains(&agent_machine(a.hostname(), &a.endpoint)))
+            .map(|a| a.id.clone())
+            .collect();
+        doomed.sort();
+        const MESSAGE: &str = "Operator initiated 'Machine DOWN'";
+        for agent_id in doomed {
+            tracing::info!(%agent_id, "shutting down an agent on a machine going DOWN");
+            self.send_to_agent(
+                &agent_id,
+                wire::master_message::Message::Shutdown(wire::Shutdown {
+                    message: Some(MESSAGE.to_string()),
+                }),
+            );
+            if self
+                .remove_agent(now, &agent_id, Removal::ByOperator(MESSAGE))
+                .is_some()
+            {
+                // Mesos removes the agent from the registry: it may come back as a new
+                // agent once the machine is UP.
+                self.emit(Effect::Registry {
+                    op: Box::new(Operation::remove_agent(&agent_id)),
+                    ack: None,
+                    hold: None,
+                });
+            }
+        }
+        Ok(durable)
+    }
+
+    /// STOP_MAINTENANCE and `POST /machine/up`: DOWN machines go UP and leave the schedule.
+    pub fn stop_maintenance(
+        &mut self,
+        ids: &[v1::MachineId],
+    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+        validate_machines(ids)?;
+        for id in ids {
+            match self.maintenance.mode(&machine_key(id)) {
+                None => {
+                    return Err(format!(
+                        "{} is not part of a maintenance schedule",
+                        quoted(id)
+                    ));
+                }
+                Some(Mode::Down) => {}
+                Some(_) => {
+                    return Err(format!(
+                        "{} is not in DOWN mode and cannot be brought up",
+                        quoted(id)
+                    ));
+                }
+            }
+        }
+        let keys: HashSet<MachineKey> = ids.iter().map(machine_key).collect();
+        self.maintenance.machines.retain(|k, _| !keys.contains(k));
+        for window in &mut self.maintenance.schedule.windows {
+            window
+                .machine_ids
+                .retain(|id| !keys.contains(&machine_key(id)));
+        }
+        self.maintenance
+            .schedule
+            .windows
+            .retain(|w| !w.machine_ids.is_empty());
+        Ok(self.persist_maintenance())
+    }
+
+    /// Whether an agent with `hostname` at `endpoint` sits on a DOWN machine.
+    pub(super) fn on_down_machine(&self, hostname: &str, endpoint: &str) -> bool {
+        !self.maintenance.machines.is_empty()
+            && self.maintenance.mode(&agent_machine(hostname, endpoint)) == Some(Mode::Down)
+    }
+
+    fn persist_maintenance(&mut self) -> oneshot::Receiver<Result<(), String>> {
+        let (tx, rx) = oneshot::channel();
+        self.emit(Effect::Registry {
+            op: Box::new(Operation::maintenance(self.maintenance.to_record())),
+            ack: Some(tx),
+            hold: None,
+        });
+        rx
+    }
+}
