@@ -145,7 +145,7 @@ async fn sim_agent(
     i: usize,
     tasks: usize,
     detector: MasterDetector,
-    reregistered: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    reregistered: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<Instant>>>>,
 ) {
     let mut attempt = 0u32;
     loop {
@@ -165,7 +165,7 @@ async fn session(
     i: usize,
     tasks: usize,
     master: &str,
-    reregistered: &std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    reregistered: &std::sync::Mutex<std::collections::HashMap<String, Vec<Instant>>>,
 ) {
     let Ok(mut client) =
         wire::agent_service_client::AgentServiceClient::connect(format!("http://{master}")).await
@@ -186,7 +186,12 @@ async fn session(
         match message.message {
             Some(ToAgent::Reregistered(r)) => {
                 let by = r.master_info.map(|m| m.id).unwrap_or_default();
-                *reregistered.lock().unwrap().entry(by).or_default() += 1;
+                reregistered
+                    .lock()
+                    .unwrap()
+                    .entry(by)
+                    .or_default()
+                    .push(Instant::now());
             }
             Some(ToAgent::Ping(_)) => {
                 let _ = tx
@@ -228,7 +233,7 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
         tokio::spawn(sim_agent(i, tasks, detector.clone(), counts.clone()));
     }
     let started = Instant::now();
-    while counts.lock().unwrap().get(&first_id).copied().unwrap_or(0) < agents {
+    while counts.lock().unwrap().get(&first_id).map_or(0, Vec::len) < agents {
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "agents did not register"
@@ -295,7 +300,7 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
     }
     let detection = killed.elapsed();
     let new_id = leader_id(&detector);
-    while counts.lock().unwrap().get(&new_id).copied().unwrap_or(0) < agents {
+    while counts.lock().unwrap().get(&new_id).map_or(0, Vec::len) < agents {
         assert!(
             killed.elapsed() < Duration::from_secs(300),
             "agents did not reregister"
@@ -303,6 +308,22 @@ async fn run(agents: usize, tasks: usize, session: u64) -> Result {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let agents_back = killed.elapsed() - detection;
+    {
+        // When the agents got Reregistered, from the detected leader change.
+        let mut at: Vec<Duration> = counts.lock().unwrap()[&new_id]
+            .iter()
+            .map(|t| t.duration_since(killed).saturating_sub(detection))
+            .collect();
+        at.sort();
+        let pct = |p: usize| at[(at.len() - 1) * p / 100].as_secs_f64();
+        eprintln!(
+            "  agents reregistered: first +{:.3} s, median +{:.3} s, p90 +{:.3} s, last +{:.3} s",
+            pct(0),
+            pct(50),
+            pct(90),
+            pct(100)
+        );
+    }
     let framework_back = loop {
         if let Some((_, at)) = subscribed_by
             .lock()

@@ -315,9 +315,7 @@ pub async fn start(
     let shown = master
         .current()
         .unwrap_or_else(|| "(detecting)".to_string());
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .map_err(|e| format!("failed to bind {bind}: {e}"))?;
+    let listener = super::listen(bind)?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     config.port = address.port();
     tracing::info!(%address, master = %shown, work_dir = %config.work_dir.display(), "remesos agent starting");

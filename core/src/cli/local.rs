@@ -139,9 +139,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
         .load(&master_args, std::iter::empty::<(String, String)>())
         .map_err(|e| e.to_string())?;
     let (mut master_config, master_bind) = super::master::config(&master_loaded)?;
-    let listener = tokio::net::TcpListener::bind(master_bind)
-        .await
-        .map_err(|e| format!("failed to bind {master_bind}: {e}"))?;
+    let listener = super::listen(master_bind)?;
     let master_port = listener.local_addr().map_err(|e| e.to_string())?.port();
     master_config.port = master_port;
     let master_address = format!("{}:{}", master_config.ip, master_port);

@@ -401,9 +401,7 @@ pub async fn run_with(
     durability: Durability,
 ) -> Result<(), String> {
     use master::registrar::{FileStore, Store};
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .map_err(|e| format!("failed to bind {bind}: {e}"))?;
+    let listener = super::listen(bind)?;
     let id = uuid::Uuid::new_v4().to_string();
     tracing::info!(master_id = %id, %bind, hostname = %config.hostname, "remesos master starting");
     let Some(url) = durability.zk.clone() else {

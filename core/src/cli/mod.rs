@@ -128,6 +128,26 @@ pub(crate) fn address_flags(
     Ok((bind_ip, hostname, ip))
 }
 
+/// Listen backlog for the daemons' ports (the kernel caps it at `net.core.somaxconn`).
+/// After a master failover every agent reconnects at once; with tokio's default of 1,024
+/// a burst of a thousand agents overflowed the accept queue here, and each dropped SYN
+/// costs its agent the kernel's 1 s retransmission timeout.
+const LISTEN_BACKLOG: u32 = 65535;
+
+/// Binds a daemon's listening socket (with `SO_REUSEADDR`, as a restarted daemon needs).
+pub(crate) fn listen(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    let bind = || -> std::io::Result<tokio::net::TcpListener> {
+        let socket = match addr {
+            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    bind().map_err(|e| format!("failed to bind {addr}: {e}"))
+}
+
 /// Sets up logging from Mesos's `--logging_level` and `--quiet`.
 pub(crate) fn init_logging(level: &str, quiet: bool) {
     let level = match level.to_ascii_uppercase().as_str() {
