@@ -22,8 +22,8 @@ use remesos::client::scheduler::Subscription;
 use remesos::client::{Format, HttpClient};
 use remesos::zk::MasterDetector;
 use remesos_proto::v1;
-use support::free_port;
 use support::zookeeper::ZooKeeper;
+use support::{free_port, post_json};
 use v1::scheduler as sched;
 
 /// A `remesos` process; killed (agents: terminated, so they stop their executors) on drop.
@@ -1011,23 +1011,6 @@ async fn a_leader_whose_session_expires_exits_and_the_warm_standby_takes_over() 
     assert!(!status.success(), "{status:?}");
     assert!(first.log().contains("lost leadership"), "{}", first.log());
     assert_eq!(leader_of(&url).await, second_address);
-}
-
-/// POSTs `body` to `http://{master}{path}`; returns the status and body.
-async fn post_json(master: &str, path: &str, body: &str) -> (u16, String) {
-    let r = HttpClient::default()
-        .post(
-            &format!("http://{master}{path}"),
-            "application/json",
-            "application/json",
-            &[],
-            body.as_bytes().to_vec(),
-        )
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let body = remesos::client::collect(r).await.unwrap();
-    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Issue 7 §2 with ZooKeeper: a gone agent and a DOWN machine stay so under a new leader

@@ -523,20 +523,9 @@ impl Master {
                 }
             }
         }
-        for (fid, mut task) in ended {
+        for (fid, task) in ended {
             let (state, reason) = self.removed_by_operator(&fid);
-            let status = super::master_status(
-                now,
-                &task.task_id,
-                Some(&task.agent_id),
-                state,
-                reason,
-                message,
-            );
-            task.state = state as i32;
-            task.statuses.push(status.clone());
-            self.count_terminal(state);
-            self.complete_task(&fid, task);
+            let status = self.record_end(now, &fid, task, state, reason, message);
             self.send_status(&fid, status);
         }
     }
@@ -706,7 +695,7 @@ impl Master {
         message: &str,
         notify: bool,
     ) {
-        let Some(mut task) = self
+        let Some(task) = self
             .frameworks
             .get_mut(framework_id)
             .and_then(|f| f.tasks.remove(task_id))
@@ -714,6 +703,23 @@ impl Master {
             return;
         };
         self.release_task(now, &task);
+        let status = self.record_end(now, framework_id, task, state, reason, message);
+        if notify {
+            let event = super::update_event(status);
+            self.send_to_framework(framework_id, event);
+        }
+    }
+
+    /// Files `task` as completed in `state` with a master-generated status; returns it.
+    fn record_end(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        mut task: v1::Task,
+        state: v1::TaskState,
+        reason: v1::task_status::Reason,
+        message: &str,
+    ) -> v1::TaskStatus {
         let status = super::master_status(
             now,
             &task.task_id,
@@ -726,10 +732,7 @@ impl Master {
         task.statuses.push(status.clone());
         self.count_terminal(state);
         self.complete_task(framework_id, task);
-        if notify {
-            let event = super::update_event(status);
-            self.send_to_framework(framework_id, event);
-        }
+        status
     }
 
     fn complete_task(&mut self, framework_id: &str, task: v1::Task) {

@@ -252,13 +252,16 @@ impl Master {
         Ok(self.persist_maintenance())
     }
 
-    /// START_MAINTENANCE and `POST /machine/down`: DRAINING machines go DOWN; their agents
-    /// are shut down and removed.
-    pub fn start_maintenance(
-        &mut self,
-        now: Time,
+    /// The machines `ids`, each valid, scheduled and in mode `want` (Mesos's refusals:
+    /// "... is not part of a maintenance schedule", "... is not in <MODE> mode and cannot
+    /// be <action>").
+    fn scheduled_in(
+        &self,
         ids: &[v1::MachineId],
-    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+        want: Mode,
+        mode_name: &str,
+        action: &str,
+    ) -> Result<HashSet<MachineKey>, String> {
         validate_machines(ids)?;
         for id in ids {
             match self.maintenance.mode(&machine_key(id)) {
@@ -268,16 +271,26 @@ impl Master {
                         quoted(id)
                     ));
                 }
-                Some(Mode::Draining) => {}
+                Some(mode) if mode == want => {}
                 Some(_) => {
                     return Err(format!(
-                        "{} is not in DRAINING mode and cannot be brought down",
+                        "{} is not in {mode_name} mode and cannot be {action}",
                         quoted(id)
                     ));
                 }
             }
         }
-        let keys: HashSet<MachineKey> = ids.iter().map(machine_key).collect();
+        Ok(ids.iter().map(machine_key).collect())
+    }
+
+    /// START_MAINTENANCE and `POST /machine/down`: DRAINING machines go DOWN; their agents
+    /// are shut down and removed.
+    pub fn start_maintenance(
+        &mut self,
+        now: Time,
+        ids: &[v1::MachineId],
+    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+        let keys = self.scheduled_in(ids, Mode::Draining, "DRAINING", "brought down")?;
         for key in &keys {
             if let Some(machine) = self.maintenance.machines.get_mut(key) {
                 machine.mode = Some(Mode::Down as i32);
@@ -321,25 +334,7 @@ impl Master {
         &mut self,
         ids: &[v1::MachineId],
     ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
-        validate_machines(ids)?;
-        for id in ids {
-            match self.maintenance.mode(&machine_key(id)) {
-                None => {
-                    return Err(format!(
-                        "{} is not part of a maintenance schedule",
-                        quoted(id)
-                    ));
-                }
-                Some(Mode::Down) => {}
-                Some(_) => {
-                    return Err(format!(
-                        "{} is not in DOWN mode and cannot be brought up",
-                        quoted(id)
-                    ));
-                }
-            }
-        }
-        let keys: HashSet<MachineKey> = ids.iter().map(machine_key).collect();
+        let keys = self.scheduled_in(ids, Mode::Down, "DOWN", "brought up")?;
         self.maintenance.machines.retain(|k, _| !keys.contains(k));
         for window in &mut self.maintenance.schedule.windows {
             window

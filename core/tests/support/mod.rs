@@ -357,12 +357,12 @@ pub fn command_task(id: &str, offer: &v1::Offer, resources: &str, command: &str)
     }
 }
 
-/// Posts a JSON v1 operator call to `http://{addr}/api/v1`; returns the status and body.
-pub async fn operator_call(addr: &str, body: &str) -> (u16, serde_json::Value) {
+/// POSTs JSON `body` to `http://{addr}{path}`; returns the status and the body as text.
+pub async fn post_json(addr: &str, path: &str, body: &str) -> (u16, String) {
     let http = remesos::client::HttpClient::default();
     let response = http
         .post(
-            &format!("http://{addr}/api/v1"),
+            &format!("http://{addr}{path}"),
             "application/json",
             "application/json",
             &[],
@@ -372,6 +372,12 @@ pub async fn operator_call(addr: &str, body: &str) -> (u16, serde_json::Value) {
         .unwrap();
     let status = response.status().as_u16();
     let body = remesos::client::collect(response).await.unwrap();
-    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Posts a JSON v1 operator call to `http://{addr}/api/v1`; returns the status and body.
+pub async fn operator_call(addr: &str, body: &str) -> (u16, serde_json::Value) {
+    let (status, body) = post_json(addr, "/api/v1", body).await;
+    let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
     (status, json)
 }
