@@ -1027,7 +1027,8 @@ async fn gone_agents_and_maintenance_survive_a_leader_change() {
         .map(|p| start_master(&dir, *p, &flags))
         .collect();
     let leader = leader_of(&url).await;
-    let _old_agent = start_agent(&dir, free_port(), &url, &[]);
+    let old_port = free_port();
+    let mut old_agent = start_agent(&dir, old_port, &url, &[]);
     wait_metrics(&leader, "the agent", Duration::from_secs(30), |m| {
         m["master/slaves_active"] == 1.0
     })
@@ -1042,6 +1043,25 @@ async fn gone_agents_and_maintenance_survive_a_leader_change() {
         r#"{{"type":"MARK_AGENT_GONE","mark_agent_gone":{{"agent_id":{{"value":"{old_id}"}}}}}}"#
     );
     assert_eq!(post_json(&leader, "/api/v1", &gone).await.0, 200);
+    // Shut down by the master, the agent exits as Mesos's does, forgetting its id.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = old_agent.exit_status() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gone agent did not exit:\n{}",
+            old_agent.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}\n{}", old_agent.log());
+    let latest = dir.join(format!("agent-{old_port}/meta/slaves/latest"));
+    assert!(
+        std::fs::symlink_metadata(&latest).is_err(),
+        "{latest:?} remains"
+    );
     // Agents here announce hostname 127.0.0.1 and IP 127.0.0.1.
     let machine = r#"{"hostname":"127.0.0.1","ip":"127.0.0.1"}"#;
     let schedule = format!(

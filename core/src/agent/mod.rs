@@ -142,6 +142,10 @@ pub enum Effect {
         data: Vec<u8>,
         append: bool,
     },
+    /// The master shut this agent down and its executors are gone: forget the agent's id
+    /// (`meta/slaves/latest`, so that a restart registers a new agent) and stop, as
+    /// Mesos's agent does.
+    Terminate,
     /// Point the symlink `path` at `target` (e.g. `slaves/latest`).
     Link {
         path: PathBuf,
@@ -253,6 +257,10 @@ pub struct Agent {
     pub updates: Manager,
     pub counters: Counters,
     pub start_time: f64,
+    /// The master asked this agent to shut down (it was marked gone, or its machine went
+    /// DOWN): once its executors are gone, it terminates.
+    pub terminating: bool,
+    terminate_emitted: bool,
     outbox: Vec<Effect>,
 }
 
@@ -276,6 +284,8 @@ impl Agent {
             updates: Manager::default(),
             counters: Counters::default(),
             start_time: now.wall,
+            terminating: false,
+            terminate_emitted: false,
             outbox: Vec::new(),
         }
     }
@@ -452,13 +462,14 @@ impl Agent {
             M::CheckpointResources(c) => self.checkpoint_resources(c.resources),
             M::Shutdown(s) => {
                 // The agent was marked gone or its machine went DOWN: like Mesos's agent,
-                // it stops every executor. The master refuses it from now on, so the
-                // process retries registration until the operator stops it.
+                // it stops every executor, then terminates (the master refuses it now).
                 tracing::warn!(message = ?s.message, "the master asked this agent to shut down; shutting down every framework");
+                self.terminating = true;
                 let ids: Vec<String> = self.frameworks.keys().cloned().collect();
                 for id in ids {
                     self.shutdown_framework(now, &id);
                 }
+                self.terminate_when_idle();
             }
         }
     }
@@ -1908,7 +1919,19 @@ impl Agent {
     }
 
     /// Periodic work: executor registration and shutdown deadlines, update retries.
+    /// Emits [`Effect::Terminate`] once a terminating agent runs no executor.
+    fn terminate_when_idle(&mut self) {
+        if self.terminating
+            && !self.terminate_emitted
+            && self.frameworks.values().all(|f| f.executors.is_empty())
+        {
+            self.terminate_emitted = true;
+            self.emit(Effect::Terminate);
+        }
+    }
+
     pub fn tick(&mut self, now: Time) {
+        self.terminate_when_idle();
         let mut expired = Vec::new();
         let mut kills = Vec::new();
         for (fid, framework) in &mut self.frameworks {

@@ -69,6 +69,8 @@ pub enum Command {
 #[derive(Clone)]
 pub struct AgentHandle {
     tx: mpsc::UnboundedSender<Command>,
+    /// Becomes true when the agent terminates at the master's request.
+    terminated: tokio::sync::watch::Receiver<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +91,12 @@ impl AgentHandle {
             let _ = tx.send(f(a));
         })))?;
         rx.await.map_err(|_| Gone)
+    }
+
+    /// Resolves when the master has shut this agent down and its executors are gone.
+    pub async fn terminated(&self) {
+        let mut terminated = self.terminated.clone();
+        let _ = terminated.wait_for(|t| *t).await;
     }
 
     /// Kills the executors the agent runs (`all`, or those a restarted agent could not
@@ -122,6 +130,7 @@ struct Runtime {
     files: super::files::SharedFiles,
     next_conn: ConnId,
     ticks: u64,
+    terminated: tokio::sync::watch::Sender<bool>,
 }
 
 /// How often (in ticks) containers with a cgroups memory limit are checked for OOM kills.
@@ -140,7 +149,11 @@ pub fn spawn(
 ) -> AgentHandle {
     let master = master.into();
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = AgentHandle { tx };
+    let (terminated, terminated_rx) = tokio::sync::watch::channel(false);
+    let handle = AgentHandle {
+        tx,
+        terminated: terminated_rx,
+    };
     let backoff_factor = agent.config.registration_backoff_factor;
     let mut runtime = Runtime {
         agent,
@@ -151,6 +164,7 @@ pub fn spawn(
         files,
         next_conn: 1,
         ticks: 0,
+        terminated,
     };
     for (framework_id, executor_id, container_id, pid) in recovered {
         match pid.filter(|p| super::isolator::alive(*p)) {
@@ -506,6 +520,17 @@ impl Runtime {
                 if let Err(e) = persist(&path, &data, append) {
                     tracing::error!(path = %path.display(), error = %e, "checkpoint failed");
                 }
+            }
+            Effect::Terminate => {
+                let latest = super::paths::meta_dir(&self.agent.config.work_dir)
+                    .join("slaves")
+                    .join("latest");
+                if let Err(e) = std::fs::remove_file(&latest)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(path = %latest.display(), error = %e, "failed to remove");
+                }
+                self.terminated.send_replace(true);
             }
             Effect::Link { path, target } => {
                 if let Some(parent) = path.parent() {

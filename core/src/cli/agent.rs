@@ -92,9 +92,17 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
             return Ok(());
         }
         let running = start(config, bind, master).await?;
-        super::master::shutdown_signal().await;
-        // Executors of checkpointing frameworks keep running for the next start to recover.
-        running.stop_for_restart().await;
+        tokio::select! {
+            () = super::master::shutdown_signal() => {
+                // Executors of checkpointing frameworks keep running for the next start to
+                // recover.
+                running.stop_for_restart().await;
+            }
+            () = running.handle.terminated() => {
+                tracing::warn!("the master shut this agent down; exiting");
+                running.stop().await;
+            }
+        }
         Ok(())
     })
 }

@@ -131,6 +131,9 @@ enum Conn {
         messages: mpsc::Sender<wire::MasterMessage>,
         /// While its admission is being written: what the master sent it meanwhile.
         held: Option<Vec<wire::MasterMessage>>,
+        /// The master ended the session while it was held: end it once the held
+        /// messages are out (a Shutdown must still reach the agent).
+        close_when_released: bool,
     },
 }
 
@@ -265,6 +268,7 @@ impl Runtime {
                     Conn::Agent {
                         messages,
                         held: None,
+                        close_when_released: false,
                     },
                 );
                 let result = match first {
@@ -320,10 +324,16 @@ impl Runtime {
             Command::Read(f) => f(&self.master),
             Command::Write(f) => f(&mut self.master, t),
             Command::AdmissionDone { conn, result } => {
-                let Some(Conn::Agent { messages, held }) = self.conns.get_mut(&conn) else {
+                let Some(Conn::Agent {
+                    messages,
+                    held,
+                    close_when_released,
+                }) = self.conns.get_mut(&conn)
+                else {
                     return;
                 };
                 let held = held.take().unwrap_or_default();
+                let close = *close_when_released;
                 if let Err(e) = result {
                     // The agent retries; a later attempt may be durable.
                     tracing::error!(conn, error = %e, "failed to admit an agent durably; closing its session");
@@ -336,6 +346,9 @@ impl Runtime {
                         self.conns.remove(&conn);
                         return;
                     }
+                }
+                if close {
+                    self.conns.remove(&conn);
                 }
             }
         }
@@ -376,7 +389,7 @@ impl Runtime {
                 self.conns.remove(&conn);
             }
             Effect::Agent { conn, message } => {
-                let Some(Conn::Agent { messages, held }) = self.conns.get_mut(&conn) else {
+                let Some(Conn::Agent { messages, held, .. }) = self.conns.get_mut(&conn) else {
                     return;
                 };
                 if let Some(held) = held {
@@ -394,6 +407,15 @@ impl Runtime {
                 }
             }
             Effect::CloseAgent { conn } => {
+                if let Some(Conn::Agent {
+                    held: Some(_),
+                    close_when_released,
+                    ..
+                }) = self.conns.get_mut(&conn)
+                {
+                    *close_when_released = true;
+                    return;
+                }
                 self.conns.remove(&conn);
             }
             Effect::Operator(event) => {
