@@ -411,19 +411,10 @@ async fn run_workload(master: MasterDetector, w: Workload, tally: Arc<Mutex<Tall
                         t.running.remove(&id);
                     }
                 }
-                if let (Some(agent_id), Some(uuid)) = (&status.agent_id, &status.uuid) {
-                    let ack = sched::Call {
-                        r#type: Some(sched::call::Type::Acknowledge as i32),
-                        acknowledge: Some(sched::call::Acknowledge {
-                            agent_id: agent_id.clone(),
-                            task_id: status.task_id.clone(),
-                            uuid: uuid.clone(),
-                        }),
-                        ..Default::default()
-                    };
-                    if sub.call(ack).await.is_err() {
-                        break;
-                    }
+                if let Some(ack) = remesos::client::scheduler::acknowledge_call(&status)
+                    && sub.call(ack).await.is_err()
+                {
+                    break;
                 }
             }
         }

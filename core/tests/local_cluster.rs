@@ -138,16 +138,7 @@ async fn next_update(sub: &mut Subscription) -> v1::TaskStatus {
             .unwrap();
         if let Some(update) = event.update {
             let status = update.status;
-            if let (Some(agent_id), Some(uuid)) = (&status.agent_id, &status.uuid) {
-                let ack = sched::Call {
-                    r#type: Some(sched::call::Type::Acknowledge as i32),
-                    acknowledge: Some(sched::call::Acknowledge {
-                        agent_id: agent_id.clone(),
-                        task_id: status.task_id.clone(),
-                        uuid: uuid.clone(),
-                    }),
-                    ..Default::default()
-                };
+            if let Some(ack) = remesos::client::scheduler::acknowledge_call(&status) {
                 sub.call(ack).await.unwrap();
             }
             return status;

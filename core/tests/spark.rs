@@ -670,6 +670,17 @@ fn result(driver: &Proc) -> Value {
 
 /// Polls /master/state while `driver` runs; returns the framework named `name` as last seen
 /// while active, with the most tasks (the running executors).
+/// Waits up to `within` for the driver to exit and asserts it succeeded (`what` failed
+/// otherwise, with the driver's and the cluster's logs).
+fn assert_succeeds(driver: &mut Proc, cluster: &Cluster, within: Duration, what: &str) {
+    assert!(
+        driver.wait(within).is_some_and(|s| s.success()),
+        "{what}\n{}\n{}",
+        driver.tail(),
+        cluster.logs()
+    );
+}
+
 fn watch_framework(cluster: &Cluster, driver: &mut Proc, name: &str, timeout: Duration) -> Value {
     let deadline = Instant::now() + timeout;
     let mut seen = Value::Null;
@@ -847,12 +858,11 @@ fn spark35_sparkpi_with_executor_home_role_and_constraints() {
         "RemesosSparkPi",
         Duration::from_secs(240),
     );
-    let status = driver.wait(Duration::from_secs(1));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "SparkPi failed\n{}\n{}",
-        driver.tail(),
-        cluster.logs()
+    assert_succeeds(
+        &mut driver,
+        &cluster,
+        Duration::from_secs(1),
+        "SparkPi failed",
     );
     let out = driver.stdout();
     let pi = pi_estimate(&out);
@@ -933,13 +943,11 @@ fn spark35_pyspark_wordcount_with_executor_uri_and_mesos_uris() {
         "remesos-wordcount",
         Duration::from_secs(300),
     );
-    assert!(
-        driver
-            .wait(Duration::from_secs(1))
-            .is_some_and(|s| s.success()),
-        "word count failed\n{}\n{}",
-        driver.tail(),
-        cluster.logs()
+    assert_succeeds(
+        &mut driver,
+        &cluster,
+        Duration::from_secs(1),
+        "word count failed",
     );
     let got = result(&driver);
     assert_wordcount(&got, 2000);
@@ -1102,12 +1110,11 @@ fn spark35_killed_executor_is_replaced_and_the_job_completes() {
     unsafe {
         libc::kill(victim.0, libc::SIGKILL);
     }
-    let status = driver.wait(Duration::from_secs(240));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the job did not survive the kill\n{}\n{}",
-        driver.tail(),
-        cluster.logs()
+    assert_succeeds(
+        &mut driver,
+        &cluster,
+        Duration::from_secs(240),
+        "the job did not survive the kill",
     );
     let got = result(&driver);
     assert_eq!(got["count"], 40, "{got}");
@@ -1456,13 +1463,11 @@ fn spark35_fine_grained_mode_runs_tasks_through_mesos_executor_driver() {
         "RemesosSparkPi",
         Duration::from_secs(240),
     );
-    assert!(
-        driver
-            .wait(Duration::from_secs(1))
-            .is_some_and(|s| s.success()),
-        "fine-grained SparkPi failed\n{}\n{}",
-        driver.tail(),
-        cluster.logs()
+    assert_succeeds(
+        &mut driver,
+        &cluster,
+        Duration::from_secs(1),
+        "fine-grained SparkPi failed",
     );
     let pi = pi_estimate(&driver.stdout());
     assert!(
@@ -1538,13 +1543,11 @@ fn spark4_plugin_wordcount_with_spark_mesos_url() {
         "remesos-wordcount",
         Duration::from_secs(300),
     );
-    assert!(
-        driver
-            .wait(Duration::from_secs(1))
-            .is_some_and(|s| s.success()),
-        "Spark 4 word count failed\n{}\n{}",
-        driver.tail(),
-        cluster.logs()
+    assert_succeeds(
+        &mut driver,
+        &cluster,
+        Duration::from_secs(1),
+        "Spark 4 word count failed",
     );
     let got = result(&driver);
     assert_wordcount(&got, 2000);
@@ -1582,13 +1585,11 @@ fn spark4_plugin_mesos_url_for_a_sparkcontext_built_directly() {
     .args(["--lines", "1000", "--partitions", "2", "--master"])
     .arg(format!("mesos://{}", cluster.master));
     let mut driver = Proc::spawn(cmd, &cluster.work_dir.join("drivers"), "spark4-direct");
-    assert!(
-        driver
-            .wait(Duration::from_secs(300))
-            .is_some_and(|s| s.success()),
-        "Spark 4 with mesos:// failed\n{}\n{}",
-        driver.tail(),
-        cluster.logs()
+    assert_succeeds(
+        &mut driver,
+        &cluster,
+        Duration::from_secs(300),
+        "Spark 4 with mesos:// failed",
     );
     assert_wordcount(&result(&driver), 1000);
     assert_torn_down(&cluster, "remesos-wordcount");
@@ -1648,12 +1649,11 @@ fn spark35_sparkpi_with_mesos_zk_master_url() {
         "RemesosSparkPi",
         Duration::from_secs(240),
     );
-    let status = driver.wait(Duration::from_secs(1));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "SparkPi failed\n{}\n{}",
-        driver.tail(),
-        cluster.logs()
+    assert_succeeds(
+        &mut driver,
+        &cluster,
+        Duration::from_secs(1),
+        "SparkPi failed",
     );
     let out = driver.stdout();
     let pi = pi_estimate(&out);
@@ -1782,12 +1782,11 @@ fn spark35_job_survives_leading_master_failover_through_zookeeper() {
         .collect();
     assert_eq!(before_tasks, after_tasks, "the same executors: {after}");
 
-    let status = driver.wait(Duration::from_secs(240));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the job did not survive the failover\n{}\n{}",
-        driver.tail(),
-        cluster.logs()
+    assert_succeeds(
+        &mut driver,
+        &cluster,
+        Duration::from_secs(240),
+        "the job did not survive the failover",
     );
     let got = result(&driver);
     assert_eq!(got["count"], tasks, "{got}");

@@ -264,11 +264,11 @@ impl DefaultExecutor {
     }
 
     fn framework_has_killing_state(&self) -> bool {
-        use v1::framework_info::capability::Type;
         self.framework_info.as_ref().is_some_and(|f| {
-            f.capabilities
-                .iter()
-                .any(|c| c.r#type == Some(Type::TaskKillingState as i32))
+            crate::master::framework_has_capability(
+                f,
+                v1::framework_info::capability::Type::TaskKillingState,
+            )
         })
     }
 

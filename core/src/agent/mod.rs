@@ -1172,12 +1172,7 @@ impl Agent {
             None => {
                 // Mesos answers a kill of a task it does not know with TASK_LOST
                 // (TASK_DROPPED for partition-aware frameworks), so the framework stops waiting.
-                let partition_aware = self.frameworks.get(&fid).is_some_and(|f| {
-                    crate::master::framework_has_capability(
-                        &f.info,
-                        v1::framework_info::capability::Type::PartitionAware,
-                    )
-                });
+                let partition_aware = self.partition_aware(&fid);
                 let state = if partition_aware {
                     v1::TaskState::TaskDropped
                 } else {
@@ -1638,6 +1633,16 @@ impl Agent {
         live
     }
 
+    /// Whether the framework (known here) is PARTITION_AWARE.
+    fn partition_aware(&self, framework_id: &str) -> bool {
+        self.frameworks.get(framework_id).is_some_and(|f| {
+            crate::master::framework_has_capability(
+                &f.info,
+                v1::framework_info::capability::Type::PartitionAware,
+            )
+        })
+    }
+
     /// A recovered executor subscribed again: tasks that stayed STAGING and that it does not
     /// know (not among its unacknowledged tasks) never reached it before the restart.
     fn reconnected(
@@ -1665,12 +1670,7 @@ impl Agent {
                 ..Default::default()
             })
             .collect();
-        let partition_aware = self.frameworks.get(framework_id).is_some_and(|f| {
-            crate::master::framework_has_capability(
-                &f.info,
-                v1::framework_info::capability::Type::PartitionAware,
-            )
-        });
+        let partition_aware = self.partition_aware(framework_id);
         let state = if partition_aware {
             v1::TaskState::TaskDropped
         } else {

@@ -297,16 +297,7 @@ async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
                     .map(|m| format!(": {m}"))
                     .unwrap_or_default()
             ));
-            if let (Some(agent_id), Some(uuid)) = (status.agent_id.clone(), status.uuid.clone()) {
-                let ack = sched::Call {
-                    r#type: Some(sched::call::Type::Acknowledge as i32),
-                    acknowledge: Some(sched::call::Acknowledge {
-                        agent_id,
-                        task_id: status.task_id.clone(),
-                        uuid,
-                    }),
-                    ..Default::default()
-                };
+            if let Some(ack) = crate::client::scheduler::acknowledge_call(&status) {
                 sub.call(ack).await.map_err(|e| e.to_string())?;
             }
             if crate::master::is_terminal(

@@ -14,6 +14,21 @@ use super::{Error, Format, HttpClient, Result};
 /// Largest event the client accepts (offers for thousands of agents fit easily).
 const MAX_EVENT_BYTES: usize = 64 * 1024 * 1024;
 
+/// ACKNOWLEDGE for an update, when it carries a uuid and an agent.
+pub fn acknowledge_call(status: &v1::TaskStatus) -> Option<sched::Call> {
+    let uuid = status.uuid.clone().filter(|u| !u.is_empty())?;
+    let agent_id = status.agent_id.clone()?;
+    Some(sched::Call {
+        r#type: Some(sched::call::Type::Acknowledge as i32),
+        acknowledge: Some(sched::call::Acknowledge {
+            agent_id,
+            task_id: status.task_id.clone(),
+            uuid,
+        }),
+        ..Default::default()
+    })
+}
+
 /// One subscription: the event stream plus what calls need to be accepted.
 pub struct Subscription {
     client: HttpClient,

@@ -292,7 +292,6 @@ impl TestFramework {
 
     /// The next status update (acknowledged), waiting at most `timeout`.
     pub async fn next_update(&mut self, timeout: std::time::Duration) -> v1::TaskStatus {
-        use v1::scheduler as sched;
         loop {
             let event = tokio::time::timeout(timeout, self.sub.next_event())
                 .await
@@ -300,16 +299,7 @@ impl TestFramework {
                 .unwrap();
             if let Some(update) = event.update {
                 let status = update.status;
-                if let (Some(agent_id), Some(uuid)) = (&status.agent_id, &status.uuid) {
-                    let ack = sched::Call {
-                        r#type: Some(sched::call::Type::Acknowledge as i32),
-                        acknowledge: Some(sched::call::Acknowledge {
-                            agent_id: agent_id.clone(),
-                            task_id: status.task_id.clone(),
-                            uuid: uuid.clone(),
-                        }),
-                        ..Default::default()
-                    };
+                if let Some(ack) = remesos::client::scheduler::acknowledge_call(&status) {
                     self.sub.call(ack).await.unwrap();
                 }
                 return status;

@@ -19,6 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use remesos_proto::v1;
 use v1::scheduler as sched;
 
+use crate::client::scheduler::acknowledge_call;
+
 use super::{Status, StatusCell};
 use crate::client::Format;
 use crate::client::scheduler::{Caller, Subscription};
@@ -248,10 +250,10 @@ impl State {
     }
 
     fn partition_aware(&self) -> bool {
-        self.framework
-            .capabilities
-            .iter()
-            .any(|c| c.r#type == Some(v1::framework_info::capability::Type::PartitionAware as i32))
+        crate::master::framework_has_capability(
+            &self.framework,
+            v1::framework_info::capability::Type::PartitionAware,
+        )
     }
 
     /// A subscription succeeded.
@@ -640,21 +642,6 @@ impl Drop for SchedulerDriver {
     fn drop(&mut self) {
         let _ = self.commands.send(Command::Shutdown);
     }
-}
-
-/// ACKNOWLEDGE for an update, when it carries a uuid and an agent.
-pub fn acknowledge_call(status: &v1::TaskStatus) -> Option<sched::Call> {
-    let uuid = status.uuid.clone().filter(|u| !u.is_empty())?;
-    let agent_id = status.agent_id.clone()?;
-    Some(sched::Call {
-        r#type: Some(sched::call::Type::Acknowledge as i32),
-        acknowledge: Some(sched::call::Acknowledge {
-            agent_id,
-            task_id: status.task_id.clone(),
-            uuid,
-        }),
-        ..Default::default()
-    })
 }
 
 /// The callback thread: delivers in order while RUNNING (`error` also after an abort),
