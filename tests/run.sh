@@ -14,6 +14,8 @@ command -v python3 >/dev/null || need_packages+=(python3)
 command -v java >/dev/null || need_packages+=(default-jdk-headless)
 command -v mvn >/dev/null || need_packages+=(maven)
 command -v nm >/dev/null || need_packages+=(binutils)   # the JNI symbol test reads libmesos.so
+command -v curl >/dev/null || need_packages+=(curl)      # adversarial.rs: a client in another network namespace
+command -v ip >/dev/null || need_packages+=(iproute2)    # adversarial.rs: ip netns, veth
 if [ ${#need_packages[@]} -gt 0 ]; then
     echo "installing ${need_packages[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -4,6 +4,7 @@
 //!
 //! | module | what lives there |
 //! |---|---|
+//! | [`common`] | what every layer shares: ids validated by Mesos's rules ([`common::id`]), the only way to name a directory under a work_dir |
 //! | [`resources`] | Resource arithmetic: scalars, ranges, sets, roles, reservations, Mesos's text form |
 //! | [`allocator`] | the pure hierarchical DRF allocator: roles, weights, quota, filters; no I/O, no clock |
 //! | [`agent`] | the agent: executors and tasks, status updates, sandboxes and `meta/` checkpoints, fetcher, `/files`, the command executor |
@@ -22,6 +23,7 @@ pub mod allocator;
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod common;
 pub mod duration;
 pub mod flags;
 pub mod master;

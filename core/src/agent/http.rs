@@ -62,12 +62,57 @@ fn call_error(e: CallError) -> Response {
     }
 }
 
+/// Whether `ip` is one of this host's own addresses (loopback included): binding to an
+/// address succeeds only for a local one.
+fn is_local_address(ip: std::net::IpAddr) -> bool {
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok()
+}
+
+/// Executors run on this host (`MESOS_AGENT_ENDPOINT` is the agent's own address), so an
+/// executor call from any other host is forged: refused with 403 before it is decoded.
+/// Beyond Mesos, which accepts executor calls from anywhere unless executors authenticate
+/// (`--authenticate_http_executors`); a process on the agent's own host is only stopped by
+/// that per-executor token, which comes with authentication. Containers with their own
+/// network namespace (the containers issue) will have to add their addresses here.
+fn refuse_remote_executor(extensions: &axum::http::Extensions) -> Option<Response> {
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    match peer {
+        Some(peer) if is_local_address(peer.ip()) => None,
+        Some(peer) => {
+            tracing::warn!(%peer, "refusing an executor call from another host");
+            Some(api::error(
+                StatusCode::FORBIDDEN,
+                "Executor calls are accepted from this host only",
+            ))
+        }
+        None => {
+            tracing::error!("the executor API is served without peer addresses; refusing");
+            Some(api::error(
+                StatusCode::FORBIDDEN,
+                "Executor calls are accepted from this host only",
+            ))
+        }
+    }
+}
+
 async fn executor_api(
     State(agent): State<AgentHandle>,
     method: Method,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     body: Bytes,
 ) -> Response {
+    if let Some(refused) = refuse_remote_executor(&extensions) {
+        return refused;
+    }
     let (call, accept): (exec::Call, _) = match api::read_call(&method, &headers, &body) {
         Ok(c) => c,
         Err(r) => return r,
@@ -669,4 +714,19 @@ fn executor_json(framework_id: &str, e: &super::Executor) -> Value {
         "queued_tasks": e.queued.iter().map(|t| json!({"id": t.task_id.value, "name": t.name})).collect::<Vec<_>>(),
         "completed_tasks": e.completed.iter().map(task_json).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_this_hosts_addresses_are_local() {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        assert!(super::is_local_address(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        assert!(super::is_local_address(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert!(super::is_local_address(
+            "::ffff:127.0.0.1".parse::<IpAddr>().unwrap()
+        ));
+        // TEST-NET-3 (RFC 5737): never assigned to a host.
+        assert!(!super::is_local_address("203.0.113.7".parse().unwrap()));
+    }
 }

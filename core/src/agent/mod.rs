@@ -48,6 +48,7 @@ use remesos_proto::v1;
 use v1::executor as exec;
 use wire::agent_message::Message as ToMaster;
 
+use crate::common::id::{AgentId, ContainerId, ExecutorId, FrameworkId, IdError, TaskId};
 use crate::resources::Resources;
 use status_update::{Action, Manager};
 
@@ -245,6 +246,31 @@ pub enum CallError {
     Forbidden(String),
 }
 
+/// The validated ids of one executor run: what its directories are named after.
+struct RunIds {
+    agent: AgentId,
+    framework: FrameworkId,
+    executor: ExecutorId,
+    container: ContainerId,
+}
+
+/// Checks the ids of a launch from the master (framework, executor, tasks) by Mesos's
+/// rules before any of them is stored or becomes a directory. The master validates them
+/// too; the agent does not take that on trust, since anything that can talk to it as its
+/// master could send them.
+fn validate_launch_ids<'a>(
+    framework_id: &str,
+    executor_id: &str,
+    task_ids: impl IntoIterator<Item = &'a str>,
+) -> Result<(), String> {
+    FrameworkId::new(framework_id).map_err(|e| format!("invalid framework id: {e}"))?;
+    ExecutorId::new(executor_id).map_err(|e| format!("invalid executor id: {e}"))?;
+    for task_id in task_ids {
+        TaskId::new(task_id).map_err(|e| format!("invalid task id: {e}"))?;
+    }
+    Ok(())
+}
+
 pub struct Agent {
     pub config: Config,
     /// Set once the master registered us.
@@ -313,6 +339,28 @@ impl Agent {
     /// `slave(1)@ip:port`, the pid executors derive the agent's URL from.
     pub fn pid(&self) -> String {
         format!("slave(1)@{}", self.endpoint())
+    }
+
+    /// The validated ids naming one executor run's directories. Every id the agent keeps
+    /// was validated where it entered (the master's messages, the executor API, recovery),
+    /// so an error here is a bug: it is logged and the caller skips the write rather than
+    /// let an unchecked string reach a path.
+    fn run_ids(&self, framework_id: &str, executor_id: &str, container_id: &str) -> Option<RunIds> {
+        let ids = (|| {
+            Ok::<_, IdError>(RunIds {
+                agent: AgentId::new(self.id.clone().unwrap_or_default())?,
+                framework: FrameworkId::new(framework_id)?,
+                executor: ExecutorId::new(executor_id)?,
+                container: ContainerId::new(container_id)?,
+            })
+        })();
+        match ids {
+            Ok(ids) => Some(ids),
+            Err(error) => {
+                tracing::error!(framework_id, executor_id, container_id, %error, "invalid id; nothing written");
+                None
+            }
+        }
     }
 
     fn agent_id(&self) -> String {
@@ -402,6 +450,15 @@ impl Agent {
     /// The master (re)registered us.
     pub fn registered(&mut self, now: Time, agent_id: String, master: Option<v1::MasterInfo>) {
         use prost::Message;
+        let valid_id = match AgentId::new(agent_id.as_str()) {
+            Ok(id) => id,
+            Err(error) => {
+                // The id names directories under work_dir: a master that hands out a bad one
+                // is not followed.
+                tracing::error!(%error, "the master assigned an invalid agent id; ignored");
+                return;
+            }
+        };
         let first = self.id.is_none();
         self.id = Some(agent_id.clone());
         self.info.id = Some(v1::AgentId {
@@ -410,7 +467,7 @@ impl Agent {
         self.master = master;
         self.updates.connected = true;
         if first {
-            let path = paths::meta_slave_dir(&self.config.work_dir, &agent_id).join("slave.info");
+            let path = paths::meta_slave_dir(&self.config.work_dir, &valid_id).join("slave.info");
             self.emit(Effect::Persist {
                 path,
                 data: self.info.encode_to_vec(),
@@ -579,6 +636,14 @@ impl Agent {
             Some(e) => (e, false),
             None => (self.command_executor_info(&framework_id, &task), true),
         };
+        if let Err(error) = validate_launch_ids(
+            &framework_id,
+            &executor_info.executor_id.value,
+            [task.task_id.value.as_str()],
+        ) {
+            tracing::warn!(%error, "dropping a task launch with invalid ids");
+            return;
+        }
         if let Some(error) = unsupported_container(&task, &executor_info) {
             self.local_update(
                 now,
@@ -679,6 +744,14 @@ impl Agent {
             });
         }
         let eid = executor_info.executor_id.value.clone();
+        if let Err(error) = validate_launch_ids(
+            &framework_id,
+            &eid,
+            tasks.iter().map(|t| t.task_id.value.as_str()),
+        ) {
+            tracing::warn!(%error, "dropping a task group launch with invalid ids");
+            return;
+        }
         if let Some(error) = tasks
             .iter()
             .find_map(|t| unsupported_container(t, &executor_info))
@@ -761,15 +834,18 @@ impl Agent {
         first_task: &v1::TaskInfo,
     ) {
         use prost::Message;
-        let agent_id = self.agent_id();
         let eid = info.executor_id.value.clone();
-        let container_id = uuid::Uuid::new_v4().to_string();
+        let container = ContainerId::random();
+        let container_id = container.to_string();
+        let Some(ids) = self.run_ids(framework_id, &eid, &container_id) else {
+            return;
+        };
         let sandbox = paths::sandbox(
             &self.config.work_dir,
-            &agent_id,
-            framework_id,
-            &eid,
-            &container_id,
+            &ids.agent,
+            &ids.framework,
+            &ids.executor,
+            &ids.container,
         );
         let framework = &self.frameworks[framework_id].info;
         let user = info
@@ -782,19 +858,25 @@ impl Agent {
         let command = info.command.clone().unwrap_or_default();
         let wd = self.config.work_dir.clone();
         let wd = &wd;
-        let meta = paths::meta_framework_dir(wd, &agent_id, framework_id);
+        let meta = paths::meta_framework_dir(wd, &ids.agent, &ids.framework);
         self.emit(Effect::Persist {
             path: meta.join("framework.info"),
             data: framework.encode_to_vec(),
             append: false,
         });
-        let meta_exec = paths::meta_executor_dir(wd, &agent_id, framework_id, &eid);
+        let meta_exec = paths::meta_executor_dir(wd, &ids.agent, &ids.framework, &ids.executor);
         self.emit(Effect::Persist {
             path: meta_exec.join("executor.info"),
             data: info.encode_to_vec(),
             append: false,
         });
-        let meta_run = paths::meta_run_dir(wd, &agent_id, framework_id, &eid, &container_id);
+        let meta_run = paths::meta_run_dir(
+            wd,
+            &ids.agent,
+            &ids.framework,
+            &ids.executor,
+            &ids.container,
+        );
         self.emit(Effect::Link {
             path: meta_exec.join("runs").join("latest"),
             target: container_id.clone(),
@@ -803,7 +885,7 @@ impl Agent {
         let task_limits = isolator::Limits::of(&first_task.resources);
         limits.cpus += task_limits.cpus;
         limits.mem_bytes += task_limits.mem_bytes;
-        let executor_dir = paths::executor_dir(wd, &agent_id, framework_id, &eid);
+        let executor_dir = paths::executor_dir(wd, &ids.agent, &ids.framework, &ids.executor);
         self.emit(Effect::Launch(Box::new(Launch {
             framework_id: framework_id.to_string(),
             executor_id: eid.clone(),
@@ -824,7 +906,7 @@ impl Agent {
                     .join("latest")
                     .display()
                     .to_string(),
-                paths::virtual_latest(framework_id, &eid),
+                paths::virtual_latest(&ids.framework, &ids.executor),
             ],
         });
         tracing::info!(framework_id, executor_id = %eid, %container_id, "launching executor");
@@ -885,13 +967,24 @@ impl Agent {
         else {
             return;
         };
+        let Some(ids) = self.run_ids(framework_id, executor_id, &executor.container_id) else {
+            return;
+        };
+        let Ok(task_id) = TaskId::new(task.task_id.value.as_str()) else {
+            tracing::error!(
+                framework_id,
+                executor_id,
+                "invalid task id; not checkpointed"
+            );
+            return;
+        };
         let path = paths::meta_task_dir(
             &self.config.work_dir,
-            &self.agent_id(),
-            framework_id,
-            executor_id,
-            &executor.container_id,
-            &task.task_id.value,
+            &ids.agent,
+            &ids.framework,
+            &ids.executor,
+            &ids.container,
+            &task_id,
         )
         .join("task.info");
         self.emit(Effect::Persist {
@@ -1017,6 +1110,17 @@ impl Agent {
             value: self.agent_id(),
         });
         let tid = status.task_id.value.clone();
+        let Ok(task_id) = TaskId::new(tid.as_str()) else {
+            // Entry validation (executor API, the master's launches) makes this unreachable;
+            // the id would name the update's checkpoint directory.
+            tracing::error!(
+                framework_id,
+                executor_id,
+                "status update with an invalid task id dropped"
+            );
+            self.counters.invalid_status_updates += 1;
+            return false;
+        };
         if let Some(uuid) = &status.uuid
             && self.updates.seen(framework_id, &tid, uuid)
         {
@@ -1025,6 +1129,12 @@ impl Agent {
         }
         let mut latest = state;
         let mut path = PathBuf::new();
+        let container_id = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+            .map(|e| e.container_id.clone());
+        let ids = container_id.and_then(|c| self.run_ids(framework_id, executor_id, &c));
         if let Some(executor) = self
             .frameworks
             .get_mut(framework_id)
@@ -1037,15 +1147,17 @@ impl Agent {
             } else {
                 status.executor_id = None;
             }
-            path = paths::meta_task_dir(
-                &self.config.work_dir,
-                self.id.as_deref().unwrap_or(""),
-                framework_id,
-                executor_id,
-                &executor.container_id,
-                &tid,
-            )
-            .join("task.updates");
+            if let Some(ids) = &ids {
+                path = paths::meta_task_dir(
+                    &self.config.work_dir,
+                    &ids.agent,
+                    &ids.framework,
+                    &ids.executor,
+                    &ids.container,
+                    &task_id,
+                )
+                .join("task.updates");
+            }
             if let Some(task) = executor.tasks.get_mut(&tid) {
                 task.state = status.state;
                 let mut kept = status.clone();
@@ -1340,9 +1452,21 @@ impl Agent {
         if recovered {
             self.reconnected(now, &fid, &eid, &subscribe.unacknowledged_tasks);
         }
-        // Updates the executor resent because it never saw them acknowledged (§8.2).
+        // Updates the executor resent because it never saw them acknowledged (§8.2), checked
+        // as an UPDATE call is: a SUBSCRIBE must not carry what an UPDATE may not.
         for update in subscribe.unacknowledged_updates {
-            self.executor_status(now, &fid, &eid, update.status);
+            let valid = self
+                .frameworks
+                .get(&fid)
+                .and_then(|f| f.executors.get(&eid))
+                .map(|e| validate_executor_status(&fid, &eid, e, &update.status));
+            match valid {
+                Some(Ok(())) => self.executor_status(now, &fid, &eid, update.status),
+                Some(Err(error)) => {
+                    tracing::warn!(framework_id = %fid, executor_id = %eid, %error, "dropping an unacknowledged update resent on SUBSCRIBE");
+                }
+                None => {}
+            }
         }
         let executor = self
             .frameworks
@@ -1442,30 +1566,8 @@ impl Agent {
                         "Expecting 'update' to be present".into(),
                     ));
                 };
-                let status = update.status;
-                let uuid_ok = status
-                    .uuid
-                    .as_deref()
-                    .is_some_and(|u| uuid::Uuid::from_slice(u).is_ok());
-                if !uuid_ok {
-                    return Err(CallError::BadRequest(
-                        "'TaskStatus.uuid' must be a valid UUID".into(),
-                    ));
-                }
-                if status.state == v1::TaskState::TaskStaging as i32 {
-                    return Err(CallError::BadRequest(
-                        "An executor may not send TASK_STAGING".into(),
-                    ));
-                }
-                if status
-                    .source
-                    .is_some_and(|s| s != v1::task_status::Source::Executor as i32)
-                {
-                    return Err(CallError::BadRequest(
-                        "'TaskStatus.source' must be SOURCE_EXECUTOR".into(),
-                    ));
-                }
-                let mut status = status;
+                let mut status = update.status;
+                validate_executor_status(&fid, &eid, executor, &status)?;
                 // A task that ends because its container reached a limit ends as the
                 // limitation says (Mesos reports the container's termination reason), not
                 // as the executor saw it (e.g. "Command terminated with signal Killed").
@@ -1551,6 +1653,11 @@ impl Agent {
             };
             for estate in fstate.executors {
                 let eid = estate.info.executor_id.value.clone();
+                let Some(ids) = self.run_ids(&fid, &eid, &estate.container_id) else {
+                    // A checkpoint whose ids Mesos would refuse was not written by an agent.
+                    tracing::warn!(framework_id = %fid, "skipping a recovered executor with invalid ids");
+                    continue;
+                };
                 let command_executor = recovery::is_command_executor(&estate.info);
                 let mut limits = isolator::Limits::of(&estate.info.resources);
                 let mut executor = Executor {
@@ -1610,8 +1717,12 @@ impl Agent {
                         executor.pid,
                     ));
                 }
-                let executor_dir =
-                    paths::executor_dir(&self.config.work_dir, &agent_id, &fid, &eid);
+                let executor_dir = paths::executor_dir(
+                    &self.config.work_dir,
+                    &ids.agent,
+                    &ids.framework,
+                    &ids.executor,
+                );
                 self.emit(Effect::Attach {
                     sandbox: executor.sandbox.clone(),
                     paths: vec![
@@ -1621,7 +1732,7 @@ impl Agent {
                             .join("latest")
                             .display()
                             .to_string(),
-                        paths::virtual_latest(&fid, &eid),
+                        paths::virtual_latest(&ids.framework, &ids.executor),
                     ],
                 });
                 framework.executors.insert(eid, executor);
@@ -1852,19 +1963,21 @@ impl Agent {
             "executor exited"
         );
         // A terminated run is not reconnected to after an agent restart.
-        let sentinel = paths::meta_run_dir(
-            &self.config.work_dir,
-            &self.agent_id(),
-            framework_id,
-            executor_id,
-            container_id,
-        )
-        .join("executor.sentinel");
-        self.emit(Effect::Persist {
-            path: sentinel,
-            data: Vec::new(),
-            append: false,
-        });
+        if let Some(ids) = self.run_ids(framework_id, executor_id, container_id) {
+            let sentinel = paths::meta_run_dir(
+                &self.config.work_dir,
+                &ids.agent,
+                &ids.framework,
+                &ids.executor,
+                &ids.container,
+            )
+            .join("executor.sentinel");
+            self.emit(Effect::Persist {
+                path: sentinel,
+                data: Vec::new(),
+                append: false,
+            });
+        }
         if !command_executor {
             self.emit(Effect::Master(Box::new(ToMaster::ExitedExecutor(
                 wire::ExitedExecutor {
@@ -2000,6 +2113,68 @@ impl Agent {
             .map(|e| e.container_id.clone())
             .collect()
     }
+}
+
+/// The checks an executor's status update passes before the agent takes it: Mesos's
+/// (`validateExecutorCall`, src/common/validation.cpp: a UUID, not TASK_STAGING, source
+/// SOURCE_EXECUTOR, the executor id matching the call's) and, beyond Mesos, a valid task id
+/// that names one of this executor's own tasks. Mesos only warns about an update for an
+/// unknown task or another executor's task; remesos refuses it (403), because any host that
+/// can reach the agent could otherwise end or fake the state of any task on it (the
+/// complete guard, a per-executor token, comes with authentication).
+fn validate_executor_status(
+    framework_id: &str,
+    executor_id: &str,
+    executor: &Executor,
+    status: &v1::TaskStatus,
+) -> Result<(), CallError> {
+    let uuid_ok = status
+        .uuid
+        .as_deref()
+        .is_some_and(|u| uuid::Uuid::from_slice(u).is_ok());
+    if !uuid_ok {
+        return Err(CallError::BadRequest(
+            "'TaskStatus.uuid' must be a valid UUID".into(),
+        ));
+    }
+    if status.state == v1::TaskState::TaskStaging as i32 {
+        return Err(CallError::BadRequest(
+            "An executor may not send TASK_STAGING".into(),
+        ));
+    }
+    if status
+        .source
+        .is_some_and(|s| s != v1::task_status::Source::Executor as i32)
+    {
+        return Err(CallError::BadRequest(
+            "'TaskStatus.source' must be SOURCE_EXECUTOR".into(),
+        ));
+    }
+    if let Some(id) = &status.executor_id
+        && id.value != executor_id
+    {
+        return Err(CallError::BadRequest(format!(
+            "ExecutorID in Call: {executor_id} does not match ExecutorID in TaskStatus: {}",
+            id.value.escape_debug()
+        )));
+    }
+    let task_id = &status.task_id.value;
+    if let Err(e) = TaskId::new(task_id.as_str()) {
+        return Err(CallError::BadRequest(format!(
+            "'TaskStatus.task_id' is invalid: {e}"
+        )));
+    }
+    let owned = executor.tasks.contains_key(task_id)
+        || executor
+            .completed
+            .iter()
+            .any(|t| &t.task_id.value == task_id);
+    if !owned {
+        return Err(CallError::Forbidden(format!(
+            "Task {task_id} is not a task of executor {executor_id} of framework {framework_id}"
+        )));
+    }
+    Ok(())
 }
 
 fn launch_group_event(task_group: v1::TaskGroupInfo) -> exec::Event {

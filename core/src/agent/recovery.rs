@@ -33,6 +33,7 @@ use remesos_proto::internal as wire;
 use remesos_proto::v1;
 
 use super::paths;
+use crate::common::id::{AgentId, ContainerId, ExecutorId, FrameworkId, TaskId};
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`).
 pub fn boot_id() -> Option<String> {
@@ -104,7 +105,15 @@ pub fn read(work_dir: &Path) -> Result<Outcome, String> {
     let Some(agent_id) = agent_id else {
         return Ok(Outcome::Fresh);
     };
-    let slave_dir = paths::meta_slave_dir(work_dir, &agent_id);
+    // Every name below comes off the disk (a symlink's target, directory names): each is
+    // validated like an id from the network before it is joined into a path.
+    let agent = AgentId::new(agent_id.as_str()).map_err(|e| {
+        format!(
+            "invalid agent id in {}: {e}",
+            meta.join("slaves/latest").display()
+        )
+    })?;
+    let slave_dir = paths::meta_slave_dir(work_dir, &agent);
     let Ok(bytes) = std::fs::read(slave_dir.join("slave.info")) else {
         return Ok(Outcome::Fresh);
     };
@@ -120,7 +129,11 @@ pub fn read(work_dir: &Path) -> Result<Outcome, String> {
         frameworks: Vec::new(),
     };
     for fid in dir_names(&slave_dir.join("frameworks")) {
-        let fdir = paths::meta_framework_dir(work_dir, &agent_id, &fid);
+        let Ok(fid) = FrameworkId::new(fid.as_str()) else {
+            tracing::warn!(framework_id = %fid.escape_debug(), "skipping a framework directory with an invalid id");
+            continue;
+        };
+        let fdir = paths::meta_framework_dir(work_dir, &agent, &fid);
         let Some(info) = decode::<v1::FrameworkInfo>(&fdir.join("framework.info")) else {
             tracing::warn!(framework_id = %fid, "skipping a framework without framework.info");
             continue;
@@ -130,28 +143,37 @@ pub fn read(work_dir: &Path) -> Result<Outcome, String> {
             executors: Vec::new(),
         };
         for eid in dir_names(&fdir.join("executors")) {
-            let edir = paths::meta_executor_dir(work_dir, &agent_id, &fid, &eid);
+            let Ok(eid) = ExecutorId::new(eid.as_str()) else {
+                tracing::warn!(framework_id = %fid, executor_id = %eid.escape_debug(), "skipping an executor directory with an invalid id");
+                continue;
+            };
+            let edir = paths::meta_executor_dir(work_dir, &agent, &fid, &eid);
             let Some(info) = decode::<v1::ExecutorInfo>(&edir.join("executor.info")) else {
                 tracing::warn!(framework_id = %fid, executor_id = %eid, "skipping an executor without executor.info");
                 continue;
             };
-            let Some(container_id) = std::fs::read_link(edir.join("runs").join("latest"))
+            let Some(container) = std::fs::read_link(edir.join("runs").join("latest"))
                 .ok()
                 .and_then(|p| p.to_str().map(str::to_string))
+                .and_then(|c| ContainerId::new(c).ok())
             else {
                 continue;
             };
-            let run = paths::meta_run_dir(work_dir, &agent_id, &fid, &eid, &container_id);
+            let container_id = container.to_string();
+            let run = paths::meta_run_dir(work_dir, &agent, &fid, &eid, &container);
             let pid = recorded_pid(&run.join("pids").join("forked.pid"));
             let mut executor = ExecutorState {
                 info,
-                sandbox: paths::sandbox(work_dir, &agent_id, &fid, &eid, &container_id),
+                sandbox: paths::sandbox(work_dir, &agent, &fid, &eid, &container),
                 container_id: container_id.clone(),
                 pid,
                 terminated: run.join("executor.sentinel").exists(),
                 tasks: Vec::new(),
             };
             for tid in dir_names(&run.join("tasks")) {
+                let Ok(tid) = TaskId::new(tid.as_str()) else {
+                    continue;
+                };
                 let tdir = run.join("tasks").join(&tid);
                 let Some(info) = decode::<v1::TaskInfo>(&tdir.join("task.info")) else {
                     continue;

@@ -392,6 +392,184 @@ fn executor_calls_are_validated() {
     );
 }
 
+impl H {
+    /// An UPDATE call as an executor (or someone pretending to be one) sends it.
+    fn try_update(
+        &mut self,
+        executor: &str,
+        task: &str,
+        state: v1::TaskState,
+    ) -> Result<(), super::CallError> {
+        let now = self.now();
+        let call = exec::Call {
+            executor_id: v1::ExecutorId {
+                value: executor.into(),
+            },
+            framework_id: v1::FrameworkId { value: "F".into() },
+            r#type: Some(exec::call::Type::Update as i32),
+            update: Some(exec::call::Update {
+                status: v1::TaskStatus {
+                    task_id: v1::TaskId { value: task.into() },
+                    state: state as i32,
+                    source: Some(v1::task_status::Source::Executor as i32),
+                    uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        };
+        let result = self.agent.executor_call(now, call);
+        self.pump();
+        result
+    }
+
+    fn persisted_paths(&mut self) -> Vec<PathBuf> {
+        self.take(|e| match e {
+            Effect::Persist { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+    }
+}
+
+/// Issue 11, defect 1: a task id from an UPDATE was joined into the checkpoint path
+/// unvalidated, so `../../..` or `/etc` made the agent (root) write `task.updates` there.
+#[test]
+fn an_update_with_a_path_as_task_id_is_refused_and_writes_nothing() {
+    let mut h = H::new();
+    h.run("t1");
+    h.subscribe("t1", 7);
+    h.effects.clear();
+    for bad in [
+        "../../../../tmp/owned",
+        "/tmp/owned",
+        "..",
+        ".",
+        "",
+        "a\\b",
+        "a\nb",
+    ] {
+        let result = h.try_update("t1", bad, v1::TaskState::TaskFinished);
+        assert!(
+            matches!(&result, Err(super::CallError::BadRequest(m)) if m.starts_with("'TaskStatus.task_id' is invalid")),
+            "{bad:?}: {result:?}"
+        );
+    }
+    assert!(h.persisted_paths().is_empty(), "nothing checkpointed");
+    assert!(h.master_messages().is_empty(), "nothing forwarded");
+    assert_eq!(h.agent.counters.valid_status_updates, 0);
+}
+
+/// Beyond Mesos (which only warns): an executor may report on its own tasks only.
+#[test]
+fn an_executor_cannot_update_another_executors_task_or_an_unknown_one() {
+    let mut h = H::new();
+    h.run("t1");
+    h.run("t2");
+    h.subscribe("t1", 7);
+    h.subscribe("t2", 8);
+    h.effects.clear();
+    let foreign = h.try_update("t1", "t2", v1::TaskState::TaskFinished);
+    assert_eq!(
+        foreign,
+        Err(super::CallError::Forbidden(
+            "Task t2 is not a task of executor t1 of framework F".into()
+        ))
+    );
+    let unknown = h.try_update("t1", "never-launched", v1::TaskState::TaskRunning);
+    assert!(matches!(unknown, Err(super::CallError::Forbidden(_))));
+    assert!(h.master_messages().is_empty());
+    assert!(h.persisted_paths().is_empty());
+    // The executor's own task still goes through.
+    h.try_update("t2", "t2", v1::TaskState::TaskRunning)
+        .unwrap();
+    assert_eq!(h.master_messages().len(), 1);
+}
+
+/// Mesos's validateExecutorCall: the status's executor id must be the caller's.
+#[test]
+fn an_update_naming_another_executor_is_refused() {
+    let mut h = H::new();
+    h.run("t1");
+    h.subscribe("t1", 7);
+    let now = h.now();
+    let call = exec::Call {
+        executor_id: v1::ExecutorId { value: "t1".into() },
+        framework_id: v1::FrameworkId { value: "F".into() },
+        r#type: Some(exec::call::Type::Update as i32),
+        update: Some(exec::call::Update {
+            status: v1::TaskStatus {
+                task_id: v1::TaskId { value: "t1".into() },
+                executor_id: Some(v1::ExecutorId {
+                    value: "other".into(),
+                }),
+                state: v1::TaskState::TaskRunning as i32,
+                uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        h.agent.executor_call(now, call),
+        Err(super::CallError::BadRequest(
+            "ExecutorID in Call: t1 does not match ExecutorID in TaskStatus: other".into()
+        ))
+    );
+}
+
+/// A SUBSCRIBE carries resent updates; they pass the same checks as UPDATE calls.
+#[test]
+fn updates_resent_on_subscribe_are_checked_like_update_calls() {
+    let mut h = H::new();
+    h.run("t1");
+    h.run("t2");
+    h.effects.clear();
+    let now = h.now();
+    let resent = |task: &str| exec::call::Update {
+        status: v1::TaskStatus {
+            task_id: v1::TaskId { value: task.into() },
+            state: v1::TaskState::TaskFinished as i32,
+            source: Some(v1::task_status::Source::Executor as i32),
+            uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+            ..Default::default()
+        },
+    };
+    let call = exec::Call {
+        executor_id: v1::ExecutorId { value: "t1".into() },
+        framework_id: v1::FrameworkId { value: "F".into() },
+        r#type: Some(exec::call::Type::Subscribe as i32),
+        subscribe: Some(exec::call::Subscribe {
+            unacknowledged_tasks: vec![],
+            unacknowledged_updates: vec![resent("t2"), resent("../../../../tmp/x")],
+        }),
+        ..Default::default()
+    };
+    h.agent.executor_subscribe(now, 7, call).unwrap();
+    h.pump();
+    assert!(h.master_messages().is_empty(), "no update for t2 or a path");
+    assert!(
+        h.persisted_paths()
+            .iter()
+            .all(|p| !p.to_string_lossy().contains("tasks/t2")
+                && !p.to_string_lossy().contains("..")),
+    );
+}
+
+/// Ids from the master become directories too: the agent checks them itself.
+#[test]
+fn a_launch_with_invalid_ids_is_dropped() {
+    let mut h = H::new();
+    h.run("../../../../tmp/evil");
+    assert!(h.agent.frameworks.is_empty(), "nothing admitted");
+    assert!(
+        !h.effects
+            .iter()
+            .any(|e| matches!(e, Effect::Launch(_) | Effect::Persist { .. })),
+        "nothing launched or written: {:?}",
+        h.effects
+    );
+}
+
 #[test]
 fn docker_containers_fail_with_a_clear_message() {
     let mut h = H::new();

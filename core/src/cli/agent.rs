@@ -359,6 +359,8 @@ pub async fn start(
     let handle = agent::runtime::spawn(state, master, files.clone(), recovered);
     let app = agent::http::router(handle.clone(), files);
     let server = tokio::spawn(async move {
+        // The peer's address reaches the handlers: the executor API serves this host only.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "agent server failed");
         }

@@ -399,6 +399,16 @@ impl Master {
                 }) {
                     return Err("volumes to create must carry a persistence id".to_string());
                 }
+                // A persistence id names the volume's directory on the agent
+                // (`volumes/roles/<role>/<id>`): Mesos's master checks it as any id.
+                for r in &given {
+                    let id = r.disk.as_ref().and_then(|d| d.persistence.as_ref());
+                    if let Some(p) = id {
+                        crate::common::id::validate_id(&p.id).map_err(|e| {
+                            format!("Invalid persistence ID for persistent volume: {e}")
+                        })?;
+                    }
+                }
                 (strip_persistence(&given), given)
             }
             _ => {

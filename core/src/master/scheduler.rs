@@ -887,17 +887,7 @@ pub(super) fn operator_framework_event(
 
 /// Mesos's `common::validation::validateID`.
 pub(super) fn validate_id(what: &str, id: &str) -> Result<(), CallError> {
-    if id.is_empty() {
-        return Err(bad(format!("{what} ID must not be empty")));
-    }
-    if id.len() > 255 {
-        return Err(bad(format!("{what} ID is too long")));
-    }
-    if id == "." || id == ".." {
-        return Err(bad(format!("'{id}' is disallowed")));
-    }
-    if id.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
-        return Err(bad(format!("'{id}' contains invalid characters")));
-    }
-    Ok(())
+    // Mesos's common::validation::validateID (src/common/validation.cpp), shared with the
+    // agent; Mesos's master prefixes the message per field the same way.
+    crate::common::id::validate_id(id).map_err(|e| bad(format!("{what} has an invalid ID: {e}")))
 }

@@ -2139,3 +2139,139 @@ fn a_new_leader_recovers_maintenance_and_gone_agents() {
         .unwrap_err();
     assert!(err.0.contains("marked gone"));
 }
+
+/// Issue 11, defect 1: an agent's session is not authenticated, so the ids it reports when
+/// reregistering are checked as Mesos's `reregisterSlave` validation does, before any of
+/// them enters the master's state.
+#[test]
+fn a_reregistration_with_invalid_ids_is_refused_and_changes_nothing() {
+    let mut h = Harness::new();
+    let agent = |id: &str| v1::AgentInfo {
+        hostname: "host1".into(),
+        id: Some(v1::AgentId { value: id.into() }),
+        resources: Resources::parse("cpus:4;mem:1024", "*")
+            .unwrap()
+            .into_protos(),
+        ..Default::default()
+    };
+    let task = |tid: &str, fid: &str| v1::Task {
+        name: "t".into(),
+        task_id: v1::TaskId { value: tid.into() },
+        framework_id: v1::FrameworkId { value: fid.into() },
+        agent_id: v1::AgentId { value: "S3".into() },
+        state: v1::TaskState::TaskRunning as i32,
+        ..Default::default()
+    };
+    let cases = [
+        wire::Reregister {
+            agent_info: agent("../../etc"),
+            ..Default::default()
+        },
+        wire::Reregister {
+            agent_info: agent("S3"),
+            tasks: vec![task("/etc/passwd", "F")],
+            ..Default::default()
+        },
+        wire::Reregister {
+            agent_info: agent("S3"),
+            tasks: vec![task("t", "..")],
+            ..Default::default()
+        },
+        wire::Reregister {
+            agent_info: agent("S3"),
+            frameworks: vec![v1::FrameworkInfo {
+                id: Some(v1::FrameworkId {
+                    value: "a\nb".into(),
+                }),
+                ..framework("evil")
+            }],
+            ..Default::default()
+        },
+    ];
+    for reregister in cases {
+        let conn = h.conn();
+        let now = h.now();
+        let refused = h.master.reregister_agent(now, conn, reregister);
+        assert!(refused.is_err(), "{refused:?}");
+        h.pump();
+    }
+    assert!(h.master.agents.is_empty());
+    assert!(h.master.frameworks.is_empty());
+}
+
+/// A persistence id names a directory on the agent (`volumes/roles/<role>/<id>`): CREATE
+/// checks it as Mesos's master does ("Invalid persistence ID for persistent volume").
+#[test]
+fn create_refuses_a_persistence_id_that_is_a_path() {
+    let mut h = Harness::new();
+    let (agent_id, _) = h.add_agent("host1", "cpus:4;mem:1024;disk:1000");
+    let mut info = framework("volumes");
+    info.role = Some("r".to_string());
+    info.principal = Some("ops".to_string());
+    info.capabilities.push(capability(
+        v1::framework_info::capability::Type::ReservationRefinement,
+    ));
+    let fw = h.subscribe(info);
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let mut disk = Resources::parse("disk:100", "*").unwrap().into_protos();
+    for r in &mut disk {
+        r.allocation_info = Some(v1::resource::AllocationInfo {
+            role: Some("r".into()),
+        });
+        r.reservations.push(v1::resource::ReservationInfo {
+            r#type: Some(v1::resource::reservation_info::Type::Dynamic as i32),
+            role: Some("r".into()),
+            principal: Some("ops".into()),
+            labels: None,
+        });
+    }
+    let mut volume = disk.clone();
+    for r in &mut volume {
+        r.disk = Some(v1::resource::DiskInfo {
+            persistence: Some(v1::resource::disk_info::Persistence {
+                id: "../../../../etc".into(),
+                principal: Some("ops".into()),
+            }),
+            volume: Some(v1::Volume {
+                container_path: "data".into(),
+                mode: v1::volume::Mode::Rw as i32,
+                ..Default::default()
+            }),
+            source: None,
+        });
+    }
+    let accept = sched::Call {
+        r#type: Some(CallType::Accept as i32),
+        accept: Some(sched::call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![
+                v1::offer::Operation {
+                    r#type: Some(v1::offer::operation::Type::Reserve as i32),
+                    reserve: Some(v1::offer::operation::Reserve {
+                        resources: disk,
+                        source: vec![],
+                    }),
+                    ..Default::default()
+                },
+                v1::offer::Operation {
+                    r#type: Some(v1::offer::operation::Type::Create as i32),
+                    create: Some(v1::offer::operation::Create { volumes: volume }),
+                    ..Default::default()
+                },
+            ],
+            filters: None,
+        }),
+        ..Default::default()
+    };
+    let _ = h.call(&fw, accept);
+    let total = &h.master.agents[&agent_id].total;
+    assert!(
+        total.clone().into_protos().iter().all(|r| r
+            .disk
+            .as_ref()
+            .and_then(|d| d.persistence.as_ref())
+            .is_none()),
+        "no volume was created: {total}"
+    );
+}

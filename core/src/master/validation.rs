@@ -2,6 +2,7 @@
 //! ExecutorInfo, task groups and the resources they use. Errors are the messages frameworks
 //! see in TASK_ERROR updates.
 
+use remesos_proto::internal as wire;
 use remesos_proto::v1;
 
 use super::framework::Framework;
@@ -162,6 +163,39 @@ pub fn validate_group_executor(
             "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
             id.value, framework.id
         ));
+    }
+    Ok(())
+}
+
+/// Mesos's `master::validation::master::message::reregisterSlave` (src/master/validation.cpp),
+/// for its ids: the agent's, every framework's, executor's and task's, checked by
+/// `common::validation::validateID` before the master takes any of them into its state (an
+/// agent's session is not authenticated yet: whatever can reach the master can send this).
+pub fn validate_reregistration(reregister: &wire::Reregister) -> Result<(), String> {
+    use crate::common::id::validate_id;
+    if let Some(id) = &reregister.agent_info.id {
+        validate_id(&id.value).map_err(|e| e.to_string())?;
+    }
+    for framework in &reregister.frameworks {
+        if let Some(id) = &framework.id {
+            validate_id(&id.value)
+                .map_err(|e| format!("Framework has an invalid FrameworkID: {e}"))?;
+        }
+    }
+    for executor in &reregister.executors {
+        validate_id(&executor.executor_id.value).map_err(|e| e.to_string())?;
+        if let Some(id) = &executor.framework_id {
+            validate_id(&id.value)
+                .map_err(|e| format!("Executor has an invalid FrameworkID: {e}"))?;
+        }
+    }
+    for task in &reregister.tasks {
+        validate_id(&task.task_id.value).map_err(|e| format!("Task has an invalid TaskID: {e}"))?;
+        validate_id(&task.framework_id.value)
+            .map_err(|e| format!("Task has an invalid FrameworkID: {e}"))?;
+        if let Some(id) = &task.executor_id {
+            validate_id(&id.value).map_err(|e| format!("Task has an invalid ExecutorID: {e}"))?;
+        }
     }
     Ok(())
 }
