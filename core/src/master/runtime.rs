@@ -278,7 +278,7 @@ impl Runtime {
                     wire::agent_message::Message::Reregister(r) => {
                         self.master.reregister_agent(t, conn, r)
                     }
-                    _ => Err(AgentRefused(
+                    _ => Err(AgentRefused::retry(
                         "expected Register or Reregister first".to_string(),
                     )),
                 };
