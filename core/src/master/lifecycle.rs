@@ -936,10 +936,14 @@ impl Master {
         framework.connection = None;
         framework.active = false;
         framework.unregistered_time = Some(now.wall);
+        // SUBSCRIBE validated the timeout (`Duration::create`), so it is at most i64::MAX
+        // nanoseconds; a negative one ends the framework now, as Mesos's zero-delay timer.
         let timeout = framework.info.failover_timeout.unwrap_or(0.0);
-        let timeout =
-            std::time::Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(super::MAX_REFUSE);
-        framework.failover_deadline = Some(now.mono + timeout);
+        let timeout = std::time::Duration::try_from_secs_f64(timeout.max(0.0))
+            .unwrap_or(crate::duration::MAX_DURATION)
+            .min(crate::duration::MAX_DURATION);
+        // Still checked: a deadline past what `Instant` can hold is no deadline (never).
+        framework.failover_deadline = now.mono.checked_add(timeout);
         let offers: Vec<String> = framework.offers.iter().cloned().collect();
         tracing::info!(framework_id, failover_timeout = ?timeout, "framework disconnected");
         self.allocator.deactivate_framework(framework_id);

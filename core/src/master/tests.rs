@@ -557,6 +557,64 @@ fn calls_need_the_subscription_stream_id() {
     );
 }
 
+/// Issue 11, defect 3: Mesos's `validateFailoverTimeout` (master/validation.cpp) refuses a
+/// `failover_timeout` that stout's `Duration::create` cannot hold, with its text; nothing is
+/// registered. On main, 1.5e19 was accepted and its disconnect panicked the master actor.
+#[test]
+fn a_failover_timeout_that_does_not_fit_a_duration_is_refused() {
+    let mut h = Harness::new();
+    for (timeout, text) in [
+        (1.5e19, "1.5e+19"),
+        (f64::INFINITY, "inf"),
+        (-1e300, "-1e+300"),
+        (f64::NAN, "nan"),
+    ] {
+        let mut info = framework("f");
+        info.failover_timeout = Some(timeout);
+        let conn = h.conn();
+        let call = sched::Call {
+            r#type: Some(CallType::Subscribe as i32),
+            subscribe: Some(sched::call::Subscribe {
+                framework_info: info,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let now = h.now();
+        assert_eq!(
+            h.master.subscribe(now, conn, call),
+            Err(CallError::BadRequest(format!(
+                "The framework failover_timeout ({text}) is invalid"
+            )))
+        );
+        h.pump();
+        assert!(h.events(conn).is_empty());
+    }
+    assert!(h.master.frameworks.is_empty());
+}
+
+/// The largest failover_timeout Mesos accepts (just under 2^63 ns, about 292 years) and a
+/// negative one: the disconnect neither panics nor ends the framework early (the largest
+/// is "never" if `Instant` cannot hold it); the negative one ends it at once, as Mesos's
+/// zero-delay timer does.
+#[test]
+fn the_largest_valid_failover_timeout_does_not_overflow_its_deadline() {
+    let mut h = Harness::new();
+    let mut info = framework("long");
+    info.failover_timeout = Some(9.2e9);
+    let long = h.subscribe(info);
+    let mut info = framework("negative");
+    info.failover_timeout = Some(-5.0);
+    let negative = h.subscribe(info);
+    let now = h.now();
+    h.master.framework_disconnected(now, &long.id, long.conn);
+    h.master
+        .framework_disconnected(now, &negative.id, negative.conn);
+    h.advance(Duration::from_secs(365 * 24 * 3600));
+    assert!(h.master.frameworks.contains_key(&long.id));
+    assert!(!h.master.frameworks.contains_key(&negative.id));
+}
+
 #[test]
 fn failover_timeout_keeps_tasks_then_removes_the_framework() {
     // Reference §8.4.
@@ -962,6 +1020,29 @@ fn refuse_seconds_follows_mesos_rules() {
         refuse_duration(f(1e12).as_ref(), interval),
         Some(super::MAX_REFUSE),
         "capped at a year"
+    );
+}
+
+/// Mesos's allocator (`recoverResources`): refuse_seconds above 365 days, infinity
+/// included, is 365 days; NaN (what `Duration::create` cannot hold) is the default 5 s.
+#[test]
+fn refuse_seconds_infinity_is_a_year_and_nan_the_default() {
+    use super::scheduler::refuse_duration;
+    let interval = Duration::from_secs(1);
+    let f = |s: f64| v1::Filters {
+        refuse_seconds: Some(s),
+    };
+    assert_eq!(
+        refuse_duration(Some(&f(f64::INFINITY)), interval),
+        Some(super::MAX_REFUSE)
+    );
+    assert_eq!(
+        refuse_duration(Some(&f(f64::NAN)), interval),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(
+        refuse_duration(Some(&f(f64::NEG_INFINITY)), interval),
+        Some(Duration::from_secs(5))
     );
 }
 
