@@ -313,6 +313,109 @@ fn subscribed_carries_heartbeat_interval_and_master_info() {
     assert_eq!(info.port, 5050);
 }
 
+/// Issue 11, defect 3: TaskInfo `limits` follow Mesos 1.11's `validateResourceLimits`
+/// (master/validation.cpp) and its messages. remesos's agents do not advertise
+/// TASK_RESOURCE_LIMITS (they do not enforce limits), so there any limit is a TASK_ERROR
+/// and nothing reaches the agent; on main `cpus: 1e308` and `mem: -1` were launched.
+#[test]
+fn task_limits_need_a_capable_agent_and_follow_mesos_rules() {
+    let mut h = Harness::new();
+    let (_, agent_conn) = h.add_agent("host1", "cpus:4;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let mut task = command_task("t1", &offer.agent_id, "cpus:1;mem:128", "*");
+    let limit = |v: f64| v1::value::Scalar { value: v };
+    task.limits = [
+        ("cpus".to_string(), limit(1e308)),
+        ("mem".to_string(), limit(-1.0)),
+    ]
+    .into_iter()
+    .collect();
+    h.call(&fw, launch(&offer, vec![task], None)).unwrap();
+    let updates = h.updates(&fw);
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].state, v1::TaskState::TaskError as i32);
+    assert_eq!(
+        updates[0].message.as_deref(),
+        Some("Agent is not capable of handling task resource limits")
+    );
+    assert!(
+        !h.agent_messages(agent_conn)
+            .iter()
+            .any(|m| matches!(m, ToAgent::RunTask(_))),
+        "nothing is launched"
+    );
+
+    // The rest of the rules, for an agent that would handle limits.
+    use super::validation::validate_resource_limits;
+    let requests = Resources::parse("cpus:1;mem:128", "*").unwrap();
+    let cases: Vec<(&[(&str, f64)], &Resources, Result<(), &str>)> = vec![
+        (&[("cpus", 1.0), ("mem", 128.0)], &requests, Ok(())),
+        (
+            &[("cpus", f64::INFINITY), ("mem", f64::INFINITY)],
+            &requests,
+            Ok(()),
+        ),
+        (&[("cpus", 1e308)], &requests, Ok(())),
+        (
+            &[("disk", 10.0)],
+            &requests,
+            Err("Only cpus and mem may be included in a task's resource limits"),
+        ),
+        (
+            &[("cpus", 0.5)],
+            &requests,
+            Err("The cpu limit must be greater than or equal to the cpu request"),
+        ),
+        (
+            &[("cpus", f64::NAN)],
+            &requests,
+            Err("The cpu limit must be greater than or equal to the cpu request"),
+        ),
+        (
+            &[("mem", -1.0)],
+            &requests,
+            Err("The memory limit must be greater than or equal to the memory request"),
+        ),
+        (
+            &[("mem", 64.0)],
+            &requests,
+            Err("The memory limit must be greater than or equal to the memory request"),
+        ),
+    ];
+    for (limits, resources, expected) in cases {
+        let task = v1::TaskInfo {
+            limits: limits
+                .iter()
+                .map(|(n, v)| (n.to_string(), limit(*v)))
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate_resource_limits(&task, resources, true),
+            expected.map_err(str::to_string),
+            "{limits:?}"
+        );
+    }
+    let mem_only = Resources::parse("mem:128", "*").unwrap();
+    let cpus_only = Resources::parse("cpus:1", "*").unwrap();
+    let task = |name: &str| v1::TaskInfo {
+        limits: [(name.to_string(), limit(2.0))].into_iter().collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        validate_resource_limits(&task("cpus"), &mem_only, true),
+        Err("When a CPU limit is specified, a CPU request must also be specified".to_string())
+    );
+    assert_eq!(
+        validate_resource_limits(&task("mem"), &cpus_only, true),
+        Err(
+            "When a memory limit is specified, a memory request must also be specified".to_string()
+        )
+    );
+}
+
 #[test]
 fn offers_launch_and_status_updates_round_trip() {
     let mut h = Harness::new();
