@@ -67,3 +67,74 @@ async fn an_agent_marked_gone_while_down_exits_when_it_comes_back() {
         "{latest:?} remains: the next start would try the gone id again"
     );
 }
+
+/// Defect 3. Mesos's `validateFailoverTimeout` (master/validation.cpp): a failover_timeout
+/// stout's `Duration::create` cannot hold is refused with "The framework failover_timeout
+/// (<value>) is invalid". On main 1.5e19 was accepted and closing the stream panicked the
+/// master actor: `/health` still said 200 while every other endpoint answered 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_range_failover_timeout_is_a_400_and_the_master_keeps_serving() {
+    let dir = scratch("failover");
+    let (_master, master) = spawn_master(&dir).await;
+    let subscribe = |timeout: &str| {
+        format!(
+            r#"{{"type":"SUBSCRIBE","subscribe":{{"framework_info":{{"user":"u","name":"big","failover_timeout":{timeout}}}}}}}"#
+        )
+    };
+    // Bounded: on main this opened a subscription stream that never ends.
+    let (status, body) = tokio::time::timeout(
+        Duration::from_secs(20),
+        post_json(&master, "/api/v1/scheduler", &subscribe("1.5e19")),
+    )
+    .await
+    .expect("a 400 answer, not a subscription stream");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body, "The framework failover_timeout (1.5e+19) is invalid");
+
+    // The largest valid one (about 292 years) subscribes; its stream then closes.
+    let http = remesos::client::HttpClient::default();
+    let response = http
+        .post(
+            &format!("http://{master}/api/v1/scheduler"),
+            "application/json",
+            "application/json",
+            &[],
+            subscribe("9.2e9").into_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    drop(response);
+
+    // The master saw the disconnect, keeps the framework for its failover timeout, and
+    // serves every endpoint.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = http
+            .get(&format!("http://{master}/master/frameworks"))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let state: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let frameworks = state["frameworks"].as_array().unwrap();
+        assert_eq!(frameworks.len(), 1, "{state}");
+        if frameworks[0]["connected"] == false {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the disconnect was not seen: {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, _) = http.get(&format!("http://{master}/health")).await.unwrap();
+    assert_eq!(status, 200);
+    let (status, _) = http
+        .get(&format!("http://{master}/master/state"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let (status, health) = support::operator_call(&master, r#"{"type":"GET_HEALTH"}"#).await;
+    assert_eq!(status, 200);
+    assert_eq!(health["get_health"]["healthy"], true, "{health}");
+}
