@@ -138,3 +138,125 @@ async fn an_out_of_range_failover_timeout_is_a_400_and_the_master_keeps_serving(
     assert_eq!(status, 200);
     assert_eq!(health["get_health"]["healthy"], true, "{health}");
 }
+
+/// Runs `remesos <args>` with `env` added; its exit status and stderr once it exits (it
+/// is killed, and the test fails, if it is still running after 20 s).
+fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+    let err = std::env::temp_dir().join(format!("hardening-stderr-{}", free_port()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "remesos {args:?} with {env:?} kept running:\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    let _ = std::fs::remove_file(&err);
+    (status, stderr)
+}
+
+/// Defect 5 (DESIGN.md §8: never fail open). Mesos security settings remesos does not
+/// implement stop the daemon, from the environment or the command line; on main the
+/// master started with `MESOS_AUTHENTICATE_FRAMEWORKS=true` and served everyone.
+#[test]
+fn security_settings_remesos_lacks_stop_the_daemons() {
+    let dir = scratch("security");
+    let work_dir = format!("--work_dir={}", dir.join("m").display());
+    let port = format!("--port={}", free_port());
+    let master = ["master", "--ip=127.0.0.1", &port, &work_dir];
+    for env in [
+        &[("MESOS_AUTHENTICATE_FRAMEWORKS", "true")][..],
+        &[("MESOS_ACLS", r#"{"permissive":false}"#)][..],
+        &[("MESOS_CREDENTIALS", "file:///etc/mesos/credentials")][..],
+        &[("LIBPROCESS_SSL_ENABLED", "true")][..],
+    ] {
+        let (status, stderr) = run_to_exit(&master, env);
+        assert_eq!(status.code(), Some(1), "{env:?}: {stderr}");
+        assert!(
+            stderr.contains("remesos does not implement"),
+            "{env:?}: {stderr}"
+        );
+    }
+    let mut args = master.to_vec();
+    args.push("--authenticate_agents");
+    let (status, stderr) = run_to_exit(&args, &[]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("'authenticate_agents'"), "{stderr}");
+
+    let agent_dir = format!("--work_dir={}", dir.join("a").display());
+    let agent_port = format!("--port={}", free_port());
+    let agent = [
+        "agent",
+        "--master=127.0.0.1:1",
+        "--ip=127.0.0.1",
+        &agent_port,
+        &agent_dir,
+    ];
+    for env in [
+        &[("MESOS_CREDENTIAL", "/etc/mesos/agent-credential")][..],
+        &[("MESOS_AUTHENTICATE_HTTP_READWRITE", "true")][..],
+    ] {
+        let (status, stderr) = run_to_exit(&agent, env);
+        assert_eq!(status.code(), Some(1), "{env:?}: {stderr}");
+        assert!(
+            stderr.contains("remesos does not implement"),
+            "{env:?}: {stderr}"
+        );
+    }
+    let (status, stderr) = run_to_exit(&["local", "--authenticate_http_executors"], &[]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("'authenticate_http_executors'"), "{stderr}");
+}
+
+/// The other side of defect 5: values that leave the features off are accepted, so a Mesos
+/// configuration that spells out its defaults still starts; unknown `MESOS_*` variables are
+/// named in a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_settings_that_leave_them_off_start_the_master() {
+    let dir = scratch("security-off");
+    let port = free_port();
+    let log = dir.join("master.log");
+    let _master = Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(["master", "--ip=127.0.0.1", &format!("--port={port}")])
+            .arg(format!("--work_dir={}", dir.join("m").display()))
+            .args(["--authenticate_frameworks=false", "--authorizers=local"])
+            .env("MESOS_AUTHENTICATE_AGENTS", "false")
+            .env("LIBPROCESS_SSL_ENABLED", "false")
+            .env("MESOS_NO_SUCH_FLAG", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let http = remesos::client::HttpClient::default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(
+        http.get(&format!("http://127.0.0.1:{port}/health")).await,
+        Ok((200, _))
+    ) {
+        assert!(
+            Instant::now() < deadline,
+            "the master did not start:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("MESOS_NO_SUCH_FLAG"), "{log}");
+}
