@@ -493,7 +493,9 @@ mod tests {
                 let _ = tx.send(why);
             }),
         );
+        let router = crate::master::http::router(handle.clone());
         assert!(handle.is_serving());
+        assert_eq!(health(&router).await, (200, Some(true)));
         assert_eq!(handle.read(|m| m.frameworks.len()).await.ok(), Some(0));
         let r = handle
             .write(|_, _| -> () { panic!("induced by the test") })
@@ -502,5 +504,30 @@ mod tests {
         assert_eq!(rx.await.unwrap(), "induced by the test");
         assert!(!handle.is_serving());
         assert!(handle.read(|m| m.frameworks.len()).await.is_err());
+        assert_eq!(health(&router).await, (503, Some(false)));
+    }
+
+    /// `/health`'s status and GET_HEALTH's `healthy`, through the master's router.
+    async fn health(router: &axum::Router) -> (u16, Option<bool>) {
+        use axum::body::Body;
+        use axum::http::Request;
+        use tower::ServiceExt;
+        let response = router
+            .clone()
+            .oneshot(Request::get("/health").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let request = Request::post("/api/v1")
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(Body::from(r#"{"type":"GET_HEALTH"}"#))
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        (status, json["get_health"]["healthy"].as_bool())
     }
 }

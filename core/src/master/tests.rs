@@ -350,41 +350,33 @@ fn task_limits_need_a_capable_agent_and_follow_mesos_rules() {
     // The rest of the rules, for an agent that would handle limits.
     use super::validation::validate_resource_limits;
     let requests = Resources::parse("cpus:1;mem:128", "*").unwrap();
-    let cases: Vec<(&[(&str, f64)], &Resources, Result<(), &str>)> = vec![
-        (&[("cpus", 1.0), ("mem", 128.0)], &requests, Ok(())),
-        (
-            &[("cpus", f64::INFINITY), ("mem", f64::INFINITY)],
-            &requests,
-            Ok(()),
-        ),
-        (&[("cpus", 1e308)], &requests, Ok(())),
+    type Limits<'a> = &'a [(&'a str, f64)];
+    let cases: Vec<(Limits, Result<(), &str>)> = vec![
+        (&[("cpus", 1.0), ("mem", 128.0)], Ok(())),
+        (&[("cpus", f64::INFINITY), ("mem", f64::INFINITY)], Ok(())),
+        (&[("cpus", 1e308)], Ok(())),
         (
             &[("disk", 10.0)],
-            &requests,
             Err("Only cpus and mem may be included in a task's resource limits"),
         ),
         (
             &[("cpus", 0.5)],
-            &requests,
             Err("The cpu limit must be greater than or equal to the cpu request"),
         ),
         (
             &[("cpus", f64::NAN)],
-            &requests,
             Err("The cpu limit must be greater than or equal to the cpu request"),
         ),
         (
             &[("mem", -1.0)],
-            &requests,
             Err("The memory limit must be greater than or equal to the memory request"),
         ),
         (
             &[("mem", 64.0)],
-            &requests,
             Err("The memory limit must be greater than or equal to the memory request"),
         ),
     ];
-    for (limits, resources, expected) in cases {
+    for (limits, expected) in cases {
         let task = v1::TaskInfo {
             limits: limits
                 .iter()
@@ -393,7 +385,7 @@ fn task_limits_need_a_capable_agent_and_follow_mesos_rules() {
             ..Default::default()
         };
         assert_eq!(
-            validate_resource_limits(&task, resources, true),
+            validate_resource_limits(&task, &requests, true),
             expected.map_err(str::to_string),
             "{limits:?}"
         );
