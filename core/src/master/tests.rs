@@ -408,6 +408,43 @@ fn task_limits_need_a_capable_agent_and_follow_mesos_rules() {
     );
 }
 
+/// Mesos's `validateKillPolicy` and `validateMaxCompletionTime` (master/validation.cpp):
+/// negative DurationInfos are a TASK_ERROR with Mesos's text; on main they were launched.
+#[test]
+fn negative_kill_grace_periods_and_completion_times_are_refused() {
+    let mut h = Harness::new();
+    let (_, agent_conn) = h.add_agent("host1", "cpus:4;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let negative = || {
+        Some(v1::DurationInfo {
+            nanoseconds: -1_000_000_000,
+        })
+    };
+    let mut kill = command_task("kill", &offer.agent_id, "cpus:1;mem:128", "*");
+    kill.kill_policy = Some(v1::KillPolicy {
+        grace_period: negative(),
+    });
+    let mut completion = command_task("completion", &offer.agent_id, "cpus:1;mem:128", "*");
+    completion.max_completion_time = negative();
+    h.call(&fw, launch(&offer, vec![kill, completion], None))
+        .unwrap();
+    let messages: Vec<Option<String>> = h.updates(&fw).into_iter().map(|u| u.message).collect();
+    assert_eq!(
+        messages,
+        vec![
+            Some("Task's 'kill_policy.grace_period' must be non-negative".to_string()),
+            Some("Task's `max_completion_time` must be non-negative".to_string()),
+        ]
+    );
+    assert!(
+        !h.agent_messages(agent_conn)
+            .iter()
+            .any(|m| matches!(m, ToAgent::RunTask(_)))
+    );
+}
+
 #[test]
 fn offers_launch_and_status_updates_round_trip() {
     let mut h = Harness::new();

@@ -146,6 +146,23 @@ pub fn validate_task(
             task.agent_id.value, agent_id
         ));
     }
+    // Mesos's validateKillPolicy and validateMaxCompletionTime: negative DurationInfos
+    // would otherwise reach the agent's and the executor's deadlines.
+    if task
+        .kill_policy
+        .as_ref()
+        .and_then(|k| k.grace_period.as_ref())
+        .is_some_and(|d| d.nanoseconds < 0)
+    {
+        return Err("Task's 'kill_policy.grace_period' must be non-negative".to_string());
+    }
+    if task
+        .max_completion_time
+        .as_ref()
+        .is_some_and(|d| d.nanoseconds < 0)
+    {
+        return Err("Task's `max_completion_time` must be non-negative".to_string());
+    }
     if task.executor.is_some() == task.command.is_some() {
         return Err(
             "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
