@@ -45,6 +45,10 @@ pub enum Error {
     /// More than `i64::MAX` nanoseconds, or more than `u64::MAX` bytes.
     #[error("'{0}' is out of range")]
     OutOfRange(String),
+    /// A double of seconds whose nanoseconds do not fit an `int64_t` (stout's
+    /// `Duration::create`, whose text this is).
+    #[error("Argument out of the range that a Duration can represent due to int64_t's size limit")]
+    SecondsOutOfRange,
     #[error("invalid bytes '{0}'")]
     InvalidBytes(String),
     #[error("fractional bytes '{0}'")]
@@ -79,6 +83,21 @@ const UNITS: [(u64, &str); 8] = [
 /// The largest duration Mesos can represent: stout keeps nanoseconds in an `int64_t`, and
 /// protobuf `DurationInfo.nanoseconds` is an `int64`.
 pub const MAX_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
+
+/// Mesos's `Duration::create(double seconds)` (stout duration.hpp), the check every
+/// duration a framework sends as a double of seconds goes through (`failover_timeout`,
+/// `Filters.refuse_seconds`): the signed nanoseconds, or an error when they do not fit an
+/// `int64_t`. NaN is an error too (stout's comparisons let it through to an undefined
+/// conversion). Negative values are valid durations; what they mean is the caller's rule.
+pub fn seconds_to_nanos(seconds: f64) -> Result<i64> {
+    let nanos = seconds * 1e9;
+    // `i64::MAX as f64` rounds up to 2^63, itself out of range, hence `>=`.
+    if nanos.is_nan() || nanos >= i64::MAX as f64 || nanos < i64::MIN as f64 {
+        return Err(Error::SecondsOutOfRange);
+    }
+    // In range, so the conversion truncates toward zero exactly as C++'s does.
+    Ok(nanos as i64)
+}
 
 /// Parses stout duration text such as `5secs`, `15mins`, `1.5hrs` or `100us`.
 pub fn parse_duration(s: &str) -> Result<Duration> {
@@ -404,6 +423,34 @@ mod tests {
         assert_eq!(format_bytes(2 << 30), "2GB");
         assert_eq!(format_bytes(1 << 50), "1024TB");
         assert_eq!(format_bytes(u64::MAX), format!("{}B", u64::MAX));
+    }
+
+    /// stout's `Duration::create`: seconds whose nanoseconds overflow an int64 are an
+    /// error (issue 11: `failover_timeout: 1.5e19` used to crash the master).
+    #[test]
+    fn seconds_whose_nanoseconds_overflow_an_int64_are_an_error() {
+        assert_eq!(seconds_to_nanos(1.5), Ok(1_500_000_000));
+        assert_eq!(seconds_to_nanos(-2.0), Ok(-2_000_000_000));
+        assert_eq!(seconds_to_nanos(0.0), Ok(0));
+        assert_eq!(seconds_to_nanos(9.2e9), Ok(9_200_000_000_000_000_000));
+        for bad in [
+            1.5e19,
+            9.3e9,
+            -9.3e9,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(
+                seconds_to_nanos(bad),
+                Err(Error::SecondsOutOfRange),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Error::SecondsOutOfRange.to_string(),
+            "Argument out of the range that a Duration can represent due to int64_t's size limit"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | [`flags`], [`duration`] | Mesos-style flags (`--name=value`, `MESOS_<NAME>`) and stout's duration/bytes text |
 //! | [`client`] | Rust clients of the v1 scheduler and executor APIs, used by tests, benchmarks and the CLI; `client::driver`: the scheduler and executor drivers behind libmesos.so (`jni-driver/`) |
 //! | [`cli`] | the subcommands of the `remesos` binary |
+//! | [`supervisor`] | what a daemon does when its master or agent actor panics: exit, never serve on as "healthy" |
 //! | [`zk`] | ZooKeeper: leader election and detection with Mesos's znode layout, registry storage |
 //!
 //! The protocol types, Mesos's JSON dialect and RecordIO live in the `remesos_proto` crate
@@ -28,4 +29,5 @@ pub mod duration;
 pub mod flags;
 pub mod master;
 pub mod resources;
+pub mod supervisor;
 pub mod zk;

@@ -210,7 +210,9 @@ async fn operator_api(
     match call.r#type.and_then(|t| CallType::try_from(t).ok()) {
         Some(CallType::GetHealth) => {
             let mut r = response(RespType::GetHealth);
-            r.get_health = Some(v1::agent::response::GetHealth { healthy: true });
+            r.get_health = Some(v1::agent::response::GetHealth {
+                healthy: agent.is_serving(),
+            });
             api::ok(accept, &r)
         }
         Some(CallType::GetVersion) => {
@@ -518,7 +520,12 @@ async fn flags(State(agent): State<AgentHandle>) -> Response {
     }
 }
 
-async fn health() -> Response {
+/// 200 while the agent actor serves; 503 once it has ended (a panic, the process is about
+/// to exit: crate::supervisor).
+async fn health(State(agent): State<AgentHandle>) -> Response {
+    if !agent.is_serving() {
+        return gone();
+    }
     StatusCode::OK.into_response()
 }
 

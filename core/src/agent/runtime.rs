@@ -93,6 +93,11 @@ impl AgentHandle {
         rx.await.map_err(|_| Gone)
     }
 
+    /// Whether the actor is running and can answer (false once it ended, e.g. panicked).
+    pub fn is_serving(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     /// Resolves when the master has shut this agent down and its executors are gone.
     pub async fn terminated(&self) {
         let mut terminated = self.terminated.clone();
@@ -191,7 +196,12 @@ pub fn spawn(
             }
         }
     }
-    tokio::spawn(runtime.run(rx));
+    // A panic in the actor exits the process (crate::supervisor): a restarted agent
+    // recovers its executors; one left running would answer nothing yet look healthy.
+    crate::supervisor::supervise(
+        tokio::spawn(runtime.run(rx)),
+        crate::supervisor::exit_on_panic("agent"),
+    );
     tokio::spawn(master_session(handle.clone(), master, backoff_factor));
     handle
 }

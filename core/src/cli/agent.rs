@@ -13,7 +13,7 @@ use crate::flags::{Flag, Flags, LoadedFlags};
 use crate::resources::Resources;
 
 pub fn flags() -> Flags {
-    Flags::new("remesos agent")
+    let mut flags = Flags::new("remesos agent")
         .flag(Flag::string("master", "The master: host:port, master@host:port, zk://host:port,.../path or file:///path"))
         .flag(Flag::duration("zk_session_timeout", "ZooKeeper session timeout of the master detector").default(crate::zk::DEFAULT_SESSION_TIMEOUT))
         .flag(Flag::string("ip", "IP address to listen on (default: all interfaces)"))
@@ -63,18 +63,23 @@ pub fn flags() -> Flags {
         .flag(Flag::bool("switch_user", "Run tasks as their user when running as root").default(true))
         .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
         .flag(Flag::bool("quiet", "Log errors only").default(false))
-        .flag(Flag::path("log_dir", "Accepted for compatibility; remesos logs to stderr"))
+        .flag(Flag::path("log_dir", "Accepted for compatibility; remesos logs to stderr"));
+    // Mesos's security flags: accepted only with values that leave them off.
+    super::security::declare(&mut flags, super::security::Daemon::Agent);
+    flags
 }
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
-    let loaded = match super::load_flags(&flags(), args, env) {
+    let flags = flags();
+    let loaded = match super::load_flags(&flags, args, env) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    super::init_logging(
-        loaded.get_str("logging_level").unwrap_or("INFO"),
-        loaded.get_bool("quiet").unwrap_or(false),
-    );
+    if let Err(code) =
+        super::security::check(&flags, &loaded, &[super::security::Daemon::Agent], env)
+    {
+        return code;
+    }
     super::block_on(async move {
         let (config, bind) = config(&loaded)?;
         let master = crate::zk::MasterDetector::parse_with_timeout(

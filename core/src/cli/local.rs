@@ -49,6 +49,10 @@ pub fn flags() -> Flags {
             flags.add(flag.clone());
         }
     }
+    // The master's and the agents' security flags: accepted only with values that leave
+    // them off (cli/security.rs).
+    super::security::declare(&mut flags, super::security::Daemon::Master);
+    super::security::declare(&mut flags, super::security::Daemon::Agent);
     flags
 }
 
@@ -89,14 +93,17 @@ pub async fn start_with_args(args: &[String]) -> Result<LocalCluster, String> {
 }
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
-    let loaded = match super::load_flags(&flags(), args, env) {
+    use super::security::Daemon;
+    let flags = flags();
+    let loaded = match super::load_flags(&flags, args, env) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    super::init_logging(
-        loaded.get_str("logging_level").unwrap_or("INFO"),
-        loaded.get_bool("quiet").unwrap_or(false),
-    );
+    if let Err(code) =
+        super::security::check(&flags, &loaded, &[Daemon::Master, Daemon::Agent], env)
+    {
+        return code;
+    }
     super::block_on(run(loaded))
 }
 

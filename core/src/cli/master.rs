@@ -10,7 +10,7 @@ use crate::master::{self, Config, Master};
 use crate::resources::Resources;
 
 pub fn flags() -> Flags {
-    Flags::new("remesos master")
+    let mut flags = Flags::new("remesos master")
         .flag(Flag::string(
             "ip",
             "IP address to listen on (default: all interfaces)",
@@ -178,7 +178,10 @@ pub fn flags() -> Flags {
         .flag(Flag::path(
             "log_dir",
             "Accepted for compatibility; remesos logs to stderr",
-        ))
+        ));
+    // Mesos's security flags: accepted only with values that leave them off.
+    super::security::declare(&mut flags, super::security::Daemon::Master);
+    flags
 }
 
 /// Mesos's `--registry_fetch_timeout` default.
@@ -187,14 +190,16 @@ const DEFAULT_REGISTRY_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_REGISTRY_STORE_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
-    let loaded = match super::load_flags(&flags(), args, env) {
+    let flags = flags();
+    let loaded = match super::load_flags(&flags, args, env) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    super::init_logging(
-        loaded.get_str("logging_level").unwrap_or("INFO"),
-        loaded.get_bool("quiet").unwrap_or(false),
-    );
+    if let Err(code) =
+        super::security::check(&flags, &loaded, &[super::security::Daemon::Master], env)
+    {
+        return code;
+    }
     super::block_on(async move {
         let (config, bind) = config(&loaded)?;
         if let Some(dir) = loaded.get_str("work_dir") {

@@ -16,10 +16,32 @@ use super::scheduler::operator_framework_event;
 use super::{ConnId, Effect, Master, Time, UnreachableAgent, is_terminal};
 use crate::resources::Resources;
 
-/// Why an agent's registration was refused.
+/// Why an agent's registration was refused: the text, and whether the agent is told to
+/// shut down. Mesos's master answers a gone agent with a `ShutdownMessage` carrying the
+/// text (master.cpp `reregisterSlave`, "Refusing re-registration of agent ... because it
+/// is already marked gone"), and the agent then stops its executors and exits. Any other
+/// refusal leaves the agent retrying, including one on a DOWN machine, which Mesos also
+/// shuts down but remesos keeps waiting so that it registers once the machine is UP.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{0}")]
-pub struct AgentRefused(pub String);
+pub struct AgentRefused(pub String, pub bool);
+
+impl AgentRefused {
+    /// A refusal the agent may retry after (it is not told to shut down).
+    pub fn retry(message: impl Into<String>) -> AgentRefused {
+        AgentRefused(message.into(), false)
+    }
+
+    /// A refusal that is final: the agent is sent `Shutdown` with `message`.
+    pub fn shutdown(message: impl Into<String>) -> AgentRefused {
+        AgentRefused(message.into(), true)
+    }
+
+    /// Whether the agent is told to shut down.
+    pub fn shuts_down(&self) -> bool {
+        self.1
+    }
+}
 
 /// MARK_AGENT_GONE named an agent the master does not know (Mesos answers 404).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -38,6 +60,8 @@ pub(super) enum Removal<'a> {
 
 /// What an agent on a DOWN machine is told (Mesos's ShutdownMessage text).
 const MACHINE_DOWN: &str = "Machine is `DOWN`";
+/// What a gone agent is told when it tries to come back (Mesos's ShutdownMessage text).
+const GONE: &str = "Agent has been marked gone";
 
 impl Master {
     fn registered_reply(
@@ -74,7 +98,7 @@ impl Master {
     ) -> Result<String, AgentRefused> {
         let mut info = register.agent_info;
         if info.hostname.is_empty() {
-            return Err(AgentRefused(
+            return Err(AgentRefused::retry(
                 "'AgentInfo.hostname' must not be empty".to_string(),
             ));
         }
@@ -83,10 +107,10 @@ impl Master {
             .unwrap_or_else(|| format!("{}:{}", info.hostname, info.port.unwrap_or(5051)));
         if self.on_down_machine(&info.hostname, &endpoint) {
             tracing::info!(hostname = %info.hostname, %endpoint, "refusing an agent on a DOWN machine");
-            return Err(AgentRefused(MACHINE_DOWN.to_string()));
+            return Err(AgentRefused::retry(MACHINE_DOWN));
         }
         let total = Resources::from_protos(std::mem::take(&mut info.resources))
-            .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
+            .map_err(|e| AgentRefused::retry(format!("invalid agent resources: {e}")))?;
         let id = self.new_agent_id();
         info.id = Some(v1::AgentId { value: id.clone() });
         info.resources = total.clone().into_protos();
@@ -148,14 +172,13 @@ impl Master {
         super::validation::validate_reregistration(&reregister).map_err(AgentRefused)?;
         let mut info = reregister.agent_info;
         let Some(id) = info.id.as_ref().map(|i| i.value.clone()) else {
-            return Err(AgentRefused(
+            return Err(AgentRefused::retry(
                 "'AgentInfo.id' must be set to reregister".to_string(),
             ));
         };
         if self.gone_agents.contains_key(&id) {
-            return Err(AgentRefused(format!(
-                "agent {id} has been marked gone and cannot reregister"
-            )));
+            tracing::warn!(agent_id = %id, "refusing reregistration of an agent that is already marked gone");
+            return Err(AgentRefused::shutdown(GONE));
         }
         let endpoint = reregister
             .endpoint
@@ -163,10 +186,10 @@ impl Master {
             .unwrap_or_else(|| format!("{}:{}", info.hostname, info.port.unwrap_or(5051)));
         if self.on_down_machine(&info.hostname, &endpoint) {
             tracing::info!(agent_id = %id, %endpoint, "refusing to reregister an agent on a DOWN machine");
-            return Err(AgentRefused(MACHINE_DOWN.to_string()));
+            return Err(AgentRefused::retry(MACHINE_DOWN));
         }
         let total = Resources::from_protos(std::mem::take(&mut info.resources))
-            .map_err(|e| AgentRefused(format!("invalid agent resources: {e}")))?;
+            .map_err(|e| AgentRefused::retry(format!("invalid agent resources: {e}")))?;
         info.resources = total.clone().into_protos();
         self.counters.slave_reregistrations += 1;
         let recovered = self.recovered_agents.remove(&id);
@@ -460,7 +483,7 @@ impl Master {
         now: Time,
         agent_id: &str,
     ) -> Result<Option<oneshot::Receiver<Result<(), String>>>, AgentNotFound> {
-        const MESSAGE: &str = "Agent has been marked gone";
+        const MESSAGE: &str = GONE;
         if self.gone_agents.contains_key(agent_id) {
             tracing::warn!(agent_id, "not marking agent gone: it already is");
             return Ok(None);
@@ -914,10 +937,14 @@ impl Master {
         framework.connection = None;
         framework.active = false;
         framework.unregistered_time = Some(now.wall);
+        // SUBSCRIBE validated the timeout (`Duration::create`), so it is at most i64::MAX
+        // nanoseconds; a negative one ends the framework now, as Mesos's zero-delay timer.
         let timeout = framework.info.failover_timeout.unwrap_or(0.0);
-        let timeout =
-            std::time::Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(super::MAX_REFUSE);
-        framework.failover_deadline = Some(now.mono + timeout);
+        let timeout = std::time::Duration::try_from_secs_f64(timeout.max(0.0))
+            .unwrap_or(crate::duration::MAX_DURATION)
+            .min(crate::duration::MAX_DURATION);
+        // Still checked: a deadline past what `Instant` can hold is no deadline (never).
+        framework.failover_deadline = now.mono.checked_add(timeout);
         let offers: Vec<String> = framework.offers.iter().cloned().collect();
         tracing::info!(framework_id, failover_timeout = ?timeout, "framework disconnected");
         self.allocator.deactivate_framework(framework_id);

@@ -83,7 +83,13 @@ impl Master {
                         .get(agent_id)
                         .and_then(|m| m.get(&e.executor_id.value))
                 });
-                validation::validate_task(framework, &role, agent_id, running, &launched, task)
+                let capable = self
+                    .agents
+                    .get(agent_id)
+                    .is_some_and(|a| validation::handles_task_limits(&a.capabilities));
+                validation::validate_task(
+                    framework, &role, agent_id, capable, running, &launched, task,
+                )
             };
             let valid = match result {
                 Ok(valid) => valid,
@@ -161,7 +167,17 @@ impl Master {
                 if task.command.is_none() {
                     task.command = Some(v1::CommandInfo::default());
                 }
-                match validation::validate_task(framework, &role, agent_id, None, &launched, task) {
+                let capable = self
+                    .agents
+                    .get(agent_id)
+                    .is_some_and(|a| validation::handles_task_limits(&a.capabilities));
+                let result = validation::validate_task(
+                    framework, &role, agent_id, capable, None, &launched, task,
+                )
+                .and_then(|valid| {
+                    validation::validate_group_task_limits(&valid.task).map(|()| valid)
+                });
+                match result {
                     Ok(mut valid) => {
                         launched.insert(valid.task.task_id.value.clone());
                         needed += &valid.resources;

@@ -1,5 +1,9 @@
 //! The async shell around [`Master`]: one tokio task owns it, takes [`Command`]s from HTTP
 //! handlers and agent sessions, performs the [`Effect`]s and drives the periodic tick.
+//!
+//! A panic in the actor is not contained: the process exits with status 70 and, with
+//! `--zk`, a standby takes over (the policy and why: [`crate::supervisor`]). Until the exit
+//! [`MasterHandle::is_serving`] is false, and `/health` and GET_HEALTH say so.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,6 +17,7 @@ use v1::scheduler as sched;
 use super::lifecycle::AgentRefused;
 use super::scheduler::{CallError, CallOk};
 use super::{ConnId, Effect, Master, Time};
+use crate::supervisor::{OnPanic, exit_on_panic, supervise};
 
 /// Events queued per framework stream before the master gives up on a slow reader and
 /// drops the connection (the framework reconnects and reconciles; DESIGN.md §3).
@@ -83,6 +88,11 @@ pub struct MasterHandle {
 pub struct Gone;
 
 impl MasterHandle {
+    /// Whether the actor is running and can answer (false once it ended, e.g. panicked).
+    pub fn is_serving(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     pub fn send(&self, command: Command) -> Result<(), Gone> {
         self.tx.send(command).map_err(|_| Gone)
     }
@@ -148,7 +158,8 @@ struct Runtime {
     own: mpsc::WeakUnboundedSender<Command>,
 }
 
-/// Starts the actor; returns its handle. The actor ends when every handle is dropped.
+/// Starts the actor; returns its handle. The actor ends when every handle is dropped; if
+/// it panics, the process exits ([`exit_on_panic`]).
 pub fn spawn(master: Master) -> MasterHandle {
     spawn_with_registrar(master, None)
 }
@@ -157,6 +168,15 @@ pub fn spawn(master: Master) -> MasterHandle {
 pub fn spawn_with_registrar(
     master: Master,
     registrar: Option<super::registrar::RegistrarHandle>,
+) -> MasterHandle {
+    spawn_supervised(master, registrar, exit_on_panic("master"))
+}
+
+/// Like [`spawn_with_registrar`], with `on_panic` as the panic policy (tests observe it).
+pub fn spawn_supervised(
+    master: Master,
+    registrar: Option<super::registrar::RegistrarHandle>,
+    on_panic: OnPanic,
 ) -> MasterHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let runtime = Runtime {
@@ -167,7 +187,7 @@ pub fn spawn_with_registrar(
         registrar,
         own: tx.downgrade(),
     };
-    tokio::spawn(runtime.run(rx));
+    supervise(tokio::spawn(runtime.run(rx)), on_panic);
     MasterHandle { tx }
 }
 
@@ -278,7 +298,7 @@ impl Runtime {
                     wire::agent_message::Message::Reregister(r) => {
                         self.master.reregister_agent(t, conn, r)
                     }
-                    _ => Err(AgentRefused(
+                    _ => Err(AgentRefused::retry(
                         "expected Register or Reregister first".to_string(),
                     )),
                 };
@@ -451,5 +471,63 @@ impl Runtime {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DESIGN.md §3 and issue 11, defect 3: a panic in the master actor (induced here
+    /// through `write`, a seam no network input reaches) runs the panic policy, and the
+    /// handle, which `/health` and GET_HEALTH consult, stops reporting the master as
+    /// serving. On main the process stayed up, reporting healthy, answering 503 forever.
+    #[tokio::test]
+    async fn a_panic_in_the_master_actor_runs_the_policy_and_stops_reporting_healthy() {
+        let (tx, rx) = oneshot::channel();
+        let master = Master::new(super::super::Config::default(), "M".to_string(), now());
+        let handle = spawn_supervised(
+            master,
+            None,
+            Box::new(move |why| {
+                let _ = tx.send(why);
+            }),
+        );
+        let router = crate::master::http::router(handle.clone());
+        assert!(handle.is_serving());
+        assert_eq!(health(&router).await, (200, Some(true)));
+        assert_eq!(handle.read(|m| m.frameworks.len()).await.ok(), Some(0));
+        let r = handle
+            .write(|_, _| -> () { panic!("induced by the test") })
+            .await;
+        assert!(r.is_err(), "the panicking write has no answer");
+        assert_eq!(rx.await.unwrap(), "induced by the test");
+        assert!(!handle.is_serving());
+        assert!(handle.read(|m| m.frameworks.len()).await.is_err());
+        assert_eq!(health(&router).await, (503, Some(false)));
+    }
+
+    /// `/health`'s status and GET_HEALTH's `healthy`, through the master's router.
+    async fn health(router: &axum::Router) -> (u16, Option<bool>) {
+        use axum::body::Body;
+        use axum::http::Request;
+        use tower::ServiceExt;
+        let response = router
+            .clone()
+            .oneshot(Request::get("/health").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let request = Request::post("/api/v1")
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(Body::from(r#"{"type":"GET_HEALTH"}"#))
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        (status, json["get_health"]["healthy"].as_bool())
     }
 }

@@ -90,23 +90,31 @@ pub fn validate_call(call: &sched::Call) -> Result<CallType, CallError> {
 }
 
 /// The duration of the offer filter a DECLINE or ACCEPT installs (reference §8.7): default
-/// 5 s, at least the allocation interval, at most a year; zero means no filter.
+/// 5 s, at least the allocation interval, at most a year; zero means no filter. As Mesos's
+/// allocator (`HierarchicalAllocatorProcess::recoverResources`): above 365 days (infinity
+/// included) is 365 days; negative, or what `Duration::create` refuses (NaN), is the
+/// default. Nothing a framework sends here can overflow a deadline.
 pub fn refuse_duration(
     filters: Option<&v1::Filters>,
     allocation_interval: Duration,
 ) -> Option<Duration> {
-    let seconds = filters.and_then(|f| f.refuse_seconds).unwrap_or(5.0);
-    let seconds = if seconds.is_finite() && seconds >= 0.0 {
-        seconds
+    const DEFAULT: f64 = 5.0;
+    let seconds = filters.and_then(|f| f.refuse_seconds).unwrap_or(DEFAULT);
+    let refuse = if seconds > MAX_REFUSE.as_secs_f64() {
+        MAX_REFUSE
     } else {
-        5.0
+        let seconds = if seconds < 0.0 || crate::duration::seconds_to_nanos(seconds).is_err() {
+            DEFAULT
+        } else {
+            seconds
+        };
+        Duration::try_from_secs_f64(seconds)
+            .unwrap_or(MAX_REFUSE)
+            .min(MAX_REFUSE)
     };
-    if seconds == 0.0 {
+    if refuse.is_zero() {
         return None;
     }
-    let refuse = Duration::try_from_secs_f64(seconds)
-        .unwrap_or(MAX_REFUSE)
-        .min(MAX_REFUSE);
     Some(refuse.max(allocation_interval))
 }
 
@@ -278,6 +286,16 @@ impl Master {
         }
         if let Some(id) = &info.id {
             validate_id("framework", &id.value)?;
+        }
+        // Mesos's `validateFailoverTimeout` (master/validation.cpp): what stout's
+        // `Duration::create` refuses is refused here, before it reaches a deadline.
+        if let Some(timeout) = info.failover_timeout
+            && crate::duration::seconds_to_nanos(timeout).is_err()
+        {
+            return Err(bad(format!(
+                "The framework failover_timeout ({}) is invalid",
+                crate::duration::format_g(timeout, 6)
+            )));
         }
         Ok(())
     }

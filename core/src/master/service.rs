@@ -52,6 +52,18 @@ impl AgentService for Service {
             .map_err(|e| Status::unavailable(e.to_string()))?;
         let (conn, agent_id) = match reply_rx.await {
             Ok(Ok(ok)) => ok,
+            Ok(Err(refused)) if refused.shuts_down() => {
+                // As Mesos's master does, a gone agent (or one on a DOWN machine) is told to
+                // shut down rather than refused: it stops its executors and exits instead
+                // of retrying forever.
+                let shutdown = wire::MasterMessage {
+                    message: Some(wire::master_message::Message::Shutdown(wire::Shutdown {
+                        message: Some(refused.0),
+                    })),
+                };
+                let outbound = tokio_stream::once(Ok(shutdown));
+                return Ok(Response::new(Box::pin(outbound)));
+            }
             Ok(Err(refused)) => return Err(Status::invalid_argument(refused.0)),
             Err(_) => return Err(Status::unavailable("the master is shutting down")),
         };

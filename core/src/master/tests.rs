@@ -313,6 +313,138 @@ fn subscribed_carries_heartbeat_interval_and_master_info() {
     assert_eq!(info.port, 5050);
 }
 
+/// Issue 11, defect 3: TaskInfo `limits` follow Mesos 1.11's `validateResourceLimits`
+/// (master/validation.cpp) and its messages. remesos's agents do not advertise
+/// TASK_RESOURCE_LIMITS (they do not enforce limits), so there any limit is a TASK_ERROR
+/// and nothing reaches the agent; on main `cpus: 1e308` and `mem: -1` were launched.
+#[test]
+fn task_limits_need_a_capable_agent_and_follow_mesos_rules() {
+    let mut h = Harness::new();
+    let (_, agent_conn) = h.add_agent("host1", "cpus:4;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let mut task = command_task("t1", &offer.agent_id, "cpus:1;mem:128", "*");
+    let limit = |v: f64| v1::value::Scalar { value: v };
+    task.limits = [
+        ("cpus".to_string(), limit(1e308)),
+        ("mem".to_string(), limit(-1.0)),
+    ]
+    .into_iter()
+    .collect();
+    h.call(&fw, launch(&offer, vec![task], None)).unwrap();
+    let updates = h.updates(&fw);
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].state, v1::TaskState::TaskError as i32);
+    assert_eq!(
+        updates[0].message.as_deref(),
+        Some("Agent is not capable of handling task resource limits")
+    );
+    assert!(
+        !h.agent_messages(agent_conn)
+            .iter()
+            .any(|m| matches!(m, ToAgent::RunTask(_))),
+        "nothing is launched"
+    );
+
+    // The rest of the rules, for an agent that would handle limits.
+    use super::validation::validate_resource_limits;
+    let requests = Resources::parse("cpus:1;mem:128", "*").unwrap();
+    type Limits<'a> = &'a [(&'a str, f64)];
+    let cases: Vec<(Limits, Result<(), &str>)> = vec![
+        (&[("cpus", 1.0), ("mem", 128.0)], Ok(())),
+        (&[("cpus", f64::INFINITY), ("mem", f64::INFINITY)], Ok(())),
+        (&[("cpus", 1e308)], Ok(())),
+        (
+            &[("disk", 10.0)],
+            Err("Only cpus and mem may be included in a task's resource limits"),
+        ),
+        (
+            &[("cpus", 0.5)],
+            Err("The cpu limit must be greater than or equal to the cpu request"),
+        ),
+        (
+            &[("cpus", f64::NAN)],
+            Err("The cpu limit must be greater than or equal to the cpu request"),
+        ),
+        (
+            &[("mem", -1.0)],
+            Err("The memory limit must be greater than or equal to the memory request"),
+        ),
+        (
+            &[("mem", 64.0)],
+            Err("The memory limit must be greater than or equal to the memory request"),
+        ),
+    ];
+    for (limits, expected) in cases {
+        let task = v1::TaskInfo {
+            limits: limits
+                .iter()
+                .map(|(n, v)| (n.to_string(), limit(*v)))
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate_resource_limits(&task, &requests, true),
+            expected.map_err(str::to_string),
+            "{limits:?}"
+        );
+    }
+    let mem_only = Resources::parse("mem:128", "*").unwrap();
+    let cpus_only = Resources::parse("cpus:1", "*").unwrap();
+    let task = |name: &str| v1::TaskInfo {
+        limits: [(name.to_string(), limit(2.0))].into_iter().collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        validate_resource_limits(&task("cpus"), &mem_only, true),
+        Err("When a CPU limit is specified, a CPU request must also be specified".to_string())
+    );
+    assert_eq!(
+        validate_resource_limits(&task("mem"), &cpus_only, true),
+        Err(
+            "When a memory limit is specified, a memory request must also be specified".to_string()
+        )
+    );
+}
+
+/// Mesos's `validateKillPolicy` and `validateMaxCompletionTime` (master/validation.cpp):
+/// negative DurationInfos are a TASK_ERROR with Mesos's text; on main they were launched.
+#[test]
+fn negative_kill_grace_periods_and_completion_times_are_refused() {
+    let mut h = Harness::new();
+    let (_, agent_conn) = h.add_agent("host1", "cpus:4;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let negative = || {
+        Some(v1::DurationInfo {
+            nanoseconds: -1_000_000_000,
+        })
+    };
+    let mut kill = command_task("kill", &offer.agent_id, "cpus:1;mem:128", "*");
+    kill.kill_policy = Some(v1::KillPolicy {
+        grace_period: negative(),
+    });
+    let mut completion = command_task("completion", &offer.agent_id, "cpus:1;mem:128", "*");
+    completion.max_completion_time = negative();
+    h.call(&fw, launch(&offer, vec![kill, completion], None))
+        .unwrap();
+    let messages: Vec<Option<String>> = h.updates(&fw).into_iter().map(|u| u.message).collect();
+    assert_eq!(
+        messages,
+        vec![
+            Some("Task's 'kill_policy.grace_period' must be non-negative".to_string()),
+            Some("Task's `max_completion_time` must be non-negative".to_string()),
+        ]
+    );
+    assert!(
+        !h.agent_messages(agent_conn)
+            .iter()
+            .any(|m| matches!(m, ToAgent::RunTask(_)))
+    );
+}
+
 #[test]
 fn offers_launch_and_status_updates_round_trip() {
     let mut h = Harness::new();
@@ -555,6 +687,64 @@ fn calls_need_the_subscription_stream_id() {
         r,
         Err(CallError::Forbidden("Framework is not subscribed".into()))
     );
+}
+
+/// Issue 11, defect 3: Mesos's `validateFailoverTimeout` (master/validation.cpp) refuses a
+/// `failover_timeout` that stout's `Duration::create` cannot hold, with its text; nothing is
+/// registered. On main, 1.5e19 was accepted and its disconnect panicked the master actor.
+#[test]
+fn a_failover_timeout_that_does_not_fit_a_duration_is_refused() {
+    let mut h = Harness::new();
+    for (timeout, text) in [
+        (1.5e19, "1.5e+19"),
+        (f64::INFINITY, "inf"),
+        (-1e300, "-1e+300"),
+        (f64::NAN, "nan"),
+    ] {
+        let mut info = framework("f");
+        info.failover_timeout = Some(timeout);
+        let conn = h.conn();
+        let call = sched::Call {
+            r#type: Some(CallType::Subscribe as i32),
+            subscribe: Some(sched::call::Subscribe {
+                framework_info: info,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let now = h.now();
+        assert_eq!(
+            h.master.subscribe(now, conn, call),
+            Err(CallError::BadRequest(format!(
+                "The framework failover_timeout ({text}) is invalid"
+            )))
+        );
+        h.pump();
+        assert!(h.events(conn).is_empty());
+    }
+    assert!(h.master.frameworks.is_empty());
+}
+
+/// The largest failover_timeout Mesos accepts (just under 2^63 ns, about 292 years) and a
+/// negative one: the disconnect neither panics nor ends the framework early (the largest
+/// is "never" if `Instant` cannot hold it); the negative one ends it at once, as Mesos's
+/// zero-delay timer does.
+#[test]
+fn the_largest_valid_failover_timeout_does_not_overflow_its_deadline() {
+    let mut h = Harness::new();
+    let mut info = framework("long");
+    info.failover_timeout = Some(9.2e9);
+    let long = h.subscribe(info);
+    let mut info = framework("negative");
+    info.failover_timeout = Some(-5.0);
+    let negative = h.subscribe(info);
+    let now = h.now();
+    h.master.framework_disconnected(now, &long.id, long.conn);
+    h.master
+        .framework_disconnected(now, &negative.id, negative.conn);
+    h.advance(Duration::from_secs(365 * 24 * 3600));
+    assert!(h.master.frameworks.contains_key(&long.id));
+    assert!(!h.master.frameworks.contains_key(&negative.id));
 }
 
 #[test]
@@ -962,6 +1152,29 @@ fn refuse_seconds_follows_mesos_rules() {
         refuse_duration(f(1e12).as_ref(), interval),
         Some(super::MAX_REFUSE),
         "capped at a year"
+    );
+}
+
+/// Mesos's allocator (`recoverResources`): refuse_seconds above 365 days, infinity
+/// included, is 365 days; NaN (what `Duration::create` cannot hold) is the default 5 s.
+#[test]
+fn refuse_seconds_infinity_is_a_year_and_nan_the_default() {
+    use super::scheduler::refuse_duration;
+    let interval = Duration::from_secs(1);
+    let f = |s: f64| v1::Filters {
+        refuse_seconds: Some(s),
+    };
+    assert_eq!(
+        refuse_duration(Some(&f(f64::INFINITY)), interval),
+        Some(super::MAX_REFUSE)
+    );
+    assert_eq!(
+        refuse_duration(Some(&f(f64::NAN)), interval),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(
+        refuse_duration(Some(&f(f64::NEG_INFINITY)), interval),
+        Some(Duration::from_secs(5))
     );
 }
 

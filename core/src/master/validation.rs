@@ -50,11 +50,87 @@ pub struct ValidTask {
     pub executor_resources: Resources,
 }
 
-/// Mesos's `validation::task::validate` for one TaskInfo of a LAUNCH on `agent_id`.
+/// Mesos 1.11's `validateResourceLimits` (master/validation.cpp), with its messages: limits
+/// need an agent with the TASK_RESOURCE_LIMITS capability (remesos's agents do not
+/// advertise it: they do not enforce `TaskInfo.limits`), may name only `cpus` and `mem`,
+/// each with a request of its kind, and may not be below the request; an infinite memory
+/// limit means "unlimited". One deliberate difference: a NaN limit, which Mesos's
+/// comparisons let through, is refused as below the request.
+pub fn validate_resource_limits(
+    task: &v1::TaskInfo,
+    resources: &Resources,
+    agent_capable: bool,
+) -> Result<(), String> {
+    let limits = &task.limits;
+    if limits.is_empty() {
+        return Ok(());
+    }
+    if !agent_capable {
+        return Err("Agent is not capable of handling task resource limits".to_string());
+    }
+    if limits.keys().any(|name| name != "cpus" && name != "mem") {
+        return Err("Only cpus and mem may be included in a task's resource limits".to_string());
+    }
+    let has = |name: &str| resources.iter().any(|r| r.name == name);
+    if let Some(limit) = limits.get("cpus") {
+        if !has("cpus") {
+            return Err(
+                "When a CPU limit is specified, a CPU request must also be specified".to_string(),
+            );
+        }
+        if limit.value.is_nan() || limit.value < resources.cpus() {
+            return Err(
+                "The cpu limit must be greater than or equal to the cpu request".to_string(),
+            );
+        }
+    }
+    if let Some(limit) = limits.get("mem") {
+        if !has("mem") {
+            return Err(
+                "When a memory limit is specified, a memory request must also be specified"
+                    .to_string(),
+            );
+        }
+        if limit.value.is_nan() || (!limit.value.is_infinite() && limit.value < resources.mem()) {
+            return Err(
+                "The memory limit must be greater than or equal to the memory request".to_string(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Mesos 1.11's check on a task of a task group: limits only with `share_cgroups: false`.
+pub fn validate_group_task_limits(task: &v1::TaskInfo) -> Result<(), String> {
+    let own_cgroups = task
+        .container
+        .as_ref()
+        .and_then(|c| c.linux_info.as_ref())
+        .is_some_and(|l| l.share_cgroups == Some(false));
+    if !task.limits.is_empty() && !own_cgroups {
+        return Err(
+            "Resource limits may only be set for tasks within a task group when the \
+                    'share_cgroups' field is set to 'false'."
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Whether an agent advertises the TASK_RESOURCE_LIMITS capability.
+pub fn handles_task_limits(capabilities: &[v1::agent_info::Capability]) -> bool {
+    capabilities
+        .iter()
+        .any(|c| c.r#type == Some(v1::agent_info::capability::Type::TaskResourceLimits as i32))
+}
+
+/// Mesos's `validation::task::validate` for one TaskInfo of a LAUNCH on `agent_id`
+/// (`limits_capable`: whether that agent handles task resource limits).
 pub fn validate_task(
     framework: &Framework,
     role: &str,
     agent_id: &str,
+    limits_capable: bool,
     running_executor: Option<&v1::ExecutorInfo>,
     launched_ids: &std::collections::HashSet<String>,
     mut task: v1::TaskInfo,
@@ -71,6 +147,23 @@ pub fn validate_task(
             task.agent_id.value, agent_id
         ));
     }
+    // Mesos's validateKillPolicy and validateMaxCompletionTime: negative DurationInfos
+    // would otherwise reach the agent's and the executor's deadlines.
+    if task
+        .kill_policy
+        .as_ref()
+        .and_then(|k| k.grace_period.as_ref())
+        .is_some_and(|d| d.nanoseconds < 0)
+    {
+        return Err("Task's 'kill_policy.grace_period' must be non-negative".to_string());
+    }
+    if task
+        .max_completion_time
+        .as_ref()
+        .is_some_and(|d| d.nanoseconds < 0)
+    {
+        return Err("Task's `max_completion_time` must be non-negative".to_string());
+    }
     if task.executor.is_some() == task.command.is_some() {
         return Err(
             "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
@@ -83,6 +176,7 @@ pub fn validate_task(
     if resources.is_empty() {
         return Err("Task uses no resources".to_string());
     }
+    validate_resource_limits(&task, &resources, limits_capable)?;
     let mut executor = None;
     let mut executor_resources = Resources::default();
     if let Some(mut info) = task.executor.take() {

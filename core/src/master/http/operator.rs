@@ -66,7 +66,9 @@ pub async fn api(
     match ty {
         CallType::GetHealth => {
             let mut r = response(RespType::GetHealth);
-            r.get_health = Some(op::response::GetHealth { healthy: true });
+            r.get_health = Some(op::response::GetHealth {
+                healthy: master.is_serving(),
+            });
             api::ok(accept, &r)
         }
         CallType::GetVersion => {
@@ -667,9 +669,15 @@ pub async fn version(method: Method) -> Response {
     api::json_ok(&remesos_proto::json::to_value(&version_info()))
 }
 
-pub async fn health(method: Method) -> Response {
+/// `/health`: 200 while the master actor serves; 503 once it has ended (a panic; the
+/// process is about to exit, see master/runtime.rs), so that a health check never passes a
+/// master that answers everything else with 503.
+pub async fn health(State(master): State<MasterHandle>, method: Method) -> Response {
     if let Some(r) = get_only(&method) {
         return r;
+    }
+    if !master.is_serving() {
+        return gone();
     }
     StatusCode::OK.into_response()
 }

@@ -1,0 +1,456 @@
+//! Security settings remesos does not implement yet stop the daemon (DESIGN.md §8: "a
+//! security setting that cannot be honoured stops the daemon: never fail open").
+//!
+//! An operator moving from Apache Mesos brings its configuration: `--authenticate_frameworks`,
+//! `--credentials`, `--acls`, ... on the command line or as `MESOS_*` variables, and TLS as
+//! `LIBPROCESS_SSL_*`. Ignoring them would serve every framework, agent and endpoint
+//! unauthenticated while the operator believes otherwise. So each security flag of Mesos
+//! 1.11's master (src/master/flags.cpp) and agent (src/slave/flags.cpp) is declared, and a
+//! value that would turn it on stops the daemon with an error naming the flag and where it
+//! came from. A value that leaves it off is accepted: `false` for a boolean, an empty value
+//! for a file or secret, Mesos's default for a mechanism (`--authenticators=crammd5`,
+//! `--authorizers=local`, `--http_authenticators=basic`, `--authenticatee=crammd5`), which
+//! only acts when authentication is on. `LIBPROCESS_SSL_ENABLED` set to anything but a false
+//! value (`false`, `0`, empty) stops the daemon too.
+//!
+//! `MESOS_*` variables that name no flag of the daemon are still ignored (the environment
+//! carries much else) but each is warned about by name at start, so that a misspelt or
+//! unsupported setting does not pass silently.
+
+use crate::flags::{Flag, FlagKind, Flags, LoadedFlags, Source};
+
+/// Which daemon's flags: the master's and the agent's security flags differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Daemon {
+    Master,
+    Agent,
+}
+
+/// What value of a flag leaves the feature off.
+#[derive(Clone, Copy, Debug)]
+enum Off {
+    /// A boolean: `false`.
+    False,
+    /// A file, secret or module list: empty (unset).
+    Empty,
+    /// A mechanism: Mesos's default (or empty), which acts only once authentication is on.
+    Default(&'static str),
+}
+
+/// A Mesos security flag remesos refuses to enable.
+struct Security {
+    name: &'static str,
+    alias: Option<&'static str>,
+    off: Off,
+    /// What the flag would turn on, for the error.
+    what: &'static str,
+}
+
+const fn s(name: &'static str, off: Off, what: &'static str) -> Security {
+    Security {
+        name,
+        alias: None,
+        off,
+        what,
+    }
+}
+
+/// src/master/flags.cpp (Mesos 1.11).
+const MASTER: &[Security] = &[
+    Security {
+        name: "authenticate_frameworks",
+        alias: Some("authenticate"),
+        off: Off::False,
+        what: "framework authentication",
+    },
+    Security {
+        name: "authenticate_agents",
+        alias: Some("authenticate_slaves"),
+        off: Off::False,
+        what: "agent authentication",
+    },
+    s(
+        "authenticate_http_readwrite",
+        Off::False,
+        "HTTP authentication",
+    ),
+    s(
+        "authenticate_http_readonly",
+        Off::False,
+        "HTTP authentication",
+    ),
+    s(
+        "authenticate_http_frameworks",
+        Off::False,
+        "HTTP framework authentication",
+    ),
+    s("credentials", Off::Empty, "credentials"),
+    s("acls", Off::Empty, "authorization (ACLs)"),
+    s("firewall_rules", Off::Empty, "endpoint firewall rules"),
+    s("modules", Off::Empty, "modules"),
+    s("modules_dir", Off::Empty, "modules"),
+    s("hooks", Off::Empty, "hook modules"),
+    s(
+        "authenticators",
+        Off::Default("crammd5"),
+        "authenticator modules",
+    ),
+    s("authorizers", Off::Default("local"), "authorizer modules"),
+    s(
+        "http_authenticators",
+        Off::Default("basic"),
+        "HTTP authenticator modules",
+    ),
+    s(
+        "http_framework_authenticators",
+        Off::Empty,
+        "HTTP framework authenticators",
+    ),
+];
+
+/// src/slave/flags.cpp (Mesos 1.11), and `executor_secret_generator` of later agents.
+const AGENT: &[Security] = &[
+    s("credential", Off::Empty, "agent authentication"),
+    s("http_credentials", Off::Empty, "HTTP authentication"),
+    s(
+        "authenticate_http_readwrite",
+        Off::False,
+        "HTTP authentication",
+    ),
+    s(
+        "authenticate_http_readonly",
+        Off::False,
+        "HTTP authentication",
+    ),
+    s(
+        "authenticate_http_executors",
+        Off::False,
+        "executor authentication",
+    ),
+    s(
+        "jwt_secret_key",
+        Off::Empty,
+        "executor authentication (JWT)",
+    ),
+    s(
+        "executor_secret_generator",
+        Off::Empty,
+        "executor authentication",
+    ),
+    s("secret_resolver", Off::Empty, "secret resolution"),
+    s("acls", Off::Empty, "authorization (ACLs)"),
+    s("firewall_rules", Off::Empty, "endpoint firewall rules"),
+    s("modules", Off::Empty, "modules"),
+    s("modules_dir", Off::Empty, "modules"),
+    s("hooks", Off::Empty, "hook modules"),
+    s(
+        "authenticatee",
+        Off::Default("crammd5"),
+        "authenticatee modules",
+    ),
+    s("authorizer", Off::Default("local"), "authorizer modules"),
+    s(
+        "http_authenticators",
+        Off::Default("basic"),
+        "HTTP authenticator modules",
+    ),
+];
+
+fn table(daemon: Daemon) -> &'static [Security] {
+    match daemon {
+        Daemon::Master => MASTER,
+        Daemon::Agent => AGENT,
+    }
+}
+
+/// Declares `daemon`'s security flags on `flags` (skipping any already declared), so that
+/// a value that leaves them off loads.
+pub fn declare(flags: &mut Flags, daemon: Daemon) {
+    for sec in table(daemon) {
+        if flags.get(sec.name).is_some() {
+            continue;
+        }
+        let help = format!(
+            "Not implemented by remesos: only a value that disables {} is accepted",
+            sec.what
+        );
+        let mut flag = match sec.off {
+            Off::False => Flag::bool(sec.name, &help),
+            // Paths: a `file://` value is not read (it may hold secrets we do not use).
+            Off::Empty | Off::Default(_) => Flag::new(sec.name, FlagKind::Path, &help),
+        };
+        if let Some(alias) = sec.alias {
+            flag = flag.alias(alias);
+        }
+        flags.add(flag);
+    }
+}
+
+/// The error for the first security setting in `loaded` (or `env`'s `LIBPROCESS_SSL_*`)
+/// that would turn on something remesos does not implement.
+pub fn refuse_unimplemented<K: AsRef<str>, V: AsRef<str>>(
+    loaded: &LoadedFlags,
+    daemon: Daemon,
+    env: impl IntoIterator<Item = (K, V)>,
+) -> Result<(), String> {
+    for sec in table(daemon) {
+        let enabled = match sec.off {
+            Off::False => loaded.get_bool(sec.name) == Some(true),
+            Off::Empty => loaded.get_str(sec.name).is_some_and(|v| !v.is_empty()),
+            Off::Default(default) => loaded
+                .get_str(sec.name)
+                .is_some_and(|v| !v.is_empty() && v != default),
+        };
+        if !enabled {
+            continue;
+        }
+        let from = match loaded.source(sec.name) {
+            Some(Source::Environment) => format!(
+                " (from {}{})",
+                crate::flags::ENV_PREFIX,
+                sec.name.to_ascii_uppercase()
+            ),
+            _ => String::new(),
+        };
+        let value = match sec.off {
+            Off::False => " to 'true'".to_string(),
+            // The value of a file or secret flag is not echoed.
+            Off::Empty => String::new(),
+            Off::Default(_) => format!(" to '{}'", loaded.get_str(sec.name).unwrap_or_default()),
+        };
+        return Err(format!(
+            "flag '{}' is set{value}{from}, but remesos does not implement {} yet; refusing \
+             to start rather than run without it (unset it or set it to a value that \
+             disables it)",
+            sec.name, sec.what
+        ));
+    }
+    for (key, value) in env {
+        let (key, value) = (key.as_ref(), value.as_ref().trim());
+        if key == "LIBPROCESS_SSL_ENABLED"
+            && !matches!(value.to_ascii_lowercase().as_str(), "" | "false" | "0")
+        {
+            return Err(format!(
+                "LIBPROCESS_SSL_ENABLED is set to '{value}', but remesos does not implement \
+                 TLS yet; refusing to start rather than serve in plain text"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A daemon's start: refuses what [`refuse_unimplemented`] refuses (printed, exit code
+/// 1), starts logging, and warns about unknown `MESOS_*` variables.
+pub fn check(
+    flags: &Flags,
+    loaded: &LoadedFlags,
+    daemons: &[Daemon],
+    env: &[(String, String)],
+) -> Result<(), std::process::ExitCode> {
+    let pairs = || env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    for daemon in daemons {
+        if let Err(e) = refuse_unimplemented(loaded, *daemon, pairs()) {
+            eprintln!("{e}");
+            return Err(std::process::ExitCode::from(1));
+        }
+    }
+    super::init_logging(
+        loaded.get_str("logging_level").unwrap_or("INFO"),
+        loaded.get_bool("quiet").unwrap_or(false),
+    );
+    warn_unknown_env(flags, pairs());
+    Ok(())
+}
+
+/// The `MESOS_*` variables of `env` that name no flag of `flags` (warned about at start).
+pub fn unknown_env<K: AsRef<str>, V>(
+    flags: &Flags,
+    env: impl IntoIterator<Item = (K, V)>,
+) -> Vec<String> {
+    env.into_iter()
+        .filter_map(|(key, _)| {
+            let key = key.as_ref();
+            let name = key.strip_prefix(crate::flags::ENV_PREFIX)?;
+            let name = name.to_ascii_lowercase();
+            let bare = name.strip_prefix("no-").unwrap_or(&name);
+            flags.get(bare).is_none().then(|| key.to_string())
+        })
+        .collect()
+}
+
+/// Logs each unknown `MESOS_*` variable by name.
+pub fn warn_unknown_env<K: AsRef<str>, V>(flags: &Flags, env: impl IntoIterator<Item = (K, V)>) {
+    for name in unknown_env(flags, env) {
+        tracing::warn!(variable = %name, "ignoring environment variable {name}: it names no flag of this command");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(daemon: Daemon, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+        let mut flags = Flags::new("test");
+        declare(&mut flags, daemon);
+        let loaded = flags
+            .load(args, env.iter().copied())
+            .map_err(|e| e.to_string())?;
+        refuse_unimplemented(&loaded, daemon, env.iter().copied())
+    }
+
+    /// Issue 11, defect 5: Mesos's security settings, from the environment or the command
+    /// line, stop the daemon when they would turn on what remesos lacks (DESIGN.md §8).
+    /// On main `MESOS_AUTHENTICATE_FRAMEWORKS=true` was silently ignored.
+    #[test]
+    fn security_settings_that_would_enable_what_remesos_lacks_stop_the_daemon() {
+        let refused = [
+            (
+                Daemon::Master,
+                &[][..],
+                &[("MESOS_AUTHENTICATE_FRAMEWORKS", "true")][..],
+            ),
+            (Daemon::Master, &["--authenticate"][..], &[][..]),
+            (
+                Daemon::Master,
+                &[][..],
+                &[("MESOS_AUTHENTICATE_SLAVES", "1")][..],
+            ),
+            (
+                Daemon::Master,
+                &["--authenticate_http_readwrite"][..],
+                &[][..],
+            ),
+            (
+                Daemon::Master,
+                &[][..],
+                &[("MESOS_ACLS", "{\"permissive\": false}")][..],
+            ),
+            (
+                Daemon::Master,
+                &["--credentials=file:///etc/creds"][..],
+                &[][..],
+            ),
+            (
+                Daemon::Master,
+                &[][..],
+                &[("MESOS_AUTHORIZERS", "com_acme_Authz")][..],
+            ),
+            (
+                Daemon::Master,
+                &[][..],
+                &[("LIBPROCESS_SSL_ENABLED", "true")][..],
+            ),
+            (
+                Daemon::Master,
+                &[][..],
+                &[("LIBPROCESS_SSL_ENABLED", "yes")][..],
+            ),
+            (
+                Daemon::Agent,
+                &["--credential=/etc/agent.cred"][..],
+                &[][..],
+            ),
+            (
+                Daemon::Agent,
+                &[][..],
+                &[("MESOS_JWT_SECRET_KEY", "/k")][..],
+            ),
+            (
+                Daemon::Agent,
+                &["--authenticate_http_executors=true"][..],
+                &[][..],
+            ),
+            (
+                Daemon::Agent,
+                &[][..],
+                &[("MESOS_HTTP_CREDENTIALS", "/c")][..],
+            ),
+            (
+                Daemon::Agent,
+                &[][..],
+                &[("LIBPROCESS_SSL_ENABLED", "1")][..],
+            ),
+        ];
+        for (daemon, args, env) in refused {
+            let err = load(daemon, args, env).expect_err(&format!("{args:?} {env:?}"));
+            assert!(err.contains("remesos does not implement"), "{err}");
+        }
+        let err = load(
+            Daemon::Master,
+            &[],
+            &[("MESOS_AUTHENTICATE_FRAMEWORKS", "true")],
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with(
+                "flag 'authenticate_frameworks' is set to 'true' (from \
+                 MESOS_AUTHENTICATE_FRAMEWORKS), but remesos does not implement framework \
+                 authentication yet"
+            ),
+            "{err}"
+        );
+        // A secret's value is not echoed.
+        let err = load(Daemon::Agent, &["--jwt_secret_key=s3cr3t"], &[]).unwrap_err();
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn security_settings_that_leave_it_off_are_accepted() {
+        let accepted = [
+            (
+                Daemon::Master,
+                &["--authenticate_frameworks=false"][..],
+                &[][..],
+            ),
+            (Daemon::Master, &["--no-authenticate"][..], &[][..]),
+            (
+                Daemon::Master,
+                &[][..],
+                &[("MESOS_AUTHENTICATE_AGENTS", "false")][..],
+            ),
+            (
+                Daemon::Master,
+                &[][..],
+                &[("MESOS_AUTHENTICATORS", "crammd5")][..],
+            ),
+            (
+                Daemon::Master,
+                &["--authorizers=local", "--acls="][..],
+                &[][..],
+            ),
+            (
+                Daemon::Master,
+                &[][..],
+                &[("LIBPROCESS_SSL_ENABLED", "false")][..],
+            ),
+            (
+                Daemon::Master,
+                &[][..],
+                &[("LIBPROCESS_SSL_ENABLED", "0")][..],
+            ),
+            (Daemon::Agent, &["--authenticatee=crammd5"][..], &[][..]),
+            (
+                Daemon::Agent,
+                &[][..],
+                &[("MESOS_AUTHENTICATE_HTTP_EXECUTORS", "false")][..],
+            ),
+            (Daemon::Agent, &[][..], &[][..]),
+        ];
+        for (daemon, args, env) in accepted {
+            load(daemon, args, env).unwrap_or_else(|e| panic!("{args:?} {env:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn unknown_mesos_variables_are_named() {
+        let mut flags = Flags::new("test").flag(Flag::string("work_dir", "w"));
+        declare(&mut flags, Daemon::Master);
+        let env = [
+            ("MESOS_WORK_DIR", "/w"),
+            ("MESOS_AUTHENTICATE", "false"),
+            ("MESOS_WORKDIR", "/typo"),
+            ("PATH", "/bin"),
+        ];
+        assert_eq!(unknown_env(&flags, env), vec!["MESOS_WORKDIR".to_string()]);
+    }
+}
