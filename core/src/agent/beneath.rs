@@ -118,11 +118,7 @@ pub fn open_beneath(
     let creates = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: if creates {
-            u64::from(mode)
-        } else {
-            0
-        },
+        mode: if creates { u64::from(mode) } else { 0 },
         resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
     };
     // openat2 answers EAGAIN when a concurrent rename might have let `..` escape; retry.
@@ -316,7 +312,12 @@ pub fn remove_beneath(root: BorrowedFd<'_>, relative: &Path) -> io::Result<()> {
 pub fn scratch_file(root: BorrowedFd<'_>) -> io::Result<File> {
     match open_beneath(root, Path::new("."), libc::O_TMPFILE | libc::O_RDWR, 0o600) {
         Ok(fd) => return Ok(File::from(fd)),
-        Err(e) if !matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::EISDIR)) => {
+        Err(e)
+            if !matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP) | Some(libc::EISDIR)
+            ) =>
+        {
             return Err(e);
         }
         Err(_) => {}

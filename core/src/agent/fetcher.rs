@@ -164,7 +164,9 @@ pub fn request_from_json(bytes: &[u8]) -> Result<(Vec<Uri>, PathBuf, FetchOption
         .collect::<Result<Vec<_>, &str>>()?;
     let options = FetchOptions {
         frameworks_home: string(&request["frameworks_home"]).map(PathBuf::from),
-        stall_timeout: Duration::from_millis(request["stall_timeout_ms"].as_u64().unwrap_or(60_000)),
+        stall_timeout: Duration::from_millis(
+            request["stall_timeout_ms"].as_u64().unwrap_or(60_000),
+        ),
         total_timeout: request["total_timeout_ms"]
             .as_u64()
             .map(Duration::from_millis),
@@ -767,7 +769,10 @@ pub fn extract_file(
                 .ok_or_else(|| invalid("the archive's name has nothing before '.gz'"))?;
             let mut file = beneath::create_file_beneath(root, Path::new(name), 0o644)
                 .map_err(|e| entry_error(Path::new(name), e))?;
-            io::copy(&mut flate2::read::MultiGzDecoder::new(buffered()?), &mut file)?;
+            io::copy(
+                &mut flate2::read::MultiGzDecoder::new(buffered()?),
+                &mut file,
+            )?;
             Ok(())
         }
     }
@@ -928,8 +933,8 @@ fn unpack_zip(file: std::fs::File, root: BorrowedFd<'_>) -> io::Result<()> {
         if mode.is_some_and(|m| m & 0o170000 != 0o100000 && m & 0o170000 != 0) {
             continue; // a device or FIFO: skipped, as for tar
         }
-        let mut out = beneath::create_file_beneath(root, &path, 0o600)
-            .map_err(|e| entry_error(&path, e))?;
+        let mut out =
+            beneath::create_file_beneath(root, &path, 0o600).map_err(|e| entry_error(&path, e))?;
         io::copy(&mut entry, &mut out)?;
         set_mode(&out, mode.unwrap_or(0o644))?;
     }

@@ -16,10 +16,7 @@ pub fn main(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     }
     let mut request = Vec::new();
-    if let Err(e) = std::io::stdin()
-        .take(MAX_REQUEST)
-        .read_to_end(&mut request)
-    {
+    if let Err(e) = std::io::stdin().take(MAX_REQUEST).read_to_end(&mut request) {
         return fail(&format!("Failed to read the fetch request: {e}"));
     }
     let (uris, sandbox, options) = match crate::agent::fetcher::request_from_json(&request) {
