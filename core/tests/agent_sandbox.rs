@@ -1196,3 +1196,668 @@ fn property_fixture() -> (&'static TempDir, &'static Files) {
     });
     (dir, files)
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 11: a task's archives and URIs cannot reach outside its sandbox, whoever fetches.
+// These run `fetch` in-process as the test's user (root here, with no user to switch to), so
+// they exercise the checks that hold even when the fetcher runs as root.
+
+/// A tar with `symlinks` `(name, target)`, then `files` (4 bytes each), then hard links
+/// `hard` `(name, target)`. Names are written raw (no validation).
+fn links_tar(symlinks: &[(&str, &str)], hard: &[(&str, &str)], files: &[&str]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let raw = |kind: tar::EntryType, name: &str, link: &str, size: u64| {
+        let mut header = tar::Header::new_old();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_size(size);
+        header.set_mode(0o777);
+        header.set_entry_type(kind);
+        header.set_cksum();
+        header
+    };
+    for (name, target) in symlinks {
+        let header = raw(tar::EntryType::Symlink, name, target, 0);
+        builder.append(&header, std::io::empty()).unwrap();
+    }
+    for name in files {
+        let header = raw(tar::EntryType::Regular, name, "", 4);
+        builder.append(&header, &b"evil"[..]).unwrap();
+    }
+    for (name, target) in hard {
+        let header = raw(tar::EntryType::Link, name, target, 0);
+        builder.append(&header, std::io::empty()).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+/// Every symlink below `dir` whose target, followed to the end, is outside `dir`.
+fn links_leading_out(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap().flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_symlink() {
+                if let Ok(target) = path.canonicalize()
+                    && !target.starts_with(dir)
+                {
+                    out.push(path);
+                }
+            } else if kind.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    out
+}
+
+async fn fetch_archive(name: &str, bytes: Vec<u8>, sandbox: &Path) -> Result<String, String> {
+    let source = TempDir::new();
+    let path = source.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    run_fetch(
+        &[uri(path.to_str().unwrap())],
+        sandbox,
+        &FetchOptions::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn archive_symlinks_that_resolve_outside_are_refused_absolute_relative_or_chained() {
+    let outer = TempDir::new();
+    std::fs::write(outer.path().join("secret"), "secret").unwrap();
+    let secret = outer.path().join("secret");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        // An absolute target, the `stdout -> <root-owned file>` of issue 11.
+        (
+            "abs.tar",
+            links_tar(&[("stdout", secret.to_str().unwrap())], &[], &[]),
+        ),
+        // Climbing out with `..`.
+        ("rel.tar", links_tar(&[("a/b", "../../secret")], &[], &[])),
+        // A chain: `a/up -> ..` is the sandbox itself, but `a/up2 -> up/..` is its parent.
+        (
+            "chain.tar",
+            links_tar(&[("a/up", ".."), ("a/up2", "up/..")], &[], &[]),
+        ),
+        // A link made before the link it goes through: `l -> d/..` then `d -> .`.
+        (
+            "late.tar",
+            links_tar(&[("l", "d/.."), ("d", ".")], &[], &[]),
+        ),
+        // The same in a zip.
+        ("abs.zip", {
+            let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let options = zip::write::SimpleFileOptions::default();
+            writer
+                .add_symlink("stdout", secret.to_str().unwrap(), options)
+                .unwrap();
+            writer.finish().unwrap().into_inner()
+        }),
+        ("chain.zip", {
+            let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let options = zip::write::SimpleFileOptions::default();
+            writer.add_symlink("a/up", "..", options).unwrap();
+            writer.add_symlink("a/up2", "up/..", options).unwrap();
+            writer.finish().unwrap().into_inner()
+        }),
+    ];
+    for (name, bytes) in cases {
+        let sandbox = outer.path().join(format!("sandbox-{name}"));
+        std::fs::create_dir(&sandbox).unwrap();
+        let error = fetch_archive(name, bytes, &sandbox).await.unwrap_err();
+        assert!(error.contains("outside the sandbox"), "{name}: {error}");
+        assert_eq!(links_leading_out(&sandbox), Vec::<PathBuf>::new(), "{name}");
+    }
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "secret");
+}
+
+#[tokio::test]
+async fn archive_symlinks_inside_the_sandbox_still_extract() {
+    let sandbox = TempDir::new();
+    let tar = links_tar(
+        &[
+            ("lib/libx.so", "libx.so.1"),
+            ("bin/up", ".."),
+            ("top", "lib"),
+        ],
+        &[("bin/copy", "data")],
+        &["data", "lib/libx.so.1"],
+    );
+    fetch_archive("ok.tar", tar, sandbox.path()).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("top/libx.so")).unwrap(),
+        "evil"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("bin/copy")).unwrap(),
+        "evil"
+    );
+}
+
+#[tokio::test]
+async fn tar_hard_links_cannot_reach_outside_through_a_symlink() {
+    let outer = TempDir::new();
+    std::fs::create_dir(outer.path().join("private")).unwrap();
+    std::fs::write(outer.path().join("private/key"), "key").unwrap();
+    let sandbox = outer.path().join("sandbox");
+    std::fs::create_dir(&sandbox).unwrap();
+    let private = outer.path().join("private");
+    let tar = links_tar(&[("d", private.to_str().unwrap())], &[("h", "d/key")], &[]);
+    let error = fetch_archive("hard.tar", tar, &sandbox).await.unwrap_err();
+    assert!(error.contains("outside the sandbox"), "{error}");
+    assert!(!sandbox.join("h").exists(), "a hard link to a file outside");
+    assert_eq!(links_leading_out(&sandbox), Vec::<PathBuf>::new());
+    // A hard link whose target is named with `..` or absolutely.
+    for target in ["../private/key", private.join("key").to_str().unwrap()] {
+        let tar = links_tar(&[], &[("h", target)], &[]);
+        let error = fetch_archive("hard.tar", tar, &sandbox).await.unwrap_err();
+        assert!(error.contains("outside the sandbox"), "{target}: {error}");
+        assert!(!sandbox.join("h").exists());
+    }
+}
+
+#[tokio::test]
+async fn output_file_never_follows_a_symlink_out_of_the_sandbox() {
+    let outer = TempDir::new();
+    let outside = outer.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let sandbox = outer.path().join("sandbox");
+    std::fs::create_dir(&sandbox).unwrap();
+    // Planted by whoever owns the sandbox (the task's user, or an earlier fetch).
+    std::os::unix::fs::symlink(&outside, sandbox.join("lnk")).unwrap();
+    std::os::unix::fs::symlink(outside.join("f"), sandbox.join("f")).unwrap();
+    let source = TempDir::new();
+    std::fs::write(source.path().join("x"), "x").unwrap();
+    let mut u = uri(source.path().join("x").to_str().unwrap());
+    u.output_file = Some("lnk/x".into());
+    let error = run_fetch(&[u.clone()], &sandbox, &FetchOptions::default())
+        .await
+        .unwrap_err();
+    assert!(error.contains("within the sandbox"), "{error}");
+    // A symlink as the output file itself is replaced, not written through.
+    u.output_file = Some("f".into());
+    run_fetch(&[u], &sandbox, &FetchOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    assert_eq!(std::fs::read_to_string(sandbox.join("f")).unwrap(), "x");
+}
+
+#[tokio::test]
+async fn local_sources_must_be_regular_files() {
+    let source = TempDir::new();
+    let sandbox = TempDir::new();
+    let fifo = source.path().join("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    for path in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let error = tokio::time::timeout(
+            Duration::from_secs(30),
+            run_fetch(&[uri(path)], sandbox.path(), &FetchOptions::default()),
+        )
+        .await
+        .expect("the fetch answers instead of blocking")
+        .unwrap_err();
+        assert!(error.contains("not a regular file"), "{path}: {error}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 11: /files serves regular files only and never blocks on a FIFO.
+
+#[tokio::test]
+async fn a_fifo_in_the_sandbox_is_refused_at_once_by_every_route() {
+    let s = sandboxed().await;
+    let fifo = s.sandbox.join("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let path = encode(&format!("{VIRTUAL}/pipe"));
+    for endpoint in ["read", "download"] {
+        let url = format!("{}/files/{endpoint}?path={path}&offset=0", s.base);
+        let (status, _, body) = tokio::time::timeout(Duration::from_secs(30), get(&url))
+            .await
+            .expect("an answer, not a blocked thread");
+        assert_eq!(status, 400, "{endpoint}: {body:?}");
+        assert!(
+            String::from_utf8_lossy(&body).contains("not a regular file"),
+            "{endpoint}: {body:?}"
+        );
+    }
+    // Browsing lists it (as `ls` would) without opening it.
+    let (status, listing) = get_json(&s, "browse", &format!("path={}", encode(VIRTUAL))).await;
+    assert_eq!(status, 200);
+    assert!(
+        listing
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["mode"].as_str().is_some_and(|m| m.starts_with('p'))),
+        "{listing}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browse_never_lists_a_directory_swapped_for_a_symlink() {
+    let s = sandboxed().await;
+    // The task swaps `d` between a directory and a symlink to /etc as fast as it can.
+    let (d, parked) = (s.sandbox.join("d"), s.sandbox.join("d-real"));
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("mine"), "mine").unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (d, parked, stop) = (d.clone(), parked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::rename(&d, &parked);
+                let _ = std::os::unix::fs::symlink("/etc", &d);
+                let _ = std::fs::remove_file(&d);
+                let _ = std::fs::rename(&parked, &d);
+            }
+        })
+    };
+    let path = format!("{VIRTUAL}/d");
+    for _ in 0..3000 {
+        let files = s.files.clone();
+        let path = path.clone();
+        let listing = files::with_files(files, move |f| f.browse(&path)).await;
+        if let Ok(listing) = listing {
+            for entry in &listing {
+                assert!(
+                    entry.path.ends_with("/mine"),
+                    "listed something outside: {}",
+                    entry.path
+                );
+            }
+        }
+        let files = s.files.clone();
+        let path = format!("{VIRTUAL}/d/passwd");
+        let read = files::with_files(files, move |f| f.read(&path, 0, None)).await;
+        if let Ok((_, data)) = read {
+            panic!("read outside: {}", String::from_utf8_lossy(&data));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 11 end to end: a real master and a real agent running as root, a framework whose
+// user is `nobody`. The fetch runs as `nobody`; nothing it fetches reaches outside.
+
+mod support;
+
+use remesos_proto::v1;
+use support::{TestFramework, command_task, free_port, spawn_agent, spawn_master};
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A cluster of one master and one agent (root), and a framework subscribed as `nobody`.
+struct Cluster {
+    dir: TempDir,
+    agent: String,
+    framework: TestFramework,
+    _daemons: (support::Daemon, support::Daemon),
+}
+
+async fn cluster_as_nobody(name: &str) -> Cluster {
+    let dir = TempDir::new();
+    let (master_daemon, master) = spawn_master(dir.path()).await;
+    let port = free_port();
+    let agent = format!("127.0.0.1:{port}");
+    let agent_daemon = spawn_agent(&master, port, &dir.path().join("agent"), &[]);
+    support::registered_agent_state(&agent).await;
+    let info = v1::FrameworkInfo {
+        user: "nobody".into(),
+        name: name.into(),
+        ..Default::default()
+    };
+    let sub = remesos::client::scheduler::Subscription::subscribe(
+        &master,
+        v1::scheduler::call::Subscribe {
+            framework_info: info,
+            ..Default::default()
+        },
+        remesos::client::Format::Protobuf,
+    )
+    .await
+    .unwrap();
+    Cluster {
+        dir,
+        agent,
+        framework: TestFramework { sub },
+        _daemons: (master_daemon, agent_daemon),
+    }
+}
+
+impl Cluster {
+    /// Launches one command task with `uris` and returns its terminal status.
+    async fn run(&mut self, id: &str, command: &str, uris: Vec<Uri>) -> v1::TaskStatus {
+        let offer = self.framework.next_offer().await;
+        let mut task = command_task(id, &offer, "cpus:0.1;mem:32", command);
+        task.command.as_mut().unwrap().uris = uris;
+        self.framework.launch(&offer, vec![task]).await;
+        loop {
+            let status = self.framework.next_update(Duration::from_secs(60)).await;
+            if status.task_id.value == id
+                && v1::TaskState::try_from(status.state).is_ok_and(remesos::master::is_terminal)
+            {
+                return status;
+            }
+        }
+    }
+
+    /// The task's sandbox (its latest run).
+    fn sandbox(&self, id: &str) -> PathBuf {
+        let fid = &self.framework.sub.framework_id.value;
+        let slaves = self.dir.path().join("agent/slaves");
+        let agent_dir = std::fs::read_dir(&slaves)
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_type().unwrap().is_dir())
+            .unwrap()
+            .path();
+        agent_dir
+            .join(format!("frameworks/{fid}/executors/{id}/runs/latest"))
+            .canonicalize()
+            .unwrap()
+    }
+}
+
+/// A file only root may read or write, outside any sandbox.
+fn root_only_file(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, "root-only\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// A world-readable copy of `bytes` for the fetcher (running as `nobody`) to read.
+fn public_file(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fetcher_runs_as_the_tasks_user_and_cannot_read_root_files() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let mut cluster = cluster_as_nobody("fetch-as-user").await;
+    let secret = root_only_file(cluster.dir.path(), "shadow");
+    let status = cluster
+        .run(
+            "shadow",
+            "true",
+            vec![uri(&format!("file://{}", secret.display()))],
+        )
+        .await;
+    assert_eq!(status.state, v1::TaskState::TaskFailed as i32, "{status:?}");
+    let message = status.message.unwrap_or_default();
+    assert!(
+        message.starts_with("Failed to fetch 'file://") && message.contains("Permission denied"),
+        "{message}"
+    );
+    let sandbox = cluster.sandbox("shadow");
+    assert!(
+        !sandbox.join("shadow").exists(),
+        "a root-only file was fetched"
+    );
+
+    // What the user may read is fetched, and belongs to the user.
+    let public = public_file(cluster.dir.path(), "public.txt", b"public\n");
+    let status = cluster
+        .run("public", "cat public.txt", vec![uri(&public)])
+        .await;
+    assert_eq!(
+        status.state,
+        v1::TaskState::TaskFinished as i32,
+        "{status:?}"
+    );
+    let sandbox = cluster.sandbox("public");
+    let owner = |p: &Path| std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(p).unwrap());
+    assert_eq!(owner(&sandbox.join("public.txt")), 65534);
+    assert_eq!(owner(&sandbox.join("stdout")), 65534);
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("stdout")).unwrap(),
+        "public\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_cannot_turn_stdout_into_a_symlink_to_a_root_file() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let mut cluster = cluster_as_nobody("stdout-symlink").await;
+    let target = root_only_file(cluster.dir.path(), "target");
+    let tar = links_tar(&[("stdout", target.to_str().unwrap())], &[], &[]);
+    let zip = {
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        writer
+            .add_symlink("stdout", target.to_str().unwrap(), options)
+            .unwrap();
+        writer.finish().unwrap().into_inner()
+    };
+    for (id, name, bytes) in [("tar", "out.tar", tar), ("zip", "out.zip", zip)] {
+        let archive = public_file(cluster.dir.path(), name, &bytes);
+        let status = cluster.run(id, "echo pwned", vec![uri(&archive)]).await;
+        assert_eq!(status.state, v1::TaskState::TaskFailed as i32, "{status:?}");
+        assert!(
+            status
+                .message
+                .as_deref()
+                .unwrap_or("")
+                .contains("outside the sandbox"),
+            "{status:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "root-only\n",
+            "the agent wrote the task's output through a symlink"
+        );
+        assert_eq!(
+            links_leading_out(&cluster.sandbox(id)),
+            Vec::<PathBuf>::new()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlinked_directory_and_an_output_file_cannot_write_outside() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let mut cluster = cluster_as_nobody("output-file").await;
+    let outside = cluster.dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    // World-writable, so only the fetcher's own checks (not permissions) keep it clean.
+    std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let tar = links_tar(&[("lnk", outside.to_str().unwrap())], &[], &[]);
+    let archive = public_file(cluster.dir.path(), "lnk.tar", &tar);
+    let payload = public_file(cluster.dir.path(), "payload", b"payload");
+    let mut second = uri(&payload);
+    second.output_file = Some("lnk/x".into());
+    let status = cluster
+        .run("lnk", "true", vec![uri(&archive), second])
+        .await;
+    assert_eq!(status.state, v1::TaskState::TaskFailed as i32, "{status:?}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    assert_eq!(
+        links_leading_out(&cluster.sandbox("lnk")),
+        Vec::<PathBuf>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_fifo_a_task_made_answers_at_once_and_launches_go_on() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let mut cluster = cluster_as_nobody("fifo").await;
+    let offer = cluster.framework.next_offer().await;
+    let task = command_task(
+        "fifo",
+        &offer,
+        "cpus:0.1;mem:32",
+        "mkfifo pipe && exec sleep 600",
+    );
+    cluster.framework.launch(&offer, vec![task]).await;
+    loop {
+        let status = cluster.framework.next_update(Duration::from_secs(60)).await;
+        assert!(
+            status.state == v1::TaskState::TaskRunning as i32
+                || status.state == v1::TaskState::TaskStarting as i32,
+            "{status:?}"
+        );
+        if status.state == v1::TaskState::TaskRunning as i32 {
+            break;
+        }
+    }
+    let sandbox = cluster.sandbox("fifo");
+    while !sandbox.join("pipe").exists() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // More reads than the agent has blocking threads (512): on a server that opened the
+    // FIFO, each would hold one forever.
+    let fid = cluster.framework.sub.framework_id.value.clone();
+    let pipe = format!("/frameworks/{fid}/executors/fifo/runs/latest/pipe");
+    let reads = (0..600).map(|i| {
+        let agent = cluster.agent.clone();
+        let pipe = pipe.clone();
+        async move {
+            if i % 2 == 0 {
+                let url = format!("http://{agent}/files/read?path={}&offset=0", encode(&pipe));
+                let (status, _, body) = get(&url).await;
+                (status, String::from_utf8_lossy(&body).into_owned())
+            } else {
+                let (status, body) = support::operator_call(
+                    &agent,
+                    &format!(
+                        r#"{{"type":"READ_FILE","read_file":{{"path":"{pipe}","offset":0}}}}"#
+                    ),
+                )
+                .await;
+                (status, body.to_string())
+            }
+        }
+    });
+    let answers = tokio::time::timeout(Duration::from_secs(60), futures::future::join_all(reads))
+        .await
+        .expect("every read answers instead of blocking on the FIFO");
+    for (status, body) in answers {
+        assert_eq!(status, 400, "{body}");
+    }
+    // A launch still goes through.
+    let public = public_file(cluster.dir.path(), "after.txt", b"after\n");
+    let status = cluster
+        .run("after", "cat after.txt", vec![uri(&public)])
+        .await;
+    assert_eq!(
+        status.state,
+        v1::TaskState::TaskFinished as i32,
+        "{status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_routes_never_serve_what_a_task_links_to_outside() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let mut cluster = cluster_as_nobody("links").await;
+    let secret = root_only_file(cluster.dir.path(), "secret");
+    let offer = cluster.framework.next_offer().await;
+    let task = command_task(
+        "links",
+        &offer,
+        "cpus:0.1;mem:32",
+        &format!(
+            "ln -s / root && ln -s {} secret && mkdir d && ln -s ../../../../../../../.. d/up \
+             && echo ready > mine && exec sleep 600",
+            secret.display()
+        ),
+    );
+    cluster.framework.launch(&offer, vec![task]).await;
+    let sandbox = loop {
+        let status = cluster.framework.next_update(Duration::from_secs(60)).await;
+        if status.state == v1::TaskState::TaskRunning as i32 {
+            break cluster.sandbox("links");
+        }
+    };
+    while !sandbox.join("mine").exists() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let fid = cluster.framework.sub.framework_id.value.clone();
+    let run = format!("/frameworks/{fid}/executors/links/runs/latest");
+    let real = sandbox.display().to_string();
+    let attempts = [
+        format!("{run}/secret"),
+        format!("{run}/root/etc/passwd"),
+        format!("{run}/d/up/etc/passwd"),
+        format!("{run}/../../../../../../../../etc/passwd"),
+        format!("{real}/secret"),
+        format!("{real}/../../../../../../../../etc/passwd"),
+        format!("{real}/root"),
+        format!("{run}/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd"),
+    ];
+    let agent = &cluster.agent;
+    for attempt in &attempts {
+        for endpoint in ["read", "download", "browse"] {
+            let url = format!(
+                "http://{agent}/files/{endpoint}?path={}&offset=0",
+                encode(attempt)
+            );
+            let (status, _, body) = get(&url).await;
+            let body = String::from_utf8_lossy(&body);
+            assert!(
+                status == 400 || status == 404,
+                "{endpoint} {attempt}: {status} {body}"
+            );
+            assert!(
+                !body.contains("root-only") && !body.contains("root:"),
+                "{body}"
+            );
+        }
+        for call in [
+            format!(r#"{{"type":"READ_FILE","read_file":{{"path":"{attempt}","offset":0}}}}"#),
+            format!(r#"{{"type":"LIST_FILES","list_files":{{"path":"{attempt}"}}}}"#),
+        ] {
+            let (status, body) = support::operator_call(agent, &call).await;
+            assert!(status == 400 || status == 404, "{call}: {status} {body}");
+        }
+    }
+    // The sandbox itself lists the links as links, with nothing about their targets.
+    let (status, body) = support::operator_call(
+        agent,
+        &format!(r#"{{"type":"LIST_FILES","list_files":{{"path":"{run}"}}}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    for info in body["list_files"]["file_infos"].as_array().unwrap() {
+        let path = info["path"].as_str().unwrap();
+        if path.ends_with("/secret") || path.ends_with("/root") {
+            assert_eq!(
+                info["mode"].as_u64().unwrap() & 0o170000,
+                0o120000,
+                "{info}"
+            );
+        }
+    }
+}

@@ -15,15 +15,29 @@
 //!                                                 ▼   unpack into <sandbox>, confined to it
 //! ```
 //!
+//! Who runs it (issue 11): the agent creates the sandbox, opens its `stdout`/`stderr`, hands
+//! the sandbox to the task's user and then runs [`fetch`] in a child process, `remesos
+//! fetcher` (request as JSON on stdin, see [`request_to_json`]), under the task's uid, gid and
+//! supplementary groups — as Mesos runs `mesos-fetcher` as the task's user
+//! (`src/slave/containerizer/fetcher.cpp`). So a `file:///etc/shadow` URI fails with the
+//! user's own `Permission denied`. When the agent is not root or no user applies, the same
+//! child runs as the agent's user. The child's log is the sandbox's `stderr`; its stdout
+//! carries the error, if any, back to the agent.
+//!
 //! Differences from Mesos, on purpose:
-//! - No external `mesos-fetcher` process: the agent calls [`fetch`] itself (as the agent's
-//!   user; chowning the sandbox to the task's user afterwards is the agent's job, as in Mesos).
+//! - Everything written lands through [`beneath`]: `output_file` and archive entries are
+//!   created relative to the sandbox's descriptor with `openat2(RESOLVE_BENEATH)`, never
+//!   through a symlink that leads out, so the checks hold even when the fetch runs as root.
 //! - Archives are unpacked with pure-Rust readers (`tar`, `flate2`, `bzip2`, `lzma-rs`, `zip`)
 //!   instead of libarchive/`gunzip`, so a fresh machine needs no tools, and every entry is
-//!   checked: an entry that is absolute, has a `..` component, or would land outside the
-//!   sandbox through a symlink fails the fetch (entries before it stay extracted).
+//!   checked: an entry that is absolute, has a `..` component, is a symlink whose target is
+//!   absolute or resolves outside the sandbox (directly, or through a chain of links), is a
+//!   hard link to a name outside, or would be written through such a symlink fails the fetch
+//!   (entries before it stay extracted). Device and FIFO entries are skipped; setuid, setgid
+//!   and sticky bits are dropped.
 //! - `output_file` may not contain `..` (Mesos only refuses absolute paths, and its own TODO
 //!   says the subdirectory should be checked).
+//! - A local source must be a regular file (Mesos's `cp` would read a FIFO or `/dev/zero`).
 //! - `https://` goes through rustls (ring) instead of libcurl/OpenSSL. The trusted CAs are
 //!   the system's, found as OpenSSL finds them (`SSL_CERT_FILE`, `SSL_CERT_DIR`, else the
 //!   distribution's store such as `/etc/ssl/certs`), plus [`FetchOptions::ca_files`].
@@ -33,6 +47,7 @@
 //!   line in the log says so (Mesos's result is the same files, only slower).
 
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +62,8 @@ use remesos_proto::v1::command_info::Uri;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::io::AsyncWriteExt;
+
+use super::beneath;
 
 /// How many redirects an HTTP download follows (libcurl, which Mesos uses, follows them too).
 const MAX_REDIRECTS: usize = 10;
@@ -88,6 +105,77 @@ pub struct FetchError {
     pub uri: String,
     /// Why, e.g. `Error downloading resource, received HTTP return code 404`.
     pub reason: String,
+}
+
+/// The request the agent writes to `remesos fetcher`'s stdin: the URIs (their `CommandInfo.URI`
+/// fields), the sandbox and the fetch options, as one JSON object.
+pub fn request_to_json(
+    uris: &[Uri],
+    sandbox: &Path,
+    options: &FetchOptions,
+) -> Result<Vec<u8>, String> {
+    let text = |path: &Path| {
+        path.to_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("'{}' is not UTF-8", path.display()))
+    };
+    let uris: Vec<serde_json::Value> = uris
+        .iter()
+        .map(|uri| {
+            serde_json::json!({
+                "value": uri.value,
+                "executable": uri.executable,
+                "extract": uri.extract,
+                "cache": uri.cache,
+                "output_file": uri.output_file,
+            })
+        })
+        .collect();
+    let request = serde_json::json!({
+        "sandbox": text(sandbox)?,
+        "uris": uris,
+        "frameworks_home": options.frameworks_home.as_deref().map(text).transpose()?,
+        "stall_timeout_ms": options.stall_timeout.as_millis() as u64,
+        "total_timeout_ms": options.total_timeout.map(|t| t.as_millis() as u64),
+        "ca_files": options.ca_files.iter().map(|f| text(f)).collect::<Result<Vec<_>, _>>()?,
+    });
+    Ok(request.to_string().into_bytes())
+}
+
+/// Reads a request written by [`request_to_json`]: the URIs, the sandbox and the options.
+pub fn request_from_json(bytes: &[u8]) -> Result<(Vec<Uri>, PathBuf, FetchOptions), String> {
+    let request: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("invalid fetch request: {e}"))?;
+    let string = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let sandbox = string(&request["sandbox"]).ok_or("the fetch request has no sandbox")?;
+    let uris = request["uris"]
+        .as_array()
+        .ok_or("the fetch request has no URIs")?
+        .iter()
+        .map(|u| {
+            Ok(Uri {
+                value: string(&u["value"]).ok_or("a URI has no value")?,
+                executable: u["executable"].as_bool(),
+                extract: u["extract"].as_bool(),
+                cache: u["cache"].as_bool(),
+                output_file: string(&u["output_file"]),
+            })
+        })
+        .collect::<Result<Vec<_>, &str>>()?;
+    let options = FetchOptions {
+        frameworks_home: string(&request["frameworks_home"]).map(PathBuf::from),
+        stall_timeout: Duration::from_millis(
+            request["stall_timeout_ms"].as_u64().unwrap_or(60_000),
+        ),
+        total_timeout: request["total_timeout_ms"]
+            .as_u64()
+            .map(Duration::from_millis),
+        ca_files: request["ca_files"]
+            .as_array()
+            .map(|files| files.iter().filter_map(string).map(PathBuf::from).collect())
+            .unwrap_or_default(),
+    };
+    Ok((uris, PathBuf::from(sandbox), options))
 }
 
 /// Fetches `uris`, in order, into `sandbox` (which must exist).
@@ -178,34 +266,39 @@ async fn fetch_one<W: Write + Send>(
         Some(output_file) => validate_output_file(output_file)?,
         None => PathBuf::from(&basename),
     };
-    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        tokio::fs::create_dir_all(sandbox.join(parent))
-            .await
-            .map_err(|e| {
-                format!(
-                    "Unable to create subdirectory {} in sandbox: {e}",
-                    parent.display()
-                )
-            })?;
-    }
     let destination = sandbox.join(&output);
+    // Everything below happens relative to this descriptor: the output file and its parent
+    // directories are resolved beneath it, so a symlink planted by an archive fetched earlier
+    // (say `lnk -> /etc`) cannot carry `output_file: lnk/x` out of the sandbox.
+    let root = beneath::open_dir(sandbox)
+        .map_err(|e| format!("Failed to open the sandbox '{}': {e}", sandbox.display()))?;
+    let create = || {
+        beneath::create_file_beneath(root.as_fd(), &output, 0o644).map_err(|e| {
+            if beneath::is_escape(&e) {
+                "URI output file must be within the sandbox directory".to_string()
+            } else {
+                format!("Failed to create '{}': {e}", destination.display())
+            }
+        })
+    };
 
-    match source_of(value, options.frameworks_home.as_deref(), log)? {
-        Source::Local(path) => copy_local(&path, &destination, log).await?,
+    let file = match source_of(value, options.frameworks_home.as_deref(), log)? {
+        Source::Local(path) => copy_local(&path, &destination, create, log).await?,
         Source::Http(url) => {
-            let downloaded = download_http(&url, &destination, options, log).await;
-            if let Err(error) = downloaded {
-                // Leave no half-written file behind for the executor to trip over.
-                let _ = tokio::fs::remove_file(&destination).await;
-                return Err(error);
+            match download_http(&url, &destination, create, options, log).await {
+                Ok(file) => file,
+                Err(error) => {
+                    // Leave no half-written file behind for the executor to trip over.
+                    let _ = beneath::remove_beneath(root.as_fd(), &output);
+                    return Err(error);
+                }
             }
         }
-    }
+    };
 
     if uri.executable() {
         use std::os::unix::fs::PermissionsExt;
-        tokio::fs::set_permissions(&destination, std::fs::Permissions::from_mode(0o755))
-            .await
+        file.set_permissions(std::fs::Permissions::from_mode(0o755))
             .map_err(|e| {
                 format!(
                     "Failed to chmod executable '{}': {e}",
@@ -225,17 +318,27 @@ async fn fetch_one<W: Write + Send>(
             );
             return Ok(destination);
         };
-        let (archive, into) = (destination.clone(), sandbox.to_path_buf());
-        tokio::task::spawn_blocking(move || extract(kind, &archive, &into))
-            .await
-            .map_err(|e| format!("extraction task failed: {e}"))?
-            .map_err(|e| {
-                format!(
-                    "Failed to extract archive '{}' to '{}': {e}",
-                    destination.display(),
-                    sandbox.display()
-                )
-            })?;
+        let name = output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let into = sandbox.to_path_buf();
+        // Extracted from the descriptor written above, not reopened by name.
+        let mut archive = file;
+        tokio::task::spawn_blocking(move || {
+            use std::io::Seek;
+            archive.seek(io::SeekFrom::Start(0))?;
+            extract_file(kind, archive, &name, &into)
+        })
+        .await
+        .map_err(|e| format!("extraction task failed: {e}"))?
+        .map_err(|e| {
+            format!(
+                "Failed to extract archive '{}' to '{}': {e}",
+                destination.display(),
+                sandbox.display()
+            )
+        })?;
         logln(
             log,
             format_args!(
@@ -350,11 +453,14 @@ fn source_of<W: Write>(
     }
 }
 
+/// Copies the local file `source` into a new file made by `create`. Only a regular file is
+/// copied: a FIFO or a device (`/dev/zero`) would block the fetch or fill the disk.
 async fn copy_local<W: Write>(
     source: &Path,
     destination: &Path,
+    create: impl FnOnce() -> Result<std::fs::File, String>,
     log: &mut W,
-) -> Result<(), String> {
+) -> Result<std::fs::File, String> {
     logln(
         log,
         format_args!(
@@ -370,25 +476,29 @@ async fn copy_local<W: Write>(
             destination.display()
         )
     };
-    let metadata = tokio::fs::metadata(source).await.map_err(|e| failed(&e))?;
+    let opened = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(source)
+            .map_err(|e| failed(&e))?
+    };
+    let metadata = opened.metadata().map_err(|e| failed(&e))?;
     if metadata.is_dir() {
         return Err(failed(&"the source is a directory"));
     }
-    // A symlink already at the destination (say, from an archive fetched earlier) is
-    // replaced, not written through.
-    remove_if_symlink(destination).await;
-    tokio::fs::copy(source, destination)
+    if !metadata.is_file() {
+        return Err(failed(&"the source is not a regular file"));
+    }
+    let file = create()?;
+    let mut reader = tokio::fs::File::from_std(opened);
+    let mut writer = tokio::fs::File::from_std(file);
+    tokio::io::copy(&mut reader, &mut writer)
         .await
         .map_err(|e| failed(&e))?;
-    Ok(())
-}
-
-async fn remove_if_symlink(path: &Path) {
-    if let Ok(metadata) = tokio::fs::symlink_metadata(path).await
-        && metadata.file_type().is_symlink()
-    {
-        let _ = tokio::fs::remove_file(path).await;
-    }
+    writer.flush().await.map_err(|e| failed(&e))?;
+    Ok(writer.into_std().await)
 }
 
 /// The client configuration for `https://`: the system's CAs plus `ca_files`, rustls with
@@ -440,9 +550,10 @@ fn tls_config<W: Write>(ca_files: &[PathBuf], log: &mut W) -> Result<rustls::Cli
 async fn download_http<W: Write>(
     url: &str,
     destination: &Path,
+    create: impl FnOnce() -> Result<std::fs::File, String>,
     options: &FetchOptions,
     log: &mut W,
-) -> Result<(), String> {
+) -> Result<std::fs::File, String> {
     let stall_timeout = options.stall_timeout;
     logln(
         log,
@@ -512,10 +623,7 @@ async fn download_http<W: Write>(
         ));
     }
 
-    remove_if_symlink(destination).await;
-    let mut file = tokio::fs::File::create(destination)
-        .await
-        .map_err(|e| format!("Failed to create '{}': {e}", destination.display()))?;
+    let mut file = tokio::fs::File::from_std(create()?);
     let mut body = response.into_body();
     let mut received: u64 = 0;
     loop {
@@ -536,7 +644,7 @@ async fn download_http<W: Write>(
         .await
         .map_err(|e| format!("Failed to write '{}': {e}", destination.display()))?;
     logln(log, format_args!("Downloaded {received} bytes"));
-    Ok(())
+    Ok(file.into_std().await)
 }
 
 fn redirect_target(current: &hyper::Uri, location: &str) -> Result<hyper::Uri, String> {
@@ -615,42 +723,56 @@ impl ArchiveKind {
 /// Unpacks `archive` into the directory `into`, refusing any entry that would land outside it.
 /// Blocking: run it on a blocking thread.
 pub fn extract(kind: ArchiveKind, archive: &Path, into: &Path) -> io::Result<()> {
-    let open = || std::fs::File::open(archive).map(io::BufReader::new);
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    extract_file(kind, std::fs::File::open(archive)?, &name, into)
+}
+
+/// [`extract`] from an open archive file; `name` is the archive's file name (a `.gz` file is
+/// unpacked to it without the suffix).
+///
+/// Every entry is created through [`beneath`]: an absolute name, a `..` component, a symlink
+/// whose target is absolute, climbs out with `..` or resolves outside through other links,
+/// a hard link to a name outside, or a write through any symlink that leads outside fails the
+/// extraction (entries before it stay). Devices and FIFOs are skipped. Permission bits are
+/// kept (rwx only: never setuid, setgid or sticky), and so are modification times of files.
+pub fn extract_file(
+    kind: ArchiveKind,
+    archive: std::fs::File,
+    name: &str,
+    into: &Path,
+) -> io::Result<()> {
+    let root = beneath::open_dir(into)?;
+    let root = root.as_fd();
+    let buffered = || archive.try_clone().map(io::BufReader::new);
     match kind {
-        ArchiveKind::Tar => unpack_tar(open()?, into),
-        ArchiveKind::TarGz => unpack_tar(flate2::read::MultiGzDecoder::new(open()?), into),
-        ArchiveKind::TarBz2 => unpack_tar(bzip2::read::MultiBzDecoder::new(open()?), into),
+        ArchiveKind::Tar => unpack_tar(buffered()?, root),
+        ArchiveKind::TarGz => unpack_tar(flate2::read::MultiGzDecoder::new(buffered()?), root),
+        ArchiveKind::TarBz2 => unpack_tar(bzip2::read::MultiBzDecoder::new(buffered()?), root),
         ArchiveKind::TarXz => {
-            // lzma-rs decodes xz only into a writer, so the tar goes through a hidden
-            // temporary file in the sandbox, removed whatever happens.
-            let temporary = into.join(format!(
-                ".{}.remesos-unxz",
-                archive
-                    .file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            ));
-            let result = (|| {
-                let mut tar = std::fs::File::create(&temporary)?;
-                lzma_rs::xz_decompress(&mut open()?, &mut tar)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                drop(tar);
-                unpack_tar(io::BufReader::new(std::fs::File::open(&temporary)?), into)
-            })();
-            let _ = std::fs::remove_file(&temporary);
-            result
+            // lzma-rs decodes xz only into a writer, so the tar goes through an anonymous
+            // scratch file in the sandbox (O_TMPFILE: no name an archive could pre-empt).
+            let mut tar = beneath::scratch_file(root)?;
+            lzma_rs::xz_decompress(&mut buffered()?, &mut tar)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            use std::io::Seek;
+            tar.seek(io::SeekFrom::Start(0))?;
+            unpack_tar(io::BufReader::new(tar), root)
         }
-        ArchiveKind::Zip => unpack_zip(std::fs::File::open(archive)?, into),
+        ArchiveKind::Zip => unpack_zip(archive, root),
         ArchiveKind::Gz => {
-            let name = archive
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".gz"))
+            let name = name
+                .strip_suffix(".gz")
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| invalid("the archive's name has nothing before '.gz'"))?;
-            let destination = create_confined(into, Path::new(name))?;
-            let mut file = std::fs::File::create(destination)?;
-            io::copy(&mut flate2::read::MultiGzDecoder::new(open()?), &mut file)?;
+            let mut file = beneath::create_file_beneath(root, Path::new(name), 0o644)
+                .map_err(|e| entry_error(Path::new(name), e))?;
+            io::copy(
+                &mut flate2::read::MultiGzDecoder::new(buffered()?),
+                &mut file,
+            )?;
             Ok(())
         }
     }
@@ -667,97 +789,156 @@ fn escapes(entry: &Path) -> io::Error {
     ))
 }
 
-fn unpack_tar(reader: impl Read, into: &Path) -> io::Result<()> {
+/// An error creating `entry`: an escape gets the message the fetch log shows for it.
+fn entry_error(entry: &Path, error: io::Error) -> io::Error {
+    if beneath::is_escape(&error) {
+        escapes(entry)
+    } else {
+        io::Error::new(
+            error.kind(),
+            format!("archive entry '{}': {error}", entry.display()),
+        )
+    }
+}
+
+/// The entry's name as a path below the root, or an escape error (absolute, `..`).
+fn entry_path(path: &Path) -> io::Result<PathBuf> {
+    let names = beneath::plain_components(path).map_err(|_| escapes(path))?;
+    Ok(names.into_iter().collect())
+}
+
+/// Symlinks an archive made: checked again once the archive is done, since a later entry can
+/// change where an earlier link leads (`l -> d/..` made before `d -> .`).
+struct Links(Vec<PathBuf>);
+
+impl Links {
+    fn verify(self, root: BorrowedFd<'_>) -> io::Result<()> {
+        for link in self.0 {
+            if beneath::resolves_outside(root, &link) {
+                let _ = beneath::remove_beneath(root, &link);
+                return Err(escapes(&link));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set_mode(file: &std::fs::File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
+}
+
+fn unpack_tar(reader: impl Read, root: BorrowedFd<'_>) -> io::Result<()> {
     let mut archive = tar::Archive::new(reader);
-    // Keeps the rwx bits (so `bin/run.sh` stays executable) but drops setuid, setgid and
-    // sticky: the agent may run as root, unlike Mesos's fetcher, which runs as the task's user.
-    archive.set_preserve_permissions(false);
-    archive.set_overwrite(true);
+    let mut links = Links(Vec::new());
+    // Directory modes are applied last, so a read-only directory can still be filled.
+    let mut directories = Vec::new();
     for entry in archive.entries()? {
         let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        if !confined(&path) {
-            return Err(escapes(&path));
+        let raw = entry.path()?.into_owned();
+        let path = entry_path(&raw)?;
+        if path.as_os_str().is_empty() {
+            continue; // `./`
         }
-        // A hard link's target must be inside too (the tar crate checks it as well).
-        if entry.header().entry_type().is_hard_link()
-            && let Some(target) = entry.link_name()?
-            && !confined(&target)
+        let header = entry.header();
+        let kind = header.entry_type();
+        let mode = header.mode().unwrap_or(0o644);
+        let mtime = header.mtime().ok();
+        let directory = kind.is_dir() || entry.path_bytes().ends_with(b"/");
+        if directory {
+            beneath::mkdir_all_beneath(root, &path).map_err(|e| entry_error(&path, e))?;
+            directories.push((path, mode));
+        } else if kind.is_file() || kind == tar::EntryType::Continuous {
+            let mut file = beneath::create_file_beneath(root, &path, 0o600)
+                .map_err(|e| entry_error(&path, e))?;
+            io::copy(&mut entry, &mut file)?;
+            set_mode(&file, mode)?;
+            if let Some(mtime) = mtime {
+                let _ = file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(mtime));
+            }
+        } else if kind.is_symlink() {
+            let target = entry
+                .link_name()?
+                .ok_or_else(|| invalid(format!("symlink '{}' has no target", raw.display())))?;
+            beneath::symlink_beneath(root, &path, &target).map_err(|e| entry_error(&path, e))?;
+            links.0.push(path);
+        } else if kind.is_hard_link() {
+            let target = entry
+                .link_name()?
+                .ok_or_else(|| invalid(format!("hard link '{}' has no target", raw.display())))?;
+            let target = entry_path(&target)?;
+            beneath::hard_link_beneath(root, &path, &target).map_err(|e| entry_error(&path, e))?;
+        } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+            // Skipped: no device or FIFO in a sandbox (a FIFO blocks whoever opens it).
+        } else if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
         {
-            return Err(escapes(&target));
-        }
-        // `unpack_in` refuses, with `false` or an error, an entry whose parent directory
-        // resolves outside `into` through a symlink unpacked earlier.
-        if !entry.unpack_in(into).map_err(|e| invalid(e.to_string()))? {
-            return Err(escapes(&path));
-        }
-    }
-    Ok(())
-}
-
-fn unpack_zip(file: std::fs::File, into: &Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let zip_error = |e: zip::result::ZipError| invalid(e.to_string());
-    let mut archive = zip::ZipArchive::new(file).map_err(zip_error)?;
-    for index in 0..archive.len() {
-        let mut entry = archive.by_index(index).map_err(zip_error)?;
-        let name = PathBuf::from(entry.name());
-        if name.as_os_str().is_empty() || !confined(&name) {
-            return Err(escapes(&name));
-        }
-        if entry.is_dir() {
-            create_confined_dir(into, &name)?;
-            continue;
-        }
-        let destination = create_confined(into, &name)?;
-        let mode = entry.unix_mode();
-        if mode.is_some_and(|m| m & 0o170000 == 0o120000) {
-            let mut target = String::new();
-            entry.read_to_string(&mut target)?;
-            std::os::unix::fs::symlink(target, &destination)?;
-            continue;
-        }
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&destination)?;
-        io::copy(&mut entry, &mut out)?;
-        if let Some(mode) = mode {
-            // rwx only, as for tar entries.
-            out.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))?;
-        }
-    }
-    Ok(())
-}
-
-/// Creates the directory `into/relative` and checks it resolves inside `into`.
-fn create_confined_dir(into: &Path, relative: &Path) -> io::Result<PathBuf> {
-    let directory = into.join(relative);
-    std::fs::create_dir_all(&directory)?;
-    let root = into.canonicalize()?;
-    if !directory.canonicalize()?.starts_with(&root) {
-        return Err(escapes(relative));
-    }
-    Ok(directory)
-}
-
-/// Prepares `into/relative` for writing a new file: its parent is created and checked to
-/// resolve inside `into`, and anything already there that is not a directory (a symlink
-/// from the same archive, say) is removed so the write cannot follow it.
-fn create_confined(into: &Path, relative: &Path) -> io::Result<PathBuf> {
-    let parent = relative.parent().unwrap_or(Path::new(""));
-    let file_name = relative.file_name().ok_or_else(|| escapes(relative))?;
-    let destination = create_confined_dir(into, parent)?.join(file_name);
-    if let Ok(metadata) = std::fs::symlink_metadata(&destination) {
-        if metadata.is_dir() {
+            // Metadata the reader applies to the entries it belongs to.
+        } else {
             return Err(invalid(format!(
-                "'{}' is already a directory",
-                relative.display()
+                "archive entry '{}' has an unsupported type {:?}",
+                raw.display(),
+                kind
             )));
         }
-        std::fs::remove_file(&destination)?;
     }
-    Ok(destination)
+    links.verify(root)?;
+    for (path, mode) in directories.into_iter().rev() {
+        let dir = beneath::open_beneath(root, &path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            .map_err(|e| entry_error(&path, e))?;
+        // Owner rwx kept so the task (and a later URI) can still use the directory.
+        set_mode(&std::fs::File::from(dir), mode | 0o700)?;
+    }
+    Ok(())
+}
+
+/// The longest symlink target a zip entry may hold (Linux's PATH_MAX).
+const MAX_LINK_TARGET: u64 = 4096;
+
+fn unpack_zip(file: std::fs::File, root: BorrowedFd<'_>) -> io::Result<()> {
+    let zip_error = |e: zip::result::ZipError| invalid(e.to_string());
+    let mut archive = zip::ZipArchive::new(file).map_err(zip_error)?;
+    let mut links = Links(Vec::new());
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(zip_error)?;
+        let raw = PathBuf::from(entry.name());
+        let path = entry_path(&raw)?;
+        if path.as_os_str().is_empty() {
+            return Err(escapes(&raw));
+        }
+        if entry.is_dir() {
+            beneath::mkdir_all_beneath(root, &path).map_err(|e| entry_error(&path, e))?;
+            continue;
+        }
+        let mode = entry.unix_mode();
+        if mode.is_some_and(|m| m & 0o170000 == 0o120000) {
+            let mut target = Vec::new();
+            (&mut entry)
+                .take(MAX_LINK_TARGET + 1)
+                .read_to_end(&mut target)?;
+            if target.len() as u64 > MAX_LINK_TARGET || target.contains(&0) {
+                return Err(invalid(format!(
+                    "symlink '{}' has an invalid target",
+                    raw.display()
+                )));
+            }
+            use std::os::unix::ffi::OsStrExt;
+            let target = Path::new(std::ffi::OsStr::from_bytes(&target));
+            beneath::symlink_beneath(root, &path, target).map_err(|e| entry_error(&path, e))?;
+            links.0.push(path);
+            continue;
+        }
+        if mode.is_some_and(|m| m & 0o170000 != 0o100000 && m & 0o170000 != 0) {
+            continue; // a device or FIFO: skipped, as for tar
+        }
+        let mut out =
+            beneath::create_file_beneath(root, &path, 0o600).map_err(|e| entry_error(&path, e))?;
+        io::copy(&mut entry, &mut out)?;
+        set_mode(&out, mode.unwrap_or(0o644))?;
+    }
+    links.verify(root)
 }
 
 #[cfg(test)]

@@ -7,7 +7,13 @@
 //! longest attached prefix (at `/` boundaries); the rest is joined to that directory,
 //! canonicalized, and must still be inside it — `..`, symlinks and absolute tricks that lead
 //! out are refused with `400 '<path>' is inaccessible`, as Mesos does. Nothing outside an
-//! attached directory is ever read.
+//! attached directory is ever read: the open that follows the check resolves the path again
+//! beneath the attached directory (`openat2(RESOLVE_BENEATH)`, [`super::beneath`]), so a task
+//! that swaps a directory for a symlink between the check and the open gains nothing.
+//!
+//! Differences from Mesos (issue 11): read and download serve regular files only, opened with
+//! `O_NONBLOCK` — a FIFO, socket or device answers `400 Cannot read '<path>': not a regular
+//! file` at once instead of holding a thread until someone writes to it.
 //!
 //! Mesos behaviours kept on purpose:
 //! - browse of a file (not a directory) answers `200 []`; entries are sorted by path and
@@ -23,7 +29,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, Metadata};
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -34,6 +41,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
+
+use super::beneath;
 
 /// Mesos caps one read at 16 pages (`files.cpp`).
 pub fn max_read_length() -> u64 {
@@ -214,32 +223,56 @@ impl Files {
     }
 
     /// `/files/browse`: the entries of a directory, sorted by path.
+    ///
+    /// The directory is opened beneath its attached root ([`beneath::open_beneath`]) and
+    /// listed through that descriptor, and each entry is `stat`ed by resolving it beneath the
+    /// root again: a symlink that leads outside (to `/`, to `/etc/shadow`) is shown as the link
+    /// itself, and a directory swapped for a symlink after `resolve` is never listed.
     pub fn browse(&self, path: &str) -> Result<Vec<FileInfo>, FilesError> {
-        let root = self.root_of(path);
         let resolved = self
             .resolve(path)?
             .ok_or_else(|| FilesError::NotFound(String::new()))?;
-        let Ok(entries) = std::fs::read_dir(&resolved) else {
-            // Mesos lists nothing for a file or an unreadable directory.
+        let Some(root) = self.root_of(path) else {
+            return Ok(Vec::new());
+        };
+        // Mesos lists nothing for a file or an unreadable directory.
+        let Ok(root_fd) = beneath::open_dir(&root) else {
+            return Ok(Vec::new());
+        };
+        let Ok(relative) = resolved.strip_prefix(&root) else {
+            return Ok(Vec::new());
+        };
+        let dir = match beneath::open_beneath(
+            root_fd.as_fd(),
+            relative,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NONBLOCK,
+            0,
+        ) {
+            Ok(dir) => dir,
+            Err(e) if beneath::is_escape(&e) => return Err(inaccessible(path)),
+            Err(_) => return Ok(Vec::new()),
+        };
+        let listed = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+        let Ok(entries) = std::fs::read_dir(&listed) else {
             return Ok(Vec::new());
         };
         let mut listing = BTreeMap::new();
         for entry in entries.flatten() {
-            let real = entry.path();
+            let name = entry.file_name();
             // Follow symlinks as Mesos's `stat` does, unless the target is outside.
-            let inside = match (real.canonicalize(), &root) {
-                (Ok(target), Some(root)) => target.starts_with(root),
-                _ => false,
-            };
-            let metadata = if inside {
-                std::fs::metadata(&real)
-            } else {
-                std::fs::symlink_metadata(&real)
+            let metadata = match beneath::open_beneath(
+                root_fd.as_fd(),
+                &relative.join(&name),
+                libc::O_PATH,
+                0,
+            ) {
+                Ok(fd) => File::from(fd).metadata(),
+                Err(_) => std::fs::symlink_metadata(listed.join(&name)),
             };
             let Ok(metadata) = metadata else { continue };
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let virtual_path = format!("{}/{name}", path.trim_end_matches('/'));
-            listing.insert(real, FileInfo::from_metadata(virtual_path, &metadata));
+            let shown = name.to_string_lossy().into_owned();
+            let virtual_path = format!("{}/{shown}", path.trim_end_matches('/'));
+            listing.insert(name, FileInfo::from_metadata(virtual_path, &metadata));
         }
         Ok(listing.into_values().collect())
     }
@@ -279,29 +312,53 @@ impl Files {
         self.open_file(path, "download")
     }
 
-    /// Resolves and opens a regular file, then checks, through `/proc/self/fd`, that what was
-    /// opened is still inside the attached directory: a symlink swapped in after `resolve`
-    /// cannot redirect the read.
+    /// Resolves and opens a regular file. The open resolves the path again beneath the
+    /// attached root with `openat2(RESOLVE_BENEATH)`, so a symlink swapped in after `resolve`
+    /// cannot redirect it; it does not block (`O_NONBLOCK`: a FIFO a task made answers at
+    /// once) and anything but a regular file is refused before a byte is read.
     fn open_file(&self, path: &str, verb: &str) -> Result<(File, PathBuf), FilesError> {
         let resolved = self
             .resolve(path)?
             .ok_or_else(|| FilesError::NotFound(String::new()))?;
-        if resolved.is_dir() {
+        let root = self
+            .root_of(path)
+            .ok_or_else(|| FilesError::NotFound(String::new()))?;
+        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+        let opened = if resolved == root && !root.is_dir() {
+            // An attached file, named by the agent: opened as itself.
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(flags | libc::O_NOFOLLOW)
+                .open(&root)
+                .map(std::os::fd::OwnedFd::from)
+        } else {
+            let relative = resolved
+                .strip_prefix(&root)
+                .map_err(|_| inaccessible(path))?;
+            beneath::open_dir(&root)
+                .and_then(|dir| beneath::open_beneath(dir.as_fd(), relative, flags, 0))
+        };
+        let file = File::from(opened.map_err(|e| {
+            if beneath::is_escape(&e) {
+                inaccessible(path)
+            } else if e.kind() == std::io::ErrorKind::NotFound {
+                FilesError::NotFound(String::new())
+            } else {
+                FilesError::Internal(format!("Failed to open file at '{path}': {e}.\n"))
+            }
+        })?);
+        let metadata = file.metadata().map_err(|e| {
+            FilesError::Internal(format!("Failed to open file at '{path}': {e}.\n"))
+        })?;
+        if metadata.is_dir() {
             return Err(FilesError::BadRequest(format!(
                 "Cannot {verb} a directory.\n"
             )));
         }
-        let file = File::open(&resolved).map_err(|e| {
-            FilesError::Internal(format!("Failed to open file at '{path}': {e}.\n"))
-        })?;
-        if let Some(root) = self.root_of(path) {
-            use std::os::fd::AsRawFd;
-            let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()));
-            if let Ok(opened) = opened
-                && !opened.starts_with(&root)
-            {
-                return Err(inaccessible(path));
-            }
+        if !metadata.is_file() {
+            return Err(FilesError::BadRequest(format!(
+                "Cannot {verb} '{path}': not a regular file.\n"
+            )));
         }
         Ok((file, resolved))
     }

@@ -3,7 +3,7 @@
 //! straight to the sandbox's files — never piped through the agent — so executors outlive
 //! an agent restart.
 
-use std::fs::OpenOptions;
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -11,10 +11,13 @@ use std::process::Stdio;
 use remesos_proto::v1;
 
 /// The user to run as, resolved when the agent runs as root (reference: `--switch_user`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Credentials {
     pub uid: u32,
     pub gid: u32,
+    /// The user's supplementary groups (`getgrouplist`, what `initgroups` would set), the
+    /// primary group included.
+    pub groups: Vec<u32>,
 }
 
 /// Looks up `user` when the agent is root; `None` (run as the agent's user) otherwise.
@@ -27,27 +30,58 @@ pub fn credentials(user: Option<&str>) -> Result<Option<Credentials>, String> {
         return Ok(None);
     };
     let name = std::ffi::CString::new(user).map_err(|_| format!("invalid user name '{user}'"))?;
-    // SAFETY: getpwnam returns a pointer to static storage or null; we copy out the two ids
-    // immediately, and the agent does not call getpwnam concurrently (launches are
-    // sequential per call site; the data is read before any other libc call).
-    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
-    if pw.is_null() {
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: an all-zero `passwd` is a valid value of this plain C struct.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call and `buffer.len()` is its true size;
+    // getpwnam_r (reentrant, unlike getpwnam) writes only into `entry`, `buffer`, `result`.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
         return Err(format!("Failed to find user '{user}'"));
     }
-    // SAFETY: pw is non-null and points to a valid passwd struct.
-    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
-    Ok(Some(Credentials { uid, gid }))
+    let (uid, gid) = (entry.pw_uid, entry.pw_gid);
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    loop {
+        let mut count = groups.len() as libc::c_int;
+        // SAFETY: `name` is valid, `groups` holds `count` entries; getgrouplist writes at
+        // most `count` of them and sets `count` to the number it needs.
+        let rc = unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
+        if rc >= 0 {
+            groups.truncate(count.max(0) as usize);
+            break;
+        }
+        if count as usize <= groups.len() || groups.len() >= 65536 {
+            // Cannot tell how many it needs: the primary group alone.
+            groups = vec![gid];
+            break;
+        }
+        groups.resize(count as usize, 0);
+    }
+    Ok(Some(Credentials { uid, gid, groups }))
 }
 
-/// Recursively hands the sandbox to the task's user.
-pub fn chown_sandbox(dir: &Path, creds: Credentials) -> std::io::Result<()> {
-    std::os::unix::fs::chown(dir, Some(creds.uid), Some(creds.gid))?;
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() && !path.is_symlink() {
-            chown_sandbox(&path, creds)?;
-        } else {
-            std::os::unix::fs::lchown(&path, Some(creds.uid), Some(creds.gid))?;
+/// Switches the calling process to `creds`: supplementary groups, then gid, then uid (the
+/// order in which each call is still permitted), as Mesos's `os::su` does with `initgroups`.
+///
+/// # Safety
+/// Only between fork and exec: every call is async-signal-safe and `creds` is read only.
+pub unsafe fn drop_privileges(creds: &Credentials) -> std::io::Result<()> {
+    // SAFETY: plain system calls on data prepared before the fork.
+    unsafe {
+        if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) != 0
+            || libc::setgid(creds.gid) != 0
+            || libc::setuid(creds.uid) != 0
+        {
+            return Err(std::io::Error::last_os_error());
         }
     }
     Ok(())
@@ -91,14 +125,10 @@ pub fn spawn(
     creds: Option<Credentials>,
     confinement: &Confinement,
 ) -> std::io::Result<tokio::process::Child> {
-    let stdout = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(sandbox.join("stdout"))?;
-    let stderr = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(sandbox.join("stderr"))?;
+    // Never through a symlink, a FIFO or a hard link the fetched files may have put there.
+    let dir = super::beneath::open_dir(sandbox)?;
+    let stdout = super::beneath::open_log(dir.as_fd(), "stdout")?;
+    let stderr = super::beneath::open_log(dir.as_fd(), "stderr")?;
     if clear_env {
         cmd.env_clear();
         if let Ok(path) = std::env::var("PATH") {

@@ -23,6 +23,7 @@
 // Mesos's deprecated fields (ExecutorInfo.source, ...) are still part of the contract.
 #![allow(deprecated)]
 
+pub mod beneath;
 pub mod command_executor;
 pub mod default_executor;
 pub mod fetcher;

@@ -498,6 +498,7 @@ impl Runtime {
                     clear_env: self.agent.config.executor_environment.is_some(),
                     fetch: self.agent.config.fetch.clone(),
                     isolation: self.agent.config.isolation.clone(),
+                    launcher_dir: self.agent.config.launcher_dir.clone(),
                 };
                 tokio::spawn(launch_executor(handle, *launch, settings));
             }
@@ -594,6 +595,8 @@ struct LaunchSettings {
     clear_env: bool,
     fetch: super::fetcher::FetchOptions,
     isolation: super::isolator::Isolation,
+    /// Where `remesos` lives: the fetcher runs as `remesos fetcher`.
+    launcher_dir: PathBuf,
 }
 
 /// Prepares the sandbox (directories, `latest` link, fetched URIs) and starts the executor;
@@ -650,13 +653,31 @@ async fn prepare_and_spawn(
         let _ = std::fs::remove_file(&latest);
         let _ = std::os::unix::fs::symlink(&launch.container_id, &latest);
     }
-    if !command.uris.is_empty() {
-        fetch_into(sandbox, &command.uris, &settings.fetch).await?;
-    }
     let creds = launcher::credentials(launch.user.as_deref())?;
-    if let Some(creds) = creds {
-        launcher::chown_sandbox(sandbox, creds)
-            .map_err(|e| format!("Failed to chown the sandbox: {e}"))?;
+    // The sandbox's logs exist before anything the task's user controls runs in it, and
+    // the sandbox and its logs go to that user before the fetch (Mesos chowns the sandbox
+    // before fetching too): the fetcher then writes only as the user.
+    let stderr = {
+        use std::os::fd::AsFd;
+        let dir = super::beneath::open_dir(sandbox)
+            .map_err(|e| format!("Failed to open sandbox {}: {e}", sandbox.display()))?;
+        let stdout = super::beneath::open_log(dir.as_fd(), "stdout")
+            .map_err(|e| format!("Failed to prepare the sandbox: {e}"))?;
+        let stderr = super::beneath::open_log(dir.as_fd(), "stderr")
+            .map_err(|e| format!("Failed to prepare the sandbox: {e}"))?;
+        if let Some(creds) = &creds {
+            let chown = |file: &std::fs::File| {
+                std::os::unix::fs::fchown(file, Some(creds.uid), Some(creds.gid))
+            };
+            chown(&std::fs::File::from(dir))
+                .and_then(|()| chown(&stdout))
+                .and_then(|()| chown(&stderr))
+                .map_err(|e| format!("Failed to chown the sandbox: {e}"))?;
+        }
+        stderr
+    };
+    if !command.uris.is_empty() {
+        fetch_into(sandbox, &command.uris, settings, creds.as_ref(), stderr).await?;
     }
     let cmd = launcher::command(command)?;
     let confinement = launcher::Confinement {
@@ -681,30 +702,95 @@ async fn prepare_and_spawn(
     })
 }
 
-/// Fetches the command's URIs into the sandbox; the fetcher's log goes to the sandbox's
-/// `stderr`, as Mesos's does (reference §4.4). The error is the task's TASK_FAILED message.
+/// How much of the fetcher's stdout (its error message) the agent reads.
+const FETCHER_ANSWER_LIMIT: u64 = 64 * 1024;
+/// How long past `--executor_registration_timeout` (the fetch's own bound) the agent waits
+/// for a fetcher that does not end before killing it.
+const FETCHER_GRACE: Duration = Duration::from_secs(10);
+
+/// Fetches the command's URIs into the sandbox in a `remesos fetcher` child process running
+/// as the task's user (`creds`) or, without one, as the agent's user; its log goes to the
+/// sandbox's `stderr`, as Mesos's does (reference §4.4). The error is the task's TASK_FAILED
+/// message. Without the `remesos` binary in `--launcher_dir` (an embedding that has none) and
+/// with no user to switch to, the fetch runs in the agent's process instead.
 async fn fetch_into(
     sandbox: &Path,
     uris: &[remesos_proto::v1::command_info::Uri],
-    options: &super::fetcher::FetchOptions,
+    settings: &LaunchSettings,
+    creds: Option<&launcher::Credentials>,
+    mut stderr: std::fs::File,
 ) -> Result<(), String> {
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(sandbox.join("stderr"))
-        .map_err(|e| format!("Failed to open the sandbox's stderr: {e}"))?;
-    super::fetcher::fetch(uris, sandbox, options, &mut log)
-        .await
-        .map_err(|e| e.to_string())
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let options = &settings.fetch;
+    let binary = settings.launcher_dir.join("remesos");
+    if !binary.is_file() {
+        if let Some(creds) = creds {
+            return Err(format!(
+                "Failed to fetch as uid {}: the fetcher '{}' does not exist",
+                creds.uid,
+                binary.display()
+            ));
+        }
+        return super::fetcher::fetch(uris, sandbox, options, &mut stderr)
+            .await
+            .map_err(|e| e.to_string());
+    }
+    let request = super::fetcher::request_to_json(uris, sandbox, options)
+        .map_err(|e| format!("Failed to start the fetcher: {e}"))?;
+    let mut cmd = tokio::process::Command::new(&binary);
+    cmd.arg("fetcher")
+        .current_dir(sandbox)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .kill_on_drop(true);
+    if let Some(creds) = creds.cloned() {
+        // SAFETY: the closure runs between fork and exec and only makes the async-signal-safe
+        // calls of `drop_privileges` on data prepared before the fork.
+        unsafe {
+            cmd.pre_exec(move || launcher::drop_privileges(&creds));
+        }
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("Failed to start the fetcher '{}': {e}", binary.display()))?;
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err("Failed to start the fetcher: no pipes".to_string());
+    };
+    let run = async {
+        // A fetcher that dies early closes its stdin: its exit status tells why.
+        let _ = stdin.write_all(&request).await;
+        drop(stdin);
+        let mut answer = Vec::new();
+        let _ = stdout
+            .take(FETCHER_ANSWER_LIMIT)
+            .read_to_end(&mut answer)
+            .await;
+        let status = child.wait().await;
+        (answer, status)
+    };
+    let (answer, status) = match options.total_timeout {
+        Some(total) => tokio::time::timeout(total + FETCHER_GRACE, run)
+            .await
+            .map_err(|_| format!("Failed to fetch: the fetcher did not end within {total:?}"))?,
+        None => run.await,
+    };
+    let status = status.map_err(|e| format!("Failed to wait for the fetcher: {e}"))?;
+    if status.success() {
+        return Ok(());
+    }
+    let answer = String::from_utf8_lossy(&answer).trim().to_string();
+    Err(if answer.is_empty() {
+        format!("Failed to fetch: the fetcher ended with {status}")
+    } else {
+        answer
+    })
 }
 
+/// Appends to the sandbox's `stderr` without following a symlink or opening anything but a
+/// regular file (the task's user owns the sandbox by now).
 fn append_stderr(sandbox: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(sandbox.join("stderr"))?;
-    f.write_all(text.as_bytes())
+    super::beneath::append_log(sandbox, "stderr", text)
 }
 
 /// The sandbox path of a container, for tests and tools.

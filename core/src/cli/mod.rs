@@ -3,6 +3,7 @@
 mod agent;
 mod execute;
 mod executor;
+mod fetcher;
 pub mod local;
 mod master;
 pub mod security;
@@ -36,6 +37,8 @@ pub fn main() -> ExitCode {
         "local" => local::main(rest, &env),
         "execute" => execute::main(rest, &env),
         "executor" => executor::main(rest, &env),
+        // Started by the agent only, so not in the usage.
+        "fetcher" => fetcher::main(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
