@@ -27,8 +27,11 @@ use remesos_proto::v1;
 use crate::api::{self, APPLICATION_JSON, APPLICATION_PROTOBUF};
 use crate::resources::Resources;
 
+/// A target's body: any bytes in, a panic only on a bug.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its `fuzz_targets/` file and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("scheduler_call", scheduler_call),
     ("executor_call", executor_call),
     ("operator_call", operator_call),
@@ -158,10 +161,16 @@ pub fn recordio(data: &[u8]) {
     assert!(records.iter().all(|r| r.len() <= MAX));
     match whole {
         Ok(all) => {
-            assert!(!failed, "chunked decoding failed where whole decoding did not");
+            assert!(
+                !failed,
+                "chunked decoding failed where whole decoding did not"
+            );
             assert_eq!(all, records, "records depend on the chunking");
         }
-        Err(_) => assert!(failed, "chunked decoding succeeded where whole decoding failed"),
+        Err(_) => assert!(
+            failed,
+            "chunked decoding succeeded where whole decoding failed"
+        ),
     }
 }
 
@@ -328,7 +337,9 @@ pub fn master_harness(data: &[u8]) {
         match op % 10 {
             // SUBSCRIBE on a new connection.
             0 => {
-                let Some(body) = input.long_chunk() else { break };
+                let Some(body) = input.long_chunk() else {
+                    break;
+                };
                 let Ok(call) = v1::scheduler::Call::decode(body) else {
                     continue;
                 };
@@ -344,7 +355,9 @@ pub fn master_harness(data: &[u8]) {
             // from the master's state so that the fuzzer reaches past id checks.
             1 => {
                 let which = usize::from(input.byte().unwrap_or(0));
-                let Some(body) = input.long_chunk() else { break };
+                let Some(body) = input.long_chunk() else {
+                    break;
+                };
                 let Ok(mut call) = v1::scheduler::Call::decode(body) else {
                     continue;
                 };
@@ -384,7 +397,9 @@ pub fn master_harness(data: &[u8]) {
             }
             // A new agent session: Register or Reregister first.
             2 | 3 => {
-                let Some(body) = input.long_chunk() else { break };
+                let Some(body) = input.long_chunk() else {
+                    break;
+                };
                 next_conn += 1;
                 let result = if op % 10 == 2 {
                     wire::Register::decode(body)
@@ -402,7 +417,9 @@ pub fn master_harness(data: &[u8]) {
             // A message on an agent's session (runtime.rs's dispatch).
             4 => {
                 let which = usize::from(input.byte().unwrap_or(0));
-                let Some(body) = input.long_chunk() else { break };
+                let Some(body) = input.long_chunk() else {
+                    break;
+                };
                 let Some((conn, agent_id)) = agents.get(which % agents.len().max(1)).cloned()
                 else {
                     continue;
@@ -428,10 +445,8 @@ pub fn master_harness(data: &[u8]) {
             }
             // Time passes (up to about 18 hours per step).
             5 => {
-                let seconds = u16::from_le_bytes([
-                    input.byte().unwrap_or(0),
-                    input.byte().unwrap_or(0),
-                ]);
+                let seconds =
+                    u16::from_le_bytes([input.byte().unwrap_or(0), input.byte().unwrap_or(0)]);
                 elapsed += Duration::from_secs(u64::from(seconds));
                 master.tick(time(elapsed));
             }

@@ -189,29 +189,72 @@ mod seeds {
     #[ignore = "writes the seed corpora into fuzz/corpus; run by hand"]
     fn write_seed_corpora() {
         use v1::scheduler::Call as SchedCall;
-        for name in ["scheduler_subscribe", "scheduler_accept", "scheduler_decline"] {
+        for name in [
+            "scheduler_subscribe",
+            "scheduler_accept",
+            "scheduler_decline",
+        ] {
             call::<SchedCall>("scheduler_call", name, &golden(&format!("{name}.json")));
         }
         let fid = r#""framework_id":{"value":"f1"}"#;
         for (name, json) in [
             ("subscribe", SUBSCRIBE.to_string()),
-            ("kill", format!(r#"{{{fid},"type":"KILL","kill":{{"task_id":{{"value":"t"}},"kill_policy":{{"grace_period":{{"nanoseconds":5}}}}}}}}"#)),
-            ("reconcile", format!(r#"{{{fid},"type":"RECONCILE","reconcile":{{"tasks":[{{"task_id":{{"value":"t"}}}}]}}}}"#)),
-            ("ack", format!(r#"{{{fid},"type":"ACKNOWLEDGE","acknowledge":{{"agent_id":{{"value":"a"}},"task_id":{{"value":"t"}},"uuid":"AAECAwQFBgcICQoLDA0ODw=="}}}}"#)),
-            ("revive", format!(r#"{{{fid},"type":"REVIVE","revive":{{"roles":["r"]}}}}"#)),
+            (
+                "kill",
+                format!(
+                    r#"{{{fid},"type":"KILL","kill":{{"task_id":{{"value":"t"}},"kill_policy":{{"grace_period":{{"nanoseconds":5}}}}}}}}"#
+                ),
+            ),
+            (
+                "reconcile",
+                format!(
+                    r#"{{{fid},"type":"RECONCILE","reconcile":{{"tasks":[{{"task_id":{{"value":"t"}}}}]}}}}"#
+                ),
+            ),
+            (
+                "ack",
+                format!(
+                    r#"{{{fid},"type":"ACKNOWLEDGE","acknowledge":{{"agent_id":{{"value":"a"}},"task_id":{{"value":"t"}},"uuid":"AAECAwQFBgcICQoLDA0ODw=="}}}}"#
+                ),
+            ),
+            (
+                "revive",
+                format!(r#"{{{fid},"type":"REVIVE","revive":{{"roles":["r"]}}}}"#),
+            ),
             ("teardown", format!(r#"{{{fid},"type":"TEARDOWN"}}"#)),
-            ("message", format!(r#"{{{fid},"type":"MESSAGE","message":{{"agent_id":{{"value":"a"}},"executor_id":{{"value":"e"}},"data":"aGk="}}}}"#)),
+            (
+                "message",
+                format!(
+                    r#"{{{fid},"type":"MESSAGE","message":{{"agent_id":{{"value":"a"}},"executor_id":{{"value":"e"}},"data":"aGk="}}}}"#
+                ),
+            ),
         ] {
             call::<SchedCall>("scheduler_call", name, json.as_bytes());
         }
-        call::<v1::executor::Call>("executor_call", "subscribe", &golden("executor_subscribe.json"));
+        call::<v1::executor::Call>(
+            "executor_call",
+            "subscribe",
+            &golden("executor_subscribe.json"),
+        );
         call::<v1::executor::Call>(
             "executor_call",
             "update",
             br#"{"executor_id":{"value":"e"},"framework_id":{"value":"f"},"type":"UPDATE","update":{"status":{"task_id":{"value":"t"},"state":"TASK_RUNNING","source":"SOURCE_EXECUTOR","uuid":"AAECAwQFBgcICQoLDA0ODw=="}}}"#,
         );
-        for ty in ["GET_HEALTH", "GET_FLAGS", "GET_STATE", "GET_AGENTS", "GET_FRAMEWORKS", "SUBSCRIBE", "GET_MAINTENANCE_STATUS"] {
-            call::<v1::master::Call>("operator_call", &ty.to_lowercase(), format!(r#"{{"type":"{ty}"}}"#).as_bytes());
+        for ty in [
+            "GET_HEALTH",
+            "GET_FLAGS",
+            "GET_STATE",
+            "GET_AGENTS",
+            "GET_FRAMEWORKS",
+            "SUBSCRIBE",
+            "GET_MAINTENANCE_STATUS",
+        ] {
+            call::<v1::master::Call>(
+                "operator_call",
+                &ty.to_lowercase(),
+                format!(r#"{{"type":"{ty}"}}"#).as_bytes(),
+            );
         }
         call::<v1::master::Call>(
             "operator_call",
@@ -223,8 +266,18 @@ mod seeds {
             "reserve",
             br#"{"type":"RESERVE_RESOURCES","reserve_resources":{"agent_id":{"value":"a"},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"DYNAMIC","role":"r"}]}]}}"#,
         );
-        for ty in ["GET_HEALTH", "GET_FLAGS", "GET_STATE", "GET_CONTAINERS", "GET_METRICS"] {
-            call::<v1::agent::Call>("agent_call", &ty.to_lowercase(), format!(r#"{{"type":"{ty}"}}"#).as_bytes());
+        for ty in [
+            "GET_HEALTH",
+            "GET_FLAGS",
+            "GET_STATE",
+            "GET_CONTAINERS",
+            "GET_METRICS",
+        ] {
+            call::<v1::agent::Call>(
+                "agent_call",
+                &ty.to_lowercase(),
+                format!(r#"{{"type":"{ty}"}}"#).as_bytes(),
+            );
         }
         call::<v1::agent::Call>(
             "agent_call",
@@ -244,7 +297,11 @@ mod seeds {
         .iter()
         .enumerate()
         {
-            write("json_dialect", &format!("{i}"), &with(i as u8, &golden(name)));
+            write(
+                "json_dialect",
+                &format!("{i}"),
+                &with(i as u8, &golden(name)),
+            );
         }
         write("json_dialect", "task", &with(5, br#"{"name":"t","task_id":{"value":"t"},"agent_id":{"value":"a"},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":"Infinity"}}],"data":"aGk"}"#));
 
@@ -256,19 +313,74 @@ mod seeds {
         write("recordio", "bad", &with(1, b"12\nabc\n\nx"));
 
         for (name, text) in [
-            ("text", "cpus:2;mem:1024;disk:4096;ports:[31000-32000,40000-40010]"),
-            ("roles", "r1\ncpus(r1):2;mem(*):1024;gpus(r2):1;zones:{a,b,c}"),
-            ("json", r#"[{"name":"cpus","type":"SCALAR","scalar":{"value":2}},{"name":"disk","type":"SCALAR","scalar":{"value":100},"role":"r","reservation":{"principal":"p"},"disk":{"persistence":{"id":"v1"},"volume":{"container_path":"data","mode":"RW"}}},{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":1,"end":5}]}}]"#),
-            ("reservations", r#"[{"name":"mem","type":"SCALAR","scalar":{"value":64},"reservations":[{"type":"STATIC","role":"a"},{"type":"DYNAMIC","role":"a/b","principal":"p"}]}]"#),
+            (
+                "text",
+                "cpus:2;mem:1024;disk:4096;ports:[31000-32000,40000-40010]",
+            ),
+            (
+                "roles",
+                "r1\ncpus(r1):2;mem(*):1024;gpus(r2):1;zones:{a,b,c}",
+            ),
+            (
+                "json",
+                r#"[{"name":"cpus","type":"SCALAR","scalar":{"value":2}},{"name":"disk","type":"SCALAR","scalar":{"value":100},"role":"r","reservation":{"principal":"p"},"disk":{"persistence":{"id":"v1"},"volume":{"container_path":"data","mode":"RW"}}},{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":1,"end":5}]}}]"#,
+            ),
+            (
+                "reservations",
+                r#"[{"name":"mem","type":"SCALAR","scalar":{"value":64},"reservations":[{"type":"STATIC","role":"a"},{"type":"DYNAMIC","role":"a/b","principal":"p"}]}]"#,
+            ),
         ] {
             write("resources", name, text.as_bytes());
         }
 
         for (name, selector, tokens) in [
-            ("master", 0u8, vec!["--port=5050", "--hostname=h", "--allocation_interval=1secs", "--offer_timeout=1.5mins", "--roles=a,b", "--weights=a=2,b=1", "--max_agent_ping_timeouts=3", "--nohostname_lookup"]),
-            ("agent", 1, vec!["--master=127.0.0.1:5050", "--work_dir=/tmp/w", "--resources=cpus:2;mem:512", "--attributes=rack:r1", "--executor_shutdown_grace_period=5secs", "--gc_delay=1weeks", "MESOS_DOCKER_STOP_TIMEOUT=0ns", "--fetcher_cache_size=2GB"]),
-            ("env", 0, vec!["MESOS_PORT=5051", "MESOS_AGENT_PING_TIMEOUT=15secs", "--help", "--", "extra"]),
-            ("units", 0, vec!["10ns", "1.5us", "2ms", ".5secs", "3mins", "4hrs", "5days", "6weeks", "512mb", "1TB", "7B"]),
+            (
+                "master",
+                0u8,
+                vec![
+                    "--port=5050",
+                    "--hostname=h",
+                    "--allocation_interval=1secs",
+                    "--offer_timeout=1.5mins",
+                    "--roles=a,b",
+                    "--weights=a=2,b=1",
+                    "--max_agent_ping_timeouts=3",
+                    "--nohostname_lookup",
+                ],
+            ),
+            (
+                "agent",
+                1,
+                vec![
+                    "--master=127.0.0.1:5050",
+                    "--work_dir=/tmp/w",
+                    "--resources=cpus:2;mem:512",
+                    "--attributes=rack:r1",
+                    "--executor_shutdown_grace_period=5secs",
+                    "--gc_delay=1weeks",
+                    "MESOS_DOCKER_STOP_TIMEOUT=0ns",
+                    "--fetcher_cache_size=2GB",
+                ],
+            ),
+            (
+                "env",
+                0,
+                vec![
+                    "MESOS_PORT=5051",
+                    "MESOS_AGENT_PING_TIMEOUT=15secs",
+                    "--help",
+                    "--",
+                    "extra",
+                ],
+            ),
+            (
+                "units",
+                0,
+                vec![
+                    "10ns", "1.5us", "2ms", ".5secs", "3mins", "4hrs", "5days", "6weeks", "512mb",
+                    "1TB", "7B",
+                ],
+            ),
         ] {
             write("flags", name, &with(selector, tokens.join("\0").as_bytes()));
         }
@@ -281,7 +393,13 @@ mod seeds {
             };
             write("agent_grpc", name, &pb::<wire::AgentMessage>(message));
         }
-        write("agent_grpc", "run_task", &pb::<wire::MasterMessage>(r#"{"kill_task":{"framework_id":{"value":"f"},"task_id":{"value":"t"}}}"#));
+        write(
+            "agent_grpc",
+            "run_task",
+            &pb::<wire::MasterMessage>(
+                r#"{"kill_task":{"framework_id":{"value":"f"},"task_id":{"value":"t"}}}"#,
+            ),
+        );
 
         let mut script = Vec::new();
         step(&mut script, 0, None, &pb::<SchedCall>(SUBSCRIBE));
@@ -295,14 +413,37 @@ mod seeds {
         step(&mut script, 0, None, &pb::<SchedCall>(SUBSCRIBE));
         step(&mut script, 2, None, &pb::<wire::Register>(REGISTER));
         script.push(6);
-        step(&mut script, 1, Some(0), &pb::<SchedCall>(r#"{"type":"DECLINE","decline":{"filters":{"refuse_seconds":3600}}}"#));
-        step(&mut script, 1, Some(0), &pb::<SchedCall>(r#"{"type":"SUPPRESS"}"#));
-        step(&mut script, 1, Some(0), &pb::<SchedCall>(r#"{"type":"REVIVE"}"#));
+        step(
+            &mut script,
+            1,
+            Some(0),
+            &pb::<SchedCall>(r#"{"type":"DECLINE","decline":{"filters":{"refuse_seconds":3600}}}"#),
+        );
+        step(
+            &mut script,
+            1,
+            Some(0),
+            &pb::<SchedCall>(r#"{"type":"SUPPRESS"}"#),
+        );
+        step(
+            &mut script,
+            1,
+            Some(0),
+            &pb::<SchedCall>(r#"{"type":"REVIVE"}"#),
+        );
         script.push(6);
-        step(&mut script, 1, Some(0), &pb::<SchedCall>(r#"{"type":"TEARDOWN"}"#));
+        step(
+            &mut script,
+            1,
+            Some(0),
+            &pb::<SchedCall>(r#"{"type":"TEARDOWN"}"#),
+        );
         write("master_harness", "decline", &script);
 
-        let files: &[(&str, &[u8])] = &[("bin/run.sh", b"#!/bin/sh\necho hi\n"), ("README", b"hello\n")];
+        let files: &[(&str, &[u8])] = &[
+            ("bin/run.sh", b"#!/bin/sh\necho hi\n"),
+            ("README", b"hello\n"),
+        ];
         let tarball = tar(files);
         write("archive", "tar", &with(0, &tarball));
         write("archive", "tgz", &with(1, &gzip(&tarball)));
@@ -310,8 +451,16 @@ mod seeds {
         write("archive", "txz", &with(3, &xz(&tarball)));
         write("archive", "zip", &with(4, &zip(files)));
         write("archive", "gz", &with(5, &gzip(b"plain file\n")));
-        write("archive", "escape-tar", &with(0, &tar(&[("../evil", b"x")])));
-        write("archive", "escape-zip", &with(4, &zip(&[("../evil", b"x"), ("/abs", b"y")])));
+        write(
+            "archive",
+            "escape-tar",
+            &with(0, &tar(&[("../evil", b"x")])),
+        );
+        write(
+            "archive",
+            "escape-zip",
+            &with(4, &zip(&[("../evil", b"x"), ("/abs", b"y")])),
+        );
 
         for (i, path) in [
             "/sandbox/stdout",
