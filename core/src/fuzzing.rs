@@ -287,6 +287,18 @@ impl<'a> Input<'a> {
 /// then the harness skips SUBSCRIBE and UPDATE_FRAMEWORK calls above it.
 const SKIP_FAILOVER_TIMEOUT_ABOVE: f64 = 1e9;
 
+/// Scalars past which the allocator's fixed-point totals overflow (allocator/mod.rs `add_q`,
+/// i64 thousandths summed over agents): found by this target, reported, not yet fixed. Until
+/// then the harness skips agents that register such resources.
+const SKIP_SCALAR_ABOVE: f64 = 1e12;
+
+fn absurd_agent(info: &v1::AgentInfo) -> bool {
+    info.resources.iter().any(|r| {
+        r.scalar
+            .is_some_and(|s| !s.value.is_finite() || s.value.abs() > SKIP_SCALAR_ABOVE)
+    })
+}
+
 fn absurd_failover_timeout(call: &v1::scheduler::Call) -> bool {
     let infos = [
         call.subscribe.as_ref().map(|s| &s.framework_info),
@@ -404,10 +416,12 @@ pub fn master_harness(data: &[u8]) {
                 let result = if op % 10 == 2 {
                     wire::Register::decode(body)
                         .ok()
+                        .filter(|r| !absurd_agent(&r.agent_info))
                         .map(|r| master.register_agent(now, next_conn, r))
                 } else {
                     wire::Reregister::decode(body)
                         .ok()
+                        .filter(|r| !absurd_agent(&r.agent_info))
                         .map(|r| master.reregister_agent(now, next_conn, r))
                 };
                 if let Some(Ok(agent_id)) = result {
