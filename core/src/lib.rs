@@ -14,6 +14,7 @@
 //! | [`client`] | Rust clients of the v1 scheduler and executor APIs, used by tests, benchmarks and the CLI; `client::driver`: the scheduler and executor drivers behind libmesos.so (`jni-driver/`) |
 //! | [`cli`] | the subcommands of the `remesos` binary |
 //! | [`supervisor`] | what a daemon does when its master or agent actor panics: exit, never serve on as "healthy" |
+//! | `fuzzing` (hidden) | the bodies of the fuzz targets in `fuzz/`, replayed by `tests/fuzz_corpora.rs` |
 //! | [`zk`] | ZooKeeper: leader election and detection with Mesos's znode layout, registry storage |
 //!
 //! The protocol types, Mesos's JSON dialect and RecordIO live in the `remesos_proto` crate
@@ -27,6 +28,8 @@ pub mod client;
 pub mod common;
 pub mod duration;
 pub mod flags;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod master;
 pub mod resources;
 pub mod supervisor;

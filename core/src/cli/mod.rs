@@ -8,6 +8,10 @@ pub mod local;
 mod master;
 pub mod security;
 
+// The flag tables, for the fuzz target of flag parsing (crate::fuzzing).
+pub(crate) use agent::flags as agent_flags;
+pub(crate) use master::flags as master_flags;
+
 use std::process::ExitCode;
 
 const USAGE: &str = "Usage: remesos <command> [--flag=value ...]

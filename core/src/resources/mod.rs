@@ -232,7 +232,10 @@ fn value_contains(a: &Resource, b: &Resource) -> bool {
 fn add_value(a: &mut Resource, b: &Resource) {
     match value_type(a) {
         Some(ValueType::Scalar) => {
-            let v = value::from_fixed(scalar_fixed(a) + scalar_fixed(b));
+            // Saturating: a scalar near f64::MAX converts to i64::MAX thousandths (Mesos
+            // overflows an int64 here); the sum stays the largest value instead of wrapping
+            // to a negative one.
+            let v = value::from_fixed(scalar_fixed(a).saturating_add(scalar_fixed(b)));
             a.scalar = Some(Scalar { value: v });
         }
         Some(ValueType::Ranges) => {
@@ -253,7 +256,7 @@ fn add_value(a: &mut Resource, b: &Resource) {
 fn subtract_value(a: &mut Resource, b: &Resource) -> bool {
     match value_type(a) {
         Some(ValueType::Scalar) => {
-            let v = scalar_fixed(a) - scalar_fixed(b);
+            let v = scalar_fixed(a).saturating_sub(scalar_fixed(b));
             a.scalar = Some(Scalar {
                 value: value::from_fixed(v),
             });
@@ -1230,7 +1233,8 @@ impl Resources {
     pub fn scalar_quantities(&self) -> BTreeMap<String, f64> {
         let mut fixed: BTreeMap<String, i64> = BTreeMap::new();
         for r in self.resources.iter().filter(|r| is_scalar(r)) {
-            *fixed.entry(r.name.clone()).or_default() += scalar_fixed(r);
+            let sum = fixed.entry(r.name.clone()).or_default();
+            *sum = sum.saturating_add(scalar_fixed(r));
         }
         fixed
             .into_iter()

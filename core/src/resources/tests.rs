@@ -402,3 +402,19 @@ proptest! {
         prop_assert_eq!(merged.range, expected);
     }
 }
+
+/// Found by the `resources` fuzz target (fuzz/regressions/resources/): a scalar past
+/// i64::MAX thousandths (an agent's `cpus:1e61`) overflowed the fixed-point sum, a panic in
+/// debug builds and a wrap to negative cpus in release. Sums saturate instead.
+#[test]
+fn scalar_sums_saturate_instead_of_overflowing() {
+    let huge = r("cpus:2222222222222222222222222222222222222222222222222222222222222");
+    let mut sum = huge.clone();
+    sum += &huge;
+    assert!(sum.cpus() > 9.0e15, "{sum:?}");
+    assert!(sum.contains(&huge));
+    assert!(sum.scalar_quantities()["cpus"] > 9.0e15);
+    let mut difference = sum.clone();
+    difference -= &huge;
+    assert!(difference.cpus() >= 0.0);
+}
