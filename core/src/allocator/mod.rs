@@ -195,7 +195,7 @@ impl Names {
                 continue;
             };
             match q.iter_mut().find(|(i, _)| *i == id) {
-                Some((_, v)) => *v += scalar_millis(x),
+                Some((_, v)) => *v = v.saturating_add(scalar_millis(x)),
                 None => q.push((id, scalar_millis(x))),
             }
         }
@@ -203,12 +203,15 @@ impl Names {
     }
 }
 
+/// Adds (`sign` 1) or subtracts (-1) `q` into `v`, saturating: an agent may announce
+/// absurd scalars (found by fuzzing: cpus near 1e34 next to a normal agent overflowed the
+/// totals), and a saturated total is wrong but bounded, never a panic or a wrap to negative.
 fn add_q(v: &mut Vec<i64>, q: &[(usize, i64)], sign: i64) {
     for &(i, amount) in q {
         if v.len() <= i {
             v.resize(i + 1, 0);
         }
-        v[i] += sign * amount;
+        v[i] = v[i].saturating_add(sign.saturating_mul(amount));
     }
 }
 

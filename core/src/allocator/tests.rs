@@ -562,3 +562,20 @@ proptest! {
         }
     }
 }
+
+/// Found by fuzzing the master: an agent announcing cpus near 1e34 next to a normal one
+/// overflowed the allocator's fixed-point totals (a panic with overflow checks, negative
+/// totals without). Totals saturate instead; allocation goes on.
+#[test]
+fn absurd_agent_scalars_saturate_the_totals_instead_of_overflowing() {
+    let mut a = Allocator::new(no_min());
+    a.add_agent(
+        "huge",
+        agent("cpus:10000000000000000000000000000000000;mem:1024"),
+        &none(),
+    );
+    a.add_agent("normal", agent("cpus:4;mem:1024"), &none());
+    a.add_framework("f", fw(&["*"]), &none(), true);
+    let offers = a.allocate(std::time::Instant::now());
+    assert!(!offers.is_empty());
+}

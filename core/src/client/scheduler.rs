@@ -130,8 +130,12 @@ impl Subscription {
             (Some(sched::event::Type::Subscribed), Some(s), _) => {
                 subscription.framework_id = s.framework_id;
                 subscription.master_info = s.master_info;
-                subscription.heartbeat_interval_seconds =
-                    s.heartbeat_interval_seconds.unwrap_or(15.0);
+                // Range-checked here, where it is decoded: callers turn it into a Duration,
+                // which panics on an infinite or absurd value (Mesos's default is 15 s).
+                subscription.heartbeat_interval_seconds = s
+                    .heartbeat_interval_seconds
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map_or(15.0, |s| s.clamp(1.0, 86_400.0));
                 Ok(subscription)
             }
             (_, _, Some(e)) => Err(Error::Status {
