@@ -323,6 +323,7 @@ pub async fn start(
     let shown = master
         .current()
         .unwrap_or_else(|| "(detecting)".to_string());
+    let limits = super::serve::process_limits();
     let listener = super::listen(bind)?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     config.port = address.port();
@@ -359,9 +360,7 @@ pub async fn start(
     let handle = agent::runtime::spawn(state, master, files.clone(), recovered);
     let app = agent::http::router(handle.clone(), files);
     let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "agent server failed");
-        }
+        super::serve::serve(listener, app, limits, std::future::pending()).await;
     });
     Ok(RunningAgent {
         handle,

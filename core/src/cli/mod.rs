@@ -5,6 +5,7 @@ mod execute;
 mod executor;
 pub mod local;
 mod master;
+pub(crate) mod serve;
 
 use std::process::ExitCode;
 
