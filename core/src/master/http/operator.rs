@@ -470,7 +470,7 @@ async fn subscribe(master: MasterHandle, format: api::Format) -> Response {
         }),
     };
     let events = tokio_stream::once(Arc::new(subscribed)).chain(events);
-    api::recordio_stream(format, events.map(|e| Arc::unwrap_or_clone(e)))
+    api::recordio_stream(format, events.map(Arc::unwrap_or_clone))
 }
 
 /// An operator event stream after SUBSCRIBED: the master's events merged with heartbeats.
