@@ -305,11 +305,20 @@ mod tests {
 
     #[test]
     fn limits_keep_a_reserve_of_descriptors_for_the_daemons_own_files() {
-        // The default soft limit: 64 kept back, 32 of them for /health-only connections.
+        // The default soft limit: an eighth (128) kept back, half of it for /health-only
+        // connections.
         assert_eq!(
             Limits::for_nofile(1024),
             Limits {
-                connections: 960,
+                connections: 896,
+                overflow: 64
+            }
+        );
+        // A low limit keeps at least 64.
+        assert_eq!(
+            Limits::for_nofile(256),
+            Limits {
+                connections: 192,
                 overflow: 32
             }
         );
