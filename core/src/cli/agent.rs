@@ -328,6 +328,7 @@ pub async fn start(
     let shown = master
         .current()
         .unwrap_or_else(|| "(detecting)".to_string());
+    let limits = super::serve::process_limits();
     let listener = super::listen(bind)?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     config.port = address.port();
@@ -364,11 +365,7 @@ pub async fn start(
     let handle = agent::runtime::spawn(state, master, files.clone(), recovered);
     let app = agent::http::router(handle.clone(), files);
     let server = tokio::spawn(async move {
-        // The peer's address reaches the handlers: the executor API serves this host only.
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "agent server failed");
-        }
+        super::serve::serve(listener, app, limits, std::future::pending()).await;
     });
     Ok(RunningAgent {
         handle,

@@ -32,6 +32,7 @@ pub fn flags() -> Flags {
         "max_agent_ping_timeouts",
         "max_completed_frameworks",
         "max_completed_tasks_per_framework",
+        "max_operator_event_stream_subscribers",
         "min_allocatable_resources",
         "logging_level",
         "quiet",
@@ -146,6 +147,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
         .load(&master_args, std::iter::empty::<(String, String)>())
         .map_err(|e| e.to_string())?;
     let (mut master_config, master_bind) = super::master::config(&master_loaded)?;
+    let limits = super::serve::process_limits();
     let listener = super::listen(master_bind)?;
     let master_port = listener.local_addr().map_err(|e| e.to_string())?.port();
     master_config.port = master_port;
@@ -158,9 +160,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
     ));
     let app = crate::master::http::router(handle);
     let master_server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "master server failed");
-        }
+        super::serve::serve(listener, app, limits, std::future::pending()).await;
     });
 
     let num = loaded.get_u32("num_agents").unwrap_or(1);

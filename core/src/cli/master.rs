@@ -91,6 +91,14 @@ pub fn flags() -> Flags {
             .default(1000u64),
         )
         .flag(
+            Flag::u64(
+                "max_operator_event_stream_subscribers",
+                "Maximum number of simultaneous subscribers to the master's operator event \
+                 stream; beyond it the oldest connections are closed",
+            )
+            .default(1000u64),
+        )
+        .flag(
             Flag::string(
                 "min_allocatable_resources",
                 "Minimum resources worth offering ('|' separates alternatives)",
@@ -373,6 +381,11 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         max_unreachable_tasks_per_framework: loaded
             .get_u64("max_unreachable_tasks_per_framework")
             .unwrap_or(1000) as usize,
+        max_operator_event_stream_subscribers: loaded
+            .get_u64("max_operator_event_stream_subscribers")
+            .unwrap_or(1000)
+            .try_into()
+            .unwrap_or(usize::MAX),
         heartbeat_interval: master::HEARTBEAT_INTERVAL,
         agent_reregister_timeout: loaded
             .get_duration("agent_reregister_timeout")
@@ -406,6 +419,7 @@ pub async fn run_with(
     durability: Durability,
 ) -> Result<(), String> {
     use master::registrar::{FileStore, Store};
+    let limits = super::serve::process_limits();
     let listener = super::listen(bind)?;
     let id = uuid::Uuid::new_v4().to_string();
     tracing::info!(master_id = %id, %bind, hostname = %config.hostname, "remesos master starting");
@@ -416,18 +430,14 @@ pub async fn run_with(
         };
         let handle = lead(config, id, store, &durability).await?;
         let app = master::http::router(handle);
-        return axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| format!("server error: {e}"));
+        super::serve::serve(listener, app, limits, shutdown_signal()).await;
+        return Ok(());
     };
 
     let (role_tx, role_rx) = tokio::sync::watch::channel(master::http::Role::Standby(None));
     let app = master::http::contender_router(role_rx);
     let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        super::serve::serve(listener, app, limits, shutdown_signal()).await;
     });
     let info = master::master_info(&config, &id);
     let candidacy = crate::zk::election::contend(&url, durability.zk_session_timeout, &info)
@@ -472,7 +482,7 @@ pub async fn run_with(
                 }
             }
             done = &mut server => {
-                return done.map_err(|e| e.to_string())?.map_err(|e| format!("server error: {e}"));
+                return done.map_err(|e| e.to_string());
             }
             () = warming.as_mut() => {}
         }
@@ -500,7 +510,7 @@ pub async fn run_with(
                 }
             }
             done = &mut server => {
-                return done.map_err(|e| e.to_string())?.map_err(|e| format!("server error: {e}"));
+                return done.map_err(|e| e.to_string());
             }
         }
     }

@@ -7,6 +7,7 @@ mod fetcher;
 pub mod local;
 mod master;
 pub mod security;
+pub(crate) mod serve;
 
 // The flag tables, for the fuzz target of flag parsing (crate::fuzzing).
 pub(crate) use agent::flags as agent_flags;

@@ -130,6 +130,9 @@ pub struct Config {
     pub max_completed_frameworks: usize,
     pub max_completed_tasks_per_framework: usize,
     pub max_unreachable_tasks_per_framework: usize,
+    /// `--max_operator_event_stream_subscribers`: operator SUBSCRIBE streams kept open at
+    /// once; a new one beyond it closes the oldest (Mesos's `Master::subscribe`).
+    pub max_operator_event_stream_subscribers: usize,
     pub heartbeat_interval: Duration,
     /// `--agent_reregister_timeout`: after a failover, how long recovered agents have to
     /// reregister before they are marked unreachable (reference §8.5).
@@ -163,6 +166,7 @@ impl Default for Config {
             max_completed_frameworks: 50,
             max_completed_tasks_per_framework: 1000,
             max_unreachable_tasks_per_framework: 1000,
+            max_operator_event_stream_subscribers: 1000,
             heartbeat_interval: HEARTBEAT_INTERVAL,
             agent_reregister_timeout: Duration::from_secs(600),
             registry_gc_interval: Duration::from_secs(15 * 60),

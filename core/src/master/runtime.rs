@@ -5,7 +5,8 @@
 //! `--zk`, a standby takes over (the policy and why: [`crate::supervisor`]). Until the exit
 //! [`MasterHandle::is_serving`] is false, and `/health` and GET_HEALTH say so.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
@@ -19,11 +20,20 @@ use super::scheduler::{CallError, CallOk};
 use super::{ConnId, Effect, Master, Time};
 use crate::supervisor::{OnPanic, exit_on_panic, supervise};
 
-/// Events queued per framework stream before the master gives up on a slow reader and
-/// drops the connection (the framework reconnects and reconciles; DESIGN.md §3).
+/// Events in flight per framework stream: the channel between the master actor and the
+/// HTTP connection. When it is full, further events wait in the connection's backlog (see
+/// [`FRAMEWORK_STREAM_BACKLOG`]) and move into the channel as the stream makes room.
 pub const FRAMEWORK_STREAM_BUFFER: usize = 4096;
-/// Likewise for agent sessions and operator event streams.
+/// Events a framework stream may have waiting beyond its channel — the back-pressure that
+/// lets one RECONCILE answer tens of thousands of tasks (implicit reconciliation of 50,000
+/// tasks fits). Overflow policy: a stream whose backlog is full is not being read; the
+/// master drops it with a log line (the framework reconnects and reconciles; DESIGN.md §3).
+pub const FRAMEWORK_STREAM_BACKLOG: usize = 1 << 17;
+/// Messages queued per agent session; full: the session is dropped (the agent reconnects).
 pub const AGENT_STREAM_BUFFER: usize = 16384;
+/// Events queued per operator event stream. Each is shared (`Arc`) by every subscriber,
+/// so a thousand idle subscribers hold pointers to one copy, not a thousand copies. Full:
+/// the subscriber is not reading and is dropped with a log line.
 pub const OPERATOR_STREAM_BUFFER: usize = 4096;
 
 /// How often the runtime ticks the master (heartbeats, pings, timeouts, batch allocation).
@@ -65,7 +75,7 @@ pub enum Command {
         agent_id: String,
     },
     OperatorSubscribe {
-        events: mpsc::Sender<v1::master::Event>,
+        events: mpsc::Sender<Arc<v1::master::Event>>,
         reply: Reply<v1::master::response::GetState>,
     },
     Read(ReadFn),
@@ -136,6 +146,12 @@ enum Conn {
     Framework {
         framework_id: String,
         events: mpsc::Sender<sched::Event>,
+        /// Events waiting for room in `events`, oldest first; at most
+        /// [`FRAMEWORK_STREAM_BACKLOG`]. While it is not empty every new event joins it, so
+        /// the order of the stream is kept.
+        backlog: VecDeque<sched::Event>,
+        /// The master ended the subscription: close it once the backlog is delivered.
+        close_when_drained: bool,
     },
     Agent {
         messages: mpsc::Sender<wire::MasterMessage>,
@@ -147,10 +163,22 @@ enum Conn {
     },
 }
 
+/// One operator SUBSCRIBE stream.
+struct OperatorStream {
+    /// Its stream id, as Mesos logs it.
+    id: String,
+    events: mpsc::Sender<Arc<v1::master::Event>>,
+}
+
 struct Runtime {
     master: Master,
     conns: HashMap<ConnId, Conn>,
-    operator_streams: Vec<mpsc::Sender<v1::master::Event>>,
+    /// Operator event streams, oldest first (at most
+    /// `--max_operator_event_stream_subscribers`).
+    operator_streams: VecDeque<OperatorStream>,
+    /// Framework connections with a non-empty backlog, flushed after each batch of commands
+    /// and on each tick.
+    backlogged: HashSet<ConnId>,
     next_conn: ConnId,
     /// Where registry operations go; `None` keeps nothing (tests, `remesos local`).
     registrar: Option<super::registrar::RegistrarHandle>,
@@ -182,7 +210,8 @@ pub fn spawn_supervised(
     let runtime = Runtime {
         master,
         conns: HashMap::new(),
-        operator_streams: Vec::new(),
+        operator_streams: VecDeque::new(),
+        backlogged: HashSet::new(),
         next_conn: 1,
         registrar,
         own: tx.downgrade(),
@@ -192,6 +221,61 @@ pub fn spawn_supervised(
 }
 
 impl Runtime {
+    /// Ends a framework's subscription from the runtime's side (its stream is closed or
+    /// not read); the master treats it as a disconnection and the framework reconnects.
+    fn drop_framework_stream(&mut self, conn: ConnId, framework_id: &str, why: &str) {
+        tracing::warn!(%framework_id, why, "dropping a framework stream that is not being read");
+        self.conns.remove(&conn);
+        self.backlogged.remove(&conn);
+        self.master
+            .framework_disconnected(now(), framework_id, conn);
+    }
+
+    /// Moves backlogged framework events into their streams as far as the streams have
+    /// room; performs what the master does about streams found closed.
+    fn flush_backlogs(&mut self) {
+        if self.backlogged.is_empty() {
+            return;
+        }
+        let conns: Vec<ConnId> = self.backlogged.iter().copied().collect();
+        let mut closed = Vec::new();
+        for conn in conns {
+            let Some(Conn::Framework {
+                framework_id,
+                events,
+                backlog,
+                close_when_drained,
+            }) = self.conns.get_mut(&conn)
+            else {
+                self.backlogged.remove(&conn);
+                continue;
+            };
+            while let Some(event) = backlog.pop_front() {
+                match events.try_send(event) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(event)) => {
+                        backlog.push_front(event);
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        closed.push((conn, framework_id.clone()));
+                        break;
+                    }
+                }
+            }
+            if backlog.is_empty() {
+                self.backlogged.remove(&conn);
+                if *close_when_drained {
+                    self.conns.remove(&conn);
+                }
+            }
+        }
+        for (conn, framework_id) in closed {
+            self.drop_framework_stream(conn, &framework_id, "closed");
+        }
+        self.perform();
+    }
+
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -211,10 +295,12 @@ impl Runtime {
                     }
                     self.master.allocate_if_requested(now());
                     self.perform();
+                    self.flush_backlogs();
                 }
                 _ = tick.tick() => {
                     self.master.tick(now());
                     self.perform();
+                    self.flush_backlogs();
                 }
             }
         }
@@ -240,6 +326,8 @@ impl Runtime {
                     Conn::Framework {
                         framework_id: String::new(),
                         events,
+                        backlog: VecDeque::new(),
+                        close_when_drained: false,
                     },
                 );
                 match self.master.subscribe(t, conn, call) {
@@ -337,7 +425,26 @@ impl Runtime {
                 self.master.agent_disconnected(t, &agent_id, conn);
             }
             Command::OperatorSubscribe { events, reply } => {
-                self.operator_streams.push(events);
+                let id = uuid::Uuid::new_v4().to_string();
+                tracing::info!("Added subscriber {id} to the list of active subscribers");
+                // Mesos's `Master::subscribe`: the newest subscriber evicts the oldest.
+                let max = self
+                    .master
+                    .config
+                    .max_operator_event_stream_subscribers
+                    .max(1);
+                while self.operator_streams.len() >= max {
+                    let Some(oldest) = self.operator_streams.pop_front() else {
+                        break;
+                    };
+                    tracing::info!(
+                        "Reached the maximum number of operator event stream subscribers \
+                         ({max}) so the oldest connection ({}) will be closed",
+                        oldest.id
+                    );
+                }
+                self.operator_streams
+                    .push_back(OperatorStream { id, events });
                 self.master.operator_subscribed = true;
                 let _ = reply.send(self.master.get_state());
             }
@@ -392,20 +499,44 @@ impl Runtime {
                 let Some(Conn::Framework {
                     framework_id,
                     events,
-                }) = self.conns.get(&conn)
+                    backlog,
+                    ..
+                }) = self.conns.get_mut(&conn)
                 else {
                     return;
                 };
-                if events.try_send(*event).is_err() {
-                    // Full or closed: drop the subscription; the framework reconnects.
+                let event = if backlog.is_empty() {
+                    match events.try_send(*event) {
+                        Ok(()) => return,
+                        Err(mpsc::error::TrySendError::Full(event)) => event,
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            let framework_id = framework_id.clone();
+                            self.drop_framework_stream(conn, &framework_id, "closed");
+                            return;
+                        }
+                    }
+                } else {
+                    *event
+                };
+                if backlog.len() >= FRAMEWORK_STREAM_BACKLOG {
                     let framework_id = framework_id.clone();
-                    tracing::warn!(%framework_id, "dropping a framework stream that is not being read");
-                    self.conns.remove(&conn);
-                    self.master
-                        .framework_disconnected(now(), &framework_id, conn);
+                    self.drop_framework_stream(conn, &framework_id, "not being read");
+                    return;
                 }
+                backlog.push_back(event);
+                self.backlogged.insert(conn);
             }
             Effect::CloseFramework { conn } => {
+                if let Some(Conn::Framework {
+                    backlog,
+                    close_when_drained,
+                    ..
+                }) = self.conns.get_mut(&conn)
+                    && !backlog.is_empty()
+                {
+                    *close_when_drained = true;
+                    return;
+                }
                 self.conns.remove(&conn);
             }
             Effect::Agent { conn, message } => {
@@ -439,8 +570,25 @@ impl Runtime {
                 self.conns.remove(&conn);
             }
             Effect::Operator(event) => {
+                let event: Arc<v1::master::Event> = Arc::from(event);
                 self.operator_streams
-                    .retain(|s| s.try_send((*event).clone()).is_ok());
+                    .retain(|s| match s.events.try_send(event.clone()) {
+                        Ok(()) => true,
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            tracing::warn!(
+                                subscriber = %s.id,
+                                "dropping an operator event stream that is not being read"
+                            );
+                            false
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            tracing::info!(
+                                "Removed subscriber {} from the list of active subscribers",
+                                s.id
+                            );
+                            false
+                        }
+                    });
                 self.master.operator_subscribed = !self.operator_streams.is_empty();
             }
             Effect::Registry { op, ack, hold } => {
@@ -529,5 +677,204 @@ mod tests {
             .unwrap();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         (status, json["get_health"]["healthy"].as_bool())
+    }
+
+    use crate::resources::Resources;
+
+    const FRAMEWORK: &str = "old-master-0001";
+    const AGENT: &str = "old-master-S0";
+
+    /// An agent that reregisters (as after a master failover) with `tasks` RUNNING tasks of
+    /// one framework, each using `mem:1`.
+    fn reregister_with_tasks(count: usize) -> wire::Reregister {
+        let mut used = Resources::parse("mem:1", "*").unwrap();
+        used.allocate("*");
+        let used = used.into_protos();
+        let tasks = (0..count)
+            .map(|i| v1::Task {
+                name: format!("t{i}"),
+                task_id: v1::TaskId {
+                    value: format!("t{i}"),
+                },
+                framework_id: v1::FrameworkId {
+                    value: FRAMEWORK.into(),
+                },
+                agent_id: v1::AgentId {
+                    value: AGENT.into(),
+                },
+                state: v1::TaskState::TaskRunning as i32,
+                resources: used.clone(),
+                ..Default::default()
+            })
+            .collect();
+        wire::Reregister {
+            agent_info: v1::AgentInfo {
+                hostname: "host0".into(),
+                id: Some(v1::AgentId {
+                    value: AGENT.into(),
+                }),
+                resources: Resources::parse(&format!("cpus:4;mem:{}", count + 1024), "*")
+                    .unwrap()
+                    .into_protos(),
+                ..Default::default()
+            },
+            tasks,
+            frameworks: vec![framework_info()],
+            ..Default::default()
+        }
+    }
+
+    fn framework_info() -> v1::FrameworkInfo {
+        v1::FrameworkInfo {
+            user: String::new(),
+            name: "big".into(),
+            id: Some(v1::FrameworkId {
+                value: FRAMEWORK.into(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Issue 11: implicit reconciliation of a framework with 50,000 tasks answered 4,096
+    /// of them and dropped the stream. Reference §8.3: implicit reconciliation sends the
+    /// latest state of every task the master knows; the answers wait in the stream's
+    /// backlog (`FRAMEWORK_STREAM_BACKLOG`) while the framework reads.
+    #[tokio::test]
+    async fn implicit_reconciliation_of_fifty_thousand_tasks_answers_every_one() {
+        const TASKS: usize = 50_000;
+        let handle = spawn(Master::new(
+            super::super::Config::default(),
+            "master-id".to_string(),
+            now(),
+        ));
+        let (agent_tx, _agent_rx) = mpsc::channel(AGENT_STREAM_BUFFER);
+        let (reply, registered) = oneshot::channel();
+        handle
+            .send(Command::AgentSession {
+                first: wire::agent_message::Message::Reregister(reregister_with_tasks(TASKS)),
+                messages: agent_tx,
+                reply,
+            })
+            .unwrap();
+        assert_eq!(registered.await.unwrap().unwrap().1, AGENT);
+
+        let (events, mut rx) = mpsc::channel(FRAMEWORK_STREAM_BUFFER);
+        let (reply, subscribed) = oneshot::channel();
+        handle
+            .send(Command::Subscribe {
+                call: sched::Call {
+                    r#type: Some(sched::call::Type::Subscribe as i32),
+                    subscribe: Some(sched::call::Subscribe {
+                        framework_info: framework_info(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                events,
+                reply,
+            })
+            .unwrap();
+        let (_conn, stream_id, framework_id) = subscribed.await.unwrap().unwrap();
+        assert_eq!(framework_id, FRAMEWORK);
+
+        let (reply, answered) = oneshot::channel();
+        handle
+            .send(Command::Call {
+                call: sched::Call {
+                    framework_id: Some(v1::FrameworkId {
+                        value: FRAMEWORK.into(),
+                    }),
+                    r#type: Some(sched::call::Type::Reconcile as i32),
+                    reconcile: Some(sched::call::Reconcile { tasks: vec![] }),
+                    ..Default::default()
+                },
+                stream_id: Some(stream_id),
+                reply,
+            })
+            .unwrap();
+        assert!(answered.await.unwrap().is_ok());
+
+        let mut reconciled = HashSet::new();
+        while reconciled.len() < TASKS {
+            let event = rx.recv().await.expect("the stream was dropped");
+            let Some(update) = event.update else { continue };
+            if update.status.reason == Some(v1::task_status::Reason::Reconciliation as i32) {
+                assert_eq!(update.status.state, v1::TaskState::TaskRunning as i32);
+                reconciled.insert(update.status.task_id.value);
+            }
+        }
+        assert_eq!(reconciled.len(), TASKS);
+    }
+
+    /// The overflow policy written at `FRAMEWORK_STREAM_BACKLOG`: a stream that is not read
+    /// while its backlog is full is dropped, and the framework is disconnected.
+    #[tokio::test]
+    async fn a_framework_stream_whose_backlog_is_full_is_dropped() {
+        let tasks = FRAMEWORK_STREAM_BUFFER + FRAMEWORK_STREAM_BACKLOG + 1;
+        let handle = spawn(Master::new(
+            super::super::Config::default(),
+            "master-id".to_string(),
+            now(),
+        ));
+        let (events, mut rx) = mpsc::channel(FRAMEWORK_STREAM_BUFFER);
+        let (reply, subscribed) = oneshot::channel();
+        let mut info = framework_info();
+        info.id = None;
+        handle
+            .send(Command::Subscribe {
+                call: sched::Call {
+                    r#type: Some(sched::call::Type::Subscribe as i32),
+                    subscribe: Some(sched::call::Subscribe {
+                        framework_info: info,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                events,
+                reply,
+            })
+            .unwrap();
+        let (_conn, stream_id, framework_id) = subscribed.await.unwrap().unwrap();
+        // More unknown tasks than the channel and the backlog hold, all answered at once.
+        let unknown = (0..tasks)
+            .map(|i| sched::call::reconcile::Task {
+                task_id: v1::TaskId {
+                    value: format!("u{i}"),
+                },
+                agent_id: None,
+            })
+            .collect();
+        let (reply, answered) = oneshot::channel();
+        handle
+            .send(Command::Call {
+                call: sched::Call {
+                    framework_id: Some(v1::FrameworkId {
+                        value: framework_id.clone(),
+                    }),
+                    r#type: Some(sched::call::Type::Reconcile as i32),
+                    reconcile: Some(sched::call::Reconcile { tasks: unknown }),
+                    ..Default::default()
+                },
+                stream_id: Some(stream_id),
+                reply,
+            })
+            .unwrap();
+        assert!(answered.await.unwrap().is_ok());
+        // The stream ends (after what fitted in the channel) and the master treats the
+        // framework as disconnected (without a failover timeout, that removes it).
+        let mut received = 0;
+        while rx.recv().await.is_some() {
+            received += 1;
+        }
+        assert!(received <= FRAMEWORK_STREAM_BUFFER + 1);
+        let connected = handle
+            .read(move |m| {
+                m.frameworks
+                    .get(&framework_id)
+                    .is_some_and(|f| f.connected())
+            })
+            .await
+            .unwrap();
+        assert!(!connected);
     }
 }

@@ -1,6 +1,7 @@
 //! The v1 operator API (`POST /api/v1`, reference §3.4) and the JSON endpoints of §6.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -9,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
 
 use remesos_proto::v1;
 use v1::master::{self as op, call::Type as CallType, response::Type as RespType};
@@ -460,17 +460,47 @@ async fn subscribe(master: MasterHandle, format: api::Format) -> Response {
         }),
         ..Default::default()
     };
-    let heartbeat = op::Event {
-        r#type: Some(op::event::Type::Heartbeat as i32),
-        ..Default::default()
+    let events = OperatorEvents {
+        rx,
+        heartbeats: tokio::time::interval_at(
+            tokio::time::Instant::now() + crate::master::HEARTBEAT_INTERVAL,
+            crate::master::HEARTBEAT_INTERVAL,
+        ),
+        heartbeat: Arc::new(op::Event {
+            r#type: Some(op::event::Type::Heartbeat as i32),
+            ..Default::default()
+        }),
     };
-    let heartbeats = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(
-        tokio::time::Instant::now() + crate::master::HEARTBEAT_INTERVAL,
-        crate::master::HEARTBEAT_INTERVAL,
-    ))
-    .map(move |_| heartbeat.clone());
-    let events = tokio_stream::once(subscribed).chain(ReceiverStream::new(rx).merge(heartbeats));
-    api::recordio_stream(format, events)
+    let events = tokio_stream::once(Arc::new(subscribed)).chain(events);
+    api::recordio_stream(format, events.map(Arc::unwrap_or_clone))
+}
+
+/// An operator event stream after SUBSCRIBED: the master's events merged with heartbeats.
+/// It ends when the master drops its sender (the subscriber was evicted by
+/// `--max_operator_event_stream_subscribers` or did not read), which closes the response.
+struct OperatorEvents {
+    rx: mpsc::Receiver<Arc<op::Event>>,
+    heartbeats: tokio::time::Interval,
+    heartbeat: Arc<op::Event>,
+}
+
+impl futures::Stream for OperatorEvents {
+    type Item = Arc<op::Event>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(event) => return Poll::Ready(event),
+            Poll::Pending => {}
+        }
+        match self.heartbeats.poll_tick(cx) {
+            Poll::Ready(_) => Poll::Ready(Some(self.heartbeat.clone())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 fn get_only(method: &Method) -> Option<Response> {

@@ -1,0 +1,353 @@
+//! The daemons' HTTP/h2c server: one accept loop per port, serving the axum router
+//! (v1 APIs, operator endpoints, the agents' gRPC) over HTTP/1.1 and h2c, with the limits
+//! an exposed port needs (issue 11, defect 4 d).
+//!
+//! Mesos's libprocess keeps every accepted socket until its peer closes it and has no
+//! header timeout; its operators raise `ulimit -n` by hand. Here:
+//!
+//! - [`raise_nofile_limit`] lifts the soft `RLIMIT_NOFILE` to the hard limit at start and
+//!   logs both values (what Mesos's packaging does with `LimitNOFILE=infinity`).
+//! - HTTP/1 connections must send a request head within [`HEADER_READ_TIMEOUT`] — both the
+//!   first one and each next one on a kept-alive connection (hyper starts the timer when
+//!   it waits for a head), so a slowloris client or an idle keep-alive connection ends.
+//!   Streaming responses (framework and operator event streams) are not affected: no head
+//!   is awaited while a response is in flight.
+//! - h2c peers (agents' gRPC sessions) get keep-alive pings; a peer that does not answer
+//!   within [`H2_KEEP_ALIVE_TIMEOUT`] is disconnected.
+//! - At most [`Limits::connections`] connections (the fd limit minus a reserve for the
+//!   daemon's own files) are served normally. Beyond that a bounded number of *overflow*
+//!   connections is still accepted, from the reserve: each may make one request, answered
+//!   only for `/health` (anything else gets `503 Service Unavailable`), with a short header
+//!   timeout and no keep-alive, so the fds come back within seconds. Beyond that, new
+//!   connections wait in the kernel's accept queue until an overflow slot is free.
+//!   Hence `/health` answers while the daemon is full of connections.
+//! - When `accept` itself fails for lack of descriptors (EMFILE/ENFILE: files, not
+//!   connections, filled the table), the loop backs off (doubling from 10 ms to 1 s) instead
+//!   of spinning, and logs once per episode.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+/// How long an HTTP/1 client has to send a request head (also the keep-alive idle limit).
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The header timeout of an overflow connection (see the module doc).
+const OVERFLOW_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// h2 keep-alive: ping an idle peer this often, drop it if no answer within the timeout.
+const H2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// hyper's per-connection buffer cap (reads, and queued writes of a streaming body): a
+/// reader that does not read holds at most this much here beyond the kernel's buffers.
+const MAX_BUF_SIZE: usize = 64 * 1024;
+/// How long shutdown waits for open connections (event streams never end by themselves).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Connection limits derived from the process's descriptor limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Connections served normally.
+    pub connections: usize,
+    /// Further connections served only for `/health` (see the module doc).
+    pub overflow: usize,
+}
+
+impl Limits {
+    /// Keeps a reserve of descriptors for the daemon's own files (registry, sandboxes,
+    /// executors' pipes, ZooKeeper): an eighth of the limit, at least 64 and at most 4,096;
+    /// half of the reserve may hold overflow connections.
+    pub(crate) fn for_nofile(nofile: u64) -> Limits {
+        let nofile = usize::try_from(nofile).unwrap_or(usize::MAX);
+        let reserve = (nofile / 8).clamp(64, 4096);
+        let connections = nofile.saturating_sub(reserve).max(1);
+        Limits {
+            connections,
+            overflow: (reserve / 2).max(1),
+        }
+    }
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; logs the old and new values and
+/// returns the soft limit in force.
+pub(crate) fn raise_nofile_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit for getrlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        let e = std::io::Error::last_os_error();
+        tracing::warn!(error = %e, "failed to read RLIMIT_NOFILE");
+        return 1024;
+    }
+    let old = limit.rlim_cur;
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit; raising the soft limit up to the hard one
+        // needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            tracing::info!(
+                old = old,
+                new = raised.rlim_cur,
+                "raised the soft limit on open files (RLIMIT_NOFILE) to the hard limit"
+            );
+            return raised.rlim_cur;
+        }
+        let e = std::io::Error::last_os_error();
+        tracing::warn!(error = %e, soft = old, hard = limit.rlim_max, "failed to raise RLIMIT_NOFILE");
+        return old;
+    }
+    tracing::info!(
+        old = old,
+        new = old,
+        "the soft limit on open files (RLIMIT_NOFILE) is already the hard limit"
+    );
+    old
+}
+
+/// The limits for this process: raises `RLIMIT_NOFILE` on the first call (see
+/// [`raise_nofile_limit`]) and derives [`Limits`] from it. Each listener of the process
+/// (`remesos local` has several) applies them to its own connections.
+pub(crate) fn process_limits() -> Limits {
+    static NOFILE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    Limits::for_nofile(*NOFILE.get_or_init(raise_nofile_limit))
+}
+
+/// Counts one class of live connections; the guard gives its slot back when dropped and
+/// wakes the accept loop if it waits for one.
+#[derive(Clone)]
+struct Gauge {
+    count: Arc<AtomicUsize>,
+    freed: Arc<tokio::sync::Notify>,
+}
+
+struct Slot(Gauge);
+
+impl Gauge {
+    fn new(freed: Arc<tokio::sync::Notify>) -> Gauge {
+        Gauge {
+            count: Arc::default(),
+            freed,
+        }
+    }
+
+    fn try_take(&self, max: usize) -> Option<Slot> {
+        self.count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(self.clone()))
+    }
+
+    fn get(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::AcqRel);
+        self.0.freed.notify_one();
+    }
+}
+
+fn is_fd_exhaustion(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+/// Serves `app` on `listener` until `shutdown` completes (then each connection is asked to
+/// finish, and the server waits at most [`SHUTDOWN_GRACE`] for them).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let freed = Arc::new(tokio::sync::Notify::new());
+    let normal = Gauge::new(freed.clone());
+    let overflow = Gauge::new(freed.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut backoff = Duration::ZERO;
+    tokio::pin!(shutdown);
+    'accept: loop {
+        // Full, overflow included: leave new connections in the kernel's accept queue
+        // until a slot is free (overflow connections end within seconds), rather than
+        // accepting and closing them unanswered.
+        while normal.get() >= limits.connections && overflow.get() >= limits.overflow {
+            tokio::select! {
+                _ = freed.notified() => {}
+                _ = &mut shutdown => break 'accept,
+            }
+        }
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut shutdown => break 'accept,
+        };
+        let (stream, peer) = match accepted {
+            Ok(ok) => ok,
+            Err(e) if is_fd_exhaustion(&e) => {
+                if backoff.is_zero() {
+                    tracing::error!(
+                        error = %e,
+                        connections = normal.get(),
+                        overflow = overflow.get(),
+                        "out of file descriptors: backing off from accepting connections"
+                    );
+                }
+                backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => continue,
+                    _ = &mut shutdown => break 'accept,
+                }
+            }
+            // Connection errors (reset/aborted before accept) concern one peer only.
+            Err(e) => {
+                tracing::debug!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        backoff = Duration::ZERO;
+        let _ = stream.set_nodelay(true);
+        let (slot, is_overflow) = match normal.try_take(limits.connections) {
+            Some(slot) => (slot, false),
+            None => match overflow.try_take(limits.overflow) {
+                Some(slot) => (slot, true),
+                // Taken meanwhile (a slot is only taken here, so not expected).
+                None => {
+                    tracing::debug!(%peer, "too many connections: closing a new one");
+                    drop(stream);
+                    continue;
+                }
+            },
+        };
+        if is_overflow {
+            tracing::debug!(%peer, limit = limits.connections, "connection limit reached: serving /health only");
+        }
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .max_buf_size(MAX_BUF_SIZE)
+                .keep_alive(!is_overflow)
+                .header_read_timeout(if is_overflow {
+                    OVERFLOW_HEADER_READ_TIMEOUT
+                } else {
+                    HEADER_READ_TIMEOUT
+                });
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(H2_KEEP_ALIVE_INTERVAL)
+                .keep_alive_timeout(H2_KEEP_ALIVE_TIMEOUT);
+            let service =
+                hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let app = app.clone();
+                    async move {
+                        let mut request = request.map(Body::new);
+                        // The peer's address, as axum's `ConnectInfo`: the agent's executor
+                        // API serves its own host only (agent/http.rs).
+                        request
+                            .extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        if is_overflow && !is_health(request.uri().path()) {
+                            return Ok::<_, std::convert::Infallible>(too_many_connections());
+                        }
+                        app.oneshot(request).await
+                    }
+                });
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = stop.wait_for(|stop| *stop) => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while normal.get() + overflow.get() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn is_health(path: &str) -> bool {
+    path == "/health" || path.ends_with("/health")
+}
+
+fn too_many_connections() -> Response<Body> {
+    let mut response = Response::new(Body::from("Too many connections"));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_keep_a_reserve_of_descriptors_for_the_daemons_own_files() {
+        // The default soft limit: an eighth (128) kept back, half of it for /health-only
+        // connections.
+        assert_eq!(
+            Limits::for_nofile(1024),
+            Limits {
+                connections: 896,
+                overflow: 64
+            }
+        );
+        // A low limit keeps at least 64.
+        assert_eq!(
+            Limits::for_nofile(256),
+            Limits {
+                connections: 192,
+                overflow: 32
+            }
+        );
+        // A raised limit: an eighth, capped at 4,096.
+        assert_eq!(Limits::for_nofile(1 << 20).connections, (1 << 20) - 4096);
+        // Absurdly low limits still serve something.
+        assert_eq!(Limits::for_nofile(10).connections, 1);
+    }
+
+    #[test]
+    fn a_gauge_gives_its_slot_back_when_the_connection_ends() {
+        let gauge = Gauge::new(Arc::default());
+        let a = gauge.try_take(1);
+        assert!(a.is_some());
+        assert!(gauge.try_take(1).is_none(), "the limit holds");
+        drop(a);
+        assert!(gauge.try_take(1).is_some());
+    }
+
+    #[test]
+    fn only_health_is_served_beyond_the_limit() {
+        assert!(is_health("/health"));
+        assert!(is_health("/slave(1)/health"));
+        assert!(!is_health("/api/v1"));
+        assert!(!is_health("/healthz"));
+    }
+}
