@@ -146,27 +146,8 @@ impl H {
         self.pump();
     }
     fn update(&mut self, executor: &str, task: &str, state: v1::TaskState) -> Vec<u8> {
-        let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
-        let now = self.now();
-        let call = exec::Call {
-            executor_id: v1::ExecutorId {
-                value: executor.into(),
-            },
-            framework_id: v1::FrameworkId { value: "F".into() },
-            r#type: Some(exec::call::Type::Update as i32),
-            update: Some(exec::call::Update {
-                status: v1::TaskStatus {
-                    task_id: v1::TaskId { value: task.into() },
-                    state: state as i32,
-                    source: Some(v1::task_status::Source::Executor as i32),
-                    uuid: Some(uuid.clone()),
-                    ..Default::default()
-                },
-            }),
-            ..Default::default()
-        };
-        self.agent.executor_call(now, call).unwrap();
-        self.pump();
+        let (result, uuid) = self.send_update(executor, task, state);
+        result.unwrap();
         uuid
     }
 }
@@ -400,6 +381,17 @@ impl H {
         task: &str,
         state: v1::TaskState,
     ) -> Result<(), super::CallError> {
+        self.send_update(executor, task, state).0
+    }
+
+    /// Sends an UPDATE with a fresh uuid; returns the agent's answer and the uuid.
+    fn send_update(
+        &mut self,
+        executor: &str,
+        task: &str,
+        state: v1::TaskState,
+    ) -> (Result<(), super::CallError>, Vec<u8>) {
+        let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
         let now = self.now();
         let call = exec::Call {
             executor_id: v1::ExecutorId {
@@ -412,7 +404,7 @@ impl H {
                     task_id: v1::TaskId { value: task.into() },
                     state: state as i32,
                     source: Some(v1::task_status::Source::Executor as i32),
-                    uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+                    uuid: Some(uuid.clone()),
                     ..Default::default()
                 },
             }),
@@ -420,7 +412,7 @@ impl H {
         };
         let result = self.agent.executor_call(now, call);
         self.pump();
-        result
+        (result, uuid)
     }
 
     fn persisted_paths(&mut self) -> Vec<PathBuf> {
