@@ -576,6 +576,12 @@ fn absurd_agent_scalars_saturate_the_totals_instead_of_overflowing() {
     );
     a.add_agent("normal", agent("cpus:4;mem:1024"), &none());
     a.add_framework("f", fw(&["*"]), &none(), true);
+    assert!(
+        a.totals.iter().all(|&t| t >= 0),
+        "totals saturate, never wrap negative: {:?}",
+        a.totals
+    );
+    assert!(a.totals.contains(&i64::MAX), "{:?}", a.totals);
     let offers = a.allocate(std::time::Instant::now());
     assert!(!offers.is_empty());
 }
