@@ -264,8 +264,9 @@ struct Task {
     kills_sent: u32,
     last: Option<TaskState>,
     terminal: Option<Terminal>,
-    /// Updates seen after the terminal one: (state, from reconciliation).
-    after_terminal: Vec<(TaskState, bool)>,
+    /// Updates seen after the terminal one: state, from reconciliation, and a description
+    /// (source, reason, message) for the report.
+    after_terminal: Vec<(TaskState, bool, String)>,
 }
 
 enum Input {
@@ -647,7 +648,16 @@ impl Soak {
         if task.terminal.is_some() {
             // The final reconciliation's answers are compared separately (`final_view`).
             if !(self.phase == Phase::Final && by_reconciliation) {
-                task.after_terminal.push((state, by_reconciliation));
+                let source = status
+                    .source
+                    .and_then(|s| v1::task_status::Source::try_from(s).ok())
+                    .map_or("-", |s| s.as_str_name());
+                let what = format!(
+                    "{source} {} {:?}",
+                    reason_name(status.reason),
+                    status.message.as_deref().unwrap_or("")
+                );
+                task.after_terminal.push((state, by_reconciliation, what));
             }
             return;
         }
@@ -996,12 +1006,13 @@ fn report(s: &Soak, drain: Duration) -> bool {
     let mut resurrected = Vec::new();
     let mut duplicates = 0;
     for (id, t, term) in &terminal {
-        for (state, by_rec) in &t.after_terminal {
+        for (state, by_rec, what) in &t.after_terminal {
             if *state == term.state {
                 duplicates += 1;
             } else {
                 resurrected.push(format!(
-                    "{id}: {} then {}{}",
+                    "{id} ({}): {} then {}{} [{what}]",
+                    t.kind.name(),
                     state_name(term.state),
                     state_name(*state),
                     if *by_rec { " (reconciliation)" } else { "" }
