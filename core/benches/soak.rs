@@ -28,7 +28,7 @@
 //! reregisters, remesos's drops it (see core/benches/README.md), so the soak KILLs again
 //! only while draining, and counts the KILLed tasks that FINISHED instead.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -321,6 +321,9 @@ struct Soak {
     phase: Phase,
     /// The master's answers to the final reconciliation, by task.
     final_view: HashMap<String, TaskState>,
+    /// The tasks that were terminal when the final reconciliation was sent: only their
+    /// answers must agree (a task still running may end while the answer is on its way).
+    settled: HashSet<String>,
 }
 
 impl Soak {
@@ -849,6 +852,7 @@ async fn soak(cfg: Config, dir: PathBuf) -> bool {
         counts: Counts::default(),
         phase: Phase::Run,
         final_view: HashMap::new(),
+        settled: HashSet::new(),
     };
     assert!(s.subscribe().await, "the first SUBSCRIBE failed");
     s.say(format!(
@@ -923,6 +927,12 @@ async fn soak(cfg: Config, dir: PathBuf) -> bool {
     // The final reconciliation: every task, explicitly, and once implicitly; the master's
     // answers must agree with what the framework saw.
     s.phase = Phase::Final;
+    s.settled = s
+        .tasks
+        .iter()
+        .filter(|(_, t)| t.terminal.is_some())
+        .map(|(id, _)| id.clone())
+        .collect();
     if s.caller.is_none() {
         let _ = s.subscribe().await;
     }
@@ -1021,7 +1031,7 @@ fn report(s: &Soak, drain: Duration) -> bool {
         }
     }
     let mut disagree = Vec::new();
-    for (id, t, term) in &terminal {
+    for (id, t, term) in terminal.iter().filter(|(id, _, _)| s.settled.contains(*id)) {
         match s.final_view.get(*id) {
             Some(state) if *state == term.state => {}
             Some(state) => disagree.push(format!(
