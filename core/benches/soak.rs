@@ -50,6 +50,8 @@ const TASK_RESOURCES: &str = "cpus:0.1;mem:32";
 const AGENT_RESOURCES: &str = "cpus:4;mem:2048;disk:1024";
 /// How often the drain phase reconciles and re-sends KILLs.
 const DRAIN_RECONCILE: Duration = Duration::from_secs(5);
+/// Tasks per call of the final explicit reconciliation.
+const FINAL_BATCH: usize = 250;
 /// Bound on any one call to the master (a stuck call must not stall the soak).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -439,23 +441,38 @@ impl Soak {
         }
     }
 
-    async fn reconcile(&mut self, explicit: bool, all: bool) {
-        let tasks = if explicit {
-            self.tasks
-                .iter()
-                .filter(|(_, t)| all || t.terminal.is_none())
-                .map(|(id, t)| sched::call::reconcile::Task {
+    /// Reconciles the framework's non-terminal tasks explicitly, or implicitly. (With no
+    /// non-terminal task, an explicit reconciliation would be an implicit one: skipped.)
+    async fn reconcile(&mut self, explicit: bool) {
+        if !explicit {
+            return self.reconcile_ids(&[]).await;
+        }
+        let open: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.terminal.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !open.is_empty() {
+            self.reconcile_ids(&open).await;
+        }
+    }
+
+    /// Reconciles these tasks explicitly (none: implicitly).
+    async fn reconcile_ids(&mut self, ids: &[String]) {
+        let tasks = ids
+            .iter()
+            .filter_map(|id| {
+                Some(sched::call::reconcile::Task {
                     task_id: v1::TaskId { value: id.clone() },
-                    agent_id: Some(t.agent_id.clone()),
+                    agent_id: Some(self.tasks.get(id)?.agent_id.clone()),
                 })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        if explicit {
-            self.counts.explicit_reconciles += 1;
-        } else {
+            })
+            .collect::<Vec<_>>();
+        if tasks.is_empty() {
             self.counts.implicit_reconciles += 1;
+        } else {
+            self.counts.explicit_reconciles += 1;
         }
         let call = sched::Call {
             r#type: Some(sched::call::Type::Reconcile as i32),
@@ -750,7 +767,7 @@ impl Soak {
                     "resubscribed; {} reconciliation",
                     if explicit { "explicit" } else { "implicit" }
                 ));
-                self.reconcile(explicit, false).await;
+                self.reconcile(explicit).await;
             } else {
                 self.resubscribe_at = Some(now + Duration::from_secs(1));
             }
@@ -906,7 +923,7 @@ async fn soak(cfg: Config, dir: PathBuf) -> bool {
                     }
                     if now >= next_drain_reconcile && s.caller.is_some() {
                         next_drain_reconcile = now + DRAIN_RECONCILE;
-                        s.reconcile(true, false).await;
+                        s.reconcile(true).await;
                         // A KILL sent while the task's agent was down was dropped.
                         let again: Vec<String> = s
                             .tasks
@@ -936,11 +953,24 @@ async fn soak(cfg: Config, dir: PathBuf) -> bool {
     if s.caller.is_none() {
         let _ = s.subscribe().await;
     }
-    s.reconcile(true, true).await;
-    s.reconcile(false, false).await;
-    let settle = Instant::now() + Duration::from_secs(5);
-    while let Ok(Some(input)) = tokio::time::timeout_at(settle.into(), rx.recv()).await {
-        s.on_input(input).await;
+    // In batches, reading the answers between them: thousands of answers at once back up
+    // the event stream, and the master drops a subscriber that does not keep up (a slow
+    // reader), which lost the last answers of a 600 s run.
+    let ids: Vec<String> = s.tasks.keys().cloned().collect();
+    let mut batches: Vec<&[String]> = ids.chunks(FINAL_BATCH).collect();
+    batches.push(&[]); // and once implicitly
+    for batch in batches {
+        if s.caller.is_none() {
+            let _ = s.subscribe().await;
+        }
+        s.reconcile_ids(batch).await;
+        let bound = Instant::now() + Duration::from_secs(30);
+        while let Ok(Some(input)) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+            s.on_input(input).await;
+            if Instant::now() > bound {
+                break;
+            }
+        }
     }
     let ok = report(&s, drain);
 
