@@ -35,6 +35,11 @@ pub struct Agent {
     pub offers: HashSet<String>,
     /// Pings sent since the last pong.
     pub missed_pongs: u32,
+    /// Kills asked for while the agent was disconnected, by (framework id, task id), with
+    /// their kill policy: sent when it reregisters with the task still running (Mesos's
+    /// `Slave::killedTasks`, master.cpp). Without them a KILL during an agent restart was
+    /// lost and the task ran to its end (found by the soak).
+    pub pending_kills: HashMap<(String, String), Option<v1::KillPolicy>>,
 }
 
 impl Agent {

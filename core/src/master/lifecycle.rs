@@ -133,6 +133,7 @@ impl Master {
             executors: HashMap::new(),
             offers: Default::default(),
             missed_pongs: 0,
+            pending_kills: HashMap::new(),
         };
         self.persist_admission(&id, &agent.info, conn);
         self.admit_agent(agent, &HashMap::new());
@@ -216,6 +217,7 @@ impl Master {
             self.reconcile_known_agent(now, &id, &reregister.tasks);
             tracing::info!(agent_id = %id, "agent reregistered");
             self.emit_agent(conn, reply);
+            self.send_pending_kills(&id, conn, &reregister.tasks);
             self.request_allocation();
             return Ok(id);
         }
@@ -261,6 +263,7 @@ impl Master {
             executors: HashMap::new(),
             offers: Default::default(),
             missed_pongs: 0,
+            pending_kills: HashMap::new(),
         };
         let mut shutdown_frameworks = Vec::new();
         for executor in &reregister.executors {
@@ -374,6 +377,34 @@ impl Master {
                 v1::task_status::Reason::Reconciliation,
                 "Task is unknown to the agent",
                 true,
+            );
+        }
+    }
+
+    /// The kills a framework asked for while the agent was away, for the tasks it reports
+    /// still running.
+    fn send_pending_kills(&mut self, agent_id: &str, conn: ConnId, reported: &[v1::Task]) {
+        let Some(agent) = self.agents.get_mut(agent_id) else {
+            return;
+        };
+        let pending = std::mem::take(&mut agent.pending_kills);
+        for ((framework_id, task_id), kill_policy) in pending {
+            let alive = reported
+                .iter()
+                .any(|t| t.framework_id.value == framework_id && t.task_id.value == task_id);
+            if !alive {
+                continue;
+            }
+            tracing::info!(%agent_id, %framework_id, %task_id, "sending a kill asked for while the agent was disconnected");
+            self.emit_agent(
+                conn,
+                wire::master_message::Message::KillTask(wire::KillTask {
+                    framework_id: v1::FrameworkId {
+                        value: framework_id,
+                    },
+                    task_id: v1::TaskId { value: task_id },
+                    kill_policy,
+                }),
             );
         }
     }

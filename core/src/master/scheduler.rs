@@ -520,6 +520,16 @@ impl Master {
             .and_then(|f| f.tasks.get(&kill.task_id.value))
             .map(|t| t.agent_id.value.clone());
         match task {
+            // The agent is away (restarting, partitioned): the kill waits for it to come back.
+            Some(agent_id) if self.agents.get(&agent_id).is_some_and(|a| a.conn.is_none()) => {
+                tracing::info!(%framework_id, task_id = %kill.task_id.value, %agent_id, "agent disconnected: the kill is sent when it reregisters");
+                if let Some(agent) = self.agents.get_mut(&agent_id) {
+                    agent.pending_kills.insert(
+                        (framework_id.to_string(), kill.task_id.value),
+                        kill.kill_policy,
+                    );
+                }
+            }
             Some(agent_id) => self.send_to_agent(
                 &agent_id,
                 wire::master_message::Message::KillTask(wire::KillTask {

@@ -2488,3 +2488,71 @@ fn create_refuses_a_persistence_id_that_is_a_path() {
         "no volume was created: {total}"
     );
 }
+
+/// Found by the soak (bench/soak): a KILL while the task's agent was disconnected (an
+/// agent restart) was dropped, and the task ran to its end. As Mesos's master keeps
+/// `Slave::killedTasks`, the kill waits for the agent and is sent once it reregisters
+/// with the task still running.
+#[test]
+fn a_kill_while_the_agent_is_away_is_sent_when_it_reregisters() {
+    let mut h = Harness::new();
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:4;mem:1024");
+    let mut info = framework("killer");
+    info.checkpoint = Some(true); // its tasks survive the agent's restart
+    let fw = h.subscribe(info);
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let task = command_task("t1", &offer.agent_id, "cpus:1;mem:128", "*");
+    h.call(&fw, launch(&offer, vec![task], None)).unwrap();
+    h.status_update(&agent_id, &fw, "t1", v1::TaskState::TaskRunning, None);
+    h.agent_messages(agent_conn);
+
+    let now = h.now();
+    h.master.agent_disconnected(now, &agent_id, agent_conn);
+    h.pump();
+    let kill = sched::Call {
+        r#type: Some(CallType::Kill as i32),
+        kill: Some(sched::call::Kill {
+            task_id: v1::TaskId { value: "t1".into() },
+            agent_id: Some(offer.agent_id.clone()),
+            kill_policy: None,
+        }),
+        ..Default::default()
+    };
+    h.call(&fw, kill).unwrap();
+
+    // The agent comes back (its restart) reporting t1 still running.
+    let conn = h.conn();
+    let info = h.master.agents[&agent_id].info.clone();
+    let reregister = wire::Reregister {
+        agent_info: info,
+        tasks: vec![v1::Task {
+            name: "t1".into(),
+            task_id: v1::TaskId { value: "t1".into() },
+            framework_id: v1::FrameworkId {
+                value: fw.id.clone(),
+            },
+            agent_id: offer.agent_id.clone(),
+            state: v1::TaskState::TaskRunning as i32,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let now = h.now();
+    h.master.reregister_agent(now, conn, reregister).unwrap();
+    h.pump();
+    let messages = h.agent_messages(conn);
+    assert!(
+        matches!(messages.first(), Some(ToAgent::Reregistered(_))),
+        "{messages:?}"
+    );
+    let kills: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| match m {
+            ToAgent::KillTask(k) => Some(k.task_id.value.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kills, ["t1"], "the kill reaches the agent once it is back");
+    assert!(h.master.agents[&agent_id].pending_kills.is_empty());
+}
