@@ -177,12 +177,14 @@ pub(crate) struct DrfSorter {
 
 const ROOT: usize = 0;
 
+/// Adds (`sign` 1) or subtracts (-1) `q` into `v`, saturating like the allocator's totals
+/// (`add_q`): absurd agent scalars must not overflow a client's allocation (fuzzing found it).
 fn add_into(v: &mut Vec<i64>, q: &[(usize, i64)], sign: i64) {
     for &(i, amount) in q {
         if v.len() <= i {
             v.resize(i + 1, 0);
         }
-        v[i] += sign * amount;
+        v[i] = v[i].saturating_add(sign.saturating_mul(amount));
     }
 }
 
