@@ -234,10 +234,13 @@ pub fn flags(data: &[u8]) {
             assert_eq!(parse_bytes(&text).ok(), Some(b), "{text:?} of {token:?}");
         }
     }
+    // The tables are built once: building them costs more than most inputs' parsing.
+    static MASTER: std::sync::OnceLock<crate::flags::Flags> = std::sync::OnceLock::new();
+    static AGENT: std::sync::OnceLock<crate::flags::Flags> = std::sync::OnceLock::new();
     let flags = if selector % 2 == 0 {
-        crate::cli::master_flags()
+        MASTER.get_or_init(crate::cli::master_flags)
     } else {
-        crate::cli::agent_flags()
+        AGENT.get_or_init(crate::cli::agent_flags)
     };
     if let Ok(loaded) = flags.load(&args, env.iter().copied()) {
         let _ = loaded.effective();
@@ -502,24 +505,36 @@ pub fn archive(data: &[u8]) {
         4 => (ArchiveKind::Zip, "a.zip"),
         _ => (ArchiveKind::Gz, "a.gz"),
     };
-    let root = scratch("archive");
-    let run = root.join("run");
-    remove_all(&run);
-    let sandbox = run.join("sandbox");
-    if std::fs::create_dir_all(&sandbox).is_err() {
-        return;
-    }
+    // The directories are made once and only emptied when an input extracted something:
+    // file-system calls, not decoding, bound this target's speed.
+    static DIRS: std::sync::OnceLock<(PathBuf, PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    let (root, run, sandbox) = DIRS.get_or_init(|| {
+        let root = scratch("archive");
+        let run = root.join("run");
+        remove_all(&run);
+        let sandbox = run.join("sandbox");
+        let _ = std::fs::create_dir_all(&sandbox);
+        (root, run, sandbox)
+    });
     let archive = run.join(name);
     if std::fs::write(&archive, bytes).is_err() {
         return;
     }
-    let _ = extract(kind, &archive, &sandbox);
-    let mut outside: Vec<String> = std::fs::read_dir(&run)
+    let _ = extract(kind, &archive, sandbox);
+    const ARCHIVES: [&str; 6] = [
+        "a.tar",
+        "a.tar.gz",
+        "a.tar.bz2",
+        "a.tar.xz",
+        "a.zip",
+        "a.gz",
+    ];
+    let mut outside: Vec<String> = std::fs::read_dir(run)
         .map(|entries| {
             entries
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "sandbox" && n != name)
+                .filter(|n| n != "sandbox" && !ARCHIVES.contains(&n.as_str()))
                 .collect()
         })
         .unwrap_or_default();
@@ -528,7 +543,7 @@ pub fn archive(data: &[u8]) {
         outside.is_empty(),
         "extraction created {outside:?} outside the sandbox"
     );
-    let root_entries: Vec<String> = std::fs::read_dir(&root)
+    let root_entries: Vec<String> = std::fs::read_dir(root)
         .map(|entries| {
             entries
                 .flatten()
@@ -541,7 +556,14 @@ pub fn archive(data: &[u8]) {
         root_entries.is_empty(),
         "extraction created {root_entries:?} outside the sandbox"
     );
-    remove_all(&run);
+    let dirty = std::fs::read_dir(sandbox).map_or(true, |mut entries| entries.next().is_some());
+    if dirty {
+        remove_all(sandbox);
+        let _ = std::fs::create_dir_all(sandbox);
+    }
+    // An entry named `.` may have changed the sandbox's own mode: reset it for the next input.
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(sandbox, std::fs::Permissions::from_mode(0o755));
 }
 
 /// The `/files` path resolver (`agent::files::Files::resolve`) over a sandbox with a

@@ -205,6 +205,14 @@ async fn operator_subscribers_beyond_the_maximum_close_the_oldest() {
              oldest connection",
         )
         .await;
+    // Mesos's gauge (src/master/metrics.cpp) counts the streams kept.
+    let http = remesos::client::HttpClient::default();
+    let (_, body) = http
+        .get(&format!("http://{}/metrics/snapshot", master.address))
+        .await
+        .unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(metrics["master/operator_event_stream_subscribers"], 2.0);
 }
 
 /// Issue 11: 200 operator streams that never read took the master from 47 MB to 1 GB:

@@ -216,6 +216,10 @@ pub struct Framework {
     /// Terminated executors whose updates are all delivered, newest last, capped at
     /// [`MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK`] (shown by `/state` and GET_TASKS).
     pub completed_executors: std::collections::VecDeque<Executor>,
+    /// The master shut this framework down here (Mesos's `Framework::TERMINATING`): its
+    /// executors are being shut down, new status updates are ignored (it cannot acknowledge
+    /// them), and it is removed with its update streams once no executor is left.
+    pub terminating: bool,
 }
 
 /// Mesos's `--max_completed_executors_per_framework` default.
@@ -645,6 +649,11 @@ impl Agent {
             tracing::warn!(%error, "dropping a task launch with invalid ids");
             return;
         }
+        if self.framework_terminating(&framework_id) {
+            // Mesos's `Slave::run`: no update, a terminating framework cannot acknowledge.
+            tracing::warn!(%framework_id, task_id = %task.task_id.value, "ignoring a task of a terminating framework");
+            return;
+        }
         if let Some(error) = unsupported_container(&task, &executor_info) {
             self.local_update(
                 now,
@@ -701,6 +710,7 @@ impl Agent {
                 completed_executors: Default::default(),
                 info: info.clone(),
                 executors: BTreeMap::new(),
+                terminating: false,
             })
             .info = info.clone();
     }
@@ -751,6 +761,11 @@ impl Agent {
             tasks.iter().map(|t| t.task_id.value.as_str()),
         ) {
             tracing::warn!(%error, "dropping a task group launch with invalid ids");
+            return;
+        }
+        if self.framework_terminating(&framework_id) {
+            // Mesos's `Slave::run`: no update, a terminating framework cannot acknowledge.
+            tracing::warn!(%framework_id, "ignoring a task group of a terminating framework");
             return;
         }
         if let Some(error) = tasks
@@ -1122,6 +1137,17 @@ impl Agent {
             self.counters.invalid_status_updates += 1;
             return false;
         };
+        if self.framework_terminating(framework_id) {
+            // Mesos's `Slave::statusUpdate`: "We don't send update when a framework is
+            // terminating because it cannot send acknowledgements."
+            tracing::warn!(
+                framework_id,
+                task_id = %tid,
+                "ignoring a status update for a terminating framework"
+            );
+            self.counters.invalid_status_updates += 1;
+            return false;
+        }
         if let Some(uuid) = &status.uuid
             && self.updates.seen(framework_id, &tid, uuid)
         {
@@ -1382,15 +1408,27 @@ impl Agent {
         }
     }
 
+    /// The master's ShutdownFramework (a teardown, or a non-partition-aware framework whose
+    /// tasks it reported LOST while this agent was away): Mesos's `Slave::shutdownFramework`.
+    /// The framework turns TERMINATING, its executors are shut down, and it is removed —
+    /// unacknowledged update streams included — once none is left, so the agent stops
+    /// resending updates nobody will acknowledge.
     fn shutdown_framework(&mut self, now: Time, framework_id: &str) {
-        let executors: Vec<String> = self
-            .frameworks
-            .get(framework_id)
-            .map(|f| f.executors.keys().cloned().collect())
-            .unwrap_or_default();
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        framework.terminating = true;
+        let executors: Vec<String> = framework.executors.keys().cloned().collect();
         for eid in executors {
             self.shutdown_executor(now, framework_id, &eid);
         }
+        self.gc_framework(framework_id);
+    }
+
+    fn framework_terminating(&self, framework_id: &str) -> bool {
+        self.frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.terminating)
     }
 
     // ----- executor API -----
@@ -1651,6 +1689,7 @@ impl Agent {
                 info: fstate.info,
                 executors: BTreeMap::new(),
                 completed_executors: Default::default(),
+                terminating: false,
             };
             for estate in fstate.executors {
                 let eid = estate.info.executor_id.value.clone();
@@ -1996,18 +2035,23 @@ impl Agent {
     }
 
     /// Drops terminated executors whose updates are all delivered, and frameworks left empty.
+    /// A terminating framework's terminated executors go at once: nobody will acknowledge
+    /// their updates (Mesos's `removeExecutor` from `Slave::shutdownFramework`).
     fn gc_framework(&mut self, framework_id: &str) {
         let Some(framework) = self.frameworks.get(framework_id) else {
             return;
         };
+        let terminating = framework.terminating;
         let done: Vec<String> = framework
             .executors
             .iter()
             .filter(|(_, e)| e.state == ExecutorState::Terminated)
             .filter(|(_, e)| {
-                !e.completed
-                    .iter()
-                    .any(|t| self.updates.has_pending(framework_id, &t.task_id.value))
+                terminating
+                    || !e
+                        .completed
+                        .iter()
+                        .any(|t| self.updates.has_pending(framework_id, &t.task_id.value))
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -2025,6 +2069,9 @@ impl Agent {
         if framework.executors.is_empty()
             && let Some(framework) = self.frameworks.remove(framework_id)
         {
+            if framework.terminating {
+                self.updates.cleanup(framework_id);
+            }
             if self.completed_frameworks.len() >= MAX_COMPLETED_FRAMEWORKS {
                 self.completed_frameworks.pop_front();
             }

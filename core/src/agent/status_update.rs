@@ -138,6 +138,12 @@ impl Manager {
             .remove(&(framework_id.to_string(), task_id.to_string()));
     }
 
+    /// Forgets every stream of a framework the master shut down here (Mesos's
+    /// `TaskStatusUpdateManager::cleanup`): its updates are never acknowledged.
+    pub fn cleanup(&mut self, framework_id: &str) {
+        self.streams.retain(|(f, _), _| f != framework_id);
+    }
+
     /// Heads whose retry interval elapsed, re-sent with a doubled interval.
     pub fn retry(&mut self, now: Instant) -> Vec<Action> {
         if !self.connected {

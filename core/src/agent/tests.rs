@@ -290,6 +290,60 @@ fn an_executor_that_exits_fails_its_unfinished_tasks() {
     }
 }
 
+/// Mesos's `Slave::shutdownFramework` and `Slave::statusUpdate` (src/slave/slave.cpp): a
+/// framework the master shut down here turns TERMINATING; updates of its tasks are ignored
+/// ("it cannot send acknowledgements"), and once no executor is left it is removed with its
+/// unacknowledged streams (`TaskStatusUpdateManager::cleanup`), so nothing is resent. The
+/// soak found the agent resending such a FINISHED for minutes.
+#[test]
+fn a_framework_shut_down_here_stops_its_updates_and_their_retries() {
+    let mut h = H::new();
+    h.run("t1");
+    h.run("t2");
+    h.subscribe("t1", 7);
+    h.subscribe("t2", 8);
+    h.update("t1", "t1", v1::TaskState::TaskRunning);
+    h.update("t1", "t1", v1::TaskState::TaskFinished);
+    let container = h.agent.frameworks["F"].executors["t1"].container_id.clone();
+    let now = h.now();
+    h.agent
+        .executor_exited(now, "F", "t1", &container, Some(0), None);
+    h.pump();
+    h.effects.clear();
+    assert!(
+        h.agent.updates.has_pending("F", "t1"),
+        "RUNNING is unacknowledged"
+    );
+
+    let now = h.now();
+    h.agent.from_master(
+        now,
+        FromMaster::ShutdownFramework(wire::ShutdownFramework {
+            framework_id: v1::FrameworkId { value: "F".into() },
+        }),
+    );
+    h.pump();
+    assert!(h.agent.frameworks["F"].terminating);
+    assert!(!h.agent.frameworks["F"].executors.contains_key("t1"));
+    let invalid = h.agent.counters.invalid_status_updates;
+    h.update("t2", "t2", v1::TaskState::TaskRunning);
+    assert!(h.master_messages().is_empty(), "nothing forwarded");
+    assert_eq!(h.agent.counters.invalid_status_updates, invalid + 1);
+
+    let container = h.agent.frameworks["F"].executors["t2"].container_id.clone();
+    let now = h.now();
+    h.agent
+        .executor_exited(now, "F", "t2", &container, Some(0), None);
+    h.pump();
+    assert!(!h.agent.frameworks.contains_key("F"));
+    assert_eq!(h.agent.updates.pending_count(), 0);
+    h.elapsed += Duration::from_secs(3600);
+    let now = h.now();
+    h.agent.tick(now);
+    h.pump();
+    assert!(h.master_messages().is_empty(), "nothing resent");
+}
+
 #[test]
 fn executors_that_never_subscribe_are_killed() {
     let mut h = H::new();

@@ -837,26 +837,21 @@ impl Master {
             .and_then(|s| v1::TaskState::try_from(s).ok())
             .unwrap_or(state);
         let tid = status.task_id.value.clone();
-        // A task the master already ended itself (LOST or GONE when its agent was cut
-        // off) cannot end twice: the late update of a non-partition-aware task that was
-        // killed on the returning agent is dropped, as Mesos drops updates of tasks it no
-        // longer knows (reference §8.5).
-        let ended_by_master = self.frameworks.get(&fid).is_some_and(|f| {
-            !f.tasks.contains_key(&tid)
-                && f.completed_tasks.iter().any(|t| {
-                    t.task_id.value == tid
-                        && t.statuses.last().is_some_and(|s| {
-                            s.source == Some(v1::task_status::Source::Master as i32)
-                        })
-                })
-        });
-        if ended_by_master && is_terminal(state) {
-            self.counters.invalid_status_updates += 1;
-            tracing::info!(framework_id = %fid, task_id = %tid, "dropping an update for a task the master already ended");
-            return;
-        }
-        self.counters.valid_status_updates += 1;
+        // Mesos's `Master::statusUpdate` forwards to a connected framework before it looks
+        // the task up, so an update of a task the master no longer knows (one it reported
+        // LOST while the agent was away, then ended there) still reaches the framework, is
+        // acknowledged, and the agent stops resending it; it counts as invalid.
         let framework = self.frameworks.get_mut(&fid).expect("checked above");
+        let connected = framework.connected();
+        let known = framework.tasks.contains_key(&tid);
+        if connected && known {
+            self.counters.valid_status_updates += 1;
+        } else {
+            self.counters.invalid_status_updates += 1;
+        }
+        if !known {
+            tracing::warn!(framework_id = %fid, task_id = %tid, "status update for a task the master does not know");
+        }
         if let Some(task) = framework.tasks.get_mut(&tid) {
             task.state = latest as i32;
             task.status_update_state = Some(status.state);

@@ -101,6 +101,10 @@ impl Master {
             "master/slave_unreachable_scheduled",
             c.slave_unreachable_scheduled as f64,
         );
+        put(
+            "master/operator_event_stream_subscribers",
+            c.operator_event_stream_subscribers as f64,
+        );
         put("master/valid_status_updates", c.valid_status_updates as f64);
         put(
             "master/invalid_status_updates",

@@ -185,6 +185,9 @@ pub struct Counters {
     pub slave_reregistrations: u64,
     pub slave_removals: u64,
     pub slave_unreachable_scheduled: u64,
+    /// A gauge the runtime keeps: operator SUBSCRIBE streams open (Mesos's
+    /// `master/operator_event_stream_subscribers`, src/master/metrics.cpp).
+    pub operator_event_stream_subscribers: u64,
     pub valid_status_updates: u64,
     pub invalid_status_updates: u64,
     pub valid_status_update_acknowledgements: u64,

@@ -446,6 +446,8 @@ impl Runtime {
                 self.operator_streams
                     .push_back(OperatorStream { id, events });
                 self.master.operator_subscribed = true;
+                self.master.counters.operator_event_stream_subscribers =
+                    self.operator_streams.len() as u64;
                 let _ = reply.send(self.master.get_state());
             }
             Command::Read(f) => f(&self.master),
@@ -590,6 +592,8 @@ impl Runtime {
                         }
                     });
                 self.master.operator_subscribed = !self.operator_streams.is_empty();
+                self.master.counters.operator_event_stream_subscribers =
+                    self.operator_streams.len() as u64;
             }
             Effect::Registry { op, ack, hold } => {
                 let Some(registrar) = &self.registrar else {

@@ -999,6 +999,57 @@ fn agents_that_miss_pings_become_unreachable() {
     }
 }
 
+/// Mesos's `Master::statusUpdate` (src/master/master.cpp) forwards an update to a connected
+/// framework before it looks the task up: a task the master reported LOST while its agent
+/// was unreachable, which then finished there, reaches the framework with its FINISHED
+/// (counted invalid), so the framework acknowledges it and the agent stops resending.
+#[test]
+fn an_update_of_a_task_the_master_ended_is_still_forwarded() {
+    let config = Config {
+        agent_ping_timeout: Duration::from_secs(1),
+        max_agent_ping_timeouts: 1,
+        ..Config::default()
+    };
+    let mut h = Harness::with_config(config);
+    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("old"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    h.call(
+        &fw,
+        launch(
+            &offer,
+            vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")],
+            None,
+        ),
+    )
+    .unwrap();
+    h.agent_messages(agent_conn);
+    h.updates(&fw);
+    for _ in 0..3 {
+        h.advance(Duration::from_secs(1));
+    }
+    assert!(h.master.unreachable_agents.contains_key(&agent_id));
+    assert_eq!(h.updates(&fw)[0].state, v1::TaskState::TaskLost as i32);
+
+    let invalid = h.master.counters.invalid_status_updates;
+    let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+    h.status_update(
+        &agent_id,
+        &fw,
+        "t",
+        v1::TaskState::TaskFinished,
+        Some(uuid.clone()),
+    );
+    let updates = h.updates(&fw);
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].state, v1::TaskState::TaskFinished as i32);
+    assert_eq!(updates[0].uuid, Some(uuid));
+    assert_eq!(h.master.counters.invalid_status_updates, invalid + 1);
+    // The master's own answer stays the one it gave.
+    assert!(!h.master.frameworks[&fw.id].tasks.contains_key("t"));
+}
+
 #[test]
 fn old_frameworks_see_pre_refinement_resources() {
     // Frameworks without RESERVATION_REFINEMENT (Spark's and Hadoop's 1.4-era jars) see

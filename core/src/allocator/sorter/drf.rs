@@ -609,6 +609,26 @@ mod tests {
         assert_eq!(s.sorted(), vec![1, 0]);
     }
 
+    /// Agents may offer absurd scalars (the master fuzzer registered two agents of
+    /// `cpus: 9.2e15`); a client holding both must saturate, not overflow (a panic in the
+    /// master actor) — the same rule as the allocator's totals.
+    #[test]
+    fn client_allocations_saturate_instead_of_overflowing() {
+        let mut s = DrfSorter::new(true);
+        for (i, name) in ["big/a", "b"].iter().enumerate() {
+            s.add_client(name, i as u32);
+            s.activate(name, ctx());
+        }
+        s.update_allocation("big/a", &[(0, i64::MAX - 1)], 1, ctx());
+        s.update_allocation("big/a", &[(0, i64::MAX - 1)], 1, ctx());
+        s.update_allocation("b", &[(0, 1)], 1, ctx());
+        assert_eq!(s.sorted(), vec![1, 0]);
+        s.update_allocation("big/a", &[(0, i64::MIN + 1)], 1, ctx());
+        s.update_allocation("big/a", &[(0, i64::MAX)], -1, ctx());
+        s.refresh(ctx());
+        assert_eq!(s.sorted().len(), 2);
+    }
+
     #[test]
     fn ties_break_on_allocation_count_then_path() {
         let mut s = DrfSorter::new(false);
