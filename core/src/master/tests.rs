@@ -301,7 +301,8 @@ fn subscribed_carries_heartbeat_interval_and_master_info() {
     h.master.subscribe(now, conn, call).unwrap();
     h.pump();
     let events = h.events(conn);
-    assert_eq!(events.len(), 1, "SUBSCRIBED comes first and alone");
+    // SUBSCRIBED comes first; the first HEARTBEAT follows it at once (issue 12 item 4).
+    assert_eq!(events.len(), 2, "SUBSCRIBED, then HEARTBEAT");
     let s = events[0].subscribed.as_ref().unwrap();
     assert_eq!(s.heartbeat_interval_seconds, Some(15.0));
     let info = s.master_info.as_ref().unwrap();
@@ -311,6 +312,118 @@ fn subscribed_carries_heartbeat_interval_and_master_info() {
         "network byte order"
     );
     assert_eq!(info.port, 5050);
+}
+
+fn event_types(events: &[sched::Event]) -> Vec<EventType> {
+    events
+        .iter()
+        .map(|e| EventType::try_from(e.r#type.unwrap_or_default()).unwrap_or(EventType::Unknown))
+        .collect()
+}
+
+/// Issue 12 item 4: Mesos's master starts a framework's heartbeater right after sending
+/// SUBSCRIBED ("Start the heartbeat after sending SUBSCRIBED event", `Master::_subscribe`,
+/// src/master/master.cpp), and `Framework::heartbeat()` (src/master/framework.cpp) creates
+/// it without a delay, so its first HEARTBEAT goes out at once (`ResponseHeartbeaterProcess::
+/// initialize`, src/common/heartbeater.hpp). Line-by-line RecordIO readers deliver
+/// SUBSCRIBED only when the next record arrives; on main it came with the global 15 s tick.
+#[test]
+fn first_heartbeat_follows_subscribed_at_once() {
+    let mut h = Harness::new();
+    let conn = h.conn();
+    let call = sched::Call {
+        r#type: Some(CallType::Subscribe as i32),
+        subscribe: Some(sched::call::Subscribe {
+            framework_info: framework("x"),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let now = h.now();
+    h.master.subscribe(now, conn, call).unwrap();
+    h.pump();
+    assert_eq!(
+        event_types(&h.events(conn)),
+        [EventType::Subscribed, EventType::Heartbeat],
+        "no clock tick between them"
+    );
+}
+
+/// Each framework's heartbeats keep their own beat from its subscription: the next one is
+/// due `heartbeat_interval_seconds` after the first (`ResponseHeartbeaterProcess::heartbeat`
+/// delays itself by the interval after each send, src/common/heartbeater.hpp), not on a
+/// master-wide tick.
+#[test]
+fn heartbeats_follow_each_framework_subscription_time() {
+    let mut h = Harness::new();
+    let a = h.subscribe(framework("a"));
+    h.advance(Duration::from_secs(5));
+    let b = h.subscribe(framework("b"));
+    h.events(a.conn);
+
+    h.advance(Duration::from_secs(10)); // t = 15 s: a's beat, not b's
+    assert_eq!(event_types(&h.events(a.conn)), [EventType::Heartbeat]);
+    assert!(h.events(b.conn).is_empty(), "b subscribed at 5 s");
+
+    h.advance(Duration::from_secs(5)); // t = 20 s: b's beat
+    assert!(h.events(a.conn).is_empty());
+    assert_eq!(event_types(&h.events(b.conn)), [EventType::Heartbeat]);
+
+    h.advance(Duration::from_secs(10)); // t = 30 s: a's second
+    assert_eq!(event_types(&h.events(a.conn)), [EventType::Heartbeat]);
+    assert!(h.events(b.conn).is_empty());
+}
+
+/// A failed-over framework's new stream starts its own heartbeats: HEARTBEAT right after
+/// its SUBSCRIBED (`Master::failoverFramework` calls `framework->heartbeat()` after
+/// `_failoverFramework` sent SUBSCRIBED), the next an interval after the resubscription;
+/// the old stream, closed with "Framework failed over", hears nothing more. A framework
+/// that disconnected gets no heartbeats while it is away.
+#[test]
+fn failover_restarts_heartbeats_on_the_new_stream_only() {
+    let mut h = Harness::new();
+    let mut info = framework("fo");
+    info.failover_timeout = Some(3600.0);
+    let first = h.subscribe(info.clone());
+    h.advance(Duration::from_secs(10));
+    info.id = Some(v1::FrameworkId {
+        value: first.id.clone(),
+    });
+    let conn = h.conn();
+    let call = sched::Call {
+        r#type: Some(CallType::Subscribe as i32),
+        subscribe: Some(sched::call::Subscribe {
+            framework_info: info.clone(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let now = h.now();
+    h.master.subscribe(now, conn, call).unwrap();
+    h.pump();
+    assert_eq!(
+        event_types(&h.events(conn)),
+        [EventType::Subscribed, EventType::Heartbeat]
+    );
+    assert_eq!(event_types(&h.events(first.conn)), [EventType::Error]);
+
+    h.advance(Duration::from_secs(5)); // t = 15 s: the old stream's beat, now gone
+    assert!(h.events(first.conn).is_empty());
+    assert!(
+        h.events(conn).is_empty(),
+        "due 15 s after the resubscription"
+    );
+    h.advance(Duration::from_secs(10)); // t = 25 s
+    assert_eq!(event_types(&h.events(conn)), [EventType::Heartbeat]);
+
+    let now = h.now();
+    h.master.framework_disconnected(now, &first.id, conn);
+    h.advance(Duration::from_secs(60));
+    assert!(
+        h.events(conn).is_empty(),
+        "no heartbeats to a closed stream"
+    );
+    assert!(h.master.heartbeats.is_empty(), "its schedule ended with it");
 }
 
 /// Issue 11, defect 3: TaskInfo `limits` follow Mesos 1.11's `validateResourceLimits`
