@@ -101,19 +101,8 @@ async fn the_first_heartbeat_follows_subscribed_before_any_later_event() {
     use remesos_proto::v1;
     use v1::scheduler::{self as sched, event::Type as EventType};
 
-    let port = free_port();
-    let master = format!("127.0.0.1:{port}");
-    let work_dir = std::env::temp_dir().join(format!("remesos-first-heartbeat-{port}"));
-    let _daemon = Daemon(
-        Command::new(env!("CARGO_BIN_EXE_remesos"))
-            .args(["master", "--ip=127.0.0.1", &format!("--port={port}")])
-            .arg(format!("--work_dir={}", work_dir.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start remesos master"),
-    );
-    wait_healthy(&master).await;
+    let work_dir = std::env::temp_dir().join(format!("remesos-first-heartbeat-{}", free_port()));
+    let (_daemon, master) = support::spawn_master(&work_dir).await;
 
     // No agents: nothing will be offered. JSON, as the line-reading libraries speak it.
     let mut sub = Subscription::subscribe(

@@ -105,17 +105,7 @@ impl Harness {
 
     fn subscribe(&mut self, info: v1::FrameworkInfo) -> Fw {
         let conn = self.conn();
-        let call = sched::Call {
-            r#type: Some(CallType::Subscribe as i32),
-            subscribe: Some(sched::call::Subscribe {
-                framework_info: info,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let now = self.now();
-        let stream = self.master.subscribe(now, conn, call).expect("subscribe");
-        self.pump();
+        let stream = self.subscribe_on(conn, info);
         let events = self.events(conn);
         let subscribed = events
             .iter()
@@ -129,6 +119,16 @@ impl Harness {
             .value
             .clone();
         Fw { id, conn, stream }
+    }
+
+    /// SUBSCRIBE on connection `conn`; its events are left for `events`. Returns the
+    /// stream id.
+    fn subscribe_on(&mut self, conn: ConnId, info: v1::FrameworkInfo) -> String {
+        let call = subscribe_call(info);
+        let now = self.now();
+        let stream = self.master.subscribe(now, conn, call).expect("subscribe");
+        self.pump();
+        stream
     }
 
     fn call(&mut self, fw: &Fw, mut call: sched::Call) -> Result<CallOk, CallError> {
@@ -212,6 +212,17 @@ impl Harness {
     }
 }
 
+fn subscribe_call(info: v1::FrameworkInfo) -> sched::Call {
+    sched::Call {
+        r#type: Some(CallType::Subscribe as i32),
+        subscribe: Some(sched::call::Subscribe {
+            framework_info: info,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 fn framework(name: &str) -> v1::FrameworkInfo {
     v1::FrameworkInfo {
         user: "user".to_string(),
@@ -289,17 +300,7 @@ fn framework_ids_are_master_id_and_a_four_digit_counter() {
 fn subscribed_carries_heartbeat_interval_and_master_info() {
     let mut h = Harness::new();
     let conn = h.conn();
-    let call = sched::Call {
-        r#type: Some(CallType::Subscribe as i32),
-        subscribe: Some(sched::call::Subscribe {
-            framework_info: framework("x"),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let now = h.now();
-    h.master.subscribe(now, conn, call).unwrap();
-    h.pump();
+    h.subscribe_on(conn, framework("x"));
     let events = h.events(conn);
     // SUBSCRIBED comes first; the first HEARTBEAT follows it at once (issue 12 item 4).
     assert_eq!(events.len(), 2, "SUBSCRIBED, then HEARTBEAT");
@@ -331,17 +332,7 @@ fn event_types(events: &[sched::Event]) -> Vec<EventType> {
 fn first_heartbeat_follows_subscribed_at_once() {
     let mut h = Harness::new();
     let conn = h.conn();
-    let call = sched::Call {
-        r#type: Some(CallType::Subscribe as i32),
-        subscribe: Some(sched::call::Subscribe {
-            framework_info: framework("x"),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let now = h.now();
-    h.master.subscribe(now, conn, call).unwrap();
-    h.pump();
+    h.subscribe_on(conn, framework("x"));
     assert_eq!(
         event_types(&h.events(conn)),
         [EventType::Subscribed, EventType::Heartbeat],
@@ -390,17 +381,7 @@ fn failover_restarts_heartbeats_on_the_new_stream_only() {
         value: first.id.clone(),
     });
     let conn = h.conn();
-    let call = sched::Call {
-        r#type: Some(CallType::Subscribe as i32),
-        subscribe: Some(sched::call::Subscribe {
-            framework_info: info.clone(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let now = h.now();
-    h.master.subscribe(now, conn, call).unwrap();
-    h.pump();
+    h.subscribe_on(conn, info);
     assert_eq!(
         event_types(&h.events(conn)),
         [EventType::Subscribed, EventType::Heartbeat]
@@ -817,14 +798,7 @@ fn a_failover_timeout_that_does_not_fit_a_duration_is_refused() {
         let mut info = framework("f");
         info.failover_timeout = Some(timeout);
         let conn = h.conn();
-        let call = sched::Call {
-            r#type: Some(CallType::Subscribe as i32),
-            subscribe: Some(sched::call::Subscribe {
-                framework_info: info,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let call = subscribe_call(info);
         let now = h.now();
         assert_eq!(
             h.master.subscribe(now, conn, call),
