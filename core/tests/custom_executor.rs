@@ -290,7 +290,8 @@ async fn read_until_all(stream: &mut tokio::net::TcpStream, wanted: &[&str]) -> 
 /// (`json(JSON::ObjectWriter*, const TaskStatus&)`, src/common/http.cpp), GET_TASKS and
 /// the operator stream's TASK_UPDATED. An update the agent generates for a task whose
 /// executor never started carries none (Mesos: the container is unknown). Both a command
-/// task (the agent's command executor) and a custom executor's task are checked.
+/// task (the agent's command executor) and a custom executor's task are checked, and the
+/// agent's GET_CONTAINERS shows the same containers' status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_statuses_carry_the_executors_container_and_the_agent_ip() {
     let cluster = cluster("container-status").await;
@@ -430,6 +431,29 @@ async fn task_statuses_carry_the_executors_container_and_the_agent_ip() {
             last_status_json(&get_tasks["get_tasks"]["tasks"]),
             expected,
             "GET_TASKS"
+        );
+    }
+    // The agent's GET_CONTAINERS reports each container's status as its containerizer
+    // does (Mesos's `getContainers` asks `containerizer->status`): id and executor pid.
+    let (status, containers_json) =
+        support::operator_call(agent, r#"{"type":"GET_CONTAINERS"}"#).await;
+    assert_eq!(status, 200, "{containers_json}");
+    for (_, container) in &containers {
+        let listed = containers_json["get_containers"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["container_id"]["value"] == *container)
+            .unwrap_or_else(|| panic!("{container} in {containers_json}"));
+        assert_eq!(
+            listed["container_status"]["container_id"]["value"], *container,
+            "{listed}"
+        );
+        assert!(
+            listed["container_status"]["executor_pid"]
+                .as_u64()
+                .is_some_and(|p| p > 0),
+            "{listed}"
         );
     }
     // And TASK_UPDATED on the operator stream carries the containers' ids.
