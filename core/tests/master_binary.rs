@@ -82,3 +82,65 @@ async fn python_docs_framework_runs_against_the_master_binary() {
     assert_eq!(state["flags"]["allocation_interval"], "100ms");
     let _ = std::fs::remove_dir_all(work_dir);
 }
+
+/// Issue 12 item 4: a framework's first HEARTBEAT follows its SUBSCRIBED at once, as
+/// Mesos's master starts each framework's heartbeater right after SUBSCRIBED without a
+/// delay (`Framework::heartbeat`, src/master/framework.cpp; src/common/heartbeater.hpp).
+/// Clients that read the RecordIO stream line by line deliver a record only once the next
+/// one arrives; on a master with nothing to offer, remesos's first HEARTBEAT came with a
+/// master-wide 15 s tick, so their SUBSCRIBED callback waited for it.
+///
+/// No clock is read: after SUBSCRIBED the framework makes a call that the master answers
+/// at once with an event (explicit reconciliation of a task nobody knows: TASK_LOST,
+/// reference §8.3). The HEARTBEAT must already be ahead of that answer in the stream; on a
+/// master that sends the first one on its own tick, the answer comes first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_heartbeat_follows_subscribed_before_any_later_event() {
+    use remesos::client::Format;
+    use remesos::client::scheduler::Subscription;
+    use remesos_proto::v1;
+    use v1::scheduler::{self as sched, event::Type as EventType};
+
+    let work_dir = std::env::temp_dir().join(format!("remesos-first-heartbeat-{}", free_port()));
+    let (_daemon, master) = support::spawn_master(&work_dir).await;
+
+    // No agents: nothing will be offered. JSON, as the line-reading libraries speak it.
+    let mut sub = Subscription::subscribe(
+        &master,
+        sched::call::Subscribe {
+            framework_info: v1::FrameworkInfo {
+                user: "nobody".into(),
+                name: "first-heartbeat".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        Format::Json,
+    )
+    .await
+    .expect("SUBSCRIBED");
+    let reconcile = sched::Call {
+        r#type: Some(sched::call::Type::Reconcile as i32),
+        reconcile: Some(sched::call::Reconcile {
+            tasks: vec![sched::call::reconcile::Task {
+                task_id: v1::TaskId {
+                    value: "nobody-knows".into(),
+                },
+                agent_id: None,
+            }],
+        }),
+        ..Default::default()
+    };
+    assert_eq!(sub.call(reconcile).await.unwrap(), 202);
+    let mut types = Vec::new();
+    for _ in 0..2 {
+        let event = sub.next_event().await.expect("an event");
+        types.push(EventType::try_from(event.r#type.unwrap_or_default()).unwrap());
+    }
+    assert_eq!(
+        types,
+        [EventType::Heartbeat, EventType::Update],
+        "SUBSCRIBED, then HEARTBEAT, then the reconciliation's answer"
+    );
+    let _ = std::fs::remove_dir_all(work_dir);
+}

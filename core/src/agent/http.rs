@@ -396,7 +396,7 @@ fn containers_snapshot(a: &Agent) -> Vec<ContainerSnapshot> {
                         value: e.container_id.clone(),
                         parent: None,
                     },
-                    container_status: None,
+                    container_status: Some(super::container_status(e)),
                     resource_statistics: None,
                 },
                 e.pid,

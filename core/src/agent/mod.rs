@@ -1559,8 +1559,15 @@ impl Agent {
         now: Time,
         framework_id: &str,
         executor_id: &str,
-        status: v1::TaskStatus,
+        mut status: v1::TaskStatus,
     ) {
+        if let Some(executor) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+        {
+            fill_container_status(executor, self.config.ip, &mut status);
+        }
         let uuid = status.uuid.clone().unwrap_or_default();
         let task_id = status.task_id.clone();
         self.handle_update(now, framework_id, executor_id, status);
@@ -2223,6 +2230,66 @@ fn validate_executor_status(
         )));
     }
     Ok(())
+}
+
+/// What the containerizer reports of an executor's container (Mesos's
+/// `MesosContainerizerProcess::status`, src/slave/containerizer/mesos/containerizer.cpp):
+/// its id (top-level: no parent; remesos runs no nested containers) and, from the
+/// launcher, the executor's pid. No network isolator runs here, so no `network_infos`.
+pub fn container_status(executor: &Executor) -> v1::ContainerStatus {
+    v1::ContainerStatus {
+        container_id: Some(v1::ContainerId {
+            value: executor.container_id.clone(),
+            parent: None,
+        }),
+        executor_pid: executor.pid,
+        ..Default::default()
+    }
+}
+
+/// Fills `status.container_status` of an update an executor sent, as Mesos's agent does
+/// before forwarding it (`Slave::statusUpdate`, `Slave::_statusUpdate`, src/slave/slave.cpp):
+/// the container's status merged in and, when the container has no network of its own
+/// (no `network_infos`), one NetworkInfo with the agent's own IP (`self().address.ip`:
+/// here the advertised `--ip`/`--advertise_ip`), so that clients find the task's container
+/// (`task exec`, `attach`) and its address.
+///
+/// Left alone: updates of an executor whose container is gone (`status()` of an unknown
+/// container fails, and Mesos then forwards the update without it), and updates whose
+/// `container_status.container_id` names another container than the executor's (Mesos
+/// asks the containerizer for that container; remesos runs no nested containers, so it is
+/// unknown, and the update goes on as the executor sent it). Updates the agent generates
+/// itself (`local_update`: tasks never delivered, dropped or lost by the agent, or failed
+/// with their exited executor) never come here: Mesos sends those without a container
+/// status either.
+fn fill_container_status(executor: &Executor, agent_ip: Ipv4Addr, status: &mut v1::TaskStatus) {
+    if executor.state == ExecutorState::Terminated {
+        return;
+    }
+    let named = status
+        .container_status
+        .as_ref()
+        .and_then(|c| c.container_id.as_ref());
+    if named.is_some_and(|id| id.value != executor.container_id || id.parent.is_some()) {
+        return;
+    }
+    let known = container_status(executor);
+    let filled = status.container_status.get_or_insert_with(Default::default);
+    // Protobuf's MergeFrom: set fields of the containerizer's status win.
+    filled.container_id = known.container_id;
+    if known.executor_pid.is_some() {
+        filled.executor_pid = known.executor_pid;
+    }
+    if filled.network_infos.is_empty() {
+        // IPv4 is IPAddress.protocol's default, left unset as Mesos leaves it.
+        filled.network_infos.push(v1::NetworkInfo {
+            ip_addresses: vec![v1::network_info::IpAddress {
+                protocol: None,
+                ip_address: Some(agent_ip.to_string()),
+            }],
+            ..Default::default()
+        });
+    }
 }
 
 fn launch_group_event(task_group: v1::TaskGroupInfo) -> exec::Event {

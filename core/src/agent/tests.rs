@@ -145,6 +145,18 @@ impl H {
         self.agent.executor_subscribe(now, conn, call).unwrap();
         self.pump();
     }
+    fn kill(&mut self, task: &str) {
+        let now = self.now();
+        self.agent.kill_task(
+            now,
+            wire::KillTask {
+                framework_id: v1::FrameworkId { value: "F".into() },
+                task_id: v1::TaskId { value: task.into() },
+                kill_policy: None,
+            },
+        );
+        self.pump();
+    }
     fn update(&mut self, executor: &str, task: &str, state: v1::TaskState) -> Vec<u8> {
         let (result, uuid) = self.send_update(executor, task, state);
         result.unwrap();
@@ -446,6 +458,22 @@ impl H {
         state: v1::TaskState,
     ) -> (Result<(), super::CallError>, Vec<u8>) {
         let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+        let status = v1::TaskStatus {
+            task_id: v1::TaskId { value: task.into() },
+            state: state as i32,
+            source: Some(v1::task_status::Source::Executor as i32),
+            uuid: Some(uuid.clone()),
+            ..Default::default()
+        };
+        (self.send_status(executor, status), uuid)
+    }
+
+    /// An UPDATE call from `executor` carrying `status` as it is.
+    fn send_status(
+        &mut self,
+        executor: &str,
+        status: v1::TaskStatus,
+    ) -> Result<(), super::CallError> {
         let now = self.now();
         let call = exec::Call {
             executor_id: v1::ExecutorId {
@@ -453,20 +481,12 @@ impl H {
             },
             framework_id: v1::FrameworkId { value: "F".into() },
             r#type: Some(exec::call::Type::Update as i32),
-            update: Some(exec::call::Update {
-                status: v1::TaskStatus {
-                    task_id: v1::TaskId { value: task.into() },
-                    state: state as i32,
-                    source: Some(v1::task_status::Source::Executor as i32),
-                    uuid: Some(uuid.clone()),
-                    ..Default::default()
-                },
-            }),
+            update: Some(exec::call::Update { status }),
             ..Default::default()
         };
         let result = self.agent.executor_call(now, call);
         self.pump();
-        (result, uuid)
+        result
     }
 
     fn persisted_paths(&mut self) -> Vec<PathBuf> {
@@ -865,4 +885,170 @@ fn recovered_state_is_reregistered_and_updates_resent() {
         lost[0].reason,
         Some(v1::task_status::Reason::AgentRestarted as i32)
     );
+}
+
+/// The status updates the agent forwarded to the master, in order.
+fn forwarded_statuses(messages: Vec<ToMaster>) -> Vec<v1::TaskStatus> {
+    messages
+        .into_iter()
+        .filter_map(|m| match m {
+            ToMaster::StatusUpdate(u) => Some(u.status),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issue 12 item 3: Mesos's agent fills `TaskStatus.container_status` of the updates of a
+/// task that reached its executor (`Slave::statusUpdate` asks the containerizer for the
+/// executor's container, `Slave::_statusUpdate` merges its status and, with no
+/// `network_infos`, adds one with the agent's IP; src/slave/slave.cpp). The containerizer's
+/// status carries the container id and the executor's pid
+/// (`MesosContainerizerProcess::status`, `SubprocessLauncherProcess::status`).
+#[test]
+fn executor_updates_carry_the_container_id_and_the_agent_ip() {
+    let mut h = H::new();
+    h.run("t1");
+    let container = h.agent.frameworks["F"].executors["t1"].container_id.clone();
+    h.agent.executor_started("F", "t1", &container, 4242);
+    h.subscribe("t1", 7);
+    h.effects.clear();
+    h.update("t1", "t1", v1::TaskState::TaskRunning);
+    let statuses = forwarded_statuses(h.master_messages());
+    let [status] = &statuses[..] else {
+        panic!("{statuses:?}")
+    };
+    let expected = v1::ContainerStatus {
+        container_id: Some(v1::ContainerId {
+            value: container.clone(),
+            parent: None,
+        }),
+        network_infos: vec![v1::NetworkInfo {
+            ip_addresses: vec![v1::network_info::IpAddress {
+                protocol: None,
+                ip_address: Some("10.0.0.1".into()),
+            }],
+            ..Default::default()
+        }],
+        cgroup_info: None,
+        executor_pid: Some(4242),
+    };
+    assert_eq!(status.container_status.as_ref(), Some(&expected));
+    // The agent's own record (its /state, GET_TASKS) keeps what it forwarded.
+    let task = &h.agent.frameworks["F"].executors["t1"].tasks["t1"];
+    assert_eq!(
+        task.statuses
+            .last()
+            .and_then(|s| s.container_status.as_ref()),
+        Some(&expected)
+    );
+}
+
+/// Updates the agent makes up itself carry no container status: for a task the executor
+/// never got, or after its container is gone (`Slave::statusUpdate`: queued tasks and
+/// agent-sourced DROPPED/LOST skip the containerizer; `status()` of a destroyed container
+/// fails and the update goes on without one; an unknown task's executor is unknown).
+#[test]
+fn agent_generated_updates_carry_no_container_status() {
+    let mut h = H::new();
+    // Killed while queued (the executor has not subscribed).
+    h.run("queued");
+    h.effects.clear();
+    h.kill("queued");
+    // A kill of a task the agent does not know.
+    h.kill("unknown");
+    let statuses = forwarded_statuses(h.master_messages());
+    let states: Vec<i32> = statuses.iter().map(|s| s.state).collect();
+    assert_eq!(
+        states,
+        [
+            v1::TaskState::TaskKilled as i32,
+            v1::TaskState::TaskLost as i32
+        ]
+    );
+    for status in &statuses {
+        assert_eq!(status.container_status, None, "{status:?}");
+    }
+    // Failed with its exited executor, after it ran.
+    h.run("t1");
+    let container = h.agent.frameworks["F"].executors["t1"].container_id.clone();
+    h.subscribe("t1", 7);
+    h.update("t1", "t1", v1::TaskState::TaskRunning);
+    let running = forwarded_statuses(h.master_messages());
+    assert!(!running.is_empty());
+    assert!(running.iter().all(|s| s.container_status.is_some()));
+    let now = h.now();
+    h.agent
+        .executor_exited(now, "F", "t1", &container, Some(256), None);
+    h.pump();
+    // The FAILED update waits for RUNNING's acknowledgement; take it from the stream.
+    let failed = h.agent.frameworks["F"]
+        .completed_executors
+        .iter()
+        .chain(h.agent.frameworks["F"].executors.values())
+        .flat_map(|e| e.completed.iter())
+        .find(|t| t.task_id.value == "t1")
+        .and_then(|t| t.statuses.last().cloned())
+        .expect("t1 ended");
+    assert_eq!(failed.state, v1::TaskState::TaskFailed as i32);
+    assert_eq!(failed.container_status, None);
+}
+
+/// An executor that names another container in its update (Mesos's default executor names
+/// a task's nested container) gets its status forwarded as sent: Mesos asks the
+/// containerizer for that container, and remesos runs none nested, so there is nothing to
+/// merge and no agent IP is added. An executor that reports its own container's networks
+/// keeps them: the agent IP only fills an empty `network_infos`.
+#[test]
+fn an_executors_own_container_status_is_kept() {
+    let mut h = H::new();
+    h.run("t1");
+    let container = h.agent.frameworks["F"].executors["t1"].container_id.clone();
+    h.subscribe("t1", 7);
+    h.effects.clear();
+    let nested = v1::ContainerStatus {
+        container_id: Some(v1::ContainerId {
+            value: "nested".into(),
+            parent: Some(Box::new(v1::ContainerId {
+                value: container.clone(),
+                parent: None,
+            })),
+        }),
+        ..Default::default()
+    };
+    let own_network = v1::ContainerStatus {
+        network_infos: vec![v1::NetworkInfo {
+            ip_addresses: vec![v1::network_info::IpAddress {
+                protocol: None,
+                ip_address: Some("192.168.7.7".into()),
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    for (state, sent) in [
+        (v1::TaskState::TaskStarting, nested.clone()),
+        (v1::TaskState::TaskRunning, own_network.clone()),
+    ] {
+        let status = v1::TaskStatus {
+            task_id: v1::TaskId { value: "t1".into() },
+            state: state as i32,
+            source: Some(v1::task_status::Source::Executor as i32),
+            uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
+            container_status: Some(sent),
+            ..Default::default()
+        };
+        h.send_status("t1", status).unwrap();
+    }
+    let task = &h.agent.frameworks["F"].executors["t1"].tasks["t1"];
+    let kept: Vec<_> = task
+        .statuses
+        .iter()
+        .map(|s| s.container_status.clone())
+        .collect();
+    let mut own_network_filled = own_network;
+    own_network_filled.container_id = Some(v1::ContainerId {
+        value: container,
+        parent: None,
+    });
+    assert_eq!(kept, [Some(nested), Some(own_network_filled)]);
 }

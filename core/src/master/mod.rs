@@ -45,7 +45,7 @@ mod validation;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -270,7 +270,14 @@ pub struct Master {
     /// whole batch of commands, as Mesos batches event-triggered allocations.
     allocation_requested: bool,
     next_allocation: Instant,
-    next_heartbeat: Instant,
+    /// Each subscription's next HEARTBEAT, by due time and connection, with the framework's
+    /// id: Mesos gives every framework its own heartbeater when it subscribes
+    /// (`Framework::heartbeat`, src/master/framework.cpp), which sends the first HEARTBEAT
+    /// at once and then one every interval. An entry whose framework is no longer
+    /// connected on that connection is dropped when it comes due (disconnects, failovers
+    /// and removals need no bookkeeping here); so at most one entry per subscription made
+    /// in the last interval outlives its stream.
+    heartbeats: BTreeMap<(Instant, ConnId), String>,
     next_ping: Instant,
     next_registry_gc: Instant,
     outbox: Vec<Effect>,
@@ -287,7 +294,6 @@ impl Master {
         }
         Master {
             next_allocation: now.mono + config.allocation_interval,
-            next_heartbeat: now.mono + config.heartbeat_interval,
             next_ping: now.mono + config.agent_ping_timeout,
             next_registry_gc: now.mono + config.registry_gc_interval,
             config,
@@ -311,6 +317,7 @@ impl Master {
             next_agent_id: 0,
             next_offer_id: 0,
             allocation_requested: false,
+            heartbeats: BTreeMap::new(),
             outbox: Vec::new(),
         }
     }
@@ -387,10 +394,7 @@ impl Master {
     /// Periodic work: heartbeats, agent pings, failover and offer timeouts, batch allocation.
     /// The runtime calls this on a short fixed tick; each duty keeps its own deadline.
     pub fn tick(&mut self, now: Time) {
-        if now.mono >= self.next_heartbeat {
-            self.next_heartbeat = now.mono + self.config.heartbeat_interval;
-            self.send_heartbeats();
-        }
+        self.send_heartbeats(now);
         if now.mono >= self.next_ping {
             self.next_ping = now.mono + self.config.agent_ping_timeout;
             self.ping_agents(now);
@@ -424,18 +428,52 @@ impl Master {
         }
     }
 
-    fn send_heartbeats(&mut self) {
-        let conns: Vec<ConnId> = self
-            .frameworks
-            .values()
-            .filter_map(|f| f.connection.as_ref().map(|c| c.conn))
-            .collect();
-        for conn in conns {
-            let event = sched::Event {
-                r#type: Some(sched::event::Type::Heartbeat as i32),
-                ..Default::default()
+    /// Starts a subscription's heartbeats, right after its SUBSCRIBED: the first HEARTBEAT
+    /// goes out now, the next one interval later. Mesos's master calls
+    /// `Framework::heartbeat()` after sending SUBSCRIBED, for a new framework and after a
+    /// failover alike (`Master::_subscribe`, `Master::failoverFramework`), and its
+    /// `ResponseHeartbeater` is created without a delay (src/common/heartbeater.hpp). The
+    /// operator API's SUBSCRIBE stream is not started here: Mesos delays its first
+    /// heartbeat by the interval (`Master::Subscribers::Subscriber`, master.hpp), and so
+    /// does `http/operator.rs`.
+    fn start_heartbeats(&mut self, now: Time, framework_id: &str, conn: ConnId) {
+        self.emit_framework(conn, heartbeat_event());
+        self.heartbeats.insert(
+            (now.mono + self.config.heartbeat_interval, conn),
+            framework_id.to_string(),
+        );
+    }
+
+    /// Sends the heartbeats that are due and schedules each subscription's next one.
+    fn send_heartbeats(&mut self, now: Time) {
+        let interval = self.config.heartbeat_interval;
+        let mut due = Vec::new();
+        while let Some(entry) = self.heartbeats.first_entry() {
+            if entry.key().0 > now.mono {
+                break;
+            }
+            let key = *entry.key();
+            due.push((key, entry.remove()));
+        }
+        for ((at, conn), framework_id) in due {
+            let current = self
+                .frameworks
+                .get(&framework_id)
+                .and_then(|f| f.connection.as_ref())
+                .is_some_and(|c| c.conn == conn);
+            if !current {
+                continue; // the stream ended; its heartbeats end with it
+            }
+            self.emit_framework(conn, heartbeat_event());
+            // Kept on the subscription's own beat; a master that fell behind by more than
+            // an interval sends one heartbeat, not each one it missed.
+            let next = at + interval;
+            let next = if next > now.mono {
+                next
+            } else {
+                now.mono + interval
             };
-            self.emit_framework(conn, event);
+            self.heartbeats.insert((next, conn), framework_id);
         }
     }
 
@@ -666,6 +704,14 @@ pub fn master_info(config: &Config, id: &str) -> v1::MasterInfo {
         }),
         domain: None,
         capabilities,
+    }
+}
+
+/// A HEARTBEAT event.
+fn heartbeat_event() -> sched::Event {
+    sched::Event {
+        r#type: Some(sched::event::Type::Heartbeat as i32),
+        ..Default::default()
     }
 }
 

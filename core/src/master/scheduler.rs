@@ -193,7 +193,7 @@ impl Master {
             r#type: Some(sched::event::Type::Subscribed as i32),
             subscribed: Some(sched::event::Subscribed {
                 framework_id: v1::FrameworkId {
-                    value: framework_id,
+                    value: framework_id.clone(),
                 },
                 heartbeat_interval_seconds: Some(self.config.heartbeat_interval.as_secs_f64()),
                 master_info: Some(self.info.clone()),
@@ -201,6 +201,7 @@ impl Master {
             ..Default::default()
         };
         self.emit_framework(conn, subscribed);
+        self.start_heartbeats(now, &framework_id, conn);
         self.request_allocation();
         Ok(stream_id)
     }

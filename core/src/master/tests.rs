@@ -105,17 +105,7 @@ impl Harness {
 
     fn subscribe(&mut self, info: v1::FrameworkInfo) -> Fw {
         let conn = self.conn();
-        let call = sched::Call {
-            r#type: Some(CallType::Subscribe as i32),
-            subscribe: Some(sched::call::Subscribe {
-                framework_info: info,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let now = self.now();
-        let stream = self.master.subscribe(now, conn, call).expect("subscribe");
-        self.pump();
+        let stream = self.subscribe_on(conn, info);
         let events = self.events(conn);
         let subscribed = events
             .iter()
@@ -129,6 +119,16 @@ impl Harness {
             .value
             .clone();
         Fw { id, conn, stream }
+    }
+
+    /// SUBSCRIBE on connection `conn`; its events are left for `events`. Returns the
+    /// stream id.
+    fn subscribe_on(&mut self, conn: ConnId, info: v1::FrameworkInfo) -> String {
+        let call = subscribe_call(info);
+        let now = self.now();
+        let stream = self.master.subscribe(now, conn, call).expect("subscribe");
+        self.pump();
+        stream
     }
 
     fn call(&mut self, fw: &Fw, mut call: sched::Call) -> Result<CallOk, CallError> {
@@ -212,6 +212,17 @@ impl Harness {
     }
 }
 
+fn subscribe_call(info: v1::FrameworkInfo) -> sched::Call {
+    sched::Call {
+        r#type: Some(CallType::Subscribe as i32),
+        subscribe: Some(sched::call::Subscribe {
+            framework_info: info,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 fn framework(name: &str) -> v1::FrameworkInfo {
     v1::FrameworkInfo {
         user: "user".to_string(),
@@ -289,19 +300,10 @@ fn framework_ids_are_master_id_and_a_four_digit_counter() {
 fn subscribed_carries_heartbeat_interval_and_master_info() {
     let mut h = Harness::new();
     let conn = h.conn();
-    let call = sched::Call {
-        r#type: Some(CallType::Subscribe as i32),
-        subscribe: Some(sched::call::Subscribe {
-            framework_info: framework("x"),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let now = h.now();
-    h.master.subscribe(now, conn, call).unwrap();
-    h.pump();
+    h.subscribe_on(conn, framework("x"));
     let events = h.events(conn);
-    assert_eq!(events.len(), 1, "SUBSCRIBED comes first and alone");
+    // SUBSCRIBED comes first; the first HEARTBEAT follows it at once (issue 12 item 4).
+    assert_eq!(events.len(), 2, "SUBSCRIBED, then HEARTBEAT");
     let s = events[0].subscribed.as_ref().unwrap();
     assert_eq!(s.heartbeat_interval_seconds, Some(15.0));
     let info = s.master_info.as_ref().unwrap();
@@ -311,6 +313,98 @@ fn subscribed_carries_heartbeat_interval_and_master_info() {
         "network byte order"
     );
     assert_eq!(info.port, 5050);
+}
+
+fn event_types(events: &[sched::Event]) -> Vec<EventType> {
+    events
+        .iter()
+        .map(|e| EventType::try_from(e.r#type.unwrap_or_default()).unwrap_or(EventType::Unknown))
+        .collect()
+}
+
+/// Issue 12 item 4: Mesos's master starts a framework's heartbeater right after sending
+/// SUBSCRIBED ("Start the heartbeat after sending SUBSCRIBED event", `Master::_subscribe`,
+/// src/master/master.cpp), and `Framework::heartbeat()` (src/master/framework.cpp) creates
+/// it without a delay, so its first HEARTBEAT goes out at once (`ResponseHeartbeaterProcess::
+/// initialize`, src/common/heartbeater.hpp). Line-by-line RecordIO readers deliver
+/// SUBSCRIBED only when the next record arrives; on main it came with the global 15 s tick.
+#[test]
+fn first_heartbeat_follows_subscribed_at_once() {
+    let mut h = Harness::new();
+    let conn = h.conn();
+    h.subscribe_on(conn, framework("x"));
+    assert_eq!(
+        event_types(&h.events(conn)),
+        [EventType::Subscribed, EventType::Heartbeat],
+        "no clock tick between them"
+    );
+}
+
+/// Each framework's heartbeats keep their own beat from its subscription: the next one is
+/// due `heartbeat_interval_seconds` after the first (`ResponseHeartbeaterProcess::heartbeat`
+/// delays itself by the interval after each send, src/common/heartbeater.hpp), not on a
+/// master-wide tick.
+#[test]
+fn heartbeats_follow_each_framework_subscription_time() {
+    let mut h = Harness::new();
+    let a = h.subscribe(framework("a"));
+    h.advance(Duration::from_secs(5));
+    let b = h.subscribe(framework("b"));
+    h.events(a.conn);
+
+    h.advance(Duration::from_secs(10)); // t = 15 s: a's beat, not b's
+    assert_eq!(event_types(&h.events(a.conn)), [EventType::Heartbeat]);
+    assert!(h.events(b.conn).is_empty(), "b subscribed at 5 s");
+
+    h.advance(Duration::from_secs(5)); // t = 20 s: b's beat
+    assert!(h.events(a.conn).is_empty());
+    assert_eq!(event_types(&h.events(b.conn)), [EventType::Heartbeat]);
+
+    h.advance(Duration::from_secs(10)); // t = 30 s: a's second
+    assert_eq!(event_types(&h.events(a.conn)), [EventType::Heartbeat]);
+    assert!(h.events(b.conn).is_empty());
+}
+
+/// A failed-over framework's new stream starts its own heartbeats: HEARTBEAT right after
+/// its SUBSCRIBED (`Master::failoverFramework` calls `framework->heartbeat()` after
+/// `_failoverFramework` sent SUBSCRIBED), the next an interval after the resubscription;
+/// the old stream, closed with "Framework failed over", hears nothing more. A framework
+/// that disconnected gets no heartbeats while it is away.
+#[test]
+fn failover_restarts_heartbeats_on_the_new_stream_only() {
+    let mut h = Harness::new();
+    let mut info = framework("fo");
+    info.failover_timeout = Some(3600.0);
+    let first = h.subscribe(info.clone());
+    h.advance(Duration::from_secs(10));
+    info.id = Some(v1::FrameworkId {
+        value: first.id.clone(),
+    });
+    let conn = h.conn();
+    h.subscribe_on(conn, info);
+    assert_eq!(
+        event_types(&h.events(conn)),
+        [EventType::Subscribed, EventType::Heartbeat]
+    );
+    assert_eq!(event_types(&h.events(first.conn)), [EventType::Error]);
+
+    h.advance(Duration::from_secs(5)); // t = 15 s: the old stream's beat, now gone
+    assert!(h.events(first.conn).is_empty());
+    assert!(
+        h.events(conn).is_empty(),
+        "due 15 s after the resubscription"
+    );
+    h.advance(Duration::from_secs(10)); // t = 25 s
+    assert_eq!(event_types(&h.events(conn)), [EventType::Heartbeat]);
+
+    let now = h.now();
+    h.master.framework_disconnected(now, &first.id, conn);
+    h.advance(Duration::from_secs(60));
+    assert!(
+        h.events(conn).is_empty(),
+        "no heartbeats to a closed stream"
+    );
+    assert!(h.master.heartbeats.is_empty(), "its schedule ended with it");
 }
 
 /// Issue 11, defect 3: TaskInfo `limits` follow Mesos 1.11's `validateResourceLimits`
@@ -704,14 +798,7 @@ fn a_failover_timeout_that_does_not_fit_a_duration_is_refused() {
         let mut info = framework("f");
         info.failover_timeout = Some(timeout);
         let conn = h.conn();
-        let call = sched::Call {
-            r#type: Some(CallType::Subscribe as i32),
-            subscribe: Some(sched::call::Subscribe {
-                framework_info: info,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let call = subscribe_call(info);
         let now = h.now();
         assert_eq!(
             h.master.subscribe(now, conn, call),

@@ -324,8 +324,8 @@ impl TestFramework {
     }
 }
 
-/// A command task taking `resources` of `offer`.
-pub fn command_task(id: &str, offer: &v1::Offer, resources: &str, command: &str) -> v1::TaskInfo {
+/// `resources` (e.g. `cpus:0.1;mem:32`) allocated to the role of `offer`.
+pub fn offer_resources(offer: &v1::Offer, resources: &str) -> Vec<v1::Resource> {
     let mut r = Resources::parse(resources, "*").unwrap();
     r.allocate(
         offer
@@ -334,11 +334,16 @@ pub fn command_task(id: &str, offer: &v1::Offer, resources: &str, command: &str)
             .and_then(|a| a.role.as_deref())
             .unwrap_or("*"),
     );
+    r.into_protos()
+}
+
+/// A command task taking `resources` of `offer`.
+pub fn command_task(id: &str, offer: &v1::Offer, resources: &str, command: &str) -> v1::TaskInfo {
     v1::TaskInfo {
         name: id.into(),
         task_id: v1::TaskId { value: id.into() },
         agent_id: offer.agent_id.clone(),
-        resources: r.into_protos(),
+        resources: offer_resources(offer, resources),
         command: Some(v1::CommandInfo {
             value: Some(command.into()),
             ..Default::default()
