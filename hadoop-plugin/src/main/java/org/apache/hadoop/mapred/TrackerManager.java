@@ -190,7 +190,10 @@ final class TrackerManager {
                   + (status.hasMessage() ? ": " + status.getMessage() : ""));
           forget(t);
           if (!t.active()) {
-            launchFailed(t, describe(status), nowMs);
+            launchFailed(t, t.stopped
+                ? "it did not join within " + config.launchTimeoutSecs + " s ("
+                    + MesosConfig.LAUNCH_TIMEOUT + ") and was killed"
+                : describe(status), nowMs);
           }
         }
       }

@@ -307,6 +307,9 @@ public class TrackerManagerTest {
     assertEquals(0, driver.killed.size());
     manager.periodicCheck(now + 61_000, true);
     assertEquals(Collections.singletonList(t.taskId), driver.killed);
+    // A launch that timed out is a failed launch: it backs off like the others.
+    status(t, TaskState.TASK_KILLED);
+    assertEquals(1, manager.consecutiveFailures());
   }
 
   @Test
