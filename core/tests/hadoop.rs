@@ -331,7 +331,10 @@ impl Setup {
             ("mapred.map.tasks.speculative.execution", "false".into()),
             ("mapred.reduce.tasks.speculative.execution", "false".into()),
         ];
-        props.extend(extra.iter().cloned());
+        // A key in `extra` replaces the default above; an empty value removes it (Hadoop's
+        // Configuration skips an empty <value/>, so writing one would leave the default in force).
+        props.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        props.extend(extra.iter().filter(|(_, v)| !v.is_empty()).cloned());
         write(&conf.join("mapred-site.xml"), &site(&props));
 
         let jt_log = work.join("jobtracker.log");
@@ -889,7 +892,7 @@ async fn the_old_plugins_tarball_layout_runs_a_job() {
     let s = Setup::start(
         "old-layout",
         &[
-            // Unset the directory the other tests use: the URI alone locates Hadoop.
+            // No executor directory (the other tests' default): the URI alone locates Hadoop.
             ("mapred.mesos.executor.directory", String::new()),
             (
                 "mapred.mesos.executor.uri",
@@ -905,12 +908,6 @@ async fn the_old_plugins_tarball_layout_runs_a_job() {
     )
     .await;
     let prefix = s.framework_prefix();
-    let state = s.state().await;
-    assert_eq!(
-        framework(&state, &prefix).unwrap()["principal"],
-        Value::from("hadoop-e2e"),
-        "{state}"
-    );
 
     let input = s.work.join("input");
     let expected = generate_input(&input, 2, 64 << 10, 5);
@@ -925,7 +922,22 @@ async fn the_old_plugins_tarball_layout_runs_a_job() {
 
     // The TaskTracker ran from the fetched tarball's hadoop-1.2.1/ and nothing failed.
     let state = s.state().await;
-    let tasks = tracker_tasks(framework(&state, &prefix).unwrap());
+    let f = framework(&state, &prefix).unwrap();
+    assert_eq!(f["principal"], Value::from("hadoop-e2e"), "{f}");
+    let mut stack = vec![s.work.join("mesos")];
+    let mut extracted = 0;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.ends_with("hadoop-1.2.1") && path.join("bin/hadoop").exists() {
+                extracted += 1;
+            } else if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            }
+        }
+    }
+    assert!(extracted > 0, "no sandbox holds the fetched hadoop-1.2.1/");
+    let tasks = tracker_tasks(f);
     assert!(!tasks.is_empty());
     assert!(
         tasks
