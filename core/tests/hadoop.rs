@@ -866,13 +866,29 @@ fn old_layout_tarball() -> PathBuf {
         .clone()
 }
 
-/// Waits for a submitted job to end and returns whether it succeeded.
-async fn job_outcome(s: &Setup, job: &mut Proc, timeout: Duration) -> bool {
+/// Waits for a submitted job to end and returns whether it succeeded. Fails at once when the
+/// framework has more than `max_failed` FAILED TaskTracker tasks: a relaunch storm fills the
+/// disk with sandboxes (the old-layout test on the tree before issue 12 item 5: 882 launches,
+/// each extracting the tarball, 47 GB in 5 minutes).
+async fn job_outcome(s: &Setup, job: &mut Proc, timeout: Duration, max_failed: usize) -> bool {
     let deadline = Instant::now() + timeout;
+    let prefix = s.framework_prefix();
     loop {
         if let Ok(Some(status)) = job.child.try_wait() {
             return status.success();
         }
+        let state = s.state().await;
+        let failed = framework(&state, &prefix).map_or(0, |f| {
+            tracker_tasks(f)
+                .iter()
+                .filter(|(_, st)| st == "TASK_FAILED")
+                .count()
+        });
+        assert!(
+            failed <= max_failed,
+            "{failed} failed TaskTracker launches (at most {max_failed} expected)\n{}",
+            s.jobtracker.as_ref().unwrap().log_tail()
+        );
         assert!(
             Instant::now() < deadline,
             "job still running after {timeout:?}\n{}\n{}",
@@ -916,7 +932,12 @@ async fn the_old_plugins_tarball_layout_runs_a_job() {
         &["wordcount", input.to_str().unwrap(), out.to_str().unwrap()],
         "job.log",
     );
-    s.wait_job(&mut job, Duration::from_secs(300)).await;
+    assert!(
+        job_outcome(&s, &mut job, Duration::from_secs(300), 2).await,
+        "the job failed\n{}\n{}",
+        job.log_tail(),
+        s.jobtracker.as_ref().unwrap().log_tail()
+    );
     let (got, _) = read_output(&out);
     assert_counts(&expected, &got);
 
@@ -985,22 +1006,24 @@ async fn failing_tasktracker_launches_back_off_and_fail_the_job() {
     )
     .await;
     let prefix = s.framework_prefix();
-    // One small file: the job's demand (setup + 1 map, 1 reduce) fits one TaskTracker, so
-    // launches are one at a time and the cap is an exact count. `grep` submits through
-    // JobClient.runJob, which prints a failed job's failure info.
+    // One small file in one split: the job's demand (setup + 1 map, 1 reduce) fits one
+    // TaskTracker, so launches are one at a time and the cap is an exact count (the old API's
+    // default of 2 map tasks would need two trackers launched side by side). `grep` submits
+    // through JobClient.runJob, which prints a failed job's failure info.
     let input = s.work.join("input");
     generate_input(&input, 1, 4 << 10, 9);
     let out = s.work.join("out");
     let mut job = s.submit(
         &[
             "grep",
+            "-Dmapred.map.tasks=1",
             input.to_str().unwrap(),
             out.to_str().unwrap(),
             "w1.*",
         ],
         "job.log",
     );
-    let succeeded = job_outcome(&s, &mut job, Duration::from_secs(240)).await;
+    let succeeded = job_outcome(&s, &mut job, Duration::from_secs(240), 3).await;
     let job_log = std::fs::read_to_string(&job.log).unwrap();
     let jt_log = std::fs::read_to_string(&s.jobtracker.as_ref().unwrap().log).unwrap();
     assert!(
