@@ -14,8 +14,17 @@
 //!   killed after the jobs; stopping the JobTracker tears the framework down.
 //! - `job_survives_a_killed_tasktracker_executor`: SIGKILL to a TaskTracker's executor
 //!   process mid-job; the job still completes with the right output.
+//! - `the_old_plugins_tarball_layout_runs_a_job` (issue 12 item 5): `mapred.mesos.executor.uri`
+//!   names `hadoop.tar.gz` holding `hadoop-1.2.1/`, the mesos/hadoop plugin's documented layout
+//!   (it entered `<name up to the first dot>*`); a job runs to success. The old plugin's keys
+//!   remesos ignores are logged at WARN by name; `mapred.mesos.framework.principal` reaches the
+//!   master's FrameworkInfo.
+//! - `failing_tasktracker_launches_back_off_and_fail_the_job` (issue 12 item 5): an executor URI
+//!   the agent cannot fetch (`hdfs://`); the plugin stops at `mapred.mesos.tracker.failure.max`
+//!   launches, the JobTracker log has a WARN with Mesos's reason, and the job ends FAILED with
+//!   that reason as its diagnostic (printed by the job client).
 //!
-//! Without a usable `libmesos.so` the two end-to-end tests fail with a message saying so.
+//! Without a usable `libmesos.so` the end-to-end tests fail with a message saying so.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -322,7 +331,10 @@ impl Setup {
             ("mapred.map.tasks.speculative.execution", "false".into()),
             ("mapred.reduce.tasks.speculative.execution", "false".into()),
         ];
-        props.extend(extra.iter().cloned());
+        // A key in `extra` replaces the default above; an empty value removes it (Hadoop's
+        // Configuration skips an empty <value/>, so writing one would leave the default in force).
+        props.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        props.extend(extra.iter().filter(|(_, v)| !v.is_empty()).cloned());
         write(&conf.join("mapred-site.xml"), &site(&props));
 
         let jt_log = work.join("jobtracker.log");
@@ -391,6 +403,8 @@ impl Setup {
             .arg("jar")
             .arg(self.home.join("lib/hadoop-examples-1.2.1.jar"))
             .args(args)
+            // Relative paths a job makes (the grep example's grep-temp-*) stay in the test's dir.
+            .current_dir(&self.work)
             .env("JAVA_HOME", &self.java_home)
             .env("HADOOP_CONF_DIR", &self.conf)
             .env("HADOOP_LOG_DIR", self.work.join("client-logs"))
@@ -822,4 +836,246 @@ fn parent_pids(mut pid: i32) -> Vec<i32> {
         pid = ppid;
     }
     out
+}
+
+/// `hadoop.tar.gz` whose top directory is `hadoop-1.2.1/`: the assembled home, packed the way
+/// the old plugin's README told users to (`tar czf hadoop.tar.gz hadoop-1.2.1`). Once per binary.
+fn old_layout_tarball() -> PathBuf {
+    static TARBALL: OnceLock<PathBuf> = OnceLock::new();
+    TARBALL
+        .get_or_init(|| {
+            let home = hadoop_home();
+            let dir = scratch().join("old-layout");
+            std::fs::create_dir_all(&dir).unwrap();
+            let tarball = dir.join("hadoop.tar.gz");
+            let out = Command::new("tar")
+                .arg("czf")
+                .arg(&tarball)
+                .arg("-C")
+                .arg(home.parent().unwrap())
+                .arg(home.file_name().unwrap())
+                .output()
+                .expect("run tar");
+            assert!(
+                out.status.success(),
+                "tar: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            tarball
+        })
+        .clone()
+}
+
+/// Waits for a submitted job to end and returns whether it succeeded. Fails at once when the
+/// framework has more than `max_failed` FAILED TaskTracker tasks: a relaunch storm fills the
+/// disk with sandboxes (the old-layout test on the tree before issue 12 item 5: 882 launches,
+/// each extracting the tarball, 47 GB in 5 minutes).
+async fn job_outcome(s: &Setup, job: &mut Proc, timeout: Duration, max_failed: usize) -> bool {
+    let deadline = Instant::now() + timeout;
+    let prefix = s.framework_prefix();
+    loop {
+        if let Ok(Some(status)) = job.child.try_wait() {
+            return status.success();
+        }
+        let state = s.state().await;
+        let failed = framework(&state, &prefix).map_or(0, |f| {
+            tracker_tasks(f)
+                .iter()
+                .filter(|(_, st)| st == "TASK_FAILED")
+                .count()
+        });
+        assert!(
+            failed <= max_failed,
+            "{failed} failed TaskTracker launches (at most {max_failed} expected)\n{}",
+            s.jobtracker.as_ref().unwrap().log_tail()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "job still running after {timeout:?}\n{}\n{}",
+            job.log_tail(),
+            s.jobtracker.as_ref().unwrap().log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Issue 12 item 5, from the old mesos/hadoop plugin (ResourcePolicy: the executor command
+/// was `cd <URI file name up to its first dot>*`) and its README (`hadoop.tar.gz`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_plugins_tarball_layout_runs_a_job() {
+    let _serial = SERIAL.lock().await;
+    let tarball = old_layout_tarball();
+    let s = Setup::start(
+        "old-layout",
+        &[
+            // No executor directory (the other tests' default): the URI alone locates Hadoop.
+            ("mapred.mesos.executor.directory", String::new()),
+            (
+                "mapred.mesos.executor.uri",
+                format!("file://{}", tarball.display()),
+            ),
+            // Keys of the old plugin that remesos ignores: each logged by name.
+            ("mapred.mesos.docker.image", "mesos/hadoop".into()),
+            ("mapred.mesos.metrics.enabled", "false".into()),
+            ("mapred.mesos.state.file", "/tmp/hadoop-mesos-state".into()),
+            // roll_back branch: the principal goes to FrameworkInfo.
+            ("mapred.mesos.framework.principal", "hadoop-e2e".into()),
+        ],
+    )
+    .await;
+    let prefix = s.framework_prefix();
+
+    let input = s.work.join("input");
+    let expected = generate_input(&input, 2, 64 << 10, 5);
+    let out = s.work.join("out");
+    let mut job = s.submit(
+        &["wordcount", input.to_str().unwrap(), out.to_str().unwrap()],
+        "job.log",
+    );
+    assert!(
+        job_outcome(&s, &mut job, Duration::from_secs(300), 2).await,
+        "the job failed\n{}\n{}",
+        job.log_tail(),
+        s.jobtracker.as_ref().unwrap().log_tail()
+    );
+    let (got, _) = read_output(&out);
+    assert_counts(&expected, &got);
+
+    // The TaskTracker ran from the fetched tarball's hadoop-1.2.1/ and nothing failed.
+    let state = s.state().await;
+    let f = framework(&state, &prefix).unwrap();
+    assert_eq!(f["principal"], Value::from("hadoop-e2e"), "{f}");
+    let mut stack = vec![s.work.join("mesos")];
+    let mut extracted = 0;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.ends_with("hadoop-1.2.1") && path.join("bin/hadoop").exists() {
+                extracted += 1;
+            } else if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            }
+        }
+    }
+    assert!(extracted > 0, "no sandbox holds the fetched hadoop-1.2.1/");
+    let tasks = tracker_tasks(f);
+    assert!(!tasks.is_empty());
+    assert!(
+        tasks
+            .iter()
+            .all(|(_, st)| st != "TASK_FAILED" && st != "TASK_LOST"),
+        "{tasks:?}"
+    );
+    let jt_log = std::fs::read_to_string(&s.jobtracker.as_ref().unwrap().log).unwrap();
+    for key in [
+        "mapred.mesos.docker.image",
+        "mapred.mesos.metrics.enabled",
+        "mapred.mesos.state.file",
+    ] {
+        assert!(
+            jt_log.lines().any(|l| l.contains(" WARN ")
+                && l.contains(&format!("{key} (a key of the old mesos/hadoop plugin)"))
+                && l.ends_with("ignored")),
+            "no WARN naming {key} as ignored\n{}",
+            s.jobtracker.as_ref().unwrap().log_tail()
+        );
+    }
+}
+
+/// Issue 12 item 5: launches that keep failing (here an `hdfs://` URI the agent cannot
+/// fetch; Mesos's fetcher fails the task, src/launcher/fetcher.cpp) back off and stop at the
+/// cap, and the user is told where a Hadoop user looks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_tasktracker_launches_back_off_and_fail_the_job() {
+    let _serial = SERIAL.lock().await;
+    let s = Setup::start(
+        "failing-launches",
+        &[
+            ("mapred.mesos.executor.directory", String::new()),
+            (
+                "mapred.mesos.executor.uri",
+                "hdfs://namenode.invalid:9000/hadoop.tar.gz".into(),
+            ),
+            ("mapred.mesos.tracker.failure.backoff.seconds", "1".into()),
+            (
+                "mapred.mesos.tracker.failure.backoff.max.seconds",
+                "2".into(),
+            ),
+            ("mapred.mesos.tracker.failure.max", "3".into()),
+        ],
+    )
+    .await;
+    let prefix = s.framework_prefix();
+    // One small file in one split: the job's demand (setup + 1 map, 1 reduce) fits one
+    // TaskTracker, so launches are one at a time and the cap is an exact count (the old API's
+    // default of 2 map tasks would need two trackers launched side by side). `grep` submits
+    // through JobClient.runJob, which prints a failed job's failure info.
+    let input = s.work.join("input");
+    generate_input(&input, 1, 4 << 10, 9);
+    let out = s.work.join("out");
+    let mut job = s.submit(
+        &[
+            "grep",
+            "-Dmapred.map.tasks=1",
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "w1.*",
+        ],
+        "job.log",
+    );
+    let succeeded = job_outcome(&s, &mut job, Duration::from_secs(240), 3).await;
+    let job_log = std::fs::read_to_string(&job.log).unwrap();
+    let jt_log = std::fs::read_to_string(&s.jobtracker.as_ref().unwrap().log).unwrap();
+    assert!(
+        !succeeded,
+        "the job cannot succeed without a TaskTracker\n{job_log}"
+    );
+
+    // The job failed with the reason as its diagnostic, printed by the job client.
+    let failed = job_log
+        .lines()
+        .find(|l| l.contains("Job Failed:"))
+        .unwrap_or_else(|| panic!("no 'Job Failed:' line\n{job_log}"));
+    assert!(
+        failed.contains("MesosScheduler: 3 consecutive TaskTracker launches failed"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("hdfs"),
+        "the fetch failure is named: {failed}"
+    );
+
+    // The JobTracker log has a WARN per failure with Mesos's state and message.
+    let warns: Vec<&str> = jt_log
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("failed to start: TASK_FAILED"))
+        .collect();
+    assert_eq!(
+        warns.len(),
+        3,
+        "{}",
+        s.jobtracker.as_ref().unwrap().log_tail()
+    );
+    assert!(
+        !jt_log.contains("could not complete the failure"),
+        "the job must reach FAILED without a cleanup task"
+    );
+    assert!(warns.iter().all(|l| l.contains("hdfs")), "{warns:?}");
+    assert!(
+        warns[2].contains("failing the waiting jobs [job_"),
+        "{}",
+        warns[2]
+    );
+
+    // Exactly the cap's worth of TaskTracker tasks, all FAILED; and no more afterwards (the
+    // failed job left no demand): checked again after more than the longest backoff.
+    let tasks_now = || async {
+        let state = s.state().await;
+        tracker_tasks(framework(&state, &prefix).unwrap())
+    };
+    let tasks = tasks_now().await;
+    assert_eq!(tasks.len(), 3, "{tasks:?}");
+    assert!(tasks.iter().all(|(_, st)| st == "TASK_FAILED"), "{tasks:?}");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(tasks_now().await.len(), 3, "launches after the job failed");
 }

@@ -25,6 +25,13 @@ interface ClusterView {
    */
   void trackerLost(String host, int httpPort);
 
+  /**
+   * Fails every incomplete job that still has tasks waiting for a slot, with
+   * {@code diagnostic} as its failure info (what `hadoop job` and the job client print);
+   * returns their ids.
+   */
+  java.util.List<JobID> failWaitingJobs(String diagnostic);
+
   /** One tracker as the JobTracker saw it at its last heartbeat. */
   final class TrackerLoad {
     final String name;

@@ -1,9 +1,18 @@
 package org.apache.hadoop.mapred;
 
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
 import org.apache.hadoop.mapreduce.TaskType;
 
 /** {@link ClusterView} over a live JobTracker (package-private members of Hadoop 1.2.1). */
 final class JobTrackerView implements ClusterView {
+  private static final Log LOG = LogFactory.getLog(JobTrackerView.class);
+
   private final JobTracker jobTracker;
 
   JobTrackerView(JobTracker jobTracker) {
@@ -95,6 +104,63 @@ final class JobTrackerView implements ClusterView {
       // What the expiry thread would do 10 minutes later; safe to repeat then (the
       // tracker's task list is emptied here).
       jobTracker.lostTaskTracker(tracker);
+    }
+  }
+
+  @Override
+  public List<JobID> failWaitingJobs(String diagnostic) {
+    List<JobID> failed = new ArrayList<JobID>();
+    for (JobStatus status : jobTracker.jobsToComplete()) {
+      JobInProgress job = jobTracker.getJob(status.getJobID());
+      if (job == null || job.isComplete() || !waiting(job)) {
+        continue;
+      }
+      fail(job, diagnostic);
+      failed.add(job.getJobID());
+    }
+    return failed;
+  }
+
+  /** Tasks of the job (its setup, maps, reduces, cleanup) still wait for a slot. */
+  private static boolean waiting(JobInProgress job) {
+    return pending(job.getTasks(TaskType.MAP)) > 0
+        || pending(job.getTasks(TaskType.REDUCE)) > 0
+        || (job.getTasks(TaskType.JOB_SETUP).length > 0 && !job.isSetupLaunched())
+        || (job.getTasks(TaskType.JOB_CLEANUP).length > 0 && !job.isCleanupLaunched());
+  }
+
+  /**
+   * Fails a job that cannot get a TaskTracker. {@code JobTracker.failJob} (public, what
+   * Hadoop's own components call) marks it failed and kills its tasks, but in Hadoop 1.2.1 an
+   * initialized job only reaches FAILED once its job-cleanup task has run on a TaskTracker
+   * (JobInProgress.terminate), and there is none. So the plugin then takes the step Hadoop
+   * takes when that cleanup task itself fails (JobInProgress.failedTask calls
+   * terminateJob(FAILED)): the job becomes FAILED, its history and summary are written, the
+   * JobTracker finalizes it, and its listeners (the wrapped scheduler's queue) hear of the
+   * state change as JobTracker.failJob tells them. Both steps are private in 1.2.1: reflection.
+   */
+  private void fail(JobInProgress job, String diagnostic) {
+    job.getStatus().setFailureInfo(diagnostic);
+    jobTracker.failJob(job);
+    if (job.isComplete()) {
+      return;
+    }
+    JobStatus before = (JobStatus) job.getStatus().clone();
+    try {
+      Method terminate = JobInProgress.class.getDeclaredMethod("terminateJob", int.class);
+      terminate.setAccessible(true);
+      terminate.invoke(job, JobStatus.FAILED);
+      JobStatus after = (JobStatus) job.getStatus().clone();
+      Method notify = JobTracker.class.getDeclaredMethod(
+          "updateJobInProgressListeners", JobChangeEvent.class);
+      notify.setAccessible(true);
+      notify.invoke(jobTracker, new JobStatusChangeEvent(
+          job, JobStatusChangeEvent.EventType.RUN_STATE_CHANGED, before, after));
+    } catch (NoSuchMethodException | IllegalAccessException | InvocationTargetException
+        | RuntimeException e) {
+      // Another Hadoop 1.x: the job stays failed-pending-cleanup, as failJob left it.
+      LOG.warn("MesosScheduler: could not complete the failure of " + job.getJobID()
+          + " (it ends when a TaskTracker runs its cleanup task): " + e, e);
     }
   }
 

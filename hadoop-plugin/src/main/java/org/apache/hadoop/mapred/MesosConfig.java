@@ -1,6 +1,12 @@
 package org.apache.hadoop.mapred;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
 import org.apache.hadoop.conf.Configuration;
+import org.apache.mesos.Protos.FrameworkInfo;
 
 /**
  * The {@code mapred.mesos.*} keys MesosScheduler reads, with their defaults. The names are the
@@ -35,6 +41,27 @@ final class MesosConfig {
   static final String LAUNCH_TIMEOUT = "mapred.mesos.tracker.launch.timeout";
   static final String REFUSE_SECONDS = "mapred.mesos.offer.refuse.seconds";
   static final String FRAMEWORK_NAME = "mapred.mesos.framework.name";
+  // The framework keys of the old plugin's roll_back branch (MesosScheduler.start there).
+  static final String FRAMEWORK_USER = "mapred.mesos.framework.user";
+  static final String FRAMEWORK_PRINCIPAL = "mapred.mesos.framework.principal";
+  static final String FRAMEWORK_SECRETFILE = "mapred.mesos.framework.secretfile";
+  /** Base of the exponential backoff after a TaskTracker launch failed (seconds). */
+  static final String FAILURE_BACKOFF = "mapred.mesos.tracker.failure.backoff.seconds";
+  /** Cap of that backoff (seconds). */
+  static final String FAILURE_BACKOFF_MAX = "mapred.mesos.tracker.failure.backoff.max.seconds";
+  /** Consecutive failed launches after which the waiting jobs fail; 0: never. */
+  static final String FAILURE_MAX = "mapred.mesos.tracker.failure.max";
+
+  /**
+   * Keys of the old mesos/hadoop plugin (its configuration.md, master and roll_back branches)
+   * that this MesosScheduler does not implement: Docker/container images for the TaskTracker,
+   * its Codahale metrics reporters, and the state file it wrote for operators. Each one set
+   * is logged once at WARN by {@link #warnings}, never silently dropped.
+   */
+  static final String[] IGNORED_PREFIXES = {
+    "mapred.mesos.docker.", "mapred.mesos.container.", "mapred.mesos.metrics."
+  };
+  static final String[] IGNORED_KEYS = {"mapred.mesos.state.file"};
 
   /** Runs the executor class through the installation's own launcher script. */
   static final String DEFAULT_COMMAND = "./bin/hadoop org.apache.hadoop.mapred.MesosExecutor";
@@ -76,6 +103,17 @@ final class MesosConfig {
   final double refuseSeconds;
   /** Empty: "Hadoop: (RPC port: <port>, WebUI port: <port>)", as the original plugin. */
   final String frameworkName;
+  /** FrameworkInfo.user; empty: the driver fills in the current user (as the old plugin). */
+  final String frameworkUser;
+  /** FrameworkInfo.principal, or null. */
+  final String frameworkPrincipal;
+  /** Not supported (no framework authentication yet): only warned about. */
+  final String frameworkSecretFile;
+  /** First backoff after a failed TaskTracker launch; doubles per consecutive failure. */
+  final double failureBackoffSecs;
+  final double failureBackoffMaxSecs;
+  /** Consecutive failed launches that fail the waiting jobs; 0 disables. */
+  final int failureMax;
 
   MesosConfig(Configuration conf) {
     master = conf.get(MASTER, "local");
@@ -103,6 +141,12 @@ final class MesosConfig {
     launchTimeoutSecs = conf.getInt(LAUNCH_TIMEOUT, 300);
     refuseSeconds = conf.getFloat(REFUSE_SECONDS, 30f);
     frameworkName = conf.get(FRAMEWORK_NAME, "");
+    frameworkUser = conf.get(FRAMEWORK_USER, "").trim();
+    frameworkPrincipal = emptyToNull(conf.get(FRAMEWORK_PRINCIPAL));
+    frameworkSecretFile = emptyToNull(conf.get(FRAMEWORK_SECRETFILE));
+    failureBackoffSecs = conf.getFloat(FAILURE_BACKOFF, 5f);
+    failureBackoffMaxSecs = conf.getFloat(FAILURE_BACKOFF_MAX, 300f);
+    failureMax = conf.getInt(FAILURE_MAX, 5);
   }
 
   /** Throws with the key's name when the configuration cannot launch anything. */
@@ -120,21 +164,104 @@ final class MesosConfig {
       throw new IllegalArgumentException(
           MAP_SLOTS_MAX + " + " + REDUCE_SLOTS_MAX + " must allow at least one slot");
     }
+    if (!(failureBackoffSecs >= 0) || failureBackoffMaxSecs < failureBackoffSecs || failureMax < 0) {
+      throw new IllegalArgumentException(
+          FAILURE_BACKOFF + " must not be negative, " + FAILURE_BACKOFF_MAX + " not below it, "
+              + FAILURE_MAX + " not negative");
+    }
   }
 
-  /** The directory the executor command runs in: configured, or derived from the URI's name. */
-  String executorDirectoryOrDerived() {
-    if (executorDirectory != null) {
-      return executorDirectory;
+  /**
+   * The FrameworkInfo the JobTracker registers with: name, user and principal as the old
+   * plugin's roll_back branch set them (MesosScheduler.start: mapred.mesos.framework.*).
+   */
+  FrameworkInfo frameworkInfo(String defaultName) {
+    FrameworkInfo.Builder b = FrameworkInfo.newBuilder()
+        .setUser(frameworkUser) // empty: the driver fills in the current user
+        .setName(frameworkName.isEmpty() ? defaultName : frameworkName)
+        .setRole(role)
+        .setCheckpoint(checkpoint);
+    if (frameworkPrincipal != null) {
+      b.setPrincipal(frameworkPrincipal);
     }
-    // hadoop-1.2.1.tar.gz extracts to hadoop-1.2.1/: strip the archive suffixes.
-    String name = executorUri.substring(executorUri.lastIndexOf('/') + 1);
-    for (String suffix : new String[] {".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip"}) {
-      if (name.endsWith(suffix)) {
-        return name.substring(0, name.length() - suffix.length());
+    return b.build();
+  }
+
+  /**
+   * What MesosScheduler logs at WARN when it starts: one line per key of the old plugin it
+   * ignores (present in the configuration), and the framework secret it cannot use.
+   */
+  static List<String> warnings(Configuration conf) {
+    TreeSet<String> ignored = new TreeSet<String>();
+    for (Map.Entry<String, String> e : conf) {
+      String key = e.getKey();
+      for (String prefix : IGNORED_PREFIXES) {
+        if (key.startsWith(prefix)) {
+          ignored.add(key);
+        }
+      }
+      for (String k : IGNORED_KEYS) {
+        if (key.equals(k)) {
+          ignored.add(key);
+        }
       }
     }
-    return name;
+    List<String> out = new ArrayList<String>();
+    for (String key : ignored) {
+      out.add(key + " (a key of the old mesos/hadoop plugin) is not implemented by this "
+          + "MesosScheduler: ignored");
+    }
+    String secret = emptyToNull(conf.get(FRAMEWORK_SECRETFILE));
+    if (secret != null) {
+      String principal = emptyToNull(conf.get(FRAMEWORK_PRINCIPAL));
+      out.add(FRAMEWORK_SECRETFILE + " is not supported: framework authentication is not "
+          + "implemented by this MesosScheduler, so "
+          + (principal == null ? "the framework" : "principal '" + principal + "'")
+          + " registers without a secret (a master that requires authentication refuses it): "
+          + "ignored");
+    }
+    return out;
+  }
+
+  /**
+   * The shell that enters the Hadoop directory before the executor command runs.
+   *
+   * <p>A configured {@code mapred.mesos.executor.directory} is entered as is. Otherwise the
+   * directory comes from the URI's file name, two ways: the name without its archive suffix
+   * ({@code hadoop-1.2.1.tar.gz} holding {@code hadoop-1.2.1/}), else, as the old plugin did
+   * (mesos/hadoop ResourcePolicy: the name up to its first dot, then {@code *}, as a shell
+   * glob), the first directory matching that glob ({@code hadoop.tar.gz} holding
+   * {@code hadoop-1.2.1/}). When neither exists the executor fails saying what it looked for.
+   */
+  String enterDirectoryCommand() {
+    if (executorDirectory != null) {
+      return "cd " + shellQuote(executorDirectory);
+    }
+    String name = executorUri.substring(executorUri.lastIndexOf('/') + 1);
+    int q = name.indexOf('?');
+    if (q >= 0) {
+      name = name.substring(0, q);
+    }
+    String exact = name;
+    for (String suffix : new String[] {".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar", ".zip"}) {
+      if (name.endsWith(suffix)) {
+        exact = name.substring(0, name.length() - suffix.length());
+        break;
+      }
+    }
+    int dot = name.indexOf('.');
+    String prefix = dot >= 0 ? name.substring(0, dot) : name;
+    String missing = "MesosScheduler: the sandbox holds no Hadoop directory " + exact
+        + " nor one matching " + prefix + "* (the top directory of the archive that "
+        + EXECUTOR_URI + " names)";
+    return "d=; for c in " + shellQuote(exact) + " " + shellQuote(prefix) + "*; do "
+        + "if [ -d \"$c\" ]; then d=$c; break; fi; done; "
+        + "if [ -z \"$d\" ]; then echo " + shellQuote(missing) + " >&2; exit 1; fi; "
+        + "cd \"$d\"";
+  }
+
+  static String shellQuote(String s) {
+    return "'" + s.replace("'", "'\\''") + "'";
   }
 
   /** Heap of the TaskTracker JVM: the executor's memory less JVM overhead (as the original). */

@@ -113,15 +113,12 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
     manager = new TrackerManager(
         config, new JobTrackerView(jobTracker), new JobConf(conf), env, new Random());
 
-    String name = config.frameworkName.isEmpty()
-        ? "Hadoop: (RPC port: " + jobTracker.port + ", WebUI port: " + jobTracker.infoPort + ")"
-        : config.frameworkName;
-    FrameworkInfo framework = FrameworkInfo.newBuilder()
-        .setUser("") // the driver fills in the current user
-        .setName(name)
-        .setRole(config.role)
-        .setCheckpoint(config.checkpoint)
-        .build();
+    for (String warning : MesosConfig.warnings(conf)) {
+      LOG.warn(warning);
+    }
+    FrameworkInfo framework = config.frameworkInfo(
+        "Hadoop: (RPC port: " + jobTracker.port + ", WebUI port: " + jobTracker.infoPort + ")");
+    String name = framework.getName();
     SchedulerDriver d;
     try {
       d = driverFactory.create(this, framework, config.master);
@@ -329,7 +326,7 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
       SchedulerDriver driver, ExecutorID executorId, SlaveID slaveId, int status) {
     onCallbackThread();
     try {
-      manager.executorLost(executorId, slaveId, status);
+      manager.executorLost(executorId, slaveId, status, System.currentTimeMillis());
     } catch (RuntimeException e) {
       LOG.error("MesosScheduler: handling the loss of " + executorId.getValue() + " failed", e);
     }

@@ -37,6 +37,19 @@ import org.apache.mesos.SchedulerDriver;
  * the Mesos task ↔ TaskTracker pairing, kills idle and stuck trackers, and tells Hadoop
  * about trackers Mesos lost.
  *
+ * <p>Failed launches: a TaskTracker whose Mesos task ends before the tracker's first heartbeat
+ * (a tarball without Hadoop in it, a URI the agent cannot fetch, a JVM that cannot start) is a
+ * failed launch. Relaunching at once on the next offer only repeats it (hadoop-mesos users saw
+ * dozens of sandboxes per second), so after each one offers are declined for a backoff that
+ * doubles per consecutive failure ({@code mapred.mesos.tracker.failure.backoff.seconds}, capped
+ * by {@code ...backoff.max.seconds}), each failure is logged at WARN with the task's state,
+ * reason and message, and after {@code mapred.mesos.tracker.failure.max} consecutive failures
+ * the jobs waiting for slots fail with that reason as their diagnostic
+ * ({@link ClusterView#failWaitingJobs}). A tracker that joins resets the count. The backoff
+ * has the shape of Mesos's own retries (src/sched/sched.cpp doReliableRegistration: the
+ * interval doubles per attempt, bounded by REGISTRATION_RETRY_INTERVAL_MAX), without the
+ * jitter: one JobTracker is not a herd.
+ *
  * <p>Locking: callers that need Hadoop state hold {@code view.lock()} (the JobTracker) and
  * then this object's monitor, never the reverse — the order of the JobTracker's own
  * heartbeat path, which calls {@link #heartbeat} with the JobTracker locked. Driver calls
@@ -62,6 +75,10 @@ final class TrackerManager {
   /** Offers were declined with a refuse filter since the last revive. */
   private boolean declinedSinceRevive;
   private boolean shuttingDown;
+  /** Failed launches since the last tracker joined (or the last time jobs were failed). */
+  private int consecutiveFailures;
+  /** No launch before this time (ms): the backoff after the last failed launch. */
+  private long backoffUntilMs;
 
   TrackerManager(
       MesosConfig config,
@@ -98,6 +115,9 @@ final class TrackerManager {
     }
     if (t.firstHeartbeatAtMs < 0) {
       t.firstHeartbeatAtMs = nowMs;
+      // The launch path works: earlier failures were transient.
+      consecutiveFailures = 0;
+      backoffUntilMs = 0;
       LOG.info(
           "TaskTracker " + t + " joined: first heartbeat " + (nowMs - t.launchedAtMs)
               + " ms after launch");
@@ -126,9 +146,19 @@ final class TrackerManager {
     synchronized (view.lock()) {
       synchronized (this) {
         int[] needed = neededSlots();
+        boolean backingOff = nowMs < backoffUntilMs;
         for (Offer offer : offers) {
           if (shuttingDown || (needed[0] <= 0 && needed[1] <= 0)) {
             decline(driver, offer.getId());
+            continue;
+          }
+          if (backingOff) {
+            // Refused until the backoff ends: the master offers again about then.
+            double remaining = Math.max(1.0, Math.ceil((backoffUntilMs - nowMs) / 1000.0));
+            driver.declineOffer(offer.getId(),
+                Filters.newBuilder().setRefuseSeconds(Math.min(remaining, config.refuseSeconds))
+                    .build());
+            declinedSinceRevive = true;
             continue;
           }
           MesosTracker launched = tryLaunch(driver, offer, needed[0], needed[1], nowMs);
@@ -159,6 +189,12 @@ final class TrackerManager {
               "TaskTracker " + t + " ended " + status.getState()
                   + (status.hasMessage() ? ": " + status.getMessage() : ""));
           forget(t);
+          if (!t.active()) {
+            launchFailed(t, t.stopped
+                ? "it did not join within " + config.launchTimeoutSecs + " s ("
+                    + MesosConfig.LAUNCH_TIMEOUT + ") and was killed"
+                : describe(status), nowMs);
+          }
         }
       }
     }
@@ -179,13 +215,17 @@ final class TrackerManager {
   }
 
   /** An executor process ended: its TaskTracker ran inside it. */
-  void executorLost(ExecutorID executorId, SlaveID slaveId, int status) {
+  void executorLost(ExecutorID executorId, SlaveID slaveId, int status, long nowMs) {
     synchronized (view.lock()) {
       synchronized (this) {
         for (MesosTracker t : new ArrayList<MesosTracker>(trackers.values())) {
           if (t.executorId.equals(executorId) && t.slaveId.equals(slaveId)) {
             LOG.warn("TaskTracker " + t + " lost: its executor exited with status " + status);
             forget(t);
+            if (!t.active()) {
+              launchFailed(t, "its executor exited with status " + status
+                  + " before the TaskTracker joined", nowMs);
+            }
           }
         }
       }
@@ -244,11 +284,21 @@ final class TrackerManager {
           }
         }
         int[] needed = neededSlots();
-        if (needed[0] > 0 || needed[1] > 0) {
+        if ((needed[0] > 0 || needed[1] > 0) && nowMs >= backoffUntilMs) {
           reviveIfDeclined();
         }
       }
     }
+  }
+
+  /** Consecutive failed launches so far (tests). */
+  synchronized int consecutiveFailures() {
+    return consecutiveFailures;
+  }
+
+  /** When launches resume, or 0 (tests). */
+  synchronized long backoffUntilMs() {
+    return backoffUntilMs;
   }
 
   /** The JobTracker is stopping: no more launches. */
@@ -257,6 +307,61 @@ final class TrackerManager {
   }
 
   // ---- internals (monitor held) --------------------------------------------------------
+
+  /**
+   * A tracker ended before it joined: back off, tell the JobTracker log, and past the cap
+   * fail the jobs that wait for the slots no tracker could bring (JobTracker locked).
+   */
+  private void launchFailed(MesosTracker t, String reason, long nowMs) {
+    if (shuttingDown) {
+      return;
+    }
+    consecutiveFailures++;
+    // base * 2^(n-1), capped; the shift is bounded so it cannot overflow.
+    double backoffSecs = Math.min(config.failureBackoffMaxSecs,
+        config.failureBackoffSecs * (double) (1L << Math.min(consecutiveFailures - 1, 30)));
+    backoffUntilMs = nowMs + (long) (backoffSecs * 1000);
+    String what = "TaskTracker " + t.taskId.getValue() + " on " + t.host + " failed to start: "
+        + reason;
+    int joined = 0;
+    for (MesosTracker other : trackers.values()) {
+      if (other.active() && !other.stopped) {
+        joined++;
+      }
+    }
+    // With trackers serving, jobs progress on them: keep backing off, fail nothing.
+    if (config.failureMax > 0 && consecutiveFailures >= config.failureMax && joined == 0) {
+      String diagnostic = "MesosScheduler: " + consecutiveFailures
+          + " consecutive TaskTracker launches failed; the last: " + what
+          + " (see the stderr of executor " + t.executorId.getValue()
+          + " in its Mesos sandbox; check " + MesosConfig.EXECUTOR_URI + " / "
+          + MesosConfig.EXECUTOR_DIRECTORY + ")";
+      List<JobID> failed = view.failWaitingJobs(diagnostic);
+      LOG.warn(what + "; " + consecutiveFailures + " consecutive launch failures ("
+          + MesosConfig.FAILURE_MAX + " = " + config.failureMax + "): failing the waiting jobs "
+          + failed);
+      // The next job gets a fresh run of attempts.
+      consecutiveFailures = 0;
+      backoffUntilMs = 0;
+      return;
+    }
+    LOG.warn(what + "; " + consecutiveFailures + " consecutive launch failure"
+        + (consecutiveFailures == 1 ? "" : "s")
+        + (config.failureMax > 0 ? " of at most " + config.failureMax : "")
+        + "; no launch for " + backoffSecs + " s");
+  }
+
+  /** "TASK_FAILED (REASON_...): message", as Mesos reported it. */
+  static String describe(TaskStatus status) {
+    StringBuilder b = new StringBuilder(status.getState().name());
+    if (status.hasReason()) {
+      b.append(" (").append(status.getReason().name()).append(')');
+    }
+    if (status.hasMessage() && !status.getMessage().isEmpty()) {
+      b.append(": ").append(status.getMessage());
+    }
+    return b.toString();
+  }
 
   /** {maps, reduces} still to launch: pending work beyond free and starting slots, or the pool minimum. */
   int[] neededSlots() {
@@ -377,7 +482,7 @@ final class TrackerManager {
     CommandInfo.Builder command = CommandInfo.newBuilder()
         .setEnvironment(env)
         // Logs (and task userlogs) go to the sandbox, where Mesos users look for them.
-        .setValue("export HADOOP_LOG_DIR=\"$PWD/logs\"; cd " + shellQuote(config.executorDirectoryOrDerived())
+        .setValue("export HADOOP_LOG_DIR=\"$PWD/logs\"; " + config.enterDirectoryCommand()
             + " && " + config.executorCommand);
     if (config.executorUri != null) {
       command.addUris(CommandInfo.URI.newBuilder().setValue(config.executorUri).setExtract(true));
@@ -461,9 +566,5 @@ final class TrackerManager {
       default:
         return false;
     }
-  }
-
-  private static String shellQuote(String s) {
-    return "'" + s.replace("'", "'\\''") + "'";
   }
 }

@@ -14,6 +14,9 @@ final class FakeCluster implements ClusterView {
   final Map<String, TrackerLoad> trackers = new HashMap<String, TrackerLoad>();
   final Set<JobID> completeJobs = new HashSet<JobID>();
   final List<String> lost = new ArrayList<String>();
+  /** The jobs failWaitingJobs fails, and the diagnostics it was given. */
+  final List<JobID> waitingJobs = new ArrayList<JobID>();
+  final List<String> failures = new ArrayList<String>();
 
   @Override
   public Object lock() {
@@ -38,6 +41,17 @@ final class FakeCluster implements ClusterView {
   @Override
   public void trackerLost(String host, int httpPort) {
     lost.add(host + ":" + httpPort);
+  }
+
+  @Override
+  public List<JobID> failWaitingJobs(String diagnostic) {
+    failures.add(diagnostic);
+    List<JobID> failed = new ArrayList<JobID>(waitingJobs);
+    completeJobs.addAll(waitingJobs);
+    waitingJobs.clear();
+    pendingMaps = 0;
+    pendingReduces = 0;
+    return failed;
   }
 
   /** The tracker reports with {@code busyMaps}/{@code busyReduces} slots in use. */

@@ -307,6 +307,9 @@ public class TrackerManagerTest {
     assertEquals(0, driver.killed.size());
     manager.periodicCheck(now + 61_000, true);
     assertEquals(Collections.singletonList(t.taskId), driver.killed);
+    // A launch that timed out is a failed launch: it backs off like the others.
+    status(t, TaskState.TASK_KILLED);
+    assertEquals(1, manager.consecutiveFailures());
   }
 
   @Test
@@ -332,5 +335,133 @@ public class TrackerManagerTest {
     offer(Offers.offer("o1", "a1", "h1", 8, 8192, 0));
     assertEquals(0, driver.launches.size());
     assertEquals(1, driver.declined.size());
+  }
+
+  private void failed(MesosTracker t, String message) {
+    manager.statusUpdate(driver,
+        TaskStatus.newBuilder().setTaskId(t.taskId).setState(TaskState.TASK_FAILED)
+            .setReason(TaskStatus.Reason.REASON_CONTAINER_LAUNCH_FAILED)
+            .setMessage(message).build(),
+        now);
+  }
+
+  /** The tracker launched from the last offer, by the launch's task id. */
+  private MesosTracker lastLaunched() {
+    String id = driver.launches.get(driver.launches.size() - 1).tasks.get(0).getTaskId().getValue();
+    for (MesosTracker t : manager.trackers()) {
+      if (t.taskId.getValue().equals(id)) {
+        return t;
+      }
+    }
+    throw new AssertionError("no tracker " + id);
+  }
+
+  @Test
+  public void aFailedLaunchBacksOffExponentiallyDecliningOffersUntilItEnds() {
+    // Issue 12: an unfetchable executor URI relaunched on every offer (55 launches in 15 s).
+    manager = manager(
+        "mapred.mesos.tracker.failure.backoff.seconds", "2",
+        "mapred.mesos.tracker.failure.backoff.max.seconds", "5",
+        "mapred.mesos.tracker.failure.max", "0");
+    cluster.pendingMaps = 1;
+    offer(Offers.offer("o1", "a1", "h1", 8, 8192, 0));
+    failed(lastLaunched(), "Failed to fetch hdfs://nn/hadoop.tar.gz");
+    assertEquals(1, manager.consecutiveFailures());
+    assertEquals(now + 2000, manager.backoffUntilMs());
+
+    // During the backoff: declined, refused for the rest of it, and no revive.
+    now += 500;
+    offer(Offers.offer("o2", "a1", "h1", 8, 8192, 0));
+    assertEquals(1, driver.launches.size());
+    assertEquals(2.0, driver.declineFilters.get(driver.declineFilters.size() - 1).getRefuseSeconds(), 1e-9);
+    manager.periodicCheck(now, true);
+    assertEquals(0, driver.revives);
+
+    // After it: the periodic check revives, the next offer launches.
+    now += 1500;
+    manager.periodicCheck(now, true);
+    assertEquals(1, driver.revives);
+    offer(Offers.offer("o3", "a1", "h1", 8, 8192, 0));
+    assertEquals(2, driver.launches.size());
+    // Second failure: 4 s; third: capped at 5 s.
+    failed(lastLaunched(), "again");
+    assertEquals(now + 4000, manager.backoffUntilMs());
+    now += 4000;
+    offer(Offers.offer("o4", "a1", "h1", 8, 8192, 0));
+    failed(lastLaunched(), "again");
+    assertEquals(now + 5000, manager.backoffUntilMs());
+    assertEquals(3, manager.consecutiveFailures());
+    assertTrue("failure.max 0 never fails jobs", cluster.failures.isEmpty());
+  }
+
+  @Test
+  public void afterFailureMaxConsecutiveFailedLaunchesTheWaitingJobsFailWithTheReason() {
+    manager = manager(
+        "mapred.mesos.tracker.failure.backoff.seconds", "1",
+        "mapred.mesos.tracker.failure.max", "3");
+    cluster.pendingMaps = 1;
+    JobID job = new JobID("jt", 7);
+    cluster.waitingJobs.add(job);
+    for (int i = 0; i < 3; i++) {
+      offer(Offers.offer("o" + i, "a1", "h1", 8, 8192, 0));
+      assertEquals(i + 1, driver.launches.size());
+      failed(lastLaunched(), "Failed to fetch 'hdfs://nn/hadoop.tar.gz': unsupported scheme");
+      now += 60_000;
+    }
+    assertEquals(1, cluster.failures.size());
+    String diagnostic = cluster.failures.get(0);
+    assertTrue(diagnostic, diagnostic.contains("3 consecutive TaskTracker launches failed"));
+    assertTrue(diagnostic, diagnostic.contains(
+        "TASK_FAILED (REASON_CONTAINER_LAUNCH_FAILED): Failed to fetch 'hdfs://nn/hadoop.tar.gz'"));
+    assertTrue(cluster.completeJobs.contains(job));
+    // The count starts over, and with no demand left nothing more is launched.
+    assertEquals(0, manager.consecutiveFailures());
+    offer(Offers.offer("o9", "a1", "h1", 8, 8192, 0));
+    assertEquals(3, driver.launches.size());
+  }
+
+  @Test
+  public void aTrackerThatJoinsResetsTheFailureCountAndTheBackoff() {
+    manager = manager("mapred.mesos.tracker.failure.max", "2");
+    cluster.pendingMaps = 1;
+    cluster.waitingJobs.add(new JobID("jt", 1));
+    offer(Offers.offer("o1", "a1", "h1", 8, 8192, 0));
+    failed(lastLaunched(), "transient");
+    assertEquals(1, manager.consecutiveFailures());
+    now += 60_000;
+    offer(Offers.offer("o2", "a1", "h1", 8, 8192, 0));
+    MesosTracker t = lastLaunched();
+    manager.heartbeat("h1", t.httpPort, now);
+    assertEquals(0, manager.consecutiveFailures());
+    assertEquals(0, manager.backoffUntilMs());
+    assertTrue(cluster.failures.isEmpty());
+  }
+
+  @Test
+  public void failuresWhileATrackerServesBackOffButFailNoJob() {
+    // One agent's launches fail while another's tracker runs the job: it still progresses.
+    manager = manager("mapred.mesos.tracker.failure.max", "1");
+    cluster.pendingMaps = 4;
+    offer(Offers.offer("o1", "a1", "h1", 8, 8192, 0));
+    MesosTracker good = lastLaunched();
+    manager.heartbeat("h1", good.httpPort, now);
+    cluster.load(good, 4, 0);
+    cluster.waitingJobs.add(new JobID("jt", 1));
+    offer(Offers.offer("o2", "a2", "h2", 8, 8192, 0));
+    assertEquals(2, driver.launches.size());
+    failed(lastLaunched(), "broken agent");
+    assertTrue(cluster.failures.isEmpty());
+    assertTrue(manager.backoffUntilMs() > now);
+  }
+
+  @Test
+  public void killsAndEndsOfJoinedTrackersAreNotLaunchFailures() {
+    cluster.pendingMaps = 2;
+    offer(Offers.offer("o1", "a1", "h1", 8, 8192, 0));
+    MesosTracker t = onlyTracker();
+    manager.heartbeat("h1", t.httpPort, now);
+    status(t, TaskState.TASK_FAILED);
+    assertEquals(0, manager.consecutiveFailures());
+    assertEquals(0, manager.backoffUntilMs());
   }
 }
