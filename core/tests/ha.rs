@@ -469,7 +469,8 @@ async fn assert_standby_redirects(standby: &str, leader: &str) {
 
 /// Issue 12 item 1: with three masters under ZooKeeper, each answers `/metrics/snapshot`
 /// itself and exactly one says `master/elected: 1`; the standbys serve their own
-/// `/version`, `/health`, `/master/health`, `/master/flags` and `/files/*`, and redirect
+/// `/version`, `/health`, `/master/health`, `/master/flags`, `/files/*` and
+/// `/logging/toggle`, and redirect
 /// the operator API (GET_HEALTH included), the scheduler API and the master's other
 /// endpoints to the leader (src/master/http.cpp: the `elected()` check of each handler,
 /// `Master::Http::redirect`; the table in core/src/master/http/routing.rs).
@@ -568,6 +569,13 @@ async fn standby_masters_serve_their_own_metrics_and_redirect_the_masters_endpoi
         );
         let (s, _, _) = get("/files/browse?path=/master/log").await;
         assert_eq!(s, 404);
+        let (s, _, body) = get("/logging/toggle").await;
+        assert_eq!((s, body.as_str()), (200, "0\n"));
+        let (s, _, body) = get("/logging/toggle?level=1").await;
+        assert_eq!(
+            (s, body.as_str()),
+            (400, "Expecting 'duration=value' in query.\n")
+        );
         // Redirected, the query kept, Location protocol-relative.
         let (s, h, _) = raw_request(
             "POST",

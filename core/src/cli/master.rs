@@ -525,10 +525,12 @@ pub async fn run_with(
 
 /// The endpoints of the libprocess processes a master runs beside its own (see
 /// `master::http::router_with`): `/files/*` over a registry with nothing attached (remesos
-/// logs to stderr, so there is no `/master/log` to attach as Mesos does with `--log_dir`).
+/// logs to stderr, so there is no `/master/log` to attach as Mesos does with `--log_dir`),
+/// and `/logging/toggle`.
 pub(crate) fn processes() -> axum::Router {
     let files = crate::agent::files::Files::new();
     crate::agent::files::routes(std::sync::Arc::new(std::sync::RwLock::new(files)))
+        .merge(super::logging::routes())
 }
 
 /// Recovers the registry from `store` and starts the leading master over it.
