@@ -41,7 +41,7 @@
 //! | `/master/health` | 200, served | `http.cpp` `Master::Http::health` (no check) |
 //! | `/master/flags` | its own flags | `http.cpp` `Master::Http::flags` (no check) |
 //! | `/master/redirect` | 307 to the leader's root; `/master/redirect/...` 404 | `http.cpp` `Master::Http::redirect` |
-//! | `/metrics/snapshot` | its own metrics, `master/elected: 0` | libprocess `metrics.cpp` (process `metrics`); `master.cpp` `Master::Metrics` gauges |
+//! | `/metrics/snapshot` | its own metrics, `master/elected: 0` | libprocess `metrics.cpp` (process `metrics`); `src/master/metrics.cpp` `Metrics::Metrics`, `master.hpp` `_elected` |
 //! | `/version` | served | `src/version/version.cpp` (process `version`) |
 //! | `/files/*` | served (nothing attached: `--log_dir` is not supported) | `src/files/files.cpp` (process `files`) |
 //! | `/logging/toggle` | served | libprocess `logging.cpp` (process `logging`) |

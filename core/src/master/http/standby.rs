@@ -2,11 +2,11 @@
 //! `/metrics/snapshot` with its own metrics, `/version`, `/master/health`, `/master/flags`,
 //! and the processes `cli` composes (`/files/*`, `/logging/toggle`).
 //!
-//! Mesos registers the master's metrics when the master process starts, elected or not
-//! (`src/master/master.cpp`, `Master::Metrics`), so a standby's snapshot has the leader's
-//! keys: its gauges read an empty master (0), `master/elected` is `elected()` (0 while
-//! standing by, 1 from election on) and `master/uptime_secs` counts from the process's
-//! start. Here the keys and values come from an empty [`Master`] built from the same
+//! Mesos registers the master's metrics when the master is constructed, elected or not
+//! (`src/master/master.cpp` `Master::Master` creates `Metrics`, `src/master/metrics.cpp`
+//! adds them), so a standby's snapshot has the leader's keys: its gauges read an empty
+//! master (0), `master/elected` is `elected()` (0 while standing by, 1 from election on)
+//! and `master/uptime_secs` counts from the process's start. Here the keys and values come from an empty [`Master`] built from the same
 //! configuration; the flags are the ones it started with (`Master::Http::flags` has no
 //! `elected()` check).
 
@@ -92,8 +92,9 @@ async fn flags(State(snapshot): State<Arc<Snapshot>>, method: Method) -> Respons
 mod tests {
     use super::*;
 
-    /// `master.cpp` `Master::Metrics`: a standby reports `master/elected` 0 beside the same
-    /// keys as the leader, its gauges at 0 (an empty master), and its own uptime.
+    /// `src/master/metrics.cpp` and `master.hpp` `_elected`: a standby reports
+    /// `master/elected` 0 beside the same keys as the leader, its gauges at 0 (an empty
+    /// master), and its own uptime.
     #[test]
     fn a_standby_reports_not_elected_with_the_leaders_metric_names() {
         let snapshot = Snapshot::new(&Config::default(), "standby");
@@ -109,7 +110,7 @@ mod tests {
         assert_eq!(m["master/slaves_active"], 0.0);
         let keys: Vec<&String> = m.as_object().unwrap().keys().collect();
         assert_eq!(keys, leader.keys().collect::<Vec<_>>());
-        // Elected and recovering: 1 (`Master::_elected` reads `elected()`).
+        // Elected and recovering: 1 (`_elected` reads `elected()`).
         assert_eq!(snapshot.metrics_json(true, 0.0)["master/elected"], 1.0);
     }
 }
