@@ -467,6 +467,145 @@ async fn assert_standby_redirects(standby: &str, leader: &str) {
     assert_eq!(status, 200);
 }
 
+/// Issue 12 item 1: with three masters under ZooKeeper, each answers `/metrics/snapshot`
+/// itself and exactly one says `master/elected: 1`; the standbys serve their own
+/// `/version`, `/health`, `/master/health`, `/master/flags`, `/files/*` and
+/// `/logging/toggle`, and redirect
+/// the operator API (GET_HEALTH included), the scheduler API and the master's other
+/// endpoints to the leader (src/master/http.cpp: the `elected()` check of each handler,
+/// `Master::Http::redirect`; the table in core/src/master/http/routing.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standby_masters_serve_their_own_metrics_and_redirect_the_masters_endpoints() {
+    use support::raw_request;
+    let zk = ZooKeeper::start();
+    let dir = scratch("standby-endpoints");
+    let url = zk.url("/mesos");
+    let flags = vec![
+        format!("--zk={url}"),
+        "--zk_session_timeout=2secs".to_string(),
+    ];
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let _masters: Vec<Proc> = ports
+        .iter()
+        .map(|p| start_master(&dir, *p, &flags))
+        .collect();
+    let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let leader = leader_of(&url).await;
+    for m in &addresses {
+        wait_health(m).await;
+    }
+    let standbys: Vec<&String> = addresses.iter().filter(|m| **m != leader).collect();
+    assert_eq!(standbys.len(), 2);
+    // Each standby learns of the leader a moment after the test's own detector does: until
+    // then it answers 503 where it will redirect.
+    for standby in &standbys {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while raw_request(
+            "GET",
+            &format!("http://{standby}/master/state"),
+            &[],
+            Vec::new(),
+        )
+        .await
+        .0 != 307
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{standby} did not learn the leader"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // The leader may take a moment to recover its registry and serve its metrics.
+    wait_metrics(&leader, "the leader", Duration::from_secs(20), |m| {
+        m["master/elected"] == 1.0
+    })
+    .await;
+
+    // "Are you elected?", asked of each master: one yes.
+    let mut elected = Vec::new();
+    for m in &addresses {
+        let snapshot = metrics(m)
+            .await
+            .unwrap_or_else(|| panic!("{m} has no metrics"));
+        assert!(
+            snapshot["master/uptime_secs"].is_number(),
+            "{m}: {snapshot}"
+        );
+        assert_eq!(snapshot["master/slaves_active"], 0.0, "{m}");
+        if snapshot["master/elected"] == 1.0 {
+            elected.push(m.clone());
+        } else {
+            assert_eq!(snapshot["master/elected"], 0.0, "{m}: {snapshot}");
+        }
+    }
+    assert_eq!(elected, vec![leader.clone()]);
+
+    let leader_port = leader.rsplit(':').next().unwrap().to_string();
+    for standby in standbys {
+        let get = |path: &str| {
+            let url = format!("http://{standby}{path}");
+            async move { raw_request("GET", &url, &[], Vec::new()).await }
+        };
+        let standby_port = standby.rsplit(':').next().unwrap();
+        // Served by the standby itself.
+        let (s, _, body) = get("/version").await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["version"],
+            "1.11.0"
+        );
+        for path in ["/health", "/master/health"] {
+            assert_eq!(get(path).await.0, 200, "{standby}{path}");
+        }
+        let (s, _, body) = get("/master/flags").await;
+        assert_eq!(s, 200);
+        let own: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(own["flags"]["port"], standby_port, "{body}");
+        let (s, _, body) = get("/files/browse").await;
+        assert_eq!(
+            (s, body.as_str()),
+            (400, "Expecting 'path=value' in query.\n")
+        );
+        let (s, _, _) = get("/files/browse?path=/master/log").await;
+        assert_eq!(s, 404);
+        let (s, _, body) = get("/logging/toggle").await;
+        assert_eq!((s, body.as_str()), (200, "0\n"));
+        let (s, _, body) = get("/logging/toggle?level=1").await;
+        assert_eq!(
+            (s, body.as_str()),
+            (400, "Expecting 'duration=value' in query.\n")
+        );
+        // Redirected, the query kept, Location protocol-relative.
+        let (s, h, _) = raw_request(
+            "POST",
+            &format!("http://{standby}/api/v1"),
+            &[("Content-Type", "application/json")],
+            br#"{"type":"GET_HEALTH"}"#.to_vec(),
+        )
+        .await;
+        assert_eq!(s, 307, "GET_HEALTH on {standby}");
+        assert_eq!(h["location"], format!("//{leader}/api/v1"));
+        for (path, location) in [
+            ("/master/state", format!("//{leader}/master/state")),
+            (
+                "/master/state?jsonp=cb",
+                format!("//{leader}/master/state?jsonp=cb"),
+            ),
+            ("/state/", format!("//{leader}/state/")),
+            ("/master/tasks", format!("//{leader}/master/tasks")),
+            ("/redirect", format!("//127.0.0.1:{leader_port}")),
+        ] {
+            let (s, h, _) = get(path).await;
+            assert_eq!(s, 307, "{standby}{path}");
+            assert_eq!(h["location"], location, "{standby}{path}");
+        }
+        // Nothing matches: 404 on a standby too.
+        assert_eq!(get("/no/such/path").await.0, 404);
+        assert_eq!(get("/master/redirect/x").await.0, 404);
+    }
+}
+
 /// Issue 7 §5(a): kill -9 the leading master of 3 under a steady workload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_leading_master_loses_no_task() {

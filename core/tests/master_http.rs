@@ -195,24 +195,14 @@ async fn post_raw(
     extra: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (u16, String) {
-    use http_body_util::{BodyExt, Full};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http();
-    let mut request =
-        hyper::Request::post(format!("http://{master}{path}")).header("Accept", accept);
+    let mut headers = vec![("Accept", accept)];
     if let Some(ct) = content_type {
-        request = request.header("Content-Type", ct);
+        headers.push(("Content-Type", ct));
     }
-    for (k, v) in extra {
-        request = request.header(*k, *v);
-    }
-    let response = client
-        .request(request.body(Full::new(bytes::Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    headers.extend_from_slice(extra);
+    let url = format!("http://{master}{path}");
+    let (status, _, body) = support::raw_request("POST", &url, &headers, body).await;
+    (status, body)
 }
 
 /// Announces a body over the limit, sends a little of it, and reads the status line.
@@ -605,4 +595,104 @@ async fn maintenance_endpoints_and_mark_agent_gone() {
     )
     .await;
     assert_eq!((s, body.as_str()), (404, "Agent 'nope' not found"));
+}
+
+/// Issue 12 item 2: libprocess's routing rules (3rdparty/libprocess/src/process.cpp,
+/// `ProcessManager::handle` and `ProcessBase::consume`) on the master's port. A trailing
+/// `/` is stripped, the longest route prefix serves, nothing matching is `404`, `/` is the
+/// (missing) web UI; gRPC is chosen by content type only, so an agent's session still works
+/// and an `application/grpc` request to any path gets a gRPC answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_are_routed_with_libprocess_rules_and_grpc_by_content_type() {
+    use support::raw_request;
+    let master = start_master().await;
+    // An agent registers over the gRPC service on the same port.
+    let _agent = support::start_agent(&master, "route-host", "cpus:1;mem:256").await;
+    let get = |path: &'static str| {
+        let url = format!("http://{master}{path}");
+        async move { raw_request("GET", &url, &[], Vec::new()).await }
+    };
+    let json = |headers: &hyper::HeaderMap, body: &str, path: &str| -> Value {
+        assert_eq!(headers["content-type"], "application/json", "{path}");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {body:?}"))
+    };
+
+    // Trailing slashes: ".../path/" is ".../path".
+    for path in ["/master/frameworks/", "/frameworks/"] {
+        let (s, h, body) = get(path).await;
+        assert_eq!(s, 200, "{path}");
+        assert!(json(&h, &body, path)["frameworks"].is_array(), "{path}");
+    }
+    for path in [
+        "/master/state/",
+        "/state//",
+        "/master/state/x",
+        "/master/state/x/y",
+    ] {
+        let (s, h, body) = get(path).await;
+        assert_eq!(s, 200, "{path}");
+        let state = json(&h, &body, path);
+        assert_eq!(state["slaves"][0]["hostname"], "route-host", "{path}");
+    }
+    let (s, h, body) = get("/version/").await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        json(&h, &body, "/version/")["version"],
+        master::MESOS_VERSION
+    );
+    // The longest prefix: /api/v1/<anything> is the operator API.
+    let (s, _, body) = raw_request(
+        "POST",
+        &format!("http://{master}/api/v1/"),
+        &[("Content-Type", "application/json")],
+        br#"{"type":"GET_HEALTH"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["get_health"]["healthy"],
+        true
+    );
+
+    // Nothing matches: 404, and no gRPC answer.
+    for path in [
+        "/no/such/path",
+        "/version/x",
+        "/master/statex",
+        "/metrics",
+        "/master/metrics/snapshot",
+        "/master/redirect/x",
+        "/master/../version",
+    ] {
+        let (s, h, body) = get(path).await;
+        assert_eq!(s, 404, "{path}");
+        assert!(h.get("grpc-status").is_none(), "{path}");
+        assert!(body.is_empty(), "{path}: {body:?}");
+    }
+    // `/`: the web UI, not built yet: 404 with a page that says so.
+    for path in ["/", "/master/", "/app/app.js"] {
+        let (s, h, body) = get(path).await;
+        assert_eq!(s, 404, "{path}");
+        assert_eq!(h["content-type"], "text/html; charset=utf-8", "{path}");
+        assert!(body.contains("web UI is not part of this build"), "{body}");
+    }
+
+    // gRPC by content type: any path, answered by the gRPC service.
+    for content_type in ["application/grpc", "application/grpc+proto"] {
+        let (s, h, _) = raw_request(
+            "POST",
+            &format!("http://{master}/no/such/path"),
+            &[("Content-Type", content_type)],
+            Vec::new(),
+        )
+        .await;
+        assert_eq!(s, 200, "{content_type}");
+        assert_eq!(h["grpc-status"], "12", "{content_type}");
+    }
+    // The agent's session is still served: the master counts it.
+    let (_, h, body) = get("/metrics/snapshot").await;
+    assert_eq!(
+        json(&h, &body, "/metrics/snapshot")["master/slaves_active"],
+        1.0
+    );
 }

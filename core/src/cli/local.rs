@@ -158,7 +158,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
         id,
         crate::master::runtime::now(),
     ));
-    let app = crate::master::http::router(handle);
+    let app = crate::master::http::router_with(handle, super::master::processes());
     let master_server = tokio::spawn(async move {
         super::serve::serve(listener, app, limits, std::future::pending()).await;
     });

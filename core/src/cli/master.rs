@@ -429,13 +429,17 @@ pub async fn run_with(
             _ => Store::Memory,
         };
         let handle = lead(config, id, store, &durability).await?;
-        let app = master::http::router(handle);
+        let app = master::http::router_with(handle, processes());
         super::serve::serve(listener, app, limits, shutdown_signal()).await;
         return Ok(());
     };
 
     let (role_tx, role_rx) = tokio::sync::watch::channel(master::http::Role::Standby(None));
-    let app = master::http::contender_router(role_rx);
+    let app = master::http::contender_router(
+        role_rx,
+        master::http::Snapshot::new(&config, &id),
+        processes(),
+    );
     let mut server = tokio::spawn(async move {
         super::serve::serve(listener, app, limits, shutdown_signal()).await;
     });
@@ -495,7 +499,10 @@ pub async fn run_with(
         None => Store::Memory,
     };
     let handle = lead(config, id, store, &durability).await?;
-    role_tx.send_replace(master::http::Role::Leading(master::http::router(handle)));
+    role_tx.send_replace(master::http::Role::Leading(master::http::router_with(
+        handle,
+        processes(),
+    )));
     loop {
         tokio::select! {
             changed = leadership.changed() => {
@@ -514,6 +521,16 @@ pub async fn run_with(
             }
         }
     }
+}
+
+/// The endpoints of the libprocess processes a master runs beside its own (see
+/// `master::http::router_with`): `/files/*` over a registry with nothing attached (remesos
+/// logs to stderr, so there is no `/master/log` to attach as Mesos does with `--log_dir`),
+/// and `/logging/toggle`.
+pub(crate) fn processes() -> axum::Router {
+    let files = crate::agent::files::Files::new();
+    crate::agent::files::routes(std::sync::Arc::new(std::sync::RwLock::new(files)))
+        .merge(super::logging::routes())
 }
 
 /// Recovers the registry from `store` and starts the leading master over it.

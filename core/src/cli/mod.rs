@@ -5,6 +5,7 @@ mod execute;
 mod executor;
 mod fetcher;
 pub mod local;
+mod logging;
 mod master;
 pub mod security;
 pub(crate) mod serve;
@@ -164,15 +165,29 @@ pub(crate) fn init_logging(level: &str, quiet: bool) {
         "WARNING" => "warn",
         _ => "info",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("REMESOS_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if quiet { "error" } else { level })
-    });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // `REMESOS_LOG` (a `tracing` filter) wins when it parses.
+    let original = std::env::var("REMESOS_LOG")
+        .ok()
+        .filter(|f| tracing_subscriber::EnvFilter::try_new(f).is_ok())
+        .unwrap_or_else(|| if quiet { "error" } else { level }.to_string());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&original))
         .with_writer(std::io::stderr)
         // Colours only on a terminal: logs are mostly files (sandboxes, tests, services).
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        // `/logging/toggle` changes the filter for a while (logging.rs).
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    if builder.try_init().is_ok() {
+        logging::install(
+            original,
+            Box::new(move |filter| {
+                let filter =
+                    tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
+                handle.reload(filter).map_err(|e| e.to_string())
+            }),
+        );
+    }
 }
 
 /// The machine's hostname, as Mesos uses it when `--hostname` is not given.

@@ -376,3 +376,28 @@ pub async fn operator_call(addr: &str, body: &str) -> (u16, serde_json::Value) {
     let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
     (status, json)
 }
+
+/// A raw HTTP/1.1 request through hyper (no redirect is followed): the status, the headers
+/// and the body as text.
+pub async fn raw_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, hyper::HeaderMap, String) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let mut request = hyper::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = client
+        .request(request.body(Full::new(bytes::Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}

@@ -1,55 +1,162 @@
 //! The master's HTTP surface: the v1 scheduler API (`scheduler.rs`), the v1 operator API
-//! and the JSON endpoints tools read (`operator.rs`), on one axum router that also carries
-//! the agents' gRPC service (DESIGN.md §2: one port for HTTP/1.1 and h2c).
+//! and the JSON endpoints tools read (`operator.rs`), on one port that also carries the
+//! agents' gRPC service (DESIGN.md §2: one port for HTTP/1.1 and h2c).
+//!
+//! A request with an `application/grpc*` content type goes to the gRPC service; any other
+//! is routed with libprocess's rules (`routing.rs`: delegation to the `master` process,
+//! trailing `/` stripped, longest route prefix, 404 otherwise) to one endpoint, whose
+//! handler is found under its canonical path (`/master/state`, `/metrics/snapshot`,
+//! `/version`, `/files/browse`, ...). A master that does not lead serves some endpoints
+//! itself and redirects the others (`routing.rs` has the table, `standby.rs` the answers).
 
 mod operator;
+mod routing;
 mod scheduler;
+mod standby;
 
 pub use operator::version_info;
+pub use standby::Snapshot;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use tower::ServiceExt;
 
 use super::runtime::MasterHandle;
+use routing::{Process, Standby, Target};
 
-/// Every master route, each also under the `/master` prefix (the master's libprocess id).
+/// The leading master's router, without the processes that `cli` composes beside it (see
+/// [`router_with`]).
 pub fn router(master: MasterHandle) -> Router {
+    router_with(master, Router::new())
+}
+
+/// The leading master's router. `processes` serves the endpoints of libprocess processes
+/// that are not the master's, under their canonical paths (`/files/*` over an empty files
+/// registry, `/logging/toggle`): `cli` builds it, as `files` lives with the agent and the
+/// master may not depend on it (DESIGN.md §1).
+pub fn router_with(master: MasterHandle, processes: Router) -> Router {
     let routes = Router::new()
-        .route("/api/v1/scheduler", any(scheduler::scheduler))
-        .route("/api/v1", any(operator::api))
-        .route("/state", any(operator::state))
-        .route("/state.json", any(operator::state))
-        .route("/state-summary", any(operator::state_summary))
-        .route("/frameworks", any(operator::frameworks))
-        .route("/slaves", any(operator::slaves))
-        .route("/tasks", any(operator::tasks))
-        .route("/tasks.json", any(operator::tasks))
-        .route("/roles", any(operator::roles))
-        .route("/roles.json", any(operator::roles))
-        .route("/weights", any(operator::weights))
-        .route("/flags", any(operator::flags))
-        .route("/health", any(operator::health))
-        .route("/redirect", any(operator::redirect))
-        .route("/teardown", any(operator::teardown))
-        .route("/maintenance/schedule", any(operator::maintenance_schedule))
-        .route("/maintenance/status", any(operator::maintenance_status))
-        .route("/machine/down", any(operator::machine_down))
-        .route("/machine/up", any(operator::machine_up))
-        .with_state(master.clone());
-    let top = Router::new()
+        .route("/master/api/v1/scheduler", any(scheduler::scheduler))
+        .route("/master/api/v1", any(operator::api))
+        .route("/master/state", any(operator::state))
+        .route("/master/state.json", any(operator::state))
+        .route("/master/state-summary", any(operator::state_summary))
+        .route("/master/frameworks", any(operator::frameworks))
+        .route("/master/slaves", any(operator::slaves))
+        .route("/master/tasks", any(operator::tasks))
+        .route("/master/tasks.json", any(operator::tasks))
+        .route("/master/roles", any(operator::roles))
+        .route("/master/roles.json", any(operator::roles))
+        .route("/master/weights", any(operator::weights))
+        .route("/master/flags", any(operator::flags))
+        .route("/master/health", any(operator::health))
+        .route("/master/redirect", any(operator::redirect))
+        .route("/master/teardown", any(operator::teardown))
+        .route(
+            "/master/maintenance/schedule",
+            any(operator::maintenance_schedule),
+        )
+        .route(
+            "/master/maintenance/status",
+            any(operator::maintenance_status),
+        )
+        .route("/master/machine/down", any(operator::machine_down))
+        .route("/master/machine/up", any(operator::machine_up))
         .route("/metrics/snapshot", any(operator::metrics))
         .route("/version", any(operator::version))
-        .with_state(master.clone());
+        .with_state(master.clone())
+        .merge(processes);
+    let http = libprocess(routes);
     let grpc = tonic::service::Routes::new(super::service::server(master)).into_axum_router();
-    Router::new()
-        .nest("/master", routes.clone())
-        .merge(routes)
-        .merge(top)
+    Router::new().fallback(move |request: Request| {
+        let (http, grpc) = (http.clone(), grpc.clone());
+        async move {
+            let router = if is_grpc(&request) { grpc } else { http };
+            match router.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    })
+}
+
+/// `routes` (canonical paths only) behind libprocess's routing, with the body limits of
+/// the HTTP APIs.
+fn libprocess(routes: Router) -> Router {
+    let routes = routes
+        .fallback(|| async { not_found() })
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::api::MAX_BODY_BYTES,
         ))
-        .layer(axum::middleware::from_fn(crate::api::refuse_oversized))
-        .merge(grpc)
+        .layer(axum::middleware::from_fn(crate::api::refuse_oversized));
+    Router::new().fallback(move |request: Request| {
+        let routes = routes.clone();
+        async move {
+            match routing::resolve(request.uri().path()) {
+                Target::Endpoint {
+                    process: Process::Master,
+                    name: "redirect",
+                    path,
+                } if routing::redirect_rule(&path) == Standby::NotFound => not_found(),
+                Target::Endpoint { process, name, .. } => {
+                    forward(routes, request, process, name).await
+                }
+                other => unrouted(other),
+            }
+        }
+    })
+}
+
+/// Hands `request` to `routes` under the endpoint's canonical path, query kept.
+async fn forward(routes: Router, mut request: Request, process: Process, name: &str) -> Response {
+    let mut target = Target::canonical(process, name);
+    if let Some(query) = request.uri().query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    let Ok(uri) = axum::http::Uri::try_from(target) else {
+        return crate::api::error(StatusCode::BAD_REQUEST, "Malformed request URL");
+    };
+    *request.uri_mut() = uri;
+    match routes.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// The answer for a path no endpoint serves.
+fn unrouted(target: Target) -> Response {
+    match target {
+        Target::WebUi => web_ui(),
+        Target::BadPath => crate::api::error(
+            StatusCode::BAD_REQUEST,
+            "Request URL path must start with '/'",
+        ),
+        Target::Endpoint { .. } | Target::NotFound => not_found(),
+    }
+}
+
+/// libprocess's `NotFound()`: a status, no body.
+fn not_found() -> Response {
+    StatusCode::NOT_FOUND.into_response()
+}
+
+/// `/`, `/app/*`, `/assets/*`: Mesos serves the web UI's files there and answers 404 when
+/// they are missing; they are not built yet (issue 18), so 404 with a line that says so.
+fn web_ui() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!DOCTYPE html>\n<html><head><title>Mesos</title></head><body>\n\
+         <p>The web UI is not part of this build of remesos yet. The master's endpoints \
+         answer: <a href=\"/master/state\">/master/state</a>, \
+         <a href=\"/metrics/snapshot\">/metrics/snapshot</a>, \
+         <a href=\"/version\">/version</a>.</p>\n</body></html>\n",
+    )
+        .into_response()
 }
 
 /// What a master started with `--zk` serves, as the election goes.
@@ -66,16 +173,24 @@ pub enum Role {
 }
 
 /// The router of a contending master: the full master once it leads; before that, Mesos's
-/// answers for a non-leading master (reference §3.1): `307 Temporary Redirect` to the
-/// leader with a protocol-relative `Location`, `503` while no leader is elected, and
-/// `/health` and `/version` answered locally. Agents' gRPC sessions get `503` from a
-/// standby (they re-detect the leader) and wait while the master recovers (see
-/// [`Role::Recovering`]).
-pub fn contender_router(role: tokio::sync::watch::Receiver<Role>) -> Router {
-    Router::new().fallback(move |request: axum::extract::Request| {
+/// answers for a master that does not lead (`routing.rs`): the other processes' endpoints,
+/// `/master/health` and `/master/flags` answered from `snapshot`; the master's other
+/// endpoints `307 Temporary Redirect` to the leader with a protocol-relative `Location`,
+/// `503` while no leader is elected, `503 Master has not finished recovery` while this one
+/// recovers. Agents' gRPC sessions get `503` from a standby (they re-detect the leader) and
+/// wait while the master recovers (see [`Role::Recovering`]).
+pub fn contender_router(
+    role: tokio::sync::watch::Receiver<Role>,
+    snapshot: Snapshot,
+    processes: Router,
+) -> Router {
+    let snapshot = std::sync::Arc::new(snapshot);
+    let standby = standby::routes(snapshot.clone(), false, processes.clone());
+    let recovering = standby::routes(snapshot, true, processes);
+    Router::new().fallback(move |request: Request| {
         let mut role = role.clone();
+        let (standby, recovering) = (standby.clone(), recovering.clone());
         async move {
-            use tower::ServiceExt;
             loop {
                 let current = role.borrow_and_update().clone();
                 match current {
@@ -85,22 +200,25 @@ pub fn contender_router(role: tokio::sync::watch::Receiver<Role>) -> Router {
                             Err(never) => match never {},
                         };
                     }
-                    Role::Standby(leader) => return standby(leader.as_deref(), &request),
+                    Role::Standby(_) if is_grpc(&request) => {
+                        return unavailable("No leader elected");
+                    }
                     Role::Recovering if is_grpc(&request) => {
                         if role.changed().await.is_err() {
                             return unavailable("the master is shutting down");
                         }
                     }
-                    Role::Recovering => {
-                        return unavailable("Master has not finished recovery");
+                    Role::Standby(leader) => {
+                        return not_leading(leader.as_deref(), standby, request).await;
                     }
+                    Role::Recovering => return recovering_http(recovering, request).await,
                 }
             }
         }
     })
 }
 
-fn is_grpc(request: &axum::extract::Request) -> bool {
+fn is_grpc(request: &Request) -> bool {
     request
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
@@ -108,22 +226,31 @@ fn is_grpc(request: &axum::extract::Request) -> bool {
         .is_some_and(|v| v.starts_with("application/grpc"))
 }
 
-fn unavailable(message: &str) -> axum::response::Response {
-    crate::api::error(axum::http::StatusCode::SERVICE_UNAVAILABLE, message)
+fn unavailable(message: &str) -> Response {
+    crate::api::error(StatusCode::SERVICE_UNAVAILABLE, message)
 }
 
-fn standby(
+/// A standby's HTTP answers (`routing.rs`'s table); `local` serves what it serves itself.
+async fn not_leading(
     leader: Option<&remesos_proto::v1::MasterInfo>,
-    request: &axum::extract::Request,
-) -> axum::response::Response {
-    use axum::http::{StatusCode, header};
-    use axum::response::IntoResponse;
-    let path = request.uri().path();
-    let local = path.strip_prefix("/master").unwrap_or(path);
-    if local == "/health" {
-        return StatusCode::OK.into_response();
-    }
-    let Some(leader) = leader.filter(|_| !is_grpc(request)) else {
+    local: Router,
+    request: Request,
+) -> Response {
+    let Target::Endpoint {
+        process,
+        name,
+        path,
+    } = routing::resolve(request.uri().path())
+    else {
+        return unrouted(routing::resolve(request.uri().path()));
+    };
+    let to_root = match routing::standby(process, name, &path) {
+        Standby::Serve => return forward(local, request, process, name).await,
+        Standby::NotFound => return not_found(),
+        Standby::RedirectToRoot => true,
+        Standby::Redirect => false,
+    };
+    let Some(leader) = leader else {
         return unavailable("No leader elected");
     };
     let host = leader
@@ -133,8 +260,8 @@ fn standby(
         .unwrap_or_else(|| std::net::Ipv4Addr::from(leader.ip.to_le_bytes()).to_string());
     // `/redirect` goes to the leader's root; anything else to the same path there.
     let mut location = format!("//{host}:{}", leader.port);
-    if local != "/redirect" {
-        location.push_str(path);
+    if !to_root {
+        location.push_str(request.uri().path());
         if let Some(q) = request.uri().query() {
             location.push('?');
             location.push_str(q);
@@ -142,7 +269,25 @@ fn standby(
     }
     let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, v);
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, v);
     }
     response
+}
+
+/// An elected master recovering its registry: the master's endpoints wait for it (503),
+/// the other processes serve as on a standby.
+async fn recovering_http(local: Router, request: Request) -> Response {
+    match routing::resolve(request.uri().path()) {
+        Target::Endpoint {
+            process,
+            name,
+            path,
+        } => match routing::standby(process, name, &path) {
+            Standby::Serve => forward(local, request, process, name).await,
+            _ => unavailable("Master has not finished recovery"),
+        },
+        other => unrouted(other),
+    }
 }

@@ -503,7 +503,7 @@ impl futures::Stream for OperatorEvents {
     }
 }
 
-fn get_only(method: &Method) -> Option<Response> {
+pub(super) fn get_only(method: &Method) -> Option<Response> {
     (method != Method::GET && method != Method::HEAD).then(|| {
         let mut r = api::error(
             StatusCode::METHOD_NOT_ALLOWED,
