@@ -7,14 +7,14 @@
 //!   (`support/zookeeper.rs`), including a leading master killed mid-job.
 //! - Spark 4.0.0 (`pip install pyspark==4.0.0`, no Mesos code) through `spark-plugin/`:
 //!   `--master spark-mesos://...` with spark-submit, `mesos://...` for a SparkContext built
-//!   directly.
+//!   directly; and the same plugin jar on the newest Spark 4 release (`pyspark==4.3.0`).
 //!
 //! Each test starts its own small cluster (`remesos master` and `remesos agent` processes,
 //! so agents can differ in attributes and addresses; a second is nothing next to a JVM) and
 //! the tests run one at a time: one Spark application on the machine at once, JVMs at
 //! 512 MiB. `tests/spark/setup.sh` (run once, from here) installs pyspark into
-//! `.venv-spark35`/`.venv-spark4`, builds the Spark tarball served as `spark.executor.uri`,
-//! compiles the JVM SparkPi and builds the plugin.
+//! `.venv-spark35`/`.venv-spark4`/`.venv-spark4-newest`, builds the Spark tarball served as
+//! `spark.executor.uri`, compiles the JVM SparkPi and builds the plugin.
 //!
 //! These tests need the JNI library: they fail, saying so, when `libmesos.so` is missing or
 //! does not export the `MesosSchedulerDriver` natives (set `REMESOS_LIBMESOS` to use another
@@ -42,6 +42,9 @@ struct SparkEnv {
     python35: PathBuf,
     home4: PathBuf,
     python4: PathBuf,
+    /// The newest Spark 4 release (tests/spark/setup.sh says which).
+    home4_newest: PathBuf,
+    python4_newest: PathBuf,
     /// Directory with the Spark tarball and the JVM SparkPi jar (served over HTTP).
     cache: PathBuf,
     tarball: String,
@@ -139,6 +142,7 @@ fn prepare() -> Result<SparkEnv, String> {
     };
     let (home35, python35) = home(".venv-spark35")?;
     let (home4, python4) = home(".venv-spark4")?;
+    let (home4_newest, python4_newest) = home(".venv-spark4-newest")?;
     let cache = root.join(".cache/spark");
     let plugin_jar = std::fs::read_dir(root.join("spark-plugin/target"))
         .ok()
@@ -159,6 +163,8 @@ fn prepare() -> Result<SparkEnv, String> {
         python35,
         home4,
         python4,
+        home4_newest,
+        python4_newest,
         plugin_jar,
         libmesos,
     })
@@ -606,6 +612,8 @@ impl Drop for Proc {
 enum Spark {
     V35,
     V4,
+    /// The newest Spark 4 release on PyPI, running the plugin built against 4.0.
+    V4Newest,
 }
 
 /// `spark-submit` of the chosen pyspark with the driver settings every test shares: the
@@ -615,6 +623,7 @@ fn spark_submit(version: Spark, cluster: &Cluster, name: &str, args: &[&str]) ->
     let (home, python) = match version {
         Spark::V35 => (&env.home35, &env.python35),
         Spark::V4 => (&env.home4, &env.python4),
+        Spark::V4Newest => (&env.home4_newest, &env.python4_newest),
     };
     let mut cmd = Command::new(home.join("bin/spark-submit"));
     spark_env_vars(&mut cmd, home, python);
@@ -1505,6 +1514,28 @@ fn plugin_jar() -> String {
 /// reaches the plugin's ExternalClusterManager. Word count + DataFrame on two agents.
 #[test]
 fn spark4_plugin_wordcount_with_spark_mesos_url() {
+    plugin_wordcount_then_clean_stop(Spark::V4, "spark4-wordcount");
+}
+
+/// The plugin jar (built against Spark 4.0.0) on the newest Spark 4 release: the same job,
+/// the same clean stop.
+#[test]
+fn spark4_newest_plugin_wordcount_and_clean_stop() {
+    plugin_wordcount_then_clean_stop(Spark::V4Newest, "spark4-newest-wordcount");
+}
+
+/// Word count on two agents through `spark-mesos://`, then `SparkContext.stop()`, which
+/// stops Spark's driver endpoint before the backend: the executors' TASK_FINISHED updates
+/// that follow must not reach `removeExecutor` (Spark 3.5's
+/// MesosCoarseGrainedSchedulerBackend.executorTerminated: "Do not call removeExecutor() after
+/// this scheduler backend was stopped"), and no exception may leave a Mesos callback, which
+/// aborts the driver (reference/mesos-contract.md §1.3) so that later updates are lost and
+/// `stop()` waits out spark.mesos.coarse.shutdownTimeout while the executors are killed.
+/// What shows a clean stop: no callback failed, the Mesos driver ended DRIVER_STOPPED, the
+/// backend did not give up waiting, and every executor ended TASK_FINISHED by itself (none
+/// KILLED by the framework's teardown). The shutdown timeout is raised so that a slow
+/// machine cannot pass for the bug.
+fn plugin_wordcount_then_clean_stop(version: Spark, name: &str) {
     let _serial = serial();
     let env = spark_env();
     let cluster = start_cluster(&[
@@ -1512,13 +1543,17 @@ fn spark4_plugin_wordcount_with_spark_mesos_url() {
         agent("127.0.0.1", "cpus:1;mem:1536"),
     ]);
     let master = format!("spark-mesos://{}", cluster.master);
-    let executor_home = format!("spark.mesos.executor.home={}", env.home4.display());
+    let home = match version {
+        Spark::V4Newest => &env.home4_newest,
+        _ => &env.home4,
+    };
+    let executor_home = format!("spark.mesos.executor.home={}", home.display());
     let jar = plugin_jar();
     let script = job("wordcount.py");
     let mut driver = spark_submit(
-        Spark::V4,
+        version,
         &cluster,
-        "spark4-wordcount",
+        name,
         &[
             "--master",
             &master,
@@ -1530,6 +1565,8 @@ fn spark4_plugin_wordcount_with_spark_mesos_url() {
             "spark.cores.max=2",
             "--conf",
             "spark.executor.cores=1",
+            "--conf",
+            "spark.mesos.coarse.shutdownTimeout=120s",
             &script,
             "--lines",
             "2000",
@@ -1558,6 +1595,46 @@ fn spark4_plugin_wordcount_with_spark_mesos_url() {
     assert_eq!(
         fw["id"], got["app_id"],
         "the Spark app id is the framework id"
+    );
+
+    let log = driver.stderr();
+    for bad in [
+        // Spark's answer to removeExecutor after its endpoint stopped.
+        "Could not find CoarseGrainedScheduler",
+        // The plugin's catch-all: nothing should need it here.
+        "Mesos callback",
+        // The plugin's runner thread: "Mesos scheduler driver ended with DRIVER_ABORTED".
+        "DRIVER_ABORTED",
+        // The backend's stop() gave up waiting for its executors.
+        "still running after",
+    ] {
+        assert!(
+            !log.contains(bad),
+            "'{bad}' in the driver log\n{}",
+            driver.tail()
+        );
+    }
+    assert!(
+        log.contains("Mesos scheduler driver ended with DRIVER_STOPPED"),
+        "{}",
+        driver.tail()
+    );
+    let ended: Vec<(String, String)> = fw["completed_tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap_or_default().to_string(),
+                t["state"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(ended.len(), 2, "{fw}");
+    assert!(
+        ended.iter().all(|(_, state)| state == "TASK_FINISHED"),
+        "executors did not end by themselves: {ended:?}\n{}",
+        driver.tail()
     );
 }
 

@@ -287,6 +287,104 @@ fn disconnected_launches_are_lost_locally_and_a_throwing_callback_aborts() {
     );
 }
 
+/// `DriverExercise <mode>` with Apache's 1.11.0 jar on a fresh 1-agent cluster.
+fn exercise_on_one_agent(mode: &str) -> (Cluster, JavaRun) {
+    let (remesos, library) = artifacts();
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let cluster = start_cluster(&remesos, 1);
+    let run = run_java(
+        &cp,
+        "org.remesos.examples.DriverExercise",
+        &[&cluster.master, mode],
+        Some(&library),
+        TIMEOUT,
+    );
+    (cluster, run)
+}
+
+/// Runs `DriverExercise <mode>` (a resourceOffers callback that throws, then `stop(...)`
+/// after `join`) and returns the framework's id, the master's `/master/frameworks` (once
+/// `settled` holds, or after 20 s) and the run's output.
+fn abort_then_stop(
+    mode: &str,
+    settled: impl Fn(&serde_json::Value, &str) -> bool,
+) -> (String, serde_json::Value, String) {
+    let (cluster, run) = exercise_on_one_agent(mode);
+    let dump = run.dump();
+    assert_eq!(run.code, Some(0), "{dump}");
+    check_no_jni_warnings(&run);
+    for line in ["JOINED DRIVER_ABORTED", "STOP_AFTER_ABORT DRIVER_ABORTED"] {
+        assert!(run.has(line), "missing '{line}':\n{dump}");
+    }
+    assert!(
+        run.stderr
+            .contains("thrown by the resourceOffers callback on purpose"),
+        "{dump}"
+    );
+    let framework_id = run.lines("FRAMEWORK_ID ")[0]
+        .trim_start_matches("FRAMEWORK_ID ")
+        .to_string();
+    // The master may notice the closed connection just after the JVM exits: wait (bounded)
+    // for the state `settled` looks for; the caller asserts on the last one seen.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = http_get(&cluster.master, "/master/frameworks").expect("master frameworks");
+        let frameworks: serde_json::Value = serde_json::from_str(&body).expect("frameworks json");
+        if settled(&frameworks, &framework_id) || std::time::Instant::now() > deadline {
+            return (framework_id, frameworks, dump);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn ids(frameworks: &serde_json::Value, key: &str) -> Vec<String> {
+    frameworks[key]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(|f| f["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The framework `id` among the registered (not completed) ones.
+fn registered<'a>(frameworks: &'a serde_json::Value, id: &str) -> Option<&'a serde_json::Value> {
+    frameworks["frameworks"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["id"] == id))
+}
+
+#[test]
+fn stop_false_after_an_abort_tears_the_framework_down() {
+    // Apache's sched.cpp: `SchedulerProcess::abort` keeps the process connected (it only
+    // deactivates the framework), and a later `MesosSchedulerDriver::stop(false)` (allowed
+    // from DRIVER_ABORTED, returning DRIVER_ABORTED) dispatches `SchedulerProcess::stop`,
+    // which sends TEARDOWN while connected. The framework (failover_timeout 300s) must be
+    // completed at once, not left registered and disconnected for five minutes.
+    let (id, frameworks, dump) = abort_then_stop("abort-stop", |f, id| {
+        ids(f, "completed_frameworks").iter().any(|c| c == id)
+    });
+    assert!(
+        ids(&frameworks, "completed_frameworks").contains(&id),
+        "framework {id} was not torn down: {frameworks}\n{dump}"
+    );
+    assert!(
+        !ids(&frameworks, "frameworks").contains(&id),
+        "{frameworks}\n{dump}"
+    );
+
+    // stop(true) after an abort (sched.cpp `stop(failover=true)`: no TEARDOWN): the framework
+    // stays registered, disconnected, for its failover timeout.
+    let (id, frameworks, dump) = abort_then_stop("abort-failover", |f, id| {
+        registered(f, id).is_some_and(|f| f["connected"] == false)
+    });
+    let kept = registered(&frameworks, &id)
+        .unwrap_or_else(|| panic!("framework {id} is gone: {frameworks}\n{dump}"));
+    assert_eq!(kept["connected"], false, "{kept}\n{dump}");
+    assert_eq!(kept["active"], false, "{kept}\n{dump}");
+}
+
 #[test]
 fn the_driver_reconnects_after_the_master_restarts() {
     // reference §1.8: the driver reconnects with backoff; `disconnected`, then
@@ -348,16 +446,7 @@ fn the_driver_reconnects_after_the_master_restarts() {
 fn explicit_acknowledgements_release_each_next_update() {
     // reference §8.2: the agent sends a task's next update only once the previous one is
     // acknowledged, so TASK_FINISHED arriving proves the explicit ACKs went out.
-    let (remesos, library) = artifacts();
-    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
-    let cluster = start_cluster(&remesos, 1);
-    let run = run_java(
-        &cp,
-        "org.remesos.examples.DriverExercise",
-        &[&cluster.master, "explicit"],
-        Some(&library),
-        TIMEOUT,
-    );
+    let (_cluster, run) = exercise_on_one_agent("explicit");
     let dump = run.dump();
     assert_eq!(run.code, Some(0), "{dump}");
     check_no_jni_warnings(&run);

@@ -5,6 +5,9 @@
 #   .venv-spark35/                pyspark 3.5.3 from PyPI (its jars include spark-mesos_2.12 and
 #                                 Apache's mesos-1.4.3-shaded-protobuf.jar)
 #   .venv-spark4/                 pyspark 4.0.0 from PyPI (no Mesos code; spark-plugin/ adds it)
+#   .venv-spark4-newest/          pyspark 4.3.0, the newest Spark 4 release on PyPI when this was
+#                                 written (`pip index versions pyspark`): the plugin, built
+#                                 against 4.0.0, is tested on it too
 #   .cache/spark/remesos-sparkpi.jar                tests/spark/java/RemesosSparkPi.java, compiled
 #   .cache/spark/spark-3.5.3-bin-remesos.tgz        a Spark distribution laid out as Apache's
 #                                 spark-3.5.3-bin-hadoop3.tgz (bin/ jars/ ...), made from the pip
@@ -31,6 +34,7 @@ venv() { # venv <dir> <requirement>
 }
 venv .venv-spark35 "pyspark==3.5.3"
 venv .venv-spark4 "pyspark==4.0.0"
+venv .venv-spark4-newest "pyspark==4.3.0"
 
 spark_home() { "$1/bin/python" -c "import os, pyspark; print(os.path.dirname(pyspark.__file__))"; }
 home35=$(spark_home .venv-spark35)

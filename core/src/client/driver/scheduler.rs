@@ -10,7 +10,19 @@
 //!   heartbeats, sends calls in order on one queue.
 //! - the callback thread delivers [`Event`]s in order to a [`Scheduler`], sends the implicit
 //!   acknowledgements, and aborts the driver when a callback fails.
+//!
+//! Abort (Apache's src/sched/sched.cpp, `SchedulerProcess::abort` and `stop`): Apache's
+//! aborted driver stays connected and sends DeactivateFrameworkMessage (the master stops
+//! offering and rescinds the framework's offers, no failover timer starts); a later
+//! `stop(false)` still sends TEARDOWN while connected, `stop(true)` sends nothing. The v1
+//! scheduler API has no DEACTIVATE, so an abort while subscribed keeps the subscription and
+//! does what the framework itself can do to the same effect: DECLINE every offer it holds,
+//! SUPPRESS all its roles, and decline any offer still in flight; nothing more is delivered
+//! or acknowledged (`running` is false in Apache's process). `stop(false)` then tears the
+//! framework down over that subscription; `stop(true)` closes it, leaving the framework to
+//! its failover timeout.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -238,6 +250,14 @@ pub struct State {
     /// Whether `registered` was delivered (later subscriptions are reregistrations).
     pub registered: bool,
     pub connected: bool,
+    /// The driver was aborted (Apache's `running == false`): nothing is delivered or sent
+    /// on the framework's behalf any more, except declines of offers and TEARDOWN.
+    pub aborted: bool,
+    /// Offers received on this subscription and not yet accepted, declined or rescinded:
+    /// what an abort declines. Bounded by the master's outstanding offers to this framework
+    /// (it rescinds what it takes back); emptied when the subscription ends (the master
+    /// rescinds a disconnected framework's offers).
+    pub offers: BTreeSet<String>,
 }
 
 impl State {
@@ -246,6 +266,8 @@ impl State {
             framework,
             registered: false,
             connected: false,
+            aborted: false,
+            offers: BTreeSet::new(),
         }
     }
 
@@ -259,6 +281,7 @@ impl State {
     /// A subscription succeeded.
     pub fn on_subscribed(&mut self, subscribed: &Subscription) -> Vec<Effect> {
         self.connected = true;
+        self.offers.clear();
         self.framework.id = Some(subscribed.framework_id.clone());
         let master_info = subscribed.master_info.clone().unwrap_or_default();
         if self.registered {
@@ -278,7 +301,41 @@ impl State {
             return Vec::new();
         }
         self.connected = false;
+        self.offers.clear();
+        if self.aborted {
+            return Vec::new();
+        }
         vec![Effect::Deliver(Event::Disconnected)]
+    }
+
+    /// The driver aborts (a callback failed, or `abort()`). While subscribed: decline every
+    /// offer held and suppress all roles, which is what Apache's DeactivateFrameworkMessage
+    /// achieves (sched.cpp `SchedulerProcess::abort`; master.cpp `deactivate` rescinds the
+    /// offers and the allocator stops offering).
+    pub fn on_abort(&mut self) -> Vec<Effect> {
+        if self.aborted {
+            return Vec::new();
+        }
+        self.aborted = true;
+        if !self.connected {
+            return Vec::new();
+        }
+        let mut effects = Vec::new();
+        let held = std::mem::take(&mut self.offers);
+        if !held.is_empty() {
+            effects.push(Effect::Send(Box::new(decline_call(
+                held.into_iter()
+                    .map(|value| v1::OfferId { value })
+                    .collect(),
+            ))));
+        }
+        effects.push(Effect::Send(Box::new(sched::Call {
+            r#type: Some(sched::call::Type::Suppress as i32),
+            // No roles: all of the framework's roles (scheduler.proto `Call.Suppress`).
+            suppress: Some(sched::call::Suppress { roles: Vec::new() }),
+            ..Default::default()
+        })));
+        effects
     }
 
     /// One event of the stream.
@@ -287,18 +344,44 @@ impl State {
         let Some(kind) = event.r#type.and_then(|t| Type::try_from(t).ok()) else {
             return Vec::new();
         };
+        if self.aborted {
+            return match kind {
+                // Offers that crossed the SUPPRESS go back at once.
+                Type::Offers => {
+                    let ids: Vec<v1::OfferId> = event
+                        .offers
+                        .map(|o| o.offers.into_iter().map(|o| o.id).collect())
+                        .unwrap_or_default();
+                    if ids.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![Effect::Send(Box::new(decline_call(ids)))]
+                    }
+                }
+                // The master is done with this subscription (e.g. another scheduler failed
+                // over to the framework): leave it, without a TEARDOWN later. Apache's
+                // aborted driver ignores the error message ("the driver is not running").
+                Type::Error => vec![Effect::Abort],
+                _ => Vec::new(),
+            };
+        }
         match kind {
             Type::Offers => {
                 let offers = event.offers.map(|o| o.offers).unwrap_or_default();
                 if offers.is_empty() {
                     Vec::new()
                 } else {
+                    self.offers
+                        .extend(offers.iter().map(|o| o.id.value.clone()));
                     vec![Effect::Deliver(Event::ResourceOffers(offers))]
                 }
             }
             Type::Rescind => event
                 .rescind
-                .map(|r| vec![Effect::Deliver(Event::OfferRescinded(r.offer_id))])
+                .map(|r| {
+                    self.offers.remove(&r.offer_id.value);
+                    vec![Effect::Deliver(Event::OfferRescinded(r.offer_id))]
+                })
                 .unwrap_or_default(),
             Type::Update => event
                 .update
@@ -332,12 +415,15 @@ impl State {
                 _ => Vec::new(),
             },
             // Apache's driver aborts, then calls `error` (sched.cpp `error`).
-            Type::Error => vec![
-                Effect::Abort,
-                Effect::Deliver(Event::Error(
-                    event.error.map(|e| e.message).unwrap_or_default(),
-                )),
-            ],
+            Type::Error => {
+                self.aborted = true;
+                vec![
+                    Effect::Abort,
+                    Effect::Deliver(Event::Error(
+                        event.error.map(|e| e.message).unwrap_or_default(),
+                    )),
+                ]
+            }
             // SUBSCRIBED on an open stream, heartbeats, inverse offers and operation
             // updates have no v0 callback.
             _ => Vec::new(),
@@ -346,6 +432,22 @@ impl State {
 
     /// A call from a native.
     pub fn on_call(&mut self, call: sched::Call, launches: bool) -> Vec<Effect> {
+        // Apache's driver methods return at once unless DRIVER_RUNNING.
+        if self.aborted {
+            return Vec::new();
+        }
+        // Offers answered are no longer held.
+        for answered in [
+            call.accept.as_ref().map(|a| &a.offer_ids),
+            call.decline.as_ref().map(|d| &d.offer_ids),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for id in answered {
+                self.offers.remove(&id.value);
+            }
+        }
         // UPDATE_FRAMEWORK also changes what later resubscriptions carry.
         if let Some(update) = &call.update_framework {
             let id = self.framework.id.clone();
@@ -386,6 +488,18 @@ impl State {
                 }))
             })
             .collect()
+    }
+}
+
+/// DECLINE of `offer_ids` with the default filters.
+fn decline_call(offer_ids: Vec<v1::OfferId>) -> sched::Call {
+    sched::Call {
+        r#type: Some(sched::call::Type::Decline as i32),
+        decline: Some(sched::call::Decline {
+            offer_ids,
+            filters: None,
+        }),
+        ..Default::default()
     }
 }
 
@@ -912,7 +1026,10 @@ impl Actor {
                                 let _ = done.send(());
                                 return Next::Exit;
                             }
-                            Command::Abort => return self.aborted(detector.current()).await,
+                            Command::Abort => {
+                                self.state.on_abort();
+                                return self.aborted(detector.current()).await;
+                            }
                             Command::Shutdown => return Next::Exit,
                         }
                     }
@@ -940,28 +1057,25 @@ impl Actor {
                             let aborts = effects.contains(&Effect::Abort);
                             self.apply(effects, Some(&sender));
                             if aborts {
+                                drop(sub);
+                                self.state.connected = false;
+                                self.state.offers.clear();
                                 return self.aborted(None).await;
                             }
                         }
                         Ok(Err(e)) => {
                             tracing::warn!(error = %e, "disconnected from the master");
-                            let effects = self.state.on_disconnected();
-                            self.apply(effects, None);
-                            return Next::Disconnected;
+                            return self.disconnected(detector).await;
                         }
                         Err(_) => {
                             tracing::warn!("no heartbeat from the master; reconnecting");
-                            let effects = self.state.on_disconnected();
-                            self.apply(effects, None);
-                            return Next::Disconnected;
+                            return self.disconnected(detector).await;
                         }
                     }
                 }
                 () = &mut leader_changed => {
                     tracing::warn!(old = %leader, new = ?detector.current(), "a new master was elected; resubscribing");
-                    let effects = self.state.on_disconnected();
-                    self.apply(effects, None);
-                    return Next::Disconnected;
+                    return self.disconnected(detector).await;
                 }
                 command = self.commands.recv() => {
                     let Some(command) = command else { return Next::Exit };
@@ -986,11 +1100,11 @@ impl Actor {
                             let _ = done.send(());
                             return Next::Exit;
                         }
+                        // Stay subscribed (see the module doc): decline, suppress, and
+                        // wait here for stop(false) to tear the framework down.
                         Command::Abort => {
-                            flush(&sender).await;
-                            drop(sub);
-                            self.state.connected = false;
-                            return self.aborted(None).await;
+                            let effects = self.state.on_abort();
+                            self.apply(effects, Some(&sender));
                         }
                         Command::Shutdown => return Next::Exit,
                     }
@@ -999,7 +1113,21 @@ impl Actor {
         }
     }
 
-    /// Aborted: nothing is delivered; a later `stop(false)` still tears the framework down.
+    /// The subscription broke: reconnect, unless aborted (Apache's aborted driver ignores
+    /// new masters, sched.cpp `detected`); then a later `stop(false)` resubscribes to tear
+    /// the framework down, as a `stop(false)` while disconnected does.
+    async fn disconnected(&mut self, detector: &MasterDetector) -> Next {
+        let effects = self.state.on_disconnected();
+        self.apply(effects, None);
+        if self.state.aborted {
+            return self.aborted(detector.current()).await;
+        }
+        Next::Disconnected
+    }
+
+    /// Aborted and not subscribed: nothing is delivered; a later `stop(false)` tears the
+    /// framework down through `master` when given (None: the master ended the subscription
+    /// with an error, so the framework is gone or belongs to another scheduler).
     async fn aborted(&mut self, master: Option<String>) -> Next {
         while let Some(command) = self.commands.recv().await {
             match command {
@@ -1193,6 +1321,116 @@ mod tests {
             ..Default::default()
         };
         assert!(state.on_event(heartbeat).is_empty());
+    }
+
+    fn offers_event(ids: &[&str]) -> sched::Event {
+        sched::Event {
+            r#type: Some(sched::event::Type::Offers as i32),
+            offers: Some(sched::event::Offers {
+                offers: ids
+                    .iter()
+                    .map(|id| v1::Offer {
+                        id: v1::OfferId {
+                            value: id.to_string(),
+                        },
+                        ..Default::default()
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn declined(effect: &Effect) -> Vec<String> {
+        let Effect::Send(call) = effect else {
+            panic!("{effect:?}")
+        };
+        assert_eq!(call.r#type, Some(sched::call::Type::Decline as i32));
+        call.decline
+            .as_ref()
+            .map(|d| d.offer_ids.iter().map(|o| o.value.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn abort_while_subscribed_declines_the_offers_held_and_suppresses() {
+        // src/sched/sched.cpp `SchedulerProcess::abort`: while connected the driver sends
+        // DeactivateFrameworkMessage, on which the master rescinds the framework's offers and
+        // stops offering (master.cpp `deactivate`). v1 has no such call: the driver declines
+        // what it holds and suppresses all roles, and stays subscribed for a later TEARDOWN.
+        let mut state = State::new(v1::FrameworkInfo::default());
+        state.connected = true;
+        assert_eq!(state.on_event(offers_event(&["o1", "o2", "o3"])).len(), 1);
+        // Answered or rescinded offers are not held any more.
+        state.on_call(
+            decline_call(vec![v1::OfferId { value: "o1".into() }]),
+            false,
+        );
+        state.on_event(sched::Event {
+            r#type: Some(sched::event::Type::Rescind as i32),
+            rescind: Some(sched::event::Rescind {
+                offer_id: v1::OfferId { value: "o3".into() },
+            }),
+            ..Default::default()
+        });
+        let effects = state.on_abort();
+        assert_eq!(effects.len(), 2, "{effects:?}");
+        assert_eq!(declined(&effects[0]), vec!["o2".to_string()]);
+        let Effect::Send(suppress) = &effects[1] else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(suppress.r#type, Some(sched::call::Type::Suppress as i32));
+        assert_eq!(
+            suppress.suppress,
+            Some(sched::call::Suppress { roles: Vec::new() }),
+            "no roles: all of them"
+        );
+        assert!(state.connected, "the subscription is kept for stop(false)");
+        // A second abort sends nothing more.
+        assert!(state.on_abort().is_empty());
+    }
+
+    #[test]
+    fn an_aborted_driver_delivers_and_sends_nothing_but_declines_late_offers() {
+        // sched.cpp: every handler returns at once when `!running` ("the driver is not
+        // running"), and MesosSchedulerDriver's calls return unless DRIVER_RUNNING.
+        let mut state = State::new(v1::FrameworkInfo::default());
+        state.connected = true;
+        state.on_abort();
+        // An offer that crossed the SUPPRESS goes straight back.
+        let effects = state.on_event(offers_event(&["late"]));
+        assert_eq!(effects.len(), 1);
+        assert_eq!(declined(&effects[0]), vec!["late".to_string()]);
+        let update = sched::Event {
+            r#type: Some(sched::event::Type::Update as i32),
+            update: Some(sched::event::Update {
+                status: v1::TaskStatus::default(),
+            }),
+            ..Default::default()
+        };
+        assert!(state.on_event(update).is_empty());
+        assert!(state.on_call(launch_call(&["t1"]), true).is_empty());
+        assert!(state.on_call(sched::Call::default(), false).is_empty());
+        // An error from the master ends the subscription without a callback.
+        let error = sched::Event {
+            r#type: Some(sched::event::Type::Error as i32),
+            error: Some(sched::event::Error {
+                message: "Framework failed over".into(),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(state.on_event(error), vec![Effect::Abort]);
+        // Nor is `disconnected` delivered.
+        assert!(state.on_disconnected().is_empty());
+        assert!(!state.connected);
+    }
+
+    #[test]
+    fn abort_while_disconnected_sends_nothing() {
+        // sched.cpp `abort`: "Not sending a deactivate message as master is disconnected".
+        let mut state = State::new(v1::FrameworkInfo::default());
+        assert!(state.on_abort().is_empty());
+        assert!(state.aborted);
     }
 
     #[test]

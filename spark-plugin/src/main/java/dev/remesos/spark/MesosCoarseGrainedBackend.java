@@ -38,6 +38,15 @@ import scala.jdk.javaapi.CollectionConverters;
  * threads. Everything they share is guarded by {@code lock}, which is never held while
  * calling into Spark's scheduler (the driver calls are non-blocking enqueues).
  *
+ * <p>No exception leaves a Mesos callback: Apache's driver (and remesos's) aborts when a
+ * callback throws, after which no update is delivered and {@link #stop} could only wait out
+ * its shutdown timeout. Every callback that calls into Spark or the driver catches, logs and
+ * carries on ({@link #guarded}; the others only log); and,
+ * as Spark 3.5's backend does (MesosCoarseGrainedSchedulerBackend.executorTerminated: "Do not
+ * call removeExecutor() after this scheduler backend was stopped"), updates that arrive
+ * after {@link #stop} began only release the executor here: Spark's driver endpoint, which
+ * {@code removeExecutor} messages, is gone by then ("Could not find CoarseGrainedScheduler").
+ *
  * <p>Keys read (same names and defaults as Spark 3.5): spark.cores.max, spark.executor.cores,
  * spark.executor.memory, spark.mesos.executor.memoryOverhead,
  * spark.executor.memoryOverheadFactor, spark.mesos.role, spark.mesos.constraints,
@@ -297,6 +306,25 @@ public final class MesosCoarseGrainedBackend extends CoarseGrainedSchedulerBacke
 
     // ---- Mesos's side -------------------------------------------------------------------
 
+    /** A callback body that may throw (what {@link #guarded} runs). */
+    private interface Callback {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs a Mesos callback's body; an exception is logged, not thrown back into the driver
+     * (which would abort it). A VirtualMachineError (out of memory, ...) still propagates.
+     */
+    private static void guarded(String callback, Callback body) {
+        try {
+            body.run();
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (Throwable t) {
+            LOG.error("Mesos callback {} failed; the driver keeps running", callback, t);
+        }
+    }
+
     @Override
     public void registered(SchedulerDriver d, Protos.FrameworkID id, Protos.MasterInfo masterInfo) {
         frameworkId = id.getValue();
@@ -318,7 +346,16 @@ public final class MesosCoarseGrainedBackend extends CoarseGrainedSchedulerBacke
     public void resourceOffers(SchedulerDriver d, List<Protos.Offer> offers) {
         synchronized (lock) {
             for (Protos.Offer offer : offers) {
-                handleOffer(d, offer);
+                try {
+                    handleOffer(d, offer);
+                } catch (VirtualMachineError e) {
+                    throw e;
+                } catch (Throwable t) {
+                    // An offer neither used nor declined would be held until rescinded.
+                    LOG.error("Mesos callback resourceOffers failed on offer {}; declining it",
+                            offer.getId().getValue(), t);
+                    guarded("resourceOffers", () -> d.declineOffer(offer.getId()));
+                }
             }
         }
     }
@@ -495,6 +532,10 @@ public final class MesosCoarseGrainedBackend extends CoarseGrainedSchedulerBacke
 
     @Override
     public void statusUpdate(SchedulerDriver d, Protos.TaskStatus status) {
+        guarded("statusUpdate", () -> handleStatusUpdate(d, status));
+    }
+
+    private void handleStatusUpdate(SchedulerDriver d, Protos.TaskStatus status) {
         String taskId = status.getTaskId().getValue();
         Protos.TaskState state = status.getState();
         LOG.info("Mesos task {} is now {}{}", taskId, state,
@@ -503,7 +544,9 @@ public final class MesosCoarseGrainedBackend extends CoarseGrainedSchedulerBacke
             return;
         }
         boolean known;
+        boolean stopped;
         synchronized (lock) {
+            stopped = stopping;
             Executor executor = executors.remove(taskId);
             known = executor != null;
             boolean killed = pendingKills.remove(taskId);
@@ -522,7 +565,7 @@ public final class MesosCoarseGrainedBackend extends CoarseGrainedSchedulerBacke
             }
             lock.notifyAll();
         }
-        if (known) {
+        if (known && !stopped) {
             String message = "Executor finished with state " + state
                     + (status.hasMessage() ? ": " + status.getMessage() : "");
             removeExecutor(taskId, new ExecutorProcessLost(message, Option.empty(), true));
@@ -576,7 +619,7 @@ public final class MesosCoarseGrainedBackend extends CoarseGrainedSchedulerBacke
             startError = "Mesos error: " + message;
             registered.countDown();
         } else {
-            taskScheduler.error(message);
+            guarded("error", () -> taskScheduler.error(message));
         }
     }
 }

@@ -34,6 +34,11 @@ import org.apache.mesos.Protos.*;
  *                                                 TASK_LOST; acknowledgeStatusUpdate with implicit
  *                                                 acknowledgements throws; the statusUpdate callback
  *                                                 throws, which aborts the driver
+ * DriverExercise MASTER abort-stop                registers (failover_timeout 300s); resourceOffers
+ *                                                 throws, which aborts the driver; after join,
+ *                                                 stop(false) (the framework is torn down)
+ * DriverExercise MASTER abort-failover            the same, ending with stop(true) (the framework
+ *                                                 stays registered for its failover timeout)
  * </pre>
  */
 public class DriverExercise implements Scheduler {
@@ -75,7 +80,7 @@ public class DriverExercise implements Scheduler {
     FrameworkInfo.Builder framework = FrameworkInfo.newBuilder()
         .setUser("")
         .setName("remesos DriverExercise " + mode)
-        .setFailoverTimeout(mode.startsWith("failover") ? 300 : 0);
+        .setFailoverTimeout(mode.startsWith("failover") || mode.startsWith("abort") ? 300 : 0);
     if (mode.equals("failover-2")) {
       framework.setId(FrameworkID.newBuilder().setValue(args[2]));
     }
@@ -110,6 +115,13 @@ public class DriverExercise implements Scheduler {
       Status joined = driver.join();
       say("JOINED " + joined);
       say("STOP_AFTER_ABORT " + driver.stop());
+      System.exit(joined == Status.DRIVER_ABORTED ? 0 : 2);
+    }
+    if (mode.startsWith("abort")) {
+      say("START " + driver.start());
+      Status joined = driver.join();
+      say("JOINED " + joined);
+      say("STOP_AFTER_ABORT " + driver.stop(mode.equals("abort-failover")));
       System.exit(joined == Status.DRIVER_ABORTED ? 0 : 2);
     }
     Status status = driver.run();
@@ -149,6 +161,10 @@ public class DriverExercise implements Scheduler {
 
   @Override
   public void resourceOffers(SchedulerDriver driver, List<Offer> offers) {
+    if (mode.startsWith("abort")) {
+      say("OFFERS " + offers.size());
+      throw new IllegalStateException("thrown by the resourceOffers callback on purpose");
+    }
     for (Offer offer : offers) {
       if (launched || mode.equals("failover-2") || mode.equals("reconnect")) {
         driver.declineOffer(offer.getId(), Filters.newBuilder().setRefuseSeconds(1).build());
