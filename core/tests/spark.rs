@@ -855,6 +855,12 @@ fn spark35_sparkpi_with_executor_home_role_and_constraints() {
             "spark.mesos.role=spark-e2e",
             "--conf",
             "spark.mesos.constraints=zone:a,b",
+            // "executors: 2" below: the job waits for both executors to register (Spark's
+            // default ratio 0 starts with the first; a slow JVM start then ran it alone).
+            "--conf",
+            "spark.scheduler.minRegisteredResourcesRatio=1.0",
+            "--conf",
+            "spark.scheduler.maxRegisteredResourcesWaitingTime=180s",
             "--class",
             "RemesosSparkPi",
             &jar,
@@ -1714,6 +1720,12 @@ fn spark35_sparkpi_with_mesos_zk_master_url() {
             "spark.cores.max=2",
             "--conf",
             "spark.executor.cores=1",
+            // "executors: 2" below: the job waits for both executors to register (Spark's
+            // default ratio 0 starts with the first; a slow JVM start then ran it alone).
+            "--conf",
+            "spark.scheduler.minRegisteredResourcesRatio=1.0",
+            "--conf",
+            "spark.scheduler.maxRegisteredResourcesWaitingTime=180s",
             "--class",
             "RemesosSparkPi",
             &jar,
