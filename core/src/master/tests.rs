@@ -175,6 +175,13 @@ impl Harness {
             .collect()
     }
 
+    /// Launches one command task of `resources` (role `*`) on the framework's first offer.
+    fn launch_on_first_offer(&mut self, fw: &Fw, task_id: &str, resources: &str) {
+        let offer = self.offers(fw).remove(0);
+        let task = command_task(task_id, &offer.agent_id, resources, "*");
+        self.call(fw, launch(&offer, vec![task], None)).unwrap();
+    }
+
     fn updates(&mut self, fw: &Fw) -> Vec<v1::TaskStatus> {
         self.events(fw.conn)
             .into_iter()
@@ -1040,16 +1047,7 @@ fn agents_that_miss_pings_become_unreachable() {
     let fw_old = h.subscribe(framework("old"));
     h.advance(Duration::from_millis(100));
     h.allocate();
-    let offer2 = h.offers(&fw_old).remove(0);
-    h.call(
-        &fw_old,
-        launch(
-            &offer2,
-            vec![command_task("t2", &offer2.agent_id, "cpus:1;mem:128", "*")],
-            None,
-        ),
-    )
-    .unwrap();
+    h.launch_on_first_offer(&fw_old, "t2", "cpus:1;mem:128");
     h.agent_messages(agent_conn);
     h.updates(&fw_pa);
     h.updates(&fw_old);
@@ -1101,16 +1099,7 @@ fn an_update_of_a_task_the_master_ended_is_still_forwarded() {
     let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
     let fw = h.subscribe(framework("old"));
     h.allocate();
-    let offer = h.offers(&fw).remove(0);
-    h.call(
-        &fw,
-        launch(
-            &offer,
-            vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")],
-            None,
-        ),
-    )
-    .unwrap();
+    h.launch_on_first_offer(&fw, "t", "cpus:1;mem:128");
     h.agent_messages(agent_conn);
     h.updates(&fw);
     for _ in 0..3 {
