@@ -739,6 +739,32 @@ mod tests {
         }
     }
 
+    /// SUBSCRIBEs `info` through the runtime's command queue: the event stream and the
+    /// stream id and framework id the master answered.
+    async fn subscribe(
+        handle: &MasterHandle,
+        info: v1::FrameworkInfo,
+    ) -> (mpsc::Receiver<sched::Event>, String, String) {
+        let (events, rx) = mpsc::channel(FRAMEWORK_STREAM_BUFFER);
+        let (reply, subscribed) = oneshot::channel();
+        handle
+            .send(Command::Subscribe {
+                call: sched::Call {
+                    r#type: Some(sched::call::Type::Subscribe as i32),
+                    subscribe: Some(sched::call::Subscribe {
+                        framework_info: info,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                events,
+                reply,
+            })
+            .unwrap();
+        let (_conn, stream_id, framework_id) = subscribed.await.unwrap().unwrap();
+        (rx, stream_id, framework_id)
+    }
+
     /// Issue 11: implicit reconciliation of a framework with 50,000 tasks answered 4,096
     /// of them and dropped the stream. Reference §8.3: implicit reconciliation sends the
     /// latest state of every task the master knows; the answers wait in the stream's
@@ -762,23 +788,7 @@ mod tests {
             .unwrap();
         assert_eq!(registered.await.unwrap().unwrap().1, AGENT);
 
-        let (events, mut rx) = mpsc::channel(FRAMEWORK_STREAM_BUFFER);
-        let (reply, subscribed) = oneshot::channel();
-        handle
-            .send(Command::Subscribe {
-                call: sched::Call {
-                    r#type: Some(sched::call::Type::Subscribe as i32),
-                    subscribe: Some(sched::call::Subscribe {
-                        framework_info: framework_info(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                events,
-                reply,
-            })
-            .unwrap();
-        let (_conn, stream_id, framework_id) = subscribed.await.unwrap().unwrap();
+        let (mut rx, stream_id, framework_id) = subscribe(&handle, framework_info()).await;
         assert_eq!(framework_id, FRAMEWORK);
 
         let (reply, answered) = oneshot::channel();
@@ -820,25 +830,9 @@ mod tests {
             "master-id".to_string(),
             now(),
         ));
-        let (events, mut rx) = mpsc::channel(FRAMEWORK_STREAM_BUFFER);
-        let (reply, subscribed) = oneshot::channel();
         let mut info = framework_info();
         info.id = None;
-        handle
-            .send(Command::Subscribe {
-                call: sched::Call {
-                    r#type: Some(sched::call::Type::Subscribe as i32),
-                    subscribe: Some(sched::call::Subscribe {
-                        framework_info: info,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                events,
-                reply,
-            })
-            .unwrap();
-        let (_conn, stream_id, framework_id) = subscribed.await.unwrap().unwrap();
+        let (mut rx, stream_id, framework_id) = subscribe(&handle, info).await;
         // More unknown tasks than the channel and the backlog hold, all answered at once.
         let unknown = (0..tasks)
             .map(|i| sched::call::reconcile::Task {
