@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
@@ -213,7 +212,8 @@ async fn master_session(
     detector: crate::zk::MasterDetector,
     backoff_factor: Duration,
 ) {
-    let mut attempt: u32 = 0;
+    let mut backoff = crate::common::backoff::Backoff::new(backoff_factor, MAX_BACKOFF)
+        .with_floor(Duration::from_millis(10));
     loop {
         let master = detector.leader().await;
         // A new leader ends the session with the old one at once.
@@ -222,21 +222,17 @@ async fn master_session(
             _ = detector.changed_from(&master) => Err("a new leading master was detected".to_string()),
         };
         match result {
-            Ok(()) => attempt = 0,
+            Ok(()) => backoff.reset(),
             Err(e) => tracing::warn!(%master, error = %e, "master session failed"),
         }
         if handle.send(Command::MasterDisconnected).is_err() {
             return;
         }
-        let cap = backoff_factor
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(MAX_BACKOFF);
-        let delay = rand::rng().random_range(Duration::ZERO..=cap.max(Duration::from_millis(10)));
-        attempt = attempt.saturating_add(1);
+        let delay = backoff.next_delay();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             // Mesos's agent reregisters as soon as it detects a new leader.
-            _ = detector.changed_from(&master) => attempt = 0,
+            _ = detector.changed_from(&master) => backoff.reset(),
         }
     }
 }

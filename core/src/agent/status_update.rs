@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use remesos_proto::internal as wire;
 
+use crate::common::backoff::Backoff;
+
 /// Mesos's STATUS_UPDATE_RETRY_INTERVAL_MIN / _MAX (`src/slave/constants.hpp`).
 pub const RETRY_MIN: Duration = Duration::from_secs(10);
 pub const RETRY_MAX: Duration = Duration::from_secs(600);
@@ -35,6 +37,35 @@ struct Stream {
     /// When the head was last sent and the current retry interval.
     sent_at: Option<Instant>,
     interval: Duration,
+    /// The intervals of the head's retries: RETRY_MIN doubling up to RETRY_MAX, no jitter
+    /// (Mesos's `TaskStatusUpdateManagerProcess::timeout`).
+    backoff: Backoff,
+}
+
+impl Stream {
+    fn new(path: PathBuf) -> Stream {
+        Stream {
+            pending: VecDeque::new(),
+            seen: Vec::new(),
+            path,
+            sent_at: None,
+            interval: RETRY_MIN,
+            backoff: Backoff::deterministic(RETRY_MIN, RETRY_MAX),
+        }
+    }
+
+    /// The head goes out now; it is due again after the next interval of the backoff.
+    fn sent(&mut self, now: Instant) {
+        self.sent_at = Some(now);
+        self.interval = self.backoff.next_delay();
+    }
+
+    /// The next head starts over at RETRY_MIN.
+    fn restart(&mut self) {
+        self.sent_at = None;
+        self.backoff.reset();
+        self.interval = RETRY_MIN;
+    }
 }
 
 /// Streams by (framework id, task id).
@@ -59,13 +90,10 @@ impl Manager {
             update.status.task_id.value.clone(),
         );
         let uuid = update.status.uuid.clone().unwrap_or_default();
-        let stream = self.streams.entry(key).or_insert_with(|| Stream {
-            pending: VecDeque::new(),
-            seen: Vec::new(),
-            path: path.clone(),
-            sent_at: None,
-            interval: RETRY_MIN,
-        });
+        let stream = self
+            .streams
+            .entry(key)
+            .or_insert_with(|| Stream::new(path.clone()));
         if !uuid.is_empty() && stream.seen.contains(&uuid) {
             return (vec![], false);
         }
@@ -82,8 +110,8 @@ impl Manager {
         }];
         stream.pending.push_back(update);
         if stream.pending.len() == 1 && self.connected {
-            stream.sent_at = Some(now);
-            stream.interval = RETRY_MIN;
+            stream.restart();
+            stream.sent(now);
             actions.push(Action::Forward(stream.pending[0].clone()));
         }
         (actions, true)
@@ -120,13 +148,12 @@ impl Manager {
                 uuid: Some(uuid.to_vec()),
             },
         }];
-        stream.sent_at = None;
-        stream.interval = RETRY_MIN;
-        if let Some(next) = stream.pending.front()
+        stream.restart();
+        if let Some(next) = stream.pending.front().cloned()
             && self.connected
         {
-            stream.sent_at = Some(now);
-            actions.push(Action::Forward(next.clone()));
+            stream.sent(now);
+            actions.push(Action::Forward(next));
         }
         let empty = stream.pending.is_empty();
         (actions, empty)
@@ -158,11 +185,9 @@ impl Manager {
                 .sent_at
                 .is_none_or(|at| now.duration_since(at) >= stream.interval);
             if due {
-                if stream.sent_at.is_some() {
-                    stream.interval = (stream.interval * 2).min(RETRY_MAX);
-                }
-                stream.sent_at = Some(now);
-                out.push(Action::Forward(head.clone()));
+                let head = head.clone();
+                stream.sent(now);
+                out.push(Action::Forward(head));
             }
         }
         out
@@ -171,8 +196,7 @@ impl Manager {
     /// After (re)registering with a master, every head goes out again.
     pub fn resend_all(&mut self, now: Instant) -> Vec<Action> {
         for stream in self.streams.values_mut() {
-            stream.sent_at = None;
-            stream.interval = RETRY_MIN;
+            stream.restart();
         }
         self.retry(now)
     }
@@ -196,13 +220,7 @@ impl Manager {
         records: Vec<wire::StatusUpdateRecord>,
         path: PathBuf,
     ) -> Vec<wire::StatusUpdate> {
-        let mut stream = Stream {
-            pending: VecDeque::new(),
-            seen: Vec::new(),
-            path,
-            sent_at: None,
-            interval: RETRY_MIN,
-        };
+        let mut stream = Stream::new(path);
         let mut all = Vec::new();
         for record in records {
             match (record.r#type(), record.update, record.uuid) {

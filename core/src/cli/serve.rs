@@ -180,7 +180,11 @@ pub(crate) async fn serve(
     let normal = Gauge::new(freed.clone());
     let overflow = Gauge::new(freed.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut backoff = Duration::ZERO;
+    // Out of file descriptors: 10 ms, doubling up to a second, until an accept succeeds.
+    let mut backoff = crate::common::backoff::Backoff::deterministic(
+        Duration::from_millis(10),
+        Duration::from_secs(1),
+    );
     tokio::pin!(shutdown);
     'accept: loop {
         // Full, overflow included: leave new connections in the kernel's accept queue
@@ -199,7 +203,7 @@ pub(crate) async fn serve(
         let (stream, peer) = match accepted {
             Ok(ok) => ok,
             Err(e) if is_fd_exhaustion(&e) => {
-                if backoff.is_zero() {
+                if backoff.attempts() == 0 {
                     tracing::error!(
                         error = %e,
                         connections = normal.get(),
@@ -207,9 +211,8 @@ pub(crate) async fn serve(
                         "out of file descriptors: backing off from accepting connections"
                     );
                 }
-                backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => continue,
+                    _ = tokio::time::sleep(backoff.next_delay()) => continue,
                     _ = &mut shutdown => break 'accept,
                 }
             }
@@ -219,7 +222,7 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        backoff = Duration::ZERO;
+        backoff.reset();
         let _ = stream.set_nodelay(true);
         let (slot, is_overflow) = match normal.try_take(limits.connections) {
             Some(slot) => (slot, false),

@@ -24,6 +24,7 @@ use remesos_proto::v1;
 use v1::executor::{self as exec, call, event};
 
 use super::{Error, Format, HttpClient, Result};
+use crate::common::backoff::Backoff;
 use crate::duration::parse_duration;
 
 /// Largest event the client accepts (a LAUNCH carries one TaskInfo; 64 MiB is generous).
@@ -396,6 +397,8 @@ impl Connection {
                 "disconnected from the agent and the framework does not checkpoint".into(),
             ));
         };
+        // Without growth: each wait is uniform in [0, backoff_max], at least MIN_BACKOFF.
+        let mut backoff = Backoff::new(backoff_max, backoff_max).with_floor(MIN_BACKOFF);
         let since = *self.broken_since.get_or_insert_with(Instant::now);
         let deadline = since + give_up_after;
         loop {
@@ -419,7 +422,7 @@ impl Connection {
                 Err(_) => tracing::debug!(url = %self.url, "subscribe timed out"),
             }
             self.stream = None;
-            let wait = backoff_max.mul_f64(rand::random::<f64>()).max(MIN_BACKOFF);
+            let wait = backoff.next_delay();
             tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
     }

@@ -36,7 +36,11 @@ use crate::client::scheduler::acknowledge_call;
 use super::{Status, StatusCell};
 use crate::client::Format;
 use crate::client::scheduler::{Caller, Subscription};
+use crate::common::backoff::Backoff;
 use crate::zk::MasterDetector;
+
+/// Mesos's `scheduler::REGISTRATION_RETRY_INTERVAL_MAX` (src/sched/constants.hpp).
+const MAX_REGISTRATION_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Callbacks of Apache's `org.apache.mesos.Scheduler`, in the order the driver delivers them.
 #[derive(Debug, Clone, PartialEq)]
@@ -630,6 +634,11 @@ impl SchedulerDriver {
         let actor = Actor {
             shared: self.shared.clone(),
             state: State::new(unstarted.config.framework.clone()),
+            backoff: Backoff::new(
+                unstarted.config.backoff_factor.saturating_mul(2),
+                MAX_REGISTRATION_BACKOFF,
+            )
+            .with_floor(Duration::from_millis(50)),
             config: unstarted.config,
             commands: unstarted.commands,
             deliveries: deliveries_tx,
@@ -836,6 +845,9 @@ struct Actor {
     shared: Arc<Shared>,
     config: Config,
     state: State,
+    /// Subscription retries (reference §1.8, Mesos's `doReliableRegistration`): the first
+    /// retry's cap is twice the backoff factor, doubling up to a minute, at least 50 ms.
+    backoff: Backoff,
     commands: mpsc::UnboundedReceiver<Command>,
     deliveries: std::sync::mpsc::Sender<Event>,
 }
@@ -945,20 +957,20 @@ impl Actor {
     async fn connect(&mut self, detector: &MasterDetector, attempt: &mut u32) -> Next {
         loop {
             let delay = if *attempt == 0 {
+                self.backoff.reset();
                 Duration::ZERO
             } else {
                 // §1.8: a random delay in [0, b·2^n], at most a minute (and at most
                 // failover_timeout/10 when one is set).
-                let mut cap = self
-                    .config
-                    .backoff_factor
-                    .saturating_mul(1u32 << (*attempt).min(10))
-                    .min(Duration::from_secs(60));
-                if let Some(ft) = self.state.framework.failover_timeout.filter(|f| *f > 0.0) {
-                    cap = cap.min(Duration::from_secs_f64((ft / 10.0).min(60.0)));
-                }
-                cap.mul_f64(rand::random::<f64>())
-                    .max(Duration::from_millis(50))
+                let limit = self
+                    .state
+                    .framework
+                    .failover_timeout
+                    .filter(|f| *f > 0.0)
+                    .map_or(Duration::MAX, |ft| {
+                        Duration::from_secs_f64((ft / 10.0).min(60.0))
+                    });
+                self.backoff.next_delay_within(limit)
             };
             let subscribe = self.subscribe_call();
             // Waiting for a leader to be detected counts against the attempt's deadline.
