@@ -20,15 +20,15 @@
 //! separate, empty values dropped. Keeping the order identical to what `Resources`
 //! arithmetic would give keeps offers (and which entry a quota bound shrinks) unchanged.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use prost::Message;
 use remesos_proto::mesos::v1::resource::AllocationInfo;
 
+use rustc_hash::{FxHashMap, FxHasher};
+
 use super::Names;
-use super::hash::FxHasher;
 use crate::resources::{
     self, Ranges, Resource, Resources, Scalar, Set, ValueType, reservation_role, value,
 };
@@ -363,7 +363,7 @@ const BUILT_CACHE_CAPACITY: usize = 4096;
 /// does not affect the reuse of an unchanged re-offer.
 #[derive(Debug)]
 pub(super) struct BuiltCache {
-    map: HashMap<u64, Built, BuildHasherDefault<FxHasher>>,
+    map: FxHashMap<u64, Built>,
     capacity: usize,
 }
 
@@ -385,7 +385,7 @@ impl Default for BuiltCache {
 impl BuiltCache {
     pub(super) fn with_capacity(capacity: usize) -> Self {
         BuiltCache {
-            map: HashMap::default(),
+            map: FxHashMap::default(),
             capacity: capacity.max(1),
         }
     }
