@@ -693,237 +693,6 @@ pub fn parse_resource(name: &str, text: &str, role: &str) -> Result<Resource> {
     Ok(r)
 }
 
-fn json_str<'a>(v: &'a serde_json::Value, key: &str) -> Result<Option<&'a str>> {
-    match v.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(Error::Json(format!(
-            "'{key}' must be a string, got {other}"
-        ))),
-    }
-}
-
-fn json_u64(v: &serde_json::Value, key: &str) -> Result<u64> {
-    v.get(key)
-        .and_then(serde_json::Value::as_u64)
-        .ok_or_else(|| Error::Json(format!("missing or non-integer '{key}' in {v}")))
-}
-
-fn reservation_from_json(v: &serde_json::Value) -> Result<ReservationInfo> {
-    let r#type = match json_str(v, "type")? {
-        None => None,
-        Some(name) => Some(
-            reservation_info::Type::from_str_name(name)
-                .ok_or_else(|| Error::Json(format!("unknown reservation type '{name}'")))?
-                as i32,
-        ),
-    };
-    let labels = match v
-        .get("labels")
-        .and_then(|l| l.get("labels"))
-        .and_then(|l| l.as_array())
-    {
-        None => None,
-        Some(items) => Some(Labels {
-            labels: items
-                .iter()
-                .map(|l| {
-                    Ok(Label {
-                        key: json_str(l, "key")?.unwrap_or_default().to_string(),
-                        value: json_str(l, "value")?.map(str::to_string),
-                    })
-                })
-                .collect::<Result<_>>()?,
-        }),
-    };
-    Ok(ReservationInfo {
-        r#type,
-        role: json_str(v, "role")?.map(str::to_string),
-        principal: json_str(v, "principal")?.map(str::to_string),
-        labels,
-    })
-}
-
-/// Converts one Mesos-JSON `Resource` object (the common fields: name, type, scalar,
-/// ranges, set, role, reservation, reservations, allocation_info, revocable, shared,
-/// disk.persistence) to a proto, without validation or format conversion.
-pub fn resource_from_json(v: &serde_json::Value) -> Result<Resource> {
-    if !v.is_object() {
-        return Err(Error::Json(format!("expected an object, got {v}")));
-    }
-    let name = json_str(v, "name")?.ok_or_else(|| Error::Json(format!("missing 'name' in {v}")))?;
-    let ty = json_str(v, "type")?.ok_or_else(|| Error::Json(format!("missing 'type' in {v}")))?;
-    let ty = ValueType::from_str_name(ty)
-        .ok_or_else(|| Error::Json(format!("unknown value type '{ty}'")))?;
-    let mut r = Resource {
-        name: name.to_string(),
-        r#type: ty as i32,
-        ..Default::default()
-    };
-    if let Some(s) = v.get("scalar") {
-        let value = s
-            .get("value")
-            .and_then(serde_json::Value::as_f64)
-            .ok_or_else(|| Error::Json(format!("bad scalar {s}")))?;
-        r.scalar = Some(Scalar { value });
-    }
-    if let Some(rs) = v.get("ranges") {
-        let items = rs
-            .get("range")
-            .and_then(|x| x.as_array())
-            .cloned()
-            .unwrap_or_default();
-        let range = items
-            .iter()
-            .map(|x| {
-                Ok(Range {
-                    begin: json_u64(x, "begin")?,
-                    end: json_u64(x, "end")?,
-                })
-            })
-            .collect::<Result<_>>()?;
-        r.ranges = Some(Ranges { range });
-    }
-    if let Some(s) = v.get("set") {
-        let items = s
-            .get("item")
-            .and_then(|x| x.as_array())
-            .cloned()
-            .unwrap_or_default();
-        let item = items
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| Error::Json(format!("bad set item {x}")))
-            })
-            .collect::<Result<_>>()?;
-        r.set = Some(Set { item });
-    }
-    r.role = json_str(v, "role")?.map(str::to_string);
-    if let Some(x) = v.get("reservation") {
-        r.reservation = Some(reservation_from_json(x)?);
-    }
-    if let Some(xs) = v.get("reservations").and_then(|x| x.as_array()) {
-        r.reservations = xs
-            .iter()
-            .map(reservation_from_json)
-            .collect::<Result<_>>()?;
-    }
-    if let Some(a) = v.get("allocation_info") {
-        r.allocation_info = Some(AllocationInfo {
-            role: json_str(a, "role")?.map(str::to_string),
-        });
-    }
-    if v.get("revocable").is_some() {
-        r.revocable = Some(RevocableInfo {});
-    }
-    if v.get("shared").is_some() {
-        r.shared = Some(SharedInfo {});
-    }
-    if let Some(d) = v.get("disk") {
-        let mut disk = DiskInfo::default();
-        if let Some(p) = d.get("persistence") {
-            disk.persistence = Some(disk_info::Persistence {
-                id: json_str(p, "id")?.unwrap_or_default().to_string(),
-                principal: json_str(p, "principal")?.map(str::to_string),
-            });
-        }
-        r.disk = Some(disk);
-    }
-    Ok(r)
-}
-
-fn reservation_to_json(x: &ReservationInfo) -> serde_json::Value {
-    let mut o = serde_json::Map::new();
-    if let Some(t) = x
-        .r#type
-        .and_then(|t| reservation_info::Type::try_from(t).ok())
-    {
-        o.insert("type".into(), t.as_str_name().into());
-    }
-    if let Some(role) = &x.role {
-        o.insert("role".into(), role.clone().into());
-    }
-    if let Some(p) = &x.principal {
-        o.insert("principal".into(), p.clone().into());
-    }
-    if let Some(labels) = &x.labels {
-        let items: Vec<serde_json::Value> = labels
-            .labels
-            .iter()
-            .map(|l| {
-                let mut m = serde_json::Map::new();
-                m.insert("key".into(), l.key.clone().into());
-                if let Some(v) = &l.value {
-                    m.insert("value".into(), v.clone().into());
-                }
-                serde_json::Value::Object(m)
-            })
-            .collect();
-        o.insert("labels".into(), serde_json::json!({ "labels": items }));
-    }
-    serde_json::Value::Object(o)
-}
-
-/// The Mesos-JSON object of one resource (inverse of [`resource_from_json`]).
-pub fn resource_to_json(r: &Resource) -> serde_json::Value {
-    let mut o = serde_json::Map::new();
-    o.insert("name".into(), r.name.clone().into());
-    let ty = value_type(r).map_or("SCALAR", |t| t.as_str_name());
-    o.insert("type".into(), ty.into());
-    if let Some(s) = r.scalar {
-        o.insert("scalar".into(), serde_json::json!({ "value": s.value }));
-    }
-    if let Some(rs) = &r.ranges {
-        let range: Vec<_> = rs
-            .range
-            .iter()
-            .map(|x| serde_json::json!({"begin": x.begin, "end": x.end}))
-            .collect();
-        o.insert("ranges".into(), serde_json::json!({ "range": range }));
-    }
-    if let Some(s) = &r.set {
-        o.insert("set".into(), serde_json::json!({ "item": s.item }));
-    }
-    if let Some(role) = &r.role {
-        o.insert("role".into(), role.clone().into());
-    }
-    if let Some(x) = &r.reservation {
-        o.insert("reservation".into(), reservation_to_json(x));
-    }
-    if !r.reservations.is_empty() {
-        let xs: Vec<_> = r.reservations.iter().map(reservation_to_json).collect();
-        o.insert("reservations".into(), xs.into());
-    }
-    if let Some(a) = &r.allocation_info {
-        let mut m = serde_json::Map::new();
-        if let Some(role) = &a.role {
-            m.insert("role".into(), role.clone().into());
-        }
-        o.insert("allocation_info".into(), m.into());
-    }
-    if let Some(d) = &r.disk {
-        let mut m = serde_json::Map::new();
-        if let Some(p) = &d.persistence {
-            let mut pm = serde_json::Map::new();
-            pm.insert("id".into(), p.id.clone().into());
-            if let Some(pr) = &p.principal {
-                pm.insert("principal".into(), pr.clone().into());
-            }
-            m.insert("persistence".into(), pm.into());
-        }
-        o.insert("disk".into(), m.into());
-    }
-    if r.revocable.is_some() {
-        o.insert("revocable".into(), serde_json::json!({}));
-    }
-    if r.shared.is_some() {
-        o.insert("shared".into(), serde_json::json!({}));
-    }
-    serde_json::Value::Object(o)
-}
-
 // ---------------------------------------------------------------------------------------
 // Resources.
 
@@ -973,7 +742,10 @@ impl Resources {
             .ok_or_else(|| Error::Json(format!("expected an array, got {json}")))?;
         let mut protos = Vec::with_capacity(items.len());
         for item in items {
-            let mut r = resource_from_json(item)?;
+            // Mesos's dialect through the one descriptor-driven codec: every field of
+            // `Resource` (provider_id, disk.source, ...), required fields checked.
+            let mut r: Resource = remesos_proto::json::from_value(item)
+                .map_err(|e| Error::Json(e.to_string()))?;
             if r.role.is_none() && r.reservations.is_empty() {
                 r.role = Some(default_role.to_string());
             }
@@ -1416,7 +1188,11 @@ impl Resources {
 
     /// The JSON array of Mesos `Resource` objects (post-refinement format).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Array(self.iter().map(resource_to_json).collect())
+        serde_json::Value::Array(
+            self.iter()
+                .map(|r| remesos_proto::json::to_value(r.as_ref()))
+                .collect(),
+        )
     }
 
     /// Mesos's `model(Resources)` for `/master/state`: `cpus`, `gpus`, `mem`, `disk` always

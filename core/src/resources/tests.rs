@@ -216,6 +216,39 @@ fn pre_and_post_refinement_formats() {
     ));
 }
 
+/// `--resources` JSON is Mesos's `Resource` in full (`Resources::fromJSON`, which parses with
+/// stout's reflection-based `protobuf::parse`): a resource provider's disk keeps its
+/// `provider_id` and `disk.source`, which the agent reports to the master.
+#[test]
+fn resources_json_keeps_provider_id_and_disk_source() {
+    let json = r#"[
+      {"name":"disk","type":"SCALAR","scalar":{"value":2048},
+       "provider_id":{"value":"rp-1"},
+       "disk":{"source":{"type":"MOUNT","mount":{"root":"/mnt/disk0"},"id":"vol-7",
+                         "profile":"fast","vendor":"org.example"}}}
+    ]"#;
+    let res = Resources::parse(json, "*").unwrap();
+    assert_eq!(res.disk(), 2048.0);
+    let r = &res.as_slice()[0];
+    assert_eq!(r.provider_id.as_ref().map(|p| p.value.as_str()), Some("rp-1"));
+    let source = r.disk.as_ref().and_then(|d| d.source.as_ref()).expect("disk.source kept");
+    assert_eq!(
+        source.r#type,
+        disk_info::source::Type::Mount as i32
+    );
+    assert_eq!(
+        source.mount.as_ref().and_then(|m| m.root.as_deref()),
+        Some("/mnt/disk0")
+    );
+    assert_eq!(source.id.as_deref(), Some("vol-7"));
+    assert_eq!(source.profile.as_deref(), Some("fast"));
+    assert_eq!(source.vendor.as_deref(), Some("org.example"));
+    // And back out: the JSON form carries them too.
+    assert_eq!(Resources::from_json(&res.to_json(), "*").unwrap(), res);
+    assert_eq!(res.to_json()[0]["provider_id"]["value"], "rp-1");
+    assert_eq!(res.to_json()[0]["disk"]["source"]["mount"]["root"], "/mnt/disk0");
+}
+
 #[test]
 fn validation() {
     let bad = |json: &str| Resources::parse(json, "*").unwrap_err().to_string();
