@@ -1,3 +1,5 @@
+use remesos_proto::mesos::v1::resource::{RevocableInfo, reservation_info};
+
 use super::*;
 use proptest::prelude::*;
 
