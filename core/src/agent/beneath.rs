@@ -20,28 +20,18 @@
 //! `realpath` checks in `src/files/files.cpp`; these helpers give the same guarantees to code
 //! that runs as root, and close the window between a check and the open.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
-fn c_path(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
-}
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 
-fn c_name(name: &OsStr) -> io::Result<CString> {
-    c_path(Path::new(name))
-}
-
-fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
+/// The `open(2)` flags of this module's callers as rustix's type (every bit kept).
+fn oflags(flags: libc::c_int) -> OFlags {
+    OFlags::from_bits_retain(flags as u32)
 }
 
 /// A path that would lead outside the root (the inner error of [`escape_error`]).
@@ -57,22 +47,19 @@ pub fn escape_error(path: &Path) -> io::Error {
 /// True when `error` means "this path leads outside the root": [`escape_error`], `EXDEV` from
 /// `openat2`, or the `ELOOP` of the `O_NOFOLLOW` walk and of magic links.
 pub fn is_escape(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(libc::EXDEV) | Some(libc::ELOOP))
+    let code = error.raw_os_error();
+    code == Some(Errno::XDEV.raw_os_error())
+        || code == Some(Errno::LOOP.raw_os_error())
         || error.get_ref().is_some_and(|inner| inner.is::<Escape>())
 }
 
 /// Opens a directory the agent itself named (a sandbox, a work directory).
 pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
-    let path = c_path(path)?;
-    // SAFETY: `path` is a valid NUL-terminated string; the returned descriptor is owned below.
-    let fd = check(unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    })?;
-    // SAFETY: `fd` was just returned by open(2) and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }
 
 /// The relative path's components, which must all be plain names (`.` is skipped): an
@@ -87,14 +74,6 @@ pub fn plain_components(relative: &Path) -> io::Result<Vec<&OsStr>> {
         }
     }
     Ok(names)
-}
-
-/// `struct open_how` of openat2(2) (libc's is non-exhaustive, so it cannot be built here).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
 }
 
 /// Opens `relative` below `root` with `flags` (and `mode` when creating), never resolving
@@ -113,39 +92,31 @@ pub fn open_beneath(
     if relative.is_absolute() {
         return Err(escape_error(relative));
     }
-    let path = c_path(relative)?;
     // O_TMPFILE includes O_DIRECTORY's bit: test it whole.
     let creates = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: if creates { u64::from(mode) } else { 0 },
-        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
+    let mode = if creates {
+        Mode::from_raw_mode(mode)
+    } else {
+        Mode::empty()
     };
     // openat2 answers EAGAIN when a concurrent rename might have let `..` escape; retry.
     for _ in 0..16 {
-        // SAFETY: `path` and `how` are valid for the call and `size_of::<OpenHow>()` is the
-        // size of `how`; the returned descriptor is owned below.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root.as_raw_fd(),
-                path.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: a descriptor just returned by openat2, owned by nobody else.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) });
-        }
-        let error = io::Error::last_os_error();
-        match error.raw_os_error() {
-            Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
-            Some(libc::ENOSYS) => return open_nofollow_walk(root, relative, flags, mode),
-            _ => return Err(error),
+        match rustix::fs::openat2(
+            root,
+            relative,
+            oflags(flags) | OFlags::CLOEXEC,
+            mode,
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::AGAIN | Errno::INTR) => continue,
+            Err(Errno::NOSYS) => {
+                return open_nofollow_walk(root, relative, flags, mode.as_raw_mode());
+            }
+            Err(e) => return Err(e.into()),
         }
     }
-    Err(io::Error::from_raw_os_error(libc::EAGAIN))
+    Err(Errno::AGAIN.into())
 }
 
 /// The fallback of [`open_beneath`]: one component at a time, none of them a symlink.
@@ -181,19 +152,12 @@ fn openat(
     flags: libc::c_int,
     mode: libc::mode_t,
 ) -> io::Result<OwnedFd> {
-    let name = c_name(name)?;
-    // SAFETY: `name` is a valid NUL-terminated string and `dir` an open descriptor; the
-    // returned descriptor is owned below.
-    let fd = check(unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            flags | libc::O_CLOEXEC,
-            libc::c_uint::from(mode),
-        )
-    })?;
-    // SAFETY: a descriptor just returned by openat, owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(rustix::fs::openat(
+        dir,
+        name,
+        oflags(flags) | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )?)
 }
 
 const DIRECTORY: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY;
@@ -209,15 +173,10 @@ pub fn mkdir_all_beneath(root: BorrowedFd<'_>, relative: &Path) -> io::Result<Ow
         so_far.push(name);
         current = match open_beneath(root, &so_far, DIRECTORY, 0) {
             Ok(fd) => fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                let c = c_name(name)?;
-                // SAFETY: `c` is a valid NUL-terminated string and `current` an open directory.
-                let rc = unsafe { libc::mkdirat(current.as_raw_fd(), c.as_ptr(), 0o755) };
-                if rc < 0 {
-                    let error = io::Error::last_os_error();
-                    if error.raw_os_error() != Some(libc::EEXIST) {
-                        return Err(error);
-                    }
+            Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => {
+                match rustix::fs::mkdirat(&current, name, Mode::from_raw_mode(0o755)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(e.into()),
                 }
                 open_beneath(root, &so_far, DIRECTORY, 0)?
             }
@@ -242,34 +201,20 @@ fn parent_and_name<'a>(
 
 /// Removes `name` from `dir` unless it is a directory (an error then) or absent.
 fn remove_non_directory(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
-    let c = c_name(name)?;
-    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is valid, `stat` is writable, `dir` is open; the last name is not followed.
-    let rc = unsafe {
-        libc::fstatat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            &mut stat,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
+    // The last name is not followed.
+    let stat = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => stat,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
     };
-    if rc < 0 {
-        let error = io::Error::last_os_error();
-        return if error.raw_os_error() == Some(libc::ENOENT) {
-            Ok(())
-        } else {
-            Err(error)
-        };
-    }
-    if stat.st_mode & libc::S_IFMT == libc::S_IFDIR {
+    if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("'{}' is already a directory", Path::new(name).display()),
         ));
     }
-    // SAFETY: as above; unlinkat(2) never follows the last name.
-    check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) })?;
+    // unlinkat(2) never follows the last name.
+    rustix::fs::unlinkat(dir, name, AtFlags::empty())?;
     Ok(())
 }
 
@@ -301,9 +246,8 @@ pub fn remove_beneath(root: BorrowedFd<'_>, relative: &Path) -> io::Result<()> {
     };
     let parent: PathBuf = parents.iter().collect();
     let dir = open_beneath(root, &parent, DIRECTORY, 0)?;
-    let c = c_name(last)?;
-    // SAFETY: `c` is valid and `dir` an open directory; unlinkat never follows `c`.
-    check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) })?;
+    // unlinkat never follows the last name.
+    rustix::fs::unlinkat(&dir, *last, AtFlags::empty())?;
     Ok(())
 }
 
@@ -313,10 +257,8 @@ pub fn scratch_file(root: BorrowedFd<'_>) -> io::Result<File> {
     match open_beneath(root, Path::new("."), libc::O_TMPFILE | libc::O_RDWR, 0o600) {
         Ok(fd) => return Ok(File::from(fd)),
         Err(e)
-            if !matches!(
-                e.raw_os_error(),
-                Some(libc::EOPNOTSUPP) | Some(libc::EISDIR)
-            ) =>
+            if e.raw_os_error() != Some(Errno::OPNOTSUPP.raw_os_error())
+                && e.raw_os_error() != Some(Errno::ISDIR.raw_os_error()) =>
         {
             return Err(e);
         }
@@ -362,12 +304,10 @@ pub fn symlink_beneath(root: BorrowedFd<'_>, relative: &Path, target: &Path) -> 
     let (parent, name) = parent_and_name(root, relative)?;
     let parent = parent.as_fd();
     remove_non_directory(parent, name)?;
-    let (c_target, c) = (c_path(target)?, c_name(name)?);
-    // SAFETY: both strings are valid NUL-terminated strings and `parent` an open directory.
-    check(unsafe { libc::symlinkat(c_target.as_ptr(), parent.as_raw_fd(), c.as_ptr()) })?;
+    rustix::fs::symlinkat(target, parent, name)?;
     if resolves_outside(root, relative) {
-        // SAFETY: as above; removes the link just made.
-        unsafe { libc::unlinkat(parent.as_raw_fd(), c.as_ptr(), 0) };
+        // Removes the link just made; the escape is the error to report.
+        let _ = rustix::fs::unlinkat(parent, name, AtFlags::empty());
         return Err(escape_error(relative));
     }
     Ok(())
@@ -377,7 +317,7 @@ pub fn symlink_beneath(root: BorrowedFd<'_>, relative: &Path, target: &Path) -> 
 pub fn resolves_outside(root: BorrowedFd<'_>, relative: &Path) -> bool {
     match open_beneath(root, relative, libc::O_PATH, 0) {
         Ok(_) => false,
-        Err(e) => matches!(e.raw_os_error(), Some(libc::EXDEV)),
+        Err(e) => e.raw_os_error() == Some(Errno::XDEV.raw_os_error()),
     }
 }
 
@@ -393,17 +333,8 @@ pub fn hard_link_beneath(root: BorrowedFd<'_>, relative: &Path, target: &Path) -
     let (parent, name) = parent_and_name(root, relative)?;
     let parent = parent.as_fd();
     remove_non_directory(parent, name)?;
-    let (c_target, c) = (c_name(target_name)?, c_name(name)?);
-    // SAFETY: valid strings and open directories; flags 0: a symlink target is not followed.
-    check(unsafe {
-        libc::linkat(
-            target_dir.as_raw_fd(),
-            c_target.as_ptr(),
-            parent.as_raw_fd(),
-            c.as_ptr(),
-            0,
-        )
-    })?;
+    // No AT_SYMLINK_FOLLOW: a symlink target is linked, not followed.
+    rustix::fs::linkat(&target_dir, *target_name, parent, name, AtFlags::empty())?;
     Ok(())
 }
 
@@ -433,12 +364,8 @@ pub fn open_log(sandbox: BorrowedFd<'_>, name: &str) -> io::Result<File> {
         ));
     }
     // Back to blocking writes (a no-op for regular files, but the executor inherits it).
-    // SAFETY: fcntl on a descriptor we own; F_GETFL/F_SETFL touch only its status flags.
-    unsafe {
-        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
-        if flags >= 0 {
-            libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
-        }
+    if let Ok(flags) = rustix::fs::fcntl_getfl(&file) {
+        let _ = rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK);
     }
     Ok(file)
 }

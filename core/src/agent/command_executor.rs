@@ -698,10 +698,17 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                 }
                 Effect::Signal(signal) => {
                     if let Some(pgid) = process_group {
-                        // SAFETY: killpg has no memory-safety preconditions.
-                        let rc = unsafe { libc::killpg(pgid, signal) };
-                        if rc != 0 {
-                            let e = std::io::Error::last_os_error();
+                        let result = match (
+                            rustix::process::Pid::from_raw(pgid),
+                            rustix::process::Signal::from_named_raw(signal),
+                        ) {
+                            (Some(group), Some(sig)) => {
+                                rustix::process::kill_process_group(group, sig)
+                                    .map_err(std::io::Error::from)
+                            }
+                            _ => Err(std::io::Error::from(std::io::ErrorKind::InvalidInput)),
+                        };
+                        if let Err(e) = result {
                             tracing::warn!(pgid, signal, error = %e, "killpg failed");
                         }
                     }
@@ -764,8 +771,7 @@ pub(crate) fn spawn(spec: &LaunchSpec) -> Result<tokio::process::Child, String> 
     if let Some(cwd) = &spec.cwd {
         command.current_dir(cwd);
     }
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = rustix::process::geteuid().is_root();
     if let Some(user) = spec.user.as_deref().filter(|_| root) {
         let (uid, gid, groups) = lookup_user(user)?;
         // SAFETY: the closure runs in the child between fork and exec and only makes

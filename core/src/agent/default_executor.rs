@@ -448,11 +448,12 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                     effects.extend(executor.on_launched(Instant::now(), &task_id, result));
                 }
                 Effect::Signal { task_id, signal } => {
-                    if let Some(pgid) = groups.get(&task_id).filter(|p| **p > 0) {
-                        // SAFETY: killpg has no memory-safety preconditions.
-                        unsafe {
-                            libc::killpg(*pgid, signal);
-                        }
+                    if let (Some(pgid), Some(sig)) = (
+                        groups.get(&task_id).and_then(|p| rustix::process::Pid::from_raw(*p)),
+                        rustix::process::Signal::from_named_raw(signal),
+                    ) {
+                        // A group that is already gone is what was wanted.
+                        let _ = rustix::process::kill_process_group(pgid, sig);
                     }
                 }
                 Effect::Exit(code) => return code,

@@ -46,9 +46,8 @@ use super::beneath;
 
 /// Mesos caps one read at 16 pages (`files.cpp`).
 pub fn max_read_length() -> u64 {
-    // SAFETY: sysconf has no preconditions and only reads a system value.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    let page = if page > 0 { page as u64 } else { 4096 };
+    let page = rustix::param::page_size() as u64;
+    let page = if page > 0 { page } else { 4096 };
     page * 16
 }
 
@@ -436,12 +435,7 @@ fn normalize(path: &str) -> String {
 }
 
 fn readable(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
-    unsafe { libc::access(c_path.as_ptr(), libc::R_OK) == 0 }
+    rustix::fs::access(path, rustix::fs::Access::READ_OK).is_ok()
 }
 
 /// `ls -l` text of a `st_mode` (Mesos `model(FileInfo)`).

@@ -322,11 +322,9 @@ impl Isolation {
     /// of their own, which a signal to the executor's group misses).
     pub fn kill_all(&self, container_id: &str) {
         for pid in self.processes(container_id) {
-            if pid > 0 {
-                // SAFETY: kill(2) has no memory-safety preconditions.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                // A process that is already gone is what was wanted.
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
         }
     }
@@ -532,15 +530,13 @@ pub fn session_members(session: i32) -> Vec<i32> {
 }
 
 fn clock_ticks() -> f64 {
-    // SAFETY: sysconf only reads a system value.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let t = rustix::param::clock_ticks_per_second();
     if t > 0 { t as f64 } else { 100.0 }
 }
 
 fn page_size() -> u64 {
-    // SAFETY: sysconf only reads a system value.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u64 } else { 4096 }
+    let p = rustix::param::page_size() as u64;
+    if p > 0 { p } else { 4096 }
 }
 
 /// Whether `pid` is alive (and not a zombie): how a restarted agent watches executors it
@@ -572,9 +568,7 @@ pub fn started_at(pid: u32) -> Option<std::time::SystemTime> {
         .trim()
         .parse()
         .ok()?;
-    // SAFETY: sysconf only reads a system value.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let hz = u64::try_from(hz).ok().filter(|h| *h > 0)?;
+    let hz = Some(rustix::param::clock_ticks_per_second()).filter(|h| *h > 0)?;
     Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(boot * 1000 + ticks * 1000 / hz))
 }
 
@@ -633,8 +627,7 @@ mod tests {
 
     #[test]
     fn usage_of_this_process_session_is_accounted() {
-        // SAFETY: getsid(0) only reads our own session id.
-        let sid = unsafe { libc::getsid(0) };
+        let sid = rustix::process::Pid::as_raw(rustix::process::getsid(None).ok());
         let stats = Isolation::default().usage("none", Some(sid as u32), Limits::default(), 1.0);
         assert!(stats.processes.unwrap() >= 1);
         assert!(stats.mem_rss_bytes.unwrap() > 0);

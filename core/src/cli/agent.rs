@@ -181,14 +181,8 @@ pub fn detect_resources(work_dir: &std::path::Path) -> String {
 }
 
 fn disk_mb(path: &std::path::Path) -> Option<u64> {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: statvfs writes into the zeroed struct we pass; the path is NUL-terminated.
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-        return None;
-    }
-    Some((s.f_blocks as u64).saturating_mul(s.f_frsize as u64) / (1024 * 1024))
+    let s = rustix::fs::statvfs(path).ok()?;
+    Some(s.f_blocks.saturating_mul(s.f_frsize) / (1024 * 1024))
 }
 
 /// Builds the agent's configuration and bind address from loaded flags.

@@ -79,35 +79,32 @@ impl Limits {
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; logs the old and new values and
 /// returns the soft limit in force.
 pub(crate) fn raise_nofile_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit for getrlimit to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        let e = std::io::Error::last_os_error();
-        tracing::warn!(error = %e, "failed to read RLIMIT_NOFILE");
-        return 1024;
-    }
-    let old = limit.rlim_cur;
-    if limit.rlim_cur < limit.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: limit.rlim_max,
-            rlim_max: limit.rlim_max,
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    // `None` is RLIM_INFINITY, which the kernel reports as the largest value.
+    let limit = getrlimit(Resource::Nofile);
+    let old = limit.current.unwrap_or(u64::MAX);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    if old < hard {
+        // Raising the soft limit up to the hard one needs no privilege.
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
         };
-        // SAFETY: `raised` is a valid rlimit; raising the soft limit up to the hard one
-        // needs no privilege.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            tracing::info!(
-                old = old,
-                new = raised.rlim_cur,
-                "raised the soft limit on open files (RLIMIT_NOFILE) to the hard limit"
-            );
-            return raised.rlim_cur;
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                tracing::info!(
+                    old = old,
+                    new = hard,
+                    "raised the soft limit on open files (RLIMIT_NOFILE) to the hard limit"
+                );
+                return hard;
+            }
+            Err(e) => {
+                let e = std::io::Error::from(e);
+                tracing::warn!(error = %e, soft = old, hard = hard, "failed to raise RLIMIT_NOFILE");
+                return old;
+            }
         }
-        let e = std::io::Error::last_os_error();
-        tracing::warn!(error = %e, soft = old, hard = limit.rlim_max, "failed to raise RLIMIT_NOFILE");
-        return old;
     }
     tracing::info!(
         old = old,
@@ -165,7 +162,9 @@ impl Drop for Slot {
 }
 
 fn is_fd_exhaustion(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+    use rustix::io::Errno;
+    let code = e.raw_os_error();
+    code == Some(Errno::MFILE.raw_os_error()) || code == Some(Errno::NFILE.raw_os_error())
 }
 
 /// Serves `app` on `listener` until `shutdown` completes (then each connection is asked to

@@ -390,11 +390,10 @@ impl Actor {
                 tracing::warn!(
                     "executor did not exit within the shutdown grace period; killing its process group"
                 );
-                // SAFETY: killpg(0) signals this process's own group, as Apache's
-                // ShutdownProcess does; no memory is involved.
-                unsafe {
-                    libc::killpg(0, libc::SIGKILL);
-                }
+                // This process's own group, as Apache's ShutdownProcess does.
+                let _ = rustix::process::kill_current_process_group(
+                    rustix::process::Signal::KILL,
+                );
             }
         });
     }
