@@ -14,6 +14,10 @@
 //!
 //! Run: `cargo bench -p remesos --bench allocator [-- 10000x1000 1000x1 ...]`
 //! (or `ALLOC_BENCH=10000x1000,1000x1`). Without a selection the whole grid runs.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 use std::collections::HashMap;
 use std::process::Command;

@@ -14,6 +14,10 @@
 //!   leader's session timeout: its ephemeral znode lives until the session expires);
 //! * recovery: new leader detected -> every agent got Reregistered from it -> the scheduler
 //!   got SUBSCRIBED from it (the new leader first recovers the registry from ZooKeeper).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 #[path = "../tests/support/zookeeper.rs"]
 mod zookeeper;

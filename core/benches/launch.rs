@@ -5,6 +5,10 @@
 //! Reports tasks/s from the first ACCEPT to the last TASK_FINISHED, the offer -> TASK_RUNNING
 //! latency (p50/p99), and the peak RSS of the `remesos local` process (master and agents
 //! share it). `cargo bench -p remesos --bench launch [-- TASKS]` (default 10,000).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};

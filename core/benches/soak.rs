@@ -27,6 +27,10 @@
 //! remembers a KILL for a disconnected agent and sends it again when the agent
 //! reregisters, remesos's drops it (see core/benches/README.md), so the soak KILLs again
 //! only while draining, and counts the KILLed tasks that FINISHED instead.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;

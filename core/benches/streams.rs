@@ -11,6 +11,10 @@
 //! * `/health` answering while all streams are open, and the master's own count of
 //!   connected frameworks (`master/frameworks_connected` in /metrics/snapshot);
 //! * that no stream was closed after one heartbeat interval (15 s) with all of them open.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -292,6 +292,10 @@ pub fn master_harness(data: &[u8]) {
     use crate::master::{Config, ConnId, Effect, Master, Time};
     use v1::scheduler::event::Type as EventType;
 
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a fixed origin for the harness's simulated clock"
+    )]
     let start = Instant::now();
     let mut elapsed = Duration::ZERO;
     let time = |elapsed: Duration| Time {

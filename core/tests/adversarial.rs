@@ -8,6 +8,10 @@
 //! scheduler API takes, oversized and deeply nested bodies. The fetcher's and `/files`'s
 //! attacks live in `agent_sandbox.rs`, the exhaustion ones (streams that never read,
 //! slowloris) in `master_binary.rs`, both against real daemons too.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

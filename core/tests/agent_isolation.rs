@@ -3,6 +3,10 @@
 //! GET_CONTAINERS usage (§3.4), isolation (DESIGN.md §5): cgroups memory and cpu limits,
 //! the memory limitation (`REASON_CONTAINER_LIMITATION_MEMORY`), a pid namespace; and task
 //! groups (LAUNCH_GROUP) under the built-in default executor.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

@@ -3,6 +3,10 @@
 //! running tasks of a checkpointing framework, then a restart on the same work_dir — the
 //! executors keep running, reconnect, resend what the agent missed, and every task ends
 //! exactly once.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

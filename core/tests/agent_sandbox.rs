@@ -1,5 +1,9 @@
 //! The agent's sandbox plumbing: the fetcher (reference/mesos-contract.md §4.4, Mesos
 //! `docs/fetcher.md`) and the `/files` endpoints (§4.2, §6, Mesos `src/files/files.cpp`).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

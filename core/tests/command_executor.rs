@@ -4,6 +4,10 @@
 //! an ACKNOWLEDGED event on the stream. The executor is started as the agent starts it: in
 //! the sandbox, with the Mesos executor environment (§4.1) and its stdout/stderr pointed at
 //! the sandbox's files. Expected behaviour follows Mesos's `src/launcher/executor.cpp`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

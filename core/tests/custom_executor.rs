@@ -6,6 +6,10 @@
 //! The executor is this test binary itself: the agent starts it as
 //! `custom_executor --ignored --exact executor_process`, and that entry point (ignored in a
 //! normal run, where it does nothing) speaks the v1 executor API.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

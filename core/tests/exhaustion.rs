@@ -5,6 +5,10 @@
 //! file descriptors.
 //!
 //! The timeouts below only keep a failing run from hanging; they assert no speed.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

@@ -6,6 +6,10 @@
 //! `write_seed_corpora` (ignored) wrote the initial seeds: real calls from the golden JSON
 //! of core/proto/tests and the API docs, both encodings, real archives and flags. The
 //! committed corpora are those seeds grown by fuzzing and minimized with `cargo fuzz cmin`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};

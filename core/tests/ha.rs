@@ -6,6 +6,10 @@
 //!
 //! Timeouts are far below Mesos's defaults (session 2s, ping 300ms, reregistration 30s) so
 //! that the suite stays short; the flags that set them are the ones operators use.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

@@ -25,6 +25,10 @@
 //!   that reason as its diagnostic (printed by the job client).
 //!
 //! Without a usable `libmesos.so` the end-to-end tests fail with a message saying so.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,10 @@
 //! (defect 6), a framework's out-of-range `failover_timeout` is a 400 and the master keeps
 //! serving (defect 3), and security settings remesos does not implement stop the daemon
 //! instead of failing open (defect 5).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

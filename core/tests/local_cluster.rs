@@ -2,6 +2,10 @@
 //! tasks under `remesos executor`; frameworks are the Python one written from Mesos's docs
 //! and a Rust one on `remesos::client::scheduler` that also kills a task and reads a sandbox
 //! through `/files`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

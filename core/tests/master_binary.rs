@@ -1,6 +1,10 @@
 //! End to end: the `remesos master` binary, started as a user would, serves a framework
 //! written in Python against Mesos's scheduler HTTP API docs (tests/python/docs_framework.py,
 //! standard library only) with agents simulated over the real gRPC service.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

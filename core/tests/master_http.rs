@@ -1,6 +1,10 @@
 //! HTTP tests against a running master (in-process, real sockets) whose agents are
 //! simulated over the real gRPC service, and whose frameworks use the v1 scheduler API
 //! through `remesos::client::scheduler` (JSON and protobuf).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 use std::time::Duration;
 

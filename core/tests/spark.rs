@@ -19,6 +19,10 @@
 //! These tests need the JNI library: they fail, saying so, when `libmesos.so` is missing or
 //! does not export the `MesosSchedulerDriver` natives (set `REMESOS_LIBMESOS` to use another
 //! build than `target/release/libmesos.so`).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};

@@ -2,6 +2,10 @@
 //! `remesos local`: the cost of one JNI call into the driver, and launchTasks ->
 //! TASK_FINISHED round trips per second over 1,000 command tasks running `true`
 //! (benches/java/DriverBench.java says how each is measured). `cargo bench -p remesos-jni`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -8,6 +8,10 @@
 //! a null collection) and ends with `stop(false)`. The failover scenario stops with
 //! `stop(true)`, then a second JVM reregisters as the same framework and receives the
 //! task's terminal update.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

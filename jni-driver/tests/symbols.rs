@@ -3,6 +3,10 @@
 //! shaded-protobuf from pyspark 3.5) — has an exported symbol in libmesos.so that the JVM
 //! will bind (reference/mesos-contract.md §1.1 mangling: the short name, or the long name
 //! with the mangled argument signature; overloaded natives need the long name).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
 
 mod support;
 

@@ -15,6 +15,10 @@
 //! Maven and Java 17 are part of the machine: without them the tests fail with a message
 //! saying so. Jars and dumps are cached under `.cache/compat/` at the repository root
 //! (gitignored); a warm run takes about a second.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs Maven and Java by design"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

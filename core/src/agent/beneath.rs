@@ -449,9 +449,14 @@ mod tests {
         std::fs::write(dir.join("elsewhere"), "x").unwrap();
         std::fs::hard_link(dir.join("elsewhere"), dir.join("stderr")).unwrap();
         assert!(open_log(root, "stderr").is_err());
-        let fifo = c_path(&dir.join("fifo")).unwrap();
-        // SAFETY: a valid path string.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dir.join("fifo"),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
         assert!(open_log(root, "fifo").is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

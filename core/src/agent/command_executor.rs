@@ -757,6 +757,10 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
 
 /// Starts the command in its own process group, with the executor's stdin, stdout and stderr.
 pub(crate) fn spawn(spec: &LaunchSpec) -> Result<tokio::process::Child, String> {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the command executor starts the task"
+    )]
     let mut command = tokio::process::Command::new(&spec.program);
     command
         .arg0(&spec.arg0)

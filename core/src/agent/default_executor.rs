@@ -449,7 +449,9 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                 }
                 Effect::Signal { task_id, signal } => {
                     if let (Some(pgid), Some(sig)) = (
-                        groups.get(&task_id).and_then(|p| rustix::process::Pid::from_raw(*p)),
+                        groups
+                            .get(&task_id)
+                            .and_then(|p| rustix::process::Pid::from_raw(*p)),
                         rustix::process::Signal::from_named_raw(signal),
                     ) {
                         // A group that is already gone is what was wanted.

@@ -89,6 +89,10 @@ pub unsafe fn drop_privileges(creds: &Credentials) -> std::io::Result<()> {
 
 /// Builds the executor's command: shell form runs `/bin/sh -c value`; argv form runs
 /// `value` with `arguments` (whose first element is argv[0], as Mesos passes it).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the launcher is where executors are started"
+)]
 pub fn command(info: &v1::CommandInfo) -> Result<std::process::Command, String> {
     let value = info.value.clone().unwrap_or_default();
     if info.shell.unwrap_or(true) {

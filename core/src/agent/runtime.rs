@@ -113,6 +113,10 @@ impl AgentHandle {
     }
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the runtime reads the clock and hands it to the agent as `now`"
+)]
 pub fn now() -> Time {
     let wall = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -733,6 +737,10 @@ async fn fetch_into(
     }
     let request = super::fetcher::request_to_json(uris, sandbox, options)
         .map_err(|e| format!("Failed to start the fetcher: {e}"))?;
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the agent runs the fetcher as a process"
+    )]
     let mut cmd = tokio::process::Command::new(&binary);
     cmd.arg("fetcher")
         .current_dir(sandbox)

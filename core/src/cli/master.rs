@@ -540,6 +540,10 @@ async fn lead(
     mut store: master::registrar::Store,
     durability: &Durability,
 ) -> Result<master::runtime::MasterHandle, String> {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the CLI times the recovery for its log line"
+    )]
     let started = std::time::Instant::now();
     let registry = match tokio::time::timeout(durability.fetch_timeout, store.load()).await {
         Ok(loaded) => loaded

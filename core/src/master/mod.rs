@@ -419,7 +419,11 @@ impl Master {
             return;
         }
         self.allocation_requested = false;
-        let started = std::time::Instant::now(); // metrics only; decisions never read it
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "metrics only; decisions never read it"
+        )]
+        let started = std::time::Instant::now();
         let allocations = self.allocator.allocate(now.mono);
         self.counters.allocation_runs += 1;
         self.counters.allocation_run_ms_last = started.elapsed().as_secs_f64() * 1000.0;

@@ -150,11 +150,7 @@ impl Resources {
 
     /// The JSON array of Mesos `Resource` objects (post-refinement format).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Array(
-            self.iter()
-                .map(|r| remesos_proto::json::to_value(r.as_ref()))
-                .collect(),
-        )
+        serde_json::Value::Array(self.iter().map(remesos_proto::json::to_value).collect())
     }
 
     /// Mesos's `model(Resources)` for `/master/state`: `cpus`, `gpus`, `mem`, `disk` always

@@ -153,8 +153,8 @@ impl Resources {
         for item in items {
             // Mesos's dialect through the one descriptor-driven codec: every field of
             // `Resource` (provider_id, disk.source, ...), required fields checked.
-            let mut r: Resource = remesos_proto::json::from_value(item)
-                .map_err(|e| Error::Json(e.to_string()))?;
+            let mut r: Resource =
+                remesos_proto::json::from_value(item).map_err(|e| Error::Json(e.to_string()))?;
             if r.role.is_none() && r.reservations.is_empty() {
                 r.role = Some(default_role.to_string());
             }

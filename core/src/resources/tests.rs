@@ -232,12 +232,16 @@ fn resources_json_keeps_provider_id_and_disk_source() {
     let res = Resources::parse(json, "*").unwrap();
     assert_eq!(res.disk(), 2048.0);
     let r = &res.as_slice()[0];
-    assert_eq!(r.provider_id.as_ref().map(|p| p.value.as_str()), Some("rp-1"));
-    let source = r.disk.as_ref().and_then(|d| d.source.as_ref()).expect("disk.source kept");
     assert_eq!(
-        source.r#type,
-        disk_info::source::Type::Mount as i32
+        r.provider_id.as_ref().map(|p| p.value.as_str()),
+        Some("rp-1")
     );
+    let source = r
+        .disk
+        .as_ref()
+        .and_then(|d| d.source.as_ref())
+        .expect("disk.source kept");
+    assert_eq!(source.r#type, disk_info::source::Type::Mount as i32);
     assert_eq!(
         source.mount.as_ref().and_then(|m| m.root.as_deref()),
         Some("/mnt/disk0")
@@ -248,7 +252,10 @@ fn resources_json_keeps_provider_id_and_disk_source() {
     // And back out: the JSON form carries them too.
     assert_eq!(Resources::from_json(&res.to_json(), "*").unwrap(), res);
     assert_eq!(res.to_json()[0]["provider_id"]["value"], "rp-1");
-    assert_eq!(res.to_json()[0]["disk"]["source"]["mount"]["root"], "/mnt/disk0");
+    assert_eq!(
+        res.to_json()[0]["disk"]["source"]["mount"]["root"],
+        "/mnt/disk0"
+    );
 }
 
 #[test]

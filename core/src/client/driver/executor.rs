@@ -391,9 +391,7 @@ impl Actor {
                     "executor did not exit within the shutdown grace period; killing its process group"
                 );
                 // This process's own group, as Apache's ShutdownProcess does.
-                let _ = rustix::process::kill_current_process_group(
-                    rustix::process::Signal::KILL,
-                );
+                let _ = rustix::process::kill_current_process_group(rustix::process::Signal::KILL);
             }
         });
     }

@@ -474,6 +474,10 @@ impl State {
         } else {
             v1::TaskState::TaskLost
         };
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the driver stamps the TASK_LOST it makes up with the wall clock, as Mesos's does"
+        )]
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
