@@ -41,6 +41,12 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# cargo-deny (deny.toml): licenses, sources (crates.io only), bans. Not `advisories`: its
+# database cannot be fetched here.
+echo "== cargo deny check bans licenses sources"
+command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
+cargo deny --locked check bans licenses sources
+
 echo "== cargo test --release"
 log=$(mktemp)
 set +e
