@@ -97,21 +97,7 @@ async fn launch_and_finish(format: Format) {
         }),
         ..Default::default()
     };
-    let accept = sched::Call {
-        r#type: Some(sched::call::Type::Accept as i32),
-        accept: Some(sched::call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![v1::offer::Operation {
-                r#type: Some(v1::offer::operation::Type::Launch as i32),
-                launch: Some(v1::offer::operation::Launch {
-                    task_infos: vec![task],
-                }),
-                ..Default::default()
-            }],
-            filters: None,
-        }),
-        ..Default::default()
-    };
+    let accept = remesos::client::scheduler::launch_call(&offer, vec![task], None);
     assert_eq!(sub.call(accept).await.unwrap(), 202);
 
     let mut seen = Vec::new();
