@@ -27,10 +27,11 @@ use v1::executor::{self as exec, event};
 
 use super::command_executor::{
     Config, DEFAULT_KILL_GRACE_PERIOD, HEARTBEAT_INTERVAL, LaunchSpec, SHUTDOWN_MARGIN,
-    TERMINAL_ACK_TIMEOUT, describe_wait_status, is_terminal, launch_spec,
+    TERMINAL_ACK_TIMEOUT, describe_wait_status, launch_spec,
 };
 use crate::client::Format;
 use crate::client::executor::{Connection, ExecutorEnv, event_type};
+use crate::common::protocol::is_terminal;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -265,7 +266,7 @@ impl DefaultExecutor {
 
     fn framework_has_killing_state(&self) -> bool {
         self.framework_info.as_ref().is_some_and(|f| {
-            crate::master::framework_has_capability(
+            crate::common::protocol::framework_has_capability(
                 f,
                 v1::framework_info::capability::Type::TaskKillingState,
             )

@@ -53,7 +53,7 @@ pub fn main() -> ExitCode {
             println!(
                 "remesos {} (Mesos API {})",
                 env!("CARGO_PKG_VERSION"),
-                crate::master::MESOS_VERSION
+                crate::common::version::MESOS_VERSION
             );
             ExitCode::SUCCESS
         }
@@ -127,7 +127,7 @@ pub(crate) fn address_flags(
         None if !loaded.get_bool("hostname_lookup").unwrap_or(true) => {
             advertised_ip(bind_ip, "localhost").to_string()
         }
-        None => system_hostname(),
+        None => crate::common::hostname::system_hostname(),
     };
     let ip = match loaded.get_str("advertise_ip") {
         Some(ip) => ip
@@ -188,18 +188,6 @@ pub(crate) fn init_logging(level: &str, quiet: bool) {
             }),
         );
     }
-}
-
-/// The machine's hostname, as Mesos uses it when `--hostname` is not given.
-pub(crate) fn system_hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".to_string();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// The address to advertise for a daemon bound to `ip`: itself unless it is the wildcard,
