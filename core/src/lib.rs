@@ -27,6 +27,7 @@ pub mod cli;
 pub mod client;
 pub mod common;
 pub mod duration;
+pub mod executor;
 pub mod flags;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -15,8 +15,6 @@
 //!
 //! - `fetcher`: CommandInfo.URI download and extraction into a sandbox.
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
-//! - `command_executor`: the logic of `remesos executor`, the built-in command executor
-//!   (a separate process speaking the v1 executor API to the agent).
 //! - `status_update`: per-task update streams, checkpointed, retried until acknowledged.
 //! - `launcher`: detached executor processes; `paths`: Mesos's work_dir layout.
 
@@ -24,8 +22,6 @@
 #![allow(deprecated)]
 
 pub mod beneath;
-pub mod command_executor;
-pub mod default_executor;
 pub mod fetcher;
 pub mod files;
 pub mod http;

@@ -25,7 +25,7 @@ use remesos_proto::v1;
 use v1::TaskState;
 use v1::executor::{self as exec, event};
 
-use super::command_executor::{
+use super::command::{
     Config, DEFAULT_KILL_GRACE_PERIOD, HEARTBEAT_INTERVAL, LaunchSpec, SHUTDOWN_MARGIN,
     TERMINAL_ACK_TIMEOUT, describe_wait_status, launch_spec,
 };
@@ -410,7 +410,7 @@ fn grace_period(policy: Option<&v1::KillPolicy>) -> Option<Duration> {
 
 /// Runs the default executor until it should exit; returns the exit status.
 pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
-    use super::command_executor::{Link, link_step, sleep_until, spawn};
+    use super::command::{Link, link_step, sleep_until, spawn};
     let mut connection = Connection::new(&env, format);
     let mut executor = DefaultExecutor::new(config);
     let mut groups: BTreeMap<String, i32> = BTreeMap::new();
