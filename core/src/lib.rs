@@ -33,5 +33,6 @@ pub mod flags;
 pub mod fuzzing;
 pub mod master;
 pub mod resources;
+pub mod security;
 pub mod supervisor;
 pub mod zk;

@@ -65,7 +65,7 @@ pub fn flags() -> Flags {
         .flag(Flag::bool("quiet", "Log errors only").default(false))
         .flag(Flag::path("log_dir", "Accepted for compatibility; remesos logs to stderr"));
     // Mesos's security flags: accepted only with values that leave them off.
-    super::security::declare(&mut flags, super::security::Daemon::Agent);
+    crate::security::declare(&mut flags, crate::security::Daemon::Agent);
     flags
 }
 
@@ -76,7 +76,7 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
         Err(code) => return code,
     };
     if let Err(code) =
-        super::security::check(&flags, &loaded, &[super::security::Daemon::Agent], env)
+        super::check_security(&flags, &loaded, &[crate::security::Daemon::Agent], env)
     {
         return code;
     }

@@ -51,9 +51,9 @@ pub fn flags() -> Flags {
         }
     }
     // The master's and the agents' security flags: accepted only with values that leave
-    // them off (cli/security.rs).
-    super::security::declare(&mut flags, super::security::Daemon::Master);
-    super::security::declare(&mut flags, super::security::Daemon::Agent);
+    // them off (security/).
+    crate::security::declare(&mut flags, crate::security::Daemon::Master);
+    crate::security::declare(&mut flags, crate::security::Daemon::Agent);
     flags
 }
 
@@ -94,14 +94,13 @@ pub async fn start_with_args(args: &[String]) -> Result<LocalCluster, String> {
 }
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
-    use super::security::Daemon;
+    use crate::security::Daemon;
     let flags = flags();
     let loaded = match super::load_flags(&flags, args, env) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    if let Err(code) =
-        super::security::check(&flags, &loaded, &[Daemon::Master, Daemon::Agent], env)
+    if let Err(code) = super::check_security(&flags, &loaded, &[Daemon::Master, Daemon::Agent], env)
     {
         return code;
     }

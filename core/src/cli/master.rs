@@ -188,7 +188,7 @@ pub fn flags() -> Flags {
             "Accepted for compatibility; remesos logs to stderr",
         ));
     // Mesos's security flags: accepted only with values that leave them off.
-    super::security::declare(&mut flags, super::security::Daemon::Master);
+    crate::security::declare(&mut flags, crate::security::Daemon::Master);
     flags
 }
 
@@ -204,7 +204,7 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
         Err(code) => return code,
     };
     if let Err(code) =
-        super::security::check(&flags, &loaded, &[super::security::Daemon::Master], env)
+        super::check_security(&flags, &loaded, &[crate::security::Daemon::Master], env)
     {
         return code;
     }

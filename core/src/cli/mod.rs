@@ -7,7 +7,6 @@ mod fetcher;
 pub mod local;
 mod logging;
 mod master;
-pub mod security;
 pub(crate) mod serve;
 
 // The flag tables, for the fuzz target of flag parsing (crate::fuzzing).
@@ -15,6 +14,8 @@ pub(crate) use agent::flags as agent_flags;
 pub(crate) use master::flags as master_flags;
 
 use std::process::ExitCode;
+
+use crate::security;
 
 const USAGE: &str = "Usage: remesos <command> [--flag=value ...]
 
@@ -156,6 +157,29 @@ pub(crate) fn listen(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListen
         socket.listen(LISTEN_BACKLOG)
     };
     bind().map_err(|e| format!("failed to bind {addr}: {e}"))
+}
+
+/// A daemon's start: refuses what [`security::refuse_unimplemented`] refuses (printed, exit code
+/// 1), starts logging, and warns about unknown `MESOS_*` variables.
+pub(crate) fn check_security(
+    flags: &crate::flags::Flags,
+    loaded: &crate::flags::LoadedFlags,
+    daemons: &[security::Daemon],
+    env: &[(String, String)],
+) -> Result<(), std::process::ExitCode> {
+    let pairs = || env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    for daemon in daemons {
+        if let Err(e) = security::refuse_unimplemented(loaded, *daemon, pairs()) {
+            eprintln!("{e}");
+            return Err(std::process::ExitCode::from(1));
+        }
+    }
+    init_logging(
+        loaded.get_str("logging_level").unwrap_or("INFO"),
+        loaded.get_bool("quiet").unwrap_or(false),
+    );
+    security::warn_unknown_env(flags, pairs());
+    Ok(())
 }
 
 /// Sets up logging from Mesos's `--logging_level` and `--quiet`.
