@@ -328,8 +328,8 @@ pub async fn start(
     let shown = master
         .current()
         .unwrap_or_else(|| "(detecting)".to_string());
-    let limits = super::serve::process_limits();
-    let listener = super::listen(bind)?;
+    let limits = crate::api::serve::process_limits();
+    let listener = crate::api::serve::listen(bind)?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     config.port = address.port();
     tracing::info!(%address, master = %shown, work_dir = %config.work_dir.display(), "remesos agent starting");
@@ -365,7 +365,7 @@ pub async fn start(
     let handle = agent::runtime::spawn(state, master, files.clone(), recovered);
     let app = agent::http::router(handle.clone(), files);
     let server = tokio::spawn(async move {
-        super::serve::serve(listener, app, limits, std::future::pending()).await;
+        crate::api::serve::serve(listener, app, limits, std::future::pending()).await;
     });
     Ok(RunningAgent {
         handle,

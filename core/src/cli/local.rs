@@ -146,8 +146,8 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
         .load(&master_args, std::iter::empty::<(String, String)>())
         .map_err(|e| e.to_string())?;
     let (mut master_config, master_bind) = super::master::config(&master_loaded)?;
-    let limits = super::serve::process_limits();
-    let listener = super::listen(master_bind)?;
+    let limits = crate::api::serve::process_limits();
+    let listener = crate::api::serve::listen(master_bind)?;
     let master_port = listener.local_addr().map_err(|e| e.to_string())?.port();
     master_config.port = master_port;
     let master_address = format!("{}:{}", master_config.ip, master_port);
@@ -159,7 +159,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
     ));
     let app = crate::master::http::router_with(handle, super::master::processes());
     let master_server = tokio::spawn(async move {
-        super::serve::serve(listener, app, limits, std::future::pending()).await;
+        crate::api::serve::serve(listener, app, limits, std::future::pending()).await;
     });
 
     let num = loaded.get_u32("num_agents").unwrap_or(1);

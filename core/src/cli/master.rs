@@ -419,8 +419,8 @@ pub async fn run_with(
     durability: Durability,
 ) -> Result<(), String> {
     use master::registrar::{FileStore, Store};
-    let limits = super::serve::process_limits();
-    let listener = super::listen(bind)?;
+    let limits = crate::api::serve::process_limits();
+    let listener = crate::api::serve::listen(bind)?;
     let id = uuid::Uuid::new_v4().to_string();
     tracing::info!(master_id = %id, %bind, hostname = %config.hostname, "remesos master starting");
     let Some(url) = durability.zk.clone() else {
@@ -430,7 +430,7 @@ pub async fn run_with(
         };
         let handle = lead(config, id, store, &durability).await?;
         let app = master::http::router_with(handle, processes());
-        super::serve::serve(listener, app, limits, shutdown_signal()).await;
+        crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
         return Ok(());
     };
 
@@ -441,7 +441,7 @@ pub async fn run_with(
         processes(),
     );
     let mut server = tokio::spawn(async move {
-        super::serve::serve(listener, app, limits, shutdown_signal()).await;
+        crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
     });
     let info = master::master_info(&config, &id);
     let candidacy = crate::zk::election::contend(&url, durability.zk_session_timeout, &info)
@@ -530,7 +530,7 @@ pub async fn run_with(
 pub(crate) fn processes() -> axum::Router {
     let files = crate::agent::files::Files::new();
     crate::agent::files::routes(std::sync::Arc::new(std::sync::RwLock::new(files)))
-        .merge(super::logging::routes())
+        .merge(crate::api::logging::routes())
 }
 
 /// Recovers the registry from `store` and starts the leading master over it.

@@ -5,9 +5,7 @@ mod execute;
 mod executor;
 mod fetcher;
 pub mod local;
-mod logging;
 mod master;
-pub(crate) mod serve;
 
 // The flag tables, for the fuzz target of flag parsing (crate::fuzzing).
 pub(crate) use agent::flags as agent_flags;
@@ -139,26 +137,6 @@ pub(crate) fn address_flags(
     Ok((bind_ip, hostname, ip))
 }
 
-/// Listen backlog for the daemons' ports (the kernel caps it at `net.core.somaxconn`).
-/// After a master failover every agent reconnects at once; with tokio's default of 1,024
-/// a burst of a thousand agents overflowed the accept queue here, and each dropped SYN
-/// costs its agent the kernel's 1 s retransmission timeout.
-const LISTEN_BACKLOG: u32 = 65535;
-
-/// Binds a daemon's listening socket (with `SO_REUSEADDR`, as a restarted daemon needs).
-pub(crate) fn listen(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, String> {
-    let bind = || -> std::io::Result<tokio::net::TcpListener> {
-        let socket = match addr {
-            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-        };
-        socket.set_reuseaddr(true)?;
-        socket.bind(addr)?;
-        socket.listen(LISTEN_BACKLOG)
-    };
-    bind().map_err(|e| format!("failed to bind {addr}: {e}"))
-}
-
 /// A daemon's start: refuses what [`security::refuse_unimplemented`] refuses (printed, exit code
 /// 1), starts logging, and warns about unknown `MESOS_*` variables.
 pub(crate) fn check_security(
@@ -203,7 +181,7 @@ pub(crate) fn init_logging(level: &str, quiet: bool) {
         .with_filter_reloading();
     let handle = builder.reload_handle();
     if builder.try_init().is_ok() {
-        logging::install(
+        crate::api::logging::install(
             original,
             Box::new(move |filter| {
                 let filter =
