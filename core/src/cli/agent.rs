@@ -203,7 +203,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
     let work_dir = work_dir
         .canonicalize()
         .map_err(|e| format!("failed to resolve --work_dir: {e}"))?;
-    let (bind_ip, hostname, ip) = super::address_flags(loaded)?;
+    let (bind_ip, hostname, ip) = crate::common::address::address_flags(loaded)?;
     let port = loaded.get_u16("port").unwrap_or(5051);
     let default_role = loaded.get_str("default_role").unwrap_or("*");
     let resource_text = match loaded.get_str("resources") {

@@ -308,7 +308,7 @@ fn positive(loaded: &LoadedFlags, name: &str, default: Duration) -> Result<Durat
 
 /// Builds the master's configuration and the address to bind from loaded flags.
 pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
-    let (bind_ip, hostname, ip) = super::address_flags(loaded)?;
+    let (bind_ip, hostname, ip) = crate::common::address::address_flags(loaded)?;
     let port = loaded.get_u16("port").unwrap_or(5050);
     let roles = loaded.get_str("roles").map(|r| {
         r.split(',')

@@ -110,33 +110,6 @@ pub(crate) fn block_on(body: impl std::future::Future<Output = Result<(), String
     }
 }
 
-/// The address flags daemons share (`--ip`, `--hostname`, `--[no-]hostname_lookup`,
-/// `--advertise_ip`): the IP to bind, the hostname to advertise and the IP to advertise.
-pub(crate) fn address_flags(
-    loaded: &crate::flags::LoadedFlags,
-) -> Result<(std::net::Ipv4Addr, String, std::net::Ipv4Addr), String> {
-    let bind_ip: std::net::Ipv4Addr = match loaded.get_str("ip") {
-        Some(ip) => ip
-            .parse()
-            .map_err(|e| format!("failed to parse flag 'ip': {e}"))?,
-        None => std::net::Ipv4Addr::UNSPECIFIED,
-    };
-    let hostname = match loaded.get_str("hostname") {
-        Some(h) => h.to_string(),
-        None if !loaded.get_bool("hostname_lookup").unwrap_or(true) => {
-            advertised_ip(bind_ip, "localhost").to_string()
-        }
-        None => crate::common::hostname::system_hostname(),
-    };
-    let ip = match loaded.get_str("advertise_ip") {
-        Some(ip) => ip
-            .parse()
-            .map_err(|e| format!("failed to parse flag 'advertise_ip': {e}"))?,
-        None => advertised_ip(bind_ip, &hostname),
-    };
-    Ok((bind_ip, hostname, ip))
-}
-
 /// A daemon's start: refuses what [`security::refuse_unimplemented`] refuses (printed, exit code
 /// 1), starts logging, and warns about unknown `MESOS_*` variables.
 pub(crate) fn check_security(
@@ -190,23 +163,4 @@ pub(crate) fn init_logging(level: &str, quiet: bool) {
             }),
         );
     }
-}
-
-/// The address to advertise for a daemon bound to `ip`: itself unless it is the wildcard,
-/// then the first IPv4 address `hostname` resolves to (loopback as the last resort).
-pub(crate) fn advertised_ip(ip: std::net::Ipv4Addr, hostname: &str) -> std::net::Ipv4Addr {
-    use std::net::ToSocketAddrs;
-    if !ip.is_unspecified() {
-        return ip;
-    }
-    (hostname, 0)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| {
-            addrs.find_map(|a| match a.ip() {
-                std::net::IpAddr::V4(v4) if !v4.is_unspecified() => Some(v4),
-                _ => None,
-            })
-        })
-        .unwrap_or(std::net::Ipv4Addr::LOCALHOST)
 }

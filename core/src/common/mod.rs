@@ -1,11 +1,12 @@
 //! What every layer shares (DESIGN.md §1), below master, agent, executors and clients:
 //! validated ids ([`id`]), protocol predicates ([`protocol`]: terminal states,
 //! capabilities), version facts ([`version`]), the JSON models of tasks and attributes
-//! both daemons serve ([`json`]) and the machine's hostname ([`hostname`]). Mesos keeps the
-//! same things in `src/common/` (`validation.cpp`, `protobuf_utils.cpp`, `http.cpp`,
-//! `build.hpp`). Nothing here imports a module above `resources`.
+//! both daemons serve ([`json`]) and the address a daemon advertises ([`address`]:
+//! hostname, IP, address flags). Mesos keeps the same things in `src/common/`
+//! (`validation.cpp`, `protobuf_utils.cpp`, `http.cpp`, `build.hpp`). Nothing here imports
+//! a module above `resources` and `flags`.
 
-pub mod hostname;
+pub mod address;
 pub mod id;
 pub mod json;
 pub mod protocol;
