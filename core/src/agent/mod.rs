@@ -22,8 +22,10 @@
 #![allow(deprecated)]
 
 pub mod beneath;
+pub mod daemon;
 pub mod fetcher;
 pub mod files;
+pub mod flags;
 pub mod http;
 pub mod isolator;
 pub mod launcher;

@@ -7,10 +7,6 @@ mod fetcher;
 pub mod local;
 mod master;
 
-// The flag tables, for the fuzz target of flag parsing (crate::fuzzing).
-pub(crate) use agent::flags as agent_flags;
-pub(crate) use master::flags as master_flags;
-
 use std::process::ExitCode;
 
 use crate::security;

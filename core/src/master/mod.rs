@@ -27,6 +27,7 @@
 #![allow(deprecated)]
 
 mod agent;
+pub mod flags;
 mod framework;
 pub mod http;
 mod lifecycle;
