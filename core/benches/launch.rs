@@ -158,7 +158,7 @@ fn main() {
                 }
                 if status.state == v1::TaskState::TaskFinished as i32 {
                     finished += 1;
-                } else if remesos::master::is_terminal(
+                } else if remesos::common::protocol::is_terminal(
                     v1::TaskState::try_from(status.state).unwrap(),
                 ) {
                     panic!(

@@ -674,7 +674,7 @@ impl Soak {
             return;
         }
         task.last = Some(state);
-        if remesos::master::is_terminal(state) {
+        if remesos::common::protocol::is_terminal(state) {
             task.terminal = Some(Terminal {
                 state,
                 reason: status.reason,

@@ -61,7 +61,7 @@ fn state_name(state: i32) -> &'static str {
 }
 
 fn terminal(state: i32) -> bool {
-    TaskState::try_from(state).is_ok_and(remesos::master::is_terminal)
+    TaskState::try_from(state).is_ok_and(remesos::common::protocol::is_terminal)
 }
 
 /// Launches 2 short tasks (they end while the agent is down) and 2 long ones (they write a

@@ -381,7 +381,7 @@ async fn run_workload(master: MasterDetector, w: Workload, tally: Arc<Mutex<Tall
                     v1::TaskState::try_from(status.state).unwrap_or(v1::TaskState::TaskStaging);
                 {
                     let mut t = tally.lock().unwrap();
-                    if remesos::master::is_terminal(state) {
+                    if remesos::common::protocol::is_terminal(state) {
                         t.terminal
                             .entry(id.clone())
                             .or_default()

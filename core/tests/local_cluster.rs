@@ -204,7 +204,7 @@ async fn command_tasks_report_exit_codes_honour_kills_and_leave_sandboxes() {
             };
             sub.call(kill).await.unwrap();
         }
-        if remesos::master::is_terminal(v1::TaskState::try_from(status.state).unwrap()) {
+        if remesos::common::protocol::is_terminal(v1::TaskState::try_from(status.state).unwrap()) {
             terminal.insert(id, status);
         }
     }

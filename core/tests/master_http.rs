@@ -11,6 +11,7 @@ mod support;
 
 use remesos::client::scheduler::Subscription;
 use remesos::client::{Format, HttpClient};
+use remesos::common::version::MESOS_VERSION;
 use remesos::master::{self, Config, Master};
 use remesos::resources::Resources;
 use remesos_proto::v1;
@@ -622,10 +623,7 @@ async fn paths_are_routed_with_libprocess_rules_and_grpc_by_content_type() {
     }
     let (s, h, body) = get("/version/").await;
     assert_eq!(s, 200);
-    assert_eq!(
-        json(&h, &body, "/version/")["version"],
-        master::MESOS_VERSION
-    );
+    assert_eq!(json(&h, &body, "/version/")["version"], MESOS_VERSION);
     // The longest prefix: /api/v1/<anything> is the operator API.
     let (s, _, body) = raw_request(
         "POST",

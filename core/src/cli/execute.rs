@@ -286,7 +286,7 @@ async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
             if let Some(ack) = crate::client::scheduler::acknowledge_call(&status) {
                 sub.call(ack).await.map_err(|e| e.to_string())?;
             }
-            if crate::master::is_terminal(
+            if crate::common::protocol::is_terminal(
                 v1::TaskState::try_from(status.state).unwrap_or(v1::TaskState::TaskLost),
             ) {
                 if let Some(f) = follower.as_mut() {
