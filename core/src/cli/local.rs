@@ -1,107 +1,19 @@
-//! `remesos local`: a master and N agents in one process — the cluster a new user starts
-//! with, and what the test suite points frameworks at. [`start`] is also what the JNI
-//! driver runs for the master string `local` (a cluster inside the framework's process).
+//! `remesos local`: a master and N agents in one process ([`crate::local`]); this file only
+//! loads the flags, prints where the cluster serves and stops it on Ctrl-C or SIGTERM.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use crate::flags::{Flag, Flags, LoadedFlags};
-
-pub fn flags() -> Flags {
-    let mut flags = Flags::new("remesos local")
-        .flag(Flag::u32("num_agents", "Number of agents").alias("num_slaves").default(1u32))
-        .flag(Flag::path("work_dir", "Directory for the agents' sandboxes (agent i uses <work_dir>/agent-i)").default("/tmp/remesos-local"))
-        .flag(Flag::string("resources", "Resources of each agent (default: detected, as `remesos agent` does)"))
-        .flag(Flag::string("attributes", "Attributes of each agent"))
-        .flag(Flag::u16("first_agent_port", "Port of the first agent; agent i listens on first_agent_port + i").default(5051u16))
-        .flag(Flag::bool(
-            "agent_loopback_ips",
-            "Give agent i its own loopback address 127.0.0.(i+2), all on port 5051, so per-host services run once per agent",
-        ).default(false));
-    // Every master flag applies to the embedded master.
-    for name in [
-        "ip",
-        "port",
-        "hostname",
-        "cluster",
-        "allocation_interval",
-        "offer_timeout",
-        "roles",
-        "weights",
-        "agent_ping_timeout",
-        "max_agent_ping_timeouts",
-        "max_completed_frameworks",
-        "max_completed_tasks_per_framework",
-        "max_operator_event_stream_subscribers",
-        "min_allocatable_resources",
-        "logging_level",
-        "quiet",
-    ] {
-        if let Some(flag) = super::master::flags().get(name) {
-            flags.add(flag.clone());
-        }
-    }
-    // Where the agents find `remesos` (for `remesos executor`) and libmesos.so: needed when
-    // the process running the cluster is not `remesos` (the JNI driver's `local` inside a JVM).
-    for name in AGENT_PASS_THROUGH {
-        if let Some(flag) = super::agent::flags().get(name)
-            && flags.get(name).is_none()
-        {
-            flags.add(flag.clone());
-        }
-    }
-    // The master's and the agents' security flags: accepted only with values that leave
-    // them off (cli/security.rs).
-    super::security::declare(&mut flags, super::security::Daemon::Master);
-    super::security::declare(&mut flags, super::security::Daemon::Agent);
-    flags
-}
-
-/// Agent flags `remesos local` hands to each of its agents when given.
-const AGENT_PASS_THROUGH: &[&str] = &[
-    "resources",
-    "attributes",
-    "logging_level",
-    "quiet",
-    "launcher_dir",
-    "native_library",
-];
-
-/// A master and its agents running in this process.
-pub struct LocalCluster {
-    /// `ip:port` of the master.
-    pub master: String,
-    pub agents: Vec<super::agent::RunningAgent>,
-    master_server: tokio::task::JoinHandle<()>,
-}
-
-impl LocalCluster {
-    /// Kills the agents' executors and stops serving.
-    pub async fn stop(self) {
-        for a in self.agents {
-            a.stop().await;
-        }
-        self.master_server.abort();
-    }
-}
-
-/// Starts a local cluster from `remesos local` flags (`args` like `--num_agents=2`).
-pub async fn start_with_args(args: &[String]) -> Result<LocalCluster, String> {
-    let loaded = flags()
-        .load(args, std::iter::empty::<(String, String)>())
-        .map_err(|e| e.to_string())?;
-    start(loaded).await
-}
+use crate::flags::LoadedFlags;
+use crate::local::{flags, start};
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
-    use super::security::Daemon;
+    use crate::security::Daemon;
     let flags = flags();
     let loaded = match super::load_flags(&flags, args, env) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    if let Err(code) =
-        super::security::check(&flags, &loaded, &[Daemon::Master, Daemon::Agent], env)
+    if let Err(code) = super::check_security(&flags, &loaded, &[Daemon::Master, Daemon::Agent], env)
     {
         return code;
     }
@@ -125,89 +37,4 @@ async fn run(loaded: LoadedFlags) -> Result<(), String> {
     super::master::shutdown_signal().await;
     cluster.stop().await;
     Ok(())
-}
-
-/// Starts the master and the agents and returns once they serve (agents register in the
-/// background). `--port=0` picks a free port.
-pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
-    // The embedded master: master flags with `remesos local`'s defaults (127.0.0.1:5050).
-    let mut master_args = vec![];
-    for (name, value) in loaded.effective() {
-        if super::master::flags().get(&name).is_some() && name != "help" && loaded.is_given(&name) {
-            master_args.push(format!("--{name}={value}"));
-        }
-    }
-    if !loaded.is_given("ip") {
-        master_args.push("--ip=127.0.0.1".into());
-    }
-    if !loaded.is_given("hostname") {
-        master_args.push("--hostname=127.0.0.1".into());
-    }
-    let master_loaded = super::master::flags()
-        .load(&master_args, std::iter::empty::<(String, String)>())
-        .map_err(|e| e.to_string())?;
-    let (mut master_config, master_bind) = super::master::config(&master_loaded)?;
-    let limits = super::serve::process_limits();
-    let listener = super::listen(master_bind)?;
-    let master_port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    master_config.port = master_port;
-    let master_address = format!("{}:{}", master_config.ip, master_port);
-    let id = uuid::Uuid::new_v4().to_string();
-    let handle = crate::master::runtime::spawn(crate::master::Master::new(
-        master_config,
-        id,
-        crate::master::runtime::now(),
-    ));
-    let app = crate::master::http::router_with(handle, super::master::processes());
-    let master_server = tokio::spawn(async move {
-        super::serve::serve(listener, app, limits, std::future::pending()).await;
-    });
-
-    let num = loaded.get_u32("num_agents").unwrap_or(1);
-    let work_dir =
-        std::path::PathBuf::from(loaded.get_str("work_dir").unwrap_or("/tmp/remesos-local"));
-    let loopback = loaded.get_bool("agent_loopback_ips").unwrap_or(false);
-    let first_port = loaded.get_u16("first_agent_port").unwrap_or(5051);
-    let mut agents = Vec::new();
-    for i in 0..num {
-        let (ip, port) = if loopback {
-            let last = u8::try_from(i + 2)
-                .map_err(|_| "too many agents for distinct loopback addresses")?;
-            (Ipv4Addr::new(127, 0, 0, last), first_port)
-        } else {
-            // Port 0: every agent gets a free port of its own.
-            let port = if first_port == 0 {
-                0
-            } else {
-                u16::try_from(u32::from(first_port) + i).map_err(|_| "too many agents")?
-            };
-            (Ipv4Addr::LOCALHOST, port)
-        };
-        let mut args = vec![
-            format!("--master={master_address}"),
-            format!("--ip={ip}"),
-            format!("--port={port}"),
-            format!("--hostname={ip}"),
-            format!(
-                "--work_dir={}",
-                work_dir.join(format!("agent-{i}")).display()
-            ),
-        ];
-        for (name, value) in loaded.effective() {
-            if AGENT_PASS_THROUGH.contains(&name.as_str()) && loaded.is_given(&name) {
-                args.push(format!("--{name}={value}"));
-            }
-        }
-        let agent_loaded = super::agent::flags()
-            .load(&args, std::iter::empty::<(String, String)>())
-            .map_err(|e| e.to_string())?;
-        let (config, bind) = super::agent::config(&agent_loaded)?;
-        let bind = SocketAddr::from((ip, bind.port()));
-        agents.push(super::agent::start(config, bind, master_address.clone()).await?);
-    }
-    Ok(LocalCluster {
-        master: master_address,
-        agents,
-        master_server,
-    })
 }
