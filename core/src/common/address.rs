@@ -5,16 +5,13 @@
 //! libprocess's address flags (`--ip`, `--advertise_ip`, `--hostname`,
 //! `--[no-]hostname_lookup`) both daemons share.
 
-/// The machine's hostname; `localhost` when the system does not tell.
+/// The machine's hostname: `uname`'s node name, which is what `gethostname` returns on
+/// Linux (`uname` cannot fail).
 pub fn system_hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".to_string();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The address to advertise for a daemon bound to `ip`: itself unless it is the wildcard,
