@@ -33,6 +33,7 @@ mod lifecycle;
 pub mod maintenance;
 mod metrics;
 mod operation;
+pub mod operator;
 mod recovery;
 pub mod registrar;
 mod roles;
