@@ -59,7 +59,7 @@ pub use framework::Framework;
 pub use framework::has_capability as framework_has_capability;
 pub use roles::RoleConfig;
 // Call validation on its own, for the fuzz target of the scheduler API (crate::fuzzing).
-pub(crate) use scheduler::validate_call;
+pub(crate) use validation::validate_call;
 
 use crate::allocator::{self, Allocator};
 use crate::resources::Resources;

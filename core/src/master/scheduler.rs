@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
-use v1::scheduler::{self as sched, call::Type as CallType};
+use v1::scheduler as sched;
 
 use super::framework::{Connection, Framework, framework_roles};
+use super::validation::{FrameworkCall, SchedulerCall, validate_call};
 use super::{ConnId, Effect, MAX_REFUSE, Master, Time};
 use crate::resources::Resources;
 
@@ -41,52 +42,8 @@ pub enum CallOk {
     Ok,
 }
 
-fn bad(message: impl Into<String>) -> CallError {
+pub(super) fn bad(message: impl Into<String>) -> CallError {
     CallError::BadRequest(message.into())
-}
-
-/// Mesos's `validation::scheduler::call::validate`: the sub-message matching `type` must be
-/// present, and every call but SUBSCRIBE names its framework.
-pub fn validate_call(call: &sched::Call) -> Result<CallType, CallError> {
-    let Some(raw) = call.r#type else {
-        return Err(bad("Expecting 'type' to be present"));
-    };
-    let ty = CallType::try_from(raw).unwrap_or(CallType::Unknown);
-    if ty == CallType::Subscribe {
-        let Some(subscribe) = &call.subscribe else {
-            return Err(bad("Expecting 'subscribe' to be present"));
-        };
-        if let (Some(id), Some(info_id)) = (&call.framework_id, &subscribe.framework_info.id)
-            && id != info_id
-        {
-            return Err(bad(
-                "'framework_id' differs from 'subscribe.framework_info.id'",
-            ));
-        }
-        return Ok(ty);
-    }
-    if call.framework_id.is_none() {
-        return Err(bad("Expecting 'framework_id' to be present"));
-    }
-    let missing = |what: &str| Err(bad(format!("Expecting '{what}' to be present")));
-    match ty {
-        CallType::Accept if call.accept.is_none() => missing("accept"),
-        CallType::Decline if call.decline.is_none() => missing("decline"),
-        CallType::Kill if call.kill.is_none() => missing("kill"),
-        CallType::Shutdown if call.shutdown.is_none() => missing("shutdown"),
-        CallType::Acknowledge if call.acknowledge.is_none() => missing("acknowledge"),
-        CallType::Reconcile if call.reconcile.is_none() => missing("reconcile"),
-        CallType::Message if call.message.is_none() => missing("message"),
-        CallType::Request if call.request.is_none() => missing("request"),
-        CallType::UpdateFramework if call.update_framework.is_none() => missing("update_framework"),
-        CallType::AcceptInverseOffers if call.accept_inverse_offers.is_none() => {
-            missing("accept_inverse_offers")
-        }
-        CallType::DeclineInverseOffers if call.decline_inverse_offers.is_none() => {
-            missing("decline_inverse_offers")
-        }
-        _ => Ok(ty),
-    }
 }
 
 /// The duration of the offer filter a DECLINE or ACCEPT installs (reference §8.7): default
@@ -128,8 +85,7 @@ impl Master {
         conn: ConnId,
         call: sched::Call,
     ) -> Result<String, CallError> {
-        validate_call(&call)?;
-        let Some(subscribe) = call.subscribe else {
+        let SchedulerCall::Subscribe(subscribe) = validate_call(call)? else {
             return Err(bad("Expecting 'subscribe' to be present"));
         };
         let mut info = subscribe.framework_info;
@@ -308,16 +264,13 @@ impl Master {
         stream_id: Option<&str>,
         call: sched::Call,
     ) -> Result<CallOk, CallError> {
-        let ty = validate_call(&call)?;
-        if ty == CallType::Subscribe {
-            return Err(bad("SUBSCRIBE must be sent on its own connection"));
-        }
-        let framework_id = call
-            .framework_id
-            .as_ref()
-            .map(|id| id.value.clone())
-            .unwrap_or_default();
-        let Some(framework) = self.frameworks.get(&framework_id) else {
+        let (framework_id, call) = match validate_call(call)? {
+            SchedulerCall::Subscribe(_) => {
+                return Err(bad("SUBSCRIBE must be sent on its own connection"));
+            }
+            SchedulerCall::Framework { framework_id, call } => (framework_id, call),
+        };
+        let Some(framework) = self.frameworks.get(framework_id.as_str()) else {
             return Err(bad("Framework cannot be found"));
         };
         let Some(connection) = &framework.connection else {
@@ -337,16 +290,15 @@ impl Master {
             )));
         }
         let fid = framework_id.as_str();
-        match ty {
-            CallType::Teardown => {
+        match call {
+            FrameworkCall::Teardown => {
                 tracing::info!(framework_id = %fid, "framework teardown");
                 self.remove_framework(now, fid);
             }
-            CallType::Accept => self.accept(now, fid, call.accept.unwrap_or_default()),
-            CallType::Decline => self.decline(now, fid, call.decline.unwrap_or_default()),
-            CallType::Revive => {
+            FrameworkCall::Accept(accept) => self.accept(now, fid, accept),
+            FrameworkCall::Decline(decline) => self.decline(now, fid, decline),
+            FrameworkCall::Revive { roles } => {
                 self.counters.messages_revive_offers += 1;
-                let roles = call.revive.map(|r| r.roles).unwrap_or_default();
                 self.check_roles(fid, &roles)?;
                 if let Some(framework) = self.frameworks.get_mut(fid) {
                     if roles.is_empty() {
@@ -360,9 +312,8 @@ impl Master {
                 self.allocator.revive(fid, &roles);
                 self.request_allocation();
             }
-            CallType::Suppress => {
+            FrameworkCall::Suppress { roles } => {
                 self.counters.messages_suppress_offers += 1;
-                let roles = call.suppress.map(|r| r.roles).unwrap_or_default();
                 self.check_roles(fid, &roles)?;
                 if let Some(framework) = self.frameworks.get_mut(fid) {
                     let all = framework.roles();
@@ -375,9 +326,8 @@ impl Master {
                 }
                 self.allocator.suppress(fid, &roles);
             }
-            CallType::Kill => self.kill(now, fid, call.kill.unwrap_or_default()),
-            CallType::Shutdown => {
-                let shutdown = call.shutdown.unwrap_or_default();
+            FrameworkCall::Kill(kill) => self.kill(now, fid, kill),
+            FrameworkCall::Shutdown(shutdown) => {
                 self.send_to_agent(
                     &shutdown.agent_id.value,
                     wire::master_message::Message::ShutdownExecutor(wire::ShutdownExecutor {
@@ -388,13 +338,12 @@ impl Master {
                     }),
                 );
             }
-            CallType::Acknowledge => self.acknowledge(fid, call.acknowledge.unwrap_or_default())?,
-            CallType::Reconcile => {
+            FrameworkCall::Acknowledge(ack) => self.acknowledge(fid, ack)?,
+            FrameworkCall::Reconcile(reconcile) => {
                 self.counters.messages_reconcile_tasks += 1;
-                self.reconcile(now, fid, call.reconcile.unwrap_or_default());
+                self.reconcile(now, fid, reconcile);
             }
-            CallType::Message => {
-                let message = call.message.unwrap_or_default();
+            FrameworkCall::Message(message) => {
                 if self
                     .agents
                     .get(&message.agent_id.value)
@@ -418,22 +367,22 @@ impl Master {
                 }
             }
             // The built-in allocator ignores resource requests, as Mesos's does.
-            CallType::Request => {}
-            CallType::UpdateFramework => {
-                self.update_framework(now, fid, call.update_framework.unwrap_or_default())?;
+            FrameworkCall::Request => {}
+            FrameworkCall::UpdateFramework(update) => {
+                self.update_framework(now, fid, update)?;
                 return Ok(CallOk::Ok);
             }
             // No inverse offers are ever made (maintenance is announced through
             // Offer.unavailability only, see maintenance.rs), so there is nothing to accept
             // or decline.
-            CallType::AcceptInverseOffers | CallType::DeclineInverseOffers => {}
-            CallType::AcknowledgeOperationStatus | CallType::ReconcileOperations => {
+            FrameworkCall::AcceptInverseOffers | FrameworkCall::DeclineInverseOffers => {}
+            FrameworkCall::Unsupported(ty) => {
                 return Err(CallError::NotImplemented(format!(
                     "Received unsupported call type {}",
                     ty.as_str_name()
                 )));
             }
-            CallType::Subscribe | CallType::Unknown => {
+            FrameworkCall::Unknown => {
                 return Err(CallError::NotImplemented(
                     "Received an unknown call type".to_string(),
                 ));

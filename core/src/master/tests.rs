@@ -2797,3 +2797,81 @@ fn operator_weights_update_reads_back_and_invalid_weights_change_nothing() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Mesos's `validation::scheduler::call::validate` (validation.rs): the call's sub-message
+/// comes out typed; a missing one is refused before the framework id is looked at; and a
+/// framework id that `validateID` refuses is answered like an unknown framework (Mesos
+/// looks the id up; no framework can have such an id).
+#[test]
+fn validate_call_types_the_call_and_an_invalid_framework_id_is_not_found() {
+    use super::validation::{FrameworkCall, SchedulerCall, validate_call};
+    let call = |id: &str, kill: Option<sched::call::Kill>| sched::Call {
+        framework_id: Some(v1::FrameworkId { value: id.into() }),
+        r#type: Some(CallType::Kill as i32),
+        kill,
+        ..Default::default()
+    };
+    let kill = sched::call::Kill {
+        task_id: v1::TaskId { value: "t".into() },
+        ..Default::default()
+    };
+    match validate_call(call("F1", Some(kill.clone()))) {
+        Ok(SchedulerCall::Framework {
+            framework_id,
+            call: FrameworkCall::Kill(k),
+        }) => {
+            assert_eq!(framework_id.as_str(), "F1");
+            assert_eq!(k, kill);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        validate_call(call("../../x", None)).unwrap_err(),
+        CallError::BadRequest("Expecting 'kill' to be present".into())
+    );
+    for invalid in ["../../x", "", "a/b"] {
+        assert_eq!(
+            validate_call(call(invalid, Some(kill.clone()))).unwrap_err(),
+            CallError::BadRequest("Framework cannot be found".into()),
+            "{invalid:?}"
+        );
+    }
+    // SUBSCRIBE carries its own sub-message; its FrameworkInfo is validated by the master.
+    let subscribe = subscribe_call(framework("a"));
+    assert!(matches!(
+        validate_call(subscribe),
+        Ok(SchedulerCall::Subscribe(s)) if s.framework_info.name == "a"
+    ));
+}
+
+/// Through the master: a call naming a framework id that is a path is answered as an
+/// unknown framework, and SUBSCRIBE on a call connection is refused first.
+#[test]
+fn calls_with_invalid_framework_ids_are_answered_as_unknown_frameworks() {
+    let mut h = Harness::new();
+    let fw = h.subscribe(framework("a"));
+    let mut call = sched::Call {
+        framework_id: Some(v1::FrameworkId {
+            value: "../..".into(),
+        }),
+        r#type: Some(CallType::Revive as i32),
+        ..Default::default()
+    };
+    let now = h.now();
+    assert_eq!(
+        h.master.call(now, Some(&fw.stream), call.clone()),
+        Err(CallError::BadRequest("Framework cannot be found".into()))
+    );
+    call.r#type = Some(CallType::Subscribe as i32);
+    call.subscribe = Some(sched::call::Subscribe {
+        framework_info: framework("a"),
+        ..Default::default()
+    });
+    call.framework_id = None;
+    assert_eq!(
+        h.master.call(now, Some(&fw.stream), call),
+        Err(CallError::BadRequest(
+            "SUBSCRIBE must be sent on its own connection".into()
+        ))
+    );
+}

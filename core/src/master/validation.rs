@@ -1,13 +1,140 @@
-//! Validation of what frameworks send (Mesos's `master/validation.cpp`): TaskInfo,
-//! ExecutorInfo, task groups and the resources they use. Errors are the messages frameworks
-//! see in TASK_ERROR updates.
+//! Validation of what frameworks send (Mesos's `master/validation.cpp`): scheduler calls
+//! ([`validate_call`], `validation::scheduler::call::validate`), TaskInfo, ExecutorInfo,
+//! task groups and the resources they use. A call's errors are the HTTP answers of
+//! reference §3.2; a task's are the messages frameworks see in TASK_ERROR updates.
 
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
+use v1::scheduler::{self as sched, call::Type as CallType};
 
 use super::framework::Framework;
-use super::scheduler::validate_id;
+use super::scheduler::{CallError, bad, validate_id};
+use crate::common::id::FrameworkId;
 use crate::resources::{ResourceFormat, Resources, convert_resource_format};
+
+/// A scheduler call that passed Mesos's call validation: each variant carries what its
+/// handler needs, so no handler looks for a sub-message again.
+#[derive(Debug)]
+pub enum SchedulerCall {
+    /// SUBSCRIBE (its FrameworkInfo is validated by the master, as Mesos's
+    /// `validation::framework::validate` runs in `Master::subscribe`).
+    Subscribe(sched::call::Subscribe),
+    /// Every other call, from the framework it names.
+    Framework {
+        framework_id: FrameworkId,
+        call: FrameworkCall,
+    },
+}
+
+/// A call of a subscribed framework (every type but SUBSCRIBE), with its sub-message.
+///
+/// The ids inside the sub-messages (tasks, agents and executors of KILL, SHUTDOWN,
+/// ACKNOWLEDGE, MESSAGE and RECONCILE) stay as the framework sent them: Mesos does not
+/// validate them here; the master only looks them up in its state (whose ids all entered
+/// through validation), and reconciliation answers an unknown task with the id it was
+/// asked about. Agents validate whatever reaches them.
+#[derive(Debug)]
+pub enum FrameworkCall {
+    Teardown,
+    Accept(sched::call::Accept),
+    Decline(sched::call::Decline),
+    /// REVIVE of these roles (all of the framework's when empty).
+    Revive {
+        roles: Vec<String>,
+    },
+    /// SUPPRESS of these roles (all of the framework's when empty).
+    Suppress {
+        roles: Vec<String>,
+    },
+    Kill(sched::call::Kill),
+    Shutdown(sched::call::Shutdown),
+    Acknowledge(sched::call::Acknowledge),
+    Reconcile(sched::call::Reconcile),
+    Message(sched::call::Message),
+    Request,
+    UpdateFramework(sched::call::UpdateFramework),
+    AcceptInverseOffers,
+    DeclineInverseOffers,
+    /// A call Mesos defines that remesos does not serve (ACKNOWLEDGE_OPERATION_STATUS,
+    /// RECONCILE_OPERATIONS): `501 Not Implemented`.
+    Unsupported(CallType),
+    /// A type this master does not know: `501 Not Implemented`.
+    Unknown,
+}
+
+/// Mesos's `validation::scheduler::call::validate`: the sub-message matching `type` must be
+/// present, and every call but SUBSCRIBE names its framework.
+///
+/// A framework id that Mesos's `validateID` refuses names no framework (every framework
+/// entered through that validation: SUBSCRIBE, agents' reregistrations), so it gets the
+/// answer the master gives an unknown framework, after the checks above — the same answer,
+/// in the same order, as when the master looked the id up.
+pub fn validate_call(call: sched::Call) -> Result<SchedulerCall, CallError> {
+    let Some(raw) = call.r#type else {
+        return Err(bad("Expecting 'type' to be present"));
+    };
+    let ty = CallType::try_from(raw).unwrap_or(CallType::Unknown);
+    if ty == CallType::Subscribe {
+        let Some(subscribe) = call.subscribe else {
+            return Err(bad("Expecting 'subscribe' to be present"));
+        };
+        if let (Some(id), Some(info_id)) = (&call.framework_id, &subscribe.framework_info.id)
+            && id != info_id
+        {
+            return Err(bad(
+                "'framework_id' differs from 'subscribe.framework_info.id'",
+            ));
+        }
+        return Ok(SchedulerCall::Subscribe(subscribe));
+    }
+    let Some(framework_id) = call.framework_id else {
+        return Err(bad("Expecting 'framework_id' to be present"));
+    };
+    fn present<T>(what: &str, message: Option<T>) -> Result<T, CallError> {
+        message.ok_or_else(|| bad(format!("Expecting '{what}' to be present")))
+    }
+    use FrameworkCall as F;
+    let typed = match ty {
+        CallType::Teardown => F::Teardown,
+        CallType::Accept => F::Accept(present("accept", call.accept)?),
+        CallType::Decline => F::Decline(present("decline", call.decline)?),
+        CallType::Revive => F::Revive {
+            roles: call.revive.map(|r| r.roles).unwrap_or_default(),
+        },
+        CallType::Suppress => F::Suppress {
+            roles: call.suppress.map(|r| r.roles).unwrap_or_default(),
+        },
+        CallType::Kill => F::Kill(present("kill", call.kill)?),
+        CallType::Shutdown => F::Shutdown(present("shutdown", call.shutdown)?),
+        CallType::Acknowledge => F::Acknowledge(present("acknowledge", call.acknowledge)?),
+        CallType::Reconcile => F::Reconcile(present("reconcile", call.reconcile)?),
+        CallType::Message => F::Message(present("message", call.message)?),
+        CallType::Request => {
+            present("request", call.request)?;
+            F::Request
+        }
+        CallType::UpdateFramework => {
+            F::UpdateFramework(present("update_framework", call.update_framework)?)
+        }
+        CallType::AcceptInverseOffers => {
+            present("accept_inverse_offers", call.accept_inverse_offers)?;
+            F::AcceptInverseOffers
+        }
+        CallType::DeclineInverseOffers => {
+            present("decline_inverse_offers", call.decline_inverse_offers)?;
+            F::DeclineInverseOffers
+        }
+        CallType::AcknowledgeOperationStatus | CallType::ReconcileOperations => F::Unsupported(ty),
+        // (SUBSCRIBE returned above.)
+        CallType::Unknown | CallType::Subscribe => F::Unknown,
+    };
+    let framework_id =
+        FrameworkId::new(framework_id.value).map_err(|_| bad("Framework cannot be found"))?;
+    Ok(SchedulerCall::Framework {
+        framework_id,
+        call: typed,
+    })
+}
 
 /// Converts resources as a framework sent them into the master's canonical form:
 /// post-refinement reservations, and `allocation_info` set for frameworks that are not
