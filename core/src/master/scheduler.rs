@@ -33,6 +33,32 @@ impl CallError {
     }
 }
 
+/// Why the offers of an ACCEPT are invalid (Mesos's `validation::offer`, with its texts):
+/// its tasks end TASK_DROPPED (or TASK_LOST) with this message.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum OfferError {
+    #[error("No offers specified")]
+    NoOffers,
+    #[error("Duplicate offer {0} in offer list")]
+    Duplicate(String),
+    #[error("Offer {0} is no longer valid")]
+    NoLongerValid(String),
+    #[error("Offer {offer} has invalid framework {actual} while framework {expected} is expected")]
+    OtherFramework {
+        offer: String,
+        actual: String,
+        expected: String,
+    },
+    #[error(
+        "Aggregated offers must belong to one single agent but offer {offer} uses agent {agent} and agent {other}"
+    )]
+    SeveralAgents {
+        offer: String,
+        agent: String,
+        other: String,
+    },
+}
+
 /// How an accepted non-SUBSCRIBE call is answered.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CallOk {
@@ -683,7 +709,7 @@ impl Master {
     fn accept(&mut self, now: Time, framework_id: &str, accept: sched::call::Accept) {
         self.counters.messages_launch_tasks += 1;
         let refuse = refuse_duration(accept.filters.as_ref(), self.config.allocation_interval);
-        let offer_error = self.validate_offers(framework_id, &accept.offer_ids);
+        let offer_error = self.validate_offers(framework_id, &accept.offer_ids).err();
         // The offers are used up whether or not the call is valid.
         let mut taken = Vec::new();
         for offer_id in &accept.offer_ids {
@@ -697,7 +723,7 @@ impl Master {
         }
         if let Some(error) = offer_error {
             tracing::warn!(framework_id, %error, "ACCEPT with invalid offers");
-            self.drop_launches(now, framework_id, &accept.operations, &error);
+            self.drop_launches(now, framework_id, &accept.operations, &error.to_string());
             // Each offer's resources go back to its own agent (invalid calls may name offers
             // of several agents).
             for offer in taken {
@@ -733,36 +759,42 @@ impl Master {
 
     /// Offer validation (Mesos's `validation::offer`): every id names a live offer of this
     /// framework, once, all on one agent.
-    fn validate_offers(&self, framework_id: &str, offer_ids: &[v1::OfferId]) -> Option<String> {
+    fn validate_offers(
+        &self,
+        framework_id: &str,
+        offer_ids: &[v1::OfferId],
+    ) -> Result<(), OfferError> {
         if offer_ids.is_empty() {
-            return Some("No offers specified".to_string());
+            return Err(OfferError::NoOffers);
         }
         let mut seen = BTreeSet::new();
         let mut agent: Option<&str> = None;
         for id in offer_ids {
             if !seen.insert(&id.value) {
-                return Some(format!("Duplicate offer {} in offer list", id.value));
+                return Err(OfferError::Duplicate(id.value.clone()));
             }
             let Some(offer) = self.offers.get(&id.value) else {
-                return Some(format!("Offer {} is no longer valid", id.value));
+                return Err(OfferError::NoLongerValid(id.value.clone()));
             };
             if offer.offer.framework_id.value != framework_id {
-                return Some(format!(
-                    "Offer {} has invalid framework {} while framework {} is expected",
-                    id.value, offer.offer.framework_id.value, framework_id
-                ));
+                return Err(OfferError::OtherFramework {
+                    offer: id.value.clone(),
+                    actual: offer.offer.framework_id.value.clone(),
+                    expected: framework_id.to_string(),
+                });
             }
             match agent {
                 Some(a) if a != offer.offer.agent_id.value => {
-                    return Some(format!(
-                        "Aggregated offers must belong to one single agent but offer {} uses agent {} and agent {}",
-                        id.value, offer.offer.agent_id.value, a
-                    ));
+                    return Err(OfferError::SeveralAgents {
+                        offer: id.value.clone(),
+                        agent: offer.offer.agent_id.value.clone(),
+                        other: a.to_string(),
+                    });
                 }
                 _ => agent = Some(&offer.offer.agent_id.value),
             }
         }
-        None
+        Ok(())
     }
 
     /// Tasks of an ACCEPT with invalid offers end TASK_DROPPED (TASK_LOST for frameworks that

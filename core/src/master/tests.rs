@@ -486,7 +486,7 @@ fn task_limits_need_a_capable_agent_and_follow_mesos_rules() {
             ..Default::default()
         };
         assert_eq!(
-            validate_resource_limits(&task, &requests, true),
+            validate_resource_limits(&task, &requests, true).map_err(|e| e.to_string()),
             expected.map_err(str::to_string),
             "{limits:?}"
         );
@@ -498,11 +498,11 @@ fn task_limits_need_a_capable_agent_and_follow_mesos_rules() {
         ..Default::default()
     };
     assert_eq!(
-        validate_resource_limits(&task("cpus"), &mem_only, true),
+        validate_resource_limits(&task("cpus"), &mem_only, true).map_err(|e| e.to_string()),
         Err("When a CPU limit is specified, a CPU request must also be specified".to_string())
     );
     assert_eq!(
-        validate_resource_limits(&task("mem"), &cpus_only, true),
+        validate_resource_limits(&task("mem"), &cpus_only, true).map_err(|e| e.to_string()),
         Err(
             "When a memory limit is specified, a memory request must also be specified".to_string()
         )

@@ -8,8 +8,8 @@ use remesos_proto::v1;
 use v1::scheduler::{self as sched, call::Type as CallType};
 
 use super::framework::Framework;
-use super::scheduler::{CallError, bad, validate_id};
-use crate::common::id::FrameworkId;
+use super::scheduler::{CallError, bad};
+use crate::common::id::{FrameworkId, IdError, TaskId, validate_id};
 use crate::resources::{ResourceFormat, Resources, convert_resource_format};
 
 /// A scheduler call that passed Mesos's call validation: each variant carries what its
@@ -136,6 +136,106 @@ pub fn validate_call(call: sched::Call) -> Result<SchedulerCall, CallError> {
     })
 }
 
+/// Why resources a framework sent cannot be used ([`incoming_resources`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ResourcesError {
+    #[error("Resources must have 'allocation_info' set for MULTI_ROLE frameworks")]
+    MissingAllocationInfo,
+    /// Converting or reading them failed; the resources module's text.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Why a task's resource limits are refused (Mesos 1.11's `validateResourceLimits` and
+/// the task group check), in Mesos's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LimitsError {
+    #[error("Agent is not capable of handling task resource limits")]
+    AgentNotCapable,
+    #[error("Only cpus and mem may be included in a task's resource limits")]
+    NotCpusOrMem,
+    #[error("When a CPU limit is specified, a CPU request must also be specified")]
+    CpuLimitWithoutRequest,
+    #[error("The cpu limit must be greater than or equal to the cpu request")]
+    CpuLimitBelowRequest,
+    #[error("When a memory limit is specified, a memory request must also be specified")]
+    MemLimitWithoutRequest,
+    #[error("The memory limit must be greater than or equal to the memory request")]
+    MemLimitBelowRequest,
+    #[error(
+        "Resource limits may only be set for tasks within a task group when the \
+         'share_cgroups' field is set to 'false'."
+    )]
+    GroupTaskSharesCgroups,
+}
+
+/// Why a task of a LAUNCH or LAUNCH_GROUP ends TASK_ERROR with REASON_TASK_INVALID: Mesos's
+/// `validation::task::validate` and `validation::task::group::validate`, with their texts.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum TaskError {
+    /// `what` ("Task", "Executor") has an id `validateID` refuses.
+    #[error("{what} has an invalid ID: {error}")]
+    InvalidId { what: &'static str, error: IdError },
+    #[error("Task has duplicate ID: {0}")]
+    DuplicateId(String),
+    #[error("Task uses invalid agent: {actual} while agent {expected} is expected")]
+    WrongAgent { actual: String, expected: String },
+    #[error("Task's 'kill_policy.grace_period' must be non-negative")]
+    NegativeGracePeriod,
+    #[error("Task's `max_completion_time` must be non-negative")]
+    NegativeMaxCompletionTime,
+    #[error("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")]
+    CommandXorExecutor,
+    #[error("Task uses invalid resources: {0}")]
+    TaskResources(ResourcesError),
+    #[error("Task uses no resources")]
+    NoResources,
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
+    #[error("ExecutorInfo has an invalid FrameworkID (Actual: {actual} vs Expected: {expected})")]
+    ExecutorFramework { actual: String, expected: String },
+    #[error("'ExecutorInfo.type' must not be 'DEFAULT' for a task; use LAUNCH_GROUP")]
+    DefaultExecutorForTask,
+    #[error("'ExecutorInfo.command' must be set for 'CUSTOM' executors")]
+    CustomExecutorWithoutCommand,
+    #[error("Executor uses invalid resources: {0}")]
+    ExecutorResources(ResourcesError),
+    #[error("ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID: {0}")]
+    IncompatibleExecutor(String),
+    #[error("'ExecutorInfo.type' must be 'DEFAULT'")]
+    GroupExecutorNotDefault,
+    #[error("Task '{0}' should not have 'ExecutorInfo' set")]
+    GroupTaskWithExecutor(String),
+    #[error("Task uses more resources {needed} than available {available}")]
+    MoreThanAvailable { needed: String, available: String },
+    #[error("Task group uses more resources {needed} than available {available}")]
+    GroupMoreThanAvailable { needed: String, available: String },
+}
+
+fn invalid_id(what: &'static str) -> impl Fn(IdError) -> TaskError {
+    move |error| TaskError::InvalidId { what, error }
+}
+
+/// Why an agent's reregistration is refused: an id in it that `validateID` refuses
+/// ([`validate_reregistration`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ReregistrationError {
+    #[error("{0}")]
+    AgentId(IdError),
+    #[error("Framework has an invalid FrameworkID: {0}")]
+    FrameworkId(IdError),
+    #[error("{0}")]
+    ExecutorId(IdError),
+    #[error("Executor has an invalid FrameworkID: {0}")]
+    ExecutorFrameworkId(IdError),
+    #[error("Task has an invalid TaskID: {0}")]
+    TaskId(IdError),
+    #[error("Task has an invalid FrameworkID: {0}")]
+    TaskFrameworkId(IdError),
+    #[error("Task has an invalid ExecutorID: {0}")]
+    TaskExecutorId(IdError),
+}
+
 /// Converts resources as a framework sent them into the master's canonical form:
 /// post-refinement reservations, and `allocation_info` set for frameworks that are not
 /// MULTI_ROLE (Mesos injects it from the offer's role).
@@ -143,11 +243,12 @@ pub fn incoming_resources(
     framework: &Framework,
     role: &str,
     mut resources: Vec<v1::Resource>,
-) -> Result<Resources, String> {
+) -> Result<Resources, ResourcesError> {
+    let invalid = |e: &dyn std::fmt::Display| ResourcesError::Invalid(e.to_string());
     if !framework.reservation_refinement() {
         for r in &mut resources {
             convert_resource_format(r, ResourceFormat::PostReservationRefinement)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| invalid(&e))?;
         }
     }
     if !framework.multi_role() {
@@ -159,15 +260,15 @@ pub fn incoming_resources(
             }
         }
     } else if resources.iter().any(|r| r.allocation_info.is_none()) {
-        return Err(
-            "Resources must have 'allocation_info' set for MULTI_ROLE frameworks".to_string(),
-        );
+        return Err(ResourcesError::MissingAllocationInfo);
     }
-    Resources::from_protos(resources).map_err(|e| e.to_string())
+    Resources::from_protos(resources).map_err(|e| invalid(&e))
 }
 
 /// The outcome of validating one task of a LAUNCH.
 pub struct ValidTask {
+    /// The task's id, validated.
+    pub task_id: TaskId,
     pub task: v1::TaskInfo,
     /// The task's resources in canonical form.
     pub resources: Resources,
@@ -187,59 +288,46 @@ pub fn validate_resource_limits(
     task: &v1::TaskInfo,
     resources: &Resources,
     agent_capable: bool,
-) -> Result<(), String> {
+) -> Result<(), LimitsError> {
     let limits = &task.limits;
     if limits.is_empty() {
         return Ok(());
     }
     if !agent_capable {
-        return Err("Agent is not capable of handling task resource limits".to_string());
+        return Err(LimitsError::AgentNotCapable);
     }
     if limits.keys().any(|name| name != "cpus" && name != "mem") {
-        return Err("Only cpus and mem may be included in a task's resource limits".to_string());
+        return Err(LimitsError::NotCpusOrMem);
     }
     let has = |name: &str| resources.iter().any(|r| r.name == name);
     if let Some(limit) = limits.get("cpus") {
         if !has("cpus") {
-            return Err(
-                "When a CPU limit is specified, a CPU request must also be specified".to_string(),
-            );
+            return Err(LimitsError::CpuLimitWithoutRequest);
         }
         if limit.value.is_nan() || limit.value < resources.cpus() {
-            return Err(
-                "The cpu limit must be greater than or equal to the cpu request".to_string(),
-            );
+            return Err(LimitsError::CpuLimitBelowRequest);
         }
     }
     if let Some(limit) = limits.get("mem") {
         if !has("mem") {
-            return Err(
-                "When a memory limit is specified, a memory request must also be specified"
-                    .to_string(),
-            );
+            return Err(LimitsError::MemLimitWithoutRequest);
         }
         if limit.value.is_nan() || (!limit.value.is_infinite() && limit.value < resources.mem()) {
-            return Err(
-                "The memory limit must be greater than or equal to the memory request".to_string(),
-            );
+            return Err(LimitsError::MemLimitBelowRequest);
         }
     }
     Ok(())
 }
 
 /// Mesos 1.11's check on a task of a task group: limits only with `share_cgroups: false`.
-pub fn validate_group_task_limits(task: &v1::TaskInfo) -> Result<(), String> {
+pub fn validate_group_task_limits(task: &v1::TaskInfo) -> Result<(), LimitsError> {
     let own_cgroups = task
         .container
         .as_ref()
         .and_then(|c| c.linux_info.as_ref())
         .is_some_and(|l| l.share_cgroups == Some(false));
     if !task.limits.is_empty() && !own_cgroups {
-        return Err(
-            "Resource limits may only be set for tasks within a task group when the \
-                    'share_cgroups' field is set to 'false'."
-                .to_string(),
-        );
+        return Err(LimitsError::GroupTaskSharesCgroups);
     }
     Ok(())
 }
@@ -261,18 +349,16 @@ pub fn validate_task(
     running_executor: Option<&v1::ExecutorInfo>,
     launched_ids: &std::collections::HashSet<String>,
     mut task: v1::TaskInfo,
-) -> Result<ValidTask, String> {
-    validate_id("Task", &task.task_id.value).map_err(|e| e.to_string())?;
-    if framework.tasks.contains_key(&task.task_id.value)
-        || launched_ids.contains(&task.task_id.value)
-    {
-        return Err(format!("Task has duplicate ID: {}", task.task_id.value));
+) -> Result<ValidTask, TaskError> {
+    let task_id = TaskId::new(task.task_id.value.as_str()).map_err(invalid_id("Task"))?;
+    if framework.tasks.contains_key(task_id.as_str()) || launched_ids.contains(task_id.as_str()) {
+        return Err(TaskError::DuplicateId(task_id.to_string()));
     }
     if task.agent_id.value != agent_id {
-        return Err(format!(
-            "Task uses invalid agent: {} while agent {} is expected",
-            task.agent_id.value, agent_id
-        ));
+        return Err(TaskError::WrongAgent {
+            actual: task.agent_id.value.clone(),
+            expected: agent_id.to_string(),
+        });
     }
     // Mesos's validateKillPolicy and validateMaxCompletionTime: negative DurationInfos
     // would otherwise reach the agent's and the executor's deadlines.
@@ -282,38 +368,35 @@ pub fn validate_task(
         .and_then(|k| k.grace_period.as_ref())
         .is_some_and(|d| d.nanoseconds < 0)
     {
-        return Err("Task's 'kill_policy.grace_period' must be non-negative".to_string());
+        return Err(TaskError::NegativeGracePeriod);
     }
     if task
         .max_completion_time
         .as_ref()
         .is_some_and(|d| d.nanoseconds < 0)
     {
-        return Err("Task's `max_completion_time` must be non-negative".to_string());
+        return Err(TaskError::NegativeMaxCompletionTime);
     }
     if task.executor.is_some() == task.command.is_some() {
-        return Err(
-            "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
-                .to_string(),
-        );
+        return Err(TaskError::CommandXorExecutor);
     }
     let resources = incoming_resources(framework, role, std::mem::take(&mut task.resources))
-        .map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        .map_err(TaskError::TaskResources)?;
     task.resources = resources.clone().into_protos();
     if resources.is_empty() {
-        return Err("Task uses no resources".to_string());
+        return Err(TaskError::NoResources);
     }
     validate_resource_limits(&task, &resources, limits_capable)?;
     let mut executor = None;
     let mut executor_resources = Resources::default();
     if let Some(mut info) = task.executor.take() {
-        validate_id("Executor", &info.executor_id.value).map_err(|e| e.to_string())?;
+        validate_id(&info.executor_id.value).map_err(invalid_id("Executor"))?;
         match &info.framework_id {
             Some(id) if id.value != framework.id => {
-                return Err(format!(
-                    "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
-                    id.value, framework.id
-                ));
+                return Err(TaskError::ExecutorFramework {
+                    actual: id.value.clone(),
+                    expected: framework.id.clone(),
+                });
             }
             Some(_) => {}
             None => {
@@ -323,23 +406,19 @@ pub fn validate_task(
             }
         }
         if info.r#type == Some(v1::executor_info::Type::Default as i32) {
-            return Err(
-                "'ExecutorInfo.type' must not be 'DEFAULT' for a task; use LAUNCH_GROUP"
-                    .to_string(),
-            );
+            return Err(TaskError::DefaultExecutorForTask);
         }
         if info.r#type == Some(v1::executor_info::Type::Custom as i32) && info.command.is_none() {
-            return Err("'ExecutorInfo.command' must be set for 'CUSTOM' executors".to_string());
+            return Err(TaskError::CustomExecutorWithoutCommand);
         }
         let resources = incoming_resources(framework, role, std::mem::take(&mut info.resources))
-            .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+            .map_err(TaskError::ExecutorResources)?;
         info.resources = resources.clone().into_protos();
         match running_executor {
             Some(running) => {
                 if !executors_compatible(running, &info) {
-                    return Err(format!(
-                        "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID: {}",
-                        info.executor_id.value
+                    return Err(TaskError::IncompatibleExecutor(
+                        info.executor_id.value.clone(),
                     ));
                 }
             }
@@ -349,6 +428,7 @@ pub fn validate_task(
         executor = Some(info);
     }
     Ok(ValidTask {
+        task_id,
         task,
         resources,
         executor,
@@ -372,18 +452,18 @@ fn executors_compatible(running: &v1::ExecutorInfo, new: &v1::ExecutorInfo) -> b
 pub fn validate_group_executor(
     framework: &Framework,
     executor: &v1::ExecutorInfo,
-) -> Result<(), String> {
-    validate_id("Executor", &executor.executor_id.value).map_err(|e| e.to_string())?;
+) -> Result<(), TaskError> {
+    validate_id(&executor.executor_id.value).map_err(invalid_id("Executor"))?;
     if executor.r#type != Some(v1::executor_info::Type::Default as i32) {
-        return Err("'ExecutorInfo.type' must be 'DEFAULT'".to_string());
+        return Err(TaskError::GroupExecutorNotDefault);
     }
     if let Some(id) = &executor.framework_id
         && id.value != framework.id
     {
-        return Err(format!(
-            "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
-            id.value, framework.id
-        ));
+        return Err(TaskError::ExecutorFramework {
+            actual: id.value.clone(),
+            expected: framework.id.clone(),
+        });
     }
     Ok(())
 }
@@ -392,30 +472,27 @@ pub fn validate_group_executor(
 /// for its ids: the agent's, every framework's, executor's and task's, checked by
 /// `common::validation::validateID` before the master takes any of them into its state (an
 /// agent's session is not authenticated yet: whatever can reach the master can send this).
-pub fn validate_reregistration(reregister: &wire::Reregister) -> Result<(), String> {
-    use crate::common::id::validate_id;
+pub fn validate_reregistration(reregister: &wire::Reregister) -> Result<(), ReregistrationError> {
+    use ReregistrationError as E;
     if let Some(id) = &reregister.agent_info.id {
-        validate_id(&id.value).map_err(|e| e.to_string())?;
+        validate_id(&id.value).map_err(E::AgentId)?;
     }
     for framework in &reregister.frameworks {
         if let Some(id) = &framework.id {
-            validate_id(&id.value)
-                .map_err(|e| format!("Framework has an invalid FrameworkID: {e}"))?;
+            validate_id(&id.value).map_err(E::FrameworkId)?;
         }
     }
     for executor in &reregister.executors {
-        validate_id(&executor.executor_id.value).map_err(|e| e.to_string())?;
+        validate_id(&executor.executor_id.value).map_err(E::ExecutorId)?;
         if let Some(id) = &executor.framework_id {
-            validate_id(&id.value)
-                .map_err(|e| format!("Executor has an invalid FrameworkID: {e}"))?;
+            validate_id(&id.value).map_err(E::ExecutorFrameworkId)?;
         }
     }
     for task in &reregister.tasks {
-        validate_id(&task.task_id.value).map_err(|e| format!("Task has an invalid TaskID: {e}"))?;
-        validate_id(&task.framework_id.value)
-            .map_err(|e| format!("Task has an invalid FrameworkID: {e}"))?;
+        validate_id(&task.task_id.value).map_err(E::TaskId)?;
+        validate_id(&task.framework_id.value).map_err(E::TaskFrameworkId)?;
         if let Some(id) = &task.executor_id {
-            validate_id(&id.value).map_err(|e| format!("Task has an invalid ExecutorID: {e}"))?;
+            validate_id(&id.value).map_err(E::TaskExecutorId)?;
         }
     }
     Ok(())

@@ -1,4 +1,10 @@
 //! The v1 operator API (`POST /api/v1`, reference §3.4) and the JSON endpoints of §6.
+//!
+//! HTTP only: each request is decoded (and its ids validated) into an
+//! [`OperatorCommand`], which the master performs inside its actor
+//! ([`crate::master::Master::operator`], Mesos's `Master::Http` in src/master/http.cpp);
+//! the [`OperatorReply`] becomes the response. GET_HEALTH, GET_VERSION and SUBSCRIBE are
+//! answered here and by the runtime.
 
 use std::collections::HashMap;
 use std::sync::Arc;
