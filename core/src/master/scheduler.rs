@@ -10,6 +10,7 @@ use v1::scheduler as sched;
 use super::framework::{Connection, Framework, framework_roles};
 use super::validation::{FrameworkCall, SchedulerCall, validate_call};
 use super::{ConnId, Effect, MAX_REFUSE, Master, Time};
+use crate::common::id::FrameworkId;
 use crate::resources::Resources;
 
 /// A rejected call: the HTTP status and Mesos's text.
@@ -115,7 +116,7 @@ impl Master {
             return Err(bad("Expecting 'subscribe' to be present"));
         };
         let mut info = subscribe.framework_info;
-        self.validate_framework_info(&info)?;
+        let requested_id = self.validate_framework_info(&info)?;
         let suppressed: BTreeSet<String> = subscribe.suppressed_roles.into_iter().collect();
         let roles = framework_roles(&info);
         if let Some(role) = suppressed.iter().find(|r| !roles.contains(*r)) {
@@ -129,7 +130,7 @@ impl Master {
             stream_id: stream_id.clone(),
         };
 
-        let requested_id = info.id.as_ref().map(|id| id.value.clone());
+        let requested_id = requested_id.map(|id| id.to_string());
         if let Some(id) = &requested_id
             && self.completed_frameworks.iter().any(|f| &f.id == id)
         {
@@ -233,7 +234,12 @@ impl Master {
         });
     }
 
-    fn validate_framework_info(&self, info: &v1::FrameworkInfo) -> Result<(), CallError> {
+    /// Mesos's `validation::framework::validate`; returns the framework's id (if it names
+    /// one), validated.
+    fn validate_framework_info(
+        &self,
+        info: &v1::FrameworkInfo,
+    ) -> Result<Option<FrameworkId>, CallError> {
         use v1::framework_info::capability::Type as Cap;
         let multi_role = super::framework::has_capability(info, Cap::MultiRole);
         if multi_role && info.role.is_some() {
@@ -267,9 +273,15 @@ impl Master {
                 )));
             }
         }
-        if let Some(id) = &info.id {
-            validate_id("framework", &id.value)?;
-        }
+        let id = info
+            .id
+            .as_ref()
+            .map(|id| {
+                // Mesos's master prefixes `validateID`'s message per field.
+                FrameworkId::new(id.value.as_str())
+                    .map_err(|e| bad(format!("framework has an invalid ID: {e}")))
+            })
+            .transpose()?;
         // Mesos's `validateFailoverTimeout` (master/validation.cpp): what stout's
         // `Duration::create` refuses is refused here, before it reaches a deadline.
         if let Some(timeout) = info.failover_timeout
@@ -280,7 +292,7 @@ impl Master {
                 crate::duration::format_g(timeout, 6)
             )));
         }
-        Ok(())
+        Ok(id)
     }
 
     /// Every call but SUBSCRIBE, from the subscription identified by `stream_id`.
@@ -893,11 +905,4 @@ pub(super) fn operator_framework_event(
         }
     }
     e
-}
-
-/// Mesos's `common::validation::validateID`.
-pub(super) fn validate_id(what: &str, id: &str) -> Result<(), CallError> {
-    // Mesos's common::validation::validateID (src/common/validation.cpp), shared with the
-    // agent; Mesos's master prefixes the message per field the same way.
-    crate::common::id::validate_id(id).map_err(|e| bad(format!("{what} has an invalid ID: {e}")))
 }
