@@ -430,7 +430,7 @@ impl Master {
             .into_iter()
             .skip(query.offset)
             .take(query.limit)
-            .map(super::state::task_json)
+            .map(crate::common::json::task_json)
             .collect();
         json!({ "tasks": tasks })
     }

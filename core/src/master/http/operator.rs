@@ -21,6 +21,7 @@ use remesos_proto::v1;
 use v1::master::{self as op, call::Type as CallType, response::Type as RespType};
 
 use crate::api;
+use crate::common::version::version_info;
 use crate::master::operator::{Durable, OperatorCommand, OperatorError, OperatorReply, TasksQuery};
 use crate::master::runtime::{Command, MasterHandle, OPERATOR_STREAM_BUFFER};
 
@@ -32,18 +33,6 @@ fn response(ty: RespType) -> op::Response {
     op::Response {
         r#type: Some(ty as i32),
         ..Default::default()
-    }
-}
-
-pub fn version_info() -> v1::VersionInfo {
-    v1::VersionInfo {
-        version: crate::master::MESOS_VERSION.to_string(),
-        build_date: Some(String::new()),
-        build_time: Some(0.0),
-        build_user: Some("remesos".to_string()),
-        git_sha: Some(format!("remesos-{}", env!("CARGO_PKG_VERSION"))),
-        git_branch: None,
-        git_tag: None,
     }
 }
 
