@@ -79,10 +79,13 @@ pub enum Command {
         command: OperatorCommand,
         reply: Reply<Result<OperatorReply, OperatorError>>,
     },
-    /// Panics inside the actor: the tests' way to exercise the panic policy (no network
-    /// input reaches it).
+    /// Panics inside the actor, `reply` unanswered: the tests' way to exercise the panic
+    /// policy (no network input reaches it).
     #[cfg(test)]
-    Panic(&'static str),
+    Panic {
+        why: &'static str,
+        reply: Reply<()>,
+    },
     /// The runtime's own: a held agent session's admission is durable (or failed).
     AdmissionDone {
         conn: ConnId,
@@ -444,7 +447,7 @@ impl Runtime {
                 let _ = reply.send(self.master.operator(t, command));
             }
             #[cfg(test)]
-            Command::Panic(why) => panic!("{why}"),
+            Command::Panic { why, reply: _reply } => panic!("{why}"),
             Command::AdmissionDone { conn, result } => {
                 let Some(Conn::Agent {
                     messages,
@@ -660,11 +663,10 @@ mod tests {
         }
     }
 
-    /// Sends the actor a command that panics in it; the answer that never comes.
+    /// Sends the actor a command that panics in it; its answer (which never comes).
     async fn panic_in_actor(handle: &MasterHandle, why: &'static str) -> Result<(), Gone> {
-        let (reply, answer) = oneshot::channel::<()>();
-        handle.send(Command::Panic(why))?;
-        drop(reply);
+        let (reply, answer) = oneshot::channel();
+        handle.send(Command::Panic { why, reply })?;
         answer.await.map_err(|_| Gone)
     }
 
