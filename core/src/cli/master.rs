@@ -131,7 +131,7 @@ pub async fn run_with(
             _ => Store::Memory,
         };
         let handle = lead(config, id, store, &durability).await?;
-        let app = master::http::router_with(handle, processes());
+        let app = master::http::router_with(handle, crate::local::master_processes());
         crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
         return Ok(());
     };
@@ -140,7 +140,7 @@ pub async fn run_with(
     let app = master::http::contender_router(
         role_rx,
         master::http::Snapshot::new(&config, &id),
-        processes(),
+        crate::local::master_processes(),
     );
     let mut server = tokio::spawn(async move {
         crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
@@ -203,7 +203,7 @@ pub async fn run_with(
     let handle = lead(config, id, store, &durability).await?;
     role_tx.send_replace(master::http::Role::Leading(master::http::router_with(
         handle,
-        processes(),
+        crate::local::master_processes(),
     )));
     loop {
         tokio::select! {
@@ -223,16 +223,6 @@ pub async fn run_with(
             }
         }
     }
-}
-
-/// The endpoints of the libprocess processes a master runs beside its own (see
-/// `master::http::router_with`): `/files/*` over a registry with nothing attached (remesos
-/// logs to stderr, so there is no `/master/log` to attach as Mesos does with `--log_dir`),
-/// and `/logging/toggle`.
-pub(crate) fn processes() -> axum::Router {
-    let files = crate::agent::files::Files::new();
-    crate::agent::files::routes(std::sync::Arc::new(std::sync::RwLock::new(files)))
-        .merge(crate::api::logging::routes())
 }
 
 /// Recovers the registry from `store` and starts the leading master over it.
