@@ -115,9 +115,13 @@ impl Master {
         let SchedulerCall::Subscribe(subscribe) = validate_call(call)? else {
             return Err(bad("Expecting 'subscribe' to be present"));
         };
-        let mut info = subscribe.framework_info;
+        let sched::call::Subscribe {
+            framework_info: mut info,
+            suppressed_roles,
+            ..
+        } = *subscribe;
         let requested_id = self.validate_framework_info(&info)?;
-        let suppressed: BTreeSet<String> = subscribe.suppressed_roles.into_iter().collect();
+        let suppressed: BTreeSet<String> = suppressed_roles.into_iter().collect();
         let roles = framework_roles(&info);
         if let Some(role) = suppressed.iter().find(|r| !roles.contains(*r)) {
             return Err(bad(format!(
@@ -407,7 +411,7 @@ impl Master {
             // The built-in allocator ignores resource requests, as Mesos's does.
             FrameworkCall::Request => {}
             FrameworkCall::UpdateFramework(update) => {
-                self.update_framework(now, fid, update)?;
+                self.update_framework(now, fid, *update)?;
                 return Ok(CallOk::Ok);
             }
             // No inverse offers are ever made (maintenance is announced through

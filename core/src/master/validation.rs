@@ -18,7 +18,8 @@ use crate::resources::{ResourceFormat, Resources, convert_resource_format};
 pub enum SchedulerCall {
     /// SUBSCRIBE (its FrameworkInfo is validated by the master, as Mesos's
     /// `validation::framework::validate` runs in `Master::subscribe`).
-    Subscribe(sched::call::Subscribe),
+    /// Boxed: a FrameworkInfo is by far the largest sub-message.
+    Subscribe(Box<sched::call::Subscribe>),
     /// Every other call, from the framework it names.
     Framework {
         framework_id: FrameworkId,
@@ -52,7 +53,8 @@ pub enum FrameworkCall {
     Reconcile(sched::call::Reconcile),
     Message(sched::call::Message),
     Request,
-    UpdateFramework(sched::call::UpdateFramework),
+    /// Boxed: a FrameworkInfo is by far the largest sub-message.
+    UpdateFramework(Box<sched::call::UpdateFramework>),
     AcceptInverseOffers,
     DeclineInverseOffers,
     /// A call Mesos defines that remesos does not serve (ACKNOWLEDGE_OPERATION_STATUS,
@@ -85,7 +87,7 @@ pub fn validate_call(call: sched::Call) -> Result<SchedulerCall, CallError> {
                 "'framework_id' differs from 'subscribe.framework_info.id'",
             ));
         }
-        return Ok(SchedulerCall::Subscribe(subscribe));
+        return Ok(SchedulerCall::Subscribe(Box::new(subscribe)));
     }
     let Some(framework_id) = call.framework_id else {
         return Err(bad("Expecting 'framework_id' to be present"));
@@ -113,9 +115,10 @@ pub fn validate_call(call: sched::Call) -> Result<SchedulerCall, CallError> {
             present("request", call.request)?;
             F::Request
         }
-        CallType::UpdateFramework => {
-            F::UpdateFramework(present("update_framework", call.update_framework)?)
-        }
+        CallType::UpdateFramework => F::UpdateFramework(Box::new(present(
+            "update_framework",
+            call.update_framework,
+        )?)),
         CallType::AcceptInverseOffers => {
             present("accept_inverse_offers", call.accept_inverse_offers)?;
             F::AcceptInverseOffers
@@ -221,19 +224,19 @@ fn invalid_id(what: &'static str) -> impl Fn(IdError) -> TaskError {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ReregistrationError {
     #[error("{0}")]
-    AgentId(IdError),
+    Agent(IdError),
     #[error("Framework has an invalid FrameworkID: {0}")]
-    FrameworkId(IdError),
+    Framework(IdError),
     #[error("{0}")]
-    ExecutorId(IdError),
+    Executor(IdError),
     #[error("Executor has an invalid FrameworkID: {0}")]
-    ExecutorFrameworkId(IdError),
+    ExecutorFramework(IdError),
     #[error("Task has an invalid TaskID: {0}")]
-    TaskId(IdError),
+    Task(IdError),
     #[error("Task has an invalid FrameworkID: {0}")]
-    TaskFrameworkId(IdError),
+    TaskFramework(IdError),
     #[error("Task has an invalid ExecutorID: {0}")]
-    TaskExecutorId(IdError),
+    TaskExecutor(IdError),
 }
 
 /// Converts resources as a framework sent them into the master's canonical form:
@@ -475,24 +478,24 @@ pub fn validate_group_executor(
 pub fn validate_reregistration(reregister: &wire::Reregister) -> Result<(), ReregistrationError> {
     use ReregistrationError as E;
     if let Some(id) = &reregister.agent_info.id {
-        validate_id(&id.value).map_err(E::AgentId)?;
+        validate_id(&id.value).map_err(E::Agent)?;
     }
     for framework in &reregister.frameworks {
         if let Some(id) = &framework.id {
-            validate_id(&id.value).map_err(E::FrameworkId)?;
+            validate_id(&id.value).map_err(E::Framework)?;
         }
     }
     for executor in &reregister.executors {
-        validate_id(&executor.executor_id.value).map_err(E::ExecutorId)?;
+        validate_id(&executor.executor_id.value).map_err(E::Executor)?;
         if let Some(id) = &executor.framework_id {
-            validate_id(&id.value).map_err(E::ExecutorFrameworkId)?;
+            validate_id(&id.value).map_err(E::ExecutorFramework)?;
         }
     }
     for task in &reregister.tasks {
-        validate_id(&task.task_id.value).map_err(E::TaskId)?;
-        validate_id(&task.framework_id.value).map_err(E::TaskFrameworkId)?;
+        validate_id(&task.task_id.value).map_err(E::Task)?;
+        validate_id(&task.framework_id.value).map_err(E::TaskFramework)?;
         if let Some(id) = &task.executor_id {
-            validate_id(&id.value).map_err(E::TaskExecutorId)?;
+            validate_id(&id.value).map_err(E::TaskExecutor)?;
         }
     }
     Ok(())
