@@ -84,7 +84,7 @@ fn assert_json_round_trip<M: Message + Name + Default>(message: &M) {
 /// `POST /api/v1/scheduler`: decode, then Mesos's call validation (the master's first step).
 pub fn scheduler_call(data: &[u8]) {
     for call in read_both::<v1::scheduler::Call>(data) {
-        let _ = crate::master::validate_call(&call);
+        let _ = crate::master::validate_call(call.clone());
         // The master writes calls it accepted back out (operator events, logs): any message
         // that decoded must also encode.
         let _ = remesos_proto::json::to_vec(&call);

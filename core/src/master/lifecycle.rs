@@ -172,7 +172,8 @@ impl Master {
         conn: ConnId,
         reregister: wire::Reregister,
     ) -> Result<String, AgentRefused> {
-        super::validation::validate_reregistration(&reregister).map_err(AgentRefused::retry)?;
+        super::validation::validate_reregistration(&reregister)
+            .map_err(|e| AgentRefused::retry(e.to_string()))?;
         let mut info = reregister.agent_info;
         let Some(id) = info.id.as_ref().map(|i| i.value.clone()) else {
             return Err(AgentRefused::retry(

@@ -34,6 +34,7 @@ mod lifecycle;
 pub mod maintenance;
 mod metrics;
 mod operation;
+pub mod operator;
 mod recovery;
 pub mod registrar;
 mod roles;
@@ -58,7 +59,7 @@ pub use agent::Agent;
 pub use framework::Framework;
 pub use roles::RoleConfig;
 // Call validation on its own, for the fuzz target of the scheduler API (crate::fuzzing).
-pub(crate) use scheduler::validate_call;
+pub(crate) use validation::validate_call;
 
 use crate::allocator::{self, Allocator};
 use crate::common::version::MESOS_VERSION;

@@ -10,8 +10,9 @@ use remesos_proto::internal as wire;
 use remesos_proto::v1;
 use v1::offer::operation::Type as OpType;
 
-use super::validation::{self, ValidTask};
+use super::validation::{self, ResourcesError, TaskError, ValidTask};
 use super::{Master, Time};
+use crate::common::id::IdError;
 use crate::resources::Resources;
 
 impl Master {
@@ -101,12 +102,15 @@ impl Master {
             let mut needed = valid.resources.clone();
             needed += &valid.executor_resources;
             if !available.contains(&needed) {
-                let error = format!("Task uses more resources {needed} than available {available}");
+                let error = TaskError::MoreThanAvailable {
+                    needed: needed.to_string(),
+                    available: available.to_string(),
+                };
                 self.task_error(now, framework_id, &task_id, agent_id, &error);
                 continue;
             }
             *available -= &needed;
-            launched.insert(task_id.value.clone());
+            launched.insert(valid.task_id.to_string());
             self.start_task(now, framework_id, agent_id, valid, needed);
         }
     }
@@ -148,7 +152,7 @@ impl Master {
                     executor.resources = r.clone().into_protos();
                     executor_resources = r;
                 }
-                Err(e) => error = Some(format!("Executor uses invalid resources: {e}")),
+                Err(e) => error = Some(TaskError::ExecutorResources(e)),
             }
         }
         let mut valid_tasks = Vec::new();
@@ -157,10 +161,7 @@ impl Master {
         if error.is_none() {
             for mut task in tasks.iter().cloned() {
                 if task.executor.is_some() {
-                    error = Some(format!(
-                        "Task '{}' should not have 'ExecutorInfo' set",
-                        task.task_id.value
-                    ));
+                    error = Some(TaskError::GroupTaskWithExecutor(task.task_id.value.clone()));
                     break;
                 }
                 // Validate as a command task; the group's executor runs it.
@@ -175,11 +176,12 @@ impl Master {
                     framework, &role, agent_id, capable, None, &launched, task,
                 )
                 .and_then(|valid| {
-                    validation::validate_group_task_limits(&valid.task).map(|()| valid)
+                    validation::validate_group_task_limits(&valid.task)?;
+                    Ok(valid)
                 });
                 match result {
                     Ok(mut valid) => {
-                        launched.insert(valid.task.task_id.value.clone());
+                        launched.insert(valid.task_id.to_string());
                         needed += &valid.resources;
                         if tasks
                             .iter()
@@ -198,9 +200,10 @@ impl Master {
             }
         }
         if error.is_none() && !available.contains(&needed) {
-            error = Some(format!(
-                "Task group uses more resources {needed} than available {available}"
-            ));
+            error = Some(TaskError::GroupMoreThanAvailable {
+                needed: needed.to_string(),
+                available: available.to_string(),
+            });
         }
         if let Some(error) = error {
             for task in &tasks {
@@ -244,7 +247,7 @@ impl Master {
         framework_id: &str,
         task_id: &v1::TaskId,
         agent_id: &str,
-        error: &str,
+        error: &TaskError,
     ) {
         tracing::warn!(framework_id, task_id = %task_id.value, %error, "invalid task");
         self.count_terminal(v1::TaskState::TaskError);
@@ -257,7 +260,7 @@ impl Master {
             Some(&agent),
             v1::TaskState::TaskError,
             v1::task_status::Reason::TaskInvalid,
-            error,
+            &error.to_string(),
         );
         self.send_status(framework_id, status);
     }
@@ -329,7 +332,7 @@ impl Master {
                 .or_else(|| Some(self.frameworks[framework_id].info.user.clone())),
             limits: info.limits.clone(),
         };
-        let task_id = info.task_id.value.clone();
+        let task_id = valid.task_id.to_string();
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
             if let Some(executor) = executor {
                 framework.add_executor(agent_id, executor.clone());
@@ -366,7 +369,7 @@ impl Master {
         available: &mut Resources,
         ty: OpType,
         operation: v1::offer::Operation,
-    ) -> Result<(), String> {
+    ) -> Result<(), OperationError> {
         let framework = &self.frameworks[framework_id];
         let role = Self::offered_role(available);
         let raw = match ty {
@@ -376,33 +379,28 @@ impl Master {
             OpType::Destroy => operation.destroy.map(|r| r.volumes),
             _ => None,
         }
-        .ok_or_else(|| format!("missing the '{}' message", ty.as_str_name().to_lowercase()))?;
+        .ok_or_else(|| OperationError::Missing(ty.as_str_name().to_lowercase()))?;
         let given = validation::incoming_resources(framework, &role, raw)?;
         let principal = framework.info.principal.clone();
         let (from, to) = match ty {
             OpType::Reserve => {
                 for r in given.iter() {
-                    let top = r
-                        .reservations
-                        .last()
-                        .ok_or("resources to reserve carry no reservation")?;
+                    let top = r.reservations.last().ok_or(OperationError::NoReservation)?;
                     if top.r#type != Some(v1::resource::reservation_info::Type::Dynamic as i32) {
-                        return Err(
-                            "only dynamic reservations can be made by frameworks".to_string()
-                        );
+                        return Err(OperationError::NotDynamic);
                     }
                     if top.principal.is_some() && top.principal != principal {
-                        return Err(format!(
-                            "reservation principal {:?} does not match the framework's principal {:?}",
-                            top.principal, principal
-                        ));
+                        return Err(OperationError::PrincipalMismatch {
+                            reservation: top.principal.clone(),
+                            framework: principal,
+                        });
                     }
                 }
                 (pop_reservation(&given), given)
             }
             OpType::Unreserve => {
                 if given.iter().any(|r| r.reservations.is_empty()) {
-                    return Err("cannot unreserve unreserved resources".to_string());
+                    return Err(OperationError::UnreserveUnreserved);
                 }
                 (given.clone(), pop_reservation(&given))
             }
@@ -413,16 +411,15 @@ impl Master {
                         .and_then(|d| d.persistence.as_ref())
                         .is_none()
                 }) {
-                    return Err("volumes to create must carry a persistence id".to_string());
+                    return Err(OperationError::NoPersistence("create"));
                 }
                 // A persistence id names the volume's directory on the agent
                 // (`volumes/roles/<role>/<id>`): Mesos's master checks it as any id.
                 for r in &given {
                     let id = r.disk.as_ref().and_then(|d| d.persistence.as_ref());
                     if let Some(p) = id {
-                        crate::common::id::validate_id(&p.id).map_err(|e| {
-                            format!("Invalid persistence ID for persistent volume: {e}")
-                        })?;
+                        crate::common::id::validate_id(&p.id)
+                            .map_err(OperationError::InvalidPersistenceId)?;
                     }
                 }
                 (strip_persistence(&given), given)
@@ -434,13 +431,16 @@ impl Master {
                         .and_then(|d| d.persistence.as_ref())
                         .is_none()
                 }) {
-                    return Err("volumes to destroy must carry a persistence id".to_string());
+                    return Err(OperationError::NoPersistence("destroy"));
                 }
                 (given.clone(), strip_persistence(&given))
             }
         };
         if !available.contains(&from) {
-            return Err(format!("{from} is not available in {available}"));
+            return Err(OperationError::NotAvailable {
+                needed: from.to_string(),
+                available: available.to_string(),
+            });
         }
         *available -= &from;
         *available += &to;
@@ -468,6 +468,37 @@ impl Master {
         );
         Ok(())
     }
+}
+
+/// Why a RESERVE, UNRESERVE, CREATE or DESTROY is dropped (logged; Mesos drops operations
+/// without an id the same way).
+#[derive(Debug, thiserror::Error)]
+enum OperationError {
+    /// The operation's message (`reserve`, `unreserve`, `create`, `destroy`) is missing.
+    #[error("missing the '{0}' message")]
+    Missing(String),
+    #[error(transparent)]
+    Resources(#[from] ResourcesError),
+    #[error("resources to reserve carry no reservation")]
+    NoReservation,
+    #[error("only dynamic reservations can be made by frameworks")]
+    NotDynamic,
+    #[error(
+        "reservation principal {reservation:?} does not match the framework's principal {framework:?}"
+    )]
+    PrincipalMismatch {
+        reservation: Option<String>,
+        framework: Option<String>,
+    },
+    #[error("cannot unreserve unreserved resources")]
+    UnreserveUnreserved,
+    /// Volumes to `create` or `destroy` without a persistence id.
+    #[error("volumes to {0} must carry a persistence id")]
+    NoPersistence(&'static str),
+    #[error("Invalid persistence ID for persistent volume: {0}")]
+    InvalidPersistenceId(IdError),
+    #[error("{needed} is not available in {available}")]
+    NotAvailable { needed: String, available: String },
 }
 
 /// Dynamic reservations and persistent volumes live on the agent's disk (`meta/resources`).

@@ -16,6 +16,7 @@ use remesos_proto::v1;
 use v1::scheduler as sched;
 
 use super::lifecycle::AgentRefused;
+use super::operator::{OperatorCommand, OperatorError, OperatorReply};
 use super::scheduler::{CallError, CallOk};
 use super::{ConnId, Effect, Master, Time};
 use crate::supervisor::{OnPanic, exit_on_panic, supervise};
@@ -40,11 +41,6 @@ pub const OPERATOR_STREAM_BUFFER: usize = 4096;
 const TICK: Duration = Duration::from_millis(50);
 
 type Reply<T> = oneshot::Sender<T>;
-
-/// A read-only view computed inside the actor (operator endpoints).
-pub type ReadFn = Box<dyn FnOnce(&Master) + Send>;
-/// An operator action performed inside the actor.
-pub type WriteFn = Box<dyn FnOnce(&mut Master, Time) + Send>;
 
 pub enum Command {
     Subscribe {
@@ -78,8 +74,18 @@ pub enum Command {
         events: mpsc::Sender<Arc<v1::master::Event>>,
         reply: Reply<v1::master::response::GetState>,
     },
-    Read(ReadFn),
-    Write(WriteFn),
+    /// An operator's command (the v1 operator API, the JSON endpoints).
+    Operator {
+        command: OperatorCommand,
+        reply: Reply<Result<OperatorReply, OperatorError>>,
+    },
+    /// Panics inside the actor, `reply` unanswered: the tests' way to exercise the panic
+    /// policy (no network input reaches it).
+    #[cfg(test)]
+    Panic {
+        why: &'static str,
+        reply: Reply<()>,
+    },
     /// The runtime's own: a held agent session's admission is durable (or failed).
     AdmissionDone {
         conn: ConnId,
@@ -107,27 +113,14 @@ impl MasterHandle {
         self.tx.send(command).map_err(|_| Gone)
     }
 
-    /// Runs `f` over the master's state inside the actor and returns its result.
-    pub async fn read<T: Send + 'static>(
+    /// Has the master perform an operator's command and returns its answer.
+    pub async fn operator(
         &self,
-        f: impl FnOnce(&Master) -> T + Send + 'static,
-    ) -> Result<T, Gone> {
-        let (tx, rx) = oneshot::channel();
-        self.send(Command::Read(Box::new(move |m| {
-            let _ = tx.send(f(m));
-        })))?;
-        rx.await.map_err(|_| Gone)
-    }
-
-    pub async fn write<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Master, Time) -> T + Send + 'static,
-    ) -> Result<T, Gone> {
-        let (tx, rx) = oneshot::channel();
-        self.send(Command::Write(Box::new(move |m, t| {
-            let _ = tx.send(f(m, t));
-        })))?;
-        rx.await.map_err(|_| Gone)
+        command: OperatorCommand,
+    ) -> Result<Result<OperatorReply, OperatorError>, Gone> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Operator { command, reply })?;
+        answer.await.map_err(|_| Gone)
     }
 }
 
@@ -454,8 +447,11 @@ impl Runtime {
                     self.operator_streams.len() as u64;
                 let _ = reply.send(self.master.get_state());
             }
-            Command::Read(f) => f(&self.master),
-            Command::Write(f) => f(&mut self.master, t),
+            Command::Operator { command, reply } => {
+                let _ = reply.send(self.master.operator(t, command));
+            }
+            #[cfg(test)]
+            Command::Panic { why, reply: _reply } => panic!("{why}"),
             Command::AdmissionDone { conn, result } => {
                 let Some(Conn::Agent {
                     messages,
@@ -652,15 +648,30 @@ mod tests {
         let router = crate::master::http::router(handle.clone());
         assert!(handle.is_serving());
         assert_eq!(health(&router).await, (200, Some(true)));
-        assert_eq!(handle.read(|m| m.frameworks.len()).await.ok(), Some(0));
-        let r = handle
-            .write(|_, _| -> () { panic!("induced by the test") })
-            .await;
+        assert_eq!(frameworks(&handle).await.ok(), Some(0));
+        let r = panic_in_actor(&handle, "induced by the test").await;
         assert!(r.is_err(), "the panicking write has no answer");
         assert_eq!(rx.await.unwrap(), "induced by the test");
         assert!(!handle.is_serving());
-        assert!(handle.read(|m| m.frameworks.len()).await.is_err());
+        assert!(frameworks(&handle).await.is_err());
         assert_eq!(health(&router).await, (503, Some(false)));
+    }
+
+    /// How many frameworks the master has (GET_FRAMEWORKS through the actor).
+    async fn frameworks(handle: &MasterHandle) -> Result<usize, Gone> {
+        match handle.operator(OperatorCommand::GetFrameworks).await? {
+            Ok(OperatorReply::Response(r)) => {
+                Ok(r.get_frameworks.map_or(0, |f| f.frameworks.len()))
+            }
+            other => panic!("GET_FRAMEWORKS answered {other:?}"),
+        }
+    }
+
+    /// Sends the actor a command that panics in it; its answer (which never comes).
+    async fn panic_in_actor(handle: &MasterHandle, why: &'static str) -> Result<(), Gone> {
+        let (reply, answer) = oneshot::channel();
+        handle.send(Command::Panic { why, reply })?;
+        answer.await.map_err(|_| Gone)
     }
 
     /// `/health`'s status and GET_HEALTH's `healthy`, through the master's router.
@@ -824,6 +835,18 @@ mod tests {
         assert_eq!(reconciled.len(), TASKS);
     }
 
+    /// Whether the framework `id` has a subscription (GET_FRAMEWORKS lists it as connected).
+    async fn connected(handle: &MasterHandle, id: &str) -> bool {
+        match handle.operator(OperatorCommand::GetFrameworks).await {
+            Ok(Ok(OperatorReply::Response(r))) => r.get_frameworks.is_some_and(|f| {
+                f.frameworks.iter().any(|f| {
+                    f.framework_info.id.as_ref().is_some_and(|i| i.value == id) && f.connected
+                })
+            }),
+            other => panic!("GET_FRAMEWORKS answered {other:?}"),
+        }
+    }
+
     /// The overflow policy written at `FRAMEWORK_STREAM_BACKLOG`: a stream that is not read
     /// while its backlog is full is dropped, and the framework is disconnected.
     #[tokio::test]
@@ -869,14 +892,7 @@ mod tests {
             received += 1;
         }
         assert!(received <= FRAMEWORK_STREAM_BUFFER + 1);
-        let connected = handle
-            .read(move |m| {
-                m.frameworks
-                    .get(&framework_id)
-                    .is_some_and(|f| f.connected())
-            })
-            .await
-            .unwrap();
+        let connected = connected(&handle, &framework_id).await;
         assert!(!connected);
     }
 }

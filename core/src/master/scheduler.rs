@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
-use v1::scheduler::{self as sched, call::Type as CallType};
+use v1::scheduler as sched;
 
 use super::framework::{Connection, Framework, framework_roles};
+use super::validation::{FrameworkCall, SchedulerCall, validate_call};
 use super::{ConnId, Effect, MAX_REFUSE, Master, Time};
+use crate::common::id::FrameworkId;
 use crate::resources::Resources;
 
 /// A rejected call: the HTTP status and Mesos's text.
@@ -32,6 +34,32 @@ impl CallError {
     }
 }
 
+/// Why the offers of an ACCEPT are invalid (Mesos's `validation::offer`, with its texts):
+/// its tasks end TASK_DROPPED (or TASK_LOST) with this message.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum OfferError {
+    #[error("No offers specified")]
+    NoOffers,
+    #[error("Duplicate offer {0} in offer list")]
+    Duplicate(String),
+    #[error("Offer {0} is no longer valid")]
+    NoLongerValid(String),
+    #[error("Offer {offer} has invalid framework {actual} while framework {expected} is expected")]
+    OtherFramework {
+        offer: String,
+        actual: String,
+        expected: String,
+    },
+    #[error(
+        "Aggregated offers must belong to one single agent but offer {offer} uses agent {agent} and agent {other}"
+    )]
+    SeveralAgents {
+        offer: String,
+        agent: String,
+        other: String,
+    },
+}
+
 /// How an accepted non-SUBSCRIBE call is answered.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CallOk {
@@ -41,52 +69,8 @@ pub enum CallOk {
     Ok,
 }
 
-fn bad(message: impl Into<String>) -> CallError {
+pub(super) fn bad(message: impl Into<String>) -> CallError {
     CallError::BadRequest(message.into())
-}
-
-/// Mesos's `validation::scheduler::call::validate`: the sub-message matching `type` must be
-/// present, and every call but SUBSCRIBE names its framework.
-pub fn validate_call(call: &sched::Call) -> Result<CallType, CallError> {
-    let Some(raw) = call.r#type else {
-        return Err(bad("Expecting 'type' to be present"));
-    };
-    let ty = CallType::try_from(raw).unwrap_or(CallType::Unknown);
-    if ty == CallType::Subscribe {
-        let Some(subscribe) = &call.subscribe else {
-            return Err(bad("Expecting 'subscribe' to be present"));
-        };
-        if let (Some(id), Some(info_id)) = (&call.framework_id, &subscribe.framework_info.id)
-            && id != info_id
-        {
-            return Err(bad(
-                "'framework_id' differs from 'subscribe.framework_info.id'",
-            ));
-        }
-        return Ok(ty);
-    }
-    if call.framework_id.is_none() {
-        return Err(bad("Expecting 'framework_id' to be present"));
-    }
-    let missing = |what: &str| Err(bad(format!("Expecting '{what}' to be present")));
-    match ty {
-        CallType::Accept if call.accept.is_none() => missing("accept"),
-        CallType::Decline if call.decline.is_none() => missing("decline"),
-        CallType::Kill if call.kill.is_none() => missing("kill"),
-        CallType::Shutdown if call.shutdown.is_none() => missing("shutdown"),
-        CallType::Acknowledge if call.acknowledge.is_none() => missing("acknowledge"),
-        CallType::Reconcile if call.reconcile.is_none() => missing("reconcile"),
-        CallType::Message if call.message.is_none() => missing("message"),
-        CallType::Request if call.request.is_none() => missing("request"),
-        CallType::UpdateFramework if call.update_framework.is_none() => missing("update_framework"),
-        CallType::AcceptInverseOffers if call.accept_inverse_offers.is_none() => {
-            missing("accept_inverse_offers")
-        }
-        CallType::DeclineInverseOffers if call.decline_inverse_offers.is_none() => {
-            missing("decline_inverse_offers")
-        }
-        _ => Ok(ty),
-    }
 }
 
 /// The duration of the offer filter a DECLINE or ACCEPT installs (reference §8.7): default
@@ -128,13 +112,16 @@ impl Master {
         conn: ConnId,
         call: sched::Call,
     ) -> Result<String, CallError> {
-        validate_call(&call)?;
-        let Some(subscribe) = call.subscribe else {
+        let SchedulerCall::Subscribe(subscribe) = validate_call(call)? else {
             return Err(bad("Expecting 'subscribe' to be present"));
         };
-        let mut info = subscribe.framework_info;
-        self.validate_framework_info(&info)?;
-        let suppressed: BTreeSet<String> = subscribe.suppressed_roles.into_iter().collect();
+        let sched::call::Subscribe {
+            framework_info: mut info,
+            suppressed_roles,
+            ..
+        } = *subscribe;
+        let requested_id = self.validate_framework_info(&info)?;
+        let suppressed: BTreeSet<String> = suppressed_roles.into_iter().collect();
         let roles = framework_roles(&info);
         if let Some(role) = suppressed.iter().find(|r| !roles.contains(*r)) {
             return Err(bad(format!(
@@ -147,7 +134,7 @@ impl Master {
             stream_id: stream_id.clone(),
         };
 
-        let requested_id = info.id.as_ref().map(|id| id.value.clone());
+        let requested_id = requested_id.map(|id| id.to_string());
         if let Some(id) = &requested_id
             && self.completed_frameworks.iter().any(|f| &f.id == id)
         {
@@ -251,7 +238,12 @@ impl Master {
         });
     }
 
-    fn validate_framework_info(&self, info: &v1::FrameworkInfo) -> Result<(), CallError> {
+    /// Mesos's `validation::framework::validate`; returns the framework's id (if it names
+    /// one), validated.
+    fn validate_framework_info(
+        &self,
+        info: &v1::FrameworkInfo,
+    ) -> Result<Option<FrameworkId>, CallError> {
         use v1::framework_info::capability::Type as Cap;
         let multi_role = crate::common::protocol::framework_has_capability(info, Cap::MultiRole);
         if multi_role && info.role.is_some() {
@@ -285,9 +277,15 @@ impl Master {
                 )));
             }
         }
-        if let Some(id) = &info.id {
-            validate_id("framework", &id.value)?;
-        }
+        let id = info
+            .id
+            .as_ref()
+            .map(|id| {
+                // Mesos's master prefixes `validateID`'s message per field.
+                FrameworkId::new(id.value.as_str())
+                    .map_err(|e| bad(format!("framework has an invalid ID: {e}")))
+            })
+            .transpose()?;
         // Mesos's `validateFailoverTimeout` (master/validation.cpp): what stout's
         // `Duration::create` refuses is refused here, before it reaches a deadline.
         if let Some(timeout) = info.failover_timeout
@@ -298,7 +296,7 @@ impl Master {
                 crate::duration::format_g(timeout, 6)
             )));
         }
-        Ok(())
+        Ok(id)
     }
 
     /// Every call but SUBSCRIBE, from the subscription identified by `stream_id`.
@@ -308,16 +306,13 @@ impl Master {
         stream_id: Option<&str>,
         call: sched::Call,
     ) -> Result<CallOk, CallError> {
-        let ty = validate_call(&call)?;
-        if ty == CallType::Subscribe {
-            return Err(bad("SUBSCRIBE must be sent on its own connection"));
-        }
-        let framework_id = call
-            .framework_id
-            .as_ref()
-            .map(|id| id.value.clone())
-            .unwrap_or_default();
-        let Some(framework) = self.frameworks.get(&framework_id) else {
+        let (framework_id, call) = match validate_call(call)? {
+            SchedulerCall::Subscribe(_) => {
+                return Err(bad("SUBSCRIBE must be sent on its own connection"));
+            }
+            SchedulerCall::Framework { framework_id, call } => (framework_id, call),
+        };
+        let Some(framework) = self.frameworks.get(framework_id.as_str()) else {
             return Err(bad("Framework cannot be found"));
         };
         let Some(connection) = &framework.connection else {
@@ -337,16 +332,15 @@ impl Master {
             )));
         }
         let fid = framework_id.as_str();
-        match ty {
-            CallType::Teardown => {
+        match call {
+            FrameworkCall::Teardown => {
                 tracing::info!(framework_id = %fid, "framework teardown");
                 self.remove_framework(now, fid);
             }
-            CallType::Accept => self.accept(now, fid, call.accept.unwrap_or_default()),
-            CallType::Decline => self.decline(now, fid, call.decline.unwrap_or_default()),
-            CallType::Revive => {
+            FrameworkCall::Accept(accept) => self.accept(now, fid, accept),
+            FrameworkCall::Decline(decline) => self.decline(now, fid, decline),
+            FrameworkCall::Revive { roles } => {
                 self.counters.messages_revive_offers += 1;
-                let roles = call.revive.map(|r| r.roles).unwrap_or_default();
                 self.check_roles(fid, &roles)?;
                 if let Some(framework) = self.frameworks.get_mut(fid) {
                     if roles.is_empty() {
@@ -360,9 +354,8 @@ impl Master {
                 self.allocator.revive(fid, &roles);
                 self.request_allocation();
             }
-            CallType::Suppress => {
+            FrameworkCall::Suppress { roles } => {
                 self.counters.messages_suppress_offers += 1;
-                let roles = call.suppress.map(|r| r.roles).unwrap_or_default();
                 self.check_roles(fid, &roles)?;
                 if let Some(framework) = self.frameworks.get_mut(fid) {
                     let all = framework.roles();
@@ -375,9 +368,8 @@ impl Master {
                 }
                 self.allocator.suppress(fid, &roles);
             }
-            CallType::Kill => self.kill(now, fid, call.kill.unwrap_or_default()),
-            CallType::Shutdown => {
-                let shutdown = call.shutdown.unwrap_or_default();
+            FrameworkCall::Kill(kill) => self.kill(now, fid, kill),
+            FrameworkCall::Shutdown(shutdown) => {
                 self.send_to_agent(
                     &shutdown.agent_id.value,
                     wire::master_message::Message::ShutdownExecutor(wire::ShutdownExecutor {
@@ -388,13 +380,12 @@ impl Master {
                     }),
                 );
             }
-            CallType::Acknowledge => self.acknowledge(fid, call.acknowledge.unwrap_or_default())?,
-            CallType::Reconcile => {
+            FrameworkCall::Acknowledge(ack) => self.acknowledge(fid, ack)?,
+            FrameworkCall::Reconcile(reconcile) => {
                 self.counters.messages_reconcile_tasks += 1;
-                self.reconcile(now, fid, call.reconcile.unwrap_or_default());
+                self.reconcile(now, fid, reconcile);
             }
-            CallType::Message => {
-                let message = call.message.unwrap_or_default();
+            FrameworkCall::Message(message) => {
                 if self
                     .agents
                     .get(&message.agent_id.value)
@@ -418,22 +409,22 @@ impl Master {
                 }
             }
             // The built-in allocator ignores resource requests, as Mesos's does.
-            CallType::Request => {}
-            CallType::UpdateFramework => {
-                self.update_framework(now, fid, call.update_framework.unwrap_or_default())?;
+            FrameworkCall::Request => {}
+            FrameworkCall::UpdateFramework(update) => {
+                self.update_framework(now, fid, *update)?;
                 return Ok(CallOk::Ok);
             }
             // No inverse offers are ever made (maintenance is announced through
             // Offer.unavailability only, see maintenance.rs), so there is nothing to accept
             // or decline.
-            CallType::AcceptInverseOffers | CallType::DeclineInverseOffers => {}
-            CallType::AcknowledgeOperationStatus | CallType::ReconcileOperations => {
+            FrameworkCall::AcceptInverseOffers | FrameworkCall::DeclineInverseOffers => {}
+            FrameworkCall::Unsupported(ty) => {
                 return Err(CallError::NotImplemented(format!(
                     "Received unsupported call type {}",
                     ty.as_str_name()
                 )));
             }
-            CallType::Subscribe | CallType::Unknown => {
+            FrameworkCall::Unknown => {
                 return Err(CallError::NotImplemented(
                     "Received an unknown call type".to_string(),
                 ));
@@ -734,7 +725,7 @@ impl Master {
     fn accept(&mut self, now: Time, framework_id: &str, accept: sched::call::Accept) {
         self.counters.messages_launch_tasks += 1;
         let refuse = refuse_duration(accept.filters.as_ref(), self.config.allocation_interval);
-        let offer_error = self.validate_offers(framework_id, &accept.offer_ids);
+        let offer_error = self.validate_offers(framework_id, &accept.offer_ids).err();
         // The offers are used up whether or not the call is valid.
         let mut taken = Vec::new();
         for offer_id in &accept.offer_ids {
@@ -748,7 +739,7 @@ impl Master {
         }
         if let Some(error) = offer_error {
             tracing::warn!(framework_id, %error, "ACCEPT with invalid offers");
-            self.drop_launches(now, framework_id, &accept.operations, &error);
+            self.drop_launches(now, framework_id, &accept.operations, &error.to_string());
             // Each offer's resources go back to its own agent (invalid calls may name offers
             // of several agents).
             for offer in taken {
@@ -784,36 +775,42 @@ impl Master {
 
     /// Offer validation (Mesos's `validation::offer`): every id names a live offer of this
     /// framework, once, all on one agent.
-    fn validate_offers(&self, framework_id: &str, offer_ids: &[v1::OfferId]) -> Option<String> {
+    fn validate_offers(
+        &self,
+        framework_id: &str,
+        offer_ids: &[v1::OfferId],
+    ) -> Result<(), OfferError> {
         if offer_ids.is_empty() {
-            return Some("No offers specified".to_string());
+            return Err(OfferError::NoOffers);
         }
         let mut seen = BTreeSet::new();
         let mut agent: Option<&str> = None;
         for id in offer_ids {
             if !seen.insert(&id.value) {
-                return Some(format!("Duplicate offer {} in offer list", id.value));
+                return Err(OfferError::Duplicate(id.value.clone()));
             }
             let Some(offer) = self.offers.get(&id.value) else {
-                return Some(format!("Offer {} is no longer valid", id.value));
+                return Err(OfferError::NoLongerValid(id.value.clone()));
             };
             if offer.offer.framework_id.value != framework_id {
-                return Some(format!(
-                    "Offer {} has invalid framework {} while framework {} is expected",
-                    id.value, offer.offer.framework_id.value, framework_id
-                ));
+                return Err(OfferError::OtherFramework {
+                    offer: id.value.clone(),
+                    actual: offer.offer.framework_id.value.clone(),
+                    expected: framework_id.to_string(),
+                });
             }
             match agent {
                 Some(a) if a != offer.offer.agent_id.value => {
-                    return Some(format!(
-                        "Aggregated offers must belong to one single agent but offer {} uses agent {} and agent {}",
-                        id.value, offer.offer.agent_id.value, a
-                    ));
+                    return Err(OfferError::SeveralAgents {
+                        offer: id.value.clone(),
+                        agent: offer.offer.agent_id.value.clone(),
+                        other: a.to_string(),
+                    });
                 }
                 _ => agent = Some(&offer.offer.agent_id.value),
             }
         }
-        None
+        Ok(())
     }
 
     /// Tasks of an ACCEPT with invalid offers end TASK_DROPPED (TASK_LOST for frameworks that
@@ -912,11 +909,4 @@ pub(super) fn operator_framework_event(
         }
     }
     e
-}
-
-/// Mesos's `common::validation::validateID`.
-pub(super) fn validate_id(what: &str, id: &str) -> Result<(), CallError> {
-    // Mesos's common::validation::validateID (src/common/validation.cpp), shared with the
-    // agent; Mesos's master prefixes the message per field the same way.
-    crate::common::id::validate_id(id).map_err(|e| bad(format!("{what} has an invalid ID: {e}")))
 }

@@ -486,7 +486,7 @@ fn task_limits_need_a_capable_agent_and_follow_mesos_rules() {
             ..Default::default()
         };
         assert_eq!(
-            validate_resource_limits(&task, &requests, true),
+            validate_resource_limits(&task, &requests, true).map_err(|e| e.to_string()),
             expected.map_err(str::to_string),
             "{limits:?}"
         );
@@ -498,11 +498,11 @@ fn task_limits_need_a_capable_agent_and_follow_mesos_rules() {
         ..Default::default()
     };
     assert_eq!(
-        validate_resource_limits(&task("cpus"), &mem_only, true),
+        validate_resource_limits(&task("cpus"), &mem_only, true).map_err(|e| e.to_string()),
         Err("When a CPU limit is specified, a CPU request must also be specified".to_string())
     );
     assert_eq!(
-        validate_resource_limits(&task("mem"), &cpus_only, true),
+        validate_resource_limits(&task("mem"), &cpus_only, true).map_err(|e| e.to_string()),
         Err(
             "When a memory limit is specified, a memory request must also be specified".to_string()
         )
@@ -2682,4 +2682,196 @@ fn a_kill_while_the_agent_is_away_is_sent_when_it_reregisters() {
         .collect();
     assert_eq!(kills, ["t1"], "the kill reaches the agent once it is back");
     assert!(h.master.agents[&agent_id].pending_kills.is_empty());
+}
+
+// The operator's commands, without HTTP (operator.rs; Mesos's `Master::Http`).
+
+impl Harness {
+    fn operator(
+        &mut self,
+        command: super::operator::OperatorCommand,
+    ) -> Result<super::operator::OperatorReply, super::operator::OperatorError> {
+        let now = self.now();
+        let r = self.master.operator(now, command);
+        self.pump();
+        r
+    }
+}
+
+/// Mesos's `Master::Http::teardown`: the framework is removed (its stream is closed); a
+/// framework the master does not know is a 400 with Mesos's text, and so is an id that
+/// `validateID` refuses — no framework can have it.
+#[test]
+fn operator_teardown_removes_the_framework_and_unknown_or_invalid_ids_are_not_found() {
+    use super::operator::{OperatorCommand, OperatorError, OperatorReply};
+    let mut h = Harness::new();
+    let fw = h.subscribe(framework("a"));
+    let command = OperatorCommand::teardown(fw.id.clone()).unwrap();
+    assert!(matches!(h.operator(command), Ok(OperatorReply::Done)));
+    assert!(!h.master.frameworks.contains_key(&fw.id));
+    assert!(
+        h.effects
+            .iter()
+            .any(|e| matches!(e, Effect::CloseFramework { conn } if *conn == fw.conn))
+    );
+
+    let again = h.operator(OperatorCommand::teardown(fw.id.clone()).unwrap());
+    let e = again.unwrap_err();
+    assert_eq!(
+        (e.status(), e.to_string()),
+        (
+            400,
+            format!("No framework found with specified ID '{}'", fw.id)
+        )
+    );
+    let invalid = OperatorCommand::teardown("../../x".to_string()).unwrap_err();
+    assert_eq!(invalid, OperatorError::UnknownFramework("../../x".into()));
+    assert_eq!(
+        invalid.to_string(),
+        "No framework found with specified ID '../../x'"
+    );
+}
+
+/// MARK_AGENT_GONE: a known agent is marked gone through the registry (the reply waits
+/// for it); marking it again changes nothing; an unknown or invalid agent id is Mesos's
+/// 404 `Agent '<id>' not found`.
+#[test]
+fn operator_mark_agent_gone_persists_once_and_unknown_or_invalid_ids_are_not_found() {
+    use super::operator::{OperatorCommand, OperatorReply};
+    let mut h = Harness::new();
+    let (agent_id, _conn) = h.add_agent("host1", "cpus:1;mem:128");
+    let command = OperatorCommand::mark_agent_gone(agent_id.clone()).unwrap();
+    assert!(matches!(
+        h.operator(command),
+        Ok(OperatorReply::Persisting(_))
+    ));
+    assert!(h.master.gone_agents.contains_key(&agent_id));
+    let command = OperatorCommand::mark_agent_gone(agent_id.clone()).unwrap();
+    assert!(matches!(h.operator(command), Ok(OperatorReply::Done)));
+
+    let unknown = OperatorCommand::mark_agent_gone("S9".into()).unwrap();
+    let e = h.operator(unknown).unwrap_err();
+    assert_eq!(
+        (e.status(), e.to_string()),
+        (404, "Agent 'S9' not found".into())
+    );
+    let e = OperatorCommand::mark_agent_gone("../../etc".into()).unwrap_err();
+    assert_eq!(
+        (e.status(), e.to_string()),
+        (404, "Agent '../../etc' not found".into())
+    );
+}
+
+/// UPDATE_WEIGHTS is persisted and read back by GET_WEIGHTS and `/master/weights`; an
+/// invalid weight is a 400 and changes nothing (CONVENTIONS.md: bad input never changes
+/// state).
+#[test]
+fn operator_weights_update_reads_back_and_invalid_weights_change_nothing() {
+    use super::operator::{OperatorCommand, OperatorReply};
+    let mut h = Harness::new();
+    let info = |role: &str, weight: f64| v1::WeightInfo {
+        weight,
+        role: Some(role.to_string()),
+    };
+    let update = OperatorCommand::UpdateWeights {
+        weight_infos: vec![info("a", 2.0)],
+    };
+    assert!(matches!(
+        h.operator(update),
+        Ok(OperatorReply::Persisting(_))
+    ));
+    let bad = OperatorCommand::UpdateWeights {
+        weight_infos: vec![info("b", -1.0)],
+    };
+    assert_eq!(h.operator(bad).unwrap_err().status(), 400);
+    match h.operator(OperatorCommand::GetWeights) {
+        Ok(OperatorReply::Response(r)) => {
+            assert_eq!(r.get_weights.unwrap().weight_infos, vec![info("a", 2.0)])
+        }
+        other => panic!("{other:?}"),
+    }
+    match h.operator(OperatorCommand::WeightsJson) {
+        Ok(OperatorReply::Json(v)) => {
+            assert_eq!(v, serde_json::json!([{"weight": 2.0, "role": "a"}]))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Mesos's `validation::scheduler::call::validate` (validation.rs): the call's sub-message
+/// comes out typed; a missing one is refused before the framework id is looked at; and a
+/// framework id that `validateID` refuses is answered like an unknown framework (Mesos
+/// looks the id up; no framework can have such an id).
+#[test]
+fn validate_call_types_the_call_and_an_invalid_framework_id_is_not_found() {
+    use super::validation::{FrameworkCall, SchedulerCall, validate_call};
+    let call = |id: &str, kill: Option<sched::call::Kill>| sched::Call {
+        framework_id: Some(v1::FrameworkId { value: id.into() }),
+        r#type: Some(CallType::Kill as i32),
+        kill,
+        ..Default::default()
+    };
+    let kill = sched::call::Kill {
+        task_id: v1::TaskId { value: "t".into() },
+        ..Default::default()
+    };
+    match validate_call(call("F1", Some(kill.clone()))) {
+        Ok(SchedulerCall::Framework {
+            framework_id,
+            call: FrameworkCall::Kill(k),
+        }) => {
+            assert_eq!(framework_id.as_str(), "F1");
+            assert_eq!(k, kill);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        validate_call(call("../../x", None)).unwrap_err(),
+        CallError::BadRequest("Expecting 'kill' to be present".into())
+    );
+    for invalid in ["../../x", "", "a/b"] {
+        assert_eq!(
+            validate_call(call(invalid, Some(kill.clone()))).unwrap_err(),
+            CallError::BadRequest("Framework cannot be found".into()),
+            "{invalid:?}"
+        );
+    }
+    // SUBSCRIBE carries its own sub-message; its FrameworkInfo is validated by the master.
+    let subscribe = subscribe_call(framework("a"));
+    assert!(matches!(
+        validate_call(subscribe),
+        Ok(SchedulerCall::Subscribe(s)) if s.framework_info.name == "a"
+    ));
+}
+
+/// Through the master: a call naming a framework id that is a path is answered as an
+/// unknown framework, and SUBSCRIBE on a call connection is refused first.
+#[test]
+fn calls_with_invalid_framework_ids_are_answered_as_unknown_frameworks() {
+    let mut h = Harness::new();
+    let fw = h.subscribe(framework("a"));
+    let mut call = sched::Call {
+        framework_id: Some(v1::FrameworkId {
+            value: "../..".into(),
+        }),
+        r#type: Some(CallType::Revive as i32),
+        ..Default::default()
+    };
+    let now = h.now();
+    assert_eq!(
+        h.master.call(now, Some(&fw.stream), call.clone()),
+        Err(CallError::BadRequest("Framework cannot be found".into()))
+    );
+    call.r#type = Some(CallType::Subscribe as i32);
+    call.subscribe = Some(sched::call::Subscribe {
+        framework_info: framework("a"),
+        ..Default::default()
+    });
+    call.framework_id = None;
+    assert_eq!(
+        h.master.call(now, Some(&fw.stream), call),
+        Err(CallError::BadRequest(
+            "SUBSCRIBE must be sent on its own connection".into()
+        ))
+    );
 }

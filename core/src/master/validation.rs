@@ -1,13 +1,243 @@
-//! Validation of what frameworks send (Mesos's `master/validation.cpp`): TaskInfo,
-//! ExecutorInfo, task groups and the resources they use. Errors are the messages frameworks
-//! see in TASK_ERROR updates.
+//! Validation of what frameworks send (Mesos's `master/validation.cpp`): scheduler calls
+//! ([`validate_call`], `validation::scheduler::call::validate`), TaskInfo, ExecutorInfo,
+//! task groups and the resources they use. A call's errors are the HTTP answers of
+//! reference §3.2; a task's are the messages frameworks see in TASK_ERROR updates.
 
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
+use v1::scheduler::{self as sched, call::Type as CallType};
 
 use super::framework::Framework;
-use super::scheduler::validate_id;
+use super::scheduler::{CallError, bad};
+use crate::common::id::{FrameworkId, IdError, TaskId, validate_id};
 use crate::resources::{ResourceFormat, Resources, convert_resource_format};
+
+/// A scheduler call that passed Mesos's call validation: each variant carries what its
+/// handler needs, so no handler looks for a sub-message again.
+#[derive(Debug)]
+pub enum SchedulerCall {
+    /// SUBSCRIBE (its FrameworkInfo is validated by the master, as Mesos's
+    /// `validation::framework::validate` runs in `Master::subscribe`).
+    /// Boxed: a FrameworkInfo is by far the largest sub-message.
+    Subscribe(Box<sched::call::Subscribe>),
+    /// Every other call, from the framework it names.
+    Framework {
+        framework_id: FrameworkId,
+        call: FrameworkCall,
+    },
+}
+
+/// A call of a subscribed framework (every type but SUBSCRIBE), with its sub-message.
+///
+/// The ids inside the sub-messages (tasks, agents and executors of KILL, SHUTDOWN,
+/// ACKNOWLEDGE, MESSAGE and RECONCILE) stay as the framework sent them: Mesos does not
+/// validate them here; the master only looks them up in its state (whose ids all entered
+/// through validation), and reconciliation answers an unknown task with the id it was
+/// asked about. Agents validate whatever reaches them.
+#[derive(Debug)]
+pub enum FrameworkCall {
+    Teardown,
+    Accept(sched::call::Accept),
+    Decline(sched::call::Decline),
+    /// REVIVE of these roles (all of the framework's when empty).
+    Revive {
+        roles: Vec<String>,
+    },
+    /// SUPPRESS of these roles (all of the framework's when empty).
+    Suppress {
+        roles: Vec<String>,
+    },
+    Kill(sched::call::Kill),
+    Shutdown(sched::call::Shutdown),
+    Acknowledge(sched::call::Acknowledge),
+    Reconcile(sched::call::Reconcile),
+    Message(sched::call::Message),
+    Request,
+    /// Boxed: a FrameworkInfo is by far the largest sub-message.
+    UpdateFramework(Box<sched::call::UpdateFramework>),
+    AcceptInverseOffers,
+    DeclineInverseOffers,
+    /// A call Mesos defines that remesos does not serve (ACKNOWLEDGE_OPERATION_STATUS,
+    /// RECONCILE_OPERATIONS): `501 Not Implemented`.
+    Unsupported(CallType),
+    /// A type this master does not know: `501 Not Implemented`.
+    Unknown,
+}
+
+/// Mesos's `validation::scheduler::call::validate`: the sub-message matching `type` must be
+/// present, and every call but SUBSCRIBE names its framework.
+///
+/// A framework id that Mesos's `validateID` refuses names no framework (every framework
+/// entered through that validation: SUBSCRIBE, agents' reregistrations), so it gets the
+/// answer the master gives an unknown framework, after the checks above — the same answer,
+/// in the same order, as when the master looked the id up.
+pub fn validate_call(call: sched::Call) -> Result<SchedulerCall, CallError> {
+    let Some(raw) = call.r#type else {
+        return Err(bad("Expecting 'type' to be present"));
+    };
+    let ty = CallType::try_from(raw).unwrap_or(CallType::Unknown);
+    if ty == CallType::Subscribe {
+        let Some(subscribe) = call.subscribe else {
+            return Err(bad("Expecting 'subscribe' to be present"));
+        };
+        if let (Some(id), Some(info_id)) = (&call.framework_id, &subscribe.framework_info.id)
+            && id != info_id
+        {
+            return Err(bad(
+                "'framework_id' differs from 'subscribe.framework_info.id'",
+            ));
+        }
+        return Ok(SchedulerCall::Subscribe(Box::new(subscribe)));
+    }
+    let Some(framework_id) = call.framework_id else {
+        return Err(bad("Expecting 'framework_id' to be present"));
+    };
+    fn present<T>(what: &str, message: Option<T>) -> Result<T, CallError> {
+        message.ok_or_else(|| bad(format!("Expecting '{what}' to be present")))
+    }
+    use FrameworkCall as F;
+    let typed = match ty {
+        CallType::Teardown => F::Teardown,
+        CallType::Accept => F::Accept(present("accept", call.accept)?),
+        CallType::Decline => F::Decline(present("decline", call.decline)?),
+        CallType::Revive => F::Revive {
+            roles: call.revive.map(|r| r.roles).unwrap_or_default(),
+        },
+        CallType::Suppress => F::Suppress {
+            roles: call.suppress.map(|r| r.roles).unwrap_or_default(),
+        },
+        CallType::Kill => F::Kill(present("kill", call.kill)?),
+        CallType::Shutdown => F::Shutdown(present("shutdown", call.shutdown)?),
+        CallType::Acknowledge => F::Acknowledge(present("acknowledge", call.acknowledge)?),
+        CallType::Reconcile => F::Reconcile(present("reconcile", call.reconcile)?),
+        CallType::Message => F::Message(present("message", call.message)?),
+        CallType::Request => {
+            present("request", call.request)?;
+            F::Request
+        }
+        CallType::UpdateFramework => F::UpdateFramework(Box::new(present(
+            "update_framework",
+            call.update_framework,
+        )?)),
+        CallType::AcceptInverseOffers => {
+            present("accept_inverse_offers", call.accept_inverse_offers)?;
+            F::AcceptInverseOffers
+        }
+        CallType::DeclineInverseOffers => {
+            present("decline_inverse_offers", call.decline_inverse_offers)?;
+            F::DeclineInverseOffers
+        }
+        CallType::AcknowledgeOperationStatus | CallType::ReconcileOperations => F::Unsupported(ty),
+        // (SUBSCRIBE returned above.)
+        CallType::Unknown | CallType::Subscribe => F::Unknown,
+    };
+    let framework_id =
+        FrameworkId::new(framework_id.value).map_err(|_| bad("Framework cannot be found"))?;
+    Ok(SchedulerCall::Framework {
+        framework_id,
+        call: typed,
+    })
+}
+
+/// Why resources a framework sent cannot be used ([`incoming_resources`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ResourcesError {
+    #[error("Resources must have 'allocation_info' set for MULTI_ROLE frameworks")]
+    MissingAllocationInfo,
+    /// Converting or reading them failed; the resources module's text.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Why a task's resource limits are refused (Mesos 1.11's `validateResourceLimits` and
+/// the task group check), in Mesos's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LimitsError {
+    #[error("Agent is not capable of handling task resource limits")]
+    AgentNotCapable,
+    #[error("Only cpus and mem may be included in a task's resource limits")]
+    NotCpusOrMem,
+    #[error("When a CPU limit is specified, a CPU request must also be specified")]
+    CpuLimitWithoutRequest,
+    #[error("The cpu limit must be greater than or equal to the cpu request")]
+    CpuLimitBelowRequest,
+    #[error("When a memory limit is specified, a memory request must also be specified")]
+    MemLimitWithoutRequest,
+    #[error("The memory limit must be greater than or equal to the memory request")]
+    MemLimitBelowRequest,
+    #[error(
+        "Resource limits may only be set for tasks within a task group when the \
+         'share_cgroups' field is set to 'false'."
+    )]
+    GroupTaskSharesCgroups,
+}
+
+/// Why a task of a LAUNCH or LAUNCH_GROUP ends TASK_ERROR with REASON_TASK_INVALID: Mesos's
+/// `validation::task::validate` and `validation::task::group::validate`, with their texts.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum TaskError {
+    /// `what` ("Task", "Executor") has an id `validateID` refuses.
+    #[error("{what} has an invalid ID: {error}")]
+    InvalidId { what: &'static str, error: IdError },
+    #[error("Task has duplicate ID: {0}")]
+    DuplicateId(String),
+    #[error("Task uses invalid agent: {actual} while agent {expected} is expected")]
+    WrongAgent { actual: String, expected: String },
+    #[error("Task's 'kill_policy.grace_period' must be non-negative")]
+    NegativeGracePeriod,
+    #[error("Task's `max_completion_time` must be non-negative")]
+    NegativeMaxCompletionTime,
+    #[error("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")]
+    CommandXorExecutor,
+    #[error("Task uses invalid resources: {0}")]
+    TaskResources(ResourcesError),
+    #[error("Task uses no resources")]
+    NoResources,
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
+    #[error("ExecutorInfo has an invalid FrameworkID (Actual: {actual} vs Expected: {expected})")]
+    ExecutorFramework { actual: String, expected: String },
+    #[error("'ExecutorInfo.type' must not be 'DEFAULT' for a task; use LAUNCH_GROUP")]
+    DefaultExecutorForTask,
+    #[error("'ExecutorInfo.command' must be set for 'CUSTOM' executors")]
+    CustomExecutorWithoutCommand,
+    #[error("Executor uses invalid resources: {0}")]
+    ExecutorResources(ResourcesError),
+    #[error("ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID: {0}")]
+    IncompatibleExecutor(String),
+    #[error("'ExecutorInfo.type' must be 'DEFAULT'")]
+    GroupExecutorNotDefault,
+    #[error("Task '{0}' should not have 'ExecutorInfo' set")]
+    GroupTaskWithExecutor(String),
+    #[error("Task uses more resources {needed} than available {available}")]
+    MoreThanAvailable { needed: String, available: String },
+    #[error("Task group uses more resources {needed} than available {available}")]
+    GroupMoreThanAvailable { needed: String, available: String },
+}
+
+fn invalid_id(what: &'static str) -> impl Fn(IdError) -> TaskError {
+    move |error| TaskError::InvalidId { what, error }
+}
+
+/// Why an agent's reregistration is refused: an id in it that `validateID` refuses
+/// ([`validate_reregistration`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ReregistrationError {
+    #[error("{0}")]
+    Agent(IdError),
+    #[error("Framework has an invalid FrameworkID: {0}")]
+    Framework(IdError),
+    #[error("{0}")]
+    Executor(IdError),
+    #[error("Executor has an invalid FrameworkID: {0}")]
+    ExecutorFramework(IdError),
+    #[error("Task has an invalid TaskID: {0}")]
+    Task(IdError),
+    #[error("Task has an invalid FrameworkID: {0}")]
+    TaskFramework(IdError),
+    #[error("Task has an invalid ExecutorID: {0}")]
+    TaskExecutor(IdError),
+}
 
 /// Converts resources as a framework sent them into the master's canonical form:
 /// post-refinement reservations, and `allocation_info` set for frameworks that are not
@@ -16,11 +246,12 @@ pub fn incoming_resources(
     framework: &Framework,
     role: &str,
     mut resources: Vec<v1::Resource>,
-) -> Result<Resources, String> {
+) -> Result<Resources, ResourcesError> {
+    let invalid = |e: &dyn std::fmt::Display| ResourcesError::Invalid(e.to_string());
     if !framework.reservation_refinement() {
         for r in &mut resources {
             convert_resource_format(r, ResourceFormat::PostReservationRefinement)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| invalid(&e))?;
         }
     }
     if !framework.multi_role() {
@@ -32,15 +263,15 @@ pub fn incoming_resources(
             }
         }
     } else if resources.iter().any(|r| r.allocation_info.is_none()) {
-        return Err(
-            "Resources must have 'allocation_info' set for MULTI_ROLE frameworks".to_string(),
-        );
+        return Err(ResourcesError::MissingAllocationInfo);
     }
-    Resources::from_protos(resources).map_err(|e| e.to_string())
+    Resources::from_protos(resources).map_err(|e| invalid(&e))
 }
 
 /// The outcome of validating one task of a LAUNCH.
 pub struct ValidTask {
+    /// The task's id, validated.
+    pub task_id: TaskId,
     pub task: v1::TaskInfo,
     /// The task's resources in canonical form.
     pub resources: Resources,
@@ -60,59 +291,46 @@ pub fn validate_resource_limits(
     task: &v1::TaskInfo,
     resources: &Resources,
     agent_capable: bool,
-) -> Result<(), String> {
+) -> Result<(), LimitsError> {
     let limits = &task.limits;
     if limits.is_empty() {
         return Ok(());
     }
     if !agent_capable {
-        return Err("Agent is not capable of handling task resource limits".to_string());
+        return Err(LimitsError::AgentNotCapable);
     }
     if limits.keys().any(|name| name != "cpus" && name != "mem") {
-        return Err("Only cpus and mem may be included in a task's resource limits".to_string());
+        return Err(LimitsError::NotCpusOrMem);
     }
     let has = |name: &str| resources.iter().any(|r| r.name == name);
     if let Some(limit) = limits.get("cpus") {
         if !has("cpus") {
-            return Err(
-                "When a CPU limit is specified, a CPU request must also be specified".to_string(),
-            );
+            return Err(LimitsError::CpuLimitWithoutRequest);
         }
         if limit.value.is_nan() || limit.value < resources.cpus() {
-            return Err(
-                "The cpu limit must be greater than or equal to the cpu request".to_string(),
-            );
+            return Err(LimitsError::CpuLimitBelowRequest);
         }
     }
     if let Some(limit) = limits.get("mem") {
         if !has("mem") {
-            return Err(
-                "When a memory limit is specified, a memory request must also be specified"
-                    .to_string(),
-            );
+            return Err(LimitsError::MemLimitWithoutRequest);
         }
         if limit.value.is_nan() || (!limit.value.is_infinite() && limit.value < resources.mem()) {
-            return Err(
-                "The memory limit must be greater than or equal to the memory request".to_string(),
-            );
+            return Err(LimitsError::MemLimitBelowRequest);
         }
     }
     Ok(())
 }
 
 /// Mesos 1.11's check on a task of a task group: limits only with `share_cgroups: false`.
-pub fn validate_group_task_limits(task: &v1::TaskInfo) -> Result<(), String> {
+pub fn validate_group_task_limits(task: &v1::TaskInfo) -> Result<(), LimitsError> {
     let own_cgroups = task
         .container
         .as_ref()
         .and_then(|c| c.linux_info.as_ref())
         .is_some_and(|l| l.share_cgroups == Some(false));
     if !task.limits.is_empty() && !own_cgroups {
-        return Err(
-            "Resource limits may only be set for tasks within a task group when the \
-                    'share_cgroups' field is set to 'false'."
-                .to_string(),
-        );
+        return Err(LimitsError::GroupTaskSharesCgroups);
     }
     Ok(())
 }
@@ -134,18 +352,16 @@ pub fn validate_task(
     running_executor: Option<&v1::ExecutorInfo>,
     launched_ids: &std::collections::HashSet<String>,
     mut task: v1::TaskInfo,
-) -> Result<ValidTask, String> {
-    validate_id("Task", &task.task_id.value).map_err(|e| e.to_string())?;
-    if framework.tasks.contains_key(&task.task_id.value)
-        || launched_ids.contains(&task.task_id.value)
-    {
-        return Err(format!("Task has duplicate ID: {}", task.task_id.value));
+) -> Result<ValidTask, TaskError> {
+    let task_id = TaskId::new(task.task_id.value.as_str()).map_err(invalid_id("Task"))?;
+    if framework.tasks.contains_key(task_id.as_str()) || launched_ids.contains(task_id.as_str()) {
+        return Err(TaskError::DuplicateId(task_id.to_string()));
     }
     if task.agent_id.value != agent_id {
-        return Err(format!(
-            "Task uses invalid agent: {} while agent {} is expected",
-            task.agent_id.value, agent_id
-        ));
+        return Err(TaskError::WrongAgent {
+            actual: task.agent_id.value.clone(),
+            expected: agent_id.to_string(),
+        });
     }
     // Mesos's validateKillPolicy and validateMaxCompletionTime: negative DurationInfos
     // would otherwise reach the agent's and the executor's deadlines.
@@ -155,38 +371,35 @@ pub fn validate_task(
         .and_then(|k| k.grace_period.as_ref())
         .is_some_and(|d| d.nanoseconds < 0)
     {
-        return Err("Task's 'kill_policy.grace_period' must be non-negative".to_string());
+        return Err(TaskError::NegativeGracePeriod);
     }
     if task
         .max_completion_time
         .as_ref()
         .is_some_and(|d| d.nanoseconds < 0)
     {
-        return Err("Task's `max_completion_time` must be non-negative".to_string());
+        return Err(TaskError::NegativeMaxCompletionTime);
     }
     if task.executor.is_some() == task.command.is_some() {
-        return Err(
-            "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
-                .to_string(),
-        );
+        return Err(TaskError::CommandXorExecutor);
     }
     let resources = incoming_resources(framework, role, std::mem::take(&mut task.resources))
-        .map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        .map_err(TaskError::TaskResources)?;
     task.resources = resources.clone().into_protos();
     if resources.is_empty() {
-        return Err("Task uses no resources".to_string());
+        return Err(TaskError::NoResources);
     }
     validate_resource_limits(&task, &resources, limits_capable)?;
     let mut executor = None;
     let mut executor_resources = Resources::default();
     if let Some(mut info) = task.executor.take() {
-        validate_id("Executor", &info.executor_id.value).map_err(|e| e.to_string())?;
+        validate_id(&info.executor_id.value).map_err(invalid_id("Executor"))?;
         match &info.framework_id {
             Some(id) if id.value != framework.id => {
-                return Err(format!(
-                    "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
-                    id.value, framework.id
-                ));
+                return Err(TaskError::ExecutorFramework {
+                    actual: id.value.clone(),
+                    expected: framework.id.clone(),
+                });
             }
             Some(_) => {}
             None => {
@@ -196,23 +409,19 @@ pub fn validate_task(
             }
         }
         if info.r#type == Some(v1::executor_info::Type::Default as i32) {
-            return Err(
-                "'ExecutorInfo.type' must not be 'DEFAULT' for a task; use LAUNCH_GROUP"
-                    .to_string(),
-            );
+            return Err(TaskError::DefaultExecutorForTask);
         }
         if info.r#type == Some(v1::executor_info::Type::Custom as i32) && info.command.is_none() {
-            return Err("'ExecutorInfo.command' must be set for 'CUSTOM' executors".to_string());
+            return Err(TaskError::CustomExecutorWithoutCommand);
         }
         let resources = incoming_resources(framework, role, std::mem::take(&mut info.resources))
-            .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+            .map_err(TaskError::ExecutorResources)?;
         info.resources = resources.clone().into_protos();
         match running_executor {
             Some(running) => {
                 if !executors_compatible(running, &info) {
-                    return Err(format!(
-                        "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID: {}",
-                        info.executor_id.value
+                    return Err(TaskError::IncompatibleExecutor(
+                        info.executor_id.value.clone(),
                     ));
                 }
             }
@@ -222,6 +431,7 @@ pub fn validate_task(
         executor = Some(info);
     }
     Ok(ValidTask {
+        task_id,
         task,
         resources,
         executor,
@@ -245,18 +455,18 @@ fn executors_compatible(running: &v1::ExecutorInfo, new: &v1::ExecutorInfo) -> b
 pub fn validate_group_executor(
     framework: &Framework,
     executor: &v1::ExecutorInfo,
-) -> Result<(), String> {
-    validate_id("Executor", &executor.executor_id.value).map_err(|e| e.to_string())?;
+) -> Result<(), TaskError> {
+    validate_id(&executor.executor_id.value).map_err(invalid_id("Executor"))?;
     if executor.r#type != Some(v1::executor_info::Type::Default as i32) {
-        return Err("'ExecutorInfo.type' must be 'DEFAULT'".to_string());
+        return Err(TaskError::GroupExecutorNotDefault);
     }
     if let Some(id) = &executor.framework_id
         && id.value != framework.id
     {
-        return Err(format!(
-            "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
-            id.value, framework.id
-        ));
+        return Err(TaskError::ExecutorFramework {
+            actual: id.value.clone(),
+            expected: framework.id.clone(),
+        });
     }
     Ok(())
 }
@@ -265,30 +475,27 @@ pub fn validate_group_executor(
 /// for its ids: the agent's, every framework's, executor's and task's, checked by
 /// `common::validation::validateID` before the master takes any of them into its state (an
 /// agent's session is not authenticated yet: whatever can reach the master can send this).
-pub fn validate_reregistration(reregister: &wire::Reregister) -> Result<(), String> {
-    use crate::common::id::validate_id;
+pub fn validate_reregistration(reregister: &wire::Reregister) -> Result<(), ReregistrationError> {
+    use ReregistrationError as E;
     if let Some(id) = &reregister.agent_info.id {
-        validate_id(&id.value).map_err(|e| e.to_string())?;
+        validate_id(&id.value).map_err(E::Agent)?;
     }
     for framework in &reregister.frameworks {
         if let Some(id) = &framework.id {
-            validate_id(&id.value)
-                .map_err(|e| format!("Framework has an invalid FrameworkID: {e}"))?;
+            validate_id(&id.value).map_err(E::Framework)?;
         }
     }
     for executor in &reregister.executors {
-        validate_id(&executor.executor_id.value).map_err(|e| e.to_string())?;
+        validate_id(&executor.executor_id.value).map_err(E::Executor)?;
         if let Some(id) = &executor.framework_id {
-            validate_id(&id.value)
-                .map_err(|e| format!("Executor has an invalid FrameworkID: {e}"))?;
+            validate_id(&id.value).map_err(E::ExecutorFramework)?;
         }
     }
     for task in &reregister.tasks {
-        validate_id(&task.task_id.value).map_err(|e| format!("Task has an invalid TaskID: {e}"))?;
-        validate_id(&task.framework_id.value)
-            .map_err(|e| format!("Task has an invalid FrameworkID: {e}"))?;
+        validate_id(&task.task_id.value).map_err(E::Task)?;
+        validate_id(&task.framework_id.value).map_err(E::TaskFramework)?;
         if let Some(id) = &task.executor_id {
-            validate_id(&id.value).map_err(|e| format!("Task has an invalid ExecutorID: {e}"))?;
+            validate_id(&id.value).map_err(E::TaskExecutor)?;
         }
     }
     Ok(())

@@ -1,4 +1,10 @@
 //! The v1 operator API (`POST /api/v1`, reference §3.4) and the JSON endpoints of §6.
+//!
+//! HTTP only: each request is decoded (and its ids validated) into an
+//! [`OperatorCommand`], which the master performs inside its actor
+//! ([`crate::master::Master::operator`], Mesos's `Master::Http` in src/master/http.cpp);
+//! the [`OperatorReply`] becomes the response. GET_HEALTH, GET_VERSION and SUBSCRIBE are
+//! answered here and by the runtime.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
 
@@ -16,7 +22,7 @@ use v1::master::{self as op, call::Type as CallType, response::Type as RespType}
 
 use crate::api;
 use crate::common::version::version_info;
-use crate::master::Master;
+use crate::master::operator::{Durable, OperatorCommand, OperatorError, OperatorReply, TasksQuery};
 use crate::master::runtime::{Command, MasterHandle, OPERATOR_STREAM_BUFFER};
 
 fn gone() -> Response {
@@ -40,258 +46,163 @@ pub async fn api(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Some(ty) = call.r#type.and_then(|t| CallType::try_from(t).ok()) else {
-        return api::error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present");
-    };
-    let read = |f: fn(&Master) -> op::Response| {
-        let master = master.clone();
-        async move {
-            match master.read(f).await {
-                Ok(r) => api::ok(accept, &r),
-                Err(_) => gone(),
-            }
-        }
-    };
-    match ty {
-        CallType::GetHealth => {
+    match api_call(call) {
+        Ok(ApiCall::Health) => {
             let mut r = response(RespType::GetHealth);
             r.get_health = Some(op::response::GetHealth {
                 healthy: master.is_serving(),
             });
             api::ok(accept, &r)
         }
-        CallType::GetVersion => {
+        Ok(ApiCall::Version) => {
             let mut r = response(RespType::GetVersion);
             r.get_version = Some(op::response::GetVersion {
                 version_info: version_info(),
             });
             api::ok(accept, &r)
         }
-        CallType::GetFlags => {
-            read(|m| {
-                let mut r = response(RespType::GetFlags);
-                let flags = m
-                    .config
-                    .flags
-                    .iter()
-                    .map(|(k, v)| v1::Flag {
-                        name: k.clone(),
-                        value: Some(v.clone()),
-                    })
-                    .collect();
-                r.get_flags = Some(op::response::GetFlags { flags });
-                r
-            })
-            .await
+        Ok(ApiCall::Subscribe) => subscribe(master, accept).await,
+        Ok(ApiCall::Master(command)) => answer(&master, command, accept).await,
+        Err(e) => status_error(e.status(), e),
+    }
+}
+
+/// What a v1 operator call asks for: answered by the HTTP layer itself, or a command for
+/// the master.
+#[derive(Debug)]
+enum ApiCall {
+    Health,
+    Version,
+    Subscribe,
+    Master(OperatorCommand),
+}
+
+/// Why a v1 operator call is refused before it reaches the master.
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum ApiCallError {
+    #[error("Expecting 'type' to be present")]
+    NoType,
+    /// The sub-message the call's type needs is missing.
+    #[error("Expecting '{0}' to be present")]
+    Missing(&'static str),
+    #[error("Unsupported call type {0}")]
+    Unsupported(&'static str),
+    #[error(transparent)]
+    Operator(#[from] OperatorError),
+}
+
+impl ApiCallError {
+    fn status(&self) -> u16 {
+        match self {
+            ApiCallError::NoType | ApiCallError::Missing(_) => 400,
+            ApiCallError::Unsupported(_) => 501,
+            ApiCallError::Operator(e) => e.status(),
         }
-        CallType::GetMetrics => {
-            read(|m| {
-                let mut r = response(RespType::GetMetrics);
-                let metrics = m
-                    .metrics()
-                    .into_iter()
-                    .map(|(name, value)| v1::Metric {
-                        name,
-                        value: Some(value),
-                    })
-                    .collect();
-                r.get_metrics = Some(op::response::GetMetrics { metrics });
-                r
-            })
-            .await
-        }
-        CallType::GetState => {
-            read(|m| op::Response {
-                get_state: Some(m.get_state()),
-                ..response(RespType::GetState)
-            })
-            .await
-        }
-        CallType::GetAgents => {
-            read(|m| op::Response {
-                get_agents: Some(m.get_agents()),
-                ..response(RespType::GetAgents)
-            })
-            .await
-        }
-        CallType::GetFrameworks => {
-            read(|m| op::Response {
-                get_frameworks: Some(m.get_frameworks()),
-                ..response(RespType::GetFrameworks)
-            })
-            .await
-        }
-        CallType::GetExecutors => {
-            read(|m| op::Response {
-                get_executors: Some(m.get_executors()),
-                ..response(RespType::GetExecutors)
-            })
-            .await
-        }
-        CallType::GetTasks => {
-            read(|m| op::Response {
-                get_tasks: Some(m.get_tasks()),
-                ..response(RespType::GetTasks)
-            })
-            .await
-        }
-        CallType::GetRoles => {
-            read(|m| op::Response {
-                get_roles: Some(m.get_roles()),
-                ..response(RespType::GetRoles)
-            })
-            .await
-        }
-        CallType::GetMaster => {
-            read(|m| {
-                let mut r = response(RespType::GetMaster);
-                r.get_master = Some(op::response::GetMaster {
-                    master_info: Some(m.info.clone()),
-                    start_time: Some(m.start_time),
-                    elected_time: Some(m.elected_time),
-                });
-                r
-            })
-            .await
-        }
+    }
+}
+
+/// Mesos's `validation::master::call::validate` for the calls remesos serves: the type,
+/// and the sub-message each type needs (UPDATE_WEIGHTS and UPDATE_QUOTA without theirs
+/// change nothing); ids validated into their types.
+fn api_call(call: op::Call) -> Result<ApiCall, ApiCallError> {
+    use ApiCallError::Missing;
+    use OperatorCommand as C;
+    let Some(ty) = call.r#type.and_then(|t| CallType::try_from(t).ok()) else {
+        return Err(ApiCallError::NoType);
+    };
+    let command = match ty {
+        CallType::GetHealth => return Ok(ApiCall::Health),
+        CallType::GetVersion => return Ok(ApiCall::Version),
+        CallType::Subscribe => return Ok(ApiCall::Subscribe),
+        CallType::GetFlags => C::GetFlags,
+        CallType::GetMetrics => C::GetMetrics,
+        CallType::GetState => C::GetState,
+        CallType::GetAgents => C::GetAgents,
+        CallType::GetFrameworks => C::GetFrameworks,
+        CallType::GetExecutors => C::GetExecutors,
+        CallType::GetTasks => C::GetTasks,
+        CallType::GetRoles => C::GetRoles,
+        CallType::GetMaster => C::GetMaster,
+        CallType::GetWeights => C::GetWeights,
+        CallType::GetQuota => C::GetQuota,
+        CallType::GetMaintenanceSchedule => C::GetMaintenanceSchedule,
+        CallType::GetMaintenanceStatus => C::GetMaintenanceStatus,
         CallType::Teardown => {
-            let Some(teardown) = call.teardown else {
-                return api::error(
-                    StatusCode::BAD_REQUEST,
-                    "Expecting 'teardown' to be present",
-                );
-            };
-            let id = teardown.framework_id.value;
-            match master
-                .write(move |m, t| teardown_framework(m, t, &id))
-                .await
-            {
-                Ok(Ok(())) => StatusCode::OK.into_response(),
-                Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
-                Err(_) => gone(),
-            }
+            let teardown = call.teardown.ok_or(Missing("teardown"))?;
+            C::teardown(teardown.framework_id.value)?
         }
-        CallType::GetWeights => {
-            read(|m| {
-                let mut r = response(RespType::GetWeights);
-                r.get_weights = Some(op::response::GetWeights {
-                    weight_infos: m.weight_infos(),
-                });
-                r
-            })
-            .await
-        }
-        CallType::UpdateWeights => {
-            let infos = call
+        CallType::UpdateWeights => C::UpdateWeights {
+            weight_infos: call
                 .update_weights
                 .map(|u| u.weight_infos)
-                .unwrap_or_default();
-            match master
-                .write(move |m, _| m.update_weights(&infos).map(|()| m.persist_roles()))
-                .await
-            {
-                Ok(Ok(durable)) => persisted(durable).await,
-                Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
-                Err(_) => gone(),
-            }
-        }
-        CallType::GetQuota => {
-            read(|m| {
-                let mut r = response(RespType::GetQuota);
-                r.get_quota = Some(op::response::GetQuota {
-                    status: m.quota_status(),
-                });
-                r
-            })
-            .await
-        }
-        CallType::UpdateQuota => {
-            let configs = call
+                .unwrap_or_default(),
+        },
+        CallType::UpdateQuota => C::UpdateQuota {
+            quota_configs: call
                 .update_quota
                 .map(|u| u.quota_configs)
-                .unwrap_or_default();
-            match master
-                .write(move |m, _| m.update_quota(&configs).map(|()| m.persist_roles()))
-                .await
-            {
-                Ok(Ok(durable)) => persisted(durable).await,
-                Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
-                Err(_) => gone(),
-            }
-        }
+                .unwrap_or_default(),
+        },
         CallType::MarkAgentGone => {
-            let Some(mark) = call.mark_agent_gone else {
-                return api::error(
-                    StatusCode::BAD_REQUEST,
-                    "Expecting 'mark_agent_gone' to be present",
-                );
-            };
-            let id = mark.agent_id.value;
-            match master.write(move |m, t| m.mark_agent_gone(t, &id)).await {
-                Ok(Ok(Some(durable))) => persisted(durable).await,
-                Ok(Ok(None)) => StatusCode::OK.into_response(),
-                Ok(Err(e)) => api::error(StatusCode::NOT_FOUND, e.to_string()),
-                Err(_) => gone(),
+            let mark = call.mark_agent_gone.ok_or(Missing("mark_agent_gone"))?;
+            C::mark_agent_gone(mark.agent_id.value)?
+        }
+        CallType::UpdateMaintenanceSchedule => C::UpdateMaintenanceSchedule {
+            schedule: call
+                .update_maintenance_schedule
+                .ok_or(Missing("update_maintenance_schedule"))?
+                .schedule,
+        },
+        CallType::StartMaintenance => C::StartMaintenance {
+            machines: call
+                .start_maintenance
+                .ok_or(Missing("start_maintenance"))?
+                .machines,
+        },
+        CallType::StopMaintenance => C::StopMaintenance {
+            machines: call
+                .stop_maintenance
+                .ok_or(Missing("stop_maintenance"))?
+                .machines,
+        },
+        other => return Err(ApiCallError::Unsupported(other.as_str_name())),
+    };
+    Ok(ApiCall::Master(command))
+}
+
+/// Has the master perform `command` and answers with its reply (`format`: how a v1
+/// response is encoded).
+async fn answer(master: &MasterHandle, command: OperatorCommand, format: api::Format) -> Response {
+    let reply = match master.operator(command).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => return status_error(e.status(), e),
+        Err(_) => return gone(),
+    };
+    match reply {
+        OperatorReply::Response(r) => api::ok(format, &*r),
+        OperatorReply::Json(v) => api::json_ok(&v),
+        OperatorReply::Done => StatusCode::OK.into_response(),
+        OperatorReply::Persisting(durable) => persisted(durable).await,
+        OperatorReply::Location(location) => {
+            let mut r = StatusCode::TEMPORARY_REDIRECT.into_response();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
             }
+            r
         }
-        CallType::GetMaintenanceSchedule => {
-            read(|m| {
-                let mut r = response(RespType::GetMaintenanceSchedule);
-                r.get_maintenance_schedule = Some(op::response::GetMaintenanceSchedule {
-                    schedule: m.maintenance.schedule.clone(),
-                });
-                r
-            })
-            .await
-        }
-        CallType::GetMaintenanceStatus => {
-            read(|m| {
-                let mut r = response(RespType::GetMaintenanceStatus);
-                r.get_maintenance_status = Some(op::response::GetMaintenanceStatus {
-                    status: m.maintenance.status(),
-                });
-                r
-            })
-            .await
-        }
-        CallType::UpdateMaintenanceSchedule => {
-            let Some(update) = call.update_maintenance_schedule else {
-                return api::error(
-                    StatusCode::BAD_REQUEST,
-                    "Expecting 'update_maintenance_schedule' to be present",
-                );
-            };
-            update_schedule(master, update.schedule).await
-        }
-        CallType::StartMaintenance => {
-            let Some(start) = call.start_maintenance else {
-                return api::error(
-                    StatusCode::BAD_REQUEST,
-                    "Expecting 'start_maintenance' to be present",
-                );
-            };
-            machines_down(master, start.machines).await
-        }
-        CallType::StopMaintenance => {
-            let Some(stop) = call.stop_maintenance else {
-                return api::error(
-                    StatusCode::BAD_REQUEST,
-                    "Expecting 'stop_maintenance' to be present",
-                );
-            };
-            machines_up(master, stop.machines).await
-        }
-        CallType::Subscribe => subscribe(master, accept).await,
-        other => api::error(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("Unsupported call type {}", other.as_str_name()),
-        ),
     }
+}
+
+fn status_error(status: u16, e: impl std::fmt::Display) -> Response {
+    api::error(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        e.to_string(),
+    )
 }
 
 /// 200 once a registry write is durable; 503 when the registrar failed (Mesos answers
 /// 503 when the registry cannot be written).
-async fn persisted(durable: tokio::sync::oneshot::Receiver<Result<(), String>>) -> Response {
+async fn persisted(durable: Durable) -> Response {
     match durable.await {
         Ok(Ok(())) => StatusCode::OK.into_response(),
         Ok(Err(e)) => api::error(
@@ -302,31 +213,27 @@ async fn persisted(durable: tokio::sync::oneshot::Receiver<Result<(), String>>) 
     }
 }
 
-async fn update_schedule(master: MasterHandle, schedule: v1::maintenance::Schedule) -> Response {
-    match master
-        .write(move |m, t| m.update_maintenance_schedule(t, schedule))
-        .await
-    {
-        Ok(Ok(durable)) => persisted(durable).await,
-        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
-        Err(_) => gone(),
-    }
+/// Why a JSON body of an operator endpoint does not decode.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Message(#[from] remesos_proto::json::Error),
+    #[error("Expecting a JSON object")]
+    NotAnObject,
 }
 
-async fn machines_down(master: MasterHandle, ids: Vec<v1::MachineId>) -> Response {
-    match master.write(move |m, t| m.start_maintenance(t, &ids)).await {
-        Ok(Ok(durable)) => persisted(durable).await,
-        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
-        Err(_) => gone(),
-    }
-}
-
-async fn machines_up(master: MasterHandle, ids: Vec<v1::MachineId>) -> Response {
-    match master.write(move |m, _| m.stop_maintenance(&ids)).await {
-        Ok(Ok(durable)) => persisted(durable).await,
-        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
-        Err(_) => gone(),
-    }
+/// A JSON array of `M`s (Mesos's JSON dialect).
+fn json_array<M>(body: &[u8]) -> Result<Vec<M>, BodyError>
+where
+    M: prost::Message + prost::Name + Default,
+{
+    let items = serde_json::from_slice::<Vec<Value>>(body)?;
+    Ok(items
+        .iter()
+        .map(remesos_proto::json::from_value::<M>)
+        .collect::<Result<_, _>>()?)
 }
 
 /// `/master/maintenance/schedule`: GET returns the schedule as JSON; POST replaces it with
@@ -338,17 +245,19 @@ pub async fn maintenance_schedule(
 ) -> Response {
     if method == Method::POST {
         let schedule = serde_json::from_slice::<Value>(&body)
-            .map_err(|e| e.to_string())
+            .map_err(BodyError::from)
             .and_then(|v| {
                 if !v.is_object() {
-                    return Err("Expecting a JSON object".to_string());
+                    return Err(BodyError::NotAnObject);
                 }
-                remesos_proto::json::from_value::<v1::maintenance::Schedule>(&v)
-                    .map_err(|e| e.to_string())
+                Ok(remesos_proto::json::from_value::<v1::maintenance::Schedule>(&v)?)
             });
         return match schedule {
-            Ok(schedule) => update_schedule(master, schedule).await,
-            Err(e) => api::error(StatusCode::BAD_REQUEST, e),
+            Ok(schedule) => {
+                let command = OperatorCommand::UpdateMaintenanceSchedule { schedule };
+                answer(&master, command, api::Format::Json).await
+            }
+            Err(e) => api::error(StatusCode::BAD_REQUEST, e.to_string()),
         };
     }
     if method != Method::GET && method != Method::HEAD {
@@ -360,32 +269,12 @@ pub async fn maintenance_schedule(
             .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
         return r;
     }
-    read_json(master, method, |m| {
-        remesos_proto::json::to_value(&m.maintenance.schedule)
-    })
-    .await
+    read_json(master, method, OperatorCommand::MaintenanceScheduleJson).await
 }
 
 /// `/master/maintenance/status`: the DRAINING and DOWN machines.
 pub async fn maintenance_status(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, |m| {
-        remesos_proto::json::to_value(&m.maintenance.status())
-    })
-    .await
-}
-
-/// The body of `/master/machine/down` and `/master/machine/up`: a JSON array of MachineIDs.
-fn machine_ids(body: &[u8]) -> Result<Vec<v1::MachineId>, String> {
-    serde_json::from_slice::<Vec<Value>>(body)
-        .map_err(|e| e.to_string())
-        .and_then(|items| {
-            items
-                .iter()
-                .map(|v| {
-                    remesos_proto::json::from_value::<v1::MachineId>(v).map_err(|e| e.to_string())
-                })
-                .collect()
-        })
+    read_json(master, method, OperatorCommand::MaintenanceStatusJson).await
 }
 
 /// `POST /master/machine/down`: DRAINING machines go DOWN.
@@ -397,9 +286,12 @@ pub async fn machine_down(
     if method != Method::POST {
         return api::method_not_allowed(&method);
     }
-    match machine_ids(&body) {
-        Ok(ids) => machines_down(master, ids).await,
-        Err(e) => api::error(StatusCode::BAD_REQUEST, e),
+    match json_array::<v1::MachineId>(&body) {
+        Ok(machines) => {
+            let command = OperatorCommand::StartMaintenance { machines };
+            answer(&master, command, api::Format::Json).await
+        }
+        Err(e) => api::error(StatusCode::BAD_REQUEST, e.to_string()),
     }
 }
 
@@ -412,18 +304,13 @@ pub async fn machine_up(
     if method != Method::POST {
         return api::method_not_allowed(&method);
     }
-    match machine_ids(&body) {
-        Ok(ids) => machines_up(master, ids).await,
-        Err(e) => api::error(StatusCode::BAD_REQUEST, e),
+    match json_array::<v1::MachineId>(&body) {
+        Ok(machines) => {
+            let command = OperatorCommand::StopMaintenance { machines };
+            answer(&master, command, api::Format::Json).await
+        }
+        Err(e) => api::error(StatusCode::BAD_REQUEST, e.to_string()),
     }
-}
-
-fn teardown_framework(m: &mut Master, t: crate::master::Time, id: &str) -> Result<(), String> {
-    if !m.frameworks.contains_key(id) {
-        return Err(format!("No framework found with specified ID '{id}'"));
-    }
-    m.remove_framework(t, id);
-    Ok(())
 }
 
 async fn subscribe(master: MasterHandle, format: api::Format) -> Response {
@@ -504,26 +391,20 @@ pub(super) fn get_only(method: &Method) -> Option<Response> {
     })
 }
 
-async fn read_json(
-    master: MasterHandle,
-    method: Method,
-    f: impl FnOnce(&Master) -> Value + Send + 'static,
-) -> Response {
+/// A JSON endpoint that only reads: GET (or HEAD) only.
+async fn read_json(master: MasterHandle, method: Method, command: OperatorCommand) -> Response {
     if let Some(r) = get_only(&method) {
         return r;
     }
-    match master.read(f).await {
-        Ok(v) => api::json_ok(&v),
-        Err(_) => gone(),
-    }
+    answer(&master, command, api::Format::Json).await
 }
 
 pub async fn state(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, |m| m.state_json()).await
+    read_json(master, method, OperatorCommand::StateJson).await
 }
 
 pub async fn state_summary(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, |m| m.state_summary_json()).await
+    read_json(master, method, OperatorCommand::StateSummaryJson).await
 }
 
 pub async fn frameworks(
@@ -531,23 +412,12 @@ pub async fn frameworks(
     method: Method,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let wanted = q.get("framework_id").cloned();
-    read_json(master, method, move |m| {
-        let keep = |id: &str| wanted.as_deref().is_none_or(|w| w == id);
-        let active: Vec<Value> = m
-            .frameworks
-            .values()
-            .filter(|f| keep(&f.id))
-            .map(|f| m.framework_json(f, true))
-            .collect();
-        let completed: Vec<Value> = m
-            .completed_frameworks
-            .iter()
-            .filter(|f| keep(&f.id))
-            .map(|f| m.framework_json(f, true))
-            .collect();
-        json!({"frameworks": active, "completed_frameworks": completed, "unregistered_frameworks": []})
-    })
+    let framework_id = q.get("framework_id").cloned();
+    read_json(
+        master,
+        method,
+        OperatorCommand::FrameworksJson { framework_id },
+    )
     .await
 }
 
@@ -556,18 +426,8 @@ pub async fn slaves(
     method: Method,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let wanted = q.get("slave_id").cloned();
-    read_json(master, method, move |m| {
-        let mut agents: Vec<&crate::master::Agent> = m
-            .agents
-            .values()
-            .filter(|a| wanted.as_deref().is_none_or(|w| w == a.id))
-            .collect();
-        agents.sort_by(|a, b| a.id.cmp(&b.id));
-        let agents: Vec<Value> = agents.into_iter().map(|a| m.agent_json(a)).collect();
-        json!({"slaves": agents, "recovered_slaves": []})
-    })
-    .await
+    let slave_id = q.get("slave_id").cloned();
+    read_json(master, method, OperatorCommand::SlavesJson { slave_id }).await
 }
 
 pub async fn tasks(
@@ -575,110 +435,51 @@ pub async fn tasks(
     method: Method,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(100);
-    let offset = q
-        .get("offset")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(0);
-    let ascending = q.get("order").is_some_and(|o| o == "asc");
-    let framework_id = q.get("framework_id").cloned();
-    let task_id = q.get("task_id").cloned();
-    read_json(master, method, move |m| {
-        let mut tasks: Vec<&v1::Task> = m
-            .all_tasks()
-            .into_iter()
-            .filter(|t| {
-                framework_id
-                    .as_deref()
-                    .is_none_or(|f| f == t.framework_id.value)
-            })
-            .filter(|t| task_id.as_deref().is_none_or(|id| id == t.task_id.value))
-            .collect();
-        // Mesos orders by the task's latest status timestamp.
-        let ts = |t: &v1::Task| t.statuses.last().and_then(|s| s.timestamp).unwrap_or(0.0);
-        tasks.sort_by(|a, b| {
-            ts(a)
-                .total_cmp(&ts(b))
-                .then_with(|| a.task_id.value.cmp(&b.task_id.value))
-        });
-        if !ascending {
-            tasks.reverse();
-        }
-        let tasks: Vec<Value> = tasks
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .map(crate::common::json::task_json)
-            .collect();
-        json!({ "tasks": tasks })
-    })
-    .await
+    let defaults = TasksQuery::default();
+    let query = TasksQuery {
+        limit: q
+            .get("limit")
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(defaults.limit),
+        offset: q
+            .get("offset")
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(defaults.offset),
+        ascending: q.get("order").is_some_and(|o| o == "asc"),
+        framework_id: q.get("framework_id").cloned(),
+        task_id: q.get("task_id").cloned(),
+    };
+    read_json(master, method, OperatorCommand::TasksJson(query)).await
 }
 
 /// `/master/weights`: GET lists `[{"weight", "role"}]`; PUT takes the same array
 /// (`docs/weights.md`).
 pub async fn weights(State(master): State<MasterHandle>, method: Method, body: Bytes) -> Response {
     if method == Method::PUT {
-        let infos: Vec<v1::WeightInfo> = match serde_json::from_slice::<Vec<Value>>(&body)
-            .map_err(|e| e.to_string())
-            .and_then(|items| {
-                items
-                    .iter()
-                    .map(|v| {
-                        remesos_proto::json::from_value::<v1::WeightInfo>(v)
-                            .map_err(|e| e.to_string())
-                    })
-                    .collect()
-            }) {
-            Ok(infos) => infos,
-            Err(e) => {
-                return api::error(
-                    StatusCode::BAD_REQUEST,
-                    format!("Failed to parse update weights request: {e}"),
-                );
+        return match json_array::<v1::WeightInfo>(&body) {
+            Ok(weight_infos) => {
+                let command = OperatorCommand::UpdateWeights { weight_infos };
+                answer(&master, command, api::Format::Json).await
             }
-        };
-        return match master
-            .write(move |m, _| m.update_weights(&infos).map(|()| m.persist_roles()))
-            .await
-        {
-            Ok(Ok(durable)) => persisted(durable).await,
-            Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
-            Err(_) => gone(),
+            Err(e) => api::error(
+                StatusCode::BAD_REQUEST,
+                format!("Failed to parse update weights request: {e}"),
+            ),
         };
     }
-    read_json(master, method, |m| {
-        Value::Array(
-            m.weight_infos()
-                .iter()
-                .map(remesos_proto::json::to_value)
-                .collect(),
-        )
-    })
-    .await
+    read_json(master, method, OperatorCommand::WeightsJson).await
 }
 
 pub async fn roles(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, |m| m.roles_json()).await
+    read_json(master, method, OperatorCommand::RolesJson).await
 }
 
 pub async fn flags(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, |m| json!({ "flags": m.flags_json() })).await
+    read_json(master, method, OperatorCommand::FlagsJson).await
 }
 
 pub async fn metrics(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, |m| {
-        let map: serde_json::Map<String, Value> = m
-            .metrics()
-            .into_iter()
-            .map(|(k, v)| (k, json!(v)))
-            .collect();
-        Value::Object(map)
-    })
-    .await
+    read_json(master, method, OperatorCommand::MetricsJson).await
 }
 
 pub async fn version(method: Method) -> Response {
@@ -703,19 +504,7 @@ pub async fn health(State(master): State<MasterHandle>, method: Method) -> Respo
 
 /// `/master/redirect`: 307 to the leading master (this one, without ZooKeeper).
 pub async fn redirect(State(master): State<MasterHandle>) -> Response {
-    match master
-        .read(|m| format!("//{}:{}", m.config.hostname, m.config.port))
-        .await
-    {
-        Ok(location) => {
-            let mut r = StatusCode::TEMPORARY_REDIRECT.into_response();
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                r.headers_mut().insert(header::LOCATION, v);
-            }
-            r
-        }
-        Err(_) => gone(),
-    }
+    answer(&master, OperatorCommand::LeaderLocation, api::Format::Json).await
 }
 
 /// `POST /master/teardown` with form body `frameworkId=<id>`.
@@ -730,13 +519,9 @@ pub async fn teardown(State(master): State<MasterHandle>, method: Method, body: 
             "Missing 'frameworkId' query parameter in the request body",
         );
     };
-    match master
-        .write(move |m, t| teardown_framework(m, t, &id))
-        .await
-    {
-        Ok(Ok(())) => StatusCode::OK.into_response(),
-        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
-        Err(_) => gone(),
+    match OperatorCommand::teardown(id) {
+        Ok(command) => answer(&master, command, api::Format::Json).await,
+        Err(e) => status_error(e.status(), e),
     }
 }
 

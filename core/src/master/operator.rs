@@ -1,0 +1,437 @@
+//! Operator commands: what the v1 operator API (`POST /api/v1`, reference §3.4) and the
+//! master's JSON endpoints (§6) ask of the master, as data, and the master's typed answer.
+//!
+//! Mesos's counterpart is `Master::Http` (src/master/http.cpp): each endpoint (`getState`,
+//! `getFrameworks`, `teardown`, `markAgentGone`, `updateMaintenanceSchedule`, ...) defers
+//! into the master actor and computes its answer from the master's state. Here the HTTP
+//! layer (`http/operator.rs`) decodes a request into an [`OperatorCommand`], the runtime
+//! hands it to [`Master::operator`] inside the actor, and the HTTP layer turns the
+//! [`OperatorReply`] into bytes. So every operator action is testable without HTTP.
+//!
+//! Ids enter here typed: TEARDOWN names a [`FrameworkId`], MARK_AGENT_GONE an [`AgentId`],
+//! each validated once by [`OperatorCommand::teardown`] / [`OperatorCommand::mark_agent_gone`].
+//! An id that Mesos's `validateID` refuses cannot name a framework or agent of this master
+//! (every one entered through the same validation), so it gets the "not found" answer Mesos
+//! gives, with the same text.
+
+use serde_json::{Value, json};
+
+use remesos_proto::v1;
+use v1::master::{self as op, response::Type as RespType};
+
+use super::lifecycle::AgentNotFound;
+use super::{Master, Time};
+use crate::common::id::{AgentId, FrameworkId};
+
+/// Hears whether a registry operation became durable (the registrar's answer).
+pub type Durable = tokio::sync::oneshot::Receiver<Result<(), String>>;
+
+/// An operator's request, decoded and with its ids validated.
+#[derive(Debug)]
+pub enum OperatorCommand {
+    // Reads of the v1 operator API; each answers [`OperatorReply::Response`].
+    GetFlags,
+    GetMetrics,
+    GetState,
+    GetAgents,
+    GetFrameworks,
+    GetExecutors,
+    GetTasks,
+    GetRoles,
+    GetMaster,
+    GetWeights,
+    GetQuota,
+    GetMaintenanceSchedule,
+    GetMaintenanceStatus,
+
+    // Changes (v1 calls and the JSON endpoints that make the same change).
+    /// TEARDOWN and `POST /master/teardown`: remove the framework. Answers
+    /// [`OperatorReply::Done`].
+    Teardown {
+        framework_id: FrameworkId,
+    },
+    /// UPDATE_WEIGHTS and `PUT /master/weights`. Answers [`OperatorReply::Persisting`].
+    UpdateWeights {
+        weight_infos: Vec<v1::WeightInfo>,
+    },
+    /// UPDATE_QUOTA. Answers [`OperatorReply::Persisting`].
+    UpdateQuota {
+        quota_configs: Vec<v1::quota::QuotaConfig>,
+    },
+    /// MARK_AGENT_GONE. Answers [`OperatorReply::Persisting`], or [`OperatorReply::Done`]
+    /// when the agent already is gone.
+    MarkAgentGone {
+        agent_id: AgentId,
+    },
+    /// UPDATE_MAINTENANCE_SCHEDULE and `POST /master/maintenance/schedule`.
+    UpdateMaintenanceSchedule {
+        schedule: v1::maintenance::Schedule,
+    },
+    /// START_MAINTENANCE and `POST /master/machine/down`.
+    StartMaintenance {
+        machines: Vec<v1::MachineId>,
+    },
+    /// STOP_MAINTENANCE and `POST /master/machine/up`.
+    StopMaintenance {
+        machines: Vec<v1::MachineId>,
+    },
+
+    // The JSON endpoints' reads; each answers [`OperatorReply::Json`].
+    /// `/master/state`.
+    StateJson,
+    /// `/master/state-summary`.
+    StateSummaryJson,
+    /// `/master/frameworks`, optionally only the framework with this id.
+    FrameworksJson {
+        framework_id: Option<String>,
+    },
+    /// `/master/slaves`, optionally only the agent with this id.
+    SlavesJson {
+        slave_id: Option<String>,
+    },
+    /// `/master/tasks`.
+    TasksJson(TasksQuery),
+    /// `/master/roles`.
+    RolesJson,
+    /// `GET /master/weights`.
+    WeightsJson,
+    /// `/master/flags`.
+    FlagsJson,
+    /// `/metrics/snapshot`.
+    MetricsJson,
+    /// `GET /master/maintenance/schedule`.
+    MaintenanceScheduleJson,
+    /// `/master/maintenance/status`.
+    MaintenanceStatusJson,
+    /// `/master/redirect`: where the leading master (this one) is. Answers
+    /// [`OperatorReply::Location`].
+    LeaderLocation,
+}
+
+/// `/master/tasks`'s query (Mesos's `Master::Http::tasks`): filters, order and a page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TasksQuery {
+    /// At most this many tasks (default 100).
+    pub limit: usize,
+    /// Skip this many first (default 0).
+    pub offset: usize,
+    /// Oldest latest-status first (`order=asc`); newest first otherwise.
+    pub ascending: bool,
+    pub framework_id: Option<String>,
+    pub task_id: Option<String>,
+}
+
+impl Default for TasksQuery {
+    fn default() -> Self {
+        TasksQuery {
+            limit: 100,
+            offset: 0,
+            ascending: false,
+            framework_id: None,
+            task_id: None,
+        }
+    }
+}
+
+impl OperatorCommand {
+    /// TEARDOWN of the framework named `id`, as an operator sent it.
+    pub fn teardown(id: String) -> Result<OperatorCommand, OperatorError> {
+        match FrameworkId::new(id.as_str()) {
+            Ok(framework_id) => Ok(OperatorCommand::Teardown { framework_id }),
+            Err(_) => Err(OperatorError::UnknownFramework(id)),
+        }
+    }
+
+    /// MARK_AGENT_GONE of the agent named `id`, as an operator sent it.
+    pub fn mark_agent_gone(id: String) -> Result<OperatorCommand, OperatorError> {
+        match AgentId::new(id.as_str()) {
+            Ok(agent_id) => Ok(OperatorCommand::MarkAgentGone { agent_id }),
+            Err(_) => Err(OperatorError::UnknownAgent(AgentNotFound(id))),
+        }
+    }
+}
+
+/// The master's answer to an [`OperatorCommand`].
+#[derive(Debug)]
+pub enum OperatorReply {
+    /// A v1 operator API response.
+    Response(Box<op::Response>),
+    /// A JSON endpoint's document.
+    Json(Value),
+    /// The change is made and nothing is waiting to become durable.
+    Done,
+    /// The change is made; its registry operation is in flight. Mesos answers once the
+    /// registrar has written it.
+    Persisting(Durable),
+    /// The leading master's address, protocol-relative (`//host:port`).
+    Location(String),
+}
+
+/// Why the master refused an [`OperatorCommand`], in Mesos's words.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum OperatorError {
+    #[error("No framework found with specified ID '{0}'")]
+    UnknownFramework(String),
+    #[error(transparent)]
+    UnknownAgent(#[from] AgentNotFound),
+    /// The request's content is invalid (weights, quota, a maintenance schedule or the
+    /// machines it names); the text says why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl OperatorError {
+    /// The HTTP status Mesos answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            OperatorError::UnknownFramework(_) | OperatorError::Invalid(_) => 400,
+            OperatorError::UnknownAgent(_) => 404,
+        }
+    }
+}
+
+fn invalid(e: impl std::fmt::Display) -> OperatorError {
+    OperatorError::Invalid(e.to_string())
+}
+
+fn response(ty: RespType) -> op::Response {
+    op::Response {
+        r#type: Some(ty as i32),
+        ..Default::default()
+    }
+}
+
+impl Master {
+    /// Performs an operator's command (inside the actor) and answers it.
+    pub fn operator(
+        &mut self,
+        now: Time,
+        command: OperatorCommand,
+    ) -> Result<OperatorReply, OperatorError> {
+        use OperatorCommand as C;
+        let reply = |r: op::Response| Ok(OperatorReply::Response(Box::new(r)));
+        match command {
+            C::GetFlags => {
+                let flags = self
+                    .config
+                    .flags
+                    .iter()
+                    .map(|(k, v)| v1::Flag {
+                        name: k.clone(),
+                        value: Some(v.clone()),
+                    })
+                    .collect();
+                reply(op::Response {
+                    get_flags: Some(op::response::GetFlags { flags }),
+                    ..response(RespType::GetFlags)
+                })
+            }
+            C::GetMetrics => {
+                let metrics = self
+                    .metrics()
+                    .into_iter()
+                    .map(|(name, value)| v1::Metric {
+                        name,
+                        value: Some(value),
+                    })
+                    .collect();
+                reply(op::Response {
+                    get_metrics: Some(op::response::GetMetrics { metrics }),
+                    ..response(RespType::GetMetrics)
+                })
+            }
+            C::GetState => reply(op::Response {
+                get_state: Some(self.get_state()),
+                ..response(RespType::GetState)
+            }),
+            C::GetAgents => reply(op::Response {
+                get_agents: Some(self.get_agents()),
+                ..response(RespType::GetAgents)
+            }),
+            C::GetFrameworks => reply(op::Response {
+                get_frameworks: Some(self.get_frameworks()),
+                ..response(RespType::GetFrameworks)
+            }),
+            C::GetExecutors => reply(op::Response {
+                get_executors: Some(self.get_executors()),
+                ..response(RespType::GetExecutors)
+            }),
+            C::GetTasks => reply(op::Response {
+                get_tasks: Some(self.get_tasks()),
+                ..response(RespType::GetTasks)
+            }),
+            C::GetRoles => reply(op::Response {
+                get_roles: Some(self.get_roles()),
+                ..response(RespType::GetRoles)
+            }),
+            C::GetMaster => reply(op::Response {
+                get_master: Some(op::response::GetMaster {
+                    master_info: Some(self.info.clone()),
+                    start_time: Some(self.start_time),
+                    elected_time: Some(self.elected_time),
+                }),
+                ..response(RespType::GetMaster)
+            }),
+            C::GetWeights => reply(op::Response {
+                get_weights: Some(op::response::GetWeights {
+                    weight_infos: self.weight_infos(),
+                }),
+                ..response(RespType::GetWeights)
+            }),
+            C::GetQuota => reply(op::Response {
+                get_quota: Some(op::response::GetQuota {
+                    status: self.quota_status(),
+                }),
+                ..response(RespType::GetQuota)
+            }),
+            C::GetMaintenanceSchedule => reply(op::Response {
+                get_maintenance_schedule: Some(op::response::GetMaintenanceSchedule {
+                    schedule: self.maintenance.schedule.clone(),
+                }),
+                ..response(RespType::GetMaintenanceSchedule)
+            }),
+            C::GetMaintenanceStatus => reply(op::Response {
+                get_maintenance_status: Some(op::response::GetMaintenanceStatus {
+                    status: self.maintenance.status(),
+                }),
+                ..response(RespType::GetMaintenanceStatus)
+            }),
+
+            C::Teardown { framework_id } => {
+                let id = framework_id.as_str();
+                if !self.frameworks.contains_key(id) {
+                    return Err(OperatorError::UnknownFramework(id.to_string()));
+                }
+                self.remove_framework(now, id);
+                Ok(OperatorReply::Done)
+            }
+            C::UpdateWeights { weight_infos } => {
+                self.update_weights(&weight_infos).map_err(invalid)?;
+                Ok(OperatorReply::Persisting(self.persist_roles()))
+            }
+            C::UpdateQuota { quota_configs } => {
+                self.update_quota(&quota_configs).map_err(invalid)?;
+                Ok(OperatorReply::Persisting(self.persist_roles()))
+            }
+            C::MarkAgentGone { agent_id } => {
+                Ok(match self.mark_agent_gone(now, agent_id.as_str())? {
+                    Some(durable) => OperatorReply::Persisting(durable),
+                    None => OperatorReply::Done,
+                })
+            }
+            C::UpdateMaintenanceSchedule { schedule } => self
+                .update_maintenance_schedule(now, schedule)
+                .map(OperatorReply::Persisting)
+                .map_err(invalid),
+            C::StartMaintenance { machines } => self
+                .start_maintenance(now, &machines)
+                .map(OperatorReply::Persisting)
+                .map_err(invalid),
+            C::StopMaintenance { machines } => self
+                .stop_maintenance(&machines)
+                .map(OperatorReply::Persisting)
+                .map_err(invalid),
+
+            C::StateJson => Ok(OperatorReply::Json(self.state_json())),
+            C::StateSummaryJson => Ok(OperatorReply::Json(self.state_summary_json())),
+            C::FrameworksJson { framework_id } => {
+                Ok(OperatorReply::Json(self.frameworks_json(framework_id)))
+            }
+            C::SlavesJson { slave_id } => Ok(OperatorReply::Json(self.slaves_json(slave_id))),
+            C::TasksJson(query) => Ok(OperatorReply::Json(self.tasks_json(&query))),
+            C::RolesJson => Ok(OperatorReply::Json(self.roles_json())),
+            C::WeightsJson => Ok(OperatorReply::Json(Value::Array(
+                self.weight_infos()
+                    .iter()
+                    .map(remesos_proto::json::to_value)
+                    .collect(),
+            ))),
+            C::FlagsJson => Ok(OperatorReply::Json(json!({ "flags": self.flags_json() }))),
+            C::MetricsJson => {
+                let map: serde_json::Map<String, Value> = self
+                    .metrics()
+                    .into_iter()
+                    .map(|(k, v)| (k, json!(v)))
+                    .collect();
+                Ok(OperatorReply::Json(Value::Object(map)))
+            }
+            C::MaintenanceScheduleJson => Ok(OperatorReply::Json(remesos_proto::json::to_value(
+                &self.maintenance.schedule,
+            ))),
+            C::MaintenanceStatusJson => Ok(OperatorReply::Json(remesos_proto::json::to_value(
+                &self.maintenance.status(),
+            ))),
+            C::LeaderLocation => Ok(OperatorReply::Location(format!(
+                "//{}:{}",
+                self.config.hostname, self.config.port
+            ))),
+        }
+    }
+
+    /// `/master/frameworks`: active and completed frameworks (only `wanted`, if given).
+    fn frameworks_json(&self, wanted: Option<String>) -> Value {
+        let keep = |id: &str| wanted.as_deref().is_none_or(|w| w == id);
+        let active: Vec<Value> = self
+            .frameworks
+            .values()
+            .filter(|f| keep(&f.id))
+            .map(|f| self.framework_json(f, true))
+            .collect();
+        let completed: Vec<Value> = self
+            .completed_frameworks
+            .iter()
+            .filter(|f| keep(&f.id))
+            .map(|f| self.framework_json(f, true))
+            .collect();
+        json!({"frameworks": active, "completed_frameworks": completed, "unregistered_frameworks": []})
+    }
+
+    /// `/master/slaves`: registered agents by id (only `wanted`, if given).
+    fn slaves_json(&self, wanted: Option<String>) -> Value {
+        let mut agents: Vec<&super::Agent> = self
+            .agents
+            .values()
+            .filter(|a| wanted.as_deref().is_none_or(|w| w == a.id))
+            .collect();
+        agents.sort_by(|a, b| a.id.cmp(&b.id));
+        let agents: Vec<Value> = agents.into_iter().map(|a| self.agent_json(a)).collect();
+        json!({"slaves": agents, "recovered_slaves": []})
+    }
+
+    /// `/master/tasks`: one page of the tasks the query selects.
+    fn tasks_json(&self, query: &TasksQuery) -> Value {
+        let mut tasks: Vec<&v1::Task> = self
+            .all_tasks()
+            .into_iter()
+            .filter(|t| {
+                query
+                    .framework_id
+                    .as_deref()
+                    .is_none_or(|f| f == t.framework_id.value)
+            })
+            .filter(|t| {
+                query
+                    .task_id
+                    .as_deref()
+                    .is_none_or(|id| id == t.task_id.value)
+            })
+            .collect();
+        // Mesos orders by the task's latest status timestamp.
+        let ts = |t: &v1::Task| t.statuses.last().and_then(|s| s.timestamp).unwrap_or(0.0);
+        tasks.sort_by(|a, b| {
+            ts(a)
+                .total_cmp(&ts(b))
+                .then_with(|| a.task_id.value.cmp(&b.task_id.value))
+        });
+        if !query.ascending {
+            tasks.reverse();
+        }
+        let tasks: Vec<Value> = tasks
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .map(crate::common::json::task_json)
+            .collect();
+        json!({ "tasks": tasks })
+    }
+}
