@@ -29,6 +29,7 @@
 mod agent;
 mod framework;
 pub mod http;
+pub mod leadership;
 mod lifecycle;
 pub mod maintenance;
 mod metrics;
