@@ -971,7 +971,11 @@ impl Master {
             .min(crate::duration::MAX_DURATION);
         // Still checked: a deadline past what `Instant` can hold is no deadline (never).
         framework.failover_deadline = now.mono.checked_add(timeout);
+        let deadline = framework.failover_deadline;
         let offers: Vec<String> = framework.offers.iter().cloned().collect();
+        if let Some(at) = deadline {
+            self.failover_deadlines.insert((at, framework_id.to_string()));
+        }
         tracing::info!(framework_id, failover_timeout = ?timeout, "framework disconnected");
         self.allocator.deactivate_framework(framework_id);
         for offer_id in offers {

@@ -46,7 +46,8 @@ mod validation;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -281,6 +282,16 @@ pub struct Master {
     heartbeats: BTreeMap<(Instant, ConnId), String>,
     next_ping: Instant,
     next_registry_gc: Instant,
+    /// Failover deadlines of disconnected frameworks, soonest first, for
+    /// [`Master::next_deadline`]: an entry is only a wake-up; when it comes due
+    /// `expire_failover_timeouts` looks at the frameworks themselves, so entries of
+    /// frameworks that reconnected or were removed need no bookkeeping (each lives at most
+    /// one failover timeout).
+    failover_deadlines: BTreeSet<(Instant, String)>,
+    /// With `--offer_timeout`: when each offer made expires, soonest first, for
+    /// [`Master::next_deadline`]; as above, only a wake-up (at most one entry per offer
+    /// made in the last offer timeout).
+    offer_deadlines: BinaryHeap<Reverse<Instant>>,
     outbox: Vec<Effect>,
 }
 
@@ -319,6 +330,8 @@ impl Master {
             next_offer_id: 0,
             allocation_requested: false,
             heartbeats: BTreeMap::new(),
+            failover_deadlines: BTreeSet::new(),
+            offer_deadlines: BinaryHeap::new(),
             outbox: Vec::new(),
         }
     }
@@ -392,17 +405,32 @@ impl Master {
         self.allocation_requested = true;
     }
 
-    /// Periodic work: heartbeats, agent pings, failover and offer timeouts, batch allocation.
-    /// The runtime calls this on a short fixed tick; each duty keeps its own deadline.
+    /// Timed work: heartbeats, agent pings, failover and offer timeouts, registry GC, batch
+    /// allocation. Each duty keeps its own deadline and runs only when it is due; the
+    /// runtime calls this once [`Master::next_deadline`] has passed (calling it earlier
+    /// does nothing that is not due).
     pub fn tick(&mut self, now: Time) {
         self.send_heartbeats(now);
         if now.mono >= self.next_ping {
             self.next_ping = now.mono + self.config.agent_ping_timeout;
             self.ping_agents(now);
         }
-        self.expire_failover_timeouts(now);
+        if pop_due(&mut self.failover_deadlines, now.mono) {
+            self.expire_failover_timeouts(now);
+        }
         self.expire_reregistration(now);
-        self.expire_offers(now);
+        let mut offers_due = false;
+        while self
+            .offer_deadlines
+            .peek()
+            .is_some_and(|Reverse(at)| *at <= now.mono)
+        {
+            self.offer_deadlines.pop();
+            offers_due = true;
+        }
+        if offers_due {
+            self.expire_offers(now);
+        }
         if now.mono >= self.next_registry_gc {
             self.next_registry_gc = now.mono + self.config.registry_gc_interval;
             self.registry_gc(now);
@@ -412,6 +440,28 @@ impl Master {
             self.allocation_requested = true;
         }
         self.allocate_if_requested(now);
+    }
+
+    /// The earliest instant at which [`Master::tick`] has something to do: the next
+    /// heartbeat, agent ping round, framework failover or offer timeout, the end of the
+    /// agents' reregistration window, registry GC or batch allocation. The runtime sleeps
+    /// until then (or until a command comes); nothing here is polled. Work that a command
+    /// makes due at once (an allocation it requested) the runtime does after the command.
+    pub fn next_deadline(&self) -> Instant {
+        let timers = [
+            Some(self.next_ping),
+            Some(self.next_registry_gc),
+            Some(self.next_allocation),
+            self.reregister_deadline,
+            self.heartbeats.first_key_value().map(|((at, _), _)| *at),
+            self.failover_deadlines.first().map(|(at, _)| *at),
+            self.offer_deadlines.peek().map(|Reverse(at)| *at),
+        ];
+        timers
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(self.next_allocation)
     }
 
     /// Runs one allocation round if an event asked for one since the last.
@@ -549,6 +599,11 @@ impl Master {
             if let Some(framework) = self.frameworks.get_mut(&framework_id) {
                 framework.offers.insert(offer_id.clone());
             }
+            if let Some(timeout) = self.config.offer_timeout
+                && let Some(at) = now.mono.checked_add(timeout)
+            {
+                self.offer_deadlines.push(Reverse(at));
+            }
             self.offers.insert(
                 offer_id,
                 Offer {
@@ -680,6 +735,16 @@ impl Master {
             _ => {}
         }
     }
+}
+
+/// Removes the entries of `deadlines` that are due at `now`; whether there were any.
+fn pop_due(deadlines: &mut BTreeSet<(Instant, String)>, now: Instant) -> bool {
+    let mut due = false;
+    while deadlines.first().is_some_and(|(at, _)| *at <= now) {
+        deadlines.pop_first();
+        due = true;
+    }
+    due
 }
 
 /// MasterInfo as Mesos fills it; `ip` is the IPv4 address in network byte order (MESOS-1201).

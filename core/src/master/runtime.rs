@@ -1,5 +1,6 @@
 //! The async shell around [`Master`]: one tokio task owns it, takes [`Command`]s from HTTP
-//! handlers and agent sessions, performs the [`Effect`]s and drives the periodic tick.
+//! handlers and agent sessions, performs the [`Effect`]s, and sleeps until the master's
+//! next deadline ([`Master::next_deadline`]) or the next command — there is no fixed tick.
 //!
 //! A panic in the actor is not contained: the process exits with status 70 and, with
 //! `--zk`, a standby takes over (the policy and why: [`crate::supervisor`]). Until the exit
@@ -36,8 +37,22 @@ pub const AGENT_STREAM_BUFFER: usize = 16384;
 /// the subscriber is not reading and is dropped with a log line.
 pub const OPERATOR_STREAM_BUFFER: usize = 4096;
 
-/// How often the runtime ticks the master (heartbeats, pings, timeouts, batch allocation).
-const TICK: Duration = Duration::from_millis(50);
+/// Commands waiting for the master actor. Overflow policy: senders wait for room
+/// ([`MasterHandle::send`] is async): HTTP handlers hold their request, and an agent
+/// session stops reading its gRPC stream, which pushes back to the agent through HTTP/2
+/// flow control. Nothing is dropped. The notices that a stream ended, sent from `Drop`
+/// where nothing can wait, go through [`MasterHandle::notify`] (see there).
+pub const MASTER_INBOX: usize = 8192;
+
+/// While a framework stream has a backlog, how often the runtime moves it along (the
+/// stream's channel gives no wake-up when its reader makes room; only while a backlog
+/// exists does this timer run).
+const BACKLOG_FLUSH: Duration = Duration::from_millis(50);
+
+/// The least time between two runs of the master's timers: a zero-length period (e.g.
+/// `--allocation_interval=0`) is due again at once and would otherwise keep the actor
+/// spinning.
+const MIN_TICK_GAP: Duration = Duration::from_millis(1);
 
 type Reply<T> = oneshot::Sender<T>;
 
@@ -90,7 +105,7 @@ pub enum Command {
 /// A handle to the master actor, cloned into every HTTP handler and agent session.
 #[derive(Clone)]
 pub struct MasterHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::Sender<Command>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +118,27 @@ impl MasterHandle {
         !self.tx.is_closed()
     }
 
-    pub fn send(&self, command: Command) -> Result<(), Gone> {
-        self.tx.send(command).map_err(|_| Gone)
+    /// Queues `command`, waiting while the inbox is full ([`MASTER_INBOX`]).
+    pub async fn send(&self, command: Command) -> Result<(), Gone> {
+        self.tx.send(command).await.map_err(|_| Gone)
+    }
+
+    /// Queues `command` from where nothing can wait (a `Drop`): at once when the inbox has
+    /// room, otherwise from a task that waits for it. Only for the notices that end a
+    /// connection (one per connection, so the waiting tasks are bounded by the connections
+    /// the daemon accepts); losing one would leave a framework or agent connected forever.
+    pub fn notify(&self, command: Command) {
+        match self.tx.try_send(command) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                let tx = self.tx.clone();
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        let _ = tx.send(command).await;
+                    });
+                }
+            }
+        }
     }
 
     /// Runs `f` over the master's state inside the actor and returns its result.
@@ -115,7 +149,8 @@ impl MasterHandle {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Read(Box::new(move |m| {
             let _ = tx.send(f(m));
-        })))?;
+        })))
+        .await?;
         rx.await.map_err(|_| Gone)
     }
 
@@ -126,7 +161,8 @@ impl MasterHandle {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Write(Box::new(move |m, t| {
             let _ = tx.send(f(m, t));
-        })))?;
+        })))
+        .await?;
         rx.await.map_err(|_| Gone)
     }
 }
@@ -183,7 +219,9 @@ struct Runtime {
     /// Where registry operations go; `None` keeps nothing (tests, `remesos local`).
     registrar: Option<super::registrar::RegistrarHandle>,
     /// For the runtime's own commands (weak: the actor still ends with its last handle).
-    own: mpsc::WeakUnboundedSender<Command>,
+    own: mpsc::WeakSender<Command>,
+    /// When the master's timers last ran (see [`MIN_TICK_GAP`]).
+    last_tick: tokio::time::Instant,
 }
 
 /// Starts the actor; returns its handle. The actor ends when every handle is dropped; if
@@ -206,7 +244,7 @@ pub fn spawn_supervised(
     registrar: Option<super::registrar::RegistrarHandle>,
     on_panic: OnPanic,
 ) -> MasterHandle {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(MASTER_INBOX);
     let runtime = Runtime {
         master,
         conns: HashMap::new(),
@@ -215,6 +253,7 @@ pub fn spawn_supervised(
         next_conn: 1,
         registrar,
         own: tx.downgrade(),
+        last_tick: tokio::time::Instant::now(),
     };
     supervise(tokio::spawn(runtime.run(rx)), on_panic);
     MasterHandle { tx }
@@ -276,9 +315,18 @@ impl Runtime {
         self.perform();
     }
 
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// When the actor wakes without a command: the master's next deadline, or sooner
+    /// while a framework stream has a backlog to move along.
+    fn wake_at(&self) -> tokio::time::Instant {
+        let mut at = tokio::time::Instant::from_std(self.master.next_deadline())
+            .max(self.last_tick + MIN_TICK_GAP);
+        if !self.backlogged.is_empty() {
+            at = at.min(tokio::time::Instant::now() + BACKLOG_FLUSH);
+        }
+        at
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
             tokio::select! {
                 command = rx.recv() => {
@@ -297,11 +345,18 @@ impl Runtime {
                     self.perform();
                     self.flush_backlogs();
                 }
-                _ = tick.tick() => {
-                    self.master.tick(now());
-                    self.perform();
-                    self.flush_backlogs();
-                }
+                () = tokio::time::sleep_until(self.wake_at()) => self.flush_backlogs(),
+            }
+            // Whatever woke the actor, the timers that are due run now: a master busy with
+            // commands keeps its heartbeats and timeouts.
+            let t = now();
+            if t.mono >= self.master.next_deadline()
+                && tokio::time::Instant::from_std(t.mono) >= self.last_tick + MIN_TICK_GAP
+            {
+                self.last_tick = tokio::time::Instant::from_std(t.mono);
+                self.master.tick(t);
+                self.perform();
+                self.flush_backlogs();
             }
         }
     }
@@ -618,7 +673,8 @@ impl Runtime {
                         .await
                         .unwrap_or_else(|_| Err("the registrar has stopped".to_string()));
                     if let Some(own) = own.upgrade() {
-                        let _ = own.send(Command::AdmissionDone { conn, result });
+                        // Waits for room like any sender; the actor keeps draining.
+                        let _ = own.send(Command::AdmissionDone { conn, result }).await;
                     }
                 });
             }
@@ -760,6 +816,7 @@ mod tests {
                 events,
                 reply,
             })
+            .await
             .unwrap();
         let (_conn, stream_id, framework_id) = subscribed.await.unwrap().unwrap();
         (rx, stream_id, framework_id)
@@ -785,6 +842,7 @@ mod tests {
                 messages: agent_tx,
                 reply,
             })
+            .await
             .unwrap();
         assert_eq!(registered.await.unwrap().unwrap().1, AGENT);
 
@@ -805,6 +863,7 @@ mod tests {
                 stream_id: Some(stream_id),
                 reply,
             })
+            .await
             .unwrap();
         assert!(answered.await.unwrap().is_ok());
 
@@ -856,6 +915,7 @@ mod tests {
                 stream_id: Some(stream_id),
                 reply,
             })
+            .await
             .unwrap();
         assert!(answered.await.unwrap().is_ok());
         // The stream ends (after what fitted in the channel) and the master treats the

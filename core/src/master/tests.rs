@@ -2683,3 +2683,65 @@ fn a_kill_while_the_agent_is_away_is_sent_when_it_reregisters() {
     assert_eq!(kills, ["t1"], "the kill reaches the agent once it is back");
     assert!(h.master.agents[&agent_id].pending_kills.is_empty());
 }
+
+/// A config whose periodic duties (allocation, pings, registry GC, heartbeats) are an
+/// hour apart, so that the deadline under test is the soonest.
+fn quiet_config() -> Config {
+    Config {
+        allocation_interval: Duration::from_secs(3600),
+        agent_ping_timeout: Duration::from_secs(3600),
+        registry_gc_interval: Duration::from_secs(3600),
+        heartbeat_interval: Duration::from_secs(3600),
+        ..Config::default()
+    }
+}
+
+/// DESIGN.md §3, "daemons sleep until their next deadline": a disconnected framework's
+/// failover timeout is the master's next deadline, and the tick at exactly that instant
+/// removes the framework (reference §8.4: failover_timeout).
+#[test]
+fn the_next_deadline_is_a_disconnected_framework_failover_timeout() {
+    let mut h = Harness::with_config(quiet_config());
+    assert_eq!(h.master.next_deadline(), h.start + Duration::from_secs(3600));
+    let mut info = framework("fo");
+    info.failover_timeout = Some(5.0);
+    let fw = h.subscribe(info);
+    h.advance(Duration::from_secs(1));
+    let now = h.now();
+    h.master.framework_disconnected(now, &fw.id, fw.conn);
+    let deadline = h.start + Duration::from_secs(6);
+    assert_eq!(h.master.next_deadline(), deadline);
+    h.advance(Duration::from_millis(4999));
+    assert!(h.master.frameworks.contains_key(&fw.id), "not yet due");
+    h.advance(Duration::from_millis(1));
+    assert!(!h.master.frameworks.contains_key(&fw.id), "removed when due");
+    assert_eq!(h.master.completed_frameworks.len(), 1);
+    assert_eq!(h.master.next_deadline(), h.start + Duration::from_secs(3600));
+}
+
+/// With `--offer_timeout`, an outstanding offer's expiry is the master's next deadline,
+/// and the tick at that instant rescinds it (reference §3.2: offer_timeout).
+#[test]
+fn the_next_deadline_is_an_outstanding_offer_timeout() {
+    let mut h = Harness::with_config(Config {
+        offer_timeout: Some(Duration::from_secs(30)),
+        ..quiet_config()
+    });
+    h.add_agent("host", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.advance(Duration::from_secs(2));
+    h.allocate();
+    assert_eq!(h.offers(&fw).len(), 1);
+    assert_eq!(
+        h.master.next_deadline(),
+        h.start + Duration::from_secs(32)
+    );
+    h.advance(Duration::from_secs(30));
+    let rescinded = h
+        .events(fw.conn)
+        .iter()
+        .filter(|e| e.r#type == Some(EventType::Rescind as i32))
+        .count();
+    assert_eq!(rescinded, 1);
+    assert!(h.master.offers.is_empty() || h.master.next_deadline() > h.now().mono);
+}
