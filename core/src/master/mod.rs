@@ -58,6 +58,8 @@ use v1::scheduler as sched;
 pub use agent::Agent;
 pub use framework::Framework;
 pub use framework::has_capability as framework_has_capability;
+pub use lifecycle::{Backlog, Stream};
+pub use scheduler::Subscribed;
 pub use roles::RoleConfig;
 // Call validation on its own, for the fuzz target of the scheduler API (crate::fuzzing).
 pub(crate) use scheduler::validate_call;
@@ -70,6 +72,12 @@ pub const MESOS_VERSION: &str = "1.11.0";
 
 /// How often connected frameworks receive HEARTBEAT events (Mesos's DEFAULT_HEARTBEAT_INTERVAL).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Events a framework stream may have waiting beyond its channel — the back-pressure that
+/// lets one RECONCILE answer tens of thousands of tasks (implicit reconciliation of 50,000
+/// tasks fits). Overflow policy: a stream whose backlog is full is not being read; the
+/// master drops it with a log line (the framework reconnects and reconciles; DESIGN.md §3).
+pub const FRAMEWORK_STREAM_BACKLOG: usize = 1 << 17;
 
 /// Mesos caps `Filters.refuse_seconds` at one year (reference §3.2).
 pub const MAX_REFUSE: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -136,6 +144,9 @@ pub struct Config {
     /// once; a new one beyond it closes the oldest (Mesos's `Master::subscribe`).
     pub max_operator_event_stream_subscribers: usize,
     pub heartbeat_interval: Duration,
+    /// Events a framework stream may have waiting beyond its channel before the master
+    /// drops it as not being read ([`Master::framework_stream_backed_up`]).
+    pub framework_stream_backlog: usize,
     /// `--agent_reregister_timeout`: after a failover, how long recovered agents have to
     /// reregister before they are marked unreachable (reference §8.5).
     pub agent_reregister_timeout: Duration,
@@ -170,6 +181,7 @@ impl Default for Config {
             max_unreachable_tasks_per_framework: 1000,
             max_operator_event_stream_subscribers: 1000,
             heartbeat_interval: HEARTBEAT_INTERVAL,
+            framework_stream_backlog: FRAMEWORK_STREAM_BACKLOG,
             agent_reregister_timeout: Duration::from_secs(600),
             registry_gc_interval: Duration::from_secs(15 * 60),
             registry_max_agent_age: Duration::from_secs(14 * 24 * 3600),

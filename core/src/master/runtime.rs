@@ -25,11 +25,9 @@ use crate::supervisor::{OnPanic, exit_on_panic, supervise};
 /// HTTP connection. When it is full, further events wait in the connection's backlog (see
 /// [`FRAMEWORK_STREAM_BACKLOG`]) and move into the channel as the stream makes room.
 pub const FRAMEWORK_STREAM_BUFFER: usize = 4096;
-/// Events a framework stream may have waiting beyond its channel — the back-pressure that
-/// lets one RECONCILE answer tens of thousands of tasks (implicit reconciliation of 50,000
-/// tasks fits). Overflow policy: a stream whose backlog is full is not being read; the
-/// master drops it with a log line (the framework reconnects and reconciles; DESIGN.md §3).
-pub const FRAMEWORK_STREAM_BACKLOG: usize = 1 << 17;
+/// Events a framework stream may have waiting beyond its channel by default; the overflow
+/// policy is the master's ([`Master::framework_stream_backed_up`]).
+pub use super::FRAMEWORK_STREAM_BACKLOG;
 /// Messages queued per agent session; full: the session is dropped (the agent reconnects).
 pub const AGENT_STREAM_BUFFER: usize = 16384;
 /// Events queued per operator event stream. Each is shared (`Arc`) by every subscriber,
@@ -260,14 +258,20 @@ pub fn spawn_supervised(
 }
 
 impl Runtime {
-    /// Ends a framework's subscription from the runtime's side (its stream is closed or
-    /// not read); the master treats it as a disconnection and the framework reconnects.
-    fn drop_framework_stream(&mut self, conn: ConnId, framework_id: &str, why: &str) {
-        tracing::warn!(%framework_id, why, "dropping a framework stream that is not being read");
-        self.conns.remove(&conn);
-        self.backlogged.remove(&conn);
-        self.master
-            .framework_disconnected(now(), framework_id, conn);
+    /// A framework stream could not take an event: the master decides whether it is kept
+    /// (the event waits in its backlog) or dropped, which this carries out. True if kept.
+    fn backed_up(&mut self, conn: ConnId, framework_id: &str, backlog: super::Backlog) -> bool {
+        match self
+            .master
+            .framework_stream_backed_up(now(), framework_id, conn, backlog)
+        {
+            super::Stream::Keep => true,
+            super::Stream::Drop => {
+                self.conns.remove(&conn);
+                self.backlogged.remove(&conn);
+                false
+            }
+        }
     }
 
     /// Moves backlogged framework events into their streams as far as the streams have
@@ -310,7 +314,7 @@ impl Runtime {
             }
         }
         for (conn, framework_id) in closed {
-            self.drop_framework_stream(conn, &framework_id, "closed");
+            self.backed_up(conn, &framework_id, super::Backlog::Closed);
         }
         self.perform();
     }
@@ -385,15 +389,12 @@ impl Runtime {
                         close_when_drained: false,
                     },
                 );
-                match self.master.subscribe(t, conn, call) {
-                    Ok(stream_id) => {
-                        let framework_id = self
-                            .master
-                            .frameworks
-                            .iter()
-                            .find(|(_, f)| f.connection.as_ref().is_some_and(|c| c.conn == conn))
-                            .map(|(id, _)| id.clone())
-                            .unwrap_or_default();
+                match self.master.subscribe_on(t, conn, call) {
+                    Ok(super::Subscribed {
+                        stream_id,
+                        framework_id,
+                    }) => {
+                        let framework_id = framework_id.unwrap_or_default();
                         if let Some(Conn::Framework {
                             framework_id: slot, ..
                         }) = self.conns.get_mut(&conn)
@@ -568,20 +569,22 @@ impl Runtime {
                         Err(mpsc::error::TrySendError::Full(event)) => event,
                         Err(mpsc::error::TrySendError::Closed(_)) => {
                             let framework_id = framework_id.clone();
-                            self.drop_framework_stream(conn, &framework_id, "closed");
+                            self.backed_up(conn, &framework_id, super::Backlog::Closed);
                             return;
                         }
                     }
                 } else {
                     *event
                 };
-                if backlog.len() >= FRAMEWORK_STREAM_BACKLOG {
-                    let framework_id = framework_id.clone();
-                    self.drop_framework_stream(conn, &framework_id, "not being read");
+                let waiting = super::Backlog::Waiting(backlog.len());
+                let framework_id = framework_id.clone();
+                if !self.backed_up(conn, &framework_id, waiting) {
                     return;
                 }
-                backlog.push_back(event);
-                self.backlogged.insert(conn);
+                if let Some(Conn::Framework { backlog, .. }) = self.conns.get_mut(&conn) {
+                    backlog.push_back(event);
+                    self.backlogged.insert(conn);
+                }
             }
             Effect::CloseFramework { conn } => {
                 if let Some(Conn::Framework {

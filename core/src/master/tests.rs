@@ -2745,3 +2745,69 @@ fn the_next_deadline_is_an_outstanding_offer_timeout() {
     assert_eq!(rescinded, 1);
     assert!(h.master.offers.is_empty() || h.master.next_deadline() > h.now().mono);
 }
+
+/// DESIGN.md §3 (a slow reader must not stall the master): the master keeps a framework
+/// stream whose backlog has room and drops one whose backlog is full or whose reader is
+/// gone, disconnecting the framework (without a failover timeout, that removes it).
+#[test]
+fn a_framework_stream_is_dropped_when_its_backlog_is_full_or_it_closed() {
+    use super::{Backlog, Stream};
+    let mut h = Harness::with_config(Config {
+        framework_stream_backlog: 3,
+        ..Config::default()
+    });
+    let mut info = framework("slow");
+    info.failover_timeout = Some(3600.0);
+    let fw = h.subscribe(info);
+    let now = h.now();
+    for waiting in 0..3 {
+        assert_eq!(
+            h.master
+                .framework_stream_backed_up(now, &fw.id, fw.conn, Backlog::Waiting(waiting)),
+            Stream::Keep
+        );
+    }
+    assert!(h.master.frameworks[&fw.id].connected());
+    assert_eq!(
+        h.master
+            .framework_stream_backed_up(now, &fw.id, fw.conn, Backlog::Waiting(3)),
+        Stream::Drop
+    );
+    assert!(!h.master.frameworks[&fw.id].connected());
+
+    let gone = h.subscribe(framework("gone"));
+    let now = h.now();
+    assert_eq!(
+        h.master
+            .framework_stream_backed_up(now, &gone.id, gone.conn, Backlog::Closed),
+        Stream::Drop
+    );
+    assert!(!h.master.frameworks.contains_key(&gone.id));
+}
+
+/// The runtime learns from SUBSCRIBE which framework owns the new stream (no scan of the
+/// frameworks); a removed framework's id gets a closed stream and no framework.
+#[test]
+fn subscribe_answers_the_framework_now_on_the_connection() {
+    let mut h = Harness::new();
+    let conn = h.conn();
+    let now = h.now();
+    let answer = h
+        .master
+        .subscribe_on(now, conn, subscribe_call(framework("a")))
+        .unwrap();
+    let id = answer.framework_id.clone().unwrap();
+    assert_eq!(
+        h.master.frameworks[&id].connection.as_ref().map(|c| c.conn),
+        Some(conn)
+    );
+    h.master.remove_framework(now, &id);
+    let mut info = framework("a");
+    info.id = Some(v1::FrameworkId { value: id });
+    let conn = h.conn();
+    let answer = h
+        .master
+        .subscribe_on(now, conn, subscribe_call(info))
+        .unwrap();
+    assert_eq!(answer.framework_id, None);
+}
