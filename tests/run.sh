@@ -1,55 +1,118 @@
 #!/usr/bin/env bash
-# The whole remesos test suite, as CI runs it (`.ci/run` calls this script).
+# The remesos test suite, as CI runs it (`.ci/run` calls this script with no argument).
 #
-# Installs what the tests need when it is missing (Debian packages; Apache's mesos jars come
-# from Maven Central inside the compatibility test), checks formatting and lints, then runs
-# every test once in the release profile — unit tests, the end-to-end tests that start the
-# `remesos` binary, and the protocol compatibility test — and prints one summary line.
+#   bash tests/run.sh          both tiers: what CI runs
+#   bash tests/run.sh fast     static checks and the fast tier only: needs nothing but cargo
+#   bash tests/run.sh e2e      the end-to-end tier only (prepares and builds what it needs)
+#
+# Fast tier: `cargo fmt`, `cargo clippy`, then the unit and in-process tests — every crate's
+#   library and binary tests, doc tests, and the replay of the fuzz corpora. No daemon, JVM,
+#   ZooKeeper or network peer; a few minutes.
+# End-to-end tier: installs what it needs when it is missing (Debian packages, the pymesos
+#   and pyspark venvs, Maven artifacts), builds every artifact the tests start, in order —
+#   the `remesos` binary and libmesos.so, the project's jar, the Hadoop plugin (its own unit
+#   tests run here) and a Hadoop 1.2.1 home, the Spark set-up — then runs every integration
+#   test target (real binaries, JVMs, ZooKeeper, Spark, Hadoop). Tests build nothing.
+#
+# Prints one summary line over everything that ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
+tier=${1:-all}
+case "$tier" in
+    all | fast | e2e) ;;
+    *) echo "usage: tests/run.sh [all|fast|e2e]" >&2; exit 2 ;;
+esac
 started=$(date +%s)
-
-need_packages=()
-command -v python3 >/dev/null || need_packages+=(python3)
-command -v java >/dev/null || need_packages+=(default-jdk-headless)
-command -v mvn >/dev/null || need_packages+=(maven)
-command -v nm >/dev/null || need_packages+=(binutils)   # the JNI symbol test reads libmesos.so
-command -v curl >/dev/null || need_packages+=(curl)      # adversarial.rs: a client in another network namespace
-command -v ip >/dev/null || need_packages+=(iproute2)    # adversarial.rs: ip netns, veth
-if [ ${#need_packages[@]} -gt 0 ]; then
-    echo "installing ${need_packages[*]}"
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}"
-fi
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
-python3 -m venv --help >/dev/null 2>&1 || need_venv=1
-if [ "${need_venv:-0}" = 1 ]; then
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
-fi
 
-echo "== python peers (pymesos in .venv)"
-bash tests/python/setup_venv.sh
-export REMESOS_PYTHON="$PWD/.venv/bin/python"
+# Integration test targets that belong to the fast tier (in-process, no external peer).
+fast_targets=(fuzz_corpora)
 
-echo "== libmesos.so (jni-driver; the Java, Hadoop and Spark end-to-end tests load it)"
-cargo build --release --locked -p remesos-jni
-
-echo "== cargo fmt --check"
-cargo fmt --all --check
-echo "== cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-echo "== cargo test --release"
 log=$(mktemp)
-set +e
-# --no-fail-fast: every suite runs and is counted, even after a failure.
-cargo test --workspace --release --locked --no-fail-fast 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
+trap 'rm -f "$log"' EXIT
+status=0
+# Runs one cargo test command; its output is kept for the summary, a failure is remembered
+# and the suite goes on (every suite runs and is counted, even after a failure).
+run_tests() {
+    set +e
+    cargo test --workspace --release --locked --no-fail-fast "$@" 2>&1 | tee -a "$log"
+    local rc=${PIPESTATUS[0]}
+    set -e
+    [ "$rc" -eq 0 ] || status=$rc
+}
 
-awk -v secs=$(( $(date +%s) - started )) -v status="$status" '
+apt_install() {
+    local SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+fast_tier() {
+    echo "== cargo fmt --check"
+    cargo fmt --all --check
+    echo "== cargo clippy"
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+    echo "== fast tier: unit and in-process tests"
+    local selection=(--lib --bins)
+    for t in "${fast_targets[@]}"; do selection+=(--test "$t"); done
+    run_tests "${selection[@]}"
+    run_tests --doc
+}
+
+e2e_prepare() {
+    local need=()
+    command -v python3 >/dev/null || need+=(python3)
+    command -v java >/dev/null || need+=(default-jdk-headless)
+    command -v mvn >/dev/null || need+=(maven)
+    command -v nm >/dev/null || need+=(binutils)   # the JNI symbol test reads libmesos.so
+    command -v curl >/dev/null || need+=(curl)     # adversarial.rs: a client in another network namespace
+    command -v ip >/dev/null || need+=(iproute2)   # adversarial.rs: ip netns, veth
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "installing ${need[*]}"
+        apt_install "${need[@]}"
+    fi
+    python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+
+    echo "== python peers (pymesos and pyspark 3.5 in .venv)"
+    bash tests/python/setup_venv.sh
+    export REMESOS_PYTHON="$root/.venv/bin/python"
+
+    echo "== build: the remesos binary and libmesos.so"
+    cargo build --release --locked -p remesos -p remesos-jni --lib --bins
+
+    echo "== build: the project's jar (java/, with libmesos.so inside)"
+    mvn -q -B -f java/pom.xml -Dremesos.native.dir="$root/target/release" package -DskipTests
+
+    echo "== build: the Hadoop plugin (its unit tests run here) and a Hadoop 1.2.1 home"
+    export REMESOS_HADOOP_HOME="$root/.cache/hadoop/hadoop-1.2.1"
+    rm -rf "$REMESOS_HADOOP_HOME"
+    bash hadoop-plugin/dist/assemble.sh "$REMESOS_HADOOP_HOME" >/dev/null
+
+    echo "== build: Spark 3.5 and 4 venvs, the SparkPi jar, the Spark 4 plugin"
+    bash tests/spark/setup.sh
+}
+
+e2e_tier() {
+    e2e_prepare
+    echo "== end-to-end tier: real binaries, JVMs, ZooKeeper, Spark, Hadoop"
+    local selection=() name
+    for file in core/tests/*.rs core/proto/tests/*.rs jni-driver/tests/*.rs; do
+        name=$(basename "$file" .rs)
+        [[ " ${fast_targets[*]} " == *" $name "* ]] || selection+=(--test "$name")
+    done
+    run_tests "${selection[@]}"
+}
+
+case "$tier" in
+    fast) fast_tier ;;
+    e2e) e2e_tier ;;
+    all) fast_tier; e2e_tier ;;
+esac
+
+awk -v secs=$(( $(date +%s) - started )) -v status="$status" -v tier="$tier" '
     /^test result:/ {
         suites++
         for (i = 1; i <= NF; i++) {
@@ -60,7 +123,7 @@ awk -v secs=$(( $(date +%s) - started )) -v status="$status" '
     }
     END {
         verdict = (status == 0 && failed == 0) ? "ok" : "FAILED"
-        printf "remesos test suite: %s. %d passed; %d failed; %d ignored; %d suites; %ds\n", verdict, passed, failed, ignored, suites, secs
+        label = (tier == "all") ? "" : " (" tier " tier)"
+        printf "remesos test suite%s: %s. %d passed; %d failed; %d ignored; %d suites; %ds\n", label, verdict, passed, failed, ignored, suites, secs
     }' "$log"
-rm -f "$log"
 exit "$status"

@@ -128,7 +128,7 @@ fn reregister(i: usize, tasks: usize) -> wire::Reregister {
                 .into_protos(),
             ..Default::default()
         },
-        version: Some(remesos::master::MESOS_VERSION.into()),
+        version: Some(remesos::common::version::MESOS_VERSION.into()),
         endpoint: Some(format!("127.0.0.1:{}", 20000 + i)),
         tasks,
         frameworks: vec![framework_info()],

@@ -139,21 +139,13 @@ fn main() {
                         .collect();
                     launched += tasks.len();
                     first_accept.get_or_insert(now);
-                    let call = sched::Call {
-                        r#type: Some(sched::call::Type::Accept as i32),
-                        accept: Some(sched::call::Accept {
-                            offer_ids: vec![offer.id.clone()],
-                            operations: vec![v1::offer::Operation {
-                                r#type: Some(v1::offer::operation::Type::Launch as i32),
-                                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
-                                ..Default::default()
-                            }],
-                            filters: Some(v1::Filters {
-                                refuse_seconds: Some(0.0),
-                            }),
+                    let call = remesos::client::scheduler::launch_call(
+                        &offer,
+                        tasks,
+                        Some(v1::Filters {
+                            refuse_seconds: Some(0.0),
                         }),
-                        ..Default::default()
-                    };
+                    );
                     sub.call(call).await.expect("accept");
                 }
             }
@@ -166,7 +158,7 @@ fn main() {
                 }
                 if status.state == v1::TaskState::TaskFinished as i32 {
                     finished += 1;
-                } else if remesos::master::is_terminal(
+                } else if remesos::common::protocol::is_terminal(
                     v1::TaskState::try_from(status.state).unwrap(),
                 ) {
                     panic!(

@@ -604,21 +604,13 @@ impl Soak {
             ids.push(id);
             infos.push(info);
         }
-        let call = sched::Call {
-            r#type: Some(sched::call::Type::Accept as i32),
-            accept: Some(sched::call::Accept {
-                offer_ids: vec![offer.id.clone()],
-                operations: vec![v1::offer::Operation {
-                    r#type: Some(v1::offer::operation::Type::Launch as i32),
-                    launch: Some(v1::offer::operation::Launch { task_infos: infos }),
-                    ..Default::default()
-                }],
-                filters: Some(v1::Filters {
-                    refuse_seconds: Some(0.0),
-                }),
+        let call = remesos::client::scheduler::launch_call(
+            &offer,
+            infos,
+            Some(v1::Filters {
+                refuse_seconds: Some(0.0),
             }),
-            ..Default::default()
-        };
+        );
         let caller = self.caller.clone();
         let result = match caller {
             Some(caller) => tokio::time::timeout(CALL_TIMEOUT, caller.call(call)).await,
@@ -682,7 +674,7 @@ impl Soak {
             return;
         }
         task.last = Some(state);
-        if remesos::master::is_terminal(state) {
+        if remesos::common::protocol::is_terminal(state) {
             task.terminal = Some(Terminal {
                 state,
                 reason: status.reason,

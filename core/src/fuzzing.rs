@@ -238,9 +238,9 @@ pub fn flags(data: &[u8]) {
     static MASTER: std::sync::OnceLock<crate::flags::Flags> = std::sync::OnceLock::new();
     static AGENT: std::sync::OnceLock<crate::flags::Flags> = std::sync::OnceLock::new();
     let flags = if selector % 2 == 0 {
-        MASTER.get_or_init(crate::cli::master_flags)
+        MASTER.get_or_init(crate::master::flags::flags)
     } else {
-        AGENT.get_or_init(crate::cli::agent_flags)
+        AGENT.get_or_init(crate::agent::flags::flags)
     };
     if let Ok(loaded) = flags.load(&args, env.iter().copied()) {
         let _ = loaded.effective();

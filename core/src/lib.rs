@@ -27,10 +27,12 @@ pub mod cli;
 pub mod client;
 pub mod common;
 pub mod duration;
+pub mod executor;
 pub mod flags;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod master;
 pub mod resources;
+pub mod security;
 pub mod supervisor;
 pub mod zk;

@@ -71,7 +71,7 @@ async fn fetched_uris_files_api_and_usage_on_a_real_agent() {
             if id == "sleeper" && status.state == TaskState::TaskRunning as i32 {
                 sleeper_running = true;
             }
-            if TaskState::try_from(status.state).is_ok_and(remesos::master::is_terminal) {
+            if TaskState::try_from(status.state).is_ok_and(remesos::common::protocol::is_terminal) {
                 ends.insert(id, status);
             }
         }
@@ -247,7 +247,7 @@ async fn cgroups_limits_memory_limitation_and_a_pid_namespace() {
                 .kill("limited", status.agent_id.as_ref().unwrap())
                 .await;
         }
-        if TaskState::try_from(status.state).is_ok_and(remesos::master::is_terminal) {
+        if TaskState::try_from(status.state).is_ok_and(remesos::common::protocol::is_terminal) {
             ends.insert(id, status);
         }
     }
@@ -365,7 +365,7 @@ async fn a_task_group_runs_under_the_default_executor() {
             status.executor_id.as_ref().map(|e| e.value.as_str()),
             Some("group-executor")
         );
-        if TaskState::try_from(status.state).is_ok_and(remesos::master::is_terminal) {
+        if TaskState::try_from(status.state).is_ok_and(remesos::common::protocol::is_terminal) {
             ends.insert(status.task_id.value.clone(), status);
         }
     }

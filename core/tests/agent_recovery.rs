@@ -61,7 +61,7 @@ fn state_name(state: i32) -> &'static str {
 }
 
 fn terminal(state: i32) -> bool {
-    TaskState::try_from(state).is_ok_and(remesos::master::is_terminal)
+    TaskState::try_from(state).is_ok_and(remesos::common::protocol::is_terminal)
 }
 
 /// Launches 2 short tasks (they end while the agent is down) and 2 long ones (they write a
@@ -116,16 +116,34 @@ async fn kill_9_of_the_agent_keeps_tasks_running_and_reporting() {
 
     // kill -9: no chance to clean up. The executors are not the agent's to take along.
     agent.kill9();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Each executor has seen its agent go (it logs the broken link to its sandbox's stderr)
+    // and is still alive.
+    for eid in pids.keys() {
+        let stderr = sandbox(&work_dir, &agent_id, &framework, eid).join("stderr");
+        wait_until(&format!("executor {eid} notices the agent is gone"), || {
+            std::fs::read_to_string(&stderr)
+                .is_ok_and(|t| t.contains("disconnected from the agent"))
+        })
+        .await;
+    }
     for (eid, pid) in &pids {
         assert!(
             alive(*pid),
             "executor {eid} (pid {pid}) died with the agent"
         );
     }
-    // Long enough for the short tasks to finish while the agent is away: their executors
-    // keep the terminal updates and resend them when they resubscribe.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The short tasks finish while the agent is away (their commands leave the executor's
+    // session): their executors keep the terminal updates and resend them when they
+    // resubscribe.
+    for id in ["short-1", "short-2"] {
+        let pid = pids[id];
+        wait_until(&format!("{id}'s command ends"), || {
+            remesos::agent::isolator::session_members(pid)
+                .iter()
+                .all(|p| *p == pid)
+        })
+        .await;
+    }
     let ticks_before: BTreeMap<&str, usize> = ["long-1", "long-2"]
         .iter()
         .map(|id| (*id, ticks(&work_dir, &agent_id, &framework, id)))
@@ -154,8 +172,11 @@ async fn kill_9_of_the_agent_keeps_tasks_running_and_reporting() {
             .push(status.state);
     }
     // The long tasks kept running across the restart.
-    tokio::time::sleep(Duration::from_secs(1)).await;
     for (id, before) in &ticks_before {
+        wait_until(&format!("{id} ticks again"), || {
+            ticks(&work_dir, &agent_id, &framework, id) > *before
+        })
+        .await;
         let after = ticks(&work_dir, &agent_id, &framework, id);
         assert!(
             after > *before,
@@ -223,15 +244,29 @@ async fn kill_9_of_the_agent_keeps_tasks_running_and_reporting() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn ticks(work_dir: &Path, agent_id: &str, framework: &TestFramework, task: &str) -> usize {
-    let path = work_dir
+/// The latest run directory of a command task's executor (named after the task).
+fn sandbox(work_dir: &Path, agent_id: &str, framework: &TestFramework, task: &str) -> PathBuf {
+    work_dir
         .join("slaves")
         .join(agent_id)
         .join("frameworks")
         .join(&framework.sub.framework_id.value)
         .join("executors")
         .join(task)
-        .join("runs/latest/ticks");
+        .join("runs/latest")
+}
+
+/// Polls `condition` until it holds; fails the test after 30 s, naming what it waited for.
+async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ticks(work_dir: &Path, agent_id: &str, framework: &TestFramework, task: &str) -> usize {
+    let path = sandbox(work_dir, agent_id, framework, task).join("ticks");
     std::fs::read_to_string(path)
         .map(|t| t.lines().count())
         .unwrap_or(0)
@@ -278,7 +313,7 @@ async fn sigterm_leaves_executors_and_recover_cleanup_kills_them() {
     let addr = format!("127.0.0.1:{port}");
     let work_dir = dir.join("agent");
     let mut agent = spawn_agent(&master, port, &work_dir, &[]);
-    support::registered_agent_state(&addr).await;
+    let state = support::registered_agent_state(&addr).await;
     let mut framework = TestFramework::subscribe(&master, "cleanup", true).await;
     let offer = framework.next_offer().await;
     let task = command_task("sleeper", &offer, "cpus:0.2;mem:32", "sleep 600");
@@ -293,7 +328,12 @@ async fn sigterm_leaves_executors_and_recover_cleanup_kills_them() {
     let pid = pids["sleeper"];
     let status = agent.terminate().expect("the agent exits on SIGTERM");
     assert!(status.success(), "{status:?}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let agent_id = state["id"].as_str().unwrap();
+    let stderr = sandbox(&work_dir, agent_id, &framework, "sleeper").join("stderr");
+    wait_until("the executor notices the agent is gone", || {
+        std::fs::read_to_string(&stderr).is_ok_and(|t| t.contains("disconnected from the agent"))
+    })
+    .await;
     assert!(
         alive(pid),
         "a checkpointing framework's executor survives SIGTERM"

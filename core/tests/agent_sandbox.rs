@@ -1548,7 +1548,8 @@ impl Cluster {
         loop {
             let status = self.framework.next_update(Duration::from_secs(60)).await;
             if status.task_id.value == id
-                && v1::TaskState::try_from(status.state).is_ok_and(remesos::master::is_terminal)
+                && v1::TaskState::try_from(status.state)
+                    .is_ok_and(remesos::common::protocol::is_terminal)
             {
                 return status;
             }

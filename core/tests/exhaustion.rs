@@ -331,7 +331,7 @@ async fn reconcile_of_ten_thousand_tasks_answers_every_one() {
 }
 
 /// Slowloris: a connection that never finishes its request head is closed by the server
-/// after the header timeout (cli/serve.rs), so such connections cannot pile up.
+/// after the header timeout (api/serve.rs), so such connections cannot pile up.
 #[tokio::test]
 async fn connections_that_never_finish_a_request_head_are_closed() {
     let master = Master::start(&[], None).await;

@@ -356,21 +356,7 @@ async fn run_workload(master: MasterDetector, w: Workload, tally: Arc<Mutex<Tall
                             ..Default::default()
                         }
                     } else {
-                        sched::Call {
-                            r#type: Some(sched::call::Type::Accept as i32),
-                            accept: Some(sched::call::Accept {
-                                offer_ids: vec![offer.id.clone()],
-                                operations: vec![v1::offer::Operation {
-                                    r#type: Some(v1::offer::operation::Type::Launch as i32),
-                                    launch: Some(v1::offer::operation::Launch {
-                                        task_infos: tasks,
-                                    }),
-                                    ..Default::default()
-                                }],
-                                filters: None,
-                            }),
-                            ..Default::default()
-                        }
+                        remesos::client::scheduler::launch_call(&offer, tasks, None)
                     };
                     match sub.call(call).await {
                         Ok(_) => {
@@ -395,7 +381,7 @@ async fn run_workload(master: MasterDetector, w: Workload, tally: Arc<Mutex<Tall
                     v1::TaskState::try_from(status.state).unwrap_or(v1::TaskState::TaskStaging);
                 {
                     let mut t = tally.lock().unwrap();
-                    if remesos::master::is_terminal(state) {
+                    if remesos::common::protocol::is_terminal(state) {
                         t.terminal
                             .entry(id.clone())
                             .or_default()
@@ -753,6 +739,7 @@ async fn restarting_zookeeper_under_load_loses_no_task() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     zk.kill();
+    // The fault itself, not a wait: ZooKeeper stays down for 1.5 s.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     zk.restart();
 
@@ -989,7 +976,8 @@ async fn a_partitioned_agent_is_unreachable_then_reconciles() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // A late TASK_KILLED for the unaware framework's LOST tasks must not show up.
+    // A late TASK_KILLED for the unaware framework's LOST tasks must not show up: an absence,
+    // so a window of 2 s, not a condition to wait for.
     tokio::time::sleep(Duration::from_secs(2)).await;
     tallies[1]
         .lock()
@@ -1237,9 +1225,24 @@ async fn gone_agents_and_maintenance_survive_a_leader_change() {
         status,
         serde_json::json!({"down_machines": [{"hostname": "127.0.0.1", "ip": "127.0.0.1"}]})
     );
-    // A new agent on the DOWN machine is refused, and so is the gone one.
+    // A new agent on the DOWN machine is refused (the leader logs each refusal), and so is
+    // the gone one.
     let _new_agent = start_agent(&dir, free_port(), &url, &[]);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let next_index = ports
+        .iter()
+        .position(|p| next.ends_with(&format!(":{p}")))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !masters[next_index]
+        .log()
+        .contains("refusing an agent on a DOWN machine")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the new leader never refused the agent on the DOWN machine"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(metrics(&next).await.unwrap()["master/slaves_active"], 0.0);
     let (s, body) = post_json(&next, "/master/machine/up", &format!("[{machine}]")).await;
     assert_eq!(s, 200, "{body}");
@@ -1247,6 +1250,7 @@ async fn gone_agents_and_maintenance_survive_a_leader_change() {
         m["master/slaves_active"] == 1.0
     })
     .await;
+    // The gone agent never comes back: an absence, so a window of 2 s.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, body) = HttpClient::default()
         .get(&format!("http://{next}/master/slaves"))

@@ -183,19 +183,7 @@ async fn command_tasks_report_exit_codes_honour_kills_and_leave_sandboxes() {
         support::command_task("fails", &offer, "cpus:0.5;mem:64", "exit 3"),
         support::command_task("sleeps", &offer, "cpus:0.5;mem:64", "sleep 600"),
     ];
-    let accept = sched::Call {
-        r#type: Some(sched::call::Type::Accept as i32),
-        accept: Some(sched::call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![v1::offer::Operation {
-                r#type: Some(v1::offer::operation::Type::Launch as i32),
-                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
-                ..Default::default()
-            }],
-            filters: None,
-        }),
-        ..Default::default()
-    };
+    let accept = remesos::client::scheduler::launch_call(&offer, tasks, None);
     sub.call(accept).await.unwrap();
 
     let mut terminal = std::collections::BTreeMap::new();
@@ -216,7 +204,7 @@ async fn command_tasks_report_exit_codes_honour_kills_and_leave_sandboxes() {
             };
             sub.call(kill).await.unwrap();
         }
-        if remesos::master::is_terminal(v1::TaskState::try_from(status.state).unwrap()) {
+        if remesos::common::protocol::is_terminal(v1::TaskState::try_from(status.state).unwrap()) {
             terminal.insert(id, status);
         }
     }

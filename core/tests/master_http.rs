@@ -11,6 +11,7 @@ mod support;
 
 use remesos::client::scheduler::Subscription;
 use remesos::client::{Format, HttpClient};
+use remesos::common::version::MESOS_VERSION;
 use remesos::master::{self, Config, Master};
 use remesos::resources::Resources;
 use remesos_proto::v1;
@@ -97,21 +98,7 @@ async fn launch_and_finish(format: Format) {
         }),
         ..Default::default()
     };
-    let accept = sched::Call {
-        r#type: Some(sched::call::Type::Accept as i32),
-        accept: Some(sched::call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![v1::offer::Operation {
-                r#type: Some(v1::offer::operation::Type::Launch as i32),
-                launch: Some(v1::offer::operation::Launch {
-                    task_infos: vec![task],
-                }),
-                ..Default::default()
-            }],
-            filters: None,
-        }),
-        ..Default::default()
-    };
+    let accept = remesos::client::scheduler::launch_call(&offer, vec![task], None);
     assert_eq!(sub.call(accept).await.unwrap(), 202);
 
     let mut seen = Vec::new();
@@ -636,10 +623,7 @@ async fn paths_are_routed_with_libprocess_rules_and_grpc_by_content_type() {
     }
     let (s, h, body) = get("/version/").await;
     assert_eq!(s, 200);
-    assert_eq!(
-        json(&h, &body, "/version/")["version"],
-        master::MESOS_VERSION
-    );
+    assert_eq!(json(&h, &body, "/version/")["version"], MESOS_VERSION);
     // The longest prefix: /api/v1/<anything> is the operator API.
     let (s, _, body) = raw_request(
         "POST",

@@ -12,7 +12,7 @@
 //! Each test starts its own small cluster (`remesos master` and `remesos agent` processes,
 //! so agents can differ in attributes and addresses; a second is nothing next to a JVM) and
 //! the tests run one at a time: one Spark application on the machine at once, JVMs at
-//! 512 MiB. `tests/spark/setup.sh` (run once, from here) installs pyspark into
+//! 512 MiB. `tests/spark/setup.sh` (run by tests/run.sh before these tests) installs pyspark into
 //! `.venv-spark35`/`.venv-spark4`/`.venv-spark4-newest`, builds the Spark tarball served as
 //! `spark.executor.uri`, compiles the JVM SparkPi and builds the plugin.
 //!
@@ -118,12 +118,18 @@ fn prepare() -> Result<SparkEnv, String> {
         .parent()
         .ok_or("no repository root")?
         .to_path_buf();
-    let status = Command::new("bash")
-        .arg(root.join("tests/spark/setup.sh"))
-        .status()
-        .map_err(|e| format!("run tests/spark/setup.sh: {e}"))?;
-    if !status.success() {
-        return Err(format!("tests/spark/setup.sh failed: {status}"));
+    // Tests build nothing: tests/run.sh runs tests/spark/setup.sh before the end-to-end tier.
+    let cache = root.join(".cache/spark");
+    for made in [
+        cache.join("remesos-sparkpi.jar"),
+        cache.join("spark-3.5.3-bin-remesos.tgz"),
+    ] {
+        if !made.exists() {
+            return Err(format!(
+                "{} is missing: run `bash tests/spark/setup.sh` first (tests/run.sh does)",
+                made.display()
+            ));
+        }
     }
     let home = |venv: &str| -> Result<(PathBuf, PathBuf), String> {
         let python = root.join(venv).join("bin/python");
@@ -136,14 +142,15 @@ fn prepare() -> Result<SparkEnv, String> {
             .map_err(|e| format!("{}: {e}", python.display()))?;
         let home = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if home.is_empty() {
-            return Err(format!("pyspark is not installed in {venv}"));
+            return Err(format!(
+                "pyspark is not installed in {venv}: run `bash tests/spark/setup.sh` (tests/run.sh does)"
+            ));
         }
         Ok((PathBuf::from(home), python))
     };
     let (home35, python35) = home(".venv-spark35")?;
     let (home4, python4) = home(".venv-spark4")?;
     let (home4_newest, python4_newest) = home(".venv-spark4-newest")?;
-    let cache = root.join(".cache/spark");
     let plugin_jar = std::fs::read_dir(root.join("spark-plugin/target"))
         .ok()
         .and_then(|dir| {
@@ -618,6 +625,47 @@ enum Spark {
 
 /// `spark-submit` of the chosen pyspark with the driver settings every test shares: the
 /// driver on 127.0.0.1 (executors dial it), small JVMs, no UI.
+/// spark-submit of Spark 3.5 to `master` with its executors from `spark.mesos.executor.home`
+/// (the pip-installed Spark): what every Spark 3.5 client-mode test here starts with.
+fn submit35(cluster: &Cluster, name: &str, master: &str, args: &[&str]) -> Proc {
+    let executor_home = format!("spark.mesos.executor.home={}", spark_env().home35.display());
+    let mut all = vec!["--master", master, "--conf", &executor_home];
+    all.extend_from_slice(args);
+    spark_submit(Spark::V35, cluster, name, &all)
+}
+
+/// SparkPi (the JVM one, 20 slices) on two one-core executors, the job held until both
+/// registered (Spark's default ratio 0 starts with the first; a slow JVM start then ran it
+/// alone, and "executors: 2" below would fail).
+fn submit_sparkpi(cluster: &Cluster, name: &str, master: &str, conf: &[&str]) -> Proc {
+    let jar = spark_env().sparkpi_jar.display().to_string();
+    let mut args = vec![
+        "--conf",
+        "spark.cores.max=2",
+        "--conf",
+        "spark.executor.cores=1",
+        "--conf",
+        "spark.scheduler.minRegisteredResourcesRatio=1.0",
+        "--conf",
+        "spark.scheduler.maxRegisteredResourcesWaitingTime=180s",
+    ];
+    args.extend_from_slice(conf);
+    args.extend_from_slice(&["--class", "RemesosSparkPi", &jar, "20"]);
+    submit35(cluster, name, master, &args)
+}
+
+/// Waits for a `submit_sparkpi` job: it succeeds with pi to two decimals, computed on both
+/// executors. Returns the framework as `/master/state` showed it while the job ran.
+fn assert_sparkpi(cluster: &Cluster, driver: &mut Proc) -> Value {
+    let running = watch_framework(cluster, driver, "RemesosSparkPi", Duration::from_secs(240));
+    assert_succeeds(driver, cluster, Duration::from_secs(1), "SparkPi failed");
+    let out = driver.stdout();
+    let pi = pi_estimate(&out);
+    assert!((pi - std::f64::consts::PI).abs() < 0.01, "{out}");
+    assert!(out.contains("executors: 2"), "{out}");
+    running
+}
+
 fn spark_submit(version: Spark, cluster: &Cluster, name: &str, args: &[&str]) -> Proc {
     let env = spark_env();
     let (home, python) = match version {
@@ -820,7 +868,6 @@ fn pi_estimate(stdout: &str) -> f64 {
 #[test]
 fn spark35_sparkpi_with_executor_home_role_and_constraints() {
     let _serial = serial();
-    let env = spark_env();
     let cluster = start_cluster(&[
         AgentSpec {
             attributes: Some("zone:a"),
@@ -836,53 +883,18 @@ fn spark35_sparkpi_with_executor_home_role_and_constraints() {
         },
     ]);
     let master = format!("mesos://{}", cluster.master);
-    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
-    let jar = env.sparkpi_jar.display().to_string();
-    let mut driver = spark_submit(
-        Spark::V35,
+    let mut driver = submit_sparkpi(
         &cluster,
         "sparkpi",
+        &master,
         &[
-            "--master",
-            &master,
-            "--conf",
-            &executor_home,
-            "--conf",
-            "spark.cores.max=2",
-            "--conf",
-            "spark.executor.cores=1",
             "--conf",
             "spark.mesos.role=spark-e2e",
             "--conf",
             "spark.mesos.constraints=zone:a,b",
-            // "executors: 2" below: the job waits for both executors to register (Spark's
-            // default ratio 0 starts with the first; a slow JVM start then ran it alone).
-            "--conf",
-            "spark.scheduler.minRegisteredResourcesRatio=1.0",
-            "--conf",
-            "spark.scheduler.maxRegisteredResourcesWaitingTime=180s",
-            "--class",
-            "RemesosSparkPi",
-            &jar,
-            "20",
         ],
     );
-    let running = watch_framework(
-        &cluster,
-        &mut driver,
-        "RemesosSparkPi",
-        Duration::from_secs(240),
-    );
-    assert_succeeds(
-        &mut driver,
-        &cluster,
-        Duration::from_secs(1),
-        "SparkPi failed",
-    );
-    let out = driver.stdout();
-    let pi = pi_estimate(&out);
-    assert!((pi - std::f64::consts::PI).abs() < 0.01, "{out}");
-    assert!(out.contains("executors: 2"), "{out}");
+    let running = assert_sparkpi(&cluster, &mut driver);
 
     // While it ran: a framework under the role, two executor tasks on zones a and b.
     assert_eq!(running["role"], "spark-e2e", "{running}");
@@ -1009,17 +1021,12 @@ fn spark35_docker_image_is_refused_not_left_hanging() {
     let env = spark_env();
     let cluster = start_cluster(&[agent("127.0.0.1", "cpus:2;mem:2048")]);
     let master = format!("mesos://{}", cluster.master);
-    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
     let jar = env.sparkpi_jar.display().to_string();
-    let mut driver = spark_submit(
-        Spark::V35,
+    let mut driver = submit35(
         &cluster,
         "docker",
+        &master,
         &[
-            "--master",
-            &master,
-            "--conf",
-            &executor_home,
             "--conf",
             "spark.mesos.executor.docker.image=apache/spark:3.5.3",
             "--conf",
@@ -1069,23 +1076,17 @@ fn spark35_docker_image_is_refused_not_left_hanging() {
 #[test]
 fn spark35_killed_executor_is_replaced_and_the_job_completes() {
     let _serial = serial();
-    let env = spark_env();
     let cluster = start_cluster(&[
         agent("127.0.0.1", "cpus:2;mem:2560"),
         agent("127.0.0.1", "cpus:2;mem:2560"),
     ]);
     let master = format!("mesos://{}", cluster.master);
-    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
     let script = job("slow.py");
-    let mut driver = spark_submit(
-        Spark::V35,
+    let mut driver = submit35(
         &cluster,
         "slow",
+        &master,
         &[
-            "--master",
-            &master,
-            "--conf",
-            &executor_home,
             "--conf",
             "spark.cores.max=2",
             "--conf",
@@ -1187,18 +1188,13 @@ fn spark35_dynamic_allocation_with_the_mesos_external_shuffle_service() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let master = format!("mesos://{}", cluster.master);
-    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
     let port = format!("spark.shuffle.service.port={shuffle_port}");
     let script = job("dynalloc.py");
-    let mut driver = spark_submit(
-        Spark::V35,
+    let mut driver = submit35(
         &cluster,
         "dynalloc",
+        &master,
         &[
-            "--master",
-            &master,
-            "--conf",
-            &executor_home,
             "--conf",
             "spark.executor.cores=1",
             "--conf",
@@ -1453,17 +1449,12 @@ fn spark35_fine_grained_mode_runs_tasks_through_mesos_executor_driver() {
         agent("127.0.0.1", "cpus:2;mem:2560"),
     ]);
     let master = format!("mesos://{}", cluster.master);
-    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
     let jar = env.sparkpi_jar.display().to_string();
-    let mut driver = spark_submit(
-        Spark::V35,
+    let mut driver = submit35(
         &cluster,
         "finegrained",
+        &master,
         &[
-            "--master",
-            &master,
-            "--conf",
-            &executor_home,
             "--conf",
             "spark.mesos.coarse=false",
             "--class",
@@ -1688,7 +1679,6 @@ fn spark4_plugin_mesos_url_for_a_sparkcontext_built_directly() {
 #[test]
 fn spark35_sparkpi_with_mesos_zk_master_url() {
     let _serial = serial();
-    let env = spark_env();
     let zk = ZooKeeper::start();
     let zk_url = zk.url("/mesos");
     let (cluster, masters) = start_zk_cluster(
@@ -1705,49 +1695,8 @@ fn spark35_sparkpi_with_mesos_zk_master_url() {
         "the standby {standby} answers /master/state itself"
     );
     let master = format!("mesos://{zk_url}");
-    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
-    let jar = env.sparkpi_jar.display().to_string();
-    let mut driver = spark_submit(
-        Spark::V35,
-        &cluster,
-        "sparkpi-zk",
-        &[
-            "--master",
-            &master,
-            "--conf",
-            &executor_home,
-            "--conf",
-            "spark.cores.max=2",
-            "--conf",
-            "spark.executor.cores=1",
-            // "executors: 2" below: the job waits for both executors to register (Spark's
-            // default ratio 0 starts with the first; a slow JVM start then ran it alone).
-            "--conf",
-            "spark.scheduler.minRegisteredResourcesRatio=1.0",
-            "--conf",
-            "spark.scheduler.maxRegisteredResourcesWaitingTime=180s",
-            "--class",
-            "RemesosSparkPi",
-            &jar,
-            "20",
-        ],
-    );
-    let running = watch_framework(
-        &cluster,
-        &mut driver,
-        "RemesosSparkPi",
-        Duration::from_secs(240),
-    );
-    assert_succeeds(
-        &mut driver,
-        &cluster,
-        Duration::from_secs(1),
-        "SparkPi failed",
-    );
-    let out = driver.stdout();
-    let pi = pi_estimate(&out);
-    assert!((pi - std::f64::consts::PI).abs() < 0.01, "{out}");
-    assert!(out.contains("executors: 2"), "{out}");
+    let mut driver = submit_sparkpi(&cluster, "sparkpi-zk", &master, &[]);
+    let running = assert_sparkpi(&cluster, &mut driver);
     // The leader had the framework with both executors, one per agent.
     let tasks = running["tasks"].as_array().cloned().unwrap_or_default();
     assert_eq!(tasks.len(), 2, "{running}");
@@ -1770,7 +1719,6 @@ fn spark35_sparkpi_with_mesos_zk_master_url() {
 #[test]
 fn spark35_job_survives_leading_master_failover_through_zookeeper() {
     let _serial = serial();
-    let env = spark_env();
     let zk = ZooKeeper::start();
     let zk_url = zk.url("/mesos");
     let (mut cluster, masters) = start_zk_cluster(
@@ -1782,18 +1730,13 @@ fn spark35_job_survives_leading_master_failover_through_zookeeper() {
         ],
     );
     let master = format!("mesos://{zk_url}");
-    let executor_home = format!("spark.mesos.executor.home={}", env.home35.display());
     let script = job("slow.py");
     let tasks = 60;
-    let mut driver = spark_submit(
-        Spark::V35,
+    let mut driver = submit35(
         &cluster,
         "slow-zk",
+        &master,
         &[
-            "--master",
-            &master,
-            "--conf",
-            &executor_home,
             "--conf",
             "spark.cores.max=2",
             "--conf",

@@ -169,9 +169,9 @@ pub extern "system" fn Java_org_apache_mesos_MesosNativeLibrary__1version<'local
     })
 }
 
-/// The Mesos version the master reports (`remesos::master::MESOS_VERSION`, e.g. "1.11.0").
+/// The Mesos version the master reports (`remesos::common::version::MESOS_VERSION`, e.g. "1.11.0").
 fn mesos_version() -> (i64, i64, i64) {
-    let mut parts = remesos::master::MESOS_VERSION
+    let mut parts = remesos::common::version::MESOS_VERSION
         .split('.')
         .map(|p| p.parse::<i64>().unwrap_or(0));
     (

@@ -21,6 +21,8 @@ use v1::executor as exec;
 use super::runtime::{AgentHandle, Command, EXECUTOR_STREAM_BUFFER};
 use super::{Agent, CallError};
 use crate::api;
+use crate::common::json::{attributes_json, task_json};
+use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
 
 pub fn router(agent: AgentHandle, files: super::files::SharedFiles) -> Router {
@@ -220,7 +222,7 @@ async fn operator_api(
         Some(CallType::GetVersion) => {
             let mut r = response(RespType::GetVersion);
             r.get_version = Some(v1::agent::response::GetVersion {
-                version_info: crate::master::http::version_info(),
+                version_info: crate::common::version::version_info(),
             });
             api::ok(accept, &r)
         }
@@ -533,7 +535,7 @@ async fn health(State(agent): State<AgentHandle>) -> Response {
 
 async fn version() -> Response {
     api::json_ok(&remesos_proto::json::to_value(
-        &crate::master::http::version_info(),
+        &crate::common::version::version_info(),
     ))
 }
 
@@ -643,14 +645,10 @@ pub fn metrics_map(a: &Agent) -> Vec<(String, f64)> {
     m
 }
 
-fn task_json(t: &v1::Task) -> Value {
-    crate::master::state::task_json(t)
-}
-
 /// `/state` in the shape Mesos's agent serves (`src/slave/http.cpp`).
 pub fn state_json(a: &Agent) -> Value {
     let mut o = Map::new();
-    o.insert("version".into(), json!(crate::master::MESOS_VERSION));
+    o.insert("version".into(), json!(MESOS_VERSION));
     o.insert("build_user".into(), json!("remesos"));
     o.insert("start_time".into(), json!(a.start_time));
     o.insert("id".into(), json!(a.id.clone().unwrap_or_default()));
@@ -658,10 +656,7 @@ pub fn state_json(a: &Agent) -> Value {
     o.insert("hostname".into(), json!(a.config.hostname));
     let total = Resources::from_valid_protos(a.info.resources.clone());
     o.insert("resources".into(), Value::Object(total.to_json_map()));
-    o.insert(
-        "attributes".into(),
-        crate::master::state::attributes_json(&a.info.attributes),
-    );
+    o.insert("attributes".into(), attributes_json(&a.info.attributes));
     if let Some(m) = &a.master {
         o.insert(
             "master_hostname".into(),

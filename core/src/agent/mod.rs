@@ -15,8 +15,6 @@
 //!
 //! - `fetcher`: CommandInfo.URI download and extraction into a sandbox.
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
-//! - `command_executor`: the logic of `remesos executor`, the built-in command executor
-//!   (a separate process speaking the v1 executor API to the agent).
 //! - `status_update`: per-task update streams, checkpointed, retried until acknowledged.
 //! - `launcher`: detached executor processes; `paths`: Mesos's work_dir layout.
 
@@ -24,10 +22,10 @@
 #![allow(deprecated)]
 
 pub mod beneath;
-pub mod command_executor;
-pub mod default_executor;
+pub mod daemon;
 pub mod fetcher;
 pub mod files;
+pub mod flags;
 pub mod http;
 pub mod isolator;
 pub mod launcher;
@@ -398,7 +396,7 @@ impl Agent {
     /// The first message of a session: Register, or Reregister with what runs here.
     pub fn hello(&self) -> ToMaster {
         let endpoint = Some(self.endpoint());
-        let version = Some(crate::master::MESOS_VERSION.to_string());
+        let version = Some(crate::common::version::MESOS_VERSION.to_string());
         let Some(id) = &self.id else {
             return ToMaster::Register(wire::Register {
                 agent_info: self.info.clone(),
@@ -1192,12 +1190,12 @@ impl Agent {
                 kept.data = None;
                 task.statuses.push(kept);
                 latest = state;
-                if crate::master::is_terminal(state) {
+                if crate::common::protocol::is_terminal(state) {
                     let task = executor.tasks.remove(&tid).expect("present");
                     executor.completed.push(task);
                     self.count_terminal(state);
                 }
-            } else if crate::master::is_terminal(state) {
+            } else if crate::common::protocol::is_terminal(state) {
                 self.count_terminal(state);
             }
         }
@@ -1620,7 +1618,7 @@ impl Agent {
                 // as the executor saw it (e.g. "Command terminated with signal Killed").
                 if let Some((reason, message)) = &executor.limitation
                     && v1::TaskState::try_from(status.state).is_ok_and(|s| {
-                        crate::master::is_terminal(s) && s != v1::TaskState::TaskFinished
+                        crate::common::protocol::is_terminal(s) && s != v1::TaskState::TaskFinished
                     })
                 {
                     status.state = v1::TaskState::TaskFailed as i32;
@@ -1745,8 +1743,8 @@ impl Agent {
                         kept.data = None;
                         task.statuses.push(kept);
                     }
-                    let terminal =
-                        v1::TaskState::try_from(task.state).is_ok_and(crate::master::is_terminal);
+                    let terminal = v1::TaskState::try_from(task.state)
+                        .is_ok_and(crate::common::protocol::is_terminal);
                     if terminal {
                         if !self.updates.has_pending(&fid, &tid) {
                             self.updates.remove(&fid, &tid);
@@ -1795,7 +1793,7 @@ impl Agent {
     /// Whether the framework (known here) is PARTITION_AWARE.
     fn partition_aware(&self, framework_id: &str) -> bool {
         self.frameworks.get(framework_id).is_some_and(|f| {
-            crate::master::framework_has_capability(
+            crate::common::protocol::framework_has_capability(
                 &f.info,
                 v1::framework_info::capability::Type::PartitionAware,
             )

@@ -477,7 +477,7 @@ impl Runtime {
                 // agent takes it, so the task ends with the limitation.
                 let terminal = call.update.as_ref().is_some_and(|u| {
                     remesos_proto::v1::TaskState::try_from(u.status.state)
-                        .is_ok_and(crate::master::is_terminal)
+                        .is_ok_and(crate::common::protocol::is_terminal)
                 });
                 if terminal && self.agent.config.isolation.cgroups_mem {
                     let container = self

@@ -5,6 +5,9 @@
 // Handlers return `Response` as their error: boxing it would only add noise at every call site.
 #![allow(clippy::result_large_err)]
 
+pub mod logging;
+pub mod serve;
+
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};

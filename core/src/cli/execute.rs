@@ -236,21 +236,7 @@ async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
                     }),
                     ..Default::default()
                 };
-                let accept = sched::Call {
-                    r#type: Some(sched::call::Type::Accept as i32),
-                    accept: Some(sched::call::Accept {
-                        offer_ids: vec![offer.id.clone()],
-                        operations: vec![v1::offer::Operation {
-                            r#type: Some(v1::offer::operation::Type::Launch as i32),
-                            launch: Some(v1::offer::operation::Launch {
-                                task_infos: vec![task],
-                            }),
-                            ..Default::default()
-                        }],
-                        filters: None,
-                    }),
-                    ..Default::default()
-                };
+                let accept = crate::client::scheduler::launch_call(&offer, vec![task], None);
                 sub.call(accept).await.map_err(|e| e.to_string())?;
                 say(format!(
                     "Launched task {task_id} on agent {} ({})",
@@ -300,7 +286,7 @@ async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
             if let Some(ack) = crate::client::scheduler::acknowledge_call(&status) {
                 sub.call(ack).await.map_err(|e| e.to_string())?;
             }
-            if crate::master::is_terminal(
+            if crate::common::protocol::is_terminal(
                 v1::TaskState::try_from(status.state).unwrap_or(v1::TaskState::TaskLost),
             ) {
                 if let Some(f) = follower.as_mut() {

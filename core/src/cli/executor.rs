@@ -1,14 +1,14 @@
 //! `remesos executor`: the built-in command executor (logic in
-//! [`crate::agent::command_executor`]). The agent starts it in the executor's sandbox with
+//! [`crate::executor::command`]). The agent starts it in the executor's sandbox with
 //! the Mesos executor environment (reference/mesos-contract.md §4.1); it takes the flags
 //! Mesos's `mesos-executor` takes (§4.3). As in Mesos, flags come from the command line
 //! only: `MESOS_*` variables belong to the executor environment, not to flags.
 
 use std::process::ExitCode;
 
-use crate::agent::command_executor::{self, Config};
 use crate::client::Format;
 use crate::client::executor::ExecutorEnv;
+use crate::executor::command::{self, Config};
 use crate::flags::{Flag, Flags, LoadedFlags};
 
 pub fn flags() -> Flags {
@@ -99,7 +99,7 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
         "starting the command executor"
     );
     if loaded.get_bool("default").unwrap_or(false) {
-        let code = runtime.block_on(crate::agent::default_executor::run(
+        let code = runtime.block_on(crate::executor::default::run(
             executor_env,
             config,
             Format::Protobuf,
@@ -107,11 +107,7 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
         return ExitCode::from(code);
     }
     // Protobuf, as Mesos's HTTP command executor uses.
-    let code = runtime.block_on(command_executor::run(
-        executor_env,
-        config,
-        Format::Protobuf,
-    ));
+    let code = runtime.block_on(command::run(executor_env, config, Format::Protobuf));
     ExitCode::from(code)
 }
 

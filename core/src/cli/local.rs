@@ -37,23 +37,23 @@ pub fn flags() -> Flags {
         "logging_level",
         "quiet",
     ] {
-        if let Some(flag) = super::master::flags().get(name) {
+        if let Some(flag) = crate::master::flags::flags().get(name) {
             flags.add(flag.clone());
         }
     }
     // Where the agents find `remesos` (for `remesos executor`) and libmesos.so: needed when
     // the process running the cluster is not `remesos` (the JNI driver's `local` inside a JVM).
     for name in AGENT_PASS_THROUGH {
-        if let Some(flag) = super::agent::flags().get(name)
+        if let Some(flag) = crate::agent::flags::flags().get(name)
             && flags.get(name).is_none()
         {
             flags.add(flag.clone());
         }
     }
     // The master's and the agents' security flags: accepted only with values that leave
-    // them off (cli/security.rs).
-    super::security::declare(&mut flags, super::security::Daemon::Master);
-    super::security::declare(&mut flags, super::security::Daemon::Agent);
+    // them off (security/).
+    crate::security::declare(&mut flags, crate::security::Daemon::Master);
+    crate::security::declare(&mut flags, crate::security::Daemon::Agent);
     flags
 }
 
@@ -71,7 +71,7 @@ const AGENT_PASS_THROUGH: &[&str] = &[
 pub struct LocalCluster {
     /// `ip:port` of the master.
     pub master: String,
-    pub agents: Vec<super::agent::RunningAgent>,
+    pub agents: Vec<crate::agent::daemon::RunningAgent>,
     master_server: tokio::task::JoinHandle<()>,
 }
 
@@ -94,14 +94,13 @@ pub async fn start_with_args(args: &[String]) -> Result<LocalCluster, String> {
 }
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
-    use super::security::Daemon;
+    use crate::security::Daemon;
     let flags = flags();
     let loaded = match super::load_flags(&flags, args, env) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    if let Err(code) =
-        super::security::check(&flags, &loaded, &[Daemon::Master, Daemon::Agent], env)
+    if let Err(code) = super::check_security(&flags, &loaded, &[Daemon::Master, Daemon::Agent], env)
     {
         return code;
     }
@@ -133,7 +132,10 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
     // The embedded master: master flags with `remesos local`'s defaults (127.0.0.1:5050).
     let mut master_args = vec![];
     for (name, value) in loaded.effective() {
-        if super::master::flags().get(&name).is_some() && name != "help" && loaded.is_given(&name) {
+        if crate::master::flags::flags().get(&name).is_some()
+            && name != "help"
+            && loaded.is_given(&name)
+        {
             master_args.push(format!("--{name}={value}"));
         }
     }
@@ -143,12 +145,12 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
     if !loaded.is_given("hostname") {
         master_args.push("--hostname=127.0.0.1".into());
     }
-    let master_loaded = super::master::flags()
+    let master_loaded = crate::master::flags::flags()
         .load(&master_args, std::iter::empty::<(String, String)>())
         .map_err(|e| e.to_string())?;
-    let (mut master_config, master_bind) = super::master::config(&master_loaded)?;
-    let limits = super::serve::process_limits();
-    let listener = super::listen(master_bind)?;
+    let (mut master_config, master_bind) = crate::master::flags::config(&master_loaded)?;
+    let limits = crate::api::serve::process_limits();
+    let listener = crate::api::serve::listen(master_bind)?;
     let master_port = listener.local_addr().map_err(|e| e.to_string())?.port();
     master_config.port = master_port;
     let master_address = format!("{}:{}", master_config.ip, master_port);
@@ -160,7 +162,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
     ));
     let app = crate::master::http::router_with(handle, super::master::processes());
     let master_server = tokio::spawn(async move {
-        super::serve::serve(listener, app, limits, std::future::pending()).await;
+        crate::api::serve::serve(listener, app, limits, std::future::pending()).await;
     });
 
     let num = loaded.get_u32("num_agents").unwrap_or(1);
@@ -198,12 +200,12 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
                 args.push(format!("--{name}={value}"));
             }
         }
-        let agent_loaded = super::agent::flags()
+        let agent_loaded = crate::agent::flags::flags()
             .load(&args, std::iter::empty::<(String, String)>())
             .map_err(|e| e.to_string())?;
-        let (config, bind) = super::agent::config(&agent_loaded)?;
+        let (config, bind) = crate::agent::flags::config(&agent_loaded)?;
         let bind = SocketAddr::from((ip, bind.port()));
-        agents.push(super::agent::start(config, bind, master_address.clone()).await?);
+        agents.push(crate::agent::daemon::start(config, bind, master_address.clone()).await?);
     }
     Ok(LocalCluster {
         master: master_address,

@@ -5,16 +5,11 @@ mod execute;
 mod executor;
 mod fetcher;
 pub mod local;
-mod logging;
 mod master;
-pub mod security;
-pub(crate) mod serve;
-
-// The flag tables, for the fuzz target of flag parsing (crate::fuzzing).
-pub(crate) use agent::flags as agent_flags;
-pub(crate) use master::flags as master_flags;
 
 use std::process::ExitCode;
+
+use crate::security;
 
 const USAGE: &str = "Usage: remesos <command> [--flag=value ...]
 
@@ -53,7 +48,7 @@ pub fn main() -> ExitCode {
             println!(
                 "remesos {} (Mesos API {})",
                 env!("CARGO_PKG_VERSION"),
-                crate::master::MESOS_VERSION
+                crate::common::version::MESOS_VERSION
             );
             ExitCode::SUCCESS
         }
@@ -111,51 +106,27 @@ pub(crate) fn block_on(body: impl std::future::Future<Output = Result<(), String
     }
 }
 
-/// The address flags daemons share (`--ip`, `--hostname`, `--[no-]hostname_lookup`,
-/// `--advertise_ip`): the IP to bind, the hostname to advertise and the IP to advertise.
-pub(crate) fn address_flags(
+/// A daemon's start: refuses what [`security::refuse_unimplemented`] refuses (printed, exit code
+/// 1), starts logging, and warns about unknown `MESOS_*` variables.
+pub(crate) fn check_security(
+    flags: &crate::flags::Flags,
     loaded: &crate::flags::LoadedFlags,
-) -> Result<(std::net::Ipv4Addr, String, std::net::Ipv4Addr), String> {
-    let bind_ip: std::net::Ipv4Addr = match loaded.get_str("ip") {
-        Some(ip) => ip
-            .parse()
-            .map_err(|e| format!("failed to parse flag 'ip': {e}"))?,
-        None => std::net::Ipv4Addr::UNSPECIFIED,
-    };
-    let hostname = match loaded.get_str("hostname") {
-        Some(h) => h.to_string(),
-        None if !loaded.get_bool("hostname_lookup").unwrap_or(true) => {
-            advertised_ip(bind_ip, "localhost").to_string()
+    daemons: &[security::Daemon],
+    env: &[(String, String)],
+) -> Result<(), std::process::ExitCode> {
+    let pairs = || env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    for daemon in daemons {
+        if let Err(e) = security::refuse_unimplemented(loaded, *daemon, pairs()) {
+            eprintln!("{e}");
+            return Err(std::process::ExitCode::from(1));
         }
-        None => system_hostname(),
-    };
-    let ip = match loaded.get_str("advertise_ip") {
-        Some(ip) => ip
-            .parse()
-            .map_err(|e| format!("failed to parse flag 'advertise_ip': {e}"))?,
-        None => advertised_ip(bind_ip, &hostname),
-    };
-    Ok((bind_ip, hostname, ip))
-}
-
-/// Listen backlog for the daemons' ports (the kernel caps it at `net.core.somaxconn`).
-/// After a master failover every agent reconnects at once; with tokio's default of 1,024
-/// a burst of a thousand agents overflowed the accept queue here, and each dropped SYN
-/// costs its agent the kernel's 1 s retransmission timeout.
-const LISTEN_BACKLOG: u32 = 65535;
-
-/// Binds a daemon's listening socket (with `SO_REUSEADDR`, as a restarted daemon needs).
-pub(crate) fn listen(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, String> {
-    let bind = || -> std::io::Result<tokio::net::TcpListener> {
-        let socket = match addr {
-            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-        };
-        socket.set_reuseaddr(true)?;
-        socket.bind(addr)?;
-        socket.listen(LISTEN_BACKLOG)
-    };
-    bind().map_err(|e| format!("failed to bind {addr}: {e}"))
+    }
+    init_logging(
+        loaded.get_str("logging_level").unwrap_or("INFO"),
+        loaded.get_bool("quiet").unwrap_or(false),
+    );
+    security::warn_unknown_env(flags, pairs());
+    Ok(())
 }
 
 /// Sets up logging from Mesos's `--logging_level` and `--quiet`.
@@ -179,7 +150,7 @@ pub(crate) fn init_logging(level: &str, quiet: bool) {
         .with_filter_reloading();
     let handle = builder.reload_handle();
     if builder.try_init().is_ok() {
-        logging::install(
+        crate::api::logging::install(
             original,
             Box::new(move |filter| {
                 let filter =
@@ -188,35 +159,4 @@ pub(crate) fn init_logging(level: &str, quiet: bool) {
             }),
         );
     }
-}
-
-/// The machine's hostname, as Mesos uses it when `--hostname` is not given.
-pub(crate) fn system_hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".to_string();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
-/// The address to advertise for a daemon bound to `ip`: itself unless it is the wildcard,
-/// then the first IPv4 address `hostname` resolves to (loopback as the last resort).
-pub(crate) fn advertised_ip(ip: std::net::Ipv4Addr, hostname: &str) -> std::net::Ipv4Addr {
-    use std::net::ToSocketAddrs;
-    if !ip.is_unspecified() {
-        return ip;
-    }
-    (hostname, 0)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| {
-            addrs.find_map(|a| match a.ip() {
-                std::net::IpAddr::V4(v4) if !v4.is_unspecified() => Some(v4),
-                _ => None,
-            })
-        })
-        .unwrap_or(std::net::Ipv4Addr::LOCALHOST)
 }

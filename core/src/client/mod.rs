@@ -38,7 +38,7 @@ impl Default for HttpClient {
     fn default() -> Self {
         HttpClient {
             // Idle connections are given up before the daemons' header timeout closes them
-            // (cli/serve.rs), so a call never races the server's close.
+            // (api/serve.rs), so a call never races the server's close.
             inner: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(std::time::Duration::from_secs(20))
                 .pool_timer(hyper_util::rt::TokioTimer::new())

@@ -1,4 +1,13 @@
-//! What every layer shares (DESIGN.md §1): validated ids first; protocol predicates and
-//! version facts move here with the architecture step.
+//! What every layer shares (DESIGN.md §1), below master, agent, executors and clients:
+//! validated ids ([`id`]), protocol predicates ([`protocol`]: terminal states,
+//! capabilities), version facts ([`version`]), the JSON models of tasks and attributes
+//! both daemons serve ([`json`]) and the address a daemon advertises ([`address`]:
+//! hostname, IP, address flags). Mesos keeps the same things in `src/common/`
+//! (`validation.cpp`, `protobuf_utils.cpp`, `http.cpp`, `build.hpp`). Nothing here imports
+//! a module above `resources` and `flags`.
 
+pub mod address;
 pub mod id;
+pub mod json;
+pub mod protocol;
+pub mod version;

@@ -8,6 +8,7 @@ use v1::framework_info::capability::Type as Capability;
 
 use super::ConnId;
 use crate::allocator;
+use crate::common::protocol::framework_has_capability as has_capability;
 
 /// The subscription stream a framework is attached to.
 #[derive(Clone, Debug)]
@@ -129,12 +130,6 @@ impl Framework {
         }
         removed
     }
-}
-
-pub fn has_capability(info: &v1::FrameworkInfo, capability: Capability) -> bool {
-    info.capabilities
-        .iter()
-        .any(|c| c.r#type == Some(capability as i32))
 }
 
 pub fn framework_roles(info: &v1::FrameworkInfo) -> BTreeSet<String> {

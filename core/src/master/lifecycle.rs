@@ -13,7 +13,9 @@ use super::agent::Agent;
 use super::framework::Framework;
 use super::registrar::AgentRecord;
 use super::scheduler::operator_framework_event;
-use super::{ConnId, Effect, Master, Time, UnreachableAgent, is_terminal};
+use super::{ConnId, Effect, Master, Time, UnreachableAgent};
+use crate::common::protocol::is_terminal;
+use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
 
 /// Why an agent's registration was refused: the text, and whether the agent is told to
@@ -138,7 +140,7 @@ impl Master {
             endpoint,
             version: register
                 .version
-                .unwrap_or_else(|| super::MESOS_VERSION.to_string()),
+                .unwrap_or_else(|| MESOS_VERSION.to_string()),
             capabilities: register.capabilities,
             conn: Some(conn),
             active: true,
@@ -268,7 +270,7 @@ impl Master {
             endpoint,
             version: reregister
                 .version
-                .unwrap_or_else(|| super::MESOS_VERSION.to_string()),
+                .unwrap_or_else(|| MESOS_VERSION.to_string()),
             capabilities: reregister.capabilities,
             conn: Some(conn),
             active: true,

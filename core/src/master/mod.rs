@@ -27,6 +27,7 @@
 #![allow(deprecated)]
 
 mod agent;
+pub mod flags;
 mod framework;
 pub mod http;
 pub mod leadership;
@@ -57,7 +58,6 @@ use v1::scheduler as sched;
 
 pub use agent::Agent;
 pub use framework::Framework;
-pub use framework::has_capability as framework_has_capability;
 pub use lifecycle::{Backlog, Stream};
 pub use scheduler::Subscribed;
 pub use roles::RoleConfig;
@@ -65,10 +65,8 @@ pub use roles::RoleConfig;
 pub(crate) use scheduler::validate_call;
 
 use crate::allocator::{self, Allocator};
+use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
-
-/// The Mesos version remesos reports (`/version`, MasterInfo.version): the API level it speaks.
-pub const MESOS_VERSION: &str = "1.11.0";
 
 /// How often connected frameworks receive HEARTBEAT events (Mesos's DEFAULT_HEARTBEAT_INTERVAL).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
@@ -800,21 +798,6 @@ pub(crate) fn update_event(status: v1::TaskStatus) -> sched::Event {
         update: Some(sched::event::Update { status }),
         ..Default::default()
     }
-}
-
-pub fn is_terminal(state: v1::TaskState) -> bool {
-    use v1::TaskState as S;
-    matches!(
-        state,
-        S::TaskFinished
-            | S::TaskFailed
-            | S::TaskKilled
-            | S::TaskLost
-            | S::TaskError
-            | S::TaskDropped
-            | S::TaskGone
-            | S::TaskGoneByOperator
-    )
 }
 
 fn master_status(

@@ -280,7 +280,7 @@ impl Master {
 
     fn validate_framework_info(&self, info: &v1::FrameworkInfo) -> Result<(), CallError> {
         use v1::framework_info::capability::Type as Cap;
-        let multi_role = super::framework::has_capability(info, Cap::MultiRole);
+        let multi_role = crate::common::protocol::framework_has_capability(info, Cap::MultiRole);
         if multi_role && info.role.is_some() {
             return Err(bad(
                 "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable",

@@ -11,6 +11,8 @@ use v1::master::response as resp;
 use super::Master;
 use super::agent::Agent;
 use super::framework::Framework;
+use crate::common::json::{attributes_json, task_json};
+use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
 
 fn time_info(secs: f64) -> v1::TimeInfo {
@@ -240,7 +242,7 @@ impl Master {
 
     fn summary_header(&self) -> Map<String, Value> {
         let mut o = Map::new();
-        o.insert("version".into(), json!(super::MESOS_VERSION));
+        o.insert("version".into(), json!(MESOS_VERSION));
         o.insert("hostname".into(), json!(self.config.hostname));
         if let Some(cluster) = &self.config.cluster {
             o.insert("cluster".into(), json!(cluster));
@@ -553,102 +555,8 @@ fn task_counts<'a>(tasks: impl Iterator<Item = &'a v1::Task>) -> Map<String, Val
     counts
 }
 
-/// Attributes as Mesos's model shows them: text as strings, scalars as numbers, ranges and
-/// sets in their text form.
-pub fn attributes_json(attributes: &[v1::Attribute]) -> Value {
-    let mut o = Map::new();
-    for a in attributes {
-        let v = if let Some(t) = &a.text {
-            json!(t.value)
-        } else if let Some(s) = &a.scalar {
-            json!(s.value)
-        } else if let Some(r) = &a.ranges {
-            let parts: Vec<String> = r
-                .range
-                .iter()
-                .map(|r| format!("{}-{}", r.begin, r.end))
-                .collect();
-            json!(format!("[{}]", parts.join(", ")))
-        } else if let Some(s) = &a.set {
-            json!(format!("{{{}}}", s.item.join(", ")))
-        } else {
-            Value::Null
-        };
-        o.insert(a.name.clone(), v);
-    }
-    Value::Object(o)
-}
-
 fn resources_full(r: &Resources) -> Value {
     Value::Array(r.iter().map(mjson::to_value).collect())
-}
-
-pub fn task_json(t: &v1::Task) -> Value {
-    let resources = Resources::from_protos(t.resources.clone()).unwrap_or_default();
-    let role = resources.allocation_roles().into_iter().next();
-    let mut o = Map::new();
-    o.insert("id".into(), json!(t.task_id.value));
-    o.insert("name".into(), json!(t.name));
-    o.insert("framework_id".into(), json!(t.framework_id.value));
-    o.insert(
-        "executor_id".into(),
-        json!(
-            t.executor_id
-                .as_ref()
-                .map(|e| e.value.clone())
-                .unwrap_or_default()
-        ),
-    );
-    o.insert("slave_id".into(), json!(t.agent_id.value));
-    o.insert(
-        "state".into(),
-        json!(
-            v1::TaskState::try_from(t.state)
-                .map(|s| s.as_str_name())
-                .unwrap_or("TASK_STAGING")
-        ),
-    );
-    o.insert("resources".into(), Value::Object(resources.to_json_map()));
-    if let Some(role) = role {
-        o.insert("role".into(), json!(role));
-    }
-    let statuses: Vec<Value> = t
-        .statuses
-        .iter()
-        .map(|s| {
-            let mut m = Map::new();
-            m.insert(
-                "state".into(),
-                json!(
-                    v1::TaskState::try_from(s.state)
-                        .map(|s| s.as_str_name())
-                        .unwrap_or("TASK_STAGING")
-                ),
-            );
-            m.insert("timestamp".into(), json!(s.timestamp.unwrap_or(0.0)));
-            if let Some(h) = s.healthy {
-                m.insert("healthy".into(), json!(h));
-            }
-            if let Some(c) = &s.container_status {
-                m.insert("container_status".into(), mjson::to_value(c));
-            }
-            Value::Object(m)
-        })
-        .collect();
-    o.insert("statuses".into(), Value::Array(statuses));
-    if let Some(labels) = &t.labels {
-        o.insert("labels".into(), mjson::to_value(labels)["labels"].clone());
-    }
-    if let Some(d) = &t.discovery {
-        o.insert("discovery".into(), mjson::to_value(d));
-    }
-    if let Some(c) = &t.container {
-        o.insert("container".into(), mjson::to_value(c));
-    }
-    if let Some(u) = &t.user {
-        o.insert("user".into(), json!(u));
-    }
-    Value::Object(o)
 }
 
 fn offer_json(offer: &v1::Offer, resources: &Resources) -> Value {

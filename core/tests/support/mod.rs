@@ -273,20 +273,7 @@ impl TestFramework {
     }
 
     pub async fn launch(&mut self, offer: &v1::Offer, tasks: Vec<v1::TaskInfo>) {
-        use v1::scheduler as sched;
-        let accept = sched::Call {
-            r#type: Some(sched::call::Type::Accept as i32),
-            accept: Some(sched::call::Accept {
-                offer_ids: vec![offer.id.clone()],
-                operations: vec![v1::offer::Operation {
-                    r#type: Some(v1::offer::operation::Type::Launch as i32),
-                    launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
-                    ..Default::default()
-                }],
-                filters: None,
-            }),
-            ..Default::default()
-        };
+        let accept = remesos::client::scheduler::launch_call(offer, tasks, None);
         self.sub.call(accept).await.unwrap();
     }
 

@@ -28,62 +28,22 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `remesos` and libmesos.so (a no-op when fresh: `cargo test --workspace` built
-/// them already) and returns `(remesos, libmesos.so)`.
+/// `(remesos, libmesos.so)` of this test binary's profile. Tests build nothing: tests/run.sh
+/// builds both before the end-to-end tier (`cargo build --release -p remesos -p remesos-jni
+/// --lib --bins`); a missing one fails the test with that command.
 pub fn artifacts() -> (PathBuf, PathBuf) {
-    static BUILT: Mutex<bool> = Mutex::new(false);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     let dir = target_dir();
-    if !*built {
-        let profile = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("release");
-        let mut cargo = Command::new(env!("CARGO"));
-        // `--lib --bins`: the remesos binary and the libmesos.so cdylib (a `--bin` filter
-        // alone would skip the library). The variables cargo sets for this test binary
-        // must not reach the nested build: ring's build script watches CARGO_MANIFEST_DIR,
-        // and a different value there rebuilds the TLS stack and the whole core crate.
-        cargo.current_dir(repo_root()).args([
-            "build",
-            "-p",
-            "remesos",
-            "-p",
-            "remesos-jni",
-            "--lib",
-            "--bins",
-        ]);
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            let per_package = name.starts_with("CARGO_PKG_")
-                || name.starts_with("CARGO_BIN_")
-                || name.starts_with("CARGO_MANIFEST_")
-                || matches!(
-                    name.as_ref(),
-                    "CARGO_CRATE_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                        | "CARGO_TARGET_TMPDIR"
-                        | "CARGO_RUSTC_CURRENT_DIR"
-                );
-            if per_package {
-                cargo.env_remove(name.as_ref());
-            }
-        }
-        if profile == "release" {
-            cargo.arg("--release");
-        }
-        let status = cargo.status().expect("run cargo build");
+    let built = |name: &str| {
+        let path = dir.join(name);
         assert!(
-            status.success(),
-            "cargo build of remesos and libmesos.so failed"
+            path.exists(),
+            "{} is missing: build it first with `cargo build --release -p remesos -p \
+             remesos-jni --lib --bins` (tests/run.sh does)",
+            path.display()
         );
-        *built = true;
-    }
-    let remesos = dir.join("remesos");
-    let library = dir.join("libmesos.so");
-    assert!(remesos.exists(), "{} is missing", remesos.display());
-    assert!(library.exists(), "{} is missing", library.display());
-    (remesos, library)
+        path
+    };
+    (built("remesos"), built("libmesos.so"))
 }
 
 fn cache_dir() -> PathBuf {
@@ -167,7 +127,8 @@ pub fn classpath(kind: &str) -> Vec<PathBuf> {
 }
 
 /// The project's jar (java/, built by Maven with the current libmesos.so inside), plain or
-/// `shaded-protobuf`. Rebuilt when libmesos.so or a Java source is newer than the jar.
+/// `shaded-protobuf`, built by tests/run.sh; refused when libmesos.so or a Java source is
+/// newer than the jar.
 pub fn project_jar(shaded: bool) -> PathBuf {
     let (_, library) = artifacts();
     let _guard = TOOLS.lock().unwrap_or_else(|e| e.into_inner());
@@ -186,24 +147,13 @@ pub fn project_jar(shaded: bool) -> PathBuf {
     let fresh = [&plain, &shaded_jar]
         .iter()
         .all(|jar| matches!((modified(jar), newest_input), (Some(j), Some(i)) if j >= i));
-    if !fresh {
-        let output = Command::new("mvn")
-            .args(["-q", "-B", "-f"])
-            .arg(java.join("pom.xml"))
-            .arg(format!(
-                "-Dremesos.native.dir={}",
-                library.parent().expect("library dir").display()
-            ))
-            .args(["package", "-DskipTests"])
-            .output()
-            .expect("run mvn (Maven is required: apt-get install maven)");
-        assert!(
-            output.status.success(),
-            "mvn package of java/ failed:\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    assert!(
+        fresh,
+        "java/'s jars are missing or older than java/src or libmesos.so: build them with \
+         `mvn -q -B -f java/pom.xml -Dremesos.native.dir={} package -DskipTests` \
+         (tests/run.sh does)",
+        library.parent().expect("library dir").display()
+    );
     if shaded { shaded_jar } else { plain }
 }
 

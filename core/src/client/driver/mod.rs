@@ -112,5 +112,5 @@ pub fn current_user() -> String {
 
 /// The machine's hostname (for an empty `FrameworkInfo.hostname`).
 pub fn hostname() -> String {
-    crate::cli::system_hostname()
+    crate::common::address::system_hostname()
 }

@@ -272,7 +272,7 @@ impl State {
     }
 
     fn partition_aware(&self) -> bool {
-        crate::master::framework_has_capability(
+        crate::common::protocol::framework_has_capability(
             &self.framework,
             v1::framework_info::capability::Type::PartitionAware,
         )

@@ -14,7 +14,6 @@ mod routing;
 mod scheduler;
 mod standby;
 
-pub use operator::version_info;
 pub use standby::Snapshot;
 
 use axum::Router;

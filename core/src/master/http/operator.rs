@@ -15,6 +15,7 @@ use remesos_proto::v1;
 use v1::master::{self as op, call::Type as CallType, response::Type as RespType};
 
 use crate::api;
+use crate::common::version::version_info;
 use crate::master::Master;
 use crate::master::runtime::{Command, MasterHandle, OPERATOR_STREAM_BUFFER};
 
@@ -26,18 +27,6 @@ fn response(ty: RespType) -> op::Response {
     op::Response {
         r#type: Some(ty as i32),
         ..Default::default()
-    }
-}
-
-pub fn version_info() -> v1::VersionInfo {
-    v1::VersionInfo {
-        version: crate::master::MESOS_VERSION.to_string(),
-        build_date: Some(String::new()),
-        build_time: Some(0.0),
-        build_user: Some("remesos".to_string()),
-        git_sha: Some(format!("remesos-{}", env!("CARGO_PKG_VERSION"))),
-        git_branch: None,
-        git_tag: None,
     }
 }
 
@@ -623,7 +612,7 @@ pub async fn tasks(
             .into_iter()
             .skip(offset)
             .take(limit)
-            .map(crate::master::state::task_json)
+            .map(crate::common::json::task_json)
             .collect();
         json!({ "tasks": tasks })
     })

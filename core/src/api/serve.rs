@@ -1,6 +1,7 @@
 //! The daemons' HTTP/h2c server: one accept loop per port, serving the axum router
 //! (v1 APIs, operator endpoints, the agents' gRPC) over HTTP/1.1 and h2c, with the limits
-//! an exposed port needs (issue 11, defect 4 d).
+//! an exposed port needs (issue 11, defect 4 d). Both daemons and `local` serve through it;
+//! [`listen`] binds their ports.
 //!
 //! Mesos's libprocess keeps every accepted socket until its peer closes it and has no
 //! header timeout; its operators raise `ulimit -n` by hand. Here:
@@ -51,6 +52,26 @@ const H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 const MAX_BUF_SIZE: usize = 64 * 1024;
 /// How long shutdown waits for open connections (event streams never end by themselves).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Listen backlog for the daemons' ports (the kernel caps it at `net.core.somaxconn`).
+/// After a master failover every agent reconnects at once; with tokio's default of 1,024
+/// a burst of a thousand agents overflowed the accept queue here, and each dropped SYN
+/// costs its agent the kernel's 1 s retransmission timeout.
+const LISTEN_BACKLOG: u32 = 65535;
+
+/// Binds a daemon's listening socket (with `SO_REUSEADDR`, as a restarted daemon needs).
+pub(crate) fn listen(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    let bind = || -> std::io::Result<tokio::net::TcpListener> {
+        let socket = match addr {
+            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    bind().map_err(|e| format!("failed to bind {addr}: {e}"))
+}
 
 /// Connection limits derived from the process's descriptor limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

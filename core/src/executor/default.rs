@@ -25,12 +25,13 @@ use remesos_proto::v1;
 use v1::TaskState;
 use v1::executor::{self as exec, event};
 
-use super::command_executor::{
+use super::command::{
     Config, DEFAULT_KILL_GRACE_PERIOD, HEARTBEAT_INTERVAL, LaunchSpec, SHUTDOWN_MARGIN,
-    TERMINAL_ACK_TIMEOUT, describe_wait_status, is_terminal, launch_spec,
+    TERMINAL_ACK_TIMEOUT, describe_wait_status, launch_spec,
 };
 use crate::client::Format;
 use crate::client::executor::{Connection, ExecutorEnv, event_type};
+use crate::common::protocol::is_terminal;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -265,7 +266,7 @@ impl DefaultExecutor {
 
     fn framework_has_killing_state(&self) -> bool {
         self.framework_info.as_ref().is_some_and(|f| {
-            crate::master::framework_has_capability(
+            crate::common::protocol::framework_has_capability(
                 f,
                 v1::framework_info::capability::Type::TaskKillingState,
             )
@@ -409,7 +410,7 @@ fn grace_period(policy: Option<&v1::KillPolicy>) -> Option<Duration> {
 
 /// Runs the default executor until it should exit; returns the exit status.
 pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
-    use super::command_executor::{Link, link_step, sleep_until, spawn};
+    use super::command::{Link, link_step, sleep_until, spawn};
     let mut connection = Connection::new(&env, format);
     let mut executor = DefaultExecutor::new(config);
     let mut groups: BTreeMap<String, i32> = BTreeMap::new();

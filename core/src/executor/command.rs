@@ -47,6 +47,7 @@ use v1::{TaskState, task_status::Reason};
 
 use crate::client::executor::{Connection, ExecutorEnv, event_type};
 use crate::client::{Error, Format};
+use crate::common::protocol::is_terminal;
 
 /// Mesos's default kill grace period when neither the KILL nor the task has a kill policy
 /// (`src/launcher/executor.cpp`: "set to 3s for backwards compatibility").
@@ -361,7 +362,7 @@ impl CommandExecutor {
 
     fn framework_has_killing_state(&self) -> bool {
         self.framework_info.as_ref().is_some_and(|f| {
-            crate::master::framework_has_capability(
+            crate::common::protocol::framework_has_capability(
                 f,
                 v1::framework_info::capability::Type::TaskKillingState,
             )
@@ -482,21 +483,6 @@ impl CommandExecutor {
             ..Default::default()
         }))
     }
-}
-
-/// Terminal states (reference/mesos-contract.md §8.1).
-pub fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskLost
-            | TaskState::TaskError
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
 }
 
 fn grace_period(policy: Option<&v1::KillPolicy>) -> Option<Duration> {

@@ -16,6 +16,10 @@
 //! `MESOS_*` variables that name no flag of the daemon are still ignored (the environment
 //! carries much else) but each is warned about by name at start, so that a misspelt or
 //! unsupported setting does not pass silently.
+//!
+//! This module is the daemons' security configuration (DESIGN.md §1 `security/`): today the
+//! refusal above; authentication, the local authorizer and TLS land here. The CLI only
+//! prints its error and exits (`cli::check_security`).
 
 use crate::flags::{Flag, FlagKind, Flags, LoadedFlags, Source};
 
@@ -236,29 +240,6 @@ pub fn refuse_unimplemented<K: AsRef<str>, V: AsRef<str>>(
             ));
         }
     }
-    Ok(())
-}
-
-/// A daemon's start: refuses what [`refuse_unimplemented`] refuses (printed, exit code
-/// 1), starts logging, and warns about unknown `MESOS_*` variables.
-pub fn check(
-    flags: &Flags,
-    loaded: &LoadedFlags,
-    daemons: &[Daemon],
-    env: &[(String, String)],
-) -> Result<(), std::process::ExitCode> {
-    let pairs = || env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    for daemon in daemons {
-        if let Err(e) = refuse_unimplemented(loaded, *daemon, pairs()) {
-            eprintln!("{e}");
-            return Err(std::process::ExitCode::from(1));
-        }
-    }
-    super::init_logging(
-        loaded.get_str("logging_level").unwrap_or("INFO"),
-        loaded.get_bool("quiet").unwrap_or(false),
-    );
-    warn_unknown_env(flags, pairs());
     Ok(())
 }
 

@@ -1,0 +1,85 @@
+//! An agent daemon in this process: bind its port, recover its checkpointed state (Mesos's
+//! `Slave::recover`, `src/slave/slave.cpp`), start the actor and its master session, serve
+//! its HTTP API. `remesos agent` runs one (cli/agent.rs), `local` runs several.
+
+use std::net::SocketAddr;
+
+use super::{Agent, Config};
+
+/// A running agent: its HTTP server and actor.
+pub struct RunningAgent {
+    pub handle: super::runtime::AgentHandle,
+    pub address: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl RunningAgent {
+    /// Kills the agent's executors and stops serving.
+    pub async fn stop(self) {
+        self.handle.shutdown(true).await;
+        self.server.abort();
+    }
+
+    /// Stops as `remesos agent` does on SIGTERM: executors of frameworks that checkpoint
+    /// keep running for the agent's next start to recover; the others are killed.
+    pub async fn stop_for_restart(self) {
+        self.handle.shutdown(false).await;
+        self.server.abort();
+    }
+}
+
+/// Binds, starts the actor and the master session, serves in the background.
+pub async fn start(
+    mut config: Config,
+    bind: SocketAddr,
+    master: impl Into<crate::zk::MasterDetector>,
+) -> Result<RunningAgent, String> {
+    let master = master.into();
+    let shown = master
+        .current()
+        .unwrap_or_else(|| "(detecting)".to_string());
+    let limits = crate::api::serve::process_limits();
+    let listener = crate::api::serve::listen(bind)?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    config.port = address.port();
+    tracing::info!(%address, master = %shown, work_dir = %config.work_dir.display(), "remesos agent starting");
+    let files = super::files::SharedFiles::default();
+    let work_dir = config.work_dir.clone();
+    let now = super::runtime::now();
+    let mut state = Agent::new(config, now);
+    let recovered = match super::recovery::read(&work_dir)? {
+        super::recovery::Outcome::Fresh => vec![],
+        super::recovery::Outcome::Rebooted { old_agent_id } => {
+            tracing::warn!(
+                ?old_agent_id,
+                "the machine rebooted since the last checkpoint: registering as a new agent"
+            );
+            vec![]
+        }
+        super::recovery::Outcome::Recovered(mut checkpoint) => {
+            let killed = super::recovery::drop_unrecoverable(&mut checkpoint);
+            if killed > 0 {
+                tracing::info!(
+                    killed,
+                    "killed executors of frameworks that do not checkpoint"
+                );
+            }
+            let agent_id = checkpoint.agent_id.clone();
+            let live = state.recover(now, *checkpoint);
+            tracing::info!(%agent_id, executors = live.len(), "recovered the agent's state");
+            live
+        }
+    };
+    super::recovery::write_boot_id(&work_dir)
+        .map_err(|e| format!("failed to write {}/meta/boot_id: {e}", work_dir.display()))?;
+    let handle = super::runtime::spawn(state, master, files.clone(), recovered);
+    let app = super::http::router(handle.clone(), files);
+    let server = tokio::spawn(async move {
+        crate::api::serve::serve(listener, app, limits, std::future::pending()).await;
+    });
+    Ok(RunningAgent {
+        handle,
+        address,
+        server,
+    })
+}

@@ -1,0 +1,258 @@
+//! The agent's flags (reference/mesos-contract.md §7), as Mesos declares them in
+//! `src/slave/flags.cpp`, and the [`Config`] they make: attributes, resources (detected when
+//! not given, as `src/slave/containerizer/containerizer.cpp` does), work_dir, executors'
+//! environment. `remesos agent` loads them from its command line and environment
+//! (cli/agent.rs); `local` loads them for each of its agents.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use remesos_proto::v1;
+
+use super::Config;
+use crate::flags::{Flag, Flags, LoadedFlags};
+use crate::resources::Resources;
+
+/// The flags of `remesos agent`.
+pub fn flags() -> Flags {
+    let mut flags = Flags::new("remesos agent")
+        .flag(Flag::string("master", "The master: host:port, master@host:port, zk://host:port,.../path or file:///path"))
+        .flag(Flag::duration("zk_session_timeout", "ZooKeeper session timeout of the master detector").default(crate::zk::DEFAULT_SESSION_TIMEOUT))
+        .flag(Flag::string("ip", "IP address to listen on (default: all interfaces)"))
+        .flag(Flag::u16("port", "Port to listen on").default(5051u16))
+        .flag(Flag::string("advertise_ip", "IP address advertised to the master and executors"))
+        .flag(Flag::string("hostname", "Hostname the agent advertises (default: the system hostname)"))
+        .flag(Flag::bool("hostname_lookup", "Whether to look up the hostname").default(true))
+        .flag(Flag::path("work_dir", "Directory for sandboxes and checkpoints"))
+        .flag(Flag::string("resources", "Total consumable resources, e.g. 'cpus:4;mem:4096;ports:[31000-32000]'"))
+        .flag(Flag::string("default_role", "Role of resources without one").default("*"))
+        .flag(Flag::string("attributes", "Attributes of the machine, e.g. 'rack:r1;os:debian'"))
+        .flag(Flag::string(
+            "isolation",
+            "Isolators: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, namespaces/pid",
+        ).default("posix/cpu,posix/mem"))
+        .flag(Flag::string("cgroups_root", "Name of the cgroup holding the containers' cgroups").default("mesos"))
+        .flag(Flag::bool("cgroups_enable_cfs", "Hard-limit CPU with a CFS quota (cgroups/cpu)").default(false))
+        .flag(Flag::path("frameworks_home", "Directory relative fetcher URIs are resolved against"))
+        .flag(
+            Flag::duration("fetcher_stall_timeout", "A download receiving nothing this long fails")
+                .default(Duration::from_secs(60)),
+        )
+        .flag(Flag::path("launcher_dir", "Directory holding the `remesos` binary (default: this binary's directory)"))
+        .flag(Flag::path(
+            "native_library",
+            "libmesos.so given to executors as MESOS_NATIVE_JAVA_LIBRARY (default: libmesos.so beside this binary)",
+        ))
+        .flag(Flag::string("executor_environment_variables", "JSON object of the executors' environment"))
+        .flag(
+            Flag::duration("executor_registration_timeout", "Time for an executor to subscribe")
+                .default(Duration::from_secs(60)),
+        )
+        .flag(
+            Flag::duration("executor_shutdown_grace_period", "Time an executor gets to shut down")
+                .default(Duration::from_secs(5)),
+        )
+        .flag(
+            Flag::duration("executor_reregistration_timeout", "Time for executors to resubscribe after recovery")
+                .default(Duration::from_secs(2)),
+        )
+        .flag(Flag::duration("recovery_timeout", "Time executors wait for a restarting agent").default(Duration::from_secs(900)))
+        .flag(
+            Flag::duration("registration_backoff_factor", "Backoff factor for (re)registering with the master")
+                .default(Duration::from_secs(1)),
+        )
+        .flag(Flag::string("recover", "reconnect or cleanup").default("reconnect"))
+        .flag(Flag::bool("switch_user", "Run tasks as their user when running as root").default(true))
+        .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
+        .flag(Flag::bool("quiet", "Log errors only").default(false))
+        .flag(Flag::path("log_dir", "Accepted for compatibility; remesos logs to stderr"));
+    // Mesos's security flags: accepted only with values that leave them off.
+    crate::security::declare(&mut flags, crate::security::Daemon::Agent);
+    flags
+}
+
+/// Mesos's attribute text: `name:value;...`, values are scalars, ranges `[a-b]`, sets `{a,b}`
+/// or text.
+pub fn parse_attributes(text: &str) -> Result<Vec<v1::Attribute>, String> {
+    let mut out = Vec::new();
+    for item in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, value) = item
+            .split_once(':')
+            .ok_or_else(|| format!("invalid attribute '{item}': expected name:value"))?;
+        let mut attribute = v1::Attribute {
+            name: name.trim().to_string(),
+            ..Default::default()
+        };
+        let value = value.trim();
+        if let Ok(number) = value.parse::<f64>() {
+            attribute.r#type = v1::value::Type::Scalar as i32;
+            attribute.scalar = Some(v1::value::Scalar { value: number });
+        } else if value.starts_with('[') {
+            let r = Resources::parse(&format!("{name}:{value}"), "*")
+                .map_err(|e| format!("invalid attribute '{item}': {e}"))?;
+            attribute.r#type = v1::value::Type::Ranges as i32;
+            attribute.ranges = r.ranges(name.trim());
+        } else if value.starts_with('{') {
+            let items = value.trim_matches(|c| c == '{' || c == '}');
+            attribute.r#type = v1::value::Type::Set as i32;
+            attribute.set = Some(v1::value::Set {
+                item: items.split(',').map(|s| s.trim().to_string()).collect(),
+            });
+        } else {
+            attribute.r#type = v1::value::Type::Text as i32;
+            attribute.text = Some(v1::value::Text {
+                value: value.to_string(),
+            });
+        }
+        out.push(attribute);
+    }
+    Ok(out)
+}
+
+/// Detects resources as Mesos does when `--resources` is absent: every core, memory minus
+/// 1 GB (half if under 2 GB), the work_dir's disk minus 5 GB (half if under 10 GB), ports
+/// `[31000-32000]`.
+pub fn detect_resources(work_dir: &std::path::Path) -> String {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mem_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(1024);
+    let mem = if mem_mb < 2048 {
+        mem_mb / 2
+    } else {
+        mem_mb - 1024
+    };
+    let disk_mb = disk_mb(work_dir).unwrap_or(10 * 1024);
+    let disk = if disk_mb < 10 * 1024 {
+        disk_mb / 2
+    } else {
+        disk_mb - 5 * 1024
+    };
+    format!("cpus:{cpus};mem:{mem};disk:{disk};ports:[31000-32000]")
+}
+
+fn disk_mb(path: &std::path::Path) -> Option<u64> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we pass; the path is NUL-terminated.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return None;
+    }
+    Some((s.f_blocks as u64).saturating_mul(s.f_frsize as u64) / (1024 * 1024))
+}
+
+/// Builds the agent's configuration and bind address from loaded flags.
+pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
+    let work_dir = PathBuf::from(
+        loaded
+            .get_str("work_dir")
+            .ok_or("flag 'work_dir' is required")?,
+    );
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| format!("failed to create --work_dir '{}': {e}", work_dir.display()))?;
+    let work_dir = work_dir
+        .canonicalize()
+        .map_err(|e| format!("failed to resolve --work_dir: {e}"))?;
+    let (bind_ip, hostname, ip) = crate::common::address::address_flags(loaded)?;
+    let port = loaded.get_u16("port").unwrap_or(5051);
+    let default_role = loaded.get_str("default_role").unwrap_or("*");
+    let resource_text = match loaded.get_str("resources") {
+        Some(r) => r.to_string(),
+        None => detect_resources(&work_dir),
+    };
+    let resources = if resource_text.trim_start().starts_with('[') {
+        let json: serde_json::Value = serde_json::from_str(&resource_text)
+            .map_err(|e| format!("failed to parse flag 'resources': {e}"))?;
+        Resources::from_json(&json, default_role)
+    } else {
+        Resources::parse(&resource_text, default_role)
+    }
+    .map_err(|e| format!("failed to parse flag 'resources': {e}"))?;
+    let attributes = parse_attributes(loaded.get_str("attributes").unwrap_or(""))?;
+    let here = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.to_path_buf()));
+    let launcher_dir = loaded
+        .get_str("launcher_dir")
+        .map(PathBuf::from)
+        .or_else(|| here.clone())
+        .ok_or("cannot find the launcher directory; set --launcher_dir")?;
+    let native_library = loaded
+        .get_str("native_library")
+        .map(PathBuf::from)
+        .or_else(|| here.map(|d| d.join("libmesos.so")));
+    let executor_environment = match loaded.get_str("executor_environment_variables") {
+        Some(text) => {
+            let map: BTreeMap<String, String> = serde_json::from_str(text).map_err(|e| {
+                format!("failed to parse flag 'executor_environment_variables': {e}")
+            })?;
+            Some(map)
+        }
+        None => None,
+    };
+    let mut isolation = super::isolator::Isolation::parse(
+        loaded.get_str("isolation").unwrap_or("posix/cpu,posix/mem"),
+    )?;
+    isolation.enable_cfs = loaded.get_bool("cgroups_enable_cfs").unwrap_or(false);
+    isolation.prepare(loaded.get_str("cgroups_root").unwrap_or("mesos"))?;
+    if let Some(hierarchy) = &isolation.hierarchy {
+        tracing::info!(?hierarchy, "cgroups isolation");
+    }
+    let fetch = super::fetcher::FetchOptions {
+        frameworks_home: loaded.get_str("frameworks_home").map(PathBuf::from),
+        stall_timeout: loaded
+            .get_duration("fetcher_stall_timeout")
+            .unwrap_or(Duration::from_secs(60)),
+        total_timeout: None,
+        ca_files: Vec::new(),
+    };
+    match loaded.get_str("recover").unwrap_or("reconnect") {
+        "reconnect" | "cleanup" => {}
+        other => {
+            return Err(format!(
+                "invalid --recover '{other}': expected reconnect or cleanup"
+            ));
+        }
+    }
+    let config = Config {
+        work_dir,
+        hostname,
+        ip,
+        port,
+        resources,
+        attributes,
+        launcher_dir,
+        executor_registration_timeout: loaded
+            .get_duration("executor_registration_timeout")
+            .unwrap_or(Duration::from_secs(60)),
+        executor_shutdown_grace_period: loaded
+            .get_duration("executor_shutdown_grace_period")
+            .unwrap_or(Duration::from_secs(5)),
+        executor_reregistration_timeout: loaded
+            .get_duration("executor_reregistration_timeout")
+            .unwrap_or(Duration::from_secs(2)),
+        recovery_timeout: loaded
+            .get_duration("recovery_timeout")
+            .unwrap_or(Duration::from_secs(900)),
+        registration_backoff_factor: loaded
+            .get_duration("registration_backoff_factor")
+            .unwrap_or(Duration::from_secs(1)),
+        native_library,
+        executor_environment,
+        isolation,
+        fetch,
+        flags: loaded.effective(),
+    };
+    Ok((config, SocketAddr::from((bind_ip, port))))
+}

@@ -1,0 +1,79 @@
+//! Predicates over Mesos's protocol types that master, agent, executors and drivers all
+//! ask: is a task state terminal, does a framework declare a capability. Mesos keeps the
+//! same pair in `src/common/protobuf_utils.cpp` (`isTerminalState`,
+//! `frameworkHasCapability`), below both the master and the agent.
+
+use remesos_proto::v1;
+
+/// Whether `state` ends a task (reference/mesos-contract.md §8.1; Mesos's
+/// `protobuf::isTerminalState`): no update follows a terminal one.
+pub fn is_terminal(state: v1::TaskState) -> bool {
+    use v1::TaskState as S;
+    matches!(
+        state,
+        S::TaskFinished
+            | S::TaskFailed
+            | S::TaskKilled
+            | S::TaskLost
+            | S::TaskError
+            | S::TaskDropped
+            | S::TaskGone
+            | S::TaskGoneByOperator
+    )
+}
+
+/// Whether `info` declares `capability` (Mesos's `protobuf::frameworkHasCapability`).
+pub fn framework_has_capability(
+    info: &v1::FrameworkInfo,
+    capability: v1::framework_info::capability::Type,
+) -> bool {
+    info.capabilities
+        .iter()
+        .any(|c| c.r#type == Some(capability as i32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use v1::TaskState as S;
+    use v1::framework_info::capability::Type as Cap;
+
+    #[test]
+    fn only_the_eight_final_states_are_terminal() {
+        let terminal = [
+            S::TaskFinished,
+            S::TaskFailed,
+            S::TaskKilled,
+            S::TaskLost,
+            S::TaskError,
+            S::TaskDropped,
+            S::TaskGone,
+            S::TaskGoneByOperator,
+        ];
+        for s in terminal {
+            assert!(is_terminal(s), "{s:?}");
+        }
+        for s in [
+            S::TaskStaging,
+            S::TaskStarting,
+            S::TaskRunning,
+            S::TaskKilling,
+            S::TaskUnreachable,
+            S::TaskUnknown,
+        ] {
+            assert!(!is_terminal(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_capability_counts_only_when_declared() {
+        let info = v1::FrameworkInfo {
+            capabilities: vec![v1::framework_info::Capability {
+                r#type: Some(Cap::MultiRole as i32),
+            }],
+            ..Default::default()
+        };
+        assert!(framework_has_capability(&info, Cap::MultiRole));
+        assert!(!framework_has_capability(&info, Cap::PartitionAware));
+    }
+}
