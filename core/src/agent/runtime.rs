@@ -427,7 +427,10 @@ impl Runtime {
         }
         self.perform();
         loop {
-            let deadline = self.agent.next_deadline().map(tokio::time::Instant::from_std);
+            let deadline = self
+                .agent
+                .next_deadline()
+                .map(tokio::time::Instant::from_std);
             tokio::select! {
                 command = rx.recv() => {
                     let Some(command) = command else { break };

@@ -141,7 +141,7 @@ pub async fn run_with(
             Ok(handle) => handle,
             Err(exit) => return exit,
         };
-        let app = master::http::router_with(handle, processes());
+        let app = master::http::router_with(handle, crate::local::master_processes());
         crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
         return Ok(());
     };
@@ -150,7 +150,7 @@ pub async fn run_with(
     let app = master::http::contender_router(
         role_rx,
         master::http::Snapshot::new(&config, &id),
-        processes(),
+        crate::local::master_processes(),
     );
     let mut server = tokio::spawn(async move {
         crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
@@ -204,14 +204,13 @@ pub async fn run_with(
         None => Store::Memory,
     };
     let recovery = lead(config, id, store, durability.store_timeout);
-    let handle = match recover(&mut cycle, recovery, Some(&mut election), Some(&mut server)).await
-    {
+    let handle = match recover(&mut cycle, recovery, Some(&mut election), Some(&mut server)).await {
         Ok(handle) => handle,
         Err(exit) => return exit,
     };
     role_tx.send_replace(master::http::Role::Leading(master::http::router_with(
         handle,
-        processes(),
+        crate::local::master_processes(),
     )));
     loop {
         let actions = tokio::select! {
@@ -329,16 +328,6 @@ async fn ended(server: &mut Option<&mut tokio::task::JoinHandle<()>>) -> Result<
         Some(s) => (&mut **s).await.map_err(|e| e.to_string()),
         None => std::future::pending().await,
     }
-}
-
-/// The endpoints of the libprocess processes a master runs beside its own (see
-/// `master::http::router_with`): `/files/*` over a registry with nothing attached (remesos
-/// logs to stderr, so there is no `/master/log` to attach as Mesos does with `--log_dir`),
-/// and `/logging/toggle`.
-pub(crate) fn processes() -> axum::Router {
-    let files = crate::agent::files::Files::new();
-    crate::agent::files::routes(std::sync::Arc::new(std::sync::RwLock::new(files)))
-        .merge(crate::api::logging::routes())
 }
 
 /// Recovers the registry from `store` and starts the leading master over it. How long it

@@ -4,7 +4,7 @@ mod agent;
 mod execute;
 mod executor;
 mod fetcher;
-pub mod local;
+mod local;
 mod master;
 
 use std::process::ExitCode;

@@ -211,7 +211,10 @@ mod tests {
             vec![Action::ServeStandby(leader())]
         );
         assert_eq!(l.next_deadline(), None);
-        assert_eq!(l.observed(t0, Outcome::Elected), vec![Action::StartRecovery]);
+        assert_eq!(
+            l.observed(t0, Outcome::Elected),
+            vec![Action::StartRecovery]
+        );
         assert_eq!(l.next_deadline(), Some(t0 + FETCH));
         // A ZooKeeper blip that re-elects this master changes nothing.
         assert_eq!(l.observed(t0, Outcome::Elected), vec![]);
@@ -297,7 +300,10 @@ mod tests {
 
         let mut l = Leadership::new(FETCH, "ZooKeeper zk://h/p");
         l.elected(t0);
-        assert_eq!(l.deadline_passed(t0 + FETCH - Duration::from_millis(1)), vec![]);
+        assert_eq!(
+            l.deadline_passed(t0 + FETCH - Duration::from_millis(1)),
+            vec![]
+        );
         let actions = l.deadline_passed(t0 + FETCH);
         assert!(
             is_error_exit(

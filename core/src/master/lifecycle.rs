@@ -1019,7 +1019,8 @@ impl Master {
         let deadline = framework.failover_deadline;
         let offers: Vec<String> = framework.offers.iter().cloned().collect();
         if let Some(at) = deadline {
-            self.failover_deadlines.insert((at, framework_id.to_string()));
+            self.failover_deadlines
+                .insert((at, framework_id.to_string()));
         }
         tracing::info!(framework_id, failover_timeout = ?timeout, "framework disconnected");
         self.allocator.deactivate_framework(framework_id);

@@ -59,8 +59,8 @@ use v1::scheduler as sched;
 pub use agent::Agent;
 pub use framework::Framework;
 pub use lifecycle::{Backlog, Stream};
-pub use scheduler::Subscribed;
 pub use roles::RoleConfig;
+pub use scheduler::Subscribed;
 // Call validation on its own, for the fuzz target of the scheduler API (crate::fuzzing).
 pub(crate) use scheduler::validate_call;
 

@@ -2702,7 +2702,10 @@ fn quiet_config() -> Config {
 #[test]
 fn the_next_deadline_is_a_disconnected_framework_failover_timeout() {
     let mut h = Harness::with_config(quiet_config());
-    assert_eq!(h.master.next_deadline(), h.start + Duration::from_secs(3600));
+    assert_eq!(
+        h.master.next_deadline(),
+        h.start + Duration::from_secs(3600)
+    );
     let mut info = framework("fo");
     info.failover_timeout = Some(5.0);
     let fw = h.subscribe(info);
@@ -2714,9 +2717,15 @@ fn the_next_deadline_is_a_disconnected_framework_failover_timeout() {
     h.advance(Duration::from_millis(4999));
     assert!(h.master.frameworks.contains_key(&fw.id), "not yet due");
     h.advance(Duration::from_millis(1));
-    assert!(!h.master.frameworks.contains_key(&fw.id), "removed when due");
+    assert!(
+        !h.master.frameworks.contains_key(&fw.id),
+        "removed when due"
+    );
     assert_eq!(h.master.completed_frameworks.len(), 1);
-    assert_eq!(h.master.next_deadline(), h.start + Duration::from_secs(3600));
+    assert_eq!(
+        h.master.next_deadline(),
+        h.start + Duration::from_secs(3600)
+    );
 }
 
 /// With `--offer_timeout`, an outstanding offer's expiry is the master's next deadline,
@@ -2732,10 +2741,7 @@ fn the_next_deadline_is_an_outstanding_offer_timeout() {
     h.advance(Duration::from_secs(2));
     h.allocate();
     assert_eq!(h.offers(&fw).len(), 1);
-    assert_eq!(
-        h.master.next_deadline(),
-        h.start + Duration::from_secs(32)
-    );
+    assert_eq!(h.master.next_deadline(), h.start + Duration::from_secs(32));
     h.advance(Duration::from_secs(30));
     let rescinded = h
         .events(fw.conn)

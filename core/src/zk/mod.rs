@@ -243,12 +243,21 @@ mod tests {
 
     #[test]
     fn member_data_round_trips_with_network_order_ip() {
-        let config = crate::master::Config {
-            ip: Ipv4Addr::new(10, 0, 0, 7),
+        // What a master at 10.0.0.7:5050 publishes (master::master_info fills it so;
+        // master/tests.rs checks that side): `ip` in network byte order, and `address`.
+        let info = v1::MasterInfo {
+            id: "id-1".to_string(),
+            ip: u32::from_le_bytes(Ipv4Addr::new(10, 0, 0, 7).octets()),
             port: 5050,
+            pid: Some("master@10.0.0.7:5050".to_string()),
+            hostname: Some("localhost".to_string()),
+            address: Some(v1::Address {
+                hostname: Some("localhost".to_string()),
+                ip: Some("10.0.0.7".to_string()),
+                port: 5050,
+            }),
             ..Default::default()
         };
-        let info = crate::master::master_info(&config, "id-1");
         let json = remesos_proto::json::to_vec(&info);
         let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
         // 10.0.0.7 in network byte order read as a little-endian u32.

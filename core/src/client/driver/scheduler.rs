@@ -881,7 +881,7 @@ impl Actor {
         }
     }
 
-    async fn start_local(&self) -> Result<crate::cli::local::LocalCluster, String> {
+    async fn start_local(&self) -> Result<crate::local::LocalCluster, String> {
         let options = &self.config.local;
         let work_dir =
             std::env::temp_dir().join(format!("remesos-local-{}", uuid::Uuid::new_v4().simple()));
@@ -901,7 +901,7 @@ impl Actor {
         if let Some(r) = &options.resources {
             args.push(format!("--resources={r}"));
         }
-        crate::cli::local::start_with_args(&args).await
+        crate::local::start_with_args(&args).await
     }
 
     /// Subscribes, serves, reconnects until stopped.
