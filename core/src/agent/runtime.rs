@@ -100,17 +100,7 @@ impl AgentHandle {
     /// when the inbox has room, otherwise from a task that waits for it. Only for notices
     /// that happen once per executor stream or process, which bounds the waiting tasks.
     pub fn notify(&self, command: Command) {
-        match self.tx.try_send(command) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(command)) => {
-                let tx = self.tx.clone();
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    runtime.spawn(async move {
-                        let _ = tx.send(command).await;
-                    });
-                }
-            }
-        }
+        crate::common::queue::send_or_wait(&self.tx, command);
     }
 
     pub async fn read<T: Send + 'static>(

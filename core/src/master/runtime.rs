@@ -126,17 +126,7 @@ impl MasterHandle {
     /// connection (one per connection, so the waiting tasks are bounded by the connections
     /// the daemon accepts); losing one would leave a framework or agent connected forever.
     pub fn notify(&self, command: Command) {
-        match self.tx.try_send(command) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(command)) => {
-                let tx = self.tx.clone();
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    runtime.spawn(async move {
-                        let _ = tx.send(command).await;
-                    });
-                }
-            }
-        }
+        crate::common::queue::send_or_wait(&self.tx, command);
     }
 
     /// Runs `f` over the master's state inside the actor and returns its result.
