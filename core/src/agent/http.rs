@@ -130,6 +130,7 @@ async fn executor_api(
                 events: tx,
                 reply: reply_tx,
             })
+            .await
             .is_err()
         {
             return gone();
@@ -155,6 +156,7 @@ async fn executor_api(
             call,
             reply: reply_tx,
         })
+        .await
         .is_err()
     {
         return gone();
@@ -185,7 +187,7 @@ impl Stream for ExecutorStream {
 
 impl Drop for ExecutorStream {
     fn drop(&mut self) {
-        let _ = self.agent.send(Command::ExecutorStreamClosed {
+        self.agent.notify(Command::ExecutorStreamClosed {
             framework_id: std::mem::take(&mut self.framework_id),
             executor_id: std::mem::take(&mut self.executor_id),
             conn: self.conn,

@@ -32,6 +32,7 @@ pub mod launcher;
 pub mod paths;
 pub mod recovery;
 pub mod runtime;
+pub mod session;
 pub mod status_update;
 
 #[cfg(test)]
@@ -2094,6 +2095,23 @@ impl Agent {
             self.terminate_emitted = true;
             self.emit(Effect::Terminate);
         }
+    }
+
+    /// The earliest instant at which [`Agent::tick`] has timed work: an executor's
+    /// registration deadline or kill escalation, or a status update's retry. The runtime
+    /// sleeps until then (or the next command) and ticks after every wake; work that a
+    /// command makes due at once is done by that tick.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let executors = self
+            .frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .filter_map(|executor| match executor.state {
+                ExecutorState::Registering => Some(executor.registration_deadline),
+                ExecutorState::Terminating => executor.kill_deadline,
+                _ => None,
+            });
+        executors.chain(self.updates.next_deadline()).min()
     }
 
     pub fn tick(&mut self, now: Time) {

@@ -1,10 +1,13 @@
 //! The async shell around [`Agent`]: one tokio task owns it; the master session (gRPC),
-//! executor streams (HTTP) and executor processes talk to it through [`Command`]s.
+//! executor streams (HTTP) and executor processes talk to it through [`Command`]s. It
+//! sleeps until the agent's next deadline ([`Agent::next_deadline`]) or the next command;
+//! the master session's decisions are [`super::session::Session`]'s.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
@@ -12,13 +15,24 @@ use tokio_stream::wrappers::ReceiverStream;
 use remesos_proto::internal as wire;
 use remesos_proto::v1::executor as exec;
 
+use super::session::{Action, Ended, Session};
 use super::{Agent, CallError, ConnId, Effect, Launch, Time, launcher};
 
-const TICK: Duration = Duration::from_millis(100);
+/// Events queued per executor stream; full: the stream is closed (the executor
+/// resubscribes) — see [`Effect::Executor`] below.
 pub const EXECUTOR_STREAM_BUFFER: usize = 4096;
+/// Messages queued for the master's session; full: the message is dropped with a log
+/// line (status updates are retried until acknowledged; a Pong missed is a ping missed).
 const MASTER_BUFFER: usize = 16384;
-/// Mesos caps the agent's registration backoff at one minute.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Commands waiting for the agent actor. Overflow policy: senders wait for room
+/// ([`AgentHandle::send`] is async): the master session stops reading its stream (HTTP/2
+/// flow control pushes back to the master), executor HTTP calls hold their request,
+/// launches and exit watchers wait. Nothing is dropped; the notice that an executor
+/// stream ended, sent from `Drop`, goes through [`AgentHandle::notify`].
+pub const AGENT_INBOX: usize = 4096;
+/// How often containers with a cgroups memory limit are checked for OOM kills (the
+/// kernel's events are read by polling; only with `--isolation` including cgroups/mem).
+const OOM_CHECK_INTERVAL: Duration = Duration::from_millis(300);
 
 pub type ReadFn = Box<dyn FnOnce(&Agent) + Send>;
 
@@ -67,7 +81,7 @@ pub enum Command {
 
 #[derive(Clone)]
 pub struct AgentHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::Sender<Command>,
     /// Becomes true when the agent terminates at the master's request.
     terminated: tokio::sync::watch::Receiver<bool>,
 }
@@ -77,8 +91,16 @@ pub struct AgentHandle {
 pub struct Gone;
 
 impl AgentHandle {
-    pub fn send(&self, command: Command) -> Result<(), Gone> {
-        self.tx.send(command).map_err(|_| Gone)
+    /// Queues `command`, waiting while the inbox is full ([`AGENT_INBOX`]).
+    pub async fn send(&self, command: Command) -> Result<(), Gone> {
+        self.tx.send(command).await.map_err(|_| Gone)
+    }
+
+    /// Queues `command` from where nothing can wait (a `Drop`, a sync function): at once
+    /// when the inbox has room, otherwise from a task that waits for it. Only for notices
+    /// that happen once per executor stream or process, which bounds the waiting tasks.
+    pub fn notify(&self, command: Command) {
+        crate::common::queue::send_or_wait(&self.tx, command);
     }
 
     pub async fn read<T: Send + 'static>(
@@ -88,7 +110,8 @@ impl AgentHandle {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Read(Box::new(move |a| {
             let _ = tx.send(f(a));
-        })))?;
+        })))
+        .await?;
         rx.await.map_err(|_| Gone)
     }
 
@@ -107,7 +130,7 @@ impl AgentHandle {
     /// recover) and waits until the signals are out.
     pub async fn shutdown(&self, all: bool) {
         let (tx, rx) = oneshot::channel();
-        if self.send(Command::Shutdown { all, done: tx }).is_ok() {
+        if self.send(Command::Shutdown { all, done: tx }).await.is_ok() {
             let _ = rx.await;
         }
     }
@@ -137,12 +160,8 @@ struct Runtime {
     pids: HashMap<String, u32>,
     files: super::files::SharedFiles,
     next_conn: ConnId,
-    ticks: u64,
     terminated: tokio::sync::watch::Sender<bool>,
 }
-
-/// How often (in ticks) containers with a cgroups memory limit are checked for OOM kills.
-const OOM_CHECK_TICKS: u64 = 3;
 /// How often a recovered executor (not our child: no wait()) is checked for life.
 const RECOVERED_POLL: Duration = Duration::from_millis(200);
 
@@ -156,7 +175,7 @@ pub fn spawn(
     recovered: Vec<(String, String, String, Option<u32>)>,
 ) -> AgentHandle {
     let master = master.into();
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(AGENT_INBOX);
     let (terminated, terminated_rx) = tokio::sync::watch::channel(false);
     let handle = AgentHandle {
         tx,
@@ -171,7 +190,6 @@ pub fn spawn(
         pids: HashMap::new(),
         files,
         next_conn: 1,
-        ticks: 0,
         terminated,
     };
     for (framework_id, executor_id, container_id, pid) in recovered {
@@ -189,7 +207,7 @@ pub fn spawn(
             }
             None => {
                 tracing::warn!(%framework_id, %executor_id, "executor exited while the agent was down");
-                let _ = handle.send(Command::ExecutorExited {
+                handle.notify(Command::ExecutorExited {
                     framework_id,
                     executor_id,
                     container_id,
@@ -209,35 +227,69 @@ pub fn spawn(
     handle
 }
 
-/// Connects to the master, registers, relays messages; on any break, backs off (random in
-/// `[0, b·2^n]`, capped at a minute, as Mesos's agent does) and reregisters.
+/// The master session's shell: connects to the leader the detector names, registers,
+/// relays messages, and carries out what [`Session`] decides about backoff, expiry and a
+/// change of leader.
 async fn master_session(
     handle: AgentHandle,
     detector: crate::zk::MasterDetector,
     backoff_factor: Duration,
 ) {
-    let mut backoff = crate::common::backoff::Backoff::new(backoff_factor, MAX_BACKOFF)
-        .with_floor(Duration::from_millis(10));
+    let mut session = Session::new(backoff_factor);
+    // The master of the last session: a different leader ends a backoff wait.
+    let mut last: Option<String> = None;
     loop {
+        while !session.may_connect(instant()) {
+            let deadline = session.next_deadline().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                () = sleep_until(deadline) => {
+                    session.deadline_passed(instant(), fraction());
+                }
+                // Mesos's agent reregisters as soon as it detects a new leader.
+                _ = changed_from(&detector, last.as_deref()) => session.master_changed(),
+            }
+        }
         let master = detector.leader().await;
-        // A new leader ends the session with the old one at once.
-        let result = tokio::select! {
-            r = run_session(&handle, &master) => r,
-            _ = detector.changed_from(&master) => Err("a new leading master was detected".to_string()),
-        };
-        match result {
-            Ok(()) => backoff.reset(),
-            Err(e) => tracing::warn!(%master, error = %e, "master session failed"),
+        let actions = run_session(&handle, &detector, &master, &mut session).await;
+        for action in actions {
+            match action {
+                Action::Disconnect { why } => {
+                    tracing::warn!(%master, error = %why, "master session ended");
+                    if handle.send(Command::MasterDisconnected).await.is_err() {
+                        return;
+                    }
+                }
+            }
         }
-        if handle.send(Command::MasterDisconnected).is_err() {
-            return;
+        last = Some(master);
+    }
+}
+
+/// The monotonic clock the session is driven by (tokio's, so paused in tests).
+fn instant() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// A uniformly random fraction in `[0, 1)` for the backoff.
+fn fraction() -> f64 {
+    rand::rng().random::<f64>()
+}
+
+/// Sleeps until `deadline`; never wakes without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the detector names a leader other than `master`; never without one.
+async fn changed_from(detector: &crate::zk::MasterDetector, master: Option<&str>) {
+    match master {
+        Some(master) => {
+            detector.changed_from(master).await;
         }
-        let delay = backoff.next_delay();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            // Mesos's agent reregisters as soon as it detects a new leader.
-            _ = detector.changed_from(&master) => backoff.reset(),
-        }
+        None => std::future::pending().await,
     }
 }
 
@@ -252,16 +304,80 @@ async fn watch_recovered(
     while super::isolator::alive(pid) {
         tokio::time::sleep(RECOVERED_POLL).await;
     }
-    let _ = handle.send(Command::ExecutorExited {
-        framework_id,
-        executor_id,
-        container_id,
-        status: None,
-        error: None,
-    });
+    let _ = handle
+        .send(Command::ExecutorExited {
+            framework_id,
+            executor_id,
+            container_id,
+            status: None,
+            error: None,
+        })
+        .await;
 }
 
-async fn run_session(handle: &AgentHandle, master: &str) -> Result<(), String> {
+/// One session with `master`, until it ends: returns what [`Session`] decided then.
+async fn run_session(
+    handle: &AgentHandle,
+    detector: &crate::zk::MasterDetector,
+    master: &str,
+    session: &mut Session,
+) -> Vec<Action> {
+    // A new leader ends the session with the old one at once.
+    let connected = tokio::select! {
+        r = connect(handle, master) => r,
+        _ = detector.changed_from(master) => {
+            return session.ended(instant(), Ended::MasterChanged, fraction());
+        }
+    };
+    let mut inbound = match connected {
+        Ok((inbound, reregister)) => {
+            session.connected(master, reregister);
+            inbound
+        }
+        Err(e) => return session.ended(instant(), Ended::Failed(e), fraction()),
+    };
+    loop {
+        let deadline = session.next_deadline().map(tokio::time::Instant::from_std);
+        let how = tokio::select! {
+            message = inbound.next() => match message {
+                None => Ended::Closed,
+                Some(Err(e)) => Ended::Failed(e.message().to_string()),
+                Some(Ok(wire::MasterMessage { message: None })) => continue,
+                Some(Ok(wire::MasterMessage { message: Some(m) })) => {
+                    use wire::master_message::Message as M;
+                    match &m {
+                        M::Registered(r) => session.registered(instant(), r.ping_interval_seconds),
+                        M::Reregistered(r) => {
+                            session.registered(instant(), r.ping_interval_seconds)
+                        }
+                        M::Ping(_) => session.pinged(instant()),
+                        _ => {}
+                    }
+                    match handle.send(Command::FromMaster(Box::new(m))).await {
+                        Ok(()) => continue,
+                        Err(e) => Ended::Failed(e.to_string()),
+                    }
+                }
+            },
+            _ = detector.changed_from(master) => Ended::MasterChanged,
+            () = sleep_until(deadline) => {
+                let actions = session.deadline_passed(instant(), fraction());
+                if actions.is_empty() {
+                    continue;
+                }
+                return actions;
+            }
+        };
+        return session.ended(instant(), how, fraction());
+    }
+}
+
+/// Connects to `master` and opens the session with Register or Reregister: the inbound
+/// stream, and whether it reregisters.
+async fn connect(
+    handle: &AgentHandle,
+    master: &str,
+) -> Result<(tonic::Streaming<wire::MasterMessage>, bool), String> {
     let endpoint = format!("http://{master}");
     let mut client = wire::agent_service_client::AgentServiceClient::connect(endpoint)
         .await
@@ -272,52 +388,57 @@ async fn run_session(handle: &AgentHandle, master: &str) -> Result<(), String> {
         .read(|a| a.hello())
         .await
         .map_err(|e| e.to_string())?;
+    let reregister = matches!(hello, wire::agent_message::Message::Reregister(_));
     let (tx, rx) = mpsc::channel(MASTER_BUFFER);
     tx.send(wire::AgentMessage {
         message: Some(hello),
     })
     .await
     .map_err(|e| e.to_string())?;
-    let mut inbound = client
+    let inbound = client
         .session(ReceiverStream::new(rx))
         .await
         .map_err(|e| e.message().to_string())?
         .into_inner();
     handle
         .send(Command::MasterConnected { messages: tx })
+        .await
         .map_err(|e| e.to_string())?;
-    while let Some(message) = inbound.next().await {
-        let message = message.map_err(|e| e.message().to_string())?;
-        if let Some(m) = message.message {
-            handle
-                .send(Command::FromMaster(Box::new(m)))
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(())
+    Ok((inbound, reregister))
 }
 
 impl Runtime {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        // Only with cgroups memory limits: the kernel's OOM kills are found by polling.
+        let mut oom_check = self
+            .agent
+            .config
+            .isolation
+            .cgroups_mem
+            .then(|| tokio::time::interval(OOM_CHECK_INTERVAL));
+        if let Some(interval) = &mut oom_check {
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
         self.perform();
         loop {
+            let deadline = self
+                .agent
+                .next_deadline()
+                .map(tokio::time::Instant::from_std);
             tokio::select! {
                 command = rx.recv() => {
                     let Some(command) = command else { break };
                     self.handle(command);
                     self.perform();
                 }
-                _ = tick.tick() => {
-                    self.ticks += 1;
-                    if self.ticks.is_multiple_of(OOM_CHECK_TICKS) {
-                        self.check_limits();
-                    }
-                    self.agent.tick(now());
-                    self.perform();
-                }
+                () = sleep_until(deadline) => {}
+                _ = tick(&mut oom_check) => self.check_limits(),
             }
+            // The timers that are due run now. A command can also make work due at once
+            // (a terminating agent whose last executor ended), so the agent looks after
+            // every wake; what is not due yet it leaves alone.
+            self.agent.tick(now());
+            self.perform();
         }
     }
 
@@ -567,6 +688,16 @@ impl Runtime {
     }
 }
 
+/// The next tick of `interval`; never without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Writes a checkpoint: appends a record, or replaces a file atomically (write, fsync, rename).
 fn persist(path: &Path, data: &[u8], append: bool) -> std::io::Result<()> {
     use std::io::Write;
@@ -613,7 +744,7 @@ async fn launch_executor(handle: AgentHandle, launch: Launch, settings: LaunchSe
         Ok(child) => child,
         Err(error) => {
             let _ = append_stderr(&launch.sandbox, &format!("{error}\n"));
-            let _ = handle.send(exited(None, Some(error)));
+            let _ = handle.send(exited(None, Some(error))).await;
             return;
         }
     };
@@ -623,12 +754,14 @@ async fn launch_executor(handle: AgentHandle, launch: Launch, settings: LaunchSe
         if let Err(e) = persist(&launch.pid_file, pid.to_string().as_bytes(), false) {
             tracing::error!(path = %launch.pid_file.display(), error = %e, "failed to checkpoint the executor's pid");
         }
-        let _ = handle.send(Command::ExecutorStarted {
-            framework_id: launch.framework_id.clone(),
-            executor_id: launch.executor_id.clone(),
-            container_id: launch.container_id.clone(),
-            pid,
-        });
+        let _ = handle
+            .send(Command::ExecutorStarted {
+                framework_id: launch.framework_id.clone(),
+                executor_id: launch.executor_id.clone(),
+                container_id: launch.container_id.clone(),
+                pid,
+            })
+            .await;
     }
     let status = match child.wait().await {
         Ok(s) => {
@@ -637,7 +770,7 @@ async fn launch_executor(handle: AgentHandle, launch: Launch, settings: LaunchSe
         }
         Err(_) => None,
     };
-    let _ = handle.send(exited(status, None));
+    let _ = handle.send(exited(status, None)).await;
 }
 
 async fn prepare_and_spawn(

@@ -171,6 +171,20 @@ impl Manager {
         self.streams.retain(|(f, _), _| f != framework_id);
     }
 
+    /// When the next head is due for a retry (none while disconnected: everything is
+    /// resent on reregistration). A head not yet sent is due at once; only a command
+    /// makes one, and the runtime retries after every command.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if !self.connected {
+            return None;
+        }
+        self.streams
+            .values()
+            .filter(|stream| !stream.pending.is_empty())
+            .filter_map(|stream| stream.sent_at.map(|at| at + stream.interval))
+            .min()
+    }
+
     /// Heads whose retry interval elapsed, re-sent with a doubled interval.
     pub fn retry(&mut self, now: Instant) -> Vec<Action> {
         if !self.connected {

@@ -1052,3 +1052,27 @@ fn an_executors_own_container_status_is_kept() {
     });
     assert_eq!(kept, [Some(nested), Some(own_network_filled)]);
 }
+
+/// DESIGN.md §3, "daemons sleep until their next deadline": a launched executor's
+/// registration timeout is the agent's next deadline; once it subscribed, the retry of its
+/// unacknowledged update is (Mesos's STATUS_UPDATE_RETRY_INTERVAL_MIN, reference §8.2).
+#[test]
+fn the_next_deadline_is_the_registration_timeout_then_the_update_retry() {
+    let mut h = H::new();
+    assert_eq!(h.agent.next_deadline(), None, "nothing timed yet");
+    h.run("t1");
+    assert_eq!(
+        h.agent.next_deadline(),
+        Some(h.start + Duration::from_secs(60))
+    );
+    h.subscribe("t1", 7);
+    assert_eq!(h.agent.next_deadline(), None);
+    h.elapsed = Duration::from_secs(3);
+    h.update("t1", "t1", v1::TaskState::TaskRunning);
+    assert_eq!(
+        h.agent.next_deadline(),
+        Some(h.start + Duration::from_secs(3) + super::status_update::RETRY_MIN)
+    );
+    h.agent.master_disconnected();
+    assert_eq!(h.agent.next_deadline(), None, "resent on reregistration");
+}

@@ -9,6 +9,7 @@ use crate::flags::LoadedFlags;
 use crate::master::flags::{
     DEFAULT_REGISTRY_FETCH_TIMEOUT, DEFAULT_REGISTRY_STORE_TIMEOUT, config, flags, positive,
 };
+use crate::master::leadership::{Action, Leadership};
 use crate::master::{self, Config, Master};
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
@@ -114,7 +115,8 @@ fn durability(loaded: &LoadedFlags) -> Result<Durability, String> {
 /// Binds and serves until Ctrl-C or SIGTERM. Standalone, the master recovers its registry
 /// and leads at once; with `--zk` it serves redirects until it is elected, then recovers
 /// and leads until its ZooKeeper session ends — then it exits with an error, as Mesos's
-/// master does, so that it never leads beside a newer leader.
+/// master does, so that it never leads beside a newer leader. The decisions are
+/// [`Leadership`]'s (master/leadership.rs); this function only carries out its actions.
 pub async fn run_with(
     config: Config,
     bind: SocketAddr,
@@ -130,7 +132,15 @@ pub async fn run_with(
             (Some(dir), false) => Store::File(FileStore::open(dir)?),
             _ => Store::Memory,
         };
-        let handle = lead(config, id, store, &durability).await?;
+        // Mesos's standalone contender: elected at once, nothing to lose.
+        let mut cycle = Leadership::new(durability.fetch_timeout, store.describe());
+        let actions = cycle.elected(instant());
+        debug_assert_eq!(actions, vec![Action::StartRecovery]);
+        let recovery = lead(config, id, store, durability.store_timeout);
+        let handle = match recover(&mut cycle, recovery, None, None).await {
+            Ok(handle) => handle,
+            Err(exit) => return exit,
+        };
         let app = master::http::router_with(handle, crate::local::master_processes());
         crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
         return Ok(());
@@ -154,10 +164,15 @@ pub async fn run_with(
                 crate::zk::redact(&url.servers)
             )
         })?;
-    let mut leadership = candidacy.leadership.clone();
+    let mut election = candidacy.leadership.clone();
     // The registry in ZooKeeper; a standby keeps a copy of it warm (zk/store.rs).
     let mut zk_store = (!durability.in_memory)
         .then(|| crate::zk::store::ZkStore::new(candidacy.client.clone(), &url));
+    let describe = match &zk_store {
+        Some(store) => format!("zookeeper {}", store.base()),
+        None => Store::Memory.describe(),
+    };
+    let mut cycle = Leadership::new(durability.fetch_timeout, describe);
     let mut warming = Box::pin(async {
         match zk_store.as_mut() {
             Some(store) => store.keep_warm().await,
@@ -165,33 +180,21 @@ pub async fn run_with(
         }
     });
     // Standby until elected.
+    let mut actions = cycle.observed(instant(), election.borrow_and_update().clone());
     loop {
-        let current = leadership.borrow_and_update().clone();
-        match current {
-            crate::zk::election::Leadership::Elected => break,
-            crate::zk::election::Leadership::Lost(why) => {
-                return Err(format!(
-                    "lost the ZooKeeper session while standing by: {why}"
-                ));
-            }
-            crate::zk::election::Leadership::Standby(leader) => {
-                if let Some(l) = &leader {
-                    tracing::info!(leader = %crate::zk::master_address(l), "standing by");
-                }
-                role_tx.send_replace(master::http::Role::Standby(leader));
-            }
+        match perform_standby(&role_tx, actions) {
+            Some(Standby::Exit(exit)) => return exit,
+            Some(Standby::Recover) => break,
+            None => {}
         }
-        tokio::select! {
-            changed = leadership.changed() => {
-                if changed.is_err() {
-                    return Err("the election ended".to_string());
-                }
-            }
-            done = &mut server => {
-                return done.map_err(|e| e.to_string());
-            }
-            () = warming.as_mut() => {}
-        }
+        actions = tokio::select! {
+            changed = election.changed() => match changed {
+                Ok(()) => cycle.observed(instant(), election.borrow_and_update().clone()),
+                Err(_) => cycle.election_ended(),
+            },
+            done = &mut server => cycle.stopped(done.map_err(|e| e.to_string())),
+            () = warming.as_mut() => vec![],
+        };
     }
     drop(warming);
     tracing::info!(member = %candidacy.member, "elected leading master");
@@ -200,65 +203,157 @@ pub async fn run_with(
         Some(store) => Store::Zk(Box::new(store)),
         None => Store::Memory,
     };
-    let handle = lead(config, id, store, &durability).await?;
+    let recovery = lead(config, id, store, durability.store_timeout);
+    let handle = match recover(&mut cycle, recovery, Some(&mut election), Some(&mut server)).await {
+        Ok(handle) => handle,
+        Err(exit) => return exit,
+    };
     role_tx.send_replace(master::http::Role::Leading(master::http::router_with(
         handle,
         crate::local::master_processes(),
     )));
     loop {
-        tokio::select! {
-            changed = leadership.changed() => {
-                let lost = match &*leadership.borrow_and_update() {
-                    crate::zk::election::Leadership::Lost(why) => Some(why.clone()),
-                    _ => None,
-                };
-                if changed.is_err() || lost.is_some() {
-                    let why = lost.unwrap_or_else(|| "the election ended".to_string());
-                    tracing::error!(%why, "lost leadership; exiting");
-                    return Err(format!("lost leadership: {why}"));
-                }
-            }
-            done = &mut server => {
-                return done.map_err(|e| e.to_string());
+        let actions = tokio::select! {
+            changed = election.changed() => match changed {
+                Ok(()) => cycle.observed(instant(), election.borrow_and_update().clone()),
+                Err(_) => cycle.election_ended(),
+            },
+            done = &mut server => cycle.stopped(done.map_err(|e| e.to_string())),
+        };
+        for action in actions {
+            match action {
+                Action::Exit(exit) => return exit,
+                other => tracing::debug!(action = ?other, "nothing to do while leading"),
             }
         }
     }
 }
 
-/// Recovers the registry from `store` and starts the leading master over it.
+/// The monotonic clock the leadership cycle is driven by (tokio's, so paused in tests).
+fn instant() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// What the standby loop does next.
+enum Standby {
+    Recover,
+    Exit(Result<(), String>),
+}
+
+/// Carries out a standby's actions: serving redirects, or leaving the standby loop.
+fn perform_standby(
+    role_tx: &tokio::sync::watch::Sender<master::http::Role>,
+    actions: Vec<Action>,
+) -> Option<Standby> {
+    let mut next = None;
+    for action in actions {
+        match action {
+            Action::ServeStandby(leader) => {
+                if let Some(l) = &leader {
+                    tracing::info!(leader = %crate::zk::master_address(l), "standing by");
+                }
+                role_tx.send_replace(master::http::Role::Standby(leader));
+            }
+            Action::StartRecovery => next = Some(Standby::Recover),
+            Action::Exit(exit) => return Some(Standby::Exit(exit)),
+            Action::StartLeading => {}
+        }
+    }
+    next
+}
+
+/// Runs `recovery` until [`Leadership`] decides: `Ok` with the master to serve, or `Err`
+/// with how the process exits. An elected master also watches its `election` and its
+/// `server` meanwhile (a standalone master has neither).
+async fn recover(
+    cycle: &mut Leadership,
+    recovery: impl std::future::Future<Output = Result<master::runtime::MasterHandle, String>>,
+    mut election: Option<&mut tokio::sync::watch::Receiver<crate::zk::election::Leadership>>,
+    mut server: Option<&mut tokio::task::JoinHandle<()>>,
+) -> Result<master::runtime::MasterHandle, Result<(), String>> {
+    let mut recovery = std::pin::pin!(recovery);
+    let mut handle = None;
+    loop {
+        let deadline = cycle.next_deadline().map(tokio::time::Instant::from_std);
+        let actions = tokio::select! {
+            result = &mut recovery, if handle.is_none() => {
+                let result = result.map(|h| handle = Some(h));
+                cycle.recovered(result)
+            }
+            () = sleep_until(deadline) => cycle.deadline_passed(instant()),
+            changed = changed(&mut election) => match changed {
+                Some(outcome) => cycle.observed(instant(), outcome),
+                None => cycle.election_ended(),
+            },
+            done = ended(&mut server) => cycle.stopped(done),
+        };
+        for action in actions {
+            match action {
+                Action::StartLeading => {
+                    return handle
+                        .take()
+                        .ok_or_else(|| Err("recovered without a master to serve".to_string()));
+                }
+                Action::Exit(exit) => return Err(exit),
+                Action::ServeStandby(_) | Action::StartRecovery => {}
+            }
+        }
+    }
+}
+
+/// Sleeps until `deadline`; never wakes without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next election outcome (`None`: the election ended); pending without an election.
+async fn changed(
+    election: &mut Option<&mut tokio::sync::watch::Receiver<crate::zk::election::Leadership>>,
+) -> Option<crate::zk::election::Leadership> {
+    match election {
+        Some(e) => match e.changed().await {
+            Ok(()) => Some(e.borrow_and_update().clone()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// How the server ended; pending without one.
+async fn ended(server: &mut Option<&mut tokio::task::JoinHandle<()>>) -> Result<(), String> {
+    match server {
+        Some(s) => (&mut **s).await.map_err(|e| e.to_string()),
+        None => std::future::pending().await,
+    }
+}
+
+/// Recovers the registry from `store` and starts the leading master over it. How long it
+/// may take is [`Leadership`]'s deadline (`--registry_fetch_timeout`), not this function's.
 async fn lead(
     config: Config,
     id: String,
     mut store: master::registrar::Store,
-    durability: &Durability,
+    store_timeout: Duration,
 ) -> Result<master::runtime::MasterHandle, String> {
     #[allow(
         clippy::disallowed_methods,
         reason = "the CLI times the recovery for its log line"
     )]
     let started = std::time::Instant::now();
-    let registry = match tokio::time::timeout(durability.fetch_timeout, store.load()).await {
-        Ok(loaded) => loaded
-            .map_err(|e| format!("failed to recover the registry ({}): {e}", store.describe()))?,
-        Err(_) => {
-            return Err(format!(
-                "failed to recover the registry ({}): not read within --registry_fetch_timeout ({:?})",
-                store.describe(),
-                durability.fetch_timeout
-            ));
-        }
-    };
+    let registry = store
+        .load()
+        .await
+        .map_err(|e| format!("failed to recover the registry ({}): {e}", store.describe()))?;
     let now = master::runtime::now();
     let mut m = Master::new(config, id, now);
     m.recover(now, &registry);
     tracing::info!(store = %store.describe(), took = ?started.elapsed(), "registry recovered");
     let registrar = match store {
         master::registrar::Store::Memory => None,
-        store => Some(master::registrar::spawn(
-            store,
-            registry,
-            durability.store_timeout,
-        )),
+        store => Some(master::registrar::spawn(store, registry, store_timeout)),
     };
     Ok(master::runtime::spawn_with_registrar(m, registrar))
 }

@@ -2,7 +2,8 @@
 //! validated ids ([`id`]), protocol predicates ([`protocol`]: terminal states,
 //! capabilities), version facts ([`version`]), the JSON models of tasks and attributes
 //! both daemons serve ([`json`]) and the address a daemon advertises ([`address`]:
-//! hostname, IP, address flags). Mesos keeps the same things in `src/common/`
+//! hostname, IP, address flags), and a helper of the actors' bounded queues ([`queue`]).
+//! Mesos keeps the same things in `src/common/`
 //! (`validation.cpp`, `protobuf_utils.cpp`, `http.cpp`, `build.hpp`). Nothing here imports
 //! a module above `resources` and `flags`.
 
@@ -11,4 +12,5 @@ pub mod backoff;
 pub mod id;
 pub mod json;
 pub mod protocol;
+pub mod queue;
 pub mod version;

@@ -414,6 +414,8 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
     let mut connection = Connection::new(&env, format);
     let mut executor = DefaultExecutor::new(config);
     let mut groups: BTreeMap<String, i32> = BTreeMap::new();
+    // Unbounded, and cannot grow without bound: one message per task process this
+    // executor spawned, each sent once when it is reaped.
     let (exit_tx, mut exits) = mpsc::unbounded_channel::<(String, i32)>();
     let mut gone = false;
     let mut effects: VecDeque<Effect> = VecDeque::new();

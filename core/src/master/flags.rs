@@ -289,6 +289,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             .try_into()
             .unwrap_or(usize::MAX),
         heartbeat_interval: super::HEARTBEAT_INTERVAL,
+        framework_stream_backlog: super::FRAMEWORK_STREAM_BACKLOG,
         agent_reregister_timeout: loaded
             .get_duration("agent_reregister_timeout")
             .unwrap_or(Duration::from_secs(600)),

@@ -65,6 +65,24 @@ const MACHINE_DOWN: &str = "Machine is `DOWN`";
 /// What a gone agent is told when it tries to come back (Mesos's ShutdownMessage text).
 const GONE: &str = "Agent has been marked gone";
 
+/// The state of a framework stream that could not take an event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Backlog {
+    /// Its channel is full and this many events already wait beyond it.
+    Waiting(usize),
+    /// Its reader is gone.
+    Closed,
+}
+
+/// What the runtime does with a framework stream that could not take an event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stream {
+    /// Keep it: the event waits in its backlog.
+    Keep,
+    /// Drop it (the master has disconnected the framework).
+    Drop,
+}
+
 impl Master {
     fn registered_reply(
         &self,
@@ -955,6 +973,31 @@ impl Master {
         self.send_to_framework(&fid, event);
     }
 
+    /// A framework's event stream could not take an event, and `backlog` events already
+    /// wait for it: [`Stream::Keep`] it (the event joins the backlog) or, once the backlog
+    /// is at `Config::framework_stream_backlog`, [`Stream::Drop`] it — a stream that far
+    /// behind is not being read, so the master treats the framework as disconnected (it
+    /// reconnects and reconciles; DESIGN.md §3, as Mesos closes a subscriber's
+    /// connection it cannot write to). A closed stream ends the same way.
+    pub fn framework_stream_backed_up(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        conn: ConnId,
+        backlog: Backlog,
+    ) -> Stream {
+        let why = match backlog {
+            Backlog::Waiting(n) if n < self.config.framework_stream_backlog => {
+                return Stream::Keep;
+            }
+            Backlog::Waiting(_) => "not being read",
+            Backlog::Closed => "closed",
+        };
+        tracing::warn!(%framework_id, why, "dropping a framework stream that is not being read");
+        self.framework_disconnected(now, framework_id, conn);
+        Stream::Drop
+    }
+
     /// The subscription stream of `conn` closed.
     pub fn framework_disconnected(&mut self, now: Time, framework_id: &str, conn: ConnId) {
         let Some(framework) = self.frameworks.get_mut(framework_id) else {
@@ -974,7 +1017,12 @@ impl Master {
             .min(crate::duration::MAX_DURATION);
         // Still checked: a deadline past what `Instant` can hold is no deadline (never).
         framework.failover_deadline = now.mono.checked_add(timeout);
+        let deadline = framework.failover_deadline;
         let offers: Vec<String> = framework.offers.iter().cloned().collect();
+        if let Some(at) = deadline {
+            self.failover_deadlines
+                .insert((at, framework_id.to_string()));
+        }
         tracing::info!(framework_id, failover_timeout = ?timeout, "framework disconnected");
         self.allocator.deactivate_framework(framework_id);
         for offer_id in offers {

@@ -30,6 +30,7 @@ mod agent;
 pub mod flags;
 mod framework;
 pub mod http;
+pub mod leadership;
 mod lifecycle;
 pub mod maintenance;
 mod metrics;
@@ -47,7 +48,8 @@ mod validation;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -57,7 +59,9 @@ use v1::scheduler as sched;
 
 pub use agent::Agent;
 pub use framework::Framework;
+pub use lifecycle::{Backlog, Stream};
 pub use roles::RoleConfig;
+pub use scheduler::Subscribed;
 // Call validation on its own, for the fuzz target of the scheduler API (crate::fuzzing).
 pub(crate) use validation::validate_call;
 
@@ -67,6 +71,12 @@ use crate::resources::Resources;
 
 /// How often connected frameworks receive HEARTBEAT events (Mesos's DEFAULT_HEARTBEAT_INTERVAL).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Events a framework stream may have waiting beyond its channel — the back-pressure that
+/// lets one RECONCILE answer tens of thousands of tasks (implicit reconciliation of 50,000
+/// tasks fits). Overflow policy: a stream whose backlog is full is not being read; the
+/// master drops it with a log line (the framework reconnects and reconciles; DESIGN.md §3).
+pub const FRAMEWORK_STREAM_BACKLOG: usize = 1 << 17;
 
 /// Mesos caps `Filters.refuse_seconds` at one year (reference §3.2).
 pub const MAX_REFUSE: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -133,6 +143,9 @@ pub struct Config {
     /// once; a new one beyond it closes the oldest (Mesos's `Master::subscribe`).
     pub max_operator_event_stream_subscribers: usize,
     pub heartbeat_interval: Duration,
+    /// Events a framework stream may have waiting beyond its channel before the master
+    /// drops it as not being read ([`Master::framework_stream_backed_up`]).
+    pub framework_stream_backlog: usize,
     /// `--agent_reregister_timeout`: after a failover, how long recovered agents have to
     /// reregister before they are marked unreachable (reference §8.5).
     pub agent_reregister_timeout: Duration,
@@ -167,6 +180,7 @@ impl Default for Config {
             max_unreachable_tasks_per_framework: 1000,
             max_operator_event_stream_subscribers: 1000,
             heartbeat_interval: HEARTBEAT_INTERVAL,
+            framework_stream_backlog: FRAMEWORK_STREAM_BACKLOG,
             agent_reregister_timeout: Duration::from_secs(600),
             registry_gc_interval: Duration::from_secs(15 * 60),
             registry_max_agent_age: Duration::from_secs(14 * 24 * 3600),
@@ -279,6 +293,16 @@ pub struct Master {
     heartbeats: BTreeMap<(Instant, ConnId), String>,
     next_ping: Instant,
     next_registry_gc: Instant,
+    /// Failover deadlines of disconnected frameworks, soonest first, for
+    /// [`Master::next_deadline`]: an entry is only a wake-up; when it comes due
+    /// `expire_failover_timeouts` looks at the frameworks themselves, so entries of
+    /// frameworks that reconnected or were removed need no bookkeeping (each lives at most
+    /// one failover timeout).
+    failover_deadlines: BTreeSet<(Instant, String)>,
+    /// With `--offer_timeout`: when each offer made expires, soonest first, for
+    /// [`Master::next_deadline`]; as above, only a wake-up (at most one entry per offer
+    /// made in the last offer timeout).
+    offer_deadlines: BinaryHeap<Reverse<Instant>>,
     outbox: Vec<Effect>,
 }
 
@@ -317,6 +341,8 @@ impl Master {
             next_offer_id: 0,
             allocation_requested: false,
             heartbeats: BTreeMap::new(),
+            failover_deadlines: BTreeSet::new(),
+            offer_deadlines: BinaryHeap::new(),
             outbox: Vec::new(),
         }
     }
@@ -390,17 +416,32 @@ impl Master {
         self.allocation_requested = true;
     }
 
-    /// Periodic work: heartbeats, agent pings, failover and offer timeouts, batch allocation.
-    /// The runtime calls this on a short fixed tick; each duty keeps its own deadline.
+    /// Timed work: heartbeats, agent pings, failover and offer timeouts, registry GC, batch
+    /// allocation. Each duty keeps its own deadline and runs only when it is due; the
+    /// runtime calls this once [`Master::next_deadline`] has passed (calling it earlier
+    /// does nothing that is not due).
     pub fn tick(&mut self, now: Time) {
         self.send_heartbeats(now);
         if now.mono >= self.next_ping {
             self.next_ping = now.mono + self.config.agent_ping_timeout;
             self.ping_agents(now);
         }
-        self.expire_failover_timeouts(now);
+        if pop_due(&mut self.failover_deadlines, now.mono) {
+            self.expire_failover_timeouts(now);
+        }
         self.expire_reregistration(now);
-        self.expire_offers(now);
+        let mut offers_due = false;
+        while self
+            .offer_deadlines
+            .peek()
+            .is_some_and(|Reverse(at)| *at <= now.mono)
+        {
+            self.offer_deadlines.pop();
+            offers_due = true;
+        }
+        if offers_due {
+            self.expire_offers(now);
+        }
         if now.mono >= self.next_registry_gc {
             self.next_registry_gc = now.mono + self.config.registry_gc_interval;
             self.registry_gc(now);
@@ -410,6 +451,28 @@ impl Master {
             self.allocation_requested = true;
         }
         self.allocate_if_requested(now);
+    }
+
+    /// The earliest instant at which [`Master::tick`] has something to do: the next
+    /// heartbeat, agent ping round, framework failover or offer timeout, the end of the
+    /// agents' reregistration window, registry GC or batch allocation. The runtime sleeps
+    /// until then (or until a command comes); nothing here is polled. Work that a command
+    /// makes due at once (an allocation it requested) the runtime does after the command.
+    pub fn next_deadline(&self) -> Instant {
+        let timers = [
+            Some(self.next_ping),
+            Some(self.next_registry_gc),
+            Some(self.next_allocation),
+            self.reregister_deadline,
+            self.heartbeats.first_key_value().map(|((at, _), _)| *at),
+            self.failover_deadlines.first().map(|(at, _)| *at),
+            self.offer_deadlines.peek().map(|Reverse(at)| *at),
+        ];
+        timers
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(self.next_allocation)
     }
 
     /// Runs one allocation round if an event asked for one since the last.
@@ -551,6 +614,11 @@ impl Master {
             if let Some(framework) = self.frameworks.get_mut(&framework_id) {
                 framework.offers.insert(offer_id.clone());
             }
+            if let Some(timeout) = self.config.offer_timeout
+                && let Some(at) = now.mono.checked_add(timeout)
+            {
+                self.offer_deadlines.push(Reverse(at));
+            }
             self.offers.insert(
                 offer_id,
                 Offer {
@@ -682,6 +750,16 @@ impl Master {
             _ => {}
         }
     }
+}
+
+/// Removes the entries of `deadlines` that are due at `now`; whether there were any.
+fn pop_due(deadlines: &mut BTreeSet<(Instant, String)>, now: Instant) -> bool {
+    let mut due = false;
+    while deadlines.first().is_some_and(|(at, _)| *at <= now) {
+        deadlines.pop_first();
+        due = true;
+    }
+    due
 }
 
 /// MasterInfo as Mesos fills it; `ip` is the IPv4 address in network byte order (MESOS-1201).

@@ -1,5 +1,6 @@
 //! The async shell around [`Master`]: one tokio task owns it, takes [`Command`]s from HTTP
-//! handlers and agent sessions, performs the [`Effect`]s and drives the periodic tick.
+//! handlers and agent sessions, performs the [`Effect`]s, and sleeps until the master's
+//! next deadline ([`Master::next_deadline`]) or the next command — there is no fixed tick.
 //!
 //! A panic in the actor is not contained: the process exits with status 70 and, with
 //! `--zk`, a standby takes over (the policy and why: [`crate::supervisor`]). Until the exit
@@ -25,11 +26,9 @@ use crate::supervisor::{OnPanic, exit_on_panic, supervise};
 /// HTTP connection. When it is full, further events wait in the connection's backlog (see
 /// [`FRAMEWORK_STREAM_BACKLOG`]) and move into the channel as the stream makes room.
 pub const FRAMEWORK_STREAM_BUFFER: usize = 4096;
-/// Events a framework stream may have waiting beyond its channel — the back-pressure that
-/// lets one RECONCILE answer tens of thousands of tasks (implicit reconciliation of 50,000
-/// tasks fits). Overflow policy: a stream whose backlog is full is not being read; the
-/// master drops it with a log line (the framework reconnects and reconciles; DESIGN.md §3).
-pub const FRAMEWORK_STREAM_BACKLOG: usize = 1 << 17;
+/// Events a framework stream may have waiting beyond its channel by default; the overflow
+/// policy is the master's ([`Master::framework_stream_backed_up`]).
+pub use super::FRAMEWORK_STREAM_BACKLOG;
 /// Messages queued per agent session; full: the session is dropped (the agent reconnects).
 pub const AGENT_STREAM_BUFFER: usize = 16384;
 /// Events queued per operator event stream. Each is shared (`Arc`) by every subscriber,
@@ -37,8 +36,22 @@ pub const AGENT_STREAM_BUFFER: usize = 16384;
 /// the subscriber is not reading and is dropped with a log line.
 pub const OPERATOR_STREAM_BUFFER: usize = 4096;
 
-/// How often the runtime ticks the master (heartbeats, pings, timeouts, batch allocation).
-const TICK: Duration = Duration::from_millis(50);
+/// Commands waiting for the master actor. Overflow policy: senders wait for room
+/// ([`MasterHandle::send`] is async): HTTP handlers hold their request, and an agent
+/// session stops reading its gRPC stream, which pushes back to the agent through HTTP/2
+/// flow control. Nothing is dropped. The notices that a stream ended, sent from `Drop`
+/// where nothing can wait, go through [`MasterHandle::notify`] (see there).
+pub const MASTER_INBOX: usize = 8192;
+
+/// While a framework stream has a backlog, how often the runtime moves it along (the
+/// stream's channel gives no wake-up when its reader makes room; only while a backlog
+/// exists does this timer run).
+const BACKLOG_FLUSH: Duration = Duration::from_millis(50);
+
+/// The least time between two runs of the master's timers: a zero-length period (e.g.
+/// `--allocation_interval=0`) is due again at once and would otherwise keep the actor
+/// spinning.
+const MIN_TICK_GAP: Duration = Duration::from_millis(1);
 
 type Reply<T> = oneshot::Sender<T>;
 
@@ -96,7 +109,7 @@ pub enum Command {
 /// A handle to the master actor, cloned into every HTTP handler and agent session.
 #[derive(Clone)]
 pub struct MasterHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::Sender<Command>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,8 +122,17 @@ impl MasterHandle {
         !self.tx.is_closed()
     }
 
-    pub fn send(&self, command: Command) -> Result<(), Gone> {
-        self.tx.send(command).map_err(|_| Gone)
+    /// Queues `command`, waiting while the inbox is full ([`MASTER_INBOX`]).
+    pub async fn send(&self, command: Command) -> Result<(), Gone> {
+        self.tx.send(command).await.map_err(|_| Gone)
+    }
+
+    /// Queues `command` from where nothing can wait (a `Drop`): at once when the inbox has
+    /// room, otherwise from a task that waits for it. Only for the notices that end a
+    /// connection (one per connection, so the waiting tasks are bounded by the connections
+    /// the daemon accepts); losing one would leave a framework or agent connected forever.
+    pub fn notify(&self, command: Command) {
+        crate::common::queue::send_or_wait(&self.tx, command);
     }
 
     /// Has the master perform an operator's command and returns its answer.
@@ -119,7 +141,7 @@ impl MasterHandle {
         command: OperatorCommand,
     ) -> Result<Result<OperatorReply, OperatorError>, Gone> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Operator { command, reply })?;
+        self.send(Command::Operator { command, reply }).await?;
         answer.await.map_err(|_| Gone)
     }
 }
@@ -180,7 +202,9 @@ struct Runtime {
     /// Where registry operations go; `None` keeps nothing (tests, `remesos local`).
     registrar: Option<super::registrar::RegistrarHandle>,
     /// For the runtime's own commands (weak: the actor still ends with its last handle).
-    own: mpsc::WeakUnboundedSender<Command>,
+    own: mpsc::WeakSender<Command>,
+    /// When the master's timers last ran (see [`MIN_TICK_GAP`]).
+    last_tick: tokio::time::Instant,
 }
 
 /// Starts the actor; returns its handle. The actor ends when every handle is dropped; if
@@ -203,7 +227,7 @@ pub fn spawn_supervised(
     registrar: Option<super::registrar::RegistrarHandle>,
     on_panic: OnPanic,
 ) -> MasterHandle {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(MASTER_INBOX);
     let runtime = Runtime {
         master,
         conns: HashMap::new(),
@@ -212,20 +236,27 @@ pub fn spawn_supervised(
         next_conn: 1,
         registrar,
         own: tx.downgrade(),
+        last_tick: tokio::time::Instant::now(),
     };
     supervise(tokio::spawn(runtime.run(rx)), on_panic);
     MasterHandle { tx }
 }
 
 impl Runtime {
-    /// Ends a framework's subscription from the runtime's side (its stream is closed or
-    /// not read); the master treats it as a disconnection and the framework reconnects.
-    fn drop_framework_stream(&mut self, conn: ConnId, framework_id: &str, why: &str) {
-        tracing::warn!(%framework_id, why, "dropping a framework stream that is not being read");
-        self.conns.remove(&conn);
-        self.backlogged.remove(&conn);
-        self.master
-            .framework_disconnected(now(), framework_id, conn);
+    /// A framework stream could not take an event: the master decides whether it is kept
+    /// (the event waits in its backlog) or dropped, which this carries out. True if kept.
+    fn backed_up(&mut self, conn: ConnId, framework_id: &str, backlog: super::Backlog) -> bool {
+        match self
+            .master
+            .framework_stream_backed_up(now(), framework_id, conn, backlog)
+        {
+            super::Stream::Keep => true,
+            super::Stream::Drop => {
+                self.conns.remove(&conn);
+                self.backlogged.remove(&conn);
+                false
+            }
+        }
     }
 
     /// Moves backlogged framework events into their streams as far as the streams have
@@ -268,14 +299,23 @@ impl Runtime {
             }
         }
         for (conn, framework_id) in closed {
-            self.drop_framework_stream(conn, &framework_id, "closed");
+            self.backed_up(conn, &framework_id, super::Backlog::Closed);
         }
         self.perform();
     }
 
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// When the actor wakes without a command: the master's next deadline, or sooner
+    /// while a framework stream has a backlog to move along.
+    fn wake_at(&self) -> tokio::time::Instant {
+        let mut at = tokio::time::Instant::from_std(self.master.next_deadline())
+            .max(self.last_tick + MIN_TICK_GAP);
+        if !self.backlogged.is_empty() {
+            at = at.min(tokio::time::Instant::now() + BACKLOG_FLUSH);
+        }
+        at
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
             tokio::select! {
                 command = rx.recv() => {
@@ -294,11 +334,18 @@ impl Runtime {
                     self.perform();
                     self.flush_backlogs();
                 }
-                _ = tick.tick() => {
-                    self.master.tick(now());
-                    self.perform();
-                    self.flush_backlogs();
-                }
+                () = tokio::time::sleep_until(self.wake_at()) => self.flush_backlogs(),
+            }
+            // Whatever woke the actor, the timers that are due run now: a master busy with
+            // commands keeps its heartbeats and timeouts.
+            let t = now();
+            if t.mono >= self.master.next_deadline()
+                && tokio::time::Instant::from_std(t.mono) >= self.last_tick + MIN_TICK_GAP
+            {
+                self.last_tick = tokio::time::Instant::from_std(t.mono);
+                self.master.tick(t);
+                self.perform();
+                self.flush_backlogs();
             }
         }
     }
@@ -327,15 +374,12 @@ impl Runtime {
                         close_when_drained: false,
                     },
                 );
-                match self.master.subscribe(t, conn, call) {
-                    Ok(stream_id) => {
-                        let framework_id = self
-                            .master
-                            .frameworks
-                            .iter()
-                            .find(|(_, f)| f.connection.as_ref().is_some_and(|c| c.conn == conn))
-                            .map(|(id, _)| id.clone())
-                            .unwrap_or_default();
+                match self.master.subscribe_on(t, conn, call) {
+                    Ok(super::Subscribed {
+                        stream_id,
+                        framework_id,
+                    }) => {
+                        let framework_id = framework_id.unwrap_or_default();
                         if let Some(Conn::Framework {
                             framework_id: slot, ..
                         }) = self.conns.get_mut(&conn)
@@ -513,20 +557,22 @@ impl Runtime {
                         Err(mpsc::error::TrySendError::Full(event)) => event,
                         Err(mpsc::error::TrySendError::Closed(_)) => {
                             let framework_id = framework_id.clone();
-                            self.drop_framework_stream(conn, &framework_id, "closed");
+                            self.backed_up(conn, &framework_id, super::Backlog::Closed);
                             return;
                         }
                     }
                 } else {
                     *event
                 };
-                if backlog.len() >= FRAMEWORK_STREAM_BACKLOG {
-                    let framework_id = framework_id.clone();
-                    self.drop_framework_stream(conn, &framework_id, "not being read");
+                let waiting = super::Backlog::Waiting(backlog.len());
+                let framework_id = framework_id.clone();
+                if !self.backed_up(conn, &framework_id, waiting) {
                     return;
                 }
-                backlog.push_back(event);
-                self.backlogged.insert(conn);
+                if let Some(Conn::Framework { backlog, .. }) = self.conns.get_mut(&conn) {
+                    backlog.push_back(event);
+                    self.backlogged.insert(conn);
+                }
             }
             Effect::CloseFramework { conn } => {
                 if let Some(Conn::Framework {
@@ -618,7 +664,8 @@ impl Runtime {
                         .await
                         .unwrap_or_else(|_| Err("the registrar has stopped".to_string()));
                     if let Some(own) = own.upgrade() {
-                        let _ = own.send(Command::AdmissionDone { conn, result });
+                        // Waits for room like any sender; the actor keeps draining.
+                        let _ = own.send(Command::AdmissionDone { conn, result }).await;
                     }
                 });
             }
@@ -670,7 +717,7 @@ mod tests {
     /// Sends the actor a command that panics in it; its answer (which never comes).
     async fn panic_in_actor(handle: &MasterHandle, why: &'static str) -> Result<(), Gone> {
         let (reply, answer) = oneshot::channel();
-        handle.send(Command::Panic { why, reply })?;
+        handle.send(Command::Panic { why, reply }).await?;
         answer.await.map_err(|_| Gone)
     }
 
@@ -775,6 +822,7 @@ mod tests {
                 events,
                 reply,
             })
+            .await
             .unwrap();
         let (_conn, stream_id, framework_id) = subscribed.await.unwrap().unwrap();
         (rx, stream_id, framework_id)
@@ -800,6 +848,7 @@ mod tests {
                 messages: agent_tx,
                 reply,
             })
+            .await
             .unwrap();
         assert_eq!(registered.await.unwrap().unwrap().1, AGENT);
 
@@ -820,6 +869,7 @@ mod tests {
                 stream_id: Some(stream_id),
                 reply,
             })
+            .await
             .unwrap();
         assert!(answered.await.unwrap().is_ok());
 
@@ -883,6 +933,7 @@ mod tests {
                 stream_id: Some(stream_id),
                 reply,
             })
+            .await
             .unwrap();
         assert!(answered.await.unwrap().is_ok());
         // The stream ends (after what fitted in the channel) and the master treats the

@@ -102,6 +102,16 @@ pub fn refuse_duration(
     Some(refuse.max(allocation_interval))
 }
 
+/// What a SUBSCRIBE answered the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscribed {
+    /// The stream's `Mesos-Stream-Id`.
+    pub stream_id: String,
+    /// The framework now subscribed on the connection; `None` when the subscription was
+    /// answered with an ERROR event and closed (a removed framework's id).
+    pub framework_id: Option<String>,
+}
+
 impl Master {
     /// SUBSCRIBE on connection `conn`: registers a new framework, or fails one over to this
     /// connection. Returns the new `Mesos-Stream-Id`; SUBSCRIBED (or ERROR) goes out as an
@@ -112,6 +122,17 @@ impl Master {
         conn: ConnId,
         call: sched::Call,
     ) -> Result<String, CallError> {
+        self.subscribe_on(now, conn, call).map(|s| s.stream_id)
+    }
+
+    /// SUBSCRIBE on connection `conn`, answering which framework now owns the stream, so
+    /// that the runtime need not look for it.
+    pub fn subscribe_on(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        call: sched::Call,
+    ) -> Result<Subscribed, CallError> {
         let SchedulerCall::Subscribe(subscribe) = validate_call(call)? else {
             return Err(bad("Expecting 'subscribe' to be present"));
         };
@@ -141,7 +162,10 @@ impl Master {
             // Reference §8.4: a removed framework cannot come back under its id.
             self.emit_framework(conn, error_event("Framework has been removed"));
             self.emit(Effect::CloseFramework { conn });
-            return Ok(stream_id);
+            return Ok(Subscribed {
+                stream_id,
+                framework_id: None,
+            });
         }
 
         let framework_id = match requested_id {
@@ -190,7 +214,10 @@ impl Master {
         self.emit_framework(conn, subscribed);
         self.start_heartbeats(now, &framework_id, conn);
         self.request_allocation();
-        Ok(stream_id)
+        Ok(Subscribed {
+            stream_id,
+            framework_id: Some(framework_id),
+        })
     }
 
     /// A known framework resubscribes (scheduler failover or reconnect): the old stream gets

@@ -49,6 +49,7 @@ impl AgentService for Service {
                 messages: tx,
                 reply: reply_tx,
             })
+            .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
         let (conn, agent_id) = match reply_rx.await {
             Ok(Ok(ok)) => ok,
@@ -79,7 +80,8 @@ impl AgentService for Service {
                             agent_id: agent_id.clone(),
                             message,
                         };
-                        if master.send(command).is_err() {
+                        // A full inbox stops this reader, which pushes back to the agent.
+                        if master.send(command).await.is_err() {
                             return;
                         }
                     }
@@ -90,7 +92,9 @@ impl AgentService for Service {
                     }
                 }
             }
-            let _ = master.send(Command::AgentSessionClosed { conn, agent_id });
+            let _ = master
+                .send(Command::AgentSessionClosed { conn, agent_id })
+                .await;
         });
         let outbound = ReceiverStream::new(rx).map(Ok);
         Ok(Response::new(Box::pin(outbound)))

@@ -2875,3 +2875,137 @@ fn calls_with_invalid_framework_ids_are_answered_as_unknown_frameworks() {
         ))
     );
 }
+
+/// A config whose periodic duties (allocation, pings, registry GC, heartbeats) are an
+/// hour apart, so that the deadline under test is the soonest.
+fn quiet_config() -> Config {
+    Config {
+        allocation_interval: Duration::from_secs(3600),
+        agent_ping_timeout: Duration::from_secs(3600),
+        registry_gc_interval: Duration::from_secs(3600),
+        heartbeat_interval: Duration::from_secs(3600),
+        ..Config::default()
+    }
+}
+
+/// DESIGN.md §3, "daemons sleep until their next deadline": a disconnected framework's
+/// failover timeout is the master's next deadline, and the tick at exactly that instant
+/// removes the framework (reference §8.4: failover_timeout).
+#[test]
+fn the_next_deadline_is_a_disconnected_framework_failover_timeout() {
+    let mut h = Harness::with_config(quiet_config());
+    assert_eq!(
+        h.master.next_deadline(),
+        h.start + Duration::from_secs(3600)
+    );
+    let mut info = framework("fo");
+    info.failover_timeout = Some(5.0);
+    let fw = h.subscribe(info);
+    h.advance(Duration::from_secs(1));
+    let now = h.now();
+    h.master.framework_disconnected(now, &fw.id, fw.conn);
+    let deadline = h.start + Duration::from_secs(6);
+    assert_eq!(h.master.next_deadline(), deadline);
+    h.advance(Duration::from_millis(4999));
+    assert!(h.master.frameworks.contains_key(&fw.id), "not yet due");
+    h.advance(Duration::from_millis(1));
+    assert!(
+        !h.master.frameworks.contains_key(&fw.id),
+        "removed when due"
+    );
+    assert_eq!(h.master.completed_frameworks.len(), 1);
+    assert_eq!(
+        h.master.next_deadline(),
+        h.start + Duration::from_secs(3600)
+    );
+}
+
+/// With `--offer_timeout`, an outstanding offer's expiry is the master's next deadline,
+/// and the tick at that instant rescinds it (reference §3.2: offer_timeout).
+#[test]
+fn the_next_deadline_is_an_outstanding_offer_timeout() {
+    let mut h = Harness::with_config(Config {
+        offer_timeout: Some(Duration::from_secs(30)),
+        ..quiet_config()
+    });
+    h.add_agent("host", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.advance(Duration::from_secs(2));
+    h.allocate();
+    assert_eq!(h.offers(&fw).len(), 1);
+    assert_eq!(h.master.next_deadline(), h.start + Duration::from_secs(32));
+    h.advance(Duration::from_secs(30));
+    let rescinded = h
+        .events(fw.conn)
+        .iter()
+        .filter(|e| e.r#type == Some(EventType::Rescind as i32))
+        .count();
+    assert_eq!(rescinded, 1);
+    assert!(h.master.offers.is_empty() || h.master.next_deadline() > h.now().mono);
+}
+
+/// DESIGN.md §3 (a slow reader must not stall the master): the master keeps a framework
+/// stream whose backlog has room and drops one whose backlog is full or whose reader is
+/// gone, disconnecting the framework (without a failover timeout, that removes it).
+#[test]
+fn a_framework_stream_is_dropped_when_its_backlog_is_full_or_it_closed() {
+    use super::{Backlog, Stream};
+    let mut h = Harness::with_config(Config {
+        framework_stream_backlog: 3,
+        ..Config::default()
+    });
+    let mut info = framework("slow");
+    info.failover_timeout = Some(3600.0);
+    let fw = h.subscribe(info);
+    let now = h.now();
+    for waiting in 0..3 {
+        assert_eq!(
+            h.master
+                .framework_stream_backed_up(now, &fw.id, fw.conn, Backlog::Waiting(waiting)),
+            Stream::Keep
+        );
+    }
+    assert!(h.master.frameworks[&fw.id].connected());
+    assert_eq!(
+        h.master
+            .framework_stream_backed_up(now, &fw.id, fw.conn, Backlog::Waiting(3)),
+        Stream::Drop
+    );
+    assert!(!h.master.frameworks[&fw.id].connected());
+
+    let gone = h.subscribe(framework("gone"));
+    let now = h.now();
+    assert_eq!(
+        h.master
+            .framework_stream_backed_up(now, &gone.id, gone.conn, Backlog::Closed),
+        Stream::Drop
+    );
+    assert!(!h.master.frameworks.contains_key(&gone.id));
+}
+
+/// The runtime learns from SUBSCRIBE which framework owns the new stream (no scan of the
+/// frameworks); a removed framework's id gets a closed stream and no framework.
+#[test]
+fn subscribe_answers_the_framework_now_on_the_connection() {
+    let mut h = Harness::new();
+    let conn = h.conn();
+    let now = h.now();
+    let answer = h
+        .master
+        .subscribe_on(now, conn, subscribe_call(framework("a")))
+        .unwrap();
+    let id = answer.framework_id.clone().unwrap();
+    assert_eq!(
+        h.master.frameworks[&id].connection.as_ref().map(|c| c.conn),
+        Some(conn)
+    );
+    h.master.remove_framework(now, &id);
+    let mut info = framework("a");
+    info.id = Some(v1::FrameworkId { value: id });
+    let conn = h.conn();
+    let answer = h
+        .master
+        .subscribe_on(now, conn, subscribe_call(info))
+        .unwrap();
+    assert_eq!(answer.framework_id, None);
+}

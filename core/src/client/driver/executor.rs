@@ -69,6 +69,12 @@ const STOP_WAIT: Duration = Duration::from_secs(5);
 
 impl ExecutorDriver {
     pub fn new(executor: Box<dyn Executor>, vars: Vec<(String, String)>) -> ExecutorDriver {
+        // Unbounded: the senders are the framework's own calls through the Java API
+        // (sendStatusUpdate, sendFrameworkMessage, stop, abort), which must not block — a
+        // callback that calls the driver runs on the thread the actor delivers through, so
+        // waiting for room could deadlock. Apache's driver queues them without bound too
+        // (libprocess `dispatch`). The actor drains it continuously; the queue holds what
+        // the framework sent faster than the agent takes it.
         let (tx, rx) = mpsc::unbounded_channel();
         ExecutorDriver {
             shared: Arc::new(StatusCell::new()),
@@ -108,6 +114,10 @@ impl ExecutorDriver {
         {
             return Ok(self.status());
         }
+        // Unbounded (a known gap, DESIGN.md §3): callbacks the JVM has not run yet. It grows
+        // while the executor's callbacks are slower than the agent's events, as Apache's
+        // driver's libprocess queue does; a bound would have to push back onto the
+        // agent's stream instead.
         let (deliveries_tx, deliveries_rx) = std::sync::mpsc::channel::<Event>();
         let shared = self.shared.clone();
         let commands = self.commands.clone();

@@ -576,6 +576,9 @@ impl SchedulerDriver {
         {
             config.framework.principal = Some(p);
         }
+        // Unbounded, for the reason given at `ExecutorDriver::new`: the framework's calls
+        // through the Java API must not block (a callback calling the driver would wait on
+        // itself), and Apache's driver queues them without bound as well.
         let (tx, rx) = mpsc::unbounded_channel();
         SchedulerDriver {
             shared: Arc::new(Shared {
@@ -617,6 +620,11 @@ impl SchedulerDriver {
         {
             return self.status();
         }
+        // Unbounded (a known gap, DESIGN.md §3): callbacks the JVM has not run yet. It grows
+        // while the scheduler's callbacks are slower than the master's events, as Apache's
+        // driver's libprocess queue does; a bound would have to push back onto the
+        // subscription (whose backlog the master bounds: it drops the stream and the
+        // driver resubscribes).
         let (deliveries_tx, deliveries_rx) = std::sync::mpsc::channel::<Event>();
         let shared = self.shared.clone();
         let commands = self.commands.clone();
@@ -817,6 +825,8 @@ enum Outgoing {
 
 /// Sends calls in order on one connection.
 fn spawn_sender(caller: Caller) -> mpsc::UnboundedSender<Outgoing> {
+    // Unbounded: fed only by the driver's actor, from the framework's calls (see
+    // `SchedulerDriver::new`); it holds the calls the master has not answered yet.
     let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
     tokio::spawn(async move {
         while let Some(out) = rx.recv().await {

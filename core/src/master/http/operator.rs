@@ -321,6 +321,7 @@ async fn subscribe(master: MasterHandle, format: api::Format) -> Response {
             events: tx,
             reply: reply_tx,
         })
+        .await
         .is_err()
     {
         return gone();

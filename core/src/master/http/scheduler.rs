@@ -48,6 +48,7 @@ pub async fn scheduler(
             stream_id,
             reply: tx,
         })
+        .await
         .is_err()
     {
         return unavailable();
@@ -78,6 +79,7 @@ async fn subscribe(master: MasterHandle, format: Format, call: sched::Call) -> R
             events: events_tx,
             reply: tx,
         })
+        .await
         .is_err()
     {
         return unavailable();
@@ -117,8 +119,7 @@ impl Stream for EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        let _ = self
-            .master
-            .send(Command::FrameworkStreamClosed { conn: self.conn });
+        self.master
+            .notify(Command::FrameworkStreamClosed { conn: self.conn });
     }
 }
