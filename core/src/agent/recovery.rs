@@ -32,7 +32,9 @@ use prost::Message;
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
 
-use super::paths;
+use std::collections::BTreeMap;
+
+use super::{Agent, Effect, Executor, Framework, Time, isolator, paths};
 use crate::common::id::{AgentId, ContainerId, ExecutorId, FrameworkId, TaskId};
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`).
@@ -369,5 +371,176 @@ mod tests {
         assert_eq!(state.frameworks[0].info.id.as_ref().unwrap().value, "kept");
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    }
+}
+
+// ----- taking the checkpointed state up (Mesos's `Slave::recover`, `Slave::_recover`, `Slave::reregisterExecutor`) -----
+
+impl Agent {
+    /// Takes up the state a previous run of this agent checkpointed (see [`recovery`]).
+    /// Returns the executors that were still running then, `(framework, executor,
+    /// container, pid)`, for the runtime to watch (or to report dead at once).
+    pub fn recover(
+        &mut self,
+        now: Time,
+        state: State,
+    ) -> Vec<(String, String, String, Option<u32>)> {
+        let agent_id = state.agent_id.clone();
+        self.id = Some(agent_id.clone());
+        self.info.id = Some(v1::AgentId {
+            value: agent_id.clone(),
+        });
+        let mut live = Vec::new();
+        // Executors get twice the reregistration timeout: their resubscription backoff is
+        // random up to that same value.
+        let reregister_by = now.mono + self.config.executor_reregistration_timeout * 2;
+        for fstate in state.frameworks {
+            let Some(fid) = fstate.info.id.as_ref().map(|i| i.value.clone()) else {
+                continue;
+            };
+            let mut framework = Framework {
+                info: fstate.info,
+                executors: BTreeMap::new(),
+                completed_executors: Default::default(),
+                terminating: false,
+            };
+            for estate in fstate.executors {
+                let eid = estate.info.executor_id.value.clone();
+                let Some(ids) = self.run_ids(&fid, &eid, &estate.container_id) else {
+                    // A checkpoint whose ids Mesos would refuse was not written by an agent.
+                    tracing::warn!(framework_id = %fid, "skipping a recovered executor with invalid ids");
+                    continue;
+                };
+                let command_executor = is_command_executor(&estate.info);
+                let mut limits = isolator::Limits::of(&estate.info.resources);
+                let mut executor = Executor {
+                    command_executor,
+                    container_id: estate.container_id.clone(),
+                    sandbox: estate.sandbox.clone(),
+                    state: if estate.terminated {
+                        super::ExecutorState::Terminated
+                    } else {
+                        super::ExecutorState::Registering
+                    },
+                    conn: None,
+                    pid: estate.pid,
+                    queued: Vec::new(),
+                    queued_groups: Vec::new(),
+                    tasks: BTreeMap::new(),
+                    completed: Vec::new(),
+                    registration_deadline: reregister_by,
+                    kill_deadline: None,
+                    limits,
+                    limitation: None,
+                    recovered: !estate.terminated,
+                    info: estate.info,
+                };
+                for tstate in estate.tasks {
+                    let tid = tstate.info.task_id.value.clone();
+                    let task_limits = isolator::Limits::of(&tstate.info.resources);
+                    limits.cpus += task_limits.cpus;
+                    limits.mem_bytes += task_limits.mem_bytes;
+                    let mut task = self.new_task(&framework.info, &executor, &tstate.info);
+                    let updates =
+                        self.updates
+                            .recover(&fid, &tid, tstate.records, tstate.updates_path);
+                    for update in &updates {
+                        task.state = update.status.state;
+                        let mut kept = update.status.clone();
+                        kept.data = None;
+                        task.statuses.push(kept);
+                    }
+                    let terminal =
+                        v1::TaskState::try_from(task.state).is_ok_and(crate::master::is_terminal);
+                    if terminal {
+                        if !self.updates.has_pending(&fid, &tid) {
+                            self.updates.remove(&fid, &tid);
+                        }
+                        executor.completed.push(task);
+                    } else {
+                        executor.tasks.insert(tid, task);
+                    }
+                }
+                executor.limits = limits;
+                if executor.state != super::ExecutorState::Terminated {
+                    live.push((
+                        fid.clone(),
+                        eid.clone(),
+                        executor.container_id.clone(),
+                        executor.pid,
+                    ));
+                }
+                let executor_dir = paths::executor_dir(
+                    &self.config.work_dir,
+                    &ids.agent,
+                    &ids.framework,
+                    &ids.executor,
+                );
+                self.emit(Effect::Attach {
+                    sandbox: executor.sandbox.clone(),
+                    paths: vec![
+                        executor.sandbox.display().to_string(),
+                        executor_dir
+                            .join("runs")
+                            .join("latest")
+                            .display()
+                            .to_string(),
+                        paths::virtual_latest(&ids.framework, &ids.executor),
+                    ],
+                });
+                framework.executors.insert(eid, executor);
+            }
+            tracing::info!(framework_id = %fid, executors = framework.executors.len(), "recovered framework");
+            self.frameworks.insert(fid.clone(), framework);
+            self.gc_framework(&fid);
+        }
+        live
+    }
+
+    /// A recovered executor subscribed again: tasks that stayed STAGING and that it does not
+    /// know (not among its unacknowledged tasks) never reached it before the restart.
+    pub(super) fn reconnected(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        executor_id: &str,
+        unacknowledged: &[v1::TaskInfo],
+    ) {
+        let Some(executor) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+        else {
+            return;
+        };
+        let lost: Vec<v1::TaskInfo> = executor
+            .tasks
+            .values()
+            .filter(|t| t.state == v1::TaskState::TaskStaging as i32)
+            .filter(|t| !unacknowledged.iter().any(|u| u.task_id == t.task_id))
+            .map(|t| v1::TaskInfo {
+                name: t.name.clone(),
+                task_id: t.task_id.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let partition_aware = self.partition_aware(framework_id);
+        let state = if partition_aware {
+            v1::TaskState::TaskDropped
+        } else {
+            v1::TaskState::TaskLost
+        };
+        for task in lost {
+            self.local_update(
+                now,
+                framework_id,
+                executor_id,
+                &task,
+                state,
+                v1::task_status::Reason::AgentRestarted,
+                "Task launched during agent restart",
+            );
+        }
+        tracing::info!(framework_id, executor_id, "recovered executor resubscribed");
     }
 }
