@@ -15,7 +15,9 @@ use remesos_proto::v1;
 use v1::executor as exec;
 use wire::agent_message::Message as ToMaster;
 
-use super::{Agent, CallError, ConnId, Effect, Executor, ExecutorState, Time, container_status};
+use super::{
+    Agent, CallError, ConnId, Effect, Executor, ExecutorKey, ExecutorState, Time, container_status,
+};
 use crate::common::id::TaskId;
 
 impl Agent {
@@ -25,36 +27,30 @@ impl Agent {
         conn: ConnId,
         call: exec::Call,
     ) -> Result<(), CallError> {
-        let fid = call.framework_id.value.clone();
-        let eid = call.executor_id.value.clone();
-        let Some(framework) = self.frameworks.get(&fid) else {
-            return Err(CallError::BadRequest("Framework cannot be found".into()));
-        };
-        let Some(executor) = framework.executors.get(&eid) else {
-            return Err(CallError::BadRequest("Executor cannot be found".into()));
-        };
-        if matches!(executor.state, ExecutorState::Terminated) {
+        let (key, _) = self.calling_executor(&call)?;
+        if matches!(
+            self.executor(&key).map(|e| e.state),
+            Some(ExecutorState::Terminated)
+        ) {
             return Err(CallError::BadRequest("Executor is terminated".into()));
         }
+        let (fid, eid) = (key.framework.to_string(), key.executor.to_string());
         let subscribe = call.subscribe.unwrap_or_default();
+        let Some((framework, _)) = self.framework_executor(&key) else {
+            return Err(CallError::BadRequest("Executor cannot be found".into()));
+        };
         let framework_info = framework.info.clone();
         let mut agent_info = self.info.clone();
         agent_info.id = Some(v1::AgentId {
             value: self.agent_id(),
         });
-        let old = self
-            .frameworks
-            .get_mut(&fid)
-            .and_then(|f| f.executors.get_mut(&eid))
-            .and_then(|e| e.conn.replace(conn));
+        let old = self.executor_mut(&key).and_then(|e| e.conn.replace(conn));
         if let Some(old) = old {
             self.emit(Effect::CloseExecutor { conn: old });
         }
-        let executor = self
-            .frameworks
-            .get_mut(&fid)
-            .and_then(|f| f.executors.get_mut(&eid))
-            .expect("checked");
+        let Some(executor) = self.executor_mut(&key) else {
+            return Err(CallError::BadRequest("Executor cannot be found".into()));
+        };
         if executor.state == ExecutorState::Registering {
             executor.state = ExecutorState::Running;
         }
@@ -75,64 +71,52 @@ impl Agent {
         let recovered = std::mem::take(&mut executor.recovered);
         self.send_executor(conn, subscribed);
         if recovered {
-            self.reconnected(now, &fid, &eid, &subscribe.unacknowledged_tasks);
+            self.reconnected(now, &key, &subscribe.unacknowledged_tasks);
         }
         // Updates the executor resent because it never saw them acknowledged (§8.2), checked
         // as an UPDATE call is: a SUBSCRIBE must not carry what an UPDATE may not.
         for update in subscribe.unacknowledged_updates {
             let valid = self
-                .frameworks
-                .get(&fid)
-                .and_then(|f| f.executors.get(&eid))
+                .executor(&key)
                 .map(|e| validate_executor_status(&fid, &eid, e, &update.status));
             match valid {
-                Some(Ok(())) => self.executor_status(now, &fid, &eid, update.status),
+                Some(Ok(())) => self.executor_status(now, &key, update.status),
                 Some(Err(error)) => {
                     tracing::warn!(framework_id = %fid, executor_id = %eid, %error, "dropping an unacknowledged update resent on SUBSCRIBE");
                 }
                 None => {}
             }
         }
-        let executor = self
-            .frameworks
-            .get_mut(&fid)
-            .and_then(|f| f.executors.get_mut(&eid))
-            .expect("checked");
+        let Some(executor) = self.executor_mut(&key) else {
+            return Ok(());
+        };
         let queued = std::mem::take(&mut executor.queued);
         let queued_groups = std::mem::take(&mut executor.queued_groups);
         for group in queued_groups {
-            let records: Vec<(String, v1::Task)> = {
-                let executor = &self.frameworks[&fid].executors[&eid];
-                group
-                    .tasks
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.task_id.value.clone(),
-                            self.new_task(&framework_info, executor, t),
-                        )
-                    })
-                    .collect()
+            let Some(executor) = self.executor(&key) else {
+                break;
             };
-            if let Some(executor) = self
-                .frameworks
-                .get_mut(&fid)
-                .and_then(|f| f.executors.get_mut(&eid))
-            {
+            let records: Vec<(String, v1::Task)> = group
+                .tasks
+                .iter()
+                .map(|t| {
+                    (
+                        t.task_id.value.clone(),
+                        self.new_task(&framework_info, executor, t),
+                    )
+                })
+                .collect();
+            if let Some(executor) = self.executor_mut(&key) {
                 executor.tasks.extend(records);
             }
             self.send_executor(conn, launch_group_event(group));
         }
         for task in queued {
-            let record = {
-                let executor = &self.frameworks[&fid].executors[&eid];
-                self.new_task(&framework_info, executor, &task)
+            let Some(executor) = self.executor(&key) else {
+                break;
             };
-            if let Some(executor) = self
-                .frameworks
-                .get_mut(&fid)
-                .and_then(|f| f.executors.get_mut(&eid))
-            {
+            let record = self.new_task(&framework_info, executor, &task);
+            if let Some(executor) = self.executor_mut(&key) {
                 executor.tasks.insert(task.task_id.value.clone(), record);
             }
             self.send_executor(conn, launch_event(task));
@@ -140,29 +124,36 @@ impl Agent {
         Ok(())
     }
 
+    /// The executor a call names, found through the index, with Mesos's answers when it is
+    /// not there ([`CallError::BadRequest`]: "Framework cannot be found", "Executor cannot
+    /// be found"). Ids that are not valid name nothing here, so they get the same answers.
+    fn calling_executor(&self, call: &exec::Call) -> Result<(ExecutorKey, &Executor), CallError> {
+        let (fid, eid) = (&call.framework_id.value, &call.executor_id.value);
+        if !self.frameworks.contains_key(fid) {
+            return Err(CallError::BadRequest("Framework cannot be found".into()));
+        }
+        let key = ExecutorKey::parse(fid, eid)
+            .ok_or_else(|| CallError::BadRequest("Executor cannot be found".into()))?;
+        match self.executor(&key) {
+            Some(executor) => Ok((key, executor)),
+            None => Err(CallError::BadRequest("Executor cannot be found".into())),
+        }
+    }
+
     pub(super) fn executor_status(
         &mut self,
         now: Time,
-        framework_id: &str,
-        executor_id: &str,
+        key: &ExecutorKey,
         mut status: v1::TaskStatus,
     ) {
-        if let Some(executor) = self
-            .frameworks
-            .get(framework_id)
-            .and_then(|f| f.executors.get(executor_id))
-        {
+        if let Some(executor) = self.executor(key) {
             fill_container_status(executor, self.config.ip, &mut status);
         }
         let uuid = status.uuid.clone().unwrap_or_default();
         let task_id = status.task_id.clone();
-        self.handle_update(now, framework_id, executor_id, status);
+        self.handle_update(now, key.framework.as_str(), key.executor.as_str(), status);
         // The update is checkpointed: the executor may forget it (ACKNOWLEDGED).
-        let conn = self
-            .frameworks
-            .get(framework_id)
-            .and_then(|f| f.executors.get(executor_id))
-            .and_then(|e| e.conn);
+        let conn = self.executor(key).and_then(|e| e.conn);
         if let Some(conn) = conn {
             let event = exec::Event {
                 r#type: Some(exec::event::Type::Acknowledged as i32),
@@ -176,14 +167,8 @@ impl Agent {
     /// UPDATE, MESSAGE and HEARTBEAT from a subscribed executor.
     pub fn executor_call(&mut self, now: Time, call: exec::Call) -> Result<(), CallError> {
         use exec::call::Type;
-        let fid = call.framework_id.value.clone();
-        let eid = call.executor_id.value.clone();
-        let Some(framework) = self.frameworks.get(&fid) else {
-            return Err(CallError::BadRequest("Framework cannot be found".into()));
-        };
-        let Some(executor) = framework.executors.get(&eid) else {
-            return Err(CallError::BadRequest("Executor cannot be found".into()));
-        };
+        let (key, executor) = self.calling_executor(&call)?;
+        let (fid, eid) = (key.framework.as_str(), key.executor.as_str());
         let ty = call
             .r#type
             .and_then(|t| Type::try_from(t).ok())
@@ -199,7 +184,7 @@ impl Agent {
                     ));
                 };
                 let mut status = update.status;
-                validate_executor_status(&fid, &eid, executor, &status)?;
+                validate_executor_status(fid, eid, executor, &status)?;
                 // A task that ends because its container reached a limit ends as the
                 // limitation says (Mesos reports the container's termination reason), not
                 // as the executor saw it (e.g. "Command terminated with signal Killed").
@@ -213,7 +198,7 @@ impl Agent {
                     status.source = Some(v1::task_status::Source::Agent as i32);
                     status.message = Some(message.clone());
                 }
-                self.executor_status(now, &fid, &eid, status);
+                self.executor_status(now, &key, status);
             }
             Type::Message => {
                 let Some(message) = call.message else {
@@ -245,10 +230,8 @@ impl Agent {
     }
 
     pub fn executor_disconnected(&mut self, framework_id: &str, executor_id: &str, conn: ConnId) {
-        if let Some(executor) = self
-            .frameworks
-            .get_mut(framework_id)
-            .and_then(|f| f.executors.get_mut(executor_id))
+        if let Some(executor) =
+            ExecutorKey::parse(framework_id, executor_id).and_then(|key| self.executor_mut(&key))
             && executor.conn == Some(conn)
         {
             executor.conn = None;

@@ -17,8 +17,8 @@ use remesos_proto::v1;
 use wire::agent_message::Message as ToMaster;
 
 use super::{
-    Agent, COMMAND_EXECUTOR_RESOURCES, Effect, Executor, ExecutorState, Launch, Time, isolator,
-    paths,
+    Agent, COMMAND_EXECUTOR_RESOURCES, Effect, Executor, ExecutorKey, ExecutorState, Launch, Time,
+    isolator, paths,
 };
 use crate::common::id::{ContainerId, TaskId};
 use crate::resources::Resources;
@@ -72,16 +72,17 @@ impl Agent {
     pub(super) fn launch_executor(
         &mut self,
         now: Time,
-        framework_id: &str,
+        key: &ExecutorKey,
         info: v1::ExecutorInfo,
         command_executor: bool,
         first_task: &v1::TaskInfo,
     ) {
         use prost::Message;
-        let eid = info.executor_id.value.clone();
+        let framework_id = key.framework.as_str();
+        let eid = key.executor.to_string();
         let container = ContainerId::random();
         let container_id = container.to_string();
-        let Some(ids) = self.run_ids(framework_id, &eid, &container_id) else {
+        let Some(ids) = self.run_ids(key, &container_id) else {
             return;
         };
         let sandbox = paths::sandbox(
@@ -91,7 +92,9 @@ impl Agent {
             &ids.executor,
             &ids.container,
         );
-        let framework = &self.frameworks[framework_id].info;
+        let Some(framework) = self.frameworks.get(framework_id).map(|f| &f.info) else {
+            return;
+        };
         let user = info
             .command
             .as_ref()
@@ -179,17 +182,8 @@ impl Agent {
 
     /// A task joins a running executor: its container's limits grow by the task's share
     /// (Mesos updates the container's resources the same way).
-    pub(super) fn grow_container(
-        &mut self,
-        framework_id: &str,
-        executor_id: &str,
-        resources: &[v1::Resource],
-    ) {
-        let Some(executor) = self
-            .frameworks
-            .get_mut(framework_id)
-            .and_then(|f| f.executors.get_mut(executor_id))
-        else {
+    pub(super) fn grow_container(&mut self, key: &ExecutorKey, resources: &[v1::Resource]) {
+        let Some(executor) = self.executor_mut(key) else {
             return;
         };
         let more = isolator::Limits::of(resources);
@@ -202,27 +196,18 @@ impl Agent {
         self.emit(effect);
     }
 
-    pub(super) fn checkpoint_task(
-        &mut self,
-        framework_id: &str,
-        executor_id: &str,
-        task: &v1::TaskInfo,
-    ) {
+    pub(super) fn checkpoint_task(&mut self, key: &ExecutorKey, task: &v1::TaskInfo) {
         use prost::Message;
-        let Some(executor) = self
-            .frameworks
-            .get(framework_id)
-            .and_then(|f| f.executors.get(executor_id))
-        else {
+        let Some(executor) = self.executor(key) else {
             return;
         };
-        let Some(ids) = self.run_ids(framework_id, executor_id, &executor.container_id) else {
+        let Some(ids) = self.run_ids(key, &executor.container_id) else {
             return;
         };
         let Ok(task_id) = TaskId::new(task.task_id.value.as_str()) else {
             tracing::error!(
-                framework_id,
-                executor_id,
+                framework_id = %key.framework,
+                executor_id = %key.executor,
                 "invalid task id; not checkpointed"
             );
             return;
@@ -321,12 +306,7 @@ impl Agent {
         reason: v1::task_status::Reason,
         message: String,
     ) {
-        let Some(executor) = self
-            .frameworks
-            .values_mut()
-            .flat_map(|f| f.executors.values_mut())
-            .find(|e| e.container_id == container_id && e.state != ExecutorState::Terminated)
-        else {
+        let Some(executor) = self.executor_of_container(container_id) else {
             return;
         };
         if executor.limitation.is_some() {
@@ -369,10 +349,8 @@ impl Agent {
         container_id: &str,
         pid: u32,
     ) {
-        if let Some(executor) = self
-            .frameworks
-            .get_mut(framework_id)
-            .and_then(|f| f.executors.get_mut(executor_id))
+        if let Some(executor) =
+            ExecutorKey::parse(framework_id, executor_id).and_then(|key| self.executor_mut(&key))
             && executor.container_id == container_id
         {
             executor.pid = Some(pid);
@@ -390,11 +368,10 @@ impl Agent {
         status: Option<i32>,
         error: Option<String>,
     ) {
-        let Some(executor) = self
-            .frameworks
-            .get_mut(framework_id)
-            .and_then(|f| f.executors.get_mut(executor_id))
-        else {
+        let Some(key) = ExecutorKey::parse(framework_id, executor_id) else {
+            return;
+        };
+        let Some(executor) = self.executor_mut(&key) else {
             return;
         };
         if executor.container_id != container_id || executor.state == ExecutorState::Terminated {
@@ -472,7 +449,7 @@ impl Agent {
             "executor exited"
         );
         // A terminated run is not reconnected to after an agent restart.
-        if let Some(ids) = self.run_ids(framework_id, executor_id, container_id) {
+        if let Some(ids) = self.run_ids(&key, container_id) {
             let sentinel = paths::meta_run_dir(
                 &self.config.work_dir,
                 &ids.agent,

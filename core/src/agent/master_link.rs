@@ -20,7 +20,9 @@ use v1::executor as exec;
 use wire::agent_message::Message as ToMaster;
 
 use super::executor_api::{launch_event, launch_group_event};
-use super::{Agent, Effect, Executor, ExecutorState, Framework, Time, paths, recovery};
+use super::{
+    Agent, Effect, Executor, ExecutorKey, ExecutorState, Framework, Time, paths, recovery,
+};
 use crate::common::id::{AgentId, ExecutorId, FrameworkId, TaskId};
 use crate::resources::Resources;
 
@@ -199,14 +201,17 @@ impl Agent {
             Some(e) => (e, false),
             None => (self.command_executor_info(&framework_id, &task), true),
         };
-        if let Err(error) = validate_launch_ids(
+        let key = match validate_launch_ids(
             &framework_id,
             &executor_info.executor_id.value,
             [task.task_id.value.as_str()],
         ) {
-            tracing::warn!(%error, "dropping a task launch with invalid ids");
-            return;
-        }
+            Ok(key) => key,
+            Err(error) => {
+                tracing::warn!(%error, "dropping a task launch with invalid ids");
+                return;
+            }
+        };
         if self.framework_terminating(&framework_id) {
             // Mesos's `Slave::run`: no update, a terminating framework cannot acknowledge.
             tracing::warn!(%framework_id, task_id = %task.task_id.value, "ignoring a task of a terminating framework");
@@ -226,11 +231,7 @@ impl Agent {
         }
         self.admit_framework(&framework_id, &run.framework);
         let eid = executor_info.executor_id.value.clone();
-        let state = self.frameworks[&framework_id]
-            .executors
-            .get(&eid)
-            .map(|e| e.state);
-        match state {
+        match self.executor(&key).map(|e| e.state) {
             Some(ExecutorState::Terminating | ExecutorState::Terminated) => {
                 self.local_update(
                     now,
@@ -243,20 +244,29 @@ impl Agent {
                 );
                 return;
             }
-            None => self.launch_executor(now, &framework_id, executor_info, command, &task),
-            _ => self.grow_container(&framework_id, &eid, &task.resources),
+            None => self.launch_executor(now, &key, executor_info, command, &task),
+            _ => self.grow_container(&key, &task.resources),
         }
-        self.checkpoint_task(&framework_id, &eid, &task);
-        let framework = &self.frameworks[&framework_id];
-        let executor = &framework.executors[&eid];
-        if let (ExecutorState::Running, Some(conn)) = (executor.state, executor.conn) {
-            let record = self.new_task(&framework.info, executor, &task);
-            self.executor_mut(&framework_id, &eid)
-                .tasks
-                .insert(task.task_id.value.clone(), record);
-            self.send_executor(conn, launch_event(task));
-        } else {
-            self.executor_mut(&framework_id, &eid).queued.push(task);
+        self.checkpoint_task(&key, &task);
+        // None only when the launch wrote nothing (an id it refused, logged there).
+        let Some((framework, executor)) = self.framework_executor(&key) else {
+            return;
+        };
+        let running = match (executor.state, executor.conn) {
+            (ExecutorState::Running, Some(conn)) => {
+                Some((conn, self.new_task(&framework.info, executor, &task)))
+            }
+            _ => None,
+        };
+        let Some(executor) = self.executor_mut(&key) else {
+            return;
+        };
+        match running {
+            Some((conn, record)) => {
+                executor.tasks.insert(task.task_id.value.clone(), record);
+                self.send_executor(conn, launch_event(task));
+            }
+            None => executor.queued.push(task),
         }
     }
 
@@ -271,14 +281,6 @@ impl Agent {
                 terminating: false,
             })
             .info = info.clone();
-    }
-
-    /// An executor that was just launched or found running (the caller checked it exists).
-    pub(super) fn executor_mut(&mut self, framework_id: &str, executor_id: &str) -> &mut Executor {
-        self.frameworks
-            .get_mut(framework_id)
-            .and_then(|f| f.executors.get_mut(executor_id))
-            .expect("launched")
     }
 
     /// ACCEPT's LAUNCH_GROUP: the group goes to its executor as one LAUNCH_GROUP event. An
@@ -313,14 +315,17 @@ impl Agent {
             });
         }
         let eid = executor_info.executor_id.value.clone();
-        if let Err(error) = validate_launch_ids(
+        let key = match validate_launch_ids(
             &framework_id,
             &eid,
             tasks.iter().map(|t| t.task_id.value.as_str()),
         ) {
-            tracing::warn!(%error, "dropping a task group launch with invalid ids");
-            return;
-        }
+            Ok(key) => key,
+            Err(error) => {
+                tracing::warn!(%error, "dropping a task group launch with invalid ids");
+                return;
+            }
+        };
         if self.framework_terminating(&framework_id) {
             // Mesos's `Slave::run`: no update, a terminating framework cannot acknowledge.
             tracing::warn!(%framework_id, "ignoring a task group of a terminating framework");
@@ -344,11 +349,7 @@ impl Agent {
             return;
         }
         self.admit_framework(&framework_id, &group.framework);
-        let state = self.frameworks[&framework_id]
-            .executors
-            .get(&eid)
-            .map(|e| e.state);
-        match state {
+        match self.executor(&key).map(|e| e.state) {
             Some(ExecutorState::Terminating | ExecutorState::Terminated) => {
                 for task in &tasks {
                     self.local_update(
@@ -367,19 +368,21 @@ impl Agent {
                 // The container's limits cover the whole group.
                 let mut sized = first.clone();
                 sized.resources = tasks.iter().flat_map(|t| t.resources.clone()).collect();
-                self.launch_executor(now, &framework_id, executor_info, false, &sized);
+                self.launch_executor(now, &key, executor_info, false, &sized);
             }
             _ => {
                 let resources: Vec<v1::Resource> =
                     tasks.iter().flat_map(|t| t.resources.clone()).collect();
-                self.grow_container(&framework_id, &eid, &resources);
+                self.grow_container(&key, &resources);
             }
         }
         for task in &tasks {
-            self.checkpoint_task(&framework_id, &eid, task);
+            self.checkpoint_task(&key, task);
         }
-        let framework = &self.frameworks[&framework_id];
-        let executor = &framework.executors[&eid];
+        // None only when the launch wrote nothing (an id it refused, logged there).
+        let Some((framework, executor)) = self.framework_executor(&key) else {
+            return;
+        };
         let records: Vec<(String, v1::Task)> = tasks
             .iter()
             .map(|t| {
@@ -389,7 +392,9 @@ impl Agent {
                 )
             })
             .collect();
-        let executor = self.executor_mut(&framework_id, &eid);
+        let Some(executor) = self.executor_mut(&key) else {
+            return;
+        };
         let task_group = v1::TaskGroupInfo { tasks };
         if let (ExecutorState::Running, Some(conn)) = (executor.state, executor.conn) {
             executor.tasks.extend(records);
@@ -420,16 +425,15 @@ impl Agent {
         match found {
             Some((eid, true)) => {
                 // Not yet handed to the executor: killed here.
-                let executor = self
-                    .frameworks
-                    .get_mut(&fid)
-                    .and_then(|f| f.executors.get_mut(&eid))
-                    .expect("found");
-                let position = executor
-                    .queued
-                    .iter()
-                    .position(|t| t.task_id.value == tid)
-                    .expect("found");
+                let Some(executor) =
+                    ExecutorKey::parse(&fid, &eid).and_then(|key| self.executor_mut(&key))
+                else {
+                    return;
+                };
+                let Some(position) = executor.queued.iter().position(|t| t.task_id.value == tid)
+                else {
+                    return;
+                };
                 let task = executor.queued.remove(position);
                 let idle = executor.queued.is_empty()
                     && executor.queued_groups.is_empty()
@@ -448,7 +452,11 @@ impl Agent {
                 }
             }
             Some((eid, false)) => {
-                let executor = &self.frameworks[&fid].executors[&eid];
+                let Some(executor) =
+                    ExecutorKey::parse(&fid, &eid).and_then(|key| self.executor(&key))
+                else {
+                    return;
+                };
                 let task_policy = executor.tasks.get(&tid).and_then(|t| t.kill_policy);
                 match executor.conn {
                     Some(conn) => {
@@ -490,10 +498,8 @@ impl Agent {
     }
 
     pub(super) fn framework_message(&mut self, message: wire::FrameworkToExecutor) {
-        let conn = self
-            .frameworks
-            .get(&message.framework_id.value)
-            .and_then(|f| f.executors.get(&message.executor_id.value))
+        let conn = ExecutorKey::parse(&message.framework_id.value, &message.executor_id.value)
+            .and_then(|key| self.executor(&key))
             .and_then(|e| e.conn);
         let Some(conn) = conn else {
             self.counters.invalid_framework_messages += 1;
@@ -511,10 +517,8 @@ impl Agent {
     /// SHUTDOWN to the executor; it is killed if still alive after the grace period.
     pub fn shutdown_executor(&mut self, now: Time, framework_id: &str, executor_id: &str) {
         let grace = self.config.executor_shutdown_grace_period;
-        let Some(executor) = self
-            .frameworks
-            .get_mut(framework_id)
-            .and_then(|f| f.executors.get_mut(executor_id))
+        let Some(executor) =
+            ExecutorKey::parse(framework_id, executor_id).and_then(|key| self.executor_mut(&key))
         else {
             return;
         };
@@ -637,13 +641,17 @@ pub(super) fn validate_launch_ids<'a>(
     framework_id: &str,
     executor_id: &str,
     task_ids: impl IntoIterator<Item = &'a str>,
-) -> Result<(), String> {
-    FrameworkId::new(framework_id).map_err(|e| format!("invalid framework id: {e}"))?;
-    ExecutorId::new(executor_id).map_err(|e| format!("invalid executor id: {e}"))?;
+) -> Result<ExecutorKey, String> {
+    let framework =
+        FrameworkId::new(framework_id).map_err(|e| format!("invalid framework id: {e}"))?;
+    let executor = ExecutorId::new(executor_id).map_err(|e| format!("invalid executor id: {e}"))?;
     for task_id in task_ids {
         TaskId::new(task_id).map_err(|e| format!("invalid task id: {e}"))?;
     }
-    Ok(())
+    Ok(ExecutorKey {
+        framework,
+        executor,
+    })
 }
 
 /// DOCKER containers and images need a container engine, which these machines lack: such

@@ -268,6 +268,32 @@ pub enum CallError {
     Forbidden(String),
 }
 
+/// Where an executor is found: its framework's id and its own, both validated by Mesos's
+/// rules. The key of the executor index ([`Agent::executor`]): ids from the master, an
+/// executor or a checkpoint become a key once, where they enter, and no executor is ever
+/// stored under an id that would not make one — so a string that fails to become a key
+/// names no executor here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutorKey {
+    pub framework: FrameworkId,
+    pub executor: ExecutorId,
+}
+
+impl ExecutorKey {
+    pub fn new(framework_id: &str, executor_id: &str) -> Result<ExecutorKey, IdError> {
+        Ok(ExecutorKey {
+            framework: FrameworkId::new(framework_id)?,
+            executor: ExecutorId::new(executor_id)?,
+        })
+    }
+
+    /// The key of ids taken from the wire or from a caller that holds strings; `None` when
+    /// either is invalid (then there is no such executor).
+    pub fn parse(framework_id: &str, executor_id: &str) -> Option<ExecutorKey> {
+        ExecutorKey::new(framework_id, executor_id).ok()
+    }
+}
+
 /// The validated ids of one executor run: what its directories are named after.
 struct RunIds {
     agent: AgentId,
@@ -350,22 +376,55 @@ impl Agent {
     /// was validated where it entered (the master's messages, the executor API, recovery),
     /// so an error here is a bug: it is logged and the caller skips the write rather than
     /// let an unchecked string reach a path.
-    fn run_ids(&self, framework_id: &str, executor_id: &str, container_id: &str) -> Option<RunIds> {
+    fn run_ids(&self, key: &ExecutorKey, container_id: &str) -> Option<RunIds> {
         let ids = (|| {
             Ok::<_, IdError>(RunIds {
                 agent: AgentId::new(self.id.clone().unwrap_or_default())?,
-                framework: FrameworkId::new(framework_id)?,
-                executor: ExecutorId::new(executor_id)?,
+                framework: key.framework.clone(),
+                executor: key.executor.clone(),
                 container: ContainerId::new(container_id)?,
             })
         })();
         match ids {
             Ok(ids) => Some(ids),
             Err(error) => {
-                tracing::error!(framework_id, executor_id, container_id, %error, "invalid id; nothing written");
+                tracing::error!(framework_id = %key.framework, executor_id = %key.executor, container_id, %error, "invalid id; nothing written");
                 None
             }
         }
+    }
+
+    // ----- the executor index (Mesos's `Slave::getExecutor`) -----
+
+    /// The executor `key` names, if this agent runs it (or ran it and keeps it until its
+    /// updates are acknowledged).
+    pub fn executor(&self, key: &ExecutorKey) -> Option<&Executor> {
+        self.frameworks
+            .get(key.framework.as_str())?
+            .executors
+            .get(key.executor.as_str())
+    }
+
+    pub fn executor_mut(&mut self, key: &ExecutorKey) -> Option<&mut Executor> {
+        self.frameworks
+            .get_mut(key.framework.as_str())?
+            .executors
+            .get_mut(key.executor.as_str())
+    }
+
+    /// The executor with its framework.
+    pub fn framework_executor(&self, key: &ExecutorKey) -> Option<(&Framework, &Executor)> {
+        let framework = self.frameworks.get(key.framework.as_str())?;
+        Some((framework, framework.executors.get(key.executor.as_str())?))
+    }
+
+    /// The executor whose container (not yet terminated) is `container_id` (Mesos's
+    /// `Slave::getExecutor(const ContainerID&)`).
+    pub fn executor_of_container(&mut self, container_id: &str) -> Option<&mut Executor> {
+        self.frameworks
+            .values_mut()
+            .flat_map(|f| f.executors.values_mut())
+            .find(|e| e.container_id == container_id && e.state != ExecutorState::Terminated)
     }
 
     fn agent_id(&self) -> String {
@@ -421,10 +480,8 @@ impl Agent {
         }
         for (fid, eid) in expired {
             tracing::warn!(framework_id = %fid, executor_id = %eid, "executor did not subscribe in time");
-            if let Some(executor) = self
-                .frameworks
-                .get_mut(&fid)
-                .and_then(|f| f.executors.get_mut(&eid))
+            if let Some(executor) =
+                ExecutorKey::parse(&fid, &eid).and_then(|key| self.executor_mut(&key))
             {
                 executor.limitation = Some(if executor.recovered {
                     (

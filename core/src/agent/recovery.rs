@@ -34,7 +34,7 @@ use remesos_proto::v1;
 
 use std::collections::BTreeMap;
 
-use super::{Agent, Effect, Executor, Framework, Time, isolator, paths};
+use super::{Agent, Effect, Executor, ExecutorKey, Framework, Time, isolator, paths};
 use crate::common::id::{AgentId, ContainerId, ExecutorId, FrameworkId, TaskId};
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`).
@@ -406,7 +406,9 @@ impl Agent {
             };
             for estate in fstate.executors {
                 let eid = estate.info.executor_id.value.clone();
-                let Some(ids) = self.run_ids(&fid, &eid, &estate.container_id) else {
+                let ids = ExecutorKey::parse(&fid, &eid)
+                    .and_then(|key| self.run_ids(&key, &estate.container_id));
+                let Some(ids) = ids else {
                     // A checkpoint whose ids Mesos would refuse was not written by an agent.
                     tracing::warn!(framework_id = %fid, "skipping a recovered executor with invalid ids");
                     continue;
@@ -502,15 +504,11 @@ impl Agent {
     pub(super) fn reconnected(
         &mut self,
         now: Time,
-        framework_id: &str,
-        executor_id: &str,
+        key: &ExecutorKey,
         unacknowledged: &[v1::TaskInfo],
     ) {
-        let Some(executor) = self
-            .frameworks
-            .get(framework_id)
-            .and_then(|f| f.executors.get(executor_id))
-        else {
+        let (framework_id, executor_id) = (key.framework.as_str(), key.executor.as_str());
+        let Some(executor) = self.executor(key) else {
             return;
         };
         let lost: Vec<v1::TaskInfo> = executor

@@ -7,12 +7,10 @@
 //! `Slave::forward`, `Slave::statusUpdateAcknowledgement`,
 //! `Slave::sendExecutorTerminatedStatusUpdate` (updates the agent makes itself).
 
-use std::path::PathBuf;
-
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
 
-use super::{Agent, Time, paths};
+use super::{Agent, ExecutorKey, Time, paths};
 use crate::common::id::TaskId;
 
 impl Agent {
@@ -91,28 +89,16 @@ impl Agent {
             // A resent update (the executor never saw our ACKNOWLEDGED): already handled.
             return false;
         }
-        let mut latest = state;
-        let mut path = PathBuf::new();
-        let container_id = self
-            .frameworks
-            .get(framework_id)
-            .and_then(|f| f.executors.get(executor_id))
-            .map(|e| e.container_id.clone());
-        let ids = container_id.and_then(|c| self.run_ids(framework_id, executor_id, &c));
-        if let Some(executor) = self
-            .frameworks
-            .get_mut(framework_id)
-            .and_then(|f| f.executors.get_mut(executor_id))
-        {
-            if !executor.command_executor {
-                status.executor_id = Some(v1::ExecutorId {
-                    value: executor_id.to_string(),
-                });
-            } else {
-                status.executor_id = None;
-            }
-            if let Some(ids) = &ids {
-                path = paths::meta_task_dir(
+        // An update of a task no executor here knows (a kill of an unknown task) has no key.
+        let key = ExecutorKey::parse(framework_id, executor_id);
+        let path = key
+            .as_ref()
+            .and_then(|key| {
+                let container_id = self.executor(key)?.container_id.clone();
+                self.run_ids(key, &container_id)
+            })
+            .map(|ids| {
+                paths::meta_task_dir(
                     &self.config.work_dir,
                     &ids.agent,
                     &ids.framework,
@@ -120,22 +106,31 @@ impl Agent {
                     &ids.container,
                     &task_id,
                 )
-                .join("task.updates");
+                .join("task.updates")
+            })
+            .unwrap_or_default();
+        let mut terminal = false;
+        if let Some(executor) = key.as_ref().and_then(|key| self.executor_mut(key)) {
+            if !executor.command_executor {
+                status.executor_id = Some(v1::ExecutorId {
+                    value: executor_id.to_string(),
+                });
+            } else {
+                status.executor_id = None;
             }
+            terminal = crate::master::is_terminal(state);
             if let Some(task) = executor.tasks.get_mut(&tid) {
                 task.state = status.state;
                 let mut kept = status.clone();
                 kept.data = None;
                 task.statuses.push(kept);
-                latest = state;
-                if crate::master::is_terminal(state) {
-                    let task = executor.tasks.remove(&tid).expect("present");
+                if terminal && let Some(task) = executor.tasks.remove(&tid) {
                     executor.completed.push(task);
-                    self.count_terminal(state);
                 }
-            } else if crate::master::is_terminal(state) {
-                self.count_terminal(state);
             }
+        }
+        if terminal {
+            self.count_terminal(state);
         }
         self.counters.valid_status_updates += 1;
         let update = wire::StatusUpdate {
@@ -143,7 +138,7 @@ impl Agent {
                 value: framework_id.to_string(),
             },
             status,
-            latest_state: Some(latest as i32),
+            latest_state: Some(state as i32),
         };
         let (actions, new) = self.updates.update(now.mono, update, path);
         self.perform(actions);
