@@ -35,6 +35,7 @@
 
 pub mod beneath;
 pub mod command_executor;
+pub mod containerizer;
 pub mod default_executor;
 mod executor_api;
 mod executors;

@@ -374,6 +374,29 @@ mod tests {
     }
 }
 
+/// Writes a checkpoint (Mesos's `slave::state::checkpoint`): appends a record, or replaces a file atomically (write, fsync, rename).
+pub fn checkpoint(path: &Path, data: &[u8], append: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if append {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        f.write_all(data)?;
+        return Ok(());
+    }
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}
+
 // ----- taking the checkpointed state up (Mesos's `Slave::recover`, `Slave::_recover`, `Slave::reregisterExecutor`) -----
 
 impl Agent {
