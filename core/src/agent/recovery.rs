@@ -311,69 +311,6 @@ fn recorded_pid(path: &Path) -> Option<u32> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A pid checkpointed before the process now holding it started is not the executor.
-    #[test]
-    fn a_reused_executor_pid_is_not_taken_for_the_executor() {
-        let dir = std::env::temp_dir().join(format!("remesos-pid-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("forked.pid");
-        std::fs::write(&path, std::process::id().to_string()).unwrap();
-        assert_eq!(recorded_pid(&path), Some(std::process::id()));
-        // As if written an hour before this process started.
-        let file = std::fs::File::options().write(true).open(&path).unwrap();
-        let started = super::super::isolator::started_at(std::process::id()).unwrap();
-        file.set_modified(started - std::time::Duration::from_secs(3600))
-            .unwrap();
-        assert_eq!(recorded_pid(&path), None);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn frameworks_that_do_not_checkpoint_are_dropped_and_their_executors_killed() {
-        // A live "executor" leading its own process group, as the launcher starts them.
-        let mut child = {
-            use std::os::unix::process::CommandExt;
-            std::process::Command::new("sleep")
-                .arg("60")
-                .process_group(0)
-                .spawn()
-                .unwrap()
-        };
-        let executor = |pid: Option<u32>| ExecutorState {
-            info: v1::ExecutorInfo::default(),
-            container_id: "c".into(),
-            sandbox: PathBuf::new(),
-            pid,
-            terminated: false,
-            tasks: vec![],
-        };
-        let framework = |id: &str, checkpoint: bool, pid: Option<u32>| FrameworkState {
-            info: v1::FrameworkInfo {
-                id: Some(v1::FrameworkId { value: id.into() }),
-                checkpoint: Some(checkpoint),
-                ..Default::default()
-            },
-            executors: vec![executor(pid)],
-        };
-        let mut state = State {
-            frameworks: vec![
-                framework("kept", true, None),
-                framework("dropped", false, Some(child.id())),
-            ],
-            ..Default::default()
-        };
-        assert_eq!(drop_unrecoverable(&mut state), 1);
-        assert_eq!(state.frameworks.len(), 1);
-        assert_eq!(state.frameworks[0].info.id.as_ref().unwrap().value, "kept");
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
-    }
-}
-
 /// Writes a checkpoint (Mesos's `slave::state::checkpoint`): appends a record, or replaces a file atomically (write, fsync, rename).
 pub fn checkpoint(path: &Path, data: &[u8], append: bool) -> std::io::Result<()> {
     use std::io::Write;
@@ -563,5 +500,68 @@ impl Agent {
             );
         }
         tracing::info!(framework_id, executor_id, "recovered executor resubscribed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pid checkpointed before the process now holding it started is not the executor.
+    #[test]
+    fn a_reused_executor_pid_is_not_taken_for_the_executor() {
+        let dir = std::env::temp_dir().join(format!("remesos-pid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("forked.pid");
+        std::fs::write(&path, std::process::id().to_string()).unwrap();
+        assert_eq!(recorded_pid(&path), Some(std::process::id()));
+        // As if written an hour before this process started.
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        let started = super::super::isolator::started_at(std::process::id()).unwrap();
+        file.set_modified(started - std::time::Duration::from_secs(3600))
+            .unwrap();
+        assert_eq!(recorded_pid(&path), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn frameworks_that_do_not_checkpoint_are_dropped_and_their_executors_killed() {
+        // A live "executor" leading its own process group, as the launcher starts them.
+        let mut child = {
+            use std::os::unix::process::CommandExt;
+            std::process::Command::new("sleep")
+                .arg("60")
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        let executor = |pid: Option<u32>| ExecutorState {
+            info: v1::ExecutorInfo::default(),
+            container_id: "c".into(),
+            sandbox: PathBuf::new(),
+            pid,
+            terminated: false,
+            tasks: vec![],
+        };
+        let framework = |id: &str, checkpoint: bool, pid: Option<u32>| FrameworkState {
+            info: v1::FrameworkInfo {
+                id: Some(v1::FrameworkId { value: id.into() }),
+                checkpoint: Some(checkpoint),
+                ..Default::default()
+            },
+            executors: vec![executor(pid)],
+        };
+        let mut state = State {
+            frameworks: vec![
+                framework("kept", true, None),
+                framework("dropped", false, Some(child.id())),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(drop_unrecoverable(&mut state), 1);
+        assert_eq!(state.frameworks.len(), 1);
+        assert_eq!(state.frameworks[0].info.id.as_ref().unwrap().value, "kept");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
     }
 }

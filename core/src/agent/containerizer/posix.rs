@@ -236,7 +236,7 @@ async fn prepare_and_spawn(
         let _ = std::fs::remove_file(&latest);
         let _ = std::os::unix::fs::symlink(&launch.container_id, &latest);
     }
-    let creds = launcher::credentials(launch.user.as_deref())?;
+    let creds = launcher::credentials(launch.user.as_deref()).map_err(|e| e.to_string())?;
     // The sandbox's logs exist before anything the task's user controls runs in it, and
     // the sandbox and its logs go to that user before the fetch (Mesos chowns the sandbox
     // before fetching too): the fetcher then writes only as the user.
@@ -262,7 +262,7 @@ async fn prepare_and_spawn(
     if !command.uris.is_empty() {
         fetch_into(sandbox, &command.uris, settings, creds.as_ref(), stderr).await?;
     }
-    let cmd = launcher::command(command)?;
+    let cmd = launcher::command(command).map_err(|e| e.to_string())?;
     let confinement = launcher::Confinement {
         cgroup_procs: settings
             .isolation
