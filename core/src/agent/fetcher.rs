@@ -107,17 +107,30 @@ pub struct FetchError {
     pub reason: String,
 }
 
+/// Why a fetch request could not be written or read (the agent and `remesos fetcher` log
+/// it; the task fails with `Failed to start the fetcher: <this>` when the agent cannot
+/// write it).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("'{}' is not UTF-8", .0.display())]
+    NotUtf8(PathBuf),
+    #[error("invalid fetch request: {0}")]
+    Invalid(#[from] serde_json::Error),
+    #[error("{0}")]
+    Missing(&'static str),
+}
+
 /// The request the agent writes to `remesos fetcher`'s stdin: the URIs (their `CommandInfo.URI`
 /// fields), the sandbox and the fetch options, as one JSON object.
 pub fn request_to_json(
     uris: &[Uri],
     sandbox: &Path,
     options: &FetchOptions,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, RequestError> {
     let text = |path: &Path| {
         path.to_str()
             .map(str::to_string)
-            .ok_or_else(|| format!("'{}' is not UTF-8", path.display()))
+            .ok_or_else(|| RequestError::NotUtf8(path.to_path_buf()))
     };
     let uris: Vec<serde_json::Value> = uris
         .iter()
@@ -143,25 +156,25 @@ pub fn request_to_json(
 }
 
 /// Reads a request written by [`request_to_json`]: the URIs, the sandbox and the options.
-pub fn request_from_json(bytes: &[u8]) -> Result<(Vec<Uri>, PathBuf, FetchOptions), String> {
-    let request: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("invalid fetch request: {e}"))?;
+pub fn request_from_json(bytes: &[u8]) -> Result<(Vec<Uri>, PathBuf, FetchOptions), RequestError> {
+    use RequestError::Missing;
+    let request: serde_json::Value = serde_json::from_slice(bytes)?;
     let string = |v: &serde_json::Value| v.as_str().map(str::to_string);
-    let sandbox = string(&request["sandbox"]).ok_or("the fetch request has no sandbox")?;
+    let sandbox = string(&request["sandbox"]).ok_or(Missing("the fetch request has no sandbox"))?;
     let uris = request["uris"]
         .as_array()
-        .ok_or("the fetch request has no URIs")?
+        .ok_or(Missing("the fetch request has no URIs"))?
         .iter()
         .map(|u| {
             Ok(Uri {
-                value: string(&u["value"]).ok_or("a URI has no value")?,
+                value: string(&u["value"]).ok_or(Missing("a URI has no value"))?,
                 executable: u["executable"].as_bool(),
                 extract: u["extract"].as_bool(),
                 cache: u["cache"].as_bool(),
                 output_file: string(&u["output_file"]),
             })
         })
-        .collect::<Result<Vec<_>, &str>>()?;
+        .collect::<Result<Vec<_>, RequestError>>()?;
     let options = FetchOptions {
         frameworks_home: string(&request["frameworks_home"]).map(PathBuf::from),
         stall_timeout: Duration::from_millis(

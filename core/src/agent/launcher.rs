@@ -2,13 +2,32 @@
 //! session and process group (setsid), in its sandbox, with stdout and stderr written
 //! straight to the sandbox's files — never piped through the agent — so executors outlive
 //! an agent restart.
+//!
+//! Mesos: the posix launcher (src/slave/containerizer/mesos/launcher.cpp) and `os::su`
+//! (stout). System calls go through `rustix` (processes, namespaces, mounts) and `nix`
+//! (the user database, credentials); `libc` is left only for what neither wraps: `fork`
+//! inside a pre-exec hook, `close_range`, `signal` and `_exit`.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
 
+use nix::unistd::{Gid, Uid, User};
 use remesos_proto::v1;
+use rustix::process::{Pid, Signal};
+
+/// Why an executor could not be started. The texts are the TaskStatus.message its tasks
+/// fail with.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LaunchError {
+    #[error("invalid user name '{0}'")]
+    InvalidUserName(String),
+    #[error("Failed to find user '{0}'")]
+    UnknownUser(String),
+    #[error("'CommandInfo.value' must be set")]
+    MissingCommand,
+}
 
 /// The user to run as, resolved when the agent runs as root (reference: `--switch_user`).
 #[derive(Clone, Debug)]
@@ -17,55 +36,27 @@ pub struct Credentials {
     pub gid: u32,
     /// The user's supplementary groups (`getgrouplist`, what `initgroups` would set), the
     /// primary group included.
-    pub groups: Vec<u32>,
+    pub groups: Vec<Gid>,
 }
 
 /// Looks up `user` when the agent is root; `None` (run as the agent's user) otherwise.
-pub fn credentials(user: Option<&str>) -> Result<Option<Credentials>, String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+pub fn credentials(user: Option<&str>) -> Result<Option<Credentials>, LaunchError> {
+    if !rustix::process::geteuid().is_root() {
         return Ok(None);
     }
     let Some(user) = user.filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
-    let name = std::ffi::CString::new(user).map_err(|_| format!("invalid user name '{user}'"))?;
-    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: an all-zero `passwd` is a valid value of this plain C struct.
-    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call and `buffer.len()` is its true size;
-    // getpwnam_r (reentrant, unlike getpwnam) writes only into `entry`, `buffer`, `result`.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            name.as_ptr(),
-            &mut entry,
-            buffer.as_mut_ptr(),
-            buffer.len(),
-            &mut result,
-        )
+    let name =
+        std::ffi::CString::new(user).map_err(|_| LaunchError::InvalidUserName(user.into()))?;
+    // getpwnam_r (reentrant), its buffer grown as needed.
+    let entry = match User::from_name(user) {
+        Ok(Some(entry)) => entry,
+        Ok(None) | Err(_) => return Err(LaunchError::UnknownUser(user.into())),
     };
-    if rc != 0 || result.is_null() {
-        return Err(format!("Failed to find user '{user}'"));
-    }
-    let (uid, gid) = (entry.pw_uid, entry.pw_gid);
-    let mut groups: Vec<libc::gid_t> = vec![0; 64];
-    loop {
-        let mut count = groups.len() as libc::c_int;
-        // SAFETY: `name` is valid, `groups` holds `count` entries; getgrouplist writes at
-        // most `count` of them and sets `count` to the number it needs.
-        let rc = unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
-        if rc >= 0 {
-            groups.truncate(count.max(0) as usize);
-            break;
-        }
-        if count as usize <= groups.len() || groups.len() >= 65536 {
-            // Cannot tell how many it needs: the primary group alone.
-            groups = vec![gid];
-            break;
-        }
-        groups.resize(count as usize, 0);
-    }
+    let (uid, gid) = (entry.uid.as_raw(), entry.gid.as_raw());
+    // When the list cannot be had: the primary group alone.
+    let groups = nix::unistd::getgrouplist(&name, entry.gid).unwrap_or_else(|_| vec![entry.gid]);
     Ok(Some(Credentials { uid, gid, groups }))
 }
 
@@ -75,15 +66,9 @@ pub fn credentials(user: Option<&str>) -> Result<Option<Credentials>, String> {
 /// # Safety
 /// Only between fork and exec: every call is async-signal-safe and `creds` is read only.
 pub unsafe fn drop_privileges(creds: &Credentials) -> std::io::Result<()> {
-    // SAFETY: plain system calls on data prepared before the fork.
-    unsafe {
-        if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) != 0
-            || libc::setgid(creds.gid) != 0
-            || libc::setuid(creds.uid) != 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
+    nix::unistd::setgroups(&creds.groups)?;
+    nix::unistd::setgid(Gid::from_raw(creds.gid))?;
+    nix::unistd::setuid(Uid::from_raw(creds.uid))?;
     Ok(())
 }
 
@@ -93,7 +78,7 @@ pub unsafe fn drop_privileges(creds: &Credentials) -> std::io::Result<()> {
     clippy::disallowed_methods,
     reason = "the launcher is where executors are started"
 )]
-pub fn command(info: &v1::CommandInfo) -> Result<std::process::Command, String> {
+pub fn command(info: &v1::CommandInfo) -> Result<std::process::Command, LaunchError> {
     let value = info.value.clone().unwrap_or_default();
     if info.shell.unwrap_or(true) {
         let mut cmd = std::process::Command::new("/bin/sh");
@@ -101,7 +86,7 @@ pub fn command(info: &v1::CommandInfo) -> Result<std::process::Command, String> 
         return Ok(cmd);
     }
     if value.is_empty() {
-        return Err("'CommandInfo.value' must be set".into());
+        return Err(LaunchError::MissingCommand);
     }
     let mut cmd = std::process::Command::new(&value);
     if let Some((argv0, rest)) = info.arguments.split_first() {
@@ -154,13 +139,12 @@ pub fn spawn(
     // the cgroup files stay open in the parent until spawn returns.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            rustix::process::setsid()?;
             for fd in &cgroup_fds {
-                if libc::write(*fd, b"0".as_ptr().cast(), 1) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                // Sound (inside the unsafe block above): the child's copy of a cgroup file
+                // the parent holds open until spawn returns, valid for this call.
+                let fd = BorrowedFd::borrow_raw(*fd);
+                rustix::io::write(fd, b"0")?;
             }
             if pid_namespace {
                 enter_pid_namespace()?;
@@ -181,85 +165,77 @@ pub fn spawn(
 /// # Safety
 /// Only between fork and exec.
 unsafe fn enter_pid_namespace() -> std::io::Result<()> {
-    // SAFETY: the caller is a freshly forked child; every call below is async-signal-safe.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWPID | libc::CLONE_NEWNS) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let child = libc::fork();
-        if child < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if child == 0 {
-            // A private mount tree, so the new /proc does not show on the host.
-            let none = c"none".as_ptr();
-            let root = c"/".as_ptr();
-            if libc::mount(
-                none,
-                root,
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            let proc_ = c"proc".as_ptr();
-            if libc::mount(
-                proc_,
-                c"/proc".as_ptr(),
-                proc_,
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                std::ptr::null(),
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            return Ok(());
-        }
-        // The reaper. Its copies of the parent's fds (among them the pipe std reads exec
-        // errors from) must close, or spawn() would wait for the reaper to exit.
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-        // A SIGTERM to the process group must not end the reaper before the namespace's
-        // init (which, as init, ignores signals it has no handler for; SIGKILL still works).
-        libc::signal(libc::SIGTERM, libc::SIG_IGN);
-        let mut status = 0;
-        loop {
-            let r = libc::waitpid(child, &mut status, 0);
-            if r == child {
-                break;
-            }
-            if r < 0 && *libc::__errno_location() != libc::EINTR {
-                libc::_exit(127);
-            }
-        }
-        if libc::WIFEXITED(status) {
-            libc::_exit(libc::WEXITSTATUS(status));
-        }
-        let signal = libc::WTERMSIG(status);
-        libc::signal(signal, libc::SIG_DFL);
-        libc::kill(libc::getpid(), signal);
-        libc::_exit(128 + signal)
+    use rustix::mount::{MountFlags, MountPropagationFlags};
+    use rustix::thread::UnshareFlags;
+    // SAFETY: the caller is a freshly forked child with one thread, so no other thread
+    // shares (or sees the change of) the namespaces unshared here.
+    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWPID | UnshareFlags::NEWNS)? };
+    // SAFETY: fork in a single-threaded freshly forked child; both sides only make
+    // async-signal-safe calls afterwards.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(std::io::Error::last_os_error());
     }
+    if child == 0 {
+        // A private mount tree, so the new /proc does not show on the host.
+        rustix::mount::mount_change(
+            c"/",
+            MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+        )?;
+        rustix::mount::mount(
+            c"proc",
+            c"/proc",
+            c"proc",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            None,
+        )?;
+        return Ok(());
+    }
+    // The reaper. Its copies of the parent's fds (among them the pipe std reads exec
+    // errors from) must close, or spawn() would wait for the reaper to exit.
+    // SAFETY: close_range closes descriptors only; nothing in this process uses them again.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    // A SIGTERM to the process group must not end the reaper before the namespace's
+    // init (which, as init, ignores signals it has no handler for; SIGKILL still works).
+    // SAFETY: installs SIG_IGN, no handler code; async-signal-safe.
+    unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+    let child = Pid::from_raw(child);
+    let status = loop {
+        match rustix::process::waitpid(child, rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => break status,
+            Ok(None) | Err(rustix::io::Errno::INTR) => continue,
+            // SAFETY: _exit ends the reaper at once without running anything else.
+            Err(_) => unsafe { libc::_exit(127) },
+        }
+    };
+    if let Some(code) = status.exit_status() {
+        // SAFETY: as above.
+        unsafe { libc::_exit(code) };
+    }
+    let signal = status.terminating_signal().unwrap_or(libc::SIGKILL);
+    // SAFETY: restores the default action, so the signal below ends the reaper as it ended
+    // the child.
+    unsafe { libc::signal(signal, libc::SIG_DFL) };
+    // SAFETY: `signal` is the number the kernel reported ending the child: a real signal.
+    let sig = unsafe { Signal::from_raw_unchecked(signal) };
+    let _ = rustix::process::kill_process(rustix::process::getpid(), sig);
+    // SAFETY: as above.
+    unsafe { libc::_exit(128 + signal) }
 }
 
 /// Signals the process group `pid` leads (the executor and everything it started). A kill
 /// also reaches every process of the executor's session: executors put their tasks in
 /// process groups of their own, which stay in the session (setsid) the executor leads.
 pub fn signal_group(pid: u32, kill: bool) {
-    let signal = if kill { libc::SIGKILL } else { libc::SIGTERM };
-    let Ok(pid) = i32::try_from(pid) else {
+    let signal = if kill { Signal::KILL } else { Signal::TERM };
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
         return;
     };
-    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
-    unsafe {
-        libc::kill(-pid, signal);
-    }
+    let _ = rustix::process::kill_process_group(pid, signal);
     if kill {
-        for member in super::isolator::session_members(pid) {
-            // SAFETY: as above, for one process.
-            unsafe {
-                libc::kill(member, libc::SIGKILL);
+        for member in super::isolator::session_members(pid.as_raw_nonzero().get()) {
+            if let Some(member) = Pid::from_raw(member) {
+                let _ = rustix::process::kill_process(member, Signal::KILL);
             }
         }
     }

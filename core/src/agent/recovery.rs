@@ -32,7 +32,9 @@ use prost::Message;
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
 
-use super::paths;
+use std::collections::BTreeMap;
+
+use super::{Agent, Effect, Executor, ExecutorKey, Framework, Time, isolator, paths};
 use crate::common::id::{AgentId, ContainerId, ExecutorId, FrameworkId, TaskId};
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`).
@@ -306,6 +308,198 @@ fn recorded_pid(path: &Path) -> Option<u32> {
         }
         // Not running: the caller sees a dead executor either way.
         None => Some(pid),
+    }
+}
+
+/// Writes a checkpoint (Mesos's `slave::state::checkpoint`): appends a record, or replaces a file atomically (write, fsync, rename).
+pub fn checkpoint(path: &Path, data: &[u8], append: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if append {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        f.write_all(data)?;
+        return Ok(());
+    }
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}
+
+// ----- taking the checkpointed state up (Mesos's `Slave::recover`, `Slave::_recover`, `Slave::reregisterExecutor`) -----
+
+impl Agent {
+    /// Takes up the state a previous run of this agent checkpointed (see [`recovery`]).
+    /// Returns the executors that were still running then, `(framework, executor,
+    /// container, pid)`, for the runtime to watch (or to report dead at once).
+    pub fn recover(
+        &mut self,
+        now: Time,
+        state: State,
+    ) -> Vec<(String, String, String, Option<u32>)> {
+        let agent_id = state.agent_id.clone();
+        self.id = Some(agent_id.clone());
+        self.info.id = Some(v1::AgentId {
+            value: agent_id.clone(),
+        });
+        let mut live = Vec::new();
+        // Executors get twice the reregistration timeout: their resubscription backoff is
+        // random up to that same value.
+        let reregister_by = now.mono + self.config.executor_reregistration_timeout * 2;
+        for fstate in state.frameworks {
+            let Some(fid) = fstate.info.id.as_ref().map(|i| i.value.clone()) else {
+                continue;
+            };
+            let mut framework = Framework {
+                info: fstate.info,
+                executors: BTreeMap::new(),
+                completed_executors: Default::default(),
+                terminating: false,
+            };
+            for estate in fstate.executors {
+                let eid = estate.info.executor_id.value.clone();
+                let ids = ExecutorKey::parse(&fid, &eid)
+                    .and_then(|key| self.run_ids(&key, &estate.container_id));
+                let Some(ids) = ids else {
+                    // A checkpoint whose ids Mesos would refuse was not written by an agent.
+                    tracing::warn!(framework_id = %fid, "skipping a recovered executor with invalid ids");
+                    continue;
+                };
+                let command_executor = is_command_executor(&estate.info);
+                let mut limits = isolator::Limits::of(&estate.info.resources);
+                let mut executor = Executor {
+                    command_executor,
+                    container_id: estate.container_id.clone(),
+                    sandbox: estate.sandbox.clone(),
+                    state: if estate.terminated {
+                        super::ExecutorState::Terminated
+                    } else {
+                        super::ExecutorState::Registering
+                    },
+                    conn: None,
+                    pid: estate.pid,
+                    queued: Vec::new(),
+                    queued_groups: Vec::new(),
+                    tasks: BTreeMap::new(),
+                    completed: Vec::new(),
+                    registration_deadline: reregister_by,
+                    kill_deadline: None,
+                    limits,
+                    limitation: None,
+                    recovered: !estate.terminated,
+                    info: estate.info,
+                };
+                for tstate in estate.tasks {
+                    let tid = tstate.info.task_id.value.clone();
+                    let task_limits = isolator::Limits::of(&tstate.info.resources);
+                    limits.cpus += task_limits.cpus;
+                    limits.mem_bytes += task_limits.mem_bytes;
+                    let mut task = self.new_task(&framework.info, &executor, &tstate.info);
+                    let updates =
+                        self.updates
+                            .recover(&fid, &tid, tstate.records, tstate.updates_path);
+                    for update in &updates {
+                        task.state = update.status.state;
+                        let mut kept = update.status.clone();
+                        kept.data = None;
+                        task.statuses.push(kept);
+                    }
+                    let terminal = v1::TaskState::try_from(task.state)
+                        .is_ok_and(crate::common::protocol::is_terminal);
+                    if terminal {
+                        if !self.updates.has_pending(&fid, &tid) {
+                            self.updates.remove(&fid, &tid);
+                        }
+                        executor.completed.push(task);
+                    } else {
+                        executor.tasks.insert(tid, task);
+                    }
+                }
+                executor.limits = limits;
+                if executor.state != super::ExecutorState::Terminated {
+                    live.push((
+                        fid.clone(),
+                        eid.clone(),
+                        executor.container_id.clone(),
+                        executor.pid,
+                    ));
+                }
+                let executor_dir = paths::executor_dir(
+                    &self.config.work_dir,
+                    &ids.agent,
+                    &ids.framework,
+                    &ids.executor,
+                );
+                self.emit(Effect::Attach {
+                    sandbox: executor.sandbox.clone(),
+                    paths: vec![
+                        executor.sandbox.display().to_string(),
+                        executor_dir
+                            .join("runs")
+                            .join("latest")
+                            .display()
+                            .to_string(),
+                        paths::virtual_latest(&ids.framework, &ids.executor),
+                    ],
+                });
+                framework.executors.insert(eid, executor);
+            }
+            tracing::info!(framework_id = %fid, executors = framework.executors.len(), "recovered framework");
+            self.frameworks.insert(fid.clone(), framework);
+            self.gc_framework(&fid);
+        }
+        live
+    }
+
+    /// A recovered executor subscribed again: tasks that stayed STAGING and that it does not
+    /// know (not among its unacknowledged tasks) never reached it before the restart.
+    pub(super) fn reconnected(
+        &mut self,
+        now: Time,
+        key: &ExecutorKey,
+        unacknowledged: &[v1::TaskInfo],
+    ) {
+        let (framework_id, executor_id) = (key.framework.as_str(), key.executor.as_str());
+        let Some(executor) = self.executor(key) else {
+            return;
+        };
+        let lost: Vec<v1::TaskInfo> = executor
+            .tasks
+            .values()
+            .filter(|t| t.state == v1::TaskState::TaskStaging as i32)
+            .filter(|t| !unacknowledged.iter().any(|u| u.task_id == t.task_id))
+            .map(|t| v1::TaskInfo {
+                name: t.name.clone(),
+                task_id: t.task_id.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let partition_aware = self.partition_aware(framework_id);
+        let state = if partition_aware {
+            v1::TaskState::TaskDropped
+        } else {
+            v1::TaskState::TaskLost
+        };
+        for task in lost {
+            self.local_update(
+                now,
+                framework_id,
+                executor_id,
+                &task,
+                state,
+                v1::task_status::Reason::AgentRestarted,
+                "Task launched during agent restart",
+            );
+        }
+        tracing::info!(framework_id, executor_id, "recovered executor resubscribed");
     }
 }
 

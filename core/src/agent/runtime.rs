@@ -4,7 +4,7 @@
 //! the master session's decisions are [`super::session::Session`]'s.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
@@ -15,8 +15,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use remesos_proto::internal as wire;
 use remesos_proto::v1::executor as exec;
 
+use super::containerizer::{self, ContainerEvent, Containerizer};
 use super::session::{Action, Ended, Session};
-use super::{Agent, CallError, ConnId, Effect, Launch, Time, launcher};
+use super::{Agent, CallError, ConnId, Effect, ExecutorKey, Time};
 
 /// Events queued per executor stream; full: the stream is closed (the executor
 /// resubscribes) — see [`Effect::Executor`] below.
@@ -153,17 +154,14 @@ pub fn now() -> Time {
 
 struct Runtime {
     agent: Agent,
-    handle: AgentHandle,
     master: Option<mpsc::Sender<wire::AgentMessage>>,
     executors: HashMap<ConnId, mpsc::Sender<exec::Event>>,
-    /// Executor processes by container id (their pid leads their process group).
-    pids: HashMap<String, u32>,
+    /// Runs the executors' containers (the agent's `Launch`, `Signal`, `Resize`, `Destroy`).
+    containerizer: Box<dyn Containerizer>,
     files: super::files::SharedFiles,
     next_conn: ConnId,
     terminated: tokio::sync::watch::Sender<bool>,
 }
-/// How often a recovered executor (not our child: no wait()) is checked for life.
-const RECOVERED_POLL: Duration = Duration::from_millis(200);
 
 /// Starts the agent actor and its master session; `master` is a fixed address or a
 /// detector (`zk://`), asked for the leader before every (re)connection. `recovered` are
@@ -182,41 +180,29 @@ pub fn spawn(
         terminated: terminated_rx,
     };
     let backoff_factor = agent.config.registration_backoff_factor;
-    let mut runtime = Runtime {
-        agent,
-        handle: handle.clone(),
-        master: None,
-        executors: HashMap::new(),
-        pids: HashMap::new(),
-        files,
-        next_conn: 1,
-        terminated,
-    };
-    for (framework_id, executor_id, container_id, pid) in recovered {
-        match pid.filter(|p| super::isolator::alive(*p)) {
-            Some(pid) => {
-                tracing::info!(%framework_id, %executor_id, pid, "recovered a running executor");
-                runtime.pids.insert(container_id.clone(), pid);
-                tokio::spawn(watch_recovered(
-                    handle.clone(),
+    let mut containerizer = posix_containerizer(&agent, handle.clone());
+    containerizer.recover(
+        recovered
+            .into_iter()
+            .map(
+                |(framework_id, executor_id, container_id, pid)| containerizer::Recovered {
                     framework_id,
                     executor_id,
                     container_id,
                     pid,
-                ));
-            }
-            None => {
-                tracing::warn!(%framework_id, %executor_id, "executor exited while the agent was down");
-                handle.notify(Command::ExecutorExited {
-                    framework_id,
-                    executor_id,
-                    container_id,
-                    status: None,
-                    error: None,
-                });
-            }
-        }
-    }
+                },
+            )
+            .collect(),
+    );
+    let runtime = Runtime {
+        agent,
+        master: None,
+        executors: HashMap::new(),
+        containerizer,
+        files,
+        next_conn: 1,
+        terminated,
+    };
     // A panic in the actor exits the process (crate::supervisor): a restarted agent
     // recovers its executors; one left running would answer nothing yet look healthy.
     crate::supervisor::supervise(
@@ -225,6 +211,45 @@ pub fn spawn(
     );
     tokio::spawn(master_session(handle.clone(), master, backoff_factor));
     handle
+}
+
+/// The posix containerizer with the agent's settings, reporting to the agent's actor.
+fn posix_containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containerizer> {
+    let settings = containerizer::posix::LaunchSettings {
+        clear_env: agent.config.executor_environment.is_some(),
+        fetch: agent.config.fetch.clone(),
+        isolation: agent.config.isolation.clone(),
+        launcher_dir: agent.config.launcher_dir.clone(),
+    };
+    let report: containerizer::Reporter = std::sync::Arc::new(move |event| {
+        handle.notify(match event {
+            ContainerEvent::Started {
+                framework_id,
+                executor_id,
+                container_id,
+                pid,
+            } => Command::ExecutorStarted {
+                framework_id,
+                executor_id,
+                container_id,
+                pid,
+            },
+            ContainerEvent::Exited {
+                framework_id,
+                executor_id,
+                container_id,
+                status,
+                error,
+            } => Command::ExecutorExited {
+                framework_id,
+                executor_id,
+                container_id,
+                status,
+                error,
+            },
+        });
+    });
+    Box::new(containerizer::posix::Posix::new(settings, report))
 }
 
 /// The master session's shell: connects to the leader the detector names, registers,
@@ -291,28 +316,6 @@ async fn changed_from(detector: &crate::zk::MasterDetector, master: Option<&str>
         }
         None => std::future::pending().await,
     }
-}
-
-/// Reports when an executor started by an earlier run of the agent exits.
-async fn watch_recovered(
-    handle: AgentHandle,
-    framework_id: String,
-    executor_id: String,
-    container_id: String,
-    pid: u32,
-) {
-    while super::isolator::alive(pid) {
-        tokio::time::sleep(RECOVERED_POLL).await;
-    }
-    let _ = handle
-        .send(Command::ExecutorExited {
-            framework_id,
-            executor_id,
-            container_id,
-            status: None,
-            error: None,
-        })
-        .await;
 }
 
 /// One session with `master`, until it ends: returns what [`Session`] decided then.
@@ -432,7 +435,7 @@ impl Runtime {
                     self.perform();
                 }
                 () = sleep_until(deadline) => {}
-                _ = tick(&mut oom_check) => self.check_limits(),
+                _ = tick(&mut oom_check) => self.check_limits(None),
             }
             // The timers that are due run now. A command can also make work due at once
             // (a terminating agent whose last executor ended), so the agent looks after
@@ -476,15 +479,13 @@ impl Runtime {
                     remesos_proto::v1::TaskState::try_from(u.status.state)
                         .is_ok_and(crate::common::protocol::is_terminal)
                 });
-                if terminal && self.agent.config.isolation.cgroups_mem {
-                    let container = self
-                        .agent
-                        .frameworks
-                        .get(&call.framework_id.value)
-                        .and_then(|f| f.executors.get(&call.executor_id.value))
-                        .map(|e| e.container_id.clone());
+                if terminal {
+                    let container =
+                        ExecutorKey::parse(&call.framework_id.value, &call.executor_id.value)
+                            .and_then(|key| self.agent.executor(&key))
+                            .map(|e| e.container_id.clone());
                     if let Some(container_id) = container {
-                        self.check_memory(&container_id);
+                        self.check_limits(Some(&container_id));
                     }
                 }
                 let _ = reply.send(self.agent.executor_call(t, call));
@@ -504,7 +505,7 @@ impl Runtime {
                 container_id,
                 pid,
             } => {
-                self.pids.insert(container_id.clone(), pid);
+                self.containerizer.started(&container_id, pid);
                 self.agent
                     .executor_started(&framework_id, &executor_id, &container_id, pid);
             }
@@ -515,15 +516,12 @@ impl Runtime {
                 status,
                 error,
             } => {
-                self.pids.remove(&container_id);
-                if self.agent.config.isolation.cgroups_mem {
-                    // An OOM kill of the executor itself shows only here.
-                    self.check_memory(&container_id);
-                }
-                if self.agent.config.isolation.uses_cgroups() {
-                    let isolation = self.agent.config.isolation.clone();
-                    let id = container_id.clone();
-                    tokio::task::spawn_blocking(move || isolation.destroy(&id));
+                if let Some(limitation) = self.containerizer.exited(&container_id) {
+                    self.agent.container_limited(
+                        &limitation.container_id,
+                        limitation.reason,
+                        limitation.message,
+                    );
                 }
                 self.agent.executor_exited(
                     t,
@@ -537,35 +535,21 @@ impl Runtime {
             Command::Read(f) => f(&self.agent),
             Command::Shutdown { all, done } => {
                 for container_id in self.agent.containers(all) {
-                    if let Some(pid) = self.pids.get(&container_id) {
-                        launcher::signal_group(*pid, true);
-                    }
-                    self.agent.config.isolation.kill_all(&container_id);
+                    self.containerizer.destroy(&container_id);
                 }
                 let _ = done.send(());
             }
         }
     }
 
-    /// Containers over a cgroups limit become limitations (see [`Agent::container_limited`]).
-    fn check_limits(&mut self) {
-        if !self.agent.config.isolation.cgroups_mem {
-            return;
-        }
-        let containers: Vec<String> = self.pids.keys().cloned().collect();
-        for container_id in containers {
-            self.check_memory(&container_id);
-        }
-    }
-
-    fn check_memory(&mut self, container_id: &str) {
-        let isolation = &self.agent.config.isolation;
-        if isolation.oom_killed(container_id) {
-            let message = isolation.memory_limitation_message(container_id);
+    /// Containers over a limit (`container_id`'s, or all) become limitations (see
+    /// [`Agent::container_limited`]).
+    fn check_limits(&mut self, container_id: Option<&str>) {
+        for limitation in self.containerizer.limitations(container_id) {
             self.agent.container_limited(
-                container_id,
-                remesos_proto::v1::task_status::Reason::ContainerLimitationMemory,
-                message,
+                &limitation.container_id,
+                limitation.reason,
+                limitation.message,
             );
         }
     }
@@ -608,48 +592,15 @@ impl Runtime {
             Effect::CloseExecutor { conn } => {
                 self.executors.remove(&conn);
             }
-            Effect::Launch(launch) => {
-                // The sandbox exists before the effects after this one (attaching it to
-                // /files) run.
-                if let Err(e) = std::fs::create_dir_all(&launch.sandbox) {
-                    tracing::error!(sandbox = %launch.sandbox.display(), error = %e, "failed to create a sandbox");
-                }
-                let handle = self.handle.clone();
-                let settings = LaunchSettings {
-                    clear_env: self.agent.config.executor_environment.is_some(),
-                    fetch: self.agent.config.fetch.clone(),
-                    isolation: self.agent.config.isolation.clone(),
-                    launcher_dir: self.agent.config.launcher_dir.clone(),
-                };
-                tokio::spawn(launch_executor(handle, *launch, settings));
-            }
-            Effect::Signal { container_id, kill } => {
-                if let Some(pid) = self.pids.get(&container_id) {
-                    launcher::signal_group(*pid, kill);
-                }
-                if kill {
-                    self.agent.config.isolation.kill_all(&container_id);
-                }
-            }
+            Effect::Launch(launch) => self.containerizer.launch(*launch),
+            Effect::Signal { container_id, kill } => self.containerizer.signal(&container_id, kill),
             Effect::Resize {
                 container_id,
                 limits,
-            } => {
-                let isolation = &self.agent.config.isolation;
-                if isolation.hierarchy.is_some()
-                    && let Err(e) = isolation.update(&container_id, limits)
-                {
-                    tracing::warn!(%container_id, error = %e, "failed to resize a container");
-                }
-            }
-            Effect::Destroy { container_id } => {
-                if let Some(pid) = self.pids.get(&container_id) {
-                    launcher::signal_group(*pid, true);
-                }
-                self.agent.config.isolation.kill_all(&container_id);
-            }
+            } => self.containerizer.update(&container_id, limits),
+            Effect::Destroy { container_id } => self.containerizer.destroy(&container_id),
             Effect::Persist { path, data, append } => {
-                if let Err(e) = persist(&path, &data, append) {
+                if let Err(e) = super::recovery::checkpoint(&path, &data, append) {
                     tracing::error!(path = %path.display(), error = %e, "checkpoint failed");
                 }
             }
@@ -698,244 +649,8 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
     }
 }
 
-/// Writes a checkpoint: appends a record, or replaces a file atomically (write, fsync, rename).
-fn persist(path: &Path, data: &[u8], append: bool) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    if append {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        f.write_all(data)?;
-        return Ok(());
-    }
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(tmp, path)
-}
-
-/// The agent's settings a launch needs.
-struct LaunchSettings {
-    clear_env: bool,
-    fetch: super::fetcher::FetchOptions,
-    isolation: super::isolator::Isolation,
-    /// Where `remesos` lives: the fetcher runs as `remesos fetcher`.
-    launcher_dir: PathBuf,
-}
-
-/// Prepares the sandbox (directories, `latest` link, fetched URIs) and starts the executor;
-/// reports its pid and, later, how it ended.
-async fn launch_executor(handle: AgentHandle, launch: Launch, settings: LaunchSettings) {
-    let exited = |status: Option<i32>, error: Option<String>| Command::ExecutorExited {
-        framework_id: launch.framework_id.clone(),
-        executor_id: launch.executor_id.clone(),
-        container_id: launch.container_id.clone(),
-        status,
-        error,
-    };
-    let child = match prepare_and_spawn(&launch, &settings).await {
-        Ok(child) => child,
-        Err(error) => {
-            let _ = append_stderr(&launch.sandbox, &format!("{error}\n"));
-            let _ = handle.send(exited(None, Some(error))).await;
-            return;
-        }
-    };
-    let mut child = child;
-    if let Some(pid) = child.id() {
-        // Checkpointed so that a restarted agent finds the executor (recovery.rs).
-        if let Err(e) = persist(&launch.pid_file, pid.to_string().as_bytes(), false) {
-            tracing::error!(path = %launch.pid_file.display(), error = %e, "failed to checkpoint the executor's pid");
-        }
-        let _ = handle
-            .send(Command::ExecutorStarted {
-                framework_id: launch.framework_id.clone(),
-                executor_id: launch.executor_id.clone(),
-                container_id: launch.container_id.clone(),
-                pid,
-            })
-            .await;
-    }
-    let status = match child.wait().await {
-        Ok(s) => {
-            use std::os::unix::process::ExitStatusExt;
-            Some(s.into_raw())
-        }
-        Err(_) => None,
-    };
-    let _ = handle.send(exited(status, None)).await;
-}
-
-async fn prepare_and_spawn(
-    launch: &Launch,
-    settings: &LaunchSettings,
-) -> Result<tokio::process::Child, String> {
-    let sandbox = &launch.sandbox;
-    let command = &launch.command;
-    std::fs::create_dir_all(sandbox)
-        .map_err(|e| format!("Failed to create sandbox {}: {e}", sandbox.display()))?;
-    if let Some(runs) = sandbox.parent() {
-        let latest = runs.join("latest");
-        let _ = std::fs::remove_file(&latest);
-        let _ = std::os::unix::fs::symlink(&launch.container_id, &latest);
-    }
-    let creds = launcher::credentials(launch.user.as_deref())?;
-    // The sandbox's logs exist before anything the task's user controls runs in it, and
-    // the sandbox and its logs go to that user before the fetch (Mesos chowns the sandbox
-    // before fetching too): the fetcher then writes only as the user.
-    let stderr = {
-        use std::os::fd::AsFd;
-        let dir = super::beneath::open_dir(sandbox)
-            .map_err(|e| format!("Failed to open sandbox {}: {e}", sandbox.display()))?;
-        let stdout = super::beneath::open_log(dir.as_fd(), "stdout")
-            .map_err(|e| format!("Failed to prepare the sandbox: {e}"))?;
-        let stderr = super::beneath::open_log(dir.as_fd(), "stderr")
-            .map_err(|e| format!("Failed to prepare the sandbox: {e}"))?;
-        if let Some(creds) = &creds {
-            let chown = |file: &std::fs::File| {
-                std::os::unix::fs::fchown(file, Some(creds.uid), Some(creds.gid))
-            };
-            chown(&std::fs::File::from(dir))
-                .and_then(|()| chown(&stdout))
-                .and_then(|()| chown(&stderr))
-                .map_err(|e| format!("Failed to chown the sandbox: {e}"))?;
-        }
-        stderr
-    };
-    if !command.uris.is_empty() {
-        fetch_into(sandbox, &command.uris, settings, creds.as_ref(), stderr).await?;
-    }
-    let cmd = launcher::command(command)?;
-    let confinement = launcher::Confinement {
-        cgroup_procs: settings
-            .isolation
-            .create(&launch.container_id, launch.limits)?,
-        pid_namespace: settings.isolation.pid_namespace,
-    };
-    launcher::spawn(
-        cmd,
-        sandbox,
-        &launch.environment,
-        settings.clear_env,
-        creds,
-        &confinement,
-    )
-    .map_err(|e| {
-        format!(
-            "Failed to launch the executor {:?}: {e}",
-            command.value.clone().unwrap_or_default()
-        )
-    })
-}
-
-/// How much of the fetcher's stdout (its error message) the agent reads.
-const FETCHER_ANSWER_LIMIT: u64 = 64 * 1024;
-/// How long past `--executor_registration_timeout` (the fetch's own bound) the agent waits
-/// for a fetcher that does not end before killing it.
-const FETCHER_GRACE: Duration = Duration::from_secs(10);
-
-/// Fetches the command's URIs into the sandbox in a `remesos fetcher` child process running
-/// as the task's user (`creds`) or, without one, as the agent's user; its log goes to the
-/// sandbox's `stderr`, as Mesos's does (reference §4.4). The error is the task's TASK_FAILED
-/// message. Without the `remesos` binary in `--launcher_dir` (an embedding that has none) and
-/// with no user to switch to, the fetch runs in the agent's process instead.
-async fn fetch_into(
-    sandbox: &Path,
-    uris: &[remesos_proto::v1::command_info::Uri],
-    settings: &LaunchSettings,
-    creds: Option<&launcher::Credentials>,
-    mut stderr: std::fs::File,
-) -> Result<(), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let options = &settings.fetch;
-    let binary = settings.launcher_dir.join("remesos");
-    if !binary.is_file() {
-        if let Some(creds) = creds {
-            return Err(format!(
-                "Failed to fetch as uid {}: the fetcher '{}' does not exist",
-                creds.uid,
-                binary.display()
-            ));
-        }
-        return super::fetcher::fetch(uris, sandbox, options, &mut stderr)
-            .await
-            .map_err(|e| e.to_string());
-    }
-    let request = super::fetcher::request_to_json(uris, sandbox, options)
-        .map_err(|e| format!("Failed to start the fetcher: {e}"))?;
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "the agent runs the fetcher as a process"
-    )]
-    let mut cmd = tokio::process::Command::new(&binary);
-    cmd.arg("fetcher")
-        .current_dir(sandbox)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(stderr)
-        .kill_on_drop(true);
-    if let Some(creds) = creds.cloned() {
-        // SAFETY: the closure runs between fork and exec and only makes the async-signal-safe
-        // calls of `drop_privileges` on data prepared before the fork.
-        unsafe {
-            cmd.pre_exec(move || launcher::drop_privileges(&creds));
-        }
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("Failed to start the fetcher '{}': {e}", binary.display()))?;
-    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err("Failed to start the fetcher: no pipes".to_string());
-    };
-    let run = async {
-        // A fetcher that dies early closes its stdin: its exit status tells why.
-        let _ = stdin.write_all(&request).await;
-        drop(stdin);
-        let mut answer = Vec::new();
-        let _ = stdout
-            .take(FETCHER_ANSWER_LIMIT)
-            .read_to_end(&mut answer)
-            .await;
-        let status = child.wait().await;
-        (answer, status)
-    };
-    let (answer, status) = match options.total_timeout {
-        Some(total) => tokio::time::timeout(total + FETCHER_GRACE, run)
-            .await
-            .map_err(|_| format!("Failed to fetch: the fetcher did not end within {total:?}"))?,
-        None => run.await,
-    };
-    let status = status.map_err(|e| format!("Failed to wait for the fetcher: {e}"))?;
-    if status.success() {
-        return Ok(());
-    }
-    let answer = String::from_utf8_lossy(&answer).trim().to_string();
-    Err(if answer.is_empty() {
-        format!("Failed to fetch: the fetcher ended with {status}")
-    } else {
-        answer
-    })
-}
-
-/// Appends to the sandbox's `stderr` without following a symlink or opening anything but a
-/// regular file (the task's user owns the sandbox by now).
-fn append_stderr(sandbox: &Path, text: &str) -> std::io::Result<()> {
-    super::beneath::append_log(sandbox, "stderr", text)
-}
-
 /// The sandbox path of a container, for tests and tools.
 pub fn sandbox_of(agent: &Agent, framework_id: &str, executor_id: &str) -> Option<PathBuf> {
-    agent
-        .frameworks
-        .get(framework_id)?
-        .executors
-        .get(executor_id)
-        .map(|e| e.sandbox.clone())
+    let key = ExecutorKey::parse(framework_id, executor_id)?;
+    agent.executor(&key).map(|e| e.sandbox.clone())
 }

@@ -1076,3 +1076,55 @@ fn the_next_deadline_is_the_registration_timeout_then_the_update_retry() {
     h.agent.master_disconnected();
     assert_eq!(h.agent.next_deadline(), None, "resent on reregistration");
 }
+
+#[test]
+fn the_executor_index_finds_an_executor_by_its_framework_and_its_own_id_only() {
+    let mut h = H::new();
+    h.run("t1");
+    let key = super::ExecutorKey::new("F", "t1").unwrap();
+    let executor = h.agent.executor(&key).expect("indexed at launch");
+    assert_eq!(executor.info.executor_id.value, "t1");
+    let (framework, _) = h.agent.framework_executor(&key).unwrap();
+    assert_eq!(framework.info.name, "f");
+    // The same executor id under another framework names nothing.
+    let other = super::ExecutorKey::new("G", "t1").unwrap();
+    assert!(h.agent.executor(&other).is_none());
+    let container_id = executor.container_id.clone();
+    assert_eq!(
+        h.agent
+            .executor_of_container(&container_id)
+            .map(|e| e.info.executor_id.value.clone()),
+        Some("t1".to_string())
+    );
+}
+
+#[test]
+fn an_executor_key_is_only_made_of_valid_ids() {
+    // Mesos's id rules (src/common/validation.cpp `validateID`): such a string never names
+    // a stored executor, so it never reaches a lookup.
+    assert!(super::ExecutorKey::parse("F", "t1").is_some());
+    assert!(super::ExecutorKey::parse("../F", "t1").is_none());
+    assert!(super::ExecutorKey::parse("F", "a/b").is_none());
+    assert!(super::ExecutorKey::parse("", "t1").is_none());
+}
+
+#[test]
+fn a_call_with_an_invalid_executor_id_is_answered_as_an_unknown_executor() {
+    let mut h = H::new();
+    h.run("t1");
+    let call = exec::Call {
+        executor_id: v1::ExecutorId {
+            value: "../t1".into(),
+        },
+        framework_id: v1::FrameworkId { value: "F".into() },
+        r#type: Some(exec::call::Type::Heartbeat as i32),
+        ..Default::default()
+    };
+    let now = h.now();
+    assert_eq!(
+        h.agent.executor_call(now, call),
+        Err(super::CallError::BadRequest(
+            "Executor cannot be found".into()
+        ))
+    );
+}

@@ -21,7 +21,7 @@ pub fn main(args: &[String]) -> ExitCode {
     }
     let (uris, sandbox, options) = match crate::agent::fetcher::request_from_json(&request) {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e.to_string()),
     };
     let runtime = match super::start_runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(r) => r,

@@ -1,0 +1,381 @@
+//! The posix containerizer: Mesos's `mesos` containerizer without an image
+//! (src/slave/containerizer/mesos/containerizer.cpp, `MesosContainerizerProcess::launch`,
+//! `::destroy`, `::recover`; the posix launcher, src/slave/containerizer/mesos/launcher.cpp).
+//!
+//! Each executor runs on the host, detached from the agent in its own session and process
+//! group (`launcher.rs`), in its sandbox, after the command's URIs are fetched into it by
+//! `remesos fetcher` running as the task's user; the isolators of `--isolation`
+//! (`isolator.rs`: cgroups, pid namespace) confine it. The executor's pid leads its
+//! process group: signals go to the group, a kill also to every process of its cgroups.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{ContainerEvent, Containerizer, Limitation, Recovered, Reporter};
+use crate::agent::isolator::Limits;
+use crate::agent::recovery::checkpoint;
+use crate::agent::{Launch, launcher};
+
+/// How often a recovered executor (not our child: no wait()) is checked for life.
+const RECOVERED_POLL: Duration = Duration::from_millis(200);
+
+/// The posix containerizer's state: the executors' pids by container id.
+pub struct Posix {
+    settings: LaunchSettings,
+    report: Reporter,
+    /// Executor processes by container id (their pid leads their process group).
+    pids: HashMap<String, u32>,
+}
+
+impl Posix {
+    pub fn new(settings: LaunchSettings, report: Reporter) -> Posix {
+        Posix {
+            settings,
+            report,
+            pids: HashMap::new(),
+        }
+    }
+
+    /// The kernel OOM-killed a process of the container (cgroups memory isolation).
+    fn memory_limitation(&self, container_id: &str) -> Option<Limitation> {
+        let isolation = &self.settings.isolation;
+        if !isolation.cgroups_mem || !isolation.oom_killed(container_id) {
+            return None;
+        }
+        Some(Limitation {
+            container_id: container_id.to_string(),
+            reason: remesos_proto::v1::task_status::Reason::ContainerLimitationMemory,
+            message: isolation.memory_limitation_message(container_id),
+        })
+    }
+}
+
+impl Containerizer for Posix {
+    fn launch(&mut self, launch: Launch) {
+        // The sandbox exists before the effects after this one (attaching it to /files) run.
+        if let Err(e) = std::fs::create_dir_all(&launch.sandbox) {
+            tracing::error!(sandbox = %launch.sandbox.display(), error = %e, "failed to create a sandbox");
+        }
+        tokio::spawn(launch_executor(
+            self.report.clone(),
+            launch,
+            self.settings.clone(),
+        ));
+    }
+
+    fn recover(&mut self, recovered: Vec<Recovered>) {
+        for Recovered {
+            framework_id,
+            executor_id,
+            container_id,
+            pid,
+        } in recovered
+        {
+            match pid.filter(|p| super::super::isolator::alive(*p)) {
+                Some(pid) => {
+                    tracing::info!(%framework_id, %executor_id, pid, "recovered a running executor");
+                    self.pids.insert(container_id.clone(), pid);
+                    tokio::spawn(watch_recovered(
+                        self.report.clone(),
+                        framework_id,
+                        executor_id,
+                        container_id,
+                        pid,
+                    ));
+                }
+                None => {
+                    tracing::warn!(%framework_id, %executor_id, "executor exited while the agent was down");
+                    (self.report)(ContainerEvent::Exited {
+                        framework_id,
+                        executor_id,
+                        container_id,
+                        status: None,
+                        error: None,
+                    });
+                }
+            }
+        }
+    }
+
+    fn started(&mut self, container_id: &str, pid: u32) {
+        self.pids.insert(container_id.to_string(), pid);
+    }
+
+    fn exited(&mut self, container_id: &str) -> Option<Limitation> {
+        self.pids.remove(container_id);
+        // An OOM kill of the executor itself shows only here.
+        let limitation = self.memory_limitation(container_id);
+        if self.settings.isolation.uses_cgroups() {
+            let isolation = self.settings.isolation.clone();
+            let id = container_id.to_string();
+            tokio::task::spawn_blocking(move || isolation.destroy(&id));
+        }
+        limitation
+    }
+
+    fn signal(&mut self, container_id: &str, kill: bool) {
+        if let Some(pid) = self.pids.get(container_id) {
+            launcher::signal_group(*pid, kill);
+        }
+        if kill {
+            self.settings.isolation.kill_all(container_id);
+        }
+    }
+
+    fn destroy(&mut self, container_id: &str) {
+        self.signal(container_id, true);
+    }
+
+    fn update(&mut self, container_id: &str, limits: Limits) {
+        let isolation = &self.settings.isolation;
+        if isolation.hierarchy.is_some()
+            && let Err(e) = isolation.update(container_id, limits)
+        {
+            tracing::warn!(%container_id, error = %e, "failed to resize a container");
+        }
+    }
+
+    fn limitations(&mut self, container_id: Option<&str>) -> Vec<Limitation> {
+        if !self.settings.isolation.cgroups_mem {
+            return Vec::new();
+        }
+        match container_id {
+            Some(id) => self.memory_limitation(id).into_iter().collect(),
+            None => self
+                .pids
+                .keys()
+                .filter_map(|id| self.memory_limitation(id))
+                .collect(),
+        }
+    }
+}
+
+/// Reports when an executor started by an earlier run of the agent exits.
+async fn watch_recovered(
+    report: Reporter,
+    framework_id: String,
+    executor_id: String,
+    container_id: String,
+    pid: u32,
+) {
+    while super::super::isolator::alive(pid) {
+        tokio::time::sleep(RECOVERED_POLL).await;
+    }
+    report(ContainerEvent::Exited {
+        framework_id,
+        executor_id,
+        container_id,
+        status: None,
+        error: None,
+    });
+}
+
+/// The agent's settings a launch needs.
+#[derive(Clone, Debug)]
+pub struct LaunchSettings {
+    /// `--executor_environment_variables` is set: executors get only those (and PATH).
+    pub clear_env: bool,
+    pub fetch: super::super::fetcher::FetchOptions,
+    pub isolation: super::super::isolator::Isolation,
+    /// Where `remesos` lives: the fetcher runs as `remesos fetcher`.
+    pub launcher_dir: PathBuf,
+}
+
+/// Prepares the sandbox (directories, `latest` link, fetched URIs) and starts the executor;
+/// reports its pid and, later, how it ended.
+async fn launch_executor(report: Reporter, launch: Launch, settings: LaunchSettings) {
+    let exited = |status: Option<i32>, error: Option<String>| ContainerEvent::Exited {
+        framework_id: launch.framework_id.clone(),
+        executor_id: launch.executor_id.clone(),
+        container_id: launch.container_id.clone(),
+        status,
+        error,
+    };
+    let child = match prepare_and_spawn(&launch, &settings).await {
+        Ok(child) => child,
+        Err(error) => {
+            let _ = append_stderr(&launch.sandbox, &format!("{error}\n"));
+            report(exited(None, Some(error)));
+            return;
+        }
+    };
+    let mut child = child;
+    if let Some(pid) = child.id() {
+        // Checkpointed so that a restarted agent finds the executor (recovery.rs).
+        if let Err(e) = checkpoint(&launch.pid_file, pid.to_string().as_bytes(), false) {
+            tracing::error!(path = %launch.pid_file.display(), error = %e, "failed to checkpoint the executor's pid");
+        }
+        report(ContainerEvent::Started {
+            framework_id: launch.framework_id.clone(),
+            executor_id: launch.executor_id.clone(),
+            container_id: launch.container_id.clone(),
+            pid,
+        });
+    }
+    let status = match child.wait().await {
+        Ok(s) => {
+            use std::os::unix::process::ExitStatusExt;
+            Some(s.into_raw())
+        }
+        Err(_) => None,
+    };
+    report(exited(status, None));
+}
+
+async fn prepare_and_spawn(
+    launch: &Launch,
+    settings: &LaunchSettings,
+) -> Result<tokio::process::Child, String> {
+    let sandbox = &launch.sandbox;
+    let command = &launch.command;
+    std::fs::create_dir_all(sandbox)
+        .map_err(|e| format!("Failed to create sandbox {}: {e}", sandbox.display()))?;
+    if let Some(runs) = sandbox.parent() {
+        let latest = runs.join("latest");
+        let _ = std::fs::remove_file(&latest);
+        let _ = std::os::unix::fs::symlink(&launch.container_id, &latest);
+    }
+    let creds = launcher::credentials(launch.user.as_deref()).map_err(|e| e.to_string())?;
+    // The sandbox's logs exist before anything the task's user controls runs in it, and
+    // the sandbox and its logs go to that user before the fetch (Mesos chowns the sandbox
+    // before fetching too): the fetcher then writes only as the user.
+    let stderr = {
+        use std::os::fd::AsFd;
+        let dir = super::super::beneath::open_dir(sandbox)
+            .map_err(|e| format!("Failed to open sandbox {}: {e}", sandbox.display()))?;
+        let stdout = super::super::beneath::open_log(dir.as_fd(), "stdout")
+            .map_err(|e| format!("Failed to prepare the sandbox: {e}"))?;
+        let stderr = super::super::beneath::open_log(dir.as_fd(), "stderr")
+            .map_err(|e| format!("Failed to prepare the sandbox: {e}"))?;
+        if let Some(creds) = &creds {
+            let chown = |file: &std::fs::File| {
+                std::os::unix::fs::fchown(file, Some(creds.uid), Some(creds.gid))
+            };
+            chown(&std::fs::File::from(dir))
+                .and_then(|()| chown(&stdout))
+                .and_then(|()| chown(&stderr))
+                .map_err(|e| format!("Failed to chown the sandbox: {e}"))?;
+        }
+        stderr
+    };
+    if !command.uris.is_empty() {
+        fetch_into(sandbox, &command.uris, settings, creds.as_ref(), stderr).await?;
+    }
+    let cmd = launcher::command(command).map_err(|e| e.to_string())?;
+    let confinement = launcher::Confinement {
+        cgroup_procs: settings
+            .isolation
+            .create(&launch.container_id, launch.limits)?,
+        pid_namespace: settings.isolation.pid_namespace,
+    };
+    launcher::spawn(
+        cmd,
+        sandbox,
+        &launch.environment,
+        settings.clear_env,
+        creds,
+        &confinement,
+    )
+    .map_err(|e| {
+        format!(
+            "Failed to launch the executor {:?}: {e}",
+            command.value.clone().unwrap_or_default()
+        )
+    })
+}
+
+/// How much of the fetcher's stdout (its error message) the agent reads.
+const FETCHER_ANSWER_LIMIT: u64 = 64 * 1024;
+/// How long past `--executor_registration_timeout` (the fetch's own bound) the agent waits
+/// for a fetcher that does not end before killing it.
+const FETCHER_GRACE: Duration = Duration::from_secs(10);
+
+/// Fetches the command's URIs into the sandbox in a `remesos fetcher` child process running
+/// as the task's user (`creds`) or, without one, as the agent's user; its log goes to the
+/// sandbox's `stderr`, as Mesos's does (reference §4.4). The error is the task's TASK_FAILED
+/// message. Without the `remesos` binary in `--launcher_dir` (an embedding that has none) and
+/// with no user to switch to, the fetch runs in the agent's process instead.
+async fn fetch_into(
+    sandbox: &Path,
+    uris: &[remesos_proto::v1::command_info::Uri],
+    settings: &LaunchSettings,
+    creds: Option<&launcher::Credentials>,
+    mut stderr: std::fs::File,
+) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let options = &settings.fetch;
+    let binary = settings.launcher_dir.join("remesos");
+    if !binary.is_file() {
+        if let Some(creds) = creds {
+            return Err(format!(
+                "Failed to fetch as uid {}: the fetcher '{}' does not exist",
+                creds.uid,
+                binary.display()
+            ));
+        }
+        return super::super::fetcher::fetch(uris, sandbox, options, &mut stderr)
+            .await
+            .map_err(|e| e.to_string());
+    }
+    let request = super::super::fetcher::request_to_json(uris, sandbox, options)
+        .map_err(|e| format!("Failed to start the fetcher: {e}"))?;
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the fetcher runs as its own process, started by the containerizer"
+    )]
+    let mut cmd = tokio::process::Command::new(&binary);
+    cmd.arg("fetcher")
+        .current_dir(sandbox)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .kill_on_drop(true);
+    if let Some(creds) = creds.cloned() {
+        // SAFETY: the closure runs between fork and exec and only makes the async-signal-safe
+        // calls of `drop_privileges` on data prepared before the fork.
+        unsafe {
+            cmd.pre_exec(move || launcher::drop_privileges(&creds));
+        }
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("Failed to start the fetcher '{}': {e}", binary.display()))?;
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err("Failed to start the fetcher: no pipes".to_string());
+    };
+    let run = async {
+        // A fetcher that dies early closes its stdin: its exit status tells why.
+        let _ = stdin.write_all(&request).await;
+        drop(stdin);
+        let mut answer = Vec::new();
+        let _ = stdout
+            .take(FETCHER_ANSWER_LIMIT)
+            .read_to_end(&mut answer)
+            .await;
+        let status = child.wait().await;
+        (answer, status)
+    };
+    let (answer, status) = match options.total_timeout {
+        Some(total) => tokio::time::timeout(total + FETCHER_GRACE, run)
+            .await
+            .map_err(|_| format!("Failed to fetch: the fetcher did not end within {total:?}"))?,
+        None => run.await,
+    };
+    let status = status.map_err(|e| format!("Failed to wait for the fetcher: {e}"))?;
+    if status.success() {
+        return Ok(());
+    }
+    let answer = String::from_utf8_lossy(&answer).trim().to_string();
+    Err(if answer.is_empty() {
+        format!("Failed to fetch: the fetcher ended with {status}")
+    } else {
+        answer
+    })
+}
+
+/// Appends to the sandbox's `stderr` without following a symlink or opening anything but a
+/// regular file (the task's user owns the sandbox by now).
+fn append_stderr(sandbox: &Path, text: &str) -> std::io::Result<()> {
+    super::super::beneath::append_log(sandbox, "stderr", text)
+}

@@ -1,0 +1,510 @@
+//! The executors' lifecycle as the agent decides it: launching one into a new container
+//! (its ExecutorInfo, sandbox, environment and checkpoints), growing its container when a
+//! task joins, its start, a limitation its container reaches, and its exit.
+//!
+//! Decisions only: the effects go to the runtime, which hands them to the containerizer
+//! (`containerizer/`). Mirrors src/slave/slave.cpp: `Slave::getExecutorInfo`,
+//! `Slave::launchExecutor`, `Framework::addExecutor`, `executorEnvironment`,
+//! `Slave::executorLaunched`, `Slave::executorTerminated`,
+//! `Slave::sendExitedExecutorMessage`; and `MesosContainerizerProcess::limited` and
+//! `::status` (src/slave/containerizer/mesos/containerizer.cpp).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use wire::agent_message::Message as ToMaster;
+
+use super::{
+    Agent, COMMAND_EXECUTOR_RESOURCES, Effect, Executor, ExecutorKey, ExecutorState, Launch, Time,
+    isolator, paths,
+};
+use crate::common::id::{ContainerId, TaskId};
+use crate::resources::Resources;
+
+impl Agent {
+    /// The ExecutorInfo Mesos generates for a command task (reference §4.3): the executor
+    /// id is the task id, the command is `remesos executor`.
+    pub(super) fn command_executor_info(
+        &self,
+        framework_id: &str,
+        task: &v1::TaskInfo,
+    ) -> v1::ExecutorInfo {
+        let binary = self.config.launcher_dir.join("remesos");
+        let mut resources = Resources::parse(COMMAND_EXECUTOR_RESOURCES, "*").unwrap_or_default();
+        if let Some(role) = task
+            .resources
+            .first()
+            .and_then(|r| r.allocation_info.as_ref())
+            .and_then(|a| a.role.clone())
+        {
+            resources.allocate(&role);
+        }
+        v1::ExecutorInfo {
+            r#type: Some(v1::executor_info::Type::Default as i32),
+            executor_id: v1::ExecutorId {
+                value: task.task_id.value.clone(),
+            },
+            framework_id: Some(v1::FrameworkId {
+                value: framework_id.to_string(),
+            }),
+            command: Some(v1::CommandInfo {
+                shell: Some(false),
+                value: Some(binary.display().to_string()),
+                arguments: vec!["remesos".to_string(), "executor".to_string()],
+                // The task's URIs are fetched into the executor's sandbox (Mesos
+                // `Slave::getExecutorInfo` merges them into the executor's command).
+                uris: task
+                    .command
+                    .as_ref()
+                    .map(|c| c.uris.clone())
+                    .unwrap_or_default(),
+                ..Default::default()
+            }),
+            name: Some(format!("Command Executor (Task: {})", task.task_id.value)),
+            source: Some(task.task_id.value.clone()),
+            resources: resources.into_protos(),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn launch_executor(
+        &mut self,
+        now: Time,
+        key: &ExecutorKey,
+        info: v1::ExecutorInfo,
+        command_executor: bool,
+        first_task: &v1::TaskInfo,
+    ) {
+        use prost::Message;
+        let framework_id = key.framework.as_str();
+        let eid = key.executor.to_string();
+        let container = ContainerId::random();
+        let container_id = container.to_string();
+        let Some(ids) = self.run_ids(key, &container_id) else {
+            return;
+        };
+        let sandbox = paths::sandbox(
+            &self.config.work_dir,
+            &ids.agent,
+            &ids.framework,
+            &ids.executor,
+            &ids.container,
+        );
+        let Some(framework) = self.frameworks.get(framework_id).map(|f| &f.info) else {
+            return;
+        };
+        let user = info
+            .command
+            .as_ref()
+            .and_then(|c| c.user.clone())
+            .or_else(|| Some(framework.user.clone()).filter(|u| !u.is_empty()));
+        let checkpoint = framework.checkpoint.unwrap_or(false);
+        let environment = self.executor_environment(framework_id, &info, &sandbox, checkpoint);
+        let command = info.command.clone().unwrap_or_default();
+        let wd = self.config.work_dir.clone();
+        let wd = &wd;
+        let meta = paths::meta_framework_dir(wd, &ids.agent, &ids.framework);
+        self.emit(Effect::Persist {
+            path: meta.join("framework.info"),
+            data: framework.encode_to_vec(),
+            append: false,
+        });
+        let meta_exec = paths::meta_executor_dir(wd, &ids.agent, &ids.framework, &ids.executor);
+        self.emit(Effect::Persist {
+            path: meta_exec.join("executor.info"),
+            data: info.encode_to_vec(),
+            append: false,
+        });
+        let meta_run = paths::meta_run_dir(
+            wd,
+            &ids.agent,
+            &ids.framework,
+            &ids.executor,
+            &ids.container,
+        );
+        self.emit(Effect::Link {
+            path: meta_exec.join("runs").join("latest"),
+            target: container_id.clone(),
+        });
+        let mut limits = isolator::Limits::of(&info.resources);
+        let task_limits = isolator::Limits::of(&first_task.resources);
+        limits.cpus += task_limits.cpus;
+        limits.mem_bytes += task_limits.mem_bytes;
+        let executor_dir = paths::executor_dir(wd, &ids.agent, &ids.framework, &ids.executor);
+        self.emit(Effect::Launch(Box::new(Launch {
+            framework_id: framework_id.to_string(),
+            executor_id: eid.clone(),
+            container_id: container_id.clone(),
+            sandbox: sandbox.clone(),
+            command,
+            environment,
+            user,
+            limits,
+            pid_file: meta_run.join("pids").join("forked.pid"),
+        })));
+        self.emit(Effect::Attach {
+            sandbox: sandbox.clone(),
+            paths: vec![
+                sandbox.display().to_string(),
+                executor_dir
+                    .join("runs")
+                    .join("latest")
+                    .display()
+                    .to_string(),
+                paths::virtual_latest(&ids.framework, &ids.executor),
+            ],
+        });
+        tracing::info!(framework_id, executor_id = %eid, %container_id, "launching executor");
+        let executor = Executor {
+            info,
+            container_id,
+            sandbox,
+            command_executor,
+            state: ExecutorState::Registering,
+            conn: None,
+            pid: None,
+            queued: Vec::new(),
+            queued_groups: Vec::new(),
+            tasks: BTreeMap::new(),
+            completed: Vec::new(),
+            registration_deadline: now.mono + self.config.executor_registration_timeout,
+            kill_deadline: None,
+            limits,
+            limitation: None,
+            recovered: false,
+        };
+        if let Some(f) = self.frameworks.get_mut(framework_id) {
+            f.executors.insert(eid, executor);
+        }
+    }
+
+    /// A task joins a running executor: its container's limits grow by the task's share
+    /// (Mesos updates the container's resources the same way).
+    pub(super) fn grow_container(&mut self, key: &ExecutorKey, resources: &[v1::Resource]) {
+        let Some(executor) = self.executor_mut(key) else {
+            return;
+        };
+        let more = isolator::Limits::of(resources);
+        executor.limits.cpus += more.cpus;
+        executor.limits.mem_bytes += more.mem_bytes;
+        let effect = Effect::Resize {
+            container_id: executor.container_id.clone(),
+            limits: executor.limits,
+        };
+        self.emit(effect);
+    }
+
+    pub(super) fn checkpoint_task(&mut self, key: &ExecutorKey, task: &v1::TaskInfo) {
+        use prost::Message;
+        let Some(executor) = self.executor(key) else {
+            return;
+        };
+        let Some(ids) = self.run_ids(key, &executor.container_id) else {
+            return;
+        };
+        let Ok(task_id) = TaskId::new(task.task_id.value.as_str()) else {
+            tracing::error!(
+                framework_id = %key.framework,
+                executor_id = %key.executor,
+                "invalid task id; not checkpointed"
+            );
+            return;
+        };
+        let path = paths::meta_task_dir(
+            &self.config.work_dir,
+            &ids.agent,
+            &ids.framework,
+            &ids.executor,
+            &ids.container,
+            &task_id,
+        )
+        .join("task.info");
+        self.emit(Effect::Persist {
+            path,
+            data: task.encode_to_vec(),
+            append: false,
+        });
+    }
+
+    /// The Mesos executor environment (reference §4.1).
+    pub(super) fn executor_environment(
+        &self,
+        framework_id: &str,
+        info: &v1::ExecutorInfo,
+        sandbox: &std::path::Path,
+        checkpoint: bool,
+    ) -> Vec<(String, String)> {
+        use crate::duration::format_duration;
+        let mut env: Vec<(String, String)> = Vec::new();
+        if let Some(vars) = &self.config.executor_environment {
+            env.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if let Ok(ip) = std::env::var("LIBPROCESS_IP") {
+            env.push(("LIBPROCESS_IP".into(), ip));
+        }
+        env.push(("LIBPROCESS_PORT".into(), "0".into()));
+        if let Some(lib) = self.config.native_library.as_ref().filter(|l| l.exists()) {
+            env.push((
+                "MESOS_NATIVE_JAVA_LIBRARY".into(),
+                lib.display().to_string(),
+            ));
+            env.push(("MESOS_NATIVE_LIBRARY".into(), lib.display().to_string()));
+        }
+        let grace = info
+            .shutdown_grace_period
+            .as_ref()
+            .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
+            .unwrap_or(self.config.executor_shutdown_grace_period);
+        let sandbox = sandbox.display().to_string();
+        env.extend([
+            ("MESOS_FRAMEWORK_ID".into(), framework_id.to_string()),
+            ("MESOS_EXECUTOR_ID".into(), info.executor_id.value.clone()),
+            ("MESOS_DIRECTORY".into(), sandbox.clone()),
+            ("MESOS_SANDBOX".into(), sandbox),
+            ("MESOS_SLAVE_ID".into(), self.agent_id()),
+            ("MESOS_SLAVE_PID".into(), self.pid()),
+            ("MESOS_AGENT_ENDPOINT".into(), self.endpoint()),
+            (
+                "MESOS_CHECKPOINT".into(),
+                if checkpoint { "1" } else { "0" }.into(),
+            ),
+            ("MESOS_HTTP_COMMAND_EXECUTOR".into(), "1".into()),
+            (
+                "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(),
+                format_duration(grace),
+            ),
+        ]);
+        if checkpoint {
+            env.push((
+                "MESOS_RECOVERY_TIMEOUT".into(),
+                format_duration(self.config.recovery_timeout),
+            ));
+            env.push((
+                "MESOS_SUBSCRIPTION_BACKOFF_MAX".into(),
+                format_duration(self.config.executor_reregistration_timeout),
+            ));
+        }
+        // The command's own variables win, as the executor's CommandInfo.environment does.
+        if let Some(vars) = info.command.as_ref().and_then(|c| c.environment.as_ref()) {
+            for var in &vars.variables {
+                if let Some(value) = &var.value {
+                    env.push((var.name.clone(), value.clone()));
+                }
+            }
+        }
+        env
+    }
+
+    /// The isolator found the container over a limit: its processes are killed now and its
+    /// unfinished tasks end `TASK_FAILED` with `reason` (reference §4; Mesos
+    /// `MesosContainerizerProcess::limited`).
+    pub fn container_limited(
+        &mut self,
+        container_id: &str,
+        reason: v1::task_status::Reason,
+        message: String,
+    ) {
+        let Some(executor) = self.executor_of_container(container_id) else {
+            return;
+        };
+        if executor.limitation.is_some() {
+            return;
+        }
+        tracing::warn!(
+            container_id,
+            ?reason,
+            "container reached a limit; destroying it"
+        );
+        executor.limitation = Some((reason, message));
+        executor.state = ExecutorState::Terminating;
+        self.emit(Effect::Destroy {
+            container_id: container_id.to_string(),
+        });
+    }
+
+    /// The live executors' containers with their pids and limits (for usage and limits).
+    pub fn live_containers(&self) -> Vec<(String, String, String, Option<u32>, isolator::Limits)> {
+        self.frameworks
+            .iter()
+            .flat_map(|(fid, f)| f.executors.iter().map(move |(eid, e)| (fid, eid, e)))
+            .filter(|(_, _, e)| e.state != ExecutorState::Terminated)
+            .map(|(fid, eid, e)| {
+                (
+                    fid.clone(),
+                    eid.clone(),
+                    e.container_id.clone(),
+                    e.pid,
+                    e.limits,
+                )
+            })
+            .collect()
+    }
+
+    pub fn executor_started(
+        &mut self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        pid: u32,
+    ) {
+        if let Some(executor) =
+            ExecutorKey::parse(framework_id, executor_id).and_then(|key| self.executor_mut(&key))
+            && executor.container_id == container_id
+        {
+            executor.pid = Some(pid);
+        }
+    }
+
+    /// The executor's process ended (or never started: `error`): its unfinished tasks fail,
+    /// the master learns it exited, and the framework gets FAILURE.
+    pub fn executor_exited(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        status: Option<i32>,
+        error: Option<String>,
+    ) {
+        let Some(key) = ExecutorKey::parse(framework_id, executor_id) else {
+            return;
+        };
+        let Some(executor) = self.executor_mut(&key) else {
+            return;
+        };
+        if executor.container_id != container_id || executor.state == ExecutorState::Terminated {
+            return;
+        }
+        let was_terminating = executor.state == ExecutorState::Terminating;
+        let limitation = executor.limitation.clone();
+        executor.state = ExecutorState::Terminated;
+        let conn = executor.conn.take();
+        let mut queued = std::mem::take(&mut executor.queued);
+        queued.extend(
+            std::mem::take(&mut executor.queued_groups)
+                .into_iter()
+                .flat_map(|g| g.tasks),
+        );
+        let running: Vec<v1::TaskInfo> = executor
+            .tasks
+            .values()
+            .map(|t| v1::TaskInfo {
+                name: t.name.clone(),
+                task_id: t.task_id.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let command_executor = executor.command_executor;
+        if let Some(conn) = conn {
+            self.emit(Effect::CloseExecutor { conn });
+        }
+        self.counters.executors_terminated += 1;
+        if error.is_some() {
+            self.counters.container_launch_errors += 1;
+        }
+        let (state, reason, message) = match &error {
+            None if limitation.is_some() => {
+                let (reason, message) = limitation.expect("checked");
+                (v1::TaskState::TaskFailed, reason, message)
+            }
+            Some(e) => (
+                v1::TaskState::TaskFailed,
+                v1::task_status::Reason::ContainerLaunchFailed,
+                e.clone(),
+            ),
+            None if was_terminating => (
+                v1::TaskState::TaskKilled,
+                v1::task_status::Reason::ExecutorTerminated,
+                "Executor terminated".to_string(),
+            ),
+            None => (
+                v1::TaskState::TaskFailed,
+                v1::task_status::Reason::ExecutorTerminated,
+                format!(
+                    "Executor terminated{}",
+                    status
+                        .map(|s| format!(" with status {s}"))
+                        .unwrap_or_default()
+                ),
+            ),
+        };
+        for task in queued.iter().chain(running.iter()) {
+            self.local_update(
+                now,
+                framework_id,
+                executor_id,
+                task,
+                state,
+                reason,
+                &message,
+            );
+        }
+        tracing::info!(
+            framework_id,
+            executor_id,
+            ?status,
+            ?error,
+            "executor exited"
+        );
+        // A terminated run is not reconnected to after an agent restart.
+        if let Some(ids) = self.run_ids(&key, container_id) {
+            let sentinel = paths::meta_run_dir(
+                &self.config.work_dir,
+                &ids.agent,
+                &ids.framework,
+                &ids.executor,
+                &ids.container,
+            )
+            .join("executor.sentinel");
+            self.emit(Effect::Persist {
+                path: sentinel,
+                data: Vec::new(),
+                append: false,
+            });
+        }
+        if !command_executor {
+            self.emit(Effect::Master(Box::new(ToMaster::ExitedExecutor(
+                wire::ExitedExecutor {
+                    framework_id: v1::FrameworkId {
+                        value: framework_id.to_string(),
+                    },
+                    executor_id: v1::ExecutorId {
+                        value: executor_id.to_string(),
+                    },
+                    status,
+                },
+            ))));
+        }
+        self.gc_framework(framework_id);
+    }
+
+    /// The live executors' containers to kill when the agent stops: all of them, or only
+    /// those of frameworks that do not checkpoint — a restarted agent takes up the others
+    /// (reference §8.6: Mesos leaves them running).
+    pub fn containers(&self, all: bool) -> Vec<String> {
+        self.frameworks
+            .values()
+            .filter(|f| all || !f.info.checkpoint.unwrap_or(false))
+            .flat_map(|f| f.executors.values())
+            .filter(|e| e.state != ExecutorState::Terminated)
+            .map(|e| e.container_id.clone())
+            .collect()
+    }
+}
+
+/// What the containerizer reports of an executor's container (Mesos's
+/// `MesosContainerizerProcess::status`, src/slave/containerizer/mesos/containerizer.cpp):
+/// its id (top-level: no parent; remesos runs no nested containers) and, from the
+/// launcher, the executor's pid. No network isolator runs here, so no `network_infos`.
+pub fn container_status(executor: &Executor) -> v1::ContainerStatus {
+    v1::ContainerStatus {
+        container_id: Some(v1::ContainerId {
+            value: executor.container_id.clone(),
+            parent: None,
+        }),
+        executor_pid: executor.pid,
+        ..Default::default()
+    }
+}
