@@ -418,15 +418,17 @@ pub async fn run_with(
     bind: SocketAddr,
     durability: Durability,
 ) -> Result<(), String> {
-    use master::registrar::{FileStore, Store};
+    use crate::registry::{FileStore, MemoryStore, RegistryStore, ZkStore};
     let limits = super::serve::process_limits();
     let listener = super::listen(bind)?;
     let id = uuid::Uuid::new_v4().to_string();
     tracing::info!(master_id = %id, %bind, hostname = %config.hostname, "remesos master starting");
     let Some(url) = durability.zk.clone() else {
-        let store = match (&durability.work_dir, durability.in_memory) {
-            (Some(dir), false) => Store::File(FileStore::open(dir)?),
-            _ => Store::Memory,
+        // The daemon chooses the registry's store (Mesos's master does the same with
+        // --registry and --work_dir).
+        let store: Box<dyn RegistryStore> = match (&durability.work_dir, durability.in_memory) {
+            (Some(dir), false) => Box::new(FileStore::open(dir).map_err(|e| e.to_string())?),
+            _ => Box::new(MemoryStore::default()),
         };
         let handle = lead(config, id, store, &durability).await?;
         let app = master::http::router_with(handle, processes());
@@ -453,9 +455,9 @@ pub async fn run_with(
             )
         })?;
     let mut leadership = candidacy.leadership.clone();
-    // The registry in ZooKeeper; a standby keeps a copy of it warm (zk/store.rs).
-    let mut zk_store = (!durability.in_memory)
-        .then(|| crate::zk::store::ZkStore::new(candidacy.client.clone(), &url));
+    // The registry in ZooKeeper; a standby keeps a copy of it warm (registry/zk.rs).
+    let mut zk_store =
+        (!durability.in_memory).then(|| ZkStore::new(candidacy.client.clone(), &url));
     let mut warming = Box::pin(async {
         match zk_store.as_mut() {
             Some(store) => store.keep_warm().await,
@@ -494,9 +496,9 @@ pub async fn run_with(
     drop(warming);
     tracing::info!(member = %candidacy.member, "elected leading master");
     role_tx.send_replace(master::http::Role::Recovering);
-    let store = match zk_store {
-        Some(store) => Store::Zk(Box::new(store)),
-        None => Store::Memory,
+    let store: Box<dyn RegistryStore> = match zk_store {
+        Some(store) => Box::new(store),
+        None => Box::new(MemoryStore::default()),
     };
     let handle = lead(config, id, store, &durability).await?;
     role_tx.send_replace(master::http::Role::Leading(master::http::router_with(
@@ -537,7 +539,7 @@ pub(crate) fn processes() -> axum::Router {
 async fn lead(
     config: Config,
     id: String,
-    mut store: master::registrar::Store,
+    mut store: Box<dyn crate::registry::RegistryStore>,
     durability: &Durability,
 ) -> Result<master::runtime::MasterHandle, String> {
     let started = std::time::Instant::now();
@@ -556,15 +558,8 @@ async fn lead(
     let mut m = Master::new(config, id, now);
     m.recover(now, &registry);
     tracing::info!(store = %store.describe(), took = ?started.elapsed(), "registry recovered");
-    let registrar = match store {
-        master::registrar::Store::Memory => None,
-        store => Some(master::registrar::spawn(
-            store,
-            registry,
-            durability.store_timeout,
-        )),
-    };
-    Ok(master::runtime::spawn_with_registrar(m, registrar))
+    let registrar = master::registrar::spawn(store, registry, durability.store_timeout);
+    Ok(master::runtime::spawn_with_registrar(m, Some(registrar)))
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -16,7 +16,7 @@
 //!   TASK_GONE_BY_OPERATOR, or TASK_LOST for frameworks that are not partition-aware), and
 //!   agents on it are refused when they (re)register. A DOWN machine must stay in the
 //!   schedule; only STOP_MAINTENANCE brings it back UP (and out of the schedule).
-//! * The schedule and modes are one registry record (`registrar::Maintenance`), written
+//! * The schedule and modes are one registry record (`registry::Maintenance`), written
 //!   before the operator is answered and recovered by a new leader; its encoding is capped
 //!   at [`MAX_MAINTENANCE_BYTES`] (one ZooKeeper znode).
 //!
@@ -29,14 +29,13 @@ use std::collections::{BTreeMap, HashSet};
 use prost::Message;
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
-use tokio::sync::oneshot;
 use v1::machine_info::Mode;
 use v1::maintenance::{ClusterStatus, Schedule};
 
 use super::agent::Agent;
 use super::lifecycle::Removal;
-use super::registrar::{MAX_MAINTENANCE_BYTES, Maintenance, Operation};
-use super::{Effect, Master, Time};
+use super::{Master, ReplyId, Time};
+use crate::registry::{MAX_MAINTENANCE_BYTES, Maintenance, Operation};
 
 /// A machine as Mesos compares them: lower-cased hostname and IP, each possibly absent.
 pub type MachineKey = (Option<String>, Option<String>);
@@ -201,12 +200,12 @@ fn validate_schedule(
 impl Master {
     /// UPDATE_MAINTENANCE_SCHEDULE and `POST /maintenance/schedule`: replaces the schedule.
     /// New machines start DRAINING, machines that leave it go back UP, DOWN machines stay
-    /// DOWN. The receiver hears when the change is durable.
+    /// DOWN. The reply id answers when the change is durable.
     pub fn update_maintenance_schedule(
         &mut self,
         now: Time,
         schedule: Schedule,
-    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+    ) -> Result<ReplyId, String> {
         validate_schedule(&schedule, &self.maintenance.machines)?;
         let mut machines = BTreeMap::new();
         for window in &schedule.windows {
@@ -289,7 +288,7 @@ impl Master {
         &mut self,
         now: Time,
         ids: &[v1::MachineId],
-    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+    ) -> Result<ReplyId, String> {
         let keys = self.scheduled_in(ids, Mode::Draining, "DRAINING", "brought down")?;
         for key in &keys {
             if let Some(machine) = self.maintenance.machines.get_mut(key) {
@@ -319,21 +318,14 @@ impl Master {
             {
                 // Mesos removes the agent from the registry: it may come back as a new
                 // agent once the machine is UP.
-                self.emit(Effect::Registry {
-                    op: Box::new(Operation::remove_agent(&agent_id)),
-                    ack: None,
-                    hold: None,
-                });
+                self.persist(Operation::remove_agent(&agent_id));
             }
         }
         Ok(durable)
     }
 
     /// STOP_MAINTENANCE and `POST /machine/up`: DOWN machines go UP and leave the schedule.
-    pub fn stop_maintenance(
-        &mut self,
-        ids: &[v1::MachineId],
-    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+    pub fn stop_maintenance(&mut self, ids: &[v1::MachineId]) -> Result<ReplyId, String> {
         let keys = self.scheduled_in(ids, Mode::Down, "DOWN", "brought up")?;
         self.maintenance.machines.retain(|k, _| !keys.contains(k));
         for window in &mut self.maintenance.schedule.windows {
@@ -354,13 +346,7 @@ impl Master {
             && self.maintenance.mode(&agent_machine(hostname, endpoint)) == Some(Mode::Down)
     }
 
-    fn persist_maintenance(&mut self) -> oneshot::Receiver<Result<(), String>> {
-        let (tx, rx) = oneshot::channel();
-        self.emit(Effect::Registry {
-            op: Box::new(Operation::maintenance(self.maintenance.to_record())),
-            ack: Some(tx),
-            hold: None,
-        });
-        rx
+    fn persist_maintenance(&mut self) -> ReplyId {
+        self.persist_waited(Operation::maintenance(self.maintenance.to_record()))
     }
 }

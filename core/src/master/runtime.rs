@@ -17,7 +17,8 @@ use v1::scheduler as sched;
 
 use super::lifecycle::AgentRefused;
 use super::scheduler::{CallError, CallOk};
-use super::{ConnId, Effect, Master, Time};
+use super::{ConnId, Effect, Master, ReplyId, Time};
+use crate::registry::RegistryError;
 use crate::supervisor::{OnPanic, exit_on_panic, supervise};
 
 /// Events in flight per framework stream: the channel between the master actor and the
@@ -45,6 +46,13 @@ type Reply<T> = oneshot::Sender<T>;
 pub type ReadFn = Box<dyn FnOnce(&Master) + Send>;
 /// An operator action performed inside the actor.
 pub type WriteFn = Box<dyn FnOnce(&mut Master, Time) + Send>;
+/// An operator action that may start a registry write: the write's reply id and who waits
+/// for its outcome.
+pub type DurableWriteFn = Box<dyn FnOnce(&mut Master, Time) -> Option<(ReplyId, Waiter)> + Send>;
+/// Hears whether a registry write became durable.
+pub type Waiter = oneshot::Sender<Result<(), RegistryError>>;
+/// What an operator endpoint awaits: the outcome of its registry write.
+pub type Durable = oneshot::Receiver<Result<(), RegistryError>>;
 
 pub enum Command {
     Subscribe {
@@ -80,10 +88,11 @@ pub enum Command {
     },
     Read(ReadFn),
     Write(WriteFn),
-    /// The runtime's own: a held agent session's admission is durable (or failed).
-    AdmissionDone {
-        conn: ConnId,
-        result: Result<(), String>,
+    WriteDurable(DurableWriteFn),
+    /// The runtime's own: the registry write `reply` is durable (or failed).
+    RegistryDone {
+        reply: ReplyId,
+        result: Result<(), RegistryError>,
     },
 }
 
@@ -129,6 +138,28 @@ impl MasterHandle {
         })))?;
         rx.await.map_err(|_| Gone)
     }
+
+    /// Runs `f` inside the actor; when it starts a registry write (`Ok(Some(reply))`), the
+    /// returned [`Durable`] hears whether that write became durable.
+    pub async fn write_durable<E: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Master, Time) -> Result<Option<ReplyId>, E> + Send + 'static,
+    ) -> Result<Result<Option<Durable>, E>, Gone> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::WriteDurable(Box::new(move |m, t| {
+            let (answer, waiter) = match f(m, t) {
+                Ok(Some(reply)) => {
+                    let (waiter, durable) = oneshot::channel();
+                    (Ok(Some(durable)), Some((reply, waiter)))
+                }
+                Ok(None) => (Ok(None), None),
+                Err(e) => (Err(e), None),
+            };
+            let _ = tx.send(answer);
+            waiter
+        })))?;
+        rx.await.map_err(|_| Gone)
+    }
 }
 
 pub fn now() -> Time {
@@ -155,11 +186,6 @@ enum Conn {
     },
     Agent {
         messages: mpsc::Sender<wire::MasterMessage>,
-        /// While its admission is being written: what the master sent it meanwhile.
-        held: Option<Vec<wire::MasterMessage>>,
-        /// The master ended the session while it was held: end it once the held
-        /// messages are out (a Shutdown must still reach the agent).
-        close_when_released: bool,
     },
 }
 
@@ -180,8 +206,11 @@ struct Runtime {
     /// and on each tick.
     backlogged: HashSet<ConnId>,
     next_conn: ConnId,
-    /// Where registry operations go; `None` keeps nothing (tests, `remesos local`).
+    /// Where registry operations go; `None` keeps nothing and reports every write durable
+    /// at once (tests, `remesos local`).
     registrar: Option<super::registrar::RegistrarHandle>,
+    /// Operator requests waiting for their registry write, by the write's reply id.
+    waiters: HashMap<ReplyId, Waiter>,
     /// For the runtime's own commands (weak: the actor still ends with its last handle).
     own: mpsc::WeakUnboundedSender<Command>,
 }
@@ -214,6 +243,7 @@ pub fn spawn_supervised(
         backlogged: HashSet::new(),
         next_conn: 1,
         registrar,
+        waiters: HashMap::new(),
         own: tx.downgrade(),
     };
     supervise(tokio::spawn(runtime.run(rx)), on_panic);
@@ -371,14 +401,7 @@ impl Runtime {
                 reply,
             } => {
                 let conn = self.new_conn();
-                self.conns.insert(
-                    conn,
-                    Conn::Agent {
-                        messages,
-                        held: None,
-                        close_when_released: false,
-                    },
-                );
+                self.conns.insert(conn, Conn::Agent { messages });
                 let result = match first {
                     wire::agent_message::Message::Register(r) => {
                         self.master.register_agent(t, conn, r)
@@ -452,35 +475,22 @@ impl Runtime {
             }
             Command::Read(f) => f(&self.master),
             Command::Write(f) => f(&mut self.master, t),
-            Command::AdmissionDone { conn, result } => {
-                let Some(Conn::Agent {
-                    messages,
-                    held,
-                    close_when_released,
-                }) = self.conns.get_mut(&conn)
-                else {
-                    return;
-                };
-                let held = held.take().unwrap_or_default();
-                let close = *close_when_released;
-                if let Err(e) = result {
-                    // The agent retries; a later attempt may be durable.
-                    tracing::error!(conn, error = %e, "failed to admit an agent durably; closing its session");
-                    self.conns.remove(&conn);
-                    return;
-                }
-                for message in held {
-                    if messages.try_send(message).is_err() {
-                        tracing::warn!(conn, "dropping an agent session that is not being read");
-                        self.conns.remove(&conn);
-                        return;
-                    }
-                }
-                if close {
-                    self.conns.remove(&conn);
+            Command::WriteDurable(f) => {
+                if let Some((reply, waiter)) = f(&mut self.master, t) {
+                    self.waiters.insert(reply, waiter);
                 }
             }
+            Command::RegistryDone { reply, result } => self.registry_done(reply, result),
         }
+    }
+
+    /// Reports a registry write's outcome to the master (which releases or closes a held
+    /// agent session) and to the operator request waiting for it, if any.
+    fn registry_done(&mut self, reply: ReplyId, result: Result<(), RegistryError>) {
+        if let Some(waiter) = self.waiters.remove(&reply) {
+            let _ = waiter.send(result.clone());
+        }
+        self.master.registry_done(reply, result);
     }
 
     fn perform(&mut self) {
@@ -542,33 +552,15 @@ impl Runtime {
                 self.conns.remove(&conn);
             }
             Effect::Agent { conn, message } => {
-                let Some(Conn::Agent { messages, held, .. }) = self.conns.get_mut(&conn) else {
+                let Some(Conn::Agent { messages }) = self.conns.get_mut(&conn) else {
                     return;
                 };
-                if let Some(held) = held {
-                    if held.len() < AGENT_STREAM_BUFFER {
-                        held.push(*message);
-                        return;
-                    }
-                    tracing::warn!(conn, "too much held for an agent awaiting admission");
-                    self.conns.remove(&conn);
-                    return;
-                }
                 if messages.try_send(*message).is_err() {
                     tracing::warn!(conn, "dropping an agent session that is not being read");
                     self.conns.remove(&conn);
                 }
             }
             Effect::CloseAgent { conn } => {
-                if let Some(Conn::Agent {
-                    held: Some(_),
-                    close_when_released,
-                    ..
-                }) = self.conns.get_mut(&conn)
-                {
-                    *close_when_released = true;
-                    return;
-                }
                 self.conns.remove(&conn);
             }
             Effect::Operator(event) => {
@@ -595,32 +587,23 @@ impl Runtime {
                 self.master.counters.operator_event_stream_subscribers =
                     self.operator_streams.len() as u64;
             }
-            Effect::Registry { op, ack, hold } => {
+            Effect::Registry { op, reply } => {
                 let Some(registrar) = &self.registrar else {
-                    if let Some(ack) = ack {
-                        let _ = ack.send(Ok(()));
+                    if let Some(reply) = reply {
+                        self.registry_done(reply, Ok(()));
                     }
                     return;
                 };
-                let Some(conn) = hold else {
-                    registrar.submit(*op, ack);
-                    return;
-                };
-                // One operation per held session: the admission rides on it.
-                let (durable, done) = oneshot::channel();
-                registrar.submit(*op, Some(durable));
-                if let Some(Conn::Agent { held, .. }) = self.conns.get_mut(&conn) {
-                    held.get_or_insert_with(Vec::new);
-                }
-                let own = self.own.clone();
-                tokio::spawn(async move {
-                    let result = done
-                        .await
-                        .unwrap_or_else(|_| Err("the registrar has stopped".to_string()));
-                    if let Some(own) = own.upgrade() {
-                        let _ = own.send(Command::AdmissionDone { conn, result });
-                    }
+                let done = reply.map(|reply| {
+                    let own = self.own.clone();
+                    let done: super::registrar::Done = Box::new(move |result| {
+                        if let Some(own) = own.upgrade() {
+                            let _ = own.send(Command::RegistryDone { reply, result });
+                        }
+                    });
+                    done
                 });
+                registrar.submit(*op, done);
             }
         }
     }

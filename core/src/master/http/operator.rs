@@ -198,7 +198,9 @@ pub async fn api(
                 .map(|u| u.weight_infos)
                 .unwrap_or_default();
             match master
-                .write(move |m, _| m.update_weights(&infos).map(|()| m.persist_roles()))
+                .write_durable(move |m, _| {
+                    m.update_weights(&infos).map(|()| Some(m.persist_roles()))
+                })
                 .await
             {
                 Ok(Ok(durable)) => persisted(durable).await,
@@ -222,7 +224,9 @@ pub async fn api(
                 .map(|u| u.quota_configs)
                 .unwrap_or_default();
             match master
-                .write(move |m, _| m.update_quota(&configs).map(|()| m.persist_roles()))
+                .write_durable(move |m, _| {
+                    m.update_quota(&configs).map(|()| Some(m.persist_roles()))
+                })
                 .await
             {
                 Ok(Ok(durable)) => persisted(durable).await,
@@ -238,9 +242,11 @@ pub async fn api(
                 );
             };
             let id = mark.agent_id.value;
-            match master.write(move |m, t| m.mark_agent_gone(t, &id)).await {
-                Ok(Ok(Some(durable))) => persisted(durable).await,
-                Ok(Ok(None)) => StatusCode::OK.into_response(),
+            match master
+                .write_durable(move |m, t| m.mark_agent_gone(t, &id))
+                .await
+            {
+                Ok(Ok(durable)) => persisted(durable).await,
                 Ok(Err(e)) => api::error(StatusCode::NOT_FOUND, e.to_string()),
                 Err(_) => gone(),
             }
@@ -300,9 +306,12 @@ pub async fn api(
     }
 }
 
-/// 200 once a registry write is durable; 503 when the registrar failed (Mesos answers
-/// 503 when the registry cannot be written).
-async fn persisted(durable: tokio::sync::oneshot::Receiver<Result<(), String>>) -> Response {
+/// 200 once a registry write is durable (at once when there was none to make); 503 when the
+/// registrar failed (Mesos answers 503 when the registry cannot be written).
+async fn persisted(durable: Option<crate::master::runtime::Durable>) -> Response {
+    let Some(durable) = durable else {
+        return StatusCode::OK.into_response();
+    };
     match durable.await {
         Ok(Ok(())) => StatusCode::OK.into_response(),
         Ok(Err(e)) => api::error(
@@ -315,7 +324,7 @@ async fn persisted(durable: tokio::sync::oneshot::Receiver<Result<(), String>>) 
 
 async fn update_schedule(master: MasterHandle, schedule: v1::maintenance::Schedule) -> Response {
     match master
-        .write(move |m, t| m.update_maintenance_schedule(t, schedule))
+        .write_durable(move |m, t| m.update_maintenance_schedule(t, schedule).map(Some))
         .await
     {
         Ok(Ok(durable)) => persisted(durable).await,
@@ -325,7 +334,10 @@ async fn update_schedule(master: MasterHandle, schedule: v1::maintenance::Schedu
 }
 
 async fn machines_down(master: MasterHandle, ids: Vec<v1::MachineId>) -> Response {
-    match master.write(move |m, t| m.start_maintenance(t, &ids)).await {
+    match master
+        .write_durable(move |m, t| m.start_maintenance(t, &ids).map(Some))
+        .await
+    {
         Ok(Ok(durable)) => persisted(durable).await,
         Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
         Err(_) => gone(),
@@ -333,7 +345,10 @@ async fn machines_down(master: MasterHandle, ids: Vec<v1::MachineId>) -> Respons
 }
 
 async fn machines_up(master: MasterHandle, ids: Vec<v1::MachineId>) -> Response {
-    match master.write(move |m, _| m.stop_maintenance(&ids)).await {
+    match master
+        .write_durable(move |m, _| m.stop_maintenance(&ids).map(Some))
+        .await
+    {
         Ok(Ok(durable)) => persisted(durable).await,
         Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
         Err(_) => gone(),
@@ -653,7 +668,7 @@ pub async fn weights(State(master): State<MasterHandle>, method: Method, body: B
             }
         };
         return match master
-            .write(move |m, _| m.update_weights(&infos).map(|()| m.persist_roles()))
+            .write_durable(move |m, _| m.update_weights(&infos).map(|()| Some(m.persist_roles())))
             .await
         {
             Ok(Ok(durable)) => persisted(durable).await,
