@@ -46,7 +46,9 @@ pub(super) struct Admissions {
 
 #[derive(Debug, Default)]
 struct Held {
-    /// Messages for the session, oldest first; at most [`MAX_HELD`].
+    /// Messages for the session, oldest first; at most [`MAX_HELD`]. Boxed as they came
+    /// and as they leave again (`Effect::Agent`), so holding moves no message.
+    #[allow(clippy::vec_box)]
     messages: Vec<Box<wire::MasterMessage>>,
     /// The master ended the session while it was held: end it once the messages are out
     /// (a Shutdown must still reach the agent).

@@ -2325,7 +2325,11 @@ fn maintenance_requests_are_validated_as_mesos_does() {
         ),
     ];
     for (s, expected) in bad {
-        let err = h.master.update_maintenance_schedule(now, s).unwrap_err();
+        let err = h
+            .master
+            .update_maintenance_schedule(now, s)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(expected), "{err}");
     }
     assert!(
@@ -2339,13 +2343,17 @@ fn maintenance_requests_are_validated_as_mesos_does() {
     let err = h
         .master
         .start_maintenance(now, std::slice::from_ref(&a))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         r#"Machine '{"hostname":"a","ip":"10.0.0.1"}' is not part of a maintenance schedule"#
     );
     assert_eq!(
-        h.master.start_maintenance(now, &[]).unwrap_err(),
+        h.master
+            .start_maintenance(now, &[])
+            .unwrap_err()
+            .to_string(),
         "List of machines is empty"
     );
     h.master
@@ -2354,7 +2362,8 @@ fn maintenance_requests_are_validated_as_mesos_does() {
     let err = h
         .master
         .stop_maintenance(std::slice::from_ref(&a))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("is not in DOWN mode and cannot be brought up"),
         "{err}"
@@ -2365,7 +2374,8 @@ fn maintenance_requests_are_validated_as_mesos_does() {
     let err = h
         .master
         .start_maintenance(now, std::slice::from_ref(&a))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("is not in DRAINING mode and cannot be brought down"),
         "{err}"
@@ -2374,7 +2384,8 @@ fn maintenance_requests_are_validated_as_mesos_does() {
     let err = h
         .master
         .update_maintenance_schedule(now, schedule(vec![]))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("is deactivated and cannot be removed from the schedule"),
         "{err}"
@@ -2389,7 +2400,8 @@ fn maintenance_requests_are_validated_as_mesos_does() {
             now,
             schedule(vec![window(vec![a.clone()], 100, 10), window(many, 0, 1)]),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("too large"), "{err}");
     assert_eq!(h.master.maintenance.machines.len(), 1);
 }

@@ -328,7 +328,7 @@ async fn update_schedule(master: MasterHandle, schedule: v1::maintenance::Schedu
         .await
     {
         Ok(Ok(durable)) => persisted(durable).await,
-        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e.to_string()),
         Err(_) => gone(),
     }
 }
@@ -339,7 +339,7 @@ async fn machines_down(master: MasterHandle, ids: Vec<v1::MachineId>) -> Respons
         .await
     {
         Ok(Ok(durable)) => persisted(durable).await,
-        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e.to_string()),
         Err(_) => gone(),
     }
 }
@@ -350,7 +350,7 @@ async fn machines_up(master: MasterHandle, ids: Vec<v1::MachineId>) -> Response 
         .await
     {
         Ok(Ok(durable)) => persisted(durable).await,
-        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e),
+        Ok(Err(e)) => api::error(StatusCode::BAD_REQUEST, e.to_string()),
         Err(_) => gone(),
     }
 }
