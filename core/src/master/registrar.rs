@@ -99,16 +99,9 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{AgentRecord, FileStore, Maintenance};
+    use crate::registry::{AgentRecord, FileStore, Maintenance, test_agent_info as info};
     use remesos_proto::v1;
     use tokio::sync::oneshot;
-
-    fn info(host: &str) -> v1::AgentInfo {
-        v1::AgentInfo {
-            hostname: host.to_string(),
-            ..Default::default()
-        }
-    }
 
     fn maintenance(hosts: &[&str], mode: v1::machine_info::Mode) -> Maintenance {
         let ids: Vec<v1::MachineId> = hosts

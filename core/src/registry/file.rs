@@ -255,16 +255,9 @@ fn unframe(bytes: &[u8]) -> Option<&[u8]> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{AgentRecord, Roles};
+    use super::super::{AgentRecord, Roles, test_agent_info as info};
     use super::*;
     use remesos_proto::v1;
-
-    fn info(host: &str) -> v1::AgentInfo {
-        v1::AgentInfo {
-            hostname: host.to_string(),
-            ..Default::default()
-        }
-    }
 
     fn scratch() -> PathBuf {
         std::env::temp_dir().join(format!("remesos-registry-{}", uuid::Uuid::new_v4()))

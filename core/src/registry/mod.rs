@@ -277,3 +277,12 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     }
     h
 }
+
+/// An AgentInfo with only a hostname, for the stores' and the registrar's tests.
+#[cfg(test)]
+pub(crate) fn test_agent_info(hostname: &str) -> v1::AgentInfo {
+    v1::AgentInfo {
+        hostname: hostname.to_string(),
+        ..Default::default()
+    }
+}

@@ -217,38 +217,35 @@ impl ZkStore {
                 }
             }
         }
-        match self.client.get_data(&format!("{}/roles", self.base)).await {
-            Ok((data, _)) => {
-                registry.roles = Roles::decode(data.as_slice()).map_err(|source| {
-                    RegistryError::CorruptZnode {
-                        path: format!("{}/roles", self.base),
-                        source,
-                    }
-                })?;
-                self.roles_exist = true;
-            }
-            Err(zkc::Error::NoNode) => {}
-            Err(e) => return Err(e.into()),
+        if let Some(roles) = self.read_record(&format!("{}/roles", self.base)).await? {
+            registry.roles = roles;
+            self.roles_exist = true;
         }
-        match self
-            .client
-            .get_data(&format!("{}/maintenance", self.base))
-            .await
+        if let Some(maintenance) = self
+            .read_record(&format!("{}/maintenance", self.base))
+            .await?
         {
-            Ok((data, _)) => {
-                registry.maintenance = Maintenance::decode(data.as_slice()).map_err(|source| {
-                    RegistryError::CorruptZnode {
-                        path: format!("{}/maintenance", self.base),
-                        source,
-                    }
-                })?;
-                self.maintenance_exists = true;
-            }
-            Err(zkc::Error::NoNode) => {}
-            Err(e) => return Err(e.into()),
+            registry.maintenance = maintenance;
+            self.maintenance_exists = true;
         }
         tracing::info!(agents = registry.agents.len(), base = %self.base, "recovered the registry from ZooKeeper");
         Ok(registry)
+    }
+
+    /// The record in the znode `path`; `None` when the znode does not exist.
+    async fn read_record<M: Message + Default>(&self, path: &str) -> Result<Option<M>> {
+        match self.client.get_data(path).await {
+            Ok((data, _)) => {
+                M::decode(data.as_slice())
+                    .map(Some)
+                    .map_err(|source| RegistryError::CorruptZnode {
+                        path: path.to_string(),
+                        source,
+                    })
+            }
+            Err(zkc::Error::NoNode) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Writes `ops` (applied in order over `before`).
