@@ -36,8 +36,8 @@ use prost::Message;
 use zookeeper_client as zkc;
 
 use super::{
-    AgentRecord, MAX_MAINTENANCE_BYTES, Maintenance, Operation, Registry, RegistryError,
-    RegistryStore, Result, Roles, StoreFuture, fnv1a,
+    AgentRecord, MAX_MAINTENANCE_BYTES, Operation, Registry, RegistryError, RegistryStore, Result,
+    StoreFuture, fnv1a,
 };
 use crate::zk::ZkUrl;
 
