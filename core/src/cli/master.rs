@@ -122,15 +122,17 @@ pub async fn run_with(
     bind: SocketAddr,
     durability: Durability,
 ) -> Result<(), String> {
-    use master::registrar::{FileStore, Store};
+    use crate::registry::{FileStore, MemoryStore, RegistryStore, ZkStore};
     let limits = crate::api::serve::process_limits();
     let listener = crate::api::serve::listen(bind)?;
     let id = uuid::Uuid::new_v4().to_string();
     tracing::info!(master_id = %id, %bind, hostname = %config.hostname, "remesos master starting");
     let Some(url) = durability.zk.clone() else {
-        let store = match (&durability.work_dir, durability.in_memory) {
-            (Some(dir), false) => Store::File(FileStore::open(dir)?),
-            _ => Store::Memory,
+        // The daemon chooses the registry's store (Mesos's master does the same with
+        // --registry and --work_dir).
+        let store: Box<dyn RegistryStore> = match (&durability.work_dir, durability.in_memory) {
+            (Some(dir), false) => Box::new(FileStore::open(dir).map_err(|e| e.to_string())?),
+            _ => Box::new(MemoryStore::default()),
         };
         // Mesos's standalone contender: elected at once, nothing to lose.
         let mut cycle = Leadership::new(durability.fetch_timeout, store.describe());
@@ -165,12 +167,12 @@ pub async fn run_with(
             )
         })?;
     let mut election = candidacy.leadership.clone();
-    // The registry in ZooKeeper; a standby keeps a copy of it warm (zk/store.rs).
-    let mut zk_store = (!durability.in_memory)
-        .then(|| crate::zk::store::ZkStore::new(candidacy.client.clone(), &url));
+    // The registry in ZooKeeper; a standby keeps a copy of it warm (registry/zk.rs).
+    let mut zk_store =
+        (!durability.in_memory).then(|| ZkStore::new(candidacy.client.clone(), &url));
     let describe = match &zk_store {
-        Some(store) => format!("zookeeper {}", store.base()),
-        None => Store::Memory.describe(),
+        Some(store) => store.describe(),
+        None => MemoryStore::default().describe(),
     };
     let mut cycle = Leadership::new(durability.fetch_timeout, describe);
     let mut warming = Box::pin(async {
@@ -199,9 +201,9 @@ pub async fn run_with(
     drop(warming);
     tracing::info!(member = %candidacy.member, "elected leading master");
     role_tx.send_replace(master::http::Role::Recovering);
-    let store = match zk_store {
-        Some(store) => Store::Zk(Box::new(store)),
-        None => Store::Memory,
+    let store: Box<dyn RegistryStore> = match zk_store {
+        Some(store) => Box::new(store),
+        None => Box::new(MemoryStore::default()),
     };
     let recovery = lead(config, id, store, durability.store_timeout);
     let handle = match recover(&mut cycle, recovery, Some(&mut election), Some(&mut server)).await {
@@ -335,7 +337,7 @@ async fn ended(server: &mut Option<&mut tokio::task::JoinHandle<()>>) -> Result<
 async fn lead(
     config: Config,
     id: String,
-    mut store: master::registrar::Store,
+    mut store: Box<dyn crate::registry::RegistryStore>,
     store_timeout: Duration,
 ) -> Result<master::runtime::MasterHandle, String> {
     #[allow(
@@ -351,11 +353,8 @@ async fn lead(
     let mut m = Master::new(config, id, now);
     m.recover(now, &registry);
     tracing::info!(store = %store.describe(), took = ?started.elapsed(), "registry recovered");
-    let registrar = match store {
-        master::registrar::Store::Memory => None,
-        store => Some(master::registrar::spawn(store, registry, store_timeout)),
-    };
-    Ok(master::runtime::spawn_with_registrar(m, registrar))
+    let registrar = master::registrar::spawn(store, registry, store_timeout);
+    Ok(master::runtime::spawn_with_registrar(m, Some(registrar)))
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -5,17 +5,16 @@ use std::collections::HashMap;
 
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
-use tokio::sync::oneshot;
 use v1::master::event as op_event;
 use v1::scheduler as sched;
 
 use super::agent::Agent;
 use super::framework::Framework;
-use super::registrar::AgentRecord;
 use super::scheduler::operator_framework_event;
-use super::{ConnId, Effect, Master, Time, UnreachableAgent};
+use super::{ConnId, Effect, Master, ReplyId, Time, UnreachableAgent};
 use crate::common::protocol::is_terminal;
 use crate::common::version::MESOS_VERSION;
+use crate::registry::{AgentRecord, Operation};
 use crate::resources::Resources;
 
 /// Why an agent's registration was refused: the text, and whether the agent is told to
@@ -440,6 +439,7 @@ impl Master {
     /// the ping timeout marks it unreachable; tasks of frameworks that do not checkpoint die
     /// with the agent process, so they are LOST now (reference §8.5).
     pub fn agent_disconnected(&mut self, now: Time, agent_id: &str, conn: ConnId) {
+        self.forget_held_session(conn);
         let Some(agent) = self.agents.get_mut(agent_id) else {
             return;
         };
@@ -534,7 +534,7 @@ impl Master {
         &mut self,
         now: Time,
         agent_id: &str,
-    ) -> Result<Option<oneshot::Receiver<Result<(), String>>>, AgentNotFound> {
+    ) -> Result<Option<ReplyId>, AgentNotFound> {
         const MESSAGE: &str = GONE;
         if self.gone_agents.contains_key(agent_id) {
             tracing::warn!(agent_id, "not marking agent gone: it already is");
@@ -569,18 +569,12 @@ impl Master {
                 since: now.wall,
             },
         );
-        let (tx, rx) = oneshot::channel();
-        self.emit(Effect::Registry {
-            op: Box::new(super::registrar::Operation::agent(
-                agent_id,
-                &info,
-                AgentRecord::GONE,
-                now.wall,
-            )),
-            ack: Some(tx),
-            hold: None,
-        });
-        Ok(Some(rx))
+        Ok(Some(self.persist_waited(Operation::agent(
+            agent_id,
+            &info,
+            AgentRecord::GONE,
+            now.wall,
+        ))))
     }
 
     /// Ends the tasks of an unreachable agent that was marked gone.

@@ -16,7 +16,7 @@
 //!   TASK_GONE_BY_OPERATOR, or TASK_LOST for frameworks that are not partition-aware), and
 //!   agents on it are refused when they (re)register. A DOWN machine must stay in the
 //!   schedule; only STOP_MAINTENANCE brings it back UP (and out of the schedule).
-//! * The schedule and modes are one registry record (`registrar::Maintenance`), written
+//! * The schedule and modes are one registry record (`registry::Maintenance`), written
 //!   before the operator is answered and recovered by a new leader; its encoding is capped
 //!   at [`MAX_MAINTENANCE_BYTES`] (one ZooKeeper znode).
 //!
@@ -29,14 +29,13 @@ use std::collections::{BTreeMap, HashSet};
 use prost::Message;
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
-use tokio::sync::oneshot;
 use v1::machine_info::Mode;
 use v1::maintenance::{ClusterStatus, Schedule};
 
 use super::agent::Agent;
 use super::lifecycle::Removal;
-use super::registrar::{MAX_MAINTENANCE_BYTES, Maintenance, Operation};
-use super::{Effect, Master, Time};
+use super::{Master, ReplyId, Time};
+use crate::registry::{MAX_MAINTENANCE_BYTES, Maintenance, Operation};
 
 /// A machine as Mesos compares them: lower-cased hostname and IP, each possibly absent.
 pub type MachineKey = (Option<String>, Option<String>);
@@ -121,37 +120,69 @@ impl Machines {
     }
 }
 
+/// Why a maintenance request is refused: Mesos's texts (`src/master/maintenance.cpp`,
+/// `maintenance::validation`), answered as the body of a 400.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum MaintenanceError {
+    #[error("Both 'hostname' and 'ip' for a machine are empty")]
+    EmptyMachine,
+    #[error("Failed to parse IP address '{0}'")]
+    BadIp(String),
+    #[error("List of machines is empty")]
+    NoMachines,
+    #[error("List of machines in the maintenance window is empty")]
+    EmptyWindow,
+    #[error("Unavailability 'duration' is negative")]
+    NegativeDuration,
+    #[error("{} appears more than once in the schedule", quoted(.0))]
+    Duplicate(v1::MachineId),
+    #[error("{} is deactivated and cannot be removed from the schedule", quoted(.0))]
+    DownMachineRemoved(v1::MachineId),
+    #[error(
+        "The maintenance schedule is too large: it takes {size} bytes in the registry, \
+         which keeps at most {MAX_MAINTENANCE_BYTES}"
+    )]
+    TooLarge { size: usize },
+    #[error("{} is not part of a maintenance schedule", quoted(.0))]
+    NotScheduled(v1::MachineId),
+    /// The machine is not in `mode` (`DRAINING`, `DOWN`), so it cannot be `action`
+    /// (`brought down`, `brought up`).
+    #[error("{} is not in {mode} mode and cannot be {action}", quoted(.id))]
+    WrongMode {
+        id: v1::MachineId,
+        mode: &'static str,
+        action: &'static str,
+    },
+}
+
 /// `Machine '{"hostname":"h","ip":"10.0.0.1"}'`, as Mesos names a machine in its errors.
 fn quoted(id: &v1::MachineId) -> String {
     format!("Machine '{}'", remesos_proto::json::to_value(id))
 }
 
 /// Mesos's `maintenance::validation::machine`.
-fn validate_machine(id: &v1::MachineId) -> Result<(), String> {
+fn validate_machine(id: &v1::MachineId) -> Result<(), MaintenanceError> {
     let hostname = id.hostname.as_deref().unwrap_or_default();
     let ip = id.ip.as_deref().unwrap_or_default();
     if hostname.is_empty() && ip.is_empty() {
-        return Err("Both 'hostname' and 'ip' for a machine are empty".to_string());
+        return Err(MaintenanceError::EmptyMachine);
     }
     if !ip.is_empty() && ip.parse::<std::net::Ipv4Addr>().is_err() {
-        return Err(format!("Failed to parse IP address '{ip}'"));
+        return Err(MaintenanceError::BadIp(ip.to_string()));
     }
     Ok(())
 }
 
 /// Mesos's `maintenance::validation::machines` (START/STOP_MAINTENANCE, machine/down, up).
-fn validate_machines(ids: &[v1::MachineId]) -> Result<(), String> {
+fn validate_machines(ids: &[v1::MachineId]) -> Result<(), MaintenanceError> {
     if ids.is_empty() {
-        return Err("List of machines is empty".to_string());
+        return Err(MaintenanceError::NoMachines);
     }
     let mut seen = HashSet::new();
     for id in ids {
         validate_machine(id)?;
         if !seen.insert(machine_key(id)) {
-            return Err(format!(
-                "{} appears more than once in the schedule",
-                quoted(id)
-            ));
+            return Err(MaintenanceError::Duplicate(id.clone()));
         }
     }
     Ok(())
@@ -163,11 +194,11 @@ fn validate_machines(ids: &[v1::MachineId]) -> Result<(), String> {
 fn validate_schedule(
     schedule: &Schedule,
     machines: &BTreeMap<MachineKey, v1::MachineInfo>,
-) -> Result<(), String> {
+) -> Result<(), MaintenanceError> {
     let mut updated = HashSet::new();
     for window in &schedule.windows {
         if window.machine_ids.is_empty() {
-            return Err("List of machines in the maintenance window is empty".to_string());
+            return Err(MaintenanceError::EmptyWindow);
         }
         if window
             .unavailability
@@ -175,24 +206,18 @@ fn validate_schedule(
             .as_ref()
             .is_some_and(|d| d.nanoseconds < 0)
         {
-            return Err("Unavailability 'duration' is negative".to_string());
+            return Err(MaintenanceError::NegativeDuration);
         }
         for id in &window.machine_ids {
             validate_machine(id)?;
             if !updated.insert(machine_key(id)) {
-                return Err(format!(
-                    "{} appears more than once in the schedule",
-                    quoted(id)
-                ));
+                return Err(MaintenanceError::Duplicate(id.clone()));
             }
         }
     }
     for (key, machine) in machines {
         if machine.mode == Some(Mode::Down as i32) && !updated.contains(key) {
-            return Err(format!(
-                "{} is deactivated and cannot be removed from the schedule",
-                quoted(&machine.id)
-            ));
+            return Err(MaintenanceError::DownMachineRemoved(machine.id.clone()));
         }
     }
     Ok(())
@@ -201,12 +226,12 @@ fn validate_schedule(
 impl Master {
     /// UPDATE_MAINTENANCE_SCHEDULE and `POST /maintenance/schedule`: replaces the schedule.
     /// New machines start DRAINING, machines that leave it go back UP, DOWN machines stay
-    /// DOWN. The receiver hears when the change is durable.
+    /// DOWN. The reply id answers when the change is durable.
     pub fn update_maintenance_schedule(
         &mut self,
         now: Time,
         schedule: Schedule,
-    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+    ) -> Result<ReplyId, MaintenanceError> {
         validate_schedule(&schedule, &self.maintenance.machines)?;
         let mut machines = BTreeMap::new();
         for window in &schedule.windows {
@@ -227,10 +252,7 @@ impl Master {
         let next = Machines { schedule, machines };
         let size = next.to_record().encoded_len();
         if size > MAX_MAINTENANCE_BYTES {
-            return Err(format!(
-                "The maintenance schedule is too large: it takes {size} bytes in the registry, \
-                 which keeps at most {MAX_MAINTENANCE_BYTES}"
-            ));
+            return Err(MaintenanceError::TooLarge { size });
         }
         // Outstanding offers of agents whose machine's unavailability changes are rescinded,
         // so that the next offers carry the new unavailability.
@@ -259,24 +281,22 @@ impl Master {
         &self,
         ids: &[v1::MachineId],
         want: Mode,
-        mode_name: &str,
-        action: &str,
-    ) -> Result<HashSet<MachineKey>, String> {
+        mode_name: &'static str,
+        action: &'static str,
+    ) -> Result<HashSet<MachineKey>, MaintenanceError> {
         validate_machines(ids)?;
         for id in ids {
             match self.maintenance.mode(&machine_key(id)) {
                 None => {
-                    return Err(format!(
-                        "{} is not part of a maintenance schedule",
-                        quoted(id)
-                    ));
+                    return Err(MaintenanceError::NotScheduled(id.clone()));
                 }
                 Some(mode) if mode == want => {}
                 Some(_) => {
-                    return Err(format!(
-                        "{} is not in {mode_name} mode and cannot be {action}",
-                        quoted(id)
-                    ));
+                    return Err(MaintenanceError::WrongMode {
+                        id: id.clone(),
+                        mode: mode_name,
+                        action,
+                    });
                 }
             }
         }
@@ -289,7 +309,7 @@ impl Master {
         &mut self,
         now: Time,
         ids: &[v1::MachineId],
-    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+    ) -> Result<ReplyId, MaintenanceError> {
         let keys = self.scheduled_in(ids, Mode::Draining, "DRAINING", "brought down")?;
         for key in &keys {
             if let Some(machine) = self.maintenance.machines.get_mut(key) {
@@ -319,21 +339,14 @@ impl Master {
             {
                 // Mesos removes the agent from the registry: it may come back as a new
                 // agent once the machine is UP.
-                self.emit(Effect::Registry {
-                    op: Box::new(Operation::remove_agent(&agent_id)),
-                    ack: None,
-                    hold: None,
-                });
+                self.persist(Operation::remove_agent(&agent_id));
             }
         }
         Ok(durable)
     }
 
     /// STOP_MAINTENANCE and `POST /machine/up`: DOWN machines go UP and leave the schedule.
-    pub fn stop_maintenance(
-        &mut self,
-        ids: &[v1::MachineId],
-    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+    pub fn stop_maintenance(&mut self, ids: &[v1::MachineId]) -> Result<ReplyId, MaintenanceError> {
         let keys = self.scheduled_in(ids, Mode::Down, "DOWN", "brought up")?;
         self.maintenance.machines.retain(|k, _| !keys.contains(k));
         for window in &mut self.maintenance.schedule.windows {
@@ -354,13 +367,7 @@ impl Master {
             && self.maintenance.mode(&agent_machine(hostname, endpoint)) == Some(Mode::Down)
     }
 
-    fn persist_maintenance(&mut self) -> oneshot::Receiver<Result<(), String>> {
-        let (tx, rx) = oneshot::channel();
-        self.emit(Effect::Registry {
-            op: Box::new(Operation::maintenance(self.maintenance.to_record())),
-            ack: Some(tx),
-            hold: None,
-        });
-        rx
+    fn persist_maintenance(&mut self) -> ReplyId {
+        self.persist_waited(Operation::maintenance(self.maintenance.to_record()))
     }
 }

@@ -14,7 +14,10 @@
 //!       Effects (events to frameworks, messages to agents) and drives the pure allocator.
 //! ```
 //!
-//! Durable state leaves as `Effect::Registry` operations for the registrar (`registrar.rs`):
+//! Durable state leaves as `Effect::Registry` operations for the registrar (`registrar.rs`,
+//! over `crate::registry`); a write someone waits for carries a [`ReplyId`] that the runtime
+//! answers with [`Master::registry_done`] (`admission.rs`, which also holds an agent's
+//! session until its admission is durable):
 //! admitted, unreachable and gone agents (`lifecycle.rs`, `recovery.rs`: MARK_AGENT_GONE,
 //! registry GC), weights and quota (`roles.rs`), the maintenance schedule and machine modes
 //! (`maintenance.rs`). A new leader rebuilds all of it with [`Master::recover`].
@@ -26,6 +29,7 @@
 // wire contract that Spark's and Hadoop's drivers use.
 #![allow(deprecated)]
 
+mod admission;
 mod agent;
 pub mod flags;
 mod framework;
@@ -85,6 +89,10 @@ pub const MAX_REFUSE: Duration = Duration::from_secs(365 * 24 * 3600);
 /// that effects reach the connection that was current when they were decided.
 pub type ConnId = u64;
 
+/// Names a registry write whose outcome someone waits for: the master hands it out with
+/// [`Effect::Registry`], the runtime answers it with [`Master::registry_done`].
+pub type ReplyId = u64;
+
 /// The instant of a handler call: a monotonic clock for deadlines and the wall clock for
 /// the timestamps Mesos reports (seconds since the epoch).
 #[derive(Clone, Copy, Debug)]
@@ -112,13 +120,12 @@ pub enum Effect {
     CloseAgent { conn: ConnId },
     /// An event for the operator API's SUBSCRIBE streams.
     Operator(Box<v1::master::Event>),
-    /// A change to the durable registry; `ack` (if any) hears when it is durable. With
-    /// `hold`, that agent session's messages (its Registered/Reregistered reply first) are
-    /// held back until then, as Mesos answers an agent only once the registrar admitted it.
+    /// A change to the durable registry. With `reply`, the runtime reports the outcome with
+    /// [`Master::registry_done`] (an operator waits for it, or an agent's session is held
+    /// until its admission is durable, `admission.rs`).
     Registry {
-        op: Box<registrar::Operation>,
-        ack: Option<registrar::Ack>,
-        hold: Option<ConnId>,
+        op: Box<crate::registry::Operation>,
+        reply: Option<ReplyId>,
     },
 }
 
@@ -303,6 +310,8 @@ pub struct Master {
     /// [`Master::next_deadline`]; as above, only a wake-up (at most one entry per offer
     /// made in the last offer timeout).
     offer_deadlines: BinaryHeap<Reverse<Instant>>,
+    /// Registry writes in flight that hold an agent's session (`admission.rs`).
+    admissions: admission::Admissions,
     outbox: Vec<Effect>,
 }
 
@@ -343,6 +352,7 @@ impl Master {
             heartbeats: BTreeMap::new(),
             failover_deadlines: BTreeSet::new(),
             offer_deadlines: BinaryHeap::new(),
+            admissions: admission::Admissions::default(),
             outbox: Vec::new(),
         }
     }
@@ -361,8 +371,12 @@ impl Master {
         std::mem::take(&mut self.outbox)
     }
 
+    /// Queues `effect`, unless it is for an agent session held until its admission is
+    /// durable (`admission.rs` keeps it until then).
     fn emit(&mut self, effect: Effect) {
-        self.outbox.push(effect);
+        if let Some(effect) = self.admissions.hold(effect) {
+            self.outbox.push(effect);
+        }
     }
 
     /// Sends `event` to the framework if it is connected; events for disconnected frameworks

@@ -20,11 +20,8 @@ use remesos_proto::v1;
 use v1::master::{self as op, response::Type as RespType};
 
 use super::lifecycle::AgentNotFound;
-use super::{Master, Time};
+use super::{Master, ReplyId, Time};
 use crate::common::id::{AgentId, FrameworkId};
-
-/// Hears whether a registry operation became durable (the registrar's answer).
-pub type Durable = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
 /// An operator's request, decoded and with its ids validated.
 #[derive(Debug)]
@@ -160,9 +157,10 @@ pub enum OperatorReply {
     Json(Value),
     /// The change is made and nothing is waiting to become durable.
     Done,
-    /// The change is made; its registry operation is in flight. Mesos answers once the
-    /// registrar has written it.
-    Persisting(Durable),
+    /// The change is made; its registry operation (this reply id) is in flight. Mesos
+    /// answers once the registrar has written it: the runtime waits for
+    /// [`Master::registry_done`] of this id.
+    Persisting(ReplyId),
     /// The leading master's address, protocol-relative (`//host:port`).
     Location(String),
 }
@@ -315,7 +313,7 @@ impl Master {
             }
             C::MarkAgentGone { agent_id } => {
                 Ok(match self.mark_agent_gone(now, agent_id.as_str())? {
-                    Some(durable) => OperatorReply::Persisting(durable),
+                    Some(reply) => OperatorReply::Persisting(reply),
                     None => OperatorReply::Done,
                 })
             }

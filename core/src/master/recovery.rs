@@ -6,11 +6,9 @@
 
 use std::collections::HashMap;
 
+use super::{Master, ReplyId, Time, UnreachableAgent};
+use crate::registry::{AgentRecord, Operation, Registry, Roles};
 use remesos_proto::v1;
-use tokio::sync::oneshot;
-
-use super::registrar::{AgentRecord, Operation, Registry, Roles};
-use super::{ConnId, Effect, Master, Time, UnreachableAgent};
 
 impl Master {
     /// Loads the recovered registry: admitted agents wait to reregister, unreachable and
@@ -153,45 +151,21 @@ impl Master {
             self.gone_agents.remove(id);
         }
         for id in unreachable.iter().chain(&gone) {
-            self.emit(Effect::Registry {
-                op: Box::new(Operation::remove_agent(id)),
-                ack: None,
-                hold: None,
-            });
+            self.persist(Operation::remove_agent(id));
         }
     }
 
     /// Records an agent's state in the registry.
     pub(super) fn persist_agent(&mut self, id: &str, info: &v1::AgentInfo, state: u32, since: f64) {
-        self.emit(Effect::Registry {
-            op: Box::new(Operation::agent(id, info, state, since)),
-            ack: None,
-            hold: None,
-        });
+        self.persist(Operation::agent(id, info, state, since));
     }
 
-    /// Records an agent as admitted; what the master sends on `conn` (the agent's session,
-    /// its Registered or Reregistered reply first) waits until that is durable.
-    pub(super) fn persist_admission(&mut self, id: &str, info: &v1::AgentInfo, conn: ConnId) {
-        self.emit(Effect::Registry {
-            op: Box::new(Operation::agent(id, info, AgentRecord::ADMITTED, 0.0)),
-            ack: None,
-            hold: Some(conn),
-        });
-    }
-
-    /// Records the current weights and quota; the receiver hears when they are durable.
-    pub fn persist_roles(&mut self) -> oneshot::Receiver<Result<(), String>> {
-        let (tx, rx) = oneshot::channel();
+    /// Records the current weights and quota; the reply id answers when they are durable.
+    pub fn persist_roles(&mut self) -> ReplyId {
         let roles = Roles {
             weights: self.weight_infos(),
             quotas: self.role_config.quotas.values().cloned().collect(),
         };
-        self.emit(Effect::Registry {
-            op: Box::new(Operation::roles(roles)),
-            ack: Some(tx),
-            hold: None,
-        });
-        rx
+        self.persist_waited(Operation::roles(roles))
     }
 }

@@ -19,7 +19,8 @@ use v1::scheduler as sched;
 use super::lifecycle::AgentRefused;
 use super::operator::{OperatorCommand, OperatorError, OperatorReply};
 use super::scheduler::{CallError, CallOk};
-use super::{ConnId, Effect, Master, Time};
+use super::{ConnId, Effect, Master, ReplyId, Time};
+use crate::registry::RegistryError;
 use crate::supervisor::{OnPanic, exit_on_panic, supervise};
 
 /// Events in flight per framework stream: the channel between the master actor and the
@@ -54,6 +55,19 @@ const BACKLOG_FLUSH: Duration = Duration::from_millis(50);
 const MIN_TICK_GAP: Duration = Duration::from_millis(1);
 
 type Reply<T> = oneshot::Sender<T>;
+
+/// An operator command's answer as the runtime hands it to HTTP: the master's reply, or,
+/// for a command that wrote the registry, what hears whether the write became durable.
+#[derive(Debug)]
+pub enum Operated {
+    Reply(OperatorReply),
+    Durable(Durable),
+}
+
+/// Hears whether a registry write became durable.
+pub type Waiter = oneshot::Sender<Result<(), RegistryError>>;
+/// What an operator endpoint awaits: the outcome of its registry write.
+pub type Durable = oneshot::Receiver<Result<(), RegistryError>>;
 
 pub enum Command {
     Subscribe {
@@ -90,7 +104,7 @@ pub enum Command {
     /// An operator's command (the v1 operator API, the JSON endpoints).
     Operator {
         command: OperatorCommand,
-        reply: Reply<Result<OperatorReply, OperatorError>>,
+        reply: Reply<Result<Operated, OperatorError>>,
     },
     /// Panics inside the actor, `reply` unanswered: the tests' way to exercise the panic
     /// policy (no network input reaches it).
@@ -99,10 +113,10 @@ pub enum Command {
         why: &'static str,
         reply: Reply<()>,
     },
-    /// The runtime's own: a held agent session's admission is durable (or failed).
-    AdmissionDone {
-        conn: ConnId,
-        result: Result<(), String>,
+    /// The runtime's own: the registry write `reply` is durable (or failed).
+    RegistryDone {
+        reply: ReplyId,
+        result: Result<(), RegistryError>,
     },
 }
 
@@ -139,7 +153,7 @@ impl MasterHandle {
     pub async fn operator(
         &self,
         command: OperatorCommand,
-    ) -> Result<Result<OperatorReply, OperatorError>, Gone> {
+    ) -> Result<Result<Operated, OperatorError>, Gone> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Operator { command, reply }).await?;
         answer.await.map_err(|_| Gone)
@@ -174,11 +188,6 @@ enum Conn {
     },
     Agent {
         messages: mpsc::Sender<wire::MasterMessage>,
-        /// While its admission is being written: what the master sent it meanwhile.
-        held: Option<Vec<wire::MasterMessage>>,
-        /// The master ended the session while it was held: end it once the held
-        /// messages are out (a Shutdown must still reach the agent).
-        close_when_released: bool,
     },
 }
 
@@ -199,8 +208,11 @@ struct Runtime {
     /// and on each tick.
     backlogged: HashSet<ConnId>,
     next_conn: ConnId,
-    /// Where registry operations go; `None` keeps nothing (tests, `remesos local`).
+    /// Where registry operations go; `None` keeps nothing and reports every write durable
+    /// at once (tests, `remesos local`).
     registrar: Option<super::registrar::RegistrarHandle>,
+    /// Operator requests waiting for their registry write, by the write's reply id.
+    waiters: HashMap<ReplyId, Waiter>,
     /// For the runtime's own commands (weak: the actor still ends with its last handle).
     own: mpsc::WeakSender<Command>,
     /// When the master's timers last ran (see [`MIN_TICK_GAP`]).
@@ -235,6 +247,7 @@ pub fn spawn_supervised(
         backlogged: HashSet::new(),
         next_conn: 1,
         registrar,
+        waiters: HashMap::new(),
         own: tx.downgrade(),
         last_tick: tokio::time::Instant::now(),
     };
@@ -412,14 +425,7 @@ impl Runtime {
                 reply,
             } => {
                 let conn = self.new_conn();
-                self.conns.insert(
-                    conn,
-                    Conn::Agent {
-                        messages,
-                        held: None,
-                        close_when_released: false,
-                    },
-                );
+                self.conns.insert(conn, Conn::Agent { messages });
                 let result = match first {
                     wire::agent_message::Message::Register(r) => {
                         self.master.register_agent(t, conn, r)
@@ -492,39 +498,31 @@ impl Runtime {
                 let _ = reply.send(self.master.get_state());
             }
             Command::Operator { command, reply } => {
-                let _ = reply.send(self.master.operator(t, command));
+                let answer = match self.master.operator(t, command) {
+                    Ok(OperatorReply::Persisting(id)) => {
+                        // The request waits for the write's outcome (`registry_done`).
+                        let (waiter, durable) = oneshot::channel();
+                        self.waiters.insert(id, waiter);
+                        Ok(Operated::Durable(durable))
+                    }
+                    Ok(other) => Ok(Operated::Reply(other)),
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
             }
             #[cfg(test)]
             Command::Panic { why, reply: _reply } => panic!("{why}"),
-            Command::AdmissionDone { conn, result } => {
-                let Some(Conn::Agent {
-                    messages,
-                    held,
-                    close_when_released,
-                }) = self.conns.get_mut(&conn)
-                else {
-                    return;
-                };
-                let held = held.take().unwrap_or_default();
-                let close = *close_when_released;
-                if let Err(e) = result {
-                    // The agent retries; a later attempt may be durable.
-                    tracing::error!(conn, error = %e, "failed to admit an agent durably; closing its session");
-                    self.conns.remove(&conn);
-                    return;
-                }
-                for message in held {
-                    if messages.try_send(message).is_err() {
-                        tracing::warn!(conn, "dropping an agent session that is not being read");
-                        self.conns.remove(&conn);
-                        return;
-                    }
-                }
-                if close {
-                    self.conns.remove(&conn);
-                }
-            }
+            Command::RegistryDone { reply, result } => self.registry_done(reply, result),
         }
+    }
+
+    /// Reports a registry write's outcome to the master (which releases or closes a held
+    /// agent session) and to the operator request waiting for it, if any.
+    fn registry_done(&mut self, reply: ReplyId, result: Result<(), RegistryError>) {
+        if let Some(waiter) = self.waiters.remove(&reply) {
+            let _ = waiter.send(result.clone());
+        }
+        self.master.registry_done(reply, result);
     }
 
     fn perform(&mut self) {
@@ -588,33 +586,15 @@ impl Runtime {
                 self.conns.remove(&conn);
             }
             Effect::Agent { conn, message } => {
-                let Some(Conn::Agent { messages, held, .. }) = self.conns.get_mut(&conn) else {
+                let Some(Conn::Agent { messages }) = self.conns.get_mut(&conn) else {
                     return;
                 };
-                if let Some(held) = held {
-                    if held.len() < AGENT_STREAM_BUFFER {
-                        held.push(*message);
-                        return;
-                    }
-                    tracing::warn!(conn, "too much held for an agent awaiting admission");
-                    self.conns.remove(&conn);
-                    return;
-                }
                 if messages.try_send(*message).is_err() {
                     tracing::warn!(conn, "dropping an agent session that is not being read");
                     self.conns.remove(&conn);
                 }
             }
             Effect::CloseAgent { conn } => {
-                if let Some(Conn::Agent {
-                    held: Some(_),
-                    close_when_released,
-                    ..
-                }) = self.conns.get_mut(&conn)
-                {
-                    *close_when_released = true;
-                    return;
-                }
                 self.conns.remove(&conn);
             }
             Effect::Operator(event) => {
@@ -641,33 +621,26 @@ impl Runtime {
                 self.master.counters.operator_event_stream_subscribers =
                     self.operator_streams.len() as u64;
             }
-            Effect::Registry { op, ack, hold } => {
+            Effect::Registry { op, reply } => {
                 let Some(registrar) = &self.registrar else {
-                    if let Some(ack) = ack {
-                        let _ = ack.send(Ok(()));
+                    if let Some(reply) = reply {
+                        self.registry_done(reply, Ok(()));
                     }
                     return;
                 };
-                let Some(conn) = hold else {
-                    registrar.submit(*op, ack);
-                    return;
-                };
-                // One operation per held session: the admission rides on it.
-                let (durable, done) = oneshot::channel();
-                registrar.submit(*op, Some(durable));
-                if let Some(Conn::Agent { held, .. }) = self.conns.get_mut(&conn) {
-                    held.get_or_insert_with(Vec::new);
-                }
-                let own = self.own.clone();
-                tokio::spawn(async move {
-                    let result = done
-                        .await
-                        .unwrap_or_else(|_| Err("the registrar has stopped".to_string()));
-                    if let Some(own) = own.upgrade() {
-                        // Waits for room like any sender; the actor keeps draining.
-                        let _ = own.send(Command::AdmissionDone { conn, result }).await;
-                    }
+                let done = reply.map(|reply| {
+                    let own = self.own.clone();
+                    let done: super::registrar::Done = Box::new(move |result| {
+                        if let Some(own) = own.upgrade() {
+                            crate::common::queue::send_or_wait(
+                                &own,
+                                Command::RegistryDone { reply, result },
+                            );
+                        }
+                    });
+                    done
                 });
+                registrar.submit(*op, done);
             }
         }
     }
@@ -707,7 +680,7 @@ mod tests {
     /// How many frameworks the master has (GET_FRAMEWORKS through the actor).
     async fn frameworks(handle: &MasterHandle) -> Result<usize, Gone> {
         match handle.operator(OperatorCommand::GetFrameworks).await? {
-            Ok(OperatorReply::Response(r)) => {
+            Ok(Operated::Reply(OperatorReply::Response(r))) => {
                 Ok(r.get_frameworks.map_or(0, |f| f.frameworks.len()))
             }
             other => panic!("GET_FRAMEWORKS answered {other:?}"),
@@ -888,11 +861,13 @@ mod tests {
     /// Whether the framework `id` has a subscription (GET_FRAMEWORKS lists it as connected).
     async fn connected(handle: &MasterHandle, id: &str) -> bool {
         match handle.operator(OperatorCommand::GetFrameworks).await {
-            Ok(Ok(OperatorReply::Response(r))) => r.get_frameworks.is_some_and(|f| {
-                f.frameworks.iter().any(|f| {
-                    f.framework_info.id.as_ref().is_some_and(|i| i.value == id) && f.connected
+            Ok(Ok(Operated::Reply(OperatorReply::Response(r)))) => {
+                r.get_frameworks.is_some_and(|f| {
+                    f.frameworks.iter().any(|f| {
+                        f.framework_info.id.as_ref().is_some_and(|i| i.value == id) && f.connected
+                    })
                 })
-            }),
+            }
             other => panic!("GET_FRAMEWORKS answered {other:?}"),
         }
     }

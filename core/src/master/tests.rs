@@ -10,7 +10,7 @@ use v1::scheduler::{self as sched, call::Type as CallType, event::Type as EventT
 use wire::master_message::Message as ToAgent;
 
 use super::scheduler::{CallError, CallOk};
-use super::{Config, ConnId, Effect, Master, Time};
+use super::{Config, ConnId, Effect, Master, ReplyId, Time};
 use crate::resources::Resources;
 
 struct Harness {
@@ -19,6 +19,11 @@ struct Harness {
     elapsed: Duration,
     next_conn: ConnId,
     effects: Vec<Effect>,
+    /// Whether `pump` answers registry writes as durable at once, as the runtime does
+    /// without a registrar; tests of the admission races answer them themselves.
+    answer_registry: bool,
+    /// Admission writes answered by `pump`, with the session each held.
+    held: std::collections::HashMap<ReplyId, ConnId>,
 }
 
 struct Fw {
@@ -44,6 +49,8 @@ impl Harness {
             elapsed: Duration::ZERO,
             next_conn: 1,
             effects: Vec::new(),
+            answer_registry: true,
+            held: Default::default(),
         }
     }
 
@@ -59,10 +66,32 @@ impl Harness {
         self.next_conn
     }
 
-    /// Collects effects decided so far (kept for inspection until `clear`).
+    /// Collects effects decided so far (kept for inspection until `clear`). Registry
+    /// writes that wait for an answer are answered durable (unless `answer_registry` is
+    /// off), and what that releases is collected too.
     fn pump(&mut self) {
-        let effects = self.master.drain_effects();
-        self.effects.extend(effects);
+        loop {
+            let effects = self.master.drain_effects();
+            let replies: Vec<ReplyId> = effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Registry {
+                        reply: Some(reply), ..
+                    } => Some(*reply),
+                    _ => None,
+                })
+                .collect();
+            self.effects.extend(effects);
+            if !self.answer_registry || replies.is_empty() {
+                return;
+            }
+            for reply in replies {
+                if let Some(conn) = self.master.admissions.held_by(reply) {
+                    self.held.insert(reply, conn);
+                }
+                self.master.registry_done(reply, Ok(()));
+            }
+        }
     }
 
     fn advance(&mut self, d: Duration) {
@@ -1753,7 +1782,7 @@ fn operator_events_are_built_only_while_someone_subscribed() {
 /// tasks reconcile as LOST for a framework that is not partition-aware.
 #[test]
 fn recovered_agents_that_do_not_reregister_become_unreachable() {
-    use super::registrar::{AgentRecord, Operation, Registry};
+    use crate::registry::{AgentRecord, Operation, Registry};
     let config = Config {
         agent_reregister_timeout: Duration::from_secs(30),
         ..Config::default()
@@ -1824,7 +1853,7 @@ fn recovered_agents_that_do_not_reregister_become_unreachable() {
 /// until they are durable (its Registered/Reregistered reply waits for the registrar).
 #[test]
 fn admissions_are_written_and_held_only_when_the_registry_lacks_them() {
-    use super::registrar::{AgentRecord, Operation, Registry};
+    use crate::registry::{AgentRecord, Operation, Registry};
     let mut h = Harness::new();
     let info = |host: &str, cpus: &str| {
         let mut info = v1::AgentInfo {
@@ -1856,7 +1885,10 @@ fn admissions_are_written_and_held_only_when_the_registry_lacks_them() {
         h.effects
             .drain(..)
             .filter_map(|e| match e {
-                Effect::Registry { op, hold, .. } => Some((op.agent_id.clone(), hold)),
+                Effect::Registry { op, reply } => Some((
+                    op.agent_id.clone(),
+                    reply.and_then(|r| h.held.get(&r).copied()),
+                )),
                 _ => None,
             })
             .collect()
@@ -1887,6 +1919,143 @@ fn admissions_are_written_and_held_only_when_the_registry_lacks_them() {
     // A new agent: written, held.
     let (id, conn) = h.add_agent("h3", "cpus:2;mem:512");
     assert_eq!(writes(&mut h), vec![(id, Some(conn))]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Admission vs. shutdown races (issue 13 item 2): the master holds an agent's session until
+// its admission is durable (Mesos's `Master::_registerSlave` waits on the registrar) and
+// decides what the held session gets when the outcome arrives. Each test encodes what the
+// runtime did before the decision moved into the master.
+
+/// Registers an agent with the registry left unanswered: its id, its session and the reply
+/// id of its admission write.
+fn register_unanswered(h: &mut Harness, hostname: &str) -> (String, ConnId, ReplyId) {
+    h.answer_registry = false;
+    let conn = h.conn();
+    let register = wire::Register {
+        agent_info: v1::AgentInfo {
+            hostname: hostname.to_string(),
+            resources: Resources::parse("cpus:2;mem:1024", "*")
+                .unwrap()
+                .into_protos(),
+            ..Default::default()
+        },
+        endpoint: Some(format!("10.0.0.{conn}:5051")),
+        ..Default::default()
+    };
+    let now = h.now();
+    let id = h.master.register_agent(now, conn, register).unwrap();
+    h.pump();
+    let reply = h
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Registry {
+                op,
+                reply: Some(reply),
+            } if op.agent_id == id => Some(*reply),
+            _ => None,
+        })
+        .expect("the admission is written and waited for");
+    (id, conn, reply)
+}
+
+/// What the agent's session got: its messages and whether it was closed, in order.
+fn session(h: &mut Harness, conn: ConnId) -> (Vec<ToAgent>, bool) {
+    let messages = h.agent_messages(conn);
+    let closed = h
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::CloseAgent { conn: c } if *c == conn));
+    h.effects
+        .retain(|e| !matches!(e, Effect::CloseAgent { conn: c } if *c == conn));
+    (messages, closed)
+}
+
+#[test]
+fn an_agent_hears_registered_only_once_its_admission_is_durable() {
+    let mut h = Harness::new();
+    let (id, conn, reply) = register_unanswered(&mut h, "host1");
+    assert!(h.master.admissions.holds(conn));
+    assert_eq!(
+        session(&mut h, conn),
+        (vec![], false),
+        "nothing before it is durable"
+    );
+    assert!(
+        h.master.agents.contains_key(&id),
+        "admitted in memory meanwhile"
+    );
+
+    h.master.registry_done(reply, Ok(()));
+    h.pump();
+    let (messages, closed) = session(&mut h, conn);
+    assert!(
+        matches!(messages.as_slice(), [ToAgent::Registered(_)]),
+        "{messages:?}"
+    );
+    assert!(!closed);
+    assert!(!h.master.admissions.holds(conn));
+}
+
+#[test]
+fn a_failed_admission_closes_the_session_without_a_reply() {
+    let mut h = Harness::new();
+    let (_, conn, reply) = register_unanswered(&mut h, "host1");
+    h.master
+        .registry_done(reply, Err(crate::registry::RegistryError::Stopped));
+    h.pump();
+    assert_eq!(
+        session(&mut h, conn),
+        (vec![], true),
+        "the agent retries on a new session"
+    );
+}
+
+#[test]
+fn a_session_that_closes_before_its_admission_is_durable_hears_nothing() {
+    let mut h = Harness::new();
+    let (id, conn, reply) = register_unanswered(&mut h, "host1");
+    let now = h.now();
+    h.master.agent_disconnected(now, &id, conn);
+    h.pump();
+    assert!(!h.master.admissions.holds(conn));
+    h.master.registry_done(reply, Ok(()));
+    h.pump();
+    assert_eq!(session(&mut h, conn), (vec![], false));
+}
+
+#[test]
+fn an_agent_shut_down_while_its_admission_is_pending_gets_the_shutdown_once_durable() {
+    // Durable: the held reply, then the Shutdown, then the session ends.
+    let mut h = Harness::new();
+    let (id, conn, reply) = register_unanswered(&mut h, "host1");
+    let now = h.now();
+    assert!(h.master.mark_agent_gone(now, &id).unwrap().is_some());
+    h.pump();
+    assert_eq!(session(&mut h, conn), (vec![], false), "still held");
+    h.master.registry_done(reply, Ok(()));
+    h.pump();
+    let (messages, closed) = session(&mut h, conn);
+    assert!(
+        matches!(
+            messages.as_slice(),
+            [ToAgent::Registered(_), ToAgent::Shutdown(_)]
+        ),
+        "{messages:?}"
+    );
+    assert!(closed);
+
+    // Failed: the session ends and what was held is dropped.
+    let mut h = Harness::new();
+    let (id, conn, reply) = register_unanswered(&mut h, "host1");
+    let now = h.now();
+    h.master.mark_agent_gone(now, &id).unwrap();
+    h.pump();
+    h.master
+        .registry_done(reply, Err(crate::registry::RegistryError::Stopped));
+    h.pump();
+    assert_eq!(session(&mut h, conn), (vec![], true));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1939,11 +2108,11 @@ fn two_frameworks_with_a_task_each(h: &mut Harness) -> (Fw, Fw) {
     (fw_pa, fw_old)
 }
 
-fn registry_ops(h: &mut Harness) -> Vec<(super::registrar::Operation, bool)> {
+fn registry_ops(h: &mut Harness) -> Vec<(crate::registry::Operation, bool)> {
     let mut out = Vec::new();
     h.effects.retain(|e| match e {
-        Effect::Registry { op, ack, .. } => {
-            out.push(((**op).clone(), ack.is_some()));
+        Effect::Registry { op, reply } => {
+            out.push(((**op).clone(), reply.is_some()));
             false
         }
         _ => true,
@@ -1971,7 +2140,7 @@ fn mark_agent_gone_ends_tasks_shuts_the_agent_down_and_keeps_it_out() {
     // Mesos `Master::markGone` / `__removeSlave`: TASK_GONE_BY_OPERATOR with
     // REASON_AGENT_REMOVED_BY_OPERATOR for partition-aware frameworks, TASK_LOST with
     // REASON_AGENT_REMOVED for the others; the agent gets a ShutdownMessage.
-    use super::registrar::AgentRecord;
+    use crate::registry::AgentRecord;
     let mut h = Harness::new();
     let (agent_id, agent_conn) = h.add_agent("host1", "cpus:2;mem:1024");
     let (fw_pa, fw_old) = two_frameworks_with_a_task_each(&mut h);
@@ -2043,7 +2212,7 @@ fn marking_an_unreachable_or_recovered_agent_gone() {
     // Mesos `Master::markGone`: an unreachable agent's unreachable tasks end
     // TASK_GONE_BY_OPERATOR (partition-aware) or TASK_LOST; a recovered agent has no tasks
     // to report but is gone all the same.
-    use super::registrar::{AgentRecord, Operation, Registry};
+    use crate::registry::{AgentRecord, Operation, Registry};
     let config = Config {
         agent_ping_timeout: Duration::from_secs(1),
         max_agent_ping_timeouts: 1,
@@ -2156,7 +2325,11 @@ fn maintenance_requests_are_validated_as_mesos_does() {
         ),
     ];
     for (s, expected) in bad {
-        let err = h.master.update_maintenance_schedule(now, s).unwrap_err();
+        let err = h
+            .master
+            .update_maintenance_schedule(now, s)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(expected), "{err}");
     }
     assert!(
@@ -2170,13 +2343,17 @@ fn maintenance_requests_are_validated_as_mesos_does() {
     let err = h
         .master
         .start_maintenance(now, std::slice::from_ref(&a))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         r#"Machine '{"hostname":"a","ip":"10.0.0.1"}' is not part of a maintenance schedule"#
     );
     assert_eq!(
-        h.master.start_maintenance(now, &[]).unwrap_err(),
+        h.master
+            .start_maintenance(now, &[])
+            .unwrap_err()
+            .to_string(),
         "List of machines is empty"
     );
     h.master
@@ -2185,7 +2362,8 @@ fn maintenance_requests_are_validated_as_mesos_does() {
     let err = h
         .master
         .stop_maintenance(std::slice::from_ref(&a))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("is not in DOWN mode and cannot be brought up"),
         "{err}"
@@ -2196,7 +2374,8 @@ fn maintenance_requests_are_validated_as_mesos_does() {
     let err = h
         .master
         .start_maintenance(now, std::slice::from_ref(&a))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("is not in DRAINING mode and cannot be brought down"),
         "{err}"
@@ -2205,7 +2384,8 @@ fn maintenance_requests_are_validated_as_mesos_does() {
     let err = h
         .master
         .update_maintenance_schedule(now, schedule(vec![]))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("is deactivated and cannot be removed from the schedule"),
         "{err}"
@@ -2220,7 +2400,8 @@ fn maintenance_requests_are_validated_as_mesos_does() {
             now,
             schedule(vec![window(vec![a.clone()], 100, 10), window(many, 0, 1)]),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("too large"), "{err}");
     assert_eq!(h.master.maintenance.machines.len(), 1);
 }
@@ -2247,7 +2428,7 @@ fn offers_from_a_draining_machine_carry_its_unavailability() {
         .master
         .update_maintenance_schedule(now, schedule(vec![window(vec![id], 1000, 3600)]))
         .unwrap();
-    drop(durable);
+    let _ = durable;
     h.pump();
     let ops = registry_ops(&mut h);
     assert_eq!(ops.len(), 1);
@@ -2334,7 +2515,7 @@ fn a_down_machine_loses_its_agents_and_refuses_them_until_it_is_up() {
     assert!(ops[0].1, "the operator waits for the mode change");
     assert_eq!(
         ops[1].0,
-        super::registrar::Operation::remove_agent(&agent_id)
+        crate::registry::Operation::remove_agent(&agent_id)
     );
     let status = h.master.maintenance.status();
     assert_eq!(status.down_machines, vec![id.clone()]);
@@ -2374,7 +2555,7 @@ fn registry_gc_prunes_the_oldest_and_the_too_old() {
     // Mesos `Master::doRegistryGc`: unreachable and gone agents, each list on its own,
     // keep at most --registry_max_agent_count entries (the oldest go) and none older than
     // --registry_max_agent_age.
-    use super::registrar::{AgentRecord, Operation, Registry};
+    use crate::registry::{AgentRecord, Operation, Registry};
     let config = Config {
         registry_gc_interval: Duration::from_secs(60),
         registry_max_agent_age: Duration::from_secs(3600),
@@ -2426,7 +2607,7 @@ fn registry_gc_prunes_the_oldest_and_the_too_old() {
 fn a_new_leader_recovers_maintenance_and_gone_agents() {
     // docs/maintenance.md: "The schedule is stored in the replicated log"; a new leader
     // keeps DOWN machines DOWN and gone agents gone.
-    use super::registrar::{AgentRecord, Operation, Registry};
+    use crate::registry::{AgentRecord, Operation, Registry};
     let mut first = Harness::new();
     let (agent_id, _) = first.add_agent("host1", "cpus:2;mem:1024");
     let endpoint = first.master.agents[&agent_id].endpoint.clone();

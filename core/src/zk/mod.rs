@@ -1,5 +1,6 @@
 //! ZooKeeper: leader election and detection exactly as Mesos lays them out
-//! (reference/mesos-contract.md §5), and the registry's ZooKeeper store.
+//! (reference/mesos-contract.md §5), and the session the registry's ZooKeeper store
+//! (`crate::registry::zk`) shares with the election.
 //!
 //! # Znodes
 //!
@@ -7,7 +8,7 @@
 //! <path>/json.info_0000000007   ephemeral sequential, MasterInfo as JSON (stout rules,
 //!                               `ip` in network byte order); one per running master
 //! <path>/json.info_0000000009   the lowest sequence leads
-//! <path>_registry/...           the registrar's state (see `store.rs`); a sibling of
+//! <path>_registry/...           the registrar's state (see `registry/zk.rs`); a sibling of
 //!                               <path> so that detectors that take the smallest child
 //!                               name (pymesos) never read it as a master
 //! ```
@@ -28,7 +29,6 @@
 
 mod detector;
 pub mod election;
-pub mod store;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -52,8 +52,6 @@ pub enum Error {
     Zk(#[from] zkc::Error),
     #[error("malformed MasterInfo in {path}: {reason}")]
     MasterInfo { path: String, reason: String },
-    #[error("registry: {0}")]
-    Registry(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

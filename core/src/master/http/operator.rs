@@ -22,8 +22,8 @@ use v1::master::{self as op, call::Type as CallType, response::Type as RespType}
 
 use crate::api;
 use crate::common::version::version_info;
-use crate::master::operator::{Durable, OperatorCommand, OperatorError, OperatorReply, TasksQuery};
-use crate::master::runtime::{Command, MasterHandle, OPERATOR_STREAM_BUFFER};
+use crate::master::operator::{OperatorCommand, OperatorError, OperatorReply, TasksQuery};
+use crate::master::runtime::{Command, Durable, MasterHandle, OPERATOR_STREAM_BUFFER, Operated};
 
 fn gone() -> Response {
     api::error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down")
@@ -174,7 +174,8 @@ fn api_call(call: op::Call) -> Result<ApiCall, ApiCallError> {
 /// response is encoded).
 async fn answer(master: &MasterHandle, command: OperatorCommand, format: api::Format) -> Response {
     let reply = match master.operator(command).await {
-        Ok(Ok(reply)) => reply,
+        Ok(Ok(Operated::Reply(reply))) => reply,
+        Ok(Ok(Operated::Durable(durable))) => return persisted(durable).await,
         Ok(Err(e)) => return status_error(e.status(), e),
         Err(_) => return gone(),
     };
@@ -182,7 +183,8 @@ async fn answer(master: &MasterHandle, command: OperatorCommand, format: api::Fo
         OperatorReply::Response(r) => api::ok(format, &*r),
         OperatorReply::Json(v) => api::json_ok(&v),
         OperatorReply::Done => StatusCode::OK.into_response(),
-        OperatorReply::Persisting(durable) => persisted(durable).await,
+        // The runtime answers a registry write as `Operated::Durable`.
+        OperatorReply::Persisting(_) => StatusCode::OK.into_response(),
         OperatorReply::Location(location) => {
             let mut r = StatusCode::TEMPORARY_REDIRECT.into_response();
             if let Ok(v) = HeaderValue::from_str(&location) {

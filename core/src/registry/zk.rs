@@ -1,4 +1,6 @@
-//! The registry in ZooKeeper (`--zk`), laid out for 50,000 agents.
+//! The registry in ZooKeeper (`--zk`), laid out for 50,000 agents (Mesos keeps its registry
+//! in the replicated log; `src/state/zookeeper.cpp` is its ZooKeeper storage). It shares the
+//! master's election session (`crate::zk::election`).
 //!
 //! ```text
 //! <path>_registry/version             empty; every write touches it (its stat version counts them)
@@ -33,10 +35,11 @@ use futures::future::join_all;
 use prost::Message;
 use zookeeper_client as zkc;
 
-use super::{Result, ZkUrl};
-use crate::master::registrar::{
-    AgentRecord, MAX_MAINTENANCE_BYTES, Maintenance, Operation, Registry, Roles, fnv1a,
+use super::{
+    AgentRecord, MAX_MAINTENANCE_BYTES, Operation, Registry, RegistryError, RegistryStore, Result,
+    StoreFuture, fnv1a,
 };
+use crate::zk::ZkUrl;
 
 pub const MAX_MULTI_OPS: usize = 1000;
 pub const MAX_MULTI_BYTES: usize = 512 * 1024;
@@ -82,7 +85,7 @@ impl ZkStore {
         format!("{}/version", self.base)
     }
 
-    /// While standing by: keeps a current copy of the registry for [`ZkStore::load`].
+    /// While standing by: keeps a current copy of the registry for [`RegistryStore::load`].
     /// Runs until dropped.
     pub async fn keep_warm(&mut self) {
         loop {
@@ -122,7 +125,7 @@ impl ZkStore {
 
     /// The registry, for a newly elected master: the standby's copy when nothing was
     /// written since it was read, otherwise read in full.
-    pub async fn load(&mut self) -> Result<Registry> {
+    async fn load_now(&mut self) -> Result<Registry> {
         self.lay_out().await?;
         // Reads may be served by a lagging follower; sync first.
         self.client.sync(&self.version_path()).await?;
@@ -203,7 +206,10 @@ impl ZkStore {
                             registry.agents.insert(id.clone(), record);
                         }
                         Err(e) => {
-                            return Err(super::Error::Registry(format!("{path} is corrupt: {e}")));
+                            return Err(RegistryError::CorruptZnode {
+                                path: path.clone(),
+                                source: e,
+                            });
                         }
                     },
                     Err(zkc::Error::NoNode) => {}
@@ -211,36 +217,39 @@ impl ZkStore {
                 }
             }
         }
-        match self.client.get_data(&format!("{}/roles", self.base)).await {
-            Ok((data, _)) => {
-                registry.roles = Roles::decode(data.as_slice()).map_err(|e| {
-                    super::Error::Registry(format!("{}/roles is corrupt: {e}", self.base))
-                })?;
-                self.roles_exist = true;
-            }
-            Err(zkc::Error::NoNode) => {}
-            Err(e) => return Err(e.into()),
+        if let Some(roles) = self.read_record(&format!("{}/roles", self.base)).await? {
+            registry.roles = roles;
+            self.roles_exist = true;
         }
-        match self
-            .client
-            .get_data(&format!("{}/maintenance", self.base))
-            .await
+        if let Some(maintenance) = self
+            .read_record(&format!("{}/maintenance", self.base))
+            .await?
         {
-            Ok((data, _)) => {
-                registry.maintenance = Maintenance::decode(data.as_slice()).map_err(|e| {
-                    super::Error::Registry(format!("{}/maintenance is corrupt: {e}", self.base))
-                })?;
-                self.maintenance_exists = true;
-            }
-            Err(zkc::Error::NoNode) => {}
-            Err(e) => return Err(e.into()),
+            registry.maintenance = maintenance;
+            self.maintenance_exists = true;
         }
         tracing::info!(agents = registry.agents.len(), base = %self.base, "recovered the registry from ZooKeeper");
         Ok(registry)
     }
 
+    /// The record in the znode `path`; `None` when the znode does not exist.
+    async fn read_record<M: Message + Default>(&self, path: &str) -> Result<Option<M>> {
+        match self.client.get_data(path).await {
+            Ok((data, _)) => {
+                M::decode(data.as_slice())
+                    .map(Some)
+                    .map_err(|source| RegistryError::CorruptZnode {
+                        path: path.to_string(),
+                        source,
+                    })
+            }
+            Err(zkc::Error::NoNode) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Writes `ops` (applied in order over `before`).
-    pub async fn store(&mut self, before: &Registry, ops: &[Operation]) -> Result<()> {
+    async fn write(&mut self, before: &Registry, ops: &[Operation]) -> Result<()> {
         // Coalesce: the last operation on an agent decides its znode.
         let mut agents: BTreeMap<&str, Option<&AgentRecord>> = BTreeMap::new();
         let mut roles = None;
@@ -285,10 +294,7 @@ impl ZkStore {
             // The master refuses larger schedules before they get here; this guards the
             // znode limit should that ever change.
             if data.len() > MAX_MAINTENANCE_BYTES {
-                return Err(super::Error::Registry(format!(
-                    "the maintenance schedule takes {} bytes; a znode holds at most {MAX_MAINTENANCE_BYTES}",
-                    data.len()
-                )));
+                return Err(RegistryError::TooLarge { size: data.len() });
             }
             let path = format!("{}/maintenance", self.base);
             if self.maintenance_exists {
@@ -378,5 +384,19 @@ impl ZkStore {
                 Err(e) => Err(e.into()),
             },
         }
+    }
+}
+
+impl RegistryStore for ZkStore {
+    fn describe(&self) -> String {
+        format!("zookeeper {}", self.base)
+    }
+
+    fn load(&mut self) -> StoreFuture<'_, Registry> {
+        Box::pin(self.load_now())
+    }
+
+    fn store<'a>(&'a mut self, before: &'a Registry, ops: &'a [Operation]) -> StoreFuture<'a, ()> {
+        Box::pin(self.write(before, ops))
     }
 }
