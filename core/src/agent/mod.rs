@@ -105,12 +105,7 @@ pub struct Config {
     pub flags: Vec<(String, String)>,
 }
 
-/// The instant of a handler call (monotonic) and the wall clock (seconds since the epoch).
-#[derive(Clone, Copy, Debug)]
-pub struct Time {
-    pub mono: Instant,
-    pub wall: f64,
-}
+pub use crate::common::time::Time;
 
 /// A process the runtime should start for an executor.
 #[derive(Clone, Debug)]

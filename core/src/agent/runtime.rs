@@ -5,9 +5,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
@@ -17,7 +16,7 @@ use remesos_proto::v1::executor as exec;
 
 use super::containerizer::{self, ContainerEvent, Containerizer};
 use super::session::{Action, Ended, Session};
-use super::{Agent, CallError, ConnId, Effect, ExecutorKey, Time};
+use super::{Agent, CallError, ConnId, Effect, ExecutorKey};
 
 /// Events queued per executor stream; full: the stream is closed (the executor
 /// resubscribes) — see [`Effect::Executor`] below.
@@ -137,20 +136,7 @@ impl AgentHandle {
     }
 }
 
-#[allow(
-    clippy::disallowed_methods,
-    reason = "the runtime reads the clock and hands it to the agent as `now`"
-)]
-pub fn now() -> Time {
-    let wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    Time {
-        mono: tokio::time::Instant::now().into_std(),
-        wall,
-    }
-}
+pub use crate::common::time::now;
 
 struct Runtime {
     agent: Agent,
@@ -268,7 +254,7 @@ async fn master_session(
             let deadline = session.next_deadline().map(tokio::time::Instant::from_std);
             tokio::select! {
                 () = sleep_until(deadline) => {
-                    session.deadline_passed(instant(), fraction());
+                    session.deadline_passed(instant());
                 }
                 // Mesos's agent reregisters as soon as it detects a new leader.
                 _ = changed_from(&detector, last.as_deref()) => session.master_changed(),
@@ -293,11 +279,6 @@ async fn master_session(
 /// The monotonic clock the session is driven by (tokio's, so paused in tests).
 fn instant() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
-}
-
-/// A uniformly random fraction in `[0, 1)` for the backoff.
-fn fraction() -> f64 {
-    rand::rng().random::<f64>()
 }
 
 /// Sleeps until `deadline`; never wakes without one.
@@ -329,7 +310,7 @@ async fn run_session(
     let connected = tokio::select! {
         r = connect(handle, master) => r,
         _ = detector.changed_from(master) => {
-            return session.ended(instant(), Ended::MasterChanged, fraction());
+            return session.ended(instant(), Ended::MasterChanged);
         }
     };
     let mut inbound = match connected {
@@ -337,7 +318,7 @@ async fn run_session(
             session.connected(master, reregister);
             inbound
         }
-        Err(e) => return session.ended(instant(), Ended::Failed(e), fraction()),
+        Err(e) => return session.ended(instant(), Ended::Failed(e)),
     };
     loop {
         let deadline = session.next_deadline().map(tokio::time::Instant::from_std);
@@ -364,14 +345,14 @@ async fn run_session(
             },
             _ = detector.changed_from(master) => Ended::MasterChanged,
             () = sleep_until(deadline) => {
-                let actions = session.deadline_passed(instant(), fraction());
+                let actions = session.deadline_passed(instant());
                 if actions.is_empty() {
                     continue;
                 }
                 return actions;
             }
         };
-        return session.ended(instant(), how, fraction());
+        return session.ended(instant(), how);
     }
 }
 

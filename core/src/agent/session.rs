@@ -27,14 +27,17 @@
 //!   `DEFAULT_MASTER_PING_TIMEOUT`, which is what Mesos's agent uses before it hears a
 //!   total from the master.
 //!
-//! Time comes in as `now`; randomness comes in as a fraction in `[0, 1]`, so tests choose it.
+//! Time comes in as `now`; the backoff's randomness is the shared [`Backoff`]'s seeded RNG
+//! (tests give the session one without jitter, [`Session::with_backoff`]).
 
 use std::time::{Duration, Instant};
+
+use crate::common::backoff::Backoff;
 
 /// Mesos caps the agent's registration backoff at one minute (`REGISTER_RETRY_INTERVAL_MAX`).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// The least backoff bound, so that a zero `--registration_backoff_factor` does not make a
+/// The shortest backoff wait, so that a zero `--registration_backoff_factor` does not make a
 /// failing master a busy loop.
 const MIN_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -44,35 +47,6 @@ pub const PINGS_BEFORE_EXPIRY: u32 = 5;
 
 /// The longest ping interval taken from a master: it comes from the network.
 const MAX_PING_INTERVAL: Duration = Duration::from_secs(24 * 3600);
-
-/// The registration backoff: random in `[0, factor·2^attempt]`, capped at [`MAX_BACKOFF`].
-/// (The arithmetic of today's agent; one shared `Backoff` type can replace it.)
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    factor: Duration,
-    attempt: u32,
-}
-
-impl Backoff {
-    pub fn new(factor: Duration) -> Backoff {
-        Backoff { factor, attempt: 0 }
-    }
-
-    /// The next wait, for a uniformly random `fraction` in `[0, 1]`; counts the attempt.
-    pub fn next(&mut self, fraction: f64) -> Duration {
-        let cap = self
-            .factor
-            .saturating_mul(1u32 << self.attempt.min(16))
-            .min(MAX_BACKOFF)
-            .max(MIN_BACKOFF);
-        self.attempt = self.attempt.saturating_add(1);
-        cap.mul_f64(fraction.clamp(0.0, 1.0))
-    }
-
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
-}
 
 /// Where the session is.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,10 +91,16 @@ pub struct Session {
 }
 
 impl Session {
+    /// Mesos's registration backoff: each wait random in `[0, factor·2^attempt]`, the bound
+    /// at most [`MAX_BACKOFF`], no wait under [`MIN_BACKOFF`].
     pub fn new(backoff_factor: Duration) -> Session {
+        Session::with_backoff(Backoff::new(backoff_factor, MAX_BACKOFF).with_floor(MIN_BACKOFF))
+    }
+
+    pub fn with_backoff(backoff: Backoff) -> Session {
         Session {
             state: State::Disconnected { retry_at: None },
-            backoff: Backoff::new(backoff_factor),
+            backoff,
             ping_timeout: None,
         }
     }
@@ -186,8 +166,8 @@ impl Session {
         }
     }
 
-    /// The session ended; `fraction` (uniform in `[0, 1]`) draws the backoff.
-    pub fn ended(&mut self, now: Instant, how: Ended, fraction: f64) -> Vec<Action> {
+    /// The session ended; a failure (or a close) waits a backoff before the next attempt.
+    pub fn ended(&mut self, now: Instant, how: Ended) -> Vec<Action> {
         let why = match &how {
             Ended::Closed => "the master closed the session".to_string(),
             Ended::Failed(e) => e.clone(),
@@ -201,9 +181,9 @@ impl Session {
             }
             Ended::Closed => {
                 self.backoff.reset();
-                Some(now + self.backoff.next(fraction))
+                Some(now + self.backoff.next_delay())
             }
-            Ended::Failed(_) => Some(now + self.backoff.next(fraction)),
+            Ended::Failed(_) => Some(now + self.backoff.next_delay()),
         };
         self.state = State::Disconnected { retry_at };
         vec![Action::Disconnect { why }]
@@ -218,8 +198,8 @@ impl Session {
     }
 
     /// Time passed: a registered session without a Ping in time expires (the shell then
-    /// drops it and detects again); `fraction` draws the backoff.
-    pub fn deadline_passed(&mut self, now: Instant, fraction: f64) -> Vec<Action> {
+    /// drops it and detects again).
+    pub fn deadline_passed(&mut self, now: Instant) -> Vec<Action> {
         match &self.state {
             State::Registered {
                 expires: Some(at), ..
@@ -228,7 +208,6 @@ impl Session {
                 self.ended(
                     now,
                     Ended::Failed(format!("no ping from the master within {timeout:?}")),
-                    fraction,
                 )
             }
             State::Disconnected { retry_at: Some(at) } if now >= *at => {
@@ -246,8 +225,13 @@ mod tests {
 
     const FACTOR: Duration = Duration::from_secs(1);
 
+    /// A session whose backoff has no jitter: each wait is the bound itself.
+    fn session() -> Session {
+        Session::with_backoff(Backoff::deterministic(FACTOR, MAX_BACKOFF))
+    }
+
     fn registered_session(t0: Instant) -> Session {
-        let mut s = Session::new(FACTOR);
+        let mut s = session();
         assert!(s.may_connect(t0));
         s.connected("m1:5050", false);
         s.registered(t0, Some(15.0));
@@ -267,22 +251,19 @@ mod tests {
         s.pinged(t1);
         assert_eq!(s.next_deadline(), Some(t1 + timeout));
         // The old expiry passes: nothing happens.
-        assert_eq!(s.deadline_passed(t0 + timeout, 0.5), vec![]);
+        assert_eq!(s.deadline_passed(t0 + timeout), vec![]);
         assert_eq!(s.master(), Some("m1:5050"));
         // No ping by the new one: the session is over.
-        let actions = s.deadline_passed(t1 + timeout, 0.5);
+        let actions = s.deadline_passed(t1 + timeout);
         assert!(
             matches!(&actions[..], [Action::Disconnect { why }] if why.contains("no ping")),
             "{actions:?}"
         );
         assert!(!s.may_connect(t1 + timeout));
-        // The first backoff draws from [0, factor]: half of it for 0.5.
-        assert_eq!(
-            s.next_deadline(),
-            Some(t1 + timeout + Duration::from_millis(500))
-        );
-        s.deadline_passed(t1 + timeout + Duration::from_millis(500), 0.5);
-        assert!(s.may_connect(t1 + timeout + Duration::from_millis(500)));
+        // The first backoff is bounded by the factor (without jitter: the factor itself).
+        assert_eq!(s.next_deadline(), Some(t1 + timeout + FACTOR));
+        s.deadline_passed(t1 + timeout + FACTOR);
+        assert!(s.may_connect(t1 + timeout + FACTOR));
     }
 
     /// A master that announces no (or a nonsensical) ping interval sets no expiry.
@@ -290,7 +271,7 @@ mod tests {
     fn without_a_ping_interval_a_session_does_not_expire() {
         let t0 = Instant::now();
         for interval in [None, Some(0.0), Some(-1.0), Some(f64::NAN)] {
-            let mut s = Session::new(FACTOR);
+            let mut s = session();
             s.connected("m", true);
             s.registered(t0, interval);
             assert_eq!(s.next_deadline(), None, "{interval:?}");
@@ -303,14 +284,14 @@ mod tests {
     fn a_master_change_reconnects_at_once() {
         let t0 = Instant::now();
         let mut s = registered_session(t0);
-        let actions = s.ended(t0, Ended::MasterChanged, 1.0);
+        let actions = s.ended(t0, Ended::MasterChanged);
         assert!(matches!(&actions[..], [Action::Disconnect { .. }]));
         assert!(s.may_connect(t0));
         assert_eq!(s.next_deadline(), None);
 
         // A failure starts a backoff; a new leader seen meanwhile cuts it short.
         s.connected("m2:5050", true);
-        s.ended(t0, Ended::Failed("refused".into()), 1.0);
+        s.ended(t0, Ended::Failed("refused".into()));
         assert!(!s.may_connect(t0));
         s.master_changed();
         assert!(s.may_connect(t0));
@@ -321,18 +302,18 @@ mod tests {
     #[test]
     fn failed_attempts_back_off_exponentially_up_to_a_minute() {
         let t0 = Instant::now();
-        let mut s = Session::new(FACTOR);
+        let mut s = session();
         let mut waits = Vec::new();
         for _ in 0..9 {
             s.connected("m", false);
-            s.ended(t0, Ended::Failed("refused".into()), 1.0);
+            s.ended(t0, Ended::Failed("refused".into()));
             waits.push(s.next_deadline().unwrap() - t0);
         }
         let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
         s.connected("m", true);
         s.registered(t0, Some(1.0));
-        s.ended(t0, Ended::Closed, 1.0);
+        s.ended(t0, Ended::Closed);
         assert_eq!(s.next_deadline(), Some(t0 + FACTOR));
     }
 
@@ -340,7 +321,7 @@ mod tests {
     #[test]
     fn a_late_registration_answer_is_ignored() {
         let t0 = Instant::now();
-        let mut s = Session::new(FACTOR);
+        let mut s = session();
         s.connected("m", true);
         assert_eq!(
             s.state(),
@@ -349,7 +330,7 @@ mod tests {
                 reregister: true
             }
         );
-        s.ended(t0, Ended::Failed("broken".into()), 0.0);
+        s.ended(t0, Ended::Failed("broken".into()));
         s.registered(t0, Some(15.0));
         assert!(matches!(s.state(), State::Disconnected { .. }));
     }

@@ -2,7 +2,8 @@
 //! validated ids ([`id`]), protocol predicates ([`protocol`]: terminal states,
 //! capabilities), version facts ([`version`]), the JSON models of tasks and attributes
 //! both daemons serve ([`json`]) and the address a daemon advertises ([`address`]:
-//! hostname, IP, address flags), and a helper of the actors' bounded queues ([`queue`]).
+//! hostname, IP, address flags), a helper of the actors' bounded queues ([`queue`]), the one backoff ([`backoff`]) and
+//! the time handlers are given ([`time`]).
 //! Mesos keeps the same things in `src/common/`
 //! (`validation.cpp`, `protobuf_utils.cpp`, `http.cpp`, `build.hpp`). Nothing here imports
 //! a module above `resources` and `flags`.
@@ -13,4 +14,5 @@ pub mod id;
 pub mod json;
 pub mod protocol;
 pub mod queue;
+pub mod time;
 pub mod version;

@@ -93,13 +93,7 @@ pub type ConnId = u64;
 /// [`Effect::Registry`], the runtime answers it with [`Master::registry_done`].
 pub type ReplyId = u64;
 
-/// The instant of a handler call: a monotonic clock for deadlines and the wall clock for
-/// the timestamps Mesos reports (seconds since the epoch).
-#[derive(Clone, Copy, Debug)]
-pub struct Time {
-    pub mono: Instant,
-    pub wall: f64,
-}
+pub use crate::common::time::Time;
 
 /// What the master decided to send; the runtime performs these in order.
 #[derive(Debug)]

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,8 +18,9 @@ use v1::scheduler as sched;
 
 use super::lifecycle::AgentRefused;
 use super::operator::{OperatorCommand, OperatorError, OperatorReply};
-use super::scheduler::{CallError, CallOk};
-use super::{ConnId, Effect, Master, ReplyId, Time};
+use super::scheduler::CallOk;
+use super::validation::CallError;
+use super::{ConnId, Effect, Master, ReplyId};
 use crate::registry::RegistryError;
 use crate::supervisor::{OnPanic, exit_on_panic, supervise};
 
@@ -160,20 +161,7 @@ impl MasterHandle {
     }
 }
 
-#[allow(
-    clippy::disallowed_methods,
-    reason = "the runtime reads the clock and hands it to the master as `now`"
-)]
-pub fn now() -> Time {
-    let wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    Time {
-        mono: tokio::time::Instant::now().into_std(),
-        wall,
-    }
-}
+pub use crate::common::time::now;
 
 enum Conn {
     Framework {

@@ -8,31 +8,10 @@ use remesos_proto::v1;
 use v1::scheduler as sched;
 
 use super::framework::{Connection, Framework, framework_roles};
-use super::validation::{FrameworkCall, SchedulerCall, validate_call};
+use super::validation::{CallError, FrameworkCall, SchedulerCall, bad, validate_call};
 use super::{ConnId, Effect, MAX_REFUSE, Master, Time};
 use crate::common::id::FrameworkId;
 use crate::resources::Resources;
-
-/// A rejected call: the HTTP status and Mesos's text.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum CallError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotImplemented(String),
-}
-
-impl CallError {
-    pub fn status(&self) -> u16 {
-        match self {
-            CallError::BadRequest(_) => 400,
-            CallError::Forbidden(_) => 403,
-            CallError::NotImplemented(_) => 501,
-        }
-    }
-}
 
 /// Why the offers of an ACCEPT are invalid (Mesos's `validation::offer`, with its texts):
 /// its tasks end TASK_DROPPED (or TASK_LOST) with this message.
@@ -67,10 +46,6 @@ pub enum CallOk {
     Accepted,
     /// `200 OK`, empty body (UPDATE_FRAMEWORK).
     Ok,
-}
-
-pub(super) fn bad(message: impl Into<String>) -> CallError {
-    CallError::BadRequest(message.into())
 }
 
 /// The duration of the offer filter a DECLINE or ACCEPT installs (reference §8.7): default

@@ -9,7 +9,8 @@ use remesos_proto::v1;
 use v1::scheduler::{self as sched, call::Type as CallType, event::Type as EventType};
 use wire::master_message::Message as ToAgent;
 
-use super::scheduler::{CallError, CallOk};
+use super::scheduler::CallOk;
+use super::validation::CallError;
 use super::{Config, ConnId, Effect, Master, ReplyId, Time};
 use crate::resources::Resources;
 

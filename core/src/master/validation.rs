@@ -8,9 +8,33 @@ use remesos_proto::v1;
 use v1::scheduler::{self as sched, call::Type as CallType};
 
 use super::framework::Framework;
-use super::scheduler::{CallError, bad};
 use crate::common::id::{FrameworkId, IdError, TaskId, validate_id};
 use crate::resources::{ResourceFormat, Resources, convert_resource_format};
+
+/// A rejected call: the HTTP status and Mesos's text.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotImplemented(String),
+}
+
+impl CallError {
+    pub fn status(&self) -> u16 {
+        match self {
+            CallError::BadRequest(_) => 400,
+            CallError::Forbidden(_) => 403,
+            CallError::NotImplemented(_) => 501,
+        }
+    }
+}
+
+pub(super) fn bad(message: impl Into<String>) -> CallError {
+    CallError::BadRequest(message.into())
+}
 
 /// A scheduler call that passed Mesos's call validation: each variant carries what its
 /// handler needs, so no handler looks for a sub-message again.

@@ -14,7 +14,8 @@ use remesos_proto::v1::scheduler as sched;
 
 use crate::api::{self, Format};
 use crate::master::runtime::{Command, FRAMEWORK_STREAM_BUFFER, MasterHandle};
-use crate::master::scheduler::{CallError, CallOk};
+use crate::master::scheduler::CallOk;
+use crate::master::validation::CallError;
 
 const STREAM_ID: &str = "Mesos-Stream-Id";
 
