@@ -59,12 +59,15 @@ final class JobTrackerView implements ClusterView {
 
   /**
    * Counted from the task list rather than JobInProgress.pendingMaps(), which has been seen
-   * going negative (MAPREDUCE-1238).
+   * going negative (MAPREDUCE-1238). While the JobTracker initializes a job
+   * (JobInProgress.initTasks) the list already has its length but some entries are still
+   * null: those tasks are about to exist and count as pending (an offer that arrived then
+   * failed with a NullPointerException and was never answered).
    */
   private static int pending(TaskInProgress[] tips) {
     int n = 0;
     for (TaskInProgress tip : tips) {
-      if (!tip.isComplete() && !tip.isRunning() && !tip.wasKilled()) {
+      if (tip == null || (!tip.isComplete() && !tip.isRunning() && !tip.wasKilled())) {
         n++;
       }
     }
