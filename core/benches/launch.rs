@@ -143,7 +143,7 @@ fn main() {
                         .collect();
                     launched += tasks.len();
                     first_accept.get_or_insert(now);
-                    let call = remesos::client::scheduler::launch_call(
+                    let call = remesos::common::protocol::launch_call(
                         &offer,
                         tasks,
                         Some(v1::Filters {

@@ -608,7 +608,7 @@ impl Soak {
             ids.push(id);
             infos.push(info);
         }
-        let call = remesos::client::scheduler::launch_call(
+        let call = remesos::common::protocol::launch_call(
             &offer,
             infos,
             Some(v1::Filters {

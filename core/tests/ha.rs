@@ -360,7 +360,7 @@ async fn run_workload(master: MasterDetector, w: Workload, tally: Arc<Mutex<Tall
                             ..Default::default()
                         }
                     } else {
-                        remesos::client::scheduler::launch_call(&offer, tasks, None)
+                        remesos::common::protocol::launch_call(&offer, tasks, None)
                     };
                     match sub.call(call).await {
                         Ok(_) => {

@@ -187,7 +187,7 @@ async fn command_tasks_report_exit_codes_honour_kills_and_leave_sandboxes() {
         support::command_task("fails", &offer, "cpus:0.5;mem:64", "exit 3"),
         support::command_task("sleeps", &offer, "cpus:0.5;mem:64", "sleep 600"),
     ];
-    let accept = remesos::client::scheduler::launch_call(&offer, tasks, None);
+    let accept = remesos::common::protocol::launch_call(&offer, tasks, None);
     sub.call(accept).await.unwrap();
 
     let mut terminal = std::collections::BTreeMap::new();

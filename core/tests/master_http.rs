@@ -102,7 +102,7 @@ async fn launch_and_finish(format: Format) {
         }),
         ..Default::default()
     };
-    let accept = remesos::client::scheduler::launch_call(offer, vec![task], None);
+    let accept = remesos::common::protocol::launch_call(offer, vec![task], None);
     assert_eq!(sub.call(accept).await.unwrap(), 202);
 
     let mut seen = Vec::new();

@@ -132,7 +132,6 @@ impl Agent {
         let task_limits = isolator::Limits::of(&first_task.resources);
         limits.cpus += task_limits.cpus;
         limits.mem_bytes += task_limits.mem_bytes;
-        let executor_dir = paths::executor_dir(wd, &ids.agent, &ids.framework, &ids.executor);
         self.emit(Effect::Launch(Box::new(Launch {
             framework_id: framework_id.to_string(),
             executor_id: eid.clone(),
@@ -144,18 +143,7 @@ impl Agent {
             limits,
             pid_file: meta_run.join("pids").join("forked.pid"),
         })));
-        self.emit(Effect::Attach {
-            sandbox: sandbox.clone(),
-            paths: vec![
-                sandbox.display().to_string(),
-                executor_dir
-                    .join("runs")
-                    .join("latest")
-                    .display()
-                    .to_string(),
-                paths::virtual_latest(&ids.framework, &ids.executor),
-            ],
-        });
+        self.emit(ids.attach(wd, &sandbox));
         tracing::info!(framework_id, executor_id = %eid, %container_id, "launching executor");
         let executor = Executor {
             info,
@@ -212,15 +200,9 @@ impl Agent {
             );
             return;
         };
-        let path = paths::meta_task_dir(
-            &self.config.work_dir,
-            &ids.agent,
-            &ids.framework,
-            &ids.executor,
-            &ids.container,
-            &task_id,
-        )
-        .join("task.info");
+        let path = ids
+            .meta_task_dir(&self.config.work_dir, &task_id)
+            .join("task.info");
         self.emit(Effect::Persist {
             path,
             data: task.encode_to_vec(),

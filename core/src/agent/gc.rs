@@ -54,6 +54,8 @@ impl Agent {
             }
             self.completed_frameworks.push_back(framework);
         }
+        // The last executor gone from a terminating agent: it can exit now.
+        self.terminate_when_idle();
     }
 
     /// Emits [`Effect::Terminate`] once a terminating agent runs no executor.

@@ -66,7 +66,7 @@ use remesos_proto::v1;
 use v1::executor as exec;
 use wire::agent_message::Message as ToMaster;
 
-use crate::common::id::{AgentId, ContainerId, ExecutorId, FrameworkId, IdError};
+use crate::common::id::{AgentId, ContainerId, ExecutorId, FrameworkId, IdError, TaskId};
 use crate::resources::Resources;
 use status_update::{Action, Manager};
 
@@ -297,6 +297,39 @@ struct RunIds {
     container: ContainerId,
 }
 
+impl RunIds {
+    /// `meta/.../runs/<container>/tasks/<task>`: where a task's info and updates live.
+    fn meta_task_dir(&self, work_dir: &std::path::Path, task: &TaskId) -> PathBuf {
+        paths::meta_task_dir(
+            work_dir,
+            &self.agent,
+            &self.framework,
+            &self.executor,
+            &self.container,
+            task,
+        )
+    }
+
+    /// `/files` names for the run's sandbox: its own path, its executor's `runs/latest`
+    /// and Mesos's virtual `/frameworks/.../runs/latest`.
+    fn attach(&self, work_dir: &std::path::Path, sandbox: &std::path::Path) -> Effect {
+        let executor_dir =
+            paths::executor_dir(work_dir, &self.agent, &self.framework, &self.executor);
+        Effect::Attach {
+            sandbox: sandbox.to_path_buf(),
+            paths: vec![
+                sandbox.display().to_string(),
+                executor_dir
+                    .join("runs")
+                    .join("latest")
+                    .display()
+                    .to_string(),
+                paths::virtual_latest(&self.framework, &self.executor),
+            ],
+        }
+    }
+}
+
 pub struct Agent {
     pub config: Config,
     /// Set once the master registered us.
@@ -465,7 +498,6 @@ impl Agent {
 
     /// Periodic work: executor registration and shutdown deadlines, update retries.
     pub fn tick(&mut self, now: Time) {
-        self.terminate_when_idle();
         let mut expired = Vec::new();
         let mut kills = Vec::new();
         for (fid, framework) in &mut self.frameworks {

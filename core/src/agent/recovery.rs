@@ -34,7 +34,7 @@ use remesos_proto::v1;
 
 use std::collections::BTreeMap;
 
-use super::{Agent, Effect, Executor, ExecutorKey, Framework, Time, isolator, paths};
+use super::{Agent, Executor, ExecutorKey, Framework, Time, isolator, paths};
 use crate::common::id::{AgentId, ContainerId, ExecutorId, FrameworkId, TaskId};
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`).
@@ -432,24 +432,7 @@ impl Agent {
                         executor.pid,
                     ));
                 }
-                let executor_dir = paths::executor_dir(
-                    &self.config.work_dir,
-                    &ids.agent,
-                    &ids.framework,
-                    &ids.executor,
-                );
-                self.emit(Effect::Attach {
-                    sandbox: executor.sandbox.clone(),
-                    paths: vec![
-                        executor.sandbox.display().to_string(),
-                        executor_dir
-                            .join("runs")
-                            .join("latest")
-                            .display()
-                            .to_string(),
-                        paths::virtual_latest(&ids.framework, &ids.executor),
-                    ],
-                });
+                self.emit(ids.attach(&self.config.work_dir, &executor.sandbox));
                 framework.executors.insert(eid, executor);
             }
             tracing::info!(framework_id = %fid, executors = framework.executors.len(), "recovered framework");

@@ -418,11 +418,13 @@ impl Runtime {
                 () = sleep_until(deadline) => {}
                 _ = tick(&mut oom_check) => self.check_limits(None),
             }
-            // The timers that are due run now. A command can also make work due at once
-            // (a terminating agent whose last executor ended), so the agent looks after
-            // every wake; what is not due yet it leaves alone.
-            self.agent.tick(now());
-            self.perform();
+            // The timers run once due, as the master's do: a command that makes work due at
+            // once leaves a deadline in the past, which the next turn sleeps zero time for.
+            let t = now();
+            if deadline.is_some_and(|d| t.mono >= d.into_std()) {
+                self.agent.tick(t);
+                self.perform();
+            }
         }
     }
 

@@ -10,7 +10,7 @@
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
 
-use super::{Agent, ExecutorKey, Time, paths};
+use super::{Agent, ExecutorKey, Time};
 use crate::common::id::TaskId;
 
 impl Agent {
@@ -98,15 +98,8 @@ impl Agent {
                 self.run_ids(key, &container_id)
             })
             .map(|ids| {
-                paths::meta_task_dir(
-                    &self.config.work_dir,
-                    &ids.agent,
-                    &ids.framework,
-                    &ids.executor,
-                    &ids.container,
-                    &task_id,
-                )
-                .join("task.updates")
+                ids.meta_task_dir(&self.config.work_dir, &task_id)
+                    .join("task.updates")
             })
             .unwrap_or_default();
         let mut terminal = false;

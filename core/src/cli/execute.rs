@@ -236,7 +236,7 @@ async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
                     }),
                     ..Default::default()
                 };
-                let accept = crate::client::scheduler::launch_call(&offer, vec![task], None);
+                let accept = crate::common::protocol::launch_call(&offer, vec![task], None);
                 sub.call(accept).await.map_err(|e| e.to_string())?;
                 say(format!(
                     "Launched task {task_id} on agent {} ({})",

@@ -29,28 +29,6 @@ pub fn acknowledge_call(status: &v1::TaskStatus) -> Option<sched::Call> {
     })
 }
 
-/// ACCEPT of one offer with a single LAUNCH of `tasks` (Mesos's `launchTasks`), with
-/// `filters` for what the offer leaves unused (`None`: the master's default 5 s refusal).
-pub fn launch_call(
-    offer: &v1::Offer,
-    tasks: Vec<v1::TaskInfo>,
-    filters: Option<v1::Filters>,
-) -> sched::Call {
-    sched::Call {
-        r#type: Some(sched::call::Type::Accept as i32),
-        accept: Some(sched::call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![v1::offer::Operation {
-                r#type: Some(v1::offer::operation::Type::Launch as i32),
-                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
-                ..Default::default()
-            }],
-            filters,
-        }),
-        ..Default::default()
-    }
-}
-
 /// One subscription: the event stream plus what calls need to be accepted.
 pub struct Subscription {
     client: HttpClient,

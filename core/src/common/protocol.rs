@@ -1,7 +1,8 @@
 //! Predicates over Mesos's protocol types that master, agent, executors and drivers all
 //! ask: is a task state terminal, does a framework declare a capability. Mesos keeps the
 //! same pair in `src/common/protobuf_utils.cpp` (`isTerminalState`,
-//! `frameworkHasCapability`), below both the master and the agent.
+//! `frameworkHasCapability`), below both the master and the agent. Also the one constructor
+//! of a v1 scheduler call that clients and tests all build alike ([`launch_call`]).
 
 use remesos_proto::v1;
 
@@ -30,6 +31,28 @@ pub fn framework_has_capability(
     info.capabilities
         .iter()
         .any(|c| c.r#type == Some(capability as i32))
+}
+
+/// ACCEPT of one offer with a single LAUNCH of `tasks` (Mesos's `launchTasks`), with
+/// `filters` for what the offer leaves unused (`None`: the master's default 5 s refusal).
+pub fn launch_call(
+    offer: &v1::Offer,
+    tasks: Vec<v1::TaskInfo>,
+    filters: Option<v1::Filters>,
+) -> v1::scheduler::Call {
+    v1::scheduler::Call {
+        r#type: Some(v1::scheduler::call::Type::Accept as i32),
+        accept: Some(v1::scheduler::call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::Launch as i32),
+                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+                ..Default::default()
+            }],
+            filters,
+        }),
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

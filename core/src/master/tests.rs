@@ -275,21 +275,10 @@ fn capability(t: v1::framework_info::capability::Type) -> v1::framework_info::Ca
 }
 
 fn launch(offer: &v1::Offer, tasks: Vec<v1::TaskInfo>, refuse: Option<f64>) -> sched::Call {
-    sched::Call {
-        r#type: Some(CallType::Accept as i32),
-        accept: Some(sched::call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![v1::offer::Operation {
-                r#type: Some(v1::offer::operation::Type::Launch as i32),
-                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
-                ..Default::default()
-            }],
-            filters: refuse.map(|s| v1::Filters {
-                refuse_seconds: Some(s),
-            }),
-        }),
-        ..Default::default()
-    }
+    let filters = refuse.map(|s| v1::Filters {
+        refuse_seconds: Some(s),
+    });
+    crate::common::protocol::launch_call(offer, tasks, filters)
 }
 
 fn command_task(id: &str, agent: &v1::AgentId, resources: &str, role: &str) -> v1::TaskInfo {

@@ -273,7 +273,7 @@ impl TestFramework {
     }
 
     pub async fn launch(&mut self, offer: &v1::Offer, tasks: Vec<v1::TaskInfo>) {
-        let accept = remesos::client::scheduler::launch_call(offer, tasks, None);
+        let accept = remesos::common::protocol::launch_call(offer, tasks, None);
         self.sub.call(accept).await.unwrap();
     }
 
