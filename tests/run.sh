@@ -26,8 +26,9 @@ esac
 started=$(date +%s)
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 
-# Integration test targets that belong to the fast tier (in-process, no external peer).
-fast_targets=(fuzz_corpora)
+# Integration test targets that belong to the fast tier (in-process, no external peer):
+# the fuzz-corpus replay, the dependency rule, the JSON dialect golden tests.
+fast_targets=(fuzz_corpora layers json)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -2,7 +2,8 @@
 //! end against the real `remesos` binary: an agent marked gone exits when it comes back
 //! (defect 6), a framework's out-of-range `failover_timeout` is a 400 and the master keeps
 //! serving (defect 3), and security settings remesos does not implement stop the daemon
-//! instead of failing open (defect 5).
+//! instead of failing open (defect 5). Issue 13's typed ids: forged ids in operator and
+//! scheduler calls are "not found", change nothing, and leave the master healthy.
 #![allow(
     clippy::disallowed_methods,
     reason = "tests and benchmarks start processes and read the clock by design"
@@ -263,4 +264,68 @@ async fn security_settings_that_leave_them_off_start_the_master() {
     }
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("MESOS_NO_SUCH_FLAG"), "{log}");
+}
+
+/// Issue 13: ids from the operator and scheduler APIs become validated newtypes where they
+/// enter (`common::id`, Mesos's `validateID`). Against the real binary, forged ids —
+/// traversal, empty, over `NAME_MAX`, a control character — get Mesos's "not found" answers
+/// (no framework or agent can carry such an id), change nothing, and the master stays
+/// healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_ids_in_operator_and_scheduler_calls_are_not_found_and_change_nothing() {
+    let dir = scratch("forged-ids");
+    let (_master, master) = spawn_master(&dir).await;
+    let port = free_port();
+    let agent_addr = format!("127.0.0.1:{port}");
+    let _agent = spawn_agent(&master, port, &dir.join("agent"), &[]);
+    registered_agent_state(&agent_addr).await;
+    let (_, before) = support::operator_call(&master, r#"{"type":"GET_AGENTS"}"#).await;
+
+    let long = "a".repeat(300);
+    for forged in ["../../etc", "", long.as_str(), "bad\u{1}id", "a/b"] {
+        let id = serde_json::to_string(forged).unwrap();
+        let (status, body) = post_json(
+            &master,
+            "/api/v1",
+            &format!(r#"{{"type":"TEARDOWN","teardown":{{"framework_id":{{"value":{id}}}}}}}"#),
+        )
+        .await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                400,
+                format!("No framework found with specified ID '{forged}'").as_str()
+            )
+        );
+        let (status, body) = post_json(
+            &master,
+            "/api/v1",
+            &format!(
+                r#"{{"type":"MARK_AGENT_GONE","mark_agent_gone":{{"agent_id":{{"value":{id}}}}}}}"#
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, body.as_str()),
+            (404, format!("Agent '{forged}' not found").as_str())
+        );
+        let (status, body) = post_json(
+            &master,
+            "/api/v1/scheduler",
+            &format!(r#"{{"type":"TEARDOWN","framework_id":{{"value":{id}}}}}"#),
+        )
+        .await;
+        assert_eq!(status, 400, "{forged:?}: {body}");
+    }
+
+    // Nothing changed, and the master serves on.
+    let (_, after) = support::operator_call(&master, r#"{"type":"GET_AGENTS"}"#).await;
+    assert_eq!(before, after);
+    assert_eq!(
+        after["get_agents"]["agents"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let (status, health) = support::operator_call(&master, r#"{"type":"GET_HEALTH"}"#).await;
+    assert_eq!(status, 200);
+    assert_eq!(health["get_health"]["healthy"], true, "{health}");
 }

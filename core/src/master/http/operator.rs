@@ -183,8 +183,9 @@ async fn answer(master: &MasterHandle, command: OperatorCommand, format: api::Fo
         OperatorReply::Response(r) => api::ok(format, &*r),
         OperatorReply::Json(v) => api::json_ok(&v),
         OperatorReply::Done => StatusCode::OK.into_response(),
-        // The runtime answers a registry write as `Operated::Durable`.
-        OperatorReply::Persisting(_) => StatusCode::OK.into_response(),
+        // Never reaches here: the runtime answers a registry write as `Operated::Durable`.
+        // Should that change, the caller hears an error, never a 200 for an unsaved write.
+        OperatorReply::Persisting(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         OperatorReply::Location(location) => {
             let mut r = StatusCode::TEMPORARY_REDIRECT.into_response();
             if let Ok(v) = HeaderValue::from_str(&location) {
