@@ -1,6 +1,7 @@
 //! Rust clients of the v1 scheduler and executor APIs (the operator API follows), used by
 //! tests, benchmarks, the CLI (`remesos execute`, `remesos executor`) and the JNI driver.
 
+pub mod credential;
 pub mod driver;
 pub mod executor;
 pub mod scheduler;
@@ -12,6 +13,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 pub use crate::api::Format;
+pub use credential::{Credential, CredentialError, Identity};
 
 /// Errors of the v1 clients.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +75,16 @@ impl HttpClient {
     }
 
     pub async fn get(&self, url: &str) -> Result<(u16, Bytes)> {
-        let request = hyper::Request::get(url)
+        self.get_with(url, &[]).await
+    }
+
+    /// GETs `url` with extra `headers` (e.g. `Authorization`).
+    pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Result<(u16, Bytes)> {
+        let mut request = hyper::Request::get(url);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let request = request
             .body(Full::new(Bytes::new()))
             .map_err(|e| Error::Http(e.to_string()))?;
         let response = self
