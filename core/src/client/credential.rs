@@ -17,8 +17,12 @@ use remesos_proto::v1;
 
 /// The header (name, value) by which a request says it comes from one of our drivers (the
 /// JNI `libmesos.so`), not from a v1 HTTP framework: the master authenticates it under
-/// `--authenticate_frameworks`. Named here only; the master side reads the same constant.
-pub const DRIVER_MARKER: (&str, &str) = ("X-Remesos-Driver", "libmesos");
+/// `--authenticate_frameworks` (master/http/authn.rs, `DRIVER_HEADER`: any value; the
+/// drivers send the Mesos version they implement).
+pub const DRIVER_MARKER: (&str, &str) = (
+    "Remesos-Scheduler-Driver",
+    crate::common::version::MESOS_VERSION,
+);
 
 /// Largest principal or secret a client sends: an `Authorization` header stays well inside
 /// the masters' header limits (api/serve.rs), and a bigger one is a configuration mistake.
