@@ -297,7 +297,8 @@ pub(crate) mod tests {
 
     /// A stand-in for the master's scheduler endpoint (a unit-test fake, not a master): it
     /// records every request and answers SUBSCRIBE with `subscribe_status` (200: a stream
-    /// holding one SUBSCRIBED event) and any other call with 202.
+    /// holding one SUBSCRIBED event) and anything else with 202 (so it serves as an agent's
+    /// executor endpoint too).
     pub(crate) struct FakeMaster {
         pub address: String,
         pub seen: Arc<Mutex<Vec<Seen>>>,
