@@ -135,6 +135,13 @@ macro_rules! validated_id {
             }
         }
 
+        /// Lookups with a `&String` key, as with `&str`.
+        impl std::borrow::Borrow<String> for $name {
+            fn borrow(&self) -> &String {
+                &self.0
+            }
+        }
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0
