@@ -13,7 +13,7 @@
 //! `--authenticate_http_frameworks`, `--authenticate_http_readonly`,
 //! `--authenticate_http_readwrite`, a `--credentials` file) and the framework and the requests
 //! present a credential; TLS comes from the `LIBPROCESS_SSL_*` environment, which the cluster
-//! inherits (`https` is used when `LIBPROCESS_SSL_ENABLED` is on). bench/security.sh runs
+//! inherits, as does this client (`remesos::client::scheme`). bench/security.sh runs
 //! both and reports the ratio. A last line `RESULT {json}` carries the figures.
 #![allow(
     clippy::disallowed_methods,
@@ -86,9 +86,8 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(2_000);
-    let tls = std::env::var("LIBPROCESS_SSL_ENABLED")
-        .is_ok_and(|v| ["1", "true"].contains(&v.to_ascii_lowercase().as_str()));
-    let scheme = if tls { "https" } else { "http" };
+    let scheme = remesos::client::scheme();
+    let tls = scheme == "https";
     let port = free_port();
     let first_agent = free_port();
     let work_dir = std::env::temp_dir().join(format!("remesos-launch-bench-{port}"));

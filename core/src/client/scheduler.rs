@@ -72,7 +72,7 @@ impl Subscription {
         let client = HttpClient::default();
         let identity = identity.headers();
         let headers: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut url = format!("http://{master}/api/v1/scheduler");
+        let mut url = format!("{}://{master}/api/v1/scheduler", super::scheme());
         let framework_id = subscribe.framework_info.id.clone();
         let call = sched::Call {
             framework_id,
@@ -103,7 +103,7 @@ impl Subscription {
                 break response;
             };
             url = if location.starts_with("//") {
-                format!("http:{location}")
+                format!("{}:{location}", super::scheme())
             } else {
                 location.to_string()
             };
