@@ -9,6 +9,7 @@ use v1::framework_info::capability::Type as Capability;
 use super::ConnId;
 use crate::allocator;
 use crate::common::protocol::framework_has_capability as has_capability;
+use crate::security::Principal;
 
 /// The subscription stream a framework is attached to.
 #[derive(Clone, Debug)]
@@ -45,6 +46,10 @@ pub struct Framework {
     pub executors: HashMap<String, HashMap<String, v1::ExecutorInfo>>,
     /// When a disconnected framework is removed (`failover_timeout` after it disconnected).
     pub failover_deadline: Option<Instant>,
+    /// The principal the framework last subscribed as, when its subscription was
+    /// authenticated (master/http/authn.rs); then equal to `info.principal`. Every later call
+    /// and resubscription must come from it (`Master::call_as`, `Master::subscribe_as`).
+    pub principal: Option<Principal>,
 }
 
 impl Framework {
@@ -65,6 +70,7 @@ impl Framework {
             offers: HashSet::new(),
             executors: HashMap::new(),
             failover_deadline: None,
+            principal: None,
         }
     }
 
