@@ -178,6 +178,16 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// Our drivers mark their requests with the header the master reads to apply
+/// `--authenticate_frameworks` to them (master/http/authn.rs): the two constants are one.
+#[test]
+fn the_drivers_marker_is_the_header_the_master_reads() {
+    assert_eq!(
+        remesos::client::credential::DRIVER_MARKER.0,
+        remesos::master::http::DRIVER_HEADER
+    );
+}
+
 /// mesos-execute's `--principal`/`--secret` (src/cli/execute.cpp): with alice's credential the
 /// task runs and its output comes back; a wrong secret, an unknown principal or no credential
 /// is refused (401) and execute exits non-zero without launching anything.
