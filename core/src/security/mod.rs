@@ -21,6 +21,8 @@
 //! refusal above; authentication, the local authorizer and TLS land here. The CLI only
 //! prints its error and exits (`cli::check_security`).
 
+pub mod jwt;
+
 use crate::flags::{Flag, FlagKind, Flags, LoadedFlags, Source};
 
 /// Which daemon's flags: the master's and the agent's security flags differ.
