@@ -69,7 +69,7 @@ pub fn router_with(master: MasterHandle, processes: Router) -> Router {
         .with_state(master.clone())
         .merge(processes);
     let http = libprocess(routes);
-    let grpc = tonic::service::Routes::new(super::service::server(master)).into_axum_router();
+    let grpc = tonic::service::Routes::new(super::service::server(master, None)).into_axum_router();
     Router::new().fallback(move |request: Request| {
         let (http, grpc) = (http.clone(), grpc.clone());
         async move {
