@@ -187,7 +187,8 @@ impl Harness {
         let id = self
             .master
             .register_agent(now, conn, register)
-            .expect("register");
+            .expect("register")
+            .to_string();
         self.pump();
         let msgs = self.agent_messages(conn);
         assert!(
@@ -1934,7 +1935,11 @@ fn register_unanswered(h: &mut Harness, hostname: &str) -> (String, ConnId, Repl
         ..Default::default()
     };
     let now = h.now();
-    let id = h.master.register_agent(now, conn, register).unwrap();
+    let id = h
+        .master
+        .register_agent(now, conn, register)
+        .unwrap()
+        .to_string();
     h.pump();
     let reply = h
         .effects
@@ -2580,7 +2585,12 @@ fn registry_gc_prunes_the_oldest_and_the_too_old() {
         .collect();
     pruned.sort();
     assert_eq!(pruned, vec!["u-1", "u-ancient"]);
-    let mut left: Vec<&String> = h.master.unreachable_agents.keys().collect();
+    let mut left: Vec<&str> = h
+        .master
+        .unreachable_agents
+        .keys()
+        .map(|a| a.as_str())
+        .collect();
     left.sort();
     assert_eq!(left, vec!["u-2", "u-3"]);
     assert_eq!(h.master.gone_agents.len(), 2);
