@@ -348,7 +348,7 @@ impl HttpAuthn {
         realm: Realm,
         headers: &HeaderMap,
         now: i64,
-    ) -> Result<Option<Caller>, Response> {
+    ) -> Result<Option<Caller>, Refused> {
         let Some(authenticators) = self.authenticators(realm) else {
             return Ok(None);
         };
@@ -378,19 +378,30 @@ impl HttpAuthn {
                 }
             }
         }
-        Err(unauthorized(&challenges.join(",")))
+        Err(Refused {
+            challenges: challenges.join(","),
+        })
     }
 }
 
+/// A request every authenticator of its realm refused: the `WWW-Authenticate` value of
+/// the 401, each authenticator's challenge joined by commas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub challenges: String,
+}
+
 /// 401 with `WWW-Authenticate: <challenges>` and an empty body, as libprocess answers.
-fn unauthorized(challenges: &str) -> Response {
-    let mut response = StatusCode::UNAUTHORIZED.into_response();
-    if let Ok(value) = HeaderValue::from_str(challenges) {
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let mut response = StatusCode::UNAUTHORIZED.into_response();
+        if let Ok(value) = HeaderValue::from_str(&self.challenges) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
         response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, value);
     }
-    response
 }
 
 /// Seconds since the epoch, for tokens' `exp` (read in the HTTP shell, never in the agent's
@@ -416,7 +427,7 @@ pub async fn guard(
         }
         Err(refused) => {
             tracing::info!(realm = realm.name(), path = %request.uri().path(), "refused an unauthenticated request");
-            return refused;
+            return refused.into_response();
         }
     }
     next.run(request).await
@@ -466,7 +477,8 @@ mod tests {
         h
     }
 
-    fn challenge(r: Response) -> String {
+    fn challenge(r: Refused) -> String {
+        let r = r.into_response();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         r.headers()[header::WWW_AUTHENTICATE]
             .to_str()

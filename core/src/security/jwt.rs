@@ -453,7 +453,7 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let padded = |p: &str| {
             let mut p = p.to_string();
-            while p.len() % 4 != 0 {
+            while !p.len().is_multiple_of(4) {
                 p.push('=');
             }
             p
