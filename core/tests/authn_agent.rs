@@ -388,6 +388,24 @@ async fn executors_run_with_their_own_tokens_and_no_other_token_acts_for_them() 
     };
     let (cmd_token, group_token) = (token(&cmd_env), token(&group_env));
     assert_ne!(cmd_token, group_token);
+    // The tasks the executors started do not inherit the token (Mesos's command executor
+    // removes it from the task's environment).
+    for eid in ["cmd", "group-executor"] {
+        let pid = pids[eid];
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let children: Vec<i32> = children
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        assert!(!children.is_empty(), "{eid} runs its task");
+        for child in children {
+            assert!(
+                !environ(child).contains_key("MESOS_EXECUTOR_AUTHENTICATION_TOKEN"),
+                "the task of {eid} got the executor's token"
+            );
+        }
+    }
     // The claims are the executor's ids (Mesos: fid, eid, cid; no expiry).
     let payload = cmd_token.split('.').nth(1).unwrap();
     let claims: serde_json::Value = serde_json::from_slice(

@@ -28,6 +28,7 @@
 //! here. The CLI only prints its error and exits (`cli::check_security`).
 
 pub mod jwt;
+
 pub mod tls;
 
 use crate::flags::{Flag, FlagKind, Flags, LoadedFlags, Source};
