@@ -126,6 +126,7 @@ pub async fn run_with(
 ) -> Result<(), String> {
     use crate::registry::{FileStore, MemoryStore, RegistryStore, ZkStore};
     let limits = crate::api::serve::process_limits();
+    let tls = crate::security::tls::current()?;
     let listener = crate::api::serve::listen(bind)?;
     let id = uuid::Uuid::new_v4().to_string();
     tracing::info!(master_id = %id, %bind, hostname = %config.hostname, "remesos master starting");
@@ -146,7 +147,7 @@ pub async fn run_with(
             Err(exit) => return exit,
         };
         let app = master::http::router_with(handle, crate::local::master_processes(), authn);
-        crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
+        crate::api::serve::serve(listener, app, limits, tls, shutdown_signal()).await;
         return Ok(());
     };
 
@@ -158,7 +159,7 @@ pub async fn run_with(
         authn,
     );
     let mut server = tokio::spawn(async move {
-        crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
+        crate::api::serve::serve(listener, app, limits, tls, shutdown_signal()).await;
     });
     let info = master::master_info(&config, &id);
     let candidacy = crate::zk::election::contend(&url, durability.zk_session_timeout, &info)
