@@ -3223,3 +3223,6 @@ fn subscribe_answers_the_framework_now_on_the_connection() {
         .unwrap();
     assert_eq!(answer.framework_id, None);
 }
+
+/// The principal rules of the scheduler API (issue 14).
+mod principal;
