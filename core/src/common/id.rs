@@ -16,6 +16,22 @@
 //!   with the parent (nested containers) checked the same way, recursively.
 //!
 //! The error texts are Mesos's, so a caller sees what Mesos would have said.
+//!
+//! Where the ids are typed:
+//! - the agent: every path component under `--work_dir` (`agent::paths`);
+//! - the master: every map and field of its state that holds a framework, agent, task,
+//!   executor or offer id (`Master`, `master::Framework`, `master::Agent`; see
+//!   `master/mod.rs`). Those ids come from validation (`master::validation`: scheduler
+//!   calls, LAUNCH and LAUNCH_GROUP, an agent's reregistration; `master::operator`:
+//!   TEARDOWN, MARK_AGENT_GONE), from the registry (re-validated on recovery), or from the
+//!   master's own generators ([`IdPrefix`] with `FrameworkId::generated`,
+//!   `AgentId::generated`, `OfferId::generated`, which cannot fail).
+//!
+//! An id type hashes, compares and orders as its text and borrows as `str`, so a typed map
+//! is looked up with whatever `&str` arrived (a lookup needs no validation: an invalid id
+//! is simply not there); it derefs to `str` for reading. Nothing but `new` and the
+//! generators builds one. Ids the master only looks up or passes on (a KILL's task id, an
+//! operator query's filter) and the registry's persisted records stay text.
 
 use std::fmt;
 
@@ -442,7 +458,11 @@ mod tests {
         assert!(set.contains("a"));
         let order: Vec<&str> = set.iter().map(|t| t.as_str()).collect();
         assert_eq!(order, ["a", "b"]);
-        assert!(id == "f1" && "f1" == id && id == "f1".to_string());
+        let text = String::from("f1");
+        assert_eq!(id, "f1");
+        assert_eq!("f1", id);
+        assert_eq!(id, text);
+        assert_eq!(text, id);
         assert_eq!(id.to_proto().value, "f1");
     }
 

@@ -24,6 +24,18 @@
 //!
 //! Nothing here reads a clock or touches a socket: time comes in as [`Time`], output leaves
 //! as [`Effect`]s, so tests drive the master without sockets (`tests` below, `harness.rs`).
+//!
+//! Ids are typed in the state (`crate::common::id`): the maps of frameworks, agents
+//! (connected, unreachable, recovered, gone) and offers, and in [`Framework`] and
+//! [`Agent`] the tasks, executors, offers, used resources and pending kills, are keyed by
+//! `FrameworkId`, `AgentId`, `TaskId`, `ExecutorId` and `OfferId`, so an id in the state
+//! has passed validation (`validation.rs`: [`validate_call`], `validate_task`,
+//! `validate_reregistration`; `operator.rs`), registry recovery (`recovery.rs`) or was
+//! made here (`new_framework_id`, `new_agent_id`, `new_offer_id`). Handlers take `&str`
+//! where they only look an id up; where they file one, they take the typed key from the
+//! validated input or from the state that already holds it (`Framework::take_task`,
+//! `get_key_value`). Text that stays text: role names, the runtime's copy of a
+//! subscription's framework id (it only looks it up) and the proto messages sent out.
 
 // Mesos's deprecated fields (FrameworkInfo.role, Resource.role, ...) are still part of the
 // wire contract that Spark's and Hadoop's drivers use.
@@ -600,12 +612,8 @@ impl Master {
             };
             let offer = v1::Offer {
                 id: offer_id.to_proto(),
-                framework_id: v1::FrameworkId {
-                    value: framework_id.clone(),
-                },
-                agent_id: v1::AgentId {
-                    value: agent_id.clone(),
-                },
+                framework_id: framework_id.to_proto(),
+                agent_id: agent_id.to_proto(),
                 hostname: hostname.clone(),
                 url: Some(url.clone()),
                 domain: domain.clone(),

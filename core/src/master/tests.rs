@@ -1767,6 +1767,39 @@ fn operator_events_are_built_only_while_someone_subscribed() {
     assert!(!h.effects.iter().any(|e| matches!(e, Effect::Operator(_))));
 }
 
+/// The master's state holds only ids that passed Mesos's `validateID` (common::id): a
+/// registry entry whose agent id does not (a store edited by hand) is not recovered, and
+/// the valid entries beside it are.
+#[test]
+fn recovery_skips_a_registry_agent_whose_id_is_invalid() {
+    use crate::registry::{AgentRecord, Operation, Registry};
+    let mut h = Harness::new();
+    let mut registry = Registry::default();
+    let info = v1::AgentInfo {
+        hostname: "h1".into(),
+        ..Default::default()
+    };
+    for (id, state) in [
+        ("../../etc", AgentRecord::ADMITTED),
+        ("a\nb", AgentRecord::UNREACHABLE),
+        ("", AgentRecord::GONE),
+        ("old-S1", AgentRecord::ADMITTED),
+    ] {
+        registry.apply(&Operation::agent(id, &info, state, 0.0));
+    }
+    let now = h.now();
+    h.master.recover(now, &registry);
+    let recovered: Vec<&str> = h
+        .master
+        .recovered_agents
+        .keys()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(recovered, ["old-S1"]);
+    assert!(h.master.unreachable_agents.is_empty());
+    assert!(h.master.gone_agents.is_empty());
+}
+
 /// Reference §8.5 and §8.3: a new leader recovers the registry; explicit reconciliation of
 /// tasks on a recovered agent that has not reregistered gets no answer; agents that do not
 /// return within --agent_reregister_timeout become unreachable (persisted), and then their
@@ -3211,3 +3244,6 @@ fn offers_name_the_agent_url_https_when_every_port_is_tls_only() {
         assert_eq!(url.scheme, scheme);
     }
 }
+
+/// The principal rules of the scheduler API (issue 14).
+mod principal;
