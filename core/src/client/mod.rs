@@ -54,12 +54,7 @@ pub fn scheme() -> &'static str {
 
 impl Default for HttpClient {
     fn default() -> Self {
-        let tls = match crate::security::tls::current() {
-            Ok(Some(tls)) => Ok(Some(tls)),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        };
-        let inner = tls.map(|tls| {
+        let inner = crate::security::tls::current().map(|tls| {
             let connector = hyper_rustls::HttpsConnectorBuilder::new();
             let connector = match tls {
                 Some(tls) => connector.with_tls_config((*tls.client).clone()),

@@ -472,6 +472,10 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             .unwrap_or(usize::MAX),
         flags: loaded.effective(),
         allocator,
+        // LIBPROCESS_SSL_* is the cluster's: with TLS on and no downgrade, every agent
+        // serves https only.
+        https_only: crate::security::tls::current()?
+            .is_some_and(|tls| !tls.config.support_downgrade),
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
 }

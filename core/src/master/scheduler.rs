@@ -1,6 +1,6 @@
 //! The v1 scheduler API's calls (reference/mesos-contract.md §3.2), after HTTP decoding.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use remesos_proto::internal as wire;
@@ -229,7 +229,7 @@ impl Master {
                 self.allocator.add_framework(
                     &id,
                     framework.allocator_spec(),
-                    &HashMap::<AgentId, _>::new(),
+                    &Default::default(),
                     true,
                 );
                 self.emit_operator(|_| {

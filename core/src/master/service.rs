@@ -1,7 +1,17 @@
 //! The gRPC service agents register on: one bidirectional `Session` stream per agent
 //! (proto/remesos/internal.proto). This is transport only; decisions happen in the actor.
+//!
+//! With `--authenticate_agents`, a session opens only with a valid agent credential: the
+//! agent sends its `--credential` as `authorization: Basic base64(principal:secret)` in the
+//! session request's metadata (agent/authn.rs), checked against `--credentials` in constant
+//! time before the first message is read. Mesos's master drops the registration of an
+//! agent that has not authenticated ("Refusing registration of agent at ... because it is
+//! not authenticated", `Master::registerSlave`, src/master/master.cpp) and the agent retries
+//! with backoff; here the session is answered `UNAUTHENTICATED` and the agent's session
+//! backs off the same way (agent/session.rs).
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::Stream;
 use tokio::sync::{mpsc, oneshot};
@@ -13,13 +23,51 @@ use remesos_proto::internal as wire;
 use wire::agent_service_server::{AgentService, AgentServiceServer};
 
 use super::runtime::{AGENT_STREAM_BUFFER, Command, MasterHandle};
+use crate::security::authn::{Credentials, Principal, parse_basic};
+
+/// The principal of a session request's `authorization` metadata, if it holds a credential
+/// of `credentials`; else the `UNAUTHENTICATED` status (the reason is logged, never a
+/// secret).
+fn authenticate_agent(
+    credentials: &Credentials,
+    metadata: &tonic::metadata::MetadataMap,
+) -> Result<Principal, Status> {
+    let refuse = |why: &str| {
+        tracing::warn!(
+            reason = why,
+            "Refusing registration of an agent because it is not authenticated"
+        );
+        Status::unauthenticated(format!(
+            "agent is not authenticated ({why}); the master requires agent authentication \
+             (--authenticate_agents): give the agent --credential"
+        ))
+    };
+    let mut values = metadata.get_all("authorization").iter();
+    let Some(value) = values.next() else {
+        return Err(refuse("no credential presented"));
+    };
+    if values.next().is_some() {
+        return Err(refuse("more than one credential presented"));
+    }
+    let basic = parse_basic(value.as_bytes()).map_err(|e| refuse(&e.to_string()))?;
+    if !credentials.verify(&basic.principal, basic.secret.as_bytes()) {
+        return Err(refuse("invalid credential"));
+    }
+    Ok(basic.principal)
+}
 
 pub struct Service {
     master: MasterHandle,
+    /// `--authenticate_agents`: the credentials agents must present; `None`: agents do not
+    /// authenticate.
+    agents: Option<Arc<Credentials>>,
 }
 
-pub fn server(master: MasterHandle) -> AgentServiceServer<Service> {
-    AgentServiceServer::new(Service { master })
+pub fn server(
+    master: MasterHandle,
+    agents: Option<Arc<Credentials>>,
+) -> AgentServiceServer<Service> {
+    AgentServiceServer::new(Service { master, agents })
         .max_decoding_message_size(64 * 1024 * 1024)
         .max_encoding_message_size(64 * 1024 * 1024)
 }
@@ -34,6 +82,10 @@ impl AgentService for Service {
         &self,
         request: Request<Streaming<wire::AgentMessage>>,
     ) -> Result<Response<SessionStream>, Status> {
+        if let Some(credentials) = &self.agents {
+            let principal = authenticate_agent(credentials, request.metadata())?;
+            tracing::info!(%principal, "agent authenticated");
+        }
         let mut inbound = request.into_inner();
         let first = match inbound.next().await {
             Some(Ok(wire::AgentMessage { message: Some(m) })) => m,

@@ -22,12 +22,19 @@
 //! `--authenticators`, `--http_authenticators`, `--http_framework_authenticators`; they are
 //! no longer in the master's table below.
 //!
+//! The agent's authentication flags are implemented (agent/authn.rs, declared in
+//! agent/flags.rs): `--credential`, `--http_credentials`, `--authenticate_http_readonly`,
+//! `--authenticate_http_readwrite`, `--authenticate_http_executors`, `--jwt_secret_key`
+//! (alias `--executor_secret_key`), `--http_authenticators`, `--authenticatee`; they are no
+//! longer in the agent's table below. Executor tokens are HS256 JWTs ([`jwt`]).
+//!
 //! This module is the daemons' security configuration (DESIGN.md §1 `security/`): the
 //! refusal above; HTTP authentication ([`authn`]); TLS from libprocess's `LIBPROCESS_SSL_*`
 //! environment ([`tls`]: a setting it cannot honour stops the daemon there); the local
 //! authorizer lands here. The CLI only prints its error and exits (`cli::check_security`).
 
 pub mod authn;
+pub mod jwt;
 pub mod tls;
 
 pub use authn::Principal;
@@ -87,29 +94,11 @@ const MASTER: &[Security] = &[
 ];
 
 /// src/slave/flags.cpp (Mesos 1.11), and `executor_secret_generator` of later agents.
+/// The agent's authentication flags (`--credential`, `--http_credentials`,
+/// `--authenticate_http_readonly`, `--authenticate_http_readwrite`,
+/// `--authenticate_http_executors`, `--jwt_secret_key`, `--http_authenticators`,
+/// `--authenticatee`) are implemented (agent/authn.rs, declared in agent/flags.rs).
 const AGENT: &[Security] = &[
-    s("credential", Off::Empty, "agent authentication"),
-    s("http_credentials", Off::Empty, "HTTP authentication"),
-    s(
-        "authenticate_http_readwrite",
-        Off::False,
-        "HTTP authentication",
-    ),
-    s(
-        "authenticate_http_readonly",
-        Off::False,
-        "HTTP authentication",
-    ),
-    s(
-        "authenticate_http_executors",
-        Off::False,
-        "executor authentication",
-    ),
-    s(
-        "jwt_secret_key",
-        Off::Empty,
-        "executor authentication (JWT)",
-    ),
     s(
         "executor_secret_generator",
         Off::Empty,
@@ -121,17 +110,7 @@ const AGENT: &[Security] = &[
     s("modules", Off::Empty, "modules"),
     s("modules_dir", Off::Empty, "modules"),
     s("hooks", Off::Empty, "hook modules"),
-    s(
-        "authenticatee",
-        Off::Default("crammd5"),
-        "authenticatee modules",
-    ),
     s("authorizer", Off::Default("local"), "authorizer modules"),
-    s(
-        "http_authenticators",
-        Off::Default("basic"),
-        "HTTP authenticator modules",
-    ),
 ];
 
 fn table(daemon: Daemon) -> &'static [Security] {
@@ -265,26 +244,6 @@ mod tests {
                 &[][..],
                 &[("MESOS_AUTHORIZERS", "com_acme_Authz")][..],
             ),
-            (
-                Daemon::Agent,
-                &["--credential=/etc/agent.cred"][..],
-                &[][..],
-            ),
-            (
-                Daemon::Agent,
-                &[][..],
-                &[("MESOS_JWT_SECRET_KEY", "/k")][..],
-            ),
-            (
-                Daemon::Agent,
-                &["--authenticate_http_executors=true"][..],
-                &[][..],
-            ),
-            (
-                Daemon::Agent,
-                &[][..],
-                &[("MESOS_HTTP_CREDENTIALS", "/c")][..],
-            ),
         ];
         for (daemon, args, env) in refused {
             let err = load(daemon, args, env).expect_err(&format!("{args:?} {env:?}"));
@@ -299,7 +258,7 @@ mod tests {
             "{err}"
         );
         // A secret's value is not echoed.
-        let err = load(Daemon::Agent, &["--jwt_secret_key=s3cr3t"], &[]).unwrap_err();
+        let err = load(Daemon::Agent, &["--executor_secret_generator=s3cr3t"], &[]).unwrap_err();
         assert!(!err.contains("s3cr3t"), "{err}");
     }
 
@@ -325,12 +284,6 @@ mod tests {
                 Daemon::Master,
                 &[][..],
                 &[("LIBPROCESS_SSL_ENABLED", "0")][..],
-            ),
-            (Daemon::Agent, &["--authenticatee=crammd5"][..], &[][..]),
-            (
-                Daemon::Agent,
-                &[][..],
-                &[("MESOS_AUTHENTICATE_HTTP_EXECUTORS", "false")][..],
             ),
             (Daemon::Agent, &[][..], &[][..]),
         ];
