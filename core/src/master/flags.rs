@@ -193,6 +193,15 @@ pub fn flags() -> Flags {
     for flag in authentication_flags() {
         flags.add(flag);
     }
+    flags.add(
+        Flag::bool(
+            "authenticate_agents",
+            "If true, only agents that present a credential of --credentials may register \
+             (the agent's --credential, sent as HTTP Basic on its gRPC session)",
+        )
+        .alias("authenticate_slaves")
+        .default(false),
+    );
     // Mesos's other security flags: accepted only with values that leave them off.
     crate::security::declare(&mut flags, crate::security::Daemon::Master);
     flags
@@ -326,7 +335,9 @@ pub fn authentication(loaded: &LoadedFlags) -> Result<Authentication, String> {
         )),
         None => None,
     };
+    let agents = on("authenticate_agents");
     let wanted: Vec<&str> = [
+        ("authenticate_agents", agents),
         ("authenticate_frameworks", frameworks),
         ("authenticate_http_readonly", readonly),
         ("authenticate_http_readwrite", readwrite),
@@ -349,13 +360,18 @@ pub fn authentication(loaded: &LoadedFlags) -> Result<Authentication, String> {
             }
         ));
     }
-    Ok(Authentication::new(
-        credentials,
+    let authentication = Authentication::new(
+        credentials.clone(),
         readonly,
         readwrite,
         frameworks,
         http_frameworks,
-    ))
+    );
+    // Checked above: `--authenticate_agents` comes with credentials.
+    Ok(match credentials {
+        Some(credentials) if agents => authentication.with_agents(credentials),
+        _ => authentication,
+    })
 }
 
 /// Mesos's `--registry_fetch_timeout` default.

@@ -152,3 +152,93 @@ impl AgentService for Service {
         Ok(Response::new(Box::pin(outbound)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn credentials() -> Credentials {
+        Credentials::parse(r#"{"credentials": [{"principal": "agent", "secret": "s3cret"}]}"#)
+            .unwrap()
+    }
+
+    fn metadata(values: &[&str]) -> tonic::metadata::MetadataMap {
+        let mut m = tonic::metadata::MetadataMap::new();
+        for v in values {
+            m.append("authorization", v.parse().unwrap());
+        }
+        m
+    }
+
+    fn basic(pair: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+
+    /// `Master::registerSlave` (src/master/master.cpp): with `--authenticate_agents` an agent
+    /// that did not authenticate is refused; here its session, before any message is read.
+    #[test]
+    fn only_an_agent_with_a_valid_credential_opens_a_session() {
+        let c = credentials();
+        let ok = authenticate_agent(&c, &metadata(&[&basic("agent:s3cret")])).unwrap();
+        assert_eq!(ok.as_str(), "agent");
+        for (values, why) in [
+            (vec![], "no credential presented"),
+            (vec![basic("agent:guess")], "invalid credential"),
+            (vec![basic("other:s3cret")], "invalid credential"),
+            (vec!["Bearer x".to_string()], "Authorization scheme"),
+            (vec!["Basic !!".to_string()], "base64"),
+            (
+                vec![basic("agent:s3cret"), basic("agent:s3cret")],
+                "more than one credential",
+            ),
+        ] {
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            let status = authenticate_agent(&c, &metadata(&refs)).unwrap_err();
+            assert_eq!(status.code(), tonic::Code::Unauthenticated);
+            assert!(status.message().contains(why), "{}", status.message());
+            assert!(!status.message().contains("guess"));
+        }
+    }
+
+    /// `--authenticate_agents` without `--credentials` would refuse every agent: the master
+    /// stops instead (documented); with them, the service requires agents' credentials.
+    #[test]
+    fn authenticate_agents_needs_credentials() {
+        let flags = crate::master::flags::flags();
+        let load = |args: &[&str]| {
+            let loaded = flags
+                .load(args, std::iter::empty::<(&str, &str)>())
+                .unwrap();
+            crate::master::flags::authentication(&loaded)
+        };
+        let err = load(&["--authenticate_agents"]).unwrap_err();
+        assert!(
+            err.starts_with("--authenticate_agents is set but --credentials is not"),
+            "{err}"
+        );
+        // Mesos's older name.
+        assert!(load(&["--authenticate_slaves=true"]).is_err());
+        let dir =
+            std::env::temp_dir().join(format!("remesos-agent-creds-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("credentials.json");
+        std::fs::write(
+            &path,
+            r#"{"credentials": [{"principal": "agent", "secret": "s"}]}"#,
+        )
+        .unwrap();
+        let creds = format!("--credentials={}", path.display());
+        assert!(
+            load(&["--authenticate_agents", &creds])
+                .unwrap()
+                .agents
+                .is_some()
+        );
+        assert!(load(&[&creds]).unwrap().agents.is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

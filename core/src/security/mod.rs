@@ -19,8 +19,9 @@
 //! The master's authentication flags are implemented (`authn.rs`, declared and checked in
 //! master/flags.rs): `--authenticate_frameworks`, `--authenticate_http_readonly`,
 //! `--authenticate_http_readwrite`, `--authenticate_http_frameworks`, `--credentials`,
-//! `--authenticators`, `--http_authenticators`, `--http_framework_authenticators`; they are
-//! no longer in the master's table below.
+//! `--authenticators`, `--http_authenticators`, `--http_framework_authenticators`, and
+//! `--authenticate_agents` (master/service.rs checks the agents' credentials); they are no
+//! longer in the master's table below.
 //!
 //! The agent's authentication flags are implemented (agent/authn.rs, declared in
 //! agent/flags.rs): `--credential`, `--http_credentials`, `--authenticate_http_readonly`,
@@ -51,8 +52,6 @@ pub enum Daemon {
 /// What value of a flag leaves the feature off.
 #[derive(Clone, Copy, Debug)]
 enum Off {
-    /// A boolean: `false`.
-    False,
     /// A file, secret or module list: empty (unset).
     Empty,
     /// A mechanism: Mesos's default (or empty), which acts only once authentication is on.
@@ -79,12 +78,6 @@ const fn s(name: &'static str, off: Off, what: &'static str) -> Security {
 
 /// src/master/flags.cpp (Mesos 1.11).
 const MASTER: &[Security] = &[
-    Security {
-        name: "authenticate_agents",
-        alias: Some("authenticate_slaves"),
-        off: Off::False,
-        what: "agent authentication",
-    },
     s("acls", Off::Empty, "authorization (ACLs)"),
     s("firewall_rules", Off::Empty, "endpoint firewall rules"),
     s("modules", Off::Empty, "modules"),
@@ -132,7 +125,6 @@ pub fn declare(flags: &mut Flags, daemon: Daemon) {
             sec.what
         );
         let mut flag = match sec.off {
-            Off::False => Flag::bool(sec.name, &help),
             // Paths: a `file://` value is not read (it may hold secrets we do not use).
             Off::Empty | Off::Default(_) => Flag::new(sec.name, FlagKind::Path, &help),
         };
@@ -153,7 +145,6 @@ pub fn refuse_unimplemented<K: AsRef<str>, V: AsRef<str>>(
 ) -> Result<(), String> {
     for sec in table(daemon) {
         let enabled = match sec.off {
-            Off::False => loaded.get_bool(sec.name) == Some(true),
             Off::Empty => loaded.get_str(sec.name).is_some_and(|v| !v.is_empty()),
             Off::Default(default) => loaded
                 .get_str(sec.name)
@@ -171,7 +162,6 @@ pub fn refuse_unimplemented<K: AsRef<str>, V: AsRef<str>>(
             _ => String::new(),
         };
         let value = match sec.off {
-            Off::False => " to 'true'".to_string(),
             // The value of a file or secret flag is not echoed.
             Off::Empty => String::new(),
             Off::Default(_) => format!(" to '{}'", loaded.get_str(sec.name).unwrap_or_default()),
@@ -232,11 +222,6 @@ mod tests {
             (
                 Daemon::Master,
                 &[][..],
-                &[("MESOS_AUTHENTICATE_SLAVES", "1")][..],
-            ),
-            (
-                Daemon::Master,
-                &[][..],
                 &[("MESOS_ACLS", "{\"permissive\": false}")][..],
             ),
             (
@@ -265,11 +250,6 @@ mod tests {
     #[test]
     fn security_settings_that_leave_it_off_are_accepted() {
         let accepted = [
-            (
-                Daemon::Master,
-                &[][..],
-                &[("MESOS_AUTHENTICATE_AGENTS", "false")][..],
-            ),
             (
                 Daemon::Master,
                 &["--authorizers=local", "--acls="][..],

@@ -72,6 +72,9 @@ pub struct Authentication {
     pub frameworks: bool,
     /// `--authenticate_http_frameworks`: v1 HTTP frameworks.
     pub http_frameworks: bool,
+    /// `--authenticate_agents`: the credentials agents present on their gRPC session
+    /// (master/service.rs); `None`: agents do not authenticate.
+    pub agents: Option<Arc<Credentials>>,
 }
 
 /// The realm an endpoint belongs to (module doc's table).
@@ -125,7 +128,14 @@ impl Authentication {
             readwrite,
             frameworks,
             http_frameworks,
+            agents: None,
         }
+    }
+
+    /// Agents must present a credential of `credentials` (`--authenticate_agents`).
+    pub fn with_agents(mut self, credentials: Arc<Credentials>) -> Authentication {
+        self.agents = Some(credentials);
+        self
     }
 
     /// Whether any realm is protected.

@@ -72,7 +72,8 @@ pub fn router_with(master: MasterHandle, processes: Router, authn: Authenticatio
         .with_state(master.clone())
         .merge(processes);
     let http = libprocess(routes);
-    let grpc = tonic::service::Routes::new(super::service::server(master, None)).into_axum_router();
+    let grpc = tonic::service::Routes::new(super::service::server(master, authn.agents.clone()))
+        .into_axum_router();
     let authn = std::sync::Arc::new(authn);
     Router::new().fallback(move |mut request: Request| {
         let (http, grpc, authn) = (http.clone(), grpc.clone(), authn.clone());
