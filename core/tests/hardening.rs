@@ -184,10 +184,10 @@ fn security_settings_remesos_lacks_stop_the_daemons() {
     let work_dir = format!("--work_dir={}", dir.join("m").display());
     let port = format!("--port={}", free_port());
     let master = ["master", "--ip=127.0.0.1", &port, &work_dir];
+    // `--authenticate_frameworks` and `--credentials` are implemented (issue 14); what
+    // they cannot honour stops the master too (core/tests/authn_master.rs).
     for env in [
-        &[("MESOS_AUTHENTICATE_FRAMEWORKS", "true")][..],
         &[("MESOS_ACLS", r#"{"permissive":false}"#)][..],
-        &[("MESOS_CREDENTIALS", "file:///etc/mesos/credentials")][..],
         &[("LIBPROCESS_SSL_ENABLED", "true")][..],
     ] {
         let (status, stderr) = run_to_exit(&master, env);

@@ -260,6 +260,64 @@ mod tests {
         }
     }
 
+    /// libprocess authenticates before the handler runs, and a standby's redirect is the
+    /// handler's (`Master::Http::redirect`): without credentials a standby answers `401`,
+    /// with them `307` to the leader; `/master/health` needs none.
+    #[tokio::test]
+    async fn a_standby_authenticates_before_it_redirects() {
+        use axum::body::Body;
+        use tower::ServiceExt;
+        let credentials =
+            Credentials::parse(r#"{"credentials":[{"principal":"alice","secret":"s"}]}"#).unwrap();
+        let authn = Authentication::new(Some(Arc::new(credentials)), true, true, false, false);
+        let config = crate::master::Config::default();
+        let leader = crate::master::master_info(&config, "leader");
+        let (_role, role_rx) =
+            tokio::sync::watch::channel(super::super::Role::Standby(Some(Box::new(leader))));
+        let router = super::super::contender_router(
+            role_rx,
+            super::super::Snapshot::new(&config, "standby"),
+            axum::Router::new(),
+            authn,
+        );
+        let request = |path: &str, auth: Option<&str>| {
+            let mut r = Request::builder().uri(path);
+            if let Some(a) = auth {
+                r = r.header("Authorization", a);
+            }
+            r.body(Body::empty()).unwrap()
+        };
+        let alice = format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:s")
+        );
+        let status = |r: axum::response::Response| r.status().as_u16();
+        let answer = router
+            .clone()
+            .oneshot(request("/master/state", None))
+            .await
+            .unwrap();
+        assert_eq!(status(answer), 401);
+        let answer = router
+            .clone()
+            .oneshot(request("/master/state", Some(&alice)))
+            .await
+            .unwrap();
+        assert_eq!(status(answer), 307);
+        let answer = router
+            .clone()
+            .oneshot(request("/master/flags", None))
+            .await
+            .unwrap();
+        assert_eq!(status(answer), 401);
+        let answer = router
+            .clone()
+            .oneshot(request("/master/health", None))
+            .await
+            .unwrap();
+        assert_eq!(status(answer), 200);
+    }
+
     #[test]
     fn the_scheduler_realm_is_guarded_by_the_flag_of_the_clients_kind() {
         let driver = {
