@@ -4,7 +4,17 @@
 //!
 //! Reports tasks/s from the first ACCEPT to the last TASK_FINISHED, the offer -> TASK_RUNNING
 //! latency (p50/p99), and the peak RSS of the `remesos local` process (master and agents
-//! share it). `cargo bench -p remesos --bench launch [-- TASKS]` (default 10,000).
+//! share it). `cargo bench -p remesos --bench launch [-- TASKS] [--secure]` (default 10,000).
+//!
+//! Before launching it measures an allocator-free request: `REQUESTS` (2,000) sequential GETs
+//! of `/master/state-summary` on one kept-alive connection (p50/p99/mean).
+//!
+//! `--secure` turns on Mesos's authentication (`--authenticate_frameworks`,
+//! `--authenticate_http_frameworks`, `--authenticate_http_readonly`,
+//! `--authenticate_http_readwrite`, a `--credentials` file) and the framework and the requests
+//! present a credential; TLS comes from the `LIBPROCESS_SSL_*` environment, which the cluster
+//! inherits, as does this client (`remesos::client::scheme`). bench/security.sh runs
+//! both and reports the ratio. A last line `RESULT {json}` carries the figures.
 #![allow(
     clippy::disallowed_methods,
     reason = "tests and benchmarks start processes and read the clock by design"
@@ -49,14 +59,59 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Sequential GETs of an allocator-free endpoint: (p50, p99, mean) in microseconds.
+async fn request_latency(
+    http: &remesos::client::HttpClient,
+    url: &str,
+    headers: &[(&str, &str)],
+    requests: usize,
+) -> (f64, f64, f64) {
+    let mut micros = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let start = Instant::now();
+        let (status, _) = http.get_with(url, headers).await.expect("request");
+        assert_eq!(status, 200, "{url}");
+        micros.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    let mean = micros.iter().sum::<f64>() / micros.len().max(1) as f64;
+    micros.sort_by(f64::total_cmp);
+    (percentile(&micros, 0.5), percentile(&micros, 0.99), mean)
+}
+
 fn main() {
-    let total: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(10_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let total: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(10_000);
+    let secure = args.iter().any(|a| a == "--secure");
+    let requests: usize = std::env::var("REQUESTS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2_000);
+    let scheme = remesos::client::scheme();
+    let tls = scheme == "https";
     let port = free_port();
     let first_agent = free_port();
     let work_dir = std::env::temp_dir().join(format!("remesos-launch-bench-{port}"));
+    std::fs::create_dir_all(&work_dir).unwrap();
+    let credential = remesos::client::Credential::new("bench", "bench-secret").unwrap();
+    let mut authentication = Vec::new();
+    if secure {
+        let credentials = work_dir.join("credentials.json");
+        std::fs::write(
+            &credentials,
+            r#"{"credentials":[{"principal":"bench","secret":"bench-secret"}]}"#,
+        )
+        .unwrap();
+        authentication = vec![
+            "--authenticate_frameworks".to_string(),
+            "--authenticate_http_frameworks".into(),
+            "--http_framework_authenticators=basic".into(),
+            "--authenticate_http_readonly".into(),
+            "--authenticate_http_readwrite".into(),
+            format!("--credentials={}", credentials.display()),
+        ];
+    }
+    let identity = remesos::client::Identity::framework(secure.then(|| credential.clone()));
+    let authorization = secure.then(|| credential.authorization());
     let mut cluster = Command::new(env!("CARGO_BIN_EXE_remesos"))
         .args([
             "local",
@@ -66,6 +121,7 @@ fn main() {
         ])
         .arg(format!("--work_dir={}", work_dir.display()))
         .args(["--resources=cpus:64;mem:65536;disk:65536", "--quiet"])
+        .args(&authentication)
         .stdout(Stdio::null())
         .spawn()
         .expect("start remesos local");
@@ -79,9 +135,15 @@ fn main() {
     let result = runtime.block_on(async move {
         // Ready once the four agents have registered.
         let http = remesos::client::HttpClient::default();
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|a| ("Authorization", a.as_str()))
+            .collect();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok((200, body)) = http.get(&format!("http://{master}/metrics/snapshot")).await
+            if let Ok((200, body)) = http
+                .get_with(&format!("{scheme}://{master}/metrics/snapshot"), &headers)
+                .await
                 && serde_json::from_slice::<serde_json::Value>(&body)
                     .is_ok_and(|m| m["master/slaves_active"] == 4.0)
             {
@@ -95,13 +157,16 @@ fn main() {
             name: "launch-bench".into(),
             ..Default::default()
         };
-        let mut sub = Subscription::subscribe(
+        let summary = format!("{scheme}://{master}/master/state-summary");
+        let requests = request_latency(&http, &summary, &headers, requests).await;
+        let mut sub = Subscription::subscribe_as(
             &master,
             sched::call::Subscribe {
                 framework_info: info,
                 ..Default::default()
             },
             Format::Protobuf,
+            &identity,
         )
         .await
         .expect("subscribe");
@@ -187,9 +252,9 @@ fn main() {
         }
         let elapsed = first_accept.map(|t| t.elapsed()).unwrap_or_default();
         running_latency.sort_by(f64::total_cmp);
-        (elapsed, running_latency)
+        (elapsed, running_latency, requests)
     });
-    let (elapsed, latency) = result;
+    let (elapsed, latency, (request_p50, request_p99, request_mean)) = result;
     let hwm = vm_hwm_kb(pid);
     // SAFETY: kill(2) on our own child.
     unsafe {
@@ -208,5 +273,22 @@ fn main() {
         percentile(&latency, 0.5),
         percentile(&latency, 0.99),
         hwm as f64 / 1024.0
+    );
+    println!("| GET /master/state-summary | p50 µs | p99 µs | mean µs |");
+    println!("|---:|---:|---:|---:|");
+    println!("| {requests} | {request_p50:.0} | {request_p99:.0} | {request_mean:.0} |");
+    println!(
+        "RESULT {}",
+        serde_json::json!({
+            "secure": secure,
+            "tls": tls,
+            "tasks": total,
+            "tasks_per_s": total as f64 / elapsed.as_secs_f64(),
+            "running_p50_ms": percentile(&latency, 0.5),
+            "requests": requests,
+            "request_p50_us": request_p50,
+            "request_p99_us": request_p99,
+            "request_mean_us": request_mean,
+        })
     );
 }

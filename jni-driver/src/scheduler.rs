@@ -11,6 +11,7 @@ use jni::strings::JNIString;
 use jni::sys::{jboolean, jlong};
 use jni::{Env, EnvUnowned, JValue, jni_sig, jni_str};
 
+use remesos::client::Credential;
 use remesos::client::driver::Status;
 use remesos::client::driver::scheduler::{Config, Event, Scheduler, SchedulerDriver};
 use remesos_proto::v1;
@@ -58,7 +59,9 @@ fn initialize(env: &mut Env, this: &JObject) -> Result<()> {
         Some(v) => v.z()?,
         None => true,
     };
-    let principal = match convert::optional_field(
+    // Apache's MesosSchedulerDriver.java keeps the 4- and 5-argument constructors'
+    // `Credential` in the field `credential` (null for the others).
+    let credential = match convert::optional_field(
         env,
         this,
         "credential",
@@ -66,9 +69,19 @@ fn initialize(env: &mut Env, this: &JObject) -> Result<()> {
     )? {
         Some(v) => {
             let credential = v.l()?;
-            convert::from_java::<v1::Credential>(env, &credential)?.map(|c| c.principal)
+            convert::from_java::<v1::Credential>(env, &credential)?
         }
         None => None,
+    };
+    let credential = match credential.map(Credential::from_proto).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(throw(
+                env,
+                "java/lang/IllegalArgumentException",
+                &e.to_string(),
+            ));
+        }
     };
     let suppressed_roles =
         match convert::optional_field(env, this, "suppressedRoles", "Ljava/util/Collection;")? {
@@ -80,7 +93,7 @@ fn initialize(env: &mut Env, this: &JObject) -> Result<()> {
         };
     let mut config = Config::new(framework, master);
     config.implicit_acknowledgements = implicit;
-    config.principal = principal;
+    config.credential = credential;
     config.suppressed_roles = suppressed_roles;
     let library = crate::library_path();
     config.local.native_library = library.clone();

@@ -6,6 +6,9 @@ been launched, declines the rest, and stops once every task is FINISHED (exit 0)
 ends otherwise (exit 1).
 
 Usage: pymesos_scheduler.py --master host:port [--tasks N] [--timeout SECONDS]
+                            [--principal P --secret S]
+
+With --principal and --secret pymesos sends them as HTTP Basic on every request.
 """
 import argparse
 import sys
@@ -70,10 +73,15 @@ def main():
     parser.add_argument("--master", required=True)
     parser.add_argument("--tasks", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--principal")
+    parser.add_argument("--secret")
     args = parser.parse_args()
     scheduler = DocsScheduler(args.tasks)
     framework = Dict(user="root", name="pymesos docs scheduler", hostname="localhost")
-    driver = MesosSchedulerDriver(scheduler, framework, args.master, use_addict=True)
+    if args.principal:
+        framework.principal = args.principal
+    driver = MesosSchedulerDriver(scheduler, framework, args.master, use_addict=True,
+                                  principal=args.principal, secret=args.secret)
     driver.start()
     finished = scheduler.done.wait(args.timeout)
     driver.stop()

@@ -46,6 +46,7 @@ pub async fn start(
     tracing::info!(%address, master = %shown, work_dir = %config.work_dir.display(), "remesos agent starting");
     let files = super::files::SharedFiles::default();
     let work_dir = config.work_dir.clone();
+    let http_authn = std::sync::Arc::new(config.security.http.clone());
     let now = super::runtime::now();
     let mut state = Agent::new(config, now);
     let recovered = match super::recovery::read(&work_dir)? {
@@ -74,7 +75,7 @@ pub async fn start(
     super::recovery::write_boot_id(&work_dir)
         .map_err(|e| format!("failed to write {}/meta/boot_id: {e}", work_dir.display()))?;
     let handle = super::runtime::spawn(state, master, files.clone(), recovered);
-    let app = super::http::router(handle.clone(), files);
+    let app = super::http::router(handle.clone(), files, http_authn);
     let server = tokio::spawn(async move {
         crate::api::serve::serve(listener, app, limits, tls, std::future::pending()).await;
     });

@@ -15,12 +15,67 @@ use remesos_proto::v1;
 use v1::executor as exec;
 use wire::agent_message::Message as ToMaster;
 
+use super::authn::Caller;
 use super::{
     Agent, CallError, ConnId, Effect, Executor, ExecutorKey, ExecutorState, Time, container_status,
 };
 use crate::common::id::TaskId;
 
+/// A principal as libprocess writes it (`operator<<(Principal)`): its value alone, or
+/// `{"claims":{...}}` for a token's claims. Values from the network are escaped by the JSON.
+fn principal_text(caller: &Caller) -> String {
+    match caller {
+        Caller::Principal(p) => p.as_str().escape_debug().to_string(),
+        Caller::Token(claims) => serde_json::json!({ "claims": claims }).to_string(),
+    }
+}
+
 impl Agent {
+    /// When executors authenticate, the caller's token must name the executor the call
+    /// names, in the container it runs in now: Mesos's `verifyExecutorClaims`
+    /// (src/slave/http.cpp), checked after the framework and executor are found (400s
+    /// first) and answered 403 with Mesos's text. A Basic principal (an operator's
+    /// credential, accepted by the realm's `basic` authenticator) carries no claims, so it
+    /// cannot act as an executor either. `None`: executors do not authenticate.
+    pub fn verify_executor_caller(
+        &self,
+        call: &exec::Call,
+        caller: Option<&Caller>,
+    ) -> Result<(), CallError> {
+        let Some(caller) = caller else {
+            return Ok(());
+        };
+        let (key, executor) = self.calling_executor(call)?;
+        let claims = match caller {
+            Caller::Token(claims) => Some(claims),
+            Caller::Principal(_) => None,
+        };
+        let has =
+            |name: &str, value: &str| claims.and_then(|c| c.get(name)).is_some_and(|v| v == value);
+        let who = principal_text(caller);
+        if !has("fid", key.framework.as_str()) {
+            return Err(CallError::Forbidden(format!(
+                "Authenticated principal '{who}' does not contain an 'fid' claim with the \
+                 framework ID {}, which is set in the call",
+                key.framework
+            )));
+        }
+        if !has("eid", key.executor.as_str()) {
+            return Err(CallError::Forbidden(format!(
+                "Authenticated principal '{who}' does not contain an 'eid' claim with the \
+                 executor ID {}, which is set in the call",
+                key.executor
+            )));
+        }
+        if !has("cid", &executor.container_id) {
+            return Err(CallError::Forbidden(format!(
+                "Authenticated principal '{who}' does not contain a 'cid' claim with the \
+                 correct active ContainerID"
+            )));
+        }
+        Ok(())
+    }
+
     pub fn executor_subscribe(
         &mut self,
         now: Time,

@@ -101,7 +101,8 @@ impl Agent {
             .and_then(|c| c.user.clone())
             .or_else(|| Some(framework.user.clone()).filter(|u| !u.is_empty()));
         let checkpoint = framework.checkpoint.unwrap_or(false);
-        let environment = self.executor_environment(framework_id, &info, &sandbox, checkpoint);
+        let environment =
+            self.executor_environment(framework_id, &info, &container_id, &sandbox, checkpoint);
         let command = info.command.clone().unwrap_or_default();
         let wd = self.config.work_dir.clone();
         let wd = &wd;
@@ -210,11 +211,13 @@ impl Agent {
         });
     }
 
-    /// The Mesos executor environment (reference §4.1).
+    /// The Mesos executor environment (reference §4.1), with the executor's token when the
+    /// agent has a `--jwt_secret_key` ([`executor_token`]).
     pub(super) fn executor_environment(
         &self,
         framework_id: &str,
         info: &v1::ExecutorInfo,
+        container_id: &str,
         sandbox: &std::path::Path,
         checkpoint: bool,
     ) -> Vec<(String, String)> {
@@ -230,7 +233,10 @@ impl Agent {
         // Mesos's containerizer launches executors with the agent's whole environment, so
         // an executor speaks TLS to its agent as the agent does: keep libprocess's TLS
         // settings even where the environment is cleared (security/tls.rs).
-        env.extend(std::env::vars().filter(|(k, _)| k.starts_with(crate::security::tls::PREFIX)));
+        env.extend(
+            crate::security::tls::utf8_env()
+                .filter(|(k, _)| k.starts_with(crate::security::tls::PREFIX)),
+        );
         if let Some(lib) = self.config.native_library.as_ref().filter(|l| l.exists()) {
             env.push((
                 "MESOS_NATIVE_JAVA_LIBRARY".into(),
@@ -279,6 +285,13 @@ impl Agent {
                     env.push((var.name.clone(), value.clone()));
                 }
             }
+        }
+        // Last, so that no variable of the framework's replaces it.
+        if let Some(key) = &self.config.security.jwt_key {
+            env.push((
+                "MESOS_EXECUTOR_AUTHENTICATION_TOKEN".into(),
+                executor_token(key, framework_id, &info.executor_id.value, container_id),
+            ));
         }
         env
     }
@@ -493,4 +506,26 @@ pub fn container_status(executor: &Executor) -> v1::ContainerStatus {
         executor_pid: executor.pid,
         ..Default::default()
     }
+}
+
+/// The executor's token: an HS256 JWT over the claims `fid`, `eid` and `cid` (its
+/// framework, executor and container ids), without expiry, as Mesos's agent makes it
+/// (`Slave::generateSecret`, src/slave/slave.cpp, with `JWTSecretGenerator`). It is derived
+/// from the agent's key and the ids alone, so nothing about it is checkpointed: an executor
+/// recovered after an agent restart keeps a valid token as long as the key is the same.
+pub fn executor_token(
+    key: &crate::security::jwt::JwtKey,
+    framework_id: &str,
+    executor_id: &str,
+    container_id: &str,
+) -> String {
+    let claims = [
+        ("fid", framework_id),
+        ("eid", executor_id),
+        ("cid", container_id),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    crate::security::jwt::create(key, &claims)
 }

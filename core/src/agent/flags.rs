@@ -68,9 +68,64 @@ pub fn flags() -> Flags {
         .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
         .flag(Flag::bool("quiet", "Log errors only").default(false))
         .flag(Flag::path("log_dir", "Accepted for compatibility; remesos logs to stderr"));
-    // Mesos's security flags: accepted only with values that leave them off.
+    for flag in authentication_flags() {
+        flags.add(flag);
+    }
+    // Mesos's other security flags: accepted only with values that leave them off.
     crate::security::declare(&mut flags, crate::security::Daemon::Agent);
     flags
+}
+
+/// Mesos 1.11's agent authentication flags (src/slave/flags.cpp), with its names, aliases
+/// and defaults; agent/authn.rs reads them ([`super::authn::Settings::from_flags`]).
+/// `/flags` shows the paths, never what the files hold.
+pub fn authentication_flags() -> Vec<Flag> {
+    vec![
+        Flag::path(
+            "credential",
+            "Path (or file:// URL) of a JSON file with the credential this agent presents to \
+             the master: {\"principal\": \"agent\", \"secret\": \"...\"}",
+        ),
+        Flag::string(
+            "authenticatee",
+            "How the agent authenticates with the master: crammd5 (accepted for \
+             compatibility; the credential travels as HTTP Basic on the gRPC session)",
+        )
+        .default("crammd5"),
+        Flag::bool(
+            "authenticate_http_readonly",
+            "If true, read-only endpoints (/state, /flags, /metrics/snapshot, /files/*) \
+             need credentials (realm mesos-agent-readonly)",
+        )
+        .default(false),
+        Flag::bool(
+            "authenticate_http_readwrite",
+            "If true, the operator API /api/v1 needs credentials (realm \
+             mesos-agent-readwrite)",
+        )
+        .default(false),
+        Flag::bool(
+            "authenticate_http_executors",
+            "If true, the executor API needs the executor's own token (realm \
+             mesos-agent-executor); requires --jwt_secret_key",
+        )
+        .default(false),
+        Flag::path(
+            "http_credentials",
+            "Path (or file:// URL) of a JSON file of credentials for the agent's HTTP \
+             endpoints: {\"credentials\": [{\"principal\": \"yoda\", \"secret\": \"...\"}]}",
+        ),
+        Flag::string(
+            "http_authenticators",
+            "HTTP authenticators: basic and/or jwt (default basic, or basic,jwt with \
+             --authenticate_http_executors)",
+        ),
+        Flag::path(
+            "jwt_secret_key",
+            "Path of a file holding the key executor tokens (HS256 JWTs) are signed with",
+        )
+        .alias("executor_secret_key"),
+    ]
 }
 
 /// Mesos's attribute text: `name:value;...`, values are scalars, ranges `[a-b]`, sets `{a,b}`
@@ -247,6 +302,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         isolation,
         fetch,
         flags: loaded.effective(),
+        security: super::authn::Settings::from_flags(loaded)?,
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
 }

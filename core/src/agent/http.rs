@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use remesos_proto::v1;
 use v1::executor as exec;
 
+use super::authn::{Caller, HttpAuthn, Realm};
 use super::runtime::{AgentHandle, Command, EXECUTOR_STREAM_BUFFER};
 use super::{Agent, CallError};
 use crate::api;
@@ -25,30 +26,49 @@ use crate::common::json::{attributes_json, task_json};
 use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
 
-pub fn router(agent: AgentHandle, files: super::files::SharedFiles) -> Router {
+/// The agent's routes, each in the realm Mesos's agent puts it in (agent/authn.rs): the
+/// executor API, the operator API (read-write), `/state`, `/flags`, `/metrics/snapshot` and
+/// `/files/*` (read-only); `/health` and `/version` are open.
+pub fn router(
+    agent: AgentHandle,
+    files: super::files::SharedFiles,
+    authn: std::sync::Arc<HttpAuthn>,
+) -> Router {
+    let guard = |realm: Realm| {
+        axum::middleware::from_fn_with_state((authn.clone(), realm), super::authn::guard)
+    };
     let api_files = files.clone();
     let operator =
         move |State(agent): State<AgentHandle>, method: Method, headers: HeaderMap, body: Bytes| {
             let files = api_files.clone();
             async move { operator_api(agent, files, method, headers, body).await }
         };
-    let routes = Router::new()
+    let executor = Router::new()
         .route("/api/v1/executor", any(executor_api))
+        .route_layer(guard(Realm::Executor));
+    let readwrite = Router::new()
         .route("/api/v1", any(operator))
+        .route_layer(guard(Realm::ReadWrite));
+    let readonly = Router::new()
         .route("/state", any(state))
         .route("/state.json", any(state))
         .route("/flags", any(flags))
+        .route_layer(guard(Realm::ReadOnly));
+    let routes = executor
+        .merge(readwrite)
+        .merge(readonly)
         .route("/health", any(health))
         .with_state(agent.clone());
     let top = Router::new()
         .route("/metrics/snapshot", any(metrics))
+        .route_layer(guard(Realm::ReadOnly))
         .route("/version", any(version))
         .with_state(agent);
     Router::new()
         .nest("/slave(1)", routes.clone())
         .merge(routes)
         .merge(top)
-        .merge(super::files::routes(files))
+        .merge(super::files::routes(files).route_layer(guard(Realm::ReadOnly)))
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(api::refuse_oversized))
 }
@@ -119,6 +139,15 @@ async fn executor_api(
         Ok(c) => c,
         Err(r) => return r,
     };
+    // Set by the realm's guard only when executors authenticate.
+    let caller = match (
+        extensions.get::<crate::security::jwt::Claims>(),
+        extensions.get::<crate::security::Principal>(),
+    ) {
+        (Some(claims), _) => Some(Caller::Token(claims.clone())),
+        (None, Some(principal)) => Some(Caller::Principal(principal.clone())),
+        (None, None) => None,
+    };
     if call.r#type == Some(exec::call::Type::Subscribe as i32) {
         let (tx, rx) = mpsc::channel(EXECUTOR_STREAM_BUFFER);
         let (reply_tx, reply_rx) = oneshot::channel();
@@ -127,6 +156,7 @@ async fn executor_api(
         if agent
             .send(Command::ExecutorSubscribe {
                 call,
+                caller,
                 events: tx,
                 reply: reply_tx,
             })
@@ -154,6 +184,7 @@ async fn executor_api(
     if agent
         .send(Command::ExecutorCall {
             call,
+            caller,
             reply: reply_tx,
         })
         .await

@@ -31,6 +31,7 @@
 // Mesos's deprecated fields (ExecutorInfo.source, ...) are still part of the contract.
 #![allow(deprecated)]
 
+pub mod authn;
 pub mod beneath;
 pub mod containerizer;
 pub mod daemon;
@@ -103,6 +104,9 @@ pub struct Config {
     pub fetch: fetcher::FetchOptions,
     /// Effective flags as text, for `/flags` and GET_FLAGS.
     pub flags: Vec<(String, String)>,
+    /// Who may call the agent's endpoints, the key executors' tokens are signed with, the
+    /// credential presented to the master (agent/authn.rs).
+    pub security: authn::Settings,
 }
 
 pub use crate::common::time::Time;

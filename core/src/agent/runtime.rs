@@ -44,11 +44,14 @@ pub enum Command {
     FromMaster(Box<wire::master_message::Message>),
     ExecutorSubscribe {
         call: exec::Call,
+        /// Who authenticated the call, when executors authenticate.
+        caller: Option<super::authn::Caller>,
         events: mpsc::Sender<exec::Event>,
         reply: oneshot::Sender<Result<ConnId, CallError>>,
     },
     ExecutorCall {
         call: exec::Call,
+        caller: Option<super::authn::Caller>,
         reply: oneshot::Sender<Result<(), CallError>>,
     },
     ExecutorStreamClosed {
@@ -387,8 +390,11 @@ async fn connect(
     let mut client = wire::agent_service_client::AgentServiceClient::new(channel)
         .max_decoding_message_size(64 * 1024 * 1024)
         .max_encoding_message_size(64 * 1024 * 1024);
-    let hello = handle
-        .read(|a| a.hello())
+    let (hello, authorization) = handle
+        .read(|a| {
+            let credential = a.config.security.credential.as_ref().map(|c| c.basic());
+            (a.hello(), credential)
+        })
         .await
         .map_err(|e| e.to_string())?;
     let reregister = matches!(hello, wire::agent_message::Message::Reregister(_));
@@ -398,8 +404,15 @@ async fn connect(
     })
     .await
     .map_err(|e| e.to_string())?;
+    // `--credential` as HTTP Basic in the session request's metadata (agent/authn.rs).
+    let mut request = tonic::Request::new(ReceiverStream::new(rx));
+    if let Some(basic) = authorization {
+        let value = tonic::metadata::MetadataValue::try_from(basic.as_str())
+            .map_err(|_| "the credential cannot be sent as a header".to_string())?;
+        request.metadata_mut().insert("authorization", value);
+    }
     let inbound = client
-        .session(ReceiverStream::new(rx))
+        .session(request)
         .await
         .map_err(|e| e.message().to_string())?
         .into_inner();
@@ -458,9 +471,14 @@ impl Runtime {
             Command::FromMaster(m) => self.agent.from_master(t, *m),
             Command::ExecutorSubscribe {
                 call,
+                caller,
                 events,
                 reply,
             } => {
+                if let Err(e) = self.agent.verify_executor_caller(&call, caller.as_ref()) {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
                 let conn = self.next_conn;
                 self.next_conn += 1;
                 self.executors.insert(conn, events);
@@ -474,7 +492,15 @@ impl Runtime {
                     }
                 }
             }
-            Command::ExecutorCall { call, reply } => {
+            Command::ExecutorCall {
+                call,
+                caller,
+                reply,
+            } => {
+                if let Err(e) = self.agent.verify_executor_caller(&call, caller.as_ref()) {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
                 // A terminal update may be the first sign of an OOM kill: look before the
                 // agent takes it, so the task ends with the limitation.
                 let terminal = call.update.as_ref().is_some_and(|u| {

@@ -32,6 +32,7 @@ fn config() -> Config {
         isolation: Default::default(),
         fetch: Default::default(),
         flags: vec![],
+        security: Default::default(),
     }
 }
 
@@ -1126,5 +1127,124 @@ fn a_call_with_an_invalid_executor_id_is_answered_as_an_unknown_executor() {
         Err(super::CallError::BadRequest(
             "Executor cannot be found".into()
         ))
+    );
+}
+
+/// Mesos's executor token (`Slave::generateSecret` with `JWTSecretGenerator`): with a
+/// `--jwt_secret_key`, each executor's environment holds an HS256 JWT over its framework,
+/// executor and container ids; and `verifyExecutorClaims` (src/slave/http.cpp): a call is
+/// taken only from the token of the executor it names, in its current container, else 403
+/// with Mesos's text. A Basic principal (no claims) cannot act as an executor.
+#[test]
+fn an_executor_is_given_a_token_for_its_own_ids_and_only_that_token_acts_for_it() {
+    use super::authn::Caller;
+    use crate::security::jwt::{self, JwtKey};
+    let key = JwtKey::new(b"the agent's key: thirty-two bytes").unwrap();
+    let mut h = H::new();
+    h.agent.config.security.jwt_key = Some(key.clone());
+    h.run("t1");
+    h.run("t2");
+    let launches = h.take(|e| match e {
+        Effect::Launch(l) => Some((**l).clone()),
+        _ => None,
+    });
+    assert_eq!(launches.len(), 2);
+    let token_of = |l: &super::Launch| {
+        l.environment
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
+            .map(|(_, v)| v.clone())
+            .expect("a token in the executor's environment")
+    };
+    let claims = |l: &super::Launch| jwt::verify(&key, &token_of(l), i64::MAX).unwrap();
+    for l in &launches {
+        let want: jwt::Claims = [
+            ("fid", l.framework_id.as_str()),
+            ("eid", l.executor_id.as_str()),
+            ("cid", l.container_id.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(claims(l), want);
+    }
+    let call = |eid: &str| exec::Call {
+        executor_id: v1::ExecutorId { value: eid.into() },
+        framework_id: v1::FrameworkId { value: "F".into() },
+        r#type: Some(exec::call::Type::Subscribe as i32),
+        ..Default::default()
+    };
+    let t1 = Caller::Token(claims(&launches[0]));
+    let t2 = Caller::Token(claims(&launches[1]));
+    assert_eq!(
+        h.agent.verify_executor_caller(&call("t1"), Some(&t1)),
+        Ok(())
+    );
+    assert_eq!(
+        h.agent.verify_executor_caller(&call("t2"), Some(&t2)),
+        Ok(())
+    );
+    // Executors do not authenticate: no caller, no check.
+    assert_eq!(h.agent.verify_executor_caller(&call("t2"), None), Ok(()));
+    // t1's token for t2's ids.
+    let Err(super::CallError::Forbidden(m)) =
+        h.agent.verify_executor_caller(&call("t2"), Some(&t1))
+    else {
+        panic!("another executor's token was taken");
+    };
+    assert!(
+        m.starts_with("Authenticated principal '{\"claims\":{")
+            && m.ends_with(
+                "does not contain an 'eid' claim with the executor ID t2, which is set in the call"
+            ),
+        "{m}"
+    );
+    // The right ids in another container (an earlier run of the executor).
+    let mut stale = claims(&launches[0]);
+    stale.insert("cid".into(), "an-old-container".into());
+    let Err(super::CallError::Forbidden(m)) = h
+        .agent
+        .verify_executor_caller(&call("t1"), Some(&Caller::Token(stale)))
+    else {
+        panic!("a token of another container was taken");
+    };
+    assert!(
+        m.ends_with("does not contain a 'cid' claim with the correct active ContainerID"),
+        "{m}"
+    );
+    // An operator's Basic principal.
+    let ops = Caller::Principal(crate::security::Principal::new("ops").unwrap());
+    assert_eq!(
+        h.agent.verify_executor_caller(&call("t1"), Some(&ops)),
+        Err(super::CallError::Forbidden(
+            "Authenticated principal 'ops' does not contain an 'fid' claim with the framework \
+             ID F, which is set in the call"
+                .into()
+        ))
+    );
+    // Unknown executors are still 400s, before any claim is looked at.
+    assert_eq!(
+        h.agent.verify_executor_caller(&call("nope"), Some(&t1)),
+        Err(super::CallError::BadRequest(
+            "Executor cannot be found".into()
+        ))
+    );
+}
+
+/// Without `--jwt_secret_key` executors get no token (Mesos has no secret generator then).
+#[test]
+fn without_a_key_executors_get_no_token() {
+    let mut h = H::new();
+    h.run("t1");
+    let envs = h.take(|e| match e {
+        Effect::Launch(l) => Some(l.environment.clone()),
+        _ => None,
+    });
+    assert_eq!(envs.len(), 1);
+    assert!(
+        !envs[0]
+            .iter()
+            .any(|(k, _)| k == "MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
     );
 }

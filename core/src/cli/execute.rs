@@ -1,6 +1,11 @@
 //! `remesos execute`: launches one command task and follows it to the end, like Mesos's
 //! `mesos-execute`, friendlier: progress while waiting for an offer, every state change,
 //! the task's stdout and stderr streamed from its sandbox, and the task's exit code as ours.
+//!
+//! Authentication as mesos-execute's (src/cli/execute.cpp): `--principal` becomes
+//! `FrameworkInfo.principal`; with `--secret` too, the credential goes as HTTP Basic on every
+//! request (`--secret=file:///path` reads it from a file, as every string flag). The same
+//! credential is presented to the agent's `/files` when following the task's output.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -12,7 +17,7 @@ use remesos_proto::v1;
 use v1::scheduler as sched;
 
 use crate::client::scheduler::Subscription;
-use crate::client::{Format, HttpClient};
+use crate::client::{Credential, Format, HttpClient, Identity};
 use crate::flags::{Flag, Flags, LoadedFlags};
 use crate::resources::Resources;
 
@@ -38,6 +43,28 @@ pub fn flags() -> Flags {
             "User to run the task as (default: the current user)",
         ))
         .flag(Flag::bool("quiet", "Only the task's output and exit code").default(false))
+        .flag(Flag::string(
+            "principal",
+            "The principal to use for framework authentication",
+        ))
+        .flag(Flag::string(
+            "secret",
+            "The secret to use for framework authentication (file:///path reads it from a file)",
+        ))
+}
+
+/// `--principal` and `--secret` as mesos-execute reads them: a principal alone fills
+/// `FrameworkInfo.principal` without authenticating; a secret alone cannot be used.
+fn credential(loaded: &LoadedFlags) -> Result<(Option<String>, Option<Credential>), String> {
+    match (loaded.get_str("principal"), loaded.get_str("secret")) {
+        (None, None) => Ok((None, None)),
+        (None, Some(_)) => Err("flag 'secret' needs flag 'principal'".into()),
+        (Some(principal), None) => Ok((Some(principal.to_string()), None)),
+        (Some(principal), Some(secret)) => {
+            let credential = Credential::new(principal, secret).map_err(|e| e.to_string())?;
+            Ok((Some(principal.to_string()), Some(credential)))
+        }
+    }
 }
 
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
@@ -83,6 +110,8 @@ pub fn exit_code(status: &v1::TaskStatus) -> u8 {
 struct Follower {
     http: HttpClient,
     url: String,
+    /// The framework's credential, as HTTP Basic (agents with `--authenticate_http_readonly`).
+    authorization: Option<String>,
     offsets: [i64; 2],
 }
 
@@ -95,7 +124,12 @@ impl Follower {
                     "{}/{name}&offset={}&length=65536",
                     self.url, self.offsets[i]
                 );
-                let Ok((200, body)) = self.http.get(&url).await else {
+                let headers: Vec<(&str, &str)> = self
+                    .authorization
+                    .iter()
+                    .map(|a| ("Authorization", a.as_str()))
+                    .collect();
+                let Ok((200, body)) = self.http.get_with(&url, &headers).await else {
                     break;
                 };
                 let Ok(v) = serde_json::from_slice::<Value>(&body) else {
@@ -136,6 +170,8 @@ async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
         .to_string();
     let role = loaded.get_str("role").unwrap_or("*").to_string();
     let quiet = loaded.get_bool("quiet").unwrap_or(false);
+    let (principal, credential) = credential(loaded)?;
+    let identity = Identity::framework(credential);
     let wanted = Resources::parse(loaded.get_str("resources").unwrap_or("cpus:1;mem:128"), "*")
         .map_err(|e| e.to_string())?;
     let environment = match loaded.get_str("env") {
@@ -168,18 +204,20 @@ async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
         user,
         name: name.clone(),
         roles: vec![role.clone()],
+        principal,
         capabilities: vec![v1::framework_info::Capability {
             r#type: Some(v1::framework_info::capability::Type::MultiRole as i32),
         }],
         ..Default::default()
     };
-    let mut sub = Subscription::subscribe(
+    let mut sub = Subscription::subscribe_as(
         &master,
         sched::call::Subscribe {
             framework_info: info,
             ..Default::default()
         },
         Format::Protobuf,
+        &identity,
     )
     .await
     .map_err(|e| format!("failed to subscribe at {master}: {e}"))?;
@@ -266,6 +304,7 @@ async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
                         "{}://{agent}/files/read?path={path}",
                         crate::client::scheme()
                     ),
+                    authorization: identity.credential.as_ref().map(Credential::authorization),
                     offsets: [0, 0],
                 });
             }
@@ -303,5 +342,52 @@ async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
                 return Ok(exit_code(&status));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(args: &[&str], env: &[(&str, &str)]) -> LoadedFlags {
+        flags().load(args, env.iter().copied()).unwrap()
+    }
+
+    /// mesos-execute (src/cli/execute.cpp): `--principal` sets FrameworkInfo.principal; only
+    /// with `--secret` is there a credential to authenticate with.
+    #[test]
+    fn principal_and_secret_build_the_credential_as_mesos_execute_does() {
+        assert_eq!(credential(&load(&[], &[])), Ok((None, None)));
+        assert_eq!(
+            credential(&load(&["--principal=alice"], &[])),
+            Ok((Some("alice".into()), None))
+        );
+        let (principal, c) =
+            credential(&load(&["--principal=alice", "--secret=s3cret"], &[])).unwrap();
+        assert_eq!(principal.as_deref(), Some("alice"));
+        assert_eq!(c, Some(Credential::new("alice", "s3cret").unwrap()));
+        // Mesos's MESOS_<FLAG> environment, as every flag.
+        let (_, c) = credential(&load(
+            &[],
+            &[("MESOS_PRINCIPAL", "bob"), ("MESOS_SECRET", "x")],
+        ))
+        .unwrap();
+        assert_eq!(c, Some(Credential::new("bob", "x").unwrap()));
+    }
+
+    #[test]
+    fn a_secret_file_is_read_and_a_secret_without_principal_is_refused() {
+        let file = std::env::temp_dir().join(format!("secret-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&file, "from-file\n").unwrap();
+        let secret = format!("--secret=file://{}", file.display());
+        let (_, c) = credential(&load(&["--principal=alice", &secret], &[])).unwrap();
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(c, Some(Credential::new("alice", "from-file").unwrap()));
+        assert_eq!(
+            credential(&load(&["--secret=s"], &[])),
+            Err("flag 'secret' needs flag 'principal'".to_string())
+        );
+        // A principal HTTP Basic cannot carry is refused before anything is sent.
+        assert!(credential(&load(&["--principal=a:b", "--secret=s"], &[])).is_err());
     }
 }

@@ -23,12 +23,13 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
 async fn run(loaded: LoadedFlags) -> Result<(), String> {
     let cluster = start(loaded).await?;
     let num = cluster.agents.len();
+    let scheme = crate::client::scheme();
     println!(
-        "remesos local: master at http://{} with {num} agent(s)",
+        "remesos local: master at {scheme}://{} with {num} agent(s)",
         cluster.master
     );
     for a in &cluster.agents {
-        println!("  agent at http://{}", a.address);
+        println!("  agent at {scheme}://{}", a.address);
     }
     println!(
         "Point a framework at {0} (e.g. --master={0}); Ctrl-C stops the cluster.",

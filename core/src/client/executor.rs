@@ -607,6 +607,38 @@ mod tests {
         base().into_iter().filter(|(k, _)| *k != name).collect()
     }
 
+    /// Mesos's executor library sends the agent's token on every call as `Authorization:
+    /// Bearer <MESOS_EXECUTOR_AUTHENTICATION_TOKEN>` (src/executor/executor.cpp); the agent
+    /// checks it under `--authenticate_http_executors`.
+    #[tokio::test]
+    async fn the_executor_token_goes_as_bearer_on_every_call() {
+        use crate::client::scheduler::tests::{FakeMaster, header};
+        let agent = FakeMaster::start(200).await;
+        let endpoint: &'static str = Box::leak(agent.address.clone().into_boxed_str());
+        let env = ExecutorEnv::from_env(with(&[
+            ("MESOS_AGENT_ENDPOINT", endpoint),
+            ("MESOS_EXECUTOR_AUTHENTICATION_TOKEN", "header.payload.sig"),
+        ]))
+        .unwrap();
+        let connection = Connection::new(&env, Format::Protobuf);
+        connection.message(b"hi".to_vec()).await.unwrap();
+        connection.heartbeat().await.unwrap();
+        let without = ExecutorEnv::from_env(with(&[("MESOS_AGENT_ENDPOINT", endpoint)])).unwrap();
+        Connection::new(&without, Format::Protobuf)
+            .heartbeat()
+            .await
+            .unwrap();
+        let seen = agent.seen();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        for call in &seen[..2] {
+            assert_eq!(
+                header(call, "authorization"),
+                Some("Bearer header.payload.sig")
+            );
+        }
+        assert_eq!(header(&seen[2], "authorization"), None);
+    }
+
     #[test]
     fn parses_the_mesos_executor_environment() {
         let env = ExecutorEnv::from_env(with(&[("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "7secs")]))

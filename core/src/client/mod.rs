@@ -1,6 +1,7 @@
 //! Rust clients of the v1 scheduler and executor APIs (the operator API follows), used by
 //! tests, benchmarks, the CLI (`remesos execute`, `remesos executor`) and the JNI driver.
 
+pub mod credential;
 pub mod driver;
 pub mod executor;
 pub mod scheduler;
@@ -13,6 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 pub use crate::api::Format;
+pub use credential::{Credential, CredentialError, Identity};
 
 /// Errors of the v1 clients.
 #[derive(Debug, thiserror::Error)]
@@ -52,12 +54,7 @@ pub fn scheme() -> &'static str {
 
 impl Default for HttpClient {
     fn default() -> Self {
-        let tls = match crate::security::tls::current() {
-            Ok(Some(tls)) => Ok(Some(tls)),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        };
-        let inner = tls.map(|tls| {
+        let inner = crate::security::tls::current().map(|tls| {
             let connector = hyper_rustls::HttpsConnectorBuilder::new();
             let connector = match tls {
                 Some(tls) => connector.with_tls_config((*tls.client).clone()),
@@ -112,7 +109,16 @@ impl HttpClient {
     }
 
     pub async fn get(&self, url: &str) -> Result<(u16, Bytes)> {
-        let request = hyper::Request::get(url)
+        self.get_with(url, &[]).await
+    }
+
+    /// GETs `url` with extra `headers` (e.g. `Authorization`).
+    pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Result<(u16, Bytes)> {
+        let mut request = hyper::Request::get(url);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let request = request
             .body(Full::new(Bytes::new()))
             .map_err(|e| Error::Http(e.to_string()))?;
         let response = self

@@ -1,6 +1,7 @@
 //! A client of the v1 scheduler API (`/api/v1/scheduler`, reference/mesos-contract.md §3.2):
 //! SUBSCRIBE opens the event stream; every other call is a separate POST carrying the
-//! stream's `Mesos-Stream-Id`.
+//! stream's `Mesos-Stream-Id`. Every request carries the client's [`Identity`] (its
+//! credential as HTTP Basic, as Mesos's v1 scheduler library sends it).
 
 use http_body_util::BodyExt;
 use prost::Message;
@@ -9,7 +10,7 @@ use remesos_proto::recordio;
 use remesos_proto::v1;
 use v1::scheduler as sched;
 
-use super::{Error, Format, HttpClient, Result};
+use super::{Error, Format, HttpClient, Identity, Result};
 
 /// Largest event the client accepts (offers for thousands of agents fit easily).
 const MAX_EVENT_BYTES: usize = 64 * 1024 * 1024;
@@ -34,6 +35,8 @@ pub struct Subscription {
     client: HttpClient,
     url: String,
     format: Format,
+    /// Headers of every request (see [`Identity::headers`]).
+    identity: Vec<(&'static str, String)>,
     pub stream_id: String,
     pub framework_id: v1::FrameworkId,
     pub master_info: Option<v1::MasterInfo>,
@@ -51,11 +54,24 @@ impl Subscription {
         subscribe: sched::call::Subscribe,
         format: Format,
     ) -> Result<Subscription> {
+        Self::subscribe_as(master, subscribe, format, &Identity::default()).await
+    }
+
+    /// [`Subscription::subscribe`] presenting `identity` on the SUBSCRIBE and on every call
+    /// made through this subscription.
+    pub async fn subscribe_as(
+        master: &str,
+        subscribe: sched::call::Subscribe,
+        format: Format,
+        identity: &Identity,
+    ) -> Result<Subscription> {
         if master.trim().starts_with("zk://") {
             let detector = crate::zk::MasterDetector::parse(master).map_err(Error::Http)?;
-            return Self::subscribe_detected(&detector, subscribe, format).await;
+            return Self::subscribe_detected_as(&detector, subscribe, format, identity).await;
         }
         let client = HttpClient::default();
+        let identity = identity.headers();
+        let headers: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut url = format!("{}://{master}/api/v1/scheduler", super::scheme());
         let framework_id = subscribe.framework_info.id.clone();
         let call = sched::Call {
@@ -71,7 +87,7 @@ impl Subscription {
                     &url,
                     format.media_type(),
                     format.media_type(),
-                    &[],
+                    &headers,
                     format.encode(&call),
                 )
                 .await?;
@@ -111,6 +127,7 @@ impl Subscription {
             client,
             url,
             format,
+            identity,
             stream_id,
             framework_id: v1::FrameworkId::default(),
             master_info: None,
@@ -152,11 +169,21 @@ impl Subscription {
         subscribe: sched::call::Subscribe,
         format: Format,
     ) -> Result<Subscription> {
+        Self::subscribe_detected_as(detector, subscribe, format, &Identity::default()).await
+    }
+
+    /// [`Subscription::subscribe_detected`] presenting `identity`.
+    pub async fn subscribe_detected_as(
+        detector: &crate::zk::MasterDetector,
+        subscribe: sched::call::Subscribe,
+        format: Format,
+        identity: &Identity,
+    ) -> Result<Subscription> {
         let master = detector
             .leader_within(std::time::Duration::from_secs(60))
             .await
             .ok_or_else(|| Error::Http("no leading master was detected".to_string()))?;
-        Box::pin(Self::subscribe(&master, subscribe, format)).await
+        Box::pin(Self::subscribe_as(&master, subscribe, format, identity)).await
     }
 
     /// The next event on the stream (heartbeats included).
@@ -202,6 +229,7 @@ impl Subscription {
             client: self.client.clone(),
             url: self.url.clone(),
             format: self.format,
+            identity: self.identity.clone(),
             stream_id: self.stream_id.clone(),
             framework_id: self.framework_id.clone(),
         }
@@ -214,6 +242,7 @@ pub struct Caller {
     client: HttpClient,
     url: String,
     format: Format,
+    identity: Vec<(&'static str, String)>,
     stream_id: String,
     framework_id: v1::FrameworkId,
 }
@@ -223,13 +252,15 @@ impl Caller {
     /// status (202 or 200).
     pub async fn call(&self, mut call: sched::Call) -> Result<u16> {
         call.framework_id = Some(self.framework_id.clone());
+        let mut headers = vec![("Mesos-Stream-Id", self.stream_id.as_str())];
+        headers.extend(self.identity.iter().map(|(k, v)| (*k, v.as_str())));
         let response = self
             .client
             .post(
                 &self.url,
                 self.format.media_type(),
                 self.format.media_type(),
-                &[("Mesos-Stream-Id", self.stream_id.as_str())],
+                &headers,
                 self.format.encode(&call),
             )
             .await?;
@@ -243,5 +274,179 @@ impl Caller {
                 body: String::from_utf8_lossy(&body).into_owned(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper_util::rt::TokioIo;
+
+    use super::*;
+    use crate::client::{Credential, Identity, credential::DRIVER_MARKER};
+
+    /// One request the fake master saw: its headers and the call (protobuf).
+    #[derive(Debug, Clone)]
+    pub(crate) struct Seen {
+        pub headers: hyper::HeaderMap,
+        pub call: Option<sched::Call>,
+    }
+
+    /// A stand-in for the master's scheduler endpoint (a unit-test fake, not a master): it
+    /// records every request and answers SUBSCRIBE with `subscribe_status` (200: a stream
+    /// holding one SUBSCRIBED event) and anything else with 202 (so it serves as an agent's
+    /// executor endpoint too).
+    pub(crate) struct FakeMaster {
+        pub address: String,
+        pub seen: Arc<Mutex<Vec<Seen>>>,
+    }
+
+    impl FakeMaster {
+        pub(crate) async fn start(subscribe_status: u16) -> FakeMaster {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap().to_string();
+            let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+            let record = seen.clone();
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let record = record.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |request| {
+                            let record = record.clone();
+                            async move {
+                                Ok::<_, std::convert::Infallible>(
+                                    answer(request, subscribe_status, &record).await,
+                                )
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+            FakeMaster { address, seen }
+        }
+
+        pub(crate) fn seen(&self) -> Vec<Seen> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    async fn answer(
+        request: hyper::Request<hyper::body::Incoming>,
+        subscribe_status: u16,
+        record: &Mutex<Vec<Seen>>,
+    ) -> hyper::Response<Full<Bytes>> {
+        let headers = request.headers().clone();
+        let body = request.into_body().collect().await.unwrap().to_bytes();
+        let call = sched::Call::decode(body).ok();
+        let subscribe = call.as_ref().and_then(|c| c.subscribe.as_ref()).is_some();
+        record.lock().unwrap().push(Seen { headers, call });
+        let response = hyper::Response::builder();
+        if !subscribe {
+            return response.status(202).body(Full::default()).unwrap();
+        }
+        if subscribe_status != 200 {
+            return response
+                .status(subscribe_status)
+                .body(Full::default())
+                .unwrap();
+        }
+        let subscribed = sched::Event {
+            r#type: Some(sched::event::Type::Subscribed as i32),
+            subscribed: Some(sched::event::Subscribed {
+                framework_id: v1::FrameworkId { value: "fw".into() },
+                heartbeat_interval_seconds: Some(15.0),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut stream = Vec::new();
+        recordio::encode(&subscribed.encode_to_vec(), &mut stream);
+        response
+            .status(200)
+            .header("Mesos-Stream-Id", "stream-1")
+            .body(Full::new(Bytes::from(stream)))
+            .unwrap()
+    }
+
+    pub(crate) fn header<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
+        seen.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Mesos's v1 scheduler library authenticates every request, not only SUBSCRIBE
+    /// (src/scheduler/scheduler.cpp: `authenticatee->authenticate` in `send` and `_send`).
+    #[tokio::test]
+    async fn the_credential_goes_as_basic_on_subscribe_and_on_every_call() {
+        let master = FakeMaster::start(200).await;
+        let credential = Credential::new("alice", "secret").unwrap();
+        let sub = Subscription::subscribe_as(
+            &master.address,
+            sched::call::Subscribe::default(),
+            Format::Protobuf,
+            &Identity::framework(Some(credential.clone())),
+        )
+        .await
+        .unwrap();
+        let revive = sched::Call {
+            r#type: Some(sched::call::Type::Revive as i32),
+            ..Default::default()
+        };
+        assert_eq!(sub.call(revive.clone()).await.unwrap(), 202);
+        assert_eq!(sub.caller().call(revive).await.unwrap(), 202);
+        let seen = master.seen();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        for request in &seen {
+            assert_eq!(
+                header(request, "authorization"),
+                Some("Basic YWxpY2U6c2VjcmV0"),
+                "{request:?}"
+            );
+            // A v1 framework is not a driver.
+            assert_eq!(header(request, DRIVER_MARKER.0), None);
+        }
+        assert_eq!(header(&seen[1], "mesos-stream-id"), Some("stream-1"));
+    }
+
+    #[tokio::test]
+    async fn without_a_credential_no_authorization_is_sent() {
+        let master = FakeMaster::start(200).await;
+        let sub = Subscription::subscribe(
+            &master.address,
+            sched::call::Subscribe::default(),
+            Format::Protobuf,
+        )
+        .await
+        .unwrap();
+        sub.call(sched::Call {
+            r#type: Some(sched::call::Type::Revive as i32),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        for request in master.seen() {
+            assert_eq!(header(&request, "authorization"), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_subscribe_reports_the_masters_status() {
+        let master = FakeMaster::start(401).await;
+        let refused = Subscription::subscribe_as(
+            &master.address,
+            sched::call::Subscribe::default(),
+            Format::Protobuf,
+            &Identity::framework(Some(Credential::new("alice", "wrong").unwrap())),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(Error::Status { status: 401, .. })),
+            "{:?}",
+            refused.err()
+        );
     }
 }

@@ -74,15 +74,16 @@ impl Agent {
         }
     }
 
-    /// The agent's URL as Mesos puts it in offers: `http://<ip>:<port>/slave(1)`.
-    pub fn url(&self) -> v1::Url {
+    /// The agent's URL as Mesos puts it in offers: `http://<ip>:<port>/slave(1)`
+    /// (`https` when every agent serves TLS only, [`super::Config::https_only`]).
+    pub fn url(&self, https_only: bool) -> v1::Url {
         let (ip, port) = self
             .endpoint
             .rsplit_once(':')
             .map(|(ip, port)| (ip.to_string(), port.parse::<i32>().unwrap_or(5051)))
             .unwrap_or_else(|| (self.endpoint.clone(), 5051));
         v1::Url {
-            scheme: "http".to_string(),
+            scheme: if https_only { "https" } else { "http" }.to_string(),
             address: v1::Address {
                 hostname: Some(self.info.hostname.clone()),
                 ip: Some(ip),

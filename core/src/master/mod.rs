@@ -174,6 +174,10 @@ pub struct Config {
     /// Effective flags as text, for `/flags` and GET_FLAGS.
     pub flags: Vec<(String, String)>,
     pub allocator: allocator::Options,
+    /// TLS without downgrade (`LIBPROCESS_SSL_ENABLED`, security/tls.rs): the agents'
+    /// URLs in offers are `https` (master.cpp's "TODO: Set https if only https is
+    /// supported"), else `http` as Mesos sets them.
+    pub https_only: bool,
 }
 
 impl Default for Config {
@@ -201,6 +205,7 @@ impl Default for Config {
             registry_max_agent_count: 102_400,
             flags: vec![],
             allocator: allocator::Options::default(),
+            https_only: false,
         }
     }
 }
@@ -578,7 +583,7 @@ impl Master {
             return;
         };
         let hostname = agent.hostname().to_string();
-        let url = agent.url();
+        let url = agent.url(self.config.https_only);
         let attributes = agent.info.attributes.clone();
         let domain = agent.info.domain.clone();
         let unavailability = self.maintenance.unavailability(agent);

@@ -201,6 +201,19 @@ fn response(ty: RespType) -> op::Response {
 
 impl Master {
     /// Performs an operator's command (inside the actor) and answers it.
+    /// An operator's command from `principal` (`None`: the request was not authenticated).
+    /// The principal is the subject the local authorizer will be asked about; until it is
+    /// consulted here, every principal may do what an unauthenticated operator may.
+    pub fn operator_as(
+        &mut self,
+        now: Time,
+        command: OperatorCommand,
+        principal: Option<&crate::security::Principal>,
+    ) -> Result<OperatorReply, OperatorError> {
+        let _subject = principal;
+        self.operator(now, command)
+    }
+
     pub fn operator(
         &mut self,
         now: Time,

@@ -23,6 +23,7 @@ use super::validation::CallError;
 use super::{ConnId, Effect, Master, ReplyId};
 use crate::common::id::AgentId;
 use crate::registry::RegistryError;
+use crate::security::Principal;
 use crate::supervisor::{OnPanic, exit_on_panic, supervise};
 
 /// Events in flight per framework stream: the channel between the master actor and the
@@ -72,13 +73,18 @@ pub type Waiter = oneshot::Sender<Result<(), RegistryError>>;
 pub type Durable = oneshot::Receiver<Result<(), RegistryError>>;
 
 pub enum Command {
+    /// A scheduler's SUBSCRIBE; `principal` is the request's authenticated principal (`None`
+    /// when its realm was not protected, master/http/authn.rs).
     Subscribe {
         call: sched::Call,
+        principal: Option<Principal>,
         events: mpsc::Sender<sched::Event>,
         reply: Reply<Result<(ConnId, String, String), CallError>>,
     },
+    /// A scheduler's other calls, from `principal` (as for `Subscribe`).
     Call {
         call: sched::Call,
+        principal: Option<Principal>,
         stream_id: Option<String>,
         reply: Reply<Result<CallOk, CallError>>,
     },
@@ -106,6 +112,8 @@ pub enum Command {
     /// An operator's command (the v1 operator API, the JSON endpoints).
     Operator {
         command: OperatorCommand,
+        /// The request's authenticated principal (`None` when its realm was not protected).
+        principal: Option<Principal>,
         reply: Reply<Result<Operated, OperatorError>>,
     },
     /// Panics inside the actor, `reply` unanswered: the tests' way to exercise the panic
@@ -156,8 +164,22 @@ impl MasterHandle {
         &self,
         command: OperatorCommand,
     ) -> Result<Result<Operated, OperatorError>, Gone> {
+        self.operator_as(command, None).await
+    }
+
+    /// [`MasterHandle::operator`] for a request authenticated as `principal`.
+    pub async fn operator_as(
+        &self,
+        command: OperatorCommand,
+        principal: Option<Principal>,
+    ) -> Result<Result<Operated, OperatorError>, Gone> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Operator { command, reply }).await?;
+        self.send(Command::Operator {
+            command,
+            principal,
+            reply,
+        })
+        .await?;
         answer.await.map_err(|_| Gone)
     }
 }
@@ -363,6 +385,7 @@ impl Runtime {
         match command {
             Command::Subscribe {
                 call,
+                principal,
                 events,
                 reply,
             } => {
@@ -376,7 +399,7 @@ impl Runtime {
                         close_when_drained: false,
                     },
                 );
-                match self.master.subscribe_on(t, conn, call) {
+                match self.master.subscribe_as(t, conn, call, principal) {
                     Ok(super::Subscribed {
                         stream_id,
                         framework_id,
@@ -398,10 +421,14 @@ impl Runtime {
             }
             Command::Call {
                 call,
+                principal,
                 stream_id,
                 reply,
             } => {
-                let _ = reply.send(self.master.call(t, stream_id.as_deref(), call));
+                let _ = reply.send(
+                    self.master
+                        .call_as(t, stream_id.as_deref(), call, principal),
+                );
             }
             Command::FrameworkStreamClosed { conn } => {
                 if let Some(Conn::Framework { framework_id, .. }) = self.conns.remove(&conn) {
@@ -486,8 +513,12 @@ impl Runtime {
                     self.operator_streams.len() as u64;
                 let _ = reply.send(self.master.get_state());
             }
-            Command::Operator { command, reply } => {
-                let answer = match self.master.operator(t, command) {
+            Command::Operator {
+                command,
+                principal,
+                reply,
+            } => {
+                let answer = match self.master.operator_as(t, command, principal.as_ref()) {
                     Ok(OperatorReply::Persisting(id)) => {
                         // The request waits for the write's outcome (`registry_done`).
                         let (waiter, durable) = oneshot::channel();
@@ -773,6 +804,7 @@ mod tests {
         let (reply, subscribed) = oneshot::channel();
         handle
             .send(Command::Subscribe {
+                principal: None,
                 call: sched::Call {
                     r#type: Some(sched::call::Type::Subscribe as i32),
                     subscribe: Some(sched::call::Subscribe {
@@ -820,6 +852,7 @@ mod tests {
         let (reply, answered) = oneshot::channel();
         handle
             .send(Command::Call {
+                principal: None,
                 call: sched::Call {
                     framework_id: Some(v1::FrameworkId {
                         value: FRAMEWORK.into(),
@@ -886,6 +919,7 @@ mod tests {
         let (reply, answered) = oneshot::channel();
         handle
             .send(Command::Call {
+                principal: None,
                 call: sched::Call {
                     framework_id: Some(v1::FrameworkId {
                         value: framework_id.clone(),

@@ -3223,3 +3223,27 @@ fn subscribe_answers_the_framework_now_on_the_connection() {
         .unwrap();
     assert_eq!(answer.framework_id, None);
 }
+
+/// master.cpp puts `http` in the offers' agent URL ("TODO(bmahler): Set https if only https
+/// is supported"); with TLS and no downgrade (security/tls.rs) every agent serves https only.
+#[test]
+fn offers_name_the_agent_url_https_when_every_port_is_tls_only() {
+    for (https_only, scheme) in [(false, "http"), (true, "https")] {
+        let mut h = Harness::with_config(Config {
+            https_only,
+            ..Config::default()
+        });
+        h.add_agent("host1", "cpus:1;mem:128");
+        let fw = h.subscribe(framework("f"));
+        h.allocate();
+        let offers = h.offers(&fw);
+        let url = offers[0]
+            .url
+            .as_ref()
+            .expect("an offer carries its agent's URL");
+        assert_eq!(url.scheme, scheme);
+    }
+}
+
+/// The principal rules of the scheduler API (issue 14).
+mod principal;

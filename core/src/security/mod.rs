@@ -16,12 +16,29 @@
 //! carries much else) but each is warned about by name at start, so that a misspelt or
 //! unsupported setting does not pass silently.
 //!
+//! The master's authentication flags are implemented (`authn.rs`, declared and checked in
+//! master/flags.rs): `--authenticate_frameworks`, `--authenticate_http_readonly`,
+//! `--authenticate_http_readwrite`, `--authenticate_http_frameworks`, `--credentials`,
+//! `--authenticators`, `--http_authenticators`, `--http_framework_authenticators`, and
+//! `--authenticate_agents` (master/service.rs checks the agents' credentials); they are no
+//! longer in the master's table below.
+//!
+//! The agent's authentication flags are implemented (agent/authn.rs, declared in
+//! agent/flags.rs): `--credential`, `--http_credentials`, `--authenticate_http_readonly`,
+//! `--authenticate_http_readwrite`, `--authenticate_http_executors`, `--jwt_secret_key`
+//! (alias `--executor_secret_key`), `--http_authenticators`, `--authenticatee`; they are no
+//! longer in the agent's table below. Executor tokens are HS256 JWTs ([`jwt`]).
+//!
 //! This module is the daemons' security configuration (DESIGN.md §1 `security/`): the
-//! refusal above; TLS from libprocess's `LIBPROCESS_SSL_*` environment ([`tls`]: a setting
-//! it cannot honour stops the daemon there); authentication and the local authorizer land
-//! here. The CLI only prints its error and exits (`cli::check_security`).
+//! refusal above; HTTP authentication ([`authn`]); TLS from libprocess's `LIBPROCESS_SSL_*`
+//! environment ([`tls`]: a setting it cannot honour stops the daemon there); the local
+//! authorizer lands here. The CLI only prints its error and exits (`cli::check_security`).
 
+pub mod authn;
+pub mod jwt;
 pub mod tls;
+
+pub use authn::Principal;
 
 use crate::flags::{Flag, FlagKind, Flags, LoadedFlags, Source};
 
@@ -35,8 +52,6 @@ pub enum Daemon {
 /// What value of a flag leaves the feature off.
 #[derive(Clone, Copy, Debug)]
 enum Off {
-    /// A boolean: `false`.
-    False,
     /// A file, secret or module list: empty (unset).
     Empty,
     /// A mechanism: Mesos's default (or empty), which acts only once authentication is on.
@@ -63,81 +78,20 @@ const fn s(name: &'static str, off: Off, what: &'static str) -> Security {
 
 /// src/master/flags.cpp (Mesos 1.11).
 const MASTER: &[Security] = &[
-    Security {
-        name: "authenticate_frameworks",
-        alias: Some("authenticate"),
-        off: Off::False,
-        what: "framework authentication",
-    },
-    Security {
-        name: "authenticate_agents",
-        alias: Some("authenticate_slaves"),
-        off: Off::False,
-        what: "agent authentication",
-    },
-    s(
-        "authenticate_http_readwrite",
-        Off::False,
-        "HTTP authentication",
-    ),
-    s(
-        "authenticate_http_readonly",
-        Off::False,
-        "HTTP authentication",
-    ),
-    s(
-        "authenticate_http_frameworks",
-        Off::False,
-        "HTTP framework authentication",
-    ),
-    s("credentials", Off::Empty, "credentials"),
     s("acls", Off::Empty, "authorization (ACLs)"),
     s("firewall_rules", Off::Empty, "endpoint firewall rules"),
     s("modules", Off::Empty, "modules"),
     s("modules_dir", Off::Empty, "modules"),
     s("hooks", Off::Empty, "hook modules"),
-    s(
-        "authenticators",
-        Off::Default("crammd5"),
-        "authenticator modules",
-    ),
     s("authorizers", Off::Default("local"), "authorizer modules"),
-    s(
-        "http_authenticators",
-        Off::Default("basic"),
-        "HTTP authenticator modules",
-    ),
-    s(
-        "http_framework_authenticators",
-        Off::Empty,
-        "HTTP framework authenticators",
-    ),
 ];
 
 /// src/slave/flags.cpp (Mesos 1.11), and `executor_secret_generator` of later agents.
+/// The agent's authentication flags (`--credential`, `--http_credentials`,
+/// `--authenticate_http_readonly`, `--authenticate_http_readwrite`,
+/// `--authenticate_http_executors`, `--jwt_secret_key`, `--http_authenticators`,
+/// `--authenticatee`) are implemented (agent/authn.rs, declared in agent/flags.rs).
 const AGENT: &[Security] = &[
-    s("credential", Off::Empty, "agent authentication"),
-    s("http_credentials", Off::Empty, "HTTP authentication"),
-    s(
-        "authenticate_http_readwrite",
-        Off::False,
-        "HTTP authentication",
-    ),
-    s(
-        "authenticate_http_readonly",
-        Off::False,
-        "HTTP authentication",
-    ),
-    s(
-        "authenticate_http_executors",
-        Off::False,
-        "executor authentication",
-    ),
-    s(
-        "jwt_secret_key",
-        Off::Empty,
-        "executor authentication (JWT)",
-    ),
     s(
         "executor_secret_generator",
         Off::Empty,
@@ -149,17 +103,7 @@ const AGENT: &[Security] = &[
     s("modules", Off::Empty, "modules"),
     s("modules_dir", Off::Empty, "modules"),
     s("hooks", Off::Empty, "hook modules"),
-    s(
-        "authenticatee",
-        Off::Default("crammd5"),
-        "authenticatee modules",
-    ),
     s("authorizer", Off::Default("local"), "authorizer modules"),
-    s(
-        "http_authenticators",
-        Off::Default("basic"),
-        "HTTP authenticator modules",
-    ),
 ];
 
 fn table(daemon: Daemon) -> &'static [Security] {
@@ -181,7 +125,6 @@ pub fn declare(flags: &mut Flags, daemon: Daemon) {
             sec.what
         );
         let mut flag = match sec.off {
-            Off::False => Flag::bool(sec.name, &help),
             // Paths: a `file://` value is not read (it may hold secrets we do not use).
             Off::Empty | Off::Default(_) => Flag::new(sec.name, FlagKind::Path, &help),
         };
@@ -202,7 +145,6 @@ pub fn refuse_unimplemented<K: AsRef<str>, V: AsRef<str>>(
 ) -> Result<(), String> {
     for sec in table(daemon) {
         let enabled = match sec.off {
-            Off::False => loaded.get_bool(sec.name) == Some(true),
             Off::Empty => loaded.get_str(sec.name).is_some_and(|v| !v.is_empty()),
             Off::Default(default) => loaded
                 .get_str(sec.name)
@@ -220,7 +162,6 @@ pub fn refuse_unimplemented<K: AsRef<str>, V: AsRef<str>>(
             _ => String::new(),
         };
         let value = match sec.off {
-            Off::False => " to 'true'".to_string(),
             // The value of a file or secret flag is not echoed.
             Off::Empty => String::new(),
             Off::Default(_) => format!(" to '{}'", loaded.get_str(sec.name).unwrap_or_default()),
@@ -281,97 +222,34 @@ mod tests {
             (
                 Daemon::Master,
                 &[][..],
-                &[("MESOS_AUTHENTICATE_FRAMEWORKS", "true")][..],
-            ),
-            (Daemon::Master, &["--authenticate"][..], &[][..]),
-            (
-                Daemon::Master,
-                &[][..],
-                &[("MESOS_AUTHENTICATE_SLAVES", "1")][..],
-            ),
-            (
-                Daemon::Master,
-                &["--authenticate_http_readwrite"][..],
-                &[][..],
-            ),
-            (
-                Daemon::Master,
-                &[][..],
                 &[("MESOS_ACLS", "{\"permissive\": false}")][..],
-            ),
-            (
-                Daemon::Master,
-                &["--credentials=file:///etc/creds"][..],
-                &[][..],
             ),
             (
                 Daemon::Master,
                 &[][..],
                 &[("MESOS_AUTHORIZERS", "com_acme_Authz")][..],
             ),
-            (
-                Daemon::Agent,
-                &["--credential=/etc/agent.cred"][..],
-                &[][..],
-            ),
-            (
-                Daemon::Agent,
-                &[][..],
-                &[("MESOS_JWT_SECRET_KEY", "/k")][..],
-            ),
-            (
-                Daemon::Agent,
-                &["--authenticate_http_executors=true"][..],
-                &[][..],
-            ),
-            (
-                Daemon::Agent,
-                &[][..],
-                &[("MESOS_HTTP_CREDENTIALS", "/c")][..],
-            ),
         ];
         for (daemon, args, env) in refused {
             let err = load(daemon, args, env).expect_err(&format!("{args:?} {env:?}"));
             assert!(err.contains("remesos does not implement"), "{err}");
         }
-        let err = load(
-            Daemon::Master,
-            &[],
-            &[("MESOS_AUTHENTICATE_FRAMEWORKS", "true")],
-        )
-        .unwrap_err();
+        let err = load(Daemon::Master, &[], &[("MESOS_MODULES", "/m.json")]).unwrap_err();
         assert!(
             err.starts_with(
-                "flag 'authenticate_frameworks' is set to 'true' (from \
-                 MESOS_AUTHENTICATE_FRAMEWORKS), but remesos does not implement framework \
-                 authentication yet"
+                "flag 'modules' is set (from MESOS_MODULES), but remesos does not implement \
+                 modules yet"
             ),
             "{err}"
         );
         // A secret's value is not echoed.
-        let err = load(Daemon::Agent, &["--jwt_secret_key=s3cr3t"], &[]).unwrap_err();
+        let err = load(Daemon::Agent, &["--executor_secret_generator=s3cr3t"], &[]).unwrap_err();
         assert!(!err.contains("s3cr3t"), "{err}");
     }
 
     #[test]
     fn security_settings_that_leave_it_off_are_accepted() {
         let accepted = [
-            (
-                Daemon::Master,
-                &["--authenticate_frameworks=false"][..],
-                &[][..],
-            ),
-            (Daemon::Master, &["--no-authenticate"][..], &[][..]),
-            (
-                Daemon::Master,
-                &[][..],
-                &[("MESOS_AUTHENTICATE_AGENTS", "false")][..],
-            ),
-            (
-                Daemon::Master,
-                &[][..],
-                &[("MESOS_AUTHENTICATORS", "crammd5")][..],
-            ),
             (
                 Daemon::Master,
                 &["--authorizers=local", "--acls="][..],
@@ -387,12 +265,6 @@ mod tests {
                 &[][..],
                 &[("LIBPROCESS_SSL_ENABLED", "0")][..],
             ),
-            (Daemon::Agent, &["--authenticatee=crammd5"][..], &[][..]),
-            (
-                Daemon::Agent,
-                &[][..],
-                &[("MESOS_AUTHENTICATE_HTTP_EXECUTORS", "false")][..],
-            ),
             (Daemon::Agent, &[][..], &[][..]),
         ];
         for (daemon, args, env) in accepted {
@@ -406,7 +278,7 @@ mod tests {
         declare(&mut flags, Daemon::Master);
         let env = [
             ("MESOS_WORK_DIR", "/w"),
-            ("MESOS_AUTHENTICATE", "false"),
+            ("MESOS_MODULES", ""),
             ("MESOS_WORKDIR", "/typo"),
             ("PATH", "/bin"),
         ];

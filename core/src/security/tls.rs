@@ -907,7 +907,13 @@ impl ServerCertVerifier for NoServerVerification {
 pub fn process() -> &'static Result<Option<Arc<Tls>>, TlsError> {
     static TLS: std::sync::OnceLock<Result<Option<Arc<Tls>>, TlsError>> =
         std::sync::OnceLock::new();
-    TLS.get_or_init(|| TlsConfig::parse(std::env::vars()).and_then(TlsConfig::load))
+    TLS.get_or_init(|| TlsConfig::parse(utf8_env()).and_then(TlsConfig::load))
+}
+
+/// The process environment's UTF-8 variables (`std::env::vars` panics on the others; a
+/// libprocess variable is never one of them).
+pub fn utf8_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
 }
 
 /// A connector for tonic's `Endpoint::connect_with_connector`: TCP to the URI's host and
@@ -1187,5 +1193,219 @@ mod tests {
         .unwrap();
         assert!(c.warnings.iter().any(|w| w.contains("downgraded")));
         assert!(c.warnings.iter().any(|w| w.contains("can be bypassed")));
+    }
+
+    /// Certificates made here: a CA, a leaf it signed for `sans`, and one it did not sign.
+    struct TestPki {
+        ca: rcgen::Certificate,
+        ca_key: rcgen::KeyPair,
+    }
+
+    impl TestPki {
+        fn new() -> TestPki {
+            use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+            let ca_key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let ca = params.self_signed(&ca_key).unwrap();
+            TestPki { ca, ca_key }
+        }
+
+        fn leaf(&self, sans: &[&str]) -> (rcgen::Certificate, rcgen::KeyPair) {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+            let cert = rcgen::CertificateParams::new(sans)
+                .unwrap()
+                .signed_by(&key, &self.ca, &self.ca_key)
+                .unwrap();
+            (cert, key)
+        }
+
+        fn verifier(&self, scheme: HostnameValidation, verify_ipadd: bool) -> LibprocessVerifier {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(self.ca.der().clone()).unwrap();
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            LibprocessVerifier {
+                inner: WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .build()
+                    .unwrap(),
+                scheme,
+                verify_ipadd,
+            }
+        }
+    }
+
+    fn check(
+        verifier: &LibprocessVerifier,
+        cert: &rcgen::Certificate,
+        name: &str,
+    ) -> Result<(), rustls::Error> {
+        let name = ServerName::try_from(name.to_string()).unwrap();
+        verifier
+            .verify_server_cert(cert.der(), &[], &name, &[], UnixTime::now())
+            .map(|_| ())
+    }
+
+    /// openssl.cpp `configure_socket` ('openssl' scheme): the dialled DNS name, or the IP
+    /// address only with VERIFY_IPADD ("No DNS name given and IP address verification is
+    /// disabled").
+    #[test]
+    fn the_openssl_scheme_checks_the_dialled_name_and_an_address_only_with_verify_ipadd() {
+        let pki = TestPki::new();
+        let (cert, _) = pki.leaf(&["node.example", "127.0.0.1"]);
+        let plain = pki.verifier(HostnameValidation::OpenSsl, false);
+        check(&plain, &cert, "node.example").unwrap();
+        assert!(is_name_error(
+            &check(&plain, &cert, "other.example").unwrap_err()
+        ));
+        let err = check(&plain, &cert, "127.0.0.1").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("IP address verification is disabled"),
+            "{err}"
+        );
+        let ipadd = pki.verifier(HostnameValidation::OpenSsl, true);
+        check(&ipadd, &cert, "127.0.0.1").unwrap();
+        let (other, _) = pki.leaf(&["node.example"]);
+        assert!(check(&ipadd, &other, "127.0.0.1").is_err());
+    }
+
+    /// openssl.cpp `verify` ('legacy' scheme): an address SAN counts with VERIFY_IPADD; a
+    /// DNS name dialled must match; an unknown CA is refused whatever the names.
+    #[test]
+    fn the_legacy_scheme_matches_names_and_never_skips_the_chain() {
+        let pki = TestPki::new();
+        let (cert, _) = pki.leaf(&["node.example", "127.0.0.1"]);
+        let ipadd = pki.verifier(HostnameValidation::Legacy, true);
+        check(&ipadd, &cert, "127.0.0.1").unwrap();
+        check(&ipadd, &cert, "node.example").unwrap();
+        assert!(check(&ipadd, &cert, "other.example").is_err());
+        let rogue = TestPki::new();
+        let (foreign, _) = rogue.leaf(&["node.example", "127.0.0.1"]);
+        for verifier in [
+            pki.verifier(HostnameValidation::Legacy, false),
+            pki.verifier(HostnameValidation::Legacy, true),
+        ] {
+            let err = check(&verifier, &foreign, "127.0.0.1").unwrap_err();
+            assert!(!is_name_error(&err), "{err}");
+        }
+    }
+
+    fn write_pki(dir: &Path, pki: &TestPki, leaves: &[(&str, &[&str])]) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), pki.ca.pem()).unwrap();
+        for (name, sans) in leaves {
+            let (cert, key) = pki.leaf(sans);
+            std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+            std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+        }
+    }
+
+    fn env_for(dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("LIBPROCESS_SSL_ENABLED".to_string(), "true".to_string()),
+            (
+                "LIBPROCESS_SSL_CERT_FILE".into(),
+                dir.join("daemon.pem").display().to_string(),
+            ),
+            (
+                "LIBPROCESS_SSL_KEY_FILE".into(),
+                dir.join("daemon.key").display().to_string(),
+            ),
+            (
+                "LIBPROCESS_SSL_CA_FILE".into(),
+                dir.join("ca.pem").display().to_string(),
+            ),
+        ];
+        // An environment names each variable once: `extra` replaces.
+        env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+
+    fn temp(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("remesos-tls-unit-{tag}-{}", std::process::id()))
+    }
+
+    /// openssl.cpp: "Private key does not match the certificate public key", unreadable
+    /// files and an empty CA bundle stop the process.
+    #[test]
+    fn files_that_cannot_be_used_stop_the_process() {
+        let dir = temp("files");
+        let pki = TestPki::new();
+        write_pki(
+            &dir,
+            &pki,
+            &[("daemon", &["localhost"]), ("other", &["localhost"])],
+        );
+        let load = |extra: &[(&str, &str)]| {
+            TlsConfig::parse(env_for(&dir, extra))
+                .unwrap()
+                .load()
+                .map(|_| ())
+        };
+        load(&[("LIBPROCESS_SSL_VERIFY_SERVER_CERT", "true")]).unwrap();
+        let other_key = dir.join("other.key").display().to_string();
+        let err = load(&[("LIBPROCESS_SSL_KEY_FILE", &other_key)]).unwrap_err();
+        assert!(err.to_string().contains("does not match"), "{err}");
+        let err = load(&[("LIBPROCESS_SSL_CERT_FILE", "/nonexistent/cert.pem")]).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/cert.pem"), "{err}");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let empty = empty.display().to_string();
+        let err = load(&[
+            ("LIBPROCESS_SSL_CA_FILE", &empty),
+            ("LIBPROCESS_SSL_VERIFY_SERVER_CERT", "true"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("no PEM certificate"), "{err}");
+        // The CA file is not read unless something is verified (libprocess loads the
+        // verify locations only then).
+        load(&[("LIBPROCESS_SSL_CA_FILE", &empty)]).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// openssl.cpp `verify` in server mode ('legacy', REQUIRE_CLIENT_CERT): the client's
+    /// certificate must name its reverse-DNS name or, with VERIFY_IPADD, its address.
+    #[tokio::test]
+    async fn a_legacy_server_checks_that_the_client_certificate_names_the_peer() {
+        let dir = temp("legacy-server");
+        let pki = TestPki::new();
+        write_pki(&dir, &pki, &[("daemon", &["localhost"])]);
+        let tls = |extra: &[(&str, &str)]| {
+            TlsConfig::parse(env_for(&dir, extra))
+                .unwrap()
+                .load()
+                .unwrap()
+                .unwrap()
+        };
+        let loopback: IpAddr = [127, 0, 0, 1].into();
+        let elsewhere = pki.leaf(&["elsewhere.example"]).0.der().clone();
+        let by_address = pki.leaf(&["127.0.0.1"]).0.der().clone();
+        let mtls = tls(&[("LIBPROCESS_SSL_REQUIRE_CLIENT_CERT", "true")]);
+        assert!(
+            mtls.verify_client_name(Some(elsewhere.clone()), loopback)
+                .await
+                .is_err()
+        );
+        assert!(mtls.verify_client_name(None, loopback).await.is_err());
+        let ipadd = tls(&[
+            ("LIBPROCESS_SSL_REQUIRE_CLIENT_CERT", "true"),
+            ("LIBPROCESS_SSL_VERIFY_IPADD", "true"),
+        ]);
+        ipadd
+            .verify_client_name(Some(by_address), loopback)
+            .await
+            .unwrap();
+        // The 'openssl' scheme leaves client names to the application (openssl.cpp).
+        let openssl = tls(&[
+            ("LIBPROCESS_SSL_REQUIRE_CLIENT_CERT", "true"),
+            ("LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME", "openssl"),
+        ]);
+        openssl
+            .verify_client_name(Some(elsewhere), loopback)
+            .await
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -170,6 +170,11 @@ pub fn free_port() -> u16 {
 
 /// Starts `remesos master` on a free loopback port; returns it and its address.
 pub async fn spawn_master(work_dir: &std::path::Path) -> (Daemon, String) {
+    spawn_master_with(work_dir, &[]).await
+}
+
+/// [`spawn_master`] with `extra` flags (waits on `/health`, which Mesos never authenticates).
+pub async fn spawn_master_with(work_dir: &std::path::Path, extra: &[String]) -> (Daemon, String) {
     let port = free_port();
     let master = format!("127.0.0.1:{port}");
     let daemon = Daemon(
@@ -177,6 +182,7 @@ pub async fn spawn_master(work_dir: &std::path::Path) -> (Daemon, String) {
             .args(["master", "--ip=127.0.0.1", &format!("--port={port}")])
             .arg(format!("--work_dir={}", work_dir.join("master").display()))
             .args(["--allocation_interval=100ms", "--quiet"])
+            .args(extra)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("start remesos master"),

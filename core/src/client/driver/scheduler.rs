@@ -34,8 +34,8 @@ use v1::scheduler as sched;
 use crate::client::scheduler::acknowledge_call;
 
 use super::{Status, StatusCell};
-use crate::client::Format;
 use crate::client::scheduler::{Caller, Subscription};
+use crate::client::{Credential, Format, Identity};
 use crate::common::backoff::Backoff;
 use crate::zk::MasterDetector;
 
@@ -174,9 +174,10 @@ pub struct Config {
     pub master: String,
     pub implicit_acknowledgements: bool,
     pub suppressed_roles: Vec<String>,
-    /// `Credential.principal`; fills an empty `FrameworkInfo.principal` (no authentication
-    /// is performed: remesos's master does not require it).
-    pub principal: Option<String>,
+    /// The `Credential` of the 4- and 5-argument constructors: sent as HTTP Basic on every
+    /// request (with the driver marker, crate::client::credential); its principal fills an
+    /// empty `FrameworkInfo.principal`, as Apache's driver does.
+    pub credential: Option<Credential>,
     /// `MESOS_REGISTRATION_BACKOFF_FACTOR` (default 2secs).
     pub backoff_factor: Duration,
     pub local: LocalOptions,
@@ -189,7 +190,7 @@ impl Config {
             master: master.into(),
             implicit_acknowledgements: true,
             suppressed_roles: Vec::new(),
-            principal: None,
+            credential: None,
             backoff_factor: Duration::from_secs(2),
             local: LocalOptions {
                 num_agents: 1,
@@ -575,9 +576,9 @@ impl SchedulerDriver {
             .as_deref()
             .unwrap_or("")
             .is_empty()
-            && let Some(p) = config.principal.clone()
+            && let Some(c) = &config.credential
         {
-            config.framework.principal = Some(p);
+            config.framework.principal = Some(c.principal().to_string());
         }
         // Unbounded, for the reason given at `ExecutorDriver::new`: the framework's calls
         // through the Java API must not block (a callback calling the driver would wait on
@@ -970,6 +971,11 @@ impl Actor {
         }
     }
 
+    /// What every request to the master presents: the driver marker and the credential.
+    fn identity(&self) -> Identity {
+        Identity::driver(self.config.credential.clone())
+    }
+
     /// Not connected: subscribes with backoff while answering commands.
     async fn connect(&mut self, detector: &MasterDetector, attempt: &mut u32) -> Next {
         loop {
@@ -990,12 +996,14 @@ impl Actor {
                 self.backoff.next_delay_within(limit)
             };
             let subscribe = self.subscribe_call();
+            let identity = self.identity();
             // Waiting for a leader to be detected counts against the attempt's deadline.
             let attempt_future = async {
                 tokio::time::sleep(delay).await;
                 tokio::time::timeout(Duration::from_secs(30), async {
                     let master = detector.leader().await;
-                    Subscription::subscribe(&master, subscribe, Format::Protobuf).await
+                    Subscription::subscribe_as(&master, subscribe, Format::Protobuf, &identity)
+                        .await
                 })
                 .await
             };
@@ -1019,11 +1027,7 @@ impl Actor {
                             {
                                 // The master refused the framework: Apache's driver gets
                                 // an error from the master and aborts.
-                                let message = if body.is_empty() {
-                                    format!("subscription refused ({status})")
-                                } else {
-                                    body
-                                };
+                                let message = refusal_message(status, body);
                                 self.apply(
                                     vec![Effect::Abort, Effect::Deliver(Event::Error(message))],
                                     None,
@@ -1181,8 +1185,10 @@ impl Actor {
             return;
         }
         let subscribe = self.subscribe_call();
+        let identity = self.identity();
         let attempt = async {
-            let sub = Subscription::subscribe(master, subscribe, Format::Protobuf).await?;
+            let sub =
+                Subscription::subscribe_as(master, subscribe, Format::Protobuf, &identity).await?;
             sub.call(sched::Call {
                 r#type: Some(sched::call::Type::Teardown as i32),
                 ..Default::default()
@@ -1195,6 +1201,19 @@ impl Actor {
         {
             tracing::warn!(error = %e, "could not tear the framework down");
         }
+    }
+}
+
+/// The `error` callback's text when the master refuses a SUBSCRIBE with `status`: a 401 is
+/// Apache's driver's own words when the master refuses its authentication (src/sched/sched.cpp,
+/// `_authenticate`); anything else is the master's reason.
+fn refusal_message(status: u16, body: String) -> String {
+    if status == 401 {
+        "Master refused authentication".to_string()
+    } else if body.is_empty() {
+        format!("subscription refused ({status})")
+    } else {
+        body
     }
 }
 
@@ -1234,6 +1253,62 @@ mod tests {
             Ok(MasterSpec::Address("127.0.0.1:5050".into()))
         );
         let _ = std::fs::remove_file(file);
+    }
+
+    /// Apache's driver fills an empty `FrameworkInfo.principal` from its credential and, when
+    /// the master refuses its authentication, calls `error("Master refused authentication")`
+    /// and aborts (src/sched/sched.cpp, `_authenticate`). Ours presents the credential as
+    /// HTTP Basic with the driver marker (crate::client::credential).
+    #[test]
+    fn a_driver_presents_its_credential_and_aborts_when_the_master_refuses_it() {
+        use crate::client::credential::DRIVER_MARKER;
+        use crate::client::scheduler::tests::{FakeMaster, header};
+        let master = super::super::runtime().block_on(FakeMaster::start(401));
+        let mut config = Config::new(
+            v1::FrameworkInfo {
+                name: "f".into(),
+                ..Default::default()
+            },
+            master.address.clone(),
+        );
+        config.credential = Some(Credential::new("alice", "wrong").unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let driver = SchedulerDriver::new(config, Box::new(Recorder(tx)));
+        assert_eq!(driver.start(), Status::Running);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(60)),
+            Ok(Event::Error("Master refused authentication".into()))
+        );
+        assert_eq!(driver.join(), Status::Aborted);
+        let seen = master.seen();
+        assert_eq!(seen.len(), 1, "a refused driver does not retry: {seen:?}");
+        assert_eq!(
+            header(&seen[0], "authorization"),
+            Some("Basic YWxpY2U6d3Jvbmc=")
+        );
+        assert_eq!(header(&seen[0], DRIVER_MARKER.0), Some(DRIVER_MARKER.1));
+        let subscribe = seen[0].call.as_ref().and_then(|c| c.subscribe.as_ref());
+        assert_eq!(
+            subscribe.and_then(|s| s.framework_info.principal.as_deref()),
+            Some("alice")
+        );
+        driver.stop(false);
+    }
+
+    #[test]
+    fn refusals_read_as_apaches_driver_reports_them() {
+        assert_eq!(
+            refusal_message(401, "ignored".into()),
+            "Master refused authentication"
+        );
+        assert_eq!(
+            refusal_message(403, "Not authorized to use role 'r'".into()),
+            "Not authorized to use role 'r'"
+        );
+        assert_eq!(
+            refusal_message(400, String::new()),
+            "subscription refused (400)"
+        );
     }
 
     fn launch_call(tasks: &[&str]) -> sched::Call {

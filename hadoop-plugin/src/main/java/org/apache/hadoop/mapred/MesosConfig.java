@@ -1,11 +1,17 @@
 package org.apache.hadoop.mapred;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 
 import org.apache.hadoop.conf.Configuration;
+import org.apache.mesos.Protos.Credential;
 import org.apache.mesos.Protos.FrameworkInfo;
 
 /**
@@ -107,7 +113,11 @@ final class MesosConfig {
   final String frameworkUser;
   /** FrameworkInfo.principal, or null. */
   final String frameworkPrincipal;
-  /** Not supported (no framework authentication yet): only warned about. */
+  /**
+   * The file holding the framework's secret, or null. With a principal, {@link #credential}
+   * reads it into the Credential the driver authenticates with; without one it is ignored (as
+   * the old plugin did) and warned about.
+   */
   final String frameworkSecretFile;
   /** First backoff after a failed TaskTracker launch; doubles per consecutive failure. */
   final double failureBackoffSecs;
@@ -188,8 +198,34 @@ final class MesosConfig {
   }
 
   /**
+   * The Credential the driver authenticates with, as the old plugin's roll_back branch built
+   * it (MesosScheduler.start): only when both the principal and the secret file are set, the
+   * secret being the file's content. Unlike the old plugin, one trailing line break is dropped
+   * (its documentation warned that editors add one, which then failed authentication).
+   *
+   * @return null when no credential is configured
+   * @throws IOException naming the key when the secret file cannot be read
+   */
+  Credential credential() throws IOException {
+    if (frameworkPrincipal == null || frameworkSecretFile == null) {
+      return null;
+    }
+    String secret;
+    try {
+      secret = new String(Files.readAllBytes(Paths.get(frameworkSecretFile)), StandardCharsets.UTF_8);
+    } catch (IOException | InvalidPathException e) {
+      throw new IOException(FRAMEWORK_SECRETFILE + ": cannot read " + frameworkSecretFile + ": "
+          + e.getMessage(), e);
+    }
+    if (secret.endsWith("\n")) {
+      secret = secret.substring(0, secret.length() - (secret.endsWith("\r\n") ? 2 : 1));
+    }
+    return Credential.newBuilder().setPrincipal(frameworkPrincipal).setSecret(secret).build();
+  }
+
+  /**
    * What MesosScheduler logs at WARN when it starts: one line per key of the old plugin it
-   * ignores (present in the configuration), and the framework secret it cannot use.
+   * ignores (present in the configuration), and a secret file set without a principal.
    */
   static List<String> warnings(Configuration conf) {
     TreeSet<String> ignored = new TreeSet<String>();
@@ -211,14 +247,11 @@ final class MesosConfig {
       out.add(key + " (a key of the old mesos/hadoop plugin) is not implemented by this "
           + "MesosScheduler: ignored");
     }
-    String secret = emptyToNull(conf.get(FRAMEWORK_SECRETFILE));
-    if (secret != null) {
-      String principal = emptyToNull(conf.get(FRAMEWORK_PRINCIPAL));
-      out.add(FRAMEWORK_SECRETFILE + " is not supported: framework authentication is not "
-          + "implemented by this MesosScheduler, so "
-          + (principal == null ? "the framework" : "principal '" + principal + "'")
-          + " registers without a secret (a master that requires authentication refuses it): "
-          + "ignored");
+    if (emptyToNull(conf.get(FRAMEWORK_SECRETFILE)) != null
+        && emptyToNull(conf.get(FRAMEWORK_PRINCIPAL)) == null) {
+      out.add(FRAMEWORK_SECRETFILE + " is set without " + FRAMEWORK_PRINCIPAL + ", so the "
+          + "framework registers without a credential (a master that requires authentication "
+          + "refuses it): ignored");
     }
     return out;
   }

@@ -14,6 +14,7 @@ import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.apache.hadoop.util.ReflectionUtils;
 import org.apache.mesos.MesosSchedulerDriver;
+import org.apache.mesos.Protos.Credential;
 import org.apache.mesos.Protos.ExecutorID;
 import org.apache.mesos.Protos.FrameworkID;
 import org.apache.mesos.Protos.FrameworkInfo;
@@ -44,14 +45,20 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
 
   /** Creates the driver; tests replace it to run a JobTracker against an in-process Mesos. */
   interface DriverFactory {
-    SchedulerDriver create(Scheduler scheduler, FrameworkInfo framework, String master);
+    /** {@code credential}: null when none is configured ({@link MesosConfig#credential}). */
+    SchedulerDriver create(
+        Scheduler scheduler, FrameworkInfo framework, String master, Credential credential);
   }
 
   static volatile DriverFactory driverFactory =
       new DriverFactory() {
         @Override
-        public SchedulerDriver create(Scheduler scheduler, FrameworkInfo framework, String master) {
-          return new MesosSchedulerDriver(scheduler, framework, master);
+        public SchedulerDriver create(
+            Scheduler scheduler, FrameworkInfo framework, String master, Credential credential) {
+          // As the old plugin: the 4-argument constructor only when there is a credential.
+          return credential == null
+              ? new MesosSchedulerDriver(scheduler, framework, master)
+              : new MesosSchedulerDriver(scheduler, framework, master, credential);
         }
       };
 
@@ -119,9 +126,13 @@ public class MesosScheduler extends TaskScheduler implements Scheduler {
     FrameworkInfo framework = config.frameworkInfo(
         "Hadoop: (RPC port: " + jobTracker.port + ", WebUI port: " + jobTracker.infoPort + ")");
     String name = framework.getName();
+    Credential credential = config.credential();
+    if (credential != null) {
+      LOG.info("MesosScheduler: authenticating as principal '" + credential.getPrincipal() + "'");
+    }
     SchedulerDriver d;
     try {
-      d = driverFactory.create(this, framework, config.master);
+      d = driverFactory.create(this, framework, config.master, credential);
     } catch (UnsatisfiedLinkError e) {
       throw new IOException("MesosScheduler: cannot load the native Mesos library (set "
           + "MESOS_NATIVE_JAVA_LIBRARY to remesos's libmesos.so): " + e.getMessage(), e);

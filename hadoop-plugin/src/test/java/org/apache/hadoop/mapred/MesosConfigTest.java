@@ -129,7 +129,6 @@ public class MesosConfigTest {
     conf.set("mapred.mesos.metrics.enabled", "true");
     conf.set("mapred.mesos.metrics.graphite.host", "g");
     conf.set("mapred.mesos.state.file", "/tmp/state");
-    conf.set("mapred.mesos.framework.principal", "hadoop");
     conf.set("mapred.mesos.framework.secretfile", "/etc/secret");
     conf.set("mapred.mesos.role", "batch"); // implemented: not warned about
     List<String> w = MesosConfig.warnings(conf);
@@ -144,9 +143,44 @@ public class MesosConfigTest {
       assertTrue(key + " in " + w, found);
     }
     String secret = w.get(w.size() - 1);
-    assertTrue(secret, secret.startsWith("mapred.mesos.framework.secretfile is not supported"));
-    assertTrue(secret, secret.contains("principal 'hadoop' registers without a secret"));
+    assertTrue(secret, secret.startsWith(
+        "mapred.mesos.framework.secretfile is set without mapred.mesos.framework.principal"));
     assertTrue(MesosConfig.warnings(new Configuration(false)).isEmpty());
+    // With its principal the secret file is used: nothing to warn about.
+    conf.set("mapred.mesos.framework.principal", "hadoop");
+    assertEquals(5, MesosConfig.warnings(conf).size());
+  }
+
+  /** The roll_back branch's MesosScheduler.start: principal + secretfile make the Credential. */
+  @Test
+  public void principalAndSecretFileMakeTheCredential() throws Exception {
+    File file = tmp.newFile("secret");
+    // An editor's trailing line break is not part of the secret.
+    Files.write(file.toPath(), "s3cret:x\n".getBytes(StandardCharsets.UTF_8));
+    MesosConfig c = config(
+        "mapred.mesos.framework.principal", "hadoop",
+        "mapred.mesos.framework.secretfile", file.getPath());
+    org.apache.mesos.Protos.Credential credential = c.credential();
+    assertEquals("hadoop", credential.getPrincipal());
+    assertEquals("s3cret:x", credential.getSecret());
+    assertEquals("hadoop", c.frameworkInfo("d").getPrincipal());
+
+    // Either key alone: no credential (the principal still names the framework).
+    assertEquals(null, config("mapred.mesos.framework.principal", "hadoop").credential());
+    assertEquals(null, config("mapred.mesos.framework.secretfile", file.getPath()).credential());
+  }
+
+  @Test
+  public void anUnreadableSecretFileStopsTheSchedulerNamingTheKey() {
+    MesosConfig c = config(
+        "mapred.mesos.framework.principal", "hadoop",
+        "mapred.mesos.framework.secretfile", new File(tmp.getRoot(), "missing").getPath());
+    try {
+      c.credential();
+      throw new AssertionError("a missing secret file must be refused");
+    } catch (IOException e) {
+      assertTrue(e.getMessage(), e.getMessage().startsWith("mapred.mesos.framework.secretfile: "));
+    }
   }
 
   @Test

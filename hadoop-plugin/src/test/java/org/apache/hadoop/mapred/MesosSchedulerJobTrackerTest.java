@@ -23,6 +23,7 @@ import org.apache.hadoop.io.LongWritable;
 import org.apache.hadoop.io.Text;
 import org.apache.hadoop.mapred.lib.LongSumReducer;
 import org.apache.hadoop.mapred.lib.TokenCountMapper;
+import org.apache.mesos.Protos.Credential;
 import org.apache.mesos.Protos.FrameworkInfo;
 import org.apache.mesos.Protos.TaskState;
 import org.apache.mesos.Protos.TaskStatus;
@@ -87,7 +88,9 @@ public class MesosSchedulerJobTrackerTest {
 
     MesosScheduler.driverFactory = new MesosScheduler.DriverFactory() {
       @Override
-      public SchedulerDriver create(Scheduler scheduler, FrameworkInfo framework, String master) {
+      public SchedulerDriver create(
+          Scheduler scheduler, FrameworkInfo framework, String master, Credential credential) {
+        assertEquals("no credential is configured", null, credential);
         assertEquals("in-process", master);
         assertTrue(framework.getName(), framework.getName().startsWith("Hadoop: (RPC port: "));
         mesos = new InProcessMesos(scheduler, 4, 4096);

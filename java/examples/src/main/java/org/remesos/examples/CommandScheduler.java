@@ -13,7 +13,11 @@ import org.apache.mesos.Protos.*;
  * The smallest useful framework: launches N command tasks (1 cpu share, 32 MB each) and
  * waits until every one has finished, then stops (tearing the framework down).
  *
- * <pre>java -cp mesos.jar:examples.jar org.remesos.examples.CommandScheduler MASTER [N] [COMMAND]</pre>
+ * <pre>java -cp mesos.jar:examples.jar org.remesos.examples.CommandScheduler MASTER [N] [COMMAND] [PRINCIPAL SECRET]</pre>
+ *
+ * <p>With PRINCIPAL and SECRET it authenticates through the 4-argument constructor's
+ * {@code Credential}, as Mesos frameworks do; the principal is left out of the FrameworkInfo so
+ * that the driver fills it in from the credential.
  */
 public class CommandScheduler implements Scheduler {
   private final int total;
@@ -36,7 +40,10 @@ public class CommandScheduler implements Scheduler {
         .setName("remesos CommandScheduler (Java)")
         .build();
     CommandScheduler scheduler = new CommandScheduler(tasks, command);
-    MesosSchedulerDriver driver = new MesosSchedulerDriver(scheduler, framework, master);
+    MesosSchedulerDriver driver = args.length > 4
+        ? new MesosSchedulerDriver(scheduler, framework, master,
+            Credential.newBuilder().setPrincipal(args[3]).setSecret(args[4]).build())
+        : new MesosSchedulerDriver(scheduler, framework, master);
     Status status = driver.run();
     System.out.println("driver ended: " + status + ", finished " + scheduler.finished + "/" + tasks);
     System.exit(status == Status.DRIVER_STOPPED && scheduler.failed == 0 ? 0 : 1);
