@@ -520,31 +520,28 @@ pub fn validate_reregistration(
     reregister: &wire::Reregister,
 ) -> Result<ReregistrationIds, ReregistrationError> {
     use ReregistrationError as E;
-    let agent = match &reregister.agent_info.id {
-        Some(id) => Some(AgentId::new(id.value.as_str()).map_err(E::Agent)?),
-        None => None,
-    };
+    fn framework_id(id: Option<&v1::FrameworkId>) -> Result<Option<FrameworkId>, IdError> {
+        id.map(|id| FrameworkId::new(id.value.as_str())).transpose()
+    }
+    let agent = reregister
+        .agent_info
+        .id
+        .as_ref()
+        .map(|id| AgentId::new(id.value.as_str()))
+        .transpose()
+        .map_err(E::Agent)?;
     let frameworks = reregister
         .frameworks
         .iter()
-        .map(|framework| match &framework.id {
-            Some(id) => FrameworkId::new(id.value.as_str())
-                .map(Some)
-                .map_err(E::Framework),
-            None => Ok(None),
-        })
+        .map(|f| framework_id(f.id.as_ref()).map_err(E::Framework))
         .collect::<Result<_, _>>()?;
     let executors = reregister
         .executors
         .iter()
         .map(|executor| {
             let id = ExecutorId::new(executor.executor_id.value.as_str()).map_err(E::Executor)?;
-            let framework = match &executor.framework_id {
-                Some(id) => {
-                    Some(FrameworkId::new(id.value.as_str()).map_err(E::ExecutorFramework)?)
-                }
-                None => None,
-            };
+            let framework =
+                framework_id(executor.framework_id.as_ref()).map_err(E::ExecutorFramework)?;
             Ok((id, framework))
         })
         .collect::<Result<_, _>>()?;
