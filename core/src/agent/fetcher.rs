@@ -608,7 +608,12 @@ async fn download_http<W: Write>(
         let response = tokio::time::timeout(stall_timeout, pending)
             .await
             .map_err(|_| stalled())?
-            .map_err(|e| format!("Error downloading resource: {}", error_chain(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "Error downloading resource: {}",
+                    crate::common::error_chain(&e)
+                )
+            })?;
         if !response.status().is_redirection() {
             break response;
         }
@@ -644,8 +649,12 @@ async fn download_http<W: Write>(
             .await
             .map_err(|_| stalled())?;
         let Some(frame) = frame else { break };
-        let frame =
-            frame.map_err(|e| format!("Error downloading resource: {}", error_chain(&e)))?;
+        let frame = frame.map_err(|e| {
+            format!(
+                "Error downloading resource: {}",
+                crate::common::error_chain(&e)
+            )
+        })?;
         if let Ok(data) = frame.into_data() {
             received += data.len() as u64;
             file.write_all(&data)
@@ -686,17 +695,6 @@ fn redirect_target(current: &hyper::Uri, location: &str) -> Result<hyper::Uri, S
     target
         .parse()
         .map_err(|e| format!("Error downloading resource: bad redirect '{target}': {e}"))
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The archive formats Mesos's fetcher extracts, chosen by file name as Mesos does.

@@ -379,14 +379,7 @@ async fn connect(
         }
         None => endpoint.connect().await,
     }
-    .map_err(|e| {
-        format!(
-            "{e}: {}",
-            std::error::Error::source(&e)
-                .map(|s| s.to_string())
-                .unwrap_or_default()
-        )
-    })?;
+    .map_err(|e| crate::common::error_chain(&e))?;
     let mut client = wire::agent_service_client::AgentServiceClient::new(channel)
         .max_decoding_message_size(64 * 1024 * 1024)
         .max_encoding_message_size(64 * 1024 * 1024);

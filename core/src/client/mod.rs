@@ -105,7 +105,7 @@ impl HttpClient {
         self.client()?
             .request(request)
             .await
-            .map_err(|e| Error::Http(error_chain(&e)))
+            .map_err(|e| Error::Http(crate::common::error_chain(&e)))
     }
 
     pub async fn get(&self, url: &str) -> Result<(u16, Bytes)> {
@@ -125,7 +125,7 @@ impl HttpClient {
             .client()?
             .request(request)
             .await
-            .map_err(|e| Error::Http(error_chain(&e)))?;
+            .map_err(|e| Error::Http(crate::common::error_chain(&e)))?;
         let status = response.status().as_u16();
         let body = collect(response).await?;
         Ok((status, body))
@@ -136,18 +136,6 @@ impl HttpClient {
     fn client(&self) -> Result<&Client<HttpsConnector<HttpConnector>, Full<Bytes>>> {
         self.inner.as_ref().map_err(|e| Error::Http(e.clone()))
     }
-}
-
-/// An error with its sources (hyper's own message hides the TLS reason).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 pub async fn collect(response: hyper::Response<hyper::body::Incoming>) -> Result<Bytes> {

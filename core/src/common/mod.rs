@@ -16,3 +16,16 @@ pub mod protocol;
 pub mod queue;
 pub mod time;
 pub mod version;
+
+/// An error with its sources, `: `-separated (hyper's and tonic's own messages hide the
+/// cause: a refused certificate, a reset connection).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
