@@ -16,8 +16,9 @@
 //! The master runs with Mesos 1.11's flags as an operator sets them (docs/authentication.md):
 //! `--authenticate_frameworks --authenticate_http_frameworks
 //! --http_framework_authenticators=basic --authenticate_http_readonly
-//! --authenticate_http_readwrite --authenticate_agents --credentials=<Mesos's JSON>`; the agent
-//! with `--credential` (it is refused without), `--authenticate_http_readonly
+//! --authenticate_http_readwrite --credentials=<Mesos's JSON>` (`--authenticate_agents` is
+//! still refused by the master on main); the agent with `--credential`,
+//! `--authenticate_http_readonly
 //! --authenticate_http_readwrite --http_credentials` (remesos execute reads the task's output
 //! from `/files` with its credential) and `--authenticate_http_executors --jwt_secret_key`
 //! (every task's command executor presents its own token).
@@ -51,7 +52,8 @@ fn authentication_flags(credentials: &Path) -> Vec<String> {
         "--http_framework_authenticators=basic".into(),
         "--authenticate_http_readonly".into(),
         "--authenticate_http_readwrite".into(),
-        "--authenticate_agents".into(),
+        // TODO(issue 14): "--authenticate_agents" once the master honours it (main still
+        // refuses the flag); the agent already presents its --credential.
         format!("--credentials={}", credentials.display()),
     ]
 }
@@ -112,6 +114,7 @@ impl SecureCluster {
         let (master_daemon, master) =
             spawn_master_with(&work_dir, &authentication_flags(&credentials)).await;
         let agent_extra = agent_flags(&work_dir, &credentials);
+        let agent_extra: Vec<&str> = agent_extra.iter().map(String::as_str).collect();
         let agent = spawn_agent(&master, free_port(), &work_dir.join("agent"), &agent_extra);
         let cluster = SecureCluster {
             master,
