@@ -16,10 +16,9 @@
 //! The master runs with Mesos 1.11's flags as an operator sets them (docs/authentication.md):
 //! `--authenticate_frameworks --authenticate_http_frameworks
 //! --http_framework_authenticators=basic --authenticate_http_readonly
-//! --authenticate_http_readwrite --credentials=<Mesos's JSON>` (`--authenticate_agents` is
-//! still refused by the master on main); the agent with `--credential`,
-//! `--authenticate_http_readonly
-//! --authenticate_http_readwrite --http_credentials` (remesos execute reads the task's output
+//! --authenticate_http_readwrite --authenticate_agents --credentials=<Mesos's JSON>`; the
+//! agent with `--credential`, `--authenticate_http_readonly --authenticate_http_readwrite
+//! --http_credentials` (remesos execute reads the task's output
 //! from `/files` with its credential) and `--authenticate_http_executors --jwt_secret_key`
 //! (every task's command executor presents its own token).
 #![allow(
@@ -52,8 +51,7 @@ fn authentication_flags(credentials: &Path) -> Vec<String> {
         "--http_framework_authenticators=basic".into(),
         "--authenticate_http_readonly".into(),
         "--authenticate_http_readwrite".into(),
-        // TODO(issue 14): "--authenticate_agents" once the master honours it (main still
-        // refuses the flag); the agent already presents its --credential.
+        "--authenticate_agents".into(),
         format!("--credentials={}", credentials.display()),
     ]
 }
