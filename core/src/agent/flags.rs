@@ -247,6 +247,10 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         isolation,
         fetch,
         flags: loaded.effective(),
+        authorizer: std::sync::Arc::new(crate::security::authorizer::from_flags(
+            loaded,
+            crate::security::Daemon::Agent,
+        )?),
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
 }

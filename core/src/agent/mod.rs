@@ -103,6 +103,8 @@ pub struct Config {
     pub fetch: fetcher::FetchOptions,
     /// Effective flags as text, for `/flags` and GET_FLAGS.
     pub flags: Vec<(String, String)>,
+    /// The local authorizer (`--acls`); allows everything without ACLs.
+    pub authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
 }
 
 pub use crate::common::time::Time;

@@ -32,6 +32,7 @@ fn config() -> Config {
         isolation: Default::default(),
         fetch: Default::default(),
         flags: vec![],
+        authorizer: Default::default(),
     }
 }
 

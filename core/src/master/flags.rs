@@ -308,6 +308,10 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             .unwrap_or(usize::MAX),
         flags: loaded.effective(),
         allocator,
+        authorizer: std::sync::Arc::new(crate::security::authorizer::from_flags(
+            loaded,
+            crate::security::Daemon::Master,
+        )?),
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
 }

@@ -161,6 +161,9 @@ pub struct Config {
     /// Effective flags as text, for `/flags` and GET_FLAGS.
     pub flags: Vec<(String, String)>,
     pub allocator: allocator::Options,
+    /// The local authorizer (`--acls`); allows everything without ACLs. Shared, never
+    /// changed after start.
+    pub authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
 }
 
 impl Default for Config {
@@ -188,6 +191,7 @@ impl Default for Config {
             registry_max_agent_count: 102_400,
             flags: vec![],
             allocator: allocator::Options::default(),
+            authorizer: Default::default(),
         }
     }
 }

@@ -17,9 +17,16 @@
 //! carries much else) but each is warned about by name at start, so that a misspelt or
 //! unsupported setting does not pass silently.
 //!
-//! This module is the daemons' security configuration (DESIGN.md §1 `security/`): today the
-//! refusal above; authentication, the local authorizer and TLS land here. The CLI only
+//! Implemented, and so no longer refused: `--acls` and `--authorizers` (master) /
+//! `--authorizer` (agent) — the local authorizer (`acls.rs`, `authorizer.rs`); their values
+//! are checked when the daemon builds its configuration, and a bad one stops it there.
+//!
+//! This module is the daemons' security configuration (DESIGN.md §1 `security/`): the
+//! refusal above, the local authorizer; authentication and TLS land here. The CLI only
 //! prints its error and exits (`cli::check_security`).
+
+pub mod acls;
+pub mod authorizer;
 
 use crate::flags::{Flag, FlagKind, Flags, LoadedFlags, Source};
 
@@ -89,7 +96,6 @@ const MASTER: &[Security] = &[
         "HTTP framework authentication",
     ),
     s("credentials", Off::Empty, "credentials"),
-    s("acls", Off::Empty, "authorization (ACLs)"),
     s("firewall_rules", Off::Empty, "endpoint firewall rules"),
     s("modules", Off::Empty, "modules"),
     s("modules_dir", Off::Empty, "modules"),
@@ -99,7 +105,6 @@ const MASTER: &[Security] = &[
         Off::Default("crammd5"),
         "authenticator modules",
     ),
-    s("authorizers", Off::Default("local"), "authorizer modules"),
     s(
         "http_authenticators",
         Off::Default("basic"),
@@ -142,7 +147,6 @@ const AGENT: &[Security] = &[
         "executor authentication",
     ),
     s("secret_resolver", Off::Empty, "secret resolution"),
-    s("acls", Off::Empty, "authorization (ACLs)"),
     s("firewall_rules", Off::Empty, "endpoint firewall rules"),
     s("modules", Off::Empty, "modules"),
     s("modules_dir", Off::Empty, "modules"),
@@ -152,7 +156,6 @@ const AGENT: &[Security] = &[
         Off::Default("crammd5"),
         "authenticatee modules",
     ),
-    s("authorizer", Off::Default("local"), "authorizer modules"),
     s(
         "http_authenticators",
         Off::Default("basic"),
@@ -167,9 +170,11 @@ fn table(daemon: Daemon) -> &'static [Security] {
     }
 }
 
-/// Declares `daemon`'s security flags on `flags` (skipping any already declared), so that
-/// a value that leaves them off loads.
+/// Declares `daemon`'s security flags on `flags` (skipping any already declared): those
+/// implemented (`--acls`, `--authorizers`) with their help, the others so that a value that
+/// leaves them off loads.
 pub fn declare(flags: &mut Flags, daemon: Daemon) {
+    authorizer::declare(flags, daemon);
     for sec in table(daemon) {
         if flags.get(sec.name).is_some() {
             continue;
@@ -303,18 +308,8 @@ mod tests {
             ),
             (
                 Daemon::Master,
-                &[][..],
-                &[("MESOS_ACLS", "{\"permissive\": false}")][..],
-            ),
-            (
-                Daemon::Master,
                 &["--credentials=file:///etc/creds"][..],
                 &[][..],
-            ),
-            (
-                Daemon::Master,
-                &[][..],
-                &[("MESOS_AUTHORIZERS", "com_acme_Authz")][..],
             ),
             (
                 Daemon::Master,
