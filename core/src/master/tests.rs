@@ -3180,3 +3180,5 @@ fn subscribe_answers_the_framework_now_on_the_connection() {
         .unwrap();
     assert_eq!(answer.framework_id, None);
 }
+
+mod authz;

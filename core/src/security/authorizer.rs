@@ -288,11 +288,22 @@ impl Authorizer {
         subject: Option<&Principal>,
         object: Object<'_>,
     ) -> bool {
+        self.is_allowed_name(action, subject.map(Principal::as_str), object)
+    }
+
+    /// [`Authorizer::is_allowed`] for a subject named by a `FrameworkInfo.principal`
+    /// (scheduler calls are authorized as the framework's principal, as in Mesos).
+    pub fn is_allowed_name(
+        &self,
+        action: Action,
+        subject: Option<&str>,
+        object: Object<'_>,
+    ) -> bool {
         let Some(acls) = &self.acls else {
             return true;
         };
         let subject = match subject {
-            Some(p) => Request::Some(p.as_str()),
+            Some(p) => Request::Some(p),
             None => Request::Any,
         };
         let object = match object {
@@ -320,7 +331,7 @@ impl Authorizer {
 
     /// `register_frameworks` for a framework asking for `roles`: every role must be
     /// allowed; no role at all gets `permissive` (Mesos's `REGISTER_FRAMEWORK` approver).
-    pub fn may_register_framework(&self, subject: Option<&Principal>, roles: &[String]) -> bool {
+    pub fn may_register_framework(&self, subject: Option<&str>, roles: &[String]) -> bool {
         let Some(acls) = &self.acls else {
             return true;
         };
@@ -329,7 +340,7 @@ impl Authorizer {
         }
         roles
             .iter()
-            .all(|r| self.is_allowed(Action::RegisterFramework, subject, Object::Value(r)))
+            .all(|r| self.is_allowed_name(Action::RegisterFramework, subject, Object::Value(r)))
     }
 
     /// The state-filtering approvals of `subject`.
@@ -604,12 +615,12 @@ mod tests {
         let a = authorizer(json!({"permissive": false, "register_frameworks": [
             {"principals": {"values": ["spark"]}, "roles": {"values": ["analytics", "*"]}}
         ]}));
-        let spark = p("spark");
-        assert!(a.may_register_framework(Some(&spark), &["analytics".into()]));
-        assert!(a.may_register_framework(Some(&spark), &["analytics".into(), "*".into()]));
-        assert!(!a.may_register_framework(Some(&spark), &["analytics".into(), "prod".into()]));
-        assert!(!a.may_register_framework(Some(&p("other")), &["*".into()]));
-        assert!(!a.may_register_framework(Some(&spark), &[]));
+        let spark = "spark";
+        assert!(a.may_register_framework(Some(spark), &["analytics".into()]));
+        assert!(a.may_register_framework(Some(spark), &["analytics".into(), "*".into()]));
+        assert!(!a.may_register_framework(Some(spark), &["analytics".into(), "prod".into()]));
+        assert!(!a.may_register_framework(Some("other"), &["*".into()]));
+        assert!(!a.may_register_framework(Some(spark), &[]));
     }
 
     #[test]
