@@ -64,7 +64,7 @@ fn run(agents: usize, frameworks: usize) -> Report {
             },
             ..Default::default()
         };
-        allocator.add_framework(id, spec, &HashMap::new(), true);
+        allocator.add_framework(id, spec, &HashMap::<String, _>::new(), true);
     }
     let total = Resources::parse("cpus:24;mem:4096;disk:4096;ports:[31000-32000]", "*").unwrap();
     let ports: Vec<String> = (0..16)

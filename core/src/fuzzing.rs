@@ -25,6 +25,7 @@ use remesos_proto::internal as wire;
 use remesos_proto::v1;
 
 use crate::api::{self, APPLICATION_JSON, APPLICATION_PROTOBUF};
+use crate::common::id::{AgentId, OfferId};
 use crate::resources::Resources;
 
 /// A target's body: any bytes in, a panic only on a bug.
@@ -307,7 +308,7 @@ pub fn master_harness(data: &[u8]) {
     // Subscriptions: (conn, stream id, framework id once SUBSCRIBED was seen).
     let mut frameworks: Vec<(ConnId, String, Option<String>)> = Vec::new();
     // Agent sessions: (conn, agent id).
-    let mut agents: Vec<(ConnId, String)> = Vec::new();
+    let mut agents: Vec<(ConnId, AgentId)> = Vec::new();
     let mut input = Input(data);
 
     let absorb = |master: &mut Master, frameworks: &mut Vec<(ConnId, String, Option<String>)>| {
@@ -360,14 +361,10 @@ pub fn master_harness(data: &[u8]) {
                     }
                     None => None,
                 };
-                let mut offers: Vec<&String> = master.offers.keys().collect();
+                let mut offers: Vec<&OfferId> = master.offers.keys().collect();
                 offers.sort();
-                let offer_ids: Vec<v1::OfferId> = offers
-                    .into_iter()
-                    .map(|value| v1::OfferId {
-                        value: value.clone(),
-                    })
-                    .collect();
+                let offer_ids: Vec<v1::OfferId> =
+                    offers.into_iter().map(|value| value.to_proto()).collect();
                 if let Some(accept) = &mut call.accept
                     && accept.offer_ids.is_empty()
                 {

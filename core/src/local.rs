@@ -124,6 +124,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
         .map_err(|e| e.to_string())?;
     let (mut master_config, master_bind) = master::flags::config(&master_loaded)?;
     let limits = crate::api::serve::process_limits();
+    let tls = crate::security::tls::current()?;
     let listener = crate::api::serve::listen(master_bind)?;
     let master_port = listener.local_addr().map_err(|e| e.to_string())?.port();
     master_config.port = master_port;
@@ -136,7 +137,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
     ));
     let app = master::http::router_with(handle, master_processes());
     let master_server = tokio::spawn(async move {
-        crate::api::serve::serve(listener, app, limits, std::future::pending()).await;
+        crate::api::serve::serve(listener, app, limits, tls, std::future::pending()).await;
     });
 
     let num = loaded.get_u32("num_agents").unwrap_or(1);

@@ -50,6 +50,11 @@ const LAYERS: &[(&str, u8)] = &[
 
 /// The edges allowed between two modules of one layer, and why. They must stay acyclic.
 const LATERAL: &[(&str, &str, &str)] = &[
+    (
+        "api",
+        "security",
+        "the daemons' server terminates TLS with security::tls's configuration",
+    ),
     ("local", "master", "local runs a master in the process"),
     ("local", "agent", "local runs agents in the process"),
     (

@@ -39,6 +39,7 @@ pub async fn start(
         .current()
         .unwrap_or_else(|| "(detecting)".to_string());
     let limits = crate::api::serve::process_limits();
+    let tls = crate::security::tls::current()?;
     let listener = crate::api::serve::listen(bind)?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     config.port = address.port();
@@ -75,7 +76,7 @@ pub async fn start(
     let handle = super::runtime::spawn(state, master, files.clone(), recovered);
     let app = super::http::router(handle.clone(), files);
     let server = tokio::spawn(async move {
-        crate::api::serve::serve(listener, app, limits, std::future::pending()).await;
+        crate::api::serve::serve(listener, app, limits, tls, std::future::pending()).await;
     });
     Ok(RunningAgent {
         handle,

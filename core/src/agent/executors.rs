@@ -227,6 +227,10 @@ impl Agent {
             env.push(("LIBPROCESS_IP".into(), ip));
         }
         env.push(("LIBPROCESS_PORT".into(), "0".into()));
+        // Mesos's containerizer launches executors with the agent's whole environment, so
+        // an executor speaks TLS to its agent as the agent does: keep libprocess's TLS
+        // settings even where the environment is cleared (security/tls.rs).
+        env.extend(std::env::vars().filter(|(k, _)| k.starts_with(crate::security::tls::PREFIX)));
         if let Some(lib) = self.config.native_library.as_ref().filter(|l| l.exists()) {
             env.push((
                 "MESOS_NATIVE_JAVA_LIBRARY".into(),

@@ -362,10 +362,29 @@ async fn connect(
     handle: &AgentHandle,
     master: &str,
 ) -> Result<(tonic::Streaming<wire::MasterMessage>, bool), String> {
-    let endpoint = format!("http://{master}");
-    let mut client = wire::agent_service_client::AgentServiceClient::connect(endpoint)
-        .await
-        .map_err(|e| e.to_string())?
+    // TLS as this process's LIBPROCESS_SSL_* says (checked at start: the error is not
+    // expected here).
+    let tls = crate::security::tls::current()?;
+    let scheme = crate::security::tls::Tls::scheme(tls.as_deref());
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{master}"))
+        .map_err(|e| e.to_string())?;
+    let channel = match tls {
+        Some(tls) => {
+            endpoint
+                .connect_with_connector(crate::security::tls::h2_connector(tls))
+                .await
+        }
+        None => endpoint.connect().await,
+    }
+    .map_err(|e| {
+        format!(
+            "{e}: {}",
+            std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        )
+    })?;
+    let mut client = wire::agent_service_client::AgentServiceClient::new(channel)
         .max_decoding_message_size(64 * 1024 * 1024)
         .max_encoding_message_size(64 * 1024 * 1024);
     let hello = handle

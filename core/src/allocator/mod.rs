@@ -42,9 +42,10 @@ pub(crate) mod sorter;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -682,11 +683,11 @@ impl Allocator {
 
     /// Adds a framework. `used`: resources (allocation_info set) it already holds, by agent;
     /// those on agents that were added with them in their `used` are not counted twice.
-    pub fn add_framework(
+    pub fn add_framework<K: Borrow<str> + Eq + Hash>(
         &mut self,
         id: &str,
         spec: FrameworkSpec,
-        used: &HashMap<String, Resources>,
+        used: &HashMap<K, Resources>,
         active: bool,
     ) {
         if self.framework_index.contains_key(id) {
@@ -714,7 +715,7 @@ impl Allocator {
         let mut agents: Vec<u32> = self.pending_used.remove(id).unwrap_or_default();
         // Resources only the framework reports (the agent was added without them).
         for (agent_id, res) in used {
-            let Some(&a) = self.agent_index.get(agent_id) else {
+            let Some(&a) = self.agent_index.get(agent_id.borrow()) else {
                 continue;
             };
             let agent = self.agents[a as usize].as_mut().expect("agent");
@@ -851,7 +852,12 @@ impl Allocator {
     }
 
     /// Adds an agent. `used`: resources (allocation_info set) frameworks already hold on it.
-    pub fn add_agent(&mut self, id: &str, spec: AgentSpec, used: &HashMap<String, Resources>) {
+    pub fn add_agent<K: Borrow<str> + Eq + Hash>(
+        &mut self,
+        id: &str,
+        spec: AgentSpec,
+        used: &HashMap<K, Resources>,
+    ) {
         if self.agent_index.contains_key(id) {
             tracing::warn!(agent_id = %id, "agent added twice; replacing it");
             self.remove_agent(id);
@@ -866,7 +872,7 @@ impl Allocator {
             self.intern_all(res);
             let used = shapes.entries(res, &mut self.names);
             compact::subtract_all(&mut available, &shapes, &used);
-            allocated.insert(Arc::from(fw.as_str()), res.clone());
+            allocated.insert(Arc::from(fw.borrow()), res.clone());
         }
         self.agents.push(Some(Agent {
             id: Arc::from(id),
@@ -883,7 +889,7 @@ impl Allocator {
         }));
         self.agent_index.insert(id.to_string(), a);
         for (fw, res) in used {
-            match self.framework_index.get(fw.as_str()) {
+            match self.framework_index.get(fw.borrow()) {
                 Some(&f) => {
                     self.frameworks[f as usize]
                         .as_deref_mut()
@@ -892,7 +898,11 @@ impl Allocator {
                         .insert(a);
                     self.track_allocation(f, res, 1);
                 }
-                None => self.pending_used.entry(fw.clone()).or_default().push(a),
+                None => self
+                    .pending_used
+                    .entry(fw.borrow().to_string())
+                    .or_default()
+                    .push(a),
             }
         }
     }

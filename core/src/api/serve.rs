@@ -25,6 +25,16 @@
 //! - When `accept` itself fails for lack of descriptors (EMFILE/ENFILE: files, not
 //!   connections, filled the table), the loop backs off (doubling from 10 ms to 1 s) instead
 //!   of spinning, and logs once per episode.
+//!
+//! TLS (`LIBPROCESS_SSL_ENABLED`, [`crate::security::tls`]): each connection is TLS, with
+//! ALPN `h2` (the agents' gRPC) or `http/1.1` on the same port. As libprocess's
+//! `OpenSSLSocketImpl::accept` does with `LIBPROCESS_SSL_SUPPORT_DOWNGRADE`, the server
+//! peeks at the first byte: `0x16` (a TLS handshake record) starts TLS, anything else is
+//! served as plain HTTP when downgrades are supported and closed otherwise. The first byte
+//! and the handshake must arrive within [`TLS_HANDSHAKE_TIMEOUT`], inside the connection's
+//! slot (so the limits above hold for TLS connections too). With the `legacy` hostname
+//! scheme and required client certificates, the client's certificate must then name the
+//! peer ([`Tls::verify_client_name`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,9 +46,12 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
+
+use crate::security::tls::{TLS_HANDSHAKE_RECORD, Tls};
 
 /// How long an HTTP/1 client has to send a request head (also the keep-alive idle limit).
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,6 +63,8 @@ const H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// hyper's per-connection buffer cap (reads, and queued writes of a streaming body): a
 /// reader that does not read holds at most this much here beyond the kernel's buffers.
 const MAX_BUF_SIZE: usize = 64 * 1024;
+/// How long a new connection has to send its first byte and, for TLS, finish the handshake.
+pub(crate) const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for open connections (event streams never end by themselves).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -190,12 +205,17 @@ fn is_fd_exhaustion(e: &std::io::Error) -> bool {
 
 /// Serves `app` on `listener` until `shutdown` completes (then each connection is asked to
 /// finish, and the server waits at most [`SHUTDOWN_GRACE`] for them).
+/// With `tls`, connections are TLS (and plain too when it supports downgrades).
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    let acceptor = tls
+        .as_ref()
+        .map(|tls| tokio_rustls::TlsAcceptor::from(tls.server.clone()));
     let freed = Arc::new(tokio::sync::Notify::new());
     let normal = Gauge::new(freed.clone());
     let overflow = Gauge::new(freed.clone());
@@ -260,53 +280,28 @@ pub(crate) async fn serve(
             tracing::debug!(%peer, limit = limits.connections, "connection limit reached: serving /health only");
         }
         let app = app.clone();
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
+        let tls = tls.clone().zip(acceptor.clone());
         tokio::spawn(async move {
             let _slot = slot;
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .max_buf_size(MAX_BUF_SIZE)
-                .keep_alive(!is_overflow)
-                .header_read_timeout(if is_overflow {
-                    OVERFLOW_HEADER_READ_TIMEOUT
-                } else {
-                    HEADER_READ_TIMEOUT
-                });
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .keep_alive_interval(H2_KEEP_ALIVE_INTERVAL)
-                .keep_alive_timeout(H2_KEEP_ALIVE_TIMEOUT);
-            let service =
-                hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-                    let app = app.clone();
-                    async move {
-                        let mut request = request.map(Body::new);
-                        // The peer's address, as axum's `ConnectInfo`: the agent's executor
-                        // API serves its own host only (agent/http.rs).
-                        request
-                            .extensions_mut()
-                            .insert(axum::extract::ConnectInfo(peer));
-                        if is_overflow && !is_health(request.uri().path()) {
-                            return Ok::<_, std::convert::Infallible>(too_many_connections());
-                        }
-                        app.oneshot(request).await
-                    }
-                });
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                    return;
+            let Some((tls, acceptor)) = tls else {
+                return serve_connection(stream, peer, app, is_overflow, stop).await;
+            };
+            match tokio::time::timeout(
+                TLS_HANDSHAKE_TIMEOUT,
+                accept_tls(stream, peer, &tls, &acceptor),
+            )
+            .await
+            {
+                Ok(Some(Accepted::Tls(stream))) => {
+                    serve_connection(stream, peer, app, is_overflow, stop).await
                 }
-                _ = stop.wait_for(|stop| *stop) => conn.as_mut().graceful_shutdown(),
+                Ok(Some(Accepted::Plain(stream))) => {
+                    serve_connection(stream, peer, app, is_overflow, stop).await
+                }
+                Ok(None) => {}
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
-            let _ = conn.await;
         });
     }
     drop(listener);
@@ -315,6 +310,109 @@ pub(crate) async fn serve(
     while normal.get() + overflow.get() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A connection after its first byte: TLS (handshake done) or plain (a downgrade).
+enum Accepted {
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Plain(TcpStream),
+}
+
+/// Peeks at the first byte and completes the TLS handshake, or takes the connection as
+/// plain HTTP when `tls` supports downgrades; `None` when the connection is refused.
+async fn accept_tls(
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    tls: &Arc<Tls>,
+    acceptor: &tokio_rustls::TlsAcceptor,
+) -> Option<Accepted> {
+    let mut first = [0u8; 1];
+    match stream.peek(&mut first).await {
+        Ok(1) => {}
+        // Closed (or failed) before a byte.
+        _ => return None,
+    }
+    if first[0] != TLS_HANDSHAKE_RECORD {
+        if tls.config.support_downgrade {
+            tracing::debug!(%peer, "serving a plain connection (LIBPROCESS_SSL_SUPPORT_DOWNGRADE)");
+            return Some(Accepted::Plain(stream));
+        }
+        tracing::debug!(%peer, "refusing a plain connection: TLS is required");
+        return None;
+    }
+    let stream = match acceptor.accept(stream).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            return None;
+        }
+    };
+    let certificate = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|c| c.clone().into_owned());
+    if let Err(e) = tls.verify_client_name(certificate, peer.ip()).await {
+        tracing::warn!(%peer, error = %e, "refusing a TLS connection");
+        return None;
+    }
+    Some(Accepted::Tls(Box::new(stream)))
+}
+
+/// Serves one connection (plain or TLS) until it ends or the server stops.
+async fn serve_connection<I>(
+    io: I,
+    peer: std::net::SocketAddr,
+    app: Router,
+    is_overflow: bool,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .max_buf_size(MAX_BUF_SIZE)
+        .keep_alive(!is_overflow)
+        .header_read_timeout(if is_overflow {
+            OVERFLOW_HEADER_READ_TIMEOUT
+        } else {
+            HEADER_READ_TIMEOUT
+        });
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(H2_KEEP_ALIVE_TIMEOUT);
+    let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+        let app = app.clone();
+        async move {
+            let mut request = request.map(Body::new);
+            // The peer's address, as axum's `ConnectInfo`: the agent's executor
+            // API serves its own host only (agent/http.rs).
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            if is_overflow && !is_health(request.uri().path()) {
+                return Ok::<_, std::convert::Infallible>(too_many_connections());
+            }
+            app.oneshot(request).await
+        }
+    });
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            return;
+        }
+        _ = stop.wait_for(|stop| *stop) => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
 }
 
 fn is_health(path: &str) -> bool {

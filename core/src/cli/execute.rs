@@ -262,7 +262,10 @@ async fn run(loaded: &LoadedFlags) -> Result<u8, String> {
                 );
                 follower = Some(Follower {
                     http: HttpClient::default(),
-                    url: format!("http://{agent}/files/read?path={path}"),
+                    url: format!(
+                        "{}://{agent}/files/read?path={path}",
+                        crate::client::scheme()
+                    ),
                     offsets: [0, 0],
                 });
             }

@@ -124,6 +124,7 @@ pub async fn run_with(
 ) -> Result<(), String> {
     use crate::registry::{FileStore, MemoryStore, RegistryStore, ZkStore};
     let limits = crate::api::serve::process_limits();
+    let tls = crate::security::tls::current()?;
     let listener = crate::api::serve::listen(bind)?;
     let id = uuid::Uuid::new_v4().to_string();
     tracing::info!(master_id = %id, %bind, hostname = %config.hostname, "remesos master starting");
@@ -144,7 +145,7 @@ pub async fn run_with(
             Err(exit) => return exit,
         };
         let app = master::http::router_with(handle, crate::local::master_processes());
-        crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
+        crate::api::serve::serve(listener, app, limits, tls, shutdown_signal()).await;
         return Ok(());
     };
 
@@ -155,7 +156,7 @@ pub async fn run_with(
         crate::local::master_processes(),
     );
     let mut server = tokio::spawn(async move {
-        crate::api::serve::serve(listener, app, limits, shutdown_signal()).await;
+        crate::api::serve::serve(listener, app, limits, tls, shutdown_signal()).await;
     });
     let info = master::master_info(&config, &id);
     let candidacy = crate::zk::election::contend(&url, durability.zk_session_timeout, &info)

@@ -173,9 +173,14 @@ impl ExecutorEnv {
         })
     }
 
-    /// `http://<agent>/<path>`: where calls go.
+    /// `http://<agent>/<path>` (`https` with TLS, [`super::scheme`]): where calls go.
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.agent_endpoint, self.api_path)
+        format!(
+            "{}://{}{}",
+            super::scheme(),
+            self.agent_endpoint,
+            self.api_path
+        )
     }
 
     /// The sandbox the executor works in: `MESOS_SANDBOX`, else `MESOS_DIRECTORY`.

@@ -7,6 +7,7 @@ pub mod scheduler;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -28,23 +29,61 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// An HTTP/1.1 client for the v1 APIs (plain HTTP; Mesos's APIs are served without TLS here).
+/// An HTTP/1.1 client for the v1 APIs. With `LIBPROCESS_SSL_ENABLED` the URLs this module
+/// builds are `https` ([`scheme`]) and connections use the process's TLS client
+/// configuration (security/tls.rs: certificate verification, the client certificate);
+/// without it, an `https` URL is refused (no CA is configured to check it against).
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: Client<HttpConnector, Full<Bytes>>,
+    inner: std::result::Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String>,
+}
+
+/// `https` when this process's `LIBPROCESS_SSL_ENABLED` is on, else `http`: the scheme of
+/// every URL the clients build from a `host:port` (as Mesos's scheduler and executor
+/// libraries choose theirs from libprocess's SSL flag).
+pub fn scheme() -> &'static str {
+    match crate::security::tls::process() {
+        Ok(tls) => crate::security::tls::Tls::scheme(tls.as_deref()),
+        // Never plain when TLS was asked for and cannot be honoured: the client refuses
+        // every request (below).
+        Err(_) => "https",
+    }
 }
 
 impl Default for HttpClient {
     fn default() -> Self {
-        HttpClient {
-            // Idle connections are given up before the daemons' header timeout closes them
-            // (api/serve.rs), so a call never races the server's close.
-            inner: Client::builder(TokioExecutor::new())
+        let tls = match crate::security::tls::current() {
+            Ok(Some(tls)) => Ok(Some(tls)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let inner = tls.map(|tls| {
+            let connector = hyper_rustls::HttpsConnectorBuilder::new();
+            let connector = match tls {
+                Some(tls) => connector.with_tls_config((*tls.client).clone()),
+                None => connector.with_tls_config(no_tls_config()),
+            };
+            // Idle connections are given up before the daemons' header timeout closes
+            // them (api/serve.rs), so a call never races the server's close.
+            Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(std::time::Duration::from_secs(20))
                 .pool_timer(hyper_util::rt::TokioTimer::new())
-                .build_http(),
-        }
+                .build(connector.https_or_http().enable_http1().build())
+        });
+        HttpClient { inner }
     }
+}
+
+/// Without `LIBPROCESS_SSL_ENABLED`: trusts nothing, so an `https` URL fails its handshake.
+fn no_tls_config() -> rustls::ClientConfig {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
+        .unwrap_or_else(|_| unreachable!("ring offers the default protocol versions"))
 }
 
 impl HttpClient {
@@ -66,10 +105,10 @@ impl HttpClient {
         let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| Error::Http(e.to_string()))?;
-        self.inner
+        self.client()?
             .request(request)
             .await
-            .map_err(|e| Error::Http(e.to_string()))
+            .map_err(|e| Error::Http(error_chain(&e)))
     }
 
     pub async fn get(&self, url: &str) -> Result<(u16, Bytes)> {
@@ -77,14 +116,32 @@ impl HttpClient {
             .body(Full::new(Bytes::new()))
             .map_err(|e| Error::Http(e.to_string()))?;
         let response = self
-            .inner
+            .client()?
             .request(request)
             .await
-            .map_err(|e| Error::Http(e.to_string()))?;
+            .map_err(|e| Error::Http(error_chain(&e)))?;
         let status = response.status().as_u16();
         let body = collect(response).await?;
         Ok((status, body))
     }
+}
+
+impl HttpClient {
+    fn client(&self) -> Result<&Client<HttpsConnector<HttpConnector>, Full<Bytes>>> {
+        self.inner.as_ref().map_err(|e| Error::Http(e.clone()))
+    }
+}
+
+/// An error with its sources (hyper's own message hides the TLS reason).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 pub async fn collect(response: hyper::Response<hyper::body::Incoming>) -> Result<Bytes> {

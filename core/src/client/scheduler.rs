@@ -56,7 +56,7 @@ impl Subscription {
             return Self::subscribe_detected(&detector, subscribe, format).await;
         }
         let client = HttpClient::default();
-        let mut url = format!("http://{master}/api/v1/scheduler");
+        let mut url = format!("{}://{master}/api/v1/scheduler", super::scheme());
         let framework_id = subscribe.framework_info.id.clone();
         let call = sched::Call {
             framework_id,
@@ -87,7 +87,7 @@ impl Subscription {
                 break response;
             };
             url = if location.starts_with("//") {
-                format!("http:{location}")
+                format!("{}:{location}", super::scheme())
             } else {
                 location.to_string()
             };

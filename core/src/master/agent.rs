@@ -5,11 +5,12 @@ use std::collections::{HashMap, HashSet};
 use remesos_proto::v1;
 
 use super::ConnId;
+use crate::common::id::{AgentId, ExecutorId, FrameworkId, OfferId, TaskId};
 use crate::resources::Resources;
 
 #[derive(Debug)]
 pub struct Agent {
-    pub id: String,
+    pub id: AgentId,
     /// With `id` set and `resources` = the agent's total (including checkpointed reservations).
     pub info: v1::AgentInfo,
     /// `ip:port` of the agent's HTTP server (executor API, /files, /state).
@@ -24,22 +25,22 @@ pub struct Agent {
     pub reregistered_time: Option<f64>,
     pub total: Resources,
     /// Resources used by tasks and executors, by framework id.
-    pub used: HashMap<String, Resources>,
+    pub used: HashMap<FrameworkId, Resources>,
     /// Resources in outstanding offers.
     pub offered: Resources,
     /// (framework id, task id) of the non-terminal tasks on this agent.
-    pub tasks: HashSet<(String, String)>,
+    pub tasks: HashSet<(FrameworkId, TaskId)>,
     /// Frameworks with executors here, by framework id then executor id.
-    pub executors: HashMap<String, HashSet<String>>,
+    pub executors: HashMap<FrameworkId, HashSet<ExecutorId>>,
     /// Outstanding offer ids on this agent.
-    pub offers: HashSet<String>,
+    pub offers: HashSet<OfferId>,
     /// Pings sent since the last pong.
     pub missed_pongs: u32,
     /// Kills asked for while the agent was disconnected, by (framework id, task id), with
     /// their kill policy: sent when it reregisters with the task still running (Mesos's
     /// `Slave::killedTasks`, master.cpp). Without them a KILL during an agent restart was
     /// lost and the task ran to its end (found by the soak).
-    pub pending_kills: HashMap<(String, String), Option<v1::KillPolicy>>,
+    pub pending_kills: HashMap<(FrameworkId, TaskId), Option<v1::KillPolicy>>,
 }
 
 impl Agent {
@@ -60,8 +61,8 @@ impl Agent {
         sum
     }
 
-    pub fn add_used(&mut self, framework_id: &str, resources: &Resources) {
-        *self.used.entry(framework_id.to_string()).or_default() += resources;
+    pub fn add_used(&mut self, framework_id: &FrameworkId, resources: &Resources) {
+        *self.used.entry(framework_id.clone()).or_default() += resources;
     }
 
     pub fn remove_used(&mut self, framework_id: &str, resources: &Resources) {

@@ -8,6 +8,7 @@ use v1::framework_info::capability::Type as Capability;
 
 use super::ConnId;
 use crate::allocator;
+use crate::common::id::{AgentId, ExecutorId, FrameworkId, OfferId, TaskId};
 use crate::common::protocol::framework_has_capability as has_capability;
 
 /// The subscription stream a framework is attached to.
@@ -20,7 +21,7 @@ pub struct Connection {
 
 #[derive(Debug)]
 pub struct Framework {
-    pub id: String,
+    pub id: FrameworkId,
     /// As subscribed or last updated; `id` is always set.
     pub info: v1::FrameworkInfo,
     /// `None` while disconnected (failover) or for frameworks recovered from reregistering agents.
@@ -34,21 +35,21 @@ pub struct Framework {
     pub reregistered_time: Option<f64>,
     pub unregistered_time: Option<f64>,
     /// Non-terminal tasks by task id.
-    pub tasks: HashMap<String, v1::Task>,
+    pub tasks: HashMap<TaskId, v1::Task>,
     /// Most recent terminal tasks, oldest first, capped by `--max_completed_tasks_per_framework`.
     pub completed_tasks: VecDeque<v1::Task>,
     /// Tasks on unreachable agents (partition-aware bookkeeping), by task id.
-    pub unreachable_tasks: HashMap<String, v1::Task>,
+    pub unreachable_tasks: HashMap<TaskId, v1::Task>,
     /// Outstanding offer ids.
-    pub offers: HashSet<String>,
+    pub offers: HashSet<OfferId>,
     /// Executors the framework runs, by agent id then executor id.
-    pub executors: HashMap<String, HashMap<String, v1::ExecutorInfo>>,
+    pub executors: HashMap<AgentId, HashMap<ExecutorId, v1::ExecutorInfo>>,
     /// When a disconnected framework is removed (`failover_timeout` after it disconnected).
     pub failover_deadline: Option<Instant>,
 }
 
 impl Framework {
-    pub fn new(id: String, info: v1::FrameworkInfo, now_secs: f64) -> Self {
+    pub fn new(id: FrameworkId, info: v1::FrameworkInfo, now_secs: f64) -> Self {
         Framework {
             id,
             info,
@@ -111,11 +112,23 @@ impl Framework {
         self.completed_tasks.push_back(task);
     }
 
-    pub fn add_executor(&mut self, agent_id: &str, executor: v1::ExecutorInfo) {
+    /// Removes a non-terminal task; returns it with its key on an agent's books
+    /// ([`Agent::tasks`](super::Agent::tasks)).
+    pub fn take_task(&mut self, task_id: &str) -> Option<((FrameworkId, TaskId), v1::Task)> {
+        let (task_id, task) = self.tasks.remove_entry(task_id)?;
+        Some(((self.id.clone(), task_id), task))
+    }
+
+    pub fn add_executor(
+        &mut self,
+        agent_id: &AgentId,
+        executor_id: ExecutorId,
+        executor: v1::ExecutorInfo,
+    ) {
         self.executors
-            .entry(agent_id.to_string())
+            .entry(agent_id.clone())
             .or_default()
-            .insert(executor.executor_id.value.clone(), executor);
+            .insert(executor_id, executor);
     }
 
     pub fn remove_executor(

@@ -12,6 +12,7 @@ use super::agent::Agent;
 use super::framework::Framework;
 use super::scheduler::operator_framework_event;
 use super::{ConnId, Effect, Master, ReplyId, Time, UnreachableAgent};
+use crate::common::id::{AgentId, FrameworkId, OfferId, TaskId};
 use crate::common::protocol::is_terminal;
 use crate::common::version::MESOS_VERSION;
 use crate::registry::{AgentRecord, Operation};
@@ -114,7 +115,7 @@ impl Master {
         now: Time,
         conn: ConnId,
         register: wire::Register,
-    ) -> Result<String, AgentRefused> {
+    ) -> Result<AgentId, AgentRefused> {
         let mut info = register.agent_info;
         if info.hostname.is_empty() {
             return Err(AgentRefused::retry(
@@ -131,7 +132,7 @@ impl Master {
         let total = Resources::from_protos(std::mem::take(&mut info.resources))
             .map_err(|e| AgentRefused::retry(format!("invalid agent resources: {e}")))?;
         let id = self.new_agent_id();
-        info.id = Some(v1::AgentId { value: id.clone() });
+        info.id = Some(id.to_proto());
         info.resources = total.clone().into_protos();
         let agent = Agent {
             id: id.clone(),
@@ -163,7 +164,7 @@ impl Master {
         Ok(id)
     }
 
-    fn admit_agent(&mut self, agent: Agent, used: &HashMap<String, Resources>) {
+    fn admit_agent(&mut self, agent: Agent, used: &HashMap<FrameworkId, Resources>) {
         let spec = crate::allocator::AgentSpec {
             hostname: agent.info.hostname.clone(),
             total: agent.total.clone(),
@@ -188,11 +189,11 @@ impl Master {
         now: Time,
         conn: ConnId,
         reregister: wire::Reregister,
-    ) -> Result<String, AgentRefused> {
-        super::validation::validate_reregistration(&reregister)
+    ) -> Result<AgentId, AgentRefused> {
+        let ids = super::validation::validate_reregistration(&reregister)
             .map_err(|e| AgentRefused::retry(e.to_string()))?;
         let mut info = reregister.agent_info;
-        let Some(id) = info.id.as_ref().map(|i| i.value.clone()) else {
+        let Some(id) = ids.agent else {
             return Err(AgentRefused::retry(
                 "'AgentInfo.id' must be set to reregister".to_string(),
             ));
@@ -244,8 +245,8 @@ impl Master {
 
         // Unknown here (master failover) or back from unreachable: rebuild from its report.
         let was_unreachable = self.unreachable_agents.remove(&id).is_some();
-        for framework_info in &reregister.frameworks {
-            let Some(fid) = framework_info.id.as_ref().map(|f| f.value.clone()) else {
+        for (framework_info, fid) in reregister.frameworks.iter().zip(ids.frameworks) {
+            let Some(fid) = fid else {
                 continue;
             };
             if !self.frameworks.contains_key(&fid)
@@ -258,7 +259,7 @@ impl Master {
                 self.allocator.add_framework(
                     &fid,
                     framework.allocator_spec(),
-                    &HashMap::new(),
+                    &HashMap::<AgentId, _>::new(),
                     false,
                 );
                 self.frameworks.insert(fid, framework);
@@ -286,26 +287,25 @@ impl Master {
             pending_kills: HashMap::new(),
         };
         let mut shutdown_frameworks = Vec::new();
-        for executor in &reregister.executors {
-            let Some(fid) = executor.framework_id.as_ref().map(|f| f.value.clone()) else {
+        for (executor, (executor_id, fid)) in reregister.executors.iter().zip(ids.executors) {
+            let Some(fid) = fid else {
                 continue;
             };
             let Some(framework) = self.frameworks.get_mut(&fid) else {
                 shutdown_frameworks.push(fid);
                 continue;
             };
-            framework.add_executor(&id, executor.clone());
             agent
                 .executors
                 .entry(fid.clone())
                 .or_default()
-                .insert(executor.executor_id.value.clone());
+                .insert(executor_id.clone());
+            framework.add_executor(&id, executor_id, executor.clone());
             if let Ok(r) = Resources::from_protos(executor.resources.clone()) {
                 agent.add_used(&fid, &r);
             }
         }
-        for task in &reregister.tasks {
-            let fid = task.framework_id.value.clone();
+        for (task, (fid, task_id)) in reregister.tasks.iter().zip(ids.tasks) {
             let state = v1::TaskState::try_from(task.state).unwrap_or(v1::TaskState::TaskStaging);
             let Some(framework) = self.frameworks.get_mut(&fid) else {
                 if !shutdown_frameworks.contains(&fid) {
@@ -333,13 +333,9 @@ impl Master {
                 }
                 continue;
             }
-            framework.unreachable_tasks.remove(&task.task_id.value);
-            framework
-                .tasks
-                .insert(task.task_id.value.clone(), task.clone());
-            agent
-                .tasks
-                .insert((fid.clone(), task.task_id.value.clone()));
+            framework.unreachable_tasks.remove(task_id.as_str());
+            agent.tasks.insert((fid.clone(), task_id.clone()));
+            framework.tasks.insert(task_id, task.clone());
             if let Ok(r) = Resources::from_protos(task.resources.clone()) {
                 agent.add_used(&fid, &r);
             }
@@ -356,7 +352,7 @@ impl Master {
             self.send_to_agent(
                 &id,
                 wire::master_message::Message::ShutdownFramework(wire::ShutdownFramework {
-                    framework_id: v1::FrameworkId { value: fid },
+                    framework_id: fid.to_proto(),
                 }),
             );
         }
@@ -375,7 +371,7 @@ impl Master {
         let Some(agent) = self.agents.get(agent_id) else {
             return;
         };
-        let missing: Vec<(String, String)> = agent
+        let missing: Vec<(FrameworkId, TaskId)> = agent
             .tasks
             .iter()
             .filter(|(f, t)| !reported.contains(&(f.as_str(), t.as_str())))
@@ -419,10 +415,8 @@ impl Master {
             self.emit_agent(
                 conn,
                 wire::master_message::Message::KillTask(wire::KillTask {
-                    framework_id: v1::FrameworkId {
-                        value: framework_id,
-                    },
-                    task_id: v1::TaskId { value: task_id },
+                    framework_id: framework_id.to_proto(),
+                    task_id: task_id.to_proto(),
                     kill_policy,
                 }),
             );
@@ -452,11 +446,11 @@ impl Master {
             self.allocator.deactivate_agent(agent_id);
         }
         tracing::warn!(agent_id, "agent disconnected");
-        let offers: Vec<String> = self.agents[agent_id].offers.iter().cloned().collect();
+        let offers: Vec<OfferId> = self.agents[agent_id].offers.iter().cloned().collect();
         for offer_id in offers {
             self.rescind_offer(now, &offer_id);
         }
-        let doomed: Vec<(String, String)> = self.agents[agent_id]
+        let doomed: Vec<(FrameworkId, TaskId)> = self.agents[agent_id]
             .tasks
             .iter()
             .filter(|(f, _)| {
@@ -517,7 +511,7 @@ impl Master {
         };
         self.persist_agent(agent_id, &agent.info, AgentRecord::UNREACHABLE, now.wall);
         self.unreachable_agents.insert(
-            agent_id.to_string(),
+            agent.id,
             UnreachableAgent {
                 info: agent.info,
                 since: now.wall,
@@ -540,7 +534,9 @@ impl Master {
             tracing::warn!(agent_id, "not marking agent gone: it already is");
             return Ok(None);
         }
-        let info = if self.agents.contains_key(agent_id) {
+        // The id is taken from the state that knew the agent, so the gone list holds only
+        // ids that entered through validation.
+        let known = if self.agents.contains_key(agent_id) {
             self.send_to_agent(
                 agent_id,
                 wire::master_message::Message::Shutdown(wire::Shutdown {
@@ -548,22 +544,22 @@ impl Master {
                 }),
             );
             self.remove_agent(now, agent_id, Removal::ByOperator(MESSAGE))
-                .map(|a| a.info)
-        } else if let Some(info) = self.recovered_agents.remove(agent_id) {
+                .map(|a| (a.id, a.info))
+        } else if let Some(entry) = self.recovered_agents.remove_entry(agent_id) {
             // No task metadata to report on (Mesos does the same, MESOS-9739).
-            Some(info)
-        } else if let Some(unreachable) = self.unreachable_agents.remove(agent_id) {
+            Some(entry)
+        } else if let Some((id, unreachable)) = self.unreachable_agents.remove_entry(agent_id) {
             self.end_unreachable_tasks(now, agent_id, MESSAGE);
-            Some(unreachable.info)
+            Some((id, unreachable.info))
         } else {
             None
         };
-        let Some(info) = info else {
+        let Some((id, info)) = known else {
             return Err(AgentNotFound(agent_id.to_string()));
         };
         tracing::info!(agent_id, "marked agent gone");
         self.gone_agents.insert(
-            agent_id.to_string(),
+            id,
             UnreachableAgent {
                 info: info.clone(),
                 since: now.wall,
@@ -581,7 +577,7 @@ impl Master {
     fn end_unreachable_tasks(&mut self, now: Time, agent_id: &str, message: &str) {
         let mut ended = Vec::new();
         for (fid, framework) in &mut self.frameworks {
-            let ids: Vec<String> = framework
+            let ids: Vec<TaskId> = framework
                 .unreachable_tasks
                 .iter()
                 .filter(|(_, t)| t.agent_id.value == agent_id)
@@ -624,11 +620,11 @@ impl Master {
     ) -> Option<Agent> {
         let agent = self.agents.get(agent_id)?;
         self.counters.slave_removals += 1;
-        let offers: Vec<String> = agent.offers.iter().cloned().collect();
+        let offers: Vec<OfferId> = agent.offers.iter().cloned().collect();
         for offer_id in offers {
             self.rescind_offer(now, &offer_id);
         }
-        let mut tasks: Vec<(String, String)> =
+        let mut tasks: Vec<(FrameworkId, TaskId)> =
             self.agents[agent_id].tasks.iter().cloned().collect();
         tasks.sort();
         for (fid, tid) in tasks {
@@ -667,7 +663,7 @@ impl Master {
         if let Some(conn) = agent.conn {
             self.emit(Effect::CloseAgent { conn });
         }
-        let connected: Vec<String> = self
+        let connected: Vec<FrameworkId> = self
             .frameworks
             .iter()
             .filter(|(_, f)| f.connected())
@@ -701,14 +697,14 @@ impl Master {
     }
 
     fn task_unreachable(&mut self, now: Time, framework_id: &str, task_id: &str, message: &str) {
-        let Some(mut task) = self
+        let Some((key, mut task)) = self
             .frameworks
             .get_mut(framework_id)
-            .and_then(|f| f.tasks.remove(task_id))
+            .and_then(|f| f.take_task(task_id))
         else {
             return;
         };
-        self.release_task(now, &task);
+        self.release_task(now, &key, &task);
         let mut status = super::master_status(
             now,
             &task.task_id,
@@ -726,16 +722,14 @@ impl Master {
         if let Some(framework) = self.frameworks.get_mut(framework_id)
             && framework.unreachable_tasks.len() < cap
         {
-            framework
-                .unreachable_tasks
-                .insert(task_id.to_string(), task);
+            framework.unreachable_tasks.insert(key.1, task);
         }
         let event = super::update_event(status);
         self.send_to_framework(framework_id, event);
     }
 
     /// Gives a task's resources back: off the agent's books and to the allocator.
-    fn release_task(&mut self, now: Time, task: &v1::Task) {
+    fn release_task(&mut self, now: Time, key: &(FrameworkId, TaskId), task: &v1::Task) {
         let fid = &task.framework_id.value;
         let aid = &task.agent_id.value;
         let Ok(resources) = Resources::from_protos(task.resources.clone()) else {
@@ -743,9 +737,7 @@ impl Master {
         };
         if let Some(agent) = self.agents.get_mut(aid) {
             agent.remove_used(fid, &resources);
-            agent
-                .tasks
-                .remove(&(fid.clone(), task.task_id.value.clone()));
+            agent.tasks.remove(key);
             self.allocator
                 .recover_resources(now.mono, fid, aid, &resources, None);
             self.request_allocation();
@@ -765,14 +757,14 @@ impl Master {
         message: &str,
         notify: bool,
     ) {
-        let Some(task) = self
+        let Some((key, task)) = self
             .frameworks
             .get_mut(framework_id)
-            .and_then(|f| f.tasks.remove(task_id))
+            .and_then(|f| f.take_task(task_id))
         else {
             return;
         };
-        self.release_task(now, &task);
+        self.release_task(now, &key, &task);
         let status = self.record_end(now, framework_id, task, state, reason, message);
         if notify {
             let event = super::update_event(status);
@@ -884,12 +876,12 @@ impl Master {
                 ..Default::default()
             });
             if is_terminal(latest) {
-                let task = self
+                let (key, task) = self
                     .frameworks
                     .get_mut(&fid)
-                    .and_then(|f| f.tasks.remove(&tid))
+                    .and_then(|f| f.take_task(&tid))
                     .expect("present");
-                self.release_task(now, &task);
+                self.release_task(now, &key, &task);
                 self.count_terminal(latest);
                 let cap = self.config.max_completed_tasks_per_framework;
                 if let Some(framework) = self.frameworks.get_mut(&fid) {
@@ -1012,10 +1004,9 @@ impl Master {
         // Still checked: a deadline past what `Instant` can hold is no deadline (never).
         framework.failover_deadline = now.mono.checked_add(timeout);
         let deadline = framework.failover_deadline;
-        let offers: Vec<String> = framework.offers.iter().cloned().collect();
+        let offers: Vec<OfferId> = framework.offers.iter().cloned().collect();
         if let Some(at) = deadline {
-            self.failover_deadlines
-                .insert((at, framework_id.to_string()));
+            self.failover_deadlines.insert((at, framework.id.clone()));
         }
         tracing::info!(framework_id, failover_timeout = ?timeout, "framework disconnected");
         self.allocator.deactivate_framework(framework_id);
@@ -1038,7 +1029,7 @@ impl Master {
     }
 
     pub(super) fn expire_failover_timeouts(&mut self, now: Time) {
-        let expired: Vec<String> = self
+        let expired: Vec<FrameworkId> = self
             .frameworks
             .iter()
             .filter(|(_, f)| {
@@ -1058,7 +1049,7 @@ impl Master {
         let Some(framework) = self.frameworks.get(framework_id) else {
             return;
         };
-        let offers: Vec<String> = framework.offers.iter().cloned().collect();
+        let offers: Vec<OfferId> = framework.offers.iter().cloned().collect();
         for offer_id in offers {
             self.take_offer(&offer_id);
         }
@@ -1067,7 +1058,12 @@ impl Master {
             .values()
             .map(|t| t.agent_id.value.clone())
             .collect();
-        agents.extend(self.frameworks[framework_id].executors.keys().cloned());
+        agents.extend(
+            self.frameworks[framework_id]
+                .executors
+                .keys()
+                .map(|a| a.to_string()),
+        );
         for agent_id in &agents {
             self.send_to_agent(
                 agent_id,
@@ -1078,7 +1074,7 @@ impl Master {
                 }),
             );
         }
-        let task_ids: Vec<String> = self.frameworks[framework_id]
+        let task_ids: Vec<TaskId> = self.frameworks[framework_id]
             .tasks
             .keys()
             .cloned()

@@ -35,6 +35,7 @@ use v1::maintenance::{ClusterStatus, Schedule};
 use super::agent::Agent;
 use super::lifecycle::Removal;
 use super::{Master, ReplyId, Time};
+use crate::common::id::{AgentId, OfferId};
 use crate::registry::{MAX_MAINTENANCE_BYTES, Maintenance, Operation};
 
 /// A machine as Mesos compares them: lower-cased hostname and IP, each possibly absent.
@@ -256,7 +257,7 @@ impl Master {
         }
         // Outstanding offers of agents whose machine's unavailability changes are rescinded,
         // so that the next offers carry the new unavailability.
-        let stale: Vec<String> = self
+        let stale: Vec<OfferId> = self
             .agents
             .values()
             .filter(|a| !a.offers.is_empty())
@@ -317,7 +318,7 @@ impl Master {
             }
         }
         let durable = self.persist_maintenance();
-        let mut doomed: Vec<String> = self
+        let mut doomed: Vec<AgentId> = self
             .agents
             .values()
             .filter(|a| keys.contains(&agent_machine(a.hostname(), &a.endpoint)))

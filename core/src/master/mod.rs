@@ -24,6 +24,18 @@
 //!
 //! Nothing here reads a clock or touches a socket: time comes in as [`Time`], output leaves
 //! as [`Effect`]s, so tests drive the master without sockets (`tests` below, `harness.rs`).
+//!
+//! Ids are typed in the state (`crate::common::id`): the maps of frameworks, agents
+//! (connected, unreachable, recovered, gone) and offers, and in [`Framework`] and
+//! [`Agent`] the tasks, executors, offers, used resources and pending kills, are keyed by
+//! `FrameworkId`, `AgentId`, `TaskId`, `ExecutorId` and `OfferId`, so an id in the state
+//! has passed validation (`validation.rs`: [`validate_call`], `validate_task`,
+//! `validate_reregistration`; `operator.rs`), registry recovery (`recovery.rs`) or was
+//! made here (`new_framework_id`, `new_agent_id`, `new_offer_id`). Handlers take `&str`
+//! where they only look an id up; where they file one, they take the typed key from the
+//! validated input or from the state that already holds it (`Framework::take_task`,
+//! `get_key_value`). Text that stays text: role names, the runtime's copy of a
+//! subscription's framework id (it only looks it up) and the proto messages sent out.
 
 // Mesos's deprecated fields (FrameworkInfo.role, Resource.role, ...) are still part of the
 // wire contract that Spark's and Hadoop's drivers use.
@@ -70,6 +82,7 @@ pub use scheduler::Subscribed;
 pub(crate) use validation::validate_call;
 
 use crate::allocator::{self, Allocator};
+use crate::common::id::{AgentId, FrameworkId, IdPrefix, OfferId};
 use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
 
@@ -261,26 +274,28 @@ pub struct Master {
     pub info: v1::MasterInfo,
     pub start_time: f64,
     pub elected_time: f64,
-    pub frameworks: HashMap<String, Framework>,
+    pub frameworks: HashMap<FrameworkId, Framework>,
     pub completed_frameworks: VecDeque<Framework>,
-    pub agents: HashMap<String, Agent>,
-    pub unreachable_agents: HashMap<String, UnreachableAgent>,
+    pub agents: HashMap<AgentId, Agent>,
+    pub unreachable_agents: HashMap<AgentId, UnreachableAgent>,
     /// Agents the registry lists as admitted that have not reregistered with this master
     /// since it recovered (reference §8.3: their unknown tasks get no reconciliation reply).
-    pub recovered_agents: HashMap<String, v1::AgentInfo>,
+    pub recovered_agents: HashMap<AgentId, v1::AgentInfo>,
     /// Agents marked gone (never allowed back), with the time.
-    pub gone_agents: HashMap<String, UnreachableAgent>,
+    pub gone_agents: HashMap<AgentId, UnreachableAgent>,
     /// The maintenance schedule and the modes of scheduled machines (`maintenance.rs`).
     pub maintenance: maintenance::Machines,
     /// When recovered agents that did not reregister are marked unreachable.
     reregister_deadline: Option<Instant>,
-    pub offers: HashMap<String, Offer>,
+    pub offers: HashMap<OfferId, Offer>,
     pub allocator: Allocator,
     pub role_config: RoleConfig,
     pub counters: Counters,
     /// Whether any operator SUBSCRIBE stream is open (set by the runtime). Operator events
     /// are only built then, keeping task launches and updates free of that work otherwise.
     pub operator_subscribed: bool,
+    /// What the ids this master makes start with: its own id ([`IdPrefix`]).
+    id_prefix: IdPrefix,
     next_framework_id: u64,
     next_agent_id: u64,
     next_offer_id: u64,
@@ -295,7 +310,7 @@ pub struct Master {
     /// connected on that connection is dropped when it comes due (disconnects, failovers
     /// and removals need no bookkeeping here); so at most one entry per subscription made
     /// in the last interval outlives its stream.
-    heartbeats: BTreeMap<(Instant, ConnId), String>,
+    heartbeats: BTreeMap<(Instant, ConnId), FrameworkId>,
     next_ping: Instant,
     next_registry_gc: Instant,
     /// Failover deadlines of disconnected frameworks, soonest first, for
@@ -303,7 +318,7 @@ pub struct Master {
     /// `expire_failover_timeouts` looks at the frameworks themselves, so entries of
     /// frameworks that reconnected or were removed need no bookkeeping (each lives at most
     /// one failover timeout).
-    failover_deadlines: BTreeSet<(Instant, String)>,
+    failover_deadlines: BTreeSet<(Instant, FrameworkId)>,
     /// With `--offer_timeout`: when each offer made expires, soonest first, for
     /// [`Master::next_deadline`]; as above, only a wake-up (at most one entry per offer
     /// made in the last offer timeout).
@@ -343,6 +358,7 @@ impl Master {
             role_config,
             counters: Counters::default(),
             operator_subscribed: false,
+            id_prefix: IdPrefix::new(&id),
             next_framework_id: 0,
             next_agent_id: 0,
             next_offer_id: 0,
@@ -400,9 +416,9 @@ impl Master {
         }
     }
 
-    fn new_framework_id(&mut self) -> String {
+    fn new_framework_id(&mut self) -> FrameworkId {
         loop {
-            let id = format!("{}-{:04}", self.info.id, self.next_framework_id);
+            let id = FrameworkId::generated(&self.id_prefix, self.next_framework_id);
             self.next_framework_id += 1;
             if !self.frameworks.contains_key(&id)
                 && !self.completed_frameworks.iter().any(|f| f.id == id)
@@ -412,14 +428,14 @@ impl Master {
         }
     }
 
-    fn new_agent_id(&mut self) -> String {
-        let id = format!("{}-S{}", self.info.id, self.next_agent_id);
+    fn new_agent_id(&mut self) -> AgentId {
+        let id = AgentId::generated(&self.id_prefix, self.next_agent_id);
         self.next_agent_id += 1;
         id
     }
 
-    fn new_offer_id(&mut self) -> String {
-        let id = format!("{}-O{}", self.info.id, self.next_offer_id);
+    fn new_offer_id(&mut self) -> OfferId {
+        let id = OfferId::generated(&self.id_prefix, self.next_offer_id);
         self.next_offer_id += 1;
         id
     }
@@ -514,11 +530,11 @@ impl Master {
     /// operator API's SUBSCRIBE stream is not started here: Mesos delays its first
     /// heartbeat by the interval (`Master::Subscribers::Subscriber`, master.hpp), and so
     /// does `http/operator.rs`.
-    fn start_heartbeats(&mut self, now: Time, framework_id: &str, conn: ConnId) {
+    fn start_heartbeats(&mut self, now: Time, framework_id: &FrameworkId, conn: ConnId) {
         self.emit_framework(conn, heartbeat_event());
         self.heartbeats.insert(
             (now.mono + self.config.heartbeat_interval, conn),
-            framework_id.to_string(),
+            framework_id.clone(),
         );
     }
 
@@ -573,11 +589,7 @@ impl Master {
         let executor_ids: Vec<v1::ExecutorId> = agent
             .executors
             .get(&framework_id)
-            .map(|ids| {
-                ids.iter()
-                    .map(|id| v1::ExecutorId { value: id.clone() })
-                    .collect()
-            })
+            .map(|ids| ids.iter().map(|id| id.to_proto()).collect())
             .unwrap_or_default();
         let Some(framework) = self.frameworks.get(&framework_id) else {
             return;
@@ -598,9 +610,7 @@ impl Master {
                     .unwrap_or_else(|_| offered.clone().into_protos())
             };
             let offer = v1::Offer {
-                id: v1::OfferId {
-                    value: offer_id.clone(),
-                },
+                id: offer_id.to_proto(),
                 framework_id: v1::FrameworkId {
                     value: framework_id.clone(),
                 },
@@ -693,7 +703,7 @@ impl Master {
         let Some(timeout) = self.config.offer_timeout else {
             return;
         };
-        let expired: Vec<String> = self
+        let expired: Vec<OfferId> = self
             .offers
             .iter()
             .filter(|(_, o)| now.mono.duration_since(o.created) >= timeout)
@@ -765,7 +775,7 @@ impl Master {
 }
 
 /// Removes the entries of `deadlines` that are due at `now`; whether there were any.
-fn pop_due(deadlines: &mut BTreeSet<(Instant, String)>, now: Instant) -> bool {
+fn pop_due(deadlines: &mut BTreeSet<(Instant, FrameworkId)>, now: Instant) -> bool {
     let mut due = false;
     while deadlines.first().is_some_and(|(at, _)| *at <= now) {
         deadlines.pop_first();

@@ -122,7 +122,7 @@ impl Master {
                 continue;
             }
             *available -= &needed;
-            launched.insert(valid.task_id.to_string());
+            launched.insert(valid.task_id.clone());
             self.start_task(now, framework_id, agent_id, valid, needed);
         }
     }
@@ -161,7 +161,11 @@ impl Master {
             return;
         }
         let framework = &self.frameworks[framework_id];
-        let mut error = validation::validate_group_executor(framework, &executor).err();
+        let (executor_id, mut error) =
+            match validation::validate_group_executor(framework, &executor) {
+                Ok(id) => (Some(id), None),
+                Err(e) => (None, Some(e)),
+            };
         if executor.framework_id.is_none() {
             executor.framework_id = Some(v1::FrameworkId {
                 value: framework_id.to_string(),
@@ -212,7 +216,7 @@ impl Master {
                 });
                 match result {
                     Ok(mut valid) => {
-                        launched.insert(valid.task_id.to_string());
+                        launched.insert(valid.task_id.clone());
                         needed += &valid.resources;
                         if tasks
                             .iter()
@@ -221,6 +225,7 @@ impl Master {
                             valid.task.command = None;
                         }
                         valid.executor = Some(executor.clone());
+                        valid.executor_id = executor_id.clone();
                         valid_tasks.push(valid);
                     }
                     Err(e) => {
@@ -417,22 +422,32 @@ impl Master {
                 .or_else(|| Some(self.frameworks[framework_id].info.user.clone())),
             limits: info.limits.clone(),
         };
-        let task_id = valid.task_id.to_string();
-        if let Some(framework) = self.frameworks.get_mut(framework_id) {
-            if let Some(executor) = executor {
-                framework.add_executor(agent_id, executor.clone());
-            }
-            framework.tasks.insert(task_id.clone(), task);
+        // The ids filed below are the validated task and executor ids and the keys of the
+        // framework and the agent as the master holds them.
+        let executor = executor.zip(valid.executor_id.as_ref());
+        let agent_key = self
+            .agents
+            .get_key_value(agent_id)
+            .map(|(id, _)| id.clone());
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        let framework_key = framework.id.clone();
+        if let Some(((info, executor_id), agent_key)) = executor.zip(agent_key.as_ref()) {
+            framework.add_executor(agent_key, executor_id.clone(), info.clone());
         }
+        framework.tasks.insert(valid.task_id.clone(), task);
         if let Some(agent) = self.agents.get_mut(agent_id) {
-            agent.add_used(framework_id, &charged);
-            agent.tasks.insert((framework_id.to_string(), task_id));
-            if let Some(executor) = executor {
+            agent.add_used(&framework_key, &charged);
+            agent
+                .tasks
+                .insert((framework_key.clone(), valid.task_id.clone()));
+            if let Some((_, executor_id)) = executor {
                 agent
                     .executors
-                    .entry(framework_id.to_string())
+                    .entry(framework_key)
                     .or_default()
-                    .insert(executor.executor_id.value.clone());
+                    .insert(executor_id.clone());
             }
         }
         let task_id = &info.task_id.value;

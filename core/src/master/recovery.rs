@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use super::{Master, ReplyId, Time, UnreachableAgent};
+use crate::common::id::{AgentId, FrameworkId};
 use crate::registry::{AgentRecord, Operation, Registry, Roles};
 use remesos_proto::v1;
 
@@ -15,14 +16,23 @@ impl Master {
     /// gone agents are remembered, weights and quota are applied.
     pub fn recover(&mut self, now: Time, registry: &Registry) {
         for (id, record) in &registry.agents {
+            // The registry holds ids this master's predecessors validated; one that does
+            // not pass now (a store written by hand) names no agent the master can hold.
+            let id = match AgentId::new(id.as_str()) {
+                Ok(id) => id,
+                Err(error) => {
+                    tracing::warn!(agent_id = %id.escape_default(), %error, "ignoring an agent with an invalid id in the registry");
+                    continue;
+                }
+            };
             let info = record.info.clone().unwrap_or_default();
             match record.state {
                 AgentRecord::ADMITTED => {
-                    self.recovered_agents.insert(id.clone(), info);
+                    self.recovered_agents.insert(id, info);
                 }
                 AgentRecord::UNREACHABLE => {
                     self.unreachable_agents.insert(
-                        id.clone(),
+                        id,
                         UnreachableAgent {
                             info,
                             since: record.since,
@@ -31,7 +41,7 @@ impl Master {
                 }
                 _ => {
                     self.gone_agents.insert(
-                        id.clone(),
+                        id,
                         UnreachableAgent {
                             info,
                             since: record.since,
@@ -75,7 +85,7 @@ impl Master {
             return;
         }
         self.reregister_deadline = None;
-        let absent: Vec<(String, v1::AgentInfo)> = self.recovered_agents.drain().collect();
+        let absent: Vec<(AgentId, v1::AgentInfo)> = self.recovered_agents.drain().collect();
         for (id, info) in absent {
             tracing::warn!(agent_id = %id, "agent did not reregister within --agent_reregister_timeout; marking it unreachable");
             self.counters.slave_unreachable_scheduled += 1;
@@ -87,7 +97,7 @@ impl Master {
                     since: now.wall,
                 },
             );
-            let connected: Vec<String> = self
+            let connected: Vec<FrameworkId> = self
                 .frameworks
                 .iter()
                 .filter(|(_, f)| f.connected())
@@ -97,7 +107,7 @@ impl Master {
                 let event = v1::scheduler::Event {
                     r#type: Some(v1::scheduler::event::Type::Failure as i32),
                     failure: Some(v1::scheduler::event::Failure {
-                        agent_id: Some(v1::AgentId { value: id.clone() }),
+                        agent_id: Some(id.to_proto()),
                         executor_id: None,
                         status: None,
                     }),
@@ -115,8 +125,8 @@ impl Master {
     pub(super) fn registry_gc(&mut self, now: Time) {
         let max_age = self.config.registry_max_agent_age.as_secs_f64();
         let max_count = self.config.registry_max_agent_count;
-        let prune = |agents: &HashMap<String, UnreachableAgent>| -> Vec<String> {
-            let mut by_age: Vec<(&String, f64)> =
+        let prune = |agents: &HashMap<AgentId, UnreachableAgent>| -> Vec<AgentId> {
+            let mut by_age: Vec<(&AgentId, f64)> =
                 agents.iter().map(|(id, a)| (id, a.since)).collect();
             by_age.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
             let excess = by_age.len().saturating_sub(max_count);

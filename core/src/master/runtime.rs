@@ -21,6 +21,7 @@ use super::operator::{OperatorCommand, OperatorError, OperatorReply};
 use super::scheduler::CallOk;
 use super::validation::CallError;
 use super::{ConnId, Effect, Master, ReplyId};
+use crate::common::id::AgentId;
 use crate::registry::RegistryError;
 use crate::security::authorizer::Principal;
 use crate::supervisor::{OnPanic, exit_on_panic, supervise};
@@ -88,16 +89,16 @@ pub enum Command {
     AgentSession {
         first: wire::agent_message::Message,
         messages: mpsc::Sender<wire::MasterMessage>,
-        reply: Reply<Result<(ConnId, String), AgentRefused>>,
+        reply: Reply<Result<(ConnId, AgentId), AgentRefused>>,
     },
     AgentMessage {
         conn: ConnId,
-        agent_id: String,
+        agent_id: AgentId,
         message: wire::agent_message::Message,
     },
     AgentSessionClosed {
         conn: ConnId,
-        agent_id: String,
+        agent_id: AgentId,
     },
     /// An operator SUBSCRIBE from `principal` (the request's; `None` when authentication
     /// is off): its state and events are filtered to what the ACLs let it see.

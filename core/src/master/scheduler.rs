@@ -1,6 +1,6 @@
 //! The v1 scheduler API's calls (reference/mesos-contract.md §3.2), after HTTP decoding.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use remesos_proto::internal as wire;
@@ -10,7 +10,7 @@ use v1::scheduler as sched;
 use super::framework::{Connection, Framework, framework_roles};
 use super::validation::{CallError, FrameworkCall, SchedulerCall, bad, validate_call};
 use super::{ConnId, Effect, MAX_REFUSE, Master, Time};
-use crate::common::id::FrameworkId;
+use crate::common::id::{AgentId, FrameworkId, OfferId};
 use crate::resources::Resources;
 
 /// Why the offers of an ACCEPT are invalid (Mesos's `validation::offer`, with its texts):
@@ -141,7 +141,6 @@ impl Master {
             });
         }
 
-        let requested_id = requested_id.map(|id| id.to_string());
         if let Some(id) = &requested_id
             && self.completed_frameworks.iter().any(|f| &f.id == id)
         {
@@ -167,14 +166,14 @@ impl Master {
                     Some(id) => id,
                     None => self.new_framework_id(),
                 };
-                info.id = Some(v1::FrameworkId { value: id.clone() });
+                info.id = Some(id.to_proto());
                 let mut framework = Framework::new(id.clone(), info, now.wall);
                 framework.suppressed_roles = suppressed;
                 framework.connection = Some(connection);
                 self.allocator.add_framework(
                     &id,
                     framework.allocator_spec(),
-                    &Default::default(),
+                    &HashMap::<AgentId, _>::new(),
                     true,
                 );
                 self.emit_operator(|_| {
@@ -189,9 +188,7 @@ impl Master {
         let subscribed = sched::Event {
             r#type: Some(sched::event::Type::Subscribed as i32),
             subscribed: Some(sched::event::Subscribed {
-                framework_id: v1::FrameworkId {
-                    value: framework_id.clone(),
-                },
+                framework_id: framework_id.to_proto(),
                 heartbeat_interval_seconds: Some(self.config.heartbeat_interval.as_secs_f64()),
                 master_info: Some(self.info.clone()),
             }),
@@ -202,7 +199,7 @@ impl Master {
         self.request_allocation();
         Ok(Subscribed {
             stream_id,
-            framework_id: Some(framework_id),
+            framework_id: Some(framework_id.to_string()),
         })
     }
 
@@ -542,23 +539,22 @@ impl Master {
 
     fn kill(&mut self, now: Time, framework_id: &str, kill: sched::call::Kill) {
         self.counters.messages_kill_task += 1;
-        let task = self
-            .frameworks
-            .get(framework_id)
-            .and_then(|f| f.tasks.get(&kill.task_id.value))
-            .map(|t| t.agent_id.value.clone());
+        // The task's key as the framework holds it, for the agent's books.
+        let task = self.frameworks.get(framework_id).and_then(|f| {
+            let (task_id, task) = f.tasks.get_key_value(&kill.task_id.value)?;
+            Some(((f.id.clone(), task_id.clone()), task.agent_id.value.clone()))
+        });
         match task {
             // The agent is away (restarting, partitioned): the kill waits for it to come back.
-            Some(agent_id) if self.agents.get(&agent_id).is_some_and(|a| a.conn.is_none()) => {
+            Some((key, agent_id))
+                if self.agents.get(&agent_id).is_some_and(|a| a.conn.is_none()) =>
+            {
                 tracing::info!(%framework_id, task_id = %kill.task_id.value, %agent_id, "agent disconnected: the kill is sent when it reregisters");
                 if let Some(agent) = self.agents.get_mut(&agent_id) {
-                    agent.pending_kills.insert(
-                        (framework_id.to_string(), kill.task_id.value),
-                        kill.kill_policy,
-                    );
+                    agent.pending_kills.insert(key, kill.kill_policy);
                 }
             }
-            Some(agent_id) => self.send_to_agent(
+            Some((_, agent_id)) => self.send_to_agent(
                 &agent_id,
                 wire::master_message::Message::KillTask(wire::KillTask {
                     framework_id: v1::FrameworkId {
@@ -717,7 +713,7 @@ impl Master {
         }
         let removed_roles: BTreeSet<String> =
             framework.roles().difference(&roles).cloned().collect();
-        let stale_offers: Vec<String> = framework
+        let stale_offers: Vec<OfferId> = framework
             .offers
             .iter()
             .filter(|id| {
@@ -740,7 +736,7 @@ impl Master {
         framework.info = info.clone();
         framework.suppressed_roles = suppressed;
         let spec = framework.allocator_spec();
-        let agents: Vec<String> = framework.executors.keys().cloned().collect();
+        let agents: Vec<AgentId> = framework.executors.keys().cloned().collect();
         self.allocator.update_framework(framework_id, spec);
         for agent_id in agents {
             self.send_to_agent(

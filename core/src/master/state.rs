@@ -159,9 +159,7 @@ impl Master {
                 for e in executors.values().filter(|e| v.executor(e, &f.info)) {
                     out.executors.push(resp::get_executors::Executor {
                         executor_info: e.clone(),
-                        agent_id: v1::AgentId {
-                            value: agent_id.clone(),
-                        },
+                        agent_id: agent_id.to_proto(),
                     });
                 }
             }
@@ -329,7 +327,7 @@ impl Master {
         }
         let unreserved = a.total.unreserved();
         let mut o = Map::new();
-        o.insert("id".into(), json!(a.id));
+        o.insert("id".into(), json!(a.id.as_str()));
         o.insert("pid".into(), json!(a.pid()));
         o.insert("hostname".into(), json!(a.info.hostname));
         o.insert("port".into(), json!(a.info.port.unwrap_or(5051)));
@@ -389,7 +387,7 @@ impl Master {
         let used = self.framework_used(f);
         let offered = self.framework_offered(f);
         let mut o = Map::new();
-        o.insert("id".into(), json!(f.id));
+        o.insert("id".into(), json!(f.id.as_str()));
         o.insert("name".into(), json!(f.info.name));
         o.insert("used_resources".into(), Value::Object(used.to_json_map()));
         o.insert(
@@ -498,7 +496,7 @@ impl Master {
                 for e in on_agent.values().filter(|e| v.executor(e, &f.info)) {
                     let mut v = mjson::to_value(e);
                     if let Value::Object(m) = &mut v {
-                        m.insert("slave_id".into(), json!(agent_id));
+                        m.insert("slave_id".into(), json!(agent_id.as_str()));
                         let r = Resources::from_protos(e.resources.clone()).unwrap_or_default();
                         m.insert("resources".into(), Value::Object(r.to_json_map()));
                     }
@@ -531,7 +529,7 @@ impl Master {
                     m.extend(counts);
                     m.insert(
                         "framework_ids".into(),
-                        json!(a.used.keys().collect::<Vec<_>>()),
+                        json!(a.used.keys().map(|f| f.as_str()).collect::<Vec<_>>()),
                     );
                 }
                 v

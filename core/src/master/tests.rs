@@ -187,7 +187,8 @@ impl Harness {
         let id = self
             .master
             .register_agent(now, conn, register)
-            .expect("register");
+            .expect("register")
+            .to_string();
         self.pump();
         let msgs = self.agent_messages(conn);
         assert!(
@@ -1766,6 +1767,39 @@ fn operator_events_are_built_only_while_someone_subscribed() {
     assert!(!h.effects.iter().any(|e| matches!(e, Effect::Operator(_))));
 }
 
+/// The master's state holds only ids that passed Mesos's `validateID` (common::id): a
+/// registry entry whose agent id does not (a store edited by hand) is not recovered, and
+/// the valid entries beside it are.
+#[test]
+fn recovery_skips_a_registry_agent_whose_id_is_invalid() {
+    use crate::registry::{AgentRecord, Operation, Registry};
+    let mut h = Harness::new();
+    let mut registry = Registry::default();
+    let info = v1::AgentInfo {
+        hostname: "h1".into(),
+        ..Default::default()
+    };
+    for (id, state) in [
+        ("../../etc", AgentRecord::ADMITTED),
+        ("a\nb", AgentRecord::UNREACHABLE),
+        ("", AgentRecord::GONE),
+        ("old-S1", AgentRecord::ADMITTED),
+    ] {
+        registry.apply(&Operation::agent(id, &info, state, 0.0));
+    }
+    let now = h.now();
+    h.master.recover(now, &registry);
+    let recovered: Vec<&str> = h
+        .master
+        .recovered_agents
+        .keys()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(recovered, ["old-S1"]);
+    assert!(h.master.unreachable_agents.is_empty());
+    assert!(h.master.gone_agents.is_empty());
+}
+
 /// Reference §8.5 and §8.3: a new leader recovers the registry; explicit reconciliation of
 /// tasks on a recovered agent that has not reregistered gets no answer; agents that do not
 /// return within --agent_reregister_timeout become unreachable (persisted), and then their
@@ -1934,7 +1968,11 @@ fn register_unanswered(h: &mut Harness, hostname: &str) -> (String, ConnId, Repl
         ..Default::default()
     };
     let now = h.now();
-    let id = h.master.register_agent(now, conn, register).unwrap();
+    let id = h
+        .master
+        .register_agent(now, conn, register)
+        .unwrap()
+        .to_string();
     h.pump();
     let reply = h
         .effects
@@ -2580,7 +2618,12 @@ fn registry_gc_prunes_the_oldest_and_the_too_old() {
         .collect();
     pruned.sort();
     assert_eq!(pruned, vec!["u-1", "u-ancient"]);
-    let mut left: Vec<&String> = h.master.unreachable_agents.keys().collect();
+    let mut left: Vec<&str> = h
+        .master
+        .unreachable_agents
+        .keys()
+        .map(|a| a.as_str())
+        .collect();
     left.sort();
     assert_eq!(left, vec!["u-2", "u-3"]);
     assert_eq!(h.master.gone_agents.len(), 2);

@@ -8,7 +8,7 @@ use remesos_proto::v1;
 use v1::scheduler::{self as sched, call::Type as CallType};
 
 use super::framework::Framework;
-use crate::common::id::{FrameworkId, IdError, TaskId, validate_id};
+use crate::common::id::{AgentId, ExecutorId, FrameworkId, IdError, TaskId, validate_id};
 use crate::resources::{ResourceFormat, Resources, convert_resource_format};
 
 /// A rejected call: the HTTP status and Mesos's text.
@@ -301,6 +301,8 @@ pub struct ValidTask {
     pub resources: Resources,
     /// The task's custom executor, with `framework_id` filled in.
     pub executor: Option<v1::ExecutorInfo>,
+    /// The id of `executor`, validated; set with it.
+    pub executor_id: Option<ExecutorId>,
     /// The executor's resources when this task starts it (not yet running on the agent).
     pub executor_resources: Resources,
 }
@@ -374,7 +376,7 @@ pub fn validate_task(
     agent_id: &str,
     limits_capable: bool,
     running_executor: Option<&v1::ExecutorInfo>,
-    launched_ids: &std::collections::HashSet<String>,
+    launched_ids: &std::collections::HashSet<TaskId>,
     mut task: v1::TaskInfo,
 ) -> Result<ValidTask, TaskError> {
     let task_id = TaskId::new(task.task_id.value.as_str()).map_err(invalid_id("Task"))?;
@@ -415,22 +417,20 @@ pub fn validate_task(
     }
     validate_resource_limits(&task, &resources, limits_capable)?;
     let mut executor = None;
+    let mut executor_id = None;
     let mut executor_resources = Resources::default();
     if let Some(mut info) = task.executor.take() {
-        validate_id(&info.executor_id.value).map_err(invalid_id("Executor"))?;
+        let id =
+            ExecutorId::new(info.executor_id.value.as_str()).map_err(invalid_id("Executor"))?;
         match &info.framework_id {
             Some(id) if id.value != framework.id => {
                 return Err(TaskError::ExecutorFramework {
                     actual: id.value.clone(),
-                    expected: framework.id.clone(),
+                    expected: framework.id.to_string(),
                 });
             }
             Some(_) => {}
-            None => {
-                info.framework_id = Some(v1::FrameworkId {
-                    value: framework.id.clone(),
-                })
-            }
+            None => info.framework_id = Some(framework.id.to_proto()),
         }
         if info.r#type == Some(v1::executor_info::Type::Default as i32) {
             return Err(TaskError::DefaultExecutorForTask);
@@ -453,12 +453,14 @@ pub fn validate_task(
         }
         task.executor = Some(info.clone());
         executor = Some(info);
+        executor_id = Some(id);
     }
     Ok(ValidTask {
         task_id,
         task,
         resources,
         executor,
+        executor_id,
         executor_resources,
     })
 }
@@ -479,48 +481,90 @@ fn executors_compatible(running: &v1::ExecutorInfo, new: &v1::ExecutorInfo) -> b
 pub fn validate_group_executor(
     framework: &Framework,
     executor: &v1::ExecutorInfo,
-) -> Result<(), TaskError> {
-    validate_id(&executor.executor_id.value).map_err(invalid_id("Executor"))?;
+) -> Result<ExecutorId, TaskError> {
+    let id =
+        ExecutorId::new(executor.executor_id.value.as_str()).map_err(invalid_id("Executor"))?;
     if executor.r#type != Some(v1::executor_info::Type::Default as i32) {
         return Err(TaskError::GroupExecutorNotDefault);
     }
-    if let Some(id) = &executor.framework_id
-        && id.value != framework.id
+    if let Some(framework_id) = &executor.framework_id
+        && framework_id.value != framework.id
     {
         return Err(TaskError::ExecutorFramework {
-            actual: id.value.clone(),
-            expected: framework.id.clone(),
+            actual: framework_id.value.clone(),
+            expected: framework.id.to_string(),
         });
     }
-    Ok(())
+    Ok(id)
+}
+
+/// The ids of a reregistration, typed by [`validate_reregistration`]: each list runs
+/// parallel to the message's own (`frameworks`, `executors`, `tasks`), so the master takes
+/// an id into its state only from here.
+#[derive(Debug)]
+pub struct ReregistrationIds {
+    pub agent: Option<AgentId>,
+    /// `FrameworkInfo.id` of each framework (`None` when unset).
+    pub frameworks: Vec<Option<FrameworkId>>,
+    /// Each executor's id and its framework's (`None` when unset).
+    pub executors: Vec<(ExecutorId, Option<FrameworkId>)>,
+    /// Each task's framework and id.
+    pub tasks: Vec<(FrameworkId, TaskId)>,
 }
 
 /// Mesos's `master::validation::master::message::reregisterSlave` (src/master/validation.cpp),
 /// for its ids: the agent's, every framework's, executor's and task's, checked by
 /// `common::validation::validateID` before the master takes any of them into its state (an
 /// agent's session is not authenticated yet: whatever can reach the master can send this).
-pub fn validate_reregistration(reregister: &wire::Reregister) -> Result<(), ReregistrationError> {
+pub fn validate_reregistration(
+    reregister: &wire::Reregister,
+) -> Result<ReregistrationIds, ReregistrationError> {
     use ReregistrationError as E;
-    if let Some(id) = &reregister.agent_info.id {
-        validate_id(&id.value).map_err(E::Agent)?;
-    }
-    for framework in &reregister.frameworks {
-        if let Some(id) = &framework.id {
-            validate_id(&id.value).map_err(E::Framework)?;
-        }
-    }
-    for executor in &reregister.executors {
-        validate_id(&executor.executor_id.value).map_err(E::Executor)?;
-        if let Some(id) = &executor.framework_id {
-            validate_id(&id.value).map_err(E::ExecutorFramework)?;
-        }
-    }
-    for task in &reregister.tasks {
-        validate_id(&task.task_id.value).map_err(E::Task)?;
-        validate_id(&task.framework_id.value).map_err(E::TaskFramework)?;
-        if let Some(id) = &task.executor_id {
-            validate_id(&id.value).map_err(E::TaskExecutor)?;
-        }
-    }
-    Ok(())
+    let agent = match &reregister.agent_info.id {
+        Some(id) => Some(AgentId::new(id.value.as_str()).map_err(E::Agent)?),
+        None => None,
+    };
+    let frameworks = reregister
+        .frameworks
+        .iter()
+        .map(|framework| match &framework.id {
+            Some(id) => FrameworkId::new(id.value.as_str())
+                .map(Some)
+                .map_err(E::Framework),
+            None => Ok(None),
+        })
+        .collect::<Result<_, _>>()?;
+    let executors = reregister
+        .executors
+        .iter()
+        .map(|executor| {
+            let id = ExecutorId::new(executor.executor_id.value.as_str()).map_err(E::Executor)?;
+            let framework = match &executor.framework_id {
+                Some(id) => {
+                    Some(FrameworkId::new(id.value.as_str()).map_err(E::ExecutorFramework)?)
+                }
+                None => None,
+            };
+            Ok((id, framework))
+        })
+        .collect::<Result<_, _>>()?;
+    let tasks = reregister
+        .tasks
+        .iter()
+        .map(|task| {
+            let id = TaskId::new(task.task_id.value.as_str()).map_err(E::Task)?;
+            let framework =
+                FrameworkId::new(task.framework_id.value.as_str()).map_err(E::TaskFramework)?;
+            if let Some(id) = &task.executor_id {
+                validate_id(&id.value).map_err(E::TaskExecutor)?;
+            }
+            Ok((framework, id))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(ReregistrationIds {
+        agent,
+        frameworks,
+        executors,
+        tasks,
+    })
 }

@@ -10,8 +10,7 @@
 //! came from. A value that leaves it off is accepted: `false` for a boolean, an empty value
 //! for a file or secret, Mesos's default for a mechanism (`--authenticators=crammd5`,
 //! `--authorizers=local`, `--http_authenticators=basic`, `--authenticatee=crammd5`), which
-//! only acts when authentication is on. `LIBPROCESS_SSL_ENABLED` set to anything but a false
-//! value (`false`, `0`, empty) stops the daemon too.
+//! only acts when authentication is on.
 //!
 //! `MESOS_*` variables that name no flag of the daemon are still ignored (the environment
 //! carries much else) but each is warned about by name at start, so that a misspelt or
@@ -22,8 +21,11 @@
 //! are checked when the daemon builds its configuration, and a bad one stops it there.
 //!
 //! This module is the daemons' security configuration (DESIGN.md §1 `security/`): the
-//! refusal above, the local authorizer; authentication and TLS land here. The CLI only
-//! prints its error and exits (`cli::check_security`).
+//! refusal above; TLS from libprocess's `LIBPROCESS_SSL_*` environment ([`tls`]: a setting
+//! it cannot honour stops the daemon there); the local authorizer; authentication lands
+//! here. The CLI only prints its error and exits (`cli::check_security`).
+
+pub mod tls;
 
 pub mod acls;
 pub mod authorizer;
@@ -195,8 +197,9 @@ pub fn declare(flags: &mut Flags, daemon: Daemon) {
     }
 }
 
-/// The error for the first security setting in `loaded` (or `env`'s `LIBPROCESS_SSL_*`)
-/// that would turn on something remesos does not implement.
+/// The error for the first security setting in `loaded` that would turn on something
+/// remesos does not implement, or for a `LIBPROCESS_SSL_*` setting of `env` that
+/// [`tls`] cannot honour.
 pub fn refuse_unimplemented<K: AsRef<str>, V: AsRef<str>>(
     loaded: &LoadedFlags,
     daemon: Daemon,
@@ -234,17 +237,7 @@ pub fn refuse_unimplemented<K: AsRef<str>, V: AsRef<str>>(
             sec.name, sec.what
         ));
     }
-    for (key, value) in env {
-        let (key, value) = (key.as_ref(), value.as_ref().trim());
-        if key == "LIBPROCESS_SSL_ENABLED"
-            && !matches!(value.to_ascii_lowercase().as_str(), "" | "false" | "0")
-        {
-            return Err(format!(
-                "LIBPROCESS_SSL_ENABLED is set to '{value}', but remesos does not implement \
-                 TLS yet; refusing to start rather than serve in plain text"
-            ));
-        }
-    }
+    tls::TlsConfig::parse(env).map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -312,16 +305,6 @@ mod tests {
                 &[][..],
             ),
             (
-                Daemon::Master,
-                &[][..],
-                &[("LIBPROCESS_SSL_ENABLED", "true")][..],
-            ),
-            (
-                Daemon::Master,
-                &[][..],
-                &[("LIBPROCESS_SSL_ENABLED", "yes")][..],
-            ),
-            (
                 Daemon::Agent,
                 &["--credential=/etc/agent.cred"][..],
                 &[][..],
@@ -340,11 +323,6 @@ mod tests {
                 Daemon::Agent,
                 &[][..],
                 &[("MESOS_HTTP_CREDENTIALS", "/c")][..],
-            ),
-            (
-                Daemon::Agent,
-                &[][..],
-                &[("LIBPROCESS_SSL_ENABLED", "1")][..],
             ),
         ];
         for (daemon, args, env) in refused {

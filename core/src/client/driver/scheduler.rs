@@ -112,8 +112,11 @@ pub fn parse_master(master: &str) -> Result<MasterSpec, String> {
         }
         return parse_master(inner);
     }
+    // Mesos's drivers take `host:port` or `master@host:port`; a URL's scheme is accepted
+    // and ignored: the connection's scheme is libprocess's (`LIBPROCESS_SSL_ENABLED`).
     let address = master
         .strip_prefix("http://")
+        .or_else(|| master.strip_prefix("https://"))
         .unwrap_or(master)
         .trim_end_matches('/');
     let address = address.split_once('@').map_or(address, |(_, addr)| addr);

@@ -1,0 +1,324 @@
+//! End to end: TLS with libprocess's environment (security/tls.rs), on the real binaries,
+//! with certificates made at test time (rcgen): a CA, a certificate for the daemons
+//! (`localhost` and `127.0.0.1`), one for clients, and a second CA nobody trusts.
+//!
+//! Mesos's docs/ssl.md: with `LIBPROCESS_SSL_ENABLED` every port speaks TLS and every
+//! client connects with it; `LIBPROCESS_SSL_REQUIRE_CLIENT_CERT` makes it mutual and
+//! implies server-certificate verification; `LIBPROCESS_SSL_SUPPORT_DOWNGRADE` serves
+//! plain and TLS on one port.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Daemon, free_port};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "remesos-tls-{tag}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The PEM files of the test's PKI.
+struct Pki {
+    dir: TempDir,
+}
+
+impl Pki {
+    fn path(&self, name: &str) -> String {
+        self.dir.0.join(name).display().to_string()
+    }
+
+    /// `ca.pem` signs `daemon.{pem,key}` (localhost, 127.0.0.1) and `client.{pem,key}`
+    /// (localhost: the `legacy` scheme matches a client's reverse-DNS name);
+    /// `rogue-ca.pem` is a CA nobody trusts.
+    fn make(tag: &str) -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let dir = TempDir::new(tag);
+        let write = |name: &str, text: String| std::fs::write(dir.0.join(name), text).unwrap();
+        let ca = |name: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.distinguished_name.push(DnType::CommonName, name);
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+            let cert = params.self_signed(&key).unwrap();
+            (cert, key)
+        };
+        let (ca_cert, ca_key) = ca("remesos TLS test CA");
+        let (rogue_cert, _) = ca("rogue CA");
+        write("ca.pem", ca_cert.pem());
+        write("rogue-ca.pem", rogue_cert.pem());
+        for (name, sans) in [
+            (
+                "daemon",
+                vec!["localhost".to_string(), "127.0.0.1".to_string()],
+            ),
+            ("client", vec!["localhost".to_string()]),
+        ] {
+            let key = KeyPair::generate().unwrap();
+            let cert = CertificateParams::new(sans)
+                .unwrap()
+                .signed_by(&key, &ca_cert, &ca_key)
+                .unwrap();
+            write(&format!("{name}.pem"), cert.pem());
+            write(&format!("{name}.key"), key.serialize_pem());
+        }
+        Pki { dir }
+    }
+
+    /// The daemons' environment: TLS on, their certificate, `extra` on top.
+    fn env(&self, cert: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("LIBPROCESS_SSL_ENABLED".to_string(), "true".to_string()),
+            (
+                "LIBPROCESS_SSL_CERT_FILE".into(),
+                self.path(&format!("{cert}.pem")),
+            ),
+            (
+                "LIBPROCESS_SSL_KEY_FILE".into(),
+                self.path(&format!("{cert}.key")),
+            ),
+            ("LIBPROCESS_SSL_CA_FILE".into(), self.path("ca.pem")),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    }
+}
+
+fn spawn_master(env: &[(String, String)], work: &Path) -> (Daemon, String) {
+    let port = free_port();
+    let daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(["master", "--ip=127.0.0.1", &format!("--port={port}")])
+            .arg(format!("--work_dir={}", work.join("master").display()))
+            .args(["--allocation_interval=100ms", "--quiet"])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start remesos master"),
+    );
+    (daemon, format!("127.0.0.1:{port}"))
+}
+
+fn spawn_agent(env: &[(String, String)], master: &str, work: &Path) -> (Daemon, String) {
+    let port = free_port();
+    let daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(["agent", &format!("--master={master}"), "--ip=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--work_dir={}", work.join("agent").display()))
+            .args([
+                "--resources=cpus:4;mem:2048;ports:[31000-31100]",
+                "--registration_backoff_factor=100ms",
+                "--hostname=localhost",
+            ])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start remesos agent"),
+    );
+    (daemon, format!("127.0.0.1:{port}"))
+}
+
+/// curl's exit code and body for `url` with `args` (`--cacert`, `--cert`, ...).
+fn curl(url: &str, args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("run curl");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+/// Waits (bounded) until `check` holds; panics with `what` otherwise.
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A plain HTTP request on a raw socket: the server's reply, empty when it closed the
+/// connection without one.
+fn plain_request(addr: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+fn execute(env: &[(String, String)], master: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_remesos"))
+        .args(["execute", &format!("--master={master}"), "--name=tls-test"])
+        .args([
+            "--command=echo from-the-task over-tls; exit 7",
+            "--resources=cpus:0.5;mem:64",
+        ])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run remesos execute")
+}
+
+/// Mutual TLS with server verification (`legacy` names, libprocess's default): the agent
+/// registers over gRPC on TLS, `remesos execute` (a Rust scheduler client) runs a task
+/// whose command executor talks TLS to its agent, and curl reads the master over https;
+/// a plain client, a client without a certificate and a client that does not trust the
+/// master's CA are all refused.
+#[test]
+fn mutual_tls_runs_a_task_and_refuses_plain_certless_and_untrusting_clients() {
+    let pki = Pki::make("mtls");
+    let work = TempDir::new("mtls-work");
+    let daemon_env = pki.env("daemon", &[("LIBPROCESS_SSL_REQUIRE_CLIENT_CERT", "true")]);
+    let (_master, master) = spawn_master(&daemon_env, &work.0);
+    let (cacert, cert, key) = (
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client.key"),
+    );
+    let with_cert = ["--cacert", &cacert, "--cert", &cert, "--key", &key];
+    wait_for("the master did not serve https", || {
+        curl(&format!("https://{master}/health"), &with_cert).0 == Some(0)
+    });
+    let (_agent, agent) = spawn_agent(&daemon_env, &master, &work.0);
+    wait_for("the agent did not register over TLS", || {
+        let (code, body) = curl(&format!("https://{master}/master/state"), &with_cert);
+        code == Some(0)
+            && serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|s| s["slaves"].as_array().map(|a| a.len()))
+                == Some(1)
+    });
+
+    // A task through the scheduler API, the command executor's link and /files, all TLS.
+    let client_env = pki.env("client", &[("LIBPROCESS_SSL_REQUIRE_CLIENT_CERT", "true")]);
+    let output = execute(&client_env, &master);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(7), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("from-the-task over-tls"),
+        "{stdout}\n{stderr}"
+    );
+
+    // The agent's port is TLS too.
+    let (code, body) = curl(&format!("https://{agent}/state"), &with_cert);
+    assert_eq!(code, Some(0), "{body}");
+
+    // Plain HTTP without LIBPROCESS_SSL_SUPPORT_DOWNGRADE: closed unanswered.
+    assert_eq!(plain_request(&master, "/health"), "");
+    assert_eq!(plain_request(&agent, "/health"), "");
+    // No client certificate: the handshake fails.
+    let (code, body) = curl(&format!("https://{master}/health"), &["--cacert", &cacert]);
+    assert_ne!(code, Some(0), "{body}");
+    // A client that trusts another CA refuses the master (LIBPROCESS_SSL_VERIFY_SERVER_CERT
+    // is implied by REQUIRE_CLIENT_CERT).
+    let mut untrusting = client_env.clone();
+    untrusting.retain(|(k, _)| k != "LIBPROCESS_SSL_CA_FILE");
+    untrusting.push(("LIBPROCESS_SSL_CA_FILE".into(), pki.path("rogue-ca.pem")));
+    let output = execute(&untrusting, &master);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("failed to subscribe"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+}
+
+/// `LIBPROCESS_SSL_SUPPORT_DOWNGRADE`: one port serves a plain client and a TLS client
+/// (the first byte decides, as libprocess peeks); without client certificates required,
+/// curl needs only the CA.
+#[test]
+fn downgrade_serves_plain_and_tls_clients_on_one_port() {
+    let pki = Pki::make("downgrade");
+    let work = TempDir::new("downgrade-work");
+    let env = pki.env("daemon", &[("LIBPROCESS_SSL_SUPPORT_DOWNGRADE", "true")]);
+    let (_master, master) = spawn_master(&env, &work.0);
+    let cacert = pki.path("ca.pem");
+    wait_for("the master did not serve https", || {
+        curl(&format!("https://{master}/health"), &["--cacert", &cacert]).0 == Some(0)
+    });
+    let reply = plain_request(&master, "/health");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let (code, body) = curl(&format!("http://{master}/health"), &[]);
+    assert_eq!(code, Some(0), "{body}");
+    // A daemon without the certificate's CA in curl's store is not trusted by curl.
+    let (code, _) = curl(
+        &format!("https://{master}/health"),
+        &["--cacert", &pki.path("rogue-ca.pem")],
+    );
+    assert_ne!(code, Some(0));
+}
+
+/// openssl.cpp: TLS on without a certificate stops the daemon (never a plain port).
+#[test]
+fn a_daemon_with_tls_it_cannot_honour_stops() {
+    let work = TempDir::new("refused");
+    for (env, expected) in [
+        (
+            vec![("LIBPROCESS_SSL_ENABLED", "true")],
+            "LIBPROCESS_SSL_KEY_FILE",
+        ),
+        (
+            vec![
+                ("LIBPROCESS_SSL_ENABLED", "true"),
+                ("LIBPROCESS_SSL_ENABLE_TLS_V1_1", "true"),
+            ],
+            "LIBPROCESS_SSL_ENABLE_TLS_V1_1",
+        ),
+        (
+            vec![
+                ("LIBPROCESS_SSL_ENABLED", "true"),
+                ("LIBPROCESS_SSL_CIPHERS", "RC4-SHA"),
+            ],
+            "'RC4-SHA'",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args([
+                "master",
+                "--ip=127.0.0.1",
+                &format!("--port={}", free_port()),
+            ])
+            .arg(format!("--work_dir={}", work.0.display()))
+            .envs(env.iter().copied())
+            .output()
+            .expect("run remesos master");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.contains(expected), "{expected} not in: {stderr}");
+    }
+}
