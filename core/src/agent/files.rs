@@ -243,7 +243,9 @@ impl Files {
         path: &str,
     ) -> bool {
         match self.owner(path) {
-            Some(user) => authorizer.is_allowed(Action::AccessSandbox, principal, Object::Value(user)),
+            Some(user) => {
+                authorizer.is_allowed(Action::AccessSandbox, principal, Object::Value(user))
+            }
             None => true,
         }
     }
@@ -709,7 +711,11 @@ fn json_response(body: Vec<u8>, jsonp: Option<&String>) -> Response {
     }
 }
 
-async fn browse(State(state): State<FilesState>, caller: Caller, Query(params): Params) -> Response {
+async fn browse(
+    State(state): State<FilesState>,
+    caller: Caller,
+    Query(params): Params,
+) -> Response {
     let result = async {
         let path = required_path(&params)?;
         with_access(state, caller, path, |files, path| files.browse(path)).await
@@ -856,5 +862,40 @@ mod tests {
         assert_eq!(normalize("/a//b/"), "/a/b");
         assert_eq!(normalize("/"), "/");
         assert_eq!(normalize("a"), "a");
+    }
+}
+
+#[cfg(test)]
+mod authz_tests {
+    use super::*;
+    use crate::security::{acls, authorizer::Principal};
+
+    /// Mesos attaches each sandbox with an `access_sandboxes` callback on its executor's
+    /// user (`FilesProcess::authorize` walks up from the requested path).
+    #[test]
+    fn a_sandbox_is_readable_only_by_principals_allowed_its_user() {
+        let dir = std::env::temp_dir().join(format!("remesos-files-authz-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let mut files = Files::new();
+        files.attach_owned("/sandboxes/a", &dir, "alice").unwrap();
+        files.attach("/logs", &dir).unwrap();
+        assert_eq!(files.owner("/sandboxes/a/sub/stdout"), Some("alice"));
+        assert_eq!(files.owner("/sandboxes/a/"), Some("alice"));
+        assert_eq!(files.owner("/logs/x"), None);
+        let acls = acls::parse(
+            br#"{"permissive": false, "access_sandboxes": [
+                {"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}}]}"#,
+        )
+        .unwrap();
+        let authorizer = Authorizer::new(&acls);
+        let (alice, bob) = (Principal::new("alice"), Principal::new("bob"));
+        assert!(files.may_access(&authorizer, Some(&alice), "/sandboxes/a/sub"));
+        assert!(!files.may_access(&authorizer, Some(&bob), "/sandboxes/a/sub"));
+        assert!(!files.may_access(&authorizer, None, "/sandboxes/a"));
+        // Paths without an owner need no authorization, as in Mesos.
+        assert!(files.may_access(&authorizer, Some(&bob), "/logs"));
+        files.detach("/sandboxes/a");
+        assert_eq!(files.owner("/sandboxes/a"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -247,24 +247,10 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         isolation,
         fetch,
         flags: loaded.effective(),
-        authorizer: std::sync::Arc::new(agent_authorizer(loaded)?),
+        authorizer: std::sync::Arc::new(crate::security::authorizer::from_flags(
+            loaded,
+            crate::security::Daemon::Agent,
+        )?),
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
-}
-
-/// The agent's authorizer. Its checks (`/files`, `/flags`, `/state`) are not in place yet,
-/// so ACLs would not be enforced: refuse them rather than run open (DESIGN.md §8).
-fn agent_authorizer(
-    loaded: &LoadedFlags,
-) -> Result<crate::security::authorizer::Authorizer, String> {
-    let authorizer =
-        crate::security::authorizer::from_flags(loaded, crate::security::Daemon::Agent)?;
-    if authorizer.is_enabled() {
-        return Err(
-            "flag 'acls' is set, but remesos's agent does not enforce ACLs yet; \
-                    refusing to start rather than run without them"
-                .to_string(),
-        );
-    }
-    Ok(authorizer)
 }

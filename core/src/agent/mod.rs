@@ -167,10 +167,12 @@ pub enum Effect {
         path: PathBuf,
         target: String,
     },
-    /// Make a sandbox browsable through `/files` under these paths.
+    /// Make a sandbox browsable through `/files` under these paths; reading it takes
+    /// `access_sandboxes` on `user` (the executor's user, else its framework's).
     Attach {
         sandbox: PathBuf,
         paths: Vec<String>,
+        user: String,
     },
 }
 
@@ -314,10 +316,11 @@ impl RunIds {
 
     /// `/files` names for the run's sandbox: its own path, its executor's `runs/latest`
     /// and Mesos's virtual `/frameworks/.../runs/latest`.
-    fn attach(&self, work_dir: &std::path::Path, sandbox: &std::path::Path) -> Effect {
+    fn attach(&self, work_dir: &std::path::Path, sandbox: &std::path::Path, user: &str) -> Effect {
         let executor_dir =
             paths::executor_dir(work_dir, &self.agent, &self.framework, &self.executor);
         Effect::Attach {
+            user: user.to_string(),
             sandbox: sandbox.to_path_buf(),
             paths: vec![
                 sandbox.display().to_string(),
