@@ -24,6 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use remesos::allocator::{AgentSpec, Allocator, Capabilities, FrameworkSpec, Options};
+use remesos::common::id::{AgentId, FrameworkId};
 use remesos::resources::Resources;
 
 const AGENTS: [usize; 3] = [1_000, 10_000, 50_000];
@@ -52,8 +53,8 @@ fn peak_rss_kb() -> u64 {
 fn run(agents: usize, frameworks: usize) -> Report {
     let setup_start = Instant::now();
     let mut allocator = Allocator::new(Options::default());
-    let framework_ids: Vec<String> = (0..frameworks)
-        .map(|i| format!("framework-{i:05}"))
+    let framework_ids: Vec<FrameworkId> = (0..frameworks)
+        .map(|i| FrameworkId::new(format!("framework-{i:05}")).expect("a valid id"))
         .collect();
     for id in &framework_ids {
         let spec = FrameworkSpec {
@@ -64,7 +65,7 @@ fn run(agents: usize, frameworks: usize) -> Report {
             },
             ..Default::default()
         };
-        allocator.add_framework(id, spec, &HashMap::<String, _>::new(), true);
+        allocator.add_framework(id, spec, &HashMap::new(), true);
     }
     let total = Resources::parse("cpus:24;mem:4096;disk:4096;ports:[31000-32000]", "*").unwrap();
     let ports: Vec<String> = (0..16)
@@ -82,7 +83,8 @@ fn run(agents: usize, frameworks: usize) -> Report {
             total: total.clone(),
         };
         let used = HashMap::from([(framework_ids[i % frameworks].clone(), used.clone())]);
-        allocator.add_agent(&format!("agent-{i:06}"), spec, &used);
+        let id = AgentId::new(format!("agent-{i:06}")).expect("a valid id");
+        allocator.add_agent(&id, spec, &used);
     }
     let setup = setup_start.elapsed();
 

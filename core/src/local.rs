@@ -60,8 +60,12 @@ pub fn flags() -> Flags {
             flags.add(flag.clone());
         }
     }
-    // The master's and the agents' security flags: accepted only with values that leave
-    // them off (security/).
+    // The master's authentication applies to the embedded master.
+    for flag in master::flags::authentication_flags() {
+        flags.add(flag);
+    }
+    // The master's and the agents' other security flags: accepted only with values that
+    // leave them off (security/).
     security::declare(&mut flags, Daemon::Master);
     security::declare(&mut flags, Daemon::Agent);
     flags
@@ -123,6 +127,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
         .load(&master_args, std::iter::empty::<(String, String)>())
         .map_err(|e| e.to_string())?;
     let (mut master_config, master_bind) = master::flags::config(&master_loaded)?;
+    let authn = master::flags::authentication(&master_loaded)?;
     let limits = crate::api::serve::process_limits();
     let tls = crate::security::tls::current()?;
     let listener = crate::api::serve::listen(master_bind)?;
@@ -135,7 +140,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
         id,
         master::runtime::now(),
     ));
-    let app = master::http::router_with(handle, master_processes());
+    let app = master::http::router_with(handle, master_processes(), authn);
     let master_server = tokio::spawn(async move {
         crate::api::serve::serve(listener, app, limits, tls, std::future::pending()).await;
     });

@@ -888,7 +888,10 @@ mod authz_tests {
         )
         .unwrap();
         let authorizer = Authorizer::new(&acls);
-        let (alice, bob) = (Principal::new("alice"), Principal::new("bob"));
+        let (alice, bob) = (
+            Principal::new("alice").unwrap(),
+            Principal::new("bob").unwrap(),
+        );
         assert!(files.may_access(&authorizer, Some(&alice), "/sandboxes/a/sub"));
         assert!(!files.may_access(&authorizer, Some(&bob), "/sandboxes/a/sub"));
         assert!(!files.may_access(&authorizer, None, "/sandboxes/a"));

@@ -5,6 +5,12 @@
 //! `add_agent`, `recover_resources`, `suppress`, `revive`, ...), [`Allocator::allocate`]`(now)`
 //! out. No I/O, no clock, no randomness: time only enters as `now`.
 //!
+//! Frameworks and agents enter typed (`add_framework` takes a
+//! [`FrameworkId`](crate::common::id::FrameworkId), `add_agent` an
+//! [`AgentId`](crate::common::id::AgentId), both the master's validated keys) and
+//! [`Allocation`]s name them with those ids; every other call only looks an id up, by
+//! `&str`. Inside, a framework's id is also shared as an `Arc<str>` by the agents' books.
+//!
 //! One allocation round, as in Mesos:
 //! 1. expired offer filters are dropped (a heap ordered by expiry, so only expired ones are
 //!    touched);
@@ -42,13 +48,13 @@ pub(crate) mod sorter;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::{Borrow, Cow};
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
-use std::hash::Hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::id::{AgentId, FrameworkId};
 use crate::resources::{
     Resource, Resources, is_ancestor_or_self, is_scalar_resource, scalar_millis,
 };
@@ -116,8 +122,8 @@ pub struct AgentSpec {
 /// Resources of one agent given to one framework, per role (with `allocation_info.role` set).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Allocation {
-    pub framework_id: String,
-    pub agent_id: String,
+    pub framework_id: FrameworkId,
+    pub agent_id: AgentId,
     pub resources: BTreeMap<String, Resources>,
 }
 
@@ -287,6 +293,8 @@ impl OfferFilter {
 
 #[derive(Debug)]
 struct Framework {
+    /// The id as the master gave it; `id` is the same text, shared by the agents' books.
+    key: FrameworkId,
     id: Arc<str>,
     spec: FrameworkSpec,
     active: bool,
@@ -301,7 +309,7 @@ struct Framework {
 
 #[derive(Debug)]
 struct Agent {
-    id: Arc<str>,
+    id: AgentId,
     hostname: String,
     active: bool,
     total: Resources,
@@ -377,9 +385,9 @@ pub struct Allocator {
     /// By name id: sum of all agents' totals (thousandths).
     totals: Vec<i64>,
     agents: Vec<Option<Agent>>,
-    agent_index: HashMap<String, u32>,
+    agent_index: HashMap<AgentId, u32>,
     frameworks: Vec<Option<Box<Framework>>>,
-    framework_index: HashMap<String, u32>,
+    framework_index: HashMap<FrameworkId, u32>,
     roles: Vec<Role>,
     role_index: HashMap<String, u32>,
     /// Role-level hierarchical DRF sorter (clients: roles with frameworks).
@@ -391,7 +399,7 @@ pub struct Allocator {
     /// (expiry, agent) of installed filters, soonest first.
     filter_expiry: BinaryHeap<Reverse<(Instant, u32)>>,
     /// Framework id -> agents holding resources of a framework not added yet.
-    pending_used: HashMap<String, Vec<u32>>,
+    pending_used: HashMap<FrameworkId, Vec<u32>>,
     /// Offered resources shared between agents with equal content (bounded).
     built: BuiltCache,
 }
@@ -683,11 +691,11 @@ impl Allocator {
 
     /// Adds a framework. `used`: resources (allocation_info set) it already holds, by agent;
     /// those on agents that were added with them in their `used` are not counted twice.
-    pub fn add_framework<K: Borrow<str> + Eq + Hash>(
+    pub fn add_framework(
         &mut self,
-        id: &str,
+        id: &FrameworkId,
         spec: FrameworkSpec,
-        used: &HashMap<K, Resources>,
+        used: &HashMap<AgentId, Resources>,
         active: bool,
     ) {
         if self.framework_index.contains_key(id) {
@@ -695,8 +703,9 @@ impl Allocator {
             self.remove_framework(id);
         }
         let f = self.frameworks.len() as u32;
-        let fid: Arc<str> = Arc::from(id);
+        let fid: Arc<str> = Arc::from(id.as_str());
         self.frameworks.push(Some(Box::new(Framework {
+            key: id.clone(),
             id: fid.clone(),
             spec: spec.clone(),
             active,
@@ -704,7 +713,7 @@ impl Allocator {
             filtered_agents: FxHashSet::default(),
             agents: FxHashSet::default(),
         })));
-        self.framework_index.insert(id.to_string(), f);
+        self.framework_index.insert(id.clone(), f);
         for role in &spec.roles {
             let r = self.role_idx(role);
             self.track_under_role(f, r);
@@ -712,15 +721,19 @@ impl Allocator {
         self.refresh_all_activity(f);
 
         // Resources the agents already reported for this framework.
-        let mut agents: Vec<u32> = self.pending_used.remove(id).unwrap_or_default();
+        let mut agents: Vec<u32> = self.pending_used.remove(id.as_str()).unwrap_or_default();
         // Resources only the framework reports (the agent was added without them).
         for (agent_id, res) in used {
-            let Some(&a) = self.agent_index.get(agent_id.borrow()) else {
+            let Some(&a) = self.agent_index.get(agent_id) else {
                 continue;
             };
             let agent = self.agents[a as usize].as_mut().expect("agent");
             agent.settle(Some(id));
-            let known = agent.allocated.get(id).cloned().unwrap_or_default();
+            let known = agent
+                .allocated
+                .get(id.as_str())
+                .cloned()
+                .unwrap_or_default();
             let extra = res - &known;
             if !extra.is_empty() {
                 let used = agent.shapes.entries(&extra, &mut self.names);
@@ -735,7 +748,7 @@ impl Allocator {
         for a in agents {
             let Some(res) = self.agents[a as usize]
                 .as_ref()
-                .and_then(|ag| ag.allocated.get(id))
+                .and_then(|ag| ag.allocated.get(id.as_str()))
                 .cloned()
             else {
                 continue;
@@ -852,11 +865,11 @@ impl Allocator {
     }
 
     /// Adds an agent. `used`: resources (allocation_info set) frameworks already hold on it.
-    pub fn add_agent<K: Borrow<str> + Eq + Hash>(
+    pub fn add_agent(
         &mut self,
-        id: &str,
+        id: &AgentId,
         spec: AgentSpec,
-        used: &HashMap<K, Resources>,
+        used: &HashMap<FrameworkId, Resources>,
     ) {
         if self.agent_index.contains_key(id) {
             tracing::warn!(agent_id = %id, "agent added twice; replacing it");
@@ -872,10 +885,10 @@ impl Allocator {
             self.intern_all(res);
             let used = shapes.entries(res, &mut self.names);
             compact::subtract_all(&mut available, &shapes, &used);
-            allocated.insert(Arc::from(fw.borrow()), res.clone());
+            allocated.insert(Arc::from(fw.as_str()), res.clone());
         }
         self.agents.push(Some(Agent {
-            id: Arc::from(id),
+            id: id.clone(),
             hostname: spec.hostname,
             active: true,
             has_gpu: spec.total.gpus() > 0.0,
@@ -887,9 +900,9 @@ impl Allocator {
             offers: Vec::new(),
             filters: Vec::new(),
         }));
-        self.agent_index.insert(id.to_string(), a);
+        self.agent_index.insert(id.clone(), a);
         for (fw, res) in used {
-            match self.framework_index.get(fw.borrow()) {
+            match self.framework_index.get(fw) {
                 Some(&f) => {
                     self.frameworks[f as usize]
                         .as_deref_mut()
@@ -898,11 +911,7 @@ impl Allocator {
                         .insert(a);
                     self.track_allocation(f, res, 1);
                 }
-                None => self
-                    .pending_used
-                    .entry(fw.borrow().to_string())
-                    .or_default()
-                    .push(a),
+                None => self.pending_used.entry(fw.clone()).or_default().push(a),
             }
         }
     }
@@ -1566,8 +1575,8 @@ impl Allocator {
                     Some(i) => i,
                     None => {
                         round.out.push(Allocation {
-                            framework_id: String::from(&*fw.id),
-                            agent_id: String::from(&*agent.id),
+                            framework_id: fw.key.clone(),
+                            agent_id: agent.id.clone(),
                             resources: BTreeMap::new(),
                         });
                         if stage == Stage::QuotaGuarantees {

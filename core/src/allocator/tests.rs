@@ -29,8 +29,18 @@ fn agent(total: &str) -> AgentSpec {
     }
 }
 
-fn none() -> HashMap<String, Resources> {
+fn none<K>() -> HashMap<K, Resources> {
     HashMap::new()
+}
+
+/// A framework id as the master would pass it (validated).
+fn fid(id: &str) -> FrameworkId {
+    FrameworkId::new(id).unwrap()
+}
+
+/// An agent id as the master would pass it (validated).
+fn aid(id: &str) -> AgentId {
+    AgentId::new(id).unwrap()
 }
 
 /// (framework, agent, role, resources text) of each allocation, sorted.
@@ -40,8 +50,8 @@ fn summary(allocs: &[Allocation]) -> Vec<(String, String, String, String)> {
         .flat_map(|a| {
             a.resources.iter().map(|(role, r)| {
                 (
-                    a.framework_id.clone(),
-                    a.agent_id.clone(),
+                    a.framework_id.to_string(),
+                    a.agent_id.to_string(),
                     role.clone(),
                     r.unallocated().to_text(),
                 )
@@ -70,24 +80,24 @@ fn no_min() -> Options {
 fn unreserved_drf() {
     let t0 = Instant::now();
     let mut al = Allocator::new(no_min());
-    al.add_framework("f1", fw(&["r1"]), &none(), true);
-    al.add_agent("a1", agent("cpus:2;mem:1024"), &none());
+    al.add_framework(&fid("f1"), fw(&["r1"]), &none(), true);
+    al.add_agent(&aid("a1"), agent("cpus:2;mem:1024"), &none());
     // Total cpus:2 mem:1024. r1 is alone: it gets a1.
     assert_eq!(
         summary(&al.allocate(t0)),
         vec![one("f1", "a1", "r1", "cpus:2;mem:1024")]
     );
 
-    al.add_framework("f2", fw(&["r2"]), &none(), true);
-    al.add_agent("a2", agent("cpus:1;mem:512"), &none());
+    al.add_framework(&fid("f2"), fw(&["r2"]), &none(), true);
+    al.add_agent(&aid("a2"), agent("cpus:1;mem:512"), &none());
     // Total cpus:3 mem:1536. r1 share = max(2/3, 1024/1536) = 0.67, r2 = 0: r2 gets a2.
     assert_eq!(
         summary(&al.allocate(t0)),
         vec![one("f2", "a2", "r2", "cpus:1;mem:512")]
     );
 
-    al.add_framework("f3", fw(&["r1"]), &none(), true);
-    al.add_agent("a3", agent("cpus:3;mem:2048"), &none());
+    al.add_framework(&fid("f3"), fw(&["r1"]), &none(), true);
+    al.add_agent(&aid("a3"), agent("cpus:3;mem:2048"), &none());
     // Total cpus:6 mem:3584. r1 = max(2/6, 1024/3584) = 0.33, r2 = max(1/6, 512/3584) = 0.17:
     // r2 is lowest; its only framework f2 takes a3.
     assert_eq!(
@@ -95,8 +105,8 @@ fn unreserved_drf() {
         vec![one("f2", "a3", "r2", "cpus:3;mem:2048")]
     );
 
-    al.add_framework("f4", fw(&["r2"]), &none(), true);
-    al.add_agent("a4", agent("cpus:4;mem:4096"), &none());
+    al.add_framework(&fid("f4"), fw(&["r2"]), &none(), true);
+    al.add_agent(&aid("a4"), agent("cpus:4;mem:4096"), &none());
     // Total cpus:10 mem:7680. r1 = max(2/10, 1024/7680) = 0.2, r2 = max(4/10, 2560/7680) = 0.4:
     // r1 gets a4; inside r1, f3 (share 0) is below f1 (0.2).
     assert_eq!(
@@ -114,12 +124,12 @@ fn reserved_drf() {
     let t0 = Instant::now();
     let mut al = Allocator::new(no_min());
     al.add_agent(
-        "a1",
+        &aid("a1"),
         agent("cpus:2;mem:1024;cpus(r1):1;mem(r1):200"),
         &none(),
     );
-    al.add_framework("f1", fw(&["r1"]), &none(), true);
-    al.add_framework("f2", fw(&["r2"]), &none(), true);
+    al.add_framework(&fid("f1"), fw(&["r1"]), &none(), true);
+    al.add_framework(&fid("f2"), fw(&["r2"]), &none(), true);
     // r1 and r2 both at share 0; the tie breaks on the role name: r1 takes everything it
     // may (unreserved + its reservation).
     assert_eq!(
@@ -131,7 +141,7 @@ fn reserved_drf() {
             "cpus:2;mem:1024;cpus(r1):1;mem(r1):200"
         )]
     );
-    al.add_agent("a2", agent("cpus(r1):4;mem:100"), &none());
+    al.add_agent(&aid("a2"), agent("cpus(r1):4;mem:100"), &none());
     // r2 (share 0) comes first but may only take the unreserved mem; r1 then takes its cpus.
     assert_eq!(
         summary(&al.allocate(t0)),
@@ -148,10 +158,10 @@ fn weights_scale_shares() {
     let t0 = Instant::now();
     let mut al = Allocator::new(no_min());
     al.update_weights(&[("heavy".into(), 3.0)]);
-    al.add_framework("f1", fw(&["heavy"]), &none(), true);
-    al.add_framework("f2", fw(&["light"]), &none(), true);
+    al.add_framework(&fid("f1"), fw(&["heavy"]), &none(), true);
+    al.add_framework(&fid("f2"), fw(&["light"]), &none(), true);
     for i in 0..4 {
-        al.add_agent(&format!("a{i}"), agent("cpus:1;mem:100"), &none());
+        al.add_agent(&aid(&format!("a{i}")), agent("cpus:1;mem:100"), &none());
     }
     // Agents visited in order. a0: tie at 0 -> heavy (name). heavy = 0.25/3 = 0.083.
     // a1: light (0) -> light = 0.25. a2: heavy (0.083) -> 0.167. a3: heavy (0.167 < 0.25).
@@ -180,18 +190,18 @@ fn weights_scale_shares() {
 fn quota_guarantee_is_served_first() {
     let t0 = Instant::now();
     let mut al = Allocator::new(no_min());
-    al.add_framework("fq", fw(&["quota"]), &none(), true);
-    al.add_framework("fo", fw(&["other"]), &none(), true);
+    al.add_framework(&fid("fq"), fw(&["quota"]), &none(), true);
+    al.add_framework(&fid("fo"), fw(&["other"]), &none(), true);
     // fq already holds cpus:1 on a0, so DRF alone would favour "other".
     al.add_agent(
-        "a0",
+        &aid("a0"),
         agent("cpus:1;mem:10"),
-        &HashMap::from([("fq".to_string(), alloc_res("cpus:1;mem:10", "quota"))]),
+        &HashMap::from([(fid("fq"), alloc_res("cpus:1;mem:10", "quota"))]),
     );
     al.add_framework(
-        "fq",
+        &fid("fq"),
         fw(&["quota"]),
-        &HashMap::from([("a0".to_string(), alloc_res("cpus:1;mem:10", "quota"))]),
+        &HashMap::from([(aid("a0"), alloc_res("cpus:1;mem:10", "quota"))]),
         true,
     );
     al.update_quota(
@@ -201,8 +211,8 @@ fn quota_guarantee_is_served_first() {
             limits: Resources::new(),
         },
     );
-    al.add_agent("a1", agent("cpus:2;mem:10"), &none());
-    al.add_agent("a2", agent("cpus:2;mem:10"), &none());
+    al.add_agent(&aid("a1"), agent("cpus:2;mem:10"), &none());
+    al.add_agent(&aid("a2"), agent("cpus:2;mem:10"), &none());
     let s = summary(&al.allocate(t0));
     // quota is owed cpus:2 more: stage 1 gives a1 (cpus:2 = the whole remaining guarantee)
     // to fq. Stage 2: "other" gets a2.
@@ -227,9 +237,9 @@ fn quota_limit_chops_offers() {
             limits: res("cpus:3"),
         },
     );
-    al.add_framework("f1", fw(&["capped"]), &none(), true);
-    al.add_agent("a1", agent("cpus:2;mem:100"), &none());
-    al.add_agent("a2", agent("cpus:2;mem:100"), &none());
+    al.add_framework(&fid("f1"), fw(&["capped"]), &none(), true);
+    al.add_agent(&aid("a1"), agent("cpus:2;mem:100"), &none());
+    al.add_agent(&aid("a2"), agent("cpus:2;mem:100"), &none());
     let s = summary(&al.allocate(t0));
     assert_eq!(
         s,
@@ -248,8 +258,8 @@ fn quota_limit_chops_offers() {
 fn filters_expire() {
     let t0 = Instant::now();
     let mut al = Allocator::new(Options::default());
-    al.add_framework("f1", fw(&["r"]), &none(), true);
-    al.add_agent("a1", agent("cpus:1;mem:512"), &none());
+    al.add_framework(&fid("f1"), fw(&["r"]), &none(), true);
+    al.add_agent(&aid("a1"), agent("cpus:1;mem:512"), &none());
     let offer = al.allocate(t0);
     assert_eq!(
         summary(&offer),
@@ -281,8 +291,8 @@ fn filters_expire() {
 fn zero_refuse_installs_no_filter() {
     let t0 = Instant::now();
     let mut al = Allocator::new(Options::default());
-    al.add_framework("f1", fw(&["r"]), &none(), true);
-    al.add_agent("a1", agent("cpus:1;mem:512"), &none());
+    al.add_framework(&fid("f1"), fw(&["r"]), &none(), true);
+    al.add_agent(&aid("a1"), agent("cpus:1;mem:512"), &none());
     let offered = al.allocate(t0)[0].resources["r"].clone();
     al.recover_resources(t0, "f1", "a1", &offered, Some(Duration::ZERO));
     assert_eq!(al.allocate(t0).len(), 1);
@@ -293,8 +303,8 @@ fn zero_refuse_installs_no_filter() {
 fn revive_clears_filters_and_suppress_stops_offers() {
     let t0 = Instant::now();
     let mut al = Allocator::new(Options::default());
-    al.add_framework("f1", fw(&["r"]), &none(), true);
-    al.add_agent("a1", agent("cpus:1;mem:512"), &none());
+    al.add_framework(&fid("f1"), fw(&["r"]), &none(), true);
+    al.add_agent(&aid("a1"), agent("cpus:1;mem:512"), &none());
     let offered = al.allocate(t0)[0].resources["r"].clone();
     al.recover_resources(t0, "f1", "a1", &offered, Some(Duration::from_secs(3600)));
     assert!(al.allocate(t0).is_empty());
@@ -311,8 +321,8 @@ fn revive_clears_filters_and_suppress_stops_offers() {
 fn deactivated_framework_and_agent_get_nothing() {
     let t0 = Instant::now();
     let mut al = Allocator::new(Options::default());
-    al.add_framework("f1", fw(&["r"]), &none(), false);
-    al.add_agent("a1", agent("cpus:1;mem:512"), &none());
+    al.add_framework(&fid("f1"), fw(&["r"]), &none(), false);
+    al.add_agent(&aid("a1"), agent("cpus:1;mem:512"), &none());
     assert!(al.allocate(t0).is_empty());
     al.activate_framework("f1");
     al.deactivate_agent("a1");
@@ -332,8 +342,8 @@ fn deactivated_framework_and_agent_get_nothing() {
 fn multi_role_framework() {
     let t0 = Instant::now();
     let mut al = Allocator::new(no_min());
-    al.add_framework("f", fw(&["a", "b"]), &none(), true);
-    al.add_agent("x", agent("cpus(b):2;cpus:1;mem:10"), &none());
+    al.add_framework(&fid("f"), fw(&["a", "b"]), &none(), true);
+    al.add_agent(&aid("x"), agent("cpus(b):2;cpus:1;mem:10"), &none());
     let out = al.allocate(t0);
     assert_eq!(out.len(), 1, "one Allocation carrying both roles");
     // Roles a and b tie at 0; a goes first and takes the unreserved part, b its reservation.
@@ -359,11 +369,11 @@ fn multi_role_framework() {
 fn hierarchical_reservations() {
     let t0 = Instant::now();
     let mut al = Allocator::new(no_min());
-    al.add_framework("parent", fw(&["eng"]), &none(), true);
-    al.add_framework("child", fw(&["eng/ml"]), &none(), true);
-    al.add_framework("other", fw(&["ops"]), &none(), true);
-    al.add_agent("x", agent("cpus(eng/ml):4"), &none());
-    al.add_agent("y", agent("cpus(eng):4"), &none());
+    al.add_framework(&fid("parent"), fw(&["eng"]), &none(), true);
+    al.add_framework(&fid("child"), fw(&["eng/ml"]), &none(), true);
+    al.add_framework(&fid("other"), fw(&["ops"]), &none(), true);
+    al.add_agent(&aid("x"), agent("cpus(eng/ml):4"), &none());
+    al.add_agent(&aid("y"), agent("cpus(eng):4"), &none());
     let s = summary(&al.allocate(t0));
     // x: only eng/ml may use it. y: eng and eng/ml may; eng (0) sorts before eng/ml inside
     // the eng subtree.
@@ -380,12 +390,12 @@ fn hierarchical_reservations() {
 fn gpu_agents_only_for_gpu_frameworks() {
     let t0 = Instant::now();
     let mut al = Allocator::new(no_min());
-    al.add_framework("plain", fw(&["r"]), &none(), true);
-    al.add_agent("g", agent("cpus:1;gpus:1"), &none());
+    al.add_framework(&fid("plain"), fw(&["r"]), &none(), true);
+    al.add_agent(&aid("g"), agent("cpus:1;gpus:1"), &none());
     assert!(al.allocate(t0).is_empty());
     let mut spec = fw(&["r"]);
     spec.capabilities.gpu_resources = true;
-    al.add_framework("gpu", spec, &none(), true);
+    al.add_framework(&fid("gpu"), spec, &none(), true);
     assert_eq!(
         summary(&al.allocate(t0)),
         vec![one("gpu", "g", "r", "cpus:1;gpus:1")]
@@ -396,10 +406,10 @@ fn gpu_agents_only_for_gpu_frameworks() {
 fn min_allocatable_resources() {
     let t0 = Instant::now();
     let mut al = Allocator::new(Options::default()); // cpus:0.01 | mem:32
-    al.add_framework("f", fw(&["r"]), &none(), true);
-    al.add_agent("tiny", agent("mem:16;disk:10"), &none());
+    al.add_framework(&fid("f"), fw(&["r"]), &none(), true);
+    al.add_agent(&aid("tiny"), agent("mem:16;disk:10"), &none());
     assert!(al.allocate(t0).is_empty());
-    al.add_agent("ok", agent("mem:32"), &none());
+    al.add_agent(&aid("ok"), agent("mem:32"), &none());
     assert_eq!(
         summary(&al.allocate(t0)),
         vec![one("f", "ok", "r", "mem:32")]
@@ -410,12 +420,12 @@ fn min_allocatable_resources() {
 fn removing_a_framework_returns_its_resources() {
     let t0 = Instant::now();
     let mut al = Allocator::new(no_min());
-    al.add_framework("f1", fw(&["r"]), &none(), true);
-    al.add_agent("a", agent("cpus:1"), &none());
+    al.add_framework(&fid("f1"), fw(&["r"]), &none(), true);
+    al.add_agent(&aid("a"), agent("cpus:1"), &none());
     assert_eq!(al.allocate(t0).len(), 1);
     al.remove_framework("f1");
     assert_eq!(al.available("a").unwrap(), res("cpus:1"));
-    al.add_framework("f2", fw(&["r"]), &none(), true);
+    al.add_framework(&fid("f2"), fw(&["r"]), &none(), true);
     assert_eq!(
         summary(&al.allocate(t0)),
         vec![one("f2", "a", "r", "cpus:1")]
@@ -427,8 +437,8 @@ fn removing_a_framework_returns_its_resources() {
 fn update_allocation_reserves_in_place() {
     let t0 = Instant::now();
     let mut al = Allocator::new(no_min());
-    al.add_framework("f", fw(&["r"]), &none(), true);
-    al.add_agent("a", agent("cpus:2"), &none());
+    al.add_framework(&fid("f"), fw(&["r"]), &none(), true);
+    al.add_agent(&aid("a"), agent("cpus:2"), &none());
     al.allocate(t0);
     let from = alloc_res("cpus:1", "r");
     let to = Resources::parse("cpus:1", "r").unwrap().allocated_to("r");
@@ -480,11 +490,11 @@ proptest! {
         let fws = ["f0", "f1", "f2"];
         let roles = ["r0", "r1", "r0/x"];
         for (i, f) in fws.iter().enumerate() {
-            al.add_framework(f, fw(&[roles[i]]), &none(), true);
+            al.add_framework(&fid(f), fw(&[roles[i]]), &none(), true);
         }
         let totals = ["cpus:4;mem:100;ports:[1-10]", "cpus:2;mem:50;cpus(r0):1", "cpus:1;mem:10;disk(r0/x):5"];
         for (i, t) in totals.iter().enumerate() {
-            al.add_agent(&format!("a{i}"), agent(t), &none());
+            al.add_agent(&aid(&format!("a{i}")), agent(t), &none());
         }
         // Outstanding offers and launched tasks per (framework, agent).
         let mut offers: Vec<(String, String, Resources)> = Vec::new();
@@ -502,7 +512,7 @@ proptest! {
                                 prop_assert!(!refused.contains(&all.unallocated()), "filtered offer re-sent");
                             }
                         }
-                        offers.push((a.framework_id, a.agent_id, all));
+                        offers.push((a.framework_id.to_string(), a.agent_id.to_string(), all));
                     }
                 }
                 Event::Decline { nth, secs } if !offers.is_empty() => {
@@ -570,12 +580,12 @@ proptest! {
 fn absurd_agent_scalars_saturate_the_totals_instead_of_overflowing() {
     let mut a = Allocator::new(no_min());
     a.add_agent(
-        "huge",
+        &aid("huge"),
         agent("cpus:10000000000000000000000000000000000;mem:1024"),
         &none(),
     );
-    a.add_agent("normal", agent("cpus:4;mem:1024"), &none());
-    a.add_framework("f", fw(&["*"]), &none(), true);
+    a.add_agent(&aid("normal"), agent("cpus:4;mem:1024"), &none());
+    a.add_framework(&fid("f"), fw(&["*"]), &none(), true);
     assert!(
         a.totals.iter().all(|&t| t >= 0),
         "totals saturate, never wrap negative: {:?}",

@@ -30,7 +30,8 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
                 .map_err(|e| format!("failed to create --work_dir '{dir}': {e}"))?;
         }
         let durability = durability(&loaded)?;
-        run_with(config, bind, durability).await
+        let authn = crate::master::flags::authentication(&loaded)?;
+        run_with(config, bind, durability, authn).await
     })
 }
 
@@ -121,6 +122,7 @@ pub async fn run_with(
     config: Config,
     bind: SocketAddr,
     durability: Durability,
+    authn: master::http::Authentication,
 ) -> Result<(), String> {
     use crate::registry::{FileStore, MemoryStore, RegistryStore, ZkStore};
     let limits = crate::api::serve::process_limits();
@@ -144,7 +146,7 @@ pub async fn run_with(
             Ok(handle) => handle,
             Err(exit) => return exit,
         };
-        let app = master::http::router_with(handle, crate::local::master_processes());
+        let app = master::http::router_with(handle, crate::local::master_processes(), authn);
         crate::api::serve::serve(listener, app, limits, tls, shutdown_signal()).await;
         return Ok(());
     };
@@ -154,6 +156,7 @@ pub async fn run_with(
         role_rx,
         master::http::Snapshot::new(&config, &id),
         crate::local::master_processes(),
+        authn,
     );
     let mut server = tokio::spawn(async move {
         crate::api::serve::serve(listener, app, limits, tls, shutdown_signal()).await;
@@ -211,9 +214,11 @@ pub async fn run_with(
         Ok(handle) => handle,
         Err(exit) => return exit,
     };
+    // The contender's router authenticates every request before this one sees it.
     role_tx.send_replace(master::http::Role::Leading(master::http::router_with(
         handle,
         crate::local::master_processes(),
+        master::http::Authentication::default(),
     )));
     loop {
         let actions = tokio::select! {

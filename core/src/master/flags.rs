@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::Config;
+use super::http::Authentication;
 use crate::flags::{Flag, Flags, LoadedFlags};
 use crate::resources::Resources;
 
@@ -189,9 +190,172 @@ pub fn flags() -> Flags {
             "log_dir",
             "Accepted for compatibility; remesos logs to stderr",
         ));
-    // Mesos's security flags: accepted only with values that leave them off.
+    for flag in authentication_flags() {
+        flags.add(flag);
+    }
+    // Mesos's other security flags: accepted only with values that leave them off.
     crate::security::declare(&mut flags, crate::security::Daemon::Master);
     flags
+}
+
+/// Mesos 1.11's master authentication flags (src/master/flags.cpp), with its names, aliases
+/// and defaults; [`authentication`] checks them.
+pub fn authentication_flags() -> Vec<Flag> {
+    vec![
+        Flag::bool(
+            "authenticate_frameworks",
+            "If true, only authenticated scheduler drivers may register (they present HTTP \
+             Basic from --credentials and send the Remesos-Scheduler-Driver header)",
+        )
+        .alias("authenticate")
+        .default(false),
+        Flag::bool(
+            "authenticate_http_readonly",
+            "If true, HTTP endpoints that read state need credentials \
+             (realm mesos-master-readonly)",
+        )
+        .default(false),
+        Flag::bool(
+            "authenticate_http_readwrite",
+            "If true, HTTP endpoints that change state and the v1 operator API need \
+             credentials (realm mesos-master-readwrite)",
+        )
+        .default(false),
+        Flag::bool(
+            "authenticate_http_frameworks",
+            "If true, v1 HTTP frameworks need credentials (realm mesos-master-scheduler); \
+             requires --http_framework_authenticators",
+        )
+        .default(false),
+        Flag::path(
+            "credentials",
+            "Path (or file:// URL) of a JSON file of credentials: \
+             {\"credentials\": [{\"principal\": \"sherman\", \"secret\": \"kitesurf\"}]}",
+        ),
+        Flag::string(
+            "authenticators",
+            "Authenticator for scheduler drivers: crammd5 (accepted for compatibility; our \
+             drivers present HTTP Basic over --credentials)",
+        )
+        .default("crammd5"),
+        Flag::string(
+            "http_authenticators",
+            "HTTP authenticators for the operator endpoints: only basic",
+        )
+        .default(crate::security::authn::BASIC_HTTP_AUTHENTICATOR),
+        Flag::string(
+            "http_framework_authenticators",
+            "HTTP authenticators for v1 HTTP frameworks: only basic; required by \
+             --authenticate_http_frameworks",
+        ),
+    ]
+}
+
+/// The master's HTTP authentication from its flags, the credentials file read. A
+/// combination that cannot be honoured is an error (the daemon stops; DESIGN.md §8), with
+/// Mesos's text where Mesos stops too (`Master::initialize`, `initializeHttpAuthenticators`):
+///
+/// - `--authenticators` other than `crammd5` (Mesos: modules), or several;
+/// - `--http_authenticators` / `--http_framework_authenticators` other than `basic`;
+/// - `--authenticate_http_frameworks` without `--http_framework_authenticators`;
+/// - any `--authenticate_*` without `--credentials`, or with a file that holds none. Mesos
+///   stops for the HTTP realms ("No credentials provided for the default 'basic' HTTP
+///   authenticator"); for `--authenticate_frameworks` it stops when the CRAM-MD5
+///   authenticator fails to initialize. Either way no client could authenticate, so
+///   stopping says so at once.
+pub fn authentication(loaded: &LoadedFlags) -> Result<Authentication, String> {
+    use crate::security::authn::{BASIC_HTTP_AUTHENTICATOR, Credentials};
+    let on = |name: &str| loaded.get_bool(name).unwrap_or(false);
+    let (frameworks, readonly, readwrite, http_frameworks) = (
+        on("authenticate_frameworks"),
+        on("authenticate_http_readonly"),
+        on("authenticate_http_readwrite"),
+        on("authenticate_http_frameworks"),
+    );
+    let names = |value: &str| -> Vec<String> {
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let authenticators = names(loaded.get_str("authenticators").unwrap_or("crammd5"));
+    match authenticators.as_slice() {
+        [] => return Err("No authenticator specified".to_string()),
+        [one] if one == "crammd5" => {}
+        [one] => {
+            return Err(format!(
+                "Authenticator '{one}' not found. Check the spelling (compare to 'crammd5'); \
+                 remesos loads no authenticator modules"
+            ));
+        }
+        _ => return Err("Multiple authenticators not supported".to_string()),
+    }
+    let http = loaded
+        .get_str("http_authenticators")
+        .unwrap_or(BASIC_HTTP_AUTHENTICATOR);
+    let only_basic = |flag: &str, value: &str| -> Result<(), String> {
+        let list = names(value);
+        if list.is_empty() {
+            return Err(format!("No HTTP authenticators specified in --{flag}"));
+        }
+        match list.iter().find(|n| *n != BASIC_HTTP_AUTHENTICATOR) {
+            Some(other) => Err(format!(
+                "Failed to create HTTP authenticator module '{other}' (--{flag}): remesos \
+                 has only the 'basic' HTTP authenticator and loads no modules"
+            )),
+            None => Ok(()),
+        }
+    };
+    only_basic("http_authenticators", http)?;
+    match loaded.get_str("http_framework_authenticators") {
+        Some(value) => only_basic("http_framework_authenticators", value)?,
+        None if http_frameworks => {
+            return Err(
+                "Missing `--http_framework_authenticators` flag. This must be used \
+                        in conjunction with `--authenticate_http_frameworks`"
+                    .to_string(),
+            );
+        }
+        None => {}
+    }
+    let credentials = match loaded.get_str("credentials").filter(|v| !v.is_empty()) {
+        Some(path) => Some(std::sync::Arc::new(
+            Credentials::read(path).map_err(|e| e.to_string())?,
+        )),
+        None => None,
+    };
+    let wanted: Vec<&str> = [
+        ("authenticate_frameworks", frameworks),
+        ("authenticate_http_readonly", readonly),
+        ("authenticate_http_readwrite", readwrite),
+        ("authenticate_http_frameworks", http_frameworks),
+    ]
+    .into_iter()
+    .filter(|(_, on)| *on)
+    .map(|(name, _)| name)
+    .collect();
+    if let Some(first) = wanted.first()
+        && credentials.as_ref().is_none_or(|c| c.is_empty())
+    {
+        return Err(format!(
+            "--{first} is set but {}; refusing to start: no client could authenticate \
+             (set --credentials to a JSON credentials file)",
+            if credentials.is_none() {
+                "--credentials is not"
+            } else {
+                "the --credentials file holds no credentials"
+            }
+        ));
+    }
+    Ok(Authentication::new(
+        credentials,
+        readonly,
+        readwrite,
+        frameworks,
+        http_frameworks,
+    ))
 }
 
 /// Mesos's `--registry_fetch_timeout` default.

@@ -10,6 +10,7 @@ use super::ConnId;
 use crate::allocator;
 use crate::common::id::{AgentId, ExecutorId, FrameworkId, OfferId, TaskId};
 use crate::common::protocol::framework_has_capability as has_capability;
+use crate::security::Principal;
 
 /// The subscription stream a framework is attached to.
 #[derive(Clone, Debug)]
@@ -46,6 +47,10 @@ pub struct Framework {
     pub executors: HashMap<AgentId, HashMap<ExecutorId, v1::ExecutorInfo>>,
     /// When a disconnected framework is removed (`failover_timeout` after it disconnected).
     pub failover_deadline: Option<Instant>,
+    /// The principal the framework last subscribed as, when its subscription was
+    /// authenticated (master/http/authn.rs); then equal to `info.principal`. Every later call
+    /// and resubscription must come from it (`Master::call_as`, `Master::subscribe_as`).
+    pub principal: Option<Principal>,
 }
 
 impl Framework {
@@ -66,6 +71,7 @@ impl Framework {
             offers: HashSet::new(),
             executors: HashMap::new(),
             failover_deadline: None,
+            principal: None,
         }
     }
 

@@ -259,7 +259,7 @@ impl Master {
                 self.allocator.add_framework(
                     &fid,
                     framework.allocator_spec(),
-                    &HashMap::<AgentId, _>::new(),
+                    &HashMap::new(),
                     false,
                 );
                 self.frameworks.insert(fid, framework);

@@ -611,12 +611,8 @@ impl Master {
             };
             let offer = v1::Offer {
                 id: offer_id.to_proto(),
-                framework_id: v1::FrameworkId {
-                    value: framework_id.clone(),
-                },
-                agent_id: v1::AgentId {
-                    value: agent_id.clone(),
-                },
+                framework_id: framework_id.to_proto(),
+                agent_id: agent_id.to_proto(),
                 hostname: hostname.clone(),
                 url: Some(url.clone()),
                 domain: domain.clone(),

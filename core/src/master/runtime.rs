@@ -23,7 +23,7 @@ use super::validation::CallError;
 use super::{ConnId, Effect, Master, ReplyId};
 use crate::common::id::AgentId;
 use crate::registry::RegistryError;
-use crate::security::authorizer::Principal;
+use crate::security::Principal;
 use crate::supervisor::{OnPanic, exit_on_panic, supervise};
 
 /// Events in flight per framework stream: the channel between the master actor and the
@@ -73,13 +73,18 @@ pub type Waiter = oneshot::Sender<Result<(), RegistryError>>;
 pub type Durable = oneshot::Receiver<Result<(), RegistryError>>;
 
 pub enum Command {
+    /// A scheduler's SUBSCRIBE; `principal` is the request's authenticated principal (`None`
+    /// when its realm was not protected, master/http/authn.rs).
     Subscribe {
         call: sched::Call,
+        principal: Option<Principal>,
         events: mpsc::Sender<sched::Event>,
         reply: Reply<Result<(ConnId, String, String), CallError>>,
     },
+    /// A scheduler's other calls, from `principal` (as for `Subscribe`).
     Call {
         call: sched::Call,
+        principal: Option<Principal>,
         stream_id: Option<String>,
         reply: Reply<Result<CallOk, CallError>>,
     },
@@ -111,6 +116,7 @@ pub enum Command {
     /// authenticated principal (`None` when authentication is off).
     Operator {
         command: OperatorCommand,
+        /// The request's authenticated principal (`None` when its realm was not protected).
         principal: Option<Principal>,
         reply: Reply<Result<Operated, OperatorError>>,
     },
@@ -386,6 +392,7 @@ impl Runtime {
         match command {
             Command::Subscribe {
                 call,
+                principal,
                 events,
                 reply,
             } => {
@@ -399,7 +406,7 @@ impl Runtime {
                         close_when_drained: false,
                     },
                 );
-                match self.master.subscribe_on(t, conn, call) {
+                match self.master.subscribe_as(t, conn, call, principal) {
                     Ok(super::Subscribed {
                         stream_id,
                         framework_id,
@@ -421,10 +428,14 @@ impl Runtime {
             }
             Command::Call {
                 call,
+                principal,
                 stream_id,
                 reply,
             } => {
-                let _ = reply.send(self.master.call(t, stream_id.as_deref(), call));
+                let _ = reply.send(
+                    self.master
+                        .call_as(t, stream_id.as_deref(), call, principal),
+                );
             }
             Command::FrameworkStreamClosed { conn } => {
                 if let Some(Conn::Framework { framework_id, .. }) = self.conns.remove(&conn) {
@@ -818,6 +829,7 @@ mod tests {
         let (reply, subscribed) = oneshot::channel();
         handle
             .send(Command::Subscribe {
+                principal: None,
                 call: sched::Call {
                     r#type: Some(sched::call::Type::Subscribe as i32),
                     subscribe: Some(sched::call::Subscribe {
@@ -865,6 +877,7 @@ mod tests {
         let (reply, answered) = oneshot::channel();
         handle
             .send(Command::Call {
+                principal: None,
                 call: sched::Call {
                     framework_id: Some(v1::FrameworkId {
                         value: FRAMEWORK.into(),
@@ -931,6 +944,7 @@ mod tests {
         let (reply, answered) = oneshot::channel();
         handle
             .send(Command::Call {
+                principal: None,
                 call: sched::Call {
                     framework_id: Some(v1::FrameworkId {
                         value: framework_id.clone(),

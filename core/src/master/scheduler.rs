@@ -1,6 +1,6 @@
 //! The v1 scheduler API's calls (reference/mesos-contract.md §3.2), after HTTP decoding.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use remesos_proto::internal as wire;
@@ -12,6 +12,7 @@ use super::validation::{CallError, FrameworkCall, SchedulerCall, bad, validate_c
 use super::{ConnId, Effect, MAX_REFUSE, Master, Time};
 use crate::common::id::{AgentId, FrameworkId, OfferId};
 use crate::resources::Resources;
+use crate::security::Principal;
 
 /// Why the offers of an ACCEPT are invalid (Mesos's `validation::offer`, with its texts):
 /// its tasks end TASK_DROPPED (or TASK_LOST) with this message.
@@ -101,12 +102,36 @@ impl Master {
     }
 
     /// SUBSCRIBE on connection `conn`, answering which framework now owns the stream, so
-    /// that the runtime need not look for it.
+    /// that the runtime need not look for it; unauthenticated.
     pub fn subscribe_on(
         &mut self,
         now: Time,
         conn: ConnId,
         call: sched::Call,
+    ) -> Result<Subscribed, CallError> {
+        self.subscribe_as(now, conn, call, None)
+    }
+
+    /// SUBSCRIBE on connection `conn` from `principal` (`None`: the request was not
+    /// authenticated, master/http/authn.rs). Mesos's rules (`validation::scheduler::call::validate`,
+    /// `Master::Http::scheduler`, `validation::framework::validateUpdate`):
+    ///
+    /// - an authenticated principal must equal `FrameworkInfo.principal` when that is set
+    ///   (`400 Authenticated principal 'p' does not match principal 'q' set in
+    ///   `FrameworkInfo``), and fills it when it is not;
+    /// - a resubscription cannot change `FrameworkInfo.principal`, authenticated or not
+    ///   (ERROR event `Changing framework's principal is not allowed.`, stream closed,
+    ///   nothing changed);
+    /// - beyond Mesos: a framework whose subscription was authenticated can be resubscribed
+    ///   only by a request authenticated as the same principal, whichever flag guarded the
+    ///   request (master/http/authn.rs); otherwise the same ERROR. Without authentication a
+    ///   principal is only a claim in `FrameworkInfo`, and Mesos's rule is all there is.
+    pub fn subscribe_as(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        call: sched::Call,
+        principal: Option<Principal>,
     ) -> Result<Subscribed, CallError> {
         let SchedulerCall::Subscribe(subscribe) = validate_call(call)? else {
             return Err(bad("Expecting 'subscribe' to be present"));
@@ -116,6 +141,21 @@ impl Master {
             suppressed_roles,
             ..
         } = *subscribe;
+        if let Some(p) = &principal {
+            match &info.principal {
+                Some(claimed) if claimed != p.as_str() => {
+                    return Err(bad(format!(
+                        "Authenticated principal '{p}' does not match principal '{claimed}' set \
+                         in `FrameworkInfo`"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    tracing::warn!(%p, "Setting 'principal' in FrameworkInfo because the framework authenticated with that principal but did not set it in FrameworkInfo");
+                    info.principal = Some(p.as_str().to_string());
+                }
+            }
+        }
         let requested_id = self.validate_framework_info(&info)?;
         let suppressed: BTreeSet<String> = suppressed_roles.into_iter().collect();
         let roles = framework_roles(&info);
@@ -153,9 +193,35 @@ impl Master {
             });
         }
 
+        if let Some(id) = &requested_id
+            && let Some(framework) = self.frameworks.get(id)
+        {
+            let refusal = if info.principal != framework.info.principal {
+                // Mesos logs both principals but does not tell the client the old one.
+                tracing::warn!(framework_id = %id, old = ?framework.info.principal, new = ?info.principal, "framework tried to resubscribe with a new principal");
+                Some("Changing framework's principal is not allowed.")
+            } else if framework.principal.is_some() && framework.principal != principal {
+                tracing::warn!(framework_id = %id, "an unauthenticated request tried to resubscribe a framework that subscribed authenticated");
+                Some(
+                    "Framework subscribed with an authenticated principal; it can only be \
+                     resubscribed by that principal",
+                )
+            } else {
+                None
+            };
+            if let Some(message) = refusal {
+                self.emit_framework(conn, error_event(message));
+                self.emit(Effect::CloseFramework { conn });
+                return Ok(Subscribed {
+                    stream_id,
+                    framework_id: None,
+                });
+            }
+        }
+
         let framework_id = match requested_id {
             Some(id) if self.frameworks.contains_key(&id) => {
-                self.failover_framework(now, &id, info, suppressed, connection);
+                self.failover_framework(now, &id, info, suppressed, connection, principal);
                 id
             }
             requested => {
@@ -168,12 +234,13 @@ impl Master {
                 };
                 info.id = Some(id.to_proto());
                 let mut framework = Framework::new(id.clone(), info, now.wall);
+                framework.principal = principal;
                 framework.suppressed_roles = suppressed;
                 framework.connection = Some(connection);
                 self.allocator.add_framework(
                     &id,
                     framework.allocator_spec(),
-                    &HashMap::<AgentId, _>::new(),
+                    &Default::default(),
                     true,
                 );
                 self.emit_operator(|_| {
@@ -212,6 +279,7 @@ impl Master {
         mut info: v1::FrameworkInfo,
         suppressed: BTreeSet<String>,
         connection: Connection,
+        principal: Option<Principal>,
     ) {
         let old = self
             .frameworks
@@ -232,6 +300,8 @@ impl Master {
             value: id.to_string(),
         });
         framework.info = info;
+        // `subscribe_as` let only the same principal resubscribe one that had one.
+        framework.principal = principal;
         framework.suppressed_roles = suppressed;
         framework.connection = Some(connection);
         framework.active = true;
@@ -332,12 +402,28 @@ impl Master {
         Ok(id)
     }
 
-    /// Every call but SUBSCRIBE, from the subscription identified by `stream_id`.
+    /// Every call but SUBSCRIBE, from the subscription identified by `stream_id`;
+    /// unauthenticated.
     pub fn call(
         &mut self,
         now: Time,
         stream_id: Option<&str>,
         call: sched::Call,
+    ) -> Result<CallOk, CallError> {
+        self.call_as(now, stream_id, call, None)
+    }
+
+    /// Every call but SUBSCRIBE from `principal` (`None`: not authenticated). As Mesos's
+    /// `Master::Http::scheduler`, an authenticated principal must be the framework's
+    /// (`400 Authenticated principal 'p' does not match principal 'q' set in
+    /// `FrameworkInfo``); beyond Mesos, a framework that subscribed authenticated takes
+    /// calls only authenticated as its principal (`403`), whichever flag guarded the request.
+    pub fn call_as(
+        &mut self,
+        now: Time,
+        stream_id: Option<&str>,
+        call: sched::Call,
+        principal: Option<Principal>,
     ) -> Result<CallOk, CallError> {
         let (framework_id, call) = match validate_call(call)? {
             SchedulerCall::Subscribe(_) => {
@@ -348,6 +434,22 @@ impl Master {
         let Some(framework) = self.frameworks.get(framework_id.as_str()) else {
             return Err(bad("Framework cannot be found"));
         };
+        if let Some(p) = &principal
+            && framework.info.principal.as_deref() != Some(p.as_str())
+        {
+            return Err(bad(format!(
+                "Authenticated principal '{p}' does not match principal '{}' set in \
+                 `FrameworkInfo`",
+                framework.info.principal.as_deref().unwrap_or_default()
+            )));
+        }
+        if framework.principal.is_some() && principal.is_none() {
+            return Err(CallError::Forbidden(
+                "Framework subscribed with an authenticated principal; its calls must be \
+                 authenticated as that principal"
+                    .to_string(),
+            ));
+        }
         let Some(connection) = &framework.connection else {
             return Err(CallError::Forbidden(
                 "Framework is not subscribed".to_string(),

@@ -3225,3 +3225,5 @@ fn subscribe_answers_the_framework_now_on_the_connection() {
 }
 
 mod authz;
+/// The principal rules of the scheduler API (issue 14).
+mod principal;

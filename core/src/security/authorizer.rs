@@ -37,21 +37,7 @@ use remesos_proto::v1;
 
 use super::acls::{Acls, EntityType, acl, entity_type};
 
-/// A validated principal name (the seam of DESIGN.md §8). Defined here until the
-/// authentication part lands `security::Principal`; the same shape.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Principal(String);
-
-impl Principal {
-    /// A principal name as authentication produced it.
-    pub fn new(name: impl Into<String>) -> Principal {
-        Principal(name.into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use super::Principal;
 
 /// The actions remesos authorizes (Mesos's `authorization::Action`, those with a
 /// capability remesos has).
@@ -511,7 +497,7 @@ mod tests {
     }
 
     fn p(name: &str) -> Principal {
-        Principal::new(name)
+        Principal::new(name).unwrap()
     }
 
     #[test]

@@ -16,19 +16,27 @@
 //! carries much else) but each is warned about by name at start, so that a misspelt or
 //! unsupported setting does not pass silently.
 //!
-//! Implemented, and so no longer refused: `--acls` and `--authorizers` (master) /
-//! `--authorizer` (agent) — the local authorizer (`acls.rs`, `authorizer.rs`); their values
-//! are checked when the daemon builds its configuration, and a bad one stops it there.
+//! The master's authentication flags are implemented (`authn.rs`, declared and checked in
+//! master/flags.rs): `--authenticate_frameworks`, `--authenticate_http_readonly`,
+//! `--authenticate_http_readwrite`, `--authenticate_http_frameworks`, `--credentials`,
+//! `--authenticators`, `--http_authenticators`, `--http_framework_authenticators`; they are
+//! no longer in the master's table below. So are `--acls` and `--authorizers` (master) /
+//! `--authorizer` (agent): the local authorizer (`acls.rs`, `authorizer.rs`), whose values
+//! are checked when the daemon builds its configuration (a bad one stops it there).
 //!
 //! This module is the daemons' security configuration (DESIGN.md §1 `security/`): the
-//! refusal above; TLS from libprocess's `LIBPROCESS_SSL_*` environment ([`tls`]: a setting
-//! it cannot honour stops the daemon there); the local authorizer; authentication lands
-//! here. The CLI only prints its error and exits (`cli::check_security`).
+//! refusal above; HTTP authentication ([`authn`]); TLS from libprocess's `LIBPROCESS_SSL_*`
+//! environment ([`tls`]: a setting it cannot honour stops the daemon there); the local
+//! authorizer ([`acls`], [`authorizer`]). The CLI only prints its error and exits
+//! (`cli::check_security`).
 
+pub mod authn;
 pub mod tls;
 
 pub mod acls;
 pub mod authorizer;
+
+pub use authn::Principal;
 
 use crate::flags::{Flag, FlagKind, Flags, LoadedFlags, Source};
 
@@ -71,52 +79,15 @@ const fn s(name: &'static str, off: Off, what: &'static str) -> Security {
 /// src/master/flags.cpp (Mesos 1.11).
 const MASTER: &[Security] = &[
     Security {
-        name: "authenticate_frameworks",
-        alias: Some("authenticate"),
-        off: Off::False,
-        what: "framework authentication",
-    },
-    Security {
         name: "authenticate_agents",
         alias: Some("authenticate_slaves"),
         off: Off::False,
         what: "agent authentication",
     },
-    s(
-        "authenticate_http_readwrite",
-        Off::False,
-        "HTTP authentication",
-    ),
-    s(
-        "authenticate_http_readonly",
-        Off::False,
-        "HTTP authentication",
-    ),
-    s(
-        "authenticate_http_frameworks",
-        Off::False,
-        "HTTP framework authentication",
-    ),
-    s("credentials", Off::Empty, "credentials"),
     s("firewall_rules", Off::Empty, "endpoint firewall rules"),
     s("modules", Off::Empty, "modules"),
     s("modules_dir", Off::Empty, "modules"),
     s("hooks", Off::Empty, "hook modules"),
-    s(
-        "authenticators",
-        Off::Default("crammd5"),
-        "authenticator modules",
-    ),
-    s(
-        "http_authenticators",
-        Off::Default("basic"),
-        "HTTP authenticator modules",
-    ),
-    s(
-        "http_framework_authenticators",
-        Off::Empty,
-        "HTTP framework authenticators",
-    ),
 ];
 
 /// src/slave/flags.cpp (Mesos 1.11), and `executor_secret_generator` of later agents.
@@ -286,23 +257,7 @@ mod tests {
             (
                 Daemon::Master,
                 &[][..],
-                &[("MESOS_AUTHENTICATE_FRAMEWORKS", "true")][..],
-            ),
-            (Daemon::Master, &["--authenticate"][..], &[][..]),
-            (
-                Daemon::Master,
-                &[][..],
                 &[("MESOS_AUTHENTICATE_SLAVES", "1")][..],
-            ),
-            (
-                Daemon::Master,
-                &["--authenticate_http_readwrite"][..],
-                &[][..],
-            ),
-            (
-                Daemon::Master,
-                &["--credentials=file:///etc/creds"][..],
-                &[][..],
             ),
             (
                 Daemon::Agent,
@@ -329,17 +284,11 @@ mod tests {
             let err = load(daemon, args, env).expect_err(&format!("{args:?} {env:?}"));
             assert!(err.contains("remesos does not implement"), "{err}");
         }
-        let err = load(
-            Daemon::Master,
-            &[],
-            &[("MESOS_AUTHENTICATE_FRAMEWORKS", "true")],
-        )
-        .unwrap_err();
+        let err = load(Daemon::Master, &[], &[("MESOS_MODULES", "/m.json")]).unwrap_err();
         assert!(
             err.starts_with(
-                "flag 'authenticate_frameworks' is set to 'true' (from \
-                 MESOS_AUTHENTICATE_FRAMEWORKS), but remesos does not implement framework \
-                 authentication yet"
+                "flag 'modules' is set (from MESOS_MODULES), but remesos does not implement \
+                 modules yet"
             ),
             "{err}"
         );
@@ -353,19 +302,8 @@ mod tests {
         let accepted = [
             (
                 Daemon::Master,
-                &["--authenticate_frameworks=false"][..],
-                &[][..],
-            ),
-            (Daemon::Master, &["--no-authenticate"][..], &[][..]),
-            (
-                Daemon::Master,
                 &[][..],
                 &[("MESOS_AUTHENTICATE_AGENTS", "false")][..],
-            ),
-            (
-                Daemon::Master,
-                &[][..],
-                &[("MESOS_AUTHENTICATORS", "crammd5")][..],
             ),
             (
                 Daemon::Master,
@@ -401,7 +339,7 @@ mod tests {
         declare(&mut flags, Daemon::Master);
         let env = [
             ("MESOS_WORK_DIR", "/w"),
-            ("MESOS_AUTHENTICATE", "false"),
+            ("MESOS_MODULES", ""),
             ("MESOS_WORKDIR", "/typo"),
             ("PATH", "/bin"),
         ];

@@ -9,11 +9,13 @@
 //! `/version`, `/files/browse`, ...). A master that does not lead serves some endpoints
 //! itself and redirects the others (`routing.rs` has the table, `standby.rs` the answers).
 
+mod authn;
 mod operator;
 mod routing;
 mod scheduler;
 mod standby;
 
+pub use authn::{Authentication, DRIVER_HEADER};
 pub use standby::Snapshot;
 
 use axum::Router;
@@ -29,14 +31,15 @@ use routing::{Process, Standby, Target};
 /// The leading master's router, without the processes that `cli` composes beside it (see
 /// [`router_with`]).
 pub fn router(master: MasterHandle) -> Router {
-    router_with(master, Router::new())
+    router_with(master, Router::new(), Authentication::default())
 }
 
 /// The leading master's router. `processes` serves the endpoints of libprocess processes
 /// that are not the master's, under their canonical paths (`/files/*` over an empty files
 /// registry, `/logging/toggle`): `cli` builds it, as `files` lives with the agent and the
-/// master may not depend on it (DESIGN.md §1).
-pub fn router_with(master: MasterHandle, processes: Router) -> Router {
+/// master may not depend on it (DESIGN.md §1). Every HTTP request is authenticated first, as
+/// `authn` says (authn.rs).
+pub fn router_with(master: MasterHandle, processes: Router, authn: Authentication) -> Router {
     let routes = Router::new()
         .route("/master/api/v1/scheduler", any(scheduler::scheduler))
         .route("/master/api/v1", any(operator::api))
@@ -70,9 +73,13 @@ pub fn router_with(master: MasterHandle, processes: Router) -> Router {
         .merge(processes);
     let http = libprocess(routes);
     let grpc = tonic::service::Routes::new(super::service::server(master)).into_axum_router();
-    Router::new().fallback(move |request: Request| {
-        let (http, grpc) = (http.clone(), grpc.clone());
+    let authn = std::sync::Arc::new(authn);
+    Router::new().fallback(move |mut request: Request| {
+        let (http, grpc, authn) = (http.clone(), grpc.clone(), authn.clone());
         async move {
+            if let Err(refused) = authn.authenticate(&mut request) {
+                return refused.into_response();
+            }
             let router = if is_grpc(&request) { grpc } else { http };
             match router.oneshot(request).await {
                 Ok(response) => response,
@@ -177,19 +184,25 @@ pub enum Role {
 /// endpoints `307 Temporary Redirect` to the leader with a protocol-relative `Location`,
 /// `503` while no leader is elected, `503 Master has not finished recovery` while this one
 /// recovers. Agents' gRPC sessions get `503` from a standby (they re-detect the leader) and
-/// wait while the master recovers (see [`Role::Recovering`]).
+/// wait while the master recovers (see [`Role::Recovering`]). HTTP requests are
+/// authenticated before any of this, as on the leader (authn.rs).
 pub fn contender_router(
     role: tokio::sync::watch::Receiver<Role>,
     snapshot: Snapshot,
     processes: Router,
+    authn: Authentication,
 ) -> Router {
     let snapshot = std::sync::Arc::new(snapshot);
     let standby = standby::routes(snapshot.clone(), false, processes.clone());
     let recovering = standby::routes(snapshot, true, processes);
-    Router::new().fallback(move |request: Request| {
+    let authn = std::sync::Arc::new(authn);
+    Router::new().fallback(move |mut request: Request| {
         let mut role = role.clone();
-        let (standby, recovering) = (standby.clone(), recovering.clone());
+        let (standby, recovering, authn) = (standby.clone(), recovering.clone(), authn.clone());
         async move {
+            if let Err(refused) = authn.authenticate(&mut request) {
+                return refused.into_response();
+            }
             loop {
                 let current = role.borrow_and_update().clone();
                 match current {

@@ -3,6 +3,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -16,15 +17,19 @@ use crate::api::{self, Format};
 use crate::master::runtime::{Command, FRAMEWORK_STREAM_BUFFER, MasterHandle};
 use crate::master::scheduler::CallOk;
 use crate::master::validation::CallError;
+use crate::security::Principal;
 
 const STREAM_ID: &str = "Mesos-Stream-Id";
 
 pub async fn scheduler(
     State(master): State<MasterHandle>,
+    principal: Option<Extension<Principal>>,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Put there by authentication (authn.rs) when the request's realm is protected.
+    let principal = principal.map(|Extension(p)| p);
     let (call, accept): (sched::Call, _) = match api::read_call(&method, &headers, &body) {
         Ok(c) => c,
         Err(r) => return r,
@@ -40,12 +45,13 @@ pub async fn scheduler(
                 "Subscribe calls should not include the 'Mesos-Stream-Id' header",
             );
         }
-        return subscribe(master, accept, call).await;
+        return subscribe(master, accept, call, principal).await;
     }
     let (tx, rx) = oneshot::channel();
     if master
         .send(Command::Call {
             call,
+            principal,
             stream_id,
             reply: tx,
         })
@@ -71,12 +77,18 @@ fn call_error(e: CallError) -> Response {
     api::error(status, e.to_string())
 }
 
-async fn subscribe(master: MasterHandle, format: Format, call: sched::Call) -> Response {
+async fn subscribe(
+    master: MasterHandle,
+    format: Format,
+    call: sched::Call,
+    principal: Option<Principal>,
+) -> Response {
     let (events_tx, events_rx) = mpsc::channel(FRAMEWORK_STREAM_BUFFER);
     let (tx, rx) = oneshot::channel();
     if master
         .send(Command::Subscribe {
             call,
+            principal,
             events: events_tx,
             reply: tx,
         })

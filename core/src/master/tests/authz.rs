@@ -164,7 +164,7 @@ fn an_operator_teardown_denied_by_the_acls_is_forbidden_and_changes_nothing() {
     let alice = h.subscribe(principal_framework("a", "alice", "alice"));
     let bob = h.subscribe(principal_framework("b", "bob", "bob"));
     let now = h.now();
-    let ops = Principal::new("ops");
+    let ops = Principal::new("ops").unwrap();
     let teardown = |id: &str| OperatorCommand::teardown(id.to_string()).unwrap();
     for (who, id) in [(Some(&ops), &bob.id), (None, &alice.id)] {
         let err = h.master.operator_as(now, teardown(id), who).unwrap_err();
@@ -191,7 +191,7 @@ fn state_is_filtered_per_principal_and_flags_are_forbidden() {
     let alice = h.subscribe(principal_framework("a", "alice", "alice"));
     let bob = h.subscribe(principal_framework("b", "bob", "bob"));
     let now = h.now();
-    let who = Principal::new("alice");
+    let who = Principal::new("alice").unwrap();
     let Ok(OperatorReply::Json(state)) =
         h.master
             .operator_as(now, OperatorCommand::StateJson, Some(&who))
@@ -219,7 +219,7 @@ fn state_is_filtered_per_principal_and_flags_are_forbidden() {
             .unwrap_err(),
         OperatorError::Forbidden
     );
-    let ops = Principal::new("ops");
+    let ops = Principal::new("ops").unwrap();
     assert!(
         h.master
             .operator_as(now, OperatorCommand::FlagsJson, Some(&ops))
@@ -248,7 +248,7 @@ fn weights_updates_need_every_role_and_reads_are_filtered() {
         "view_roles": [{"principals": {"values": ["ops"]}, "roles": {"values": ["a"]}}]
     }));
     let now = h.now();
-    let ops = Principal::new("ops");
+    let ops = Principal::new("ops").unwrap();
     let weight = |role: &str| v1::WeightInfo {
         weight: 2.0,
         role: Some(role.into()),
