@@ -174,7 +174,11 @@ async fn acls_from_a_file_keep_principals_apart_end_to_end() {
             .expect("start remesos master"),
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while get(&format!("http://{master}/health"), None).await.0 != 200 {
+    let http = remesos::client::HttpClient::default();
+    while !matches!(
+        http.get(&format!("http://{master}/health")).await,
+        Ok((200, _))
+    ) {
         assert!(
             std::time::Instant::now() < deadline,
             "the master did not start"
