@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "mesos/mesos.proto",
         "mesos/scheduler/scheduler.proto",
         "mesos/executor/executor.proto",
+        "mesos/authorizer/acls.proto",
         "mesos/v1/mesos.proto",
         "mesos/v1/scheduler/scheduler.proto",
         "mesos/v1/executor/executor.proto",

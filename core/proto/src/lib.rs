@@ -6,6 +6,7 @@
 //!   message, driven by the descriptors.
 //! - [`recordio`]: the `<length>\n<bytes>` framing of the v1 streaming APIs.
 //! - [`internal`]: remesos's own master<->agent gRPC service.
+//! - [`mesos::Acls`]: the local authorizer's ACLs (`mesos/authorizer/acls.proto`, package `mesos`).
 
 #![allow(clippy::all)] // generated code below; our own modules opt back in
 

@@ -144,9 +144,13 @@ fn dump(name: &str, classpath: &[PathBuf]) -> FileDescriptorSet {
 
 fn ours() -> FileDescriptorSet {
     let mut set = FileDescriptorSet::decode(remesos_proto::FILE_DESCRIPTOR_SET).unwrap();
-    // remesos's own service has no Apache counterpart.
-    set.file
-        .retain(|f| !f.package().starts_with("remesos") && !f.package().starts_with("google"));
+    // remesos's own service has no Apache counterpart, nor the local authorizer's ACLs
+    // (Mesos's jar does not compile include/mesos/authorizer/acls.proto).
+    set.file.retain(|f| {
+        !f.package().starts_with("remesos")
+            && !f.package().starts_with("google")
+            && !f.name().starts_with("mesos/authorizer/")
+    });
     set
 }
 

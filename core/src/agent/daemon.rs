@@ -74,8 +74,9 @@ pub async fn start(
     };
     super::recovery::write_boot_id(&work_dir)
         .map_err(|e| format!("failed to write {}/meta/boot_id: {e}", work_dir.display()))?;
+    let authorizer = state.config.authorizer.clone();
     let handle = super::runtime::spawn(state, master, files.clone(), recovered);
-    let app = super::http::router(handle.clone(), files, http_authn);
+    let app = super::http::router(handle.clone(), files, http_authn, authorizer);
     let server = tokio::spawn(async move {
         crate::api::serve::serve(listener, app, limits, tls, std::future::pending()).await;
     });

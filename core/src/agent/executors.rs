@@ -100,6 +100,8 @@ impl Agent {
             .as_ref()
             .and_then(|c| c.user.clone())
             .or_else(|| Some(framework.user.clone()).filter(|u| !u.is_empty()));
+        // The object of `access_sandboxes` for this sandbox.
+        let owner = crate::security::authorizer::executor_user(&info, framework).to_string();
         let checkpoint = framework.checkpoint.unwrap_or(false);
         let environment =
             self.executor_environment(framework_id, &info, &container_id, &sandbox, checkpoint);
@@ -144,7 +146,7 @@ impl Agent {
             limits,
             pid_file: meta_run.join("pids").join("forked.pid"),
         })));
-        self.emit(ids.attach(wd, &sandbox));
+        self.emit(ids.attach(wd, &sandbox, &owner));
         tracing::info!(framework_id, executor_id = %eid, %container_id, "launching executor");
         let executor = Executor {
             info,

@@ -43,6 +43,7 @@ use axum::routing::get;
 use bytes::Bytes;
 
 use super::beneath;
+use crate::security::authorizer::{Action, Authorizer, Object, Principal};
 
 /// Mesos caps one read at 16 pages (`files.cpp`).
 pub fn max_read_length() -> u64 {
@@ -63,6 +64,10 @@ pub enum FilesError {
     /// 500: the file exists but could not be read.
     #[error("{0}")]
     Internal(String),
+    /// 403: the ACLs deny the principal this sandbox (`access_sandboxes`) or endpoint
+    /// (`get_endpoints`); Mesos's `Forbidden()`, no body.
+    #[error("")]
+    Forbidden,
 }
 
 impl FilesError {
@@ -71,6 +76,7 @@ impl FilesError {
             FilesError::BadRequest(_) => StatusCode::BAD_REQUEST,
             FilesError::NotFound(_) => StatusCode::NOT_FOUND,
             FilesError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            FilesError::Forbidden => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -82,6 +88,7 @@ impl IntoResponse for FilesError {
             FilesError::BadRequest(text)
             | FilesError::NotFound(text)
             | FilesError::Internal(text) => text,
+            FilesError::Forbidden => String::new(),
         };
         (
             status,
@@ -163,6 +170,11 @@ pub struct Files {
     /// Virtual path (no trailing `/`, no `//`) → canonical real path, checked to exist and be
     /// readable when attached.
     paths: BTreeMap<String, PathBuf>,
+    /// Virtual path → the user its sandbox belongs to (the executor's user, else its
+    /// framework's): the object of `access_sandboxes` (Mesos attaches each sandbox with an
+    /// authorization callback, src/slave/slave.cpp `attachTaskVolumeDirectory` /
+    /// `Framework::launchExecutor`). Paths without an owner need no authorization.
+    owners: BTreeMap<String, String>,
 }
 
 impl Files {
@@ -186,9 +198,56 @@ impl Files {
         Ok(())
     }
 
+    /// [`Files::attach`] of a sandbox that belongs to `user`: reading it takes
+    /// `access_sandboxes` on that user.
+    pub fn attach_owned(
+        &mut self,
+        virtual_path: &str,
+        real_path: &Path,
+        user: &str,
+    ) -> Result<(), String> {
+        self.attach(virtual_path, real_path)?;
+        self.owners
+            .insert(normalize(virtual_path), user.to_string());
+        Ok(())
+    }
+
     /// Removes the attachment `virtual_path`, if any.
     pub fn detach(&mut self, virtual_path: &str) {
         self.paths.remove(&normalize(virtual_path));
+        self.owners.remove(&normalize(virtual_path));
+    }
+
+    /// The owner of the attachment that governs `path` (Mesos's `FilesProcess::authorize`:
+    /// the path itself, then each parent), if it has one.
+    pub fn owner(&self, path: &str) -> Option<&str> {
+        let path = normalize(path.strip_prefix("file://").unwrap_or(path));
+        let mut prefix = path.as_str();
+        loop {
+            if let Some(user) = self.owners.get(prefix) {
+                return Some(user);
+            }
+            match prefix.rfind('/') {
+                Some(0) if prefix.len() > 1 => prefix = "/",
+                Some(index) if index > 0 => prefix = &prefix[..index],
+                _ => return None,
+            }
+        }
+    }
+
+    /// Whether `principal` may read `path` (`access_sandboxes` on its owner).
+    pub fn may_access(
+        &self,
+        authorizer: &Authorizer,
+        principal: Option<&Principal>,
+        path: &str,
+    ) -> bool {
+        match self.owner(path) {
+            Some(user) => {
+                authorizer.is_allowed(Action::AccessSandbox, principal, Object::Value(user))
+            }
+            None => true,
+        }
     }
 
     /// The attachments, virtual → real (`/files/debug`).
@@ -562,8 +621,25 @@ pub fn content_type(path: &Path) -> &'static str {
 /// The shared registry the routes read.
 pub type SharedFiles = Arc<RwLock<Files>>;
 
-/// The `/files/*` routes (and their legacy `*.json` aliases) over `files`.
+/// What the `/files` routes read: the registry and the ACLs that guard it.
+#[derive(Clone)]
+pub struct FilesState {
+    files: SharedFiles,
+    authorizer: Arc<Authorizer>,
+}
+
+/// The request's authenticated principal (absent when authentication is off).
+type Caller = Option<axum::Extension<Principal>>;
+
+/// The `/files/*` routes (and their legacy `*.json` aliases) over `files`, open to all.
 pub fn routes(files: SharedFiles) -> Router {
+    routes_with(files, Arc::default())
+}
+
+/// The `/files/*` routes over `files`, guarded by `authorizer`: a sandbox needs
+/// `access_sandboxes` on its owner, `/files/debug` `get_endpoints` (403 otherwise).
+pub fn routes_with(files: SharedFiles, authorizer: Arc<Authorizer>) -> Router {
+    let state = FilesState { files, authorizer };
     Router::new()
         .route("/files/browse", get(browse))
         .route("/files/browse.json", get(browse))
@@ -573,7 +649,25 @@ pub fn routes(files: SharedFiles) -> Router {
         .route("/files/download.json", get(download))
         .route("/files/debug", get(debug))
         .route("/files/debug.json", get(debug))
-        .with_state(files)
+        .with_state(state)
+}
+
+/// Runs `work` for `caller` on `path`: 403 unless it may access the sandbox there.
+async fn with_access<T: Send + 'static>(
+    state: FilesState,
+    caller: Caller,
+    path: String,
+    work: impl FnOnce(&Files, &str) -> Result<T, FilesError> + Send + 'static,
+) -> Result<T, FilesError> {
+    let authorizer = state.authorizer.clone();
+    with_files(state.files, move |files| {
+        let principal = caller.as_ref().map(|p| &p.0);
+        if !files.may_access(&authorizer, principal, &path) {
+            return Err(FilesError::Forbidden);
+        }
+        work(files, &path)
+    })
+    .await
 }
 
 type Params = Query<HashMap<String, String>>;
@@ -617,10 +711,14 @@ fn json_response(body: Vec<u8>, jsonp: Option<&String>) -> Response {
     }
 }
 
-async fn browse(State(files): State<SharedFiles>, Query(params): Params) -> Response {
+async fn browse(
+    State(state): State<FilesState>,
+    caller: Caller,
+    Query(params): Params,
+) -> Response {
     let result = async {
         let path = required_path(&params)?;
-        with_files(files, move |files| files.browse(&path)).await
+        with_access(state, caller, path, |files, path| files.browse(path)).await
     }
     .await;
     match result {
@@ -649,14 +747,17 @@ fn parse_number(params: &HashMap<String, String>, name: &str) -> Result<Option<i
     Ok(Some(value))
 }
 
-async fn read(State(files): State<SharedFiles>, Query(params): Params) -> Response {
+async fn read(State(state): State<FilesState>, caller: Caller, Query(params): Params) -> Response {
     let result = async {
         let path = required_path(&params)?;
         let offset = parse_number(&params, "offset")?.unwrap_or(-1);
         let length = parse_number(&params, "length")?
             .filter(|&l| l >= 0)
             .map(|l| l as u64);
-        with_files(files, move |files| files.read(&path, offset, length)).await
+        with_access(state, caller, path, move |files, path| {
+            files.read(path, offset, length)
+        })
+        .await
     }
     .await;
     match result {
@@ -665,10 +766,14 @@ async fn read(State(files): State<SharedFiles>, Query(params): Params) -> Respon
     }
 }
 
-async fn download(State(files): State<SharedFiles>, Query(params): Params) -> Response {
+async fn download(
+    State(state): State<FilesState>,
+    caller: Caller,
+    Query(params): Params,
+) -> Response {
     let result = async {
         let path = required_path(&params)?;
-        with_files(files, move |files| files.download(&path)).await
+        with_access(state, caller, path, |files, path| files.download(path)).await
     }
     .await;
     let (file, real) = match result {
@@ -708,8 +813,16 @@ async fn download(State(files): State<SharedFiles>, Query(params): Params) -> Re
     response
 }
 
-async fn debug(State(files): State<SharedFiles>, Query(params): Params) -> Response {
-    let object: serde_json::Map<String, serde_json::Value> = match files.read() {
+async fn debug(State(state): State<FilesState>, caller: Caller, Query(params): Params) -> Response {
+    let principal = caller.as_ref().map(|p| &p.0);
+    let endpoint = Object::Value("/files/debug");
+    if !state
+        .authorizer
+        .is_allowed(Action::GetEndpoint, principal, endpoint)
+    {
+        return FilesError::Forbidden.into_response();
+    }
+    let object: serde_json::Map<String, serde_json::Value> = match state.files.read() {
         Ok(files) => files
             .attached()
             .iter()
@@ -749,5 +862,43 @@ mod tests {
         assert_eq!(normalize("/a//b/"), "/a/b");
         assert_eq!(normalize("/"), "/");
         assert_eq!(normalize("a"), "a");
+    }
+}
+
+#[cfg(test)]
+mod authz_tests {
+    use super::*;
+    use crate::security::{acls, authorizer::Principal};
+
+    /// Mesos attaches each sandbox with an `access_sandboxes` callback on its executor's
+    /// user (`FilesProcess::authorize` walks up from the requested path).
+    #[test]
+    fn a_sandbox_is_readable_only_by_principals_allowed_its_user() {
+        let dir = std::env::temp_dir().join(format!("remesos-files-authz-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let mut files = Files::new();
+        files.attach_owned("/sandboxes/a", &dir, "alice").unwrap();
+        files.attach("/logs", &dir).unwrap();
+        assert_eq!(files.owner("/sandboxes/a/sub/stdout"), Some("alice"));
+        assert_eq!(files.owner("/sandboxes/a/"), Some("alice"));
+        assert_eq!(files.owner("/logs/x"), None);
+        let acls = acls::parse(
+            br#"{"permissive": false, "access_sandboxes": [
+                {"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}}]}"#,
+        )
+        .unwrap();
+        let authorizer = Authorizer::new(&acls);
+        let (alice, bob) = (
+            Principal::new("alice").unwrap(),
+            Principal::new("bob").unwrap(),
+        );
+        assert!(files.may_access(&authorizer, Some(&alice), "/sandboxes/a/sub"));
+        assert!(!files.may_access(&authorizer, Some(&bob), "/sandboxes/a/sub"));
+        assert!(!files.may_access(&authorizer, None, "/sandboxes/a"));
+        // Paths without an owner need no authorization, as in Mesos.
+        assert!(files.may_access(&authorizer, Some(&bob), "/logs"));
+        files.detach("/sandboxes/a");
+        assert_eq!(files.owner("/sandboxes/a"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -303,6 +303,10 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         fetch,
         flags: loaded.effective(),
         security: super::authn::Settings::from_flags(loaded)?,
+        authorizer: std::sync::Arc::new(crate::security::authorizer::from_flags(
+            loaded,
+            crate::security::Daemon::Agent,
+        )?),
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
 }

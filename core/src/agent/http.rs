@@ -25,24 +25,43 @@ use crate::api;
 use crate::common::json::{attributes_json, task_json};
 use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
+use crate::security::authorizer::{Action, Authorizer, Object, Principal, Viewer};
+
+/// The request's authenticated principal (absent when authentication is off).
+type Who = Option<axum::Extension<Principal>>;
+
+fn principal(caller: &Who) -> Option<Principal> {
+    caller.as_ref().map(|p| p.0.clone())
+}
 
 /// The agent's routes, each in the realm Mesos's agent puts it in (agent/authn.rs): the
 /// executor API, the operator API (read-write), `/state`, `/flags`, `/metrics/snapshot` and
-/// `/files/*` (read-only); `/health` and `/version` are open.
+/// `/files/*` (read-only); `/health` and `/version` are open. `authorizer` guards `/files`
+/// (the sandboxes' owners are in the registry); the other endpoints read it from the
+/// agent's configuration.
 pub fn router(
     agent: AgentHandle,
     files: super::files::SharedFiles,
     authn: std::sync::Arc<HttpAuthn>,
+    authorizer: std::sync::Arc<Authorizer>,
 ) -> Router {
     let guard = |realm: Realm| {
         axum::middleware::from_fn_with_state((authn.clone(), realm), super::authn::guard)
     };
     let api_files = files.clone();
-    let operator =
-        move |State(agent): State<AgentHandle>, method: Method, headers: HeaderMap, body: Bytes| {
-            let files = api_files.clone();
-            async move { operator_api(agent, files, method, headers, body).await }
-        };
+    let api_authorizer = authorizer.clone();
+    let operator = move |State(agent): State<AgentHandle>,
+                         caller: Who,
+                         method: Method,
+                         headers: HeaderMap,
+                         body: Bytes| {
+        let files = api_files.clone();
+        let authorizer = api_authorizer.clone();
+        async move {
+            let who = principal(&caller);
+            operator_api(agent, files, (authorizer, who), method, headers, body).await
+        }
+    };
     let executor = Router::new()
         .route("/api/v1/executor", any(executor_api))
         .route_layer(guard(Realm::Executor));
@@ -68,7 +87,7 @@ pub fn router(
         .nest("/slave(1)", routes.clone())
         .merge(routes)
         .merge(top)
-        .merge(super::files::routes(files).route_layer(guard(Realm::ReadOnly)))
+        .merge(super::files::routes_with(files, authorizer).route_layer(guard(Realm::ReadOnly)))
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(api::refuse_oversized))
 }
@@ -229,6 +248,7 @@ impl Drop for ExecutorStream {
 async fn operator_api(
     agent: AgentHandle,
     files: super::files::SharedFiles,
+    (authorizer, who): (std::sync::Arc<Authorizer>, Option<Principal>),
     method: Method,
     headers: HeaderMap,
     body: Bytes,
@@ -256,6 +276,9 @@ async fn operator_api(
                 version_info: crate::common::version::version_info(),
             });
             api::ok(accept, &r)
+        }
+        Some(CallType::GetFlags) if !authorizer.viewer(who.as_ref()).flags() => {
+            StatusCode::FORBIDDEN.into_response()
         }
         Some(CallType::GetFlags) => match agent.read(|a| a.config.flags.clone()).await {
             Ok(flags) => {
@@ -290,10 +313,11 @@ async fn operator_api(
         Some(CallType::GetState) => {
             read_response(&agent, accept, move |a| {
                 let mut r = response(RespType::GetState);
+                let v = a.config.authorizer.viewer(who.as_ref());
                 r.get_state = Some(v1::agent::response::GetState {
-                    get_tasks: Some(get_tasks(a)),
-                    get_executors: Some(get_executors(a)),
-                    get_frameworks: Some(get_frameworks(a)),
+                    get_tasks: Some(get_tasks(a, v)),
+                    get_executors: Some(get_executors(a, v)),
+                    get_frameworks: Some(get_frameworks(a, v)),
                 });
                 r
             })
@@ -302,7 +326,7 @@ async fn operator_api(
         Some(CallType::GetTasks) => {
             read_response(&agent, accept, move |a| {
                 let mut r = response(RespType::GetTasks);
-                r.get_tasks = Some(get_tasks(a));
+                r.get_tasks = Some(get_tasks(a, a.config.authorizer.viewer(who.as_ref())));
                 r
             })
             .await
@@ -310,7 +334,7 @@ async fn operator_api(
         Some(CallType::GetExecutors) => {
             read_response(&agent, accept, move |a| {
                 let mut r = response(RespType::GetExecutors);
-                r.get_executors = Some(get_executors(a));
+                r.get_executors = Some(get_executors(a, a.config.authorizer.viewer(who.as_ref())));
                 r
             })
             .await
@@ -318,7 +342,8 @@ async fn operator_api(
         Some(CallType::GetFrameworks) => {
             read_response(&agent, accept, move |a| {
                 let mut r = response(RespType::GetFrameworks);
-                r.get_frameworks = Some(get_frameworks(a));
+                r.get_frameworks =
+                    Some(get_frameworks(a, a.config.authorizer.viewer(who.as_ref())));
                 r
             })
             .await
@@ -358,7 +383,13 @@ async fn operator_api(
                 );
             };
             let path = list.path;
-            match super::files::with_files(files, move |f| f.browse(&path)).await {
+            let result = super::files::with_files(files, move |f| {
+                if !f.may_access(&authorizer, who.as_ref(), &path) {
+                    return Err(super::files::FilesError::Forbidden);
+                }
+                f.browse(&path)
+            });
+            match result.await {
                 Ok(listing) => {
                     let mut r = response(RespType::ListFiles);
                     r.list_files = Some(v1::agent::response::ListFiles {
@@ -380,6 +411,9 @@ async fn operator_api(
             let offset = i64::try_from(read.offset).unwrap_or(i64::MAX);
             let length = read.length;
             let result = super::files::with_files(files, move |f| {
+                if !f.may_access(&authorizer, who.as_ref(), &path) {
+                    return Err(super::files::FilesError::Forbidden);
+                }
                 // READ_FILE answers the file's size, and data from `offset`.
                 let (size, _) = f.read(&path, -1, None)?;
                 let (_, data) = f.read(&path, offset, length)?;
@@ -469,18 +503,23 @@ async fn read_response(
     }
 }
 
-fn get_tasks(a: &Agent) -> v1::agent::response::GetTasks {
+fn get_tasks(a: &Agent, v: Viewer<'_>) -> v1::agent::response::GetTasks {
     let mut out = v1::agent::response::GetTasks::default();
     let history = a.frameworks.values().chain(a.completed_frameworks.iter());
-    for f in history.clone() {
+    for f in history.clone().filter(|f| v.framework(&f.info)) {
         for e in &f.completed_executors {
-            out.completed_tasks.extend(e.completed.iter().cloned());
+            let seen = |t: &&v1::Task| v.task(t, &f.info);
+            out.completed_tasks
+                .extend(e.completed.iter().filter(seen).cloned());
         }
     }
-    for f in a.frameworks.values() {
+    for f in a.frameworks.values().filter(|f| v.framework(&f.info)) {
+        let seen = |t: &&v1::Task| v.task(t, &f.info);
         for e in f.executors.values() {
-            out.launched_tasks.extend(e.tasks.values().cloned());
-            out.completed_tasks.extend(e.completed.iter().cloned());
+            out.launched_tasks
+                .extend(e.tasks.values().filter(seen).cloned());
+            out.completed_tasks
+                .extend(e.completed.iter().filter(seen).cloned());
             out.queued_tasks.extend(e.queued.iter().map(|t| v1::Task {
                 name: t.name.clone(),
                 task_id: t.task_id.clone(),
@@ -497,18 +536,27 @@ fn get_tasks(a: &Agent) -> v1::agent::response::GetTasks {
     out
 }
 
-fn get_executors(a: &Agent) -> v1::agent::response::GetExecutors {
+fn get_executors(a: &Agent, v: Viewer<'_>) -> v1::agent::response::GetExecutors {
     let mut out = v1::agent::response::GetExecutors::default();
-    for f in a.frameworks.values().chain(a.completed_frameworks.iter()) {
-        for e in &f.completed_executors {
+    let history = a.frameworks.values().chain(a.completed_frameworks.iter());
+    for f in history.filter(|f| v.framework(&f.info)) {
+        for e in f
+            .completed_executors
+            .iter()
+            .filter(|e| v.executor(&e.info, &f.info))
+        {
             out.completed_executors
                 .push(v1::agent::response::get_executors::Executor {
                     executor_info: e.info.clone(),
                 });
         }
     }
-    for f in a.frameworks.values() {
-        for e in f.executors.values() {
+    for f in a.frameworks.values().filter(|f| v.framework(&f.info)) {
+        for e in f
+            .executors
+            .values()
+            .filter(|e| v.executor(&e.info, &f.info))
+        {
             let executor = v1::agent::response::get_executors::Executor {
                 executor_info: e.info.clone(),
             };
@@ -522,11 +570,12 @@ fn get_executors(a: &Agent) -> v1::agent::response::GetExecutors {
     out
 }
 
-fn get_frameworks(a: &Agent) -> v1::agent::response::GetFrameworks {
+fn get_frameworks(a: &Agent, v: Viewer<'_>) -> v1::agent::response::GetFrameworks {
     v1::agent::response::GetFrameworks {
         frameworks: a
             .frameworks
             .values()
+            .filter(|f| v.framework(&f.info))
             .map(|f| v1::agent::response::get_frameworks::Framework {
                 framework_info: f.info.clone(),
             })
@@ -534,6 +583,7 @@ fn get_frameworks(a: &Agent) -> v1::agent::response::GetFrameworks {
         completed_frameworks: a
             .completed_frameworks
             .iter()
+            .filter(|f| v.framework(&f.info))
             .map(|f| v1::agent::response::get_frameworks::Framework {
                 framework_info: f.info.clone(),
             })
@@ -541,16 +591,28 @@ fn get_frameworks(a: &Agent) -> v1::agent::response::GetFrameworks {
     }
 }
 
-async fn state(State(agent): State<AgentHandle>) -> Response {
-    match agent.read(state_json).await {
+async fn state(State(agent): State<AgentHandle>, caller: Who) -> Response {
+    let who = principal(&caller);
+    let read = move |a: &Agent| state_json_for(a, a.config.authorizer.viewer(who.as_ref()));
+    match agent.read(read).await {
         Ok(v) => api::json_ok(&v),
         Err(_) => gone(),
     }
 }
 
-async fn flags(State(agent): State<AgentHandle>) -> Response {
-    match agent.read(flags_json).await {
-        Ok(v) => api::json_ok(&json!({ "flags": v })),
+/// `/flags`: `view_flags`, 403 otherwise (Mesos's `Slave::Http::flags`).
+async fn flags(State(agent): State<AgentHandle>, caller: Who) -> Response {
+    let who = principal(&caller);
+    let read = move |a: &Agent| {
+        a.config
+            .authorizer
+            .viewer(who.as_ref())
+            .flags()
+            .then(|| flags_json(a))
+    };
+    match agent.read(read).await {
+        Ok(Some(v)) => api::json_ok(&json!({ "flags": v })),
+        Ok(None) => StatusCode::FORBIDDEN.into_response(),
         Err(_) => gone(),
     }
 }
@@ -570,11 +632,21 @@ async fn version() -> Response {
     ))
 }
 
-async fn metrics(State(agent): State<AgentHandle>) -> Response {
-    match agent.read(metrics_map).await {
-        Ok(m) => api::json_ok(&Value::Object(
+/// `/metrics/snapshot`: `get_endpoints` on the path, 403 otherwise.
+async fn metrics(State(agent): State<AgentHandle>, caller: Who) -> Response {
+    let who = principal(&caller);
+    let read = move |a: &Agent| {
+        let endpoint = Object::Value("/metrics/snapshot");
+        a.config
+            .authorizer
+            .is_allowed(Action::GetEndpoint, who.as_ref(), endpoint)
+            .then(|| metrics_map(a))
+    };
+    match agent.read(read).await {
+        Ok(Some(m)) => api::json_ok(&Value::Object(
             m.into_iter().map(|(k, v)| (k, json!(v))).collect(),
         )),
+        Ok(None) => StatusCode::FORBIDDEN.into_response(),
         Err(_) => gone(),
     }
 }
@@ -678,6 +750,12 @@ pub fn metrics_map(a: &Agent) -> Vec<(String, f64)> {
 
 /// `/state` in the shape Mesos's agent serves (`src/slave/http.cpp`).
 pub fn state_json(a: &Agent) -> Value {
+    state_json_for(a, Viewer::everything())
+}
+
+/// `/state` as `v` may see it: frameworks by `view_frameworks`, their executors by
+/// `view_executors` and tasks by `view_tasks`, `flags` by `view_flags`.
+pub fn state_json_for(a: &Agent, v: Viewer<'_>) -> Value {
     let mut o = Map::new();
     o.insert("version".into(), json!(MESOS_VERSION));
     o.insert("build_user".into(), json!("remesos"));
@@ -694,15 +772,27 @@ pub fn state_json(a: &Agent) -> Value {
             json!(m.hostname.clone().unwrap_or_default()),
         );
     }
-    o.insert("flags".into(), flags_json(a));
-    let frameworks: Vec<Value> = a.frameworks.values().map(framework_json).collect();
+    if v.flags() {
+        o.insert("flags".into(), flags_json(a));
+    }
+    let frameworks: Vec<Value> = a
+        .frameworks
+        .values()
+        .filter(|f| v.framework(&f.info))
+        .map(|f| framework_json(f, v))
+        .collect();
     o.insert("frameworks".into(), Value::Array(frameworks));
-    let completed: Vec<Value> = a.completed_frameworks.iter().map(framework_json).collect();
+    let completed: Vec<Value> = a
+        .completed_frameworks
+        .iter()
+        .filter(|f| v.framework(&f.info))
+        .map(|f| framework_json(f, v))
+        .collect();
     o.insert("completed_frameworks".into(), Value::Array(completed));
     Value::Object(o)
 }
 
-fn framework_json(f: &super::Framework) -> Value {
+fn framework_json(f: &super::Framework, v: Viewer<'_>) -> Value {
     let fid = f
         .info
         .id
@@ -713,14 +803,16 @@ fn framework_json(f: &super::Framework) -> Value {
         .executors
         .values()
         .filter(|e| e.state != super::ExecutorState::Terminated)
-        .map(|e| executor_json(&fid, e))
+        .filter(|e| v.executor(&e.info, &f.info))
+        .map(|e| executor_json(&fid, e, |t| v.task(t, &f.info)))
         .collect();
     let completed: Vec<Value> = f
         .executors
         .values()
         .filter(|e| e.state == super::ExecutorState::Terminated)
         .chain(f.completed_executors.iter())
-        .map(|e| executor_json(&fid, e))
+        .filter(|e| v.executor(&e.info, &f.info))
+        .map(|e| executor_json(&fid, e, |t| v.task(t, &f.info)))
         .collect();
     json!({
         "id": fid,
@@ -734,7 +826,11 @@ fn framework_json(f: &super::Framework) -> Value {
     })
 }
 
-fn executor_json(framework_id: &str, e: &super::Executor) -> Value {
+fn executor_json(
+    framework_id: &str,
+    e: &super::Executor,
+    seen: impl Fn(&v1::Task) -> bool,
+) -> Value {
     let resources = Resources::from_valid_protos(e.info.resources.clone());
     json!({
         "id": e.info.executor_id.value,
@@ -745,9 +841,9 @@ fn executor_json(framework_id: &str, e: &super::Executor) -> Value {
         "directory": e.sandbox.display().to_string(),
         "state": e.state.name(),
         "resources": Value::Object(resources.to_json_map()),
-        "tasks": e.tasks.values().map(task_json).collect::<Vec<_>>(),
+        "tasks": e.tasks.values().filter(|t| seen(t)).map(task_json).collect::<Vec<_>>(),
         "queued_tasks": e.queued.iter().map(|t| json!({"id": t.task_id.value, "name": t.name})).collect::<Vec<_>>(),
-        "completed_tasks": e.completed.iter().map(task_json).collect::<Vec<_>>(),
+        "completed_tasks": e.completed.iter().filter(|t| seen(t)).map(task_json).collect::<Vec<_>>(),
     })
 }
 

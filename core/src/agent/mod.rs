@@ -107,6 +107,8 @@ pub struct Config {
     /// Who may call the agent's endpoints, the key executors' tokens are signed with, the
     /// credential presented to the master (agent/authn.rs).
     pub security: authn::Settings,
+    /// The local authorizer (`--acls`); allows everything without ACLs.
+    pub authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
 }
 
 pub use crate::common::time::Time;
@@ -169,10 +171,12 @@ pub enum Effect {
         path: PathBuf,
         target: String,
     },
-    /// Make a sandbox browsable through `/files` under these paths.
+    /// Make a sandbox browsable through `/files` under these paths; reading it takes
+    /// `access_sandboxes` on `user` (the executor's user, else its framework's).
     Attach {
         sandbox: PathBuf,
         paths: Vec<String>,
+        user: String,
     },
 }
 
@@ -316,10 +320,11 @@ impl RunIds {
 
     /// `/files` names for the run's sandbox: its own path, its executor's `runs/latest`
     /// and Mesos's virtual `/frameworks/.../runs/latest`.
-    fn attach(&self, work_dir: &std::path::Path, sandbox: &std::path::Path) -> Effect {
+    fn attach(&self, work_dir: &std::path::Path, sandbox: &std::path::Path, user: &str) -> Effect {
         let executor_dir =
             paths::executor_dir(work_dir, &self.agent, &self.framework, &self.executor);
         Effect::Attach {
+            user: user.to_string(),
             sandbox: sandbox.to_path_buf(),
             paths: vec![
                 sandbox.display().to_string(),

@@ -432,7 +432,9 @@ impl Agent {
                         executor.pid,
                     ));
                 }
-                self.emit(ids.attach(&self.config.work_dir, &executor.sandbox));
+                let owner =
+                    crate::security::authorizer::executor_user(&executor.info, &framework.info);
+                self.emit(ids.attach(&self.config.work_dir, &executor.sandbox, owner));
                 framework.executors.insert(eid, executor);
             }
             tracing::info!(framework_id = %fid, executors = framework.executors.len(), "recovered framework");

@@ -645,12 +645,16 @@ impl Runtime {
                     tracing::warn!(path = %path.display(), error = %e, "failed to link");
                 }
             }
-            Effect::Attach { sandbox, paths } => {
+            Effect::Attach {
+                sandbox,
+                paths,
+                user,
+            } => {
                 // The lock is held only for these inserts; request handlers take it briefly
                 // in spawn_blocking (see files.rs).
                 if let Ok(mut files) = self.files.write() {
                     for path in paths {
-                        if let Err(e) = files.attach(&path, &sandbox) {
+                        if let Err(e) = files.attach_owned(&path, &sandbox, &user) {
                             tracing::warn!(%path, error = %e, "failed to attach a sandbox to /files");
                         }
                     }

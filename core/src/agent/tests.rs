@@ -33,6 +33,7 @@ fn config() -> Config {
         fetch: Default::default(),
         flags: vec![],
         security: Default::default(),
+        authorizer: Default::default(),
     }
 }
 

@@ -492,6 +492,10 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         // serves https only.
         https_only: crate::security::tls::current()?
             .is_some_and(|tls| !tls.config.support_downgrade),
+        authorizer: std::sync::Arc::new(crate::security::authorizer::from_flags(
+            loaded,
+            crate::security::Daemon::Master,
+        )?),
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
 }

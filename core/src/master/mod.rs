@@ -178,6 +178,9 @@ pub struct Config {
     /// URLs in offers are `https` (master.cpp's "TODO: Set https if only https is
     /// supported"), else `http` as Mesos sets them.
     pub https_only: bool,
+    /// The local authorizer (`--acls`); allows everything without ACLs. Shared, never
+    /// changed after start.
+    pub authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
 }
 
 impl Default for Config {
@@ -206,6 +209,7 @@ impl Default for Config {
             flags: vec![],
             allocator: allocator::Options::default(),
             https_only: false,
+            authorizer: Default::default(),
         }
     }
 }

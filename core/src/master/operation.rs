@@ -14,6 +14,7 @@ use super::validation::{self, ResourcesError, TaskError, ValidTask};
 use super::{Master, Time};
 use crate::common::id::IdError;
 use crate::resources::Resources;
+use crate::security::authorizer::{Action, Object, executor_user, task_info_user};
 
 impl Master {
     pub(super) fn apply_operation(
@@ -76,6 +77,17 @@ impl Master {
         let mut launched = HashSet::new();
         for task in tasks {
             let task_id = task.task_id.clone();
+            if let Some(denied) = self.run_task_denied(framework_id, &task, None) {
+                // Mesos's text, its typo included (master.cpp `Master::_accept`).
+                let principal = &self.frameworks[framework_id].info.principal;
+                let message = format!(
+                    "Principal '{}' no authorized to {denied}",
+                    principal.as_deref().unwrap_or_default()
+                );
+                let reason = v1::task_status::Reason::TaskUnauthorized;
+                self.task_refused(now, framework_id, &task_id, agent_id, reason, &message);
+                continue;
+            }
             let result = {
                 let framework = &self.frameworks[framework_id];
                 let running = task.executor.as_ref().and_then(|e| {
@@ -129,6 +141,25 @@ impl Master {
             task_group,
         } = group;
         let tasks = task_group.tasks;
+        // Every task of the group must be authorized, as its executor's user when it names
+        // none (Mesos gives the group's tasks the group's executor before authorizing).
+        let denied = tasks
+            .iter()
+            .filter_map(|t| {
+                let denied = self.run_task_denied(framework_id, t, Some(&executor))?;
+                Some(format!(
+                    "Task '{}' is not authorized to {denied}",
+                    t.task_id.value
+                ))
+            })
+            .next_back();
+        if let Some(message) = denied {
+            let reason = v1::task_status::Reason::TaskGroupUnauthorized;
+            for task in &tasks {
+                self.task_refused(now, framework_id, &task.task_id, agent_id, reason, &message);
+            }
+            return;
+        }
         let framework = &self.frameworks[framework_id];
         let (executor_id, mut error) =
             match validation::validate_group_executor(framework, &executor) {
@@ -255,6 +286,60 @@ impl Master {
         error: &TaskError,
     ) {
         tracing::warn!(framework_id, task_id = %task_id.value, %error, "invalid task");
+        let reason = v1::task_status::Reason::TaskInvalid;
+        self.task_refused(
+            now,
+            framework_id,
+            task_id,
+            agent_id,
+            reason,
+            &error.to_string(),
+        );
+    }
+
+    /// `run_tasks` on the framework's principal (Mesos's RUN_TASK object: the task's
+    /// command user, else its executor's — `group_executor`'s for a task group — else the
+    /// framework's): `None` when allowed, else what was refused, in Mesos's words
+    /// (`authorization.cpp` `operator<<(ActionObject)`).
+    fn run_task_denied(
+        &self,
+        framework_id: &str,
+        task: &v1::TaskInfo,
+        group_executor: Option<&v1::ExecutorInfo>,
+    ) -> Option<String> {
+        let authorizer = &self.config.authorizer;
+        if !authorizer.is_enabled() {
+            return None;
+        }
+        let info = &self.frameworks.get(framework_id)?.info;
+        let command_user = task.command.as_ref().and_then(|c| c.user.as_ref());
+        let user = match (&task.executor, group_executor) {
+            (None, Some(executor)) if command_user.is_none() => executor_user(executor, info),
+            _ => task_info_user(task, info),
+        };
+        let subject = info.principal.as_deref();
+        if authorizer.is_allowed_name(Action::RunTask, subject, Object::Value(user)) {
+            return None;
+        }
+        Some(format!(
+            "launch task {} of framework {framework_id} under user '{user}'",
+            task.task_id.value
+        ))
+    }
+
+    /// TASK_ERROR from the master for a task that is not launched.
+    fn task_refused(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        task_id: &v1::TaskId,
+        agent_id: &str,
+        reason: v1::task_status::Reason,
+        message: &str,
+    ) {
+        if reason != v1::task_status::Reason::TaskInvalid {
+            tracing::warn!(framework_id, task_id = %task_id.value, message, "task refused");
+        }
         self.count_terminal(v1::TaskState::TaskError);
         let agent = v1::AgentId {
             value: agent_id.to_string(),
@@ -264,8 +349,8 @@ impl Master {
             task_id,
             Some(&agent),
             v1::TaskState::TaskError,
-            v1::task_status::Reason::TaskInvalid,
-            &error.to_string(),
+            reason,
+            message,
         );
         self.send_status(framework_id, status);
     }

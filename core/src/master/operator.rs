@@ -13,6 +13,28 @@
 //! An id that Mesos's `validateID` refuses cannot name a framework or agent of this master
 //! (every one entered through the same validation), so it gets the "not found" answer Mesos
 //! gives, with the same text.
+//!
+//! Authorization (`--acls`, `security::authorizer`) is decided here, before anything
+//! changes, for the principal the HTTP layer authenticated (`None` when authentication is
+//! off, which ACLs match as `ANY`), as Mesos's handlers in src/master/http.cpp,
+//! weights_handler.cpp and quota_handler.cpp do:
+//!
+//! | command | action (object) | when denied |
+//! |---|---|---|
+//! | GET_FLAGS, `/flags` | `view_flags` | 403 |
+//! | `/metrics/snapshot` | `get_endpoints` (`/metrics/snapshot`) | 403 |
+//! | TEARDOWN, `/teardown` | `teardown_frameworks` (the framework's principal) | 403 |
+//! | UPDATE_WEIGHTS, `PUT /weights` | `update_weights` (each role) | 403 |
+//! | UPDATE_QUOTA | `update_quotas` (each role) | 403 |
+//! | MARK_AGENT_GONE | `mark_agents_gone` | 403 |
+//! | UPDATE_MAINTENANCE_SCHEDULE, START/STOP_MAINTENANCE and their endpoints | `update_maintenance_schedules`, `start_maintenances`, `stop_maintenances` | 403 |
+//! | GET_MAINTENANCE_SCHEDULE / _STATUS and their endpoints | `get_maintenance_schedules` / `get_maintenance_statuses` | empty answer |
+//! | GET_WEIGHTS, `GET /weights`, GET_ROLES, `/roles` | `view_roles` (each role) | role left out |
+//! | GET_QUOTA | `get_quotas` (each role) | role left out |
+//! | state reads (GET_STATE, `/state`, ...) | `view_frameworks`, `view_tasks`, `view_executors`, `view_flags` | left out (`state.rs`) |
+//!
+//! Not yet filtered: the agents' reserved resources by `view_roles` (GET_AGENTS,
+//! `/slaves`), as Mesos does for reservations (remesos has no dynamic reservations yet).
 
 use serde_json::{Value, json};
 
@@ -22,6 +44,7 @@ use v1::master::{self as op, response::Type as RespType};
 use super::lifecycle::AgentNotFound;
 use super::{Master, ReplyId, Time};
 use crate::common::id::{AgentId, FrameworkId};
+use crate::security::authorizer::{Action, Object, Principal, Viewer};
 
 /// An operator's request, decoded and with its ids validated.
 #[derive(Debug)]
@@ -176,6 +199,9 @@ pub enum OperatorError {
     /// machines it names); the text says why.
     #[error("{0}")]
     Invalid(String),
+    /// The ACLs deny the principal this command (Mesos's `Forbidden()`: no body).
+    #[error("")]
+    Forbidden,
 }
 
 impl OperatorError {
@@ -184,6 +210,7 @@ impl OperatorError {
         match self {
             OperatorError::UnknownFramework(_) | OperatorError::Invalid(_) => 400,
             OperatorError::UnknownAgent(_) => 404,
+            OperatorError::Forbidden => 403,
         }
     }
 }
@@ -200,26 +227,79 @@ fn response(ty: RespType) -> op::Response {
 }
 
 impl Master {
-    /// Performs an operator's command (inside the actor) and answers it.
-    /// An operator's command from `principal` (`None`: the request was not authenticated).
-    /// The principal is the subject the local authorizer will be asked about; until it is
-    /// consulted here, every principal may do what an unauthenticated operator may.
-    pub fn operator_as(
-        &mut self,
-        now: Time,
-        command: OperatorCommand,
-        principal: Option<&crate::security::Principal>,
-    ) -> Result<OperatorReply, OperatorError> {
-        let _subject = principal;
-        self.operator(now, command)
-    }
-
+    /// Performs an operator's command (inside the actor) and answers it, for a request
+    /// without an authenticated principal.
     pub fn operator(
         &mut self,
         now: Time,
         command: OperatorCommand,
     ) -> Result<OperatorReply, OperatorError> {
+        self.operator_as(now, command, None)
+    }
+
+    /// Whether `principal` may perform `command` at all (the 403 rows of the module doc's
+    /// table); checked before anything changes.
+    fn authorize_operator(
+        &self,
+        command: &OperatorCommand,
+        principal: Option<&Principal>,
+    ) -> Result<(), OperatorError> {
         use OperatorCommand as C;
+        let authorizer = &self.config.authorizer;
+        if !authorizer.is_enabled() {
+            return Ok(());
+        }
+        let allowed = |action, object| authorizer.is_allowed(action, principal, object);
+        let ok = match command {
+            C::GetFlags | C::FlagsJson => allowed(Action::ViewFlags, Object::Any),
+            C::MetricsJson => allowed(Action::GetEndpoint, Object::Value("/metrics/snapshot")),
+            C::Teardown { framework_id } => match self.frameworks.get(framework_id.as_str()) {
+                // Mesos's TEARDOWN_FRAMEWORK object: the framework's principal ("" when
+                // it has none). An unknown id is answered as such afterwards.
+                Some(f) => allowed(
+                    Action::TeardownFramework,
+                    Object::Value(f.info.principal.as_deref().unwrap_or_default()),
+                ),
+                None => true,
+            },
+            C::UpdateWeights { weight_infos } => weight_infos.iter().all(|w| {
+                allowed(
+                    Action::UpdateWeight,
+                    Object::Value(w.role.as_deref().unwrap_or_default()),
+                )
+            }),
+            C::UpdateQuota { quota_configs } => quota_configs
+                .iter()
+                .all(|q| allowed(Action::UpdateQuota, Object::Value(&q.role))),
+            C::MarkAgentGone { .. } => allowed(Action::MarkAgentGone, Object::Any),
+            C::UpdateMaintenanceSchedule { .. } => {
+                allowed(Action::UpdateMaintenanceSchedule, Object::Any)
+            }
+            C::StartMaintenance { .. } => allowed(Action::StartMaintenance, Object::Any),
+            C::StopMaintenance { .. } => allowed(Action::StopMaintenance, Object::Any),
+            _ => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(OperatorError::Forbidden)
+        }
+    }
+
+    /// Performs an operator's command for `principal` (the request's authenticated
+    /// principal): refused with [`OperatorError::Forbidden`] when the ACLs deny it, reads
+    /// filtered to what it may see (module doc).
+    pub fn operator_as(
+        &mut self,
+        now: Time,
+        command: OperatorCommand,
+        principal: Option<&Principal>,
+    ) -> Result<OperatorReply, OperatorError> {
+        use OperatorCommand as C;
+        self.authorize_operator(&command, principal)?;
+        let authorizer = self.config.authorizer.clone();
+        let v = authorizer.viewer(principal);
+        let allowed = |action| authorizer.is_allowed(action, principal, Object::Any);
         let reply = |r: op::Response| Ok(OperatorReply::Response(Box::new(r)));
         match command {
             C::GetFlags => {
@@ -252,7 +332,7 @@ impl Master {
                 })
             }
             C::GetState => reply(op::Response {
-                get_state: Some(self.get_state()),
+                get_state: Some(self.get_state_for(v)),
                 ..response(RespType::GetState)
             }),
             C::GetAgents => reply(op::Response {
@@ -260,19 +340,19 @@ impl Master {
                 ..response(RespType::GetAgents)
             }),
             C::GetFrameworks => reply(op::Response {
-                get_frameworks: Some(self.get_frameworks()),
+                get_frameworks: Some(self.get_frameworks_for(v)),
                 ..response(RespType::GetFrameworks)
             }),
             C::GetExecutors => reply(op::Response {
-                get_executors: Some(self.get_executors()),
+                get_executors: Some(self.get_executors_for(v)),
                 ..response(RespType::GetExecutors)
             }),
             C::GetTasks => reply(op::Response {
-                get_tasks: Some(self.get_tasks()),
+                get_tasks: Some(self.get_tasks_for(v)),
                 ..response(RespType::GetTasks)
             }),
             C::GetRoles => reply(op::Response {
-                get_roles: Some(self.get_roles()),
+                get_roles: Some(self.get_roles_for(v)),
                 ..response(RespType::GetRoles)
             }),
             C::GetMaster => reply(op::Response {
@@ -285,25 +365,43 @@ impl Master {
             }),
             C::GetWeights => reply(op::Response {
                 get_weights: Some(op::response::GetWeights {
-                    weight_infos: self.weight_infos(),
+                    weight_infos: self.weight_infos_for(v),
                 }),
                 ..response(RespType::GetWeights)
             }),
             C::GetQuota => reply(op::Response {
                 get_quota: Some(op::response::GetQuota {
-                    status: self.quota_status(),
+                    status: {
+                        let mut status = self.quota_status();
+                        status.configs.retain(|c| {
+                            authorizer.is_allowed(
+                                Action::GetQuota,
+                                principal,
+                                Object::Value(&c.role),
+                            )
+                        });
+                        status
+                    },
                 }),
                 ..response(RespType::GetQuota)
             }),
             C::GetMaintenanceSchedule => reply(op::Response {
                 get_maintenance_schedule: Some(op::response::GetMaintenanceSchedule {
-                    schedule: self.maintenance.schedule.clone(),
+                    schedule: if allowed(Action::GetMaintenanceSchedule) {
+                        self.maintenance.schedule.clone()
+                    } else {
+                        Default::default()
+                    },
                 }),
                 ..response(RespType::GetMaintenanceSchedule)
             }),
             C::GetMaintenanceStatus => reply(op::Response {
                 get_maintenance_status: Some(op::response::GetMaintenanceStatus {
-                    status: self.maintenance.status(),
+                    status: if allowed(Action::GetMaintenanceStatus) {
+                        self.maintenance.status()
+                    } else {
+                        Default::default()
+                    },
                 }),
                 ..response(RespType::GetMaintenanceStatus)
             }),
@@ -343,16 +441,16 @@ impl Master {
                 .map(OperatorReply::Persisting)
                 .map_err(invalid),
 
-            C::StateJson => Ok(OperatorReply::Json(self.state_json())),
-            C::StateSummaryJson => Ok(OperatorReply::Json(self.state_summary_json())),
+            C::StateJson => Ok(OperatorReply::Json(self.state_json_for(v))),
+            C::StateSummaryJson => Ok(OperatorReply::Json(self.state_summary_json_for(v))),
             C::FrameworksJson { framework_id } => {
-                Ok(OperatorReply::Json(self.frameworks_json(framework_id)))
+                Ok(OperatorReply::Json(self.frameworks_json(framework_id, v)))
             }
             C::SlavesJson { slave_id } => Ok(OperatorReply::Json(self.slaves_json(slave_id))),
-            C::TasksJson(query) => Ok(OperatorReply::Json(self.tasks_json(&query))),
-            C::RolesJson => Ok(OperatorReply::Json(self.roles_json())),
+            C::TasksJson(query) => Ok(OperatorReply::Json(self.tasks_json(&query, v))),
+            C::RolesJson => Ok(OperatorReply::Json(self.roles_json_for(v))),
             C::WeightsJson => Ok(OperatorReply::Json(Value::Array(
-                self.weight_infos()
+                self.weight_infos_for(v)
                     .iter()
                     .map(remesos_proto::json::to_value)
                     .collect(),
@@ -367,10 +465,18 @@ impl Master {
                 Ok(OperatorReply::Json(Value::Object(map)))
             }
             C::MaintenanceScheduleJson => Ok(OperatorReply::Json(remesos_proto::json::to_value(
-                &self.maintenance.schedule,
+                &if allowed(Action::GetMaintenanceSchedule) {
+                    self.maintenance.schedule.clone()
+                } else {
+                    Default::default()
+                },
             ))),
             C::MaintenanceStatusJson => Ok(OperatorReply::Json(remesos_proto::json::to_value(
-                &self.maintenance.status(),
+                &if allowed(Action::GetMaintenanceStatus) {
+                    self.maintenance.status()
+                } else {
+                    Default::default()
+                },
             ))),
             C::LeaderLocation => Ok(OperatorReply::Location(format!(
                 "//{}:{}",
@@ -379,20 +485,23 @@ impl Master {
         }
     }
 
-    /// `/master/frameworks`: active and completed frameworks (only `wanted`, if given).
-    fn frameworks_json(&self, wanted: Option<String>) -> Value {
-        let keep = |id: &str| wanted.as_deref().is_none_or(|w| w == id);
+    /// `/master/frameworks`: active and completed frameworks (only `wanted`, if given), as
+    /// `v` may see them.
+    fn frameworks_json(&self, wanted: Option<String>, v: Viewer<'_>) -> Value {
+        let keep = |f: &super::Framework| {
+            wanted.as_deref().is_none_or(|w| w == f.id) && v.framework(&f.info)
+        };
         let active: Vec<Value> = self
             .frameworks
             .values()
-            .filter(|f| keep(&f.id))
-            .map(|f| self.framework_json(f, true))
+            .filter(|f| keep(f))
+            .map(|f| self.framework_json_for(f, true, v))
             .collect();
         let completed: Vec<Value> = self
             .completed_frameworks
             .iter()
-            .filter(|f| keep(&f.id))
-            .map(|f| self.framework_json(f, true))
+            .filter(|f| keep(f))
+            .map(|f| self.framework_json_for(f, true, v))
             .collect();
         json!({"frameworks": active, "completed_frameworks": completed, "unregistered_frameworks": []})
     }
@@ -409,10 +518,10 @@ impl Master {
         json!({"slaves": agents, "recovered_slaves": []})
     }
 
-    /// `/master/tasks`: one page of the tasks the query selects.
-    fn tasks_json(&self, query: &TasksQuery) -> Value {
+    /// `/master/tasks`: one page of the tasks the query selects that `v` may see.
+    fn tasks_json(&self, query: &TasksQuery, v: Viewer<'_>) -> Value {
         let mut tasks: Vec<&v1::Task> = self
-            .all_tasks()
+            .all_tasks_for(v)
             .into_iter()
             .filter(|t| {
                 query

@@ -65,9 +65,18 @@ impl Master {
     }
 
     pub fn weight_infos(&self) -> Vec<v1::WeightInfo> {
+        self.weight_infos_for(crate::security::authorizer::Viewer::everything())
+    }
+
+    /// The weights of the roles `v` may view (Mesos's `authorizeGetWeight`: `view_roles`).
+    pub fn weight_infos_for(
+        &self,
+        v: crate::security::authorizer::Viewer<'_>,
+    ) -> Vec<v1::WeightInfo> {
         self.role_config
             .weights
             .iter()
+            .filter(|(role, _)| v.role(role))
             .map(|(role, weight)| v1::WeightInfo {
                 weight: *weight,
                 role: Some(role.clone()),

@@ -105,11 +105,15 @@ pub enum Command {
         conn: ConnId,
         agent_id: AgentId,
     },
+    /// An operator SUBSCRIBE from `principal` (the request's; `None` when authentication
+    /// is off): its state and events are filtered to what the ACLs let it see.
     OperatorSubscribe {
+        principal: Option<Principal>,
         events: mpsc::Sender<Arc<v1::master::Event>>,
         reply: Reply<v1::master::response::GetState>,
     },
-    /// An operator's command (the v1 operator API, the JSON endpoints).
+    /// An operator's command (the v1 operator API, the JSON endpoints), for the request's
+    /// authenticated principal (`None` when authentication is off).
     Operator {
         command: OperatorCommand,
         /// The request's authenticated principal (`None` when its realm was not protected).
@@ -167,7 +171,8 @@ impl MasterHandle {
         self.operator_as(command, None).await
     }
 
-    /// [`MasterHandle::operator`] for a request authenticated as `principal`.
+    /// [`MasterHandle::operator`] for a request authenticated as `principal`: the ACLs
+    /// decide what it may do and see.
     pub async fn operator_as(
         &self,
         command: OperatorCommand,
@@ -206,6 +211,8 @@ enum Conn {
 struct OperatorStream {
     /// Its stream id, as Mesos logs it.
     id: String,
+    /// Who subscribed: what the stream carries is filtered for it.
+    principal: Option<Principal>,
     events: mpsc::Sender<Arc<v1::master::Event>>,
 }
 
@@ -487,7 +494,11 @@ impl Runtime {
                 self.conns.remove(&conn);
                 self.master.agent_disconnected(t, &agent_id, conn);
             }
-            Command::OperatorSubscribe { events, reply } => {
+            Command::OperatorSubscribe {
+                principal,
+                events,
+                reply,
+            } => {
                 let id = uuid::Uuid::new_v4().to_string();
                 tracing::info!("Added subscriber {id} to the list of active subscribers");
                 // Mesos's `Master::subscribe`: the newest subscriber evicts the oldest.
@@ -506,12 +517,19 @@ impl Runtime {
                         oldest.id
                     );
                 }
-                self.operator_streams
-                    .push_back(OperatorStream { id, events });
+                let authorizer = self.master.config.authorizer.clone();
+                let state = self
+                    .master
+                    .get_state_for(authorizer.viewer(principal.as_ref()));
+                self.operator_streams.push_back(OperatorStream {
+                    id,
+                    principal,
+                    events,
+                });
                 self.master.operator_subscribed = true;
                 self.master.counters.operator_event_stream_subscribers =
                     self.operator_streams.len() as u64;
-                let _ = reply.send(self.master.get_state());
+                let _ = reply.send(state);
             }
             Command::Operator {
                 command,
@@ -619,8 +637,14 @@ impl Runtime {
             }
             Effect::Operator(event) => {
                 let event: Arc<v1::master::Event> = Arc::from(event);
-                self.operator_streams
-                    .retain(|s| match s.events.try_send(event.clone()) {
+                let authorizer = self.master.config.authorizer.clone();
+                let master = &self.master;
+                self.operator_streams.retain(|s| {
+                    let viewer = authorizer.viewer(s.principal.as_ref());
+                    if !master.operator_event_visible(&event, viewer) {
+                        return true;
+                    }
+                    match s.events.try_send(event.clone()) {
                         Ok(()) => true,
                         Err(mpsc::error::TrySendError::Full(_)) => {
                             tracing::warn!(
@@ -636,7 +660,8 @@ impl Runtime {
                             );
                             false
                         }
-                    });
+                    }
+                });
                 self.master.operator_subscribed = !self.operator_streams.is_empty();
                 self.master.counters.operator_event_stream_subscribers =
                     self.operator_streams.len() as u64;

@@ -169,6 +169,17 @@ impl Master {
             conn,
             stream_id: stream_id.clone(),
         };
+        if let Some(message) = self.register_denied(&info) {
+            // Mesos's `Master::_subscribe`: an ERROR event on the stream, which then closes;
+            // nothing of the framework is kept.
+            tracing::info!(name = %info.name, "Refusing subscription of framework: {message}");
+            self.emit_framework(conn, error_event(&message));
+            self.emit(Effect::CloseFramework { conn });
+            return Ok(Subscribed {
+                stream_id,
+                framework_id: None,
+            });
+        }
 
         if let Some(id) = &requested_id
             && self.completed_frameworks.iter().any(|f| &f.id == id)
@@ -305,6 +316,29 @@ impl Master {
         self.emit_operator(|m| {
             operator_framework_event(v1::master::event::Type::FrameworkUpdated, &m.frameworks[id])
         });
+    }
+
+    /// `register_frameworks` (Mesos's REGISTER_FRAMEWORK on the framework's principal, every
+    /// role it asks for): `None` when allowed, else Mesos's refusal
+    /// (`checkSubscribeAuthorization`, `operator<<(ActionObject)`).
+    fn register_denied(&self, info: &v1::FrameworkInfo) -> Option<String> {
+        let roles: Vec<String> = framework_roles(info).into_iter().collect();
+        let principal = info.principal.as_deref();
+        if self
+            .config
+            .authorizer
+            .may_register_framework(principal, &roles)
+        {
+            return None;
+        }
+        Some(format!(
+            "Not authorized to register framework {} with roles {{ {} }}",
+            info.id
+                .as_ref()
+                .map(|i| i.value.as_str())
+                .unwrap_or_default(),
+            roles.join(", ")
+        ))
     }
 
     /// Mesos's `validation::framework::validate`; returns the framework's id (if it names
@@ -767,6 +801,10 @@ impl Master {
         }
         if info.checkpoint.unwrap_or(false) != framework.info.checkpoint.unwrap_or(false) {
             return Err(bad("Updating 'FrameworkInfo.checkpoint' is unsupported"));
+        }
+        // Mesos's `Master::updateFramework`: 403 when the new roles are not allowed.
+        if let Some(message) = self.register_denied(&info) {
+            return Err(CallError::Forbidden(message));
         }
         let roles = framework_roles(&info);
         let suppressed: BTreeSet<String> = update.suppressed_roles.into_iter().collect();

@@ -1,6 +1,12 @@
 //! The master's state as the operator surface shows it: v1 operator API protobufs
 //! (GET_STATE, GET_FRAMEWORKS, ...) and the JSON of `/master/state` and friends, in the
 //! shapes Mesos's `readonly_handler.cpp` produces so existing dashboards and CLIs read them.
+//!
+//! Each view is filtered for the principal asking (a [`Viewer`], Mesos's `ObjectApprovers`
+//! in src/master/http.cpp and readonly_handler.cpp): frameworks by `view_frameworks` (on
+//! the framework's user), their tasks by `view_tasks`, executors by `view_executors`,
+//! roles and weights by `view_roles`, `flags` by `view_flags`. Without `--acls` the
+//! viewer sees everything; the unfiltered forms (`get_state()`, ...) are that viewer.
 
 use serde_json::{Map, Value, json};
 
@@ -14,6 +20,7 @@ use super::framework::Framework;
 use crate::common::json::{attributes_json, task_json};
 use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
+use crate::security::authorizer::Viewer;
 
 fn time_info(secs: f64) -> v1::TimeInfo {
     v1::TimeInfo {
@@ -59,9 +66,15 @@ pub fn agent_proto(a: &Agent) -> resp::get_agents::Agent {
 
 impl Master {
     pub fn get_frameworks(&self) -> resp::GetFrameworks {
+        self.get_frameworks_for(Viewer::everything())
+    }
+
+    /// GET_FRAMEWORKS as `v` may see it.
+    pub fn get_frameworks_for(&self, v: Viewer<'_>) -> resp::GetFrameworks {
         let mut frameworks: Vec<resp::get_frameworks::Framework> = self
             .frameworks
             .values()
+            .filter(|f| v.framework(&f.info))
             .map(|f| {
                 let mut p = framework_proto(f);
                 p.offers = f
@@ -87,6 +100,7 @@ impl Master {
             completed_frameworks: self
                 .completed_frameworks
                 .iter()
+                .filter(|f| v.framework(&f.info))
                 .map(framework_proto)
                 .collect(),
             recovered_frameworks: vec![],
@@ -104,26 +118,45 @@ impl Master {
     }
 
     pub fn get_tasks(&self) -> resp::GetTasks {
+        self.get_tasks_for(Viewer::everything())
+    }
+
+    /// GET_TASKS as `v` may see it: tasks of frameworks it may view, each by `view_tasks`.
+    pub fn get_tasks_for(&self, v: Viewer<'_>) -> resp::GetTasks {
         let mut out = resp::GetTasks::default();
-        for f in self.frameworks.values() {
-            out.tasks.extend(f.tasks.values().cloned());
+        for f in self.frameworks.values().filter(|f| v.framework(&f.info)) {
+            let seen = |t: &&v1::Task| v.task(t, &f.info);
+            out.tasks.extend(f.tasks.values().filter(seen).cloned());
             out.completed_tasks
-                .extend(f.completed_tasks.iter().cloned());
+                .extend(f.completed_tasks.iter().filter(seen).cloned());
             out.unreachable_tasks
-                .extend(f.unreachable_tasks.values().cloned());
+                .extend(f.unreachable_tasks.values().filter(seen).cloned());
         }
-        for f in &self.completed_frameworks {
-            out.completed_tasks
-                .extend(f.completed_tasks.iter().cloned());
+        for f in self
+            .completed_frameworks
+            .iter()
+            .filter(|f| v.framework(&f.info))
+        {
+            out.completed_tasks.extend(
+                f.completed_tasks
+                    .iter()
+                    .filter(|t| v.task(t, &f.info))
+                    .cloned(),
+            );
         }
         out
     }
 
     pub fn get_executors(&self) -> resp::GetExecutors {
+        self.get_executors_for(Viewer::everything())
+    }
+
+    /// GET_EXECUTORS as `v` may see it.
+    pub fn get_executors_for(&self, v: Viewer<'_>) -> resp::GetExecutors {
         let mut out = resp::GetExecutors::default();
-        for f in self.frameworks.values() {
+        for f in self.frameworks.values().filter(|f| v.framework(&f.info)) {
             for (agent_id, executors) in &f.executors {
-                for e in executors.values() {
+                for e in executors.values().filter(|e| v.executor(e, &f.info)) {
                     out.executors.push(resp::get_executors::Executor {
                         executor_info: e.clone(),
                         agent_id: agent_id.to_proto(),
@@ -135,19 +168,26 @@ impl Master {
     }
 
     pub fn get_state(&self) -> resp::GetState {
+        self.get_state_for(Viewer::everything())
+    }
+
+    /// GET_STATE as `v` may see it.
+    pub fn get_state_for(&self, v: Viewer<'_>) -> resp::GetState {
         resp::GetState {
-            get_tasks: Some(self.get_tasks()),
-            get_executors: Some(self.get_executors()),
-            get_frameworks: Some(self.get_frameworks()),
+            get_tasks: Some(self.get_tasks_for(v)),
+            get_executors: Some(self.get_executors_for(v)),
+            get_frameworks: Some(self.get_frameworks_for(v)),
             get_agents: Some(self.get_agents()),
         }
     }
 
-    pub fn get_roles(&self) -> resp::GetRoles {
+    /// GET_ROLES as `v` may see it (`view_roles`).
+    pub fn get_roles_for(&self, v: Viewer<'_>) -> resp::GetRoles {
         let roles = self
             .allocator
             .roles()
             .into_iter()
+            .filter(|r| v.role(&r.name))
             .map(|r| v1::Role {
                 name: r.name.clone(),
                 weight: r.weight,
@@ -185,6 +225,11 @@ impl Master {
     // ----- the JSON of /master/state (Mesos's v0 "model" functions) -----
 
     pub fn state_json(&self) -> Value {
+        self.state_json_for(Viewer::everything())
+    }
+
+    /// `/master/state` as `v` may see it.
+    pub fn state_json_for(&self, v: Viewer<'_>) -> Value {
         let mut o = self.summary_header();
         o.insert("git_sha".into(), json!(env!("CARGO_PKG_VERSION")));
         o.insert("build_date".into(), json!(""));
@@ -210,7 +255,9 @@ impl Master {
         );
         o.insert("leader".into(), json!(self.pid()));
         o.insert("leader_info".into(), mjson::to_value(&self.info));
-        o.insert("flags".into(), self.flags_json());
+        if v.flags() {
+            o.insert("flags".into(), self.flags_json());
+        }
         o.insert(
             "slaves".into(),
             Value::Array(self.sorted_agents().map(|a| self.agent_json(a)).collect()),
@@ -220,7 +267,8 @@ impl Master {
             "frameworks".into(),
             Value::Array(
                 self.sorted_frameworks()
-                    .map(|f| self.framework_json(f, true))
+                    .filter(|f| v.framework(&f.info))
+                    .map(|f| self.framework_json_for(f, true, v))
                     .collect(),
             ),
         );
@@ -229,7 +277,8 @@ impl Master {
             Value::Array(
                 self.completed_frameworks
                     .iter()
-                    .map(|f| self.framework_json(f, true))
+                    .filter(|f| v.framework(&f.info))
+                    .map(|f| self.framework_json_for(f, true, v))
                     .collect(),
             ),
         );
@@ -329,6 +378,12 @@ impl Master {
     }
 
     pub fn framework_json(&self, f: &Framework, with_tasks: bool) -> Value {
+        self.framework_json_for(f, with_tasks, Viewer::everything())
+    }
+
+    /// A framework's JSON with the tasks and executors `v` may see.
+    pub fn framework_json_for(&self, f: &Framework, with_tasks: bool, v: Viewer<'_>) -> Value {
+        let seen = |t: &&v1::Task| v.task(t, &f.info);
         let used = self.framework_used(f);
         let offered = self.framework_offered(f);
         let mut o = Map::new();
@@ -403,15 +458,28 @@ impl Master {
         if with_tasks {
             o.insert(
                 "tasks".into(),
-                Value::Array(f.tasks.values().map(task_json).collect()),
+                Value::Array(f.tasks.values().filter(seen).map(task_json).collect()),
             );
             o.insert(
                 "unreachable_tasks".into(),
-                Value::Array(f.unreachable_tasks.values().map(task_json).collect()),
+                Value::Array(
+                    f.unreachable_tasks
+                        .values()
+                        .filter(seen)
+                        .map(task_json)
+                        .collect(),
+                ),
             );
             o.insert(
                 "completed_tasks".into(),
-                Value::Array(f.completed_tasks.iter().rev().map(task_json).collect()),
+                Value::Array(
+                    f.completed_tasks
+                        .iter()
+                        .rev()
+                        .filter(seen)
+                        .map(task_json)
+                        .collect(),
+                ),
             );
             o.insert(
                 "offers".into(),
@@ -425,7 +493,7 @@ impl Master {
             );
             let mut executors = Vec::new();
             for (agent_id, on_agent) in &f.executors {
-                for e in on_agent.values() {
+                for e in on_agent.values().filter(|e| v.executor(e, &f.info)) {
                     let mut v = mjson::to_value(e);
                     if let Value::Object(m) = &mut v {
                         m.insert("slave_id".into(), json!(agent_id.as_str()));
@@ -442,6 +510,11 @@ impl Master {
 
     /// `/master/state-summary`: agents and frameworks with task counts by state.
     pub fn state_summary_json(&self) -> Value {
+        self.state_summary_json_for(Viewer::everything())
+    }
+
+    /// `/master/state-summary` as `v` may see it (frameworks by `view_frameworks`).
+    pub fn state_summary_json_for(&self, v: Viewer<'_>) -> Value {
         let mut o = self.summary_header();
         let agents: Vec<Value> = self
             .sorted_agents()
@@ -464,6 +537,7 @@ impl Master {
             .collect();
         let frameworks: Vec<Value> = self
             .sorted_frameworks()
+            .filter(|f| v.framework(&f.info))
             .map(|f| {
                 let mut v = self.framework_json(f, false);
                 let counts = task_counts(f.tasks.values().chain(f.completed_tasks.iter()));
@@ -484,11 +558,13 @@ impl Master {
         Value::Object(o)
     }
 
-    pub fn roles_json(&self) -> Value {
+    /// `/master/roles` as `v` may see it (`view_roles`).
+    pub fn roles_json_for(&self, v: Viewer<'_>) -> Value {
         let roles: Vec<Value> = self
             .allocator
             .roles()
             .into_iter()
+            .filter(|r| v.role(&r.name))
             .map(|r| {
                 json!({
                     "name": r.name,
@@ -510,16 +586,70 @@ impl Master {
         json!({ "roles": roles })
     }
 
+    /// Whether an operator SUBSCRIBE stream whose subscriber is `v` gets `event` (Mesos's
+    /// `Master::Subscribers::send`): task events by `view_frameworks` and `view_tasks`,
+    /// framework events by `view_frameworks`; agent events and heartbeats go to everyone.
+    /// A task whose framework the master no longer knows is withheld.
+    pub fn operator_event_visible(&self, event: &v1::master::Event, v: Viewer<'_>) -> bool {
+        if v.sees_everything() {
+            return true;
+        }
+        let framework = |id: &str| {
+            self.frameworks
+                .get(id)
+                .or_else(|| self.completed_frameworks.iter().find(|f| f.id == id))
+        };
+        if let Some(added) = &event.task_added {
+            let task = &added.task;
+            return framework(&task.framework_id.value)
+                .is_some_and(|f| v.framework(&f.info) && v.task(task, &f.info));
+        }
+        if let Some(updated) = &event.task_updated {
+            let Some(f) = framework(&updated.framework_id.value) else {
+                return false;
+            };
+            let id = &updated.status.task_id;
+            let task = f
+                .tasks
+                .get(&id.value)
+                .or_else(|| f.unreachable_tasks.get(&id.value))
+                .or_else(|| f.completed_tasks.iter().find(|t| &t.task_id == id));
+            let unknown = v1::Task::default();
+            return v.framework(&f.info) && v.task(task.unwrap_or(&unknown), &f.info);
+        }
+        if let Some(added) = &event.framework_added {
+            return v.framework(&added.framework.framework_info);
+        }
+        if let Some(updated) = &event.framework_updated {
+            return v.framework(&updated.framework.framework_info);
+        }
+        if let Some(removed) = &event.framework_removed {
+            return v.framework(&removed.framework_info);
+        }
+        true
+    }
+
     /// All tasks of all frameworks (running, unreachable, completed), for `/master/tasks`.
     pub fn all_tasks(&self) -> Vec<&v1::Task> {
+        self.all_tasks_for(Viewer::everything())
+    }
+
+    /// The tasks of [`Master::all_tasks`] that `v` may see (`view_frameworks` on their
+    /// framework, `view_tasks` on them).
+    pub fn all_tasks_for(&self, v: Viewer<'_>) -> Vec<&v1::Task> {
         let mut tasks: Vec<&v1::Task> = Vec::new();
-        for f in self.frameworks.values() {
-            tasks.extend(f.tasks.values());
-            tasks.extend(f.unreachable_tasks.values());
-            tasks.extend(f.completed_tasks.iter());
+        for f in self.frameworks.values().filter(|f| v.framework(&f.info)) {
+            let seen = |t: &&v1::Task| v.task(t, &f.info);
+            tasks.extend(f.tasks.values().filter(seen));
+            tasks.extend(f.unreachable_tasks.values().filter(seen));
+            tasks.extend(f.completed_tasks.iter().filter(seen));
         }
-        for f in &self.completed_frameworks {
-            tasks.extend(f.completed_tasks.iter());
+        for f in self
+            .completed_frameworks
+            .iter()
+            .filter(|f| v.framework(&f.info))
+        {
+            tasks.extend(f.completed_tasks.iter().filter(|t| v.task(t, &f.info)));
         }
         tasks
     }

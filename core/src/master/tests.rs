@@ -3245,5 +3245,6 @@ fn offers_name_the_agent_url_https_when_every_port_is_tls_only() {
     }
 }
 
+mod authz;
 /// The principal rules of the scheduler API (issue 14).
 mod principal;

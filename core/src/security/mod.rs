@@ -21,7 +21,9 @@
 //! `--authenticate_http_readwrite`, `--authenticate_http_frameworks`, `--credentials`,
 //! `--authenticators`, `--http_authenticators`, `--http_framework_authenticators`, and
 //! `--authenticate_agents` (master/service.rs checks the agents' credentials); they are no
-//! longer in the master's table below.
+//! longer in the master's table below. So are `--acls` and `--authorizers` (master) /
+//! `--authorizer` (agent): the local authorizer (`acls.rs`, `authorizer.rs`), whose values
+//! are checked when the daemon builds its configuration (a bad one stops it there).
 //!
 //! The agent's authentication flags are implemented (agent/authn.rs, declared in
 //! agent/flags.rs): `--credential`, `--http_credentials`, `--authenticate_http_readonly`,
@@ -32,11 +34,15 @@
 //! This module is the daemons' security configuration (DESIGN.md §1 `security/`): the
 //! refusal above; HTTP authentication ([`authn`]); TLS from libprocess's `LIBPROCESS_SSL_*`
 //! environment ([`tls`]: a setting it cannot honour stops the daemon there); the local
-//! authorizer lands here. The CLI only prints its error and exits (`cli::check_security`).
+//! authorizer ([`acls`], [`authorizer`]). The CLI only prints its error and exits
+//! (`cli::check_security`).
 
 pub mod authn;
 pub mod jwt;
 pub mod tls;
+
+pub mod acls;
+pub mod authorizer;
 
 pub use authn::Principal;
 
@@ -52,10 +58,9 @@ pub enum Daemon {
 /// What value of a flag leaves the feature off.
 #[derive(Clone, Copy, Debug)]
 enum Off {
-    /// A file, secret or module list: empty (unset).
+    /// A file, secret or module list: empty (unset). (Booleans and mechanisms with a
+    /// default were refused here until issue 14 implemented them.)
     Empty,
-    /// A mechanism: Mesos's default (or empty), which acts only once authentication is on.
-    Default(&'static str),
 }
 
 /// A Mesos security flag remesos refuses to enable.
@@ -78,12 +83,10 @@ const fn s(name: &'static str, off: Off, what: &'static str) -> Security {
 
 /// src/master/flags.cpp (Mesos 1.11).
 const MASTER: &[Security] = &[
-    s("acls", Off::Empty, "authorization (ACLs)"),
     s("firewall_rules", Off::Empty, "endpoint firewall rules"),
     s("modules", Off::Empty, "modules"),
     s("modules_dir", Off::Empty, "modules"),
     s("hooks", Off::Empty, "hook modules"),
-    s("authorizers", Off::Default("local"), "authorizer modules"),
 ];
 
 /// src/slave/flags.cpp (Mesos 1.11), and `executor_secret_generator` of later agents.
@@ -98,12 +101,10 @@ const AGENT: &[Security] = &[
         "executor authentication",
     ),
     s("secret_resolver", Off::Empty, "secret resolution"),
-    s("acls", Off::Empty, "authorization (ACLs)"),
     s("firewall_rules", Off::Empty, "endpoint firewall rules"),
     s("modules", Off::Empty, "modules"),
     s("modules_dir", Off::Empty, "modules"),
     s("hooks", Off::Empty, "hook modules"),
-    s("authorizer", Off::Default("local"), "authorizer modules"),
 ];
 
 fn table(daemon: Daemon) -> &'static [Security] {
@@ -113,9 +114,11 @@ fn table(daemon: Daemon) -> &'static [Security] {
     }
 }
 
-/// Declares `daemon`'s security flags on `flags` (skipping any already declared), so that
-/// a value that leaves them off loads.
+/// Declares `daemon`'s security flags on `flags` (skipping any already declared): those
+/// implemented (`--acls`, `--authorizers`) with their help, the others so that a value that
+/// leaves them off loads.
 pub fn declare(flags: &mut Flags, daemon: Daemon) {
+    authorizer::declare(flags, daemon);
     for sec in table(daemon) {
         if flags.get(sec.name).is_some() {
             continue;
@@ -126,7 +129,7 @@ pub fn declare(flags: &mut Flags, daemon: Daemon) {
         );
         let mut flag = match sec.off {
             // Paths: a `file://` value is not read (it may hold secrets we do not use).
-            Off::Empty | Off::Default(_) => Flag::new(sec.name, FlagKind::Path, &help),
+            Off::Empty => Flag::new(sec.name, FlagKind::Path, &help),
         };
         if let Some(alias) = sec.alias {
             flag = flag.alias(alias);
@@ -146,9 +149,6 @@ pub fn refuse_unimplemented<K: AsRef<str>, V: AsRef<str>>(
     for sec in table(daemon) {
         let enabled = match sec.off {
             Off::Empty => loaded.get_str(sec.name).is_some_and(|v| !v.is_empty()),
-            Off::Default(default) => loaded
-                .get_str(sec.name)
-                .is_some_and(|v| !v.is_empty() && v != default),
         };
         if !enabled {
             continue;
@@ -164,7 +164,6 @@ pub fn refuse_unimplemented<K: AsRef<str>, V: AsRef<str>>(
         let value = match sec.off {
             // The value of a file or secret flag is not echoed.
             Off::Empty => String::new(),
-            Off::Default(_) => format!(" to '{}'", loaded.get_str(sec.name).unwrap_or_default()),
         };
         return Err(format!(
             "flag '{}' is set{value}{from}, but remesos does not implement {} yet; refusing \
@@ -222,13 +221,9 @@ mod tests {
             (
                 Daemon::Master,
                 &[][..],
-                &[("MESOS_ACLS", "{\"permissive\": false}")][..],
+                &[("MESOS_FIREWALL_RULES", "{\"disabled_endpoints\": {}}")][..],
             ),
-            (
-                Daemon::Master,
-                &[][..],
-                &[("MESOS_AUTHORIZERS", "com_acme_Authz")][..],
-            ),
+            (Daemon::Agent, &["--hooks=com_acme_Hook"][..], &[][..]),
         ];
         for (daemon, args, env) in refused {
             let err = load(daemon, args, env).expect_err(&format!("{args:?} {env:?}"));

@@ -24,6 +24,16 @@ use crate::api;
 use crate::common::version::version_info;
 use crate::master::operator::{OperatorCommand, OperatorError, OperatorReply, TasksQuery};
 use crate::master::runtime::{Command, Durable, MasterHandle, OPERATOR_STREAM_BUFFER, Operated};
+use crate::security::authorizer::Principal;
+
+/// The request's authenticated principal: authentication puts it in the request's
+/// extensions; absent when authentication is off (the ACLs then see `ANY`).
+pub(super) type Caller = Option<axum::Extension<Principal>>;
+
+/// The principal of a [`Caller`].
+pub(super) fn principal(caller: &Caller) -> Option<&Principal> {
+    caller.as_ref().map(|p| &p.0)
+}
 
 fn gone() -> Response {
     api::error(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down")
@@ -38,6 +48,7 @@ fn response(ty: RespType) -> op::Response {
 
 pub async fn api(
     State(master): State<MasterHandle>,
+    caller: Caller,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
@@ -61,8 +72,8 @@ pub async fn api(
             });
             api::ok(accept, &r)
         }
-        Ok(ApiCall::Subscribe) => subscribe(master, accept).await,
-        Ok(ApiCall::Master(command)) => answer(&master, command, accept).await,
+        Ok(ApiCall::Subscribe) => subscribe(master, principal(&caller).cloned(), accept).await,
+        Ok(ApiCall::Master(command)) => answer(&master, &caller, command, accept).await,
         Err(e) => status_error(e.status(), e),
     }
 }
@@ -172,8 +183,16 @@ fn api_call(call: op::Call) -> Result<ApiCall, ApiCallError> {
 
 /// Has the master perform `command` and answers with its reply (`format`: how a v1
 /// response is encoded).
-async fn answer(master: &MasterHandle, command: OperatorCommand, format: api::Format) -> Response {
-    let reply = match master.operator(command).await {
+async fn answer(
+    master: &MasterHandle,
+    caller: &Caller,
+    command: OperatorCommand,
+    format: api::Format,
+) -> Response {
+    let reply = match master
+        .operator_as(command, principal(caller).cloned())
+        .await
+    {
         Ok(Ok(Operated::Reply(reply))) => reply,
         Ok(Ok(Operated::Durable(durable))) => return persisted(durable).await,
         Ok(Err(e)) => return status_error(e.status(), e),
@@ -243,6 +262,7 @@ where
 /// the `mesos.maintenance.Schedule` JSON in the body (`docs/maintenance.md`).
 pub async fn maintenance_schedule(
     State(master): State<MasterHandle>,
+    caller: Caller,
     method: Method,
     body: Bytes,
 ) -> Response {
@@ -258,7 +278,7 @@ pub async fn maintenance_schedule(
         return match schedule {
             Ok(schedule) => {
                 let command = OperatorCommand::UpdateMaintenanceSchedule { schedule };
-                answer(&master, command, api::Format::Json).await
+                answer(&master, &caller, command, api::Format::Json).await
             }
             Err(e) => api::error(StatusCode::BAD_REQUEST, e.to_string()),
         };
@@ -272,17 +292,34 @@ pub async fn maintenance_schedule(
             .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
         return r;
     }
-    read_json(master, method, OperatorCommand::MaintenanceScheduleJson).await
+    read_json(
+        master,
+        caller,
+        method,
+        OperatorCommand::MaintenanceScheduleJson,
+    )
+    .await
 }
 
 /// `/master/maintenance/status`: the DRAINING and DOWN machines.
-pub async fn maintenance_status(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, OperatorCommand::MaintenanceStatusJson).await
+pub async fn maintenance_status(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+) -> Response {
+    read_json(
+        master,
+        caller,
+        method,
+        OperatorCommand::MaintenanceStatusJson,
+    )
+    .await
 }
 
 /// `POST /master/machine/down`: DRAINING machines go DOWN.
 pub async fn machine_down(
     State(master): State<MasterHandle>,
+    caller: Caller,
     method: Method,
     body: Bytes,
 ) -> Response {
@@ -292,7 +329,7 @@ pub async fn machine_down(
     match json_array::<v1::MachineId>(&body) {
         Ok(machines) => {
             let command = OperatorCommand::StartMaintenance { machines };
-            answer(&master, command, api::Format::Json).await
+            answer(&master, &caller, command, api::Format::Json).await
         }
         Err(e) => api::error(StatusCode::BAD_REQUEST, e.to_string()),
     }
@@ -301,6 +338,7 @@ pub async fn machine_down(
 /// `POST /master/machine/up`: DOWN machines go UP and leave the schedule.
 pub async fn machine_up(
     State(master): State<MasterHandle>,
+    caller: Caller,
     method: Method,
     body: Bytes,
 ) -> Response {
@@ -310,17 +348,22 @@ pub async fn machine_up(
     match json_array::<v1::MachineId>(&body) {
         Ok(machines) => {
             let command = OperatorCommand::StopMaintenance { machines };
-            answer(&master, command, api::Format::Json).await
+            answer(&master, &caller, command, api::Format::Json).await
         }
         Err(e) => api::error(StatusCode::BAD_REQUEST, e.to_string()),
     }
 }
 
-async fn subscribe(master: MasterHandle, format: api::Format) -> Response {
+async fn subscribe(
+    master: MasterHandle,
+    principal: Option<Principal>,
+    format: api::Format,
+) -> Response {
     let (tx, rx) = mpsc::channel(OPERATOR_STREAM_BUFFER);
     let (reply_tx, reply_rx) = oneshot::channel();
     if master
         .send(Command::OperatorSubscribe {
+            principal,
             events: tx,
             reply: reply_tx,
         })
@@ -396,29 +439,40 @@ pub(super) fn get_only(method: &Method) -> Option<Response> {
 }
 
 /// A JSON endpoint that only reads: GET (or HEAD) only.
-async fn read_json(master: MasterHandle, method: Method, command: OperatorCommand) -> Response {
+async fn read_json(
+    master: MasterHandle,
+    caller: Caller,
+    method: Method,
+    command: OperatorCommand,
+) -> Response {
     if let Some(r) = get_only(&method) {
         return r;
     }
-    answer(&master, command, api::Format::Json).await
+    answer(&master, &caller, command, api::Format::Json).await
 }
 
-pub async fn state(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, OperatorCommand::StateJson).await
+pub async fn state(State(master): State<MasterHandle>, caller: Caller, method: Method) -> Response {
+    read_json(master, caller, method, OperatorCommand::StateJson).await
 }
 
-pub async fn state_summary(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, OperatorCommand::StateSummaryJson).await
+pub async fn state_summary(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+) -> Response {
+    read_json(master, caller, method, OperatorCommand::StateSummaryJson).await
 }
 
 pub async fn frameworks(
     State(master): State<MasterHandle>,
+    caller: Caller,
     method: Method,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let framework_id = q.get("framework_id").cloned();
     read_json(
         master,
+        caller,
         method,
         OperatorCommand::FrameworksJson { framework_id },
     )
@@ -427,15 +481,23 @@ pub async fn frameworks(
 
 pub async fn slaves(
     State(master): State<MasterHandle>,
+    caller: Caller,
     method: Method,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let slave_id = q.get("slave_id").cloned();
-    read_json(master, method, OperatorCommand::SlavesJson { slave_id }).await
+    read_json(
+        master,
+        caller,
+        method,
+        OperatorCommand::SlavesJson { slave_id },
+    )
+    .await
 }
 
 pub async fn tasks(
     State(master): State<MasterHandle>,
+    caller: Caller,
     method: Method,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
@@ -453,17 +515,22 @@ pub async fn tasks(
         framework_id: q.get("framework_id").cloned(),
         task_id: q.get("task_id").cloned(),
     };
-    read_json(master, method, OperatorCommand::TasksJson(query)).await
+    read_json(master, caller, method, OperatorCommand::TasksJson(query)).await
 }
 
 /// `/master/weights`: GET lists `[{"weight", "role"}]`; PUT takes the same array
 /// (`docs/weights.md`).
-pub async fn weights(State(master): State<MasterHandle>, method: Method, body: Bytes) -> Response {
+pub async fn weights(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+    body: Bytes,
+) -> Response {
     if method == Method::PUT {
         return match json_array::<v1::WeightInfo>(&body) {
             Ok(weight_infos) => {
                 let command = OperatorCommand::UpdateWeights { weight_infos };
-                answer(&master, command, api::Format::Json).await
+                answer(&master, &caller, command, api::Format::Json).await
             }
             Err(e) => api::error(
                 StatusCode::BAD_REQUEST,
@@ -471,19 +538,23 @@ pub async fn weights(State(master): State<MasterHandle>, method: Method, body: B
             ),
         };
     }
-    read_json(master, method, OperatorCommand::WeightsJson).await
+    read_json(master, caller, method, OperatorCommand::WeightsJson).await
 }
 
-pub async fn roles(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, OperatorCommand::RolesJson).await
+pub async fn roles(State(master): State<MasterHandle>, caller: Caller, method: Method) -> Response {
+    read_json(master, caller, method, OperatorCommand::RolesJson).await
 }
 
-pub async fn flags(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, OperatorCommand::FlagsJson).await
+pub async fn flags(State(master): State<MasterHandle>, caller: Caller, method: Method) -> Response {
+    read_json(master, caller, method, OperatorCommand::FlagsJson).await
 }
 
-pub async fn metrics(State(master): State<MasterHandle>, method: Method) -> Response {
-    read_json(master, method, OperatorCommand::MetricsJson).await
+pub async fn metrics(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+) -> Response {
+    read_json(master, caller, method, OperatorCommand::MetricsJson).await
 }
 
 pub async fn version(method: Method) -> Response {
@@ -507,12 +578,23 @@ pub async fn health(State(master): State<MasterHandle>, method: Method) -> Respo
 }
 
 /// `/master/redirect`: 307 to the leading master (this one, without ZooKeeper).
-pub async fn redirect(State(master): State<MasterHandle>) -> Response {
-    answer(&master, OperatorCommand::LeaderLocation, api::Format::Json).await
+pub async fn redirect(State(master): State<MasterHandle>, caller: Caller) -> Response {
+    answer(
+        &master,
+        &caller,
+        OperatorCommand::LeaderLocation,
+        api::Format::Json,
+    )
+    .await
 }
 
 /// `POST /master/teardown` with form body `frameworkId=<id>`.
-pub async fn teardown(State(master): State<MasterHandle>, method: Method, body: Bytes) -> Response {
+pub async fn teardown(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+    body: Bytes,
+) -> Response {
     if method != Method::POST {
         return api::method_not_allowed(&method);
     }
@@ -524,7 +606,7 @@ pub async fn teardown(State(master): State<MasterHandle>, method: Method, body: 
         );
     };
     match OperatorCommand::teardown(id) {
-        Ok(command) => answer(&master, command, api::Format::Json).await,
+        Ok(command) => answer(&master, &caller, command, api::Format::Json).await,
         Err(e) => status_error(e.status(), e),
     }
 }

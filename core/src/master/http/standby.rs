@@ -16,11 +16,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Value, json};
 
+use super::operator::{Caller, principal};
 use crate::master::{Config, Master};
+use crate::security::authorizer::{Action, Object};
 
 /// A standby's own answers, taken once from an empty master of its configuration.
 #[derive(Clone, Debug)]
@@ -32,6 +34,9 @@ pub struct Snapshot {
     flags: Value,
     /// When this master started (seconds since the epoch), for `master/uptime_secs`.
     start_time: f64,
+    /// The master's ACLs: a standby authorizes `/flags` (`view_flags`) and
+    /// `/metrics/snapshot` (`get_endpoints`) as the leader does.
+    authorizer: Arc<crate::security::authorizer::Authorizer>,
 }
 
 impl Snapshot {
@@ -43,6 +48,7 @@ impl Snapshot {
             metrics: empty.metrics(),
             flags: json!({ "flags": empty.flags_json() }),
             start_time: now.wall,
+            authorizer: config.authorizer.clone(),
         }
     }
 
@@ -64,7 +70,11 @@ pub fn routes(snapshot: Arc<Snapshot>, elected: bool, processes: Router) -> Rout
     Router::new()
         .route(
             "/metrics/snapshot",
-            any(move |state: State<Arc<Snapshot>>, method: Method| metrics(state, method, elected)),
+            any(
+                move |state: State<Arc<Snapshot>>, caller: Caller, method: Method| {
+                    metrics(state, caller, method, elected)
+                },
+            ),
         )
         .route("/master/flags", any(flags))
         .route("/master/health", any(|| async { StatusCode::OK }))
@@ -73,17 +83,35 @@ pub fn routes(snapshot: Arc<Snapshot>, elected: bool, processes: Router) -> Rout
         .merge(processes)
 }
 
-async fn metrics(State(snapshot): State<Arc<Snapshot>>, method: Method, elected: bool) -> Response {
+async fn metrics(
+    State(snapshot): State<Arc<Snapshot>>,
+    caller: Caller,
+    method: Method,
+    elected: bool,
+) -> Response {
     if let Some(r) = super::operator::get_only(&method) {
         return r;
+    }
+    let object = Object::Value("/metrics/snapshot");
+    if !snapshot
+        .authorizer
+        .is_allowed(Action::GetEndpoint, principal(&caller), object)
+    {
+        return StatusCode::FORBIDDEN.into_response();
     }
     let now = crate::master::runtime::now().wall;
     crate::api::json_ok(&snapshot.metrics_json(elected, now))
 }
 
-async fn flags(State(snapshot): State<Arc<Snapshot>>, method: Method) -> Response {
+async fn flags(State(snapshot): State<Arc<Snapshot>>, caller: Caller, method: Method) -> Response {
     if let Some(r) = super::operator::get_only(&method) {
         return r;
+    }
+    if !snapshot
+        .authorizer
+        .is_allowed(Action::ViewFlags, principal(&caller), Object::Any)
+    {
+        return StatusCode::FORBIDDEN.into_response();
     }
     crate::api::json_ok(&snapshot.flags)
 }

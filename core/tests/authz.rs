@@ -1,0 +1,319 @@
+//! The local authorizer end to end (issue 14 item 3): a real `remesos master` and `remesos
+//! agent` started with `--acls` from a file (Mesos's JSON ACLs) and, on the master, HTTP
+//! authentication (`--credentials`, `--authenticate_http_readonly`,
+//! `--authenticate_http_readwrite`). Two principals, alice and bob, each with a framework:
+//! alice can neither see nor tear down bob's framework; nobody may run a task as root
+//! (TASK_ERROR, REASON_TASK_UNAUTHORIZED, from the master); `/flags` is for ops only; bob's
+//! sandbox on the agent is closed to a request the ACLs do not allow.
+//!
+//! The frameworks declare their principal in `FrameworkInfo.principal` (scheduler calls are
+//! authorized as that principal, as in Mesos; framework authentication is authn's test).
+//! The agent's endpoints are not authenticated here (the agent's authentication is another
+//! part), so its requests carry no principal and are matched as `ANY`, as in Mesos.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
+
+mod support;
+
+use std::time::Duration;
+
+use remesos_proto::v1;
+use serde_json::{Value, json};
+use support::{Daemon, TestFramework, command_task, free_port, raw_request, spawn_agent};
+
+const ALICE: &str = "Basic YWxpY2U6YS1zZWNyZXQ="; // alice:a-secret
+const BOB: &str = "Basic Ym9iOmItc2VjcmV0"; // bob:b-secret
+const OPS: &str = "Basic b3BzOm8tc2VjcmV0"; // ops:o-secret
+
+fn me() -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::current())
+        .ok()
+        .flatten()
+        .map_or_else(|| "root".into(), |user| user.name)
+}
+
+fn acls(me: &str) -> Value {
+    json!({
+        "permissive": true,
+        "view_frameworks": [
+            {"principals": {"values": ["alice"]}, "users": {"values": ["alice-user"]}},
+            {"principals": {"values": ["bob", "ops"]}, "users": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}
+        ],
+        "teardown_frameworks": [
+            {"principals": {"values": ["alice"]}, "framework_principals": {"values": ["alice"]}},
+            {"principals": {"values": ["bob"]}, "framework_principals": {"values": ["bob"]}},
+            {"principals": {"type": "ANY"}, "framework_principals": {"type": "NONE"}}
+        ],
+        "run_tasks": [
+            {"principals": {"type": "NONE"}, "users": {"values": ["root"]}}
+        ],
+        "view_flags": [
+            {"principals": {"values": ["ops"]}, "flags": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "flags": {"type": "NONE"}}
+        ],
+        "access_sandboxes": [
+            {"principals": {"values": ["bob"]}, "users": {"values": [me]}},
+            {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}
+        ]
+    })
+}
+
+/// Removes the test's directory when dropped.
+struct Cleanup(std::path::PathBuf);
+
+impl Cleanup {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn get(url: &str, auth: Option<&str>) -> (u16, String) {
+    let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+    let (status, _, body) = raw_request("GET", url, &headers, vec![]).await;
+    (status, body)
+}
+
+async fn post(url: &str, auth: &str, content_type: &str, body: &str) -> (u16, String) {
+    let headers = [("Authorization", auth), ("Content-Type", content_type)];
+    let (status, _, body) = raw_request("POST", url, &headers, body.as_bytes().to_vec()).await;
+    (status, body)
+}
+
+/// The framework ids `auth` sees in `/master/state`.
+async fn visible_frameworks(master: &str, auth: &str) -> Vec<String> {
+    let (status, body) = get(&format!("http://{master}/master/state"), Some(auth)).await;
+    assert_eq!(status, 200, "{body}");
+    let state: Value = serde_json::from_str(&body).unwrap();
+    let mut ids: Vec<String> = state["frameworks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn subscribe(
+    master: &str,
+    name: &str,
+    principal: &str,
+    user: &str,
+) -> (TestFramework, String) {
+    let info = v1::FrameworkInfo {
+        user: user.into(),
+        name: name.into(),
+        principal: Some(principal.into()),
+        ..Default::default()
+    };
+    let sub = remesos::client::scheduler::Subscription::subscribe(
+        master,
+        v1::scheduler::call::Subscribe {
+            framework_info: info,
+            ..Default::default()
+        },
+        remesos::client::Format::Protobuf,
+    )
+    .await
+    .unwrap();
+    let id = sub.framework_id.value.clone();
+    (TestFramework { sub }, id)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acls_from_a_file_keep_principals_apart_end_to_end() {
+    let root = std::env::temp_dir().join(format!("remesos-authz-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&root).unwrap();
+    let dir = Cleanup(root);
+    let me = me();
+    let acls_path = dir.path().join("acls.json");
+    std::fs::write(&acls_path, acls(&me).to_string()).unwrap();
+    let creds = dir.path().join("credentials.json");
+    std::fs::write(
+        &creds,
+        json!({"credentials": [
+            {"principal": "alice", "secret": "a-secret"},
+            {"principal": "bob", "secret": "b-secret"},
+            {"principal": "ops", "secret": "o-secret"}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+
+    let port = free_port();
+    let master = format!("127.0.0.1:{port}");
+    let _master_daemon = Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(["master", "--ip=127.0.0.1", &format!("--port={port}")])
+            .arg(format!(
+                "--work_dir={}",
+                dir.path().join("master").display()
+            ))
+            .arg(format!("--acls=file://{}", acls_path.display()))
+            .arg(format!("--credentials=file://{}", creds.display()))
+            .args([
+                "--authenticate_http_readonly",
+                "--authenticate_http_readwrite",
+                "--allocation_interval=100ms",
+                "--quiet",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start remesos master"),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let http = remesos::client::HttpClient::default();
+    while !matches!(
+        http.get(&format!("http://{master}/health")).await,
+        Ok((200, _))
+    ) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the master did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let agent_port = free_port();
+    let agent = format!("127.0.0.1:{agent_port}");
+    let agent_dir = dir.path().join("agent");
+    let _agent_daemon = spawn_agent(
+        &master,
+        agent_port,
+        &agent_dir,
+        &[&format!("--acls=file://{}", acls_path.display())],
+    );
+    let agent_state = support::registered_agent_state(&agent).await;
+    let agent_id = agent_state["id"].as_str().unwrap().to_string();
+
+    // Bob subscribes alone, so that the agent's only offer goes to him; alice comes once
+    // his task runs.
+    let (mut bob_fw, bob_id) = subscribe(&master, "bob", "bob", &me).await;
+
+    // Nobody may run a task as root: the master answers TASK_ERROR and launches nothing.
+    let offer = bob_fw.next_offer().await;
+    let mut as_root = command_task("as-root", &offer, "cpus:0.1;mem:32", "true");
+    as_root.command.as_mut().unwrap().user = Some("root".into());
+    bob_fw.launch(&offer, vec![as_root]).await;
+    let status = bob_fw.next_update(Duration::from_secs(30)).await;
+    assert_eq!(status.state, v1::TaskState::TaskError as i32, "{status:?}");
+    assert_eq!(
+        status.reason,
+        Some(v1::task_status::Reason::TaskUnauthorized as i32)
+    );
+    assert_eq!(
+        status.message.as_deref(),
+        Some(
+            format!(
+                "Principal 'bob' no authorized to launch task as-root of framework {bob_id} \
+                 under user 'root'"
+            )
+            .as_str()
+        )
+    );
+    // As the framework's user, the task runs.
+    let offer = bob_fw.next_offer().await;
+    let task = command_task("sleeper", &offer, "cpus:0.1;mem:32", "sleep 60");
+    bob_fw.launch(&offer, vec![task]).await;
+    loop {
+        let status = bob_fw.next_update(Duration::from_secs(60)).await;
+        if status.state == v1::TaskState::TaskRunning as i32 {
+            break;
+        }
+        assert_eq!(
+            status.state,
+            v1::TaskState::TaskStarting as i32,
+            "{status:?}"
+        );
+    }
+    let (alice_fw, alice_id) = subscribe(&master, "alice", "alice", "alice-user").await;
+
+    // Each principal sees the frameworks of the users its ACLs name.
+    assert_eq!(
+        visible_frameworks(&master, ALICE).await,
+        vec![alice_id.clone()]
+    );
+    let mut both = vec![alice_id.clone(), bob_id.clone()];
+    both.sort();
+    assert_eq!(visible_frameworks(&master, BOB).await, both);
+    let (status, body) = get(&format!("http://{master}/master/frameworks"), Some(ALICE)).await;
+    assert_eq!(status, 200);
+    assert!(!body.contains(&bob_id), "{body}");
+    let (status, body) = get(&format!("http://{master}/master/tasks"), Some(ALICE)).await;
+    assert_eq!(status, 200);
+    assert!(!body.contains("sleeper"), "{body}");
+
+    // Alice cannot tear down bob's framework (v1 TEARDOWN and /master/teardown): 403,
+    // and it stays.
+    let teardown = json!({"type": "TEARDOWN", "teardown": {"framework_id": {"value": bob_id}}});
+    let (status, _) = post(
+        &format!("http://{master}/api/v1"),
+        ALICE,
+        "application/json",
+        &teardown.to_string(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let form = format!("frameworkId={bob_id}");
+    let (status, _) = post(
+        &format!("http://{master}/master/teardown"),
+        ALICE,
+        "application/x-www-form-urlencoded",
+        &form,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(visible_frameworks(&master, BOB).await, both);
+
+    // /flags: ops only.
+    assert_eq!(
+        get(&format!("http://{master}/master/flags"), Some(ALICE))
+            .await
+            .0,
+        403
+    );
+    let (status, body) = get(&format!("http://{master}/master/flags"), Some(OPS)).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("acls"), "{body}");
+    assert!(!body.contains("b-secret"), "no secret in /flags: {body}");
+
+    // The agent: bob's sandbox is closed to a request its ACLs do not name (here an
+    // unauthenticated one); what needs no authorization still answers.
+    let sandbox = format!("/frameworks/{bob_id}/executors/sleeper/runs/latest");
+    let (status, body) = get(&format!("http://{agent}/files/browse?path={sandbox}"), None).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = get(
+        &format!("http://{agent}/files/read?path={sandbox}/stdout&offset=0"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = get(&format!("http://{agent}/files/debug"), None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains(&bob_id), "the sandbox is attached: {body}");
+    assert_eq!(get(&format!("http://{agent}/flags"), None).await.0, 403);
+    let (status, body) = get(&format!("http://{agent}/state"), None).await;
+    assert_eq!(status, 200);
+    assert!(!body.contains(&bob_id), "{body}");
+    assert_eq!(agent_state["id"], agent_id);
+
+    // Bob tears down his own framework.
+    let (status, _) = post(
+        &format!("http://{master}/api/v1"),
+        BOB,
+        "application/json",
+        &teardown.to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(visible_frameworks(&master, ALICE).await, vec![alice_id]);
+    drop(alice_fw.sub);
+}
