@@ -27,11 +27,15 @@ const ALICE: &str = "Basic YWxpY2U6YS1zZWNyZXQ="; // alice:a-secret
 const BOB: &str = "Basic Ym9iOmItc2VjcmV0"; // bob:b-secret
 const OPS: &str = "Basic b3BzOm8tc2VjcmV0"; // ops:o-secret
 
+/// The user bob's tasks run as: the test's own user, or `nobody` when the test runs as
+/// root (the ACLs let nobody run tasks as root).
 fn me() -> String {
     nix::unistd::User::from_uid(nix::unistd::Uid::current())
         .ok()
         .flatten()
-        .map_or_else(|| "root".into(), |user| user.name)
+        .map(|user| user.name)
+        .filter(|name| name != "root")
+        .unwrap_or_else(|| "nobody".into())
 }
 
 fn acls(me: &str) -> Value {
