@@ -119,18 +119,9 @@ async fn subscribe(
         principal: Some(principal.into()),
         ..Default::default()
     };
-    let sub = remesos::client::scheduler::Subscription::subscribe(
-        master,
-        v1::scheduler::call::Subscribe {
-            framework_info: info,
-            ..Default::default()
-        },
-        remesos::client::Format::Protobuf,
-    )
-    .await
-    .unwrap();
-    let id = sub.framework_id.value.clone();
-    (TestFramework { sub }, id)
+    let framework = TestFramework::subscribe_info(master, info).await;
+    let id = framework.sub.framework_id.value.clone();
+    (framework, id)
 }
 
 #[tokio::test(flavor = "multi_thread")]

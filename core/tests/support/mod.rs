@@ -252,6 +252,11 @@ impl TestFramework {
             checkpoint: Some(checkpoint),
             ..Default::default()
         };
+        TestFramework::subscribe_info(master, info).await
+    }
+
+    /// Subscribes `info` over protobuf; panics when the master refuses.
+    pub async fn subscribe_info(master: &str, info: v1::FrameworkInfo) -> TestFramework {
         let sub = remesos::client::scheduler::Subscription::subscribe(
             master,
             v1::scheduler::call::Subscribe {
