@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use remesos_proto::v1;
-use support::{Daemon, TestFramework, command_task, free_port, raw_request, spawn_master};
+use support::{
+    Daemon, TestFramework, command_task, free_port, raw_request, spawn_agent_logged, spawn_master,
+};
 use v1::TaskState;
 
 const KEY: &str = "an agent's executor key, 32+ bytes long";
@@ -52,33 +54,6 @@ fn basic(principal: &str, secret: &str) -> String {
 
 fn b64url(text: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
-}
-
-/// `remesos agent` with the test's usual flags and `extra`; stderr captured in
-/// `<dir>/agent.log` when `log` is given.
-fn spawn_agent(
-    master: &str,
-    port: u16,
-    work_dir: &Path,
-    extra: &[String],
-    log: Option<&Path>,
-) -> Daemon {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_remesos"));
-    command
-        .args(["agent", &format!("--master={master}"), "--ip=127.0.0.1"])
-        .arg(format!("--port={port}"))
-        .arg(format!("--work_dir={}", work_dir.display()))
-        .args([
-            "--resources=cpus:4;mem:2048;ports:[31000-31100]",
-            "--registration_backoff_factor=100ms",
-            "--hostname=localhost",
-        ])
-        .args(extra)
-        .stdout(std::process::Stdio::null());
-    if let Some(log) = log {
-        command.stderr(std::fs::File::create(log).unwrap());
-    }
-    Daemon(command.spawn().expect("start remesos agent"))
 }
 
 /// GET (or POST with a body) through hyper: status, headers, body.
@@ -154,7 +129,7 @@ async fn agent_endpoints_answer_401_with_their_realm_and_serve_with_credentials(
     let credentials = write(&dir, "credentials.json", CREDENTIALS);
     let port = free_port();
     let agent = format!("127.0.0.1:{port}");
-    let _agent = spawn_agent(
+    let _agent = spawn_agent_logged(
         &master,
         port,
         &dir.join("agent"),
@@ -354,7 +329,7 @@ async fn executors_run_with_their_own_tokens_and_no_other_token_acts_for_them() 
         format!("--jwt_secret_key={key}"),
         format!("--http_credentials={credentials}"),
     ];
-    let mut agent_daemon = spawn_agent(&master, port, &work_dir, &flags, None);
+    let mut agent_daemon = spawn_agent_logged(&master, port, &work_dir, &flags, None);
     registered(&agent, None).await;
 
     let mut framework = TestFramework::subscribe(&master, "tokens", true).await;
@@ -485,7 +460,7 @@ async fn executors_run_with_their_own_tokens_and_no_other_token_acts_for_them() 
     assert!(agent_daemon.terminate().is_some(), "the agent stopped");
     drop(agent_daemon);
     let log = dir.join("agent-restarted.log");
-    let _agent_daemon = spawn_agent(&master, port, &work_dir, &flags, Some(&log));
+    let _agent_daemon = spawn_agent_logged(&master, port, &work_dir, &flags, Some(&log));
     registered(&agent, None).await;
     // Both executors resubscribed, authenticated by their tokens, before anything is killed.
     let text = wait_for_log_count(&log, "executor subscribed", 2).await;
@@ -573,7 +548,13 @@ async fn a_master_with_authenticate_agents_registers_only_agents_with_a_valid_cr
     // No credential: refused, retried.
     let agent_port = free_port();
     let log = dir.join("agent-none.log");
-    let mut agent = spawn_agent(&master, agent_port, &dir.join("agent"), &[], Some(&log));
+    let mut agent = spawn_agent_logged(
+        &master,
+        agent_port,
+        &dir.join("agent"),
+        &[] as &[&str],
+        Some(&log),
+    );
     wait_for_log(&log, "no credential presented").await;
     assert_eq!(registered_agents(&master, None).await, 0);
     agent.kill9();
@@ -585,7 +566,7 @@ async fn a_master_with_authenticate_agents_registers_only_agents_with_a_valid_cr
         r#"{"principal": "agent", "secret": "guess"}"#,
     );
     let log = dir.join("agent-wrong.log");
-    let mut agent = spawn_agent(
+    let mut agent = spawn_agent_logged(
         &master,
         agent_port,
         &dir.join("agent"),
@@ -606,7 +587,7 @@ async fn a_master_with_authenticate_agents_registers_only_agents_with_a_valid_cr
         "right.json",
         r#"{"principal": "agent", "secret": "agent-secret"}"#,
     );
-    let _agent = spawn_agent(
+    let _agent = spawn_agent_logged(
         &master,
         agent_port,
         &dir.join("agent"),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use http_body_util::BodyExt;
-use support::{Daemon, free_port, raw_request};
+use support::{Daemon, free_port, raw_request, run_to_exit};
 
 const CREDENTIALS: &str = r#"{"credentials": [
     {"principal": "alice", "secret": "alice-s3cret"},
@@ -358,35 +358,6 @@ async fn another_principal_cannot_take_over_a_framework() {
     drop(alice_stream);
 }
 
-/// Runs `remesos master` with `args` until it exits (at most 20 s): its status and stderr.
-fn run_to_exit(args: &[String]) -> (std::process::ExitStatus, String) {
-    let err = std::env::temp_dir().join(format!("authn-stderr-{}", free_port()));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "remesos {args:?} kept running:\n{}",
-                std::fs::read_to_string(&err).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
-    let _ = std::fs::remove_file(&err);
-    (status, stderr)
-}
-
 /// DESIGN.md §8: a setting that cannot be honoured stops the daemon, with Mesos's text where
 /// Mesos stops too; a secret never appears in the error.
 #[test]
@@ -451,7 +422,7 @@ fn flag_combinations_the_master_cannot_honour_stop_it() {
             format!("--work_dir={}", dir.join("m").display()),
         ];
         args.extend(extra.iter().cloned());
-        let (status, stderr) = run_to_exit(&args);
+        let (status, stderr) = run_to_exit(&args, &[]);
         assert_eq!(status.code(), Some(1), "{extra:?}: {stderr}");
         assert!(stderr.contains(expected), "{extra:?}: {stderr}");
         assert!(!stderr.contains("s3cret"), "{extra:?}: {stderr}");

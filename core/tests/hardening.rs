@@ -14,7 +14,9 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::{Daemon, free_port, post_json, registered_agent_state, spawn_agent, spawn_master};
+use support::{
+    Daemon, free_port, post_json, registered_agent_state, run_to_exit, spawn_agent, spawn_master,
+};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
@@ -142,37 +144,6 @@ async fn an_out_of_range_failover_timeout_is_a_400_and_the_master_keeps_serving(
     let (status, health) = support::operator_call(&master, r#"{"type":"GET_HEALTH"}"#).await;
     assert_eq!(status, 200);
     assert_eq!(health["get_health"]["healthy"], true, "{health}");
-}
-
-/// Runs `remesos <args>` with `env` added; its exit status and stderr once it exits (it
-/// is killed, and the test fails, if it is still running after 20 s).
-fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
-    let err = std::env::temp_dir().join(format!("hardening-stderr-{}", free_port()));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "remesos {args:?} with {env:?} kept running:\n{}",
-                std::fs::read_to_string(&err).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
-    let _ = std::fs::remove_file(&err);
-    (status, stderr)
 }
 
 /// Defect 5 (DESIGN.md §8: never fail open). Mesos security settings remesos does not

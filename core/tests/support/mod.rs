@@ -203,21 +203,67 @@ pub async fn spawn_master_with(work_dir: &std::path::Path, extra: &[String]) -> 
 
 /// Starts `remesos agent` on `port` with `work_dir` and extra flags (not waiting).
 pub fn spawn_agent(master: &str, port: u16, work_dir: &std::path::Path, extra: &[&str]) -> Daemon {
-    Daemon(
-        std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
-            .args(["agent", &format!("--master={master}"), "--ip=127.0.0.1"])
-            .arg(format!("--port={port}"))
-            .arg(format!("--work_dir={}", work_dir.display()))
-            .args([
-                "--resources=cpus:4;mem:2048;ports:[31000-31100]",
-                "--registration_backoff_factor=100ms",
-                "--hostname=localhost",
-            ])
-            .args(extra)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start remesos agent"),
-    )
+    spawn_agent_logged(master, port, work_dir, extra, None)
+}
+
+/// [`spawn_agent`], with the agent's stderr written to `log` when given.
+pub fn spawn_agent_logged<S: AsRef<std::ffi::OsStr>>(
+    master: &str,
+    port: u16,
+    work_dir: &std::path::Path,
+    extra: &[S],
+    log: Option<&std::path::Path>,
+) -> Daemon {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_remesos"));
+    command
+        .args(["agent", &format!("--master={master}"), "--ip=127.0.0.1"])
+        .arg(format!("--port={port}"))
+        .arg(format!("--work_dir={}", work_dir.display()))
+        .args([
+            "--resources=cpus:4;mem:2048;ports:[31000-31100]",
+            "--registration_backoff_factor=100ms",
+            "--hostname=localhost",
+        ])
+        .args(extra)
+        .stdout(std::process::Stdio::null());
+    if let Some(log) = log {
+        command.stderr(std::fs::File::create(log).unwrap());
+    }
+    Daemon(command.spawn().expect("start remesos agent"))
+}
+
+/// Runs `remesos <args>` with `env` added; its exit status and stderr once it exits (it
+/// is killed, and the test fails, if it is still running after 20 s).
+pub fn run_to_exit<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+    args: &[S],
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    let err = std::env::temp_dir().join(format!("remesos-stderr-{}", free_port()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "remesos {args:?} with {env:?} kept running:\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    let _ = std::fs::remove_file(&err);
+    (status, stderr)
 }
 
 /// The agent's `/state` once it is registered (has an id).
