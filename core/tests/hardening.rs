@@ -176,6 +176,12 @@ fn security_settings_remesos_lacks_stop_the_daemons() {
     let mut args = master.to_vec();
     args.push("--authenticate_agents");
     stops(&args, &[], "authenticate_agents");
+    // A misspelt ACL (Mesos would ignore it and fall through to `permissive`) stops it.
+    stops(
+        &master,
+        &[("MESOS_ACLS", r#"{"permisive": false}"#)],
+        "permisive",
+    );
 
     let agent_dir = format!("--work_dir={}", dir.join("a").display());
     let agent_port = format!("--port={}", free_port());
