@@ -135,7 +135,7 @@ async fn wait_for(
     fw: &mut TestFramework,
     log: &mut Vec<v1::TaskStatus>,
     what: &str,
-    until: impl Fn(&v1::TaskStatus) -> bool,
+    mut until: impl FnMut(&v1::TaskStatus) -> bool,
 ) -> v1::TaskStatus {
     let deadline = std::time::Instant::now() + WITHIN;
     loop {
