@@ -473,7 +473,7 @@ async fn a_checked_task_that_exits_ends_finished() {
     let end = wait_for(&mut fw, &mut log, "terminal", terminal).await;
     assert_eq!(end.state, TaskState::TaskFinished as i32);
     assert_eq!(
-        end.check_status.as_ref().and_then(|c| c.command.clone()),
+        end.check_status.as_ref().and_then(|c| c.command),
         Some(Default::default())
     );
     assert!(
