@@ -512,24 +512,8 @@ async fn a_task_group_task_failing_its_health_check_is_killed_with_its_group() {
         resources: offer_resources(&offer, "cpus:0.1;mem:32"),
         ..Default::default()
     };
-    let accept = v1::scheduler::Call {
-        r#type: Some(v1::scheduler::call::Type::Accept as i32),
-        accept: Some(v1::scheduler::call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![v1::offer::Operation {
-                r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
-                launch_group: Some(v1::offer::operation::LaunchGroup {
-                    executor,
-                    task_group: v1::TaskGroupInfo {
-                        tasks: vec![web, sidecar],
-                    },
-                }),
-                ..Default::default()
-            }],
-            filters: None,
-        }),
-        ..Default::default()
-    };
+    let accept =
+        remesos::common::protocol::launch_group_call(&offer, executor, vec![web, sidecar], None);
     fw.sub.call(accept).await.unwrap();
 
     let mut log = Vec::new();

@@ -55,6 +55,27 @@ pub fn launch_call(
     }
 }
 
+/// An ACCEPT of `offer` with one LAUNCH_GROUP of `tasks` under `executor`.
+pub fn launch_group_call(
+    offer: &v1::Offer,
+    executor: v1::ExecutorInfo,
+    tasks: Vec<v1::TaskInfo>,
+    filters: Option<v1::Filters>,
+) -> v1::scheduler::Call {
+    let mut call = launch_call(offer, Vec::new(), filters);
+    if let Some(accept) = call.accept.as_mut() {
+        accept.operations = vec![v1::offer::Operation {
+            r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+            launch_group: Some(v1::offer::operation::LaunchGroup {
+                executor,
+                task_group: v1::TaskGroupInfo { tasks },
+            }),
+            ..Default::default()
+        }];
+    }
+    call
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

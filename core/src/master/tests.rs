@@ -660,24 +660,7 @@ fn tasks_with_invalid_checks_end_task_error_and_are_not_launched() {
         },
         ..Default::default()
     };
-    let call = sched::Call {
-        r#type: Some(CallType::Accept as i32),
-        accept: Some(sched::call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![v1::offer::Operation {
-                r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
-                launch_group: Some(v1::offer::operation::LaunchGroup {
-                    executor,
-                    task_group: v1::TaskGroupInfo {
-                        tasks: vec![bad, good],
-                    },
-                }),
-                ..Default::default()
-            }],
-            filters: None,
-        }),
-        ..Default::default()
-    };
+    let call = crate::common::protocol::launch_group_call(&offer, executor, vec![bad, good], None);
     h.call(&fw, call).unwrap();
     let messages: Vec<(String, Option<String>)> = h
         .updates(&fw)
@@ -1623,22 +1606,7 @@ fn launch_group_runs_all_tasks_under_one_default_executor() {
         command_task("g1", &offer.agent_id, "cpus:1;mem:128", "*"),
         command_task("g2", &offer.agent_id, "cpus:1;mem:128", "*"),
     ];
-    let call = sched::Call {
-        r#type: Some(CallType::Accept as i32),
-        accept: Some(sched::call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![v1::offer::Operation {
-                r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
-                launch_group: Some(v1::offer::operation::LaunchGroup {
-                    executor,
-                    task_group: v1::TaskGroupInfo { tasks },
-                }),
-                ..Default::default()
-            }],
-            filters: None,
-        }),
-        ..Default::default()
-    };
+    let call = crate::common::protocol::launch_group_call(&offer, executor, tasks, None);
     h.call(&fw, call).unwrap();
     assert!(h.updates(&fw).is_empty(), "no TASK_ERROR");
     let group = h
