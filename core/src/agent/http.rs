@@ -688,7 +688,7 @@ async fn version() -> Response {
 /// ```ignore
 /// let viewer = match authorize_containers_endpoint(&a.config.authorizer, who.as_ref(), "/containers") {
 ///     Ok(viewer) => viewer,
-///     Err(forbidden) => return forbidden,
+///     Err(forbidden) => return forbidden.into_response(),
 /// };
 /// ... .filter(|(f, e)| viewer.container(&e.info, &f.info))
 /// ```
@@ -696,12 +696,22 @@ pub fn authorize_containers_endpoint<'a>(
     authorizer: &'a Authorizer,
     principal: Option<&'a Principal>,
     endpoint: &str,
-) -> Result<Viewer<'a>, Response> {
+) -> Result<Viewer<'a>, Forbidden> {
     debug_assert!(crate::security::acls::AUTHORIZABLE_ENDPOINTS.contains(&endpoint));
     if authorizer.is_allowed(Action::GetEndpoint, principal, Object::Value(endpoint)) {
         Ok(authorizer.viewer(principal))
     } else {
-        Err(StatusCode::FORBIDDEN.into_response())
+        Err(Forbidden)
+    }
+}
+
+/// A request the ACLs deny: Mesos's `Forbidden()`, `403` without a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forbidden;
+
+impl IntoResponse for Forbidden {
+    fn into_response(self) -> Response {
+        StatusCode::FORBIDDEN.into_response()
     }
 }
 
@@ -932,5 +942,59 @@ mod tests {
         ));
         // TEST-NET-3 (RFC 5737): never assigned to a host.
         assert!(!super::is_local_address("203.0.113.7".parse().unwrap()));
+    }
+
+    /// slave/http.cpp `containers`/`statistics` then `__containers`: `get_endpoints` on
+    /// the path first (403), then `view_containers` per container on the executor's user,
+    /// else the framework's.
+    #[test]
+    fn containers_endpoints_need_get_endpoints_then_filter_by_view_containers() {
+        use super::{Forbidden, authorize_containers_endpoint};
+        use crate::security::authorizer::{Authorizer, Principal};
+        use remesos_proto::v1;
+        let acls = crate::security::acls::parse(
+            serde_json::json!({"permissive": false,
+                "get_endpoints": [
+                    {"principals": {"values": ["ops", "alice"]}, "paths": {"values": ["/containers"]}}
+                ],
+                "view_containers": [
+                    {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+                    {"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}}
+                ]
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        let authorizer = Authorizer::new(&acls);
+        let (ops, alice, bob) = (
+            Principal::new("ops").unwrap(),
+            Principal::new("alice").unwrap(),
+            Principal::new("bob").unwrap(),
+        );
+        let framework = v1::FrameworkInfo {
+            user: "alice".into(),
+            ..Default::default()
+        };
+        let mut executor = v1::ExecutorInfo::default();
+        for denied in [Some(&bob), None] {
+            let refused = authorize_containers_endpoint(&authorizer, denied, "/containers");
+            assert_eq!(refused.err(), Some(Forbidden));
+        }
+        let refused = authorize_containers_endpoint(&authorizer, Some(&ops), "/monitor/statistics");
+        assert_eq!(refused.err(), Some(Forbidden));
+        let ops_view =
+            authorize_containers_endpoint(&authorizer, Some(&ops), "/containers").unwrap();
+        let alice_view =
+            authorize_containers_endpoint(&authorizer, Some(&alice), "/containers").unwrap();
+        assert!(ops_view.container(&executor, &framework));
+        assert!(alice_view.container(&executor, &framework));
+        // The executor's own user wins over the framework's.
+        executor.command = Some(v1::CommandInfo {
+            user: Some("root".into()),
+            ..Default::default()
+        });
+        assert!(ops_view.container(&executor, &framework));
+        assert!(!alice_view.container(&executor, &framework));
     }
 }
