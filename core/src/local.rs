@@ -44,6 +44,7 @@ pub fn flags() -> Flags {
         "max_completed_tasks_per_framework",
         "max_operator_event_stream_subscribers",
         "min_allocatable_resources",
+        "authenticate_agents",
         "logging_level",
         "quiet",
     ] {
@@ -64,6 +65,18 @@ pub fn flags() -> Flags {
     for flag in master::flags::authentication_flags() {
         flags.add(flag);
     }
+    // The agents' own authentication flags, under the agent's names (Mesos's `mesos-local`
+    // loads both daemons' flags from one `MESOS_*` environment, so `MESOS_CREDENTIAL` is
+    // the agents' credential there too). The names the master shares
+    // (`--authenticate_http_readonly`, `--authenticate_http_readwrite`) are the master's
+    // flags above and apply to both daemons.
+    for name in AGENT_SECURITY {
+        if let Some(flag) = agent::flags::flags().get(name)
+            && flags.get(name).is_none()
+        {
+            flags.add(flag.clone());
+        }
+    }
     // The master's and the agents' other security flags: accepted only with values that
     // leave them off (security/).
     security::declare(&mut flags, Daemon::Master);
@@ -79,6 +92,21 @@ const AGENT_PASS_THROUGH: &[&str] = &[
     "quiet",
     "launcher_dir",
     "native_library",
+];
+
+/// Agent security flags `remesos local` hands to each of its agents when given: the
+/// credential each agent registers with (`--authenticate_agents`), the HTTP realms the
+/// agents share with the master, executor tokens, and the ACLs (the agents' `/files` and
+/// container endpoints are authorized too). `--http_credentials` defaults to the master's
+/// `--credentials` (see [`agent_args`]).
+const AGENT_SECURITY: &[&str] = &[
+    "credential",
+    "http_credentials",
+    "authenticate_http_readonly",
+    "authenticate_http_readwrite",
+    "authenticate_http_executors",
+    "jwt_secret_key",
+    "acls",
 ];
 
 /// A master and its agents running in this process.
@@ -176,11 +204,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
                 work_dir.join(format!("agent-{i}")).display()
             ),
         ];
-        for (name, value) in loaded.effective() {
-            if AGENT_PASS_THROUGH.contains(&name.as_str()) && loaded.is_given(&name) {
-                args.push(format!("--{name}={value}"));
-            }
-        }
+        args.extend(agent_args(&loaded));
         let agent_loaded = agent::flags::flags()
             .load(&args, std::iter::empty::<(String, String)>())
             .map_err(|e| e.to_string())?;
@@ -193,6 +217,29 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
         agents,
         master_server,
     })
+}
+
+/// The flags every agent of the cluster gets from `remesos local`'s own: those of
+/// [`AGENT_PASS_THROUGH`] and [`AGENT_SECURITY`] that were given, and the master's
+/// `--credentials` as the agents' `--http_credentials` unless that is given: one
+/// credentials file serves the whole cluster, so `--authenticate_http_readonly` (which
+/// guards the agents' endpoints too) or `--authenticate_http_executors` (whose default
+/// authenticators are `basic,jwt`) do not need a second file.
+fn agent_args(loaded: &LoadedFlags) -> Vec<String> {
+    let mut args = vec![];
+    for (name, value) in loaded.effective() {
+        let passed =
+            AGENT_PASS_THROUGH.contains(&name.as_str()) || AGENT_SECURITY.contains(&name.as_str());
+        if passed && loaded.is_given(&name) {
+            args.push(format!("--{name}={value}"));
+        }
+    }
+    if !loaded.is_given("http_credentials")
+        && let Some(credentials) = loaded.get_str("credentials").filter(|c| !c.is_empty())
+    {
+        args.push(format!("--http_credentials={credentials}"));
+    }
+    args
 }
 
 /// The endpoints of the libprocess processes a master runs beside its own (see

@@ -374,7 +374,22 @@ pub fn run_java_checked(
     timeout: Duration,
     check_jni: bool,
 ) -> JavaRun {
+    run_java_env(cp, class, args, library, timeout, check_jni, &[])
+}
+
+/// [`run_java_checked`] with `env` added to the JVM's environment (`LIBPROCESS_SSL_*`, which
+/// libmesos.so reads as Mesos's does).
+pub fn run_java_env(
+    cp: &str,
+    class: &str,
+    args: &[&str],
+    library: Option<&Path>,
+    timeout: Duration,
+    check_jni: bool,
+    env: &[(String, String)],
+) -> JavaRun {
     let mut java = Command::new("java");
+    java.envs(env.iter().map(|(k, v)| (k, v)));
     if check_jni {
         java.arg("-Xcheck:jni");
     }
