@@ -107,11 +107,13 @@ fn plain_request(addr: &str, path: &str) -> String {
     stream
         .set_read_timeout(Some(Duration::from_secs(15)))
         .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    // One write: `write!` on a socket sends each formatted piece on its own, and a TLS-only
+    // server closes on the first byte that is not a handshake, so a later piece would meet
+    // a reset. A reset on the write is the server closing unanswered too.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return String::new();
+    }
     let mut reply = Vec::new();
     let _ = stream.read_to_end(&mut reply);
     String::from_utf8_lossy(&reply).into_owned()
