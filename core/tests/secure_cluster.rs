@@ -46,6 +46,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::output_text as text;
 use support::pki::Pki;
 use support::{Daemon, free_port};
 
@@ -376,15 +377,6 @@ fn run(mut cmd: Command, timeout: Duration) -> Output {
     }
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 fn assert_refused_with(output: &Output, needle: &str, what: &str) {
     assert!(!output.status.success(), "{what} ran:\n{}", text(output));
     assert!(
@@ -480,7 +472,7 @@ fn java_on_apaches_jar(cluster: &SecureCluster) {
     let run = |credential: &[&str]| {
         let mut args = vec![cluster.master.as_str(), "2", "echo java-secure"];
         args.extend_from_slice(credential);
-        jni_support::run_java_env(
+        jni_support::run_java_checked(
             &cp,
             "org.remesos.examples.CommandScheduler",
             &args,
