@@ -11,3 +11,4 @@
 
 pub mod command;
 pub mod default;
+pub mod rootfs;
