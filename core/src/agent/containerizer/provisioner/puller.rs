@@ -59,7 +59,7 @@ type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 pub enum Puller {
     Registry {
-        client: HttpClient,
+        client: Box<HttpClient>,
         base: hyper::Uri,
         repository: String,
         reference: String,
@@ -129,7 +129,7 @@ impl Puller {
                     .enable_http1()
                     .build();
                 Ok(Puller::Registry {
-                    client: Client::builder(TokioExecutor::new()).build(connector),
+                    client: Box::new(Client::builder(TokioExecutor::new()).build(connector)),
                     base,
                     repository,
                     reference: reference
