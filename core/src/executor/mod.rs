@@ -12,3 +12,4 @@
 pub mod checks;
 pub mod command;
 pub mod default;
+pub mod rootfs;
