@@ -109,6 +109,11 @@ pub struct Config {
     pub security: authn::Settings,
     /// The local authorizer (`--acls`); allows everything without ACLs.
     pub authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
+    /// `--containerizers`, in order (containerizer/mod.rs).
+    pub containerizers: Vec<containerizer::Kind>,
+    /// The docker containerizer's settings (`--docker`, `--docker_socket`, ...), when
+    /// `--containerizers` names it.
+    pub docker: Option<containerizer::docker::Settings>,
 }
 
 pub use crate::common::time::Time;
@@ -127,6 +132,13 @@ pub struct Launch {
     pub limits: isolator::Limits,
     /// Where the executor's pid is checkpointed (`<meta run dir>/pids/forked.pid`).
     pub pid_file: PathBuf,
+    /// The executor's `ContainerInfo` (a command task's own, copied as Mesos does): which
+    /// containerizer runs it, and how.
+    pub container: Option<v1::ContainerInfo>,
+    /// The task of a command executor (the docker containerizer runs it in its image).
+    pub task: Option<v1::TaskInfo>,
+    /// The executor's and its first tasks' resources (ports for docker port mappings).
+    pub resources: Vec<v1::Resource>,
 }
 
 #[derive(Debug)]
