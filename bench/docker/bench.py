@@ -78,11 +78,11 @@ class Scheduler:
 
     def _read(self):
         while True:
-            line = self.resp.fp.readline()
+            line = self.resp.readline()
             if not line:
                 return
             size = int(line.strip())
-            event = json.loads(self.resp.fp.read(size))
+            event = json.loads(self.resp.read(size))
             self.events.put((time.perf_counter(), event))
 
     def call(self, call):

@@ -550,14 +550,22 @@ impl Containerizer for Docker {
     fn exited(&mut self, container_id: &str) -> Option<Limitation> {
         self.posix.exited(container_id);
         if self.containers.remove(container_id) {
-            let mut cmd = self.settings.command();
-            cmd.args(["rm", "-f", "-v", &container_name(container_id)])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
+            // The executor is gone: its container stops now (an executor killed before it
+            // stopped its task leaves it running) and is removed after the delay.
+            let name = container_name(container_id);
+            let mut kill = self.settings.command();
+            kill.args(["kill", &name]);
+            let mut rm = self.settings.command();
+            rm.args(["rm", "-f", "-v", &name]);
+            for cmd in [&mut kill, &mut rm] {
+                cmd.stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null());
+            }
             let delay = self.settings.remove_delay;
             tokio::spawn(async move {
+                let _ = kill.status().await;
                 tokio::time::sleep(delay).await;
-                let _ = cmd.status().await;
+                let _ = rm.status().await;
             });
         }
         // An OOM kill is reported by the docker executor with the task's update (it reads
