@@ -681,12 +681,17 @@ async fn a_restarted_agent_reattaches_its_container_and_removes_orphans() {
     assert!(ok, "{out}");
     c.start_agent();
     for _ in 0..400 {
-        if mesos_containers() == [ours.clone()] {
+        if mesos_containers() == std::slice::from_ref(&ours) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(mesos_containers(), [ours.clone()], "{}", c.agent_log());
+    assert_eq!(
+        mesos_containers(),
+        std::slice::from_ref(&ours),
+        "{}",
+        c.agent_log()
+    );
     let (_, running) = docker(&["inspect", "--format", "{{.State.Running}}", &ours]);
     assert_eq!(running.trim(), "true");
     // The recovered executor still runs its task: the kill reaches the container.

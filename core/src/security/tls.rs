@@ -901,6 +901,21 @@ impl ServerCertVerifier for NoServerVerification {
     }
 }
 
+/// A client configuration that accepts any server certificate (the handshake's signatures
+/// are still checked) and presents none: curl's `-k`, which Mesos's HTTP checks and health
+/// checks pass when they probe a task's own `https` endpoint on the loopback
+/// (`src/checks/checker_process.cpp`). Used for nothing else.
+pub fn unverified_client_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(
+        rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoServerVerification(provider)))
+            .with_no_client_auth(),
+    )
+}
+
 /// This process's TLS, from its environment, read and loaded once: the daemons check it
 /// at start (and stop on an error); clients (the JNI driver, executors, `remesos execute`)
 /// take it when they build their connections.

@@ -251,17 +251,16 @@ pub fn run_args(spec: &RunSpec<'_>) -> Result<Vec<String>, String> {
                 args.extend(["--memory-reservation".into(), soft.to_string()]);
             }
         }
-        Some(_) => {
-            if requests.mem_bytes > 0 {
-                let soft = requests.mem_bytes.max(MIN_MEMORY_BYTES);
-                args.extend(["--memory-reservation".into(), soft.to_string()]);
-            }
+        // An infinite limit: no hard limit, the request as the reservation.
+        Some(_) if requests.mem_bytes > 0 => {
+            let soft = requests.mem_bytes.max(MIN_MEMORY_BYTES);
+            args.extend(["--memory-reservation".into(), soft.to_string()]);
         }
         None if requests.mem_bytes > 0 => {
             let mem = requests.mem_bytes.max(MIN_MEMORY_BYTES);
             args.extend(["--memory".into(), mem.to_string()]);
         }
-        None => {}
+        _ => {}
     }
     for env in &spec.env_names {
         args.extend(["-e".into(), env.clone()]);

@@ -395,13 +395,9 @@ mod tests {
         }
     }
 
-    fn composing(
-        kinds: &[Kind],
-    ) -> (
-        Composing,
-        Arc<Mutex<Vec<String>>>,
-        Arc<Mutex<Vec<ContainerEvent>>>,
-    ) {
+    type Log<T> = Arc<Mutex<Vec<T>>>;
+
+    fn composing(kinds: &[Kind]) -> (Composing, Log<String>, Log<ContainerEvent>) {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let events = Arc::new(Mutex::new(Vec::new()));
         let members = kinds
