@@ -163,6 +163,12 @@ impl Cluster {
         offer.agent_id
     }
 
+    /// Launches a command task in the test image with the default container settings.
+    async fn launch_in_image(&mut self, id: &str, resources: &str, command: &str) -> v1::AgentId {
+        self.launch(|o| docker_task(id, o, resources, command, docker_container(|_| {})))
+            .await
+    }
+
     /// Updates until a terminal one (or `until`), in order.
     async fn updates_until(&mut self, until: TaskState) -> Vec<v1::TaskStatus> {
         let mut seen = Vec::new();
@@ -235,6 +241,16 @@ fn docker_container(
     }
 }
 
+/// A read-only volume of `host` at `inside`.
+fn ro_volume(host: &Path, inside: &str) -> v1::Volume {
+    v1::Volume {
+        mode: v1::volume::Mode::Ro as i32,
+        container_path: inside.into(),
+        host_path: Some(host.display().to_string()),
+        ..Default::default()
+    }
+}
+
 fn docker_task(
     id: &str,
     offer: &v1::Offer,
@@ -243,16 +259,8 @@ fn docker_task(
     container: v1::ContainerInfo,
 ) -> v1::TaskInfo {
     v1::TaskInfo {
-        name: id.into(),
-        task_id: v1::TaskId { value: id.into() },
-        agent_id: offer.agent_id.clone(),
-        resources: offer_resources(offer, resources),
-        command: Some(v1::CommandInfo {
-            value: Some(command.into()),
-            ..Default::default()
-        }),
         container: Some(container),
-        ..Default::default()
+        ..support::command_task(id, offer, resources, command)
     }
 }
 
@@ -273,16 +281,7 @@ async fn a_command_task_runs_in_its_docker_image_with_the_sandbox_mounted() {
     // Only the image has no /usr, /etc or /work: the command proves where it ran.
     let command = "test ! -e /usr && test ! -e /work && echo in-image && \
                    echo \"$MESOS_SANDBOX\" > $MESOS_SANDBOX/written-inside";
-    c.launch(|o| {
-        docker_task(
-            "t1",
-            o,
-            "cpus:0.2;mem:64",
-            command,
-            docker_container(|_| {}),
-        )
-    })
-    .await;
+    c.launch_in_image("t1", "cpus:0.2;mem:64", command).await;
     let updates = c.updates_until(TaskState::TaskFinished).await;
     assert_eq!(
         states(&updates),
@@ -439,12 +438,7 @@ async fn a_volume_host_path_that_does_not_exist_fails_the_task() {
     let mut c = Cluster::start("novolume", false).await;
     let missing = c.dir.join("not-there");
     let mut container = docker_container(|_| {});
-    container.volumes.push(v1::Volume {
-        mode: v1::volume::Mode::Ro as i32,
-        container_path: "/data".into(),
-        host_path: Some(missing.display().to_string()),
-        ..Default::default()
-    });
+    container.volumes.push(ro_volume(&missing, "/data"));
     c.launch(|o| docker_task("nv", o, "cpus:0.1;mem:32", "true", container))
         .await;
     let updates = c.updates_until(TaskState::TaskFailed).await;
@@ -473,12 +467,7 @@ async fn read_only_volumes_stay_read_only_and_the_task_runs_as_its_user() {
     std::fs::create_dir_all(&shared).unwrap();
     std::fs::write(shared.join("in"), "from-host\n").unwrap();
     let mut container = docker_container(|_| {});
-    container.volumes.push(v1::Volume {
-        mode: v1::volume::Mode::Ro as i32,
-        container_path: "/ro".into(),
-        host_path: Some(shared.display().to_string()),
-        ..Default::default()
-    });
+    container.volumes.push(ro_volume(&shared, "/ro"));
     let command =
         "cat /ro/in && if echo x > /ro/out; then echo WROTE; else echo refused; fi; id -u";
     c.launch(|o| {
@@ -522,16 +511,7 @@ async fn a_container_over_its_memory_fails_with_the_memory_limitation() {
     let mut c = Cluster::start("oom", false).await;
     // 32 MB (Mesos's minimum) and a shell variable that doubles until it cannot.
     let command = "x=a; while :; do x=\"$x$x\"; done";
-    c.launch(|o| {
-        docker_task(
-            "oom",
-            o,
-            "cpus:0.1;mem:32",
-            command,
-            docker_container(|_| {}),
-        )
-    })
-    .await;
+    c.launch_in_image("oom", "cpus:0.1;mem:32", command).await;
     let updates = c.updates_until(TaskState::TaskFailed).await;
     let last = updates.last().unwrap();
     assert_eq!(states(&updates).last(), Some(&"TASK_FAILED"), "{updates:?}");
@@ -590,12 +570,7 @@ async fn a_custom_executor_runs_in_its_docker_container() {
     let mut c = Cluster::start("custom", false).await;
     let binary = Path::new(env!("CARGO_BIN_EXE_remesos"));
     let mut container = docker_container(|_| {});
-    let ro = |host: &Path, inside: &str| v1::Volume {
-        mode: v1::volume::Mode::Ro as i32,
-        container_path: inside.into(),
-        host_path: Some(host.display().to_string()),
-        ..Default::default()
-    };
+    let ro = ro_volume;
     container.volumes = vec![
         ro(binary.parent().unwrap(), "/opt/remesos"),
         ro(
@@ -652,15 +627,7 @@ async fn a_restarted_agent_reattaches_its_container_and_removes_orphans() {
     let _serial = SERIAL.lock().await;
     let mut c = Cluster::start("recover", true).await;
     let agent_id = c
-        .launch(|o| {
-            docker_task(
-                "long",
-                o,
-                "cpus:0.1;mem:32",
-                "exec sleep 1000",
-                docker_container(|_| {}),
-            )
-        })
+        .launch_in_image("long", "cpus:0.1;mem:32", "exec sleep 1000")
         .await;
     let updates = c.updates_until(TaskState::TaskRunning).await;
     assert_eq!(
