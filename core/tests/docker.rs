@@ -114,10 +114,17 @@ struct Cluster {
     agent: Option<Daemon>,
     agent_port: u16,
     framework: TestFramework,
+    /// The dockerd the agent uses.
+    socket: String,
 }
 
 impl Cluster {
     async fn start(name: &str, checkpoint: bool) -> Cluster {
+        Cluster::start_on(name, checkpoint, socket()).await
+    }
+
+    /// [`Cluster::start`] with the agent on the dockerd of `socket`.
+    async fn start_on(name: &str, checkpoint: bool, socket: String) -> Cluster {
         ensure_docker();
         assert!(
             mesos_containers().is_empty(),
@@ -134,6 +141,7 @@ impl Cluster {
             agent: None,
             agent_port,
             framework: TestFramework::subscribe(&master, name, checkpoint).await,
+            socket,
         };
         cluster.start_agent();
         cluster
@@ -142,7 +150,7 @@ impl Cluster {
     fn start_agent(&mut self) {
         let flags = [
             "--containerizers=mesos,docker".to_string(),
-            format!("--docker_socket={}", socket()),
+            format!("--docker_socket={}", self.socket),
             "--docker_remove_delay=0ns".to_string(),
             "--executor_registration_timeout=30secs".to_string(),
         ];
@@ -167,6 +175,27 @@ impl Cluster {
     async fn launch_in_image(&mut self, id: &str, resources: &str, command: &str) -> v1::AgentId {
         self.launch(|o| docker_task(id, o, resources, command, docker_container(|_| {})))
             .await
+    }
+
+    /// Launches a task whose container cannot start: it ends TASK_FAILED with
+    /// REASON_CONTAINER_LAUNCH_FAILED and nothing is started; returns its message.
+    async fn launch_fails(
+        &mut self,
+        id: &str,
+        resources: &str,
+        container: v1::ContainerInfo,
+    ) -> String {
+        self.launch(|o| docker_task(id, o, resources, "true", container))
+            .await;
+        let updates = self.updates_until(TaskState::TaskFailed).await;
+        assert_eq!(states(&updates), ["TASK_FAILED"], "{updates:?}");
+        let last = updates.last().unwrap();
+        assert_eq!(
+            last.reason,
+            Some(v1::task_status::Reason::ContainerLaunchFailed as i32)
+        );
+        assert!(mesos_containers().is_empty());
+        last.message().to_string()
     }
 
     /// Updates until a terminal one (or `until`), in order.
@@ -379,30 +408,13 @@ async fn a_host_port_outside_the_tasks_resources_fails_the_launch() {
                 protocol: None,
             });
     });
-    c.launch(|o| {
-        docker_task(
-            "p",
-            o,
-            "cpus:0.1;mem:32;ports:[31001-31001]",
-            "true",
-            container,
-        )
-    })
-    .await;
-    let updates = c.updates_until(TaskState::TaskFailed).await;
-    let last = updates.last().unwrap();
-    assert_eq!(states(&updates), ["TASK_FAILED"]);
-    assert_eq!(
-        last.reason,
-        Some(v1::task_status::Reason::ContainerLaunchFailed as i32)
-    );
+    let message = c
+        .launch_fails("p", "cpus:0.1;mem:32;ports:[31001-31001]", container)
+        .await;
     assert!(
-        last.message()
-            .contains("Port [31099] not included in resources"),
-        "{:?}",
-        last.message
+        message.contains("Port [31099] not included in resources"),
+        "{message}"
     );
-    assert!(mesos_containers().is_empty());
 }
 
 /// An image no registry has: TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, and a message
@@ -412,22 +424,12 @@ async fn an_image_that_does_not_exist_fails_the_task_saying_which() {
     let _serial = SERIAL.lock().await;
     let mut c = Cluster::start("noimage", false).await;
     let container = docker_container(|d| d.image = "remesos-no-such-image:never".into());
-    c.launch(|o| docker_task("ni", o, "cpus:0.1;mem:32", "true", container))
-        .await;
-    let updates = c.updates_until(TaskState::TaskFailed).await;
-    let last = updates.last().unwrap();
-    assert_eq!(states(&updates), ["TASK_FAILED"]);
-    assert_eq!(
-        last.reason,
-        Some(v1::task_status::Reason::ContainerLaunchFailed as i32)
-    );
-    let message = last.message();
+    let message = c.launch_fails("ni", "cpus:0.1;mem:32", container).await;
     assert!(
         message.contains("Failed to pull image 'remesos-no-such-image:never'")
             && message.contains("check the image's name"),
         "{message}"
     );
-    assert!(mesos_containers().is_empty());
 }
 
 /// A volume whose host path does not exist fails the launch (docker would create it on
@@ -439,22 +441,12 @@ async fn a_volume_host_path_that_does_not_exist_fails_the_task() {
     let missing = c.dir.join("not-there");
     let mut container = docker_container(|_| {});
     container.volumes.push(ro_volume(&missing, "/data"));
-    c.launch(|o| docker_task("nv", o, "cpus:0.1;mem:32", "true", container))
-        .await;
-    let updates = c.updates_until(TaskState::TaskFailed).await;
-    let last = updates.last().unwrap();
-    assert_eq!(
-        last.reason,
-        Some(v1::task_status::Reason::ContainerLaunchFailed as i32)
-    );
+    let message = c.launch_fails("nv", "cpus:0.1;mem:32", container).await;
     assert!(
-        last.message().contains(&format!("'{}'", missing.display()))
-            && last.message().contains("does not exist"),
-        "{:?}",
-        last.message
+        message.contains(&format!("'{}'", missing.display())) && message.contains("does not exist"),
+        "{message}"
     );
     assert!(!missing.exists(), "the missing host path was created");
-    assert!(mesos_containers().is_empty());
 }
 
 /// Volumes are mounted read-only unless the volume asks for RW, and the container runs as
@@ -671,4 +663,120 @@ async fn a_restarted_agent_reattaches_its_container_and_removes_orphans() {
         c.agent_log()
     );
     assert_no_containers_leak().await;
+}
+
+/// A dockerd of the test's own (the shared one must stay up for the other tests).
+struct PrivateDockerd {
+    dir: PathBuf,
+    daemon: Option<std::process::Child>,
+}
+
+impl PrivateDockerd {
+    fn start() -> PrivateDockerd {
+        // Short: the daemon's sockets live under it (108 bytes at most).
+        let dir = PathBuf::from(format!("/tmp/rmd-{}", free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let daemon = std::process::Command::new("dockerd")
+            .args(["--iptables=false", "--ip-masq=false", "--bridge=none"])
+            .arg(format!("--data-root={}", dir.join("data").display()))
+            .arg(format!("--exec-root={}", dir.join("x").display()))
+            .arg(format!("--pidfile={}", dir.join("pid").display()))
+            .arg(format!("--host=unix://{}", dir.join("d.sock").display()))
+            .stdout(std::fs::File::create(dir.join("log")).unwrap())
+            .stderr(std::process::Stdio::from(
+                std::fs::File::options()
+                    .append(true)
+                    .open(dir.join("log"))
+                    .unwrap(),
+            ))
+            .spawn()
+            .expect("dockerd (Debian's docker.io) starts");
+        let mut d = PrivateDockerd {
+            dir,
+            daemon: Some(daemon),
+        };
+        for _ in 0..300 {
+            let ok = std::process::Command::new("docker")
+                .arg("-H")
+                .arg(format!("unix://{}", d.socket()))
+                .arg("version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                let script =
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/docker/build-image.sh");
+                let built = std::process::Command::new("bash")
+                    .arg(script)
+                    .arg(d.socket())
+                    .status()
+                    .unwrap();
+                assert!(built.success());
+                return d;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d.stop();
+        panic!("the private dockerd did not start");
+    }
+
+    fn socket(&self) -> String {
+        self.dir.join("d.sock").display().to_string()
+    }
+
+    /// SIGTERM (dockerd stops its containers and its containerd), then waits.
+    fn stop(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(daemon.id() as i32, libc::SIGTERM);
+            }
+            for _ in 0..400 {
+                if matches!(daemon.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+    }
+}
+
+impl Drop for PrivateDockerd {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::process::Command::new("rm")
+            .arg("-rf")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// dockerd going away under a running task: the task ends TASK_FAILED (its container went
+/// with the daemon), the agent stays healthy, and no executor is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dockerd_stopped_mid_task_fails_the_task_and_the_agent_stays_up() {
+    let _serial = SERIAL.lock().await;
+    let mut dockerd = PrivateDockerd::start();
+    let mut c = Cluster::start_on("nodaemon", false, dockerd.socket()).await;
+    c.launch_in_image("mid", "cpus:0.1;mem:32", "exec sleep 600")
+        .await;
+    let updates = c.updates_until(TaskState::TaskRunning).await;
+    assert_eq!(
+        states(&updates).last(),
+        Some(&"TASK_RUNNING"),
+        "{}",
+        c.agent_log()
+    );
+    dockerd.stop();
+    let updates = c.updates_until(TaskState::TaskFailed).await;
+    let last = updates.last().unwrap();
+    assert_eq!(states(&updates).last(), Some(&"TASK_FAILED"), "{updates:?}");
+    assert!(!last.message().is_empty());
+    let http = remesos::client::HttpClient::default();
+    let (status, _) = http
+        .get(&format!("http://127.0.0.1:{}/health", c.agent_port))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
 }

@@ -79,6 +79,16 @@ impl DockerRun {
         cmd
     }
 
+    /// `docker inspect --format <format>` of the container (its errors discarded).
+    fn inspect(&self, format: &str) -> tokio::process::Command {
+        let mut inspect = self.command();
+        inspect
+            .args(["inspect", "--type", "container", "--format", format, "--"])
+            .arg(&self.container)
+            .stderr(std::process::Stdio::null());
+        inspect
+    }
+
     /// Starts `docker run` attached, in its own process group, with the task's
     /// environment (what the `-e NAME` arguments read).
     pub fn spawn(&self, spec: &LaunchSpec) -> Result<tokio::process::Child, String> {
@@ -108,18 +118,9 @@ impl DockerRun {
             if matches!(child.try_wait(), Ok(Some(_))) {
                 return None;
             }
-            let mut inspect = self.command();
-            inspect
-                .args([
-                    "inspect",
-                    "--type",
-                    "container",
-                    "--format",
-                    "{{.State.Running}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
-                    "--",
-                    &self.container,
-                ])
-                .stderr(std::process::Stdio::null());
+            let mut inspect = self.inspect(
+                "{{.State.Running}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+            );
             if let Ok(out) = inspect.output().await
                 && out.status.success()
             {
@@ -157,19 +158,7 @@ impl DockerRun {
 
     /// Whether the kernel killed the container for its memory limit (`State.OOMKilled`).
     pub async fn oom_killed(&self) -> bool {
-        let mut inspect = self.command();
-        inspect
-            .args([
-                "inspect",
-                "--type",
-                "container",
-                "--format",
-                "{{.State.OOMKilled}}",
-                "--",
-                &self.container,
-            ])
-            .stderr(std::process::Stdio::null());
-        inspect
+        self.inspect("{{.State.OOMKilled}}")
             .output()
             .await
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
