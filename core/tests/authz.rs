@@ -69,6 +69,13 @@ fn acls(me: &str) -> Value {
 struct Cleanup(std::path::PathBuf);
 
 impl Cleanup {
+    /// A new temporary directory for one test.
+    fn new(tag: &str) -> Cleanup {
+        let root = std::env::temp_dir().join(format!("remesos-{tag}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&root).unwrap();
+        Cleanup(root)
+    }
+
     fn path(&self) -> &std::path::Path {
         &self.0
     }
@@ -124,11 +131,28 @@ async fn subscribe(
     (framework, id)
 }
 
+/// Launches the task `sleeper` (`sleep 60`) on `framework`'s next offer and waits until it
+/// runs.
+async fn run_sleeper(framework: &mut TestFramework) {
+    let offer = framework.next_offer().await;
+    let task = command_task("sleeper", &offer, "cpus:0.1;mem:32", "sleep 60");
+    framework.launch(&offer, vec![task]).await;
+    loop {
+        let status = framework.next_update(Duration::from_secs(60)).await;
+        if status.state == v1::TaskState::TaskRunning as i32 {
+            return;
+        }
+        assert_eq!(
+            status.state,
+            v1::TaskState::TaskStarting as i32,
+            "{status:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn acls_from_a_file_keep_principals_apart_end_to_end() {
-    let root = std::env::temp_dir().join(format!("remesos-authz-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&root).unwrap();
-    let dir = Cleanup(root);
+    let dir = Cleanup::new("authz");
     let me = me();
     let acls_path = dir.path().join("acls.json");
     std::fs::write(&acls_path, acls(&me).to_string()).unwrap();
@@ -215,20 +239,7 @@ async fn acls_from_a_file_keep_principals_apart_end_to_end() {
         )
     );
     // As the framework's user, the task runs.
-    let offer = bob_fw.next_offer().await;
-    let task = command_task("sleeper", &offer, "cpus:0.1;mem:32", "sleep 60");
-    bob_fw.launch(&offer, vec![task]).await;
-    loop {
-        let status = bob_fw.next_update(Duration::from_secs(60)).await;
-        if status.state == v1::TaskState::TaskRunning as i32 {
-            break;
-        }
-        assert_eq!(
-            status.state,
-            v1::TaskState::TaskStarting as i32,
-            "{status:?}"
-        );
-    }
+    run_sleeper(&mut bob_fw).await;
     let (alice_fw, alice_id) = subscribe(&master, "alice", "alice", "alice-user").await;
 
     // Each principal sees the frameworks of the users its ACLs name.
@@ -249,13 +260,7 @@ async fn acls_from_a_file_keep_principals_apart_end_to_end() {
     // Alice cannot tear down bob's framework (v1 TEARDOWN and /master/teardown): 403,
     // and it stays.
     let teardown = json!({"type": "TEARDOWN", "teardown": {"framework_id": {"value": bob_id}}});
-    let (status, _) = post(
-        &format!("http://{master}/api/v1"),
-        ALICE,
-        "application/json",
-        &teardown.to_string(),
-    )
-    .await;
+    let (status, _) = call(&master, ALICE, teardown.clone()).await;
     assert_eq!(status, 403);
     let form = format!("frameworkId={bob_id}");
     let (status, _) = post(
@@ -301,13 +306,7 @@ async fn acls_from_a_file_keep_principals_apart_end_to_end() {
     assert_eq!(agent_state["id"], agent_id);
 
     // Bob tears down his own framework.
-    let (status, _) = post(
-        &format!("http://{master}/api/v1"),
-        BOB,
-        "application/json",
-        &teardown.to_string(),
-    )
-    .await;
+    let (status, _) = call(&master, BOB, teardown.clone()).await;
     assert_eq!(status, 200);
     assert_eq!(visible_frameworks(&master, ALICE).await, vec![alice_id]);
     drop(alice_fw.sub);
@@ -385,9 +384,7 @@ fn set_logging_level(level: u32, seconds: u64) -> Value {
 ///   container, alice (denied) sees none.
 #[tokio::test(flavor = "multi_thread")]
 async fn denied_agents_endpoints_log_levels_and_containers_change_nothing() {
-    let root = std::env::temp_dir().join(format!("remesos-authz-more-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&root).unwrap();
-    let dir = Cleanup(root);
+    let dir = Cleanup::new("authz-more");
     let me = me();
     let acls_path = dir.path().join("acls.json");
     let acls = json!({
@@ -516,20 +513,7 @@ async fn denied_agents_endpoints_log_levels_and_containers_change_nothing() {
 
     // view_containers: bob's running task's container is ops's to see, not alice's.
     let (mut bob_fw, _bob_id) = subscribe(&master, "bob", "bob", &me).await;
-    let offer = bob_fw.next_offer().await;
-    let task = command_task("sleeper", &offer, "cpus:0.1;mem:32", "sleep 60");
-    bob_fw.launch(&offer, vec![task]).await;
-    loop {
-        let status = bob_fw.next_update(Duration::from_secs(60)).await;
-        if status.state == v1::TaskState::TaskRunning as i32 {
-            break;
-        }
-        assert_eq!(
-            status.state,
-            v1::TaskState::TaskStarting as i32,
-            "{status:?}"
-        );
-    }
+    run_sleeper(&mut bob_fw).await;
     let containers = |answer: &Value| {
         answer["get_containers"]["containers"]
             .as_array()

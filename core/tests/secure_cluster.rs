@@ -462,7 +462,7 @@ fn pymesos(cluster: &SecureCluster) {
 }
 
 /// A Java framework on Apache's 1.11.0 jar through our libmesos.so, over TLS: with the
-/// 4-argument constructor's `Credential` it runs its tasks; with a wrong secret Apache's
+/// 4-argument constructor's `Credential` it runs its tasks; with a wrong secret or none Apache's
 /// driver reports `error("Master refused authentication")` and DRIVER_ABORTED.
 fn java_on_apaches_jar(cluster: &SecureCluster) {
     let (_, library) = jni_support::artifacts();
@@ -488,13 +488,16 @@ fn java_on_apaches_jar(cluster: &SecureCluster) {
         "{}",
         ok.dump()
     );
-    let refused = run(&[ALICE.0, "wrong"]);
-    assert!(
-        refused.has("error: Master refused authentication")
-            && refused.has("driver ended: DRIVER_ABORTED, finished 0/2"),
-        "{}",
-        refused.dump()
-    );
+    // A wrong secret, and no credential (the 3-argument constructor).
+    for credential in [&[ALICE.0, "wrong"][..], &[][..]] {
+        let refused = run(credential);
+        assert!(
+            refused.has("error: Master refused authentication")
+                && refused.has("driver ended: DRIVER_ABORTED, finished 0/2"),
+            "{credential:?}: {}",
+            refused.dump()
+        );
+    }
 }
 
 /// Spark 3.5's SparkPi (`--master mesos://…`, `spark.mesos.principal`/`spark.mesos.secret`)
@@ -792,7 +795,8 @@ fn executors_act_only_with_their_own_token(cluster: &SecureCluster, bob_fw: &str
     let other_key =
         remesos::security::jwt::JwtKey::new(b"not the agent's key, 32 bytes or more").unwrap();
     let forged = remesos::security::jwt::create(&other_key, &claims);
-    assert_eq!(call(&forged, bob_fw, &bob_eid).status, 401);
+    let forged = call(&forged, bob_fw, &bob_eid);
+    assert_eq!(forged.status, 401, "{forged:?}");
     let own = call(token, bob_fw, &bob_eid);
     assert_eq!(own.status, 202, "{own:?}");
     // alice tears her framework down (her own: allowed).

@@ -157,7 +157,14 @@ impl Agent {
             user,
             limits,
             pid_file: meta_run.join("pids").join("forked.pid"),
-            container: info.container.clone(),
+            container: if command_executor {
+                first_task.container.clone()
+            } else {
+                info.container.clone()
+            },
+            task_command: command_executor
+                .then(|| first_task.command.clone())
+                .flatten(),
             task: command_executor.then(|| first_task.clone()),
             resources,
         })));

@@ -71,6 +71,9 @@ pub fn flags() -> Flags {
     for flag in containerizer_flags() {
         flags.add(flag);
     }
+    for flag in image_flags() {
+        flags.add(flag);
+    }
     for flag in authentication_flags() {
         flags.add(flag);
     }
@@ -107,11 +110,6 @@ pub fn containerizer_flags() -> Vec<Flag> {
             "How long an exited docker container is kept before it is removed",
         )
         .default(Duration::from_secs(6 * 3600)),
-        Flag::string(
-            "sandbox_directory",
-            "Where the sandbox is mounted inside a container (MESOS_SANDBOX there)",
-        )
-        .default("/mnt/mesos/sandbox"),
         Flag::string(
             "docker_mesos_image",
             "Not supported: the agent does not run in a docker container",
@@ -178,6 +176,35 @@ fn containerizers(
     let version = settings.validate()?;
     tracing::info!(%version, socket = %settings.socket.display(), "docker containerizer");
     Ok((kinds, Some(settings)))
+}
+
+/// The mesos containerizer's image flags (src/slave/flags.cpp); containerizer/provisioner
+/// reads them ([`super::containerizer::provisioner::ImageSettings::from_flags`]).
+pub fn image_flags() -> Vec<Flag> {
+    vec![
+        Flag::string("image_providers", "Container image providers: docker (appc is not supported)"),
+        Flag::string(
+            "docker_registry",
+            "Registry v2 URL (http or https) or absolute directory of `docker save` archives the mesos containerizer pulls images from",
+        )
+        .default("https://registry-1.docker.io"),
+        Flag::path("docker_store_dir", "Directory the docker provisioner stores image layers in")
+            .default("/tmp/mesos/store/docker"),
+        Flag::string(
+            "image_provisioner_backend",
+            "How rootfses are made from images: overlay or copy (default: the first supported)",
+        ),
+        Flag::string(
+            "image_gc_config",
+            "JSON (or a file holding it) of automatic image GC: image_disk_headroom, image_disk_watch_interval, excluded_images",
+        ),
+        Flag::string("launcher", "The mesos containerizer's launcher: linux or posix").default("linux"),
+        Flag::path(
+            "sandbox_directory",
+            "Where the sandbox is mounted inside a container with an image",
+        )
+        .default("/mnt/mesos/sandbox"),
+    ]
 }
 
 /// Mesos 1.11's agent authentication flags (src/slave/flags.cpp), with its names, aliases
@@ -371,6 +398,19 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         total_timeout: None,
         ca_files: Vec::new(),
     };
+    let images = super::containerizer::provisioner::ImageSettings::from_flags(
+        loaded,
+        &work_dir,
+        loaded.get_str("isolation").unwrap_or("posix/cpu,posix/mem"),
+    )?;
+    match loaded.get_str("launcher").unwrap_or("linux") {
+        "linux" | "posix" => {}
+        other => {
+            return Err(format!(
+                "Unknown --launcher '{other}': expected linux or posix"
+            ));
+        }
+    }
     match loaded.get_str("recover").unwrap_or("reconnect") {
         "reconnect" | "cleanup" => {}
         other => {
@@ -406,6 +446,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         executor_environment,
         isolation,
         fetch,
+        images,
         flags: loaded.effective(),
         security: super::authn::Settings::from_flags(loaded)?,
         authorizer: std::sync::Arc::new(crate::security::authorizer::from_flags(

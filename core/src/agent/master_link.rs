@@ -658,9 +658,9 @@ pub(super) fn validate_launch_ids<'a>(
 
 /// A container this agent cannot run fails its task at once with a message that says what
 /// to change: a DOCKER container needs the docker containerizer (`--containerizers` with
-/// `docker`; Mesos's composing containerizer answers "not supported" the same way), and
-/// images on the mesos containerizer are not supported yet (a MESOS container without an
-/// image, as Spark sends, runs as a plain command).
+/// `docker`; Mesos's composing containerizer answers "not supported" the same way). MESOS
+/// containers, with or without an image, go to the mesos containerizer (which fails the
+/// launch when it cannot provision the image).
 pub(super) fn unsupported_container(
     containerizers: &[super::containerizer::Kind],
     task: &v1::TaskInfo,
@@ -683,9 +683,6 @@ pub(super) fn unsupported_container(
             return Some(
                 "ContainerInfo.docker is set but the container's type is not DOCKER".into(),
             );
-        }
-        if container.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
-            return Some("Container images are not supported by this agent yet".into());
         }
     }
     None

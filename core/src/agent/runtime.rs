@@ -215,6 +215,11 @@ fn containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containerizer> {
         isolation: agent.config.isolation.clone(),
         launcher_dir: agent.config.launcher_dir.clone(),
         executor_as_agent: false,
+        provisioner: agent.config.images.clone().map(|images| {
+            let provisioner = containerizer::provisioner::Provisioner::new(images);
+            provisioner.spawn_gc();
+            provisioner
+        }),
     };
     let report: containerizer::Reporter = std::sync::Arc::new(move |event| {
         handle.notify(match event {

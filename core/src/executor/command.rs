@@ -29,6 +29,10 @@
 //! - Losing the agent: a framework that checkpoints gets reconnection (see
 //!   [`crate::client::executor::Connection::resubscribe`]); otherwise, or once recovery times
 //!   out, the executor shuts down as on SHUTDOWN and exits 1 after the task is reaped.
+//! - `--rootfs` (a command task in an image, agent/containerizer/linux.rs): the executor runs
+//!   on the host as root and starts the task inside the rootfs (executor/rootfs.rs), with
+//!   `--working_directory` inside it and `--user` looked up in the image. (Command checks of
+//!   such a task still run on the host, not in the task's mount namespace as in Mesos.)
 //! - Checks and health checks ([`super::checks`]) start once the command is running; their
 //!   updates copy the last status (`healthy`, `check_status` kept) with
 //!   `REASON_TASK_CHECK_STATUS_UPDATED` / `REASON_TASK_HEALTH_CHECK_STATUS_UPDATED`; they
@@ -36,7 +40,7 @@
 //!   `consecutive_failures` times kills the task as a KILL would (the task's kill policy,
 //!   else 3 seconds); it ends `TASK_KILLED` with `healthy: false`. Every update of a task
 //!   with a check carries a `check_status` (empty until a result is known), as in Mesos.
-//! - Not supported: container images (`--rootfs`), TTYs.
+//! - Not supported: TTYs.
 //!
 //! The decisions live in [`CommandExecutor`], synchronous and clock-free (time comes in as
 //! `now`); [`run`] is the async shell that talks to the agent, spawns and signals the
@@ -95,6 +99,9 @@ pub struct Config {
     pub environment: Vec<(String, String)>,
     /// Docker mode: the task runs in this container (`super::docker`).
     pub docker: Option<super::docker::DockerRun>,
+    /// `--rootfs`: the task runs inside this root filesystem (executor/rootfs.rs), its
+    /// working directory a path inside it.
+    pub rootfs: Option<PathBuf>,
 }
 
 /// How to start the task's command.
@@ -112,6 +119,8 @@ pub struct LaunchSpec {
     pub cwd: Option<PathBuf>,
     /// Run as this user (when the executor runs as root).
     pub user: Option<String>,
+    /// Enter this root filesystem first (`--rootfs`).
+    pub rootfs: Option<PathBuf>,
 }
 
 /// What the shell must do.
@@ -677,6 +686,7 @@ pub fn launch_spec(config: &Config, task: &v1::TaskInfo) -> Result<LaunchSpec, S
         args,
         env: env.into_iter().collect(),
         cwd: config.working_directory.clone(),
+        rootfs: config.rootfs.clone(),
         user: config
             .user
             .clone()
@@ -983,6 +993,9 @@ pub(crate) fn spawn_with(
         .stdout(stdout)
         .stderr(Stdio::inherit())
         .kill_on_drop(false);
+    if let Some(rootfs) = &spec.rootfs {
+        return spawn_in_rootfs(command, spec, rootfs);
+    }
     if let Some(cwd) = &spec.cwd {
         command.current_dir(cwd);
     }
@@ -1006,6 +1019,55 @@ pub(crate) fn spawn_with(
     command.spawn().map_err(|e| {
         format!(
             "'{}': {e}",
+            if spec.program == "/bin/sh" {
+                spec.args.last().map_or("", String::as_str)
+            } else {
+                spec.program.as_str()
+            }
+        )
+    })
+}
+
+/// Starts the task inside `rootfs` (executor/rootfs.rs) as its user from the image.
+fn spawn_in_rootfs(
+    mut command: tokio::process::Command,
+    spec: &LaunchSpec,
+    rootfs: &std::path::Path,
+) -> Result<tokio::process::Child, String> {
+    let working_directory = spec.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let enter = super::rootfs::Rootfs::new(rootfs, &working_directory)?;
+    let user = match spec.user.as_deref() {
+        Some(user) => Some(super::rootfs::lookup_user(rootfs, user)?),
+        None => None,
+    };
+    if let Some((uid, gid, _)) = &user {
+        // As Mesos's command executor does with a rootfs: the task's user owns the sandbox
+        // (this executor's working directory, not recursively), which it sees at
+        // --sandbox_directory.
+        std::os::unix::fs::chown(".", Some(*uid), Some(*gid))
+            .map_err(|e| format!("Failed to chown the sandbox to the task's user: {e}"))?;
+    }
+    // SAFETY: the closure runs in the child between fork and exec; `enter` makes only
+    // async-signal-safe system calls on data prepared here, and so do setgroups, setgid and
+    // setuid (the ids were looked up before the fork).
+    unsafe {
+        command.pre_exec(move || {
+            enter.enter()?;
+            if let Some((uid, gid, groups)) = &user {
+                let groups: &[libc::gid_t] = groups;
+                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0
+                    || libc::setgid(*gid) != 0
+                    || libc::setuid(*uid) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|e| {
+        format!(
+            "'{}' in the container: {e}",
             if spec.program == "/bin/sh" {
                 spec.args.last().map_or("", String::as_str)
             } else {

@@ -15,3 +15,4 @@ pub mod checks;
 pub mod command;
 pub mod default;
 pub mod docker;
+pub mod rootfs;

@@ -24,7 +24,9 @@
 //! right containerizer takes it up).
 
 pub mod docker;
+pub mod linux;
 pub mod posix;
+pub mod provisioner;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -391,6 +393,7 @@ mod tests {
                 ..Default::default()
             }),
             task: None,
+            task_command: None,
             resources: vec![],
         }
     }
