@@ -90,7 +90,7 @@ start_image_registry() {
     /usr/bin/docker-registry serve "$storage/config.yml" >"$storage/registry.log" 2>&1 &
     registry_pid=$! registry_storage=$storage
     # Keeps the suite's own cleanup (the log) and adds the registry's.
-    trap 'kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; rm -rf "$registry_storage"; rm -f "$log"' EXIT
+    trap 'kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; rm -rf "$registry_storage"; rm -f "$log"; stop_dockerd' EXIT
     for _ in $(seq 1 100); do
         curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break
         sleep 0.1
