@@ -31,7 +31,16 @@ command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; e
 fast_targets=(fuzz_corpora layers json)
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The dockerd this script started (e2e_prepare), stopped at exit.
+dockerd_pid=""
+stop_dockerd() {
+    [ -n "$dockerd_pid" ] || return 0
+    kill "$dockerd_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$dockerd_pid" 2>/dev/null || true
+    rm -rf "$dockerd_dir"
+}
+trap 'rm -f "$log"; stop_dockerd' EXIT
 status=0
 # Runs one cargo test command; its output is kept for the summary, a failure is remembered
 # and the suite goes on (every suite runs and is counted, even after a failure).
@@ -81,7 +90,7 @@ start_image_registry() {
     /usr/bin/docker-registry serve "$storage/config.yml" >"$storage/registry.log" 2>&1 &
     registry_pid=$! registry_storage=$storage
     # Keeps the suite's own cleanup (the log) and adds the registry's.
-    trap 'kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; rm -rf "$registry_storage"; rm -f "$log"' EXIT
+    trap 'kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; rm -rf "$registry_storage"; rm -f "$log"; stop_dockerd' EXIT
     for _ in $(seq 1 100); do
         curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break
         sleep 0.1
@@ -125,6 +134,37 @@ e2e_prepare() {
 
     echo "== build: Spark 3.5 and 4 venvs, the SparkPi jar, the Spark 4 plugin"
     bash tests/spark/setup.sh
+
+    start_dockerd
+}
+
+# dockerd for core/tests/docker.rs (the docker containerizer), from Debian's docker.io:
+# on /var/run/docker.sock unless one already answers there, without iptables (these
+# machines have none to spare) and with a bridge of its own for BRIDGE containers, its data
+# under a temporary directory; then the tests' busybox image (tests/docker/build-image.sh).
+start_dockerd() {
+    command -v dockerd >/dev/null || apt_install docker.io
+    dpkg -s busybox-static >/dev/null 2>&1 || apt_install busybox-static
+    if ! docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
+        echo "== dockerd (bridge remesos-br0, data under a temporary directory)"
+        dockerd_dir=$(mktemp -d /tmp/remesos-dockerd.XXXXXX)
+        if ! ip link show remesos-br0 >/dev/null 2>&1; then
+            ip link add remesos-br0 type bridge
+            ip addr add 172.31.254.1/24 dev remesos-br0
+            ip link set remesos-br0 up
+        fi
+        dockerd --iptables=false --ip-masq=false --bridge=remesos-br0 \
+            --data-root "$dockerd_dir/data" --exec-root "$dockerd_dir/exec" \
+            --pidfile "$dockerd_dir/dockerd.pid" -H unix:///var/run/docker.sock \
+            >"$dockerd_dir/dockerd.log" 2>&1 &
+        dockerd_pid=$!
+        for _ in $(seq 300); do
+            docker -H unix:///var/run/docker.sock version >/dev/null 2>&1 && break
+            kill -0 "$dockerd_pid" 2>/dev/null || { cat "$dockerd_dir/dockerd.log"; exit 1; }
+            sleep 0.1
+        done
+    fi
+    bash tests/docker/build-image.sh /var/run/docker.sock
 }
 
 e2e_tier() {

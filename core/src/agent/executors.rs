@@ -60,8 +60,14 @@ impl Agent {
                     .as_ref()
                     .map(|c| c.uris.clone())
                     .unwrap_or_default(),
+                // The task's user runs the executor and owns the sandbox (Mesos copies it
+                // the same way).
+                user: task.command.as_ref().and_then(|c| c.user.clone()),
                 ..Default::default()
             }),
+            // Checkpointed with the executor, so that the containerizer that launched the
+            // task takes it up after a restart (Mesos `Slave::getExecutorInfo`).
+            container: task.container.clone(),
             name: Some(format!("Command Executor (Task: {})", task.task_id.value)),
             source: Some(task.task_id.value.clone()),
             resources: resources.into_protos(),
@@ -131,6 +137,12 @@ impl Agent {
             path: meta_exec.join("runs").join("latest"),
             target: container_id.clone(),
         });
+        let resources: Vec<v1::Resource> = info
+            .resources
+            .iter()
+            .chain(first_task.resources.iter())
+            .cloned()
+            .collect();
         let mut limits = isolator::Limits::of(&info.resources);
         let task_limits = isolator::Limits::of(&first_task.resources);
         limits.cpus += task_limits.cpus;
@@ -153,6 +165,8 @@ impl Agent {
             task_command: command_executor
                 .then(|| first_task.command.clone())
                 .flatten(),
+            task: command_executor.then(|| first_task.clone()),
+            resources,
         })));
         self.emit(ids.attach(wd, &sandbox, &owner));
         tracing::info!(framework_id, executor_id = %eid, %container_id, "launching executor");

@@ -68,6 +68,9 @@ pub fn flags() -> Flags {
         .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
         .flag(Flag::bool("quiet", "Log errors only").default(false))
         .flag(Flag::path("log_dir", "Accepted for compatibility; remesos logs to stderr"));
+    for flag in containerizer_flags() {
+        flags.add(flag);
+    }
     for flag in image_flags() {
         flags.add(flag);
     }
@@ -77,6 +80,102 @@ pub fn flags() -> Flags {
     // Mesos's other security flags: accepted only with values that leave them off.
     crate::security::declare(&mut flags, crate::security::Daemon::Agent);
     flags
+}
+
+/// The containerizers' flags (Mesos's names and defaults, src/slave/flags.cpp):
+/// `--containerizers` and the docker containerizer's.
+pub fn containerizer_flags() -> Vec<Flag> {
+    vec![
+        Flag::string(
+            "containerizers",
+            "Comma-separated containerizers, asked in order for each executor: mesos \
+             (processes on the host) and docker (DOCKER containers through dockerd)",
+        )
+        .default("mesos"),
+        Flag::string("docker", "The docker CLI the docker containerizer runs").default("docker"),
+        Flag::path("docker_socket", "The socket of dockerd").default("/var/run/docker.sock"),
+        Flag::string(
+            "docker_config",
+            "Docker credentials for pulls: the path (or file:// URL) of a docker config \
+             file (config.json or .dockercfg format), or its JSON text",
+        ),
+        Flag::bool(
+            "docker_kill_orphans",
+            "Remove mesos-* docker containers this agent does not know on recovery (set \
+             false when several agents share one dockerd)",
+        )
+        .default(true),
+        Flag::duration(
+            "docker_remove_delay",
+            "How long an exited docker container is kept before it is removed",
+        )
+        .default(Duration::from_secs(6 * 3600)),
+        Flag::string(
+            "docker_mesos_image",
+            "Not supported: the agent does not run in a docker container",
+        ),
+    ]
+}
+
+/// The containerizers of `--containerizers` and, with `docker` among them, the docker
+/// containerizer's settings — checked against the running dockerd, as Mesos's agent does
+/// at start (a setting that cannot be honoured stops the agent).
+fn containerizers(
+    loaded: &LoadedFlags,
+    work_dir: &std::path::Path,
+    cfs: bool,
+) -> Result<
+    (
+        Vec<super::containerizer::Kind>,
+        Option<super::containerizer::docker::Settings>,
+    ),
+    String,
+> {
+    use super::containerizer::{Kind, docker};
+    let kinds =
+        super::containerizer::parse_kinds(loaded.get_str("containerizers").unwrap_or("mesos"))?;
+    if loaded.get_str("docker_mesos_image").is_some() {
+        return Err("--docker_mesos_image is not supported: run the agent on the host".into());
+    }
+    if !kinds.contains(&Kind::Docker) {
+        return Ok((kinds, None));
+    }
+    let sandbox_directory = loaded
+        .get_str("sandbox_directory")
+        .unwrap_or("/mnt/mesos/sandbox")
+        .to_string();
+    if !sandbox_directory.starts_with('/')
+        || sandbox_directory.contains(':')
+        || std::path::Path::new(&sandbox_directory)
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "invalid --sandbox_directory '{sandbox_directory}': expected an absolute path"
+        ));
+    }
+    let config_dir = match loaded.get_str("docker_config") {
+        Some(value) => Some(docker::write_config(value, &work_dir.join("docker"))?),
+        None => None,
+    };
+    let settings = docker::Settings {
+        docker: PathBuf::from(loaded.get_str("docker").unwrap_or("docker")),
+        socket: PathBuf::from(
+            loaded
+                .get_str("docker_socket")
+                .unwrap_or("/var/run/docker.sock"),
+        ),
+        config_dir,
+        sandbox_directory,
+        kill_orphans: loaded.get_bool("docker_kill_orphans").unwrap_or(true),
+        remove_delay: loaded
+            .get_duration("docker_remove_delay")
+            .unwrap_or(Duration::from_secs(6 * 3600)),
+        cfs,
+    };
+    let version = settings.validate()?;
+    tracing::info!(%version, socket = %settings.socket.display(), "docker containerizer");
+    Ok((kinds, Some(settings)))
 }
 
 /// The mesos containerizer's image flags (src/slave/flags.cpp); containerizer/provisioner
@@ -290,6 +389,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
     if let Some(hierarchy) = &isolation.hierarchy {
         tracing::info!(?hierarchy, "cgroups isolation");
     }
+    let (containerizers, docker) = containerizers(loaded, &work_dir, isolation.enable_cfs)?;
     let fetch = super::fetcher::FetchOptions {
         frameworks_home: loaded.get_str("frameworks_home").map(PathBuf::from),
         stall_timeout: loaded
@@ -353,6 +453,8 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             loaded,
             crate::security::Daemon::Agent,
         )?),
+        containerizers,
+        docker,
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
 }

@@ -217,7 +217,9 @@ impl Agent {
             tracing::warn!(%framework_id, task_id = %task.task_id.value, "ignoring a task of a terminating framework");
             return;
         }
-        if let Some(error) = unsupported_container(&task, &executor_info) {
+        if let Some(error) =
+            unsupported_container(&self.config.containerizers, &task, &executor_info)
+        {
             self.local_update(
                 now,
                 &framework_id,
@@ -333,7 +335,7 @@ impl Agent {
         }
         if let Some(error) = tasks
             .iter()
-            .find_map(|t| unsupported_container(t, &executor_info))
+            .find_map(|t| unsupported_container(&self.config.containerizers, t, &executor_info))
         {
             for task in &tasks {
                 self.local_update(
@@ -654,18 +656,32 @@ pub(super) fn validate_launch_ids<'a>(
     })
 }
 
-/// DOCKER containers need a container engine, which these machines lack: such tasks fail at
-/// once with a clear message. MESOS containers, with or without an image, go to the mesos
-/// containerizer (which fails the launch when it cannot provision the image).
+/// A container this agent cannot run fails its task at once with a message that says what
+/// to change: a DOCKER container needs the docker containerizer (`--containerizers` with
+/// `docker`; Mesos's composing containerizer answers "not supported" the same way). MESOS
+/// containers, with or without an image, go to the mesos containerizer (which fails the
+/// launch when it cannot provision the image).
 pub(super) fn unsupported_container(
+    containerizers: &[super::containerizer::Kind],
     task: &v1::TaskInfo,
     executor: &v1::ExecutorInfo,
 ) -> Option<String> {
+    use super::containerizer::Kind;
     for container in task.container.iter().chain(executor.container.iter()) {
-        if container.r#type == v1::container_info::Type::Docker as i32 || container.docker.is_some()
-        {
+        let docker = container.r#type == v1::container_info::Type::Docker as i32;
+        if docker && !containerizers.contains(&Kind::Docker) {
             return Some(
-                "Docker containers are not supported by this agent (no container engine)".into(),
+                "Docker containers need the docker containerizer: start the agent with \
+                 --containerizers=mesos,docker"
+                    .into(),
+            );
+        }
+        if docker && container.docker.is_none() {
+            return Some("A DOCKER container needs ContainerInfo.docker with an image".into());
+        }
+        if !docker && container.docker.is_some() {
+            return Some(
+                "ContainerInfo.docker is set but the container's type is not DOCKER".into(),
             );
         }
     }

@@ -112,6 +112,11 @@ pub struct Config {
     pub security: authn::Settings,
     /// The local authorizer (`--acls`); allows everything without ACLs.
     pub authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
+    /// `--containerizers`, in order (containerizer/mod.rs).
+    pub containerizers: Vec<containerizer::Kind>,
+    /// The docker containerizer's settings (`--docker`, `--docker_socket`, ...), when
+    /// `--containerizers` names it.
+    pub docker: Option<containerizer::docker::Settings>,
 }
 
 pub use crate::common::time::Time;
@@ -136,6 +141,10 @@ pub struct Launch {
     /// A command task's own command (set only for the command executor): what
     /// `docker/runtime` merges with the image's Entrypoint and Cmd.
     pub task_command: Option<v1::CommandInfo>,
+    /// The task of a command executor (the docker containerizer runs it in its image).
+    pub task: Option<v1::TaskInfo>,
+    /// The executor's and its first tasks' resources (ports for docker port mappings).
+    pub resources: Vec<v1::Resource>,
 }
 
 #[derive(Debug)]

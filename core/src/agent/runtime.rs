@@ -169,20 +169,24 @@ pub fn spawn(
         terminated: terminated_rx,
     };
     let backoff_factor = agent.config.registration_backoff_factor;
-    let mut containerizer = posix_containerizer(&agent, handle.clone());
-    containerizer.recover(
-        recovered
-            .into_iter()
-            .map(
-                |(framework_id, executor_id, container_id, pid)| containerizer::Recovered {
-                    framework_id,
-                    executor_id,
-                    container_id,
-                    pid,
-                },
-            )
-            .collect(),
-    );
+    let mut containerizer = containerizer(&agent, handle.clone());
+    let recovered = recovered
+        .into_iter()
+        .map(|(framework_id, executor_id, container_id, pid)| {
+            // The checkpointed ExecutorInfo's container decides who takes it up.
+            let container = ExecutorKey::parse(&framework_id, &executor_id)
+                .and_then(|key| agent.executor(&key))
+                .and_then(|e| e.info.container.clone());
+            containerizer::Recovered {
+                framework_id,
+                executor_id,
+                container_id,
+                pid,
+                container,
+            }
+        })
+        .collect();
+    containerizer.recover(recovered);
     let runtime = Runtime {
         agent,
         master: None,
@@ -202,13 +206,15 @@ pub fn spawn(
     handle
 }
 
-/// The posix containerizer with the agent's settings, reporting to the agent's actor.
-fn posix_containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containerizer> {
+/// The containerizers of `--containerizers` behind Mesos's composing one, with the agent's
+/// settings, reporting to the agent's actor.
+fn containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containerizer> {
     let settings = containerizer::posix::LaunchSettings {
         clear_env: agent.config.executor_environment.is_some(),
         fetch: agent.config.fetch.clone(),
         isolation: agent.config.isolation.clone(),
         launcher_dir: agent.config.launcher_dir.clone(),
+        executor_as_agent: false,
         provisioner: agent.config.images.clone().map(|images| {
             let provisioner = containerizer::provisioner::Provisioner::new(images);
             provisioner.spawn_gc();
@@ -243,7 +249,26 @@ fn posix_containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containeri
             },
         });
     });
-    Box::new(containerizer::posix::Posix::new(settings, report))
+    let mut members: Vec<(containerizer::Kind, Box<dyn Containerizer>)> = Vec::new();
+    for kind in &agent.config.containerizers {
+        let member: Box<dyn Containerizer> = match kind {
+            containerizer::Kind::Mesos => Box::new(containerizer::posix::Posix::new(
+                settings.clone(),
+                report.clone(),
+            )),
+            containerizer::Kind::Docker => match &agent.config.docker {
+                Some(docker) => Box::new(containerizer::docker::Docker::new(
+                    docker.clone(),
+                    settings.clone(),
+                    report.clone(),
+                )),
+                // flags.rs always sets it with `docker` in --containerizers.
+                None => continue,
+            },
+        };
+        members.push((*kind, member));
+    }
+    Box::new(containerizer::Composing::new(members, report))
 }
 
 /// The master session's shell: connects to the leader the detector names, registers,

@@ -35,6 +35,8 @@ fn config() -> Config {
         flags: vec![],
         security: Default::default(),
         authorizer: Default::default(),
+        containerizers: vec![super::containerizer::Kind::Mesos],
+        docker: None,
     }
 }
 
@@ -47,9 +49,12 @@ struct H {
 
 impl H {
     fn new() -> H {
+        H::with_config(config())
+    }
+    fn with_config(config: Config) -> H {
         let start = Instant::now();
         let mut agent = Agent::new(
-            config(),
+            config,
             Time {
                 mono: start,
                 wall: 1e9,
@@ -639,11 +644,8 @@ fn a_launch_with_invalid_ids_is_dropped() {
     );
 }
 
-#[test]
-fn docker_containers_fail_with_a_clear_message() {
-    let mut h = H::new();
-    let now = h.now();
-    let run = wire::RunTask {
+fn docker_run_task() -> wire::RunTask {
+    wire::RunTask {
         framework: v1::FrameworkInfo {
             user: "u".into(),
             name: "f".into(),
@@ -666,8 +668,17 @@ fn docker_containers_fail_with_a_clear_message() {
         },
         executor: None,
         allocation_info: vec![],
-    };
-    h.agent.from_master(now, FromMaster::RunTask(run));
+    }
+}
+
+/// Mesos's composing containerizer answers "not supported" for a DOCKER container when the
+/// docker containerizer is not enabled: the task fails at once, saying which flag to set.
+#[test]
+fn docker_containers_without_the_docker_containerizer_fail_saying_which_flag() {
+    let mut h = H::new();
+    let now = h.now();
+    h.agent
+        .from_master(now, FromMaster::RunTask(docker_run_task()));
     h.pump();
     assert!(
         h.take(|e| if let Effect::Launch(l) = e {
@@ -688,7 +699,49 @@ fn docker_containers_fail_with_a_clear_message() {
             }
         })
         .collect();
-    assert!(messages[0].contains("Docker"), "{messages:?}");
+    assert!(
+        messages[0].contains("--containerizers=mesos,docker"),
+        "{messages:?}"
+    );
+}
+
+/// Mesos `Slave::getExecutorInfo`: a command task's ContainerInfo is copied into its
+/// executor's (checkpointed, so the same containerizer recovers it), and the launch carries
+/// the container and the task for the docker containerizer.
+#[test]
+fn a_docker_command_task_launches_with_its_container_checkpointed_in_the_executor() {
+    let mut config = config();
+    config.containerizers = vec![
+        super::containerizer::Kind::Mesos,
+        super::containerizer::Kind::Docker,
+    ];
+    let mut h = H::with_config(config);
+    let now = h.now();
+    let mut run = docker_run_task();
+    run.task.container.as_mut().unwrap().docker = Some(v1::container_info::DockerInfo {
+        image: "busybox".into(),
+        ..Default::default()
+    });
+    h.agent.from_master(now, FromMaster::RunTask(run.clone()));
+    h.pump();
+    let launches = h.take(|e| {
+        if let Effect::Launch(l) = e {
+            Some(l.clone())
+        } else {
+            None
+        }
+    });
+    assert_eq!(launches.len(), 1, "{:?}", h.effects);
+    assert_eq!(launches[0].container, run.task.container);
+    assert_eq!(
+        launches[0].task.as_ref().map(|t| &t.task_id),
+        Some(&run.task.task_id)
+    );
+    let key = super::ExecutorKey::parse("F", "d").unwrap();
+    assert_eq!(
+        h.agent.executor(&key).unwrap().info.container,
+        run.task.container
+    );
 }
 
 fn custom_executor(mem: f64) -> v1::ExecutorInfo {

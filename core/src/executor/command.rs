@@ -97,6 +97,8 @@ pub struct Config {
     pub task_environment: Option<v1::Environment>,
     /// The executor's own environment, the base of the task's.
     pub environment: Vec<(String, String)>,
+    /// Docker mode: the task runs in this container (`super::docker`).
+    pub docker: Option<super::docker::DockerRun>,
     /// `--rootfs`: the task runs inside this root filesystem (executor/rootfs.rs), its
     /// working directory a path inside it.
     pub rootfs: Option<PathBuf>,
@@ -165,6 +167,9 @@ pub struct CommandExecutor {
     pending: Vec<(Vec<u8>, bool)>,
     /// The agent is unreachable for good: exit once the task is reaped.
     agent_gone: bool,
+    /// The task's container was killed for its memory limit (docker mode): the message
+    /// its TASK_FAILED carries.
+    memory_limited: Option<String>,
     /// How the command was started (the base of COMMAND checks).
     spec: Option<LaunchSpec>,
     /// The task's check and health check, from the start of the command.
@@ -193,6 +198,7 @@ impl CommandExecutor {
             acknowledged_any: false,
             pending: Vec::new(),
             agent_gone: false,
+            memory_limited: None,
             spec: None,
             checks: TaskChecks::default(),
             last_status: None,
@@ -430,6 +436,13 @@ impl CommandExecutor {
         Vec::new()
     }
 
+    /// The task's container reached its memory limit (docker mode: `State.OOMKilled`);
+    /// its exit, reported next, ends it `TASK_FAILED` with
+    /// `REASON_CONTAINER_LIMITATION_MEMORY` and `message`.
+    pub fn on_memory_limited(&mut self, message: String) {
+        self.memory_limited = Some(message);
+    }
+
     /// The command exited; `wait_status` is the raw status from `waitpid`.
     pub fn on_exited(&mut self, now: Instant, wait_status: i32) -> Vec<Effect> {
         let Some(task) = &self.task else {
@@ -440,6 +453,16 @@ impl CommandExecutor {
         self.escalation_at = None;
         self.completion_at = None;
         self.checks.pause();
+        if let Some(message) = self.memory_limited.take() {
+            tracing::info!(task_id = %task_id.value, %message, "task terminated");
+            return self.terminal(
+                now,
+                &task_id,
+                TaskState::TaskFailed,
+                Some(Reason::ContainerLimitationMemory),
+                message,
+            );
+        }
         let (state, reason) = if self.killed_by_max_completion_time {
             (
                 TaskState::TaskFailed,
@@ -798,6 +821,9 @@ pub(crate) async fn sleep_until(deadline: Option<Instant>) {
 /// Runs the command executor until it should exit; returns the exit status.
 pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
     let mut connection = Connection::new(&env, format);
+    let docker = config.docker.clone();
+    // Docker mode: the container's status, sent with TASK_RUNNING.
+    let mut container_status: Option<v1::ContainerStatus> = None;
     let mut executor = CommandExecutor::new(config);
     let mut child: Option<tokio::process::Child> = None;
     // The task's process group (its pid, as it leads its own group).
@@ -814,24 +840,37 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
     loop {
         while let Some(effect) = effects.pop_front() {
             match effect {
-                Effect::Update(status) => {
+                Effect::Update(mut status) => {
                     let state = TaskState::try_from(status.state).ok();
+                    if state == Some(TaskState::TaskRunning) && container_status.is_some() {
+                        status.container_status = container_status.clone();
+                    }
                     if let Err(e) = connection.update(*status).await {
                         // Kept by the connection; it goes out again with the next SUBSCRIBE.
                         tracing::warn!(?state, error = %e, "status update not delivered yet");
                     }
                 }
                 Effect::Launch(spec) => {
-                    let result = spawn(&spec).map(|c| {
+                    let spawned = match &docker {
+                        Some(docker) => docker.spawn(&spec),
+                        None => spawn(&spec),
+                    };
+                    let result = spawned.map(|c| {
                         let pid = c.id().unwrap_or(0);
                         process_group = i32::try_from(pid).ok().filter(|p| *p > 0);
                         child = Some(c);
                         pid
                     });
+                    // Docker mode: TASK_RUNNING once the container runs, with its address.
+                    if let (Some(docker), Some(c)) = (&docker, child.as_mut()) {
+                        container_status = docker.wait_running(c).await;
+                    }
                     effects.extend(executor.on_launched(Instant::now(), result));
                 }
                 Effect::Signal(signal) => {
-                    if let Some(pgid) = process_group {
+                    if let Some(docker) = &docker {
+                        docker.signal(signal).await;
+                    } else if let Some(pgid) = process_group {
                         let result = match (
                             rustix::process::Pid::from_raw(pgid),
                             rustix::process::Signal::from_named_raw(signal),
@@ -874,6 +913,11 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
             },
             status = wait_child(&mut child) => {
                 child = None;
+                if let Some(docker) = &docker
+                    && docker.oom_killed().await
+                {
+                    executor.on_memory_limited(super::docker::memory_limit_message(&docker.container));
+                }
                 match status {
                     Ok(status) => effects.extend(executor.on_exited(Instant::now(), status)),
                     Err(e) => {

@@ -79,6 +79,7 @@ impl Containerizer for Posix {
             executor_id,
             container_id,
             pid,
+            ..
         } in recovered
         {
             match pid.filter(|p| super::super::isolator::alive(*p)) {
@@ -193,13 +194,17 @@ pub struct LaunchSettings {
     pub isolation: super::super::isolator::Isolation,
     /// Where `remesos` lives: the fetcher runs as `remesos fetcher`.
     pub launcher_dir: PathBuf,
+    /// The executor's process runs as the agent's user even when the task has one (the
+    /// sandbox and the fetch are still the task's user's): the docker containerizer's
+    /// executor talks to dockerd, which only the agent's user may (docker.rs).
+    pub executor_as_agent: bool,
     /// Container images (`--image_providers`); `None` refuses them.
     pub provisioner: Option<super::provisioner::Provisioner>,
 }
 
 /// Prepares the sandbox (directories, `latest` link, fetched URIs) and starts the executor;
 /// reports its pid and, later, how it ended.
-async fn launch_executor(report: Reporter, launch: Launch, settings: LaunchSettings) {
+pub(super) async fn launch_executor(report: Reporter, launch: Launch, settings: LaunchSettings) {
     let exited = |status: Option<i32>, error: Option<String>| ContainerEvent::Exited {
         framework_id: launch.framework_id.clone(),
         executor_id: launch.executor_id.clone(),
@@ -328,7 +333,7 @@ async fn prepare_and_spawn(
         sandbox,
         &environment,
         settings.clear_env,
-        creds,
+        creds.filter(|_| !settings.executor_as_agent),
         &confinement,
     )
     .map_err(|e| {
