@@ -11,7 +11,8 @@
 //!          executors.rs     launching executors into containers, their start, limits, exit
 //!          updates.rs       every status update -> status_update::Manager (streams, retries)
 //!          recovery.rs      taking up checkpointed state after a restart
-//!          gc.rs            completed executors and frameworks; termination when idle
+//!          gc/              completed executors and frameworks; termination when idle;
+//!                           their directories' garbage collection (schedule, disk usage)
 //!        decisions leave as Effects
 //!                                     |
 //!                                     v
@@ -109,6 +110,8 @@ pub struct Config {
     pub security: authn::Settings,
     /// The local authorizer (`--acls`); allows everything without ACLs.
     pub authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
+    /// `--gc_delay`, `--gc_disk_headroom`, `--disk_watch_interval`.
+    pub gc: gc::GcConfig,
 }
 
 pub use crate::common::time::Time;
@@ -178,6 +181,14 @@ pub enum Effect {
         paths: Vec<String>,
         user: String,
     },
+    /// Set a directory's modification time to now: its garbage collection counts from it,
+    /// also after a restart (Mesos's `os::utime` before `garbageCollect`).
+    Touch {
+        path: PathBuf,
+    },
+    /// Detach these directories' `/files` names and remove them (gc/sweep.rs); the runtime
+    /// reports how each ended to [`Agent::gc_removed`].
+    Remove(Vec<gc::collector::Removal>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,6 +238,9 @@ pub struct Executor {
     pub limitation: Option<(v1::task_status::Reason, String)>,
     /// Recovered after an agent restart and not yet resubscribed.
     pub recovered: bool,
+    /// A run that had ended before an agent restart: its directories' mtimes, which its
+    /// garbage collection counts from (gc/).
+    pub recovered_times: Option<gc::RunTimes>,
 }
 
 #[derive(Debug)]
@@ -355,6 +369,8 @@ pub struct Agent {
     /// DOWN): once its executors are gone, it terminates.
     pub terminating: bool,
     terminate_emitted: bool,
+    /// The directories scheduled for removal (gc/).
+    pub gc: gc::collector::Collector,
     outbox: Vec<Effect>,
 }
 
@@ -380,6 +396,7 @@ impl Agent {
             start_time: now.wall,
             terminating: false,
             terminate_emitted: false,
+            gc: Default::default(),
             outbox: Vec::new(),
         }
     }
@@ -502,11 +519,16 @@ impl Agent {
                 ExecutorState::Terminating => executor.kill_deadline,
                 _ => None,
             });
-        executors.chain(self.updates.next_deadline()).min()
+        executors
+            .chain(self.updates.next_deadline())
+            .chain(self.gc.next_deadline())
+            .min()
     }
 
-    /// Periodic work: executor registration and shutdown deadlines, update retries.
+    /// Periodic work: executor registration and shutdown deadlines, update retries,
+    /// directories due for removal.
     pub fn tick(&mut self, now: Time) {
+        self.gc_due(now);
         let mut expired = Vec::new();
         let mut kills = Vec::new();
         for (fid, framework) in &mut self.frameworks {
