@@ -72,6 +72,7 @@ pub fn router(
         .route("/state", any(state))
         .route("/state.json", any(state))
         .route("/flags", any(flags))
+        .merge(super::monitor::routes())
         .route_layer(guard(Realm::ReadOnly));
     let routes = executor
         .merge(readwrite)

@@ -26,6 +26,7 @@
 //!
 //! - `fetcher`: CommandInfo.URI download and extraction into a sandbox.
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
+//! - `monitor`: `/monitor/statistics` and `/containers`, the containers' usage.
 //! - `status_update`: per-task update streams, checkpointed, retried until acknowledged.
 //! - `launcher`: detached executor processes; `paths`: Mesos's work_dir layout.
 
@@ -46,6 +47,7 @@ pub mod http;
 pub mod isolator;
 pub mod launcher;
 mod master_link;
+pub mod monitor;
 pub mod paths;
 pub mod recovery;
 pub mod runtime;

@@ -195,7 +195,8 @@ pub fn spawn(
     // time, gc/sweep.rs).
     let work_dir = agent.config.work_dir.clone();
     let sweeper = super::gc::sweep::Sweeper::new(&work_dir);
-    tokio::task::spawn_blocking(move || super::gc::sweep::empty_trash(&work_dir));
+    let mine = sweeper.trash().to_path_buf();
+    tokio::task::spawn_blocking(move || super::gc::sweep::empty_trash(&work_dir, &mine));
     let runtime = Runtime {
         sweeper,
         inbox: handle.clone(),

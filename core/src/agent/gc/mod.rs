@@ -345,7 +345,7 @@ impl Agent {
             }
         };
         let age = self.config.gc.max_allowed_age(usage);
-        tracing::info!(
+        tracing::debug!(
             usage = format!("{:.2}%", usage * 100.0),
             max_allowed_age = %crate::duration::format_duration(age),
             "current disk usage"

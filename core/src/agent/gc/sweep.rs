@@ -14,8 +14,9 @@
 //!    through a dangling mount), then the tree is deleted without following symlinks
 //!    (`std::fs::remove_dir_all` opens each directory relative to its parent, `O_NOFOLLOW`).
 //!
-//! `<work_dir>/.gc/` holds only garbage: what a crash left there is deleted at the next
-//! start ([`empty_trash`]).
+//! `<work_dir>/.gc/` holds only garbage, in one directory per agent run: what an earlier
+//! run (a crash) left there is deleted at the next start ([`empty_trash`]), beside this
+//! run's own removals.
 
 use std::path::{Path, PathBuf};
 
@@ -50,8 +51,15 @@ struct Item {
 impl Sweeper {
     pub fn new(work_dir: &Path) -> Sweeper {
         Sweeper {
-            trash: work_dir.join(TRASH),
+            trash: work_dir
+                .join(TRASH)
+                .join(crate::common::id::ContainerId::random().as_str()),
         }
+    }
+
+    /// Where this run's removals are moved to.
+    pub fn trash(&self) -> &Path {
+        &self.trash
     }
 
     /// Step 1: takes each path out of the layout (see the module doc).
@@ -136,14 +144,15 @@ pub fn delete(batch: Batch) -> Vec<(PathBuf, Outcome)> {
         .collect()
 }
 
-/// Deletes what a previous run left in `<work_dir>/.gc/` (blocking).
-pub fn empty_trash(work_dir: &Path) {
+/// Deletes what earlier runs left in `<work_dir>/.gc/`, all but `mine` (blocking).
+pub fn empty_trash(work_dir: &Path, mine: &Path) {
     let trash = work_dir.join(TRASH);
     let Ok(entries) = std::fs::read_dir(&trash) else {
         return;
     };
     let items = entries
         .flatten()
+        .filter(|e| e.path() != mine)
         .map(|e| Item {
             path: e.path(),
             now_at: e.path(),
@@ -308,7 +317,20 @@ mod tests {
         std::fs::create_dir_all(dir.join("runs/c2")).unwrap();
         assert_eq!(delete(batch), [(dir.clone(), Outcome::Removed)]);
         assert!(dir.join("runs/c2").exists());
-        assert_eq!(std::fs::read_dir(wd.join(TRASH)).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(wd.join(TRASH)).unwrap().count(), 1);
+        let _ = std::fs::remove_dir_all(&wd);
+    }
+
+    #[test]
+    fn leftovers_of_earlier_runs_are_emptied_but_not_this_runs_removals() {
+        let wd = scratch("leftovers");
+        let earlier = wd.join(TRASH).join("earlier-run/some-sandbox");
+        std::fs::create_dir_all(&earlier).unwrap();
+        let sweeper = Sweeper::new(&wd);
+        std::fs::create_dir_all(sweeper.trash().join("in-flight")).unwrap();
+        empty_trash(&wd, sweeper.trash());
+        assert!(!wd.join(TRASH).join("earlier-run").exists());
+        assert!(sweeper.trash().join("in-flight").exists());
         let _ = std::fs::remove_dir_all(&wd);
     }
 
