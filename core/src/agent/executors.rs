@@ -91,6 +91,8 @@ impl Agent {
         let Some(ids) = self.run_ids(key, &container_id) else {
             return;
         };
+        // An executor launched again under its old id: its directories stay.
+        self.unschedule_executor(key);
         let sandbox = paths::sandbox(
             &self.config.work_dir,
             &ids.agent,
@@ -187,6 +189,7 @@ impl Agent {
             limits,
             limitation: None,
             recovered: false,
+            recovered_times: None,
         };
         if let Some(f) = self.frameworks.get_mut(framework_id) {
             f.executors.insert(eid, executor);
@@ -500,7 +503,7 @@ impl Agent {
                 },
             ))));
         }
-        self.gc_framework(framework_id);
+        self.gc_framework(now, framework_id);
     }
 
     /// The live executors' containers to kill when the agent stops: all of them, or only

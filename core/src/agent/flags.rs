@@ -64,6 +64,32 @@ pub fn flags() -> Flags {
                 .default(Duration::from_secs(1)),
         )
         .flag(Flag::string("recover", "reconnect or cleanup").default("reconnect"))
+        .flag(
+            Flag::duration(
+                "gc_delay",
+                "Maximum time to wait before removing a terminated executor's or a completed \
+                 framework's directories (sandboxes and checkpoints); shorter as the disk fills",
+            )
+            .default(super::gc::DEFAULT_GC_DELAY),
+        )
+        .flag(
+            Flag::f64(
+                "gc_disk_headroom",
+                "Disk share kept free: directories at least \
+                 `gc_delay * max(0.0, 1.0 - gc_disk_headroom - disk usage)` old are removed \
+                 every --disk_watch_interval; between 0.0 and 1.0",
+            )
+            .default(super::gc::DEFAULT_GC_DISK_HEADROOM)
+            .validator(super::gc::validate_headroom),
+        )
+        .flag(
+            Flag::duration(
+                "disk_watch_interval",
+                "How often the work_dir's disk usage is checked (drives the early removal \
+                 of sandboxes)",
+            )
+            .default(super::gc::DEFAULT_DISK_WATCH_INTERVAL),
+        )
         .flag(Flag::bool("switch_user", "Run tasks as their user when running as root").default(true))
         .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
         .flag(Flag::bool("quiet", "Log errors only").default(false))
@@ -419,7 +445,22 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             ));
         }
     }
+    let gc = super::gc::GcConfig {
+        delay: loaded
+            .get_duration("gc_delay")
+            .unwrap_or(super::gc::DEFAULT_GC_DELAY),
+        disk_headroom: loaded
+            .get_f64("gc_disk_headroom")
+            .unwrap_or(super::gc::DEFAULT_GC_DISK_HEADROOM),
+        disk_watch_interval: loaded
+            .get_duration("disk_watch_interval")
+            .unwrap_or(super::gc::DEFAULT_DISK_WATCH_INTERVAL),
+    };
+    if gc.disk_watch_interval.is_zero() {
+        return Err("invalid --disk_watch_interval: must be more than 0secs".to_string());
+    }
     let config = Config {
+        gc,
         work_dir,
         hostname,
         ip,

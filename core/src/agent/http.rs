@@ -84,6 +84,7 @@ pub fn router(
         .route("/state", any(state))
         .route("/state.json", any(state))
         .route("/flags", any(flags))
+        .merge(super::monitor::routes())
         .route_layer(guard(Realm::ReadOnly));
     let routes = executor
         .merge(readwrite)
@@ -818,6 +819,16 @@ pub fn metrics_map(a: &Agent) -> Vec<(String, f64)> {
             c.container_launch_errors as f64,
         ),
     ];
+    // Mesos's GarbageCollectorProcess::Metrics (src/slave/gc.cpp).
+    m.push((
+        "gc/path_removals_succeeded".to_string(),
+        a.gc.succeeded as f64,
+    ));
+    m.push(("gc/path_removals_failed".to_string(), a.gc.failed as f64));
+    m.push((
+        "gc/path_removals_pending".to_string(),
+        a.gc.pending() as f64,
+    ));
     for name in ["cpus", "mem", "disk", "gpus"] {
         let t = total.scalar(name);
         let u = used.unallocated().scalar(name);

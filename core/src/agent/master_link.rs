@@ -274,6 +274,11 @@ impl Agent {
 
     /// Records (or refreshes) the FrameworkInfo of a framework launching on this agent.
     pub(super) fn admit_framework(&mut self, framework_id: &str, info: &v1::FrameworkInfo) {
+        // A framework new here (again): its old directories are no longer garbage
+        // (Mesos's `Slave::run` unschedules them).
+        if !self.frameworks.contains_key(framework_id) {
+            self.unschedule_framework(framework_id);
+        }
         self.frameworks
             .entry(framework_id.to_string())
             .or_insert_with(|| Framework {
@@ -585,7 +590,7 @@ impl Agent {
         for eid in executors {
             self.shutdown_executor(now, framework_id, &eid);
         }
-        self.gc_framework(framework_id);
+        self.gc_framework(now, framework_id);
     }
 
     pub(super) fn framework_terminating(&self, framework_id: &str) -> bool {

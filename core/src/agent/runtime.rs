@@ -73,6 +73,10 @@ pub enum Command {
         error: Option<String>,
     },
     Read(ReadFn),
+    /// The work_dir's filesystem usage (0..1), measured every `--disk_watch_interval`.
+    DiskUsage(Result<f64, String>),
+    /// How the removals of an [`Effect::Remove`] ended.
+    GcRemoved(Vec<(PathBuf, super::gc::collector::Outcome)>),
     /// Agent shutdown: kills the executors (all of them, or only those of frameworks that
     /// do not checkpoint, which a restarted agent could not take up); replies when the
     /// signals are sent.
@@ -150,6 +154,10 @@ struct Runtime {
     files: super::files::SharedFiles,
     next_conn: ConnId,
     terminated: tokio::sync::watch::Sender<bool>,
+    /// Takes removed directories out of the work_dir's layout (gc/sweep.rs).
+    sweeper: super::gc::sweep::Sweeper,
+    /// This actor's own inbox: where deletions and disk usage, done off the actor, report.
+    inbox: AgentHandle,
 }
 
 /// Starts the agent actor and its master session; `master` is a fixed address or a
@@ -187,7 +195,15 @@ pub fn spawn(
         })
         .collect();
     containerizer.recover(recovered);
+    // What a crash left half-deleted goes first (off the actor; deletions run one at a
+    // time, gc/sweep.rs).
+    let work_dir = agent.config.work_dir.clone();
+    let sweeper = super::gc::sweep::Sweeper::new(&work_dir);
+    let mine = sweeper.trash().to_path_buf();
+    tokio::task::spawn_blocking(move || super::gc::sweep::empty_trash(&work_dir, &mine));
     let runtime = Runtime {
+        sweeper,
+        inbox: handle.clone(),
         agent,
         master: None,
         executors: HashMap::new(),
@@ -458,6 +474,15 @@ impl Runtime {
         if let Some(interval) = &mut oom_check {
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
+        // Mesos's `checkDiskUsage`: first one interval after the start, then every interval.
+        let watch = self.agent.config.gc.disk_watch_interval;
+        let mut disk_watch = Some(tokio::time::interval_at(
+            tokio::time::Instant::now() + watch,
+            watch,
+        ));
+        if let Some(interval) = &mut disk_watch {
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
         self.perform();
         loop {
             let deadline = self
@@ -472,6 +497,7 @@ impl Runtime {
                 }
                 () = sleep_until(deadline) => {}
                 _ = tick(&mut oom_check) => self.check_limits(None),
+                _ = tick(&mut disk_watch) => self.measure_disk(),
             }
             // The timers run once due, as the master's do: a command that makes work due at
             // once leaves a deadline in the past, which the next turn sleeps zero time for.
@@ -584,6 +610,8 @@ impl Runtime {
                 );
             }
             Command::Read(f) => f(&self.agent),
+            Command::DiskUsage(usage) => self.agent.check_disk_usage(t, usage),
+            Command::GcRemoved(results) => self.agent.gc_removed(results),
             Command::Shutdown { all, done } => {
                 for container_id in self.agent.containers(all) {
                     self.containerizer.destroy(&container_id);
@@ -591,6 +619,20 @@ impl Runtime {
                 let _ = done.send(());
             }
         }
+    }
+
+    /// Measures the work_dir's filesystem off the actor; the usage comes back as
+    /// [`Command::DiskUsage`].
+    fn measure_disk(&self) {
+        let work_dir = self.agent.config.work_dir.clone();
+        let inbox = self.inbox.clone();
+        tokio::spawn(async move {
+            let usage =
+                tokio::task::spawn_blocking(move || super::gc::sweep::disk_usage(&work_dir))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+            let _ = inbox.send(Command::DiskUsage(usage)).await;
+        });
     }
 
     /// Containers over a limit (`container_id`'s, or all) become limitations (see
@@ -674,6 +716,28 @@ impl Runtime {
                 if let Err(e) = std::os::unix::fs::symlink(&target, &path) {
                     tracing::warn!(path = %path.display(), error = %e, "failed to link");
                 }
+            }
+            Effect::Touch { path } => super::gc::sweep::touch(&path),
+            Effect::Remove(removals) => {
+                // Gone from /files first, then out of the layout (on the actor, in order
+                // with launches), then deleted off the actor.
+                if let Ok(mut files) = self.files.write() {
+                    for path in removals.iter().flat_map(|r| r.detach.iter()) {
+                        files.detach(path);
+                    }
+                }
+                let batch = self.sweeper.take_out(&removals);
+                let inbox = self.inbox.clone();
+                tokio::spawn(async move {
+                    let results =
+                        tokio::task::spawn_blocking(move || super::gc::sweep::delete(batch)).await;
+                    match results {
+                        Ok(results) => {
+                            let _ = inbox.send(Command::GcRemoved(results)).await;
+                        }
+                        Err(e) => tracing::error!(error = %e, "garbage collection failed"),
+                    }
+                });
             }
             Effect::Attach {
                 sandbox,
