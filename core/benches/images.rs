@@ -62,20 +62,7 @@ fn image_task(id: &str, offer: &v1::Offer, image: &str) -> v1::TaskInfo {
             value: Some("true".into()),
             ..Default::default()
         }),
-        container: Some(v1::ContainerInfo {
-            r#type: v1::container_info::Type::Mesos as i32,
-            mesos: Some(v1::container_info::MesosInfo {
-                image: Some(v1::Image {
-                    r#type: v1::image::Type::Docker as i32,
-                    docker: Some(v1::image::Docker {
-                        name: image.into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-            }),
-            ..Default::default()
-        }),
+        container: Some(images::docker_container(image)),
         ..Default::default()
     }
 }
