@@ -232,11 +232,14 @@ fn main() {
             let mut runs = Vec::new();
             for _ in 0..launches {
                 let name = format!("remesos-bench-{}", free_port());
-                if let Some(t) = docker(&["run", "-d", "--name", &name, "--entrypoint", "true", &docker_small]) {
+                if let Some(t) = docker(&[
+                    "run", "-d", "--name", &name, "--entrypoint", "/bin/sh", &docker_small, "-c", "true",
+                ]) {
                     runs.push(t * 1e3);
                 }
                 let _ = docker(&["rm", "-f", &name]);
             }
+            assert!(!runs.is_empty(), "docker run of {docker_small} failed");
             runs.sort_by(f64::total_cmp);
             let (dp50, dp99) = (percentile(&runs, 0.5), percentile(&runs, 0.99));
             println!("docker run -d (same image): p50 {dp50:.0} ms, p99 {dp99:.0} ms; ratio remesos/docker p50 {:.2}", p50 / dp50.max(1e-9));
