@@ -62,20 +62,7 @@ fn image_task(id: &str, offer: &v1::Offer, image: &str) -> v1::TaskInfo {
             value: Some("true".into()),
             ..Default::default()
         }),
-        container: Some(v1::ContainerInfo {
-            r#type: v1::container_info::Type::Mesos as i32,
-            mesos: Some(v1::container_info::MesosInfo {
-                image: Some(v1::Image {
-                    r#type: v1::image::Type::Docker as i32,
-                    docker: Some(v1::image::Docker {
-                        name: image.into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-            }),
-            ..Default::default()
-        }),
+        container: Some(images::docker_container(image)),
         ..Default::default()
     }
 }
@@ -245,11 +232,14 @@ fn main() {
             let mut runs = Vec::new();
             for _ in 0..launches {
                 let name = format!("remesos-bench-{}", free_port());
-                if let Some(t) = docker(&["run", "-d", "--name", &name, "--entrypoint", "true", &docker_small]) {
+                if let Some(t) = docker(&[
+                    "run", "-d", "--name", &name, "--entrypoint", "/bin/sh", &docker_small, "-c", "true",
+                ]) {
                     runs.push(t * 1e3);
                 }
                 let _ = docker(&["rm", "-f", &name]);
             }
+            assert!(!runs.is_empty(), "docker run of {docker_small} failed");
             runs.sort_by(f64::total_cmp);
             let (dp50, dp99) = (percentile(&runs, 0.5), percentile(&runs, 0.99));
             println!("docker run -d (same image): p50 {dp50:.0} ms, p99 {dp99:.0} ms; ratio remesos/docker p50 {:.2}", p50 / dp50.max(1e-9));

@@ -55,6 +55,20 @@ fn temp_dir(name: &str) -> PathBuf {
 // ---------------------------------------------------------------------------------------
 // The cluster and its checks.
 
+/// A directory of `docker save` archives holding `app:1.0` (for `--docker_registry`).
+fn app_archives(dir: &Path) -> PathBuf {
+    let archives = dir.join("archives");
+    std::fs::create_dir_all(&archives).unwrap();
+    let archive = docker_save(
+        "app",
+        "1.0",
+        &[busybox_layer(), app_layer()],
+        image_config(),
+    );
+    std::fs::write(archives.join("app:1.0.tar"), archive).unwrap();
+    archives
+}
+
 fn image_task(id: &str, offer: &v1::Offer, command: Option<&str>, image: &str) -> v1::TaskInfo {
     let mut task = command_task(id, offer, "cpus:0.1;mem:32", command.unwrap_or(""));
     if command.is_none() {
@@ -63,20 +77,7 @@ fn image_task(id: &str, offer: &v1::Offer, command: Option<&str>, image: &str) -
         c.shell = Some(false);
         c.value = None;
     }
-    task.container = Some(v1::ContainerInfo {
-        r#type: v1::container_info::Type::Mesos as i32,
-        mesos: Some(v1::container_info::MesosInfo {
-            image: Some(v1::Image {
-                r#type: v1::image::Type::Docker as i32,
-                docker: Some(v1::image::Docker {
-                    name: image.into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        }),
-        ..Default::default()
-    });
+    task.container = Some(images::docker_container(image));
     task
 }
 
@@ -322,18 +323,7 @@ async fn command_tasks_run_in_a_registry_image_with_its_runtime_volumes_and_pid_
 async fn command_tasks_run_in_images_from_a_docker_save_directory_with_the_copy_backend() {
     require_tools();
     let dir = temp_dir("images-local");
-    let archives = dir.join("archives");
-    std::fs::create_dir_all(&archives).unwrap();
-    std::fs::write(
-        archives.join("app:1.0.tar"),
-        docker_save(
-            "app",
-            "1.0",
-            &[busybox_layer(), app_layer()],
-            image_config(),
-        ),
-    )
-    .unwrap();
+    let archives = app_archives(&dir);
     let store = dir.join("store");
     let (_master, master) = spawn_master(&dir).await;
     let flags = image_flags(
@@ -562,18 +552,7 @@ async fn bad_images_and_registries_fail_the_task_and_leave_the_agent_healthy() {
 async fn a_restarted_agent_recovers_a_running_image_task_and_cleans_up_after_it() {
     require_tools();
     let dir = temp_dir("images-recover");
-    let archives = dir.join("archives");
-    std::fs::create_dir_all(&archives).unwrap();
-    std::fs::write(
-        archives.join("app:1.0.tar"),
-        docker_save(
-            "app",
-            "1.0",
-            &[busybox_layer(), app_layer()],
-            image_config(),
-        ),
-    )
-    .unwrap();
+    let archives = app_archives(&dir);
     let store = dir.join("store");
     let (_master, master) = spawn_master(&dir).await;
     let flags = image_flags(

@@ -12,6 +12,25 @@ use std::time::Duration;
 pub const BUSYBOX: &str = "/bin/busybox";
 pub const REGISTRY: &str = "/usr/bin/docker-registry";
 
+/// A MESOS container with the docker image `name` (`ContainerInfo.mesos.image`).
+pub fn docker_container(name: &str) -> remesos_proto::v1::ContainerInfo {
+    use remesos_proto::v1;
+    v1::ContainerInfo {
+        r#type: v1::container_info::Type::Mesos as i32,
+        mesos: Some(v1::container_info::MesosInfo {
+            image: Some(v1::Image {
+                r#type: v1::image::Type::Docker as i32,
+                docker: Some(v1::image::Docker {
+                    name: name.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }),
+        ..Default::default()
+    }
+}
+
 /// A child process killed and reaped when dropped.
 pub struct Daemon(pub std::process::Child);
 

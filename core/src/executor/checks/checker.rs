@@ -393,7 +393,7 @@ impl Checker {
                 if status == *previous {
                     return None;
                 }
-                *previous = status.clone();
+                *previous = status;
                 Some(Verdict::Check(status))
             }
             Mode::Health {
