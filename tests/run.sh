@@ -31,7 +31,16 @@ command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; e
 fast_targets=(fuzz_corpora layers json)
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The dockerd this script started (e2e_prepare), stopped at exit.
+dockerd_pid=""
+stop_dockerd() {
+    [ -n "$dockerd_pid" ] || return 0
+    kill "$dockerd_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$dockerd_pid" 2>/dev/null || true
+    rm -rf "$dockerd_dir"
+}
+trap 'rm -f "$log"; stop_dockerd' EXIT
 status=0
 # Runs one cargo test command; its output is kept for the summary, a failure is remembered
 # and the suite goes on (every suite runs and is counted, even after a failure).
@@ -70,6 +79,25 @@ fast_tier() {
     run_tests --doc
 }
 
+# Debian's docker-registry on a free loopback port with a temporary storage directory;
+# mesos_images.rs pushes its images there (and corrupts one blob in the storage).
+start_image_registry() {
+    local port storage
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    storage=$(mktemp -d /tmp/remesos-registry.XXXXXX)
+    printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' \
+        "$storage" "$port" > "$storage/config.yml"
+    /usr/bin/docker-registry serve "$storage/config.yml" >"$storage/registry.log" 2>&1 &
+    registry_pid=$! registry_storage=$storage
+    # Keeps the suite's own cleanup (the log) and adds the registry's.
+    trap 'kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; rm -rf "$registry_storage"; rm -f "$log"; stop_dockerd' EXIT
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break
+        sleep 0.1
+    done
+    export REMESOS_REGISTRY="127.0.0.1:$port" REMESOS_REGISTRY_STORAGE="$storage/data"
+}
+
 e2e_prepare() {
     local need=()
     command -v python3 >/dev/null || need+=(python3)
@@ -78,11 +106,16 @@ e2e_prepare() {
     command -v nm >/dev/null || need+=(binutils)   # the JNI symbol test reads libmesos.so
     command -v curl >/dev/null || need+=(curl)     # adversarial.rs: a client in another network namespace
     command -v ip >/dev/null || need+=(iproute2)   # adversarial.rs: ip netns, veth
+    [ -x /bin/busybox ] || need+=(busybox-static)   # mesos_images.rs: the test images' rootfs
+    [ -x /usr/bin/docker-registry ] || need+=(docker-registry)   # mesos_images.rs: a registry v2
     if [ ${#need[@]} -gt 0 ]; then
         echo "installing ${need[*]}"
         apt_install "${need[@]}"
     fi
     python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+
+    echo "== a docker registry v2 on loopback for mesos_images.rs (temporary storage, stopped at exit)"
+    start_image_registry
 
     echo "== python peers (pymesos and pyspark 3.5 in .venv)"
     bash tests/python/setup_venv.sh
@@ -101,6 +134,37 @@ e2e_prepare() {
 
     echo "== build: Spark 3.5 and 4 venvs, the SparkPi jar, the Spark 4 plugin"
     bash tests/spark/setup.sh
+
+    start_dockerd
+}
+
+# dockerd for core/tests/docker.rs (the docker containerizer), from Debian's docker.io:
+# on /var/run/docker.sock unless one already answers there, without iptables (these
+# machines have none to spare) and with a bridge of its own for BRIDGE containers, its data
+# under a temporary directory; then the tests' busybox image (tests/docker/build-image.sh).
+start_dockerd() {
+    command -v dockerd >/dev/null || apt_install docker.io
+    dpkg -s busybox-static >/dev/null 2>&1 || apt_install busybox-static
+    if ! docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
+        echo "== dockerd (bridge remesos-br0, data under a temporary directory)"
+        dockerd_dir=$(mktemp -d /tmp/remesos-dockerd.XXXXXX)
+        if ! ip link show remesos-br0 >/dev/null 2>&1; then
+            ip link add remesos-br0 type bridge
+            ip addr add 172.31.254.1/24 dev remesos-br0
+            ip link set remesos-br0 up
+        fi
+        dockerd --iptables=false --ip-masq=false --bridge=remesos-br0 \
+            --data-root "$dockerd_dir/data" --exec-root "$dockerd_dir/exec" \
+            --pidfile "$dockerd_dir/dockerd.pid" -H unix:///var/run/docker.sock \
+            >"$dockerd_dir/dockerd.log" 2>&1 &
+        dockerd_pid=$!
+        for _ in $(seq 300); do
+            docker -H unix:///var/run/docker.sock version >/dev/null 2>&1 && break
+            kill -0 "$dockerd_pid" 2>/dev/null || { cat "$dockerd_dir/dockerd.log"; exit 1; }
+            sleep 0.1
+        done
+    fi
+    bash tests/docker/build-image.sh /var/run/docker.sock
 }
 
 e2e_tier() {

@@ -163,12 +163,13 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
     master_config.port = master_port;
     let master_address = format!("{}:{}", master_config.ip, master_port);
     let id = uuid::Uuid::new_v4().to_string();
+    let processes = master_processes(master_config.authorizer.clone());
     let handle = master::runtime::spawn(master::Master::new(
         master_config,
         id,
         master::runtime::now(),
     ));
-    let app = master::http::router_with(handle, master_processes(), authn);
+    let app = master::http::router_with(handle, processes, authn);
     let master_server = tokio::spawn(async move {
         crate::api::serve::serve(listener, app, limits, tls, std::future::pending()).await;
     });
@@ -244,11 +245,18 @@ fn agent_args(loaded: &LoadedFlags) -> Vec<String> {
 /// The endpoints of the libprocess processes a master runs beside its own (see
 /// `master::http::router_with`): `/files/*` over a registry with nothing attached (remesos
 /// logs to stderr, so there is no `/master/log` to attach as Mesos does with `--log_dir`),
-/// and `/logging/toggle`. Here rather than in master/ because `/files` is still the agent's
-/// module (`agent::files`; Mesos keeps it apart, in `src/files/`), and the master does not
-/// import the agent; `remesos master` uses it too.
-pub fn master_processes() -> axum::Router {
+/// and `/logging/toggle`, both guarded by the master's `authorizer` as Mesos guards them
+/// (`get_endpoints` on `/files/debug` and `/logging/toggle`, `set_log_level` for a change
+/// of level). Here rather than in master/ because `/files` is still the agent's module
+/// (`agent::files`; Mesos keeps it apart, in `src/files/`), and the master does not import
+/// the agent; `remesos master` uses it too.
+pub fn master_processes(
+    authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
+) -> axum::Router {
     let files = agent::files::Files::new();
-    agent::files::routes(std::sync::Arc::new(std::sync::RwLock::new(files)))
-        .merge(crate::api::logging::routes())
+    agent::files::routes_with(
+        std::sync::Arc::new(std::sync::RwLock::new(files)),
+        authorizer.clone(),
+    )
+    .merge(crate::api::logging::routes(authorizer))
 }

@@ -509,14 +509,7 @@ fn a_secure_local_cluster_registers_its_agents_with_their_credential_over_tls() 
             .output()
             .expect("run remesos execute")
     };
-    let text = |o: &std::process::Output| {
-        format!(
-            "exit {:?}\n{}\n{}",
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    };
+    let text = support::output_text;
     // The ACLs reached the master: nobody runs tasks as root (TASK_ERROR, exit 1)...
     let as_root = execute(&["--principal=alice", "--secret=alice-secret", "--user=root"]);
     assert!(

@@ -233,6 +233,20 @@ fn start_cluster_with(agents: &[AgentSpec], flags: impl FnOnce(&Path) -> Vec<Str
     cluster
 }
 
+/// Master flags that authenticate every framework (`--authenticate_frameworks` for the
+/// drivers, `--authenticate_http_frameworks` for HTTP ones) against `credentials` (Mesos's
+/// JSON), written into `dir`.
+fn authenticating_frameworks(dir: &Path, credentials: &str) -> Vec<String> {
+    let path = dir.join("credentials.json");
+    std::fs::write(&path, credentials).unwrap();
+    vec![
+        "--authenticate_frameworks".into(),
+        "--authenticate_http_frameworks".into(),
+        "--http_framework_authenticators=basic".into(),
+        format!("--credentials={}", path.display()),
+    ]
+}
+
 fn cluster_dir(port: u16) -> PathBuf {
     let work_dir = std::env::temp_dir().join(format!("remesos-spark-{port}"));
     let _ = std::fs::remove_dir_all(&work_dir);
@@ -938,18 +952,10 @@ fn spark35_sparkpi_with_executor_home_role_and_constraints() {
 fn spark35_authenticates_with_spark_mesos_principal_and_secret() {
     let _serial = serial();
     let cluster = start_cluster_with(&[agent("127.0.0.1", "cpus:2;mem:2048")], |dir| {
-        let credentials = dir.join("credentials.json");
-        std::fs::write(
-            &credentials,
+        authenticating_frameworks(
+            dir,
             r#"{"credentials":[{"principal":"spark-e2e","secret":"spark-secret"}]}"#,
         )
-        .unwrap();
-        vec![
-            "--authenticate_frameworks".into(),
-            "--authenticate_http_frameworks".into(),
-            "--http_framework_authenticators=basic".into(),
-            format!("--credentials={}", credentials.display()),
-        ]
     });
     let secret_file = cluster.work_dir.join("spark.secret");
     std::fs::write(&secret_file, "spark-secret").unwrap();
@@ -1355,19 +1361,11 @@ fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
             agent("127.0.0.1", "cpus:2;mem:2560"),
         ],
         |dir| {
-            let credentials = dir.join("credentials.json");
-            std::fs::write(
-                &credentials,
+            authenticating_frameworks(
+                dir,
                 r#"{"credentials":[{"principal":"dispatcher","secret":"dispatcher-secret"},
                                    {"principal":"spark-driver","secret":"driver-secret"}]}"#,
             )
-            .unwrap();
-            vec![
-                "--authenticate_frameworks".into(),
-                "--authenticate_http_frameworks".into(),
-                "--http_framework_authenticators=basic".into(),
-                format!("--credentials={}", credentials.display()),
-            ]
         },
     );
     let driver_secret = cluster.work_dir.join("driver.secret");

@@ -72,6 +72,10 @@ pub async fn start(
             live
         }
     };
+    // Other agents' directories (an old id, or all of them when this agent registers
+    // anew) are garbage: touched and scheduled `--gc_delay` from now, as Mesos does.
+    let old_agents = super::recovery::old_agent_dirs(&work_dir, state.id.as_deref());
+    state.garbage_collect_recovered(now, old_agents.into_iter().map(|p| (p, None)).collect());
     super::recovery::write_boot_id(&work_dir)
         .map_err(|e| format!("failed to write {}/meta/boot_id: {e}", work_dir.display()))?;
     let authorizer = state.config.authorizer.clone();

@@ -60,8 +60,14 @@ impl Agent {
                     .as_ref()
                     .map(|c| c.uris.clone())
                     .unwrap_or_default(),
+                // The task's user runs the executor and owns the sandbox (Mesos copies it
+                // the same way).
+                user: task.command.as_ref().and_then(|c| c.user.clone()),
                 ..Default::default()
             }),
+            // Checkpointed with the executor, so that the containerizer that launched the
+            // task takes it up after a restart (Mesos `Slave::getExecutorInfo`).
+            container: task.container.clone(),
             name: Some(format!("Command Executor (Task: {})", task.task_id.value)),
             source: Some(task.task_id.value.clone()),
             resources: resources.into_protos(),
@@ -85,6 +91,8 @@ impl Agent {
         let Some(ids) = self.run_ids(key, &container_id) else {
             return;
         };
+        // An executor launched again under its old id: its directories stay.
+        self.unschedule_executor(key);
         let sandbox = paths::sandbox(
             &self.config.work_dir,
             &ids.agent,
@@ -131,6 +139,12 @@ impl Agent {
             path: meta_exec.join("runs").join("latest"),
             target: container_id.clone(),
         });
+        let resources: Vec<v1::Resource> = info
+            .resources
+            .iter()
+            .chain(first_task.resources.iter())
+            .cloned()
+            .collect();
         let mut limits = isolator::Limits::of(&info.resources);
         let task_limits = isolator::Limits::of(&first_task.resources);
         limits.cpus += task_limits.cpus;
@@ -145,6 +159,16 @@ impl Agent {
             user,
             limits,
             pid_file: meta_run.join("pids").join("forked.pid"),
+            container: if command_executor {
+                first_task.container.clone()
+            } else {
+                info.container.clone()
+            },
+            task_command: command_executor
+                .then(|| first_task.command.clone())
+                .flatten(),
+            task: command_executor.then(|| first_task.clone()),
+            resources,
         })));
         self.emit(ids.attach(wd, &sandbox, &owner));
         tracing::info!(framework_id, executor_id = %eid, %container_id, "launching executor");
@@ -165,6 +189,7 @@ impl Agent {
             limits,
             limitation: None,
             recovered: false,
+            recovered_times: None,
         };
         if let Some(f) = self.frameworks.get_mut(framework_id) {
             f.executors.insert(eid, executor);
@@ -478,7 +503,7 @@ impl Agent {
                 },
             ))));
         }
-        self.gc_framework(framework_id);
+        self.gc_framework(now, framework_id);
     }
 
     /// The live executors' containers to kill when the agent stops: all of them, or only

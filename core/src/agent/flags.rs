@@ -64,16 +64,173 @@ pub fn flags() -> Flags {
                 .default(Duration::from_secs(1)),
         )
         .flag(Flag::string("recover", "reconnect or cleanup").default("reconnect"))
+        .flag(
+            Flag::duration(
+                "gc_delay",
+                "Maximum time to wait before removing a terminated executor's or a completed \
+                 framework's directories (sandboxes and checkpoints); shorter as the disk fills",
+            )
+            .default(super::gc::DEFAULT_GC_DELAY),
+        )
+        .flag(
+            Flag::f64(
+                "gc_disk_headroom",
+                "Disk share kept free: directories at least \
+                 `gc_delay * max(0.0, 1.0 - gc_disk_headroom - disk usage)` old are removed \
+                 every --disk_watch_interval; between 0.0 and 1.0",
+            )
+            .default(super::gc::DEFAULT_GC_DISK_HEADROOM)
+            .validator(super::gc::validate_headroom),
+        )
+        .flag(
+            Flag::duration(
+                "disk_watch_interval",
+                "How often the work_dir's disk usage is checked (drives the early removal \
+                 of sandboxes)",
+            )
+            .default(super::gc::DEFAULT_DISK_WATCH_INTERVAL),
+        )
         .flag(Flag::bool("switch_user", "Run tasks as their user when running as root").default(true))
         .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
         .flag(Flag::bool("quiet", "Log errors only").default(false))
         .flag(Flag::path("log_dir", "Accepted for compatibility; remesos logs to stderr"));
+    for flag in containerizer_flags() {
+        flags.add(flag);
+    }
+    for flag in image_flags() {
+        flags.add(flag);
+    }
     for flag in authentication_flags() {
         flags.add(flag);
     }
     // Mesos's other security flags: accepted only with values that leave them off.
     crate::security::declare(&mut flags, crate::security::Daemon::Agent);
     flags
+}
+
+/// The containerizers' flags (Mesos's names and defaults, src/slave/flags.cpp):
+/// `--containerizers` and the docker containerizer's.
+pub fn containerizer_flags() -> Vec<Flag> {
+    vec![
+        Flag::string(
+            "containerizers",
+            "Comma-separated containerizers, asked in order for each executor: mesos \
+             (processes on the host) and docker (DOCKER containers through dockerd)",
+        )
+        .default("mesos"),
+        Flag::string("docker", "The docker CLI the docker containerizer runs").default("docker"),
+        Flag::path("docker_socket", "The socket of dockerd").default("/var/run/docker.sock"),
+        Flag::string(
+            "docker_config",
+            "Docker credentials for pulls: the path (or file:// URL) of a docker config \
+             file (config.json or .dockercfg format), or its JSON text",
+        ),
+        Flag::bool(
+            "docker_kill_orphans",
+            "Remove mesos-* docker containers this agent does not know on recovery (set \
+             false when several agents share one dockerd)",
+        )
+        .default(true),
+        Flag::duration(
+            "docker_remove_delay",
+            "How long an exited docker container is kept before it is removed",
+        )
+        .default(Duration::from_secs(6 * 3600)),
+        Flag::string(
+            "docker_mesos_image",
+            "Not supported: the agent does not run in a docker container",
+        ),
+    ]
+}
+
+/// The containerizers of `--containerizers` and, with `docker` among them, the docker
+/// containerizer's settings — checked against the running dockerd, as Mesos's agent does
+/// at start (a setting that cannot be honoured stops the agent).
+fn containerizers(
+    loaded: &LoadedFlags,
+    work_dir: &std::path::Path,
+    cfs: bool,
+) -> Result<
+    (
+        Vec<super::containerizer::Kind>,
+        Option<super::containerizer::docker::Settings>,
+    ),
+    String,
+> {
+    use super::containerizer::{Kind, docker};
+    let kinds =
+        super::containerizer::parse_kinds(loaded.get_str("containerizers").unwrap_or("mesos"))?;
+    if loaded.get_str("docker_mesos_image").is_some() {
+        return Err("--docker_mesos_image is not supported: run the agent on the host".into());
+    }
+    if !kinds.contains(&Kind::Docker) {
+        return Ok((kinds, None));
+    }
+    let sandbox_directory = loaded
+        .get_str("sandbox_directory")
+        .unwrap_or("/mnt/mesos/sandbox")
+        .to_string();
+    if !sandbox_directory.starts_with('/')
+        || sandbox_directory.contains(':')
+        || std::path::Path::new(&sandbox_directory)
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "invalid --sandbox_directory '{sandbox_directory}': expected an absolute path"
+        ));
+    }
+    let config_dir = match loaded.get_str("docker_config") {
+        Some(value) => Some(docker::write_config(value, &work_dir.join("docker"))?),
+        None => None,
+    };
+    let settings = docker::Settings {
+        docker: PathBuf::from(loaded.get_str("docker").unwrap_or("docker")),
+        socket: PathBuf::from(
+            loaded
+                .get_str("docker_socket")
+                .unwrap_or("/var/run/docker.sock"),
+        ),
+        config_dir,
+        sandbox_directory,
+        kill_orphans: loaded.get_bool("docker_kill_orphans").unwrap_or(true),
+        remove_delay: loaded
+            .get_duration("docker_remove_delay")
+            .unwrap_or(Duration::from_secs(6 * 3600)),
+        cfs,
+    };
+    let version = settings.validate()?;
+    tracing::info!(%version, socket = %settings.socket.display(), "docker containerizer");
+    Ok((kinds, Some(settings)))
+}
+
+/// The mesos containerizer's image flags (src/slave/flags.cpp); containerizer/provisioner
+/// reads them ([`super::containerizer::provisioner::ImageSettings::from_flags`]).
+pub fn image_flags() -> Vec<Flag> {
+    vec![
+        Flag::string("image_providers", "Container image providers: docker (appc is not supported)"),
+        Flag::string(
+            "docker_registry",
+            "Registry v2 URL (http or https) or absolute directory of `docker save` archives the mesos containerizer pulls images from",
+        )
+        .default("https://registry-1.docker.io"),
+        Flag::path("docker_store_dir", "Directory the docker provisioner stores image layers in")
+            .default("/tmp/mesos/store/docker"),
+        Flag::string(
+            "image_provisioner_backend",
+            "How rootfses are made from images: overlay or copy (default: the first supported)",
+        ),
+        Flag::string(
+            "image_gc_config",
+            "JSON (or a file holding it) of automatic image GC: image_disk_headroom, image_disk_watch_interval, excluded_images",
+        ),
+        Flag::string("launcher", "The mesos containerizer's launcher: linux or posix").default("linux"),
+        Flag::path(
+            "sandbox_directory",
+            "Where the sandbox is mounted inside a container with an image",
+        )
+        .default("/mnt/mesos/sandbox"),
+    ]
 }
 
 /// Mesos 1.11's agent authentication flags (src/slave/flags.cpp), with its names, aliases
@@ -258,6 +415,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
     if let Some(hierarchy) = &isolation.hierarchy {
         tracing::info!(?hierarchy, "cgroups isolation");
     }
+    let (containerizers, docker) = containerizers(loaded, &work_dir, isolation.enable_cfs)?;
     let fetch = super::fetcher::FetchOptions {
         frameworks_home: loaded.get_str("frameworks_home").map(PathBuf::from),
         stall_timeout: loaded
@@ -266,6 +424,19 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         total_timeout: None,
         ca_files: Vec::new(),
     };
+    let images = super::containerizer::provisioner::ImageSettings::from_flags(
+        loaded,
+        &work_dir,
+        loaded.get_str("isolation").unwrap_or("posix/cpu,posix/mem"),
+    )?;
+    match loaded.get_str("launcher").unwrap_or("linux") {
+        "linux" | "posix" => {}
+        other => {
+            return Err(format!(
+                "Unknown --launcher '{other}': expected linux or posix"
+            ));
+        }
+    }
     match loaded.get_str("recover").unwrap_or("reconnect") {
         "reconnect" | "cleanup" => {}
         other => {
@@ -274,7 +445,22 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             ));
         }
     }
+    let gc = super::gc::GcConfig {
+        delay: loaded
+            .get_duration("gc_delay")
+            .unwrap_or(super::gc::DEFAULT_GC_DELAY),
+        disk_headroom: loaded
+            .get_f64("gc_disk_headroom")
+            .unwrap_or(super::gc::DEFAULT_GC_DISK_HEADROOM),
+        disk_watch_interval: loaded
+            .get_duration("disk_watch_interval")
+            .unwrap_or(super::gc::DEFAULT_DISK_WATCH_INTERVAL),
+    };
+    if gc.disk_watch_interval.is_zero() {
+        return Err("invalid --disk_watch_interval: must be more than 0secs".to_string());
+    }
     let config = Config {
+        gc,
         work_dir,
         hostname,
         ip,
@@ -301,12 +487,15 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         executor_environment,
         isolation,
         fetch,
+        images,
         flags: loaded.effective(),
         security: super::authn::Settings::from_flags(loaded)?,
         authorizer: std::sync::Arc::new(crate::security::authorizer::from_flags(
             loaded,
             crate::security::Daemon::Agent,
         )?),
+        containerizers,
+        docker,
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
 }

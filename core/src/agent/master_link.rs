@@ -217,7 +217,9 @@ impl Agent {
             tracing::warn!(%framework_id, task_id = %task.task_id.value, "ignoring a task of a terminating framework");
             return;
         }
-        if let Some(error) = unsupported_container(&task, &executor_info) {
+        if let Some(error) =
+            unsupported_container(&self.config.containerizers, &task, &executor_info)
+        {
             self.local_update(
                 now,
                 &framework_id,
@@ -272,6 +274,11 @@ impl Agent {
 
     /// Records (or refreshes) the FrameworkInfo of a framework launching on this agent.
     pub(super) fn admit_framework(&mut self, framework_id: &str, info: &v1::FrameworkInfo) {
+        // A framework new here (again): its old directories are no longer garbage
+        // (Mesos's `Slave::run` unschedules them).
+        if !self.frameworks.contains_key(framework_id) {
+            self.unschedule_framework(framework_id);
+        }
         self.frameworks
             .entry(framework_id.to_string())
             .or_insert_with(|| Framework {
@@ -333,7 +340,7 @@ impl Agent {
         }
         if let Some(error) = tasks
             .iter()
-            .find_map(|t| unsupported_container(t, &executor_info))
+            .find_map(|t| unsupported_container(&self.config.containerizers, t, &executor_info))
         {
             for task in &tasks {
                 self.local_update(
@@ -583,7 +590,7 @@ impl Agent {
         for eid in executors {
             self.shutdown_executor(now, framework_id, &eid);
         }
-        self.gc_framework(framework_id);
+        self.gc_framework(now, framework_id);
     }
 
     pub(super) fn framework_terminating(&self, framework_id: &str) -> bool {
@@ -654,22 +661,33 @@ pub(super) fn validate_launch_ids<'a>(
     })
 }
 
-/// DOCKER containers and images need a container engine, which these machines lack: such
-/// tasks fail at once with a clear message (a MESOS container without an image, as Spark
-/// sends, runs as a plain command).
+/// A container this agent cannot run fails its task at once with a message that says what
+/// to change: a DOCKER container needs the docker containerizer (`--containerizers` with
+/// `docker`; Mesos's composing containerizer answers "not supported" the same way). MESOS
+/// containers, with or without an image, go to the mesos containerizer (which fails the
+/// launch when it cannot provision the image).
 pub(super) fn unsupported_container(
+    containerizers: &[super::containerizer::Kind],
     task: &v1::TaskInfo,
     executor: &v1::ExecutorInfo,
 ) -> Option<String> {
+    use super::containerizer::Kind;
     for container in task.container.iter().chain(executor.container.iter()) {
-        if container.r#type == v1::container_info::Type::Docker as i32 || container.docker.is_some()
-        {
+        let docker = container.r#type == v1::container_info::Type::Docker as i32;
+        if docker && !containerizers.contains(&Kind::Docker) {
             return Some(
-                "Docker containers are not supported by this agent (no container engine)".into(),
+                "Docker containers need the docker containerizer: start the agent with \
+                 --containerizers=mesos,docker"
+                    .into(),
             );
         }
-        if container.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
-            return Some("Container images are not supported by this agent yet".into());
+        if docker && container.docker.is_none() {
+            return Some("A DOCKER container needs ContainerInfo.docker with an image".into());
+        }
+        if !docker && container.docker.is_some() {
+            return Some(
+                "ContainerInfo.docker is set but the container's type is not DOCKER".into(),
+            );
         }
     }
     None

@@ -11,7 +11,8 @@
 //!          executors.rs     launching executors into containers, their start, limits, exit
 //!          updates.rs       every status update -> status_update::Manager (streams, retries)
 //!          recovery.rs      taking up checkpointed state after a restart
-//!          gc.rs            completed executors and frameworks; termination when idle
+//!          gc/              completed executors and frameworks; termination when idle;
+//!                           their directories' garbage collection (schedule, disk usage)
 //!        decisions leave as Effects
 //!                                     |
 //!                                     v
@@ -25,6 +26,7 @@
 //!
 //! - `fetcher`: CommandInfo.URI download and extraction into a sandbox.
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
+//! - `monitor`: `/monitor/statistics` and `/containers`, the containers' usage.
 //! - `status_update`: per-task update streams, checkpointed, retried until acknowledged.
 //! - `launcher`: detached executor processes; `paths`: Mesos's work_dir layout.
 
@@ -45,6 +47,7 @@ pub mod http;
 pub mod isolator;
 pub mod launcher;
 mod master_link;
+pub mod monitor;
 pub mod paths;
 pub mod recovery;
 pub mod runtime;
@@ -102,6 +105,9 @@ pub struct Config {
     pub isolation: isolator::Isolation,
     /// `--frameworks_home`, `--fetcher_stall_timeout`.
     pub fetch: fetcher::FetchOptions,
+    /// Container image support (`--image_providers` and the flags around it); `None`:
+    /// images are refused at launch.
+    pub images: Option<containerizer::provisioner::ImageSettings>,
     /// Effective flags as text, for `/flags` and GET_FLAGS.
     pub flags: Vec<(String, String)>,
     /// Who may call the agent's endpoints, the key executors' tokens are signed with, the
@@ -109,6 +115,13 @@ pub struct Config {
     pub security: authn::Settings,
     /// The local authorizer (`--acls`); allows everything without ACLs.
     pub authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
+    /// `--containerizers`, in order (containerizer/mod.rs).
+    pub containerizers: Vec<containerizer::Kind>,
+    /// The docker containerizer's settings (`--docker`, `--docker_socket`, ...), when
+    /// `--containerizers` names it.
+    pub docker: Option<containerizer::docker::Settings>,
+    /// `--gc_delay`, `--gc_disk_headroom`, `--disk_watch_interval`.
+    pub gc: gc::GcConfig,
 }
 
 pub use crate::common::time::Time;
@@ -127,6 +140,16 @@ pub struct Launch {
     pub limits: isolator::Limits,
     /// Where the executor's pid is checkpointed (`<meta run dir>/pids/forked.pid`).
     pub pid_file: PathBuf,
+    /// The container to run in: the task's for a command task, else the executor's (an
+    /// image here is provisioned by the mesos containerizer).
+    pub container: Option<v1::ContainerInfo>,
+    /// A command task's own command (set only for the command executor): what
+    /// `docker/runtime` merges with the image's Entrypoint and Cmd.
+    pub task_command: Option<v1::CommandInfo>,
+    /// The task of a command executor (the docker containerizer runs it in its image).
+    pub task: Option<v1::TaskInfo>,
+    /// The executor's and its first tasks' resources (ports for docker port mappings).
+    pub resources: Vec<v1::Resource>,
 }
 
 #[derive(Debug)]
@@ -178,6 +201,14 @@ pub enum Effect {
         paths: Vec<String>,
         user: String,
     },
+    /// Set a directory's modification time to now: its garbage collection counts from it,
+    /// also after a restart (Mesos's `os::utime` before `garbageCollect`).
+    Touch {
+        path: PathBuf,
+    },
+    /// Detach these directories' `/files` names and remove them (gc/sweep.rs); the runtime
+    /// reports how each ended to [`Agent::gc_removed`].
+    Remove(Vec<gc::collector::Removal>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,6 +258,9 @@ pub struct Executor {
     pub limitation: Option<(v1::task_status::Reason, String)>,
     /// Recovered after an agent restart and not yet resubscribed.
     pub recovered: bool,
+    /// A run that had ended before an agent restart: its directories' mtimes, which its
+    /// garbage collection counts from (gc/).
+    pub recovered_times: Option<gc::RunTimes>,
 }
 
 #[derive(Debug)]
@@ -355,6 +389,8 @@ pub struct Agent {
     /// DOWN): once its executors are gone, it terminates.
     pub terminating: bool,
     terminate_emitted: bool,
+    /// The directories scheduled for removal (gc/).
+    pub gc: gc::collector::Collector,
     outbox: Vec<Effect>,
 }
 
@@ -380,6 +416,7 @@ impl Agent {
             start_time: now.wall,
             terminating: false,
             terminate_emitted: false,
+            gc: Default::default(),
             outbox: Vec::new(),
         }
     }
@@ -502,11 +539,16 @@ impl Agent {
                 ExecutorState::Terminating => executor.kill_deadline,
                 _ => None,
             });
-        executors.chain(self.updates.next_deadline()).min()
+        executors
+            .chain(self.updates.next_deadline())
+            .chain(self.gc.next_deadline())
+            .min()
     }
 
-    /// Periodic work: executor registration and shutdown deadlines, update retries.
+    /// Periodic work: executor registration and shutdown deadlines, update retries,
+    /// directories due for removal.
     pub fn tick(&mut self, now: Time) {
+        self.gc_due(now);
         let mut expired = Vec::new();
         let mut kills = Vec::new();
         for (fid, framework) in &mut self.frameworks {

@@ -51,12 +51,19 @@ pub struct State {
     pub agent_info: v1::AgentInfo,
     pub agent_id: String,
     pub frameworks: Vec<FrameworkState>,
+    /// Directories no executor needs, with their mtimes (seconds since the epoch), for the
+    /// garbage collector: old runs of an executor (Mesos keeps only the latest), executors
+    /// whose info or latest run is missing, frameworks that are not recovered
+    /// (`Framework::recoverExecutor`, `Slave::recoverFramework`).
+    pub garbage: Vec<(PathBuf, f64)>,
 }
 
 #[derive(Debug)]
 pub struct FrameworkState {
     pub info: v1::FrameworkInfo,
     pub executors: Vec<ExecutorState>,
+    /// The framework's work and `meta/` directories that exist, with their mtimes.
+    pub dirs: Vec<(PathBuf, f64)>,
 }
 
 #[derive(Debug)]
@@ -68,6 +75,9 @@ pub struct ExecutorState {
     /// The run ended before the restart (`executor.sentinel`).
     pub terminated: bool,
     pub tasks: Vec<TaskState>,
+    /// The mtimes of the run's and the executor's directories (what the run's garbage
+    /// collection counts from once it is removed).
+    pub times: super::gc::RunTimes,
 }
 
 #[derive(Debug)]
@@ -129,6 +139,14 @@ pub fn read(work_dir: &Path) -> Result<Outcome, String> {
         agent_info,
         agent_id: agent_id.clone(),
         frameworks: Vec::new(),
+        garbage: Vec::new(),
+    };
+    // The directories, with their mtimes, of those that exist.
+    let existing = |paths: &[PathBuf]| -> Vec<(PathBuf, f64)> {
+        paths
+            .iter()
+            .filter_map(|p| Some((p.clone(), mtime(p)?)))
+            .collect()
     };
     for fid in dir_names(&slave_dir.join("frameworks")) {
         let Ok(fid) = FrameworkId::new(fid.as_str()) else {
@@ -143,6 +161,12 @@ pub fn read(work_dir: &Path) -> Result<Outcome, String> {
         let mut framework = FrameworkState {
             info,
             executors: Vec::new(),
+            dirs: existing(&[
+                paths::slave_dir(work_dir, &agent)
+                    .join("frameworks")
+                    .join(&fid),
+                fdir.clone(),
+            ]),
         };
         for eid in dir_names(&fdir.join("executors")) {
             let Ok(eid) = ExecutorId::new(eid.as_str()) else {
@@ -150,27 +174,51 @@ pub fn read(work_dir: &Path) -> Result<Outcome, String> {
                 continue;
             };
             let edir = paths::meta_executor_dir(work_dir, &agent, &fid, &eid);
-            let Some(info) = decode::<v1::ExecutorInfo>(&edir.join("executor.info")) else {
-                tracing::warn!(framework_id = %fid, executor_id = %eid, "skipping an executor without executor.info");
-                continue;
-            };
-            let Some(container) = std::fs::read_link(edir.join("runs").join("latest"))
+            let work_edir = paths::executor_dir(work_dir, &agent, &fid, &eid);
+            let latest = std::fs::read_link(edir.join("runs").join("latest"))
                 .ok()
                 .and_then(|p| p.to_str().map(str::to_string))
                 .and_then(|c| ContainerId::new(c).ok())
-            else {
+                .filter(|c| paths::meta_run_dir(work_dir, &agent, &fid, &eid, c).is_dir());
+            // Mesos keeps only the latest run: the others are garbage.
+            for cid in dir_names(&edir.join("runs")) {
+                let Ok(cid) = ContainerId::new(cid) else {
+                    continue;
+                };
+                if latest.as_ref() != Some(&cid) {
+                    state.garbage.extend(existing(&[
+                        paths::sandbox(work_dir, &agent, &fid, &eid, &cid),
+                        paths::meta_run_dir(work_dir, &agent, &fid, &eid, &cid),
+                    ]));
+                }
+            }
+            let info = decode::<v1::ExecutorInfo>(&edir.join("executor.info"));
+            let (Some(info), Some(container)) = (info, latest) else {
+                // Nothing of it can run: it never launched, or its run is gone.
+                tracing::warn!(framework_id = %fid, executor_id = %eid, "skipping an executor without executor.info or a latest run");
+                state
+                    .garbage
+                    .extend(existing(&[work_edir.clone(), edir.clone()]));
                 continue;
             };
             let container_id = container.to_string();
             let run = paths::meta_run_dir(work_dir, &agent, &fid, &eid, &container);
+            let sandbox = paths::sandbox(work_dir, &agent, &fid, &eid, &container);
+            let times = super::gc::RunTimes {
+                run: mtime(&sandbox),
+                meta_run: mtime(&run),
+                executor: mtime(&work_edir),
+                meta_executor: mtime(&edir),
+            };
             let pid = recorded_pid(&run.join("pids").join("forked.pid"));
             let mut executor = ExecutorState {
                 info,
-                sandbox: paths::sandbox(work_dir, &agent, &fid, &eid, &container),
+                sandbox,
                 container_id: container_id.clone(),
                 pid,
                 terminated: run.join("executor.sentinel").exists(),
                 tasks: Vec::new(),
+                times,
             };
             for tid in dir_names(&run.join("tasks")) {
                 let Ok(tid) = TaskId::new(tid.as_str()) else {
@@ -228,10 +276,14 @@ pub fn cleanup(work_dir: &Path) -> Result<usize, String> {
 /// Returns how many executors it killed.
 pub fn drop_unrecoverable(state: &mut State) -> usize {
     let mut killed = 0;
+    let garbage = &mut state.garbage;
     state.frameworks.retain(|framework| {
         if framework.info.checkpoint.unwrap_or(false) {
             return true;
         }
+        // Its directories are garbage now (beyond Mesos, which does not checkpoint such a
+        // framework and so never finds its sandboxes again).
+        garbage.extend(framework.dirs.iter().cloned());
         for executor in &framework.executors {
             if executor.terminated {
                 continue;
@@ -244,6 +296,31 @@ pub fn drop_unrecoverable(state: &mut State) -> usize {
         false
     });
     killed
+}
+
+/// Other agents' directories under the work_dir, `slaves/<id>` and `meta/slaves/<id>`, for
+/// every id but `current` (all of them when this agent has no id yet: it registers anew):
+/// Mesos's `Slave::__recover` schedules them for garbage collection.
+pub fn old_agent_dirs(work_dir: &Path, current: Option<&str>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in dir_names(&work_dir.join("slaves")) {
+        let Ok(agent) = AgentId::new(entry.as_str()) else {
+            continue;
+        };
+        if current == Some(agent.as_str()) {
+            continue;
+        }
+        out.push(paths::slave_dir(work_dir, &agent));
+        let meta = paths::meta_slave_dir(work_dir, &agent);
+        if meta.is_dir() {
+            out.push(meta);
+        }
+    }
+    out
+}
+
+fn mtime(path: &Path) -> Option<f64> {
+    super::gc::sweep::mtime(path)
 }
 
 fn decode<M: Message + Default>(path: &Path) -> Option<M> {
@@ -346,6 +423,11 @@ impl Agent {
         state: State,
     ) -> Vec<(String, String, String, Option<u32>)> {
         let agent_id = state.agent_id.clone();
+        let garbage = state
+            .garbage
+            .into_iter()
+            .map(|(p, t)| (p, Some(t)))
+            .collect();
         self.id = Some(agent_id.clone());
         self.info.id = Some(v1::AgentId {
             value: agent_id.clone(),
@@ -358,6 +440,14 @@ impl Agent {
             let Some(fid) = fstate.info.id.as_ref().map(|i| i.value.clone()) else {
                 continue;
             };
+            if fstate.executors.is_empty() {
+                // Mesos's `recoverFramework`: nothing to recover, its directories go by
+                // their mtimes.
+                for (path, mtime) in fstate.dirs {
+                    self.garbage_collect(now, path, vec![], Some(mtime));
+                }
+                continue;
+            }
             let mut framework = Framework {
                 info: fstate.info,
                 executors: BTreeMap::new(),
@@ -395,6 +485,7 @@ impl Agent {
                     limits,
                     limitation: None,
                     recovered: !estate.terminated,
+                    recovered_times: estate.terminated.then_some(estate.times),
                     info: estate.info,
                 };
                 for tstate in estate.tasks {
@@ -439,8 +530,9 @@ impl Agent {
             }
             tracing::info!(framework_id = %fid, executors = framework.executors.len(), "recovered framework");
             self.frameworks.insert(fid.clone(), framework);
-            self.gc_framework(&fid);
+            self.gc_framework(now, &fid);
         }
+        self.garbage_collect_recovered(now, garbage);
         live
     }
 
@@ -527,6 +619,7 @@ mod tests {
             pid,
             terminated: false,
             tasks: vec![],
+            times: Default::default(),
         };
         let framework = |id: &str, checkpoint: bool, pid: Option<u32>| FrameworkState {
             info: v1::FrameworkInfo {
@@ -535,6 +628,7 @@ mod tests {
                 ..Default::default()
             },
             executors: vec![executor(pid)],
+            dirs: vec![],
         };
         let mut state = State {
             frameworks: vec![

@@ -73,6 +73,10 @@ pub enum Command {
         error: Option<String>,
     },
     Read(ReadFn),
+    /// The work_dir's filesystem usage (0..1), measured every `--disk_watch_interval`.
+    DiskUsage(Result<f64, String>),
+    /// How the removals of an [`Effect::Remove`] ended.
+    GcRemoved(Vec<(PathBuf, super::gc::collector::Outcome)>),
     /// Agent shutdown: kills the executors (all of them, or only those of frameworks that
     /// do not checkpoint, which a restarted agent could not take up); replies when the
     /// signals are sent.
@@ -150,6 +154,10 @@ struct Runtime {
     files: super::files::SharedFiles,
     next_conn: ConnId,
     terminated: tokio::sync::watch::Sender<bool>,
+    /// Takes removed directories out of the work_dir's layout (gc/sweep.rs).
+    sweeper: super::gc::sweep::Sweeper,
+    /// This actor's own inbox: where deletions and disk usage, done off the actor, report.
+    inbox: AgentHandle,
 }
 
 /// Starts the agent actor and its master session; `master` is a fixed address or a
@@ -169,21 +177,33 @@ pub fn spawn(
         terminated: terminated_rx,
     };
     let backoff_factor = agent.config.registration_backoff_factor;
-    let mut containerizer = posix_containerizer(&agent, handle.clone());
-    containerizer.recover(
-        recovered
-            .into_iter()
-            .map(
-                |(framework_id, executor_id, container_id, pid)| containerizer::Recovered {
-                    framework_id,
-                    executor_id,
-                    container_id,
-                    pid,
-                },
-            )
-            .collect(),
-    );
+    let mut containerizer = containerizer(&agent, handle.clone());
+    let recovered = recovered
+        .into_iter()
+        .map(|(framework_id, executor_id, container_id, pid)| {
+            // The checkpointed ExecutorInfo's container decides who takes it up.
+            let container = ExecutorKey::parse(&framework_id, &executor_id)
+                .and_then(|key| agent.executor(&key))
+                .and_then(|e| e.info.container.clone());
+            containerizer::Recovered {
+                framework_id,
+                executor_id,
+                container_id,
+                pid,
+                container,
+            }
+        })
+        .collect();
+    containerizer.recover(recovered);
+    // What a crash left half-deleted goes first (off the actor; deletions run one at a
+    // time, gc/sweep.rs).
+    let work_dir = agent.config.work_dir.clone();
+    let sweeper = super::gc::sweep::Sweeper::new(&work_dir);
+    let mine = sweeper.trash().to_path_buf();
+    tokio::task::spawn_blocking(move || super::gc::sweep::empty_trash(&work_dir, &mine));
     let runtime = Runtime {
+        sweeper,
+        inbox: handle.clone(),
         agent,
         master: None,
         executors: HashMap::new(),
@@ -202,13 +222,20 @@ pub fn spawn(
     handle
 }
 
-/// The posix containerizer with the agent's settings, reporting to the agent's actor.
-fn posix_containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containerizer> {
+/// The containerizers of `--containerizers` behind Mesos's composing one, with the agent's
+/// settings, reporting to the agent's actor.
+fn containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containerizer> {
     let settings = containerizer::posix::LaunchSettings {
         clear_env: agent.config.executor_environment.is_some(),
         fetch: agent.config.fetch.clone(),
         isolation: agent.config.isolation.clone(),
         launcher_dir: agent.config.launcher_dir.clone(),
+        executor_as_agent: false,
+        provisioner: agent.config.images.clone().map(|images| {
+            let provisioner = containerizer::provisioner::Provisioner::new(images);
+            provisioner.spawn_gc();
+            provisioner
+        }),
     };
     let report: containerizer::Reporter = std::sync::Arc::new(move |event| {
         handle.notify(match event {
@@ -238,7 +265,26 @@ fn posix_containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containeri
             },
         });
     });
-    Box::new(containerizer::posix::Posix::new(settings, report))
+    let mut members: Vec<(containerizer::Kind, Box<dyn Containerizer>)> = Vec::new();
+    for kind in &agent.config.containerizers {
+        let member: Box<dyn Containerizer> = match kind {
+            containerizer::Kind::Mesos => Box::new(containerizer::posix::Posix::new(
+                settings.clone(),
+                report.clone(),
+            )),
+            containerizer::Kind::Docker => match &agent.config.docker {
+                Some(docker) => Box::new(containerizer::docker::Docker::new(
+                    docker.clone(),
+                    settings.clone(),
+                    report.clone(),
+                )),
+                // flags.rs always sets it with `docker` in --containerizers.
+                None => continue,
+            },
+        };
+        members.push((*kind, member));
+    }
+    Box::new(containerizer::Composing::new(members, report))
 }
 
 /// The master session's shell: connects to the leader the detector names, registers,
@@ -428,6 +474,15 @@ impl Runtime {
         if let Some(interval) = &mut oom_check {
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
+        // Mesos's `checkDiskUsage`: first one interval after the start, then every interval.
+        let watch = self.agent.config.gc.disk_watch_interval;
+        let mut disk_watch = Some(tokio::time::interval_at(
+            tokio::time::Instant::now() + watch,
+            watch,
+        ));
+        if let Some(interval) = &mut disk_watch {
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
         self.perform();
         loop {
             let deadline = self
@@ -442,6 +497,7 @@ impl Runtime {
                 }
                 () = sleep_until(deadline) => {}
                 _ = tick(&mut oom_check) => self.check_limits(None),
+                _ = tick(&mut disk_watch) => self.measure_disk(),
             }
             // The timers run once due, as the master's do: a command that makes work due at
             // once leaves a deadline in the past, which the next turn sleeps zero time for.
@@ -554,6 +610,8 @@ impl Runtime {
                 );
             }
             Command::Read(f) => f(&self.agent),
+            Command::DiskUsage(usage) => self.agent.check_disk_usage(t, usage),
+            Command::GcRemoved(results) => self.agent.gc_removed(results),
             Command::Shutdown { all, done } => {
                 for container_id in self.agent.containers(all) {
                     self.containerizer.destroy(&container_id);
@@ -561,6 +619,20 @@ impl Runtime {
                 let _ = done.send(());
             }
         }
+    }
+
+    /// Measures the work_dir's filesystem off the actor; the usage comes back as
+    /// [`Command::DiskUsage`].
+    fn measure_disk(&self) {
+        let work_dir = self.agent.config.work_dir.clone();
+        let inbox = self.inbox.clone();
+        tokio::spawn(async move {
+            let usage =
+                tokio::task::spawn_blocking(move || super::gc::sweep::disk_usage(&work_dir))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+            let _ = inbox.send(Command::DiskUsage(usage)).await;
+        });
     }
 
     /// Containers over a limit (`container_id`'s, or all) become limitations (see
@@ -644,6 +716,28 @@ impl Runtime {
                 if let Err(e) = std::os::unix::fs::symlink(&target, &path) {
                     tracing::warn!(path = %path.display(), error = %e, "failed to link");
                 }
+            }
+            Effect::Touch { path } => super::gc::sweep::touch(&path),
+            Effect::Remove(removals) => {
+                // Gone from /files first, then out of the layout (on the actor, in order
+                // with launches), then deleted off the actor.
+                if let Ok(mut files) = self.files.write() {
+                    for path in removals.iter().flat_map(|r| r.detach.iter()) {
+                        files.detach(path);
+                    }
+                }
+                let batch = self.sweeper.take_out(&removals);
+                let inbox = self.inbox.clone();
+                tokio::spawn(async move {
+                    let results =
+                        tokio::task::spawn_blocking(move || super::gc::sweep::delete(batch)).await;
+                    match results {
+                        Ok(results) => {
+                            let _ = inbox.send(Command::GcRemoved(results)).await;
+                        }
+                        Err(e) => tracing::error!(error = %e, "garbage collection failed"),
+                    }
+                });
             }
             Effect::Attach {
                 sandbox,

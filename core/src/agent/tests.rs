@@ -31,9 +31,13 @@ fn config() -> Config {
         executor_environment: None,
         isolation: Default::default(),
         fetch: Default::default(),
+        images: None,
         flags: vec![],
         security: Default::default(),
         authorizer: Default::default(),
+        containerizers: vec![super::containerizer::Kind::Mesos],
+        docker: None,
+        gc: Default::default(),
     }
 }
 
@@ -46,9 +50,12 @@ struct H {
 
 impl H {
     fn new() -> H {
+        H::with_config(config())
+    }
+    fn with_config(config: Config) -> H {
         let start = Instant::now();
         let mut agent = Agent::new(
-            config(),
+            config,
             Time {
                 mono: start,
                 wall: 1e9,
@@ -638,11 +645,8 @@ fn a_launch_with_invalid_ids_is_dropped() {
     );
 }
 
-#[test]
-fn docker_containers_fail_with_a_clear_message() {
-    let mut h = H::new();
-    let now = h.now();
-    let run = wire::RunTask {
+fn docker_run_task() -> wire::RunTask {
+    wire::RunTask {
         framework: v1::FrameworkInfo {
             user: "u".into(),
             name: "f".into(),
@@ -665,8 +669,17 @@ fn docker_containers_fail_with_a_clear_message() {
         },
         executor: None,
         allocation_info: vec![],
-    };
-    h.agent.from_master(now, FromMaster::RunTask(run));
+    }
+}
+
+/// Mesos's composing containerizer answers "not supported" for a DOCKER container when the
+/// docker containerizer is not enabled: the task fails at once, saying which flag to set.
+#[test]
+fn docker_containers_without_the_docker_containerizer_fail_saying_which_flag() {
+    let mut h = H::new();
+    let now = h.now();
+    h.agent
+        .from_master(now, FromMaster::RunTask(docker_run_task()));
     h.pump();
     assert!(
         h.take(|e| if let Effect::Launch(l) = e {
@@ -687,7 +700,49 @@ fn docker_containers_fail_with_a_clear_message() {
             }
         })
         .collect();
-    assert!(messages[0].contains("Docker"), "{messages:?}");
+    assert!(
+        messages[0].contains("--containerizers=mesos,docker"),
+        "{messages:?}"
+    );
+}
+
+/// Mesos `Slave::getExecutorInfo`: a command task's ContainerInfo is copied into its
+/// executor's (checkpointed, so the same containerizer recovers it), and the launch carries
+/// the container and the task for the docker containerizer.
+#[test]
+fn a_docker_command_task_launches_with_its_container_checkpointed_in_the_executor() {
+    let mut config = config();
+    config.containerizers = vec![
+        super::containerizer::Kind::Mesos,
+        super::containerizer::Kind::Docker,
+    ];
+    let mut h = H::with_config(config);
+    let now = h.now();
+    let mut run = docker_run_task();
+    run.task.container.as_mut().unwrap().docker = Some(v1::container_info::DockerInfo {
+        image: "busybox".into(),
+        ..Default::default()
+    });
+    h.agent.from_master(now, FromMaster::RunTask(run.clone()));
+    h.pump();
+    let launches = h.take(|e| {
+        if let Effect::Launch(l) = e {
+            Some(l.clone())
+        } else {
+            None
+        }
+    });
+    assert_eq!(launches.len(), 1, "{:?}", h.effects);
+    assert_eq!(launches[0].container, run.task.container);
+    assert_eq!(
+        launches[0].task.as_ref().map(|t| &t.task_id),
+        Some(&run.task.task_id)
+    );
+    let key = super::ExecutorKey::parse("F", "d").unwrap();
+    assert_eq!(
+        h.agent.executor(&key).unwrap().info.container,
+        run.task.container
+    );
 }
 
 fn custom_executor(mem: f64) -> v1::ExecutorInfo {
@@ -820,8 +875,11 @@ fn recovered_state_is_reregistered_and_updates_resent() {
                         updates_path: PathBuf::from("/work/t2.updates"),
                     },
                 ],
+                times: Default::default(),
             }],
+            dirs: vec![],
         }],
+        garbage: vec![],
     };
     let mut agent = Agent::new(config(), t);
     let live = agent.recover(t, state);
@@ -1248,4 +1306,275 @@ fn without_a_key_executors_get_no_token() {
             .iter()
             .any(|(k, _)| k == "MESOS_EXECUTOR_AUTHENTICATION_TOKEN")
     );
+}
+
+// ----- garbage collection of sandboxes and checkpoints (gc/) -----
+
+impl H {
+    /// `task`'s command executor exits without updates; its TASK_FAILED is acknowledged:
+    /// the executor is removed (and, with it, its framework).
+    fn finish_executor(&mut self, task: &str) {
+        self.run(task);
+        let container = self.agent.frameworks["F"].executors[task]
+            .container_id
+            .clone();
+        let now = self.now();
+        self.agent
+            .executor_exited(now, "F", task, &container, Some(0), None);
+        self.pump();
+        for message in self.master_messages() {
+            if let ToMaster::StatusUpdate(u) = message {
+                let now = self.now();
+                self.agent.from_master(
+                    now,
+                    FromMaster::Acknowledgement(wire::StatusUpdateAcknowledgement {
+                        framework_id: v1::FrameworkId { value: "F".into() },
+                        task_id: u.status.task_id.clone(),
+                        uuid: u.status.uuid.clone().unwrap_or_default(),
+                    }),
+                );
+                self.pump();
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = self.now();
+        self.agent.tick(now);
+        self.pump();
+    }
+
+    fn removed(&mut self) -> Vec<PathBuf> {
+        self.take(|e| match e {
+            Effect::Remove(r) => Some(r.iter().map(|r| r.path.clone()).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .concat()
+    }
+
+    fn touched(&mut self) -> Vec<PathBuf> {
+        self.take(|e| match e {
+            Effect::Touch { path } => Some(path.clone()),
+            _ => None,
+        })
+    }
+}
+
+const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Mesos's `Slave::removeExecutor` and `Slave::removeFramework` (src/slave/slave.cpp): the
+/// run's sandbox and `meta/` run directory, the executor's work and `meta/` directories,
+/// then the framework's, each touched and removed `--gc_delay` later.
+#[test]
+fn a_removed_executor_and_framework_are_collected_after_gc_delay() {
+    let mut h = H::new();
+    h.finish_executor("t1");
+    assert!(h.agent.frameworks.is_empty(), "the framework is completed");
+    let e = "/work/slaves/S1/frameworks/F/executors/t1";
+    let run = h.agent.completed_frameworks[0].completed_executors[0]
+        .sandbox
+        .clone();
+    let container = run.file_name().unwrap().to_str().unwrap().to_string();
+    let meta_e = "/work/meta/slaves/S1/frameworks/F/executors/t1";
+    let expected: Vec<PathBuf> = [
+        run.display().to_string(),
+        format!("{meta_e}/runs/{container}"),
+        e.to_string(),
+        meta_e.to_string(),
+        "/work/slaves/S1/frameworks/F".into(),
+        "/work/meta/slaves/S1/frameworks/F".into(),
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .collect();
+    assert_eq!(
+        h.touched(),
+        expected,
+        "touched: a restart recomputes from mtimes"
+    );
+    assert_eq!(h.agent.gc.pending(), 6);
+
+    h.elapsed = WEEK - Duration::from_secs(1);
+    h.tick();
+    assert!(h.removed().is_empty(), "not before gc_delay");
+    h.elapsed = WEEK;
+    h.tick();
+    assert_eq!(
+        h.removed(),
+        expected,
+        "runs before their executor, oldest first"
+    );
+    assert_eq!(h.agent.gc.pending(), 6, "pending until the runtime reports");
+    h.agent.gc_removed(
+        expected
+            .iter()
+            .map(|p| (p.clone(), super::gc::collector::Outcome::Removed))
+            .collect(),
+    );
+    let metrics: std::collections::HashMap<_, _> =
+        super::http::metrics_map(&h.agent).into_iter().collect();
+    assert_eq!(metrics["gc/path_removals_succeeded"], 6.0);
+    assert_eq!(metrics["gc/path_removals_failed"], 0.0);
+    assert_eq!(metrics["gc/path_removals_pending"], 0.0);
+}
+
+/// Mesos's `Slave::run`: a task for a framework (or executor) whose directories are
+/// scheduled takes them off the schedule; the old run stays scheduled (it is dead).
+#[test]
+fn a_framework_that_comes_back_keeps_its_directories() {
+    let mut h = H::new();
+    h.finish_executor("t1");
+    let old_run = h.agent.completed_frameworks[0].completed_executors[0]
+        .sandbox
+        .clone();
+    h.effects.clear();
+    // A task of the same framework, on a new executor: the framework stays.
+    h.run("t2");
+    h.elapsed = WEEK;
+    h.tick();
+    let removed = h.removed();
+    assert!(removed.contains(&old_run));
+    assert!(removed.contains(&PathBuf::from("/work/slaves/S1/frameworks/F/executors/t1")));
+    assert!(
+        !removed.iter().any(|p| p.ends_with("frameworks/F")),
+        "{removed:?}"
+    );
+}
+
+#[test]
+fn an_executor_launched_again_under_its_id_keeps_its_directories() {
+    let mut h = H::new();
+    h.finish_executor("t1");
+    h.effects.clear();
+    // The same executor id again (a command task with the same task id).
+    h.run("t1");
+    h.elapsed = WEEK;
+    h.tick();
+    let removed = h.removed();
+    assert_eq!(
+        removed.len(),
+        2,
+        "only the old run's two directories: {removed:?}"
+    );
+    assert!(
+        removed
+            .iter()
+            .all(|p| p.parent().unwrap().ends_with("runs"))
+    );
+}
+
+/// Mesos's `Slave::_checkDiskUsage`: `prune(gc_delay - age)` with
+/// `age = gc_delay * max(0, 1 - headroom - usage)`.
+#[test]
+fn a_filling_disk_removes_directories_at_least_the_allowed_age_old() {
+    let mut h = H::new();
+    h.finish_executor("t1");
+    h.elapsed = Duration::from_secs(3 * 24 * 3600);
+    h.finish_executor("t2");
+    h.effects.clear();
+    // Four days later: t1's directories are 4 days old, t2's 1 day.
+    h.elapsed = Duration::from_secs(4 * 24 * 3600);
+    let now = h.now();
+    // 50% used, 10% headroom: max age 0.4 weeks (2.8 days): only t1's go.
+    h.agent.check_disk_usage(now, Ok(0.5));
+    h.pump();
+    let removed = h.removed();
+    assert_eq!(removed.len(), 4, "{removed:?}");
+    assert!(removed.iter().all(|p| p.to_str().unwrap().contains("/t1")));
+    // 95% used: every directory goes, the youngest too.
+    h.agent.check_disk_usage(now, Ok(0.95));
+    h.pump();
+    assert_eq!(h.removed().len(), 6, "t2's four and the framework's two");
+    // A failed measurement changes nothing.
+    h.agent.check_disk_usage(now, Err("statvfs failed".into()));
+    h.pump();
+    assert!(h.removed().is_empty());
+}
+
+#[test]
+fn the_allowed_age_is_mesos_formula() {
+    let gc = super::gc::GcConfig::default();
+    assert_eq!(gc.max_allowed_age(0.0), WEEK.mul_f64(0.9));
+    assert_eq!(gc.max_allowed_age(0.5), WEEK.mul_f64(0.4));
+    assert_eq!(gc.max_allowed_age(0.9), Duration::ZERO);
+    assert_eq!(gc.max_allowed_age(1.0), Duration::ZERO);
+}
+
+/// A live executor's directories are never scheduled: pruning everything leaves them.
+#[test]
+fn nothing_of_a_live_executor_is_ever_removed() {
+    let mut h = H::new();
+    h.run("live");
+    h.subscribe("live", 3);
+    h.finish_executor("done");
+    h.effects.clear();
+    let now = h.now();
+    h.agent.check_disk_usage(now, Ok(1.0));
+    h.pump();
+    let removed = h.removed();
+    assert_eq!(removed.len(), 4, "{removed:?}");
+    assert!(
+        !removed
+            .iter()
+            .any(|p| p.to_str().unwrap().contains("/live") || p.ends_with("frameworks/F"))
+    );
+}
+
+/// Mesos's `Framework::recoverExecutor`: a run that ended before the restart is scheduled
+/// by its directories' mtimes, not from the restart.
+#[test]
+fn a_run_that_ended_before_a_restart_keeps_its_removal_time() {
+    let t = Time {
+        mono: Instant::now(),
+        wall: 1e9,
+    };
+    let day = 24.0 * 3600.0;
+    let times = super::gc::RunTimes {
+        run: Some(1e9 - 6.0 * day),
+        meta_run: Some(1e9 - 6.0 * day),
+        executor: Some(1e9 - 6.0 * day),
+        meta_executor: Some(1e9 - 6.0 * day),
+    };
+    let state = super::recovery::State {
+        agent_info: v1::AgentInfo::default(),
+        agent_id: "S7".into(),
+        frameworks: vec![super::recovery::FrameworkState {
+            info: framework_info(true),
+            executors: vec![super::recovery::ExecutorState {
+                info: custom_executor(32.0),
+                container_id: "C".into(),
+                sandbox: PathBuf::from("/work/slaves/S7/frameworks/F/executors/E/runs/C"),
+                pid: None,
+                terminated: true,
+                tasks: vec![],
+                times,
+            }],
+            dirs: vec![],
+        }],
+        garbage: vec![(PathBuf::from("/work/old-run"), 1e9 - 2.0 * day)],
+    };
+    let mut agent = Agent::new(config(), t);
+    agent.recover(t, state);
+    let touched: Vec<_> = agent
+        .drain_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Touch { path } => Some(path),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        touched,
+        [
+            PathBuf::from("/work/slaves/S7/frameworks/F"),
+            PathBuf::from("/work/meta/slaves/S7/frameworks/F")
+        ],
+        "only the framework, removed now, counts from now (as Mesos's removeFramework)"
+    );
+    // Six days old: due one day after the restart; the old run five days after.
+    let at = |d: f64| t.mono + Duration::from_secs_f64(d * day);
+    assert_eq!(agent.gc.count_due(at(0.99)), 0);
+    assert_eq!(agent.gc.count_due(at(1.0)), 4);
+    assert_eq!(agent.gc.count_due(at(5.0)), 5);
+    assert_eq!(agent.gc.count_due(at(7.0)), 7);
 }

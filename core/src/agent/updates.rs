@@ -164,6 +164,6 @@ impl Agent {
                 self.updates.remove(&fid, &tid);
             }
         }
-        self.gc_framework(&fid);
+        self.gc_framework(now, &fid);
     }
 }

@@ -45,6 +45,22 @@ pub fn flags() -> Flags {
             "task_environment",
             "JSON Environment added to the executor's environment for the task",
         ))
+        .flag(Flag::path(
+            "docker",
+            "Docker mode (Mesos's mesos-docker-executor): the docker CLI",
+        ))
+        .flag(
+            Flag::path("docker_socket", "Docker mode: dockerd's socket")
+                .default("/var/run/docker.sock"),
+        )
+        .flag(Flag::string(
+            "container",
+            "Docker mode: the task's container name (mesos-<container id>)",
+        ))
+        .flag(Flag::string(
+            "docker_run",
+            "Docker mode: JSON array of the `docker run` arguments the agent built",
+        ))
         .flag(
             Flag::bool(
                 "default",
@@ -117,9 +133,6 @@ pub fn config(
     env: &ExecutorEnv,
     vars: &[(String, String)],
 ) -> Result<Config, String> {
-    if loaded.get_str("rootfs").is_some() {
-        return Err("--rootfs is not supported by remesos's command executor".into());
-    }
     let task_command = loaded
         .get_str("task_command")
         .map(|json| {
@@ -134,7 +147,25 @@ pub fn config(
                 .map_err(|e| format!("failed to parse --task_environment: {e}"))
         })
         .transpose()?;
+    let docker = match (loaded.get_str("docker_run"), loaded.get_str("container")) {
+        (None, None) => None,
+        (Some(run), Some(container)) => {
+            let run: Vec<String> = serde_json::from_str(run)
+                .map_err(|e| format!("failed to parse --docker_run: {e}"))?;
+            Some(crate::executor::docker::DockerRun::new(
+                loaded.get_str("docker").unwrap_or("docker").into(),
+                loaded
+                    .get_str("docker_socket")
+                    .unwrap_or("/var/run/docker.sock")
+                    .into(),
+                container.to_string(),
+                run,
+            )?)
+        }
+        _ => return Err("--docker_run and --container go together".into()),
+    };
     Ok(Config {
+        docker,
         framework_id: env.framework_id.clone(),
         executor_id: env.executor_id.clone(),
         shutdown_grace_period: env.shutdown_grace_period,
@@ -146,5 +177,6 @@ pub fn config(
         task_command,
         task_environment,
         environment: vars.to_vec(),
+        rootfs: loaded.get_str("rootfs").map(Into::into),
     })
 }

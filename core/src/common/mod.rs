@@ -11,6 +11,7 @@
 
 pub mod address;
 pub mod backoff;
+pub mod fdpath;
 pub mod id;
 pub mod json;
 pub mod protocol;

@@ -29,6 +29,10 @@
 //! - Losing the agent: a framework that checkpoints gets reconnection (see
 //!   [`crate::client::executor::Connection::resubscribe`]); otherwise, or once recovery times
 //!   out, the executor shuts down as on SHUTDOWN and exits 1 after the task is reaped.
+//! - `--rootfs` (a command task in an image, agent/containerizer/linux.rs): the executor runs
+//!   on the host as root and starts the task inside the rootfs (executor/rootfs.rs), with
+//!   `--working_directory` inside it and `--user` looked up in the image. (Command checks of
+//!   such a task still run on the host, not in the task's mount namespace as in Mesos.)
 //! - Checks and health checks ([`super::checks`]) start once the command is running; their
 //!   updates copy the last status (`healthy`, `check_status` kept) with
 //!   `REASON_TASK_CHECK_STATUS_UPDATED` / `REASON_TASK_HEALTH_CHECK_STATUS_UPDATED`; they
@@ -36,7 +40,7 @@
 //!   `consecutive_failures` times kills the task as a KILL would (the task's kill policy,
 //!   else 3 seconds); it ends `TASK_KILLED` with `healthy: false`. Every update of a task
 //!   with a check carries a `check_status` (empty until a result is known), as in Mesos.
-//! - Not supported: container images (`--rootfs`), TTYs.
+//! - Not supported: TTYs.
 //!
 //! The decisions live in [`CommandExecutor`], synchronous and clock-free (time comes in as
 //! `now`); [`run`] is the async shell that talks to the agent, spawns and signals the
@@ -93,6 +97,11 @@ pub struct Config {
     pub task_environment: Option<v1::Environment>,
     /// The executor's own environment, the base of the task's.
     pub environment: Vec<(String, String)>,
+    /// Docker mode: the task runs in this container (`super::docker`).
+    pub docker: Option<super::docker::DockerRun>,
+    /// `--rootfs`: the task runs inside this root filesystem (executor/rootfs.rs), its
+    /// working directory a path inside it.
+    pub rootfs: Option<PathBuf>,
 }
 
 /// How to start the task's command.
@@ -110,6 +119,8 @@ pub struct LaunchSpec {
     pub cwd: Option<PathBuf>,
     /// Run as this user (when the executor runs as root).
     pub user: Option<String>,
+    /// Enter this root filesystem first (`--rootfs`).
+    pub rootfs: Option<PathBuf>,
 }
 
 /// What the shell must do.
@@ -156,6 +167,9 @@ pub struct CommandExecutor {
     pending: Vec<(Vec<u8>, bool)>,
     /// The agent is unreachable for good: exit once the task is reaped.
     agent_gone: bool,
+    /// The task's container was killed for its memory limit (docker mode): the message
+    /// its TASK_FAILED carries.
+    memory_limited: Option<String>,
     /// How the command was started (the base of COMMAND checks).
     spec: Option<LaunchSpec>,
     /// The task's check and health check, from the start of the command.
@@ -184,6 +198,7 @@ impl CommandExecutor {
             acknowledged_any: false,
             pending: Vec::new(),
             agent_gone: false,
+            memory_limited: None,
             spec: None,
             checks: TaskChecks::default(),
             last_status: None,
@@ -421,6 +436,13 @@ impl CommandExecutor {
         Vec::new()
     }
 
+    /// The task's container reached its memory limit (docker mode: `State.OOMKilled`);
+    /// its exit, reported next, ends it `TASK_FAILED` with
+    /// `REASON_CONTAINER_LIMITATION_MEMORY` and `message`.
+    pub fn on_memory_limited(&mut self, message: String) {
+        self.memory_limited = Some(message);
+    }
+
     /// The command exited; `wait_status` is the raw status from `waitpid`.
     pub fn on_exited(&mut self, now: Instant, wait_status: i32) -> Vec<Effect> {
         let Some(task) = &self.task else {
@@ -431,6 +453,16 @@ impl CommandExecutor {
         self.escalation_at = None;
         self.completion_at = None;
         self.checks.pause();
+        if let Some(message) = self.memory_limited.take() {
+            tracing::info!(task_id = %task_id.value, %message, "task terminated");
+            return self.terminal(
+                now,
+                &task_id,
+                TaskState::TaskFailed,
+                Some(Reason::ContainerLimitationMemory),
+                message,
+            );
+        }
         let (state, reason) = if self.killed_by_max_completion_time {
             (
                 TaskState::TaskFailed,
@@ -654,6 +686,7 @@ pub fn launch_spec(config: &Config, task: &v1::TaskInfo) -> Result<LaunchSpec, S
         args,
         env: env.into_iter().collect(),
         cwd: config.working_directory.clone(),
+        rootfs: config.rootfs.clone(),
         user: config
             .user
             .clone()
@@ -788,6 +821,9 @@ pub(crate) async fn sleep_until(deadline: Option<Instant>) {
 /// Runs the command executor until it should exit; returns the exit status.
 pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
     let mut connection = Connection::new(&env, format);
+    let docker = config.docker.clone();
+    // Docker mode: the container's status, sent with TASK_RUNNING.
+    let mut container_status: Option<v1::ContainerStatus> = None;
     let mut executor = CommandExecutor::new(config);
     let mut child: Option<tokio::process::Child> = None;
     // The task's process group (its pid, as it leads its own group).
@@ -804,24 +840,37 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
     loop {
         while let Some(effect) = effects.pop_front() {
             match effect {
-                Effect::Update(status) => {
+                Effect::Update(mut status) => {
                     let state = TaskState::try_from(status.state).ok();
+                    if state == Some(TaskState::TaskRunning) && container_status.is_some() {
+                        status.container_status = container_status.clone();
+                    }
                     if let Err(e) = connection.update(*status).await {
                         // Kept by the connection; it goes out again with the next SUBSCRIBE.
                         tracing::warn!(?state, error = %e, "status update not delivered yet");
                     }
                 }
                 Effect::Launch(spec) => {
-                    let result = spawn(&spec).map(|c| {
+                    let spawned = match &docker {
+                        Some(docker) => docker.spawn(&spec),
+                        None => spawn(&spec),
+                    };
+                    let result = spawned.map(|c| {
                         let pid = c.id().unwrap_or(0);
                         process_group = i32::try_from(pid).ok().filter(|p| *p > 0);
                         child = Some(c);
                         pid
                     });
+                    // Docker mode: TASK_RUNNING once the container runs, with its address.
+                    if let (Some(docker), Some(c)) = (&docker, child.as_mut()) {
+                        container_status = docker.wait_running(c).await;
+                    }
                     effects.extend(executor.on_launched(Instant::now(), result));
                 }
                 Effect::Signal(signal) => {
-                    if let Some(pgid) = process_group {
+                    if let Some(docker) = &docker {
+                        docker.signal(signal).await;
+                    } else if let Some(pgid) = process_group {
                         let result = match (
                             rustix::process::Pid::from_raw(pgid),
                             rustix::process::Signal::from_named_raw(signal),
@@ -864,6 +913,11 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
             },
             status = wait_child(&mut child) => {
                 child = None;
+                if let Some(docker) = &docker
+                    && docker.oom_killed().await
+                {
+                    executor.on_memory_limited(super::docker::memory_limit_message(&docker.container));
+                }
                 match status {
                     Ok(status) => effects.extend(executor.on_exited(Instant::now(), status)),
                     Err(e) => {
@@ -939,6 +993,9 @@ pub(crate) fn spawn_with(
         .stdout(stdout)
         .stderr(Stdio::inherit())
         .kill_on_drop(false);
+    if let Some(rootfs) = &spec.rootfs {
+        return spawn_in_rootfs(command, spec, rootfs);
+    }
     if let Some(cwd) = &spec.cwd {
         command.current_dir(cwd);
     }
@@ -962,6 +1019,55 @@ pub(crate) fn spawn_with(
     command.spawn().map_err(|e| {
         format!(
             "'{}': {e}",
+            if spec.program == "/bin/sh" {
+                spec.args.last().map_or("", String::as_str)
+            } else {
+                spec.program.as_str()
+            }
+        )
+    })
+}
+
+/// Starts the task inside `rootfs` (executor/rootfs.rs) as its user from the image.
+fn spawn_in_rootfs(
+    mut command: tokio::process::Command,
+    spec: &LaunchSpec,
+    rootfs: &std::path::Path,
+) -> Result<tokio::process::Child, String> {
+    let working_directory = spec.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let enter = super::rootfs::Rootfs::new(rootfs, &working_directory)?;
+    let user = match spec.user.as_deref() {
+        Some(user) => Some(super::rootfs::lookup_user(rootfs, user)?),
+        None => None,
+    };
+    if let Some((uid, gid, _)) = &user {
+        // As Mesos's command executor does with a rootfs: the task's user owns the sandbox
+        // (this executor's working directory, not recursively), which it sees at
+        // --sandbox_directory.
+        std::os::unix::fs::chown(".", Some(*uid), Some(*gid))
+            .map_err(|e| format!("Failed to chown the sandbox to the task's user: {e}"))?;
+    }
+    // SAFETY: the closure runs in the child between fork and exec; `enter` makes only
+    // async-signal-safe system calls on data prepared here, and so do setgroups, setgid and
+    // setuid (the ids were looked up before the fork).
+    unsafe {
+        command.pre_exec(move || {
+            enter.enter()?;
+            if let Some((uid, gid, groups)) = &user {
+                let groups: &[libc::gid_t] = groups;
+                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0
+                    || libc::setgid(*gid) != 0
+                    || libc::setuid(*uid) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|e| {
+        format!(
+            "'{}' in the container: {e}",
             if spec.program == "/bin/sh" {
                 spec.args.last().map_or("", String::as_str)
             } else {

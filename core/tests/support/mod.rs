@@ -345,6 +345,16 @@ pub fn message_call(fid: &str, eid: &str) -> String {
     .to_string()
 }
 
+/// A finished process's exit code, stdout and stderr, for assertion messages.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// The agent's `/state` once it is registered (has an id).
 pub async fn registered_agent_state(agent: &str) -> serde_json::Value {
     let http = remesos::client::HttpClient::default();

@@ -362,24 +362,13 @@ pub fn run_java(
     library: Option<&Path>,
     timeout: Duration,
 ) -> JavaRun {
-    run_java_checked(cp, class, args, library, timeout, true)
+    run_java_checked(cp, class, args, library, timeout, true, &[])
 }
 
-/// [`run_java`], with `-Xcheck:jni` only when `check_jni` (benchmarks run without it).
+/// [`run_java`], with `-Xcheck:jni` only when `check_jni` (benchmarks run without it) and
+/// `env` added to the JVM's environment (`LIBPROCESS_SSL_*`, which libmesos.so reads as
+/// Mesos's does).
 pub fn run_java_checked(
-    cp: &str,
-    class: &str,
-    args: &[&str],
-    library: Option<&Path>,
-    timeout: Duration,
-    check_jni: bool,
-) -> JavaRun {
-    run_java_env(cp, class, args, library, timeout, check_jni, &[])
-}
-
-/// [`run_java_checked`] with `env` added to the JVM's environment (`LIBPROCESS_SSL_*`, which
-/// libmesos.so reads as Mesos's does).
-pub fn run_java_env(
     cp: &str,
     class: &str,
     args: &[&str],

@@ -184,6 +184,7 @@ fn command_spec(task: &LaunchSpec, command: &v1::CommandInfo) -> Result<Probe, S
         env: env.into_iter().collect(),
         cwd: task.cwd.clone(),
         user: task.user.clone(),
+        rootfs: None,
     }))
 }
 
@@ -556,6 +557,7 @@ mod tests {
             ],
             cwd: Some("/sandbox".into()),
             user: Some("nobody".into()),
+            rootfs: None,
         }
     }
 

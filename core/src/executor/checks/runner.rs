@@ -249,6 +249,7 @@ mod tests {
             ],
             cwd: Some(cwd.to_path_buf()),
             user: None,
+            rootfs: None,
         })
     }
 
@@ -333,6 +334,7 @@ mod tests {
             env: vec![],
             cwd: Some(dir.clone()),
             user: None,
+            rootfs: None,
         });
         let outcome = run(probe, None).await;
         assert!(

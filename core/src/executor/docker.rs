@@ -1,0 +1,238 @@
+//! The command executor in docker mode: Mesos's `mesos-docker-executor`
+//! (src/docker/executor.cpp). The docker containerizer (agent/containerizer/docker.rs)
+//! starts `remesos executor --docker_run=[…]` on the host with the `docker run` arguments it
+//! built and checked; the executor's state machine ([`super::command::CommandExecutor`]) is
+//! the command executor's, and only what it does to the task's process differs:
+//!
+//! ```text
+//! Launch  ──► `docker -H … run …` attached (the container's stdout/stderr are the
+//!             executor's: the sandbox's files), then `docker inspect` until it runs
+//!             ──► TASK_RUNNING with the container's IP in container_status.network_infos
+//! Signal  ──► `docker kill --signal=TERM|KILL mesos-<container id>`
+//! reaped  ──► `docker run`'s exit status is the container's; `State.OOMKilled` makes it
+//!             TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY
+//! ```
+//!
+//! Values of the container's environment reach it through the `docker` process's own
+//! environment (`-e NAME` in the arguments), never through a command line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use remesos_proto::v1;
+
+use super::command::LaunchSpec;
+
+/// How often `docker inspect` is asked whether the container runs yet.
+const INSPECT_INTERVAL: Duration = Duration::from_millis(25);
+/// How long the executor waits for the container to run before it reports TASK_RUNNING
+/// without its network (the `docker run` goes on; its exit is reported as usual).
+const INSPECT_PATIENCE: Duration = Duration::from_secs(30);
+
+/// `--docker`, `--docker_socket`, `--container` and `--docker_run` of `remesos executor`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerRun {
+    /// The docker CLI.
+    pub docker: PathBuf,
+    /// dockerd's socket.
+    pub socket: PathBuf,
+    /// The container's name (`mesos-<container id>`).
+    pub container: String,
+    /// `docker run`'s arguments, from `run` on.
+    pub run: Vec<String>,
+}
+
+impl DockerRun {
+    /// Checks what the agent passed: a `run` with the container's name.
+    pub fn new(
+        docker: PathBuf,
+        socket: PathBuf,
+        container: String,
+        run: Vec<String>,
+    ) -> Result<DockerRun, String> {
+        if run.first().map(String::as_str) != Some("run") {
+            return Err("--docker_run must start with 'run'".into());
+        }
+        if !container.starts_with("mesos-") || !run.contains(&container) {
+            return Err(format!(
+                "--container '{}' is not the container --docker_run names",
+                container.escape_debug()
+            ));
+        }
+        Ok(DockerRun {
+            docker,
+            socket,
+            container,
+            run,
+        })
+    }
+
+    fn command(&self) -> tokio::process::Command {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the docker executor runs the task through the docker CLI"
+        )]
+        let mut cmd = tokio::process::Command::new(&self.docker);
+        cmd.arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    /// `docker inspect --format <format>` of the container (its errors discarded).
+    fn inspect(&self, format: &str) -> tokio::process::Command {
+        let mut inspect = self.command();
+        inspect
+            .args(["inspect", "--type", "container", "--format", format, "--"])
+            .arg(&self.container)
+            .stderr(std::process::Stdio::null());
+        inspect
+    }
+
+    /// Starts `docker run` attached, in its own process group, with the task's
+    /// environment (what the `-e NAME` arguments read).
+    pub fn spawn(&self, spec: &LaunchSpec) -> Result<tokio::process::Child, String> {
+        let mut cmd = self.command();
+        cmd.args(&self.run)
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .process_group(0)
+            .stdout(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(false);
+        if let Some(cwd) = &spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        cmd.spawn()
+            .map_err(|e| format!("'{}': {e}", self.docker.display()))
+    }
+
+    /// Waits until the container runs (or `child`, the `docker run`, ended first); the
+    /// container's status for TASK_RUNNING: its IP addresses.
+    pub async fn wait_running(
+        &self,
+        child: &mut tokio::process::Child,
+    ) -> Option<v1::ContainerStatus> {
+        let deadline = tokio::time::Instant::now() + INSPECT_PATIENCE;
+        while tokio::time::Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return None;
+            }
+            let mut inspect = self.inspect(
+                "{{.State.Running}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+            );
+            if let Ok(out) = inspect.output().await
+                && out.status.success()
+            {
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                let mut words = text.split_whitespace();
+                if words.next() == Some("true") {
+                    return Some(container_status(words));
+                }
+            }
+            tokio::time::sleep(INSPECT_INTERVAL).await;
+        }
+        tracing::warn!(container = %self.container, "the container did not run in time; reporting TASK_RUNNING without its network");
+        None
+    }
+
+    /// `docker kill --signal=…` of the container (Mesos's docker executor stops it the
+    /// same way: SIGTERM, then SIGKILL when the grace period ends).
+    pub async fn signal(&self, signal: i32) {
+        let name = if signal == libc::SIGKILL {
+            "KILL"
+        } else {
+            "TERM"
+        };
+        let mut kill = self.command();
+        kill.args(["kill", &format!("--signal={name}"), "--", &self.container])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        match kill.status().await {
+            Ok(s) if s.success() => {}
+            other => {
+                tracing::warn!(container = %self.container, signal = name, ?other, "docker kill failed")
+            }
+        }
+    }
+
+    /// Whether the kernel killed the container for its memory limit (`State.OOMKilled`).
+    pub async fn oom_killed(&self) -> bool {
+        self.inspect("{{.State.OOMKilled}}")
+            .output()
+            .await
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
+    }
+}
+
+/// A container status with these IP addresses (Mesos's docker executor reports the
+/// container's address in `network_infos`).
+fn container_status<'a>(ips: impl Iterator<Item = &'a str>) -> v1::ContainerStatus {
+    let addresses: Vec<v1::network_info::IpAddress> = ips
+        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+        .map(|ip| v1::network_info::IpAddress {
+            ip_address: Some(ip.to_string()),
+            ..Default::default()
+        })
+        .collect();
+    v1::ContainerStatus {
+        network_infos: if addresses.is_empty() {
+            Vec::new()
+        } else {
+            vec![v1::NetworkInfo {
+                ip_addresses: addresses,
+                ..Default::default()
+            }]
+        },
+        ..Default::default()
+    }
+}
+
+/// The message of a task its container's memory limit ended.
+pub fn memory_limit_message(container: &str) -> String {
+    format!(
+        "Memory limit exceeded: the kernel killed container {container} for using more \
+         memory than the task's 'mem' resource (or its 'mem' limit); give the task more mem"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agents_run_arguments_must_name_the_container() {
+        let ok = DockerRun::new(
+            "docker".into(),
+            "/s".into(),
+            "mesos-c1".into(),
+            vec!["run".into(), "--name".into(), "mesos-c1".into(), "i".into()],
+        );
+        assert!(ok.is_ok());
+        for (container, run) in [
+            ("mesos-c1", vec!["ps"]),
+            ("mesos-c2", vec!["run", "--name", "mesos-c1"]),
+            ("other", vec!["run", "--name", "other"]),
+        ] {
+            let run = run.into_iter().map(String::from).collect();
+            assert!(DockerRun::new("d".into(), "/s".into(), container.into(), run).is_err());
+        }
+    }
+
+    #[test]
+    fn the_containers_addresses_become_its_network_infos() {
+        let status = container_status("172.17.0.2 garbage ".split_whitespace());
+        assert_eq!(
+            status.network_infos[0].ip_addresses[0]
+                .ip_address
+                .as_deref(),
+            Some("172.17.0.2")
+        );
+        assert_eq!(status.network_infos[0].ip_addresses.len(), 1);
+        assert!(
+            container_status("".split_whitespace())
+                .network_infos
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,782 @@
+//! The docker containerizer against the real `dockerd` (issue 15, items 1, 2 and 5; Mesos's
+//! docs/docker-containerizer.md): command tasks in a docker image, a service reachable on its
+//! mapped host port, a custom executor in a container, an agent restart that reattaches a
+//! running container and removes orphans, and the faults — an image that does not exist,
+//! a missing host volume path, a port the task was not given, a container over its memory,
+//! dockerd out of reach — each ending as Mesos ends it, with nothing left behind
+//! (`docker ps -a --filter name=mesos-`).
+//!
+//! Needs: `dockerd` answering on /var/run/docker.sock (or `$REMESOS_DOCKER_SOCKET`) with a
+//! bridge network for BRIDGE containers — tests/run.sh's `e2e_prepare` starts one — and
+//! busybox (`/bin/busybox` from busybox-static) for the test image, which the suite builds
+//! with `docker import` when it is missing. Without dockerd every test fails and says so.
+//!
+//! The tests share one dockerd and remove orphans on recovery, so they run one at a time
+//! (a lock), each with its own master and agent.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start processes and read the clock by design"
+)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use remesos_proto::v1;
+use support::{
+    Daemon, TestFramework, free_port, offer_resources, spawn_agent_logged, spawn_master,
+};
+use v1::TaskState;
+
+/// The image every test runs: busybox alone, built locally (no registry is reachable).
+const IMAGE: &str = "remesos-test-busybox:latest";
+
+/// One test at a time (see the module doc).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn socket() -> String {
+    std::env::var("REMESOS_DOCKER_SOCKET").unwrap_or_else(|_| "/var/run/docker.sock".into())
+}
+
+/// `docker -H unix://<socket> <args>`: its exit status and stdout.
+fn docker(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("docker")
+        .arg("-H")
+        .arg(format!("unix://{}", socket()))
+        .args(args)
+        .output()
+        .expect("the docker CLI runs (install docker.io)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Fails loudly without dockerd; builds [`IMAGE`] when it is missing
+/// (tests/docker/build-image.sh, which tests/run.sh also runs).
+fn ensure_docker() {
+    let (ok, out) = docker(&["version", "--format", "{{.Server.Version}}"]);
+    assert!(
+        ok,
+        "these tests need dockerd on {} (tests/run.sh e2e_prepare starts it): {out}",
+        socket()
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/docker/build-image.sh");
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(socket())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{} failed", script.display());
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("remesos-docker-{name}-{}", free_port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The `mesos-*` containers dockerd has, running or not.
+fn mesos_containers() -> Vec<String> {
+    let (ok, out) = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=mesos-",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert!(ok, "{out}");
+    out.lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Waits until no `mesos-*` container is left (the agent removes them once their executor
+/// exited, `--docker_remove_delay=0ns` here).
+async fn assert_no_containers_leak() {
+    for _ in 0..200 {
+        if mesos_containers().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("docker containers leaked: {:?}", mesos_containers());
+}
+
+struct Cluster {
+    dir: PathBuf,
+    _master: Daemon,
+    master: String,
+    agent: Option<Daemon>,
+    agent_port: u16,
+    framework: TestFramework,
+    /// The dockerd the agent uses.
+    socket: String,
+}
+
+impl Cluster {
+    async fn start(name: &str, checkpoint: bool) -> Cluster {
+        Cluster::start_on(name, checkpoint, socket()).await
+    }
+
+    /// [`Cluster::start`] with the agent on the dockerd of `socket`.
+    async fn start_on(name: &str, checkpoint: bool, socket: String) -> Cluster {
+        ensure_docker();
+        assert!(
+            mesos_containers().is_empty(),
+            "mesos-* containers from elsewhere: {:?}",
+            mesos_containers()
+        );
+        let dir = temp_dir(name);
+        let (master_daemon, master) = spawn_master(&dir).await;
+        let agent_port = free_port();
+        let mut cluster = Cluster {
+            dir,
+            _master: master_daemon,
+            master: master.clone(),
+            agent: None,
+            agent_port,
+            framework: TestFramework::subscribe(&master, name, checkpoint).await,
+            socket,
+        };
+        cluster.start_agent();
+        cluster
+    }
+
+    fn start_agent(&mut self) {
+        let flags = [
+            "--containerizers=mesos,docker".to_string(),
+            format!("--docker_socket={}", self.socket),
+            "--docker_remove_delay=0ns".to_string(),
+            "--executor_registration_timeout=30secs".to_string(),
+        ];
+        self.agent = Some(spawn_agent_logged(
+            &self.master,
+            self.agent_port,
+            &self.dir.join("agent"),
+            &flags,
+            Some(&self.dir.join(format!("agent-{}.log", free_port()))),
+        ));
+    }
+
+    /// Launches `task` on the next offer and returns the offer's agent.
+    async fn launch(&mut self, make: impl FnOnce(&v1::Offer) -> v1::TaskInfo) -> v1::AgentId {
+        let offer = self.framework.next_offer().await;
+        let task = make(&offer);
+        self.framework.launch(&offer, vec![task]).await;
+        offer.agent_id
+    }
+
+    /// Launches a command task in the test image with the default container settings.
+    async fn launch_in_image(&mut self, id: &str, resources: &str, command: &str) -> v1::AgentId {
+        self.launch(|o| docker_task(id, o, resources, command, docker_container(|_| {})))
+            .await
+    }
+
+    /// Launches a task whose container cannot start: it ends TASK_FAILED with
+    /// REASON_CONTAINER_LAUNCH_FAILED and nothing is started; returns its message.
+    async fn launch_fails(
+        &mut self,
+        id: &str,
+        resources: &str,
+        container: v1::ContainerInfo,
+    ) -> String {
+        self.launch(|o| docker_task(id, o, resources, "true", container))
+            .await;
+        let updates = self.updates_until(TaskState::TaskFailed).await;
+        assert_eq!(states(&updates), ["TASK_FAILED"], "{updates:?}");
+        let last = updates.last().unwrap();
+        assert_eq!(
+            last.reason,
+            Some(v1::task_status::Reason::ContainerLaunchFailed as i32)
+        );
+        assert!(mesos_containers().is_empty());
+        last.message().to_string()
+    }
+
+    /// Updates until a terminal one (or `until`), in order.
+    async fn updates_until(&mut self, until: TaskState) -> Vec<v1::TaskStatus> {
+        let mut seen = Vec::new();
+        loop {
+            let status = self.framework.next_update(Duration::from_secs(60)).await;
+            let state = TaskState::try_from(status.state).unwrap();
+            seen.push(status);
+            if state == until || remesos::common::protocol::is_terminal(state) {
+                return seen;
+            }
+        }
+    }
+
+    fn sandbox_of(&self, task_id: &str) -> PathBuf {
+        // <work_dir>/slaves/<aid>/frameworks/<fid>/executors/<task id>/runs/latest
+        let slaves = self.dir.join("agent").join("slaves");
+        for agent in std::fs::read_dir(&slaves).unwrap().flatten() {
+            for framework in std::fs::read_dir(agent.path().join("frameworks"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let run = framework
+                    .path()
+                    .join("executors")
+                    .join(task_id)
+                    .join("runs")
+                    .join("latest");
+                if run.exists() {
+                    return run;
+                }
+            }
+        }
+        panic!("no sandbox for task {task_id}");
+    }
+
+    fn agent_log(&self) -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&self.dir).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("agent-") {
+                text += &std::fs::read_to_string(entry.path()).unwrap_or_default();
+            }
+        }
+        text
+    }
+}
+
+impl Drop for Cluster {
+    /// A failed test leaves no container for the next one (the agent is killed first).
+    fn drop(&mut self) {
+        self.agent.take();
+        for name in mesos_containers() {
+            let _ = docker(&["rm", "-f", &name]);
+        }
+    }
+}
+
+fn docker_container(
+    configure: impl FnOnce(&mut v1::container_info::DockerInfo),
+) -> v1::ContainerInfo {
+    let mut docker = v1::container_info::DockerInfo {
+        image: IMAGE.into(),
+        ..Default::default()
+    };
+    configure(&mut docker);
+    v1::ContainerInfo {
+        r#type: v1::container_info::Type::Docker as i32,
+        docker: Some(docker),
+        ..Default::default()
+    }
+}
+
+/// A read-only volume of `host` at `inside`.
+fn ro_volume(host: &Path, inside: &str) -> v1::Volume {
+    v1::Volume {
+        mode: v1::volume::Mode::Ro as i32,
+        container_path: inside.into(),
+        host_path: Some(host.display().to_string()),
+        ..Default::default()
+    }
+}
+
+fn docker_task(
+    id: &str,
+    offer: &v1::Offer,
+    resources: &str,
+    command: &str,
+    container: v1::ContainerInfo,
+) -> v1::TaskInfo {
+    v1::TaskInfo {
+        container: Some(container),
+        ..support::command_task(id, offer, resources, command)
+    }
+}
+
+fn states(updates: &[v1::TaskStatus]) -> Vec<&'static str> {
+    updates
+        .iter()
+        .map(|s| TaskState::try_from(s.state).map_or("?", |s| s.as_str_name()))
+        .collect()
+}
+
+/// Mesos docs/docker-containerizer.md: a command task with a DOCKER ContainerInfo runs in
+/// its image, with the sandbox mounted at MESOS_SANDBOX (`--sandbox_directory`), its
+/// stdout in the sandbox, and TASK_RUNNING before TASK_FINISHED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_task_runs_in_its_docker_image_with_the_sandbox_mounted() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("command", false).await;
+    // Only the image has no /usr, /etc or /work: the command proves where it ran.
+    let command = "test ! -e /usr && test ! -e /work && echo in-image && \
+                   echo \"$MESOS_SANDBOX\" > $MESOS_SANDBOX/written-inside";
+    c.launch_in_image("t1", "cpus:0.2;mem:64", command).await;
+    let updates = c.updates_until(TaskState::TaskFinished).await;
+    assert_eq!(
+        states(&updates),
+        ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"],
+        "{updates:?}\n{}",
+        c.agent_log()
+    );
+    let sandbox = c.sandbox_of("t1");
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("written-inside"))
+            .unwrap()
+            .trim(),
+        "/mnt/mesos/sandbox"
+    );
+    let stdout = std::fs::read_to_string(sandbox.join("stdout")).unwrap();
+    assert!(stdout.contains("in-image"), "stdout: {stdout}");
+    assert_no_containers_leak().await;
+}
+
+/// A long-running service in a BRIDGE container with a port mapping answers on its host
+/// port (taken from the offer), reports its container IP with TASK_RUNNING, and a kill
+/// ends it TASK_KILLED with its container removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridged_service_is_reachable_on_its_mapped_host_port_and_killed_cleanly() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("service", false).await;
+    let host_port = 31000 + (free_port() % 100);
+    let container = docker_container(|d| {
+        d.network = Some(v1::container_info::docker_info::Network::Bridge as i32);
+        d.port_mappings
+            .push(v1::container_info::docker_info::PortMapping {
+                host_port: u32::from(host_port),
+                container_port: 8080,
+                protocol: Some("tcp".into()),
+            });
+    });
+    let command = "mkdir -p /tmp/www && echo pong > /tmp/www/index.html && \
+                   exec httpd -f -p 8080 -h /tmp/www";
+    let agent_id = c
+        .launch(|o| {
+            docker_task(
+                "web",
+                o,
+                &format!("cpus:0.2;mem:64;ports:[{host_port}-{host_port}]"),
+                command,
+                container,
+            )
+        })
+        .await;
+    let updates = c.updates_until(TaskState::TaskRunning).await;
+    let running = updates.last().unwrap();
+    assert_eq!(
+        states(&updates),
+        ["TASK_STARTING", "TASK_RUNNING"],
+        "{}",
+        c.agent_log()
+    );
+    let ip = running
+        .container_status
+        .as_ref()
+        .and_then(|s| s.network_infos.first())
+        .and_then(|n| n.ip_addresses.first())
+        .and_then(|a| a.ip_address.clone())
+        .expect("the container's IP in TASK_RUNNING");
+    assert!(ip.parse::<std::net::Ipv4Addr>().is_ok(), "{ip}");
+    // The service answers on the host port (the server may take a moment to listen).
+    let http = remesos::client::HttpClient::default();
+    let mut answer = None;
+    for _ in 0..100 {
+        if let Ok((200, body)) = http.get(&format!("http://127.0.0.1:{host_port}/")).await {
+            answer = Some(String::from_utf8_lossy(&body).trim().to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(answer.as_deref(), Some("pong"));
+    c.framework.kill("web", &agent_id).await;
+    let updates = c.updates_until(TaskState::TaskKilled).await;
+    assert_eq!(states(&updates).last(), Some(&"TASK_KILLED"), "{updates:?}");
+    assert_no_containers_leak().await;
+}
+
+/// Mesos's port mapping rule (`Docker::RunOptions::create`): a host port the task was not
+/// given fails its launch, and nothing is started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_port_outside_the_tasks_resources_fails_the_launch() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("badport", false).await;
+    let container = docker_container(|d| {
+        d.network = Some(v1::container_info::docker_info::Network::Bridge as i32);
+        d.port_mappings
+            .push(v1::container_info::docker_info::PortMapping {
+                host_port: 31099,
+                container_port: 80,
+                protocol: None,
+            });
+    });
+    let message = c
+        .launch_fails("p", "cpus:0.1;mem:32;ports:[31001-31001]", container)
+        .await;
+    assert!(
+        message.contains("Port [31099] not included in resources"),
+        "{message}"
+    );
+}
+
+/// An image no registry has: TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, and a message
+/// that names the image and what to check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_that_does_not_exist_fails_the_task_saying_which() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("noimage", false).await;
+    let container = docker_container(|d| d.image = "remesos-no-such-image:never".into());
+    let message = c.launch_fails("ni", "cpus:0.1;mem:32", container).await;
+    assert!(
+        message.contains("Failed to pull image 'remesos-no-such-image:never'")
+            && message.contains("check the image's name"),
+        "{message}"
+    );
+}
+
+/// A volume whose host path does not exist fails the launch (docker would create it on
+/// the host as root): the message names the path and what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_host_path_that_does_not_exist_fails_the_task() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("novolume", false).await;
+    let missing = c.dir.join("not-there");
+    let mut container = docker_container(|_| {});
+    container.volumes.push(ro_volume(&missing, "/data"));
+    let message = c.launch_fails("nv", "cpus:0.1;mem:32", container).await;
+    assert!(
+        message.contains(&format!("'{}'", missing.display())) && message.contains("does not exist"),
+        "{message}"
+    );
+    assert!(!missing.exists(), "the missing host path was created");
+}
+
+/// Volumes are mounted read-only unless the volume asks for RW, and the container runs as
+/// the task's user (`--user`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_volumes_stay_read_only_and_the_task_runs_as_its_user() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("volumes", false).await;
+    let shared = c.dir.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("in"), "from-host\n").unwrap();
+    let mut container = docker_container(|_| {});
+    container.volumes.push(ro_volume(&shared, "/ro"));
+    let command =
+        "cat /ro/in && if echo x > /ro/out; then echo WROTE; else echo refused; fi; id -u";
+    c.launch(|o| {
+        let mut task = docker_task("vol", o, "cpus:0.1;mem:32", command, container);
+        task.command.as_mut().unwrap().user = Some("nobody".into());
+        task
+    })
+    .await;
+    let updates = c.updates_until(TaskState::TaskFinished).await;
+    assert_eq!(
+        states(&updates).last(),
+        Some(&"TASK_FINISHED"),
+        "{updates:?}"
+    );
+    let stdout = std::fs::read_to_string(c.sandbox_of("vol").join("stdout")).unwrap();
+    assert!(
+        stdout.contains("from-host") && stdout.contains("refused"),
+        "{stdout}"
+    );
+    assert!(!shared.join("out").exists());
+    let nobody = String::from_utf8(
+        std::process::Command::new("id")
+            .args(["-u", "nobody"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        stdout.lines().any(|l| l.trim() == nobody.trim()),
+        "{stdout}"
+    );
+    assert_no_containers_leak().await;
+}
+
+/// A container over its memory limit is killed by the kernel: TASK_FAILED with
+/// REASON_CONTAINER_LIMITATION_MEMORY and a message that says to give it more memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_over_its_memory_fails_with_the_memory_limitation() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("oom", false).await;
+    // 32 MB (Mesos's minimum) and a shell variable that doubles until it cannot.
+    let command = "x=a; while :; do x=\"$x$x\"; done";
+    c.launch_in_image("oom", "cpus:0.1;mem:32", command).await;
+    let updates = c.updates_until(TaskState::TaskFailed).await;
+    let last = updates.last().unwrap();
+    assert_eq!(states(&updates).last(), Some(&"TASK_FAILED"), "{updates:?}");
+    assert_eq!(
+        last.reason,
+        Some(v1::task_status::Reason::ContainerLimitationMemory as i32),
+        "{last:?}"
+    );
+    assert!(
+        last.message().contains("give the task more mem"),
+        "{:?}",
+        last.message
+    );
+    assert_no_containers_leak().await;
+}
+
+/// Mesos's agent does not start when its docker containerizer cannot reach dockerd.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_dockerd_does_not_answer_refuses_to_start() {
+    let dir = temp_dir("nodockerd");
+    let (status, stderr) = support::run_to_exit(
+        &[
+            "agent".to_string(),
+            "--master=127.0.0.1:1".into(),
+            format!("--work_dir={}", dir.display()),
+            "--containerizers=mesos,docker".into(),
+            format!("--docker_socket={}", dir.join("no.sock").display()),
+        ],
+        &[],
+    );
+    assert!(!status.success());
+    assert!(
+        stderr.contains("cannot reach dockerd") && stderr.contains("no.sock"),
+        "{stderr}"
+    );
+    let (status, stderr) = support::run_to_exit(
+        &[
+            "agent".to_string(),
+            "--master=127.0.0.1:1".into(),
+            format!("--work_dir={}", dir.display()),
+            "--containerizers=mesos,rkt".into(),
+        ],
+        &[],
+    );
+    assert!(!status.success());
+    assert!(stderr.contains("unknown containerizer 'rkt'"), "{stderr}");
+}
+
+/// Mesos docs/docker-containerizer.md: a custom executor whose `ExecutorInfo.container` is
+/// DOCKER runs in its image — here remesos's own command executor, mounted read-only with
+/// the host's C library into the busybox image, on the host network so it reaches the
+/// agent — and runs its task in that container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_executor_runs_in_its_docker_container() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("custom", false).await;
+    let binary = Path::new(env!("CARGO_BIN_EXE_remesos"));
+    let mut container = docker_container(|_| {});
+    let ro = ro_volume;
+    container.volumes = vec![
+        ro(binary.parent().unwrap(), "/opt/remesos"),
+        ro(
+            &std::fs::canonicalize("/lib/x86_64-linux-gnu").unwrap(),
+            "/lib/x86_64-linux-gnu",
+        ),
+        ro(&std::fs::canonicalize("/lib64").unwrap(), "/lib64"),
+    ];
+    c.launch(|o| {
+        let executor = v1::ExecutorInfo {
+            executor_id: v1::ExecutorId { value: "in-docker".into() },
+            framework_id: Some(o.framework_id.clone()),
+            // Docker's convention (Mesos `Docker::RunOptions::create`): the value, then
+            // the arguments.
+            command: Some(v1::CommandInfo {
+                shell: Some(false),
+                value: Some(format!("/opt/remesos/{}", binary.file_name().unwrap().to_string_lossy())),
+                // A task of a custom executor has no command of its own (Mesos refuses
+                // both): the command executor takes it from --task_command.
+                arguments: vec![
+                    "executor".into(),
+                    r#"--task_command={"shell": true, "value": "test ! -e /usr && echo task-in-image"}"#.into(),
+                ],
+                ..Default::default()
+            }),
+            resources: offer_resources(o, "cpus:0.1;mem:64"),
+            container: Some(container),
+            ..Default::default()
+        };
+        let mut task = docker_task("ce", o, "cpus:0.1;mem:32", "test ! -e /usr && echo task-in-image", docker_container(|_| {}));
+        task.container = None;
+        task.command = None;
+        task.executor = Some(executor);
+        task
+    })
+    .await;
+    let updates = c.updates_until(TaskState::TaskFinished).await;
+    assert_eq!(
+        states(&updates).last(),
+        Some(&"TASK_FINISHED"),
+        "{updates:?}\n{}",
+        c.agent_log()
+    );
+    let stdout = std::fs::read_to_string(c.sandbox_of("in-docker").join("stdout")).unwrap();
+    assert!(stdout.contains("task-in-image"), "{stdout}");
+}
+
+/// Mesos docs/agent-recovery.md with the docker containerizer: `kill -9` of the agent
+/// leaves the container running; the restarted agent takes it up again (the task stays
+/// RUNNING and can still be killed) and, with `--docker_kill_orphans` (the default),
+/// removes a `mesos-*` container it does not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_reattaches_its_container_and_removes_orphans() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("recover", true).await;
+    let agent_id = c
+        .launch_in_image("long", "cpus:0.1;mem:32", "exec sleep 1000")
+        .await;
+    let updates = c.updates_until(TaskState::TaskRunning).await;
+    assert_eq!(
+        states(&updates),
+        ["TASK_STARTING", "TASK_RUNNING"],
+        "{}",
+        c.agent_log()
+    );
+    let [ours] = mesos_containers().try_into().expect("one container");
+    c.agent.take().unwrap().kill9();
+    let (ok, out) = docker(&[
+        "create",
+        "--name",
+        "mesos-orphan-of-no-agent",
+        IMAGE,
+        "true",
+    ]);
+    assert!(ok, "{out}");
+    c.start_agent();
+    for _ in 0..400 {
+        if mesos_containers() == std::slice::from_ref(&ours) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        mesos_containers(),
+        std::slice::from_ref(&ours),
+        "{}",
+        c.agent_log()
+    );
+    let (_, running) = docker(&["inspect", "--format", "{{.State.Running}}", &ours]);
+    assert_eq!(running.trim(), "true");
+    // The recovered executor still runs its task: the kill reaches the container.
+    c.framework.kill("long", &agent_id).await;
+    let updates = c.updates_until(TaskState::TaskKilled).await;
+    assert_eq!(
+        states(&updates).last(),
+        Some(&"TASK_KILLED"),
+        "{updates:?}\n{}",
+        c.agent_log()
+    );
+    assert_no_containers_leak().await;
+}
+
+/// A dockerd of the test's own (the shared one must stay up for the other tests).
+struct PrivateDockerd {
+    dir: PathBuf,
+    daemon: Option<std::process::Child>,
+}
+
+impl PrivateDockerd {
+    fn start() -> PrivateDockerd {
+        // Short: the daemon's sockets live under it (108 bytes at most).
+        let dir = PathBuf::from(format!("/tmp/rmd-{}", free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let daemon = std::process::Command::new("dockerd")
+            .args(["--iptables=false", "--ip-masq=false", "--bridge=none"])
+            .arg(format!("--data-root={}", dir.join("data").display()))
+            .arg(format!("--exec-root={}", dir.join("x").display()))
+            .arg(format!("--pidfile={}", dir.join("pid").display()))
+            .arg(format!("--host=unix://{}", dir.join("d.sock").display()))
+            .stdout(std::fs::File::create(dir.join("log")).unwrap())
+            .stderr(std::process::Stdio::from(
+                std::fs::File::options()
+                    .append(true)
+                    .open(dir.join("log"))
+                    .unwrap(),
+            ))
+            .spawn()
+            .expect("dockerd (Debian's docker.io) starts");
+        let mut d = PrivateDockerd {
+            dir,
+            daemon: Some(daemon),
+        };
+        for _ in 0..300 {
+            let ok = std::process::Command::new("docker")
+                .arg("-H")
+                .arg(format!("unix://{}", d.socket()))
+                .arg("version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                let script =
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/docker/build-image.sh");
+                let built = std::process::Command::new("bash")
+                    .arg(script)
+                    .arg(d.socket())
+                    .status()
+                    .unwrap();
+                assert!(built.success());
+                return d;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d.stop();
+        panic!("the private dockerd did not start");
+    }
+
+    fn socket(&self) -> String {
+        self.dir.join("d.sock").display().to_string()
+    }
+
+    /// SIGTERM (dockerd stops its containers and its containerd), then waits.
+    fn stop(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(daemon.id() as i32, libc::SIGTERM);
+            }
+            for _ in 0..400 {
+                if matches!(daemon.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+    }
+}
+
+impl Drop for PrivateDockerd {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::process::Command::new("rm")
+            .arg("-rf")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// dockerd going away under a running task: the task ends TASK_FAILED (its container went
+/// with the daemon), the agent stays healthy, and no executor is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dockerd_stopped_mid_task_fails_the_task_and_the_agent_stays_up() {
+    let _serial = SERIAL.lock().await;
+    let mut dockerd = PrivateDockerd::start();
+    let mut c = Cluster::start_on("nodaemon", false, dockerd.socket()).await;
+    c.launch_in_image("mid", "cpus:0.1;mem:32", "exec sleep 600")
+        .await;
+    let updates = c.updates_until(TaskState::TaskRunning).await;
+    assert_eq!(
+        states(&updates).last(),
+        Some(&"TASK_RUNNING"),
+        "{}",
+        c.agent_log()
+    );
+    dockerd.stop();
+    let updates = c.updates_until(TaskState::TaskFailed).await;
+    let last = updates.last().unwrap();
+    assert_eq!(states(&updates).last(), Some(&"TASK_FAILED"), "{updates:?}");
+    assert!(!last.message().is_empty());
+    let http = remesos::client::HttpClient::default();
+    let (status, _) = http
+        .get(&format!("http://127.0.0.1:{}/health", c.agent_port))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+}
