@@ -70,6 +70,25 @@ fast_tier() {
     run_tests --doc
 }
 
+# Debian's docker-registry on a free loopback port with a temporary storage directory;
+# mesos_images.rs pushes its images there (and corrupts one blob in the storage).
+start_image_registry() {
+    local port storage
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    storage=$(mktemp -d /tmp/remesos-registry.XXXXXX)
+    printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' \
+        "$storage" "$port" > "$storage/config.yml"
+    /usr/bin/docker-registry serve "$storage/config.yml" >"$storage/registry.log" 2>&1 &
+    registry_pid=$! registry_storage=$storage
+    # Keeps the suite's own cleanup (the log) and adds the registry's.
+    trap 'kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; rm -rf "$registry_storage"; rm -f "$log"' EXIT
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break
+        sleep 0.1
+    done
+    export REMESOS_REGISTRY="127.0.0.1:$port" REMESOS_REGISTRY_STORAGE="$storage/data"
+}
+
 e2e_prepare() {
     local need=()
     command -v python3 >/dev/null || need+=(python3)
@@ -78,11 +97,16 @@ e2e_prepare() {
     command -v nm >/dev/null || need+=(binutils)   # the JNI symbol test reads libmesos.so
     command -v curl >/dev/null || need+=(curl)     # adversarial.rs: a client in another network namespace
     command -v ip >/dev/null || need+=(iproute2)   # adversarial.rs: ip netns, veth
+    [ -x /bin/busybox ] || need+=(busybox-static)   # mesos_images.rs: the test images' rootfs
+    [ -x /usr/bin/docker-registry ] || need+=(docker-registry)   # mesos_images.rs: a registry v2
     if [ ${#need[@]} -gt 0 ]; then
         echo "installing ${need[*]}"
         apt_install "${need[@]}"
     fi
     python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+
+    echo "== a docker registry v2 on loopback for mesos_images.rs (temporary storage, stopped at exit)"
+    start_image_registry
 
     echo "== python peers (pymesos and pyspark 3.5 in .venv)"
     bash tests/python/setup_venv.sh

@@ -44,6 +44,7 @@ pub fn flags() -> Flags {
         "max_completed_tasks_per_framework",
         "max_operator_event_stream_subscribers",
         "min_allocatable_resources",
+        "authenticate_agents",
         "logging_level",
         "quiet",
     ] {
@@ -64,6 +65,18 @@ pub fn flags() -> Flags {
     for flag in master::flags::authentication_flags() {
         flags.add(flag);
     }
+    // The agents' own authentication flags, under the agent's names (Mesos's `mesos-local`
+    // loads both daemons' flags from one `MESOS_*` environment, so `MESOS_CREDENTIAL` is
+    // the agents' credential there too). The names the master shares
+    // (`--authenticate_http_readonly`, `--authenticate_http_readwrite`) are the master's
+    // flags above and apply to both daemons.
+    for name in AGENT_SECURITY {
+        if let Some(flag) = agent::flags::flags().get(name)
+            && flags.get(name).is_none()
+        {
+            flags.add(flag.clone());
+        }
+    }
     // The master's and the agents' other security flags: accepted only with values that
     // leave them off (security/).
     security::declare(&mut flags, Daemon::Master);
@@ -79,6 +92,21 @@ const AGENT_PASS_THROUGH: &[&str] = &[
     "quiet",
     "launcher_dir",
     "native_library",
+];
+
+/// Agent security flags `remesos local` hands to each of its agents when given: the
+/// credential each agent registers with (`--authenticate_agents`), the HTTP realms the
+/// agents share with the master, executor tokens, and the ACLs (the agents' `/files` and
+/// container endpoints are authorized too). `--http_credentials` defaults to the master's
+/// `--credentials` (see [`agent_args`]).
+const AGENT_SECURITY: &[&str] = &[
+    "credential",
+    "http_credentials",
+    "authenticate_http_readonly",
+    "authenticate_http_readwrite",
+    "authenticate_http_executors",
+    "jwt_secret_key",
+    "acls",
 ];
 
 /// A master and its agents running in this process.
@@ -135,12 +163,13 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
     master_config.port = master_port;
     let master_address = format!("{}:{}", master_config.ip, master_port);
     let id = uuid::Uuid::new_v4().to_string();
+    let processes = master_processes(master_config.authorizer.clone());
     let handle = master::runtime::spawn(master::Master::new(
         master_config,
         id,
         master::runtime::now(),
     ));
-    let app = master::http::router_with(handle, master_processes(), authn);
+    let app = master::http::router_with(handle, processes, authn);
     let master_server = tokio::spawn(async move {
         crate::api::serve::serve(listener, app, limits, tls, std::future::pending()).await;
     });
@@ -175,11 +204,7 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
                 work_dir.join(format!("agent-{i}")).display()
             ),
         ];
-        for (name, value) in loaded.effective() {
-            if AGENT_PASS_THROUGH.contains(&name.as_str()) && loaded.is_given(&name) {
-                args.push(format!("--{name}={value}"));
-            }
-        }
+        args.extend(agent_args(&loaded));
         let agent_loaded = agent::flags::flags()
             .load(&args, std::iter::empty::<(String, String)>())
             .map_err(|e| e.to_string())?;
@@ -194,14 +219,44 @@ pub async fn start(loaded: LoadedFlags) -> Result<LocalCluster, String> {
     })
 }
 
+/// The flags every agent of the cluster gets from `remesos local`'s own: those of
+/// [`AGENT_PASS_THROUGH`] and [`AGENT_SECURITY`] that were given, and the master's
+/// `--credentials` as the agents' `--http_credentials` unless that is given: one
+/// credentials file serves the whole cluster, so `--authenticate_http_readonly` (which
+/// guards the agents' endpoints too) or `--authenticate_http_executors` (whose default
+/// authenticators are `basic,jwt`) do not need a second file.
+fn agent_args(loaded: &LoadedFlags) -> Vec<String> {
+    let mut args = vec![];
+    for (name, value) in loaded.effective() {
+        let passed =
+            AGENT_PASS_THROUGH.contains(&name.as_str()) || AGENT_SECURITY.contains(&name.as_str());
+        if passed && loaded.is_given(&name) {
+            args.push(format!("--{name}={value}"));
+        }
+    }
+    if !loaded.is_given("http_credentials")
+        && let Some(credentials) = loaded.get_str("credentials").filter(|c| !c.is_empty())
+    {
+        args.push(format!("--http_credentials={credentials}"));
+    }
+    args
+}
+
 /// The endpoints of the libprocess processes a master runs beside its own (see
 /// `master::http::router_with`): `/files/*` over a registry with nothing attached (remesos
 /// logs to stderr, so there is no `/master/log` to attach as Mesos does with `--log_dir`),
-/// and `/logging/toggle`. Here rather than in master/ because `/files` is still the agent's
-/// module (`agent::files`; Mesos keeps it apart, in `src/files/`), and the master does not
-/// import the agent; `remesos master` uses it too.
-pub fn master_processes() -> axum::Router {
+/// and `/logging/toggle`, both guarded by the master's `authorizer` as Mesos guards them
+/// (`get_endpoints` on `/files/debug` and `/logging/toggle`, `set_log_level` for a change
+/// of level). Here rather than in master/ because `/files` is still the agent's module
+/// (`agent::files`; Mesos keeps it apart, in `src/files/`), and the master does not import
+/// the agent; `remesos master` uses it too.
+pub fn master_processes(
+    authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
+) -> axum::Router {
     let files = agent::files::Files::new();
-    agent::files::routes(std::sync::Arc::new(std::sync::RwLock::new(files)))
-        .merge(crate::api::logging::routes())
+    agent::files::routes_with(
+        std::sync::Arc::new(std::sync::RwLock::new(files)),
+        authorizer.clone(),
+    )
+    .merge(crate::api::logging::routes(authorizer))
 }

@@ -25,31 +25,6 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Every `forked.pid` checkpointed under `meta/`, by executor id.
-fn executor_pids(work_dir: &Path) -> BTreeMap<String, i32> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() && !path.is_symlink() {
-                walk(&path, out);
-            } else if path.file_name().is_some_and(|n| n == "forked.pid") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&work_dir.join("meta"), &mut files);
-    files
-        .into_iter()
-        .map(|f| {
-            // .../executors/<eid>/runs/<cid>/pids/forked.pid
-            let eid = f.ancestors().nth(4).unwrap().file_name().unwrap();
-            let pid = std::fs::read_to_string(&f).unwrap().trim().parse().unwrap();
-            (eid.to_string_lossy().into_owned(), pid)
-        })
-        .collect()
-}
-
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
@@ -115,7 +90,7 @@ async fn kill_9_of_the_agent_keeps_tasks_running_and_reporting() {
             .or_default()
             .push(status.state);
     }
-    let pids = executor_pids(&work_dir);
+    let pids = support::executor_pids(&work_dir);
     assert_eq!(pids.len(), 4, "{pids:?}");
 
     // kill -9: no chance to clean up. The executors are not the agent's to take along.
@@ -328,7 +303,7 @@ async fn sigterm_leaves_executors_and_recover_cleanup_kills_them() {
             break;
         }
     }
-    let pids = executor_pids(&work_dir);
+    let pids = support::executor_pids(&work_dir);
     let pid = pids["sleeper"];
     let status = agent.terminate().expect("the agent exits on SIGTERM");
     assert!(status.success(), "{status:?}");

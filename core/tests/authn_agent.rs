@@ -25,7 +25,8 @@ use std::time::Duration;
 use base64::Engine;
 use remesos_proto::v1;
 use support::{
-    Daemon, TestFramework, command_task, free_port, raw_request, spawn_agent_logged, spawn_master,
+    Daemon, TestFramework, command_task, environ, executor_pids, free_port, message_call,
+    raw_request, spawn_agent_logged, spawn_master,
 };
 use v1::TaskState;
 
@@ -192,60 +193,6 @@ async fn agent_endpoints_answer_401_with_their_realm_and_serve_with_credentials(
     assert!(flags.contains(&credentials), "{flags}");
     assert!(!flags.contains("s3cret-ops"), "{flags}");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Every `forked.pid` checkpointed under `meta/`, by executor id.
-fn executor_pids(work_dir: &Path) -> BTreeMap<String, i32> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() && !path.is_symlink() {
-                walk(&path, out);
-            } else if path.file_name().is_some_and(|n| n == "forked.pid") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&work_dir.join("meta"), &mut files);
-    files
-        .into_iter()
-        .filter_map(|f| {
-            // .../executors/<eid>/runs/<cid>/pids/forked.pid
-            let eid = f
-                .ancestors()
-                .nth(4)?
-                .file_name()?
-                .to_string_lossy()
-                .into_owned();
-            let pid = std::fs::read_to_string(&f).ok()?.trim().parse().ok()?;
-            Some((eid, pid))
-        })
-        .collect()
-}
-
-/// A process's environment, from `/proc/<pid>/environ` (the test runs as root or as the
-/// executors' user).
-fn environ(pid: i32) -> BTreeMap<String, String> {
-    let raw = std::fs::read(format!("/proc/{pid}/environ")).expect("read an executor's environ");
-    raw.split(|b| *b == 0)
-        .filter_map(|kv| {
-            let kv = String::from_utf8_lossy(kv);
-            let (k, v) = kv.split_once('=')?;
-            Some((k.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
-/// An executor MESSAGE call for `(fid, eid)`: accepted (202) only from that executor.
-fn message_call(fid: &str, eid: &str) -> String {
-    serde_json::json!({
-        "type": "MESSAGE",
-        "framework_id": {"value": fid},
-        "executor_id": {"value": eid},
-        "message": {"data": base64::engine::general_purpose::STANDARD.encode("hello")},
-    })
-    .to_string()
 }
 
 /// The default executor's LAUNCH_GROUP of `tasks` on `offer`.

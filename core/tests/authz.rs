@@ -69,6 +69,13 @@ fn acls(me: &str) -> Value {
 struct Cleanup(std::path::PathBuf);
 
 impl Cleanup {
+    /// A new temporary directory for one test.
+    fn new(tag: &str) -> Cleanup {
+        let root = std::env::temp_dir().join(format!("remesos-{tag}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&root).unwrap();
+        Cleanup(root)
+    }
+
     fn path(&self) -> &std::path::Path {
         &self.0
     }
@@ -124,11 +131,28 @@ async fn subscribe(
     (framework, id)
 }
 
+/// Launches the task `sleeper` (`sleep 60`) on `framework`'s next offer and waits until it
+/// runs.
+async fn run_sleeper(framework: &mut TestFramework) {
+    let offer = framework.next_offer().await;
+    let task = command_task("sleeper", &offer, "cpus:0.1;mem:32", "sleep 60");
+    framework.launch(&offer, vec![task]).await;
+    loop {
+        let status = framework.next_update(Duration::from_secs(60)).await;
+        if status.state == v1::TaskState::TaskRunning as i32 {
+            return;
+        }
+        assert_eq!(
+            status.state,
+            v1::TaskState::TaskStarting as i32,
+            "{status:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn acls_from_a_file_keep_principals_apart_end_to_end() {
-    let root = std::env::temp_dir().join(format!("remesos-authz-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&root).unwrap();
-    let dir = Cleanup(root);
+    let dir = Cleanup::new("authz");
     let me = me();
     let acls_path = dir.path().join("acls.json");
     std::fs::write(&acls_path, acls(&me).to_string()).unwrap();
@@ -215,20 +239,7 @@ async fn acls_from_a_file_keep_principals_apart_end_to_end() {
         )
     );
     // As the framework's user, the task runs.
-    let offer = bob_fw.next_offer().await;
-    let task = command_task("sleeper", &offer, "cpus:0.1;mem:32", "sleep 60");
-    bob_fw.launch(&offer, vec![task]).await;
-    loop {
-        let status = bob_fw.next_update(Duration::from_secs(60)).await;
-        if status.state == v1::TaskState::TaskRunning as i32 {
-            break;
-        }
-        assert_eq!(
-            status.state,
-            v1::TaskState::TaskStarting as i32,
-            "{status:?}"
-        );
-    }
+    run_sleeper(&mut bob_fw).await;
     let (alice_fw, alice_id) = subscribe(&master, "alice", "alice", "alice-user").await;
 
     // Each principal sees the frameworks of the users its ACLs name.
@@ -249,13 +260,7 @@ async fn acls_from_a_file_keep_principals_apart_end_to_end() {
     // Alice cannot tear down bob's framework (v1 TEARDOWN and /master/teardown): 403,
     // and it stays.
     let teardown = json!({"type": "TEARDOWN", "teardown": {"framework_id": {"value": bob_id}}});
-    let (status, _) = post(
-        &format!("http://{master}/api/v1"),
-        ALICE,
-        "application/json",
-        &teardown.to_string(),
-    )
-    .await;
+    let (status, _) = call(&master, ALICE, teardown.clone()).await;
     assert_eq!(status, 403);
     let form = format!("frameworkId={bob_id}");
     let (status, _) = post(
@@ -301,14 +306,225 @@ async fn acls_from_a_file_keep_principals_apart_end_to_end() {
     assert_eq!(agent_state["id"], agent_id);
 
     // Bob tears down his own framework.
-    let (status, _) = post(
-        &format!("http://{master}/api/v1"),
-        BOB,
-        "application/json",
-        &teardown.to_string(),
-    )
-    .await;
+    let (status, _) = call(&master, BOB, teardown.clone()).await;
     assert_eq!(status, 200);
     assert_eq!(visible_frameworks(&master, ALICE).await, vec![alice_id]);
     drop(alice_fw.sub);
+}
+
+/// Waits until `log` contains `needle` (a daemon logged what the test looks for).
+async fn wait_for_log(log: &std::path::Path, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "'{needle}' not in {}:\n{text}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The ids of the agents the master lists (`/master/slaves`, as ops).
+async fn agent_ids(master: &str) -> Vec<String> {
+    let (status, body) = get(&format!("http://{master}/master/slaves"), Some(OPS)).await;
+    assert_eq!(status, 200, "{body}");
+    let slaves: Value = serde_json::from_str(&body).unwrap();
+    slaves["slaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A v1 operator call (JSON) to `addr` as `auth`: the status and the decoded answer (or
+/// `null` when there is no body).
+async fn call(addr: &str, auth: &str, body: Value) -> (u16, Value) {
+    let (status, text) = post(
+        &format!("http://{addr}/api/v1"),
+        auth,
+        "application/json",
+        &body.to_string(),
+    )
+    .await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The process's verbose level as GET_LOGGING_LEVEL answers it.
+async fn logging_level(addr: &str) -> u64 {
+    let (status, answer) = call(addr, OPS, json!({"type": "GET_LOGGING_LEVEL"})).await;
+    assert_eq!(status, 200, "{answer}");
+    answer["get_logging_level"]["level"].as_u64().unwrap_or(0)
+}
+
+fn set_logging_level(level: u32, seconds: u64) -> Value {
+    json!({"type": "SET_LOGGING_LEVEL", "set_logging_level": {
+        "level": level, "duration": {"nanoseconds": seconds * 1_000_000_000}
+    }})
+}
+
+/// Issue 14 item 3, "403 and nothing changed when denied", for the ACLs enforced last:
+/// `register_agents`, `set_log_level`, `get_endpoints` and `view_containers`, against a real
+/// master and agent with every HTTP realm and agent authentication on.
+///
+/// - `register_agents` (master.cpp `authorizeSlave`): an agent that authenticates as a
+///   principal the ACLs do not let register is refused (it logs Mesos's text and retries)
+///   and the master lists no agent; the allowed principal's agent registers.
+/// - `/logging/toggle` (`get_endpoints` on its path, libprocess's authorization callback)
+///   and SET_LOGGING_LEVEL (`set_log_level`, http.cpp `setLoggingLevel`) on both daemons:
+///   403 for a denied principal, the level unchanged (alice may read the level through
+///   the endpoint but not change it); ops changes it.
+/// - `/metrics/snapshot` and `/files/debug` (`get_endpoints`) on both daemons: 403 for bob.
+/// - GET_CONTAINERS (slave/http.cpp `getContainers`, `view_containers`): ops sees bob's
+///   container, alice (denied) sees none.
+#[tokio::test(flavor = "multi_thread")]
+async fn denied_agents_endpoints_log_levels_and_containers_change_nothing() {
+    let dir = Cleanup::new("authz-more");
+    let me = me();
+    let acls_path = dir.path().join("acls.json");
+    let acls = json!({
+        "permissive": true,
+        "register_agents": [
+            {"principals": {"values": ["agent"]}, "agents": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "agents": {"type": "NONE"}}
+        ],
+        "set_log_level": [
+            {"principals": {"values": ["ops"]}, "level": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "level": {"type": "NONE"}}
+        ],
+        "get_endpoints": [
+            {"principals": {"values": ["ops"]}, "paths": {"type": "ANY"}},
+            {"principals": {"values": ["alice"]}, "paths": {"values": ["/logging/toggle"]}},
+            {"principals": {"type": "ANY"}, "paths": {"type": "NONE"}}
+        ],
+        "view_containers": [
+            {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}
+        ]
+    });
+    std::fs::write(&acls_path, acls.to_string()).unwrap();
+    let creds = dir.path().join("credentials.json");
+    std::fs::write(
+        &creds,
+        json!({"credentials": [
+            {"principal": "alice", "secret": "a-secret"},
+            {"principal": "bob", "secret": "b-secret"},
+            {"principal": "ops", "secret": "o-secret"},
+            {"principal": "agent", "secret": "agent-secret"},
+            {"principal": "rogue", "secret": "rogue-secret"}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let credential = |name: &str, principal: &str, secret: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            json!({"principal": principal, "secret": secret}).to_string(),
+        )
+        .unwrap();
+        format!("--credential=file://{}", path.display())
+    };
+    let acls_flag = format!("--acls=file://{}", acls_path.display());
+    let (_master_daemon, master) = support::spawn_master_with(
+        &dir.path().join("m"),
+        &[
+            acls_flag.clone(),
+            format!("--credentials=file://{}", creds.display()),
+            "--authenticate_agents".into(),
+            "--authenticate_http_readonly".into(),
+            "--authenticate_http_readwrite".into(),
+        ],
+    )
+    .await;
+
+    // register_agents: rogue authenticates but may not register.
+    let rogue_log = dir.path().join("rogue.log");
+    let mut rogue = support::spawn_agent_logged(
+        &master,
+        free_port(),
+        &dir.path().join("rogue"),
+        &[credential("rogue.json", "rogue", "rogue-secret")],
+        Some(&rogue_log),
+    );
+    let text = wait_for_log(
+        &rogue_log,
+        "Not authorized to register agent providing resources",
+    )
+    .await;
+    assert!(text.contains("with principal 'rogue'"), "{text}");
+    assert!(!text.contains("rogue-secret"), "no secret logged:\n{text}");
+    assert_eq!(agent_ids(&master).await, Vec::<String>::new());
+    rogue.kill9();
+
+    let agent_port = free_port();
+    let agent = format!("127.0.0.1:{agent_port}");
+    let _agent_daemon = spawn_agent(
+        &master,
+        agent_port,
+        &dir.path().join("agent"),
+        &[
+            &credential("agent.json", "agent", "agent-secret"),
+            &acls_flag,
+            &format!("--http_credentials=file://{}", creds.display()),
+            "--authenticate_http_readonly",
+            "--authenticate_http_readwrite",
+        ],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while agent_ids(&master).await.len() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the allowed agent did not register"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    for daemon in [&master, &agent] {
+        // get_endpoints: bob may use none of the guarded endpoints.
+        for path in ["/logging/toggle", "/metrics/snapshot", "/files/debug"] {
+            let (status, body) = get(&format!("http://{daemon}{path}"), Some(BOB)).await;
+            assert_eq!(status, 403, "{daemon}{path}: {body}");
+            let (status, body) = get(&format!("http://{daemon}{path}"), Some(OPS)).await;
+            assert_eq!(status, 200, "{daemon}{path}: {body}");
+        }
+        // set_log_level: alice reads the level but cannot change it, by either path.
+        let toggle = format!("http://{daemon}/logging/toggle");
+        assert_eq!(get(&toggle, Some(ALICE)).await, (200, "0\n".to_string()));
+        let change = format!("{toggle}?level=3&duration=1mins");
+        assert_eq!(get(&change, Some(ALICE)).await.0, 403);
+        assert_eq!(get(&change, Some(BOB)).await.0, 403);
+        let (status, _) = call(daemon, ALICE, set_logging_level(3, 60)).await;
+        assert_eq!(status, 403, "{daemon}");
+        assert_eq!(logging_level(daemon).await, 0, "{daemon}: unchanged");
+        // ops may: the change is seen, and undone (level 0 has no revert timer).
+        let (status, _) = call(daemon, OPS, set_logging_level(1, 60)).await;
+        assert_eq!(status, 200, "{daemon}");
+        assert_eq!(logging_level(daemon).await, 1, "{daemon}");
+        let reset = format!("{toggle}?level=0&duration=1secs");
+        assert_eq!(get(&reset, Some(OPS)).await.0, 200);
+        assert_eq!(get(&toggle, Some(OPS)).await, (200, "0\n".to_string()));
+    }
+
+    // view_containers: bob's running task's container is ops's to see, not alice's.
+    let (mut bob_fw, _bob_id) = subscribe(&master, "bob", "bob", &me).await;
+    run_sleeper(&mut bob_fw).await;
+    let containers = |answer: &Value| {
+        answer["get_containers"]["containers"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let get_containers = json!({"type": "GET_CONTAINERS", "get_containers": {}});
+    let (status, answer) = call(&agent, OPS, get_containers.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(containers(&answer), 1, "{answer}");
+    let (status, answer) = call(&agent, ALICE, get_containers).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(containers(&answer), 0, "{answer}");
+    drop(bob_fw.sub);
 }

@@ -350,3 +350,194 @@ async fn a_pymesos_custom_executor_runs_several_tasks_and_exchanges_messages() {
         "{stdout}"
     );
 }
+
+/// `curl -sS --cacert <ca> -u <principal:secret> https://<addr><path>`: the body, or `None`
+/// when curl failed (no answer, refused handshake, HTTP error).
+fn curl_https(ca: &str, user: &str, addr: &str, path: &str) -> Option<String> {
+    let output = Command::new("curl")
+        .args([
+            "-sS",
+            "--fail",
+            "--max-time",
+            "10",
+            "--cacert",
+            ca,
+            "-u",
+            user,
+        ])
+        .arg(format!("https://{addr}{path}"))
+        .output()
+        .expect("run curl");
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The agents `/master/slaves` lists, read over https with `user`'s credential.
+fn registered_agents(ca: &str, user: &str, master: &str) -> Option<usize> {
+    let body = curl_https(ca, user, master, "/master/slaves")?;
+    let slaves: Value = serde_json::from_str(&body).ok()?;
+    slaves["slaves"].as_array().map(Vec::len)
+}
+
+/// Waits (at most 30 s) until `done`; fails with `what` and `log` otherwise.
+fn wait_until(what: &str, log: &std::path::Path, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `remesos local` as a secure cluster: Mesos's master authentication flags, the agents'
+/// `--credential` (Mesos's agent flag: `mesos-local` reads both daemons' flags from one
+/// environment), executor tokens, ACLs and TLS from `LIBPROCESS_SSL_*`. Its agent registers
+/// with its credential over TLS; `remesos execute` with a principal, over TLS, runs a task
+/// whose command executor authenticates to the agent with its token, and reads the task's
+/// output from the agent's `/files` with its credential (the agents' `--http_credentials`
+/// default to `--credentials`). The same cluster without `--credential` refuses its own
+/// agent: before this change `remesos local` could give its agents no credential at all.
+#[test]
+fn a_secure_local_cluster_registers_its_agents_with_their_credential_over_tls() {
+    let pki = support::pki::Pki::make("local");
+    let ca = pki.path("ca.pem");
+    let work_dir = std::env::temp_dir().join(format!("remesos-local-secure-{}", free_port()));
+    std::fs::create_dir_all(&work_dir).unwrap();
+    let file = |name: &str, text: &str| {
+        let path = work_dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let credentials = file(
+        "credentials.json",
+        r#"{"credentials": [{"principal": "alice", "secret": "alice-secret"},
+                            {"principal": "agent", "secret": "agent-secret"}]}"#,
+    );
+    let credential = file(
+        "credential.json",
+        r#"{"principal": "agent", "secret": "agent-secret"}"#,
+    );
+    let key = file("jwt.key", "a key of at least 32 bytes for HS256 tokens");
+    // Nobody runs tasks as root; all else as Mesos's default (permissive).
+    let acls = file(
+        "acls.json",
+        r#"{"run_tasks": [{"principals": {"type": "NONE"}, "users": {"values": ["root"]}}]}"#,
+    );
+    let start = |with_credential: bool, tag: &str| -> (Cluster, std::path::PathBuf) {
+        let port = free_port();
+        let first_agent = free_port();
+        let log = work_dir.join(format!("{tag}.log"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_remesos"));
+        command
+            .args(["local", "--num_agents=1", &format!("--port={port}")])
+            .arg(format!("--first_agent_port={first_agent}"))
+            .arg(format!("--work_dir={}", work_dir.join(tag).display()))
+            .args([
+                "--resources=cpus:2;mem:1024;ports:[31000-31100]",
+                "--allocation_interval=100ms",
+                "--authenticate_agents",
+                "--authenticate_frameworks",
+                "--authenticate_http_frameworks",
+                "--http_framework_authenticators=basic",
+                "--authenticate_http_readonly",
+                "--authenticate_http_readwrite",
+                "--authenticate_http_executors",
+            ])
+            .arg(format!("--credentials={credentials}"))
+            .arg(format!("--jwt_secret_key={key}"))
+            .arg(format!("--acls=file://{acls}"))
+            .envs(pki.env("daemon", &[]))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        if with_credential {
+            command.arg(format!("--credential={credential}"));
+        }
+        let cluster = Cluster {
+            child: command.spawn().expect("start remesos local"),
+            master: format!("127.0.0.1:{port}"),
+            agents: vec![format!("127.0.0.1:{first_agent}")],
+            work_dir: work_dir.join(tag),
+        };
+        (cluster, log)
+    };
+    // Without `--credential` the master refuses its own agent, which says why and retries.
+    let (refused, log) = start(false, "without-credential");
+    wait_until(
+        "the agent did not report the master's refusal",
+        &log,
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("no credential presented")
+        },
+    );
+    assert_eq!(
+        registered_agents(&ca, "alice:alice-secret", &refused.master),
+        Some(0)
+    );
+    drop(refused);
+
+    let (cluster, log) = start(true, "with-credential");
+    wait_until(
+        "the agent did not register over TLS with its credential",
+        &log,
+        || registered_agents(&ca, "alice:alice-secret", &cluster.master) == Some(1),
+    );
+    // The master and the agent serve https only, behind their realms.
+    assert_eq!(
+        curl_https(&ca, "alice:wrong", &cluster.master, "/master/state"),
+        None
+    );
+    assert!(curl_https(&ca, "alice:alice-secret", &cluster.agents[0], "/state").is_some());
+    assert_eq!(
+        curl_https(&ca, "alice:wrong", &cluster.agents[0], "/state"),
+        None
+    );
+
+    let execute = |credential: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(["execute", &format!("--master={}", cluster.master)])
+            .args(["--name=local-secure", "--command=echo local-secure-task"])
+            .args(["--resources=cpus:0.1;mem:32"])
+            .args(credential)
+            .envs(pki.env("client", &[]))
+            .output()
+            .expect("run remesos execute")
+    };
+    let text = support::output_text;
+    // The ACLs reached the master: nobody runs tasks as root (TASK_ERROR, exit 1)...
+    let as_root = execute(&["--principal=alice", "--secret=alice-secret", "--user=root"]);
+    assert!(
+        !as_root.status.success()
+            && String::from_utf8_lossy(&as_root.stderr)
+                .contains("Principal 'alice' no authorized to launch task"),
+        "{}",
+        text(&as_root)
+    );
+    // ... so alice's task runs as `nobody` (or, when the test is not root, as its user).
+    let mut args = vec!["--principal=alice", "--secret=alice-secret"];
+    if nix::unistd::Uid::effective().is_root() {
+        args.push("--user=nobody");
+    }
+    let ok = execute(&args);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("local-secure-task"),
+        "{}",
+        text(&ok)
+    );
+    let refused = execute(&["--principal=alice", "--secret=wrong"]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("401"),
+        "{}",
+        text(&refused)
+    );
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&work_dir);
+}

@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+use support::output_text as text;
 use support::{Daemon, free_port, spawn_agent, spawn_master_with};
 
 /// Principals of the credentials file and their secrets.
@@ -199,15 +200,6 @@ async fn execute(master: &str, credential: &[String]) -> Output {
         .await
         .expect("remesos execute ended within 60 s")
         .expect("run remesos execute")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Our drivers mark their requests with the header the master reads to apply

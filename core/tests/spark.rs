@@ -233,6 +233,20 @@ fn start_cluster_with(agents: &[AgentSpec], flags: impl FnOnce(&Path) -> Vec<Str
     cluster
 }
 
+/// Master flags that authenticate every framework (`--authenticate_frameworks` for the
+/// drivers, `--authenticate_http_frameworks` for HTTP ones) against `credentials` (Mesos's
+/// JSON), written into `dir`.
+fn authenticating_frameworks(dir: &Path, credentials: &str) -> Vec<String> {
+    let path = dir.join("credentials.json");
+    std::fs::write(&path, credentials).unwrap();
+    vec![
+        "--authenticate_frameworks".into(),
+        "--authenticate_http_frameworks".into(),
+        "--http_framework_authenticators=basic".into(),
+        format!("--credentials={}", path.display()),
+    ]
+}
+
 fn cluster_dir(port: u16) -> PathBuf {
     let work_dir = std::env::temp_dir().join(format!("remesos-spark-{port}"));
     let _ = std::fs::remove_dir_all(&work_dir);
@@ -938,18 +952,10 @@ fn spark35_sparkpi_with_executor_home_role_and_constraints() {
 fn spark35_authenticates_with_spark_mesos_principal_and_secret() {
     let _serial = serial();
     let cluster = start_cluster_with(&[agent("127.0.0.1", "cpus:2;mem:2048")], |dir| {
-        let credentials = dir.join("credentials.json");
-        std::fs::write(
-            &credentials,
+        authenticating_frameworks(
+            dir,
             r#"{"credentials":[{"principal":"spark-e2e","secret":"spark-secret"}]}"#,
         )
-        .unwrap();
-        vec![
-            "--authenticate_frameworks".into(),
-            "--authenticate_http_frameworks".into(),
-            "--http_framework_authenticators=basic".into(),
-            format!("--credentials={}", credentials.display()),
-        ]
     });
     let secret_file = cluster.work_dir.join("spark.secret");
     std::fs::write(&secret_file, "spark-secret").unwrap();
@@ -1331,19 +1337,39 @@ fn spark35_dynamic_allocation_with_the_mesos_external_shuffle_service() {
     );
 }
 
-/// Cluster mode: Spark 3.5's MesosClusterDispatcher registers as a framework; `spark-submit
-/// --deploy-mode cluster --master mesos://<dispatcher>` posts the application to it over
-/// REST; the dispatcher runs the driver as a Mesos task (the application jar fetched over
-/// HTTP into its sandbox); that driver registers its own framework, runs executors, and the
-/// job completes.
+/// Cluster mode on a master that authenticates frameworks (`--authenticate_frameworks
+/// --authenticate_http_frameworks`, Mesos's JSON `--credentials`): Spark 3.5's
+/// MesosClusterDispatcher registers as a framework with its own `spark.mesos.principal` and
+/// `spark.mesos.secret`; `spark-submit --deploy-mode cluster --master mesos://<dispatcher>`
+/// posts the application to it over REST; the dispatcher runs the driver as a Mesos task
+/// (the application jar fetched over HTTP into its sandbox); that driver registers its own
+/// framework, runs executors, and the job completes.
+///
+/// The driver does not inherit the dispatcher's credential: Spark's MesosClusterScheduler
+/// (`generateCmdOption`) gives the driver's spark-submit only the submission's `--conf`s and
+/// the dispatcher's `spark.mesos.dispatcher.driverDefault.*` properties (both on the
+/// driver task's command line). So the operator sets the drivers' principal there, and a
+/// `spark.mesos.secret.file` that is readable on the agents rather than a secret in the
+/// command line; the submitter needs no secret.
 #[test]
 fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
     let _serial = serial();
     let env = spark_env();
-    let cluster = start_cluster(&[
-        agent("127.0.0.1", "cpus:2;mem:2560"),
-        agent("127.0.0.1", "cpus:2;mem:2560"),
-    ]);
+    let cluster = start_cluster_with(
+        &[
+            agent("127.0.0.1", "cpus:2;mem:2560"),
+            agent("127.0.0.1", "cpus:2;mem:2560"),
+        ],
+        |dir| {
+            authenticating_frameworks(
+                dir,
+                r#"{"credentials":[{"principal":"dispatcher","secret":"dispatcher-secret"},
+                                   {"principal":"spark-driver","secret":"driver-secret"}]}"#,
+            )
+        },
+    );
+    let driver_secret = cluster.work_dir.join("driver.secret");
+    std::fs::write(&driver_secret, "driver-secret").unwrap();
     let served = cluster.work_dir.join("served");
     std::fs::create_dir_all(&served).unwrap();
     std::fs::copy(&env.sparkpi_jar, served.join("remesos-sparkpi.jar")).unwrap();
@@ -1362,6 +1388,17 @@ fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
         &free_port("127.0.0.1").to_string(),
         "--master",
         &format!("mesos://{}", cluster.master),
+        "--conf",
+        "spark.mesos.principal=dispatcher",
+        "--conf",
+        "spark.mesos.secret=dispatcher-secret",
+        "--conf",
+        "spark.mesos.dispatcher.driverDefault.spark.mesos.principal=spark-driver",
+        "--conf",
+        &format!(
+            "spark.mesos.dispatcher.driverDefault.spark.mesos.secret.file={}",
+            driver_secret.display()
+        ),
     ]);
     let mut dispatcher = Proc::spawn(cmd, &cluster.work_dir, "dispatcher");
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -1449,9 +1486,12 @@ fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert_eq!(driver_task["state"], "TASK_FINISHED", "{driver_task}");
+    let (dispatcher_fw, _) = cluster.framework("Spark Cluster").expect("dispatcher");
+    assert_eq!(dispatcher_fw["principal"], "dispatcher", "{dispatcher_fw}");
     let (app, _) = cluster
         .framework("RemesosSparkPi")
         .expect("the driver registered its own framework");
+    assert_eq!(app["principal"], "spark-driver", "{app}");
     assert!(
         !app["completed_tasks"].as_array().unwrap().is_empty(),
         "{app}"

@@ -33,6 +33,7 @@ fn main() {
         Some(&library),
         Duration::from_secs(900),
         false,
+        &[],
     );
     let dump = run.dump();
     assert_eq!(run.code, Some(0), "{dump}");

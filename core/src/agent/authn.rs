@@ -8,7 +8,7 @@
 //! | realm | flag | endpoints (Mesos's `route(...)` realms) |
 //! |---|---|---|
 //! | `mesos-agent-readonly` | `--authenticate_http_readonly` | `/state`, `/flags`, `/containers`, `/monitor/statistics`, `/metrics/snapshot`, `/files/*` |
-//! | `mesos-agent-readwrite` | `--authenticate_http_readwrite` | the operator API `/api/v1` |
+//! | `mesos-agent-readwrite` | `--authenticate_http_readwrite` | the operator API `/api/v1`, `/logging/toggle` (libprocess's readwrite realm, `process::initialize` in src/slave/main.cpp) |
 //! | `mesos-agent-executor` | `--authenticate_http_executors` | the executor API `/api/v1/executor` |
 //!
 //! `/health` and `/version` are never authenticated (Mesos routes them without a realm).

@@ -147,6 +147,14 @@ impl Agent {
             user,
             limits,
             pid_file: meta_run.join("pids").join("forked.pid"),
+            container: if command_executor {
+                first_task.container.clone()
+            } else {
+                info.container.clone()
+            },
+            task_command: command_executor
+                .then(|| first_task.command.clone())
+                .flatten(),
         })));
         self.emit(ids.attach(wd, &sandbox, &owner));
         tracing::info!(framework_id, executor_id = %eid, %container_id, "launching executor");

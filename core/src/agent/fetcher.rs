@@ -518,7 +518,10 @@ async fn copy_local<W: Write>(
 /// the `ring` provider (chosen here explicitly, so another crate enabling a second provider
 /// cannot make the choice ambiguous). Server names are sent (SNI) and certificates verified
 /// against the URI's host by rustls.
-fn tls_config<W: Write>(ca_files: &[PathBuf], log: &mut W) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_config<W: Write>(
+    ca_files: &[PathBuf],
+    log: &mut W,
+) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for error in &native.errors {
@@ -669,7 +672,7 @@ async fn download_http<W: Write>(
     Ok(file.into_std().await)
 }
 
-fn redirect_target(current: &hyper::Uri, location: &str) -> Result<hyper::Uri, String> {
+pub(crate) fn redirect_target(current: &hyper::Uri, location: &str) -> Result<hyper::Uri, String> {
     let target = if location.contains("://") {
         location.to_string()
     } else if location.starts_with('/') {

@@ -94,12 +94,44 @@ pub fn flags() -> Flags {
         .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
         .flag(Flag::bool("quiet", "Log errors only").default(false))
         .flag(Flag::path("log_dir", "Accepted for compatibility; remesos logs to stderr"));
+    for flag in image_flags() {
+        flags.add(flag);
+    }
     for flag in authentication_flags() {
         flags.add(flag);
     }
     // Mesos's other security flags: accepted only with values that leave them off.
     crate::security::declare(&mut flags, crate::security::Daemon::Agent);
     flags
+}
+
+/// The mesos containerizer's image flags (src/slave/flags.cpp); containerizer/provisioner
+/// reads them ([`super::containerizer::provisioner::ImageSettings::from_flags`]).
+pub fn image_flags() -> Vec<Flag> {
+    vec![
+        Flag::string("image_providers", "Container image providers: docker (appc is not supported)"),
+        Flag::string(
+            "docker_registry",
+            "Registry v2 URL (http or https) or absolute directory of `docker save` archives the mesos containerizer pulls images from",
+        )
+        .default("https://registry-1.docker.io"),
+        Flag::path("docker_store_dir", "Directory the docker provisioner stores image layers in")
+            .default("/tmp/mesos/store/docker"),
+        Flag::string(
+            "image_provisioner_backend",
+            "How rootfses are made from images: overlay or copy (default: the first supported)",
+        ),
+        Flag::string(
+            "image_gc_config",
+            "JSON (or a file holding it) of automatic image GC: image_disk_headroom, image_disk_watch_interval, excluded_images",
+        ),
+        Flag::string("launcher", "The mesos containerizer's launcher: linux or posix").default("linux"),
+        Flag::path(
+            "sandbox_directory",
+            "Where the sandbox is mounted inside a container with an image",
+        )
+        .default("/mnt/mesos/sandbox"),
+    ]
 }
 
 /// Mesos 1.11's agent authentication flags (src/slave/flags.cpp), with its names, aliases
@@ -292,6 +324,19 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         total_timeout: None,
         ca_files: Vec::new(),
     };
+    let images = super::containerizer::provisioner::ImageSettings::from_flags(
+        loaded,
+        &work_dir,
+        loaded.get_str("isolation").unwrap_or("posix/cpu,posix/mem"),
+    )?;
+    match loaded.get_str("launcher").unwrap_or("linux") {
+        "linux" | "posix" => {}
+        other => {
+            return Err(format!(
+                "Unknown --launcher '{other}': expected linux or posix"
+            ));
+        }
+    }
     match loaded.get_str("recover").unwrap_or("reconnect") {
         "reconnect" | "cleanup" => {}
         other => {
@@ -342,6 +387,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         executor_environment,
         isolation,
         fetch,
+        images,
         flags: loaded.effective(),
         security: super::authn::Settings::from_flags(loaded)?,
         authorizer: std::sync::Arc::new(crate::security::authorizer::from_flags(

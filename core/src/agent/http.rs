@@ -1,6 +1,18 @@
 //! The agent's HTTP surface: the v1 executor API (reference §3.3), `/state`, `/flags`,
 //! `/health`, `/version`, `/metrics/snapshot`, a minimal `/api/v1`, each also under the
-//! agent's libprocess id `/slave(1)`.
+//! agent's libprocess id `/slave(1)`, and libprocess's `/logging/toggle` (api/logging.rs).
+//!
+//! Authorization (`--acls`), as Mesos's agent (src/slave/http.cpp):
+//!
+//! | endpoint or call | action (object) | when denied |
+//! |---|---|---|
+//! | GET_FLAGS, `/flags` | `view_flags` | 403 |
+//! | `/metrics/snapshot`, `/files/debug`, `/logging/toggle` | `get_endpoints` (the path) | 403 |
+//! | `/containers`, `/monitor/statistics` | `get_endpoints` (the path), then `view_containers` per container ([`authorize_containers_endpoint`]) | 403; containers left out |
+//! | SET_LOGGING_LEVEL, a change through `/logging/toggle` | `set_log_level` | 403, the level unchanged |
+//! | GET_CONTAINERS | `view_containers` (the executor's user, else the framework's) | container left out |
+//! | GET_STATE, GET_TASKS, GET_EXECUTORS, GET_FRAMEWORKS, `/state` | `view_frameworks`, `view_tasks`, `view_executors` | left out |
+//! | LIST_FILES, READ_FILE, `/files/*` | `access_sandboxes` (the sandbox's owner) | 403 |
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -88,6 +100,7 @@ pub fn router(
         .nest("/slave(1)", routes.clone())
         .merge(routes)
         .merge(top)
+        .merge(api::logging::routes(authorizer.clone()).route_layer(guard(Realm::ReadWrite)))
         .merge(super::files::routes_with(files, authorizer).route_layer(guard(Realm::ReadOnly)))
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(api::refuse_oversized))
@@ -364,7 +377,11 @@ async fn operator_api(
             .await
         }
         Some(CallType::GetContainers) => {
-            let Ok(containers) = agent.read(containers_snapshot).await else {
+            // `view_containers` per container (Mesos's `Http::getContainers`); the
+            // authorizer is the agent's, read with its state.
+            let snapshot =
+                move |a: &Agent| containers_snapshot(a, a.config.authorizer.viewer(who.as_ref()));
+            let Ok(containers) = agent.read(snapshot).await else {
                 return gone();
             };
             // Usage comes from /proc and cgroup files: read off the agent's actor.
@@ -430,6 +447,31 @@ async fn operator_api(
                 Err(e) => files_error(e),
             }
         }
+        // Mesos's `Http::getLoggingLevel` asks no ACL.
+        Some(CallType::GetLoggingLevel) => {
+            let mut r = response(RespType::GetLoggingLevel);
+            r.get_logging_level = Some(v1::agent::response::GetLoggingLevel {
+                level: api::logging::level(),
+            });
+            api::ok(accept, &r)
+        }
+        // `Http::setLoggingLevel`: `set_log_level`, 403 with the level unchanged.
+        Some(CallType::SetLoggingLevel) => {
+            let Some(set) = call.set_logging_level else {
+                return api::error(
+                    StatusCode::BAD_REQUEST,
+                    "Expecting 'set_logging_level' to be present",
+                );
+            };
+            if !authorizer.is_allowed(Action::SetLogLevel, who.as_ref(), Object::Any) {
+                return StatusCode::FORBIDDEN.into_response();
+            }
+            let duration = api::logging::nanoseconds(set.duration.nanoseconds);
+            match api::logging::set_level(set.level, duration) {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(e) => api::error(StatusCode::SERVICE_UNAVAILABLE, e),
+            }
+        }
         Some(other) => api::error(
             StatusCode::NOT_IMPLEMENTED,
             format!("Unsupported call type {}", other.as_str_name()),
@@ -450,13 +492,15 @@ type ContainerSnapshot = (
     super::isolator::Isolation,
 );
 
-/// The live containers, with what their usage needs (read inside the agent's actor).
-fn containers_snapshot(a: &Agent) -> Vec<ContainerSnapshot> {
+/// The live containers `v` may see (`view_containers`), with what their usage needs (read
+/// inside the agent's actor).
+fn containers_snapshot(a: &Agent, v: Viewer<'_>) -> Vec<ContainerSnapshot> {
     a.frameworks
         .iter()
-        .flat_map(|(fid, f)| f.executors.values().map(move |e| (fid, e)))
-        .filter(|(_, e)| e.state != super::ExecutorState::Terminated)
-        .map(|(fid, e)| {
+        .flat_map(|(fid, f)| f.executors.values().map(move |e| (fid, f, e)))
+        .filter(|(_, _, e)| e.state != super::ExecutorState::Terminated)
+        .filter(|(_, f, e)| v.container(&e.info, &f.info))
+        .map(|(fid, _, e)| {
             (
                 v1::agent::response::get_containers::Container {
                     framework_id: Some(v1::FrameworkId { value: fid.clone() }),
@@ -631,6 +675,45 @@ async fn version() -> Response {
     api::json_ok(&remesos_proto::json::to_value(
         &crate::common::version::version_info(),
     ))
+}
+
+/// The check Mesos's agent makes for `/containers` and `/monitor/statistics`
+/// (`Http::containers`, `Http::statistics` in src/slave/http.cpp): `get_endpoints` on
+/// `endpoint` (the canonical path, one of `acls::AUTHORIZABLE_ENDPOINTS`), else the `403`
+/// to answer at once; then the [`Viewer`] whose [`Viewer::container`] tells, per executor's
+/// container, whether `principal` may see it (`view_containers`: the executor's command
+/// user, else the framework's). Mesos filters `/containers` that way (`__containers`);
+/// its `/monitor/statistics` lists every executor once the endpoint is allowed, which
+/// lets a principal read the usage of containers it may not view: filter both.
+///
+/// ```ignore
+/// let viewer = match authorize_containers_endpoint(&a.config.authorizer, who.as_ref(), "/containers") {
+///     Ok(viewer) => viewer,
+///     Err(forbidden) => return forbidden.into_response(),
+/// };
+/// ... .filter(|(f, e)| viewer.container(&e.info, &f.info))
+/// ```
+pub fn authorize_containers_endpoint<'a>(
+    authorizer: &'a Authorizer,
+    principal: Option<&'a Principal>,
+    endpoint: &str,
+) -> Result<Viewer<'a>, Forbidden> {
+    debug_assert!(crate::security::acls::AUTHORIZABLE_ENDPOINTS.contains(&endpoint));
+    if authorizer.is_allowed(Action::GetEndpoint, principal, Object::Value(endpoint)) {
+        Ok(authorizer.viewer(principal))
+    } else {
+        Err(Forbidden)
+    }
+}
+
+/// A request the ACLs deny: Mesos's `Forbidden()`, `403` without a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forbidden;
+
+impl IntoResponse for Forbidden {
+    fn into_response(self) -> Response {
+        StatusCode::FORBIDDEN.into_response()
+    }
 }
 
 /// `/metrics/snapshot`: `get_endpoints` on the path, 403 otherwise.
@@ -870,5 +953,59 @@ mod tests {
         ));
         // TEST-NET-3 (RFC 5737): never assigned to a host.
         assert!(!super::is_local_address("203.0.113.7".parse().unwrap()));
+    }
+
+    /// slave/http.cpp `containers`/`statistics` then `__containers`: `get_endpoints` on
+    /// the path first (403), then `view_containers` per container on the executor's user,
+    /// else the framework's.
+    #[test]
+    fn containers_endpoints_need_get_endpoints_then_filter_by_view_containers() {
+        use super::{Forbidden, authorize_containers_endpoint};
+        use crate::security::authorizer::{Authorizer, Principal};
+        use remesos_proto::v1;
+        let acls = crate::security::acls::parse(
+            serde_json::json!({"permissive": false,
+                "get_endpoints": [
+                    {"principals": {"values": ["ops", "alice"]}, "paths": {"values": ["/containers"]}}
+                ],
+                "view_containers": [
+                    {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+                    {"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}}
+                ]
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        let authorizer = Authorizer::new(&acls);
+        let (ops, alice, bob) = (
+            Principal::new("ops").unwrap(),
+            Principal::new("alice").unwrap(),
+            Principal::new("bob").unwrap(),
+        );
+        let framework = v1::FrameworkInfo {
+            user: "alice".into(),
+            ..Default::default()
+        };
+        let mut executor = v1::ExecutorInfo::default();
+        for denied in [Some(&bob), None] {
+            let refused = authorize_containers_endpoint(&authorizer, denied, "/containers");
+            assert_eq!(refused.err(), Some(Forbidden));
+        }
+        let refused = authorize_containers_endpoint(&authorizer, Some(&ops), "/monitor/statistics");
+        assert_eq!(refused.err(), Some(Forbidden));
+        let ops_view =
+            authorize_containers_endpoint(&authorizer, Some(&ops), "/containers").unwrap();
+        let alice_view =
+            authorize_containers_endpoint(&authorizer, Some(&alice), "/containers").unwrap();
+        assert!(ops_view.container(&executor, &framework));
+        assert!(alice_view.container(&executor, &framework));
+        // The executor's own user wins over the framework's.
+        executor.command = Some(v1::CommandInfo {
+            user: Some("root".into()),
+            ..Default::default()
+        });
+        assert!(ops_view.container(&executor, &framework));
+        assert!(!alice_view.container(&executor, &framework));
     }
 }

@@ -89,6 +89,12 @@ impl Isolation {
                     isolation.cgroups_mem = true;
                 }
                 "namespaces/pid" => isolation.pid_namespace = true,
+                // The image isolators (containerizer/provisioner, containerizer/linux.rs):
+                // what they need is checked with `--image_providers` (agent/flags.rs).
+                "filesystem/linux"
+                | "docker/runtime"
+                | "volume/host_path"
+                | "volume/sandbox_path" => {}
                 other => return Err(format!("Unknown or unsupported isolator '{other}'")),
             }
         }

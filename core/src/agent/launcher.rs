@@ -102,6 +102,9 @@ pub fn command(info: &v1::CommandInfo) -> Result<std::process::Command, LaunchEr
 pub struct Confinement {
     pub cgroup_procs: Vec<std::fs::File>,
     pub pid_namespace: bool,
+    /// A private mount namespace with the sandbox and volumes bound into an image's rootfs
+    /// (containerizer/linux.rs), made after the pid namespace.
+    pub mounts: Option<std::sync::Arc<super::containerizer::linux::MountPlan>>,
 }
 
 /// Spawns the process: new session, cwd = sandbox, stdout/stderr appended to the sandbox's
@@ -134,8 +137,10 @@ pub fn spawn(
     }
     let cgroup_fds = super::isolator::raw_fds(&confinement.cgroup_procs);
     let pid_namespace = confinement.pid_namespace;
+    let mounts = confinement.mounts.clone();
     // SAFETY: the closure runs between fork and exec and makes only async-signal-safe calls
-    // (setsid, write, unshare, fork, mount, waitpid, _exit) on data prepared before the fork;
+    // (setsid, write, unshare, fork, mount, open, waitpid, _exit) on data prepared before the
+    // fork (the mount plan's paths included);
     // the cgroup files stay open in the parent until spawn returns.
     unsafe {
         cmd.pre_exec(move || {
@@ -148,6 +153,10 @@ pub fn spawn(
             }
             if pid_namespace {
                 enter_pid_namespace()?;
+            }
+            if let Some(mounts) = &mounts {
+                // Sound: this is the freshly forked child (see above).
+                mounts.enter()?;
             }
             Ok(())
         });

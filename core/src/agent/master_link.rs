@@ -659,9 +659,9 @@ pub(super) fn validate_launch_ids<'a>(
     })
 }
 
-/// DOCKER containers and images need a container engine, which these machines lack: such
-/// tasks fail at once with a clear message (a MESOS container without an image, as Spark
-/// sends, runs as a plain command).
+/// DOCKER containers need a container engine, which these machines lack: such tasks fail at
+/// once with a clear message. MESOS containers, with or without an image, go to the mesos
+/// containerizer (which fails the launch when it cannot provision the image).
 pub(super) fn unsupported_container(
     task: &v1::TaskInfo,
     executor: &v1::ExecutorInfo,
@@ -672,9 +672,6 @@ pub(super) fn unsupported_container(
             return Some(
                 "Docker containers are not supported by this agent (no container engine)".into(),
             );
-        }
-        if container.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
-            return Some("Container images are not supported by this agent yet".into());
         }
     }
     None

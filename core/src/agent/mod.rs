@@ -105,6 +105,9 @@ pub struct Config {
     pub isolation: isolator::Isolation,
     /// `--frameworks_home`, `--fetcher_stall_timeout`.
     pub fetch: fetcher::FetchOptions,
+    /// Container image support (`--image_providers` and the flags around it); `None`:
+    /// images are refused at launch.
+    pub images: Option<containerizer::provisioner::ImageSettings>,
     /// Effective flags as text, for `/flags` and GET_FLAGS.
     pub flags: Vec<(String, String)>,
     /// Who may call the agent's endpoints, the key executors' tokens are signed with, the
@@ -132,6 +135,12 @@ pub struct Launch {
     pub limits: isolator::Limits,
     /// Where the executor's pid is checkpointed (`<meta run dir>/pids/forked.pid`).
     pub pid_file: PathBuf,
+    /// The container to run in: the task's for a command task, else the executor's (an
+    /// image here is provisioned by the mesos containerizer).
+    pub container: Option<v1::ContainerInfo>,
+    /// A command task's own command (set only for the command executor): what
+    /// `docker/runtime` merges with the image's Entrypoint and Cmd.
+    pub task_command: Option<v1::CommandInfo>,
 }
 
 #[derive(Debug)]

@@ -225,6 +225,11 @@ fn posix_containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containeri
         fetch: agent.config.fetch.clone(),
         isolation: agent.config.isolation.clone(),
         launcher_dir: agent.config.launcher_dir.clone(),
+        provisioner: agent.config.images.clone().map(|images| {
+            let provisioner = containerizer::provisioner::Provisioner::new(images);
+            provisioner.spawn_gc();
+            provisioner
+        }),
     };
     let report: containerizer::Reporter = std::sync::Arc::new(move |event| {
         handle.notify(match event {

@@ -31,6 +31,7 @@ fn config() -> Config {
         executor_environment: None,
         isolation: Default::default(),
         fetch: Default::default(),
+        images: None,
         flags: vec![],
         security: Default::default(),
         authorizer: Default::default(),

@@ -15,16 +15,33 @@
 //!   toggle replaces the earlier one's deadline (`Logging::set_level`, `revert`).
 //!
 //! The level is process-wide, as glog's is: the master and the agent each have one.
+//! [`level`] and [`set_level`] are what the operator calls GET_LOGGING_LEVEL and
+//! SET_LOGGING_LEVEL of both daemons use (Mesos dispatches them to the same
+//! `Logging::set_level`).
+//!
+//! # Authorization
+//!
+//! Mesos guards `/logging/toggle` with `get_endpoints` on its path (libprocess's
+//! authorization callback, `createAuthorizationCallbacks` in src/common/authorization.cpp,
+//! installed by the master's and the agent's main.cpp): every request, a read of the
+//! level too, needs it, and is answered `403 Forbidden` before its query is looked at.
+//! remesos also asks `set_log_level` (object ANY) of a request that would change the level
+//! (one with `level` or `duration`): Mesos asks it only of SET_LOGGING_LEVEL, so an
+//! operator who denies `set_log_level` but leaves `get_endpoints` permissive would still
+//! let anyone change the level through this endpoint there; here the ACL means what it
+//! says on both paths. Denied: `403`, the level unchanged.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use axum::{Extension, Router};
+
+use crate::security::authorizer::{Action, Authorizer, Object, Principal};
 
 /// The level Mesos starts with (`Logging::original`, glog's `FLAGS_v`).
 const ORIGINAL: u32 = 0;
@@ -91,36 +108,38 @@ fn parse(query: &HashMap<String, String>) -> Result<Option<Request>, String> {
     Ok(Some(Request { level, duration }))
 }
 
-/// The `/logging/toggle` route (canonical path, for `master::http::router_with`).
-pub(crate) fn routes() -> Router {
-    Router::new().route("/logging/toggle", any(toggle))
+/// The path Mesos authorizes with `get_endpoints`.
+pub const ENDPOINT: &str = "/logging/toggle";
+
+/// The `/logging/toggle` route (canonical path, for `master::http::router_with` and the
+/// agent's router), guarded by `authorizer` (module doc). The request's authenticated
+/// principal, if any, is in its extensions (the daemon's authentication puts it there).
+pub(crate) fn routes(authorizer: Arc<Authorizer>) -> Router {
+    Router::new()
+        .route(ENDPOINT, any(toggle))
+        .with_state(authorizer)
 }
 
-async fn toggle(Query(query): Query<HashMap<String, String>>) -> Response {
-    let request = match parse(&query) {
-        Ok(request) => request,
-        Err(text) => return crate::api::error(StatusCode::BAD_REQUEST, text),
-    };
+/// The current verbose level (GET_LOGGING_LEVEL, `/logging/toggle` without a query).
+pub fn level() -> u32 {
+    match TOGGLE.get() {
+        Some(toggle) => toggle.state.lock().unwrap_or_else(|e| e.into_inner()).0,
+        None => ORIGINAL,
+    }
+}
+
+/// libprocess `Logging::set_level`: `level` from now on, back to the original after
+/// `duration` unless a later call replaced it (a level of 0 has no revert). Must run inside
+/// a tokio runtime (the revert is a timer). Fails when this process did not set up its
+/// logging (a test harness did): there is nothing to change.
+pub fn set_level(level: u32, duration: Duration) -> Result<(), String> {
     let Some(toggle) = TOGGLE.get() else {
-        // Logging was set up by someone else (a test harness): nothing to toggle.
-        return match request {
-            None => format!("{ORIGINAL}\n").into_response(),
-            Some(_) => crate::api::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Logging is not configured by this process",
-            ),
-        };
-    };
-    let Some(Request { level, duration }) = request else {
-        let (level, _) = *toggle.state.lock().unwrap_or_else(|e| e.into_inner());
-        return format!("{level}\n").into_response();
+        return Err("Logging is not configured by this process".to_string());
     };
     let generation = {
         // A short lock around plain data; never held across an await.
         let mut state = toggle.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = (toggle.reload)(&filter(&toggle.original, level)) {
-            return crate::api::error(StatusCode::INTERNAL_SERVER_ERROR, e);
-        }
+        (toggle.reload)(&filter(&toggle.original, level))?;
         state.0 = level;
         state.1 += 1;
         state.1
@@ -136,7 +155,51 @@ async fn toggle(Query(query): Query<HashMap<String, String>>) -> Response {
             }
         });
     }
-    StatusCode::OK.into_response()
+    Ok(())
+}
+
+/// A SET_LOGGING_LEVEL call's `DurationInfo.nanoseconds` as a duration: a negative one is
+/// none (Mesos's `Nanoseconds(n)` then reverts at once).
+pub fn nanoseconds(n: i64) -> Duration {
+    Duration::from_nanos(u64::try_from(n).unwrap_or(0))
+}
+
+/// Whether `principal` may use `/logging/toggle` for `query` (module doc): `get_endpoints`
+/// always, `set_log_level` as well when the query would change the level.
+fn authorized(
+    authorizer: &Authorizer,
+    principal: Option<&Principal>,
+    query: &HashMap<String, String>,
+) -> bool {
+    if !authorizer.is_allowed(Action::GetEndpoint, principal, Object::Value(ENDPOINT)) {
+        return false;
+    }
+    let changes = query.contains_key("level") || query.contains_key("duration");
+    !changes || authorizer.is_allowed(Action::SetLogLevel, principal, Object::Any)
+}
+
+async fn toggle(
+    State(authorizer): State<Arc<Authorizer>>,
+    caller: Option<Extension<Principal>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&authorizer, caller.as_ref().map(|c| &c.0), &query) {
+        // Mesos's `Forbidden()`: no body.
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let request = match parse(&query) {
+        Ok(request) => request,
+        Err(text) => return crate::api::error(StatusCode::BAD_REQUEST, text),
+    };
+    let Some(Request { level, duration }) = request else {
+        return format!("{}\n", self::level()).into_response();
+    };
+    match set_level(level, duration) {
+        Ok(()) => StatusCode::OK.into_response(),
+        // Logging was set up by someone else (a test harness): nothing to toggle.
+        Err(e) if TOGGLE.get().is_none() => crate::api::error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(e) => crate::api::error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +239,40 @@ mod tests {
         );
         assert!(parse(&query(&[("level", "x"), ("duration", "1secs")])).is_err());
         assert!(parse(&query(&[("level", "1"), ("duration", "5s")])).is_err());
+    }
+
+    /// `createAuthorizationCallbacks`: `/logging/toggle` needs `get_endpoints` on its
+    /// path for any request; a change needs `set_log_level` too (module doc).
+    #[test]
+    fn toggling_needs_get_endpoints_and_a_change_needs_set_log_level() {
+        let acls = crate::security::acls::parse(
+            serde_json::json!({"permissive": false,
+                "get_endpoints": [
+                    {"principals": {"values": ["ops", "reader"]}, "paths": {"values": ["/logging/toggle"]}}
+                ],
+                "set_log_level": [
+                    {"principals": {"values": ["ops"]}, "level": {"type": "ANY"}}
+                ]
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        let authorizer = Authorizer::new(&acls);
+        let p = |n: &str| Principal::new(n).unwrap();
+        let read = query(&[]);
+        let change = query(&[("level", "3"), ("duration", "1mins")]);
+        let half = query(&[("level", "3")]);
+        for q in [&read, &change, &half] {
+            assert!(authorized(&authorizer, Some(&p("ops")), q));
+            assert!(!authorized(&authorizer, Some(&p("other")), q));
+            assert!(!authorized(&authorizer, None, q));
+        }
+        assert!(authorized(&authorizer, Some(&p("reader")), &read));
+        assert!(!authorized(&authorizer, Some(&p("reader")), &change));
+        assert!(!authorized(&authorizer, Some(&p("reader")), &half));
+        // Without --acls everything is allowed.
+        assert!(authorized(&Authorizer::default(), None, &change));
     }
 
     #[test]

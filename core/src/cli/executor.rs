@@ -117,9 +117,6 @@ pub fn config(
     env: &ExecutorEnv,
     vars: &[(String, String)],
 ) -> Result<Config, String> {
-    if loaded.get_str("rootfs").is_some() {
-        return Err("--rootfs is not supported by remesos's command executor".into());
-    }
     let task_command = loaded
         .get_str("task_command")
         .map(|json| {
@@ -146,5 +143,6 @@ pub fn config(
         task_command,
         task_environment,
         environment: vars.to_vec(),
+        rootfs: loaded.get_str("rootfs").map(Into::into),
     })
 }

@@ -130,6 +130,7 @@ pub async fn run_with(
     let listener = crate::api::serve::listen(bind)?;
     let id = uuid::Uuid::new_v4().to_string();
     tracing::info!(master_id = %id, %bind, hostname = %config.hostname, "remesos master starting");
+    let authorizer = config.authorizer.clone();
     let Some(url) = durability.zk.clone() else {
         // The daemon chooses the registry's store (Mesos's master does the same with
         // --registry and --work_dir).
@@ -146,7 +147,11 @@ pub async fn run_with(
             Ok(handle) => handle,
             Err(exit) => return exit,
         };
-        let app = master::http::router_with(handle, crate::local::master_processes(), authn);
+        let app = master::http::router_with(
+            handle,
+            crate::local::master_processes(authorizer.clone()),
+            authn,
+        );
         crate::api::serve::serve(listener, app, limits, tls, shutdown_signal()).await;
         return Ok(());
     };
@@ -155,7 +160,7 @@ pub async fn run_with(
     let app = master::http::contender_router(
         role_rx,
         master::http::Snapshot::new(&config, &id),
-        crate::local::master_processes(),
+        crate::local::master_processes(authorizer.clone()),
         authn,
     );
     let mut server = tokio::spawn(async move {
@@ -217,7 +222,7 @@ pub async fn run_with(
     // The contender's router authenticates every request before this one sees it.
     role_tx.send_replace(master::http::Role::Leading(master::http::router_with(
         handle,
-        crate::local::master_processes(),
+        crate::local::master_processes(authorizer.clone()),
         master::http::Authentication::default(),
     )));
     loop {

@@ -3,18 +3,21 @@
 //! capabilities), version facts ([`version`]), the JSON models of tasks and attributes
 //! both daemons serve ([`json`]) and the address a daemon advertises ([`address`]:
 //! hostname, IP, address flags), a helper of the actors' bounded queues ([`queue`]), the one backoff ([`backoff`]) and
-//! the time handlers are given ([`time`]).
+//! the time handlers are given ([`time`]), and the validation of task fields both the master
+//! and the executors check ([`validation`]: health checks, checks, environments).
 //! Mesos keeps the same things in `src/common/`
 //! (`validation.cpp`, `protobuf_utils.cpp`, `http.cpp`, `build.hpp`). Nothing here imports
 //! a module above `resources` and `flags`.
 
 pub mod address;
 pub mod backoff;
+pub mod fdpath;
 pub mod id;
 pub mod json;
 pub mod protocol;
 pub mod queue;
 pub mod time;
+pub mod validation;
 pub mod version;
 
 /// An error with its sources, `: `-separated (hyper's and tonic's own messages hide the

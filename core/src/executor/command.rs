@@ -29,7 +29,18 @@
 //! - Losing the agent: a framework that checkpoints gets reconnection (see
 //!   [`crate::client::executor::Connection::resubscribe`]); otherwise, or once recovery times
 //!   out, the executor shuts down as on SHUTDOWN and exits 1 after the task is reaped.
-//! - Not supported: task checks and health checks, container images (`--rootfs`), TTYs.
+//! - `--rootfs` (a command task in an image, agent/containerizer/linux.rs): the executor runs
+//!   on the host as root and starts the task inside the rootfs (executor/rootfs.rs), with
+//!   `--working_directory` inside it and `--user` looked up in the image. (Command checks of
+//!   such a task still run on the host, not in the task's mount namespace as in Mesos.)
+//! - Checks and health checks ([`super::checks`]) start once the command is running; their
+//!   updates copy the last status (`healthy`, `check_status` kept) with
+//!   `REASON_TASK_CHECK_STATUS_UPDATED` / `REASON_TASK_HEALTH_CHECK_STATUS_UPDATED`; they
+//!   stop when a kill starts or the command exits. A health check that fails
+//!   `consecutive_failures` times kills the task as a KILL would (the task's kill policy,
+//!   else 3 seconds); it ends `TASK_KILLED` with `healthy: false`. Every update of a task
+//!   with a check carries a `check_status` (empty until a result is known), as in Mesos.
+//! - Not supported: TTYs.
 //!
 //! The decisions live in [`CommandExecutor`], synchronous and clock-free (time comes in as
 //! `now`); [`run`] is the async shell that talks to the agent, spawns and signals the
@@ -45,6 +56,7 @@ use remesos_proto::v1;
 use v1::executor::{self as exec, event};
 use v1::{TaskState, task_status::Reason};
 
+use super::checks::{self, Outcome, Request, Role, TaskChecks, Verdict};
 use crate::client::executor::{Connection, ExecutorEnv, event_type};
 use crate::client::{Error, Format};
 use crate::common::protocol::is_terminal;
@@ -85,6 +97,9 @@ pub struct Config {
     pub task_environment: Option<v1::Environment>,
     /// The executor's own environment, the base of the task's.
     pub environment: Vec<(String, String)>,
+    /// `--rootfs`: the task runs inside this root filesystem (executor/rootfs.rs), its
+    /// working directory a path inside it.
+    pub rootfs: Option<PathBuf>,
 }
 
 /// How to start the task's command.
@@ -102,6 +117,8 @@ pub struct LaunchSpec {
     pub cwd: Option<PathBuf>,
     /// Run as this user (when the executor runs as root).
     pub user: Option<String>,
+    /// Enter this root filesystem first (`--rootfs`).
+    pub rootfs: Option<PathBuf>,
 }
 
 /// What the shell must do.
@@ -115,6 +132,9 @@ pub enum Effect {
     Signal(i32),
     /// Exit the executor with this status.
     Exit(u8),
+    /// Perform this probe of a check, then report with
+    /// [`CommandExecutor::on_check_outcome`].
+    Check(Request),
 }
 
 /// The command executor's state and decisions.
@@ -145,6 +165,15 @@ pub struct CommandExecutor {
     pending: Vec<(Vec<u8>, bool)>,
     /// The agent is unreachable for good: exit once the task is reaped.
     agent_gone: bool,
+    /// How the command was started (the base of COMMAND checks).
+    spec: Option<LaunchSpec>,
+    /// The task's check and health check, from the start of the command.
+    checks: TaskChecks,
+    /// The last update sent: check and health updates copy it.
+    last_status: Option<v1::TaskStatus>,
+    /// The kill under way was asked by the health check (the terminal update then says
+    /// `healthy: false`).
+    killed_by_health_check: bool,
 }
 
 impl CommandExecutor {
@@ -164,6 +193,10 @@ impl CommandExecutor {
             acknowledged_any: false,
             pending: Vec::new(),
             agent_gone: false,
+            spec: None,
+            checks: TaskChecks::default(),
+            last_status: None,
+            killed_by_health_check: false,
         }
     }
 
@@ -177,10 +210,15 @@ impl CommandExecutor {
 
     /// The earliest timer; call [`CommandExecutor::on_tick`] when it passes.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.escalation_at, self.completion_at, self.give_up_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.escalation_at,
+            self.completion_at,
+            self.give_up_at,
+            self.checks.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// SUBSCRIBED, on the first subscription and on every resubscription.
@@ -254,7 +292,10 @@ impl CommandExecutor {
         self.task = Some(task.clone());
         let mut effects = vec![self.update(now, &task_id, TaskState::TaskStarting, None, None)];
         match launch_spec(&self.config, &task) {
-            Ok(spec) => effects.push(Effect::Launch(spec)),
+            Ok(spec) => {
+                self.spec = Some(spec.clone());
+                effects.push(Effect::Launch(spec));
+            }
             Err(message) => effects.extend(self.fail_to_start(now, message)),
         }
         effects
@@ -275,6 +316,9 @@ impl CommandExecutor {
                     if !limit.is_zero() {
                         self.completion_at = Some(now + limit);
                     }
+                }
+                if let Some(spec) = &self.spec {
+                    self.checks = TaskChecks::new(now, task, spec);
                 }
                 vec![self.update(now, &task_id, TaskState::TaskRunning, None, None)]
             }
@@ -352,6 +396,9 @@ impl CommandExecutor {
         if !self.killed_by_max_completion_time && self.framework_has_killing_state() {
             effects.push(self.update(now, &task_id, TaskState::TaskKilling, None, None));
         }
+        // Mesos pauses both checkers when a kill begins: no check or health update after
+        // TASK_KILLING.
+        self.checks.pause();
         tracing::info!(task_id = %task_id.value, ?grace, "sending SIGTERM to the task's process group");
         effects.push(Effect::Signal(libc::SIGTERM));
         self.killed = true;
@@ -392,6 +439,7 @@ impl CommandExecutor {
         self.terminated = true;
         self.escalation_at = None;
         self.completion_at = None;
+        self.checks.pause();
         let (state, reason) = if self.killed_by_max_completion_time {
             (
                 TaskState::TaskFailed,
@@ -417,7 +465,16 @@ impl CommandExecutor {
         reason: Option<Reason>,
         message: String,
     ) -> Vec<Effect> {
-        let mut effects = vec![self.update(now, task_id, state, reason, Some(message))];
+        let mut update = self.update(now, task_id, state, reason, Some(message));
+        if self.killed
+            && self.killed_by_health_check
+            && let Effect::Update(status) = &mut update
+        {
+            // Mesos: "Indicate that a kill occurred due to a failing health check".
+            status.healthy = Some(false);
+            self.last_status = Some((**status).clone());
+        }
+        let mut effects = vec![update];
         if self.agent_gone {
             effects.push(Effect::Exit(1));
         } else {
@@ -449,7 +506,70 @@ impl CommandExecutor {
             tracing::error!("did not receive an ACK for the terminal status update from the agent");
             effects.push(Effect::Exit(1));
         }
+        effects.extend(self.checks.on_tick(now).into_iter().map(Effect::Check));
         effects
+    }
+
+    /// The outcome of a check's probe (`role`, `attempt` as in its [`Request`]).
+    pub fn on_check_outcome(
+        &mut self,
+        now: Instant,
+        role: Role,
+        attempt: u64,
+        outcome: Outcome,
+    ) -> Vec<Effect> {
+        let verdict = self.checks.on_outcome(now, role, attempt, outcome);
+        // Mesos's `taskCheckUpdated` / `taskHealthUpdated`: nothing once a kill began or
+        // the task ended (a probe scheduled before may still report).
+        let (Some(verdict), false, false) = (verdict, self.killed, self.terminated) else {
+            return Vec::new();
+        };
+        let mut effects = Vec::new();
+        match verdict {
+            Verdict::Check(status) => {
+                tracing::info!(?status, "check status changed");
+                effects.extend(self.follow_up(Reason::TaskCheckStatusUpdated, |s| {
+                    s.check_status = Some(status)
+                }));
+            }
+            Verdict::Health {
+                healthy, kill_task, ..
+            } => {
+                tracing::info!(healthy, "task health changed");
+                effects.extend(self.follow_up(Reason::TaskHealthCheckStatusUpdated, |s| {
+                    s.healthy = Some(healthy)
+                }));
+                if kill_task {
+                    tracing::warn!("killing the task: its health check failed too many times");
+                    self.killed_by_health_check = true;
+                    let grace = self
+                        .task
+                        .as_ref()
+                        .and_then(|t| grace_period(t.kill_policy.as_ref()))
+                        .unwrap_or(DEFAULT_KILL_GRACE_PERIOD);
+                    effects.extend(self.kill(now, grace));
+                }
+            }
+        }
+        effects
+    }
+
+    /// An update that copies the last one (its state, `healthy`, `check_status`...) with a
+    /// new uuid, `reason` and `change` applied: Mesos's `createTaskStatus(lastTaskStatus, ...)`.
+    fn follow_up(
+        &mut self,
+        reason: Reason,
+        change: impl FnOnce(&mut v1::TaskStatus),
+    ) -> Option<Effect> {
+        let mut status = self.last_status.clone()?;
+        let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+        status.uuid = Some(uuid.clone());
+        status.reason = Some(reason as i32);
+        status.timestamp = None;
+        change(&mut status);
+        self.pending.push((uuid, false));
+        self.last_status = Some(status.clone());
+        Some(Effect::Update(Box::new(status)))
     }
 
     /// The agent cannot be reached any more (no checkpointing, or the recovery timeout
@@ -472,7 +592,14 @@ impl CommandExecutor {
     ) -> Effect {
         let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
         self.pending.push((uuid.clone(), is_terminal(state)));
-        Effect::Update(Box::new(v1::TaskStatus {
+        // Every update of a task with a check carries a check status, empty until a result
+        // is known (Mesos's `createTaskStatus`).
+        let check_status = self
+            .task
+            .as_ref()
+            .filter(|t| t.task_id == *task_id)
+            .and_then(checks::checker::initial_check_status);
+        let status = v1::TaskStatus {
             task_id: task_id.clone(),
             state: state as i32,
             message,
@@ -480,8 +607,13 @@ impl CommandExecutor {
             source: Some(v1::task_status::Source::Executor as i32),
             executor_id: Some(self.config.executor_id.clone()),
             uuid: Some(uuid),
+            check_status,
             ..Default::default()
-        }))
+        };
+        if self.task.as_ref().is_some_and(|t| t.task_id == *task_id) {
+            self.last_status = Some(status.clone());
+        }
+        Effect::Update(Box::new(status))
     }
 }
 
@@ -498,35 +630,11 @@ pub fn launch_spec(config: &Config, task: &v1::TaskInfo) -> Result<LaunchSpec, S
         .as_ref()
         .or(task.command.as_ref())
         .ok_or_else(|| format!("Expecting task '{}' to have a command", task.task_id.value))?;
-    let value = command.value.clone().unwrap_or_default();
-    let (program, arg0, args) = if command.shell.unwrap_or(true) {
-        if value.is_empty() {
-            return Err(format!(
-                "Shell command of task '{}' is not specified",
-                task.task_id.value
-            ));
-        }
-        (
-            "/bin/sh".to_string(),
-            "sh".to_string(),
-            vec!["-c".to_string(), value],
-        )
-    } else {
-        if value.is_empty() {
-            return Err(format!(
-                "Executable of task '{}' is not specified",
-                task.task_id.value
-            ));
-        }
-        // `arguments` is the whole argv, `arguments[0]` included (mesos.proto CommandInfo).
-        let mut argv = command.arguments.clone().into_iter();
-        let arg0 = argv.next().unwrap_or_else(|| value.clone());
-        (value, arg0, argv.collect())
-    };
+    let (program, arg0, args) = argv(command)
+        .map_err(|what| format!("{what} of task '{}' is not specified", task.task_id.value))?;
 
     // Priority, lowest first, as in Mesos: the executor's environment, `--task_environment`,
-    // `CommandInfo.environment`. Secrets are not resolved here and are skipped, as Mesos
-    // skips unresolved ones.
+    // `CommandInfo.environment`.
     let mut env: BTreeMap<String, String> = config
         .environment
         .iter()
@@ -538,16 +646,7 @@ pub fn launch_spec(config: &Config, task: &v1::TaskInfo) -> Result<LaunchSpec, S
         .iter()
         .chain(command.environment.iter());
     for environment in overlays {
-        for variable in &environment.variables {
-            use v1::environment::variable::Type;
-            if variable.r#type == Some(Type::Secret as i32) {
-                continue;
-            }
-            env.insert(
-                variable.name.clone(),
-                variable.value.clone().unwrap_or_default(),
-            );
-        }
+        overlay_environment(&mut env, environment);
     }
     if let Some(role) = task
         .resources
@@ -564,12 +663,58 @@ pub fn launch_spec(config: &Config, task: &v1::TaskInfo) -> Result<LaunchSpec, S
         args,
         env: env.into_iter().collect(),
         cwd: config.working_directory.clone(),
+        rootfs: config.rootfs.clone(),
         user: config
             .user
             .clone()
             .or_else(|| command.user.clone())
             .filter(|u| !u.is_empty()),
     })
+}
+
+/// `(program, argv[0], argv[1..])` of `command`: `/bin/sh -c <value>` for the shell form;
+/// for the argv form `value` is the program and `arguments` the whole argv, `arguments[0]`
+/// included (mesos.proto CommandInfo). `Err` names what is missing ("Shell command",
+/// "Executable").
+pub(crate) fn argv(
+    command: &v1::CommandInfo,
+) -> Result<(String, String, Vec<String>), &'static str> {
+    let value = command.value.clone().unwrap_or_default();
+    if command.shell.unwrap_or(true) {
+        if value.is_empty() {
+            return Err("Shell command");
+        }
+        Ok((
+            "/bin/sh".to_string(),
+            "sh".to_string(),
+            vec!["-c".to_string(), value],
+        ))
+    } else {
+        if value.is_empty() {
+            return Err("Executable");
+        }
+        let mut argv = command.arguments.clone().into_iter();
+        let arg0 = argv.next().unwrap_or_else(|| value.clone());
+        Ok((value, arg0, argv.collect()))
+    }
+}
+
+/// Sets `environment`'s variables over `env`. Secrets are not resolved here and are
+/// skipped, as Mesos skips unresolved ones.
+pub(crate) fn overlay_environment(
+    env: &mut BTreeMap<String, String>,
+    environment: &v1::Environment,
+) {
+    for variable in &environment.variables {
+        use v1::environment::variable::Type;
+        if variable.r#type == Some(Type::Secret as i32) {
+            continue;
+        }
+        env.insert(
+            variable.name.clone(),
+            variable.value.clone().unwrap_or_default(),
+        );
+    }
 }
 
 /// Mesos's `WSTRINGIFY`: "exited with status N", "terminated with signal <strsignal>".
@@ -662,6 +807,9 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
     let mut heartbeat =
         tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The probes in flight: at most one per checker. Dropped with this function, which
+    // aborts them (a COMMAND probe then SIGKILLs its process group).
+    let mut probes: tokio::task::JoinSet<(Role, u64, Outcome)> = tokio::task::JoinSet::new();
 
     loop {
         while let Some(effect) = effects.pop_front() {
@@ -700,6 +848,12 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                     }
                 }
                 Effect::Exit(code) => return code,
+                Effect::Check(request) => {
+                    probes.spawn(async move {
+                        let outcome = checks::runner::run(request.probe, request.timeout).await;
+                        (request.role, request.attempt, outcome)
+                    });
+                }
             }
         }
 
@@ -732,6 +886,12 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                 }
             },
             _ = sleep_until(deadline) => effects.extend(executor.on_tick(Instant::now())),
+            Some(done) = probes.join_next(), if !probes.is_empty() => match done {
+                Ok((role, attempt, outcome)) => effects.extend(
+                    executor.on_check_outcome(Instant::now(), role, attempt, outcome),
+                ),
+                Err(e) => tracing::error!(error = %e, "a check's probe panicked"),
+            },
             _ = heartbeat.tick(), if connection.is_subscribed() => {
                 if let Err(e) = connection.heartbeat().await {
                     tracing::debug!(error = %e, "heartbeat failed");
@@ -741,23 +901,57 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
     }
 }
 
+/// Where a started process's standard streams go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Streams {
+    /// The executor's stdin, stdout and stderr (a task: the sandbox's files).
+    Inherit,
+    /// `/dev/null` in, stdout and stderr to the executor's stderr (Mesos's COMMAND checks,
+    /// `src/checks/checker_process.cpp`), so a check's output never mixes with the task's.
+    Check,
+}
+
 /// Starts the command in its own process group, with the executor's stdin, stdout and stderr.
 pub(crate) fn spawn(spec: &LaunchSpec) -> Result<tokio::process::Child, String> {
+    spawn_with(spec, Streams::Inherit)
+}
+
+/// Starts the command in its own process group (so the whole of it can be signalled), as
+/// `spec.user` when the executor runs as root, with `streams`.
+pub(crate) fn spawn_with(
+    spec: &LaunchSpec,
+    streams: Streams,
+) -> Result<tokio::process::Child, String> {
+    use std::os::fd::AsFd;
+    use std::process::Stdio;
     #[allow(
         clippy::disallowed_methods,
-        reason = "the command executor starts the task"
+        reason = "the executors start their tasks and their COMMAND checks"
     )]
     let mut command = tokio::process::Command::new(&spec.program);
+    let (stdin, stdout) = match streams {
+        Streams::Inherit => (Stdio::inherit(), Stdio::inherit()),
+        Streams::Check => {
+            let stderr = std::io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| format!("failed to duplicate stderr: {e}"))?;
+            (Stdio::null(), Stdio::from(stderr))
+        }
+    };
     command
         .arg0(&spec.arg0)
         .args(&spec.args)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .process_group(0)
-        .stdin(std::process::Stdio::inherit())
-        .stdout(std::process::Stdio::inherit())
-        .stderr(std::process::Stdio::inherit())
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::inherit())
         .kill_on_drop(false);
+    if let Some(rootfs) = &spec.rootfs {
+        return spawn_in_rootfs(command, spec, rootfs);
+    }
     if let Some(cwd) = &spec.cwd {
         command.current_dir(cwd);
     }
@@ -781,6 +975,55 @@ pub(crate) fn spawn(spec: &LaunchSpec) -> Result<tokio::process::Child, String> 
     command.spawn().map_err(|e| {
         format!(
             "'{}': {e}",
+            if spec.program == "/bin/sh" {
+                spec.args.last().map_or("", String::as_str)
+            } else {
+                spec.program.as_str()
+            }
+        )
+    })
+}
+
+/// Starts the task inside `rootfs` (executor/rootfs.rs) as its user from the image.
+fn spawn_in_rootfs(
+    mut command: tokio::process::Command,
+    spec: &LaunchSpec,
+    rootfs: &std::path::Path,
+) -> Result<tokio::process::Child, String> {
+    let working_directory = spec.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let enter = super::rootfs::Rootfs::new(rootfs, &working_directory)?;
+    let user = match spec.user.as_deref() {
+        Some(user) => Some(super::rootfs::lookup_user(rootfs, user)?),
+        None => None,
+    };
+    if let Some((uid, gid, _)) = &user {
+        // As Mesos's command executor does with a rootfs: the task's user owns the sandbox
+        // (this executor's working directory, not recursively), which it sees at
+        // --sandbox_directory.
+        std::os::unix::fs::chown(".", Some(*uid), Some(*gid))
+            .map_err(|e| format!("Failed to chown the sandbox to the task's user: {e}"))?;
+    }
+    // SAFETY: the closure runs in the child between fork and exec; `enter` makes only
+    // async-signal-safe system calls on data prepared here, and so do setgroups, setgid and
+    // setuid (the ids were looked up before the fork).
+    unsafe {
+        command.pre_exec(move || {
+            enter.enter()?;
+            if let Some((uid, gid, groups)) = &user {
+                let groups: &[libc::gid_t] = groups;
+                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0
+                    || libc::setgid(*gid) != 0
+                    || libc::setuid(*uid) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|e| {
+        format!(
+            "'{}' in the container: {e}",
             if spec.program == "/bin/sh" {
                 spec.args.last().map_or("", String::as_str)
             } else {
@@ -1234,6 +1477,177 @@ mod tests {
         assert_eq!(executor.unacknowledged_tasks().len(), 1);
         executor.on_event(now, ack_event(uuid_of(&effects, TaskState::TaskStarting)));
         assert!(executor.unacknowledged_tasks().is_empty());
+    }
+
+    fn checked_task() -> v1::TaskInfo {
+        let mut t = task("t", shell("serve"));
+        t.health_check = Some(v1::HealthCheck {
+            r#type: Some(v1::health_check::Type::Tcp as i32),
+            tcp: Some(v1::health_check::TcpCheckInfo {
+                port: 8080,
+                ..Default::default()
+            }),
+            delay_seconds: Some(0.0),
+            grace_period_seconds: Some(0.0),
+            consecutive_failures: Some(2),
+            ..Default::default()
+        });
+        t.check = Some(v1::CheckInfo {
+            r#type: Some(v1::check_info::Type::Command as i32),
+            command: Some(v1::check_info::Command {
+                command: shell("cat state"),
+            }),
+            delay_seconds: Some(0.0),
+            ..Default::default()
+        });
+        t.kill_policy = Some(v1::KillPolicy {
+            grace_period: Some(v1::DurationInfo {
+                nanoseconds: 7_000_000_000,
+            }),
+        });
+        t
+    }
+
+    fn requests(effects: &[Effect]) -> Vec<Request> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Check(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn only_update(effects: &[Effect]) -> v1::TaskStatus {
+        match effects {
+            [Effect::Update(s)] => (**s).clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// src/launcher/executor.cpp `taskCheckUpdated` and `taskHealthUpdated`: each update
+    /// copies the last one, so a health update keeps the check status and the other way
+    /// round; every update of a checked task carries a check status.
+    #[test]
+    fn check_and_health_updates_copy_the_last_status() {
+        let now = Instant::now();
+        let mut executor = CommandExecutor::new(config());
+        let effects = executor.on_event(now, launch_event(checked_task()));
+        let starting = match &effects[0] {
+            Effect::Update(s) => s.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            starting.check_status,
+            Some(v1::CheckStatusInfo {
+                r#type: Some(v1::check_info::Type::Command as i32),
+                command: Some(Default::default()),
+                ..Default::default()
+            })
+        );
+        executor.on_launched(now, Ok(7));
+        let probes = requests(&executor.on_tick(now));
+        assert_eq!(probes.len(), 2, "the check and the health check are due");
+        let (check, health) = (&probes[0], &probes[1]);
+        assert_eq!(check.role, Role::Check);
+        let status = only_update(&executor.on_check_outcome(
+            now,
+            Role::Check,
+            check.attempt,
+            Outcome::Command { exit_code: 1 },
+        ));
+        assert_eq!(status.state, TaskState::TaskRunning as i32);
+        assert_eq!(status.reason, Some(Reason::TaskCheckStatusUpdated as i32));
+        assert_eq!(
+            status.check_status.as_ref().unwrap().command,
+            Some(v1::check_status_info::Command { exit_code: Some(1) })
+        );
+        let status = only_update(&executor.on_check_outcome(
+            now,
+            Role::Health,
+            health.attempt,
+            Outcome::Tcp { succeeded: true },
+        ));
+        assert_eq!(status.healthy, Some(true));
+        assert_eq!(
+            status.reason,
+            Some(Reason::TaskHealthCheckStatusUpdated as i32)
+        );
+        assert_eq!(
+            status.check_status.as_ref().unwrap().command,
+            Some(v1::check_status_info::Command { exit_code: Some(1) }),
+            "the health update keeps the last check status"
+        );
+        assert_ne!(status.uuid, starting.uuid);
+    }
+
+    /// executor.cpp: the health checker's `kill_task` kills the task with its kill policy;
+    /// no check update follows the kill; the terminal update is TASK_KILLED with
+    /// `healthy: false`.
+    #[test]
+    fn consecutive_health_failures_kill_the_task_which_ends_killed_and_unhealthy() {
+        let now = Instant::now();
+        let mut executor = started(now, checked_task());
+        let mut at = now;
+        let mut fail = |executor: &mut CommandExecutor| {
+            let probes = requests(&executor.on_tick(at));
+            let health = probes.iter().find(|r| r.role == Role::Health).unwrap();
+            let effects = executor.on_check_outcome(
+                at,
+                Role::Health,
+                health.attempt,
+                Outcome::Tcp { succeeded: false },
+            );
+            at += Duration::from_secs(10);
+            effects
+        };
+        let first = fail(&mut executor);
+        assert_eq!(only_update(&first).healthy, Some(false));
+        let second = fail(&mut executor);
+        match &second[..] {
+            [Effect::Update(s), Effect::Signal(libc::SIGTERM)] => {
+                assert_eq!(s.healthy, Some(false));
+                assert_eq!(s.state, TaskState::TaskRunning as i32);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The task's kill policy: 7 seconds to SIGKILL; the checkers are paused.
+        let killed_at = at - Duration::from_secs(10);
+        assert_eq!(
+            executor.next_deadline(),
+            Some(killed_at + Duration::from_secs(7))
+        );
+        assert!(requests(&executor.on_tick(killed_at)).is_empty());
+        let effects = executor.on_exited(killed_at, libc::SIGTERM);
+        let terminal = match &effects[..] {
+            [Effect::Update(s)] => s.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(terminal.state, TaskState::TaskKilled as i32);
+        assert_eq!(terminal.healthy, Some(false));
+        assert_eq!(terminal.reason, None);
+        assert_eq!(
+            terminal.message.as_deref(),
+            Some("Command terminated with signal Terminated")
+        );
+    }
+
+    /// A task that exits on its own stops its checks: a probe that was in flight reports
+    /// nothing after the terminal update.
+    #[test]
+    fn no_check_update_after_the_task_ended() {
+        let now = Instant::now();
+        let mut executor = started(now, checked_task());
+        let probes = requests(&executor.on_tick(now));
+        executor.on_exited(now, 0);
+        for probe in probes {
+            assert!(
+                executor
+                    .on_check_outcome(now, probe.role, probe.attempt, Outcome::Failed("x".into()))
+                    .is_empty()
+            );
+        }
+        assert!(requests(&executor.on_tick(now + Duration::from_secs(60))).is_empty());
     }
 
     #[test]

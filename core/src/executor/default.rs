@@ -11,9 +11,18 @@
 //! every task terminal and every terminal update acknowledged ──► exit 0
 //! ```
 //!
+//! Checks and health checks ([`super::checks`]) start with each task's command, as in
+//! Mesos's default executor: their updates copy the task's last status with
+//! `REASON_TASK_CHECK_STATUS_UPDATED` / `REASON_TASK_HEALTH_CHECK_STATUS_UPDATED`; they stop
+//! when the task is killed or ends, and pause while the agent is unreachable (results are
+//! not reported then; probing resumes at once on resubscription). A health check that fails
+//! `consecutive_failures` times kills the task (and so its group); from then on every task
+//! of this executor ends with `healthy: false` — Mesos's executor-wide flag (MESOS-8543).
+//!
 //! Differences from Mesos: tasks run as processes of the executor's container (each in its
-//! own process group), not as nested containers; a single LAUNCH is refused as Mesos does
-//! (the executor shuts down). Health and other checks are not supported.
+//! own process group), not as nested containers, and so do their COMMAND checks (as the
+//! task's user, in its working directory, with its environment); a single LAUNCH is refused
+//! as Mesos does (the executor shuts down).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -25,6 +34,7 @@ use remesos_proto::v1;
 use v1::TaskState;
 use v1::executor::{self as exec, event};
 
+use super::checks::{self, Outcome, Request, Role, TaskChecks, Verdict};
 use super::command::{
     Config, DEFAULT_KILL_GRACE_PERIOD, HEARTBEAT_INTERVAL, LaunchSpec, SHUTDOWN_MARGIN,
     TERMINAL_ACK_TIMEOUT, describe_wait_status, launch_spec,
@@ -36,9 +46,21 @@ use crate::common::protocol::is_terminal;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Update(Box<v1::TaskStatus>),
-    Launch { task_id: String, spec: LaunchSpec },
-    Signal { task_id: String, signal: i32 },
+    Launch {
+        task_id: String,
+        spec: LaunchSpec,
+    },
+    Signal {
+        task_id: String,
+        signal: i32,
+    },
     Exit(u8),
+    /// Perform this probe of `task_id`'s check, then report with
+    /// [`DefaultExecutor::on_check_outcome`].
+    Check {
+        task_id: String,
+        request: Request,
+    },
 }
 
 #[derive(Debug)]
@@ -49,6 +71,12 @@ struct Run {
     terminated: bool,
     killed: bool,
     escalation_at: Option<Instant>,
+    /// How the task's command is started (the base of its COMMAND checks).
+    spec: Option<LaunchSpec>,
+    /// Its check and health check, from the start of its command.
+    checks: TaskChecks,
+    /// Its last update: check and health updates copy it.
+    last_status: Option<v1::TaskStatus>,
 }
 
 /// The default executor's state and decisions (synchronous, clock-free).
@@ -65,6 +93,11 @@ pub struct DefaultExecutor {
     shutting_down: bool,
     agent_gone: bool,
     give_up_at: Option<Instant>,
+    /// A health check killed a task: every terminal update from then on says
+    /// `healthy: false` (Mesos's default executor's `unhealthy`).
+    unhealthy: bool,
+    /// The link to the agent is down: checks are paused.
+    disconnected: bool,
 }
 
 impl DefaultExecutor {
@@ -79,6 +112,8 @@ impl DefaultExecutor {
             shutting_down: false,
             agent_gone: false,
             give_up_at: None,
+            unhealthy: false,
+            disconnected: false,
         }
     }
 
@@ -94,8 +129,30 @@ impl DefaultExecutor {
         self.runs
             .values()
             .filter_map(|r| r.escalation_at)
+            .chain(self.runs.values().filter_map(|r| r.checks.next_deadline()))
             .chain(self.give_up_at)
             .min()
+    }
+
+    /// SUBSCRIBED (first or again): checks resume at once (Mesos's default executor).
+    pub fn on_subscribed(&mut self, now: Instant, subscribed: &event::Subscribed) -> Vec<Effect> {
+        self.framework_info = Some(subscribed.framework_info.clone());
+        if std::mem::take(&mut self.disconnected) {
+            for run in self.runs.values_mut() {
+                if run.started && !run.killed && !run.terminated {
+                    run.checks.resume(now);
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// The link to the agent broke: checks pause until the next SUBSCRIBED.
+    pub fn on_disconnected(&mut self) {
+        self.disconnected = true;
+        for run in self.runs.values_mut() {
+            run.checks.pause();
+        }
     }
 
     pub fn on_event(&mut self, now: Instant, event: exec::Event) -> Vec<Effect> {
@@ -106,10 +163,7 @@ impl DefaultExecutor {
                     subscribed: Some(s),
                     ..
                 },
-            ) => {
-                self.framework_info = Some(s.framework_info);
-                Vec::new()
-            }
+            ) => self.on_subscribed(now, &s),
             (
                 Some(event::Type::LaunchGroup),
                 exec::Event {
@@ -159,19 +213,22 @@ impl DefaultExecutor {
             }
             tracing::info!(task_id = %id, group, "launching task of a group");
             members.push(id.clone());
-            effects.push(self.update(&task.task_id, TaskState::TaskStarting, None));
             let spec = launch_spec(&self.config, &task);
             self.runs.insert(
                 id.clone(),
                 Run {
-                    info: task,
+                    info: task.clone(),
                     group,
                     started: false,
                     terminated: false,
                     killed: false,
                     escalation_at: None,
+                    spec: spec.as_ref().ok().cloned(),
+                    checks: TaskChecks::default(),
+                    last_status: None,
                 },
             );
+            effects.push(self.update(&task.task_id, TaskState::TaskStarting, None));
             match spec {
                 Ok(spec) => effects.push(Effect::Launch { task_id: id, spec }),
                 Err(message) => effects.extend(self.on_launched(now, &id, Err(message))),
@@ -194,6 +251,9 @@ impl DefaultExecutor {
         match result {
             Ok(_) => {
                 run.started = true;
+                if let Some(spec) = &run.spec {
+                    run.checks = TaskChecks::new(now, &run.info, spec);
+                }
                 let mut effects = vec![self.update(&id, TaskState::TaskRunning, None)];
                 // A kill that came while the group was starting applies now.
                 if self.runs[task_id].killed || self.shutting_down {
@@ -247,6 +307,8 @@ impl DefaultExecutor {
             return Vec::new();
         }
         run.killed = true;
+        // No check or health update once a kill began (Mesos pauses both checkers).
+        run.checks.pause();
         if !run.started {
             // Killed once it is started (see on_launched).
             return Vec::new();
@@ -295,6 +357,7 @@ impl DefaultExecutor {
         };
         run.terminated = true;
         run.escalation_at = None;
+        run.checks.pause();
         let killed = run.killed;
         let id = run.info.task_id.clone();
         let state = if killed {
@@ -306,7 +369,13 @@ impl DefaultExecutor {
         };
         let message = format!("Command {}", describe_wait_status(wait_status));
         tracing::info!(task_id, %message, "task terminated");
-        let mut effects = vec![self.update(&id, state, Some(message))];
+        let mut update = self.update(&id, state, Some(message));
+        if self.unhealthy
+            && let Effect::Update(status) = &mut update
+        {
+            status.healthy = Some(false);
+        }
+        let mut effects = vec![update];
         if state == TaskState::TaskFailed {
             // Mesos's default executor kills the rest of a group when one of its tasks fails.
             effects.extend(self.kill_group_of(now, task_id, None));
@@ -370,6 +439,70 @@ impl DefaultExecutor {
             tracing::error!("terminal status updates were not acknowledged in time");
             effects.push(Effect::Exit(1));
         }
+        for (id, run) in &mut self.runs {
+            for request in run.checks.on_tick(now) {
+                effects.push(Effect::Check {
+                    task_id: id.clone(),
+                    request,
+                });
+            }
+        }
+        effects
+    }
+
+    /// The outcome of a probe of `task_id`'s check (`role`, `attempt` as in its request).
+    pub fn on_check_outcome(
+        &mut self,
+        now: Instant,
+        task_id: &str,
+        role: Role,
+        attempt: u64,
+        outcome: Outcome,
+    ) -> Vec<Effect> {
+        let disconnected = self.disconnected;
+        let Some(run) = self.runs.get_mut(task_id) else {
+            return Vec::new();
+        };
+        let verdict = run.checks.on_outcome(now, role, attempt, outcome);
+        // Mesos's `taskCheckUpdated` / `taskHealthUpdated`: nothing for a task being killed
+        // or gone, nor while the agent is unreachable.
+        let Some(verdict) = verdict.filter(|_| !run.killed && !run.terminated && !disconnected)
+        else {
+            return Vec::new();
+        };
+        let Some(mut status) = run.last_status.clone() else {
+            return Vec::new();
+        };
+        let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+        status.uuid = Some(uuid.clone());
+        status.timestamp = None;
+        let mut kill = false;
+        match verdict {
+            Verdict::Check(check_status) => {
+                tracing::info!(task_id, ?check_status, "check status changed");
+                status.reason = Some(v1::task_status::Reason::TaskCheckStatusUpdated as i32);
+                status.check_status = Some(check_status);
+            }
+            Verdict::Health {
+                healthy, kill_task, ..
+            } => {
+                tracing::info!(task_id, healthy, "task health changed");
+                status.reason = Some(v1::task_status::Reason::TaskHealthCheckStatusUpdated as i32);
+                status.healthy = Some(healthy);
+                kill = kill_task;
+            }
+        }
+        run.last_status = Some(status.clone());
+        self.pending.push((uuid, task_id.to_string(), false));
+        let mut effects = vec![Effect::Update(Box::new(status))];
+        if kill {
+            tracing::warn!(
+                task_id,
+                "killing the task: its health check failed too many times"
+            );
+            self.unhealthy = true;
+            effects.extend(self.kill_group_of(now, task_id, None));
+        }
         effects
     }
 
@@ -390,15 +523,26 @@ impl DefaultExecutor {
         let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
         self.pending
             .push((uuid.clone(), task_id.value.clone(), is_terminal(state)));
-        Effect::Update(Box::new(v1::TaskStatus {
+        let run = self.runs.get_mut(&task_id.value);
+        // Every update of a task with a check carries a check status, empty until a result
+        // is known (Mesos's `createTaskStatus`).
+        let check_status = run
+            .as_ref()
+            .and_then(|r| checks::checker::initial_check_status(&r.info));
+        let status = v1::TaskStatus {
             task_id: task_id.clone(),
             state: state as i32,
             message,
             source: Some(v1::task_status::Source::Executor as i32),
             executor_id: Some(self.config.executor_id.clone()),
             uuid: Some(uuid),
+            check_status,
             ..Default::default()
-        }))
+        };
+        if let Some(run) = run {
+            run.last_status = Some(status.clone());
+        }
+        Effect::Update(Box::new(status))
     }
 }
 
@@ -422,6 +566,10 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
     let mut heartbeat =
         tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The probes in flight (at most one per checker); dropped with this function, which
+    // aborts them (a COMMAND probe then SIGKILLs its process group).
+    let mut probes: tokio::task::JoinSet<(String, Role, u64, Outcome)> =
+        tokio::task::JoinSet::new();
     loop {
         while let Some(effect) = effects.pop_front() {
             match effect {
@@ -462,15 +610,26 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                     }
                 }
                 Effect::Exit(code) => return code,
+                Effect::Check { task_id, request } => {
+                    probes.spawn(async move {
+                        let outcome = checks::runner::run(request.probe, request.timeout).await;
+                        (task_id, request.role, request.attempt, outcome)
+                    });
+                }
             }
         }
         let deadline = executor.next_deadline();
         let unacknowledged = executor.unacknowledged_tasks();
         tokio::select! {
             link = link_step(&mut connection, unacknowledged), if !gone => match link {
-                Link::Subscribed(_) => {}
+                Link::Subscribed(subscribed) => {
+                    effects.extend(executor.on_subscribed(Instant::now(), &subscribed));
+                }
                 Link::Event(event) => effects.extend(executor.on_event(Instant::now(), *event)),
-                Link::Broken(e) => tracing::warn!(error = %e, "disconnected from the agent"),
+                Link::Broken(e) => {
+                    tracing::warn!(error = %e, "disconnected from the agent");
+                    executor.on_disconnected();
+                }
                 Link::GaveUp(e) => {
                     tracing::error!(error = %e, "the agent is gone; shutting down");
                     gone = true;
@@ -482,6 +641,12 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                 effects.extend(executor.on_exited(Instant::now(), &task_id, status));
             }
             _ = sleep_until(deadline) => effects.extend(executor.on_tick(Instant::now())),
+            Some(done) = probes.join_next(), if !probes.is_empty() => match done {
+                Ok((task_id, role, attempt, outcome)) => effects.extend(
+                    executor.on_check_outcome(Instant::now(), &task_id, role, attempt, outcome),
+                ),
+                Err(e) => tracing::error!(error = %e, "a check's probe panicked"),
+            },
             _ = heartbeat.tick(), if connection.is_subscribed() => {
                 let _ = connection.heartbeat().await;
             }
@@ -613,6 +778,89 @@ mod tests {
         assert_eq!(signalled, vec!["a", "b"]);
         let tick = e.on_tick(now + DEFAULT_KILL_GRACE_PERIOD);
         assert_eq!(tick.len(), 2, "SIGKILL after the grace period: {tick:?}");
+    }
+
+    /// default_executor.cpp `taskHealthUpdated`: a health check's `kill_task` kills the
+    /// task — and with it its group — and the tasks end with `healthy: false`; health
+    /// results are not reported while the agent is unreachable.
+    #[test]
+    fn a_failing_health_check_kills_the_group_and_its_tasks_end_unhealthy() {
+        let now = Instant::now();
+        let mut e = DefaultExecutor::new(Config::default());
+        let mut web = task("web", "serve");
+        web.health_check = Some(v1::HealthCheck {
+            r#type: Some(v1::health_check::Type::Http as i32),
+            http: Some(v1::health_check::HttpCheckInfo {
+                port: 8080,
+                ..Default::default()
+            }),
+            delay_seconds: Some(0.0),
+            grace_period_seconds: Some(0.0),
+            consecutive_failures: Some(1),
+            ..Default::default()
+        });
+        e.on_event(now, group_event(vec![web, task("sidecar", "sleep 60")]));
+        e.on_launched(now, "web", Ok(1));
+        e.on_launched(now, "sidecar", Ok(2));
+        let probe = |effects: Vec<Effect>| {
+            effects
+                .into_iter()
+                .find_map(|e| match e {
+                    Effect::Check { task_id, request } => Some((task_id, request)),
+                    _ => None,
+                })
+                .expect("a probe")
+        };
+        // Disconnected: the outcome in flight is dropped; the probe resumes on SUBSCRIBED.
+        let (_, request) = probe(e.on_tick(now));
+        e.on_disconnected();
+        assert!(
+            e.on_check_outcome(
+                now,
+                "web",
+                Role::Health,
+                request.attempt,
+                Outcome::Tcp { succeeded: false }
+            )
+            .is_empty()
+        );
+        e.on_subscribed(now, &event::Subscribed::default());
+        let (task_id, request) = probe(e.on_tick(now));
+        assert_eq!(task_id, "web");
+        let effects = e.on_check_outcome(
+            now,
+            "web",
+            Role::Health,
+            request.attempt,
+            Outcome::Http { status_code: 500 },
+        );
+        match &effects[0] {
+            Effect::Update(s) => {
+                assert_eq!(s.healthy, Some(false));
+                assert_eq!(
+                    s.reason,
+                    Some(v1::task_status::Reason::TaskHealthCheckStatusUpdated as i32)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let signalled: Vec<&str> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Signal { task_id, .. } => Some(task_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(signalled, vec!["web", "sidecar"]);
+        for id in ["web", "sidecar"] {
+            match &e.on_exited(now, id, libc::SIGTERM)[0] {
+                Effect::Update(s) => {
+                    assert_eq!(s.state, TaskState::TaskKilled as i32);
+                    assert_eq!(s.healthy, Some(false), "{id}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

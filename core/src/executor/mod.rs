@@ -9,5 +9,7 @@
 //! master; `cli/executor.rs` only parses flags and the environment and calls [`command::run`]
 //! or [`default::run`].
 
+pub mod checks;
 pub mod command;
 pub mod default;
+pub mod rootfs;

@@ -17,31 +17,50 @@ use crate::common::protocol::is_terminal;
 use crate::common::version::MESOS_VERSION;
 use crate::registry::{AgentRecord, Operation};
 use crate::resources::Resources;
+use crate::security::authorizer::{Action, Object, Principal};
 
-/// Why an agent's registration was refused: the text, and whether the agent is told to
-/// shut down. Mesos's master answers a gone agent with a `ShutdownMessage` carrying the
-/// text (master.cpp `reregisterSlave`, "Refusing re-registration of agent ... because it
-/// is already marked gone"), and the agent then stops its executors and exits. Any other
-/// refusal leaves the agent retrying, including one on a DOWN machine, which Mesos also
-/// shuts down but remesos keeps waiting so that it registers once the machine is UP.
+/// Why an agent's registration was refused: the text, and what the agent is told. Mesos's
+/// master answers a gone agent with a `ShutdownMessage` carrying the text (master.cpp
+/// `reregisterSlave`, "Refusing re-registration of agent ... because it is already marked
+/// gone"), and the agent then stops its executors and exits. Any other refusal leaves the
+/// agent retrying, including one on a DOWN machine, which Mesos also shuts down but remesos
+/// keeps waiting so that it registers once the machine is UP, and one the ACLs deny
+/// (`register_agents`), which Mesos drops without an answer and its agent retries.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{0}")]
-pub struct AgentRefused(pub String, pub bool);
+pub struct AgentRefused(pub String, pub Refusal);
+
+/// What a refused agent is told (the gRPC status of its session, master/service.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// It may retry (`INVALID_ARGUMENT`).
+    Retry,
+    /// It is sent `Shutdown` and stops.
+    Shutdown,
+    /// The ACLs do not let its principal register (`PERMISSION_DENIED`); it retries with
+    /// backoff, as after an authentication failure, until an operator changes the ACLs.
+    Forbidden,
+}
 
 impl AgentRefused {
     /// A refusal the agent may retry after (it is not told to shut down).
     pub fn retry(message: impl Into<String>) -> AgentRefused {
-        AgentRefused(message.into(), false)
+        AgentRefused(message.into(), Refusal::Retry)
     }
 
     /// A refusal that is final: the agent is sent `Shutdown` with `message`.
     pub fn shutdown(message: impl Into<String>) -> AgentRefused {
-        AgentRefused(message.into(), true)
+        AgentRefused(message.into(), Refusal::Shutdown)
+    }
+
+    /// A refusal by the ACLs (`register_agents`).
+    pub fn forbidden(message: impl Into<String>) -> AgentRefused {
+        AgentRefused(message.into(), Refusal::Forbidden)
     }
 
     /// Whether the agent is told to shut down.
     pub fn shuts_down(&self) -> bool {
-        self.1
+        self.1 == Refusal::Shutdown
     }
 }
 
@@ -109,13 +128,55 @@ impl Master {
         }
     }
 
-    /// A new agent registers on session `conn`.
+    /// `register_agents` (Mesos's `REGISTER_AGENT`, `Master::authorizeSlave` through
+    /// `ActionObject::agentRegistration`, src/master/authorization.cpp): the subject is the
+    /// principal the agent authenticated as on its session (`None` without
+    /// `--authenticate_agents`, matched as `ANY`), the object is always `ANY`. Checked
+    /// before anything else, so a denied agent changes nothing: no id, no registry write,
+    /// nothing in the allocator. Mesos's text and log line.
+    fn authorize_agent(
+        &self,
+        principal: Option<&Principal>,
+        info: &v1::AgentInfo,
+    ) -> Result<(), AgentRefused> {
+        let authorizer = &self.config.authorizer;
+        if authorizer.is_allowed(Action::RegisterAgent, principal, Object::Any) {
+            return Ok(());
+        }
+        let resources = Resources::from_protos(info.resources.clone())
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let who = match principal {
+            Some(p) => format!("with principal '{p}'"),
+            None => "without a principal".to_string(),
+        };
+        let message =
+            format!("Not authorized to register agent providing resources '{resources}' {who}");
+        tracing::warn!(hostname = %info.hostname, "Refusing registration of agent: {message}");
+        Err(AgentRefused::forbidden(message))
+    }
+
+    /// A new agent registers on session `conn`, without an authenticated principal.
     pub fn register_agent(
         &mut self,
         now: Time,
         conn: ConnId,
         register: wire::Register,
     ) -> Result<AgentId, AgentRefused> {
+        self.register_agent_as(now, conn, register, None)
+    }
+
+    /// A new agent registers on session `conn` as `principal` (the one its session
+    /// authenticated, `None` without `--authenticate_agents`); refused when the ACLs deny
+    /// it `register_agents`.
+    pub fn register_agent_as(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        register: wire::Register,
+        principal: Option<&Principal>,
+    ) -> Result<AgentId, AgentRefused> {
+        self.authorize_agent(principal, &register.agent_info)?;
         let mut info = register.agent_info;
         if info.hostname.is_empty() {
             return Err(AgentRefused::retry(
@@ -182,14 +243,29 @@ impl Master {
         self.request_allocation();
     }
 
-    /// An agent with an id reregisters: after its own restart, a broken session, a master
-    /// failover, or a partition that made it unreachable.
+    /// An agent with an id reregisters (without an authenticated principal): after its own
+    /// restart, a broken session, a master failover, or a partition that made it
+    /// unreachable.
     pub fn reregister_agent(
         &mut self,
         now: Time,
         conn: ConnId,
         reregister: wire::Reregister,
     ) -> Result<AgentId, AgentRefused> {
+        self.reregister_agent_as(now, conn, reregister, None)
+    }
+
+    /// [`Master::reregister_agent`] as `principal`: Mesos authorizes a reregistration
+    /// exactly as a registration (`Master::reregisterSlave`), so a denied agent is refused
+    /// and nothing of what it reports (its tasks, executors, frameworks) enters the state.
+    pub fn reregister_agent_as(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        reregister: wire::Reregister,
+        principal: Option<&Principal>,
+    ) -> Result<AgentId, AgentRefused> {
+        self.authorize_agent(principal, &reregister.agent_info)?;
         let ids = super::validation::validate_reregistration(&reregister)
             .map_err(|e| AgentRefused::retry(e.to_string()))?;
         let mut info = reregister.agent_info;

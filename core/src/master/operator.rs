@@ -27,6 +27,7 @@
 //! | UPDATE_WEIGHTS, `PUT /weights` | `update_weights` (each role) | 403 |
 //! | UPDATE_QUOTA | `update_quotas` (each role) | 403 |
 //! | MARK_AGENT_GONE | `mark_agents_gone` | 403 |
+//! | SET_LOGGING_LEVEL | `set_log_level` | 403, the level unchanged |
 //! | UPDATE_MAINTENANCE_SCHEDULE, START/STOP_MAINTENANCE and their endpoints | `update_maintenance_schedules`, `start_maintenances`, `stop_maintenances` | 403 |
 //! | GET_MAINTENANCE_SCHEDULE / _STATUS and their endpoints | `get_maintenance_schedules` / `get_maintenance_statuses` | empty answer |
 //! | GET_WEIGHTS, `GET /weights`, GET_ROLES, `/roles` | `view_roles` (each role) | role left out |
@@ -94,6 +95,14 @@ pub enum OperatorCommand {
     /// STOP_MAINTENANCE and `POST /master/machine/up`.
     StopMaintenance {
         machines: Vec<v1::MachineId>,
+    },
+    /// SET_LOGGING_LEVEL: the master only authorizes it (`set_log_level`) and answers
+    /// [`OperatorReply::Done`]; the HTTP layer then sets the process's level
+    /// (`api::logging::set_level`), as Mesos's handler dispatches to libprocess's
+    /// `Logging` process once approved.
+    SetLoggingLevel {
+        level: u32,
+        duration: std::time::Duration,
     },
 
     // The JSON endpoints' reads; each answers [`OperatorReply::Json`].
@@ -277,6 +286,7 @@ impl Master {
             }
             C::StartMaintenance { .. } => allowed(Action::StartMaintenance, Object::Any),
             C::StopMaintenance { .. } => allowed(Action::StopMaintenance, Object::Any),
+            C::SetLoggingLevel { .. } => allowed(Action::SetLogLevel, Object::Any),
             _ => true,
         };
         if ok {
@@ -482,6 +492,9 @@ impl Master {
                 "//{}:{}",
                 self.config.hostname, self.config.port
             ))),
+            // Authorized above; the level is the process's, not the master's state: the
+            // HTTP layer sets it once this answers.
+            C::SetLoggingLevel { .. } => Ok(OperatorReply::Done),
         }
     }
 

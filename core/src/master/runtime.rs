@@ -91,8 +91,11 @@ pub enum Command {
     FrameworkStreamClosed {
         conn: ConnId,
     },
+    /// An agent's session opens with its first message, as `principal` (the one its
+    /// session authenticated; `None` without `--authenticate_agents`).
     AgentSession {
         first: wire::agent_message::Message,
+        principal: Option<Principal>,
         messages: mpsc::Sender<wire::MasterMessage>,
         reply: Reply<Result<(ConnId, AgentId), AgentRefused>>,
     },
@@ -444,17 +447,19 @@ impl Runtime {
             }
             Command::AgentSession {
                 first,
+                principal,
                 messages,
                 reply,
             } => {
                 let conn = self.new_conn();
                 self.conns.insert(conn, Conn::Agent { messages });
+                let principal = principal.as_ref();
                 let result = match first {
                     wire::agent_message::Message::Register(r) => {
-                        self.master.register_agent(t, conn, r)
+                        self.master.register_agent_as(t, conn, r, principal)
                     }
                     wire::agent_message::Message::Reregister(r) => {
-                        self.master.reregister_agent(t, conn, r)
+                        self.master.reregister_agent_as(t, conn, r, principal)
                     }
                     _ => Err(AgentRefused::retry(
                         "expected Register or Reregister first".to_string(),
@@ -864,6 +869,7 @@ mod tests {
         handle
             .send(Command::AgentSession {
                 first: wire::agent_message::Message::Reregister(reregister_with_tasks(TASKS)),
+                principal: None,
                 messages: agent_tx,
                 reply,
             })

@@ -9,6 +9,12 @@
 //! not authenticated", `Master::registerSlave`, src/master/master.cpp) and the agent retries
 //! with backoff; here the session is answered `UNAUTHENTICATED` and the agent's session
 //! backs off the same way (agent/session.rs).
+//!
+//! The principal so authenticated (or none, without `--authenticate_agents`) goes with the
+//! first message into the master, which asks the authorizer (`register_agents`,
+//! `Master::register_agent_as`): a denied agent's session is answered `PERMISSION_DENIED`
+//! with Mesos's text ("Not authorized to register agent providing resources ..."), the agent
+//! logs it and retries with backoff, and nothing of it enters the registry or the state.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,6 +28,7 @@ use tonic::{Request, Response, Status, Streaming};
 use remesos_proto::internal as wire;
 use wire::agent_service_server::{AgentService, AgentServiceServer};
 
+use super::lifecycle::Refusal;
 use super::runtime::{AGENT_STREAM_BUFFER, Command, MasterHandle};
 use crate::security::authn::{Credentials, Principal, parse_basic};
 
@@ -82,10 +89,14 @@ impl AgentService for Service {
         &self,
         request: Request<Streaming<wire::AgentMessage>>,
     ) -> Result<Response<SessionStream>, Status> {
-        if let Some(credentials) = &self.agents {
-            let principal = authenticate_agent(credentials, request.metadata())?;
-            tracing::info!(%principal, "agent authenticated");
-        }
+        let principal = match &self.agents {
+            Some(credentials) => {
+                let principal = authenticate_agent(credentials, request.metadata())?;
+                tracing::info!(%principal, "agent authenticated");
+                Some(principal)
+            }
+            None => None,
+        };
         let mut inbound = request.into_inner();
         let first = match inbound.next().await {
             Some(Ok(wire::AgentMessage { message: Some(m) })) => m,
@@ -98,6 +109,7 @@ impl AgentService for Service {
         self.master
             .send(Command::AgentSession {
                 first,
+                principal,
                 messages: tx,
                 reply: reply_tx,
             })
@@ -116,6 +128,12 @@ impl AgentService for Service {
                 };
                 let outbound = tokio_stream::once(Ok(shutdown));
                 return Ok(Response::new(Box::pin(outbound)));
+            }
+            // `register_agents` denied it: a status the agent logs and retries after with
+            // backoff, as after an authentication failure (Mesos drops the registration
+            // without an answer; its agent retries the same way).
+            Ok(Err(refused)) if refused.1 == Refusal::Forbidden => {
+                return Err(Status::permission_denied(refused.0));
             }
             Ok(Err(refused)) => return Err(Status::invalid_argument(refused.0)),
             Err(_) => return Err(Status::unavailable("the master is shutting down")),

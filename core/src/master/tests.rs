@@ -566,6 +566,139 @@ fn negative_kill_grace_periods_and_completion_times_are_refused() {
     );
 }
 
+/// Mesos's `validateCheck` and `validateHealthCheck` (master/validation.cpp, with
+/// common/validation.cpp's texts): a task with a bad check definition ends TASK_ERROR
+/// (REASON_TASK_INVALID) and nothing reaches the agent; in a task group, the whole group.
+#[test]
+fn tasks_with_invalid_checks_end_task_error_and_are_not_launched() {
+    let mut h = Harness::new();
+    let (_, agent_conn) = h.add_agent("host1", "cpus:4;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let mut relative = command_task("relative", &offer.agent_id, "cpus:1;mem:128", "*");
+    relative.health_check = Some(v1::HealthCheck {
+        r#type: Some(v1::health_check::Type::Http as i32),
+        http: Some(v1::health_check::HttpCheckInfo {
+            port: 8080,
+            path: Some("health".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let mut untyped = command_task("untyped", &offer.agent_id, "cpus:1;mem:128", "*");
+    untyped.health_check = Some(v1::HealthCheck::default());
+    let mut no_command = command_task("no-command", &offer.agent_id, "cpus:1;mem:128", "*");
+    no_command.check = Some(v1::CheckInfo {
+        r#type: Some(v1::check_info::Type::Command as i32),
+        ..Default::default()
+    });
+    let mut negative = command_task("negative", &offer.agent_id, "cpus:1;mem:128", "*");
+    negative.check = Some(v1::CheckInfo {
+        r#type: Some(v1::check_info::Type::Tcp as i32),
+        tcp: Some(v1::check_info::Tcp { port: 80 }),
+        interval_seconds: Some(-1.0),
+        ..Default::default()
+    });
+    h.call(
+        &fw,
+        launch(
+            &offer,
+            vec![relative, untyped, no_command, negative],
+            Some(0.0),
+        ),
+    )
+    .unwrap();
+    let updates = h.updates(&fw);
+    let seen: Vec<(i32, Option<i32>, Option<String>)> = updates
+        .into_iter()
+        .map(|u| (u.state, u.reason, u.message))
+        .collect();
+    let error = |message: &str| {
+        (
+            v1::TaskState::TaskError as i32,
+            Some(v1::task_status::Reason::TaskInvalid as i32),
+            Some(message.to_string()),
+        )
+    };
+    assert_eq!(
+        seen,
+        vec![
+            error(
+                "Task uses invalid health check: The path 'health' of HTTP health check must \
+                 start with '/'"
+            ),
+            error("Task uses invalid health check: HealthCheck must specify 'type'"),
+            error("Task uses invalid check: Expecting 'command' to be set for COMMAND check"),
+            error("Task uses invalid check: Expecting 'interval_seconds' to be non-negative"),
+        ]
+    );
+    assert!(
+        !h.agent_messages(agent_conn)
+            .iter()
+            .any(|m| matches!(m, ToAgent::RunTask(_)))
+    );
+
+    // A task group: one bad definition fails every task of the group.
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let mut bad = command_task("g-bad", &offer.agent_id, "cpus:1;mem:128", "*");
+    bad.health_check = Some(v1::HealthCheck {
+        r#type: Some(v1::health_check::Type::Tcp as i32),
+        tcp: Some(v1::health_check::TcpCheckInfo {
+            port: 80,
+            ..Default::default()
+        }),
+        timeout_seconds: Some(-5.0),
+        ..Default::default()
+    });
+    let good = command_task("g-good", &offer.agent_id, "cpus:1;mem:128", "*");
+    let executor = v1::ExecutorInfo {
+        r#type: Some(v1::executor_info::Type::Default as i32),
+        executor_id: v1::ExecutorId {
+            value: "group-exec".into(),
+        },
+        ..Default::default()
+    };
+    let call = sched::Call {
+        r#type: Some(CallType::Accept as i32),
+        accept: Some(sched::call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+                launch_group: Some(v1::offer::operation::LaunchGroup {
+                    executor,
+                    task_group: v1::TaskGroupInfo {
+                        tasks: vec![bad, good],
+                    },
+                }),
+                ..Default::default()
+            }],
+            filters: None,
+        }),
+        ..Default::default()
+    };
+    h.call(&fw, call).unwrap();
+    let messages: Vec<(String, Option<String>)> = h
+        .updates(&fw)
+        .into_iter()
+        .map(|u| (u.task_id.value, u.message))
+        .collect();
+    let text = "Task uses invalid health check: Expecting 'timeout_seconds' to be non-negative";
+    assert_eq!(
+        messages,
+        vec![
+            ("g-bad".to_string(), Some(text.to_string())),
+            ("g-good".to_string(), Some(text.to_string())),
+        ]
+    );
+    assert!(
+        !h.agent_messages(agent_conn)
+            .iter()
+            .any(|m| matches!(m, ToAgent::RunTaskGroup(_)))
+    );
+}
+
 #[test]
 fn offers_launch_and_status_updates_round_trip() {
     let mut h = Harness::new();

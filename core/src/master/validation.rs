@@ -9,6 +9,7 @@ use v1::scheduler::{self as sched, call::Type as CallType};
 
 use super::framework::Framework;
 use crate::common::id::{AgentId, ExecutorId, FrameworkId, IdError, TaskId, validate_id};
+use crate::common::validation::{CheckError, validate_check_info, validate_health_check};
 use crate::resources::{ResourceFormat, Resources, convert_resource_format};
 
 /// A rejected call: the HTTP status and Mesos's text.
@@ -211,6 +212,10 @@ pub enum TaskError {
     NegativeGracePeriod,
     #[error("Task's `max_completion_time` must be non-negative")]
     NegativeMaxCompletionTime,
+    #[error("Task uses invalid check: {0}")]
+    InvalidCheck(CheckError),
+    #[error("Task uses invalid health check: {0}")]
+    InvalidHealthCheck(CheckError),
     #[error("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")]
     CommandXorExecutor,
     #[error("Task uses invalid resources: {0}")]
@@ -405,6 +410,13 @@ pub fn validate_task(
         .is_some_and(|d| d.nanoseconds < 0)
     {
         return Err(TaskError::NegativeMaxCompletionTime);
+    }
+    // Mesos's validateCheck and validateHealthCheck, in that order, before the resources.
+    if let Some(check) = &task.check {
+        validate_check_info(check).map_err(TaskError::InvalidCheck)?;
+    }
+    if let Some(check) = &task.health_check {
+        validate_health_check(check).map_err(TaskError::InvalidHealthCheck)?;
     }
     if task.executor.is_some() == task.command.is_some() {
         return Err(TaskError::CommandXorExecutor);

@@ -25,8 +25,20 @@
 //!
 //! Which object each check passes (the task's user, the framework's principal, ...) is the
 //! caller's, as in Mesos's `ObjectApprover::Object`; [`Viewer`] holds the state-filtering
-//! rules (`view_frameworks`, `view_tasks`, `view_executors`, `view_roles`, `view_flags`)
-//! that the master's and the agent's state endpoints share.
+//! rules (`view_frameworks`, `view_tasks`, `view_executors`, `view_containers`,
+//! `view_roles`, `view_flags`) that the master's and the agent's state endpoints share.
+//!
+//! Where each action is enforced (the callers; "403" means nothing changed):
+//!
+//! | action | where | denied |
+//! |---|---|---|
+//! | `register_frameworks`, `run_tasks`, `teardown_frameworks`, quota, weights, roles, maintenance, `mark_agents_gone`, `view_flags` | master (`master/scheduler.rs`, `operation.rs`, `operator.rs`) | ERROR event, TASK_ERROR, 403, or left out |
+//! | `register_agents` | master (`Master::register_agent_as`, subject from the agent's gRPC session, `master/service.rs`) | session `PERMISSION_DENIED`, nothing registered |
+//! | `get_endpoints` | `/metrics/snapshot` (master, standby, agent), `/logging/toggle` (`api/logging.rs`), `/files/debug` (`agent/files.rs`, both daemons), the agent's `/containers` and `/monitor/statistics` (`agent::http::authorize_containers_endpoint`) | 403 |
+//! | `set_log_level` | SET_LOGGING_LEVEL (master, agent), a change through `/logging/toggle` | 403 |
+//! | `view_frameworks`, `view_tasks`, `view_executors`, `view_containers` | state reads, GET_CONTAINERS ([`Viewer`]) | left out |
+//! | `access_sandboxes` | `/files/*`, LIST_FILES, READ_FILE | 403 |
+//! | `access_mesos_logs` | nothing to guard: no daemon log is attached to `/files` (remesos logs to stderr; Mesos attaches `/master/log`, `/slave/log` with `--log_dir`) | — |
 //!
 //! `--authorizers` (master) / `--authorizer` (agent) take `local` only: an authorizer
 //! module cannot be loaded, so any other value stops the daemon ([`check_authorizer`]).
@@ -54,6 +66,7 @@ pub enum Action {
     ViewFramework,
     ViewTask,
     ViewExecutor,
+    ViewContainer,
     AccessSandbox,
     AccessMesosLog,
     ViewFlags,
@@ -71,7 +84,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 25] = [
+    const ALL: [Action; 26] = [
         Action::RegisterFramework,
         Action::RunTask,
         Action::TeardownFramework,
@@ -83,6 +96,7 @@ impl Action {
         Action::ViewFramework,
         Action::ViewTask,
         Action::ViewExecutor,
+        Action::ViewContainer,
         Action::AccessSandbox,
         Action::AccessMesosLog,
         Action::ViewFlags,
@@ -133,6 +147,7 @@ impl Action {
             Action::ViewFramework => pairs!(view_frameworks, users),
             Action::ViewTask => pairs!(view_tasks, users),
             Action::ViewExecutor => pairs!(view_executors, users),
+            Action::ViewContainer => pairs!(view_containers, users),
             Action::AccessSandbox => pairs!(access_sandboxes, users),
             Action::AccessMesosLog => pairs!(access_mesos_logs, logs),
             Action::ViewFlags => pairs!(view_flags, flags),
@@ -412,6 +427,16 @@ impl Viewer<'_> {
         )
     }
 
+    /// `view_containers` on an executor's container (Mesos's `VIEW_CONTAINER` object: the
+    /// executor's command user, else the framework's; authorizer.cpp).
+    pub fn container(&self, executor: &v1::ExecutorInfo, framework: &v1::FrameworkInfo) -> bool {
+        self.authorizer.is_allowed(
+            Action::ViewContainer,
+            self.subject,
+            Object::Value(executor_user(executor, framework)),
+        )
+    }
+
     /// `view_roles`.
     pub fn role(&self, role: &str) -> bool {
         self.authorizer
@@ -638,6 +663,8 @@ mod tests {
         };
         assert!(viewer.executor(&executor, &framework));
         assert!(!a.viewer(None).framework(&framework));
+        // view_containers: no ACL here and not permissive, so no container is visible.
+        assert!(!viewer.container(&executor, &framework));
         assert!(Viewer::everything().framework(&framework));
     }
 

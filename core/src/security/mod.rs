@@ -23,7 +23,11 @@
 //! `--authenticate_agents` (master/service.rs checks the agents' credentials); they are no
 //! longer in the master's table below. So are `--acls` and `--authorizers` (master) /
 //! `--authorizer` (agent): the local authorizer (`acls.rs`, `authorizer.rs`), whose values
-//! are checked when the daemon builds its configuration (a bad one stops it there).
+//! are checked when the daemon builds its configuration (a bad one stops it there). Every
+//! ACL with a capability remesos has is enforced; `authorizer.rs` has the table of where
+//! (including `register_agents`, `get_endpoints` on each of Mesos's authorizable endpoints,
+//! `set_log_level` and `view_containers`). `LIBPROCESS_SSL_VERIFICATION_DEPTH` bounds the
+//! verified chains on both sides ([`tls`]).
 //!
 //! The agent's authentication flags are implemented (agent/authn.rs, declared in
 //! agent/flags.rs): `--credential`, `--http_credentials`, `--authenticate_http_readonly`,

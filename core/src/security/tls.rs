@@ -19,7 +19,7 @@
 //! | `LIBPROCESS_SSL_REQUIRE_CLIENT_CERT` (deprecated `LIBPROCESS_SSL_REQUIRE_CERT`) | false | mutual TLS: servers refuse a client without a certificate from a trusted CA; implies server verification |
 //! | `LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME` | `legacy` | see below; anything else is refused |
 //! | `LIBPROCESS_SSL_VERIFY_IPADD` | false | an IP address SAN may name the peer |
-//! | `LIBPROCESS_SSL_VERIFICATION_DEPTH` | 4 | accepted; rustls (webpki) applies its own chain-length limit |
+//! | `LIBPROCESS_SSL_VERIFICATION_DEPTH` | 4 | the most intermediate CA certificates a verified chain may hold, on both sides (see below) |
 //! | `LIBPROCESS_SSL_CIPHERS` | see below | OpenSSL names of the suites rustls offers, else refused |
 //! | `LIBPROCESS_SSL_ECDH_CURVES` | `auto` | `auto` (X25519, P-256, P-384), or a list of `X25519`, `P-256`/`prime256v1`/`secp256r1`, `P-384`/`secp384r1`; others refused |
 //! | `LIBPROCESS_SSL_ENABLE_TLS_V1_2` | true | TLS 1.2 |
@@ -42,6 +42,22 @@
 //! listed; OpenSSL sets those apart, so an unlisted TLS 1.3 keeps all three). Any other
 //! name, keyword (`HIGH`, `DEFAULT`) or operator (`!aNULL`) is refused at start, named. The
 //! list's order is the server's preference (libprocess sets `SSL_OP_CIPHER_SERVER_PREFERENCE`).
+//!
+//! **Verification depth.** libprocess hands the value to OpenSSL's
+//! `SSL_CTX_set_verify_depth`: the levels of a chain are 0 (the peer's certificate), 1, 2,
+//! ... (the CA certificates above it), and a depth `d` allows levels 0 to `d + 1`, that is
+//! at most `d` intermediate CA certificates between the peer's certificate and the trust
+//! anchor (a CA of `CA_FILE`/`CA_DIR`); a longer chain fails verification. remesos checks
+//! the same bound wherever a chain is verified: a client verifying a server
+//! (`VERIFY_SERVER_CERT`) and a server verifying a client certificate
+//! (`REQUIRE_CLIENT_CERT`). rustls (webpki) verifies the chain as before; then, when the
+//! peer sent more intermediates than the depth allows, webpki's path builder is asked for a
+//! path to a trusted root with at most `d` intermediates and the connection is refused when
+//! none exists (so a peer that sends extra, unneeded certificates still connects, as with
+//! OpenSSL, which builds the shortest chain it can). Without verification (neither
+//! variable) no chain is checked and the depth has nothing to bound, as in libprocess.
+//! webpki never builds a path with more than 6 intermediates ([`WEBPKI_MAX_INTERMEDIATES`]),
+//! so a depth above 6 is accepted but acts as 6 — stricter, never looser (warned at start).
 //!
 //! **Hostname validation.** rustls (webpki) matches subject alternative names only, never
 //! the subject's common name, which OpenSSL's `legacy` check falls back to: certificates
@@ -73,6 +89,13 @@ use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme, Supported
 
 /// The prefix of libprocess's TLS variables, and the older one it still reads (MESOS-5863).
 pub const PREFIX: &str = "LIBPROCESS_SSL_";
+
+/// libprocess's default `VERIFICATION_DEPTH` (openssl.cpp `Flags`).
+pub const DEFAULT_VERIFICATION_DEPTH: u32 = 4;
+
+/// The most intermediates webpki puts in a path (`MAX_SUB_CA_COUNT` in rustls-webpki's
+/// verify_cert.rs): a longer chain never verifies, whatever the depth.
+pub const WEBPKI_MAX_INTERMEDIATES: usize = 6;
 const OLD_PREFIX: &str = "SSL_";
 
 /// The names libprocess's `openssl::Flags` declares (without prefix).
@@ -196,6 +219,9 @@ pub struct TlsConfig {
     /// Servers require and verify client certificates (also set by `REQUIRE_CERT`).
     pub require_client_cert: bool,
     pub verify_ipadd: bool,
+    /// `VERIFICATION_DEPTH`: the most intermediate CA certificates a verified chain may
+    /// hold (module doc).
+    pub verification_depth: u32,
     pub hostname_validation: HostnameValidation,
     /// The offered suites, in preference order (TLS 1.3 ones first).
     pub cipher_suites: Vec<SupportedCipherSuite>,
@@ -301,15 +327,22 @@ impl TlsConfig {
         }
         // libprocess: "require_cert implies verify_cert".
         verify_server_cert |= require_client_cert;
-        if let Some(depth) = get("VERIFICATION_DEPTH")
+        let verification_depth = match get("VERIFICATION_DEPTH")
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            && depth.parse::<u32>().is_err()
         {
-            return Err(TlsError::NotANumber {
+            None => DEFAULT_VERIFICATION_DEPTH,
+            Some(depth) => depth.parse::<u32>().map_err(|_| TlsError::NotANumber {
                 variable: format!("{PREFIX}VERIFICATION_DEPTH"),
                 value: depth.to_string(),
-            });
+            })?,
+        };
+        if verification_depth as usize > WEBPKI_MAX_INTERMEDIATES {
+            warnings.push(format!(
+                "{PREFIX}VERIFICATION_DEPTH={verification_depth} allows longer chains than \
+                 rustls verifies: a chain with more than {WEBPKI_MAX_INTERMEDIATES} intermediate \
+                 certificates is refused"
+            ));
         }
 
         for old_version in ["ENABLE_SSL_V3", "ENABLE_TLS_V1_0", "ENABLE_TLS_V1_1"] {
@@ -407,6 +440,7 @@ impl TlsConfig {
             verify_server_cert,
             require_client_cert,
             verify_ipadd,
+            verification_depth,
             hostname_validation,
             cipher_suites,
             kx_groups,
@@ -571,11 +605,14 @@ impl Tls {
             .map_err(bad)?;
         let server = match (&roots, config.require_client_cert) {
             (Some(roots), true) => {
-                let verifier =
+                let inner =
                     WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
                         .build()
                         .map_err(|e| load_err("CA", cert_file, e))?;
-                server.with_client_cert_verifier(verifier)
+                server.with_client_cert_verifier(Arc::new(DepthClientVerifier {
+                    inner,
+                    depth: ChainDepth::new(roots.clone(), &provider, config.verification_depth),
+                }))
             }
             _ => server.with_no_client_auth(),
         };
@@ -596,6 +633,7 @@ impl Tls {
                     inner,
                     scheme: config.hostname_validation,
                     verify_ipadd: config.verify_ipadd,
+                    depth: ChainDepth::new(roots.clone(), &provider, config.verification_depth),
                 })
             }
             _ => Arc::new(NoServerVerification(provider.clone())),
@@ -771,16 +809,189 @@ fn is_name_error(e: &rustls::Error) -> bool {
     )
 }
 
-/// Server-certificate verification with libprocess's hostname schemes (module doc).
+/// The handshake-signature methods of a verifier that only adds checks on the chain: they
+/// are its `inner` verifier's (both verifier traits spell them the same).
+macro_rules! delegate_signatures {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.inner.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.inner.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.inner.supported_verify_schemes()
+        }
+    };
+}
+
+/// A chain longer than `LIBPROCESS_SSL_VERIFICATION_DEPTH` allows (module doc). Its
+/// `Debug` is its message: rustls shows a `CertificateError::Other` with `Debug`, and the
+/// message is what the operator needs to read in the log.
+#[derive(thiserror::Error)]
+#[error(
+    "certificate chain is too long: no path to a trusted CA with at most {depth} intermediate \
+     certificates (LIBPROCESS_SSL_VERIFICATION_DEPTH={depth})"
+)]
+struct ChainTooLong {
+    depth: u32,
+}
+
+impl std::fmt::Debug for ChainTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// OpenSSL's verify depth over a chain rustls has verified (module doc).
+#[derive(Debug, Clone)]
+struct ChainDepth {
+    roots: Arc<rustls::RootCertStore>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+    depth: u32,
+}
+
+impl ChainDepth {
+    fn new(roots: Arc<rustls::RootCertStore>, provider: &CryptoProvider, depth: u32) -> ChainDepth {
+        ChainDepth {
+            roots,
+            algorithms: provider.signature_verification_algorithms,
+            depth,
+        }
+    }
+
+    /// Whether `end_entity` has a path to a trusted root through at most `depth` of
+    /// `intermediates`, for `usage` (server or client authentication). Called after rustls
+    /// verified the chain, so any failure here is the depth's.
+    fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+        usage: webpki::KeyUsage,
+    ) -> Result<(), rustls::Error> {
+        let depth = self.depth as usize;
+        // A path uses only the intermediates the peer sent: none can be longer.
+        if intermediates.len() <= depth {
+            return Ok(());
+        }
+        let too_long = || {
+            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                Arc::new(ChainTooLong { depth: self.depth }),
+            )))
+        };
+        let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| too_long())?;
+        let within = |path: &webpki::VerifiedPath<'_>| {
+            if path.intermediate_certificates().count() > depth {
+                // Path building goes on with the other candidates.
+                Err(webpki::Error::MaximumPathDepthExceeded)
+            } else {
+                Ok(())
+            }
+        };
+        cert.verify_for_usage(
+            self.algorithms.all,
+            &self.roots.roots,
+            intermediates,
+            now,
+            usage,
+            None,
+            Some(&within),
+        )
+        .map(|_| ())
+        .map_err(|_| too_long())
+    }
+}
+
+/// Client-certificate verification (`REQUIRE_CLIENT_CERT`): rustls's, then the depth.
+#[derive(Debug)]
+struct DepthClientVerifier {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    depth: ChainDepth,
+}
+
+impl rustls::server::danger::ClientCertVerifier for DepthClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        self.depth.check(
+            end_entity,
+            intermediates,
+            now,
+            webpki::KeyUsage::client_auth(),
+        )?;
+        Ok(verified)
+    }
+
+    delegate_signatures!();
+}
+
+/// Server-certificate verification with libprocess's hostname schemes and verification
+/// depth (module doc).
 #[derive(Debug)]
 struct LibprocessVerifier {
     inner: Arc<WebPkiServerVerifier>,
     scheme: HostnameValidation,
     verify_ipadd: bool,
+    depth: ChainDepth,
 }
 
 impl ServerCertVerifier for LibprocessVerifier {
     fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified =
+            self.verify_chain_and_name(end_entity, intermediates, server_name, ocsp_response, now)?;
+        self.depth.check(
+            end_entity,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+        )?;
+        Ok(verified)
+    }
+
+    delegate_signatures!();
+}
+
+impl LibprocessVerifier {
+    /// rustls's chain verification with the name the hostname scheme asks for.
+    fn verify_chain_and_name(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -826,28 +1037,6 @@ impl ServerCertVerifier for LibprocessVerifier {
                 )))
             }
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }
 
@@ -899,6 +1088,21 @@ impl ServerCertVerifier for NoServerVerification {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// A client configuration that accepts any server certificate (the handshake's signatures
+/// are still checked) and presents none: curl's `-k`, which Mesos's HTTP checks and health
+/// checks pass when they probe a task's own `https` endpoint on the loopback
+/// (`src/checks/checker_process.cpp`). Used for nothing else.
+pub fn unverified_client_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(
+        rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoServerVerification(provider)))
+            .with_no_client_auth(),
+    )
 }
 
 /// This process's TLS, from its environment, read and loaded once: the daemons check it
@@ -1222,17 +1426,214 @@ mod tests {
         }
 
         fn verifier(&self, scheme: HostnameValidation, verify_ipadd: bool) -> LibprocessVerifier {
+            self.verifier_with_depth(scheme, verify_ipadd, DEFAULT_VERIFICATION_DEPTH)
+        }
+
+        fn verifier_with_depth(
+            &self,
+            scheme: HostnameValidation,
+            verify_ipadd: bool,
+            depth: u32,
+        ) -> LibprocessVerifier {
             let mut roots = rustls::RootCertStore::empty();
             roots.add(self.ca.der().clone()).unwrap();
+            let roots = Arc::new(roots);
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             LibprocessVerifier {
-                inner: WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                inner: WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
                     .build()
                     .unwrap(),
                 scheme,
                 verify_ipadd,
+                depth: ChainDepth::new(roots, &provider, depth),
             }
         }
+
+        /// `n` intermediate CAs below this CA, each signed by the one above (the first by
+        /// the CA), nearest the CA first; and a leaf for `sans` signed by the last (by the
+        /// CA itself when `n` is 0).
+        fn chain(
+            &self,
+            n: usize,
+            sans: &[&str],
+        ) -> (Vec<rcgen::Certificate>, rcgen::Certificate, rcgen::KeyPair) {
+            use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+            let mut intermediates: Vec<(rcgen::Certificate, KeyPair)> = Vec::new();
+            for i in 0..n {
+                let key = KeyPair::generate().unwrap();
+                let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+                params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+                params
+                    .distinguished_name
+                    .push(DnType::CommonName, format!("intermediate {i}"));
+                let cert = match intermediates.last() {
+                    Some((issuer, issuer_key)) => params.signed_by(&key, issuer, issuer_key),
+                    None => params.signed_by(&key, &self.ca, &self.ca_key),
+                }
+                .unwrap();
+                intermediates.push((cert, key));
+            }
+            let key = KeyPair::generate().unwrap();
+            let mut params =
+                CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                    .unwrap();
+            params
+                .distinguished_name
+                .push(DnType::CommonName, "leaf".to_string());
+            let leaf = match intermediates.last() {
+                Some((issuer, issuer_key)) => params.signed_by(&key, issuer, issuer_key),
+                None => params.signed_by(&key, &self.ca, &self.ca_key),
+            }
+            .unwrap();
+            (
+                intermediates.into_iter().map(|(c, _)| c).collect(),
+                leaf,
+                key,
+            )
+        }
+    }
+
+    /// What a peer sends: its certificate, then the intermediates nearest it first.
+    fn presented(intermediates: &[rcgen::Certificate]) -> Vec<CertificateDer<'static>> {
+        intermediates
+            .iter()
+            .rev()
+            .map(|c| c.der().clone())
+            .collect()
+    }
+
+    fn is_too_long(e: &rustls::Error) -> bool {
+        e.to_string().contains("certificate chain is too long")
+    }
+
+    /// OpenSSL's verify depth (`SSL_CTX_set_verify_depth`, libprocess's default 4): at most
+    /// `depth` intermediates between the peer's certificate and the trusted CA; a longer
+    /// chain is refused, naming the variable. rustls alone accepted it.
+    #[test]
+    fn a_server_chain_longer_than_the_verification_depth_is_refused() {
+        let pki = TestPki::new();
+        let name = ServerName::try_from("node.example").unwrap();
+        let verify = |depth: u32, n: usize| {
+            let (intermediates, leaf, _) = pki.chain(n, &["node.example"]);
+            let verifier = pki.verifier_with_depth(HostnameValidation::OpenSsl, false, depth);
+            verifier
+                .verify_server_cert(
+                    leaf.der(),
+                    &presented(&intermediates),
+                    &name,
+                    &[],
+                    UnixTime::now(),
+                )
+                .map(|_| ())
+        };
+        for (depth, n) in [(4, 0), (4, 4), (0, 0), (1, 1), (6, 6)] {
+            verify(depth, n).unwrap_or_else(|e| panic!("depth {depth}, {n} intermediates: {e}"));
+        }
+        for (depth, n) in [(4, 5), (0, 1), (1, 2), (3, 6)] {
+            let err = verify(depth, n).unwrap_err();
+            assert!(is_too_long(&err), "depth {depth}, {n} intermediates: {err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("LIBPROCESS_SSL_VERIFICATION_DEPTH={depth}")),
+                "{err}"
+            );
+        }
+        // Beyond webpki's own bound every depth refuses (stricter, never looser).
+        assert!(verify(10, 7).is_err());
+    }
+
+    /// OpenSSL builds the chain it can from what the peer sends: extra certificates that
+    /// are not needed to reach the CA do not count against the depth.
+    #[test]
+    fn unneeded_extra_certificates_do_not_count_against_the_depth() {
+        let pki = TestPki::new();
+        let (_, leaf, _) = pki.chain(0, &["node.example"]);
+        let (unrelated, _, _) = pki.chain(3, &["other.example"]);
+        let verifier = pki.verifier_with_depth(HostnameValidation::OpenSsl, false, 0);
+        let name = ServerName::try_from("node.example").unwrap();
+        verifier
+            .verify_server_cert(
+                leaf.der(),
+                &presented(&unrelated),
+                &name,
+                &[],
+                UnixTime::now(),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn the_verification_depth_defaults_to_four_and_a_deep_one_is_warned() {
+        assert_eq!(parse(&[]).unwrap().verification_depth, 4);
+        let c = parse(&[("LIBPROCESS_SSL_VERIFICATION_DEPTH", "1")]).unwrap();
+        assert_eq!(c.verification_depth, 1);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = parse(&[("LIBPROCESS_SSL_VERIFICATION_DEPTH", "9")]).unwrap();
+        assert_eq!(c.verification_depth, 9);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("more than 6 intermediate")),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    /// A real handshake over each side's loaded configuration: a server with
+    /// REQUIRE_CLIENT_CERT refuses a client whose chain is deeper than its depth, and a
+    /// client with VERIFY_SERVER_CERT refuses such a server; within the depth both connect.
+    #[tokio::test]
+    async fn both_sides_refuse_a_chain_deeper_than_their_verification_depth() {
+        let dir = temp("depth");
+        let pki = TestPki::new();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), pki.ca.pem()).unwrap();
+        // Two intermediates; the file holds the chain, the daemon's certificate first.
+        let (intermediates, leaf, key) = pki.chain(2, &["localhost"]);
+        let mut pem = leaf.pem();
+        for c in intermediates.iter().rev() {
+            pem.push_str(&c.pem());
+        }
+        std::fs::write(dir.join("daemon.pem"), pem).unwrap();
+        std::fs::write(dir.join("daemon.key"), key.serialize_pem()).unwrap();
+        let tls = |extra: &[(&str, &str)]| {
+            TlsConfig::parse(env_for(&dir, extra))
+                .unwrap()
+                .load()
+                .unwrap()
+                .unwrap()
+        };
+        let handshake = |server: Arc<Tls>, client: Arc<Tls>| async move {
+            let (a, b) = tokio::io::duplex(64 * 1024);
+            let acceptor = tokio_rustls::TlsAcceptor::from(server.server.clone());
+            let connector = tokio_rustls::TlsConnector::from(client.client.clone());
+            let name = ServerName::try_from("localhost").unwrap();
+            let (server, client) = tokio::join!(acceptor.accept(a), connector.connect(name, b));
+            (
+                server.map(|_| ()).map_err(|e| e.to_string()),
+                client.map(|_| ()).map_err(|e| e.to_string()),
+            )
+        };
+        let mtls = |depth: &str| {
+            tls(&[
+                ("LIBPROCESS_SSL_REQUIRE_CLIENT_CERT", "true"),
+                ("LIBPROCESS_SSL_VERIFICATION_DEPTH", depth),
+            ])
+        };
+        let (server, client) = handshake(mtls("2"), mtls("2")).await;
+        server.unwrap();
+        client.unwrap();
+        // The server allows one intermediate: it refuses the client's chain.
+        let (server, client) = handshake(mtls("1"), mtls("4")).await;
+        let err = server.unwrap_err();
+        assert!(err.contains("certificate chain is too long"), "{err}");
+        assert!(client.is_err());
+        // The client allows one: it refuses the server's chain.
+        let (server, client) = handshake(mtls("4"), mtls("1")).await;
+        let err = client.unwrap_err();
+        assert!(err.contains("certificate chain is too long"), "{err}");
+        assert!(server.is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn check(

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod pki;
 pub mod zookeeper;
 
 use tokio::sync::mpsc;
@@ -175,6 +176,16 @@ pub async fn spawn_master(work_dir: &std::path::Path) -> (Daemon, String) {
 
 /// [`spawn_master`] with `extra` flags (waits on `/health`, which Mesos never authenticates).
 pub async fn spawn_master_with(work_dir: &std::path::Path, extra: &[String]) -> (Daemon, String) {
+    spawn_master_env(work_dir, extra, &[]).await
+}
+
+/// [`spawn_master_with`] with `env` added to the master's environment (`LIBPROCESS_SSL_*`:
+/// the wait on plain `/health` then needs `LIBPROCESS_SSL_SUPPORT_DOWNGRADE`).
+pub async fn spawn_master_env(
+    work_dir: &std::path::Path,
+    extra: &[String],
+    env: &[(String, String)],
+) -> (Daemon, String) {
     let port = free_port();
     let master = format!("127.0.0.1:{port}");
     let daemon = Daemon(
@@ -183,6 +194,7 @@ pub async fn spawn_master_with(work_dir: &std::path::Path, extra: &[String]) -> 
             .arg(format!("--work_dir={}", work_dir.join("master").display()))
             .args(["--allocation_interval=100ms", "--quiet"])
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("start remesos master"),
@@ -214,6 +226,18 @@ pub fn spawn_agent_logged<S: AsRef<std::ffi::OsStr>>(
     extra: &[S],
     log: Option<&std::path::Path>,
 ) -> Daemon {
+    spawn_agent_env(master, port, work_dir, extra, log, &[])
+}
+
+/// [`spawn_agent_logged`] with `env` added to the agent's environment (`LIBPROCESS_SSL_*`).
+pub fn spawn_agent_env<S: AsRef<std::ffi::OsStr>>(
+    master: &str,
+    port: u16,
+    work_dir: &std::path::Path,
+    extra: &[S],
+    log: Option<&std::path::Path>,
+    env: &[(String, String)],
+) -> Daemon {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_remesos"));
     command
         .args(["agent", &format!("--master={master}"), "--ip=127.0.0.1"])
@@ -225,6 +249,7 @@ pub fn spawn_agent_logged<S: AsRef<std::ffi::OsStr>>(
             "--hostname=localhost",
         ])
         .args(extra)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::null());
     if let Some(log) = log {
         command.stderr(std::fs::File::create(log).unwrap());
@@ -264,6 +289,70 @@ pub fn run_to_exit<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
     let stderr = std::fs::read_to_string(&err).unwrap_or_default();
     let _ = std::fs::remove_file(&err);
     (status, stderr)
+}
+
+/// Every `forked.pid` checkpointed under `meta/`, by executor id.
+pub fn executor_pids(work_dir: &std::path::Path) -> std::collections::BTreeMap<String, i32> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                walk(&path, out);
+            } else if path.file_name().is_some_and(|n| n == "forked.pid") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&work_dir.join("meta"), &mut files);
+    files
+        .into_iter()
+        .filter_map(|f| {
+            // .../executors/<eid>/runs/<cid>/pids/forked.pid
+            let eid = f
+                .ancestors()
+                .nth(4)?
+                .file_name()?
+                .to_string_lossy()
+                .into_owned();
+            let pid = std::fs::read_to_string(&f).ok()?.trim().parse().ok()?;
+            Some((eid, pid))
+        })
+        .collect()
+}
+
+/// A process's environment, from `/proc/<pid>/environ` (the test runs as root or as the
+/// executors' user).
+pub fn environ(pid: i32) -> std::collections::BTreeMap<String, String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).expect("read an executor's environ");
+    raw.split(|b| *b == 0)
+        .filter_map(|kv| {
+            let kv = String::from_utf8_lossy(kv);
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// An executor MESSAGE call for `(fid, eid)`: accepted (202) only from that executor.
+pub fn message_call(fid: &str, eid: &str) -> String {
+    serde_json::json!({
+        "type": "MESSAGE",
+        "framework_id": {"value": fid},
+        "executor_id": {"value": eid},
+        "message": {"data": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "hello")},
+    })
+    .to_string()
+}
+
+/// A finished process's exit code, stdout and stderr, for assertion messages.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 /// The agent's `/state` once it is registered (has an id).

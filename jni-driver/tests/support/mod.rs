@@ -362,10 +362,12 @@ pub fn run_java(
     library: Option<&Path>,
     timeout: Duration,
 ) -> JavaRun {
-    run_java_checked(cp, class, args, library, timeout, true)
+    run_java_checked(cp, class, args, library, timeout, true, &[])
 }
 
-/// [`run_java`], with `-Xcheck:jni` only when `check_jni` (benchmarks run without it).
+/// [`run_java`], with `-Xcheck:jni` only when `check_jni` (benchmarks run without it) and
+/// `env` added to the JVM's environment (`LIBPROCESS_SSL_*`, which libmesos.so reads as
+/// Mesos's does).
 pub fn run_java_checked(
     cp: &str,
     class: &str,
@@ -373,8 +375,10 @@ pub fn run_java_checked(
     library: Option<&Path>,
     timeout: Duration,
     check_jni: bool,
+    env: &[(String, String)],
 ) -> JavaRun {
     let mut java = Command::new("java");
+    java.envs(env.iter().map(|(k, v)| (k, v)));
     if check_jni {
         java.arg("-Xcheck:jni");
     }

@@ -16,7 +16,9 @@
 //! first whose [`Containerizer::supports`] accepts it, and sends every later call for that
 //! container id to the same one.
 
+pub mod linux;
 pub mod posix;
+pub mod provisioner;
 
 use std::sync::Arc;
 

@@ -65,6 +65,15 @@ impl Containerizer for Posix {
     }
 
     fn recover(&mut self, recovered: Vec<Recovered>) {
+        let live: std::collections::BTreeSet<String> = recovered
+            .iter()
+            .filter(|r| r.pid.is_some_and(super::super::isolator::alive))
+            .map(|r| r.container_id.clone())
+            .collect();
+        if let Some(provisioner) = &self.settings.provisioner {
+            // Rootfses of containers that ended while the agent was down.
+            provisioner.recover(&live);
+        }
         for Recovered {
             framework_id,
             executor_id,
@@ -104,6 +113,10 @@ impl Containerizer for Posix {
 
     fn exited(&mut self, container_id: &str) -> Option<Limitation> {
         self.pids.remove(container_id);
+        if let Some(provisioner) = self.settings.provisioner.clone() {
+            let id = container_id.to_string();
+            tokio::task::spawn_blocking(move || provisioner.destroy(&id));
+        }
         // An OOM kill of the executor itself shows only here.
         let limitation = self.memory_limitation(container_id);
         if self.settings.isolation.uses_cgroups() {
@@ -180,6 +193,8 @@ pub struct LaunchSettings {
     pub isolation: super::super::isolator::Isolation,
     /// Where `remesos` lives: the fetcher runs as `remesos fetcher`.
     pub launcher_dir: PathBuf,
+    /// Container images (`--image_providers`); `None` refuses them.
+    pub provisioner: Option<super::provisioner::Provisioner>,
 }
 
 /// Prepares the sandbox (directories, `latest` link, fetched URIs) and starts the executor;
@@ -195,6 +210,10 @@ async fn launch_executor(report: Reporter, launch: Launch, settings: LaunchSetti
     let child = match prepare_and_spawn(&launch, &settings).await {
         Ok(child) => child,
         Err(error) => {
+            if let Some(provisioner) = settings.provisioner.clone() {
+                let id = launch.container_id.clone();
+                let _ = tokio::task::spawn_blocking(move || provisioner.destroy(&id)).await;
+            }
             let _ = append_stderr(&launch.sandbox, &format!("{error}\n"));
             report(exited(None, Some(error)));
             return;
@@ -262,17 +281,52 @@ async fn prepare_and_spawn(
     if !command.uris.is_empty() {
         fetch_into(sandbox, &command.uris, settings, creds.as_ref(), stderr).await?;
     }
-    let cmd = launcher::command(command).map_err(|e| e.to_string())?;
+    let mut command = command.clone();
+    let mut environment = launch.environment.clone();
+    let mut creds = creds;
+    let mut mounts = None;
+    if let Some(image) = super::linux::image_of(launch.container.as_ref()) {
+        // Mesos's `--rootfs` model (containerizer/linux.rs): the executor runs as root on
+        // the host filesystem and starts the task inside the provisioned rootfs as its user.
+        let provisioner = settings
+            .provisioner
+            .as_ref()
+            .ok_or_else(|| super::provisioner::ProvisionError::NoProvider.to_string())?;
+        let Some(task_command) = &launch.task_command else {
+            return Err("Container images are supported for command tasks only: custom executors in an image are not implemented by remesos yet".into());
+        };
+        let provisioned = provisioner
+            .provision(&launch.container_id, image)
+            .await
+            .map_err(|e| e.to_string())?;
+        let container = launch.container.clone().unwrap_or_default();
+        let prepared = super::linux::prepare(
+            sandbox,
+            &container,
+            task_command,
+            launch.user.as_deref(),
+            &provisioned,
+            provisioner.settings(),
+            Path::new(command.value.as_deref().unwrap_or_default()),
+        )?;
+        command.arguments.extend(prepared.flags);
+        environment.retain(|(k, _)| !prepared.environment.iter().any(|(o, _)| o == k));
+        environment.extend(prepared.environment);
+        creds = None;
+        mounts = Some(std::sync::Arc::new(prepared.mounts));
+    }
+    let cmd = launcher::command(&command).map_err(|e| e.to_string())?;
     let confinement = launcher::Confinement {
         cgroup_procs: settings
             .isolation
             .create(&launch.container_id, launch.limits)?,
         pid_namespace: settings.isolation.pid_namespace,
+        mounts,
     };
     launcher::spawn(
         cmd,
         sandbox,
-        &launch.environment,
+        &environment,
         settings.clear_env,
         creds,
         &confinement,

@@ -3,8 +3,9 @@
 //! HTTP only: each request is decoded (and its ids validated) into an
 //! [`OperatorCommand`], which the master performs inside its actor
 //! ([`crate::master::Master::operator`], Mesos's `Master::Http` in src/master/http.cpp);
-//! the [`OperatorReply`] becomes the response. GET_HEALTH, GET_VERSION and SUBSCRIBE are
-//! answered here and by the runtime.
+//! the [`OperatorReply`] becomes the response. GET_HEALTH, GET_VERSION, GET_LOGGING_LEVEL
+//! and SUBSCRIBE are answered here and by the runtime; SET_LOGGING_LEVEL is authorized by
+//! the master and performed here (the level is the process's).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +74,25 @@ pub async fn api(
             api::ok(accept, &r)
         }
         Ok(ApiCall::Subscribe) => subscribe(master, principal(&caller).cloned(), accept).await,
+        // Mesos's `getLoggingLevel` asks no ACL.
+        Ok(ApiCall::LoggingLevel) => {
+            let mut r = response(RespType::GetLoggingLevel);
+            r.get_logging_level = Some(op::response::GetLoggingLevel {
+                level: api::logging::level(),
+            });
+            api::ok(accept, &r)
+        }
+        Ok(ApiCall::Master(command @ OperatorCommand::SetLoggingLevel { level, duration })) => {
+            // The master authorizes (`set_log_level`); only then is the level changed.
+            let answered = answer(&master, &caller, command, accept).await;
+            if answered.status() != StatusCode::OK {
+                return answered;
+            }
+            match api::logging::set_level(level, duration) {
+                Ok(()) => answered,
+                Err(e) => api::error(StatusCode::SERVICE_UNAVAILABLE, e),
+            }
+        }
         Ok(ApiCall::Master(command)) => answer(&master, &caller, command, accept).await,
         Err(e) => status_error(e.status(), e),
     }
@@ -85,6 +105,7 @@ enum ApiCall {
     Health,
     Version,
     Subscribe,
+    LoggingLevel,
     Master(OperatorCommand),
 }
 
@@ -125,6 +146,14 @@ fn api_call(call: op::Call) -> Result<ApiCall, ApiCallError> {
         CallType::GetHealth => return Ok(ApiCall::Health),
         CallType::GetVersion => return Ok(ApiCall::Version),
         CallType::Subscribe => return Ok(ApiCall::Subscribe),
+        CallType::GetLoggingLevel => return Ok(ApiCall::LoggingLevel),
+        CallType::SetLoggingLevel => {
+            let set = call.set_logging_level.ok_or(Missing("set_logging_level"))?;
+            C::SetLoggingLevel {
+                level: set.level,
+                duration: api::logging::nanoseconds(set.duration.nanoseconds),
+            }
+        }
         CallType::GetFlags => C::GetFlags,
         CallType::GetMetrics => C::GetMetrics,
         CallType::GetState => C::GetState,

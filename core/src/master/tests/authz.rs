@@ -285,3 +285,91 @@ fn weights_updates_need_every_role_and_reads_are_filtered() {
     };
     assert_eq!(none, json!([]));
 }
+
+/// master.cpp `registerSlave`/`reregisterSlave` → `authorizeSlave` (`REGISTER_AGENT`,
+/// subject the agent's principal, object ANY): a denied agent is refused before anything
+/// changes (no id, no registry write, no allocator agent, nothing sent), both when it
+/// registers and when it reregisters with tasks; an allowed principal registers.
+#[test]
+fn an_agent_denied_by_register_agents_is_refused_and_nothing_enters_the_registry() {
+    let mut h = with_acls(json!({"permissive": false, "register_agents": [
+        {"principals": {"values": ["agent"]}, "agents": {"type": "ANY"}}
+    ]}));
+    let info = |id: Option<&str>| v1::AgentInfo {
+        hostname: "host1".into(),
+        id: id.map(|value| v1::AgentId {
+            value: value.into(),
+        }),
+        resources: Resources::parse("cpus:2;mem:512", "*")
+            .unwrap()
+            .into_protos(),
+        ..Default::default()
+    };
+    let rogue = Principal::new("rogue").unwrap();
+    for who in [None, Some(&rogue)] {
+        let conn = h.conn();
+        let now = h.now();
+        let register = wire::Register {
+            agent_info: info(None),
+            ..Default::default()
+        };
+        let refused = h
+            .master
+            .register_agent_as(now, conn, register, who)
+            .unwrap_err();
+        assert_eq!(refused.1, crate::master::lifecycle::Refusal::Forbidden);
+        let expected = match who {
+            Some(_) => "with principal 'rogue'",
+            None => "without a principal",
+        };
+        assert_eq!(
+            refused.0,
+            format!(
+                "Not authorized to register agent providing resources 'cpus:2; mem:512' \
+                 {expected}"
+            )
+        );
+        let reregister = wire::Reregister {
+            agent_info: info(Some("old-S1")),
+            tasks: vec![v1::Task {
+                name: "t".into(),
+                task_id: v1::TaskId { value: "t".into() },
+                framework_id: v1::FrameworkId { value: "f".into() },
+                agent_id: v1::AgentId {
+                    value: "old-S1".into(),
+                },
+                state: v1::TaskState::TaskRunning as i32,
+                ..Default::default()
+            }],
+            frameworks: vec![framework("f")],
+            ..Default::default()
+        };
+        let refused = h
+            .master
+            .reregister_agent_as(now, conn, reregister, who)
+            .unwrap_err();
+        assert_eq!(refused.1, crate::master::lifecycle::Refusal::Forbidden);
+        h.pump();
+        assert!(h.master.agents.is_empty());
+        assert!(
+            h.master.frameworks.is_empty(),
+            "nothing it reported is kept"
+        );
+        assert!(registry_ops(&mut h).is_empty(), "nothing written");
+        assert!(h.agent_messages(conn).is_empty(), "nothing sent");
+    }
+    let agent = Principal::new("agent").unwrap();
+    let conn = h.conn();
+    let now = h.now();
+    let register = wire::Register {
+        agent_info: info(None),
+        ..Default::default()
+    };
+    let id = h
+        .master
+        .register_agent_as(now, conn, register, Some(&agent))
+        .unwrap();
+    h.pump();
+    assert!(h.master.agents.contains_key(&id));
+    assert_eq!(registry_ops(&mut h).len(), 1);
+}

@@ -1,0 +1,558 @@
+//! A command task in an image: what the `filesystem/linux`, `docker/runtime` and
+//! `volume/*` isolators and the linux launcher do for it in Mesos
+//! (src/slave/containerizer/mesos/isolators/filesystem/linux.cpp, docker/runtime.cpp,
+//! volume/host_path.cpp, volume/sandbox_path.cpp; src/slave/containerizer/mesos/launch.cpp).
+//!
+//! Mesos's `--rootfs` model: the command executor runs on the host filesystem, as root, in a
+//! private mount namespace of its own, where the sandbox is bind-mounted at
+//! `--sandbox_directory` inside the provisioned rootfs together with the container's
+//! volumes; the executor then starts the task in a further mount namespace that mounts
+//! `/proc`, `/sys` and `/dev` and `pivot_root`s into the rootfs (executor/rootfs.rs).
+//!
+//! ```text
+//! agent ── provision ──► rootfs (overlay, host mount namespace)
+//!   │ prepare(): executor flags (--rootfs, --sandbox_directory, --working_directory,
+//!   │            --user, --task_command, --task_environment) and the mount plan;
+//!   │            every mount target made inside the rootfs without following a symlink
+//!   ▼ spawn: setsid, cgroups, [pid namespace], unshare(NEWNS), private, bind mounts
+//! remesos executor (host fs, root) ── task: unshare(NEWNS), /proc /sys /dev, pivot_root, su
+//! ```
+//!
+//! Every mount made for the container lives in the executor's mount namespace and goes away
+//! with it; only the rootfs's overlay mount is in the agent's, and the provisioner removes it
+//! when the executor exits.
+//!
+//! The image's `User` is not applied, as in Mesos (docker/runtime.cpp logs "Container user
+//! ... is not supported yet" and runs the task as its `CommandInfo.user`/framework user).
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use remesos_proto::v1;
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+use super::provisioner::{ImageSettings, Provisioned, validate_container_path};
+
+/// A bind mount into the rootfs, made in the executor's mount namespace.
+#[derive(Debug)]
+pub struct Bind {
+    /// An absolute host path the agent chose (the sandbox, a host_path volume).
+    source: CString,
+    /// Relative to `source`, resolved without leaving it (a sandbox_path volume).
+    source_beneath: Option<CString>,
+    /// Relative to the rootfs; made by [`prepare`], never through a symlink.
+    target: CString,
+    readonly: bool,
+}
+
+/// What the executor's process does between fork and exec.
+#[derive(Debug)]
+pub struct MountPlan {
+    rootfs: CString,
+    binds: Vec<Bind>,
+    /// The executor's binary, bound read-only onto itself in the executor's namespace
+    /// before it is exec'd: its `/proc/self/exe`, which the task inherits until its own
+    /// exec (an image's `#!/proc/self/exe` would run it), then cannot be opened for writing
+    /// (the runc/Mesos CVE-2019-5736/CVE-2019-0204 class).
+    executor: CString,
+}
+
+/// The executor's extra flags and environment, and its mount plan.
+#[derive(Debug)]
+pub struct Prepared {
+    pub flags: Vec<String>,
+    /// Overrides of the executor's environment (`MESOS_SANDBOX` inside the container).
+    pub environment: Vec<(String, String)>,
+    pub mounts: MountPlan,
+}
+
+/// The image of a launch, if it has one (`ContainerInfo.mesos.image`).
+pub fn image_of(container: Option<&v1::ContainerInfo>) -> Option<&v1::Image> {
+    container?.mesos.as_ref()?.image.as_ref()
+}
+
+/// Builds the executor's flags and mount plan for a command task in `provisioned`.
+pub fn prepare(
+    sandbox: &Path,
+    container: &v1::ContainerInfo,
+    task_command: &v1::CommandInfo,
+    user: Option<&str>,
+    provisioned: &Provisioned,
+    settings: &ImageSettings,
+    executor: &Path,
+) -> Result<Prepared, String> {
+    let rootfs = &provisioned.rootfs;
+    let config = &provisioned.config;
+    let sandbox_directory = &settings.sandbox_directory;
+    let mut binds = vec![mount_target(
+        rootfs,
+        sandbox_directory,
+        sandbox,
+        None,
+        false,
+        true,
+    )?];
+    // Volumes, shallowest first so that a volume inside another lands on top of it.
+    let mut volumes: Vec<&v1::Volume> = container.volumes.iter().collect();
+    volumes.sort_by_key(|v| Path::new(&v.container_path).components().count());
+    for volume in volumes {
+        binds.push(volume_bind(rootfs, sandbox, sandbox_directory, volume)?);
+    }
+    if let Some(image_user) = &config.user {
+        tracing::warn!(%image_user, "the image's user is not supported (as in Mesos): the task runs as its own user");
+    }
+    let mut flags = vec![
+        format!("--rootfs={}", rootfs.display()),
+        format!("--sandbox_directory={}", sandbox_directory.display()),
+        format!(
+            "--working_directory={}",
+            config
+                .working_dir
+                .clone()
+                .unwrap_or_else(|| sandbox_directory.display().to_string())
+        ),
+    ];
+    if let Some(user) = user.filter(|u| !u.is_empty()) {
+        flags.push(format!("--user={user}"));
+    }
+    if let Some(command) = launch_command(task_command, config)? {
+        let json = remesos_proto::json::to_value(&command);
+        flags.push(format!("--task_command={json}"));
+    }
+    let environment = launch_environment(&config.env);
+    if !environment.variables.is_empty() {
+        let json = remesos_proto::json::to_value(&environment);
+        flags.push(format!("--task_environment={json}"));
+    }
+    Ok(Prepared {
+        flags,
+        environment: vec![(
+            "MESOS_SANDBOX".to_string(),
+            sandbox_directory.display().to_string(),
+        )],
+        mounts: MountPlan {
+            rootfs: cstring(rootfs.as_os_str().as_bytes())?,
+            binds,
+            executor: cstring(executor.as_os_str().as_bytes())?,
+        },
+    })
+}
+
+/// The image's `Env` as an `Environment` (Mesos's `getLaunchEnvironment`: entries without
+/// `=` are skipped).
+pub fn launch_environment(env: &[String]) -> v1::Environment {
+    v1::Environment {
+        variables: env
+            .iter()
+            .filter_map(|e| e.split_once('='))
+            .map(|(name, value)| v1::environment::Variable {
+                name: name.to_string(),
+                value: Some(value.to_string()),
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+/// Mesos's `getLaunchCommand` (docker/runtime.cpp): the task's command merged with the
+/// image's Entrypoint and Cmd; `None` when the task's command stands as it is.
+pub fn launch_command(
+    command: &v1::CommandInfo,
+    config: &super::provisioner::ImageConfig,
+) -> Result<Option<v1::CommandInfo>, String> {
+    if command.shell.unwrap_or(true) {
+        if command.value.is_none() {
+            return Err("Failed to determine the launch command: Shell specified but no command value provided".into());
+        }
+        return Ok(None);
+    }
+    if command.value.is_some() {
+        return Ok(None);
+    }
+    let mut merged = command.clone();
+    let user_arguments = std::mem::take(&mut merged.arguments);
+    if let Some(first) = config.entrypoint.first() {
+        merged.value = Some(first.clone());
+        merged.arguments = config.entrypoint.clone();
+        merged.arguments.extend(user_arguments.iter().cloned());
+        if user_arguments.is_empty() {
+            merged.arguments.extend(config.cmd.iter().cloned());
+        }
+    } else if let Some(first) = config.cmd.first() {
+        merged.value = Some(first.clone());
+        merged.arguments = vec![first.clone()];
+        merged.arguments.extend(user_arguments.iter().cloned());
+        if user_arguments.is_empty() {
+            merged.arguments.extend(config.cmd.iter().skip(1).cloned());
+        }
+    } else {
+        return Err("Failed to determine the launch command: No executable is found".into());
+    }
+    Ok(Some(merged))
+}
+
+fn cstring(bytes: &[u8]) -> Result<CString, String> {
+    CString::new(bytes).map_err(|_| "a path with a NUL byte".to_string())
+}
+
+/// A volume's bind mount: `host_path` or `source.host_path` (Mesos's `volume/host_path`),
+/// `source.sandbox_path` of type SELF (`volume/sandbox_path`). Read-only unless the volume
+/// says `RW`.
+fn volume_bind(
+    rootfs: &Path,
+    sandbox: &Path,
+    sandbox_directory: &Path,
+    volume: &v1::Volume,
+) -> Result<Bind, String> {
+    use v1::volume::source::Type;
+    let readonly = volume.mode != v1::volume::Mode::Rw as i32;
+    let container_path = Path::new(&volume.container_path);
+    // A relative container path is inside the sandbox, as in Mesos.
+    let target = if container_path.is_absolute() {
+        validate_container_path(container_path).map_err(|e| format!("volume {e}"))?;
+        container_path.to_path_buf()
+    } else {
+        let joined = sandbox_directory.join(container_path);
+        validate_container_path(&joined).map_err(|e| format!("volume {e}"))?;
+        joined
+    };
+    let host_path = volume.host_path.clone().or_else(|| {
+        let source = volume.source.as_ref()?;
+        (source.r#type == Some(Type::HostPath as i32))
+            .then(|| source.host_path.as_ref().map(|h| h.path.clone()))
+            .flatten()
+    });
+    if let Some(host_path) = host_path {
+        let path = PathBuf::from(&host_path);
+        if !path.is_absolute() {
+            return Err(format!(
+                "Failed to mount volume '{}': host path '{host_path}' is not absolute",
+                volume.container_path
+            ));
+        }
+        if !path.exists() {
+            return Err(format!(
+                "Failed to mount volume '{}': host path '{host_path}' does not exist (remesos never creates host paths; create it on the agent first)",
+                volume.container_path
+            ));
+        }
+        return mount_target(rootfs, &target, &path, None, readonly, path.is_dir());
+    }
+    let Some(source) = &volume.source else {
+        return Err(format!(
+            "Failed to mount volume '{}': it has neither a host_path nor a source",
+            volume.container_path
+        ));
+    };
+    match source.r#type.and_then(|t| Type::try_from(t).ok()) {
+        Some(Type::SandboxPath) => {
+            let sandbox_path = source
+                .sandbox_path
+                .as_ref()
+                .ok_or("a SANDBOX_PATH volume without sandbox_path")?;
+            if sandbox_path.r#type == Some(v1::volume::source::sandbox_path::Type::Parent as i32) {
+                return Err(format!(
+                    "Failed to mount volume '{}': SANDBOX_PATH of type PARENT needs a nested container, which remesos does not run",
+                    volume.container_path
+                ));
+            }
+            let relative = Path::new(&sandbox_path.path);
+            if relative.is_absolute()
+                || relative
+                    .components()
+                    .any(|c| !matches!(c, Component::Normal(_)))
+            {
+                return Err(format!(
+                    "Failed to mount volume '{}': the sandbox path '{}' must be relative, without '..'",
+                    volume.container_path, sandbox_path.path
+                ));
+            }
+            // Made (as a directory) in the sandbox when missing, never through a symlink, and
+            // owned as the sandbox is (the task's user), as Mesos's volume/sandbox_path does.
+            let dir = super::super::beneath::open_dir(sandbox).map_err(|e| e.to_string())?;
+            let owner = rustix::fs::fstat(&dir).map_err(|e| e.to_string())?;
+            make_dirs_owned(dir.as_fd(), relative, Some((owner.st_uid, owner.st_gid))).map_err(
+                |e| {
+                    format!(
+                        "Failed to create the sandbox path '{}': {e}",
+                        sandbox_path.path
+                    )
+                },
+            )?;
+            mount_target(
+                rootfs,
+                &target,
+                sandbox,
+                Some(cstring(relative.as_os_str().as_bytes())?),
+                readonly,
+                true,
+            )
+        }
+        other => Err(format!(
+            "Failed to mount volume '{}': source type {:?} is not supported (host_path and sandbox_path are)",
+            volume.container_path,
+            other.map_or("UNKNOWN".to_string(), |t| t.as_str_name().to_string())
+        )),
+    }
+}
+
+/// Makes `target` (absolute inside the container) in the rootfs — a directory, or an empty
+/// file for a file source — and returns the bind of `source` onto it.
+fn mount_target(
+    rootfs: &Path,
+    target: &Path,
+    source: &Path,
+    source_beneath: Option<CString>,
+    readonly: bool,
+    directory: bool,
+) -> Result<Bind, String> {
+    let relative = target.strip_prefix("/").unwrap_or(target);
+    let root = super::super::beneath::open_dir(rootfs).map_err(|e| e.to_string())?;
+    let fail = |e: Errno| {
+        format!(
+            "Failed to make the mount point '{}' in the image: {}",
+            target.display(),
+            if matches!(e, Errno::LOOP | Errno::XDEV | Errno::NOTDIR) {
+                "a component is a symlink or not a directory in the image".to_string()
+            } else {
+                e.to_string()
+            }
+        )
+    };
+    if directory {
+        make_dirs(root.as_fd(), relative).map_err(fail)?;
+    } else {
+        let (parent, name) = match (relative.parent(), relative.file_name()) {
+            (Some(parent), Some(name)) => (parent, name),
+            _ => return Err(format!("invalid mount point '{}'", target.display())),
+        };
+        let parent = make_dirs(root.as_fd(), parent).map_err(fail)?;
+        match rustix::fs::openat(
+            &parent,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        ) {
+            Ok(_) => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    Ok(Bind {
+        source: cstring(source.as_os_str().as_bytes())?,
+        source_beneath,
+        target: cstring(relative.as_os_str().as_bytes())?,
+        readonly,
+    })
+}
+
+/// `mkdir -p` below `root`, never through a symlink; returns the last directory.
+fn make_dirs(root: BorrowedFd<'_>, relative: &Path) -> Result<OwnedFd, Errno> {
+    make_dirs_owned(root, relative, None)
+}
+
+/// [`make_dirs`], the directories it creates given to `owner` (uid, gid).
+fn make_dirs_owned(
+    root: BorrowedFd<'_>,
+    relative: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<OwnedFd, Errno> {
+    let mut dir = rustix::io::dup(root)?;
+    for component in relative.components() {
+        let Component::Normal(name) = component else {
+            return Err(Errno::INVAL);
+        };
+        let created = match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) => true,
+            Err(Errno::EXIST) => false,
+            Err(e) => return Err(e),
+        };
+        dir = rustix::fs::openat2(
+            &dir,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+        )?;
+        if created && let Some((uid, gid)) = owner {
+            rustix::fs::fchown(
+                &dir,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )?;
+        }
+    }
+    Ok(dir)
+}
+
+impl MountPlan {
+    /// Between fork and exec of the executor: a private mount namespace with the sandbox and
+    /// volumes bound into the rootfs.
+    ///
+    /// # Safety
+    /// Only in a freshly forked single-threaded child: it unshares the mount namespace and
+    /// makes only async-signal-safe system calls on data prepared before the fork.
+    pub unsafe fn enter(&self) -> std::io::Result<()> {
+        use rustix::mount::{MountFlags, MountPropagationFlags};
+        // SAFETY: single-threaded child (the caller's contract).
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS)? };
+        rustix::mount::mount_change(
+            c"/",
+            MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+        )?;
+        rustix::mount::mount_bind(self.executor.as_c_str(), self.executor.as_c_str())?;
+        rustix::mount::mount_remount(
+            self.executor.as_c_str(),
+            MountFlags::BIND | MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
+            c"",
+        )?;
+        let root = rustix::fs::open(
+            self.rootfs.as_c_str(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let beneath =
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        for bind in &self.binds {
+            let base = rustix::fs::open(
+                bind.source.as_c_str(),
+                OFlags::PATH | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            let source = match &bind.source_beneath {
+                Some(relative) => rustix::fs::openat2(
+                    &base,
+                    relative.as_c_str(),
+                    OFlags::PATH | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    beneath,
+                )?,
+                None => base,
+            };
+            let target = rustix::fs::openat2(
+                &root,
+                bind.target.as_c_str(),
+                OFlags::PATH | OFlags::CLOEXEC,
+                Mode::empty(),
+                beneath,
+            )?;
+            let from = crate::common::fdpath::FdPath::new(source.as_fd());
+            let to = crate::common::fdpath::FdPath::new(target.as_fd());
+            rustix::mount::mount_bind_recursive(from.as_cstr(), to.as_cstr())?;
+            if bind.readonly {
+                // Through the new mount (the old descriptor names what it covers).
+                let mounted = rustix::fs::openat2(
+                    &root,
+                    bind.target.as_c_str(),
+                    OFlags::PATH | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+                )?;
+                let path = crate::common::fdpath::FdPath::new(mounted.as_fd());
+                rustix::mount::mount_remount(
+                    path.as_cstr(),
+                    MountFlags::BIND | MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
+                    c"",
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::containerizer::provisioner::ImageConfig;
+
+    fn argv(value: Option<&str>, arguments: &[&str]) -> v1::CommandInfo {
+        v1::CommandInfo {
+            shell: Some(false),
+            value: value.map(str::to_string),
+            arguments: arguments.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn image(entrypoint: &[&str], cmd: &[&str]) -> ImageConfig {
+        ImageConfig {
+            entrypoint: entrypoint.iter().map(|s| s.to_string()).collect(),
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Mesos's table in docker/runtime.cpp `getLaunchCommand`, row by row.
+    #[test]
+    fn launch_command_follows_the_docker_runtime_table() {
+        let shell = v1::CommandInfo {
+            value: Some("echo hi".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            launch_command(&shell, &image(&["/e"], &["c"])).unwrap(),
+            None
+        );
+        assert!(launch_command(&v1::CommandInfo::default(), &image(&[], &[])).is_err());
+        assert_eq!(
+            launch_command(&argv(Some("/v"), &[]), &image(&["/e"], &[])).unwrap(),
+            None
+        );
+        assert!(launch_command(&argv(None, &[]), &image(&[], &[])).is_err());
+        let entry_and_cmd = launch_command(&argv(None, &[]), &image(&["/e", "1"], &["c"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(entry_and_cmd.value.as_deref(), Some("/e"));
+        assert_eq!(entry_and_cmd.arguments, vec!["/e", "1", "c"]);
+        let user_args = launch_command(&argv(None, &["x"]), &image(&["/e"], &["c"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(user_args.arguments, vec!["/e", "x"]);
+        let cmd_only = launch_command(&argv(None, &[]), &image(&[], &["/c", "a"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (cmd_only.value.as_deref(), cmd_only.arguments.clone()),
+            (Some("/c"), vec!["/c".to_string(), "a".to_string()])
+        );
+    }
+
+    #[test]
+    fn image_env_entries_without_equals_are_skipped() {
+        let env = launch_environment(&["A=1".into(), "BROKEN".into(), "B=x=y".into()]);
+        let names: Vec<_> = env
+            .variables
+            .iter()
+            .map(|v| (v.name.as_str(), v.value.as_deref()))
+            .collect();
+        assert_eq!(names, vec![("A", Some("1")), ("B", Some("x=y"))]);
+    }
+
+    #[test]
+    fn mount_points_are_never_made_through_an_image_symlink() {
+        let dir = std::env::temp_dir().join(format!(
+            "remesos-linux-test-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let outside = dir.join("outside");
+        let rootfs = dir.join("rootfs");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::create_dir_all(&rootfs).unwrap();
+        // The image's /mnt points at a host directory by absolute path.
+        std::os::unix::fs::symlink(&outside, rootfs.join("mnt")).unwrap();
+        let error = mount_target(
+            &rootfs,
+            Path::new("/mnt/mesos/sandbox"),
+            Path::new("/tmp"),
+            None,
+            false,
+            true,
+        )
+        .unwrap_err();
+        assert!(error.contains("symlink"), "{error}");
+        assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

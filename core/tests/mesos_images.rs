@@ -1,0 +1,680 @@
+//! The mesos containerizer with container images (issue 15 item 3), end to end: a real
+//! `remesos master` and `remesos agent` (as root) pulling from a real registry v2
+//! (Debian's `docker-registry`, started here on loopback with a temporary storage
+//! directory) and from a directory of `docker save` archives.
+//!
+//! The images are built here, without any outside registry: a rootfs from Debian's
+//! `busybox-static` (`/bin/busybox`) in one layer, and a second layer with a file, a
+//! whiteout and the image config (Entrypoint, Cmd, Env, WorkingDir, User).
+//!
+//! Needs: root, `/bin/busybox` (busybox-static), `/usr/bin/docker-registry`
+//! (docker-registry), overlayfs. tests/run.sh's `e2e_prepare` installs the packages; run
+//! alone, this suite fails (never skips) with a message naming what is missing.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start processes and read the clock by design"
+)]
+
+#[path = "support/images.rs"]
+mod images;
+mod support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use images::{
+    BUSYBOX, REGISTRY, Registry, app_layer, append_file, append_raw, append_symlink, busybox_layer,
+    docker_save, gzip, image_config, sha256_hex,
+};
+use remesos_proto::v1;
+use support::{Daemon, TestFramework, command_task, free_port, spawn_agent_logged, spawn_master};
+use v1::TaskState;
+use v1::task_status::Reason;
+
+fn require_tools() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "mesos_images needs root (mount namespaces, overlayfs, pivot_root)"
+    );
+    for (path, package) in [(BUSYBOX, "busybox-static"), (REGISTRY, "docker-registry")] {
+        assert!(
+            Path::new(path).exists(),
+            "mesos_images needs {path}: apt-get install -y {package} (tests/run.sh e2e_prepare does)"
+        );
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("remesos-{name}-{}", free_port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+// ---------------------------------------------------------------------------------------
+// The cluster and its checks.
+
+fn image_task(id: &str, offer: &v1::Offer, command: Option<&str>, image: &str) -> v1::TaskInfo {
+    let mut task = command_task(id, offer, "cpus:0.1;mem:32", command.unwrap_or(""));
+    if command.is_none() {
+        // argv form without a value: the image's Entrypoint and Cmd run.
+        let c = task.command.as_mut().unwrap();
+        c.shell = Some(false);
+        c.value = None;
+    }
+    task.container = Some(v1::ContainerInfo {
+        r#type: v1::container_info::Type::Mesos as i32,
+        mesos: Some(v1::container_info::MesosInfo {
+            image: Some(v1::Image {
+                r#type: v1::image::Type::Docker as i32,
+                docker: Some(v1::image::Docker {
+                    name: image.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }),
+        ..Default::default()
+    });
+    task
+}
+
+/// The terminal update of each of `ids`.
+async fn terminal_updates(
+    framework: &mut TestFramework,
+    ids: &[&str],
+) -> std::collections::BTreeMap<String, v1::TaskStatus> {
+    let mut ends = std::collections::BTreeMap::new();
+    while ends.len() < ids.len() {
+        let status = framework.next_update(Duration::from_secs(120)).await;
+        if TaskState::try_from(status.state).is_ok_and(remesos::common::protocol::is_terminal) {
+            ends.insert(status.task_id.value.clone(), status);
+        }
+    }
+    ends
+}
+
+fn sandbox_file(work_dir: &Path, status: &v1::TaskStatus, fid: &str, name: &str) -> String {
+    let aid = &status.agent_id.as_ref().unwrap().value;
+    let path = work_dir
+        .join("slaves")
+        .join(aid)
+        .join("frameworks")
+        .join(fid)
+        .join("executors")
+        .join(&status.task_id.value)
+        .join("runs/latest")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Waits (bounded) until nothing of the agent's containers is left: no mount under its
+/// provisioner directory in this (the agent's) mount namespace, no container rootfs
+/// directory, no staging leftovers.
+async fn assert_no_leaks(work_dir: &Path, store: &Path) {
+    let provisioner = work_dir.join("provisioner");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mounts: Vec<&str> = mountinfo
+            .lines()
+            .filter(|l| l.contains(provisioner.to_str().unwrap()))
+            .collect();
+        let containers: Vec<_> = std::fs::read_dir(provisioner.join("containers"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        let staging: Vec<_> = std::fs::read_dir(store.join("staging"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        if mounts.is_empty() && containers.is_empty() && staging.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "leaked: mounts {mounts:?}, container dirs {containers:?}, staging {staging:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn image_flags<'a>(store: &'a str, registry: &'a str, extra: &[&'a str]) -> Vec<String> {
+    let mut flags = vec![
+        "--image_providers=docker".to_string(),
+        format!("--docker_registry={registry}"),
+        format!("--docker_store_dir={store}"),
+        "--launcher=linux".to_string(),
+        "--fetcher_stall_timeout=3secs".to_string(),
+    ];
+    flags.extend(extra.iter().map(|s| s.to_string()));
+    flags
+}
+
+async fn start_agent(master: &str, dir: &Path, flags: &[String]) -> (Daemon, String, PathBuf) {
+    let port = free_port();
+    let work = dir.join("agent");
+    let daemon = spawn_agent_logged(master, port, &work, flags, Some(&dir.join("agent.log")));
+    let addr = format!("127.0.0.1:{port}");
+    support::registered_agent_state(&addr).await;
+    (daemon, addr, work.canonicalize().unwrap())
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Mesos's docker/runtime isolator: a shell command runs as given with the image's Env;
+/// argv without a value runs Entrypoint + Cmd in WorkingDir; the image's User is not
+/// applied (the task's user is). filesystem/linux: the sandbox at MESOS_SANDBOX
+/// (`--sandbox_directory`), whiteouts applied, host_path (read-only unless RW) and
+/// sandbox_path volumes; namespaces/pid: the task sees the container's pid namespace only.
+/// Layers are stored once for both tasks; nothing is left mounted afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_tasks_run_in_a_registry_image_with_its_runtime_volumes_and_pid_namespace() {
+    require_tools();
+    let dir = temp_dir("images-registry");
+    let registry = Registry::start(&dir).await;
+    registry.push_image(
+        "app",
+        "1.0",
+        &[busybox_layer(), app_layer()],
+        image_config(),
+    );
+    let store = dir.join("store");
+    let (_master, master) = spawn_master(&dir).await;
+    let flags = image_flags(
+        store.to_str().unwrap(),
+        &format!("http://{}", registry.addr),
+        &[
+            "--isolation=filesystem/linux,docker/runtime,namespaces/pid",
+            "--image_provisioner_backend=overlay",
+        ],
+    );
+    let (_agent, _addr, work) = start_agent(&master, &dir, &flags).await;
+    let host_volume = dir.join("hostvol");
+    std::fs::create_dir_all(&host_volume).unwrap();
+    std::fs::write(host_volume.join("file"), "from-the-host\n").unwrap();
+
+    // The framework's user (the sandbox's owner and sandbox_path volumes' too).
+    let mut framework = TestFramework::subscribe_info(
+        &master,
+        v1::FrameworkInfo {
+            user: "nobody".into(),
+            name: "images".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let fid = framework.sub.framework_id.value.clone();
+    let offer = framework.next_offer().await;
+    let mut shell = image_task(
+        "shell",
+        &offer,
+        Some(
+            "echo image-var=$IMAGE_VAR; cat /data/hello; test -e /etc/removed || echo whiteout-applied; \
+             echo uid=$(id -u); echo sandbox=$MESOS_SANDBOX; echo pid=$$; \
+             echo procs=$(ls /proc | grep -c '^[0-9]'); cat /hostvol/file; \
+             touch /hostvol/written 2>/dev/null || echo host-volume-read-only; \
+             echo from-task > /sandboxvol/out; echo sandbox-file > $MESOS_SANDBOX/in-sandbox",
+        ),
+        &format!("{}:1.0", registry.name("app")),
+    );
+    let container = shell.container.as_mut().unwrap();
+    container.volumes = vec![
+        v1::Volume {
+            mode: v1::volume::Mode::Ro as i32,
+            container_path: "/hostvol".into(),
+            host_path: Some(host_volume.display().to_string()),
+            ..Default::default()
+        },
+        v1::Volume {
+            mode: v1::volume::Mode::Rw as i32,
+            container_path: "/sandboxvol".into(),
+            source: Some(v1::volume::Source {
+                r#type: Some(v1::volume::source::Type::SandboxPath as i32),
+                sandbox_path: Some(v1::volume::source::SandboxPath {
+                    r#type: Some(v1::volume::source::sandbox_path::Type::Self_ as i32),
+                    path: "shared".into(),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    ];
+    let entrypoint = image_task(
+        "entrypoint",
+        &offer,
+        None,
+        &format!("{}:1.0", registry.name("app")),
+    );
+    framework.launch(&offer, vec![shell, entrypoint]).await;
+    let ends = terminal_updates(&mut framework, &["shell", "entrypoint"]).await;
+
+    let shell = &ends["shell"];
+    let out = sandbox_file(&work, shell, &fid, "stdout");
+    let err = sandbox_file(&work, shell, &fid, "stderr");
+    assert_eq!(
+        shell.state,
+        TaskState::TaskFinished as i32,
+        "{:?}\n{out}\n{err}",
+        shell.message
+    );
+    for expected in [
+        "image-var=from-image-env",
+        "hello from the image",
+        "whiteout-applied",
+        "uid=65534",
+        "sandbox=/mnt/mesos/sandbox",
+        "from-the-host",
+        "host-volume-read-only",
+    ] {
+        assert!(
+            out.contains(expected),
+            "missing '{expected}' in:\n{out}\n{err}"
+        );
+    }
+    // namespaces/pid: the executor is the namespace's init and the task one of a handful of
+    // processes (the agent's and the host's are not visible).
+    let pid: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("pid="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let procs: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("procs="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        pid < 10 && procs < 10,
+        "pid={pid} procs={procs}: not a fresh pid namespace"
+    );
+    assert_eq!(
+        sandbox_file(&work, shell, &fid, "shared/out"),
+        "from-task\n"
+    );
+    assert_eq!(
+        sandbox_file(&work, shell, &fid, "in-sandbox"),
+        "sandbox-file\n"
+    );
+    assert!(!host_volume.join("written").exists());
+
+    let entry = &ends["entrypoint"];
+    let out = sandbox_file(&work, entry, &fid, "stdout");
+    assert_eq!(
+        entry.state,
+        TaskState::TaskFinished as i32,
+        "{:?}\n{out}",
+        entry.message
+    );
+    assert!(out.contains("from-image-cmd"), "{out}");
+    assert!(out.contains("\n/work\n"), "WorkingDir not applied:\n{out}");
+    assert!(out.contains("image-var=from-image-env"), "{out}");
+
+    // Both containers shared the image's two layers.
+    assert_eq!(std::fs::read_dir(store.join("layers")).unwrap().count(), 2);
+    assert_no_leaks(&work, &store).await;
+}
+
+/// The legacy `docker save` directory as `--docker_registry`, with the copy backend and
+/// without a pid namespace; an image missing from it fails with Mesos's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_tasks_run_in_images_from_a_docker_save_directory_with_the_copy_backend() {
+    require_tools();
+    let dir = temp_dir("images-local");
+    let archives = dir.join("archives");
+    std::fs::create_dir_all(&archives).unwrap();
+    std::fs::write(
+        archives.join("app:1.0.tar"),
+        docker_save(
+            "app",
+            "1.0",
+            &[busybox_layer(), app_layer()],
+            image_config(),
+        ),
+    )
+    .unwrap();
+    let store = dir.join("store");
+    let (_master, master) = spawn_master(&dir).await;
+    let flags = image_flags(
+        store.to_str().unwrap(),
+        archives.to_str().unwrap(),
+        &[
+            "--isolation=filesystem/linux,docker/runtime",
+            "--image_provisioner_backend=copy",
+        ],
+    );
+    let (_agent, _addr, work) = start_agent(&master, &dir, &flags).await;
+    let mut framework = TestFramework::subscribe(&master, "images-local", false).await;
+    let fid = framework.sub.framework_id.value.clone();
+    let offer = framework.next_offer().await;
+    let ok = image_task(
+        "local",
+        &offer,
+        Some(
+            "cat /data/hello; test -e /etc/removed || echo whiteout-applied; echo image-var=$IMAGE_VAR",
+        ),
+        "app:1.0",
+    );
+    let missing = image_task("missing", &offer, Some("true"), "nothere:1.0");
+    framework.launch(&offer, vec![ok, missing]).await;
+    let ends = terminal_updates(&mut framework, &["local", "missing"]).await;
+    let local = &ends["local"];
+    let out = sandbox_file(&work, local, &fid, "stdout");
+    assert_eq!(
+        local.state,
+        TaskState::TaskFinished as i32,
+        "{:?}\n{out}",
+        local.message
+    );
+    for expected in [
+        "hello from the image",
+        "whiteout-applied",
+        "image-var=from-image-env",
+    ] {
+        assert!(out.contains(expected), "missing '{expected}' in:\n{out}");
+    }
+    let missing = &ends["missing"];
+    assert_eq!(missing.state, TaskState::TaskFailed as i32);
+    assert_eq!(missing.reason, Some(Reason::ContainerLaunchFailed as i32));
+    assert!(
+        missing
+            .message()
+            .contains("Failed to find archive for image 'nothere:1.0'"),
+        "{:?}",
+        missing.message
+    );
+    assert_no_leaks(&work, &store).await;
+}
+
+/// Bad images and registries: each fails its task with REASON_CONTAINER_LAUNCH_FAILED and a
+/// message that says what to fix, stores nothing, leaks nothing, and the agent still runs
+/// tasks. An escaping layer never writes outside its directory (the CVE-2019-0204 class).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_images_and_registries_fail_the_task_and_leave_the_agent_healthy() {
+    require_tools();
+    let dir = temp_dir("images-bad");
+    let registry = Registry::start(&dir).await;
+    registry.push_image("good", "1", &[busybox_layer()], image_config());
+    // A corrupt layer: its blob changed in the registry's storage after the push.
+    let corrupt_layer = {
+        let mut b = tar::Builder::new(Vec::new());
+        append_file(&mut b, "corrupt", 0o644, b"soon corrupt");
+        b.into_inner().unwrap()
+    };
+    registry.push_image(
+        "corrupt",
+        "1",
+        std::slice::from_ref(&corrupt_layer),
+        image_config(),
+    );
+    registry.corrupt_blob(&format!("sha256:{}", sha256_hex(&gzip(&corrupt_layer))));
+    // Layers that try to leave their directory.
+    let victim = dir.join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    let dotdot = {
+        let mut b = tar::Builder::new(Vec::new());
+        append_raw(
+            &mut b,
+            "../../../../../../../../../../tmp/remesos-escaped",
+            b"x",
+        );
+        b.into_inner().unwrap()
+    };
+    registry.push_image("dotdot", "1", &[dotdot], image_config());
+    let symlink = {
+        let mut b = tar::Builder::new(Vec::new());
+        append_symlink(&mut b, "escape", victim.to_str().unwrap());
+        append_file(&mut b, "escape/planted", 0o644, b"x");
+        b.into_inner().unwrap()
+    };
+    registry.push_image("symlink", "1", &[symlink], image_config());
+    // A registry that accepts connections and never answers, one that refuses.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refusing_addr = refusing.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in refusing.incoming().flatten() {
+            let mut stream = stream;
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+
+    let store = dir.join("store");
+    let (_master, master) = spawn_master(&dir).await;
+    let flags = image_flags(
+        store.to_str().unwrap(),
+        &format!("http://{}", registry.addr),
+        &["--isolation=filesystem/linux,docker/runtime"],
+    );
+    let (_agent, agent, work) = start_agent(&master, &dir, &flags).await;
+    let mut framework = TestFramework::subscribe(&master, "images-bad", false).await;
+    let offer = framework.next_offer().await;
+    let mut appc = image_task("appc", &offer, Some("true"), "unused");
+    appc.container
+        .as_mut()
+        .unwrap()
+        .mesos
+        .as_mut()
+        .unwrap()
+        .image = Some(v1::Image {
+        r#type: v1::image::Type::Appc as i32,
+        appc: Some(v1::image::Appc {
+            name: "example.com/app".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let image = |name: &str| format!("{}:1", registry.name(name));
+    let cases = [
+        ("nonexistent", image("nosuchimage"), "404 Not Found"),
+        ("corrupt", image("corrupt"), "is corrupt"),
+        ("dotdot", image("dotdot"), "outside its directory"),
+        ("symlink", image("symlink"), "goes through a symlink"),
+        (
+            "silent",
+            format!("{silent_addr}/app:1"),
+            "did not answer within",
+        ),
+        ("refusing", format!("{refusing_addr}/app:1"), "HTTP 403"),
+        (
+            "badname",
+            "../etc:1".to_string(),
+            "invalid docker image reference",
+        ),
+    ];
+    let mut tasks: Vec<v1::TaskInfo> = cases
+        .iter()
+        .map(|(id, image, _)| image_task(id, &offer, Some("true"), image))
+        .collect();
+    tasks.push(appc);
+    framework.launch(&offer, tasks).await;
+    let mut ids: Vec<&str> = cases.iter().map(|(id, _, _)| *id).collect();
+    ids.push("appc");
+    let ends = terminal_updates(&mut framework, &ids).await;
+    let appc_case = (
+        "appc",
+        String::new(),
+        "Unsupported container image type: APPC",
+    );
+    for (id, _, expected) in cases.iter().chain([&appc_case]) {
+        let status = &ends[*id];
+        assert_eq!(
+            status.state,
+            TaskState::TaskFailed as i32,
+            "{id}: {:?}",
+            status.message
+        );
+        assert_eq!(
+            status.reason,
+            Some(Reason::ContainerLaunchFailed as i32),
+            "{id}"
+        );
+        assert!(
+            status.message().contains(expected),
+            "{id}: {:?}",
+            status.message
+        );
+    }
+    drop(silent);
+    assert!(!Path::new("/tmp/remesos-escaped").exists());
+    assert!(!victim.join("planted").exists());
+    // Nothing of the failed pulls was stored.
+    assert_eq!(std::fs::read_dir(store.join("layers")).unwrap().count(), 0);
+    assert_no_leaks(&work, &store).await;
+
+    // The agent is healthy: it still runs an image task.
+    let offer = framework.next_offer().await;
+    framework
+        .launch(
+            &offer,
+            vec![image_task(
+                "after",
+                &offer,
+                Some("echo still-fine"),
+                &image("good"),
+            )],
+        )
+        .await;
+    let ends = terminal_updates(&mut framework, &["after"]).await;
+    assert_eq!(
+        ends["after"].state,
+        TaskState::TaskFinished as i32,
+        "{:?}",
+        ends["after"].message
+    );
+    let http = remesos::client::HttpClient::default();
+    assert_eq!(
+        http.get(&format!("http://{agent}/health")).await.unwrap().0,
+        200
+    );
+    assert_no_leaks(&work, &store).await;
+}
+
+/// A restarted agent recovers a running image task (its executor kept running, its overlay
+/// rootfs kept mounted) and, once it is killed, unmounts and removes its rootfs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_recovers_a_running_image_task_and_cleans_up_after_it() {
+    require_tools();
+    let dir = temp_dir("images-recover");
+    let archives = dir.join("archives");
+    std::fs::create_dir_all(&archives).unwrap();
+    std::fs::write(
+        archives.join("app:1.0.tar"),
+        docker_save(
+            "app",
+            "1.0",
+            &[busybox_layer(), app_layer()],
+            image_config(),
+        ),
+    )
+    .unwrap();
+    let store = dir.join("store");
+    let (_master, master) = spawn_master(&dir).await;
+    let flags = image_flags(
+        store.to_str().unwrap(),
+        archives.to_str().unwrap(),
+        &[
+            "--isolation=filesystem/linux,docker/runtime",
+            "--image_provisioner_backend=overlay",
+        ],
+    );
+    let (mut agent, _addr, work) = start_agent(&master, &dir, &flags).await;
+    let mut framework = TestFramework::subscribe(&master, "images-recover", true).await;
+    let offer = framework.next_offer().await;
+    let agent_id = offer.agent_id.clone();
+    framework
+        .launch(
+            &offer,
+            vec![image_task("long", &offer, Some("sleep 600"), "app:1.0")],
+        )
+        .await;
+    loop {
+        let status = framework.next_update(Duration::from_secs(60)).await;
+        assert!(
+            status.state != TaskState::TaskFailed as i32,
+            "{:?}",
+            status.message
+        );
+        if status.state == TaskState::TaskRunning as i32 {
+            break;
+        }
+    }
+    agent.kill9();
+    // The overlay rootfs stays mounted in the agent's namespace while the task runs.
+    let provisioner = work.join("provisioner");
+    let rootfs_mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(provisioner.to_str().unwrap())
+    };
+    assert!(rootfs_mounted());
+    let containers = work.join("provisioner/containers");
+    assert_eq!(std::fs::read_dir(&containers).unwrap().count(), 1);
+
+    let (_agent, addr, _) = start_agent(&master, &dir, &flags).await;
+    // Still running after recovery: the rootfs is kept and the task answers a kill.
+    let state = support::registered_agent_state(&addr).await;
+    let running: Vec<_> = state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["executors"].as_array().cloned().unwrap_or_default())
+        .flat_map(|e| e["tasks"].as_array().cloned().unwrap_or_default())
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .collect();
+    assert_eq!(running.len(), 1, "{state}");
+    assert_eq!(std::fs::read_dir(&containers).unwrap().count(), 1);
+    assert!(rootfs_mounted());
+    framework.kill("long", &agent_id).await;
+    let ends = terminal_updates(&mut framework, &["long"]).await;
+    assert_eq!(
+        ends["long"].state,
+        TaskState::TaskKilled as i32,
+        "{:?}",
+        ends["long"].message
+    );
+    assert_no_leaks(&work, &store).await;
+}
+
+/// Mesos refuses image support without the filesystem/linux isolator (and this agent
+/// without docker/runtime, which applies the image's config): the agent does not start.
+#[test]
+fn image_support_requires_the_filesystem_linux_and_docker_runtime_isolators() {
+    let dir = temp_dir("images-flags");
+    let work = format!("--work_dir={}", dir.display());
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--isolation=posix/cpu,posix/mem"],
+            "The 'filesystem/linux' isolator must be enabled for container image support",
+        ),
+        (
+            &["--isolation=filesystem/linux"],
+            "The 'docker/runtime' isolator must be enabled",
+        ),
+        (
+            &[
+                "--isolation=filesystem/linux,docker/runtime",
+                "--launcher=posix",
+            ],
+            "The 'linux' launcher must be used for container image support",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let mut args = vec![
+            "agent",
+            "--master=127.0.0.1:1",
+            &work,
+            "--image_providers=docker",
+        ];
+        args.extend_from_slice(extra);
+        let (status, stderr) = support::run_to_exit(&args, &[]);
+        assert!(!status.success(), "{extra:?} started");
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+    }
+}
