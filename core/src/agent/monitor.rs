@@ -32,7 +32,7 @@ use remesos_proto::v1;
 use super::runtime::AgentHandle;
 use super::{Agent, ExecutorState, isolator};
 use crate::api;
-use crate::security::authorizer::{Action, Authorizer, Object, Principal, Viewer};
+use crate::security::authorizer::{Authorizer, Principal, Viewer};
 
 /// The routes, for the agent's router to put in the read-only realm.
 pub fn routes() -> Router<AgentHandle> {
@@ -54,27 +54,14 @@ struct Entry {
     limits: isolator::Limits,
 }
 
-/// `get_endpoints` on `endpoint`, then the viewer that filters containers (the acl part
-/// provides the check on `main`; this is the one place to take it up).
+/// `get_endpoints` on `endpoint`, then the viewer that filters containers by
+/// `view_containers` (the acl part's check, agent/http.rs).
 fn authorize<'a>(
     authorizer: &'a Authorizer,
     principal: Option<&'a Principal>,
     endpoint: &str,
-) -> Option<ViewContainers<'a>> {
-    authorizer
-        .is_allowed(Action::GetEndpoint, principal, Object::Value(endpoint))
-        .then(|| ViewContainers(authorizer.viewer(principal)))
-}
-
-/// `view_containers` per container.
-struct ViewContainers<'a>(Viewer<'a>);
-
-impl ViewContainers<'_> {
-    fn container(&self, executor: &v1::ExecutorInfo, framework: &v1::FrameworkInfo) -> bool {
-        // Until the authorizer knows `view_containers`: `view_executors`, on the same
-        // object (the executor's user, else its framework's).
-        self.0.executor(executor, framework)
-    }
+) -> Option<Viewer<'a>> {
+    super::http::authorize_containers_endpoint(authorizer, principal, endpoint).ok()
 }
 
 /// Which containers `/containers` was asked for.
