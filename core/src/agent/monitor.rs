@@ -75,7 +75,7 @@ struct Select {
 impl Select {
     /// Mesos's rule: `container_id` alone, `framework_id` alone, or `framework_id` with
     /// `executor_id`.
-    fn parse(query: &HashMap<String, String>) -> Result<Select, Response> {
+    fn parse(query: &HashMap<String, String>) -> Result<Select, Box<Response>> {
         let select = Select {
             container_id: query.get("container_id").cloned(),
             framework_id: query.get("framework_id").cloned(),
@@ -87,11 +87,11 @@ impl Select {
                 && select.executor_id.is_some()
                 && select.framework_id.is_none());
         if bad {
-            return Err(api::error(
+            return Err(Box::new(api::error(
                 StatusCode::BAD_REQUEST,
                 "Supported query parameters are container_id only, framework_id only, or \
                  executor_id and framework_id only",
-            ));
+            )));
         }
         Ok(select)
     }
@@ -227,7 +227,7 @@ async fn containers(
 ) -> Response {
     let select = match Select::parse(&query) {
         Ok(select) => select,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match with_usage(&agent, &method, principal(caller), "/containers", select).await {
         Ok(rows) => api::json_ok(&Value::Array(
