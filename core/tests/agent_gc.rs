@@ -193,14 +193,7 @@ fn meta_executor_dir(
     framework: &v1::FrameworkId,
     task: &str,
 ) -> PathBuf {
-    work_dir
-        .join("meta")
-        .join("slaves")
-        .join(&agent.value)
-        .join("frameworks")
-        .join(&framework.value)
-        .join("executors")
-        .join(task)
+    executor_dir(&work_dir.join("meta"), agent, framework, task)
 }
 
 /// Issue 16's test: sandboxes fill a small filesystem, the oldest go first, the running

@@ -32,7 +32,7 @@ use remesos_proto::v1;
 use super::runtime::AgentHandle;
 use super::{Agent, ExecutorState, isolator};
 use crate::api;
-use crate::security::authorizer::{Action, Authorizer, Object, Principal, Viewer};
+use crate::security::authorizer::{Authorizer, Principal, Viewer};
 
 /// The routes, for the agent's router to put in the read-only realm.
 pub fn routes() -> Router<AgentHandle> {
@@ -54,27 +54,14 @@ struct Entry {
     limits: isolator::Limits,
 }
 
-/// `get_endpoints` on `endpoint`, then the viewer that filters containers (the acl part
-/// provides the check on `main`; this is the one place to take it up).
+/// `get_endpoints` on `endpoint`, then the viewer that filters containers by
+/// `view_containers` (the acl part's check, agent/http.rs).
 fn authorize<'a>(
     authorizer: &'a Authorizer,
     principal: Option<&'a Principal>,
     endpoint: &str,
-) -> Option<ViewContainers<'a>> {
-    authorizer
-        .is_allowed(Action::GetEndpoint, principal, Object::Value(endpoint))
-        .then(|| ViewContainers(authorizer.viewer(principal)))
-}
-
-/// `view_containers` per container.
-struct ViewContainers<'a>(Viewer<'a>);
-
-impl ViewContainers<'_> {
-    fn container(&self, executor: &v1::ExecutorInfo, framework: &v1::FrameworkInfo) -> bool {
-        // Until the authorizer knows `view_containers`: `view_executors`, on the same
-        // object (the executor's user, else its framework's).
-        self.0.executor(executor, framework)
-    }
+) -> Option<Viewer<'a>> {
+    super::http::authorize_containers_endpoint(authorizer, principal, endpoint).ok()
 }
 
 /// Which containers `/containers` was asked for.
@@ -88,7 +75,7 @@ struct Select {
 impl Select {
     /// Mesos's rule: `container_id` alone, `framework_id` alone, or `framework_id` with
     /// `executor_id`.
-    fn parse(query: &HashMap<String, String>) -> Result<Select, Response> {
+    fn parse(query: &HashMap<String, String>) -> Result<Select, Box<Response>> {
         let select = Select {
             container_id: query.get("container_id").cloned(),
             framework_id: query.get("framework_id").cloned(),
@@ -100,11 +87,11 @@ impl Select {
                 && select.executor_id.is_some()
                 && select.framework_id.is_none());
         if bad {
-            return Err(api::error(
+            return Err(Box::new(api::error(
                 StatusCode::BAD_REQUEST,
                 "Supported query parameters are container_id only, framework_id only, or \
                  executor_id and framework_id only",
-            ));
+            )));
         }
         Ok(select)
     }
@@ -240,7 +227,7 @@ async fn containers(
 ) -> Response {
     let select = match Select::parse(&query) {
         Ok(select) => select,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match with_usage(&agent, &method, principal(caller), "/containers", select).await {
         Ok(rows) => api::json_ok(&Value::Array(

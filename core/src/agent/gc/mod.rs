@@ -288,11 +288,7 @@ impl Agent {
             .join("frameworks")
             .join(&framework);
         let meta = paths::meta_framework_dir(wd, &agent, &framework);
-        for path in [work, meta] {
-            if self.gc.unschedule(&path) {
-                tracing::info!(path = %path.display(), "unscheduled from garbage collection");
-            }
-        }
+        self.unschedule([work, meta]);
     }
 
     /// An executor is launched again under its old id: its directories stay (its old runs
@@ -304,7 +300,11 @@ impl Agent {
         let wd = &self.config.work_dir;
         let work = paths::executor_dir(wd, &agent, &key.framework, &key.executor);
         let meta = paths::meta_executor_dir(wd, &agent, &key.framework, &key.executor);
-        for path in [work, meta] {
+        self.unschedule([work, meta]);
+    }
+
+    fn unschedule(&mut self, paths: [PathBuf; 2]) {
+        for path in paths {
             if self.gc.unschedule(&path) {
                 tracing::info!(path = %path.display(), "unscheduled from garbage collection");
             }

@@ -109,10 +109,10 @@ fn unlink_latest(path: &Path) {
         return;
     }
     let latest = runs.join("latest");
-    if std::fs::read_link(&latest).is_ok_and(|target| target.as_os_str() == run) {
-        if let Err(e) = std::fs::remove_file(&latest) {
-            tracing::warn!(path = %latest.display(), error = %e, "failed to remove a link to a removed run");
-        }
+    if std::fs::read_link(&latest).is_ok_and(|target| target.as_os_str() == run)
+        && let Err(e) = std::fs::remove_file(&latest)
+    {
+        tracing::warn!(path = %latest.display(), error = %e, "failed to remove a link to a removed run");
     }
 }
 
