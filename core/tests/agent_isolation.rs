@@ -9,8 +9,8 @@
 )]
 
 mod support;
+use support::temp_dir;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
@@ -18,13 +18,6 @@ use remesos_proto::v1;
 use serde_json::Value;
 use support::{TestFramework, command_task, free_port, operator_call, spawn_agent, spawn_master};
 use v1::TaskState;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("remesos-{name}-{}", free_port()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 async fn read_file(agent: &str, path: &str) -> String {
     let (status, body) = operator_call(

@@ -9,6 +9,7 @@
 )]
 
 mod support;
+use support::temp_dir;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,13 +18,6 @@ use std::time::{Duration, Instant};
 use remesos_proto::v1;
 use support::{Daemon, TestFramework, command_task, free_port, spawn_agent, spawn_master};
 use v1::TaskState;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("remesos-{name}-{}", free_port()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))

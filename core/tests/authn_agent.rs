@@ -17,9 +17,10 @@
 )]
 
 mod support;
+use support::temp_dir;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine;
@@ -32,13 +33,6 @@ use v1::TaskState;
 
 const KEY: &str = "an agent's executor key, 32+ bytes long";
 const CREDENTIALS: &str = r#"{"credentials": [{"principal": "ops", "secret": "s3cret-ops"}]}"#;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("remesos-{name}-{}", free_port()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);

@@ -19,6 +19,7 @@
 )]
 
 mod support;
+use support::temp_dir;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,13 +70,6 @@ fn ensure_docker() {
         .status()
         .unwrap();
     assert!(status.success(), "{} failed", script.display());
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("remesos-docker-{name}-{}", free_port()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The `mesos-*` containers dockerd has, running or not.

@@ -18,6 +18,7 @@
 #[path = "support/images.rs"]
 mod images;
 mod support;
+use support::temp_dir;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -43,13 +44,6 @@ fn require_tools() {
             "mesos_images needs {path}: apt-get install -y {package} (tests/run.sh e2e_prepare does)"
         );
     }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("remesos-{name}-{}", free_port()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 // ---------------------------------------------------------------------------------------

@@ -161,6 +161,16 @@ impl Daemon {
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released).
+/// A fresh, empty directory under the system's temp dir, named after `name` and a free port
+/// (so parallel tests never share one). Left behind for inspection; tests remove what they
+/// mount in it.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("remesos-{name}-{}", free_port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
