@@ -19,6 +19,15 @@ use serde_json::Value;
 use support::{TestFramework, command_task, free_port, operator_call, spawn_agent, spawn_master};
 use v1::TaskState;
 
+/// GET `http://{agent}{path}`: the status and the body as JSON (as a JSON string when it is
+/// not JSON).
+async fn get_json(agent: &str, path: impl AsRef<str>) -> (u16, Value) {
+    let url = format!("http://{agent}{}", path.as_ref());
+    let (status, _, body) = support::raw_request("GET", &url, &[], vec![]).await;
+    let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    (status, json)
+}
+
 async fn read_file(agent: &str, path: &str) -> String {
     let (status, body) = operator_call(
         agent,
@@ -144,6 +153,61 @@ async fn fetched_uris_files_api_and_usage_on_a_real_agent() {
     assert!(stats["processes"].as_u64().unwrap() >= 2, "{stats}");
     assert!(stats["mem_rss_bytes"].as_u64().unwrap() > 0, "{stats}");
     assert_eq!(stats["mem_limit_bytes"], (64u64 << 20), "{stats}");
+    let container_id = sleeper["container_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The same executor on the monitoring endpoints, in Mesos's shapes (agent/monitor.rs).
+    for path in ["/monitor/statistics", "/monitor/statistics.json"] {
+        let (status, body) = get_json(&agent, path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let entry = body
+            .as_array()
+            .unwrap_or_else(|| panic!("{path}: not an array: {body}"))
+            .iter()
+            .find(|e| e["executor_id"] == "sleeper")
+            .unwrap_or_else(|| panic!("{path}: no sleeper: {body}"));
+        assert_eq!(entry["framework_id"], fid.as_str(), "{entry}");
+        assert!(
+            entry["statistics"]["timestamp"].as_f64().is_some(),
+            "{entry}"
+        );
+        assert_eq!(
+            entry["statistics"]["mem_limit_bytes"],
+            (64u64 << 20),
+            "{entry}"
+        );
+    }
+    let (status, body) = get_json(&agent, format!("/containers?container_id={container_id}")).await;
+    assert_eq!(status, 200, "{body}");
+    let only = body.as_array().unwrap();
+    assert_eq!(only.len(), 1, "{body}");
+    assert_eq!(only[0]["container_id"], container_id.as_str(), "{body}");
+    assert_eq!(only[0]["executor_id"], "sleeper", "{body}");
+    assert!(
+        only[0]["statistics"]["processes"].as_u64().unwrap() >= 2,
+        "{body}"
+    );
+    let (status, body) = get_json(
+        &agent,
+        format!("/containers?framework_id={fid}&executor_id=sleeper"),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{body}"
+    );
+    let (status, body) = get_json(&agent, "/containers?framework_id=no-such-framework").await;
+    assert_eq!(
+        (status, body.as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{body}"
+    );
+    // An executor id without its framework is Mesos's 400.
+    let (status, body) = get_json(&agent, "/containers?executor_id=sleeper").await;
+    assert_eq!(status, 400, "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
