@@ -38,7 +38,9 @@ stop_dockerd() {
     kill "$dockerd_pid" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$dockerd_pid" 2>/dev/null || true
-    rm -rf "$dockerd_dir"
+    # dockerd leaves its default network namespace mounted under exec-root.
+    umount "$dockerd_dir"/exec/netns/* 2>/dev/null || true
+    rm -rf "$dockerd_dir" || true
 }
 trap 'rm -f "$log"; stop_dockerd' EXIT
 status=0
@@ -90,7 +92,7 @@ start_image_registry() {
     /usr/bin/docker-registry serve "$storage/config.yml" >"$storage/registry.log" 2>&1 &
     registry_pid=$! registry_storage=$storage
     # Keeps the suite's own cleanup (the log) and adds the registry's.
-    trap 'kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; rm -rf "$registry_storage"; rm -f "$log"; stop_dockerd' EXIT
+    trap 'kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null || true; rm -rf "$registry_storage"; rm -f "$log"; stop_dockerd' EXIT
     for _ in $(seq 1 100); do
         curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break
         sleep 0.1
