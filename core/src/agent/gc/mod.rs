@@ -253,15 +253,9 @@ impl Agent {
         framework_id: &str,
         times: Option<(Option<f64>, Option<f64>)>,
     ) {
-        let (Some(agent), Ok(framework)) = (self.gc_agent_id(), FrameworkId::new(framework_id))
-        else {
+        let Some((work, meta)) = self.framework_dirs(framework_id) else {
             return;
         };
-        let wd = &self.config.work_dir;
-        let work = paths::slave_dir(wd, &agent)
-            .join("frameworks")
-            .join(&framework);
-        let meta = paths::meta_framework_dir(wd, &agent, &framework);
         match times {
             None => {
                 self.garbage_collect(now, work, vec![], None);
@@ -277,17 +271,23 @@ impl Agent {
         }
     }
 
-    /// A framework comes back to this agent: its directories stay (Mesos's `Slave::run`).
-    pub(super) fn unschedule_framework(&mut self, framework_id: &str) {
-        let (Some(agent), Ok(framework)) = (self.gc_agent_id(), FrameworkId::new(framework_id))
-        else {
-            return;
-        };
+    /// A framework's work and `meta/` directories on this agent; `None` before the agent
+    /// has an id or for an id that is not a valid framework id (no path is built from it).
+    fn framework_dirs(&self, framework_id: &str) -> Option<(PathBuf, PathBuf)> {
+        let agent = self.gc_agent_id()?;
+        let framework = FrameworkId::new(framework_id).ok()?;
         let wd = &self.config.work_dir;
         let work = paths::slave_dir(wd, &agent)
             .join("frameworks")
             .join(&framework);
-        let meta = paths::meta_framework_dir(wd, &agent, &framework);
+        Some((work, paths::meta_framework_dir(wd, &agent, &framework)))
+    }
+
+    /// A framework comes back to this agent: its directories stay (Mesos's `Slave::run`).
+    pub(super) fn unschedule_framework(&mut self, framework_id: &str) {
+        let Some((work, meta)) = self.framework_dirs(framework_id) else {
+            return;
+        };
         self.unschedule([work, meta]);
     }
 
