@@ -41,13 +41,14 @@ impl Drop for TempDir {
     }
 }
 
-fn spawn_master(env: &[(String, String)], work: &Path) -> (Daemon, String) {
+fn spawn_master(env: &[(String, String)], work: &Path, flags: &[String]) -> (Daemon, String) {
     let port = free_port();
     let daemon = Daemon(
         Command::new(env!("CARGO_BIN_EXE_remesos"))
             .args(["master", "--ip=127.0.0.1", &format!("--port={port}")])
             .arg(format!("--work_dir={}", work.join("master").display()))
             .args(["--allocation_interval=100ms", "--quiet"])
+            .args(flags)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .spawn()
@@ -56,7 +57,12 @@ fn spawn_master(env: &[(String, String)], work: &Path) -> (Daemon, String) {
     (daemon, format!("127.0.0.1:{port}"))
 }
 
-fn spawn_agent(env: &[(String, String)], master: &str, work: &Path) -> (Daemon, String) {
+fn spawn_agent(
+    env: &[(String, String)],
+    master: &str,
+    work: &Path,
+    flags: &[String],
+) -> (Daemon, String) {
     let port = free_port();
     let daemon = Daemon(
         Command::new(env!("CARGO_BIN_EXE_remesos"))
@@ -68,6 +74,7 @@ fn spawn_agent(env: &[(String, String)], master: &str, work: &Path) -> (Daemon, 
                 "--registration_backoff_factor=100ms",
                 "--hostname=localhost",
             ])
+            .args(flags)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .spawn()
@@ -142,7 +149,7 @@ fn mutual_tls_runs_a_task_and_refuses_plain_certless_and_untrusting_clients() {
     let pki = Pki::make("mtls");
     let work = TempDir::new("mtls-work");
     let daemon_env = pki.env("daemon", &[("LIBPROCESS_SSL_REQUIRE_CLIENT_CERT", "true")]);
-    let (_master, master) = spawn_master(&daemon_env, &work.0);
+    let (_master, master) = spawn_master(&daemon_env, &work.0, &[]);
     let (cacert, cert, key) = (
         pki.path("ca.pem"),
         pki.path("client.pem"),
@@ -152,7 +159,7 @@ fn mutual_tls_runs_a_task_and_refuses_plain_certless_and_untrusting_clients() {
     wait_for("the master did not serve https", || {
         curl(&format!("https://{master}/health"), &with_cert).0 == Some(0)
     });
-    let (_agent, agent) = spawn_agent(&daemon_env, &master, &work.0);
+    let (_agent, agent) = spawn_agent(&daemon_env, &master, &work.0, &[]);
     wait_for("the agent did not register over TLS", || {
         let (code, body) = curl(&format!("https://{master}/master/state"), &with_cert);
         code == Some(0)
@@ -203,7 +210,7 @@ fn downgrade_serves_plain_and_tls_clients_on_one_port() {
     let pki = Pki::make("downgrade");
     let work = TempDir::new("downgrade-work");
     let env = pki.env("daemon", &[("LIBPROCESS_SSL_SUPPORT_DOWNGRADE", "true")]);
-    let (_master, master) = spawn_master(&env, &work.0);
+    let (_master, master) = spawn_master(&env, &work.0, &[]);
     let cacert = pki.path("ca.pem");
     wait_for("the master did not serve https", || {
         curl(&format!("https://{master}/health"), &["--cacert", &cacert]).0 == Some(0)
@@ -257,5 +264,103 @@ fn a_daemon_with_tls_it_cannot_honour_stops() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{stderr}");
         assert!(stderr.contains(expected), "{expected} not in: {stderr}");
+    }
+}
+
+/// An early refusal reaches the client: a POST whose 401 is decided from its headers
+/// (a Bearer token signed with another key on the agent's executor API; a wrong password
+/// on the master's operator API) is answered with the 401 and its challenge every time,
+/// over TLS (where curl speaks HTTP/2) and plain HTTP/1.1. The server answers before
+/// reading the JSON body; with the body dropped unread, h2 reset the stream and curl
+/// reported "Stream error in the HTTP/2 framing layer" (exit 92) on the first request,
+/// the "no reply" of secure_cluster.rs. Regression test for that (api/serve.rs drains).
+#[test]
+fn an_early_401_with_the_body_unread_reaches_the_client_over_tls_and_plain_http() {
+    let pki = Pki::make("early-401");
+    let work = TempDir::new("early-401-work");
+    let env = pki.env("daemon", &[("LIBPROCESS_SSL_SUPPORT_DOWNGRADE", "true")]);
+    let credentials = work.0.join("credentials.json");
+    std::fs::write(
+        &credentials,
+        r#"{"credentials": [{"principal": "alice", "secret": "alice-secret"}]}"#,
+    )
+    .unwrap();
+    let key = work.0.join("jwt.key");
+    std::fs::write(&key, "the agent's key for executor tokens, 32 bytes+").unwrap();
+    let master_flags = [
+        "--authenticate_http_readwrite".to_string(),
+        format!("--credentials={}", credentials.display()),
+    ];
+    let (_master, master) = spawn_master(&env, &work.0, &master_flags);
+    let cacert = pki.path("ca.pem");
+    wait_for("the master did not serve https", || {
+        curl(&format!("https://{master}/health"), &["--cacert", &cacert]).0 == Some(0)
+    });
+    // Mesos's agent wants the basic authenticator's credentials beside the key.
+    let agent_flags = [
+        "--authenticate_http_executors".to_string(),
+        format!("--jwt_secret_key={}", key.display()),
+        format!("--http_credentials={}", credentials.display()),
+    ];
+    let (_agent, agent) = spawn_agent(&env, &master, &work.0, &agent_flags);
+    wait_for("the agent did not serve https", || {
+        curl(&format!("https://{agent}/health"), &["--cacert", &cacert]).0 == Some(0)
+    });
+
+    let claims: remesos::security::jwt::Claims = [
+        ("fid", "a-framework"),
+        ("eid", "an-executor"),
+        ("cid", "a-container"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let other_key =
+        remesos::security::jwt::JwtKey::new(b"not the agent's key, 32 bytes or more").unwrap();
+    let forged = format!(
+        "Authorization: Bearer {}",
+        remesos::security::jwt::create(&other_key, &claims)
+    );
+    let executor_call = support::message_call("a-framework", "an-executor");
+    let operator_call = r#"{"type": "GET_HEALTH"}"#;
+    let cases = [
+        (
+            format!("https://{agent}/api/v1/executor"),
+            vec!["--cacert", &cacert, "-H", &forged, "-d", &executor_call],
+            r#"bearer realm="mesos-agent-executor""#,
+        ),
+        (
+            format!("http://{agent}/api/v1/executor"),
+            vec!["-H", &forged, "-d", &executor_call],
+            r#"bearer realm="mesos-agent-executor""#,
+        ),
+        (
+            format!("https://{master}/api/v1"),
+            vec![
+                "--cacert",
+                &cacert,
+                "-u",
+                "alice:wrong",
+                "-d",
+                operator_call,
+            ],
+            r#"www-authenticate: basic realm="mesos-master-readwrite""#,
+        ),
+    ];
+    for (url, args, challenge) in &cases {
+        let mut args = args.clone();
+        args.extend(["-i", "-H", "Content-Type: application/json"]);
+        for attempt in 0..50 {
+            let (code, reply) = curl(url, &args);
+            assert_eq!(code, Some(0), "{url}, attempt {attempt}: {reply}");
+            let reply = reply.to_lowercase();
+            // curl takes HTTP/2 where TLS offers it (ALPN), HTTP/1.1 in plain.
+            let status = reply.split("\r\n").next().unwrap_or_default();
+            assert!(
+                (status == "http/2 401 " || status == "http/1.1 401 unauthorized")
+                    && reply.contains(challenge),
+                "{url}, attempt {attempt}: {reply}"
+            );
+        }
     }
 }

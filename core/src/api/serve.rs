@@ -389,16 +389,25 @@ async fn serve_connection<I>(
     let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
         let app = app.clone();
         async move {
-            let mut request = request.map(Body::new);
+            let (parts, body) = request.into_parts();
+            let body = Arc::new(std::sync::Mutex::new(body));
+            let mut request = Request::from_parts(parts, Body::new(SharedBody(body.clone())));
             // The peer's address, as axum's `ConnectInfo`: the agent's executor
             // API serves its own host only (agent/http.rs).
             request
                 .extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
-            if is_overflow && !is_health(request.uri().path()) {
-                return Ok::<_, std::convert::Infallible>(too_many_connections());
-            }
-            app.oneshot(request).await
+            let response = if is_overflow && !is_health(request.uri().path()) {
+                drop(request);
+                too_many_connections()
+            } else {
+                match app.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(infallible) => match infallible {},
+                }
+            };
+            drain_unread_body(body).await;
+            Ok::<_, std::convert::Infallible>(response)
         }
     });
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
@@ -413,6 +422,77 @@ async fn serve_connection<I>(
         _ = stop.wait_for(|stop| *stop) => conn.as_mut().graceful_shutdown(),
     }
     let _ = conn.await;
+}
+
+/// The request body as the app sees it: the connection keeps a second handle so that
+/// it can read what the app left unread ([`drain_unread_body`]). A `std::sync::Mutex`
+/// because it is only held inside one `poll_frame`, never across an `.await`.
+struct SharedBody(Arc<std::sync::Mutex<hyper::body::Incoming>>);
+
+impl hyper::body::Body for SharedBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let mut body = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        std::pin::Pin::new(&mut *body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).size_hint()
+    }
+}
+
+/// How much of a request body the server reads, after the app answered without it,
+/// before it sends the answer ([`drain_unread_body`]); and for how long.
+const DRAIN_LIMIT: u64 = 64 * 1024;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Reads (and drops) what the app left unread of a request body, at most [`DRAIN_LIMIT`]
+/// bytes within [`DRAIN_TIMEOUT`], before the response goes out: an early answer (401 from
+/// the headers, 413, 503) must reach a client that is still sending its body.
+///
+/// Without this, over HTTP/2 the dropped body made h2 reset the stream (`RST_STREAM`),
+/// and curl (7.88) reported "Stream error in the HTTP/2 framing layer" instead of the
+/// 401; over HTTP/1 hyper closed the connection with the body unread, and a close with
+/// unread bytes makes the kernel send a RST that can discard the answer at the client
+/// (the "lingering close" Apache httpd does). A body the app still holds (a stream it
+/// reads in a task) is left alone; a body declared larger than the limit is not waited
+/// for (that client loses the early answer rather than the server reading without bound).
+async fn drain_unread_body(body: Arc<std::sync::Mutex<hyper::body::Incoming>>) {
+    use http_body_util::BodyExt;
+    use hyper::body::Body as _;
+    let Ok(body) = Arc::try_unwrap(body) else {
+        return;
+    };
+    let mut body = body.into_inner().unwrap_or_else(|e| e.into_inner());
+    if body.is_end_stream() || body.size_hint().lower() > DRAIN_LIMIT {
+        return;
+    }
+    let drain = async {
+        let mut read = 0u64;
+        while read <= DRAIN_LIMIT {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        read = read.saturating_add(data.len() as u64);
+                    }
+                }
+                Some(Err(_)) | None => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
 }
 
 fn is_health(path: &str) -> bool {
