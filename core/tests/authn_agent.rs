@@ -262,16 +262,21 @@ async fn executors_run_with_their_own_tokens_and_no_other_token_acts_for_them() 
     let (_master, master) = spawn_master(&dir).await;
     let key = write(&dir, "jwt.key", KEY);
     let credentials = write(&dir, "credentials.json", CREDENTIALS);
+    // ACLs that decide nothing (every principal gets `permissive`): only a token is refused.
+    let acls = write(&dir, "acls.json", r#"{"permissive": true}"#);
     let port = free_port();
     let agent = format!("127.0.0.1:{port}");
     let work_dir = dir.join("agent");
     let flags = vec![
         "--authenticate_http_executors".to_string(),
+        "--authenticate_http_readonly".to_string(),
         format!("--jwt_secret_key={key}"),
         format!("--http_credentials={credentials}"),
+        format!("--acls={acls}"),
     ];
+    let ops = basic("ops", "s3cret-ops");
     let mut agent_daemon = spawn_agent_logged(&master, port, &work_dir, &flags, None);
-    registered(&agent, None).await;
+    registered(&agent, Some(&ops)).await;
 
     let mut framework = TestFramework::subscribe(&master, "tokens", true).await;
     let fid = framework.sub.framework_id.clone();
@@ -334,6 +339,27 @@ async fn executors_run_with_their_own_tokens_and_no_other_token_acts_for_them() 
     assert_eq!(claims["eid"], "cmd");
     assert!(claims["cid"].as_str().is_some_and(|c| !c.is_empty()));
     assert!(claims.get("exp").is_none());
+
+    // A token also opens the agent's read-only realm (`basic,jwt`, as Mesos built with SSL),
+    // but it is no principal: Mesos's local authorizer gives a subject with claims and no
+    // value a rejecting approver for every action but the nested-container ones
+    // (src/authorizer/local/authorizer.cpp `getApprover`), where ops gets `permissive`.
+    let bearer = format!("Bearer {cmd_token}");
+    for path in ["/metrics/snapshot", "/flags", "/containers"] {
+        let url = format!("http://{agent}{path}");
+        assert_eq!(get(&url, Some(&ops)).await.0, 200, "{path}");
+        assert_eq!(get(&url, Some(&bearer)).await.0, 403, "{path}");
+    }
+    let frameworks = |body: &str| {
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["frameworks"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let state = format!("http://{agent}/state");
+    let (status, _, body) = get(&state, Some(&ops)).await;
+    assert_eq!((status, frameworks(&body)), (200, 1), "{body}");
+    let (status, _, body) = get(&state, Some(&bearer)).await;
+    assert_eq!((status, frameworks(&body)), (200, 0), "{body}");
 
     let executor_api = format!("http://{agent}/api/v1/executor");
     let to_group = message_call(&fid.value, "group-executor");
@@ -402,7 +428,7 @@ async fn executors_run_with_their_own_tokens_and_no_other_token_acts_for_them() 
     drop(agent_daemon);
     let log = dir.join("agent-restarted.log");
     let _agent_daemon = spawn_agent_logged(&master, port, &work_dir, &flags, Some(&log));
-    registered(&agent, None).await;
+    registered(&agent, Some(&ops)).await;
     // Both executors resubscribed, authenticated by their tokens, before anything is killed.
     let text = wait_for_log_count(&log, "executor subscribed", 2).await;
     assert!(

@@ -27,6 +27,9 @@
 //! A request that passes carries who made it in its extensions: the [`Principal`] of Basic
 //! (the shared seam), or the token's [`Claims`]. The executor API then checks that the
 //! claims name the calling executor (agent/executor_api.rs, Mesos's `verifyExecutorClaims`).
+//! Elsewhere a token is no principal: with `--acls` the authorizer denies it every action it
+//! decides, as Mesos's local authorizer denies a subject with claims and no value
+//! (security/authorizer.rs, `Subject::Executor`); without `--acls` it is allowed, as anyone.
 
 use std::sync::Arc;
 

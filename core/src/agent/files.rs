@@ -43,7 +43,7 @@ use axum::routing::get;
 use bytes::Bytes;
 
 use super::beneath;
-use crate::security::authorizer::{Action, Authorizer, Object, Principal};
+use crate::security::authorizer::{Action, Authorizer, Object, Subject};
 
 /// Mesos caps one read at 16 pages (`files.cpp`).
 pub fn max_read_length() -> u64 {
@@ -235,16 +235,16 @@ impl Files {
         }
     }
 
-    /// Whether `principal` may read `path` (`access_sandboxes` on its owner).
-    pub fn may_access(
+    /// Whether `subject` may read `path` (`access_sandboxes` on its owner).
+    pub fn may_access<'s>(
         &self,
         authorizer: &Authorizer,
-        principal: Option<&Principal>,
+        subject: impl Into<Subject<'s>>,
         path: &str,
     ) -> bool {
         match self.owner(path) {
             Some(user) => {
-                authorizer.is_allowed(Action::AccessSandbox, principal, Object::Value(user))
+                authorizer.is_allowed(Action::AccessSandbox, subject, Object::Value(user))
             }
             None => true,
         }
@@ -628,8 +628,8 @@ pub struct FilesState {
     authorizer: Arc<Authorizer>,
 }
 
-/// The request's authenticated principal (absent when authentication is off).
-type Caller = Option<axum::Extension<Principal>>;
+/// Who made the request: a principal, an executor's token, or nobody (authentication off).
+type Caller = crate::security::authorizer::Requester;
 
 /// The `/files/*` routes (and their legacy `*.json` aliases) over `files`, open to all.
 pub fn routes(files: SharedFiles) -> Router {
@@ -661,8 +661,7 @@ async fn with_access<T: Send + 'static>(
 ) -> Result<T, FilesError> {
     let authorizer = state.authorizer.clone();
     with_files(state.files, move |files| {
-        let principal = caller.as_ref().map(|p| &p.0);
-        if !files.may_access(&authorizer, principal, &path) {
+        if !files.may_access(&authorizer, caller.subject(), &path) {
             return Err(FilesError::Forbidden);
         }
         work(files, &path)
@@ -814,11 +813,10 @@ async fn download(
 }
 
 async fn debug(State(state): State<FilesState>, caller: Caller, Query(params): Params) -> Response {
-    let principal = caller.as_ref().map(|p| &p.0);
     let endpoint = Object::Value("/files/debug");
     if !state
         .authorizer
-        .is_allowed(Action::GetEndpoint, principal, endpoint)
+        .is_allowed(Action::GetEndpoint, caller.subject(), endpoint)
     {
         return FilesError::Forbidden.into_response();
     }

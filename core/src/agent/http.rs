@@ -37,14 +37,10 @@ use crate::api;
 use crate::common::json::{attributes_json, task_json};
 use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
-use crate::security::authorizer::{Action, Authorizer, Object, Principal, Viewer};
+use crate::security::authorizer::{Action, Authorizer, Object, Requester, Subject, Viewer};
 
-/// The request's authenticated principal (absent when authentication is off).
-type Who = Option<axum::Extension<Principal>>;
-
-fn principal(caller: &Who) -> Option<Principal> {
-    caller.as_ref().map(|p| p.0.clone())
-}
+/// Who made the request: a principal, an executor's token, or nobody (authentication off).
+type Who = Requester;
 
 /// The agent's routes, each in the realm Mesos's agent puts it in (agent/authn.rs): the
 /// executor API, the operator API (read-write), `/state`, `/flags`, `/metrics/snapshot` and
@@ -69,10 +65,7 @@ pub fn router(
                          body: Bytes| {
         let files = api_files.clone();
         let authorizer = api_authorizer.clone();
-        async move {
-            let who = principal(&caller);
-            operator_api(agent, files, (authorizer, who), method, headers, body).await
-        }
+        async move { operator_api(agent, files, (authorizer, caller), method, headers, body).await }
     };
     let executor = Router::new()
         .route("/api/v1/executor", any(executor_api))
@@ -262,7 +255,7 @@ impl Drop for ExecutorStream {
 async fn operator_api(
     agent: AgentHandle,
     files: super::files::SharedFiles,
-    (authorizer, who): (std::sync::Arc<Authorizer>, Option<Principal>),
+    (authorizer, who): (std::sync::Arc<Authorizer>, Requester),
     method: Method,
     headers: HeaderMap,
     body: Bytes,
@@ -291,7 +284,7 @@ async fn operator_api(
             });
             api::ok(accept, &r)
         }
-        Some(CallType::GetFlags) if !authorizer.viewer(who.as_ref()).flags() => {
+        Some(CallType::GetFlags) if !authorizer.viewer(who.subject()).flags() => {
             StatusCode::FORBIDDEN.into_response()
         }
         Some(CallType::GetFlags) => match agent.read(|a| a.config.flags.clone()).await {
@@ -327,7 +320,7 @@ async fn operator_api(
         Some(CallType::GetState) => {
             read_response(&agent, accept, move |a| {
                 let mut r = response(RespType::GetState);
-                let v = a.config.authorizer.viewer(who.as_ref());
+                let v = a.config.authorizer.viewer(who.subject());
                 r.get_state = Some(v1::agent::response::GetState {
                     get_tasks: Some(get_tasks(a, v)),
                     get_executors: Some(get_executors(a, v)),
@@ -340,7 +333,7 @@ async fn operator_api(
         Some(CallType::GetTasks) => {
             read_response(&agent, accept, move |a| {
                 let mut r = response(RespType::GetTasks);
-                r.get_tasks = Some(get_tasks(a, a.config.authorizer.viewer(who.as_ref())));
+                r.get_tasks = Some(get_tasks(a, a.config.authorizer.viewer(who.subject())));
                 r
             })
             .await
@@ -348,7 +341,7 @@ async fn operator_api(
         Some(CallType::GetExecutors) => {
             read_response(&agent, accept, move |a| {
                 let mut r = response(RespType::GetExecutors);
-                r.get_executors = Some(get_executors(a, a.config.authorizer.viewer(who.as_ref())));
+                r.get_executors = Some(get_executors(a, a.config.authorizer.viewer(who.subject())));
                 r
             })
             .await
@@ -357,7 +350,7 @@ async fn operator_api(
             read_response(&agent, accept, move |a| {
                 let mut r = response(RespType::GetFrameworks);
                 r.get_frameworks =
-                    Some(get_frameworks(a, a.config.authorizer.viewer(who.as_ref())));
+                    Some(get_frameworks(a, a.config.authorizer.viewer(who.subject())));
                 r
             })
             .await
@@ -380,7 +373,7 @@ async fn operator_api(
             // `view_containers` per container (Mesos's `Http::getContainers`); the
             // authorizer is the agent's, read with its state.
             let snapshot =
-                move |a: &Agent| containers_snapshot(a, a.config.authorizer.viewer(who.as_ref()));
+                move |a: &Agent| containers_snapshot(a, a.config.authorizer.viewer(who.subject()));
             let Ok(containers) = agent.read(snapshot).await else {
                 return gone();
             };
@@ -402,7 +395,7 @@ async fn operator_api(
             };
             let path = list.path;
             let result = super::files::with_files(files, move |f| {
-                if !f.may_access(&authorizer, who.as_ref(), &path) {
+                if !f.may_access(&authorizer, who.subject(), &path) {
                     return Err(super::files::FilesError::Forbidden);
                 }
                 f.browse(&path)
@@ -429,7 +422,7 @@ async fn operator_api(
             let offset = i64::try_from(read.offset).unwrap_or(i64::MAX);
             let length = read.length;
             let result = super::files::with_files(files, move |f| {
-                if !f.may_access(&authorizer, who.as_ref(), &path) {
+                if !f.may_access(&authorizer, who.subject(), &path) {
                     return Err(super::files::FilesError::Forbidden);
                 }
                 // READ_FILE answers the file's size, and data from `offset`.
@@ -463,7 +456,7 @@ async fn operator_api(
                     "Expecting 'set_logging_level' to be present",
                 );
             };
-            if !authorizer.is_allowed(Action::SetLogLevel, who.as_ref(), Object::Any) {
+            if !authorizer.is_allowed(Action::SetLogLevel, who.subject(), Object::Any) {
                 return StatusCode::FORBIDDEN.into_response();
             }
             let duration = api::logging::nanoseconds(set.duration.nanoseconds);
@@ -637,8 +630,8 @@ fn get_frameworks(a: &Agent, v: Viewer<'_>) -> v1::agent::response::GetFramework
 }
 
 async fn state(State(agent): State<AgentHandle>, caller: Who) -> Response {
-    let who = principal(&caller);
-    let read = move |a: &Agent| state_json_for(a, a.config.authorizer.viewer(who.as_ref()));
+    let who = caller;
+    let read = move |a: &Agent| state_json_for(a, a.config.authorizer.viewer(who.subject()));
     match agent.read(read).await {
         Ok(v) => api::json_ok(&v),
         Err(_) => gone(),
@@ -647,11 +640,11 @@ async fn state(State(agent): State<AgentHandle>, caller: Who) -> Response {
 
 /// `/flags`: `view_flags`, 403 otherwise (Mesos's `Slave::Http::flags`).
 async fn flags(State(agent): State<AgentHandle>, caller: Who) -> Response {
-    let who = principal(&caller);
+    let who = caller;
     let read = move |a: &Agent| {
         a.config
             .authorizer
-            .viewer(who.as_ref())
+            .viewer(who.subject())
             .flags()
             .then(|| flags_json(a))
     };
@@ -681,13 +674,13 @@ async fn version() -> Response {
 /// (`Http::containers`, `Http::statistics` in src/slave/http.cpp): `get_endpoints` on
 /// `endpoint` (the canonical path, one of `acls::AUTHORIZABLE_ENDPOINTS`), else the `403`
 /// to answer at once; then the [`Viewer`] whose [`Viewer::container`] tells, per executor's
-/// container, whether `principal` may see it (`view_containers`: the executor's command
+/// container, whether `subject` may see it (`view_containers`: the executor's command
 /// user, else the framework's). Mesos filters `/containers` that way (`__containers`);
 /// its `/monitor/statistics` lists every executor once the endpoint is allowed, which
 /// lets a principal read the usage of containers it may not view: filter both.
 ///
 /// ```ignore
-/// let viewer = match authorize_containers_endpoint(&a.config.authorizer, who.as_ref(), "/containers") {
+/// let viewer = match authorize_containers_endpoint(&a.config.authorizer, who.subject(), "/containers") {
 ///     Ok(viewer) => viewer,
 ///     Err(forbidden) => return forbidden.into_response(),
 /// };
@@ -695,12 +688,13 @@ async fn version() -> Response {
 /// ```
 pub fn authorize_containers_endpoint<'a>(
     authorizer: &'a Authorizer,
-    principal: Option<&'a Principal>,
+    subject: impl Into<Subject<'a>>,
     endpoint: &str,
 ) -> Result<Viewer<'a>, Forbidden> {
     debug_assert!(crate::security::acls::AUTHORIZABLE_ENDPOINTS.contains(&endpoint));
-    if authorizer.is_allowed(Action::GetEndpoint, principal, Object::Value(endpoint)) {
-        Ok(authorizer.viewer(principal))
+    let subject = subject.into();
+    if authorizer.is_allowed(Action::GetEndpoint, subject, Object::Value(endpoint)) {
+        Ok(authorizer.viewer(subject))
     } else {
         Err(Forbidden)
     }
@@ -718,12 +712,12 @@ impl IntoResponse for Forbidden {
 
 /// `/metrics/snapshot`: `get_endpoints` on the path, 403 otherwise.
 async fn metrics(State(agent): State<AgentHandle>, caller: Who) -> Response {
-    let who = principal(&caller);
+    let who = caller;
     let read = move |a: &Agent| {
         let endpoint = Object::Value("/metrics/snapshot");
         a.config
             .authorizer
-            .is_allowed(Action::GetEndpoint, who.as_ref(), endpoint)
+            .is_allowed(Action::GetEndpoint, who.subject(), endpoint)
             .then(|| metrics_map(a))
     };
     match agent.read(read).await {

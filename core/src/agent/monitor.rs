@@ -32,7 +32,7 @@ use remesos_proto::v1;
 use super::runtime::AgentHandle;
 use super::{Agent, ExecutorState, isolator};
 use crate::api;
-use crate::security::authorizer::{Authorizer, Principal, Viewer};
+use crate::security::authorizer::{Authorizer, Requester, Subject, Viewer};
 
 /// The routes, for the agent's router to put in the read-only realm.
 pub fn routes() -> Router<AgentHandle> {
@@ -58,10 +58,10 @@ struct Entry {
 /// `view_containers` (the acl part's check, agent/http.rs).
 fn authorize<'a>(
     authorizer: &'a Authorizer,
-    principal: Option<&'a Principal>,
+    subject: Subject<'a>,
     endpoint: &str,
 ) -> Option<Viewer<'a>> {
-    super::http::authorize_containers_endpoint(authorizer, principal, endpoint).ok()
+    super::http::authorize_containers_endpoint(authorizer, subject, endpoint).ok()
 }
 
 /// Which containers `/containers` was asked for.
@@ -104,14 +104,14 @@ impl Select {
     }
 }
 
-/// The live executors' containers `principal` may see; `None`: `endpoint` is forbidden.
+/// The live executors' containers `subject` may see; `None`: `endpoint` is forbidden.
 fn snapshot(
     a: &Agent,
-    principal: Option<&Principal>,
+    subject: Subject<'_>,
     endpoint: &str,
     select: &Select,
 ) -> Option<Vec<Entry>> {
-    let view = authorize(&a.config.authorizer, principal, endpoint)?;
+    let view = authorize(&a.config.authorizer, subject, endpoint)?;
     let entries = a
         .frameworks
         .iter()
@@ -139,7 +139,7 @@ fn snapshot(
 async fn with_usage(
     agent: &AgentHandle,
     method: &Method,
-    principal: Option<Principal>,
+    caller: Requester,
     endpoint: &'static str,
     select: Select,
 ) -> Result<Vec<(Entry, v1::ResourceStatistics)>, Response> {
@@ -147,7 +147,7 @@ async fn with_usage(
         .read(move |a| {
             // Mesos: with an authorizer, only GET.
             let get_only = a.config.authorizer.is_enabled();
-            let entries = snapshot(a, principal.as_ref(), endpoint, &select);
+            let entries = snapshot(a, caller.subject(), endpoint, &select);
             (get_only, entries, a.config.isolation.clone())
         })
         .await;
@@ -182,20 +182,16 @@ async fn with_usage(
     .map_err(|_| api::error(StatusCode::INTERNAL_SERVER_ERROR, "Failed to collect usage"))
 }
 
-fn principal(caller: Option<axum::Extension<Principal>>) -> Option<Principal> {
-    caller.map(|p| p.0)
-}
-
 /// `/monitor/statistics` (Mesos's `Http::_statistics`).
 async fn statistics(
     State(agent): State<AgentHandle>,
-    caller: Option<axum::Extension<Principal>>,
+    caller: Requester,
     method: Method,
 ) -> Response {
     let usage = with_usage(
         &agent,
         &method,
-        principal(caller),
+        caller,
         "/monitor/statistics",
         Select::default(),
     )
@@ -221,7 +217,7 @@ async fn statistics(
 /// `/containers` (Mesos's `Http::_containers` / `__containers`).
 async fn containers(
     State(agent): State<AgentHandle>,
-    caller: Option<axum::Extension<Principal>>,
+    caller: Requester,
     method: Method,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
@@ -229,7 +225,7 @@ async fn containers(
         Ok(select) => select,
         Err(response) => return *response,
     };
-    match with_usage(&agent, &method, principal(caller), "/containers", select).await {
+    match with_usage(&agent, &method, caller, "/containers", select).await {
         Ok(rows) => api::json_ok(&Value::Array(
             rows.into_iter()
                 .map(|(e, stats)| {

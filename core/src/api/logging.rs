@@ -35,13 +35,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::{Extension, Router};
 
-use crate::security::authorizer::{Action, Authorizer, Object, Principal};
+use crate::security::authorizer::{Action, Authorizer, Object, Requester, Subject};
 
 /// The level Mesos starts with (`Logging::original`, glog's `FLAGS_v`).
 const ORIGINAL: u32 = 0;
@@ -164,26 +164,27 @@ pub fn nanoseconds(n: i64) -> Duration {
     Duration::from_nanos(u64::try_from(n).unwrap_or(0))
 }
 
-/// Whether `principal` may use `/logging/toggle` for `query` (module doc): `get_endpoints`
+/// Whether `subject` may use `/logging/toggle` for `query` (module doc): `get_endpoints`
 /// always, `set_log_level` as well when the query would change the level.
-fn authorized(
+fn authorized<'s>(
     authorizer: &Authorizer,
-    principal: Option<&Principal>,
+    subject: impl Into<Subject<'s>>,
     query: &HashMap<String, String>,
 ) -> bool {
-    if !authorizer.is_allowed(Action::GetEndpoint, principal, Object::Value(ENDPOINT)) {
+    let subject = subject.into();
+    if !authorizer.is_allowed(Action::GetEndpoint, subject, Object::Value(ENDPOINT)) {
         return false;
     }
     let changes = query.contains_key("level") || query.contains_key("duration");
-    !changes || authorizer.is_allowed(Action::SetLogLevel, principal, Object::Any)
+    !changes || authorizer.is_allowed(Action::SetLogLevel, subject, Object::Any)
 }
 
 async fn toggle(
     State(authorizer): State<Arc<Authorizer>>,
-    caller: Option<Extension<Principal>>,
+    caller: Requester,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorized(&authorizer, caller.as_ref().map(|c| &c.0), &query) {
+    if !authorized(&authorizer, caller.subject(), &query) {
         // Mesos's `Forbidden()`: no body.
         return StatusCode::FORBIDDEN.into_response();
     }
@@ -259,7 +260,7 @@ mod tests {
         )
         .unwrap();
         let authorizer = Authorizer::new(&acls);
-        let p = |n: &str| Principal::new(n).unwrap();
+        let p = |n: &str| crate::security::Principal::new(n).unwrap();
         let read = query(&[]);
         let change = query(&[("level", "3"), ("duration", "1mins")]);
         let half = query(&[("level", "3")]);

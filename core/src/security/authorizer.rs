@@ -10,7 +10,7 @@
 //!   the request's object; it then allows when both entities *allow* them. When no ACL
 //!   matches, `permissive` decides (default true).
 //! - The request's subject is `SOME[principal]`, or `ANY` for a request without a principal
-//!   (authentication off). Its object is `SOME[value]` (a role, a user, a path) or `ANY`
+//!   (authentication off); an executor's token is neither (below). Its object is `SOME[value]` (a role, a user, a path) or `ANY`
 //!   when the action has no object (`view_flags`, `mark_agents_gone`, ...).
 //! - `matches(request, acl)`: a `NONE` request only matches `NONE`; an `ANY` request matches
 //!   `ANY` or `NONE`; a `SOME` request matches `ANY`, `NONE`, or a `SOME` whose values
@@ -22,6 +22,20 @@
 //!   role ACL matches every role strictly below `a` (`a/b`, `a/b/c`, not `a`), at its
 //!   place in the order. `register_frameworks` must allow every role the framework asks
 //!   for; a framework without roles gets `permissive`.
+//!
+//! - **An executor's token** (the agent's `--authenticate_http_executors`; the token also
+//!   opens the agent's read-only and read-write realms, as in Mesos built with SSL) is a
+//!   subject with claims (`fid`, `eid`, `cid`) and **no value**: libprocess's
+//!   `JWTAuthenticator` returns `Principal(None, claims)` and the agent authorizes with
+//!   that (src/slave/http.cpp). authorizer.cpp `getApprover` gives such a subject an
+//!   implicit approver for the nested-container actions only (LAUNCH/WAIT/KILL/REMOVE
+//!   _NESTED_CONTAINER, LAUNCH_NESTED_CONTAINER_SESSION, ATTACH_CONTAINER_OUTPUT: allowed
+//!   when the object's root container is the token's `cid`, whatever the ACLs say) and a
+//!   `RejectingObjectApprover` for every other action. So with `--acls` a token is denied
+//!   every action this module decides ([`Subject::Executor`]): it is not `ANY`, and an ACL
+//!   for `ANY` principals does not let it in. Without `--acls` there is no authorizer and
+//!   everything is allowed, as for everyone. The nested-container actions are not
+//!   authorized here yet; when they are, a token must get Mesos's `cid` rule.
 //!
 //! Which object each check passes (the task's user, the framework's principal, ...) is the
 //! caller's, as in Mesos's `ObjectApprover::Object`; [`Viewer`] holds the state-filtering
@@ -50,6 +64,68 @@ use remesos_proto::v1;
 use super::acls::{Acls, EntityType, acl, entity_type};
 
 pub use super::Principal;
+use super::jwt::Claims;
+
+/// Who a request comes from, as the local authorizer sees it (Mesos's
+/// `Option<authorization::Subject>`). `Option<&Principal>` converts into it, so callers that
+/// only know principals pass theirs as before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// No authenticated caller (authentication off): Mesos's absent subject, `ANY`.
+    Anyone,
+    /// A principal: a subject with a `value`.
+    Principal(&'a Principal),
+    /// An executor's token: claims and no `value`; denied every action here when ACLs are
+    /// on (authorizer.cpp's `RejectingObjectApprover`; see the module doc).
+    Executor(&'a Claims),
+}
+
+impl<'a> From<Option<&'a Principal>> for Subject<'a> {
+    fn from(principal: Option<&'a Principal>) -> Subject<'a> {
+        principal.map_or(Subject::Anyone, Subject::Principal)
+    }
+}
+
+/// Who made an HTTP request, as its realm's guard recorded it in the request's extensions:
+/// a [`Principal`] (HTTP Basic), an executor token's [`Claims`] (the agent's `jwt`
+/// authenticator), or nothing (the realm is not guarded). The handlers that authorize
+/// extract it and hand [`Requester::subject`] to the authorizer.
+#[derive(Clone, Debug, Default)]
+pub struct Requester {
+    principal: Option<Principal>,
+    claims: Option<Claims>,
+}
+
+impl Requester {
+    /// The authorizer's subject: the principal if there is one, else the token's claims.
+    pub fn subject(&self) -> Subject<'_> {
+        match (&self.principal, &self.claims) {
+            (Some(principal), _) => Subject::Principal(principal),
+            (None, Some(claims)) => Subject::Executor(claims),
+            (None, None) => Subject::Anyone,
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Requester {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Requester, Self::Rejection> {
+        Ok(Requester {
+            principal: parts.extensions.get::<Principal>().cloned(),
+            claims: parts.extensions.get::<Claims>().cloned(),
+        })
+    }
+}
+
+impl<'a> From<&'a Principal> for Subject<'a> {
+    fn from(principal: &'a Principal) -> Subject<'a> {
+        Subject::Principal(principal)
+    }
+}
 
 /// The actions remesos authorizes (Mesos's `authorization::Action`, those with a
 /// capability remesos has).
@@ -281,15 +357,21 @@ impl Authorizer {
         self.acls.is_some()
     }
 
-    /// Whether `subject` (`None`: no authenticated principal) may perform `action` on
-    /// `object`.
-    pub fn is_allowed(
+    /// Whether `subject` (`None`: no authenticated principal; an executor's token: see
+    /// [`Subject`]) may perform `action` on `object`.
+    pub fn is_allowed<'s>(
         &self,
         action: Action,
-        subject: Option<&Principal>,
+        subject: impl Into<Subject<'s>>,
         object: Object<'_>,
     ) -> bool {
-        self.is_allowed_name(action, subject.map(Principal::as_str), object)
+        match subject.into() {
+            Subject::Anyone => self.is_allowed_name(action, None, object),
+            Subject::Principal(p) => self.is_allowed_name(action, Some(p.as_str()), object),
+            // `getApprover`: claims without a value are rejected for every action but the
+            // nested-container ones, which this authorizer does not decide yet.
+            Subject::Executor(_) => !self.is_enabled(),
+        }
     }
 
     /// [`Authorizer::is_allowed`] for a subject named by a `FrameworkInfo.principal`
@@ -345,10 +427,10 @@ impl Authorizer {
     }
 
     /// The state-filtering approvals of `subject`.
-    pub fn viewer<'a>(&'a self, subject: Option<&'a Principal>) -> Viewer<'a> {
+    pub fn viewer<'a>(&'a self, subject: impl Into<Subject<'a>>) -> Viewer<'a> {
         Viewer {
             authorizer: self,
-            subject,
+            subject: subject.into(),
         }
     }
 }
@@ -384,7 +466,7 @@ pub fn executor_user<'a>(
 #[derive(Clone, Copy)]
 pub struct Viewer<'a> {
     authorizer: &'a Authorizer,
-    subject: Option<&'a Principal>,
+    subject: Subject<'a>,
 }
 
 impl Viewer<'_> {
@@ -393,7 +475,7 @@ impl Viewer<'_> {
         static OPEN: Authorizer = Authorizer { acls: None };
         Viewer {
             authorizer: &OPEN,
-            subject: None,
+            subject: Subject::Anyone,
         }
     }
 
@@ -523,6 +605,40 @@ mod tests {
 
     fn p(name: &str) -> Principal {
         Principal::new(name).unwrap()
+    }
+
+    /// authorizer.cpp `getApprover`: a subject with claims and no value (an executor's
+    /// token, libprocess's `JWTAuthenticator`) gets the `RejectingObjectApprover` for every
+    /// action but the nested-container ones. It is not `ANY`: an ACL that lets any principal
+    /// in, or `permissive`, does not let it in. Without `--acls` there is no authorizer.
+    #[test]
+    fn an_executor_token_is_no_principal_and_is_denied_when_acls_are_on() {
+        let claims: Claims = [("fid", "f"), ("eid", "e"), ("cid", "c")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let token = Subject::Executor(&claims);
+        let a = authorizer(json!({"get_endpoints": [
+            {"principals": {"type": "ANY"}, "paths": {"type": "ANY"}}
+        ]}));
+        let containers = Object::Value("/containers");
+        assert!(a.is_allowed(Action::GetEndpoint, None, containers));
+        assert!(a.is_allowed(Action::GetEndpoint, Some(&p("x")), containers));
+        assert!(!a.is_allowed(Action::GetEndpoint, token, containers));
+        // No ACL for the action and `permissive` true: still denied, and nothing is seen.
+        assert!(a.is_allowed(Action::ViewFlags, None, Object::Any));
+        assert!(!a.is_allowed(Action::ViewFlags, token, Object::Any));
+        let framework = v1::FrameworkInfo {
+            user: "u".into(),
+            ..Default::default()
+        };
+        assert!(a.viewer(None).framework(&framework));
+        assert!(!a.viewer(token).framework(&framework));
+        assert!(!a.viewer(token).flags());
+        // Without --acls: allowed, as everyone.
+        let open = Authorizer::default();
+        assert!(open.is_allowed(Action::ViewFlags, token, Object::Any));
+        assert!(open.viewer(token).framework(&framework));
     }
 
     #[test]
