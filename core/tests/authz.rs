@@ -382,6 +382,10 @@ fn set_logging_level(level: u32, seconds: u64) -> Value {
 /// - `/metrics/snapshot` and `/files/debug` (`get_endpoints`) on both daemons: 403 for bob.
 /// - GET_CONTAINERS (slave/http.cpp `getContainers`, `view_containers`): ops sees bob's
 ///   container, alice (denied) sees none.
+/// - The agent's `/containers` and `/monitor/statistics` (slave/http.cpp `Http::containers`,
+///   `Http::statistics`: `get_endpoints` on the path, then `view_containers` per
+///   container): 403 for bob (no endpoint), bob's container for ops, an empty list for
+///   alice (the endpoint but not the container).
 #[tokio::test(flavor = "multi_thread")]
 async fn denied_agents_endpoints_log_levels_and_containers_change_nothing() {
     let dir = Cleanup::new("authz-more");
@@ -399,7 +403,8 @@ async fn denied_agents_endpoints_log_levels_and_containers_change_nothing() {
         ],
         "get_endpoints": [
             {"principals": {"values": ["ops"]}, "paths": {"type": "ANY"}},
-            {"principals": {"values": ["alice"]}, "paths": {"values": ["/logging/toggle"]}},
+            {"principals": {"values": ["alice"]},
+             "paths": {"values": ["/logging/toggle", "/containers", "/monitor/statistics"]}},
             {"principals": {"type": "ANY"}, "paths": {"type": "NONE"}}
         ],
         "view_containers": [
@@ -526,5 +531,20 @@ async fn denied_agents_endpoints_log_levels_and_containers_change_nothing() {
     let (status, answer) = call(&agent, ALICE, get_containers).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(containers(&answer), 0, "{answer}");
+
+    for path in ["/containers", "/monitor/statistics"] {
+        let url = format!("http://{agent}{path}");
+        let (status, body) = get(&url, Some(BOB)).await;
+        assert_eq!((status, body.as_str()), (403, ""), "{path}");
+        let listed = |body: &str| {
+            serde_json::from_str::<Value>(body)
+                .ok()
+                .and_then(|v| v.as_array().map(Vec::len))
+        };
+        let (status, body) = get(&url, Some(OPS)).await;
+        assert_eq!((status, listed(&body)), (200, Some(1)), "{path}: {body}");
+        let (status, body) = get(&url, Some(ALICE)).await;
+        assert_eq!((status, listed(&body)), (200, Some(0)), "{path}: {body}");
+    }
     drop(bob_fw.sub);
 }
