@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod support;
+use support::pki::Pki;
 use support::zookeeper::ZooKeeper;
 
 // ---------------------------------------------------------------------------------------
@@ -202,6 +203,8 @@ struct Cluster {
     master: String,
     procs: Vec<Child>,
     work_dir: PathBuf,
+    /// A TLS cluster's certificates (its daemons serve https only); `None`: plain HTTP.
+    tls: Option<Pki>,
 }
 
 fn free_port(ip: &str) -> u16 {
@@ -218,16 +221,31 @@ fn start_cluster(agents: &[AgentSpec]) -> Cluster {
 
 /// [`start_cluster`] with master flags made from the cluster's work directory.
 fn start_cluster_with(agents: &[AgentSpec], flags: impl FnOnce(&Path) -> Vec<String>) -> Cluster {
+    start_cluster_on(agents, flags, None)
+}
+
+/// [`start_cluster_with`], over TLS with `tls`'s certificates when given: the master and
+/// the agents get libprocess's variables (`LIBPROCESS_SSL_*`, the daemon certificate,
+/// server certificates verified, no plain port); executors inherit the agents'.
+fn start_cluster_on(
+    agents: &[AgentSpec],
+    flags: impl FnOnce(&Path) -> Vec<String>,
+    tls: Option<Pki>,
+) -> Cluster {
     let port = free_port("127.0.0.1");
     let work_dir = cluster_dir(port);
     let master = format!("127.0.0.1:{port}");
     let extra = flags(&work_dir);
-    let mut procs = vec![spawn_master(&work_dir, port, &extra)];
-    procs.extend(spawn_agents(&work_dir, &master, agents));
+    let env = tls.as_ref().map_or_else(Vec::new, |pki| {
+        pki.env("daemon", &[("LIBPROCESS_SSL_VERIFY_SERVER_CERT", "true")])
+    });
+    let mut procs = vec![spawn_master_env(&work_dir, port, &extra, &env)];
+    procs.extend(spawn_agents_env(&work_dir, &master, agents, &env));
     let cluster = Cluster {
         master,
         procs,
         work_dir,
+        tls,
     };
     cluster.wait_agents(agents.len());
     cluster
@@ -264,8 +282,18 @@ fn remesos_bin() -> String {
 }
 
 fn spawn_master(work_dir: &Path, port: u16, extra: &[String]) -> Child {
+    spawn_master_env(work_dir, port, extra, &[])
+}
+
+fn spawn_master_env(
+    work_dir: &Path,
+    port: u16,
+    extra: &[String],
+    env: &[(String, String)],
+) -> Child {
     let log = format!("master-{port}.log");
     Command::new(remesos_bin())
+        .envs(env.iter().cloned())
         .args(["master", "--ip=127.0.0.1", "--hostname=127.0.0.1"])
         .arg(format!("--port={port}"))
         .arg(format!(
@@ -282,12 +310,22 @@ fn spawn_master(work_dir: &Path, port: u16, extra: &[String]) -> Child {
 
 /// `master` is what the agents get as `--master`: `host:port` or `zk://...`.
 fn spawn_agents(work_dir: &Path, master: &str, agents: &[AgentSpec]) -> Vec<Child> {
+    spawn_agents_env(work_dir, master, agents, &[])
+}
+
+fn spawn_agents_env(
+    work_dir: &Path,
+    master: &str,
+    agents: &[AgentSpec],
+    tls_env: &[(String, String)],
+) -> Vec<Child> {
     let env = spark_env();
     let bin = remesos_bin();
     let mut procs = vec![];
     for (i, a) in agents.iter().enumerate() {
         let mut cmd = Command::new(&bin);
         cmd.arg("agent")
+            .envs(tls_env.iter().cloned())
             .arg(format!("--master={master}"))
             .arg(format!("--ip={}", a.ip))
             .arg(format!("--hostname={}", a.ip))
@@ -336,6 +374,7 @@ fn start_zk_cluster(zk_url: &str, masters: usize, agents: &[AgentSpec]) -> (Clus
         master: String::new(),
         procs,
         work_dir,
+        tls: None,
     };
     cluster.master = cluster.wait_leader(&addresses, None, Duration::from_secs(30));
     cluster.wait_agents(agents.len());
@@ -385,7 +424,18 @@ impl Cluster {
     }
 
     fn try_state(&self) -> Option<Value> {
-        let body = http_get(&self.master, "/master/state").ok()?;
+        let body = match &self.tls {
+            None => http_get(&self.master, "/master/state").ok()?,
+            Some(pki) => {
+                let out = Command::new("curl")
+                    .args(["-sS", "--fail", "--max-time", "10", "--cacert"])
+                    .arg(pki.path("ca.pem"))
+                    .arg(format!("https://{}/master/state", self.master))
+                    .output()
+                    .ok()?;
+                out.status.success().then_some(out.stdout)?
+            }
+        };
         serde_json::from_slice(&body).ok()
     }
 
@@ -998,6 +1048,40 @@ fn spark35_authenticates_with_spark_mesos_principal_and_secret() {
         "{}",
         refused.tail()
     );
+
+    // No credential at all (no `spark.mesos.principal`): Spark builds the 3-argument
+    // driver, which subscribes without credentials; the master refuses it (401), the
+    // driver's `error` callback fails the SparkContext at once instead of the application
+    // waiting for offers forever, and no framework registered.
+    let mut anonymous = submit_sparkpi(&cluster, "sparkpi-anonymous", &master, &[]);
+    let status = anonymous.wait(Duration::from_secs(120));
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "an application without a credential must fail\n{}",
+        anonymous.tail()
+    );
+    assert!(
+        anonymous
+            .stderr()
+            .contains("Mesos error: Master refused authentication"),
+        "{}",
+        anonymous.tail()
+    );
+    let state = cluster.state();
+    let apps = |key: &str| {
+        state[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["name"] == "RemesosSparkPi")
+            .count()
+    };
+    // Only the authenticated run, now completed, ever registered.
+    assert_eq!(
+        (apps("frameworks"), apps("completed_frameworks")),
+        (0, 1),
+        "{state}"
+    );
 }
 
 /// PySpark word count (a shuffle) and a DataFrame aggregation, executors from
@@ -1351,11 +1435,20 @@ fn spark35_dynamic_allocation_with_the_mesos_external_shuffle_service() {
 /// driver task's command line). So the operator sets the drivers' principal there, and a
 /// `spark.mesos.secret.file` that is readable on the agents rather than a secret in the
 /// command line; the submitter needs no secret.
+///
+/// All of it over TLS: the master and the agents serve https only (`LIBPROCESS_SSL_*`,
+/// certificates made at test time, no `LIBPROCESS_SSL_SUPPORT_DOWNGRADE`). The dispatcher's
+/// libmesos.so reads the variables from the dispatcher's environment; the driver, a task
+/// under a command executor, reads them from its executor's environment, which is the
+/// agent's own here (remesos's executors inherit it; on Mesos, and on remesos with
+/// `--executor_environment_variables`, the operator lists them in that flag, Mesos's
+/// docs/ssl.md). So the registered application framework is the driver reaching the master
+/// over TLS. Spark's own submission port (REST, 7077-style) stays plain: it is Spark's.
 #[test]
 fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
     let _serial = serial();
     let env = spark_env();
-    let cluster = start_cluster_with(
+    let cluster = start_cluster_on(
         &[
             agent("127.0.0.1", "cpus:2;mem:2560"),
             agent("127.0.0.1", "cpus:2;mem:2560"),
@@ -1367,7 +1460,9 @@ fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
                                    {"principal":"spark-driver","secret":"driver-secret"}]}"#,
             )
         },
+        Some(Pki::make("spark-dispatcher")),
     );
+    let pki = cluster.tls.as_ref().expect("a TLS cluster");
     let driver_secret = cluster.work_dir.join("driver.secret");
     std::fs::write(&driver_secret, "driver-secret").unwrap();
     let served = cluster.work_dir.join("served");
@@ -1378,28 +1473,30 @@ fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
     let dispatcher_port = free_port("127.0.0.1");
     let mut cmd = Command::new(env.home35.join("bin/spark-class"));
     spark_env_vars(&mut cmd, &env.home35, &env.python35);
-    cmd.env("SPARK_DAEMON_MEMORY", "512m").args([
-        "org.apache.spark.deploy.mesos.MesosClusterDispatcher",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &dispatcher_port.to_string(),
-        "--webui-port",
-        &free_port("127.0.0.1").to_string(),
-        "--master",
-        &format!("mesos://{}", cluster.master),
-        "--conf",
-        "spark.mesos.principal=dispatcher",
-        "--conf",
-        "spark.mesos.secret=dispatcher-secret",
-        "--conf",
-        "spark.mesos.dispatcher.driverDefault.spark.mesos.principal=spark-driver",
-        "--conf",
-        &format!(
-            "spark.mesos.dispatcher.driverDefault.spark.mesos.secret.file={}",
-            driver_secret.display()
-        ),
-    ]);
+    cmd.env("SPARK_DAEMON_MEMORY", "512m")
+        .envs(pki.env("client", &[("LIBPROCESS_SSL_VERIFY_SERVER_CERT", "true")]))
+        .args([
+            "org.apache.spark.deploy.mesos.MesosClusterDispatcher",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &dispatcher_port.to_string(),
+            "--webui-port",
+            &free_port("127.0.0.1").to_string(),
+            "--master",
+            &format!("mesos://{}", cluster.master),
+            "--conf",
+            "spark.mesos.principal=dispatcher",
+            "--conf",
+            "spark.mesos.secret=dispatcher-secret",
+            "--conf",
+            "spark.mesos.dispatcher.driverDefault.spark.mesos.principal=spark-driver",
+            "--conf",
+            &format!(
+                "spark.mesos.dispatcher.driverDefault.spark.mesos.secret.file={}",
+                driver_secret.display()
+            ),
+        ]);
     let mut dispatcher = Proc::spawn(cmd, &cluster.work_dir, "dispatcher");
     let deadline = Instant::now() + Duration::from_secs(120);
     while cluster.framework("Spark Cluster").is_none() {
@@ -1411,6 +1508,8 @@ fn spark35_cluster_mode_through_the_mesos_cluster_dispatcher() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    // The master speaks TLS only: a plain request gets no answer.
+    assert!(http_get(&cluster.master, "/master/state").is_err());
     // Spark 3.5.3's MesosClusterScheduler writes the driver command with `--driver-cores
     // 1.0` (Double.toString), and the same release's spark-submit rejects anything that is
     // not an integer ("Driver cores must be a positive number"), so the driver task would
