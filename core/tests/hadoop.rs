@@ -362,26 +362,8 @@ impl MasterView {
                 Ok((200, body)) => serde_json::from_slice(&body).ok(),
                 _ => None,
             },
-            Some((ca, user)) => {
-                let out = Command::new("curl")
-                    .args([
-                        "-sS",
-                        "--fail",
-                        "--max-time",
-                        "10",
-                        "--cacert",
-                        ca,
-                        "-u",
-                        user,
-                    ])
-                    .arg(format!("https://{}{path}", self.master))
-                    .output()
-                    .expect("run curl");
-                out.status
-                    .success()
-                    .then(|| serde_json::from_slice(&out.stdout).ok())
-                    .flatten()
-            }
+            Some((ca, user)) => support::curl_https(ca, user, &self.master, path)
+                .and_then(|body| serde_json::from_str(&body).ok()),
         }
     }
 
@@ -652,8 +634,8 @@ impl JobTracker<'_> {
         let jt_log = work.join(log);
         let child = Command::new(home.join("bin/hadoop"))
             .arg("jobtracker")
-            .env("JAVA_HOME", &java_home)
-            .env("HADOOP_CONF_DIR", &conf)
+            .env("JAVA_HOME", java_home)
+            .env("HADOOP_CONF_DIR", conf)
             .env("HADOOP_LOG_DIR", work.join("jt-logs"))
             .env("MESOS_NATIVE_JAVA_LIBRARY", lib)
             .envs(self.secure.iter().flat_map(|s| s.client_env()))
@@ -963,23 +945,10 @@ async fn job_survives_a_killed_tasktracker_executor() {
     // Mid-job: once a task JVM (org.apache.hadoop.mapred.Child) runs under one of this
     // cluster's sandboxes, SIGKILL the TaskTracker executor JVM that started it.
     let sandboxes = s.work.join("mesos");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let victim = loop {
-        if let Some(pid) = executor_with_running_task(&sandboxes) {
-            break pid;
-        }
-        assert!(
-            !job.exited(),
-            "the job ended before a task ran\n{}",
-            job.log_tail()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "no task JVM started\n{}",
-            job.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let victim = while_job_runs(&mut job, "no task JVM started", || {
+        executor_with_running_task(&sandboxes)
+    })
+    .await;
     // SAFETY: kill(2) on a JVM this test started (through remesos); no memory involved.
     unsafe {
         libc::kill(victim, libc::SIGKILL);
@@ -1003,6 +972,23 @@ async fn job_survives_a_killed_tasktracker_executor() {
         jt_log.contains("Lost tracker"),
         "Hadoop should have been told the tracker is lost"
     );
+}
+
+/// Polls `find` every 200 ms until it finds something; fails with `what` when `job` ends
+/// first or 180 s pass.
+async fn while_job_runs<T>(job: &mut Proc, what: &str, mut find: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Some(found) = find() {
+            return found;
+        }
+        assert!(
+            !job.exited() && Instant::now() < deadline,
+            "{what} while the job ran\n{}",
+            job.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// pid of a MesosExecutor JVM under `sandboxes` that has a task JVM child, if any.
@@ -1371,19 +1357,10 @@ async fn wordcount_runs_on_an_authenticated_tls_cluster() {
     // While it runs: a TaskTracker's executor has the operator's TLS settings and its token
     // (the agent accepts executors only over https and only with their token).
     let sandboxes = s.work.join("mesos");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let env = loop {
-        if let Some(env) = tasktracker_executor_env(&sandboxes) {
-            break env;
-        }
-        assert!(
-            !job.exited() && Instant::now() < deadline,
-            "no TaskTracker executor ran\n{}\n{}",
-            job.log_tail(),
-            s.jobtracker.as_ref().unwrap().log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let env = while_job_runs(&mut job, "no TaskTracker executor ran", || {
+        tasktracker_executor_env(&sandboxes)
+    })
+    .await;
     assert_eq!(
         env.get("LIBPROCESS_SSL_ENABLED").map(String::as_str),
         Some("true")

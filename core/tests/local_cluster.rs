@@ -351,32 +351,9 @@ async fn a_pymesos_custom_executor_runs_several_tasks_and_exchanges_messages() {
     );
 }
 
-/// `curl -sS --cacert <ca> -u <principal:secret> https://<addr><path>`: the body, or `None`
-/// when curl failed (no answer, refused handshake, HTTP error).
-fn curl_https(ca: &str, user: &str, addr: &str, path: &str) -> Option<String> {
-    let output = Command::new("curl")
-        .args([
-            "-sS",
-            "--fail",
-            "--max-time",
-            "10",
-            "--cacert",
-            ca,
-            "-u",
-            user,
-        ])
-        .arg(format!("https://{addr}{path}"))
-        .output()
-        .expect("run curl");
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
 /// The agents `/master/slaves` lists, read over https with `user`'s credential.
 fn registered_agents(ca: &str, user: &str, master: &str) -> Option<usize> {
-    let body = curl_https(ca, user, master, "/master/slaves")?;
+    let body = support::curl_https(ca, user, master, "/master/slaves")?;
     let slaves: Value = serde_json::from_str(&body).ok()?;
     slaves["slaves"].as_array().map(Vec::len)
 }
@@ -490,12 +467,12 @@ fn a_secure_local_cluster_registers_its_agents_with_their_credential_over_tls() 
     );
     // The master and the agent serve https only, behind their realms.
     assert_eq!(
-        curl_https(&ca, "alice:wrong", &cluster.master, "/master/state"),
+        support::curl_https(&ca, "alice:wrong", &cluster.master, "/master/state"),
         None
     );
-    assert!(curl_https(&ca, "alice:alice-secret", &cluster.agents[0], "/state").is_some());
+    assert!(support::curl_https(&ca, "alice:alice-secret", &cluster.agents[0], "/state").is_some());
     assert_eq!(
-        curl_https(&ca, "alice:wrong", &cluster.agents[0], "/state"),
+        support::curl_https(&ca, "alice:wrong", &cluster.agents[0], "/state"),
         None
     );
 

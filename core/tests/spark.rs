@@ -1037,36 +1037,14 @@ fn spark35_authenticates_with_spark_mesos_principal_and_secret() {
             "spark.mesos.secret=wrong",
         ],
     );
-    let status = refused.wait(Duration::from_secs(120));
-    assert!(
-        status.is_some_and(|s| !s.success()),
-        "a wrong secret must fail the application\n{}",
-        refused.tail()
-    );
-    assert!(
-        refused.stderr().contains("Master refused authentication"),
-        "{}",
-        refused.tail()
-    );
+    assert_refused_authentication(&mut refused);
 
     // No credential at all (no `spark.mesos.principal`): Spark builds the 3-argument
     // driver, which subscribes without credentials; the master refuses it (401), the
     // driver's `error` callback fails the SparkContext at once instead of the application
     // waiting for offers forever, and no framework registered.
     let mut anonymous = submit_sparkpi(&cluster, "sparkpi-anonymous", &master, &[]);
-    let status = anonymous.wait(Duration::from_secs(120));
-    assert!(
-        status.is_some_and(|s| !s.success()),
-        "an application without a credential must fail\n{}",
-        anonymous.tail()
-    );
-    assert!(
-        anonymous
-            .stderr()
-            .contains("Mesos error: Master refused authentication"),
-        "{}",
-        anonymous.tail()
-    );
+    assert_refused_authentication(&mut anonymous);
     let state = cluster.state();
     let apps = |key: &str| {
         state[key]
@@ -1081,6 +1059,24 @@ fn spark35_authenticates_with_spark_mesos_principal_and_secret() {
         (apps("frameworks"), apps("completed_frameworks")),
         (0, 1),
         "{state}"
+    );
+}
+
+/// The application failed within 120 s, Spark having logged the driver's `error` callback
+/// for a master that refused it.
+fn assert_refused_authentication(driver: &mut Proc) {
+    let status = driver.wait(Duration::from_secs(120));
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "a refused application must fail\n{}",
+        driver.tail()
+    );
+    assert!(
+        driver
+            .stderr()
+            .contains("Mesos error: Master refused authentication"),
+        "{}",
+        driver.tail()
     );
 }
 

@@ -544,3 +544,26 @@ pub async fn raw_request(
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// `curl -sS --cacert <ca> -u <principal:secret> https://<addr><path>`: the body, or `None`
+/// when curl failed (no answer, refused handshake, HTTP error).
+pub fn curl_https(ca: &str, user: &str, addr: &str, path: &str) -> Option<String> {
+    let output = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--fail",
+            "--max-time",
+            "10",
+            "--cacert",
+            ca,
+            "-u",
+            user,
+        ])
+        .arg(format!("https://{addr}{path}"))
+        .output()
+        .expect("run curl");
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
