@@ -1098,8 +1098,9 @@ fn spark35_pyspark_wordcount_with_executor_uri_and_mesos_uris() {
     );
 }
 
-/// `spark.mesos.executor.docker.image`: Spark sends a DOCKER ContainerInfo, which this agent
-/// refuses at once with TASK_FAILED (no container engine) instead of leaving it staged; Spark
+/// `spark.mesos.executor.docker.image` on an agent without the docker containerizer
+/// (`--containerizers=mesos`, the default): Spark sends a DOCKER ContainerInfo, which the
+/// agent refuses at once with TASK_FAILED instead of leaving it staged; Spark
 /// sees the failures and, after two per agent, excludes the agent ("is Spark installed on
 /// it?"). Spark 3.5 then keeps waiting for resources, as it does on Apache Mesos without the
 /// docker containerizer, so the test stops the driver once it has seen that.
