@@ -140,10 +140,11 @@ e2e_prepare() {
     start_dockerd
 }
 
-# dockerd for core/tests/docker.rs (the docker containerizer), from Debian's docker.io:
+# dockerd for core/tests/docker.rs, framework_containers.rs and spark.rs (the docker
+# containerizer), from Debian's docker.io:
 # on /var/run/docker.sock unless one already answers there, without iptables (these
 # machines have none to spare) and with a bridge of its own for BRIDGE containers, its data
-# under a temporary directory; then the tests' busybox image (tests/docker/build-image.sh).
+# under a temporary directory; then the tests' images (tests/docker/build-*image.sh).
 start_dockerd() {
     command -v dockerd >/dev/null || apt_install docker.io
     dpkg -s busybox-static >/dev/null 2>&1 || apt_install busybox-static
@@ -167,6 +168,9 @@ start_dockerd() {
         done
     fi
     bash tests/docker/build-image.sh /var/run/docker.sock
+    # spark.rs: Spark 3.5's executors in an image of bash, busybox and the JDK's libraries
+    # (the JDK and Spark come in as volumes); the tests push it into their registry.
+    bash tests/docker/build-jvm-image.sh /var/run/docker.sock
 }
 
 e2e_tier() {

@@ -37,6 +37,8 @@ use serde_json::Value;
 mod support;
 use support::pki::Pki;
 use support::zookeeper::ZooKeeper;
+#[path = "support/images.rs"]
+mod images;
 
 // ---------------------------------------------------------------------------------------
 // Environment: pyspark installs, artifacts, libmesos.so
@@ -189,6 +191,8 @@ struct AgentSpec {
     ip: &'static str,
     resources: &'static str,
     attributes: Option<&'static str>,
+    /// More agent flags (the containerizers, image settings).
+    flags: Vec<String>,
 }
 
 fn agent(ip: &'static str, resources: &'static str) -> AgentSpec {
@@ -196,6 +200,7 @@ fn agent(ip: &'static str, resources: &'static str) -> AgentSpec {
         ip,
         resources,
         attributes: None,
+        flags: Vec::new(),
     }
 }
 
@@ -348,6 +353,7 @@ fn spawn_agents_env(
         if let Some(attrs) = a.attributes {
             cmd.arg(format!("--attributes={attrs}"));
         }
+        cmd.args(&a.flags);
         procs.push(cmd.spawn().expect("start remesos agent"));
     }
     procs
@@ -1172,8 +1178,9 @@ fn spark35_pyspark_wordcount_with_executor_uri_and_mesos_uris() {
     );
 }
 
-/// `spark.mesos.executor.docker.image`: Spark sends a DOCKER ContainerInfo, which this agent
-/// refuses at once with TASK_FAILED (no container engine) instead of leaving it staged; Spark
+/// `spark.mesos.executor.docker.image` on an agent without the docker containerizer
+/// (`--containerizers=mesos`, the default): Spark sends a DOCKER ContainerInfo, which the
+/// agent refuses at once with TASK_FAILED instead of leaving it staged; Spark
 /// sees the failures and, after two per agent, excludes the agent ("is Spark installed on
 /// it?"). Spark 3.5 then keeps waiting for resources, as it does on Apache Mesos without the
 /// docker containerizer, so the test stops the driver once it has seen that.
@@ -1230,6 +1237,277 @@ fn spark35_docker_image_is_refused_not_left_hanging() {
         assert_eq!(t["container"]["type"], "DOCKER", "{t}");
     }
     driver.kill();
+}
+
+// ---------------------------------------------------------------------------------------
+// Spark 3.5 executors in a docker image, on both of Mesos's containerizers (issue 15 item 4)
+
+/// The image the executors run in: busybox, bash and the shared libraries the host's JDK
+/// needs, nothing else (tests/docker/build-jvm-image.sh; tests/run.sh builds it once, the
+/// tests build it when it is missing). The JDK and Spark come in as read-only volumes.
+const JVM_IMAGE: &str = "remesos-test-jvm:latest";
+
+/// Where `spark.mesos.executor.home` points inside the image (Spark's volume lands there).
+const SPARK_IN_IMAGE: &str = "/opt/spark";
+
+/// The dockerd these tests use: `REMESOS_DOCKER_SOCKET`, else /var/run/docker.sock (where
+/// tests/run.sh's e2e_prepare starts one).
+fn docker_socket() -> String {
+    std::env::var("REMESOS_DOCKER_SOCKET").unwrap_or_else(|_| "/var/run/docker.sock".into())
+}
+
+/// `docker -H unix://<socket> <args>`: its exit status and output.
+fn docker(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker")
+        .arg("-H")
+        .arg(format!("unix://{}", docker_socket()))
+        .args(args)
+        .output()
+        .expect("the docker CLI runs (install docker.io)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The host's JDK (`JAVA_HOME`, else the `java` on PATH, symlinks resolved) and the
+/// directories outside it that it needs: Debian's JDK keeps `lib/jvm.cfg` and
+/// `conf/security/*` as links into /etc/java-<N>-openjdk, so that directory is mounted too.
+fn host_jdk() -> (PathBuf, Vec<PathBuf>) {
+    let java_home = match std::env::var_os("JAVA_HOME") {
+        Some(home) => PathBuf::from(home).canonicalize().unwrap(),
+        None => {
+            let java = std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths)
+                .map(|d| d.join("java"))
+                .find(|p| p.exists())
+                .expect("a JDK: `java` on PATH or JAVA_HOME");
+            let java = java.canonicalize().unwrap();
+            java.parent().and_then(Path::parent).unwrap().to_path_buf()
+        }
+    };
+    let mut outside = vec![];
+    if let Ok(target) = std::fs::read_link(java_home.join("lib/jvm.cfg"))
+        && target.is_absolute()
+        && let Some(dir) = target.parent()
+        && !dir.starts_with(&java_home)
+    {
+        outside.push(dir.to_path_buf());
+    }
+    (java_home, outside)
+}
+
+/// Makes sure dockerd answers and [`JVM_IMAGE`] exists; then pushes it into `registry`
+/// under `name` (the mesos containerizer pulls from there; the docker containerizer's
+/// `forcePullImage` too). Fails, saying what is missing, without dockerd.
+fn prepare_jvm_image(registry: &str, name: &str) {
+    let (ok, out) = docker(&["version", "--format", "{{.Server.Version}}"]);
+    assert!(
+        ok,
+        "these tests need dockerd on {} (tests/run.sh e2e_prepare starts it; \
+         REMESOS_DOCKER_SOCKET names another): {out}",
+        docker_socket()
+    );
+    let script = spark_env().root.join("tests/docker/build-jvm-image.sh");
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(docker_socket())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{} failed", script.display());
+    let remote = format!("{registry}/{name}");
+    for args in [vec!["tag", JVM_IMAGE, &remote], vec!["push", &remote]] {
+        let (ok, out) = docker(&args);
+        assert!(ok, "docker {args:?}: {out}");
+    }
+}
+
+/// The Spark properties that put the executors in `image` on `containerizer` with the host's
+/// JDK and Spark mounted read-only (the README's recipe): `spark.mesos.executor.home` names
+/// where Spark is inside the image, `spark.executorEnv.JAVA_HOME` where the JDK is.
+fn executors_in_image(containerizer: &str, image: &str) -> Vec<String> {
+    let (jdk, outside) = host_jdk();
+    let mut volumes = vec![format!("{0}:{0}:ro", jdk.display())];
+    volumes.extend(outside.iter().map(|d| format!("{0}:{0}:ro", d.display())));
+    volumes.push(format!(
+        "{}:{SPARK_IN_IMAGE}:ro",
+        spark_env().home35.display()
+    ));
+    [
+        format!("spark.mesos.containerizer={containerizer}"),
+        format!("spark.mesos.executor.docker.image={image}"),
+        "spark.mesos.executor.docker.forcePullImage=true".into(),
+        format!("spark.mesos.executor.docker.volumes={}", volumes.join(",")),
+        format!("spark.mesos.executor.home={SPARK_IN_IMAGE}"),
+        format!("spark.executorEnv.JAVA_HOME={}", jdk.display()),
+    ]
+    .into_iter()
+    .flat_map(|c| ["--conf".to_string(), c])
+    .collect()
+}
+
+/// A registry v2 on loopback for the image: tests/run.sh's (`REMESOS_REGISTRY`), else
+/// Debian's docker-registry started here (support/images.rs) and stopped with the test.
+fn image_registry(dir: &Path) -> images::Registry {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(images::Registry::start(dir))
+}
+
+/// Asserts what Spark sent for each executor, read back from /master/state while the job
+/// ran: the container type, the image, the volumes read-only with their host paths.
+fn assert_executor_containers(running: &Value, kind: &str, image: &str) -> Vec<Value> {
+    let tasks = running["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tasks.len(), 2, "{running}");
+    for t in &tasks {
+        let container = &t["container"];
+        assert_eq!(container["type"], kind, "{t}");
+        let volumes = container["volumes"].as_array().cloned().unwrap_or_default();
+        assert!(
+            volumes.iter().any(|v| v["container_path"] == SPARK_IN_IMAGE
+                && v["mode"] == "RO"
+                && v["host_path"] == spark_env().home35.display().to_string()),
+            "{container}"
+        );
+        match kind {
+            "DOCKER" => {
+                assert_eq!(container["docker"]["image"], image, "{container}");
+                assert_eq!(container["docker"]["force_pull_image"], true, "{container}");
+            }
+            _ => {
+                let spec = &container["mesos"]["image"];
+                assert_eq!(spec["type"], "DOCKER", "{container}");
+                assert_eq!(spec["docker"]["name"], image, "{container}");
+                assert_eq!(spec["cached"], false, "forcePullImage: {container}");
+            }
+        }
+    }
+    tasks
+}
+
+/// `spark.mesos.containerizer=docker` (Spark's MesosSchedulerBackendUtil.buildContainerInfo):
+/// each executor is a DOCKER container of `spark.mesos.executor.docker.image`, pulled again
+/// from the loopback registry (`forcePullImage`), with `spark.mesos.executor.docker.volumes`
+/// bind-mounted read-only and `spark.mesos.executor.docker.parameters` passed to
+/// `docker run` (a label, seen on both containers while the job runs). Spark exists only
+/// inside the containers at `spark.mesos.executor.home`, so the job's right answer shows the
+/// executors ran there. Afterwards no container is left.
+#[test]
+fn spark35_sparkpi_in_a_docker_image_on_the_docker_containerizer() {
+    let _serial = serial();
+    assert!(!Path::new(SPARK_IN_IMAGE).exists(), "{SPARK_IN_IMAGE} exists on the host");
+    let work = std::env::temp_dir().join(format!("remesos-spark-registry-{}", free_port("127.0.0.1")));
+    std::fs::create_dir_all(&work).unwrap();
+    let registry = image_registry(&work);
+    let image = format!("{}/{}", registry.addr, registry.name(JVM_IMAGE));
+    prepare_jvm_image(&registry.addr, &registry.name(JVM_IMAGE));
+    let label = format!("remesos-spark-test={}", free_port("127.0.0.1"));
+    let mut containers_seen = BTreeSet::new();
+    {
+        let cluster = start_cluster(&[AgentSpec {
+            flags: vec![
+                "--containerizers=docker,mesos".into(),
+                format!("--docker_socket={}", docker_socket()),
+                "--docker_remove_delay=0ns".into(),
+            ],
+            ..agent("127.0.0.1", "cpus:2;mem:2048")
+        }]);
+        let master = format!("mesos://{}", cluster.master);
+        let mut conf = executors_in_image("docker", &image);
+        conf.extend([
+            "--conf".into(),
+            format!("spark.mesos.executor.docker.parameters=label={label}"),
+        ]);
+        let conf: Vec<&str> = conf.iter().map(String::as_str).collect();
+        let mut driver = submit_sparkpi(&cluster, "sparkpi-docker", &master, &conf);
+        // While the job runs: the labelled containers dockerd runs for it.
+        let deadline = Instant::now() + Duration::from_secs(240);
+        while driver.try_wait().is_none() && Instant::now() < deadline {
+            let (_, out) = docker(&["ps", "--filter", &format!("label={label}"), "--format", "{{.Names}} {{.Image}}"]);
+            containers_seen.extend(out.lines().map(str::to_string));
+            if containers_seen.len() >= 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let running = assert_sparkpi(&cluster, &mut driver);
+        assert_executor_containers(&running, "DOCKER", &image);
+        let params = running["tasks"][0]["container"]["docker"]["parameters"].clone();
+        assert_eq!(params[0]["key"], "label", "{running}");
+        assert_torn_down(&cluster, "RemesosSparkPi");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (ok, out) = docker(&["ps", "-a", "--filter", &format!("label={label}"), "--format", "{{.Names}}"]);
+            assert!(ok, "{out}");
+            if out.trim().is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "containers left behind: {out}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    assert_eq!(containers_seen.len(), 2, "{containers_seen:?}");
+    for c in &containers_seen {
+        assert!(c.starts_with("mesos-") && c.ends_with(&image), "{c}");
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// `spark.mesos.containerizer=mesos`: each executor is a MESOS container with
+/// `mesos.image` of type DOCKER (`cached: false` from `forcePullImage`), which the agent
+/// pulls from the loopback registry (`--image_providers=docker --docker_registry`) and
+/// provisions; the command executor runs on the host and Spark's `spark-class` inside the
+/// image, with the volumes bound read-only (filesystem/linux). Afterwards nothing of the
+/// containers stays mounted.
+#[test]
+fn spark35_sparkpi_in_a_docker_image_on_the_mesos_containerizer() {
+    let _serial = serial();
+    assert!(!Path::new(SPARK_IN_IMAGE).exists(), "{SPARK_IN_IMAGE} exists on the host");
+    let work = std::env::temp_dir().join(format!("remesos-spark-registry-{}", free_port("127.0.0.1")));
+    std::fs::create_dir_all(&work).unwrap();
+    let registry = image_registry(&work);
+    let name = registry.name(JVM_IMAGE);
+    prepare_jvm_image(&registry.addr, &name);
+    {
+        let cluster = start_cluster(&[AgentSpec {
+            flags: vec![
+                "--containerizers=mesos".into(),
+                "--image_providers=docker".into(),
+                format!("--docker_registry=http://{}", registry.addr),
+                format!("--docker_store_dir={}", work.join("store").display()),
+                "--isolation=filesystem/linux,docker/runtime".into(),
+                "--launcher=linux".into(),
+            ],
+            ..agent("127.0.0.1", "cpus:2;mem:2048")
+        }]);
+        let master = format!("mesos://{}", cluster.master);
+        let conf = executors_in_image("mesos", &name);
+        let conf: Vec<&str> = conf.iter().map(String::as_str).collect();
+        let mut driver = submit_sparkpi(&cluster, "sparkpi-mesos", &master, &conf);
+        let running = assert_sparkpi(&cluster, &mut driver);
+        assert_executor_containers(&running, "MESOS", &name);
+        assert_torn_down(&cluster, "RemesosSparkPi");
+        // The overlay rootfs is in the agent's mount namespace (under its work or store
+        // directory), the volumes and the sandbox in the executors'.
+        let places = [cluster.work_dir.display().to_string(), work.display().to_string()];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+            let left: Vec<&str> = mounts
+                .lines()
+                .filter(|l| places.iter().any(|p| l.contains(p.as_str())))
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "mounts left behind: {left:#?}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 /// A Spark executor's JVM killed (SIGKILL) mid-job: its task ends TASK_FAILED, Spark removes

@@ -95,7 +95,10 @@ pub fn prepare(
         false,
         true,
     )?];
-    // Volumes, shallowest first so that a volume inside another lands on top of it.
+    binds.extend(network_file_binds(rootfs, Path::new("/etc")));
+    // Volumes, shallowest first so that a volume inside another lands on top of it (and on
+    // top of the network files: a volume at /etc/hosts wins, as in Mesos, whose volumes are
+    // mounted after the network/cni isolator's files).
     let mut volumes: Vec<&v1::Volume> = container.volumes.iter().collect();
     volumes.sort_by_key(|v| Path::new(&v.container_path).components().count());
     for volume in volumes {
@@ -139,6 +142,37 @@ pub fn prepare(
             executor: cstring(executor.as_os_str().as_bytes())?,
         },
     })
+}
+
+/// The host's files that name and resolve hosts, in `/etc`. Mesos's `network/cni`
+/// isolator, which Mesos enables by default on Linux, binds them read-only into the rootfs
+/// of a container that has an image and joins the host network (cni.cpp, `isolate` and
+/// `NetworkCniIsolatorSetup`) — every container here does: remesos has no CNI. Without them
+/// the task sees the image's files, and the host's own name (which a JVM resolves at start,
+/// `InetAddress.getLocalHost`) does not resolve.
+const HOST_NETWORK_FILES: [&str; 3] = ["hosts", "hostname", "resolv.conf"];
+
+/// Read-only binds of each of the host's network files (in `host_etc`, `/etc` but for
+/// tests) onto `/etc/<file>` in `rootfs`; a file the host lacks is skipped, as in Mesos.
+/// Where the image has a symlink (or a directory) on the way, as images whose
+/// `/etc/resolv.conf` links into `/run` do, the file stays as the image has it, with a
+/// warning: Mesos would follow the image's symlink on the host; remesos never makes a
+/// mount point through one.
+fn network_file_binds(rootfs: &Path, host_etc: &Path) -> Vec<Bind> {
+    HOST_NETWORK_FILES
+        .iter()
+        .map(|name| (host_etc.join(name), Path::new("/etc").join(name)))
+        .filter(|(source, _)| source.is_file())
+        .filter_map(
+            |(source, target)| match mount_target(rootfs, &target, &source, None, true, false) {
+                Ok(bind) => Some(bind),
+                Err(e) => {
+                    tracing::warn!(file = %target.display(), error = %e, "the host's network file is not bound into the container's image");
+                    None
+                }
+            },
+        )
+        .collect()
 }
 
 /// The image's `Env` as an `Environment` (Mesos's `getLaunchEnvironment`: entries without
@@ -528,6 +562,42 @@ mod tests {
             .map(|v| (v.name.as_str(), v.value.as_deref()))
             .collect();
         assert_eq!(names, vec![("A", Some("1")), ("B", Some("x=y"))]);
+    }
+
+    /// Mesos's network/cni isolator for a container with an image on the host network: the
+    /// host's network files are bound read-only at the same paths; an image whose file is a
+    /// symlink keeps it (no mount point through a symlink), and a file the host lacks is
+    /// skipped.
+    #[test]
+    fn host_network_files_are_bound_read_only_unless_the_image_links_them_away() {
+        let dir = std::env::temp_dir().join(format!(
+            "remesos-linux-test-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let host = dir.join("host");
+        let rootfs = dir.join("rootfs");
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+        std::fs::write(host.join("hosts"), "127.0.0.1 localhost myhost\n").unwrap();
+        std::fs::write(host.join("resolv.conf"), "nameserver 127.0.0.53\n").unwrap();
+        std::os::unix::fs::symlink("/run/elsewhere", rootfs.join("etc/resolv.conf")).unwrap();
+        // The host has no hostname file here.
+        let binds = network_file_binds(&rootfs, &host);
+        assert_eq!(binds.len(), 1, "{binds:?}");
+        assert!(binds[0].readonly);
+        assert_eq!(
+            binds[0].source.to_str().unwrap(),
+            host.join("hosts").to_str().unwrap()
+        );
+        assert_eq!(binds[0].target.to_str().unwrap(), "etc/hosts");
+        // The mount point: an empty file at the same path inside the rootfs.
+        assert_eq!(std::fs::read(rootfs.join("etc/hosts")).unwrap(), b"");
+        assert!(!rootfs.join("etc/hostname").exists());
+        assert_eq!(
+            std::fs::read_link(rootfs.join("etc/resolv.conf")).unwrap(),
+            Path::new("/run/elsewhere")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
