@@ -286,6 +286,7 @@ impl Master {
         for offer_id in offers {
             self.rescind_offer(now, &offer_id);
         }
+        self.rescind_inverse_offers_of_agent(agent_id, false);
     }
 
     /// Kills every task on a DRAINING agent with its capped kill policy; kills for a
