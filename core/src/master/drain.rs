@@ -86,7 +86,7 @@ impl Drains {
     /// Takes a recovered registry record's drain state.
     pub(super) fn recover(&mut self, id: &AgentId, record: &AgentRecord) {
         if let Some(info) = &record.drain_info {
-            self.draining.insert(id.clone(), info.clone());
+            self.draining.insert(id.clone(), *info);
         }
         if record.deactivated || record.drain_info.is_some() {
             self.deactivated.insert(id.clone());
@@ -211,7 +211,7 @@ impl Master {
             id.clone(),
             v1::DrainInfo {
                 state: DrainState::Draining as i32,
-                config: config.clone(),
+                config,
             },
         );
         self.drains.deactivated.insert(id.clone());
@@ -286,6 +286,7 @@ impl Master {
         for offer_id in offers {
             self.rescind_offer(now, &offer_id);
         }
+        self.rescind_inverse_offers_of_agent(agent_id, false);
     }
 
     /// Kills every task on a DRAINING agent with its capped kill policy; kills for a

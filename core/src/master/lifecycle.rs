@@ -697,7 +697,9 @@ impl Master {
         agent_id: &str,
         how: Removal<'_>,
     ) -> Option<Agent> {
-        let agent = self.agents.get(agent_id)?;
+        self.agents.get(agent_id)?;
+        self.rescind_inverse_offers_of_agent(agent_id, true);
+        let agent = &self.agents[agent_id];
         self.counters.slave_removals += 1;
         let offers: Vec<OfferId> = agent.offers.iter().cloned().collect();
         for offer_id in offers {
@@ -1076,6 +1078,10 @@ impl Master {
         framework.connection = None;
         framework.active = false;
         framework.unregistered_time = Some(now.wall);
+        self.drop_inverse_offers_of_framework(framework_id, false);
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
         // SUBSCRIBE validated the timeout (`Duration::create`), so it is at most i64::MAX
         // nanoseconds; a negative one ends the framework now, as Mesos's zero-delay timer.
         let timeout = framework.info.failover_timeout.unwrap_or(0.0);
@@ -1176,6 +1182,7 @@ impl Master {
             agent.executors.remove(framework_id);
         }
         self.allocator.remove_framework(framework_id);
+        self.drop_inverse_offers_of_framework(framework_id, true);
         let Some(mut framework) = self.frameworks.remove(framework_id) else {
             return;
         };

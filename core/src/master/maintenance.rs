@@ -20,9 +20,8 @@
 //!   before the operator is answered and recovered by a new leader; its encoding is capped
 //!   at [`MAX_MAINTENANCE_BYTES`] (one ZooKeeper znode).
 //!
-//! Not implemented: inverse offers. Frameworks learn about maintenance only through
-//! `Offer.unavailability`; GET_MAINTENANCE_STATUS lists draining machines without inverse
-//! offer statuses, and ACCEPT_INVERSE_OFFERS / DECLINE_INVERSE_OFFERS are no-ops.
+//! * Frameworks using a scheduled agent get inverse offers (`inverse.rs`); their answers
+//!   are the DRAINING machines' `statuses` in GET_MAINTENANCE_STATUS.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -112,15 +111,19 @@ impl Machines {
             .map(|m| m.id.clone())
     }
 
-    /// GET_MAINTENANCE_STATUS and `/maintenance/status`.
-    pub fn status(&self) -> ClusterStatus {
+    /// GET_MAINTENANCE_STATUS and `/maintenance/status`: each DRAINING machine with the
+    /// inverse offer answers `statuses` gives for it.
+    pub fn status(
+        &self,
+        statuses: impl Fn(&MachineKey) -> Vec<v1::allocator::InverseOfferStatus>,
+    ) -> ClusterStatus {
         let mut status = ClusterStatus::default();
         for machine in self.machines.values() {
             match machine.mode.and_then(|m| Mode::try_from(m).ok()) {
                 Some(Mode::Draining) => status.draining_machines.push(
                     v1::maintenance::cluster_status::DrainingMachine {
                         id: machine.id.clone(),
-                        statuses: vec![],
+                        statuses: statuses(&machine_key(&machine.id)),
                     },
                 ),
                 Some(Mode::Down) => status.down_machines.push(machine.id.clone()),
@@ -267,16 +270,24 @@ impl Master {
         }
         // Outstanding offers of agents whose machine's unavailability changes are rescinded,
         // so that the next offers carry the new unavailability.
-        let stale: Vec<OfferId> = self
+        let changed: Vec<AgentId> = self
             .agents
             .values()
-            .filter(|a| !a.offers.is_empty())
             .filter(|a| self.maintenance.unavailability(a) != next.unavailability(a))
-            .flat_map(|a| a.offers.iter().cloned())
+            .map(|a| a.id.clone())
+            .collect();
+        let stale: Vec<OfferId> = changed
+            .iter()
+            .flat_map(|id| self.agents[id].offers.iter().cloned())
             .collect();
         self.maintenance = next;
         for offer_id in stale {
             self.rescind_offer(now, &offer_id);
+        }
+        // Mesos's `updateUnavailability`: inverse offers for the old window are rescinded
+        // and the answers to them forgotten.
+        for agent_id in changed {
+            self.reset_inverse_offers(&agent_id);
         }
         tracing::info!(
             machines = self.maintenance.machines.len(),
@@ -377,6 +388,23 @@ impl Master {
     pub(super) fn on_down_machine(&self, hostname: &str, endpoint: &str) -> bool {
         !self.maintenance.machines.is_empty()
             && self.maintenance.mode(&agent_machine(hostname, endpoint)) == Some(Mode::Down)
+    }
+
+    /// GET_MAINTENANCE_STATUS: the machines' modes with the frameworks' answers to the
+    /// inverse offers for their agents (Mesos's `getInverseOfferStatuses`).
+    pub fn maintenance_status(&self) -> ClusterStatus {
+        self.maintenance.status(|key| {
+            let mut agents: Vec<&Agent> = self
+                .agents
+                .values()
+                .filter(|a| agent_machine(a.hostname(), &a.endpoint) == *key)
+                .collect();
+            agents.sort_by(|a, b| a.id.cmp(&b.id));
+            agents
+                .into_iter()
+                .flat_map(|a| self.inverse.statuses(&a.id).cloned())
+                .collect()
+        })
     }
 
     fn persist_maintenance(&mut self) -> ReplyId {

@@ -47,6 +47,7 @@ pub mod drain;
 pub mod flags;
 mod framework;
 pub mod http;
+mod inverse;
 pub mod leadership;
 mod lifecycle;
 pub mod maintenance;
@@ -293,6 +294,8 @@ pub struct Master {
     pub maintenance: maintenance::Machines,
     /// Drained, draining and deactivated agents (`drain.rs`).
     pub drains: drain::Drains,
+    /// Outstanding inverse offers and the frameworks' answers (`inverse.rs`).
+    pub inverse: inverse::InverseOffers,
     /// When recovered agents that did not reregister are marked unreachable.
     reregister_deadline: Option<Instant>,
     pub offers: HashMap<OfferId, Offer>,
@@ -361,6 +364,7 @@ impl Master {
             gone_agents: HashMap::new(),
             maintenance: maintenance::Machines::default(),
             drains: drain::Drains::default(),
+            inverse: inverse::InverseOffers::default(),
             reregister_deadline: None,
             offers: HashMap::new(),
             allocator,
@@ -529,6 +533,7 @@ impl Master {
         for allocation in allocations {
             self.make_offers(now, allocation);
         }
+        self.generate_inverse_offers(now);
     }
 
     /// Starts a subscription's heartbeats, right after its SUBSCRIBED: the first HEARTBEAT

@@ -469,7 +469,7 @@ impl Master {
             C::GetMaintenanceStatus => reply(op::Response {
                 get_maintenance_status: Some(op::response::GetMaintenanceStatus {
                     status: if allowed(Action::GetMaintenanceStatus) {
-                        self.maintenance.status()
+                        self.maintenance_status()
                     } else {
                         Default::default()
                     },
@@ -557,7 +557,7 @@ impl Master {
             ))),
             C::MaintenanceStatusJson => Ok(OperatorReply::Json(remesos_proto::json::to_value(
                 &if allowed(Action::GetMaintenanceStatus) {
-                    self.maintenance.status()
+                    self.maintenance_status()
                 } else {
                     Default::default()
                 },

@@ -549,10 +549,17 @@ impl Master {
                 self.update_framework(now, fid, *update)?;
                 return Ok(CallOk::Ok);
             }
-            // No inverse offers are ever made (maintenance is announced through
-            // Offer.unavailability only, see maintenance.rs), so there is nothing to accept
-            // or decline.
-            FrameworkCall::AcceptInverseOffers | FrameworkCall::DeclineInverseOffers => {}
+            // Mesos's `acceptInverseOffers` / `declineInverseOffers` (`inverse.rs`).
+            FrameworkCall::AcceptInverseOffers(a) => {
+                self.answer_inverse_offers(now, fid, &a.inverse_offer_ids, a.filters.as_ref(), true)
+            }
+            FrameworkCall::DeclineInverseOffers(d) => self.answer_inverse_offers(
+                now,
+                fid,
+                &d.inverse_offer_ids,
+                d.filters.as_ref(),
+                false,
+            ),
             FrameworkCall::Unsupported(ty) => {
                 return Err(CallError::NotImplemented(format!(
                     "Received unsupported call type {}",

@@ -86,6 +86,7 @@ impl Master {
                     .filter_map(|id| self.offers.get(id))
                     .map(|o| o.offer.clone())
                     .collect();
+                p.inverse_offers = self.inverse.of_framework(&f.id);
                 p.allocated_resources = self.framework_used(f).into_protos();
                 p.offered_resources = self.framework_offered(f).into_protos();
                 p

@@ -2596,7 +2596,7 @@ fn offers_from_a_draining_machine_carry_its_unavailability() {
             .filter(|o| o.agent_id.value == other_id)
             .all(|o| o.unavailability.is_none())
     );
-    let status = h.master.maintenance.status();
+    let status = h.master.maintenance_status();
     assert_eq!(status.draining_machines.len(), 1);
     assert!(status.down_machines.is_empty());
 }
@@ -2646,7 +2646,7 @@ fn a_down_machine_loses_its_agents_and_refuses_them_until_it_is_up() {
         ops[1].0,
         crate::registry::Operation::remove_agent(&agent_id)
     );
-    let status = h.master.maintenance.status();
+    let status = h.master.maintenance_status();
     assert_eq!(status.down_machines, vec![id.clone()]);
 
     // Neither the old agent nor a new one on that machine gets in.
@@ -2779,7 +2779,7 @@ fn a_new_leader_recovers_maintenance_and_gone_agents() {
     let now = h.now();
     h.master.recover(now, &registry);
     assert_eq!(h.master.maintenance.schedule.windows.len(), 2);
-    let status = h.master.maintenance.status();
+    let status = h.master.maintenance_status();
     assert_eq!(status.down_machines, vec![down]);
     assert_eq!(status.draining_machines[0].id, draining);
     let conn = h.conn();
@@ -3349,5 +3349,7 @@ fn offers_name_the_agent_url_https_when_every_port_is_tls_only() {
 mod authz;
 /// DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT (issue 17).
 mod drain;
+/// Inverse offers for maintenance (issue 17).
+mod inverse;
 /// The principal rules of the scheduler API (issue 14).
 mod principal;

@@ -80,8 +80,8 @@ pub enum FrameworkCall {
     Request,
     /// Boxed: a FrameworkInfo is by far the largest sub-message.
     UpdateFramework(Box<sched::call::UpdateFramework>),
-    AcceptInverseOffers,
-    DeclineInverseOffers,
+    AcceptInverseOffers(sched::call::AcceptInverseOffers),
+    DeclineInverseOffers(sched::call::DeclineInverseOffers),
     /// A call Mesos defines that remesos does not serve (ACKNOWLEDGE_OPERATION_STATUS,
     /// RECONCILE_OPERATIONS): `501 Not Implemented`.
     Unsupported(CallType),
@@ -144,14 +144,14 @@ pub fn validate_call(call: sched::Call) -> Result<SchedulerCall, CallError> {
             "update_framework",
             call.update_framework,
         )?)),
-        CallType::AcceptInverseOffers => {
-            present("accept_inverse_offers", call.accept_inverse_offers)?;
-            F::AcceptInverseOffers
-        }
-        CallType::DeclineInverseOffers => {
-            present("decline_inverse_offers", call.decline_inverse_offers)?;
-            F::DeclineInverseOffers
-        }
+        CallType::AcceptInverseOffers => F::AcceptInverseOffers(present(
+            "accept_inverse_offers",
+            call.accept_inverse_offers,
+        )?),
+        CallType::DeclineInverseOffers => F::DeclineInverseOffers(present(
+            "decline_inverse_offers",
+            call.decline_inverse_offers,
+        )?),
         CallType::AcknowledgeOperationStatus | CallType::ReconcileOperations => F::Unsupported(ty),
         // (SUBSCRIBE returned above.)
         CallType::Unknown | CallType::Subscribe => F::Unknown,

@@ -1295,6 +1295,36 @@ mod tests {
         driver.stop(false);
     }
 
+    /// Apache's v0 `Scheduler` has no inverse offer callback: INVERSE_OFFERS and
+    /// RESCIND_INVERSE_OFFER reach no callback and send nothing (the master's inverse
+    /// offers for maintenance, master/inverse.rs).
+    #[test]
+    fn inverse_offers_reach_no_v0_callback() {
+        use sched::event::Type;
+        let mut state = State::new(v1::FrameworkInfo::default());
+        let id = v1::OfferId { value: "io".into() };
+        let offers = sched::Event {
+            r#type: Some(Type::InverseOffers as i32),
+            inverse_offers: Some(sched::event::InverseOffers {
+                inverse_offers: vec![v1::InverseOffer {
+                    id: id.clone(),
+                    framework_id: v1::FrameworkId { value: "f".into() },
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        };
+        assert!(state.on_event(offers).is_empty());
+        let rescind = sched::Event {
+            r#type: Some(Type::RescindInverseOffer as i32),
+            rescind_inverse_offer: Some(sched::event::RescindInverseOffer {
+                inverse_offer_id: id,
+            }),
+            ..Default::default()
+        };
+        assert!(state.on_event(rescind).is_empty());
+    }
+
     #[test]
     fn refusals_read_as_apaches_driver_reports_them() {
         assert_eq!(
