@@ -86,7 +86,11 @@ fn pymesos_python() -> String {
 /// directory (one per framework that launched it).
 fn sandbox_stdouts(work: &Path, task: &str) -> Vec<String> {
     let mut found = vec![];
-    for agent in std::fs::read_dir(work.join("slaves")).into_iter().flatten().flatten() {
+    for agent in std::fs::read_dir(work.join("slaves"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         // `slaves/latest` links to the current agent's directory.
         if agent.file_name() == "latest" {
             continue;
@@ -185,7 +189,11 @@ async fn the_jni_driver_and_pymesos_launch_docker_and_mesos_image_containers() {
             assert!(!java.lines(&update).is_empty(), "{}", java.dump());
         }
     }
-    assert!(java.has("driver ended: DRIVER_STOPPED, finished 2/2"), "{}", java.dump());
+    assert!(
+        java.has("driver ended: DRIVER_STOPPED, finished 2/2"),
+        "{}",
+        java.dump()
+    );
 
     // pymesos, on the v1 scheduler API.
     let out = support::run_python_framework(
