@@ -15,7 +15,8 @@ timed from start to exit (the CLI returns once the container runs), then `docker
 The two alternate (remesos launch, docker run, ...) so drifts of a shared machine hit both.
 
 Usage: python3 bench/docker/bench.py [--runs 30] [--remesos target/release/remesos]
-Needs dockerd on /var/run/docker.sock and the image of tests/docker/build-image.sh.
+                                    [--docker_socket /var/run/docker.sock]
+Needs dockerd on that socket and the image of tests/docker/build-image.sh (built if missing).
 """
 import argparse
 import json
@@ -146,13 +147,14 @@ def remesos_launch(s, i):
     return (running - start) * 1000
 
 
-def docker_run(i):
+def docker_run(socket_path, i):
+    docker = ["docker", "-H", f"unix://{socket_path}"]
     name = f"bench-anchor-{os.getpid()}-{i}"
     start = time.perf_counter()
-    subprocess.run(["docker", "run", "-d", "--name", name, "--net", "host", IMAGE, "sleep", "600"],
+    subprocess.run(docker + ["run", "-d", "--name", name, "--net", "host", IMAGE, "sleep", "600"],
                    check=True, stdout=subprocess.DEVNULL)
     took = (time.perf_counter() - start) * 1000
-    subprocess.run(["docker", "rm", "-f", name], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(docker + ["rm", "-f", name], check=True, stdout=subprocess.DEVNULL)
     return took
 
 
@@ -165,8 +167,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--remesos", default="target/release/remesos")
+    ap.add_argument("--docker_socket", default="/var/run/docker.sock")
     args = ap.parse_args()
-    subprocess.run(["bash", "tests/docker/build-image.sh"], check=True)
+    subprocess.run(["bash", "tests/docker/build-image.sh", args.docker_socket], check=True)
     work = tempfile.mkdtemp(prefix="remesos-docker-bench-")
     mport, aport = free_port(), free_port()
     master = f"127.0.0.1:{mport}"
@@ -176,6 +179,7 @@ def main():
         subprocess.Popen([args.remesos, "agent", f"--master={master}", "--ip=127.0.0.1",
                           f"--port={aport}", f"--work_dir={work}/agent", "--hostname=localhost",
                           "--resources=cpus:4;mem:4096", "--containerizers=mesos,docker",
+                          f"--docker_socket={args.docker_socket}",
                           "--docker_remove_delay=0ns", "--docker_kill_orphans=false", "--quiet"]),
     ]
     try:
@@ -185,7 +189,7 @@ def main():
         ours, anchor = [], []
         for i in range(args.runs + 2):
             a = remesos_launch(s, i)
-            b = docker_run(i)
+            b = docker_run(args.docker_socket, i)
             if i >= 2:  # the first two warm caches
                 ours.append(a)
                 anchor.append(b)

@@ -92,6 +92,10 @@ const AGENT_PASS_THROUGH: &[&str] = &[
     "quiet",
     "launcher_dir",
     "native_library",
+    // What Mesos's documentation (docs/ssl.md) tells operators to hand executors their
+    // LIBPROCESS_SSL_* with: the executors of a secure `remesos local` need it as those of a
+    // Mesos agent do.
+    "executor_environment_variables",
 ];
 
 /// Agent security flags `remesos local` hands to each of its agents when given: the

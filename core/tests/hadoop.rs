@@ -24,6 +24,13 @@
 //!   launches, the JobTracker log has a WARN with Mesos's reason, and the job ends FAILED with
 //!   that reason as its diagnostic (printed by the job client).
 //!
+//! - `wordcount_runs_on_an_authenticated_tls_cluster` (issue 14): the same JobTracker against
+//!   a cluster with every `--authenticate_*` flag, `--credentials`, executor tokens and TLS
+//!   (`LIBPROCESS_SSL_*`, certificates made at test time, no plain port): it authenticates
+//!   with `mapred.mesos.framework.principal` + `mapred.mesos.framework.secretfile`, its
+//!   TaskTrackers' executors reach the agent over TLS with their tokens, and WordCount's
+//!   counts are checked; a second JobTracker with a wrong secret is refused and says so.
+//!
 //! Without a usable `libmesos.so` the end-to-end tests fail with a message saying so.
 #![allow(
     clippy::disallowed_methods,
@@ -39,6 +46,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use remesos::client::HttpClient;
+
+mod support;
+use support::pki::Pki;
 
 /// The end-to-end tests each run a cluster, a JobTracker and several JVMs: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -224,10 +234,160 @@ struct Setup {
     java_home: PathBuf,
     master: String,
     jt_port: u16,
-    http: HttpClient,
-    // Fields drop in declaration order: the JobTracker before the cluster.
+    view: MasterView,
+    // Fields drop in declaration order: the JobTracker before the cluster, the cluster
+    // before its certificates.
     jobtracker: Option<Proc>,
     cluster: Proc,
+    secure: Option<Secure>,
+}
+
+/// What a secure cluster adds (issue 14): certificates, the master's `--credentials`, the
+/// agents' `--credential`, the executors' token key, and the JobTracker's secret file.
+struct Secure {
+    pki: Pki,
+    dir: PathBuf,
+}
+
+/// The framework's credential, one of the master's `--credentials`.
+const HADOOP: (&str, &str) = ("hadoop", "hadoop-secret");
+
+impl Secure {
+    fn new(work: &Path) -> Secure {
+        let dir = work.join("secure");
+        std::fs::create_dir_all(&dir).unwrap();
+        let secure = Secure {
+            pki: Pki::make("hadoop"),
+            dir,
+        };
+        secure.file(
+            "credentials.json",
+            &format!(
+                r#"{{"credentials": [{{"principal": "{}", "secret": "{}"}},
+                                     {{"principal": "agent", "secret": "agent-secret"}}]}}"#,
+                HADOOP.0, HADOOP.1
+            ),
+        );
+        secure.file(
+            "credential.json",
+            r#"{"principal": "agent", "secret": "agent-secret"}"#,
+        );
+        secure.file("jwt.key", "the agents' executor key, at least 32 bytes");
+        // As an operator writes it: the secret and a trailing line break (the plugin drops it).
+        secure.file("hadoop.secret", &format!("{}\n", HADOOP.1));
+        secure.file("wrong.secret", "not-the-secret\n");
+        secure
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.dir.join(name);
+        write(&path, text);
+        path.display().to_string()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    /// `remesos local`'s flags: every authentication Mesos has, executor tokens, and the
+    /// executors' TLS settings handed over the way Mesos's docs/ssl.md tells operators to
+    /// (`--executor_environment_variables`; a Mesos agent gives executors no variable of
+    /// its own environment, src/slave/slave.cpp `executorEnvironment`).
+    fn cluster_flags(&self, lib: &Path) -> Vec<String> {
+        let mut executor_env: BTreeMap<String, String> = self
+            .pki
+            .env("client", &[("LIBPROCESS_SSL_VERIFY_SERVER_CERT", "true")])
+            .into_iter()
+            .collect();
+        executor_env.insert(
+            "MESOS_NATIVE_JAVA_LIBRARY".into(),
+            lib.display().to_string(),
+        );
+        vec![
+            "--authenticate_frameworks".into(),
+            "--authenticate_agents".into(),
+            "--authenticate_http_frameworks".into(),
+            "--http_framework_authenticators=basic".into(),
+            "--authenticate_http_readonly".into(),
+            "--authenticate_http_readwrite".into(),
+            "--authenticate_http_executors".into(),
+            format!("--credentials={}", self.path("credentials.json")),
+            format!("--credential={}", self.path("credential.json")),
+            format!("--jwt_secret_key={}", self.path("jwt.key")),
+            format!(
+                "--executor_environment_variables={}",
+                serde_json::to_string(&executor_env).unwrap()
+            ),
+        ]
+    }
+
+    /// The daemons' TLS: https only (no downgrade), server certificates verified.
+    fn daemon_env(&self) -> Vec<(String, String)> {
+        self.pki
+            .env("daemon", &[("LIBPROCESS_SSL_VERIFY_SERVER_CERT", "true")])
+    }
+
+    /// The JobTracker's TLS, read by libmesos.so inside its JVM.
+    fn client_env(&self) -> Vec<(String, String)> {
+        self.pki
+            .env("client", &[("LIBPROCESS_SSL_VERIFY_SERVER_CERT", "true")])
+    }
+
+    /// The JobTracker's configuration keys for a principal whose secret is in `secret_file`.
+    fn framework_conf(&self, secret_file: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("mapred.mesos.framework.principal", HADOOP.0.into()),
+            ("mapred.mesos.framework.secretfile", self.path(secret_file)),
+        ]
+    }
+}
+
+/// How the test reads the master: plain HTTP, or (secure) `curl` over https with the CA and
+/// the framework's credential (`--authenticate_http_readonly`).
+#[derive(Clone)]
+struct MasterView {
+    http: HttpClient,
+    master: String,
+    tls: Option<(String, String)>,
+}
+
+impl MasterView {
+    async fn get(&self, path: &str) -> Option<Value> {
+        match &self.tls {
+            None => match self
+                .http
+                .get(&format!("http://{}{path}", self.master))
+                .await
+            {
+                Ok((200, body)) => serde_json::from_slice(&body).ok(),
+                _ => None,
+            },
+            Some((ca, user)) => {
+                let out = Command::new("curl")
+                    .args([
+                        "-sS",
+                        "--fail",
+                        "--max-time",
+                        "10",
+                        "--cacert",
+                        ca,
+                        "-u",
+                        user,
+                    ])
+                    .arg(format!("https://{}{path}", self.master))
+                    .output()
+                    .expect("run curl");
+                out.status
+                    .success()
+                    .then(|| serde_json::from_slice(&out.stdout).ok())
+                    .flatten()
+            }
+        }
+    }
+
+    async fn state(&self) -> Value {
+        self.get("/master/state").await.unwrap_or(Value::Null)
+    }
 }
 
 fn write(path: &Path, text: &str) {
@@ -251,12 +411,19 @@ impl Setup {
     /// different agents never compete for a port) and a JobTracker whose scheduler is
     /// MesosScheduler; returns once the JobTracker's framework is registered.
     async fn start(name: &str, extra: &[(&str, String)]) -> Setup {
+        Setup::start_on(name, extra, false).await
+    }
+
+    /// [`Setup::start`] on a secure cluster when `secure` ([`Secure`]); the JobTracker then
+    /// authenticates as [`HADOOP`].
+    async fn start_on(name: &str, extra: &[(&str, String)], secure: bool) -> Setup {
         let lib = libmesos();
         let java_home = java_home();
         let home = hadoop_home();
         let work = scratch().join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).unwrap();
+        let secure = secure.then(|| Secure::new(&work));
 
         let port = free_port();
         let agent_port = free_port();
@@ -270,6 +437,8 @@ impl Setup {
                 "--resources=cpus:4;mem:4096;disk:8192;ports:[31000-31999]",
                 "--allocation_interval=100ms",
             ])
+            .args(secure.iter().flat_map(|s| s.cluster_flags(&lib)))
+            .envs(secure.iter().flat_map(Secure::daemon_env))
             .env("JAVA_HOME", &java_home)
             // Executors inherit it (the agent's own default is libmesos.so beside remesos).
             .env("MESOS_NATIVE_JAVA_LIBRARY", &lib)
@@ -285,90 +454,38 @@ impl Setup {
             log: cluster_log,
         };
         let master = format!("127.0.0.1:{port}");
-        let http = HttpClient::default();
-        wait_for(
-            &http,
-            &master,
-            Duration::from_secs(30),
-            "2 active agents",
-            |s| s["activated_slaves"].as_f64() == Some(2.0),
-        )
+        let view = MasterView {
+            http: HttpClient::default(),
+            master: master.clone(),
+            tls: secure
+                .as_ref()
+                .map(|s| (s.pki.path("ca.pem"), format!("{}:{}", HADOOP.0, HADOOP.1))),
+        };
+        wait_for(&view, Duration::from_secs(30), "2 active agents", |s| {
+            s["activated_slaves"].as_f64() == Some(2.0)
+        })
         .await;
 
-        // The operator's configuration (README "Hadoop 1.x on remesos"), per test directory.
-        let conf = work.join("conf");
         let jt_port = free_port();
-        write(
-            &conf.join("core-site.xml"),
-            &site(&[
-                ("fs.default.name", "file:///".into()),
-                (
-                    "hadoop.tmp.dir",
-                    work.join("hadoop-tmp").display().to_string(),
-                ),
-            ]),
-        );
-        let mut props: Vec<(&str, String)> = vec![
-            ("mapred.job.tracker", format!("127.0.0.1:{jt_port}")),
-            (
-                "mapred.jobtracker.taskScheduler",
-                "org.apache.hadoop.mapred.MesosScheduler".into(),
-            ),
-            ("mapred.mesos.master", master.clone()),
-            (
-                "mapred.mesos.taskScheduler",
-                "org.apache.hadoop.mapred.JobQueueTaskScheduler".into(),
-            ),
-            (
-                "mapred.mesos.executor.directory",
-                home.display().to_string(),
-            ),
-            ("mapred.mesos.slot.cpus", "1".into()),
-            ("mapred.mesos.slot.mem", "512".into()),
-            ("mapred.mesos.slot.disk", "256".into()),
-            ("mapred.mesos.tasktracker.cpus", "1".into()),
-            ("mapred.mesos.tasktracker.mem", "640".into()),
-            ("mapred.mesos.tasktracker.disk", "256".into()),
-            ("mapred.tasktracker.map.tasks.maximum", "2".into()),
-            ("mapred.tasktracker.reduce.tasks.maximum", "1".into()),
-            ("mapred.mesos.tracker.idle.interval", "1".into()),
-            ("mapred.mesos.tracker.idle.checks", "3".into()),
-            ("mapred.mesos.offer.refuse.seconds", "5".into()),
-            ("mapred.job.tracker.http.address", "127.0.0.1:0".into()),
-            ("mapred.tasktracker.expiry.interval", "60000".into()),
-            // Exact attempt counts in the job's counters.
-            ("mapred.map.tasks.speculative.execution", "false".into()),
-            ("mapred.reduce.tasks.speculative.execution", "false".into()),
-        ];
-        // A key in `extra` replaces the default above; an empty value removes it (Hadoop's
-        // Configuration skips an empty <value/>, so writing one would leave the default in force).
-        props.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
-        props.extend(extra.iter().filter(|(_, v)| !v.is_empty()).cloned());
-        write(&conf.join("mapred-site.xml"), &site(&props));
-
-        let jt_log = work.join("jobtracker.log");
-        let child = Command::new(home.join("bin/hadoop"))
-            .arg("jobtracker")
-            .env("JAVA_HOME", &java_home)
-            .env("HADOOP_CONF_DIR", &conf)
-            .env("HADOOP_LOG_DIR", work.join("jt-logs"))
-            .env("MESOS_NATIVE_JAVA_LIBRARY", &lib)
-            .stdout(Stdio::from(std::fs::File::create(&jt_log).unwrap()))
-            .stderr(Stdio::from(
-                std::fs::File::create(&jt_log).unwrap().try_clone().unwrap(),
-            ))
-            .spawn()
-            .expect("start the JobTracker");
-        let mut jobtracker = Proc {
-            child,
-            name: "JobTracker",
-            log: jt_log,
-        };
+        let conf = work.join("conf");
+        let mut jt_extra = extra.to_vec();
+        if let Some(secure) = &secure {
+            jt_extra.extend(secure.framework_conf("hadoop.secret"));
+        }
+        let mut jobtracker = JobTracker {
+            work: &work,
+            home: &home,
+            java_home: &java_home,
+            lib: &lib,
+            master: &master,
+            secure: secure.as_ref(),
+        }
+        .spawn(&conf, jt_port, "jobtracker.log", &jt_extra);
 
         let prefix = format!("Hadoop: (RPC port: {jt_port}");
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            let state = master_state(&http, &master).await;
+            let state = view.state().await;
             if framework(&state, &prefix).is_some() {
                 break;
             }
@@ -391,9 +508,10 @@ impl Setup {
             java_home,
             master,
             jt_port,
-            http,
+            view,
             jobtracker: Some(jobtracker),
             cluster,
+            secure,
         }
     }
 
@@ -402,19 +520,16 @@ impl Setup {
     }
 
     async fn state(&self) -> Value {
-        master_state(&self.http, &self.master).await
+        self.view.state().await
     }
 
     /// One value of the master's `/metrics/snapshot` (0 while it cannot be read).
     async fn metric(&self, name: &str) -> f64 {
-        let url = format!("http://{}/metrics/snapshot", self.master);
-        match self.http.get(&url).await {
-            Ok((200, body)) => serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|m| m[name].as_f64())
-                .unwrap_or(0.0),
-            _ => 0.0,
-        }
+        self.view
+            .get("/metrics/snapshot")
+            .await
+            .and_then(|m| m[name].as_f64())
+            .unwrap_or(0.0)
     }
 
     /// `bin/hadoop jar hadoop-examples-1.2.1.jar <args>` as a child process.
@@ -466,23 +581,105 @@ impl Setup {
     }
 }
 
-async fn master_state(http: &HttpClient, master: &str) -> Value {
-    match http.get(&format!("http://{master}/master/state")).await {
-        Ok((200, body)) => serde_json::from_slice(&body).unwrap_or(Value::Null),
-        _ => Value::Null,
+/// What starting a JobTracker needs: the cluster it schedules on and the Hadoop home.
+struct JobTracker<'a> {
+    work: &'a Path,
+    home: &'a Path,
+    java_home: &'a Path,
+    lib: &'a Path,
+    master: &'a str,
+    secure: Option<&'a Secure>,
+}
+
+impl JobTracker<'_> {
+    /// Writes the operator's configuration (README "Hadoop 1.x on remesos") into `conf`,
+    /// with `extra` on top, and starts `bin/hadoop jobtracker` on `jt_port`, logging to
+    /// `log` in the work directory.
+    fn spawn(&self, conf: &Path, jt_port: u16, log: &str, extra: &[(&str, String)]) -> Proc {
+        let (work, home, java_home, lib) = (self.work, self.home, self.java_home, self.lib);
+        let master = self.master.to_string();
+        write(
+            &conf.join("core-site.xml"),
+            &site(&[
+                ("fs.default.name", "file:///".into()),
+                (
+                    "hadoop.tmp.dir",
+                    // Per JobTracker: two JobTrackers never share a system directory.
+                    work.join(format!("hadoop-tmp-{jt_port}"))
+                        .display()
+                        .to_string(),
+                ),
+            ]),
+        );
+        let mut props: Vec<(&str, String)> = vec![
+            ("mapred.job.tracker", format!("127.0.0.1:{jt_port}")),
+            (
+                "mapred.jobtracker.taskScheduler",
+                "org.apache.hadoop.mapred.MesosScheduler".into(),
+            ),
+            ("mapred.mesos.master", master.clone()),
+            (
+                "mapred.mesos.taskScheduler",
+                "org.apache.hadoop.mapred.JobQueueTaskScheduler".into(),
+            ),
+            (
+                "mapred.mesos.executor.directory",
+                home.display().to_string(),
+            ),
+            ("mapred.mesos.slot.cpus", "1".into()),
+            ("mapred.mesos.slot.mem", "512".into()),
+            ("mapred.mesos.slot.disk", "256".into()),
+            ("mapred.mesos.tasktracker.cpus", "1".into()),
+            ("mapred.mesos.tasktracker.mem", "640".into()),
+            ("mapred.mesos.tasktracker.disk", "256".into()),
+            ("mapred.tasktracker.map.tasks.maximum", "2".into()),
+            ("mapred.tasktracker.reduce.tasks.maximum", "1".into()),
+            ("mapred.mesos.tracker.idle.interval", "1".into()),
+            ("mapred.mesos.tracker.idle.checks", "3".into()),
+            ("mapred.mesos.offer.refuse.seconds", "5".into()),
+            ("mapred.job.tracker.http.address", "127.0.0.1:0".into()),
+            ("mapred.tasktracker.expiry.interval", "60000".into()),
+            // Exact attempt counts in the job's counters.
+            ("mapred.map.tasks.speculative.execution", "false".into()),
+            ("mapred.reduce.tasks.speculative.execution", "false".into()),
+        ];
+        // A key in `extra` replaces the default above; an empty value removes it (Hadoop's
+        // Configuration skips an empty <value/>, so writing one would leave the default in force).
+        props.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        props.extend(extra.iter().filter(|(_, v)| !v.is_empty()).cloned());
+        write(&conf.join("mapred-site.xml"), &site(&props));
+
+        let jt_log = work.join(log);
+        let child = Command::new(home.join("bin/hadoop"))
+            .arg("jobtracker")
+            .env("JAVA_HOME", &java_home)
+            .env("HADOOP_CONF_DIR", &conf)
+            .env("HADOOP_LOG_DIR", work.join("jt-logs"))
+            .env("MESOS_NATIVE_JAVA_LIBRARY", lib)
+            .envs(self.secure.iter().flat_map(|s| s.client_env()))
+            .stdout(Stdio::from(std::fs::File::create(&jt_log).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(&jt_log).unwrap().try_clone().unwrap(),
+            ))
+            .spawn()
+            .expect("start the JobTracker");
+        Proc {
+            child,
+            name: "JobTracker",
+            log: jt_log,
+        }
     }
 }
 
 async fn wait_for(
-    http: &HttpClient,
-    master: &str,
+    view: &MasterView,
     timeout: Duration,
     what: &str,
     ok: impl Fn(&Value) -> bool,
 ) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
-        let state = master_state(http, master).await;
+        let state = view.state().await;
         if ok(&state) {
             return state;
         }
@@ -662,8 +859,7 @@ async fn wordcount_runs_on_tasktrackers_launched_by_remesos() {
 
     // While it runs, the master shows the framework with TaskTracker tasks RUNNING.
     let state = wait_for(
-        &s.http,
-        &s.master,
+        &s.view,
         Duration::from_secs(120),
         "a RUNNING TaskTracker task",
         |st| {
@@ -708,8 +904,7 @@ async fn wordcount_runs_on_tasktrackers_launched_by_remesos() {
     // and are killed (idle check every 1 s, 3 checks), their resources returned.
     // The executors exit too, so the framework holds nothing.
     let state = wait_for(
-        &s.http,
-        &s.master,
+        &s.view,
         Duration::from_secs(90),
         "idle TaskTrackers killed and their executors gone",
         |st| {
@@ -743,8 +938,7 @@ async fn wordcount_runs_on_tasktrackers_launched_by_remesos() {
         .unwrap()
         .terminate(Duration::from_secs(30));
     wait_for(
-        &s.http,
-        &s.master,
+        &s.view,
         Duration::from_secs(30),
         "the framework torn down",
         |st| st.is_object() && framework(st, &prefix).is_none(),
@@ -1107,4 +1301,153 @@ async fn failing_tasktracker_launches_back_off_and_fail_the_job() {
     assert!(tasks.iter().all(|(_, st)| st == "TASK_FAILED"), "{tasks:?}");
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(tasks_now().await.len(), 3, "launches after the job failed");
+}
+
+/// The environment of a TaskTracker's executor (`MesosExecutor` JVM) running under
+/// `sandboxes`, if one runs.
+fn tasktracker_executor_env(sandboxes: &Path) -> Option<BTreeMap<String, String>> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmdline).contains("org.apache.hadoop.mapred.MesosExecutor") {
+            continue;
+        }
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let env: BTreeMap<String, String> = String::from_utf8_lossy(&environ)
+            .split('\0')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if env
+            .get("MESOS_SANDBOX")
+            .is_some_and(|s| Path::new(s).starts_with(sandboxes))
+        {
+            return Some(env);
+        }
+    }
+    None
+}
+
+/// Issue 14 item 5: the Hadoop plugin authenticates as Mesos's did with the keys of
+/// mesos/hadoop's `roll_back` branch (`mapred.mesos.framework.principal`,
+/// `mapred.mesos.framework.secretfile`: `MesosScheduler.start` built the driver's
+/// `Credential` from them) on a cluster with `--authenticate_frameworks`, `--credentials`,
+/// the agents' `--credential`, executor tokens and TLS on every link (the daemons serve
+/// https only: no `LIBPROCESS_SSL_SUPPORT_DOWNGRADE`). The TaskTrackers' executors get
+/// libprocess's TLS settings from the agent's `--executor_environment_variables`, as
+/// Mesos's docs/ssl.md tells operators (a Mesos agent passes executors none of its own
+/// environment, src/slave/slave.cpp `executorEnvironment`), and their token in
+/// `MESOS_EXECUTOR_AUTHENTICATION_TOKEN`; the job's counts are checked. A JobTracker with a
+/// wrong secret never registers: its driver calls `Scheduler.error("Master refused
+/// authentication")` (src/sched/sched.cpp on a refused authentication), which the plugin
+/// logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wordcount_runs_on_an_authenticated_tls_cluster() {
+    let _serial = SERIAL.lock().await;
+    let s = Setup::start_on("secure", &[], true).await;
+    let secure = s.secure.as_ref().unwrap();
+    let prefix = s.framework_prefix();
+    let state = s.state().await;
+    let f = framework(&state, &prefix).unwrap();
+    assert_eq!(f["principal"], Value::from(HADOOP.0), "{f}");
+    let jt_log = std::fs::read_to_string(&s.jobtracker.as_ref().unwrap().log).unwrap();
+    assert!(
+        jt_log.contains(&format!(
+            "MesosScheduler: authenticating as principal '{}'",
+            HADOOP.0
+        )),
+        "{}",
+        s.jobtracker.as_ref().unwrap().log_tail()
+    );
+
+    let input = s.work.join("input");
+    let expected = generate_input(&input, 2, 256 << 10, 13);
+    let out = s.work.join("out");
+    let mut job = s.submit(
+        &["wordcount", input.to_str().unwrap(), out.to_str().unwrap()],
+        "job.log",
+    );
+    // While it runs: a TaskTracker's executor has the operator's TLS settings and its token
+    // (the agent accepts executors only over https and only with their token).
+    let sandboxes = s.work.join("mesos");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let env = loop {
+        if let Some(env) = tasktracker_executor_env(&sandboxes) {
+            break env;
+        }
+        assert!(
+            !job.exited() && Instant::now() < deadline,
+            "no TaskTracker executor ran\n{}\n{}",
+            job.log_tail(),
+            s.jobtracker.as_ref().unwrap().log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        env.get("LIBPROCESS_SSL_ENABLED").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        env.get("LIBPROCESS_SSL_CA_FILE"),
+        Some(&secure.pki.path("ca.pem"))
+    );
+    assert!(env.contains_key("MESOS_EXECUTOR_AUTHENTICATION_TOKEN"));
+    s.wait_job(&mut job, Duration::from_secs(300)).await;
+    let (got, _) = read_output(&out);
+    assert_counts(&expected, &got);
+    let state = s.state().await;
+    let tasks = tracker_tasks(framework(&state, &prefix).unwrap());
+    assert!(!tasks.is_empty(), "{state}");
+    assert!(
+        tasks
+            .iter()
+            .all(|(_, st)| st != "TASK_FAILED" && st != "TASK_LOST"),
+        "{tasks:?}"
+    );
+
+    // The same JobTracker with a wrong secret: refused, never registered.
+    let lib = libmesos();
+    let wrong_port = free_port();
+    let mut wrong = JobTracker {
+        work: &s.work,
+        home: &s.home,
+        java_home: &s.java_home,
+        lib: &lib,
+        master: &s.master,
+        secure: Some(secure),
+    }
+    .spawn(
+        &s.work.join("conf-wrong"),
+        wrong_port,
+        "jobtracker-wrong.log",
+        &secure.framework_conf("wrong.secret"),
+    );
+    let refusal = "Mesos error: Master refused authentication";
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !std::fs::read_to_string(&wrong.log)
+        .unwrap_or_default()
+        .contains(refusal)
+    {
+        assert!(
+            !wrong.exited() && Instant::now() < deadline,
+            "the JobTracker with a wrong secret did not report the refusal\n{}",
+            wrong.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let state = s.state().await;
+    let wrong_prefix = format!("Hadoop: (RPC port: {wrong_port}");
+    for key in ["frameworks", "completed_frameworks"] {
+        assert!(
+            state[key].as_array().into_iter().flatten().all(|f| {
+                !f["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(&wrong_prefix))
+            }),
+            "the refused JobTracker's framework is in {key}: {state}"
+        );
+    }
+    assert!(framework(&state, &prefix).is_some(), "{state}");
+    wrong.terminate(Duration::from_secs(30));
 }

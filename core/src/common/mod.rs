@@ -3,7 +3,8 @@
 //! capabilities), version facts ([`version`]), the JSON models of tasks and attributes
 //! both daemons serve ([`json`]) and the address a daemon advertises ([`address`]:
 //! hostname, IP, address flags), a helper of the actors' bounded queues ([`queue`]), the one backoff ([`backoff`]) and
-//! the time handlers are given ([`time`]), and the validation of task fields both the master
+//! the time handlers are given ([`time`]), dockerd's read-only Engine API ([`docker_api`]: the
+//! docker containerizer's and docker executor's questions, without a CLI process), and the validation of task fields both the master
 //! and the executors check ([`validation`]: health checks, checks, environments).
 //! Mesos keeps the same things in `src/common/`
 //! (`validation.cpp`, `protobuf_utils.cpp`, `http.cpp`, `build.hpp`). Nothing here imports
@@ -11,6 +12,7 @@
 
 pub mod address;
 pub mod backoff;
+pub mod docker_api;
 pub mod fdpath;
 pub mod id;
 pub mod json;

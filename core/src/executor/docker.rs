@@ -6,7 +6,9 @@
 //!
 //! ```text
 //! Launch  ──► `docker -H … run …` attached (the container's stdout/stderr are the
-//!             executor's: the sandbox's files), then `docker inspect` until it runs
+//!             executor's: the sandbox's files); the container's `start` event from
+//!             dockerd's event stream, then one inspect for its addresses (both on the
+//!             socket, common/docker_api.rs: no CLI process, no polling)
 //!             ──► TASK_RUNNING with the container's IP in container_status.network_infos
 //! Signal  ──► `docker kill --signal=TERM|KILL mesos-<container id>`
 //! reaped  ──► `docker run`'s exit status is the container's; `State.OOMKilled` makes it
@@ -22,8 +24,10 @@ use std::time::Duration;
 use remesos_proto::v1;
 
 use super::command::LaunchSpec;
+use crate::common::docker_api::Engine;
 
-/// How often `docker inspect` is asked whether the container runs yet.
+/// How often the container's state is asked for when dockerd's event stream cannot be
+/// read.
 const INSPECT_INTERVAL: Duration = Duration::from_millis(25);
 /// How long the executor waits for the container to run before it reports TASK_RUNNING
 /// without its network (the `docker run` goes on; its exit is reported as usual).
@@ -79,14 +83,8 @@ impl DockerRun {
         cmd
     }
 
-    /// `docker inspect --format <format>` of the container (its errors discarded).
-    fn inspect(&self, format: &str) -> tokio::process::Command {
-        let mut inspect = self.command();
-        inspect
-            .args(["inspect", "--type", "container", "--format", format, "--"])
-            .arg(&self.container)
-            .stderr(std::process::Stdio::null());
-        inspect
+    fn engine(&self) -> Engine {
+        Engine::new(&self.socket)
     }
 
     /// Starts `docker run` attached, in its own process group, with the task's
@@ -108,32 +106,45 @@ impl DockerRun {
     }
 
     /// Waits until the container runs (or `child`, the `docker run`, ended first); the
-    /// container's status for TASK_RUNNING: its IP addresses.
+    /// container's status for TASK_RUNNING: its IP addresses. "Runs" is dockerd's `start`
+    /// event; should the event stream fail, the container's state is asked for every
+    /// [`INSPECT_INTERVAL`].
     pub async fn wait_running(
         &self,
         child: &mut tokio::process::Child,
     ) -> Option<v1::ContainerStatus> {
-        let deadline = tokio::time::Instant::now() + INSPECT_PATIENCE;
-        while tokio::time::Instant::now() < deadline {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                return None;
-            }
-            let mut inspect = self.inspect(
-                "{{.State.Running}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
-            );
-            if let Ok(out) = inspect.output().await
-                && out.status.success()
-            {
-                let text = String::from_utf8_lossy(&out.stdout).to_string();
-                let mut words = text.split_whitespace();
-                if words.next() == Some("true") {
-                    return Some(container_status(words));
+        let engine = self.engine();
+        let started = async {
+            if let Err(e) = engine.wait_start(&self.container).await {
+                tracing::warn!(container = %self.container, error = %e, "dockerd's event stream failed; polling the container's state");
+                loop {
+                    if let Ok(Some(state)) = engine.container(&self.container).await
+                        && state.running
+                    {
+                        return;
+                    }
+                    tokio::time::sleep(INSPECT_INTERVAL).await;
                 }
             }
-            tokio::time::sleep(INSPECT_INTERVAL).await;
+        };
+        tokio::select! {
+            () = started => {}
+            _ = child.wait() => return None,
+            () = tokio::time::sleep(INSPECT_PATIENCE) => {
+                tracing::warn!(container = %self.container, "the container did not run in time; reporting TASK_RUNNING without its network");
+                return None;
+            }
         }
-        tracing::warn!(container = %self.container, "the container did not run in time; reporting TASK_RUNNING without its network");
-        None
+        match engine.container(&self.container).await {
+            Ok(Some(state)) => Some(container_status(
+                state.ip_addresses.iter().map(String::as_str),
+            )),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(container = %self.container, error = %e, "failed to inspect the running container");
+                None
+            }
+        }
     }
 
     /// `docker kill --signal=…` of the container (Mesos's docker executor stops it the
@@ -158,10 +169,7 @@ impl DockerRun {
 
     /// Whether the kernel killed the container for its memory limit (`State.OOMKilled`).
     pub async fn oom_killed(&self) -> bool {
-        self.inspect("{{.State.OOMKilled}}")
-            .output()
-            .await
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
+        matches!(self.engine().container(&self.container).await, Ok(Some(state)) if state.oom_killed)
     }
 }
 

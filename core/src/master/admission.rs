@@ -106,7 +106,8 @@ impl Admissions {
 
 impl Master {
     /// Emits a registry write nobody waits for.
-    pub(super) fn persist(&mut self, op: Operation) {
+    pub(super) fn persist(&mut self, mut op: Operation) {
+        self.drains.decorate(&mut op);
         self.emit(Effect::Registry {
             op: Box::new(op),
             reply: None,
@@ -115,7 +116,8 @@ impl Master {
 
     /// Emits a registry write and returns its reply id, which the runtime answers with
     /// [`Master::registry_done`] once the write is durable or failed.
-    pub(super) fn persist_waited(&mut self, op: Operation) -> ReplyId {
+    pub(super) fn persist_waited(&mut self, mut op: Operation) -> ReplyId {
+        self.drains.decorate(&mut op);
         let reply = self.admissions.reply_id();
         self.emit(Effect::Registry {
             op: Box::new(op),

@@ -236,7 +236,7 @@ impl Master {
         self.emit_operator(|m| v1::master::Event {
             r#type: Some(op_event::Type::AgentAdded as i32),
             agent_added: Some(op_event::AgentAdded {
-                agent: super::state::agent_proto(&m.agents[&id]),
+                agent: super::state::agent_proto(&m.agents[&id], &m.drains),
             }),
             ..Default::default()
         });
@@ -304,7 +304,7 @@ impl Master {
             if let Some(endpoint) = reregister.endpoint {
                 agent.endpoint = endpoint;
             }
-            if !agent.active {
+            if !agent.active && !self.drains.is_deactivated(&id) {
                 agent.active = true;
                 self.allocator.activate_agent(&id);
             }
@@ -315,6 +315,7 @@ impl Master {
             tracing::info!(agent_id = %id, "agent reregistered");
             self.emit_agent(conn, reply);
             self.send_pending_kills(&id, conn, &reregister.tasks);
+            self.drain_reregistered(now, &id);
             self.request_allocation();
             return Ok(id);
         }
@@ -434,6 +435,7 @@ impl Master {
         }
         tracing::info!(agent_id = %id, was_unreachable, "agent reregistered (recovered)");
         self.emit_agent(conn, reply);
+        self.drain_reregistered(now, &id);
         Ok(id)
     }
 
@@ -634,6 +636,7 @@ impl Master {
             return Err(AgentNotFound(agent_id.to_string()));
         };
         tracing::info!(agent_id, "marked agent gone");
+        self.drains.forget(agent_id);
         self.gone_agents.insert(
             id,
             UnreachableAgent {
@@ -915,10 +918,11 @@ impl Master {
                 value: agent_id.to_string(),
             });
         }
-        let latest = update
+        let mut latest = update
             .latest_state
             .and_then(|s| v1::TaskState::try_from(s).ok())
             .unwrap_or(state);
+        self.drain_status_update(agent_id, &fid, &mut status, &mut latest);
         let tid = status.task_id.value.clone();
         // Mesos's `Master::statusUpdate` forwards to a connected framework before it looks
         // the task up, so an update of a task the master no longer knows (one it reported
@@ -967,6 +971,7 @@ impl Master {
         }
         let event = super::update_event(status);
         self.send_to_framework(&fid, event);
+        self.check_drained(now, agent_id);
     }
 
     pub fn agent_executor_message(&mut self, agent_id: &str, message: wire::ExecutorToFramework) {
@@ -1192,6 +1197,7 @@ impl Master {
             }
             self.completed_frameworks.push_back(framework);
         }
+        self.check_all_drained(now);
         self.request_allocation();
     }
 }

@@ -102,6 +102,16 @@ impl Machines {
             .and_then(|m| m.unavailability)
     }
 
+    /// The scheduled machine `agent` belongs to, if any (DRAIN_AGENT refuses such agents).
+    pub fn scheduled_machine(&self, agent: &Agent) -> Option<v1::MachineId> {
+        if self.machines.is_empty() {
+            return None;
+        }
+        self.machines
+            .get(&agent_machine(agent.hostname(), &agent.endpoint))
+            .map(|m| m.id.clone())
+    }
+
     /// GET_MAINTENANCE_STATUS and `/maintenance/status`.
     pub fn status(&self) -> ClusterStatus {
         let mut status = ClusterStatus::default();
@@ -340,6 +350,7 @@ impl Master {
             {
                 // Mesos removes the agent from the registry: it may come back as a new
                 // agent once the machine is UP.
+                self.drains.forget(&agent_id);
                 self.persist(Operation::remove_agent(&agent_id));
             }
         }

@@ -43,6 +43,7 @@
 
 mod admission;
 mod agent;
+pub mod drain;
 pub mod flags;
 mod framework;
 pub mod http;
@@ -290,6 +291,8 @@ pub struct Master {
     pub gone_agents: HashMap<AgentId, UnreachableAgent>,
     /// The maintenance schedule and the modes of scheduled machines (`maintenance.rs`).
     pub maintenance: maintenance::Machines,
+    /// Drained, draining and deactivated agents (`drain.rs`).
+    pub drains: drain::Drains,
     /// When recovered agents that did not reregister are marked unreachable.
     reregister_deadline: Option<Instant>,
     pub offers: HashMap<OfferId, Offer>,
@@ -357,6 +360,7 @@ impl Master {
             recovered_agents: HashMap::new(),
             gone_agents: HashMap::new(),
             maintenance: maintenance::Machines::default(),
+            drains: drain::Drains::default(),
             reregister_deadline: None,
             offers: HashMap::new(),
             allocator,

@@ -27,6 +27,8 @@
 //! | UPDATE_WEIGHTS, `PUT /weights` | `update_weights` (each role) | 403 |
 //! | UPDATE_QUOTA | `update_quotas` (each role) | 403 |
 //! | MARK_AGENT_GONE | `mark_agents_gone` | 403 |
+//! | DRAIN_AGENT | `drain_agents` (and `mark_agents_gone` with `mark_gone`) | 403 |
+//! | DEACTIVATE_AGENT, REACTIVATE_AGENT | `deactivate_agents`, `reactivate_agents` | 403 |
 //! | SET_LOGGING_LEVEL | `set_log_level` | 403, the level unchanged |
 //! | UPDATE_MAINTENANCE_SCHEDULE, START/STOP_MAINTENANCE and their endpoints | `update_maintenance_schedules`, `start_maintenances`, `stop_maintenances` | 403 |
 //! | GET_MAINTENANCE_SCHEDULE / _STATUS and their endpoints | `get_maintenance_schedules` / `get_maintenance_statuses` | empty answer |
@@ -82,6 +84,20 @@ pub enum OperatorCommand {
     /// MARK_AGENT_GONE. Answers [`OperatorReply::Persisting`], or [`OperatorReply::Done`]
     /// when the agent already is gone.
     MarkAgentGone {
+        agent_id: AgentId,
+    },
+    /// DRAIN_AGENT (`drain.rs`). Answers [`OperatorReply::Persisting`].
+    DrainAgent {
+        agent_id: AgentId,
+        max_grace_period: Option<v1::DurationInfo>,
+        mark_gone: bool,
+    },
+    /// DEACTIVATE_AGENT. Answers [`OperatorReply::Persisting`].
+    DeactivateAgent {
+        agent_id: AgentId,
+    },
+    /// REACTIVATE_AGENT. Answers [`OperatorReply::Persisting`].
+    ReactivateAgent {
         agent_id: AgentId,
     },
     /// UPDATE_MAINTENANCE_SCHEDULE and `POST /master/maintenance/schedule`.
@@ -177,6 +193,44 @@ impl OperatorCommand {
             Ok(agent_id) => Ok(OperatorCommand::MarkAgentGone { agent_id }),
             Err(_) => Err(OperatorError::UnknownAgent(AgentNotFound(id))),
         }
+    }
+}
+
+/// An agent id of DRAIN/DEACTIVATE/REACTIVATE_AGENT: one that does not validate names no
+/// agent, and gets Mesos's "Unknown agent" (400).
+fn drain_target(id: String) -> Result<AgentId, OperatorError> {
+    AgentId::new(id.as_str()).map_err(|_| OperatorError::Invalid("Unknown agent".to_string()))
+}
+
+impl OperatorCommand {
+    /// DRAIN_AGENT as an operator sent it.
+    pub fn drain_agent(
+        call: v1::master::call::DrainAgent,
+    ) -> Result<OperatorCommand, OperatorError> {
+        let max_grace_period = call
+            .max_grace_period
+            .as_ref()
+            .map(|d| super::drain::grace_period(d.seconds, d.nanos))
+            .transpose()?;
+        Ok(OperatorCommand::DrainAgent {
+            agent_id: drain_target(call.agent_id.value)?,
+            max_grace_period,
+            mark_gone: call.mark_gone.unwrap_or(false),
+        })
+    }
+
+    /// DEACTIVATE_AGENT as an operator sent it.
+    pub fn deactivate_agent(id: String) -> Result<OperatorCommand, OperatorError> {
+        Ok(OperatorCommand::DeactivateAgent {
+            agent_id: drain_target(id)?,
+        })
+    }
+
+    /// REACTIVATE_AGENT as an operator sent it.
+    pub fn reactivate_agent(id: String) -> Result<OperatorCommand, OperatorError> {
+        Ok(OperatorCommand::ReactivateAgent {
+            agent_id: drain_target(id)?,
+        })
     }
 }
 
@@ -281,6 +335,13 @@ impl Master {
                 .iter()
                 .all(|q| allowed(Action::UpdateQuota, Object::Value(&q.role))),
             C::MarkAgentGone { .. } => allowed(Action::MarkAgentGone, Object::Any),
+            // Mesos's `_drainAgent`: DRAIN_AGENT, and MARK_AGENT_GONE when it marks gone.
+            C::DrainAgent { mark_gone, .. } => {
+                allowed(Action::DrainAgent, Object::Any)
+                    && (!mark_gone || allowed(Action::MarkAgentGone, Object::Any))
+            }
+            C::DeactivateAgent { .. } => allowed(Action::DeactivateAgent, Object::Any),
+            C::ReactivateAgent { .. } => allowed(Action::ReactivateAgent, Object::Any),
             C::UpdateMaintenanceSchedule { .. } => {
                 allowed(Action::UpdateMaintenanceSchedule, Object::Any)
             }
@@ -438,6 +499,19 @@ impl Master {
                     None => OperatorReply::Done,
                 })
             }
+            C::DrainAgent {
+                agent_id,
+                max_grace_period,
+                mark_gone,
+            } => self
+                .drain_agent(now, agent_id.as_str(), max_grace_period, mark_gone)
+                .map(OperatorReply::Persisting),
+            C::DeactivateAgent { agent_id } => self
+                .deactivate_agent(now, agent_id.as_str())
+                .map(OperatorReply::Persisting),
+            C::ReactivateAgent { agent_id } => self
+                .reactivate_agent(agent_id.as_str())
+                .map(OperatorReply::Persisting),
             C::UpdateMaintenanceSchedule { schedule } => self
                 .update_maintenance_schedule(now, schedule)
                 .map(OperatorReply::Persisting)

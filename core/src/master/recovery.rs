@@ -26,6 +26,9 @@ impl Master {
                 }
             };
             let info = record.info.clone().unwrap_or_default();
+            if record.state != AgentRecord::GONE {
+                self.drains.recover(&id, record);
+            }
             match record.state {
                 AgentRecord::ADMITTED => {
                     self.recovered_agents.insert(id, info);

@@ -515,7 +515,7 @@ impl Master {
                     }),
                 );
             }
-            FrameworkCall::Acknowledge(ack) => self.acknowledge(fid, ack)?,
+            FrameworkCall::Acknowledge(ack) => self.acknowledge(now, fid, ack)?,
             FrameworkCall::Reconcile(reconcile) => {
                 self.counters.messages_reconcile_tasks += 1;
                 self.reconcile(now, fid, reconcile);
@@ -610,6 +610,7 @@ impl Master {
 
     fn acknowledge(
         &mut self,
+        now: Time,
         framework_id: &str,
         ack: sched::call::Acknowledge,
     ) -> Result<(), CallError> {
@@ -626,16 +627,18 @@ impl Master {
             return Ok(());
         }
         self.counters.valid_status_update_acknowledgements += 1;
+        let agent_id = ack.agent_id.value;
         self.send_to_agent(
-            &ack.agent_id.value,
+            &agent_id,
             wire::master_message::Message::Acknowledgement(wire::StatusUpdateAcknowledgement {
                 framework_id: v1::FrameworkId {
                     value: framework_id.to_string(),
                 },
-                task_id: ack.task_id,
-                uuid: ack.uuid,
+                task_id: ack.task_id.clone(),
+                uuid: ack.uuid.clone(),
             }),
         );
+        self.drain_acknowledged(now, &agent_id, framework_id, &ack.task_id.value, &ack.uuid);
         Ok(())
     }
 

@@ -45,11 +45,14 @@ pub fn framework_proto(f: &Framework) -> resp::get_frameworks::Framework {
     }
 }
 
-pub fn agent_proto(a: &Agent) -> resp::get_agents::Agent {
+/// GET_AGENTS's view of an agent; `deactivated`, `drain_info` and
+/// `estimated_drain_start_time` come from the master's drain state (`drain.rs`).
+pub fn agent_proto(a: &Agent, drains: &super::drain::Drains) -> resp::get_agents::Agent {
+    let (drain_info, started) = drains.info(a.id.as_str());
     resp::get_agents::Agent {
         agent_info: a.info.clone(),
         active: a.active,
-        deactivated: Some(!a.active),
+        deactivated: Some(drains.is_deactivated(a.id.as_str())),
         version: a.version.clone(),
         pid: Some(a.pid()),
         registered_time: Some(time_info(a.registered_time)),
@@ -59,8 +62,8 @@ pub fn agent_proto(a: &Agent) -> resp::get_agents::Agent {
         offered_resources: a.offered.clone().into_protos(),
         capabilities: a.capabilities.clone(),
         resource_providers: vec![],
-        drain_info: None,
-        estimated_drain_start_time: None,
+        drain_info,
+        estimated_drain_start_time: started.map(time_info),
     }
 }
 
@@ -108,8 +111,11 @@ impl Master {
     }
 
     pub fn get_agents(&self) -> resp::GetAgents {
-        let mut agents: Vec<resp::get_agents::Agent> =
-            self.agents.values().map(agent_proto).collect();
+        let mut agents: Vec<resp::get_agents::Agent> = self
+            .agents
+            .values()
+            .map(|a| agent_proto(a, &self.drains))
+            .collect();
         agents.sort_by(|a, b| a.pid.cmp(&b.pid));
         resp::GetAgents {
             agents,
@@ -348,7 +354,18 @@ impl Master {
         );
         o.insert("attributes".into(), attributes_json(&a.info.attributes));
         o.insert("active".into(), json!(a.active));
-        o.insert("deactivated".into(), json!(!a.active));
+        // Mesos's `SlaveWriter` (src/master/readonly_handler.cpp).
+        let (drain_info, started) = self.drains.info(a.id.as_str());
+        o.insert(
+            "deactivated".into(),
+            json!(self.drains.is_deactivated(a.id.as_str())),
+        );
+        if let Some(info) = &drain_info {
+            o.insert("drain_info".into(), mjson::to_value(info));
+        }
+        if let Some(started) = started {
+            o.insert("estimated_drain_start_time_seconds".into(), json!(started));
+        }
         o.insert("version".into(), json!(a.version));
         o.insert(
             "capabilities".into(),

@@ -3347,5 +3347,7 @@ fn offers_name_the_agent_url_https_when_every_port_is_tls_only() {
 }
 
 mod authz;
+/// DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT (issue 17).
+mod drain;
 /// The principal rules of the scheduler API (issue 14).
 mod principal;

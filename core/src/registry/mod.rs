@@ -54,6 +54,14 @@ pub struct AgentRecord {
     /// Seconds since the epoch when it became unreachable or gone.
     #[prost(double, tag = "3")]
     pub since: f64,
+    /// DRAIN_AGENT's state and config (Mesos's `Registry.Slave.drain_info`, kept for
+    /// admitted and unreachable agents alike); absent when the agent is not draining.
+    #[prost(message, optional, tag = "4")]
+    pub drain_info: Option<v1::DrainInfo>,
+    /// DEACTIVATE_AGENT (or DRAIN_AGENT) was asked and not undone by REACTIVATE_AGENT
+    /// (Mesos's `Registry.Slave.deactivated`): the agent gets no offers.
+    #[prost(bool, tag = "5")]
+    pub deactivated: bool,
 }
 
 impl AgentRecord {
@@ -113,6 +121,8 @@ impl Operation {
                 info: Some(info.clone()),
                 state,
                 since,
+                drain_info: None,
+                deactivated: false,
             }),
             ..Default::default()
         }

@@ -1,5 +1,5 @@
 //! Certificates made at test time (rcgen) for the TLS tests: a CA, a certificate for the
-//! daemons (`localhost` and `127.0.0.1`), one for clients, and a second CA nobody trusts;
+//! daemons (`localhost` and `127.0.0.1`-`4`), one for clients, and a second CA nobody trusts;
 //! and libprocess's environment (`LIBPROCESS_SSL_*`) that points a process at them.
 
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ impl Pki {
         self.dir.join(name).display().to_string()
     }
 
-    /// `ca.pem` signs `daemon.{pem,key}` (localhost, 127.0.0.1) and `client.{pem,key}`
+    /// `ca.pem` signs `daemon.{pem,key}` (localhost, 127.0.0.1-4) and `client.{pem,key}`
     /// (localhost: the `legacy` scheme matches a client's reverse-DNS name);
     /// `rogue-ca.pem` is a CA nobody trusts.
     pub fn make(tag: &str) -> Pki {
@@ -48,7 +48,16 @@ impl Pki {
         for (name, sans) in [
             (
                 "daemon",
-                vec!["localhost".to_string(), "127.0.0.1".to_string()],
+                // 127.0.0.2-4: the agents of `remesos local --agent_loopback_ips`.
+                [
+                    "localhost",
+                    "127.0.0.1",
+                    "127.0.0.2",
+                    "127.0.0.3",
+                    "127.0.0.4",
+                ]
+                .map(String::from)
+                .to_vec(),
             ),
             ("client", vec!["localhost".to_string()]),
         ] {

@@ -9,12 +9,13 @@
 //! stdout/stderr and exit status as a plain child process — the same thing the posix
 //! launcher already watches, checkpoints and recovers. An Engine API client would need a
 //! new crate (or a hand-written one over hyper) for attach streams, pull progress and
-//! registry auth, for no gain the tests could show; a `docker` call costs ~20 ms, spent only
-//! at launch and kill.
+//! registry auth, for no gain the tests could show. A `docker` call costs ~20 ms, so the
+//! launch path's two questions (is the image here? does the container run yet?) are asked
+//! on the socket instead (common/docker_api.rs, read-only): the actions stay the CLI's.
 //!
 //! ```text
 //! launch ──► validate (run options, volumes' host paths, ports in the resources)
-//!        ──► image present? (`docker inspect`) else / force_pull_image ──► `docker pull`
+//!        ──► image present? (asked on the socket) else / force_pull_image ──► `docker pull`
 //!        ──► command task:    `remesos executor --docker_run=[…]` on the host (Mesos's
 //!                             mesos-docker-executor), which runs `docker run` attached
 //!            custom executor: `docker run …` attached, as the executor's process
@@ -48,6 +49,7 @@ use super::posix::{self, LaunchSettings, Posix};
 use super::{ContainerEvent, Containerizer, Limitation, Recovered, Reporter};
 use crate::agent::Launch;
 use crate::agent::isolator::Limits;
+use crate::common::docker_api::Engine;
 
 /// Mesos's `DOCKER_NAME_PREFIX`.
 pub const NAME_PREFIX: &str = "mesos-";
@@ -762,29 +764,21 @@ fn task_env_names(launch: &Launch, task: &v1::TaskInfo) -> Vec<String> {
     names.into_keys().collect()
 }
 
-/// Mesos's `Docker::pull`: with `force`, always `docker pull`; otherwise only when
-/// `docker inspect` does not find the image locally.
+/// Mesos's `Docker::pull`: with `force`, always `docker pull`; otherwise only when the
+/// image is not in the daemon (asked on the socket, common/docker_api.rs: what `docker
+/// inspect` answers, without a process on the launch path).
 async fn pull(settings: &Settings, image: &str, force: bool) -> Result<(), String> {
     if !force {
-        let mut inspect = settings.command();
-        inspect
-            .args(["image", "inspect", "--format", "{{.Id}}", "--", image])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        let out = inspect
-            .output()
-            .await
-            .map_err(|e| format!("failed to run '{}': {e}", settings.docker.display()))?;
-        if out.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !stderr.contains("No such image") {
-            return Err(format!(
-                "docker cannot inspect image '{image}' (is dockerd at '{}' running?): {}",
-                settings.socket.display(),
-                clip(&stderr)
-            ));
+        match Engine::new(&settings.socket).image_exists(image).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => {
+                return Err(format!(
+                    "docker cannot inspect image '{image}' (is dockerd at '{}' running?): {}",
+                    settings.socket.display(),
+                    clip(&e.to_string())
+                ));
+            }
         }
     }
     let mut cmd = settings.command();

@@ -187,6 +187,15 @@ fn api_call(call: op::Call) -> Result<ApiCall, ApiCallError> {
             let mark = call.mark_agent_gone.ok_or(Missing("mark_agent_gone"))?;
             C::mark_agent_gone(mark.agent_id.value)?
         }
+        CallType::DrainAgent => C::drain_agent(call.drain_agent.ok_or(Missing("drain_agent"))?)?,
+        CallType::DeactivateAgent => {
+            let call = call.deactivate_agent.ok_or(Missing("deactivate_agent"))?;
+            C::deactivate_agent(call.agent_id.value)?
+        }
+        CallType::ReactivateAgent => {
+            let call = call.reactivate_agent.ok_or(Missing("reactivate_agent"))?;
+            C::reactivate_agent(call.agent_id.value)?
+        }
         CallType::UpdateMaintenanceSchedule => C::UpdateMaintenanceSchedule {
             schedule: call
                 .update_maintenance_schedule
