@@ -325,26 +325,37 @@ async fn a_command_task_runs_in_its_docker_image_with_the_sandbox_mounted() {
 }
 
 /// A long-running service in a BRIDGE container with a port mapping answers on its host
-/// port (taken from the offer), reports its container IP with TASK_RUNNING, and a kill
-/// ends it TASK_KILLED with its container removed.
+/// port (a port of the offer's `ports`, as a framework picks it), reports its
+/// container IP with TASK_RUNNING, and a kill ends it TASK_KILLED with its container
+/// removed and nothing answering on the host port any more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bridged_service_is_reachable_on_its_mapped_host_port_and_killed_cleanly() {
     let _serial = SERIAL.lock().await;
     let mut c = Cluster::start("service", false).await;
-    let host_port = 31000 + (free_port() % 100);
-    let container = docker_container(|d| {
-        d.network = Some(v1::container_info::docker_info::Network::Bridge as i32);
-        d.port_mappings
-            .push(v1::container_info::docker_info::PortMapping {
-                host_port: u32::from(host_port),
-                container_port: 8080,
-                protocol: Some("tcp".into()),
-            });
-    });
     let command = "mkdir -p /tmp/www && echo pong > /tmp/www/index.html && \
                    exec httpd -f -p 8080 -h /tmp/www";
+    let mut host_port = 0;
     let agent_id = c
         .launch(|o| {
+            // Any port of the offer's first range (not always its first: tests on one
+            // machine run agents with the same ranges).
+            let range = o
+                .resources
+                .iter()
+                .filter(|r| r.name == "ports")
+                .find_map(|r| r.ranges.as_ref()?.range.first().cloned())
+                .expect("the offer has ports");
+            let pick = u64::from(free_port()) % (range.end - range.begin + 1);
+            host_port = u16::try_from(range.begin + pick).unwrap();
+            let container = docker_container(|d| {
+                d.network = Some(v1::container_info::docker_info::Network::Bridge as i32);
+                d.port_mappings
+                    .push(v1::container_info::docker_info::PortMapping {
+                        host_port: u32::from(host_port),
+                        container_port: 8080,
+                        protocol: Some("tcp".into()),
+                    });
+            });
             docker_task(
                 "web",
                 o,
@@ -385,6 +396,10 @@ async fn a_bridged_service_is_reachable_on_its_mapped_host_port_and_killed_clean
     let updates = c.updates_until(TaskState::TaskKilled).await;
     assert_eq!(states(&updates).last(), Some(&"TASK_KILLED"), "{updates:?}");
     assert_no_containers_leak().await;
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", host_port)).is_err(),
+        "port {host_port} still answers after the kill"
+    );
 }
 
 /// Mesos's port mapping rule (`Docker::RunOptions::create`): a host port the task was not

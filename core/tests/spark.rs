@@ -1357,6 +1357,23 @@ fn image_registry(dir: &Path) -> images::Registry {
         .block_on(images::Registry::start(dir))
 }
 
+/// A scratch directory, a registry in it (see [`image_registry`]) and [`JVM_IMAGE`] pushed
+/// there under the name returned. Spark must not exist on the host where it is mounted in
+/// the image, or the tests could not tell where the executors ran.
+fn registry_with_jvm_image() -> (PathBuf, images::Registry, String) {
+    assert!(
+        !Path::new(SPARK_IN_IMAGE).exists(),
+        "{SPARK_IN_IMAGE} exists on the host"
+    );
+    let work =
+        std::env::temp_dir().join(format!("remesos-spark-registry-{}", free_port("127.0.0.1")));
+    std::fs::create_dir_all(&work).unwrap();
+    let registry = image_registry(&work);
+    let name = registry.name(JVM_IMAGE);
+    prepare_jvm_image(&registry.addr, &name);
+    (work, registry, name)
+}
+
 /// Asserts what Spark sent for each executor, read back from /master/state while the job
 /// ran: the container type, the image, the volumes read-only with their host paths.
 fn assert_executor_containers(running: &Value, kind: &str, image: &str) -> Vec<Value> {
@@ -1398,12 +1415,8 @@ fn assert_executor_containers(running: &Value, kind: &str, image: &str) -> Vec<V
 #[test]
 fn spark35_sparkpi_in_a_docker_image_on_the_docker_containerizer() {
     let _serial = serial();
-    assert!(!Path::new(SPARK_IN_IMAGE).exists(), "{SPARK_IN_IMAGE} exists on the host");
-    let work = std::env::temp_dir().join(format!("remesos-spark-registry-{}", free_port("127.0.0.1")));
-    std::fs::create_dir_all(&work).unwrap();
-    let registry = image_registry(&work);
-    let image = format!("{}/{}", registry.addr, registry.name(JVM_IMAGE));
-    prepare_jvm_image(&registry.addr, &registry.name(JVM_IMAGE));
+    let (work, registry, name) = registry_with_jvm_image();
+    let image = format!("{}/{name}", registry.addr);
     let label = format!("remesos-spark-test={}", free_port("127.0.0.1"));
     let mut containers_seen = BTreeSet::new();
     {
@@ -1426,7 +1439,13 @@ fn spark35_sparkpi_in_a_docker_image_on_the_docker_containerizer() {
         // While the job runs: the labelled containers dockerd runs for it.
         let deadline = Instant::now() + Duration::from_secs(240);
         while driver.try_wait().is_none() && Instant::now() < deadline {
-            let (_, out) = docker(&["ps", "--filter", &format!("label={label}"), "--format", "{{.Names}} {{.Image}}"]);
+            let (_, out) = docker(&[
+                "ps",
+                "--filter",
+                &format!("label={label}"),
+                "--format",
+                "{{.Names}} {{.Image}}",
+            ]);
             containers_seen.extend(out.lines().map(str::to_string));
             if containers_seen.len() >= 2 {
                 break;
@@ -1440,7 +1459,14 @@ fn spark35_sparkpi_in_a_docker_image_on_the_docker_containerizer() {
         assert_torn_down(&cluster, "RemesosSparkPi");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let (ok, out) = docker(&["ps", "-a", "--filter", &format!("label={label}"), "--format", "{{.Names}}"]);
+            let (ok, out) = docker(&[
+                "ps",
+                "-a",
+                "--filter",
+                &format!("label={label}"),
+                "--format",
+                "{{.Names}}",
+            ]);
             assert!(ok, "{out}");
             if out.trim().is_empty() {
                 break;
@@ -1465,12 +1491,7 @@ fn spark35_sparkpi_in_a_docker_image_on_the_docker_containerizer() {
 #[test]
 fn spark35_sparkpi_in_a_docker_image_on_the_mesos_containerizer() {
     let _serial = serial();
-    assert!(!Path::new(SPARK_IN_IMAGE).exists(), "{SPARK_IN_IMAGE} exists on the host");
-    let work = std::env::temp_dir().join(format!("remesos-spark-registry-{}", free_port("127.0.0.1")));
-    std::fs::create_dir_all(&work).unwrap();
-    let registry = image_registry(&work);
-    let name = registry.name(JVM_IMAGE);
-    prepare_jvm_image(&registry.addr, &name);
+    let (work, registry, name) = registry_with_jvm_image();
     {
         let cluster = start_cluster(&[AgentSpec {
             flags: vec![
@@ -1492,7 +1513,10 @@ fn spark35_sparkpi_in_a_docker_image_on_the_mesos_containerizer() {
         assert_torn_down(&cluster, "RemesosSparkPi");
         // The overlay rootfs is in the agent's mount namespace (under its work or store
         // directory), the volumes and the sandbox in the executors'.
-        let places = [cluster.work_dir.display().to_string(), work.display().to_string()];
+        let places = [
+            cluster.work_dir.display().to_string(),
+            work.display().to_string(),
+        ];
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
