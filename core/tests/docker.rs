@@ -110,6 +110,8 @@ struct Cluster {
     framework: TestFramework,
     /// The dockerd the agent uses.
     socket: String,
+    /// The agent's flags beyond the docker containerizer's.
+    agent_flags: Vec<String>,
 }
 
 impl Cluster {
@@ -119,6 +121,16 @@ impl Cluster {
 
     /// [`Cluster::start`] with the agent on the dockerd of `socket`.
     async fn start_on(name: &str, checkpoint: bool, socket: String) -> Cluster {
+        Cluster::start_with(name, checkpoint, socket, Vec::new()).await
+    }
+
+    /// [`Cluster::start_on`] with more agent flags.
+    async fn start_with(
+        name: &str,
+        checkpoint: bool,
+        socket: String,
+        agent_flags: Vec<String>,
+    ) -> Cluster {
         ensure_docker();
         assert!(
             mesos_containers().is_empty(),
@@ -136,18 +148,20 @@ impl Cluster {
             agent_port,
             framework: TestFramework::subscribe(&master, name, checkpoint).await,
             socket,
+            agent_flags,
         };
         cluster.start_agent();
         cluster
     }
 
     fn start_agent(&mut self) {
-        let flags = [
+        let mut flags = vec![
             "--containerizers=mesos,docker".to_string(),
             format!("--docker_socket={}", self.socket),
             "--docker_remove_delay=0ns".to_string(),
             "--executor_registration_timeout=30secs".to_string(),
         ];
+        flags.extend(self.agent_flags.iter().cloned());
         self.agent = Some(spawn_agent_logged(
             &self.master,
             self.agent_port,
@@ -456,6 +470,127 @@ async fn a_volume_host_path_that_does_not_exist_fails_the_task() {
         "{message}"
     );
     assert!(!missing.exists(), "the missing host path was created");
+}
+
+/// A COMMAND health check of a docker task runs inside its container (`docker exec`, as
+/// Mesos's docker executor wraps it): a check that only holds in the image (it has no
+/// `/usr`; the agent's host has) makes the task healthy. Run on the host it would fail and,
+/// with one allowed failure and no grace period, kill the task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_health_check_runs_inside_the_tasks_container() {
+    let _serial = SERIAL.lock().await;
+    assert!(
+        Path::new("/usr").is_dir(),
+        "the host needs /usr for this test"
+    );
+    let mut c = Cluster::start("execcheck", false).await;
+    let agent_id = c
+        .launch(|o| {
+            let mut task = docker_task(
+                "hc",
+                o,
+                "cpus:0.1;mem:32",
+                "exec sleep 120",
+                docker_container(|_| {}),
+            );
+            task.health_check = Some(v1::HealthCheck {
+                r#type: Some(v1::health_check::Type::Command as i32),
+                command: Some(v1::CommandInfo {
+                    value: Some("test ! -e /usr && test -x /bin/busybox".into()),
+                    ..Default::default()
+                }),
+                delay_seconds: Some(0.0),
+                interval_seconds: Some(1.0),
+                timeout_seconds: Some(20.0),
+                grace_period_seconds: Some(0.0),
+                consecutive_failures: Some(1),
+                ..Default::default()
+            });
+            task
+        })
+        .await;
+    let mut seen = Vec::new();
+    loop {
+        let status = c.framework.next_update(Duration::from_secs(60)).await;
+        let state = TaskState::try_from(status.state).unwrap();
+        let healthy = status.healthy;
+        seen.push(status);
+        if healthy.is_some() || remesos::common::protocol::is_terminal(state) {
+            break;
+        }
+    }
+    let last = seen.last().unwrap();
+    assert_eq!(
+        (states(&seen).last().copied(), last.healthy),
+        (Some("TASK_RUNNING"), Some(true)),
+        "{seen:?}"
+    );
+    c.framework.kill("hc", &agent_id).await;
+    let updates = c.updates_until(TaskState::TaskKilled).await;
+    assert_eq!(states(&updates).last(), Some(&"TASK_KILLED"), "{updates:?}");
+    assert_no_containers_leak().await;
+}
+
+/// Mesos's `--host_path_volume_force_creation` (volume/host_path.cpp): a missing host path
+/// under a listed directory is created as a directory and mounted; one outside every listed
+/// directory still fails the launch, is not created, and the message names the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_paths_are_created_only_under_host_path_volume_force_creation() {
+    let _serial = SERIAL.lock().await;
+    let dir = temp_dir("docker-forcecreate");
+    let allowed = dir.join("allowed");
+    let mut c = Cluster::start_with(
+        "forcecreate",
+        false,
+        socket(),
+        vec![format!(
+            "--host_path_volume_force_creation=/nonexistent-remesos:{}",
+            allowed.display()
+        )],
+    )
+    .await;
+    let made = allowed.join("made/here");
+    let mut container = docker_container(|_| {});
+    container.volumes.push(v1::Volume {
+        mode: v1::volume::Mode::Rw as i32,
+        ..ro_volume(&made, "/data")
+    });
+    c.launch(|o| {
+        docker_task(
+            "fc",
+            o,
+            "cpus:0.1;mem:32",
+            "echo made > /data/out",
+            container,
+        )
+    })
+    .await;
+    let updates = c.updates_until(TaskState::TaskFinished).await;
+    assert_eq!(
+        states(&updates).last(),
+        Some(&"TASK_FINISHED"),
+        "{updates:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(made.join("out")).unwrap().trim(),
+        "made"
+    );
+    // The finished task's container goes first (removed in the background).
+    assert_no_containers_leak().await;
+    let outside = dir.join("elsewhere/x");
+    let mut container = docker_container(|_| {});
+    container.volumes.push(ro_volume(&outside, "/data"));
+    let message = c.launch_fails("fc2", "cpus:0.1;mem:32", container).await;
+    assert!(
+        message.contains(&format!("'{}'", outside.display()))
+            && message.contains("not under a directory of --host_path_volume_force_creation"),
+        "{message}"
+    );
+    assert!(
+        !dir.join("elsewhere").exists(),
+        "an unlisted host path was created"
+    );
+    assert_no_containers_leak().await;
 }
 
 /// Volumes are mounted read-only unless the volume asks for RW, and the container runs as

@@ -312,7 +312,10 @@ async fn command_tasks_run_in_a_registry_image_with_its_runtime_volumes_and_pid_
 }
 
 /// The legacy `docker save` directory as `--docker_registry`, with the copy backend and
-/// without a pid namespace; an image missing from it fails with Mesos's message.
+/// without a pid namespace; an image missing from it fails with Mesos's message. With
+/// `--host_path_volume_force_creation` (Mesos's volume/host_path.cpp), a missing host path
+/// under a listed directory is created and mounted, one elsewhere fails and is not created.
+/// A COMMAND health check runs inside the task's image.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_tasks_run_in_images_from_a_docker_save_directory_with_the_copy_backend() {
     require_tools();
@@ -328,6 +331,12 @@ async fn command_tasks_run_in_images_from_a_docker_save_directory_with_the_copy_
             "--image_provisioner_backend=copy",
         ],
     );
+    let allowed = dir.join("allowed");
+    let mut flags = flags;
+    flags.push(format!(
+        "--host_path_volume_force_creation={}",
+        allowed.display()
+    ));
     let (_agent, _addr, work) = start_agent(&master, &dir, &flags).await;
     let mut framework = TestFramework::subscribe(&master, "images-local", false).await;
     let fid = framework.sub.framework_id.value.clone();
@@ -341,8 +350,87 @@ async fn command_tasks_run_in_images_from_a_docker_save_directory_with_the_copy_
         "app:1.0",
     );
     let missing = image_task("missing", &offer, Some("true"), "nothere:1.0");
-    framework.launch(&offer, vec![ok, missing]).await;
-    let ends = terminal_updates(&mut framework, &["local", "missing"]).await;
+    let host_volume = |task: &mut v1::TaskInfo, host: &Path| {
+        task.container.as_mut().unwrap().volumes.push(v1::Volume {
+            mode: v1::volume::Mode::Rw as i32,
+            container_path: "/made".into(),
+            host_path: Some(host.display().to_string()),
+            ..Default::default()
+        });
+    };
+    let made = allowed.join("made/here");
+    let mut created = image_task("created", &offer, Some("echo made > /made/out"), "app:1.0");
+    host_volume(&mut created, &made);
+    let outside = dir.join("elsewhere/x");
+    let mut unlisted = image_task("unlisted", &offer, Some("true"), "app:1.0");
+    host_volume(&mut unlisted, &outside);
+    // A COMMAND health check runs in the task's image: only there is `/usr` missing (the
+    // host has one), so only there does it leave the file the task waits for. Run on the
+    // host it would fail, and one failure without grace kills the task.
+    let mut checked = image_task(
+        "checked",
+        &offer,
+        Some("while test ! -e /mnt/mesos/sandbox/checked; do sleep 0.1; done; echo check-passed"),
+        "app:1.0",
+    );
+    checked.health_check = Some(v1::HealthCheck {
+        r#type: Some(v1::health_check::Type::Command as i32),
+        command: Some(v1::CommandInfo {
+            value: Some("test ! -e /usr && touch /mnt/mesos/sandbox/checked".into()),
+            ..Default::default()
+        }),
+        delay_seconds: Some(0.0),
+        interval_seconds: Some(0.5),
+        timeout_seconds: Some(20.0),
+        grace_period_seconds: Some(0.0),
+        consecutive_failures: Some(1),
+        ..Default::default()
+    });
+    assert!(
+        Path::new("/usr").is_dir(),
+        "the host needs /usr for this test"
+    );
+    framework
+        .launch(&offer, vec![ok, missing, created, unlisted, checked])
+        .await;
+    let ends = terminal_updates(
+        &mut framework,
+        &["local", "missing", "created", "unlisted", "checked"],
+    )
+    .await;
+    assert_eq!(
+        ends["checked"].state,
+        TaskState::TaskFinished as i32,
+        "{:?}",
+        ends["checked"].message
+    );
+    assert_eq!(
+        ends["created"].state,
+        TaskState::TaskFinished as i32,
+        "{:?}",
+        ends["created"].message
+    );
+    assert_eq!(
+        std::fs::read_to_string(made.join("out")).unwrap().trim(),
+        "made"
+    );
+    let unlisted = &ends["unlisted"];
+    assert_eq!(unlisted.state, TaskState::TaskFailed as i32);
+    assert_eq!(unlisted.reason, Some(Reason::ContainerLaunchFailed as i32));
+    assert!(
+        unlisted
+            .message()
+            .contains(&format!("'{}'", outside.display()))
+            && unlisted
+                .message()
+                .contains("not under a directory of --host_path_volume_force_creation"),
+        "{:?}",
+        unlisted.message
+    );
+    assert!(
+        !dir.join("elsewhere").exists(),
+        "an unlisted host path was created"
+    );
     let local = &ends["local"];
     let out = sandbox_file(&work, local, &fid, "stdout");
     assert_eq!(

@@ -137,6 +137,13 @@ pub fn containerizer_flags() -> Vec<Flag> {
         )
         .default(Duration::from_secs(6 * 3600)),
         Flag::string(
+            "host_path_volume_force_creation",
+            "Colon-separated absolute directories under which a missing host_path volume \
+             source is created (as a directory) instead of failing the launch; both \
+             containerizers",
+        )
+        .validator(super::containerizer::host_path::ForceCreation::validate_flag),
+        Flag::string(
             "docker_mesos_image",
             "Not supported: the agent does not run in a docker container",
         ),
@@ -198,6 +205,11 @@ fn containerizers(
             .get_duration("docker_remove_delay")
             .unwrap_or(Duration::from_secs(6 * 3600)),
         cfs,
+        host_path_creation: loaded
+            .get_str("host_path_volume_force_creation")
+            .map(super::containerizer::host_path::ForceCreation::parse)
+            .transpose()?
+            .unwrap_or_default(),
     };
     let version = settings.validate()?;
     tracing::info!(%version, socket = %settings.socket.display(), "docker containerizer");

@@ -69,16 +69,20 @@ impl Engine {
         &self.socket
     }
 
+    fn unreachable(&self, source: std::io::Error) -> EngineError {
+        EngineError::Unreachable {
+            socket: self.socket.clone(),
+            source,
+        }
+    }
+
     /// Sends `GET <target>` and returns the status and the connection positioned at the
     /// body.
     async fn open(
         &self,
         target: &str,
     ) -> Result<(u16, BufReader<tokio::net::UnixStream>), EngineError> {
-        let unreachable = |source| EngineError::Unreachable {
-            socket: self.socket.clone(),
-            source,
-        };
+        let unreachable = |source| self.unreachable(source);
         let mut stream = tokio::net::UnixStream::connect(&self.socket)
             .await
             .map_err(unreachable)?;
@@ -138,10 +142,7 @@ impl Engine {
             .take(BODY_LIMIT)
             .read_to_end(&mut body)
             .await
-            .map_err(|source| EngineError::Unreachable {
-                socket: self.socket.clone(),
-                source,
-            })?;
+            .map_err(|source| self.unreachable(source))?;
         Ok((code, body))
     }
 
@@ -211,10 +212,7 @@ impl Engine {
                 .take(EVENT_LINE_LIMIT)
                 .read_line(&mut line)
                 .await
-                .map_err(|source| EngineError::Unreachable {
-                    socket: self.socket.clone(),
-                    source,
-                })?;
+                .map_err(|source| self.unreachable(source))?;
             if n == 0 {
                 return Err(EngineError::Malformed("the event stream ended".into()));
             }

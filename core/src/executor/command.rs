@@ -888,8 +888,15 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                 }
                 Effect::Exit(code) => return code,
                 Effect::Check(request) => {
+                    // Docker mode: a COMMAND check runs in the task's container.
+                    let probe = match (&docker, request.probe) {
+                        (Some(docker), checks::checker::Probe::Command(spec)) => {
+                            checks::checker::Probe::Command(docker.exec_spec(spec))
+                        }
+                        (_, probe) => probe,
+                    };
                     probes.spawn(async move {
-                        let outcome = checks::runner::run(request.probe, request.timeout).await;
+                        let outcome = checks::runner::run(probe, request.timeout).await;
                         (request.role, request.attempt, outcome)
                     });
                 }

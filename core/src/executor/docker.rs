@@ -13,6 +13,7 @@
 //! Signal  ──► `docker kill --signal=TERM|KILL mesos-<container id>`
 //! reaped  ──► `docker run`'s exit status is the container's; `State.OOMKilled` makes it
 //!             TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY
+//! COMMAND check ──► `docker exec mesos-<container id> <command>` (Mesos's docker executor)
 //! ```
 //!
 //! Values of the container's environment reach it through the `docker` process's own
@@ -164,6 +165,35 @@ impl DockerRun {
             other => {
                 tracing::warn!(container = %self.container, signal = name, ?other, "docker kill failed")
             }
+        }
+    }
+
+    /// A COMMAND check's process as `docker exec` in the container, as Mesos's docker
+    /// executor wraps its checks (src/docker/executor.cpp): the check runs in the task's
+    /// namespaces, filesystem and user (the container's `--user`); its command is the
+    /// check's (`/bin/sh -c <value>` or the argv form). The container's environment is the
+    /// task's; the check's own variables are not added.
+    pub fn exec_spec(&self, check: LaunchSpec) -> LaunchSpec {
+        let mut args = vec![
+            "-H".to_string(),
+            format!("unix://{}", self.socket.display()),
+            "exec".to_string(),
+            self.container.clone(),
+            check.program,
+        ];
+        args.extend(check.args);
+        LaunchSpec {
+            program: self.docker.display().to_string(),
+            arg0: "docker".into(),
+            args,
+            // The docker CLI's own environment: the executor's PATH and HOME, not the task's.
+            env: ["PATH", "HOME"]
+                .into_iter()
+                .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+                .collect(),
+            cwd: None,
+            user: None,
+            rootfs: None,
         }
     }
 

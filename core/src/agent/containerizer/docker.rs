@@ -93,6 +93,8 @@ pub struct Settings {
     pub remove_delay: Duration,
     /// `--cgroups_enable_cfs`: cpus become a `--cpu-quota` too.
     pub cfs: bool,
+    /// `--host_path_volume_force_creation`: where missing volume host paths are created.
+    pub host_path_creation: super::host_path::ForceCreation,
 }
 
 impl Settings {
@@ -211,6 +213,8 @@ pub struct RunSpec<'a> {
     /// `uid:gid` to run as.
     pub user: Option<(u32, u32)>,
     pub cfs: bool,
+    /// Where a missing absolute volume host path may be created.
+    pub host_path_creation: &'a super::host_path::ForceCreation,
 }
 
 /// The arguments of `docker run` (from `run` on, before them the CLI's globals), as
@@ -278,7 +282,12 @@ pub fn run_args(spec: &RunSpec<'_>) -> Result<Vec<String>, String> {
     for volume in &spec.container.volumes {
         args.extend([
             "-v".into(),
-            volume_arg(volume, spec.sandbox, spec.mapped_directory)?,
+            volume_arg(
+                volume,
+                spec.sandbox,
+                spec.mapped_directory,
+                spec.host_path_creation,
+            )?,
         ]);
     }
     args.extend([
@@ -395,8 +404,14 @@ pub fn run_args(spec: &RunSpec<'_>) -> Result<Vec<String>, String> {
 
 /// One `-v` argument: `host:container:ro|rw`. A relative host path is in the sandbox (and
 /// may not climb out of it); an absolute one must exist (docker would create it on the
-/// host as root); a relative container path is under the mapped sandbox.
-fn volume_arg(volume: &v1::Volume, sandbox: &Path, mapped: &str) -> Result<String, String> {
+/// host as root) or be created under `--host_path_volume_force_creation`; a relative
+/// container path is under the mapped sandbox.
+fn volume_arg(
+    volume: &v1::Volume,
+    sandbox: &Path,
+    mapped: &str,
+    host_path_creation: &super::host_path::ForceCreation,
+) -> Result<String, String> {
     let container_path = Path::new(&volume.container_path);
     if volume.container_path.is_empty() || climbs(container_path) {
         return Err(format!(
@@ -426,13 +441,14 @@ fn volume_arg(volume: &v1::Volume, sandbox: &Path, mapped: &str) -> Result<Strin
         ));
     }
     let source = if host_path.is_absolute() {
-        if !host_path.exists() {
-            return Err(format!(
+        host_path_creation.ensure(host_path, || {
+            format!(
                 "The host path '{host}' of volume '{}' does not exist on the agent: create \
-                 it there or fix the volume's host_path",
+                 it there, fix the volume's host_path, or list a directory above it in \
+                 --host_path_volume_force_creation",
                 volume.container_path
-            ));
-        }
+            )
+        })?;
         host_path.to_path_buf()
     } else if !container_path.is_absolute() {
         return Err(format!(
@@ -697,6 +713,7 @@ async fn prepare(
         limits,
         user,
         cfs: settings.cfs,
+        host_path_creation: &settings.host_path_creation,
     };
     let run = run_args(&spec)?;
     let image = container
@@ -874,6 +891,7 @@ mod tests {
             limits: None,
             user: Some((1000, 1000)),
             cfs: false,
+            host_path_creation: &Default::default(),
         })
     }
 
@@ -1053,6 +1071,7 @@ mod tests {
             limits: Some(&limits),
             user: None,
             cfs: false,
+            host_path_creation: &Default::default(),
         })
         .unwrap()
         .join(" ");

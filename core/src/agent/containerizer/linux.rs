@@ -102,7 +102,13 @@ pub fn prepare(
     let mut volumes: Vec<&v1::Volume> = container.volumes.iter().collect();
     volumes.sort_by_key(|v| Path::new(&v.container_path).components().count());
     for volume in volumes {
-        binds.push(volume_bind(rootfs, sandbox, sandbox_directory, volume)?);
+        binds.push(volume_bind(
+            rootfs,
+            sandbox,
+            sandbox_directory,
+            volume,
+            &settings.host_path_creation,
+        )?);
     }
     if let Some(image_user) = &config.user {
         tracing::warn!(%image_user, "the image's user is not supported (as in Mesos): the task runs as its own user");
@@ -234,12 +240,14 @@ fn cstring(bytes: &[u8]) -> Result<CString, String> {
 
 /// A volume's bind mount: `host_path` or `source.host_path` (Mesos's `volume/host_path`),
 /// `source.sandbox_path` of type SELF (`volume/sandbox_path`). Read-only unless the volume
-/// says `RW`.
+/// says `RW`. A missing host path is created only as `--host_path_volume_force_creation`
+/// allows (containerizer/host_path.rs).
 fn volume_bind(
     rootfs: &Path,
     sandbox: &Path,
     sandbox_directory: &Path,
     volume: &v1::Volume,
+    host_path_creation: &super::host_path::ForceCreation,
 ) -> Result<Bind, String> {
     use v1::volume::source::Type;
     let readonly = volume.mode != v1::volume::Mode::Rw as i32;
@@ -267,12 +275,12 @@ fn volume_bind(
                 volume.container_path
             ));
         }
-        if !path.exists() {
-            return Err(format!(
-                "Failed to mount volume '{}': host path '{host_path}' does not exist (remesos never creates host paths; create it on the agent first)",
+        host_path_creation.ensure(&path, || {
+            format!(
+                "Failed to mount volume '{}': host path '{host_path}' does not exist (create it on the agent first, or list a directory above it in --host_path_volume_force_creation)",
                 volume.container_path
-            ));
-        }
+            )
+        })?;
         return mount_target(rootfs, &target, &path, None, readonly, path.is_dir());
     }
     let Some(source) = &volume.source else {
@@ -388,7 +396,7 @@ fn make_dirs(root: BorrowedFd<'_>, relative: &Path) -> Result<OwnedFd, Errno> {
 }
 
 /// [`make_dirs`], the directories it creates given to `owner` (uid, gid).
-fn make_dirs_owned(
+pub(super) fn make_dirs_owned(
     root: BorrowedFd<'_>,
     relative: &Path,
     owner: Option<(u32, u32)>,

@@ -24,6 +24,7 @@
 //! right containerizer takes it up).
 
 pub mod docker;
+pub mod host_path;
 pub mod linux;
 pub mod posix;
 pub mod provisioner;

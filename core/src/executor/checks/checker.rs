@@ -169,7 +169,11 @@ pub fn initial_check_status(task: &v1::TaskInfo) -> Option<v1::CheckStatusInfo> 
 }
 
 /// How to run a COMMAND check's `command` for the task started with `task`: as the task's
-/// user, in its working directory, with its environment and the check's over it.
+/// user, in its working directory, with its environment and the check's over it — and in
+/// the task's image when it has one (`--rootfs`: the same filesystem, sandbox and volumes
+/// the task sees, entered as the task was, executor/rootfs.rs), as Mesos runs a check in
+/// the task's mount namespace. A docker task's check is rewritten into `docker exec` by the
+/// docker executor (executor/docker.rs).
 fn command_spec(task: &LaunchSpec, command: &v1::CommandInfo) -> Result<Probe, String> {
     let (program, arg0, args) =
         argv(command).map_err(|what| format!("{what} of the check is not specified"))?;
@@ -184,7 +188,7 @@ fn command_spec(task: &LaunchSpec, command: &v1::CommandInfo) -> Result<Probe, S
         env: env.into_iter().collect(),
         cwd: task.cwd.clone(),
         user: task.user.clone(),
-        rootfs: None,
+        rootfs: task.rootfs.clone(),
     }))
 }
 

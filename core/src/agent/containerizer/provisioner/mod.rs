@@ -97,6 +97,9 @@ pub struct ImageSettings {
     /// The most one image's layers may take, compressed and unpacked each.
     pub max_image_bytes: u64,
     pub gc: Option<GcConfig>,
+    /// `--host_path_volume_force_creation`: where missing host_path volume sources are
+    /// created.
+    pub host_path_creation: super::host_path::ForceCreation,
 }
 
 /// The largest image by default: 16 GiB compressed, and as much unpacked.
@@ -194,6 +197,11 @@ impl ImageSettings {
                 .unwrap_or(Duration::from_secs(60)),
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
             gc,
+            host_path_creation: loaded
+                .get_str("host_path_volume_force_creation")
+                .map(super::host_path::ForceCreation::parse)
+                .transpose()?
+                .unwrap_or_default(),
         };
         for dir in [
             settings.store_dir.join("layers"),
