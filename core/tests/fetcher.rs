@@ -258,9 +258,9 @@ async fn cached_uris_download_once_evict_lru_bypass_when_too_big_and_refetch_whe
     );
 
     // Fill the cache (300 bytes: a, b, c), then use `a` again: `b` is least recently used.
-    cluster
-        .run(&[("b1", "b.bin"), ("c1", "c.bin")], &contents)
-        .await;
+    // One after the other: the order of use decides the eviction order below.
+    cluster.run(&[("b1", "b.bin")], &contents).await;
+    cluster.run(&[("c1", "c.bin")], &contents).await;
     cluster.run(&[("a3", "a.bin")], &contents).await;
     assert_eq!(gets(&cluster.counts, "/a.bin"), 1, "a cache hit");
     assert_eq!(

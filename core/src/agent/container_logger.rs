@@ -359,7 +359,8 @@ pub fn logger_args(
 ) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = vec![
         "logrotate-logger".into(),
-        format!("--max_size={}", rotation.max_size).into(),
+        // stout's byte text: a number needs its unit.
+        format!("--max_size={}B", rotation.max_size).into(),
     ];
     let mut file = std::ffi::OsString::from("--log_filename=");
     file.push(log_filename.as_os_str());

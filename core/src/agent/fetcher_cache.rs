@@ -50,6 +50,8 @@ pub const DEFAULT_CACHE_SIZE: u64 = 2 * 1024 * 1024 * 1024;
 pub const DEFAULT_CACHE_DIR: &str = "/tmp/mesos/fetch";
 /// The prefix of cache file names (Mesos `CACHE_FILE_NAME_PREFIX`).
 const FILE_PREFIX: &str = "c";
+/// The serial number in cache file names (Mesos's `filenameSerial`).
+static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The state of an entry's download, watched by the fetches waiting for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +105,6 @@ struct State {
     entries: HashMap<String, Entry>,
     /// Claimed bytes (Mesos's `tally`).
     used: u64,
-    serial: u64,
     uses: u64,
 }
 
@@ -113,7 +114,6 @@ impl State {
             capacity,
             entries: HashMap::new(),
             used: 0,
-            serial: 0,
             uses: 0,
         }
     }
@@ -134,8 +134,10 @@ impl State {
                 _ => Lookup::Wait(entry.status.subscribe()),
             };
         }
-        self.serial += 1;
-        let filename = format!("{FILE_PREFIX}{}-{basename}", self.serial);
+        // One counter for the whole process: the agents of `remesos local` share the default
+        // directory, and their file names must not collide.
+        let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let filename = format!("{FILE_PREFIX}{serial}-{basename}");
         let entry = Entry {
             directory: directory.to_path_buf(),
             filename,
@@ -754,7 +756,13 @@ mod tests {
         assert_eq!(*status.borrow(), Status::Ready);
         // The reservation is adjusted down to the real size.
         assert_eq!(state.used, 8);
-        assert_eq!(file, Path::new("/c/u/c1-x"));
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(
+            file.parent() == Some(Path::new("/c/u"))
+                && name.starts_with('c')
+                && name.ends_with("-x"),
+            "{file:?}"
+        );
     }
 
     #[test]

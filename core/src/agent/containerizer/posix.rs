@@ -542,6 +542,8 @@ async fn run_fetcher(
             "Failed to fetch: the fetcher ended without an answer: {}",
             answer.trim()
         )),
+        // It could not even read its request: its error is plain text.
+        _ if !answer.trim().is_empty() => Err(answer.trim().to_string()),
         _ => Err(format!("Failed to fetch: the fetcher ended with {status}")),
     }
 }
