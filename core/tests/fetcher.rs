@@ -496,6 +496,12 @@ async fn hdfs_uris_are_fetched_with_the_hadoop_client_of_hadoop_home() {
     assert!(tar.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {
+        // Several sources need their directory (Hadoop 1's `-put` does not make it).
+        let _ = std::process::Command::new(home.join("bin/hadoop"))
+            .args(["fs", "-mkdir", &format!("{namenode}/data")])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .output();
         let put = std::process::Command::new(home.join("bin/hadoop"))
             .args(["fs", "-put"])
             .arg(&payload)
