@@ -234,6 +234,11 @@ fn main() {
                 .spawn()
                 .expect("start remesos master"),
         );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !matches!(http.get(&format!("http://{master}/health")).await, Ok((200, _))) {
+            assert!(Instant::now() < deadline, "the master did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let work_dir = dir.join("agent");
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
