@@ -49,7 +49,8 @@ fn uri(value: &str) -> Uri {
 
 async fn run_fetch(uris: &[Uri], sandbox: &Path, options: &FetchOptions) -> Result<String, String> {
     let mut log = Vec::new();
-    let result = fetch(uris, sandbox, options, &mut log).await;
+    let items = remesos::agent::fetcher::FetchItem::bypassing(uris);
+    let result = fetch(&items, sandbox, options, &mut log).await.result;
     let log = String::from_utf8(log).unwrap();
     match result {
         Ok(()) => Ok(log),

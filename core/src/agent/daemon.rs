@@ -44,6 +44,12 @@ pub async fn start(
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     config.port = address.port();
     tracing::info!(%address, master = %shown, work_dir = %config.work_dir.display(), "remesos agent starting");
+    // Mesos's `slave/main.cpp`: executors go to `mesos_executors.slice` under systemd.
+    config.systemd.slice_procs =
+        super::systemd::from_flags(config.systemd.enable, &config.systemd.runtime_directory)
+            .map_err(|e| e.to_string())?;
+    // Mesos's `Fetcher::Fetcher`: the cache does not outlive the agent.
+    config.fetcher_cache.reset().map_err(|e| e.to_string())?;
     let files = super::files::SharedFiles::default();
     let work_dir = config.work_dir.clone();
     let http_authn = std::sync::Arc::new(config.security.http.clone());

@@ -41,10 +41,19 @@
 //! - `https://` goes through rustls (ring) instead of libcurl/OpenSSL. The trusted CAs are
 //!   the system's, found as OpenSSL finds them (`SSL_CERT_FILE`, `SSL_CERT_DIR`, else the
 //!   distribution's store such as `/etc/ssl/certs`), plus [`FetchOptions::ca_files`].
-//! - `ftp://`, `ftps://` and Hadoop-client schemes (`hdfs://`, `s3://`, …) are refused with a
-//!   clear error: there is no FTP or Hadoop client here.
-//! - `cache: true` is not implemented: the URI is fetched directly into the sandbox and a
-//!   line in the log says so (Mesos's result is the same files, only slower).
+//! - `ftp://` and `ftps://` are refused with a clear error: no maintained FTP client is in
+//!   the tree (Mesos uses libcurl for them).
+//! - Every other scheme (`hdfs://`, `hftp://`, `s3://`, `s3n://`, …) goes to the Hadoop
+//!   client as in Mesos: `hadoop fs -copyToLocal <uri> <dst>` with `<hadoop_home>/bin/hadoop`
+//!   (`--hadoop_home`, else `$HADOOP_HOME`, else `hadoop` on the PATH), run by this process,
+//!   so as the task's user. The client's configuration (`fs.default.name`) is left alone.
+//!   It writes into a fresh scratch directory of the sandbox and the file is then copied
+//!   into place through [`beneath`] like any other. A missing or failing client fails the
+//!   fetch with its status and the tail of its output.
+//! - `cache: true` goes through the agent's fetcher cache (fetcher_cache.rs): the agent
+//!   decides per URI whether to download into a cache file, retrieve from one or bypass the
+//!   cache ([`CacheAction`]); this process does the I/O and reports each stored file's size
+//!   and SHA-256, or a cache file that no longer matches them ([`CacheReport`]).
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -83,6 +92,10 @@ pub struct FetchOptions {
     /// PEM files of CA certificates trusted for `https://` URIs besides the system's store
     /// (which `SSL_CERT_FILE` / `SSL_CERT_DIR` select, as for OpenSSL). Empty by default.
     pub ca_files: Vec<PathBuf>,
+    /// `--hadoop_home`: the Hadoop client for `hdfs://` and other Hadoop URIs is
+    /// `<hadoop_home>/bin/hadoop`; without it `$HADOOP_HOME/bin/hadoop`, else `hadoop` on the
+    /// PATH (Mesos passes the flag to its fetcher as `HADOOP_HOME`).
+    pub hadoop_home: Option<PathBuf>,
 }
 
 impl Default for FetchOptions {
@@ -92,6 +105,7 @@ impl Default for FetchOptions {
             stall_timeout: Duration::from_secs(60),
             total_timeout: None,
             ca_files: Vec::new(),
+            hadoop_home: None,
         }
     }
 }
@@ -120,10 +134,76 @@ pub enum RequestError {
     Missing(&'static str),
 }
 
+/// What the fetcher does with one URI and the agent's cache (Mesos
+/// `FetcherInfo::Item::Action`; the agent decides, fetcher_cache.rs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheAction {
+    /// Straight into the sandbox (`BYPASS_CACHE`).
+    Bypass,
+    /// Into the new cache file `file`, then from there into the sandbox
+    /// (`DOWNLOAD_AND_CACHE`); its size and SHA-256 are reported back.
+    Download { file: PathBuf },
+    /// From the cache file `file` (`RETRIEVE_FROM_CACHE`), which must still hold `size` bytes
+    /// with this SHA-256; otherwise the URI is fetched directly and the file reported corrupt.
+    Retrieve {
+        file: PathBuf,
+        size: u64,
+        sha256: String,
+    },
+}
+
+/// One URI of a fetch and what to do with the cache for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchItem {
+    pub uri: Uri,
+    pub action: CacheAction,
+}
+
+impl FetchItem {
+    /// URIs fetched without the cache.
+    pub fn bypassing(uris: &[Uri]) -> Vec<FetchItem> {
+        uris.iter()
+            .map(|uri| FetchItem {
+                uri: uri.clone(),
+                action: CacheAction::Bypass,
+            })
+            .collect()
+    }
+}
+
+/// What the fetcher tells the agent about the cache file of item `index`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheReport {
+    /// Downloaded into the cache: the file's size and SHA-256 (lowercase hex).
+    Stored {
+        index: usize,
+        size: u64,
+        sha256: String,
+    },
+    /// The cached file no longer matched its size or digest; the URI was fetched directly.
+    Corrupt { index: usize },
+}
+
+impl CacheReport {
+    pub fn index(&self) -> usize {
+        match self {
+            CacheReport::Stored { index, .. } | CacheReport::Corrupt { index } => *index,
+        }
+    }
+}
+
+/// The result of a fetch with what it learnt about cache files (reported even when a later
+/// URI failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchOutcome {
+    pub reports: Vec<CacheReport>,
+    pub result: Result<(), FetchError>,
+}
+
 /// The request the agent writes to `remesos fetcher`'s stdin: the URIs (their `CommandInfo.URI`
-/// fields), the sandbox and the fetch options, as one JSON object.
+/// fields and cache actions), the sandbox and the fetch options, as one JSON object.
 pub fn request_to_json(
-    uris: &[Uri],
+    items: &[FetchItem],
     sandbox: &Path,
     options: &FetchOptions,
 ) -> Result<Vec<u8>, RequestError> {
@@ -132,18 +212,32 @@ pub fn request_to_json(
             .map(str::to_string)
             .ok_or_else(|| RequestError::NotUtf8(path.to_path_buf()))
     };
-    let uris: Vec<serde_json::Value> = uris
+    let uris = items
         .iter()
-        .map(|uri| {
-            serde_json::json!({
+        .map(|FetchItem { uri, action }| {
+            let mut value = serde_json::json!({
                 "value": uri.value,
                 "executable": uri.executable,
                 "extract": uri.extract,
                 "cache": uri.cache,
                 "output_file": uri.output_file,
-            })
+            });
+            match action {
+                CacheAction::Bypass => {}
+                CacheAction::Download { file } => {
+                    value["action"] = "download".into();
+                    value["cache_file"] = text(file)?.into();
+                }
+                CacheAction::Retrieve { file, size, sha256 } => {
+                    value["action"] = "retrieve".into();
+                    value["cache_file"] = text(file)?.into();
+                    value["size"] = (*size).into();
+                    value["sha256"] = sha256.clone().into();
+                }
+            }
+            Ok(value)
         })
-        .collect();
+        .collect::<Result<Vec<_>, RequestError>>()?;
     let request = serde_json::json!({
         "sandbox": text(sandbox)?,
         "uris": uris,
@@ -151,12 +245,15 @@ pub fn request_to_json(
         "stall_timeout_ms": options.stall_timeout.as_millis() as u64,
         "total_timeout_ms": options.total_timeout.map(|t| t.as_millis() as u64),
         "ca_files": options.ca_files.iter().map(|f| text(f)).collect::<Result<Vec<_>, _>>()?,
+        "hadoop_home": options.hadoop_home.as_deref().map(text).transpose()?,
     });
     Ok(request.to_string().into_bytes())
 }
 
-/// Reads a request written by [`request_to_json`]: the URIs, the sandbox and the options.
-pub fn request_from_json(bytes: &[u8]) -> Result<(Vec<Uri>, PathBuf, FetchOptions), RequestError> {
+/// Reads a request written by [`request_to_json`]: the items, the sandbox and the options.
+pub fn request_from_json(
+    bytes: &[u8],
+) -> Result<(Vec<FetchItem>, PathBuf, FetchOptions), RequestError> {
     use RequestError::Missing;
     let request: serde_json::Value = serde_json::from_slice(bytes)?;
     let string = |v: &serde_json::Value| v.as_str().map(str::to_string);
@@ -166,13 +263,31 @@ pub fn request_from_json(bytes: &[u8]) -> Result<(Vec<Uri>, PathBuf, FetchOption
         .ok_or(Missing("the fetch request has no URIs"))?
         .iter()
         .map(|u| {
-            Ok(Uri {
+            let uri = Uri {
                 value: string(&u["value"]).ok_or(Missing("a URI has no value"))?,
                 executable: u["executable"].as_bool(),
                 extract: u["extract"].as_bool(),
                 cache: u["cache"].as_bool(),
                 output_file: string(&u["output_file"]),
-            })
+            };
+            let file = || {
+                string(&u["cache_file"])
+                    .map(PathBuf::from)
+                    .ok_or(Missing("a cached URI has no cache file"))
+            };
+            let action = match u["action"].as_str() {
+                None => CacheAction::Bypass,
+                Some("download") => CacheAction::Download { file: file()? },
+                Some("retrieve") => CacheAction::Retrieve {
+                    file: file()?,
+                    size: u["size"]
+                        .as_u64()
+                        .ok_or(Missing("a cached URI has no size"))?,
+                    sha256: string(&u["sha256"]).ok_or(Missing("a cached URI has no digest"))?,
+                },
+                Some(_) => return Err(Missing("a URI has an unknown cache action")),
+            };
+            Ok(FetchItem { uri, action })
         })
         .collect::<Result<Vec<_>, RequestError>>()?;
     let options = FetchOptions {
@@ -187,28 +302,81 @@ pub fn request_from_json(bytes: &[u8]) -> Result<(Vec<Uri>, PathBuf, FetchOption
             .as_array()
             .map(|files| files.iter().filter_map(string).map(PathBuf::from).collect())
             .unwrap_or_default(),
+        hadoop_home: string(&request["hadoop_home"]).map(PathBuf::from),
     };
     Ok((uris, PathBuf::from(sandbox), options))
 }
 
-/// Fetches `uris`, in order, into `sandbox` (which must exist).
+/// The fetcher's answer on its stdout: the error, if any, and the cache reports.
+pub fn answer_to_json(outcome: &FetchOutcome) -> String {
+    let reports: Vec<serde_json::Value> = outcome
+        .reports
+        .iter()
+        .map(|report| match report {
+            CacheReport::Stored {
+                index,
+                size,
+                sha256,
+            } => serde_json::json!({"index": index, "size": size, "sha256": sha256}),
+            CacheReport::Corrupt { index } => serde_json::json!({"index": index, "corrupt": true}),
+        })
+        .collect();
+    serde_json::json!({
+        "error": outcome.result.as_ref().err().map(|e| serde_json::json!({"uri": e.uri, "reason": e.reason})),
+        "cache": reports,
+    })
+    .to_string()
+}
+
+/// Reads [`answer_to_json`]'s answer; `None` if it is not one (the fetcher died first).
+pub fn answer_from_json(text: &str) -> Option<FetchOutcome> {
+    let answer: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
+    let reports = answer["cache"]
+        .as_array()?
+        .iter()
+        .filter_map(|r| {
+            let index = usize::try_from(r["index"].as_u64()?).ok()?;
+            if r["corrupt"].as_bool() == Some(true) {
+                return Some(CacheReport::Corrupt { index });
+            }
+            Some(CacheReport::Stored {
+                index,
+                size: r["size"].as_u64()?,
+                sha256: r["sha256"].as_str()?.to_string(),
+            })
+        })
+        .collect();
+    let result = match &answer["error"] {
+        serde_json::Value::Null => Ok(()),
+        error => Err(FetchError {
+            uri: error["uri"].as_str()?.to_string(),
+            reason: error["reason"].as_str()?.to_string(),
+        }),
+    };
+    Some(FetchOutcome { reports, result })
+}
+
+/// Fetches `items`, in order, into `sandbox` (which must exist), through the cache as each
+/// item's [`CacheAction`] says.
 ///
 /// Every step is written to `log` as one line of text; the agent passes the sandbox's
 /// `stderr` file, where Mesos's fetcher output lands too. `log` is a blocking
 /// [`std::io::Write`] because it is written a few short lines at a time; errors writing it
 /// are ignored (a full disk shows up in the fetch itself).
 pub async fn fetch<W: Write + Send>(
-    uris: &[Uri],
+    items: &[FetchItem],
     sandbox: &Path,
     options: &FetchOptions,
     log: &mut W,
-) -> Result<(), FetchError> {
+) -> FetchOutcome {
     let deadline = options
         .total_timeout
         .map(|timeout| tokio::time::Instant::now() + timeout);
-    for uri in uris {
+    let mut reports = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let uri = &item.uri;
         logln(log, format_args!("Fetching URI '{}'", uri.value));
-        let one = fetch_one(uri, sandbox, options, log);
+        let one = fetch_one(item, index, sandbox, options, log, &mut reports);
         let result = match deadline {
             Some(deadline) => match tokio::time::timeout_at(deadline, one).await {
                 Ok(result) => result,
@@ -230,7 +398,10 @@ pub async fn fetch<W: Write + Send>(
                     reason,
                 };
                 logln(log, format_args!("{error}"));
-                return Err(error);
+                return FetchOutcome {
+                    reports,
+                    result: Err(error),
+                };
             }
         }
     }
@@ -238,7 +409,10 @@ pub async fn fetch<W: Write + Send>(
         log,
         format_args!("Successfully fetched all URIs into '{}'", sandbox.display()),
     );
-    Ok(())
+    FetchOutcome {
+        reports,
+        result: Ok(()),
+    }
 }
 
 fn logln<W: Write>(log: &mut W, line: std::fmt::Arguments<'_>) {
@@ -252,29 +426,24 @@ fn logln<W: Write>(log: &mut W, line: std::fmt::Arguments<'_>) {
 enum Source {
     Local(PathBuf),
     Http(String),
+    /// Any other scheme (`hdfs://`, `hftp://`, `s3://`, `s3n://`, …): the Hadoop client.
+    Hadoop(String),
 }
 
-/// Fetches one URI; returns the file it produced, or the sandbox if it was extracted.
+/// Fetches one URI; returns the file it produced, or the sandbox if it was extracted. What
+/// it learns about the item's cache file is pushed to `reports`.
 async fn fetch_one<W: Write + Send>(
-    uri: &Uri,
+    item: &FetchItem,
+    index: usize,
     sandbox: &Path,
     options: &FetchOptions,
     log: &mut W,
+    reports: &mut Vec<CacheReport>,
 ) -> Result<PathBuf, String> {
+    let uri = &item.uri;
     // Mesos trims leading whitespace only.
     let value = uri.value.trim_start();
     let basename = uri_basename(value)?;
-    if uri.cache() {
-        logln(
-            log,
-            format_args!("The fetcher cache is not supported; fetching '{value}' directly"),
-        );
-    }
-    logln(
-        log,
-        format_args!("Fetching '{value}' directly into the sandbox directory"),
-    );
-
     let output = match &uri.output_file {
         Some(output_file) => validate_output_file(output_file)?,
         None => PathBuf::from(&basename),
@@ -294,21 +463,128 @@ async fn fetch_one<W: Write + Send>(
             }
         })
     };
+    let remove_output = || {
+        let _ = beneath::remove_beneath(root.as_fd(), &output);
+    };
 
-    let file = match source_of(value, options.frameworks_home.as_deref(), log)? {
-        Source::Local(path) => copy_local(&path, &destination, create, log).await?,
-        Source::Http(url) => {
-            match download_http(&url, &destination, create, options, log).await {
+    let mut from_cache = None;
+    match &item.action {
+        CacheAction::Retrieve { file, size, sha256 } => {
+            logln(log, format_args!("Fetching URI '{value}' from cache"));
+            match copy_verified(file, *size, sha256, create()?).await {
+                Ok(copied) => from_cache = Some(copied),
+                Err(problem) => {
+                    remove_output();
+                    logln(
+                        log,
+                        format_args!(
+                            "The cache file '{}' is not usable ({problem}); fetching '{value}' \
+                             directly into the sandbox directory instead",
+                            file.display()
+                        ),
+                    );
+                    reports.push(CacheReport::Corrupt { index });
+                }
+            }
+        }
+        CacheAction::Download { file } => {
+            logln(
+                log,
+                format_args!("Downloading into cache: '{value}' to '{}'", file.display()),
+            );
+            let create_cache = || {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(file)
+                    .map_err(|e| format!("Failed to create cache file '{}': {e}", file.display()))
+            };
+            let source = source_of(value, options.frameworks_home.as_deref(), log)?;
+            let cached = match obtain(source, file, &basename, create_cache, options, log).await {
+                Ok(cached) => cached,
+                Err(error) => {
+                    let _ = std::fs::remove_file(file);
+                    return Err(error);
+                }
+            };
+            let (size, sha256) = digest_file(cached).await?;
+            logln(
+                log,
+                format_args!("Stored {size} bytes in the cache (sha256 {sha256})"),
+            );
+            reports.push(CacheReport::Stored {
+                index,
+                size,
+                sha256: sha256.clone(),
+            });
+            let copied = copy_verified(file, size, &sha256, create()?)
+                .await
+                .inspect_err(|_| remove_output())
+                .map_err(|e| format!("Failed to copy from the cache: {e}"))?;
+            from_cache = Some(copied);
+        }
+        CacheAction::Bypass => {
+            if uri.cache() {
+                logln(
+                    log,
+                    format_args!("Not using the fetcher cache for '{value}'"),
+                );
+            }
+        }
+    }
+    let file = match from_cache {
+        Some(file) => file,
+        None => {
+            logln(
+                log,
+                format_args!("Fetching '{value}' directly into the sandbox directory"),
+            );
+            let source = source_of(value, options.frameworks_home.as_deref(), log)?;
+            match obtain(source, &destination, &basename, create, options, log).await {
                 Ok(file) => file,
                 Err(error) => {
                     // Leave no half-written file behind for the executor to trip over.
-                    let _ = beneath::remove_beneath(root.as_fd(), &output);
+                    remove_output();
                     return Err(error);
                 }
             }
         }
     };
+    finish_one(uri, value, file, &output, &destination, sandbox, log).await
+}
 
+/// The bytes of `source` into the file `create` makes (named `destination` in the log).
+async fn obtain<W: Write + Send>(
+    source: Source,
+    destination: &Path,
+    basename: &str,
+    create: impl FnOnce() -> Result<std::fs::File, String>,
+    options: &FetchOptions,
+    log: &mut W,
+) -> Result<std::fs::File, String> {
+    match source {
+        Source::Local(path) => copy_local(&path, destination, create, log).await,
+        Source::Http(url) => download_http(&url, destination, create, options, log).await,
+        Source::Hadoop(uri) => {
+            download_hadoop(&uri, destination, basename, create, options, log).await
+        }
+    }
+}
+
+/// Chmods or extracts a fetched file, as the URI asks.
+async fn finish_one<W: Write + Send>(
+    uri: &Uri,
+    value: &str,
+    file: std::fs::File,
+    output: &Path,
+    destination: &Path,
+    sandbox: &Path,
+    log: &mut W,
+) -> Result<PathBuf, String> {
     if uri.executable() {
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(0o755))
@@ -318,10 +594,10 @@ async fn fetch_one<W: Write + Send>(
                     destination.display()
                 )
             })?;
-        return Ok(destination);
+        return Ok(destination.to_path_buf());
     }
     if uri.extract() {
-        let Some(kind) = ArchiveKind::of(&destination) else {
+        let Some(kind) = ArchiveKind::of(destination) else {
             logln(
                 log,
                 format_args!(
@@ -329,7 +605,7 @@ async fn fetch_one<W: Write + Send>(
                      because it does not seem to be an archive: {value}"
                 ),
             );
-            return Ok(destination);
+            return Ok(destination.to_path_buf());
         };
         let name = output
             .file_name()
@@ -362,7 +638,129 @@ async fn fetch_one<W: Write + Send>(
         );
         return Ok(sandbox.to_path_buf());
     }
-    Ok(destination)
+    Ok(destination.to_path_buf())
+}
+
+/// Size and SHA-256 (lowercase hex) of everything in `file`, read from its start.
+async fn digest_file(mut file: std::fs::File) -> Result<(u64, String), String> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Seek;
+        file.seek(io::SeekFrom::Start(0))?;
+        copy_hashing(&mut file, &mut io::sink())
+    })
+    .await
+    .map_err(|e| format!("digest task failed: {e}"))?
+    .map_err(|e| format!("Failed to read the cache file: {e}"))
+}
+
+/// Copies all of `from` to `to`, returning the byte count and SHA-256 of what was copied.
+fn copy_hashing(from: &mut impl Read, to: &mut impl Write) -> io::Result<(u64, String)> {
+    let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buffer[..n]);
+        to.write_all(&buffer[..n])?;
+        total += n as u64;
+    }
+    to.flush()?;
+    let digest = hasher.finish();
+    let hex = digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    Ok((total, hex))
+}
+
+/// Copies the cache file `cache_file` into `to`, checking that it still has `size` bytes
+/// with SHA-256 `sha256` (removed, truncated or altered behind the agent's back otherwise).
+/// Returns `to`, written.
+async fn copy_verified(
+    cache_file: &Path,
+    size: u64,
+    sha256: &str,
+    mut to: std::fs::File,
+) -> Result<std::fs::File, String> {
+    let path = cache_file.to_path_buf();
+    let expected = sha256.to_string();
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut from = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|e| format!("cannot open it: {e}"))?;
+        let meta = from.metadata().map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("it is not a regular file".to_string());
+        }
+        if meta.len() != size {
+            return Err(format!("it has {} bytes, {size} expected", meta.len()));
+        }
+        let (copied, digest) =
+            copy_hashing(&mut from, &mut to).map_err(|e| format!("copying it failed: {e}"))?;
+        if copied != size || digest != expected {
+            return Err(format!(
+                "its content changed: {copied} bytes with sha256 {digest}, {size} bytes with \
+                 sha256 {expected} expected"
+            ));
+        }
+        Ok(to)
+    })
+    .await
+    .map_err(|e| format!("copy task failed: {e}"))?
+}
+
+/// The size of what `uri` would fetch, for reserving cache space (Mesos `fetchSize`): a
+/// local file's size, an HTTP `Content-Length` (a `HEAD` request; 0 or none is an error),
+/// `hadoop fs -du` for Hadoop URIs.
+pub async fn content_size(uri: &str, options: &FetchOptions) -> Result<u64, String> {
+    let mut log = io::sink();
+    match source_of(
+        uri.trim_start(),
+        options.frameworks_home.as_deref(),
+        &mut log,
+    )? {
+        Source::Local(path) => std::fs::metadata(&path).map(|m| m.len()).map_err(|e| {
+            format!(
+                "Could not determine file size for: '{}', error: {e}",
+                path.display()
+            )
+        }),
+        Source::Http(url) => {
+            let response =
+                request_following_redirects(&url, hyper::Method::HEAD, options, &mut log).await?;
+            if response.status() != hyper::StatusCode::OK {
+                return Err(format!(
+                    "HEAD '{url}' answered {}",
+                    response.status().as_u16()
+                ));
+            }
+            let length = response
+                .headers()
+                .get(hyper::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| format!("No Content-Length in the answer to HEAD '{url}'"))?;
+            if length == 0 {
+                return Err(format!("URI reported content-length 0: {url}"));
+            }
+            Ok(length)
+        }
+        Source::Hadoop(uri) => hadoop_du(&uri, options).await,
+    }
+}
+
+/// The name a cached copy of `uri` is saved under (after Mesos's `c<serial>-`), if it has one.
+pub fn cache_basename(uri: &Uri) -> Option<String> {
+    uri_basename(uri.value.trim_start()).ok()
 }
 
 /// The file name a URI is saved under, as Mesos's `Fetcher::basename`: the text after the
@@ -427,9 +825,9 @@ fn source_of<W: Write>(
         return match scheme {
             "http" | "https" => Ok(Source::Http(uri.to_string())),
             "ftp" | "ftps" => Err(format!("Fetching '{scheme}' URIs is not supported")),
-            _ => Err(format!(
-                "Fetching '{scheme}' URIs is not supported: this agent has no Hadoop client"
-            )),
+            // As Mesos: every other scheme goes to the Hadoop client, which knows `hdfs`,
+            // `hftp`, `s3`, `s3n` and whatever else its configuration adds.
+            _ => Ok(Source::Hadoop(uri.to_string())),
         };
     }
     let path = uri.strip_prefix("file://").unwrap_or(uri);
@@ -562,22 +960,15 @@ pub(crate) fn tls_config<W: Write>(
         .with_no_client_auth())
 }
 
-/// Downloads `url` (HTTP or HTTPS) into `destination`, following redirects between them.
-async fn download_http<W: Write>(
+/// Sends `method` to `url` (HTTP or HTTPS), following redirects between them; the answer
+/// that is not a redirect.
+async fn request_following_redirects<W: Write>(
     url: &str,
-    destination: &Path,
-    create: impl FnOnce() -> Result<std::fs::File, String>,
+    method: hyper::Method,
     options: &FetchOptions,
     log: &mut W,
-) -> Result<std::fs::File, String> {
+) -> Result<hyper::Response<hyper::body::Incoming>, String> {
     let stall_timeout = options.stall_timeout;
-    logln(
-        log,
-        format_args!(
-            "Downloading resource from '{url}' to '{}'",
-            destination.display()
-        ),
-    );
     let plain: Client<HttpConnector, Empty<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     // Built on the first `https://` request only: plain HTTP does not read the CA store.
@@ -587,8 +978,10 @@ async fn download_http<W: Write>(
         .parse()
         .map_err(|e| format!("Error downloading resource: invalid URL: {e}"))?;
     let mut redirects = 0;
-    let response = loop {
-        let request = hyper::Request::get(current.clone())
+    loop {
+        let request = hyper::Request::builder()
+            .method(method.clone())
+            .uri(current.clone())
             .header(hyper::header::USER_AGENT, "remesos-fetcher")
             .body(Empty::new())
             .map_err(|e| format!("Error downloading resource: {e}"))?;
@@ -618,14 +1011,14 @@ async fn download_http<W: Write>(
                 )
             })?;
         if !response.status().is_redirection() {
-            break response;
+            return Ok(response);
         }
         let Some(location) = response
             .headers()
             .get(hyper::header::LOCATION)
             .and_then(|l| l.to_str().ok())
         else {
-            break response;
+            return Ok(response);
         };
         redirects += 1;
         if redirects > MAX_REDIRECTS {
@@ -635,7 +1028,27 @@ async fn download_http<W: Write>(
         }
         current = redirect_target(&current, location)?;
         logln(log, format_args!("Following redirect to '{current}'"));
-    };
+    }
+}
+
+/// Downloads `url` (HTTP or HTTPS) into `destination`, following redirects between them.
+async fn download_http<W: Write>(
+    url: &str,
+    destination: &Path,
+    create: impl FnOnce() -> Result<std::fs::File, String>,
+    options: &FetchOptions,
+    log: &mut W,
+) -> Result<std::fs::File, String> {
+    let stall_timeout = options.stall_timeout;
+    logln(
+        log,
+        format_args!(
+            "Downloading resource from '{url}' to '{}'",
+            destination.display()
+        ),
+    );
+    let stalled = || format!("Error downloading resource: no data received for {stall_timeout:?}");
+    let response = request_following_redirects(url, hyper::Method::GET, options, log).await?;
     let status = response.status();
     if status != hyper::StatusCode::OK {
         return Err(format!(
@@ -670,6 +1083,142 @@ async fn download_http<W: Write>(
         .map_err(|e| format!("Failed to write '{}': {e}", destination.display()))?;
     logln(log, format_args!("Downloaded {received} bytes"));
     Ok(file.into_std().await)
+}
+
+/// The Hadoop client (Mesos `HDFS::create`): `<hadoop_home>/bin/hadoop` for `--hadoop_home`,
+/// else `$HADOOP_HOME/bin/hadoop`, else `hadoop` on the PATH.
+fn hadoop_client(options: &FetchOptions) -> PathBuf {
+    options
+        .hadoop_home
+        .clone()
+        .filter(|home| !home.as_os_str().is_empty())
+        .or_else(|| std::env::var_os("HADOOP_HOME").map(PathBuf::from))
+        .filter(|home| !home.as_os_str().is_empty())
+        .map(|home| home.join("bin").join("hadoop"))
+        .unwrap_or_else(|| PathBuf::from("hadoop"))
+}
+
+/// How much of a failed `hadoop` command's output goes into the error (its tail: Java's
+/// stack traces are long and the cause is at the end).
+const HADOOP_OUTPUT_LIMIT: usize = 2048;
+
+fn tail(text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    let text = text.trim();
+    match text.char_indices().rev().nth(HADOOP_OUTPUT_LIMIT) {
+        Some((at, _)) => format!("...{}", &text[at..]),
+        None => text.to_string(),
+    }
+}
+
+/// Runs `hadoop fs <args>` and returns its stdout; the error names the command's status and
+/// output as Mesos's `HDFS` does. The child dies with the fetch (a timeout drops it).
+async fn hadoop_fs(options: &FetchOptions, args: &[&std::ffi::OsStr]) -> Result<Vec<u8>, String> {
+    let client = hadoop_client(options);
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the Hadoop client is a process, as in Mesos's fetcher"
+    )]
+    let mut command = tokio::process::Command::new(&client);
+    command
+        .arg("fs")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = command.output().await.map_err(|e| {
+        format!(
+            "Failed to create HDFS client: Failed to exec hadoop subprocess '{}': {e}",
+            client.display()
+        )
+    })?;
+    if !output.status.success() {
+        return Err(format!(
+            "Unexpected result from the subprocess: status='{}', stdout='{}', stderr='{}'",
+            output.status,
+            tail(&output.stdout),
+            tail(&output.stderr)
+        ));
+    }
+    Ok(output.stdout)
+}
+
+/// `hadoop fs -copyToLocal <uri> <scratch>/<basename>` (Mesos `downloadWithHadoopClient`),
+/// then a copy into the file `create` makes. The client writes into a fresh directory of
+/// the sandbox (its `.crc` files too), removed afterwards, so the output file is still made
+/// only through [`beneath`].
+async fn download_hadoop<W: Write>(
+    uri: &str,
+    destination: &Path,
+    basename: &str,
+    create: impl FnOnce() -> Result<std::fs::File, String>,
+    options: &FetchOptions,
+    log: &mut W,
+) -> Result<std::fs::File, String> {
+    logln(
+        log,
+        format_args!(
+            "Downloading resource with Hadoop client from '{uri}' to '{}'",
+            destination.display()
+        ),
+    );
+    let sandbox = destination
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let scratch = tempfile_dir(&sandbox)
+        .map_err(|e| format!("HDFS copyToLocal failed: cannot make a scratch directory: {e}"))?;
+    let local = scratch.join(basename);
+    let copied = hadoop_fs(
+        options,
+        &["-copyToLocal".as_ref(), uri.as_ref(), local.as_os_str()],
+    )
+    .await
+    .map_err(|e| format!("HDFS copyToLocal failed: {e}"));
+    let result = match copied {
+        Ok(_) => copy_local(&local, destination, create, log).await,
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// A new private directory `.hadoop-<pid>-<n>` in `parent` (which the fetching user owns).
+fn tempfile_dir(parent: &Path) -> io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    for n in 0..100u32 {
+        let dir = parent.join(format!(".hadoop-{}-{n}", std::process::id()));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free scratch directory name",
+    ))
+}
+
+/// `hadoop fs -du <uri>`: the size in bytes (Mesos `HDFS::du`: the first line of two or
+/// more fields whose first is a number, since the client may print warnings).
+async fn hadoop_du(uri: &str, options: &FetchOptions) -> Result<u64, String> {
+    let out = hadoop_fs(options, &["-du".as_ref(), uri.as_ref()])
+        .await
+        .map_err(|e| format!("Hadoop client could not determine size: {e}"))?;
+    String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let size = fields.next()?.parse::<u64>().ok()?;
+            fields.next().map(|_| size)
+        })
+        .next()
+        .ok_or_else(|| {
+            format!(
+                "Hadoop client could not determine size: Unexpected output format: '{}'",
+                tail(&out)
+            )
+        })
 }
 
 pub(crate) fn redirect_target(current: &hyper::Uri, location: &str) -> Result<hyper::Uri, String> {
@@ -1003,7 +1552,88 @@ mod tests {
             Ok(Source::Http("https://h/x".into()))
         );
         assert!(source_of("ftp://h/x", None, &mut log).is_err());
-        assert!(source_of("hdfs://h/x", None, &mut log).is_err());
+        assert_eq!(
+            source_of("hdfs://h:9000/x", None, &mut log),
+            Ok(Source::Hadoop("hdfs://h:9000/x".into()))
+        );
+        assert_eq!(
+            source_of("s3n://b/x", None, &mut log),
+            Ok(Source::Hadoop("s3n://b/x".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_hadoop_client_fails_the_fetch_with_its_reason() {
+        let sandbox = std::env::temp_dir().join(format!("fetch-hadoop-{}", std::process::id()));
+        std::fs::create_dir_all(&sandbox).unwrap();
+        let options = FetchOptions {
+            hadoop_home: Some("/nonexistent/hadoop".into()),
+            ..Default::default()
+        };
+        let uri = Uri {
+            value: "hdfs://127.0.0.1:1/a/file.txt".into(),
+            ..Default::default()
+        };
+        let outcome = fetch(
+            &FetchItem::bypassing(&[uri]),
+            &sandbox,
+            &options,
+            &mut Vec::new(),
+        )
+        .await;
+        let error = outcome.result.unwrap_err();
+        assert!(
+            error
+                .reason
+                .starts_with("HDFS copyToLocal failed: Failed to create HDFS client")
+                && error.reason.contains("/nonexistent/hadoop/bin/hadoop"),
+            "{error}"
+        );
+        // Nothing is left in the sandbox: no output file, no scratch directory.
+        assert_eq!(std::fs::read_dir(&sandbox).unwrap().count(), 0);
+        let size = content_size("hdfs://127.0.0.1:1/a/file.txt", &options).await;
+        assert!(size.unwrap_err().contains("Failed to create HDFS client"));
+        let _ = std::fs::remove_dir_all(&sandbox);
+    }
+
+    #[test]
+    fn fetcher_answers_round_trip() {
+        let outcome = FetchOutcome {
+            reports: vec![
+                CacheReport::Stored {
+                    index: 0,
+                    size: 5,
+                    sha256: "ab".into(),
+                },
+                CacheReport::Corrupt { index: 2 },
+            ],
+            result: Err(FetchError {
+                uri: "http://h/x".into(),
+                reason: "r".into(),
+            }),
+        };
+        assert_eq!(answer_from_json(&answer_to_json(&outcome)), Some(outcome));
+        assert_eq!(answer_from_json("Failed to fetch 'x': y"), None);
+        let item = FetchItem {
+            uri: Uri {
+                value: "http://h/x".into(),
+                cache: Some(true),
+                ..Default::default()
+            },
+            action: CacheAction::Retrieve {
+                file: "/c/u/c1-x".into(),
+                size: 3,
+                sha256: "ff".into(),
+            },
+        };
+        let json = request_to_json(
+            std::slice::from_ref(&item),
+            Path::new("/s"),
+            &FetchOptions::default(),
+        )
+        .unwrap();
+        let (items, sandbox, _) = request_from_json(&json).unwrap();
+        assert_eq!((items, sandbox), (vec![item], PathBuf::from("/s")));
     }
 
     #[test]

@@ -40,6 +40,51 @@ pub fn flags() -> Flags {
             Flag::duration("fetcher_stall_timeout", "A download receiving nothing this long fails")
                 .default(Duration::from_secs(60)),
         )
+        .flag(
+            Flag::bytes(
+                "fetcher_cache_size",
+                "Size of the fetcher cache (URIs with `cache: true`); least recently used files are evicted beyond it, 0 disables it",
+            )
+            .default(crate::flags::FlagValue::Bytes(super::fetcher_cache::DEFAULT_CACHE_SIZE)),
+        )
+        .flag(
+            Flag::path(
+                "fetcher_cache_dir",
+                "Directory of the fetcher cache, one subdirectory per user; deleted when the agent starts",
+            )
+            .default(super::fetcher_cache::DEFAULT_CACHE_DIR),
+        )
+        .flag(Flag::path(
+            "hadoop_home",
+            "Hadoop installation whose bin/hadoop fetches hdfs:// and other Hadoop URIs (default: $HADOOP_HOME, else hadoop on the PATH)",
+        ))
+        .flag(Flag::string(
+            "container_logger",
+            "Where executors' stdout/stderr go: none for the sandbox's files (default), org_apache_mesos_LogrotateContainerLogger to rotate them by size",
+        ))
+        .flag(
+            Flag::bytes("logrotate_max_stdout_size", "Logrotate logger: maximum size of a stdout file before it is rotated (module parameter max_stdout_size)")
+                .default(crate::flags::FlagValue::Bytes(super::container_logger::DEFAULT_MAX_SIZE)),
+        )
+        .flag(
+            Flag::bytes("logrotate_max_stderr_size", "Logrotate logger: maximum size of a stderr file before it is rotated (module parameter max_stderr_size)")
+                .default(crate::flags::FlagValue::Bytes(super::container_logger::DEFAULT_MAX_SIZE)),
+        )
+        .flag(Flag::string("logrotate_stdout_options", "Logrotate logger: logrotate configuration options for stdout, e.g. 'rotate 5' (module parameter logrotate_stdout_options)"))
+        .flag(Flag::string("logrotate_stderr_options", "Logrotate logger: logrotate configuration options for stderr (module parameter logrotate_stderr_options)"))
+        .flag(Flag::path("logrotate_path", "Logrotate logger: the logrotate binary (module parameter logrotate_path; default: logrotate on the PATH)"))
+        .flag(
+            Flag::string("logrotate_environment_variable_prefix", "Logrotate logger: prefix of the executor environment variables overriding the sizes and options (module parameter environment_variable_prefix)")
+                .default(super::container_logger::DEFAULT_ENV_PREFIX),
+        )
+        .flag(
+            Flag::bool("systemd_enable_support", "Move executors out of the agent's systemd unit into mesos_executors.slice, so restarting the agent's service does not kill them (ignored without systemd as init)")
+                .default(true),
+        )
+        .flag(
+            Flag::path("systemd_runtime_directory", "The systemd runtime directory the executor slice's unit is written to")
+                .default(super::systemd::DEFAULT_RUNTIME_DIRECTORY),
+        )
         .flag(Flag::path("launcher_dir", "Directory holding the `remesos` binary (default: this binary's directory)"))
         .flag(Flag::path(
             "native_library",
@@ -435,7 +480,40 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             .unwrap_or(Duration::from_secs(60)),
         total_timeout: None,
         ca_files: Vec::new(),
+        hadoop_home: loaded.get_str("hadoop_home").map(PathBuf::from),
     };
+    let rotation = |stream: &str| super::container_logger::Rotation {
+        max_size: loaded
+            .get_bytes(&format!("logrotate_max_{stream}_size"))
+            .unwrap_or(super::container_logger::DEFAULT_MAX_SIZE),
+        options: loaded
+            .get_str(&format!("logrotate_{stream}_options"))
+            .map(str::to_string),
+    };
+    let container_logger = super::container_logger::LogrotateSettings::from_flags(
+        loaded.get_str("container_logger"),
+        rotation("stdout"),
+        rotation("stderr"),
+        loaded.get_str("logrotate_path").map(PathBuf::from),
+        loaded
+            .get_str("logrotate_environment_variable_prefix")
+            .unwrap_or(super::container_logger::DEFAULT_ENV_PREFIX)
+            .to_string(),
+    )
+    .map_err(|e| e.to_string())?;
+    let fetcher_cache_dir = PathBuf::from(
+        loaded
+            .get_str("fetcher_cache_dir")
+            .unwrap_or(super::fetcher_cache::DEFAULT_CACHE_DIR),
+    );
+    super::fetcher_cache::FetcherCache::validate_directory(&fetcher_cache_dir)
+        .map_err(|e| e.to_string())?;
+    let fetcher_cache = std::sync::Arc::new(super::fetcher_cache::FetcherCache::new(
+        fetcher_cache_dir,
+        loaded
+            .get_bytes("fetcher_cache_size")
+            .unwrap_or(super::fetcher_cache::DEFAULT_CACHE_SIZE),
+    ));
     let images = super::containerizer::provisioner::ImageSettings::from_flags(
         loaded,
         &work_dir,
@@ -499,6 +577,17 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         executor_environment,
         isolation,
         fetch,
+        fetcher_cache,
+        container_logger,
+        systemd: super::SystemdConfig {
+            enable: loaded.get_bool("systemd_enable_support").unwrap_or(true),
+            runtime_directory: PathBuf::from(
+                loaded
+                    .get_str("systemd_runtime_directory")
+                    .unwrap_or(super::systemd::DEFAULT_RUNTIME_DIRECTORY),
+            ),
+            slice_procs: None,
+        },
         images,
         flags: loaded.effective(),
         security: super::authn::Settings::from_flags(loaded)?,

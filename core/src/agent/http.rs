@@ -813,6 +813,8 @@ pub fn metrics_map(a: &Agent) -> Vec<(String, f64)> {
             c.container_launch_errors as f64,
         ),
     ];
+    // Mesos's FetcherProcess::Metrics (src/slave/containerizer/fetcher.cpp).
+    m.extend(a.config.fetcher_cache.metrics());
     // Mesos's GarbageCollectorProcess::Metrics (src/slave/gc.cpp).
     m.push((
         "gc/path_removals_succeeded".to_string(),

@@ -8,7 +8,7 @@
 //! (the user database, credentials); `libc` is left only for what neither wraps: `fork`
 //! inside a pre-exec hook, `close_range`, `signal` and `_exit`.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -107,8 +107,19 @@ pub struct Confinement {
     pub mounts: Option<std::sync::Arc<super::containerizer::linux::MountPlan>>,
 }
 
+/// The logrotate container logger of one container: its settings and the `remesos` binary
+/// that runs `remesos logrotate-logger` (container_logger.rs).
+#[derive(Debug, Clone)]
+pub struct Logger {
+    pub settings: super::container_logger::LogrotateSettings,
+    pub binary: std::path::PathBuf,
+    /// The systemd executor slice's `cgroup.procs`, which the loggers join too.
+    pub slice: Option<std::path::PathBuf>,
+}
+
 /// Spawns the process: new session, cwd = sandbox, stdout/stderr appended to the sandbox's
-/// files, `env` replacing the agent's environment when `clear_env`.
+/// files — directly, or through `remesos logrotate-logger` companions when `logger` is
+/// given — and `env` replacing the agent's environment when `clear_env`.
 pub fn spawn(
     mut cmd: std::process::Command,
     sandbox: &Path,
@@ -116,11 +127,37 @@ pub fn spawn(
     clear_env: bool,
     creds: Option<Credentials>,
     confinement: &Confinement,
+    logger: Option<&Logger>,
 ) -> std::io::Result<tokio::process::Child> {
     // Never through a symlink, a FIFO or a hard link the fetched files may have put there.
     let dir = super::beneath::open_dir(sandbox)?;
     let stdout = super::beneath::open_log(dir.as_fd(), "stdout")?;
     let stderr = super::beneath::open_log(dir.as_fd(), "stderr")?;
+    let (stdout, stderr): (Stdio, Stdio) = match logger {
+        None => (stdout.into(), stderr.into()),
+        Some(logger) => {
+            let settings = &logger.settings;
+            let path = settings.logrotate_path.as_deref();
+            (
+                companion(
+                    logger,
+                    sandbox,
+                    "stdout",
+                    &settings.stdout,
+                    path,
+                    creds.as_ref(),
+                )?,
+                companion(
+                    logger,
+                    sandbox,
+                    "stderr",
+                    &settings.stderr,
+                    path,
+                    creds.as_ref(),
+                )?,
+            )
+        }
+    };
     if clear_env {
         cmd.env_clear();
         if let Ok(path) = std::env::var("PATH") {
@@ -164,6 +201,78 @@ pub fn spawn(
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(false);
     cmd.spawn()
+}
+
+/// Starts `remesos logrotate-logger` for the sandbox's file `name` (Mesos's
+/// `mesos-logrotate-logger`): in its own session, so it outlives the agent, as the task's
+/// user, reading a pipe whose write end is returned for the executor. It ends at EOF, when
+/// the last process holding the write end has exited; a task reaps it.
+fn companion(
+    logger: &Logger,
+    sandbox: &Path,
+    name: &str,
+    rotation: &super::container_logger::Rotation,
+    logrotate_path: Option<&Path>,
+    creds: Option<&Credentials>,
+) -> std::io::Result<Stdio> {
+    let (reader, writer) = std::io::pipe()?;
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the container logger is a companion process, as Mesos's"
+    )]
+    let mut cmd = std::process::Command::new(&logger.binary);
+    cmd.args(super::container_logger::logger_args(
+        &sandbox.join(name),
+        rotation,
+        logrotate_path,
+    ))
+    .env_clear()
+    .current_dir(sandbox)
+    .stdin(reader)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    let creds = creds.cloned();
+    let slice = logger
+        .slice
+        .as_deref()
+        .map(super::systemd::open_procs)
+        .transpose()?;
+    let slice_fd = slice.as_ref().map(|f| f.as_raw_fd());
+    // SAFETY: the closure runs between fork and exec and makes only async-signal-safe calls
+    // (setsid, write, and those of `drop_privileges`) on data prepared before the fork; the
+    // slice's file stays open in the parent until spawn returns.
+    unsafe {
+        cmd.pre_exec(move || {
+            rustix::process::setsid()?;
+            if let Some(fd) = slice_fd {
+                rustix::io::write(BorrowedFd::borrow_raw(fd), b"0")?;
+            }
+            if let Some(creds) = &creds {
+                drop_privileges(creds)?;
+            }
+            Ok(())
+        });
+    }
+    let mut child = tokio::process::Command::from(cmd)
+        .kill_on_drop(false)
+        .spawn()
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "Failed to start the container logger '{}': {e}",
+                    logger.binary.display()
+                ),
+            )
+        })?;
+    drop(slice);
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    Ok(writer.into())
 }
 
 /// Makes the rest of the exec happen as pid 1 of a new pid namespace with its own `/proc`.

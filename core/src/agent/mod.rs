@@ -24,7 +24,11 @@
 //! outbox, ids, the periodic `tick`) and the executor index. Mesos keeps the same state in
 //! `Slave`, `Framework` and `Executor` (src/slave/slave.hpp).
 //!
+//! - `container_logger`: where executors' stdout/stderr go (`--container_logger`, log
+//!   rotation).
 //! - `fetcher`: CommandInfo.URI download and extraction into a sandbox.
+//! - `fetcher_cache`: which URIs are downloaded once and copied from the cache (Mesos's
+//!   fetcher cache).
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
 //! - `monitor`: `/monitor/statistics` and `/containers`, the containers' usage.
 //! - `status_update`: per-task update streams, checkpointed, retried until acknowledged.
@@ -35,11 +39,13 @@
 
 pub mod authn;
 pub mod beneath;
+pub mod container_logger;
 pub mod containerizer;
 pub mod daemon;
 mod executor_api;
 mod executors;
 pub mod fetcher;
+pub mod fetcher_cache;
 pub mod files;
 pub mod flags;
 mod gc;
@@ -53,6 +59,7 @@ pub mod recovery;
 pub mod runtime;
 pub mod session;
 pub mod status_update;
+pub mod systemd;
 mod updates;
 
 pub use executors::container_status;
@@ -103,8 +110,15 @@ pub struct Config {
     pub executor_environment: Option<BTreeMap<String, String>>,
     /// `--isolation`, with the cgroup hierarchy found at start.
     pub isolation: isolator::Isolation,
-    /// `--frameworks_home`, `--fetcher_stall_timeout`.
+    /// `--frameworks_home`, `--fetcher_stall_timeout`, `--hadoop_home`.
     pub fetch: fetcher::FetchOptions,
+    /// `--fetcher_cache_dir`, `--fetcher_cache_size`: the fetcher cache and its metrics.
+    pub fetcher_cache: std::sync::Arc<fetcher_cache::FetcherCache>,
+    /// `--container_logger` and the logrotate logger's `--logrotate_*` flags.
+    pub container_logger: container_logger::ContainerLogger,
+    /// `--systemd_enable_support`, `--systemd_runtime_directory`, and the executor slice's
+    /// `cgroup.procs` once the daemon has set it up (systemd.rs).
+    pub systemd: SystemdConfig,
     /// Container image support (`--image_providers` and the flags around it); `None`:
     /// images are refused at launch.
     pub images: Option<containerizer::provisioner::ImageSettings>,
@@ -122,6 +136,15 @@ pub struct Config {
     pub docker: Option<containerizer::docker::Settings>,
     /// `--gc_delay`, `--gc_disk_headroom`, `--disk_watch_interval`.
     pub gc: gc::GcConfig,
+}
+
+/// The agent's systemd settings (systemd.rs).
+#[derive(Clone, Debug, Default)]
+pub struct SystemdConfig {
+    pub enable: bool,
+    pub runtime_directory: PathBuf,
+    /// Set at daemon start: where executors are moved (`mesos_executors.slice`).
+    pub slice_procs: Option<PathBuf>,
 }
 
 pub use crate::common::time::Time;

@@ -228,6 +228,9 @@ fn containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containerizer> {
     let settings = containerizer::posix::LaunchSettings {
         clear_env: agent.config.executor_environment.is_some(),
         fetch: agent.config.fetch.clone(),
+        fetcher_cache: agent.config.fetcher_cache.clone(),
+        container_logger: agent.config.container_logger.clone(),
+        systemd_slice: agent.config.systemd.slice_procs.clone(),
         isolation: agent.config.isolation.clone(),
         launcher_dir: agent.config.launcher_dir.clone(),
         executor_as_agent: false,

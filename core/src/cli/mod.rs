@@ -5,6 +5,7 @@ mod execute;
 mod executor;
 mod fetcher;
 mod local;
+mod logrotate;
 mod master;
 
 use std::process::ExitCode;
@@ -40,6 +41,7 @@ pub fn main() -> ExitCode {
         "executor" => executor::main(rest, &env),
         // Started by the agent only, so not in the usage.
         "fetcher" => fetcher::main(rest),
+        "logrotate-logger" => logrotate::main(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

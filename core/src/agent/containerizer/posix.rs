@@ -191,6 +191,12 @@ pub struct LaunchSettings {
     /// `--executor_environment_variables` is set: executors get only those (and PATH).
     pub clear_env: bool,
     pub fetch: super::super::fetcher::FetchOptions,
+    pub fetcher_cache: std::sync::Arc<super::super::fetcher_cache::FetcherCache>,
+    /// `--container_logger`: `Some` rotates executors' stdout/stderr (container_logger.rs).
+    pub container_logger: super::super::container_logger::ContainerLogger,
+    /// `mesos_executors.slice`'s `cgroup.procs` under systemd (systemd.rs): executors and
+    /// their loggers are moved there, out of the agent's unit.
+    pub systemd_slice: Option<PathBuf>,
     pub isolation: super::super::isolator::Isolation,
     /// Where `remesos` lives: the fetcher runs as `remesos fetcher`.
     pub launcher_dir: PathBuf,
@@ -284,7 +290,15 @@ async fn prepare_and_spawn(
         stderr
     };
     if !command.uris.is_empty() {
-        fetch_into(sandbox, &command.uris, settings, creds.as_ref(), stderr).await?;
+        fetch_into(
+            sandbox,
+            &command.uris,
+            settings,
+            launch.user.as_deref(),
+            creds.as_ref(),
+            stderr,
+        )
+        .await?;
     }
     let mut command = command.clone();
     let mut environment = launch.environment.clone();
@@ -321,12 +335,33 @@ async fn prepare_and_spawn(
         mounts = Some(std::sync::Arc::new(prepared.mounts));
     }
     let cmd = launcher::command(&command).map_err(|e| e.to_string())?;
-    let confinement = launcher::Confinement {
-        cgroup_procs: settings
+    let mut cgroup_procs = Vec::new();
+    if let Some(slice) = &settings.systemd_slice {
+        // First: under cgroups v2 the isolators' cgroup, written after, is where it ends.
+        cgroup_procs.push(super::super::systemd::open_procs(slice).map_err(|e| {
+            format!(
+                "Failed to assign the executor to its systemd executor slice '{}': {e}",
+                slice.display()
+            )
+        })?);
+    }
+    cgroup_procs.extend(
+        settings
             .isolation
             .create(&launch.container_id, launch.limits)?,
+    );
+    let confinement = launcher::Confinement {
+        cgroup_procs,
         pid_namespace: settings.isolation.pid_namespace,
         mounts,
+    };
+    let logger = match &settings.container_logger {
+        None => None,
+        Some(logrotate) => Some(launcher::Logger {
+            settings: logrotate.for_container(&environment)?,
+            binary: settings.launcher_dir.join("remesos"),
+            slice: settings.systemd_slice.clone(),
+        }),
     };
     launcher::spawn(
         cmd,
@@ -335,6 +370,7 @@ async fn prepare_and_spawn(
         settings.clear_env,
         creds.filter(|_| !settings.executor_as_agent),
         &confinement,
+        logger.as_ref(),
     )
     .map_err(|e| {
         format!(
@@ -352,16 +388,95 @@ const FETCHER_GRACE: Duration = Duration::from_secs(10);
 
 /// Fetches the command's URIs into the sandbox in a `remesos fetcher` child process running
 /// as the task's user (`creds`) or, without one, as the agent's user; its log goes to the
-/// sandbox's `stderr`, as Mesos's does (reference §4.4). The error is the task's TASK_FAILED
-/// message. Without the `remesos` binary in `--launcher_dir` (an embedding that has none) and
-/// with no user to switch to, the fetch runs in the agent's process instead.
+/// sandbox's `stderr`, as Mesos's does (reference §4.4). URIs with `cache: true` go through
+/// the agent's fetcher cache (fetcher_cache.rs), keyed by `user`. The error is the task's
+/// TASK_FAILED message. Without the `remesos` binary in `--launcher_dir` (an embedding that
+/// has none) and with no user to switch to, the fetch runs in the agent's process instead.
 async fn fetch_into(
     sandbox: &Path,
     uris: &[remesos_proto::v1::command_info::Uri],
     settings: &LaunchSettings,
+    user: Option<&str>,
+    creds: Option<&launcher::Credentials>,
+    stderr: std::fs::File,
+) -> Result<(), String> {
+    use super::super::fetcher_cache::Plan;
+    let cache = &settings.fetcher_cache;
+    let plan = if uris.iter().any(|uri| uri.cache()) {
+        match cache_directory(cache, user, creds) {
+            Ok(directory) => {
+                let options = &settings.fetch;
+                cache
+                    .plan(
+                        user,
+                        &directory,
+                        uris,
+                        super::super::fetcher::cache_basename,
+                        |uri| async move {
+                            super::super::fetcher::content_size(&uri.value, options).await
+                        },
+                    )
+                    .await
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Reverting to fetching directly into the sandbox: the fetcher cache directory is unusable");
+                Plan::bypassing(uris)
+            }
+        }
+    } else {
+        Plan::bypassing(uris)
+    };
+    let outcome = run_fetcher(sandbox, &plan.items, settings, creds, stderr).await;
+    let (reports, result) = match outcome {
+        Ok(outcome) => (outcome.reports, outcome.result.map_err(|e| e.to_string())),
+        Err(error) => (Vec::new(), Err(error)),
+    };
+    cache.finish(&plan, &reports, result.is_ok());
+    result
+}
+
+/// The fetcher cache directory of `user`, made if missing and given to the user (Mesos's
+/// fetcher chowns it too): the fetcher writes cache files as the task's user.
+fn cache_directory(
+    cache: &super::super::fetcher_cache::FetcherCache,
+    user: Option<&str>,
+    creds: Option<&launcher::Credentials>,
+) -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let directory = cache.user_directory(user)?;
+    let shown = || directory.display().to_string();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(cache.directory())
+        .map_err(|e| format!("cannot create '{}': {e}", cache.directory().display()))?;
+    match std::fs::DirBuilder::new().mode(0o700).create(&directory) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create '{}': {e}", shown())),
+    }
+    let meta = std::fs::symlink_metadata(&directory).map_err(|e| format!("'{}': {e}", shown()))?;
+    if !meta.is_dir() {
+        return Err(format!("'{}' is not a directory", shown()));
+    }
+    if let Some(creds) = creds
+        && directory != cache.directory()
+    {
+        std::os::unix::fs::lchown(&directory, Some(creds.uid), Some(creds.gid))
+            .map_err(|e| format!("cannot chown '{}': {e}", shown()))?;
+    }
+    Ok(directory)
+}
+
+/// Runs `remesos fetcher` on `items` (see [`fetch_into`]); its outcome, or why it could not
+/// be run or gave no answer.
+async fn run_fetcher(
+    sandbox: &Path,
+    items: &[super::super::fetcher::FetchItem],
+    settings: &LaunchSettings,
     creds: Option<&launcher::Credentials>,
     mut stderr: std::fs::File,
-) -> Result<(), String> {
+) -> Result<super::super::fetcher::FetchOutcome, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let options = &settings.fetch;
     let binary = settings.launcher_dir.join("remesos");
@@ -373,11 +488,9 @@ async fn fetch_into(
                 binary.display()
             ));
         }
-        return super::super::fetcher::fetch(uris, sandbox, options, &mut stderr)
-            .await
-            .map_err(|e| e.to_string());
+        return Ok(super::super::fetcher::fetch(items, sandbox, options, &mut stderr).await);
     }
-    let request = super::super::fetcher::request_to_json(uris, sandbox, options)
+    let request = super::super::fetcher::request_to_json(items, sandbox, options)
         .map_err(|e| format!("Failed to start the fetcher: {e}"))?;
     #[allow(
         clippy::disallowed_methods,
@@ -422,15 +535,17 @@ async fn fetch_into(
         None => run.await,
     };
     let status = status.map_err(|e| format!("Failed to wait for the fetcher: {e}"))?;
-    if status.success() {
-        return Ok(());
+    let answer = String::from_utf8_lossy(&answer);
+    match super::super::fetcher::answer_from_json(&answer) {
+        Some(outcome) if outcome.result.is_ok() == status.success() => Ok(outcome),
+        _ if status.success() => Err(format!(
+            "Failed to fetch: the fetcher ended without an answer: {}",
+            answer.trim()
+        )),
+        // It could not even read its request: its error is plain text.
+        _ if !answer.trim().is_empty() => Err(answer.trim().to_string()),
+        _ => Err(format!("Failed to fetch: the fetcher ended with {status}")),
     }
-    let answer = String::from_utf8_lossy(&answer).trim().to_string();
-    Err(if answer.is_empty() {
-        format!("Failed to fetch: the fetcher ended with {status}")
-    } else {
-        answer
-    })
 }
 
 /// Appends to the sandbox's `stderr` without following a symlink or opening anything but a
