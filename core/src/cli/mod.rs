@@ -6,6 +6,7 @@ mod executor;
 mod fetcher;
 mod local;
 mod master;
+mod task;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,7 @@ Commands:
   local      run a master and --num_agents agents in one process (127.0.0.1:5050, 5051, ...)
   execute    run one command task on a cluster and follow it (--master, --command, --resources)
   executor   the built-in command executor (started by the agent for command tasks)
+  task       list tasks, read their logs, exec into and attach to them (`remesos task help`)
   help       show this message
 
 Every flag can also be given as MESOS_<FLAG> in the environment; `remesos <command> --help`
@@ -38,6 +40,7 @@ pub fn main() -> ExitCode {
         "local" => local::main(rest, &env),
         "execute" => execute::main(rest, &env),
         "executor" => executor::main(rest, &env),
+        "task" => task::main(rest, &env),
         // Started by the agent only, so not in the usage.
         "fetcher" => fetcher::main(rest),
         "help" | "--help" | "-h" => {
