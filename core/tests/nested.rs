@@ -10,13 +10,17 @@
 //! `agent::ProcessIO`, TTY window sizes, one input connection at a time) and
 //! docs/operator-http-api.md.
 //!
-//! Needs: root (the task runs as `nobody`, nested containers join cgroups). Run alone, the
-//! suite fails (never skips) with a message naming what is missing.
+//! Needs: root (the task runs as `nobody`, nested containers join cgroups), and for the
+//! image test `/bin/busybox` (Debian's busybox-static, which tests/run.sh's `e2e_prepare`
+//! installs; the image is a `docker save` directory built here, no registry). Run alone,
+//! the suite fails (never skips) with a message naming what is missing.
 #![allow(
     clippy::disallowed_methods,
     reason = "tests start processes and read the clock by design"
 )]
 
+#[path = "support/images.rs"]
+mod images;
 mod support;
 
 use std::io::{Read, Write};
@@ -51,8 +55,11 @@ async fn cluster(name: &str, extra: &[&str]) -> Cluster {
     let dir = temp_dir(&format!("nested-{name}"));
     let (master_daemon, master) = support::spawn_master(&dir).await;
     let port = free_port();
-    let mut flags = vec!["--isolation=cgroups/cpu,cgroups/mem"];
-    flags.extend_from_slice(extra);
+    // cgroups isolation unless the test names its own.
+    let mut flags = Vec::from(extra);
+    if !extra.iter().any(|f| f.starts_with("--isolation=")) {
+        flags.push("--isolation=cgroups/cpu,cgroups/mem");
+    }
     let agent_daemon = support::spawn_agent_logged(
         &master,
         port,
@@ -73,7 +80,11 @@ async fn cluster(name: &str, extra: &[&str]) -> Cluster {
 
 /// A running `sleep <seconds>` command task as `nobody`: (framework, its executor's
 /// container id, the executor's sandbox).
-async fn running_task(c: &Cluster, task_id: &str, seconds: u32) -> (TestFramework, String, PathBuf) {
+async fn running_task(
+    c: &Cluster,
+    task_id: &str,
+    seconds: u32,
+) -> (TestFramework, String, PathBuf) {
     let mut framework = TestFramework::subscribe_info(
         &c.master,
         v1::FrameworkInfo {
@@ -85,7 +96,12 @@ async fn running_task(c: &Cluster, task_id: &str, seconds: u32) -> (TestFramewor
     .await;
     let offer = framework.next_offer().await;
     // A distinct duration per test: the tests find their task's process by it.
-    let task = command_task(task_id, &offer, "cpus:0.1;mem:64", &format!("sleep {seconds}"));
+    let task = command_task(
+        task_id,
+        &offer,
+        "cpus:0.1;mem:64",
+        &format!("sleep {seconds}"),
+    );
     framework.launch(&offer, vec![task]).await;
     loop {
         let status = framework.next_update(WITHIN).await;
@@ -171,7 +187,10 @@ async fn read_output(response: hyper::Response<hyper::body::Incoming>) -> (Strin
         "application/recordio",
         "Mesos's streaming media type"
     );
-    assert_eq!(response.headers()["message-content-type"], "application/json");
+    assert_eq!(
+        response.headers()["message-content-type"],
+        "application/json"
+    );
     let mut body = response.into_body();
     let mut decoder = remesos_proto::recordio::Decoder::new(1 << 20);
     let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -228,13 +247,18 @@ fn processes_with(command: &str) -> Vec<i32> {
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + WITHIN;
     while !check() {
-        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
 }
 
 fn cgroup_of(pid: i32) -> String {
@@ -271,8 +295,14 @@ async fn exec_runs_in_the_tasks_cgroups_as_its_user_and_returns_its_exit_status(
     })
     .await
     .unwrap();
-    assert_eq!(code, 7, "exit status of the command\nstdout:{out}\nstderr:{err}");
-    assert!(out.contains("to-stdout") && !out.contains("to-stderr"), "{out}");
+    assert_eq!(
+        code, 7,
+        "exit status of the command\nstdout:{out}\nstderr:{err}"
+    );
+    assert!(
+        out.contains("to-stdout") && !out.contains("to-stderr"),
+        "{out}"
+    );
     assert!(err.contains("to-stderr"), "{err}");
     assert!(out.contains("\nnobody\n"), "runs as the task's user: {out}");
     assert!(
@@ -282,7 +312,10 @@ async fn exec_runs_in_the_tasks_cgroups_as_its_user_and_returns_its_exit_status(
     );
     // The same cgroups as the task's own process (the executor's container).
     let task_pid = processes_with("sleep 10001")[0];
-    for line in cgroup_of(task_pid).lines().filter(|l| l.contains(&container)) {
+    for line in cgroup_of(task_pid)
+        .lines()
+        .filter(|l| l.contains(&container))
+    {
         assert!(out.contains(line), "not in the task's cgroup {line}: {out}");
     }
     assert!(
@@ -291,10 +324,14 @@ async fn exec_runs_in_the_tasks_cgroups_as_its_user_and_returns_its_exit_status(
     );
 
     let master = c.master.clone();
-    let (code, list, _) =
-        tokio::task::spawn_blocking(move || remesos_task(&master, &["list"])).await.unwrap();
+    let (code, list, _) = tokio::task::spawn_blocking(move || remesos_task(&master, &["list"]))
+        .await
+        .unwrap();
     assert_eq!(code, 0);
-    assert!(list.contains("sleeper") && list.contains("TASK_RUNNING"), "{list}");
+    assert!(
+        list.contains("sleeper") && list.contains("TASK_RUNNING"),
+        "{list}"
+    );
     std::fs::OpenOptions::new()
         .append(true)
         .open(sandbox.join("stdout"))
@@ -326,18 +363,21 @@ async fn a_session_with_a_tty_gets_a_terminal_of_the_requested_size() {
     let c = cluster("tty", &[]).await;
     let (_framework, container, _) = running_task(&c, "tty-task", 10002).await;
     let launch = json!({"type": "LAUNCH_NESTED_CONTAINER_SESSION",
-        "launch_nested_container_session": {
-            "container_id": nested_id(&container, "tty-session"),
-            "command": {"value": "test -t 0 && test -t 1 && echo is-a-tty; stty size"},
-            "container": {"type": "MESOS", "tty_info": {"window_size": {"rows": 33, "columns": 101}}}
-        }});
+    "launch_nested_container_session": {
+        "container_id": nested_id(&container, "tty-session"),
+        "command": {"value": "test -t 0 && test -t 1 && echo is-a-tty; stty size"},
+        "container": {"type": "MESOS", "tty_info": {"window_size": {"rows": 33, "columns": 101}}}
+    }});
     let (out, err) = read_output(stream_call(&c.agent, launch).await).await;
     assert!(out.contains("is-a-tty"), "{out}");
     assert!(out.contains("33 101"), "window size applied: {out}");
     assert!(err.is_empty(), "a terminal's output is all STDOUT: {err}");
     let (status, body) = call(&c.agent, wait_call(&container, "tty-session")).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["wait_nested_container"]["exit_status"], 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["wait_nested_container"]["exit_status"],
+        0
+    );
 }
 
 /// LAUNCH_NESTED_CONTAINER + KILL_NESTED_CONTAINER + WAIT_NESTED_CONTAINER +
@@ -372,7 +412,10 @@ async fn a_killed_nested_container_reports_its_signal_and_is_removed_with_its_sa
     let parent = container.clone();
     let wait = tokio::spawn(async move { call(&agent, wait_call(&parent, "worker")).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!wait.is_finished(), "WAIT answered before the container ended");
+    assert!(
+        !wait.is_finished(),
+        "WAIT answered before the container ended"
+    );
     let kill = json!({"type": "KILL_NESTED_CONTAINER", "kill_nested_container": {
         "container_id": nested_id(&container, "worker"), "signal": 15}});
     assert_eq!(call(&c.agent, kill.clone()).await.0, 200);
@@ -381,10 +424,16 @@ async fn a_killed_nested_container_reports_its_signal_and_is_removed_with_its_sa
     let waited: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(waited["type"], "WAIT_NESTED_CONTAINER");
     // The raw wait status of a process ended by SIGTERM is 15.
-    assert_eq!(waited["wait_nested_container"]["exit_status"], 15, "{waited}");
+    assert_eq!(
+        waited["wait_nested_container"]["exit_status"], 15,
+        "{waited}"
+    );
     let (status, body) = call(&c.agent, kill).await;
     assert_eq!(status, 404, "{body}");
-    assert!(body.contains("cannot be found (or is already killed)"), "{body}");
+    assert!(
+        body.contains("cannot be found (or is already killed)"),
+        "{body}"
+    );
 
     assert_eq!(call(&c.agent, remove.clone()).await.0, 200);
     assert!(!own.exists(), "the nested sandbox is removed");
@@ -421,13 +470,18 @@ async fn attached_input_reaches_a_nested_container_and_its_output_comes_back() {
     drop(stream_call(&c.agent, attach.clone()).await);
     let output = tokio::spawn(read_output(stream_call(&c.agent, attach).await));
 
-    let first = input_record(json!({"type": "CONTAINER_ID", "container_id": nested_id(&container, "cat")}));
+    let first =
+        input_record(json!({"type": "CONTAINER_ID", "container_id": nested_id(&container, "cat")}));
     let data = |s: &str| {
-        input_record(json!({"type": "PROCESS_IO", "process_io": {"type": "DATA", "data": {
-            "type": "STDIN", "data": base64::engine::general_purpose::STANDARD.encode(s)}}}))
+        input_record(
+            json!({"type": "PROCESS_IO", "process_io": {"type": "DATA", "data": {
+            "type": "STDIN", "data": base64::engine::general_purpose::STANDARD.encode(s)}}}),
+        )
     };
-    let heartbeat = input_record(json!({"type": "PROCESS_IO", "process_io": {"type": "CONTROL",
-        "control": {"type": "HEARTBEAT", "heartbeat": {"interval": {"nanoseconds": 1000000000}}}}}));
+    let heartbeat = input_record(
+        json!({"type": "PROCESS_IO", "process_io": {"type": "CONTROL",
+        "control": {"type": "HEARTBEAT", "heartbeat": {"interval": {"nanoseconds": 1000000000}}}}}),
+    );
     // A held-open input connection (no end yet) and a second one while it lasts.
     let mut held = raw_stream(&c.agent);
     held.chunk(&first);
@@ -445,7 +499,10 @@ async fn attached_input_reaches_a_nested_container_and_its_output_comes_back() {
     assert_eq!(out, "hello nested\n");
     let (status, body) = call(&c.agent, wait_call(&container, "cat")).await;
     assert_eq!(status, 200);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["wait_nested_container"]["exit_status"], 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["wait_nested_container"]["exit_status"],
+        0
+    );
 }
 
 fn input_record(attach: Value) -> Vec<u8> {
@@ -491,9 +548,11 @@ impl RawStream {
                     answer.extend_from_slice(&buf[..n]);
                     let text = String::from_utf8_lossy(&answer);
                     if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let length = head
-                            .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse::<usize>().unwrap_or(0)));
+                        let length = head.lines().find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        });
                         if length.is_some_and(|l| body.len() >= l) {
                             break;
                         }
@@ -507,7 +566,10 @@ impl RawStream {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
         (status, body)
     }
 }
@@ -571,7 +633,10 @@ async fn bad_container_calls_get_mesos_errors_and_change_nothing() {
     }
     assert!(
         !sandbox.join("containers").exists()
-            || std::fs::read_dir(sandbox.join("containers")).unwrap().count() == 0,
+            || std::fs::read_dir(sandbox.join("containers"))
+                .unwrap()
+                .count()
+                == 0,
         "no refused launch made a sandbox"
     );
     assert!(!sandbox.parent().unwrap().join("escape").exists());
@@ -596,7 +661,9 @@ async fn bad_container_calls_get_mesos_errors_and_change_nothing() {
     let launch = json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
         "container_id": nested_id(&container, "reader"), "command": {"value": "exec cat"}}});
     assert_eq!(call(&c.agent, launch).await.0, 200);
-    let first = input_record(json!({"type": "CONTAINER_ID", "container_id": nested_id(&container, "reader")}));
+    let first = input_record(
+        json!({"type": "CONTAINER_ID", "container_id": nested_id(&container, "reader")}),
+    );
     let mut truncated = raw_stream(&c.agent);
     truncated.chunk(&first);
     truncated.chunk(b"500\n{\"type\":");
@@ -621,7 +688,11 @@ async fn bad_container_calls_get_mesos_errors_and_change_nothing() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let kill = json!({"type": "KILL_NESTED_CONTAINER", "kill_nested_container": {
         "container_id": nested_id(&container, "reader")}});
-    assert_eq!(call(&c.agent, kill).await.0, 200, "the reader was still running");
+    assert_eq!(
+        call(&c.agent, kill).await.0,
+        200,
+        "the reader was still running"
+    );
     let (status, body) = call(&c.agent, wait_call(&container, "reader")).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -657,9 +728,15 @@ async fn a_session_whose_client_goes_away_is_killed_and_leaks_nothing() {
             let mut body = response.into_body();
             // The first output arrives and the process runs; then the client goes away.
             let _ = tokio::time::timeout(WITHIN, body.frame()).await.unwrap();
-            eventually("the session's process runs", || processes_with(&marker).len() == 1).await;
+            eventually("the session's process runs", || {
+                processes_with(&marker).len() == 1
+            })
+            .await;
         }
-        eventually("the session's process is killed", || processes_with(&marker).is_empty()).await;
+        eventually("the session's process is killed", || {
+            processes_with(&marker).is_empty()
+        })
+        .await;
         let (status, body) = call(&c.agent, wait_call(&container, &format!("gone-{round}"))).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(
@@ -667,17 +744,25 @@ async fn a_session_whose_client_goes_away_is_killed_and_leaks_nothing() {
             libc::SIGKILL
         );
     }
-    eventually("the agent's descriptors are back to where they were", || {
-        open_fds(agent_pid) <= fds_before
-    })
+    eventually(
+        "the agent's descriptors are back to where they were",
+        || open_fds(agent_pid) <= fds_before,
+    )
     .await;
-    assert_eq!(processes_with("sleep 10006").len(), 1, "the task is untouched");
+    assert_eq!(
+        processes_with("sleep 10006").len(),
+        1,
+        "the task is untouched"
+    );
 
     // A nested container ends with its parent.
     let launch = json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
         "container_id": nested_id(&container, "orphaned"), "command": {"value": "exec sleep 8888"}}});
     assert_eq!(call(&c.agent, launch).await.0, 200);
-    eventually("the nested container runs", || processes_with("sleep 8888").len() == 1).await;
+    eventually("the nested container runs", || {
+        processes_with("sleep 8888").len() == 1
+    })
+    .await;
     let state = support::registered_agent_state(&c.agent).await;
     let agent_id = v1::AgentId {
         value: state["id"].as_str().unwrap().to_string(),
@@ -739,9 +824,16 @@ async fn acls_deny_container_calls_with_403_and_nothing_changes() {
         "container_id": nested_id(&container, "allowed")}});
     assert_eq!(stream_call(&c.agent, attach).await.status(), 403);
     // Only the allowed launch ran (its process may still be between fork and exec).
-    eventually("the allowed container's process", || processes_with("sleep 7777").len() == 1).await;
+    eventually("the allowed container's process", || {
+        processes_with("sleep 7777").len() == 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(processes_with("sleep 7777").len(), 1, "only the allowed launch ran, and still runs");
+    assert_eq!(
+        processes_with("sleep 7777").len(),
+        1,
+        "only the allowed launch ran, and still runs"
+    );
     // Its switchboard is the agent: a nested container does not outlive it.
     let mut c = c;
     c.agent_daemon.kill9();
@@ -750,4 +842,94 @@ async fn acls_deny_container_calls_with_403_and_nothing_changes() {
     })
     .await;
     let _ = Path::new(&c.dir);
+}
+
+/// `remesos task exec` into a command task running in a container image (the mesos
+/// containerizer's `--rootfs` model): the command enters the task's mount namespace, so it
+/// sees the image's filesystem (its `/data/hello`, not the host's), works in the sandbox
+/// at `/mnt/mesos/sandbox`, and the host's files are out of its sight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_into_an_image_task_sees_the_images_filesystem() {
+    require_root();
+    assert!(
+        Path::new(images::BUSYBOX).exists(),
+        "this test needs {}: apt-get install -y busybox-static (tests/run.sh e2e_prepare does)",
+        images::BUSYBOX
+    );
+    let dir = temp_dir("nested-image-archives");
+    let archives = dir.join("archives");
+    std::fs::create_dir_all(&archives).unwrap();
+    let archive = images::docker_save(
+        "app",
+        "1.0",
+        &[images::busybox_layer(), images::app_layer()],
+        images::image_config(),
+    );
+    std::fs::write(archives.join("app:1.0.tar"), archive).unwrap();
+    let registry = format!("--docker_registry={}", archives.display());
+    let store = format!("--docker_store_dir={}", dir.join("store").display());
+    let c = cluster(
+        "image",
+        &[
+            "--image_providers=docker",
+            &registry,
+            &store,
+            "--launcher=linux",
+            "--image_provisioner_backend=copy",
+            "--isolation=filesystem/linux,docker/runtime",
+        ],
+    )
+    .await;
+    let mut framework = TestFramework::subscribe_info(
+        &c.master,
+        v1::FrameworkInfo {
+            user: "nobody".into(),
+            name: "nested-image".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let offer = framework.next_offer().await;
+    let mut task = command_task("in-image", &offer, "cpus:0.1;mem:64", "sleep 10009");
+    task.container = Some(images::docker_container("app:1.0"));
+    framework.launch(&offer, vec![task]).await;
+    loop {
+        let status = framework.next_update(WITHIN).await;
+        if status.state == TaskState::TaskRunning as i32 {
+            break;
+        }
+        assert!(
+            status.state == TaskState::TaskStarting as i32,
+            "the image task did not start: {status:?}"
+        );
+    }
+    let master = c.master.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        remesos_task(
+            &master,
+            &[
+                "exec",
+                "in-image",
+                "sh",
+                "-c",
+                "cat /data/hello; pwd; echo sandbox=$MESOS_SANDBOX; id -u; \
+                 test -e /usr/bin/docker-registry && echo host-visible || echo host-hidden",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "stdout:{out}\nstderr:{err}");
+    for expected in [
+        "hello from the image",
+        "\n/mnt/mesos/sandbox\n",
+        "sandbox=/mnt/mesos/sandbox",
+        "\n65534\n",
+        "host-hidden",
+    ] {
+        assert!(
+            out.contains(expected),
+            "missing '{expected}' in:\n{out}\n{err}"
+        );
+    }
 }

@@ -297,8 +297,8 @@ async fn operator_api(
         Err(_) => return api::error(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large"),
     };
     let container_call = api::request_format(&headers)
-        .and_then(|format| api::decode::<v1::agent::Call>(format, &body))
         .ok()
+        .and_then(|format| api::decode::<v1::agent::Call>(format, &body).ok())
         .filter(|call| {
             call.r#type
                 .and_then(|t| CallType::try_from(t).ok())

@@ -19,6 +19,10 @@
 //! away (`launchNestedContainerSession` destroys the container when the connection
 //! closes); an attached output's client going away leaves the container running.
 
+// Handlers return `Response` as their error, as api/mod.rs does: boxing it would only add
+// noise at every call site.
+#![allow(clippy::result_large_err)]
+
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -59,7 +63,8 @@ impl Caller {
             Some(u) => Object::Value(u),
             None => Object::Any,
         };
-        self.authorizer.is_allowed(action, self.who.as_ref(), object)
+        self.authorizer
+            .is_allowed(action, self.who.as_ref(), object)
     }
 }
 
@@ -240,7 +245,17 @@ pub async fn handle(
                 Err(r) => return r,
             };
             let _ = accept;
-            launch(agent, containers, caller, id, l.command, l.container, false, None).await
+            launch(
+                agent,
+                containers,
+                caller,
+                id,
+                l.command,
+                l.container,
+                false,
+                None,
+            )
+            .await
         }
         CallType::LaunchContainer => {
             let Some(l) = call.launch_container else {
@@ -250,7 +265,17 @@ pub async fn handle(
                 Ok(id) => id.clone(),
                 Err(r) => return r,
             };
-            launch(agent, containers, caller, id, l.command, l.container, false, None).await
+            launch(
+                agent,
+                containers,
+                caller,
+                id,
+                l.command,
+                l.container,
+                false,
+                None,
+            )
+            .await
         }
         CallType::LaunchNestedContainerSession => {
             let Some(l) = call.launch_nested_container_session else {
@@ -268,7 +293,17 @@ pub async fn handle(
                 Ok(f) => f,
                 Err(r) => return r,
             };
-            launch(agent, containers, caller, id, l.command, l.container, true, Some(format)).await
+            launch(
+                agent,
+                containers,
+                caller,
+                id,
+                l.command,
+                l.container,
+                true,
+                Some(format),
+            )
+            .await
         }
         CallType::WaitNestedContainer | CallType::WaitContainer => {
             let nested = ty == CallType::WaitNestedContainer;
@@ -278,7 +313,10 @@ pub async fn handle(
                     call.wait_nested_container.as_ref().map(|w| &w.container_id),
                 )
             } else {
-                ("wait_container", call.wait_container.as_ref().map(|w| &w.container_id))
+                (
+                    "wait_container",
+                    call.wait_container.as_ref().map(|w| &w.container_id),
+                )
             };
             let id = match container_id(field, id, nested) {
                 Ok(id) => id.clone(),
@@ -320,10 +358,18 @@ pub async fn handle(
             let nested = ty == CallType::KillNestedContainer;
             let (field, id, signal) = if nested {
                 let k = call.kill_nested_container.as_ref();
-                ("kill_nested_container", k.map(|k| &k.container_id), k.and_then(|k| k.signal))
+                (
+                    "kill_nested_container",
+                    k.map(|k| &k.container_id),
+                    k.and_then(|k| k.signal),
+                )
             } else {
                 let k = call.kill_container.as_ref();
-                ("kill_container", k.map(|k| &k.container_id), k.and_then(|k| k.signal))
+                (
+                    "kill_container",
+                    k.map(|k| &k.container_id),
+                    k.and_then(|k| k.signal),
+                )
             };
             let id = match container_id(field, id, nested) {
                 Ok(id) => id.clone(),
@@ -354,10 +400,15 @@ pub async fn handle(
             let (field, id) = if nested {
                 (
                     "remove_nested_container",
-                    call.remove_nested_container.as_ref().map(|r| &r.container_id),
+                    call.remove_nested_container
+                        .as_ref()
+                        .map(|r| &r.container_id),
                 )
             } else {
-                ("remove_container", call.remove_container.as_ref().map(|r| &r.container_id))
+                (
+                    "remove_container",
+                    call.remove_container.as_ref().map(|r| &r.container_id),
+                )
             };
             let id = match container_id(field, id, nested) {
                 Ok(id) => id.clone(),
@@ -371,7 +422,9 @@ pub async fn handle(
             match authorized(&containers, &caller, action, &id) {
                 Ok(_) => {}
                 // Mesos's `remove` of an unknown container succeeds.
-                Err(r) if r.status() == StatusCode::NOT_FOUND => return StatusCode::OK.into_response(),
+                Err(r) if r.status() == StatusCode::NOT_FOUND => {
+                    return StatusCode::OK.into_response();
+                }
                 Err(r) => return r,
             }
             match containers.remove(&id) {
@@ -380,7 +433,10 @@ pub async fn handle(
             }
         }
         CallType::AttachContainerOutput => {
-            let id = call.attach_container_output.as_ref().map(|a| &a.container_id);
+            let id = call
+                .attach_container_output
+                .as_ref()
+                .map(|a| &a.container_id);
             let id = match container_id("attach_container_output", id, false) {
                 Ok(id) => id.clone(),
                 Err(r) => return r,
@@ -389,10 +445,11 @@ pub async fn handle(
                 Ok(f) => f,
                 Err(r) => return r,
             };
-            let container = match authorized(&containers, &caller, Action::AttachContainerOutput, &id) {
-                Ok(c) => c,
-                Err(r) => return r,
-            };
+            let container =
+                match authorized(&containers, &caller, Action::AttachContainerOutput, &id) {
+                    Ok(c) => c,
+                    Err(r) => return r,
+                };
             match container.attach_output() {
                 Some(rx) => process_io_stream(format, Output { rx, session: None }),
                 None => bad(format!(
@@ -465,7 +522,8 @@ async fn launch(
     session: bool,
     stream_format: Option<Format>,
 ) -> Response {
-    let Some(command) = command.filter(|c| c.value.as_deref().is_some_and(|v| !v.is_empty())) else {
+    let Some(command) = command.filter(|c| c.value.as_deref().is_some_and(|v| !v.is_empty()))
+    else {
         return bad("Expecting 'command.value' to be present");
     };
     if command.uris.iter().any(|_| true) {
@@ -482,7 +540,7 @@ async fn launch(
             if !plain {
                 return bad("The provided ContainerInfo is not supported");
             }
-            c.tty_info.clone()
+            c.tty_info
         }
     };
     let depth = {
@@ -520,7 +578,11 @@ async fn launch(
         None => (None, Vec::new()),
         Some((None, _)) => {
             // Mesos's containerizer fails the launch: the handler answers 400.
-            let p = id.parent.as_ref().map(|p| p.value.clone()).unwrap_or_default();
+            let p = id
+                .parent
+                .as_ref()
+                .map(|p| p.value.clone())
+                .unwrap_or_default();
             if !caller.allowed(action_for(session, true), None) {
                 return StatusCode::FORBIDDEN.into_response();
             }
@@ -533,11 +595,12 @@ async fn launch(
     };
     // Whom it runs as: its command's user, else its parent executor's (Mesos's
     // containerizer inherits the parent's user).
-    let user = command
-        .user
-        .clone()
-        .filter(|u| !u.is_empty())
-        .or_else(|| parent.as_ref().map(|p| p.user().to_string()).filter(|u| !u.is_empty()));
+    let user = command.user.clone().filter(|u| !u.is_empty()).or_else(|| {
+        parent
+            .as_ref()
+            .map(|p| p.user().to_string())
+            .filter(|u| !u.is_empty())
+    });
     let action = action_for(session, parent.is_some());
     if !caller.allowed(action, user.as_deref()) {
         return StatusCode::FORBIDDEN.into_response();
@@ -568,7 +631,10 @@ async fn launch(
         ),
         (Launched::Started(container, None), Some(_)) => {
             container.kill(libc::SIGKILL);
-            api::error(StatusCode::INTERNAL_SERVER_ERROR, "The session has no output")
+            api::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The session has no output",
+            )
         }
     }
 }
@@ -616,7 +682,11 @@ pub async fn attach_input(
     if attach.r#type != Some(InputType::ContainerId as i32) {
         return bad("Expecting 'attach_container_input.type' to be CONTAINER_ID");
     }
-    let id = match container_id("attach_container_input", attach.container_id.as_ref(), false) {
+    let id = match container_id(
+        "attach_container_input",
+        attach.container_id.as_ref(),
+        false,
+    ) {
         Ok(id) => id.clone(),
         Err(r) => return r,
     };

@@ -232,7 +232,9 @@ impl Container {
             return false;
         }
         let (Some(pid), Some(sig)) = (
-            i32::try_from(self.pid).ok().and_then(rustix::process::Pid::from_raw),
+            i32::try_from(self.pid)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw),
             signal_from(signal),
         ) else {
             return false;
@@ -394,9 +396,7 @@ impl Containers {
         lock(&self.inner)
             .by_key
             .values()
-            .filter(|c| {
-                c.id.parent.as_ref().map(|p| p.value.as_str()) == Some(parent_container_id)
-            })
+            .filter(|c| c.id.parent.as_ref().map(|p| p.value.as_str()) == Some(parent_container_id))
             .cloned()
             .collect()
     }
@@ -499,7 +499,11 @@ impl Containers {
 
 /// Removes `containers/<id>` below the parent's sandbox (or the standalone sandbox),
 /// never following a symlink the task may have planted.
-fn remove_sandbox(parent: Option<&Parent>, sandbox: &Path, id: &v1::ContainerId) -> std::io::Result<()> {
+fn remove_sandbox(
+    parent: Option<&Parent>,
+    sandbox: &Path,
+    id: &v1::ContainerId,
+) -> std::io::Result<()> {
     let root = match parent {
         Some(p) => p.sandbox.join("containers"),
         None => sandbox.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -527,8 +531,7 @@ fn remove_tree_at(dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> std::io::Resul
         Err(e) => return Err(e.into()),
     };
     let mut entries = Vec::new();
-    let mut reader = rustix::fs::Dir::read_from(&sub)?;
-    while let Some(entry) = reader.next() {
+    for entry in rustix::fs::Dir::read_from(&sub)? {
         let entry = entry?;
         let n = entry.file_name().to_bytes();
         if n == b"." || n == b".." {
@@ -602,11 +605,17 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     };
     let dir_fd = if own_sandbox.is_some() {
         let (root, relative) = match &spec.parent {
-            Some(p) => (p.sandbox.clone(), PathBuf::from("containers").join(&spec.id.value)),
+            Some(p) => (
+                p.sandbox.clone(),
+                PathBuf::from("containers").join(&spec.id.value),
+            ),
             None => {
                 std::fs::create_dir_all(spec.work_dir.join("containers"))
                     .map_err(|e| launch_failed(&format!("Failed to create sandbox: {e}")))?;
-                (spec.work_dir.join("containers"), PathBuf::from(&spec.id.value))
+                (
+                    spec.work_dir.join("containers"),
+                    PathBuf::from(&spec.id.value),
+                )
             }
         };
         let root = super::beneath::open_dir(&root).map_err(|e| launch_failed(&e))?;
@@ -625,8 +634,10 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
         super::beneath::open_dir(&host_dir).map_err(|e| launch_failed(&e))?
     };
     let logs = if own_sandbox.is_some() {
-        let stdout = super::beneath::open_log(dir_fd.as_fd(), "stdout").map_err(|e| launch_failed(&e))?;
-        let stderr = super::beneath::open_log(dir_fd.as_fd(), "stderr").map_err(|e| launch_failed(&e))?;
+        let stdout =
+            super::beneath::open_log(dir_fd.as_fd(), "stdout").map_err(|e| launch_failed(&e))?;
+        let stderr =
+            super::beneath::open_log(dir_fd.as_fd(), "stderr").map_err(|e| launch_failed(&e))?;
         Some(Arc::new(Logs {
             stdout: Mutex::new(stdout),
             stderr: Mutex::new(stderr),
@@ -670,7 +681,8 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     let mut pty_master = None;
     let mut pty_slave = None;
     if let Some(tty) = &spec.tty {
-        let (master, slave) = open_pty().map_err(|e| launch_failed(&format!("Failed to open a pty: {e}")))?;
+        let (master, slave) =
+            open_pty().map_err(|e| launch_failed(&format!("Failed to open a pty: {e}")))?;
         if let Some(size) = &tty.window_size {
             let (rows, columns) = window(size);
             let _ = set_window(master.as_fd(), rows, columns);
@@ -682,7 +694,9 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
         pty_master = Some(master);
         pty_slave = Some(slave);
     } else {
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
     }
     let cgroup_fds = super::isolator::raw_fds(&spec.cgroups);
     let ns_fd = mount_ns.as_ref().map(|f| f.as_raw_fd());
@@ -738,10 +752,12 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     let mut readers = Vec::new();
     match pty_master {
         Some(master) => {
-            let _ = rustix::fs::fcntl_setfl(&master, rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::RDWR);
-            let master = Arc::new(
-                tokio::io::unix::AsyncFd::new(master).map_err(|e| launch_failed(&e))?,
+            let _ = rustix::fs::fcntl_setfl(
+                &master,
+                rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::RDWR,
             );
+            let master =
+                Arc::new(tokio::io::unix::AsyncFd::new(master).map_err(|e| launch_failed(&e))?);
             tokio::spawn(write_pty(master.clone(), stdin_rx));
             readers.push((DataType::Stdout, Reader::Pty(master)));
         }
@@ -812,7 +828,8 @@ fn task_mount_namespace(executor_pid: u32) -> Result<Option<OwnedFd>, String> {
 /// A new pseudo-terminal: (master, slave), both close-on-exec.
 fn open_pty() -> std::io::Result<(OwnedFd, OwnedFd)> {
     use rustix::pty::OpenptFlags;
-    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+    let master =
+        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
     rustix::pty::grantpt(&master)?;
     rustix::pty::unlockpt(&master)?;
     let name = rustix::pty::ptsname(&master, Vec::new())?;
@@ -932,9 +949,7 @@ async fn relay(container: Arc<Container>, kind: DataType, reader: Reader, logs: 
             }
         }
         if !gone.is_empty() {
-            lock(&container.io)
-                .outputs
-                .retain(|o| !o.is_closed());
+            lock(&container.io).outputs.retain(|o| !o.is_closed());
         }
     }
     let mut io = lock(&container.io);
@@ -971,10 +986,16 @@ async fn monitor(
     };
     let (status, message) = match status {
         Ok(s) => (s.into_raw(), describe(s)),
-        Err(e) => (libc::SIGKILL, format!("Failed to reap the container's process: {e}")),
+        Err(e) => (
+            libc::SIGKILL,
+            format!("Failed to reap the container's process: {e}"),
+        ),
     };
     // The process group may outlive its leader: end the rest, as a container's destroy.
-    if let Some(pid) = i32::try_from(container.pid).ok().and_then(rustix::process::Pid::from_raw) {
+    if let Some(pid) = i32::try_from(container.pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
         let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
     }
     {

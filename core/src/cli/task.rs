@@ -217,7 +217,13 @@ impl Cli {
     }
 
     /// A v1 operator call (JSON); the response body.
-    async fn call(&self, host: &str, call: Value, accept: &str, extra: &[(&str, &str)]) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+    async fn call(
+        &self,
+        host: &str,
+        call: Value,
+        accept: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
         let url = self.url(host, "/api/v1");
         let mut headers = self.auth_headers();
         headers.extend_from_slice(extra);
@@ -235,10 +241,7 @@ impl Cli {
 
     async fn list(&self) -> Result<(), String> {
         let state = self.get_json(&self.master, "/master/state").await?;
-        println!(
-            "{:<40} {:<24} {:<16} {}",
-            "ID", "NAME", "STATE", "AGENT"
-        );
+        println!("{:<40} {:<24} {:<16} AGENT", "ID", "NAME", "STATE");
         for framework in state["frameworks"].as_array().into_iter().flatten() {
             for key in ["tasks", "completed_tasks"] {
                 for t in framework[key].as_array().into_iter().flatten() {
@@ -277,7 +280,9 @@ impl Cli {
             .into_iter()
             .flatten()
             .find(|s| s["id"] == json!(agent_id))
-            .ok_or_else(|| format!("task '{task}': its agent {agent_id} is not in the master's state"))?;
+            .ok_or_else(|| {
+                format!("task '{task}': its agent {agent_id} is not in the master's state")
+            })?;
         // `slave(1)@ip:port`
         let address = agent["pid"]
             .as_str()
@@ -289,17 +294,24 @@ impl Cli {
             .as_array()
             .into_iter()
             .flatten()
-            .chain(agent_state["completed_frameworks"].as_array().into_iter().flatten())
+            .chain(
+                agent_state["completed_frameworks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten(),
+            )
         {
             for key in ["executors", "completed_executors"] {
                 for e in framework[key].as_array().into_iter().flatten() {
-                    let has = ["tasks", "completed_tasks", "queued_tasks"].iter().any(|k| {
-                        e[*k]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .any(|x| x["id"] == json!(task))
-                    });
+                    let has = ["tasks", "completed_tasks", "queued_tasks"]
+                        .iter()
+                        .any(|k| {
+                            e[*k]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .any(|x| x["id"] == json!(task))
+                        });
                     if has {
                         return Ok(Placement {
                             agent: address.clone(),
@@ -416,9 +428,13 @@ impl Cli {
         copied?;
         let wait = json!({"type": "WAIT_NESTED_CONTAINER",
                           "wait_nested_container": {"container_id": container_id}});
-        let response = self.call(&placement.agent, wait, "application/json", &[]).await?;
+        let response = self
+            .call(&placement.agent, wait, "application/json", &[])
+            .await?;
         let status = response.status().as_u16();
-        let body = crate::client::collect(response).await.map_err(|e| e.to_string())?;
+        let body = crate::client::collect(response)
+            .await
+            .map_err(|e| e.to_string())?;
         if status != 200 {
             return Err(format!(
                 "WAIT_NESTED_CONTAINER: {status} {}",
@@ -539,7 +555,13 @@ impl Cli {
 fn is_terminal(state: &str) -> bool {
     matches!(
         state,
-        "TASK_FINISHED" | "TASK_FAILED" | "TASK_KILLED" | "TASK_LOST" | "TASK_ERROR" | "TASK_DROPPED" | "TASK_GONE"
+        "TASK_FINISHED"
+            | "TASK_FAILED"
+            | "TASK_KILLED"
+            | "TASK_LOST"
+            | "TASK_ERROR"
+            | "TASK_DROPPED"
+            | "TASK_GONE"
     )
 }
 
@@ -620,26 +642,33 @@ async fn stream_post(
         request = request.header(hyper::header::AUTHORIZATION, a);
     }
     let request = request.body(body).map_err(|e| e.to_string())?;
-    let send = async |request| {
-        match crate::security::tls::current()? {
-            Some(tls) if uri.scheme_str() == Some("https") => {
-                let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
-                let name = rustls::pki_types::ServerName::try_from(host.clone())
-                    .map_err(|e| e.to_string())?;
-                let stream = connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
-                let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tokio::spawn(conn);
-                sender.send_request(request).await.map_err(|e| e.to_string())
-            }
-            _ => {
-                let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tokio::spawn(conn);
-                sender.send_request(request).await.map_err(|e| e.to_string())
-            }
+    let send = async |request| match crate::security::tls::current()? {
+        Some(tls) if uri.scheme_str() == Some("https") => {
+            let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
+            let name =
+                rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
+            let stream = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        _ => {
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())
         }
     };
     let response = send(request).await?;
@@ -689,7 +718,15 @@ mod tests {
 
     #[test]
     fn exec_options_come_before_the_task_and_everything_after_the_command_is_its_own() {
-        let a = parse(&args(&["-it", "--master=m:5050", "task-1", "ls", "-l", "--x=y"])).unwrap();
+        let a = parse(&args(&[
+            "-it",
+            "--master=m:5050",
+            "task-1",
+            "ls",
+            "-l",
+            "--x=y",
+        ]))
+        .unwrap();
         assert!(a.interactive && a.tty);
         assert_eq!(a.master.as_deref(), Some("m:5050"));
         assert_eq!(a.positional, args(&["task-1", "ls", "-l", "--x=y"]));
