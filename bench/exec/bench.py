@@ -17,6 +17,7 @@ Usage: python3 bench/exec/bench.py [--runs 50] [--remesos target/release/remesos
 """
 import argparse
 import http.client
+import importlib.util
 import json
 import os
 import socket
@@ -30,28 +31,18 @@ import uuid
 IMAGE = "remesos-test-busybox:latest"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+# free_port and wait_http are the docker bench's (one copy in the tree).
+_docker = importlib.util.spec_from_file_location(
+    "docker_bench", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docker", "bench.py"))
+docker_bench = importlib.util.module_from_spec(_docker)
+_docker.loader.exec_module(docker_bench)
+free_port, wait_http = docker_bench.free_port, docker_bench.wait_http
 
 
-def wait_http(addr, path, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            c = http.client.HTTPConnection(addr, timeout=2)
-            c.request("GET", path)
-            r = c.getresponse()
-            body = r.read()
-            if r.status == 200:
-                return body
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{addr}{path} did not answer")
+def agent_state(agent):
+    c = http.client.HTTPConnection(agent, timeout=5)
+    c.request("GET", "/state")
+    return json.loads(c.getresponse().read())
 
 
 def first_byte(argv):
@@ -102,7 +93,7 @@ def main():
         container = None
         deadline = time.time() + 60
         while container is None and time.time() < deadline:
-            state = json.loads(wait_http(agent, "/state"))
+            state = agent_state(agent)
             for f in state["frameworks"]:
                 for e in f["executors"]:
                     if any(t["state"] == "TASK_RUNNING" for t in e["tasks"]):

@@ -232,50 +232,32 @@ pub async fn handle(
         return bad("Expecting 'type' to be present");
     };
     match ty {
-        CallType::LaunchNestedContainer => {
-            let Some(l) = call.launch_nested_container else {
-                return bad("Expecting 'launch_nested_container' to be present");
+        CallType::LaunchNestedContainer | CallType::LaunchContainer => {
+            let nested = ty == CallType::LaunchNestedContainer;
+            let (field, parts) = if nested {
+                let l = call.launch_nested_container;
+                (
+                    "launch_nested_container",
+                    l.map(|l| (l.container_id, l.command, l.container)),
+                )
+            } else {
+                let l = call.launch_container;
+                (
+                    "launch_container",
+                    l.map(|l| (l.container_id, l.command, l.container)),
+                )
             };
-            let id = match container_id("launch_nested_container", Some(&l.container_id), true) {
+            let Some((id, command, container)) = parts else {
+                return bad(format!("Expecting '{field}' to be present"));
+            };
+            let id = match container_id(field, Some(&id), nested) {
                 Ok(id) => id.clone(),
                 Err(r) => return r,
             };
-            let accept = match api::response_format(headers) {
-                Ok(f) => f,
-                Err(r) => return r,
-            };
-            let _ = accept;
-            launch(
-                agent,
-                containers,
-                caller,
-                id,
-                l.command,
-                l.container,
-                false,
-                None,
-            )
-            .await
-        }
-        CallType::LaunchContainer => {
-            let Some(l) = call.launch_container else {
-                return bad("Expecting 'launch_container' to be present");
-            };
-            let id = match container_id("launch_container", Some(&l.container_id), false) {
-                Ok(id) => id.clone(),
-                Err(r) => return r,
-            };
-            launch(
-                agent,
-                containers,
-                caller,
-                id,
-                l.command,
-                l.container,
-                false,
-                None,
-            )
-            .await
+            if let Err(r) = api::response_format(headers) {
+                return r;
+            }
+            launch(agent, containers, caller, id, command, container, None).await
         }
         CallType::LaunchNestedContainerSession => {
             let Some(l) = call.launch_nested_container_session else {
@@ -300,7 +282,6 @@ pub async fn handle(
                 id,
                 l.command,
                 l.container,
-                true,
                 Some(format),
             )
             .await
@@ -510,8 +491,8 @@ fn authorized(
     Ok(container)
 }
 
-/// LAUNCH_NESTED_CONTAINER(_SESSION) and LAUNCH_CONTAINER.
-#[allow(clippy::too_many_arguments)]
+/// LAUNCH_NESTED_CONTAINER(_SESSION) and LAUNCH_CONTAINER; a session (its output streamed
+/// in `stream_format`) when `stream_format` is given.
 async fn launch(
     agent: AgentHandle,
     containers: Arc<Containers>,
@@ -519,9 +500,9 @@ async fn launch(
     id: v1::ContainerId,
     command: Option<v1::CommandInfo>,
     container: Option<v1::ContainerInfo>,
-    session: bool,
     stream_format: Option<Format>,
 ) -> Response {
+    let session = stream_format.is_some();
     let Some(command) = command.filter(|c| c.value.as_deref().is_some_and(|v| !v.is_empty()))
     else {
         return bad("Expecting 'command.value' to be present");

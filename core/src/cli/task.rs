@@ -398,30 +398,10 @@ impl Cli {
         }
         let call = json!({"type": "LAUNCH_NESTED_CONTAINER_SESSION",
                           "launch_nested_container_session": launch});
-        let response = self
-            .call(
-                &placement.agent,
-                call,
-                "application/recordio",
-                &[("Message-Accept", "application/json")],
-            )
-            .await?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            let body = crate::client::collect(response).await.unwrap_or_default();
-            return Err(format!(
-                "LAUNCH_NESTED_CONTAINER_SESSION: {status} {}",
-                String::from_utf8_lossy(&body)
-            ));
-        }
+        let response = self.streaming(&placement.agent, call).await?;
         let raw = args.tty.then(RawMode::enter).flatten();
         if args.interactive {
-            let input = self.input(&placement.agent, container_id.clone(), args.tty);
-            tokio::spawn(async move {
-                if let Err(e) = input.await {
-                    tracing::debug!(error = %e, "the input stream ended");
-                }
-            });
+            self.send_input(&placement.agent, container_id.clone(), args.tty);
         }
         let copied = copy_output(response).await;
         drop(raw);
@@ -464,9 +444,25 @@ impl Cli {
         };
         let call = json!({"type": "ATTACH_CONTAINER_OUTPUT",
                           "attach_container_output": {"container_id": container_id}});
+        let response = self.streaming(&placement.agent, call).await?;
+        if args.interactive {
+            self.send_input(&placement.agent, container_id, args.tty);
+        }
+        copy_output(response).await?;
+        Ok(0)
+    }
+
+    /// A call answered with a RecordIO stream of JSON `ProcessIO` records (anything but
+    /// 200 is an error naming the call).
+    async fn streaming(
+        &self,
+        agent: &str,
+        call: Value,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+        let name = call["type"].as_str().unwrap_or("call").to_string();
         let response = self
             .call(
-                &placement.agent,
+                agent,
                 call,
                 "application/recordio",
                 &[("Message-Accept", "application/json")],
@@ -476,20 +472,21 @@ impl Cli {
         if status != 200 {
             let body = crate::client::collect(response).await.unwrap_or_default();
             return Err(format!(
-                "ATTACH_CONTAINER_OUTPUT: {status} {}",
+                "{name}: {status} {}",
                 String::from_utf8_lossy(&body)
             ));
         }
-        if args.interactive {
-            let input = self.input(&placement.agent, container_id, args.tty);
-            tokio::spawn(async move {
-                if let Err(e) = input.await {
-                    tracing::debug!(error = %e, "the input stream ended");
-                }
-            });
-        }
-        copy_output(response).await?;
-        Ok(0)
+        Ok(response)
+    }
+
+    /// Sends our stdin to the container in the background ([`Cli::input`]).
+    fn send_input(&self, agent: &str, container_id: Value, tty: bool) {
+        let input = self.input(agent, container_id, tty);
+        tokio::spawn(async move {
+            if let Err(e) = input.await {
+                tracing::debug!(error = %e, "the input stream ended");
+            }
+        });
     }
 
     /// ATTACH_CONTAINER_INPUT: our stdin as STDIN records (an empty one at its end), a
