@@ -639,7 +639,7 @@ async fn stream_post(
         request = request.header(hyper::header::AUTHORIZATION, a);
     }
     let request = request.body(body).map_err(|e| e.to_string())?;
-    let send = async |request| match crate::security::tls::current()? {
+    let response = match crate::security::tls::current()? {
         Some(tls) if uri.scheme_str() == Some("https") => {
             let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
             let name =
@@ -648,31 +648,35 @@ async fn stream_post(
                 .connect(name, tcp)
                 .await
                 .map_err(|e| e.to_string())?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| e.to_string())?;
-            tokio::spawn(conn);
-            sender
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())
+            send_on(TokioIo::new(stream), request).await?
         }
-        _ => {
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-                .await
-                .map_err(|e| e.to_string())?;
-            tokio::spawn(conn);
-            sender
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())
-        }
+        _ => send_on(TokioIo::new(tcp), request).await?,
     };
-    let response = send(request).await?;
     if response.status() != 200 {
         return Err(format!("ATTACH_CONTAINER_INPUT: {}", response.status()));
     }
     Ok(())
+}
+
+/// Sends `request` on a new HTTP/1.1 connection over `io`.
+async fn send_on<I, B>(
+    io: I,
+    request: hyper::Request<B>,
+) -> Result<hyper::Response<hyper::body::Incoming>, String>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 use tokio_stream::StreamExt as _;
