@@ -58,14 +58,27 @@ pub fn router(
     };
     let api_files = files.clone();
     let api_authorizer = authorizer.clone();
+    // Nested and standalone containers (agent/nested.rs), shared by the operator calls.
+    let containers = std::sync::Arc::new(super::nested::Containers::default());
     let operator = move |State(agent): State<AgentHandle>,
                          caller: Who,
                          method: Method,
                          headers: HeaderMap,
-                         body: Bytes| {
+                         body: axum::body::Body| {
         let files = api_files.clone();
         let authorizer = api_authorizer.clone();
-        async move { operator_api(agent, files, (authorizer, caller), method, headers, body).await }
+        let containers = containers.clone();
+        async move {
+            operator_api(
+                agent,
+                (files, containers),
+                (authorizer, caller),
+                method,
+                headers,
+                body,
+            )
+            .await
+        }
     };
     let executor = Router::new()
         .route("/api/v1/executor", any(executor_api))
@@ -254,13 +267,42 @@ impl Drop for ExecutorStream {
 
 async fn operator_api(
     agent: AgentHandle,
-    files: super::files::SharedFiles,
+    (files, containers): (
+        super::files::SharedFiles,
+        std::sync::Arc<super::nested::Containers>,
+    ),
     (authorizer, who): (std::sync::Arc<Authorizer>, Requester),
     method: Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
+    use super::http_nested as containers_api;
     use v1::agent::{call::Type as CallType, response::Type as RespType};
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    // ATTACH_CONTAINER_INPUT streams its body (RecordIO); every other call is read whole,
+    // bounded by `MAX_BODY_BYTES`.
+    if containers_api::is_streaming_request(&headers) {
+        let caller = containers_api::Caller { authorizer, who };
+        return containers_api::attach_input(containers, caller, headers, body).await;
+    }
+    let body = match axum::body::to_bytes(body, api::MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return api::error(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large"),
+    };
+    let container_call = api::request_format(&headers)
+        .ok()
+        .and_then(|format| api::decode::<v1::agent::Call>(format, &body).ok())
+        .filter(|call| {
+            call.r#type
+                .and_then(|t| CallType::try_from(t).ok())
+                .is_some_and(containers_api::handles)
+        });
+    if let Some(call) = container_call {
+        let caller = containers_api::Caller { authorizer, who };
+        return containers_api::handle(agent, containers, caller, call, &headers).await;
+    }
     let (call, accept): (v1::agent::Call, _) = match api::read_call(&method, &headers, &body) {
         Ok(c) => c,
         Err(r) => return r,

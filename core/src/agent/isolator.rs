@@ -197,6 +197,21 @@ impl Isolation {
         Ok(procs)
     }
 
+    /// Opens the `cgroup.procs` files of an existing container, for a process that joins
+    /// it between fork and exec (a nested container shares its parent's cgroups, as
+    /// Mesos's nested containers do by default: `LinuxInfo.share_cgroups`).
+    pub fn join(&self, container_id: &str) -> Result<Vec<File>, String> {
+        self.dirs(container_id)
+            .into_iter()
+            .map(|dir| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(dir.join("cgroup.procs"))
+                    .map_err(|e| format!("Failed to open '{}/cgroup.procs': {e}", dir.display()))
+            })
+            .collect()
+    }
+
     /// Applies `limits` to an existing container (a task joined or left it).
     pub fn update(&self, container_id: &str, limits: Limits) -> Result<(), String> {
         let failed = |what: &str, e: std::io::Error| format!("Failed to set {what}: {e}");

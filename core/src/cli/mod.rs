@@ -7,6 +7,7 @@ mod fetcher;
 mod local;
 mod logrotate;
 mod master;
+mod task;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,7 @@ Commands:
   local      run a master and --num_agents agents in one process (127.0.0.1:5050, 5051, ...)
   execute    run one command task on a cluster and follow it (--master, --command, --resources)
   executor   the built-in command executor (started by the agent for command tasks)
+  task       list tasks, read their logs, exec into and attach to them (`remesos task help`)
   help       show this message
 
 Every flag can also be given as MESOS_<FLAG> in the environment; `remesos <command> --help`
@@ -39,6 +41,7 @@ pub fn main() -> ExitCode {
         "local" => local::main(rest, &env),
         "execute" => execute::main(rest, &env),
         "executor" => executor::main(rest, &env),
+        "task" => task::main(rest, &env),
         // Started by the agent only, so not in the usage.
         "fetcher" => fetcher::main(rest),
         "logrotate-logger" => logrotate::main(rest),

@@ -157,10 +157,23 @@ pub enum Action {
     DrainAgent,
     DeactivateAgent,
     ReactivateAgent,
+    /// The nested-container calls of the agent's operator API (agent/nested.rs); their
+    /// object is the user the container runs as (Mesos's `authorizer.cpp`).
+    LaunchNestedContainer,
+    LaunchNestedContainerSession,
+    AttachContainerInput,
+    AttachContainerOutput,
+    KillNestedContainer,
+    WaitNestedContainer,
+    RemoveNestedContainer,
+    LaunchStandaloneContainer,
+    KillStandaloneContainer,
+    WaitStandaloneContainer,
+    RemoveStandaloneContainer,
 }
 
 impl Action {
-    const ALL: [Action; 26] = [
+    const ALL: [Action; 37] = [
         Action::RegisterFramework,
         Action::RunTask,
         Action::TeardownFramework,
@@ -187,6 +200,17 @@ impl Action {
         Action::DrainAgent,
         Action::DeactivateAgent,
         Action::ReactivateAgent,
+        Action::LaunchNestedContainer,
+        Action::LaunchNestedContainerSession,
+        Action::AttachContainerInput,
+        Action::AttachContainerOutput,
+        Action::KillNestedContainer,
+        Action::WaitNestedContainer,
+        Action::RemoveNestedContainer,
+        Action::LaunchStandaloneContainer,
+        Action::KillStandaloneContainer,
+        Action::WaitStandaloneContainer,
+        Action::RemoveStandaloneContainer,
     ];
 
     /// Whether the object is a role, with Mesos's hierarchical (`a/%`) matching.
@@ -238,6 +262,19 @@ impl Action {
             Action::DrainAgent => pairs!(drain_agents, agents),
             Action::DeactivateAgent => pairs!(deactivate_agents, agents),
             Action::ReactivateAgent => pairs!(reactivate_agents, agents),
+            Action::LaunchNestedContainer => pairs!(launch_nested_containers_as_user, users),
+            Action::LaunchNestedContainerSession => {
+                pairs!(launch_nested_container_sessions_as_user, users)
+            }
+            Action::AttachContainerInput => pairs!(attach_containers_input, users),
+            Action::AttachContainerOutput => pairs!(attach_containers_output, users),
+            Action::KillNestedContainer => pairs!(kill_nested_containers, users),
+            Action::WaitNestedContainer => pairs!(wait_nested_containers, users),
+            Action::RemoveNestedContainer => pairs!(remove_nested_containers, users),
+            Action::LaunchStandaloneContainer => pairs!(launch_standalone_containers, users),
+            Action::KillStandaloneContainer => pairs!(kill_standalone_containers, users),
+            Action::WaitStandaloneContainer => pairs!(wait_standalone_containers, users),
+            Action::RemoveStandaloneContainer => pairs!(remove_standalone_containers, users),
         }
     }
 }
