@@ -15,6 +15,12 @@
 //! | ATTACH_CONTAINER_OUTPUT | `attach_container_output` | 200 + RecordIO `ProcessIO`; 404 unknown; 400 ended |
 //! | ATTACH_CONTAINER_INPUT | `attach_container_input` | 200 once the input stream ends; 404; 409 a second input |
 //!
+//! An executor's token (claims, no principal) is judged as Mesos's local authorizer judges
+//! it when `--acls` is set (`getImplicitExecutorObjectApprover`): it may launch (also as a
+//! session), wait, kill, remove and attach to the output of containers nested under its own
+//! container (the token's `cid` is the container's root), and nothing else; without
+//! `--acls` everything is allowed, as for every caller.
+//!
 //! Denied: 403 with nothing done. A session's process is killed when its client goes
 //! away (`launchNestedContainerSession` destroys the container when the connection
 //! closes); an attached output's client going away leaves the container running.
@@ -39,7 +45,8 @@ use v1::agent::{ProcessIo, call::Type as CallType};
 use super::nested::{self, Containers, Launched, NestedError, Parent};
 use super::runtime::AgentHandle;
 use crate::api::{self, Format};
-use crate::security::authorizer::{Action, Authorizer, Object, Requester};
+use crate::security::authorizer::{Action, Authorizer, Object, Requester, Subject};
+use crate::security::jwt::Claims;
 
 /// `application/recordio`: the streaming media type of the agent's container calls.
 pub const APPLICATION_RECORDIO: &str = "application/recordio";
@@ -58,7 +65,13 @@ pub struct Caller {
 }
 
 impl Caller {
-    fn allowed(&self, action: Action, user: Option<&str>) -> bool {
+    /// May the caller do `action` on `container`, which runs (or would run) as `user`?
+    fn allowed(&self, action: Action, user: Option<&str>, container: &v1::ContainerId) -> bool {
+        if let Subject::Executor(claims) = self.who.subject()
+            && self.authorizer.is_enabled()
+        {
+            return executor_may(action, claims, container);
+        }
         let object = match user {
             Some(u) => Object::Value(u),
             None => Object::Any,
@@ -66,6 +79,25 @@ impl Caller {
         self.authorizer
             .is_allowed(action, self.who.subject(), object)
     }
+}
+
+/// Mesos's `LocalImplicitExecutorObjectApprover` (src/authorizer/local/authorizer.cpp): an
+/// executor's token may do the default executor's container actions on containers whose
+/// root is the token's `cid`; every other action is refused.
+fn executor_may(action: Action, claims: &Claims, container: &v1::ContainerId) -> bool {
+    const IMPLICIT: [Action; 6] = [
+        Action::LaunchNestedContainer,
+        Action::WaitNestedContainer,
+        Action::KillNestedContainer,
+        Action::LaunchNestedContainerSession,
+        Action::RemoveNestedContainer,
+        Action::AttachContainerOutput,
+    ];
+    let mut root = container;
+    while let Some(parent) = root.parent.as_deref() {
+        root = parent;
+    }
+    IMPLICIT.contains(&action) && claims.get("cid").is_some_and(|cid| *cid == root.value)
 }
 
 fn nested_error(e: NestedError) -> Response {
@@ -476,7 +508,7 @@ fn authorized(
     id: &v1::ContainerId,
 ) -> Result<Arc<nested::Container>, Response> {
     let Some(container) = containers.get(id) else {
-        if !caller.allowed(action, None) {
+        if !caller.allowed(action, None, id) {
             return Err(StatusCode::FORBIDDEN.into_response());
         }
         return Err(not_found(id));
@@ -485,7 +517,7 @@ fn authorized(
         Some(p) => p.user().to_string(),
         None => container.user.clone(),
     };
-    if !caller.allowed(action, Some(&user)) {
+    if !caller.allowed(action, Some(&user), id) {
         return Err(StatusCode::FORBIDDEN.into_response());
     }
     Ok(container)
@@ -564,7 +596,7 @@ async fn launch(
                 .as_ref()
                 .map(|p| p.value.clone())
                 .unwrap_or_default();
-            if !caller.allowed(action_for(session, true), None) {
+            if !caller.allowed(action_for(session, true), None, &id) {
                 return StatusCode::FORBIDDEN.into_response();
             }
             return bad(format!("Parent container {p} does not exist"));
@@ -583,7 +615,7 @@ async fn launch(
             .filter(|u| !u.is_empty())
     });
     let action = action_for(session, parent.is_some());
-    if !caller.allowed(action, user.as_deref()) {
+    if !caller.allowed(action, user.as_deref(), &id) {
         return StatusCode::FORBIDDEN.into_response();
     }
     let spec = nested::Spec {
@@ -737,5 +769,49 @@ impl InputStream {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(value: &str, parent: Option<v1::ContainerId>) -> v1::ContainerId {
+        v1::ContainerId {
+            value: value.to_string(),
+            parent: parent.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn an_executor_token_acts_only_on_containers_nested_under_its_own() {
+        let claims: Claims = [("fid", "f"), ("eid", "e"), ("cid", "exec")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let own = container("debug", Some(container("exec", None)));
+        let deeper = container("inner", Some(own.clone()));
+        let other = container("debug", Some(container("someone-else", None)));
+        for action in [
+            Action::LaunchNestedContainer,
+            Action::LaunchNestedContainerSession,
+            Action::WaitNestedContainer,
+            Action::KillNestedContainer,
+            Action::RemoveNestedContainer,
+            Action::AttachContainerOutput,
+        ] {
+            assert!(executor_may(action, &claims, &own), "{action:?}");
+            assert!(executor_may(action, &claims, &deeper), "{action:?}");
+            assert!(!executor_may(action, &claims, &other), "{action:?}");
+        }
+        // Mesos's implicit approver does not cover input or standalone containers.
+        assert!(!executor_may(Action::AttachContainerInput, &claims, &own));
+        assert!(!executor_may(
+            Action::LaunchStandaloneContainer,
+            &claims,
+            &container("exec", None)
+        ));
+        let no_cid: Claims = [("fid".to_string(), "f".to_string())].into_iter().collect();
+        assert!(!executor_may(Action::LaunchNestedContainer, &no_cid, &own));
     }
 }
