@@ -31,6 +31,9 @@
 //!   fetcher cache).
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
 //! - `monitor`: `/monitor/statistics` and `/containers`, the containers' usage.
+//! - `nested` and `http_nested`: nested and standalone containers (LAUNCH_NESTED_CONTAINER,
+//!   sessions, attach) — their processes, and the operator calls that drive them.
+//! - `systemd`: executors moved out of the agent's unit (`--systemd_enable_support`).
 //! - `status_update`: per-task update streams, checkpointed, retried until acknowledged.
 //! - `launcher`: detached executor processes; `paths`: Mesos's work_dir layout.
 

@@ -20,7 +20,10 @@
 //! session until its admission is durable):
 //! admitted, unreachable and gone agents (`lifecycle.rs`, `recovery.rs`: MARK_AGENT_GONE,
 //! registry GC), weights and quota (`roles.rs`), the maintenance schedule and machine modes
-//! (`maintenance.rs`). A new leader rebuilds all of it with [`Master::recover`].
+//! (`maintenance.rs`), agents' drain state and deactivation (`drain.rs`: DRAIN_AGENT,
+//! DEACTIVATE_AGENT, REACTIVATE_AGENT, kept in each agent's registry record). A new leader
+//! rebuilds all of it with [`Master::recover`]. Inverse offers for scheduled machines are
+//! made after each allocation round and answered by frameworks (`inverse.rs`).
 //!
 //! Nothing here reads a clock or touches a socket: time comes in as [`Time`], output leaves
 //! as [`Effect`]s, so tests drive the master without sockets (`tests` below, `harness.rs`).
