@@ -13,6 +13,7 @@
 )]
 
 mod support;
+use support::pymesos_python;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -394,19 +395,6 @@ async fn a_drained_agent_stays_drained_through_failovers_and_an_agent_restart() 
     assert_eq!(offered, agent_id);
     agent.terminate();
     drop(masters);
-}
-
-/// The Python with pymesos that tests/python/setup_venv.sh prepares (tests/run.sh sets
-/// REMESOS_PYTHON; a plain `cargo test` finds the repository's .venv).
-fn pymesos_python() -> String {
-    let python = std::env::var("REMESOS_PYTHON").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string()
-    });
-    assert!(
-        Path::new(&python).exists(),
-        "{python} is missing: run `bash tests/python/setup_venv.sh` (tests/run.sh does) to install pymesos"
-    );
-    python
 }
 
 type Lines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;

@@ -10,6 +10,7 @@
 )]
 
 mod support;
+use support::java_home;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -338,42 +339,6 @@ impl Drop for Jvm {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// The JDK for Hadoop 1.2.1: `JAVA_HOME`, else the one `java` on the PATH belongs to; 8..23
-/// (JDK 24 removed what Hadoop 1 needs), as core/tests/hadoop.rs requires.
-fn java_home() -> PathBuf {
-    let home = match std::env::var_os("JAVA_HOME") {
-        Some(home) => PathBuf::from(home),
-        None => {
-            let out = std::process::Command::new("sh")
-                .args(["-c", "readlink -f \"$(command -v java)\""])
-                .output()
-                .expect("find java");
-            let java = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            java.parent()
-                .and_then(Path::parent)
-                .unwrap_or_else(|| panic!("this test needs a JDK 8..23: `java` is not on the PATH"))
-                .to_path_buf()
-        }
-    };
-    let out = std::process::Command::new(home.join("bin/java"))
-        .arg("-version")
-        .output()
-        .unwrap_or_else(|e| panic!("run {}/bin/java: {e}", home.display()));
-    let text = String::from_utf8_lossy(&out.stderr).into_owned();
-    let major: u32 = text
-        .split('"')
-        .nth(1)
-        .and_then(|v| v.split('.').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        (8..24).contains(&major),
-        "Hadoop 1.2.1 needs a JDK 8..23; {} is: {text}",
-        home.display()
-    );
-    home
 }
 
 /// A Hadoop home for the test: the repository's `hadoop-plugin/dist/bin/hadoop` and the jars

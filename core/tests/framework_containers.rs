@@ -20,6 +20,7 @@
 )]
 
 mod support;
+use support::pymesos_python;
 
 #[path = "support/images.rs"]
 mod images;
@@ -67,19 +68,6 @@ fn mesos_containers() -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// The Python with pymesos (tests/run.sh sets REMESOS_PYTHON; a plain `cargo test` finds
-/// the repository's .venv).
-fn pymesos_python() -> String {
-    let python = std::env::var("REMESOS_PYTHON").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string()
-    });
-    assert!(
-        Path::new(&python).exists(),
-        "{python} is missing: run `bash tests/python/setup_venv.sh` (tests/run.sh does)"
-    );
-    python
 }
 
 /// The `stdout` of the latest run of every executor named `task` under the agent's work

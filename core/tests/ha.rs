@@ -12,6 +12,7 @@
 )]
 
 mod support;
+use support::pymesos_python;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -1269,19 +1270,6 @@ async fn gone_agents_and_maintenance_survive_a_leader_change() {
         .collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_ne!(ids[0], old_id, "the gone agent never comes back");
-}
-
-/// The Python with pymesos that tests/python/setup_venv.sh prepares (tests/run.sh sets
-/// REMESOS_PYTHON; a plain `cargo test` finds the repository's .venv).
-fn pymesos_python() -> String {
-    let python = std::env::var("REMESOS_PYTHON").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string()
-    });
-    assert!(
-        std::path::Path::new(&python).exists(),
-        "{python} is missing: run `bash tests/python/setup_venv.sh` (tests/run.sh does) to install pymesos"
-    );
-    python
 }
 
 /// Reference §5: clients that know only the ZooKeeper URL find the leader — pymesos reads

@@ -48,6 +48,7 @@ use serde_json::Value;
 use remesos::client::HttpClient;
 
 mod support;
+use support::java_home;
 use support::pki::Pki;
 
 /// The end-to-end tests each run a cluster, a JobTracker and several JVMs: one at a time.
@@ -70,42 +71,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// The JDK to run Hadoop on: `JAVA_HOME` if set, else the one `java` on PATH belongs to.
-/// Hadoop 1.2.1 cannot run on JDK 24+ (reference/hadoop.md §4), so such a JDK is refused.
-fn java_home() -> PathBuf {
-    let home = match std::env::var_os("JAVA_HOME") {
-        Some(h) => PathBuf::from(h),
-        None => {
-            let out = Command::new("sh")
-                .args(["-c", "readlink -f \"$(command -v java)\""])
-                .output()
-                .expect("find java");
-            let java = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            java.parent()
-                .and_then(Path::parent)
-                .unwrap_or_else(|| panic!("no JDK: `java` not on PATH"))
-                .to_path_buf()
-        }
-    };
-    let out = Command::new(home.join("bin/java"))
-        .arg("-version")
-        .output()
-        .unwrap_or_else(|e| panic!("run {}/bin/java: {e}", home.display()));
-    let text = String::from_utf8_lossy(&out.stderr).into_owned();
-    let major: u32 = text
-        .split('"')
-        .nth(1)
-        .and_then(|v| v.split('.').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        (8..24).contains(&major),
-        "Hadoop 1.2.1 needs a JDK 8..23 (JDK 24+ removed Subject.getSubject); {} is: {text}",
-        home.display()
-    );
-    home
 }
 
 /// The `remesos` binary: `REMESOS_BIN`, else the one built with this test.

@@ -8,6 +8,7 @@
 )]
 
 mod support;
+use support::pymesos_python;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -278,19 +279,6 @@ async fn command_tasks_report_exit_codes_honour_kills_and_leave_sandboxes() {
         completed.contains(&"ok") && completed.contains(&"fails"),
         "{tasks}"
     );
-}
-
-/// The Python with pymesos that tests/python/setup_venv.sh prepares (tests/run.sh sets
-/// REMESOS_PYTHON; a plain `cargo test` finds the repository's .venv).
-fn pymesos_python() -> String {
-    let python = std::env::var("REMESOS_PYTHON").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string()
-    });
-    assert!(
-        std::path::Path::new(&python).exists(),
-        "{python} is missing: run `bash tests/python/setup_venv.sh` (tests/run.sh does) to install pymesos"
-    );
-    python
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -567,3 +567,51 @@ pub fn curl_https(ca: &str, user: &str, addr: &str, path: &str) -> Option<String
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
+
+/// The Python of the repository's venv with pymesos (`REMESOS_PYTHON`, else `.venv`).
+pub fn pymesos_python() -> String {
+    let python = std::env::var("REMESOS_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").to_string()
+    });
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "{python} is missing: run `bash tests/python/setup_venv.sh` (tests/run.sh does) to install pymesos"
+    );
+    python
+}
+
+/// A JDK Hadoop 1.2.1 runs on (8..23): `JAVA_HOME`, else the one of `java` on the PATH.
+pub fn java_home() -> std::path::PathBuf {
+    use std::path::{Path, PathBuf};
+    let home = match std::env::var_os("JAVA_HOME") {
+        Some(home) => PathBuf::from(home),
+        None => {
+            let out = std::process::Command::new("sh")
+                .args(["-c", "readlink -f \"$(command -v java)\""])
+                .output()
+                .expect("find java");
+            let java = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            java.parent()
+                .and_then(Path::parent)
+                .unwrap_or_else(|| panic!("this test needs a JDK 8..23: `java` is not on the PATH"))
+                .to_path_buf()
+        }
+    };
+    let out = std::process::Command::new(home.join("bin/java"))
+        .arg("-version")
+        .output()
+        .unwrap_or_else(|e| panic!("run {}/bin/java: {e}", home.display()));
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let major: u32 = text
+        .split('"')
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        (8..24).contains(&major),
+        "Hadoop 1.2.1 needs a JDK 8..23 (JDK 24+ removed Subject.getSubject); {} is: {text}",
+        home.display()
+    );
+    home
+}
