@@ -291,19 +291,29 @@ async fn operator_api(
         Ok(b) => b,
         Err(_) => return api::error(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large"),
     };
-    let container_call = api::request_format(&headers)
-        .ok()
-        .and_then(|format| api::decode::<v1::agent::Call>(format, &body).ok())
-        .filter(|call| {
-            call.r#type
+    let format = match api::request_format(&headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    // Decoded once. The container calls choose their own answer's format (a session answers
+    // RecordIO), so `Accept` is read only for the others.
+    let decoded = match api::decode::<v1::agent::Call>(format, &body) {
+        Ok(call)
+            if call
+                .r#type
                 .and_then(|t| CallType::try_from(t).ok())
-                .is_some_and(containers_api::handles)
-        });
-    if let Some(call) = container_call {
-        let caller = containers_api::Caller { authorizer, who };
-        return containers_api::handle(agent, containers, caller, call, &headers).await;
-    }
-    let (call, accept): (v1::agent::Call, _) = match api::read_call(&method, &headers, &body) {
+                .is_some_and(containers_api::handles) =>
+        {
+            let caller = containers_api::Caller { authorizer, who };
+            return containers_api::handle(agent, containers, caller, call, &headers).await;
+        }
+        other => other,
+    };
+    let accept = match api::response_format(&headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let call = match decoded {
         Ok(c) => c,
         Err(r) => return r,
     };
