@@ -55,6 +55,8 @@ pub async fn start(
     let http_authn = std::sync::Arc::new(config.security.http.clone());
     let now = super::runtime::now();
     let mut state = Agent::new(config, now);
+    // Reservations and persistent volumes outlive the agent's id (`meta/resources`).
+    state.recover_resources(super::volumes::read_checkpoint(&work_dir)?);
     let recovered = match super::recovery::read(&work_dir)? {
         super::recovery::Outcome::Fresh => vec![],
         super::recovery::Outcome::Rebooted { old_agent_id } => {

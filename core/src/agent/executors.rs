@@ -145,6 +145,7 @@ impl Agent {
             .chain(first_task.resources.iter())
             .cloned()
             .collect();
+        let volumes = super::volumes::VolumeMount::of(wd, &resources).map_err(|e| e.to_string());
         let mut limits = isolator::Limits::of(&info.resources);
         let task_limits = isolator::Limits::of(&first_task.resources);
         limits.cpus += task_limits.cpus;
@@ -169,6 +170,7 @@ impl Agent {
                 .flatten(),
             task: command_executor.then(|| first_task.clone()),
             resources,
+            volumes,
         })));
         self.emit(ids.attach(wd, &sandbox, &owner));
         tracing::info!(framework_id, executor_id = %eid, %container_id, "launching executor");

@@ -24,7 +24,6 @@ use super::{
     Agent, Effect, Executor, ExecutorKey, ExecutorState, Framework, Time, paths, recovery,
 };
 use crate::common::id::{AgentId, ExecutorId, FrameworkId, TaskId};
-use crate::resources::Resources;
 
 impl Agent {
     /// The first message of a session: Register, or Reregister with what runs here.
@@ -35,7 +34,7 @@ impl Agent {
             return ToMaster::Register(wire::Register {
                 agent_info: self.info.clone(),
                 version,
-                capabilities: vec![],
+                capabilities: capabilities(),
                 endpoint,
                 boot_id: recovery::boot_id(),
             });
@@ -46,6 +45,8 @@ impl Agent {
             agent_info: info,
             version,
             endpoint,
+            capabilities: capabilities(),
+            checkpointed_resources: self.checkpointed_resources(),
             ..Default::default()
         };
         for framework in self.frameworks.values() {
@@ -167,29 +168,6 @@ impl Agent {
                 self.terminate_when_idle();
             }
         }
-    }
-
-    pub(super) fn checkpoint_resources(&mut self, resources: Vec<v1::Resource>) {
-        use prost::Message;
-        let mut data = Vec::new();
-        for r in &resources {
-            remesos_proto::recordio::encode(&r.encode_to_vec(), &mut data);
-        }
-        let path = paths::meta_dir(&self.config.work_dir)
-            .join("resources")
-            .join("resources.info");
-        self.emit(Effect::Persist {
-            path,
-            data,
-            append: false,
-        });
-        // The total is the static resources with the checkpointed ones applied by the master.
-        let mut total = self.config.resources.unreserved();
-        let checkpointed = Resources::from_valid_protos(resources);
-        total -= &checkpointed.unallocated();
-        total += &checkpointed;
-        total += &self.config.resources.reserved();
-        self.info.resources = total.into_protos();
     }
 
     pub fn run_task(&mut self, now: Time, run: wire::RunTask) {
@@ -638,6 +616,24 @@ impl Agent {
             ..Default::default()
         }
     }
+}
+
+/// What this agent can do that a master asks about (Mesos's `AGENT_CAPABILITIES`, those
+/// remesos has): roles with `/`, reservation refinement and resizable volumes, which the
+/// master's reservation and volume operations check (master/reservation.rs).
+fn capabilities() -> Vec<v1::agent_info::Capability> {
+    use v1::agent_info::capability::Type;
+    [
+        Type::MultiRole,
+        Type::HierarchicalRole,
+        Type::ReservationRefinement,
+        Type::ResizeVolume,
+    ]
+    .into_iter()
+    .map(|t| v1::agent_info::Capability {
+        r#type: Some(t as i32),
+    })
+    .collect()
 }
 
 /// Checks the ids of a launch from the master (framework, executor, tasks) by Mesos's

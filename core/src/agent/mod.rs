@@ -36,6 +36,8 @@
 //! - `systemd`: executors moved out of the agent's unit (`--systemd_enable_support`).
 //! - `status_update`: per-task update streams, checkpointed, retried until acknowledged.
 //! - `launcher`: detached executor processes; `paths`: Mesos's work_dir layout.
+//! - `volumes`: checkpointed resources (reservations, persistent volumes) and the volumes'
+//!   directories, linked into sandboxes.
 
 // Mesos's deprecated fields (ExecutorInfo.source, ...) are still part of the contract.
 #![allow(deprecated)]
@@ -66,6 +68,7 @@ pub mod session;
 pub mod status_update;
 pub mod systemd;
 mod updates;
+pub mod volumes;
 
 pub use executors::container_status;
 
@@ -178,6 +181,9 @@ pub struct Launch {
     pub task: Option<v1::TaskInfo>,
     /// The executor's and its first tasks' resources (ports for docker port mappings).
     pub resources: Vec<v1::Resource>,
+    /// The persistent volumes among `resources`, to appear in the sandbox (`volumes.rs`);
+    /// an error (a volume that cannot be placed) fails the launch with its text.
+    pub volumes: Result<Vec<volumes::VolumeMount>, String>,
 }
 
 #[derive(Debug)]
@@ -234,6 +240,9 @@ pub enum Effect {
     Touch {
         path: PathBuf,
     },
+    /// Checkpoint the agent's resources and create or remove volume directories
+    /// (`volumes.rs`), in that order.
+    CheckpointResources(Box<volumes::Checkpoint>),
     /// Detach these directories' `/files` names and remove them (gc/sweep.rs); the runtime
     /// reports how each ended to [`Agent::gc_removed`].
     Remove(Vec<gc::collector::Removal>),

@@ -695,6 +695,11 @@ impl Runtime {
                 limits,
             } => self.containerizer.update(&container_id, limits),
             Effect::Destroy { container_id } => self.containerizer.destroy(&container_id),
+            Effect::CheckpointResources(checkpoint) => {
+                if let Err(e) = checkpoint.perform() {
+                    tracing::error!(path = %checkpoint.info.display(), error = %e, "failed to checkpoint resources or sync persistent volumes");
+                }
+            }
             Effect::Persist { path, data, append } => {
                 if let Err(e) = super::recovery::checkpoint(&path, &data, append) {
                     tracing::error!(path = %path.display(), error = %e, "checkpoint failed");

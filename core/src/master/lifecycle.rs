@@ -314,6 +314,18 @@ impl Master {
             self.reconcile_known_agent(now, &id, &reregister.tasks);
             tracing::info!(agent_id = %id, "agent reregistered");
             self.emit_agent(conn, reply);
+            // Mesos's `___reregisterSlave` for agents without resource providers: the
+            // master's view of the agent's reservations and volumes is sent back, so that
+            // a CheckpointResources lost while the agent was away is not lost for good.
+            let checkpointed = self.agents[&id]
+                .total
+                .filter(super::reservation::needs_checkpoint);
+            self.send_to_agent(
+                &id,
+                wire::master_message::Message::CheckpointResources(wire::CheckpointResources {
+                    resources: checkpointed.into_protos(),
+                }),
+            );
             self.send_pending_kills(&id, conn, &reregister.tasks);
             self.drain_reregistered(now, &id);
             self.request_allocation();

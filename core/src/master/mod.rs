@@ -57,6 +57,7 @@ pub mod maintenance;
 mod metrics;
 mod operation;
 pub mod operator;
+pub mod reservation;
 mod recovery;
 pub mod registrar;
 mod roles;

@@ -11,6 +11,7 @@ use remesos_proto::v1;
 use v1::offer::operation::Type as OpType;
 
 use super::validation::{self, ResourcesError, TaskError, ValidTask};
+use super::reservation::{self, pop_reservation, strip_volume};
 use super::{Master, Time};
 use crate::common::id::IdError;
 use crate::resources::Resources;
@@ -522,7 +523,14 @@ impl Master {
                             .map_err(OperationError::InvalidPersistenceId)?;
                     }
                 }
-                (strip_persistence(&given), given)
+                reservation::validate_disk_info(&given).map_err(OperationError::Volume)?;
+                if let Some(agent) = self.agents.get(agent_id) {
+                    let mut all = agent.total.filter(reservation::needs_checkpoint);
+                    all += &given;
+                    reservation::validate_unique_persistence_ids(&all)
+                        .map_err(OperationError::Volume)?;
+                }
+                (given.iter().map(strip_volume).collect(), given)
             }
             _ => {
                 if given.iter().any(|r| {
@@ -533,7 +541,20 @@ impl Master {
                 }) {
                     return Err(OperationError::NoPersistence("destroy"));
                 }
-                (given.clone(), strip_persistence(&given))
+                // Mesos's `validate(Destroy)`: a volume a task or executor uses stays.
+                let volumes = given.unallocated();
+                let in_use = self.agents.get(agent_id).is_some_and(|agent| {
+                    agent.used.values().any(|used| {
+                        let used = used.unallocated();
+                        volumes
+                            .iter()
+                            .any(|v| used.contains(&Resources::from(v.clone())))
+                    })
+                });
+                if in_use {
+                    return Err(OperationError::Volume("Persistent volumes in use".into()));
+                }
+                (given.clone(), given.iter().map(strip_volume).collect())
             }
         };
         if !available.contains(&from) {
@@ -546,26 +567,7 @@ impl Master {
         *available += &to;
         self.allocator
             .update_allocation(framework_id, agent_id, &from, &to);
-        let Some(agent) = self.agents.get_mut(agent_id) else {
-            return Ok(());
-        };
-        let mut total = agent.total.clone();
-        total -= &from.unallocated();
-        total += &to.unallocated();
-        agent.total = total.clone();
-        agent.info.resources = total.clone().into_protos();
-        self.allocator.update_agent_total(agent_id, total.clone());
-        let checkpointed: Vec<v1::Resource> = total
-            .iter()
-            .filter(|r| needs_checkpoint(r))
-            .cloned()
-            .collect();
-        self.send_to_agent(
-            agent_id,
-            wire::master_message::Message::CheckpointResources(wire::CheckpointResources {
-                resources: checkpointed,
-            }),
-        );
+        self.convert_agent_total(agent_id, &from, &to);
         Ok(())
     }
 }
@@ -597,46 +599,9 @@ enum OperationError {
     NoPersistence(&'static str),
     #[error("Invalid persistence ID for persistent volume: {0}")]
     InvalidPersistenceId(IdError),
+    /// Mesos's volume checks (`reservation.rs`): disk info, unique persistence ids, in use.
+    #[error("{0}")]
+    Volume(String),
     #[error("{needed} is not available in {available}")]
     NotAvailable { needed: String, available: String },
-}
-
-/// Dynamic reservations and persistent volumes live on the agent's disk (`meta/resources`).
-fn needs_checkpoint(r: &v1::Resource) -> bool {
-    let dynamic = r
-        .reservations
-        .iter()
-        .any(|res| res.r#type == Some(v1::resource::reservation_info::Type::Dynamic as i32));
-    dynamic || r.disk.as_ref().is_some_and(|d| d.persistence.is_some())
-}
-
-/// The resources with their innermost (last) reservation removed: what RESERVE consumes and
-/// UNRESERVE produces.
-fn pop_reservation(resources: &Resources) -> Resources {
-    resources
-        .iter()
-        .cloned()
-        .map(|mut r| {
-            r.reservations.pop();
-            r
-        })
-        .collect()
-}
-
-/// Disk resources without their persistent volume: what CREATE consumes and DESTROY produces.
-fn strip_persistence(resources: &Resources) -> Resources {
-    resources
-        .iter()
-        .cloned()
-        .map(|mut r| {
-            if let Some(disk) = &mut r.disk {
-                disk.persistence = None;
-                disk.volume = None;
-                if disk.source.is_none() {
-                    r.disk = None;
-                }
-            }
-            r
-        })
-        .collect()
 }

@@ -30,6 +30,7 @@
 //! | DRAIN_AGENT | `drain_agents` (and `mark_agents_gone` with `mark_gone`) | 403 |
 //! | DEACTIVATE_AGENT, REACTIVATE_AGENT | `deactivate_agents`, `reactivate_agents` | 403 |
 //! | SET_LOGGING_LEVEL | `set_log_level` | 403, the level unchanged |
+//! | RESERVE/UNRESERVE_RESOURCES, CREATE/DESTROY_VOLUMES, GROW/SHRINK_VOLUME and their endpoints | `reserve_resources` (each role), `unreserve_resources` (each reserver), `create_volumes` (each role), `destroy_volumes` (each creator), `resize_volume` (the role) — decided in `reservation.rs` after validation, as Mesos | 403 |
 //! | UPDATE_MAINTENANCE_SCHEDULE, START/STOP_MAINTENANCE and their endpoints | `update_maintenance_schedules`, `start_maintenances`, `stop_maintenances` | 403 |
 //! | GET_MAINTENANCE_SCHEDULE / _STATUS and their endpoints | `get_maintenance_schedules` / `get_maintenance_statuses` | empty answer |
 //! | GET_WEIGHTS, `GET /weights`, GET_ROLES, `/roles` | `view_roles` (each role) | role left out |
@@ -37,7 +38,7 @@
 //! | state reads (GET_STATE, `/state`, ...) | `view_frameworks`, `view_tasks`, `view_executors`, `view_flags` | left out (`state.rs`) |
 //!
 //! Not yet filtered: the agents' reserved resources by `view_roles` (GET_AGENTS,
-//! `/slaves`), as Mesos does for reservations (remesos has no dynamic reservations yet).
+//! `/slaves`), as Mesos does for reservations.
 
 use serde_json::{Value, json};
 
@@ -112,6 +113,11 @@ pub enum OperatorCommand {
     StopMaintenance {
         machines: Vec<v1::MachineId>,
     },
+    /// RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES,
+    /// GROW_VOLUME, SHRINK_VOLUME and `/master/reserve`, `/unreserve`, `/create-volumes`,
+    /// `/destroy-volumes` (`reservation.rs`, which also authorizes them). Answers
+    /// [`OperatorReply::Accepted`].
+    ResourceOperation(super::reservation::AgentOperation),
     /// SET_LOGGING_LEVEL: the master only authorizes it (`set_log_level`) and answers
     /// [`OperatorReply::Done`]; the HTTP layer then sets the process's level
     /// (`api::logging::set_level`), as Mesos's handler dispatches to libprocess's
@@ -249,6 +255,8 @@ pub enum OperatorReply {
     Persisting(ReplyId),
     /// The leading master's address, protocol-relative (`//host:port`).
     Location(String),
+    /// The operation is applied and on its way to the agent: `202 Accepted`.
+    Accepted,
 }
 
 /// Why the master refused an [`OperatorCommand`], in Mesos's words.
@@ -265,6 +273,10 @@ pub enum OperatorError {
     /// The ACLs deny the principal this command (Mesos's `Forbidden()`: no body).
     #[error("")]
     Forbidden,
+    /// The resources an operation needs are not available, even after rescinding the
+    /// agent's offers (Mesos's `Conflict`); the text says what is missing.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl OperatorError {
@@ -274,6 +286,7 @@ impl OperatorError {
             OperatorError::UnknownFramework(_) | OperatorError::Invalid(_) => 400,
             OperatorError::UnknownAgent(_) => 404,
             OperatorError::Forbidden => 403,
+            OperatorError::Conflict(_) => 409,
         }
     }
 }
@@ -566,6 +579,7 @@ impl Master {
                 "//{}:{}",
                 self.config.hostname, self.config.port
             ))),
+            C::ResourceOperation(request) => self.operate_on_agent(now, request, principal),
             // Authorized above; the level is the process's, not the master's state: the
             // HTTP layer sets it once this answers.
             C::SetLoggingLevel { .. } => Ok(OperatorReply::Done),

@@ -3353,3 +3353,5 @@ mod drain;
 mod inverse;
 /// The principal rules of the scheduler API (issue 14).
 mod principal;
+/// Operator reservations and persistent volumes (issue 17).
+mod reservation;

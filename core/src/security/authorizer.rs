@@ -49,6 +49,7 @@
 //! | `register_frameworks`, `run_tasks`, `teardown_frameworks`, quota, weights, roles, maintenance, `mark_agents_gone`, `view_flags` | master (`master/scheduler.rs`, `operation.rs`, `operator.rs`) | ERROR event, TASK_ERROR, 403, or left out |
 //! | `register_agents` | master (`Master::register_agent_as`, subject from the agent's gRPC session, `master/service.rs`) | session `PERMISSION_DENIED`, nothing registered |
 //! | `get_endpoints` | `/metrics/snapshot` (master, standby, agent), `/logging/toggle` (`api/logging.rs`), `/files/debug` (`agent/files.rs`, both daemons), the agent's `/containers` and `/monitor/statistics` (`agent::http::authorize_containers_endpoint`) | 403 |
+//! | `reserve_resources`, `unreserve_resources`, `create_volumes`, `destroy_volumes`, `resize_volumes` | the operator's RESERVE/UNRESERVE_RESOURCES, CREATE/DESTROY_VOLUMES, GROW/SHRINK_VOLUME and `/master/reserve`, `/unreserve`, `/create-volumes`, `/destroy-volumes` (`master/reservation.rs`) | 403, nothing changed |
 //! | `set_log_level` | SET_LOGGING_LEVEL (master, agent), a change through `/logging/toggle` | 403 |
 //! | `view_frameworks`, `view_tasks`, `view_executors`, `view_containers` | state reads, GET_CONTAINERS ([`Viewer`]) | left out |
 //! | `access_sandboxes` | `/files/*`, LIST_FILES, READ_FILE | 403 |
@@ -157,6 +158,16 @@ pub enum Action {
     DrainAgent,
     DeactivateAgent,
     ReactivateAgent,
+    /// Dynamic reservations and persistent volumes (master/reservation.rs): the object of
+    /// RESERVE, CREATE and RESIZE (grow, shrink) is the reservation role (hierarchical, as
+    /// Mesos's `LocalHierarchicalRoleApprover`); of UNRESERVE the principal that made the
+    /// reservation, of DESTROY the principal that created the volume (`ANY` when the
+    /// resource names none) — src/master/authorization.cpp `ActionObject::reserve` ...
+    ReserveResources,
+    UnreserveResources,
+    CreateVolume,
+    DestroyVolume,
+    ResizeVolume,
     /// The nested-container calls of the agent's operator API (agent/nested.rs); their
     /// object is the user the container runs as (Mesos's `authorizer.cpp`).
     LaunchNestedContainer,
@@ -173,7 +184,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 37] = [
+    const ALL: [Action; 42] = [
         Action::RegisterFramework,
         Action::RunTask,
         Action::TeardownFramework,
@@ -200,6 +211,11 @@ impl Action {
         Action::DrainAgent,
         Action::DeactivateAgent,
         Action::ReactivateAgent,
+        Action::ReserveResources,
+        Action::UnreserveResources,
+        Action::CreateVolume,
+        Action::DestroyVolume,
+        Action::ResizeVolume,
         Action::LaunchNestedContainer,
         Action::LaunchNestedContainerSession,
         Action::AttachContainerInput,
@@ -222,6 +238,9 @@ impl Action {
                 | Action::UpdateQuota
                 | Action::UpdateWeight
                 | Action::ViewRole
+                | Action::ReserveResources
+                | Action::CreateVolume
+                | Action::ResizeVolume
         )
     }
 
@@ -262,6 +281,11 @@ impl Action {
             Action::DrainAgent => pairs!(drain_agents, agents),
             Action::DeactivateAgent => pairs!(deactivate_agents, agents),
             Action::ReactivateAgent => pairs!(reactivate_agents, agents),
+            Action::ReserveResources => pairs!(reserve_resources, roles),
+            Action::UnreserveResources => pairs!(unreserve_resources, reserver_principals),
+            Action::CreateVolume => pairs!(create_volumes, roles),
+            Action::DestroyVolume => pairs!(destroy_volumes, creator_principals),
+            Action::ResizeVolume => pairs!(resize_volumes, roles),
             Action::LaunchNestedContainer => pairs!(launch_nested_containers_as_user, users),
             Action::LaunchNestedContainerSession => {
                 pairs!(launch_nested_container_sessions_as_user, users)

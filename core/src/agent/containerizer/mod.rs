@@ -396,6 +396,7 @@ mod tests {
             task: None,
             task_command: None,
             resources: vec![],
+            volumes: Ok(vec![]),
         }
     }
 

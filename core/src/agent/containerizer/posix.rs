@@ -289,6 +289,19 @@ async fn prepare_and_spawn(
         }
         stderr
     };
+    // Mesos's `filesystem/posix`: each persistent volume is linked into the sandbox and
+    // handed to the sandbox's owner before the executor starts.
+    let volumes = launch.volumes.as_ref().map_err(|e| format!("Failed to prepare persistent volumes: {e}"))?;
+    let owner = match &creds {
+        Some(c) => Some((c.uid, c.gid)),
+        None => {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(sandbox).ok().map(|m| (m.uid(), m.gid()))
+        }
+    };
+    for volume in volumes {
+        volume.link(sandbox, owner)?;
+    }
     if !command.uris.is_empty() {
         fetch_into(
             sandbox,

@@ -24,6 +24,7 @@ use v1::master::{self as op, call::Type as CallType, response::Type as RespType}
 use crate::api;
 use crate::common::version::version_info;
 use crate::master::operator::{OperatorCommand, OperatorError, OperatorReply, TasksQuery};
+use crate::master::reservation::AgentOperation;
 use crate::master::runtime::{Command, Durable, MasterHandle, OPERATOR_STREAM_BUFFER, Operated};
 use crate::security::authorizer::Principal;
 
@@ -119,6 +120,11 @@ enum ApiCallError {
     Missing(&'static str),
     #[error("Unsupported call type {0}")]
     Unsupported(&'static str),
+    /// GROW_VOLUME or SHRINK_VOLUME without an agent (resource providers are not supported).
+    #[error(
+        "Expecting 'agent_id' to be present; only agent default resources are supported right now"
+    )]
+    AgentDefaultOnly,
     #[error(transparent)]
     Operator(#[from] OperatorError),
 }
@@ -126,7 +132,9 @@ enum ApiCallError {
 impl ApiCallError {
     fn status(&self) -> u16 {
         match self {
-            ApiCallError::NoType | ApiCallError::Missing(_) => 400,
+            ApiCallError::NoType | ApiCallError::Missing(_) | ApiCallError::AgentDefaultOnly => {
+                400
+            }
             ApiCallError::Unsupported(_) => 501,
             ApiCallError::Operator(e) => e.status(),
         }
@@ -214,6 +222,49 @@ fn api_call(call: op::Call) -> Result<ApiCall, ApiCallError> {
                 .ok_or(Missing("stop_maintenance"))?
                 .machines,
         },
+        CallType::ReserveResources => {
+            let call = call.reserve_resources.ok_or(Missing("reserve_resources"))?;
+            C::ResourceOperation(AgentOperation::reserve(
+                call.agent_id.value,
+                call.source,
+                call.resources,
+            ))
+        }
+        CallType::UnreserveResources => {
+            let call = call
+                .unreserve_resources
+                .ok_or(Missing("unreserve_resources"))?;
+            C::ResourceOperation(AgentOperation::unreserve(
+                call.agent_id.value,
+                call.resources,
+            ))
+        }
+        CallType::CreateVolumes => {
+            let call = call.create_volumes.ok_or(Missing("create_volumes"))?;
+            C::ResourceOperation(AgentOperation::create(call.agent_id.value, call.volumes))
+        }
+        CallType::DestroyVolumes => {
+            let call = call.destroy_volumes.ok_or(Missing("destroy_volumes"))?;
+            C::ResourceOperation(AgentOperation::destroy(call.agent_id.value, call.volumes))
+        }
+        CallType::GrowVolume => {
+            let call = call.grow_volume.ok_or(Missing("grow_volume"))?;
+            let agent_id = call.agent_id.ok_or(ApiCallError::AgentDefaultOnly)?;
+            C::ResourceOperation(AgentOperation::grow(
+                agent_id.value,
+                call.volume,
+                call.addition,
+            ))
+        }
+        CallType::ShrinkVolume => {
+            let call = call.shrink_volume.ok_or(Missing("shrink_volume"))?;
+            let agent_id = call.agent_id.ok_or(ApiCallError::AgentDefaultOnly)?;
+            C::ResourceOperation(AgentOperation::shrink(
+                agent_id.value,
+                call.volume,
+                call.subtract,
+            ))
+        }
         other => return Err(ApiCallError::Unsupported(other.as_str_name())),
     };
     Ok(ApiCall::Master(command))
@@ -240,6 +291,7 @@ async fn answer(
         OperatorReply::Response(r) => api::ok(format, &*r),
         OperatorReply::Json(v) => api::json_ok(&v),
         OperatorReply::Done => StatusCode::OK.into_response(),
+        OperatorReply::Accepted => StatusCode::ACCEPTED.into_response(),
         // Never reaches here: the runtime answers a registry write as `Operated::Durable`.
         // Should that change, the caller hears an error, never a 200 for an unsaved write.
         OperatorReply::Persisting(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
@@ -647,6 +699,111 @@ pub async fn teardown(
         Ok(command) => answer(&master, &caller, command, api::Format::Json).await,
         Err(e) => status_error(e.status(), e),
     }
+}
+
+/// Which v0 resource endpoint: its resources' form key and the operation it makes.
+#[derive(Clone, Copy)]
+enum ResourceEndpoint {
+    Reserve,
+    Unreserve,
+    CreateVolumes,
+    DestroyVolumes,
+}
+
+/// `POST /master/reserve`, `/unreserve`, `/create-volumes`, `/destroy-volumes`: a form
+/// body with `slaveId` and a JSON array of `Resource` (`resources`, or `volumes`; reserve
+/// also takes `source`), as Mesos's src/master/http.cpp parses it.
+async fn resource_endpoint(
+    master: MasterHandle,
+    caller: Caller,
+    method: Method,
+    body: Bytes,
+    endpoint: ResourceEndpoint,
+) -> Response {
+    if method != Method::POST {
+        return api::method_not_allowed(&method);
+    }
+    let form = url_form(&body);
+    let Some(slave_id) = form.get("slaveId").cloned() else {
+        return api::error(
+            StatusCode::BAD_REQUEST,
+            "Missing 'slaveId' query parameter in the request body",
+        );
+    };
+    let list = |key: &str| -> Result<Vec<v1::Resource>, String> {
+        let value = form
+            .get(key)
+            .ok_or_else(|| format!("Missing '{key}' query parameter in the request body"))?;
+        json_array::<v1::Resource>(value.as_bytes()).map_err(|e| {
+            format!("Error in parsing '{key}' query parameter in the request body: {e}")
+        })
+    };
+    let operation = match endpoint {
+        ResourceEndpoint::Reserve => list("resources").and_then(|resources| {
+            let source = if form.contains_key("source") {
+                list("source")?
+            } else {
+                Vec::new()
+            };
+            Ok(AgentOperation::reserve(slave_id, source, resources))
+        }),
+        ResourceEndpoint::Unreserve => {
+            list("resources").map(|r| AgentOperation::unreserve(slave_id, r))
+        }
+        ResourceEndpoint::CreateVolumes => {
+            list("volumes").map(|v| AgentOperation::create(slave_id, v))
+        }
+        ResourceEndpoint::DestroyVolumes => {
+            list("volumes").map(|v| AgentOperation::destroy(slave_id, v))
+        }
+    };
+    match operation {
+        Ok(operation) => {
+            let command = OperatorCommand::ResourceOperation(operation);
+            answer(&master, &caller, command, api::Format::Json).await
+        }
+        Err(e) => api::error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+/// `POST /master/reserve` (form: `slaveId`, `resources`, optional `source`).
+pub async fn reserve(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+    body: Bytes,
+) -> Response {
+    resource_endpoint(master, caller, method, body, ResourceEndpoint::Reserve).await
+}
+
+/// `POST /master/unreserve` (form: `slaveId`, `resources`).
+pub async fn unreserve(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+    body: Bytes,
+) -> Response {
+    resource_endpoint(master, caller, method, body, ResourceEndpoint::Unreserve).await
+}
+
+/// `POST /master/create-volumes` (form: `slaveId`, `volumes`).
+pub async fn create_volumes(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+    body: Bytes,
+) -> Response {
+    resource_endpoint(master, caller, method, body, ResourceEndpoint::CreateVolumes).await
+}
+
+/// `POST /master/destroy-volumes` (form: `slaveId`, `volumes`).
+pub async fn destroy_volumes(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+    body: Bytes,
+) -> Response {
+    resource_endpoint(master, caller, method, body, ResourceEndpoint::DestroyVolumes).await
 }
 
 fn url_form(body: &[u8]) -> HashMap<String, String> {

@@ -37,7 +37,7 @@
 //! |---|---|---|
 //! | `/api/v1` (every operator call, GET_HEALTH included) | 307 | `http.cpp` `Master::Http::api` |
 //! | `/api/v1/scheduler` | 307 | `http.cpp` `Master::Http::scheduler` |
-//! | `/master/state`, `/state-summary`, `/frameworks`, `/slaves`, `/tasks`, `/roles`, `/weights`, `/teardown`, `/maintenance/schedule`, `/maintenance/status`, `/machine/down`, `/machine/up` (and the legacy `state.json`, `tasks.json`, `roles.json`) | 307 | `http.cpp`, each handler's `elected()` check |
+//! | `/master/state`, `/state-summary`, `/frameworks`, `/slaves`, `/tasks`, `/roles`, `/weights`, `/teardown`, `/maintenance/schedule`, `/maintenance/status`, `/machine/down`, `/machine/up`, `/reserve`, `/unreserve`, `/create-volumes`, `/destroy-volumes` (and the legacy `state.json`, `tasks.json`, `roles.json`) | 307 | `http.cpp`, each handler's `elected()` check |
 //! | `/master/health` | 200, served | `http.cpp` `Master::Http::health` (no check) |
 //! | `/master/flags` | its own flags | `http.cpp` `Master::Http::flags` (no check) |
 //! | `/master/redirect` | 307 to the leader's root; `/master/redirect/...` 404 | `http.cpp` `Master::Http::redirect` |
@@ -114,6 +114,10 @@ impl Process {
                 "maintenance/status",
                 "machine/down",
                 "machine/up",
+                "reserve",
+                "unreserve",
+                "create-volumes",
+                "destroy-volumes",
             ],
             Process::Metrics => &["snapshot"],
             Process::Version => &[""],
