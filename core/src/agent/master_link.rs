@@ -26,6 +26,14 @@ use super::{
 use crate::common::id::{AgentId, ExecutorId, FrameworkId, TaskId};
 use crate::resources::Resources;
 
+/// What this agent announces to the master: operation feedback on its default resources
+/// (Mesos's AGENT_OPERATION_FEEDBACK; operations.rs).
+fn capabilities() -> Vec<v1::agent_info::Capability> {
+    vec![v1::agent_info::Capability {
+        r#type: Some(v1::agent_info::capability::Type::AgentOperationFeedback as i32),
+    }]
+}
+
 impl Agent {
     /// The first message of a session: Register, or Reregister with what runs here.
     pub fn hello(&self) -> ToMaster {
@@ -35,7 +43,7 @@ impl Agent {
             return ToMaster::Register(wire::Register {
                 agent_info: self.info.clone(),
                 version,
-                capabilities: vec![],
+                capabilities: capabilities(),
                 endpoint,
                 boot_id: recovery::boot_id(),
             });
@@ -46,6 +54,8 @@ impl Agent {
             agent_info: info,
             version,
             endpoint,
+            capabilities: capabilities(),
+            operations: self.operations.reported(),
             ..Default::default()
         };
         for framework in self.frameworks.values() {
@@ -126,10 +136,14 @@ impl Agent {
         tracing::info!(%agent_id, "registered with the master");
         let actions = self.updates.resend_all(now.mono);
         self.perform(actions);
+        self.operations.connected = true;
+        let actions = self.operations.resend_all(now.mono);
+        self.perform_operations(actions);
     }
 
     pub fn master_disconnected(&mut self) {
         self.updates.connected = false;
+        self.operations.connected = false;
     }
 
     pub fn from_master(&mut self, now: Time, message: wire::master_message::Message) {
@@ -155,6 +169,8 @@ impl Agent {
                 }
             }
             M::CheckpointResources(c) => self.checkpoint_resources(c.resources),
+            M::ApplyOperation(apply) => self.apply_operation(now, apply),
+            M::AcknowledgeOperationStatus(ack) => self.acknowledge_operation(now, ack),
             M::Shutdown(s) => {
                 // The agent was marked gone or its machine went DOWN: like Mesos's agent,
                 // it stops every executor, then terminates (the master refuses it now).
