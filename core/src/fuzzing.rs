@@ -419,6 +419,7 @@ pub fn master_harness(data: &[u8]) {
                 match message {
                     M::Pong(_) => master.agent_pong(&agent_id),
                     M::StatusUpdate(u) => master.agent_status_update(now, &agent_id, u),
+                    M::UpdateOperationStatus(u) => master.agent_operation_status(now, &agent_id, u),
                     M::ExecutorToFramework(m) => master.agent_executor_message(&agent_id, m),
                     M::ExitedExecutor(e) => master.agent_executor_exited(now, &agent_id, e),
                     M::Unregister(_) => master.mark_unreachable(now, &agent_id),

@@ -47,6 +47,7 @@ impl Agent {
             endpoint,
             capabilities: capabilities(),
             checkpointed_resources: self.checkpointed_resources(),
+            operations: self.operations.reported(),
             ..Default::default()
         };
         for framework in self.frameworks.values() {
@@ -127,10 +128,14 @@ impl Agent {
         tracing::info!(%agent_id, "registered with the master");
         let actions = self.updates.resend_all(now.mono);
         self.perform(actions);
+        self.operations.connected = true;
+        let actions = self.operations.resend_all(now.mono);
+        self.perform_operations(actions);
     }
 
     pub fn master_disconnected(&mut self) {
         self.updates.connected = false;
+        self.operations.connected = false;
     }
 
     pub fn from_master(&mut self, now: Time, message: wire::master_message::Message) {
@@ -156,6 +161,8 @@ impl Agent {
                 }
             }
             M::CheckpointResources(c) => self.checkpoint_resources(c.resources),
+            M::ApplyOperation(apply) => self.apply_operation(now, apply),
+            M::AcknowledgeOperationStatus(ack) => self.acknowledge_operation(now, ack),
             M::Shutdown(s) => {
                 // The agent was marked gone or its machine went DOWN: like Mesos's agent,
                 // it stops every executor, then terminates (the master refuses it now).
@@ -620,7 +627,8 @@ impl Agent {
 
 /// What this agent can do that a master asks about (Mesos's `AGENT_CAPABILITIES`, those
 /// remesos has): roles with `/`, reservation refinement and resizable volumes, which the
-/// master's reservation and volume operations check (master/reservation.rs).
+/// master's reservation and volume operations check (master/reservation.rs), and
+/// operation feedback on its default resources (operations.rs).
 fn capabilities() -> Vec<v1::agent_info::Capability> {
     use v1::agent_info::capability::Type;
     [
@@ -628,6 +636,7 @@ fn capabilities() -> Vec<v1::agent_info::Capability> {
         Type::HierarchicalRole,
         Type::ReservationRefinement,
         Type::ResizeVolume,
+        Type::AgentOperationFeedback,
     ]
     .into_iter()
     .map(|t| v1::agent_info::Capability {

@@ -10,6 +10,7 @@
 //!          executor_api.rs  SUBSCRIBE / UPDATE / MESSAGE from executors
 //!          executors.rs     launching executors into containers, their start, limits, exit
 //!          updates.rs       every status update -> status_update::Manager (streams, retries)
+//!          operations.rs    operations applied with an `id`: their statuses, retried until acknowledged
 //!          recovery.rs      taking up checkpointed state after a restart
 //!          gc/              completed executors and frameworks; termination when idle;
 //!                           their directories' garbage collection (schedule, disk usage)
@@ -61,6 +62,7 @@ pub mod launcher;
 mod master_link;
 pub mod monitor;
 pub mod nested;
+pub mod operations;
 pub mod paths;
 pub mod recovery;
 pub mod runtime;
@@ -420,6 +422,8 @@ pub struct Agent {
     /// Frameworks with nothing left running here, newest last (bounded history).
     pub completed_frameworks: std::collections::VecDeque<Framework>,
     pub updates: Manager,
+    /// Operations applied with an `id` whose statuses await acknowledgement (operations.rs).
+    pub operations: operations::Operations,
     pub counters: Counters,
     pub start_time: f64,
     /// The master asked this agent to shut down (it was marked gone, or its machine went
@@ -449,6 +453,7 @@ impl Agent {
             frameworks: BTreeMap::new(),
             completed_frameworks: Default::default(),
             updates: Manager::default(),
+            operations: Default::default(),
             counters: Counters::default(),
             start_time: now.wall,
             terminating: false,
@@ -578,6 +583,7 @@ impl Agent {
             });
         executors
             .chain(self.updates.next_deadline())
+            .chain(self.operations.next_deadline())
             .chain(self.gc.next_deadline())
             .min()
     }
@@ -638,5 +644,7 @@ impl Agent {
         }
         let actions = self.updates.retry(now.mono);
         self.perform(actions);
+        let actions = self.operations.retry(now.mono);
+        self.perform_operations(actions);
     }
 }

@@ -56,6 +56,8 @@ pub struct State {
     /// whose info or latest run is missing, frameworks that are not recovered
     /// (`Framework::recoverExecutor`, `Slave::recoverFramework`).
     pub garbage: Vec<(PathBuf, f64)>,
+    /// Operations whose statuses were not acknowledged (`operations.state`, operations.rs).
+    pub operations: remesos_proto::internal::OperationCheckpoint,
 }
 
 #[derive(Debug)]
@@ -140,6 +142,7 @@ pub fn read(work_dir: &Path) -> Result<Outcome, String> {
         agent_id: agent_id.clone(),
         frameworks: Vec::new(),
         garbage: Vec::new(),
+        operations: super::operations::read_checkpoint(work_dir, &agent)?,
     };
     // The directories, with their mtimes, of those that exist.
     let existing = |paths: &[PathBuf]| -> Vec<(PathBuf, f64)> {
@@ -423,6 +426,7 @@ impl Agent {
         state: State,
     ) -> Vec<(String, String, String, Option<u32>)> {
         let agent_id = state.agent_id.clone();
+        self.operations.recover(state.operations);
         let garbage = state
             .garbage
             .into_iter()

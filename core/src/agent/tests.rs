@@ -883,6 +883,7 @@ fn recovered_state_is_reregistered_and_updates_resent() {
             dirs: vec![],
         }],
         garbage: vec![],
+        operations: Default::default(),
     };
     let mut agent = Agent::new(config(), t);
     let live = agent.recover(t, state);
@@ -1555,6 +1556,7 @@ fn a_run_that_ended_before_a_restart_keeps_its_removal_time() {
             dirs: vec![],
         }],
         garbage: vec![(PathBuf::from("/work/old-run"), 1e9 - 2.0 * day)],
+        operations: Default::default(),
     };
     let mut agent = Agent::new(config(), t);
     agent.recover(t, state);

@@ -312,6 +312,7 @@ impl Master {
                 self.emit(Effect::CloseAgent { conn: old });
             }
             self.reconcile_known_agent(now, &id, &reregister.tasks);
+            self.operations_reregistered(&id, &reregister.operations);
             tracing::info!(agent_id = %id, "agent reregistered");
             self.emit_agent(conn, reply);
             // Mesos's `___reregisterSlave` for agents without resource providers: the
@@ -437,6 +438,7 @@ impl Master {
             self.persist_admission(&id, &agent.info, conn);
         }
         self.admit_agent(agent, &used);
+        self.operations_reregistered(&id, &reregister.operations);
         for fid in shutdown_frameworks {
             self.send_to_agent(
                 &id,
@@ -710,6 +712,7 @@ impl Master {
         how: Removal<'_>,
     ) -> Option<Agent> {
         self.agents.get(agent_id)?;
+        self.operations_of_removed_agent(agent_id, !matches!(how, Removal::Unreachable));
         self.rescind_inverse_offers_of_agent(agent_id, true);
         let agent = &self.agents[agent_id];
         self.counters.slave_removals += 1;

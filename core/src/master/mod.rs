@@ -23,7 +23,8 @@
 //! (`maintenance.rs`), agents' drain state and deactivation (`drain.rs`: DRAIN_AGENT,
 //! DEACTIVATE_AGENT, REACTIVATE_AGENT, kept in each agent's registry record). A new leader
 //! rebuilds all of it with [`Master::recover`]. Inverse offers for scheduled machines are
-//! made after each allocation round and answered by frameworks (`inverse.rs`).
+//! made after each allocation round and answered by frameworks (`inverse.rs`). Operations
+//! of an ACCEPT with an `id` get UPDATE_OPERATION_STATUS feedback (`operation_status.rs`).
 //!
 //! Nothing here reads a clock or touches a socket: time comes in as [`Time`], output leaves
 //! as [`Effect`]s, so tests drive the master without sockets (`tests` below, `harness.rs`).
@@ -56,6 +57,7 @@ mod lifecycle;
 pub mod maintenance;
 mod metrics;
 mod operation;
+pub mod operation_status;
 pub mod operator;
 pub mod reservation;
 mod recovery;
@@ -300,6 +302,8 @@ pub struct Master {
     pub drains: drain::Drains,
     /// Outstanding inverse offers and the frameworks' answers (`inverse.rs`).
     pub inverse: inverse::InverseOffers,
+    /// Operations with an id and their statuses (`operation_status.rs`).
+    pub operations: operation_status::Operations,
     /// When recovered agents that did not reregister are marked unreachable.
     reregister_deadline: Option<Instant>,
     pub offers: HashMap<OfferId, Offer>,
@@ -369,6 +373,7 @@ impl Master {
             maintenance: maintenance::Machines::default(),
             drains: drain::Drains::default(),
             inverse: inverse::InverseOffers::default(),
+            operations: Default::default(),
             reregister_deadline: None,
             offers: HashMap::new(),
             allocator,

@@ -2,7 +2,8 @@
 //!
 //! Each operation consumes or transforms part of `available` (the accepted offers'
 //! resources); invalid tasks end TASK_ERROR, invalid resource operations are dropped with a
-//! warning, as Mesos does for operations without an id.
+//! warning, as Mesos does for operations without an id. Resource operations with an id go
+//! through `operation_status.rs` (OPERATION_ERROR or the agent's status).
 
 use std::collections::HashSet;
 
@@ -30,7 +31,17 @@ impl Master {
             .r#type
             .and_then(|t| OpType::try_from(t).ok())
             .unwrap_or(OpType::Unknown);
+        // Feedback is for resource operations only (Mesos's `Master::accept`).
+        if operation.id.is_some() && matches!(ty, OpType::Launch | OpType::LaunchGroup) {
+            self.launch_with_id(now, framework_id, agent_id, operation);
+            return;
+        }
         match ty {
+            OpType::Reserve | OpType::Unreserve | OpType::Create | OpType::Destroy
+                if operation.id.is_some() =>
+            {
+                self.apply_with_feedback(framework_id, agent_id, available, operation);
+            }
             OpType::Launch => {
                 let tasks = operation.launch.map(|l| l.task_infos).unwrap_or_default();
                 self.launch(now, framework_id, agent_id, available, tasks);
@@ -47,6 +58,10 @@ impl Master {
                     tracing::warn!(framework_id, agent_id, operation = ty.as_str_name(), %error, "dropping invalid operation");
                 }
             }
+            other if operation.id.is_some() => {
+                let message = format!("Unsupported operation {}", other.as_str_name());
+                self.operation_error(framework_id, &operation, &message);
+            }
             other => {
                 tracing::warn!(
                     framework_id,
@@ -54,6 +69,32 @@ impl Master {
                     "dropping unsupported operation"
                 );
             }
+        }
+    }
+
+    /// A LAUNCH or LAUNCH_GROUP with an `id`: its tasks end TASK_ERROR, as Mesos's.
+    fn launch_with_id(
+        &mut self,
+        now: Time,
+        framework_id: &str,
+        agent_id: &str,
+        operation: v1::offer::Operation,
+    ) {
+        use v1::task_status::Reason;
+        let (tasks, reason, message) = match operation.launch_group {
+            Some(group) => (
+                group.task_group.tasks,
+                Reason::TaskGroupInvalid,
+                "The `id` field cannot be set on LAUNCH_GROUP operations",
+            ),
+            None => (
+                operation.launch.map(|l| l.task_infos).unwrap_or_default(),
+                Reason::TaskInvalid,
+                "The `id` field cannot be set on LAUNCH operations",
+            ),
+        };
+        for task in tasks {
+            self.task_refused(now, framework_id, &task.task_id, agent_id, reason, message);
         }
     }
 
@@ -463,7 +504,7 @@ impl Master {
 
     /// RESERVE, UNRESERVE, CREATE and DESTROY transform offered resources in place; the
     /// agent's total changes with them and the agent checkpoints the result.
-    fn apply_resource_operation(
+    pub(super) fn apply_resource_operation(
         &mut self,
         framework_id: &str,
         agent_id: &str,
@@ -575,7 +616,7 @@ impl Master {
 /// Why a RESERVE, UNRESERVE, CREATE or DESTROY is dropped (logged; Mesos drops operations
 /// without an id the same way).
 #[derive(Debug, thiserror::Error)]
-enum OperationError {
+pub(super) enum OperationError {
     /// The operation's message (`reserve`, `unreserve`, `create`, `destroy`) is missing.
     #[error("missing the '{0}' message")]
     Missing(String),

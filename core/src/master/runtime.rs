@@ -487,6 +487,9 @@ impl Runtime {
                 match message {
                     M::Pong(_) => self.master.agent_pong(&agent_id),
                     M::StatusUpdate(u) => self.master.agent_status_update(t, &agent_id, u),
+                    M::UpdateOperationStatus(u) => {
+                        self.master.agent_operation_status(t, &agent_id, u)
+                    }
                     M::ExecutorToFramework(m) => self.master.agent_executor_message(&agent_id, m),
                     M::ExitedExecutor(e) => self.master.agent_executor_exited(t, &agent_id, e),
                     M::Unregister(_) => self.master.mark_unreachable(t, &agent_id),

@@ -560,11 +560,11 @@ impl Master {
                 d.filters.as_ref(),
                 false,
             ),
-            FrameworkCall::Unsupported(ty) => {
-                return Err(CallError::NotImplemented(format!(
-                    "Received unsupported call type {}",
-                    ty.as_str_name()
-                )));
+            FrameworkCall::AcknowledgeOperationStatus(ack) => {
+                self.acknowledge_operation_status(fid, ack)
+            }
+            FrameworkCall::ReconcileOperations(reconcile) => {
+                self.reconcile_operations(fid, reconcile)
             }
             FrameworkCall::Unknown => {
                 return Err(CallError::NotImplemented(
@@ -888,6 +888,11 @@ impl Master {
         if let Some(error) = offer_error {
             tracing::warn!(framework_id, %error, "ACCEPT with invalid offers");
             self.drop_launches(now, framework_id, &accept.operations, &error.to_string());
+            self.drop_operations_of_invalid_offers(
+                framework_id,
+                &accept.operations,
+                &error.to_string(),
+            );
             // Each offer's resources go back to its own agent (invalid calls may name offers
             // of several agents).
             for offer in taken {

@@ -3351,6 +3351,9 @@ mod authz;
 mod drain;
 /// Inverse offers for maintenance (issue 17).
 mod inverse;
+/// Operation feedback: UPDATE_OPERATION_STATUS, ACKNOWLEDGE_OPERATION_STATUS,
+/// RECONCILE_OPERATIONS (issue 17).
+mod operation_status;
 /// The principal rules of the scheduler API (issue 14).
 mod principal;
 /// Operator reservations and persistent volumes (issue 17).

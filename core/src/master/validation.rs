@@ -82,9 +82,9 @@ pub enum FrameworkCall {
     UpdateFramework(Box<sched::call::UpdateFramework>),
     AcceptInverseOffers(sched::call::AcceptInverseOffers),
     DeclineInverseOffers(sched::call::DeclineInverseOffers),
-    /// A call Mesos defines that remesos does not serve (ACKNOWLEDGE_OPERATION_STATUS,
-    /// RECONCILE_OPERATIONS): `501 Not Implemented`.
-    Unsupported(CallType),
+    /// With a 16-byte uuid and an agent id.
+    AcknowledgeOperationStatus(sched::call::AcknowledgeOperationStatus),
+    ReconcileOperations(sched::call::ReconcileOperations),
     /// A type this master does not know: `501 Not Implemented`.
     Unknown,
 }
@@ -152,7 +152,24 @@ pub fn validate_call(call: sched::Call) -> Result<SchedulerCall, CallError> {
             "decline_inverse_offers",
             call.decline_inverse_offers,
         )?),
-        CallType::AcknowledgeOperationStatus | CallType::ReconcileOperations => F::Unsupported(ty),
+        CallType::AcknowledgeOperationStatus => {
+            let ack = present(
+                "acknowledge_operation_status",
+                call.acknowledge_operation_status,
+            )?;
+            // Mesos's `id::UUID::fromBytes` text; an agent id is required while there are
+            // no external resource providers.
+            if uuid::Uuid::from_slice(&ack.uuid).is_err() {
+                return Err(bad("Not a valid UUID"));
+            }
+            if ack.agent_id.is_none() {
+                return Err(bad("Expecting 'agent_id' to be present"));
+            }
+            F::AcknowledgeOperationStatus(ack)
+        }
+        CallType::ReconcileOperations => {
+            F::ReconcileOperations(present("reconcile_operations", call.reconcile_operations)?)
+        }
         // (SUBSCRIBE returned above.)
         CallType::Unknown | CallType::Subscribe => F::Unknown,
     };
