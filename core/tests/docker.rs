@@ -531,6 +531,86 @@ async fn a_command_health_check_runs_inside_the_tasks_container() {
     assert_no_containers_leak().await;
 }
 
+/// Mesos's docker executor runs HTTP and TCP checks in the task's network namespace
+/// (src/docker/executor.cpp gives the checker the container's pid and `namespaces =
+/// {"net"}`): a BRIDGE task whose server listens only on the container's own 127.0.0.1 is
+/// healthy by its HTTP health check and its TCP check succeeds — though nothing on the
+/// host's 127.0.0.1 answers on that port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_and_tcp_checks_connect_inside_a_bridged_containers_network() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("netcheck", false).await;
+    let port = free_port();
+    let agent_id = c
+        .launch(|o| {
+            let mut task = docker_task(
+                "web",
+                o,
+                "cpus:0.1;mem:32",
+                &format!(
+                    "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && \
+                     exec httpd -f -p 127.0.0.1:{port} -h /tmp/www"
+                ),
+                docker_container(|d| {
+                    d.network = Some(v1::container_info::docker_info::Network::Bridge as i32);
+                }),
+            );
+            task.health_check = Some(v1::HealthCheck {
+                r#type: Some(v1::health_check::Type::Http as i32),
+                http: Some(v1::health_check::HttpCheckInfo {
+                    port: u32::from(port),
+                    path: Some("/index.html".into()),
+                    ..Default::default()
+                }),
+                delay_seconds: Some(0.0),
+                interval_seconds: Some(1.0),
+                timeout_seconds: Some(5.0),
+                grace_period_seconds: Some(120.0),
+                consecutive_failures: Some(3),
+                ..Default::default()
+            });
+            task.check = Some(v1::CheckInfo {
+                r#type: Some(v1::check_info::Type::Tcp as i32),
+                tcp: Some(v1::check_info::Tcp {
+                    port: u32::from(port),
+                }),
+                delay_seconds: Some(0.0),
+                interval_seconds: Some(1.0),
+                ..Default::default()
+            });
+            task
+        })
+        .await;
+    let (mut healthy, mut connected) = (false, false);
+    let mut seen = Vec::new();
+    while !(healthy && connected) {
+        let status = c.framework.next_update(Duration::from_secs(60)).await;
+        let state = TaskState::try_from(status.state).unwrap();
+        assert!(
+            !remesos::common::protocol::is_terminal(state),
+            "{seen:?}\n{status:?}\n{}",
+            c.agent_log()
+        );
+        healthy |= status.healthy == Some(true);
+        connected |= status
+            .check_status
+            .as_ref()
+            .and_then(|s| s.tcp.as_ref())
+            .and_then(|t| t.succeeded)
+            == Some(true);
+        seen.push(status);
+    }
+    // From the host, the port is closed: the checks did not connect from here.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "something on the host listens on {port}"
+    );
+    c.framework.kill("web", &agent_id).await;
+    let updates = c.updates_until(TaskState::TaskKilled).await;
+    assert_eq!(states(&updates).last(), Some(&"TASK_KILLED"), "{updates:?}");
+    assert_no_containers_leak().await;
+}
+
 /// Mesos's `--host_path_volume_force_creation` (volume/host_path.cpp): a missing host path
 /// under a listed directory is created as a directory and mounted; one outside every listed
 /// directory still fails the launch, is not created, and the message names the flag.
@@ -752,6 +832,134 @@ async fn a_custom_executor_runs_in_its_docker_container() {
     );
     let stdout = std::fs::read_to_string(c.sandbox_of("in-docker").join("stdout")).unwrap();
     assert!(stdout.contains("task-in-image"), "{stdout}");
+}
+
+/// Mesos's `Slave::_statusUpdate` with the docker containerizer's `status()`: a custom
+/// executor in a BRIDGE container sends its updates, and the agent puts the container's own
+/// IP (dockerd's `NetworkSettings`), not the host's, in their `container_status`, with the
+/// container id and the executor's pid. The agent listens on the bridge's gateway so that
+/// the executor, in the container's network, reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridged_custom_executors_updates_carry_its_containers_ip() {
+    let _serial = SERIAL.lock().await;
+    ensure_docker();
+    let (ok, gateway) = docker(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{(index .IPAM.Config 0).Gateway}}",
+    ]);
+    let gateway = gateway.trim().to_string();
+    assert!(
+        ok && gateway.parse::<std::net::Ipv4Addr>().is_ok(),
+        "dockerd's bridge network has no IPv4 gateway: {gateway}"
+    );
+    let dir = temp_dir("custom-bridge");
+    let (_master, master) = spawn_master(&dir).await;
+    let port = free_port();
+    let _agent = Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .arg("agent")
+            .arg(format!("--master={master}"))
+            .arg(format!("--ip={gateway}"))
+            .arg(format!("--port={port}"))
+            .arg(format!("--work_dir={}", dir.join("agent").display()))
+            .args([
+                "--resources=cpus:4;mem:2048",
+                "--registration_backoff_factor=100ms",
+                "--containerizers=mesos,docker",
+                &format!("--docker_socket={}", socket()),
+                "--docker_remove_delay=0ns",
+                "--executor_registration_timeout=30secs",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("agent.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let mut framework = TestFramework::subscribe(&master, "custom-bridge", false).await;
+    let offer = framework.next_offer().await;
+    let binary = Path::new(env!("CARGO_BIN_EXE_remesos"));
+    let mut container = docker_container(|d| {
+        d.network = Some(v1::container_info::docker_info::Network::Bridge as i32);
+    });
+    container.volumes = vec![
+        ro_volume(binary.parent().unwrap(), "/opt/remesos"),
+        ro_volume(
+            &std::fs::canonicalize("/lib/x86_64-linux-gnu").unwrap(),
+            "/lib/x86_64-linux-gnu",
+        ),
+        ro_volume(&std::fs::canonicalize("/lib64").unwrap(), "/lib64"),
+    ];
+    let executor = v1::ExecutorInfo {
+        executor_id: v1::ExecutorId {
+            value: "bridged".into(),
+        },
+        framework_id: Some(offer.framework_id.clone()),
+        command: Some(v1::CommandInfo {
+            shell: Some(false),
+            value: Some(format!(
+                "/opt/remesos/{}",
+                binary.file_name().unwrap().to_string_lossy()
+            )),
+            arguments: vec![
+                "executor".into(),
+                r#"--task_command={"shell": true, "value": "sleep 1000"}"#.into(),
+            ],
+            ..Default::default()
+        }),
+        resources: offer_resources(&offer, "cpus:0.1;mem:64"),
+        container: Some(container),
+        ..Default::default()
+    };
+    let mut task = support::command_task("b", &offer, "cpus:0.1;mem:32", "unused");
+    task.command = None;
+    task.executor = Some(executor);
+    framework.launch(&offer, vec![task]).await;
+    let running = framework.next_update(Duration::from_secs(60)).await;
+    let log = || std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default();
+    assert_eq!(
+        running.state,
+        TaskState::TaskRunning as i32,
+        "{running:?}\n{}",
+        log()
+    );
+    let names = mesos_containers();
+    let [name] = names.as_slice() else {
+        panic!("{names:?}")
+    };
+    let (ok, ip) = docker(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        name,
+    ]);
+    let ip = ip.trim().to_string();
+    assert!(ok && !ip.is_empty() && ip != gateway, "{ip}");
+    // The IP is learned once dockerd reports the container started, which may come after
+    // the executor's first update: the next update (the kill's) surely has it.
+    framework.kill("b", &offer.agent_id).await;
+    let killed = framework.next_update(Duration::from_secs(60)).await;
+    assert_eq!(killed.state, TaskState::TaskKilled as i32, "{killed:?}");
+    for status in [&running, &killed] {
+        let container_status = status.container_status.as_ref().expect("container_status");
+        assert!(container_status.executor_pid.is_some(), "{status:?}");
+        assert_eq!(
+            container_status
+                .container_id
+                .as_ref()
+                .map(|c| format!("mesos-{}", c.value)),
+            Some(name.clone())
+        );
+    }
+    let ips: Vec<_> = killed.container_status.as_ref().unwrap().network_infos[0]
+        .ip_addresses
+        .iter()
+        .filter_map(|a| a.ip_address.clone())
+        .collect();
+    assert_eq!(ips, [ip], "{killed:?}");
+    assert_no_containers_leak().await;
 }
 
 /// Mesos docs/agent-recovery.md with the docker containerizer: `kill -9` of the agent
