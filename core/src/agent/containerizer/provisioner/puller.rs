@@ -846,7 +846,7 @@ mod tests {
         )
         .unwrap();
         let e = Credentials::from_config(&config).unwrap_err();
-        assert!(e.contains("r:1") && !e.contains("pass"), "{e}");
+        assert!(e.contains("r:1") && !e.contains("X-Injected"), "{e}");
     }
 
     #[test]
