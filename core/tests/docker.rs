@@ -531,6 +531,86 @@ async fn a_command_health_check_runs_inside_the_tasks_container() {
     assert_no_containers_leak().await;
 }
 
+/// Mesos's docker executor runs HTTP and TCP checks in the task's network namespace
+/// (src/docker/executor.cpp gives the checker the container's pid and `namespaces =
+/// {"net"}`): a BRIDGE task whose server listens only on the container's own 127.0.0.1 is
+/// healthy by its HTTP health check and its TCP check succeeds — though nothing on the
+/// host's 127.0.0.1 answers on that port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_and_tcp_checks_connect_inside_a_bridged_containers_network() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("netcheck", false).await;
+    let port = free_port();
+    let agent_id = c
+        .launch(|o| {
+            let mut task = docker_task(
+                "web",
+                o,
+                "cpus:0.1;mem:32",
+                &format!(
+                    "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && \
+                     exec httpd -f -p 127.0.0.1:{port} -h /tmp/www"
+                ),
+                docker_container(|d| {
+                    d.network = Some(v1::container_info::docker_info::Network::Bridge as i32);
+                }),
+            );
+            task.health_check = Some(v1::HealthCheck {
+                r#type: Some(v1::health_check::Type::Http as i32),
+                http: Some(v1::health_check::HttpCheckInfo {
+                    port: u32::from(port),
+                    path: Some("/index.html".into()),
+                    ..Default::default()
+                }),
+                delay_seconds: Some(0.0),
+                interval_seconds: Some(1.0),
+                timeout_seconds: Some(5.0),
+                grace_period_seconds: Some(120.0),
+                consecutive_failures: Some(3),
+                ..Default::default()
+            });
+            task.check = Some(v1::CheckInfo {
+                r#type: Some(v1::check_info::Type::Tcp as i32),
+                tcp: Some(v1::check_info::Tcp {
+                    port: u32::from(port),
+                }),
+                delay_seconds: Some(0.0),
+                interval_seconds: Some(1.0),
+                ..Default::default()
+            });
+            task
+        })
+        .await;
+    let (mut healthy, mut connected) = (false, false);
+    let mut seen = Vec::new();
+    while !(healthy && connected) {
+        let status = c.framework.next_update(Duration::from_secs(60)).await;
+        let state = TaskState::try_from(status.state).unwrap();
+        assert!(
+            !remesos::common::protocol::is_terminal(state),
+            "{seen:?}\n{status:?}\n{}",
+            c.agent_log()
+        );
+        healthy |= status.healthy == Some(true);
+        connected |= status
+            .check_status
+            .as_ref()
+            .and_then(|s| s.tcp.as_ref())
+            .and_then(|t| t.succeeded)
+            == Some(true);
+        seen.push(status);
+    }
+    // From the host, the port is closed: the checks did not connect from here.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "something on the host listens on {port}"
+    );
+    c.framework.kill("web", &agent_id).await;
+    let updates = c.updates_until(TaskState::TaskKilled).await;
+    assert_eq!(states(&updates).last(), Some(&"TASK_KILLED"), "{updates:?}");
+    assert_no_containers_leak().await;
+}
+
 /// Mesos's `--host_path_volume_force_creation` (volume/host_path.cpp): a missing host path
 /// under a listed directory is created as a directory and mounted; one outside every listed
 /// directory still fails the launch, is not created, and the message names the flag.

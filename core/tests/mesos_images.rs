@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use images::{
-    BUSYBOX, REGISTRY, Registry, app_layer, append_file, append_raw, append_symlink, busybox_layer,
-    docker_save, gzip, image_config, sha256_hex,
+    BUSYBOX, REGISTRY, REGISTRY_PASSWORD, REGISTRY_USER, Registry, app_layer, append_file,
+    append_raw, append_symlink, base64, busybox_layer, docker_save, gzip, image_config, sha256_hex,
 };
 use remesos_proto::v1;
 use support::{Daemon, TestFramework, command_task, free_port, spawn_agent_logged, spawn_master};
@@ -628,6 +628,492 @@ async fn bad_images_and_registries_fail_the_task_and_leave_the_agent_healthy() {
     assert_no_leaks(&work, &store).await;
 }
 
+/// `--docker_config` credentials for the mesos containerizer's puller (Mesos's
+/// `getAuthHeaderBasic`, src/uri/fetchers/docker.cpp: the entry whose key names the
+/// registry's `host[:port]`, a scheme and path dropped): against a registry with
+/// `auth: htpasswd`, the right credential pulls and the task runs; a wrong one, and none,
+/// fail the task with REASON_CONTAINER_LAUNCH_FAILED and a message naming the registry's
+/// refusal; nothing of the refused pulls is stored. The secret appears neither in the
+/// agent's log nor in its `/flags`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_credentials_in_docker_config_pull_private_images_and_stay_secret() {
+    require_tools();
+    let dir = temp_dir("images-auth");
+    let registry = Registry::start_with_htpasswd(&dir).await;
+    registry.push_image("private", "1", &[busybox_layer()], image_config());
+    let port = registry.addr.rsplit_once(':').unwrap().1.to_string();
+    let right = base64(format!("{REGISTRY_USER}:{REGISTRY_PASSWORD}").as_bytes());
+    let wrong = base64(format!("{REGISTRY_USER}:not-the-password").as_bytes());
+    // One registry under two names: 127.0.0.1 with the right credential, localhost (keyed
+    // as a URL, as `docker login` writes Docker Hub's) with a wrong one.
+    let docker_config = serde_json::json!({"auths": {
+        format!("127.0.0.1:{port}"): {"auth": right},
+        format!("http://localhost:{port}/v2/"): {"auth": wrong},
+    }})
+    .to_string();
+    let (_master, master) = spawn_master(&dir).await;
+    let registry_url = format!("http://{}", registry.addr);
+    let isolation = "--isolation=filesystem/linux,docker/runtime";
+    let with_config = dir.join("with-config");
+    std::fs::create_dir_all(&with_config).unwrap();
+    let store = with_config.join("store");
+    let mut flags = image_flags(store.to_str().unwrap(), &registry_url, &[isolation]);
+    flags.push(format!("--docker_config={docker_config}"));
+    let (_agent, addr, work) = start_agent(&master, &with_config, &flags).await;
+    let without = dir.join("without-config");
+    std::fs::create_dir_all(&without).unwrap();
+    let bare_store = without.join("store");
+    let flags = image_flags(bare_store.to_str().unwrap(), &registry_url, &[isolation]);
+    let (_bare_agent, bare_addr, _) = start_agent(&master, &without, &flags).await;
+    let bare_id = support::registered_agent_state(&bare_addr).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut framework = TestFramework::subscribe(&master, "images-auth", false).await;
+    let fid = framework.sub.framework_id.value.clone();
+    // One event may carry both agents' offers.
+    let (mut with_offer, mut bare_offer) = (None, None);
+    while with_offer.is_none() || bare_offer.is_none() {
+        let event = tokio::time::timeout(Duration::from_secs(30), framework.sub.next_event())
+            .await
+            .expect("offers in time")
+            .unwrap();
+        for offer in event.offers.map(|o| o.offers).unwrap_or_default() {
+            if offer.agent_id.value == bare_id {
+                bare_offer = Some(offer);
+            } else {
+                with_offer = Some(offer);
+            }
+        }
+    }
+    let (with_offer, bare_offer) = (with_offer.unwrap(), bare_offer.unwrap());
+    let name = registry.name("private");
+    framework
+        .launch(
+            &with_offer,
+            vec![
+                image_task(
+                    "right",
+                    &with_offer,
+                    Some("echo pulled-with-credentials"),
+                    &format!("{name}:1"),
+                ),
+                image_task(
+                    "wrong",
+                    &with_offer,
+                    Some("true"),
+                    &format!("localhost:{port}/{name}:1"),
+                ),
+            ],
+        )
+        .await;
+    framework
+        .launch(
+            &bare_offer,
+            vec![image_task(
+                "anonymous",
+                &bare_offer,
+                Some("true"),
+                &format!("{name}:1"),
+            )],
+        )
+        .await;
+    let ends = terminal_updates(&mut framework, &["right", "wrong", "anonymous"]).await;
+    let ok = &ends["right"];
+    assert_eq!(ok.state, TaskState::TaskFinished as i32, "{:?}", ok.message);
+    assert!(sandbox_file(&work, ok, &fid, "stdout").contains("pulled-with-credentials"));
+    for (id, expected) in [
+        (
+            "wrong",
+            "refused the credentials --docker_config holds for it (401 Unauthorized",
+        ),
+        (
+            "anonymous",
+            "(401 Unauthorized): it needs credentials; put them in --docker_config",
+        ),
+    ] {
+        let status = &ends[id];
+        assert_eq!(
+            status.state,
+            TaskState::TaskFailed as i32,
+            "{id}: {status:?}"
+        );
+        assert_eq!(
+            status.reason,
+            Some(Reason::ContainerLaunchFailed as i32),
+            "{id}"
+        );
+        assert!(
+            status.message().contains(expected),
+            "{id}: {:?}",
+            status.message
+        );
+    }
+    // The right pull stored its layer; the refused ones stored nothing.
+    assert_eq!(std::fs::read_dir(store.join("layers")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(bare_store.join("layers"))
+            .unwrap()
+            .count(),
+        0
+    );
+
+    // The secret is in no log line and not shown by /flags.
+    let http = remesos::client::HttpClient::default();
+    let (status, body) = http.get(&format!("http://{addr}/flags")).await.unwrap();
+    assert_eq!(status, 200);
+    let shown = String::from_utf8_lossy(&body).into_owned();
+    assert!(shown.contains(r#""docker_config":"<redacted>""#), "{shown}");
+    let log = std::fs::read_to_string(with_config.join("agent.log")).unwrap();
+    assert!(!log.is_empty(), "the agent logged nothing");
+    for secret in [REGISTRY_PASSWORD, &right, &wrong, "not-the-password"] {
+        assert!(!log.contains(secret), "the agent's log holds '{secret}'");
+        assert!(!shown.contains(secret), "/flags holds '{secret}'");
+    }
+    assert_no_leaks(&work, &store).await;
+}
+
+/// A one-file layer on top of the busybox base (the images of the GC test differ by it).
+fn file_layer(name: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    append_file(&mut b, name, 0o644, name.as_bytes());
+    b.into_inner().unwrap()
+}
+
+/// The layers directory's entries (sha256 of each layer's blob).
+fn stored_layers(store: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(store.join("layers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// PRUNE_IMAGES with `excluded` (docker names): the HTTP status.
+async fn prune_images(agent: &str, excluded: &[&str]) -> (u16, serde_json::Value) {
+    let excluded: Vec<serde_json::Value> = excluded
+        .iter()
+        .map(|name| serde_json::json!({"type": "DOCKER", "docker": {"name": name}}))
+        .collect();
+    support::operator_call(
+        agent,
+        &serde_json::json!({"type": "PRUNE_IMAGES", "prune_images": {"excluded_images": excluded}})
+            .to_string(),
+    )
+    .await
+}
+
+/// Image GC (Mesos's docker/store.cpp `prune`, the agent's PRUNE_IMAGES call in
+/// src/slave/http.cpp): two images share a base layer; once one loses its last container,
+/// PRUNE_IMAGES removes that image's own layer and keeps the shared base, the running
+/// image's layers and those of images excluded by `--image_gc_config` or by the call. A
+/// pruned image is pulled again when next asked for. An excluded image that is not a docker
+/// name is refused (400) and nothing is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_images_removes_what_no_container_uses_and_keeps_shared_and_excluded_layers() {
+    require_tools();
+    let dir = temp_dir("images-gc");
+    let registry = Registry::start(&dir).await;
+    let base = busybox_layer();
+    for name in ["running", "done", "kept"] {
+        registry.push_image(name, "1", &[base.clone(), file_layer(name)], image_config());
+    }
+    let digest = |layer: &[u8]| sha256_hex(&gzip(layer));
+    let (base_d, running_d, done_d, kept_d) = (
+        digest(&base),
+        digest(&file_layer("running")),
+        digest(&file_layer("done")),
+        digest(&file_layer("kept")),
+    );
+    let image = |name: &str| format!("{}:1", registry.name(name));
+    let store = dir.join("store");
+    let (_master, master) = spawn_master(&dir).await;
+    // Headroom 0: the periodic GC never finds the disk short; only PRUNE_IMAGES prunes.
+    let gc_config = serde_json::json!({
+        "image_disk_headroom": 0.0,
+        "excluded_images": [{"type": "DOCKER", "docker": {"name": image("kept")}}],
+    })
+    .to_string();
+    let flags = image_flags(
+        store.to_str().unwrap(),
+        &format!("http://{}", registry.addr),
+        &[
+            "--isolation=filesystem/linux,docker/runtime",
+            &format!("--image_gc_config={gc_config}"),
+        ],
+    );
+    let (_agent, agent, work) = start_agent(&master, &dir, &flags).await;
+    let mut framework = TestFramework::subscribe(&master, "images-gc", false).await;
+    let offer = framework.next_offer().await;
+    framework
+        .launch(
+            &offer,
+            vec![
+                image_task(
+                    "running",
+                    &offer,
+                    Some("cat /running; sleep 1000"),
+                    &image("running"),
+                ),
+                image_task("done", &offer, Some("cat /done"), &image("done")),
+                image_task("kept", &offer, Some("cat /kept"), &image("kept")),
+            ],
+        )
+        .await;
+    let mut states = std::collections::BTreeMap::new();
+    while states.get("running") != Some(&(TaskState::TaskRunning as i32))
+        || states.get("done") != Some(&(TaskState::TaskFinished as i32))
+        || states.get("kept") != Some(&(TaskState::TaskFinished as i32))
+    {
+        let status = framework.next_update(Duration::from_secs(120)).await;
+        assert!(status.state != TaskState::TaskFailed as i32, "{status:?}");
+        states.insert(status.task_id.value.clone(), status.state);
+    }
+    let all = [&base_d, &running_d, &done_d, &kept_d];
+    assert_eq!(
+        stored_layers(&store),
+        all.iter().map(|d| d.to_string()).collect()
+    );
+    // The finished containers' rootfses go; the running one's stays.
+    let containers = work.join("provisioner/containers");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&containers).unwrap().count() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rootfses not destroyed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Bad input changes nothing.
+    let (status, _) = prune_images(&agent, &["../etc"]).await;
+    assert_eq!(status, 400);
+    assert_eq!(stored_layers(&store).len(), 4);
+
+    let (status, _) = prune_images(&agent, &[]).await;
+    assert_eq!(status, 200);
+    let kept: std::collections::BTreeSet<String> = [&base_d, &running_d, &kept_d]
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(
+        stored_layers(&store),
+        kept,
+        "only the unused image's own layer goes"
+    );
+
+    // The running task ends; excluded by the call, its image stays too.
+    framework.kill("running", &offer.agent_id).await;
+    loop {
+        let status = framework.next_update(Duration::from_secs(60)).await;
+        if status.task_id.value == "running" && status.state == TaskState::TaskKilled as i32 {
+            break;
+        }
+    }
+    assert_no_leaks(&work, &store).await;
+    let (status, _) = prune_images(&agent, &[&image("running")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(stored_layers(&store), kept);
+    let (status, _) = prune_images(&agent, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        stored_layers(&store),
+        [&base_d, &kept_d].iter().map(|d| d.to_string()).collect(),
+        "the flag's excluded image keeps its layers, the shared base among them"
+    );
+
+    // A pruned image is pulled again.
+    let offer = framework.next_offer().await;
+    framework
+        .launch(
+            &offer,
+            vec![image_task(
+                "again",
+                &offer,
+                Some("cat /done"),
+                &image("done"),
+            )],
+        )
+        .await;
+    let ends = terminal_updates(&mut framework, &["again"]).await;
+    assert_eq!(
+        ends["again"].state,
+        TaskState::TaskFinished as i32,
+        "{:?}",
+        ends["again"].message
+    );
+    assert!(stored_layers(&store).contains(&done_d));
+    assert_no_leaks(&work, &store).await;
+}
+
+/// The entry point of the custom executor that runs inside an image (the test binary,
+/// bound read-only into the container with the host's C libraries): it reports what it
+/// sees from inside, writes into its sandbox, and exits once its updates are acknowledged.
+#[test]
+#[ignore = "the entry point of the executor the agent starts in an image"]
+fn executor_in_an_image_process() {
+    if std::env::var("MESOS_EXECUTOR_ID").is_err() {
+        return;
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use remesos::client::Format;
+            use remesos::client::executor::{Connection, ExecutorEnv, event_type};
+            use v1::executor::event::Type as EventType;
+            let env = ExecutorEnv::from_env(std::env::vars()).unwrap();
+            let mut connection = Connection::new(&env, Format::Json);
+            connection.subscribe(vec![], vec![]).await.unwrap();
+            let sandbox = std::env::var("MESOS_SANDBOX").unwrap_or_default();
+            let seen = format!(
+                "image-file={} image-passwd={} sandbox={sandbox} cwd={} image-var={} host-work-dir={}",
+                std::fs::read_to_string("/data/hello").unwrap_or_default().trim(),
+                std::fs::read_to_string("/etc/passwd").is_ok_and(|p| p.contains("appuser")),
+                std::env::current_dir().unwrap().display(),
+                std::env::var("IMAGE_VAR").unwrap_or_default(),
+                Path::new(&std::env::var("MESOS_DIRECTORY").unwrap_or_default()).exists(),
+            );
+            std::fs::write(Path::new(&sandbox).join("from-executor"), &seen).unwrap();
+            let mut acknowledged = 0;
+            loop {
+                let event = connection.next_event().await.unwrap();
+                match event_type(&event) {
+                    Some(EventType::Launch) => {
+                        let task_id = event.launch.unwrap().task.task_id;
+                        for state in [TaskState::TaskRunning, TaskState::TaskFinished] {
+                            let status = v1::TaskStatus {
+                                task_id: task_id.clone(),
+                                state: state as i32,
+                                message: Some(seen.clone()),
+                                ..Default::default()
+                            };
+                            connection.update(status).await.unwrap();
+                        }
+                    }
+                    Some(EventType::Acknowledged) => {
+                        acknowledged += 1;
+                        if acknowledged == 2 {
+                            std::process::exit(0);
+                        }
+                    }
+                    Some(EventType::Shutdown) => std::process::exit(0),
+                    _ => {}
+                }
+            }
+        });
+}
+
+/// A custom executor whose `ExecutorInfo.container` has a DOCKER image runs inside the
+/// provisioned rootfs itself (Mesos's mesos containerizer: `mesos-containerizer launch`
+/// with the rootfs; here `remesos launch`), with the image's Env, the sandbox at
+/// MESOS_SANDBOX and its volumes; the host's filesystem is not visible to it. Its updates
+/// carry the container's status (Mesos's `Slave::_statusUpdate`: the container id, the
+/// executor's pid, and the agent's IP for a container on the host network).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_executor_with_an_image_runs_inside_the_image() {
+    require_tools();
+    let dir = temp_dir("images-executor");
+    let archives = app_archives(&dir);
+    let store = dir.join("store");
+    let (_master, master) = spawn_master(&dir).await;
+    let flags = image_flags(
+        store.to_str().unwrap(),
+        archives.to_str().unwrap(),
+        &["--isolation=filesystem/linux,docker/runtime"],
+    );
+    let (_agent, _addr, work) = start_agent(&master, &dir, &flags).await;
+    let mut framework = TestFramework::subscribe(&master, "images-executor", false).await;
+    let fid = framework.sub.framework_id.value.clone();
+    let offer = framework.next_offer().await;
+    // The executor is this test binary; the host's C libraries come in read-only (as
+    // Spark's tests bring a JDK), the binary's directory too.
+    let exe = std::env::current_exe().unwrap();
+    let ro = |host: &str, inside: &str| v1::Volume {
+        mode: v1::volume::Mode::Ro as i32,
+        container_path: inside.into(),
+        host_path: Some(host.into()),
+        ..Default::default()
+    };
+    let mut container = images::docker_container("app:1.0");
+    container.volumes = vec![
+        ro("/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu"),
+        ro("/lib64", "/lib64"),
+        ro(exe.parent().unwrap().to_str().unwrap(), "/exe"),
+    ];
+    let program = format!("/exe/{}", exe.file_name().unwrap().to_string_lossy());
+    let executor = v1::ExecutorInfo {
+        executor_id: v1::ExecutorId {
+            value: "in-image".into(),
+        },
+        command: Some(v1::CommandInfo {
+            shell: Some(false),
+            value: Some(program.clone()),
+            arguments: [
+                program.as_str(),
+                "--ignored",
+                "--exact",
+                "executor_in_an_image_process",
+                "--nocapture",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..Default::default()
+        }),
+        container: Some(container),
+        resources: support::offer_resources(&offer, "cpus:0.1;mem:64"),
+        ..Default::default()
+    };
+    let mut task = command_task("t", &offer, "cpus:0.1;mem:32", "unused");
+    task.command = None;
+    task.executor = Some(executor);
+    framework.launch(&offer, vec![task]).await;
+    let running = framework.next_update(Duration::from_secs(120)).await;
+    assert_eq!(
+        running.state,
+        TaskState::TaskRunning as i32,
+        "{:?}",
+        running.message
+    );
+    let seen = running.message().to_string();
+    for expected in [
+        "image-file=hello from the image",
+        "image-passwd=true",
+        "sandbox=/mnt/mesos/sandbox",
+        // docker/runtime: the image's WorkingDir, for an executor as for a task.
+        "cwd=/work",
+        "image-var=from-image-env",
+        "host-work-dir=false",
+    ] {
+        assert!(seen.contains(expected), "missing '{expected}' in: {seen}");
+    }
+    let status = running.container_status.as_ref().expect("container_status");
+    assert!(status.executor_pid.is_some(), "{status:?}");
+    assert!(status.container_id.is_some(), "{status:?}");
+    assert_eq!(
+        status.network_infos[0].ip_addresses[0]
+            .ip_address
+            .as_deref(),
+        Some("127.0.0.1"),
+        "{status:?}"
+    );
+    let finished = framework.next_update(Duration::from_secs(60)).await;
+    assert_eq!(finished.state, TaskState::TaskFinished as i32);
+    // What the executor wrote at MESOS_SANDBOX is in the sandbox on the host.
+    let aid = &running.agent_id.as_ref().unwrap().value;
+    let written = work
+        .join("slaves")
+        .join(aid)
+        .join("frameworks")
+        .join(&fid)
+        .join("executors/in-image/runs/latest/from-executor");
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), seen);
+    // The executor exits; its rootfs goes.
+    assert_no_leaks(&work, &store).await;
+}
+
 /// A restarted agent recovers a running image task (its executor kept running, its overlay
 /// rootfs kept mounted) and, once it is killed, unmounts and removes its rootfs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -709,7 +1195,7 @@ async fn a_restarted_agent_recovers_a_running_image_task_and_cleans_up_after_it(
 fn image_support_requires_the_filesystem_linux_and_docker_runtime_isolators() {
     let dir = temp_dir("images-flags");
     let work = format!("--work_dir={}", dir.display());
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (
             &["--isolation=posix/cpu,posix/mem"],
             "The 'filesystem/linux' isolator must be enabled for container image support",
@@ -725,6 +1211,13 @@ fn image_support_requires_the_filesystem_linux_and_docker_runtime_isolators() {
             ],
             "The 'linux' launcher must be used for container image support",
         ),
+        (
+            &[
+                "--isolation=filesystem/linux,docker/runtime",
+                r#"--docker_config={"auths":{"reg:5000":{"auth":"user:secret-pw"}}}"#,
+            ],
+            "the 'auth' of 'reg:5000' is not base64",
+        ),
     ];
     for (extra, expected) in cases {
         let mut args = vec![
@@ -737,5 +1230,6 @@ fn image_support_requires_the_filesystem_linux_and_docker_runtime_isolators() {
         let (status, stderr) = support::run_to_exit(&args, &[]);
         assert!(!status.success(), "{extra:?} started");
         assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+        assert!(!stderr.contains("secret-pw"), "{stderr}");
     }
 }

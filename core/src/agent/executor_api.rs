@@ -358,8 +358,9 @@ pub(super) fn validate_executor_status(
 
 /// Fills `status.container_status` of an update an executor sent, as Mesos's agent does
 /// before forwarding it (`Slave::statusUpdate`, `Slave::_statusUpdate`, src/slave/slave.cpp):
-/// the container's status merged in and, when the container has no network of its own
-/// (no `network_infos`), one NetworkInfo with the agent's own IP (`self().address.ip`:
+/// the container's status merged in — with the container's own IP addresses when its
+/// containerizer reported some (a docker container on a bridge or user network) — and,
+/// when the container has no network of its own, one NetworkInfo with the agent's own IP (`self().address.ip`:
 /// here the advertised `--ip`/`--advertise_ip`), so that clients find the task's container
 /// (`task exec`, `attach`) and its address.
 ///
@@ -392,6 +393,9 @@ pub(super) fn fill_container_status(
     filled.container_id = known.container_id;
     if known.executor_pid.is_some() {
         filled.executor_pid = known.executor_pid;
+    }
+    if filled.network_infos.is_empty() && !known.network_infos.is_empty() {
+        filled.network_infos = known.network_infos;
     }
     if filled.network_infos.is_empty() {
         // IPv4 is IPAddress.protocol's default, left unset as Mesos leaves it.

@@ -192,6 +192,7 @@ impl Agent {
             limitation: None,
             recovered: false,
             recovered_times: None,
+            ip_addresses: Vec::new(),
         };
         if let Some(f) = self.frameworks.get_mut(framework_id) {
             f.executors.insert(eid, executor);
@@ -385,6 +386,23 @@ impl Agent {
         }
     }
 
+    /// The containerizer learned the container's own IP addresses (Mesos's
+    /// `ContainerStatus.network_infos` from the containerizer's `status()`).
+    pub fn executor_network(
+        &mut self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        ip_addresses: Vec<String>,
+    ) {
+        if let Some(executor) =
+            ExecutorKey::parse(framework_id, executor_id).and_then(|key| self.executor_mut(&key))
+            && executor.container_id == container_id
+        {
+            executor.ip_addresses = ip_addresses;
+        }
+    }
+
     /// The executor's process ended (or never started: `error`): its unfinished tasks fail,
     /// the master learns it exited, and the framework gets FAILURE.
     pub fn executor_exited(
@@ -524,15 +542,34 @@ impl Agent {
 
 /// What the containerizer reports of an executor's container (Mesos's
 /// `MesosContainerizerProcess::status`, src/slave/containerizer/mesos/containerizer.cpp):
-/// its id (top-level: no parent; remesos runs no nested containers) and, from the
-/// launcher, the executor's pid. No network isolator runs here, so no `network_infos`.
+/// its id (top-level: no parent), from the launcher the executor's pid, and the
+/// container's own IP addresses when it has some (a docker container off the host network,
+/// as Mesos's docker containerizer reports them); none on the host network.
 pub fn container_status(executor: &Executor) -> v1::ContainerStatus {
+    let network_infos = if executor.ip_addresses.is_empty() {
+        Vec::new()
+    } else {
+        vec![v1::NetworkInfo {
+            ip_addresses: executor
+                .ip_addresses
+                .iter()
+                .map(|ip| v1::network_info::IpAddress {
+                    protocol: ip
+                        .contains(':')
+                        .then_some(v1::network_info::Protocol::IPv6 as i32),
+                    ip_address: Some(ip.clone()),
+                })
+                .collect(),
+            ..Default::default()
+        }]
+    };
     v1::ContainerStatus {
         container_id: Some(v1::ContainerId {
             value: executor.container_id.clone(),
             parent: None,
         }),
         executor_pid: executor.pid,
+        network_infos,
         ..Default::default()
     }
 }

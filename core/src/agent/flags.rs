@@ -153,6 +153,18 @@ pub fn flags() -> Flags {
     flags
 }
 
+/// The flags as `/flags`, `/state` and GET_FLAGS show them: `--docker_config` given as
+/// JSON text holds credentials and is shown as `<redacted>` (a path is shown as given).
+fn shown_flags(loaded: &LoadedFlags) -> Vec<(String, String)> {
+    let mut flags = loaded.effective();
+    for (name, value) in &mut flags {
+        if name == "docker_config" && value.trim_start().starts_with('{') {
+            *value = "<redacted>".into();
+        }
+    }
+    flags
+}
+
 /// The containerizers' flags (Mesos's names and defaults, src/slave/flags.cpp):
 /// `--containerizers` and the docker containerizer's.
 pub fn containerizer_flags() -> Vec<Flag> {
@@ -167,8 +179,9 @@ pub fn containerizer_flags() -> Vec<Flag> {
         Flag::path("docker_socket", "The socket of dockerd").default("/var/run/docker.sock"),
         Flag::string(
             "docker_config",
-            "Docker credentials for pulls: the path (or file:// URL) of a docker config \
-             file (config.json or .dockercfg format), or its JSON text",
+            "Docker registry credentials for pulls by both containerizers (docker pull, \
+             and the mesos containerizer's registry puller): the path (or file:// URL) of a \
+             docker config file (config.json or .dockercfg format), or its JSON text",
         ),
         Flag::bool(
             "docker_kill_orphans",
@@ -589,7 +602,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
             slice_procs: None,
         },
         images,
-        flags: loaded.effective(),
+        flags: shown_flags(loaded),
         security: super::authn::Settings::from_flags(loaded)?,
         authorizer: std::sync::Arc::new(crate::security::authorizer::from_flags(
             loaded,

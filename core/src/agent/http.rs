@@ -13,6 +13,7 @@
 //! | GET_CONTAINERS | `view_containers` (the executor's user, else the framework's) | container left out |
 //! | GET_STATE, GET_TASKS, GET_EXECUTORS, GET_FRAMEWORKS, `/state` | `view_frameworks`, `view_tasks`, `view_executors` | left out |
 //! | LIST_FILES, READ_FILE, `/files/*` | `access_sandboxes` (the sandbox's owner) | 403 |
+//! | PRUNE_IMAGES | `prune_images` (ANY) | 403, nothing removed |
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -517,11 +518,67 @@ async fn operator_api(
                 Err(e) => api::error(StatusCode::SERVICE_UNAVAILABLE, e),
             }
         }
+        Some(CallType::PruneImages) => {
+            prune_images(
+                &agent,
+                &authorizer,
+                &who,
+                call.prune_images.unwrap_or_default(),
+            )
+            .await
+        }
         Some(other) => api::error(
             StatusCode::NOT_IMPLEMENTED,
             format!("Unsupported call type {}", other.as_str_name()),
         ),
         None => api::error(StatusCode::BAD_REQUEST, "Expecting 'type' to be present"),
+    }
+}
+
+/// `Http::pruneImages` (Mesos's src/slave/http.cpp): the call's `excluded_images` and
+/// `--image_gc_config`'s are kept, everything else no container uses is removed
+/// (containerizer/provisioner); 200 with an empty body. An excluded image that is not a
+/// valid docker name is a 400 and nothing is removed; without `--image_providers` there is
+/// no store and nothing to remove (200, as Mesos's containerizer without a provisioner).
+async fn prune_images(
+    agent: &AgentHandle,
+    authorizer: &Authorizer,
+    who: &Who,
+    call: v1::agent::call::PruneImages,
+) -> Response {
+    if !authorizer.is_allowed(Action::PruneImages, who.subject(), Object::Any) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let mut excluded = Vec::new();
+    for image in &call.excluded_images {
+        // Only docker images are stored here; others are ignored, as Mesos's docker store
+        // ignores them.
+        if image.r#type != v1::image::Type::Docker as i32 {
+            continue;
+        }
+        let Some(docker) = &image.docker else {
+            return api::error(
+                StatusCode::BAD_REQUEST,
+                "Expecting 'docker' to be present in a DOCKER image",
+            );
+        };
+        if let Err(e) = super::containerizer::provisioner::Reference::parse(&docker.name) {
+            return api::error(StatusCode::BAD_REQUEST, e.to_string());
+        }
+        excluded.push(docker.name.clone());
+    }
+    tracing::info!(excluded = excluded.len(), "processing PRUNE_IMAGES call");
+    let provisioner = match agent.provisioner().await {
+        Ok(Some(p)) => p,
+        Ok(None) => return StatusCode::OK.into_response(),
+        Err(_) => return gone(),
+    };
+    match tokio::task::spawn_blocking(move || provisioner.gc(true, &excluded)).await {
+        Ok(removed) => {
+            tracing::info!(removed, "PRUNE_IMAGES removed unused layers");
+            StatusCode::OK.into_response()
+        }
+        Err(e) => api::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 

@@ -300,6 +300,10 @@ pub struct Executor {
     /// A run that had ended before an agent restart: its directories' mtimes, which its
     /// garbage collection counts from (gc/).
     pub recovered_times: Option<gc::RunTimes>,
+    /// The container's own IP addresses, as its containerizer reports them (a docker
+    /// container on a BRIDGE or USER network: dockerd's answer); its status's
+    /// `network_infos`. Empty on the host network, where updates carry the agent's IP.
+    pub ip_addresses: Vec<String>,
 }
 
 #[derive(Debug)]

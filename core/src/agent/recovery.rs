@@ -490,6 +490,7 @@ impl Agent {
                     limitation: None,
                     recovered: !estate.terminated,
                     recovered_times: estate.terminated.then_some(estate.times),
+                    ip_addresses: Vec::new(),
                     info: estate.info,
                 };
                 for tstate in estate.tasks {

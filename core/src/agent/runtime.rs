@@ -72,6 +72,13 @@ pub enum Command {
         status: Option<i32>,
         error: Option<String>,
     },
+    /// The container's own IP addresses ([`ContainerEvent::Network`]).
+    ExecutorNetwork {
+        framework_id: String,
+        executor_id: String,
+        container_id: String,
+        ip_addresses: Vec<String>,
+    },
     Read(ReadFn),
     /// The work_dir's filesystem usage (0..1), measured every `--disk_watch_interval`.
     DiskUsage(Result<f64, String>),
@@ -84,6 +91,9 @@ pub enum Command {
         all: bool,
         done: oneshot::Sender<()>,
     },
+    /// The mesos containerizer's image provisioner (`None` without `--image_providers`),
+    /// for PRUNE_IMAGES: the caller prunes off the actor.
+    Provisioner(oneshot::Sender<Option<containerizer::provisioner::Provisioner>>),
 }
 
 #[derive(Clone)]
@@ -98,6 +108,15 @@ pub struct AgentHandle {
 pub struct Gone;
 
 impl AgentHandle {
+    /// The mesos containerizer's image provisioner, if images are enabled.
+    pub async fn provisioner(
+        &self,
+    ) -> Result<Option<containerizer::provisioner::Provisioner>, Gone> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Provisioner(tx)).await?;
+        rx.await.map_err(|_| Gone)
+    }
+
     /// Queues `command`, waiting while the inbox is full ([`AGENT_INBOX`]).
     pub async fn send(&self, command: Command) -> Result<(), Gone> {
         self.tx.send(command).await.map_err(|_| Gone)
@@ -151,6 +170,8 @@ struct Runtime {
     executors: HashMap<ConnId, mpsc::Sender<exec::Event>>,
     /// Runs the executors' containers (the agent's `Launch`, `Signal`, `Resize`, `Destroy`).
     containerizer: Box<dyn Containerizer>,
+    /// The mesos containerizer's provisioner (shared with it; clones share its locks).
+    provisioner: Option<containerizer::provisioner::Provisioner>,
     files: super::files::SharedFiles,
     next_conn: ConnId,
     terminated: tokio::sync::watch::Sender<bool>,
@@ -177,7 +198,12 @@ pub fn spawn(
         terminated: terminated_rx,
     };
     let backoff_factor = agent.config.registration_backoff_factor;
-    let mut containerizer = containerizer(&agent, handle.clone());
+    let provisioner = agent.config.images.clone().map(|images| {
+        let provisioner = containerizer::provisioner::Provisioner::new(images);
+        provisioner.spawn_gc();
+        provisioner
+    });
+    let mut containerizer = containerizer(&agent, handle.clone(), provisioner.clone());
     let recovered = recovered
         .into_iter()
         .map(|(framework_id, executor_id, container_id, pid)| {
@@ -208,6 +234,7 @@ pub fn spawn(
         master: None,
         executors: HashMap::new(),
         containerizer,
+        provisioner,
         files,
         next_conn: 1,
         terminated,
@@ -224,7 +251,11 @@ pub fn spawn(
 
 /// The containerizers of `--containerizers` behind Mesos's composing one, with the agent's
 /// settings, reporting to the agent's actor.
-fn containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containerizer> {
+fn containerizer(
+    agent: &Agent,
+    handle: AgentHandle,
+    provisioner: Option<containerizer::provisioner::Provisioner>,
+) -> Box<dyn Containerizer> {
     let settings = containerizer::posix::LaunchSettings {
         clear_env: agent.config.executor_environment.is_some(),
         fetch: agent.config.fetch.clone(),
@@ -234,11 +265,7 @@ fn containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containerizer> {
         isolation: agent.config.isolation.clone(),
         launcher_dir: agent.config.launcher_dir.clone(),
         executor_as_agent: false,
-        provisioner: agent.config.images.clone().map(|images| {
-            let provisioner = containerizer::provisioner::Provisioner::new(images);
-            provisioner.spawn_gc();
-            provisioner
-        }),
+        provisioner,
     };
     let report: containerizer::Reporter = std::sync::Arc::new(move |event| {
         handle.notify(match event {
@@ -252,6 +279,17 @@ fn containerizer(agent: &Agent, handle: AgentHandle) -> Box<dyn Containerizer> {
                 executor_id,
                 container_id,
                 pid,
+            },
+            ContainerEvent::Network {
+                framework_id,
+                executor_id,
+                container_id,
+                ip_addresses,
+            } => Command::ExecutorNetwork {
+                framework_id,
+                executor_id,
+                container_id,
+                ip_addresses,
             },
             ContainerEvent::Exited {
                 framework_id,
@@ -613,6 +651,20 @@ impl Runtime {
                 );
             }
             Command::Read(f) => f(&self.agent),
+            Command::ExecutorNetwork {
+                framework_id,
+                executor_id,
+                container_id,
+                ip_addresses,
+            } => self.agent.executor_network(
+                &framework_id,
+                &executor_id,
+                &container_id,
+                ip_addresses,
+            ),
+            Command::Provisioner(reply) => {
+                let _ = reply.send(self.provisioner.clone());
+            }
             Command::DiskUsage(usage) => self.agent.check_disk_usage(t, usage),
             Command::GcRemoved(results) => self.agent.gc_removed(results),
             Command::Shutdown { all, done } => {

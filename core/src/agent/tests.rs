@@ -1007,6 +1007,31 @@ fn executor_updates_carry_the_container_id_and_the_agent_ip() {
     );
 }
 
+/// Mesos's docker containerizer `status()` reports the container's own IP (a BRIDGE or USER
+/// network, from dockerd's `NetworkSettings`): a custom executor's updates carry it instead
+/// of the agent's IP; an IP the executor put in itself is kept.
+#[test]
+fn a_containers_own_ip_replaces_the_agent_ip_in_executor_updates() {
+    let mut h = H::new();
+    h.run("t1");
+    let container = h.agent.frameworks["F"].executors["t1"].container_id.clone();
+    h.agent.executor_started("F", "t1", &container, 4242);
+    h.agent
+        .executor_network("F", "t1", "other-container", vec!["192.0.2.9".into()]);
+    h.agent
+        .executor_network("F", "t1", &container, vec!["172.17.0.5".into()]);
+    h.subscribe("t1", 7);
+    h.effects.clear();
+    h.update("t1", "t1", v1::TaskState::TaskRunning);
+    let statuses = forwarded_statuses(h.master_messages());
+    let ips: Vec<_> = statuses[0].container_status.as_ref().unwrap().network_infos[0]
+        .ip_addresses
+        .iter()
+        .map(|a| a.ip_address.clone().unwrap())
+        .collect();
+    assert_eq!(ips, ["172.17.0.5"]);
+}
+
 /// Updates the agent makes up itself carry no container status: for a task the executor
 /// never got, or after its container is gone (`Slave::statusUpdate`: queued tasks and
 /// agent-sourced DROPPED/LOST skip the containerizer; `status()` of a destroyed container

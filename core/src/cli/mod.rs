@@ -4,6 +4,7 @@ mod agent;
 mod execute;
 mod executor;
 mod fetcher;
+mod launch;
 mod local;
 mod logrotate;
 mod master;
@@ -45,6 +46,7 @@ pub fn main() -> ExitCode {
         // Started by the agent only, so not in the usage.
         "fetcher" => fetcher::main(rest),
         "logrotate-logger" => logrotate::main(rest),
+        "launch" => launch::main(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

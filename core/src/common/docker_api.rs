@@ -50,6 +50,8 @@ pub struct ContainerState {
     /// The addresses of its networks (`NetworkSettings.Networks.*.IPAddress`), the empty
     /// ones (host network) left out.
     pub ip_addresses: Vec<String>,
+    /// `State.Pid`: the container's init process on the host, while it runs.
+    pub pid: Option<u32>,
 }
 
 /// The Engine API on one socket.
@@ -185,6 +187,10 @@ impl Engine {
             running: state["Running"].as_bool().unwrap_or(false),
             oom_killed: state["OOMKilled"].as_bool().unwrap_or(false),
             ip_addresses,
+            pid: state["Pid"]
+                .as_u64()
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|p| *p > 0),
         }))
     }
 
@@ -307,6 +313,7 @@ mod tests {
                 running: true,
                 oom_killed: false,
                 ip_addresses: vec!["172.17.0.2".into()],
+                pid: None,
             }
         );
         assert_eq!(

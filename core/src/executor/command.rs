@@ -888,15 +888,30 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                 }
                 Effect::Exit(code) => return code,
                 Effect::Check(request) => {
-                    // Docker mode: a COMMAND check runs in the task's container.
-                    let probe = match (&docker, request.probe) {
-                        (Some(docker), checks::checker::Probe::Command(spec)) => {
-                            checks::checker::Probe::Command(docker.exec_spec(spec))
-                        }
-                        (_, probe) => probe,
+                    // Docker mode: a COMMAND check runs in the task's container; HTTP and
+                    // TCP checks connect from its network namespace.
+                    let (probe, netns) = match (&docker, request.probe) {
+                        (Some(docker), checks::checker::Probe::Command(spec)) => (
+                            checks::checker::Probe::Command(docker.exec_spec(spec)),
+                            None,
+                        ),
+                        (Some(docker), probe) => (probe, Some(docker.clone())),
+                        (None, probe) => (probe, None),
                     };
                     probes.spawn(async move {
-                        let outcome = checks::runner::run(probe, request.timeout).await;
+                        let outcome = match netns {
+                            Some(docker) => match docker.pid().await {
+                                Some(pid) => {
+                                    checks::runner::run_in_network_of(pid, probe, request.timeout)
+                                        .await
+                                }
+                                None => Outcome::Failed(format!(
+                                    "the container {} is not running",
+                                    docker.container
+                                )),
+                            },
+                            None => checks::runner::run(probe, request.timeout).await,
+                        };
                         (request.role, request.attempt, outcome)
                     });
                 }

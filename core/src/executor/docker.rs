@@ -14,6 +14,9 @@
 //! reaped  ──► `docker run`'s exit status is the container's; `State.OOMKilled` makes it
 //!             TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY
 //! COMMAND check ──► `docker exec mesos-<container id> <command>` (Mesos's docker executor)
+//! HTTP/TCP check ──► from the container's network namespace: `/proc/<State.Pid>/ns/net`,
+//!             entered by a thread of the probe's own (checks/runner.rs), so `127.0.0.1`
+//!             and the check's port are the container's, on BRIDGE and USER networks alike
 //! ```
 //!
 //! Values of the container's environment reach it through the `docker` process's own
@@ -194,6 +197,15 @@ impl DockerRun {
             cwd: None,
             user: None,
             rootfs: None,
+        }
+    }
+
+    /// The container's init process on the host (`State.Pid`), while it runs: HTTP and TCP
+    /// checks are made from its network namespace.
+    pub async fn pid(&self) -> Option<u32> {
+        match self.engine().container(&self.container).await {
+            Ok(Some(state)) => state.pid,
+            _ => None,
         }
     }
 

@@ -181,10 +181,12 @@ pub enum Action {
     KillStandaloneContainer,
     WaitStandaloneContainer,
     RemoveStandaloneContainer,
+    /// The agent's PRUNE_IMAGES call (object ANY, as Mesos's `PRUNE_IMAGES` approver).
+    PruneImages,
 }
 
 impl Action {
-    const ALL: [Action; 42] = [
+    const ALL: [Action; 43] = [
         Action::RegisterFramework,
         Action::RunTask,
         Action::TeardownFramework,
@@ -227,6 +229,7 @@ impl Action {
         Action::KillStandaloneContainer,
         Action::WaitStandaloneContainer,
         Action::RemoveStandaloneContainer,
+        Action::PruneImages,
     ];
 
     /// Whether the object is a role, with Mesos's hierarchical (`a/%`) matching.
@@ -299,6 +302,7 @@ impl Action {
             Action::KillStandaloneContainer => pairs!(kill_standalone_containers, users),
             Action::WaitStandaloneContainer => pairs!(wait_standalone_containers, users),
             Action::RemoveStandaloneContainer => pairs!(remove_standalone_containers, users),
+            Action::PruneImages => pairs!(prune_images, images),
         }
     }
 }

@@ -157,14 +157,48 @@ pub struct Registry {
     pub storage: PathBuf,
     /// Prefixes this test's repositories (a shared registry serves several tests).
     prefix: String,
+    /// `Authorization` sent with pushes (a registry with `auth: htpasswd`).
+    auth: Option<String>,
 }
+
+/// The account of [`Registry::start_with_htpasswd`]: user, password, and the password's
+/// bcrypt hash (cost 4, made once with python3's `crypt.crypt(password,
+/// crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))`; `htpasswd -nbB -C 4` makes an
+/// equivalent one) — a constant, so the test needs neither apache2-utils nor a bcrypt module.
+pub const REGISTRY_USER: &str = "remesos";
+pub const REGISTRY_PASSWORD: &str = "pw-5c1d9e0b7a";
+const REGISTRY_PASSWORD_BCRYPT: &str =
+    "$2b$04$18KJpPiPQW.kNtLsL5W8iOK9SGTC9UPY1Dx7TTy66ggqZfuK5pdle";
 
 impl Registry {
     /// tests/run.sh's registry (`REMESOS_REGISTRY`, `REMESOS_REGISTRY_STORAGE`), else one
     /// started here and stopped when dropped.
     pub async fn start(dir: &Path) -> Registry {
+        Self::start_inner(dir, None).await
+    }
+
+    /// A registry of its own (own port and storage) that answers only [`REGISTRY_USER`]
+    /// with [`REGISTRY_PASSWORD`] (`auth: htpasswd`, HTTP Basic); pushes authenticate.
+    pub async fn start_with_htpasswd(dir: &Path) -> Registry {
+        let htpasswd = dir.join("htpasswd");
+        std::fs::write(
+            &htpasswd,
+            format!("{REGISTRY_USER}:{REGISTRY_PASSWORD_BCRYPT}\n"),
+        )
+        .unwrap();
+        Self::start_inner(dir, Some(&htpasswd)).await
+    }
+
+    async fn start_inner(dir: &Path, htpasswd: Option<&Path>) -> Registry {
         let prefix = format!("t{}", free_port());
-        if let (Ok(addr), Ok(storage)) = (
+        let auth = htpasswd.map(|_| {
+            format!(
+                "Basic {}",
+                base64(format!("{REGISTRY_USER}:{REGISTRY_PASSWORD}").as_bytes())
+            )
+        });
+        if let (None, Ok(addr), Ok(storage)) = (
+            htpasswd,
             std::env::var("REMESOS_REGISTRY"),
             std::env::var("REMESOS_REGISTRY_STORAGE"),
         ) {
@@ -178,6 +212,7 @@ impl Registry {
                 addr,
                 storage: storage.into(),
                 prefix,
+                auth: None,
             };
         }
         let port = free_port();
@@ -185,10 +220,16 @@ impl Registry {
         let storage = dir.join("registry-storage");
         std::fs::create_dir_all(&storage).unwrap();
         let config = dir.join("registry.yml");
+        let auth_section = htpasswd.map_or(String::new(), |path| {
+            format!(
+                "auth:\n  htpasswd:\n    realm: remesos-test\n    path: {}\n",
+                path.display()
+            )
+        });
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth_section}",
                 storage.display()
             ),
         )
@@ -204,7 +245,8 @@ impl Registry {
         );
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
-            if http(&addr, "GET", "/v2/", &[], b"").0 == 200 {
+            // 401 is a registry with auth that answers.
+            if matches!(http(&addr, "GET", "/v2/", &[], b"").0, 200 | 401) {
                 break;
             }
             assert!(
@@ -218,7 +260,17 @@ impl Registry {
             addr,
             storage,
             prefix,
+            auth,
         }
+    }
+
+    /// The push's headers: `extra`, and `Authorization` when the registry wants it.
+    fn headers<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut headers = extra.to_vec();
+        if let Some(auth) = &self.auth {
+            headers.push(("Authorization", auth));
+        }
+        headers
     }
 
     /// The repository name `name` is pushed under (and pulled as).
@@ -233,7 +285,7 @@ impl Registry {
             &self.addr,
             "POST",
             &format!("/v2/{name}/blobs/uploads/"),
-            &[],
+            &self.headers(&[]),
             b"",
         );
         assert_eq!(status, 202, "start upload");
@@ -247,7 +299,7 @@ impl Registry {
             &self.addr,
             "PUT",
             &format!("{path}{separator}digest={digest}"),
-            &[("Content-Type", "application/octet-stream")],
+            &self.headers(&[("Content-Type", "application/octet-stream")]),
             data,
         );
         assert_eq!(
@@ -296,10 +348,10 @@ impl Registry {
             &self.addr,
             "PUT",
             &format!("/v2/{}/manifests/{tag}", self.name(name)),
-            &[(
+            &self.headers(&[(
                 "Content-Type",
                 "application/vnd.docker.distribution.manifest.v2+json",
-            )],
+            )]),
             manifest.as_bytes(),
         );
         assert_eq!(
@@ -324,6 +376,12 @@ impl Registry {
         bytes[last] ^= 0xff;
         std::fs::write(&data, bytes).unwrap();
     }
+}
+
+/// Standard base64 with padding (for `Authorization: Basic` and docker config `auth`).
+pub fn base64(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 pub fn header(headers: &[(String, String)], name: &str) -> Option<String> {

@@ -150,10 +150,9 @@ impl Settings {
 
 /// `--docker_config`: a path (or `file://` URL) of a docker config file, or its JSON text,
 /// in either of docker's formats (`config.json` with `auths`, or the old `.dockercfg`
-/// mapping registries to credentials); written as `config.json` under `dir` for the CLI.
-pub fn write_config(value: &str, dir: &Path) -> Result<PathBuf, String> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+/// mapping registries to credentials), as Mesos's `docker::spec::parseAuthConfig` reads it;
+/// returned in the `config.json` form. Errors name no part of the text: it holds credentials.
+pub fn read_config(value: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let text = if value.trim_start().starts_with('{') {
         value.to_string()
     } else {
@@ -161,17 +160,27 @@ pub fn write_config(value: &str, dir: &Path) -> Result<PathBuf, String> {
         std::fs::read_to_string(path)
             .map_err(|e| format!("failed to read --docker_config '{path}': {e}"))?
     };
-    // The error names no part of the text: it holds credentials.
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|_| "--docker_config is not a JSON object".to_string())?;
     let serde_json::Value::Object(map) = json else {
         return Err("--docker_config is not a JSON object".into());
     };
-    let config = if map.contains_key("auths") || map.contains_key("credsStore") {
-        serde_json::Value::Object(map)
-    } else {
-        serde_json::json!({ "auths": map })
-    };
+    if map.contains_key("auths") || map.contains_key("credsStore") {
+        if map.get("auths").is_some_and(|a| !a.is_object()) {
+            return Err("--docker_config: 'auths' is not a JSON object".into());
+        }
+        return Ok(map);
+    }
+    let mut config = serde_json::Map::new();
+    config.insert("auths".into(), serde_json::Value::Object(map));
+    Ok(config)
+}
+
+/// Writes `--docker_config` ([`read_config`]) as `config.json` under `dir` for the CLI.
+pub fn write_config(value: &str, dir: &Path) -> Result<PathBuf, String> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let config = serde_json::Value::Object(read_config(value)?);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -553,6 +562,19 @@ impl Containerizer for Docker {
 
     fn recover(&mut self, recovered: Vec<Recovered>) {
         let known: HashSet<String> = recovered.iter().map(|r| r.container_id.clone()).collect();
+        for r in &recovered {
+            let ids = (
+                r.framework_id.clone(),
+                r.executor_id.clone(),
+                r.container_id.clone(),
+            );
+            tokio::spawn(report_network(
+                self.settings.clone(),
+                self.report.clone(),
+                ids,
+                false,
+            ));
+        }
         self.containers.extend(known.iter().cloned());
         self.posix.recover(recovered);
         if self.settings.kill_orphans {
@@ -645,9 +667,21 @@ async fn launch_container(
 ) {
     match prepare(&settings, &launch_settings, &launch).await {
         Ok(command) => {
+            // A custom executor's updates carry its container's IP (the docker executor
+            // of a command task puts it in its own updates).
+            let custom = launch.task.is_none().then(|| {
+                (
+                    launch.framework_id.clone(),
+                    launch.executor_id.clone(),
+                    launch.container_id.clone(),
+                )
+            });
             let mut launch = launch;
             launch.command = command;
-            posix::launch_executor(report, launch, launch_settings).await;
+            posix::launch_executor(report.clone(), launch, launch_settings).await;
+            if let Some(ids) = custom {
+                tokio::spawn(report_network(settings, report, ids, true));
+            }
         }
         Err(error) => {
             let error = format!("Failed to launch container: {error}");
@@ -660,6 +694,43 @@ async fn launch_container(
                 status: None,
                 error: Some(error),
             });
+        }
+    }
+}
+
+/// How long a custom executor's container may take to start before its IP is given up on
+/// (its updates then carry the agent's IP, as for the host network).
+const NETWORK_START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Reports the container's own IP addresses, asked of dockerd once it runs (`wait_start`)
+/// — Mesos's docker containerizer `status()` with the container's `NetworkSettings`. A
+/// container on the host network has none, and nothing is reported.
+async fn report_network(
+    settings: Arc<Settings>,
+    report: Reporter,
+    (framework_id, executor_id, container_id): (String, String, String),
+    wait_start: bool,
+) {
+    let engine = Engine::new(&settings.socket);
+    let name = container_name(&container_id);
+    if wait_start
+        && !matches!(
+            tokio::time::timeout(NETWORK_START_TIMEOUT, engine.wait_start(&name)).await,
+            Ok(Ok(()))
+        )
+    {
+        return;
+    }
+    match engine.container(&name).await {
+        Ok(Some(state)) if !state.ip_addresses.is_empty() => report(ContainerEvent::Network {
+            framework_id,
+            executor_id,
+            container_id,
+            ip_addresses: state.ip_addresses,
+        }),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(%container_id, error = %e, "cannot ask dockerd for the container's IP")
         }
     }
 }

@@ -47,6 +47,13 @@ pub enum ContainerEvent {
         container_id: String,
         pid: u32,
     },
+    /// The container's own IP addresses (a docker container off the host network).
+    Network {
+        framework_id: String,
+        executor_id: String,
+        container_id: String,
+        ip_addresses: Vec<String>,
+    },
     /// The executor ended with `status` (a raw wait status; `None` when unknown, e.g. a
     /// recovered executor that is not the agent's child), or its container could not be
     /// launched (`error`: the text its tasks fail with).

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use remesos_proto::v1;
+
 use super::{ContainerEvent, Containerizer, Limitation, Recovered, Reporter};
 use crate::agent::isolator::Limits;
 use crate::agent::recovery::checkpoint;
@@ -318,14 +320,22 @@ async fn prepare_and_spawn(
     let mut creds = creds;
     let mut mounts = None;
     if let Some(image) = super::linux::image_of(launch.container.as_ref()) {
-        // Mesos's `--rootfs` model (containerizer/linux.rs): the executor runs as root on
-        // the host filesystem and starts the task inside the provisioned rootfs as its user.
+        // A command task: Mesos's `--rootfs` model (containerizer/linux.rs): the command
+        // executor runs as root on the host filesystem and starts the task inside the
+        // provisioned rootfs as its user. A custom executor: it runs inside the rootfs
+        // itself, entered by `remesos launch` (cli/launch.rs, Mesos's `mesos-containerizer
+        // launch`), which becomes the executor.
         let provisioner = settings
             .provisioner
             .as_ref()
             .ok_or_else(|| super::provisioner::ProvisionError::NoProvider.to_string())?;
-        let Some(task_command) = &launch.task_command else {
-            return Err("Container images are supported for command tasks only: custom executors in an image are not implemented by remesos yet".into());
+        let helper = settings.launcher_dir.join("remesos");
+        let (inner, bound) = match &launch.task_command {
+            Some(task_command) => (
+                task_command.clone(),
+                PathBuf::from(command.value.as_deref().unwrap_or_default()),
+            ),
+            None => (command.clone(), helper.clone()),
         };
         let provisioned = provisioner
             .provision(&launch.container_id, image)
@@ -335,13 +345,29 @@ async fn prepare_and_spawn(
         let prepared = super::linux::prepare(
             sandbox,
             &container,
-            task_command,
+            &inner,
             launch.user.as_deref(),
             &provisioned,
             provisioner.settings(),
-            Path::new(command.value.as_deref().unwrap_or_default()),
+            &bound,
         )?;
-        command.arguments.extend(prepared.flags);
+        if launch.task_command.is_some() {
+            command.arguments.extend(prepared.flags);
+        } else {
+            let helper_text = helper.display().to_string();
+            let mut arguments = vec![helper_text.clone(), "launch".to_string()];
+            arguments.extend(prepared.flags);
+            arguments.push(format!(
+                "--command={}",
+                remesos_proto::json::to_value(&command)
+            ));
+            command = v1::CommandInfo {
+                shell: Some(false),
+                value: Some(helper_text),
+                arguments,
+                ..Default::default()
+            };
+        }
         environment.retain(|(k, _)| !prepared.environment.iter().any(|(o, _)| o == k));
         environment.extend(prepared.environment);
         creds = None;

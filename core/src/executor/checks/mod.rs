@@ -33,7 +33,10 @@
 //! Differences from Mesos:
 //! - HTTP and TCP probes are made by the executor itself (hyper, tokio) rather than by
 //!   `curl` and `mesos-tcp-connect` child processes; the outcome is the same (the final
-//!   status code after redirects; whether the connection was accepted).
+//!   status code after redirects; whether the connection was accepted). For a docker task
+//!   they are made from the container's network namespace, as Mesos's docker executor has
+//!   them made ([`runner::run_in_network_of`]: a thread of the probe's own enters
+//!   `/proc/<container pid>/ns/net`), so `127.0.0.1` is the container's.
 //! - A COMMAND check runs as the task's user with the task's environment (the check's own
 //!   `environment` over it) in the task's working directory; the check's
 //!   `CommandInfo.user` is ignored (Mesos runs it as the executor, which Mesos starts as

@@ -138,32 +138,103 @@ async fn command(spec: &LaunchSpec, timeout: Option<Duration>) -> Outcome {
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
-/// The one client of this process's HTTP probes (connections are not kept: a probe must
-/// see the server as a new client would).
+/// An HTTP probe client (connections are not kept: a probe must see the server as a new
+/// client would).
+fn new_client() -> Result<HttpsClient, String> {
+    let tls = crate::security::tls::unverified_client_config().map_err(|e| format!("TLS: {e}"))?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(connector))
+}
+
+/// The one client of this process's HTTP probes made in its own network namespace.
 fn client() -> Result<&'static HttpsClient, String> {
     static CLIENT: OnceLock<Result<HttpsClient, String>> = OnceLock::new();
     CLIENT
-        .get_or_init(|| {
-            let tls = crate::security::tls::unverified_client_config()
-                .map_err(|e| format!("TLS: {e}"))?;
-            let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls)
-                .https_or_http()
-                .enable_http1()
-                .build();
-            Ok(Client::builder(TokioExecutor::new())
-                .pool_max_idle_per_host(0)
-                .build(connector))
-        })
+        .get_or_init(new_client)
         .as_ref()
         .map_err(Clone::clone)
 }
 
 async fn http(url: &str) -> Outcome {
-    let client = match client() {
-        Ok(client) => client,
-        Err(e) => return Outcome::Failed(e),
+    match client() {
+        Ok(client) => http_with(client, url).await,
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+/// Performs an HTTP or TCP `probe` from inside the network namespace of the process `pid`
+/// (a docker container's init, Mesos's docker executor passes its pid to the checker with
+/// `namespaces = {"net"}`), so that `127.0.0.1` is the container's loopback. The probe runs
+/// on a thread of its own that `setns`es into `/proc/<pid>/ns/net` and drives it on a
+/// runtime of its own, with a client of its own; the thread ends with the probe, so no
+/// other work of this process ever runs in the container's network. When the process
+/// shares this process's network namespace (the host network), the probe runs as usual.
+/// COMMAND probes are not for here (docker mode runs them with `docker exec`).
+pub async fn run_in_network_of(pid: u32, probe: Probe, timeout: Option<Duration>) -> Outcome {
+    use std::os::unix::fs::MetadataExt;
+    let path = format!("/proc/{pid}/ns/net");
+    let namespace = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(e) => {
+            return Outcome::Failed(format!(
+                "cannot open the container's network namespace '{path}': {e}"
+            ));
+        }
     };
+    let same = match (namespace.metadata(), std::fs::metadata("/proc/self/ns/net")) {
+        (Ok(theirs), Ok(ours)) => theirs.ino() == ours.ino() && theirs.dev() == ours.dev(),
+        _ => false,
+    };
+    if same || matches!(probe, Probe::Command(_)) {
+        return run(probe, timeout).await;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("check-netns".into())
+        .spawn(move || {
+            let outcome = (|| {
+                use std::os::fd::AsFd;
+                rustix::thread::move_into_link_name_space(
+                    namespace.as_fd(),
+                    Some(rustix::thread::LinkNameSpaceType::Network),
+                )
+                .map_err(|e| format!("cannot enter the container's network namespace: {e}"))?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(runtime.block_on(async move {
+                    match probe {
+                        Probe::Http { url } => match new_client() {
+                            Ok(client) => {
+                                let limit = |t| {
+                                    format!("HTTP request timed out after {}", format_duration(t))
+                                };
+                                within(timeout, limit, http_with(&client, &url)).await
+                            }
+                            Err(e) => Outcome::Failed(e),
+                        },
+                        other => run(other, timeout).await,
+                    }
+                }))
+            })()
+            .unwrap_or_else(Outcome::Failed);
+            let _ = tx.send(outcome);
+        });
+    if let Err(e) = spawned {
+        return Outcome::Failed(format!("cannot start the probe's thread: {e}"));
+    }
+    rx.await
+        .unwrap_or_else(|_| Outcome::Failed("the probe's thread ended without an outcome".into()))
+}
+
+async fn http_with(client: &HttpsClient, url: &str) -> Outcome {
     let mut uri: http::Uri = match url.parse() {
         Ok(uri) => uri,
         Err(e) => return Outcome::Failed(format!("Invalid URL '{url}': {e}")),

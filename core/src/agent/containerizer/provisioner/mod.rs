@@ -21,9 +21,15 @@
 //! - A container's rootfs is destroyed when its executor exits ([`Provisioner::destroy`]:
 //!   the overlay unmounted, its directories removed); after an agent restart
 //!   [`Provisioner::recover`] destroys those of containers that are gone.
-//! - Image GC ([`Provisioner::gc`]): layers no live container uses are removed when the
-//!   store's disk is fuller than `--image_gc_config`'s `image_disk_headroom` allows (Mesos's
-//!   automatic image GC, src/slave/containerizer/mesos/provisioner/docker/store.cpp `prune`).
+//! - Image GC ([`Provisioner::gc`], Mesos's docker/store.cpp `prune`): every layer that no
+//!   provisioned container and no excluded image uses is removed, and the images that lost
+//!   a layer are forgotten (pulled again when next asked for) — so a layer shared with a
+//!   running container's image stays. It
+//!   runs every `image_disk_watch_interval` when the store's disk has less free space than
+//!   `--image_gc_config`'s `image_disk_headroom` (Mesos's automatic image GC), and on the
+//!   operator's `PRUNE_IMAGES` call (agent/http.rs), whose `excluded_images` add to the
+//!   flag's. A GC waits for provisioning in progress and holds new provisioning back while
+//!   it runs, so a layer just pulled for a container is never taken from under it.
 //! - Only `Image.type = DOCKER`: `APPC` fails the launch with Mesos's "Unsupported container
 //!   image type" (no appc store here).
 
@@ -39,6 +45,7 @@ use std::time::Duration;
 use remesos_proto::v1;
 
 pub use backend::Backend;
+pub use puller::Credentials;
 pub use store::ImageConfig;
 
 /// Why an image could not be provisioned: the text the container's tasks fail with.
@@ -94,6 +101,8 @@ pub struct ImageSettings {
     pub sandbox_directory: PathBuf,
     /// A registry read receiving nothing this long fails (`--fetcher_stall_timeout`).
     pub stall_timeout: Duration,
+    /// Registry credentials (`--docker_config`, shared with the docker containerizer).
+    pub credentials: Credentials,
     /// The most one image's layers may take, compressed and unpacked each.
     pub max_image_bytes: u64,
     pub gc: Option<GcConfig>,
@@ -195,6 +204,10 @@ impl ImageSettings {
             stall_timeout: loaded
                 .get_duration("fetcher_stall_timeout")
                 .unwrap_or(Duration::from_secs(60)),
+            credentials: match loaded.get_str("docker_config") {
+                Some(value) => Credentials::from_config(&super::docker::read_config(value)?)?,
+                None => Credentials::default(),
+            },
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
             gc,
             host_path_creation: loaded
@@ -404,6 +417,9 @@ pub struct Provisioned {
 pub struct Provisioner {
     settings: Arc<ImageSettings>,
     store: store::Store,
+    /// Provisioning (pull + rootfs + the container's `layers` record) holds it shared; GC
+    /// holds it exclusively. Shared by clones.
+    gc_lock: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl std::fmt::Debug for Provisioner {
@@ -420,6 +436,7 @@ impl Provisioner {
         Provisioner {
             store: store::Store::new(settings.clone()),
             settings,
+            gc_lock: Arc::default(),
         }
     }
 
@@ -457,6 +474,7 @@ impl Provisioner {
             Err(_) => return Err(ProvisionError::UnsupportedType(image.r#type.to_string())),
         };
         let reference = Reference::parse(&docker.name)?;
+        let _provisioning = self.gc_lock.read().await;
         let cached = image.cached.unwrap_or(true);
         let pulled = self.store.get(&reference, cached).await?;
         let dir = self.container_dir(container_id);
@@ -507,19 +525,24 @@ impl Provisioner {
         }
     }
 
-    /// Removes stored layers that no provisioned container and no excluded image uses when
-    /// the store's disk has less free space than the headroom; returns how many went.
-    pub fn gc(&self, force: bool) -> usize {
-        let Some(gc) = &self.settings.gc else {
-            if !force {
-                return 0;
+    /// Removes stored images and the layers that no provisioned container and no excluded
+    /// image (`--image_gc_config`'s and `excluded`) uses — when `force` (PRUNE_IMAGES), or
+    /// when the store's disk has less free space than the headroom. Returns how many layers
+    /// went. Blocking: call it off the async threads.
+    pub fn gc(&self, force: bool, excluded: &[String]) -> usize {
+        let mut all: Vec<String> = excluded.to_vec();
+        match &self.settings.gc {
+            Some(gc) => {
+                if !force && !store::disk_short(&self.settings.store_dir, gc.image_disk_headroom) {
+                    return 0;
+                }
+                all.extend(gc.excluded_images.iter().cloned());
             }
-            return self.store.prune(&self.layers_in_use(), &[]);
-        };
-        if !force && !store::disk_short(&self.settings.store_dir, gc.image_disk_headroom) {
-            return 0;
+            None if !force => return 0,
+            None => {}
         }
-        self.store.prune(&self.layers_in_use(), &gc.excluded_images)
+        let _exclusive = self.gc_lock.blocking_write();
+        self.store.prune(&self.layers_in_use(), &all)
     }
 
     /// The layers the provisioned containers use (each container records its own).
@@ -548,7 +571,7 @@ impl Provisioner {
             loop {
                 tokio::time::sleep(gc.image_disk_watch_interval).await;
                 let this = this.clone();
-                let removed = tokio::task::spawn_blocking(move || this.gc(false))
+                let removed = tokio::task::spawn_blocking(move || this.gc(false, &[]))
                     .await
                     .unwrap_or(0);
                 if removed > 0 {

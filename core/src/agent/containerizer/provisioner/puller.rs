@@ -5,7 +5,13 @@
 //!   schema 2 or OCI; a manifest list or index resolves to this machine's platform), the config
 //!   blob and the layer blobs, each verified against its sha256 digest and bounded in size.
 //!   A registry that answers 401 with `WWW-Authenticate: Bearer realm=…,service=…,scope=…`
-//!   gets an anonymous token request to its realm, as Docker's and Mesos's clients do. Every
+//!   gets a token request to its realm, as Docker's and Mesos's clients do. Credentials
+//!   come from `--docker_config` ([`Credentials`], Mesos's `getAuthHeaderBasic` in
+//!   src/uri/fetchers/docker.cpp): the `auth` of the entry whose key names the registry's
+//!   `host[:port]` goes as `Authorization: Basic` on every request to that registry and on
+//!   its token request; without one both are anonymous. A refusal (401) fails the pull with
+//!   a message that says whether credentials were sent. Credentials are never logged and
+//!   never sent to another host (a redirect to blob storage goes without them). Every
 //!   read that receives nothing for `--fetcher_stall_timeout` fails. A registry named in the
 //!   image (`host:port/name`) is used over https (plain http on loopback). On Docker Hub, a name
 //!   without `/` is looked up under `library/`, as Mesos does.
@@ -57,6 +63,71 @@ pub struct Manifest {
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
+/// Registry credentials from `--docker_config`: registry `host[:port]` → the base64
+/// `user:password` of its `auth`. Its `Debug` shows the registries only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials(Vec<(String, String)>);
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(registry, _)| registry))
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// From `--docker_config` in config.json form ([`super::super::docker::read_config`]).
+    /// An `auth` that is not base64 stops the agent (it would be sent as a header); entries
+    /// without `auth` (credential helpers, `credsStore`) are ignored, as Mesos does.
+    pub fn from_config(
+        config: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Credentials, String> {
+        let mut out = Vec::new();
+        let auths = config.get("auths").and_then(|a| a.as_object());
+        for (key, entry) in auths.into_iter().flatten() {
+            let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) else {
+                continue;
+            };
+            let registry = registry_of_key(key);
+            if auth.is_empty()
+                || auth.len() > 4096
+                || !auth
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+            {
+                return Err(format!(
+                    "--docker_config: the 'auth' of '{registry}' is not base64 'user:password'"
+                ));
+            }
+            out.push((registry.to_string(), auth.to_string()));
+        }
+        Ok(Credentials(out))
+    }
+
+    /// The `auth` for a registry at `authority` (`host[:port]`): the entry whose key names
+    /// it, or for Docker Hub any key naming docker.io (Mesos's rule).
+    fn for_registry(&self, authority: &str) -> Option<&str> {
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        self.0
+            .iter()
+            .find(|(key, _)| {
+                key == authority || (host.contains("docker.io") && key.contains("docker.io"))
+            })
+            .map(|(_, auth)| auth.as_str())
+    }
+}
+
+/// A config key (`https://index.docker.io/v1/`, `localhost:5000`) → its `host[:port]`, as
+/// Mesos's `spec::parseAuthUrl`.
+fn registry_of_key(key: &str) -> &str {
+    let rest = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+        .unwrap_or(key);
+    rest.split('/').next().unwrap_or(rest)
+}
+
 pub enum Puller {
     Registry {
         client: Box<HttpClient>,
@@ -67,6 +138,8 @@ pub enum Puller {
         stall: Duration,
         /// A bearer token once the registry asked for one.
         token: std::sync::Mutex<Option<String>>,
+        /// The registry's `auth` from `--docker_config` (base64 `user:password`).
+        basic: Option<String>,
     },
     Local {
         archive: PathBuf,
@@ -130,7 +203,6 @@ impl Puller {
                     .build();
                 Ok(Puller::Registry {
                     client: Box::new(Client::builder(TokioExecutor::new()).build(connector)),
-                    base,
                     repository,
                     reference: reference
                         .digest
@@ -139,6 +211,11 @@ impl Puller {
                     pinned: reference.digest.clone(),
                     stall: settings.stall_timeout,
                     token: std::sync::Mutex::new(None),
+                    basic: base
+                        .authority()
+                        .and_then(|a| settings.credentials.for_registry(a.as_str()))
+                        .map(str::to_string),
+                    base,
                 })
             }
         }
@@ -342,6 +419,7 @@ impl Puller {
             base,
             stall,
             token,
+            basic,
             ..
         } = self
         else {
@@ -358,10 +436,11 @@ impl Puller {
                 .header(hyper::header::USER_AGENT, "remesos-provisioner")
                 .header(hyper::header::ACCEPT, accept);
             let same_host = current.authority() == origin.authority();
-            if same_host
-                && let Some(token) = token.lock().unwrap_or_else(|p| p.into_inner()).clone()
-            {
+            let bearer = token.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if same_host && let Some(token) = bearer {
                 request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+            } else if same_host && let Some(basic) = basic {
+                request = request.header(hyper::header::AUTHORIZATION, format!("Basic {basic}"));
             }
             let request = request.body(Empty::new()).map_err(|e| e.to_string())?;
             let response = tokio::time::timeout(*stall, client.request(request))
@@ -382,9 +461,15 @@ impl Puller {
                 let Some(challenge) =
                     challenge.filter(|c| c.to_ascii_lowercase().starts_with("bearer"))
                 else {
-                    return Err(format!(
-                        "the registry {base} refused '{path}' (401 Unauthorized) and offers no bearer token"
-                    ));
+                    return Err(if basic.is_some() {
+                        format!(
+                            "the registry {base} refused the credentials --docker_config holds for it (401 Unauthorized on '{path}')"
+                        )
+                    } else {
+                        format!(
+                            "the registry {base} refused '{path}' (401 Unauthorized): it needs credentials; put them in --docker_config"
+                        )
+                    });
                 };
                 let fresh = self.fetch_token(&challenge).await?;
                 *token.lock().unwrap_or_else(|p| p.into_inner()) = Some(fresh);
@@ -423,9 +508,16 @@ impl Puller {
         }
     }
 
-    /// Asks the challenge's realm for an anonymous pull token.
+    /// Asks the challenge's realm for a pull token, with the registry's credentials when
+    /// `--docker_config` has them (anonymously otherwise).
     async fn fetch_token(&self, challenge: &str) -> Result<String, String> {
-        let Puller::Registry { client, stall, .. } = self else {
+        let Puller::Registry {
+            client,
+            stall,
+            basic,
+            ..
+        } = self
+        else {
             return Err("not a registry".into());
         };
         let params = parse_challenge(challenge);
@@ -448,10 +540,12 @@ impl Puller {
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| format!("invalid token realm '{realm}': {e}"))?;
-        let request = hyper::Request::get(uri)
-            .header(hyper::header::USER_AGENT, "remesos-provisioner")
-            .body(Empty::new())
-            .map_err(|e| e.to_string())?;
+        let mut request =
+            hyper::Request::get(uri).header(hyper::header::USER_AGENT, "remesos-provisioner");
+        if let Some(basic) = basic {
+            request = request.header(hyper::header::AUTHORIZATION, format!("Basic {basic}"));
+        }
+        let request = request.body(Empty::new()).map_err(|e| e.to_string())?;
         let response = tokio::time::timeout(*stall, client.request(request))
             .await
             .map_err(|_| format!("the token service {realm} did not answer within {stall:?}"))?
@@ -462,10 +556,16 @@ impl Puller {
                 )
             })?;
         if response.status() != hyper::StatusCode::OK {
-            return Err(format!(
-                "the token service {realm} refused an anonymous token (HTTP {}); private images need credentials, which remesos does not send yet",
-                response.status().as_u16()
-            ));
+            let status = response.status().as_u16();
+            return Err(if basic.is_some() {
+                format!(
+                    "the token service {realm} refused the credentials --docker_config holds for this registry (HTTP {status})"
+                )
+            } else {
+                format!(
+                    "the token service {realm} refused an anonymous token (HTTP {status}); private images need credentials in --docker_config"
+                )
+            });
         }
         let body = tokio::time::timeout(*stall, response.into_body().collect())
             .await
@@ -707,6 +807,46 @@ mod tests {
             p[2],
             ("scope".into(), "repository:library/busybox:pull".into())
         );
+    }
+
+    /// Mesos's `getAuthHeaderBasic`: the key names `host[:port]` (a scheme and path are
+    /// dropped, as `spec::parseAuthUrl` does); any docker.io key serves Docker Hub.
+    #[test]
+    fn credentials_match_the_registry_by_host_and_port_and_never_show_the_secret() {
+        let config = super::super::super::docker::read_config(
+            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"aHViOnB3"},
+                "127.0.0.1:5000":{"auth":"dTpzZWNyZXQ="},"helper.io":{}}}"#,
+        )
+        .unwrap();
+        let c = Credentials::from_config(&config).unwrap();
+        assert_eq!(c.for_registry("127.0.0.1:5000"), Some("dTpzZWNyZXQ="));
+        assert_eq!(c.for_registry("127.0.0.1:5001"), None);
+        assert_eq!(c.for_registry("localhost:5000"), None);
+        assert_eq!(c.for_registry("registry-1.docker.io"), Some("aHViOnB3"));
+        assert_eq!(c.for_registry("helper.io"), None);
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("127.0.0.1:5000") && !shown.contains("dTpz"),
+            "{shown}"
+        );
+        // The old .dockercfg form (no `auths`) is read the same way.
+        let old = super::super::super::docker::read_config(r#"{"reg:1":{"auth":"eDp5"}}"#);
+        assert_eq!(
+            Credentials::from_config(&old.unwrap())
+                .unwrap()
+                .for_registry("reg:1"),
+            Some("eDp5")
+        );
+    }
+
+    #[test]
+    fn an_auth_that_is_not_base64_stops_the_agent_without_echoing_it() {
+        let config = super::super::super::docker::read_config(
+            r#"{"auths":{"r:1":{"auth":"user:pass\r\nX-Injected: 1"}}}"#,
+        )
+        .unwrap();
+        let e = Credentials::from_config(&config).unwrap_err();
+        assert!(e.contains("r:1") && !e.contains("X-Injected"), "{e}");
     }
 
     #[test]
