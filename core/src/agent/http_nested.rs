@@ -289,7 +289,9 @@ pub async fn handle(
             if let Err(r) = api::response_format(headers) {
                 return r;
             }
-            launch(agent, containers, caller, id, command, container, None).await
+            // LAUNCH_CONTAINER under an executor (the default executor's call for each
+            // task) starts a durable container; see agent/nested.rs.
+            launch(agent, containers, caller, id, command, container, None, !nested).await
         }
         CallType::LaunchNestedContainerSession => {
             let Some(l) = call.launch_nested_container_session else {
@@ -315,6 +317,7 @@ pub async fn handle(
                 l.command,
                 l.container,
                 Some(format),
+                false,
             )
             .await
         }
@@ -465,6 +468,7 @@ pub async fn handle(
                 };
             match container.attach_output() {
                 Some(rx) => process_io_stream(format, Output { rx, session: None }),
+                None if container.durable.is_some() => bad(without_switchboard(&id)),
                 None => bad(format!(
                     "Container {} has terminated: its output has ended",
                     nested::key(&id)
@@ -479,6 +483,14 @@ pub async fn handle(
             format!("Unsupported call type {}", ty.as_str_name()),
         ),
     }
+}
+
+/// The 400 of an attach to a durable container (agent/nested.rs).
+fn without_switchboard(id: &v1::ContainerId) -> String {
+    format!(
+        "Container {} runs without an I/O switchboard (LAUNCH_CONTAINER): its output is in its sandbox's stdout and stderr, and it takes no input",
+        nested::key(id)
+    )
 }
 
 fn not_found(id: &v1::ContainerId) -> Response {
@@ -533,6 +545,7 @@ async fn launch(
     command: Option<v1::CommandInfo>,
     container: Option<v1::ContainerInfo>,
     stream_format: Option<Format>,
+    launch_container: bool,
 ) -> Response {
     let session = stream_format.is_some();
     let Some(command) = command.filter(|c| c.value.as_deref().is_some_and(|v| !v.is_empty()))
@@ -565,16 +578,38 @@ async fn launch(
         }
         d
     };
-    if depth > 1 {
+    // One level further under a durable container (a task of a group): `task exec` into it.
+    let nested_parent = match id.parent.as_deref() {
+        Some(p) if depth == 2 => match containers.get(p) {
+            Some(c) if c.durable.is_some() && c.termination().is_none() => Some(c),
+            _ => {
+                if !caller.allowed(action_for(session, true), None, &id) {
+                    return StatusCode::FORBIDDEN.into_response();
+                }
+                return bad(format!(
+                    "Parent container {} does not exist",
+                    nested::key(p)
+                ));
+            }
+        },
+        _ => None,
+    };
+    if depth > 2 {
         return bad(
-            "'launch_nested_container' is invalid: containers nested at the second level or greater are not supported",
+            "'launch_nested_container' is invalid: containers nested at the third level or greater are not supported",
         );
     }
-    // The parent executor container, its cgroups and the agent's work_dir, read in the
-    // agent's actor.
-    let parent_id = id.parent.as_ref().map(|p| p.value.clone());
+    // The executor container at the root, its cgroups and the agent's work_dir, read in
+    // the agent's actor.
+    let root_id = {
+        let mut root = &id;
+        while let Some(parent) = root.parent.as_deref() {
+            root = parent;
+        }
+        (depth > 0).then(|| root.value.clone())
+    };
     let read = move |a: &super::Agent| {
-        let parent = parent_id.as_deref().map(|p| {
+        let parent = root_id.as_deref().map(|p| {
             let found = nested::find_parent(a, p);
             let cgroups = found
                 .as_ref()
@@ -591,18 +626,24 @@ async fn launch(
         None => (None, Vec::new()),
         Some((None, _)) => {
             // Mesos's containerizer fails the launch: the handler answers 400.
-            let p = id
-                .parent
-                .as_ref()
-                .map(|p| p.value.clone())
-                .unwrap_or_default();
+            let p = id.parent.as_deref().map(nested::key).unwrap_or_default();
             if !caller.allowed(action_for(session, true), None, &id) {
                 return StatusCode::FORBIDDEN.into_response();
             }
             return bad(format!("Parent container {p} does not exist"));
         }
-        Some((Some(parent), cgroups)) => match cgroups {
-            Ok(c) => (Some(parent), c),
+        Some((Some(mut parent), cgroups)) => match cgroups {
+            Ok(c) => {
+                // Under a task's container: its sandbox and its process, the executor's
+                // cgroups (a task's container shares them).
+                if let Some(task) = &nested_parent {
+                    if let Some(sandbox) = &task.sandbox {
+                        parent.sandbox = sandbox.clone();
+                    }
+                    parent.pid = Some(task.pid);
+                }
+                (Some(parent), c)
+            }
             Err(e) => return bad(format!("Failed to join the parent's cgroups: {e}")),
         },
     };
@@ -618,6 +659,14 @@ async fn launch(
     if !caller.allowed(action, user.as_deref(), &id) {
         return StatusCode::FORBIDDEN.into_response();
     }
+    // Durable: LAUNCH_CONTAINER right under an executor, without a TTY (agent/nested.rs).
+    let durable = (launch_container && depth == 1 && tty.is_none() && !session)
+        .then(|| {
+            id.parent
+                .as_deref()
+                .map(|p| nested::checkpoint_dir(&work_dir, &p.value, &id.value))
+        })
+        .flatten();
     let spec = nested::Spec {
         id: id.clone(),
         command,
@@ -627,6 +676,7 @@ async fn launch(
         session,
         tty,
         cgroups,
+        durable,
     };
     let launched = match containers.launch(spec, agent) {
         Ok(l) => l,
@@ -707,6 +757,9 @@ pub async fn attach_input(
         Ok(c) => c,
         Err(r) => return r,
     };
+    if container.durable.is_some() {
+        return bad(without_switchboard(&id));
+    }
     let input = match container.attach_input() {
         Ok(i) => i,
         Err(e) => return nested_error(e),
