@@ -48,10 +48,11 @@ def agent_state(agent):
 def first_byte(argv):
     start = time.perf_counter()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    p.stdout.read(1)
+    first = p.stdout.read(1)
     elapsed = time.perf_counter() - start
     p.stdout.read()
-    p.wait()
+    if p.wait() != 0 or first != b"x":
+        raise SystemExit(f"{argv} failed (exit {p.returncode}, first byte {first!r})")
     return elapsed
 
 
@@ -90,14 +91,15 @@ def main():
             [args.remesos, "execute", f"--master={master}", "--name=bench-exec",
              "--command=sleep 3600", "--resources=cpus:0.1;mem:32", "--quiet"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        container = None
+        container = task_id = None
         deadline = time.time() + 60
         while container is None and time.time() < deadline:
             state = agent_state(agent)
             for f in state["frameworks"]:
                 for e in f["executors"]:
-                    if any(t["state"] == "TASK_RUNNING" for t in e["tasks"]):
-                        container = e["container"]
+                    for t in e["tasks"]:
+                        if t["state"] == "TASK_RUNNING":
+                            container, task_id = e["container"], t["id"]
             time.sleep(0.2)
         if container is None:
             raise SystemExit("the task did not start")
@@ -112,10 +114,12 @@ def main():
                 "Content-Type": "application/json", "Accept": "application/recordio",
                 "Message-Accept": "application/json"})
             r = conn.getresponse()
+            if r.status != 200:
+                raise SystemExit(f"LAUNCH_NESTED_CONTAINER_SESSION: {r.status} {r.read()!r}")
             r.read(1)
             api.append(time.perf_counter() - start)
             r.read()
-        cli = [first_byte([args.remesos, "task", f"--master={master}", "exec", "bench-exec",
+        cli = [first_byte([args.remesos, "task", "exec", f"--master={master}", task_id,
                            "echo", "x"]) for _ in range(args.runs)]
         docker = []
         if os.path.exists("/var/run/docker.sock") and subprocess.run(

@@ -323,6 +323,26 @@ async fn exec_runs_in_the_tasks_cgroups_as_its_user_and_returns_its_exit_status(
         "the task itself is in its container's cgroup"
     );
 
+    // A command that closes its output a while before it exits: the session's stream
+    // ends first, and the exit status is still the command's own (the session's process
+    // is not killed when its output ends, only when its client leaves).
+    let master = c.master.clone();
+    let (code, _, err) = tokio::task::spawn_blocking(move || {
+        remesos_task(
+            &master,
+            &[
+                "exec",
+                "sleeper",
+                "sh",
+                "-c",
+                "exec >&- 2>&-; sleep 1; exit 3",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 3, "{err}");
+
     let master = c.master.clone();
     let (code, list, _) = tokio::task::spawn_blocking(move || remesos_task(&master, &["list"]))
         .await

@@ -206,24 +206,35 @@ where
     response
 }
 
-/// An output stream; a session's kills its container when the client goes away.
+/// An output stream; a session's kills its container when the client goes away before
+/// the container's output has ended.
 struct Output {
     rx: mpsc::Receiver<ProcessIo>,
     /// Set for a session (Mesos destroys a session's container with its connection).
     session: Option<Arc<nested::Container>>,
+    /// The container closed its output and every record was sent: the stream ended
+    /// because the process is ending, not because the client left. A process closes its
+    /// stdout and stderr a moment before it exits; killing it then would turn its exit
+    /// status into SIGKILL.
+    ended: bool,
 }
 
 impl Stream for Output {
     type Item = ProcessIo;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ProcessIo>> {
-        self.rx.poll_recv(cx)
+        let next = self.rx.poll_recv(cx);
+        if matches!(next, Poll::Ready(None)) {
+            self.ended = true;
+        }
+        next
     }
 }
 
 impl Drop for Output {
     fn drop(&mut self) {
         if let Some(container) = self.session.take()
+            && !self.ended
             && container.kill(libc::SIGKILL)
         {
             tracing::info!(container = %nested::key(&container.id), "the session's connection closed: killed its container");
@@ -467,7 +478,14 @@ pub async fn handle(
                     Err(r) => return r,
                 };
             match container.attach_output() {
-                Some(rx) => process_io_stream(format, Output { rx, session: None }),
+                Some(rx) => process_io_stream(
+                    format,
+                    Output {
+                        rx,
+                        session: None,
+                        ended: false,
+                    },
+                ),
                 None if container.durable.is_some() => bad(without_switchboard(&id)),
                 None => bad(format!(
                     "Container {} has terminated: its output has ended",
@@ -690,6 +708,7 @@ async fn launch(
             Output {
                 rx,
                 session: Some(container),
+                ended: false,
             },
         ),
         (Launched::Started(container, None), Some(_)) => {
