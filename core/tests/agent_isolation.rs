@@ -465,7 +465,9 @@ async fn a_task_group_runs_under_the_default_executor() {
     assert_ne!(child, named("g-fail"));
     let stdout = read_file(
         &agent,
-        &format!("/frameworks/{fid}/executors/group-executor/runs/latest/containers/{child}/stdout"),
+        &format!(
+            "/frameworks/{fid}/executors/group-executor/runs/latest/containers/{child}/stdout"
+        ),
     )
     .await;
     assert!(stdout.contains("from-the-group"), "{stdout}");

@@ -990,7 +990,11 @@ fn launch_group(
 
 /// Updates until `task` reaches `state` (none of the others may fail meanwhile); its
 /// update.
-async fn until_state(framework: &mut TestFramework, task: &str, state: TaskState) -> v1::TaskStatus {
+async fn until_state(
+    framework: &mut TestFramework,
+    task: &str,
+    state: TaskState,
+) -> v1::TaskStatus {
     loop {
         let status = framework.next_update(WITHIN).await;
         if status.task_id.value == task && status.state == state as i32 {
@@ -1073,7 +1077,10 @@ async fn a_task_groups_tasks_run_in_nested_containers_that_survive_an_agent_rest
     // `task exec` into a task of the group: its container's sandbox, its user.
     let master = c.master.clone();
     let (code, out, err) = tokio::task::spawn_blocking(move || {
-        remesos_task(&master, &["exec", "g-long", "sh", "-c", "id -un; pwd; exit 4"])
+        remesos_task(
+            &master,
+            &["exec", "g-long", "sh", "-c", "id -un; pwd; exit 4"],
+        )
     })
     .await
     .unwrap();

@@ -389,9 +389,7 @@ pub(super) fn fill_container_status(
             .as_deref()
             .is_some_and(|p| p.value == executor.container_id && p.parent.is_none())
     });
-    if !nested
-        && named.is_some_and(|id| id.value != executor.container_id || id.parent.is_some())
-    {
+    if !nested && named.is_some_and(|id| id.value != executor.container_id || id.parent.is_some()) {
         return;
     }
     let filled = status.container_status.get_or_insert_with(Default::default);

@@ -302,7 +302,12 @@ pub async fn handle(
             }
             // LAUNCH_CONTAINER under an executor (the default executor's call for each
             // task) starts a durable container; see agent/nested.rs.
-            launch(agent, containers, caller, id, command, container, None, !nested).await
+            let call = if nested {
+                LaunchCall::Nested
+            } else {
+                LaunchCall::Container
+            };
+            launch(agent, containers, caller, id, (command, container), call).await
         }
         CallType::LaunchNestedContainerSession => {
             let Some(l) = call.launch_nested_container_session else {
@@ -325,10 +330,8 @@ pub async fn handle(
                 containers,
                 caller,
                 id,
-                l.command,
-                l.container,
-                Some(format),
-                false,
+                (l.command, l.container),
+                LaunchCall::Session(format),
             )
             .await
         }
@@ -553,18 +556,29 @@ fn authorized(
     Ok(container)
 }
 
-/// LAUNCH_NESTED_CONTAINER(_SESSION) and LAUNCH_CONTAINER; a session (its output streamed
-/// in `stream_format`) when `stream_format` is given.
+/// Which launch call it is.
+enum LaunchCall {
+    Nested,
+    /// LAUNCH_CONTAINER: durable when right under an executor without a TTY.
+    Container,
+    /// A session, its output streamed in this format.
+    Session(Format),
+}
+
+/// LAUNCH_NESTED_CONTAINER(_SESSION) and LAUNCH_CONTAINER.
 async fn launch(
     agent: AgentHandle,
     containers: Arc<Containers>,
     caller: Caller,
     id: v1::ContainerId,
-    command: Option<v1::CommandInfo>,
-    container: Option<v1::ContainerInfo>,
-    stream_format: Option<Format>,
-    launch_container: bool,
+    (command, container): (Option<v1::CommandInfo>, Option<v1::ContainerInfo>),
+    call: LaunchCall,
 ) -> Response {
+    let stream_format = match call {
+        LaunchCall::Session(format) => Some(format),
+        _ => None,
+    };
+    let launch_container = matches!(call, LaunchCall::Container);
     let session = stream_format.is_some();
     let Some(command) = command.filter(|c| c.value.as_deref().is_some_and(|v| !v.is_empty()))
     else {

@@ -837,8 +837,10 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     // reaper writes the wait status to.
     let mut status_file = None;
     if let Some(checkpoint) = &spec.durable {
-        let out = super::beneath::open_log(dir_fd.as_fd(), "stdout").map_err(|e| launch_failed(&e))?;
-        let err = super::beneath::open_log(dir_fd.as_fd(), "stderr").map_err(|e| launch_failed(&e))?;
+        let out =
+            super::beneath::open_log(dir_fd.as_fd(), "stdout").map_err(|e| launch_failed(&e))?;
+        let err =
+            super::beneath::open_log(dir_fd.as_fd(), "stderr").map_err(|e| launch_failed(&e))?;
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         std::fs::create_dir_all(checkpoint)
             .map_err(|e| launch_failed(&format!("Failed to checkpoint: {e}")))?;
@@ -1233,14 +1235,7 @@ async fn monitor(
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
-            _ = check.tick() => {
-                let Some(parent) = parent.clone() else { continue };
-                let alive = agent.read(move |a| find_parent(a, &parent).is_some()).await;
-                if !matches!(alive, Ok(true)) {
-                    tracing::info!(container = %key(&container.id), "the parent container ended: killing its nested container");
-                    container.kill(libc::SIGKILL);
-                }
-            }
+            _ = check.tick() => kill_if_orphaned(&agent, &container, parent.clone()).await,
         }
     };
     // A durable container's reaper recorded the command's own status; its exit mirrors it.
@@ -1254,6 +1249,20 @@ async fn monitor(
         ),
     };
     finish(&registry, &container, termination, status, message);
+}
+
+/// Kills `container` when its parent's executor container (`parent`) has ended.
+async fn kill_if_orphaned(
+    agent: &super::runtime::AgentHandle,
+    container: &Container,
+    parent: Option<String>,
+) {
+    let Some(parent) = parent else { return };
+    let alive = agent.read(move |a| find_parent(a, &parent).is_some()).await;
+    if !matches!(alive, Ok(true)) {
+        tracing::info!(container = %key(&container.id), "the parent container ended: killing its nested container");
+        container.kill(libc::SIGKILL);
+    }
 }
 
 /// [`monitor`] for a container an earlier run of the agent started: not this process's
@@ -1271,14 +1280,7 @@ async fn monitor_recovered(
     loop {
         tokio::select! {
             () = &mut exited => break,
-            _ = check.tick() => {
-                let Some(parent) = parent.clone() else { continue };
-                let alive = agent.read(move |a| find_parent(a, &parent).is_some()).await;
-                if !matches!(alive, Ok(true)) {
-                    tracing::info!(container = %key(&container.id), "the parent container ended: killing its nested container");
-                    container.kill(libc::SIGKILL);
-                }
-            }
+            _ = check.tick() => kill_if_orphaned(&agent, &container, parent.clone()).await,
         }
     }
     let (status, message) = match container.durable.as_deref().and_then(recorded_status) {
@@ -1304,8 +1306,7 @@ async fn process_exit(pid: u32) {
     let Ok(fd) = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) else {
         return;
     };
-    let Ok(fd) = tokio::io::unix::AsyncFd::with_interest(fd, tokio::io::Interest::READABLE)
-    else {
+    let Ok(fd) = tokio::io::unix::AsyncFd::with_interest(fd, tokio::io::Interest::READABLE) else {
         // No reactor for it: fall back to looking now and then.
         while super::isolator::alive(pid) {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;

@@ -324,7 +324,7 @@ impl Cli {
                             .as_array()
                             .into_iter()
                             .flatten()
-                            .filter_map(|s| s["container_status"]["container_id"].as_object())
+                            .map(|s| &s["container_status"]["container_id"])
                             .filter(|c| c["parent"]["value"] == json!(executor))
                             .filter_map(|c| c["value"].as_str())
                             .next_back();

@@ -26,12 +26,7 @@ impl AgentContainers {
         let api = env.api_path.strip_suffix("/executor").unwrap_or("/api/v1");
         AgentContainers {
             client: HttpClient::default(),
-            url: format!(
-                "{}://{}{}",
-                super::scheme(),
-                env.agent_endpoint,
-                api
-            ),
+            url: format!("{}://{}{}", super::scheme(), env.agent_endpoint, api),
             authorization: env
                 .authentication_token
                 .as_ref()
@@ -102,8 +97,8 @@ impl AgentContainers {
             ..Default::default()
         };
         let body = self.call(call).await?;
-        let response = v1::agent::Response::decode(body.as_ref())
-            .map_err(|e| Error::Decode(e.to_string()))?;
+        let response =
+            v1::agent::Response::decode(body.as_ref()).map_err(|e| Error::Decode(e.to_string()))?;
         Ok(response.wait_container.and_then(|w| w.exit_status))
     }
 

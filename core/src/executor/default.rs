@@ -605,13 +605,13 @@ impl DefaultExecutor {
             .as_ref()
             .and_then(|r| checks::checker::initial_check_status(&r.info));
         // default_executor.cpp `createTaskStatus`: the task's container.
-        let container_status = run
-            .as_ref()
-            .and_then(|r| r.container.clone())
-            .map(|id| v1::ContainerStatus {
-                container_id: Some(id),
-                ..Default::default()
-            });
+        let container_status =
+            run.as_ref()
+                .and_then(|r| r.container.clone())
+                .map(|id| v1::ContainerStatus {
+                    container_id: Some(id),
+                    ..Default::default()
+                });
         let status = v1::TaskStatus {
             task_id: task_id.clone(),
             state: state as i32,
@@ -1063,12 +1063,18 @@ mod tests {
                     assert_eq!(container_id.parent.as_ref().unwrap().value, "exec");
                     assert_eq!(e.container_of(task_id), Some(container_id));
                     assert_eq!(command.value.as_deref(), Some("/bin/sh"));
-                    assert_eq!(command.arguments, vec!["sh", "-c", &format!("echo {task_id}")]);
+                    assert_eq!(
+                        command.arguments,
+                        vec!["sh", "-c", &format!("echo {task_id}")]
+                    );
                     children.push(container_id.value.clone());
                 }
                 Effect::Update(status) => {
                     let named = status.container_status.as_ref().unwrap();
-                    assert_eq!(named.container_id.as_ref(), e.container_of(&status.task_id.value));
+                    assert_eq!(
+                        named.container_id.as_ref(),
+                        e.container_of(&status.task_id.value)
+                    );
                 }
                 _ => {}
             }
@@ -1078,7 +1084,10 @@ mod tests {
         let spec = e.runs["a"].spec.as_ref().unwrap();
         assert_eq!(
             spec.cwd.as_deref(),
-            Some(std::path::Path::new(&format!("/sandbox/containers/{}", children[0])))
+            Some(std::path::Path::new(&format!(
+                "/sandbox/containers/{}",
+                children[0]
+            )))
         );
     }
 
