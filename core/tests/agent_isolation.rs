@@ -449,10 +449,25 @@ async fn a_task_group_runs_under_the_default_executor() {
         TaskState::TaskKilled as i32,
         "{seen:?}"
     );
-    // Every task of the group ran in the executor's one sandbox.
+    // Each task of the group ran in a container of its own nested under the executor's
+    // (default_executor.cpp), which its updates name; its output is in that container's
+    // sandbox, `containers/<id>` below the executor's.
+    let named = |task: &str| {
+        let id = ends[task]
+            .container_status
+            .as_ref()
+            .and_then(|c| c.container_id.clone())
+            .unwrap_or_else(|| panic!("{task}'s update names no container: {seen:?}"));
+        assert!(id.parent.is_some(), "{task}: {id:?}");
+        id.value
+    };
+    let child = named("g-ok");
+    assert_ne!(child, named("g-fail"));
     let stdout = read_file(
         &agent,
-        &format!("/frameworks/{fid}/executors/group-executor/runs/latest/stdout"),
+        &format!(
+            "/frameworks/{fid}/executors/group-executor/runs/latest/containers/{child}/stdout"
+        ),
     )
     .await;
     assert!(stdout.contains("from-the-group"), "{stdout}");

@@ -953,3 +953,182 @@ async fn exec_into_an_image_task_sees_the_images_filesystem() {
         );
     }
 }
+
+/// ACCEPT's LAUNCH_GROUP of `tasks` with a DEFAULT executor `executor_id`.
+fn launch_group(
+    framework_id: &v1::FrameworkId,
+    offer: &v1::Offer,
+    executor_id: &str,
+    tasks: Vec<v1::TaskInfo>,
+) -> v1::scheduler::Call {
+    let executor = v1::ExecutorInfo {
+        r#type: Some(v1::executor_info::Type::Default as i32),
+        executor_id: v1::ExecutorId {
+            value: executor_id.into(),
+        },
+        framework_id: Some(framework_id.clone()),
+        resources: support::offer_resources(offer, "cpus:0.1;mem:32"),
+        ..Default::default()
+    };
+    v1::scheduler::Call {
+        r#type: Some(v1::scheduler::call::Type::Accept as i32),
+        accept: Some(v1::scheduler::call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+                launch_group: Some(v1::offer::operation::LaunchGroup {
+                    executor,
+                    task_group: v1::TaskGroupInfo { tasks },
+                }),
+                ..Default::default()
+            }],
+            filters: None,
+        }),
+        ..Default::default()
+    }
+}
+
+/// Updates until `task` reaches `state` (none of the others may fail meanwhile); its
+/// update.
+async fn until_state(
+    framework: &mut TestFramework,
+    task: &str,
+    state: TaskState,
+) -> v1::TaskStatus {
+    loop {
+        let status = framework.next_update(WITHIN).await;
+        if status.task_id.value == task && status.state == state as i32 {
+            return status;
+        }
+        assert!(
+            !matches!(
+                TaskState::try_from(status.state),
+                Ok(TaskState::TaskFailed | TaskState::TaskError | TaskState::TaskLost)
+            ),
+            "{status:?}"
+        );
+    }
+}
+
+/// The default executor runs each task of a group in a container nested under its own
+/// (Mesos's default_executor.cpp: LAUNCH_CONTAINER, WAIT, KILL on the agent's API), whose
+/// id its updates carry; `remesos task exec` enters that container (its sandbox
+/// `containers/<id>`, its user). The containers are durable: a `kill -9` of the agent
+/// leaves them running, the restarted agent takes them up, a task that then exits 0 ends
+/// TASK_FINISHED (its status recorded by the container's reaper while no agent ran), and a
+/// kill reaches a task across the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_groups_tasks_run_in_nested_containers_that_survive_an_agent_restart() {
+    let mut c = cluster("group", &[]).await;
+    let mut framework = TestFramework::subscribe_info(
+        &c.master,
+        v1::FrameworkInfo {
+            user: "nobody".into(),
+            name: "groups".into(),
+            checkpoint: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    let offer = framework.next_offer().await;
+    let tasks = vec![
+        command_task(
+            "g-wait",
+            &offer,
+            "cpus:0.1;mem:32",
+            "echo waiting; while [ ! -e \"$MESOS_SANDBOX/go\" ]; do sleep 0.2; done; echo went",
+        ),
+        command_task("g-long", &offer, "cpus:0.1;mem:32", "sleep 10011"),
+    ];
+    let accept = launch_group(&framework.sub.framework_id, &offer, "nested-group", tasks);
+    framework.sub.call(accept).await.unwrap();
+    let mut named = std::collections::BTreeMap::new();
+    while named.len() < 2 {
+        let status = framework.next_update(WITHIN).await;
+        assert!(
+            matches!(
+                TaskState::try_from(status.state),
+                Ok(TaskState::TaskStarting | TaskState::TaskRunning)
+            ),
+            "{status:?}"
+        );
+        let id = status
+            .container_status
+            .as_ref()
+            .and_then(|c| c.container_id.clone())
+            .unwrap_or_else(|| panic!("the update names no container: {status:?}"));
+        if status.state == TaskState::TaskRunning as i32 {
+            named.insert(status.task_id.value.clone(), id);
+        }
+    }
+    let (executor, sandbox) = executor_of(&c.agent, "g-long").await;
+    for id in named.values() {
+        assert_eq!(
+            id.parent.as_ref().map(|p| p.value.as_str()),
+            Some(executor.as_str()),
+            "nested under the executor's container"
+        );
+    }
+    let waiting = sandbox.join("containers").join(&named["g-wait"].value);
+    eventually("g-wait's output in its own sandbox", || {
+        std::fs::read_to_string(waiting.join("stdout")).is_ok_and(|o| o.contains("waiting"))
+    })
+    .await;
+    // `task exec` into a task of the group: its container's sandbox, its user.
+    let master = c.master.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        remesos_task(
+            &master,
+            &["exec", "g-long", "sh", "-c", "id -un; pwd; exit 4"],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 4, "stdout:{out}\nstderr:{err}");
+    let long_sandbox = sandbox.join("containers").join(&named["g-long"].value);
+    assert_eq!(out, format!("nobody\n{}\n", long_sandbox.display()));
+
+    // kill -9 of the agent: the tasks' containers keep running.
+    let sleeper = processes_with("sleep 10011");
+    assert_eq!(sleeper.len(), 1, "{sleeper:?}");
+    c.agent_daemon.kill9();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        std::path::Path::new(&format!("/proc/{}", sleeper[0])).exists(),
+        "a task of the group died with the agent"
+    );
+    let port: u16 = c.agent.rsplit_once(':').unwrap().1.parse().unwrap();
+    c.agent_daemon = support::spawn_agent_logged(
+        &c.master,
+        port,
+        &c.dir.join("agent"),
+        &["--isolation=cgroups/cpu,cgroups/mem"],
+        Some(&c.dir.join("agent-2.log")),
+    );
+    support::registered_agent_state(&c.agent).await;
+    // The restarted agent knows the containers: a second WAIT long-polls, a bogus one 404s.
+    let (status, body) = call(
+        &c.agent,
+        json!({"type": "KILL_CONTAINER", "kill_container": {
+            "container_id": nested_id(&executor, "not-a-task"), "signal": 15}}),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+
+    // g-wait finishes after the restart: exit status 0 recorded by its reaper.
+    std::fs::write(waiting.join("go"), b"").unwrap();
+    let finished = until_state(&mut framework, "g-wait", TaskState::TaskFinished).await;
+    assert_eq!(
+        finished.message.as_deref(),
+        Some("Command exited with status 0"),
+        "{finished:?}"
+    );
+    // A kill reaches g-long across the restart.
+    let agent_id = finished.agent_id.clone().unwrap();
+    framework.kill("g-long", &agent_id).await;
+    until_state(&mut framework, "g-long", TaskState::TaskKilled).await;
+    eventually("g-long's process is gone", || {
+        processes_with("sleep 10011").is_empty()
+    })
+    .await;
+}

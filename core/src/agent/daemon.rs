@@ -86,9 +86,20 @@ pub async fn start(
     state.garbage_collect_recovered(now, old_agents.into_iter().map(|p| (p, None)).collect());
     super::recovery::write_boot_id(&work_dir)
         .map_err(|e| format!("failed to write {}/meta/boot_id: {e}", work_dir.display()))?;
+    // Durable nested containers (agent/nested.rs) come back under their recovered
+    // executors; the others are killed.
+    let nested: Vec<_> = super::nested::read_checkpoints(&work_dir)
+        .into_iter()
+        .map(|c| {
+            let parent = super::nested::find_parent(&state, &c.parent);
+            (c, parent)
+        })
+        .collect();
     let authorizer = state.config.authorizer.clone();
     let handle = super::runtime::spawn(state, master, files.clone(), recovered);
-    let app = super::http::router(handle.clone(), files, http_authn, authorizer);
+    let containers = std::sync::Arc::new(super::nested::Containers::default());
+    containers.recover(nested, handle.clone());
+    let app = super::http::router(handle.clone(), files, http_authn, authorizer, containers);
     let server = tokio::spawn(async move {
         crate::api::serve::serve(listener, app, limits, tls, std::future::pending()).await;
     });

@@ -366,9 +366,8 @@ pub(super) fn validate_executor_status(
 ///
 /// Left alone: updates of an executor whose container is gone (`status()` of an unknown
 /// container fails, and Mesos then forwards the update without it), and updates whose
-/// `container_status.container_id` names another container than the executor's (Mesos
-/// asks the containerizer for that container; remesos runs no nested containers, so it is
-/// unknown, and the update goes on as the executor sent it). Updates the agent generates
+/// `container_status.container_id` names another container than the executor's or one
+/// nested right under it (the update goes on as the executor sent it). Updates the agent generates
 /// itself (`local_update`: tasks never delivered, dropped or lost by the agent, or failed
 /// with their exited executor) never come here: Mesos sends those without a container
 /// status either.
@@ -384,15 +383,24 @@ pub(super) fn fill_container_status(
         .container_status
         .as_ref()
         .and_then(|c| c.container_id.as_ref());
-    if named.is_some_and(|id| id.value != executor.container_id || id.parent.is_some()) {
+    // A task of a group names its own container, nested under the executor's (the default
+    // executor's `createTaskStatus`): it shares the executor's network.
+    let nested = named.is_some_and(|id| {
+        id.parent
+            .as_deref()
+            .is_some_and(|p| p.value == executor.container_id && p.parent.is_none())
+    });
+    if !nested && named.is_some_and(|id| id.value != executor.container_id || id.parent.is_some()) {
         return;
     }
-    let known = container_status(executor);
     let filled = status.container_status.get_or_insert_with(Default::default);
-    // Protobuf's MergeFrom: set fields of the containerizer's status win.
-    filled.container_id = known.container_id;
-    if known.executor_pid.is_some() {
-        filled.executor_pid = known.executor_pid;
+    if !nested {
+        let known = container_status(executor);
+        // Protobuf's MergeFrom: set fields of the containerizer's status win.
+        filled.container_id = known.container_id;
+        if known.executor_pid.is_some() {
+            filled.executor_pid = known.executor_pid;
+        }
     }
     if filled.network_infos.is_empty() && !known.network_infos.is_empty() {
         filled.network_infos = known.network_infos;

@@ -53,6 +53,7 @@ pub fn router(
     files: super::files::SharedFiles,
     authn: std::sync::Arc<HttpAuthn>,
     authorizer: std::sync::Arc<Authorizer>,
+    containers: std::sync::Arc<super::nested::Containers>,
 ) -> Router {
     let guard = |realm: Realm| {
         axum::middleware::from_fn_with_state((authn.clone(), realm), super::authn::guard)
@@ -60,7 +61,6 @@ pub fn router(
     let api_files = files.clone();
     let api_authorizer = authorizer.clone();
     // Nested and standalone containers (agent/nested.rs), shared by the operator calls.
-    let containers = std::sync::Arc::new(super::nested::Containers::default());
     let operator = move |State(agent): State<AgentHandle>,
                          caller: Who,
                          method: Method,
@@ -425,8 +425,24 @@ async fn operator_api(
         Some(CallType::GetContainers) => {
             // `view_containers` per container (Mesos's `Http::getContainers`); the
             // authorizer is the agent's, read with its state.
-            let snapshot =
-                move |a: &Agent| containers_snapshot(a, a.config.authorizer.viewer(who.subject()));
+            let asked = call.get_containers.unwrap_or_default();
+            let (show_nested, show_standalone) = (
+                asked.show_nested.unwrap_or(false),
+                asked.show_standalone.unwrap_or(false),
+            );
+            let registry = containers.clone();
+            let snapshot = move |a: &Agent| {
+                let viewer = a.config.authorizer.viewer(who.subject());
+                let mut listed = containers_snapshot(a, viewer);
+                listed.extend(nested_snapshot(
+                    a,
+                    (viewer, who.subject()),
+                    &registry,
+                    show_nested,
+                    show_standalone,
+                ));
+                listed
+            };
             let Ok(containers) = agent.read(snapshot).await else {
                 return gone();
             };
@@ -618,6 +634,58 @@ fn containers_snapshot(a: &Agent, v: Viewer<'_>) -> Vec<ContainerSnapshot> {
                 e.pid,
                 e.limits,
                 a.config.isolation.clone(),
+            )
+        })
+        .collect()
+}
+
+/// GET_CONTAINERS' `show_nested` (containers nested under a visible executor's, named
+/// `<parent>.<child>` by their `ContainerID`, with their executor's ids) and
+/// `show_standalone` (standalone containers; `view_standalone_containers` is not one of
+/// the local authorizer's actions here, so `view_containers` on their user decides),
+/// as Mesos's `Http::_containers` lists them. Usage comes from their own process group.
+fn nested_snapshot(
+    a: &Agent,
+    (v, subject): (Viewer<'_>, Subject<'_>),
+    registry: &super::nested::Containers,
+    show_nested: bool,
+    show_standalone: bool,
+) -> Vec<ContainerSnapshot> {
+    if !show_nested && !show_standalone {
+        return Vec::new();
+    }
+    registry
+        .live()
+        .into_iter()
+        .filter(|c| match &c.parent {
+            Some(p) => show_nested && v.container(&p.executor, &p.framework),
+            None => {
+                show_standalone
+                    && a.config.authorizer.is_allowed(
+                        Action::ViewContainer,
+                        subject,
+                        Object::Value(&c.user),
+                    )
+            }
+        })
+        .map(|c| {
+            let parent = c.parent.as_ref();
+            (
+                v1::agent::response::get_containers::Container {
+                    framework_id: parent.and_then(|p| p.executor.framework_id.clone()),
+                    executor_id: parent.map(|p| p.executor.executor_id.clone()),
+                    executor_name: parent.and_then(|p| p.executor.name.clone()),
+                    container_id: c.id.clone(),
+                    container_status: Some(v1::ContainerStatus {
+                        container_id: Some(c.id.clone()),
+                        executor_pid: Some(c.pid),
+                        ..Default::default()
+                    }),
+                    resource_statistics: None,
+                },
+                Some(c.pid),
+                super::isolator::Limits::default(),
+                super::isolator::Isolation::default(),
             )
         })
         .collect()

@@ -300,7 +300,14 @@ pub async fn handle(
             if let Err(r) = api::response_format(headers) {
                 return r;
             }
-            launch(agent, containers, caller, id, command, container, None).await
+            // LAUNCH_CONTAINER under an executor (the default executor's call for each
+            // task) starts a durable container; see agent/nested.rs.
+            let call = if nested {
+                LaunchCall::Nested
+            } else {
+                LaunchCall::Container
+            };
+            launch(agent, containers, caller, id, (command, container), call).await
         }
         CallType::LaunchNestedContainerSession => {
             let Some(l) = call.launch_nested_container_session else {
@@ -323,9 +330,8 @@ pub async fn handle(
                 containers,
                 caller,
                 id,
-                l.command,
-                l.container,
-                Some(format),
+                (l.command, l.container),
+                LaunchCall::Session(format),
             )
             .await
         }
@@ -483,6 +489,7 @@ pub async fn handle(
                         ended: false,
                     },
                 ),
+                None if container.durable.is_some() => bad(without_switchboard(&id)),
                 None => bad(format!(
                     "Container {} has terminated: its output has ended",
                     nested::key(&id)
@@ -497,6 +504,14 @@ pub async fn handle(
             format!("Unsupported call type {}", ty.as_str_name()),
         ),
     }
+}
+
+/// The 400 of an attach to a durable container (agent/nested.rs).
+fn without_switchboard(id: &v1::ContainerId) -> String {
+    format!(
+        "Container {} runs without an I/O switchboard (LAUNCH_CONTAINER): its output is in its sandbox's stdout and stderr, and it takes no input",
+        nested::key(id)
+    )
 }
 
 fn not_found(id: &v1::ContainerId) -> Response {
@@ -541,17 +556,29 @@ fn authorized(
     Ok(container)
 }
 
-/// LAUNCH_NESTED_CONTAINER(_SESSION) and LAUNCH_CONTAINER; a session (its output streamed
-/// in `stream_format`) when `stream_format` is given.
+/// Which launch call it is.
+enum LaunchCall {
+    Nested,
+    /// LAUNCH_CONTAINER: durable when right under an executor without a TTY.
+    Container,
+    /// A session, its output streamed in this format.
+    Session(Format),
+}
+
+/// LAUNCH_NESTED_CONTAINER(_SESSION) and LAUNCH_CONTAINER.
 async fn launch(
     agent: AgentHandle,
     containers: Arc<Containers>,
     caller: Caller,
     id: v1::ContainerId,
-    command: Option<v1::CommandInfo>,
-    container: Option<v1::ContainerInfo>,
-    stream_format: Option<Format>,
+    (command, container): (Option<v1::CommandInfo>, Option<v1::ContainerInfo>),
+    call: LaunchCall,
 ) -> Response {
+    let stream_format = match call {
+        LaunchCall::Session(format) => Some(format),
+        _ => None,
+    };
+    let launch_container = matches!(call, LaunchCall::Container);
     let session = stream_format.is_some();
     let Some(command) = command.filter(|c| c.value.as_deref().is_some_and(|v| !v.is_empty()))
     else {
@@ -583,16 +610,38 @@ async fn launch(
         }
         d
     };
-    if depth > 1 {
+    // One level further under a durable container (a task of a group): `task exec` into it.
+    let nested_parent = match id.parent.as_deref() {
+        Some(p) if depth == 2 => match containers.get(p) {
+            Some(c) if c.durable.is_some() && c.termination().is_none() => Some(c),
+            _ => {
+                if !caller.allowed(action_for(session, true), None, &id) {
+                    return StatusCode::FORBIDDEN.into_response();
+                }
+                return bad(format!(
+                    "Parent container {} does not exist",
+                    nested::key(p)
+                ));
+            }
+        },
+        _ => None,
+    };
+    if depth > 2 {
         return bad(
-            "'launch_nested_container' is invalid: containers nested at the second level or greater are not supported",
+            "'launch_nested_container' is invalid: containers nested at the third level or greater are not supported",
         );
     }
-    // The parent executor container, its cgroups and the agent's work_dir, read in the
-    // agent's actor.
-    let parent_id = id.parent.as_ref().map(|p| p.value.clone());
+    // The executor container at the root, its cgroups and the agent's work_dir, read in
+    // the agent's actor.
+    let root_id = {
+        let mut root = &id;
+        while let Some(parent) = root.parent.as_deref() {
+            root = parent;
+        }
+        (depth > 0).then(|| root.value.clone())
+    };
     let read = move |a: &super::Agent| {
-        let parent = parent_id.as_deref().map(|p| {
+        let parent = root_id.as_deref().map(|p| {
             let found = nested::find_parent(a, p);
             let cgroups = found
                 .as_ref()
@@ -609,18 +658,24 @@ async fn launch(
         None => (None, Vec::new()),
         Some((None, _)) => {
             // Mesos's containerizer fails the launch: the handler answers 400.
-            let p = id
-                .parent
-                .as_ref()
-                .map(|p| p.value.clone())
-                .unwrap_or_default();
+            let p = id.parent.as_deref().map(nested::key).unwrap_or_default();
             if !caller.allowed(action_for(session, true), None, &id) {
                 return StatusCode::FORBIDDEN.into_response();
             }
             return bad(format!("Parent container {p} does not exist"));
         }
-        Some((Some(parent), cgroups)) => match cgroups {
-            Ok(c) => (Some(parent), c),
+        Some((Some(mut parent), cgroups)) => match cgroups {
+            Ok(c) => {
+                // Under a task's container: its sandbox and its process, the executor's
+                // cgroups (a task's container shares them).
+                if let Some(task) = &nested_parent {
+                    if let Some(sandbox) = &task.sandbox {
+                        parent.sandbox = sandbox.clone();
+                    }
+                    parent.pid = Some(task.pid);
+                }
+                (Some(parent), c)
+            }
             Err(e) => return bad(format!("Failed to join the parent's cgroups: {e}")),
         },
     };
@@ -636,6 +691,14 @@ async fn launch(
     if !caller.allowed(action, user.as_deref(), &id) {
         return StatusCode::FORBIDDEN.into_response();
     }
+    // Durable: LAUNCH_CONTAINER right under an executor, without a TTY (agent/nested.rs).
+    let durable = (launch_container && depth == 1 && tty.is_none() && !session)
+        .then(|| {
+            id.parent
+                .as_deref()
+                .map(|p| nested::checkpoint_dir(&work_dir, &p.value, &id.value))
+        })
+        .flatten();
     let spec = nested::Spec {
         id: id.clone(),
         command,
@@ -645,6 +708,7 @@ async fn launch(
         session,
         tty,
         cgroups,
+        durable,
     };
     let launched = match containers.launch(spec, agent) {
         Ok(l) => l,
@@ -726,6 +790,9 @@ pub async fn attach_input(
         Ok(c) => c,
         Err(r) => return r,
     };
+    if container.durable.is_some() {
+        return bad(without_switchboard(&id));
+    }
     let input = match container.attach_input() {
         Ok(i) => i,
         Err(e) => return nested_error(e),

@@ -18,14 +18,30 @@
 //!  child exit ─> Termination (raw wait status), which WAIT_* long-polls for
 //! ```
 //!
+//! Two shapes of container:
+//! - **Durable** (LAUNCH_CONTAINER with a parent and no TTY — what the default executor
+//!   launches for each task of a group, default_executor.cpp): no switchboard. Its stdout
+//!   and stderr go straight to its sandbox's files, stdin is `/dev/null`, and between fork
+//!   and exec a reaper forks off (Mesos's `mesos-containerizer launch` with a runtime
+//!   directory, src/slave/containerizer/mesos/launch.cpp): the reaper waits for the
+//!   command and writes its raw wait status to the checkpoint. Checkpointed under
+//!   `<work_dir>/meta/containers/<parent>/containers/<child>/{pid,status}` (Mesos's
+//!   runtime directory layout), it outlives the agent: the restarted agent takes it up
+//!   ([`recover`]), WAIT answers with the recorded status, KILL signals it.
+//! - **Attachable** (LAUNCH_NESTED_CONTAINER, sessions, a TTY, standalone containers):
+//!   the switchboard below runs inside the agent (Mesos forks `mesos-io-switchboard`), so
+//!   the container does not outlive the agent: it gets SIGKILL when the agent's process
+//!   ends (`PR_SET_PDEATHSIG`), a restart included.
+//!
+//! Either is killed when its parent's executor container ends (Mesos destroys nested
+//! containers with their parent).
+//!
 //! Where this differs from Mesos, and why:
-//! - The switchboard runs inside the agent (Mesos forks `mesos-io-switchboard`), so a
-//!   nested container does not outlive the agent: it gets SIGKILL when the agent's
-//!   process ends (`PR_SET_PDEATHSIG`), a restart included.
-//!   A nested container is also killed when its parent's executor container ends
-//!   (Mesos destroys nested containers with their parent).
-//! - One level of nesting under an executor's container, or a standalone container
-//!   (`<work_dir>/containers/<id>`); deeper nesting is refused with 400.
+//! - Attachable containers die with the agent (above); durable ones cannot be attached to
+//!   (their output is in their sandbox's files; ATTACH_* answer 400).
+//! - Nesting under an executor's container, and one level further under a durable
+//!   container (`task exec` into a task of a group); a standalone container
+//!   (`<work_dir>/containers/<id>`) has no children. Deeper nesting is refused with 400.
 //! - The process enters its parent's mount namespace (an image task's root filesystem) and
 //!   cgroups, not its pid namespace.
 //! - `ContainerInfo` of a nested container may carry `tty_info` only; images for nested
@@ -169,6 +185,8 @@ pub struct Spec {
     pub tty: Option<v1::TtyInfo>,
     /// The parent's cgroups (open `cgroup.procs` files), empty without cgroups isolation.
     pub cgroups: Vec<std::fs::File>,
+    /// A durable container (see the module doc): no switchboard, checkpointed here.
+    pub durable: Option<PathBuf>,
 }
 
 /// A record to the process's stdin.
@@ -200,6 +218,8 @@ pub struct Container {
     pub sandbox: Option<PathBuf>,
     pub pid: u32,
     pub tty: bool,
+    /// Its checkpoint directory when it is durable (see the module doc).
+    pub durable: Option<PathBuf>,
     termination: watch::Receiver<Option<Termination>>,
     io: Mutex<Io>,
 }
@@ -390,6 +410,17 @@ impl Containers {
         lock(&self.inner).by_key.get(&key(id)).cloned()
     }
 
+    /// The containers still running, nested and standalone (GET_CONTAINERS' `show_nested`
+    /// and `show_standalone`).
+    pub fn live(&self) -> Vec<Arc<Container>> {
+        lock(&self.inner)
+            .by_key
+            .values()
+            .filter(|c| c.termination().is_none())
+            .cloned()
+            .collect()
+    }
+
     /// The nested containers under `parent_container_id` (for GET_CONTAINERS with
     /// `show_nested`).
     pub fn children_of(&self, parent_container_id: &str) -> Vec<Arc<Container>> {
@@ -430,6 +461,7 @@ impl Containers {
             sandbox: started.sandbox.clone(),
             pid: started.pid,
             tty: spec.tty.is_some(),
+            durable: spec.durable.clone(),
             termination: started.termination_rx,
             io: Mutex::new(Io {
                 outputs: started.first_output.into_iter().collect(),
@@ -446,6 +478,13 @@ impl Containers {
                 return Ok(Launched::Exists);
             }
             registry.by_key.insert(k.clone(), container.clone());
+        }
+        if let Some(dir) = &spec.durable {
+            // Written once the process runs: the restarted agent finds it by this.
+            let pid = format!("{}", started.pid);
+            if let Err(e) = super::recovery::checkpoint(&dir.join("pid"), pid.as_bytes(), false) {
+                tracing::warn!(container = %k, error = %e, "failed to checkpoint the nested container's pid");
+            }
         }
         for (kind, reader) in started.readers {
             tokio::spawn(relay(container.clone(), kind, reader, started.logs.clone()));
@@ -479,11 +518,69 @@ impl Containers {
             registry.ended.retain(|e| e != &k);
             container
         };
+        if let Some(dir) = &container.durable {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         if let Some(sandbox) = &container.sandbox {
             remove_sandbox(container.parent.as_ref(), sandbox, &container.id)
                 .map_err(|e| NestedError::Internal(format!("Failed to remove sandbox: {e}")))?;
         }
         Ok(())
+    }
+
+    /// Takes up the durable containers a previous run of the agent started: those whose
+    /// parent executor was recovered (`parents`, in the order of `checkpointed`) come back,
+    /// WAIT and KILL work on them; the others are killed and forgotten, as Mesos's
+    /// containerizer destroys orphaned nested containers on recovery.
+    pub fn recover(
+        self: &Arc<Self>,
+        checkpointed: Vec<(Checkpointed, Option<Parent>)>,
+        agent: super::runtime::AgentHandle,
+    ) {
+        for (c, parent) in checkpointed {
+            let Some(parent) = parent else {
+                if let Some(pid) = c.pid.filter(|p| super::isolator::alive(*p)) {
+                    tracing::info!(pid, container = %format!("{}.{}", c.parent, c.child), "killing a nested container whose parent is gone");
+                    super::launcher::signal_group(pid, true);
+                }
+                let _ = std::fs::remove_dir_all(&c.dir);
+                let containers = c.dir.parent().map(Path::to_path_buf);
+                if let Some(parent_dir) = containers.as_deref().and_then(Path::parent) {
+                    // Gone once its last child is: remove_dir refuses a non-empty one.
+                    let _ = std::fs::remove_dir(parent_dir.join("containers"));
+                    let _ = std::fs::remove_dir(parent_dir);
+                }
+                continue;
+            };
+            let id = v1::ContainerId {
+                value: c.child.clone(),
+                parent: Some(Box::new(v1::ContainerId {
+                    value: c.parent.clone(),
+                    parent: None,
+                })),
+            };
+            let (termination_tx, termination_rx) = watch::channel(None);
+            let container = Arc::new(Container {
+                id,
+                user: String::new(),
+                sandbox: Some(parent.sandbox.join("containers").join(&c.child)),
+                parent: Some(parent),
+                pid: c.pid.unwrap_or(0),
+                tty: false,
+                durable: Some(c.dir),
+                termination: termination_rx,
+                io: Mutex::new(Io::default()),
+            });
+            let k = key(&container.id);
+            tracing::info!(container = %k, pid = container.pid, "recovered a nested container");
+            lock(&self.inner).by_key.insert(k, container.clone());
+            tokio::spawn(monitor_recovered(
+                self.clone(),
+                container,
+                termination_tx,
+                agent.clone(),
+            ));
+        }
     }
 
     fn ended(&self, k: &str) {
@@ -495,6 +592,62 @@ impl Containers {
             }
         }
     }
+}
+
+/// `<work_dir>/meta/containers/<parent>/containers/<child>`: where a durable container is
+/// checkpointed (both ids validated by the caller).
+pub fn checkpoint_dir(work_dir: &Path, parent: &str, child: &str) -> PathBuf {
+    work_dir
+        .join("meta")
+        .join("containers")
+        .join(parent)
+        .join("containers")
+        .join(child)
+}
+
+/// A durable container an earlier run of the agent checkpointed.
+#[derive(Debug)]
+pub struct Checkpointed {
+    pub parent: String,
+    pub child: String,
+    pub dir: PathBuf,
+    /// Its reaper, if it was recorded and still is that process.
+    pub pid: Option<u32>,
+}
+
+/// Reads the checkpointed durable containers (names that are not valid container ids are
+/// left alone: nothing here builds a path from them).
+pub fn read_checkpoints(work_dir: &Path) -> Vec<Checkpointed> {
+    let root = work_dir.join("meta").join("containers");
+    let names = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for parent in names(&root) {
+        if crate::common::id::validate_container_id(&parent, &[]).is_err() {
+            continue;
+        }
+        for child in names(&root.join(&parent).join("containers")) {
+            if crate::common::id::validate_container_id(&child, &[&parent]).is_err() {
+                continue;
+            }
+            let dir = checkpoint_dir(work_dir, &parent, &child);
+            let pid = super::recovery::recorded_pid(&dir.join("pid"));
+            out.push(Checkpointed {
+                parent: parent.clone(),
+                child,
+                dir,
+                pid,
+            });
+        }
+    }
+    out
 }
 
 /// Removes `containers/<id>` below the parent's sandbox (or the standalone sandbox),
@@ -633,7 +786,7 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     } else {
         super::beneath::open_dir(&host_dir).map_err(|e| launch_failed(&e))?
     };
-    let logs = if own_sandbox.is_some() {
+    let logs = if own_sandbox.is_some() && spec.durable.is_none() {
         let stdout =
             super::beneath::open_log(dir_fd.as_fd(), "stdout").map_err(|e| launch_failed(&e))?;
         let stderr =
@@ -680,7 +833,21 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     }
     let mut pty_master = None;
     let mut pty_slave = None;
-    if let Some(tty) = &spec.tty {
+    // A durable container: output straight to its sandbox's files, and the file its
+    // reaper writes the wait status to.
+    let mut status_file = None;
+    if let Some(checkpoint) = &spec.durable {
+        let out =
+            super::beneath::open_log(dir_fd.as_fd(), "stdout").map_err(|e| launch_failed(&e))?;
+        let err =
+            super::beneath::open_log(dir_fd.as_fd(), "stderr").map_err(|e| launch_failed(&e))?;
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        std::fs::create_dir_all(checkpoint)
+            .map_err(|e| launch_failed(&format!("Failed to checkpoint: {e}")))?;
+        let file = std::fs::File::create(checkpoint.join("status"))
+            .map_err(|e| launch_failed(&format!("Failed to checkpoint: {e}")))?;
+        status_file = Some(file);
+    } else if let Some(tty) = &spec.tty {
         let (master, slave) =
             open_pty().map_err(|e| launch_failed(&format!("Failed to open a pty: {e}")))?;
         if let Some(size) = &tty.window_size {
@@ -702,9 +869,11 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     let ns_fd = mount_ns.as_ref().map(|f| f.as_raw_fd());
     let dir_raw = dir_fd.as_raw_fd();
     let tty = spec.tty.is_some();
+    let durable = status_file.as_ref().map(|f| f.as_raw_fd());
     let agent_pid = rustix::process::getpid();
     // SAFETY: the closure runs between fork and exec and makes only async-signal-safe
-    // system calls (setsid, write, setns, chdir/fchdir, ioctl, setgroups/setgid/setuid) on
+    // system calls (setsid, write, setns, chdir/fchdir, ioctl, setgroups/setgid/setuid, and
+    // the reaper's fork/close_range/waitpid/fsync/_exit) on
     // data prepared before the fork; the descriptors it borrows stay open in the parent
     // until spawn returns.
     unsafe {
@@ -723,6 +892,15 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
                     rustix::process::chdir(dir.as_c_str())?;
                 }
                 _ => rustix::process::fchdir(BorrowedFd::borrow_raw(dir_raw))?,
+            }
+            if let Some(status_fd) = durable {
+                // Sound: the freshly forked child (see above); the status file stays open
+                // in the parent until spawn returns.
+                become_reaper(status_fd)?;
+                if let Some(c) = &creds {
+                    launcher::drop_privileges(c)?;
+                }
+                return Ok(());
             }
             if tty {
                 rustix::process::ioctl_tiocsctty(BorrowedFd::borrow_raw(0))?;
@@ -743,6 +921,7 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(false);
     let mut child = cmd.spawn().map_err(|e| launch_failed(&e))?;
+    drop(status_file);
     // Only the child keeps the terminal's slave side: its end is the output's end.
     drop(pty_slave);
     drop(dir_fd);
@@ -786,6 +965,88 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
         termination_tx,
         termination_rx,
     })
+}
+
+/// Splits the launch in two, as Mesos's `mesos-containerizer launch` does when it has a
+/// runtime directory: the child goes on to exec the command; this process stays behind as
+/// its reaper (the container's pid, its process group's leader), waits for it, writes its
+/// raw wait status in decimal to `status_fd`, and ends as the command ended. So the exit
+/// status survives the agent: whoever reaps the reaper (the agent, or init once the agent
+/// is gone) does not matter.
+///
+/// # Safety
+/// Only between fork and exec (`status_fd` open, the other descriptors the child's).
+unsafe fn become_reaper(status_fd: i32) -> std::io::Result<()> {
+    // SAFETY: fork in a single-threaded freshly forked child; both sides only make
+    // async-signal-safe calls afterwards.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if child == 0 {
+        return Ok(());
+    }
+    // Every descriptor but stdio and the status file closes (among them the pipe std reads
+    // exec errors from: spawn() would otherwise wait for the reaper to exit).
+    let fd = u32::try_from(status_fd).unwrap_or(3);
+    // SAFETY: close_range closes descriptors only; this process uses none of them again.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, fd.saturating_sub(1), 0u32);
+        libc::syscall(libc::SYS_close_range, fd + 1, u32::MAX, 0u32);
+    }
+    // A SIGTERM (or a hangup) to the process group is for the command: the reaper waits
+    // for it to act. SIGKILL still ends the reaper.
+    // SAFETY: installs SIG_IGN, no handler code; async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+    let child = rustix::process::Pid::from_raw(child);
+    let status = loop {
+        match rustix::process::waitpid(child, rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => break status,
+            Ok(None) | Err(rustix::io::Errno::INTR) => continue,
+            // SAFETY: _exit ends the reaper at once without running anything else.
+            Err(_) => unsafe { libc::_exit(127) },
+        }
+    };
+    let raw = status.as_raw();
+    // The decimal digits of the status without allocating (after fork, in a process that
+    // had threads, only async-signal-safe work is allowed).
+    let mut digits = [0u8; 12];
+    let mut n = raw.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || at == 1 {
+            break;
+        }
+    }
+    if raw < 0 {
+        at -= 1;
+        digits[at] = b'-';
+    }
+    // SAFETY: a descriptor this process owns; write and fsync are async-signal-safe.
+    unsafe {
+        let _ = rustix::io::write(BorrowedFd::borrow_raw(status_fd), &digits[at..]);
+        let _ = rustix::fs::fsync(BorrowedFd::borrow_raw(status_fd));
+    }
+    if let Some(code) = status.exit_status() {
+        // SAFETY: as above.
+        unsafe { libc::_exit(code) };
+    }
+    let signal = status.terminating_signal().unwrap_or(libc::SIGKILL);
+    // SAFETY: restores the default action, so the signal below ends the reaper as it ended
+    // the command (a core dump aside).
+    unsafe { libc::signal(signal, libc::SIG_DFL) };
+    if let Some(sig) = signal_from(signal) {
+        let _ = rustix::process::kill_process(rustix::process::getpid(), sig);
+    }
+    // SAFETY: as above.
+    unsafe { libc::_exit(128 + signal) }
 }
 
 /// The mount namespace of the executor's task when it differs from the executor's own
@@ -974,23 +1235,105 @@ async fn monitor(
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
-            _ = check.tick() => {
-                let Some(parent) = parent.clone() else { continue };
-                let alive = agent.read(move |a| find_parent(a, &parent).is_some()).await;
-                if !matches!(alive, Ok(true)) {
-                    tracing::info!(container = %key(&container.id), "the parent container ended: killing its nested container");
-                    container.kill(libc::SIGKILL);
-                }
-            }
+            _ = check.tick() => kill_if_orphaned(&agent, &container, parent.clone()).await,
         }
     };
-    let (status, message) = match status {
-        Ok(s) => (s.into_raw(), describe(s)),
-        Err(e) => (
+    // A durable container's reaper recorded the command's own status; its exit mirrors it.
+    let recorded = container.durable.as_deref().and_then(recorded_status);
+    let (status, message) = match (recorded, status) {
+        (Some(raw), _) => (raw, describe(std::process::ExitStatus::from_raw(raw))),
+        (None, Ok(s)) => (s.into_raw(), describe(s)),
+        (None, Err(e)) => (
             libc::SIGKILL,
             format!("Failed to reap the container's process: {e}"),
         ),
     };
+    finish(&registry, &container, termination, status, message);
+}
+
+/// Kills `container` when its parent's executor container (`parent`) has ended.
+async fn kill_if_orphaned(
+    agent: &super::runtime::AgentHandle,
+    container: &Container,
+    parent: Option<String>,
+) {
+    let Some(parent) = parent else { return };
+    let alive = agent.read(move |a| find_parent(a, &parent).is_some()).await;
+    if !matches!(alive, Ok(true)) {
+        tracing::info!(container = %key(&container.id), "the parent container ended: killing its nested container");
+        container.kill(libc::SIGKILL);
+    }
+}
+
+/// [`monitor`] for a container an earlier run of the agent started: not this process's
+/// child, so its end is seen through a pidfd and its status read from the checkpoint.
+async fn monitor_recovered(
+    registry: Arc<Containers>,
+    container: Arc<Container>,
+    termination: watch::Sender<Option<Termination>>,
+    agent: super::runtime::AgentHandle,
+) {
+    let parent = container.parent.as_ref().map(|p| p.container_id.clone());
+    let exited = process_exit(container.pid);
+    tokio::pin!(exited);
+    let mut check = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            () = &mut exited => break,
+            _ = check.tick() => kill_if_orphaned(&agent, &container, parent.clone()).await,
+        }
+    }
+    let (status, message) = match container.durable.as_deref().and_then(recorded_status) {
+        Some(raw) => (raw, describe(std::process::ExitStatus::from_raw(raw))),
+        None => (
+            libc::SIGKILL,
+            "The container ended while the agent was down, and its exit status was not recorded"
+                .to_string(),
+        ),
+    };
+    finish(&registry, &container, termination, status, message);
+}
+
+/// Resolves when process `pid` (not a child of this process) has ended: its pidfd turns
+/// readable. At once when it is already gone.
+async fn process_exit(pid: u32) {
+    let Some(p) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    let Ok(fd) = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) else {
+        return;
+    };
+    let Ok(fd) = tokio::io::unix::AsyncFd::with_interest(fd, tokio::io::Interest::READABLE) else {
+        // No reactor for it: fall back to looking now and then.
+        while super::isolator::alive(pid) {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        return;
+    };
+    let _ = fd.readable().await;
+}
+
+/// The wait status a durable container's reaper recorded, if it did.
+fn recorded_status(checkpoint: &Path) -> Option<i32> {
+    std::fs::read_to_string(checkpoint.join("status"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Records how the container ended: its process group ends, its input closes, WAIT
+/// answers.
+fn finish(
+    registry: &Containers,
+    container: &Container,
+    termination: watch::Sender<Option<Termination>>,
+    status: i32,
+    message: String,
+) {
     // The process group may outlive its leader: end the rest, as a container's destroy.
     if let Some(pid) = i32::try_from(container.pid)
         .ok()

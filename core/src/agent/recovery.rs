@@ -373,7 +373,7 @@ pub fn is_command_executor(info: &v1::ExecutorInfo) -> bool {
 /// The executor pid checkpointed in `forked.pid`, if that process still runs — the same
 /// process, not a later one that reused the pid: it must have started before the file was
 /// written (boot time is whole seconds, hence the slack).
-fn recorded_pid(path: &Path) -> Option<u32> {
+pub(super) fn recorded_pid(path: &Path) -> Option<u32> {
     let pid = std::fs::read_to_string(path)
         .ok()?
         .trim()

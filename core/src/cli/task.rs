@@ -150,7 +150,9 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
 #[derive(Debug, Clone)]
 struct Placement {
     agent: String,
-    container_id: String,
+    /// The task's container (`ContainerID` JSON): its executor's, or for a task of a group
+    /// the container nested under it that its updates name.
+    container_id: Value,
     directory: String,
     state: String,
 }
@@ -313,10 +315,27 @@ impl Cli {
                                 .any(|x| x["id"] == json!(task))
                         });
                     if has {
+                        let executor = e["container"].as_str().unwrap_or("");
+                        let mut container_id = json!({ "value": executor });
+                        let mut directory = e["directory"].as_str().unwrap_or("").to_string();
+                        // A task of a group runs in the container its updates name, nested
+                        // under the executor's, in `containers/<id>` of its sandbox.
+                        let nested = t["statuses"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|s| &s["container_status"]["container_id"])
+                            .filter(|c| c["parent"]["value"] == json!(executor))
+                            .filter_map(|c| c["value"].as_str())
+                            .next_back();
+                        if let Some(child) = nested {
+                            container_id = json!({"value": child, "parent": {"value": executor}});
+                            directory = format!("{directory}/containers/{child}");
+                        }
                         return Ok(Placement {
                             agent: address.clone(),
-                            container_id: e["container"].as_str().unwrap_or("").to_string(),
-                            directory: e["directory"].as_str().unwrap_or("").to_string(),
+                            container_id,
+                            directory,
                             state: t["state"].as_str().unwrap_or("").to_string(),
                         });
                     }
@@ -375,7 +394,7 @@ impl Cli {
             return Err(format!("task '{task}' is {}", placement.state));
         }
         let id = format!("exec-{}", uuid::Uuid::new_v4());
-        let container_id = json!({"value": id, "parent": {"value": placement.container_id}});
+        let container_id = json!({"value": id, "parent": placement.container_id});
         let mut launch = json!({
             "container_id": container_id,
             "command": {
@@ -439,8 +458,8 @@ impl Cli {
         };
         let placement = self.locate(task).await?;
         let container_id = match &args.container {
-            Some(child) => json!({"value": child, "parent": {"value": placement.container_id}}),
-            None => json!({"value": placement.container_id}),
+            Some(child) => json!({"value": child, "parent": placement.container_id}),
+            None => placement.container_id.clone(),
         };
         let call = json!({"type": "ATTACH_CONTAINER_OUTPUT",
                           "attach_container_output": {"container_id": container_id}});

@@ -1,6 +1,7 @@
 //! Rust clients of the v1 scheduler and executor APIs (the operator API follows), used by
 //! tests, benchmarks, the CLI (`remesos execute`, `remesos executor`) and the JNI driver.
 
+pub mod containers;
 pub mod credential;
 pub mod driver;
 pub mod executor;

@@ -4,10 +4,12 @@
 //! LAUNCH_GROUP); it speaks the v1 executor API like the command executor.
 //!
 //! ```text
-//! LAUNCH_GROUP ──► per task: TASK_STARTING ──► spawn its command ──► TASK_RUNNING
-//! a task exits ──► TASK_FINISHED (0) | TASK_FAILED ("Command exited with status N")
+//! LAUNCH_GROUP ──► per task: TASK_STARTING ──► LAUNCH_CONTAINER <executor cid>.<uuid>
+//!                  on the agent's /api/v1 ──► TASK_RUNNING ──► WAIT_CONTAINER
+//! WAIT answers ──► TASK_FINISHED (0) | TASK_FAILED ("Command exited with status N")
 //!   └─ failed ──► the other tasks of its group are killed (they end TASK_KILLED)
-//! KILL of one task ──► its whole group is killed (SIGTERM, SIGKILL after the grace period)
+//! KILL of one task ──► its whole group is killed (KILL_CONTAINER: SIGTERM, SIGKILL
+//!                      after the grace period)
 //! every task terminal and every terminal update acknowledged ──► exit 0
 //! ```
 //!
@@ -19,10 +21,19 @@
 //! `consecutive_failures` times kills the task (and so its group); from then on every task
 //! of this executor ends with `healthy: false` — Mesos's executor-wide flag (MESOS-8543).
 //!
-//! Differences from Mesos: tasks run as processes of the executor's container (each in its
-//! own process group), not as nested containers, and so do their COMMAND checks (as the
-//! task's user, in its working directory, with its environment); a single LAUNCH is refused
-//! as Mesos does (the executor shuts down).
+//! Each task runs in a container nested under the executor's (Mesos's default executor,
+//! src/launcher/default_executor.cpp): the agent starts it (agent/nested.rs, a durable
+//! container: it outlives an agent restart, its sandbox `containers/<uuid>` below the
+//! executor's), the executor long-polls WAIT_CONTAINER for its end (again after the
+//! agent comes back) and every update names the task's container in
+//! `container_status.container_id`, so `task exec` finds it.
+//!
+//! Differences from Mesos: COMMAND checks run as processes of the executor (as the task's
+//! user, in the task's sandbox, with its environment), not as check containers nested
+//! under the task's; a task whose ContainerInfo asks for an image fails (the agent refuses
+//! images for nested containers); when the agent is gone for good the executor exits at
+//! once and leaves its tasks' containers to the agent's next start, which kills them (their
+//! parent is gone). A single LAUNCH is refused as Mesos does (the executor shuts down).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -40,15 +51,21 @@ use super::command::{
     TERMINAL_ACK_TIMEOUT, describe_wait_status, launch_spec,
 };
 use crate::client::Format;
+use crate::client::containers::AgentContainers;
 use crate::client::executor::{Connection, ExecutorEnv, event_type};
 use crate::common::protocol::is_terminal;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Update(Box<v1::TaskStatus>),
+    /// LAUNCH_CONTAINER `container_id` for the task, then report with
+    /// [`DefaultExecutor::on_launched`] and wait for it.
     Launch {
         task_id: String,
-        spec: LaunchSpec,
+        container_id: v1::ContainerId,
+        command: Box<v1::CommandInfo>,
+        container: Option<Box<v1::ContainerInfo>>,
+        resources: Vec<v1::Resource>,
     },
     Signal {
         task_id: String,
@@ -77,6 +94,8 @@ struct Run {
     checks: TaskChecks,
     /// Its last update: check and health updates copy it.
     last_status: Option<v1::TaskStatus>,
+    /// The container it runs in, nested under the executor's.
+    container: Option<v1::ContainerId>,
 }
 
 /// The default executor's state and decisions (synchronous, clock-free).
@@ -98,6 +117,8 @@ pub struct DefaultExecutor {
     unhealthy: bool,
     /// The link to the agent is down: checks are paused.
     disconnected: bool,
+    /// The executor's own container (SUBSCRIBED's `container_id`): its tasks' parent.
+    container: Option<v1::ContainerId>,
 }
 
 impl DefaultExecutor {
@@ -114,7 +135,13 @@ impl DefaultExecutor {
             give_up_at: None,
             unhealthy: false,
             disconnected: false,
+            container: None,
         }
+    }
+
+    /// The container `task_id` runs in.
+    pub fn container_of(&self, task_id: &str) -> Option<&v1::ContainerId> {
+        self.runs.get(task_id).and_then(|r| r.container.as_ref())
     }
 
     pub fn unacknowledged_tasks(&self) -> Vec<v1::TaskInfo> {
@@ -137,6 +164,9 @@ impl DefaultExecutor {
     /// SUBSCRIBED (first or again): checks resume at once (Mesos's default executor).
     pub fn on_subscribed(&mut self, now: Instant, subscribed: &event::Subscribed) -> Vec<Effect> {
         self.framework_info = Some(subscribed.framework_info.clone());
+        if subscribed.container_id.is_some() {
+            self.container = subscribed.container_id.clone();
+        }
         if std::mem::take(&mut self.disconnected) {
             for run in self.runs.values_mut() {
                 if run.started && !run.killed && !run.terminated {
@@ -213,7 +243,16 @@ impl DefaultExecutor {
             }
             tracing::info!(task_id = %id, group, "launching task of a group");
             members.push(id.clone());
-            let spec = launch_spec(&self.config, &task);
+            // default_executor.cpp: a random UUID under the executor's container.
+            let container = self.container.clone().map(|parent| v1::ContainerId {
+                value: uuid::Uuid::new_v4().to_string(),
+                parent: Some(Box::new(parent)),
+            });
+            let spec = match (launch_spec(&self.config, &task), &container) {
+                (Ok(spec), Some(c)) => Ok(in_container(spec, &c.value)),
+                (Ok(_), None) => Err("the agent did not name the executor's container".into()),
+                (Err(e), _) => Err(e),
+            };
             self.runs.insert(
                 id.clone(),
                 Run {
@@ -226,12 +265,20 @@ impl DefaultExecutor {
                     spec: spec.as_ref().ok().cloned(),
                     checks: TaskChecks::default(),
                     last_status: None,
+                    container: container.clone(),
                 },
             );
             effects.push(self.update(&task.task_id, TaskState::TaskStarting, None));
-            match spec {
-                Ok(spec) => effects.push(Effect::Launch { task_id: id, spec }),
-                Err(message) => effects.extend(self.on_launched(now, &id, Err(message))),
+            match (spec, container) {
+                (Ok(spec), Some(container_id)) => effects.push(Effect::Launch {
+                    task_id: id,
+                    container_id,
+                    command: Box::new(nested_command(&spec)),
+                    container: task.container.clone().map(Box::new),
+                    resources: task.resources.clone(),
+                }),
+                (Ok(_), None) => {}
+                (Err(message), _) => effects.extend(self.on_launched(now, &id, Err(message))),
             }
         }
         self.groups.push(members);
@@ -384,6 +431,34 @@ impl DefaultExecutor {
         effects
     }
 
+    /// WAIT_CONTAINER could not tell how `task_id`'s container ended (the agent
+    /// does not know it, or answered without a status): the task failed, unless it was
+    /// being killed (default_executor.cpp `waited`).
+    pub fn on_wait_failed(&mut self, now: Instant, task_id: &str, reason: &str) -> Vec<Effect> {
+        let Some(run) = self.runs.get_mut(task_id) else {
+            return Vec::new();
+        };
+        if run.terminated {
+            return Vec::new();
+        }
+        run.terminated = true;
+        run.escalation_at = None;
+        run.checks.pause();
+        let state = if run.killed {
+            TaskState::TaskKilled
+        } else {
+            TaskState::TaskFailed
+        };
+        let id = run.info.task_id.clone();
+        tracing::warn!(task_id, reason, "the task's container ended unseen");
+        let mut effects = vec![self.update(&id, state, Some(reason.to_string()))];
+        if state == TaskState::TaskFailed {
+            effects.extend(self.kill_group_of(now, task_id, None));
+        }
+        effects.extend(self.maybe_exit(now));
+        effects
+    }
+
     fn on_acknowledged(&mut self, uuid: &[u8]) -> Vec<Effect> {
         let Some(index) = self.pending.iter().position(|(u, _, _)| u == uuid) else {
             return Vec::new();
@@ -506,12 +581,12 @@ impl DefaultExecutor {
         effects
     }
 
-    pub fn on_agent_gone(&mut self, now: Instant) -> Vec<Effect> {
+    /// The agent is gone for good (the recovery timeout passed): nothing can be killed
+    /// or reported any more. The tasks' containers are the agent's: its next start kills
+    /// them, as their parent is gone (agent/nested.rs).
+    pub fn on_agent_gone(&mut self, _now: Instant) -> Vec<Effect> {
         self.agent_gone = true;
-        if self.runs.values().all(|r| r.terminated) {
-            return vec![Effect::Exit(1)];
-        }
-        self.shutdown(now)
+        vec![Effect::Exit(1)]
     }
 
     fn update(
@@ -529,6 +604,14 @@ impl DefaultExecutor {
         let check_status = run
             .as_ref()
             .and_then(|r| checks::checker::initial_check_status(&r.info));
+        // default_executor.cpp `createTaskStatus`: the task's container.
+        let container_status =
+            run.as_ref()
+                .and_then(|r| r.container.clone())
+                .map(|id| v1::ContainerStatus {
+                    container_id: Some(id),
+                    ..Default::default()
+                });
         let status = v1::TaskStatus {
             task_id: task_id.clone(),
             state: state as i32,
@@ -537,12 +620,54 @@ impl DefaultExecutor {
             executor_id: Some(self.config.executor_id.clone()),
             uuid: Some(uuid),
             check_status,
+            container_status,
             ..Default::default()
         };
         if let Some(run) = run {
             run.last_status = Some(status.clone());
         }
         Effect::Update(Box::new(status))
+    }
+}
+
+/// The task's launch spec moved into its container's sandbox, `containers/<child>` below
+/// the executor's (where the agent puts it): the base of its COMMAND checks.
+fn in_container(mut spec: LaunchSpec, child: &str) -> LaunchSpec {
+    if let Some(cwd) = &spec.cwd {
+        let sandbox = cwd.join("containers").join(child);
+        spec.env.retain(|(k, _)| k != "MESOS_SANDBOX");
+        spec.env
+            .push(("MESOS_SANDBOX".into(), sandbox.display().to_string()));
+        spec.cwd = Some(sandbox);
+    }
+    spec
+}
+
+/// The CommandInfo of the task's container: its argv, environment and user as the command
+/// executor would have run them. The variables the agent sets for the container itself
+/// (its sandbox, its id) are left to the agent.
+fn nested_command(spec: &LaunchSpec) -> v1::CommandInfo {
+    const THE_AGENTS: [&str; 3] = ["MESOS_SANDBOX", "MESOS_DIRECTORY", "MESOS_CONTAINER_ID"];
+    let variables = spec
+        .env
+        .iter()
+        .filter(|(k, _)| !THE_AGENTS.contains(&k.as_str()))
+        .map(|(name, value)| v1::environment::Variable {
+            name: name.clone(),
+            r#type: Some(v1::environment::variable::Type::Value as i32),
+            value: Some(value.clone()),
+            ..Default::default()
+        })
+        .collect();
+    v1::CommandInfo {
+        shell: Some(false),
+        value: Some(spec.program.clone()),
+        arguments: std::iter::once(spec.arg0.clone())
+            .chain(spec.args.iter().cloned())
+            .collect(),
+        environment: Some(v1::Environment { variables }),
+        user: spec.user.clone(),
+        ..Default::default()
     }
 }
 
@@ -554,13 +679,13 @@ fn grace_period(policy: Option<&v1::KillPolicy>) -> Option<Duration> {
 
 /// Runs the default executor until it should exit; returns the exit status.
 pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
-    use super::command::{Link, link_step, sleep_until, spawn};
+    use super::command::{Link, link_step, sleep_until};
     let mut connection = Connection::new(&env, format);
+    let agent = std::sync::Arc::new(AgentContainers::new(&env));
     let mut executor = DefaultExecutor::new(config);
-    let mut groups: BTreeMap<String, i32> = BTreeMap::new();
-    // Unbounded, and cannot grow without bound: one message per task process this
-    // executor spawned, each sent once when it is reaped.
-    let (exit_tx, mut exits) = mpsc::unbounded_channel::<(String, i32)>();
+    // Unbounded, and cannot grow without bound: one message per task container this
+    // executor launched, each sent once when its WAIT answers.
+    let (exit_tx, mut exits) = mpsc::unbounded_channel::<(String, Result<i32, String>)>();
     let mut gone = false;
     let mut effects: VecDeque<Effect> = VecDeque::new();
     let mut heartbeat =
@@ -578,35 +703,38 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                         tracing::warn!(error = %e, "status update not delivered yet");
                     }
                 }
-                Effect::Launch { task_id, spec } => {
-                    let result = match spawn(&spec) {
-                        Ok(mut child) => {
-                            let pid = child.id().unwrap_or(0);
-                            if let Ok(pgid) = i32::try_from(pid) {
-                                groups.insert(task_id.clone(), pgid);
-                            }
-                            let tx = exit_tx.clone();
-                            let id = task_id.clone();
-                            tokio::spawn(async move {
-                                use std::os::unix::process::ExitStatusExt;
-                                let status = child.wait().await.map(|s| s.into_raw()).unwrap_or(-1);
-                                let _ = tx.send((id, status));
-                            });
-                            Ok(pid)
+                Effect::Launch {
+                    task_id,
+                    container_id,
+                    command,
+                    container,
+                    resources,
+                } => {
+                    let launched = agent
+                        .launch(&container_id, *command, container.map(|c| *c), resources)
+                        .await;
+                    let result = match launched {
+                        Ok(()) => {
+                            tokio::spawn(wait_container(
+                                agent.clone(),
+                                task_id.clone(),
+                                container_id,
+                                exit_tx.clone(),
+                            ));
+                            Ok(0)
                         }
-                        Err(e) => Err(e),
+                        Err(crate::client::Error::Status { body, .. }) => Err(body),
+                        Err(e) => Err(e.to_string()),
                     };
                     effects.extend(executor.on_launched(Instant::now(), &task_id, result));
                 }
                 Effect::Signal { task_id, signal } => {
-                    if let (Some(pgid), Some(sig)) = (
-                        groups
-                            .get(&task_id)
-                            .and_then(|p| rustix::process::Pid::from_raw(*p)),
-                        rustix::process::Signal::from_named_raw(signal),
-                    ) {
-                        // A group that is already gone is what was wanted.
-                        let _ = rustix::process::kill_process_group(pgid, sig);
+                    if let Some(id) = executor.container_of(&task_id) {
+                        // A container that already ended is what was wanted; an agent
+                        // that is away gets the SIGKILL again after the grace period.
+                        if let Err(e) = agent.kill(id, signal).await {
+                            tracing::warn!(task_id, signal, error = %e, "KILL_CONTAINER failed");
+                        }
                     }
                 }
                 Effect::Exit(code) => return code,
@@ -636,10 +764,12 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                     effects.extend(executor.on_agent_gone(Instant::now()));
                 }
             },
-            Some((task_id, status)) = exits.recv() => {
-                groups.remove(&task_id);
-                effects.extend(executor.on_exited(Instant::now(), &task_id, status));
-            }
+            Some((task_id, status)) = exits.recv() => match status {
+                Ok(status) => effects.extend(executor.on_exited(Instant::now(), &task_id, status)),
+                Err(reason) => {
+                    effects.extend(executor.on_wait_failed(Instant::now(), &task_id, &reason));
+                }
+            },
             _ = sleep_until(deadline) => effects.extend(executor.on_tick(Instant::now())),
             Some(done) = probes.join_next(), if !probes.is_empty() => match done {
                 Ok((task_id, role, attempt, outcome)) => effects.extend(
@@ -652,6 +782,34 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
             }
         }
     }
+}
+
+/// How long WAIT_CONTAINER waits before it is asked again when the agent could not
+/// be reached (it restarts, or is busy): default_executor.cpp retries the same way.
+const WAIT_RETRY: Duration = Duration::from_secs(1);
+
+/// Long-polls WAIT_CONTAINER for `container_id` until the agent tells how it ended,
+/// across agent restarts; sends the raw wait status (or why it is unknown) once.
+async fn wait_container(
+    agent: std::sync::Arc<AgentContainers>,
+    task_id: String,
+    container_id: v1::ContainerId,
+    done: mpsc::UnboundedSender<(String, Result<i32, String>)>,
+) {
+    let outcome = loop {
+        match agent.wait(&container_id).await {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) => break Err("The task's container ended without an exit status".into()),
+            Err(crate::client::Error::Status { status: 404, body }) => {
+                break Err(format!("The task's container is gone: {body}"));
+            }
+            Err(e) => {
+                tracing::debug!(task_id, error = %e, "WAIT_CONTAINER failed; asking again");
+                tokio::time::sleep(WAIT_RETRY).await;
+            }
+        }
+    };
+    let _ = done.send((task_id, outcome));
 }
 
 #[cfg(test)]
@@ -668,6 +826,25 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    /// A default executor whose agent named its container `exec` (SUBSCRIBED).
+    fn subscribed() -> DefaultExecutor {
+        let mut e = DefaultExecutor::new(Config {
+            working_directory: Some("/sandbox".into()),
+            ..Config::default()
+        });
+        e.on_subscribed(
+            Instant::now(),
+            &event::Subscribed {
+                container_id: Some(v1::ContainerId {
+                    value: "exec".into(),
+                    parent: None,
+                }),
+                ..Default::default()
+            },
+        );
+        e
     }
 
     fn group_event(tasks: Vec<v1::TaskInfo>) -> exec::Event {
@@ -696,7 +873,7 @@ mod tests {
     #[test]
     fn a_failed_task_kills_the_rest_of_its_group_and_the_executor_exits_after_acks() {
         let now = Instant::now();
-        let mut e = DefaultExecutor::new(Config::default());
+        let mut e = subscribed();
         let effects = e.on_event(
             now,
             group_event(vec![task("a", "exit 2"), task("b", "sleep 60")]),
@@ -748,7 +925,7 @@ mod tests {
     #[test]
     fn killing_one_task_kills_its_group_only() {
         let now = Instant::now();
-        let mut e = DefaultExecutor::new(Config::default());
+        let mut e = subscribed();
         e.on_event(
             now,
             group_event(vec![task("a", "sleep 60"), task("b", "sleep 60")]),
@@ -786,7 +963,7 @@ mod tests {
     #[test]
     fn a_failing_health_check_kills_the_group_and_its_tasks_end_unhealthy() {
         let now = Instant::now();
-        let mut e = DefaultExecutor::new(Config::default());
+        let mut e = subscribed();
         let mut web = task("web", "serve");
         web.health_check = Some(v1::HealthCheck {
             r#type: Some(v1::health_check::Type::Http as i32),
@@ -863,10 +1040,97 @@ mod tests {
         }
     }
 
+    /// default_executor.cpp `_launchGroup` and `createTaskStatus`: each task gets a
+    /// container of its own nested under the executor's (LAUNCH_CONTAINER), its sandbox
+    /// `containers/<id>` below the executor's, and every update names that container.
+    #[test]
+    fn each_task_runs_in_its_own_container_nested_under_the_executors() {
+        let now = Instant::now();
+        let mut e = subscribed();
+        let effects = e.on_event(
+            now,
+            group_event(vec![task("a", "echo a"), task("b", "echo b")]),
+        );
+        let mut children = Vec::new();
+        for effect in &effects {
+            match effect {
+                Effect::Launch {
+                    task_id,
+                    container_id,
+                    command,
+                    ..
+                } => {
+                    assert_eq!(container_id.parent.as_ref().unwrap().value, "exec");
+                    assert_eq!(e.container_of(task_id), Some(container_id));
+                    assert_eq!(command.value.as_deref(), Some("/bin/sh"));
+                    assert_eq!(
+                        command.arguments,
+                        vec!["sh", "-c", &format!("echo {task_id}")]
+                    );
+                    children.push(container_id.value.clone());
+                }
+                Effect::Update(status) => {
+                    let named = status.container_status.as_ref().unwrap();
+                    assert_eq!(
+                        named.container_id.as_ref(),
+                        e.container_of(&status.task_id.value)
+                    );
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(children.len(), 2);
+        assert_ne!(children[0], children[1]);
+        let spec = e.runs["a"].spec.as_ref().unwrap();
+        assert_eq!(
+            spec.cwd.as_deref(),
+            Some(std::path::Path::new(&format!(
+                "/sandbox/containers/{}",
+                children[0]
+            )))
+        );
+    }
+
+    /// A container the agent cannot account for (WAIT answered 404) fails its task and so
+    /// its group; one being killed ends killed.
+    #[test]
+    fn a_container_the_agent_lost_fails_its_task_and_its_group() {
+        let now = Instant::now();
+        let mut e = subscribed();
+        e.on_event(
+            now,
+            group_event(vec![task("a", "sleep 60"), task("b", "sleep 60")]),
+        );
+        e.on_launched(now, "a", Ok(0));
+        e.on_launched(now, "b", Ok(0));
+        let effects = e.on_wait_failed(now, "a", "gone");
+        assert_eq!(states(&effects), vec![("a".into(), TaskState::TaskFailed)]);
+        assert!(effects.contains(&Effect::Signal {
+            task_id: "b".into(),
+            signal: libc::SIGTERM
+        }));
+        let effects = e.on_wait_failed(now, "b", "gone");
+        assert_eq!(states(&effects), vec![("b".into(), TaskState::TaskKilled)]);
+    }
+
+    #[test]
+    fn without_the_executors_container_the_tasks_fail() {
+        let now = Instant::now();
+        let mut e = DefaultExecutor::new(Config::default());
+        let effects = e.on_event(now, group_event(vec![task("a", "true")]));
+        assert_eq!(
+            states(&effects),
+            vec![
+                ("a".into(), TaskState::TaskStarting),
+                ("a".into(), TaskState::TaskFailed)
+            ]
+        );
+    }
+
     #[test]
     fn a_single_launch_shuts_the_default_executor_down() {
         let now = Instant::now();
-        let mut e = DefaultExecutor::new(Config::default());
+        let mut e = subscribed();
         let effects = e.on_event(
             now,
             exec::Event {
