@@ -110,6 +110,7 @@ e2e_prepare() {
     command -v ip >/dev/null || need+=(iproute2)   # adversarial.rs: ip netns, veth
     [ -x /bin/busybox ] || need+=(busybox-static)   # mesos_images.rs: the test images' rootfs
     [ -x /usr/bin/docker-registry ] || need+=(docker-registry)   # mesos_images.rs: a registry v2
+    command -v promtool >/dev/null || need+=(prometheus)   # prometheus.rs: a real Prometheus, promtool
     if [ ${#need[@]} -gt 0 ]; then
         echo "installing ${need[*]}"
         apt_install "${need[@]}"

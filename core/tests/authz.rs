@@ -379,7 +379,8 @@ fn set_logging_level(level: u32, seconds: u64) -> Value {
 ///   and SET_LOGGING_LEVEL (`set_log_level`, http.cpp `setLoggingLevel`) on both daemons:
 ///   403 for a denied principal, the level unchanged (alice may read the level through
 ///   the endpoint but not change it); ops changes it.
-/// - `/metrics/snapshot` and `/files/debug` (`get_endpoints`) on both daemons: 403 for bob.
+/// - `/metrics/snapshot`, `/metrics` and `/files/debug` (`get_endpoints`) on both daemons: 403
+///   for bob.
 /// - GET_CONTAINERS (slave/http.cpp `getContainers`, `view_containers`): ops sees bob's
 ///   container, alice (denied) sees none.
 /// - The agent's `/containers` and `/monitor/statistics` (slave/http.cpp `Http::containers`,
@@ -492,7 +493,13 @@ async fn denied_agents_endpoints_log_levels_and_containers_change_nothing() {
 
     for daemon in [&master, &agent] {
         // get_endpoints: bob may use none of the guarded endpoints.
-        for path in ["/logging/toggle", "/metrics/snapshot", "/files/debug"] {
+        // `/metrics` (Prometheus) is guarded as `/metrics/snapshot`, whose data it serves.
+        for path in [
+            "/logging/toggle",
+            "/metrics/snapshot",
+            "/metrics",
+            "/files/debug",
+        ] {
             let (status, body) = get(&format!("http://{daemon}{path}"), Some(BOB)).await;
             assert_eq!(status, 403, "{daemon}{path}: {body}");
             let (status, body) = get(&format!("http://{daemon}{path}"), Some(OPS)).await;

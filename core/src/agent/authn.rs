@@ -423,6 +423,9 @@ pub async fn guard(
     match authn.authenticate(realm, request.headers(), now_secs()) {
         Ok(None) => {}
         Ok(Some(Caller::Principal(principal))) => {
+            if let Some(slot) = request.extensions().get::<crate::api::AccessPrincipal>() {
+                let _ = slot.0.set(principal.clone());
+            }
             request.extensions_mut().insert(principal);
         }
         Ok(Some(Caller::Token(claims))) => {

@@ -98,8 +98,21 @@ pub fn router(
         .merge(readonly)
         .route("/health", any(health))
         .with_state(agent.clone());
+    let http = std::sync::Arc::new(crate::common::metrics::HistogramVec::new(
+        "endpoint",
+        ENDPOINTS.iter().map(|e| e.to_string()),
+    ));
+    let scrape = http.clone();
     let top = Router::new()
         .route("/metrics/snapshot", any(metrics))
+        .route(
+            "/metrics",
+            any(
+                move |agent: State<AgentHandle>, caller: Who, headers: HeaderMap| {
+                    prometheus(agent, caller, headers, scrape.clone())
+                },
+            ),
+        )
         .route_layer(guard(Realm::ReadOnly))
         .route("/version", any(version))
         .with_state(agent);
@@ -111,6 +124,109 @@ pub fn router(
         .merge(super::files::routes_with(files, authorizer).route_layer(guard(Realm::ReadOnly)))
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(api::refuse_oversized))
+        .layer(axum::middleware::from_fn_with_state(http, timed))
+}
+
+/// The agent's route templates, the label values of its HTTP histogram (a path under
+/// `/slave(1)` counts as the same path without it; anything else is `other`).
+const ENDPOINTS: &[&str] = &[
+    "/api/v1",
+    "/api/v1/executor",
+    "/containers",
+    "/files/browse",
+    "/files/browse.json",
+    "/files/debug",
+    "/files/debug.json",
+    "/files/download",
+    "/files/download.json",
+    "/files/read",
+    "/files/read.json",
+    "/flags",
+    "/health",
+    "/logging/toggle",
+    "/metrics",
+    "/metrics/snapshot",
+    "/monitor/statistics",
+    "/monitor/statistics.json",
+    "/state",
+    "/state.json",
+    "/version",
+];
+
+/// The template `path` is counted under.
+fn endpoint_template(path: &str) -> &'static str {
+    let path = path.strip_prefix("/slave(1)").unwrap_or(path);
+    let path = path.trim_end_matches('/');
+    ENDPOINTS
+        .iter()
+        .find(|e| **e == path)
+        .copied()
+        .unwrap_or(crate::common::metrics::HistogramVec::OTHER)
+}
+
+/// Middleware: times each request to its response head into the HTTP histogram and
+/// writes its access log line (`api::access_log`).
+async fn timed(
+    State(http): State<std::sync::Arc<crate::common::metrics::HistogramVec>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = tokio::time::Instant::now();
+    let endpoint = endpoint_template(request.uri().path());
+    let method = request.method().clone();
+    let slot = api::AccessPrincipal::default();
+    request.extensions_mut().insert(slot.clone());
+    let response = next.run(request).await;
+    let took = started.elapsed();
+    http.observe(endpoint, took);
+    api::access_log(&method, endpoint, response.status(), took, slot.0.get());
+    response
+}
+
+/// `/metrics`: `/metrics/snapshot`'s metrics (same realm, same ACL: `get_endpoints` on
+/// `/metrics/snapshot`) in the Prometheus text format or OpenMetrics as `Accept` asks
+/// (`common::metrics`), then the agent's histograms.
+async fn prometheus(
+    State(agent): State<AgentHandle>,
+    caller: Who,
+    headers: HeaderMap,
+    http: std::sync::Arc<crate::common::metrics::HistogramVec>,
+) -> Response {
+    use crate::common::metrics::{Exposition, Format};
+    let read = move |a: &Agent| {
+        let endpoint = Object::Value("/metrics/snapshot");
+        a.config
+            .authorizer
+            .is_allowed(Action::GetEndpoint, caller.subject(), endpoint)
+            .then(|| (metrics_map(a), a.updates.round_trip.clone()))
+    };
+    let (metrics, round_trip) = match agent.read(read).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return StatusCode::FORBIDDEN.into_response(),
+        Err(_) => return gone(),
+    };
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(accept);
+    let mut e = Exposition::new(format);
+    e.mesos(metrics.iter().map(|(k, v)| (k.as_str(), *v)));
+    e.histogram(
+        "remesos_slave_status_update_round_trip_seconds",
+        "From forwarding a status update to the master to its acknowledgement",
+        &round_trip,
+    );
+    e.histogram_vec(
+        "remesos_http_request_duration_seconds",
+        "Time to the response head of HTTP requests, by endpoint",
+        &http,
+    );
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, format.content_type())],
+        e.finish(),
+    )
+        .into_response()
 }
 
 fn gone() -> Response {

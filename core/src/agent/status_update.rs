@@ -74,6 +74,10 @@ pub struct Manager {
     streams: HashMap<(String, String), Stream>,
     /// Whether the master is reachable; updates wait (persisted) while it is not.
     pub connected: bool,
+    /// Round trips of acknowledged updates: from the (last) forwarding of a stream's head
+    /// to the master until its acknowledgement came back (through the framework), by the
+    /// `now`s the agent is given. Served on `/metrics`.
+    pub round_trip: std::sync::Arc<crate::common::metrics::Histogram>,
 }
 
 impl Manager {
@@ -140,6 +144,9 @@ impl Manager {
             return (vec![], false);
         }
         stream.pending.pop_front();
+        if let Some(sent) = stream.sent_at {
+            self.round_trip.observe(now.saturating_duration_since(sent));
+        }
         let mut actions = vec![Action::Persist {
             path: stream.path.clone(),
             record: wire::StatusUpdateRecord {
@@ -306,6 +313,34 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// `/metrics`'s round trip: from the head's forwarding to its acknowledgement; an
+    /// acknowledgement of anything but the head records nothing.
+    #[test]
+    fn an_acknowledgement_records_the_round_trip_since_the_head_was_sent() {
+        let now = Instant::now();
+        let mut m = Manager {
+            connected: true,
+            ..Default::default()
+        };
+        m.update(now, update("t", v1::TaskState::TaskRunning, 1), "p".into());
+        m.acknowledge(now, "f", "t", &[9; 16]);
+        assert_eq!(m.round_trip.count(), 0);
+        let later = now + Duration::from_millis(30);
+        m.acknowledge(later, "f", "t", &[1; 16]);
+        assert_eq!(m.round_trip.count(), 1);
+        let mut e = crate::common::metrics::Exposition::new(crate::common::metrics::Format::Text);
+        e.histogram("rtt_seconds", "rtt", &m.round_trip);
+        let text = e.finish();
+        assert!(
+            text.contains("rtt_seconds_bucket{le=\"0.025\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rtt_seconds_bucket{le=\"0.05\"} 1\n"),
+            "{text}"
+        );
     }
 
     #[test]

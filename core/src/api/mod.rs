@@ -18,6 +18,35 @@ use tokio_stream::StreamExt;
 pub const APPLICATION_JSON: &str = "application/json";
 pub const APPLICATION_PROTOBUF: &str = "application/x-protobuf";
 
+/// The access log: one line per HTTP request at debug level, target `remesos::access`
+/// (`REMESOS_LOG=remesos::access=debug` or `/logging/toggle` shows it). It names the
+/// method, the route template (`endpoint`: never the raw path, whose query may carry
+/// anything), the status, the time to the response head and the authenticated principal.
+/// Nothing else of the request is logged: no query, header, credential, token or body.
+pub fn access_log(
+    method: &Method,
+    endpoint: &str,
+    status: StatusCode,
+    took: std::time::Duration,
+    principal: Option<&crate::security::Principal>,
+) {
+    tracing::debug!(
+        target: "remesos::access",
+        method = %method,
+        endpoint,
+        status = status.as_u16(),
+        duration_ms = took.as_secs_f64() * 1000.0,
+        principal = principal.map(|p| p.as_str()),
+        "http request"
+    );
+}
+
+/// Where a request's authentication, done inside the router (the agent's per-route
+/// guards), leaves the principal for the access log written outside it: the timing
+/// middleware puts an empty slot in the request's extensions, the guard fills it.
+#[derive(Clone, Debug, Default)]
+pub struct AccessPrincipal(pub std::sync::Arc<std::sync::OnceLock<crate::security::Principal>>);
+
 /// Request bodies larger than this are refused with 413 before decoding.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 

@@ -826,6 +826,7 @@ impl Master {
 
     /// Gives a task's resources back: off the agent's books and to the allocator.
     fn release_task(&mut self, now: Time, key: &(FrameworkId, TaskId), task: &v1::Task) {
+        self.launched.remove(key);
         let fid = &task.framework_id.value;
         let aid = &task.agent_id.value;
         let Ok(resources) = Resources::from_protos(task.resources.clone()) else {
@@ -956,6 +957,15 @@ impl Master {
         if !known {
             tracing::warn!(framework_id = %fid, task_id = %tid, "status update for a task the master does not know");
         }
+        if status.state == v1::TaskState::TaskRunning as i32
+            && let Some((key, _)) = framework.tasks.get_key_value(&tid)
+            && let Some(launched) = self.launched.remove(&(framework.id.clone(), key.clone()))
+        {
+            self.histograms
+                .launch_to_running
+                .observe(now.mono.saturating_duration_since(launched));
+        }
+        let framework = self.frameworks.get_mut(&fid).expect("checked above");
         if let Some(task) = framework.tasks.get_mut(&tid) {
             task.state = latest as i32;
             task.status_update_state = Some(status.state);

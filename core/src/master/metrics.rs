@@ -1,13 +1,116 @@
-//! `/metrics/snapshot` and GET_METRICS: Mesos's metric names (reference §6) over the state.
+//! `/metrics/snapshot` and GET_METRICS: Mesos's metric names (reference §6) over the state;
+//! and the master's [`Histograms`], which Mesos lacks, served beside them on `/metrics`
+//! (`common::metrics` writes the exposition).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
 use remesos_proto::v1;
 
 use super::Master;
+use crate::common::metrics::{Exposition, Histogram, HistogramVec};
 use crate::resources::Resources;
 
+/// What the master measures that Mesos does not: latency histograms (seconds) and the
+/// registry's failed writes. Shared (`Arc`) by the master, its runtime and its HTTP
+/// handlers; every field is atomic, so observing takes no lock and the master's loop never
+/// waits for a scrape.
+#[derive(Debug)]
+pub struct Histograms {
+    /// One allocation round (`Master::allocate_if_requested`): the allocator's run and the
+    /// offers made from it.
+    pub allocation_round: Histogram,
+    /// From an offer's creation to the ACCEPT that uses it (by the master's `now`s).
+    pub offer_accept: Histogram,
+    /// From the ACCEPT that launched a task to the first TASK_RUNNING the master hears of.
+    pub launch_to_running: Histogram,
+    /// From a registry operation's submission to its outcome (queueing, batching, the
+    /// store's write and its retries), measured by the runtime.
+    pub registry_write: Histogram,
+    /// Registry operations whose write failed.
+    pub registry_write_failures: AtomicU64,
+    /// Time to the response head of HTTP requests, by endpoint (route templates: the
+    /// canonical paths of `http::routing`; anything else is `other`). gRPC is left out:
+    /// the agents' sessions are streams that last as long as the agents.
+    pub http: HistogramVec,
+}
+
+impl Default for Histograms {
+    fn default() -> Self {
+        Histograms {
+            allocation_round: Histogram::latency(),
+            offer_accept: Histogram::latency(),
+            launch_to_running: Histogram::latency(),
+            registry_write: Histogram::latency(),
+            registry_write_failures: AtomicU64::new(0),
+            http: HistogramVec::new("endpoint", super::http::endpoint_templates()),
+        }
+    }
+}
+
+impl Histograms {
+    /// Writes the histograms and counters after Mesos's metrics.
+    pub fn expose(&self, e: &mut Exposition) {
+        e.histogram(
+            "remesos_master_allocation_round_seconds",
+            "Duration of one allocation round",
+            &self.allocation_round,
+        );
+        e.histogram(
+            "remesos_master_offer_accept_seconds",
+            "From an offer's creation to the ACCEPT that uses it",
+            &self.offer_accept,
+        );
+        e.histogram(
+            "remesos_master_task_launch_to_running_seconds",
+            "From the ACCEPT that launched a task to its first TASK_RUNNING at the master",
+            &self.launch_to_running,
+        );
+        e.histogram(
+            "remesos_master_registry_write_seconds",
+            "From a registry operation's submission to its outcome",
+            &self.registry_write,
+        );
+        e.counter(
+            "remesos_master_registry_write_failures",
+            "Registry operations whose write failed",
+            self.registry_write_failures.load(Relaxed) as f64,
+        );
+        e.histogram_vec(
+            "remesos_http_request_duration_seconds",
+            "Time to the response head of HTTP requests, by endpoint",
+            &self.http,
+        );
+    }
+
+    /// A registry operation's outcome after `took`.
+    pub fn registry_written(&self, took: Duration, ok: bool) {
+        self.registry_write.observe(took);
+        if !ok {
+            self.registry_write_failures.fetch_add(1, Relaxed);
+        }
+    }
+}
+
 impl Master {
+    /// The gauges `/metrics` adds to Mesos's (their keys are their Prometheus names):
+    /// `remesos_master_oldest_offer_age_seconds`, how long the oldest outstanding offer
+    /// has been waiting for an answer (0 with none), which the alert on offers outstanding
+    /// too long reads (deploy/prometheus/alerts.yml).
+    pub fn prometheus_gauges(&self, now: crate::common::time::Time) -> Vec<(String, f64)> {
+        let oldest = self
+            .offers
+            .values()
+            .map(|o| now.mono.saturating_duration_since(o.created))
+            .max()
+            .unwrap_or_default();
+        vec![(
+            "remesos_master_oldest_offer_age_seconds".into(),
+            oldest.as_secs_f64(),
+        )]
+    }
+
     pub fn metrics(&self) -> BTreeMap<String, f64> {
         let mut m = BTreeMap::new();
         let mut put = |k: &str, v: f64| {
@@ -83,6 +186,32 @@ impl Master {
         put("master/tasks_running", count(S::TaskRunning));
         put("master/tasks_killing", count(S::TaskKilling));
         put("master/tasks_unreachable", count(S::TaskUnreachable));
+        // Per framework (`src/master/metrics.cpp` `FrameworkMetrics`): `subscribed` and a
+        // gauge per active task state, under the framework's URL-encoded name and its id.
+        for f in self.frameworks.values() {
+            let prefix = format!("master/frameworks/{}/{}", url_encode(&f.info.name), f.id);
+            put(
+                &format!("{prefix}/subscribed"),
+                if f.connected() { 1.0 } else { 0.0 },
+            );
+            let mut active: BTreeMap<i32, f64> =
+                ACTIVE_STATES.iter().map(|s| (*s as i32, 0.0)).collect();
+            for t in f.tasks.values() {
+                if let Some(n) = active.get_mut(&t.state) {
+                    *n += 1.0;
+                }
+            }
+            *active
+                .entry(v1::TaskState::TaskUnreachable as i32)
+                .or_default() += f.unreachable_tasks.len() as f64;
+            for state in ACTIVE_STATES {
+                let name = state.as_str_name().to_ascii_lowercase();
+                put(
+                    &format!("{prefix}/tasks/active/{name}"),
+                    active.get(&(state as i32)).copied().unwrap_or(0.0),
+                );
+            }
+        }
         let c = &self.counters;
         put("master/tasks_finished", c.tasks_finished as f64);
         put("master/tasks_failed", c.tasks_failed as f64);
@@ -163,4 +292,27 @@ impl Master {
         );
         m
     }
+}
+
+/// The task states Mesos's `FrameworkMetrics` keeps a `tasks/active/<state>` gauge for.
+const ACTIVE_STATES: [v1::TaskState; 5] = [
+    v1::TaskState::TaskStaging,
+    v1::TaskState::TaskStarting,
+    v1::TaskState::TaskRunning,
+    v1::TaskState::TaskKilling,
+    v1::TaskState::TaskUnreachable,
+];
+
+/// libprocess's `http::encode`: everything but `A-Za-z0-9-._~` as `%XX` (Mesos encodes a
+/// framework's name in its metric keys, so a `/` in it cannot add a segment).
+fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -55,7 +55,7 @@ mod inverse;
 pub mod leadership;
 mod lifecycle;
 pub mod maintenance;
-mod metrics;
+pub mod metrics;
 mod operation;
 pub mod operation_status;
 pub mod operator;
@@ -90,7 +90,7 @@ pub use scheduler::Subscribed;
 pub(crate) use validation::validate_call;
 
 use crate::allocator::{self, Allocator};
-use crate::common::id::{AgentId, FrameworkId, IdPrefix, OfferId};
+use crate::common::id::{AgentId, FrameworkId, IdPrefix, OfferId, TaskId};
 use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
 
@@ -310,6 +310,12 @@ pub struct Master {
     pub allocator: Allocator,
     pub role_config: RoleConfig,
     pub counters: Counters,
+    /// The histograms Mesos lacks (`metrics.rs`), shared with the runtime and `/metrics`.
+    pub histograms: std::sync::Arc<metrics::Histograms>,
+    /// When each task in STAGING was launched, for the launch → TASK_RUNNING histogram:
+    /// an entry leaves at the task's first TASK_RUNNING or when the task is released, so
+    /// it holds at most the master's live tasks.
+    launched: HashMap<(FrameworkId, TaskId), Instant>,
     /// Whether any operator SUBSCRIBE stream is open (set by the runtime). Operator events
     /// are only built then, keeping task launches and updates free of that work otherwise.
     pub operator_subscribed: bool,
@@ -379,6 +385,8 @@ impl Master {
             allocator,
             role_config,
             counters: Counters::default(),
+            histograms: Default::default(),
+            launched: HashMap::new(),
             operator_subscribed: false,
             id_prefix: IdPrefix::new(&id),
             next_framework_id: 0,
@@ -543,6 +551,7 @@ impl Master {
             self.make_offers(now, allocation);
         }
         self.generate_inverse_offers(now);
+        self.histograms.allocation_round.observe(started.elapsed());
     }
 
     /// Starts a subscription's heartbeats, right after its SUBSCRIBED: the first HEARTBEAT

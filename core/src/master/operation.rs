@@ -429,7 +429,7 @@ impl Master {
     /// Books a launched task in STAGING on the framework and the agent.
     fn record_task(
         &mut self,
-        _now: Time,
+        now: Time,
         framework_id: &str,
         agent_id: &str,
         valid: &ValidTask,
@@ -479,6 +479,8 @@ impl Master {
             framework.add_executor(agent_key, executor_id.clone(), info.clone());
         }
         framework.tasks.insert(valid.task_id.clone(), task);
+        self.launched
+            .insert((framework_key.clone(), valid.task_id.clone()), now.mono);
         if let Some(agent) = self.agents.get_mut(agent_id) {
             agent.add_used(&framework_key, &charged);
             agent

@@ -150,6 +150,9 @@ pub enum OperatorCommand {
     FlagsJson,
     /// `/metrics/snapshot`.
     MetricsJson,
+    /// `/metrics`: `/metrics/snapshot`'s metrics and the gauges remesos adds (keys
+    /// `remesos_*`, see `Master::prometheus_gauges`).
+    PrometheusJson,
     /// `GET /master/maintenance/schedule`.
     MaintenanceScheduleJson,
     /// `/master/maintenance/status`.
@@ -328,7 +331,9 @@ impl Master {
         let allowed = |action, object| authorizer.is_allowed(action, principal, object);
         let ok = match command {
             C::GetFlags | C::FlagsJson => allowed(Action::ViewFlags, Object::Any),
-            C::MetricsJson => allowed(Action::GetEndpoint, Object::Value("/metrics/snapshot")),
+            C::MetricsJson | C::PrometheusJson => {
+                allowed(Action::GetEndpoint, Object::Value("/metrics/snapshot"))
+            }
             C::Teardown { framework_id } => match self.frameworks.get(framework_id.as_str()) {
                 // Mesos's TEARDOWN_FRAMEWORK object: the framework's principal ("" when
                 // it has none). An unknown id is answered as such afterwards.
@@ -559,6 +564,13 @@ impl Master {
                     .into_iter()
                     .map(|(k, v)| (k, json!(v)))
                     .collect();
+                Ok(OperatorReply::Json(Value::Object(map)))
+            }
+            C::PrometheusJson => {
+                let mut metrics = self.metrics();
+                metrics.extend(self.prometheus_gauges(now));
+                let map: serde_json::Map<String, Value> =
+                    metrics.into_iter().map(|(k, v)| (k, json!(v))).collect();
                 Ok(OperatorReply::Json(Value::Object(map)))
             }
             C::MaintenanceScheduleJson => Ok(OperatorReply::Json(remesos_proto::json::to_value(

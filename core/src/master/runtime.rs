@@ -141,6 +141,8 @@ pub enum Command {
 #[derive(Clone)]
 pub struct MasterHandle {
     tx: mpsc::Sender<Command>,
+    /// The master's histograms, read by `/metrics` without asking the actor.
+    histograms: Arc<super::metrics::Histograms>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +150,11 @@ pub struct MasterHandle {
 pub struct Gone;
 
 impl MasterHandle {
+    /// The master's histograms (observed lock-free by the actor, read by `/metrics`).
+    pub fn histograms(&self) -> &super::metrics::Histograms {
+        &self.histograms
+    }
+
     /// Whether the actor is running and can answer (false once it ended, e.g. panicked).
     pub fn is_serving(&self) -> bool {
         !self.tx.is_closed()
@@ -261,6 +268,7 @@ pub fn spawn_supervised(
     on_panic: OnPanic,
 ) -> MasterHandle {
     let (tx, rx) = mpsc::channel(MASTER_INBOX);
+    let histograms = master.histograms.clone();
     let runtime = Runtime {
         master,
         conns: HashMap::new(),
@@ -273,7 +281,7 @@ pub fn spawn_supervised(
         last_tick: tokio::time::Instant::now(),
     };
     supervise(tokio::spawn(runtime.run(rx)), on_panic);
-    MasterHandle { tx }
+    MasterHandle { tx, histograms }
 }
 
 impl Runtime {
@@ -681,19 +689,21 @@ impl Runtime {
                     }
                     return;
                 };
-                let done = reply.map(|reply| {
-                    let own = self.own.clone();
-                    let done: super::registrar::Done = Box::new(move |result| {
-                        if let Some(own) = own.upgrade() {
-                            crate::common::queue::send_or_wait(
-                                &own,
-                                Command::RegistryDone { reply, result },
-                            );
-                        }
-                    });
-                    done
+                // Every operation is timed (the registry write histogram), whether or not
+                // the master waits for its outcome.
+                let own = self.own.clone();
+                let histograms = self.master.histograms.clone();
+                let submitted = tokio::time::Instant::now();
+                let done: super::registrar::Done = Box::new(move |result| {
+                    histograms.registry_written(submitted.elapsed(), result.is_ok());
+                    if let (Some(reply), Some(own)) = (reply, own.upgrade()) {
+                        crate::common::queue::send_or_wait(
+                            &own,
+                            Command::RegistryDone { reply, result },
+                        );
+                    }
                 });
-                registrar.submit(*op, done);
+                registrar.submit(*op, Some(done));
             }
         }
     }

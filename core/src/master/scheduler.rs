@@ -908,6 +908,11 @@ impl Master {
             self.request_allocation();
             return;
         }
+        for offer in &taken {
+            self.histograms
+                .offer_accept
+                .observe(now.mono.saturating_duration_since(offer.created));
+        }
         let agent_id = taken.first().map(|o| o.offer.agent_id.value.clone());
         let mut available = Resources::default();
         for offer in &taken {

@@ -72,26 +72,76 @@ pub fn router_with(master: MasterHandle, processes: Router, authn: Authenticatio
         .route("/master/create-volumes", any(operator::create_volumes))
         .route("/master/destroy-volumes", any(operator::destroy_volumes))
         .route("/metrics/snapshot", any(operator::metrics))
+        .route("/metrics", any(operator::prometheus))
         .route("/version", any(operator::version))
         .with_state(master.clone())
         .merge(processes);
     let http = libprocess(routes);
+    let master_for_timing = master.clone();
     let grpc = tonic::service::Routes::new(super::service::server(master, authn.agents.clone()))
         .into_axum_router();
     let authn = std::sync::Arc::new(authn);
     Router::new().fallback(move |mut request: Request| {
         let (http, grpc, authn) = (http.clone(), grpc.clone(), authn.clone());
+        let master = master_for_timing.clone();
         async move {
-            if let Err(refused) = authn.authenticate(&mut request) {
-                return refused.into_response();
+            if is_grpc(&request) {
+                if let Err(refused) = authn.authenticate(&mut request) {
+                    return refused.into_response();
+                }
+                return match grpc.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
             }
-            let router = if is_grpc(&request) { grpc } else { http };
-            match router.oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            }
+            let started = tokio::time::Instant::now();
+            let endpoint = endpoint_template(request.uri().path());
+            let method = request.method().clone();
+            let mut principal = None;
+            let response = match authn.authenticate(&mut request) {
+                Err(refused) => refused.into_response(),
+                Ok(()) => {
+                    principal = request
+                        .extensions()
+                        .get::<crate::security::Principal>()
+                        .cloned();
+                    match http.oneshot(request).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    }
+                }
+            };
+            let took = started.elapsed();
+            master.histograms().http.observe(&endpoint, took);
+            crate::api::access_log(
+                &method,
+                &endpoint,
+                response.status(),
+                took,
+                principal.as_ref(),
+            );
+            response
         }
     })
+}
+
+/// The route template a request is counted under: its endpoint's canonical path
+/// (`/state` and `/master/state/` are both `/master/state`), or `other`.
+fn endpoint_template(path: &str) -> String {
+    match routing::resolve(path) {
+        Target::Endpoint { process, name, .. } => Target::canonical(process, name),
+        Target::WebUi => "/".to_string(),
+        _ => crate::common::metrics::HistogramVec::OTHER.to_string(),
+    }
+}
+
+/// Every route template of the master's port: the canonical path of each endpoint of each
+/// process, and `/` for the web UI (the label values of the HTTP histogram).
+pub fn endpoint_templates() -> Vec<String> {
+    Process::all()
+        .map(|(process, name)| Target::canonical(process, name))
+        .chain(["/".to_string()])
+        .collect()
 }
 
 /// `routes` (canonical paths only) behind libprocess's routing, with the body limits of

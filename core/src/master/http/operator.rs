@@ -647,6 +647,49 @@ pub async fn metrics(
     read_json(master, caller, method, OperatorCommand::MetricsJson).await
 }
 
+/// `/metrics`: the metrics of `/metrics/snapshot` (the same ACL, `get_endpoints` on
+/// `/metrics/snapshot`, and the same realm) in the Prometheus text format or OpenMetrics as
+/// `Accept` asks (`common::metrics`), followed by the master's histograms.
+pub async fn prometheus(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if let Some(r) = get_only(&method) {
+        return r;
+    }
+    let metrics = match master
+        .operator_as(OperatorCommand::PrometheusJson, principal(&caller).cloned())
+        .await
+    {
+        Ok(Ok(Operated::Reply(OperatorReply::Json(Value::Object(m))))) => m,
+        Ok(Ok(_)) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Ok(Err(e)) => return status_error(e.status(), e),
+        Err(_) => return gone(),
+    };
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = crate::common::metrics::Format::negotiate(accept);
+    let mut e = crate::common::metrics::Exposition::new(format);
+    e.mesos(
+        metrics
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_f64()?))),
+    );
+    master.histograms().expose(&mut e);
+    exposition(format, e.finish())
+}
+
+/// A `/metrics` answer.
+pub fn exposition(format: crate::common::metrics::Format, text: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, format.content_type())],
+        text,
+    )
+        .into_response()
+}
+
 pub async fn version(method: Method) -> Response {
     if let Some(r) = get_only(&method) {
         return r;

@@ -42,6 +42,7 @@
 //! | `/master/flags` | its own flags | `http.cpp` `Master::Http::flags` (no check) |
 //! | `/master/redirect` | 307 to the leader's root; `/master/redirect/...` 404 | `http.cpp` `Master::Http::redirect` |
 //! | `/metrics/snapshot` | its own metrics, `master/elected: 0` | libprocess `metrics.cpp` (process `metrics`); `src/master/metrics.cpp` `Metrics::Metrics`, `master.hpp` `_elected` |
+//! | `/metrics` (remesos: Prometheus/OpenMetrics, `common::metrics`) | its own metrics, as `/metrics/snapshot`, without histograms | — |
 //! | `/version` | served | `src/version/version.cpp` (process `version`) |
 //! | `/files/*` | served (nothing attached: `--log_dir` is not supported) | `src/files/files.cpp` (process `files`) |
 //! | `/logging/toggle` | served | libprocess `logging.cpp` (process `logging`) |
@@ -119,7 +120,8 @@ impl Process {
                 "create-volumes",
                 "destroy-volumes",
             ],
-            Process::Metrics => &["snapshot"],
+            // `""` is remesos's `/metrics` (Prometheus), beside libprocess's snapshot.
+            Process::Metrics => &["", "snapshot"],
             Process::Version => &[""],
             Process::Files => &[
                 "browse",
@@ -133,6 +135,13 @@ impl Process {
             ],
             Process::Logging => &["toggle"],
         }
+    }
+
+    /// Every endpoint of every process.
+    pub fn all() -> impl Iterator<Item = (Process, &'static str)> {
+        Process::ALL
+            .into_iter()
+            .flat_map(|p| p.endpoints().iter().map(move |name| (p, *name)))
     }
 
     fn from_id(id: &str) -> Option<Process> {
@@ -366,7 +375,9 @@ mod tests {
     #[test]
     fn unknown_paths_are_not_found() {
         assert_eq!(resolve("/no/such/path"), Target::NotFound);
-        assert_eq!(resolve("/metrics"), Target::NotFound);
+        // `/metrics` (remesos's Prometheus endpoint) is a root endpoint: nothing below it.
+        assert_eq!(resolve("/metrics/x"), Target::NotFound);
+        assert_eq!(endpoint("/metrics"), Some((Process::Metrics, "")));
         assert_eq!(resolve("/master/metrics/snapshot"), Target::NotFound);
         assert_eq!(resolve("/files"), Target::NotFound);
         assert_eq!(resolve("/master/../version"), Target::NotFound);

@@ -76,6 +76,17 @@ pub fn routes(snapshot: Arc<Snapshot>, elected: bool, processes: Router) -> Rout
                 },
             ),
         )
+        .route(
+            "/metrics",
+            any(
+                move |state: State<Arc<Snapshot>>,
+                      caller: Caller,
+                      method: Method,
+                      headers: axum::http::HeaderMap| {
+                    prometheus(state, caller, method, headers, elected)
+                },
+            ),
+        )
         .route("/master/flags", any(flags))
         .route("/master/health", any(|| async { StatusCode::OK }))
         .route("/version", any(super::operator::version))
@@ -101,6 +112,42 @@ async fn metrics(
     }
     let now = crate::master::runtime::now().wall;
     crate::api::json_ok(&snapshot.metrics_json(elected, now))
+}
+
+/// `/metrics` of a master that does not lead: its own Mesos metrics, as `/metrics/snapshot`
+/// (a standby has no histograms: it allocates, writes and serves nothing of the master's).
+async fn prometheus(
+    State(snapshot): State<Arc<Snapshot>>,
+    caller: Caller,
+    method: Method,
+    headers: axum::http::HeaderMap,
+    elected: bool,
+) -> Response {
+    if let Some(r) = super::operator::get_only(&method) {
+        return r;
+    }
+    let object = Object::Value("/metrics/snapshot");
+    if !snapshot
+        .authorizer
+        .is_allowed(Action::GetEndpoint, principal(&caller), object)
+    {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let now = crate::master::runtime::now().wall;
+    let Value::Object(metrics) = snapshot.metrics_json(elected, now) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = crate::common::metrics::Format::negotiate(accept);
+    let mut e = crate::common::metrics::Exposition::new(format);
+    e.mesos(
+        metrics
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_f64()?))),
+    );
+    super::operator::exposition(format, e.finish())
 }
 
 async fn flags(State(snapshot): State<Arc<Snapshot>>, caller: Caller, method: Method) -> Response {
