@@ -24,6 +24,10 @@
 //! DEACTIVATE_AGENT, REACTIVATE_AGENT, kept in each agent's registry record). A new leader
 //! rebuilds all of it with [`Master::recover`]. Inverse offers for scheduled machines are
 //! made after each allocation round and answered by frameworks (`inverse.rs`).
+//! Dynamic reservations and persistent volumes (`operation.rs` inside ACCEPT,
+//! `reservation.rs` for the operator's calls) are not registry state: they change the
+//! agent's total and the allocator at once and leave as `CheckpointResources` for the agent,
+//! which reports them back when it reregisters.
 //!
 //! Nothing here reads a clock or touches a socket: time comes in as [`Time`], output leaves
 //! as [`Effect`]s, so tests drive the master without sockets (`tests` below, `harness.rs`).
@@ -57,9 +61,9 @@ pub mod maintenance;
 mod metrics;
 mod operation;
 pub mod operator;
-pub mod reservation;
 mod recovery;
 pub mod registrar;
+pub mod reservation;
 mod roles;
 pub mod runtime;
 mod scheduler;
