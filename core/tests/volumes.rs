@@ -165,19 +165,28 @@ async fn run_with_volume(
     command: &str,
     until_running: bool,
 ) -> (i32, v1::AgentId) {
-    let (offer, volume) = offer_with_volume(framework, "vol-1").await;
-    let mut task = support::command_task(task_id, &offer, "cpus:0.1;mem:32", command);
-    task.resources.push(volume);
-    framework.launch(&offer, vec![task]).await;
+    // An offer made before an agent restart may have been rescinded since (the framework
+    // skips RESCIND events like any other): a launch on it ends TASK_LOST with
+    // REASON_INVALID_OFFERS, as in Mesos, and is tried again on a newer offer.
     loop {
-        let status = framework.next_update(Duration::from_secs(60)).await;
-        if status.task_id.value != task_id {
-            continue;
-        }
-        let terminal =
-            TaskState::try_from(status.state).is_ok_and(remesos::common::protocol::is_terminal);
-        if terminal || (until_running && status.state == TaskState::TaskRunning as i32) {
-            return (status.state, offer.agent_id.clone());
+        let (offer, volume) = offer_with_volume(framework, "vol-1").await;
+        let mut task = support::command_task(task_id, &offer, "cpus:0.1;mem:32", command);
+        task.resources.push(volume);
+        framework.launch(&offer, vec![task]).await;
+        loop {
+            let status = framework.next_update(Duration::from_secs(60)).await;
+            if status.task_id.value != task_id {
+                continue;
+            }
+            let stale = status.reason == Some(v1::task_status::Reason::InvalidOffers as i32);
+            if status.state == TaskState::TaskLost as i32 && stale {
+                break;
+            }
+            let terminal =
+                TaskState::try_from(status.state).is_ok_and(remesos::common::protocol::is_terminal);
+            if terminal || (until_running && status.state == TaskState::TaskRunning as i32) {
+                return (status.state, offer.agent_id.clone());
+            }
         }
     }
 }
