@@ -166,9 +166,10 @@ async fn run_with_volume(
     until_running: bool,
 ) -> (i32, v1::AgentId) {
     // An offer made before an agent restart may have been rescinded since (the framework
-    // skips RESCIND events like any other): a launch on it ends TASK_LOST with
-    // REASON_INVALID_OFFERS, as in Mesos, and is tried again on a newer offer.
-    loop {
+    // skips RESCIND events like any other), or a launch may race the agent's reregistration:
+    // such a launch ends TASK_LOST, as in Mesos, and is tried again on a newer offer (at most
+    // five times). A missing volume would end the task TASK_FAILED, never LOST.
+    for _attempt in 0..5 {
         let (offer, volume) = offer_with_volume(framework, "vol-1").await;
         let mut task = support::command_task(task_id, &offer, "cpus:0.1;mem:32", command);
         task.resources.push(volume);
@@ -178,8 +179,8 @@ async fn run_with_volume(
             if status.task_id.value != task_id {
                 continue;
             }
-            let stale = status.reason == Some(v1::task_status::Reason::InvalidOffers as i32);
-            if status.state == TaskState::TaskLost as i32 && stale {
+            if status.state == TaskState::TaskLost as i32 {
+                eprintln!("{task_id} lost ({:?}); trying again", status.message);
                 break;
             }
             let terminal =
@@ -189,6 +190,7 @@ async fn run_with_volume(
             }
         }
     }
+    panic!("{task_id} was lost five times");
 }
 
 fn state_name(state: i32) -> &'static str {
