@@ -394,8 +394,8 @@ pub(super) fn fill_container_status(
         return;
     }
     let filled = status.container_status.get_or_insert_with(Default::default);
+    let known = container_status(executor);
     if !nested {
-        let known = container_status(executor);
         // Protobuf's MergeFrom: set fields of the containerizer's status win.
         filled.container_id = known.container_id;
         if known.executor_pid.is_some() {

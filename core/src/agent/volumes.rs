@@ -70,8 +70,7 @@ pub fn volume_path(work_dir: &Path, volume: &v1::Resource) -> Result<PathBuf, Vo
         id: id.to_string(),
         reason: e.to_string(),
     })?;
-    let role =
-        reservation_role(volume).ok_or_else(|| VolumeError::Unreserved(id.to_string()))?;
+    let role = reservation_role(volume).ok_or_else(|| VolumeError::Unreserved(id.to_string()))?;
     validate_role(role).map_err(|e| VolumeError::Role {
         id: id.to_string(),
         reason: e.to_string(),
@@ -127,6 +126,29 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// The checkpoint from the resources `before` to `after` (`data`: `after` encoded):
+    /// the directories of the volumes only `after` has are created, of those only
+    /// `before` has removed.
+    fn new(
+        work_dir: &Path,
+        before: &[v1::Resource],
+        after: &[v1::Resource],
+        data: Vec<u8>,
+    ) -> Checkpoint {
+        let before = volume_dirs(work_dir, before);
+        let after = volume_dirs(work_dir, after);
+        let only = |a: &BTreeMap<PathBuf, String>, b: &BTreeMap<PathBuf, String>| {
+            a.keys().filter(|p| !b.contains_key(*p)).cloned().collect()
+        };
+        Checkpoint {
+            target: target_path(work_dir),
+            info: info_path(work_dir),
+            data,
+            create: only(&after, &before),
+            remove: only(&before, &after),
+        }
+    }
+
     /// Writes the target, syncs the volumes' directories, makes the target current.
     pub fn perform(&self) -> std::io::Result<()> {
         super::recovery::checkpoint(&self.target, &self.data, false)?;
@@ -164,12 +186,9 @@ fn encode(resources: &[v1::Resource]) -> Vec<u8> {
 pub fn read_checkpoint(work_dir: &Path) -> Result<Vec<v1::Resource>, String> {
     let target = target_path(work_dir);
     let info = info_path(work_dir);
-    let (path, finish) = if target.exists() {
-        (target.clone(), true)
-    } else {
-        (info.clone(), false)
-    };
-    let bytes = match std::fs::read(&path) {
+    let finish = target.exists();
+    let path = if finish { &target } else { &info };
+    let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(format!("failed to read {}: {e}", path.display())),
@@ -184,16 +203,7 @@ pub fn read_checkpoint(work_dir: &Path) -> Result<Vec<v1::Resource>, String> {
         } else {
             vec![]
         };
-        let before = volume_dirs(work_dir, &old);
-        let after = volume_dirs(work_dir, &out);
-        let checkpoint = Checkpoint {
-            target,
-            info,
-            data: bytes,
-            create: after.keys().filter(|p| !before.contains_key(*p)).cloned().collect(),
-            remove: before.keys().filter(|p| !after.contains_key(*p)).cloned().collect(),
-        };
-        checkpoint
+        Checkpoint::new(work_dir, &old, &out, bytes)
             .perform()
             .map_err(|e| format!("failed to finish the resources checkpoint: {e}"))?;
     }
@@ -223,7 +233,10 @@ pub struct VolumeMount {
 
 impl VolumeMount {
     /// The volumes among a container's `resources`, each with its validated paths.
-    pub fn of(work_dir: &Path, resources: &[v1::Resource]) -> Result<Vec<VolumeMount>, VolumeError> {
+    pub fn of(
+        work_dir: &Path,
+        resources: &[v1::Resource],
+    ) -> Result<Vec<VolumeMount>, VolumeError> {
         let mut out = Vec::new();
         for r in resources.iter().filter(|r| persistence_id(r).is_some()) {
             let host = volume_path(work_dir, r)?;
@@ -316,16 +329,13 @@ impl Agent {
                 return;
             }
         };
-        let work_dir = self.config.work_dir.clone();
-        let before = volume_dirs(&work_dir, &self.checkpointed_resources());
-        let after = volume_dirs(&work_dir, &resources);
-        self.emit(Effect::CheckpointResources(Box::new(Checkpoint {
-            target: target_path(&work_dir),
-            info: info_path(&work_dir),
-            data: encode(&resources),
-            create: after.keys().filter(|p| !before.contains_key(*p)).cloned().collect(),
-            remove: before.keys().filter(|p| !after.contains_key(*p)).cloned().collect(),
-        })));
+        let checkpoint = Checkpoint::new(
+            &self.config.work_dir,
+            &self.checkpointed_resources(),
+            &resources,
+            encode(&resources),
+        );
+        self.emit(Effect::CheckpointResources(Box::new(checkpoint)));
         self.apply_checkpointed(resources);
     }
 
@@ -347,9 +357,8 @@ impl Agent {
         let mut taken = Resources::new();
         for r in checkpointed.unallocated().iter() {
             let mut base = r.clone();
-            base.reservations.retain(|x| {
-                x.r#type != Some(v1::resource::reservation_info::Type::Dynamic as i32)
-            });
+            base.reservations
+                .retain(|x| x.r#type != Some(v1::resource::reservation_info::Type::Dynamic as i32));
             if let Some(disk) = &mut base.disk {
                 if disk.source.is_some() {
                     disk.persistence = None;

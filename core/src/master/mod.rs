@@ -25,6 +25,10 @@
 //! rebuilds all of it with [`Master::recover`]. Inverse offers for scheduled machines are
 //! made after each allocation round and answered by frameworks (`inverse.rs`). Operations
 //! of an ACCEPT with an `id` get UPDATE_OPERATION_STATUS feedback (`operation_status.rs`).
+//! Dynamic reservations and persistent volumes (`operation.rs` inside ACCEPT,
+//! `reservation.rs` for the operator's calls) are not registry state: they change the
+//! agent's total and the allocator at once and leave as `CheckpointResources` for the agent,
+//! which reports them back when it reregisters.
 //!
 //! Nothing here reads a clock or touches a socket: time comes in as [`Time`], output leaves
 //! as [`Effect`]s, so tests drive the master without sockets (`tests` below, `harness.rs`).
@@ -59,9 +63,9 @@ pub mod metrics;
 mod operation;
 pub mod operation_status;
 pub mod operator;
-pub mod reservation;
 mod recovery;
 pub mod registrar;
+pub mod reservation;
 mod roles;
 pub mod runtime;
 mod scheduler;

@@ -11,8 +11,8 @@ use remesos_proto::internal as wire;
 use remesos_proto::v1;
 use v1::offer::operation::Type as OpType;
 
-use super::validation::{self, ResourcesError, TaskError, ValidTask};
 use super::reservation::{self, pop_reservation, strip_volume};
+use super::validation::{self, ResourcesError, TaskError, ValidTask};
 use super::{Master, Time};
 use crate::common::id::IdError;
 use crate::resources::Resources;

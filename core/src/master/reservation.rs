@@ -192,9 +192,8 @@ pub(super) fn validate_disk_info(resources: &Resources) -> Result<(), String> {
                 return Err("Expecting 'host_path' to be unset for persistent volume".into());
             }
             // The id names the volume's directory on the agent.
-            crate::common::id::validate_id(&persistence.id).map_err(|e| {
-                format!("Invalid persistence ID for persistent volume: {e}")
-            })?;
+            crate::common::id::validate_id(&persistence.id)
+                .map_err(|e| format!("Invalid persistence ID for persistent volume: {e}"))?;
         } else if disk.volume.is_some() {
             return Err("Non-persistent volume not supported".into());
         } else if disk.source.is_none() {
@@ -354,7 +353,9 @@ fn single(r: Resource, field: &str) -> Result<Resource, OperatorError> {
         .map_err(|e| bad(format!("Invalid resource in the '{field}' field: {e}")))?;
     match resources.into_protos().as_slice() {
         [one] => Ok(one.clone()),
-        _ => Err(bad(format!("Invalid resource in the '{field}' field: empty"))),
+        _ => Err(bad(format!(
+            "Invalid resource in the '{field}' field: empty"
+        ))),
     }
 }
 
@@ -444,42 +445,65 @@ impl Master {
                 let reserve = operation.reserve.unwrap_or_default();
                 let resources = upgrade(reserve.resources)?;
                 let source = upgrade(reserve.source)?;
-                let invalid = |e: String| bad(format!("Invalid RESERVE operation on agent {described}: {e}"));
-                validate_disk_info(&resources).map_err(|e| invalid(format!("Invalid resources: {e}")))?;
+                let invalid = |e: String| {
+                    bad(format!(
+                        "Invalid RESERVE operation on agent {described}: {e}"
+                    ))
+                };
+                validate_disk_info(&resources)
+                    .map_err(|e| invalid(format!("Invalid resources: {e}")))?;
                 if !source.is_empty() {
                     let uniform = |rs: &Resources| {
                         let first = rs.iter().next().map(|r| r.reservations.clone());
                         rs.iter().all(|r| Some(&r.reservations) == first.as_ref())
                     };
                     if resources.is_empty() || !uniform(&resources) {
-                        return Err(invalid(format!("Invalid resources: Mixed reservations are not supported{resources}")));
+                        return Err(invalid(format!(
+                            "Invalid resources: Mixed reservations are not supported{resources}"
+                        )));
                     }
                     if !uniform(&source) {
-                        return Err(invalid(format!("Invalid source: Mixed reservations are not supported{source}")));
+                        return Err(invalid(format!(
+                            "Invalid source: Mixed reservations are not supported{source}"
+                        )));
                     }
                     let unreserved = |rs: &Resources| -> Resources {
-                        rs.iter().cloned().map(|mut r| { r.reservations.clear(); r }).collect()
+                        rs.iter()
+                            .cloned()
+                            .map(|mut r| {
+                                r.reservations.clear();
+                                r
+                            })
+                            .collect()
                     };
                     if unreserved(&source) != unreserved(&resources) {
                         return Err(invalid(format!(
                             "Source and target resources should refer to identical resource quantities: {} vs. {}",
-                            unreserved(&source), unreserved(&resources)
+                            unreserved(&source),
+                            unreserved(&resources)
                         )));
                     }
                 }
                 for r in resources.iter() {
                     if !is_dynamic(r) {
-                        return Err(invalid(format!("Resource {} is not dynamically reserved", display_resource(r))));
+                        return Err(invalid(format!(
+                            "Resource {} is not dynamically reserved",
+                            display_resource(r)
+                        )));
                     }
                     roles_capable(r, "reserved").map_err(invalid)?;
                     if let Some(p) = &principal_name {
                         match r.reservations.last().and_then(|x| x.principal.as_ref()) {
-                            None => return Err(invalid(format!(
-                                "A reserve operation was attempted by principal '{p}', but there is a reserved resource in the request with no principal set"
-                            ))),
-                            Some(rp) if rp != p => return Err(invalid(format!(
-                                "A reserve operation was attempted by authenticated principal '{p}', which does not match a reserved resource in the request with principal '{rp}'"
-                            ))),
+                            None => {
+                                return Err(invalid(format!(
+                                    "A reserve operation was attempted by principal '{p}', but there is a reserved resource in the request with no principal set"
+                                )));
+                            }
+                            Some(rp) if rp != p => {
+                                return Err(invalid(format!(
+                                    "A reserve operation was attempted by authenticated principal '{p}', which does not match a reserved resource in the request with principal '{rp}'"
+                                )));
+                            }
                             Some(_) => {}
                         }
                     }
@@ -497,10 +521,14 @@ impl Master {
             OpType::Unreserve => {
                 let resources = upgrade(operation.unreserve.unwrap_or_default().resources)?;
                 let invalid = |e: String| bad(format!("Invalid UNRESERVE operation: {e}"));
-                validate_disk_info(&resources).map_err(|e| invalid(format!("Invalid resources: {e}")))?;
+                validate_disk_info(&resources)
+                    .map_err(|e| invalid(format!("Invalid resources: {e}")))?;
                 for r in resources.iter() {
                     if !is_dynamic(r) {
-                        return Err(invalid(format!("Resource {} is not dynamically reserved", display_resource(r))));
+                        return Err(invalid(format!(
+                            "Resource {} is not dynamically reserved",
+                            display_resource(r)
+                        )));
                     }
                     if is_volume(r) {
                         return Err(invalid(format!(
@@ -518,8 +546,13 @@ impl Master {
             }
             OpType::Create => {
                 let volumes = upgrade(operation.create.unwrap_or_default().volumes)?;
-                let invalid = |e: String| bad(format!("Invalid CREATE operation on agent {described}: {e}"));
-                validate_disk_info(&volumes).map_err(|e| invalid(format!("Invalid resources: {e}")))?;
+                let invalid = |e: String| {
+                    bad(format!(
+                        "Invalid CREATE operation on agent {described}: {e}"
+                    ))
+                };
+                validate_disk_info(&volumes)
+                    .map_err(|e| invalid(format!("Invalid resources: {e}")))?;
                 validate_persistent_volumes(&volumes)
                     .map_err(|e| invalid(format!("Not a persistent volume: {e}")))?;
                 let mut all = checkpointed.clone();
@@ -528,13 +561,22 @@ impl Master {
                 for v in volumes.iter() {
                     roles_capable(v, "created").map_err(invalid)?;
                     if let Some(p) = &principal_name {
-                        match v.disk.as_ref().and_then(|d| d.persistence.as_ref()).and_then(|x| x.principal.as_ref()) {
-                            None => return Err(invalid(format!(
-                                "Create volume operation attempted by principal '{p}', but there is a volume in the operation with no principal set in 'disk.persistence'"
-                            ))),
-                            Some(vp) if vp != p => return Err(invalid(format!(
-                                "Create volume operation attempted by authenticated principal '{p}', which does not match a volume in the operation with principal '{vp}' set in 'disk.persistence'"
-                            ))),
+                        match v
+                            .disk
+                            .as_ref()
+                            .and_then(|d| d.persistence.as_ref())
+                            .and_then(|x| x.principal.as_ref())
+                        {
+                            None => {
+                                return Err(invalid(format!(
+                                    "Create volume operation attempted by principal '{p}', but there is a volume in the operation with no principal set in 'disk.persistence'"
+                                )));
+                            }
+                            Some(vp) if vp != p => {
+                                return Err(invalid(format!(
+                                    "Create volume operation attempted by authenticated principal '{p}', which does not match a volume in the operation with principal '{vp}' set in 'disk.persistence'"
+                                )));
+                            }
                             Some(_) => {}
                         }
                     }
@@ -553,7 +595,8 @@ impl Master {
             OpType::Destroy => {
                 let volumes = upgrade(operation.destroy.unwrap_or_default().volumes)?.unallocated();
                 let invalid = |e: String| bad(format!("Invalid DESTROY operation: {e}"));
-                validate_disk_info(&volumes).map_err(|e| invalid(format!("Invalid resources: {e}")))?;
+                validate_disk_info(&volumes)
+                    .map_err(|e| invalid(format!("Invalid resources: {e}")))?;
                 validate_persistent_volumes(&volumes)
                     .map_err(|e| invalid(format!("Not a persistent volume: {e}")))?;
                 for v in volumes.iter() {
@@ -563,7 +606,10 @@ impl Master {
                 }
                 for used in agent.used.values() {
                     let used = used.unallocated();
-                    if volumes.iter().any(|v| used.contains(&Resources::from(v.clone()))) {
+                    if volumes
+                        .iter()
+                        .any(|v| used.contains(&Resources::from(v.clone())))
+                    {
                         return Err(invalid("Persistent volumes in use".into()));
                     }
                 }
@@ -589,15 +635,25 @@ impl Master {
                 let grow = operation.grow_volume.unwrap_or_default();
                 let volume = single(grow.volume, "GrowVolume.volume")?;
                 let addition = single(grow.addition, "GrowVolume.addition")?;
-                let invalid = |e: String| bad(format!("Invalid GROW_VOLUME operation on agent {described}: {e}"));
+                let invalid = |e: String| {
+                    bad(format!(
+                        "Invalid GROW_VOLUME operation on agent {described}: {e}"
+                    ))
+                };
                 if scalar(&addition) <= 0 {
-                    return Err(invalid("The size of 'GrowVolume.addition' field must be greater than zero".into()));
+                    return Err(invalid(
+                        "The size of 'GrowVolume.addition' field must be greater than zero".into(),
+                    ));
                 }
                 validate_persistent_volumes(&volume.clone().into()).map_err(|e| {
-                    invalid(format!("Invalid persistent volume in the 'GrowVolume.volume' field: {e}"))
+                    invalid(format!(
+                        "Invalid persistent volume in the 'GrowVolume.volume' field: {e}"
+                    ))
                 })?;
                 if volume.shared.is_some() {
-                    return Err(invalid("Growing a shared persistent volume is not supported".into()));
+                    return Err(invalid(
+                        "Growing a shared persistent volume is not supported".into(),
+                    ));
                 }
                 let mut both = Resources::from(strip_volume(&volume));
                 both += &Resources::from(addition.clone());
@@ -605,7 +661,10 @@ impl Master {
                     return Err(invalid("Incompatible resources in the 'GrowVolume.volume' and 'GrowVolume.addition' fields".into()));
                 }
                 if !capable(agent, Cap::ResizeVolume) {
-                    return Err(invalid(format!("Volume {} cannot be grown on an agent without RESIZE_VOLUME capability", display_resource(&volume))));
+                    return Err(invalid(format!(
+                        "Volume {} cannot be grown on an agent without RESIZE_VOLUME capability",
+                        display_resource(&volume)
+                    )));
                 }
                 let role = reservation_role(&volume);
                 let shaped = OperationResources::Grow { volume, addition };
@@ -617,26 +676,46 @@ impl Master {
             OpType::ShrinkVolume => {
                 let shrink = operation.shrink_volume.unwrap_or_default();
                 let volume = single(shrink.volume, "ShrinkVolume.volume")?;
-                let invalid = |e: String| bad(format!("Invalid SHRINK_VOLUME operation on agent {described}: {e}"));
+                let invalid = |e: String| {
+                    bad(format!(
+                        "Invalid SHRINK_VOLUME operation on agent {described}: {e}"
+                    ))
+                };
                 let subtract = crate::resources::value::to_fixed(shrink.subtract.value);
                 if !shrink.subtract.value.is_finite() || subtract <= 0 {
-                    return Err(invalid("Value of 'ShrinkVolume.subtract' must be greater than zero".into()));
+                    return Err(invalid(
+                        "Value of 'ShrinkVolume.subtract' must be greater than zero".into(),
+                    ));
                 }
                 if scalar(&volume) <= subtract {
                     return Err(invalid("Value of 'ShrinkVolume.subtract' must be smaller than the size of 'ShrinkVolume.volume'".into()));
                 }
                 let mount = v1::resource::disk_info::source::Type::Mount as i32;
-                if volume.disk.as_ref().and_then(|d| d.source.as_ref()).is_some_and(|s| s.r#type == mount) {
-                    return Err(invalid("Shrinking a volume on a MOUNT disk is not supported".into()));
+                if volume
+                    .disk
+                    .as_ref()
+                    .and_then(|d| d.source.as_ref())
+                    .is_some_and(|s| s.r#type == mount)
+                {
+                    return Err(invalid(
+                        "Shrinking a volume on a MOUNT disk is not supported".into(),
+                    ));
                 }
                 validate_persistent_volumes(&volume.clone().into()).map_err(|e| {
-                    invalid(format!("Invalid persistent volume in the 'ShrinkVolume.volume' field: {e}"))
+                    invalid(format!(
+                        "Invalid persistent volume in the 'ShrinkVolume.volume' field: {e}"
+                    ))
                 })?;
                 if volume.shared.is_some() {
-                    return Err(invalid("Shrinking a shared persistent volume is not supported".into()));
+                    return Err(invalid(
+                        "Shrinking a shared persistent volume is not supported".into(),
+                    ));
                 }
                 if !capable(agent, Cap::ResizeVolume) {
-                    return Err(invalid(format!("Volume {} cannot be shrunk on an agent without RESIZE_VOLUME capability", display_resource(&volume))));
+                    return Err(invalid(format!(
+                        "Volume {} cannot be shrunk on an agent without RESIZE_VOLUME capability",
+                        display_resource(&volume)
+                    )));
                 }
                 let role = reservation_role(&volume);
                 let shaped = OperationResources::Shrink { volume, subtract };
@@ -645,7 +724,10 @@ impl Master {
                     approvals: vec![(Action::ResizeVolume, Some(role))],
                 })
             }
-            other => Err(bad(format!("Unsupported operation {}", other.as_str_name()))),
+            other => Err(bad(format!(
+                "Unsupported operation {}",
+                other.as_str_name()
+            ))),
         }
     }
 
@@ -659,7 +741,11 @@ impl Master {
         offers.sort();
         let mut required = required.clone();
         for offer_id in offers {
-            let Some(offered) = self.offers.get(offer_id.as_str()).map(|o| o.resources.unallocated()) else {
+            let Some(offered) = self
+                .offers
+                .get(offer_id.as_str())
+                .map(|o| o.resources.unallocated())
+            else {
                 continue;
             };
             if required == &required - &offered {
@@ -738,8 +824,16 @@ fn reserve_approvals(source: &Resources, target: &Resources) -> Vec<(Action, Opt
         }
         return out;
     }
-    let from = source.iter().next().map(|r| r.reservations.clone()).unwrap_or_default();
-    let to = target.iter().next().map(|r| r.reservations.clone()).unwrap_or_default();
+    let from = source
+        .iter()
+        .next()
+        .map(|r| r.reservations.clone())
+        .unwrap_or_default();
+    let to = target
+        .iter()
+        .next()
+        .map(|r| r.reservations.clone())
+        .unwrap_or_default();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
     let mut level = source.clone();
     for _ in common..from.len() {

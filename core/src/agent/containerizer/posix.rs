@@ -293,7 +293,10 @@ async fn prepare_and_spawn(
     };
     // Mesos's `filesystem/posix`: each persistent volume is linked into the sandbox and
     // handed to the sandbox's owner before the executor starts.
-    let volumes = launch.volumes.as_ref().map_err(|e| format!("Failed to prepare persistent volumes: {e}"))?;
+    let volumes = launch
+        .volumes
+        .as_ref()
+        .map_err(|e| format!("Failed to prepare persistent volumes: {e}"))?;
     let owner = match &creds {
         Some(c) => Some((c.uid, c.gid)),
         None => {

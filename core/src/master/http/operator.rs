@@ -132,9 +132,7 @@ enum ApiCallError {
 impl ApiCallError {
     fn status(&self) -> u16 {
         match self {
-            ApiCallError::NoType | ApiCallError::Missing(_) | ApiCallError::AgentDefaultOnly => {
-                400
-            }
+            ApiCallError::NoType | ApiCallError::Missing(_) | ApiCallError::AgentDefaultOnly => 400,
             ApiCallError::Unsupported(_) => 501,
             ApiCallError::Operator(e) => e.status(),
         }
@@ -836,7 +834,14 @@ pub async fn create_volumes(
     method: Method,
     body: Bytes,
 ) -> Response {
-    resource_endpoint(master, caller, method, body, ResourceEndpoint::CreateVolumes).await
+    resource_endpoint(
+        master,
+        caller,
+        method,
+        body,
+        ResourceEndpoint::CreateVolumes,
+    )
+    .await
 }
 
 /// `POST /master/destroy-volumes` (form: `slaveId`, `volumes`).
@@ -846,7 +851,14 @@ pub async fn destroy_volumes(
     method: Method,
     body: Bytes,
 ) -> Response {
-    resource_endpoint(master, caller, method, body, ResourceEndpoint::DestroyVolumes).await
+    resource_endpoint(
+        master,
+        caller,
+        method,
+        body,
+        ResourceEndpoint::DestroyVolumes,
+    )
+    .await
 }
 
 fn url_form(body: &[u8]) -> HashMap<String, String> {

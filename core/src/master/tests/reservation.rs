@@ -39,7 +39,11 @@ fn capable_agent(h: &mut Harness, resources: &str) -> (String, ConnId) {
         ..Default::default()
     };
     let now = h.now();
-    let id = h.master.register_agent(now, conn, register).unwrap().to_string();
+    let id = h
+        .master
+        .register_agent(now, conn, register)
+        .unwrap()
+        .to_string();
     h.pump();
     h.agent_messages(conn);
     (id, conn)
@@ -109,17 +113,29 @@ fn checkpoints(h: &mut Harness, conn: ConnId) -> Vec<Resources> {
 fn an_operator_reservation_changes_the_agents_total_the_allocator_and_its_checkpoint() {
     let mut h = Harness::new();
     let (agent, conn) = capable_agent(&mut h, "cpus:4;mem:1024;disk:1024");
-    let op = AgentOperation::reserve(agent.clone(), vec![], reserved("cpus:2;mem:512", &["r"], None));
+    let op = AgentOperation::reserve(
+        agent.clone(),
+        vec![],
+        reserved("cpus:2;mem:512", &["r"], None),
+    );
     operate(&mut h, op, None).unwrap();
     let total = &h.master.agents[agent.as_str()].total;
     assert_eq!(total.reserved_to("r").cpus(), 2.0);
     assert_eq!(total.unreserved().cpus(), 2.0);
     let available = h.master.allocator.available(&agent).unwrap();
-    assert_eq!(available.reserved_to("r").mem(), 512.0, "the allocator sees it at once");
+    assert_eq!(
+        available.reserved_to("r").mem(),
+        512.0,
+        "the allocator sees it at once"
+    );
     let sent = checkpoints(&mut h, conn);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].reserved_to("r").cpus(), 2.0);
-    assert_eq!(sent[0].unreserved().cpus(), 0.0, "only dynamic reservations are checkpointed");
+    assert_eq!(
+        sent[0].unreserved().cpus(),
+        0.0,
+        "only dynamic reservations are checkpointed"
+    );
     let state = h.master.agent_json(&h.master.agents[agent.as_str()]);
     assert_eq!(state["reserved_resources"]["r"]["cpus"], 2.0);
 }
@@ -138,7 +154,13 @@ fn reserving_offered_resources_rescinds_the_offer_first() {
     let events = h.events(fw.conn);
     assert!(events.iter().any(|e| e.rescind.is_some()), "{events:?}");
     assert!(h.master.offers.is_empty());
-    assert_eq!(h.master.agents[agent.as_str()].total.reserved_to("r").cpus(), 1.0);
+    assert_eq!(
+        h.master.agents[agent.as_str()]
+            .total
+            .reserved_to("r")
+            .cpus(),
+        1.0
+    );
 }
 
 #[test]
@@ -155,7 +177,10 @@ fn reserving_what_a_task_uses_is_a_conflict_and_changes_nothing() {
     assert_eq!(err.status(), 409, "{err}");
     assert!(err.to_string().contains("does not contain"), "{err}");
     assert!(h.master.agents[agent.as_str()].total == before);
-    assert!(checkpoints(&mut h, conn).is_empty(), "nothing sent to the agent");
+    assert!(
+        checkpoints(&mut h, conn).is_empty(),
+        "nothing sent to the agent"
+    );
 }
 
 #[test]
@@ -186,7 +211,10 @@ fn unreserving_another_roles_reservation_is_a_conflict() {
         None,
     )
     .unwrap();
-    assert_eq!(h.master.agents[agent.as_str()].total.unreserved().cpus(), 4.0);
+    assert_eq!(
+        h.master.agents[agent.as_str()].total.unreserved().cpus(),
+        4.0
+    );
 }
 
 #[test]
@@ -194,13 +222,28 @@ fn static_or_unreserved_resources_cannot_be_reserved_or_unreserved_by_an_operato
     let mut h = Harness::new();
     let (agent, _) = capable_agent(&mut h, "cpus:4;mem:1024");
     let plain = Resources::parse("cpus:1", "*").unwrap().into_protos();
-    let err = operate(&mut h, AgentOperation::reserve(agent.clone(), vec![], plain.clone()), None)
-        .unwrap_err();
+    let err = operate(
+        &mut h,
+        AgentOperation::reserve(agent.clone(), vec![], plain.clone()),
+        None,
+    )
+    .unwrap_err();
     assert_eq!(err.status(), 400);
-    assert!(err.to_string().contains("is not dynamically reserved"), "{err}");
-    let err = operate(&mut h, AgentOperation::unreserve(agent.clone(), plain), None).unwrap_err();
+    assert!(
+        err.to_string().contains("is not dynamically reserved"),
+        "{err}"
+    );
+    let err = operate(
+        &mut h,
+        AgentOperation::unreserve(agent.clone(), plain),
+        None,
+    )
+    .unwrap_err();
     assert_eq!(err.status(), 400);
-    assert!(err.to_string().starts_with("Invalid UNRESERVE operation"), "{err}");
+    assert!(
+        err.to_string().starts_with("Invalid UNRESERVE operation"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -221,34 +264,65 @@ fn volumes_are_created_from_reservations_unique_per_role_and_not_destroyed_in_us
     let (agent, conn) = capable_agent(&mut h, "cpus:4;mem:1024;disk:1024");
     operate(
         &mut h,
-        AgentOperation::reserve(agent.clone(), vec![], reserved("disk:512;cpus:1;mem:256", &["r"], None)),
+        AgentOperation::reserve(
+            agent.clone(),
+            vec![],
+            reserved("disk:512;cpus:1;mem:256", &["r"], None),
+        ),
         None,
     )
     .unwrap();
     // From unreserved disk: refused (Mesos's `validateDiskInfo`).
     let mut unreserved = volume("64", "r", "v0");
     unreserved.reservations.clear();
-    let err = operate(&mut h, AgentOperation::create(agent.clone(), vec![unreserved]), None)
-        .unwrap_err();
-    assert!(err.to_string().contains("cannot be created from unreserved resources"), "{err}");
+    let err = operate(
+        &mut h,
+        AgentOperation::create(agent.clone(), vec![unreserved]),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot be created from unreserved resources"),
+        "{err}"
+    );
     // A persistence id that would be a path: refused.
-    let err = operate(&mut h, AgentOperation::create(agent.clone(), vec![volume("64", "r", "..")]), None)
-        .unwrap_err();
+    let err = operate(
+        &mut h,
+        AgentOperation::create(agent.clone(), vec![volume("64", "r", "..")]),
+        None,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("Invalid persistence ID"), "{err}");
-    operate(&mut h, AgentOperation::create(agent.clone(), vec![volume("256", "r", "db")]), None)
-        .unwrap();
+    operate(
+        &mut h,
+        AgentOperation::create(agent.clone(), vec![volume("256", "r", "db")]),
+        None,
+    )
+    .unwrap();
     assert_eq!(
-        h.master.agents[agent.as_str()].total.persistent_volumes().disk(),
+        h.master.agents[agent.as_str()]
+            .total
+            .persistent_volumes()
+            .disk(),
         256.0
     );
     let sent = checkpoints(&mut h, conn);
     assert_eq!(sent.last().unwrap().persistent_volumes().disk(), 256.0);
     // The same id again for the same role: 400, nothing changed.
     let before = h.master.agents[agent.as_str()].total.clone();
-    let err = operate(&mut h, AgentOperation::create(agent.clone(), vec![volume("64", "r", "db")]), None)
-        .unwrap_err();
+    let err = operate(
+        &mut h,
+        AgentOperation::create(agent.clone(), vec![volume("64", "r", "db")]),
+        None,
+    )
+    .unwrap_err();
     assert_eq!(err.status(), 400);
-    assert!(err.to_string().ends_with("Persistence ID 'db' is not unique"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("Persistence ID 'db' is not unique"),
+        "{err}"
+    );
     assert!(h.master.agents[agent.as_str()].total == before);
 
     // A task of role `r` uses the volume: DESTROY is refused while it runs.
@@ -259,19 +333,40 @@ fn volumes_are_created_from_reservations_unique_per_role_and_not_destroyed_in_us
     let offer = h.offers(&fw).remove(0);
     let mut task = command_task("t1", &offer.agent_id, "cpus:0.5;mem:64", "r");
     let mut v = volume("256", "r", "db");
-    v.allocation_info = Some(v1::resource::AllocationInfo { role: Some("r".into()) });
+    v.allocation_info = Some(v1::resource::AllocationInfo {
+        role: Some("r".into()),
+    });
     task.resources.push(v);
     h.call(&fw, launch(&offer, vec![task], Some(0.0))).unwrap();
     let updates = h.updates(&fw);
-    assert!(updates.iter().all(|u| u.state != v1::TaskState::TaskError as i32), "{updates:?}");
-    let err = operate(&mut h, AgentOperation::destroy(agent.clone(), vec![volume("256", "r", "db")]), None)
-        .unwrap_err();
-    assert_eq!(err.to_string(), "Invalid DESTROY operation: Persistent volumes in use");
+    assert!(
+        updates
+            .iter()
+            .all(|u| u.state != v1::TaskState::TaskError as i32),
+        "{updates:?}"
+    );
+    let err = operate(
+        &mut h,
+        AgentOperation::destroy(agent.clone(), vec![volume("256", "r", "db")]),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Invalid DESTROY operation: Persistent volumes in use"
+    );
     assert!(h.master.agents[agent.as_str()].total == before);
     // An unknown volume: not found.
-    let err = operate(&mut h, AgentOperation::destroy(agent.clone(), vec![volume("256", "r", "nope")]), None)
-        .unwrap_err();
-    assert_eq!(err.to_string(), "Invalid DESTROY operation: Persistent volumes not found");
+    let err = operate(
+        &mut h,
+        AgentOperation::destroy(agent.clone(), vec![volume("256", "r", "nope")]),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Invalid DESTROY operation: Persistent volumes not found"
+    );
 }
 
 #[test]
@@ -284,28 +379,53 @@ fn a_volume_grows_from_and_shrinks_into_its_reservation() {
         None,
     )
     .unwrap();
-    operate(&mut h, AgentOperation::create(agent.clone(), vec![volume("100", "r", "db")]), None)
-        .unwrap();
+    operate(
+        &mut h,
+        AgentOperation::create(agent.clone(), vec![volume("100", "r", "db")]),
+        None,
+    )
+    .unwrap();
     let addition = reserved("disk:50", &["r"], None).remove(0);
-    operate(&mut h, AgentOperation::grow(agent.clone(), volume("100", "r", "db"), addition), None)
-        .unwrap();
+    operate(
+        &mut h,
+        AgentOperation::grow(agent.clone(), volume("100", "r", "db"), addition),
+        None,
+    )
+    .unwrap();
     let total = h.master.agents[agent.as_str()].total.clone();
     assert_eq!(total.persistent_volumes().disk(), 150.0);
     assert_eq!(total.reserved_to("r").disk(), 512.0);
     operate(
         &mut h,
-        AgentOperation::shrink(agent.clone(), volume("150", "r", "db"), v1::value::Scalar { value: 120.0 }),
+        AgentOperation::shrink(
+            agent.clone(),
+            volume("150", "r", "db"),
+            v1::value::Scalar { value: 120.0 },
+        ),
         None,
     )
     .unwrap();
-    assert_eq!(h.master.agents[agent.as_str()].total.persistent_volumes().disk(), 30.0);
+    assert_eq!(
+        h.master.agents[agent.as_str()]
+            .total
+            .persistent_volumes()
+            .disk(),
+        30.0
+    );
     let err = operate(
         &mut h,
-        AgentOperation::shrink(agent.clone(), volume("30", "r", "db"), v1::value::Scalar { value: 30.0 }),
+        AgentOperation::shrink(
+            agent.clone(),
+            volume("30", "r", "db"),
+            v1::value::Scalar { value: 30.0 },
+        ),
         None,
     )
     .unwrap_err();
-    assert!(err.to_string().contains("must be smaller than the size"), "{err}");
+    assert!(
+        err.to_string().contains("must be smaller than the size"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -314,11 +434,19 @@ fn a_refined_reservation_is_pushed_on_its_parent_and_unreserve_pops_one_level() 
     // resources gives them back to `eng`, not to `*`.
     let mut h = Harness::new();
     let (agent, _) = capable_agent(&mut h, "cpus:4;mem:1024");
-    operate(&mut h, AgentOperation::reserve(agent.clone(), vec![], reserved("cpus:2", &["eng"], None)), None)
-        .unwrap();
     operate(
         &mut h,
-        AgentOperation::reserve(agent.clone(), vec![], reserved("cpus:1", &["eng", "eng/a"], None)),
+        AgentOperation::reserve(agent.clone(), vec![], reserved("cpus:2", &["eng"], None)),
+        None,
+    )
+    .unwrap();
+    operate(
+        &mut h,
+        AgentOperation::reserve(
+            agent.clone(),
+            vec![],
+            reserved("cpus:1", &["eng", "eng/a"], None),
+        ),
         None,
     )
     .unwrap();
@@ -328,7 +456,11 @@ fn a_refined_reservation_is_pushed_on_its_parent_and_unreserve_pops_one_level() 
     // A refinement that is not a child role is invalid.
     let err = operate(
         &mut h,
-        AgentOperation::reserve(agent.clone(), vec![], reserved("cpus:1", &["eng", "ops"], None)),
+        AgentOperation::reserve(
+            agent.clone(),
+            vec![],
+            reserved("cpus:1", &["eng", "ops"], None),
+        ),
         None,
     )
     .unwrap_err();
@@ -371,7 +503,11 @@ fn reservations_and_volumes_need_their_acls_and_a_refusal_changes_nothing() {
     let before = h.master.agents[agent.as_str()].total.clone();
     let err = operate(
         &mut h,
-        AgentOperation::reserve(agent.clone(), vec![], reserved("cpus:1", &["r"], Some("eve"))),
+        AgentOperation::reserve(
+            agent.clone(),
+            vec![],
+            reserved("cpus:1", &["r"], Some("eve")),
+        ),
         Some(&eve),
     )
     .unwrap_err();
@@ -379,7 +515,11 @@ fn reservations_and_volumes_need_their_acls_and_a_refusal_changes_nothing() {
     // A principal must reserve in its own name (400 before the ACLs).
     let err = operate(
         &mut h,
-        AgentOperation::reserve(agent.clone(), vec![], reserved("cpus:1", &["r"], Some("eve"))),
+        AgentOperation::reserve(
+            agent.clone(),
+            vec![],
+            reserved("cpus:1", &["r"], Some("eve")),
+        ),
         Some(&ops),
     )
     .unwrap_err();
@@ -388,7 +528,11 @@ fn reservations_and_volumes_need_their_acls_and_a_refusal_changes_nothing() {
     assert!(checkpoints(&mut h, conn).is_empty());
     operate(
         &mut h,
-        AgentOperation::reserve(agent.clone(), vec![], reserved("disk:100;cpus:1", &["r"], Some("ops"))),
+        AgentOperation::reserve(
+            agent.clone(),
+            vec![],
+            reserved("disk:100;cpus:1", &["r"], Some("ops")),
+        ),
         Some(&ops),
     )
     .unwrap();
@@ -397,7 +541,12 @@ fn reservations_and_volumes_need_their_acls_and_a_refusal_changes_nothing() {
     if let Some(p) = v.disk.as_mut().and_then(|d| d.persistence.as_mut()) {
         p.principal = Some("ops".into());
     }
-    let err = operate(&mut h, AgentOperation::create(agent.clone(), vec![v]), Some(&ops)).unwrap_err();
+    let err = operate(
+        &mut h,
+        AgentOperation::create(agent.clone(), vec![v]),
+        Some(&ops),
+    )
+    .unwrap_err();
     assert_eq!(err, OperatorError::Forbidden);
     let err = operate(
         &mut h,
@@ -419,8 +568,12 @@ fn a_reregistering_agent_is_sent_the_masters_reservations() {
     // Mesos's `___reregisterSlave` for agents without resource providers.
     let mut h = Harness::new();
     let (agent, _) = capable_agent(&mut h, "cpus:4;mem:1024");
-    operate(&mut h, AgentOperation::reserve(agent.clone(), vec![], reserved("cpus:2", &["r"], None)), None)
-        .unwrap();
+    operate(
+        &mut h,
+        AgentOperation::reserve(agent.clone(), vec![], reserved("cpus:2", &["r"], None)),
+        None,
+    )
+    .unwrap();
     let conn = h.conn();
     let now = h.now();
     h.master
@@ -430,4 +583,31 @@ fn a_reregistering_agent_is_sent_the_masters_reservations() {
     let sent = checkpoints(&mut h, conn);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].reserved_to("r").cpus(), 2.0);
+}
+
+#[test]
+fn a_new_leader_learns_an_agents_reservations_from_its_reregistration() {
+    // Reservations are not in the registry: after a failover the agent's report
+    // (`AgentInfo.resources` with its checkpointed reservations) is the truth.
+    let mut h = Harness::new();
+    let conn = h.conn();
+    let mut message = reregister("agent-1", "host1", "10.0.0.9:5051");
+    let mut total = Resources::parse("cpus:2;mem:1024", "*").unwrap();
+    total += &Resources::from_protos(reserved("cpus:2", &["r"], None)).unwrap();
+    message.agent_info.resources = total.into_protos();
+    message.checkpointed_resources = reserved("cpus:2", &["r"], None);
+    let now = h.now();
+    let id = h.master.reregister_agent(now, conn, message).unwrap();
+    h.pump();
+    let agent = &h.master.agents[&id];
+    assert_eq!(agent.total.reserved_to("r").cpus(), 2.0);
+    assert_eq!(
+        h.master
+            .allocator
+            .available(id.as_str())
+            .unwrap()
+            .reserved_to("r")
+            .cpus(),
+        2.0
+    );
 }
