@@ -119,16 +119,7 @@ impl Process {
             ],
             Process::Metrics => &["snapshot"],
             Process::Version => &[""],
-            Process::Files => &[
-                "browse",
-                "browse.json",
-                "read",
-                "read.json",
-                "download",
-                "download.json",
-                "debug",
-                "debug.json",
-            ],
+            Process::Files => &FILES_ENDPOINTS,
             Process::Logging => &["toggle"],
         }
     }
@@ -173,16 +164,21 @@ impl Target {
     }
 }
 
-/// The agent's `/files` endpoints the master proxies (`src/files/files.cpp`); `debug`, which
-/// lists the agent's attached directories, is not among them.
-pub const AGENT_FILES_ENDPOINTS: [&str; 6] = [
+/// The `files` process's endpoints (`src/files/files.cpp`), on the master and the agents.
+const FILES_ENDPOINTS: [&str; 8] = [
     "browse",
     "browse.json",
     "read",
     "read.json",
     "download",
     "download.json",
+    "debug",
+    "debug.json",
 ];
+
+/// The agent's `/files` endpoints the master proxies; `debug`, which lists the agent's
+/// attached directories, is not among them.
+pub const AGENT_FILES_ENDPOINTS: &[&str] = FILES_ENDPOINTS.split_at(6).0;
 
 /// Routes `path` with libprocess's rules (see the module doc).
 pub fn resolve(path: &str) -> Target {

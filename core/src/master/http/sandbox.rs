@@ -64,7 +64,8 @@ static CLIENT: LazyLock<Result<(AgentClient, &'static str), String>> = LazyLock:
     http.enforce_http(false);
     let (config, scheme) = match &tls {
         Some(tls) => ((*tls.client).clone(), "https"),
-        None => (no_trust(), "http"),
+        // Never `https` without TLS: this configuration trusts nothing.
+        None => (crate::security::tls::no_trust_client_config(), "http"),
     };
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config)
@@ -77,18 +78,6 @@ static CLIENT: LazyLock<Result<(AgentClient, &'static str), String>> = LazyLock:
     ))
 });
 
-/// Without TLS the client never speaks `https`; this configuration trusts nothing.
-fn no_trust() -> rustls::ClientConfig {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        })
-        .unwrap_or_else(|_| unreachable!("ring offers the default protocol versions"))
-}
-
 /// `GET /agent/<agent id>/files/<endpoint>?<query>` (module doc).
 pub(super) async fn files(
     State(master): State<MasterHandle>,
@@ -98,14 +87,8 @@ pub(super) async fn files(
     uri: Uri,
     Path((agent_id, endpoint)): Path<(String, String)>,
 ) -> Response {
-    if method != Method::GET && method != Method::HEAD {
-        let mut r = crate::api::error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("Expecting one of {{ 'GET' }}, but received '{method}'"),
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET"));
-        return r;
+    if let Some(refused) = super::operator::get_only(&method) {
+        return refused;
     }
     if let Err(e) = crate::common::id::validate_id(&agent_id) {
         return crate::api::error(StatusCode::BAD_REQUEST, format!("Invalid agent ID: {e}"));

@@ -23,7 +23,8 @@
 //! - `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
 //!   `X-Frame-Options: DENY` for browsers without `frame-ancestors`.
 //!
-//! Only `GET` and `HEAD` are served (`405` otherwise, with `Allow`).
+//! Only `GET` and `HEAD` are served (`405` otherwise, with `Allow: GET`, as Mesos's
+//! read-only endpoints).
 
 use std::sync::LazyLock;
 
@@ -79,14 +80,8 @@ fn find(path: &str) -> Option<usize> {
 
 /// The answer to `method path` with `headers` (module doc).
 pub fn serve(method: &Method, headers: &HeaderMap, path: &str) -> Response {
-    if method != Method::GET && method != Method::HEAD {
-        let mut r = crate::api::error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("Expecting one of {{ 'GET', 'HEAD' }}, but received '{method}'"),
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return r;
+    if let Some(refused) = super::operator::get_only(&method) {
+        return refused;
     }
     let Some(index) = find(path) else {
         return StatusCode::NOT_FOUND.into_response();
@@ -189,6 +184,6 @@ mod tests {
     fn only_get_and_head_are_served() {
         let r = serve(&Method::POST, &HeaderMap::new(), "/");
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(r.headers()[header::ALLOW], "GET, HEAD");
+        assert_eq!(r.headers()[header::ALLOW], "GET");
     }
 }

@@ -12,10 +12,9 @@
 //   then change the model, and the page redraws. The full state is never polled. (Mesos's
 //   UI re-reads /master/state every few seconds.)
 // - GET_MASTER and GET_VERSION once per subscription; /metrics/snapshot (allocation
-//   latency, unreachable agents), GET_ROLES, GET_QUOTA, GET_FRAMEWORKS (outstanding offers,
-//   which have no operator event) and the
-//   maintenance calls when the page that shows them is opened, and every 10 s while the
-//   overview or that page stays open. All are small answers.
+//   latency, unreachable agents), GET_ROLES, GET_QUOTA, GET_FRAMEWORKS (outstanding
+//   offers, which have no operator event) and the maintenance calls when the page that
+//   shows them is opened, and every 10 s while the overview or that page stays open.
 // - Sandboxes through the master's proxy, /agent/<agent id>/files/{browse,read,download}
 //   (master/http/sandbox.rs); a file view tails the file by reading from its last offset
 //   every second while it is open.
