@@ -111,6 +111,8 @@ e2e_prepare() {
     [ -x /bin/busybox ] || need+=(busybox-static)   # mesos_images.rs: the test images' rootfs
     [ -x /usr/bin/docker-registry ] || need+=(docker-registry)   # mesos_images.rs: a registry v2
     command -v promtool >/dev/null || need+=(prometheus)   # prometheus.rs: a real Prometheus, promtool
+    command -v chromium >/dev/null || need+=(chromium)   # webui.rs: the web UI in a real browser
+    command -v chromedriver >/dev/null || need+=(chromium-driver)   # webui.rs: WebDriver
     if [ ${#need[@]} -gt 0 ]; then
         echo "installing ${need[*]}"
         apt_install "${need[@]}"

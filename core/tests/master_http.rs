@@ -591,8 +591,10 @@ async fn maintenance_endpoints_and_mark_agent_gone() {
 /// Issue 12 item 2: libprocess's routing rules (3rdparty/libprocess/src/process.cpp,
 /// `ProcessManager::handle` and `ProcessBase::consume`) on the master's port. A trailing
 /// `/` is stripped, the longest route prefix serves, nothing matching is `404`, `/` is the
-/// (missing) web UI; gRPC is chosen by content type only, so an agent's session still works
-/// and an `application/grpc` request to any path gets a gRPC answer.
+/// web UI (issue 18; master/http/webui.rs) and `/agent/<id>/files/*` the sandbox proxy
+/// (master/http/sandbox.rs), which refuses bad ids, unknown agents and other methods; gRPC
+/// is chosen by content type only, so an agent's session still works and an
+/// `application/grpc` request to any path gets a gRPC answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_are_routed_with_libprocess_rules_and_grpc_by_content_type() {
     use support::raw_request;
@@ -657,13 +659,55 @@ async fn paths_are_routed_with_libprocess_rules_and_grpc_by_content_type() {
         assert!(h.get("grpc-status").is_none(), "{path}");
         assert!(body.is_empty(), "{path}: {body:?}");
     }
-    // `/`: the web UI, not built yet: 404 with a page that says so.
-    for path in ["/", "/master/", "/app/app.js"] {
+    // `/`: the web UI's page, script and style, each with the page's policy.
+    for (path, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/master/", "text/html; charset=utf-8"),
+        ("/app/app.js", "text/javascript; charset=utf-8"),
+        ("/assets/css/remesos.css", "text/css; charset=utf-8"),
+    ] {
         let (s, h, body) = get(path).await;
-        assert_eq!(s, 404, "{path}");
-        assert_eq!(h["content-type"], "text/html; charset=utf-8", "{path}");
-        assert!(body.contains("web UI is not part of this build"), "{body}");
+        assert_eq!(s, 200, "{path}");
+        assert_eq!(h["content-type"], content_type, "{path}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'none'"),
+            "{path}"
+        );
+        assert!(!body.is_empty(), "{path}");
     }
+    let (s, _, body) = get("/app/no-such.js").await;
+    assert_eq!((s, body.as_str()), (404, ""));
+
+    // The sandbox proxy: bad input is refused before any agent is contacted.
+    let state: Value = {
+        let (_, h, body) = get("/master/state").await;
+        json(&h, &body, "/master/state")
+    };
+    let agent = state["slaves"][0]["id"].as_str().unwrap().to_string();
+    let proxy = |path: String, method: &'static str| {
+        let url = format!("http://{master}{path}");
+        async move { raw_request(method, &url, &[], Vec::new()).await }
+    };
+    // `..` as the id (percent-encoded past the router's `/..` check): Mesos's validateID.
+    let (s, _, body) = proxy("/agent/%2E%2E/files/read?path=/".into(), "GET").await;
+    assert_eq!(
+        (s, body.as_str()),
+        (400, "Invalid agent ID: '..' is disallowed")
+    );
+    let (s, _, body) = proxy("/agent/nobody-S9/files/read?path=/".into(), "GET").await;
+    assert_eq!(
+        (s, body.as_str()),
+        (404, "No agent with ID 'nobody-S9' is registered")
+    );
+    // `debug` lists an agent's attached directories: not proxied.
+    let (s, _, _) = proxy(format!("/agent/{agent}/files/debug"), "GET").await;
+    assert_eq!(s, 404);
+    let (s, h, _) = proxy(format!("/agent/{agent}/files/read?path=/"), "POST").await;
+    assert_eq!(s, 405);
+    assert_eq!(h["allow"], "GET");
 
     // gRPC by content type: any path, answered by the gRPC service.
     for content_type in ["application/grpc", "application/grpc+proto"] {

@@ -59,7 +59,7 @@ impl Default for HttpClient {
             let connector = hyper_rustls::HttpsConnectorBuilder::new();
             let connector = match tls {
                 Some(tls) => connector.with_tls_config((*tls.client).clone()),
-                None => connector.with_tls_config(no_tls_config()),
+                None => connector.with_tls_config(crate::security::tls::no_trust_client_config()),
             };
             // Idle connections are given up before the daemons' header timeout closes
             // them (api/serve.rs), so a call never races the server's close.
@@ -70,18 +70,6 @@ impl Default for HttpClient {
         });
         HttpClient { inner }
     }
-}
-
-/// Without `LIBPROCESS_SSL_ENABLED`: trusts nothing, so an `https` URL fails its handshake.
-fn no_tls_config() -> rustls::ClientConfig {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        })
-        .unwrap_or_else(|_| unreachable!("ring offers the default protocol versions"))
 }
 
 impl HttpClient {

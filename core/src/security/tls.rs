@@ -1105,6 +1105,20 @@ pub fn unverified_client_config() -> Result<rustls::ClientConfig, rustls::Error>
     )
 }
 
+/// A client configuration that trusts no certificate: for a process without
+/// `LIBPROCESS_SSL_ENABLED`, whose clients must never complete an `https` handshake (no CA
+/// is configured to check it against).
+pub fn no_trust_client_config() -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
+        .unwrap_or_else(|_| unreachable!("ring offers the default protocol versions"))
+}
+
 /// This process's TLS, from its environment, read and loaded once: the daemons check it
 /// at start (and stop on an error); clients (the JNI driver, executors, `remesos execute`)
 /// take it when they build their connections.

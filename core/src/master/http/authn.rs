@@ -18,7 +18,14 @@
 //! | `/files/*` | `mesos-master-readonly` | `master/main.cpp` `Files files(READONLY_HTTP_AUTHENTICATION_REALM, ...)` |
 //! | `/logging/toggle` | `mesos-master-readwrite` | libprocess `logging.cpp` (the readwrite realm given to `process::initialize`) |
 //! | `/version` | none | `version.cpp` `route("/", ...)` |
-//! | `/`, `/app`, `/assets` (web UI) | none | `master.cpp` `provide(...)` |
+//! | `/`, `/app`, `/assets` (web UI) | `mesos-master-readonly` (Mesos: none, see below) | `master.cpp` `provide(...)` |
+//! | `/agent/<id>/files/*` (remesos's sandbox proxy, sandbox.rs) | `mesos-master-readonly` | as `/files/*` |
+//!
+//! The web UI's page is in the readonly realm, where Mesos serves its assets to anyone: the
+//! browser then asks for credentials once, when the page loads, and sends them on every
+//! call the page makes to the same origin (a browser sends cached Basic credentials to every
+//! path below the one that asked). With Mesos's open page each endpoint the UI calls answers
+//! `401` on its own, and a browser prompts once per realm.
 //!
 //! A realm is protected when its flag is on: readonly by `--authenticate_http_readonly`,
 //! readwrite by `--authenticate_http_readwrite`; an unprotected realm does not authenticate
@@ -107,6 +114,15 @@ pub fn realm(process: Process, name: &str) -> Realm {
     }
 }
 
+/// The realm of whatever `target` routes to (module doc's table).
+pub fn target_realm(target: &Target) -> Realm {
+    match target {
+        Target::Endpoint { process, name, .. } => realm(*process, name),
+        Target::WebUi | Target::AgentFiles { .. } => Realm::ReadOnly,
+        Target::BadPath | Target::NotFound => Realm::None,
+    }
+}
+
 /// Marks a request whose authentication is done, so that a router nested in another (the
 /// leading master's inside a contender's) does not do it twice. Only this module builds it;
 /// nothing from the network can put it in a request's extensions.
@@ -168,10 +184,7 @@ impl Authentication {
         if request.extensions().get::<Authenticated>().is_some() || super::is_grpc(request) {
             return Ok(());
         }
-        let realm = match routing::resolve(request.uri().path()) {
-            Target::Endpoint { process, name, .. } => realm(process, name),
-            Target::WebUi | Target::BadPath | Target::NotFound => Realm::None,
-        };
+        let realm = target_realm(&routing::resolve(request.uri().path()));
         if let Some(realm) = self.protected(realm, request.headers()) {
             // A protected realm always has an authenticator: flags.rs refuses to start
             // otherwise. Should it be missing, every request is refused, never let through.
@@ -202,10 +215,7 @@ mod tests {
     use super::*;
 
     fn realm_of(path: &str) -> Realm {
-        match routing::resolve(path) {
-            Target::Endpoint { process, name, .. } => realm(process, name),
-            _ => Realm::None,
-        }
+        target_realm(&routing::resolve(path))
     }
 
     /// `master.cpp` `Master::initialize` routes, `master/main.cpp` and libprocess's
@@ -230,6 +240,9 @@ mod tests {
             "/files/read.json",
             "/files/download",
             "/files/debug",
+            "/",
+            "/app/app.js",
+            "/agent/a-S0/files/read",
         ] {
             assert_eq!(realm_of(path), Realm::ReadOnly, "{path}");
         }
@@ -253,7 +266,6 @@ mod tests {
             "/master/health",
             "/health",
             "/master/redirect",
-            "/",
             "/no/such/thing",
         ] {
             assert_eq!(realm_of(path), Realm::None, "{path}");

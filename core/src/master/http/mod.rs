@@ -8,12 +8,16 @@
 //! handler is found under its canonical path (`/master/state`, `/metrics/snapshot`,
 //! `/version`, `/files/browse`, ...). A master that does not lead serves some endpoints
 //! itself and redirects the others (`routing.rs` has the table, `standby.rs` the answers).
+//! The web UI's files are served at `/` by every master (`webui.rs`); the leader proxies the
+//! UI's sandbox calls to agents (`sandbox.rs`).
 
 mod authn;
 mod operator;
 mod routing;
+mod sandbox;
 mod scheduler;
 mod standby;
+pub mod webui;
 
 pub use authn::{Authentication, DRIVER_HEADER};
 pub use standby::Snapshot;
@@ -74,6 +78,7 @@ pub fn router_with(master: MasterHandle, processes: Router, authn: Authenticatio
         .route("/metrics/snapshot", any(operator::metrics))
         .route("/metrics", any(operator::prometheus))
         .route("/version", any(operator::version))
+        .route("/agent/{agent_id}/files/{endpoint}", any(sandbox::files))
         .with_state(master.clone())
         .merge(processes);
     let http = libprocess(routes);
@@ -165,7 +170,12 @@ fn libprocess(routes: Router) -> Router {
                 Target::Endpoint { process, name, .. } => {
                     forward(routes, request, process, name).await
                 }
-                other => unrouted(other),
+                // Served under its own path (`/agent/{agent_id}/files/{endpoint}`).
+                Target::AgentFiles { .. } => match routes.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                },
+                other => unrouted(other, &request),
             }
         }
     })
@@ -188,36 +198,21 @@ async fn forward(routes: Router, mut request: Request, process: Process, name: &
     }
 }
 
-/// The answer for a path no endpoint serves.
-fn unrouted(target: Target) -> Response {
+/// The answer for a path no endpoint serves: the web UI's files, or an error.
+fn unrouted(target: Target, request: &Request) -> Response {
     match target {
-        Target::WebUi => web_ui(),
+        Target::WebUi => webui::serve(request.method(), request.headers(), request.uri().path()),
         Target::BadPath => crate::api::error(
             StatusCode::BAD_REQUEST,
             "Request URL path must start with '/'",
         ),
-        Target::Endpoint { .. } | Target::NotFound => not_found(),
+        Target::Endpoint { .. } | Target::AgentFiles { .. } | Target::NotFound => not_found(),
     }
 }
 
 /// libprocess's `NotFound()`: a status, no body.
 fn not_found() -> Response {
     StatusCode::NOT_FOUND.into_response()
-}
-
-/// `/`, `/app/*`, `/assets/*`: Mesos serves the web UI's files there and answers 404 when
-/// they are missing; they are not built yet (issue 18), so 404 with a line that says so.
-fn web_ui() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!DOCTYPE html>\n<html><head><title>Mesos</title></head><body>\n\
-         <p>The web UI is not part of this build of remesos yet. The master's endpoints \
-         answer: <a href=\"/master/state\">/master/state</a>, \
-         <a href=\"/metrics/snapshot\">/metrics/snapshot</a>, \
-         <a href=\"/version\">/version</a>.</p>\n</body></html>\n",
-    )
-        .into_response()
 }
 
 /// What a master started with `--zk` serves, as the election goes.
@@ -303,19 +298,20 @@ async fn not_leading(
     local: Router,
     request: Request,
 ) -> Response {
-    let Target::Endpoint {
-        process,
-        name,
-        path,
-    } = routing::resolve(request.uri().path())
-    else {
-        return unrouted(routing::resolve(request.uri().path()));
-    };
-    let to_root = match routing::standby(process, name, &path) {
-        Standby::Serve => return forward(local, request, process, name).await,
-        Standby::NotFound => return not_found(),
-        Standby::RedirectToRoot => true,
-        Standby::Redirect => false,
+    let to_root = match routing::resolve(request.uri().path()) {
+        Target::Endpoint {
+            process,
+            name,
+            path,
+        } => match routing::standby(process, name, &path) {
+            Standby::Serve => return forward(local, request, process, name).await,
+            Standby::NotFound => return not_found(),
+            Standby::RedirectToRoot => true,
+            Standby::Redirect => false,
+        },
+        // Only the leader knows the agents.
+        Target::AgentFiles { .. } => false,
+        other => return unrouted(other, &request),
     };
     let Some(leader) = leader else {
         return unavailable("No leader elected");
@@ -355,6 +351,7 @@ async fn recovering_http(local: Router, request: Request) -> Response {
             Standby::Serve => forward(local, request, process, name).await,
             _ => unavailable("Master has not finished recovery"),
         },
-        other => unrouted(other),
+        Target::AgentFiles { .. } => unavailable("Master has not finished recovery"),
+        other => unrouted(other, &request),
     }
 }

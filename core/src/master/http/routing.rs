@@ -17,12 +17,13 @@
 //!    (`ProcessBase::consume`). A process's root endpoint (`/version`) matches only its
 //!    own name: `/version/x` is 404.
 //! 4. No endpoint: the master's web UI assets (`""`, `app`, `assets`, Mesos `master.cpp`
-//!    `provide(...)`) are files under `--webui_dir`; anything else is `404 Not Found`.
+//!    `provide(...)`) are served from the binary (webui.rs; Mesos reads `--webui_dir`);
+//!    anything else is `404 Not Found`.
 //!
-//! The web UI is not built yet (issue 18): Mesos answers `404 Not Found` for an asset whose
-//! file is missing (`http_proxy.cpp`, `HttpProxy::process`), so `/`, `/app/...` and
-//! `/assets/...` answer 404 too, with a short HTML body that says why (Mesos's body is
-//! empty; a browser user learns more this way, and tools only read the status).
+//! Beyond libprocess: `/agent/<agent id>/files/<browse|read|download>` (and their `.json`
+//! aliases) is the master's proxy to that agent's `/files` (sandbox.rs), which the web UI
+//! uses to browse sandboxes. It is matched before delegation, so no master endpoint or asset
+//! path is shadowed by it (the master has no `agent` endpoint).
 //!
 //! # What a non-leading master serves
 //!
@@ -46,7 +47,8 @@
 //! | `/version` | served | `src/version/version.cpp` (process `version`) |
 //! | `/files/*` | served (nothing attached: `--log_dir` is not supported) | `src/files/files.cpp` (process `files`) |
 //! | `/logging/toggle` | served | libprocess `logging.cpp` (process `logging`) |
-//! | `/`, `/app`, `/assets` | 404 (no web UI yet, see above) | `master.cpp` `provide(...)` |
+//! | `/`, `/app`, `/assets` | served: the page follows `/master/redirect` to the leader (webui.rs) | `master.cpp` `provide(...)` |
+//! | `/agent/<id>/files/*` (remesos's sandbox proxy) | 307 | only the leader knows the agents |
 //! | anything else | 404 | `process.cpp` `ProcessBase::consume` |
 //!
 //! Where we differ: the redirect's `Location` keeps the path as the client sent it
@@ -123,16 +125,7 @@ impl Process {
             // `""` is remesos's `/metrics` (Prometheus), beside libprocess's snapshot.
             Process::Metrics => &["", "snapshot"],
             Process::Version => &[""],
-            Process::Files => &[
-                "browse",
-                "browse.json",
-                "read",
-                "read.json",
-                "download",
-                "download.json",
-                "debug",
-                "debug.json",
-            ],
+            Process::Files => &FILES_ENDPOINTS,
             Process::Logging => &["toggle"],
         }
     }
@@ -161,8 +154,11 @@ pub enum Target {
         /// in Mesos (`/master/redirect/x` is told from `/master/redirect` by it).
         path: String,
     },
-    /// The master's web UI assets, not built yet (issue 18): 404.
+    /// The master's web UI assets (webui.rs).
     WebUi,
+    /// The master's proxy to an agent's `/files` (sandbox.rs); the agent id is checked by
+    /// the handler, the endpoint is one of [`AGENT_FILES_ENDPOINTS`].
+    AgentFiles { endpoint: &'static str },
     /// The path does not start with `/`: `400`.
     BadPath,
     /// Nothing serves the path: `404`.
@@ -181,6 +177,22 @@ impl Target {
     }
 }
 
+/// The `files` process's endpoints (`src/files/files.cpp`), on the master and the agents.
+const FILES_ENDPOINTS: [&str; 8] = [
+    "browse",
+    "browse.json",
+    "read",
+    "read.json",
+    "download",
+    "download.json",
+    "debug",
+    "debug.json",
+];
+
+/// The agent's `/files` endpoints the master proxies; `debug`, which lists the agent's
+/// attached directories, is not among them.
+pub const AGENT_FILES_ENDPOINTS: &[&str] = FILES_ENDPOINTS.split_at(6).0;
+
 /// Routes `path` with libprocess's rules (see the module doc).
 pub fn resolve(path: &str) -> Target {
     if !path.starts_with('/') {
@@ -188,6 +200,19 @@ pub fn resolve(path: &str) -> Target {
     }
     if path.contains("/..") {
         return Target::NotFound;
+    }
+    if let Some(rest) = path.strip_prefix("/agent/") {
+        // `<agent id>/files/<endpoint>`, exactly: anything else under `/agent/` is 404.
+        let mut parts = rest.split('/');
+        return match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(id), Some("files"), Some(endpoint), None) if !id.is_empty() => {
+                match AGENT_FILES_ENDPOINTS.iter().find(|e| **e == endpoint) {
+                    Some(endpoint) => Target::AgentFiles { endpoint },
+                    None => Target::NotFound,
+                }
+            }
+            _ => Target::NotFound,
+        };
     }
     let first = path.split('/').find(|s| !s.is_empty());
     let (process, path) = match first.and_then(|t| Process::from_id(&percent_decode(t)?)) {
@@ -383,6 +408,26 @@ mod tests {
         assert_eq!(resolve("/master/../version"), Target::NotFound);
         assert_eq!(resolve("/ver%zzsion"), Target::NotFound);
         assert_eq!(resolve("*"), Target::BadPath);
+    }
+
+    /// remesos's sandbox proxy: `/agent/<id>/files/<endpoint>`, nothing else under `/agent`.
+    #[test]
+    fn agent_files_paths_are_the_sandbox_proxy_and_nothing_else_under_agent_is() {
+        assert_eq!(
+            resolve("/agent/a-S0/files/browse"),
+            Target::AgentFiles { endpoint: "browse" }
+        );
+        assert_eq!(
+            resolve("/agent/a-S0/files/read.json"),
+            Target::AgentFiles {
+                endpoint: "read.json"
+            }
+        );
+        assert_eq!(resolve("/agent/a-S0/files/debug"), Target::NotFound);
+        assert_eq!(resolve("/agent/a-S0/files/read/x"), Target::NotFound);
+        assert_eq!(resolve("/agent//files/read"), Target::NotFound);
+        assert_eq!(resolve("/agent/a-S0/state"), Target::NotFound);
+        assert_eq!(resolve("/agent/../files/read"), Target::NotFound);
     }
 
     /// `master.cpp` provides `""`, `app` and `assets` from `--webui_dir`.
