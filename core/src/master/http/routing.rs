@@ -106,6 +106,7 @@ impl Process {
                 "roles",
                 "roles.json",
                 "weights",
+                "quota",
                 "flags",
                 "health",
                 "redirect",
