@@ -210,6 +210,10 @@ async fn a_persistent_volume_outlives_its_tasks_and_an_agent_restart_until_destr
         .unwrap()
         .to_string();
 
+    #[allow(
+        deprecated,
+        reason = "a single-role framework, as most volume users are (FrameworkInfo.role)"
+    )]
     let info = v1::FrameworkInfo {
         user: String::new(),
         name: "volumes".into(),

@@ -48,8 +48,13 @@ pub struct Outstanding {
 /// The master's inverse offers and the frameworks' answers.
 #[derive(Debug, Default)]
 pub struct InverseOffers {
-    /// Outstanding inverse offers by id; at most one per (agent, framework).
-    pub outstanding: HashMap<OfferId, Outstanding>,
+    /// Outstanding inverse offers by id; at most one per (agent, framework). Changed only
+    /// through [`InverseOffers::add`] and [`InverseOffers::take`], which keep `index`.
+    outstanding: HashMap<OfferId, Outstanding>,
+    /// The outstanding inverse offer of each (framework, agent): each allocation round asks
+    /// it for every framework on every scheduled agent, so it must not scan `outstanding`.
+    /// Invariant: it maps exactly the (framework, agent) pairs of `outstanding` to their ids.
+    index: HashMap<(FrameworkId, AgentId), OfferId>,
     /// Each framework's last answer about each agent (Mesos's
     /// `Slave::Maintenance::statuses`); reset when the agent's unavailability changes.
     statuses: HashMap<AgentId, BTreeMap<FrameworkId, InverseOfferStatus>>,
@@ -58,10 +63,62 @@ pub struct InverseOffers {
 }
 
 impl InverseOffers {
-    fn has_outstanding(&self, framework_id: &str, agent_id: &str) -> bool {
-        self.outstanding
-            .values()
-            .any(|o| o.framework_id == framework_id && o.agent_id == agent_id)
+    fn has_outstanding(&self, framework_id: &FrameworkId, agent_id: &AgentId) -> bool {
+        self.index
+            .contains_key(&(framework_id.clone(), agent_id.clone()))
+    }
+
+    fn add(&mut self, id: OfferId, offer: Outstanding) {
+        let key = (offer.framework_id.clone(), offer.agent_id.clone());
+        if let Some(old) = self.index.insert(key, id.clone()) {
+            // At most one per pair: a replaced offer leaves both maps.
+            self.outstanding.remove(&old);
+        }
+        self.outstanding.insert(id, offer);
+        self.debug_check();
+    }
+
+    fn take(&mut self, id: &str) -> Option<Outstanding> {
+        let offer = self.outstanding.remove(id)?;
+        let key = (offer.framework_id.clone(), offer.agent_id.clone());
+        if self.index.get(&key).is_some_and(|i| i.as_str() == id) {
+            self.index.remove(&key);
+        }
+        self.debug_check();
+        Some(offer)
+    }
+
+    /// The outstanding inverse offer `id`.
+    pub fn get(&self, id: &str) -> Option<&Outstanding> {
+        self.outstanding.get(id)
+    }
+
+    /// Every outstanding inverse offer, by id.
+    pub fn outstanding(&self) -> impl Iterator<Item = (&OfferId, &Outstanding)> {
+        self.outstanding.iter()
+    }
+
+    fn debug_check(&self) {
+        debug_assert!(self.is_consistent());
+    }
+
+    /// The invariant of `index`: it names exactly the outstanding inverse offers, each
+    /// under its own (framework, agent).
+    pub fn is_consistent(&self) -> bool {
+        self.index.len() == self.outstanding.len()
+            && self.index.iter().all(|((f, a), id)| {
+                self.outstanding
+                    .get(id)
+                    .is_some_and(|o| &o.framework_id == f && &o.agent_id == a)
+            })
+    }
+
+    pub fn len(&self) -> usize {
+        self.outstanding.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.outstanding.is_empty()
     }
 
     /// The statuses frameworks gave for `agent_id`.
@@ -161,7 +218,7 @@ impl Master {
                     resources: vec![],
                 };
                 tracing::info!(framework_id = %fid, %agent_id, inverse_offer_id = %id, "sending an inverse offer");
-                self.inverse.outstanding.insert(
+                self.inverse.add(
                     id,
                     Outstanding {
                         offer: offer.clone(),
@@ -197,14 +254,13 @@ impl Master {
         for id in ids {
             let held = self
                 .inverse
-                .outstanding
                 .get(id.value.as_str())
                 .is_some_and(|o| o.framework_id == framework_id);
             if !held {
                 tracing::warn!(framework_id, inverse_offer_id = %id.value, "ignoring an answer to an inverse offer that is not outstanding");
                 continue;
             }
-            let Some(o) = self.inverse.outstanding.remove(id.value.as_str()) else {
+            let Some(o) = self.inverse.take(id.value.as_str()) else {
                 continue;
             };
             let status = InverseOfferStatus {
@@ -241,13 +297,12 @@ impl Master {
     fn rescind_inverse_offers(&mut self, tell: bool, which: impl Fn(&Outstanding) -> bool) {
         let ids: Vec<OfferId> = self
             .inverse
-            .outstanding
-            .iter()
+            .outstanding()
             .filter(|(_, o)| which(o))
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {
-            let Some(o) = self.inverse.outstanding.remove(&id) else {
+            let Some(o) = self.inverse.take(id.as_str()) else {
                 continue;
             };
             if tell {

@@ -82,6 +82,17 @@ pub enum OperatorCommand {
     UpdateQuota {
         quota_configs: Vec<v1::quota::QuotaConfig>,
     },
+    /// The deprecated SET_QUOTA and `POST /master/quota`: guarantee and limit both set to
+    /// the request's guarantee, for a role without quota. Answers
+    /// [`OperatorReply::Persisting`].
+    SetQuota {
+        request: v1::quota::QuotaRequest,
+    },
+    /// The deprecated REMOVE_QUOTA and `DELETE /master/quota/<role>`. Answers
+    /// [`OperatorReply::Persisting`].
+    RemoveQuota {
+        role: String,
+    },
     /// MARK_AGENT_GONE. Answers [`OperatorReply::Persisting`], or [`OperatorReply::Done`]
     /// when the agent already is gone.
     MarkAgentGone {
@@ -146,6 +157,8 @@ pub enum OperatorCommand {
     RolesJson,
     /// `GET /master/weights`.
     WeightsJson,
+    /// `GET /master/quota`: the QuotaStatus.
+    QuotaJson,
     /// `/master/flags`.
     FlagsJson,
     /// `/metrics/snapshot`.
@@ -352,6 +365,11 @@ impl Master {
             C::UpdateQuota { quota_configs } => quota_configs
                 .iter()
                 .all(|q| allowed(Action::UpdateQuota, Object::Value(&q.role))),
+            C::SetQuota { request } => allowed(
+                Action::UpdateQuota,
+                Object::Value(request.role.as_deref().unwrap_or_default()),
+            ),
+            C::RemoveQuota { role } => allowed(Action::UpdateQuota, Object::Value(role)),
             C::MarkAgentGone { .. } => allowed(Action::MarkAgentGone, Object::Any),
             // Mesos's `_drainAgent`: DRAIN_AGENT, and MARK_AGENT_GONE when it marks gone.
             C::DrainAgent { mark_gone, .. } => {
@@ -511,6 +529,14 @@ impl Master {
                 self.update_quota(&quota_configs).map_err(invalid)?;
                 Ok(OperatorReply::Persisting(self.persist_roles()))
             }
+            C::SetQuota { request } => {
+                self.set_quota(&request).map_err(invalid)?;
+                Ok(OperatorReply::Persisting(self.persist_roles()))
+            }
+            C::RemoveQuota { role } => {
+                self.remove_quota(&role).map_err(invalid)?;
+                Ok(OperatorReply::Persisting(self.persist_roles()))
+            }
             C::MarkAgentGone { agent_id } => {
                 Ok(match self.mark_agent_gone(now, agent_id.as_str())? {
                     Some(reply) => OperatorReply::Persisting(reply),
@@ -551,6 +577,13 @@ impl Master {
             C::SlavesJson { slave_id } => Ok(OperatorReply::Json(self.slaves_json(slave_id))),
             C::TasksJson(query) => Ok(OperatorReply::Json(self.tasks_json(&query, v))),
             C::RolesJson => Ok(OperatorReply::Json(self.roles_json_for(v))),
+            C::QuotaJson => {
+                let mut status = self.quota_status();
+                status.configs.retain(|c| {
+                    authorizer.is_allowed(Action::GetQuota, principal, Object::Value(&c.role))
+                });
+                Ok(OperatorReply::Json(remesos_proto::json::to_value(&status)))
+            }
             C::WeightsJson => Ok(OperatorReply::Json(Value::Array(
                 self.weight_infos_for(v)
                     .iter()

@@ -584,19 +584,30 @@ impl Master {
             .into_iter()
             .filter(|r| v.role(&r.name))
             .map(|r| {
+                // Mesos's `ReadOnlyHandler::roles` (src/master/readonly_handler.cpp).
+                let b = self.role_breakdown(&r.name);
+                let mut resources = b.allocated.clone();
+                for (name, v) in &b.offered {
+                    *resources.entry(name.clone()).or_default() += v;
+                }
+                let quantities = |q: Option<&Resources>| {
+                    super::roles::quantities_json(
+                        &q.map(Resources::scalar_quantities).unwrap_or_default(),
+                    )
+                };
                 json!({
                     "name": r.name,
                     "weight": r.weight,
-                    "resources": Value::Object(r.allocated.to_json_map()),
-                    "allocated": Value::Object(r.allocated.to_json_map()),
-                    "offered": {},
-                    "reserved": {},
                     "quota": {
                         "role": r.name,
-                        "guarantee": r.quota.as_ref().map(|q| Value::Object(q.guarantees.to_json_map())).unwrap_or(json!({})),
-                        "limit": r.quota.as_ref().map(|q| Value::Object(q.limits.to_json_map())).unwrap_or(json!({})),
-                        "consumed": Value::Object(r.allocated.to_json_map()),
+                        "guarantee": quantities(r.quota.as_ref().map(|q| &q.guarantees)),
+                        "limit": quantities(r.quota.as_ref().map(|q| &q.limits)),
+                        "consumed": super::roles::quantities_json(&b.consumed),
                     },
+                    "resources": super::roles::quantities_json(&resources),
+                    "allocated": super::roles::quantities_json(&b.allocated),
+                    "offered": super::roles::quantities_json(&b.offered),
+                    "reserved": super::roles::quantities_json(&b.reserved),
                     "frameworks": r.frameworks,
                 })
             })

@@ -105,7 +105,12 @@ pub fn realm(process: Process, name: &str) -> Realm {
         ) => Realm::ReadOnly,
         (
             Process::Master,
-            "teardown" | "weights" | "maintenance/schedule" | "machine/down" | "machine/up",
+            "teardown"
+            | "weights"
+            | "quota"
+            | "maintenance/schedule"
+            | "machine/down"
+            | "machine/up",
         ) => Realm::ReadWrite,
         (Process::Master, _) => Realm::None,
         (Process::Metrics | Process::Files, _) => Realm::ReadOnly,

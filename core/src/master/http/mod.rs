@@ -57,6 +57,7 @@ pub fn router_with(master: MasterHandle, processes: Router, authn: Authenticatio
         .route("/master/roles", any(operator::roles))
         .route("/master/roles.json", any(operator::roles))
         .route("/master/weights", any(operator::weights))
+        .route("/master/quota", any(operator::quota))
         .route("/master/flags", any(operator::flags))
         .route("/master/health", any(operator::health))
         .route("/master/redirect", any(operator::redirect))
@@ -158,7 +159,7 @@ fn libprocess(routes: Router) -> Router {
             crate::api::MAX_BODY_BYTES,
         ))
         .layer(axum::middleware::from_fn(crate::api::refuse_oversized));
-    Router::new().fallback(move |request: Request| {
+    Router::new().fallback(move |mut request: Request| {
         let routes = routes.clone();
         async move {
             match routing::resolve(request.uri().path()) {
@@ -167,7 +168,12 @@ fn libprocess(routes: Router) -> Router {
                     name: "redirect",
                     path,
                 } if routing::redirect_rule(&path) == Standby::NotFound => not_found(),
-                Target::Endpoint { process, name, .. } => {
+                Target::Endpoint {
+                    process,
+                    name,
+                    path,
+                } => {
+                    request.extensions_mut().insert(DelegatedPath(path));
                     forward(routes, request, process, name).await
                 }
                 // Served under its own path (`/agent/{agent_id}/files/{endpoint}`).
@@ -180,6 +186,11 @@ fn libprocess(routes: Router) -> Router {
         }
     })
 }
+
+/// The path a request was sent to, after delegation to its process (`/quota/r` →
+/// `/master/quota/r`), for handlers that read more of it than the endpoint's name.
+#[derive(Clone, Debug)]
+pub struct DelegatedPath(pub String);
 
 /// Hands `request` to `routes` under the endpoint's canonical path, query kept.
 async fn forward(routes: Router, mut request: Request, process: Process, name: &str) -> Response {

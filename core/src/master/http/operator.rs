@@ -189,6 +189,12 @@ fn api_call(call: op::Call) -> Result<ApiCall, ApiCallError> {
                 .map(|u| u.quota_configs)
                 .unwrap_or_default(),
         },
+        CallType::SetQuota => C::SetQuota {
+            request: call.set_quota.ok_or(Missing("set_quota"))?.quota_request,
+        },
+        CallType::RemoveQuota => C::RemoveQuota {
+            role: call.remove_quota.ok_or(Missing("remove_quota"))?.role,
+        },
         CallType::MarkAgentGone => {
             let mark = call.mark_agent_gone.ok_or(Missing("mark_agent_gone"))?;
             C::mark_agent_gone(mark.agent_id.value)?
@@ -627,6 +633,61 @@ pub async fn weights(
         };
     }
     read_json(master, caller, method, OperatorCommand::WeightsJson).await
+}
+
+/// `/master/quota` (Mesos's deprecated v0 quota endpoint, src/master/quota_handler.cpp):
+/// GET answers the QuotaStatus, POST sets quota from a `QuotaRequest` JSON body, DELETE
+/// `/master/quota/<role>` removes the role's quota.
+pub async fn quota(
+    State(master): State<MasterHandle>,
+    caller: Caller,
+    method: Method,
+    path: Option<axum::Extension<super::DelegatedPath>>,
+    body: Bytes,
+) -> Response {
+    if method == Method::DELETE {
+        // Mesos's `strings::tokenize(path, "/", 3)`: the role is the rest after the
+        // endpoint, slashes included.
+        let path = path.map(|p| p.0.0).unwrap_or_default();
+        let tokens: Vec<&str> = path.splitn(4, '/').skip(1).collect();
+        let role = match tokens.as_slice() {
+            [_, _, role] if !role.is_empty() => role.trim_end_matches('/').to_string(),
+            _ => {
+                return api::error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "Failed to parse remove quota request for path '{path}': expected 3 \
+                         tokens, found {} tokens",
+                        tokens.iter().filter(|t| !t.is_empty()).count()
+                    ),
+                );
+            }
+        };
+        let command = OperatorCommand::RemoveQuota { role };
+        return answer(&master, &caller, command, api::Format::Json).await;
+    }
+    if method == Method::POST {
+        let request = serde_json::from_slice::<Value>(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                remesos_proto::json::from_value::<v1::quota::QuotaRequest>(&v)
+                    .map_err(|e| e.to_string())
+            });
+        return match request {
+            Ok(request) => {
+                let command = OperatorCommand::SetQuota { request };
+                answer(&master, &caller, command, api::Format::Json).await
+            }
+            Err(e) => api::error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Failed to parse set quota request JSON '{}': {e}",
+                    String::from_utf8_lossy(&body)
+                ),
+            ),
+        };
+    }
+    read_json(master, caller, method, OperatorCommand::QuotaJson).await
 }
 
 pub async fn roles(State(master): State<MasterHandle>, caller: Caller, method: Method) -> Response {

@@ -109,6 +109,7 @@ impl Process {
                 "roles",
                 "roles.json",
                 "weights",
+                "quota",
                 "flags",
                 "health",
                 "redirect",

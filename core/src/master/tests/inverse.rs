@@ -154,7 +154,7 @@ fn answers_to_unknown_or_foreign_inverse_offers_change_nothing() {
             .statuses
             .is_empty()
     );
-    assert_eq!(h.master.inverse.outstanding.len(), 1, "still outstanding");
+    assert_eq!(h.master.inverse.len(), 1, "still outstanding");
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn a_schedule_change_rescinds_inverse_offers_and_forgets_answers() {
     }));
     h.allocate();
     assert!(inverse_offers(&mut h, &fw).is_empty());
-    assert!(h.master.inverse.outstanding.is_empty());
+    assert!(h.master.inverse.is_empty());
 }
 
 #[test]
@@ -220,4 +220,69 @@ fn a_deactivated_agent_has_its_inverse_offers_rescinded() {
     }));
     h.allocate();
     assert!(inverse_offers(&mut h, &fw).is_empty());
+}
+
+/// The (framework, agent) index of outstanding inverse offers stays exactly the offers
+/// through every path that makes or removes one: creation, ACCEPT, DECLINE, a schedule
+/// change (rescind), an agent's deactivation and removal, a framework's removal.
+#[test]
+fn the_inverse_offer_index_follows_every_create_answer_rescind_and_removal() {
+    let mut h = Harness::new();
+    let (agent, fw, _idle) = cluster(&mut h);
+    let (agent2, _) = h.add_agent("host2", "cpus:2;mem:1024");
+    let revive = sched::Call {
+        r#type: Some(CallType::Revive as i32),
+        ..Default::default()
+    };
+    h.call(&fw, revive).unwrap();
+    h.allocate();
+    let offer = h
+        .offers(&fw)
+        .into_iter()
+        .find(|o| o.agent_id.value == agent2)
+        .expect("an offer of host2");
+    let task = command_task("t2", &offer.agent_id, "cpus:1;mem:128", "*");
+    h.call(&fw, launch(&offer, vec![task], None)).unwrap();
+    let ids = [machine_of(&h, &agent), machine_of(&h, &agent2)];
+    let both = |start| schedule(vec![window(ids.to_vec(), start, 3600)]);
+    let consistent = |h: &Harness, n: usize| {
+        assert!(h.master.inverse.is_consistent());
+        assert_eq!(h.master.inverse.len(), n);
+    };
+    let now = h.now();
+    h.master
+        .update_maintenance_schedule(now, both(100))
+        .unwrap();
+    h.pump();
+    // Create: one per agent the framework uses.
+    h.allocate();
+    let offers = inverse_offers(&mut h, &fw);
+    consistent(&h, 2);
+    assert_eq!(offers.len(), 2, "{offers:?}");
+    // ACCEPT one (no filter: asked again next round), DECLINE the other with a filter.
+    answer(&mut h, &fw, vec![offers[0].id.clone()], None, true);
+    consistent(&h, 1);
+    answer(&mut h, &fw, vec![offers[1].id.clone()], Some(3600.0), false);
+    consistent(&h, 0);
+    h.allocate();
+    consistent(&h, 1);
+    // Rescind: the schedule changes (a new window start).
+    let now = h.now();
+    h.master
+        .update_maintenance_schedule(now, both(200))
+        .unwrap();
+    h.pump();
+    consistent(&h, 0);
+    h.allocate();
+    consistent(&h, 2);
+    // An agent removed: its inverse offer goes.
+    let now = h.now();
+    h.master.mark_unreachable(now, &agent2);
+    h.pump();
+    consistent(&h, 1);
+    // The framework removed: its inverse offers go.
+    let now = h.now();
+    h.master.remove_framework(now, &fw.id);
+    h.pump();
+    consistent(&h, 0);
 }
