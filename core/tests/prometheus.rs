@@ -77,11 +77,8 @@ async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: 
 }
 
 async fn get(url: &str) -> Option<(u16, Vec<u8>)> {
-    HttpClient::default()
-        .get(url)
-        .await
-        .ok()
-        .map(|(status, body)| (status, body.to_vec()))
+    let (status, body) = HttpClient::default().get(url).await.ok()?;
+    Some((status, body.to_vec()))
 }
 
 /// The value of `query` (an instant query with one series) in Prometheus, if it has one.
