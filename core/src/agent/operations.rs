@@ -40,7 +40,7 @@ pub enum Action {
     /// Rewrite the checkpoint with this snapshot.
     Checkpoint(wire::OperationCheckpoint),
     /// Send this status to the master.
-    Forward(wire::UpdateOperationStatus),
+    Forward(Box<wire::UpdateOperationStatus>),
 }
 
 #[derive(Debug)]
@@ -150,7 +150,7 @@ impl Operations {
         let mut actions = Vec::new();
         if self.connected {
             pending.sent(now);
-            actions.push(Action::Forward(update));
+            actions.push(Action::Forward(Box::new(update)));
         }
         self.operations.insert(uuid, pending);
         actions.insert(0, Action::Checkpoint(self.checkpoint()));
@@ -191,7 +191,7 @@ impl Operations {
             && let Some(next) = pending.unacknowledged.front().cloned()
         {
             pending.sent(now);
-            actions.push(Action::Forward(next));
+            actions.push(Action::Forward(Box::new(next)));
         }
         actions.insert(0, Action::Checkpoint(self.checkpoint()));
         actions
@@ -224,7 +224,7 @@ impl Operations {
                 .is_none_or(|at| now.duration_since(at) >= pending.interval);
             if due {
                 pending.sent(now);
-                out.push(Action::Forward(head));
+                out.push(Action::Forward(Box::new(head)));
             }
         }
         out
@@ -337,7 +337,7 @@ impl Agent {
                     });
                 }
                 Action::Forward(update) => self.emit(Effect::Master(Box::new(
-                    ToMaster::UpdateOperationStatus(update),
+                    ToMaster::UpdateOperationStatus(*update),
                 ))),
             }
         }

@@ -128,7 +128,7 @@ pub enum OperatorCommand {
     /// GROW_VOLUME, SHRINK_VOLUME and `/master/reserve`, `/unreserve`, `/create-volumes`,
     /// `/destroy-volumes` (`reservation.rs`, which also authorizes them). Answers
     /// [`OperatorReply::Accepted`].
-    ResourceOperation(super::reservation::AgentOperation),
+    ResourceOperation(Box<super::reservation::AgentOperation>),
     /// SET_LOGGING_LEVEL: the master only authorizes it (`set_log_level`) and answers
     /// [`OperatorReply::Done`]; the HTTP layer then sets the process's level
     /// (`api::logging::set_level`), as Mesos's handler dispatches to libprocess's
@@ -624,7 +624,7 @@ impl Master {
                 "//{}:{}",
                 self.config.hostname, self.config.port
             ))),
-            C::ResourceOperation(request) => self.operate_on_agent(now, request, principal),
+            C::ResourceOperation(request) => self.operate_on_agent(now, *request, principal),
             // Authorized above; the level is the process's, not the master's state: the
             // HTTP layer sets it once this answers.
             C::SetLoggingLevel { .. } => Ok(OperatorReply::Done),

@@ -331,6 +331,10 @@ pub(super) fn conversion(ty: OpType, resources: &OperationResources) -> Conversi
 }
 
 /// The upgraded resources of an operation, by shape.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per operation and consumed at once, never stored"
+)]
 pub(super) enum OperationResources {
     Reserve {
         source: Resources,

@@ -228,46 +228,52 @@ fn api_call(call: op::Call) -> Result<ApiCall, ApiCallError> {
         },
         CallType::ReserveResources => {
             let call = call.reserve_resources.ok_or(Missing("reserve_resources"))?;
-            C::ResourceOperation(AgentOperation::reserve(
+            C::ResourceOperation(Box::new(AgentOperation::reserve(
                 call.agent_id.value,
                 call.source,
                 call.resources,
-            ))
+            )))
         }
         CallType::UnreserveResources => {
             let call = call
                 .unreserve_resources
                 .ok_or(Missing("unreserve_resources"))?;
-            C::ResourceOperation(AgentOperation::unreserve(
+            C::ResourceOperation(Box::new(AgentOperation::unreserve(
                 call.agent_id.value,
                 call.resources,
-            ))
+            )))
         }
         CallType::CreateVolumes => {
             let call = call.create_volumes.ok_or(Missing("create_volumes"))?;
-            C::ResourceOperation(AgentOperation::create(call.agent_id.value, call.volumes))
+            C::ResourceOperation(Box::new(AgentOperation::create(
+                call.agent_id.value,
+                call.volumes,
+            )))
         }
         CallType::DestroyVolumes => {
             let call = call.destroy_volumes.ok_or(Missing("destroy_volumes"))?;
-            C::ResourceOperation(AgentOperation::destroy(call.agent_id.value, call.volumes))
+            C::ResourceOperation(Box::new(AgentOperation::destroy(
+                call.agent_id.value,
+                call.volumes,
+            )))
         }
         CallType::GrowVolume => {
             let call = call.grow_volume.ok_or(Missing("grow_volume"))?;
             let agent_id = call.agent_id.ok_or(ApiCallError::AgentDefaultOnly)?;
-            C::ResourceOperation(AgentOperation::grow(
+            C::ResourceOperation(Box::new(AgentOperation::grow(
                 agent_id.value,
                 call.volume,
                 call.addition,
-            ))
+            )))
         }
         CallType::ShrinkVolume => {
             let call = call.shrink_volume.ok_or(Missing("shrink_volume"))?;
             let agent_id = call.agent_id.ok_or(ApiCallError::AgentDefaultOnly)?;
-            C::ResourceOperation(AgentOperation::shrink(
+            C::ResourceOperation(Box::new(AgentOperation::shrink(
                 agent_id.value,
                 call.volume,
                 call.subtract,
-            ))
+            )))
         }
         other => return Err(ApiCallError::Unsupported(other.as_str_name())),
     };
@@ -861,7 +867,7 @@ async fn resource_endpoint(
     };
     match operation {
         Ok(operation) => {
-            let command = OperatorCommand::ResourceOperation(operation);
+            let command = OperatorCommand::ResourceOperation(Box::new(operation));
             answer(&master, &caller, command, api::Format::Json).await
         }
         Err(e) => api::error(StatusCode::BAD_REQUEST, e),

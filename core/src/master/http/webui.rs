@@ -80,7 +80,7 @@ fn find(path: &str) -> Option<usize> {
 
 /// The answer to `method path` with `headers` (module doc).
 pub fn serve(method: &Method, headers: &HeaderMap, path: &str) -> Response {
-    if let Some(refused) = super::operator::get_only(&method) {
+    if let Some(refused) = super::operator::get_only(method) {
         return refused;
     }
     let Some(index) = find(path) else {

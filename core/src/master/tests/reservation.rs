@@ -89,9 +89,11 @@ fn operate(
     principal: Option<&Principal>,
 ) -> Result<(), OperatorError> {
     let now = h.now();
-    let r = h
-        .master
-        .operator_as(now, OperatorCommand::ResourceOperation(op), principal);
+    let r = h.master.operator_as(
+        now,
+        OperatorCommand::ResourceOperation(Box::new(op)),
+        principal,
+    );
     h.pump();
     match r? {
         OperatorReply::Accepted => Ok(()),
