@@ -129,68 +129,96 @@ async fn resources_view(master: &str) -> (Value, Value) {
     )
 }
 
-/// The next offer holding the persistent volume `id`.
-async fn offer_with_volume(framework: &mut TestFramework, id: &str) -> (v1::Offer, v1::Resource) {
-    loop {
-        let offer = framework.next_offer().await;
-        let found = offer.resources.iter().find(|r| {
+/// The persistent volume `id` in `offer`, if it holds it.
+fn volume_in(offer: &v1::Offer, id: &str) -> Option<v1::Resource> {
+    offer
+        .resources
+        .iter()
+        .find(|r| {
             r.disk
                 .as_ref()
                 .and_then(|d| d.persistence.as_ref())
                 .is_some_and(|p| p.id == id)
-        });
-        if let Some(volume) = found.cloned() {
-            return (offer, volume);
-        }
-        // Not yet: decline briefly and wait for the next one.
-        let decline = v1::scheduler::Call {
-            r#type: Some(v1::scheduler::call::Type::Decline as i32),
-            decline: Some(v1::scheduler::call::Decline {
-                offer_ids: vec![offer.id.clone()],
-                filters: Some(v1::Filters {
-                    refuse_seconds: Some(0.1),
-                }),
-            }),
-            ..Default::default()
-        };
-        framework.sub.call(decline).await.unwrap();
-    }
+        })
+        .cloned()
 }
 
-/// Launches a command task using the volume `id` and waits for its terminal state (or
-/// RUNNING when `until_running`).
+/// Declines `offer` for a tenth of a second.
+async fn decline(framework: &mut TestFramework, offer: &v1::Offer) {
+    let decline = v1::scheduler::Call {
+        r#type: Some(v1::scheduler::call::Type::Decline as i32),
+        decline: Some(v1::scheduler::call::Decline {
+            offer_ids: vec![offer.id.clone()],
+            filters: Some(v1::Filters {
+                refuse_seconds: Some(0.1),
+            }),
+        }),
+        ..Default::default()
+    };
+    framework.sub.call(decline).await.unwrap();
+}
+
+/// Launches a command task using the volume `vol-1` on the first offer that holds it and
+/// waits for its terminal state (or RUNNING when `until_running`), all within 120 s.
+///
+/// One loop over the framework's events: an offer made before an agent restart may be
+/// rescinded, or a launch may race the agent's reregistration; such a launch ends
+/// TASK_LOST, as in Mesos, and the next offer holding the volume is used (at most five
+/// launches). A missing volume would end the task TASK_FAILED, never LOST.
 async fn run_with_volume(
     framework: &mut TestFramework,
     task_id: &str,
     command: &str,
     until_running: bool,
 ) -> (i32, v1::AgentId) {
-    // An offer made before an agent restart may have been rescinded since (the framework
-    // skips RESCIND events like any other), or a launch may race the agent's reregistration:
-    // such a launch ends TASK_LOST, as in Mesos, and is tried again on a newer offer (at most
-    // five times). A missing volume would end the task TASK_FAILED, never LOST.
-    for _attempt in 0..5 {
-        let (offer, volume) = offer_with_volume(framework, "vol-1").await;
-        let mut task = support::command_task(task_id, &offer, "cpus:0.1;mem:32", command);
-        task.resources.push(volume);
-        framework.launch(&offer, vec![task]).await;
-        loop {
-            let status = framework.next_update(Duration::from_secs(60)).await;
-            if status.task_id.value != task_id {
-                continue;
-            }
-            if status.state == TaskState::TaskLost as i32 {
-                eprintln!("{task_id} lost ({:?}); trying again", status.message);
-                break;
-            }
-            let terminal =
-                TaskState::try_from(status.state).is_ok_and(remesos::common::protocol::is_terminal);
-            if terminal || (until_running && status.state == TaskState::TaskRunning as i32) {
-                return (status.state, offer.agent_id.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut launched: Option<v1::AgentId> = None;
+    let mut launches = 0;
+    loop {
+        let event = tokio::time::timeout_at(deadline, framework.sub.next_event())
+            .await
+            .unwrap_or_else(|_| panic!("{task_id}: no end within 120 s"))
+            .unwrap();
+        for offer in event.offers.map(|o| o.offers).unwrap_or_default() {
+            match volume_in(&offer, "vol-1").filter(|_| launched.is_none()) {
+                Some(volume) => {
+                    assert!(launches < 5, "{task_id} was lost five times");
+                    launches += 1;
+                    let mut task =
+                        support::command_task(task_id, &offer, "cpus:0.1;mem:32", command);
+                    task.resources.push(volume);
+                    framework.launch(&offer, vec![task]).await;
+                    launched = Some(offer.agent_id.clone());
+                }
+                None => decline(framework, &offer).await,
             }
         }
+        let Some(update) = event.update else {
+            continue;
+        };
+        let status = update.status;
+        if let Some(ack) = remesos::client::scheduler::acknowledge_call(&status) {
+            framework.sub.call(ack).await.unwrap();
+        }
+        if status.task_id.value != task_id {
+            continue;
+        }
+        if status.state == TaskState::TaskLost as i32 {
+            eprintln!("{task_id} lost ({:?}); trying again", status.message);
+            launched = None;
+            continue;
+        }
+        let terminal =
+            TaskState::try_from(status.state).is_ok_and(remesos::common::protocol::is_terminal);
+        if terminal || (until_running && status.state == TaskState::TaskRunning as i32) {
+            let agent_id = status
+                .agent_id
+                .clone()
+                .or(launched)
+                .expect("the agent of a launched task");
+            return (status.state, agent_id);
+        }
     }
-    panic!("{task_id} was lost five times");
 }
 
 fn state_name(state: i32) -> &'static str {
