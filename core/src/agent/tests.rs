@@ -1082,10 +1082,10 @@ fn agent_generated_updates_carry_no_container_status() {
     assert_eq!(failed.container_status, None);
 }
 
-/// An executor that names another container in its update (Mesos's default executor names
-/// a task's nested container) gets its status forwarded as sent: Mesos asks the
-/// containerizer for that container, and remesos runs none nested, so there is nothing to
-/// merge and no agent IP is added. An executor that reports its own container's networks
+/// An executor that names a container nested right under its own (Mesos's default executor
+/// names a task's nested container) keeps that container id, and the task's networks are
+/// its executor's (a nested container joins its parent's network, as Mesos's containerizer
+/// reports it): here the agent's IP. An executor that reports its own container's networks
 /// keeps them: the agent IP only fills an empty `network_infos`.
 #[test]
 fn an_executors_own_container_status_is_kept() {
@@ -1139,7 +1139,15 @@ fn an_executors_own_container_status_is_kept() {
         value: container,
         parent: None,
     });
-    assert_eq!(kept, [Some(nested), Some(own_network_filled)]);
+    let mut nested_filled = nested;
+    nested_filled.network_infos = vec![v1::NetworkInfo {
+        ip_addresses: vec![v1::network_info::IpAddress {
+            protocol: None,
+            ip_address: Some("10.0.0.1".into()),
+        }],
+        ..Default::default()
+    }];
+    assert_eq!(kept, [Some(nested_filled), Some(own_network_filled)]);
 }
 
 /// DESIGN.md §3, "daemons sleep until their next deadline": a launched executor's
