@@ -84,6 +84,12 @@ async fn kill_9_of_the_agent_keeps_tasks_running_and_reporting() {
             .or_default()
             .push(status.state);
     }
+    // Each executor's pid checkpoint (`forked.pid`) is on disk once the agent has
+    // written it; a task's RUNNING may come first.
+    wait_until("four executor pid checkpoints", || {
+        support::executor_pids(&work_dir).len() == 4
+    })
+    .await;
     let pids = support::executor_pids(&work_dir);
     assert_eq!(pids.len(), 4, "{pids:?}");
 

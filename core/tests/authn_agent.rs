@@ -309,23 +309,28 @@ async fn executors_run_with_their_own_tokens_and_no_other_token_acts_for_them() 
     };
     let (cmd_token, group_token) = (token(&cmd_env), token(&group_env));
     assert_ne!(cmd_token, group_token);
-    // The tasks the executors started do not inherit the token (Mesos's command executor
-    // removes it from the task's environment).
-    for eid in ["cmd", "group-executor"] {
-        let pid = pids[eid];
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        let children: Vec<i32> = children
-            .split_whitespace()
-            .filter_map(|c| c.parse().ok())
-            .collect();
-        assert!(!children.is_empty(), "{eid} runs its task");
-        for child in children {
-            assert!(
-                !environ(child).contains_key("MESOS_EXECUTOR_AUTHENTICATION_TOKEN"),
-                "the task of {eid} got the executor's token"
-            );
-        }
+    // The tasks do not inherit the token (Mesos's command executor removes it from the
+    // task's environment; a task of a group runs in a nested container the agent starts).
+    let cmd_pid = pids["cmd"];
+    let children = std::fs::read_to_string(format!("/proc/{cmd_pid}/task/{cmd_pid}/children"))
+        .unwrap_or_default();
+    assert!(!children.trim().is_empty(), "cmd runs its task");
+    let tasks: Vec<i32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|pid: &i32| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c == b"sleep\0600\0" || c.ends_with(b"-c\0sleep 600\0"))
+        })
+        .filter(|pid| environ(*pid).contains_key("MESOS_SANDBOX"))
+        .collect();
+    assert!(tasks.len() >= 2, "both tasks run: {tasks:?}");
+    for task in tasks {
+        assert!(
+            !environ(task).contains_key("MESOS_EXECUTOR_AUTHENTICATION_TOKEN"),
+            "task process {task} got an executor's token"
+        );
     }
     // The claims are the executor's ids (Mesos: fid, eid, cid; no expiry).
     let payload = cmd_token.split('.').nth(1).unwrap();
