@@ -321,7 +321,7 @@ async fn executors_run_with_their_own_tokens_and_no_other_token_acts_for_them() 
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
         .filter(|pid: &i32| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c == b"sleep\0600\0" || c.ends_with(b"-c\0sleep 600\0"))
+                .is_ok_and(|c| c == b"sleep\x00600\x00" || c.ends_with(b"-c\0sleep 600\0"))
         })
         .filter(|pid| environ(*pid).contains_key("MESOS_SANDBOX"))
         .collect();

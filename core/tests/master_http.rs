@@ -649,7 +649,7 @@ async fn paths_are_routed_with_libprocess_rules_and_grpc_by_content_type() {
         "/no/such/path",
         "/version/x",
         "/master/statex",
-        "/metrics",
+        "/metrics/x",
         "/master/metrics/snapshot",
         "/master/redirect/x",
         "/master/../version",
