@@ -18,6 +18,7 @@ use hyper_util::rt::TokioExecutor;
 use proptest::prelude::*;
 use remesos::agent::fetcher::{FetchOptions, fetch};
 use remesos::agent::files::{self, Files};
+use remesos::common::percent_encode;
 use remesos_proto::v1::command_info::Uri;
 
 /// A directory removed when dropped.
@@ -857,18 +858,6 @@ async fn get(url: &str) -> (u16, http::HeaderMap, Bytes) {
     (status, headers, body)
 }
 
-fn encode(path: &str) -> String {
-    let mut out = String::new();
-    for byte in path.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 async fn get_json(s: &Sandboxed, endpoint: &str, query: &str) -> (u16, serde_json::Value) {
     let (status, _, body) = get(&format!("{}/files/{endpoint}?{query}", s.base)).await;
     let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
@@ -878,7 +867,8 @@ async fn get_json(s: &Sandboxed, endpoint: &str, query: &str) -> (u16, serde_jso
 #[tokio::test]
 async fn browse_lists_like_ls() {
     let s = sandboxed().await;
-    let (status, listing) = get_json(&s, "browse", &format!("path={}", encode(VIRTUAL))).await;
+    let (status, listing) =
+        get_json(&s, "browse", &format!("path={}", percent_encode(VIRTUAL))).await;
     assert_eq!(status, 200);
     let listing = listing.as_array().unwrap();
     let paths: Vec<&str> = listing
@@ -918,14 +908,19 @@ async fn browse_lists_like_ls() {
 
     // The same directory under its real path and under runs/latest; the legacy alias.
     let real = s.sandbox.to_str().unwrap().to_string();
-    let (status, listing) = get_json(&s, "browse.json", &format!("path={}", encode(&real))).await;
+    let (status, listing) = get_json(
+        &s,
+        "browse.json",
+        &format!("path={}", percent_encode(&real)),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(listing.as_array().unwrap().len(), 5);
     let latest = s.sandbox.parent().unwrap().join("latest/dir");
     let (status, listing) = get_json(
         &s,
         "browse",
-        &format!("path={}", encode(latest.to_str().unwrap())),
+        &format!("path={}", percent_encode(latest.to_str().unwrap())),
     )
     .await;
     assert_eq!(status, 200);
@@ -935,14 +930,14 @@ async fn browse_lists_like_ls() {
     let (status, listing) = get_json(
         &s,
         "browse",
-        &format!("path={}", encode(&format!("{VIRTUAL}/stdout"))),
+        &format!("path={}", percent_encode(&format!("{VIRTUAL}/stdout"))),
     )
     .await;
     assert_eq!((status, listing), (200, serde_json::json!([])));
     let (status, _) = get_json(
         &s,
         "browse",
-        &format!("path={}", encode(&format!("{VIRTUAL}/nope"))),
+        &format!("path={}", percent_encode(&format!("{VIRTUAL}/nope"))),
     )
     .await;
     assert_eq!(status, 404);
@@ -953,14 +948,14 @@ async fn browse_lists_like_ls() {
 
     // Detached: gone.
     s.files.write().unwrap().detach(VIRTUAL);
-    let (status, _) = get_json(&s, "browse", &format!("path={}", encode(VIRTUAL))).await;
+    let (status, _) = get_json(&s, "browse", &format!("path={}", percent_encode(VIRTUAL))).await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn read_honours_offset_and_length() {
     let s = sandboxed().await;
-    let path = encode(&format!("{VIRTUAL}/stdout"));
+    let path = percent_encode(&format!("{VIRTUAL}/stdout"));
     let s = &s;
     let path = &path;
     let read =
@@ -1001,14 +996,20 @@ async fn read_honours_offset_and_length() {
     let (status, _) = get_json(
         s,
         "read",
-        &format!("path={}&offset=0", encode(&format!("{VIRTUAL}/dir"))),
+        &format!(
+            "path={}&offset=0",
+            percent_encode(&format!("{VIRTUAL}/dir"))
+        ),
     )
     .await;
     assert_eq!(status, 400);
     let (status, _) = get_json(
         s,
         "read",
-        &format!("path={}&offset=0", encode(&format!("{VIRTUAL}/none"))),
+        &format!(
+            "path={}&offset=0",
+            percent_encode(&format!("{VIRTUAL}/none"))
+        ),
     )
     .await;
     assert_eq!(status, 404);
@@ -1016,7 +1017,10 @@ async fn read_honours_offset_and_length() {
     let (status, json) = get_json(
         s,
         "read.json",
-        &format!("path={}&offset=0", encode(&format!("{VIRTUAL}/inner-link"))),
+        &format!(
+            "path={}&offset=0",
+            percent_encode(&format!("{VIRTUAL}/inner-link"))
+        ),
     )
     .await;
     assert_eq!(
@@ -1040,7 +1044,10 @@ async fn read_is_capped_at_sixteen_pages_and_passes_bytes_through() {
     let (status, json) = get_json(
         &s,
         "read",
-        &format!("path={}&offset=0", encode(&format!("{VIRTUAL}/big"))),
+        &format!(
+            "path={}&offset=0",
+            percent_encode(&format!("{VIRTUAL}/big"))
+        ),
     )
     .await;
     assert_eq!(status, 200);
@@ -1054,7 +1061,7 @@ async fn read_is_capped_at_sixteen_pages_and_passes_bytes_through() {
     let (_, _, body) = get(&format!(
         "{}/files/read?path={}&offset=0",
         s.base,
-        encode(&format!("{VIRTUAL}/bin"))
+        percent_encode(&format!("{VIRTUAL}/bin"))
     ))
     .await;
     assert_eq!(&body[..], b"{\"data\":\"a\xff\\\"b\",\"offset\":0}");
@@ -1067,7 +1074,7 @@ async fn download_sends_the_file_as_an_attachment() {
     let (status, headers, body) = get(&format!(
         "{}/files/download?path={}",
         s.base,
-        encode(&format!("{VIRTUAL}/notes.txt"))
+        percent_encode(&format!("{VIRTUAL}/notes.txt"))
     ))
     .await;
     assert_eq!(status, 200);
@@ -1081,7 +1088,7 @@ async fn download_sends_the_file_as_an_attachment() {
     let (status, headers, body) = get(&format!(
         "{}/files/download.json?path={}",
         s.base,
-        encode(&format!("{VIRTUAL}/stdout"))
+        percent_encode(&format!("{VIRTUAL}/stdout"))
     ))
     .await;
     assert_eq!(status, 200);
@@ -1091,14 +1098,14 @@ async fn download_sends_the_file_as_an_attachment() {
     let (status, _, _) = get(&format!(
         "{}/files/download?path={}",
         s.base,
-        encode(&format!("{VIRTUAL}/dir"))
+        percent_encode(&format!("{VIRTUAL}/dir"))
     ))
     .await;
     assert_eq!(status, 400);
     let (status, _, _) = get(&format!(
         "{}/files/download?path={}",
         s.base,
-        encode(&format!("{VIRTUAL}/none"))
+        percent_encode(&format!("{VIRTUAL}/none"))
     ))
     .await;
     assert_eq!(status, 404);
@@ -1123,7 +1130,7 @@ async fn nothing_outside_an_attached_directory_is_served() {
             let url = format!(
                 "{}/files/{endpoint}?path={}&offset=0",
                 s.base,
-                encode(attempt)
+                percent_encode(attempt)
             );
             let (status, _, body) = get(&url).await;
             assert!(
@@ -1144,7 +1151,7 @@ async fn nothing_outside_an_attached_directory_is_served() {
     // Raw (not percent-encoded) `..` in the query, and an encoded NUL.
     for query in [
         format!("path={VIRTUAL}/../../secret&offset=0"),
-        format!("path={}%00/etc/passwd&offset=0", encode(VIRTUAL)),
+        format!("path={}%00/etc/passwd&offset=0", percent_encode(VIRTUAL)),
     ] {
         let (status, _, body) = get(&format!("{}/files/read?{query}", s.base)).await;
         assert!(status == 400 || status == 404, "{query}: {status} {body:?}");
@@ -1422,7 +1429,7 @@ async fn a_fifo_in_the_sandbox_is_refused_at_once_by_every_route() {
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-    let path = encode(&format!("{VIRTUAL}/pipe"));
+    let path = percent_encode(&format!("{VIRTUAL}/pipe"));
     for endpoint in ["read", "download"] {
         let url = format!("{}/files/{endpoint}?path={path}&offset=0", s.base);
         let (status, _, body) = tokio::time::timeout(Duration::from_secs(30), get(&url))
@@ -1435,7 +1442,8 @@ async fn a_fifo_in_the_sandbox_is_refused_at_once_by_every_route() {
         );
     }
     // Browsing lists it (as `ls` would) without opening it.
-    let (status, listing) = get_json(&s, "browse", &format!("path={}", encode(VIRTUAL))).await;
+    let (status, listing) =
+        get_json(&s, "browse", &format!("path={}", percent_encode(VIRTUAL))).await;
     assert_eq!(status, 200);
     assert!(
         listing
@@ -1748,7 +1756,10 @@ async fn reading_a_fifo_a_task_made_answers_at_once_and_launches_go_on() {
         let pipe = pipe.clone();
         async move {
             if i % 2 == 0 {
-                let url = format!("http://{agent}/files/read?path={}&offset=0", encode(&pipe));
+                let url = format!(
+                    "http://{agent}/files/read?path={}&offset=0",
+                    percent_encode(&pipe)
+                );
                 let (status, _, body) = get(&url).await;
                 (status, String::from_utf8_lossy(&body).into_owned())
             } else {
@@ -1828,7 +1839,7 @@ async fn files_routes_never_serve_what_a_task_links_to_outside() {
         for endpoint in ["read", "download", "browse"] {
             let url = format!(
                 "http://{agent}/files/{endpoint}?path={}&offset=0",
-                encode(attempt)
+                percent_encode(attempt)
             );
             let (status, _, body) = get(&url).await;
             let body = String::from_utf8_lossy(&body);

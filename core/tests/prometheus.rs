@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use remesos::client::scheduler::Subscription;
 use remesos::client::{Format, HttpClient};
+use remesos::common::percent_encode;
 use remesos_proto::v1;
 use support::{Daemon, free_port, temp_dir};
 use v1::scheduler as sched;
@@ -83,7 +84,10 @@ async fn get(url: &str) -> Option<(u16, Vec<u8>)> {
 
 /// The value of `query` (an instant query with one series) in Prometheus, if it has one.
 async fn query(prometheus: &str, query: &str) -> Option<f64> {
-    let url = format!("http://{prometheus}/api/v1/query?query={}", encode(query));
+    let url = format!(
+        "http://{prometheus}/api/v1/query?query={}",
+        percent_encode(query)
+    );
     let (status, body) = get(&url).await?;
     if status != 200 {
         return None;
@@ -353,7 +357,10 @@ async fn prometheus_scrapes_task_counters_and_histograms_that_match_the_cluster(
         }
     }
     for expr in exprs.iter().take(exprs.len() - 1) {
-        let url = format!("http://{prometheus}/api/v1/query?query={}", encode(expr));
+        let url = format!(
+            "http://{prometheus}/api/v1/query?query={}",
+            percent_encode(expr)
+        );
         let (status, body) = get(&url).await.unwrap();
         assert_eq!(status, 200, "{expr}: {}", String::from_utf8_lossy(&body));
     }
@@ -387,19 +394,6 @@ fn metric_names(text: &str) -> Vec<String> {
         }
     }
     names
-}
-
-/// Percent-encodes a query for a URL.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'_' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// `promtool check rules` and `promtool test rules` on deploy/prometheus: the alerting

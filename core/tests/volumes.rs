@@ -22,6 +22,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use remesos::common::percent_encode;
 use remesos_proto::v1;
 use serde_json::{Value, json};
 use support::{Daemon, TestFramework, free_port, post_json, raw_request, spawn_master};
@@ -81,22 +82,11 @@ async fn operator_call(master: &str, body: &str) -> (u16, String) {
     post_json(master, "/api/v1", body).await
 }
 
-fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// POSTs a v0 endpoint's form; the status and body.
 async fn v0(master: &str, endpoint: &str, fields: &[(&str, String)]) -> (u16, String) {
     let body = fields
         .iter()
-        .map(|(k, v)| format!("{k}={}", form_encode(v)))
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&");
     let (status, _, text) = raw_request(

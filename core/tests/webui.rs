@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 
 use remesos::client::Format;
 use remesos::client::scheduler::Subscription;
+use remesos::common::percent_encode;
 use remesos_proto::v1;
 use support::{Daemon, free_port, raw_request};
 use v1::scheduler as sched;
@@ -443,17 +444,6 @@ fn sandbox(framework: &str, task: &str) -> String {
     format!("/frameworks/{framework}/executors/{task}/runs/latest")
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 // ------------------------------------------------------------------ the tests
 
 /// Issue 18 items 1–2 (what Mesos's UI shows, src/webui/app/): every page against
@@ -603,7 +593,7 @@ async fn the_ui_shows_the_cluster_reads_a_sandbox_and_follows_a_kill_live() {
 
     // A task's stdout, from the task's page, tailed live through the master's proxy.
     browser
-        .go(&format!("{url}#/tasks/{}/sleeper", encode(&fid)))
+        .go(&format!("{url}#/tasks/{}/sleeper", percent_encode(&fid)))
         .await;
     let stdout = browser
         .wait(
@@ -623,7 +613,7 @@ async fn the_ui_shows_the_cluster_reads_a_sandbox_and_follows_a_kill_live() {
     browser
         .go(&format!(
             "{url}#/agents/{agent}/browse?path={}",
-            encode(&sandbox(&fid, "sleeper"))
+            percent_encode(&sandbox(&fid, "sleeper"))
         ))
         .await;
     browser
@@ -784,7 +774,7 @@ async fn with_http_authentication_the_page_asks_for_credentials_and_the_sandbox_
     let agent = fw.running["talker"].value.clone();
     let file = format!(
         "#/agents/{agent}/file?path={}",
-        encode(&format!("{}/stdout", sandbox(&fid, "talker")))
+        percent_encode(&format!("{}/stdout", sandbox(&fid, "talker")))
     );
 
     // Alice: the browser is given her credentials in a URL, as a user types them at the

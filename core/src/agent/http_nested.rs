@@ -207,34 +207,26 @@ where
 }
 
 /// An output stream; a session's kills its container when the client goes away before
-/// the container's output has ended.
+/// the container's output has ended. A process closes its stdout and stderr a moment
+/// before it exits: killing it then would turn its exit status into SIGKILL.
 struct Output {
     rx: mpsc::Receiver<ProcessIo>,
     /// Set for a session (Mesos destroys a session's container with its connection).
     session: Option<Arc<nested::Container>>,
-    /// The container closed its output and every record was sent: the stream ended
-    /// because the process is ending, not because the client left. A process closes its
-    /// stdout and stderr a moment before it exits; killing it then would turn its exit
-    /// status into SIGKILL.
-    ended: bool,
 }
 
 impl Stream for Output {
     type Item = ProcessIo;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ProcessIo>> {
-        let next = self.rx.poll_recv(cx);
-        if matches!(next, Poll::Ready(None)) {
-            self.ended = true;
-        }
-        next
+        self.rx.poll_recv(cx)
     }
 }
 
 impl Drop for Output {
     fn drop(&mut self) {
         if let Some(container) = self.session.take()
-            && !self.ended
+            && !container.output_ended()
             && container.kill(libc::SIGKILL)
         {
             tracing::info!(container = %nested::key(&container.id), "the session's connection closed: killed its container");
@@ -481,14 +473,7 @@ pub async fn handle(
                     Err(r) => return r,
                 };
             match container.attach_output() {
-                Some(rx) => process_io_stream(
-                    format,
-                    Output {
-                        rx,
-                        session: None,
-                        ended: false,
-                    },
-                ),
+                Some(rx) => process_io_stream(format, Output { rx, session: None }),
                 None if container.durable.is_some() => bad(without_switchboard(&id)),
                 None => bad(format!(
                     "Container {} has terminated: its output has ended",
@@ -722,7 +707,6 @@ async fn launch(
             Output {
                 rx,
                 session: Some(container),
-                ended: false,
             },
         ),
         (Launched::Started(container, None), Some(_)) => {

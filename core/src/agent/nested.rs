@@ -135,7 +135,7 @@ pub fn find_parent(a: &super::Agent, container_id: &str) -> Option<Parent> {
     a.frameworks.values().find_map(|f| {
         f.executors
             .values()
-            .find(|e| e.container_id == container_id && e.state != super::ExecutorState::Terminated)
+            .find(|e| is_live_executor(e, container_id))
             .map(|e| Parent {
                 container_id: e.container_id.clone(),
                 sandbox: e.sandbox.clone(),
@@ -144,6 +144,20 @@ pub fn find_parent(a: &super::Agent, container_id: &str) -> Option<Parent> {
                 framework: f.info.clone(),
             })
     })
+}
+
+/// Whether `container_id` is the container of a live executor (what [`find_parent`]
+/// finds, without copying it: the orphan check asks this every second per container).
+fn parent_alive(a: &super::Agent, container_id: &str) -> bool {
+    a.frameworks.values().any(|f| {
+        f.executors
+            .values()
+            .any(|e| is_live_executor(e, container_id))
+    })
+}
+
+fn is_live_executor(e: &super::Executor, container_id: &str) -> bool {
+    e.container_id == container_id && e.state != super::ExecutorState::Terminated
 }
 
 /// `parent.child` (Mesos's `stringify(ContainerID)`), the registry's key.
@@ -261,6 +275,12 @@ impl Container {
         };
         let _ = rustix::process::kill_process_group(pid, sig);
         true
+    }
+
+    /// Whether the process has closed all of its output (stdout and stderr, or its pty):
+    /// it is ending, or runs on without output.
+    pub fn output_ended(&self) -> bool {
+        lock(&self.io).open_streams == 0
     }
 
     /// A new attached output: every `ProcessIO` record from now on, until the process's
@@ -1258,7 +1278,7 @@ async fn kill_if_orphaned(
     parent: Option<String>,
 ) {
     let Some(parent) = parent else { return };
-    let alive = agent.read(move |a| find_parent(a, &parent).is_some()).await;
+    let alive = agent.read(move |a| parent_alive(a, &parent)).await;
     if !matches!(alive, Ok(true)) {
         tracing::info!(container = %key(&container.id), "the parent container ended: killing its nested container");
         container.kill(libc::SIGKILL);

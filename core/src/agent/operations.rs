@@ -20,15 +20,14 @@
 //! operation, and ReconcileOperationsMessage (only used for resource providers) is not sent.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
 use wire::agent_message::Message as ToMaster;
 
-use super::status_update::{RETRY_MAX, RETRY_MIN};
+use super::status_update::Retry;
 use super::{Agent, Effect, Time, paths};
-use crate::common::backoff::Backoff;
 use crate::common::id::AgentId;
 
 /// The checkpoint's file name under `meta/slaves/<agent id>/`.
@@ -48,9 +47,7 @@ struct Pending {
     operation: v1::Operation,
     /// Statuses not yet acknowledged, oldest first; the front one is in flight.
     unacknowledged: VecDeque<wire::UpdateOperationStatus>,
-    sent_at: Option<Instant>,
-    interval: Duration,
-    backoff: Backoff,
+    retry: Retry,
 }
 
 impl Pending {
@@ -58,21 +55,8 @@ impl Pending {
         Pending {
             operation,
             unacknowledged: VecDeque::new(),
-            sent_at: None,
-            interval: RETRY_MIN,
-            backoff: Backoff::deterministic(RETRY_MIN, RETRY_MAX),
+            retry: Retry::new(),
         }
-    }
-
-    fn sent(&mut self, now: Instant) {
-        self.sent_at = Some(now);
-        self.interval = self.backoff.next_delay();
-    }
-
-    fn restart(&mut self) {
-        self.sent_at = None;
-        self.backoff.reset();
-        self.interval = RETRY_MIN;
     }
 }
 
@@ -83,18 +67,6 @@ pub struct Operations {
     operations: BTreeMap<Vec<u8>, Pending>,
     /// Whether the master is reachable; statuses wait (checkpointed) while it is not.
     pub connected: bool,
-}
-
-fn is_terminal(state: i32) -> bool {
-    use v1::OperationState as S;
-    matches!(
-        S::try_from(state),
-        Ok(S::OperationFinished
-            | S::OperationFailed
-            | S::OperationError
-            | S::OperationDropped
-            | S::OperationGoneByOperator)
-    )
 }
 
 impl Operations {
@@ -149,7 +121,7 @@ impl Operations {
         pending.unacknowledged.push_back(update.clone());
         let mut actions = Vec::new();
         if self.connected {
-            pending.sent(now);
+            pending.retry.sent(now);
             actions.push(Action::Forward(Box::new(update)));
         }
         self.operations.insert(uuid, pending);
@@ -183,14 +155,16 @@ impl Operations {
         let Some(acknowledged) = pending.unacknowledged.pop_front() else {
             return vec![];
         };
-        pending.restart();
+        pending.retry.restart();
         let mut actions = Vec::new();
-        if is_terminal(acknowledged.status.state) && pending.unacknowledged.is_empty() {
+        if crate::common::protocol::is_terminal_operation(acknowledged.status.state)
+            && pending.unacknowledged.is_empty()
+        {
             self.operations.remove(&ack.operation_uuid.value);
         } else if self.connected
             && let Some(next) = pending.unacknowledged.front().cloned()
         {
-            pending.sent(now);
+            pending.retry.sent(now);
             actions.push(Action::Forward(Box::new(next)));
         }
         actions.insert(0, Action::Checkpoint(self.checkpoint()));
@@ -205,7 +179,7 @@ impl Operations {
         self.operations
             .values()
             .filter(|p| !p.unacknowledged.is_empty())
-            .filter_map(|p| p.sent_at.map(|at| at + p.interval))
+            .filter_map(|p| p.retry.deadline())
             .min()
     }
 
@@ -219,11 +193,8 @@ impl Operations {
             let Some(head) = pending.unacknowledged.front().cloned() else {
                 continue;
             };
-            let due = pending
-                .sent_at
-                .is_none_or(|at| now.duration_since(at) >= pending.interval);
-            if due {
-                pending.sent(now);
+            if pending.retry.due(now) {
+                pending.retry.sent(now);
                 out.push(Action::Forward(Box::new(head)));
             }
         }
@@ -233,7 +204,7 @@ impl Operations {
     /// After (re)registering with a master, every status in flight goes out again.
     pub fn resend_all(&mut self, now: Instant) -> Vec<Action> {
         for pending in self.operations.values_mut() {
-            pending.restart();
+            pending.retry.restart();
         }
         self.retry(now)
     }
@@ -347,6 +318,7 @@ impl Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::status_update::{RETRY_MAX, RETRY_MIN};
 
     fn apply(uuid: u8, id: &str) -> wire::ApplyOperation {
         wire::ApplyOperation {

@@ -34,12 +34,7 @@ struct Stream {
     /// Uuids seen on this stream, to ignore duplicates the executor resends.
     seen: Vec<Vec<u8>>,
     path: PathBuf,
-    /// When the head was last sent and the current retry interval.
-    sent_at: Option<Instant>,
-    interval: Duration,
-    /// The intervals of the head's retries: RETRY_MIN doubling up to RETRY_MAX, no jitter
-    /// (Mesos's `TaskStatusUpdateManagerProcess::timeout`).
-    backoff: Backoff,
+    retry: Retry,
 }
 
 impl Stream {
@@ -48,23 +43,57 @@ impl Stream {
             pending: VecDeque::new(),
             seen: Vec::new(),
             path,
+            retry: Retry::new(),
+        }
+    }
+}
+
+/// The retry timer of a message in flight until it is acknowledged (a stream's head here,
+/// an operation's status in operations.rs): RETRY_MIN doubling up to RETRY_MAX, no jitter
+/// (Mesos's `TaskStatusUpdateManagerProcess::timeout`).
+#[derive(Debug)]
+pub(super) struct Retry {
+    /// When the message was last sent; `None` until it is (then it is due at once).
+    sent_at: Option<Instant>,
+    interval: Duration,
+    backoff: Backoff,
+}
+
+impl Retry {
+    pub(super) fn new() -> Retry {
+        Retry {
             sent_at: None,
             interval: RETRY_MIN,
             backoff: Backoff::deterministic(RETRY_MIN, RETRY_MAX),
         }
     }
 
-    /// The head goes out now; it is due again after the next interval of the backoff.
-    fn sent(&mut self, now: Instant) {
+    /// The message goes out now; it is due again after the next interval of the backoff.
+    pub(super) fn sent(&mut self, now: Instant) {
         self.sent_at = Some(now);
         self.interval = self.backoff.next_delay();
     }
 
-    /// The next head starts over at RETRY_MIN.
-    fn restart(&mut self) {
+    /// The next message (or the same one, resent to a new master) starts over at RETRY_MIN.
+    pub(super) fn restart(&mut self) {
         self.sent_at = None;
         self.backoff.reset();
         self.interval = RETRY_MIN;
+    }
+
+    pub(super) fn sent_at(&self) -> Option<Instant> {
+        self.sent_at
+    }
+
+    /// When it is due again; `None` before it was first sent.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.sent_at.map(|at| at + self.interval)
+    }
+
+    /// Whether it should go out at `now`: never sent, or its interval elapsed.
+    pub(super) fn due(&self, now: Instant) -> bool {
+        self.sent_at
+            .is_none_or(|at| now.duration_since(at) >= self.interval)
     }
 }
 
@@ -114,8 +143,8 @@ impl Manager {
         }];
         stream.pending.push_back(update);
         if stream.pending.len() == 1 && self.connected {
-            stream.restart();
-            stream.sent(now);
+            stream.retry.restart();
+            stream.retry.sent(now);
             actions.push(Action::Forward(stream.pending[0].clone()));
         }
         (actions, true)
@@ -144,7 +173,7 @@ impl Manager {
             return (vec![], false);
         }
         stream.pending.pop_front();
-        if let Some(sent) = stream.sent_at {
+        if let Some(sent) = stream.retry.sent_at() {
             self.round_trip.observe(now.saturating_duration_since(sent));
         }
         let mut actions = vec![Action::Persist {
@@ -155,11 +184,11 @@ impl Manager {
                 uuid: Some(uuid.to_vec()),
             },
         }];
-        stream.restart();
+        stream.retry.restart();
         if let Some(next) = stream.pending.front().cloned()
             && self.connected
         {
-            stream.sent(now);
+            stream.retry.sent(now);
             actions.push(Action::Forward(next));
         }
         let empty = stream.pending.is_empty();
@@ -188,7 +217,7 @@ impl Manager {
         self.streams
             .values()
             .filter(|stream| !stream.pending.is_empty())
-            .filter_map(|stream| stream.sent_at.map(|at| at + stream.interval))
+            .filter_map(|stream| stream.retry.deadline())
             .min()
     }
 
@@ -202,12 +231,9 @@ impl Manager {
             let Some(head) = stream.pending.front() else {
                 continue;
             };
-            let due = stream
-                .sent_at
-                .is_none_or(|at| now.duration_since(at) >= stream.interval);
-            if due {
+            if stream.retry.due(now) {
                 let head = head.clone();
-                stream.sent(now);
+                stream.retry.sent(now);
                 out.push(Action::Forward(head));
             }
         }
@@ -217,7 +243,7 @@ impl Manager {
     /// After (re)registering with a master, every head goes out again.
     pub fn resend_all(&mut self, now: Instant) -> Vec<Action> {
         for stream in self.streams.values_mut() {
-            stream.restart();
+            stream.retry.restart();
         }
         self.retry(now)
     }

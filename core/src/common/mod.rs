@@ -24,6 +24,20 @@ pub mod time;
 pub mod validation;
 pub mod version;
 
+/// libprocess's `http::encode`: every byte but `A-Za-z0-9-._~` as `%XX` (a metric key's
+/// framework name, a registry's query, a URL's query value).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// An error with its sources, `: `-separated (hyper's and tonic's own messages hide the
 /// cause: a refused certificate, a reset connection).
 pub fn error_chain(error: &dyn std::error::Error) -> String {

@@ -24,6 +24,30 @@ pub fn is_terminal(state: v1::TaskState) -> bool {
 }
 
 /// Whether `info` declares `capability` (Mesos's `protobuf::frameworkHasCapability`).
+/// Whether an operation in `state` gets no further status (Mesos's
+/// `protobuf::isTerminalState` for operations): the master and the agent both ask.
+pub fn is_terminal_operation(state: i32) -> bool {
+    use v1::OperationState as S;
+    matches!(
+        S::try_from(state),
+        Ok(S::OperationFinished
+            | S::OperationFailed
+            | S::OperationError
+            | S::OperationDropped
+            | S::OperationGoneByOperator)
+    )
+}
+
+/// Whether an agent announced `capability` (its `AgentInfo.capabilities`).
+pub fn agent_has_capability(
+    capabilities: &[v1::agent_info::Capability],
+    capability: v1::agent_info::capability::Type,
+) -> bool {
+    capabilities
+        .iter()
+        .any(|c| c.r#type == Some(capability as i32))
+}
+
 pub fn framework_has_capability(
     info: &v1::FrameworkInfo,
     capability: v1::framework_info::capability::Type,

@@ -31,11 +31,8 @@ use remesos_proto::v1;
 use v1::allocator::{InverseOfferStatus, inverse_offer_status::Status};
 use v1::scheduler as sched;
 
-use super::{MAX_REFUSE, Master, Time};
+use super::{DEFAULT_REFUSE, MAX_REFUSE, Master, Time};
 use crate::common::id::{AgentId, FrameworkId, OfferId};
-
-/// Mesos's default `Filters.refuse_seconds`.
-const DEFAULT_REFUSE: Duration = Duration::from_secs(5);
 
 /// An inverse offer the framework has not answered.
 #[derive(Debug)]

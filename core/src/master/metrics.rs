@@ -10,6 +10,7 @@ use remesos_proto::v1;
 
 use super::Master;
 use crate::common::metrics::{Exposition, Histogram, HistogramVec};
+use crate::common::percent_encode;
 use crate::resources::Resources;
 
 /// What the master measures that Mesos does not: latency histograms (seconds) and the
@@ -172,13 +173,36 @@ impl Master {
         put("master/outstanding_offers", self.offers.len() as f64);
 
         use v1::TaskState as S;
+        // One pass over the tasks: each framework's counts by state (its unreachable tasks
+        // included) give its own gauges (`src/master/metrics.cpp` `FrameworkMetrics`:
+        // `subscribed` and one per active task state, under the framework's URL-encoded name
+        // and its id) and add up to the master's.
         let mut counts: BTreeMap<i32, f64> = BTreeMap::new();
         for f in self.frameworks.values() {
+            let mut own: BTreeMap<i32, f64> = BTreeMap::new();
             for t in f.tasks.values() {
-                *counts.entry(t.state).or_default() += 1.0;
+                *own.entry(t.state).or_default() += 1.0;
             }
-            *counts.entry(S::TaskUnreachable as i32).or_default() +=
-                f.unreachable_tasks.len() as f64;
+            *own.entry(S::TaskUnreachable as i32).or_default() += f.unreachable_tasks.len() as f64;
+            let prefix = format!(
+                "master/frameworks/{}/{}",
+                percent_encode(&f.info.name),
+                f.id
+            );
+            put(
+                &format!("{prefix}/subscribed"),
+                if f.connected() { 1.0 } else { 0.0 },
+            );
+            for state in ACTIVE_STATES {
+                let name = state.as_str_name().to_ascii_lowercase();
+                put(
+                    &format!("{prefix}/tasks/active/{name}"),
+                    own.get(&(state as i32)).copied().unwrap_or(0.0),
+                );
+            }
+            for (state, n) in own {
+                *counts.entry(state).or_default() += n;
+            }
         }
         let count = |s: S| counts.get(&(s as i32)).copied().unwrap_or(0.0);
         put("master/tasks_staging", count(S::TaskStaging));
@@ -186,32 +210,6 @@ impl Master {
         put("master/tasks_running", count(S::TaskRunning));
         put("master/tasks_killing", count(S::TaskKilling));
         put("master/tasks_unreachable", count(S::TaskUnreachable));
-        // Per framework (`src/master/metrics.cpp` `FrameworkMetrics`): `subscribed` and a
-        // gauge per active task state, under the framework's URL-encoded name and its id.
-        for f in self.frameworks.values() {
-            let prefix = format!("master/frameworks/{}/{}", url_encode(&f.info.name), f.id);
-            put(
-                &format!("{prefix}/subscribed"),
-                if f.connected() { 1.0 } else { 0.0 },
-            );
-            let mut active: BTreeMap<i32, f64> =
-                ACTIVE_STATES.iter().map(|s| (*s as i32, 0.0)).collect();
-            for t in f.tasks.values() {
-                if let Some(n) = active.get_mut(&t.state) {
-                    *n += 1.0;
-                }
-            }
-            *active
-                .entry(v1::TaskState::TaskUnreachable as i32)
-                .or_default() += f.unreachable_tasks.len() as f64;
-            for state in ACTIVE_STATES {
-                let name = state.as_str_name().to_ascii_lowercase();
-                put(
-                    &format!("{prefix}/tasks/active/{name}"),
-                    active.get(&(state as i32)).copied().unwrap_or(0.0),
-                );
-            }
-        }
         let c = &self.counters;
         put("master/tasks_finished", c.tasks_finished as f64);
         put("master/tasks_failed", c.tasks_failed as f64);
@@ -302,17 +300,3 @@ const ACTIVE_STATES: [v1::TaskState; 5] = [
     v1::TaskState::TaskKilling,
     v1::TaskState::TaskUnreachable,
 ];
-
-/// libprocess's `http::encode`: everything but `A-Za-z0-9-._~` as `%XX` (Mesos encodes a
-/// framework's name in its metric keys, so a `/` in it cannot add a segment).
-fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}

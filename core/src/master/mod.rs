@@ -109,6 +109,8 @@ pub const FRAMEWORK_STREAM_BACKLOG: usize = 1 << 17;
 
 /// Mesos caps `Filters.refuse_seconds` at one year (reference §3.2).
 pub const MAX_REFUSE: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Mesos's default `Filters.refuse_seconds`.
+pub const DEFAULT_REFUSE: Duration = Duration::from_secs(5);
 
 /// Identifies one connection (a framework's subscription stream or an agent's session) so
 /// that effects reach the connection that was current when they were decided.
@@ -708,8 +710,17 @@ impl Master {
 
     /// Withdraws an offer: the framework gets RESCIND and the resources return to the pool.
     fn rescind_offer(&mut self, now: Time, offer_id: &str) {
+        if self.withdraw_offer(now, offer_id, None) {
+            self.request_allocation();
+        }
+    }
+
+    /// Withdraws an offer (RESCIND to its framework, its resources back in the allocator,
+    /// kept from that framework for `refuse` when given: Mesos's `rescindOffer(offer,
+    /// filters)`); false when there is no such offer.
+    fn withdraw_offer(&mut self, now: Time, offer_id: &str, refuse: Option<Duration>) -> bool {
         let Some(offer) = self.take_offer(offer_id) else {
-            return;
+            return false;
         };
         let framework_id = offer.offer.framework_id.value.clone();
         let agent_id = offer.offer.agent_id.value.clone();
@@ -718,7 +729,7 @@ impl Master {
             &framework_id,
             &agent_id,
             &offer.resources,
-            None,
+            refuse,
         );
         let event = sched::Event {
             r#type: Some(sched::event::Type::Rescind as i32),
@@ -728,7 +739,7 @@ impl Master {
             ..Default::default()
         };
         self.send_to_framework(&framework_id, event);
-        self.request_allocation();
+        true
     }
 
     fn expire_offers(&mut self, now: Time) {

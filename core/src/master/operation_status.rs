@@ -40,6 +40,7 @@ use v1::scheduler as sched;
 
 use super::{Master, Time};
 use crate::common::id::{AgentId, FrameworkId};
+use crate::common::protocol::{agent_has_capability, is_terminal_operation};
 
 /// One operation with an id, as the master knows it.
 #[derive(Clone, Debug)]
@@ -147,18 +148,6 @@ impl Operations {
     }
 }
 
-/// Whether no further status follows (Mesos's `protobuf::isTerminalState` for operations).
-pub fn is_terminal(state: i32) -> bool {
-    matches!(
-        S::try_from(state),
-        Ok(S::OperationFinished
-            | S::OperationFailed
-            | S::OperationError
-            | S::OperationDropped
-            | S::OperationGoneByOperator)
-    )
-}
-
 /// Mesos's `protobuf::createOperationStatus` without converted resources.
 fn status(
     state: S,
@@ -185,12 +174,6 @@ fn update_event(status: v1::OperationStatus) -> sched::Event {
         update_operation_status: Some(sched::event::UpdateOperationStatus { status }),
         ..Default::default()
     }
-}
-
-fn agent_has_feedback(capabilities: &[v1::agent_info::Capability]) -> bool {
-    capabilities
-        .iter()
-        .any(|c| c.r#type == Some(v1::agent_info::capability::Type::AgentOperationFeedback as i32))
 }
 
 impl Master {
@@ -243,10 +226,12 @@ impl Master {
         let Some(id) = operation.id.clone() else {
             return;
         };
-        let capable = self
-            .agents
-            .get(agent_id)
-            .is_some_and(|a| agent_has_feedback(&a.capabilities));
+        let capable = self.agents.get(agent_id).is_some_and(|a| {
+            agent_has_capability(
+                &a.capabilities,
+                v1::agent_info::capability::Type::AgentOperationFeedback,
+            )
+        });
         if !capable {
             let message = format!(
                 "Operation on agent default resources requested feedback, but agent {agent_id} \
@@ -328,7 +313,7 @@ impl Master {
         record.statuses.push(update.status.clone());
         record.latest = update.status.clone();
         let framework_id = record.framework_id.clone();
-        let terminal = is_terminal(update.status.state);
+        let terminal = is_terminal_operation(update.status.state);
         let reliable = update.status.uuid.is_some();
         let completed = self
             .completed_frameworks
@@ -394,7 +379,7 @@ impl Master {
             tracing::warn!(framework_id, %operation_id, "ignoring an acknowledgement of an unknown operation status");
             return;
         };
-        let terminal = is_terminal(acknowledged.state);
+        let terminal = is_terminal_operation(acknowledged.state);
         let uuid = record.uuid.clone();
         if record.agent_id.as_str() != agent_id {
             tracing::warn!(framework_id, %operation_id, %agent_id, "ignoring an operation status acknowledgement for another agent");

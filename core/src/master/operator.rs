@@ -58,6 +58,11 @@ pub enum OperatorCommand {
     GetMetrics,
     GetState,
     GetAgents,
+    /// The `host:port` of one registered agent (the web UI's sandbox proxy): answers
+    /// [`OperatorReply::Json`] with the address as a string, or null for no such agent.
+    AgentEndpoint {
+        agent_id: String,
+    },
     GetFrameworks,
     GetExecutors,
     GetTasks,
@@ -446,6 +451,11 @@ impl Master {
                 get_agents: Some(self.get_agents()),
                 ..response(RespType::GetAgents)
             }),
+            C::AgentEndpoint { agent_id } => Ok(OperatorReply::Json(
+                self.agents
+                    .get(agent_id.as_str())
+                    .map_or(Value::Null, |a| Value::String(a.endpoint.clone())),
+            )),
             C::GetFrameworks => reply(op::Response {
                 get_frameworks: Some(self.get_frameworks_for(v)),
                 ..response(RespType::GetFrameworks)

@@ -43,10 +43,6 @@ use crate::common::id::OfferId;
 use crate::resources::{Resource, Resources, display_resource};
 use crate::security::authorizer::{Action, Object, Principal};
 
-/// How long a framework whose offer was rescinded to make room for an operator's operation
-/// is not offered those resources again (Mesos's default `Filters().refuse_seconds`).
-const RESCIND_REFUSE: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// An operator's operation on one agent's resources, as decoded from a v1 call or a v0
 /// form; validated by [`Master::operate_on_agent`].
 #[derive(Clone, Debug, PartialEq)]
@@ -365,10 +361,7 @@ fn single(r: Resource, field: &str) -> Result<Resource, OperatorError> {
 
 /// Whether the agent advertised `capability`.
 fn capable(agent: &super::Agent, capability: v1::agent_info::capability::Type) -> bool {
-    agent
-        .capabilities
-        .iter()
-        .any(|c| c.r#type == Some(capability as i32))
+    crate::common::protocol::agent_has_capability(&agent.capabilities, capability)
 }
 
 impl Master {
@@ -756,36 +749,12 @@ impl Master {
                 continue;
             }
             required -= &offered;
-            self.rescind_offer_refusing(now, offer_id.as_str(), RESCIND_REFUSE);
+            // The framework is not offered them again for Mesos's default `Filters()`.
+            self.withdraw_offer(now, offer_id.as_str(), Some(super::DEFAULT_REFUSE));
             if required.is_empty() {
                 break;
             }
         }
-    }
-
-    /// Withdraws an offer (RESCIND) and keeps its resources from that framework for
-    /// `refuse` (Mesos's `rescindOffer(offer, Filters())`).
-    fn rescind_offer_refusing(&mut self, now: Time, offer_id: &str, refuse: std::time::Duration) {
-        let Some(offer) = self.take_offer(offer_id) else {
-            return;
-        };
-        let framework_id = offer.offer.framework_id.value.clone();
-        let agent_id = offer.offer.agent_id.value.clone();
-        self.allocator.recover_resources(
-            now.mono,
-            &framework_id,
-            &agent_id,
-            &offer.resources,
-            Some(refuse),
-        );
-        let event = remesos_proto::v1::scheduler::Event {
-            r#type: Some(remesos_proto::v1::scheduler::event::Type::Rescind as i32),
-            rescind: Some(remesos_proto::v1::scheduler::event::Rescind {
-                offer_id: offer.offer.id,
-            }),
-            ..Default::default()
-        };
-        self.send_to_framework(&framework_id, event);
     }
 
     /// The agent's total becomes `total - consumed + converted` (master view and

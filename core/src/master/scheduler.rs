@@ -58,13 +58,14 @@ pub fn refuse_duration(
     filters: Option<&v1::Filters>,
     allocation_interval: Duration,
 ) -> Option<Duration> {
-    const DEFAULT: f64 = 5.0;
-    let seconds = filters.and_then(|f| f.refuse_seconds).unwrap_or(DEFAULT);
+    let seconds = filters
+        .and_then(|f| f.refuse_seconds)
+        .unwrap_or(super::DEFAULT_REFUSE.as_secs_f64());
     let refuse = if seconds > MAX_REFUSE.as_secs_f64() {
         MAX_REFUSE
     } else {
         let seconds = if seconds < 0.0 || crate::duration::seconds_to_nanos(seconds).is_err() {
-            DEFAULT
+            super::DEFAULT_REFUSE.as_secs_f64()
         } else {
             seconds
         };

@@ -385,9 +385,10 @@ pub fn validate_group_task_limits(task: &v1::TaskInfo) -> Result<(), LimitsError
 
 /// Whether an agent advertises the TASK_RESOURCE_LIMITS capability.
 pub fn handles_task_limits(capabilities: &[v1::agent_info::Capability]) -> bool {
-    capabilities
-        .iter()
-        .any(|c| c.r#type == Some(v1::agent_info::capability::Type::TaskResourceLimits as i32))
+    crate::common::protocol::agent_has_capability(
+        capabilities,
+        v1::agent_info::capability::Type::TaskResourceLimits,
+    )
 }
 
 /// Mesos's `validation::task::validate` for one TaskInfo of a LAUNCH on `agent_id`

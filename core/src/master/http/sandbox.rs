@@ -40,6 +40,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
 
 use super::operator::{Caller, principal};
 use super::routing::AGENT_FILES_ENDPOINTS;
@@ -166,29 +167,18 @@ pub(super) async fn files(
 }
 
 /// `host:port` of the registered agent `agent_id`, as the master knows it (the address in
-/// its pid, `slave(1)@<ip>:<port>`; else its hostname and port).
+/// its pid, `slave(1)@<ip>:<port>`).
 async fn agent_address(master: &MasterHandle, caller: &Caller, agent_id: &str) -> Option<String> {
-    let reply = master
-        .operator_as(OperatorCommand::GetAgents, principal(caller).cloned())
+    let command = OperatorCommand::AgentEndpoint {
+        agent_id: agent_id.to_string(),
+    };
+    match master
+        .operator_as(command, principal(caller).cloned())
         .await
         .ok()?
-        .ok()?;
-    let Operated::Reply(OperatorReply::Response(response)) = reply else {
-        return None;
-    };
-    let agent = response
-        .get_agents?
-        .agents
-        .into_iter()
-        .find(|a| a.agent_info.id.as_ref().map(|i| i.value.as_str()) == Some(agent_id))?;
-    if let Some(address) = agent
-        .pid
-        .as_deref()
-        .and_then(|pid| pid.split_once('@'))
-        .map(|(_, address)| address.to_string())
+        .ok()?
     {
-        return Some(address);
+        Operated::Reply(OperatorReply::Json(Value::String(address))) => Some(address),
+        _ => None,
     }
-    let port = agent.agent_info.port.unwrap_or(5051);
-    Some(format!("{}:{port}", agent.agent_info.hostname))
 }

@@ -34,6 +34,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::store::{ImageConfig, hex, valid_digest_hex};
 use super::{ImageSettings, Reference, Source};
+use crate::common::percent_encode;
 
 /// The most a manifest or config blob may take.
 const MAX_METADATA_BYTES: u64 = 4 << 20;
@@ -106,14 +107,17 @@ impl Credentials {
     }
 
     /// The `auth` for a registry at `authority` (`host[:port]`): the entry whose key names
-    /// it, or for Docker Hub any key naming docker.io (Mesos's rule).
+    /// it, or for Docker Hub (docker.io and its subdomains) any key naming a Docker Hub
+    /// host. Mesos matches "contains docker.io"; a host such as `docker.io.example.net`
+    /// gets no Docker Hub credentials here.
     fn for_registry(&self, authority: &str) -> Option<&str> {
-        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        fn docker_hub(authority: &str) -> bool {
+            let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+            host == "docker.io" || host.ends_with(".docker.io")
+        }
         self.0
             .iter()
-            .find(|(key, _)| {
-                key == authority || (host.contains("docker.io") && key.contains("docker.io"))
-            })
+            .find(|(key, _)| key == authority || (docker_hub(authority) && docker_hub(key)))
             .map(|(_, auth)| auth.as_str())
     }
 }
@@ -608,18 +612,6 @@ fn parse_challenge(challenge: &str) -> Vec<(String, String)> {
     out
 }
 
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// `sha256:<hex>` → `<hex>`, refusing anything else.
 fn digest_hex(digest: &str) -> Result<String, String> {
     digest
@@ -823,6 +815,7 @@ mod tests {
         assert_eq!(c.for_registry("127.0.0.1:5001"), None);
         assert_eq!(c.for_registry("localhost:5000"), None);
         assert_eq!(c.for_registry("registry-1.docker.io"), Some("aHViOnB3"));
+        assert_eq!(c.for_registry("docker.io.example.net"), None);
         assert_eq!(c.for_registry("helper.io"), None);
         let shown = format!("{c:?}");
         assert!(
