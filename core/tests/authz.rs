@@ -19,6 +19,7 @@ mod support;
 
 use std::time::Duration;
 
+use remesos::common::percent_encode;
 use remesos_proto::v1;
 use serde_json::{Value, json};
 use support::{Daemon, TestFramework, command_task, free_port, raw_request, spawn_agent};
@@ -411,6 +412,34 @@ async fn denied_agents_endpoints_log_levels_and_containers_change_nothing() {
         "view_containers": [
             {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
             {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}
+        ],
+        "reserve_resources": [
+            {"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}
+        ],
+        "unreserve_resources": [
+            {"principals": {"values": ["ops"]}, "reserver_principals": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "reserver_principals": {"type": "NONE"}}
+        ],
+        "create_volumes": [
+            {"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}
+        ],
+        "destroy_volumes": [
+            {"principals": {"values": ["ops"]}, "creator_principals": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "creator_principals": {"type": "NONE"}}
+        ],
+        "resize_volumes": [
+            {"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}
+        ],
+        "update_quotas": [
+            {"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "roles": {"type": "NONE"}}
+        ],
+        "prune_images": [
+            {"principals": {"values": ["ops"]}, "images": {"type": "ANY"}},
+            {"principals": {"type": "ANY"}, "images": {"type": "NONE"}}
         ]
     });
     std::fs::write(&acls_path, acls.to_string()).unwrap();
@@ -480,6 +509,8 @@ async fn denied_agents_endpoints_log_levels_and_containers_change_nothing() {
             &format!("--http_credentials=file://{}", creds.display()),
             "--authenticate_http_readonly",
             "--authenticate_http_readwrite",
+            // disk for the volume tests at the end (a later flag overrides support's)
+            "--resources=cpus:4;mem:2048;disk:256;ports:[31000-31100]",
         ],
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -554,4 +585,151 @@ async fn denied_agents_endpoints_log_levels_and_containers_change_nothing() {
         assert_eq!((status, listed(&body)), (200, Some(0)), "{path}: {body}");
     }
     drop(bob_fw.sub);
+
+    // Reservations, volumes, quota and image pruning: bob's well-formed requests are
+    // refused with 403 and change nothing; the same requests from ops are carried out.
+    let agent_id = agent_ids(&master).await.remove(0);
+    let cpus = |principal: &str| {
+        json!([{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5},
+                "reservations": [{"type": "DYNAMIC", "role": "r", "principal": principal}]}])
+    };
+    let volume = |principal: &str| {
+        json!([{"name": "disk", "type": "SCALAR", "scalar": {"value": 16},
+                "reservations": [{"type": "DYNAMIC", "role": "r", "principal": "ops"}],
+                "disk": {"persistence": {"id": "v1", "principal": principal},
+                         "volume": {"container_path": "data", "mode": "RW"}}}])
+    };
+    let reserve = |resources: Value| {
+        json!({"type": "RESERVE_RESOURCES", "reserve_resources": {
+            "agent_id": {"value": agent_id}, "resources": resources}})
+        .to_string()
+    };
+    let v0_form = |key: &str, resources: &Value| {
+        format!(
+            "slaveId={agent_id}&{key}={}",
+            percent_encode(&resources.to_string())
+        )
+    };
+    let unchanged = |before: &Value, after: &Value, what: &str| {
+        assert_eq!(before, after, "{what} changed the master's view");
+    };
+
+    // RESERVE: v1 and v0.
+    let before = reservations(&master).await;
+    let (status, body) = post(
+        &format!("http://{master}/api/v1"),
+        BOB,
+        "application/json",
+        &reserve(cpus("bob")),
+    )
+    .await;
+    assert_eq!(status, 403, "bob's RESERVE_RESOURCES: {body}");
+    let form = "application/x-www-form-urlencoded";
+    let reserve_url = format!("http://{master}/master/reserve");
+    let (status, body) = post(&reserve_url, BOB, form, &v0_form("resources", &cpus("bob"))).await;
+    assert_eq!(status, 403, "bob's /master/reserve: {body}");
+    // The v0 endpoints are in the readwrite realm (master.cpp routes them with
+    // READWRITE_HTTP_AUTHENTICATION_REALM): a wrong password is refused before anything.
+    let wrong = "Basic Ym9iOndyb25n"; // bob:wrong
+    for path in ["reserve", "unreserve", "create-volumes", "destroy-volumes"] {
+        let url = format!("http://{master}/master/{path}");
+        let (status, body) = post(&url, wrong, form, &v0_form("resources", &cpus("bob"))).await;
+        assert_eq!(status, 401, "/master/{path} with a wrong password: {body}");
+    }
+    unchanged(&before, &reservations(&master).await, "bob's RESERVE");
+    // ops may; its reservation (and the disk a volume needs) is what bob tries next.
+    let (status, body) = post(&reserve_url, OPS, form, &v0_form("resources", &cpus("ops"))).await;
+    assert_eq!(status, 202, "ops's /master/reserve: {body}");
+    let disk = json!([{"name": "disk", "type": "SCALAR", "scalar": {"value": 16},
+                       "reservations": [{"type": "DYNAMIC", "role": "r", "principal": "ops"}]}]);
+    let (status, body) = post(&reserve_url, OPS, form, &v0_form("resources", &disk)).await;
+    assert_eq!(status, 202, "ops's disk reservation: {body}");
+
+    // UNRESERVE and CREATE_VOLUMES by bob: refused.
+    let before = reservations(&master).await;
+    assert_ne!(before, Value::Null, "ops's reservations are shown");
+    let (status, body) = post(
+        &format!("http://{master}/master/unreserve"),
+        BOB,
+        form,
+        &v0_form("resources", &cpus("ops")),
+    )
+    .await;
+    assert_eq!(status, 403, "bob's /master/unreserve: {body}");
+    let create_url = format!("http://{master}/master/create-volumes");
+    let (status, body) = post(&create_url, BOB, form, &v0_form("volumes", &volume("bob"))).await;
+    assert_eq!(status, 403, "bob's /master/create-volumes: {body}");
+    unchanged(
+        &before,
+        &reservations(&master).await,
+        "bob's UNRESERVE/CREATE",
+    );
+
+    // DESTROY and GROW of ops's volume by bob: refused.
+    let (status, body) = post(&create_url, OPS, form, &v0_form("volumes", &volume("ops"))).await;
+    assert_eq!(status, 202, "ops's /master/create-volumes: {body}");
+    let before = reservations(&master).await;
+    let (status, body) = post(
+        &format!("http://{master}/master/destroy-volumes"),
+        BOB,
+        form,
+        &v0_form("volumes", &volume("ops")),
+    )
+    .await;
+    assert_eq!(status, 403, "bob's /master/destroy-volumes: {body}");
+    let grow = json!({"type": "GROW_VOLUME", "grow_volume": {
+        "agent_id": {"value": agent_id}, "volume": volume("ops")[0],
+        "addition": {"name": "disk", "type": "SCALAR", "scalar": {"value": 1},
+                     "reservations": [{"type": "DYNAMIC", "role": "r", "principal": "ops"}]}}});
+    let (status, body) = call(&master, BOB, grow).await;
+    assert_eq!(status, 403, "bob's GROW_VOLUME: {body}");
+    unchanged(&before, &reservations(&master).await, "bob's DESTROY/GROW");
+
+    // Quota: UPDATE_QUOTA and the v0 endpoint by bob: refused, none set.
+    let before = quota(&master).await;
+    let update = json!({"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
+        {"role": "r", "guarantees": {"cpus": {"value": 1.0}}, "limits": {"cpus": {"value": 1.0}}}]}});
+    let (status, body) = call(&master, BOB, update).await;
+    assert_eq!(status, 403, "bob's UPDATE_QUOTA: {body}");
+    let (status, body) = post(
+        &format!("http://{master}/master/quota"),
+        BOB,
+        "application/json",
+        &json!({"role": "r", "guarantee": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1.0}}]})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(status, 403, "bob's POST /master/quota: {body}");
+    assert_eq!(
+        quota(&master).await,
+        before,
+        "bob's quota requests changed the quota"
+    );
+
+    // PRUNE_IMAGES on the agent: bob is refused; ops's call is authorized (this agent has
+    // no image store, so whatever it answers, it is not 403).
+    let prune = json!({"type": "PRUNE_IMAGES", "prune_images": {}});
+    let (status, body) = call(&agent, BOB, prune.clone()).await;
+    assert_eq!(status, 403, "bob's PRUNE_IMAGES: {body}");
+    let (status, body) = call(&agent, OPS, prune).await;
+    assert_ne!(status, 403, "ops's PRUNE_IMAGES: {body}");
+    // Both daemons still serve.
+    for daemon in [&master, &agent] {
+        assert_eq!(get(&format!("http://{daemon}/health"), None).await.0, 200);
+    }
+}
+
+/// The quota status GET_QUOTA answers ops.
+async fn quota(master: &str) -> Value {
+    let (status, answer) = call(master, OPS, json!({"type": "GET_QUOTA"})).await;
+    assert_eq!(status, 200, "{answer}");
+    answer["get_quota"]["status"].clone()
+}
+
+/// The master's view of the (one) agent's reservations: `/master/slaves`
+/// `reserved_resources_full`, read as ops.
+async fn reservations(master: &str) -> Value {
+    let (status, body) = get(&format!("http://{master}/master/slaves"), Some(OPS)).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["slaves"][0]["reserved_resources_full"].clone()
 }

@@ -254,10 +254,19 @@ pub fn spawn_agent_env<S: AsRef<std::ffi::OsStr>>(
         .arg(format!("--port={port}"))
         .arg(format!("--work_dir={}", work_dir.display()))
         .args([
-            "--resources=cpus:4;mem:2048;ports:[31000-31100]",
             "--registration_backoff_factor=100ms",
             "--hostname=localhost",
-        ])
+        ]);
+    // The default resources unless the test names its own (a flag may be given once).
+    let own_resources = extra.iter().any(|flag| {
+        flag.as_ref()
+            .to_str()
+            .is_some_and(|f| f.starts_with("--resources="))
+    });
+    if !own_resources {
+        command.arg("--resources=cpus:4;mem:2048;ports:[31000-31100]");
+    }
+    command
         .args(extra)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::null());

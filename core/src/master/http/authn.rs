@@ -12,7 +12,7 @@
 //! | `/master/api/v1` (every operator call) | `mesos-master-readwrite` | `master.cpp` `route("/api/v1", READWRITE_HTTP_AUTHENTICATION_REALM, ...)` |
 //! | `/master/api/v1/scheduler` | `mesos-master-scheduler` (see below) | `route("/api/v1/scheduler", DEFAULT_HTTP_FRAMEWORK_AUTHENTICATION_REALM, ...)` |
 //! | `/master/state`, `state-summary`, `frameworks`, `slaves`, `tasks`, `roles`, `flags`, `maintenance/status` (and the legacy `state.json`, `tasks.json`, `roles.json`) | `mesos-master-readonly` | `master.cpp` `route(...)` |
-//! | `/master/teardown`, `weights`, `maintenance/schedule`, `machine/down`, `machine/up` | `mesos-master-readwrite` | `master.cpp` `route(...)` |
+//! | `/master/teardown`, `weights`, `quota`, `maintenance/schedule`, `machine/down`, `machine/up`, `reserve`, `unreserve`, `create-volumes`, `destroy-volumes` (and any master endpoint not named here: fail closed) | `mesos-master-readwrite` | `master.cpp` `route(...)` |
 //! | `/master/health`, `/master/redirect` | none | `master.cpp` `route("/health", ...)`, `route("/redirect", ...)` |
 //! | `/metrics/snapshot` | `mesos-master-readonly` | libprocess `metrics.cpp` (`process::initialize(.., READWRITE, READONLY)` in `master/main.cpp`) |
 //! | `/files/*` | `mesos-master-readonly` | `master/main.cpp` `Files files(READONLY_HTTP_AUTHENTICATION_REALM, ...)` |
@@ -110,9 +110,16 @@ pub fn realm(process: Process, name: &str) -> Realm {
             | "quota"
             | "maintenance/schedule"
             | "machine/down"
-            | "machine/up",
+            | "machine/up"
+            | "reserve"
+            | "unreserve"
+            | "create-volumes"
+            | "destroy-volumes",
         ) => Realm::ReadWrite,
-        (Process::Master, _) => Realm::None,
+        (Process::Master, "health" | "redirect") => Realm::None,
+        // Fail closed: an endpoint missing from the table above is guarded as the
+        // operator's writes are, never left open.
+        (Process::Master, _) => Realm::ReadWrite,
         (Process::Metrics | Process::Files, _) => Realm::ReadOnly,
         (Process::Logging, _) => Realm::ReadWrite,
         (Process::Version, _) => Realm::None,
@@ -259,6 +266,11 @@ mod tests {
             "/master/maintenance/schedule",
             "/master/machine/down",
             "/master/machine/up",
+            "/master/quota",
+            "/master/reserve",
+            "/master/unreserve",
+            "/master/create-volumes",
+            "/master/destroy-volumes",
             "/logging/toggle",
         ] {
             assert_eq!(realm_of(path), Realm::ReadWrite, "{path}");
