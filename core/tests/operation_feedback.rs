@@ -100,7 +100,9 @@ async fn next_offer(sub: &mut Subscription) -> v1::Offer {
     }
 }
 
-/// The next UPDATE_OPERATION_STATUS (not acknowledged).
+/// The next UPDATE_OPERATION_STATUS (not acknowledged). Offers that come first are
+/// declined (refused for no time): a framework that sat on them would get no other offer
+/// of their agent, and the next `next_offer` would wait for nothing.
 async fn next_operation_status(sub: &mut Subscription) -> v1::OperationStatus {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -111,6 +113,19 @@ async fn next_operation_status(sub: &mut Subscription) -> v1::OperationStatus {
             .unwrap();
         if let Some(update) = event.update_operation_status {
             return update.status;
+        }
+        if let Some(offers) = event.offers {
+            let decline = sched::Call {
+                r#type: Some(sched::call::Type::Decline as i32),
+                decline: Some(sched::call::Decline {
+                    offer_ids: offers.offers.into_iter().map(|o| o.id).collect(),
+                    filters: Some(v1::Filters {
+                        refuse_seconds: Some(0.0),
+                    }),
+                }),
+                ..Default::default()
+            };
+            sub.call(decline).await.unwrap();
         }
     }
 }
@@ -204,7 +219,6 @@ fn checkpointed(work_dir: &Path, agent: &v1::AgentId) -> usize {
         .len()
 }
 
-#[ignore = "fails: the framework gets no offer within 60 s (first run in session 10's CI; not yet diagnosed, see the session note)"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operation_statuses_are_retried_until_acknowledged_across_restarts_and_failovers() {
     let dir = support::temp_dir("operation-feedback");
