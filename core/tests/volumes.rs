@@ -119,6 +119,16 @@ async fn resources_view(master: &str) -> (Value, Value) {
     )
 }
 
+/// The size in MB of the persistent volume `id` as `/master/slaves` shows it.
+async fn volume_size(master: &str, id: &str) -> Option<f64> {
+    let agent = agent_json(master).await;
+    agent["reserved_resources_full"]["r"]
+        .as_array()?
+        .iter()
+        .find(|r| r["disk"]["persistence"]["id"] == id)
+        .and_then(|r| r["scalar"]["value"].as_f64())
+}
+
 /// The persistent volume `id` in `offer`, if it holds it.
 fn volume_in(offer: &v1::Offer, id: &str) -> Option<v1::Resource> {
     offer
@@ -390,6 +400,45 @@ async fn a_persistent_volume_outlives_its_tasks_and_an_agent_restart_until_destr
             break;
         }
     }
+
+    // ---- GROW and SHRINK (v1; Mesos 1.11's resize, `resize_volumes`) ----
+    // The role holds 512 MB of reserved disk, 256 of it in vol-1.
+    let grow = |mb: f64| {
+        json!({"type": "GROW_VOLUME", "grow_volume": {
+            "agent_id": {"value": agent_id}, "volume": volume(256.0, "vol-1"),
+            "addition": {"name": "disk", "type": "SCALAR", "scalar": {"value": mb},
+                         "reservations": [{"type": "DYNAMIC", "role": "r"}]}}})
+        .to_string()
+    };
+    let shrink = |size: f64, mb: f64| {
+        json!({"type": "SHRINK_VOLUME", "shrink_volume": {
+            "agent_id": {"value": agent_id}, "volume": volume(size, "vol-1"),
+            "subtract": {"value": mb}}})
+        .to_string()
+    };
+    let before = resources_view(&master).await;
+    let (status, body) = operator_call(&master, &grow(1024.0)).await;
+    assert_eq!(
+        status, 409,
+        "growing by more than the role holds free: {body}"
+    );
+    let (status, body) = operator_call(&master, &shrink(256.0, 256.0)).await;
+    assert_eq!(status, 400, "shrinking a volume to nothing: {body}");
+    let (status, body) = operator_call(&master, &grow(0.0)).await;
+    assert_eq!(status, 400, "growing by nothing: {body}");
+    assert_eq!(
+        resources_view(&master).await,
+        before,
+        "refused resizes changed nothing"
+    );
+    let (status, body) = operator_call(&master, &grow(128.0)).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(volume_size(&master, "vol-1").await, Some(384.0));
+    assert!(volume_dir.join("file").is_file(), "the data stays");
+    let (status, body) = operator_call(&master, &shrink(384.0, 128.0)).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(volume_size(&master, "vol-1").await, Some(256.0));
+    assert_eq!(resources_view(&master).await, before, "back where it was");
 
     // ---- DESTROY, then UNRESERVE: back to `*` ----
     let deadline = Instant::now() + Duration::from_secs(30);
