@@ -1,0 +1,76 @@
+//! `mesos.native._mesos`: the Python 3 extension behind `mesos.native` (Apache's
+//! `src/python/native`, a C extension over libmesos for Python 2), here over the same Rust
+//! drivers as libmesos.so (`remesos::client::driver`). Like `jni-driver/`, this crate is
+//! thin: it converts between Python objects and the drivers' types and holds no logic.
+//!
+//! Protobufs cross as serialized bytes, as in the original: a `mesos_pb2` message given to a
+//! method is read with `SerializeToString()`; a callback's arguments are made with
+//! `mesos.interface.mesos_pb2.<Type>()` and `ParseFromString`. v0 (`mesos_pb2`) and v1
+//! messages share field numbers, so v0 bytes decode as the v1 types the drivers use.
+//!
+//! Threads: the driver's one callback thread takes the GIL for each callback, in order;
+//! `join`, `run` and `stop` release it while they wait. A callback that raises prints its
+//! traceback and aborts the driver, as the original's `ProxyScheduler` does.
+
+// The Python methods and keyword arguments keep the original extension's camelCase names
+// (`launchTasks`, `implicitAcknowledgements`): they are the API.
+#![allow(non_snake_case)]
+
+mod convert;
+mod executor;
+mod scheduler;
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pyo3::marker::Ungil;
+use pyo3::prelude::*;
+
+/// Set by an `atexit` hook: the interpreter is shutting down. A thread that takes the GIL
+/// from then on is ended by CPython (`pthread_exit`) in the middle of Rust frames, which
+/// aborts the process, so callbacks are dropped from here on (a script that returns from
+/// its main thread without stopping its driver ends quietly, as with the original).
+static FINALIZING: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// True on a driver's callback thread while it runs a Python callback.
+    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs a callback with the GIL on the driver's callback thread (`Ok` without running it
+/// once the interpreter is exiting).
+pub(crate) fn callback(f: impl FnOnce(Python<'_>) -> Result<(), String>) -> Result<(), String> {
+    if FINALIZING.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    IN_CALLBACK.with(|c| c.set(true));
+    let outcome = Python::attach(f);
+    IN_CALLBACK.with(|c| c.set(false));
+    outcome
+}
+
+/// Runs a driver wait (`stop`, `join`) with the GIL released so callbacks go on, except on
+/// the callback thread itself: a callback that calls `stop()` keeps the GIL, because the
+/// main thread's `run()` returns as soon as the driver stops and the interpreter may then
+/// be finalizing when this thread would take the GIL back (see `FINALIZING`).
+pub(crate) fn wait<T: Ungil>(py: Python<'_>, f: impl Ungil + FnOnce() -> T) -> T {
+    if IN_CALLBACK.with(Cell::get) {
+        f()
+    } else {
+        py.detach(f)
+    }
+}
+
+#[pyfunction]
+fn _interpreter_exiting() {
+    FINALIZING.store(true, Ordering::SeqCst);
+}
+
+#[pymodule]
+fn _mesos(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<scheduler::MesosSchedulerDriverImpl>()?;
+    m.add_class::<executor::MesosExecutorDriverImpl>()?;
+    let hook = wrap_pyfunction!(_interpreter_exiting, m)?;
+    m.py().import("atexit")?.call_method1("register", (hook,))?;
+    Ok(())
+}
