@@ -287,6 +287,10 @@ async fn the_example_framework_survives_killing_the_leading_master() {
         output.contains("Reregistered with master"),
         "the driver resubscribed with the new leader:\n{output}"
     );
+    assert!(
+        output.contains("Reconciled task "),
+        "the new leader answered the reconciliation:\n{output}"
+    );
     assert_example_completed(&output, 4);
     let new_leader = detector.current().expect("a new leader");
     assert_ne!(new_leader, leader);
@@ -329,6 +333,42 @@ async fn a_raising_callback_aborts_the_driver() {
             && output.contains("run() returned DRIVER_ABORTED"),
         "{output}"
     );
+}
+
+/// Users who already have PyPI's `mesos.interface` 1.7.2 (protobuf 3, the 1.7 schema) keep
+/// it: our `mesos.native` takes its `mesos_pb2` objects (only bytes cross) and builds the
+/// callbacks' messages from it. `REMESOS_PYTHON_MESOS172` names that venv's Python.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_framework_runs_with_pypis_mesos_interface_1_7_2() {
+    let python = PathBuf::from(std::env::var("REMESOS_PYTHON_MESOS172").expect(
+        "REMESOS_PYTHON_MESOS172: run tests/python/install_mesos_native.sh (tests/run.sh does)",
+    ));
+    let probe = Command::new(&python)
+        .args([
+            "-c",
+            "import google.protobuf, mesos.native; from mesos.interface import mesos_pb2; print(google.protobuf.__version__, hasattr(mesos_pb2.TaskInfo(), 'limits'))",
+        ])
+        .output()
+        .unwrap();
+    let probe = String::from_utf8_lossy(&probe.stdout).into_owned();
+    assert!(
+        probe.starts_with("3.") && probe.trim_end().ends_with("False"),
+        "not PyPI's 1.7.2 on protobuf 3: {probe}"
+    );
+    let (_master, _agent, master) = cluster("py-native-172", &python).await;
+    let output = run_ok(
+        &python,
+        &[&script("mesos_native_framework.py"), &master, "3"],
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_example_completed(&output, 3);
+    run_ok(
+        &python,
+        &[&script("mesos_native_checks.py"), "bad-input"],
+        Duration::from_secs(60),
+    )
+    .await;
 }
 
 /// Bad input (non-protobuf objects, wrong message types, wrong argument types, incomplete

@@ -34,19 +34,25 @@ class TestScheduler(mesos.interface.Scheduler):
         self.messagesReceived = 0
         self.finished = set()
         self.failed = False
+        self.reconciling = False
 
     def registered(self, driver, frameworkId, masterInfo):
         print("Registered with framework ID %s" % frameworkId.value, flush=True)
 
     def reregistered(self, driver, masterInfo):
         print("Reregistered with master %s" % masterInfo.id, flush=True)
-        # A new leading master: ask it for the state of every task of this framework.
+        # A new leading master: ask it for the state of every task of this framework (again
+        # with its first offers, by when the agents have reregistered with it too), until
+        # it answers.
+        self.reconciling = True
         driver.reconcileTasks([])
 
     def disconnected(self, driver):
         print("Disconnected from the master", flush=True)
 
     def resourceOffers(self, driver, offers):
+        if self.reconciling:
+            driver.reconcileTasks([])
         for offer in offers:
             tasks = []
             offerCpus = 0
@@ -103,8 +109,13 @@ class TestScheduler(mesos.interface.Scheduler):
         state = mesos_pb2.TaskState.Name(update.state)
         print("Task %s is in state %s" % (update.task_id.value, state), flush=True)
 
+        if update.reason == mesos_pb2.TaskStatus.REASON_RECONCILIATION:
+            # The master's answer to reconcileTasks: it carries no data.
+            print("Reconciled task %s: %s" % (update.task_id.value, state), flush=True)
+            self.reconciling = False
         # Ensure the binary data came through.
-        if update.state == mesos_pb2.TASK_RUNNING and update.data != b"data with a \0 byte":
+        elif update.state in (mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_FINISHED) and \
+                update.data != b"data with a \0 byte":
             print("The update data did not match!", flush=True)
             print("  Expected: 'data with a \\x00 byte'", flush=True)
             print("  Actual:  ", repr(update.data), flush=True)
