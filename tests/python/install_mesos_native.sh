@@ -15,6 +15,7 @@ MATURIN_VERSION=1.16.0
 wheels=target/wheels
 mkdir -p "$wheels"
 rm -f "$wheels"/mesos_interface-*.whl "$wheels"/mesos_native-*.whl
+[ -x .venv/bin/python ] || python3 -m venv .venv
 pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
 "${pip[@]}" install "maturin==$MATURIN_VERSION"
 "${pip[@]}" wheel --no-deps -w "$wheels" python/interface
