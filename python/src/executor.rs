@@ -2,20 +2,16 @@
 //! methods of Apache's `mesos_executor_driver_impl.cpp` and the callbacks of
 //! `mesos.interface.Executor`.
 
-use std::sync::{Arc, OnceLock};
-
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyWeakrefReference};
+use pyo3::types::PyBytes;
 
 use remesos::client::driver::executor::{Event, Executor, ExecutorDriver};
 use remesos::client::driver::{self, Status};
 use remesos_proto::v1;
 
-use crate::convert;
 use crate::scheduler::failed;
-
-type DriverRef = Arc<OnceLock<Py<PyWeakrefReference>>>;
+use crate::{DriverRef, Proxy, convert};
 
 #[pyclass(
     module = "mesos.native._mesos",
@@ -33,11 +29,8 @@ impl MesosExecutorDriverImpl {
     /// `(executor)`: the environment the agent gave this process is read at `start`.
     #[new]
     fn new(executor: Py<PyAny>) -> Self {
-        let this = DriverRef::default();
-        let proxy = PythonExecutor {
-            executor,
-            driver: this.clone(),
-        };
+        let (proxy, this) = Proxy::new(executor);
+        let proxy = PythonExecutor(proxy);
         MesosExecutorDriverImpl {
             driver: ExecutorDriver::new(Box::new(proxy), driver::environment()),
             this,
@@ -47,9 +40,8 @@ impl MesosExecutorDriverImpl {
     /// Connects to the agent; outside an executor's environment this raises (Apache's
     /// driver exits the process instead).
     fn start(slf: &Bound<'_, Self>) -> PyResult<i32> {
-        let weak = PyWeakrefReference::new(slf)?.unbind();
         let this = slf.borrow();
-        let _ = this.this.set(weak);
+        crate::remember(&this.this, slf)?;
         this.driver
             .start()
             .map(convert::status)
@@ -93,17 +85,13 @@ impl MesosExecutorDriverImpl {
 }
 
 /// Calls the Python `Executor` from the driver's callback thread.
-struct PythonExecutor {
-    executor: Py<PyAny>,
-    driver: DriverRef,
-}
+struct PythonExecutor(Proxy);
 
 impl PythonExecutor {
     fn call(&self, py: Python<'_>, event: Event) -> Result<(), String> {
-        let Some(driver) = self.driver.get().and_then(|w| w.bind(py).upgrade()) else {
+        let Some((driver, executor)) = self.0.bind(py) else {
             return Ok(());
         };
-        let executor = self.executor.bind(py);
         let (name, outcome) = match event {
             Event::Registered {
                 executor_info,

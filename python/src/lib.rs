@@ -22,9 +22,51 @@ mod scheduler;
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
+use pyo3::types::PyWeakrefReference;
+
+/// The Python driver object, weakly (set at `start`): the callbacks' first argument. Weak
+/// so that the driver object can be collected while its callback thread holds a [`Proxy`].
+pub(crate) type DriverRef = Arc<OnceLock<Py<PyWeakrefReference>>>;
+
+/// What a driver's callback thread calls: the framework's `Scheduler` or `Executor`
+/// (`target`), with the driver object as the first argument.
+pub(crate) struct Proxy {
+    target: Py<PyAny>,
+    driver: DriverRef,
+}
+
+impl Proxy {
+    /// A proxy for `target` and the cell its driver object is put in at `start`.
+    pub(crate) fn new(target: Py<PyAny>) -> (Proxy, DriverRef) {
+        let driver = DriverRef::default();
+        let proxy = Proxy {
+            target,
+            driver: driver.clone(),
+        };
+        (proxy, driver)
+    }
+
+    /// The driver object and the target; `None` once the driver object is gone (nobody to
+    /// call back).
+    pub(crate) fn bind<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let driver = self.driver.get()?.bind(py).upgrade()?;
+        Some((driver, self.target.bind(py).clone()))
+    }
+}
+
+/// Records the driver object `this` for the callbacks (the first `start` does; later ones
+/// find the driver started).
+pub(crate) fn remember<T: pyo3::PyClass>(cell: &DriverRef, this: &Bound<'_, T>) -> PyResult<()> {
+    let _ = cell.set(PyWeakrefReference::new(this.as_any())?.unbind());
+    Ok(())
+}
 
 /// Set by an `atexit` hook: the interpreter is shutting down. A thread that takes the GIL
 /// from then on is ended by CPython (`pthread_exit`) in the middle of Rust frames, which

@@ -2,11 +2,9 @@
 //! the methods of Apache's `mesos_scheduler_driver_impl.cpp` and the callbacks of
 //! `mesos.interface.Scheduler`.
 
-use std::sync::{Arc, OnceLock};
-
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyWeakrefReference};
+use pyo3::types::PyBytes;
 
 use remesos::client::Credential;
 use remesos::client::driver::scheduler::{Config, Event, Scheduler, SchedulerDriver};
@@ -14,11 +12,7 @@ use remesos::client::driver::{self, Status};
 use remesos_proto::v1;
 use v1::scheduler as sched;
 
-use crate::convert;
-
-/// The Python driver object, weakly (set at `start`): the callbacks' first argument. Weak
-/// so that the driver object can be collected while its callback thread holds this.
-type DriverRef = Arc<OnceLock<Py<PyWeakrefReference>>>;
+use crate::{DriverRef, Proxy, convert};
 
 #[pyclass(
     module = "mesos.native._mesos",
@@ -63,11 +57,8 @@ impl MesosSchedulerDriverImpl {
         config.suppressed_roles = convert::strings(suppressedRoles, "suppressedRoles")?;
         config.local.launcher_dir = driver::launcher_dir_on_path();
         let config = config.with_env(&driver::environment());
-        let this = DriverRef::default();
-        let proxy = PythonScheduler {
-            scheduler,
-            driver: this.clone(),
-        };
+        let (proxy, this) = Proxy::new(scheduler);
+        let proxy = PythonScheduler(proxy);
         Ok(MesosSchedulerDriverImpl {
             driver: SchedulerDriver::new(config, Box::new(proxy)),
             this,
@@ -75,10 +66,8 @@ impl MesosSchedulerDriverImpl {
     }
 
     fn start(slf: &Bound<'_, Self>) -> PyResult<i32> {
-        let weak = PyWeakrefReference::new(slf)?.unbind();
         let this = slf.borrow();
-        // Only the first start uses it; a later one finds the driver started.
-        let _ = this.this.set(weak);
+        crate::remember(&this.this, slf)?;
         Ok(convert::status(this.driver.start()))
     }
 
@@ -246,18 +235,13 @@ impl MesosSchedulerDriverImpl {
 }
 
 /// Calls the Python `Scheduler` from the driver's callback thread.
-struct PythonScheduler {
-    scheduler: Py<PyAny>,
-    driver: DriverRef,
-}
+struct PythonScheduler(Proxy);
 
 impl PythonScheduler {
     fn call(&self, py: Python<'_>, event: Event) -> Result<(), String> {
-        let Some(driver) = self.driver.get().and_then(|w| w.bind(py).upgrade()) else {
-            // The driver object is gone: nobody to call back.
+        let Some((driver, scheduler)) = self.0.bind(py) else {
             return Ok(());
         };
-        let scheduler = self.scheduler.bind(py);
         let (name, outcome) = match event {
             Event::Registered {
                 framework_id,
