@@ -61,11 +61,8 @@ impl MesosExecutorDriverImpl {
     }
 
     fn run(slf: &Bound<'_, Self>) -> PyResult<i32> {
-        let status = Self::start(slf)?;
-        if status != Status::Running as i32 {
-            return Ok(status);
-        }
-        Ok(slf.borrow().join(slf.py()))
+        let started = Self::start(slf)?;
+        Ok(crate::run(started, || slf.borrow().join(slf.py())))
     }
 
     /// TASK_STAGING aborts the driver, as Apache's does (the status says so).

@@ -61,6 +61,15 @@ impl Proxy {
     }
 }
 
+/// `run()` of both drivers: `join()` once `start()` gave DRIVER_RUNNING, else that status.
+pub(crate) fn run(started: i32, join: impl FnOnce() -> i32) -> i32 {
+    if started == remesos::client::driver::Status::Running as i32 {
+        join()
+    } else {
+        started
+    }
+}
+
 /// Records the driver object `this` for the callbacks (the first `start` does; later ones
 /// find the driver started).
 pub(crate) fn remember<T: pyo3::PyClass>(cell: &DriverRef, this: &Bound<'_, T>) -> PyResult<()> {

@@ -7,8 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use remesos::client::Credential;
+use remesos::client::driver;
 use remesos::client::driver::scheduler::{Config, Event, Scheduler, SchedulerDriver};
-use remesos::client::driver::{self, Status};
 use remesos_proto::v1;
 use v1::scheduler as sched;
 
@@ -85,11 +85,8 @@ impl MesosSchedulerDriverImpl {
     }
 
     fn run(slf: &Bound<'_, Self>) -> PyResult<i32> {
-        let status = Self::start(slf)?;
-        if status != Status::Running as i32 {
-            return Ok(status);
-        }
-        Ok(slf.borrow().join(slf.py()))
+        let started = Self::start(slf)?;
+        Ok(crate::run(started, || slf.borrow().join(slf.py())))
     }
 
     fn requestResources(&self, requests: &Bound<'_, PyAny>) -> PyResult<i32> {
