@@ -10,7 +10,6 @@ use remesos::client::driver::executor::{Event, Executor, ExecutorDriver};
 use remesos::client::driver::{self, Status};
 use remesos_proto::v1;
 
-use crate::scheduler::failed;
 use crate::{DriverRef, Proxy, convert};
 
 #[pyclass(
@@ -84,59 +83,59 @@ impl MesosExecutorDriverImpl {
 /// Calls the Python `Executor` from the driver's callback thread.
 struct PythonExecutor(Proxy);
 
-impl PythonExecutor {
-    fn call(&self, py: Python<'_>, event: Event) -> Result<(), String> {
-        let Some((driver, executor)) = self.0.bind(py) else {
-            return Ok(());
-        };
-        let (name, outcome) = match event {
-            Event::Registered {
-                executor_info,
-                framework_info,
-                agent_info,
-            } => (
-                "registered",
-                (|| {
-                    let executor_info = convert::to_python(py, "ExecutorInfo", &*executor_info)?;
-                    let framework = convert::to_python(py, "FrameworkInfo", &*framework_info)?;
-                    let agent = convert::to_python(py, "SlaveInfo", &*agent_info)?;
-                    executor.call_method1("registered", (driver, executor_info, framework, agent))
-                })(),
-            ),
-            Event::Reregistered(agent_info) => (
-                "reregistered",
-                convert::to_python(py, "SlaveInfo", &agent_info)
-                    .and_then(|a| executor.call_method1("reregistered", (driver, a))),
-            ),
-            Event::Disconnected => (
-                "disconnected",
-                executor.call_method1("disconnected", (driver,)),
-            ),
-            Event::LaunchTask(task) => (
-                "launchTask",
-                convert::to_python(py, "TaskInfo", &*task)
-                    .and_then(|t| executor.call_method1("launchTask", (driver, t))),
-            ),
-            Event::KillTask(task_id) => (
-                "killTask",
-                convert::to_python(py, "TaskID", &task_id)
-                    .and_then(|t| executor.call_method1("killTask", (driver, t))),
-            ),
-            Event::FrameworkMessage(data) => (
-                "frameworkMessage",
-                executor.call_method1("frameworkMessage", (driver, PyBytes::new(py, &data))),
-            ),
-            Event::Shutdown => ("shutdown", executor.call_method1("shutdown", (driver,))),
-            Event::Error(message) => ("error", executor.call_method1("error", (driver, message))),
-        };
-        outcome
-            .map(drop)
-            .map_err(|e| failed(py, "executor", name, e))
+/// The callback of `event` on `executor`: its name and what it returned or raised.
+fn call<'py>(
+    py: Python<'py>,
+    driver: &Bound<'py, PyAny>,
+    executor: &Bound<'py, PyAny>,
+    event: Event,
+) -> (&'static str, PyResult<Bound<'py, PyAny>>) {
+    match event {
+        Event::Registered {
+            executor_info,
+            framework_info,
+            agent_info,
+        } => (
+            "registered",
+            (|| {
+                let executor_info = convert::to_python(py, "ExecutorInfo", &*executor_info)?;
+                let framework = convert::to_python(py, "FrameworkInfo", &*framework_info)?;
+                let agent = convert::to_python(py, "SlaveInfo", &*agent_info)?;
+                executor.call_method1("registered", (driver, executor_info, framework, agent))
+            })(),
+        ),
+        Event::Reregistered(agent_info) => (
+            "reregistered",
+            convert::to_python(py, "SlaveInfo", &agent_info)
+                .and_then(|a| executor.call_method1("reregistered", (driver, a))),
+        ),
+        Event::Disconnected => (
+            "disconnected",
+            executor.call_method1("disconnected", (driver,)),
+        ),
+        Event::LaunchTask(task) => (
+            "launchTask",
+            convert::to_python(py, "TaskInfo", &*task)
+                .and_then(|t| executor.call_method1("launchTask", (driver, t))),
+        ),
+        Event::KillTask(task_id) => (
+            "killTask",
+            convert::to_python(py, "TaskID", &task_id)
+                .and_then(|t| executor.call_method1("killTask", (driver, t))),
+        ),
+        Event::FrameworkMessage(data) => (
+            "frameworkMessage",
+            executor.call_method1("frameworkMessage", (driver, PyBytes::new(py, &data))),
+        ),
+        Event::Shutdown => ("shutdown", executor.call_method1("shutdown", (driver,))),
+        Event::Error(message) => ("error", executor.call_method1("error", (driver, message))),
     }
 }
 
 impl Executor for PythonExecutor {
     fn deliver(&mut self, event: Event) -> Result<(), String> {
-        crate::callback(|py| self.call(py, event))
+        self.0.deliver("executor", |py, driver, target| {
+            call(py, driver, target, event)
+        })
     }
 }

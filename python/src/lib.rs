@@ -50,6 +50,27 @@ impl Proxy {
         (proxy, driver)
     }
 
+    /// Delivers one callback on the driver's callback thread: `call` names the method and
+    /// calls it on the target with the driver object. A raise is reported as the original
+    /// reports it and fails the delivery (the driver aborts).
+    pub(crate) fn deliver(
+        &self,
+        side: &str,
+        call: impl for<'py> FnOnce(
+            Python<'py>,
+            &Bound<'py, PyAny>,
+            &Bound<'py, PyAny>,
+        ) -> (&'static str, PyResult<Bound<'py, PyAny>>),
+    ) -> Result<(), String> {
+        callback(|py| {
+            let Some((driver, target)) = self.bind(py) else {
+                return Ok(());
+            };
+            let (name, outcome) = call(py, &driver, &target);
+            outcome.map(drop).map_err(|e| failed(py, side, name, e))
+        })
+    }
+
     /// The driver object and the target; `None` once the driver object is gone (nobody to
     /// call back).
     pub(crate) fn bind<'py>(
@@ -59,6 +80,14 @@ impl Proxy {
         let driver = self.driver.get()?.bind(py).upgrade()?;
         Some((driver, self.target.bind(py).clone()))
     }
+}
+
+/// What the original does when a callback raises: says which, prints the traceback (here
+/// without PyErr_Print's exit on SystemExit) and lets the driver abort.
+fn failed(py: Python<'_>, side: &str, name: &str, e: PyErr) -> String {
+    eprintln!("Failed to call {side}'s {name}");
+    e.display(py);
+    format!("the {side}'s {name} raised: {e}")
 }
 
 /// `run()` of both drivers: `join()` once `start()` gave DRIVER_RUNNING, else that status.

@@ -234,98 +234,90 @@ impl MesosSchedulerDriverImpl {
 /// Calls the Python `Scheduler` from the driver's callback thread.
 struct PythonScheduler(Proxy);
 
-impl PythonScheduler {
-    fn call(&self, py: Python<'_>, event: Event) -> Result<(), String> {
-        let Some((driver, scheduler)) = self.0.bind(py) else {
-            return Ok(());
-        };
-        let (name, outcome) = match event {
-            Event::Registered {
-                framework_id,
-                master_info,
-            } => (
-                "registered",
-                (|| {
-                    let id = convert::to_python(py, "FrameworkID", &framework_id)?;
-                    let master = convert::to_python(py, "MasterInfo", &master_info)?;
-                    scheduler.call_method1("registered", (driver, id, master))
-                })(),
-            ),
-            Event::Reregistered(master_info) => (
-                "reregistered",
-                convert::to_python(py, "MasterInfo", &master_info)
-                    .and_then(|m| scheduler.call_method1("reregistered", (driver, m))),
-            ),
-            Event::ResourceOffers(offers) => (
-                "resourceOffers",
-                offers
-                    .iter()
-                    .map(|o| convert::to_python(py, "Offer", o))
-                    .collect::<PyResult<Vec<_>>>()
-                    .and_then(|list| scheduler.call_method1("resourceOffers", (driver, list))),
-            ),
-            Event::OfferRescinded(offer_id) => (
-                "offerRescinded",
-                convert::to_python(py, "OfferID", &offer_id)
-                    .and_then(|id| scheduler.call_method1("offerRescinded", (driver, id))),
-            ),
-            Event::StatusUpdate(status) => (
-                "statusUpdate",
-                convert::to_python(py, "TaskStatus", &status)
-                    .and_then(|s| scheduler.call_method1("statusUpdate", (driver, s))),
-            ),
-            Event::FrameworkMessage {
-                executor_id,
-                agent_id,
-                data,
-            } => (
-                "frameworkMessage",
-                (|| {
-                    let executor = convert::to_python(py, "ExecutorID", &executor_id)?;
-                    let agent = convert::to_python(py, "SlaveID", &agent_id)?;
-                    let data = PyBytes::new(py, &data);
-                    scheduler.call_method1("frameworkMessage", (driver, executor, agent, data))
-                })(),
-            ),
-            Event::Disconnected => (
-                "disconnected",
-                scheduler.call_method1("disconnected", (driver,)),
-            ),
-            Event::SlaveLost(agent_id) => (
-                "slaveLost",
-                convert::to_python(py, "SlaveID", &agent_id)
-                    .and_then(|a| scheduler.call_method1("slaveLost", (driver, a))),
-            ),
-            Event::ExecutorLost {
-                executor_id,
-                agent_id,
-                status,
-            } => (
-                "executorLost",
-                (|| {
-                    let executor = convert::to_python(py, "ExecutorID", &executor_id)?;
-                    let agent = convert::to_python(py, "SlaveID", &agent_id)?;
-                    scheduler.call_method1("executorLost", (driver, executor, agent, status))
-                })(),
-            ),
-            Event::Error(message) => ("error", scheduler.call_method1("error", (driver, message))),
-        };
-        outcome
-            .map(drop)
-            .map_err(|e| failed(py, "scheduler", name, e))
+/// The callback of `event` on `scheduler`: its name and what it returned or raised.
+fn call<'py>(
+    py: Python<'py>,
+    driver: &Bound<'py, PyAny>,
+    scheduler: &Bound<'py, PyAny>,
+    event: Event,
+) -> (&'static str, PyResult<Bound<'py, PyAny>>) {
+    match event {
+        Event::Registered {
+            framework_id,
+            master_info,
+        } => (
+            "registered",
+            (|| {
+                let id = convert::to_python(py, "FrameworkID", &framework_id)?;
+                let master = convert::to_python(py, "MasterInfo", &master_info)?;
+                scheduler.call_method1("registered", (driver, id, master))
+            })(),
+        ),
+        Event::Reregistered(master_info) => (
+            "reregistered",
+            convert::to_python(py, "MasterInfo", &master_info)
+                .and_then(|m| scheduler.call_method1("reregistered", (driver, m))),
+        ),
+        Event::ResourceOffers(offers) => (
+            "resourceOffers",
+            offers
+                .iter()
+                .map(|o| convert::to_python(py, "Offer", o))
+                .collect::<PyResult<Vec<_>>>()
+                .and_then(|list| scheduler.call_method1("resourceOffers", (driver, list))),
+        ),
+        Event::OfferRescinded(offer_id) => (
+            "offerRescinded",
+            convert::to_python(py, "OfferID", &offer_id)
+                .and_then(|id| scheduler.call_method1("offerRescinded", (driver, id))),
+        ),
+        Event::StatusUpdate(status) => (
+            "statusUpdate",
+            convert::to_python(py, "TaskStatus", &status)
+                .and_then(|s| scheduler.call_method1("statusUpdate", (driver, s))),
+        ),
+        Event::FrameworkMessage {
+            executor_id,
+            agent_id,
+            data,
+        } => (
+            "frameworkMessage",
+            (|| {
+                let executor = convert::to_python(py, "ExecutorID", &executor_id)?;
+                let agent = convert::to_python(py, "SlaveID", &agent_id)?;
+                let data = PyBytes::new(py, &data);
+                scheduler.call_method1("frameworkMessage", (driver, executor, agent, data))
+            })(),
+        ),
+        Event::Disconnected => (
+            "disconnected",
+            scheduler.call_method1("disconnected", (driver,)),
+        ),
+        Event::SlaveLost(agent_id) => (
+            "slaveLost",
+            convert::to_python(py, "SlaveID", &agent_id)
+                .and_then(|a| scheduler.call_method1("slaveLost", (driver, a))),
+        ),
+        Event::ExecutorLost {
+            executor_id,
+            agent_id,
+            status,
+        } => (
+            "executorLost",
+            (|| {
+                let executor = convert::to_python(py, "ExecutorID", &executor_id)?;
+                let agent = convert::to_python(py, "SlaveID", &agent_id)?;
+                scheduler.call_method1("executorLost", (driver, executor, agent, status))
+            })(),
+        ),
+        Event::Error(message) => ("error", scheduler.call_method1("error", (driver, message))),
     }
-}
-
-/// What the original does when a callback raises: says which, prints the traceback (here
-/// without PyErr_Print's exit on SystemExit) and lets the driver abort.
-pub(crate) fn failed(py: Python<'_>, side: &str, name: &str, e: PyErr) -> String {
-    eprintln!("Failed to call {side}'s {name}");
-    e.display(py);
-    format!("the {side}'s {name} raised: {e}")
 }
 
 impl Scheduler for PythonScheduler {
     fn deliver(&mut self, event: Event) -> Result<(), String> {
-        crate::callback(|py| self.call(py, event))
+        self.0.deliver("scheduler", |py, driver, target| {
+            call(py, driver, target, event)
+        })
     }
 }
