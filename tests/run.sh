@@ -129,6 +129,11 @@ e2e_prepare() {
     echo "== build: the remesos binary and libmesos.so"
     cargo build --release --locked -p remesos -p remesos-jni --lib --bins
 
+    echo "== build: the mesos.interface and mesos.native wheels, installed into .venv (3.11) and .venv312 (3.12)"
+    local pythons
+    pythons=$(bash tests/python/install_mesos_native.sh)
+    for p in $pythons; do export "${p?}"; done
+
     echo "== build: the project's jar (java/, with libmesos.so inside)"
     mvn -q -B -f java/pom.xml -Dremesos.native.dir="$root/target/release" package -DskipTests
 

@@ -205,9 +205,7 @@ pub(crate) fn library_path() -> Option<std::path::PathBuf> {
 
 /// The process environment as the drivers read it.
 pub(crate) fn environment() -> Vec<(String, String)> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
+    remesos::client::driver::environment()
 }
 
 /// Shared by both drivers: how a native finds its Rust object behind a `long` field.

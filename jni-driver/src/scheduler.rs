@@ -131,9 +131,7 @@ fn launcher_dir(library: Option<&std::path::Path>) -> Option<std::path::PathBuf>
     {
         return Some(dir.to_path_buf());
     }
-    std::env::var_os("PATH")
-        .and_then(|path| std::env::split_paths(&path).find(|dir| dir.join("remesos").is_file()))
-        .or_else(|| beside.map(|d| d.to_path_buf()))
+    remesos::client::driver::launcher_dir_on_path().or_else(|| beside.map(|d| d.to_path_buf()))
 }
 
 fn finalize(env: &mut Env, this: &JObject) -> Result<()> {

@@ -110,6 +110,21 @@ pub fn current_user() -> String {
     "root".to_string()
 }
 
+/// The process environment as the drivers read it (variables that are not UTF-8 are
+/// skipped).
+pub fn environment() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// The first directory on `PATH` that holds the `remesos` binary: where `local` mode finds
+/// the executables when this process is not `remesos` (a JVM, a Python interpreter).
+pub fn launcher_dir_on_path() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).find(|dir| dir.join("remesos").is_file()))
+}
+
 /// The machine's hostname (for an empty `FrameworkInfo.hostname`).
 pub fn hostname() -> String {
     crate::common::address::system_hostname()
