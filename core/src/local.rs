@@ -47,6 +47,9 @@ pub fn flags() -> Flags {
         "authenticate_agents",
         "logging_level",
         "quiet",
+        "log_dir",
+        "logbufsecs",
+        "log_format",
     ] {
         if let Some(flag) = master::flags::flags().get(name) {
             flags.add(flag.clone());
@@ -247,9 +250,9 @@ fn agent_args(loaded: &LoadedFlags) -> Vec<String> {
 }
 
 /// The endpoints of the libprocess processes a master runs beside its own (see
-/// `master::http::router_with`): `/files/*` over a registry with nothing attached (remesos
-/// logs to stderr, so there is no `/master/log` to attach as Mesos does with `--log_dir`),
-/// and `/logging/toggle`, both guarded by the master's `authorizer` as Mesos guards them
+/// `master::http::router_with`): `/files/*` over a registry holding the master's log as
+/// `/master/log` when there is one (`--log_dir`, guarded by `access_mesos_logs`, as Mesos's
+/// `master/main.cpp` attaches it; 404 otherwise), and `/logging/toggle`, both guarded by the master's `authorizer` as Mesos guards them
 /// (`get_endpoints` on `/files/debug` and `/logging/toggle`, `set_log_level` for a change
 /// of level). Here rather than in master/ because `/files` is still the agent's module
 /// (`agent::files`; Mesos keeps it apart, in `src/files/`), and the master does not import
@@ -257,7 +260,8 @@ fn agent_args(loaded: &LoadedFlags) -> Vec<String> {
 pub fn master_processes(
     authorizer: std::sync::Arc<crate::security::authorizer::Authorizer>,
 ) -> axum::Router {
-    let files = agent::files::Files::new();
+    let mut files = agent::files::Files::new();
+    files.attach_daemon_log("/master/log");
     agent::files::routes_with(
         std::sync::Arc::new(std::sync::RwLock::new(files)),
         authorizer.clone(),

@@ -51,6 +51,9 @@ pub async fn start(
     // Mesos's `Fetcher::Fetcher`: the cache does not outlive the agent.
     config.fetcher_cache.reset().map_err(|e| e.to_string())?;
     let files = super::files::SharedFiles::default();
+    if let Ok(mut attached) = files.write() {
+        attached.attach_daemon_log("/slave/log");
+    }
     let work_dir = config.work_dir.clone();
     let http_authn = std::sync::Arc::new(config.security.http.clone());
     let now = super::runtime::now();

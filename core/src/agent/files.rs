@@ -170,11 +170,21 @@ pub struct Files {
     /// Virtual path (no trailing `/`, no `//`) → canonical real path, checked to exist and be
     /// readable when attached.
     paths: BTreeMap<String, PathBuf>,
-    /// Virtual path → the user its sandbox belongs to (the executor's user, else its
-    /// framework's): the object of `access_sandboxes` (Mesos attaches each sandbox with an
-    /// authorization callback, src/slave/slave.cpp `attachTaskVolumeDirectory` /
-    /// `Framework::launchExecutor`). Paths without an owner need no authorization.
-    owners: BTreeMap<String, String>,
+    /// Virtual path → the ACL that guards it (Mesos attaches each sandbox and the daemon's
+    /// log with an authorization callback, src/slave/slave.cpp `attachTaskVolumeDirectory` /
+    /// `Framework::launchExecutor`, master/main.cpp and slave/main.cpp `authorizeLogAccess`).
+    /// Paths without a guard need no authorization.
+    guards: BTreeMap<String, Guard>,
+}
+
+/// What reading an attached path takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Guard {
+    /// `access_sandboxes` on the user the sandbox belongs to (the executor's user, else its
+    /// framework's).
+    Sandbox(String),
+    /// `access_mesos_logs` (object ANY): the daemon's own log, `/master/log`, `/slave/log`.
+    MesosLog,
 }
 
 impl Files {
@@ -207,25 +217,45 @@ impl Files {
         user: &str,
     ) -> Result<(), String> {
         self.attach(virtual_path, real_path)?;
-        self.owners
-            .insert(normalize(virtual_path), user.to_string());
+        self.guards
+            .insert(normalize(virtual_path), Guard::Sandbox(user.to_string()));
         Ok(())
+    }
+
+    /// [`Files::attach`] of the daemon's log file (`--log_dir`): reading it takes
+    /// `access_mesos_logs`, as Mesos's `authorizeLogAccess`.
+    pub fn attach_mesos_log(&mut self, virtual_path: &str, real_path: &Path) -> Result<(), String> {
+        self.attach(virtual_path, real_path)?;
+        self.guards.insert(normalize(virtual_path), Guard::MesosLog);
+        Ok(())
+    }
+
+    /// Attaches the daemon's log file (`--log_dir`), if there is one, as `virtual_path`
+    /// (`/master/log`, `/slave/log`). Mesos logs and goes on when the file cannot be
+    /// attached (`master/main.cpp`: "Master log file cannot be found"); so does this.
+    pub fn attach_daemon_log(&mut self, virtual_path: &str) {
+        let Some(log) = crate::api::logging::daemon_log() else {
+            return;
+        };
+        if let Err(e) = self.attach_mesos_log(virtual_path, log) {
+            tracing::error!(path = %log.display(), error = %e, "failed to attach the log file to {virtual_path}");
+        }
     }
 
     /// Removes the attachment `virtual_path`, if any.
     pub fn detach(&mut self, virtual_path: &str) {
         self.paths.remove(&normalize(virtual_path));
-        self.owners.remove(&normalize(virtual_path));
+        self.guards.remove(&normalize(virtual_path));
     }
 
-    /// The owner of the attachment that governs `path` (Mesos's `FilesProcess::authorize`:
+    /// The guard of the attachment that governs `path` (Mesos's `FilesProcess::authorize`:
     /// the path itself, then each parent), if it has one.
-    pub fn owner(&self, path: &str) -> Option<&str> {
+    fn guard(&self, path: &str) -> Option<&Guard> {
         let path = normalize(path.strip_prefix("file://").unwrap_or(path));
         let mut prefix = path.as_str();
         loop {
-            if let Some(user) = self.owners.get(prefix) {
-                return Some(user);
+            if let Some(guard) = self.guards.get(prefix) {
+                return Some(guard);
             }
             match prefix.rfind('/') {
                 Some(0) if prefix.len() > 1 => prefix = "/",
@@ -235,16 +265,28 @@ impl Files {
         }
     }
 
-    /// Whether `subject` may read `path` (`access_sandboxes` on its owner).
+    /// The owner of the sandbox that governs `path`, if it is in one.
+    pub fn owner(&self, path: &str) -> Option<&str> {
+        match self.guard(path)? {
+            Guard::Sandbox(user) => Some(user),
+            Guard::MesosLog => None,
+        }
+    }
+
+    /// Whether `subject` may read `path`: `access_sandboxes` on a sandbox's owner,
+    /// `access_mesos_logs` for the daemon's log.
     pub fn may_access<'s>(
         &self,
         authorizer: &Authorizer,
         subject: impl Into<Subject<'s>>,
         path: &str,
     ) -> bool {
-        match self.owner(path) {
-            Some(user) => {
+        match self.guard(path) {
+            Some(Guard::Sandbox(user)) => {
                 authorizer.is_allowed(Action::AccessSandbox, subject, Object::Value(user))
+            }
+            Some(Guard::MesosLog) => {
+                authorizer.is_allowed(Action::AccessMesosLog, subject, Object::Any)
             }
             None => true,
         }

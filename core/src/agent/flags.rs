@@ -135,10 +135,10 @@ pub fn flags() -> Flags {
             )
             .default(super::gc::DEFAULT_DISK_WATCH_INTERVAL),
         )
-        .flag(Flag::bool("switch_user", "Run tasks as their user when running as root").default(true))
-        .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
-        .flag(Flag::bool("quiet", "Log errors only").default(false))
-        .flag(Flag::path("log_dir", "Accepted for compatibility; remesos logs to stderr"));
+        .flag(Flag::bool("switch_user", "Run tasks as their user when running as root").default(true));
+    for flag in crate::api::log_dir::flags("slave") {
+        flags.add(flag);
+    }
     for flag in containerizer_flags() {
         flags.add(flag);
     }

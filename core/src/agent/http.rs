@@ -174,12 +174,20 @@ async fn timed(
     let started = tokio::time::Instant::now();
     let endpoint = endpoint_template(request.uri().path());
     let method = request.method().clone();
+    let peer = api::peer_of(&request);
     let slot = api::AccessPrincipal::default();
     request.extensions_mut().insert(slot.clone());
     let response = next.run(request).await;
     let took = started.elapsed();
     http.observe(endpoint, took);
-    api::access_log(&method, endpoint, response.status(), took, slot.0.get());
+    api::access_log(
+        &method,
+        endpoint,
+        response.status(),
+        took,
+        peer,
+        slot.0.get(),
+    );
     response
 }
 

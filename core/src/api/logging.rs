@@ -32,6 +32,7 @@
 //! says on both paths. Denied: `403`, the level unchanged.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -67,6 +68,21 @@ pub(crate) fn install(original: String, reload: Reload) {
         reload,
         state: Mutex::new((ORIGINAL, 0)),
     });
+}
+
+/// The daemon's log file (`--log_dir`'s symlink of the `--logging_level` severity), set
+/// once at start by `cli::init_logging`; none when the daemon logs to stderr only.
+static DAEMON_LOG: OnceLock<PathBuf> = OnceLock::new();
+
+/// Records the daemon's log file (once, from `init_logging`).
+pub(crate) fn set_daemon_log(path: PathBuf) {
+    let _ = DAEMON_LOG.set(path);
+}
+
+/// The daemon's log file, which Mesos attaches to `/files` as `/master/log` (master) and
+/// `/slave/log` (agent) when `--log_dir` is given (`master/main.cpp`, `slave/main.cpp`).
+pub fn daemon_log() -> Option<&'static Path> {
+    DAEMON_LOG.get().map(PathBuf::as_path)
 }
 
 /// The filter for a verbose level.

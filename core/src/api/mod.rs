@@ -5,6 +5,7 @@
 // Handlers return `Response` as their error: boxing it would only add noise at every call site.
 #![allow(clippy::result_large_err)]
 
+pub mod log_dir;
 pub mod logging;
 pub mod serve;
 
@@ -21,19 +22,22 @@ pub const APPLICATION_PROTOBUF: &str = "application/x-protobuf";
 /// The access log: one line per HTTP request at debug level, target `remesos::access`
 /// (`REMESOS_LOG=remesos::access=debug` or `/logging/toggle` shows it). It names the
 /// method, the route template (`endpoint`: never the raw path, whose query may carry
-/// anything), the status, the time to the response head and the authenticated principal.
-/// Nothing else of the request is logged: no query, header, credential, token or body.
+/// anything), the status, the time to the response head, the peer's address and the
+/// authenticated principal. Nothing else of the request is logged: no query, header,
+/// credential, token or body.
 pub fn access_log(
     method: &Method,
     endpoint: &str,
     status: StatusCode,
     took: std::time::Duration,
+    peer: Option<std::net::SocketAddr>,
     principal: Option<&crate::security::Principal>,
 ) {
     tracing::debug!(
         target: "remesos::access",
         method = %method,
         endpoint,
+        peer = peer.map(tracing::field::display),
         status = status.as_u16(),
         duration_ms = took.as_secs_f64() * 1000.0,
         principal = principal.map(|p| p.as_str()),
@@ -46,6 +50,14 @@ pub fn access_log(
 /// middleware puts an empty slot in the request's extensions, the guard fills it.
 #[derive(Clone, Debug, Default)]
 pub struct AccessPrincipal(pub std::sync::Arc<std::sync::OnceLock<crate::security::Principal>>);
+
+/// The peer of a request, as the server recorded it (`api::serve`, axum's `ConnectInfo`).
+pub fn peer_of<B>(request: &axum::http::Request<B>) -> Option<std::net::SocketAddr> {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0)
+}
 
 /// Request bodies larger than this are refused with 413 before decoding.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;

@@ -114,7 +114,7 @@ pub(crate) fn block_on(body: impl std::future::Future<Output = Result<(), String
 }
 
 /// A daemon's start: refuses what [`security::refuse_unimplemented`] refuses (printed, exit code
-/// 1), starts logging, and warns about unknown `MESOS_*` variables.
+/// 1), starts logging (`--log_dir` files too), and warns about unknown `MESOS_*` variables.
 pub(crate) fn check_security(
     flags: &crate::flags::Flags,
     loaded: &crate::flags::LoadedFlags,
@@ -128,35 +128,119 @@ pub(crate) fn check_security(
             return Err(std::process::ExitCode::from(1));
         }
     }
-    init_logging(
-        loaded.get_str("logging_level").unwrap_or("INFO"),
-        loaded.get_bool("quiet").unwrap_or(false),
-    );
+    // The names of Mesos's binaries, which glog names the log files after.
+    let program = match daemons {
+        [security::Daemon::Master] => "mesos-master",
+        [security::Daemon::Agent] => "mesos-slave",
+        _ => "mesos-local",
+    };
+    let logging = Logging {
+        level: loaded.get_str("logging_level").unwrap_or("INFO"),
+        quiet: loaded.get_bool("quiet").unwrap_or(false),
+        log_dir: loaded
+            .get_str("log_dir")
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from),
+        format: loaded.get_str("log_format").unwrap_or("text"),
+        program,
+    };
+    if let Err(e) = init_daemon_logging(&logging) {
+        eprintln!("{e}");
+        return Err(std::process::ExitCode::from(1));
+    }
     security::warn_unknown_env(flags, pairs());
     Ok(())
 }
 
-/// Sets up logging from Mesos's `--logging_level` and `--quiet`.
+/// How a daemon logs: Mesos's logging flags (`src/logging/flags.cpp`) and `--log_format`.
+pub(crate) struct Logging<'a> {
+    /// `--logging_level`: INFO, WARNING or ERROR (anything else is INFO, as in Mesos).
+    pub level: &'a str,
+    /// `--quiet`: nothing on stderr when there are log files; errors only otherwise
+    /// (Mesos's `stderrthreshold` / `minloglevel` in `logging::initialize`).
+    pub quiet: bool,
+    /// `--log_dir`: glog-named files there (api/log_dir.rs), besides stderr.
+    pub log_dir: Option<std::path::PathBuf>,
+    /// `--log_format`: `text` or `json` (one JSON object a line), on stderr and in the files.
+    pub format: &'a str,
+    /// The program the files are named after (`mesos-master`, `mesos-slave`, ...).
+    pub program: &'a str,
+}
+
+/// Sets up stderr logging from Mesos's `--logging_level` and `--quiet` (the executors).
 pub(crate) fn init_logging(level: &str, quiet: bool) {
-    let level = match level.to_ascii_uppercase().as_str() {
+    let _ = init_daemon_logging(&Logging {
+        level,
+        quiet,
+        log_dir: None,
+        format: "text",
+        program: "",
+    });
+}
+
+/// Sets up logging: a process-wide filter (`--logging_level`, `REMESOS_LOG`, changed for a
+/// while by `/logging/toggle`), stderr, and with `--log_dir` the log files, which become
+/// the daemon's `/master/log` or `/slave/log`. Errors are a bad `--log_format` or a log
+/// directory that cannot be written; the daemon does not start.
+pub(crate) fn init_daemon_logging(logging: &Logging<'_>) -> Result<(), String> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let json = match logging.format {
+        "text" => false,
+        "json" => true,
+        other => {
+            return Err(format!(
+                "Failed to load flag 'log_format': expected 'text' or 'json', got '{other}'"
+            ));
+        }
+    };
+    let level = match logging.level.to_ascii_uppercase().as_str() {
         "ERROR" => "error",
         "WARNING" => "warn",
         _ => "info",
+    };
+    // Mesos: `--quiet` without log files keeps errors (minloglevel ERROR); with log files
+    // the files keep `--logging_level` and stderr gets nothing (stderrthreshold FATAL).
+    let stderr_off = logging.quiet && logging.log_dir.is_some();
+    let starting = if logging.quiet && !stderr_off {
+        "error"
+    } else {
+        level
     };
     // `REMESOS_LOG` (a `tracing` filter) wins when it parses.
     let original = std::env::var("REMESOS_LOG")
         .ok()
         .filter(|f| tracing_subscriber::EnvFilter::try_new(f).is_ok())
-        .unwrap_or_else(|| if quiet { "error" } else { level }.to_string());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&original))
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: logs are mostly files (sandboxes, tests, services).
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        // `/logging/toggle` changes the filter for a while (logging.rs).
-        .with_filter_reloading();
-    let handle = builder.reload_handle();
-    if builder.try_init().is_ok() {
+        .unwrap_or_else(|| starting.to_string());
+    let files = match &logging.log_dir {
+        Some(dir) => {
+            let naming = crate::api::log_dir::Naming::current(
+                logging.program,
+                crate::common::time::now().wall,
+            );
+            let minimum = crate::api::log_dir::Severity::from_logging_level(logging.level);
+            Some(crate::api::log_dir::LogFiles::create(dir, naming, minimum)?)
+        }
+        None => None,
+    };
+    let primary = files.as_ref().map(|f| f.primary());
+    // `/logging/toggle` changes the process-wide filter for a while (logging.rs).
+    let (filter, handle) =
+        tracing_subscriber::reload::Layer::new(tracing_subscriber::EnvFilter::new(&original));
+    // Colours only on a terminal: logs are mostly files (sandboxes, tests, services).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let stderr = (!stderr_off).then(|| formatted(json, ansi, std::io::stderr));
+    let file = files.map(|files| formatted(json, false, files));
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
+        .with(file)
+        .try_init();
+    if installed.is_ok() {
+        if let Some(primary) = primary {
+            crate::api::logging::set_daemon_log(primary);
+        }
         crate::api::logging::install(
             original,
             Box::new(move |filter| {
@@ -165,5 +249,27 @@ pub(crate) fn init_logging(level: &str, quiet: bool) {
                 handle.reload(filter).map_err(|e| e.to_string())
             }),
         );
+    }
+    Ok(())
+}
+
+/// A formatting layer writing to `writer`: tracing's text, or with `json` one JSON object a
+/// line whose event fields (`message` and the structured ones) sit beside `timestamp`,
+/// `level` and `target`.
+fn formatted<S, W>(
+    json: bool,
+    ansi: bool,
+    writer: W,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync + 'static>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer;
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+    if json {
+        layer.json().flatten_event(true).boxed()
+    } else {
+        layer.with_ansi(ansi).boxed()
     }
 }

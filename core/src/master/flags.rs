@@ -183,13 +183,10 @@ pub fn flags() -> Flags {
                 "At most this many unreachable (and as many gone) agents are kept in the registry",
             )
             .default(102_400u64),
-        )
-        .flag(Flag::string("logging_level", "Log level: INFO, WARNING or ERROR").default("INFO"))
-        .flag(Flag::bool("quiet", "Log errors only").default(false))
-        .flag(Flag::path(
-            "log_dir",
-            "Accepted for compatibility; remesos logs to stderr",
-        ));
+        );
+    for flag in crate::api::log_dir::flags("master") {
+        flags.add(flag);
+    }
     for flag in authentication_flags() {
         flags.add(flag);
     }

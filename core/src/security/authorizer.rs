@@ -53,7 +53,7 @@
 //! | `set_log_level` | SET_LOGGING_LEVEL (master, agent), a change through `/logging/toggle` | 403 |
 //! | `view_frameworks`, `view_tasks`, `view_executors`, `view_containers` | state reads, GET_CONTAINERS ([`Viewer`]) | left out |
 //! | `access_sandboxes` | `/files/*`, LIST_FILES, READ_FILE | 403 |
-//! | `access_mesos_logs` | nothing to guard: no daemon log is attached to `/files` (remesos logs to stderr; Mesos attaches `/master/log`, `/slave/log` with `--log_dir`) | — |
+//! | `access_mesos_logs` | `/master/log`, `/slave/log` through `/files/*` (attached with `--log_dir`, `agent/files.rs`; object ANY, as Mesos's `authorizeLogAccess`) | 403 |
 //!
 //! `--authorizers` (master) / `--authorizer` (agent) take `local` only: an authorizer
 //! module cannot be loaded, so any other value stops the daemon ([`check_authorizer`]).

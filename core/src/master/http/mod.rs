@@ -103,6 +103,7 @@ pub fn router_with(master: MasterHandle, processes: Router, authn: Authenticatio
             let started = tokio::time::Instant::now();
             let endpoint = endpoint_template(request.uri().path());
             let method = request.method().clone();
+            let peer = crate::api::peer_of(&request);
             let mut principal = None;
             let response = match authn.authenticate(&mut request) {
                 Err(refused) => refused.into_response(),
@@ -124,6 +125,7 @@ pub fn router_with(master: MasterHandle, processes: Router, authn: Authenticatio
                 &endpoint,
                 response.status(),
                 took,
+                peer,
                 principal.as_ref(),
             );
             response

@@ -45,7 +45,7 @@
 //! | `/metrics/snapshot` | its own metrics, `master/elected: 0` | libprocess `metrics.cpp` (process `metrics`); `src/master/metrics.cpp` `Metrics::Metrics`, `master.hpp` `_elected` |
 //! | `/metrics` (remesos: Prometheus/OpenMetrics, `common::metrics`) | its own metrics, as `/metrics/snapshot`, without histograms | — |
 //! | `/version` | served | `src/version/version.cpp` (process `version`) |
-//! | `/files/*` | served (nothing attached: `--log_dir` is not supported) | `src/files/files.cpp` (process `files`) |
+//! | `/files/*` | served (`/master/log` attached with `--log_dir`) | `src/files/files.cpp` (process `files`) |
 //! | `/logging/toggle` | served | libprocess `logging.cpp` (process `logging`) |
 //! | `/`, `/app`, `/assets` | served: the page follows `/master/redirect` to the leader (webui.rs) | `master.cpp` `provide(...)` |
 //! | `/agent/<id>/files/*` (remesos's sandbox proxy) | 307 | only the leader knows the agents |
