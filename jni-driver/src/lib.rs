@@ -11,6 +11,7 @@
 
 mod convert;
 mod executor;
+mod log;
 mod scheduler;
 
 use std::ffi::c_void;

@@ -19,6 +19,7 @@
 //! thread), so that TEARDOWN has gone out when it returns.
 
 pub mod executor;
+pub mod log;
 pub mod scheduler;
 
 use std::sync::{Condvar, Mutex, OnceLock};
