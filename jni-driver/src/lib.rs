@@ -12,6 +12,7 @@
 mod convert;
 mod executor;
 mod log;
+mod mesos;
 mod scheduler;
 
 use std::ffi::c_void;

@@ -20,6 +20,7 @@
 
 pub mod executor;
 pub mod log;
+pub mod mesos;
 pub mod scheduler;
 
 use std::sync::{Condvar, Mutex, OnceLock};
