@@ -363,7 +363,12 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_initialize<'l>(
         let log = adopt_log(env, &this, &log)?;
         let timeout = duration(env, timeout, &unit)?;
         let writer = Box::new(Writer::start(log, timeout, retries));
-        set_long(env, &this, "__writer", Box::into_raw(writer) as usize as jlong)
+        set_long(
+            env,
+            &this,
+            "__writer",
+            Box::into_raw(writer) as usize as jlong,
+        )
     })
 }
 

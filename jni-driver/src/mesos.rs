@@ -82,12 +82,19 @@ fn initialize(env: &mut Env, this: &JObject, v0: bool) -> Result<()> {
         Err(e) => return Err(throw(env, "java/lang/IllegalArgumentException", &e)),
     };
     let mesos = Box::into_raw(Box::new(mesos)) as usize as jlong;
-    env.set_field(this, jni_str!("__mesos"), jni_sig!("J"), JValue::Long(mesos))?;
+    env.set_field(
+        this,
+        jni_str!("__mesos"),
+        jni_sig!("J"),
+        JValue::Long(mesos),
+    )?;
     Ok(())
 }
 
 fn finalize(env: &mut Env, this: &JObject) -> Result<()> {
-    let mesos = env.get_field(this, jni_str!("__mesos"), jni_sig!("J"))?.j()?;
+    let mesos = env
+        .get_field(this, jni_str!("__mesos"), jni_sig!("J"))?
+        .j()?;
     env.set_field(this, jni_str!("__mesos"), jni_sig!("J"), JValue::Long(0))?;
     if mesos != 0 {
         // SAFETY: made by Box::into_raw in `initialize`; zeroed above, so freed once.
@@ -142,7 +149,7 @@ impl JavaCallbacks {
                 )?;
             }
             Callback::Received(event) => {
-                let event = self.context.to_java(env, EVENT, &event)?;
+                let event = self.context.to_java(env, EVENT, &*event)?;
                 env.call_method(
                     &scheduler,
                     jni_str!("received"),
@@ -159,12 +166,11 @@ impl JavaCallbacks {
 
 impl Callbacks for JavaCallbacks {
     fn thread_started(&mut self) {
-        crate::executor::attach_as_daemon(&self.context.vm);
-        self.context.adopt_context_class_loader();
+        self.context.callback_thread_started();
     }
 
     fn thread_stopping(&mut self) {
-        crate::executor::detach(&self.context.vm);
+        self.context.callback_thread_stopping();
     }
 
     fn deliver(&mut self, callback: Callback) {

@@ -8,10 +8,17 @@
 )]
 
 mod support;
+// core's ZooKeeper server support (its jars from Maven Central) and a 3-node ensemble on it;
+// not in `support` (core's tests include that module next to their own ZooKeeper support).
+#[path = "support/ensemble.rs"]
+mod ensemble;
+#[path = "../../core/tests/support/zookeeper.rs"]
+#[allow(dead_code, reason = "the log tests use only its classpath()")]
+mod zookeeper;
 
 use std::time::Duration;
 
-use support::ensemble::Ensemble;
+use ensemble::Ensemble;
 use support::*;
 
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -47,14 +54,9 @@ fn positions(run: &JavaRun, prefix: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
-#[test]
-fn log_on_a_three_node_ensemble_with_apaches_jar() {
-    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
-    let zk = Ensemble::start();
-    let servers = zk.servers();
-
-    // Append, read, ending, catchup, truncate, a 3 MB entry, bad ranges, finalized objects.
-    let run = exercise(&cp, &["basic", &servers, "/remesos/log-basic"]);
+/// Append, read, ending, catchup, truncate, a 3 MB entry, bad ranges, finalized objects.
+fn basics(cp: &str, servers: &str, znode: &str) {
+    let run = exercise(cp, &["basic", servers, znode]);
     let dump = run.dump();
     assert_eq!(run.code, Some(0), "{dump}");
     for line in [
@@ -82,6 +84,15 @@ fn log_on_a_three_node_ensemble_with_apaches_jar() {
     ] {
         assert!(run.has(line), "missing '{line}':\n{dump}");
     }
+}
+
+#[test]
+fn log_on_a_three_node_ensemble_with_apaches_jar() {
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let zk = Ensemble::start();
+    let servers = zk.servers();
+
+    basics(&cp, &servers, "/remesos/log-basic");
 
     // Writer failover to a second JVM: the first gets WriterFailedException (and stays
     // failed), the reader sees one order, no acknowledged append is lost.
@@ -98,7 +109,10 @@ fn log_on_a_three_node_ensemble_with_apaches_jar() {
     while !marker.exists() && std::time::Instant::now() < wait && !first.is_finished() {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(marker.exists(), "the first writer never acknowledged 5 appends");
+    assert!(
+        marker.exists(),
+        "the first writer never acknowledged 5 appends"
+    );
     let second = exercise(&cp, &["takeover", &servers, znode, "w2", "5"]);
     let first = first.join().expect("first writer thread");
     let _ = std::fs::remove_file(&marker);
@@ -130,6 +144,13 @@ fn log_on_a_three_node_ensemble_with_apaches_jar() {
         "{dumps}"
     );
     assert_eq!(log.len() - takeover, 5, "{dumps}");
+}
+
+#[test]
+fn log_basics_with_the_project_jar() {
+    let cp = compile_examples("remesos", &classpath("remesos"));
+    let zk = Ensemble::start();
+    basics(&cp, &zk.servers(), "/remesos/log-project-jar");
 }
 
 #[test]

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use support::*;
 
-fn run_tasks(api: &str) {
+fn run_tasks(api: &str, jar: &str) {
     let (remesos, library) = artifacts();
-    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let cp = compile_examples(jar, &classpath(jar));
     let cluster = start_cluster(&remesos, 2);
     let run = run_java(
         &cp,
@@ -55,17 +55,25 @@ fn run_tasks(api: &str) {
         if completed {
             break;
         }
-        assert!(std::time::Instant::now() < wait, "not torn down: {state}\n{dump}");
+        assert!(
+            std::time::Instant::now() < wait,
+            "not torn down: {state}\n{dump}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 #[test]
 fn v1_mesos_runs_tasks_to_completion() {
-    run_tasks("v1");
+    run_tasks("v1", "apache-1.11.0");
 }
 
 #[test]
 fn v0_mesos_runs_tasks_to_completion() {
-    run_tasks("v0");
+    run_tasks("v0", "apache-1.11.0");
+}
+
+#[test]
+fn v1_mesos_with_the_project_jar() {
+    run_tasks("v1", "remesos");
 }

@@ -107,7 +107,9 @@ impl LogConfig {
     ) -> Result<LogConfig> {
         let bad = |why: &str| LogError::OperationFailed(format!("invalid znode '{znode}': {why}"));
         if servers.trim().is_empty() {
-            return Err(LogError::OperationFailed("no ZooKeeper servers".to_string()));
+            return Err(LogError::OperationFailed(
+                "no ZooKeeper servers".to_string(),
+            ));
         }
         if !znode.starts_with('/') {
             return Err(bad("must be absolute"));
@@ -116,7 +118,11 @@ impl LogConfig {
         if znode.is_empty() {
             return Err(bad("must not be '/'"));
         }
-        if znode.split('/').skip(1).any(|s| s.is_empty() || s == "." || s == "..") {
+        if znode
+            .split('/')
+            .skip(1)
+            .any(|s| s.is_empty() || s == "." || s == "..")
+        {
             return Err(bad("empty, '.' or '..' segment"));
         }
         if session_timeout.is_zero() {
@@ -200,7 +206,11 @@ pub struct Entry {
 #[derive(Debug, PartialEq, Eq)]
 enum Head {
     Inline(Vec<u8>),
-    Chunked { epoch: u64, length: u64, chunks: u32 },
+    Chunked {
+        epoch: u64,
+        length: u64,
+        chunks: u32,
+    },
 }
 
 impl Head {
@@ -227,7 +237,8 @@ impl Head {
     }
 
     fn decode(position: u64, mut data: Vec<u8>) -> Result<Head> {
-        let bad = || LogError::OperationFailed(format!("malformed log entry at position {position}"));
+        let bad =
+            || LogError::OperationFailed(format!("malformed log entry at position {position}"));
         match data.first() {
             Some(0) => {
                 data.remove(0);
@@ -260,6 +271,9 @@ impl Head {
         }
     }
 }
+
+/// The answer to one `getData`.
+type Fetched = std::result::Result<(Vec<u8>, zkc::Stat), zkc::Error>;
 
 fn entry_path(root: &str, position: u64) -> String {
     format!("{root}/entries/{position:020}")
@@ -313,13 +327,16 @@ impl Log {
         if let Some(client) = slot.as_ref() {
             if !matches!(
                 client.state(),
-                zkc::SessionState::Expired | zkc::SessionState::Closed | zkc::SessionState::AuthFailed
+                zkc::SessionState::Expired
+                    | zkc::SessionState::Closed
+                    | zkc::SessionState::AuthFailed
             ) {
                 return Ok(client.clone());
             }
             *slot = None;
         }
-        let mut connector = zkc::Client::connector().with_session_timeout(self.config.session_timeout);
+        let mut connector =
+            zkc::Client::connector().with_session_timeout(self.config.session_timeout);
         if let Some((scheme, credentials)) = &self.config.auth {
             connector = connector.with_auth(scheme, credentials);
         }
@@ -372,16 +389,15 @@ impl Log {
         let (meta, _) = self.meta(&client).await?;
         check_range(&meta, from, to)?;
         let root = self.config.znode.clone();
-        let heads: Vec<(u64, std::result::Result<(Vec<u8>, zkc::Stat), zkc::Error>)> =
-            futures::stream::iter(from..=to)
-                .map(|p| {
-                    let path = entry_path(&root, p);
-                    let client = client.clone();
-                    async move { (p, client.get_data(&path).await) }
-                })
-                .buffered(PIPELINE)
-                .collect()
-                .await;
+        let heads: Vec<(u64, Fetched)> = futures::stream::iter(from..=to)
+            .map(|p| {
+                let path = entry_path(&root, p);
+                let client = client.clone();
+                async move { (p, client.get_data(&path).await) }
+            })
+            .buffered(PIPELINE)
+            .collect()
+            .await;
         let mut entries = Vec::new();
         for (position, head) in heads {
             match head {
@@ -396,7 +412,10 @@ impl Log {
                             epoch,
                             length,
                             chunks,
-                        } => self.read_chunks(&client, position, epoch, length, chunks).await?,
+                        } => {
+                            self.read_chunks(&client, position, epoch, length, chunks)
+                                .await?
+                        }
                     };
                     entries.push(Entry { position, data });
                 }
@@ -421,7 +440,7 @@ impl Log {
         chunks: u32,
     ) -> Result<Vec<u8>> {
         let root = &self.config.znode;
-        let parts: Vec<std::result::Result<(Vec<u8>, zkc::Stat), zkc::Error>> = futures::stream::iter(0..chunks)
+        let parts: Vec<Fetched> = futures::stream::iter(0..chunks)
             .map(|i| client.get_data(&chunk_path(root, position, epoch, i)))
             .buffered(PIPELINE)
             .collect()
@@ -460,7 +479,9 @@ impl Log {
                     match client.list_children(&dir).await {
                         Ok(children) => {
                             for child in children {
-                                ignore_no_node(client.delete(&format!("{dir}/{child}"), None).await)?;
+                                ignore_no_node(
+                                    client.delete(&format!("{dir}/{child}"), None).await,
+                                )?;
                             }
                             ignore_no_node(client.delete(&dir, None).await)
                         }
@@ -582,7 +603,9 @@ impl Writer {
         loop {
             let (meta, version) = match &*state {
                 WriterState::Idle => {
-                    return Err(LogError::WriterFailed("the writer is not elected".to_string()));
+                    return Err(LogError::WriterFailed(
+                        "the writer is not elected".to_string(),
+                    ));
                 }
                 WriterState::Failed(reason) => return Err(LogError::WriterFailed(reason.clone())),
                 WriterState::Elected { meta, version } => (*meta, *version),
@@ -757,9 +780,16 @@ mod tests {
     fn metadata_is_validated() {
         let raw = |m: Meta| m.encode();
         assert!(Meta::decode(b"not metadata").is_err());
-        let zero_next = Meta { next: 0, ..Meta::INITIAL };
+        let zero_next = Meta {
+            next: 0,
+            ..Meta::INITIAL
+        };
         assert!(Meta::decode(&raw(zero_next)).is_err());
-        let past = Meta { next: 3, beginning: 4, ..Meta::INITIAL };
+        let past = Meta {
+            next: 3,
+            beginning: 4,
+            ..Meta::INITIAL
+        };
         assert!(Meta::decode(&raw(past)).is_err());
         let meta = Meta::decode(&Meta::INITIAL.encode()).unwrap();
         assert_eq!(meta, Meta::INITIAL);
@@ -769,7 +799,10 @@ mod tests {
     fn configs_refuse_bad_znodes() {
         let t = Duration::from_secs(10);
         assert!(LogConfig::new("h:1", "/log", t, None).is_ok());
-        assert_eq!(LogConfig::new("h:1", "/a/b/", t, None).unwrap().znode, "/a/b");
+        assert_eq!(
+            LogConfig::new("h:1", "/a/b/", t, None).unwrap().znode,
+            "/a/b"
+        );
         for bad in ["log", "/", "/a//b", "/a/../b"] {
             assert!(LogConfig::new("h:1", bad, t, None).is_err(), "{bad}");
         }

@@ -2,7 +2,6 @@
 //! replicated log's tests and benchmark. Each server has its own data directory and
 //! ports; all are killed on drop.
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -79,7 +78,10 @@ impl Ensemble {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("the ZooKeeper ensemble did not form in 120 s ({})", ensemble.dir.display());
+        panic!(
+            "the ZooKeeper ensemble did not form in 120 s ({})",
+            ensemble.dir.display()
+        );
     }
 
     /// `127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`
@@ -94,15 +96,7 @@ impl Ensemble {
 
 /// `stat` shows `Mode: leader|follower` once the server is part of a quorum.
 fn serving(port: u16) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    if s.write_all(b"stat").is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
+    let answer = super::zookeeper::stat(port);
     answer.contains("Mode: leader") || answer.contains("Mode: follower")
 }
 

@@ -4,11 +4,6 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-// core's ZooKeeper server support (jars from Maven Central), and a 3-node ensemble on it.
-#[path = "../../../core/tests/support/zookeeper.rs"]
-pub mod zookeeper;
-pub mod ensemble;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;

@@ -37,7 +37,7 @@ use crate::zk::MasterDetector;
 pub enum Callback {
     Connected,
     Disconnected,
-    Received(sched::Event),
+    Received(Box<sched::Event>),
 }
 
 /// The framework's side (the JNI layer: the Java `Scheduler`).
@@ -229,7 +229,7 @@ impl Actor {
             }),
             ..Default::default()
         };
-        if !self.deliver(Callback::Received(event)).await {
+        if !self.deliver(Callback::Received(Box::new(event))).await {
             return End::Closed;
         }
         // Calls go out in order on their own task, so that a slow call never delays events.
@@ -247,7 +247,7 @@ impl Actor {
             tokio::select! {
                 event = subscription.next_event() => match event {
                     Ok(event) => {
-                        if !self.deliver(Callback::Received(event)).await {
+                        if !self.deliver(Callback::Received(Box::new(event))).await {
                             break End::Closed;
                         }
                     }
