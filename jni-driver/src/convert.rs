@@ -63,6 +63,18 @@ impl Context {
         })
     }
 
+    /// First thing on a callback thread: attach it to the JVM as a daemon and give it the
+    /// driver's class loader.
+    pub fn callback_thread_started(&self) {
+        crate::executor::attach_as_daemon(&self.vm);
+        self.adopt_context_class_loader();
+    }
+
+    /// Last thing on a callback thread.
+    pub fn callback_thread_stopping(&self) {
+        crate::executor::detach(&self.vm);
+    }
+
     /// Gives the calling (callback) thread the driver's class loader as its context class
     /// loader. A thread attached from native code starts with none, and framework code
     /// running in callbacks looks resources up through it (Hadoop's `Counters` resource

@@ -11,6 +11,8 @@
 
 mod convert;
 mod executor;
+mod log;
+mod mesos;
 mod scheduler;
 
 use std::ffi::c_void;

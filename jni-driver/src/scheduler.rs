@@ -666,12 +666,11 @@ impl JavaScheduler {
 
 impl Scheduler for JavaScheduler {
     fn thread_started(&mut self) {
-        crate::executor::attach_as_daemon(&self.context.vm);
-        self.context.adopt_context_class_loader();
+        self.context.callback_thread_started();
     }
 
     fn thread_stopping(&mut self) {
-        crate::executor::detach(&self.context.vm);
+        self.context.callback_thread_stopping();
     }
 
     fn deliver(&mut self, event: Event) -> std::result::Result<(), String> {

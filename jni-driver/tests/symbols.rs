@@ -88,11 +88,24 @@ fn exported(library: &Path) -> BTreeSet<String> {
 }
 
 fn check_jar(jar: &Path) -> usize {
+    check_classes(jar, CLASSES)
+}
+
+/// The replicated log and the v1 scheduler library (issue 20 items 2 and 3).
+const LOG_AND_V1_CLASSES: &[&str] = &[
+    "org.apache.mesos.Log",
+    "org.apache.mesos.Log$Reader",
+    "org.apache.mesos.Log$Writer",
+    "org.apache.mesos.v1.scheduler.V1Mesos",
+    "org.apache.mesos.v1.scheduler.V0Mesos",
+];
+
+fn check_classes(jar: &Path, classes: &[&str]) -> usize {
     let (_, library) = artifacts();
     let symbols = exported(&library);
     assert!(symbols.contains("JNI_OnLoad"));
     let mut checked = 0;
-    for class in CLASSES {
+    for class in classes {
         let natives = natives(jar, class);
         assert!(
             !natives.is_empty(),
@@ -129,6 +142,13 @@ fn every_native_of_apaches_1_11_0_jar_is_exported() {
     let jar = maven_jar("org.apache.mesos:mesos:1.11.0");
     // 21 scheduler natives + 8 executor natives + _version.
     assert_eq!(check_jar(&jar), 30);
+}
+
+#[test]
+fn every_native_of_log_and_v1_mesos_in_apaches_1_11_0_jar_is_exported() {
+    let jar = maven_jar("org.apache.mesos:mesos:1.11.0");
+    // Log: 3 initialize + finalize; Reader: 6; Writer: 4; V1Mesos: 4; V0Mesos: 3.
+    assert_eq!(check_classes(&jar, LOG_AND_V1_CLASSES), 21);
 }
 
 #[test]

@@ -24,11 +24,15 @@
 //!                                 wraps it with the non-ZooKeeper forms of --master
 //! ```
 //!
+//! The replicated log behind `org.apache.mesos.Log` lives in [`log`] (its own znode, given
+//! by the Java side).
+//!
 //! A master whose ZooKeeper session expires exits (as Mesos's does): its znode is gone, so
 //! another master may lead already.
 
 mod detector;
 pub mod election;
+pub mod log;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

@@ -152,17 +152,22 @@ impl ZooKeeper {
 
     /// `stat` shows the server's mode only once it serves requests (`ruok` answers earlier).
     fn serving(&self) -> bool {
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-        if s.write_all(b"stat").is_err() {
-            return false;
-        }
-        let mut answer = String::new();
-        let _ = s.read_to_string(&mut answer);
-        answer.contains("Mode:")
+        stat(self.port).contains("Mode:")
     }
+}
+
+/// The answer of the server on `port` to the `stat` four-letter command ("" if none).
+pub fn stat(port: u16) -> String {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    if s.write_all(b"stat").is_err() {
+        return String::new();
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer
 }
 
 impl Drop for ZooKeeper {

@@ -19,6 +19,8 @@
 //! thread), so that TEARDOWN has gone out when it returns.
 
 pub mod executor;
+pub mod log;
+pub mod mesos;
 pub mod scheduler;
 
 use std::sync::{Condvar, Mutex, OnceLock};

@@ -1,0 +1,426 @@
+//! The natives of `org.apache.mesos.Log`, `Log$Reader` and `Log$Writer` (Apache's
+//! `src/java/jni/org_apache_mesos_Log.cpp`): thin calls into
+//! `remesos::client::driver::log`, whose module doc says how the log lives in ZooKeeper.
+//!
+//! `Log.__log` holds a `Box<Log>`; `Reader.__reader` a `Box<Reader>` and `Writer.__writer`
+//! a `Box<Writer>`, each holding its own reference to the log's session, so that the JVM
+//! may finalize a `Log` before its readers and writers. `Reader.__log`/`Writer.__log` copy
+//! the log's pointer as Apache's natives do; nothing here reads them. `finalize` frees once
+//! and zeroes the field: a finalized object used again throws `IllegalStateException`.
+//!
+//! Positions cross as `Log$Position(long)` (the value of Mesos's 8-byte big-endian
+//! identity, as Apache's `convert<Log::Position>` makes it), entries as `Log$Entry(Position,
+//! byte[])`; `read` returns a `java.util.ArrayList`. Timeouts are `unit.toMillis(timeout)`
+//! (Apache's truncate to whole seconds).
+
+use std::time::Duration;
+
+use jni::objects::{JByteArray, JObject};
+use jni::sys::{jint, jlong};
+use jni::{Env, EnvUnowned, JValue, jni_sig, jni_str};
+
+use remesos::client::driver::log::{CallError, Log, LogConfig, LogError, Reader, Writer};
+
+use crate::{Error, Result, convert, handle, native, throw};
+
+const WRITER_FAILED: &str = "org/apache/mesos/Log$WriterFailedException";
+const OPERATION_FAILED: &str = "org/apache/mesos/Log$OperationFailedException";
+
+fn duration(env: &mut Env, timeout: jlong, unit: &JObject) -> Result<Duration> {
+    if unit.is_null() {
+        return Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            "Not expecting a null TimeUnit",
+        ));
+    }
+    let millis = env
+        .call_method(
+            unit,
+            jni_str!("toMillis"),
+            jni_sig!("(J)J"),
+            &[JValue::Long(timeout)],
+        )?
+        .j()?;
+    Ok(Duration::from_millis(millis.max(0) as u64))
+}
+
+fn required_string(env: &mut Env, obj: &JObject, what: &str) -> Result<String> {
+    match convert::string(env, obj)? {
+        Some(s) => Ok(s),
+        None => Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            &format!("Not expecting a null {what}"),
+        )),
+    }
+}
+
+/// Turns a failed call into the exception Apache's natives throw: `TimeoutException`, or
+/// `failure` (WriterFailedException for writers, OperationFailedException for readers).
+fn fail(env: &mut Env, error: CallError, failure: &str) -> Error {
+    match error {
+        CallError::Timeout(_) => throw(
+            env,
+            "java/util/concurrent/TimeoutException",
+            &error.to_string(),
+        ),
+        CallError::Log(LogError::TooLarge { .. }) => throw(
+            env,
+            "java/lang/IllegalArgumentException",
+            &error.to_string(),
+        ),
+        CallError::Log(e) => throw(env, failure, &e.to_string()),
+    }
+}
+
+fn position<'l>(env: &mut Env<'l>, value: u64) -> Result<JObject<'l>> {
+    let class = env.find_class(jni_str!("org/apache/mesos/Log$Position"))?;
+    Ok(env.new_object(&class, jni_sig!("(J)V"), &[JValue::Long(value as i64)])?)
+}
+
+fn position_value(env: &mut Env, position: &JObject) -> Result<u64> {
+    if position.is_null() {
+        return Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            "Not expecting a null Position",
+        ));
+    }
+    let value = env
+        .get_field(position, jni_str!("value"), jni_sig!("J"))?
+        .j()?;
+    Ok(value as u64)
+}
+
+fn set_long(env: &mut Env, this: &JObject, field: &'static str, value: jlong) -> Result<()> {
+    env.set_field(
+        this,
+        jni::strings::JNIString::new(field),
+        jni_sig!("J"),
+        JValue::Long(value),
+    )?;
+    Ok(())
+}
+
+/// Frees the `Box<T>` behind `field` once.
+fn free<T>(env: &mut Env, this: &JObject, field: &'static str) -> Result<()> {
+    let value = env
+        .get_field(this, jni::strings::JNIString::new(field), jni_sig!("J"))?
+        .j()?;
+    set_long(env, this, field, 0)?;
+    if value != 0 {
+        // SAFETY: made by Box::into_raw in this class's `initialize`; the field is zeroed
+        // above, so this runs once.
+        drop(unsafe { Box::from_raw(value as usize as *mut T) });
+    }
+    Ok(())
+}
+
+fn initialize_log(
+    env: &mut Env,
+    this: &JObject,
+    servers: &JObject,
+    timeout: jlong,
+    unit: &JObject,
+    znode: &JObject,
+    auth: Option<(&JObject, &JByteArray)>,
+) -> Result<()> {
+    let servers = required_string(env, servers, "servers")?;
+    let znode = required_string(env, znode, "znode")?;
+    let session_timeout = duration(env, timeout, unit)?;
+    let auth = match auth {
+        Some((scheme, credentials)) => {
+            let scheme = required_string(env, scheme, "scheme")?;
+            let credentials = convert::bytes(env, credentials)?;
+            Some((scheme, credentials))
+        }
+        None => None,
+    };
+    let config = match LogConfig::new(&servers, &znode, session_timeout, auth) {
+        Ok(config) => config,
+        Err(e) => {
+            return Err(throw(
+                env,
+                "java/lang/IllegalArgumentException",
+                &e.to_string(),
+            ));
+        }
+    };
+    let log = Box::into_raw(Box::new(Log::new(config))) as usize as jlong;
+    set_long(env, this, "__log", log)
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_initialize__ILjava_lang_String_2Ljava_util_Set_2<
+    'l,
+>(
+    env: EnvUnowned<'l>,
+    _this: JObject<'l>,
+    _quorum: jint,
+    _path: JObject<'l>,
+    _pids: JObject<'l>,
+) {
+    native(env, |env| -> Result<()> {
+        Err(throw(
+            env,
+            "java/lang/UnsupportedOperationException",
+            "remesos keeps the replicated log in ZooKeeper: use the Log constructor that takes \
+             ZooKeeper servers and a znode",
+        ))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_initialize__ILjava_lang_String_2Ljava_lang_String_2JLjava_util_concurrent_TimeUnit_2Ljava_lang_String_2<
+    'l,
+>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+    _quorum: jint,
+    _path: JObject<'l>,
+    servers: JObject<'l>,
+    timeout: jlong,
+    unit: JObject<'l>,
+    znode: JObject<'l>,
+) {
+    native(env, |env| {
+        initialize_log(env, &this, &servers, timeout, &unit, &znode, None)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_initialize__ILjava_lang_String_2Ljava_lang_String_2JLjava_util_concurrent_TimeUnit_2Ljava_lang_String_2Ljava_lang_String_2_3B<
+    'l,
+>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+    _quorum: jint,
+    _path: JObject<'l>,
+    servers: JObject<'l>,
+    timeout: jlong,
+    unit: JObject<'l>,
+    znode: JObject<'l>,
+    scheme: JObject<'l>,
+    credentials: JByteArray<'l>,
+) {
+    native(env, |env| {
+        initialize_log(
+            env,
+            &this,
+            &servers,
+            timeout,
+            &unit,
+            &znode,
+            Some((&scheme, &credentials)),
+        )
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_finalize<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+) {
+    native(env, |env| free::<Log>(env, &this, "__log"))
+}
+
+/// `log.__log`, copied into `this.__log` as Apache's natives do.
+fn adopt_log<'a>(env: &mut Env, this: &JObject, log: &JObject) -> Result<&'a Log> {
+    if log.is_null() {
+        return Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            "Not expecting a null Log",
+        ));
+    }
+    let pointer = env.get_field(log, jni_str!("__log"), jni_sig!("J"))?.j()?;
+    let log: &Log = handle(env, log, "__log")?;
+    set_long(env, this, "__log", pointer)?;
+    Ok(log)
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_initialize<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+    log: JObject<'l>,
+) {
+    native(env, |env| {
+        let log = adopt_log(env, &this, &log)?;
+        let reader = Box::into_raw(Box::new(Reader::new(log))) as usize as jlong;
+        set_long(env, &this, "__reader", reader)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_finalize<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+) {
+    native(env, |env| free::<Reader>(env, &this, "__reader"))
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_read<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+    from: JObject<'l>,
+    to: JObject<'l>,
+    timeout: jlong,
+    unit: JObject<'l>,
+) -> JObject<'l> {
+    native(env, |env| {
+        let reader: &Reader = handle(env, &this, "__reader")?;
+        let from = position_value(env, &from)?;
+        let to = position_value(env, &to)?;
+        let timeout = duration(env, timeout, &unit)?;
+        let entries = reader
+            .read(from, to, timeout)
+            .map_err(|e| fail(env, e, OPERATION_FAILED))?;
+        let list_class = env.find_class(jni_str!("java/util/ArrayList"))?;
+        let list = env.new_object(&list_class, jni_sig!("()V"), &[])?;
+        for entry in entries {
+            // One local frame per entry: a long read must not pile up local references.
+            env.with_local_frame(4, |env| -> Result<()> {
+                let position = position(env, entry.position)?;
+                let data = env.byte_array_from_slice(&entry.data)?;
+                let class = env.find_class(jni_str!("org/apache/mesos/Log$Entry"))?;
+                let entry = env.new_object(
+                    &class,
+                    jni_sig!("(Lorg/apache/mesos/Log$Position;[B)V"),
+                    &[JValue::Object(&position), JValue::Object(&data)],
+                )?;
+                env.call_method(
+                    &list,
+                    jni_str!("add"),
+                    jni_sig!("(Ljava/lang/Object;)Z"),
+                    &[JValue::Object(&entry)],
+                )?;
+                Ok(())
+            })?;
+        }
+        Ok(list)
+    })
+}
+
+/// `beginning`/`ending` declare no exception in Java; a failure is a `RuntimeException`.
+fn reader_position<'l>(
+    env: &mut Env<'l>,
+    this: &JObject,
+    f: impl FnOnce(&Reader) -> std::result::Result<u64, CallError>,
+) -> Result<JObject<'l>> {
+    let reader: &Reader = handle(env, this, "__reader")?;
+    match f(reader) {
+        Ok(value) => position(env, value),
+        Err(e) => Err(throw(env, "java/lang/RuntimeException", &e.to_string())),
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_beginning<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+) -> JObject<'l> {
+    native(env, |env| reader_position(env, &this, Reader::beginning))
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_ending<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+) -> JObject<'l> {
+    native(env, |env| reader_position(env, &this, Reader::ending))
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_catchup<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+    timeout: jlong,
+    unit: JObject<'l>,
+) -> JObject<'l> {
+    native(env, |env| {
+        let reader: &Reader = handle(env, &this, "__reader")?;
+        let timeout = duration(env, timeout, &unit)?;
+        let ending = reader
+            .catchup(timeout)
+            .map_err(|e| fail(env, e, OPERATION_FAILED))?;
+        position(env, ending)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_initialize<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+    log: JObject<'l>,
+    timeout: jlong,
+    unit: JObject<'l>,
+    retries: jint,
+) {
+    native(env, |env| {
+        let log = adopt_log(env, &this, &log)?;
+        let timeout = duration(env, timeout, &unit)?;
+        let writer = Box::new(Writer::start(log, timeout, retries));
+        set_long(
+            env,
+            &this,
+            "__writer",
+            Box::into_raw(writer) as usize as jlong,
+        )
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_finalize<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+) {
+    native(env, |env| free::<Writer>(env, &this, "__writer"))
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_append<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+    data: JByteArray<'l>,
+    timeout: jlong,
+    unit: JObject<'l>,
+) -> JObject<'l> {
+    native(env, |env| {
+        let writer: &Writer = handle(env, &this, "__writer")?;
+        if data.is_null() {
+            return Err(throw(
+                env,
+                "java/lang/NullPointerException",
+                "Not expecting null data",
+            ));
+        }
+        let data = convert::bytes(env, &data)?;
+        let timeout = duration(env, timeout, &unit)?;
+        let at = writer
+            .append(&data, timeout)
+            .map_err(|e| fail(env, e, WRITER_FAILED))?;
+        position(env, at)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_truncate<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+    to: JObject<'l>,
+    timeout: jlong,
+    unit: JObject<'l>,
+) -> JObject<'l> {
+    native(env, |env| {
+        let writer: &Writer = handle(env, &this, "__writer")?;
+        let to = position_value(env, &to)?;
+        let timeout = duration(env, timeout, &unit)?;
+        let at = writer
+            .truncate(to, timeout)
+            .map_err(|e| fail(env, e, WRITER_FAILED))?;
+        position(env, at)
+    })
+}
