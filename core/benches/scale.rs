@@ -942,6 +942,11 @@ async fn run(cfg: Config) {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--sizes") {
+        use std::mem::size_of;
+        println!("MasterMessage {} AgentMessage {} sched::Event {} Task {} TaskStatus {} Resource {} ExecutorInfo {} TaskInfo {} sched::Call {}", size_of::<wire::MasterMessage>(), size_of::<wire::AgentMessage>(), size_of::<sched::Event>(), size_of::<v1::Task>(), size_of::<v1::TaskStatus>(), size_of::<v1::Resource>(), size_of::<v1::ExecutorInfo>(), size_of::<v1::TaskInfo>(), size_of::<sched::Call>());
+        return;
+    }
     let cfg = Config::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
