@@ -96,7 +96,10 @@ pub enum Command {
     AgentSession {
         first: wire::agent_message::Message,
         principal: Option<Principal>,
-        messages: mpsc::Sender<wire::MasterMessage>,
+        /// Boxed: a `MasterMessage` is ~7.5 KB inline (RunTask holds FrameworkInfo,
+        /// TaskInfo and ExecutorInfo by value), and the channel's blocks are 32 slots of
+        /// it; a box keeps a queued ping or acknowledgement at its own size.
+        messages: mpsc::Sender<Box<wire::MasterMessage>>,
         reply: Reply<Result<(ConnId, AgentId), AgentRefused>>,
     },
     AgentMessage {
@@ -213,7 +216,7 @@ enum Conn {
         close_when_drained: bool,
     },
     Agent {
-        messages: mpsc::Sender<wire::MasterMessage>,
+        messages: mpsc::Sender<Box<wire::MasterMessage>>,
     },
 }
 
@@ -643,7 +646,7 @@ impl Runtime {
                 let Some(Conn::Agent { messages }) = self.conns.get_mut(&conn) else {
                     return;
                 };
-                if messages.try_send(*message).is_err() {
+                if messages.try_send(message).is_err() {
                     tracing::warn!(conn, "dropping an agent session that is not being read");
                     self.conns.remove(&conn);
                 }

@@ -166,7 +166,8 @@ impl AgentService for Service {
                 .send(Command::AgentSessionClosed { conn, agent_id })
                 .await;
         });
-        let outbound = ReceiverStream::new(rx).map(Ok);
+        let outbound =
+            ReceiverStream::new(rx).map(|message: Box<wire::MasterMessage>| Ok(*message));
         Ok(Response::new(Box::pin(outbound)))
     }
 }

@@ -1,0 +1,970 @@
+//! C1M-style scale harness (issue 19 item 1): one real master, thousands of simulated
+//! agents, a few frameworks, launching until a million tasks run.
+//!
+//! `cargo bench -p remesos --bench scale -- [AGENTS] [FRAMEWORKS] [TASKS] [--delay_ms=D]
+//! [--per_offer=K] [--failover]` (defaults 5,000 agents, 10 frameworks, 1,000,000 tasks;
+//! a small run: `-- 500 10 50000`); `-- --sizes` prints the inline sizes of the messages
+//! the master queues and keeps.
+//!
+//! * The master is a separate `remesos master` process (HTTP + gRPC, `--registry=
+//!   replicated_log` in a temporary work dir), so that its own CPU (user + sys from
+//!   `/proc/<pid>/stat`) and RSS are measured apart from the simulation, which shares the
+//!   cores with it.
+//! * The agents live in this process, one gRPC session each on the real agent protocol
+//!   (`AgentService.Session`): they register, answer pings, and answer every RunTask with
+//!   TASK_STARTING then TASK_RUNNING after `--delay_ms` (default 10) and keep the task
+//!   running. After a broken session they reregister with the tasks they run, as a real
+//!   agent does after a master failover.
+//! * The frameworks use the real v1 scheduler API (protobuf over HTTP, the crate's
+//!   `Subscription`): each accepts its offers with as many `cpus:1;mem:1` tasks as fit (at
+//!   most `--per_offer` per offer if given) until its share of TASKS was launched, and
+//!   acknowledges every update. Calls are sent concurrently (16 in flight per framework).
+//!
+//! Reported: launch throughput (first ACCEPT -> last TASK_RUNNING seen by a framework) and
+//! ACCEPT -> TASK_RUNNING p50/p99; the master's CPU per launched task (the primary figure);
+//! master RSS and CPU at 10 % / 50 % / 100 % of TASKS; the allocator's round time at
+//! TASKS running (`/metrics/snapshot`); time, size and master peak RSS to serve
+//! `/master/state`, GET_STATE and GET_TASKS, with the latency of a `/health` probe and
+//! the allocation rounds run meanwhile; the idle cost per agent and per framework; with
+//! `--failover`, a master restart (kill -9, same registry) until every agent reregistered
+//! and every framework resubscribed.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benchmarks start processes and read the clock by design"
+)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+use remesos::client::scheduler::{Caller, Subscription};
+use remesos::client::{Format, HttpClient};
+use remesos::resources::Resources;
+use remesos_proto::internal as wire;
+use remesos_proto::v1;
+use remesos_proto::v1::scheduler as sched;
+use wire::agent_message::Message as FromAgent;
+use wire::master_message::Message as ToAgent;
+
+/// Calls one framework keeps in flight at once (accepts, declines, acknowledgements).
+const CALLS_IN_FLIGHT: usize = 16;
+
+struct Config {
+    agents: usize,
+    frameworks: usize,
+    tasks: usize,
+    delay: Duration,
+    per_offer: usize,
+    failover: bool,
+}
+
+impl Config {
+    fn parse() -> Config {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let positional: Vec<usize> = args
+            .iter()
+            .filter(|a| !a.starts_with("--"))
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        let flag = |name: &str| {
+            args.iter()
+                .find_map(|a| a.strip_prefix(&format!("--{name}=")).map(str::to_string))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        Config {
+            agents: positional.first().copied().unwrap_or(5_000),
+            frameworks: positional.get(1).copied().unwrap_or(10),
+            tasks: positional.get(2).copied().unwrap_or(1_000_000),
+            delay: Duration::from_millis(flag("delay_ms").unwrap_or(10)),
+            per_offer: flag("per_offer").unwrap_or(0) as usize,
+            failover: args.iter().any(|a| a == "--failover"),
+        }
+    }
+
+    /// Task slots per agent: an even share of TASKS plus one spare, so that offers keep
+    /// flowing (and allocation rounds keep running) once every task runs.
+    fn slots(&self) -> usize {
+        self.tasks.div_ceil(self.agents) + 1
+    }
+}
+
+/// What the simulation shares with the main task.
+#[derive(Default)]
+struct Shared {
+    registered: AtomicUsize,
+    reregistered: AtomicUsize,
+    subscribed: AtomicUsize,
+    running: AtomicUsize,
+    ended: AtomicUsize,
+    go: AtomicBool,
+    first_accept: Mutex<Option<Instant>>,
+    last_running: Mutex<Option<Instant>>,
+    /// ACCEPT sent -> TASK_RUNNING received, milliseconds.
+    latency_ms: Mutex<Vec<f32>>,
+    /// When framework 0 received offers (for gaps between allocation rounds).
+    offers_at: Mutex<Vec<Instant>>,
+}
+
+/// CPU seconds (user + sys) and memory of a process, from /proc.
+#[derive(Clone, Copy, Default)]
+struct ProcSample {
+    cpu_s: f64,
+    rss_mib: f64,
+    hwm_mib: f64,
+}
+
+fn sample(pid: u32) -> ProcSample {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis start at field 3 (state); utime and
+    // stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let cpu_s = (fields.get(11).unwrap_or(&0) + fields.get(12).unwrap_or(&0)) as f64 / ticks;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    ProcSample {
+        cpu_s,
+        rss_mib: kib("VmRSS:") / 1024.0,
+        hwm_mib: kib("VmHWM:") / 1024.0,
+    }
+}
+
+/// Resets the peak RSS (VmHWM) of our own child to its current RSS (proc(5) clear_refs).
+fn reset_peak(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+fn pct(sorted: &[f32], p: f64) -> f32 {
+    sorted
+        .get(((sorted.len().max(1) - 1) as f64 * p).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+struct MasterProcess {
+    child: std::process::Child,
+    args: Vec<String>,
+    log: std::path::PathBuf,
+}
+
+impl MasterProcess {
+    fn start(port: u16, dir: &std::path::Path) -> MasterProcess {
+        let args = vec![
+            "master".to_string(),
+            "--ip=127.0.0.1".into(),
+            "--hostname=127.0.0.1".into(),
+            format!("--port={port}"),
+            format!("--work_dir={}", dir.display()),
+            "--registry=replicated_log".into(),
+            "--agent_reregister_timeout=10mins".into(),
+            "--logging_level=WARNING".into(),
+        ];
+        let log = dir.join("master.log");
+        let child = Self::spawn(&args, &log);
+        MasterProcess { child, args, log }
+    }
+
+    fn spawn(args: &[String], log: &std::path::Path) -> std::process::Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start remesos master")
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// kill -9 and start again on the same port and registry.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(&self.args, &self.log);
+    }
+}
+
+impl Drop for MasterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Simulated agents
+
+/// A task a simulated agent runs: its framework and id (enough to reregister it).
+struct SimTask {
+    framework: String,
+    task_id: String,
+}
+
+struct SimAgent {
+    index: usize,
+    master: String,
+    info: v1::AgentInfo,
+    tasks: Vec<SimTask>,
+    frameworks: HashMap<String, v1::FrameworkInfo>,
+    task_resources: Vec<v1::Resource>,
+    delay: Duration,
+    updates: u64,
+}
+
+impl SimAgent {
+    fn hello(&self) -> FromAgent {
+        let version = Some(remesos::common::version::MESOS_VERSION.to_string());
+        let endpoint = Some(format!("127.0.0.1:{}", 1 + self.index % 60_000));
+        if self.info.id.is_none() {
+            return FromAgent::Register(wire::Register {
+                agent_info: self.info.clone(),
+                version,
+                endpoint,
+                ..Default::default()
+            });
+        }
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| v1::Task {
+                name: t.task_id.clone(),
+                task_id: v1::TaskId {
+                    value: t.task_id.clone(),
+                },
+                framework_id: v1::FrameworkId {
+                    value: t.framework.clone(),
+                },
+                agent_id: self.info.id.clone().unwrap_or_default(),
+                state: v1::TaskState::TaskRunning as i32,
+                resources: self.task_resources.clone(),
+                ..Default::default()
+            })
+            .collect();
+        FromAgent::Reregister(wire::Reregister {
+            agent_info: self.info.clone(),
+            version,
+            endpoint,
+            tasks,
+            frameworks: self.frameworks.values().cloned().collect(),
+            ..Default::default()
+        })
+    }
+
+    fn status(&mut self, framework: &str, task_id: &str, state: v1::TaskState) -> FromAgent {
+        self.updates += 1;
+        let mut uuid = [0u8; 16];
+        uuid[..8].copy_from_slice(&(self.index as u64).to_be_bytes());
+        uuid[8..].copy_from_slice(&self.updates.to_be_bytes());
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        FromAgent::StatusUpdate(wire::StatusUpdate {
+            framework_id: v1::FrameworkId {
+                value: framework.to_string(),
+            },
+            status: v1::TaskStatus {
+                task_id: v1::TaskId {
+                    value: task_id.to_string(),
+                },
+                state: state as i32,
+                source: Some(v1::task_status::Source::Executor as i32),
+                agent_id: self.info.id.clone(),
+                timestamp: Some(timestamp),
+                uuid: Some(uuid.to_vec()),
+                ..Default::default()
+            },
+            latest_state: Some(state as i32),
+        })
+    }
+
+    /// Sessions with the master, forever: reconnects after a broken one.
+    async fn run(mut self, shared: Arc<Shared>) {
+        loop {
+            self.session(&shared).await;
+            let jitter = (self.index % 100) as u64 * 5;
+            tokio::time::sleep(Duration::from_millis(100 + jitter)).await;
+        }
+    }
+
+    async fn session(&mut self, shared: &Shared) {
+        let Ok(mut client) = wire::agent_service_client::AgentServiceClient::connect(format!(
+            "http://{}",
+            self.master
+        ))
+        .await
+        else {
+            return;
+        };
+        // The session's first message (Register or Reregister) is queued before it opens.
+        let (tx, rx) = mpsc::channel::<wire::AgentMessage>(1024);
+        let first = Some(self.hello());
+        if tx.try_send(wire::AgentMessage { message: first }).is_err() {
+            return;
+        }
+        let mut inbound = match client.session(ReceiverStream::new(rx)).await {
+            Ok(response) => response.into_inner(),
+            Err(_) => return,
+        };
+        while let Some(Ok(message)) = inbound.next().await {
+            match message.message {
+                Some(ToAgent::Registered(r)) => {
+                    self.info.id = Some(r.agent_id);
+                    shared.registered.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(ToAgent::Reregistered(_)) => {
+                    shared.reregistered.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(ToAgent::Ping(_)) => {
+                    let _ = tx.try_send(wire::AgentMessage {
+                        message: Some(FromAgent::Pong(wire::Pong {})),
+                    });
+                }
+                Some(ToAgent::RunTask(run)) => {
+                    let framework = run.framework.id.clone().unwrap_or_default().value;
+                    let task_id = run.task.task_id.value;
+                    self.frameworks
+                        .entry(framework.clone())
+                        .or_insert(run.framework);
+                    let updates = [
+                        self.status(&framework, &task_id, v1::TaskState::TaskStarting),
+                        self.status(&framework, &task_id, v1::TaskState::TaskRunning),
+                    ];
+                    self.tasks.push(SimTask { framework, task_id });
+                    let tx = tx.clone();
+                    let delay = self.delay;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        for update in updates {
+                            let _ = tx
+                                .send(wire::AgentMessage {
+                                    message: Some(update),
+                                })
+                                .await;
+                        }
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Frameworks
+
+struct SimFramework {
+    index: usize,
+    master: String,
+    quota: usize,
+    per_offer: usize,
+    launched: usize,
+    accepted_at: Vec<Option<Instant>>,
+    id: Option<v1::FrameworkId>,
+    task_resources: Vec<v1::Resource>,
+    calls: Arc<Semaphore>,
+}
+
+impl SimFramework {
+    fn info(&self) -> v1::FrameworkInfo {
+        v1::FrameworkInfo {
+            user: "bench".into(),
+            name: format!("scale-{}", self.index),
+            id: self.id.clone(),
+            checkpoint: Some(true),
+            failover_timeout: Some(3600.0),
+            ..Default::default()
+        }
+    }
+
+    /// Sends `call` without holding up the event loop (at most CALLS_IN_FLIGHT at once).
+    async fn send(&self, caller: &Caller, call: sched::Call) {
+        let permit = self.calls.clone().acquire_owned().await.expect("open");
+        let caller = caller.clone();
+        tokio::spawn(async move {
+            let _ = caller.call(call).await;
+            drop(permit);
+        });
+    }
+
+    async fn run(mut self, shared: Arc<Shared>) {
+        loop {
+            let subscribe = sched::call::Subscribe {
+                framework_info: self.info(),
+                ..Default::default()
+            };
+            let Ok(mut sub) =
+                Subscription::subscribe(&self.master, subscribe, Format::Protobuf).await
+            else {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            };
+            self.id = Some(sub.framework_id.clone());
+            shared.subscribed.fetch_add(1, Ordering::Relaxed);
+            let caller = sub.caller();
+            let mut revived = shared.go.load(Ordering::Relaxed);
+            while let Ok(event) = sub.next_event().await {
+                let go = shared.go.load(Ordering::Relaxed);
+                if go && !revived {
+                    revived = true;
+                    let revive = sched::Call {
+                        r#type: Some(sched::call::Type::Revive as i32),
+                        ..Default::default()
+                    };
+                    self.send(&caller, revive).await;
+                }
+                if let Some(offers) = event.offers {
+                    self.offers(&caller, offers.offers, go, &shared).await;
+                }
+                if let Some(update) = event.update {
+                    self.update(&caller, update.status, &shared).await;
+                }
+            }
+        }
+    }
+
+    async fn offers(&mut self, caller: &Caller, offers: Vec<v1::Offer>, go: bool, shared: &Shared) {
+        if self.index == 0 && self.launched >= self.quota {
+            shared.offers_at.lock().unwrap().push(Instant::now());
+        }
+        let mut declined = Vec::new();
+        for offer in offers {
+            let available = Resources::from_protos(offer.resources.clone()).unwrap_or_default();
+            let mut fit =
+                (available.cpus().min(available.mem()) as usize).min(self.quota - self.launched);
+            if self.per_offer > 0 {
+                fit = fit.min(self.per_offer);
+            }
+            if !go || fit == 0 {
+                declined.push(offer.id);
+                continue;
+            }
+            let now = Instant::now();
+            let tasks = (self.launched..self.launched + fit)
+                .map(|n| {
+                    self.accepted_at[n] = Some(now);
+                    let id = format!("f{}-{n}", self.index);
+                    v1::TaskInfo {
+                        name: id.clone(),
+                        task_id: v1::TaskId { value: id },
+                        agent_id: offer.agent_id.clone(),
+                        resources: self.task_resources.clone(),
+                        command: Some(v1::CommandInfo {
+                            value: Some("sleep 1000000".into()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            self.launched += fit;
+            shared.first_accept.lock().unwrap().get_or_insert(now);
+            let call = remesos::common::protocol::launch_call(
+                &offer,
+                tasks,
+                Some(v1::Filters {
+                    refuse_seconds: Some(0.0),
+                }),
+            );
+            self.send(caller, call).await;
+        }
+        if !declined.is_empty() {
+            // Before the start: out of the way for good (REVIVE clears it); after: one
+            // second, so the spare slots come back and allocation rounds keep running.
+            let refuse = if go { 1.0 } else { 3600.0 };
+            let decline = sched::Call {
+                r#type: Some(sched::call::Type::Decline as i32),
+                decline: Some(sched::call::Decline {
+                    offer_ids: declined,
+                    filters: Some(v1::Filters {
+                        refuse_seconds: Some(refuse),
+                    }),
+                }),
+                ..Default::default()
+            };
+            self.send(caller, decline).await;
+        }
+    }
+
+    async fn update(&mut self, caller: &Caller, status: v1::TaskStatus, shared: &Shared) {
+        let state = v1::TaskState::try_from(status.state).unwrap_or(v1::TaskState::TaskLost);
+        if state == v1::TaskState::TaskRunning {
+            let n = status
+                .task_id
+                .value
+                .rsplit_once('-')
+                .and_then(|(_, n)| n.parse::<usize>().ok());
+            if let Some(at) = n.and_then(|n| self.accepted_at.get_mut(n)?.take()) {
+                let now = Instant::now();
+                shared
+                    .latency_ms
+                    .lock()
+                    .unwrap()
+                    .push((now - at).as_secs_f32() * 1000.0);
+                shared.running.fetch_add(1, Ordering::Relaxed);
+                *shared.last_running.lock().unwrap() = Some(now);
+            }
+        } else if remesos::common::protocol::is_terminal(state)
+            && shared.ended.fetch_add(1, Ordering::Relaxed) < 5
+        {
+            eprintln!(
+                "  task {} ended {state:?}: {:?}",
+                status.task_id.value, status.message
+            );
+        }
+        if let Some(ack) = remesos::client::scheduler::acknowledge_call(&status) {
+            self.send(caller, ack).await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Measurements
+
+async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+async fn snapshot(http: &HttpClient, master: &str) -> serde_json::Value {
+    match http.get(&format!("http://{master}/metrics/snapshot")).await {
+        Ok((200, body)) => serde_json::from_slice(&body).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// One state dump: wall time, bytes, and the master's peak RSS growth while serving it; a
+/// `/health` probe every 10 ms beside it gives the worst latency of a small request, and
+/// framework 0's offers the longest gap between allocation rounds.
+struct Dump {
+    name: &'static str,
+    seconds: f64,
+    bytes: usize,
+    peak_growth_mib: f64,
+    probe_max_ms: f64,
+    allocation_runs: f64,
+    offer_gap_s: f64,
+}
+
+async fn dump(
+    http: &HttpClient,
+    master: &str,
+    pid: u32,
+    shared: &Shared,
+    name: &'static str,
+) -> Dump {
+    let before = snapshot(http, master).await;
+    reset_peak(pid);
+    let base = sample(pid).rss_mib;
+    let stop = Arc::new(AtomicBool::new(false));
+    let probe = {
+        let http = http.clone();
+        let stop = stop.clone();
+        let url = format!("http://{master}/health");
+        tokio::spawn(async move {
+            let mut worst = Duration::ZERO;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let _ = http.get(&url).await;
+                worst = worst.max(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            worst
+        })
+    };
+    let started = Instant::now();
+    let bytes = match name {
+        "/master/state" => http
+            .get(&format!("http://{master}/master/state"))
+            .await
+            .map(|(_, b)| b.len())
+            .unwrap_or(0),
+        _ => {
+            let kind = if name == "GET_STATE" {
+                v1::master::call::Type::GetState
+            } else {
+                v1::master::call::Type::GetTasks
+            };
+            let call = v1::master::Call {
+                r#type: Some(kind as i32),
+                ..Default::default()
+            };
+            match http
+                .post(
+                    &format!("http://{master}/api/v1"),
+                    "application/x-protobuf",
+                    "application/x-protobuf",
+                    &[],
+                    call.encode_to_vec(),
+                )
+                .await
+            {
+                Ok(response) => remesos::client::collect(response)
+                    .await
+                    .map(|b| b.len())
+                    .unwrap_or(0),
+                Err(_) => 0,
+            }
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let finished = Instant::now();
+    stop.store(true, Ordering::Relaxed);
+    let probe_max = probe.await.unwrap_or_default();
+    let after = snapshot(http, master).await;
+    let runs = |m: &serde_json::Value| m["allocator/mesos/allocation_runs"].as_f64().unwrap_or(0.0);
+    let offer_gap_s = {
+        let at = shared.offers_at.lock().unwrap();
+        let mut during: Vec<Instant> = at
+            .iter()
+            .copied()
+            .filter(|t| *t >= started && *t <= finished)
+            .collect();
+        during.insert(0, started);
+        during.push(finished);
+        during
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .fold(0.0, f64::max)
+    };
+    Dump {
+        name,
+        seconds,
+        bytes,
+        peak_growth_mib: sample(pid).hwm_mib - base,
+        probe_max_ms: probe_max.as_secs_f64() * 1000.0,
+        allocation_runs: runs(&after) - runs(&before),
+        offer_gap_s,
+    }
+}
+
+fn print_allocator(m: &serde_json::Value) {
+    if let Some(map) = m.as_object() {
+        for (k, v) in map {
+            if k.starts_with("allocator/mesos/allocation_run") {
+                println!("  {k} = {v}");
+            }
+        }
+    }
+}
+
+async fn run(cfg: Config) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let dir = std::env::temp_dir().join(format!("remesos-scale-bench-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut master_process = MasterProcess::start(port, &dir);
+    let master = format!("127.0.0.1:{port}");
+    let http = HttpClient::default();
+    let started = Instant::now();
+    while !matches!(
+        http.get(&format!("http://{master}/health")).await,
+        Ok((200, _))
+    ) {
+        assert!(started.elapsed() < Duration::from_secs(30), "no master");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let shared = Arc::new(Shared::default());
+    let pid = master_process.pid();
+    let bare = sample(pid);
+    println!(
+        "scale: {} agents x {} slots, {} frameworks, {} tasks, status delay {:?}, per offer {}",
+        cfg.agents,
+        cfg.slots(),
+        cfg.frameworks,
+        cfg.tasks,
+        cfg.delay,
+        if cfg.per_offer == 0 {
+            "all that fit".to_string()
+        } else {
+            cfg.per_offer.to_string()
+        }
+    );
+    let mut task_resources = Resources::parse("cpus:1;mem:1", "*").unwrap();
+    task_resources.allocate("*");
+    let task_resources = task_resources.into_protos();
+    let slots = cfg.slots();
+    for index in 0..cfg.agents {
+        let agent = SimAgent {
+            index,
+            master: master.clone(),
+            info: v1::AgentInfo {
+                hostname: format!("sim-{index}"),
+                resources: Resources::parse(&format!("cpus:{slots};mem:{slots}"), "*")
+                    .unwrap()
+                    .into_protos(),
+                ..Default::default()
+            },
+            tasks: Vec::new(),
+            frameworks: HashMap::new(),
+            task_resources: task_resources.clone(),
+            delay: cfg.delay,
+            updates: 0,
+        };
+        tokio::spawn(agent.run(shared.clone()));
+    }
+    let took = wait_until("agents to register", Duration::from_secs(600), || {
+        shared.registered.load(Ordering::Relaxed) >= cfg.agents
+    })
+    .await;
+    println!(
+        "  {} agents registered in {:.1} s",
+        cfg.agents,
+        took.as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let with_agents = sample(pid);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let agents_idle = sample(pid);
+    let quota = cfg.tasks / cfg.frameworks;
+    let remainder = cfg.tasks % cfg.frameworks;
+    for index in 0..cfg.frameworks {
+        let quota = quota + usize::from(index < remainder);
+        let framework = SimFramework {
+            index,
+            master: master.clone(),
+            quota,
+            per_offer: cfg.per_offer,
+            launched: 0,
+            accepted_at: vec![None; quota],
+            id: None,
+            task_resources: task_resources.clone(),
+            calls: Arc::new(Semaphore::new(CALLS_IN_FLIGHT)),
+        };
+        tokio::spawn(framework.run(shared.clone()));
+    }
+    wait_until("frameworks to subscribe", Duration::from_secs(120), || {
+        shared.subscribed.load(Ordering::Relaxed) >= cfg.frameworks
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let with_frameworks = sample(pid);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let all_idle = sample(pid);
+    println!(
+        "  idle master: bare {:.1} MiB; +{} agents {:.1} MiB ({:.1} KiB/agent), CPU {:.1} ms/s ({:.2} µs/s per agent); +{} frameworks {:.1} MiB, CPU {:.1} ms/s",
+        bare.rss_mib,
+        cfg.agents,
+        with_agents.rss_mib,
+        (with_agents.rss_mib - bare.rss_mib) * 1024.0 / cfg.agents as f64,
+        (agents_idle.cpu_s - with_agents.cpu_s) * 100.0,
+        (agents_idle.cpu_s - with_agents.cpu_s) * 1e5 / cfg.agents as f64,
+        cfg.frameworks,
+        with_frameworks.rss_mib,
+        (all_idle.cpu_s - with_frameworks.cpu_s) * 100.0,
+    );
+
+    // Launch.
+    let harness_before = sample(std::process::id());
+    let launch_start = sample(pid);
+    let wall_start = Instant::now();
+    shared.go.store(true, Ordering::Relaxed);
+    let milestones = [cfg.tasks / 10, cfg.tasks / 2, cfg.tasks];
+    let mut reached = Vec::new();
+    for milestone in milestones {
+        let mut last = (Instant::now(), 0usize);
+        loop {
+            let running = shared.running.load(Ordering::Relaxed);
+            if running >= milestone {
+                break;
+            }
+            if last.0.elapsed() > Duration::from_secs(120) {
+                assert!(running > last.1, "no progress at {running} running tasks");
+                last = (Instant::now(), running);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let s = sample(pid);
+        println!(
+            "  {milestone} running at +{:.1} s: master RSS {:.1} MiB, CPU {:.1} s",
+            wall_start.elapsed().as_secs_f64(),
+            s.rss_mib,
+            s.cpu_s - launch_start.cpu_s
+        );
+        reached.push((milestone, wall_start.elapsed(), s));
+    }
+    let launch_end = sample(pid);
+    let harness_after = sample(std::process::id());
+    let first = shared.first_accept.lock().unwrap().expect("an accept");
+    let last = shared.last_running.lock().unwrap().expect("a RUNNING");
+    let window = (last - first).as_secs_f64();
+    let mut latency = std::mem::take(&mut *shared.latency_ms.lock().unwrap());
+    latency.sort_by(f32::total_cmp);
+    let master_cpu = launch_end.cpu_s - launch_start.cpu_s;
+    // The agents' idle cost (pings) over the same time, to show what launching added (the
+    // frameworks' idle window still holds their first offers' declines, so it is not used).
+    let idle_rate = (agents_idle.cpu_s - with_agents.cpu_s) / 10.0;
+
+    // Steady state: rounds over the spare slots with every task running.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let steady_before = sample(pid);
+    let metrics_before = snapshot(&http, &master).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let metrics_after = snapshot(&http, &master).await;
+    let steady_after = sample(pid);
+    let runs = |m: &serde_json::Value| m["allocator/mesos/allocation_runs"].as_f64().unwrap_or(0.0);
+
+    let mut dumps = Vec::new();
+    for name in ["/master/state", "GET_STATE", "GET_TASKS"] {
+        dumps.push(dump(&http, &master, pid, &shared, name).await);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
+    println!();
+    println!("| figure | value |");
+    println!("|---|---:|");
+    println!(
+        "| tasks running | {} |",
+        shared.running.load(Ordering::Relaxed)
+    );
+    println!(
+        "| launch throughput, first ACCEPT -> last TASK_RUNNING | {:.0} tasks/s ({:.1} s) |",
+        cfg.tasks as f64 / window,
+        window
+    );
+    println!(
+        "| ACCEPT -> TASK_RUNNING p50 / p99 | {:.0} / {:.0} ms |",
+        pct(&latency, 0.5),
+        pct(&latency, 0.99)
+    );
+    println!(
+        "| **master CPU per launched task** (user+sys, launch window) | **{:.1} µs** |",
+        master_cpu * 1e6 / cfg.tasks as f64
+    );
+    println!(
+        "| ... of which the agents' idle cost (pings) over the window | {:.1} µs |",
+        idle_rate * window * 1e6 / cfg.tasks as f64
+    );
+    println!(
+        "| harness CPU (agents + frameworks) per task | {:.1} µs |",
+        (harness_after.cpu_s - harness_before.cpu_s) * 1e6 / cfg.tasks as f64
+    );
+    for (milestone, at, s) in &reached {
+        println!(
+            "| master at {milestone} running (+{:.1} s) | RSS {:.0} MiB, CPU {:.1} s since launch start |",
+            at.as_secs_f64(),
+            s.rss_mib,
+            s.cpu_s - launch_start.cpu_s
+        );
+    }
+    println!(
+        "| steady state, {} running: master CPU | {:.1} ms/s ({:.0} allocation rounds in 10 s) |",
+        cfg.tasks,
+        (steady_after.cpu_s - steady_before.cpu_s) * 100.0,
+        runs(&metrics_after) - runs(&metrics_before)
+    );
+    for d in &dumps {
+        println!(
+            "| {} at {} tasks | {:.2} s, {:.1} MiB, master peak RSS +{:.0} MiB; /health worst {:.0} ms; {} allocation rounds meanwhile, longest offer gap {:.2} s |",
+            d.name,
+            cfg.tasks,
+            d.seconds,
+            d.bytes as f64 / 1048576.0,
+            d.peak_growth_mib,
+            d.probe_max_ms,
+            d.allocation_runs,
+            d.offer_gap_s
+        );
+    }
+    println!("allocator at {} running (/metrics/snapshot):", cfg.tasks);
+    print_allocator(&metrics_after);
+
+    if cfg.failover {
+        let before = shared.reregistered.load(Ordering::Relaxed);
+        let subscribed = shared.subscribed.load(Ordering::Relaxed);
+        let killed = Instant::now();
+        master_process.restart();
+        let mut agents_back = None;
+        let mut frameworks_back = None;
+        while agents_back.is_none() || frameworks_back.is_none() {
+            assert!(killed.elapsed() < Duration::from_secs(900), "no recovery");
+            if shared.reregistered.load(Ordering::Relaxed) >= before + cfg.agents {
+                agents_back.get_or_insert(killed.elapsed());
+            }
+            if shared.subscribed.load(Ordering::Relaxed) >= subscribed + cfg.frameworks {
+                frameworks_back.get_or_insert(killed.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (agents_back, frameworks_back) = (agents_back.unwrap(), frameworks_back.unwrap());
+        let s = sample(master_process.pid());
+        println!(
+            "| master restart (kill -9, same registry) with {} tasks | agents reregistered +{:.2} s, frameworks resubscribed +{:.2} s; master RSS {:.0} MiB, CPU {:.1} s |",
+            cfg.tasks,
+            agents_back.as_secs_f64(),
+            frameworks_back.as_secs_f64(),
+            s.rss_mib,
+            s.cpu_s
+        );
+    }
+    println!(
+        "RESULT {}",
+        serde_json::json!({
+            "agents": cfg.agents,
+            "frameworks": cfg.frameworks,
+            "tasks": cfg.tasks,
+            "tasks_per_s": cfg.tasks as f64 / window,
+            "p50_ms": pct(&latency, 0.5),
+            "p99_ms": pct(&latency, 0.99),
+            "master_cpu_us_per_task": master_cpu * 1e6 / cfg.tasks as f64,
+            "master_rss_mib": launch_end.rss_mib,
+        })
+    );
+    drop(master_process);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--sizes") {
+        // The inline sizes of the messages the master queues and keeps (bytes).
+        use std::mem::size_of;
+        println!(
+            "MasterMessage {} AgentMessage {} scheduler Event {} Task {} TaskStatus {} Resource {} ExecutorInfo {} TaskInfo {}",
+            size_of::<wire::MasterMessage>(),
+            size_of::<wire::AgentMessage>(),
+            size_of::<sched::Event>(),
+            size_of::<v1::Task>(),
+            size_of::<v1::TaskStatus>(),
+            size_of::<v1::Resource>(),
+            size_of::<v1::ExecutorInfo>(),
+            size_of::<v1::TaskInfo>()
+        );
+        return;
+    }
+    let cfg = Config::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(cfg));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}
