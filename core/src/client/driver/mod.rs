@@ -20,6 +20,7 @@
 
 pub mod executor;
 pub mod scheduler;
+pub mod state;
 
 use std::sync::{Condvar, Mutex, OnceLock};
 
