@@ -149,11 +149,7 @@ impl Operation for Names {
     }
     /// A `java.util.Iterator<String>` over a fresh `ArrayList`.
     fn to_java<'l>(env: &mut Env<'l>, names: Vec<String>) -> Result<JObject<'l>> {
-        let list = env.new_object(
-            jni_str!("java/util/ArrayList"),
-            jni_sig!("()V"),
-            &[],
-        )?;
+        let list = env.new_object(jni_str!("java/util/ArrayList"), jni_sig!("()V"), &[])?;
         for name in names {
             let name = env.new_string(name.as_str())?;
             env.call_method(
@@ -184,7 +180,12 @@ fn new_variable<'l>(env: &mut Env<'l>, variable: Variable) -> Result<JObject<'l>
         &[],
     )?;
     let id = VARIABLES.insert(Arc::new(variable));
-    if let Err(e) = env.set_field(&object, jni_str!("__variable"), jni_sig!("J"), JValue::Long(id)) {
+    if let Err(e) = env.set_field(
+        &object,
+        jni_str!("__variable"),
+        jni_sig!("J"),
+        JValue::Long(id),
+    ) {
         VARIABLES.remove(id);
         return Err(e.into());
     }
@@ -192,11 +193,18 @@ fn new_variable<'l>(env: &mut Env<'l>, variable: Variable) -> Result<JObject<'l>
 }
 
 fn long_field(env: &mut Env, this: &JObject, name: &'static str) -> Result<jlong> {
-    Ok(env.get_field(this, JNIString::new(name), jni_sig!("J"))?.j()?)
+    Ok(env
+        .get_field(this, JNIString::new(name), jni_sig!("J"))?
+        .j()?)
 }
 
 fn set_long_field(env: &mut Env, this: &JObject, name: &'static str, value: jlong) -> Result<()> {
-    env.set_field(this, JNIString::new(name), jni_sig!("J"), JValue::Long(value))?;
+    env.set_field(
+        this,
+        JNIString::new(name),
+        jni_sig!("J"),
+        JValue::Long(value),
+    )?;
     Ok(())
 }
 
@@ -239,7 +247,11 @@ pub(crate) fn finalize_state(env: &mut Env, this: &JObject) -> Result<()> {
 pub(crate) fn fetch(env: &mut Env, this: &JObject, name: &JObject) -> Result<jlong> {
     let state = state_of(env, this)?;
     let Some(name) = crate::convert::string(env, name)? else {
-        return Err(throw(env, "java/lang/NullPointerException", "the name is null"));
+        return Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            "the name is null",
+        ));
     };
     let pending = Pending::spawn(async move { state.fetch(&name).await });
     Ok(Fetch::table().insert(pending))
@@ -303,10 +315,19 @@ pub(crate) fn get_timeout<'l, O: Operation>(
 ) -> Result<JObject<'l>> {
     let pending = O::table().get(env, id, O::WHAT)?;
     if unit.is_null() {
-        return Err(throw(env, "java/lang/NullPointerException", "the unit is null"));
+        return Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            "the unit is null",
+        ));
     }
     let nanos = env
-        .call_method(unit, jni_str!("toNanos"), jni_sig!("(J)J"), &[JValue::Long(timeout)])?
+        .call_method(
+            unit,
+            jni_str!("toNanos"),
+            jni_sig!("(J)J"),
+            &[JValue::Long(timeout)],
+        )?
         .j()?;
     match pending.wait_timeout(Duration::from_nanos(nanos.max(0) as u64)) {
         Some(outcome) => answer::<O>(env, outcome),
@@ -355,10 +376,18 @@ pub(crate) fn value<'l>(env: &mut Env<'l>, this: &JObject) -> Result<JByteArray<
 }
 
 /// `Variable.mutate(byte[])`: a new Variable with the value and this one's version.
-pub(crate) fn mutate<'l>(env: &mut Env<'l>, this: &JObject, value: &JByteArray) -> Result<JObject<'l>> {
+pub(crate) fn mutate<'l>(
+    env: &mut Env<'l>,
+    this: &JObject,
+    value: &JByteArray,
+) -> Result<JObject<'l>> {
     let variable = variable_of(env, this)?;
     if value.is_null() {
-        return Err(throw(env, "java/lang/NullPointerException", "the value is null"));
+        return Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            "the value is null",
+        ));
     }
     let value = env.convert_byte_array(value)?;
     new_variable(env, variable.mutate(value))
@@ -390,15 +419,28 @@ pub(crate) fn initialize_zookeeper(
         ));
     };
     if unit.is_null() {
-        return Err(throw(env, "java/lang/NullPointerException", "the unit is null"));
+        return Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            "the unit is null",
+        ));
     }
     let nanos = env
-        .call_method(unit, jni_str!("toNanos"), jni_sig!("(J)J"), &[JValue::Long(timeout)])?
+        .call_method(
+            unit,
+            jni_str!("toNanos"),
+            jni_sig!("(J)J"),
+            &[JValue::Long(timeout)],
+        )?
         .j()?;
     let auth = match auth {
         Some((scheme, credentials)) => {
             let Some(scheme) = crate::convert::string(env, scheme)? else {
-                return Err(throw(env, "java/lang/NullPointerException", "the scheme is null"));
+                return Err(throw(
+                    env,
+                    "java/lang/NullPointerException",
+                    "the scheme is null",
+                ));
             };
             Some((scheme, crate::convert::bytes(env, credentials)?))
         }
@@ -416,7 +458,11 @@ pub(crate) fn initialize_zookeeper(
 /// `LevelDBState.initialize(path)`.
 pub(crate) fn initialize_local(env: &mut Env, this: &JObject, path: &JObject) -> Result<()> {
     let Some(path) = crate::convert::string(env, path)? else {
-        return Err(throw(env, "java/lang/NullPointerException", "the path is null"));
+        return Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            "the path is null",
+        ));
     };
     let storage = LocalStorage::open(std::path::Path::new(&path));
     install(env, this, Arc::new(storage))

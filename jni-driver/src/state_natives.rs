@@ -20,22 +20,38 @@ macro_rules! operation_natives {
         $f_get_timeout:ident, $f_finalize:ident
     ) => {
         #[unsafe(no_mangle)]
-        pub extern "system" fn $cancel<'l>(env: EnvUnowned<'l>, _this: JObject<'l>, id: jlong) -> jboolean {
+        pub extern "system" fn $cancel<'l>(
+            env: EnvUnowned<'l>,
+            _this: JObject<'l>,
+            id: jlong,
+        ) -> jboolean {
             native(env, |env| state::cancel::<$op>(env, id))
         }
 
         #[unsafe(no_mangle)]
-        pub extern "system" fn $is_cancelled<'l>(env: EnvUnowned<'l>, _this: JObject<'l>, id: jlong) -> jboolean {
+        pub extern "system" fn $is_cancelled<'l>(
+            env: EnvUnowned<'l>,
+            _this: JObject<'l>,
+            id: jlong,
+        ) -> jboolean {
             native(env, |env| state::is_cancelled::<$op>(env, id))
         }
 
         #[unsafe(no_mangle)]
-        pub extern "system" fn $is_done<'l>(env: EnvUnowned<'l>, _this: JObject<'l>, id: jlong) -> jboolean {
+        pub extern "system" fn $is_done<'l>(
+            env: EnvUnowned<'l>,
+            _this: JObject<'l>,
+            id: jlong,
+        ) -> jboolean {
             native(env, |env| state::is_done::<$op>(env, id))
         }
 
         #[unsafe(no_mangle)]
-        pub extern "system" fn $get<'l>(env: EnvUnowned<'l>, _this: JObject<'l>, id: jlong) -> JObject<'l> {
+        pub extern "system" fn $get<'l>(
+            env: EnvUnowned<'l>,
+            _this: JObject<'l>,
+            id: jlong,
+        ) -> JObject<'l> {
             native(env, |env| state::get::<$op>(env, id))
         }
 
@@ -47,7 +63,9 @@ macro_rules! operation_natives {
             timeout: jlong,
             unit: JObject<'l>,
         ) -> JObject<'l> {
-            native(env, |env| state::get_timeout::<$op>(env, id, timeout, &unit))
+            native(env, |env| {
+                state::get_timeout::<$op>(env, id, timeout, &unit)
+            })
         }
 
         #[unsafe(no_mangle)]
@@ -68,7 +86,10 @@ macro_rules! operation_natives {
         }
 
         #[unsafe(no_mangle)]
-        pub extern "system" fn $f_is_cancelled<'l>(env: EnvUnowned<'l>, this: JObject<'l>) -> jboolean {
+        pub extern "system" fn $f_is_cancelled<'l>(
+            env: EnvUnowned<'l>,
+            this: JObject<'l>,
+        ) -> jboolean {
             native(env, |env| {
                 let id = state::future_field(env, &this)?;
                 state::is_cancelled::<$op>(env, id)
@@ -260,7 +281,10 @@ pub extern "system" fn Java_org_apache_mesos_state_ZooKeeperState_initialize__Lj
 }
 
 #[unsafe(no_mangle)]
-#[allow(clippy::too_many_arguments, reason = "the Java method's arguments, as JNI passes them")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the Java method's arguments, as JNI passes them"
+)]
 pub extern "system" fn Java_org_apache_mesos_state_ZooKeeperState_initialize__Ljava_lang_String_2JLjava_util_concurrent_TimeUnit_2Ljava_lang_String_2Ljava_lang_String_2_3B<
     'l,
 >(

@@ -50,18 +50,19 @@ fn value<'a>(run: &'a JavaRun, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no '{key}' line:\n{}", run.dump()))
 }
 
-/// ZooKeeper's own CLI, for what the state API cannot do (write a znode that is not an Entry).
+/// ZooKeeper's own CLI, for what the state API cannot do (write a znode that is not an Entry,
+/// read ACLs); it needs commons-cli, which the server's jars leave out.
 fn zk_cli(zk: &zookeeper::ZooKeeper, command: &[&str]) -> String {
     let lib = zookeeper::classpath();
+    let cli = maven_jar("commons-cli:commons-cli:1.5.0");
     let output = Command::new("java")
-        .args(["-cp", &format!("{}/*", lib.display())])
+        .args(["-cp", &format!("{}/*:{}", lib.display(), cli.display())])
         .arg("org.apache.zookeeper.ZooKeeperMain")
         .args(["-server", &zk.servers()])
         .args(command)
         .output()
         .expect("run ZooKeeperMain");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr)
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
 fn zookeeper_scenarios(jar: &str, with_library: bool) {
@@ -71,7 +72,8 @@ fn zookeeper_scenarios(jar: &str, with_library: bool) {
 
     // A znode that is not an Entry, where the state keeps its variables.
     zk_cli(&zk, &["create", "/ex", ""]);
-    zk_cli(&zk, &["create", "/ex/garbage", "not-an-entry"]);
+    let created = zk_cli(&zk, &["create", "/ex/garbage", "not-an-entry"]);
+    assert!(created.contains("Created /ex/garbage"), "{created}");
 
     let run = exercise(&cp, with_library, &["zk", &servers, "/ex"]);
     let dump = run.dump();
@@ -94,8 +96,11 @@ fn zookeeper_scenarios(jar: &str, with_library: bool) {
         ("OVER_LIMIT_UNCHANGED", "1024000"),
         ("LONG_NAME_STORED", "true"),
         // Bad names fail their futures; nothing is written.
-        ("NAMES_AFTER_BAD", "LONG,beta,big,garbage"),
-        ("NOT_ENTRY", "ExecutionException: Failed to deserialize Entry"),
+        ("NAMES_AFTER_BAD", "beta,big,garbage,LONG"),
+        (
+            "NOT_ENTRY",
+            "ExecutionException: Failed to deserialize Entry",
+        ),
         ("GET_ZERO_TIMEOUT", "none"),
         ("CANCEL", "false b b"),
     ] {
@@ -103,7 +108,10 @@ fn zookeeper_scenarios(jar: &str, with_library: bool) {
     }
     for (key, exception) in [
         ("EMPTY_NAME", "ExecutionException"),
-        ("SLASH_NAME", "ExecutionException: Failed to create '/ex/a/b'"),
+        (
+            "SLASH_NAME",
+            "ExecutionException: Failed to create '/ex/a/b'",
+        ),
         ("NULL_NAME", "NullPointerException"),
         ("NULL_VARIABLE", "NullPointerException"),
         ("FINALIZED_VALUE", "IllegalStateException"),
@@ -120,7 +128,11 @@ fn zookeeper_scenarios(jar: &str, with_library: bool) {
     }
 
     // Five states (five sessions) store one fetched version at once: exactly one wins.
-    let run = exercise(&cp, with_library, &["race", &servers, "/race", "counter", "5"]);
+    let run = exercise(
+        &cp,
+        with_library,
+        &["race", &servers, "/race", "counter", "5"],
+    );
     assert_eq!(value(&run, "RACE_WINNERS"), "1 errors=0", "{}", run.dump());
     let winner = value(&run, "WINNER");
     assert_eq!(value(&run, "RACE_VALUE"), winner, "{}", run.dump());
@@ -176,10 +188,17 @@ fn unavailable_zookeeper_fails_futures(jar: &str, with_library: bool) {
 
 fn leveldb_state_survives_the_jvm(jar: &str, with_library: bool) {
     let cp = compile_examples(jar, &classpath(jar));
-    let dir = std::env::temp_dir().join(format!("remesos-leveldb-state-{jar}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "remesos-leveldb-state-{jar}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.to_str().expect("utf-8 path");
-    let run = exercise(&cp, with_library, &["leveldb-write", path, "kept", "value-1"]);
+    let run = exercise(
+        &cp,
+        with_library,
+        &["leveldb-write", path, "kept", "value-1"],
+    );
     assert_eq!(value(&run, "WRITE"), "kept true", "{}", run.dump());
     assert_eq!(value(&run, "STALE"), "true", "{}", run.dump());
     let run = exercise(&cp, with_library, &["leveldb-read", path, "kept"]);

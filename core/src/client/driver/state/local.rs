@@ -93,7 +93,9 @@ fn stored(
 }
 
 /// A decoding error travels out of redb's closure inside this one.
-fn decoded(entry: std::result::Result<Entry, StateError>) -> std::result::Result<Entry, redb::Error> {
+fn decoded(
+    entry: std::result::Result<Entry, StateError>,
+) -> std::result::Result<Entry, redb::Error> {
     entry.map_err(|e| redb::Error::Corrupted(e.to_string()))
 }
 
@@ -183,7 +185,11 @@ mod tests {
         rt.block_on(async {
             let state = State::new(Arc::new(LocalStorage::open(&dir)));
             let v = state.fetch("k").await.unwrap();
-            let v = state.store(&v.mutate(b"v1".to_vec())).await.unwrap().unwrap();
+            let v = state
+                .store(&v.mutate(b"v1".to_vec()))
+                .await
+                .unwrap()
+                .unwrap();
             // While open, another opener of the directory fails on each operation.
             let other = State::new(Arc::new(LocalStorage::open(&dir)));
             assert!(matches!(
@@ -196,7 +202,13 @@ mod tests {
             assert_eq!(again.value(), b"v1");
             assert_eq!(again.uuid(), v.uuid());
             assert_eq!(state.names().await.unwrap(), vec!["k"]);
-            assert!(state.store(&v.mutate(b"x".to_vec())).await.unwrap().is_some());
+            assert!(
+                state
+                    .store(&v.mutate(b"x".to_vec()))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
             assert!(!state.expunge(&again).await.unwrap(), "a stale variable");
         });
         let _ = std::fs::remove_dir_all(&dir);

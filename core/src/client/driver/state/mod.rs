@@ -285,7 +285,8 @@ impl<T: Clone + Send + 'static> Pending<T> {
             .done
             .wait_while(slot, |s| s.is_none())
             .unwrap_or_else(|e| e.into_inner());
-        slot.clone().unwrap_or(Outcome::Failed(StateError::Abandoned.to_string()))
+        slot.clone()
+            .unwrap_or_else(|| Outcome::Failed(StateError::Abandoned.to_string()))
     }
 
     /// Blocks at most `timeout`; `None` when the operation is still running then.

@@ -38,7 +38,11 @@ fn store_swaps_by_uuid_and_a_stale_variable_gets_none() {
     block(async {
         let state = state();
         let v = state.fetch("a").await.unwrap();
-        let stored = state.store(&v.mutate(b"one".to_vec())).await.unwrap().unwrap();
+        let stored = state
+            .store(&v.mutate(b"one".to_vec()))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(stored.value(), b"one");
         assert_ne!(stored.uuid(), v.uuid(), "every store moves the uuid on");
         // The first variable is stale now: compare-and-swap refuses it, nothing changes.
@@ -68,20 +72,43 @@ fn expunge_compares_the_uuid_and_names_lists_what_is_stored() {
     block(async {
         let state = state();
         let a = state.fetch("a").await.unwrap();
-        let a = state.store(&a.mutate(b"1".to_vec())).await.unwrap().unwrap();
+        let a = state
+            .store(&a.mutate(b"1".to_vec()))
+            .await
+            .unwrap()
+            .unwrap();
         let b = state.fetch("b").await.unwrap();
-        let b1 = state.store(&b.mutate(b"2".to_vec())).await.unwrap().unwrap();
-        let _b2 = state.store(&b1.mutate(b"3".to_vec())).await.unwrap().unwrap();
+        let b1 = state
+            .store(&b.mutate(b"2".to_vec()))
+            .await
+            .unwrap()
+            .unwrap();
+        let _b2 = state
+            .store(&b1.mutate(b"3".to_vec()))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(state.names().await.unwrap(), vec!["a", "b"]);
         // A stale variable does not expunge; a never-stored one neither.
         assert!(!state.expunge(&b1).await.unwrap());
-        assert!(!state.expunge(&state.fetch("c").await.unwrap()).await.unwrap());
+        assert!(
+            !state
+                .expunge(&state.fetch("c").await.unwrap())
+                .await
+                .unwrap()
+        );
         assert!(state.expunge(&a).await.unwrap());
         assert!(!state.expunge(&a).await.unwrap(), "already gone");
         assert_eq!(state.names().await.unwrap(), vec!["b"]);
         // After an expunge, the name can be stored again from a fresh fetch.
         let a = state.fetch("a").await.unwrap();
-        assert!(state.store(&a.mutate(b"4".to_vec())).await.unwrap().is_some());
+        assert!(
+            state
+                .store(&a.mutate(b"4".to_vec()))
+                .await
+                .unwrap()
+                .is_some()
+        );
     });
 }
 
@@ -102,7 +129,10 @@ fn entries_are_mesos_protobuf_and_anything_else_is_refused() {
     // Not an Entry: garbage, an empty znode, a missing required field, a short uuid.
     assert_eq!(Entry::decode(b"\xff\xff\xff"), Err(StateError::Deserialize));
     assert_eq!(Entry::decode(b""), Err(StateError::Deserialize));
-    assert_eq!(Entry::decode(&bytes[..bytes.len() - 2]), Err(StateError::Deserialize));
+    assert_eq!(
+        Entry::decode(&bytes[..bytes.len() - 2]),
+        Err(StateError::Deserialize)
+    );
     let short = EntryWire {
         name: Some("n".into()),
         uuid: Some(vec![1, 2]),

@@ -198,13 +198,11 @@ impl Storage for ZkStorage {
                         }
                     }
                     Some((current, _)) if current.uuid != expected => Ok(false),
-                    Some((_, version)) => {
-                        match client.set_data(&path, data, Some(version)).await {
-                            Ok(_) => Ok(true),
-                            Err(zkc::Error::BadVersion | zkc::Error::NoNode) => Ok(false),
-                            Err(e) => Err(failed("set", &path, e)),
-                        }
-                    }
+                    Some((_, version)) => match client.set_data(&path, data, Some(version)).await {
+                        Ok(_) => Ok(true),
+                        Err(zkc::Error::BadVersion | zkc::Error::NoNode) => Ok(false),
+                        Err(e) => Err(failed("set", &path, e)),
+                    },
                 }
             })
             .await
