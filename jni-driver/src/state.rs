@@ -314,6 +314,20 @@ pub(crate) fn get_timeout<'l, O: Operation>(
     unit: &JObject,
 ) -> Result<JObject<'l>> {
     let pending = O::table().get(env, id, O::WHAT)?;
+    let timeout = duration(env, timeout, unit)?;
+    match pending.wait_timeout(timeout) {
+        Some(outcome) => answer::<O>(env, outcome),
+        None => Err(throw(
+            env,
+            "java/util/concurrent/TimeoutException",
+            "Failed to wait for future within timeout",
+        )),
+    }
+}
+
+/// `unit.toNanos(amount)` as a Duration (negative: zero); the whole amount, where Apache's
+/// library truncates it to seconds.
+fn duration(env: &mut Env, amount: jlong, unit: &JObject) -> Result<Duration> {
     if unit.is_null() {
         return Err(throw(
             env,
@@ -326,17 +340,10 @@ pub(crate) fn get_timeout<'l, O: Operation>(
             unit,
             jni_str!("toNanos"),
             jni_sig!("(J)J"),
-            &[JValue::Long(timeout)],
+            &[JValue::Long(amount)],
         )?
         .j()?;
-    match pending.wait_timeout(Duration::from_nanos(nanos.max(0) as u64)) {
-        Some(outcome) => answer::<O>(env, outcome),
-        None => Err(throw(
-            env,
-            "java/util/concurrent/TimeoutException",
-            "Failed to wait for future within timeout",
-        )),
-    }
+    Ok(Duration::from_nanos(nanos.max(0) as u64))
 }
 
 fn answer<'l, O: Operation>(env: &mut Env<'l>, outcome: Outcome<O::Value>) -> Result<JObject<'l>> {
@@ -418,21 +425,7 @@ pub(crate) fn initialize_zookeeper(
             "servers and znode must not be null",
         ));
     };
-    if unit.is_null() {
-        return Err(throw(
-            env,
-            "java/lang/NullPointerException",
-            "the unit is null",
-        ));
-    }
-    let nanos = env
-        .call_method(
-            unit,
-            jni_str!("toNanos"),
-            jni_sig!("(J)J"),
-            &[JValue::Long(timeout)],
-        )?
-        .j()?;
+    let timeout = duration(env, timeout, unit)?;
     let auth = match auth {
         Some((scheme, credentials)) => {
             let Some(scheme) = crate::convert::string(env, scheme)? else {
@@ -446,12 +439,7 @@ pub(crate) fn initialize_zookeeper(
         }
         None => None,
     };
-    let storage = ZkStorage::new(
-        &servers,
-        Duration::from_nanos(nanos.max(0) as u64),
-        &znode,
-        auth,
-    );
+    let storage = ZkStorage::new(&servers, timeout, &znode, auth);
     install(env, this, Arc::new(storage))
 }
 
