@@ -13,6 +13,8 @@
 )]
 
 mod support;
+// core's real-ZooKeeper harness, shared rather than copied; this test uses part of it.
+#[allow(dead_code)]
 #[path = "../../core/tests/support/zookeeper.rs"]
 mod zookeeper;
 
