@@ -9,7 +9,7 @@
 //! | [`master`] | 3 | the master actor: frameworks, agents, tasks, offers; `http/` (scheduler + operator APIs); `service` (the agents' gRPC service); `flags` (its flag table and Config) |
 //! | [`agent`] | 3 | the agent: executors and tasks, status updates, sandboxes and `meta/` checkpoints, fetcher, `/files`; `flags`, `daemon` (an agent in this process) |
 //! | [`executor`] | 3 | the built-in executors (command, default): clients of the v1 executor API (Mesos's `src/launcher/`) |
-//! | [`client`] | 3 | Rust clients of the v1 scheduler and executor APIs; `client::driver`: the scheduler and executor drivers behind libmesos.so (`jni-driver/`) |
+//! | [`client`] | 3 | Rust clients of the v1 scheduler and executor APIs; `client::driver`: the scheduler and executor drivers and `org.apache.mesos.state` (`State` over a `Storage`: ZooKeeper, embedded, in-memory) behind libmesos.so (`jni-driver/`) |
 //! | [`local`] | 3 | a master and agents in one process: `remesos local` and the driver's `local` master |
 //! | [`allocator`] | 2 | the pure hierarchical DRF allocator: roles, weights, quota, filters; no I/O, no clock |
 //! | [`registry`] | 2 | the master's durable registry: records, operations, the `RegistryStore` seam and its file, in-memory and ZooKeeper stores (Mesos's `src/state/storage.hpp`); `master::registrar` batches writes over it |

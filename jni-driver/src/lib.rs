@@ -1,5 +1,5 @@
 //! `libmesos.so`: the JNI natives of Apache's `org.apache.mesos.MesosSchedulerDriver`,
-//! `MesosExecutorDriver` and `MesosNativeLibrary` (reference/mesos-contract.md §1). Thin: the
+//! `MesosExecutorDriver`, `MesosNativeLibrary` and `org.apache.mesos.state` (reference/mesos-contract.md §1). Thin: the
 //! driver logic lives in `remesos::client::driver`; this crate converts Java objects to and
 //! from protobuf bytes (`toByteArray()` / static `Protos$X.parseFrom(byte[])`) and calls the
 //! Java `Scheduler`/`Executor` from the driver's callback thread.
@@ -14,6 +14,8 @@ mod executor;
 mod log;
 mod mesos;
 mod scheduler;
+mod state;
+mod state_natives;
 
 use std::ffi::c_void;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -21,21 +21,6 @@ use support::*;
 
 const TIMEOUT: Duration = Duration::from_secs(150);
 
-fn check_no_jni_warnings(run: &JavaRun) {
-    for stream in [&run.stdout, &run.stderr] {
-        assert!(
-            !stream.contains("FATAL ERROR in native method"),
-            "-Xcheck:jni failed:\n{}",
-            run.dump()
-        );
-        assert!(
-            !stream.contains("WARNING in native method"),
-            "-Xcheck:jni warned:\n{}",
-            run.dump()
-        );
-    }
-}
-
 /// `with_library`: set MESOS_NATIVE_JAVA_LIBRARY (Apache's jars need it; ours does not).
 fn full_scenario(jar: &str, with_library: bool) {
     let (remesos, library) = artifacts();

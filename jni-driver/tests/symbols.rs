@@ -1,5 +1,5 @@
-//! Every `native` method of Apache's `MesosSchedulerDriver`, `MesosExecutorDriver` and
-//! `MesosNativeLibrary` — as the real jars declare them (1.11.0 from Maven Central, 1.4.3
+//! Every `native` method of Apache's `MesosSchedulerDriver`, `MesosExecutorDriver`,
+//! `MesosNativeLibrary` and (1.11.0) `org.apache.mesos.state` — as the real jars declare them (1.11.0 from Maven Central, 1.4.3
 //! shaded-protobuf from pyspark 3.5) — has an exported symbol in libmesos.so that the JVM
 //! will bind (reference/mesos-contract.md §1.1 mangling: the short name, or the long name
 //! with the mangled argument signature; overloaded natives need the long name).
@@ -20,6 +20,19 @@ const CLASSES: &[&str] = &[
     "org.apache.mesos.MesosSchedulerDriver",
     "org.apache.mesos.MesosExecutorDriver",
     "org.apache.mesos.MesosNativeLibrary",
+];
+
+/// `org.apache.mesos.state` (issue 20): the state, its named futures, the variable and the
+/// ZooKeeper and LevelDB states. (`LogState` comes with the replicated log.)
+const STATE_CLASSES: &[&str] = &[
+    "org.apache.mesos.state.AbstractState",
+    "org.apache.mesos.state.AbstractState$FetchFuture",
+    "org.apache.mesos.state.AbstractState$StoreFuture",
+    "org.apache.mesos.state.AbstractState$ExpungeFuture",
+    "org.apache.mesos.state.AbstractState$NamesFuture",
+    "org.apache.mesos.state.Variable",
+    "org.apache.mesos.state.ZooKeeperState",
+    "org.apache.mesos.state.LevelDBState",
 ];
 
 /// JNI's escaping of a name or signature part.
@@ -87,10 +100,6 @@ fn exported(library: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn check_jar(jar: &Path) -> usize {
-    check_classes(jar, CLASSES)
-}
-
 /// The replicated log and the v1 scheduler library (issue 20 items 2 and 3).
 const LOG_AND_V1_CLASSES: &[&str] = &[
     "org.apache.mesos.Log",
@@ -100,7 +109,7 @@ const LOG_AND_V1_CLASSES: &[&str] = &[
     "org.apache.mesos.v1.scheduler.V0Mesos",
 ];
 
-fn check_classes(jar: &Path, classes: &[&str]) -> usize {
+fn check_jar(jar: &Path, classes: &[&str]) -> usize {
     let (_, library) = artifacts();
     let symbols = exported(&library);
     assert!(symbols.contains("JNI_OnLoad"));
@@ -141,20 +150,23 @@ fn check_classes(jar: &Path, classes: &[&str]) -> usize {
 fn every_native_of_apaches_1_11_0_jar_is_exported() {
     let jar = maven_jar("org.apache.mesos:mesos:1.11.0");
     // 21 scheduler natives + 8 executor natives + _version.
-    assert_eq!(check_jar(&jar), 30);
+    assert_eq!(check_jar(&jar, CLASSES), 30);
+    // AbstractState: finalize + 4 operations x 7 (__op, cancel, is_cancelled, is_done, get,
+    // get_timeout, finalize); 4 named futures x 6; Variable 3; ZooKeeperState 2; LevelDBState 1.
+    assert_eq!(check_jar(&jar, STATE_CLASSES), 29 + 24 + 3 + 2 + 1);
 }
 
 #[test]
 fn every_native_of_log_and_v1_mesos_in_apaches_1_11_0_jar_is_exported() {
     let jar = maven_jar("org.apache.mesos:mesos:1.11.0");
     // Log: 3 initialize + finalize; Reader: 6; Writer: 4; V1Mesos: 4; V0Mesos: 3.
-    assert_eq!(check_classes(&jar, LOG_AND_V1_CLASSES), 21);
+    assert_eq!(check_jar(&jar, LOG_AND_V1_CLASSES), 21);
 }
 
 #[test]
 fn every_native_of_the_1_4_3_shaded_jar_pyspark_ships_is_exported() {
     let jar = pyspark_mesos_jar();
-    assert!(check_jar(&jar) >= 25);
+    assert!(check_jar(&jar, CLASSES) >= 25);
 }
 
 #[test]
@@ -169,4 +181,9 @@ fn mangling_matches_the_jni_specification() {
         "Lorg_apache_mesos_Protos_00024OfferID_2Ljava_util_Collection_2"
     );
     assert_eq!(mangle("[B"), "_3B");
+    assert_eq!(mangle("__fetch_get_timeout"), "_1_1fetch_1get_1timeout");
+    assert_eq!(
+        mangle("org.apache.mesos.state.AbstractState$FetchFuture"),
+        "org_apache_mesos_state_AbstractState_00024FetchFuture"
+    );
 }

@@ -129,11 +129,17 @@ impl ZkUrl {
     /// The ACLs Mesos gives the znodes it creates: with credentials, everyone may read and
     /// the creator may do anything; without, anyone may do anything.
     pub fn acls(&self) -> zkc::Acls<'static> {
-        if self.credentials.is_some() {
-            zkc::Acls::new(&AUTHENTICATED_ACLS)
-        } else {
-            zkc::Acls::anyone_all()
-        }
+        acls(self.credentials.is_some())
+    }
+}
+
+/// Mesos's ACLs for the znodes it creates: `EVERYONE_READ_CREATOR_ALL` for an authenticated
+/// session, `OPEN_ACL_UNSAFE` otherwise.
+pub fn acls(authenticated: bool) -> zkc::Acls<'static> {
+    if authenticated {
+        zkc::Acls::new(&AUTHENTICATED_ACLS)
+    } else {
+        zkc::Acls::anyone_all()
     }
 }
 

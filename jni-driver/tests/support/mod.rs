@@ -414,3 +414,19 @@ pub fn run_java_checked(
         stderr: err.join().unwrap_or_default(),
     }
 }
+
+/// `-Xcheck:jni` reported nothing (no warning, no fatal error) in `run`.
+pub fn check_no_jni_warnings(run: &JavaRun) {
+    for stream in [&run.stdout, &run.stderr] {
+        assert!(
+            !stream.contains("FATAL ERROR in native method"),
+            "-Xcheck:jni failed:\n{}",
+            run.dump()
+        );
+        assert!(
+            !stream.contains("WARNING in native method"),
+            "-Xcheck:jni warned:\n{}",
+            run.dump()
+        );
+    }
+}

@@ -22,6 +22,7 @@ pub mod executor;
 pub mod log;
 pub mod mesos;
 pub mod scheduler;
+pub mod state;
 
 use std::sync::{Condvar, Mutex, OnceLock};
 
