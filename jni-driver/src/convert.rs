@@ -5,11 +5,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use jni::objects::{JByteArray, JClass, JObject, JString};
 use jni::refs::Global;
 use jni::signature::RuntimeMethodSignature;
 use jni::strings::JNIString;
+use jni::sys::jlong;
 use jni::{Env, JValue, JavaVM, jni_sig, jni_str};
 use prost::Message;
 
@@ -333,4 +335,25 @@ pub(crate) fn optional_field<'local>(
             Ok(None)
         }
     }
+}
+
+/// `unit.toNanos(amount)` as a Duration (negative: zero); the whole amount, where Apache's
+/// library truncates it to seconds (the state futures' `get`, the log's calls, session timeouts).
+pub(crate) fn duration(env: &mut Env, amount: jlong, unit: &JObject) -> Result<Duration> {
+    if unit.is_null() {
+        return Err(throw(
+            env,
+            "java/lang/NullPointerException",
+            "the unit is null",
+        ));
+    }
+    let nanos = env
+        .call_method(
+            unit,
+            jni_str!("toNanos"),
+            jni_sig!("(J)J"),
+            &[JValue::Long(amount)],
+        )?
+        .j()?;
+    Ok(Duration::from_nanos(nanos.max(0) as u64))
 }

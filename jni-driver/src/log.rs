@@ -10,10 +10,8 @@
 //!
 //! Positions cross as `Log$Position(long)` (the value of Mesos's 8-byte big-endian
 //! identity, as Apache's `convert<Log::Position>` makes it), entries as `Log$Entry(Position,
-//! byte[])`; `read` returns a `java.util.ArrayList`. Timeouts are `unit.toMillis(timeout)`
-//! (Apache's truncate to whole seconds).
-
-use std::time::Duration;
+//! byte[])`; `read` returns a `java.util.ArrayList`. Timeouts are `unit.toNanos(timeout)`
+//! (`convert::duration`; Apache's truncate to whole seconds).
 
 use jni::objects::{JByteArray, JObject};
 use jni::sys::{jint, jlong};
@@ -25,25 +23,6 @@ use crate::{Error, Result, convert, handle, native, throw};
 
 const WRITER_FAILED: &str = "org/apache/mesos/Log$WriterFailedException";
 const OPERATION_FAILED: &str = "org/apache/mesos/Log$OperationFailedException";
-
-fn duration(env: &mut Env, timeout: jlong, unit: &JObject) -> Result<Duration> {
-    if unit.is_null() {
-        return Err(throw(
-            env,
-            "java/lang/NullPointerException",
-            "Not expecting a null TimeUnit",
-        ));
-    }
-    let millis = env
-        .call_method(
-            unit,
-            jni_str!("toMillis"),
-            jni_sig!("(J)J"),
-            &[JValue::Long(timeout)],
-        )?
-        .j()?;
-    Ok(Duration::from_millis(millis.max(0) as u64))
-}
 
 fn required_string(env: &mut Env, obj: &JObject, what: &str) -> Result<String> {
     match convert::string(env, obj)? {
@@ -128,7 +107,7 @@ fn initialize_log(
 ) -> Result<()> {
     let servers = required_string(env, servers, "servers")?;
     let znode = required_string(env, znode, "znode")?;
-    let session_timeout = duration(env, timeout, unit)?;
+    let session_timeout = convert::duration(env, timeout, unit)?;
     let auth = match auth {
         Some((scheme, credentials)) => {
             let scheme = required_string(env, scheme, "scheme")?;
@@ -274,7 +253,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_read<'l>(
         let reader: &Reader = handle(env, &this, "__reader")?;
         let from = position_value(env, &from)?;
         let to = position_value(env, &to)?;
-        let timeout = duration(env, timeout, &unit)?;
+        let timeout = convert::duration(env, timeout, &unit)?;
         let entries = reader
             .read(from, to, timeout)
             .map_err(|e| fail(env, e, OPERATION_FAILED))?;
@@ -342,7 +321,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_catchup<'l>(
 ) -> JObject<'l> {
     native(env, |env| {
         let reader: &Reader = handle(env, &this, "__reader")?;
-        let timeout = duration(env, timeout, &unit)?;
+        let timeout = convert::duration(env, timeout, &unit)?;
         let ending = reader
             .catchup(timeout)
             .map_err(|e| fail(env, e, OPERATION_FAILED))?;
@@ -361,7 +340,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_initialize<'l>(
 ) {
     native(env, |env| {
         let log = adopt_log(env, &this, &log)?;
-        let timeout = duration(env, timeout, &unit)?;
+        let timeout = convert::duration(env, timeout, &unit)?;
         let writer = Box::new(Writer::start(log, timeout, retries));
         set_long(
             env,
@@ -398,7 +377,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_append<'l>(
             ));
         }
         let data = convert::bytes(env, &data)?;
-        let timeout = duration(env, timeout, &unit)?;
+        let timeout = convert::duration(env, timeout, &unit)?;
         let at = writer
             .append(&data, timeout)
             .map_err(|e| fail(env, e, WRITER_FAILED))?;
@@ -417,7 +396,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_truncate<'l>(
     native(env, |env| {
         let writer: &Writer = handle(env, &this, "__writer")?;
         let to = position_value(env, &to)?;
-        let timeout = duration(env, timeout, &unit)?;
+        let timeout = convert::duration(env, timeout, &unit)?;
         let at = writer
             .truncate(to, timeout)
             .map_err(|e| fail(env, e, WRITER_FAILED))?;

@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
 
 use jni::objects::{JByteArray, JObject};
 use jni::strings::JNIString;
@@ -24,7 +23,7 @@ use remesos::client::driver::state::local::LocalStorage;
 use remesos::client::driver::state::zookeeper::ZkStorage;
 use remesos::client::driver::state::{Outcome, Pending, State, Storage, Variable};
 
-use crate::{Result, throw};
+use crate::{Result, convert, throw};
 
 /// Live native objects by id. A short `std::sync::Mutex`: one map access per native call.
 pub(crate) struct Handles<T> {
@@ -314,7 +313,7 @@ pub(crate) fn get_timeout<'l, O: Operation>(
     unit: &JObject,
 ) -> Result<JObject<'l>> {
     let pending = O::table().get(env, id, O::WHAT)?;
-    let timeout = duration(env, timeout, unit)?;
+    let timeout = convert::duration(env, timeout, unit)?;
     match pending.wait_timeout(timeout) {
         Some(outcome) => answer::<O>(env, outcome),
         None => Err(throw(
@@ -323,27 +322,6 @@ pub(crate) fn get_timeout<'l, O: Operation>(
             "Failed to wait for future within timeout",
         )),
     }
-}
-
-/// `unit.toNanos(amount)` as a Duration (negative: zero); the whole amount, where Apache's
-/// library truncates it to seconds.
-fn duration(env: &mut Env, amount: jlong, unit: &JObject) -> Result<Duration> {
-    if unit.is_null() {
-        return Err(throw(
-            env,
-            "java/lang/NullPointerException",
-            "the unit is null",
-        ));
-    }
-    let nanos = env
-        .call_method(
-            unit,
-            jni_str!("toNanos"),
-            jni_sig!("(J)J"),
-            &[JValue::Long(amount)],
-        )?
-        .j()?;
-    Ok(Duration::from_nanos(nanos.max(0) as u64))
 }
 
 fn answer<'l, O: Operation>(env: &mut Env<'l>, outcome: Outcome<O::Value>) -> Result<JObject<'l>> {
@@ -425,7 +403,7 @@ pub(crate) fn initialize_zookeeper(
             "servers and znode must not be null",
         ));
     };
-    let timeout = duration(env, timeout, unit)?;
+    let timeout = convert::duration(env, timeout, unit)?;
     let auth = match auth {
         Some((scheme, credentials)) => {
             let Some(scheme) = crate::convert::string(env, scheme)? else {
