@@ -10,9 +10,16 @@
 //!   framework declines everything it was offered with the default 5 s filter (filters
 //!   accumulate), and simulated time advances by the 1 s allocation interval.
 //!
+//! With `--reserved` (issue 17's figure), a tenth of the agents also carry dynamic
+//! reservations and a persistent volume: agent `i` with `i % 10 == 0` holds
+//! `cpus:4;mem:512;disk:512` reserved (DYNAMIC, principal `ops`) for role `r<(i / 10) % 10>`
+//! plus a 512 MB persistent volume in the same reservation, out of the same 24 cpus and 4 GB
+//! of disk; every framework subscribes to `*` and to `r<i % 10>`, so each round sorts eleven
+//! roles and offers reserved resources and volumes only to their role's frameworks.
+//!
 //! Each configuration runs in a child process so that its peak RSS (VmHWM) is its own.
 //!
-//! Run: `cargo bench -p remesos --bench allocator [-- 10000x1000 1000x1 ...]`
+//! Run: `cargo bench -p remesos --bench allocator [-- [--reserved] 10000x1000 1000x1 ...]`
 //! (or `ALLOC_BENCH=10000x1000,1000x1`). Without a selection the whole grid runs.
 #![allow(
     clippy::disallowed_methods,
@@ -26,6 +33,7 @@ use std::time::{Duration, Instant};
 use remesos::allocator::{AgentSpec, Allocator, Capabilities, FrameworkSpec, Options};
 use remesos::common::id::{AgentId, FrameworkId};
 use remesos::resources::Resources;
+use remesos_proto::v1;
 
 const AGENTS: [usize; 3] = [1_000, 10_000, 50_000];
 const FRAMEWORKS: [usize; 4] = [1, 100, 1_000, 6_000];
@@ -50,15 +58,43 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-fn run(agents: usize, frameworks: usize) -> Report {
+/// The reserved part of agent `i` under `--reserved` (module doc): scalars and a
+/// persistent volume, all dynamically reserved for `role`.
+fn reserved_part(role: &str, i: usize) -> Resources {
+    let reservations = serde_json::json!([{"type": "DYNAMIC", "role": role, "principal": "ops"}]);
+    let scalar = |name: &str, value: f64| {
+        serde_json::json!({"name": name, "type": "SCALAR", "scalar": {"value": value},
+                           "reservations": reservations})
+    };
+    let mut volume = scalar("disk", 512.0);
+    volume["disk"] = serde_json::json!({
+        "persistence": {"id": format!("vol-{i}"), "principal": "ops"},
+        "volume": {"container_path": "data", "mode": "RW"}});
+    let protos = [
+        scalar("cpus", 4.0),
+        scalar("mem", 512.0),
+        scalar("disk", 512.0),
+        volume,
+    ]
+    .iter()
+    .map(|v| remesos_proto::json::from_value::<v1::Resource>(v).expect("a valid resource"))
+    .collect::<Vec<_>>();
+    Resources::from_protos(protos).expect("valid resources")
+}
+
+fn run(agents: usize, frameworks: usize, reserved: bool) -> Report {
     let setup_start = Instant::now();
     let mut allocator = Allocator::new(Options::default());
     let framework_ids: Vec<FrameworkId> = (0..frameworks)
         .map(|i| FrameworkId::new(format!("framework-{i:05}")).expect("a valid id"))
         .collect();
-    for id in &framework_ids {
+    for (i, id) in framework_ids.iter().enumerate() {
+        let mut roles: std::collections::BTreeSet<String> = ["*".to_string()].into();
+        if reserved {
+            roles.insert(format!("r{}", i % 10));
+        }
         let spec = FrameworkSpec {
-            roles: ["*".to_string()].into(),
+            roles,
             capabilities: Capabilities {
                 multi_role: true,
                 ..Default::default()
@@ -77,10 +113,19 @@ fn run(agents: usize, frameworks: usize) -> Report {
     )
     .unwrap()
     .allocated_to("*");
+    let unreserved_part =
+        Resources::parse("cpus:20;mem:3584;disk:3072;ports:[31000-32000]", "*").unwrap();
     for i in 0..agents {
+        let total = if reserved && i % 10 == 0 {
+            let mut protos = unreserved_part.clone().into_protos();
+            protos.extend(reserved_part(&format!("r{}", (i / 10) % 10), i).into_protos());
+            Resources::from_protos(protos).expect("valid resources")
+        } else {
+            total.clone()
+        };
         let spec = AgentSpec {
             hostname: format!("agent-{i}"),
-            total: total.clone(),
+            total,
         };
         let used = HashMap::from([(framework_ids[i % frameworks].clone(), used.clone())]);
         let id = AgentId::new(format!("agent-{i:06}")).expect("a valid id");
@@ -132,7 +177,8 @@ fn main() {
     // Child mode: run one configuration and print one machine-readable line.
     if let Ok(config) = std::env::var("ALLOC_BENCH_CHILD") {
         let (agents, frameworks) = parse_config(&config).expect("config");
-        let report = run(agents, frameworks);
+        let reserved = std::env::var_os("ALLOC_BENCH_RESERVED").is_some();
+        let report = run(agents, frameworks, reserved);
         let times: Vec<String> = report
             .rounds
             .iter()
@@ -177,12 +223,18 @@ fn main() {
         "max ms",
         "peak MiB"
     );
+    let reserved = std::env::args().any(|a| a == "--reserved");
+    if reserved {
+        println!("a tenth of the agents carry dynamic reservations and a persistent volume");
+    }
     let exe = std::env::current_exe().expect("current exe");
     for (agents, frameworks) in selected {
-        let output = Command::new(&exe)
-            .env("ALLOC_BENCH_CHILD", format!("{agents}x{frameworks}"))
-            .output()
-            .expect("run child");
+        let mut child = Command::new(&exe);
+        child.env("ALLOC_BENCH_CHILD", format!("{agents}x{frameworks}"));
+        if reserved {
+            child.env("ALLOC_BENCH_RESERVED", "1");
+        }
+        let output = child.output().expect("run child");
         let stdout = String::from_utf8_lossy(&output.stdout);
         let Some(line) = stdout.lines().find(|l| l.starts_with("RESULT ")) else {
             eprintln!(

@@ -180,7 +180,8 @@ async fn master_log_dir_is_named_as_glog_and_served_as_master_log() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `access_mesos_logs` denies: 403 with nothing served, on every `/files` endpoint; and
+/// `access_mesos_logs` denies: 403 with nothing served, on every `/files` endpoint of the
+/// master and the agent, through the master's proxy and through READ_FILE; and
 /// `--log_format=json` writes one JSON object a line with the event's fields.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_mesos_logs_denies_and_json_lines_parse() {
@@ -208,6 +209,41 @@ async fn access_mesos_logs_denies_and_json_lines_parse() {
         .await;
         assert_eq!((status, body.as_str()), (403, ""), "/files/{endpoint}");
     }
+    // The agent's `/slave/log` under the same ACLs: refused on the agent's `/files`, through
+    // the master's proxy (the agent decides) and through the v1 READ_FILE call.
+    let port = free_port();
+    let agent = format!("127.0.0.1:{port}");
+    let agent_daemon: Daemon = spawn_agent(
+        &master,
+        port,
+        &dir.join("agent"),
+        &[
+            &format!("--log_dir={}", dir.join("agent-logs").display()),
+            &format!("--acls=file://{}", acls.display()),
+            "--quiet",
+        ],
+    );
+    let agent_id = support::registered_agent_state(&agent).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for endpoint in ["read", "download", "browse"] {
+        for url in [
+            format!("http://{agent}/files/{endpoint}?path=/slave/log&offset=0"),
+            format!("http://{master}/agent/{agent_id}/files/{endpoint}?path=/slave/log&offset=0"),
+        ] {
+            let (status, body) = get(&url).await;
+            assert_eq!((status, body.as_str()), (403, ""), "{url}");
+        }
+    }
+    let (status, body) = support::post_json(
+        &agent,
+        "/api/v1",
+        r#"{"type": "READ_FILE", "read_file": {"path": "/slave/log", "offset": 0}}"#,
+    )
+    .await;
+    assert_eq!(status, 403, "READ_FILE of /slave/log: {body}");
+    drop(agent_daemon);
 
     let name = glog_file(&log_dir, "mesos-master", "INFO", daemon.0.id());
     let text = wait_for_line(&log_dir.join(name), "remesos master").await;

@@ -231,21 +231,27 @@ impl LogFiles {
         Ok(files)
     }
 
-    /// The symlink of the `--logging_level` severity: what `/master/log` and `/slave/log`
-    /// attach (Mesos's `logging::getLogFile(getLogSeverity(flags.logging_level))`).
+    /// The file of the `--logging_level` severity that this process created: what
+    /// `/master/log` and `/slave/log` attach (Mesos's
+    /// `logging::getLogFile(getLogSeverity(flags.logging_level))`). The file, not its
+    /// `<program>.<SEV>` symlink: whoever can write the directory could repoint the link
+    /// (at `/etc/shadow`, say) before `/files` resolves it.
     pub fn primary(&self) -> PathBuf {
-        self.dir.join(self.naming.link_name(self.minimum))
+        self.dir.join(self.naming.file_name(self.minimum))
     }
 
     /// Creates the file of `severity` with glog's header and points its symlink at it.
     fn open(&self, severity: Severity) -> Result<File, String> {
         let name = self.naming.file_name(severity);
         let path = self.dir.join(&name);
+        // A new file only, never through a symlink (glog's O_EXCL): the name is predictable,
+        // and in a directory others can write a planted link would make this daemon append
+        // to a file of their choosing.
         let mut file = std::fs::OpenOptions::new()
             .append(true)
-            .create(true)
+            .create_new(true)
             .mode(0o664)
-            .custom_flags(libc::O_CLOEXEC)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| format!("failed to create log file '{}': {e}", path.display()))?;
         let header = format!(
@@ -363,7 +369,11 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let files = LogFiles::create(&dir, naming(), Severity::Warning).unwrap();
         let read = |s: Severity| std::fs::read_to_string(dir.join(naming().link_name(s)));
-        assert_eq!(files.primary(), dir.join("mesos-master.WARNING"));
+        assert_eq!(
+            files.primary(),
+            dir.join("mesos-master.h1.alice.log.WARNING.20261207-002819.42"),
+            "the file this process created, not the link"
+        );
         assert!(
             read(Severity::Warning)
                 .unwrap()
@@ -385,6 +395,22 @@ mod tests {
             target,
             PathBuf::from("mesos-master.h1.alice.log.ERROR.20261207-002819.42")
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The file's name is predictable: a link planted under it (in a directory others can
+    /// write) makes the start fail, and the link's target is not touched.
+    #[test]
+    fn a_planted_link_at_the_files_name_is_refused() {
+        let dir = std::env::temp_dir().join(format!("remesos-log-plant-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(naming().file_name(Severity::Info))).unwrap();
+        let refused = LogFiles::create(&dir, naming(), Severity::Info);
+        assert!(refused.is_err(), "created through a planted link");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
