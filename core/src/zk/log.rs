@@ -30,8 +30,12 @@
 //! expected_version=token)` + `create(entries/<next>)`. Another writer's election changes
 //! the version, so the deposed writer's transaction fails as a whole and nothing of it is
 //! visible. A `BadVersion` is checked against `meta.epoch`: if the epoch is still ours, an
-//! earlier request of ours whose answer was lost (a timeout, a connection loss) did apply,
-//! and the writer adopts the new version and goes on; otherwise it is deposed. Because
+//! earlier request of ours whose answer was lost (a call that timed out) did apply, and the
+//! writer adopts the new version and goes on; otherwise it is deposed. After a connection
+//! loss the writer reads `meta` and the entry before sending anything again: if this very
+//! transaction applied, the operation is done (resending would append the data twice).
+//! Before a large entry's chunks are written, `meta` is read at the writer's version, so
+//! chunks are only ever overwritten where no entry took the position. Because
 //! `next` moves in the same transaction as the entry is created, every position below
 //! `next` is final: it holds an entry, or is a hole (a truncate's own position) forever.
 //!
@@ -542,6 +546,19 @@ enum Op<'a> {
     Truncate(u64),
 }
 
+/// The writer's state after reading `meta` at `version`: still elected (at the newer
+/// version, which an earlier request of ours made) while the epoch is `epoch`, else
+/// deposed by a newer writer for good (the loop's next round returns the error).
+fn adopt(epoch: u64, meta: Meta, version: i32) -> WriterState {
+    if meta.epoch == epoch {
+        return WriterState::Elected { meta, version };
+    }
+    WriterState::Failed(format!(
+        "the writer (epoch {epoch}) was replaced by a newer writer (epoch {})",
+        meta.epoch
+    ))
+}
+
 impl Writer {
     pub fn new(log: Arc<Log>) -> Writer {
         Writer {
@@ -620,6 +637,15 @@ impl Writer {
                 }
                 Op::Append(data) if data.len() <= INLINE_MAX => Some(Head::Inline(data.to_vec())),
                 Op::Append(data) => {
+                    // Chunks are named by position and epoch, not by call: before writing
+                    // over chunks already at this position, make sure no entry took it.
+                    // An earlier request of ours (a call that timed out) may have applied;
+                    // this session's requests are answered in order, so the read sees it.
+                    let (current, current_version) = self.log.meta(&client).await?;
+                    if current_version != version {
+                        *state = adopt(meta.epoch, current, current_version);
+                        continue;
+                    }
                     let dir = chunk_dir(&root, position);
                     let options = zkc::CreateMode::Persistent.with_acls(self.log.acls());
                     match client.create(&dir, &[], &options).await {
@@ -631,7 +657,8 @@ impl Writer {
                         let path = chunk_path(&root, position, meta.epoch, i as u32);
                         match client.create(&path, chunk, &options).await {
                             Ok(_) => {}
-                            // Our own earlier attempt at this position (its answer lost).
+                            // Our own earlier attempt at this position, which no entry
+                            // names (`meta` was read above at our version).
                             Err(zkc::Error::NodeExists) => {
                                 client.set_data(&path, chunk, None).await?;
                             }
@@ -672,21 +699,33 @@ impl Writer {
                 }) => {
                     // Deposed, or an earlier request of ours applied after we gave up on it.
                     let (now, version) = self.log.meta(&client).await?;
-                    if now.epoch != meta.epoch {
-                        let reason = format!(
-                            "the writer (epoch {}) was replaced by a newer writer (epoch {})",
-                            meta.epoch, now.epoch
-                        );
-                        *state = WriterState::Failed(reason.clone());
-                        return Err(LogError::WriterFailed(reason));
-                    }
-                    *state = WriterState::Elected { meta: now, version };
+                    *state = adopt(meta.epoch, now, version);
                 }
                 Err(zkc::MultiWriteError::RequestFailed {
                     source: zkc::Error::ConnectionLoss,
                 }) => {
-                    // Unknown outcome: the next round's version check tells.
+                    // Unknown outcome. If this very transaction applied, `meta` is what we
+                    // set and the entry holds our head: the operation is done (sending it
+                    // again would write the data twice, at the next position too).
                     tokio::time::sleep(Duration::from_millis(50)).await;
+                    let (now, now_version) = self.log.meta(&client).await?;
+                    if now == new && now_version == version.wrapping_add(1) {
+                        let ours = match &head {
+                            None => true,
+                            Some(head) => client
+                                .get_data(&entry_path(&root, position))
+                                .await
+                                .is_ok_and(|(bytes, _)| bytes == head.encode()),
+                        };
+                        if ours {
+                            *state = WriterState::Elected {
+                                meta: now,
+                                version: now_version,
+                            };
+                            return Ok(position);
+                        }
+                    }
+                    *state = adopt(meta.epoch, now, now_version);
                 }
                 Err(e) => return Err(zkc::Error::from(e).into()),
             }

@@ -205,13 +205,22 @@ impl Actor {
                 }
             },
         };
-        let subscribed = tokio::select! {
-            result = Subscription::subscribe_as(master, subscribe, Format::Protobuf, &self.identity) => result,
-            command = self.commands.recv() => match command {
-                None => return End::Closed,
-                // A call while SUBSCRIBE is in flight: Mesos's library drops it too.
-                Some(_) => return End::Disconnected,
-            },
+        let subscribing =
+            Subscription::subscribe_as(master, subscribe, Format::Protobuf, &self.identity);
+        tokio::pin!(subscribing);
+        let subscribed = loop {
+            tokio::select! {
+                result = &mut subscribing => break result,
+                command = self.commands.recv() => match command {
+                    None => return End::Closed,
+                    Some(Command::Reconnect) => return End::Disconnected,
+                    // A call while SUBSCRIBE is in flight (a framework's own SUBSCRIBE
+                    // retry, say) is dropped and the subscription goes on.
+                    Some(Command::Send(call)) => {
+                        tracing::warn!(call = ?call.r#type(), "dropping a call: SUBSCRIBE is in flight");
+                    }
+                },
+            }
         };
         let mut subscription = match subscribed {
             Ok(subscription) => subscription,
@@ -220,6 +229,11 @@ impl Actor {
                 return End::Disconnected;
             }
         };
+        // V0Mesos resubscribes on its own after a disconnection: with the id it was given,
+        // as Apache's v0 driver reregisters, never as a new framework.
+        if let Some(framework) = &mut self.framework {
+            framework.id = Some(subscription.framework_id.clone());
+        }
         let event = sched::Event {
             r#type: Some(sched::event::Type::Subscribed as i32),
             subscribed: Some(sched::event::Subscribed {
@@ -271,7 +285,14 @@ impl Actor {
         };
         // Calls already queued still go out (a TEARDOWN right before finalize, say).
         drop(calls_tx);
-        let _ = tokio::time::timeout(Duration::from_secs(5), sender).await;
+        let abort = sender.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(5), sender)
+            .await
+            .is_err()
+        {
+            // Never two connections' calls at once: the next one may reorder them.
+            abort.abort();
+        }
         end
     }
 }

@@ -197,6 +197,9 @@ impl Storage for ZkStorage {
                             Err(e) => Err(failed("create", &path, e)),
                         }
                     }
+                    // Our own earlier attempt applied and its answer was lost (`run`
+                    // retries after a connection loss): the new uuid is ours alone.
+                    Some((current, _)) if current.uuid == entry.uuid => Ok(true),
                     Some((current, _)) if current.uuid != expected => Ok(false),
                     Some((_, version)) => match client.set_data(&path, data, Some(version)).await {
                         Ok(_) => Ok(true),
