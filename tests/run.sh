@@ -58,7 +58,8 @@ apt_install() {
     local SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+    # `env`: after an empty $SUDO an assignment word would be taken for the command's name.
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
 fast_tier() {

@@ -9,7 +9,8 @@
 //! messages share field numbers, so v0 bytes decode as the v1 types the drivers use.
 //!
 //! Threads: the driver's one callback thread takes the GIL for each callback, in order;
-//! `join`, `run` and `stop` release it while they wait. A callback that raises prints its
+//! `join`, `run` and `stop` release it while they wait (inside a callback too); at exit the
+//! interpreter waits for a callback in flight (`FINALIZING`, `IN_FLIGHT`). A callback that raises prints its
 //! traceback and aborts the driver, as the original's `ProxyScheduler` does.
 
 // The Python methods and keyword arguments keep the original extension's camelCase names
@@ -20,9 +21,9 @@ mod convert;
 mod executor;
 mod scheduler;
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
@@ -107,43 +108,51 @@ pub(crate) fn remember<T: pyo3::PyClass>(cell: &DriverRef, this: &Bound<'_, T>) 
 }
 
 /// Set by an `atexit` hook: the interpreter is shutting down. A thread that takes the GIL
-/// from then on is ended by CPython (`pthread_exit`) in the middle of Rust frames, which
-/// aborts the process, so callbacks are dropped from here on (a script that returns from
+/// once CPython finalizes is ended by it (`pthread_exit`) in the middle of Rust frames,
+/// which aborts the process, so no callback starts from here on (a script that returns from
 /// its main thread without stopping its driver ends quietly, as with the original).
 static FINALIZING: AtomicBool = AtomicBool::new(false);
 
-thread_local! {
-    /// True on a driver's callback thread while it runs a Python callback.
-    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
-}
+/// Callbacks between their check of [`FINALIZING`] and their return: the `atexit` hook
+/// waits for them (with the GIL released) so that none takes the GIL back after CPython
+/// has begun to finalize.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// How long the `atexit` hook waits for callbacks in flight (one blocked for good, in a
+/// `join()` of its own driver say, must not hang the interpreter's exit).
+const EXIT_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs a callback with the GIL on the driver's callback thread (`Ok` without running it
 /// once the interpreter is exiting).
 pub(crate) fn callback(f: impl FnOnce(Python<'_>) -> Result<(), String>) -> Result<(), String> {
-    if FINALIZING.load(Ordering::SeqCst) {
-        return Ok(());
-    }
-    IN_CALLBACK.with(|c| c.set(true));
-    let outcome = Python::attach(f);
-    IN_CALLBACK.with(|c| c.set(false));
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    let outcome = if FINALIZING.load(Ordering::SeqCst) {
+        Ok(())
+    } else {
+        Python::attach(f)
+    };
+    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
     outcome
 }
 
-/// Runs a driver wait (`stop`, `join`) with the GIL released so callbacks go on, except on
-/// the callback thread itself: a callback that calls `stop()` keeps the GIL, because the
-/// main thread's `run()` returns as soon as the driver stops and the interpreter may then
-/// be finalizing when this thread would take the GIL back (see `FINALIZING`).
+/// Runs a driver wait (`stop`, `join`) with the GIL released, so callbacks and other
+/// Python threads go on, as the original's `Py_BEGIN_ALLOW_THREADS` does, also when a
+/// callback calls it (the `atexit` hook waits for that callback before CPython finalizes).
 pub(crate) fn wait<T: Ungil>(py: Python<'_>, f: impl Ungil + FnOnce() -> T) -> T {
-    if IN_CALLBACK.with(Cell::get) {
-        f()
-    } else {
-        py.detach(f)
-    }
+    py.detach(f)
 }
 
 #[pyfunction]
-fn _interpreter_exiting() {
+fn _interpreter_exiting(py: Python<'_>) {
     FINALIZING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let step = Duration::from_millis(5);
+        let mut waited = Duration::ZERO;
+        while IN_FLIGHT.load(Ordering::SeqCst) > 0 && waited < EXIT_WAIT {
+            std::thread::sleep(step);
+            waited += step;
+        }
+    });
 }
 
 #[pymodule]
