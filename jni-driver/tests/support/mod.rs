@@ -187,6 +187,16 @@ pub fn compile_examples(name: &str, classpath: &[PathBuf]) -> String {
         .expect("java/examples sources")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "java"))
+        // The exercises of the state, Log and v1 classes use 1.11.0's API (Log.Reader's
+        // `catchup`, say): the 1.4.3 jar Spark ships runs the drivers' examples only.
+        .filter(|p| {
+            !name.contains("1.4.3")
+                || !p.file_stem().is_some_and(|stem| {
+                    ["LogExercise", "StateExercise", "V1Exercise"]
+                        .iter()
+                        .any(|e| stem == *e)
+                })
+        })
         .collect();
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).expect("create classes dir");
