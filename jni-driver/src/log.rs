@@ -72,22 +72,12 @@ fn position_value(env: &mut Env, position: &JObject) -> Result<u64> {
     Ok(value as u64)
 }
 
-fn set_long(env: &mut Env, this: &JObject, field: &'static str, value: jlong) -> Result<()> {
-    env.set_field(
-        this,
-        jni::strings::JNIString::new(field),
-        jni_sig!("J"),
-        JValue::Long(value),
-    )?;
-    Ok(())
-}
-
 /// Frees the `Box<T>` behind `field` once.
 fn free<T>(env: &mut Env, this: &JObject, field: &'static str) -> Result<()> {
     let value = env
         .get_field(this, jni::strings::JNIString::new(field), jni_sig!("J"))?
         .j()?;
-    set_long(env, this, field, 0)?;
+    crate::state::set_long_field(env, this, field, 0)?;
     if value != 0 {
         // SAFETY: made by Box::into_raw in this class's `initialize`; the field is zeroed
         // above, so this runs once.
@@ -127,7 +117,7 @@ fn initialize_log(
         }
     };
     let log = Box::into_raw(Box::new(Log::new(config))) as usize as jlong;
-    set_long(env, this, "__log", log)
+    crate::state::set_long_field(env, this, "__log", log)
 }
 
 #[unsafe(no_mangle)]
@@ -215,7 +205,7 @@ fn adopt_log<'a>(env: &mut Env, this: &JObject, log: &JObject) -> Result<&'a Log
     }
     let pointer = env.get_field(log, jni_str!("__log"), jni_sig!("J"))?.j()?;
     let log: &Log = handle(env, log, "__log")?;
-    set_long(env, this, "__log", pointer)?;
+    crate::state::set_long_field(env, this, "__log", pointer)?;
     Ok(log)
 }
 
@@ -228,7 +218,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_initialize<'l>(
     native(env, |env| {
         let log = adopt_log(env, &this, &log)?;
         let reader = Box::into_raw(Box::new(Reader::new(log))) as usize as jlong;
-        set_long(env, &this, "__reader", reader)
+        crate::state::set_long_field(env, &this, "__reader", reader)
     })
 }
 
@@ -342,7 +332,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_initialize<'l>(
         let log = adopt_log(env, &this, &log)?;
         let timeout = convert::duration(env, timeout, &unit)?;
         let writer = Box::new(Writer::start(log, timeout, retries));
-        set_long(
+        crate::state::set_long_field(
             env,
             &this,
             "__writer",

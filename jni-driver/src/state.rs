@@ -197,7 +197,12 @@ fn long_field(env: &mut Env, this: &JObject, name: &'static str) -> Result<jlong
         .j()?)
 }
 
-fn set_long_field(env: &mut Env, this: &JObject, name: &'static str, value: jlong) -> Result<()> {
+pub(crate) fn set_long_field(
+    env: &mut Env,
+    this: &JObject,
+    name: &'static str,
+    value: jlong,
+) -> Result<()> {
     env.set_field(
         this,
         JNIString::new(name),

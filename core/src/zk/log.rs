@@ -317,11 +317,7 @@ impl Log {
     }
 
     fn acls(&self) -> zkc::Acls<'static> {
-        if self.config.auth.is_some() {
-            zkc::Acls::new(&super::AUTHENTICATED_ACLS)
-        } else {
-            zkc::Acls::anyone_all()
-        }
+        super::acls(self.config.auth.is_some())
     }
 
     /// The session, connecting (and creating the log's znodes) when there is none. Callers
