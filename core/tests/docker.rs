@@ -830,7 +830,17 @@ async fn a_custom_executor_runs_in_its_docker_container() {
         "{updates:?}\n{}",
         c.agent_log()
     );
-    let stdout = std::fs::read_to_string(c.sandbox_of("in-docker").join("stdout")).unwrap();
+    // The executor reports TASK_FINISHED over HTTP while its task's output still travels
+    // container → dockerd → the attached `docker run` → the sandbox file: wait for it.
+    let path = c.sandbox_of("in-docker").join("stdout");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let stdout = loop {
+        let stdout = std::fs::read_to_string(&path).unwrap_or_default();
+        if stdout.contains("task-in-image") || std::time::Instant::now() > deadline {
+            break stdout;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(stdout.contains("task-in-image"), "{stdout}");
 }
 

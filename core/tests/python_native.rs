@@ -148,8 +148,12 @@ async fn run_ok(python: &Path, args: &[&str], timeout: Duration) -> String {
 
 /// A master and an agent whose `PATH` starts with `python`'s venv.
 async fn cluster(name: &str, python: &Path) -> (Daemon, Daemon, String) {
-    let dir = temp_dir(name);
-    let (master_daemon, master) = spawn_master(&dir).await;
+    cluster_in(&temp_dir(name), python).await
+}
+
+/// [`cluster`] in `dir` (the agent's work directory is `dir/agent`).
+async fn cluster_in(dir: &Path, python: &Path) -> (Daemon, Daemon, String) {
+    let (master_daemon, master) = spawn_master(dir).await;
     let agent = spawn_agent_env(
         &master,
         free_port(),
@@ -333,6 +337,55 @@ async fn a_raising_callback_aborts_the_driver() {
             && output.contains("run() returned DRIVER_ABORTED"),
         "{output}"
     );
+}
+
+/// An executor that sends TASK_STAGING ends as under Mesos (whose agent shuts such an
+/// executor down): its `shutdown` callback runs, the scheduler never sees TASK_STAGING and
+/// gets the task's end when the executor has gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_executor_sending_task_staging_is_shut_down() {
+    let python = pythons().remove(0);
+    let dir = temp_dir("py-native-staging");
+    let (_master, _agent, master) = cluster_in(&dir, &python).await;
+    let output = run_ok(
+        &python,
+        &[&script("mesos_native_checks.py"), "staging", &master],
+        Duration::from_secs(90),
+    )
+    .await;
+    assert!(!output.contains("TASK_STAGING"), "{output}");
+    let stdout = executor_stdout(&dir.join("agent"), "staging");
+    assert!(
+        stdout.contains("sendStatusUpdate(TASK_STAGING) returned DRIVER_RUNNING")
+            && stdout.contains("shutdown called after TASK_STAGING")
+            && stdout.contains("executor driver ended with DRIVER_STOPPED"),
+        "{stdout}\n{output}"
+    );
+}
+
+/// The stdout of executor `executor_id`'s latest run under an agent's work directory.
+fn executor_stdout(work_dir: &Path, executor_id: &str) -> String {
+    let slaves = std::fs::read_dir(work_dir.join("slaves")).unwrap();
+    for agent in slaves.flatten() {
+        for framework in std::fs::read_dir(agent.path().join("frameworks"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let stdout = framework
+                .path()
+                .join("executors")
+                .join(executor_id)
+                .join("runs/latest/stdout");
+            if let Ok(text) = std::fs::read_to_string(stdout) {
+                return text;
+            }
+        }
+    }
+    panic!(
+        "no sandbox of executor {executor_id} under {}",
+        work_dir.display()
+    )
 }
 
 /// Users who already have PyPI's `mesos.interface` 1.7.2 (protobuf 3, the 1.7 schema) keep

@@ -165,8 +165,7 @@ pub extern "system" fn Java_org_apache_mesos_MesosExecutorDriver_sendStatusUpdat
             let Some(status) = convert::from_java::<v1::TaskStatus>(env, &status)? else {
                 return Ok(d.status());
             };
-            // TASK_STAGING aborts the driver (Apache's behaviour); the status says so.
-            Ok(d.send_status_update(status).unwrap_or(Status::Aborted))
+            Ok(d.send_status_update(status))
         })
     })
 }

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use remesos::client::driver::executor::{Event, Executor, ExecutorDriver};
-use remesos::client::driver::{self, Status};
+use remesos::client::driver;
 use remesos_proto::v1;
 
 use crate::{DriverRef, Proxy, convert};
@@ -64,14 +64,11 @@ impl MesosExecutorDriverImpl {
         Ok(crate::run(started, || slf.borrow().join(slf.py())))
     }
 
-    /// TASK_STAGING aborts the driver, as Apache's does (the status says so).
+    /// TASK_STAGING shuts the executor down, as Mesos's agent does (the core driver's
+    /// `refuse_staging`).
     fn sendStatusUpdate(&self, status: &Bound<'_, PyAny>) -> PyResult<i32> {
         let status: v1::TaskStatus = convert::from_python(status, "TaskStatus")?;
-        Ok(convert::status(
-            self.driver
-                .send_status_update(status)
-                .unwrap_or(Status::Aborted),
-        ))
+        Ok(convert::status(self.driver.send_status_update(status)))
     }
 
     fn sendFrameworkMessage(&self, data: &Bound<'_, PyAny>) -> PyResult<i32> {

@@ -8,6 +8,10 @@
 #                     traceback is printed, run() returns DRIVER_ABORTED)
 #   failover MASTER   stop(failover=True), then a new driver with the same framework id
 #                     registers as that framework (keyword constructor arguments)
+#   staging MASTER    an executor (this script's `staging-executor`) that sends TASK_STAGING
+#                     is shut down as Mesos's agent shuts it down: `shutdown` is called, the
+#                     scheduler never sees the TASK_STAGING and gets the task's end
+import os
 import sys
 import threading
 
@@ -173,6 +177,68 @@ def failover(master):
     sys.exit(0 if same else 1)
 
 
+class StagingExecutor(mesos.interface.Executor):
+    def launchTask(self, driver, task):
+        update = mesos_pb2.TaskStatus()
+        update.task_id.value = task.task_id.value
+        update.state = mesos_pb2.TASK_STAGING
+        status = driver.sendStatusUpdate(update)
+        print("sendStatusUpdate(TASK_STAGING) returned %s" % mesos_pb2.Status.Name(status),
+              flush=True)
+
+    def shutdown(self, driver):
+        print("shutdown called after TASK_STAGING", flush=True)
+        driver.stop()
+
+
+def staging_executor():
+    driver = mesos.native.MesosExecutorDriver(StagingExecutor())
+    print("executor driver ended with %s" % mesos_pb2.Status.Name(driver.run()), flush=True)
+
+
+class StagingScheduler(mesos.interface.Scheduler):
+    def __init__(self):
+        self.launched = False
+        self.states = []
+
+    def resourceOffers(self, driver, offers):
+        for offer in offers:
+            if self.launched:
+                driver.declineOffer(offer.id)
+                continue
+            self.launched = True
+            task = mesos_pb2.TaskInfo()
+            task.task_id.value = "staging"
+            task.slave_id.value = offer.slave_id.value
+            task.name = "sends TASK_STAGING"
+            task.executor.executor_id.value = "staging"
+            task.executor.command.value = "python3 %s staging-executor" % os.path.abspath(__file__)
+            for name, value in (("cpus", 0.1), ("mem", 32)):
+                resource = task.resources.add()
+                resource.name = name
+                resource.type = mesos_pb2.Value.SCALAR
+                resource.scalar.value = value
+            driver.launchTasks(offer.id, [task])
+
+    def statusUpdate(self, driver, update):
+        state = mesos_pb2.TaskState.Name(update.state)
+        print("Task %s is in state %s (%s)" % (update.task_id.value, state, update.message),
+              flush=True)
+        self.states.append(state)
+        if state in ("TASK_FAILED", "TASK_LOST", "TASK_FINISHED", "TASK_KILLED", "TASK_ERROR",
+                     "TASK_DROPPED", "TASK_GONE"):
+            driver.stop()
+
+
+def staging(master):
+    scheduler = StagingScheduler()
+    driver = mesos.native.MesosSchedulerDriver(scheduler, framework_info("staging"), master)
+    print("run() returned %s" % mesos_pb2.Status.Name(driver.run()), flush=True)
+    ok = "TASK_STAGING" not in scheduler.states and scheduler.states[-1:] in (
+        ["TASK_FAILED"], ["TASK_LOST"])
+    sys.exit(0 if ok else 1)
+
+
 def main():
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "bad-input":
@@ -181,8 +247,13 @@ def main():
         raising(sys.argv[2])
     elif command == "failover" and len(sys.argv) == 3:
         failover(sys.argv[2])
+    elif command == "staging" and len(sys.argv) == 3:
+        staging(sys.argv[2])
+    elif command == "staging-executor":
+        staging_executor()
     else:
-        raise SystemExit("usage: mesos_native_checks.py bad-input | raising MASTER | failover MASTER")
+        raise SystemExit("usage: mesos_native_checks.py bad-input | raising MASTER"
+                         " | failover MASTER | staging MASTER")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,10 @@ pub trait Executor: Send + 'static {
     fn deliver(&mut self, event: Event) -> Result<(), String>;
 }
 
+fn is_staging(status: &v1::TaskStatus) -> bool {
+    status.state == v1::TaskState::TaskStaging as i32
+}
+
 enum Command {
     Update(Box<v1::TaskStatus>),
     Message(Vec<u8>),
@@ -186,19 +190,14 @@ impl ExecutorDriver {
         self.shared.join()
     }
 
-    /// `sendStatusUpdate`. TASK_STAGING is refused as Apache refuses it: the driver aborts
-    /// and `error` is called (here: the error is returned and the driver aborted).
-    pub fn send_status_update(&self, status: v1::TaskStatus) -> Result<Status, String> {
+    /// `sendStatusUpdate`: queued, in order with the executor's other calls. A TASK_STAGING
+    /// update shuts the executor down when its turn comes (see [`Actor::refuse_staging`]).
+    pub fn send_status_update(&self, status: v1::TaskStatus) -> Status {
         let current = self.status();
-        if current != Status::Running {
-            return Ok(current);
+        if current == Status::Running {
+            let _ = self.commands.send(Command::Update(Box::new(status)));
         }
-        if status.state == v1::TaskState::TaskStaging as i32 {
-            self.abort();
-            return Err("Attempted to send TASK_STAGING status update. Aborting!".to_string());
-        }
-        let _ = self.commands.send(Command::Update(Box::new(status)));
-        Ok(current)
+        current
     }
 
     pub fn send_framework_message(&self, data: Vec<u8>) -> Status {
@@ -243,6 +242,10 @@ impl Actor {
                     command = self.commands.recv() => {
                         match command {
                             None | Some(Command::Stop(_)) | Some(Command::Abort) => return,
+                            Some(Command::Update(status)) if is_staging(&status) => {
+                                self.refuse_staging();
+                                return;
+                            }
                             // Kept by the connection and sent with the next subscription.
                             Some(Command::Update(status)) => {
                                 let _ = self.connection.update(*status).await;
@@ -300,6 +303,10 @@ impl Actor {
                             None | Some(Command::Abort) => return,
                             Some(Command::Stop(done)) => {
                                 let _ = done.send(());
+                                return;
+                            }
+                            Some(Command::Update(status)) if is_staging(&status) => {
+                                self.refuse_staging();
                                 return;
                             }
                             Some(Command::Update(status)) => {
@@ -384,6 +391,21 @@ impl Actor {
             _ => {}
         }
         Flow::Continue
+    }
+
+    /// An executor may not send TASK_STAGING. Apache's driver passes it on and Mesos's agent
+    /// shuts such an executor down (slave.cpp `statusUpdate`: "Received TASK_STAGING from
+    /// executor … which is not allowed. Shutting down the executor"); the v1 executor API
+    /// only answers 400 and does nothing more. The driver does here what the agent would
+    /// have done, so a driver-based executor ends the same way on remesos: the update never
+    /// reaches the scheduler, `shutdown` is called, and the process group is killed after
+    /// the grace period unless the executor exits first.
+    fn refuse_staging(&mut self) {
+        tracing::error!(
+            executor_id = %self.env.executor_id.value,
+            "the executor sent TASK_STAGING, which is not allowed; shutting the executor down"
+        );
+        self.shut_down();
     }
 
     /// Apache's `shutdown()`: the executor's `shutdown` callback, then after the grace
