@@ -324,6 +324,47 @@ async fn pymesos_runs_with_principal_and_secret_and_is_refused_with_a_wrong_secr
     }
 }
 
+/// Python's `mesos.native` (python/): `MesosSchedulerDriver(…, credential)` registers with the
+/// right secret; a wrong one reaches the scheduler's `error("Master refused authentication")`
+/// and `run()` ends DRIVER_ABORTED, as the JNI driver does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_mesos_native_registers_with_its_credential_and_is_refused_with_a_wrong_one() {
+    let python = std::env::var("REMESOS_PYTHON")
+        .unwrap_or_else(|_| format!("{}/../.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
+    let script = format!(
+        "{}/../tests/python/mesos_native_checks.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cluster = SecureCluster::start("py-native").await;
+    let run = |secret: &'static str| {
+        tokio::process::Command::new(&python)
+            .args([&script, "credential", &cluster.master, ALICE.0, secret])
+            .kill_on_drop(true)
+            .output()
+    };
+    let accepted = tokio::time::timeout(Duration::from_secs(60), run(ALICE.1))
+        .await
+        .expect("the framework with its credential did not finish")
+        .unwrap();
+    assert!(
+        accepted.status.success() && text(&accepted).contains("Registered with framework ID"),
+        "{}",
+        text(&accepted)
+    );
+    let refused = tokio::time::timeout(Duration::from_secs(60), run("wrong"))
+        .await
+        .expect("the framework with a wrong secret did not finish")
+        .unwrap();
+    let out = text(&refused);
+    assert!(
+        !refused.status.success()
+            && out.contains("error: Master refused authentication")
+            && out.contains("run() returned DRIVER_ABORTED")
+            && !out.contains("Registered"),
+        "{out}"
+    );
+}
+
 /// `curl -u`: the read-only endpoints answer 401 with `WWW-Authenticate: Basic
 /// realm="mesos-master-readonly"` without a valid credential, the read-write ones (the v1
 /// operator API) the same with `mesos-master-readwrite` (Mesos's realms, src/common/http.cpp);

@@ -6,8 +6,8 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use remesos::client::driver::executor::{Event, Executor, ExecutorDriver};
 use remesos::client::driver;
+use remesos::client::driver::executor::{Event, Executor, ExecutorDriver};
 use remesos_proto::v1;
 
 use crate::{DriverRef, Proxy, convert};

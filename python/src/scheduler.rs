@@ -36,13 +36,15 @@ fn simple(kind: sched::call::Type) -> sched::Call {
 impl MesosSchedulerDriverImpl {
     /// `(scheduler, framework, master, implicitAcknowledgements=True, credential=None,
     /// suppressedRoles=None)`, positional as the original parses them, or by keyword.
+    /// `implicitAcknowledgements` is an int as the original parses it (`"OOs|iOO"`: Mesos's
+    /// own test_framework.py passes `1` or `0`); a bool is an int to Python.
     #[new]
-    #[pyo3(signature = (scheduler, framework, master, implicitAcknowledgements = true, credential = None, suppressedRoles = None))]
+    #[pyo3(signature = (scheduler, framework, master, implicitAcknowledgements = 1, credential = None, suppressedRoles = None))]
     fn new(
         scheduler: Py<PyAny>,
         framework: &Bound<'_, PyAny>,
         master: &str,
-        implicitAcknowledgements: bool,
+        implicitAcknowledgements: i32,
         credential: Option<&Bound<'_, PyAny>>,
         suppressedRoles: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
@@ -52,7 +54,7 @@ impl MesosSchedulerDriverImpl {
             .transpose()
             .map_err(|e| PyException::new_err(e.to_string()))?;
         let mut config = Config::new(framework, master);
-        config.implicit_acknowledgements = implicitAcknowledgements;
+        config.implicit_acknowledgements = implicitAcknowledgements != 0;
         config.credential = credential;
         config.suppressed_roles = convert::strings(suppressedRoles, "suppressedRoles")?;
         config.local.launcher_dir = driver::launcher_dir_on_path();

@@ -8,6 +8,9 @@
 #                     traceback is printed, run() returns DRIVER_ABORTED)
 #   failover MASTER   stop(failover=True), then a new driver with the same framework id
 #                     registers as that framework (keyword constructor arguments)
+#   credential MASTER PRINCIPAL SECRET
+#                     registers with a Credential (positional, as Mesos's test_framework.py
+#                     passes it); a refused one reaches `error` and run() ends DRIVER_ABORTED
 #   staging MASTER    an executor (this script's `staging-executor`) that sends TASK_STAGING
 #                     is shut down as Mesos's agent shuts it down: `shutdown` is called, the
 #                     scheduler never sees the TASK_STAGING and gets the task's end
@@ -52,6 +55,10 @@ def bad_input():
     expect_raises("unknown keyword", TypeError,
                   lambda: mesos.native.MesosSchedulerDriver(
                       scheduler, framework_info("x"), "local", noSuchArgument=1))
+    # implicitAcknowledgements is an int (the original parses "i"): a string is refused.
+    expect_raises("implicitAcknowledgements='yes'", TypeError,
+                  lambda: mesos.native.MesosSchedulerDriver(
+                      scheduler, framework_info("x"), "local", "yes"))
     # A FrameworkInfo missing its required `name`: does not serialize.
     incomplete = mesos_pb2.FrameworkInfo()
     incomplete.user = ""
@@ -177,6 +184,32 @@ def failover(master):
     sys.exit(0 if same else 1)
 
 
+class CredentialScheduler(mesos.interface.Scheduler):
+    def __init__(self):
+        self.registered_as = None
+
+    def registered(self, driver, frameworkId, masterInfo):
+        print("Registered with framework ID %s" % frameworkId.value, flush=True)
+        self.registered_as = frameworkId.value
+        driver.stop()
+
+    def error(self, driver, message):
+        print("error: %s" % message, flush=True)
+
+
+def credential(master, principal, secret):
+    framework = framework_info("credential")
+    framework.principal = principal
+    credential = mesos_pb2.Credential()
+    credential.principal = principal
+    credential.secret = secret
+    scheduler = CredentialScheduler()
+    driver = mesos.native.MesosSchedulerDriver(scheduler, framework, master, 1, credential)
+    status = driver.run()
+    print("run() returned %s" % mesos_pb2.Status.Name(status), flush=True)
+    sys.exit(0 if status == mesos_pb2.DRIVER_STOPPED and scheduler.registered_as else 1)
+
+
 class StagingExecutor(mesos.interface.Executor):
     def launchTask(self, driver, task):
         update = mesos_pb2.TaskStatus()
@@ -247,13 +280,15 @@ def main():
         raising(sys.argv[2])
     elif command == "failover" and len(sys.argv) == 3:
         failover(sys.argv[2])
+    elif command == "credential" and len(sys.argv) == 5:
+        credential(*sys.argv[2:])
     elif command == "staging" and len(sys.argv) == 3:
         staging(sys.argv[2])
     elif command == "staging-executor":
         staging_executor()
     else:
         raise SystemExit("usage: mesos_native_checks.py bad-input | raising MASTER"
-                         " | failover MASTER | staging MASTER")
+                         " | failover MASTER | credential MASTER PRINCIPAL SECRET | staging MASTER")
 
 
 if __name__ == "__main__":
