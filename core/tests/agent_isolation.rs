@@ -473,3 +473,142 @@ async fn a_task_group_runs_under_the_default_executor() {
     assert!(stdout.contains("from-the-group"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--isolation=disk/du` (Mesos's posix disk isolator): a task writing past its `disk` is
+/// measured; with `--enforce_container_disk_quota` it fails with
+/// `REASON_CONTAINER_LIMITATION_DISK` and Mesos's message while a task within its quota runs
+/// on; without it the use shows in `/monitor/statistics` and nothing is killed. The flag
+/// without the isolator is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disk_du_measures_sandboxes_and_enforces_the_quota_when_asked() {
+    let dir = temp_dir("disk-du");
+    let (_master, master) = spawn_master(&dir).await;
+    let resources = "--resources=cpus:4;mem:2048;disk:1000";
+    let writer = "dd if=/dev/zero of=big bs=1048576 count=3 2>/dev/null && sleep 600";
+
+    // Enforced: the writer over its 1 MB fails, the small task stays.
+    let port = free_port();
+    let agent = format!("127.0.0.1:{port}");
+    let _enforced = spawn_agent(
+        &master,
+        port,
+        &dir.join("enforced"),
+        &[
+            resources,
+            "--isolation=posix/cpu,posix/mem,disk/du",
+            "--enforce_container_disk_quota",
+            "--container_disk_watch_interval=100ms",
+        ],
+    );
+    support::registered_agent_state(&agent).await;
+    let mut framework = TestFramework::subscribe(&master, "disk-du", false).await;
+    let offer = framework.next_offer().await;
+    let over = command_task("over", &offer, "cpus:0.2;mem:32;disk:1", writer);
+    let within = command_task("within", &offer, "cpus:0.2;mem:32;disk:10", writer);
+    framework.launch(&offer, vec![over, within]).await;
+    let failed = loop {
+        let status = framework.next_update(Duration::from_secs(60)).await;
+        if status.task_id.value == "over" && status.state == TaskState::TaskFailed as i32 {
+            break status;
+        }
+        // Anything else (either task) is STARTING or RUNNING.
+        assert!(
+            status.state == TaskState::TaskStarting as i32
+                || status.state == TaskState::TaskRunning as i32,
+            "{status:?}"
+        );
+    };
+    assert_eq!(
+        failed.reason,
+        Some(v1::task_status::Reason::ContainerLimitationDisk as i32),
+        "{failed:?}"
+    );
+    let message = failed.message();
+    assert!(
+        message.starts_with("Disk usage (") && message.ends_with(") exceeds quota (1MB)"),
+        "{message}"
+    );
+    // The small task is measured (its 3 MB under 10 MB) and keeps running.
+    let within = wait_for_disk_used(&agent, "within", 3 << 20).await;
+    assert_eq!(within["statistics"]["disk_limit_bytes"], 10 << 20);
+    let (_, state) = get_json(&agent, "/state").await;
+    let running: Vec<&str> = state["frameworks"][0]["executors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["tasks"].as_array().unwrap())
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(running, vec!["within"], "{state}");
+
+    // Not enforced: the same writer over its quota is only reported (a cluster of its own).
+    let (_master, master) = spawn_master(&dir.join("second")).await;
+    let port = free_port();
+    let agent = format!("127.0.0.1:{port}");
+    let _reported = spawn_agent(
+        &master,
+        port,
+        &dir.join("reported"),
+        &[
+            resources,
+            "--isolation=disk/du",
+            "--container_disk_watch_interval=100ms",
+        ],
+    );
+    support::registered_agent_state(&agent).await;
+    let mut framework = TestFramework::subscribe(&master, "disk-du-report", false).await;
+    let offer = framework.next_offer().await;
+    let over = command_task("over-reported", &offer, "cpus:0.2;mem:32;disk:1", writer);
+    framework.launch(&offer, vec![over]).await;
+    let entry = wait_for_disk_used(&agent, "over-reported", 3 << 20).await;
+    assert_eq!(entry["statistics"]["disk_limit_bytes"], 1 << 20);
+    let (_, state) = get_json(&agent, "/state").await;
+    assert_eq!(
+        state["frameworks"][0]["executors"][0]["tasks"][0]["state"], "TASK_RUNNING",
+        "{state}"
+    );
+
+    // The flag without the isolator: the agent refuses to start.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+        .args([
+            "agent",
+            &format!("--master={master}"),
+            &format!("--work_dir={}", dir.join("refused").display()),
+            "--enforce_container_disk_quota",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--enforce_container_disk_quota needs the disk/du isolator"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `/monitor/statistics`' entry of executor `executor_id` once its `disk_used_bytes` is at
+/// least `bytes`.
+async fn wait_for_disk_used(agent: &str, executor_id: &str, bytes: u64) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, stats) = get_json(agent, "/monitor/statistics").await;
+        let entry = stats
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["executor_id"] == executor_id)
+            .cloned();
+        if let Some(entry) = entry
+            && entry["statistics"]["disk_used_bytes"].as_u64().unwrap_or(0) >= bytes
+        {
+            return entry;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{executor_id}'s disk use never reached {bytes}: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

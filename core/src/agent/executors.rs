@@ -193,6 +193,7 @@ impl Agent {
             recovered: false,
             recovered_times: None,
             ip_addresses: Vec::new(),
+            disk_usage: BTreeMap::new(),
         };
         if let Some(f) = self.frameworks.get_mut(framework_id) {
             f.executors.insert(eid, executor);
@@ -351,6 +352,42 @@ impl Agent {
         self.emit(Effect::Destroy {
             container_id: container_id.to_string(),
         });
+    }
+
+    /// The paths `disk/du` measures now: each live container's sandbox and persistent
+    /// volumes with their quotas (disk_du.rs). Docker containers are left out, as Mesos's
+    /// docker containerizer has no disk isolator.
+    pub fn disk_watch(&self) -> Vec<super::disk_du::WatchedPath> {
+        self.frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .filter(|e| e.state != ExecutorState::Terminated && e.limitation.is_none())
+            .flat_map(Executor::disk_paths)
+            .collect()
+    }
+
+    /// What `disk/du` measured: kept for the container's statistics; a path over its quota
+    /// limits the container when `--enforce_container_disk_quota` is set (Mesos's
+    /// `PosixDiskIsolatorProcess::_collect`).
+    pub fn container_disk_usage(&mut self, measured: Vec<(super::disk_du::WatchedPath, u64)>) {
+        let enforce = self
+            .config
+            .isolation
+            .disk_du
+            .is_some_and(|d| d.enforce_quota);
+        for (watched, used) in measured {
+            let Some(executor) = self.executor_of_container(&watched.container_id) else {
+                continue;
+            };
+            executor.disk_usage.insert(watched.path.clone(), used);
+            if enforce && !watched.mount && used > watched.quota_bytes {
+                self.container_limited(
+                    &watched.container_id,
+                    v1::task_status::Reason::ContainerLimitationDisk,
+                    super::disk_du::exceeded_message(used, watched.quota_bytes),
+                );
+            }
+        }
     }
 
     /// The live executors' containers with their pids and limits (for usage and limits).
@@ -594,4 +631,27 @@ pub fn executor_token(
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     crate::security::jwt::create(key, &claims)
+}
+
+impl Executor {
+    /// The paths `disk/du` watches in this executor's container (none for a docker one).
+    pub fn disk_paths(&self) -> Vec<super::disk_du::WatchedPath> {
+        if super::containerizer::is_docker(self.info.container.as_ref()) {
+            return Vec::new();
+        }
+        let resources: Vec<v1::Resource> = self
+            .info
+            .resources
+            .iter()
+            .chain(self.tasks.values().flat_map(|t| t.resources.iter()))
+            .chain(self.queued.iter().flat_map(|t| t.resources.iter()))
+            .chain(
+                self.queued_groups
+                    .iter()
+                    .flat_map(|g| g.tasks.iter().flat_map(|t| t.resources.iter())),
+            )
+            .cloned()
+            .collect();
+        super::disk_du::watched_paths(&self.container_id, &self.sandbox, &resources)
+    }
 }

@@ -35,6 +35,20 @@ pub fn flags() -> Flags {
         ).default("posix/cpu,posix/mem"))
         .flag(Flag::string("cgroups_root", "Name of the cgroup holding the containers' cgroups").default("mesos"))
         .flag(Flag::bool("cgroups_enable_cfs", "Hard-limit CPU with a CFS quota (cgroups/cpu)").default(false))
+        .flag(
+            Flag::duration(
+                "container_disk_watch_interval",
+                "How often each container's disk use is measured (disk/du)",
+            )
+            .default(super::disk_du::DEFAULT_WATCH_INTERVAL),
+        )
+        .flag(
+            Flag::bool(
+                "enforce_container_disk_quota",
+                "Destroy a container whose disk use exceeds its disk resources (disk/du)",
+            )
+            .default(false),
+        )
         .flag(Flag::path("frameworks_home", "Directory relative fetcher URIs are resolved against"))
         .flag(
             Flag::duration("fetcher_stall_timeout", "A download receiving nothing this long fails")
@@ -481,6 +495,29 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         loaded.get_str("isolation").unwrap_or("posix/cpu,posix/mem"),
     )?;
     isolation.enable_cfs = loaded.get_bool("cgroups_enable_cfs").unwrap_or(false);
+    let enforce_disk_quota = loaded
+        .get_bool("enforce_container_disk_quota")
+        .unwrap_or(false);
+    match &mut isolation.disk_du {
+        Some(disk_du) => {
+            disk_du.enforce_quota = enforce_disk_quota;
+            disk_du.watch_interval = loaded
+                .get_duration("container_disk_watch_interval")
+                .unwrap_or(super::disk_du::DEFAULT_WATCH_INTERVAL);
+            if disk_du.watch_interval.is_zero() {
+                return Err(
+                    "invalid --container_disk_watch_interval: must be more than 0secs".into(),
+                );
+            }
+        }
+        // Nothing here could enforce it: refused rather than ignored.
+        None if enforce_disk_quota => {
+            return Err(
+                "--enforce_container_disk_quota needs the disk/du isolator (--isolation)".into(),
+            );
+        }
+        None => {}
+    }
     isolation.prepare(loaded.get_str("cgroups_root").unwrap_or("mesos"))?;
     if let Some(hierarchy) = &isolation.hierarchy {
         tracing::info!(?hierarchy, "cgroups isolation");

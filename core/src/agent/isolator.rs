@@ -11,6 +11,8 @@
 //!   joins its cgroups between fork and exec, so every process it starts is inside.
 //!   A container whose processes the kernel OOM-killed is *limited*: the agent destroys it and
 //!   its unfinished tasks end `TASK_FAILED` with `REASON_CONTAINER_LIMITATION_MEMORY`.
+//! - `disk/du` (`posix/disk`): disk use per sandbox and persistent volume, a quota enforced
+//!   with `--enforce_container_disk_quota` (disk_du.rs).
 //! - `namespaces/pid`: the executor is pid 1 of a new pid namespace with its own `/proc`
 //!   (a small reaper outside the namespace carries its exit status to the agent).
 
@@ -31,6 +33,9 @@ pub struct Isolation {
     pub enable_cfs: bool,
     /// Set by [`Isolation::prepare`] when a cgroups isolator is in use.
     pub hierarchy: Option<Hierarchy>,
+    /// `disk/du` (or its old name `posix/disk`): containers' disk use measured, and with
+    /// `--enforce_container_disk_quota` limited (disk_du.rs).
+    pub disk_du: Option<super::disk_du::DiskDu>,
 }
 
 /// Where containers' cgroups go: `<mount>/<cgroups_root>` per controller.
@@ -81,7 +86,10 @@ impl Isolation {
         let mut isolation = Isolation::default();
         for name in flag.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match name {
-                "posix/cpu" | "posix/mem" | "posix/disk" | "disk/du" | "filesystem/posix" => {}
+                "posix/cpu" | "posix/mem" | "filesystem/posix" => {}
+                "posix/disk" | "disk/du" => {
+                    isolation.disk_du = Some(super::disk_du::DiskDu::default());
+                }
                 "cgroups/cpu" => isolation.cgroups_cpu = true,
                 "cgroups/mem" => isolation.cgroups_mem = true,
                 "cgroups/all" => {

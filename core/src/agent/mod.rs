@@ -32,6 +32,7 @@
 //!   fetcher cache).
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
 //! - `monitor`: `/monitor/statistics` and `/containers`, the containers' usage.
+//! - `disk_du`: the `disk/du` isolator: containers' disk use per path, quotas enforced.
 //! - `nested` and `http_nested`: nested and standalone containers (LAUNCH_NESTED_CONTAINER,
 //!   sessions, attach) — their processes, and the operator calls that drive them.
 //! - `systemd`: executors moved out of the agent's unit (`--systemd_enable_support`).
@@ -48,6 +49,7 @@ pub mod beneath;
 pub mod container_logger;
 pub mod containerizer;
 pub mod daemon;
+pub mod disk_du;
 mod executor_api;
 mod executors;
 pub mod fetcher;
@@ -304,6 +306,8 @@ pub struct Executor {
     /// container on a BRIDGE or USER network: dockerd's answer); its status's
     /// `network_infos`. Empty on the host network, where updates carry the agent's IP.
     pub ip_addresses: Vec<String>,
+    /// The container's last measured disk use per watched path (`disk/du`, disk_du.rs).
+    pub disk_usage: BTreeMap<PathBuf, u64>,
 }
 
 #[derive(Debug)]

@@ -52,6 +52,28 @@ struct Entry {
     status: v1::ContainerStatus,
     pid: Option<u32>,
     limits: isolator::Limits,
+    /// `disk/du`'s paths with their last measured use (disk_du.rs).
+    disk: Vec<(super::disk_du::WatchedPath, Option<u64>)>,
+}
+
+impl Entry {
+    /// Mesos's `PosixDiskIsolatorProcess::usage`: the sandbox's quota and use as
+    /// `disk_limit_bytes`/`disk_used_bytes`, each persistent volume in `disk_statistics`.
+    fn add_disk(&self, stats: &mut v1::ResourceStatistics) {
+        for (watched, used) in &self.disk {
+            if watched.persistence.is_none() {
+                stats.disk_limit_bytes = Some(watched.quota_bytes);
+                stats.disk_used_bytes = *used;
+            } else {
+                stats.disk_statistics.push(v1::DiskStatistics {
+                    persistence: watched.persistence.clone(),
+                    limit_bytes: Some(watched.quota_bytes),
+                    used_bytes: *used,
+                    ..Default::default()
+                });
+            }
+        }
+    }
 }
 
 /// `get_endpoints` on `endpoint`, then the viewer that filters containers by
@@ -112,6 +134,7 @@ fn snapshot(
     select: &Select,
 ) -> Option<Vec<Entry>> {
     let view = authorize(&a.config.authorizer, subject, endpoint)?;
+    let disk_du = a.config.isolation.disk_du.is_some();
     let entries = a
         .frameworks
         .iter()
@@ -130,6 +153,17 @@ fn snapshot(
             status: super::container_status(e),
             pid: e.pid,
             limits: e.limits,
+            disk: if disk_du {
+                e.disk_paths()
+                    .into_iter()
+                    .map(|w| {
+                        let used = e.disk_usage.get(&w.path).copied();
+                        (w, used)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         })
         .collect();
     Some(entries)
@@ -173,7 +207,8 @@ async fn with_usage(
         entries
             .into_iter()
             .map(|e| {
-                let stats = isolation.usage(&e.container_id, e.pid, e.limits, now);
+                let mut stats = isolation.usage(&e.container_id, e.pid, e.limits, now);
+                e.add_disk(&mut stats);
                 (e, stats)
             })
             .collect()

@@ -491,6 +491,7 @@ impl Agent {
                     recovered: !estate.terminated,
                     recovered_times: estate.terminated.then_some(estate.times),
                     ip_addresses: Vec::new(),
+                    disk_usage: BTreeMap::new(),
                     info: estate.info,
                 };
                 for tstate in estate.tasks {

@@ -82,6 +82,8 @@ pub enum Command {
     Read(ReadFn),
     /// The work_dir's filesystem usage (0..1), measured every `--disk_watch_interval`.
     DiskUsage(Result<f64, String>),
+    /// Containers' disk use (`disk/du`), measured every `--container_disk_watch_interval`.
+    ContainersDisk(Vec<(super::disk_du::WatchedPath, u64)>),
     /// How the removals of an [`Effect::Remove`] ended.
     GcRemoved(Vec<(PathBuf, super::gc::collector::Outcome)>),
     /// Agent shutdown: kills the executors (all of them, or only those of frameworks that
@@ -179,6 +181,8 @@ struct Runtime {
     sweeper: super::gc::sweep::Sweeper,
     /// This actor's own inbox: where deletions and disk usage, done off the actor, report.
     inbox: AgentHandle,
+    /// A `disk/du` round is being measured (one at a time: a slow disk skips ticks).
+    measuring_containers: bool,
 }
 
 /// Starts the agent actor and its master session; `master` is a fixed address or a
@@ -238,6 +242,7 @@ pub fn spawn(
         files,
         next_conn: 1,
         terminated,
+        measuring_containers: false,
     };
     // A panic in the actor exits the process (crate::supervisor): a restarted agent
     // recovers its executors; one left running would answer nothing yet look healthy.
@@ -524,6 +529,15 @@ impl Runtime {
         if let Some(interval) = &mut disk_watch {
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
+        // disk/du: every --container_disk_watch_interval, the first one interval after start.
+        let mut container_disk_watch = self.agent.config.isolation.disk_du.map(|d| {
+            let mut interval = tokio::time::interval_at(
+                tokio::time::Instant::now() + d.watch_interval,
+                d.watch_interval,
+            );
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval
+        });
         self.perform();
         loop {
             let deadline = self
@@ -539,6 +553,7 @@ impl Runtime {
                 () = sleep_until(deadline) => {}
                 _ = tick(&mut oom_check) => self.check_limits(None),
                 _ = tick(&mut disk_watch) => self.measure_disk(),
+                _ = tick(&mut container_disk_watch) => self.measure_containers_disk(),
             }
             // The timers run once due, as the master's do: a command that makes work due at
             // once leaves a deadline in the past, which the next turn sleeps zero time for.
@@ -666,6 +681,10 @@ impl Runtime {
                 let _ = reply.send(self.provisioner.clone());
             }
             Command::DiskUsage(usage) => self.agent.check_disk_usage(t, usage),
+            Command::ContainersDisk(measured) => {
+                self.measuring_containers = false;
+                self.agent.container_disk_usage(measured);
+            }
             Command::GcRemoved(results) => self.agent.gc_removed(results),
             Command::Shutdown { all, done } => {
                 for container_id in self.agent.containers(all) {
@@ -687,6 +706,35 @@ impl Runtime {
                     .await
                     .unwrap_or_else(|e| Err(e.to_string()));
             let _ = inbox.send(Command::DiskUsage(usage)).await;
+        });
+    }
+
+    /// `disk/du`: the watched paths' use, measured off the actor, comes back as
+    /// [`Command::ContainersDisk`]. A path that cannot be read (its container just ended)
+    /// is left out.
+    fn measure_containers_disk(&mut self) {
+        if self.measuring_containers {
+            return;
+        }
+        let watched = self.agent.disk_watch();
+        if watched.is_empty() {
+            return;
+        }
+        self.measuring_containers = true;
+        let inbox = self.inbox.clone();
+        tokio::spawn(async move {
+            let measured = tokio::task::spawn_blocking(move || {
+                watched
+                    .into_iter()
+                    .filter_map(|w| {
+                        let used = super::disk_du::usage(&w.path, &w.excludes).ok()?;
+                        Some((w, used))
+                    })
+                    .collect()
+            })
+            .await
+            .unwrap_or_default();
+            let _ = inbox.send(Command::ContainersDisk(measured)).await;
         });
     }
 
