@@ -1,4 +1,4 @@
-//! End to end: `org.apache.mesos.state` of Apache's unmodified 1.11.0 jar (and of the
+//! End to end: `org.apache.mesos.state` (ZooKeeperState, LevelDBState, LogState) of Apache's unmodified 1.11.0 jar (and of the
 //! project's jar) through our libmesos.so under `-Xcheck:jni`, against a real ZooKeeper
 //! (issue 20 items 1, 4, 5). `StateExercise` (java/examples) prints one line per
 //! observation; each test reads them.
@@ -166,11 +166,79 @@ fn zookeeper_scenarios(jar: &str, with_library: bool) {
     );
 }
 
+/// `LogState` (Mesos's `src/state/log.cpp`): the state as SNAPSHOT/DIFF/EXPUNGE operations
+/// in the replicated log, replayed by every new state; a stale store yields null; a state
+/// whose writer another state deposed answers its next store with null (Mesos: "not
+/// atomic") and replays before the one after.
+fn log_state_scenarios(jar: &str, with_library: bool) {
+    let cp = compile_examples(jar, &classpath(jar));
+    let mut zk = zookeeper::ZooKeeper::start();
+    let servers = zk.servers();
+
+    let run = exercise(&cp, with_library, &["log", &servers, "/ls"]);
+    let dump = run.dump();
+    for (key, expected) in [
+        ("LOG_FETCH_NEW", "alpha 0"),
+        ("LOG_STORED", "true one"),
+        ("LOG_STALE_STORE_NULL", "true"),
+        ("LOG_VALUE", "alpha one"),
+        ("LOG_NAMES", "alpha,beta"),
+        ("LOG_EXPUNGE_STALE", "false"),
+        ("LOG_EXPUNGE_CURRENT", "true"),
+        ("LOG_NAMES_AFTER", "beta"),
+        ("LOG_REPLAYED_BIG", "true 204800"),
+        ("LOG_REPLAYED_NAMES", "beta,big"),
+        ("LOG_DEPOSED_STORE_NULL", "true"),
+        ("LOG_AFTER_REPLAY_STORE", "true"),
+    ] {
+        assert_eq!(value(&run, key), expected, "{key}:\n{dump}");
+    }
+    for (key, exception) in [
+        ("LOG_NEGATIVE_DIFFS", "IllegalArgumentException"),
+        ("LOG_BAD_ZNODE", "IllegalArgumentException"),
+        ("LOG_NULL_SERVERS", "NullPointerException"),
+        ("LOG_NULL_NAME", "NullPointerException"),
+        ("LOG_FINALIZED_FETCH", "IllegalStateException"),
+        ("LOG_FINALIZED_NAMES", "IllegalStateException"),
+    ] {
+        assert!(
+            value(&run, key).starts_with(exception),
+            "{key} should throw {exception}:\n{dump}"
+        );
+    }
+
+    // Five LogStates store one fetched version at once: exactly one wins, and the state
+    // that lost replays the winner's value.
+    let run = exercise(
+        &cp,
+        with_library,
+        &["log-race", &servers, "/lrace", "counter", "5"],
+    );
+    assert_eq!(value(&run, "RACE_WINNERS"), "1 errors=0", "{}", run.dump());
+    let winner = value(&run, "WINNER");
+    assert_eq!(value(&run, "RACE_VALUE"), winner, "{}", run.dump());
+
+    // The state outlives the JVM, and ZooKeeper's restart.
+    let run = exercise(&cp, with_library, &["log-write", &servers, "/lkeep", "k", "v1"]);
+    assert_eq!(value(&run, "WRITE"), "k true", "{}", run.dump());
+    let run = exercise(&cp, with_library, &["log-read", &servers, "/lkeep", "k"]);
+    assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());
+    zk.restart();
+    let run = exercise(&cp, with_library, &["log-read", &servers, "/lkeep", "k"]);
+    assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());
+    assert_eq!(value(&run, "NAMES"), "k", "{}", run.dump());
+}
+
 fn unavailable_zookeeper_fails_futures(jar: &str, with_library: bool) {
+    unavailable_fails_futures(jar, with_library, "unavailable");
+}
+
+/// `mode` is `unavailable` (ZooKeeperState) or `log-unavailable` (LogState).
+fn unavailable_fails_futures(jar: &str, with_library: bool, mode: &str) {
     let cp = compile_examples(jar, &classpath(jar));
     // Nothing listens there.
     let servers = format!("127.0.0.1:{}", free_port());
-    let run = exercise(&cp, with_library, &["unavailable", &servers]);
+    let run = exercise(&cp, with_library, &[mode, &servers]);
     let dump = run.dump();
     assert!(
         value(&run, "UNAVAILABLE_TIMEOUT").starts_with("TimeoutException"),
@@ -221,6 +289,21 @@ fn apache_1_11_0_jar_keeps_state_in_zookeeper() {
 #[test]
 fn apache_1_11_0_jar_state_fails_without_zookeeper_and_never_hangs() {
     unavailable_zookeeper_fails_futures("apache-1.11.0", true);
+}
+
+#[test]
+fn apache_1_11_0_jar_keeps_state_in_the_log() {
+    log_state_scenarios("apache-1.11.0", true);
+}
+
+#[test]
+fn apache_1_11_0_jar_log_state_fails_without_zookeeper_and_never_hangs() {
+    unavailable_fails_futures("apache-1.11.0", true, "log-unavailable");
+}
+
+#[test]
+fn the_projects_jar_keeps_state_in_the_log() {
+    log_state_scenarios("remesos", false);
 }
 
 #[test]

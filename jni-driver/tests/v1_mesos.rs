@@ -14,13 +14,44 @@ use std::time::Duration;
 use support::*;
 
 fn run_tasks(api: &str, jar: &str) {
-    let (remesos, library) = artifacts();
-    let cp = compile_examples(jar, &classpath(jar));
+    let (remesos, _) = artifacts();
     let cluster = start_cluster(&remesos, 2);
+    run_tasks_on(&cluster, api, jar, &[]);
+}
+
+/// Master flags that make every framework authenticate with `ALICE`
+/// (`--authenticate_frameworks`, the v1 HTTP realm with Basic), as core/tests/security.rs.
+const ALICE: (&str, &str) = ("alice", "alice-secret");
+
+fn authenticated_cluster() -> (Cluster, std::path::PathBuf) {
+    let (remesos, _) = artifacts();
+    let dir = std::env::temp_dir().join(format!("remesos-v1-creds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("credentials dir");
+    let credentials = dir.join("credentials.json");
+    std::fs::write(
+        &credentials,
+        serde_json::json!({"credentials": [{"principal": ALICE.0, "secret": ALICE.1}]})
+            .to_string(),
+    )
+    .expect("write credentials");
+    let flags = [
+        "--authenticate_frameworks".to_string(),
+        "--authenticate_http_frameworks".to_string(),
+        "--http_framework_authenticators=basic".to_string(),
+        format!("--credentials={}", credentials.display()),
+    ];
+    (start_cluster_with(&remesos, 1, free_port(), &flags), dir)
+}
+
+fn run_tasks_on(cluster: &Cluster, api: &str, jar: &str, extra: &[&str]) {
+    let (_, library) = artifacts();
+    let cp = compile_examples(jar, &classpath(jar));
+    let mut args = vec![cluster.master.as_str(), api, "5"];
+    args.extend_from_slice(extra);
     let run = run_java(
         &cp,
         "org.remesos.examples.V1Exercise",
-        &[&cluster.master, api, "5"],
+        &args,
         Some(&library),
         Duration::from_secs(150),
     );
@@ -35,6 +66,7 @@ fn run_tasks(api: &str, jar: &str) {
     assert!(run.has("CONNECTED"), "{dump}");
     assert_eq!(run.lines("SUBSCRIBED ").len(), 1, "{dump}");
     assert!(run.has("FINISHED 5"), "{dump}");
+    assert!(run.has("FINALIZED_SEND IllegalStateException"), "{dump}");
     for n in 1..=5 {
         assert!(
             run.has(&format!("UPDATE task-{n} TASK_FINISHED")),
@@ -71,6 +103,29 @@ fn v1_mesos_runs_tasks_to_completion() {
 #[test]
 fn v0_mesos_runs_tasks_to_completion() {
     run_tasks("v0", "apache-1.11.0");
+}
+
+#[test]
+fn v1_mesos_with_credentials_runs_tasks_and_wrong_ones_are_refused() {
+    let (cluster, dir) = authenticated_cluster();
+    run_tasks_on(&cluster, "v1", "apache-1.11.0", &[ALICE.0, ALICE.1]);
+    // Wrong secret: the scheduler hears an ERROR event or a disconnection, never hangs, and
+    // no framework is registered under it.
+    let (_, library) = artifacts();
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let run = run_java(
+        &cp,
+        "org.remesos.examples.V1Exercise",
+        &[&cluster.master, "v1", "0", ALICE.0, "wrong"],
+        Some(&library),
+        Duration::from_secs(90),
+    );
+    let dump = run.dump();
+    assert_eq!(run.code, Some(0), "{dump}");
+    assert!(run.has("REFUSED"), "{dump}");
+    assert!(run.lines("SUBSCRIBED ").is_empty(), "{dump}");
+    check_no_jni_warnings(&run);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

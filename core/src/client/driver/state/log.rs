@@ -451,18 +451,23 @@ impl LogStorage {
         }
     }
 
-    /// Truncates the log to the oldest position a snapshot needs; failures only leave the
-    /// log longer (the next mutation tries again), as in Mesos.
-    async fn truncate(&self, inner: &mut Inner) {
+    /// Truncates the log to the oldest position a snapshot needs; other failures only leave
+    /// the log longer (the next mutation tries again), as in Mesos. `false` when the writer
+    /// turned out deposed: the mutation answers `false`, as Mesos's append would fail then.
+    async fn truncate(&self, inner: &mut Inner) -> bool {
         let (Some(minimum), Some(writer)) = (inner.replay.truncation(), inner.writer.as_ref())
         else {
-            return;
+            return true;
         };
         match writer.truncate(minimum).await {
             Ok(position) => inner.replay.truncated(minimum, position),
-            Err(LogError::WriterFailed(_)) => inner.writer = None,
+            Err(LogError::WriterFailed(_)) => {
+                inner.writer = None;
+                return false;
+            }
             Err(e) => tracing::debug!(error = %e, "log storage truncation failed"),
         }
+        true
     }
 }
 
@@ -481,8 +486,9 @@ impl Storage for LogStorage {
     fn set<'a>(&'a self, entry: &'a Entry, expected: Uuid) -> StorageFuture<'a, bool> {
         Box::pin(self.bounded(async move |inner: &mut Inner| {
             self.start(inner).await?;
-            self.truncate(inner).await;
-            self.start(inner).await?;
+            if !self.truncate(inner).await {
+                return Ok(false);
+            }
             let Some(planned) =
                 inner
                     .replay
@@ -503,8 +509,9 @@ impl Storage for LogStorage {
     fn expunge<'a>(&'a self, entry: &'a Entry) -> StorageFuture<'a, bool> {
         Box::pin(self.bounded(async move |inner: &mut Inner| {
             self.start(inner).await?;
-            self.truncate(inner).await;
-            self.start(inner).await?;
+            if !self.truncate(inner).await {
+                return Ok(false);
+            }
             if !inner.replay.may_expunge(entry) {
                 return Ok(false);
             }
