@@ -219,7 +219,11 @@ fn log_state_scenarios(jar: &str, with_library: bool) {
     assert_eq!(value(&run, "RACE_VALUE"), winner, "{}", run.dump());
 
     // The state outlives the JVM, and ZooKeeper's restart.
-    let run = exercise(&cp, with_library, &["log-write", &servers, "/lkeep", "k", "v1"]);
+    let run = exercise(
+        &cp,
+        with_library,
+        &["log-write", &servers, "/lkeep", "k", "v1"],
+    );
     assert_eq!(value(&run, "WRITE"), "k true", "{}", run.dump());
     let run = exercise(&cp, with_library, &["log-read", &servers, "/lkeep", "k"]);
     assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());

@@ -197,7 +197,10 @@ fn the_log_keeps_every_acknowledged_entry_across_a_zookeeper_restart() {
         let servers = servers.clone();
         let (marker, go) = (marker.display().to_string(), go.display().to_string());
         std::thread::spawn(move || {
-            exercise(&cp, &["restart", &servers, "/remesos/log-restart", &marker, &go])
+            exercise(
+                &cp,
+                &["restart", &servers, "/remesos/log-restart", &marker, &go],
+            )
         })
     };
     let wait = std::time::Instant::now() + Duration::from_secs(120);
@@ -216,6 +219,9 @@ fn the_log_keeps_every_acknowledged_entry_across_a_zookeeper_restart() {
     let log = positions(&run, "ENTRY ");
     assert!(log.windows(2).all(|w| w[0].0 < w[1].0), "{dump}");
     for ack in &acks {
-        assert!(log.contains(ack), "acknowledged {ack:?} is missing:\n{dump}");
+        assert!(
+            log.contains(ack),
+            "acknowledged {ack:?} is missing:\n{dump}"
+        );
     }
 }

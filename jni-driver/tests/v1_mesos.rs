@@ -30,8 +30,7 @@ fn authenticated_cluster() -> (Cluster, std::path::PathBuf) {
     let credentials = dir.join("credentials.json");
     std::fs::write(
         &credentials,
-        serde_json::json!({"credentials": [{"principal": ALICE.0, "secret": ALICE.1}]})
-            .to_string(),
+        serde_json::json!({"credentials": [{"principal": ALICE.0, "secret": ALICE.1}]}).to_string(),
     )
     .expect("write credentials");
     let flags = [

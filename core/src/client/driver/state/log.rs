@@ -173,7 +173,10 @@ pub fn patch(old: &[u8], diff: &[u8]) -> std::result::Result<Vec<u8>, String> {
     };
     let prefix = varint()?;
     let suffix = varint()?;
-    if prefix.checked_add(suffix).is_none_or(|kept| kept > old.len()) {
+    if prefix
+        .checked_add(suffix)
+        .is_none_or(|kept| kept > old.len())
+    {
         return Err(format!(
             "the diff keeps {prefix}+{suffix} bytes of a {}-byte value",
             old.len()
@@ -389,10 +392,7 @@ impl LogStorage {
     }
 
     /// Runs `operation` with the inner state, within the storage's bound.
-    async fn bounded<T>(
-        &self,
-        operation: impl AsyncFnOnce(&mut Inner) -> Result<T>,
-    ) -> Result<T> {
+    async fn bounded<T>(&self, operation: impl AsyncFnOnce(&mut Inner) -> Result<T>) -> Result<T> {
         let run = async {
             let mut inner = self.inner.lock().await;
             operation(&mut inner).await
@@ -590,7 +590,11 @@ mod tests {
             (b"same", b"same"),
         ];
         for (old, new) in cases {
-            assert_eq!(patch(old, &diff(old, new)).unwrap(), new, "{old:?} -> {new:?}");
+            assert_eq!(
+                patch(old, &diff(old, new)).unwrap(),
+                new,
+                "{old:?} -> {new:?}"
+            );
         }
         let big_old = vec![7u8; 100_000];
         let mut big_new = big_old.clone();
