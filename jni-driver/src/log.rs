@@ -97,6 +97,21 @@ fn initialize_log(
     znode: &JObject,
     auth: Option<(&JObject, &JByteArray)>,
 ) -> Result<()> {
+    let config = log_config(env, servers, timeout, unit, znode, auth)?;
+    LOGS.attach(env, this, "__log", Arc::new(Log::new(config)))?;
+    Ok(())
+}
+
+/// Where a log lives, from a Java constructor's arguments (`Log`'s and `LogState`'s): a
+/// null is a `NullPointerException`, a bad znode or timeout an `IllegalArgumentException`.
+pub(crate) fn log_config(
+    env: &mut Env,
+    servers: &JObject,
+    timeout: jlong,
+    unit: &JObject,
+    znode: &JObject,
+    auth: Option<(&JObject, &JByteArray)>,
+) -> Result<LogConfig> {
     let servers = required_string(env, servers, "servers")?;
     let znode = required_string(env, znode, "znode")?;
     let session_timeout = convert::duration(env, timeout, unit)?;
@@ -108,18 +123,8 @@ fn initialize_log(
         }
         None => None,
     };
-    let config = match LogConfig::new(&servers, &znode, session_timeout, auth) {
-        Ok(config) => config,
-        Err(e) => {
-            return Err(throw(
-                env,
-                "java/lang/IllegalArgumentException",
-                &e.to_string(),
-            ));
-        }
-    };
-    LOGS.attach(env, this, "__log", Arc::new(Log::new(config)))?;
-    Ok(())
+    LogConfig::new(&servers, &znode, session_timeout, auth)
+        .map_err(|e| throw(env, "java/lang/IllegalArgumentException", &e.to_string()))
 }
 
 #[unsafe(no_mangle)]

@@ -16,7 +16,6 @@ use jni::objects::{JByteArray, JObject};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{Env, JValue, jni_sig, jni_str};
 
-use remesos::client::driver::log::LogConfig;
 use remesos::client::driver::state::local::LocalStorage;
 use remesos::client::driver::state::log::LogStorage;
 use remesos::client::driver::state::zookeeper::ZkStorage;
@@ -369,32 +368,13 @@ pub(crate) fn initialize_log_state(
     _path: &JObject,
     diffs_between_snapshots: jint,
 ) -> Result<()> {
-    let servers = crate::convert::string(env, servers)?;
-    let znode = crate::convert::string(env, znode)?;
-    let (Some(servers), Some(znode)) = (servers, znode) else {
-        return Err(throw(
-            env,
-            "java/lang/NullPointerException",
-            "servers and znode must not be null",
-        ));
-    };
-    let timeout = convert::duration(env, timeout, unit)?;
+    let config = crate::log::log_config(env, servers, timeout, unit, znode, None)?;
     let Ok(diffs) = usize::try_from(diffs_between_snapshots) else {
         return Err(throw(
             env,
             "java/lang/IllegalArgumentException",
             "diffsBetweenSnapshots must not be negative",
         ));
-    };
-    let config = match LogConfig::new(&servers, &znode, timeout, None) {
-        Ok(config) => config,
-        Err(e) => {
-            return Err(throw(
-                env,
-                "java/lang/IllegalArgumentException",
-                &e.to_string(),
-            ));
-        }
     };
     install(env, this, Arc::new(LogStorage::new(config, diffs)))
 }

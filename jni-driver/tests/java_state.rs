@@ -129,25 +129,7 @@ fn zookeeper_scenarios(jar: &str, with_library: bool) {
         );
     }
 
-    // Five states (five sessions) store one fetched version at once: exactly one wins.
-    let run = exercise(
-        &cp,
-        with_library,
-        &["race", &servers, "/race", "counter", "5"],
-    );
-    assert_eq!(value(&run, "RACE_WINNERS"), "1 errors=0", "{}", run.dump());
-    let winner = value(&run, "WINNER");
-    assert_eq!(value(&run, "RACE_VALUE"), winner, "{}", run.dump());
-
-    // The state outlives the JVM, and ZooKeeper's restart.
-    let run = exercise(&cp, with_library, &["write", &servers, "/keep", "k", "v1"]);
-    assert_eq!(value(&run, "WRITE"), "k true");
-    let run = exercise(&cp, with_library, &["read", &servers, "/keep", "k"]);
-    assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());
-    zk.restart();
-    let run = exercise(&cp, with_library, &["read", &servers, "/keep", "k"]);
-    assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());
-    assert_eq!(value(&run, "NAMES"), "k", "{}", run.dump());
+    race_and_restart(&cp, with_library, &mut zk, "");
 
     // Digest credentials: the owner's znodes are readable by all, writable by the owner.
     let run = exercise(&cp, with_library, &["digest", &servers, "/dg"]);
@@ -207,28 +189,36 @@ fn log_state_scenarios(jar: &str, with_library: bool) {
         );
     }
 
-    // Five LogStates store one fetched version at once: exactly one wins, and the state
-    // that lost replays the winner's value.
+    race_and_restart(&cp, with_library, &mut zk, "log-");
+}
+
+/// Five states (five sessions) store one fetched version at once: exactly one wins, and
+/// the first state then reads the winner's value (a LogState that lost replays it). A
+/// variable outlives the JVM, and ZooKeeper's restart. `prefix` picks the exercise's modes:
+/// "" for ZooKeeperState, "log-" for LogState.
+fn race_and_restart(cp: &str, with_library: bool, zk: &mut zookeeper::ZooKeeper, prefix: &str) {
+    let servers = zk.servers();
+    let (race, keep) = (format!("/{prefix}race"), format!("/{prefix}keep"));
+    let mode = |m: &str| format!("{prefix}{m}");
     let run = exercise(
-        &cp,
+        cp,
         with_library,
-        &["log-race", &servers, "/lrace", "counter", "5"],
+        &[&mode("race"), &servers, &race, "counter", "5"],
     );
     assert_eq!(value(&run, "RACE_WINNERS"), "1 errors=0", "{}", run.dump());
     let winner = value(&run, "WINNER");
     assert_eq!(value(&run, "RACE_VALUE"), winner, "{}", run.dump());
 
-    // The state outlives the JVM, and ZooKeeper's restart.
     let run = exercise(
-        &cp,
+        cp,
         with_library,
-        &["log-write", &servers, "/lkeep", "k", "v1"],
+        &[&mode("write"), &servers, &keep, "k", "v1"],
     );
     assert_eq!(value(&run, "WRITE"), "k true", "{}", run.dump());
-    let run = exercise(&cp, with_library, &["log-read", &servers, "/lkeep", "k"]);
+    let run = exercise(cp, with_library, &[&mode("read"), &servers, &keep, "k"]);
     assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());
     zk.restart();
-    let run = exercise(&cp, with_library, &["log-read", &servers, "/lkeep", "k"]);
+    let run = exercise(cp, with_library, &[&mode("read"), &servers, &keep, "k"]);
     assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());
     assert_eq!(value(&run, "NAMES"), "k", "{}", run.dump());
 }
