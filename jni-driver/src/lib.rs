@@ -11,6 +11,7 @@
 
 mod convert;
 mod executor;
+mod handles;
 mod log;
 mod mesos;
 mod scheduler;

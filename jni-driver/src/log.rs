@@ -2,16 +2,19 @@
 //! `src/java/jni/org_apache_mesos_Log.cpp`): thin calls into
 //! `remesos::client::driver::log`, whose module doc says how the log lives in ZooKeeper.
 //!
-//! `Log.__log` holds a `Box<Log>`; `Reader.__reader` a `Box<Reader>` and `Writer.__writer`
-//! a `Box<Writer>`, each holding its own reference to the log's session, so that the JVM
-//! may finalize a `Log` before its readers and writers. `Reader.__log`/`Writer.__log` copy
-//! the log's pointer as Apache's natives do; nothing here reads them. `finalize` frees once
-//! and zeroes the field: a finalized object used again throws `IllegalStateException`.
+//! `Log.__log`, `Reader.__reader` and `Writer.__writer` hold ids of the tables below
+//! (`crate::handles`), not pointers; readers and writers hold their own reference to the
+//! log's session, so that the JVM may finalize a `Log` before its readers and writers.
+//! `Reader.__log`/`Writer.__log` copy the log's id as Apache's natives copy its pointer;
+//! nothing here reads them. `finalize` forgets the id and zeroes the field: a finalized
+//! object used again (or finalized twice) throws `IllegalStateException`, never a crash.
 //!
 //! Positions cross as `Log$Position(long)` (the value of Mesos's 8-byte big-endian
 //! identity, as Apache's `convert<Log::Position>` makes it), entries as `Log$Entry(Position,
 //! byte[])`; `read` returns a `java.util.ArrayList`. Timeouts are `unit.toNanos(timeout)`
 //! (`convert::duration`; Apache's truncate to whole seconds).
+
+use std::sync::{Arc, LazyLock};
 
 use jni::objects::{JByteArray, JObject};
 use jni::sys::{jint, jlong};
@@ -19,7 +22,20 @@ use jni::{Env, EnvUnowned, JValue, jni_sig, jni_str};
 
 use remesos::client::driver::log::{CallError, Log, LogConfig, LogError, Reader, Writer};
 
-use crate::{Error, Result, convert, handle, native, throw};
+use crate::handles::{Handles, long_field, set_long_field};
+use crate::{Error, Result, convert, native, throw};
+
+static LOGS: LazyLock<Handles<Log>> = LazyLock::new(Handles::new);
+static READERS: LazyLock<Handles<Reader>> = LazyLock::new(Handles::new);
+static WRITERS: LazyLock<Handles<Writer>> = LazyLock::new(Handles::new);
+
+fn reader_of(env: &mut Env, this: &JObject) -> Result<Arc<Reader>> {
+    READERS.of(env, this, "__reader", "log reader")
+}
+
+fn writer_of(env: &mut Env, this: &JObject) -> Result<Arc<Writer>> {
+    WRITERS.of(env, this, "__writer", "log writer")
+}
 
 const WRITER_FAILED: &str = "org/apache/mesos/Log$WriterFailedException";
 const OPERATION_FAILED: &str = "org/apache/mesos/Log$OperationFailedException";
@@ -72,20 +88,6 @@ fn position_value(env: &mut Env, position: &JObject) -> Result<u64> {
     Ok(value as u64)
 }
 
-/// Frees the `Box<T>` behind `field` once.
-fn free<T>(env: &mut Env, this: &JObject, field: &'static str) -> Result<()> {
-    let value = env
-        .get_field(this, jni::strings::JNIString::new(field), jni_sig!("J"))?
-        .j()?;
-    crate::state::set_long_field(env, this, field, 0)?;
-    if value != 0 {
-        // SAFETY: made by Box::into_raw in this class's `initialize`; the field is zeroed
-        // above, so this runs once.
-        drop(unsafe { Box::from_raw(value as usize as *mut T) });
-    }
-    Ok(())
-}
-
 fn initialize_log(
     env: &mut Env,
     this: &JObject,
@@ -95,6 +97,21 @@ fn initialize_log(
     znode: &JObject,
     auth: Option<(&JObject, &JByteArray)>,
 ) -> Result<()> {
+    let config = log_config(env, servers, timeout, unit, znode, auth)?;
+    LOGS.attach(env, this, "__log", Arc::new(Log::new(config)))?;
+    Ok(())
+}
+
+/// Where a log lives, from a Java constructor's arguments (`Log`'s and `LogState`'s): a
+/// null is a `NullPointerException`, a bad znode or timeout an `IllegalArgumentException`.
+pub(crate) fn log_config(
+    env: &mut Env,
+    servers: &JObject,
+    timeout: jlong,
+    unit: &JObject,
+    znode: &JObject,
+    auth: Option<(&JObject, &JByteArray)>,
+) -> Result<LogConfig> {
     let servers = required_string(env, servers, "servers")?;
     let znode = required_string(env, znode, "znode")?;
     let session_timeout = convert::duration(env, timeout, unit)?;
@@ -106,18 +123,8 @@ fn initialize_log(
         }
         None => None,
     };
-    let config = match LogConfig::new(&servers, &znode, session_timeout, auth) {
-        Ok(config) => config,
-        Err(e) => {
-            return Err(throw(
-                env,
-                "java/lang/IllegalArgumentException",
-                &e.to_string(),
-            ));
-        }
-    };
-    let log = Box::into_raw(Box::new(Log::new(config))) as usize as jlong;
-    crate::state::set_long_field(env, this, "__log", log)
+    LogConfig::new(&servers, &znode, session_timeout, auth)
+        .map_err(|e| throw(env, "java/lang/IllegalArgumentException", &e.to_string()))
 }
 
 #[unsafe(no_mangle)]
@@ -191,11 +198,11 @@ pub extern "system" fn Java_org_apache_mesos_Log_finalize<'l>(
     env: EnvUnowned<'l>,
     this: JObject<'l>,
 ) {
-    native(env, |env| free::<Log>(env, &this, "__log"))
+    native(env, |env| LOGS.detach(env, &this, "__log"))
 }
 
 /// `log.__log`, copied into `this.__log` as Apache's natives do.
-fn adopt_log<'a>(env: &mut Env, this: &JObject, log: &JObject) -> Result<&'a Log> {
+fn adopt_log(env: &mut Env, this: &JObject, log: &JObject) -> Result<Arc<Log>> {
     if log.is_null() {
         return Err(throw(
             env,
@@ -203,9 +210,9 @@ fn adopt_log<'a>(env: &mut Env, this: &JObject, log: &JObject) -> Result<&'a Log
             "Not expecting a null Log",
         ));
     }
-    let pointer = env.get_field(log, jni_str!("__log"), jni_sig!("J"))?.j()?;
-    let log: &Log = handle(env, log, "__log")?;
-    crate::state::set_long_field(env, this, "__log", pointer)?;
+    let id = long_field(env, log, "__log")?;
+    let log = LOGS.get(env, id, "log")?;
+    set_long_field(env, this, "__log", id)?;
     Ok(log)
 }
 
@@ -217,8 +224,8 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_initialize<'l>(
 ) {
     native(env, |env| {
         let log = adopt_log(env, &this, &log)?;
-        let reader = Box::into_raw(Box::new(Reader::new(log))) as usize as jlong;
-        crate::state::set_long_field(env, &this, "__reader", reader)
+        READERS.attach(env, &this, "__reader", Arc::new(Reader::new(&log)))?;
+        Ok(())
     })
 }
 
@@ -227,7 +234,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_finalize<'l>(
     env: EnvUnowned<'l>,
     this: JObject<'l>,
 ) {
-    native(env, |env| free::<Reader>(env, &this, "__reader"))
+    native(env, |env| READERS.detach(env, &this, "__reader"))
 }
 
 #[unsafe(no_mangle)]
@@ -240,7 +247,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_read<'l>(
     unit: JObject<'l>,
 ) -> JObject<'l> {
     native(env, |env| {
-        let reader: &Reader = handle(env, &this, "__reader")?;
+        let reader = reader_of(env, &this)?;
         let from = position_value(env, &from)?;
         let to = position_value(env, &to)?;
         let timeout = convert::duration(env, timeout, &unit)?;
@@ -279,8 +286,8 @@ fn reader_position<'l>(
     this: &JObject,
     f: impl FnOnce(&Reader) -> std::result::Result<u64, CallError>,
 ) -> Result<JObject<'l>> {
-    let reader: &Reader = handle(env, this, "__reader")?;
-    match f(reader) {
+    let reader = reader_of(env, this)?;
+    match f(&reader) {
         Ok(value) => position(env, value),
         Err(e) => Err(throw(env, "java/lang/RuntimeException", &e.to_string())),
     }
@@ -310,7 +317,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Reader_catchup<'l>(
     unit: JObject<'l>,
 ) -> JObject<'l> {
     native(env, |env| {
-        let reader: &Reader = handle(env, &this, "__reader")?;
+        let reader = reader_of(env, &this)?;
         let timeout = convert::duration(env, timeout, &unit)?;
         let ending = reader
             .catchup(timeout)
@@ -331,13 +338,9 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_initialize<'l>(
     native(env, |env| {
         let log = adopt_log(env, &this, &log)?;
         let timeout = convert::duration(env, timeout, &unit)?;
-        let writer = Box::new(Writer::start(log, timeout, retries));
-        crate::state::set_long_field(
-            env,
-            &this,
-            "__writer",
-            Box::into_raw(writer) as usize as jlong,
-        )
+        let writer = Writer::start(&log, timeout, retries);
+        WRITERS.attach(env, &this, "__writer", Arc::new(writer))?;
+        Ok(())
     })
 }
 
@@ -346,7 +349,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_finalize<'l>(
     env: EnvUnowned<'l>,
     this: JObject<'l>,
 ) {
-    native(env, |env| free::<Writer>(env, &this, "__writer"))
+    native(env, |env| WRITERS.detach(env, &this, "__writer"))
 }
 
 #[unsafe(no_mangle)]
@@ -358,7 +361,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_append<'l>(
     unit: JObject<'l>,
 ) -> JObject<'l> {
     native(env, |env| {
-        let writer: &Writer = handle(env, &this, "__writer")?;
+        let writer = writer_of(env, &this)?;
         if data.is_null() {
             return Err(throw(
                 env,
@@ -384,7 +387,7 @@ pub extern "system" fn Java_org_apache_mesos_Log_00024Writer_truncate<'l>(
     unit: JObject<'l>,
 ) -> JObject<'l> {
     native(env, |env| {
-        let writer: &Writer = handle(env, &this, "__writer")?;
+        let writer = writer_of(env, &this)?;
         let to = position_value(env, &to)?;
         let timeout = convert::duration(env, timeout, &unit)?;
         let at = writer

@@ -1,15 +1,14 @@
 //! The natives of `org.apache.mesos.v1.scheduler.V1Mesos` and `V0Mesos` (Apache's
 //! `src/java/jni/org_apache_mesos_v1_scheduler_V1Mesos.cpp`, `..._V0Mesos.cpp`): thin calls
-//! into `remesos::client::driver::mesos`. `__mesos` holds a `Box<Mesos>` plus the Java
-//! callbacks' context, freed once in `finalize`; a finalized object used again throws
-//! `IllegalStateException`. Calls and events cross as protobuf bytes
+//! into `remesos::client::driver::mesos`. `__mesos` holds the id of the `Mesos` (with the
+//! Java callbacks' context) in [`MESOS`] (`crate::handles`), forgotten once in `finalize`; a
+//! finalized object used again, or finalized twice, throws `IllegalStateException`. Calls and events cross as protobuf bytes
 //! (`org.apache.mesos.v1.scheduler.Protos$Call.toByteArray()`, `Protos$Event.parseFrom`).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use jni::objects::JObject;
 use jni::refs::Weak;
-use jni::sys::jlong;
 use jni::{Env, EnvUnowned, JValue, jni_sig, jni_str};
 
 use remesos::client::Credential;
@@ -17,11 +16,19 @@ use remesos::client::driver::mesos::{Callback, Callbacks, Config, Mesos};
 use remesos_proto::v1;
 
 use crate::convert::{self, Context};
-use crate::{Result, handle, native, throw};
+use crate::handles::Handles;
+use crate::{Result, native, throw};
+
+/// The live `V1Mesos`/`V0Mesos` objects.
+static MESOS: LazyLock<Handles<Mesos>> = LazyLock::new(Handles::new);
+
+fn mesos_of(env: &mut Env, this: &JObject) -> Result<Arc<Mesos>> {
+    MESOS.of(env, this, "__mesos", "V1Mesos")
+}
 
 const EVENT: &str = "org.apache.mesos.v1.scheduler.Protos$Event";
 
-/// `finalize` frees a `Box<Mesos>`; everything the callback thread needs it owns itself.
+/// `finalize` forgets the `Mesos`; everything the callback thread needs it owns itself.
 fn initialize(env: &mut Env, this: &JObject, v0: bool) -> Result<()> {
     let context = Arc::new(Context::new(env, this)?);
     let master = env
@@ -81,30 +88,16 @@ fn initialize(env: &mut Env, this: &JObject, v0: bool) -> Result<()> {
         Ok(mesos) => mesos,
         Err(e) => return Err(throw(env, "java/lang/IllegalArgumentException", &e)),
     };
-    let mesos = Box::into_raw(Box::new(mesos)) as usize as jlong;
-    env.set_field(
-        this,
-        jni_str!("__mesos"),
-        jni_sig!("J"),
-        JValue::Long(mesos),
-    )?;
+    MESOS.attach(env, this, "__mesos", Arc::new(mesos))?;
     Ok(())
 }
 
 fn finalize(env: &mut Env, this: &JObject) -> Result<()> {
-    let mesos = env
-        .get_field(this, jni_str!("__mesos"), jni_sig!("J"))?
-        .j()?;
-    env.set_field(this, jni_str!("__mesos"), jni_sig!("J"), JValue::Long(0))?;
-    if mesos != 0 {
-        // SAFETY: made by Box::into_raw in `initialize`; zeroed above, so freed once.
-        drop(unsafe { Box::from_raw(mesos as usize as *mut Mesos) });
-    }
-    Ok(())
+    MESOS.detach(env, this, "__mesos")
 }
 
 fn send(env: &mut Env, this: &JObject, call: &JObject) -> Result<()> {
-    let mesos: &Mesos = handle(env, this, "__mesos")?;
+    let mesos = mesos_of(env, this)?;
     let call: v1::scheduler::Call = convert::required(env, call, "call")?;
     mesos.send(call);
     Ok(())
@@ -218,8 +211,7 @@ pub extern "system" fn Java_org_apache_mesos_v1_scheduler_V1Mesos_reconnect<'l>(
     this: JObject<'l>,
 ) {
     native(env, |env| {
-        let mesos: &Mesos = handle(env, &this, "__mesos")?;
-        mesos.reconnect();
+        mesos_of(env, &this)?.reconnect();
         Ok(())
     })
 }

@@ -10,69 +10,19 @@
 //! a dangling pointer, even when Java calls `finalize()` itself while another thread still
 //! uses the object.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 
 use jni::objects::{JByteArray, JObject};
-use jni::strings::JNIString;
-use jni::sys::{jboolean, jlong};
+use jni::sys::{jboolean, jint, jlong};
 use jni::{Env, JValue, jni_sig, jni_str};
 
 use remesos::client::driver::state::local::LocalStorage;
+use remesos::client::driver::state::log::LogStorage;
 use remesos::client::driver::state::zookeeper::ZkStorage;
 use remesos::client::driver::state::{Outcome, Pending, State, Storage, Variable};
 
+use crate::handles::{Handles, long_field, set_long_field};
 use crate::{Result, convert, throw};
-
-/// Live native objects by id. A short `std::sync::Mutex`: one map access per native call.
-pub(crate) struct Handles<T> {
-    live: Mutex<HashMap<jlong, Arc<T>>>,
-}
-
-/// Ids are never reused, and unique across the tables, so a stale or mixed-up id finds
-/// nothing.
-static NEXT_ID: AtomicI64 = AtomicI64::new(1);
-
-impl<T> Handles<T> {
-    fn new() -> Handles<T> {
-        Handles {
-            live: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn insert(&self, value: Arc<T>) -> jlong {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        self.live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, value);
-        id
-    }
-
-    fn get(&self, env: &mut Env, id: jlong, what: &str) -> Result<Arc<T>> {
-        let found = self
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned();
-        found.ok_or_else(|| {
-            throw(
-                env,
-                "java/lang/IllegalStateException",
-                &format!("the {what} was finalized (or never initialized)"),
-            )
-        })
-    }
-
-    fn remove(&self, id: jlong) {
-        self.live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
-    }
-}
 
 static STATES: LazyLock<Handles<State>> = LazyLock::new(Handles::new);
 static VARIABLES: LazyLock<Handles<Variable>> = LazyLock::new(Handles::new);
@@ -178,43 +128,12 @@ fn new_variable<'l>(env: &mut Env<'l>, variable: Variable) -> Result<JObject<'l>
         jni_sig!("()V"),
         &[],
     )?;
-    let id = VARIABLES.insert(Arc::new(variable));
-    if let Err(e) = env.set_field(
-        &object,
-        jni_str!("__variable"),
-        jni_sig!("J"),
-        JValue::Long(id),
-    ) {
-        VARIABLES.remove(id);
-        return Err(e.into());
-    }
+    VARIABLES.attach(env, &object, "__variable", Arc::new(variable))?;
     Ok(object)
 }
 
-fn long_field(env: &mut Env, this: &JObject, name: &'static str) -> Result<jlong> {
-    Ok(env
-        .get_field(this, JNIString::new(name), jni_sig!("J"))?
-        .j()?)
-}
-
-pub(crate) fn set_long_field(
-    env: &mut Env,
-    this: &JObject,
-    name: &'static str,
-    value: jlong,
-) -> Result<()> {
-    env.set_field(
-        this,
-        JNIString::new(name),
-        jni_sig!("J"),
-        JValue::Long(value),
-    )?;
-    Ok(())
-}
-
 fn state_of(env: &mut Env, this: &JObject) -> Result<Arc<State>> {
-    let id = long_field(env, this, "__state")?;
-    STATES.get(env, id, "state")
+    STATES.of(env, this, "__state", "state")
 }
 
 fn variable_of(env: &mut Env, variable: &JObject) -> Result<Arc<Variable>> {
@@ -225,26 +144,20 @@ fn variable_of(env: &mut Env, variable: &JObject) -> Result<Arc<Variable>> {
             "the variable is null",
         ));
     }
-    let id = long_field(env, variable, "__variable")?;
-    VARIABLES.get(env, id, "variable")
+    VARIABLES.of(env, variable, "__variable", "variable")
 }
 
 /// Gives the Java `AbstractState` `this` a state over `storage` (`ZooKeeperState`,
 /// `LevelDBState`, and `LogState` with the log's storage).
 pub(crate) fn install(env: &mut Env, this: &JObject, storage: Arc<dyn Storage>) -> Result<()> {
-    let id = STATES.insert(Arc::new(State::new(storage)));
-    if let Err(e) = set_long_field(env, this, "__state", id) {
-        STATES.remove(id);
-        return Err(e);
-    }
+    STATES.attach(env, this, "__state", Arc::new(State::new(storage)))?;
     Ok(())
 }
 
-/// `AbstractState.finalize()`: frees the state; pending operations run to their end.
+/// `AbstractState.finalize()` (and `LogState.finalize()`): frees the state; pending
+/// operations run to their end.
 pub(crate) fn finalize_state(env: &mut Env, this: &JObject) -> Result<()> {
-    let id = long_field(env, this, "__state")?;
-    STATES.remove(id);
-    set_long_field(env, this, "__state", 0)
+    STATES.detach(env, this, "__state")
 }
 
 /// `__fetch(name)`: starts the operation; the id of its future.
@@ -384,9 +297,7 @@ pub(crate) fn mutate<'l>(
 }
 
 pub(crate) fn finalize_variable(env: &mut Env, this: &JObject) -> Result<()> {
-    let id = long_field(env, this, "__variable")?;
-    VARIABLES.remove(id);
-    set_long_field(env, this, "__variable", 0)
+    VARIABLES.detach(env, this, "__variable")
 }
 
 /// `ZooKeeperState.initialize(servers, timeout, unit, znode[, scheme, credentials])`.
@@ -437,4 +348,33 @@ pub(crate) fn initialize_local(env: &mut Env, this: &JObject, path: &JObject) ->
     };
     let storage = LocalStorage::open(std::path::Path::new(&path));
     install(env, this, Arc::new(storage))
+}
+
+/// `LogState.initialize(servers, timeout, unit, znode, quorum, path, diffsBetweenSnapshots)`:
+/// the state in the replicated log at `znode` (`quorum` and `path`, Mesos's local replica,
+/// are not used: the log lives in ZooKeeper).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the Java method's arguments, as JNI passes them"
+)]
+pub(crate) fn initialize_log_state(
+    env: &mut Env,
+    this: &JObject,
+    servers: &JObject,
+    timeout: jlong,
+    unit: &JObject,
+    znode: &JObject,
+    _quorum: jlong,
+    _path: &JObject,
+    diffs_between_snapshots: jint,
+) -> Result<()> {
+    let config = crate::log::log_config(env, servers, timeout, unit, znode, None)?;
+    let Ok(diffs) = usize::try_from(diffs_between_snapshots) else {
+        return Err(throw(
+            env,
+            "java/lang/IllegalArgumentException",
+            "diffsBetweenSnapshots must not be negative",
+        ));
+    };
+    install(env, this, Arc::new(LogStorage::new(config, diffs)))
 }

@@ -4,7 +4,7 @@
 
 use jni::EnvUnowned;
 use jni::objects::{JByteArray, JObject};
-use jni::sys::{jboolean, jlong};
+use jni::sys::{jboolean, jint, jlong};
 
 use crate::native;
 use crate::state::{self, Expunge, Fetch, Names, Store};
@@ -310,4 +310,45 @@ pub extern "system" fn Java_org_apache_mesos_state_LevelDBState_initialize<'l>(
     path: JObject<'l>,
 ) {
     native(env, |env| state::initialize_local(env, &this, &path))
+}
+
+#[unsafe(no_mangle)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the Java method's arguments, as JNI passes them"
+)]
+pub extern "system" fn Java_org_apache_mesos_state_LogState_initialize<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+    servers: JObject<'l>,
+    timeout: jlong,
+    unit: JObject<'l>,
+    znode: JObject<'l>,
+    quorum: jlong,
+    path: JObject<'l>,
+    diffs_between_snapshots: jint,
+) {
+    native(env, |env| {
+        state::initialize_log_state(
+            env,
+            &this,
+            &servers,
+            timeout,
+            &unit,
+            &znode,
+            quorum,
+            &path,
+            diffs_between_snapshots,
+        )
+    })
+}
+
+/// `LogState.finalize()` overrides `AbstractState.finalize()`: frees the state (and with it
+/// the log's session once no operation holds it).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_apache_mesos_state_LogState_finalize<'l>(
+    env: EnvUnowned<'l>,
+    this: JObject<'l>,
+) {
+    native(env, |env| state::finalize_state(env, &this))
 }

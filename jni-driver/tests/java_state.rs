@@ -1,4 +1,4 @@
-//! End to end: `org.apache.mesos.state` of Apache's unmodified 1.11.0 jar (and of the
+//! End to end: `org.apache.mesos.state` (ZooKeeperState, LevelDBState, LogState) of Apache's unmodified 1.11.0 jar (and of the
 //! project's jar) through our libmesos.so under `-Xcheck:jni`, against a real ZooKeeper
 //! (issue 20 items 1, 4, 5). `StateExercise` (java/examples) prints one line per
 //! observation; each test reads them.
@@ -129,25 +129,7 @@ fn zookeeper_scenarios(jar: &str, with_library: bool) {
         );
     }
 
-    // Five states (five sessions) store one fetched version at once: exactly one wins.
-    let run = exercise(
-        &cp,
-        with_library,
-        &["race", &servers, "/race", "counter", "5"],
-    );
-    assert_eq!(value(&run, "RACE_WINNERS"), "1 errors=0", "{}", run.dump());
-    let winner = value(&run, "WINNER");
-    assert_eq!(value(&run, "RACE_VALUE"), winner, "{}", run.dump());
-
-    // The state outlives the JVM, and ZooKeeper's restart.
-    let run = exercise(&cp, with_library, &["write", &servers, "/keep", "k", "v1"]);
-    assert_eq!(value(&run, "WRITE"), "k true");
-    let run = exercise(&cp, with_library, &["read", &servers, "/keep", "k"]);
-    assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());
-    zk.restart();
-    let run = exercise(&cp, with_library, &["read", &servers, "/keep", "k"]);
-    assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());
-    assert_eq!(value(&run, "NAMES"), "k", "{}", run.dump());
+    race_and_restart(&cp, with_library, &mut zk, "");
 
     // Digest credentials: the owner's znodes are readable by all, writable by the owner.
     let run = exercise(&cp, with_library, &["digest", &servers, "/dg"]);
@@ -166,11 +148,91 @@ fn zookeeper_scenarios(jar: &str, with_library: bool) {
     );
 }
 
+/// `LogState` (Mesos's `src/state/log.cpp`): the state as SNAPSHOT/DIFF/EXPUNGE operations
+/// in the replicated log, replayed by every new state; a stale store yields null; a state
+/// whose writer another state deposed answers its next store with null (Mesos: "not
+/// atomic") and replays before the one after.
+fn log_state_scenarios(jar: &str, with_library: bool) {
+    let cp = compile_examples(jar, &classpath(jar));
+    let mut zk = zookeeper::ZooKeeper::start();
+    let servers = zk.servers();
+
+    let run = exercise(&cp, with_library, &["log", &servers, "/ls"]);
+    let dump = run.dump();
+    for (key, expected) in [
+        ("LOG_FETCH_NEW", "alpha 0"),
+        ("LOG_STORED", "true one"),
+        ("LOG_STALE_STORE_NULL", "true"),
+        ("LOG_VALUE", "alpha one"),
+        ("LOG_NAMES", "alpha,beta"),
+        ("LOG_EXPUNGE_STALE", "false"),
+        ("LOG_EXPUNGE_CURRENT", "true"),
+        ("LOG_NAMES_AFTER", "beta"),
+        ("LOG_REPLAYED_BIG", "true 204800"),
+        ("LOG_REPLAYED_NAMES", "beta,big"),
+        ("LOG_DEPOSED_STORE_NULL", "true"),
+        ("LOG_AFTER_REPLAY_STORE", "true"),
+    ] {
+        assert_eq!(value(&run, key), expected, "{key}:\n{dump}");
+    }
+    for (key, exception) in [
+        ("LOG_NEGATIVE_DIFFS", "IllegalArgumentException"),
+        ("LOG_BAD_ZNODE", "IllegalArgumentException"),
+        ("LOG_NULL_SERVERS", "NullPointerException"),
+        ("LOG_NULL_NAME", "NullPointerException"),
+        ("LOG_FINALIZED_FETCH", "IllegalStateException"),
+        ("LOG_FINALIZED_NAMES", "IllegalStateException"),
+    ] {
+        assert!(
+            value(&run, key).starts_with(exception),
+            "{key} should throw {exception}:\n{dump}"
+        );
+    }
+
+    race_and_restart(&cp, with_library, &mut zk, "log-");
+}
+
+/// Five states (five sessions) store one fetched version at once: exactly one wins, and
+/// the first state then reads the winner's value (a LogState that lost replays it). A
+/// variable outlives the JVM, and ZooKeeper's restart. `prefix` picks the exercise's modes:
+/// "" for ZooKeeperState, "log-" for LogState.
+fn race_and_restart(cp: &str, with_library: bool, zk: &mut zookeeper::ZooKeeper, prefix: &str) {
+    let servers = zk.servers();
+    let (race, keep) = (format!("/{prefix}race"), format!("/{prefix}keep"));
+    let mode = |m: &str| format!("{prefix}{m}");
+    let run = exercise(
+        cp,
+        with_library,
+        &[&mode("race"), &servers, &race, "counter", "5"],
+    );
+    assert_eq!(value(&run, "RACE_WINNERS"), "1 errors=0", "{}", run.dump());
+    let winner = value(&run, "WINNER");
+    assert_eq!(value(&run, "RACE_VALUE"), winner, "{}", run.dump());
+
+    let run = exercise(
+        cp,
+        with_library,
+        &[&mode("write"), &servers, &keep, "k", "v1"],
+    );
+    assert_eq!(value(&run, "WRITE"), "k true", "{}", run.dump());
+    let run = exercise(cp, with_library, &[&mode("read"), &servers, &keep, "k"]);
+    assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());
+    zk.restart();
+    let run = exercise(cp, with_library, &[&mode("read"), &servers, &keep, "k"]);
+    assert_eq!(value(&run, "READ"), "k v1", "{}", run.dump());
+    assert_eq!(value(&run, "NAMES"), "k", "{}", run.dump());
+}
+
 fn unavailable_zookeeper_fails_futures(jar: &str, with_library: bool) {
+    unavailable_fails_futures(jar, with_library, "unavailable");
+}
+
+/// `mode` is `unavailable` (ZooKeeperState) or `log-unavailable` (LogState).
+fn unavailable_fails_futures(jar: &str, with_library: bool, mode: &str) {
     let cp = compile_examples(jar, &classpath(jar));
     // Nothing listens there.
     let servers = format!("127.0.0.1:{}", free_port());
-    let run = exercise(&cp, with_library, &["unavailable", &servers]);
+    let run = exercise(&cp, with_library, &[mode, &servers]);
     let dump = run.dump();
     assert!(
         value(&run, "UNAVAILABLE_TIMEOUT").starts_with("TimeoutException"),
@@ -221,6 +283,21 @@ fn apache_1_11_0_jar_keeps_state_in_zookeeper() {
 #[test]
 fn apache_1_11_0_jar_state_fails_without_zookeeper_and_never_hangs() {
     unavailable_zookeeper_fails_futures("apache-1.11.0", true);
+}
+
+#[test]
+fn apache_1_11_0_jar_keeps_state_in_the_log() {
+    log_state_scenarios("apache-1.11.0", true);
+}
+
+#[test]
+fn apache_1_11_0_jar_log_state_fails_without_zookeeper_and_never_hangs() {
+    unavailable_fails_futures("apache-1.11.0", true, "log-unavailable");
+}
+
+#[test]
+fn the_projects_jar_keeps_state_in_the_log() {
+    log_state_scenarios("remesos", false);
 }
 
 #[test]

@@ -13,7 +13,7 @@ mod support;
 #[path = "support/ensemble.rs"]
 mod ensemble;
 #[path = "../../core/tests/support/zookeeper.rs"]
-#[allow(dead_code, reason = "the log tests use only its classpath()")]
+#[allow(dead_code, reason = "the log tests use part of it")]
 mod zookeeper;
 
 use std::time::Duration;
@@ -79,6 +79,10 @@ fn basics(cp: &str, servers: &str, znode: &str) {
         "NULL_APPEND NullPointerException",
         "FINALIZED_WRITER IllegalStateException",
         "FINALIZED_READER IllegalStateException",
+        "FINALIZED_READER_TWICE IllegalStateException",
+        "READER_OUTLIVES_LOG true",
+        "FINALIZED_LOG IllegalStateException",
+        "FINALIZED_LOG_WRITER IllegalStateException",
         "PIDS UnsupportedOperationException",
         "DONE",
     ] {
@@ -175,4 +179,49 @@ fn zookeeper_unavailable_ends_every_call_within_its_timeout() {
     }
     // 2 x 1 s election + 2 s + 1 s + 1 s + 10 s, plus the JVM.
     assert!(started.elapsed() < Duration::from_secs(60), "{dump}");
+}
+
+/// One JVM's writer across a ZooKeeper restart (same data directory): the appends after
+/// ZooKeeper comes back succeed (a timed-out one is retried), and every acknowledged entry,
+/// before and after, is in the log at its position, in one order.
+#[test]
+fn the_log_keeps_every_acknowledged_entry_across_a_zookeeper_restart() {
+    let cp = compile_examples("apache-1.11.0", &classpath("apache-1.11.0"));
+    let mut zk = zookeeper::ZooKeeper::start();
+    let servers = zk.servers();
+    let dir = std::env::temp_dir().join(format!("remesos-log-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("marker dir");
+    let (marker, go) = (dir.join("marker"), dir.join("go"));
+    let writer = {
+        let cp = cp.clone();
+        let servers = servers.clone();
+        let (marker, go) = (marker.display().to_string(), go.display().to_string());
+        std::thread::spawn(move || {
+            exercise(
+                &cp,
+                &["restart", &servers, "/remesos/log-restart", &marker, &go],
+            )
+        })
+    };
+    let wait = std::time::Instant::now() + Duration::from_secs(120);
+    while !marker.exists() && std::time::Instant::now() < wait && !writer.is_finished() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(marker.exists(), "the writer never acknowledged 5 appends");
+    zk.restart();
+    std::fs::write(&go, "go").expect("go");
+    let run = writer.join().expect("writer thread");
+    let _ = std::fs::remove_dir_all(&dir);
+    let dump = run.dump();
+    assert_eq!(run.code, Some(0), "{dump}");
+    let acks = positions(&run, "ACK ");
+    assert_eq!(acks.len(), 10, "{dump}");
+    let log = positions(&run, "ENTRY ");
+    assert!(log.windows(2).all(|w| w[0].0 < w[1].0), "{dump}");
+    for ack in &acks {
+        assert!(
+            log.contains(ack),
+            "acknowledged {ack:?} is missing:\n{dump}"
+        );
+    }
 }

@@ -23,7 +23,7 @@ const CLASSES: &[&str] = &[
 ];
 
 /// `org.apache.mesos.state` (issue 20): the state, its named futures, the variable and the
-/// ZooKeeper and LevelDB states. (`LogState` comes with the replicated log.)
+/// ZooKeeper, LevelDB and log states.
 const STATE_CLASSES: &[&str] = &[
     "org.apache.mesos.state.AbstractState",
     "org.apache.mesos.state.AbstractState$FetchFuture",
@@ -33,6 +33,7 @@ const STATE_CLASSES: &[&str] = &[
     "org.apache.mesos.state.Variable",
     "org.apache.mesos.state.ZooKeeperState",
     "org.apache.mesos.state.LevelDBState",
+    "org.apache.mesos.state.LogState",
 ];
 
 /// JNI's escaping of a name or signature part.
@@ -152,8 +153,9 @@ fn every_native_of_apaches_1_11_0_jar_is_exported() {
     // 21 scheduler natives + 8 executor natives + _version.
     assert_eq!(check_jar(&jar, CLASSES), 30);
     // AbstractState: finalize + 4 operations x 7 (__op, cancel, is_cancelled, is_done, get,
-    // get_timeout, finalize); 4 named futures x 6; Variable 3; ZooKeeperState 2; LevelDBState 1.
-    assert_eq!(check_jar(&jar, STATE_CLASSES), 29 + 24 + 3 + 2 + 1);
+    // get_timeout, finalize); 4 named futures x 6; Variable 3; ZooKeeperState 2; LevelDBState 1;
+    // LogState 2 (initialize, finalize).
+    assert_eq!(check_jar(&jar, STATE_CLASSES), 29 + 24 + 3 + 2 + 1 + 2);
 }
 
 #[test]

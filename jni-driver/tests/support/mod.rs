@@ -295,6 +295,11 @@ pub fn start_cluster(remesos: &Path, agents: u16) -> Cluster {
 
 /// [`start_cluster`] with the master on `port`.
 pub fn start_cluster_on(remesos: &Path, agents: u16, port: u16) -> Cluster {
+    start_cluster_with(remesos, agents, port, &[])
+}
+
+/// [`start_cluster_on`] with more flags for `remesos local` (authentication, say).
+pub fn start_cluster_with(remesos: &Path, agents: u16, port: u16, flags: &[String]) -> Cluster {
     let work_dir = std::env::temp_dir().join(format!(
         "remesos-jni-{port}-{}",
         std::time::SystemTime::now()
@@ -314,6 +319,7 @@ pub fn start_cluster_on(remesos: &Path, agents: u16, port: u16) -> Cluster {
             "--allocation_interval=100ms",
             "--quiet",
         ])
+        .args(flags)
         .stdout(Stdio::null())
         .spawn()
         .expect("start remesos local");

@@ -11,10 +11,12 @@
 //!  Storage          get / set(entry, expected uuid) / expunge(entry) / names
 //!     ├─ zookeeper.rs  ZooKeeperState: one znode per name holding the serialized Entry
 //!     ├─ local.rs      LevelDBState: an embedded redb file under the given directory
+//!     ├─ log.rs        LogState: SNAPSHOT/DIFF/EXPUNGE operations in the replicated log
 //!     └─ memory.rs     tests (and any in-process user)
 //! ```
 //!
-//! `LogState` (the replicated log) plugs in as one more [`Storage`].
+//! `LogState` plugs in as one more [`Storage`]: `log.rs`, the state as snapshots and diffs
+//! in the replicated log of `crate::zk::log`.
 //!
 //! An [`Entry`] is `mesos.internal.state.Entry {required string name = 1; required bytes
 //! uuid = 2; required bytes value = 3}` (`src/messages/state.proto`), serialized exactly as
@@ -22,6 +24,7 @@
 //! Apache's libmesos is read here and back.
 
 pub mod local;
+pub mod log;
 pub mod memory;
 pub mod zookeeper;
 
@@ -58,6 +61,9 @@ pub enum StateError {
     /// The embedded store failed (open, read, write).
     #[error("local state storage at {path}: {reason}")]
     Local { path: String, reason: String },
+    /// The replicated log under `LogState` failed, or holds what is not an Operation.
+    #[error("replicated log: {0}")]
+    Log(String),
     /// The operation's task ended without an answer (the runtime shut down).
     #[error("state operation abandoned")]
     Abandoned,
@@ -88,17 +94,23 @@ struct EntryWire {
 impl Entry {
     /// The protobuf bytes Mesos stores (every field present).
     pub fn encode(&self) -> Vec<u8> {
+        self.to_wire().encode_to_vec()
+    }
+
+    fn to_wire(&self) -> EntryWire {
         EntryWire {
             name: Some(self.name.clone()),
             uuid: Some(self.uuid.as_bytes().to_vec()),
             value: Some(self.value.clone()),
         }
-        .encode_to_vec()
     }
 
     /// Parses stored bytes; anything but a complete Entry with a 16-byte uuid is refused.
     pub fn decode(bytes: &[u8]) -> Result<Entry> {
-        let wire = EntryWire::decode(bytes).map_err(|_| StateError::Deserialize)?;
+        Entry::from_wire(EntryWire::decode(bytes).map_err(|_| StateError::Deserialize)?)
+    }
+
+    fn from_wire(wire: EntryWire) -> Result<Entry> {
         match wire {
             EntryWire {
                 name: Some(name),

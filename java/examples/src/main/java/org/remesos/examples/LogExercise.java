@@ -25,7 +25,10 @@ import org.apache.mesos.Log;
  *       writer), appends count entries, then prints every entry of the log;
  *   <li>{@code unavailable <servers> <znode>}: ZooKeeper does not answer: every call ends
  *       within its timeout;
- *   <li>{@code bench <servers> <znode> <size> <count>}: appends count entries of size bytes.
+ *   <li>{@code bench <servers> <znode> <size> <count>}: appends count entries of size bytes;
+ *   <li>{@code restart <servers> <znode> <marker> <go>}: appends 5 entries, creates marker,
+ *       waits for go (the test restarts ZooKeeper meanwhile), appends 5 more (retrying a
+ *       timed-out append), then prints every entry of the log.
  * </ul>
  */
 public class LogExercise {
@@ -46,6 +49,9 @@ public class LogExercise {
         break;
       case "unavailable":
         unavailable(log);
+        break;
+      case "restart":
+        restart(log, new File(args[3]), new File(args[4]));
         break;
       case "bench":
         bench(log, Integer.parseInt(args[3]), Integer.parseInt(args[4]));
@@ -123,6 +129,30 @@ public class LogExercise {
       System.out.println("FINALIZED_READER IllegalStateException");
     }
     finalize(writer); // twice: a no-op
+    finalize(reader);
+    try {
+      reader.read(b, b, 1, TimeUnit.SECONDS);
+      System.out.println("FINALIZED_READER_TWICE accepted");
+    } catch (IllegalStateException e) {
+      System.out.println("FINALIZED_READER_TWICE IllegalStateException");
+    }
+    // A reader outlives its log's finalize; a finalized log makes no new reader or writer.
+    Log.Reader survivor = new Log.Reader(log);
+    finalize(log);
+    finalize(log);
+    System.out.println("READER_OUTLIVES_LOG " + survivor.ending().equals(t));
+    try {
+      new Log.Reader(log);
+      System.out.println("FINALIZED_LOG accepted");
+    } catch (IllegalStateException e) {
+      System.out.println("FINALIZED_LOG IllegalStateException");
+    }
+    try {
+      new Log.Writer(log, 1, TimeUnit.SECONDS, 1);
+      System.out.println("FINALIZED_LOG_WRITER accepted");
+    } catch (IllegalStateException e) {
+      System.out.println("FINALIZED_LOG_WRITER IllegalStateException");
+    }
     // The pids constructor (Mesos's own replicas) is refused, not a crash.
     try {
       new Log(1, "/tmp/x", new java.util.HashSet<String>());
@@ -186,6 +216,40 @@ public class LogExercise {
       String data = name + "-" + i;
       Log.Position p = writer.append(bytes(data), 10, TimeUnit.SECONDS);
       System.out.println("ACK " + p + " " + data);
+    }
+    Log.Reader reader = new Log.Reader(log);
+    Log.Position end = reader.catchup(10, TimeUnit.SECONDS);
+    for (Log.Entry e : reader.read(reader.beginning(), end, 30, TimeUnit.SECONDS)) {
+      System.out.println("ENTRY " + e.position + " " + text(e.data));
+    }
+  }
+
+  static void restart(Log log, File marker, File go) throws Exception {
+    Log.Writer writer = new Log.Writer(log, 10, TimeUnit.SECONDS, 3);
+    for (int i = 0; i < 5; i++) {
+      Log.Position p = writer.append(bytes("before-" + i), 10, TimeUnit.SECONDS);
+      System.out.println("ACK " + p + " before-" + i);
+    }
+    System.out.flush();
+    Files.write(marker.toPath(), bytes("ok"));
+    long wait = System.currentTimeMillis() + 90_000;
+    while (!go.exists() && System.currentTimeMillis() < wait) {
+      Thread.sleep(50);
+    }
+    for (int i = 0; i < 5; i++) {
+      String data = "after-" + i;
+      for (int attempt = 0; ; attempt++) {
+        try {
+          Log.Position p = writer.append(bytes(data), 10, TimeUnit.SECONDS);
+          System.out.println("ACK " + p + " " + data);
+          break;
+        } catch (TimeoutException e) {
+          System.out.println("RETRY " + data + " " + e.getMessage());
+          if (attempt == 5) {
+            throw e;
+          }
+        }
+      }
     }
     Log.Reader reader = new Log.Reader(log);
     Log.Position end = reader.catchup(10, TimeUnit.SECONDS);

@@ -13,6 +13,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.apache.mesos.state.LevelDBState;
+import org.apache.mesos.state.LogState;
 import org.apache.mesos.state.State;
 import org.apache.mesos.state.Variable;
 import org.apache.mesos.state.ZooKeeperState;
@@ -28,6 +29,8 @@ import org.apache.mesos.state.ZooKeeperState;
  *   <li>digest SERVERS ZNODE: a state with digest credentials, and one with others
  *   <li>unavailable SERVERS: no ZooKeeper there
  *   <li>leveldb-write PATH NAME VALUE / leveldb-read PATH NAME
+ *   <li>log SERVERS ZNODE: LogState's fetch/store/names/expunge, diffs, bad input, finalize
+ *   <li>log-race, log-write, log-read: race, write and read on a LogState at ZNODE
  * </ul>
  */
 public class StateExercise {
@@ -41,6 +44,17 @@ public class StateExercise {
 
   static ZooKeeperState zk(String servers, String znode) {
     return new ZooKeeperState(servers, 10, TimeUnit.SECONDS, znode);
+  }
+
+  /** Set by the log- modes: race, write and read use a LogState instead. */
+  static boolean useLog = false;
+
+  static LogState log(String servers, String znode, int diffs) {
+    return new LogState(servers, 10, TimeUnit.SECONDS, znode, 1, "/unused/replica", diffs);
+  }
+
+  static State open(String servers, String znode) {
+    return useLog ? log(servers, znode, 0) : zk(servers, znode);
   }
 
   static String names(State state) throws Exception {
@@ -86,7 +100,14 @@ public class StateExercise {
 
   public static void main(String[] args) throws Exception {
     String mode = args[0];
+    if (mode.startsWith("log-")) {
+      useLog = true;
+      mode = mode.substring(4);
+    }
     switch (mode) {
+      case "log":
+        logExercise(args[1], args[2]);
+        break;
       case "zk":
         exercise(args[1], args[2]);
         break;
@@ -95,7 +116,7 @@ public class StateExercise {
         break;
       case "write":
         {
-          State state = zk(args[1], args[2]);
+          State state = open(args[1], args[2]);
           Variable v = state.fetch(args[3]).get(10, TimeUnit.SECONDS);
           Variable stored = state.store(v.mutate(bytes(args[4]))).get(10, TimeUnit.SECONDS);
           System.out.println("WRITE " + args[3] + " " + (stored != null));
@@ -103,7 +124,7 @@ public class StateExercise {
         }
       case "read":
         {
-          State state = zk(args[1], args[2]);
+          State state = open(args[1], args[2]);
           Variable v = state.fetch(args[3]).get(10, TimeUnit.SECONDS);
           System.out.println("READ " + args[3] + " " + text(v.value()));
           System.out.println("NAMES " + names(state));
@@ -137,7 +158,7 @@ public class StateExercise {
       default:
         throw new IllegalArgumentException("unknown mode " + mode);
     }
-    System.out.println("DONE " + mode);
+    System.out.println("DONE " + args[0]);
     System.out.flush();
     // Finalizers of the natives run at exit too: give them a chance under -Xcheck:jni.
     System.gc();
@@ -224,7 +245,7 @@ public class StateExercise {
     final List<State> states = new ArrayList<State>();
     final List<Variable> fetched = new ArrayList<Variable>();
     for (int i = 0; i < writers; i++) {
-      State s = zk(servers, znode);
+      State s = open(servers, znode);
       states.add(s);
       fetched.add(s.fetch(name).get(10, TimeUnit.SECONDS));
     }
@@ -258,6 +279,59 @@ public class StateExercise {
     System.out.println("RACE_VALUE " + text(states.get(0).fetch(name).get().value()));
   }
 
+  static void logExercise(String servers, final String znode) throws Exception {
+    final State state = log(servers, znode, 3);
+    Variable v = state.fetch("alpha").get(10, TimeUnit.SECONDS);
+    System.out.println("LOG_FETCH_NEW alpha " + v.value().length);
+    Variable stored = state.store(v.mutate(bytes("one"))).get(10, TimeUnit.SECONDS);
+    System.out.println("LOG_STORED " + (stored != null) + " " + text(stored.value()));
+    System.out.println("LOG_STALE_STORE_NULL " + (state.store(v.mutate(bytes("two"))).get() == null));
+    System.out.println("LOG_VALUE alpha " + text(state.fetch("alpha").get().value()));
+    Variable beta = state.fetch("beta").get();
+    state.store(beta.mutate(bytes("b"))).get();
+    System.out.println("LOG_NAMES " + names(state));
+    System.out.println("LOG_EXPUNGE_STALE " + state.expunge(v).get());
+    Variable current = state.fetch("alpha").get();
+    System.out.println("LOG_EXPUNGE_CURRENT " + state.expunge(current).get(10, TimeUnit.SECONDS));
+    System.out.println("LOG_NAMES_AFTER " + names(state));
+
+    // A 200 KB value changed in one byte, five times: diffs between snapshots (3 at most).
+    byte[] big = new byte[200 * 1024];
+    for (int i = 0; i < big.length; i++) {
+      big[i] = (byte) ('a' + i % 26);
+    }
+    Variable b = state.store(state.fetch("big").get().mutate(big)).get(10, TimeUnit.SECONDS);
+    for (int round = 0; round < 5; round++) {
+      big[1000 + round] = (byte) '#';
+      b = state.store(b.mutate(big)).get(10, TimeUnit.SECONDS);
+    }
+    // A second LogState replays the log (snapshot + diffs) to the same value.
+    State replayed = log(servers, znode, 3);
+    byte[] seen = replayed.fetch("big").get(10, TimeUnit.SECONDS).value();
+    System.out.println("LOG_REPLAYED_BIG " + java.util.Arrays.equals(seen, big) + " " + seen.length);
+    System.out.println("LOG_REPLAYED_NAMES " + names(replayed));
+    // The first state's writer was deposed by the second: its next store answers null
+    // (Mesos: not atomic), the one after replays and succeeds.
+    Variable beforeDeposed = state.fetch("beta").get();
+    System.out.println("LOG_DEPOSED_STORE_NULL " + (state.store(beforeDeposed.mutate(bytes("c"))).get() == null));
+    Variable again = state.fetch("beta").get();
+    System.out.println("LOG_AFTER_REPLAY_STORE " + (state.store(again.mutate(bytes("c"))).get() != null));
+
+    // Bad input: a negative diffsBetweenSnapshots, a relative znode, null arguments.
+    System.out.println("LOG_NEGATIVE_DIFFS " + thrown(() -> log(servers, znode, -1)));
+    System.out.println("LOG_BAD_ZNODE " + thrown(() -> log(servers, "relative", 0)));
+    System.out.println("LOG_NULL_SERVERS " + thrown(() -> log(null, znode, 0)));
+    System.out.println("LOG_NULL_NAME " + thrown(() -> state.fetch(null)));
+
+    // Finalized twice, then used: exceptions, never a crash.
+    final State gone = log(servers, znode, 0);
+    gone.fetch("alpha").get(10, TimeUnit.SECONDS);
+    finalizeNow(gone);
+    finalizeNow(gone);
+    System.out.println("LOG_FINALIZED_FETCH " + thrown(() -> gone.fetch("alpha")));
+    System.out.println("LOG_FINALIZED_NAMES " + thrown(() -> gone.names()));
+  }
+
   static void digest(String servers, String znode) throws Exception {
     State owner = new ZooKeeperState(servers, 10, TimeUnit.SECONDS, znode, "digest", bytes("alice:secret"));
     Variable v = owner.fetch("guarded").get(10, TimeUnit.SECONDS);
@@ -271,7 +345,9 @@ public class StateExercise {
   }
 
   static void unavailable(String servers) throws Exception {
-    final State state = new ZooKeeperState(servers, 1, TimeUnit.SECONDS, "/nowhere");
+    final State state = useLog
+        ? new LogState(servers, 1, TimeUnit.SECONDS, "/nowhere", 1, "/unused")
+        : new ZooKeeperState(servers, 1, TimeUnit.SECONDS, "/nowhere");
     long start = System.nanoTime();
     System.out.println("UNAVAILABLE_TIMEOUT " + thrown(() -> state.fetch("x").get(200, TimeUnit.MILLISECONDS)));
     System.out.println("UNAVAILABLE_GET " + thrown(() -> state.fetch("x").get()));

@@ -24,39 +24,71 @@ import org.apache.mesos.v1.scheduler.V1Mesos;
 
 /**
  * Runs {@code count} command tasks to completion through {@code V1Mesos} (args: master v1
- * count) or {@code V0Mesos} (args: master v0 count), acknowledging every update, then
- * tears the framework down. Prints CONNECTED, SUBSCRIBED, UPDATE and FINISHED lines for
- * jni-driver/tests/v1_mesos.rs.
+ * count [principal secret]) or {@code V0Mesos} (args: master v0 count), acknowledging every
+ * update, then tears the framework down. Prints CONNECTED, SUBSCRIBED, UPDATE and FINISHED
+ * lines for jni-driver/tests/v1_mesos.rs. With count 0 the master is expected to refuse the
+ * credentials: REFUSED once the scheduler hears an ERROR event or a disconnection.
  */
 public class V1Exercise implements Scheduler {
   private final boolean v0;
   private final int count;
   private final FrameworkInfo framework;
   private final CountDownLatch done = new CountDownLatch(1);
+  private final CountDownLatch refused = new CountDownLatch(1);
   private final AtomicInteger launched = new AtomicInteger();
   private final AtomicInteger finished = new AtomicInteger();
   private volatile FrameworkID frameworkId;
 
-  V1Exercise(boolean v0, int count) {
+  V1Exercise(boolean v0, int count, String principal) {
     this.v0 = v0;
     this.count = count;
-    this.framework =
+    FrameworkInfo.Builder framework =
         FrameworkInfo.newBuilder()
             .setUser(System.getProperty("user.name"))
-            .setName("v1-exercise-" + (v0 ? "v0" : "v1"))
-            .build();
+            .setName("v1-exercise-" + (v0 ? "v0" : "v1"));
+    if (principal != null) {
+      framework.setPrincipal(principal);
+    }
+    this.framework = framework.build();
   }
 
   public static void main(String[] args) throws Exception {
     String master = args[0];
     boolean v0 = args[1].equals("v0");
     int count = Integer.parseInt(args[2]);
-    V1Exercise scheduler = new V1Exercise(v0, count);
-    Mesos mesos =
-        v0 ? new V0Mesos(scheduler, scheduler.framework, master) : new V1Mesos(scheduler, master);
+    V1Exercise scheduler = new V1Exercise(v0, count, args.length > 4 ? args[3] : null);
+    Mesos mesos;
+    if (args.length > 4) {
+      org.apache.mesos.v1.Protos.Credential credential =
+          org.apache.mesos.v1.Protos.Credential.newBuilder()
+              .setPrincipal(args[3])
+              .setSecret(args[4])
+              .build();
+      mesos = new V1Mesos(scheduler, master, credential);
+    } else {
+      mesos =
+          v0 ? new V0Mesos(scheduler, scheduler.framework, master) : new V1Mesos(scheduler, master);
+    }
+    if (count == 0) {
+      boolean refused = scheduler.refused.await(60, TimeUnit.SECONDS);
+      System.out.println(refused ? "REFUSED" : "NOT_REFUSED");
+      System.out.flush();
+      System.exit(refused ? 0 : 1);
+    }
     boolean ok = scheduler.done.await(120, TimeUnit.SECONDS);
     Thread.sleep(500); // let TEARDOWN go out
     System.out.println(ok ? "FINISHED " + scheduler.finished.get() : "TIMED_OUT");
+    // Finalized twice (as a racing finalizer could), then used: an exception, not a crash.
+    java.lang.reflect.Method finalize = mesos.getClass().getDeclaredMethod("finalize");
+    finalize.setAccessible(true);
+    finalize.invoke(mesos);
+    finalize.invoke(mesos);
+    try {
+      mesos.send(Call.newBuilder().setType(Call.Type.TEARDOWN).build());
+      System.out.println("FINALIZED_SEND accepted");
+    } catch (IllegalStateException e) {
+      System.out.println("FINALIZED_SEND IllegalStateException");
+    }
     System.out.flush();
     System.exit(ok ? 0 : 1);
   }
@@ -75,6 +107,7 @@ public class V1Exercise implements Scheduler {
   @Override
   public void disconnected(Mesos mesos) {
     System.out.println("DISCONNECTED");
+    refused.countDown();
   }
 
   @Override
@@ -94,6 +127,7 @@ public class V1Exercise implements Scheduler {
         break;
       case ERROR:
         System.out.println("ERROR " + event.getError().getMessage());
+        refused.countDown();
         break;
       default:
         break;

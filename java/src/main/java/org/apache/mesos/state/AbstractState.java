@@ -10,7 +10,7 @@ import org.apache.mesos.MesosNativeLibrary;
 
 /**
  * A {@link State} held by libmesos: subclasses ({@link ZooKeeperState}, {@link LevelDBState},
- * LogState) choose the storage in their native {@code initialize}. Every operation
+ * {@link LogState}) choose the storage in their native {@code initialize}. Every operation
  * returns a future backed by libmesos; {@code get} blocks, {@code get(timeout, unit)} throws
  * {@link TimeoutException} when the operation has not finished in time, and a failed
  * operation throws {@link ExecutionException}.
