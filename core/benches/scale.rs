@@ -2,7 +2,7 @@
 //! agents, a few frameworks, launching until a million tasks run.
 //!
 //! `cargo bench -p remesos --bench scale -- [AGENTS] [FRAMEWORKS] [TASKS] [--delay_ms=D]
-//! [--per_offer=K] [--failover]` (defaults 5,000 agents, 10 frameworks, 1,000,000 tasks;
+//! [--per_offer=K] [--failover] [--ui[=TABS]]` (defaults 5,000 agents, 10 frameworks, 1,000,000 tasks;
 //! a small run: `-- 500 10 50000`); `-- --sizes` prints the inline sizes of the messages
 //! the master queues and keeps.
 //!
@@ -28,6 +28,15 @@
 //! the allocation rounds run meanwhile; the idle cost per agent and per framework; with
 //! `--failover`, a master restart (kill -9, same registry) until every agent reregistered
 //! and every framework resubscribed.
+//!
+//! With `--ui` (issue 18's figures), once TASKS run the dumps are skipped and the web UI is
+//! measured in headless Chromium (Debian's `chromium` and `chromium-driver`, driven as
+//! core/tests/webui.rs drives them): the overview page and then the tasks page, each loaded
+//! fresh, with the Performance API's `first-contentful-paint` and the page's own "full
+//! data" mark (`<body data-loaded>`, set when a view was drawn from the first SUBSCRIBE
+//! snapshot), both from navigation start; then TABS (default 10) browser sessions stay open
+//! on the tasks page, and the master's CPU (user + sys, /proc) over 60 s and its RSS are
+//! reported beside its CPU over the same time with no page open.
 #![allow(
     clippy::disallowed_methods,
     reason = "tests and benchmarks start processes and read the clock by design"
@@ -52,6 +61,9 @@ use remesos_proto::v1::scheduler as sched;
 use wire::agent_message::Message as FromAgent;
 use wire::master_message::Message as ToAgent;
 
+#[path = "../tests/support/browser.rs"]
+mod browser;
+
 /// Calls one framework keeps in flight at once (accepts, declines, acknowledgements).
 const CALLS_IN_FLIGHT: usize = 16;
 
@@ -62,6 +74,8 @@ struct Config {
     delay: Duration,
     per_offer: usize,
     failover: bool,
+    /// `--ui[=TABS]`: the web UI's figures with TABS sessions on the tasks page (0: off).
+    ui_tabs: usize,
 }
 
 impl Config {
@@ -84,6 +98,11 @@ impl Config {
             delay: Duration::from_millis(flag("delay_ms").unwrap_or(10)),
             per_offer: flag("per_offer").unwrap_or(0) as usize,
             failover: args.iter().any(|a| a == "--failover"),
+            ui_tabs: if args.iter().any(|a| a == "--ui") {
+                10
+            } else {
+                flag("ui").unwrap_or(0) as usize
+            },
         }
     }
 
@@ -834,9 +853,15 @@ async fn run(cfg: Config) {
     let runs = |m: &serde_json::Value| m["allocator/mesos/allocation_runs"].as_f64().unwrap_or(0.0);
 
     let mut dumps = Vec::new();
-    for name in ["/master/state", "GET_STATE", "GET_TASKS"] {
-        dumps.push(dump(&http, &master, pid, &shared, name).await);
-        tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut ui = None;
+    if cfg.ui_tabs > 0 {
+        let idle_cpu_per_s = (steady_after.cpu_s - steady_before.cpu_s) / 10.0;
+        ui = Some(ui_figures(&master, pid, cfg.ui_tabs, idle_cpu_per_s).await);
+    } else {
+        for name in ["/master/state", "GET_STATE", "GET_TASKS"] {
+            dumps.push(dump(&http, &master, pid, &shared, name).await);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
     }
 
     println!();
@@ -895,6 +920,9 @@ async fn run(cfg: Config) {
             d.offer_gap_s
         );
     }
+    if let Some(ui) = &ui {
+        ui.print(cfg.tasks);
+    }
     println!("allocator at {} running (/metrics/snapshot):", cfg.tasks);
     print_allocator(&metrics_after);
 
@@ -937,10 +965,171 @@ async fn run(cfg: Config) {
             "p99_ms": pct(&latency, 0.99),
             "master_cpu_us_per_task": master_cpu * 1e6 / cfg.tasks as f64,
             "master_rss_mib": launch_end.rss_mib,
+            "ui": ui.as_ref().map(UiFigures::json),
         })
     );
     drop(master_process);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One page load in the browser, milliseconds from navigation start.
+struct PageLoad {
+    page: &'static str,
+    first_contentful_paint_ms: f64,
+    full_data_ms: f64,
+    /// The first SUBSCRIBED record arrived and parsed (its JSON.parse included).
+    snapshot_ms: f64,
+    /// Table rows in the DOM once loaded.
+    rows: u64,
+}
+
+struct UiFigures {
+    loads: Vec<PageLoad>,
+    /// The tabs' own full-data times while the others were already open (ms).
+    tab_loads_ms: Vec<f64>,
+    tabs: usize,
+    /// Master CPU, seconds per second, with no page open (the steady state's 10 s) and
+    /// with the tabs open (60 s).
+    idle_cpu: f64,
+    tabs_cpu: f64,
+    rss_before_mib: f64,
+    rss_tabs_mib: f64,
+    /// 5 s after the tabs were closed.
+    rss_closed_mib: f64,
+    /// Tabs still live (event stream connected) at the end.
+    live: usize,
+}
+
+impl UiFigures {
+    fn print(&self, tasks: usize) {
+        for l in &self.loads {
+            println!(
+                "| UI {} page at {tasks} tasks: first contentful paint / full data | {:.0} / **{:.0} ms** (snapshot parsed at {:.0} ms; {} rows in the DOM) |",
+                l.page, l.first_contentful_paint_ms, l.full_data_ms, l.snapshot_ms, l.rows
+            );
+        }
+        let mut sorted = self.tab_loads_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        println!(
+            "| UI tasks page, each of {} tabs opened one after another: full data | {} ms |",
+            self.tabs,
+            sorted
+                .iter()
+                .map(|v| format!("{v:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "| **master CPU with {} tabs open on the tasks page** (60 s) | **{:.2} % of one core** (no page open: {:.2} %); {} of {} tabs live at the end |",
+            self.tabs,
+            self.tabs_cpu * 100.0,
+            self.idle_cpu * 100.0,
+            self.live,
+            self.tabs
+        );
+        println!(
+            "| master RSS, no page open / {} tabs open / 5 s after they closed | {:.0} / {:.0} / {:.0} MiB |",
+            self.tabs, self.rss_before_mib, self.rss_tabs_mib, self.rss_closed_mib
+        );
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "loads": self.loads.iter().map(|l| serde_json::json!({
+                "page": l.page,
+                "fcp_ms": l.first_contentful_paint_ms,
+                "full_data_ms": l.full_data_ms,
+                "snapshot_ms": l.snapshot_ms,
+                "rows": l.rows,
+            })).collect::<Vec<_>>(),
+            "tab_loads_ms": self.tab_loads_ms,
+            "tabs": self.tabs,
+            "master_cpu_pct_idle": self.idle_cpu * 100.0,
+            "master_cpu_pct_tabs": self.tabs_cpu * 100.0,
+            "master_rss_mib_tabs": self.rss_tabs_mib,
+            "master_rss_mib_closed": self.rss_closed_mib,
+            "live_tabs": self.live,
+        })
+    }
+}
+
+/// Loads `url` fresh (from `about:blank`) and waits for the page's full-data mark.
+async fn load_page(b: &browser::Browser, page: &'static str, url: &str) -> PageLoad {
+    b.go("about:blank").await;
+    b.go(url).await;
+    b.wait_at_most(
+        "the page's data-loaded mark",
+        "return document.body && document.body.dataset.loaded || null",
+        Duration::from_secs(600),
+    )
+    .await;
+    let v = b
+        .js(
+            "const p = performance.getEntriesByName('first-contentful-paint')[0]; \
+             return { fcp: p ? p.startTime : -1, loaded: Number(document.body.dataset.loaded), \
+                      snapshot: Number(document.body.dataset.snapshot), \
+                      rows: document.querySelectorAll('main tbody tr').length }",
+        )
+        .await;
+    PageLoad {
+        page,
+        first_contentful_paint_ms: v["fcp"].as_f64().unwrap_or(-1.0),
+        full_data_ms: v["loaded"].as_f64().unwrap_or(-1.0),
+        snapshot_ms: v["snapshot"].as_f64().unwrap_or(-1.0),
+        rows: v["rows"].as_u64().unwrap_or(0),
+    }
+}
+
+/// The web UI's figures (issue 18): page loads, then `tabs` sessions on the tasks page.
+async fn ui_figures(master: &str, pid: u32, tabs: usize, idle_cpu: f64) -> UiFigures {
+    let rss_before_mib = sample(pid).rss_mib;
+    let url = format!("http://{master}/");
+    let first = browser::Browser::start("scale-ui-0").await;
+    let mut loads = vec![load_page(&first, "overview", &url).await];
+    let tasks_url = format!("{url}#/tasks");
+    loads.push(load_page(&first, "tasks", &tasks_url).await);
+    for l in &loads {
+        println!(
+            "  UI {}: first contentful paint {:.0} ms, snapshot parsed {:.0} ms, full data {:.0} ms, {} rows",
+            l.page, l.first_contentful_paint_ms, l.snapshot_ms, l.full_data_ms, l.rows
+        );
+    }
+    let mut open = vec![first];
+    let mut tab_loads_ms = vec![loads[1].full_data_ms];
+    for i in 1..tabs {
+        let b = browser::Browser::start(&format!("scale-ui-{i}")).await;
+        let l = load_page(&b, "tasks", &tasks_url).await;
+        println!("  tab {}: full data {:.0} ms", i + 1, l.full_data_ms);
+        tab_loads_ms.push(l.full_data_ms);
+        open.push(b);
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let before = sample(pid);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let after = sample(pid);
+    let tabs_cpu = (after.cpu_s - before.cpu_s) / started.elapsed().as_secs_f64();
+    let mut live = 0;
+    for b in &open {
+        let on = b
+            .js("return document.getElementById('live').textContent === 'live'")
+            .await;
+        live += usize::from(on == serde_json::Value::Bool(true));
+    }
+    drop(open);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss_closed_mib = sample(pid).rss_mib;
+    UiFigures {
+        loads,
+        tab_loads_ms,
+        tabs,
+        idle_cpu,
+        tabs_cpu,
+        rss_before_mib,
+        rss_tabs_mib: after.rss_mib,
+        rss_closed_mib,
+        live,
+    }
 }
 
 fn main() {

@@ -1,6 +1,7 @@
 //! The master's web UI in a real browser (issue 18 items 1–2): headless Chromium driven over
 //! the W3C WebDriver protocol (chromedriver's JSON over HTTP, spoken by the small client
-//! below) against real clusters running real tasks.
+//! in support/browser.rs, which the scale bench's `--ui` figures share) against real
+//! clusters running real tasks.
 //!
 //! - `the_ui_shows_the_cluster_reads_a_sandbox_and_follows_a_kill_live`: `remesos local`
 //!   with two agents and a framework running tasks; each page's numbers are compared with
@@ -25,7 +26,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,197 +36,9 @@ use remesos::client::Format;
 use remesos::client::scheduler::Subscription;
 use remesos::common::percent_encode;
 use remesos_proto::v1;
+use support::browser::{Browser, status_of};
 use support::{Daemon, free_port, raw_request};
 use v1::scheduler as sched;
-
-// ------------------------------------------------------------------ the browser
-
-/// A headless Chromium under chromedriver, one WebDriver session.
-struct Browser {
-    driver: Daemon,
-    base: String,
-    session: String,
-}
-
-impl Browser {
-    /// Starts chromedriver and a session with a fresh profile; `width` x `height` window.
-    async fn start(name: &str) -> Browser {
-        let chromedriver = which(&["chromedriver", "chromium-driver"]).expect(
-            "chromedriver not found: apt-get install -y chromium chromium-driver (tests/run.sh does)",
-        );
-        let chromium = which(&["chromium", "chromium-browser", "google-chrome"])
-            .expect("chromium not found: apt-get install -y chromium chromium-driver");
-        let port = free_port();
-        let driver = Daemon(
-            Command::new(chromedriver)
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start chromedriver"),
-        );
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while status_of(&format!("{base}/status"), &[]).await != Some(200) {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let profile = support::temp_dir(&format!("chromium-{name}"));
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900",
-                         format!("--user-data-dir={}", profile.display())],
-            }
-        }}});
-        let (status, _, body) = raw_request(
-            "POST",
-            &format!("{base}/session"),
-            &[("Content-Type", "application/json")],
-            caps.to_string().into_bytes(),
-        )
-        .await;
-        assert_eq!(status, 200, "new WebDriver session: {body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        let session = v["value"]["sessionId"].as_str().unwrap().to_string();
-        Browser {
-            driver,
-            base,
-            session,
-        }
-    }
-
-    /// One WebDriver command; `body` `Null` sends none (GET).
-    async fn command(&self, method: &str, path: &str, body: Value) -> Value {
-        let body = if body.is_null() {
-            Vec::new()
-        } else {
-            body.to_string().into_bytes()
-        };
-        let (status, _, text) = raw_request(
-            method,
-            &format!("{}/session/{}{path}", self.base, self.session),
-            &[("Content-Type", "application/json")],
-            body,
-        )
-        .await;
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        assert_eq!(status, 200, "WebDriver {method} {path}: {text}");
-        v["value"].clone()
-    }
-
-    async fn go(&self, url: &str) {
-        self.command("POST", "/url", json!({ "url": url })).await;
-    }
-
-    /// Runs `script` (a function body) in the page and returns what it returns.
-    async fn js(&self, script: &str) -> Value {
-        self.command(
-            "POST",
-            "/execute/sync",
-            json!({ "script": script, "args": [] }),
-        )
-        .await
-    }
-
-    /// Waits until `script` returns something other than null, false, 0 or "" (at most
-    /// 30 s: a deadline for a condition, not a speed check), and returns it.
-    async fn wait(&self, what: &str, script: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let v = self.js(script).await;
-            let truthy =
-                !matches!(&v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
-            if truthy {
-                return v;
-            }
-            if Instant::now() > deadline {
-                let page = self
-                    .js("return document.body ? document.body.innerText : ''")
-                    .await;
-                panic!("waited in vain for {what}; the page shows:\n{page}");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// The text of the element `selector` matches, once there is one.
-    async fn text(&self, selector: &str) -> String {
-        let script = format!(
-            "const e = document.querySelector({}); return e ? e.textContent : null",
-            json!(selector)
-        );
-        self.wait(selector, &script)
-            .await
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    async fn resize(&self, width: u32, height: u32) {
-        self.command(
-            "POST",
-            "/window/rect",
-            json!({ "width": width, "height": height }),
-        )
-        .await;
-    }
-
-    /// A PNG of the window; written to docs/screenshots/<name>.png with
-    /// `REMESOS_UI_SCREENSHOTS=1`.
-    async fn screenshot(&self, name: &str) {
-        let data = self.command("GET", "/screenshot", Value::Null).await;
-        let png = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            data.as_str().unwrap(),
-        )
-        .unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "a screenshot is a PNG");
-        if std::env::var_os("REMESOS_UI_SCREENSHOTS").is_some() {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-        }
-    }
-}
-
-impl Drop for Browser {
-    /// Ends the session (chromedriver then closes Chromium), then stops chromedriver.
-    fn drop(&mut self) {
-        use std::io::{Read, Write};
-        let address = self.base.trim_start_matches("http://").to_string();
-        if let Ok(mut s) = std::net::TcpStream::connect(&address) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-            let _ = write!(
-                s,
-                "DELETE /session/{} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                self.session
-            );
-            let _ = s.read_to_end(&mut Vec::new());
-        }
-        self.driver.kill9();
-    }
-}
-
-/// The status of `GET url`, `None` while nothing listens.
-async fn status_of(url: &str, headers: &[(&str, &str)]) -> Option<u16> {
-    let http = remesos::client::HttpClient::default();
-    http.get_with(url, headers)
-        .await
-        .ok()
-        .map(|(status, _)| status)
-}
-
-fn which(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    names.iter().find_map(|n| {
-        std::env::split_paths(&path)
-            .map(|d| d.join(n))
-            .find(|p| p.is_file())
-    })
-}
 
 // ------------------------------------------------------------------ the cluster
 
@@ -590,6 +403,28 @@ async fn the_ui_shows_the_cluster_reads_a_sandbox_and_follows_a_kill_live() {
              return r.length === 1 && r[0].textContent.includes('TASK_FINISHED')",
         )
         .await;
+    // A page number past the end, or not a number, shows the one page there is (the table
+    // pages 100 rows at a time) and no pager.
+    for page in ["999", "zero", "-1"] {
+        browser.go(&format!("{url}#/tasks?page={page}")).await;
+        browser
+            .wait(
+                &format!("every task on ?page={page}"),
+                "const n = Number(document.getElementById('task-count').textContent.split(' ')[0]); \
+                 return n >= 3 && document.querySelectorAll('#tasks tr[data-task]').length === n \
+                   && !document.getElementById('task-pages')",
+            )
+            .await;
+    }
+    // The page's own full-data mark (the scale bench's `--ui` figure reads it): set, in
+    // milliseconds since navigation start, after the snapshot arrived.
+    assert_eq!(
+        browser
+            .js("const b = document.body.dataset; \
+                 return Number(b.loaded) > 0 && Number(b.loaded) >= Number(b.snapshot)")
+            .await,
+        json!(true)
+    );
 
     // A task's stdout, from the task's page, tailed live through the master's proxy.
     browser
