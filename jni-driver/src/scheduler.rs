@@ -376,6 +376,10 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_reviveOffers__
     native(env, |env| {
         with_driver(env, &this, |env, d| {
             let roles = convert::strings(env, &roles)?;
+            // An empty collection names no role: nothing to do (sched.cpp).
+            if roles.is_empty() {
+                return Ok(d.status());
+            }
             Ok(revive(d, roles))
         })
     })
@@ -402,6 +406,10 @@ pub extern "system" fn Java_org_apache_mesos_MesosSchedulerDriver_suppressOffers
     native(env, |env| {
         with_driver(env, &this, |env, d| {
             let roles = convert::strings(env, &roles)?;
+            // An empty collection names no role: nothing to do (sched.cpp).
+            if roles.is_empty() {
+                return Ok(d.status());
+            }
             Ok(suppress(d, roles))
         })
     })

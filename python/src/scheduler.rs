@@ -73,9 +73,10 @@ impl MesosSchedulerDriverImpl {
         Ok(convert::status(this.driver.start()))
     }
 
-    #[pyo3(signature = (failover = false))]
-    fn stop(&self, py: Python<'_>, failover: bool) -> i32 {
-        convert::status(crate::wait(py, || self.driver.stop(failover)))
+    /// `failover` is a byte as the original parses it (`"|b"`): `stop(1)` works.
+    #[pyo3(signature = (failover = 0))]
+    fn stop(&self, py: Python<'_>, failover: u8) -> i32 {
+        convert::status(crate::wait(py, || self.driver.stop(failover != 0)))
     }
 
     fn abort(&self) -> i32 {
@@ -159,7 +160,12 @@ impl MesosSchedulerDriverImpl {
     /// `reviveOffers()`, or `reviveOffers(roles)` as the later C++ API takes them.
     #[pyo3(signature = (roles = None))]
     fn reviveOffers(&self, roles: Option<&Bound<'_, PyAny>>) -> PyResult<i32> {
+        let given = roles.is_some();
         let roles = convert::strings(roles, "roles")?;
+        // An empty list names no role: nothing to do (sched.cpp); `None` means all roles.
+        if given && roles.is_empty() {
+            return Ok(convert::status(self.driver.status()));
+        }
         let mut call = simple(sched::call::Type::Revive);
         call.revive = Some(sched::call::Revive { roles });
         Ok(convert::status(self.driver.call(call)))
@@ -167,7 +173,12 @@ impl MesosSchedulerDriverImpl {
 
     #[pyo3(signature = (roles = None))]
     fn suppressOffers(&self, roles: Option<&Bound<'_, PyAny>>) -> PyResult<i32> {
+        let given = roles.is_some();
         let roles = convert::strings(roles, "roles")?;
+        // An empty list names no role: nothing to do (sched.cpp); `None` means all roles.
+        if given && roles.is_empty() {
+            return Ok(convert::status(self.driver.status()));
+        }
         let mut call = simple(sched::call::Type::Suppress);
         call.suppress = Some(sched::call::Suppress { roles });
         Ok(convert::status(self.driver.call(call)))

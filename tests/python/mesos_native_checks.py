@@ -42,6 +42,11 @@ def expect_raises(what, kinds, call):
 
 
 def bad_input():
+    # The names Mesos's own examples import (test_framework.py, test_executor.py).
+    from mesos.executor import MesosExecutorDriver
+    from mesos.scheduler import MesosSchedulerDriver
+    assert MesosSchedulerDriver is mesos.native.MesosSchedulerDriver
+    assert MesosExecutorDriver is mesos.native.MesosExecutorDriver
     scheduler = mesos.interface.Scheduler()
     # A wrong type for framework, for master, a missing argument, an unknown keyword.
     expect_raises("framework=dict", TypeError,
@@ -96,12 +101,16 @@ def bad_input():
     expect_raises("requestResources(1)", TypeError, lambda: driver.requestResources(1))
     expect_raises("updateFramework(object())", TypeError,
                   lambda: driver.updateFramework(object()))
-    # acknowledgeStatusUpdate with implicit acknowledgements on: Apache's driver aborts the
-    # process; here it raises.
-    expect_raises("acknowledgeStatusUpdate with implicit acknowledgements", Exception,
-                  lambda: driver.acknowledgeStatusUpdate(
-                      mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value="t"),
-                                           state=mesos_pb2.TASK_RUNNING)))
+    # acknowledgeStatusUpdate on a driver not running answers its status, as the original
+    # (running with implicit acknowledgements, Apache's driver aborts; here it raises).
+    status = driver.acknowledgeStatusUpdate(
+        mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value="t"), state=mesos_pb2.TASK_RUNNING))
+    assert status == mesos_pb2.DRIVER_NOT_STARTED, mesos_pb2.Status.Name(status)
+    # stop's failover is a byte as the original parses it ("|b"); an empty role list is
+    # nothing to revive or suppress.
+    assert driver.suppressOffers([]) == mesos_pb2.DRIVER_NOT_STARTED
+    assert driver.reviveOffers([]) == mesos_pb2.DRIVER_NOT_STARTED
+    expect_raises("stop(256)", OverflowError, lambda: driver.stop(256))
     # Nothing changed: the driver was never started.
     status = driver.abort()
     assert status == mesos_pb2.DRIVER_NOT_STARTED, mesos_pb2.Status.Name(status)
@@ -164,7 +173,7 @@ def failover(master):
     assert driver.start() == mesos_pb2.DRIVER_RUNNING
     if not first.registered_event.wait(30):
         raise SystemExit("the first driver did not register")
-    status = driver.stop(failover=True)
+    status = driver.stop(1)  # failover, as the original parses it: an int
     print("stop(failover=True) returned %s" % mesos_pb2.Status.Name(status), flush=True)
     assert status == mesos_pb2.DRIVER_STOPPED
     assert driver.join() == mesos_pb2.DRIVER_STOPPED

@@ -748,17 +748,18 @@ impl SchedulerDriver {
         self.accept(offer_ids, operations, filters)
     }
 
-    /// `acknowledgeStatusUpdate`: only with explicit acknowledgements (Apache aborts the
-    /// process otherwise; we return an error the JNI layer turns into an exception).
+    /// `acknowledgeStatusUpdate`: a driver that is not running answers its status; a
+    /// running one only with explicit acknowledgements (Apache aborts the process
+    /// otherwise; we return an error the JNI layer turns into an exception).
     pub fn acknowledge(&self, status: &v1::TaskStatus) -> Result<Status, String> {
+        let current = self.status();
+        if current != Status::Running {
+            return Ok(current);
+        }
         if self.shared.implicit_acknowledgements {
             return Err(
                 "Cannot call acknowledgeStatusUpdate: Implicit acknowledgements are enabled".into(),
             );
-        }
-        let current = self.status();
-        if current != Status::Running {
-            return Ok(current);
         }
         match acknowledge_call(status) {
             Some(call) => Ok(self.call(call)),

@@ -4,9 +4,12 @@ and executor extend (`Scheduler`, `Executor`) and the driver interfaces they are
 (`SchedulerDriver`, `ExecutorDriver`), as in Mesos's `mesos.interface`; the protobufs are
 in `mesos.interface.mesos_pb2`. The drivers themselves are in `mesos.native`.
 
-Every callback of `Scheduler` and `Executor` does nothing unless overridden; the drivers
-call them on one thread, one at a time, in order. A callback that raises aborts its driver.
+Every callback of `Scheduler` and `Executor` does nothing unless overridden (but `error`,
+which prints the message to stderr as the original does); the drivers call them on one
+thread, one at a time, in order. A callback that raises aborts its driver.
 """
+
+import sys
 
 __all__ = ["Executor", "ExecutorDriver", "Scheduler", "SchedulerDriver"]
 
@@ -42,7 +45,9 @@ class Scheduler:
         """An executor exited or was lost; `status` is its exit status."""
 
     def error(self, driver, message):
-        """An unrecoverable error: the driver is aborted before this is called."""
+        """An unrecoverable error: the driver is aborted before this is called. By default
+        printed to stderr, as the original does (its trailing space included)."""
+        print("Error from Mesos: %s " % message, file=sys.stderr)
 
 
 class SchedulerDriver:
@@ -80,11 +85,13 @@ class SchedulerDriver:
     def declineOffer(self, offerId, filters=None):
         """Declines an offer."""
 
-    def reviveOffers(self):
-        """Removes the framework's filters and asks for offers again."""
+    def reviveOffers(self, roles=None):
+        """Removes the framework's filters (of all its roles when `roles` is None, else of
+        those roles) and asks for offers again."""
 
-    def suppressOffers(self):
-        """Asks for no more offers until reviveOffers."""
+    def suppressOffers(self, roles=None):
+        """Asks for no more offers (for all roles when `roles` is None, else for those
+        roles) until reviveOffers."""
 
     def acknowledgeStatusUpdate(self, status):
         """Acknowledges a status update (with implicit acknowledgements disabled)."""
@@ -124,7 +131,8 @@ class Executor:
         """The executor should stop its tasks and exit."""
 
     def error(self, driver, message):
-        """An unrecoverable error."""
+        """An unrecoverable error. By default printed to stderr, as the original does."""
+        print("Error from Mesos: %s" % message, file=sys.stderr)
 
 
 class ExecutorDriver:

@@ -3,7 +3,9 @@
 driver logic as its libmesos.so): `MesosSchedulerDriver` and `MesosExecutorDriver`, with the
 constructors, methods, callbacks and status values of the original C extension."""
 
-from mesos.executor import MesosExecutorDriverImpl as MesosExecutorDriver
-from mesos.scheduler import MesosSchedulerDriverImpl as MesosSchedulerDriver
+# From the extension itself (`mesos.scheduler` and `mesos.executor` re-export it too, and
+# import it from here: importing them here would be circular).
+from ._mesos import MesosExecutorDriverImpl as MesosExecutorDriver
+from ._mesos import MesosSchedulerDriverImpl as MesosSchedulerDriver
 
 __all__ = ["MesosExecutorDriver", "MesosSchedulerDriver"]

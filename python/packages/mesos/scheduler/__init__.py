@@ -1,6 +1,9 @@
 # Licensed under the Apache License, Version 2.0.
-"""The scheduler driver, as the original `mesos.scheduler` module exports it."""
+"""The scheduler driver, as the original `mesos.scheduler` module exports it: `MesosSchedulerDriver`
+(what Mesos's examples import) and its `MesosSchedulerDriverImpl` name, also from
+`mesos.scheduler._scheduler` as in the original."""
 
-from mesos.native._mesos import MesosSchedulerDriverImpl
+from ._scheduler import MesosSchedulerDriverImpl
+from ._scheduler import MesosSchedulerDriverImpl as MesosSchedulerDriver
 
-__all__ = ["MesosSchedulerDriverImpl"]
+__all__ = ["MesosSchedulerDriver", "MesosSchedulerDriverImpl"]
