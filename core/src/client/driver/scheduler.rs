@@ -266,6 +266,10 @@ pub struct State {
     /// (it rescinds what it takes back); emptied when the subscription ends (the master
     /// rescinds a disconnected framework's offers).
     pub offers: BTreeSet<String>,
+    /// The roles suppressed now, as Apache's driver keeps them (`suppressedRoles`): set by
+    /// the constructor, SUPPRESS, REVIVE and UPDATE_FRAMEWORK, and sent with every
+    /// (re)subscription.
+    pub suppressed_roles: BTreeSet<String>,
 }
 
 impl State {
@@ -276,6 +280,41 @@ impl State {
             connected: false,
             aborted: false,
             offers: BTreeSet::new(),
+            suppressed_roles: BTreeSet::new(),
+        }
+    }
+
+    /// What SUPPRESS, REVIVE and UPDATE_FRAMEWORK do to the suppressed roles (sched.cpp
+    /// `suppressOffers`, `reviveOffers`, `updateFramework`), and the user and hostname an
+    /// update leaves empty filled in as at construction (`updateFramework` fills them; a
+    /// master refuses a changed user).
+    fn track(&mut self, call: &mut sched::Call) {
+        if let Some(revive) = &call.revive {
+            if revive.roles.is_empty() {
+                self.suppressed_roles.clear();
+            } else {
+                for role in &revive.roles {
+                    self.suppressed_roles.remove(role);
+                }
+            }
+        }
+        if let Some(suppress) = &call.suppress {
+            if suppress.roles.is_empty() {
+                self.suppressed_roles = self.framework.roles.iter().cloned().collect();
+                self.suppressed_roles.extend(self.framework.role.clone());
+            } else {
+                self.suppressed_roles.extend(suppress.roles.iter().cloned());
+            }
+        }
+        if let Some(update) = &mut call.update_framework {
+            let info = &mut update.framework_info;
+            if info.user.is_empty() {
+                info.user = self.framework.user.clone();
+            }
+            if info.hostname.as_deref().unwrap_or("").is_empty() {
+                info.hostname = self.framework.hostname.clone();
+            }
+            self.suppressed_roles = update.suppressed_roles.iter().cloned().collect();
         }
     }
 
@@ -439,11 +478,12 @@ impl State {
     }
 
     /// A call from a native.
-    pub fn on_call(&mut self, call: sched::Call, launches: bool) -> Vec<Effect> {
+    pub fn on_call(&mut self, mut call: sched::Call, launches: bool) -> Vec<Effect> {
         // Apache's driver methods return at once unless DRIVER_RUNNING.
         if self.aborted {
             return Vec::new();
         }
+        self.track(&mut call);
         // Offers answered are no longer held.
         for answered in [
             call.accept.as_ref().map(|a| &a.offer_ids),
@@ -649,7 +689,10 @@ impl SchedulerDriver {
         }
         let actor = Actor {
             shared: self.shared.clone(),
-            state: State::new(unstarted.config.framework.clone()),
+            state: State {
+                suppressed_roles: unstarted.config.suppressed_roles.iter().cloned().collect(),
+                ..State::new(unstarted.config.framework.clone())
+            },
             backoff: Backoff::new(
                 unstarted.config.backoff_factor.saturating_mul(2),
                 MAX_REGISTRATION_BACKOFF,
@@ -967,7 +1010,7 @@ impl Actor {
     fn subscribe_call(&self) -> sched::call::Subscribe {
         sched::call::Subscribe {
             framework_info: self.state.framework.clone(),
-            suppressed_roles: self.config.suppressed_roles.clone(),
+            suppressed_roles: self.state.suppressed_roles.iter().cloned().collect(),
             offer_constraints: None,
         }
     }
@@ -1342,6 +1385,13 @@ mod tests {
         );
     }
 
+    fn simple_call(kind: sched::call::Type) -> sched::Call {
+        sched::Call {
+            r#type: Some(kind as i32),
+            ..Default::default()
+        }
+    }
+
     fn launch_call(tasks: &[&str]) -> sched::Call {
         sched::Call {
             r#type: Some(sched::call::Type::Accept as i32),
@@ -1368,6 +1418,52 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    /// sched.cpp: SUPPRESS/REVIVE/UPDATE_FRAMEWORK change the roles later subscriptions
+    /// carry; an update's empty user and hostname are filled from the subscribed ones.
+    #[test]
+    fn suppressed_roles_are_tracked_and_updates_keep_the_user() {
+        let mut state = State::new(v1::FrameworkInfo {
+            user: "alice".into(),
+            hostname: Some("h".into()),
+            roles: vec!["a".into(), "b".into()],
+            ..Default::default()
+        });
+        state.connected = true;
+        let roles = |state: &State| state.suppressed_roles.iter().cloned().collect::<Vec<_>>();
+        let mut suppress = simple_call(sched::call::Type::Suppress);
+        suppress.suppress = Some(sched::call::Suppress::default());
+        state.on_call(suppress, false);
+        assert_eq!(roles(&state), ["a", "b"]);
+        let mut revive = simple_call(sched::call::Type::Revive);
+        revive.revive = Some(sched::call::Revive {
+            roles: vec!["a".into()],
+        });
+        state.on_call(revive, false);
+        assert_eq!(roles(&state), ["b"]);
+        let mut update = simple_call(sched::call::Type::UpdateFramework);
+        update.update_framework = Some(sched::call::UpdateFramework {
+            framework_info: v1::FrameworkInfo {
+                name: "renamed".into(),
+                roles: vec!["a".into(), "b".into()],
+                ..Default::default()
+            },
+            suppressed_roles: vec!["a".into()],
+            ..Default::default()
+        });
+        let effects = state.on_call(update, false);
+        let [Effect::Send(sent)] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        let info = &sent.update_framework.as_ref().unwrap().framework_info;
+        assert_eq!(
+            (info.user.as_str(), info.hostname.as_deref()),
+            ("alice", Some("h"))
+        );
+        assert_eq!(roles(&state), ["a"]);
+        assert_eq!(state.framework.name, "renamed");
+        assert_eq!(state.framework.user, "alice");
     }
 
     #[test]
