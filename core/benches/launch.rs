@@ -121,8 +121,11 @@ fn spawn_cost(argv: &[&str], n: usize) -> SpawnCost {
     let args: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
     let mut argp: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
     argp.push(std::ptr::null_mut());
-    let path_env = CString::new(format!("PATH={}", std::env::var("PATH").unwrap_or_default()))
-        .unwrap();
+    let path_env = CString::new(format!(
+        "PATH={}",
+        std::env::var("PATH").unwrap_or_default()
+    ))
+    .unwrap();
     let envp = [path_env.as_ptr().cast_mut(), std::ptr::null_mut()];
     let null = c"/dev/null";
     // SAFETY: the file actions are initialised before use and destroyed after; every
@@ -132,7 +135,13 @@ fn spawn_cost(argv: &[&str], n: usize) -> SpawnCost {
         let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
         libc::posix_spawn_file_actions_init(&mut actions);
         for fd in [1, 2] {
-            libc::posix_spawn_file_actions_addopen(&mut actions, fd, null.as_ptr(), libc::O_WRONLY, 0);
+            libc::posix_spawn_file_actions_addopen(
+                &mut actions,
+                fd,
+                null.as_ptr(),
+                libc::O_WRONLY,
+                0,
+            );
         }
         let cpu = rusage_us(libc::RUSAGE_CHILDREN) + rusage_us(libc::RUSAGE_SELF);
         let start = Instant::now();
@@ -320,7 +329,14 @@ fn main() {
     let scheme = remesos::client::scheme();
     let tls = scheme == "https";
     let port = free_port();
-    let first_agent = free_port();
+    // The agents take first_agent..first_agent + 4: never the master's port (a port just
+    // freed may be handed out again).
+    let first_agent = loop {
+        let p = free_port();
+        if !(p..p.saturating_add(4)).contains(&port) {
+            break p;
+        }
+    };
     let work_dir = std::env::temp_dir().join(format!("remesos-launch-bench-{port}"));
     std::fs::create_dir_all(&work_dir).unwrap();
     let credential = remesos::client::Credential::new("bench", "bench-secret").unwrap();
