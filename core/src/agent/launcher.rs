@@ -365,9 +365,9 @@ fn posix_spawn(
             libc::sigaddset(&mut pipe, libc::SIGPIPE);
             check(libc::posix_spawnattr_setsigdefault(&mut attr, &pipe))?;
             // (The libc crate types these flags c_int and c_short by turns; all fit c_short.)
-            let flags = i32::from(libc::POSIX_SPAWN_SETSID)
-                | i32::from(libc::POSIX_SPAWN_SETSIGMASK)
-                | i32::from(libc::POSIX_SPAWN_SETSIGDEF);
+            let flags = libc::c_int::from(libc::POSIX_SPAWN_SETSID)
+                | libc::POSIX_SPAWN_SETSIGMASK
+                | libc::POSIX_SPAWN_SETSIGDEF;
             let flags = libc::c_short::try_from(flags).map_err(std::io::Error::other)?;
             check(libc::posix_spawnattr_setflags(&mut attr, flags))?;
             check(libc::posix_spawn_file_actions_addopen(
@@ -417,9 +417,8 @@ async fn reap(pid: u32) -> std::io::Result<std::process::ExitStatus> {
         .ok()
         .and_then(Pid::from_raw)
         .ok_or_else(|| std::io::Error::other(format!("invalid pid {pid}")))?;
-    let exited = |status: rustix::process::WaitStatus| {
-        std::process::ExitStatus::from_raw(status.as_raw() as i32)
-    };
+    let exited =
+        |status: rustix::process::WaitStatus| std::process::ExitStatus::from_raw(status.as_raw());
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::NONBLOCK)
         .map_err(std::io::Error::from)
         .and_then(|fd| tokio::io::unix::AsyncFd::with_interest(fd, tokio::io::Interest::READABLE));
@@ -680,14 +679,18 @@ mod tests {
         assert_eq!(lines[0], format!("{pid} {pid}"), "pid and session id");
         assert_eq!(lines[1], dir.canonicalize().unwrap().display().to_string());
         assert_eq!(lines[2], "hello");
-        let mask = |line: &str| u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16);
-        let ignored = mask(lines[3]).unwrap();
+        // /proc/<pid>/status lists SigBlk before SigIgn.
+        let mask = |line: &str, name: &str| {
+            assert!(line.starts_with(name), "{line}");
+            u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+        };
+        assert_eq!(mask(lines[3], "SigBlk:"), 0, "signals blocked: {stdout}");
+        let ignored = mask(lines[4], "SigIgn:");
         assert_eq!(
             ignored & (1 << (libc::SIGPIPE - 1)),
             0,
             "SIGPIPE ignored: {stdout}"
         );
-        assert_eq!(mask(lines[4]).unwrap(), 0, "signals blocked: {stdout}");
         assert_eq!(lines.len(), 5, "stdin is /dev/null: {stdout}");
         assert_eq!(
             std::fs::read_to_string(dir.join("stderr")).unwrap(),
