@@ -9,6 +9,23 @@
 //! Before launching it measures an allocator-free request: `REQUESTS` (2,000) sequential GETs
 //! of `/master/state-summary` on one kept-alive connection (p50/p99/mean).
 //!
+//! Before the cluster starts it measures the machine's **floor**: how many processes a
+//! second `posix_spawn` can start and reap here (two in flight, one per core), for
+//! `/bin/true`, `/bin/sh -c true` and the `remesos` binary itself (`remesos --version`: what
+//! exec'ing the large binary costs), with the CPU each costs (user + sys, getrusage of the
+//! children and of this process). Each task execs the executor (`remesos executor`) and
+//! `/bin/sh -c true` (dash runs `true` as a builtin, so the command is no third exec), so
+//! the floor in tasks/s is 1 / (the executor's cost + the shell's cost) per core, times the
+//! two cores; the table prints it beside the measured rate.
+//!
+//! The CPU per task is user + sys of the `remesos local` process and its reaped children
+//! (master, agents, executors and their shells: `/proc/<pid>/stat` utime + stime + cutime +
+//! cstime) over the launching window, divided by the tasks.
+//!
+//! `--serial N` then launches N more tasks one at a time (the next only after the previous
+//! one is FINISHED) and reports ACCEPT -> TASK_RUNNING p50/p99: the launch path's latency
+//! without queueing.
+//!
 //! `--secure` turns on Mesos's authentication (`--authenticate_frameworks`,
 //! `--authenticate_http_frameworks`, `--authenticate_http_readonly`,
 //! `--authenticate_http_readwrite`, a `--credentials` file) and the framework and the requests
@@ -78,10 +95,233 @@ async fn request_latency(
     (percentile(&micros, 0.5), percentile(&micros, 0.99), mean)
 }
 
+/// What one kind of process costs to start and reap: processes a second with two in flight
+/// (one per core) and the CPU (user + sys) each costs, its parent's share included.
+struct SpawnCost {
+    per_s: f64,
+    cpu_us: f64,
+}
+
+/// User + sys of `who` (RUSAGE_SELF or RUSAGE_CHILDREN) in microseconds.
+fn rusage_us(who: i32) -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut usage);
+        usage
+    };
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    us(usage.ru_utime) + us(usage.ru_stime)
+}
+
+/// Starts `argv` `n` times with `posix_spawn` (stdout and stderr to /dev/null), two in
+/// flight, and reaps each. Runs before the cluster starts: `waitpid(-1)` reaps only these.
+fn spawn_cost(argv: &[&str], n: usize) -> SpawnCost {
+    use std::ffi::CString;
+    let args: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
+    let mut argp: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    argp.push(std::ptr::null_mut());
+    let path_env = CString::new(format!(
+        "PATH={}",
+        std::env::var("PATH").unwrap_or_default()
+    ))
+    .unwrap();
+    let envp = [path_env.as_ptr().cast_mut(), std::ptr::null_mut()];
+    let null = c"/dev/null";
+    // SAFETY: the file actions are initialised before use and destroyed after; every
+    // pointer handed to posix_spawn (path, argv, envp) outlives the calls; waitpid writes
+    // into a local.
+    unsafe {
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        libc::posix_spawn_file_actions_init(&mut actions);
+        for fd in [1, 2] {
+            libc::posix_spawn_file_actions_addopen(
+                &mut actions,
+                fd,
+                null.as_ptr(),
+                libc::O_WRONLY,
+                0,
+            );
+        }
+        let cpu = rusage_us(libc::RUSAGE_CHILDREN) + rusage_us(libc::RUSAGE_SELF);
+        let start = Instant::now();
+        let (mut started, mut reaped) = (0, 0);
+        while reaped < n {
+            while started < n && started - reaped < 2 {
+                let mut pid = 0;
+                let rc = libc::posix_spawn(
+                    &mut pid,
+                    args[0].as_ptr(),
+                    &actions,
+                    std::ptr::null(),
+                    argp.as_ptr(),
+                    envp.as_ptr(),
+                );
+                assert_eq!(rc, 0, "posix_spawn {argv:?}");
+                started += 1;
+            }
+            let mut status = 0;
+            assert!(libc::waitpid(-1, &mut status, 0) > 0, "waitpid");
+            assert_eq!(status, 0, "{argv:?} exited {status}");
+            reaped += 1;
+        }
+        let wall = start.elapsed().as_secs_f64();
+        let cpu = rusage_us(libc::RUSAGE_CHILDREN) + rusage_us(libc::RUSAGE_SELF) - cpu;
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        SpawnCost {
+            per_s: n as f64 / wall,
+            cpu_us: cpu / n as f64,
+        }
+    }
+}
+
+/// The machine's floor: the three processes' costs and the tasks/s they allow.
+struct Floor {
+    true_: SpawnCost,
+    shell: SpawnCost,
+    remesos: SpawnCost,
+}
+
+impl Floor {
+    fn measure(n: usize) -> Floor {
+        let binary = env!("CARGO_BIN_EXE_remesos");
+        Floor {
+            true_: spawn_cost(&["/bin/true"], n),
+            shell: spawn_cost(&["/bin/sh", "-c", "true"], n),
+            remesos: spawn_cost(&[binary, "--version"], n),
+        }
+    }
+
+    /// Tasks/s if a task cost nothing but exec'ing its executor (the `remesos` binary) and
+    /// its shell.
+    fn tasks_per_s(&self) -> f64 {
+        1.0 / (1.0 / self.remesos.per_s + 1.0 / self.shell.per_s)
+    }
+
+    /// The simple form: `/bin/true` spawns a second over three execs per task.
+    fn naive_tasks_per_s(&self) -> f64 {
+        self.true_.per_s / 3.0
+    }
+
+    fn print(&self) {
+        println!("| floor: posix_spawn + waitpid, 2 in flight | processes/s | CPU µs each |");
+        println!("|---|---:|---:|");
+        for (name, cost) in [
+            ("/bin/true", &self.true_),
+            ("/bin/sh -c true", &self.shell),
+            ("remesos --version", &self.remesos),
+        ] {
+            println!("| {name} | {:.0} | {:.0} |", cost.per_s, cost.cpu_us);
+        }
+    }
+}
+
+/// User + sys of `pid` and of its reaped children (`/proc/<pid>/stat`), in seconds.
+fn process_cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    // utime, stime, cutime, cstime: fields 14-17, i.e. 11-14 after the command's ')'.
+    (11..=14)
+        .filter_map(|i| fields.get(i)?.parse::<f64>().ok())
+        .sum::<f64>()
+        / ticks
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A `true` command task of `resources` on the offer's agent.
+fn true_task(id: String, agent_id: &v1::AgentId, resources: &Resources) -> v1::TaskInfo {
+    v1::TaskInfo {
+        name: id.clone(),
+        task_id: v1::TaskId { value: id },
+        agent_id: agent_id.clone(),
+        resources: resources.clone().into_protos(),
+        command: Some(v1::CommandInfo {
+            value: Some("true".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Acknowledges `status` (when it carries a uuid) and returns its task id and state; a
+/// terminal state other than FINISHED ends the bench.
+async fn acknowledge(sub: &mut Subscription, status: v1::TaskStatus) -> (String, v1::TaskState) {
+    let state = v1::TaskState::try_from(status.state).unwrap();
+    if remesos::common::protocol::is_terminal(state) && state != v1::TaskState::TaskFinished {
+        panic!(
+            "task {} ended {state:?}: {:?}",
+            status.task_id.value, status.message
+        );
+    }
+    let task_id = status.task_id.value.clone();
+    if let (Some(agent_id), Some(uuid)) = (status.agent_id, status.uuid) {
+        let ack = sched::Call {
+            r#type: Some(sched::call::Type::Acknowledge as i32),
+            acknowledge: Some(sched::call::Acknowledge {
+                agent_id,
+                task_id: status.task_id,
+                uuid,
+            }),
+            ..Default::default()
+        };
+        sub.call(ack).await.expect("ack");
+    }
+    (task_id, state)
+}
+
+/// What the launching phase measured.
+struct Measured {
+    elapsed: Duration,
+    latency: Vec<f64>,
+    requests: (f64, f64, f64),
+    /// User + sys of the cluster and its reaped children over the launching window, s.
+    cpu: f64,
+    load: String,
+    serial: Vec<f64>,
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let total: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(10_000);
+    let serial: usize = args
+        .iter()
+        .position(|a| a == "--serial")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(0);
+    let total: usize = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || args[i - 1] != "--serial")
+        .find_map(|(_, a)| a.parse().ok())
+        .unwrap_or(10_000);
     let secure = args.iter().any(|a| a == "--secure");
+    let floor_spawns: usize = std::env::var("FLOOR_SPAWNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2_000);
+    let load_before = load_average();
+    let floor = Floor::measure(floor_spawns);
+    if args.iter().any(|a| a == "--floor") {
+        floor.print();
+        println!(
+            "floor: {:.0} tasks/s (executor + shell), {:.0} (/bin/true / 3); load {load_before}",
+            floor.tasks_per_s(),
+            floor.naive_tasks_per_s()
+        );
+        return;
+    }
     let requests: usize = std::env::var("REQUESTS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -89,7 +329,14 @@ fn main() {
     let scheme = remesos::client::scheme();
     let tls = scheme == "https";
     let port = free_port();
-    let first_agent = free_port();
+    // The agents take first_agent..first_agent + 4: never the master's port (a port just
+    // freed may be handed out again).
+    let first_agent = loop {
+        let p = free_port();
+        if !(p..p.saturating_add(4)).contains(&port) {
+            break p;
+        }
+    };
     let work_dir = std::env::temp_dir().join(format!("remesos-launch-bench-{port}"));
     std::fs::create_dir_all(&work_dir).unwrap();
     let credential = remesos::client::Credential::new("bench", "bench-secret").unwrap();
@@ -177,6 +424,8 @@ fn main() {
         let mut first_accept = None;
         let mut task_resources = Resources::parse("cpus:1;mem:32", "*").unwrap();
         task_resources.allocate("*");
+        let cpu_before = process_cpu_s(pid);
+        let mut held: Vec<v1::Offer> = Vec::new();
         while finished < total {
             let event = tokio::time::timeout(Duration::from_secs(60), sub.next_event())
                 .await
@@ -184,6 +433,11 @@ fn main() {
                 .expect("event");
             if let Some(offers) = event.offers {
                 for offer in offers.offers {
+                    if launched == total {
+                        // Kept for the one-at-a-time launches.
+                        held.push(offer);
+                        continue;
+                    }
                     let now = Instant::now();
                     let available = Resources::from_protos(offer.resources.clone()).unwrap();
                     let fit = (available.cpus() as usize)
@@ -193,17 +447,7 @@ fn main() {
                         .map(|i| {
                             let id = format!("t{}", launched + i);
                             offered_at.insert(id.clone(), now);
-                            v1::TaskInfo {
-                                name: id.clone(),
-                                task_id: v1::TaskId { value: id },
-                                agent_id: offer.agent_id.clone(),
-                                resources: task_resources.clone().into_protos(),
-                                command: Some(v1::CommandInfo {
-                                    value: Some("true".into()),
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            }
+                            true_task(id, &offer.agent_id, &task_resources)
                         })
                         .collect();
                     launched += tasks.len();
@@ -219,42 +463,85 @@ fn main() {
                 }
             }
             if let Some(update) = event.update {
-                let status = update.status;
-                if status.state == v1::TaskState::TaskRunning as i32
-                    && let Some(at) = offered_at.get(&status.task_id.value)
+                let (task_id, state) = acknowledge(&mut sub, update.status).await;
+                if state == v1::TaskState::TaskRunning
+                    && let Some(at) = offered_at.get(&task_id)
                 {
                     running_latency.push(at.elapsed().as_secs_f64() * 1000.0);
                 }
-                if status.state == v1::TaskState::TaskFinished as i32 {
+                if state == v1::TaskState::TaskFinished {
                     finished += 1;
-                } else if remesos::common::protocol::is_terminal(
-                    v1::TaskState::try_from(status.state).unwrap(),
-                ) {
-                    panic!(
-                        "task {} ended {:?}: {:?}",
-                        status.task_id.value, status.state, status.message
-                    );
-                }
-                if let (Some(agent_id), Some(uuid)) = (status.agent_id.clone(), status.uuid.clone())
-                {
-                    let ack = sched::Call {
-                        r#type: Some(sched::call::Type::Acknowledge as i32),
-                        acknowledge: Some(sched::call::Acknowledge {
-                            agent_id,
-                            task_id: status.task_id,
-                            uuid,
-                        }),
-                        ..Default::default()
-                    };
-                    sub.call(ack).await.expect("ack");
                 }
             }
         }
         let elapsed = first_accept.map(|t| t.elapsed()).unwrap_or_default();
+        // The last executors exit once their FINISHED is acknowledged; the agent reaps them
+        // (their CPU and their shells' then count in the cluster's cutime + cstime).
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let cpu = process_cpu_s(pid) - cpu_before;
+        let load = load_average();
+        // One at a time: ACCEPT of one task -> its TASK_RUNNING, the next after FINISHED.
+        let mut serial_latency = Vec::new();
+        let mut current: Option<(String, Instant)> = None;
+        let mut serial_done = 0usize;
+        while serial_done < serial {
+            if current.is_none()
+                && let Some(offer) = held.pop()
+            {
+                let id = format!("s{serial_done}");
+                let task = true_task(id.clone(), &offer.agent_id, &task_resources);
+                let call = remesos::common::protocol::launch_call(
+                    &offer,
+                    vec![task],
+                    Some(v1::Filters {
+                        refuse_seconds: Some(0.0),
+                    }),
+                );
+                current = Some((id, Instant::now()));
+                sub.call(call).await.expect("accept");
+                continue;
+            }
+            let event = tokio::time::timeout(Duration::from_secs(60), sub.next_event())
+                .await
+                .expect("progress")
+                .expect("event");
+            if let Some(offers) = event.offers {
+                held.extend(offers.offers);
+            }
+            if let Some(update) = event.update {
+                let (task_id, state) = acknowledge(&mut sub, update.status).await;
+                let Some((id, at)) = &current else { continue };
+                if *id != task_id {
+                    continue;
+                }
+                if state == v1::TaskState::TaskRunning {
+                    serial_latency.push(at.elapsed().as_secs_f64() * 1000.0);
+                }
+                if state == v1::TaskState::TaskFinished {
+                    serial_done += 1;
+                    current = None;
+                }
+            }
+        }
+        serial_latency.sort_by(f64::total_cmp);
         running_latency.sort_by(f64::total_cmp);
-        (elapsed, running_latency, requests)
+        Measured {
+            elapsed,
+            latency: running_latency,
+            requests,
+            cpu,
+            load,
+            serial: serial_latency,
+        }
     });
-    let (elapsed, latency, (request_p50, request_p99, request_mean)) = result;
+    let Measured {
+        elapsed,
+        latency,
+        requests: (request_p50, request_p99, request_mean),
+        cpu,
+        load,
+        serial: serial_latency,
+    } = result;
     let hwm = vm_hwm_kb(pid);
     // SAFETY: kill(2) on our own child.
     unsafe {
@@ -262,18 +549,33 @@ fn main() {
     }
     let _ = cluster.wait();
     let _ = std::fs::remove_dir_all(&work_dir);
+    let rate = total as f64 / elapsed.as_secs_f64();
+    let cpu_per_task_us = cpu * 1e6 / total as f64;
+    floor.print();
     println!(
-        "| tasks | wall s | tasks/s | offer->RUNNING p50 ms | p99 ms | peak RSS master+4 agents MiB |"
+        "| tasks | wall s | tasks/s | floor tasks/s (executor + shell) | % of floor | floor (/bin/true / 3) | CPU µs/task | offer->RUNNING p50 ms | p99 ms | peak RSS master+4 agents MiB | load before / after |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     println!(
-        "| {total} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} |",
+        "| {total} | {:.1} | {rate:.0} | {:.0} | {:.0} % | {:.0} | {cpu_per_task_us:.0} | {:.1} | {:.1} | {:.1} | {load_before} / {load} |",
         elapsed.as_secs_f64(),
-        total as f64 / elapsed.as_secs_f64(),
+        floor.tasks_per_s(),
+        100.0 * rate / floor.tasks_per_s(),
+        floor.naive_tasks_per_s(),
         percentile(&latency, 0.5),
         percentile(&latency, 0.99),
         hwm as f64 / 1024.0
     );
+    if serial > 0 {
+        println!("| one at a time | ACCEPT->RUNNING p50 ms | p99 ms | max ms |");
+        println!("|---:|---:|---:|---:|");
+        println!(
+            "| {serial} | {:.1} | {:.1} | {:.1} |",
+            percentile(&serial_latency, 0.5),
+            percentile(&serial_latency, 0.99),
+            serial_latency.last().copied().unwrap_or_default()
+        );
+    }
     println!("| GET /master/state-summary | p50 µs | p99 µs | mean µs |");
     println!("|---:|---:|---:|---:|");
     println!("| {requests} | {request_p50:.0} | {request_p99:.0} | {request_mean:.0} |");
@@ -283,8 +585,13 @@ fn main() {
             "secure": secure,
             "tls": tls,
             "tasks": total,
-            "tasks_per_s": total as f64 / elapsed.as_secs_f64(),
+            "tasks_per_s": rate,
+            "floor_tasks_per_s": floor.tasks_per_s(),
+            "cpu_us_per_task": cpu_per_task_us,
             "running_p50_ms": percentile(&latency, 0.5),
+            "serial": serial,
+            "serial_running_p50_ms": percentile(&serial_latency, 0.5),
+            "serial_running_p99_ms": percentile(&serial_latency, 0.99),
             "requests": requests,
             "request_p50_us": request_p50,
             "request_p99_us": request_p99,

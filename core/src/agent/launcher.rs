@@ -8,7 +8,8 @@
 //! (the user database, credentials); `libc` is left only for what neither wraps: `fork`
 //! inside a pre-exec hook, `close_range`, `signal` and `_exit`.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -72,28 +73,55 @@ pub unsafe fn drop_privileges(creds: &Credentials) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Builds the executor's command: shell form runs `/bin/sh -c value`; argv form runs
-/// `value` with `arguments` (whose first element is argv[0], as Mesos passes it).
-#[allow(
-    clippy::disallowed_methods,
-    reason = "the launcher is where executors are started"
-)]
+/// What a `CommandInfo` runs: the program, its argv[0] and the rest of its arguments.
+/// Shell form runs `/bin/sh -c value`; argv form runs `value` with `arguments` (whose first
+/// element is argv[0], as Mesos passes it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Argv {
+    pub program: String,
+    pub arg0: String,
+    pub args: Vec<String>,
+}
+
+impl Argv {
+    pub fn of(info: &v1::CommandInfo) -> Result<Argv, LaunchError> {
+        let value = info.value.clone().unwrap_or_default();
+        if info.shell.unwrap_or(true) {
+            return Ok(Argv {
+                program: "/bin/sh".into(),
+                arg0: "/bin/sh".into(),
+                args: vec!["-c".into(), value],
+            });
+        }
+        if value.is_empty() {
+            return Err(LaunchError::MissingCommand);
+        }
+        let (arg0, args) = match info.arguments.split_first() {
+            Some((argv0, rest)) => (argv0.clone(), rest.to_vec()),
+            None => (value.clone(), Vec::new()),
+        };
+        Ok(Argv {
+            program: value,
+            arg0,
+            args,
+        })
+    }
+
+    /// The same as a `std::process::Command` (which forks when given a pre-exec hook).
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the launcher is where executors are started"
+    )]
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.program);
+        cmd.arg0(&self.arg0).args(&self.args);
+        cmd
+    }
+}
+
+/// Builds the executor's command (see [`Argv::of`]).
 pub fn command(info: &v1::CommandInfo) -> Result<std::process::Command, LaunchError> {
-    let value = info.value.clone().unwrap_or_default();
-    if info.shell.unwrap_or(true) {
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.arg("-c").arg(value);
-        return Ok(cmd);
-    }
-    if value.is_empty() {
-        return Err(LaunchError::MissingCommand);
-    }
-    let mut cmd = std::process::Command::new(&value);
-    if let Some((argv0, rest)) = info.arguments.split_first() {
-        cmd.arg0(argv0);
-        cmd.args(rest);
-    }
-    Ok(cmd)
+    Ok(Argv::of(info)?.command())
 }
 
 /// How a process is confined beyond its session: the cgroups it joins (open `cgroup.procs`
@@ -117,23 +145,55 @@ pub struct Logger {
     pub slice: Option<std::path::PathBuf>,
 }
 
+/// A started executor: its pid, and how to wait for it.
+#[derive(Debug)]
+pub enum Child {
+    /// Started by `fork` + pre-exec hook + `exec` (std's Command; see [`spawn`]).
+    Forked(tokio::process::Child),
+    /// Started by `posix_spawn`; reaped here (a pidfd says when it has exited).
+    Spawned { pid: u32 },
+}
+
+impl Child {
+    pub fn id(&self) -> Option<u32> {
+        match self {
+            Child::Forked(child) => child.id(),
+            Child::Spawned { pid } => Some(*pid),
+        }
+    }
+
+    /// Waits for the process to exit and reaps it.
+    pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        match self {
+            Child::Forked(child) => child.wait().await,
+            Child::Spawned { pid } => reap(*pid).await,
+        }
+    }
+}
+
 /// Spawns the process: new session, cwd = sandbox, stdout/stderr appended to the sandbox's
 /// files — directly, or through `remesos logrotate-logger` companions when `logger` is
 /// given — and `env` replacing the agent's environment when `clear_env`.
+///
+/// Without a user to switch to, cgroups to join, a pid namespace or a mount namespace
+/// (the posix containerizer's default), nothing has to run between fork and exec: the
+/// process is started with `posix_spawn` (glibc: `clone(CLONE_VM|CLONE_VFORK)`, no copy of
+/// the agent's page tables, and no tearing that copy down again at exec), the session by
+/// `POSIX_SPAWN_SETSID`. Otherwise the pre-exec hook does that work after a `fork`.
 pub fn spawn(
-    mut cmd: std::process::Command,
+    argv: &Argv,
     sandbox: &Path,
     env: &[(String, String)],
     clear_env: bool,
     creds: Option<Credentials>,
     confinement: &Confinement,
     logger: Option<&Logger>,
-) -> std::io::Result<tokio::process::Child> {
+) -> std::io::Result<Child> {
     // Never through a symlink, a FIFO or a hard link the fetched files may have put there.
     let dir = super::beneath::open_dir(sandbox)?;
     let stdout = super::beneath::open_log(dir.as_fd(), "stdout")?;
     let stderr = super::beneath::open_log(dir.as_fd(), "stderr")?;
-    let (stdout, stderr): (Stdio, Stdio) = match logger {
+    let (stdout, stderr): (OwnedFd, OwnedFd) = match logger {
         None => (stdout.into(), stderr.into()),
         Some(logger) => {
             let settings = &logger.settings;
@@ -158,6 +218,23 @@ pub fn spawn(
             )
         }
     };
+    let plain = creds.is_none()
+        && confinement.cgroup_procs.is_empty()
+        && !confinement.pid_namespace
+        && confinement.mounts.is_none()
+        // posix_spawn would look a bare name up in the agent's PATH, std in the child's.
+        && argv.program.contains('/');
+    if plain {
+        let pid = posix_spawn(
+            argv,
+            sandbox,
+            &environment(env, clear_env),
+            &stdout,
+            &stderr,
+        )?;
+        return Ok(Child::Spawned { pid });
+    }
+    let mut cmd = argv.command();
     if clear_env {
         cmd.env_clear();
         if let Ok(path) = std::env::var("PATH") {
@@ -200,7 +277,172 @@ pub fn spawn(
     }
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(false);
-    cmd.spawn()
+    cmd.spawn().map(Child::Forked)
+}
+
+/// The executor's environment as std's Command would build it: the agent's own (or, when
+/// `clear_env`, only its PATH), then `env` on top, a later value of a name winning.
+fn environment(env: &[(String, String)], clear_env: bool) -> Vec<(OsString, OsString)> {
+    let mut merged: Vec<(OsString, OsString)> = if clear_env {
+        std::env::var_os("PATH")
+            .map(|path| ("PATH".into(), path))
+            .into_iter()
+            .collect()
+    } else {
+        std::env::vars_os().collect()
+    };
+    for (name, value) in env {
+        let name = OsString::from(name);
+        merged.retain(|(n, _)| *n != name);
+        merged.push((name, value.into()));
+    }
+    merged
+}
+
+fn c_string(bytes: &[u8]) -> std::io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "nul byte found in provided data",
+        )
+    })
+}
+
+/// `posix_spawn(3)` of `argv` in a new session (`POSIX_SPAWN_SETSID`), in `cwd`, stdin
+/// from /dev/null, stdout and stderr onto the given files, with `env` and, as std's Command
+/// leaves them, an empty signal mask and SIGPIPE back to its default (the agent ignores it).
+/// Every other descriptor of the agent is close-on-exec. The exec's error, if any, is the
+/// result (glibc reports it from the child before posix_spawn returns).
+fn posix_spawn(
+    argv: &Argv,
+    cwd: &Path,
+    env: &[(OsString, OsString)],
+    stdout: &OwnedFd,
+    stderr: &OwnedFd,
+) -> std::io::Result<u32> {
+    use std::os::unix::ffi::OsStrExt;
+    let program = c_string(argv.program.as_bytes())?;
+    let args: Vec<CString> = std::iter::once(&argv.arg0)
+        .chain(&argv.args)
+        .map(|a| c_string(a.as_bytes()))
+        .collect::<std::io::Result<_>>()?;
+    let env: Vec<CString> = env
+        .iter()
+        .map(|(name, value)| {
+            let mut entry = name.as_bytes().to_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(value.as_bytes());
+            c_string(&entry)
+        })
+        .collect::<std::io::Result<_>>()?;
+    let cwd = c_string(cwd.as_os_str().as_bytes())?;
+    let mut arg_ptrs: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    arg_ptrs.push(std::ptr::null_mut());
+    let mut env_ptrs: Vec<*mut libc::c_char> = env.iter().map(|e| e.as_ptr().cast_mut()).collect();
+    env_ptrs.push(std::ptr::null_mut());
+    let check = |rc: libc::c_int| match rc {
+        0 => Ok(()),
+        errno => Err(std::io::Error::from_raw_os_error(errno)),
+    };
+    // SAFETY: the attribute and file-action objects are initialised before any use and
+    // destroyed on every path after; each pointer handed to posix_spawn (program, argv,
+    // envp, cwd, /dev/null) points into a CString or array that outlives the call; the
+    // descriptors are open (borrowed from owned files alive until return).
+    unsafe {
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        check(libc::posix_spawnattr_init(&mut attr))?;
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        if let Err(e) = check(libc::posix_spawn_file_actions_init(&mut actions)) {
+            libc::posix_spawnattr_destroy(&mut attr);
+            return Err(e);
+        }
+        let result = (|| {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            check(libc::posix_spawnattr_setsigmask(&mut attr, &empty))?;
+            let mut pipe: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut pipe);
+            libc::sigaddset(&mut pipe, libc::SIGPIPE);
+            check(libc::posix_spawnattr_setsigdefault(&mut attr, &pipe))?;
+            // (The libc crate types these flags c_int and c_short by turns; all fit c_short.)
+            let flags = libc::c_int::from(libc::POSIX_SPAWN_SETSID)
+                | libc::POSIX_SPAWN_SETSIGMASK
+                | libc::POSIX_SPAWN_SETSIGDEF;
+            let flags = libc::c_short::try_from(flags).map_err(std::io::Error::other)?;
+            check(libc::posix_spawnattr_setflags(&mut attr, flags))?;
+            check(libc::posix_spawn_file_actions_addopen(
+                &mut actions,
+                0,
+                c"/dev/null".as_ptr(),
+                libc::O_RDONLY,
+                0,
+            ))?;
+            check(libc::posix_spawn_file_actions_adddup2(
+                &mut actions,
+                stdout.as_raw_fd(),
+                1,
+            ))?;
+            check(libc::posix_spawn_file_actions_adddup2(
+                &mut actions,
+                stderr.as_raw_fd(),
+                2,
+            ))?;
+            check(libc::posix_spawn_file_actions_addchdir_np(
+                &mut actions,
+                cwd.as_ptr(),
+            ))?;
+            let mut pid: libc::pid_t = 0;
+            check(libc::posix_spawn(
+                &mut pid,
+                program.as_ptr(),
+                &actions,
+                &attr,
+                arg_ptrs.as_ptr(),
+                env_ptrs.as_ptr(),
+            ))?;
+            u32::try_from(pid).map_err(|_| std::io::Error::other("posix_spawn gave no pid"))
+        })();
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        libc::posix_spawnattr_destroy(&mut attr);
+        result
+    }
+}
+
+/// Waits for our child `pid` (started by [`posix_spawn`]) to exit and reaps it: a pidfd
+/// becomes readable when it has exited; where pidfds are missing (Linux < 5.3), a
+/// blocking `waitpid` on the blocking pool.
+async fn reap(pid: u32) -> std::io::Result<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| std::io::Error::other(format!("invalid pid {pid}")))?;
+    let exited =
+        |status: rustix::process::WaitStatus| std::process::ExitStatus::from_raw(status.as_raw());
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::NONBLOCK)
+        .map_err(std::io::Error::from)
+        .and_then(|fd| tokio::io::unix::AsyncFd::with_interest(fd, tokio::io::Interest::READABLE));
+    let Ok(pidfd) = pidfd else {
+        return tokio::task::spawn_blocking(move || {
+            loop {
+                match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()) {
+                    Ok(Some((_, status))) => return Ok(exited(status)),
+                    Ok(None) | Err(rustix::io::Errno::INTR) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+    };
+    loop {
+        if let Some((_, status)) =
+            rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG)?
+        {
+            return Ok(exited(status));
+        }
+        pidfd.readable().await?.clear_ready();
+    }
 }
 
 /// Starts `remesos logrotate-logger` for the sandbox's file `name` (Mesos's
@@ -214,7 +456,7 @@ fn companion(
     rotation: &super::container_logger::Rotation,
     logrotate_path: Option<&Path>,
     creds: Option<&Credentials>,
-) -> std::io::Result<Stdio> {
+) -> std::io::Result<OwnedFd> {
     let (reader, writer) = std::io::pipe()?;
     #[allow(
         clippy::disallowed_methods,
@@ -356,5 +598,138 @@ pub fn signal_group(pid: u32, kill: bool) {
                 let _ = rustix::process::kill_process(member, Signal::KILL);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("launcher-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn shell(script: &str) -> Argv {
+        Argv::of(&v1::CommandInfo {
+            value: Some(script.into()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn argv_follows_mesos_shell_and_argv_forms() {
+        assert_eq!(
+            shell("echo hi"),
+            Argv {
+                program: "/bin/sh".into(),
+                arg0: "/bin/sh".into(),
+                args: vec!["-c".into(), "echo hi".into()],
+            }
+        );
+        let argv = |arguments: Vec<String>| {
+            Argv::of(&v1::CommandInfo {
+                shell: Some(false),
+                value: Some("/usr/bin/env".into()),
+                arguments,
+                ..Default::default()
+            })
+        };
+        // arguments[0] is argv[0]; without arguments argv[0] is the program.
+        assert_eq!(argv(vec!["env0".into(), "-i".into()]).unwrap().arg0, "env0");
+        assert_eq!(argv(Vec::new()).unwrap().arg0, "/usr/bin/env");
+        assert_eq!(
+            Argv::of(&v1::CommandInfo {
+                shell: Some(false),
+                ..Default::default()
+            }),
+            Err(LaunchError::MissingCommand)
+        );
+    }
+
+    /// The posix_spawn path gives what the fork path gave: its own session (it leads it),
+    /// the sandbox as cwd, stdout/stderr into the sandbox's files, stdin from /dev/null,
+    /// the environment with the given variables on top, SIGPIPE not ignored and no signal
+    /// blocked (the test harness, like the agent, ignores SIGPIPE).
+    #[tokio::test]
+    async fn posix_spawn_starts_a_session_leader_in_the_sandbox() {
+        let dir = sandbox("spawn");
+        let script = "echo $$ $(cut -d' ' -f6 /proc/$$/stat); pwd; echo \"$GREETING\"; \
+                      while read -r k v; do case $k in SigBlk:|SigIgn:) echo \"$k $v\";; esac; \
+                      done < /proc/$$/status; cat; echo err >&2; exit 3";
+        let env = [("GREETING".to_string(), "hello".to_string())];
+        let mut child = spawn(
+            &shell(script),
+            &dir,
+            &env,
+            true,
+            None,
+            &Confinement::default(),
+            None,
+        )
+        .unwrap();
+        assert!(matches!(child, Child::Spawned { .. }), "{child:?}");
+        let pid = child.id().unwrap();
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.code(), Some(3));
+        let stdout = std::fs::read_to_string(dir.join("stdout")).unwrap();
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines[0], format!("{pid} {pid}"), "pid and session id");
+        assert_eq!(lines[1], dir.canonicalize().unwrap().display().to_string());
+        assert_eq!(lines[2], "hello");
+        // /proc/<pid>/status lists SigBlk before SigIgn. The shell reads them itself (a
+        // forked reader would see the mask dash sets around its own fork).
+        let mask = |line: &str, name: &str| {
+            assert!(line.starts_with(name), "{line}");
+            u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+        };
+        assert_eq!(mask(lines[3], "SigBlk:"), 0, "signals blocked: {stdout}");
+        let ignored = mask(lines[4], "SigIgn:");
+        assert_eq!(
+            ignored & (1 << (libc::SIGPIPE - 1)),
+            0,
+            "SIGPIPE ignored: {stdout}"
+        );
+        assert_eq!(lines.len(), 5, "stdin is /dev/null: {stdout}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("stderr")).unwrap(),
+            "err\n"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn posix_spawn_reports_a_missing_program_and_a_nul_byte() {
+        let dir = sandbox("bad");
+        let missing = Argv {
+            program: "/nonexistent/executor".into(),
+            arg0: "executor".into(),
+            args: Vec::new(),
+        };
+        let spawned = |argv: &Argv| {
+            spawn(argv, &dir, &[], false, None, &Confinement::default(), None).map(|_| ())
+        };
+        let error = spawned(&missing).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::NotFound, "{error}");
+        let error = spawned(&shell("echo a\0b")).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
+        let error = spawn(
+            &shell("true"),
+            &dir,
+            &[("A\0B".into(), "x".into())],
+            false,
+            None,
+            &Confinement::default(),
+            None,
+        )
+        .map(|_| ())
+        .unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
+        // Nothing ran: the sandbox's logs are empty.
+        assert_eq!(std::fs::read_to_string(dir.join("stdout")).unwrap(), "");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -258,7 +258,7 @@ pub(super) async fn launch_executor(report: Reporter, launch: Launch, settings: 
 async fn prepare_and_spawn(
     launch: &Launch,
     settings: &LaunchSettings,
-) -> Result<tokio::process::Child, String> {
+) -> Result<launcher::Child, String> {
     let sandbox = &launch.sandbox;
     let command = &launch.command;
     std::fs::create_dir_all(sandbox)
@@ -376,7 +376,7 @@ async fn prepare_and_spawn(
         creds = None;
         mounts = Some(std::sync::Arc::new(prepared.mounts));
     }
-    let cmd = launcher::command(&command).map_err(|e| e.to_string())?;
+    let argv = launcher::Argv::of(&command).map_err(|e| e.to_string())?;
     let mut cgroup_procs = Vec::new();
     if let Some(slice) = &settings.systemd_slice {
         // First: under cgroups v2 the isolators' cgroup, written after, is where it ends.
@@ -406,7 +406,7 @@ async fn prepare_and_spawn(
         }),
     };
     launcher::spawn(
-        cmd,
+        &argv,
         sandbox,
         &environment,
         settings.clear_env,
