@@ -301,7 +301,6 @@ impl State {
         if let Some(suppress) = &call.suppress {
             if suppress.roles.is_empty() {
                 self.suppressed_roles = self.framework.roles.iter().cloned().collect();
-                self.suppressed_roles.extend(self.framework.role.clone());
             } else {
                 self.suppressed_roles.extend(suppress.roles.iter().cloned());
             }
