@@ -93,7 +93,11 @@ public class MesosSchedulerJobTrackerTest {
         assertEquals("no credential is configured", null, credential);
         assertEquals("in-process", master);
         assertTrue(framework.getName(), framework.getName().startsWith("Hadoop: (RPC port: "));
-        mesos = new InProcessMesos(scheduler, 4, 4096);
+        // 5 cpus: room for a reduce-only tracker (1 + 1 cpus) beside a first tracker sized
+        // before the job's reduce was pending (1 + 2 map slots). With 4, a map-only tracker
+        // that holds the job's map outputs is never idle and the reduce never gets a slot
+        // (a known limit of the slot policy, seen as a 300 s timeout in CI).
+        mesos = new InProcessMesos(scheduler, 5, 4096);
         return mesos;
       }
     };
