@@ -39,6 +39,12 @@ pub struct Framework {
     pub tasks: HashMap<TaskId, v1::Task>,
     /// Most recent terminal tasks, oldest first, capped by `--max_completed_tasks_per_framework`.
     pub completed_tasks: VecDeque<v1::Task>,
+    /// Completed tasks whose terminal update the framework has not acknowledged yet. Mesos's
+    /// master keeps such a task in the framework's tasks until the acknowledgement, so an
+    /// implicit reconciliation still answers it (a framework that failed over while its
+    /// tasks ended learns of them at once); here it stays in `completed_tasks`, listed here
+    /// by id, and leaves this set with the acknowledgement or when it is evicted.
+    pub unacknowledged_ends: HashSet<TaskId>,
     /// Tasks on unreachable agents (partition-aware bookkeeping), by task id.
     pub unreachable_tasks: HashMap<TaskId, v1::Task>,
     /// Outstanding offer ids.
@@ -67,6 +73,7 @@ impl Framework {
             unregistered_time: None,
             tasks: HashMap::new(),
             completed_tasks: VecDeque::new(),
+            unacknowledged_ends: HashSet::new(),
             unreachable_tasks: HashMap::new(),
             offers: HashSet::new(),
             executors: HashMap::new(),
@@ -113,9 +120,28 @@ impl Framework {
             return;
         }
         while self.completed_tasks.len() >= cap {
-            self.completed_tasks.pop_front();
+            if let Some(evicted) = self.completed_tasks.pop_front() {
+                self.unacknowledged_ends
+                    .remove(evicted.task_id.value.as_str());
+            }
         }
         self.completed_tasks.push_back(task);
+    }
+
+    /// Records a terminal task whose update awaits the framework's acknowledgement.
+    pub fn add_unacknowledged_end(&mut self, task_id: TaskId, task: v1::Task, cap: usize) {
+        self.add_completed_task(task, cap);
+        if cap > 0 {
+            self.unacknowledged_ends.insert(task_id);
+        }
+    }
+
+    /// The terminal tasks an implicit reconciliation still answers (see
+    /// [`Framework::unacknowledged_ends`]).
+    pub fn unacknowledged_completed(&self) -> impl Iterator<Item = &v1::Task> {
+        self.completed_tasks
+            .iter()
+            .filter(|t| self.unacknowledged_ends.contains(t.task_id.value.as_str()))
     }
 
     /// Removes a non-terminal task; returns it with its key on an agent's books

@@ -412,7 +412,7 @@ impl Master {
                     .any(|t| t.task_id == task.task_id)
                 {
                     let cap = self.config.max_completed_tasks_per_framework;
-                    framework.add_completed_task(task.clone(), cap);
+                    framework.add_unacknowledged_end(task_id, task.clone(), cap);
                 }
                 continue;
             }
@@ -447,7 +447,14 @@ impl Master {
                 }),
             );
         }
-        tracing::info!(agent_id = %id, was_unreachable, "agent reregistered (recovered)");
+        tracing::info!(
+            agent_id = %id,
+            was_unreachable,
+            frameworks = reregister.frameworks.len(),
+            executors = reregister.executors.len(),
+            tasks = reregister.tasks.len(),
+            "agent reregistered (recovered)"
+        );
         self.emit_agent(conn, reply);
         self.drain_reregistered(now, &id);
         Ok(id)
@@ -948,7 +955,10 @@ impl Master {
         // acknowledged, and the agent stops resending it; it counts as invalid.
         let framework = self.frameworks.get_mut(&fid).expect("checked above");
         let connected = framework.connected();
-        let known = framework.tasks.contains_key(&tid);
+        // A resent terminal update of a task whose end is not yet acknowledged is known
+        // (Mesos keeps such a task until the acknowledgement).
+        let known = framework.tasks.contains_key(&tid)
+            || framework.unacknowledged_ends.contains(tid.as_str());
         if connected && known {
             self.counters.valid_status_updates += 1;
         } else {
@@ -992,9 +1002,24 @@ impl Master {
                 self.count_terminal(latest);
                 let cap = self.config.max_completed_tasks_per_framework;
                 if let Some(framework) = self.frameworks.get_mut(&fid) {
-                    framework.add_completed_task(task, cap);
+                    // Reliable updates carry a uuid and wait for an acknowledgement.
+                    if status.uuid.is_some() {
+                        framework.add_unacknowledged_end(key.1, task, cap);
+                    } else {
+                        framework.add_completed_task(task, cap);
+                    }
                 }
             }
+        } else if framework.unacknowledged_ends.contains(tid.as_str())
+            && let Some(task) = framework
+                .completed_tasks
+                .iter_mut()
+                .rev()
+                .find(|t| t.task_id.value == tid)
+        {
+            // A resent terminal update: its acknowledgement is the one that counts.
+            task.status_update_state = Some(status.state);
+            task.status_update_uuid = status.uuid.clone();
         }
         let event = super::update_event(status);
         self.send_to_framework(&fid, event);

@@ -635,6 +635,19 @@ impl Master {
             return Ok(());
         }
         self.counters.valid_status_update_acknowledgements += 1;
+        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+            let acknowledged_end = framework
+                .completed_tasks
+                .iter()
+                .rev()
+                .find(|t| t.task_id == ack.task_id)
+                .is_some_and(|t| t.status_update_uuid.as_deref() == Some(ack.uuid.as_slice()));
+            if acknowledged_end {
+                framework
+                    .unacknowledged_ends
+                    .remove(ack.task_id.value.as_str());
+            }
+        }
         let agent_id = ack.agent_id.value;
         self.send_to_agent(
             &agent_id,
@@ -708,6 +721,9 @@ impl Master {
         let mut statuses = Vec::new();
         if reconcile.tasks.is_empty() {
             for task in framework.tasks.values() {
+                statuses.push(reconciled_status(now, task));
+            }
+            for task in framework.unacknowledged_completed() {
                 statuses.push(reconciled_status(now, task));
             }
             for task in framework.unreachable_tasks.values() {

@@ -1150,6 +1150,70 @@ fn reconciliation_implicit_and_explicit() {
 }
 
 #[test]
+fn implicit_reconciliation_answers_ended_tasks_until_their_end_is_acknowledged() {
+    // Mesos's master keeps a terminal task until its update is acknowledged: a framework
+    // that failed over while its tasks ended learns of them by reconciling.
+    let mut h = Harness::new();
+    let (agent_id, _) = h.add_agent("host1", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    h.call(
+        &fw,
+        launch(
+            &offer,
+            vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")],
+            None,
+        ),
+    )
+    .unwrap();
+    let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+    h.status_update(
+        &agent_id,
+        &fw,
+        "t",
+        v1::TaskState::TaskFinished,
+        Some(uuid.clone()),
+    );
+    h.updates(&fw);
+    let implicit = || sched::Call {
+        r#type: Some(CallType::Reconcile as i32),
+        reconcile: Some(sched::call::Reconcile { tasks: vec![] }),
+        ..Default::default()
+    };
+    let acknowledge = |uuid: Vec<u8>| sched::Call {
+        r#type: Some(CallType::Acknowledge as i32),
+        acknowledge: Some(sched::call::Acknowledge {
+            agent_id: v1::AgentId {
+                value: agent_id.clone(),
+            },
+            task_id: v1::TaskId { value: "t".into() },
+            uuid,
+        }),
+        ..Default::default()
+    };
+
+    h.call(&fw, implicit()).unwrap();
+    let updates = h.updates(&fw);
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0].state, v1::TaskState::TaskFinished as i32);
+    assert_eq!(
+        updates[0].reason,
+        Some(v1::task_status::Reason::Reconciliation as i32)
+    );
+
+    // An acknowledgement of another update does not count.
+    h.call(&fw, acknowledge(uuid::Uuid::new_v4().as_bytes().to_vec()))
+        .unwrap();
+    h.call(&fw, implicit()).unwrap();
+    assert_eq!(h.updates(&fw).len(), 1);
+
+    h.call(&fw, acknowledge(uuid)).unwrap();
+    h.call(&fw, implicit()).unwrap();
+    assert!(h.updates(&fw).is_empty());
+}
+
+#[test]
 fn agents_that_miss_pings_become_unreachable() {
     // Reference §8.5: ping timeout × max timeouts, then UNREACHABLE (partition-aware) or LOST.
     let config = Config {

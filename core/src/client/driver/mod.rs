@@ -39,40 +39,79 @@ pub enum Status {
 /// A driver's [`Status`], shared by its handle, its actor and its callback thread; `join`
 /// waits on it.
 pub(crate) struct StatusCell {
-    status: Mutex<Status>,
+    inner: Mutex<CellState>,
     changed: Condvar,
+    /// The callback thread, once started: `join` from a callback must not wait for it.
+    callback_thread: OnceLock<std::thread::ThreadId>,
+}
+
+struct CellState {
+    status: Status,
+    /// `error` callbacks queued and not yet run. Apache's driver aborts and then calls
+    /// `error` in the same step of its process, before `join` can return; `join` waits for
+    /// them too, so that `run()` never returns ABORTED before the error reached the
+    /// framework (a script that exits when `run()` returns would lose it).
+    pending_errors: usize,
 }
 
 impl StatusCell {
     pub(crate) fn new() -> StatusCell {
         StatusCell {
-            status: Mutex::new(Status::NotStarted),
+            inner: Mutex::new(CellState {
+                status: Status::NotStarted,
+                pending_errors: 0,
+            }),
             changed: Condvar::new(),
+            callback_thread: OnceLock::new(),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, CellState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) fn status(&self) -> Status {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+        self.lock().status
     }
 
     /// Sets the status when the current one is `allowed`; returns the status before.
     pub(crate) fn transition(&self, allowed: &[Status], to: Status) -> Status {
-        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        let before = *status;
+        let mut state = self.lock();
+        let before = state.status;
         if allowed.contains(&before) {
-            *status = to;
+            state.status = to;
             self.changed.notify_all();
         }
         before
     }
 
-    /// Waits until the status is no longer RUNNING (returns at once when not RUNNING).
+    /// Records the calling thread as the one that runs the callbacks.
+    pub(crate) fn set_callback_thread(&self) {
+        let _ = self.callback_thread.set(std::thread::current().id());
+    }
+
+    /// An `error` callback was queued.
+    pub(crate) fn error_queued(&self) {
+        self.lock().pending_errors += 1;
+    }
+
+    /// A queued `error` callback ran (or will never run).
+    pub(crate) fn error_delivered(&self) {
+        let mut state = self.lock();
+        state.pending_errors = state.pending_errors.saturating_sub(1);
+        self.changed.notify_all();
+    }
+
+    /// Waits until the status is no longer RUNNING and every queued `error` callback ran
+    /// (returns at once when not RUNNING and none is queued, and never waits for the
+    /// callbacks when called from one).
     pub(crate) fn join(&self) -> Status {
-        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        while *status == Status::Running {
-            status = self.changed.wait(status).unwrap_or_else(|e| e.into_inner());
+        let in_callback = self.callback_thread.get() == Some(&std::thread::current().id());
+        let mut state = self.lock();
+        while state.status == Status::Running || (state.pending_errors > 0 && !in_callback) {
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
-        *status
+        state.status
     }
 }
 
@@ -131,4 +170,45 @@ pub fn launcher_dir_on_path() -> Option<std::path::PathBuf> {
 /// The machine's hostname (for an empty `FrameworkInfo.hostname`).
 pub fn hostname() -> String {
     crate::common::address::system_hostname()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn join_returns_only_after_the_queued_error_callback_ran() {
+        let cell = Arc::new(StatusCell::new());
+        cell.transition(&[Status::NotStarted], Status::Running);
+        cell.error_queued();
+        cell.transition(&[Status::Running], Status::Aborted);
+        let (tx, rx) = mpsc::channel();
+        let joiner = {
+            let cell = cell.clone();
+            std::thread::spawn(move || tx.send(cell.join()).unwrap())
+        };
+        assert!(
+            rx.recv_timeout(Duration::from_millis(200)).is_err(),
+            "join returned while the error callback was still queued"
+        );
+        cell.error_delivered();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+            Status::Aborted
+        );
+        joiner.join().unwrap();
+    }
+
+    #[test]
+    fn join_from_the_callback_thread_does_not_wait_for_its_own_error() {
+        let cell = StatusCell::new();
+        cell.transition(&[Status::NotStarted], Status::Running);
+        cell.set_callback_thread();
+        cell.error_queued();
+        cell.transition(&[Status::Running], Status::Aborted);
+        assert_eq!(cell.join(), Status::Aborted);
+    }
 }

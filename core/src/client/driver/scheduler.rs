@@ -675,6 +675,7 @@ impl SchedulerDriver {
         let spawned = std::thread::Builder::new()
             .name("mesos-scheduler-callbacks".into())
             .spawn(move || {
+                shared.cell.set_callback_thread();
                 scheduler.thread_started();
                 callback_loop(&mut *scheduler, &deliveries_rx, &shared, &commands);
                 scheduler.thread_stopping();
@@ -845,7 +846,11 @@ fn callback_loop(
             }
             _ => None,
         };
-        match scheduler.deliver(event) {
+        let delivered = scheduler.deliver(event);
+        if is_error {
+            shared.cell.error_delivered();
+        }
+        match delivered {
             Ok(()) => {
                 if let Some(call) = ack
                     && shared.cell.status() == Status::Running
@@ -990,7 +995,13 @@ impl Actor {
         for effect in effects {
             match effect {
                 Effect::Deliver(event) => {
-                    let _ = self.deliveries.send(event);
+                    let is_error = matches!(event, Event::Error(_));
+                    if is_error {
+                        self.shared.cell.error_queued();
+                    }
+                    if self.deliveries.send(event).is_err() && is_error {
+                        self.shared.cell.error_delivered();
+                    }
                 }
                 Effect::Send(call) => {
                     if let Some(sender) = sender {
@@ -1055,8 +1066,17 @@ impl Actor {
                 .unwrap_or_else(|| "(no leader detected)".into());
             let master = master.as_str();
             tokio::pin!(attempt_future);
+            // Apache's driver registers as soon as a new leader is detected (`detected` →
+            // `doReliableRegistration`), whatever the backoff of the attempts on the old one.
+            let new_leader = detector.changed_from(master);
+            tokio::pin!(new_leader);
             loop {
                 tokio::select! {
+                    () = &mut new_leader => {
+                        tracing::info!(old = %master, new = ?detector.current(), "a new leader was detected; subscribing now");
+                        *attempt = 0;
+                        break;
+                    }
                     result = &mut attempt_future => {
                         *attempt = attempt.saturating_add(1);
                         match result {
