@@ -708,11 +708,10 @@ impl Master {
         Some(offer)
     }
 
-    /// Withdraws an offer: the framework gets RESCIND and the resources return to the pool.
+    /// Withdraws an offer: the framework gets RESCIND and the resources return to the pool,
+    /// offered again at the next batch allocation (as Mesos's `recoverResources`).
     fn rescind_offer(&mut self, now: Time, offer_id: &str) {
-        if self.withdraw_offer(now, offer_id, None) {
-            self.request_allocation();
-        }
+        self.withdraw_offer(now, offer_id, None);
     }
 
     /// Withdraws an offer (RESCIND to its framework, its resources back in the allocator,

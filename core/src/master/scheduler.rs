@@ -613,7 +613,10 @@ impl Master {
                 );
             }
         }
-        self.request_allocation();
+        // As Mesos's allocator (`recoverResources` allocates nothing, MESOS-3078): declined
+        // resources wait for the next batch allocation, so a framework declining with
+        // `refuse_seconds: 0` gets them back once per `--allocation_interval`, not in a
+        // storm of offers as fast as it can decline.
     }
 
     fn acknowledge(

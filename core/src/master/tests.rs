@@ -1214,6 +1214,27 @@ fn implicit_reconciliation_answers_ended_tasks_until_their_end_is_acknowledged()
 }
 
 #[test]
+fn declined_resources_wait_for_the_next_batch_allocation() {
+    // Mesos's `recoverResources` allocates nothing: a framework declining with
+    // `refuse_seconds: 0` gets the resources back at the next batch, not at once.
+    let mut h = Harness::new();
+    h.add_agent("host1", "cpus:2;mem:1024");
+    let fw = h.subscribe(framework("f"));
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    h.call(&fw, decline(&offer, Some(0.0))).unwrap();
+    let now = h.now();
+    h.master.allocate_if_requested(now);
+    h.pump();
+    assert!(
+        h.offers(&fw).is_empty(),
+        "re-offered at once after a decline"
+    );
+    h.advance(Config::default().allocation_interval);
+    assert_eq!(h.offers(&fw).len(), 1, "re-offered at the next batch");
+}
+
+#[test]
 fn agents_that_miss_pings_become_unreachable() {
     // Reference §8.5: ping timeout × max timeouts, then UNREACHABLE (partition-aware) or LOST.
     let config = Config {
