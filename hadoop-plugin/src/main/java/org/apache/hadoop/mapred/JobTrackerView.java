@@ -35,6 +35,14 @@ final class JobTrackerView implements ClusterView {
       }
       int jobMaps = pending(job.getTasks(TaskType.MAP));
       int jobReduces = pending(job.getTasks(TaskType.REDUCE));
+      if (!job.inited()) {
+        // initTasks fills the map list before it creates the reduce list: until it is done,
+        // count the tasks the job declared, so that a tracker sized now gets its reduce slot
+        // too (a map-only tracker holding the map outputs is never idle, so on a cluster with
+        // room for one tracker the reduce would wait forever).
+        jobMaps = Math.max(jobMaps, job.desiredMaps());
+        jobReduces = Math.max(jobReduces, job.desiredReduces());
+      }
       maps += jobMaps;
       reduces += jobReduces;
       // Setup and cleanup tasks take a slot too (the JobTracker hands them out itself).

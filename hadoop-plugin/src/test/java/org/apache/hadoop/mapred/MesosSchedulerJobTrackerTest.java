@@ -93,11 +93,12 @@ public class MesosSchedulerJobTrackerTest {
         assertEquals("no credential is configured", null, credential);
         assertEquals("in-process", master);
         assertTrue(framework.getName(), framework.getName().startsWith("Hadoop: (RPC port: "));
-        // 5 cpus: room for a reduce-only tracker (1 + 1 cpus) beside a first tracker sized
-        // before the job's reduce was pending (1 + 2 map slots). With 4, a map-only tracker
-        // that holds the job's map outputs is never idle and the reduce never gets a slot
-        // (a known limit of the slot policy, seen as a 300 s timeout in CI).
-        mesos = new InProcessMesos(scheduler, 5, 4096);
+        // 4 cpus: room for one tracker with 3 slots and not for a second one. A first
+        // tracker sized while the JobTracker was still initializing the job used to get map
+        // slots only (the reduce list did not exist yet); holding the map outputs it was
+        // never idle, and the reduce waited forever (a 300 s timeout in CI). The job's
+        // declared tasks now count until it is initialized.
+        mesos = new InProcessMesos(scheduler, 4, 4096);
         return mesos;
       }
     };
