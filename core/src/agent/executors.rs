@@ -121,12 +121,14 @@ impl Agent {
             path: meta.join("framework.info"),
             data: framework.encode_to_vec(),
             append: false,
+            durable: false,
         });
         let meta_exec = paths::meta_executor_dir(wd, &ids.agent, &ids.framework, &ids.executor);
         self.emit(Effect::Persist {
             path: meta_exec.join("executor.info"),
             data: info.encode_to_vec(),
             append: false,
+            durable: false,
         });
         let meta_run = paths::meta_run_dir(
             wd,
@@ -239,6 +241,7 @@ impl Agent {
             path,
             data: task.encode_to_vec(),
             append: false,
+            durable: false,
         });
     }
 
@@ -545,6 +548,7 @@ impl Agent {
                 path: sentinel,
                 data: Vec::new(),
                 append: false,
+                durable: false,
             });
         }
         if !command_executor {

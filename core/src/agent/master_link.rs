@@ -112,6 +112,7 @@ impl Agent {
                 path,
                 data: self.info.encode_to_vec(),
                 append: false,
+                durable: true,
             });
             for path in [
                 self.config.work_dir.join("slaves").join("latest"),

@@ -217,11 +217,13 @@ pub enum Effect {
         container_id: String,
         limits: isolator::Limits,
     },
-    /// Append a record to a checkpoint file, or write a whole file.
+    /// Append a record to a checkpoint file, or write a whole file (fsync'd when `durable`:
+    /// see [`recovery::checkpoint`]).
     Persist {
         path: PathBuf,
         data: Vec<u8>,
         append: bool,
+        durable: bool,
     },
     /// The master shut this agent down and its executors are gone: forget the agent's id
     /// (`meta/slaves/latest`, so that a restart registers a new agent) and stop, as
@@ -566,6 +568,7 @@ impl Agent {
                         path,
                         data,
                         append: true,
+                        durable: false,
                     });
                 }
                 Action::Forward(update) => {

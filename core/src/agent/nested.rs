@@ -502,7 +502,9 @@ impl Containers {
         if let Some(dir) = &spec.durable {
             // Written once the process runs: the restarted agent finds it by this.
             let pid = format!("{}", started.pid);
-            if let Err(e) = super::recovery::checkpoint(&dir.join("pid"), pid.as_bytes(), false) {
+            if let Err(e) =
+                super::recovery::checkpoint(&dir.join("pid"), pid.as_bytes(), false, false)
+            {
                 tracing::warn!(container = %k, error = %e, "failed to checkpoint the nested container's pid");
             }
         }

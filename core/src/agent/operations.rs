@@ -305,6 +305,7 @@ impl Agent {
                         path: paths::meta_slave_dir(&self.config.work_dir, &id).join(CHECKPOINT),
                         data: snapshot.encode_to_vec(),
                         append: false,
+                        durable: true,
                     });
                 }
                 Action::Forward(update) => self.emit(Effect::Master(Box::new(

@@ -391,8 +391,16 @@ pub(super) fn recorded_pid(path: &Path) -> Option<u32> {
     }
 }
 
-/// Writes a checkpoint (Mesos's `slave::state::checkpoint`): appends a record, or replaces a file atomically (write, fsync, rename).
-pub fn checkpoint(path: &Path, data: &[u8], append: bool) -> std::io::Result<()> {
+/// Writes a checkpoint (Mesos's `slave::state::checkpoint`): appends a record, or replaces a
+/// file atomically (write a temporary file, rename it over the old one).
+///
+/// With `durable` the file is fsync'd before the rename. Mesos's agent checkpoints its
+/// per-task state (framework, executor and task infos, pids, sentinels) without syncing
+/// (`checkpoint(path, t, sync = false)`): the page cache survives the agent's own crash,
+/// and after a power loss the boot id changes and no executor is recovered anyway. An fsync
+/// costs milliseconds on a disk, and a launch writes five such files, so only what outlives
+/// a reboot is durable here: the agent's identity, its operations and its resources.
+pub fn checkpoint(path: &Path, data: &[u8], append: bool, durable: bool) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
@@ -409,7 +417,9 @@ pub fn checkpoint(path: &Path, data: &[u8], append: bool) -> std::io::Result<()>
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
     }
     std::fs::rename(tmp, path)
 }

@@ -800,8 +800,13 @@ impl Runtime {
                     tracing::error!(path = %checkpoint.info.display(), error = %e, "failed to checkpoint resources or sync persistent volumes");
                 }
             }
-            Effect::Persist { path, data, append } => {
-                if let Err(e) = super::recovery::checkpoint(&path, &data, append) {
+            Effect::Persist {
+                path,
+                data,
+                append,
+                durable,
+            } => {
+                if let Err(e) = super::recovery::checkpoint(&path, &data, append, durable) {
                     tracing::error!(path = %path.display(), error = %e, "checkpoint failed");
                 }
             }

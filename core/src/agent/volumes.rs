@@ -151,7 +151,7 @@ impl Checkpoint {
 
     /// Writes the target, syncs the volumes' directories, makes the target current.
     pub fn perform(&self) -> std::io::Result<()> {
-        super::recovery::checkpoint(&self.target, &self.data, false)?;
+        super::recovery::checkpoint(&self.target, &self.data, false, true)?;
         for dir in &self.create {
             if !dir.exists() {
                 std::fs::create_dir_all(dir)?;

@@ -235,7 +235,7 @@ pub(super) async fn launch_executor(report: Reporter, launch: Launch, settings: 
     let mut child = child;
     if let Some(pid) = child.id() {
         // Checkpointed so that a restarted agent finds the executor (recovery.rs).
-        if let Err(e) = checkpoint(&launch.pid_file, pid.to_string().as_bytes(), false) {
+        if let Err(e) = checkpoint(&launch.pid_file, pid.to_string().as_bytes(), false, false) {
             tracing::error!(path = %launch.pid_file.display(), error = %e, "failed to checkpoint the executor's pid");
         }
         report(ContainerEvent::Started {
