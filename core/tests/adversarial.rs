@@ -401,7 +401,8 @@ async fn executor_calls_from_another_host_are_refused() {
         call,
     );
     assert!(
-        remote.starts_with("403") && remote.contains("accepted from this host only"),
+        remote.starts_with("403")
+            && remote.contains("accepted from this host and its containers only"),
         "from another host: {remote}"
     );
     // The same call from this host reaches the executor API (and finds nothing).

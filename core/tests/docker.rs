@@ -776,16 +776,15 @@ async fn an_agent_whose_dockerd_does_not_answer_refuses_to_start() {
     assert!(stderr.contains("unknown containerizer 'rkt'"), "{stderr}");
 }
 
-/// Mesos docs/docker-containerizer.md: a custom executor whose `ExecutorInfo.container` is
-/// DOCKER runs in its image — here remesos's own command executor, mounted read-only with
-/// the host's C library into the busybox image, on the host network so it reaches the
-/// agent — and runs its task in that container.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_custom_executor_runs_in_its_docker_container() {
-    let _serial = SERIAL.lock().await;
-    let mut c = Cluster::start("custom", false).await;
+/// remesos's own command executor as a custom executor in the test image, on `network`:
+/// the binary mounted read-only with the host's C library into the busybox image; its task
+/// (the executor's `--task_command`) checks it runs in the image and prints `task-in-image`.
+fn in_docker_executor(
+    o: &v1::Offer,
+    network: Option<v1::container_info::docker_info::Network>,
+) -> v1::TaskInfo {
     let binary = Path::new(env!("CARGO_BIN_EXE_remesos"));
-    let mut container = docker_container(|_| {});
+    let mut container = docker_container(|d| d.network = network.map(|n| n as i32));
     let ro = ro_volume;
     container.volumes = vec![
         ro(binary.parent().unwrap(), "/opt/remesos"),
@@ -795,53 +794,148 @@ async fn a_custom_executor_runs_in_its_docker_container() {
         ),
         ro(&std::fs::canonicalize("/lib64").unwrap(), "/lib64"),
     ];
-    c.launch(|o| {
-        let executor = v1::ExecutorInfo {
-            executor_id: v1::ExecutorId { value: "in-docker".into() },
-            framework_id: Some(o.framework_id.clone()),
-            // Docker's convention (Mesos `Docker::RunOptions::create`): the value, then
-            // the arguments.
-            command: Some(v1::CommandInfo {
-                shell: Some(false),
-                value: Some(format!("/opt/remesos/{}", binary.file_name().unwrap().to_string_lossy())),
-                // A task of a custom executor has no command of its own (Mesos refuses
-                // both): the command executor takes it from --task_command.
-                arguments: vec![
-                    "executor".into(),
-                    r#"--task_command={"shell": true, "value": "test ! -e /usr && echo task-in-image"}"#.into(),
-                ],
-                ..Default::default()
-            }),
-            resources: offer_resources(o, "cpus:0.1;mem:64"),
-            container: Some(container),
+    let executor = v1::ExecutorInfo {
+        executor_id: v1::ExecutorId { value: "in-docker".into() },
+        framework_id: Some(o.framework_id.clone()),
+        // Docker's convention (Mesos `Docker::RunOptions::create`): the value, then
+        // the arguments.
+        command: Some(v1::CommandInfo {
+            shell: Some(false),
+            value: Some(format!("/opt/remesos/{}", binary.file_name().unwrap().to_string_lossy())),
+            // A task of a custom executor has no command of its own (Mesos refuses
+            // both): the command executor takes it from --task_command.
+            arguments: vec![
+                "executor".into(),
+                r#"--task_command={"shell": true, "value": "test ! -e /usr && echo task-in-image"}"#.into(),
+            ],
             ..Default::default()
+        }),
+        resources: offer_resources(o, "cpus:0.1;mem:64"),
+        container: Some(container),
+        ..Default::default()
+    };
+    let mut task = docker_task("ce", o, "cpus:0.1;mem:32", "true", docker_container(|_| {}));
+    task.container = None;
+    task.command = None;
+    task.executor = Some(executor);
+    task
+}
+
+impl Cluster {
+    /// Waits for the custom executor's task to finish and its output to reach the sandbox;
+    /// returns the updates.
+    async fn custom_executor_finishes(&mut self) -> Vec<v1::TaskStatus> {
+        let updates = self.updates_until(TaskState::TaskFinished).await;
+        assert_eq!(
+            states(&updates).last(),
+            Some(&"TASK_FINISHED"),
+            "{updates:?}\n{}",
+            self.agent_log()
+        );
+        // The executor reports TASK_FINISHED over HTTP while its task's output still travels
+        // container → dockerd → the attached `docker run` → the sandbox file: wait for it.
+        let path = self.sandbox_of("in-docker").join("stdout");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let stdout = loop {
+            let stdout = std::fs::read_to_string(&path).unwrap_or_default();
+            if stdout.contains("task-in-image") || std::time::Instant::now() > deadline {
+                break stdout;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        let mut task = docker_task("ce", o, "cpus:0.1;mem:32", "test ! -e /usr && echo task-in-image", docker_container(|_| {}));
-        task.container = None;
-        task.command = None;
-        task.executor = Some(executor);
-        task
-    })
+        assert!(stdout.contains("task-in-image"), "{stdout}");
+        updates
+    }
+}
+
+/// Mesos docs/docker-containerizer.md: a custom executor whose `ExecutorInfo.container` is
+/// DOCKER runs in its image — on the host network here, so it reaches the agent on
+/// loopback — and runs its task in that container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_executor_runs_in_its_docker_container() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("custom", false).await;
+    c.launch(|o| in_docker_executor(o, None)).await;
+    c.custom_executor_finishes().await;
+}
+
+/// The bridge's gateway: the host's address on dockerd's default `bridge` network (on
+/// tests/run.sh's dockerd, `remesos-br0`'s 172.31.254.1).
+fn bridge_gateway() -> String {
+    let (ok, out) = docker(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{(index .IPAM.Config 0).Gateway}}",
+    ]);
+    let gateway = out.trim().to_string();
+    assert!(
+        ok && gateway.parse::<std::net::Ipv4Addr>().is_ok(),
+        "dockerd's bridge network has no gateway address: {out}"
+    );
+    gateway
+}
+
+/// A custom executor in a BRIDGE container (Mesos docs/docker-containerizer.md) reaches the
+/// agent: the agent binds the bridge's gateway address (`--ip`), which is what it tells
+/// executors (MESOS_AGENT_ENDPOINT, as Mesos gives its advertised `--ip`/`--advertise_ip`)
+/// and which a bridged container can route to (loopback it cannot). The executor's calls
+/// come from the container's own IP — not this host's — and are accepted because that IP
+/// is a live container's (executor_peers.rs). The task finishes and its updates carry the
+/// container's IP in `container_status.network_infos`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_executor_on_a_bridge_network_reaches_the_agent() {
+    let _serial = SERIAL.lock().await;
+    let gateway = bridge_gateway();
+    let mut c = Cluster::start_with(
+        "custom-bridge",
+        false,
+        socket(),
+        vec![format!("--ip={gateway}")],
+    )
     .await;
-    let updates = c.updates_until(TaskState::TaskFinished).await;
-    assert_eq!(
-        states(&updates).last(),
-        Some(&"TASK_FINISHED"),
-        "{updates:?}\n{}",
+    c.launch(|o| in_docker_executor(o, Some(v1::container_info::docker_info::Network::Bridge)))
+        .await;
+    let updates = c.custom_executor_finishes().await;
+    let (ok, inspected) = docker(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        &mesos_containers().first().cloned().unwrap_or_default(),
+    ]);
+    // The container may be gone already (--docker_remove_delay=0ns): then only the
+    // updates' own address is checked against the bridge's subnet.
+    let container_ip = ok.then(|| inspected.trim().to_string());
+    for update in &updates {
+        let ip = update
+            .container_status
+            .as_ref()
+            .and_then(|s| s.network_infos.first())
+            .and_then(|n| n.ip_addresses.first())
+            .and_then(|a| a.ip_address.clone())
+            .unwrap_or_else(|| panic!("no container IP in {update:?}"));
+        assert_ne!(
+            ip, gateway,
+            "the agent's address, not the container's: {update:?}"
+        );
+        let ip: std::net::Ipv4Addr = ip.parse().unwrap();
+        let gw: std::net::Ipv4Addr = gateway.parse().unwrap();
+        assert_eq!(
+            ip.octets()[..2],
+            gw.octets()[..2],
+            "{ip} is not on the bridge"
+        );
+        if let Some(container_ip) = container_ip.as_deref().filter(|i| !i.is_empty()) {
+            assert_eq!(ip.to_string(), container_ip);
+        }
+    }
+    assert!(
+        !c.agent_log().contains("refusing an executor call"),
+        "{}",
         c.agent_log()
     );
-    // The executor reports TASK_FINISHED over HTTP while its task's output still travels
-    // container → dockerd → the attached `docker run` → the sandbox file: wait for it.
-    let path = c.sandbox_of("in-docker").join("stdout");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let stdout = loop {
-        let stdout = std::fs::read_to_string(&path).unwrap_or_default();
-        if stdout.contains("task-in-image") || std::time::Instant::now() > deadline {
-            break stdout;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(stdout.contains("task-in-image"), "{stdout}");
+    assert_no_containers_leak().await;
 }
 
 /// Mesos docs/agent-recovery.md with the docker containerizer: `kill -9` of the agent

@@ -1006,6 +1006,26 @@ fn executor_in_an_image_process() {
         });
 }
 
+/// A master and an agent with the image isolators pulling from the `docker save`
+/// directory `archives`, and a framework `name` subscribed: the daemons (kept alive by
+/// the caller), the agent's work_dir, its store and the framework.
+async fn local_images(
+    dir: &Path,
+    archives: &Path,
+    name: &str,
+) -> ((Daemon, Daemon), PathBuf, PathBuf, TestFramework) {
+    let store = dir.join("store");
+    let (master_daemon, master) = spawn_master(dir).await;
+    let flags = image_flags(
+        store.to_str().unwrap(),
+        archives.to_str().unwrap(),
+        &["--isolation=filesystem/linux,docker/runtime"],
+    );
+    let (agent, _addr, work) = start_agent(&master, dir, &flags).await;
+    let framework = TestFramework::subscribe(&master, name, false).await;
+    ((master_daemon, agent), work, store, framework)
+}
+
 /// A custom executor whose `ExecutorInfo.container` has a DOCKER image runs inside the
 /// provisioned rootfs itself (Mesos's mesos containerizer: `mesos-containerizer launch`
 /// with the rootfs; here `remesos launch`), with the image's Env, the sandbox at
@@ -1017,15 +1037,8 @@ async fn a_custom_executor_with_an_image_runs_inside_the_image() {
     require_tools();
     let dir = temp_dir("images-executor");
     let archives = app_archives(&dir);
-    let store = dir.join("store");
-    let (_master, master) = spawn_master(&dir).await;
-    let flags = image_flags(
-        store.to_str().unwrap(),
-        archives.to_str().unwrap(),
-        &["--isolation=filesystem/linux,docker/runtime"],
-    );
-    let (_agent, _addr, work) = start_agent(&master, &dir, &flags).await;
-    let mut framework = TestFramework::subscribe(&master, "images-executor", false).await;
+    let (_daemons, work, store, mut framework) =
+        local_images(&dir, &archives, "images-executor").await;
     let fid = framework.sub.framework_id.value.clone();
     let offer = framework.next_offer().await;
     // The executor is this test binary; the host's C libraries come in read-only (as
@@ -1232,4 +1245,125 @@ fn image_support_requires_the_filesystem_linux_and_docker_runtime_isolators() {
         assert!(stderr.contains(expected), "{extra:?}: {stderr}");
         assert!(!stderr.contains("secret-pw"), "{stderr}");
     }
+}
+
+/// The nested containers' files below a default executor's sandbox: `name` of each
+/// `containers/<child>` of executor `executor`'s latest run, concatenated.
+fn task_group_files(work_dir: &Path, fid: &str, executor: &str, name: &str) -> String {
+    let mut text = String::new();
+    let agents = std::fs::read_dir(work_dir.join("slaves"))
+        .unwrap()
+        .flatten();
+    // `slaves/latest` links to the one agent's directory.
+    for agent in agents.filter(|a| a.file_name() != "latest") {
+        let containers = agent
+            .path()
+            .join("frameworks")
+            .join(fid)
+            .join("executors")
+            .join(executor)
+            .join("runs/latest/containers");
+        for child in std::fs::read_dir(&containers)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            text += &std::fs::read_to_string(child.path().join(name)).unwrap_or_default();
+        }
+    }
+    text
+}
+
+/// Mesos 1.11's default executor launches each task of a group as a nested container with
+/// its own image (docs/nested-container-and-task-group.md; the provisioner, filesystem/linux
+/// and docker/runtime as for a single task): two tasks in two images each see their own
+/// image's files — and not the other's, nor the host's `/usr` — with their sandbox at
+/// MESOS_SANDBOX, and finish. A group task whose image does not exist ends TASK_FAILED with
+/// REASON_CONTAINER_LAUNCH_FAILED and a message naming the image. Afterwards no rootfs is
+/// mounted or left in the provisioner's directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_group_tasks_run_each_in_its_own_image() {
+    require_tools();
+    let dir = temp_dir("images-group");
+    let archives = app_archives(&dir);
+    let other = docker_save(
+        "other",
+        "2.0",
+        &[busybox_layer(), file_layer("other-marker")],
+        image_config(),
+    );
+    std::fs::write(archives.join("other:2.0.tar"), other).unwrap();
+    let (_daemons, work, store, mut framework) =
+        local_images(&dir, &archives, "images-group").await;
+    let fid = framework.sub.framework_id.value.clone();
+    let executor = |offer: &v1::Offer, id: &str| v1::ExecutorInfo {
+        r#type: Some(v1::executor_info::Type::Default as i32),
+        executor_id: v1::ExecutorId { value: id.into() },
+        framework_id: Some(offer.framework_id.clone()),
+        resources: support::offer_resources(offer, "cpus:0.1;mem:32"),
+        ..Default::default()
+    };
+
+    let offer = framework.next_offer().await;
+    let in_app = image_task(
+        "in-app",
+        &offer,
+        Some(
+            "cat /data/hello && test ! -e /other-marker && test ! -e /usr && \
+             echo app-sandbox=$MESOS_SANDBOX && echo app > $MESOS_SANDBOX/written",
+        ),
+        "app:1.0",
+    );
+    let in_other = image_task(
+        "in-other",
+        &offer,
+        Some(
+            "cat /other-marker && echo && test ! -e /data/hello && test ! -e /usr && \
+             echo other-in-image",
+        ),
+        "other:2.0",
+    );
+    let accept = remesos::common::protocol::launch_group_call(
+        &offer,
+        executor(&offer, "group"),
+        vec![in_app, in_other],
+        None,
+    );
+    framework.sub.call(accept).await.unwrap();
+    let ends = terminal_updates(&mut framework, &["in-app", "in-other"]).await;
+    let stdout = task_group_files(&work, &fid, "group", "stdout");
+    let stderr = task_group_files(&work, &fid, "group", "stderr");
+    for (id, status) in &ends {
+        assert_eq!(
+            status.state,
+            TaskState::TaskFinished as i32,
+            "{id}: {status:?}\nstdout: {stdout}\nstderr: {stderr}\n{}",
+            std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
+        );
+    }
+    assert!(stdout.contains("hello from the image"), "{stdout}");
+    assert!(
+        stdout.contains("app-sandbox=/mnt/mesos/sandbox"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("other-marker\nother-in-image"), "{stdout}");
+    // The sandbox bound at MESOS_SANDBOX is the task's own on the host.
+    assert_eq!(task_group_files(&work, &fid, "group", "written"), "app\n");
+
+    let offer = framework.next_offer().await;
+    let missing = image_task("in-nothing", &offer, Some("true"), "nothere:1.0");
+    let accept = remesos::common::protocol::launch_group_call(
+        &offer,
+        executor(&offer, "group-missing"),
+        vec![missing],
+        None,
+    );
+    framework.sub.call(accept).await.unwrap();
+    let ends = terminal_updates(&mut framework, &["in-nothing"]).await;
+    let failed = &ends["in-nothing"];
+    assert_eq!(failed.state, TaskState::TaskFailed as i32, "{failed:?}");
+    assert_eq!(failed.reason, Some(Reason::ContainerLaunchFailed as i32));
+    assert!(failed.message().contains("nothere"), "{}", failed.message());
+
+    assert_no_leaks(&work, &store).await;
 }

@@ -627,6 +627,15 @@ async fn bad_container_calls_get_mesos_errors_and_change_nothing() {
             400,
             "The provided ContainerInfo is not supported",
         ),
+        (
+            // An image only for a task of a group: LAUNCH_CONTAINER without a TTY.
+            json!({"type": "LAUNCH_CONTAINER", "launch_container": {
+                "container_id": nested_id(&container, "ttyimage"), "command": {"value": "true"},
+                "container": {"type": "MESOS", "tty_info": {},
+                    "mesos": {"image": {"type": "DOCKER", "docker": {"name": "busybox"}}}}}}),
+            400,
+            "only a task's container right under its executor (LAUNCH_CONTAINER, no TTY) may have an image",
+        ),
         (wait_call(&container, "unknown"), 404, "cannot be found"),
         (
             json!({"type": "KILL_NESTED_CONTAINER", "kill_nested_container": {

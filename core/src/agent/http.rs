@@ -251,39 +251,56 @@ fn call_error(e: CallError) -> Response {
 /// Whether `ip` is one of this host's own addresses (loopback included): binding to an
 /// address succeeds only for a local one.
 fn is_local_address(ip: std::net::IpAddr) -> bool {
-    let ip = match ip {
-        std::net::IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-        v4 => v4,
-    };
+    let ip = super::executor_peers::unmapped(ip);
     ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok()
 }
 
-/// Executors run on this host (`MESOS_AGENT_ENDPOINT` is the agent's own address), so an
-/// executor call from any other host is forged: refused with 403 before it is decoded.
-/// Beyond Mesos, which accepts executor calls from anywhere unless executors authenticate
+/// Executors run on this host or in its containers, so an executor call from any other
+/// address is forged: refused with 403 before it is decoded (executor_peers.rs). Beyond
+/// Mesos, which accepts executor calls from anywhere unless executors authenticate
 /// (`--authenticate_http_executors`); a process on the agent's own host is only stopped by
-/// that per-executor token, which comes with authentication. Containers with their own
-/// network namespace (the containers issue) will have to add their addresses here.
-fn refuse_remote_executor(extensions: &axum::http::Extensions) -> Option<Response> {
+/// that per-executor token, which comes with authentication.
+async fn refuse_remote_executor(
+    agent: &AgentHandle,
+    extensions: &axum::http::Extensions,
+) -> Option<Response> {
+    use super::executor_peers::{Decision, PENDING_NETWORK_WAIT, decide};
     let peer = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0);
-    match peer {
-        Some(peer) if is_local_address(peer.ip()) => None,
-        Some(peer) => {
-            tracing::warn!(%peer, "refusing an executor call from another host");
+    let ip = peer.map(|p| p.ip());
+    let mut peers = agent.container_peers();
+    // The borrow ends here: a watch's read guard must not be held across the wait.
+    let first = decide(ip, is_local_address, &peers.borrow_and_update());
+    let decision = match first {
+        Decision::Wait => {
+            // A bridged container whose IP dockerd has not yet told: wait for it, bounded.
+            let settled = tokio::time::timeout(
+                PENDING_NETWORK_WAIT,
+                peers.wait_for(|p| decide(ip, is_local_address, p) != Decision::Wait),
+            )
+            .await;
+            match settled {
+                Ok(Ok(p)) => decide(ip, is_local_address, &p),
+                _ => Decision::Refuse,
+            }
+        }
+        decided => decided,
+    };
+    match (decision, peer) {
+        (Decision::Accept, _) => None,
+        (_, Some(peer)) => {
+            tracing::warn!(%peer, "refusing an executor call from neither this host nor its containers");
             Some(api::error(
                 StatusCode::FORBIDDEN,
-                "Executor calls are accepted from this host only",
+                "Executor calls are accepted from this host and its containers only",
             ))
         }
-        None => {
+        (_, None) => {
             tracing::error!("the executor API is served without peer addresses; refusing");
             Some(api::error(
                 StatusCode::FORBIDDEN,
-                "Executor calls are accepted from this host only",
+                "Executor calls are accepted from this host and its containers only",
             ))
         }
     }
@@ -296,7 +313,7 @@ async fn executor_api(
     extensions: axum::http::Extensions,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = refuse_remote_executor(&extensions) {
+    if let Some(refused) = refuse_remote_executor(&agent, &extensions).await {
         return refused;
     }
     let (call, accept): (exec::Call, _) = match api::read_call(&method, &headers, &body) {

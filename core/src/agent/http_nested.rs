@@ -572,13 +572,14 @@ async fn launch(
     if command.uris.iter().any(|_| true) {
         return bad("The provided ContainerInfo is not supported: nested containers fetch no URIs");
     }
-    // Only a TTY may be asked of a nested container's ContainerInfo: no image, no volumes.
+    // A nested container's ContainerInfo may ask for a TTY, or (a task of a group) its
+    // own image with its volumes; nothing else.
+    let image = super::containerizer::linux::image_of(container.as_ref()).cloned();
     let tty = match &container {
         None => None,
         Some(c) => {
             let plain = c.r#type == v1::container_info::Type::Mesos as i32
-                && c.mesos.as_ref().is_none_or(|m| m.image.is_none())
-                && c.volumes.is_empty()
+                && (image.is_some() || c.volumes.is_empty())
                 && c.docker.is_none();
             if !plain {
                 return bad("The provided ContainerInfo is not supported");
@@ -614,6 +615,13 @@ async fn launch(
     if depth > 2 {
         return bad(
             "'launch_nested_container' is invalid: containers nested at the third level or greater are not supported",
+        );
+    }
+    // Mesos 1.11's default executor launches each task of a group in its image; remesos
+    // provisions images for exactly those: durable containers right under an executor.
+    if image.is_some() && !(launch_container && depth == 1 && tty.is_none()) {
+        return bad(
+            "The provided ContainerInfo is not supported: only a task's container right under its executor (LAUNCH_CONTAINER, no TTY) may have an image",
         );
     }
     // The executor container at the root, its cgroups and the agent's work_dir, read in
@@ -684,6 +692,20 @@ async fn launch(
                 .map(|p| nested::checkpoint_dir(&work_dir, &p.value, &id.value))
         })
         .flatten();
+    let image = match (image, &parent) {
+        (Some(_), _) if containers.get(&id).is_some() => {
+            // Launched already: its rootfs is in use.
+            return StatusCode::ACCEPTED.into_response();
+        }
+        (Some(image), Some(parent)) => {
+            let container = container.clone().unwrap_or_default();
+            match in_image(&agent, &id, parent, &container, &command, &image).await {
+                Ok(image) => Some(Arc::new(image)),
+                Err(message) => return bad(message),
+            }
+        }
+        _ => None,
+    };
     let spec = nested::Spec {
         id: id.clone(),
         command,
@@ -694,10 +716,16 @@ async fn launch(
         tty,
         cgroups,
         durable,
+        image: image.clone(),
     };
     let launched = match containers.launch(spec, agent) {
         Ok(l) => l,
-        Err(e) => return nested_error(e),
+        Err(e) => {
+            if let Some(image) = &image {
+                image.destroy();
+            }
+            return nested_error(e);
+        }
     };
     match (launched, stream_format) {
         (Launched::Exists, _) => StatusCode::ACCEPTED.into_response(),
@@ -715,6 +743,63 @@ async fn launch(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The session has no output",
             )
+        }
+    }
+}
+
+/// Provisions a nested container's image (named `<parent>.<child>` in the provisioner)
+/// and prepares its mounts, with the provisioner the command tasks' images use.
+/// Mesos's containerizer fails such a launch; here it is the LAUNCH_CONTAINER's 400, whose
+/// text the default executor puts in the task's TASK_FAILED.
+async fn in_image(
+    agent: &AgentHandle,
+    id: &v1::ContainerId,
+    parent: &Parent,
+    container: &v1::ContainerInfo,
+    command: &v1::CommandInfo,
+    image: &v1::Image,
+) -> Result<nested::InImage, String> {
+    use super::containerizer::provisioner::ProvisionError;
+    let key = nested::key(id);
+    let failed = |e: &dyn std::fmt::Display| format!("Failed to launch container {key}: {e}");
+    let provisioner = agent
+        .provisioner()
+        .await
+        .map_err(|e| failed(&e))?
+        .ok_or_else(|| failed(&ProvisionError::NoProvider))?;
+    let provisioned = provisioner
+        .provision(&key, image)
+        .await
+        .map_err(|e| failed(&e))?;
+    let sandbox = parent.sandbox.join("containers").join(&id.value);
+    let prepared = std::env::current_exe()
+        .map_err(|e| format!("the agent's own binary: {e}"))
+        .and_then(|agent_binary| {
+            let plan = super::containerizer::linux::prepare_nested(
+                &sandbox,
+                container,
+                command,
+                &provisioned,
+                provisioner.settings(),
+                &agent_binary,
+            )?;
+            let rootfs =
+                crate::executor::rootfs::Rootfs::new(&provisioned.rootfs, &plan.working_directory)?;
+            Ok((plan, rootfs))
+        });
+    match prepared {
+        Ok((plan, rootfs)) => Ok(nested::InImage {
+            plan,
+            rootfs,
+            sandbox_directory: provisioner.settings().sandbox_directory.clone(),
+            provisioned_as: key,
+            provisioner,
+        }),
+        Err(e) => {
+            let dropped = provisioner.clone();
+            let name = key.clone();
+            let _ = tokio::task::spawn_blocking(move || dropped.destroy(&name)).await;
+            Err(failed(&e))
         }
     }
 }

@@ -30,6 +30,7 @@
 //! - `fetcher`: CommandInfo.URI download and extraction into a sandbox.
 //! - `fetcher_cache`: which URIs are downloaded once and copied from the cache (Mesos's
 //!   fetcher cache).
+//! - `executor_peers`: which peers may call the executor API (this host, its containers).
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
 //! - `monitor`: `/monitor/statistics` and `/containers`, the containers' usage.
 //! - `disk_du`: the `disk/du` isolator: containers' disk use per path, quotas enforced.
@@ -51,6 +52,7 @@ pub mod containerizer;
 pub mod daemon;
 pub mod disk_du;
 mod executor_api;
+mod executor_peers;
 mod executors;
 pub mod fetcher;
 pub mod fetcher_cache;

@@ -44,8 +44,11 @@
 //!   (`<work_dir>/containers/<id>`) has no children. Deeper nesting is refused with 400.
 //! - The process enters its parent's mount namespace (an image task's root filesystem) and
 //!   cgroups, not its pid namespace.
-//! - `ContainerInfo` of a nested container may carry `tty_info` only; images for nested
-//!   containers are refused ("The provided ContainerInfo is not supported", Mesos's 400).
+//! - `ContainerInfo` of a nested container may carry `tty_info`, or — a durable one, a task
+//!   of a group, as Mesos 1.11's default executor launches them — its own image with its
+//!   volumes ([`InImage`]: provisioned by the agent's provisioner, entered as a command
+//!   task's image is); anything else is refused ("The provided ContainerInfo is not
+//!   supported", Mesos's 400).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -201,6 +204,33 @@ pub struct Spec {
     pub cgroups: Vec<std::fs::File>,
     /// A durable container (see the module doc): no switchboard, checkpointed here.
     pub durable: Option<PathBuf>,
+    /// Its own image (a task of a group in an image): entered instead of the parent's mount
+    /// namespace.
+    pub image: Option<Arc<InImage>>,
+}
+
+/// A container in its own image, prepared before the fork: the child binds the sandbox
+/// (and volumes) into the provisioned rootfs in a private mount namespace, then mounts
+/// `/proc`, `/sys`, `/dev` and `pivot_root`s into it (executor/rootfs.rs), as a command
+/// task in an image does (containerizer/linux.rs). The rootfs is destroyed when the
+/// container ends.
+#[derive(Debug)]
+pub struct InImage {
+    pub plan: super::containerizer::linux::NestedImage,
+    pub rootfs: crate::executor::rootfs::Rootfs,
+    /// `--sandbox_directory`: the sandbox's mount point, `MESOS_SANDBOX` inside.
+    pub sandbox_directory: PathBuf,
+    /// Who provisioned the rootfs, and under which name.
+    pub provisioner: super::containerizer::provisioner::Provisioner,
+    pub provisioned_as: String,
+}
+
+impl InImage {
+    /// Unmounts and removes the provisioned rootfs (off the async threads).
+    pub fn destroy(self: &Arc<Self>) {
+        let image = self.clone();
+        tokio::task::spawn_blocking(move || image.provisioner.destroy(&image.provisioned_as));
+    }
 }
 
 /// A record to the process's stdin.
@@ -234,6 +264,8 @@ pub struct Container {
     pub tty: bool,
     /// Its checkpoint directory when it is durable (see the module doc).
     pub durable: Option<PathBuf>,
+    /// Its own image, whose rootfs goes when it ends.
+    image: Option<Arc<InImage>>,
     termination: watch::Receiver<Option<Termination>>,
     io: Mutex<Io>,
 }
@@ -482,6 +514,7 @@ impl Containers {
             pid: started.pid,
             tty: spec.tty.is_some(),
             durable: spec.durable.clone(),
+            image: spec.image.clone(),
             termination: started.termination_rx,
             io: Mutex::new(Io {
                 outputs: started.first_output.into_iter().collect(),
@@ -590,6 +623,8 @@ impl Containers {
                 pid: c.pid.unwrap_or(0),
                 tty: false,
                 durable: Some(c.dir),
+                // After a restart its rootfs goes with its parent's (the provisioner's `destroy`).
+                image: None,
                 termination: termination_rx,
                 io: Mutex::new(Io::default()),
             });
@@ -760,10 +795,13 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     };
     let creds: Option<Credentials> =
         launcher::credentials(spec.user.as_deref()).map_err(|e| launch_failed(&e))?;
-    // The task process whose mount namespace (an image's rootfs) the container enters.
+    // The task process whose mount namespace (an image's rootfs) the container enters;
+    // none for a container with its own image.
     let mount_ns = match spec.parent.as_ref().and_then(|p| p.pid) {
-        Some(pid) => task_mount_namespace(pid).map_err(|e| launch_failed(&e))?,
-        None => None,
+        Some(pid) if spec.image.is_none() => {
+            task_mount_namespace(pid).map_err(|e| launch_failed(&e))?
+        }
+        _ => None,
     };
     // The working directory: a session works in its parent's sandbox; a nested container
     // in `containers/<id>` below it; a standalone one in `<work_dir>/containers/<id>`.
@@ -829,7 +867,10 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
         }
         d
     });
-    let sandbox_env = inside_dir.clone().unwrap_or_else(|| host_dir.clone());
+    let sandbox_env = match &spec.image {
+        Some(image) => image.sandbox_directory.clone(),
+        None => inside_dir.clone().unwrap_or_else(|| host_dir.clone()),
+    };
     let inside_c = match &inside_dir {
         Some(d) => Some(
             std::ffi::CString::new(d.as_os_str().as_encoded_bytes())
@@ -838,12 +879,27 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
         None => None,
     };
 
-    let mut cmd = launcher::command(&spec.command).map_err(|e| launch_failed(&e))?;
+    // In an image: the command merged with its Entrypoint/Cmd, its Env under the command's.
+    let command = spec
+        .image
+        .as_ref()
+        .and_then(|i| i.plan.command.as_ref())
+        .unwrap_or(&spec.command);
+    let mut cmd = launcher::command(command).map_err(|e| launch_failed(&e))?;
     cmd.env_clear();
     cmd.env(
         "PATH",
         "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     );
+    for var in spec
+        .image
+        .iter()
+        .flat_map(|i| &i.plan.environment.variables)
+    {
+        if let Some(value) = &var.value {
+            cmd.env(&var.name, value);
+        }
+    }
     cmd.env("MESOS_SANDBOX", &sandbox_env);
     cmd.env("MESOS_CONTAINER_ID", &spec.id.value);
     if let Some(env) = &spec.command.environment {
@@ -892,6 +948,7 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     let dir_raw = dir_fd.as_raw_fd();
     let tty = spec.tty.is_some();
     let durable = status_file.as_ref().map(|f| f.as_raw_fd());
+    let image = spec.image.clone();
     let agent_pid = rustix::process::getpid();
     // SAFETY: the closure runs between fork and exec and makes only async-signal-safe
     // system calls (setsid, write, setns, chdir/fchdir, ioctl, setgroups/setgid/setuid, and
@@ -905,8 +962,14 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
                 // Sound (see above): the child's copy of a descriptor the parent holds.
                 rustix::io::write(BorrowedFd::borrow_raw(*fd), b"0")?;
             }
-            match (ns_fd, &inside_c) {
-                (Some(ns), Some(dir)) => {
+            match (ns_fd, &inside_c, &image) {
+                (_, _, Some(image)) => {
+                    // Sound: the freshly forked single-threaded child (see above), on data
+                    // prepared before the fork.
+                    image.plan.mounts.enter()?;
+                    image.rootfs.enter()?;
+                }
+                (Some(ns), Some(dir), None) => {
                     rustix::thread::move_into_link_name_space(
                         BorrowedFd::borrow_raw(ns),
                         Some(rustix::thread::LinkNameSpaceType::Mount),
@@ -1366,6 +1429,9 @@ fn finish(
     {
         let mut io = lock(&container.io);
         io.stdin = None;
+    }
+    if let Some(image) = &container.image {
+        image.destroy();
     }
     let _ = termination.send(Some(Termination { status, message }));
     tracing::info!(container = %key(&container.id), status, "nested container ended");

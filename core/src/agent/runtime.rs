@@ -103,6 +103,9 @@ pub struct AgentHandle {
     tx: mpsc::Sender<Command>,
     /// Becomes true when the agent terminates at the master's request.
     terminated: tokio::sync::watch::Receiver<bool>,
+    /// The live executor containers' own addresses (executor_peers.rs), published by the
+    /// actor after each command.
+    container_peers: tokio::sync::watch::Receiver<super::executor_peers::ContainerPeers>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +146,13 @@ impl AgentHandle {
         rx.await.map_err(|_| Gone)
     }
 
+    /// The executor containers' addresses, as last published (never waits on the actor).
+    pub fn container_peers(
+        &self,
+    ) -> tokio::sync::watch::Receiver<super::executor_peers::ContainerPeers> {
+        self.container_peers.clone()
+    }
+
     /// Whether the actor is running and can answer (false once it ended, e.g. panicked).
     pub fn is_serving(&self) -> bool {
         !self.tx.is_closed()
@@ -177,6 +187,8 @@ struct Runtime {
     files: super::files::SharedFiles,
     next_conn: ConnId,
     terminated: tokio::sync::watch::Sender<bool>,
+    /// Where the executor containers' addresses are published for the executor API.
+    container_peers: tokio::sync::watch::Sender<super::executor_peers::ContainerPeers>,
     /// Takes removed directories out of the work_dir's layout (gc/sweep.rs).
     sweeper: super::gc::sweep::Sweeper,
     /// This actor's own inbox: where deletions and disk usage, done off the actor, report.
@@ -197,9 +209,12 @@ pub fn spawn(
     let master = master.into();
     let (tx, rx) = mpsc::channel(AGENT_INBOX);
     let (terminated, terminated_rx) = tokio::sync::watch::channel(false);
+    let (container_peers, container_peers_rx) =
+        tokio::sync::watch::channel(agent.container_peers());
     let handle = AgentHandle {
         tx,
         terminated: terminated_rx,
+        container_peers: container_peers_rx,
     };
     let backoff_factor = agent.config.registration_backoff_factor;
     let provisioner = agent.config.images.clone().map(|images| {
@@ -242,6 +257,7 @@ pub fn spawn(
         files,
         next_conn: 1,
         terminated,
+        container_peers,
         measuring_containers: false,
     };
     // A panic in the actor exits the process (crate::supervisor): a restarted agent
@@ -562,6 +578,15 @@ impl Runtime {
                 self.agent.tick(t);
                 self.perform();
             }
+            // One pass over the executors per turn; receivers wake only on a change.
+            let peers = self.agent.container_peers();
+            self.container_peers.send_if_modified(|old| {
+                let changed = *old != peers;
+                if changed {
+                    *old = peers;
+                }
+                changed
+            });
         }
     }
 

@@ -311,11 +311,24 @@ impl DefaultExecutor {
             }
             Err(reason) => {
                 run.terminated = true;
-                let mut effects = vec![self.update(
+                let mut failed = self.update(
                     &id,
                     TaskState::TaskFailed,
                     Some(format!("Failed to launch the command: {reason}")),
-                )];
+                );
+                // The task's container never ran (Mesos's containerizer failing a launch).
+                let launch_failed = Some(v1::task_status::Reason::ContainerLaunchFailed as i32);
+                if let Effect::Update(status) = &mut failed {
+                    status.reason = launch_failed;
+                }
+                if let Some(last) = self
+                    .runs
+                    .get_mut(task_id)
+                    .and_then(|r| r.last_status.as_mut())
+                {
+                    last.reason = launch_failed;
+                }
+                let mut effects = vec![failed];
                 effects.extend(self.kill_group_of(now, task_id, None));
                 effects.extend(self.maybe_exit(now));
                 effects

@@ -250,8 +250,17 @@ pub fn spawn_agent_env<S: AsRef<std::ffi::OsStr>>(
     env: &[(String, String)],
 ) -> Daemon {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_remesos"));
+    // Loopback unless the test binds elsewhere (a flag may be given once).
+    let own_ip = extra.iter().any(|flag| {
+        flag.as_ref()
+            .to_str()
+            .is_some_and(|f| f.starts_with("--ip="))
+    });
+    command.args(["agent", &format!("--master={master}")]);
+    if !own_ip {
+        command.arg("--ip=127.0.0.1");
+    }
     command
-        .args(["agent", &format!("--master={master}"), "--ip=127.0.0.1"])
         .arg(format!("--port={port}"))
         .arg(format!("--work_dir={}", work_dir.display()))
         .args([

@@ -676,12 +676,14 @@ async fn launch_container(
                     launch.container_id.clone(),
                 )
             });
+            // Asked for while the executor runs (it waits for the container's start):
+            // `launch_executor` returns only when the executor has exited.
+            if let Some(ids) = custom {
+                tokio::spawn(report_network(settings, report.clone(), ids, true));
+            }
             let mut launch = launch;
             launch.command = command;
-            posix::launch_executor(report.clone(), launch, launch_settings).await;
-            if let Some(ids) = custom {
-                tokio::spawn(report_network(settings, report, ids, true));
-            }
+            posix::launch_executor(report, launch, launch_settings).await;
         }
         Err(error) => {
             let error = format!("Failed to launch container: {error}");

@@ -87,29 +87,7 @@ pub fn prepare(
     let rootfs = &provisioned.rootfs;
     let config = &provisioned.config;
     let sandbox_directory = &settings.sandbox_directory;
-    let mut binds = vec![mount_target(
-        rootfs,
-        sandbox_directory,
-        sandbox,
-        None,
-        false,
-        true,
-    )?];
-    binds.extend(network_file_binds(rootfs, Path::new("/etc")));
-    // Volumes, shallowest first so that a volume inside another lands on top of it (and on
-    // top of the network files: a volume at /etc/hosts wins, as in Mesos, whose volumes are
-    // mounted after the network/cni isolator's files).
-    let mut volumes: Vec<&v1::Volume> = container.volumes.iter().collect();
-    volumes.sort_by_key(|v| Path::new(&v.container_path).components().count());
-    for volume in volumes {
-        binds.push(volume_bind(
-            rootfs,
-            sandbox,
-            sandbox_directory,
-            volume,
-            &settings.host_path_creation,
-        )?);
-    }
+    let binds = container_binds(rootfs, sandbox, container, settings)?;
     if let Some(image_user) = &config.user {
         tracing::warn!(%image_user, "the image's user is not supported (as in Mesos): the task runs as its own user");
     }
@@ -118,10 +96,7 @@ pub fn prepare(
         format!("--sandbox_directory={}", sandbox_directory.display()),
         format!(
             "--working_directory={}",
-            config
-                .working_dir
-                .clone()
-                .unwrap_or_else(|| sandbox_directory.display().to_string())
+            working_directory(config, settings).display()
         ),
     ];
     if let Some(user) = user.filter(|u| !u.is_empty()) {
@@ -147,6 +122,91 @@ pub fn prepare(
             binds,
             executor: cstring(executor.as_os_str().as_bytes())?,
         },
+    })
+}
+
+/// The binds into `rootfs` every container in an image gets: its sandbox at
+/// `--sandbox_directory`, the host's network files, then its volumes.
+fn container_binds(
+    rootfs: &Path,
+    sandbox: &Path,
+    container: &v1::ContainerInfo,
+    settings: &ImageSettings,
+) -> Result<Vec<Bind>, String> {
+    let sandbox_directory = &settings.sandbox_directory;
+    let mut binds = vec![mount_target(
+        rootfs,
+        sandbox_directory,
+        sandbox,
+        None,
+        false,
+        true,
+    )?];
+    binds.extend(network_file_binds(rootfs, Path::new("/etc")));
+    // Volumes, shallowest first so that a volume inside another lands on top of it (and on
+    // top of the network files: a volume at /etc/hosts wins, as in Mesos, whose volumes are
+    // mounted after the network/cni isolator's files).
+    let mut volumes: Vec<&v1::Volume> = container.volumes.iter().collect();
+    volumes.sort_by_key(|v| Path::new(&v.container_path).components().count());
+    for volume in volumes {
+        binds.push(volume_bind(
+            rootfs,
+            sandbox,
+            sandbox_directory,
+            volume,
+            &settings.host_path_creation,
+        )?);
+    }
+    Ok(binds)
+}
+
+/// Where the task starts: the image's `WorkingDir`, else the sandbox's mount point.
+fn working_directory(
+    config: &super::provisioner::ImageConfig,
+    settings: &ImageSettings,
+) -> PathBuf {
+    config
+        .working_dir
+        .as_ref()
+        .map_or_else(|| settings.sandbox_directory.clone(), PathBuf::from)
+}
+
+/// A nested container in an image (a task of a group under the default executor, Mesos
+/// 1.11's `LAUNCH_CONTAINER` with `ContainerInfo.mesos.image`): the agent forks it, so the
+/// mount plan and the rootfs entry of a command task happen in one child, one after the
+/// other (nested.rs), with the agent's own binary as the `/proc/self/exe` made read-only.
+#[derive(Debug)]
+pub struct NestedImage {
+    pub mounts: MountPlan,
+    /// Where the task starts inside the image.
+    pub working_directory: PathBuf,
+    /// The image's `Env`, which the command's own environment overrides.
+    pub environment: v1::Environment,
+    /// The command merged with the image's Entrypoint/Cmd, when it changes.
+    pub command: Option<v1::CommandInfo>,
+}
+
+/// Builds a nested container's plan for `provisioned`: as [`prepare`], without executor.
+pub fn prepare_nested(
+    sandbox: &Path,
+    container: &v1::ContainerInfo,
+    command: &v1::CommandInfo,
+    provisioned: &Provisioned,
+    settings: &ImageSettings,
+    agent_binary: &Path,
+) -> Result<NestedImage, String> {
+    let rootfs = &provisioned.rootfs;
+    let config = &provisioned.config;
+    let binds = container_binds(rootfs, sandbox, container, settings)?;
+    Ok(NestedImage {
+        mounts: MountPlan {
+            rootfs: cstring(rootfs.as_os_str().as_bytes())?,
+            binds,
+            executor: cstring(agent_binary.as_os_str().as_bytes())?,
+        },
+        working_directory: working_directory(config, settings),
+        environment: launch_environment(&config.env),
+        command: launch_command(command, config)?,
     })
 }
 

@@ -502,11 +502,26 @@ impl Provisioner {
         })
     }
 
-    /// Unmounts and removes `container_id`'s rootfs (nothing when it has none).
+    /// Unmounts and removes `container_id`'s rootfs (nothing when it has none), and those of
+    /// its nested containers (`<container_id>.<child>`, agent/nested.rs), which end with it.
     pub fn destroy(&self, container_id: &str) {
-        let dir = self.container_dir(container_id);
-        if let Err(e) = backend::destroy(&dir) {
-            tracing::warn!(%container_id, error = %e, "failed to destroy a container's rootfs");
+        let mut ids = vec![container_id.to_string()];
+        if !container_id.contains('.') {
+            let prefix = format!("{container_id}.");
+            let containers = self.settings.provisioner_dir.join("containers");
+            ids.extend(
+                std::fs::read_dir(&containers)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.starts_with(&prefix)),
+            );
+        }
+        for id in ids {
+            if let Err(e) = backend::destroy(&self.container_dir(&id)) {
+                tracing::warn!(container_id = %id, error = %e, "failed to destroy a container's rootfs");
+            }
         }
     }
 
@@ -518,7 +533,11 @@ impl Provisioner {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !live.contains(&name) {
+            // A nested container's (`<parent>.<child>`) lives while its parent does.
+            let owner = name
+                .split_once('.')
+                .map_or(name.as_str(), |(parent, _)| parent);
+            if !live.contains(owner) {
                 tracing::info!(container_id = %name, "destroying the rootfs of a container that is gone");
                 self.destroy(&name);
             }
