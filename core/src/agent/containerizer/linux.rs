@@ -83,6 +83,7 @@ pub fn prepare(
     provisioned: &Provisioned,
     settings: &ImageSettings,
     executor: &Path,
+    persistent: &[crate::agent::volumes::VolumeMount],
 ) -> Result<Prepared, String> {
     let rootfs = &provisioned.rootfs;
     let config = &provisioned.config;
@@ -99,10 +100,15 @@ pub fn prepare(
     // Volumes, shallowest first so that a volume inside another lands on top of it (and on
     // top of the network files: a volume at /etc/hosts wins, as in Mesos, whose volumes are
     // mounted after the network/cni isolator's files).
-    let mut volumes: Vec<&v1::Volume> = container.volumes.iter().collect();
-    volumes.sort_by_key(|v| Path::new(&v.container_path).components().count());
-    for volume in volumes {
-        binds.push(volume_bind(
+    // Persistent volumes (Mesos's `filesystem/linux`) are binds like the others; their
+    // mount points are in the sandbox (volumes.rs `VolumeMount::mount_point`), reached
+    // through the sandbox's bind when they are mounted.
+    let mut volumes = Vec::new();
+    for volume in persistent {
+        volumes.push(persistent_volume_bind(sandbox_directory, volume)?);
+    }
+    for volume in &container.volumes {
+        volumes.push(volume_bind(
             rootfs,
             sandbox,
             sandbox_directory,
@@ -110,6 +116,9 @@ pub fn prepare(
             &settings.host_path_creation,
         )?);
     }
+    // Stable: among binds of one depth, the order above.
+    volumes.sort_by_key(|b| b.depth());
+    binds.extend(volumes);
     if let Some(image_user) = &config.user {
         tracing::warn!(%image_user, "the image's user is not supported (as in Mesos): the task runs as its own user");
     }
@@ -341,6 +350,39 @@ fn volume_bind(
     }
 }
 
+/// A persistent volume's bind onto `<sandbox_directory>/<container_path>`, read-only when
+/// its mode is `RO`. The container path was validated relative and without `..`
+/// (`VolumeMount::of`); it is checked again here because a mount is made from it.
+fn persistent_volume_bind(
+    sandbox_directory: &Path,
+    volume: &crate::agent::volumes::VolumeMount,
+) -> Result<Bind, String> {
+    let target = sandbox_directory.join(&volume.container_path);
+    if volume.container_path.is_absolute() {
+        return Err(format!(
+            "invalid container path '{}' of a persistent volume",
+            volume.container_path.display()
+        ));
+    }
+    validate_container_path(&target).map_err(|e| format!("persistent volume {e}"))?;
+    let relative = target.strip_prefix("/").unwrap_or(&target);
+    Ok(Bind {
+        source: cstring(volume.host.as_os_str().as_bytes())?,
+        source_beneath: None,
+        target: cstring(relative.as_os_str().as_bytes())?,
+        readonly: volume.readonly,
+    })
+}
+
+impl Bind {
+    /// How deep its target is in the rootfs: shallower binds are made first.
+    fn depth(&self) -> usize {
+        Path::new(std::ffi::OsStr::from_bytes(self.target.as_bytes()))
+            .components()
+            .count()
+    }
+}
+
 /// Makes `target` (absolute inside the container) in the rootfs — a directory, or an empty
 /// file for a file source — and returns the bind of `source` onto it.
 fn mount_target(
@@ -396,7 +438,7 @@ fn make_dirs(root: BorrowedFd<'_>, relative: &Path) -> Result<OwnedFd, Errno> {
 }
 
 /// [`make_dirs`], the directories it creates given to `owner` (uid, gid).
-pub(super) fn make_dirs_owned(
+pub(crate) fn make_dirs_owned(
     root: BorrowedFd<'_>,
     relative: &Path,
     owner: Option<(u32, u32)>,
