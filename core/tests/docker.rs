@@ -729,13 +729,19 @@ async fn read_only_volumes_stay_read_only_and_the_task_runs_as_its_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_persistent_volume_is_bound_into_docker_tasks_and_outlives_them() {
     let _serial = SERIAL.lock().await;
-    let mut c = Cluster::start("docker-volume", false).await;
-    let work = c.dir.join("agent").canonicalize().unwrap();
+    let mut c = Cluster::start_with(
+        "docker-volume",
+        false,
+        socket(),
+        vec!["--resources=cpus:4;mem:1024;disk:1024".into()],
+    )
+    .await;
     let agent_id =
         support::registered_agent_state(&format!("127.0.0.1:{}", c.agent_port)).await["id"]
             .as_str()
             .unwrap()
             .to_string();
+    let work = c.dir.join("agent").canonicalize().unwrap();
     c.framework = volumes::subscribe(&c.master, "docker-volume").await;
     volumes::reserve_and_create(
         &c.master,
