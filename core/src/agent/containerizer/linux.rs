@@ -74,17 +74,27 @@ pub fn image_of(container: Option<&v1::ContainerInfo>) -> Option<&v1::Image> {
     container?.mesos.as_ref()?.image.as_ref()
 }
 
+/// The container's sandbox on the host and the persistent volumes that appear in it.
+pub struct SandboxMounts<'a> {
+    pub sandbox: &'a Path,
+    /// Bound at `<--sandbox_directory>/<container_path>` (volumes.rs).
+    pub persistent_volumes: &'a [crate::agent::volumes::VolumeMount],
+}
+
 /// Builds the executor's flags and mount plan for a command task in `provisioned`.
 pub fn prepare(
-    sandbox: &Path,
+    mounts: SandboxMounts<'_>,
     container: &v1::ContainerInfo,
     task_command: &v1::CommandInfo,
     user: Option<&str>,
     provisioned: &Provisioned,
     settings: &ImageSettings,
     executor: &Path,
-    persistent: &[crate::agent::volumes::VolumeMount],
 ) -> Result<Prepared, String> {
+    let SandboxMounts {
+        sandbox,
+        persistent_volumes: persistent,
+    } = mounts;
     let rootfs = &provisioned.rootfs;
     let config = &provisioned.config;
     let sandbox_directory = &settings.sandbox_directory;

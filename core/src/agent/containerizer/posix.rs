@@ -354,14 +354,16 @@ async fn prepare_and_spawn(
             .map_err(|e| e.to_string())?;
         let container = launch.container.clone().unwrap_or_default();
         let prepared = super::linux::prepare(
-            sandbox,
+            super::linux::SandboxMounts {
+                sandbox,
+                persistent_volumes: volumes,
+            },
             &container,
             &inner,
             launch.user.as_deref(),
             &provisioned,
             provisioner.settings(),
             &bound,
-            volumes,
         )?;
         if launch.task_command.is_some() {
             command.arguments.extend(prepared.flags);
