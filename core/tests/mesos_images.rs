@@ -156,6 +156,24 @@ async fn start_agent(master: &str, dir: &Path, flags: &[String]) -> (Daemon, Str
     (daemon, addr, work.canonicalize().unwrap())
 }
 
+/// A master (its daemon and address), and the flags of an image agent pulling `app:1.0`
+/// from a `docker save` directory in a new test directory `name` (returned, with the
+/// image store in it), plus `extra`.
+async fn local_images(
+    name: &str,
+    extra: &[&str],
+) -> (PathBuf, PathBuf, Daemon, String, Vec<String>) {
+    require_tools();
+    let dir = temp_dir(name);
+    let archives = app_archives(&dir);
+    let store = dir.join("store");
+    let (daemon, master) = spawn_master(&dir).await;
+    let mut all = vec!["--isolation=filesystem/linux,docker/runtime"];
+    all.extend_from_slice(extra);
+    let flags = image_flags(store.to_str().unwrap(), archives.to_str().unwrap(), &all);
+    (dir, store, daemon, master, flags)
+}
+
 // ---------------------------------------------------------------------------------------
 
 /// Mesos's docker/runtime isolator: a shell command runs as given with the image's Env;
@@ -326,19 +344,8 @@ async fn command_tasks_run_in_a_registry_image_with_its_runtime_volumes_and_pid_
 /// is ever seen in the agent's namespace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_persistent_volume_is_bound_into_image_tasks_and_outlives_them() {
-    require_tools();
-    let dir = temp_dir("images-volume");
-    let archives = app_archives(&dir);
-    let store = dir.join("store");
-    let (_master, master) = spawn_master(&dir).await;
-    let flags = image_flags(
-        store.to_str().unwrap(),
-        archives.to_str().unwrap(),
-        &[
-            "--isolation=filesystem/linux,docker/runtime",
-            "--resources=cpus:4;mem:1024;disk:1024",
-        ],
-    );
+    let (dir, store, _master, master, flags) =
+        local_images("images-volume", &["--resources=cpus:4;mem:1024;disk:1024"]).await;
     let (_agent, addr, work) = start_agent(&master, &dir, &flags).await;
     let agent_id = support::registered_agent_state(&addr).await["id"]
         .as_str()
@@ -409,14 +416,7 @@ async fn a_persistent_volume_is_bound_into_image_tasks_and_outlives_them() {
     assert!(!mount_point.join("file").exists());
 
     // Bad input: an absolute container path is refused before any mount.
-    let (offer, resource) = volumes::offer_with(&mut framework, "vol-abs").await;
-    let mut task = image_task("absolute", &offer, Some("true"), "app:1.0");
-    task.resources.push(resource);
-    framework.launch(&offer, vec![task]).await;
-    let failed = terminal_updates(&mut framework, &["absolute"])
-        .await
-        .remove("absolute")
-        .unwrap();
+    let failed = run(&mut framework, "absolute", "vol-abs", "true").await;
     assert_eq!(failed.state, TaskState::TaskFailed as i32);
     let message = failed.message.clone().unwrap_or_default();
     assert!(
@@ -430,19 +430,8 @@ async fn a_persistent_volume_is_bound_into_image_tasks_and_outlives_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_tasks_run_in_images_from_a_docker_save_directory_with_the_copy_backend() {
-    require_tools();
-    let dir = temp_dir("images-local");
-    let archives = app_archives(&dir);
-    let store = dir.join("store");
-    let (_master, master) = spawn_master(&dir).await;
-    let flags = image_flags(
-        store.to_str().unwrap(),
-        archives.to_str().unwrap(),
-        &[
-            "--isolation=filesystem/linux,docker/runtime",
-            "--image_provisioner_backend=copy",
-        ],
-    );
+    let (dir, store, _master, master, flags) =
+        local_images("images-local", &["--image_provisioner_backend=copy"]).await;
     let allowed = dir.join("allowed");
     let mut flags = flags;
     flags.push(format!(

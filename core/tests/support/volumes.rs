@@ -109,19 +109,24 @@ pub async fn offer_with(
             if let Some(volume) = volume_in(&offer, id) {
                 return (offer, volume);
             }
-            let decline = v1::scheduler::Call {
-                r#type: Some(v1::scheduler::call::Type::Decline as i32),
-                decline: Some(v1::scheduler::call::Decline {
-                    offer_ids: vec![offer.id.clone()],
-                    filters: Some(v1::Filters {
-                        refuse_seconds: Some(0.1),
-                    }),
-                }),
-                ..Default::default()
-            };
-            framework.sub.call(decline).await.unwrap();
+            decline(framework, &offer).await;
         }
     }
+}
+
+/// Declines `offer` for a tenth of a second.
+pub async fn decline(framework: &mut super::support::TestFramework, offer: &v1::Offer) {
+    let decline = v1::scheduler::Call {
+        r#type: Some(v1::scheduler::call::Type::Decline as i32),
+        decline: Some(v1::scheduler::call::Decline {
+            offer_ids: vec![offer.id.clone()],
+            filters: Some(v1::Filters {
+                refuse_seconds: Some(0.1),
+            }),
+        }),
+        ..Default::default()
+    };
+    framework.sub.call(decline).await.unwrap();
 }
 
 /// The lines of this (the agent's) mount namespace's table that mention `path`: a volume
