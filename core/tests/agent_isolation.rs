@@ -588,6 +588,43 @@ async fn disk_du_measures_sandboxes_and_enforces_the_quota_when_asked() {
     );
 }
 
+/// `--container_disk_watch_interval` must be a positive duration: zero, a negative value
+/// and garbage are refused at agent start with a message naming the flag (a zero interval
+/// would measure in a busy loop), and the agent writes nothing to its work dir.
+#[test]
+fn a_disk_watch_interval_that_is_not_positive_is_refused_at_start() {
+    let dir = temp_dir("disk-watch-interval");
+    let start = |value: &str, work_dir: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
+            .args([
+                "agent",
+                "--master=127.0.0.1:1",
+                &format!("--work_dir={}", work_dir.display()),
+                "--isolation=disk/du",
+                &format!("--container_disk_watch_interval={value}"),
+            ])
+            .output()
+            .unwrap()
+    };
+    for (i, value) in ["0secs", "0ns", "-5secs", "garbage", ""].iter().enumerate() {
+        let work_dir = dir.join(i.to_string());
+        let out = start(value, &work_dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{value:?} accepted: {stderr}");
+        assert!(
+            stderr.contains("container_disk_watch_interval"),
+            "{value:?}: {stderr}"
+        );
+        if i == 0 {
+            assert!(
+                stderr.contains("invalid --container_disk_watch_interval: must be more than 0secs"),
+                "{stderr}"
+            );
+        }
+        assert!(!work_dir.join("meta").exists(), "{value:?}");
+    }
+}
+
 /// `/monitor/statistics`' entry of executor `executor_id` once its `disk_used_bytes` is at
 /// least `bytes`.
 async fn wait_for_disk_used(agent: &str, executor_id: &str, bytes: u64) -> Value {

@@ -20,6 +20,8 @@
 
 mod support;
 use support::temp_dir;
+#[path = "support/volumes.rs"]
+mod volumes;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -717,6 +719,94 @@ async fn read_only_volumes_stay_read_only_and_the_task_runs_as_its_user() {
         "{stdout}"
     );
     assert_no_containers_leak().await;
+}
+
+/// Mesos's docker containerizer with a persistent volume (issue 17): the volume is bound at
+/// `$MESOS_SANDBOX/<container_path>` in the container (`-v`), never mounted in the agent's
+/// namespace. A task writes into it; a second, after the first ended and its container was
+/// removed, reads it back; a volume whose container path climbs out of the sandbox fails
+/// the launch with its message and starts no container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_volume_is_bound_into_docker_tasks_and_outlives_them() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start_with(
+        "docker-volume",
+        false,
+        socket(),
+        vec!["--resources=cpus:4;mem:1024;disk:1024".into()],
+    )
+    .await;
+    let agent_id =
+        support::registered_agent_state(&format!("127.0.0.1:{}", c.agent_port)).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let work = c.dir.join("agent").canonicalize().unwrap();
+    c.framework = volumes::subscribe(&c.master, "docker-volume").await;
+    volumes::reserve_and_create(
+        &c.master,
+        &agent_id,
+        &work,
+        96.0,
+        &[
+            volumes::volume(64.0, "vol-d", "data", "RW"),
+            volumes::volume(32.0, "vol-up", "a/../../up", "RW"),
+        ],
+    )
+    .await;
+    let run = async |c: &mut Cluster, id: &str, volume: &str, command: &str| {
+        let (offer, resource) = volumes::offer_with(&mut c.framework, volume).await;
+        let mut task = docker_task(
+            id,
+            &offer,
+            "cpus:0.1;mem:32",
+            command,
+            docker_container(|_| {}),
+        );
+        task.resources.push(resource);
+        c.framework.launch(&offer, vec![task]).await;
+        c.updates_until(TaskState::TaskFinished).await
+    };
+    let writer = run(
+        &mut c,
+        "writer",
+        "vol-d",
+        "echo persisted > $MESOS_SANDBOX/data/file && grep -q \" $MESOS_SANDBOX/data \" /proc/self/mountinfo && echo mounted",
+    )
+    .await;
+    assert_eq!(
+        states(&writer).last(),
+        Some(&"TASK_FINISHED"),
+        "{writer:?}\n{}",
+        c.agent_log()
+    );
+    let stdout = std::fs::read_to_string(c.sandbox_of("writer").join("stdout")).unwrap();
+    assert!(stdout.contains("mounted"), "{stdout}");
+    let volume_dir = work.join("volumes/roles/r/vol-d");
+    assert_eq!(
+        std::fs::read_to_string(volume_dir.join("file")).unwrap(),
+        "persisted\n"
+    );
+    assert_no_containers_leak().await;
+    let reader = run(&mut c, "reader", "vol-d", "cat $MESOS_SANDBOX/data/file").await;
+    assert_eq!(states(&reader).last(), Some(&"TASK_FINISHED"), "{reader:?}");
+    let stdout = std::fs::read_to_string(c.sandbox_of("reader").join("stdout")).unwrap();
+    assert!(stdout.contains("persisted"), "{stdout}");
+    // On the host the sandbox holds only the (empty) mount point.
+    let mount_point = c.sandbox_of("reader").join("data");
+    assert!(std::fs::symlink_metadata(&mount_point).unwrap().is_dir());
+    assert!(!mount_point.join("file").exists());
+
+    // Bad input: a container path that climbs out of the sandbox.
+    let failed = run(&mut c, "climbs", "vol-up", "true").await;
+    assert_eq!(states(&failed), ["TASK_FAILED"], "{failed:?}");
+    assert!(
+        failed[0].message().contains("must stay inside the sandbox"),
+        "{failed:?}"
+    );
+    assert!(!work.join("up").exists());
+    assert_no_containers_leak().await;
+    assert!(volumes::mounts_of(&work.join("volumes")).is_empty());
 }
 
 /// A container over its memory limit is killed by the kernel: TASK_FAILED with

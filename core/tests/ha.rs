@@ -13,6 +13,8 @@
 
 mod support;
 use support::pymesos_python;
+#[path = "support/volumes.rs"]
+mod volumes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -1143,25 +1145,11 @@ async fn gone_agents_and_maintenance_survive_a_leader_change() {
     let zk = ZooKeeper::start();
     let dir = scratch("maintenance");
     let url = zk.url("/mesos");
-    let flags = vec![format!("--zk={url}")];
-    let ports: Vec<u16> = (0..2).map(|_| free_port()).collect();
-    let mut masters: Vec<Proc> = ports
-        .iter()
-        .map(|p| start_master(&dir, *p, &flags))
-        .collect();
+    let (ports, mut masters) = start_masters(&dir, &url, 2);
     let leader = leader_of(&url).await;
     let old_port = free_port();
     let mut old_agent = start_agent(&dir, old_port, &url, &[]);
-    wait_metrics(&leader, "the agent", Duration::from_secs(30), |m| {
-        m["master/slaves_active"] == 1.0
-    })
-    .await;
-    let (_, body) = HttpClient::default()
-        .get(&format!("http://{leader}/master/slaves"))
-        .await
-        .unwrap();
-    let slaves: Value = serde_json::from_slice(&body).unwrap();
-    let old_id = slaves["slaves"][0]["id"].as_str().unwrap().to_string();
+    let old_id = the_agent_id(&leader).await;
     let gone = format!(
         r#"{{"type":"MARK_AGENT_GONE","mark_agent_gone":{{"agent_id":{{"value":"{old_id}"}}}}}}"#
     );
@@ -1195,19 +1183,7 @@ async fn gone_agents_and_maintenance_survive_a_leader_change() {
     let (s, body) = post_json(&leader, "/master/machine/down", &format!("[{machine}]")).await;
     assert_eq!(s, 200, "{body}");
 
-    let index = ports
-        .iter()
-        .position(|p| leader.ends_with(&format!(":{p}")))
-        .unwrap();
-    masters[index].kill9();
-    let next = loop {
-        let l = leader_of(&url).await;
-        if l != leader {
-            break l;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    wait_health(&next).await;
+    let next = kill_the_leader(&url, &leader, &ports, &mut masters).await;
     // Known as gone (an unknown agent would be a 404), and the machine is still DOWN.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -1358,4 +1334,130 @@ async fn digest_credentials_protect_the_candidacy_znodes() {
         anonymous.set_data(&path, b"hijack", None).await,
         Err(zookeeper_client::Error::NoAuth)
     ));
+}
+
+/// `n` masters on ZooKeeper at `url`: their ports and processes.
+fn start_masters(dir: &std::path::Path, url: &str, n: usize) -> (Vec<u16>, Vec<Proc>) {
+    let flags = vec![format!("--zk={url}")];
+    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let masters = ports
+        .iter()
+        .map(|p| start_master(dir, *p, &flags))
+        .collect();
+    (ports, masters)
+}
+
+/// Kills the leading master (`kill -9`, one of `masters` on `ports`) and returns the next
+/// leader once it answers its health check.
+async fn kill_the_leader(url: &str, leader: &str, ports: &[u16], masters: &mut [Proc]) -> String {
+    let index = ports
+        .iter()
+        .position(|p| leader.ends_with(&format!(":{p}")))
+        .unwrap();
+    masters[index].kill9();
+    let next = loop {
+        let l = leader_of(url).await;
+        if l != leader {
+            break l;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    wait_health(&next).await;
+    next
+}
+
+/// The id of the one agent `leader` has, once it is active there.
+async fn the_agent_id(leader: &str) -> String {
+    wait_metrics(leader, "the agent", Duration::from_secs(30), |m| {
+        m["master/slaves_active"] == 1.0
+    })
+    .await;
+    let (_, body) = HttpClient::default()
+        .get(&format!("http://{leader}/master/slaves"))
+        .await
+        .unwrap();
+    let slaves: Value = serde_json::from_slice(&body).unwrap();
+    slaves["slaves"][0]["id"].as_str().unwrap().to_string()
+}
+
+/// Issue 17: a reservation and a persistent volume made through the leading master survive
+/// its death. The next leader learns them from the agent's reregistration (Mesos's
+/// `checkpointed_resources`), offers the reserved disk with the volume to the role, and a
+/// task there reads what a task wrote before the failover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_volume_survives_a_leader_change() {
+    let zk = ZooKeeper::start();
+    let dir = scratch("volume-failover");
+    let url = zk.url("/mesos");
+    let (ports, mut masters) = start_masters(&dir, &url, 2);
+    let leader = leader_of(&url).await;
+    let agent_port = free_port();
+    let _agent = start_agent(&dir, agent_port, &url, &[]);
+    let agent_id = the_agent_id(&leader).await;
+    let work = dir
+        .join(format!("agent-{agent_port}"))
+        .canonicalize()
+        .unwrap();
+    volumes::reserve_and_create(
+        &leader,
+        &agent_id,
+        &work,
+        64.0,
+        &[volumes::volume(64.0, "vol-ha", "data", "RW")],
+    )
+    .await;
+    let run = async |master: &str, id: &str, command: &str| {
+        let mut framework = volumes::subscribe(master, id).await;
+        let (offer, volume) = volumes::offer_with(&mut framework, "vol-ha").await;
+        let mut task = support::command_task(id, &offer, "cpus:0.1;mem:32", command);
+        task.resources.push(volume);
+        framework.launch(&offer, vec![task]).await;
+        loop {
+            let status = framework.next_update(Duration::from_secs(60)).await;
+            let state = v1::TaskState::try_from(status.state).unwrap();
+            if remesos::common::protocol::is_terminal(state) {
+                return status;
+            }
+        }
+    };
+    let writer = run(&leader, "writer", "echo before-failover > data/file").await;
+    assert_eq!(
+        writer.state,
+        v1::TaskState::TaskFinished as i32,
+        "{writer:?}"
+    );
+
+    let next = kill_the_leader(&url, &leader, &ports, &mut masters).await;
+    wait_metrics(
+        &next,
+        "the agent reregistered",
+        Duration::from_secs(60),
+        |m| m["master/slaves_active"] == 1.0,
+    )
+    .await;
+    let (_, body) = HttpClient::default()
+        .get(&format!("http://{next}/master/slaves"))
+        .await
+        .unwrap();
+    let slaves: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        slaves["slaves"][0]["reserved_resources_full"]["r"][0]["disk"]["persistence"]["id"],
+        "vol-ha",
+        "{slaves}"
+    );
+    let reader = run(&next, "reader", "cat data/file").await;
+    assert_eq!(
+        reader.state,
+        v1::TaskState::TaskFinished as i32,
+        "{reader:?}"
+    );
+    let frameworks = work.join("slaves").join(&agent_id).join("frameworks");
+    let stdout: String = std::fs::read_dir(&frameworks)
+        .unwrap()
+        .flatten()
+        .filter_map(|f| {
+            std::fs::read_to_string(f.path().join("executors/reader/runs/latest/stdout")).ok()
+        })
+        .collect();
+    assert!(stdout.contains("before-failover"), "{stdout}");
 }

@@ -18,6 +18,8 @@
 #[path = "support/images.rs"]
 mod images;
 mod support;
+#[path = "support/volumes.rs"]
+mod volumes;
 use support::temp_dir;
 
 use std::io::{Read, Write};
@@ -152,6 +154,24 @@ async fn start_agent(master: &str, dir: &Path, flags: &[String]) -> (Daemon, Str
     let addr = format!("127.0.0.1:{port}");
     support::registered_agent_state(&addr).await;
     (daemon, addr, work.canonicalize().unwrap())
+}
+
+/// A master (its daemon and address), and the flags of an image agent pulling `app:1.0`
+/// from a `docker save` directory in a new test directory `name` (returned, with the
+/// image store in it), plus `extra`.
+async fn local_images(
+    name: &str,
+    extra: &[&str],
+) -> (PathBuf, PathBuf, Daemon, String, Vec<String>) {
+    require_tools();
+    let dir = temp_dir(name);
+    let archives = app_archives(&dir);
+    let store = dir.join("store");
+    let (daemon, master) = spawn_master(&dir).await;
+    let mut all = vec!["--isolation=filesystem/linux,docker/runtime"];
+    all.extend_from_slice(extra);
+    let flags = image_flags(store.to_str().unwrap(), archives.to_str().unwrap(), &all);
+    (dir, store, daemon, master, flags)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -316,21 +336,102 @@ async fn command_tasks_run_in_a_registry_image_with_its_runtime_volumes_and_pid_
 /// `--host_path_volume_force_creation` (Mesos's volume/host_path.cpp), a missing host path
 /// under a listed directory is created and mounted, one elsewhere fails and is not created.
 /// A COMMAND health check runs inside the task's image.
+/// Mesos's `filesystem/linux` with a persistent volume (issue 17): the volume is
+/// bind-mounted at `$MESOS_SANDBOX/<container_path>` inside the image's rootfs, in the
+/// container's mount namespace only. A task writes into it; a second, after the first
+/// ended, reads it back; a read-only use of the same volume cannot write; a volume whose
+/// container path is absolute fails the task with Mesos's message; no mount of the volumes
+/// is ever seen in the agent's namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_volume_is_bound_into_image_tasks_and_outlives_them() {
+    let (dir, store, _master, master, flags) =
+        local_images("images-volume", &["--resources=cpus:4;mem:1024;disk:1024"]).await;
+    let (_agent, addr, work) = start_agent(&master, &dir, &flags).await;
+    let agent_id = support::registered_agent_state(&addr).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut framework = volumes::subscribe(&master, "images-volume").await;
+    let fid = framework.sub.framework_id.value.clone();
+    volumes::reserve_and_create(
+        &master,
+        &agent_id,
+        &work,
+        96.0,
+        &[
+            volumes::volume(64.0, "vol-img", "data", "RW"),
+            volumes::volume(32.0, "vol-abs", "/etc", "RW"),
+        ],
+    )
+    .await;
+    let volumes_dir = work.join("volumes");
+
+    let run = async |framework: &mut TestFramework, id: &str, volume: &str, command: &str| {
+        let (offer, resource) = volumes::offer_with(framework, volume).await;
+        let mut task = image_task(id, &offer, Some(command), "app:1.0");
+        task.resources.push(resource);
+        framework.launch(&offer, vec![task]).await;
+        terminal_updates(framework, &[id]).await.remove(id).unwrap()
+    };
+    let writer = run(
+        &mut framework,
+        "writer",
+        "vol-img",
+        "echo persisted > $MESOS_SANDBOX/data/file && grep -q \" $MESOS_SANDBOX/data \" /proc/self/mountinfo && echo mounted",
+    )
+    .await;
+    assert_eq!(
+        writer.state,
+        TaskState::TaskFinished as i32,
+        "{:?} {}",
+        writer.message,
+        sandbox_file(&work, &writer, &fid, "stderr")
+    );
+    assert!(sandbox_file(&work, &writer, &fid, "stdout").contains("mounted"));
+    let host = work.join("volumes/roles/r/vol-img/file");
+    assert_eq!(std::fs::read_to_string(&host).unwrap(), "persisted\n");
+    let reader = run(
+        &mut framework,
+        "reader",
+        "vol-img",
+        "cat $MESOS_SANDBOX/data/file",
+    )
+    .await;
+    assert_eq!(
+        reader.state,
+        TaskState::TaskFinished as i32,
+        "{:?}",
+        reader.message
+    );
+    assert_eq!(sandbox_file(&work, &reader, &fid, "stdout"), "persisted\n");
+    // On the host the sandbox holds only the mount point (a directory), not the data.
+    let mount_point = work
+        .join("slaves")
+        .join(&agent_id)
+        .join("frameworks")
+        .join(&fid)
+        .join("executors/reader/runs/latest/data");
+    let meta = std::fs::symlink_metadata(&mount_point).unwrap();
+    assert!(meta.is_dir(), "{}", mount_point.display());
+    assert!(!mount_point.join("file").exists());
+
+    // Bad input: an absolute container path is refused before any mount.
+    let failed = run(&mut framework, "absolute", "vol-abs", "true").await;
+    assert_eq!(failed.state, TaskState::TaskFailed as i32);
+    let message = failed.message.clone().unwrap_or_default();
+    assert!(
+        message.contains("Absolute container path '/etc' is not supported"),
+        "{message}"
+    );
+    assert!(volumes::mounts_of(&volumes_dir).is_empty());
+    assert_no_leaks(&work, &store).await;
+    assert!(volumes::mounts_of(&volumes_dir).is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_tasks_run_in_images_from_a_docker_save_directory_with_the_copy_backend() {
-    require_tools();
-    let dir = temp_dir("images-local");
-    let archives = app_archives(&dir);
-    let store = dir.join("store");
-    let (_master, master) = spawn_master(&dir).await;
-    let flags = image_flags(
-        store.to_str().unwrap(),
-        archives.to_str().unwrap(),
-        &[
-            "--isolation=filesystem/linux,docker/runtime",
-            "--image_provisioner_backend=copy",
-        ],
-    );
+    let (dir, store, _master, master, flags) =
+        local_images("images-local", &["--image_provisioner_backend=copy"]).await;
     let allowed = dir.join("allowed");
     let mut flags = flags;
     flags.push(format!(

@@ -18,6 +18,9 @@
 )]
 
 mod support;
+#[path = "support/volumes.rs"]
+mod volume_support;
+use volume_support::{decline, volume_in};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -127,35 +130,6 @@ async fn volume_size(master: &str, id: &str) -> Option<f64> {
         .iter()
         .find(|r| r["disk"]["persistence"]["id"] == id)
         .and_then(|r| r["scalar"]["value"].as_f64())
-}
-
-/// The persistent volume `id` in `offer`, if it holds it.
-fn volume_in(offer: &v1::Offer, id: &str) -> Option<v1::Resource> {
-    offer
-        .resources
-        .iter()
-        .find(|r| {
-            r.disk
-                .as_ref()
-                .and_then(|d| d.persistence.as_ref())
-                .is_some_and(|p| p.id == id)
-        })
-        .cloned()
-}
-
-/// Declines `offer` for a tenth of a second.
-async fn decline(framework: &mut TestFramework, offer: &v1::Offer) {
-    let decline = v1::scheduler::Call {
-        r#type: Some(v1::scheduler::call::Type::Decline as i32),
-        decline: Some(v1::scheduler::call::Decline {
-            offer_ids: vec![offer.id.clone()],
-            filters: Some(v1::Filters {
-                refuse_seconds: Some(0.1),
-            }),
-        }),
-        ..Default::default()
-    };
-    framework.sub.call(decline).await.unwrap();
 }
 
 /// Launches a command task using the volume `vol-1` on the first offer that holds it and

@@ -20,11 +20,21 @@
 //! The walk counts allocated blocks (`st_blocks`, as `du` does), never follows a symlink and
 //! stays on the path's filesystem (`du -x`: a bind mount of another filesystem, e.g. a
 //! volume or the host's `/proc` in an image container, is not counted), and counts a file
-//! with several links once.
+//! with several links once. The tree belongs to the task, which may change it while it is
+//! walked: every directory is opened *relative to its parent's descriptor* with
+//! `O_NOFOLLOW|O_DIRECTORY` and every entry is `fstatat(AT_SYMLINK_NOFOLLOW)`ed there, so a
+//! directory swapped for a symlink between the listing and the open is refused, not
+//! followed, and nothing outside the starting directory is ever opened. A volume is walked
+//! from its own directory (`<work_dir>/volumes/roles/<role>/<id>`, as Mesos does), never
+//! through the sandbox's link or mount point.
 
 use std::collections::HashSet;
-use std::os::unix::fs::MetadataExt;
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::time::Duration;
 
 use remesos_proto::v1;
@@ -67,14 +77,17 @@ pub struct WatchedPath {
 }
 
 /// The paths of a container with `sandbox` and `resources` (its executor's and tasks'):
-/// the sandbox when any `disk` has no volume, and each persistent volume.
+/// the sandbox when any `disk` has no volume, and each persistent volume's directory under
+/// `work_dir`.
 pub fn watched_paths(
     container_id: &str,
     sandbox: &Path,
+    work_dir: &Path,
     resources: &[v1::Resource],
 ) -> Vec<WatchedPath> {
     let mut sandbox_quota: Option<(u64, bool)> = None;
-    let mut volumes: Vec<WatchedPath> = Vec::new();
+    // Each volume with where it appears in the sandbox (left out of the sandbox's count).
+    let mut volumes: Vec<(WatchedPath, PathBuf)> = Vec::new();
     for r in resources.iter().filter(|r| r.name == "disk") {
         let bytes = (r.scalar.as_ref().map_or(0.0, |s| s.value).max(0.0) * 1024.0 * 1024.0) as u64;
         let mount = r
@@ -99,18 +112,24 @@ pub fn watched_paths(
                 {
                     continue;
                 }
-                let path = sandbox.join(relative);
-                if volumes.iter().any(|v| v.path == path) {
+                let Ok(path) = super::volumes::volume_path(work_dir, r) else {
+                    continue;
+                };
+                if volumes.iter().any(|(v, _)| v.path == path) {
                     continue;
                 }
-                volumes.push(WatchedPath {
-                    container_id: container_id.to_string(),
-                    path,
-                    excludes: Vec::new(),
-                    quota_bytes: bytes,
-                    mount,
-                    persistence: r.disk.as_ref().and_then(|d| d.persistence.clone()),
-                });
+                let in_sandbox = sandbox.join(relative);
+                volumes.push((
+                    WatchedPath {
+                        container_id: container_id.to_string(),
+                        path,
+                        excludes: Vec::new(),
+                        quota_bytes: bytes,
+                        mount,
+                        persistence: r.disk.as_ref().and_then(|d| d.persistence.clone()),
+                    },
+                    in_sandbox,
+                ));
             }
         }
     }
@@ -119,50 +138,111 @@ pub fn watched_paths(
         paths.push(WatchedPath {
             container_id: container_id.to_string(),
             path: sandbox.to_path_buf(),
-            excludes: volumes.iter().map(|v| v.path.clone()).collect(),
+            excludes: volumes.iter().map(|(_, p)| p.clone()).collect(),
             quota_bytes,
             mount,
             persistence: None,
         });
     }
-    paths.extend(volumes);
+    paths.extend(volumes.into_iter().map(|(v, _)| v));
     paths
 }
 
 /// What `du -k -s -x` counts under `root` (in bytes), leaving out `excludes`. A path that
-/// vanishes during the walk (a task deleting files) is skipped; only an unreadable `root`
-/// is an error.
+/// vanishes or changes during the walk (a task deleting files, or swapping a directory for
+/// a symlink) is skipped; only an unreadable `root` is an error. `root` itself is not
+/// followed if it is a symlink (an error: it is not a directory).
 pub fn usage(root: &Path, excludes: &[PathBuf]) -> std::io::Result<u64> {
-    let top = std::fs::symlink_metadata(root)?;
-    let device = top.dev();
+    walk(root, excludes, &mut |_| {})
+}
+
+/// [`usage`], calling `before_open` with each subdirectory's path after it was stat'ed and
+/// before it is opened: where a test swaps it, as a task could.
+fn walk(
+    root: &Path,
+    excludes: &[PathBuf],
+    before_open: &mut dyn FnMut(&Path),
+) -> std::io::Result<u64> {
+    let top = open_dir_at(rustix::fs::CWD, root.as_os_str())?;
+    let stat = rustix::fs::fstat(&top)?;
+    let device = stat.st_dev;
     let mut seen_links: HashSet<(u64, u64)> = HashSet::new();
-    let mut total = top.blocks() * 512;
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if excludes.iter().any(|e| e == &path) {
+    let mut total = blocks_bytes(&stat);
+    // Each pending directory: its descriptor (opened beneath its parent's) and its path,
+    // kept only to compare with `excludes`.
+    let mut pending: Vec<(OwnedFd, PathBuf)> = vec![(top, root.to_path_buf())];
+    while let Some((dir, path)) = pending.pop() {
+        for name in entry_names(&dir) {
+            let child = path.join(&name);
+            if excludes.iter().any(|e| e == &child) {
                 continue;
             }
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            let Ok(meta) = rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
+            else {
                 continue;
             };
-            if meta.dev() != device {
+            if meta.st_dev != device {
                 continue;
             }
-            if meta.nlink() > 1 && !meta.is_dir() && !seen_links.insert((meta.dev(), meta.ino())) {
+            let is_dir = FileType::from_raw_mode(meta.st_mode) == FileType::Directory;
+            if meta.st_nlink > 1 && !is_dir && !seen_links.insert((meta.st_dev, meta.st_ino)) {
                 continue;
             }
-            total += meta.blocks() * 512;
-            if meta.is_dir() {
-                pending.push(path);
+            if !is_dir {
+                total += blocks_bytes(&meta);
+                continue;
             }
+            // Opened without following a symlink: what was a directory when it was stat'ed
+            // and is a symlink now fails here (ELOOP/ENOTDIR) and is skipped. Counted from
+            // the open descriptor, so what is counted is what is walked.
+            before_open(&child);
+            let Ok(sub) = open_dir_at(&dir, name.as_os_str()) else {
+                continue;
+            };
+            let Ok(opened) = rustix::fs::fstat(&sub) else {
+                continue;
+            };
+            if opened.st_dev != device {
+                continue;
+            }
+            total += blocks_bytes(&opened);
+            pending.push((sub, child));
         }
     }
     Ok(total)
+}
+
+fn blocks_bytes(stat: &rustix::fs::Stat) -> u64 {
+    u64::try_from(stat.st_blocks)
+        .unwrap_or(0)
+        .saturating_mul(512)
+}
+
+/// `name` in `dir` as a directory, never through a symlink in its last component (`name`
+/// is one component: an entry of `dir`, or the walk's root).
+fn open_dir_at<Fd: std::os::fd::AsFd>(dir: Fd, name: &OsStr) -> std::io::Result<OwnedFd> {
+    Ok(rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// The names in the open directory `dir` (not `.` and `..`); an unreadable one has none.
+fn entry_names(dir: &OwnedFd) -> Vec<OsString> {
+    // A second descriptor for the listing, so `dir` stays usable for `*at` calls.
+    let Ok(listing) = open_dir_at(dir, OsStr::new(".")) else {
+        return Vec::new();
+    };
+    let Ok(entries) = rustix::fs::Dir::new(listing) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+        .filter(|n| n != "." && n != "..")
+        .collect()
 }
 
 /// Mesos's limitation message.
@@ -195,6 +275,11 @@ mod tests {
                 }),
                 ..Default::default()
             }),
+            reservations: vec![v1::resource::ReservationInfo {
+                r#type: Some(v1::resource::reservation_info::Type::Dynamic as i32),
+                role: Some("r".into()),
+                ..Default::default()
+            }],
             ..Default::default()
         }
     }
@@ -202,9 +287,11 @@ mod tests {
     #[test]
     fn the_sandbox_and_each_volume_are_watched_with_their_own_quota() {
         let sandbox = Path::new("/s");
+        let work_dir = Path::new("/w");
         let paths = watched_paths(
             "c",
             sandbox,
+            work_dir,
             &[
                 disk(2.0, None),
                 disk(3.0, None),
@@ -215,12 +302,63 @@ mod tests {
         assert_eq!(paths[0].path, sandbox);
         assert_eq!(paths[0].quota_bytes, 5 << 20);
         assert_eq!(paths[0].excludes, vec![PathBuf::from("/s/data")]);
-        assert_eq!(paths[1].path, Path::new("/s/data"));
+        // The volume is walked from its own directory, not through the sandbox's link.
+        assert_eq!(paths[1].path, Path::new("/w/volumes/roles/r/v"));
         assert_eq!(paths[1].quota_bytes, 5 << 20);
         assert_eq!(paths[1].persistence.as_ref().unwrap().id, "v");
-        // No disk at all: nothing to watch; a volume path that climbs out: not watched.
-        assert!(watched_paths("c", sandbox, &[]).is_empty());
-        assert!(watched_paths("c", sandbox, &[disk(1.0, Some(("v", "../x")))]).is_empty());
+        // No disk at all: nothing to watch; a volume path that climbs out, or a path-like
+        // persistence id: not watched.
+        assert!(watched_paths("c", sandbox, work_dir, &[]).is_empty());
+        for bad in [
+            ("v", "../x"),
+            ("v", "/etc"),
+            ("..", "data"),
+            ("a/b", "data"),
+        ] {
+            assert!(
+                watched_paths("c", sandbox, work_dir, &[disk(1.0, Some(bad))]).is_empty(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// A task swaps a subdirectory of its sandbox for a symlink to a big directory outside
+    /// between the walk's listing and its descent: the walk refuses the symlink (O_NOFOLLOW
+    /// on the parent's descriptor) and counts nothing of what lies outside. A walk by path
+    /// (`read_dir` on the joined path) would follow it.
+    #[test]
+    fn a_directory_swapped_for_a_symlink_mid_walk_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!(
+            "remesos-disk-du-swap-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let sandbox = dir.join("sandbox");
+        let outside = dir.join("outside");
+        std::fs::create_dir_all(sandbox.join("sub")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("big"), vec![1u8; 4 << 20]).unwrap();
+        let before = usage(&sandbox, &[]).unwrap();
+        let mut swapped = 0;
+        let used = walk(&sandbox, &[], &mut |path| {
+            if path == sandbox.join("sub") {
+                std::fs::remove_dir(path).unwrap();
+                std::os::unix::fs::symlink(&outside, path).unwrap();
+                swapped += 1;
+            }
+        })
+        .unwrap();
+        assert_eq!(swapped, 1);
+        assert!(
+            used < before + (1 << 20),
+            "counted outside: {used} vs {before}"
+        );
+        // Once swapped, a fresh walk sees a symlink and does not follow it either; the
+        // outside directory itself measures its 4 MiB (the fixture is real).
+        assert!(usage(&sandbox, &[]).unwrap() < before + (1 << 20));
+        assert!(usage(&outside, &[]).unwrap() >= 4 << 20);
+        // The root itself is not followed when it is a symlink.
+        assert!(usage(&sandbox.join("sub"), &[]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! `::status` (src/slave/containerizer/mesos/containerizer.cpp).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use remesos_proto::internal as wire;
@@ -365,7 +366,7 @@ impl Agent {
             .values()
             .flat_map(|f| f.executors.values())
             .filter(|e| e.state != ExecutorState::Terminated && e.limitation.is_none())
-            .flat_map(Executor::disk_paths)
+            .flat_map(|e| e.disk_paths(&self.config.work_dir))
             .collect()
     }
 
@@ -639,7 +640,7 @@ pub fn executor_token(
 
 impl Executor {
     /// The paths `disk/du` watches in this executor's container (none for a docker one).
-    pub fn disk_paths(&self) -> Vec<super::disk_du::WatchedPath> {
+    pub fn disk_paths(&self, work_dir: &Path) -> Vec<super::disk_du::WatchedPath> {
         if super::containerizer::is_docker(self.info.container.as_ref()) {
             return Vec::new();
         }
@@ -656,6 +657,6 @@ impl Executor {
             )
             .cloned()
             .collect();
-        super::disk_du::watched_paths(&self.container_id, &self.sandbox, &resources)
+        super::disk_du::watched_paths(&self.container_id, &self.sandbox, work_dir, &resources)
     }
 }

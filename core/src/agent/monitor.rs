@@ -154,7 +154,7 @@ fn snapshot(
             pid: e.pid,
             limits: e.limits,
             disk: if disk_du {
-                e.disk_paths()
+                e.disk_paths(&a.config.work_dir)
                     .into_iter()
                     .map(|w| {
                         let used = e.disk_usage.get(&w.path).copied();

@@ -21,8 +21,15 @@
 //!    (`AgentInfo.resources` and `Reregister.checkpointed_resources`), so a restarted agent
 //!    and a failed-over master agree;
 //! 4. a launch whose resources hold a volume gets a [`VolumeMount`] (validated host path,
-//!    relative container path); the containerizer links `<sandbox>/<container_path>` to the
-//!    volume and gives the volume to the sandbox's owner ([`VolumeMount::link`]).
+//!    relative container path, mode); the containerizer gives the volume to the sandbox's
+//!    owner and, for a task on the host filesystem, links `<sandbox>/<container_path>` to
+//!    it ([`VolumeMount::link`], Mesos's `filesystem/posix`); for a task in an image or a
+//!    docker container, which cannot follow a host symlink, it makes
+//!    `<sandbox>/<container_path>` a directory ([`VolumeMount::mount_point`]) onto which the
+//!    volume is bind-mounted — in the executor's mount namespace (containerizer/linux.rs,
+//!    Mesos's `filesystem/linux`) or by docker (`-v`, containerizer/docker.rs) — read-only
+//!    when the volume's mode is `RO`. No mount is made in the agent's mount namespace, so
+//!    none can be left behind there.
 //!
 //! A volume outlives its tasks and the agent's restarts; only a DESTROY (the next
 //! checkpoint without it) removes its directory. The master refuses to destroy a volume a
@@ -229,6 +236,9 @@ pub struct VolumeMount {
     pub host: PathBuf,
     /// Relative to the sandbox, without `..` (validated).
     pub container_path: PathBuf,
+    /// The volume's mode is `RO` (a bind mount is then read-only; the posix symlink cannot
+    /// be, as in Mesos's `filesystem/posix`).
+    pub readonly: bool,
 }
 
 impl VolumeMount {
@@ -258,9 +268,15 @@ impl VolumeMount {
             {
                 return Err(VolumeError::EscapingContainerPath(container.to_string()));
             }
+            let readonly = r
+                .disk
+                .as_ref()
+                .and_then(|d| d.volume.as_ref())
+                .is_some_and(|v| v.mode == v1::volume::Mode::Ro as i32);
             out.push(VolumeMount {
                 host,
                 container_path: path.to_path_buf(),
+                readonly,
             });
         }
         Ok(out)
@@ -270,20 +286,7 @@ impl VolumeMount {
     /// `owner` (uid, gid: the sandbox's), as Mesos's `filesystem/posix` does. Parent
     /// directories inside the sandbox are created as `owner` would own them.
     pub fn link(&self, sandbox: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
-        if !self.host.is_dir() {
-            return Err(format!(
-                "persistent volume {} does not exist",
-                self.host.display()
-            ));
-        }
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::chown(&self.host, Some(uid), Some(gid)).map_err(|e| {
-                format!(
-                    "Failed to change the ownership of the persistent volume at '{}': {e}",
-                    self.host.display()
-                )
-            })?;
-        }
+        self.hand_over(owner)?;
         let link = sandbox.join(&self.container_path);
         if let Some(parent) = link.parent()
             && parent != sandbox
@@ -315,6 +318,47 @@ impl VolumeMount {
                 link.display()
             )
         })
+    }
+}
+
+impl VolumeMount {
+    /// The volume exists and goes to `owner` (uid, gid), as the sandbox does.
+    fn hand_over(&self, owner: Option<(u32, u32)>) -> Result<(), String> {
+        if !self.host.is_dir() {
+            return Err(format!(
+                "persistent volume {} does not exist",
+                self.host.display()
+            ));
+        }
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&self.host, Some(uid), Some(gid)).map_err(|e| {
+                format!(
+                    "Failed to change the ownership of the persistent volume at '{}': {e}",
+                    self.host.display()
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Hands the volume to `owner` and makes `<sandbox>/<container_path>` a directory for
+    /// the volume's bind mount (Mesos's `filesystem/linux` makes the mount point in the
+    /// sandbox too). Every component is made or opened without following a symlink and
+    /// without leaving the sandbox (what the fetcher unpacked there is the framework's);
+    /// directories it creates go to `owner`.
+    pub fn mount_point(&self, sandbox: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
+        use std::os::fd::AsFd;
+        self.hand_over(owner)?;
+        let fail = |e: &dyn std::fmt::Display| {
+            format!(
+                "Failed to create the mount point '{}' of a persistent volume in the sandbox: {e}",
+                self.container_path.display()
+            )
+        };
+        let dir = super::beneath::open_dir(sandbox).map_err(|e| fail(&e))?;
+        super::containerizer::linux::make_dirs_owned(dir.as_fd(), &self.container_path, owner)
+            .map_err(|e| fail(&e))?;
+        Ok(())
     }
 }
 

@@ -224,6 +224,9 @@ pub struct RunSpec<'a> {
     pub cfs: bool,
     /// Where a missing absolute volume host path may be created.
     pub host_path_creation: &'a super::host_path::ForceCreation,
+    /// The persistent volumes among the resources: each bound at its container path under
+    /// the mapped sandbox (Mesos's docker containerizer mounts them into the sandbox).
+    pub persistent_volumes: &'a [crate::agent::volumes::VolumeMount],
 }
 
 /// The arguments of `docker run` (from `run` on, before them the CLI's globals), as
@@ -303,6 +306,24 @@ pub fn run_args(spec: &RunSpec<'_>) -> Result<Vec<String>, String> {
         "-v".into(),
         format!("{}:{}:rw", spec.sandbox.display(), spec.mapped_directory),
     ]);
+    // After the sandbox: docker mounts by destination depth, so a volume lands on the
+    // sandbox's mount (on the directory `VolumeMount::mount_point` made there).
+    for volume in spec.persistent_volumes {
+        let host = volume.host.display().to_string();
+        let target = format!(
+            "{}/{}",
+            spec.mapped_directory,
+            volume.container_path.display()
+        );
+        if host.contains(':') || target.contains(':') || climbs(&volume.container_path) {
+            return Err(format!(
+                "invalid persistent volume '{host}' at '{}'",
+                volume.container_path.display()
+            ));
+        }
+        let mode = if volume.readonly { "ro" } else { "rw" };
+        args.extend(["-v".into(), format!("{host}:{target}:{mode}")]);
+    }
     use v1::container_info::docker_info::Network;
     let network = match docker.network.and_then(|n| Network::try_from(n).ok()) {
         None | Some(Network::Host) => "host".to_string(),
@@ -787,6 +808,10 @@ async fn prepare(
         user,
         cfs: settings.cfs,
         host_path_creation: &settings.host_path_creation,
+        persistent_volumes: launch
+            .volumes
+            .as_ref()
+            .map_err(|e| format!("Failed to prepare persistent volumes: {e}"))?,
     };
     let run = run_args(&spec)?;
     let image = container
@@ -965,6 +990,7 @@ mod tests {
             user: Some((1000, 1000)),
             cfs: false,
             host_path_creation: &Default::default(),
+            persistent_volumes: &[],
         })
     }
 
@@ -1145,6 +1171,7 @@ mod tests {
             user: None,
             cfs: false,
             host_path_creation: &Default::default(),
+            persistent_volumes: &[],
         })
         .unwrap()
         .join(" ");
@@ -1159,6 +1186,54 @@ mod tests {
             )),
             "{a}"
         );
+    }
+
+    /// Mesos's docker containerizer puts each persistent volume of the resources in the
+    /// sandbox at its container path: here a bind under the mapped sandbox, `ro` for `RO`.
+    #[test]
+    fn persistent_volumes_are_bound_under_the_mapped_sandbox_with_their_mode() {
+        use crate::agent::volumes::VolumeMount;
+        let volumes = [
+            VolumeMount {
+                host: "/w/volumes/roles/r/v1".into(),
+                container_path: "data".into(),
+                readonly: false,
+            },
+            VolumeMount {
+                host: "/w/volumes/roles/r/v2".into(),
+                container_path: "conf/ro".into(),
+                readonly: true,
+            },
+        ];
+        let resources = resources("cpus:1;mem:64");
+        let (container, command) = (docker("busybox"), shell("x"));
+        let creation = super::super::host_path::ForceCreation::default();
+        let spec = |volumes| RunSpec {
+            container_id: "c1",
+            container: &container,
+            command: &command,
+            env_names: vec![],
+            sandbox: Path::new("/sb"),
+            mapped_directory: "/mnt/mesos/sandbox",
+            resources: &resources,
+            limits: None,
+            user: None,
+            cfs: false,
+            host_path_creation: &creation,
+            persistent_volumes: volumes,
+        };
+        let a = run_args(&spec(&volumes)).unwrap().join(" ");
+        assert!(
+            a.contains("-v /sb:/mnt/mesos/sandbox:rw -v /w/volumes/roles/r/v1:/mnt/mesos/sandbox/data:rw -v /w/volumes/roles/r/v2:/mnt/mesos/sandbox/conf/ro:ro"),
+            "{a}"
+        );
+        // A path that would smuggle another mount option is refused.
+        let bad = [VolumeMount {
+            host: "/w/volumes/roles/r/v1".into(),
+            container_path: "a:/etc".into(),
+            readonly: false,
+        }];
+        assert!(run_args(&spec(&bad)).is_err());
     }
 
     #[test]

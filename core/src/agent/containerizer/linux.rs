@@ -74,9 +74,16 @@ pub fn image_of(container: Option<&v1::ContainerInfo>) -> Option<&v1::Image> {
     container?.mesos.as_ref()?.image.as_ref()
 }
 
+/// The container's sandbox on the host and the persistent volumes that appear in it.
+pub struct SandboxMounts<'a> {
+    pub sandbox: &'a Path,
+    /// Bound at `<--sandbox_directory>/<container_path>` (volumes.rs).
+    pub persistent_volumes: &'a [crate::agent::volumes::VolumeMount],
+}
+
 /// Builds the executor's flags and mount plan for a command task in `provisioned`.
 pub fn prepare(
-    sandbox: &Path,
+    mounts: SandboxMounts<'_>,
     container: &v1::ContainerInfo,
     task_command: &v1::CommandInfo,
     user: Option<&str>,
@@ -84,10 +91,14 @@ pub fn prepare(
     settings: &ImageSettings,
     executor: &Path,
 ) -> Result<Prepared, String> {
+    let SandboxMounts {
+        sandbox,
+        persistent_volumes: persistent,
+    } = mounts;
     let rootfs = &provisioned.rootfs;
     let config = &provisioned.config;
     let sandbox_directory = &settings.sandbox_directory;
-    let binds = container_binds(rootfs, sandbox, container, settings)?;
+    let binds = container_binds(rootfs, sandbox, persistent, container, settings)?;
     if let Some(image_user) = &config.user {
         tracing::warn!(%image_user, "the image's user is not supported (as in Mesos): the task runs as its own user");
     }
@@ -130,6 +141,7 @@ pub fn prepare(
 fn container_binds(
     rootfs: &Path,
     sandbox: &Path,
+    persistent: &[crate::agent::volumes::VolumeMount],
     container: &v1::ContainerInfo,
     settings: &ImageSettings,
 ) -> Result<Vec<Bind>, String> {
@@ -146,10 +158,15 @@ fn container_binds(
     // Volumes, shallowest first so that a volume inside another lands on top of it (and on
     // top of the network files: a volume at /etc/hosts wins, as in Mesos, whose volumes are
     // mounted after the network/cni isolator's files).
-    let mut volumes: Vec<&v1::Volume> = container.volumes.iter().collect();
-    volumes.sort_by_key(|v| Path::new(&v.container_path).components().count());
-    for volume in volumes {
-        binds.push(volume_bind(
+    // Persistent volumes (Mesos's `filesystem/linux`) are binds like the others; their
+    // mount points are in the sandbox (volumes.rs `VolumeMount::mount_point`), reached
+    // through the sandbox's bind when they are mounted.
+    let mut volumes = Vec::new();
+    for volume in persistent {
+        volumes.push(persistent_volume_bind(sandbox_directory, volume)?);
+    }
+    for volume in &container.volumes {
+        volumes.push(volume_bind(
             rootfs,
             sandbox,
             sandbox_directory,
@@ -157,6 +174,9 @@ fn container_binds(
             &settings.host_path_creation,
         )?);
     }
+    // Stable: among binds of one depth, the order above.
+    volumes.sort_by_key(|b| b.depth());
+    binds.extend(volumes);
     Ok(binds)
 }
 
@@ -197,7 +217,8 @@ pub fn prepare_nested(
 ) -> Result<NestedImage, String> {
     let rootfs = &provisioned.rootfs;
     let config = &provisioned.config;
-    let binds = container_binds(rootfs, sandbox, container, settings)?;
+    // A group task's persistent volumes are not bound into its image (not supported yet).
+    let binds = container_binds(rootfs, sandbox, &[], container, settings)?;
     Ok(NestedImage {
         mounts: MountPlan {
             rootfs: cstring(rootfs.as_os_str().as_bytes())?,
@@ -401,6 +422,39 @@ fn volume_bind(
     }
 }
 
+/// A persistent volume's bind onto `<sandbox_directory>/<container_path>`, read-only when
+/// its mode is `RO`. The container path was validated relative and without `..`
+/// (`VolumeMount::of`); it is checked again here because a mount is made from it.
+fn persistent_volume_bind(
+    sandbox_directory: &Path,
+    volume: &crate::agent::volumes::VolumeMount,
+) -> Result<Bind, String> {
+    let target = sandbox_directory.join(&volume.container_path);
+    if volume.container_path.is_absolute() {
+        return Err(format!(
+            "invalid container path '{}' of a persistent volume",
+            volume.container_path.display()
+        ));
+    }
+    validate_container_path(&target).map_err(|e| format!("persistent volume {e}"))?;
+    let relative = target.strip_prefix("/").unwrap_or(&target);
+    Ok(Bind {
+        source: cstring(volume.host.as_os_str().as_bytes())?,
+        source_beneath: None,
+        target: cstring(relative.as_os_str().as_bytes())?,
+        readonly: volume.readonly,
+    })
+}
+
+impl Bind {
+    /// How deep its target is in the rootfs: shallower binds are made first.
+    fn depth(&self) -> usize {
+        Path::new(std::ffi::OsStr::from_bytes(self.target.as_bytes()))
+            .components()
+            .count()
+    }
+}
+
 /// Makes `target` (absolute inside the container) in the rootfs — a directory, or an empty
 /// file for a file source — and returns the bind of `source` onto it.
 fn mount_target(
@@ -456,7 +510,7 @@ fn make_dirs(root: BorrowedFd<'_>, relative: &Path) -> Result<OwnedFd, Errno> {
 }
 
 /// [`make_dirs`], the directories it creates given to `owner` (uid, gid).
-pub(super) fn make_dirs_owned(
+pub(crate) fn make_dirs_owned(
     root: BorrowedFd<'_>,
     relative: &Path,
     owner: Option<(u32, u32)>,

@@ -291,8 +291,10 @@ async fn prepare_and_spawn(
         }
         stderr
     };
-    // Mesos's `filesystem/posix`: each persistent volume is linked into the sandbox and
-    // handed to the sandbox's owner before the executor starts.
+    // Each persistent volume is handed to the sandbox's owner before the executor starts
+    // and linked into the sandbox (Mesos's `filesystem/posix`), or, for a container with
+    // its own root filesystem (an image, docker), given a mount point there for the bind
+    // mount made inside the container (volumes.rs).
     let volumes = launch
         .volumes
         .as_ref()
@@ -304,8 +306,14 @@ async fn prepare_and_spawn(
             std::fs::metadata(sandbox).ok().map(|m| (m.uid(), m.gid()))
         }
     };
+    let own_rootfs = super::linux::image_of(launch.container.as_ref()).is_some()
+        || super::is_docker(launch.container.as_ref());
     for volume in volumes {
-        volume.link(sandbox, owner)?;
+        if own_rootfs {
+            volume.mount_point(sandbox, owner)?;
+        } else {
+            volume.link(sandbox, owner)?;
+        }
     }
     if !command.uris.is_empty() {
         fetch_into(
@@ -346,7 +354,10 @@ async fn prepare_and_spawn(
             .map_err(|e| e.to_string())?;
         let container = launch.container.clone().unwrap_or_default();
         let prepared = super::linux::prepare(
-            sandbox,
+            super::linux::SandboxMounts {
+                sandbox,
+                persistent_volumes: volumes,
+            },
             &container,
             &inner,
             launch.user.as_deref(),
