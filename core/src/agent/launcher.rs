@@ -266,16 +266,20 @@ pub fn spawn(
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr);
-    if let Some(c) = creds {
+    let pid_namespace = confinement.pid_namespace;
+    // std switches the user before the pre-exec hook runs; making a pid namespace needs
+    // root, so then the hook switches, once the namespace is made (the reaper left
+    // outside it stays the agent's user).
+    let late_creds = creds.clone().filter(|_| pid_namespace);
+    if let Some(c) = creds.filter(|_| !pid_namespace) {
         cmd.uid(c.uid).gid(c.gid);
     }
     let cgroup_fds = super::isolator::raw_fds(&confinement.cgroup_procs);
-    let pid_namespace = confinement.pid_namespace;
     let mounts = confinement.mounts.clone();
     // SAFETY: the closure runs between fork and exec and makes only async-signal-safe calls
-    // (setsid, write, unshare, fork, mount, open, waitpid, _exit) on data prepared before the
-    // fork (the mount plan's paths included);
-    // the cgroup files stay open in the parent until spawn returns.
+    // (setsid, write, unshare, fork, mount, open, waitpid, _exit, setgroups/setgid/setuid)
+    // on data prepared before the fork (the mount plan's paths included); the cgroup files
+    // stay open in the parent until spawn returns.
     unsafe {
         cmd.pre_exec(move || {
             rustix::process::setsid()?;
@@ -291,6 +295,10 @@ pub fn spawn(
             if let Some(mounts) = &mounts {
                 // Sound: this is the freshly forked child (see above).
                 mounts.enter()?;
+            }
+            if let Some(c) = &late_creds {
+                // Sound: between fork and exec (see above).
+                drop_privileges(c)?;
             }
             Ok(())
         });
@@ -544,7 +552,7 @@ fn companion(
 ///
 /// # Safety
 /// Only between fork and exec.
-unsafe fn enter_pid_namespace() -> std::io::Result<()> {
+pub(super) unsafe fn enter_pid_namespace() -> std::io::Result<()> {
     use rustix::thread::UnshareFlags;
     // SAFETY: the caller is a freshly forked child with one thread, so no other thread
     // shares (or sees the change of) the namespaces unshared here.
@@ -556,7 +564,7 @@ unsafe fn enter_pid_namespace() -> std::io::Result<()> {
 
 /// In the mount namespace just unshared: a private mount tree, so that the new `/proc`
 /// (of the pid namespace this process is in) does not show on the host.
-pub(super) fn mount_own_proc() -> std::io::Result<()> {
+fn mount_own_proc() -> std::io::Result<()> {
     use rustix::mount::{MountFlags, MountPropagationFlags};
     rustix::mount::mount_change(
         c"/",

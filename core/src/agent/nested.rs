@@ -953,16 +953,11 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
                 _ => rustix::process::fchdir(BorrowedFd::borrow_raw(dir_raw))?,
             }
             if pid_ns_fd.is_some() {
-                if own_pid_ns {
-                    rustix::thread::unshare_unsafe(
-                        rustix::thread::UnshareFlags::NEWPID | rustix::thread::UnshareFlags::NEWNS,
-                    )?;
-                }
-                // Sound: the freshly forked child (see above). Entering (or making) a pid
-                // namespace applies to children only.
+                // Sound: the freshly forked child (see above). Entering a pid namespace
+                // applies to children only; a new one can only be made from inside it.
                 launcher::fork_behind_reaper()?;
                 if own_pid_ns {
-                    launcher::mount_own_proc()?;
+                    launcher::enter_pid_namespace()?;
                 }
             }
             if let Some(status_fd) = durable {
