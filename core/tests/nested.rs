@@ -78,6 +78,16 @@ async fn cluster(name: &str, extra: &[&str]) -> Cluster {
     }
 }
 
+/// A cluster whose agent enforces `acls` (Mesos's JSON ACLs, from a file).
+async fn cluster_with_acls(name: &str, acls: Value) -> Cluster {
+    require_root();
+    let dir = temp_dir(&format!("nested-{name}-file"));
+    let path = dir.join("acls.json");
+    std::fs::write(&path, acls.to_string()).unwrap();
+    let flag = format!("--acls={}", path.display());
+    cluster(name, &[&flag]).await
+}
+
 /// A running `sleep <seconds>` command task as `nobody`: (framework, its executor's
 /// container id, the executor's sandbox).
 async fn running_task(
@@ -800,11 +810,8 @@ async fn a_session_whose_client_goes_away_is_killed_and_leaks_nothing() {
 /// calls the ACLs allow go through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acls_deny_container_calls_with_403_and_nothing_changes() {
-    require_root();
-    let dir = temp_dir("nested-acls-file");
-    let acls = dir.join("acls.json");
-    std::fs::write(
-        &acls,
+    let c = cluster_with_acls(
+        "acls",
         json!({
             "permissive": true,
             "launch_nested_container_sessions_as_user": [
@@ -816,12 +823,9 @@ async fn acls_deny_container_calls_with_403_and_nothing_changes() {
             "launch_nested_containers_as_user": [
                 {"principals": {"type": "ANY"}, "users": {"values": ["nobody"]}},
                 {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]
-        })
-        .to_string(),
+        }),
     )
-    .unwrap();
-    let flag = format!("--acls={}", acls.display());
-    let c = cluster("acls", &[&flag]).await;
+    .await;
     let (_framework, container, sandbox) = running_task(&c, "acl-task", 10007).await;
     let session = json!({"type": "LAUNCH_NESTED_CONTAINER_SESSION",
         "launch_nested_container_session": {
@@ -878,11 +882,8 @@ async fn acls_deny_container_calls_with_403_and_nothing_changes() {
 /// denied launch is 403 with nothing started and no sandbox made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acls_on_the_parents_user_decide_nested_launches_too() {
-    require_root();
-    let dir = temp_dir("nested-parent-acls-file");
-    let acls = dir.join("acls.json");
-    std::fs::write(
-        &acls,
+    let c = cluster_with_acls(
+        "parent-acls",
         json!({
             "permissive": true,
             // Sessions only under executors running as root: the task runs as nobody.
@@ -896,12 +897,9 @@ async fn acls_on_the_parents_user_decide_nested_launches_too() {
             "launch_nested_containers_as_user": [
                 {"principals": {"type": "ANY"}, "users": {"values": ["nobody"]}},
                 {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]
-        })
-        .to_string(),
+        }),
     )
-    .unwrap();
-    let flag = format!("--acls={}", acls.display());
-    let c = cluster("parent-acls", &[&flag]).await;
+    .await;
     let (_framework, container, sandbox) = running_task(&c, "parent-acl-task", 10008).await;
     // The session's own user is allowed (no ..._as_user ACL for sessions: permissive); its
     // parent's is not.
