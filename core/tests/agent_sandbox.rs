@@ -1522,11 +1522,15 @@ struct Cluster {
 }
 
 async fn cluster_as_nobody(name: &str) -> Cluster {
+    cluster_as_nobody_with(name, &[]).await
+}
+
+async fn cluster_as_nobody_with(name: &str, agent_flags: &[&str]) -> Cluster {
     let dir = TempDir::new();
     let (master_daemon, master) = spawn_master(dir.path()).await;
     let port = free_port();
     let agent = format!("127.0.0.1:{port}");
-    let agent_daemon = spawn_agent(&master, port, &dir.path().join("agent"), &[]);
+    let agent_daemon = spawn_agent(&master, port, &dir.path().join("agent"), agent_flags);
     support::registered_agent_state(&agent).await;
     let info = v1::FrameworkInfo {
         user: "nobody".into(),
@@ -1600,6 +1604,61 @@ fn public_file(dir: &Path, name: &str, bytes: &[u8]) -> String {
     std::fs::write(&path, bytes).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     path.to_str().unwrap().to_string()
+}
+
+/// `--switch_user` (Mesos's agent flag, default true; src/slave/slave.cpp
+/// `Framework::launchExecutor`): an agent running as root starts a task whose
+/// `CommandInfo.user` is `nobody` as `nobody`, its sandbox chowned to it; with
+/// `--switch_user=false` the same task runs as the agent's own user (root) and the sandbox
+/// stays the agent's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switch_user_decides_whether_a_task_runs_as_its_user_or_as_the_agents() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    assert_ne!(nobody, 0);
+    for (flags, uid) in [
+        (&[][..], nobody),
+        (&["--switch_user=true"][..], nobody),
+        (&["--switch_user=false"][..], 0),
+    ] {
+        let mut cluster = cluster_as_nobody_with("switch-user", flags).await;
+        let offer = cluster.framework.next_offer().await;
+        let mut task = command_task("whoami", &offer, "cpus:0.1;mem:32", "id -u");
+        task.command.as_mut().unwrap().user = Some("nobody".into());
+        cluster.framework.launch(&offer, vec![task]).await;
+        let status = loop {
+            let status = cluster.framework.next_update(Duration::from_secs(60)).await;
+            if v1::TaskState::try_from(status.state)
+                .is_ok_and(remesos::common::protocol::is_terminal)
+            {
+                break status;
+            }
+        };
+        assert_eq!(
+            status.state,
+            v1::TaskState::TaskFinished as i32,
+            "{flags:?}: {status:?}"
+        );
+        let sandbox = cluster.sandbox("whoami");
+        let stdout = std::fs::read_to_string(sandbox.join("stdout")).unwrap();
+        assert!(
+            stdout.lines().any(|l| l.trim() == uid.to_string()),
+            "{flags:?}: the task ran as uid {uid}: {stdout}"
+        );
+        assert_eq!(
+            std::fs::metadata(&sandbox).unwrap().uid(),
+            uid,
+            "{flags:?}: the sandbox's owner"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

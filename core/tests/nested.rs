@@ -78,6 +78,16 @@ async fn cluster(name: &str, extra: &[&str]) -> Cluster {
     }
 }
 
+/// A cluster whose agent enforces `acls` (Mesos's JSON ACLs, from a file).
+async fn cluster_with_acls(name: &str, acls: Value) -> Cluster {
+    require_root();
+    let dir = temp_dir(&format!("nested-{name}-file"));
+    let path = dir.join("acls.json");
+    std::fs::write(&path, acls.to_string()).unwrap();
+    let flag = format!("--acls={}", path.display());
+    cluster(name, &[&flag]).await
+}
+
 /// A running `sleep <seconds>` command task as `nobody`: (framework, its executor's
 /// container id, the executor's sandbox).
 async fn running_task(
@@ -809,11 +819,8 @@ async fn a_session_whose_client_goes_away_is_killed_and_leaks_nothing() {
 /// calls the ACLs allow go through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acls_deny_container_calls_with_403_and_nothing_changes() {
-    require_root();
-    let dir = temp_dir("nested-acls-file");
-    let acls = dir.join("acls.json");
-    std::fs::write(
-        &acls,
+    let c = cluster_with_acls(
+        "acls",
         json!({
             "permissive": true,
             "launch_nested_container_sessions_as_user": [
@@ -825,12 +832,9 @@ async fn acls_deny_container_calls_with_403_and_nothing_changes() {
             "launch_nested_containers_as_user": [
                 {"principals": {"type": "ANY"}, "users": {"values": ["nobody"]}},
                 {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]
-        })
-        .to_string(),
+        }),
     )
-    .unwrap();
-    let flag = format!("--acls={}", acls.display());
-    let c = cluster("acls", &[&flag]).await;
+    .await;
     let (_framework, container, sandbox) = running_task(&c, "acl-task", 10007).await;
     let session = json!({"type": "LAUNCH_NESTED_CONTAINER_SESSION",
         "launch_nested_container_session": {
@@ -843,8 +847,15 @@ async fn acls_deny_container_calls_with_403_and_nothing_changes() {
         "command": {"value": "exec sleep 7777", "user": "root"}}});
     assert_eq!(call(&c.agent, as_root).await.0, 403);
     assert!(!sandbox.join("containers/as-root").exists());
+    // Mesos's object is the command's own user (not the parent's it would inherit): a
+    // command without one is `ANY`, which the NONE entry matches and denies.
+    let no_user = json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
+        "container_id": nested_id(&container, "no-user"), "command": {"value": "exec sleep 7777"}}});
+    assert_eq!(call(&c.agent, no_user).await.0, 403);
+    assert!(!sandbox.join("containers/no-user").exists());
     let allowed = json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
-        "container_id": nested_id(&container, "allowed"), "command": {"value": "exec sleep 7777"}}});
+        "container_id": nested_id(&container, "allowed"),
+        "command": {"value": "exec sleep 7777", "user": "nobody"}}});
     assert_eq!(call(&c.agent, allowed).await.0, 200);
     let kill = json!({"type": "KILL_NESTED_CONTAINER", "kill_nested_container": {
         "container_id": nested_id(&container, "allowed")}});
@@ -871,6 +882,153 @@ async fn acls_deny_container_calls_with_403_and_nothing_changes() {
     })
     .await;
     let _ = Path::new(&c.dir);
+}
+
+/// The parent's side of a launch (Mesos's `launch_nested_containers_under_parent_with_user`
+/// and `launch_nested_container_sessions_under_parent_with_user`, object the user the
+/// parent's executor runs as; `LocalNestedContainerObjectApprover` in
+/// src/authorizer/local/authorizer.cpp): both it and the `..._as_user` ACLs must allow. A
+/// denied launch is 403 with nothing started and no sandbox made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acls_on_the_parents_user_decide_nested_launches_too() {
+    let c = cluster_with_acls(
+        "parent-acls",
+        json!({
+            "permissive": true,
+            // Sessions only under executors running as root: the task runs as nobody.
+            "launch_nested_container_sessions_under_parent_with_user": [
+                {"principals": {"type": "ANY"}, "users": {"values": ["root"]}},
+                {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}],
+            // Containers under nobody's executors, as nobody only.
+            "launch_nested_containers_under_parent_with_user": [
+                {"principals": {"type": "ANY"}, "users": {"values": ["nobody"]}},
+                {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}],
+            "launch_nested_containers_as_user": [
+                {"principals": {"type": "ANY"}, "users": {"values": ["nobody"]}},
+                {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}]
+        }),
+    )
+    .await;
+    let (_framework, container, sandbox) = running_task(&c, "parent-acl-task", 10008).await;
+    // The session's own user is allowed (no ..._as_user ACL for sessions: permissive); its
+    // parent's is not.
+    let session = json!({"type": "LAUNCH_NESTED_CONTAINER_SESSION",
+        "launch_nested_container_session": {
+            "container_id": nested_id(&container, "session"),
+            "command": {"value": "exec sleep 8888", "user": "nobody"}}});
+    assert_eq!(stream_call(&c.agent, session).await.status(), 403);
+    let master = c.master.clone();
+    let (code, _, err) = tokio::task::spawn_blocking(move || {
+        remesos_task(&master, &["exec", "parent-acl-task", "true"])
+    })
+    .await
+    .unwrap();
+    assert_ne!(code, 0, "task exec is a session: denied");
+    assert!(err.contains("403"), "{err}");
+    // Both sides allow: launched.
+    let allowed = json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
+        "container_id": nested_id(&container, "allowed"),
+        "command": {"value": "exec sleep 8888", "user": "nobody"}}});
+    assert_eq!(call(&c.agent, allowed).await.0, 200);
+    // The parent allows, the command's user does not.
+    let as_root = json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
+        "container_id": nested_id(&container, "as-root"),
+        "command": {"value": "exec sleep 8888", "user": "root"}}});
+    assert_eq!(call(&c.agent, as_root).await.0, 403);
+    assert!(!sandbox.join("containers/as-root").exists());
+    assert!(sandbox.join("containers/allowed").exists());
+    eventually("the allowed container's process", || {
+        processes_with("sleep 8888").len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        processes_with("sleep 8888").len(),
+        1,
+        "only the allowed launch ran"
+    );
+}
+
+/// `namespaces/pid`: a task's executor is pid 1 of its own pid namespace, and a nested
+/// container enters it (Mesos's namespaces/pid isolator, `prepare` in
+/// src/slave/containerizer/mesos/isolators/namespaces/pid.cpp): `task exec` (a DEBUG
+/// session) sees the task's processes through `/proc`, the executor as pid 1; a
+/// LAUNCH_NESTED_CONTAINER gets a new pid namespace below it (its shell is pid 1) unless
+/// `linux_info.share_pid_namespace`, with which it sees the task too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_containers_enter_the_tasks_pid_namespace() {
+    let c = cluster(
+        "pidns",
+        &["--isolation=cgroups/cpu,cgroups/mem,namespaces/pid"],
+    )
+    .await;
+    let (_framework, container, sandbox) = running_task(&c, "pid-task", 10009).await;
+    // What /proc shows: `<pid> <cmdline>` per process, and this shell's own pid.
+    let list = r#"for p in /proc/[0-9]*; do echo "${p#/proc/} $(tr '\0' ' ' < $p/cmdline)"; done; echo "self=$$""#;
+    let master = c.master.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        remesos_task(&master, &["exec", "pid-task", "sh", "-c", list])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        code, 0,
+        "{out}
+{err}"
+    );
+    let line_of = |out: &str, pid: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(pid))
+            .map(str::to_string)
+    };
+    assert!(
+        line_of(&out, "1").is_some_and(|l| l.contains("executor")),
+        "the executor is pid 1 of what the session sees: {out}"
+    );
+    assert!(
+        out.lines().any(|l| l.trim_end().ends_with("sleep 10009")),
+        "the session sees the task: {out}"
+    );
+    assert!(
+        !out.lines().any(|l| l.contains("remesos agent")),
+        "the agent is outside the task's namespace: {out}"
+    );
+    // The same from the host: the session's /proc is not the host's.
+    assert!(!processes_with("sleep 10009").is_empty());
+
+    // LAUNCH_NESTED_CONTAINER: its own pid namespace below the task's, or the task's own
+    // with share_pid_namespace.
+    for (name, share) in [("own", false), ("shared", true)] {
+        let launch = json!({"type": "LAUNCH_NESTED_CONTAINER", "launch_nested_container": {
+            "container_id": nested_id(&container, name),
+            "command": {"value": list},
+            "container": {"type": "MESOS", "linux_info": {"share_pid_namespace": share}}}});
+        let (status, body) = call(&c.agent, launch).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = call(&c.agent, wait_call(&container, name)).await;
+        assert_eq!(status, 200, "{body}");
+        let waited: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            waited["wait_nested_container"]["exit_status"], 0,
+            "{waited}"
+        );
+        let out =
+            std::fs::read_to_string(sandbox.join("containers").join(name).join("stdout")).unwrap();
+        let sees_task = out.lines().any(|l| l.trim_end().ends_with("sleep 10009"));
+        if share {
+            assert!(sees_task, "shared: sees the task: {out}");
+            assert!(
+                line_of(&out, "1").is_some_and(|l| l.contains("executor")),
+                "{out}"
+            );
+        } else {
+            assert!(!sees_task, "own namespace: the task is not in it: {out}");
+            assert!(
+                out.lines().any(|l| l == "self=1"),
+                "its shell is pid 1: {out}"
+            );
+        }
+    }
 }
 
 /// `remesos task exec` into a command task running in a container image (the mesos

@@ -104,11 +104,11 @@ impl Agent {
         let Some(framework) = self.frameworks.get(framework_id).map(|f| &f.info) else {
             return;
         };
-        let user = info
-            .command
-            .as_ref()
-            .and_then(|c| c.user.clone())
-            .or_else(|| Some(framework.user.clone()).filter(|u| !u.is_empty()));
+        let user = super::launcher::run_as(
+            self.config.switch_user,
+            info.command.as_ref().and_then(|c| c.user.as_deref()),
+            Some(&framework.user),
+        );
         // The object of `access_sandboxes` for this sandbox.
         let owner = crate::security::authorizer::executor_user(&info, framework).to_string();
         let checkpoint = framework.checkpoint.unwrap_or(false);

@@ -601,6 +601,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
     }
     let config = Config {
         gc,
+        switch_user: loaded.get_bool("switch_user").unwrap_or(true),
         work_dir,
         hostname,
         ip,

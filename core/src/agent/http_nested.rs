@@ -81,6 +81,41 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// May the caller launch a container (a session when `session`) running `command_user`'s
+    /// command (`None`: the command names no user), under a parent whose executor runs as
+    /// `parent_user` (`None`: a standalone container)? Mesos's
+    /// `LocalNestedContainerObjectApprover`: the `..._under_parent_with_user` ACLs on the
+    /// parent's user and the `..._as_user` ACLs on the command's (`ANY` without one) must
+    /// both allow. A standalone container is `launch_standalone_containers` on its user.
+    fn allowed_launch(
+        &self,
+        session: bool,
+        parent_user: Option<&str>,
+        command_user: Option<&str>,
+        container: &v1::ContainerId,
+    ) -> bool {
+        let action = action_for(session, parent_user.is_some());
+        let Some(parent_user) = parent_user else {
+            return self.allowed(action, command_user, container);
+        };
+        let under_parent = if session {
+            Action::LaunchNestedContainerSessionUnderParentWithUser
+        } else {
+            Action::LaunchNestedContainerUnderParentWithUser
+        };
+        if let Subject::Executor(claims) = self.who.subject()
+            && self.authorizer.is_enabled()
+        {
+            return executor_may(action, claims, container);
+        }
+        // Mesos's object of the parent: the executor's user, `ANY` when it has none.
+        let parent_object = Some(parent_user).filter(|u| !u.is_empty());
+        self.allowed(under_parent, parent_object, container)
+            && self.allowed(action, command_user, container)
+    }
+}
+
 /// Mesos's `LocalImplicitExecutorObjectApprover` (src/authorizer/local/authorizer.cpp): an
 /// executor's token may do the default executor's container actions on containers whose
 /// root is the token's `cid`; every other action is refused.
@@ -642,9 +677,9 @@ async fn launch(
                 .unwrap_or(Ok(Vec::new()));
             (found, cgroups)
         });
-        (parent, a.config.work_dir.clone())
+        (parent, (a.config.work_dir.clone(), a.config.switch_user))
     };
-    let Ok((parent, work_dir)) = agent.read(read).await else {
+    let Ok((parent, (work_dir, switch_user))) = agent.read(read).await else {
         return gone();
     };
     let (parent, cgroups): (Option<Parent>, Vec<std::fs::File>) = match parent {
@@ -672,18 +707,17 @@ async fn launch(
             Err(e) => return bad(format!("Failed to join the parent's cgroups: {e}")),
         },
     };
-    // Whom it runs as: its command's user, else its parent executor's (Mesos's
-    // containerizer inherits the parent's user).
-    let user = command.user.clone().filter(|u| !u.is_empty()).or_else(|| {
-        parent
-            .as_ref()
-            .map(|p| p.user().to_string())
-            .filter(|u| !u.is_empty())
-    });
-    let action = action_for(session, parent.is_some());
-    if !caller.allowed(action, user.as_deref(), &id) {
+    // Authorized before anything else happens, on what Mesos's approver sees: the
+    // command's own user and, under a parent, the user its executor runs as (not the
+    // user it will end up with: the parent's user is inherited after authorization).
+    let command_user = command.user.as_deref().filter(|u| !u.is_empty());
+    let parent_user = parent.as_ref().map(|p| p.user());
+    if !caller.allowed_launch(session, parent_user, command_user, &id) {
         return StatusCode::FORBIDDEN.into_response();
     }
+    // Whom it runs as: with `--switch_user`, its command's user, else its parent
+    // executor's (Mesos's containerizer inherits the parent's user); without, the agent's.
+    let user = super::launcher::run_as(switch_user, command_user, parent_user);
     // Durable: LAUNCH_CONTAINER right under an executor, without a TTY (agent/nested.rs).
     let durable = (launch_container && depth == 1 && tty.is_none() && !session)
         .then(|| {
@@ -714,6 +748,11 @@ async fn launch(
         work_dir,
         session,
         tty,
+        share_pid_namespace: container
+            .as_ref()
+            .and_then(|c| c.linux_info.as_ref())
+            .and_then(|l| l.share_pid_namespace)
+            .unwrap_or(false),
         cgroups,
         durable,
         image: image.clone(),

@@ -30,6 +30,26 @@ pub enum LaunchError {
     MissingCommand,
 }
 
+/// Whom an executor (or a nested container) runs as, before the user database is asked:
+/// Mesos's `--switch_user` decision (src/slave/slave.cpp `Framework::launchExecutor`,
+/// src/slave/http.cpp `_launchContainer`). With `switch_user` the command's own user wins
+/// over the fallback (the framework's user for an executor, the parent's for a nested
+/// container); without it nothing is switched, the process runs as the agent's own user
+/// and its sandbox is not chowned. An empty name is no user.
+pub fn run_as(
+    switch_user: bool,
+    command_user: Option<&str>,
+    fallback: Option<&str>,
+) -> Option<String> {
+    if !switch_user {
+        return None;
+    }
+    command_user
+        .filter(|u| !u.is_empty())
+        .or(fallback.filter(|u| !u.is_empty()))
+        .map(str::to_string)
+}
+
 /// The user to run as, resolved when the agent runs as root (reference: `--switch_user`).
 #[derive(Clone, Debug)]
 pub struct Credentials {
@@ -246,16 +266,20 @@ pub fn spawn(
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr);
-    if let Some(c) = creds {
+    let pid_namespace = confinement.pid_namespace;
+    // std switches the user before the pre-exec hook runs; making a pid namespace needs
+    // root, so then the hook switches, once the namespace is made (the reaper left
+    // outside it stays the agent's user).
+    let late_creds = creds.clone().filter(|_| pid_namespace);
+    if let Some(c) = creds.filter(|_| !pid_namespace) {
         cmd.uid(c.uid).gid(c.gid);
     }
     let cgroup_fds = super::isolator::raw_fds(&confinement.cgroup_procs);
-    let pid_namespace = confinement.pid_namespace;
     let mounts = confinement.mounts.clone();
     // SAFETY: the closure runs between fork and exec and makes only async-signal-safe calls
-    // (setsid, write, unshare, fork, mount, open, waitpid, _exit) on data prepared before the
-    // fork (the mount plan's paths included);
-    // the cgroup files stay open in the parent until spawn returns.
+    // (setsid, write, unshare, fork, mount, open, waitpid, _exit, setgroups/setgid/setuid)
+    // on data prepared before the fork (the mount plan's paths included); the cgroup files
+    // stay open in the parent until spawn returns.
     unsafe {
         cmd.pre_exec(move || {
             rustix::process::setsid()?;
@@ -271,6 +295,10 @@ pub fn spawn(
             if let Some(mounts) = &mounts {
                 // Sound: this is the freshly forked child (see above).
                 mounts.enter()?;
+            }
+            if let Some(c) = &late_creds {
+                // Sound: between fork and exec (see above).
+                drop_privileges(c)?;
             }
             Ok(())
         });
@@ -524,12 +552,42 @@ fn companion(
 ///
 /// # Safety
 /// Only between fork and exec.
-unsafe fn enter_pid_namespace() -> std::io::Result<()> {
-    use rustix::mount::{MountFlags, MountPropagationFlags};
+pub(super) unsafe fn enter_pid_namespace() -> std::io::Result<()> {
     use rustix::thread::UnshareFlags;
     // SAFETY: the caller is a freshly forked child with one thread, so no other thread
     // shares (or sees the change of) the namespaces unshared here.
     unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWPID | UnshareFlags::NEWNS)? };
+    // SAFETY: forwarded from the caller.
+    unsafe { fork_behind_reaper()? };
+    mount_own_proc()
+}
+
+/// In the mount namespace just unshared: a private mount tree, so that the new `/proc`
+/// (of the pid namespace this process is in) does not show on the host.
+fn mount_own_proc() -> std::io::Result<()> {
+    use rustix::mount::{MountFlags, MountPropagationFlags};
+    rustix::mount::mount_change(
+        c"/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )?;
+    rustix::mount::mount(
+        c"proc",
+        c"/proc",
+        c"proc",
+        MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+        None,
+    )?;
+    Ok(())
+}
+
+/// Forks once more, so that a pid namespace entered (setns) or made (unshare) by this
+/// process applies to the rest of the exec: returns in the child; the parent stays behind
+/// as the child's reaper, ignoring SIGTERM (a pid namespace's init does too), and ends as
+/// the child ended, with its exit code or by its signal.
+///
+/// # Safety
+/// Only between fork and exec.
+pub(super) unsafe fn fork_behind_reaper() -> std::io::Result<()> {
     // SAFETY: fork in a single-threaded freshly forked child; both sides only make
     // async-signal-safe calls afterwards.
     let child = unsafe { libc::fork() };
@@ -537,18 +595,6 @@ unsafe fn enter_pid_namespace() -> std::io::Result<()> {
         return Err(std::io::Error::last_os_error());
     }
     if child == 0 {
-        // A private mount tree, so the new /proc does not show on the host.
-        rustix::mount::mount_change(
-            c"/",
-            MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-        )?;
-        rustix::mount::mount(
-            c"proc",
-            c"/proc",
-            c"proc",
-            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-            None,
-        )?;
         return Ok(());
     }
     // The reaper. Its copies of the parent's fds (among them the pipe std reads exec
@@ -603,6 +649,24 @@ pub fn signal_group(pid: u32, kill: bool) {
 
 #[cfg(test)]
 mod tests {
+
+    /// Mesos's `--switch_user` decision (slave.cpp `Framework::launchExecutor`, http.cpp
+    /// `_launchContainer`): the command's user, else the fallback; nobody without the flag.
+    #[test]
+    fn switch_user_picks_the_commands_user_then_the_fallback_and_false_picks_none() {
+        use super::run_as;
+        assert_eq!(
+            run_as(true, Some("nobody"), Some("fw")).as_deref(),
+            Some("nobody")
+        );
+        assert_eq!(run_as(true, None, Some("fw")).as_deref(), Some("fw"));
+        assert_eq!(run_as(true, Some(""), Some("fw")).as_deref(), Some("fw"));
+        assert_eq!(run_as(true, None, Some("")), None);
+        assert_eq!(run_as(true, None, None), None);
+        assert_eq!(run_as(false, Some("nobody"), Some("fw")), None);
+        assert_eq!(run_as(false, None, Some("fw")), None);
+    }
+
     use super::*;
 
     fn sandbox(name: &str) -> std::path::PathBuf {

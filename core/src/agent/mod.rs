@@ -150,6 +150,9 @@ pub struct Config {
     pub docker: Option<containerizer::docker::Settings>,
     /// `--gc_delay`, `--gc_disk_headroom`, `--disk_watch_interval`.
     pub gc: gc::GcConfig,
+    /// `--switch_user` (default true): executors, tasks and nested containers run as their
+    /// user when the agent is root; false: as the agent's own user ([`launcher::run_as`]).
+    pub switch_user: bool,
 }
 
 /// The agent's systemd settings (systemd.rs).

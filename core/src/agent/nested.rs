@@ -43,7 +43,11 @@
 //!   container (`task exec` into a task of a group); a standalone container
 //!   (`<work_dir>/containers/<id>`) has no children. Deeper nesting is refused with 400.
 //! - The process enters its parent's mount namespace (an image task's root filesystem) and
-//!   cgroups, not its pid namespace.
+//!   cgroups, and with `namespaces/pid` its parent's pid namespace, as Mesos's isolator:
+//!   a session (DEBUG) stays in it (its `ps` shows the task, the executor as pid 1); a
+//!   LAUNCH_NESTED_CONTAINER gets a new one below it unless `linux_info.
+//!   share_pid_namespace`. A reaper outside the namespace is the container's pid for the
+//!   agent. Durable containers (a task group's tasks) do not: they stay in the agent's.
 //! - `ContainerInfo` of a nested container may carry `tty_info`, or — a durable one, a task
 //!   of a group, as Mesos 1.11's default executor launches them — its own image with its
 //!   volumes ([`InImage`]: provisioned by the agent's provisioner, entered as a command
@@ -200,6 +204,9 @@ pub struct Spec {
     /// sandbox files.
     pub session: bool,
     pub tty: Option<v1::TtyInfo>,
+    /// `ContainerInfo.linux_info.share_pid_namespace`: a (non-session) container in a
+    /// parent's pid namespace stays in it instead of getting a new one below it.
+    pub share_pid_namespace: bool,
     /// The parent's cgroups (open `cgroup.procs` files), empty without cgroups isolation.
     pub cgroups: Vec<std::fs::File>,
     /// A durable container (see the module doc): no switchboard, checkpointed here.
@@ -803,6 +810,16 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
         }
         _ => None,
     };
+    // The parent's pid namespace (`namespaces/pid`), which an attachable container enters.
+    let pid_ns = match spec.parent.as_ref().and_then(|p| p.pid) {
+        Some(pid) if spec.durable.is_none() => {
+            parent_pid_namespace(pid).map_err(|e| launch_failed(&e))?
+        }
+        _ => None,
+    };
+    // Mesos's namespaces/pid isolator: a DEBUG container (a session) stays in its parent's
+    // pid namespace; any other gets a new one below it unless it asks to share.
+    let own_pid_ns = pid_ns.is_some() && !spec.session && !spec.share_pid_namespace;
     // The working directory: a session works in its parent's sandbox; a nested container
     // in `containers/<id>` below it; a standalone one in `<work_dir>/containers/<id>`.
     let (host_dir, own_sandbox): (PathBuf, Option<PathBuf>) = match (&spec.parent, spec.session) {
@@ -871,6 +888,8 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
         Some(image) => image.sandbox_directory.clone(),
         None => inside_dir.clone().unwrap_or_else(|| host_dir.clone()),
     };
+    // In the parent's own mount namespace (its `/proc`) the host's paths still resolve.
+    let inside_dir = inside_dir.or_else(|| pid_ns.as_ref().map(|_| host_dir.clone()));
     let inside_c = match &inside_dir {
         Some(d) => Some(
             std::ffi::CString::new(d.as_os_str().as_encoded_bytes())
@@ -944,7 +963,13 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
             .stderr(Stdio::piped());
     }
     let cgroup_fds = super::isolator::raw_fds(&spec.cgroups);
-    let ns_fd = mount_ns.as_ref().map(|f| f.as_raw_fd());
+    // The image task's mount namespace wins over the parent's own (which an image task's
+    // process is below).
+    let ns_fd = mount_ns
+        .as_ref()
+        .or(pid_ns.as_ref().map(|(_, mnt)| mnt))
+        .map(|f| f.as_raw_fd());
+    let pid_ns_fd = pid_ns.as_ref().map(|(pid, _)| pid.as_raw_fd());
     let dir_raw = dir_fd.as_raw_fd();
     let tty = spec.tty.is_some();
     let durable = status_file.as_ref().map(|f| f.as_raw_fd());
@@ -962,6 +987,20 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
                 // Sound (see above): the child's copy of a descriptor the parent holds.
                 rustix::io::write(BorrowedFd::borrow_raw(*fd), b"0")?;
             }
+            if let Some(pid_ns) = pid_ns_fd {
+                // The reaper left behind (outside the namespace) is the agent's child: it
+                // dies with the agent, and checks it was not orphaned already.
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ))?;
+                if rustix::process::getppid() != Some(agent_pid) {
+                    return Err(std::io::Error::other("the agent exited"));
+                }
+                rustix::thread::move_into_link_name_space(
+                    BorrowedFd::borrow_raw(pid_ns),
+                    Some(rustix::thread::LinkNameSpaceType::ProcessID),
+                )?;
+            }
             match (ns_fd, &inside_c, &image) {
                 (_, _, Some(image)) => {
                     // Sound: the freshly forked single-threaded child (see above), on data
@@ -977,6 +1016,14 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
                     rustix::process::chdir(dir.as_c_str())?;
                 }
                 _ => rustix::process::fchdir(BorrowedFd::borrow_raw(dir_raw))?,
+            }
+            if pid_ns_fd.is_some() {
+                // Sound: the freshly forked child (see above). Entering a pid namespace
+                // applies to children only; a new one can only be made from inside it.
+                launcher::fork_behind_reaper()?;
+                if own_pid_ns {
+                    launcher::enter_pid_namespace()?;
+                }
             }
             if let Some(status_fd) = durable {
                 // Sound: the freshly forked child (see above); the status file stays open
@@ -997,7 +1044,14 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
             // the credentials change, which clears it, and checked against the race
             // with the agent's exit before the call.
             rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
-            if rustix::process::getppid() != Some(agent_pid) {
+            // Below a reaper outside the pid namespace the parent shows as pid 0 (`None`);
+            // once orphaned, as the namespace's init.
+            let expected = if pid_ns_fd.is_some() {
+                None
+            } else {
+                Some(agent_pid)
+            };
+            if rustix::process::getppid() != expected {
                 return Err(std::io::Error::other("the agent exited"));
             }
             Ok(())
@@ -1169,6 +1223,28 @@ fn task_mount_namespace(executor_pid: u32) -> Result<Option<OwnedFd>, String> {
     let file = std::fs::File::open(format!("/proc/{task}/ns/mnt"))
         .map_err(|e| format!("Failed to open the task's mount namespace: {e}"))?;
     Ok(Some(OwnedFd::from(file)))
+}
+
+/// The pid namespace a parent's processes live in (`namespaces/pid`: its executor's pid 1
+/// is the child of `parent_pid`, the reaper the agent started) and the mount namespace
+/// with that namespace's `/proc`, when it is not the agent's own. `None`: the parent shares
+/// the agent's.
+fn parent_pid_namespace(parent_pid: u32) -> Result<Option<(OwnedFd, OwnedFd)>, String> {
+    let link = |path: &str| std::fs::read_link(path).ok();
+    let own = link("/proc/self/ns/pid");
+    let theirs = link(&format!("/proc/{parent_pid}/ns/pid_for_children"));
+    if theirs.is_none() {
+        return Err(format!("the parent's process {parent_pid} is gone"));
+    }
+    if theirs == own {
+        return Ok(None);
+    }
+    let open = |ns: &str| {
+        std::fs::File::open(format!("/proc/{parent_pid}/ns/{ns}"))
+            .map(OwnedFd::from)
+            .map_err(|e| format!("Failed to open the parent's {ns} namespace: {e}"))
+    };
+    Ok(Some((open("pid_for_children")?, open("mnt")?)))
 }
 
 /// A new pseudo-terminal: (master, slave), both close-on-exec.

@@ -286,6 +286,7 @@ fn containerizer(
         isolation: agent.config.isolation.clone(),
         launcher_dir: agent.config.launcher_dir.clone(),
         executor_as_agent: false,
+        switch_user: agent.config.switch_user,
         provisioner,
     };
     let report: containerizer::Reporter = std::sync::Arc::new(move |event| {

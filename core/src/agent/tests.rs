@@ -41,6 +41,7 @@ fn config() -> Config {
         containerizers: vec![super::containerizer::Kind::Mesos],
         docker: None,
         gc: Default::default(),
+        switch_user: true,
     }
 }
 

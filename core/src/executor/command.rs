@@ -88,7 +88,8 @@ pub struct Config {
     pub shutdown_grace_period: Duration,
     /// The task's working directory: `--working_directory`, else the sandbox.
     pub working_directory: Option<PathBuf>,
-    /// `--user`: runs the task as this user, overriding `CommandInfo.user`.
+    /// `--user`: runs the task as this user (the agent passes it for a task in an image
+    /// under `--switch_user`; `CommandInfo.user` is the agent's, applied to the executor).
     pub user: Option<String>,
     /// `--task_command`: replaces the task's `CommandInfo`.
     pub task_command: Option<v1::CommandInfo>,
@@ -687,11 +688,10 @@ pub fn launch_spec(config: &Config, task: &v1::TaskInfo) -> Result<LaunchSpec, S
         env: env.into_iter().collect(),
         cwd: config.working_directory.clone(),
         rootfs: config.rootfs.clone(),
-        user: config
-            .user
-            .clone()
-            .or_else(|| command.user.clone())
-            .filter(|u| !u.is_empty()),
+        // Only `--user` (the agent's, for a task in an image): `CommandInfo.user` was the
+        // agent's to apply when it started this executor (or not, `--switch_user=false`),
+        // as Mesos's command executor (src/launcher/executor.cpp) leaves it alone.
+        user: config.user.clone().filter(|u| !u.is_empty()),
     })
 }
 
@@ -1292,8 +1292,11 @@ mod tests {
         assert_eq!(spec.program, "/bin/echo");
         assert_eq!(spec.arg0, "echo");
         assert_eq!(spec.args, vec!["a", "b c"]);
-        assert_eq!(spec.user.as_deref(), Some("nobody"));
-        // --user wins over CommandInfo.user.
+        assert_eq!(
+            spec.user, None,
+            "CommandInfo.user is the agent's to apply (--switch_user), not the executor's"
+        );
+        // --user (a task in an image) is.
         let mut cfg = config();
         cfg.user = Some("daemon".into());
         let spec = launch_spec(

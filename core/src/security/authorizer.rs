@@ -34,8 +34,8 @@
 //!   `RejectingObjectApprover` for every other action. So with `--acls` a token is denied
 //!   every action this module decides ([`Subject::Executor`]): it is not `ANY`, and an ACL
 //!   for `ANY` principals does not let it in. Without `--acls` there is no authorizer and
-//!   everything is allowed, as for everyone. The nested-container actions are not
-//!   authorized here yet; when they are, a token must get Mesos's `cid` rule.
+//!   everything is allowed, as for everyone. The nested-container actions' `cid` rule is
+//!   applied by their caller (agent/http_nested.rs `executor_may`).
 //!
 //! Which object each check passes (the task's user, the framework's principal, ...) is the
 //! caller's, as in Mesos's `ObjectApprover::Object`; [`Viewer`] holds the state-filtering
@@ -53,6 +53,7 @@
 //! | `set_log_level` | SET_LOGGING_LEVEL (master, agent), a change through `/logging/toggle` | 403 |
 //! | `view_frameworks`, `view_tasks`, `view_executors`, `view_containers` | state reads, GET_CONTAINERS ([`Viewer`]) | left out |
 //! | `access_sandboxes` | `/files/*`, LIST_FILES, READ_FILE | 403 |
+//! | `launch_nested_container(s|_sessions)_as_user` and `..._under_parent_with_user` (both must allow), `attach_containers_input/output`, `kill/wait/remove_nested_containers`, `*_standalone_containers` | the agent's container calls (`agent/http_nested.rs`) | 403, nothing launched or changed |
 //! | `access_mesos_logs` | `/master/log`, `/slave/log` through `/files/*` (attached with `--log_dir`, `agent/files.rs`; object ANY, as Mesos's `authorizeLogAccess`) | 403 |
 //!
 //! `--authorizers` (master) / `--authorizer` (agent) take `local` only: an authorizer
@@ -169,9 +170,15 @@ pub enum Action {
     DestroyVolume,
     ResizeVolume,
     /// The nested-container calls of the agent's operator API (agent/nested.rs); their
-    /// object is the user the container runs as (Mesos's `authorizer.cpp`).
+    /// object is the user the container runs as (Mesos's `authorizer.cpp`). A launch
+    /// (`LaunchNestedContainer`, `...Session`: `launch_nested_container(s|_sessions)_as_user`,
+    /// object the command's own user, `ANY` without one) is also checked against its
+    /// parent: the `..._under_parent_with_user` ACLs, object the user the parent's executor
+    /// runs as; both must allow (`LocalNestedContainerObjectApprover`).
     LaunchNestedContainer,
     LaunchNestedContainerSession,
+    LaunchNestedContainerUnderParentWithUser,
+    LaunchNestedContainerSessionUnderParentWithUser,
     AttachContainerInput,
     AttachContainerOutput,
     KillNestedContainer,
@@ -186,7 +193,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 43] = [
+    const ALL: [Action; 45] = [
         Action::RegisterFramework,
         Action::RunTask,
         Action::TeardownFramework,
@@ -220,6 +227,8 @@ impl Action {
         Action::ResizeVolume,
         Action::LaunchNestedContainer,
         Action::LaunchNestedContainerSession,
+        Action::LaunchNestedContainerUnderParentWithUser,
+        Action::LaunchNestedContainerSessionUnderParentWithUser,
         Action::AttachContainerInput,
         Action::AttachContainerOutput,
         Action::KillNestedContainer,
@@ -292,6 +301,15 @@ impl Action {
             Action::LaunchNestedContainer => pairs!(launch_nested_containers_as_user, users),
             Action::LaunchNestedContainerSession => {
                 pairs!(launch_nested_container_sessions_as_user, users)
+            }
+            Action::LaunchNestedContainerUnderParentWithUser => {
+                pairs!(launch_nested_containers_under_parent_with_user, users)
+            }
+            Action::LaunchNestedContainerSessionUnderParentWithUser => {
+                pairs!(
+                    launch_nested_container_sessions_under_parent_with_user,
+                    users
+                )
             }
             Action::AttachContainerInput => pairs!(attach_containers_input, users),
             Action::AttachContainerOutput => pairs!(attach_containers_output, users),

@@ -771,12 +771,14 @@ async fn prepare(
         .ok_or("the executor has no ContainerInfo")?;
     // The task's own user first (the command executor's ExecutorInfo carries only the
     // framework's), as Mesos's `Slave::getExecutorInfo` copies it.
+    // Nobody without `--switch_user` (Mesos's agent then gives the containerizer no user).
     let user = launch
         .task
         .as_ref()
         .and_then(|t| t.command.as_ref())
         .and_then(|c| c.user.clone())
-        .or_else(|| launch.user.clone());
+        .or_else(|| launch.user.clone())
+        .filter(|_| launch_settings.switch_user);
     let user = crate::agent::launcher::credentials(user.as_deref())
         .map_err(|e| e.to_string())?
         .map(|c| (c.uid, c.gid));

@@ -206,6 +206,9 @@ pub struct LaunchSettings {
     /// sandbox and the fetch are still the task's user's): the docker containerizer's
     /// executor talks to dockerd, which only the agent's user may (docker.rs).
     pub executor_as_agent: bool,
+    /// `--switch_user`: whether a task's own user is applied at all (the executor's user in
+    /// `Launch::user` is already decided by it; the docker containerizer reads the task's).
+    pub switch_user: bool,
     /// Container images (`--image_providers`); `None` refuses them.
     pub provisioner: Option<super::provisioner::Provisioner>,
 }
