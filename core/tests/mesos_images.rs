@@ -1110,7 +1110,7 @@ fn executor_in_an_image_process() {
 /// A master and an agent with the image isolators pulling from the `docker save`
 /// directory `archives`, and a framework `name` subscribed: the daemons (kept alive by
 /// the caller), the agent's work_dir, its store and the framework.
-async fn local_images(
+async fn local_images_cluster(
     dir: &Path,
     archives: &Path,
     name: &str,
@@ -1139,7 +1139,7 @@ async fn a_custom_executor_with_an_image_runs_inside_the_image() {
     let dir = temp_dir("images-executor");
     let archives = app_archives(&dir);
     let (_daemons, work, store, mut framework) =
-        local_images(&dir, &archives, "images-executor").await;
+        local_images_cluster(&dir, &archives, "images-executor").await;
     let fid = framework.sub.framework_id.value.clone();
     let offer = framework.next_offer().await;
     // The executor is this test binary; the host's C libraries come in read-only (as
@@ -1395,7 +1395,7 @@ async fn task_group_tasks_run_each_in_its_own_image() {
     );
     std::fs::write(archives.join("other:2.0.tar"), other).unwrap();
     let (_daemons, work, store, mut framework) =
-        local_images(&dir, &archives, "images-group").await;
+        local_images_cluster(&dir, &archives, "images-group").await;
     let fid = framework.sub.framework_id.value.clone();
     let executor = |offer: &v1::Offer, id: &str| v1::ExecutorInfo {
         r#type: Some(v1::executor_info::Type::Default as i32),
