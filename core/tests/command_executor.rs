@@ -285,11 +285,20 @@ fn mesos_env(agent: &FakeAgent, sandbox: &Path) -> Vec<(String, String)> {
 
 /// Starts `remesos executor` in `sandbox` with `env`, stdout/stderr to the sandbox files.
 fn start_executor(sandbox: &Path, env: &[(String, String)]) -> tokio::process::Child {
+    start_executor_with(sandbox, env, &[])
+}
+
+fn start_executor_with(
+    sandbox: &Path,
+    env: &[(String, String)],
+    flags: &[&str],
+) -> tokio::process::Child {
     let stdout = std::fs::File::create(sandbox.join("stdout")).unwrap();
     let stderr = std::fs::File::create(sandbox.join("stderr")).unwrap();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
         .arg("executor")
         .arg("--launcher_dir=/usr/libexec/mesos")
+        .args(flags)
         .current_dir(sandbox)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -678,38 +687,53 @@ async fn non_2xx_answers_carry_the_agent_text() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn command_user_is_switched_to_when_running_as_root() {
+async fn the_user_flag_is_switched_to_and_command_user_is_the_agents_to_apply() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: needs root to switch users");
         return;
     }
-    let mut command = shell("id -u; id -g");
-    command.user = Some("nobody".into());
-    let agent = FakeAgent::start(task("user", command)).await;
-    let dir = sandbox("user");
-    let mut executor = start_executor(&dir, &mesos_env(&agent, &dir));
-    assert_eq!(exit_code(&mut executor, &dir).await, 0);
-    agent
-        .wait_for(TaskState::TaskFinished, Duration::ZERO)
-        .await;
     // SAFETY: getpwnam returns a pointer into static storage or null; read at once.
     let (uid, gid) = unsafe {
         let pw = libc::getpwnam(c"nobody".as_ptr());
         assert!(!pw.is_null());
         ((*pw).pw_uid, (*pw).pw_gid)
     };
+    // `--user` (the agent passes it for a task in an image) is switched to.
+    let agent = FakeAgent::start(task("user", shell("id -u; id -g"))).await;
+    let dir = sandbox("user");
+    let mut executor = start_executor_with(&dir, &mesos_env(&agent, &dir), &["--user=nobody"]);
+    assert_eq!(exit_code(&mut executor, &dir).await, 0);
+    agent
+        .wait_for(TaskState::TaskFinished, Duration::ZERO)
+        .await;
     assert_eq!(
         std::fs::read_to_string(dir.join("stdout")).unwrap(),
         format!("{uid}\n{gid}\n")
     );
 
-    // An unknown user fails the task before anything runs.
-    let mut command = shell("true");
-    command.user = Some("no-such-user-here".into());
-    let agent = FakeAgent::start(task("nouser", command)).await;
-    let dir = sandbox("nouser");
+    // `CommandInfo.user` alone is not: the agent applied it (or, with
+    // `--switch_user=false`, did not) when it started the executor, as Mesos's command
+    // executor leaves it alone.
+    let mut command = shell("id -u");
+    command.user = Some("nobody".into());
+    let agent = FakeAgent::start(task("cmduser", command)).await;
+    let dir = sandbox("cmduser");
     let mut executor = start_executor(&dir, &mesos_env(&agent, &dir));
+    assert_eq!(exit_code(&mut executor, &dir).await, 0);
+    agent
+        .wait_for(TaskState::TaskFinished, Duration::ZERO)
+        .await;
+    assert_eq!(std::fs::read_to_string(dir.join("stdout")).unwrap(), "0\n");
+
+    // An unknown user fails the task before anything runs.
+    let agent = FakeAgent::start(task("nouser", shell("true"))).await;
+    let dir = sandbox("nouser");
+    let mut executor = start_executor_with(
+        &dir,
+        &mesos_env(&agent, &dir),
+        &["--user=no-such-user-here"],
+    );
     assert_eq!(exit_code(&mut executor, &dir).await, 0);
     let failed = agent.wait_for(TaskState::TaskFailed, Duration::ZERO).await;
     assert_eq!(
