@@ -1157,16 +1157,7 @@ fn implicit_reconciliation_answers_ended_tasks_until_their_end_is_acknowledged()
     let (agent_id, _) = h.add_agent("host1", "cpus:2;mem:1024");
     let fw = h.subscribe(framework("f"));
     h.allocate();
-    let offer = h.offers(&fw).remove(0);
-    h.call(
-        &fw,
-        launch(
-            &offer,
-            vec![command_task("t", &offer.agent_id, "cpus:1;mem:128", "*")],
-            None,
-        ),
-    )
-    .unwrap();
+    h.launch_on_first_offer(&fw, "t", "cpus:1;mem:128");
     let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
     h.status_update(
         &agent_id,
