@@ -823,7 +823,7 @@ async fn in_image(
                 &agent_binary,
             )?;
             let rootfs =
-                crate::executor::rootfs::Rootfs::new(&provisioned.rootfs, &plan.working_directory)?;
+                crate::common::rootfs::Rootfs::new(&provisioned.rootfs, &plan.working_directory)?;
             Ok((plan, rootfs))
         });
     match prepared {

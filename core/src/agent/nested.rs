@@ -218,13 +218,13 @@ pub struct Spec {
 
 /// A container in its own image, prepared before the fork: the child binds the sandbox
 /// (and volumes) into the provisioned rootfs in a private mount namespace, then mounts
-/// `/proc`, `/sys`, `/dev` and `pivot_root`s into it (executor/rootfs.rs), as a command
+/// `/proc`, `/sys`, `/dev` and `pivot_root`s into it (common/rootfs.rs), as a command
 /// task in an image does (containerizer/linux.rs). The rootfs is destroyed when the
 /// container ends.
 #[derive(Debug)]
 pub struct InImage {
     pub plan: super::containerizer::linux::NestedImage,
-    pub rootfs: crate::executor::rootfs::Rootfs,
+    pub rootfs: crate::common::rootfs::Rootfs,
     /// `--sandbox_directory`: the sandbox's mount point, `MESOS_SANDBOX` inside.
     pub sandbox_directory: PathBuf,
     /// Who provisioned the rootfs, and under which name.

@@ -5,7 +5,7 @@
 //! the provisioned rootfs (agent/containerizer/linux.rs); it then
 //!
 //! ```text
-//! chown the sandbox to the user; unshare(NEWNS); /proc /sys /dev; pivot_root (executor/rootfs.rs)
+//! chown the sandbox to the user; unshare(NEWNS); /proc /sys /dev; pivot_root (common/rootfs.rs)
 //! setgroups, setgid, setuid (the user from the image's /etc/passwd)
 //! execvp the executor's command (the image's Entrypoint/Cmd applied by the agent)
 //! ```
@@ -23,8 +23,8 @@ use std::process::ExitCode;
 
 use remesos_proto::v1;
 
+use crate::common::rootfs::{Rootfs, lookup_user};
 use crate::executor::command::{argv, overlay_environment};
-use crate::executor::rootfs::{Rootfs, lookup_user};
 use crate::flags::{Flag, Flags};
 
 fn flags() -> Flags {

@@ -1,6 +1,6 @@
 //! `/proc/self/fd/<n>` paths built without allocating, for code that runs between fork and
 //! exec (mounting onto a descriptor opened safely: agent/containerizer/linux.rs,
-//! executor/rootfs.rs).
+//! common/rootfs.rs).
 
 use std::os::fd::BorrowedFd;
 

@@ -5,8 +5,10 @@
 //! hostname, IP, address flags), a helper of the actors' bounded queues ([`queue`]), the one backoff ([`backoff`]) and
 //! the time handlers are given ([`time`]), dockerd's read-only Engine API ([`docker_api`]: the
 //! docker containerizer's and docker executor's questions, without a CLI process), and the validation of task fields both the master
-//! and the executors check ([`validation`]: health checks, checks, environments), and the
-//! Prometheus/OpenMetrics exposition of both daemons' metrics ([`metrics`]).
+//! and the executors check ([`validation`]: health checks, checks, environments), the
+//! Prometheus/OpenMetrics exposition of both daemons' metrics ([`metrics`]), and entering a
+//! container image's root filesystem ([`rootfs`]: the command executor's `--rootfs`,
+//! `remesos launch` and the agent's nested containers in images do it alike).
 //! Mesos keeps the same things in `src/common/`
 //! (`validation.cpp`, `protobuf_utils.cpp`, `http.cpp`, `build.hpp`). Nothing here imports
 //! a module above `resources` and `flags`.
@@ -20,6 +22,7 @@ pub mod json;
 pub mod metrics;
 pub mod protocol;
 pub mod queue;
+pub mod rootfs;
 pub mod time;
 pub mod validation;
 pub mod version;

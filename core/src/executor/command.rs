@@ -30,7 +30,7 @@
 //!   [`crate::client::executor::Connection::resubscribe`]); otherwise, or once recovery times
 //!   out, the executor shuts down as on SHUTDOWN and exits 1 after the task is reaped.
 //! - `--rootfs` (a command task in an image, agent/containerizer/linux.rs): the executor runs
-//!   on the host as root and starts the task inside the rootfs (executor/rootfs.rs), with
+//!   on the host as root and starts the task inside the rootfs (common/rootfs.rs), with
 //!   `--working_directory` inside it and `--user` looked up in the image. (Command checks of
 //!   such a task still run on the host, not in the task's mount namespace as in Mesos.)
 //! - Checks and health checks ([`super::checks`]) start once the command is running; their
@@ -100,7 +100,7 @@ pub struct Config {
     pub environment: Vec<(String, String)>,
     /// Docker mode: the task runs in this container (`super::docker`).
     pub docker: Option<super::docker::DockerRun>,
-    /// `--rootfs`: the task runs inside this root filesystem (executor/rootfs.rs), its
+    /// `--rootfs`: the task runs inside this root filesystem (common/rootfs.rs), its
     /// working directory a path inside it.
     pub rootfs: Option<PathBuf>,
 }
@@ -1050,16 +1050,16 @@ pub(crate) fn spawn_with(
     })
 }
 
-/// Starts the task inside `rootfs` (executor/rootfs.rs) as its user from the image.
+/// Starts the task inside `rootfs` (common/rootfs.rs) as its user from the image.
 fn spawn_in_rootfs(
     mut command: tokio::process::Command,
     spec: &LaunchSpec,
     rootfs: &std::path::Path,
 ) -> Result<tokio::process::Child, String> {
     let working_directory = spec.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
-    let enter = super::rootfs::Rootfs::new(rootfs, &working_directory)?;
+    let enter = crate::common::rootfs::Rootfs::new(rootfs, &working_directory)?;
     let user = match spec.user.as_deref() {
-        Some(user) => Some(super::rootfs::lookup_user(rootfs, user)?),
+        Some(user) => Some(crate::common::rootfs::lookup_user(rootfs, user)?),
         None => None,
     };
     if let Some((uid, gid, _)) = &user {

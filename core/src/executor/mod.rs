@@ -15,4 +15,3 @@ pub mod checks;
 pub mod command;
 pub mod default;
 pub mod docker;
-pub mod rootfs;

@@ -7,7 +7,7 @@
 //! private mount namespace of its own, where the sandbox is bind-mounted at
 //! `--sandbox_directory` inside the provisioned rootfs together with the container's
 //! volumes; the executor then starts the task in a further mount namespace that mounts
-//! `/proc`, `/sys` and `/dev` and `pivot_root`s into the rootfs (executor/rootfs.rs).
+//! `/proc`, `/sys` and `/dev` and `pivot_root`s into the rootfs (common/rootfs.rs).
 //!
 //! ```text
 //! agent ── provision ──► rootfs (overlay, host mount namespace)

@@ -171,7 +171,7 @@ pub fn initial_check_status(task: &v1::TaskInfo) -> Option<v1::CheckStatusInfo> 
 /// How to run a COMMAND check's `command` for the task started with `task`: as the task's
 /// user, in its working directory, with its environment and the check's over it — and in
 /// the task's image when it has one (`--rootfs`: the same filesystem, sandbox and volumes
-/// the task sees, entered as the task was, executor/rootfs.rs), as Mesos runs a check in
+/// the task sees, entered as the task was, common/rootfs.rs), as Mesos runs a check in
 /// the task's mount namespace. A docker task's check is rewritten into `docker exec` by the
 /// docker executor (executor/docker.rs).
 fn command_spec(task: &LaunchSpec, command: &v1::CommandInfo) -> Result<Probe, String> {
