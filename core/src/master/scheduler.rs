@@ -638,7 +638,13 @@ impl Master {
             return Ok(());
         }
         self.counters.valid_status_update_acknowledgements += 1;
-        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+        // Every acknowledgement comes here: the completed tasks are searched only for a
+        // task whose end awaits one.
+        if let Some(framework) = self.frameworks.get_mut(framework_id)
+            && framework
+                .unacknowledged_ends
+                .contains(ack.task_id.value.as_str())
+        {
             let acknowledged_end = framework
                 .completed_tasks
                 .iter()
