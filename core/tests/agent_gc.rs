@@ -241,6 +241,12 @@ async fn sandboxes_filling_a_small_disk_go_oldest_first_while_a_running_tasks_st
         // the agent removes the executor. Waiting for that keeps their removal order the
         // order of the tasks.
         executor_removed(&agent, &id).await;
+        // The agent looks at the disk every 100 ms (`--disk_watch_interval`), as Mesos's
+        // does: a task ends here in ~10 ms, so without a pause several would fill the
+        // 8 MB between two looks and the next one would find the disk full. The pause
+        // gives the agent a few looks per task, so the disk never holds more than one
+        // blob above the headroom.
+        tokio::time::sleep(Duration::from_millis(400)).await;
         finished.push(id);
         // Oldest first: once a sandbox is gone, every older one is. Looked at newest
         // first: the agent takes a batch out in its order, oldest first, so a newer one
