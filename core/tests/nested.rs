@@ -1187,17 +1187,7 @@ async fn until_state(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_groups_tasks_run_in_nested_containers_that_survive_an_agent_restart() {
     let mut c = cluster("group", &[]).await;
-    let mut framework = TestFramework::subscribe_info(
-        &c.master,
-        v1::FrameworkInfo {
-            user: "nobody".into(),
-            name: "groups".into(),
-            checkpoint: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
-    let offer = framework.next_offer().await;
+    let (mut framework, offer) = group_framework(&c.master, "groups", true).await;
     let tasks = vec![
         command_task(
             "g-wait",
@@ -1207,27 +1197,7 @@ async fn a_task_groups_tasks_run_in_nested_containers_that_survive_an_agent_rest
         ),
         command_task("g-long", &offer, "cpus:0.1;mem:32", "sleep 10011"),
     ];
-    let accept = launch_group(&framework.sub.framework_id, &offer, "nested-group", tasks);
-    framework.sub.call(accept).await.unwrap();
-    let mut named = std::collections::BTreeMap::new();
-    while named.len() < 2 {
-        let status = framework.next_update(WITHIN).await;
-        assert!(
-            matches!(
-                TaskState::try_from(status.state),
-                Ok(TaskState::TaskStarting | TaskState::TaskRunning)
-            ),
-            "{status:?}"
-        );
-        let id = status
-            .container_status
-            .as_ref()
-            .and_then(|c| c.container_id.clone())
-            .unwrap_or_else(|| panic!("the update names no container: {status:?}"));
-        if status.state == TaskState::TaskRunning as i32 {
-            named.insert(status.task_id.value.clone(), id);
-        }
-    }
+    let named = run_group(&mut framework, &offer, "nested-group", tasks).await;
     let (executor, sandbox) = executor_of(&c.agent, "g-long").await;
     for id in named.values() {
         assert_eq!(
@@ -1258,21 +1228,11 @@ async fn a_task_groups_tasks_run_in_nested_containers_that_survive_an_agent_rest
     // kill -9 of the agent: the tasks' containers keep running.
     let sleeper = processes_with("sleep 10011");
     assert_eq!(sleeper.len(), 1, "{sleeper:?}");
-    c.agent_daemon.kill9();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    restart_agent(&mut c, "--isolation=cgroups/cpu,cgroups/mem").await;
     assert!(
         std::path::Path::new(&format!("/proc/{}", sleeper[0])).exists(),
         "a task of the group died with the agent"
     );
-    let port: u16 = c.agent.rsplit_once(':').unwrap().1.parse().unwrap();
-    c.agent_daemon = support::spawn_agent_logged(
-        &c.master,
-        port,
-        &c.dir.join("agent"),
-        &["--isolation=cgroups/cpu,cgroups/mem"],
-        Some(&c.dir.join("agent-2.log")),
-    );
-    support::registered_agent_state(&c.agent).await;
     // The restarted agent knows the containers: a second WAIT long-polls, a bogus one 404s.
     let (status, body) = call(
         &c.agent,
@@ -1283,28 +1243,80 @@ async fn a_task_groups_tasks_run_in_nested_containers_that_survive_an_agent_rest
     assert_eq!(status, 404, "{body}");
 
     // g-wait finishes after the restart: exit status 0 recorded by its reaper.
-    std::fs::write(waiting.join("go"), b"").unwrap();
-    let finished = until_state(&mut framework, "g-wait", TaskState::TaskFinished).await;
+    finish_then_kill(
+        &mut framework,
+        (&waiting.join("go"), "g-wait"),
+        ("g-long", "sleep 10011"),
+    )
+    .await;
+}
+
+/// `kill -9` of the agent, then the agent again on its work_dir with `isolation`.
+async fn restart_agent(c: &mut Cluster, isolation: &str) {
+    c.agent_daemon.kill9();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let port: u16 = c.agent.rsplit_once(':').unwrap().1.parse().unwrap();
+    c.agent_daemon = support::spawn_agent_logged(
+        &c.master,
+        port,
+        &c.dir.join("agent"),
+        &[isolation],
+        Some(&c.dir.join("agent-2.log")),
+    );
+    support::registered_agent_state(&c.agent).await;
+}
+
+/// After an agent restart: the task `finish` exits 0 once its `go` file exists (a wait
+/// across the restart: TASK_FINISHED with the status its reaper recorded), and a kill
+/// reaches the task `kill` (TASK_KILLED, its `process` gone).
+async fn finish_then_kill(
+    framework: &mut TestFramework,
+    (go, finish): (&Path, &str),
+    (kill, process): (&str, &str),
+) {
+    std::fs::write(go, b"").unwrap();
+    let finished = until_state(framework, finish, TaskState::TaskFinished).await;
     assert_eq!(
         finished.message.as_deref(),
         Some("Command exited with status 0"),
         "{finished:?}"
     );
-    // A kill reaches g-long across the restart.
     let agent_id = finished.agent_id.clone().unwrap();
-    framework.kill("g-long", &agent_id).await;
-    until_state(&mut framework, "g-long", TaskState::TaskKilled).await;
-    eventually("g-long's process is gone", || {
-        processes_with("sleep 10011").is_empty()
+    framework.kill(kill, &agent_id).await;
+    until_state(framework, kill, TaskState::TaskKilled).await;
+    eventually("the killed task's process is gone", || {
+        processes_with(process).is_empty()
     })
     .await;
 }
 
-/// RUNNING updates of a group's `count` tasks: the container id each update names.
-async fn group_containers(
+/// A framework of `nobody` (checkpointing or not) and its first offer.
+async fn group_framework(master: &str, name: &str, checkpoint: bool) -> (TestFramework, v1::Offer) {
+    let mut framework = TestFramework::subscribe_info(
+        master,
+        v1::FrameworkInfo {
+            user: "nobody".into(),
+            name: name.into(),
+            checkpoint: Some(checkpoint),
+            ..Default::default()
+        },
+    )
+    .await;
+    let offer = framework.next_offer().await;
+    (framework, offer)
+}
+
+/// Launches `tasks` as a group under the DEFAULT executor `executor_id` and waits until
+/// all run: the container id each one's TASK_RUNNING names.
+async fn run_group(
     framework: &mut TestFramework,
-    count: usize,
+    offer: &v1::Offer,
+    executor_id: &str,
+    tasks: Vec<v1::TaskInfo>,
 ) -> std::collections::BTreeMap<String, v1::ContainerId> {
+    let count = tasks.len();
+    let accept = launch_group(&framework.sub.framework_id, offer, executor_id, tasks);
+    framework.sub.call(accept).await.unwrap();
     let mut named = std::collections::BTreeMap::new();
     while named.len() < count {
         let status = framework.next_update(WITHIN).await;
@@ -1330,6 +1342,18 @@ async fn group_containers(
 /// `<pid> <cmdline>` per process a shell's `/proc` shows, then `self=<its pid>`.
 const LIST_PROCESSES: &str = r#"for p in /proc/[0-9]*; do echo "${p#/proc/} $(tr '\0' ' ' < $p/cmdline)"; done; echo "self=$$""#;
 
+/// `remesos task exec <task> sh -c LIST_PROCESSES`: its output (the exec succeeded).
+async fn exec_list_processes(master: &str, task: &str) -> String {
+    let (master, task) = (master.to_string(), task.to_string());
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        remesos_task(&master, &["exec", &task, "sh", "-c", LIST_PROCESSES])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "stdout:{out}\nstderr:{err}");
+    out
+}
+
 /// The line of `pid` in a [`LIST_PROCESSES`] output.
 fn process_line(out: &str, pid: &str) -> Option<String> {
     out.lines()
@@ -1350,17 +1374,7 @@ fn process_line(out: &str, pid: &str) -> Option<String> {
 async fn a_task_groups_tasks_get_pid_namespaces_that_survive_an_agent_restart() {
     let isolation = "--isolation=cgroups/cpu,cgroups/mem,namespaces/pid";
     let mut c = cluster("group-pidns", &[isolation]).await;
-    let mut framework = TestFramework::subscribe_info(
-        &c.master,
-        v1::FrameworkInfo {
-            user: "nobody".into(),
-            name: "groups-pidns".into(),
-            checkpoint: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
-    let offer = framework.next_offer().await;
+    let (mut framework, offer) = group_framework(&c.master, "groups-pidns", true).await;
     let own = command_task(
         "ns-own",
         &offer,
@@ -1383,14 +1397,7 @@ async fn a_task_groups_tasks_get_pid_namespaces_that_survive_an_agent_restart() 
         }),
         ..Default::default()
     });
-    let accept = launch_group(
-        &framework.sub.framework_id,
-        &offer,
-        "pidns-group",
-        vec![own, shared],
-    );
-    framework.sub.call(accept).await.unwrap();
-    let named = group_containers(&mut framework, 2).await;
+    let named = run_group(&mut framework, &offer, "pidns-group", vec![own, shared]).await;
     let (_, sandbox) = executor_of(&c.agent, "ns-own").await;
     let stdout_of = |task: &str| {
         let path = sandbox
@@ -1434,17 +1441,7 @@ async fn a_task_groups_tasks_get_pid_namespaces_that_survive_an_agent_restart() 
     .await;
     let sleeper = processes_with("sleep 10041");
     let ns_before = std::fs::read_link(format!("/proc/{}/ns/pid", sleeper[0])).unwrap();
-    c.agent_daemon.kill9();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let port: u16 = c.agent.rsplit_once(':').unwrap().1.parse().unwrap();
-    c.agent_daemon = support::spawn_agent_logged(
-        &c.master,
-        port,
-        &c.dir.join("agent"),
-        &[isolation],
-        Some(&c.dir.join("agent-2.log")),
-    );
-    support::registered_agent_state(&c.agent).await;
+    restart_agent(&mut c, isolation).await;
     assert_eq!(
         std::fs::read_link(format!("/proc/{}/ns/pid", sleeper[0])).unwrap(),
         ns_before,
@@ -1452,13 +1449,7 @@ async fn a_task_groups_tasks_get_pid_namespaces_that_survive_an_agent_restart() 
     );
 
     // A session after the restart enters the task's own namespace.
-    let master = c.master.clone();
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        remesos_task(&master, &["exec", "ns-own", "sh", "-c", LIST_PROCESSES])
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, 0, "stdout:{out}\nstderr:{err}");
+    let out = exec_list_processes(&c.master, "ns-own").await;
     assert!(
         process_line(&out, "1").is_some_and(|l| l.contains("MESOS_SANDBOX/go")),
         "the session sees the task's shell as pid 1: {out}"
@@ -1468,41 +1459,23 @@ async fn a_task_groups_tasks_get_pid_namespaces_that_survive_an_agent_restart() 
         "the session is in the task's own namespace: {out}"
     );
     // And into the task that shares: the executor's namespace, with the task in it.
-    let master = c.master.clone();
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        remesos_task(&master, &["exec", "ns-shared", "sh", "-c", LIST_PROCESSES])
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, 0, "stdout:{out}\nstderr:{err}");
+    let out = exec_list_processes(&c.master, "ns-shared").await;
     assert!(
         process_line(&out, "1").is_some_and(|l| l.contains("executor"))
             && out.contains("sleep 10041"),
         "the session sees the executor as pid 1 and the task: {out}"
     );
 
-    // The wait works across the restart: ns-own exits 0.
-    std::fs::write(
-        sandbox
-            .join("containers")
-            .join(&named["ns-own"].value)
-            .join("go"),
-        b"",
+    // The wait works across the restart (ns-own exits 0), and a kill reaches ns-shared.
+    let go = sandbox
+        .join("containers")
+        .join(&named["ns-own"].value)
+        .join("go");
+    finish_then_kill(
+        &mut framework,
+        (&go, "ns-own"),
+        ("ns-shared", "sleep 10041"),
     )
-    .unwrap();
-    let finished = until_state(&mut framework, "ns-own", TaskState::TaskFinished).await;
-    assert_eq!(
-        finished.message.as_deref(),
-        Some("Command exited with status 0"),
-        "{finished:?}"
-    );
-    // A kill reaches the other across the restart.
-    let agent_id = finished.agent_id.clone().unwrap();
-    framework.kill("ns-shared", &agent_id).await;
-    until_state(&mut framework, "ns-shared", TaskState::TaskKilled).await;
-    eventually("ns-shared's process is gone", || {
-        processes_with("sleep 10041").is_empty()
-    })
     .await;
 }
 
@@ -1515,16 +1488,7 @@ async fn a_task_groups_tasks_get_pid_namespaces_that_survive_an_agent_restart() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_task_of_a_group_with_a_tty_can_be_attached_to() {
     let c = cluster("group-attach", &[]).await;
-    let mut framework = TestFramework::subscribe_info(
-        &c.master,
-        v1::FrameworkInfo {
-            user: "nobody".into(),
-            name: "groups-attach".into(),
-            ..Default::default()
-        },
-    )
-    .await;
-    let offer = framework.next_offer().await;
+    let (mut framework, offer) = group_framework(&c.master, "groups-attach", false).await;
     let plain = command_task("a-plain", &offer, "cpus:0.1;mem:32", "sleep 10042");
     let mut tty = command_task(
         "a-tty",
@@ -1542,14 +1506,7 @@ async fn only_a_task_of_a_group_with_a_tty_can_be_attached_to() {
         }),
         ..Default::default()
     });
-    let accept = launch_group(
-        &framework.sub.framework_id,
-        &offer,
-        "attach-group",
-        vec![plain, tty],
-    );
-    framework.sub.call(accept).await.unwrap();
-    let named = group_containers(&mut framework, 2).await;
+    let named = run_group(&mut framework, &offer, "attach-group", vec![plain, tty]).await;
     let id_json = |task: &str| {
         let id = &named[task];
         nested_id(&id.parent.as_ref().unwrap().value, &id.value)
