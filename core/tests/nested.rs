@@ -1187,17 +1187,7 @@ async fn until_state(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_groups_tasks_run_in_nested_containers_that_survive_an_agent_restart() {
     let mut c = cluster("group", &[]).await;
-    let mut framework = TestFramework::subscribe_info(
-        &c.master,
-        v1::FrameworkInfo {
-            user: "nobody".into(),
-            name: "groups".into(),
-            checkpoint: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
-    let offer = framework.next_offer().await;
+    let (mut framework, offer) = group_framework(&c.master, "groups", true).await;
     let tasks = vec![
         command_task(
             "g-wait",
@@ -1207,27 +1197,7 @@ async fn a_task_groups_tasks_run_in_nested_containers_that_survive_an_agent_rest
         ),
         command_task("g-long", &offer, "cpus:0.1;mem:32", "sleep 10011"),
     ];
-    let accept = launch_group(&framework.sub.framework_id, &offer, "nested-group", tasks);
-    framework.sub.call(accept).await.unwrap();
-    let mut named = std::collections::BTreeMap::new();
-    while named.len() < 2 {
-        let status = framework.next_update(WITHIN).await;
-        assert!(
-            matches!(
-                TaskState::try_from(status.state),
-                Ok(TaskState::TaskStarting | TaskState::TaskRunning)
-            ),
-            "{status:?}"
-        );
-        let id = status
-            .container_status
-            .as_ref()
-            .and_then(|c| c.container_id.clone())
-            .unwrap_or_else(|| panic!("the update names no container: {status:?}"));
-        if status.state == TaskState::TaskRunning as i32 {
-            named.insert(status.task_id.value.clone(), id);
-        }
-    }
+    let named = run_group(&mut framework, &offer, "nested-group", tasks).await;
     let (executor, sandbox) = executor_of(&c.agent, "g-long").await;
     for id in named.values() {
         assert_eq!(
@@ -1258,21 +1228,11 @@ async fn a_task_groups_tasks_run_in_nested_containers_that_survive_an_agent_rest
     // kill -9 of the agent: the tasks' containers keep running.
     let sleeper = processes_with("sleep 10011");
     assert_eq!(sleeper.len(), 1, "{sleeper:?}");
-    c.agent_daemon.kill9();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    restart_agent(&mut c, "--isolation=cgroups/cpu,cgroups/mem").await;
     assert!(
         std::path::Path::new(&format!("/proc/{}", sleeper[0])).exists(),
         "a task of the group died with the agent"
     );
-    let port: u16 = c.agent.rsplit_once(':').unwrap().1.parse().unwrap();
-    c.agent_daemon = support::spawn_agent_logged(
-        &c.master,
-        port,
-        &c.dir.join("agent"),
-        &["--isolation=cgroups/cpu,cgroups/mem"],
-        Some(&c.dir.join("agent-2.log")),
-    );
-    support::registered_agent_state(&c.agent).await;
     // The restarted agent knows the containers: a second WAIT long-polls, a bogus one 404s.
     let (status, body) = call(
         &c.agent,
@@ -1283,19 +1243,341 @@ async fn a_task_groups_tasks_run_in_nested_containers_that_survive_an_agent_rest
     assert_eq!(status, 404, "{body}");
 
     // g-wait finishes after the restart: exit status 0 recorded by its reaper.
-    std::fs::write(waiting.join("go"), b"").unwrap();
-    let finished = until_state(&mut framework, "g-wait", TaskState::TaskFinished).await;
+    finish_then_kill(
+        &mut framework,
+        (&waiting.join("go"), "g-wait"),
+        ("g-long", "sleep 10011"),
+    )
+    .await;
+}
+
+/// `kill -9` of the agent, then the agent again on its work_dir with `isolation`.
+async fn restart_agent(c: &mut Cluster, isolation: &str) {
+    c.agent_daemon.kill9();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let port: u16 = c.agent.rsplit_once(':').unwrap().1.parse().unwrap();
+    c.agent_daemon = support::spawn_agent_logged(
+        &c.master,
+        port,
+        &c.dir.join("agent"),
+        &[isolation],
+        Some(&c.dir.join("agent-2.log")),
+    );
+    support::registered_agent_state(&c.agent).await;
+}
+
+/// After an agent restart: the task `finish` exits 0 once its `go` file exists (a wait
+/// across the restart: TASK_FINISHED with the status its reaper recorded), and a kill
+/// reaches the task `kill` (TASK_KILLED, its `process` gone).
+async fn finish_then_kill(
+    framework: &mut TestFramework,
+    (go, finish): (&Path, &str),
+    (kill, process): (&str, &str),
+) {
+    std::fs::write(go, b"").unwrap();
+    let finished = until_state(framework, finish, TaskState::TaskFinished).await;
     assert_eq!(
         finished.message.as_deref(),
         Some("Command exited with status 0"),
         "{finished:?}"
     );
-    // A kill reaches g-long across the restart.
     let agent_id = finished.agent_id.clone().unwrap();
-    framework.kill("g-long", &agent_id).await;
-    until_state(&mut framework, "g-long", TaskState::TaskKilled).await;
-    eventually("g-long's process is gone", || {
-        processes_with("sleep 10011").is_empty()
+    framework.kill(kill, &agent_id).await;
+    until_state(framework, kill, TaskState::TaskKilled).await;
+    eventually("the killed task's process is gone", || {
+        processes_with(process).is_empty()
     })
     .await;
+}
+
+/// A framework of `nobody` (checkpointing or not) and its first offer.
+async fn group_framework(master: &str, name: &str, checkpoint: bool) -> (TestFramework, v1::Offer) {
+    let mut framework = TestFramework::subscribe_info(
+        master,
+        v1::FrameworkInfo {
+            user: "nobody".into(),
+            name: name.into(),
+            checkpoint: Some(checkpoint),
+            ..Default::default()
+        },
+    )
+    .await;
+    let offer = framework.next_offer().await;
+    (framework, offer)
+}
+
+/// Launches `tasks` as a group under the DEFAULT executor `executor_id` and waits until
+/// all run: the container id each one's TASK_RUNNING names.
+async fn run_group(
+    framework: &mut TestFramework,
+    offer: &v1::Offer,
+    executor_id: &str,
+    tasks: Vec<v1::TaskInfo>,
+) -> std::collections::BTreeMap<String, v1::ContainerId> {
+    let count = tasks.len();
+    let accept = launch_group(&framework.sub.framework_id, offer, executor_id, tasks);
+    framework.sub.call(accept).await.unwrap();
+    let mut named = std::collections::BTreeMap::new();
+    while named.len() < count {
+        let status = framework.next_update(WITHIN).await;
+        assert!(
+            matches!(
+                TaskState::try_from(status.state),
+                Ok(TaskState::TaskStarting | TaskState::TaskRunning)
+            ),
+            "{status:?}"
+        );
+        let id = status
+            .container_status
+            .as_ref()
+            .and_then(|c| c.container_id.clone())
+            .unwrap_or_else(|| panic!("the update names no container: {status:?}"));
+        if status.state == TaskState::TaskRunning as i32 {
+            named.insert(status.task_id.value.clone(), id);
+        }
+    }
+    named
+}
+
+/// `<pid> <cmdline>` per process a shell's `/proc` shows, then `self=<its pid>`.
+const LIST_PROCESSES: &str = r#"for p in /proc/[0-9]*; do echo "${p#/proc/} $(tr '\0' ' ' < $p/cmdline)"; done; echo "self=$$""#;
+
+/// `remesos task exec <task> sh -c LIST_PROCESSES`: its output (the exec succeeded).
+async fn exec_list_processes(master: &str, task: &str) -> String {
+    let (master, task) = (master.to_string(), task.to_string());
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        remesos_task(&master, &["exec", &task, "sh", "-c", LIST_PROCESSES])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "stdout:{out}\nstderr:{err}");
+    out
+}
+
+/// The line of `pid` in a [`LIST_PROCESSES`] output.
+fn process_line(out: &str, pid: &str) -> Option<String> {
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(pid))
+        .map(str::to_string)
+}
+
+/// `namespaces/pid` and a task group (Mesos 1.11's namespaces/pid isolator, `prepare` in
+/// src/slave/containerizer/mesos/isolators/namespaces/pid.cpp: a nested container that is
+/// not DEBUG enters its parent's pid namespace and clones a new one unless
+/// `linux_info.share_pid_namespace`): a task of the group is pid 1 of its own namespace;
+/// one whose ContainerInfo shares sees its executor as pid 1. Across a `kill -9` of the
+/// agent the namespaces stay: the restarted agent finds them from the containers'
+/// checkpointed pids, so a `task exec` after the restart enters the task's own namespace
+/// (sees the task's shell as pid 1, not the other task), a wait still reports the exit
+/// status (TASK_FINISHED) and a kill still reaches the task that shares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_groups_tasks_get_pid_namespaces_that_survive_an_agent_restart() {
+    let isolation = "--isolation=cgroups/cpu,cgroups/mem,namespaces/pid";
+    let mut c = cluster("group-pidns", &[isolation]).await;
+    let (mut framework, offer) = group_framework(&c.master, "groups-pidns", true).await;
+    let own = command_task(
+        "ns-own",
+        &offer,
+        "cpus:0.1;mem:32",
+        &format!(
+            "{LIST_PROCESSES}; while [ ! -e \"$MESOS_SANDBOX/go\" ]; do sleep 0.2; done; echo went"
+        ),
+    );
+    let mut shared = command_task(
+        "ns-shared",
+        &offer,
+        "cpus:0.1;mem:32",
+        &format!("{LIST_PROCESSES}; exec sleep 10041"),
+    );
+    shared.container = Some(v1::ContainerInfo {
+        r#type: v1::container_info::Type::Mesos as i32,
+        linux_info: Some(v1::LinuxInfo {
+            share_pid_namespace: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let named = run_group(&mut framework, &offer, "pidns-group", vec![own, shared]).await;
+    let (_, sandbox) = executor_of(&c.agent, "ns-own").await;
+    let stdout_of = |task: &str| {
+        let path = sandbox
+            .join("containers")
+            .join(&named[task].value)
+            .join("stdout");
+        move || std::fs::read_to_string(&path).unwrap_or_default()
+    };
+    let (own_out, shared_out) = (stdout_of("ns-own"), stdout_of("ns-shared"));
+    eventually("both tasks listed their processes", || {
+        own_out().contains("self=") && shared_out().contains("self=")
+    })
+    .await;
+    let out = own_out();
+    assert!(
+        out.lines().any(|l| l == "self=1"),
+        "its own namespace: its shell is pid 1: {out}"
+    );
+    assert!(
+        !out.contains("sleep 10041") && !out.contains("executor"),
+        "its own namespace shows neither the executor nor the other task: {out}"
+    );
+    let out = shared_out();
+    assert!(
+        !out.lines().any(|l| l == "self=1"),
+        "shared: not pid 1: {out}"
+    );
+    assert!(
+        process_line(&out, "1").is_some_and(|l| l.contains("executor")),
+        "shared: the executor is pid 1 of what it sees: {out}"
+    );
+    assert!(
+        out.contains("MESOS_SANDBOX/go"),
+        "a namespace below the executor's shows in it: the other task's shell: {out}"
+    );
+
+    // kill -9 of the agent; the tasks keep running in their namespaces.
+    eventually("ns-shared's shell execs its sleep", || {
+        processes_with("sleep 10041").len() == 1
+    })
+    .await;
+    let sleeper = processes_with("sleep 10041");
+    let ns_before = std::fs::read_link(format!("/proc/{}/ns/pid", sleeper[0])).unwrap();
+    restart_agent(&mut c, isolation).await;
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{}/ns/pid", sleeper[0])).unwrap(),
+        ns_before,
+        "the task that shares is still in its executor's namespace"
+    );
+
+    // A session after the restart enters the task's own namespace.
+    let out = exec_list_processes(&c.master, "ns-own").await;
+    assert!(
+        process_line(&out, "1").is_some_and(|l| l.contains("MESOS_SANDBOX/go")),
+        "the session sees the task's shell as pid 1: {out}"
+    );
+    assert!(
+        !out.contains("sleep 10041") && !out.contains("executor") && !out.contains("remesos agent"),
+        "the session is in the task's own namespace: {out}"
+    );
+    // And into the task that shares: the executor's namespace, with the task in it.
+    let out = exec_list_processes(&c.master, "ns-shared").await;
+    assert!(
+        process_line(&out, "1").is_some_and(|l| l.contains("executor"))
+            && out.contains("sleep 10041"),
+        "the session sees the executor as pid 1 and the task: {out}"
+    );
+
+    // The wait works across the restart (ns-own exits 0), and a kill reaches ns-shared.
+    let go = sandbox
+        .join("containers")
+        .join(&named["ns-own"].value)
+        .join("go");
+    finish_then_kill(
+        &mut framework,
+        (&go, "ns-own"),
+        ("ns-shared", "sleep 10041"),
+    )
+    .await;
+}
+
+/// ATTACH_CONTAINER_OUTPUT/INPUT on the tasks of a group (Mesos 1.11: only a container
+/// with a TTY, or a DEBUG one, gets an I/O switchboard, `IOSwitchboard::requiresServer` in
+/// src/slave/containerizer/mesos/io/switchboard.cpp; without one `_connect` fails with
+/// "I/O switchboard server was disabled for this container", answered 500, the text the
+/// Mesos CLI's `task attach` matches): a task launched without a TTY gets that 500 for
+/// both calls and keeps running; a task with a TTY takes input and streams its output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_task_of_a_group_with_a_tty_can_be_attached_to() {
+    let c = cluster("group-attach", &[]).await;
+    let (mut framework, offer) = group_framework(&c.master, "groups-attach", false).await;
+    let plain = command_task("a-plain", &offer, "cpus:0.1;mem:32", "sleep 10042");
+    let mut tty = command_task(
+        "a-tty",
+        &offer,
+        "cpus:0.1;mem:32",
+        "echo ready; read line; echo \"got $line\"; sleep 10043",
+    );
+    tty.container = Some(v1::ContainerInfo {
+        r#type: v1::container_info::Type::Mesos as i32,
+        tty_info: Some(v1::TtyInfo {
+            window_size: Some(v1::tty_info::WindowSize {
+                rows: 24,
+                columns: 80,
+            }),
+        }),
+        ..Default::default()
+    });
+    let named = run_group(&mut framework, &offer, "attach-group", vec![plain, tty]).await;
+    let id_json = |task: &str| {
+        let id = &named[task];
+        nested_id(&id.parent.as_ref().unwrap().value, &id.value)
+    };
+
+    // Without a TTY: Mesos's 500, for output and input alike; the task runs on.
+    let disabled = "I/O switchboard server was disabled for this container";
+    let attach_output = |task: &str| {
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {
+            "container_id": id_json(task)}})
+    };
+    let response = stream_call(&c.agent, attach_output("a-plain")).await;
+    assert_eq!(response.status(), 500);
+    let body = remesos::client::collect(response).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&body), disabled);
+    let mut input = raw_stream(&c.agent);
+    input.chunk(&input_record(
+        json!({"type": "CONTAINER_ID", "container_id": id_json("a-plain")}),
+    ));
+    let (status, body) = input.finish();
+    assert_eq!((status, body.as_str()), (500, disabled));
+    assert_eq!(processes_with("sleep 10042").len(), 1, "a-plain runs on");
+
+    // With a TTY: attached output and input.
+    let response = stream_call(&c.agent, attach_output("a-tty")).await;
+    assert_eq!(response.status(), 200);
+    let output = tokio::spawn(async move {
+        use http_body_util::BodyExt;
+        let mut body = response.into_body();
+        let mut decoder = remesos_proto::recordio::Decoder::new(1 << 20);
+        let mut out = Vec::new();
+        while !String::from_utf8_lossy(&out).contains("got hello group") {
+            let Some(frame) = tokio::time::timeout(WITHIN, body.frame())
+                .await
+                .expect("output in time")
+            else {
+                break;
+            };
+            let frame = frame.unwrap();
+            let Some(data) = frame.data_ref() else {
+                continue;
+            };
+            for record in decoder.feed(data).unwrap() {
+                let v: Value = serde_json::from_slice(&record).unwrap();
+                if v["type"] == "DATA" {
+                    assert_eq!(v["data"]["type"], "STDOUT", "a TTY has one stream: {v}");
+                    out.extend(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(v["data"]["data"].as_str().unwrap())
+                            .unwrap(),
+                    );
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let mut input = raw_stream(&c.agent);
+    input.chunk(&input_record(
+        json!({"type": "CONTAINER_ID", "container_id": id_json("a-tty")}),
+    ));
+    input.chunk(&input_record(
+        json!({"type": "PROCESS_IO", "process_io": {"type": "DATA", "data": {
+            "type": "STDIN",
+            "data": base64::engine::general_purpose::STANDARD.encode("hello group\n")}}}),
+    ));
+    let (status, body) = input.finish();
+    assert_eq!(status, 200, "{body}");
+    let out = output.await.unwrap();
+    assert!(out.contains("got hello group"), "{out:?}");
+    // a-plain outlives the agent (durable): ended here, not left behind.
+    let agent_id = offer.agent_id.clone();
+    framework.kill("a-plain", &agent_id).await;
+    until_state(&mut framework, "a-plain", TaskState::TaskKilled).await;
 }

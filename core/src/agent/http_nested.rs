@@ -12,8 +12,8 @@
 //! | WAIT_NESTED_CONTAINER, WAIT_CONTAINER | `wait_nested_container` / `wait_standalone_container` (the parent executor's user) | 200 when it ended (long-poll); 404 unknown |
 //! | KILL_NESTED_CONTAINER, KILL_CONTAINER | `kill_nested_container` / `kill_standalone_container` | 200; 404 unknown or ended |
 //! | REMOVE_NESTED_CONTAINER, REMOVE_CONTAINER | `remove_nested_container` / `remove_standalone_container` | 200 (also unknown); 500 still running |
-//! | ATTACH_CONTAINER_OUTPUT | `attach_container_output` | 200 + RecordIO `ProcessIO`; 404 unknown; 400 ended |
-//! | ATTACH_CONTAINER_INPUT | `attach_container_input` | 200 once the input stream ends; 404; 409 a second input |
+//! | ATTACH_CONTAINER_OUTPUT | `attach_container_output` | 200 + RecordIO `ProcessIO`; 404 unknown; 400 ended; 500 no switchboard (a task of a group without a TTY) |
+//! | ATTACH_CONTAINER_INPUT | `attach_container_input` | 200 once the input stream ends; 404; 409 a second input; 500 no switchboard |
 //!
 //! An executor's token (claims, no principal) is judged as Mesos's local authorizer judges
 //! it when `--acls` is set (`getImplicitExecutorObjectApprover`): it may launch (also as a
@@ -509,7 +509,7 @@ pub async fn handle(
                 };
             match container.attach_output() {
                 Some(rx) => process_io_stream(format, Output { rx, session: None }),
-                None if container.durable.is_some() => bad(without_switchboard(&id)),
+                None if container.durable.is_some() => without_switchboard(),
                 None => bad(format!(
                     "Container {} has terminated: its output has ended",
                     nested::key(&id)
@@ -526,11 +526,15 @@ pub async fn handle(
     }
 }
 
-/// The 400 of an attach to a durable container (agent/nested.rs).
-fn without_switchboard(id: &v1::ContainerId) -> String {
-    format!(
-        "Container {} runs without an I/O switchboard (LAUNCH_CONTAINER): its output is in its sandbox's stdout and stderr, and it takes no input",
-        nested::key(id)
+/// An attach to a container without an I/O switchboard: a durable one (agent/nested.rs),
+/// which Mesos launches without one too (`IOSwitchboard::requiresServer`: only a
+/// container with a TTY or a DEBUG one has a server). Mesos's `_connect` fails, the
+/// handler answers 500 with the failure's text; the Mesos CLI's `task attach` matches
+/// that exact text ("Unable to attach to a task launched without a TTY").
+fn without_switchboard() -> Response {
+    api::error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "I/O switchboard server was disabled for this container".to_string(),
     )
 }
 
@@ -899,7 +903,7 @@ pub async fn attach_input(
         Err(r) => return r,
     };
     if container.durable.is_some() {
-        return bad(without_switchboard(&id));
+        return without_switchboard();
     }
     let input = match container.attach_input() {
         Ok(i) => i,

@@ -37,8 +37,11 @@
 //! containers with their parent).
 //!
 //! Where this differs from Mesos, and why:
-//! - Attachable containers die with the agent (above); durable ones cannot be attached to
-//!   (their output is in their sandbox's files; ATTACH_* answer 400).
+//! - Attachable containers die with the agent (above). Durable ones cannot be attached to
+//!   (their output is in their sandbox's files): as in Mesos, where only a container with
+//!   a TTY or a DEBUG one gets a switchboard (`IOSwitchboard::requiresServer`), ATTACH_*
+//!   answer 500 "I/O switchboard server was disabled for this container". A task of a
+//!   group with a TTY is attachable (it has one), and dies with the agent.
 //! - Nesting under an executor's container, and one level further under a durable
 //!   container (`task exec` into a task of a group); a standalone container
 //!   (`<work_dir>/containers/<id>`) has no children. Deeper nesting is refused with 400.
@@ -46,8 +49,11 @@
 //!   cgroups, and with `namespaces/pid` its parent's pid namespace, as Mesos's isolator:
 //!   a session (DEBUG) stays in it (its `ps` shows the task, the executor as pid 1); a
 //!   LAUNCH_NESTED_CONTAINER gets a new one below it unless `linux_info.
-//!   share_pid_namespace`. A reaper outside the namespace is the container's pid for the
-//!   agent. Durable containers (a task group's tasks) do not: they stay in the agent's.
+//!   share_pid_namespace`. A durable container (a task of a group) enters its executor's
+//!   and gets a new one below it, unless its `ContainerInfo` asks to share: its command is
+//!   pid 1 there. A reaper outside the namespace is the container's pid for the agent,
+//!   checkpointed for a durable one; the namespace is its one child's
+//!   (`/proc/<child>/ns/pid`), which is how a restarted agent finds it again.
 //! - `ContainerInfo` of a nested container may carry `tty_info`, or — a durable one, a task
 //!   of a group, as Mesos 1.11's default executor launches them — its own image with its
 //!   volumes ([`InImage`]: provisioned by the agent's provisioner, entered as a command
@@ -810,16 +816,19 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
         }
         _ => None,
     };
-    // The parent's pid namespace (`namespaces/pid`), which an attachable container enters.
+    // The parent's pid namespace (`namespaces/pid`), which every nested container enters.
     let pid_ns = match spec.parent.as_ref().and_then(|p| p.pid) {
-        Some(pid) if spec.durable.is_none() => {
-            parent_pid_namespace(pid).map_err(|e| launch_failed(&e))?
-        }
-        _ => None,
+        Some(pid) => parent_pid_namespace(pid).map_err(|e| launch_failed(&e))?,
+        None => None,
     };
     // Mesos's namespaces/pid isolator: a DEBUG container (a session) stays in its parent's
-    // pid namespace; any other gets a new one below it unless it asks to share.
+    // pid namespace; any other, a durable one (a task of a group) included, gets a new one
+    // below it unless it asks to share.
     let own_pid_ns = pid_ns.is_some() && !spec.session && !spec.share_pid_namespace;
+    // A durable container in a pid namespace of its own: its reaper forks off before the
+    // namespaces are entered (it stays outside them, in the agent's), and the new mount
+    // namespace with the new `/proc` is made here, not the parent's entered.
+    let durable_own_pid_ns = own_pid_ns && spec.durable.is_some();
     // The working directory: a session works in its parent's sandbox; a nested container
     // in `containers/<id>` below it; a standalone one in `<work_dir>/containers/<id>`.
     let (host_dir, own_sandbox): (PathBuf, Option<PathBuf>) = match (&spec.parent, spec.session) {
@@ -967,7 +976,10 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
     // process is below).
     let ns_fd = mount_ns
         .as_ref()
-        .or(pid_ns.as_ref().map(|(_, mnt)| mnt))
+        .or(pid_ns
+            .as_ref()
+            .filter(|_| !durable_own_pid_ns)
+            .map(|(_, mnt)| mnt))
         .map(|f| f.as_raw_fd());
     let pid_ns_fd = pid_ns.as_ref().map(|(pid, _)| pid.as_raw_fd());
     let dir_raw = dir_fd.as_raw_fd();
@@ -988,18 +1000,31 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
                 rustix::io::write(BorrowedFd::borrow_raw(*fd), b"0")?;
             }
             if let Some(pid_ns) = pid_ns_fd {
-                // The reaper left behind (outside the namespace) is the agent's child: it
-                // dies with the agent, and checks it was not orphaned already.
-                rustix::process::set_parent_process_death_signal(Some(
-                    rustix::process::Signal::KILL,
-                ))?;
-                if rustix::process::getppid() != Some(agent_pid) {
-                    return Err(std::io::Error::other("the agent exited"));
+                if durable.is_none() {
+                    // The reaper left behind (outside the namespace) is the agent's child:
+                    // it dies with the agent, and checks it was not orphaned already. A
+                    // durable container's outlives the agent.
+                    rustix::process::set_parent_process_death_signal(Some(
+                        rustix::process::Signal::KILL,
+                    ))?;
+                    if rustix::process::getppid() != Some(agent_pid) {
+                        return Err(std::io::Error::other("the agent exited"));
+                    }
                 }
                 rustix::thread::move_into_link_name_space(
                     BorrowedFd::borrow_raw(pid_ns),
                     Some(rustix::thread::LinkNameSpaceType::ProcessID),
                 )?;
+            }
+            if let Some(status_fd) = durable {
+                // Sound: the freshly forked child (see above); the status file stays open
+                // in the parent until spawn returns. The reaper stays here, outside the
+                // namespaces; what goes on is in the parent's pid namespace (if entered).
+                become_reaper(status_fd)?;
+                if durable_own_pid_ns {
+                    // Sound: as above. pid 1 of a new pid namespace with its own `/proc`.
+                    launcher::enter_pid_namespace()?;
+                }
             }
             match (ns_fd, &inside_c, &image) {
                 (_, _, Some(image)) => {
@@ -1017,7 +1042,7 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
                 }
                 _ => rustix::process::fchdir(BorrowedFd::borrow_raw(dir_raw))?,
             }
-            if pid_ns_fd.is_some() {
+            if pid_ns_fd.is_some() && durable.is_none() {
                 // Sound: the freshly forked child (see above). Entering a pid namespace
                 // applies to children only; a new one can only be made from inside it.
                 launcher::fork_behind_reaper()?;
@@ -1025,10 +1050,7 @@ fn start(spec: &Spec) -> Result<Started, NestedError> {
                     launcher::enter_pid_namespace()?;
                 }
             }
-            if let Some(status_fd) = durable {
-                // Sound: the freshly forked child (see above); the status file stays open
-                // in the parent until spawn returns.
-                become_reaper(status_fd)?;
+            if durable.is_some() {
                 if let Some(c) = &creds {
                     launcher::drop_privileges(c)?;
                 }
@@ -1213,9 +1235,22 @@ fn task_mount_namespace(executor_pid: u32) -> Result<Option<OwnedFd>, String> {
         }
         d
     };
+    // Only a process in another root (an image's, after pivot_root): a mount namespace
+    // made for a pid namespace's `/proc` (a durable container's own) keeps the host's
+    // paths, and the sandbox is entered at its host path there.
+    let root_of = |path: &str| {
+        std::fs::metadata(path).ok().map(|m| {
+            (
+                std::os::unix::fs::MetadataExt::dev(&m),
+                std::os::unix::fs::MetadataExt::ino(&m),
+            )
+        })
+    };
+    let host_root = root_of("/");
     let task = super::isolator::session_members(executor)
         .into_iter()
         .filter(|pid| *pid != executor && ns_of(*pid).is_some_and(|ns| ns != own))
+        .filter(|pid| root_of(&format!("/proc/{pid}/root")) != host_root)
         .max_by_key(|pid| depth(*pid));
     let Some(task) = task else {
         return Ok(None);
@@ -1225,14 +1260,21 @@ fn task_mount_namespace(executor_pid: u32) -> Result<Option<OwnedFd>, String> {
     Ok(Some(OwnedFd::from(file)))
 }
 
-/// The pid namespace a parent's processes live in (`namespaces/pid`: its executor's pid 1
-/// is the child of `parent_pid`, the reaper the agent started) and the mount namespace
-/// with that namespace's `/proc`, when it is not the agent's own. `None`: the parent shares
-/// the agent's.
+/// The pid namespace a parent's processes live in (`namespaces/pid`) and the mount
+/// namespace with that namespace's `/proc`, when it is not the agent's own. `None`: the
+/// parent shares the agent's.
+///
+/// `parent_pid` is the process the agent started and recorded (an executor's, or a
+/// durable container's, checkpointed under `meta/`): a reaper outside the namespace whose
+/// one child holds it. The executor's reaper made the namespace; a durable container's
+/// reaper only entered its executor's, and its child made the container's own (or stayed
+/// in the executor's). So the namespace is the one child's: after an agent restart too,
+/// where the recovered pid is all the agent knows (`/proc/<child>/ns/*`).
 fn parent_pid_namespace(parent_pid: u32) -> Result<Option<(OwnedFd, OwnedFd)>, String> {
+    let holder = only_child(parent_pid).unwrap_or(parent_pid);
     let link = |path: &str| std::fs::read_link(path).ok();
     let own = link("/proc/self/ns/pid");
-    let theirs = link(&format!("/proc/{parent_pid}/ns/pid_for_children"));
+    let theirs = link(&format!("/proc/{holder}/ns/pid_for_children"));
     if theirs.is_none() {
         return Err(format!("the parent's process {parent_pid} is gone"));
     }
@@ -1240,11 +1282,22 @@ fn parent_pid_namespace(parent_pid: u32) -> Result<Option<(OwnedFd, OwnedFd)>, S
         return Ok(None);
     }
     let open = |ns: &str| {
-        std::fs::File::open(format!("/proc/{parent_pid}/ns/{ns}"))
+        std::fs::File::open(format!("/proc/{holder}/ns/{ns}"))
             .map(OwnedFd::from)
             .map_err(|e| format!("Failed to open the parent's {ns} namespace: {e}"))
     };
     Ok(Some((open("pid_for_children")?, open("mnt")?)))
+}
+
+/// The child of `pid` when it has exactly one (a reaper's: launcher.rs
+/// `fork_behind_reaper`, [`become_reaper`]), from `/proc/<pid>/task/<pid>/children`.
+fn only_child(pid: u32) -> Option<u32> {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    let mut pids = children.split_whitespace().filter_map(|p| p.parse().ok());
+    match (pids.next(), pids.next()) {
+        (Some(child), None) => Some(child),
+        _ => None,
+    }
 }
 
 /// A new pseudo-terminal: (master, slave), both close-on-exec.
