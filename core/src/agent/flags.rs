@@ -4,7 +4,7 @@
 //! environment. `remesos agent` loads them from its command line and environment
 //! (cli/agent.rs); `local` loads them for each of its agents.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -411,9 +411,54 @@ pub fn parse_attributes(text: &str) -> Result<Vec<v1::Attribute>, String> {
 /// 1 GB (half if under 2 GB), the work_dir's disk minus 5 GB (half if under 10 GB), ports
 /// `[31000-32000]`.
 pub fn detect_resources(work_dir: &std::path::Path) -> String {
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    detect_missing(work_dir, &BTreeSet::new())
+}
+
+/// The names `--resources` gives, in its text form (`name(role){...}:value;...`) or JSON
+/// form (`[{"name": ...}]`): Mesos's `Containerizer::resources` detects only cpus, mem,
+/// disk and ports that are not named (even `cpus:0` counts as named).
+fn named_resources(text: &str, json: Option<&serde_json::Value>) -> BTreeSet<String> {
+    match json {
+        Some(json) => json
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("name")?.as_str().map(str::to_string))
+            .collect(),
+        None => text
+            .split(';')
+            .filter_map(|item| {
+                let name = item.split([':', '(', '{']).next()?.trim();
+                (!name.is_empty()).then(|| name.to_string())
+            })
+            .collect(),
+    }
+}
+
+/// [`detect_resources`] for the names among cpus, mem, disk and ports not in `named` (an
+/// empty text when all four are named).
+fn detect_missing(work_dir: &std::path::Path, named: &BTreeSet<String>) -> String {
+    let wanted = |name: &str| !named.contains(name);
+    let mut out = Vec::new();
+    if wanted("cpus") {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        out.push(format!("cpus:{cpus}"));
+    }
+    if wanted("mem") {
+        out.push(format!("mem:{}", detect_mem_mb()));
+    }
+    if wanted("disk") {
+        out.push(format!("disk:{}", detect_disk_mb(work_dir)));
+    }
+    if wanted("ports") {
+        out.push("ports:[31000-32000]".to_string());
+    }
+    out.join(";")
+}
+
+fn detect_mem_mb() -> u64 {
     let mem_mb = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {
@@ -423,23 +468,52 @@ pub fn detect_resources(work_dir: &std::path::Path) -> String {
         })
         .map(|kb| kb / 1024)
         .unwrap_or(1024);
-    let mem = if mem_mb < 2048 {
+    if mem_mb < 2048 {
         mem_mb / 2
     } else {
         mem_mb - 1024
-    };
+    }
+}
+
+fn detect_disk_mb(work_dir: &std::path::Path) -> u64 {
     let disk_mb = disk_mb(work_dir).unwrap_or(10 * 1024);
-    let disk = if disk_mb < 10 * 1024 {
+    if disk_mb < 10 * 1024 {
         disk_mb / 2
     } else {
         disk_mb - 5 * 1024
-    };
-    format!("cpus:{cpus};mem:{mem};disk:{disk};ports:[31000-32000]")
+    }
 }
 
 fn disk_mb(path: &std::path::Path) -> Option<u64> {
     let s = rustix::fs::statvfs(path).ok()?;
     Some(s.f_blocks.saturating_mul(s.f_frsize) / (1024 * 1024))
+}
+
+/// `--resources` with what it does not name detected (Mesos's `Containerizer::resources`:
+/// an agent given `--resources=cpus:4;mem:2048` still offers its detected disk and ports).
+fn resources_flag(
+    given: Option<&str>,
+    default_role: &str,
+    work_dir: &std::path::Path,
+) -> Result<Resources, String> {
+    let given = given.unwrap_or("");
+    let invalid = |e: &dyn std::fmt::Display| format!("failed to parse flag 'resources': {e}");
+    let (parsed, named) = if given.trim_start().starts_with('[') {
+        let json: serde_json::Value = serde_json::from_str(given).map_err(|e| invalid(&e))?;
+        let named = named_resources(given, Some(&json));
+        (Resources::from_json(&json, default_role), named)
+    } else {
+        (
+            Resources::parse(given, default_role),
+            named_resources(given, None),
+        )
+    };
+    let mut resources = parsed.map_err(|e| invalid(&e))?;
+    let detected = detect_missing(work_dir, &named);
+    if !detected.is_empty() {
+        resources += &Resources::parse(&detected, default_role).map_err(|e| invalid(&e))?;
+    }
+    Ok(resources)
 }
 
 /// Builds the agent's configuration and bind address from loaded flags.
@@ -457,18 +531,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
     let (bind_ip, hostname, ip) = crate::common::address::address_flags(loaded)?;
     let port = loaded.get_u16("port").unwrap_or(5051);
     let default_role = loaded.get_str("default_role").unwrap_or("*");
-    let resource_text = match loaded.get_str("resources") {
-        Some(r) => r.to_string(),
-        None => detect_resources(&work_dir),
-    };
-    let resources = if resource_text.trim_start().starts_with('[') {
-        let json: serde_json::Value = serde_json::from_str(&resource_text)
-            .map_err(|e| format!("failed to parse flag 'resources': {e}"))?;
-        Resources::from_json(&json, default_role)
-    } else {
-        Resources::parse(&resource_text, default_role)
-    }
-    .map_err(|e| format!("failed to parse flag 'resources': {e}"))?;
+    let resources = resources_flag(loaded.get_str("resources"), default_role, &work_dir)?;
     let attributes = parse_attributes(loaded.get_str("attributes").unwrap_or(""))?;
     let here = std::env::current_exe()
         .ok()
@@ -650,4 +713,43 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         docker,
     };
     Ok((config, SocketAddr::from((bind_ip, port))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by "RESERVE answers 409 `{} does not contain disk:96`" on test agents started
+    /// with `--resources=cpus:4;mem:2048;ports:[...]`: the agent had no disk at all (and a
+    /// framework held every offer, so nothing was rescinded). Mesos detects each of cpus,
+    /// mem, disk and ports that `--resources` does not name (`Containerizer::resources`).
+    #[test]
+    fn resources_the_flag_does_not_name_are_detected() {
+        let dir = std::env::temp_dir();
+        let given = resources_flag(Some("cpus:4;mem:2048;ports:[31000-31100]"), "*", &dir).unwrap();
+        assert_eq!(given.cpus(), 4.0);
+        assert_eq!(given.mem(), 2048.0);
+        assert_eq!(given.disk(), detect_disk_mb(&dir) as f64);
+        assert!(given.disk() > 0.0, "{given}");
+        assert_eq!(
+            given.to_string().matches("ports").count(),
+            1,
+            "the given ports only: {given}"
+        );
+        // Named with a role, or as zero, is named: nothing is detected for it.
+        let named = resources_flag(Some("cpus(r):1;mem:0;disk:10;ports:[1-2]"), "*", &dir).unwrap();
+        assert_eq!(named.cpus(), 1.0);
+        assert_eq!(named.mem(), 0.0);
+        assert_eq!(named.disk(), 10.0);
+        let json = r#"[{"name":"disk","type":"SCALAR","scalar":{"value":7}}]"#;
+        let from_json = resources_flag(Some(json), "*", &dir).unwrap();
+        assert_eq!(from_json.disk(), 7.0);
+        assert!(from_json.cpus() >= 1.0, "{from_json}");
+        // Absent: everything detected, as before.
+        let all = resources_flag(None, "*", &dir).unwrap();
+        assert_eq!(all.disk(), detect_disk_mb(&dir) as f64);
+        // Bad input is still refused.
+        assert!(resources_flag(Some("cpus:x"), "*", &dir).is_err());
+        assert!(resources_flag(Some("[{"), "*", &dir).is_err());
+    }
 }

@@ -42,6 +42,7 @@ use remesos_proto::v1;
 
 use super::{Agent, Effect, paths};
 use crate::common::id::validate_id;
+use crate::common::validation::{ContainerPathError, validate_volume_container_path};
 use crate::resources::{Resources, reservation_role, validate_role};
 
 /// Why a volume cannot be given a directory or a place in a sandbox.
@@ -53,12 +54,8 @@ pub enum VolumeError {
     Role { id: String, reason: String },
     #[error("invalid persistence id '{id}': {reason}")]
     Id { id: String, reason: String },
-    #[error("Absolute container path '{0}' is not supported")]
-    AbsoluteContainerPath(String),
-    #[error("container path '{0}' must stay inside the sandbox")]
-    EscapingContainerPath(String),
-    #[error("persistent volume '{0}' has no container path")]
-    NoContainerPath(String),
+    #[error(transparent)]
+    ContainerPath(#[from] ContainerPathError),
 }
 
 /// The persistence id of a volume resource, if it is one.
@@ -255,19 +252,9 @@ impl VolumeMount {
                 .disk
                 .as_ref()
                 .and_then(|d| d.volume.as_ref())
-                .map(|v| v.container_path.as_str())
-                .filter(|p| !p.is_empty())
-                .ok_or_else(|| VolumeError::NoContainerPath(id.to_string()))?;
+                .map_or("", |v| v.container_path.as_str());
+            validate_volume_container_path(id, container)?;
             let path = Path::new(container);
-            if path.is_absolute() {
-                return Err(VolumeError::AbsoluteContainerPath(container.to_string()));
-            }
-            if path
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-            {
-                return Err(VolumeError::EscapingContainerPath(container.to_string()));
-            }
             let readonly = r
                 .disk
                 .as_ref()
@@ -487,11 +474,11 @@ mod tests {
         let w = Path::new("/w");
         assert!(matches!(
             VolumeMount::of(w, &[volume("r", "v", "/etc")]),
-            Err(VolumeError::AbsoluteContainerPath(_))
+            Err(VolumeError::ContainerPath(ContainerPathError::Absolute(_)))
         ));
         assert!(matches!(
             VolumeMount::of(w, &[volume("r", "v", "a/../../x")]),
-            Err(VolumeError::EscapingContainerPath(_))
+            Err(VolumeError::ContainerPath(ContainerPathError::Escaping(_)))
         ));
         let ok = VolumeMount::of(w, &[volume("r", "v", "data/db")]).unwrap();
         assert_eq!(ok[0].container_path, Path::new("data/db"));

@@ -60,6 +60,52 @@ pub enum EnvironmentError {
     UnknownType,
 }
 
+/// Why a persistent volume's `container_path` is refused. Mesos's documentation asks for
+/// "the non-nested relative path within the container" (docs/persistent-volume.md) and its
+/// agent skips a path with a slash when it mounts (`filesystem/linux`); remesos accepts
+/// nested relative paths and refuses what would leave the sandbox. The agent checks at
+/// launch (agent/volumes.rs) and the master at CREATE (master/reservation.rs), so a volume
+/// no task could use is never created.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ContainerPathError {
+    #[error("persistent volume '{0}' has no container path")]
+    Empty(String),
+    #[error("Absolute container path '{0}' is not supported")]
+    Absolute(String),
+    #[error("container path '{0}' must stay inside the sandbox")]
+    Escaping(String),
+}
+
+/// Checks the `container_path` of the persistent volume `persistence_id`: not empty, not
+/// absolute, and made of plain names only (no `..`, no `.`), so that joined to a sandbox it
+/// stays inside it.
+pub fn validate_volume_container_path(
+    persistence_id: &str,
+    container_path: &str,
+) -> Result<(), ContainerPathError> {
+    let path = std::path::Path::new(container_path);
+    if container_path.is_empty() {
+        return Err(ContainerPathError::Empty(persistence_id.to_string()));
+    }
+    if path.is_absolute() {
+        return Err(ContainerPathError::Absolute(container_path.to_string()));
+    }
+    // `Path::components` drops inner `.` and repeated slashes; a literal `.` or `..`
+    // segment anywhere is refused all the same, as is a NUL (no path holds one).
+    let odd_segment = container_path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..");
+    if odd_segment
+        || container_path.contains('\0')
+        || path
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(ContainerPathError::Escaping(container_path.to_string()));
+    }
+    Ok(())
+}
+
 /// Mesos's `validateEnvironment`.
 pub fn validate_environment(environment: &v1::Environment) -> Result<(), EnvironmentError> {
     use v1::environment::variable::Type;
@@ -237,6 +283,28 @@ fn non_negative(field: &'static str, value: Option<f64>) -> Result<(), CheckErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volume_container_paths_must_stay_inside_the_sandbox() {
+        for ok in ["data", "data/db", "a.b/c..d"] {
+            assert_eq!(validate_volume_container_path("v", ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            validate_volume_container_path("v", ""),
+            Err(ContainerPathError::Empty("v".into()))
+        );
+        assert_eq!(
+            validate_volume_container_path("v", "/etc"),
+            Err(ContainerPathError::Absolute("/etc".into()))
+        );
+        for bad in ["..", "a/../../x", "./data", "data/.", "a/./b", "a\0b"] {
+            assert_eq!(
+                validate_volume_container_path("v", bad),
+                Err(ContainerPathError::Escaping(bad.into())),
+                "{bad:?}"
+            );
+        }
+    }
 
     fn http_health(port: u32, path: Option<&str>) -> v1::HealthCheck {
         v1::HealthCheck {

@@ -567,6 +567,7 @@ impl Master {
                     }
                 }
                 reservation::validate_disk_info(&given).map_err(OperationError::Volume)?;
+                reservation::validate_new_volumes(&given).map_err(OperationError::Volume)?;
                 if let Some(agent) = self.agents.get(agent_id) {
                     let mut all = agent.total.filter(reservation::needs_checkpoint);
                     all += &given;

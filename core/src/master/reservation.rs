@@ -221,6 +221,26 @@ fn validate_persistent_volumes(volumes: &Resources) -> Result<(), String> {
     Ok(())
 }
 
+/// What a new volume must be beyond Mesos's `validatePersistentVolume`: its
+/// `container_path` stays inside the sandbox of the tasks that will use it (Mesos's master
+/// does not look, and its agent then fails each launch; remesos refuses at CREATE, from the
+/// operator and from a framework alike, with the agent's own check).
+pub(super) fn validate_new_volumes(volumes: &Resources) -> Result<(), String> {
+    validate_persistent_volumes(volumes)?;
+    for r in volumes.iter() {
+        let disk = r.disk.as_ref();
+        let id = disk
+            .and_then(|d| d.persistence.as_ref())
+            .map_or("", |p| p.id.as_str());
+        let path = disk
+            .and_then(|d| d.volume.as_ref())
+            .map_or("", |v| v.container_path.as_str());
+        crate::common::validation::validate_volume_container_path(id, path)
+            .map_err(|e| format!("Invalid persistent volume '{id}': {e}"))?;
+    }
+    Ok(())
+}
+
 /// Mesos's `validateUniquePersistenceID`: unique per role on an agent.
 pub(super) fn validate_unique_persistence_ids(resources: &Resources) -> Result<(), String> {
     let mut seen = BTreeSet::new();
@@ -552,6 +572,7 @@ impl Master {
                     .map_err(|e| invalid(format!("Invalid resources: {e}")))?;
                 validate_persistent_volumes(&volumes)
                     .map_err(|e| invalid(format!("Not a persistent volume: {e}")))?;
+                validate_new_volumes(&volumes).map_err(invalid)?;
                 let mut all = checkpointed.clone();
                 all += &volumes;
                 validate_unique_persistence_ids(&all).map_err(invalid)?;

@@ -115,8 +115,8 @@ impl Resources {
     pub fn contains(&self, that: &Resources) -> bool {
         that.resources.iter().all(|t| {
             if is_exact(t) {
-                let have = self.resources.iter().filter(|e| **e == *t).count();
-                let want = that.resources.iter().filter(|e| **e == *t).count();
+                let have = self.resources.iter().filter(|e| exact_eq(e, t)).count();
+                let want = that.resources.iter().filter(|e| exact_eq(e, t)).count();
                 have >= want
             } else {
                 // `that` is normalized: no two of its plain entries match the same entry.

@@ -41,7 +41,7 @@ use std::sync::Arc;
 pub use display::display_resource;
 pub use format::{ResourceFormat, convert_resource_format};
 pub use parse::parse_resource;
-use remesos_proto::mesos::v1::resource::{AllocationInfo, disk_info};
+use remesos_proto::mesos::v1::resource::{AllocationInfo, DiskInfo, disk_info};
 pub use remesos_proto::mesos::v1::value::{Range, Ranges, Scalar, Set, Type as ValueType};
 pub use remesos_proto::mesos::v1::{Label, Labels, Resource};
 pub use roles::{ancestors, is_ancestor_or_self, is_strict_subrole, validate_role};
@@ -188,10 +188,40 @@ pub fn same_shape_but_allocation(a: &Resource, b: &Resource) -> bool {
     a.r#type == b.r#type
         && a.name == b.name
         && a.reservations == b.reservations
-        && a.disk == b.disk
+        && disk_eq(a.disk.as_ref(), b.disk.as_ref())
         && a.revocable.is_some() == b.revocable.is_some()
         && a.shared.is_some() == b.shared.is_some()
         && a.provider_id == b.provider_id
+}
+
+/// `DiskInfo` equality without its `volume`: Mesos's `operator==(DiskInfo)` ignores it
+/// because it "describes how this resource will be used" (src/common/resources.cpp); a task
+/// may use a persistent volume at its own `container_path` and read-only (`mode: RO`).
+fn disk_eq(a: Option<&DiskInfo>, b: Option<&DiskInfo>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.persistence == b.persistence && a.source == b.source,
+        (a, b) => a == b,
+    }
+}
+
+/// Equality of exact resources (volumes, mount disks, shared), with the volume's use
+/// (`DiskInfo.volume`) ignored as Mesos does.
+pub(crate) fn exact_eq(a: &Resource, b: &Resource) -> bool {
+    fn volume(r: &Resource) -> Option<&remesos_proto::v1::Volume> {
+        r.disk.as_ref().and_then(|d| d.volume.as_ref())
+    }
+    if volume(a) == volume(b) {
+        return a == b;
+    }
+    // Rare (a task using a volume in its own way): compare copies without the volumes.
+    let strip = |r: &Resource| {
+        let mut r = r.clone();
+        if let Some(d) = &mut r.disk {
+            d.volume = None;
+        }
+        r
+    };
+    strip(a) == strip(b)
 }
 
 fn addable(a: &Resource, b: &Resource) -> bool {
@@ -200,7 +230,7 @@ fn addable(a: &Resource, b: &Resource) -> bool {
 
 fn subtractable(a: &Resource, b: &Resource) -> bool {
     if is_exact(a) || is_exact(b) {
-        a == b
+        exact_eq(a, b)
     } else {
         same_shape(a, b)
     }

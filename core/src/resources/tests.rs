@@ -460,3 +460,38 @@ fn scalar_sums_saturate_instead_of_overflowing() {
     difference -= &huge;
     assert!(difference.cpus() >= 0.0);
 }
+
+/// Mesos's `operator==(DiskInfo)` ignores `volume` (src/common/resources.cpp): a task may
+/// use a persistent volume read-only or at another container path, and what it used comes
+/// back as the volume it is.
+#[test]
+fn a_volumes_use_does_not_change_which_resource_it_is() {
+    use remesos_proto::v1;
+    let volume = |path: &str, mode: v1::volume::Mode, id: &str| {
+        let mut r = Resources::parse("disk(r):64", "*")
+            .unwrap()
+            .into_protos()
+            .remove(0);
+        r.disk = Some(v1::resource::DiskInfo {
+            persistence: Some(v1::resource::disk_info::Persistence {
+                id: id.into(),
+                principal: None,
+            }),
+            volume: Some(v1::Volume {
+                container_path: path.into(),
+                mode: mode as i32,
+                ..Default::default()
+            }),
+            source: None,
+        });
+        Resources::from(r)
+    };
+    let created = volume("data", v1::volume::Mode::Rw, "v");
+    let used = volume("ro", v1::volume::Mode::Ro, "v");
+    assert!(created.contains(&used));
+    assert!((created.clone() - used.clone()).is_empty());
+    assert!(!created.contains(&volume("data", v1::volume::Mode::Rw, "w")));
+    let mut both = created.clone();
+    both += &volume("data", v1::volume::Mode::Rw, "w");
+    assert_eq!((both - used).len(), 1);
+}

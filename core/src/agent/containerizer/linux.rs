@@ -56,8 +56,9 @@ pub struct MountPlan {
     /// The executor's binary, bound read-only onto itself in the executor's namespace
     /// before it is exec'd: its `/proc/self/exe`, which the task inherits until its own
     /// exec (an image's `#!/proc/self/exe` would run it), then cannot be opened for writing
-    /// (the runc/Mesos CVE-2019-5736/CVE-2019-0204 class).
-    executor: CString,
+    /// (the runc/Mesos CVE-2019-5736/CVE-2019-0204 class). None on the host filesystem
+    /// ([`read_only_volumes`]): the executor there is a host binary like any other.
+    executor: Option<CString>,
 }
 
 /// The executor's extra flags and environment, and its mount plan.
@@ -131,7 +132,7 @@ pub fn prepare(
         mounts: MountPlan {
             rootfs: cstring(rootfs.as_os_str().as_bytes())?,
             binds,
-            executor: cstring(executor.as_os_str().as_bytes())?,
+            executor: Some(cstring(executor.as_os_str().as_bytes())?),
         },
     })
 }
@@ -223,7 +224,7 @@ pub fn prepare_nested(
         mounts: MountPlan {
             rootfs: cstring(rootfs.as_os_str().as_bytes())?,
             binds,
-            executor: cstring(agent_binary.as_os_str().as_bytes())?,
+            executor: Some(cstring(agent_binary.as_os_str().as_bytes())?),
         },
         working_directory: working_directory(config, settings),
         environment: launch_environment(&config.env),
@@ -446,6 +447,31 @@ fn persistent_volume_bind(
     })
 }
 
+/// A container on the host filesystem (no image) with read-only persistent volumes: each
+/// is bound read-only onto its mount point `<sandbox>/<container_path>` in the executor's
+/// own mount namespace (Mesos's `filesystem/linux` mounts a persistent volume read-only
+/// when the task asks for `mode: RO`, with or without an image). The namespace dies with
+/// the executor's last process, so no mount is left on the host and none needs recovering.
+/// None when no volume is read-only: read-write volumes stay symlinks (`filesystem/posix`).
+pub fn read_only_volumes(
+    sandbox: &Path,
+    volumes: &[crate::agent::volumes::VolumeMount],
+) -> Result<Option<MountPlan>, String> {
+    let binds = volumes
+        .iter()
+        .filter(|v| v.readonly)
+        .map(|v| persistent_volume_bind(Path::new("/"), v))
+        .collect::<Result<Vec<_>, _>>()?;
+    if binds.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(MountPlan {
+        rootfs: cstring(sandbox.as_os_str().as_bytes())?,
+        binds,
+        executor: None,
+    }))
+}
+
 impl Bind {
     /// How deep its target is in the rootfs: shallower binds are made first.
     fn depth(&self) -> usize {
@@ -558,12 +584,14 @@ impl MountPlan {
             c"/",
             MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
         )?;
-        rustix::mount::mount_bind(self.executor.as_c_str(), self.executor.as_c_str())?;
-        rustix::mount::mount_remount(
-            self.executor.as_c_str(),
-            MountFlags::BIND | MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
-            c"",
-        )?;
+        if let Some(executor) = &self.executor {
+            rustix::mount::mount_bind(executor.as_c_str(), executor.as_c_str())?;
+            rustix::mount::mount_remount(
+                executor.as_c_str(),
+                MountFlags::BIND | MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
+                c"",
+            )?;
+        }
         let root = rustix::fs::open(
             self.rootfs.as_c_str(),
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -638,6 +666,36 @@ mod tests {
             cmd: cmd.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         }
+    }
+
+    /// On the host filesystem only read-only persistent volumes get a bind (in the
+    /// executor's own mount namespace, at their path relative to the sandbox).
+    #[test]
+    fn read_only_volumes_are_bound_in_the_sandbox_and_read_write_ones_are_not() {
+        use crate::agent::volumes::VolumeMount;
+        let rw = VolumeMount {
+            host: "/w/volumes/roles/r/a".into(),
+            container_path: "data".into(),
+            readonly: false,
+        };
+        let ro = VolumeMount {
+            host: "/w/volumes/roles/r/a".into(),
+            container_path: "ro/db".into(),
+            readonly: true,
+        };
+        let sandbox = Path::new("/w/sandbox");
+        assert!(
+            read_only_volumes(sandbox, std::slice::from_ref(&rw))
+                .unwrap()
+                .is_none()
+        );
+        let plan = read_only_volumes(sandbox, &[rw, ro]).unwrap().unwrap();
+        assert_eq!(plan.rootfs.as_c_str(), c"/w/sandbox");
+        assert!(plan.executor.is_none());
+        assert_eq!(plan.binds.len(), 1);
+        assert_eq!(plan.binds[0].target.as_c_str(), c"ro/db");
+        assert_eq!(plan.binds[0].source.as_c_str(), c"/w/volumes/roles/r/a");
+        assert!(plan.binds[0].readonly);
     }
 
     /// Mesos's table in docker/runtime.cpp `getLaunchCommand`, row by row.

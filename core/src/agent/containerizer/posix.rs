@@ -311,12 +311,23 @@ async fn prepare_and_spawn(
     };
     let own_rootfs = super::linux::image_of(launch.container.as_ref()).is_some()
         || super::is_docker(launch.container.as_ref());
+    // On the host filesystem a read-only volume is bound read-only in the executor's mount
+    // namespace when the agent may mount (root); otherwise it is a symlink, writable as
+    // in Mesos's `filesystem/posix`.
+    let may_mount = rustix::process::geteuid().is_root();
+    let mut mounts = None;
     for volume in volumes {
-        if own_rootfs {
+        if own_rootfs || (volume.readonly && may_mount) {
             volume.mount_point(sandbox, owner)?;
         } else {
+            if volume.readonly {
+                tracing::warn!(container_path = %volume.container_path.display(), "the agent cannot mount (not root): a read-only persistent volume is linked writable, as by Mesos's filesystem/posix");
+            }
             volume.link(sandbox, owner)?;
         }
+    }
+    if !own_rootfs && may_mount {
+        mounts = super::linux::read_only_volumes(sandbox, volumes)?.map(std::sync::Arc::new);
     }
     if !command.uris.is_empty() {
         fetch_into(
@@ -332,7 +343,6 @@ async fn prepare_and_spawn(
     let mut command = command.clone();
     let mut environment = launch.environment.clone();
     let mut creds = creds;
-    let mut mounts = None;
     if let Some(image) = super::linux::image_of(launch.container.as_ref()) {
         // A command task: Mesos's `--rootfs` model (containerizer/linux.rs): the command
         // executor runs as root on the host filesystem and starts the task inside the

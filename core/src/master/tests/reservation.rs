@@ -613,3 +613,164 @@ fn a_new_leader_learns_an_agents_reservations_from_its_reregistration() {
         2.0
     );
 }
+
+/// A harness with an agent of which 512 MB of disk is reserved for `r` (checkpoint sent).
+fn agent_with_reserved_disk() -> (Harness, String, ConnId) {
+    let mut h = Harness::new();
+    let (agent, conn) = capable_agent(&mut h, "cpus:4;mem:1024;disk:1024");
+    operate(
+        &mut h,
+        AgentOperation::reserve(agent.clone(), vec![], reserved("disk:512", &["r"], None)),
+        None,
+    )
+    .unwrap();
+    (h, agent, conn)
+}
+
+/// `volume` with its `container_path` and `mode` set to `path` and `mode`.
+fn volume_at(mb: &str, id: &str, path: &str, mode: v1::volume::Mode) -> v1::Resource {
+    let mut v = volume(mb, "r", id);
+    if let Some(volume) = v.disk.as_mut().and_then(|d| d.volume.as_mut()) {
+        volume.container_path = path.to_string();
+        volume.mode = mode as i32;
+    }
+    v
+}
+
+/// A volume whose `container_path` would leave the sandbox of the tasks that use it is
+/// refused at CREATE (400, nothing changed, no checkpoint): the agent's launch-time rule
+/// (common/validation.rs `validate_volume_container_path`), checked by the master first.
+/// A read-only volume is refused as Mesos's `validatePersistentVolume` refuses it.
+#[test]
+fn create_refuses_volumes_whose_container_path_leaves_the_sandbox() {
+    let (mut h, agent, conn) = agent_with_reserved_disk();
+    checkpoints(&mut h, conn);
+    let before = h.master.agents[agent.as_str()].total.clone();
+    for (path, mode, message) in [
+        (
+            "/etc",
+            v1::volume::Mode::Rw,
+            "Invalid persistent volume 'v': Absolute container path '/etc' is not supported",
+        ),
+        (
+            "../x",
+            v1::volume::Mode::Rw,
+            "Invalid persistent volume 'v': container path '../x' must stay inside the sandbox",
+        ),
+        (
+            "a/./b",
+            v1::volume::Mode::Rw,
+            "container path 'a/./b' must stay inside the sandbox",
+        ),
+        (
+            "",
+            v1::volume::Mode::Rw,
+            "Invalid persistent volume 'v': persistent volume 'v' has no container path",
+        ),
+        (
+            "data",
+            v1::volume::Mode::Ro,
+            "Not a persistent volume: Read-only persistent volume not supported",
+        ),
+    ] {
+        let err = operate(
+            &mut h,
+            AgentOperation::create(agent.clone(), vec![volume_at("64", "v", path, mode)]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.status(), 400, "{path:?}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("Invalid CREATE operation on agent {agent}")),
+            "{text}"
+        );
+        assert!(text.ends_with(message), "{path:?}: {text}");
+        assert!(h.master.agents[agent.as_str()].total == before, "{path:?}");
+        assert!(checkpoints(&mut h, conn).is_empty(), "{path:?}");
+    }
+    // A nested relative path is fine.
+    operate(
+        &mut h,
+        AgentOperation::create(
+            agent.clone(),
+            vec![volume_at("64", "v", "data/db", v1::volume::Mode::Rw)],
+        ),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        h.master.agents[agent.as_str()]
+            .total
+            .persistent_volumes()
+            .disk(),
+        64.0
+    );
+}
+
+/// The same rule for a framework's CREATE in ACCEPT: the operation is dropped and the
+/// reservation it came with stays.
+#[test]
+fn a_frameworks_create_with_an_escaping_container_path_creates_nothing() {
+    let (mut h, agent, _conn) = agent_with_reserved_disk();
+    let mut info = framework("stateful");
+    info.role = Some("r".to_string());
+    let fw = h.subscribe(info);
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let mut bad = volume_at("64", "v", "../../etc", v1::volume::Mode::Rw);
+    bad.allocation_info = Some(v1::resource::AllocationInfo {
+        role: Some("r".into()),
+    });
+    let accept = sched::Call {
+        r#type: Some(CallType::Accept as i32),
+        accept: Some(sched::call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![v1::offer::Operation {
+                r#type: Some(v1::offer::operation::Type::Create as i32),
+                create: Some(v1::offer::operation::Create { volumes: vec![bad] }),
+                ..Default::default()
+            }],
+            filters: None,
+        }),
+        ..Default::default()
+    };
+    let _ = h.call(&fw, accept);
+    let total = &h.master.agents[agent.as_str()].total;
+    assert_eq!(total.persistent_volumes().disk(), 0.0, "{total}");
+    assert_eq!(total.reserved_to("r").disk(), 512.0, "{total}");
+}
+
+/// Mesos ignores `DiskInfo.volume` when it compares resources ("it describes how this
+/// resource will be used", src/common/resources.cpp): a task may use a volume read-only and
+/// at its own container path, and the master launches it.
+#[test]
+fn a_task_may_use_a_volume_read_only_at_its_own_path() {
+    let (mut h, agent, conn) = agent_with_reserved_disk();
+    operate(
+        &mut h,
+        AgentOperation::create(agent.clone(), vec![volume("256", "r", "db")]),
+        None,
+    )
+    .unwrap();
+    h.agent_messages(conn);
+    let mut info = framework("stateful");
+    info.role = Some("r".to_string());
+    let fw = h.subscribe(info);
+    h.allocate();
+    let offer = h.offers(&fw).remove(0);
+    let mut task = command_task("t1", &offer.agent_id, "cpus:0.5;mem:64", "r");
+    let mut v = volume_at("256", "db", "ro", v1::volume::Mode::Ro);
+    v.allocation_info = Some(v1::resource::AllocationInfo {
+        role: Some("r".into()),
+    });
+    task.resources.push(v);
+    h.call(&fw, launch(&offer, vec![task], Some(0.0))).unwrap();
+    let updates = h.updates(&fw);
+    assert!(updates.is_empty(), "{updates:?}");
+    let sent = h.agent_messages(conn);
+    assert!(
+        sent.iter().any(|m| matches!(m, ToAgent::RunTask(_))),
+        "{sent:?}"
+    );
+}
