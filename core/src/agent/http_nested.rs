@@ -733,7 +733,17 @@ async fn launch(
         }
         (Some(image), Some(parent)) => {
             let container = container.clone().unwrap_or_default();
-            match in_image(&agent, &id, parent, &container, &command, &image).await {
+            match in_image(
+                &agent,
+                &id,
+                parent,
+                user.as_deref(),
+                &container,
+                &command,
+                &image,
+            )
+            .await
+            {
                 Ok(image) => Some(Arc::new(image)),
                 Err(message) => return bad(message),
             }
@@ -794,6 +804,7 @@ async fn in_image(
     agent: &AgentHandle,
     id: &v1::ContainerId,
     parent: &Parent,
+    user: Option<&str>,
     container: &v1::ContainerInfo,
     command: &v1::CommandInfo,
     image: &v1::Image,
@@ -814,8 +825,24 @@ async fn in_image(
     let prepared = std::env::current_exe()
         .map_err(|e| format!("the agent's own binary: {e}"))
         .and_then(|agent_binary| {
+            // The sandbox exists before the mount plan, which makes mount points in it
+            // (nested.rs `start` finds it made and gives it to the task's user).
+            let owner = super::launcher::credentials(user)
+                .map_err(|e| e.to_string())?
+                .map(|c| (c.uid, c.gid));
+            let parent_dir =
+                super::beneath::open_dir(&parent.sandbox).map_err(|e| e.to_string())?;
+            super::beneath::mkdir_all_beneath(
+                std::os::fd::AsFd::as_fd(&parent_dir),
+                &std::path::Path::new("containers").join(&id.value),
+            )
+            .map_err(|e| format!("Failed to create sandbox: {e}"))?;
             let plan = super::containerizer::linux::prepare_nested(
                 &sandbox,
+                &super::containerizer::linux::ParentSandbox {
+                    volumes: &parent.volumes,
+                    owner,
+                },
                 container,
                 command,
                 &provisioned,
