@@ -1480,6 +1480,25 @@ fn default_executor(offer: &v1::Offer, id: &str) -> v1::ExecutorInfo {
     }
 }
 
+/// A read-only view at `container_path` of the executor's sandbox path `path` (a
+/// `SANDBOX_PATH` volume of type `PARENT`).
+fn parent_volume_ro(container_path: &str, path: &str) -> v1::Volume {
+    use v1::volume::source::{SandboxPath, Type, sandbox_path};
+    v1::Volume {
+        mode: v1::volume::Mode::Ro as i32,
+        container_path: container_path.into(),
+        source: Some(v1::volume::Source {
+            r#type: Some(Type::SandboxPath as i32),
+            sandbox_path: Some(SandboxPath {
+                r#type: Some(sandbox_path::Type::Parent as i32),
+                path: path.into(),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// A task group of one task in `app:1.0` with the persistent volume `volume` under its own
 /// default executor `executor`; its terminal update, with the nested containers' stderr.
 async fn group_task_with_volume(
@@ -1492,6 +1511,13 @@ async fn group_task_with_volume(
     let (offer, resource) = volumes::offer_with(framework, volume).await;
     let mut task = image_task(executor, &offer, Some(command), "app:1.0");
     task.resources.push(resource);
+    if executor == "group-ro" {
+        task.container
+            .as_mut()
+            .unwrap()
+            .volumes
+            .push(parent_volume_ro("ro-view", "data"));
+    }
     let accept = remesos::common::protocol::launch_group_call(
         &offer,
         default_executor(&offer, executor),
@@ -1509,7 +1535,7 @@ async fn group_task_with_volume(
 /// path in its sandbox, as Mesos's default executor asks for them (a `SANDBOX_PATH`
 /// volume of type `PARENT` per volume, default_executor.cpp `launchGroup`; bound by the
 /// filesystem/linux isolator, docs/persistent-volume.md): what one group's task writes,
-/// a later group's task reads back; a volume created `RO` refuses writes; nothing of the
+/// a later group's task reads back; a read-only view of it refuses writes; nothing of the
 /// volumes stays mounted, nor any rootfs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_volumes_are_bound_into_task_group_tasks_in_images() {
@@ -1529,13 +1555,9 @@ async fn persistent_volumes_are_bound_into_task_group_tasks_in_images() {
         &agent_id,
         &work,
         96.0,
-        &[
-            volumes::volume(64.0, "vol-group", "data", "RW"),
-            volumes::volume(32.0, "vol-group-ro", "ro", "RO"),
-        ],
+        &[volumes::volume(64.0, "vol-group", "data", "RW")],
     )
     .await;
-    std::fs::write(work.join("volumes/roles/r/vol-group-ro/seed"), "seeded\n").unwrap();
     let volumes_dir = work.join("volumes");
 
     let (writer, stderr) = group_task_with_volume(
@@ -1571,13 +1593,15 @@ async fn persistent_volumes_are_bound_into_task_group_tasks_in_images() {
         "{:?} {stderr}",
         reader.message
     );
-    // RO: readable, and a write fails inside the task (the volume stays unchanged).
+    // RO: Mesos refuses read-only volumes at CREATE; a task views its volume read-only
+    // through a `PARENT` sandbox_path volume of mode RO naming it (here at `ro-view`):
+    // readable, and a write fails inside the task (the volume stays unchanged).
     let (read_only, stderr) = group_task_with_volume(
         &mut framework,
         &work,
         "group-ro",
-        "vol-group-ro",
-        "cat $MESOS_SANDBOX/ro/seed && touch $MESOS_SANDBOX/ro/written",
+        "vol-group",
+        "cat $MESOS_SANDBOX/ro-view/file && touch $MESOS_SANDBOX/ro-view/written",
     )
     .await;
     assert_eq!(
@@ -1586,7 +1610,12 @@ async fn persistent_volumes_are_bound_into_task_group_tasks_in_images() {
         "{read_only:?} {stderr}"
     );
     assert!(stderr.contains("Read-only file system"), "{stderr}");
-    assert!(!work.join("volumes/roles/r/vol-group-ro/written").exists());
+    let fid = framework.sub.framework_id.value.clone();
+    assert_eq!(
+        task_group_files(&work, &fid, "group-ro", "stdout"),
+        "persisted\n"
+    );
+    assert!(!work.join("volumes/roles/r/vol-group/written").exists());
     assert_no_leaks(&work, &store).await;
     assert!(volumes::mounts_of(&volumes_dir).is_empty());
 }

@@ -600,8 +600,12 @@ async fn launch(
     };
     let launch_container = matches!(call, LaunchCall::Container);
     let session = stream_format.is_some();
-    let Some(command) = command.filter(|c| c.value.as_deref().is_some_and(|v| !v.is_empty()))
-    else {
+    // In an image, an argv command (`shell` false) may have no value: the image's
+    // Entrypoint/Cmd complete it (docker/runtime, containerizer/linux.rs `launch_command`).
+    let has_image = super::containerizer::linux::image_of(container.as_ref()).is_some();
+    let Some(command) = command.filter(|c| {
+        c.value.as_deref().is_some_and(|v| !v.is_empty()) || (has_image && c.shell == Some(false))
+    }) else {
         return bad("Expecting 'command.value' to be present");
     };
     if command.uris.iter().any(|_| true) {
