@@ -1468,3 +1468,337 @@ async fn task_group_tasks_run_each_in_its_own_image() {
 
     assert_no_leaks(&work, &store).await;
 }
+
+/// A default executor `id` with a little of `offer` (shared by the task group tests).
+fn default_executor(offer: &v1::Offer, id: &str) -> v1::ExecutorInfo {
+    v1::ExecutorInfo {
+        r#type: Some(v1::executor_info::Type::Default as i32),
+        executor_id: v1::ExecutorId { value: id.into() },
+        framework_id: Some(offer.framework_id.clone()),
+        resources: support::offer_resources(offer, "cpus:0.1;mem:32"),
+        ..Default::default()
+    }
+}
+
+/// A read-only view at `container_path` of the executor's sandbox path `path` (a
+/// `SANDBOX_PATH` volume of type `PARENT`).
+fn parent_volume_ro(container_path: &str, path: &str) -> v1::Volume {
+    use v1::volume::source::{SandboxPath, Type, sandbox_path};
+    v1::Volume {
+        mode: v1::volume::Mode::Ro as i32,
+        container_path: container_path.into(),
+        source: Some(v1::volume::Source {
+            r#type: Some(Type::SandboxPath as i32),
+            sandbox_path: Some(SandboxPath {
+                r#type: Some(sandbox_path::Type::Parent as i32),
+                path: path.into(),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A task group of one task in `app:1.0` with the persistent volume `volume` under its own
+/// default executor `executor`; its terminal update, with the nested containers' stderr.
+async fn group_task_with_volume(
+    framework: &mut TestFramework,
+    work: &Path,
+    executor: &str,
+    volume: &str,
+    command: &str,
+) -> (v1::TaskStatus, String) {
+    let (offer, resource) = volumes::offer_with(framework, volume).await;
+    let mut task = image_task(executor, &offer, Some(command), "app:1.0");
+    task.resources.push(resource);
+    if executor == "group-ro" {
+        task.container
+            .as_mut()
+            .unwrap()
+            .volumes
+            .push(parent_volume_ro("ro-view", "data"));
+    }
+    let accept = remesos::common::protocol::launch_group_call(
+        &offer,
+        default_executor(&offer, executor),
+        vec![task],
+        None,
+    );
+    framework.sub.call(accept).await.unwrap();
+    let mut ends = terminal_updates(framework, &[executor]).await;
+    let fid = framework.sub.framework_id.value.clone();
+    let stderr = task_group_files(work, &fid, executor, "stderr");
+    (ends.remove(executor).unwrap(), stderr)
+}
+
+/// A task of a group in an image gets its persistent volumes bound at their container
+/// path in its sandbox, as Mesos's default executor asks for them (a `SANDBOX_PATH`
+/// volume of type `PARENT` per volume, default_executor.cpp `launchGroup`; bound by the
+/// filesystem/linux isolator, docs/persistent-volume.md): what one group's task writes,
+/// a later group's task reads back; a read-only view of it refuses writes; nothing of the
+/// volumes stays mounted, nor any rootfs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_volumes_are_bound_into_task_group_tasks_in_images() {
+    let (dir, store, _master, master, flags) = local_images(
+        "images-group-volume",
+        &["--resources=cpus:4;mem:1024;disk:1024"],
+    )
+    .await;
+    let (_agent, addr, work) = start_agent(&master, &dir, &flags).await;
+    let agent_id = support::registered_agent_state(&addr).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut framework = volumes::subscribe(&master, "images-group-volume").await;
+    volumes::reserve_and_create(
+        &master,
+        &agent_id,
+        &work,
+        96.0,
+        &[volumes::volume(64.0, "vol-group", "data", "RW")],
+    )
+    .await;
+    let volumes_dir = work.join("volumes");
+
+    let (writer, stderr) = group_task_with_volume(
+        &mut framework,
+        &work,
+        "group-writer",
+        "vol-group",
+        "grep -q \" $MESOS_SANDBOX/data \" /proc/self/mountinfo && \
+         echo persisted > $MESOS_SANDBOX/data/file",
+    )
+    .await;
+    assert_eq!(
+        writer.state,
+        TaskState::TaskFinished as i32,
+        "{:?} {stderr}",
+        writer.message
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("volumes/roles/r/vol-group/file")).unwrap(),
+        "persisted\n"
+    );
+    let (reader, stderr) = group_task_with_volume(
+        &mut framework,
+        &work,
+        "group-reader",
+        "vol-group",
+        "test \"$(cat $MESOS_SANDBOX/data/file)\" = persisted",
+    )
+    .await;
+    assert_eq!(
+        reader.state,
+        TaskState::TaskFinished as i32,
+        "{:?} {stderr}",
+        reader.message
+    );
+    // RO: Mesos refuses read-only volumes at CREATE; a task views its volume read-only
+    // through a `PARENT` sandbox_path volume of mode RO naming it (here at `ro-view`):
+    // readable, and a write fails inside the task (the volume stays unchanged).
+    let (read_only, stderr) = group_task_with_volume(
+        &mut framework,
+        &work,
+        "group-ro",
+        "vol-group",
+        "cat $MESOS_SANDBOX/ro-view/file && touch $MESOS_SANDBOX/ro-view/written",
+    )
+    .await;
+    assert_eq!(
+        read_only.state,
+        TaskState::TaskFailed as i32,
+        "{read_only:?} {stderr}"
+    );
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    let fid = framework.sub.framework_id.value.clone();
+    assert_eq!(
+        task_group_files(&work, &fid, "group-ro", "stdout"),
+        "persisted\n"
+    );
+    assert!(!work.join("volumes/roles/r/vol-group/written").exists());
+    assert_no_leaks(&work, &store).await;
+    assert!(volumes::mounts_of(&volumes_dir).is_empty());
+}
+
+/// A task of a group in an image whose command has no value (argv form) runs the image's
+/// Entrypoint and Cmd in its WorkingDir with its Env, as Mesos's docker/runtime isolator
+/// builds the launch command (docker/runtime.cpp `getLaunchCommand`; the default executor
+/// sends the task's command as it is); the task's arguments replace Cmd. The image's User
+/// is ignored with Mesos's warning (docker/runtime.cpp `prepare`). A shell command without
+/// a value fails the task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_group_tasks_without_a_command_value_run_the_images_entrypoint() {
+    require_tools();
+    let dir = temp_dir("images-group-entrypoint");
+    let archives = app_archives(&dir);
+    let (_daemons, work, store, mut framework) =
+        local_images_cluster(&dir, &archives, "images-group-entrypoint").await;
+    let fid = framework.sub.framework_id.value.clone();
+
+    let offer = framework.next_offer().await;
+    let image_cmd = image_task("image-cmd", &offer, None, "app:1.0");
+    let mut with_args = image_task("with-args", &offer, None, "app:1.0");
+    with_args.command.as_mut().unwrap().arguments =
+        vec!["echo args-replace-cmd in $(pwd)".to_string()];
+    // The image's User (appuser, uid 4242 in its /etc/passwd) is ignored, as in Mesos
+    // 1.11: the task runs as its own user (the agent's, root, for this framework's "").
+    let user = image_task(
+        "image-user",
+        &offer,
+        Some("echo task-uid=$(id -u)"),
+        "app:1.0",
+    );
+    let accept = remesos::common::protocol::launch_group_call(
+        &offer,
+        default_executor(&offer, "group-entrypoint"),
+        vec![image_cmd, with_args, user],
+        None,
+    );
+    framework.sub.call(accept).await.unwrap();
+    let ends = terminal_updates(&mut framework, &["image-cmd", "with-args", "image-user"]).await;
+    let stdout = task_group_files(&work, &fid, "group-entrypoint", "stdout");
+    let stderr = task_group_files(&work, &fid, "group-entrypoint", "stderr");
+    for (id, status) in &ends {
+        assert_eq!(
+            status.state,
+            TaskState::TaskFinished as i32,
+            "{id}: {status:?}\nstdout: {stdout}\nstderr: {stderr}"
+        );
+    }
+    // Entrypoint ["/bin/sh", "-c"] + Cmd, in WorkingDir /work, with the image's Env.
+    assert!(
+        stdout.contains("from-image-cmd\n/work\nimage-var=from-image-env\n"),
+        "{stdout}"
+    );
+    // Entrypoint + the task's arguments; Cmd is not run a second time.
+    assert!(stdout.contains("args-replace-cmd in /work\n"), "{stdout}");
+    assert_eq!(stdout.matches("from-image-cmd").count(), 1, "{stdout}");
+    assert!(stdout.contains("task-uid=0\n"), "{stdout}");
+    let log = std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default();
+    assert!(
+        log.contains("Container user 'appuser' is not supported yet"),
+        "{log}"
+    );
+
+    // Bad input: a shell command without a value.
+    let offer = framework.next_offer().await;
+    let mut no_value = image_task("no-value", &offer, None, "app:1.0");
+    no_value.command.as_mut().unwrap().shell = Some(true);
+    let accept = remesos::common::protocol::launch_group_call(
+        &offer,
+        default_executor(&offer, "group-no-value"),
+        vec![no_value],
+        None,
+    );
+    framework.sub.call(accept).await.unwrap();
+    let ends = terminal_updates(&mut framework, &["no-value"]).await;
+    let failed = &ends["no-value"];
+    assert_eq!(failed.state, TaskState::TaskFailed as i32, "{failed:?}");
+    assert!(
+        failed
+            .message()
+            .contains("Shell command of task 'no-value' is not specified"),
+        "{}",
+        failed.message()
+    );
+    assert_no_leaks(&work, &store).await;
+}
+
+/// A task of a group in an image survives its agent's restart, after SIGKILL and after
+/// SIGTERM (Mesos leaves a checkpointing framework's executors running on either): its
+/// rootfs stays mounted while it runs, the restarted agent reports it TASK_RUNNING, a kill
+/// afterwards ends it TASK_KILLED, and then its rootfs and mounts go (its executor's exit
+/// takes the nested container's rootfs with it, provisioner `destroy`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_group_task_in_an_image_survives_an_agent_restart() {
+    require_tools();
+    for sigkill in [true, false] {
+        let name = if sigkill {
+            "images-group-kill9"
+        } else {
+            "images-group-sigterm"
+        };
+        let dir = temp_dir(name);
+        let archives = app_archives(&dir);
+        let store = dir.join("store");
+        let (_master, master) = spawn_master(&dir).await;
+        let flags = image_flags(
+            store.to_str().unwrap(),
+            archives.to_str().unwrap(),
+            &[
+                "--isolation=filesystem/linux,docker/runtime",
+                "--image_provisioner_backend=overlay",
+            ],
+        );
+        let (mut agent, _addr, work) = start_agent(&master, &dir, &flags).await;
+        let mut framework = TestFramework::subscribe(&master, name, true).await;
+        let offer = framework.next_offer().await;
+        let agent_id = offer.agent_id.clone();
+        let task = image_task("long", &offer, Some("sleep 600"), "app:1.0");
+        let accept = remesos::common::protocol::launch_group_call(
+            &offer,
+            default_executor(&offer, "group-long"),
+            vec![task],
+            None,
+        );
+        framework.sub.call(accept).await.unwrap();
+        loop {
+            let status = framework.next_update(Duration::from_secs(60)).await;
+            assert!(
+                status.state != TaskState::TaskFailed as i32,
+                "{:?}",
+                status.message
+            );
+            if status.state == TaskState::TaskRunning as i32 {
+                break;
+            }
+        }
+        if sigkill {
+            agent.kill9();
+        } else {
+            agent.terminate().expect("the agent exits on SIGTERM");
+        }
+        let provisioner = work.join("provisioner");
+        let rootfs_mounted = || {
+            std::fs::read_to_string("/proc/self/mountinfo")
+                .unwrap()
+                .contains(provisioner.to_str().unwrap())
+        };
+        let containers = provisioner.join("containers");
+        let rootfses = || {
+            std::fs::read_dir(&containers)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        // The task's own rootfs (`<executor container>.<child>`), mounted while it runs.
+        assert!(rootfs_mounted(), "{name}");
+        assert_eq!(rootfses().len(), 1, "{name}: {:?}", rootfses());
+        assert!(rootfses()[0].contains('.'), "{name}: {:?}", rootfses());
+
+        let (_agent, addr, _) = start_agent(&master, &dir, &flags).await;
+        let state = support::registered_agent_state(&addr).await;
+        let running: Vec<_> = state["frameworks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f["executors"].as_array().cloned().unwrap_or_default())
+            .flat_map(|e| e["tasks"].as_array().cloned().unwrap_or_default())
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .collect();
+        assert_eq!(running.len(), 1, "{name}: {state}");
+        assert_eq!(rootfses().len(), 1, "{name}: {:?}", rootfses());
+        assert!(rootfs_mounted(), "{name}");
+        framework.kill("long", &agent_id).await;
+        let ends = terminal_updates(&mut framework, &["long"]).await;
+        assert_eq!(
+            ends["long"].state,
+            TaskState::TaskKilled as i32,
+            "{name}: {:?}\n{}",
+            ends["long"].message,
+            std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
+        );
+        assert_no_leaks(&work, &store).await;
+    }
+}

@@ -604,8 +604,12 @@ async fn launch(
     };
     let launch_container = matches!(call, LaunchCall::Container);
     let session = stream_format.is_some();
-    let Some(command) = command.filter(|c| c.value.as_deref().is_some_and(|v| !v.is_empty()))
-    else {
+    // In an image, an argv command (`shell` false) may have no value: the image's
+    // Entrypoint/Cmd complete it (docker/runtime, containerizer/linux.rs `launch_command`).
+    let has_image = super::containerizer::linux::image_of(container.as_ref()).is_some();
+    let Some(command) = command.filter(|c| {
+        c.value.as_deref().is_some_and(|v| !v.is_empty()) || (has_image && c.shell == Some(false))
+    }) else {
         return bad("Expecting 'command.value' to be present");
     };
     if command.uris.iter().any(|_| true) {
@@ -737,7 +741,17 @@ async fn launch(
         }
         (Some(image), Some(parent)) => {
             let container = container.clone().unwrap_or_default();
-            match in_image(&agent, &id, parent, &container, &command, &image).await {
+            match in_image(
+                &agent,
+                &id,
+                parent,
+                user.as_deref(),
+                &container,
+                &command,
+                &image,
+            )
+            .await
+            {
                 Ok(image) => Some(Arc::new(image)),
                 Err(message) => return bad(message),
             }
@@ -798,6 +812,7 @@ async fn in_image(
     agent: &AgentHandle,
     id: &v1::ContainerId,
     parent: &Parent,
+    user: Option<&str>,
     container: &v1::ContainerInfo,
     command: &v1::CommandInfo,
     image: &v1::Image,
@@ -818,8 +833,24 @@ async fn in_image(
     let prepared = std::env::current_exe()
         .map_err(|e| format!("the agent's own binary: {e}"))
         .and_then(|agent_binary| {
+            // The sandbox exists before the mount plan, which makes mount points in it
+            // (nested.rs `start` finds it made and gives it to the task's user).
+            let owner = super::launcher::credentials(user)
+                .map_err(|e| e.to_string())?
+                .map(|c| (c.uid, c.gid));
+            let parent_dir =
+                super::beneath::open_dir(&parent.sandbox).map_err(|e| e.to_string())?;
+            super::beneath::mkdir_all_beneath(
+                std::os::fd::AsFd::as_fd(&parent_dir),
+                &std::path::Path::new("containers").join(&id.value),
+            )
+            .map_err(|e| format!("Failed to create sandbox: {e}"))?;
             let plan = super::containerizer::linux::prepare_nested(
                 &sandbox,
+                &super::containerizer::linux::ParentSandbox {
+                    volumes: &parent.volumes,
+                    owner,
+                },
                 container,
                 command,
                 &provisioned,

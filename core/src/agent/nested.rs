@@ -133,6 +133,11 @@ pub struct Parent {
     pub pid: Option<u32>,
     pub executor: v1::ExecutorInfo,
     pub framework: v1::FrameworkInfo,
+    /// The persistent volumes of the executor and its live tasks: what a `SANDBOX_PATH`
+    /// volume of type `PARENT` names when its path is one's container path (Mesos's default
+    /// executor gives each task of a group its volumes that way). A volume that cannot be
+    /// placed is left out (its task failed at launch already).
+    pub volumes: Vec<super::volumes::VolumeMount>,
 }
 
 impl Parent {
@@ -155,8 +160,21 @@ pub fn find_parent(a: &super::Agent, container_id: &str) -> Option<Parent> {
                 pid: e.pid,
                 executor: e.info.clone(),
                 framework: f.info.clone(),
+                volumes: parent_volumes(&a.config.work_dir, e),
             })
     })
+}
+
+/// The persistent volumes among an executor's and its live tasks' resources.
+fn parent_volumes(work_dir: &Path, e: &super::Executor) -> Vec<super::volumes::VolumeMount> {
+    let resources: Vec<v1::Resource> = e
+        .info
+        .resources
+        .iter()
+        .chain(e.tasks.values().flat_map(|t| t.resources.iter()))
+        .cloned()
+        .collect();
+    super::volumes::VolumeMount::of(work_dir, &resources).unwrap_or_default()
 }
 
 /// Whether `container_id` is the container of a live executor (what [`find_parent`]

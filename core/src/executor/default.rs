@@ -30,8 +30,7 @@
 //!
 //! Differences from Mesos: COMMAND checks run as processes of the executor (as the task's
 //! user, in the task's sandbox, with its environment), not as check containers nested
-//! under the task's; a task whose ContainerInfo asks for an image fails (the agent refuses
-//! images for nested containers); when the agent is gone for good the executor exits at
+//! under the task's; when the agent is gone for good the executor exits at
 //! once and leaves its tasks' containers to the agent's next start, which kills them (their
 //! parent is gone). A single LAUNCH is refused as Mesos does (the executor shuts down).
 
@@ -248,7 +247,7 @@ impl DefaultExecutor {
                 value: uuid::Uuid::new_v4().to_string(),
                 parent: Some(Box::new(parent)),
             });
-            let spec = match (launch_spec(&self.config, &task), &container) {
+            let spec = match (launch_spec(&self.config, &image_argv(&task)), &container) {
                 (Ok(spec), Some(c)) => Ok(in_container(spec, &c.value)),
                 (Ok(_), None) => Err("the agent did not name the executor's container".into()),
                 (Err(e), _) => Err(e),
@@ -273,8 +272,8 @@ impl DefaultExecutor {
                 (Ok(spec), Some(container_id)) => effects.push(Effect::Launch {
                     task_id: id,
                     container_id,
-                    command: Box::new(nested_command(&spec)),
-                    container: task.container.clone().map(Box::new),
+                    command: Box::new(task_command(&spec, &task)),
+                    container: task_container(&task).map(Box::new),
                     resources: task.resources.clone(),
                 }),
                 (Ok(_), None) => {}
@@ -823,6 +822,92 @@ async fn wait_container(
         }
     };
     let _ = done.send((task_id, outcome));
+}
+
+/// Whether `task` runs its image's Entrypoint/Cmd: in an image, argv form
+/// (`CommandInfo.shell` false) without a value, which Mesos's docker/runtime isolator
+/// completes from the image's config (the task's arguments replacing Cmd).
+fn runs_image_entrypoint(task: &v1::TaskInfo) -> bool {
+    let in_image = task
+        .container
+        .as_ref()
+        .and_then(|c| c.mesos.as_ref())
+        .is_some_and(|m| m.image.is_some());
+    let command = task.command.as_ref();
+    in_image
+        && command
+            .is_some_and(|c| c.shell == Some(false) && c.value.as_deref().is_none_or(str::is_empty))
+}
+
+/// The task as [`launch_spec`] reads it: a task that runs its image's Entrypoint/Cmd gets
+/// a stand-in program there (the environment and user are what matter; the command sent
+/// is [`task_command`]'s).
+fn image_argv(task: &v1::TaskInfo) -> std::borrow::Cow<'_, v1::TaskInfo> {
+    if !runs_image_entrypoint(task) {
+        return std::borrow::Cow::Borrowed(task);
+    }
+    let mut task = task.clone();
+    if let Some(command) = task.command.as_mut() {
+        command.value = Some("(the image's entrypoint)".into());
+    }
+    std::borrow::Cow::Owned(task)
+}
+
+/// The command of the task's container: [`nested_command`]; for a task that runs its
+/// image's Entrypoint/Cmd, without a value and with the task's own arguments, which the
+/// agent merges with the image's config as Mesos's default executor leaves it to
+/// docker/runtime (default_executor.cpp sends `task.command()`).
+fn task_command(spec: &LaunchSpec, task: &v1::TaskInfo) -> v1::CommandInfo {
+    let mut command = nested_command(spec);
+    if runs_image_entrypoint(task) {
+        command.value = None;
+        command.arguments = task
+            .command
+            .as_ref()
+            .map(|c| c.arguments.clone())
+            .unwrap_or_default();
+    }
+    command
+}
+
+/// The task's ContainerInfo as its container is launched with. A task in an image gets
+/// each of its persistent volumes as a `SANDBOX_PATH` volume of type `PARENT` at the
+/// volume's container path, as Mesos's default executor mounts a task's persistent volumes
+/// (default_executor.cpp, `launchGroup`): the volume lives in the executor's sandbox. A
+/// task on the host filesystem reaches them there already (the agent links them into the
+/// executor's sandbox), and gets no volume the agent would refuse without an image.
+fn task_container(task: &v1::TaskInfo) -> Option<v1::ContainerInfo> {
+    use v1::volume::source::{SandboxPath, Type, sandbox_path};
+    let mut container = task.container.clone()?;
+    if container
+        .mesos
+        .as_ref()
+        .and_then(|m| m.image.as_ref())
+        .is_none()
+    {
+        return Some(container);
+    }
+    for volume in task
+        .resources
+        .iter()
+        .filter(|r| r.disk.as_ref().is_some_and(|d| d.persistence.is_some()))
+        .filter_map(|r| r.disk.as_ref()?.volume.as_ref())
+    {
+        container.volumes.push(v1::Volume {
+            mode: volume.mode,
+            container_path: volume.container_path.clone(),
+            source: Some(v1::volume::Source {
+                r#type: Some(Type::SandboxPath as i32),
+                sandbox_path: Some(SandboxPath {
+                    r#type: Some(sandbox_path::Type::Parent as i32),
+                    path: volume.container_path.clone(),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    Some(container)
 }
 
 #[cfg(test)]

@@ -99,10 +99,8 @@ pub fn prepare(
     let rootfs = &provisioned.rootfs;
     let config = &provisioned.config;
     let sandbox_directory = &settings.sandbox_directory;
-    let binds = container_binds(rootfs, sandbox, persistent, container, settings)?;
-    if let Some(image_user) = &config.user {
-        tracing::warn!(%image_user, "the image's user is not supported (as in Mesos): the task runs as its own user");
-    }
+    let binds = container_binds(rootfs, sandbox, persistent, container, settings, None)?;
+    warn_image_user(config);
     let mut flags = vec![
         format!("--rootfs={}", rootfs.display()),
         format!("--sandbox_directory={}", sandbox_directory.display()),
@@ -145,6 +143,7 @@ fn container_binds(
     persistent: &[crate::agent::volumes::VolumeMount],
     container: &v1::ContainerInfo,
     settings: &ImageSettings,
+    parent: Option<&ParentSandbox<'_>>,
 ) -> Result<Vec<Bind>, String> {
     let sandbox_directory = &settings.sandbox_directory;
     let mut binds = vec![mount_target(
@@ -167,6 +166,13 @@ fn container_binds(
         volumes.push(persistent_volume_bind(sandbox_directory, volume)?);
     }
     for volume in &container.volumes {
+        if let Some(parent) = parent
+            && let Some(persistent) = parent.persistent_volume(volume)?
+        {
+            persistent.mount_point(sandbox, parent.owner)?;
+            volumes.push(persistent_volume_bind(sandbox_directory, &persistent)?);
+            continue;
+        }
         volumes.push(volume_bind(
             rootfs,
             sandbox,
@@ -207,9 +213,63 @@ pub struct NestedImage {
     pub command: Option<v1::CommandInfo>,
 }
 
+/// The executor a nested container goes under, as its `PARENT` sandbox_path volumes see it.
+pub struct ParentSandbox<'a> {
+    /// The persistent volumes of the executor and its tasks (nested.rs `Parent::volumes`).
+    pub volumes: &'a [crate::agent::volumes::VolumeMount],
+    /// Who owns the nested container's sandbox (uid, gid), and so the mount points made
+    /// there and the volumes, as for a single task.
+    pub owner: Option<(u32, u32)>,
+}
+
+impl ParentSandbox<'_> {
+    /// A `SANDBOX_PATH` volume of type `PARENT` whose path is the container path of one of
+    /// the parent's persistent volumes: how Mesos's default executor gives a task of a
+    /// group its persistent volumes (default_executor.cpp, `launchGroup`). The volume's
+    /// directory is bound itself (the parent's sandbox holds only a symlink to it, which a
+    /// bind beneath the sandbox would refuse), read-only when either mode says so.
+    /// `Ok(None)` for any other volume.
+    fn persistent_volume(
+        &self,
+        volume: &v1::Volume,
+    ) -> Result<Option<crate::agent::volumes::VolumeMount>, String> {
+        use v1::volume::source::{Type, sandbox_path};
+        let Some(path) = volume
+            .source
+            .as_ref()
+            .filter(|s| s.r#type == Some(Type::SandboxPath as i32))
+            .and_then(|s| s.sandbox_path.as_ref())
+            .filter(|p| p.r#type == Some(sandbox_path::Type::Parent as i32))
+            .map(|p| Path::new(&p.path))
+        else {
+            return Ok(None);
+        };
+        let Some(found) = self.volumes.iter().find(|v| v.container_path == path) else {
+            return Ok(None);
+        };
+        let container_path = Path::new(&volume.container_path);
+        if container_path.is_absolute()
+            || container_path
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return Err(format!(
+                "Failed to mount volume '{}': the container path of a persistent volume must be relative, without '..'",
+                volume.container_path
+            ));
+        }
+        Ok(Some(crate::agent::volumes::VolumeMount {
+            host: found.host.clone(),
+            container_path: container_path.to_path_buf(),
+            readonly: found.readonly || volume.mode != v1::volume::Mode::Rw as i32,
+        }))
+    }
+}
+
 /// Builds a nested container's plan for `provisioned`: as [`prepare`], without executor.
 pub fn prepare_nested(
     sandbox: &Path,
+    parent: &ParentSandbox<'_>,
     container: &v1::ContainerInfo,
     command: &v1::CommandInfo,
     provisioned: &Provisioned,
@@ -218,8 +278,9 @@ pub fn prepare_nested(
 ) -> Result<NestedImage, String> {
     let rootfs = &provisioned.rootfs;
     let config = &provisioned.config;
-    // A group task's persistent volumes are not bound into its image (not supported yet).
-    let binds = container_binds(rootfs, sandbox, &[], container, settings)?;
+    // Its persistent volumes come as `PARENT` sandbox_path volumes (ParentSandbox).
+    let binds = container_binds(rootfs, sandbox, &[], container, settings, Some(parent))?;
+    warn_image_user(config);
     Ok(NestedImage {
         mounts: MountPlan {
             rootfs: cstring(rootfs.as_os_str().as_bytes())?,
@@ -230,6 +291,14 @@ pub fn prepare_nested(
         environment: launch_environment(&config.env),
         command: launch_command(command, config)?,
     })
+}
+
+/// Mesos 1.11 ignores the image's `User` with this warning (docker/runtime.cpp `prepare`:
+/// "Container user '...' is not supported yet"); the task runs as its own user.
+fn warn_image_user(config: &super::provisioner::ImageConfig) {
+    if let Some(image_user) = config.user.as_deref().filter(|u| !u.is_empty()) {
+        tracing::warn!(%image_user, "Container user '{image_user}' is not supported yet: the task runs as its own user");
+    }
 }
 
 /// The host's files that name and resolve hosts, in `/etc`. Mesos's `network/cni`
