@@ -41,7 +41,7 @@ pub(super) fn message(msg: &DynamicMessage) -> Json {
     Json::Object(out)
 }
 
-fn field_value(field: &FieldDescriptor, value: &Value) -> Option<Json> {
+pub(super) fn field_value(field: &FieldDescriptor, value: &Value) -> Option<Json> {
     let kind = field.kind();
     match value {
         Value::List(items) => Some(Json::Array(
