@@ -3451,8 +3451,9 @@ fn state_dumps_from_references_equal_the_cloned_messages() {
         ..Config::default()
     };
     let mut h = Harness::with_config(config);
-    let (agent_id, agent_conn) = h.add_agent("host1", "cpus:4;mem:1024");
-    let (other, other_conn) = h.add_agent("host2", "cpus:4;mem:1024");
+    let agents: Vec<_> = (1..=3)
+        .map(|i| h.add_agent(&format!("host{i}"), "cpus:4;mem:1024"))
+        .collect();
     let mut pa = framework("pa");
     pa.capabilities.push(capability(
         v1::framework_info::capability::Type::PartitionAware,
@@ -3461,36 +3462,51 @@ fn state_dumps_from_references_equal_the_cloned_messages() {
     let fw_old = h.subscribe(framework("old"));
     let fw_gone = h.subscribe(framework("gone"));
     h.allocate();
+    // Each framework launches one task on every agent it was offered.
+    let mut pa_agents = Vec::new();
     for (fw, task) in [(&fw_pa, "t-pa"), (&fw_old, "t-old"), (&fw_gone, "t-gone")] {
         for offer in h.offers(fw) {
-            if offer.agent_id.value == agent_id {
-                h.call(
-                    fw,
-                    launch(
-                        &offer,
-                        vec![command_task(task, &offer.agent_id, "cpus:1;mem:128", "*")],
-                        None,
-                    ),
-                )
-                .unwrap();
+            if fw.id == fw_pa.id {
+                pa_agents.push(offer.agent_id.value.clone());
             }
+            let id = format!("{task}-{}", offer.agent_id.value);
+            h.call(
+                fw,
+                launch(
+                    &offer,
+                    vec![command_task(&id, &offer.agent_id, "cpus:1;mem:128", "*")],
+                    None,
+                ),
+            )
+            .unwrap();
         }
     }
-    h.agent_messages(agent_conn);
-    h.agent_messages(other_conn);
-    // `gone` tears down: a completed framework with a completed (killed) task.
+    for (_, conn) in &agents {
+        h.agent_messages(*conn);
+    }
+    assert!(!pa_agents.is_empty());
+    // `gone` tears down: a completed framework with completed (killed) tasks.
     let teardown = sched::Call {
         r#type: Some(CallType::Teardown as i32),
         ..Default::default()
     };
     h.call(&fw_gone, teardown).unwrap();
-    // host1 stops answering pings: pa's task becomes unreachable, old's is lost (completed).
+    // pa's agents stop answering pings: pa's tasks become unreachable, the others' there
+    // are lost (completed); the other agents answer and keep their tasks.
     for _ in 0..4 {
         h.advance(Duration::from_secs(1));
-        h.master.agent_pong(&other);
+        for (id, _) in &agents {
+            if !pa_agents.contains(id) {
+                h.master.agent_pong(id);
+            }
+        }
     }
-    assert!(h.master.unreachable_agents.contains_key(&agent_id));
-    // New offers on host2 stay outstanding, so GET_FRAMEWORKS lists offers.
+    assert!(
+        pa_agents
+            .iter()
+            .all(|a| h.master.unreachable_agents.contains_key(a))
+    );
+    // New offers on the remaining agents stay outstanding, so GET_FRAMEWORKS lists offers.
     h.allocate();
 
     let state = h.master.get_state();
