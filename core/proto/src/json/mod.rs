@@ -158,6 +158,21 @@ impl Default for Limits {
     }
 }
 
+/// A message's fields in declaration order (stout's `descriptor->field(i)` loop), the order
+/// both JSON writers use, each with whether stout writes it when unset for its default: it
+/// declares an explicit `[default = ...]` and is not `deprecated`.
+fn declared_fields(
+    desc: &MessageDescriptor,
+) -> impl Iterator<Item = (prost_reflect::FieldDescriptor, bool)> {
+    desc.descriptor_proto().field.iter().filter_map(|proto| {
+        let field = u32::try_from(proto.number())
+            .ok()
+            .and_then(|n| desc.get_field(n))?;
+        let deprecated = proto.options.as_ref().is_some_and(|o| o.deprecated());
+        Some((field, proto.default_value.is_some() && !deprecated))
+    })
+}
+
 /// The descriptors of every message in this crate, decoded once.
 pub fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();

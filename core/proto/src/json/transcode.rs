@@ -245,13 +245,7 @@ fn message_plan(desc: &MessageDescriptor, ty_of: &dyn Fn(&Kind) -> Ty) -> Messag
     let mut fields = Vec::new();
     let mut unsupported = false;
     let mut oneof_of: Vec<Option<String>> = Vec::new();
-    for proto in &desc.descriptor_proto().field {
-        let Some(field) = u32::try_from(proto.number())
-            .ok()
-            .and_then(|n| desc.get_field(n))
-        else {
-            continue;
-        };
+    for (field, emit_default) in super::declared_fields(desc) {
         if field.is_group() {
             unsupported = true;
         }
@@ -273,8 +267,6 @@ fn message_plan(desc: &MessageDescriptor, ty_of: &dyn Fn(&Kind) -> Ty) -> Messag
         } else if field.is_list() {
             Shape::List
         } else {
-            let deprecated = proto.options.as_ref().is_some_and(|o| o.deprecated());
-            let emit_default = proto.default_value.is_some() && !deprecated;
             let is_message = matches!(ty, Ty::Message(_));
             let unset = if (emit_default || field.is_required()) && !is_message {
                 unset_json(&field)
