@@ -237,6 +237,16 @@ pub fn ok<M: Message + Name>(format: Format, message: &M) -> Response {
     response
 }
 
+/// A `200 OK` response carrying one message already encoded in `format`.
+pub fn ok_bytes(format: Format, body: Bytes) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.media_type()),
+    );
+    response
+}
+
 /// A `200 OK` JSON response.
 pub fn json_ok(value: &serde_json::Value) -> Response {
     let mut response = (StatusCode::OK, value.to_string()).into_response();
@@ -253,12 +263,31 @@ where
     M: Message + Name + 'static,
     S: Stream<Item = M> + Send + 'static,
 {
-    let body = events.map(move |event| {
-        let record = format.encode(&event);
+    recordio_response(format, None, events)
+}
+
+/// [`recordio_stream`] whose first record, `first`, is already encoded in `format` (the
+/// operator SUBSCRIBED event, written from references to the master's state).
+pub fn recordio_stream_after<M, S>(format: Format, first: Bytes, events: S) -> Response
+where
+    M: Message + Name + 'static,
+    S: Stream<Item = M> + Send + 'static,
+{
+    recordio_response(format, Some(first), events)
+}
+
+fn recordio_response<M, S>(format: Format, first: Option<Bytes>, events: S) -> Response
+where
+    M: Message + Name + 'static,
+    S: Stream<Item = M> + Send + 'static,
+{
+    let frame = |record: &[u8]| {
         let mut framed = Vec::with_capacity(record.len() + 12);
-        remesos_proto::recordio::encode(&record, &mut framed);
+        remesos_proto::recordio::encode(record, &mut framed);
         Ok::<_, std::convert::Infallible>(Bytes::from(framed))
-    });
+    };
+    let first = futures::stream::iter(first.map(|record| frame(&record)));
+    let body = first.chain(events.map(move |event| frame(&format.encode(&event))));
     let mut response = Response::new(Body::from_stream(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -52,6 +52,7 @@
 mod admission;
 mod agent;
 pub mod drain;
+pub mod dump;
 pub mod flags;
 mod framework;
 pub mod http;

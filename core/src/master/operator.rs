@@ -266,6 +266,9 @@ impl OperatorCommand {
 pub enum OperatorReply {
     /// A v1 operator API response.
     Response(Box<op::Response>),
+    /// A v1 operator API response already encoded from references to the state (the big
+    /// dumps, GET_STATE and GET_TASKS: `dump.rs`).
+    Encoded(super::dump::Encoded),
     /// A JSON endpoint's document.
     Json(Value),
     /// The change is made and nothing is waiting to become durable.
@@ -443,10 +446,7 @@ impl Master {
                     ..response(RespType::GetMetrics)
                 })
             }
-            C::GetState => reply(op::Response {
-                get_state: Some(self.get_state_for(v)),
-                ..response(RespType::GetState)
-            }),
+            C::GetState => Ok(OperatorReply::Encoded(self.get_state_response_for(v))),
             C::GetAgents => reply(op::Response {
                 get_agents: Some(self.get_agents()),
                 ..response(RespType::GetAgents)
@@ -464,10 +464,7 @@ impl Master {
                 get_executors: Some(self.get_executors_for(v)),
                 ..response(RespType::GetExecutors)
             }),
-            C::GetTasks => reply(op::Response {
-                get_tasks: Some(self.get_tasks_for(v)),
-                ..response(RespType::GetTasks)
-            }),
+            C::GetTasks => Ok(OperatorReply::Encoded(self.get_tasks_response_for(v))),
             C::GetRoles => reply(op::Response {
                 get_roles: Some(self.get_roles_for(v)),
                 ..response(RespType::GetRoles)

@@ -116,7 +116,8 @@ pub enum Command {
     OperatorSubscribe {
         principal: Option<Principal>,
         events: mpsc::Sender<Arc<v1::master::Event>>,
-        reply: Reply<v1::master::response::GetState>,
+        /// The SUBSCRIBED event, encoded from references to the state (`dump.rs`).
+        reply: Reply<super::dump::Encoded>,
     },
     /// An operator's command (the v1 operator API, the JSON endpoints), for the request's
     /// authenticated principal (`None` when authentication is off).
@@ -537,9 +538,10 @@ impl Runtime {
                     );
                 }
                 let authorizer = self.master.config.authorizer.clone();
-                let state = self
-                    .master
-                    .get_state_for(authorizer.viewer(principal.as_ref()));
+                let state = self.master.subscribed_event_for(
+                    authorizer.viewer(principal.as_ref()),
+                    super::HEARTBEAT_INTERVAL.as_secs_f64(),
+                );
                 self.operator_streams.push_back(OperatorStream {
                     id,
                     principal,

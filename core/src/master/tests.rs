@@ -3434,3 +3434,122 @@ mod operation_status;
 mod principal;
 /// Operator reservations and persistent volumes (issue 17).
 mod reservation;
+
+/// The big dumps written from references (`dump.rs`) are the bytes the cloned messages gave,
+/// in protobuf and in Mesos JSON: GET_STATE, GET_TASKS and the operator SUBSCRIBED event, on a
+/// state with tasks in every list (active, completed, unreachable), a completed framework
+/// with its tasks, several agents and outstanding offers.
+#[test]
+fn state_dumps_from_references_equal_the_cloned_messages() {
+    use prost::Message as _;
+    use remesos_proto::json as mjson;
+    use v1::master::{self as op, response::Type as RespType};
+
+    let config = Config {
+        agent_ping_timeout: Duration::from_secs(1),
+        max_agent_ping_timeouts: 2,
+        ..Config::default()
+    };
+    let mut h = Harness::with_config(config);
+    let agents: Vec<_> = (1..=3)
+        .map(|i| h.add_agent(&format!("host{i}"), "cpus:4;mem:1024"))
+        .collect();
+    let mut pa = framework("pa");
+    pa.capabilities.push(capability(
+        v1::framework_info::capability::Type::PartitionAware,
+    ));
+    let fw_pa = h.subscribe(pa);
+    let fw_old = h.subscribe(framework("old"));
+    let fw_gone = h.subscribe(framework("gone"));
+    h.allocate();
+    // Each framework launches one task on every agent it was offered.
+    let mut pa_agents = Vec::new();
+    for (fw, task) in [(&fw_pa, "t-pa"), (&fw_old, "t-old"), (&fw_gone, "t-gone")] {
+        for offer in h.offers(fw) {
+            if fw.id == fw_pa.id {
+                pa_agents.push(offer.agent_id.value.clone());
+            }
+            let id = format!("{task}-{}", offer.agent_id.value);
+            h.call(
+                fw,
+                launch(
+                    &offer,
+                    vec![command_task(&id, &offer.agent_id, "cpus:1;mem:128", "*")],
+                    None,
+                ),
+            )
+            .unwrap();
+        }
+    }
+    for (_, conn) in &agents {
+        h.agent_messages(*conn);
+    }
+    assert!(!pa_agents.is_empty());
+    // `gone` tears down: a completed framework with completed (killed) tasks.
+    let teardown = sched::Call {
+        r#type: Some(CallType::Teardown as i32),
+        ..Default::default()
+    };
+    h.call(&fw_gone, teardown).unwrap();
+    // pa's agents stop answering pings: pa's tasks become unreachable, the others' there
+    // are lost (completed); the other agents answer and keep their tasks.
+    for _ in 0..4 {
+        h.advance(Duration::from_secs(1));
+        for (id, _) in &agents {
+            if !pa_agents.contains(id) {
+                h.master.agent_pong(id);
+            }
+        }
+    }
+    assert!(
+        pa_agents
+            .iter()
+            .all(|a| h.master.unreachable_agents.contains_key(a))
+    );
+    // New offers on the remaining agents stay outstanding, so GET_FRAMEWORKS lists offers.
+    h.allocate();
+
+    let state = h.master.get_state();
+    let tasks = state.get_tasks.as_ref().unwrap();
+    assert!(!tasks.completed_tasks.is_empty() && !tasks.unreachable_tasks.is_empty());
+    assert!(
+        !state
+            .get_frameworks
+            .as_ref()
+            .unwrap()
+            .completed_frameworks
+            .is_empty()
+    );
+    assert!(!h.master.offers.is_empty());
+
+    let v = crate::security::authorizer::Viewer::everything();
+    let cloned = op::Response {
+        r#type: Some(RespType::GetState as i32),
+        get_state: Some(state.clone()),
+        ..Default::default()
+    };
+    let encoded = h.master.get_state_response_for(v);
+    assert_eq!(encoded.wire.as_ref(), cloned.encode_to_vec().as_slice());
+    assert_eq!(encoded.to_json(), mjson::to_vec(&cloned));
+
+    let cloned = op::Response {
+        r#type: Some(RespType::GetTasks as i32),
+        get_tasks: Some(h.master.get_tasks()),
+        ..Default::default()
+    };
+    let encoded = h.master.get_tasks_response_for(v);
+    assert_eq!(encoded.wire.as_ref(), cloned.encode_to_vec().as_slice());
+    assert_eq!(encoded.to_json(), mjson::to_vec(&cloned));
+
+    let cloned = op::Event {
+        r#type: Some(op::event::Type::Subscribed as i32),
+        subscribed: Some(op::event::Subscribed {
+            get_state: Some(state),
+            heartbeat_interval_seconds: Some(15.0),
+        }),
+        ..Default::default()
+    };
+    let encoded = h.master.subscribed_event_for(v, 15.0);
+    assert_eq!(encoded.wire.as_ref(), cloned.encode_to_vec().as_slice());
+    assert_eq!(encoded.to_json(), mjson::to_vec(&cloned));
+}

@@ -38,6 +38,9 @@
 
 mod from_json;
 mod to_json;
+mod transcode;
+
+pub use transcode::Error as TranscodeError;
 
 use std::sync::OnceLock;
 
@@ -155,6 +158,21 @@ impl Default for Limits {
     }
 }
 
+/// A message's fields in declaration order (stout's `descriptor->field(i)` loop), the order
+/// both JSON writers use, each with whether stout writes it when unset for its default: it
+/// declares an explicit `[default = ...]` and is not `deprecated`.
+fn declared_fields(
+    desc: &MessageDescriptor,
+) -> impl Iterator<Item = (prost_reflect::FieldDescriptor, bool)> {
+    desc.descriptor_proto().field.iter().filter_map(|proto| {
+        let field = u32::try_from(proto.number())
+            .ok()
+            .and_then(|n| desc.get_field(n))?;
+        let deprecated = proto.options.as_ref().is_some_and(|o| o.deprecated());
+        Some((field, proto.default_value.is_some() && !deprecated))
+    })
+}
+
 /// The descriptors of every message in this crate, decoded once.
 pub fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
@@ -195,10 +213,62 @@ pub fn to_value<M: prost::Message + prost::Name>(msg: &M) -> serde_json::Value {
     to_json::message(&dynamic)
 }
 
-/// Converts a message to compact Mesos JSON bytes.
+/// Converts a message to compact Mesos JSON bytes: one encode, then one pass over the wire
+/// bytes ([`write_wire`]). The bytes are those of [`to_vec_reflect`].
 pub fn to_vec<M: prost::Message + prost::Name>(msg: &M) -> Vec<u8> {
+    let mut out = Vec::new();
+    write(msg, &mut out);
+    out
+}
+
+/// Appends the message's Mesos JSON to `out` (see [`to_vec`]).
+pub fn write<M: prost::Message + prost::Name>(msg: &M, out: &mut Vec<u8>) {
+    let wire = msg.encode_to_vec();
+    let at = out.len();
+    if let Err(e) = write_wire(&M::full_name(), &wire, out) {
+        // Our own encoding only fails to transcode beyond prost's nesting limit or for a
+        // schema construct the transcoder leaves to reflection; reflection then decides.
+        debug_assert!(
+            matches!(
+                e,
+                TranscodeError::TooDeep(_) | TranscodeError::Unsupported(_)
+            ),
+            "{e}"
+        );
+        out.truncate(at);
+        out.extend_from_slice(&to_vec_reflect(msg));
+    }
+}
+
+/// Appends the Mesos JSON of the message `full_name` (e.g. `mesos.v1.master.Response`)
+/// encoded as `wire` to `out`, in one pass without decoding it into a message. Lets a
+/// caller that writes the protobuf encoding itself (from references to its state) get the
+/// JSON of the same message.
+///
+/// # Errors
+///
+/// Bytes that are not an encoding of the message, nesting beyond prost's recursion limit,
+/// an unknown type; `out` is then left as it was.
+pub fn write_wire(full_name: &str, wire: &[u8], out: &mut Vec<u8>) -> Result<(), TranscodeError> {
+    let at = out.len();
+    transcode::plan()
+        .transcode(full_name, wire, out)
+        .inspect_err(|_| out.truncate(at))
+}
+
+/// [`to_vec`] through prost-reflect: encode, decode into a `DynamicMessage`, build a
+/// `serde_json::Value`, serialise it. Kept as the oracle the transcoder is tested against.
+pub fn to_vec_reflect<M: prost::Message + prost::Name>(msg: &M) -> Vec<u8> {
     // Serializing a `serde_json::Value` cannot fail: its keys are strings.
     serde_json::to_vec(&to_value(msg)).unwrap_or_default()
+}
+
+/// [`write_wire`] through prost-reflect (the oracle): `None` where prost-reflect cannot
+/// decode the bytes.
+pub fn wire_to_vec_reflect(full_name: &str, wire: &[u8]) -> Option<Vec<u8>> {
+    let desc = pool().get_message_by_name(full_name)?;
+    let dynamic = DynamicMessage::decode(desc, wire).ok()?;
+    serde_json::to_vec(&to_json::message(&dynamic)).ok()
 }
 
 /// Converts Mesos JSON into a message, checking `required` fields, with [`Limits::default`]'s

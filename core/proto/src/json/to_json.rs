@@ -11,20 +11,12 @@ use serde_json::{Map, Number, Value as Json};
 pub(super) fn message(msg: &DynamicMessage) -> Json {
     let desc = msg.descriptor();
     let mut out = Map::new();
-    for proto in &desc.descriptor_proto().field {
-        let Some(field) = u32::try_from(proto.number())
-            .ok()
-            .and_then(|n| desc.get_field(n))
-        else {
-            continue;
-        };
+    for (field, emit_default) in super::declared_fields(&desc) {
         if field.is_list() || field.is_map() {
             if !msg.has_field(&field) {
                 continue; // empty
             }
         } else {
-            let deprecated = proto.options.as_ref().is_some_and(|o| o.deprecated());
-            let emit_default = proto.default_value.is_some() && !deprecated;
             // Required fields are always written: the source is a prost message, whose
             // required fields are plain values that are always present, but prost leaves a
             // map value that equals its type's default off the wire, so it re-decodes here
@@ -41,7 +33,7 @@ pub(super) fn message(msg: &DynamicMessage) -> Json {
     Json::Object(out)
 }
 
-fn field_value(field: &FieldDescriptor, value: &Value) -> Option<Json> {
+pub(super) fn field_value(field: &FieldDescriptor, value: &Value) -> Option<Json> {
     let kind = field.kind();
     match value {
         Value::List(items) => Some(Json::Array(

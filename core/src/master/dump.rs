@@ -1,0 +1,197 @@
+//! The big state dumps (GET_STATE, GET_TASKS, the operator SUBSCRIBE's SUBSCRIBED) written as
+//! protobuf wire bytes straight from references to the master's tasks (issue 19).
+//!
+//! Building a `GetState` clones every `Task` (its statuses, resources, labels) into a message
+//! that lives only to be encoded: at 100,000 tasks that was half of a dump's cost and
+//! ~0.5 GiB of short-lived heap, all of it inside the master's actor. Here the actor encodes
+//! each task from its reference (prost encodes borrowed messages) into one buffer and lets
+//! go; the JSON, when asked for, is transcoded from those bytes off the actor
+//! (`remesos_proto::json::write_wire`), giving byte-for-byte what `json::to_vec` of the
+//! cloned message gave (the test below compares both on a state with tasks in every list).
+//!
+//! The smaller parts of GET_STATE (executors, frameworks with their offers, agents) are still
+//! built as messages: they scale with agents and frameworks, not with tasks.
+//!
+//! Wire layout (mesos/v1/master/master.proto): `Response { type = 1; get_state = 9;
+//! get_tasks = 13 }`, `GetState { get_tasks = 1; get_executors = 2; get_frameworks = 3;
+//! get_agents = 4 }`, `GetTasks { tasks = 2; completed_tasks = 3; unreachable_tasks = 5 }`,
+//! `Event { type = 1; subscribed = 2 }`, `Event.Subscribed { get_state = 1;
+//! heartbeat_interval_seconds = 2 }`. Fields are written in number order, as prost does.
+
+use bytes::Bytes;
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, message};
+
+use remesos_proto::v1;
+use v1::master::{self as op, response as resp};
+
+use super::Master;
+use crate::security::authorizer::Viewer;
+
+/// A v1 operator message already encoded as protobuf: `full_name` says which, for the JSON
+/// transcoder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    /// The message's full protobuf name, e.g. `mesos.v1.master.Response`.
+    pub full_name: &'static str,
+    /// Its protobuf encoding.
+    pub wire: Bytes,
+}
+
+impl Encoded {
+    /// The message's Mesos JSON (the bytes `json::to_vec` gives for the decoded message).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.wire.len() * 2);
+        if let Err(e) = remesos_proto::json::write_wire(self.full_name, &self.wire, &mut out) {
+            // The bytes were written by prost from the master's own messages; a failure is a
+            // bug (nesting beyond prost's limit cannot come from these schemas).
+            tracing::error!(error = %e, message = self.full_name, "state dump does not transcode");
+        }
+        out
+    }
+}
+
+/// The tasks of a GET_TASKS as `v` may see them, by reference, in `get_tasks_for`'s order.
+struct Tasks<'a> {
+    tasks: Vec<&'a v1::Task>,
+    completed: Vec<&'a v1::Task>,
+    unreachable: Vec<&'a v1::Task>,
+}
+
+impl Tasks<'_> {
+    fn body_len(&self) -> usize {
+        let len = |tag: u32, list: &[&v1::Task]| -> usize {
+            list.iter().map(|t| message::encoded_len(tag, *t)).sum()
+        };
+        len(2, &self.tasks) + len(3, &self.completed) + len(5, &self.unreachable)
+    }
+
+    fn encode_body(&self, buf: &mut Vec<u8>) {
+        for (tag, list) in [
+            (2, &self.tasks),
+            (3, &self.completed),
+            (5, &self.unreachable),
+        ] {
+            for t in list.iter() {
+                message::encode(tag, *t, buf);
+            }
+        }
+    }
+}
+
+/// A length-delimited field's key and length.
+fn delimited(tag: u32, len: usize, buf: &mut Vec<u8>) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(len as u64, buf);
+}
+
+fn delimited_len(tag: u32, len: usize) -> usize {
+    prost::encoding::key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+/// GET_STATE's body: the tasks by reference, the rest as messages.
+struct State<'a> {
+    tasks: Tasks<'a>,
+    executors: resp::GetExecutors,
+    frameworks: resp::GetFrameworks,
+    agents: resp::GetAgents,
+}
+
+impl State<'_> {
+    fn body_len(&self) -> usize {
+        delimited_len(1, self.tasks.body_len())
+            + message::encoded_len(2, &self.executors)
+            + message::encoded_len(3, &self.frameworks)
+            + message::encoded_len(4, &self.agents)
+    }
+
+    fn encode_body(&self, buf: &mut Vec<u8>) {
+        delimited(1, self.tasks.body_len(), buf);
+        self.tasks.encode_body(buf);
+        message::encode(2, &self.executors, buf);
+        message::encode(3, &self.frameworks, buf);
+        message::encode(4, &self.agents, buf);
+    }
+}
+
+impl Master {
+    /// GET_TASKS's tasks as `v` may see them (the filter and order of `get_tasks_for`).
+    fn tasks_ref_for(&self, v: Viewer<'_>) -> Tasks<'_> {
+        let mut out = Tasks {
+            tasks: Vec::new(),
+            completed: Vec::new(),
+            unreachable: Vec::new(),
+        };
+        for f in self.frameworks.values().filter(|f| v.framework(&f.info)) {
+            let seen = |t: &&v1::Task| v.task(t, &f.info);
+            out.tasks.extend(f.tasks.values().filter(seen));
+            out.completed.extend(f.completed_tasks.iter().filter(seen));
+            out.unreachable
+                .extend(f.unreachable_tasks.values().filter(seen));
+        }
+        for f in self
+            .completed_frameworks
+            .iter()
+            .filter(|f| v.framework(&f.info))
+        {
+            out.completed
+                .extend(f.completed_tasks.iter().filter(|t| v.task(t, &f.info)));
+        }
+        out
+    }
+
+    fn state_ref_for(&self, v: Viewer<'_>) -> State<'_> {
+        State {
+            tasks: self.tasks_ref_for(v),
+            executors: self.get_executors_for(v),
+            frameworks: self.get_frameworks_for(v),
+            agents: self.get_agents(),
+        }
+    }
+
+    /// The GET_STATE response as `v` may see it, encoded without cloning a task.
+    pub fn get_state_response_for(&self, v: Viewer<'_>) -> Encoded {
+        let state = self.state_ref_for(v);
+        let len = state.body_len();
+        let mut buf = Vec::with_capacity(11 + delimited_len(9, len));
+        prost::encoding::int32::encode(1, &(resp::Type::GetState as i32), &mut buf);
+        delimited(9, len, &mut buf);
+        state.encode_body(&mut buf);
+        Encoded {
+            full_name: "mesos.v1.master.Response",
+            wire: Bytes::from(buf),
+        }
+    }
+
+    /// The GET_TASKS response as `v` may see it, encoded without cloning a task.
+    pub fn get_tasks_response_for(&self, v: Viewer<'_>) -> Encoded {
+        let tasks = self.tasks_ref_for(v);
+        let len = tasks.body_len();
+        let mut buf = Vec::with_capacity(11 + delimited_len(13, len));
+        prost::encoding::int32::encode(1, &(resp::Type::GetTasks as i32), &mut buf);
+        delimited(13, len, &mut buf);
+        tasks.encode_body(&mut buf);
+        Encoded {
+            full_name: "mesos.v1.master.Response",
+            wire: Bytes::from(buf),
+        }
+    }
+
+    /// The operator SUBSCRIBE's first event, SUBSCRIBED with the state as `v` may see it,
+    /// encoded without cloning a task.
+    pub fn subscribed_event_for(&self, v: Viewer<'_>, heartbeat_interval_seconds: f64) -> Encoded {
+        let state = self.state_ref_for(v);
+        let state_len = state.body_len();
+        let subscribed_len = delimited_len(1, state_len)
+            + prost::encoding::double::encoded_len(2, &heartbeat_interval_seconds);
+        let mut buf = Vec::with_capacity(11 + delimited_len(2, subscribed_len));
+        prost::encoding::int32::encode(1, &(op::event::Type::Subscribed as i32), &mut buf);
+        delimited(2, subscribed_len, &mut buf);
+        delimited(1, state_len, &mut buf);
+        state.encode_body(&mut buf);
+        prost::encoding::double::encode(2, &heartbeat_interval_seconds, &mut buf);
+        Encoded {
+            full_name: "mesos.v1.master.Event",
+            wire: Bytes::from(buf),
+        }
+    }
+}
