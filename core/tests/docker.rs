@@ -208,6 +208,18 @@ impl Cluster {
         last.message().to_string()
     }
 
+    /// Updates until TASK_RUNNING, which must follow TASK_STARTING and nothing else.
+    async fn until_running(&mut self) -> Vec<v1::TaskStatus> {
+        let updates = self.updates_until(TaskState::TaskRunning).await;
+        assert_eq!(
+            states(&updates),
+            ["TASK_STARTING", "TASK_RUNNING"],
+            "{}",
+            self.agent_log()
+        );
+        updates
+    }
+
     /// Updates until a terminal one (or `until`), in order.
     async fn updates_until(&mut self, until: TaskState) -> Vec<v1::TaskStatus> {
         let mut seen = Vec::new();
@@ -416,6 +428,105 @@ async fn a_bridged_service_is_reachable_on_its_mapped_host_port_and_killed_clean
         std::net::TcpStream::connect(("127.0.0.1", host_port)).is_err(),
         "port {host_port} still answers after the kill"
     );
+}
+
+/// A user-defined docker network, removed when dropped.
+struct UserNetwork(String);
+
+impl UserNetwork {
+    fn create(name: &str) -> UserNetwork {
+        let _ = docker(&["network", "rm", name]);
+        let (ok, out) = docker(&["network", "create", "--driver", "bridge", name]);
+        assert!(ok, "docker network create {name}: {out}");
+        UserNetwork(name.to_string())
+    }
+
+    /// Whether `ip` is in the network's (first) subnet, as dockerd's IPAM gave it.
+    fn holds(&self, ip: std::net::Ipv4Addr) -> bool {
+        let (ok, out) = docker(&[
+            "network",
+            "inspect",
+            &self.0,
+            "--format",
+            "{{(index .IPAM.Config 0).Subnet}}",
+        ]);
+        assert!(ok, "{out}");
+        let (base, bits) = out.trim().split_once('/').expect("a CIDR subnet");
+        let base: std::net::Ipv4Addr = base.parse().expect("an IPv4 subnet");
+        let bits: u32 = bits.parse().expect("a prefix length");
+        let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+        u32::from(ip) & mask == u32::from(base) & mask
+    }
+}
+
+impl Drop for UserNetwork {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.0]);
+    }
+}
+
+/// `network: USER` (Mesos docs/docker-containerizer.md: one `NetworkInfo` naming a docker
+/// network, `docker run --net <name>`): the task's container joins that network, not the
+/// default bridge; TASK_RUNNING carries its address there, the one `docker inspect` shows
+/// for that network; a kill removes the container. A network dockerd does not know fails
+/// the task, saying which, and leaves no container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_on_a_user_network_reports_its_address_on_that_network() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start("usernet", false).await;
+    let net = UserNetwork::create(&format!("remesos-usernet-{}", std::process::id()));
+    let on = |name: &str| {
+        let mut container = docker_container(|d| {
+            d.network = Some(v1::container_info::docker_info::Network::User as i32);
+        });
+        container.network_infos.push(v1::NetworkInfo {
+            name: Some(name.to_string()),
+            ..Default::default()
+        });
+        container
+    };
+    let agent_id = c
+        .launch(|o| docker_task("on-net", o, "cpus:0.1;mem:64", "sleep 600", on(&net.0)))
+        .await;
+    let updates = c.until_running().await;
+    let ip = updates
+        .last()
+        .and_then(|u| u.container_status.as_ref())
+        .and_then(|s| s.network_infos.first())
+        .and_then(|n| n.ip_addresses.first())
+        .and_then(|a| a.ip_address.clone())
+        .expect("the container's IP in TASK_RUNNING");
+    let containers = mesos_containers();
+    assert_eq!(containers.len(), 1, "{containers:?}");
+    let (ok, inspected) = docker(&[
+        "inspect",
+        "--format",
+        &format!(
+            "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+            net.0
+        ),
+        &containers[0],
+    ]);
+    assert!(ok, "the container is not on {}: {inspected}", net.0);
+    assert_eq!(ip, inspected.trim());
+    assert!(
+        net.holds(ip.parse().expect("an IPv4 address")),
+        "{ip} is not in {}'s subnet",
+        net.0
+    );
+    c.framework.kill("on-net", &agent_id).await;
+    let updates = c.updates_until(TaskState::TaskKilled).await;
+    assert_eq!(states(&updates).last(), Some(&"TASK_KILLED"), "{updates:?}");
+    assert_no_containers_leak().await;
+
+    let missing = "remesos-no-such-network";
+    c.launch(|o| docker_task("no-net", o, "cpus:0.1;mem:64", "true", on(missing)))
+        .await;
+    let updates = c.updates_until(TaskState::TaskFailed).await;
+    let last = updates.last().unwrap();
+    assert_eq!(last.state, TaskState::TaskFailed as i32, "{updates:?}");
+    assert!(last.message().contains(missing), "{updates:?}");
+    assert_no_containers_leak().await;
 }
 
 /// Mesos's port mapping rule (`Docker::RunOptions::create`): a host port the task was not
@@ -750,27 +861,32 @@ async fn a_persistent_volume_is_bound_into_docker_tasks_and_outlives_them() {
         96.0,
         &[
             volumes::volume(64.0, "vol-d", "data", "RW"),
-            volumes::volume(32.0, "vol-up", "a/../../up", "RW"),
+            volumes::volume(32.0, "vol-up", "up", "RW"),
         ],
     )
     .await;
-    let run = async |c: &mut Cluster, id: &str, volume: &str, command: &str| {
-        let (offer, resource) = volumes::offer_with(&mut c.framework, volume).await;
-        let mut task = docker_task(
-            id,
-            &offer,
-            "cpus:0.1;mem:32",
-            command,
-            docker_container(|_| {}),
-        );
-        task.resources.push(resource);
-        c.framework.launch(&offer, vec![task]).await;
-        c.updates_until(TaskState::TaskFinished).await
-    };
+    // `volume`, at `at` instead of its own container path if given.
+    let run =
+        async |c: &mut Cluster, id: &str, (volume, at): (&str, Option<&str>), command: &str| {
+            let (offer, mut resource) = volumes::offer_with(&mut c.framework, volume).await;
+            if let Some(path) = at {
+                resource = volumes::used_at(resource, path);
+            }
+            let mut task = docker_task(
+                id,
+                &offer,
+                "cpus:0.1;mem:32",
+                command,
+                docker_container(|_| {}),
+            );
+            task.resources.push(resource);
+            c.framework.launch(&offer, vec![task]).await;
+            c.updates_until(TaskState::TaskFinished).await
+        };
     let writer = run(
         &mut c,
         "writer",
-        "vol-d",
+        ("vol-d", None),
         "echo persisted > $MESOS_SANDBOX/data/file && grep -q \" $MESOS_SANDBOX/data \" /proc/self/mountinfo && echo mounted",
     )
     .await;
@@ -788,7 +904,13 @@ async fn a_persistent_volume_is_bound_into_docker_tasks_and_outlives_them() {
         "persisted\n"
     );
     assert_no_containers_leak().await;
-    let reader = run(&mut c, "reader", "vol-d", "cat $MESOS_SANDBOX/data/file").await;
+    let reader = run(
+        &mut c,
+        "reader",
+        ("vol-d", None),
+        "cat $MESOS_SANDBOX/data/file",
+    )
+    .await;
     assert_eq!(states(&reader).last(), Some(&"TASK_FINISHED"), "{reader:?}");
     let stdout = std::fs::read_to_string(c.sandbox_of("reader").join("stdout")).unwrap();
     assert!(stdout.contains("persisted"), "{stdout}");
@@ -798,7 +920,7 @@ async fn a_persistent_volume_is_bound_into_docker_tasks_and_outlives_them() {
     assert!(!mount_point.join("file").exists());
 
     // Bad input: a container path that climbs out of the sandbox.
-    let failed = run(&mut c, "climbs", "vol-up", "true").await;
+    let failed = run(&mut c, "climbs", ("vol-up", Some("a/../../up")), "true").await;
     assert_eq!(states(&failed), ["TASK_FAILED"], "{failed:?}");
     assert!(
         failed[0].message().contains("must stay inside the sandbox"),
@@ -1039,13 +1161,7 @@ async fn a_restarted_agent_reattaches_its_container_and_removes_orphans() {
     let agent_id = c
         .launch_in_image("long", "cpus:0.1;mem:32", "exec sleep 1000")
         .await;
-    let updates = c.updates_until(TaskState::TaskRunning).await;
-    assert_eq!(
-        states(&updates),
-        ["TASK_STARTING", "TASK_RUNNING"],
-        "{}",
-        c.agent_log()
-    );
+    c.until_running().await;
     let [ours] = mesos_containers().try_into().expect("one container");
     c.agent.take().unwrap().kill9();
     let (ok, out) = docker(&[

@@ -106,6 +106,41 @@ fn sandbox_file(work_dir: &Path, status: &v1::TaskStatus, fid: &str, name: &str)
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The agent's tasks in TASK_RUNNING, from its `/state`.
+fn running_tasks(state: &serde_json::Value) -> Vec<serde_json::Value> {
+    state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["executors"].as_array().cloned().unwrap_or_default())
+        .flat_map(|e| e["tasks"].as_array().cloned().unwrap_or_default())
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .collect()
+}
+
+/// Whether any overlay rootfs of the agent's provisioner below `work` is mounted.
+fn rootfs_mounted(work: &Path) -> bool {
+    let provisioner = work.join("provisioner");
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(provisioner.to_str().unwrap())
+}
+
+/// Updates until TASK_RUNNING; a TASK_FAILED before it fails the test with its message.
+async fn until_running(framework: &mut TestFramework) {
+    loop {
+        let status = framework.next_update(Duration::from_secs(60)).await;
+        assert!(
+            status.state != TaskState::TaskFailed as i32,
+            "{:?}",
+            status.message
+        );
+        if status.state == TaskState::TaskRunning as i32 {
+            return;
+        }
+    }
+}
+
 /// Waits (bounded) until nothing of the agent's containers is left: no mount under its
 /// provisioner directory in this (the agent's) mount namespace, no container rootfs
 /// directory, no staging leftovers.
@@ -360,14 +395,21 @@ async fn a_persistent_volume_is_bound_into_image_tasks_and_outlives_them() {
         96.0,
         &[
             volumes::volume(64.0, "vol-img", "data", "RW"),
-            volumes::volume(32.0, "vol-abs", "/etc", "RW"),
+            volumes::volume(32.0, "vol-abs", "abs", "RW"),
         ],
     )
     .await;
     let volumes_dir = work.join("volumes");
 
-    let run = async |framework: &mut TestFramework, id: &str, volume: &str, command: &str| {
-        let (offer, resource) = volumes::offer_with(framework, volume).await;
+    // `volume`, at `at` instead of its own container path if given.
+    let run = async |framework: &mut TestFramework,
+                     id: &str,
+                     (volume, at): (&str, Option<&str>),
+                     command: &str| {
+        let (offer, mut resource) = volumes::offer_with(framework, volume).await;
+        if let Some(path) = at {
+            resource = volumes::used_at(resource, path);
+        }
         let mut task = image_task(id, &offer, Some(command), "app:1.0");
         task.resources.push(resource);
         framework.launch(&offer, vec![task]).await;
@@ -376,7 +418,7 @@ async fn a_persistent_volume_is_bound_into_image_tasks_and_outlives_them() {
     let writer = run(
         &mut framework,
         "writer",
-        "vol-img",
+        ("vol-img", None),
         "echo persisted > $MESOS_SANDBOX/data/file && grep -q \" $MESOS_SANDBOX/data \" /proc/self/mountinfo && echo mounted",
     )
     .await;
@@ -393,7 +435,7 @@ async fn a_persistent_volume_is_bound_into_image_tasks_and_outlives_them() {
     let reader = run(
         &mut framework,
         "reader",
-        "vol-img",
+        ("vol-img", None),
         "cat $MESOS_SANDBOX/data/file",
     )
     .await;
@@ -415,8 +457,15 @@ async fn a_persistent_volume_is_bound_into_image_tasks_and_outlives_them() {
     assert!(meta.is_dir(), "{}", mount_point.display());
     assert!(!mount_point.join("file").exists());
 
-    // Bad input: an absolute container path is refused before any mount.
-    let failed = run(&mut framework, "absolute", "vol-abs", "true").await;
+    // Bad input: a task using a volume at an absolute container path (the master refuses
+    // one at CREATE; a task may give its own) is refused before any mount.
+    let failed = run(
+        &mut framework,
+        "absolute",
+        ("vol-abs", Some("/etc")),
+        "true",
+    )
+    .await;
     assert_eq!(failed.state, TaskState::TaskFailed as i32);
     let message = failed.message.clone().unwrap_or_default();
     assert!(
@@ -1255,43 +1304,20 @@ async fn a_restarted_agent_recovers_a_running_image_task_and_cleans_up_after_it(
             vec![image_task("long", &offer, Some("sleep 600"), "app:1.0")],
         )
         .await;
-    loop {
-        let status = framework.next_update(Duration::from_secs(60)).await;
-        assert!(
-            status.state != TaskState::TaskFailed as i32,
-            "{:?}",
-            status.message
-        );
-        if status.state == TaskState::TaskRunning as i32 {
-            break;
-        }
-    }
+    until_running(&mut framework).await;
     agent.kill9();
     // The overlay rootfs stays mounted in the agent's namespace while the task runs.
-    let provisioner = work.join("provisioner");
-    let rootfs_mounted = || {
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .contains(provisioner.to_str().unwrap())
-    };
-    assert!(rootfs_mounted());
+    assert!(rootfs_mounted(&work));
     let containers = work.join("provisioner/containers");
     assert_eq!(std::fs::read_dir(&containers).unwrap().count(), 1);
 
     let (_agent, addr, _) = start_agent(&master, &dir, &flags).await;
     // Still running after recovery: the rootfs is kept and the task answers a kill.
     let state = support::registered_agent_state(&addr).await;
-    let running: Vec<_> = state["frameworks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|f| f["executors"].as_array().cloned().unwrap_or_default())
-        .flat_map(|e| e["tasks"].as_array().cloned().unwrap_or_default())
-        .filter(|t| t["state"] == "TASK_RUNNING")
-        .collect();
+    let running = running_tasks(&state);
     assert_eq!(running.len(), 1, "{state}");
     assert_eq!(std::fs::read_dir(&containers).unwrap().count(), 1);
-    assert!(rootfs_mounted());
+    assert!(rootfs_mounted(&work));
     framework.kill("long", &agent_id).await;
     let ends = terminal_updates(&mut framework, &["long"]).await;
     assert_eq!(
@@ -1742,29 +1768,13 @@ async fn a_task_group_task_in_an_image_survives_an_agent_restart() {
             None,
         );
         framework.sub.call(accept).await.unwrap();
-        loop {
-            let status = framework.next_update(Duration::from_secs(60)).await;
-            assert!(
-                status.state != TaskState::TaskFailed as i32,
-                "{:?}",
-                status.message
-            );
-            if status.state == TaskState::TaskRunning as i32 {
-                break;
-            }
-        }
+        until_running(&mut framework).await;
         if sigkill {
             agent.kill9();
         } else {
             agent.terminate().expect("the agent exits on SIGTERM");
         }
-        let provisioner = work.join("provisioner");
-        let rootfs_mounted = || {
-            std::fs::read_to_string("/proc/self/mountinfo")
-                .unwrap()
-                .contains(provisioner.to_str().unwrap())
-        };
-        let containers = provisioner.join("containers");
+        let containers = work.join("provisioner/containers");
         let rootfses = || {
             std::fs::read_dir(&containers)
                 .unwrap()
@@ -1773,23 +1783,16 @@ async fn a_task_group_task_in_an_image_survives_an_agent_restart() {
                 .collect::<Vec<_>>()
         };
         // The task's own rootfs (`<executor container>.<child>`), mounted while it runs.
-        assert!(rootfs_mounted(), "{name}");
+        assert!(rootfs_mounted(&work), "{name}");
         assert_eq!(rootfses().len(), 1, "{name}: {:?}", rootfses());
         assert!(rootfses()[0].contains('.'), "{name}: {:?}", rootfses());
 
         let (_agent, addr, _) = start_agent(&master, &dir, &flags).await;
         let state = support::registered_agent_state(&addr).await;
-        let running: Vec<_> = state["frameworks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|f| f["executors"].as_array().cloned().unwrap_or_default())
-            .flat_map(|e| e["tasks"].as_array().cloned().unwrap_or_default())
-            .filter(|t| t["state"] == "TASK_RUNNING")
-            .collect();
+        let running = running_tasks(&state);
         assert_eq!(running.len(), 1, "{name}: {state}");
         assert_eq!(rootfses().len(), 1, "{name}: {:?}", rootfses());
-        assert!(rootfs_mounted(), "{name}");
+        assert!(rootfs_mounted(&work), "{name}");
         framework.kill("long", &agent_id).await;
         let ends = terminal_updates(&mut framework, &["long"]).await;
         assert_eq!(

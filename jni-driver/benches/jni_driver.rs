@@ -27,11 +27,14 @@ use tokio::task::JoinSet;
 use v1::scheduler as sched;
 
 /// What one framework measured: the burst's tasks, its seconds and the one-at-a-time round
-/// trips in ms.
+/// trips in ms; the CPU (user + sys, s) of the framework's process and of the cluster
+/// (master, agents, executors) while it ran.
 struct Measured {
     tasks: f64,
     seconds: f64,
     serial_ms: Vec<f64>,
+    framework_cpu: f64,
+    cluster_cpu: f64,
 }
 
 impl Measured {
@@ -53,7 +56,43 @@ impl Measured {
             percentile(&ms, 0.99),
             ms.last().copied().unwrap_or(f64::NAN),
         );
+        let tasks = self.tasks + self.serial_ms.len() as f64;
+        println!(
+            "{who}: CPU per task: framework process {:.2} ms, cluster {:.2} ms ({} tasks)",
+            1e3 * self.framework_cpu / tasks,
+            1e3 * self.cluster_cpu / tasks,
+            tasks
+        );
     }
+}
+
+/// User + sys seconds of this process (`RUSAGE_SELF`) or of its reaped children
+/// (`RUSAGE_CHILDREN`).
+fn rusage_cpu(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage writes only into the zeroed struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// User + sys seconds of process `pid` and of its reaped children (`/proc/<pid>/stat`).
+fn process_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    // utime, stime, cutime, cstime: fields 14-17, i.e. 11-14 after the command's ')'.
+    (11..=14)
+        .filter_map(|i| fields.get(i)?.parse::<f64>().ok())
+        .sum::<f64>()
+        / ticks
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -78,9 +117,19 @@ fn main() {
     let cluster = start_cluster(&remesos, 2);
     println!("load average before: {}", load_average());
 
-    let rust = rust_framework(&cluster.master, tasks, serial);
+    let (cluster_before, self_before) = (process_cpu(cluster.pid()), rusage_cpu(libc::RUSAGE_SELF));
+    let mut rust = rust_framework(&cluster.master, tasks, serial);
+    rust.framework_cpu = rusage_cpu(libc::RUSAGE_SELF) - self_before;
+    rust.cluster_cpu = process_cpu(cluster.pid()) - cluster_before;
     println!("load average after the Rust client: {}", load_average());
 
+    // The JVM's CPU: what this process's reaped children used while it ran (the cluster is
+    // a child too, but reaped only at the end). It includes the JVM's start and the JNI
+    // call loop (400,000 calls, ~1 µs each), which the Rust client has no counterpart of.
+    let (cluster_before, children_before) = (
+        process_cpu(cluster.pid()),
+        rusage_cpu(libc::RUSAGE_CHILDREN),
+    );
     let run = run_java_checked(
         &cp,
         "DriverBench",
@@ -90,6 +139,8 @@ fn main() {
         false,
         &[],
     );
+    let java_cpu = rusage_cpu(libc::RUSAGE_CHILDREN) - children_before;
+    let java_cluster_cpu = process_cpu(cluster.pid()) - cluster_before;
     let dump = run.dump();
     assert_eq!(run.code, Some(0), "{dump}");
     println!("load average after the Java framework: {}", load_average());
@@ -113,6 +164,8 @@ fn main() {
         } else {
             numbers("SERIAL_MS ")
         },
+        framework_cpu: java_cpu,
+        cluster_cpu: java_cluster_cpu,
     };
     println!("one JNI call into the driver (declineOffer(null, null)): {call:.0} ns");
     rust.print("Rust v1 client");
@@ -341,6 +394,8 @@ fn rust_framework(master: &str, total: usize, serial: usize) -> Measured {
             tasks: total as f64,
             seconds: burst.expect("burst ended").as_secs_f64(),
             serial_ms,
+            framework_cpu: 0.0,
+            cluster_cpu: 0.0,
         }
     })
 }

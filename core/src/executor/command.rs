@@ -855,15 +855,23 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                         Some(docker) => docker.spawn(&spec),
                         None => spawn(&spec),
                     };
-                    let result = spawned.map(|c| {
+                    let mut result = spawned.map(|c| {
                         let pid = c.id().unwrap_or(0);
                         process_group = i32::try_from(pid).ok().filter(|p| *p > 0);
                         child = Some(c);
                         pid
                     });
-                    // Docker mode: TASK_RUNNING once the container runs, with its address.
+                    // Docker mode: TASK_RUNNING once the container runs, with its address;
+                    // a `docker run` that ended first (reaped there) failed the launch.
                     if let (Some(docker), Some(c)) = (&docker, child.as_mut()) {
-                        container_status = docker.wait_running(c).await;
+                        match docker.wait_running(c).await {
+                            super::docker::Started::Running(status) => container_status = status,
+                            super::docker::Started::Exited(why) => {
+                                child = None;
+                                process_group = None;
+                                result = Err(why);
+                            }
+                        }
                     }
                     effects.extend(executor.on_launched(Instant::now(), result));
                 }

@@ -37,6 +37,46 @@ const INSPECT_INTERVAL: Duration = Duration::from_millis(25);
 /// without its network (the `docker run` goes on; its exit is reported as usual).
 const INSPECT_PATIENCE: Duration = Duration::from_secs(30);
 
+/// How a `docker run` began.
+#[derive(Debug)]
+pub enum Started {
+    /// The container runs; its status for TASK_RUNNING (its addresses), if known.
+    Running(Option<v1::ContainerStatus>),
+    /// `docker run` ended before the container ran (an image or network dockerd refused):
+    /// why, for TASK_FAILED. Mesos's docker executor then sends no TASK_RUNNING either.
+    Exited(String),
+}
+
+/// The last error line of the sandbox's `stderr` (the executor's working directory), where a
+/// `docker run` that never started its container wrote why (`docker: Error response from
+/// daemon: …`): at most [`ERROR_LINE_BYTES`] of it, read from the file's end only.
+fn last_error_line() -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open("stderr").ok()?;
+    let length = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(
+        length.saturating_sub(ERROR_LINE_BYTES as u64),
+    ))
+    .ok()?;
+    let mut tail = Vec::with_capacity(ERROR_LINE_BYTES);
+    file.take(ERROR_LINE_BYTES as u64)
+        .read_to_end(&mut tail)
+        .ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    // The docker CLI ends with a hint ("Run 'docker run --help' for more information")
+    // after the daemon's error.
+    let hint = |l: &str| l.starts_with("Run '") && l.contains("--help");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .rev()
+        .find(|l| !l.is_empty() && !hint(l))?;
+    Some(line.chars().filter(|c| !c.is_control()).collect())
+}
+
+/// The most of `stderr`'s end [`last_error_line`] reads.
+const ERROR_LINE_BYTES: usize = 512;
+
 /// `--docker`, `--docker_socket`, `--container` and `--docker_run` of `remesos executor`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DockerRun {
@@ -109,14 +149,10 @@ impl DockerRun {
             .map_err(|e| format!("'{}': {e}", self.docker.display()))
     }
 
-    /// Waits until the container runs (or `child`, the `docker run`, ended first); the
-    /// container's status for TASK_RUNNING: its IP addresses. "Runs" is dockerd's `start`
-    /// event; should the event stream fail, the container's state is asked for every
-    /// [`INSPECT_INTERVAL`].
-    pub async fn wait_running(
-        &self,
-        child: &mut tokio::process::Child,
-    ) -> Option<v1::ContainerStatus> {
+    /// Waits until the container runs, or `child`, the `docker run`, ended first (reaped
+    /// here: the container never ran). "Runs" is dockerd's `start` event; should the event
+    /// stream fail, the container's state is asked for every [`INSPECT_INTERVAL`].
+    pub async fn wait_running(&self, child: &mut tokio::process::Child) -> Started {
         let engine = self.engine();
         let started = async {
             if let Err(e) = engine.wait_start(&self.container).await {
@@ -133,13 +169,24 @@ impl DockerRun {
         };
         tokio::select! {
             () = started => {}
-            _ = child.wait() => return None,
+            status = child.wait() => {
+                let how = match status {
+                    Ok(status) => status.to_string(),
+                    Err(e) => format!("was lost ({e})"),
+                };
+                return Started::Exited(format!(
+                    "the container did not start: docker run {how}{}",
+                    last_error_line()
+                        .map(|line| format!(": {line}"))
+                        .unwrap_or_default()
+                ));
+            }
             () = tokio::time::sleep(INSPECT_PATIENCE) => {
                 tracing::warn!(container = %self.container, "the container did not run in time; reporting TASK_RUNNING without its network");
-                return None;
+                return Started::Running(None);
             }
         }
-        match engine.container(&self.container).await {
+        Started::Running(match engine.container(&self.container).await {
             Ok(Some(state)) => Some(container_status(
                 state.ip_addresses.iter().map(String::as_str),
             )),
@@ -148,7 +195,7 @@ impl DockerRun {
                 tracing::warn!(container = %self.container, error = %e, "failed to inspect the running container");
                 None
             }
-        }
+        })
     }
 
     /// `docker kill --signal=…` of the container (Mesos's docker executor stops it the

@@ -114,6 +114,16 @@ pub async fn offer_with(
     }
 }
 
+/// `resource` (a persistent volume of an offer) used at `container_path` instead of the
+/// path it was created with: a task may give its own `Volume` (Mesos compares resources
+/// without it), and the agent checks the path at launch.
+pub fn used_at(mut resource: v1::Resource, container_path: &str) -> v1::Resource {
+    if let Some(volume) = resource.disk.as_mut().and_then(|d| d.volume.as_mut()) {
+        volume.container_path = container_path.to_string();
+    }
+    resource
+}
+
 /// Declines `offer` for a tenth of a second.
 pub async fn decline(framework: &mut super::support::TestFramework, offer: &v1::Offer) {
     let decline = v1::scheduler::Call {

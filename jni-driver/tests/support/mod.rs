@@ -233,6 +233,13 @@ pub struct Cluster {
     pub work_dir: PathBuf,
 }
 
+impl Cluster {
+    /// The `remesos local` process's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         if !self.reaped {
