@@ -20,7 +20,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use remesos::client::Format;
-use remesos::client::scheduler::{Caller, Subscription};
+use remesos::client::scheduler::{Caller, Subscription, acknowledge_call};
 use remesos_proto::v1;
 use support::*;
 use tokio::task::JoinSet;
@@ -247,22 +247,38 @@ fn launch(calls: &mut JoinSet<()>, caller: &Caller, offer: &v1::Offer, tasks: Ve
     send(calls, caller, call);
 }
 
-/// Launches the next one-at-a-time task, `s<done>`, on a held offer (or, with none held,
-/// when the next offer comes); nothing while one is in flight.
-fn launch_one(
-    calls: &mut JoinSet<()>,
-    caller: &Caller,
-    held: &mut Vec<v1::Offer>,
-    current: &mut Option<(String, Instant)>,
-    done: usize,
-) {
-    if current.is_some() {
-        return;
+/// The one-at-a-time phase: offers held since the burst, the task in flight and when it
+/// was launched, and the round trips measured so far (ms).
+#[derive(Default)]
+struct Serial {
+    held: Vec<v1::Offer>,
+    current: Option<(String, Instant)>,
+    ms: Vec<f64>,
+}
+
+impl Serial {
+    /// Launches the next task, `s<n>`, on a held offer (or, with none held, when the next
+    /// offer comes); nothing while one is in flight.
+    fn launch_next(&mut self, calls: &mut JoinSet<()>, caller: &Caller) {
+        if self.current.is_some() {
+            return;
+        }
+        let Some(offer) = self.held.pop() else { return };
+        let id = format!("s{}", self.ms.len());
+        self.current = Some((id.clone(), Instant::now()));
+        launch(calls, caller, &offer, vec![true_task(id, &offer)]);
     }
-    let Some(offer) = held.pop() else { return };
-    let id = format!("s{done}");
-    *current = Some((id.clone(), Instant::now()));
-    launch(calls, caller, &offer, vec![true_task(id, &offer)]);
+
+    /// Whether `task_id` was the task in flight; if so its round trip is recorded.
+    fn finished(&mut self, task_id: &str) -> bool {
+        match self.current.take_if(|(id, _)| id == task_id) {
+            Some((_, at)) => {
+                self.ms.push(at.elapsed().as_secs_f64() * 1e3);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The Rust v1 client (protobuf) running DriverBench.java's three phases.
@@ -289,10 +305,8 @@ fn rust_framework(master: &str, total: usize, serial: usize) -> Measured {
         let (mut launched, mut finished) = (0usize, 0usize);
         let mut first_launch = None;
         let mut burst = None;
-        let mut held: Vec<v1::Offer> = Vec::new();
-        let mut current: Option<(String, Instant)> = None;
-        let mut serial_ms = Vec::new();
-        while serial_ms.len() < serial || burst.is_none() {
+        let mut one_at_a_time = Serial::default();
+        while one_at_a_time.ms.len() < serial || burst.is_none() {
             let event = tokio::time::timeout(Duration::from_secs(120), sub.next_event())
                 .await
                 .expect("progress")
@@ -303,7 +317,7 @@ fn rust_framework(master: &str, total: usize, serial: usize) -> Measured {
             if let Some(offers) = event.offers {
                 for offer in offers.offers {
                     if launched == total {
-                        held.push(offer);
+                        one_at_a_time.held.push(offer);
                         continue;
                     }
                     let (mut cpus, mut mem) = (amount(&offer, "cpus"), amount(&offer, "mem"));
@@ -320,57 +334,26 @@ fn rust_framework(master: &str, total: usize, serial: usize) -> Measured {
                     launch(&mut calls, &caller, &offer, tasks);
                 }
                 if burst.is_some() {
-                    launch_one(
-                        &mut calls,
-                        &caller,
-                        &mut held,
-                        &mut current,
-                        serial_ms.len(),
-                    );
+                    one_at_a_time.launch_next(&mut calls, &caller);
                 }
             }
             let Some(update) = event.update else { continue };
             let status = update.status;
             let state = v1::TaskState::try_from(status.state).expect("state");
-            if let (Some(agent_id), Some(uuid)) = (status.agent_id.clone(), status.uuid.clone()) {
-                send(
-                    &mut calls,
-                    &caller,
-                    sched::Call {
-                        r#type: Some(sched::call::Type::Acknowledge as i32),
-                        acknowledge: Some(sched::call::Acknowledge {
-                            agent_id,
-                            task_id: status.task_id.clone(),
-                            uuid,
-                        }),
-                        ..Default::default()
-                    },
-                );
+            if let Some(ack) = acknowledge_call(&status) {
+                send(&mut calls, &caller, ack);
             }
             match state {
                 v1::TaskState::TaskStarting | v1::TaskState::TaskRunning => {}
                 v1::TaskState::TaskFinished => {
-                    if let Some((_, at)) = current.take_if(|(id, _)| *id == status.task_id.value) {
-                        serial_ms.push(at.elapsed().as_secs_f64() * 1e3);
-                        launch_one(
-                            &mut calls,
-                            &caller,
-                            &mut held,
-                            &mut current,
-                            serial_ms.len(),
-                        );
+                    if one_at_a_time.finished(&status.task_id.value) {
+                        one_at_a_time.launch_next(&mut calls, &caller);
                         continue;
                     }
                     finished += 1;
                     if finished == total {
                         burst = first_launch.map(|t: Instant| t.elapsed());
-                        launch_one(
-                            &mut calls,
-                            &caller,
-                            &mut held,
-                            &mut current,
-                            serial_ms.len(),
-                        );
+                        one_at_a_time.launch_next(&mut calls, &caller);
                     }
                 }
                 other => panic!(
@@ -393,7 +376,7 @@ fn rust_framework(master: &str, total: usize, serial: usize) -> Measured {
         Measured {
             tasks: total as f64,
             seconds: burst.expect("burst ended").as_secs_f64(),
-            serial_ms,
+            serial_ms: one_at_a_time.ms,
             framework_cpu: 0.0,
             cluster_cpu: 0.0,
         }

@@ -50,11 +50,12 @@ impl Encoded {
     }
 }
 
-/// The tasks of a GET_TASKS as `v` may see them, by reference, in `get_tasks_for`'s order.
-struct Tasks<'a> {
-    tasks: Vec<&'a v1::Task>,
-    completed: Vec<&'a v1::Task>,
-    unreachable: Vec<&'a v1::Task>,
+/// The tasks of a GET_TASKS as `v` may see them, by reference: the one place that decides
+/// which tasks a viewer sees (`get_tasks_for` clones these).
+pub(super) struct Tasks<'a> {
+    pub(super) tasks: Vec<&'a v1::Task>,
+    pub(super) completed: Vec<&'a v1::Task>,
+    pub(super) unreachable: Vec<&'a v1::Task>,
 }
 
 impl Tasks<'_> {
@@ -88,9 +89,11 @@ fn delimited_len(tag: u32, len: usize) -> usize {
     prost::encoding::key_len(tag) + encoded_len_varint(len as u64) + len
 }
 
-/// GET_STATE's body: the tasks by reference, the rest as messages.
+/// GET_STATE's body: the tasks by reference (and their encoded length, computed once: a
+/// pass over every task), the rest as messages.
 struct State<'a> {
     tasks: Tasks<'a>,
+    tasks_len: usize,
     executors: resp::GetExecutors,
     frameworks: resp::GetFrameworks,
     agents: resp::GetAgents,
@@ -98,14 +101,14 @@ struct State<'a> {
 
 impl State<'_> {
     fn body_len(&self) -> usize {
-        delimited_len(1, self.tasks.body_len())
+        delimited_len(1, self.tasks_len)
             + message::encoded_len(2, &self.executors)
             + message::encoded_len(3, &self.frameworks)
             + message::encoded_len(4, &self.agents)
     }
 
     fn encode_body(&self, buf: &mut Vec<u8>) {
-        delimited(1, self.tasks.body_len(), buf);
+        delimited(1, self.tasks_len, buf);
         self.tasks.encode_body(buf);
         message::encode(2, &self.executors, buf);
         message::encode(3, &self.frameworks, buf);
@@ -114,8 +117,9 @@ impl State<'_> {
 }
 
 impl Master {
-    /// GET_TASKS's tasks as `v` may see them (the filter and order of `get_tasks_for`).
-    fn tasks_ref_for(&self, v: Viewer<'_>) -> Tasks<'_> {
+    /// GET_TASKS's tasks as `v` may see them: tasks of frameworks it may view, each by
+    /// `view_tasks`.
+    pub(super) fn tasks_ref_for(&self, v: Viewer<'_>) -> Tasks<'_> {
         let mut out = Tasks {
             tasks: Vec::new(),
             completed: Vec::new(),
@@ -140,8 +144,10 @@ impl Master {
     }
 
     fn state_ref_for(&self, v: Viewer<'_>) -> State<'_> {
+        let tasks = self.tasks_ref_for(v);
         State {
-            tasks: self.tasks_ref_for(v),
+            tasks_len: tasks.body_len(),
+            tasks,
             executors: self.get_executors_for(v),
             frameworks: self.get_frameworks_for(v),
             agents: self.get_agents(),

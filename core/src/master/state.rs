@@ -128,30 +128,16 @@ impl Master {
         self.get_tasks_for(Viewer::everything())
     }
 
-    /// GET_TASKS as `v` may see it: tasks of frameworks it may view, each by `view_tasks`.
+    /// GET_TASKS as `v` may see it (`tasks_ref_for`'s tasks, cloned).
     pub fn get_tasks_for(&self, v: Viewer<'_>) -> resp::GetTasks {
-        let mut out = resp::GetTasks::default();
-        for f in self.frameworks.values().filter(|f| v.framework(&f.info)) {
-            let seen = |t: &&v1::Task| v.task(t, &f.info);
-            out.tasks.extend(f.tasks.values().filter(seen).cloned());
-            out.completed_tasks
-                .extend(f.completed_tasks.iter().filter(seen).cloned());
-            out.unreachable_tasks
-                .extend(f.unreachable_tasks.values().filter(seen).cloned());
+        let seen = self.tasks_ref_for(v);
+        let owned = |list: Vec<&v1::Task>| list.into_iter().cloned().collect();
+        resp::GetTasks {
+            tasks: owned(seen.tasks),
+            completed_tasks: owned(seen.completed),
+            unreachable_tasks: owned(seen.unreachable),
+            ..Default::default()
         }
-        for f in self
-            .completed_frameworks
-            .iter()
-            .filter(|f| v.framework(&f.info))
-        {
-            out.completed_tasks.extend(
-                f.completed_tasks
-                    .iter()
-                    .filter(|t| v.task(t, &f.info))
-                    .cloned(),
-            );
-        }
-        out
     }
 
     pub fn get_executors(&self) -> resp::GetExecutors {
