@@ -2,7 +2,7 @@
 //! agents, a few frameworks, launching until a million tasks run.
 //!
 //! `cargo bench -p remesos --bench scale -- [AGENTS] [FRAMEWORKS] [TASKS] [--delay_ms=D]
-//! [--per_offer=K] [--failover] [--ui[=TABS]]` (defaults 5,000 agents, 10 frameworks, 1,000,000 tasks;
+//! [--per_offer=K] [--failover] [--idle_frameworks=N] [--ui[=TABS]]` (defaults 5,000 agents, 10 frameworks, 1,000,000 tasks;
 //! a small run: `-- 500 10 50000`); `-- --sizes` prints the inline sizes of the messages
 //! the master queues and keeps.
 //!
@@ -25,7 +25,9 @@
 //! master RSS and CPU at 10 % / 50 % / 100 % of TASKS; the allocator's round time at
 //! TASKS running (`/metrics/snapshot`); time, size and master peak RSS to serve
 //! `/master/state`, GET_STATE and GET_TASKS, with the latency of a `/health` probe and
-//! the allocation rounds run meanwhile; the idle cost per agent and per framework; with
+//! the allocation rounds run meanwhile; the idle cost per agent and per framework (with
+//! `--idle_frameworks=N`, N frameworks subscribed with their role suppressed, before the
+//! launching ones); with
 //! `--failover`, a master restart (kill -9, same registry) until every agent reregistered
 //! and every framework resubscribed.
 //!
@@ -74,6 +76,8 @@ struct Config {
     delay: Duration,
     per_offer: usize,
     failover: bool,
+    /// Issue 19 item 4: this many suppressed frameworks measured idle (`--idle_frameworks=N`).
+    idle_frameworks: usize,
     /// `--ui[=TABS]`: the web UI's figures with TABS sessions on the tasks page (0: off).
     ui_tabs: usize,
 }
@@ -98,6 +102,10 @@ impl Config {
             delay: Duration::from_millis(flag("delay_ms").unwrap_or(10)),
             per_offer: flag("per_offer").unwrap_or(0) as usize,
             failover: args.iter().any(|a| a == "--failover"),
+            idle_frameworks: args
+                .iter()
+                .find_map(|a| a.strip_prefix("--idle_frameworks="))
+                .map_or(0, |n| n.parse().expect("--idle_frameworks=N")),
             ui_tabs: if args.iter().any(|a| a == "--ui") {
                 10
             } else {
@@ -764,6 +772,10 @@ async fn run(cfg: Config) {
     let with_agents = sample(pid);
     tokio::time::sleep(Duration::from_secs(10)).await;
     let agents_idle = sample(pid);
+    // Before the launching frameworks come (their offers keep the master busy).
+    if cfg.idle_frameworks > 0 {
+        idle_frameworks(&master, pid, cfg.idle_frameworks).await;
+    }
     let quota = cfg.tasks / cfg.frameworks;
     let remainder = cfg.tasks % cfg.frameworks;
     for index in 0..cfg.frameworks {
@@ -933,8 +945,35 @@ async fn run(cfg: Config) {
         master_process.restart();
         let mut agents_back = None;
         let mut frameworks_back = None;
+        // The timeline: when the new master answers `/health`, then every 500 ms how many
+        // agents have reregistered and frameworks resubscribed (where the wait goes).
+        let mut serving = None;
+        let harness_before = sample(std::process::id()).cpu_s;
+        let mut timeline = Vec::new();
+        let mut next_sample = Duration::ZERO;
         while agents_back.is_none() || frameworks_back.is_none() {
             assert!(killed.elapsed() < Duration::from_secs(900), "no recovery");
+            if serving.is_none()
+                && matches!(
+                    http.get(&format!("http://{master}/health")).await,
+                    Ok((200, _))
+                )
+            {
+                serving = Some(killed.elapsed());
+            }
+            if killed.elapsed() >= next_sample {
+                // With the CPU seconds the new master and this harness (the simulated
+                // agents and frameworks) have used so far: which of them the wait is on.
+                timeline.push(format!(
+                    "{:.1}s {}/{} (master {:.1} s, harness {:.1} s CPU)",
+                    killed.elapsed().as_secs_f64(),
+                    shared.reregistered.load(Ordering::Relaxed) - before,
+                    shared.subscribed.load(Ordering::Relaxed) - subscribed,
+                    sample(master_process.pid()).cpu_s,
+                    sample(std::process::id()).cpu_s - harness_before,
+                ));
+                next_sample += Duration::from_millis(500);
+            }
             if shared.reregistered.load(Ordering::Relaxed) >= before + cfg.agents {
                 agents_back.get_or_insert(killed.elapsed());
             }
@@ -946,8 +985,13 @@ async fn run(cfg: Config) {
         let (agents_back, frameworks_back) = (agents_back.unwrap(), frameworks_back.unwrap());
         let s = sample(master_process.pid());
         println!(
-            "| master restart (kill -9, same registry) with {} tasks | agents reregistered +{:.2} s, frameworks resubscribed +{:.2} s; master RSS {:.0} MiB, CPU {:.1} s |",
+            "  after the restart, agents reregistered / frameworks resubscribed:\n    {}",
+            timeline.join("\n    ")
+        );
+        println!(
+            "| master restart (kill -9, same registry) with {} tasks | serving `/health` +{:.2} s, agents reregistered +{:.2} s, frameworks resubscribed +{:.2} s; master RSS {:.0} MiB, CPU {:.1} s |",
             cfg.tasks,
+            serving.unwrap_or_default().as_secs_f64(),
             agents_back.as_secs_f64(),
             frameworks_back.as_secs_f64(),
             s.rss_mib,
@@ -972,6 +1016,60 @@ async fn run(cfg: Config) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 19 item 4, per idle framework: `count` more frameworks subscribe with their role
+/// suppressed (so no offers: what remains is the subscription, its heartbeats every 15 s
+/// and the framework's place in the allocator), and stay; the master's RSS and CPU per
+/// second with them, against the 10 s before, per framework.
+async fn idle_frameworks(master: &str, pid: u32, count: usize) {
+    let before = sample(pid);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let idle_before = sample(pid);
+    let subscribed = Arc::new(AtomicUsize::new(0));
+    for index in 0..count {
+        let master = master.to_string();
+        let subscribed = subscribed.clone();
+        tokio::spawn(async move {
+            let subscribe = sched::call::Subscribe {
+                framework_info: v1::FrameworkInfo {
+                    user: "bench".into(),
+                    name: format!("idle-{index}"),
+                    ..Default::default()
+                },
+                suppressed_roles: vec!["*".into()],
+                ..Default::default()
+            };
+            let Ok(mut sub) = Subscription::subscribe(&master, subscribe, Format::Protobuf).await
+            else {
+                return;
+            };
+            subscribed.fetch_add(1, Ordering::Relaxed);
+            // Heartbeats until the bench ends.
+            while sub.next_event().await.is_ok() {}
+        });
+    }
+    wait_until(
+        "idle frameworks to subscribe",
+        Duration::from_secs(300),
+        || subscribed.load(Ordering::Relaxed) >= count,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let with = sample(pid);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let after = sample(pid);
+    let cpu_before = (idle_before.cpu_s - before.cpu_s) / 10.0;
+    let cpu_with = (after.cpu_s - with.cpu_s) / 30.0;
+    println!(
+        "  +{count} idle frameworks (role suppressed): RSS {:.1} -> {:.1} MiB ({:.1} KiB per framework); master CPU {:.1} -> {:.1} ms/s ({:.2} µs/s per framework)",
+        idle_before.rss_mib,
+        with.rss_mib,
+        (with.rss_mib - idle_before.rss_mib) * 1024.0 / count as f64,
+        cpu_before * 1e3,
+        cpu_with * 1e3,
+        (cpu_with - cpu_before) * 1e6 / count as f64,
+    );
+}
+
 /// One page load in the browser, milliseconds from navigation start.
 struct PageLoad {
     page: &'static str,
@@ -979,6 +1077,10 @@ struct PageLoad {
     full_data_ms: f64,
     /// The first SUBSCRIBED record arrived and parsed (its JSON.parse included).
     snapshot_ms: f64,
+    /// The SUBSCRIBE answer's headers came, and its first record (the snapshot) was all
+    /// read, before decoding and parsing.
+    headers_ms: f64,
+    received_ms: f64,
     /// Table rows in the DOM once loaded.
     rows: u64,
 }
@@ -1040,6 +1142,8 @@ impl UiFigures {
                 "fcp_ms": l.first_contentful_paint_ms,
                 "full_data_ms": l.full_data_ms,
                 "snapshot_ms": l.snapshot_ms,
+                "headers_ms": l.headers_ms,
+                "received_ms": l.received_ms,
                 "rows": l.rows,
             })).collect::<Vec<_>>(),
             "tab_loads_ms": self.tab_loads_ms,
@@ -1068,6 +1172,8 @@ async fn load_page(b: &browser::Browser, page: &'static str, url: &str) -> PageL
             "const p = performance.getEntriesByName('first-contentful-paint')[0]; \
              return { fcp: p ? p.startTime : -1, loaded: Number(document.body.dataset.loaded), \
                       snapshot: Number(document.body.dataset.snapshot), \
+                      headers: Number(document.body.dataset.headers), \
+                      received: Number(document.body.dataset.received), \
                       rows: document.querySelectorAll('main tbody tr').length }",
         )
         .await;
@@ -1076,6 +1182,8 @@ async fn load_page(b: &browser::Browser, page: &'static str, url: &str) -> PageL
         first_contentful_paint_ms: v["fcp"].as_f64().unwrap_or(-1.0),
         full_data_ms: v["loaded"].as_f64().unwrap_or(-1.0),
         snapshot_ms: v["snapshot"].as_f64().unwrap_or(-1.0),
+        headers_ms: v["headers"].as_f64().unwrap_or(-1.0),
+        received_ms: v["received"].as_f64().unwrap_or(-1.0),
         rows: v["rows"].as_u64().unwrap_or(0),
     }
 }
@@ -1090,8 +1198,14 @@ async fn ui_figures(master: &str, pid: u32, tabs: usize, idle_cpu: f64) -> UiFig
     loads.push(load_page(&first, "tasks", &tasks_url).await);
     for l in &loads {
         println!(
-            "  UI {}: first contentful paint {:.0} ms, snapshot parsed {:.0} ms, full data {:.0} ms, {} rows",
-            l.page, l.first_contentful_paint_ms, l.snapshot_ms, l.full_data_ms, l.rows
+            "  UI {}: first contentful paint {:.0} ms, SUBSCRIBE headers {:.0} ms, snapshot read {:.0} ms, parsed {:.0} ms, full data {:.0} ms, {} rows",
+            l.page,
+            l.first_contentful_paint_ms,
+            l.headers_ms,
+            l.received_ms,
+            l.snapshot_ms,
+            l.full_data_ms,
+            l.rows
         );
     }
     let mut open = vec![first];

@@ -290,8 +290,10 @@ fn rust_framework(master: &str, total: usize, serial: usize) -> Measured {
         .expect("runtime");
     runtime.block_on(async move {
         let subscribe = sched::call::Subscribe {
+            // The user Apache's driver fills in for DriverBench.java's empty one, so that
+            // both frameworks' tasks run as the same user.
             framework_info: v1::FrameworkInfo {
-                user: String::new(),
+                user: remesos::client::driver::current_user(),
                 name: "DriverBench (Rust)".into(),
                 ..Default::default()
             },

@@ -60,6 +60,34 @@ pub struct Credentials {
     pub groups: Vec<Gid>,
 }
 
+impl Credentials {
+    /// Whether switching to these credentials would change nothing: this process's real,
+    /// effective and saved ids are already `uid` and `gid`, and it is in the same groups
+    /// (its supplementary groups and `gid`, as the kernel checks access, against `groups`
+    /// and `gid`). Then an executor needs no switch (and so can be started without a
+    /// fork): the common case of tasks run as the agent's own user, e.g. Apache's Java
+    /// driver filling an empty `FrameworkInfo.user` with the current user.
+    pub fn are_current(&self) -> bool {
+        use nix::unistd::{getgroups, getresgid, getresuid};
+        let (Ok(uids), Ok(gids), Ok(mut groups)) = (getresuid(), getresgid(), getgroups()) else {
+            return false;
+        };
+        let mut wanted = self.groups.clone();
+        for list in [&mut groups, &mut wanted] {
+            list.push(Gid::from_raw(self.gid));
+            list.sort_by_key(|g| g.as_raw());
+            list.dedup();
+        }
+        [uids.real, uids.effective, uids.saved]
+            .iter()
+            .all(|u| u.as_raw() == self.uid)
+            && [gids.real, gids.effective, gids.saved]
+                .iter()
+                .all(|g| g.as_raw() == self.gid)
+            && groups == wanted
+    }
+}
+
 /// Looks up `user` when the agent is root; `None` (run as the agent's user) otherwise.
 pub fn credentials(user: Option<&str>) -> Result<Option<Credentials>, LaunchError> {
     if !rustix::process::geteuid().is_root() {
@@ -195,8 +223,9 @@ impl Child {
 /// files — directly, or through `remesos logrotate-logger` companions when `logger` is
 /// given — and `env` replacing the agent's environment when `clear_env`.
 ///
-/// Without a user to switch to, cgroups to join, a pid namespace or a mount namespace
-/// (the posix containerizer's default), nothing has to run between fork and exec: the
+/// Without a user to switch to (none, or the agent's own: `Credentials::are_current`),
+/// cgroups to join, a pid namespace or a mount namespace (the posix containerizer's
+/// default), nothing has to run between fork and exec: the
 /// process is started with `posix_spawn` (glibc: `clone(CLONE_VM|CLONE_VFORK)`, no copy of
 /// the agent's page tables, and no tearing that copy down again at exec), the session by
 /// `POSIX_SPAWN_SETSID`. Otherwise the pre-exec hook does that work after a `fork`.
@@ -238,7 +267,7 @@ pub fn spawn(
             )
         }
     };
-    let plain = creds.is_none()
+    let plain = creds.as_ref().is_none_or(Credentials::are_current)
         && confinement.cgroup_procs.is_empty()
         && !confinement.pid_namespace
         && confinement.mounts.is_none()
@@ -668,6 +697,47 @@ mod tests {
     }
 
     use super::*;
+
+    /// Credentials equal to this process's own need no switch; any difference (uid, gid, a
+    /// group more or less) does.
+    #[test]
+    fn only_this_processs_own_ids_and_groups_are_current() {
+        let own = Credentials {
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            groups: nix::unistd::getgroups().expect("getgroups"),
+        };
+        assert!(own.are_current());
+        let mut reordered = own.clone();
+        reordered.groups.reverse();
+        reordered.groups.extend(own.groups.first().copied());
+        assert!(reordered.are_current(), "order and repeats do not matter");
+        let other_uid = Credentials {
+            uid: own.uid + 1,
+            ..own.clone()
+        };
+        assert!(!other_uid.are_current());
+        let other_gid = Credentials {
+            gid: own.gid + 1,
+            ..own.clone()
+        };
+        assert!(!other_gid.are_current());
+        let mut more = own.clone();
+        more.groups.push(Gid::from_raw(54_321));
+        assert!(!more.are_current());
+        // The primary group counts as a member whether listed or not (`getgroups` may
+        // leave it out, `getgrouplist` puts it in).
+        let mut primary_listed = own.clone();
+        primary_listed.groups.push(Gid::from_raw(own.gid));
+        assert!(primary_listed.are_current());
+        let mut fewer = own.clone();
+        fewer.groups.retain(|g| g.as_raw() == own.gid);
+        assert_eq!(
+            fewer.are_current(),
+            own.groups.iter().all(|g| g.as_raw() == own.gid),
+            "a supplementary group less is a switch"
+        );
+    }
 
     fn sandbox(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("launcher-{name}-{}", std::process::id()));
