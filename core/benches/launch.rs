@@ -53,12 +53,15 @@ use remesos::resources::Resources;
 use remesos_proto::v1;
 use v1::scheduler as sched;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Five consecutive free ports in 20000-32767 (the master's, then four agents'), starting
+/// from one derived from this process's id.
+fn cluster_ports() -> (u16, u16) {
+    let start = 20_000 + (std::process::id() % 2_500) as u16 * 5;
+    (0..2_500u16)
+        .map(|i| 20_000 + (start - 20_000 + i * 5) % 12_500)
+        .find(|p| (*p..p + 5).all(|q| std::net::TcpListener::bind(("127.0.0.1", q)).is_ok()))
+        .map(|p| (p, p + 1))
+        .expect("five free ports below the ephemeral range")
 }
 
 fn vm_hwm_kb(pid: u32) -> u64 {
@@ -437,15 +440,10 @@ fn main() {
         .unwrap_or(2_000);
     let scheme = remesos::client::scheme();
     let tls = scheme == "https";
-    let port = free_port();
-    // The agents take first_agent..first_agent + 4: never the master's port (a port just
-    // freed may be handed out again).
-    let first_agent = loop {
-        let p = free_port();
-        if !(p..p.saturating_add(4)).contains(&port) {
-            break p;
-        }
-    };
+    // The master's port and the four agents' after it: below the kernel's ephemeral range
+    // (32768-60999), where other processes' outgoing connections (a scale bench beside this
+    // one opens thousands) cannot take them between this check and the cluster's bind.
+    let (port, first_agent) = cluster_ports();
     let work_dir = std::env::temp_dir().join(format!("remesos-launch-bench-{port}"));
     std::fs::create_dir_all(&work_dir).unwrap();
     let credential = remesos::client::Credential::new("bench", "bench-secret").unwrap();
