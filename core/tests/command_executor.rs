@@ -376,6 +376,13 @@ async fn read_pid(path: &Path) -> i32 {
 // ---------------------------------------------------------------------------------------
 // Tests.
 
+/// The updates of a task that ran and exited 0, in order.
+const FINISHED_UPDATES: [TaskState; 3] = [
+    TaskState::TaskStarting,
+    TaskState::TaskRunning,
+    TaskState::TaskFinished,
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_into_a_file_finishes_with_the_file_in_the_sandbox() {
     let agent = FakeAgent::start(task("echo", shell("echo hi > out"))).await;
@@ -383,14 +390,7 @@ async fn echo_into_a_file_finishes_with_the_file_in_the_sandbox() {
     let mut executor = start_executor(&dir, &mesos_env(&agent, &dir));
 
     assert_eq!(exit_code(&mut executor, &dir).await, 0);
-    assert_eq!(
-        agent.states(),
-        vec![
-            TaskState::TaskStarting,
-            TaskState::TaskRunning,
-            TaskState::TaskFinished
-        ]
-    );
+    assert_eq!(agent.states(), FINISHED_UPDATES);
     let finished = agent
         .wait_for(TaskState::TaskFinished, Duration::ZERO)
         .await;
@@ -784,12 +784,5 @@ async fn the_command_starts_while_starting_is_in_flight_and_running_waits_for_it
     }
     assert_eq!(agent.states(), vec![TaskState::TaskStarting]);
     assert_eq!(exit_code(&mut executor, &dir).await, 0);
-    assert_eq!(
-        agent.states(),
-        vec![
-            TaskState::TaskStarting,
-            TaskState::TaskRunning,
-            TaskState::TaskFinished
-        ]
-    );
+    assert_eq!(agent.states(), FINISHED_UPDATES);
 }
