@@ -26,6 +26,12 @@
 //! one is FINISHED) and reports ACCEPT -> TASK_RUNNING p50/p99: the launch path's latency
 //! without queueing.
 //!
+//! `--phases` (with `--serial N`) turns on the launch path's phase lines
+//! (`REMESOS_LOG=error,launch_phase=debug`: the agent's in the cluster's stderr, each
+//! executor's in its sandbox's `stderr`, all `CLOCK_MONOTONIC` µs) and prints, for the
+//! one-at-a-time tasks, each phase's p50 offset from the framework's ACCEPT and the p50 step
+//! from the phase before: where the serial ACCEPT -> TASK_RUNNING goes.
+//!
 //! `--secure` turns on Mesos's authentication (`--authenticate_frameworks`,
 //! `--authenticate_http_frameworks`, `--authenticate_http_readonly`,
 //! `--authenticate_http_readwrite`, a `--credentials` file) and the framework and the requests
@@ -47,12 +53,15 @@ use remesos::resources::Resources;
 use remesos_proto::v1;
 use v1::scheduler as sched;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Five consecutive free ports in 20000-32767 (the master's, then four agents'), starting
+/// from one derived from this process's id.
+fn cluster_ports() -> (u16, u16) {
+    let start = 20_000 + (std::process::id() % 2_500) as u16 * 5;
+    (0..2_500u16)
+        .map(|i| 20_000 + (start - 20_000 + i * 5) % 12_500)
+        .find(|p| (*p..p + 5).all(|q| std::net::TcpListener::bind(("127.0.0.1", q)).is_ok()))
+        .map(|p| (p, p + 1))
+        .expect("five free ports below the ephemeral range")
 }
 
 fn vm_hwm_kb(pid: u32) -> u64 {
@@ -232,6 +241,106 @@ fn process_cpu_s(pid: u32) -> f64 {
         / ticks
 }
 
+/// `CLOCK_MONOTONIC` in µs: the clock of the cluster's phase lines.
+fn monotonic_us() -> u64 {
+    remesos::common::time::monotonic_us()
+}
+
+/// Every `launch_phase` line (`<phase> <id> <µs>`) in `text`.
+fn phase_lines(text: &str, out: &mut Vec<(String, String, u64)>) {
+    for line in text.lines() {
+        let Some((_, rest)) = line.split_once("launch_phase: ") else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        if let (Some(phase), Some(id), Some(Ok(us))) =
+            (words.next(), words.next(), words.next().map(str::parse))
+        {
+            out.push((phase.to_string(), id.to_string(), us));
+        }
+    }
+}
+
+/// The phase lines of the cluster's stderr and of every sandbox's `stderr` under `dir`.
+fn collect_phases(dir: &std::path::Path, out: &mut Vec<(String, String, u64)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            collect_phases(&path, out);
+        } else if kind.is_file()
+            && path
+                .file_name()
+                .is_some_and(|n| n == "stderr" || n == "cluster.stderr")
+            && let Ok(text) = std::fs::read_to_string(&path)
+        {
+            phase_lines(&text, out);
+        }
+    }
+}
+
+/// The phase table of the one-at-a-time tasks: each phase (first occurrence per task) as an
+/// offset from that task's ACCEPT, p50 over the tasks, in the order of those p50s, with the
+/// p50 of the step from the phase before it.
+fn print_phases(serial: &[(String, u64, u64)], lines: &[(String, String, u64)]) {
+    let mut offsets: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut steps: HashMap<(String, String), Vec<f64>> = HashMap::new();
+    for (id, accept, seen) in serial {
+        let mut mine: Vec<(String, u64)> = vec![("framework_accept_sent".into(), *accept)];
+        for (phase, line_id, us) in lines {
+            if line_id == id && !mine.iter().any(|(p, _)| p == phase) {
+                mine.push((phase.clone(), *us));
+            }
+        }
+        mine.push(("framework_running_received".into(), *seen));
+        mine.sort_by_key(|(_, us)| *us);
+        for pair in mine.windows(2) {
+            steps
+                .entry((pair[0].0.clone(), pair[1].0.clone()))
+                .or_default()
+                .push((pair[1].1 as f64 - pair[0].1 as f64) / 1000.0);
+        }
+        for (phase, us) in mine {
+            offsets
+                .entry(phase)
+                .or_default()
+                .push((us as f64 - *accept as f64) / 1000.0);
+        }
+    }
+    let mut rows: Vec<(String, f64, usize)> = offsets
+        .into_iter()
+        .map(|(phase, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (phase, percentile(&v, 0.5), v.len())
+        })
+        .collect();
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1));
+    println!(
+        "| phase (one at a time) | tasks | p50 ms since ACCEPT | p50 / mean ms since the phase before |"
+    );
+    println!("|---|---:|---:|---:|");
+    let mut before: Option<String> = None;
+    for (phase, p50, n) in &rows {
+        let step = before
+            .as_ref()
+            .and_then(|b| steps.get(&(b.clone(), phase.clone())))
+            .map(|v| {
+                let mut v = v.clone();
+                v.sort_by(f64::total_cmp);
+                let mean = v.iter().sum::<f64>() / v.len() as f64;
+                format!("{:.2} / {mean:.2} ({} tasks)", percentile(&v, 0.5), v.len())
+            })
+            .unwrap_or_default();
+        println!("| {phase} | {n} | {p50:.2} | {step} |");
+        before = Some(phase.clone());
+    }
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -291,6 +400,8 @@ struct Measured {
     cpu: f64,
     load: String,
     serial: Vec<f64>,
+    /// One-at-a-time tasks: id, ACCEPT sent and TASK_RUNNING received (monotonic µs).
+    serial_times: Vec<(String, u64, u64)>,
 }
 
 fn main() {
@@ -307,6 +418,7 @@ fn main() {
         .find_map(|(_, a)| a.parse().ok())
         .unwrap_or(10_000);
     let secure = args.iter().any(|a| a == "--secure");
+    let phases = args.iter().any(|a| a == "--phases");
     let floor_spawns: usize = std::env::var("FLOOR_SPAWNS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -328,15 +440,10 @@ fn main() {
         .unwrap_or(2_000);
     let scheme = remesos::client::scheme();
     let tls = scheme == "https";
-    let port = free_port();
-    // The agents take first_agent..first_agent + 4: never the master's port (a port just
-    // freed may be handed out again).
-    let first_agent = loop {
-        let p = free_port();
-        if !(p..p.saturating_add(4)).contains(&port) {
-            break p;
-        }
-    };
+    // The master's port and the four agents' after it: below the kernel's ephemeral range
+    // (32768-60999), where other processes' outgoing connections (a scale bench beside this
+    // one opens thousands) cannot take them between this check and the cluster's bind.
+    let (port, first_agent) = cluster_ports();
     let work_dir = std::env::temp_dir().join(format!("remesos-launch-bench-{port}"));
     std::fs::create_dir_all(&work_dir).unwrap();
     let credential = remesos::client::Credential::new("bench", "bench-secret").unwrap();
@@ -359,7 +466,17 @@ fn main() {
     }
     let identity = remesos::client::Identity::framework(secure.then(|| credential.clone()));
     let authorization = secure.then(|| credential.authorization());
-    let mut cluster = Command::new(env!("CARGO_BIN_EXE_remesos"))
+    let mut cluster = Command::new(env!("CARGO_BIN_EXE_remesos"));
+    // cargo runs benches with its LD_LIBRARY_PATH (the toolchain's and the target's
+    // directories), which every executor and shell would inherit and search on each exec
+    // (~0.3 ms of CPU per exec here); no deployment has it, and the floor's spawns do not.
+    cluster.env_remove("LD_LIBRARY_PATH");
+    if phases {
+        cluster
+            .env("REMESOS_LOG", "error,launch_phase=debug")
+            .stderr(std::fs::File::create(work_dir.join("cluster.stderr")).unwrap());
+    }
+    let mut cluster = cluster
         .args([
             "local",
             "--num_agents=4",
@@ -482,6 +599,8 @@ fn main() {
         let load = load_average();
         // One at a time: ACCEPT of one task -> its TASK_RUNNING, the next after FINISHED.
         let mut serial_latency = Vec::new();
+        let mut serial_times = Vec::new();
+        let mut accept_us = 0;
         let mut current: Option<(String, Instant)> = None;
         let mut serial_done = 0usize;
         while serial_done < serial {
@@ -498,6 +617,7 @@ fn main() {
                     }),
                 );
                 current = Some((id, Instant::now()));
+                accept_us = monotonic_us();
                 sub.call(call).await.expect("accept");
                 continue;
             }
@@ -509,6 +629,7 @@ fn main() {
                 held.extend(offers.offers);
             }
             if let Some(update) = event.update {
+                let seen_us = monotonic_us();
                 let (task_id, state) = acknowledge(&mut sub, update.status).await;
                 let Some((id, at)) = &current else { continue };
                 if *id != task_id {
@@ -516,6 +637,7 @@ fn main() {
                 }
                 if state == v1::TaskState::TaskRunning {
                     serial_latency.push(at.elapsed().as_secs_f64() * 1000.0);
+                    serial_times.push((id.clone(), accept_us, seen_us));
                 }
                 if state == v1::TaskState::TaskFinished {
                     serial_done += 1;
@@ -532,6 +654,7 @@ fn main() {
             cpu,
             load,
             serial: serial_latency,
+            serial_times,
         }
     });
     let Measured {
@@ -541,6 +664,7 @@ fn main() {
         cpu,
         load,
         serial: serial_latency,
+        serial_times,
     } = result;
     let hwm = vm_hwm_kb(pid);
     // SAFETY: kill(2) on our own child.
@@ -548,6 +672,20 @@ fn main() {
         libc::kill(pid as i32, libc::SIGTERM);
     }
     let _ = cluster.wait();
+    let mut lines = Vec::new();
+    if phases {
+        collect_phases(&work_dir, &mut lines);
+        if let Ok(raw) = std::env::var("PHASES_RAW") {
+            let text: String = lines
+                .iter()
+                .map(|(phase, id, us)| format!("{phase} {id} {us}\n"))
+                .chain(serial_times.iter().map(|(id, a, r)| {
+                    format!("framework_accept_sent {id} {a}\nframework_running_received {id} {r}\n")
+                }))
+                .collect();
+            std::fs::write(raw, text).unwrap();
+        }
+    }
     let _ = std::fs::remove_dir_all(&work_dir);
     let rate = total as f64 / elapsed.as_secs_f64();
     let cpu_per_task_us = cpu * 1e6 / total as f64;
@@ -575,6 +713,9 @@ fn main() {
             percentile(&serial_latency, 0.99),
             serial_latency.last().copied().unwrap_or_default()
         );
+    }
+    if phases {
+        print_phases(&serial_times, &lines);
     }
     println!("| GET /master/state-summary | p50 µs | p99 µs | mean µs |");
     println!("|---:|---:|---:|---:|");

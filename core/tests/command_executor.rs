@@ -49,6 +49,8 @@ struct AgentState {
     break_on: Option<TaskState>,
     /// Send LAUNCH_GROUP instead of LAUNCH.
     launch_group: bool,
+    /// Answer the TASK_STARTING update only after this long.
+    hold_starting: Option<Duration>,
 }
 
 #[derive(Clone)]
@@ -131,6 +133,21 @@ async fn executor_api(
         Ok(c) => c,
         Err(r) => return r,
     };
+    // A held TASK_STARTING is recorded at once and answered later.
+    let hold = call
+        .update
+        .as_ref()
+        .filter(|u| u.status.state == TaskState::TaskStarting as i32)
+        .and_then(|u| {
+            let mut agent = state.lock().unwrap();
+            let hold = agent.hold_starting?;
+            agent.updates.push(u.status.clone());
+            Some(hold)
+        });
+    let held = hold.is_some();
+    if let Some(hold) = hold {
+        tokio::time::sleep(hold).await;
+    }
     let mut agent = state.lock().unwrap();
     match call.r#type.and_then(|t| call::Type::try_from(t).ok()) {
         Some(call::Type::Subscribe) => {
@@ -187,7 +204,9 @@ async fn executor_api(
         }
         Some(call::Type::Update) => {
             let status = call.update.unwrap().status;
-            agent.updates.push(status.clone());
+            if !held {
+                agent.updates.push(status.clone());
+            }
             if agent.break_on.is_some_and(|s| s as i32 == status.state) {
                 agent.break_on = None;
                 agent.acknowledge = false;
@@ -357,6 +376,13 @@ async fn read_pid(path: &Path) -> i32 {
 // ---------------------------------------------------------------------------------------
 // Tests.
 
+/// The updates of a task that ran and exited 0, in order.
+const FINISHED_UPDATES: [TaskState; 3] = [
+    TaskState::TaskStarting,
+    TaskState::TaskRunning,
+    TaskState::TaskFinished,
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_into_a_file_finishes_with_the_file_in_the_sandbox() {
     let agent = FakeAgent::start(task("echo", shell("echo hi > out"))).await;
@@ -364,14 +390,7 @@ async fn echo_into_a_file_finishes_with_the_file_in_the_sandbox() {
     let mut executor = start_executor(&dir, &mesos_env(&agent, &dir));
 
     assert_eq!(exit_code(&mut executor, &dir).await, 0);
-    assert_eq!(
-        agent.states(),
-        vec![
-            TaskState::TaskStarting,
-            TaskState::TaskRunning,
-            TaskState::TaskFinished
-        ]
-    );
+    assert_eq!(agent.states(), FINISHED_UPDATES);
     let finished = agent
         .wait_for(TaskState::TaskFinished, Duration::ZERO)
         .await;
@@ -740,4 +759,30 @@ async fn the_user_flag_is_switched_to_and_command_user_is_the_agents_to_apply() 
         failed.message.as_deref(),
         Some("Failed to launch the command: failed to find user 'no-such-user-here'")
     );
+}
+
+/// As Mesos's command executor, which forwards TASK_STARTING and forks the command without
+/// waiting for the agent's answer: the command runs while STARTING is unanswered, and
+/// RUNNING is sent only once STARTING was answered (updates go one at a time, in order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_starts_while_starting_is_in_flight_and_running_waits_for_it() {
+    let agent = FakeAgent::start(task("early", shell("touch started"))).await;
+    agent.with(|s| s.hold_starting = Some(Duration::from_secs(3)));
+    let dir = sandbox("early");
+    let mut executor = start_executor(&dir, &mesos_env(&agent, &dir));
+
+    agent
+        .wait_for(TaskState::TaskStarting, Duration::from_secs(10))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !dir.join("started").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the command did not run while TASK_STARTING was unanswered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(agent.states(), vec![TaskState::TaskStarting]);
+    assert_eq!(exit_code(&mut executor, &dir).await, 0);
+    assert_eq!(agent.states(), FINISHED_UPDATES);
 }

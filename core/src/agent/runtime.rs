@@ -195,6 +195,9 @@ struct Runtime {
     inbox: AgentHandle,
     /// A `disk/du` round is being measured (one at a time: a slow disk skips ticks).
     measuring_containers: bool,
+    /// The task whose launch-path command is being handled, while phase lines are on
+    /// ([`traced`]): each effect performed for it is a phase line too.
+    traced: Option<String>,
 }
 
 /// Starts the agent actor and its master session; `master` is a fixed address or a
@@ -259,6 +262,7 @@ pub fn spawn(
         terminated,
         container_peers,
         measuring_containers: false,
+        traced: None,
     };
     // A panic in the actor exits the process (crate::supervisor): a restarted agent
     // recovers its executors; one left running would answer nothing yet look healthy.
@@ -564,8 +568,17 @@ impl Runtime {
             tokio::select! {
                 command = rx.recv() => {
                     let Some(command) = command else { break };
+                    let traced = traced(&command);
+                    if let Some((phase, id)) = &traced {
+                        crate::common::time::phase(&format!("{phase}_received"), id);
+                    }
+                    self.traced = traced.as_ref().map(|(_, id)| id.clone());
                     self.handle(command);
                     self.perform();
+                    self.traced = None;
+                    if let Some((phase, id)) = &traced {
+                        crate::common::time::phase(&format!("{phase}_done"), id);
+                    }
                 }
                 () = sleep_until(deadline) => {}
                 _ = tick(&mut oom_check) => self.check_limits(None),
@@ -789,6 +802,17 @@ impl Runtime {
     }
 
     fn perform_one(&mut self, effect: Effect) {
+        let traced = self
+            .traced
+            .as_ref()
+            .map(|id| (id.clone(), effect_name(&effect)));
+        self.perform_effect(effect);
+        if let Some((id, name)) = traced {
+            crate::common::time::phase(&format!("agent_effect_{name}"), &id);
+        }
+    }
+
+    fn perform_effect(&mut self, effect: Effect) {
         match effect {
             Effect::Master(message) => {
                 if let Some(master) = &self.master
@@ -894,6 +918,52 @@ impl Runtime {
                 }
             }
         }
+    }
+}
+
+/// A name for an effect's phase line: its kind, and for a checkpoint the file's name.
+fn effect_name(effect: &Effect) -> String {
+    match effect {
+        Effect::Master(_) => "to_master".into(),
+        Effect::Executor { .. } => "to_executor".into(),
+        Effect::Launch(_) => "launch".into(),
+        Effect::Persist { path, .. } => format!(
+            "persist_{}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ),
+        Effect::Link { .. } => "link".into(),
+        Effect::Attach { .. } => "attach".into(),
+        _ => "other".into(),
+    }
+}
+
+/// The launch-path commands whose handling is traced when phase lines are on
+/// (`common::time::phase`): a RunTask (by task id), an executor's SUBSCRIBE (by executor
+/// id: a command executor's is its task's) and an executor's status update (by task id,
+/// with its state).
+fn traced(command: &Command) -> Option<(String, String)> {
+    if !crate::common::time::phases_on() {
+        return None;
+    }
+    match command {
+        Command::FromMaster(m) => match m.as_ref() {
+            wire::master_message::Message::RunTask(run) => {
+                Some(("agent_run_task".into(), run.task.task_id.value.clone()))
+            }
+            _ => None,
+        },
+        Command::ExecutorSubscribe { call, .. } => {
+            Some(("agent_subscribe".into(), call.executor_id.value.clone()))
+        }
+        Command::ExecutorCall { call, .. } => call.update.as_ref().map(|u| {
+            let state = remesos_proto::v1::TaskState::try_from(u.status.state)
+                .map_or("UNKNOWN", |s| s.as_str_name());
+            (
+                format!("agent_update_{state}"),
+                u.status.task_id.value.clone(),
+            )
+        }),
+        _ => None,
     }
 }
 

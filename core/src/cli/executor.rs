@@ -74,6 +74,9 @@ pub fn flags() -> Flags {
 
 /// `remesos executor [flags]`; `env` is the process environment.
 pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
+    // Before anything else: the launch path's "executor main() entered" phase, logged
+    // once logging is set up.
+    let entered = crate::common::time::monotonic_us();
     let flags = flags();
     let loaded = match flags.load(args, std::iter::empty::<(&str, &str)>()) {
         Ok(l) => l,
@@ -90,6 +93,11 @@ pub fn main(args: &[String], env: &[(String, String)]) -> ExitCode {
         loaded.get_str("logging_level").unwrap_or("INFO"),
         loaded.get_bool("quiet").unwrap_or(false),
     );
+    if crate::common::time::phases_on()
+        && let Some((_, id)) = env.iter().find(|(k, _)| k == "MESOS_EXECUTOR_ID")
+    {
+        crate::common::time::phase_at("executor_main", id, entered);
+    }
     let executor_env = match ExecutorEnv::from_env(env.iter().map(|(k, v)| (k, v))) {
         Ok(e) => e,
         Err(e) => {

@@ -820,6 +820,14 @@ pub(crate) async fn sleep_until(deadline: Option<Instant>) {
 
 /// Runs the command executor until it should exit; returns the exit status.
 pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
+    // The launch path's phase lines (common::time::phase) name the executor (its task's id).
+    let traced = crate::common::time::phases_on().then(|| env.executor_id.value.clone());
+    let phase = |name: &str| {
+        if let Some(id) = &traced {
+            crate::common::time::phase(name, id);
+        }
+    };
+    phase("executor_subscribing");
     let mut connection = Connection::new(&env, format);
     let docker = config.docker.clone();
     // Docker mode: the container's status, sent with TASK_RUNNING.
@@ -830,6 +838,8 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
     let mut process_group: Option<i32> = None;
     let mut gone = false;
     let mut effects: VecDeque<Effect> = VecDeque::new();
+    // The command, when it was started while its TASK_STARTING was in flight (below).
+    let mut started_early: Option<Result<tokio::process::Child, String>> = None;
     let mut heartbeat =
         tokio::time::interval_at(Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -845,16 +855,43 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                     if state == Some(TaskState::TaskRunning) && container_status.is_some() {
                         status.container_status = container_status.clone();
                     }
-                    if let Err(e) = connection.update(*status).await {
+                    let name = state.map_or("UNKNOWN", |s| s.as_str_name());
+                    phase(&format!("executor_{name}_sending"));
+                    // As Mesos's command executor, which forwards TASK_STARTING and forks
+                    // the command without waiting for the agent's answer: the command
+                    // starts while STARTING is in flight. Updates still go one at a time,
+                    // in order: RUNNING only after the agent took STARTING.
+                    let spawn_now = match (&docker, state, effects.front()) {
+                        (None, Some(TaskState::TaskStarting), Some(Effect::Launch(spec))) => {
+                            Some(spec)
+                        }
+                        _ => None,
+                    };
+                    let sent = match spawn_now {
+                        Some(spec) => {
+                            let (sent, spawned) = tokio::join!(connection.update(*status), async {
+                                let spawned = spawn(spec);
+                                phase("executor_command_spawned");
+                                spawned
+                            });
+                            started_early = Some(spawned);
+                            sent
+                        }
+                        None => connection.update(*status).await,
+                    };
+                    if let Err(e) = sent {
                         // Kept by the connection; it goes out again with the next SUBSCRIBE.
                         tracing::warn!(?state, error = %e, "status update not delivered yet");
                     }
+                    phase(&format!("executor_{name}_accepted"));
                 }
                 Effect::Launch(spec) => {
-                    let spawned = match &docker {
-                        Some(docker) => docker.spawn(&spec),
-                        None => spawn(&spec),
+                    let spawned = match (started_early.take(), &docker) {
+                        (Some(spawned), _) => spawned,
+                        (None, Some(docker)) => docker.spawn(&spec),
+                        (None, None) => spawn(&spec),
                     };
+                    phase("executor_command_spawned");
                     let mut result = spawned.map(|c| {
                         let pid = c.id().unwrap_or(0);
                         process_group = i32::try_from(pid).ok().filter(|p| *p > 0);
@@ -931,9 +968,15 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
         tokio::select! {
             link = link_step(&mut connection, unacknowledged_tasks), if !gone => match link {
                 Link::Subscribed(subscribed) => {
+                    phase("executor_subscribed");
                     effects.extend(executor.on_subscribed(&subscribed));
                 }
-                Link::Event(event) => effects.extend(executor.on_event(Instant::now(), *event)),
+                Link::Event(event) => {
+                    if event_type(&event) == Some(event::Type::Launch) {
+                        phase("executor_launch_received");
+                    }
+                    effects.extend(executor.on_event(Instant::now(), *event))
+                }
                 Link::Broken(e) => tracing::warn!(error = %e, "disconnected from the agent"),
                 Link::GaveUp(e) => {
                     tracing::error!(error = %e, "the agent is gone; shutting down");

@@ -223,6 +223,10 @@ pub(super) async fn launch_executor(report: Reporter, launch: Launch, settings: 
         status,
         error,
     };
+    let traced = crate::common::time::phases_on();
+    if traced {
+        crate::common::time::phase("agent_launch_start", &launch.executor_id);
+    }
     let child = match prepare_and_spawn(&launch, &settings).await {
         Ok(child) => child,
         Err(error) => {
@@ -236,6 +240,9 @@ pub(super) async fn launch_executor(report: Reporter, launch: Launch, settings: 
         }
     };
     let mut child = child;
+    if traced {
+        crate::common::time::phase("agent_spawned", &launch.executor_id);
+    }
     if let Some(pid) = child.id() {
         // Checkpointed so that a restarted agent finds the executor (recovery.rs).
         if let Err(e) = checkpoint(&launch.pid_file, pid.to_string().as_bytes(), false, false) {
