@@ -582,7 +582,7 @@ async fn disk_du_measures_sandboxes_and_enforces_the_quota_when_asked() {
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("--enforce_container_disk_quota needs the disk/du isolator"),
+            .contains("--enforce_container_disk_quota needs the disk/du or disk/xfs isolator"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
