@@ -465,7 +465,9 @@ impl XfsDisk {
             let p = ids.project(container_id)?;
             (p.id, p.quota_bytes)
         };
-        let used = sys::get_quota(&self.device, id).ok().map(|q| q.map_or(0, |q| q.used));
+        let used = sys::get_quota(&self.device, id)
+            .ok()
+            .map(|q| q.map_or(0, |q| q.used));
         Some((quota, used))
     }
 
@@ -672,6 +674,8 @@ pub mod sys {
         qs_pad3: u16,
         qs_pad4: u32,
         qs_pad2: [u64; 7],
+        /// Room beyond the kernel's structure, should a newer kernel write more.
+        _spare: [u64; 8],
     }
 
     pub fn is_xfs(path: &Path) -> std::io::Result<bool> {
@@ -713,8 +717,8 @@ pub mod sys {
     ) -> std::io::Result<()> {
         let device = std::ffi::CString::new(device.as_os_str().as_bytes())
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-        let id = libc::c_int::try_from(id)
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // quotactl's id is a C int carrying the unsigned project id bit for bit, as in C.
+        let id = libc::c_int::from_ne_bytes(id.to_ne_bytes());
         // SAFETY: `device` is a NUL-terminated string alive for the call; `data` points to
         // the structure `cmd` reads or writes (each caller passes its own, of that type,
         // exclusively borrowed for the call).
@@ -893,7 +897,8 @@ pub mod sys {
                 .filter(|n| n != "." && n != "..")
                 .collect();
             for name in names {
-                let Ok(meta) = rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
+                let Ok(meta) =
+                    rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
                 else {
                     continue;
                 };
@@ -944,12 +949,17 @@ mod tests {
             "XFS project ID range contains illegal 0 value"
         );
         assert_eq!(
-            ProjectRange::parse("[1-4294967296]").unwrap_err().to_string(),
+            ProjectRange::parse("[1-4294967296]")
+                .unwrap_err()
+                .to_string(),
             "Project ID 4294967296  is out of range"
         );
         for bad in ["[5000-", "abc", "[x-y]", ""] {
             assert!(
-                matches!(ProjectRange::parse(bad), Err(XfsError::BadRange(_) | XfsError::RangeType(_))),
+                matches!(
+                    ProjectRange::parse(bad),
+                    Err(XfsError::BadRange(_) | XfsError::RangeType(_))
+                ),
                 "{bad}"
             );
         }
@@ -974,7 +984,10 @@ mod tests {
         assert_eq!(ids.ended("a"), Some(5));
         assert_eq!(ids.ended("a"), None);
         assert!(ids.reclaimable(|_| true).is_empty());
-        assert_eq!(ids.assign("d", Path::new("/w/d")).unwrap_err(), XfsError::Exhausted);
+        assert_eq!(
+            ids.assign("d", Path::new("/w/d")).unwrap_err(),
+            XfsError::Exhausted
+        );
         // The sandbox was collected: the id is reclaimed and handed out again.
         assert_eq!(ids.reclaimable(|_| false), vec![5]);
         assert_eq!(ids.free(), 1);
@@ -1042,7 +1055,8 @@ mod tests {
 
     #[test]
     fn a_work_dir_not_on_xfs_is_refused_with_mesoss_message() {
-        let dir = std::env::temp_dir().join(format!("remesos-xfs-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("remesos-xfs-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         if sys::is_xfs(&dir).unwrap() {
             return;

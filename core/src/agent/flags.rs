@@ -582,8 +582,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
     let container_disk_watch = loaded
         .get_duration("container_disk_watch_interval")
         .unwrap_or(super::disk_du::DEFAULT_WATCH_INTERVAL);
-    if (isolation.disk_du.is_some() || isolation.wants_disk_xfs) && container_disk_watch.is_zero()
-    {
+    if (isolation.disk_du.is_some() || isolation.wants_disk_xfs) && container_disk_watch.is_zero() {
         return Err("invalid --container_disk_watch_interval: must be more than 0secs".into());
     }
     match &mut isolation.disk_du {

@@ -181,11 +181,7 @@ impl Containerizer for Posix {
         }
         match container_id {
             Some(id) => limited.extend(self.memory_limitation(id)),
-            None => limited.extend(
-                self.pids
-                    .keys()
-                    .filter_map(|id| self.memory_limitation(id)),
-            ),
+            None => limited.extend(self.pids.keys().filter_map(|id| self.memory_limitation(id))),
         }
         limited
     }
