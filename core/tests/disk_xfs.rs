@@ -404,15 +404,6 @@ async fn xfs_project_quotas_limit_report_survive_a_restart_and_kill_when_asked()
         }
     };
     assert_eq!(failed.state, TaskState::TaskFailed as i32, "{failed:?}");
-    assert_eq!(
-        failed.reason,
-        Some(v1::task_status::Reason::ContainerLimitationDisk as i32),
-        "{failed:?}"
-    );
-    let message = failed.message();
-    assert!(
-        message.starts_with("Disk usage (") && message.ends_with(") exceeded quota (10MB)"),
-        "{message}"
-    );
+    support::assert_disk_limitation(&failed, ") exceeded quota (10MB)");
     let _ = std::fs::remove_dir_all(&dir);
 }
