@@ -114,6 +114,7 @@ e2e_prepare() {
     command -v promtool >/dev/null || need+=(prometheus)   # prometheus.rs: a real Prometheus, promtool
     command -v chromium >/dev/null || need+=(chromium)   # webui.rs: the web UI in a real browser
     command -v chromedriver >/dev/null || need+=(chromium-driver)   # webui.rs: WebDriver
+    command -v mkfs.xfs >/dev/null || need+=(xfsprogs)   # disk_xfs.rs: an XFS loop filesystem
     if [ ${#need[@]} -gt 0 ]; then
         echo "installing ${need[*]}"
         apt_install "${need[@]}"

@@ -151,8 +151,7 @@ impl Agent {
         let volumes = super::volumes::VolumeMount::of(wd, &resources).map_err(|e| e.to_string());
         let mut limits = isolator::Limits::of(&info.resources);
         let task_limits = isolator::Limits::of(&first_task.resources);
-        limits.cpus += task_limits.cpus;
-        limits.mem_bytes += task_limits.mem_bytes;
+        limits.add(task_limits);
         self.emit(Effect::Launch(Box::new(Launch {
             framework_id: framework_id.to_string(),
             executor_id: eid.clone(),
@@ -210,8 +209,7 @@ impl Agent {
             return;
         };
         let more = isolator::Limits::of(resources);
-        executor.limits.cpus += more.cpus;
-        executor.limits.mem_bytes += more.mem_bytes;
+        executor.limits.add(more);
         let effect = Effect::Resize {
             container_id: executor.container_id.clone(),
             limits: executor.limits,

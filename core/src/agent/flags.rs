@@ -31,7 +31,7 @@ pub fn flags() -> Flags {
         .flag(Flag::string("attributes", "Attributes of the machine, e.g. 'rack:r1;os:debian'"))
         .flag(Flag::string(
             "isolation",
-            "Isolators: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, namespaces/pid",
+            "Isolators: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, namespaces/pid, disk/du, disk/xfs",
         ).default("posix/cpu,posix/mem"))
         .flag(Flag::string("cgroups_root", "Name of the cgroup holding the containers' cgroups").default("mesos"))
         .flag(Flag::bool("cgroups_enable_cfs", "Hard-limit CPU with a CFS quota (cgroups/cpu)").default(false))
@@ -48,6 +48,24 @@ pub fn flags() -> Flags {
                 "Destroy a container whose disk use exceeds its disk resources (disk/du)",
             )
             .default(false),
+        )
+        .flag(
+            Flag::string(
+                "xfs_project_range",
+                "The ranges of XFS project IDs to use for tracking directory quotas (disk/xfs)",
+            )
+            .default(super::disk_xfs::DEFAULT_PROJECT_RANGE),
+        )
+        .flag(
+            Flag::bool(
+                "xfs_kill_containers",
+                "Whether the disk/xfs isolator should detect and terminate containers that exceed their allocated disk quota",
+            )
+            .default(false),
+        )
+        .flag(
+            Flag::bytes("xfs_quota_headroom", "The size of hard XFS quota headroom (disk/xfs with --xfs_kill_containers)")
+                .default(crate::flags::FlagValue::Bytes(super::disk_xfs::DEFAULT_QUOTA_HEADROOM)),
         )
         .flag(Flag::path("frameworks_home", "Directory relative fetcher URIs are resolved against"))
         .flag(
@@ -561,25 +579,44 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
     let enforce_disk_quota = loaded
         .get_bool("enforce_container_disk_quota")
         .unwrap_or(false);
+    let container_disk_watch = loaded
+        .get_duration("container_disk_watch_interval")
+        .unwrap_or(super::disk_du::DEFAULT_WATCH_INTERVAL);
+    if (isolation.disk_du.is_some() || isolation.wants_disk_xfs) && container_disk_watch.is_zero() {
+        return Err("invalid --container_disk_watch_interval: must be more than 0secs".into());
+    }
     match &mut isolation.disk_du {
         Some(disk_du) => {
             disk_du.enforce_quota = enforce_disk_quota;
-            disk_du.watch_interval = loaded
-                .get_duration("container_disk_watch_interval")
-                .unwrap_or(super::disk_du::DEFAULT_WATCH_INTERVAL);
-            if disk_du.watch_interval.is_zero() {
-                return Err(
-                    "invalid --container_disk_watch_interval: must be more than 0secs".into(),
-                );
-            }
+            disk_du.watch_interval = container_disk_watch;
         }
         // Nothing here could enforce it: refused rather than ignored.
-        None if enforce_disk_quota => {
+        None if enforce_disk_quota && !isolation.wants_disk_xfs => {
             return Err(
-                "--enforce_container_disk_quota needs the disk/du isolator (--isolation)".into(),
+                "--enforce_container_disk_quota needs the disk/du or disk/xfs isolator (--isolation)"
+                    .into(),
             );
         }
         None => {}
+    }
+    if isolation.wants_disk_xfs {
+        // Mesos's XfsDiskIsolatorProcess::create: the agent does not start without it.
+        let xfs = super::disk_xfs::XfsDisk::create(
+            &work_dir,
+            loaded
+                .get_str("xfs_project_range")
+                .unwrap_or(super::disk_xfs::DEFAULT_PROJECT_RANGE),
+            super::disk_xfs::QuotaPolicy::of(
+                enforce_disk_quota,
+                loaded.get_bool("xfs_kill_containers").unwrap_or(false),
+            ),
+            loaded
+                .get_bytes("xfs_quota_headroom")
+                .unwrap_or(super::disk_xfs::DEFAULT_QUOTA_HEADROOM),
+            container_disk_watch,
+        )
+        .map_err(|e| format!("Failed to create isolator 'disk/xfs': {e}"))?;
+        isolation.disk_xfs = Some(std::sync::Arc::new(xfs));
     }
     isolation.prepare(loaded.get_str("cgroups_root").unwrap_or("mesos"))?;
     if let Some(hierarchy) = &isolation.hierarchy {

@@ -13,6 +13,7 @@
 //!   its unfinished tasks end `TASK_FAILED` with `REASON_CONTAINER_LIMITATION_MEMORY`.
 //! - `disk/du` (`posix/disk`): disk use per sandbox and persistent volume, a quota enforced
 //!   with `--enforce_container_disk_quota` (disk_du.rs).
+//! - `disk/xfs`: each sandbox an XFS project, its `disk` a project quota (disk_xfs.rs).
 //! - `namespaces/pid`: the executor is pid 1 of a new pid namespace with its own `/proc`
 //!   (a small reaper outside the namespace carries its exit status to the agent).
 
@@ -36,6 +37,11 @@ pub struct Isolation {
     /// `disk/du` (or its old name `posix/disk`): containers' disk use measured, and with
     /// `--enforce_container_disk_quota` limited (disk_du.rs).
     pub disk_du: Option<super::disk_du::DiskDu>,
+    /// `disk/xfs` was named in `--isolation`; [`Isolation::disk_xfs`] is set once the
+    /// work_dir was checked (agent/flags.rs).
+    pub wants_disk_xfs: bool,
+    /// `disk/xfs`: project quotas on the sandboxes (disk_xfs.rs).
+    pub disk_xfs: Option<std::sync::Arc<super::disk_xfs::XfsDisk>>,
 }
 
 /// Where containers' cgroups go: `<mount>/<cgroups_root>` per controller.
@@ -56,6 +62,8 @@ pub enum Hierarchy {
 pub struct Limits {
     pub cpus: f64,
     pub mem_bytes: u64,
+    /// The sandbox's `disk` (without a `DiskInfo`: no volume), as Mesos's `disk/xfs` sums it.
+    pub disk_bytes: u64,
 }
 
 impl Limits {
@@ -66,10 +74,20 @@ impl Limits {
             match r.name.as_str() {
                 "cpus" => limits.cpus += value,
                 "mem" => limits.mem_bytes += (value.max(0.0) * 1024.0 * 1024.0) as u64,
+                "disk" if r.disk.is_none() => {
+                    limits.disk_bytes += (value.max(0.0) * 1024.0 * 1024.0) as u64;
+                }
                 _ => {}
             }
         }
         limits
+    }
+
+    /// Adds `more`'s share (a task joining the container).
+    pub fn add(&mut self, more: Limits) {
+        self.cpus += more.cpus;
+        self.mem_bytes += more.mem_bytes;
+        self.disk_bytes += more.disk_bytes;
     }
 }
 
@@ -90,6 +108,7 @@ impl Isolation {
                 "posix/disk" | "disk/du" => {
                     isolation.disk_du = Some(super::disk_du::DiskDu::default());
                 }
+                "disk/xfs" => isolation.wants_disk_xfs = true,
                 "cgroups/cpu" => isolation.cgroups_cpu = true,
                 "cgroups/mem" => isolation.cgroups_mem = true,
                 "cgroups/all" => {
@@ -433,6 +452,10 @@ impl Isolation {
                 stats.mem_total_bytes = Some(total);
             }
         }
+        if let Some((limit, used)) = self.disk_xfs.as_ref().and_then(|x| x.usage(container_id)) {
+            stats.disk_limit_bytes = Some(limit);
+            stats.disk_used_bytes = used;
+        }
         stats
     }
 }
@@ -649,7 +672,8 @@ mod tests {
             Limits::of(&r),
             Limits {
                 cpus: 0.5,
-                mem_bytes: 64 << 20
+                mem_bytes: 64 << 20,
+                disk_bytes: 10 << 20
             }
         );
     }

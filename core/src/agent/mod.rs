@@ -34,6 +34,7 @@
 //! - `files`: the `/files` endpoints over sandboxes, confined to them.
 //! - `monitor`: `/monitor/statistics` and `/containers`, the containers' usage.
 //! - `disk_du`: the `disk/du` isolator: containers' disk use per path, quotas enforced.
+//! - `disk_xfs`: the `disk/xfs` isolator: each sandbox an XFS project with a project quota.
 //! - `nested` and `http_nested`: nested and standalone containers (LAUNCH_NESTED_CONTAINER,
 //!   sessions, attach) — their processes, and the operator calls that drive them.
 //! - `systemd`: executors moved out of the agent's unit (`--systemd_enable_support`).
@@ -51,6 +52,7 @@ pub mod container_logger;
 pub mod containerizer;
 pub mod daemon;
 pub mod disk_du;
+pub mod disk_xfs;
 mod executor_api;
 mod executor_peers;
 mod executors;

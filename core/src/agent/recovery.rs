@@ -507,8 +507,7 @@ impl Agent {
                 for tstate in estate.tasks {
                     let tid = tstate.info.task_id.value.clone();
                     let task_limits = isolator::Limits::of(&tstate.info.resources);
-                    limits.cpus += task_limits.cpus;
-                    limits.mem_bytes += task_limits.mem_bytes;
+                    limits.add(task_limits);
                     let mut task = self.new_task(&framework.info, &executor, &tstate.info);
                     let updates =
                         self.updates

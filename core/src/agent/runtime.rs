@@ -551,10 +551,26 @@ impl Runtime {
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         // disk/du: every --container_disk_watch_interval, the first one interval after start.
-        let mut container_disk_watch = self.agent.config.isolation.disk_du.map(|d| {
+        // disk/xfs with --xfs_kill_containers: soft limits checked at the same interval.
+        let xfs_watch = self
+            .agent
+            .config
+            .isolation
+            .disk_xfs
+            .as_ref()
+            .filter(|x| x.policy == super::disk_xfs::QuotaPolicy::EnforcingActive)
+            .map(|x| x.watch_interval);
+        let watch_interval = self
+            .agent
+            .config
+            .isolation
+            .disk_du
+            .map(|d| d.watch_interval)
+            .or(xfs_watch);
+        let mut container_disk_watch = watch_interval.map(|watch_interval| {
             let mut interval = tokio::time::interval_at(
-                tokio::time::Instant::now() + d.watch_interval,
-                d.watch_interval,
+                tokio::time::Instant::now() + watch_interval,
+                watch_interval,
             );
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             interval
@@ -583,7 +599,12 @@ impl Runtime {
                 () = sleep_until(deadline) => {}
                 _ = tick(&mut oom_check) => self.check_limits(None),
                 _ = tick(&mut disk_watch) => self.measure_disk(),
-                _ = tick(&mut container_disk_watch) => self.measure_containers_disk(),
+                _ = tick(&mut container_disk_watch) => {
+                    self.measure_containers_disk();
+                    if xfs_watch.is_some() {
+                        self.check_limits(None);
+                    }
+                }
             }
             // The timers run once due, as the master's do: a command that makes work due at
             // once leaves a deadline in the past, which the next turn sleeps zero time for.
@@ -737,6 +758,10 @@ impl Runtime {
     /// Measures the work_dir's filesystem off the actor; the usage comes back as
     /// [`Command::DiskUsage`].
     fn measure_disk(&self) {
+        if let Some(xfs) = self.agent.config.isolation.disk_xfs.clone() {
+            // disk/xfs: projects whose sandboxes were collected are reclaimed.
+            tokio::task::spawn_blocking(move || xfs.reclaim());
+        }
         let work_dir = self.agent.config.work_dir.clone();
         let inbox = self.inbox.clone();
         tokio::spawn(async move {
@@ -752,7 +777,7 @@ impl Runtime {
     /// [`Command::ContainersDisk`]. A path that cannot be read (its container just ended)
     /// is left out.
     fn measure_containers_disk(&mut self) {
-        if self.measuring_containers {
+        if self.measuring_containers || self.agent.config.isolation.disk_du.is_none() {
             return;
         }
         let watched = self.agent.disk_watch();

@@ -806,7 +806,8 @@ fn a_task_joining_a_running_executor_grows_its_container() {
         launch,
         vec![super::isolator::Limits {
             cpus: 1.5,
-            mem_bytes: 96 << 20
+            mem_bytes: 96 << 20,
+            disk_bytes: 0
         }]
     );
     let resize = h.take(|e| match e {
@@ -817,7 +818,8 @@ fn a_task_joining_a_running_executor_grows_its_container() {
         resize,
         vec![super::isolator::Limits {
             cpus: 2.5,
-            mem_bytes: 224 << 20
+            mem_bytes: 224 << 20,
+            disk_bytes: 0
         }]
     );
 }

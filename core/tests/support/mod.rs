@@ -499,6 +499,21 @@ pub fn offer_resources(offer: &v1::Offer, resources: &str) -> Vec<v1::Resource> 
     r.into_protos()
 }
 
+/// `status` is the end of a container limited for its disk (`disk/du`, `disk/xfs`): the
+/// reason, and Mesos's message `Disk usage (…) <ending>` (e.g. `exceeds quota (1MB)`).
+pub fn assert_disk_limitation(status: &v1::TaskStatus, ending: &str) {
+    assert_eq!(
+        status.reason,
+        Some(v1::task_status::Reason::ContainerLimitationDisk as i32),
+        "{status:?}"
+    );
+    let message = status.message();
+    assert!(
+        message.starts_with("Disk usage (") && message.ends_with(ending),
+        "{message}"
+    );
+}
+
 /// A command task taking `resources` of `offer`.
 pub fn command_task(id: &str, offer: &v1::Offer, resources: &str, command: &str) -> v1::TaskInfo {
     v1::TaskInfo {

@@ -72,6 +72,10 @@ impl Containerizer for Posix {
             .filter(|r| r.pid.is_some_and(super::super::isolator::alive))
             .map(|r| r.container_id.clone())
             .collect();
+        if let Some(xfs) = &self.settings.isolation.disk_xfs {
+            // The projects of containers that ended while the agent was down go.
+            xfs.recover(&live);
+        }
         if let Some(provisioner) = &self.settings.provisioner {
             // Rootfses of containers that ended while the agent was down.
             provisioner.recover(&live);
@@ -120,6 +124,9 @@ impl Containerizer for Posix {
             let id = container_id.to_string();
             tokio::task::spawn_blocking(move || provisioner.destroy(&id));
         }
+        if let Some(xfs) = &self.settings.isolation.disk_xfs {
+            xfs.cleanup(container_id);
+        }
         // An OOM kill of the executor itself shows only here.
         let limitation = self.memory_limitation(container_id);
         if self.settings.isolation.uses_cgroups() {
@@ -150,20 +157,33 @@ impl Containerizer for Posix {
         {
             tracing::warn!(%container_id, error = %e, "failed to resize a container");
         }
+        if let Some(xfs) = &isolation.disk_xfs
+            && let Err(e) = xfs.update(container_id, limits.disk_bytes)
+        {
+            tracing::warn!(%container_id, error = %e, "failed to update a disk quota");
+        }
     }
 
     fn limitations(&mut self, container_id: Option<&str>) -> Vec<Limitation> {
+        let mut limited = Vec::new();
+        // disk/xfs with --xfs_kill_containers: containers over their soft limit.
+        if container_id.is_none()
+            && let Some(xfs) = &self.settings.isolation.disk_xfs
+        {
+            limited.extend(xfs.exceeded().into_iter().map(|e| Limitation {
+                container_id: e.container_id,
+                reason: remesos_proto::v1::task_status::Reason::ContainerLimitationDisk,
+                message: e.message,
+            }));
+        }
         if !self.settings.isolation.cgroups_mem {
-            return Vec::new();
+            return limited;
         }
         match container_id {
-            Some(id) => self.memory_limitation(id).into_iter().collect(),
-            None => self
-                .pids
-                .keys()
-                .filter_map(|id| self.memory_limitation(id))
-                .collect(),
+            Some(id) => limited.extend(self.memory_limitation(id)),
+            None => limited.extend(self.pids.keys().filter_map(|id| self.memory_limitation(id))),
         }
+        limited
     }
 }
 
@@ -273,6 +293,12 @@ async fn prepare_and_spawn(
     let command = &launch.command;
     std::fs::create_dir_all(sandbox)
         .map_err(|e| format!("Failed to create sandbox {}: {e}", sandbox.display()))?;
+    // disk/xfs: the sandbox's project before anything is written into it (new files
+    // inherit it), and its quota.
+    if let Some(xfs) = &settings.isolation.disk_xfs {
+        xfs.prepare(&launch.container_id, sandbox, launch.limits.disk_bytes)
+            .map_err(|e| e.to_string())?;
+    }
     if let Some(runs) = sandbox.parent() {
         let latest = runs.join("latest");
         let _ = std::fs::remove_file(&latest);
