@@ -25,6 +25,7 @@ use remesos_proto::v1;
 use v1::master::{self as op, response as resp};
 
 use super::Master;
+use super::task::{TaskRecord, viewable};
 use crate::security::authorizer::Viewer;
 
 /// A v1 operator message already encoded as protobuf: `full_name` says which, for the JSON
@@ -53,15 +54,15 @@ impl Encoded {
 /// The tasks of a GET_TASKS as `v` may see them, by reference: the one place that decides
 /// which tasks a viewer sees (`get_tasks_for` clones these).
 pub(super) struct Tasks<'a> {
-    pub(super) tasks: Vec<&'a v1::Task>,
-    pub(super) completed: Vec<&'a v1::Task>,
-    pub(super) unreachable: Vec<&'a v1::Task>,
+    pub(super) tasks: Vec<&'a TaskRecord>,
+    pub(super) completed: Vec<&'a TaskRecord>,
+    pub(super) unreachable: Vec<&'a TaskRecord>,
 }
 
 impl Tasks<'_> {
     fn body_len(&self) -> usize {
-        let len = |tag: u32, list: &[&v1::Task]| -> usize {
-            list.iter().map(|t| message::encoded_len(tag, *t)).sum()
+        let len = |tag: u32, list: &[&TaskRecord]| -> usize {
+            list.iter().map(|t| t.field_len(tag)).sum()
         };
         len(2, &self.tasks) + len(3, &self.completed) + len(5, &self.unreachable)
     }
@@ -73,7 +74,7 @@ impl Tasks<'_> {
             (5, &self.unreachable),
         ] {
             for t in list.iter() {
-                message::encode(tag, *t, buf);
+                t.encode_field(tag, buf);
             }
         }
     }
@@ -126,7 +127,7 @@ impl Master {
             unreachable: Vec::new(),
         };
         for f in self.frameworks.values().filter(|f| v.framework(&f.info)) {
-            let seen = |t: &&v1::Task| v.task(t, &f.info);
+            let seen = |t: &&TaskRecord| viewable(&v, t, &f.info);
             out.tasks.extend(f.tasks.values().filter(seen));
             out.completed.extend(f.completed_tasks.iter().filter(seen));
             out.unreachable
@@ -138,7 +139,7 @@ impl Master {
             .filter(|f| v.framework(&f.info))
         {
             out.completed
-                .extend(f.completed_tasks.iter().filter(|t| v.task(t, &f.info)));
+                .extend(f.completed_tasks.iter().filter(|t| viewable(&v, t, &f.info)));
         }
         out
     }

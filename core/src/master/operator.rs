@@ -673,9 +673,10 @@ impl Master {
 
     /// `/master/tasks`: one page of the tasks the query selects that `v` may see.
     fn tasks_json(&self, query: &TasksQuery, v: Viewer<'_>) -> Value {
-        let mut tasks: Vec<&v1::Task> = self
+        let mut tasks: Vec<v1::Task> = self
             .all_tasks_for(v)
             .into_iter()
+            .map(super::task::TaskRecord::task)
             .filter(|t| {
                 query
                     .framework_id
@@ -703,7 +704,7 @@ impl Master {
             .into_iter()
             .skip(query.offset)
             .take(query.limit)
-            .map(crate::common::json::task_json)
+            .map(|t| crate::common::json::task_json(&t))
             .collect();
         json!({ "tasks": tasks })
     }
