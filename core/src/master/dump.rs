@@ -138,8 +138,11 @@ impl Master {
             .iter()
             .filter(|f| v.framework(&f.info))
         {
-            out.completed
-                .extend(f.completed_tasks.iter().filter(|t| viewable(&v, t, &f.info)));
+            out.completed.extend(
+                f.completed_tasks
+                    .iter()
+                    .filter(|t| viewable(&v, t, &f.info)),
+            );
         }
         out
     }

@@ -121,11 +121,11 @@ impl Framework {
             return;
         }
         while self.completed_tasks.len() >= cap {
-            if let Some(evicted) = self.completed_tasks.pop_front() {
-                if !self.unacknowledged_ends.is_empty() {
-                    self.unacknowledged_ends
-                        .remove(evicted.task_id().value.as_str());
-                }
+            if let Some(evicted) = self.completed_tasks.pop_front()
+                && !self.unacknowledged_ends.is_empty()
+            {
+                self.unacknowledged_ends
+                    .remove(evicted.task_id().value.as_str());
             }
         }
         self.completed_tasks.push_back(task);
@@ -144,7 +144,9 @@ impl Framework {
     pub fn unacknowledged_completed(&self) -> impl Iterator<Item = &TaskRecord> {
         self.completed_tasks.iter().filter(|t| {
             !self.unacknowledged_ends.is_empty()
-                && self.unacknowledged_ends.contains(t.task_id().value.as_str())
+                && self
+                    .unacknowledged_ends
+                    .contains(t.task_id().value.as_str())
         })
     }
 

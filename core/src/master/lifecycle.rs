@@ -10,8 +10,8 @@ use v1::scheduler as sched;
 
 use super::agent::Agent;
 use super::framework::Framework;
-use super::task::TaskRecord;
 use super::scheduler::operator_framework_event;
+use super::task::TaskRecord;
 use super::{ConnId, Effect, Master, ReplyId, Time, UnreachableAgent};
 use crate::common::id::{AgentId, FrameworkId, OfferId, TaskId};
 use crate::common::protocol::is_terminal;

@@ -97,7 +97,8 @@ impl TaskRecord {
                 fixed.extend_from_slice(field);
             }
         }
-        let mut encoded = Vec::with_capacity(statuses.iter().map(|s| message::encoded_len(8, s)).sum());
+        let mut encoded =
+            Vec::with_capacity(statuses.iter().map(|s| message::encoded_len(8, s)).sum());
         for s in &statuses {
             message::encode(8, s, &mut encoded);
         }
@@ -155,7 +156,9 @@ impl TaskRecord {
 
     /// `Task.statuses`.
     pub fn statuses(&self) -> Vec<v1::TaskStatus> {
-        v1::Task::decode(&self.statuses[..]).unwrap_or_default().statuses
+        v1::Task::decode(&self.statuses[..])
+            .unwrap_or_default()
+            .statuses
     }
 
     /// The latest of `Task.statuses`.
@@ -166,7 +169,8 @@ impl TaskRecord {
 
     /// Appends `status` to the task's statuses.
     pub fn push_status(&mut self, status: &v1::TaskStatus) {
-        let mut statuses = Vec::with_capacity(self.statuses.len() + message::encoded_len(8, status));
+        let mut statuses =
+            Vec::with_capacity(self.statuses.len() + message::encoded_len(8, status));
         statuses.extend_from_slice(&self.statuses);
         message::encode(8, status, &mut statuses);
         self.statuses = Bytes::from(statuses);
@@ -332,6 +336,9 @@ mod tests {
         record.encode_field(3, &mut wire);
         assert_eq!(wire.len(), record.field_len(3));
         assert_eq!(record.task(), task);
-        assert_eq!(&wire[wire.len() - task.encoded_len()..], task.encode_to_vec());
+        assert_eq!(
+            &wire[wire.len() - task.encoded_len()..],
+            task.encode_to_vec()
+        );
     }
 }
