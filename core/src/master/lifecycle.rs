@@ -980,7 +980,7 @@ impl Master {
         if let Some(task) = framework.tasks.get_mut(&tid) {
             task.state = latest as i32;
             task.status_update_state = Some(status.state);
-            task.status_update_uuid = status.uuid.clone();
+            task.status_update_uuid = status.uuid.clone().map(bytes::Bytes::from);
             if status.data.is_some() {
                 let mut kept = status.clone();
                 kept.data = None; // Mesos drops status data from the master's copy
@@ -1024,7 +1024,7 @@ impl Master {
         {
             // A resent terminal update: its acknowledgement is the one that counts.
             task.status_update_state = Some(status.state);
-            task.status_update_uuid = status.uuid.clone();
+            task.status_update_uuid = status.uuid.clone().map(bytes::Bytes::from);
         }
         let event = super::update_event(status);
         self.send_to_framework(&fid, event);

@@ -132,7 +132,7 @@ impl Master {
     /// GET_TASKS as `v` may see it (`tasks_ref_for`'s tasks, cloned).
     pub fn get_tasks_for(&self, v: Viewer<'_>) -> resp::GetTasks {
         let seen = self.tasks_ref_for(v);
-        let owned = |list: Vec<&TaskRecord>| list.into_iter().map(TaskRecord::task).collect();
+        let owned = |list: Vec<TaskRecord>| list.iter().map(TaskRecord::task).collect();
         resp::GetTasks {
             tasks: owned(seen.tasks),
             completed_tasks: owned(seen.completed),

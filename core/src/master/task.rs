@@ -42,7 +42,8 @@ pub struct TaskRecord {
     /// `Task.statuses`, each as its encoded field-8 record, oldest first.
     statuses: Bytes,
     pub status_update_state: Option<i32>,
-    pub status_update_uuid: Option<Vec<u8>>,
+    /// `Task.status_update_uuid` (a `Bytes`: a snapshot of the task copies no uuid).
+    pub status_update_uuid: Option<Bytes>,
 }
 
 /// The top-level fields of an encoded message: (field number, the field's bytes with key).
@@ -76,7 +77,7 @@ impl TaskRecord {
     pub fn new(mut task: v1::Task) -> Self {
         let state = task.state;
         let status_update_state = task.status_update_state.take();
-        let status_update_uuid = task.status_update_uuid.take();
+        let status_update_uuid = task.status_update_uuid.take().map(Bytes::from);
         let statuses = std::mem::take(&mut task.statuses);
         let wire = task.encode_to_vec();
         let mut fixed = Vec::with_capacity(wire.len());
