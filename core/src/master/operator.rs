@@ -268,7 +268,7 @@ pub enum OperatorReply {
     Response(Box<op::Response>),
     /// A v1 operator API response taken from the state but not yet encoded (the big dumps,
     /// GET_STATE and GET_TASKS: `dump.rs`); the HTTP handler encodes it off the actor.
-    Encoded(super::dump::Dump),
+    Encoded(Box<super::dump::Dump>),
     /// A JSON endpoint's document.
     Json(Value),
     /// The change is made and nothing is waiting to become durable.
@@ -446,7 +446,7 @@ impl Master {
                     ..response(RespType::GetMetrics)
                 })
             }
-            C::GetState => Ok(OperatorReply::Encoded(self.get_state_dump_for(v))),
+            C::GetState => Ok(OperatorReply::Encoded(Box::new(self.get_state_dump_for(v)))),
             C::GetAgents => reply(op::Response {
                 get_agents: Some(self.get_agents()),
                 ..response(RespType::GetAgents)
@@ -464,7 +464,7 @@ impl Master {
                 get_executors: Some(self.get_executors_for(v)),
                 ..response(RespType::GetExecutors)
             }),
-            C::GetTasks => Ok(OperatorReply::Encoded(self.get_tasks_dump_for(v))),
+            C::GetTasks => Ok(OperatorReply::Encoded(Box::new(self.get_tasks_dump_for(v)))),
             C::GetRoles => reply(op::Response {
                 get_roles: Some(self.get_roles_for(v)),
                 ..response(RespType::GetRoles)

@@ -300,7 +300,7 @@ async fn answer(
     };
     match reply {
         OperatorReply::Response(r) => api::ok(format, &*r),
-        OperatorReply::Encoded(e) => api::ok_bytes(format, dump_body(format, e).await),
+        OperatorReply::Encoded(e) => api::ok_bytes(format, dump_body(format, *e).await),
         OperatorReply::Json(v) => api::json_ok(&v),
         OperatorReply::Done => StatusCode::OK.into_response(),
         OperatorReply::Accepted => StatusCode::ACCEPTED.into_response(),
