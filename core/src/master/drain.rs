@@ -306,7 +306,7 @@ impl Master {
                 .frameworks
                 .get(&fid)
                 .and_then(|f| f.tasks.get(&tid))
-                .and_then(|t| t.kill_policy);
+                .and_then(|t| t.task().kill_policy);
             let kill_policy = capped_kill_policy(config.max_grace_period.as_ref(), own.as_ref());
             match conn {
                 Some(conn) => {

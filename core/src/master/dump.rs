@@ -25,6 +25,7 @@ use remesos_proto::v1;
 use v1::master::{self as op, response as resp};
 
 use super::Master;
+use super::task::{TaskRecord, viewable};
 use crate::security::authorizer::Viewer;
 
 /// A v1 operator message already encoded as protobuf: `full_name` says which, for the JSON
@@ -50,18 +51,19 @@ impl Encoded {
     }
 }
 
-/// The tasks of a GET_TASKS as `v` may see them, by reference: the one place that decides
-/// which tasks a viewer sees (`get_tasks_for` clones these).
-pub(super) struct Tasks<'a> {
-    pub(super) tasks: Vec<&'a v1::Task>,
-    pub(super) completed: Vec<&'a v1::Task>,
-    pub(super) unreachable: Vec<&'a v1::Task>,
+/// The tasks of a GET_TASKS as `v` may see them, as clones of their records (two refcounts
+/// each: see `task.rs`): the one place that decides which tasks a viewer sees
+/// (`get_tasks_for` decodes these).
+pub(super) struct Tasks {
+    pub(super) tasks: Vec<TaskRecord>,
+    pub(super) completed: Vec<TaskRecord>,
+    pub(super) unreachable: Vec<TaskRecord>,
 }
 
-impl Tasks<'_> {
+impl Tasks {
     fn body_len(&self) -> usize {
-        let len = |tag: u32, list: &[&v1::Task]| -> usize {
-            list.iter().map(|t| message::encoded_len(tag, *t)).sum()
+        let len = |tag: u32, list: &[TaskRecord]| -> usize {
+            list.iter().map(|t| t.field_len(tag)).sum()
         };
         len(2, &self.tasks) + len(3, &self.completed) + len(5, &self.unreachable)
     }
@@ -73,7 +75,7 @@ impl Tasks<'_> {
             (5, &self.unreachable),
         ] {
             for t in list.iter() {
-                message::encode(tag, *t, buf);
+                t.encode_field(tag, buf);
             }
         }
     }
@@ -89,26 +91,27 @@ fn delimited_len(tag: u32, len: usize) -> usize {
     prost::encoding::key_len(tag) + encoded_len_varint(len as u64) + len
 }
 
-/// GET_STATE's body: the tasks by reference (and their encoded length, computed once: a
-/// pass over every task), the rest as messages.
-struct State<'a> {
-    tasks: Tasks<'a>,
-    tasks_len: usize,
+/// GET_STATE's body: the tasks' records, the rest as messages.
+struct State {
+    tasks: Tasks,
     executors: resp::GetExecutors,
     frameworks: resp::GetFrameworks,
     agents: resp::GetAgents,
 }
 
-impl State<'_> {
-    fn body_len(&self) -> usize {
-        delimited_len(1, self.tasks_len)
+impl State {
+    /// The body's length and the tasks' (one pass over every task).
+    fn body_len(&self) -> (usize, usize) {
+        let tasks_len = self.tasks.body_len();
+        let len = delimited_len(1, tasks_len)
             + message::encoded_len(2, &self.executors)
             + message::encoded_len(3, &self.frameworks)
-            + message::encoded_len(4, &self.agents)
+            + message::encoded_len(4, &self.agents);
+        (len, tasks_len)
     }
 
-    fn encode_body(&self, buf: &mut Vec<u8>) {
-        delimited(1, self.tasks_len, buf);
+    fn encode_body(&self, tasks_len: usize, buf: &mut Vec<u8>) {
+        delimited(1, tasks_len, buf);
         self.tasks.encode_body(buf);
         message::encode(2, &self.executors, buf);
         message::encode(3, &self.frameworks, buf);
@@ -116,88 +119,150 @@ impl State<'_> {
     }
 }
 
+/// A state dump taken on the actor and not yet encoded: the records of its tasks (cheap
+/// clones) and its smaller parts as messages. [`Dump::encode`] writes it, off the actor
+/// (the HTTP handler does it on a blocking thread), byte for byte what encoding on the
+/// actor wrote.
+pub struct Dump(DumpKind);
+
+enum DumpKind {
+    /// A `Response` of type GET_STATE.
+    State(State),
+    /// A `Response` of type GET_TASKS.
+    Tasks(Tasks),
+    /// An `Event` of type SUBSCRIBED with its heartbeat interval.
+    Subscribed(State, f64),
+}
+
+impl std::fmt::Debug for Dump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.0 {
+            DumpKind::State(_) => "GET_STATE",
+            DumpKind::Tasks(_) => "GET_TASKS",
+            DumpKind::Subscribed(..) => "SUBSCRIBED",
+        };
+        f.debug_tuple("Dump").field(&kind).finish()
+    }
+}
+
+impl Dump {
+    /// The dump's protobuf encoding.
+    pub fn encode(&self) -> Encoded {
+        match &self.0 {
+            DumpKind::State(state) => {
+                let (len, tasks_len) = state.body_len();
+                let mut buf = Vec::with_capacity(11 + delimited_len(9, len));
+                prost::encoding::int32::encode(1, &(resp::Type::GetState as i32), &mut buf);
+                delimited(9, len, &mut buf);
+                state.encode_body(tasks_len, &mut buf);
+                Encoded {
+                    full_name: "mesos.v1.master.Response",
+                    wire: Bytes::from(buf),
+                }
+            }
+            DumpKind::Tasks(tasks) => {
+                let len = tasks.body_len();
+                let mut buf = Vec::with_capacity(11 + delimited_len(13, len));
+                prost::encoding::int32::encode(1, &(resp::Type::GetTasks as i32), &mut buf);
+                delimited(13, len, &mut buf);
+                tasks.encode_body(&mut buf);
+                Encoded {
+                    full_name: "mesos.v1.master.Response",
+                    wire: Bytes::from(buf),
+                }
+            }
+            DumpKind::Subscribed(state, heartbeat_interval_seconds) => {
+                let (state_len, tasks_len) = state.body_len();
+                let subscribed_len = delimited_len(1, state_len)
+                    + prost::encoding::double::encoded_len(2, heartbeat_interval_seconds);
+                let mut buf = Vec::with_capacity(11 + delimited_len(2, subscribed_len));
+                prost::encoding::int32::encode(1, &(op::event::Type::Subscribed as i32), &mut buf);
+                delimited(2, subscribed_len, &mut buf);
+                delimited(1, state_len, &mut buf);
+                state.encode_body(tasks_len, &mut buf);
+                prost::encoding::double::encode(2, heartbeat_interval_seconds, &mut buf);
+                Encoded {
+                    full_name: "mesos.v1.master.Event",
+                    wire: Bytes::from(buf),
+                }
+            }
+        }
+    }
+}
+
 impl Master {
     /// GET_TASKS's tasks as `v` may see them: tasks of frameworks it may view, each by
     /// `view_tasks`.
-    pub(super) fn tasks_ref_for(&self, v: Viewer<'_>) -> Tasks<'_> {
+    pub(super) fn tasks_ref_for(&self, v: Viewer<'_>) -> Tasks {
         let mut out = Tasks {
             tasks: Vec::new(),
             completed: Vec::new(),
             unreachable: Vec::new(),
         };
         for f in self.frameworks.values().filter(|f| v.framework(&f.info)) {
-            let seen = |t: &&v1::Task| v.task(t, &f.info);
-            out.tasks.extend(f.tasks.values().filter(seen));
-            out.completed.extend(f.completed_tasks.iter().filter(seen));
+            let seen = |t: &&TaskRecord| viewable(&v, t, &f.info);
+            out.tasks.extend(f.tasks.values().filter(seen).cloned());
+            out.completed
+                .extend(f.completed_tasks.iter().filter(seen).cloned());
             out.unreachable
-                .extend(f.unreachable_tasks.values().filter(seen));
+                .extend(f.unreachable_tasks.values().filter(seen).cloned());
         }
         for f in self
             .completed_frameworks
             .iter()
             .filter(|f| v.framework(&f.info))
         {
-            out.completed
-                .extend(f.completed_tasks.iter().filter(|t| v.task(t, &f.info)));
+            out.completed.extend(
+                f.completed_tasks
+                    .iter()
+                    .filter(|t| viewable(&v, t, &f.info))
+                    .cloned(),
+            );
         }
         out
     }
 
-    fn state_ref_for(&self, v: Viewer<'_>) -> State<'_> {
-        let tasks = self.tasks_ref_for(v);
+    fn state_ref_for(&self, v: Viewer<'_>) -> State {
         State {
-            tasks_len: tasks.body_len(),
-            tasks,
+            tasks: self.tasks_ref_for(v),
             executors: self.get_executors_for(v),
             frameworks: self.get_frameworks_for(v),
             agents: self.get_agents(),
         }
     }
 
-    /// The GET_STATE response as `v` may see it, encoded without cloning a task.
-    pub fn get_state_response_for(&self, v: Viewer<'_>) -> Encoded {
-        let state = self.state_ref_for(v);
-        let len = state.body_len();
-        let mut buf = Vec::with_capacity(11 + delimited_len(9, len));
-        prost::encoding::int32::encode(1, &(resp::Type::GetState as i32), &mut buf);
-        delimited(9, len, &mut buf);
-        state.encode_body(&mut buf);
-        Encoded {
-            full_name: "mesos.v1.master.Response",
-            wire: Bytes::from(buf),
-        }
+    /// The GET_STATE response as `v` may see it, taken but not encoded.
+    pub fn get_state_dump_for(&self, v: Viewer<'_>) -> Dump {
+        Dump(DumpKind::State(self.state_ref_for(v)))
     }
 
-    /// The GET_TASKS response as `v` may see it, encoded without cloning a task.
-    pub fn get_tasks_response_for(&self, v: Viewer<'_>) -> Encoded {
-        let tasks = self.tasks_ref_for(v);
-        let len = tasks.body_len();
-        let mut buf = Vec::with_capacity(11 + delimited_len(13, len));
-        prost::encoding::int32::encode(1, &(resp::Type::GetTasks as i32), &mut buf);
-        delimited(13, len, &mut buf);
-        tasks.encode_body(&mut buf);
-        Encoded {
-            full_name: "mesos.v1.master.Response",
-            wire: Bytes::from(buf),
-        }
+    /// The GET_TASKS response as `v` may see it, taken but not encoded.
+    pub fn get_tasks_dump_for(&self, v: Viewer<'_>) -> Dump {
+        Dump(DumpKind::Tasks(self.tasks_ref_for(v)))
     }
 
     /// The operator SUBSCRIBE's first event, SUBSCRIBED with the state as `v` may see it,
-    /// encoded without cloning a task.
+    /// taken but not encoded.
+    pub fn subscribed_dump_for(&self, v: Viewer<'_>, heartbeat_interval_seconds: f64) -> Dump {
+        Dump(DumpKind::Subscribed(
+            self.state_ref_for(v),
+            heartbeat_interval_seconds,
+        ))
+    }
+
+    /// The GET_STATE response as `v` may see it, encoded without decoding a task.
+    pub fn get_state_response_for(&self, v: Viewer<'_>) -> Encoded {
+        self.get_state_dump_for(v).encode()
+    }
+
+    /// The GET_TASKS response as `v` may see it, encoded without decoding a task.
+    pub fn get_tasks_response_for(&self, v: Viewer<'_>) -> Encoded {
+        self.get_tasks_dump_for(v).encode()
+    }
+
+    /// The operator SUBSCRIBE's first event, encoded without decoding a task.
     pub fn subscribed_event_for(&self, v: Viewer<'_>, heartbeat_interval_seconds: f64) -> Encoded {
-        let state = self.state_ref_for(v);
-        let state_len = state.body_len();
-        let subscribed_len = delimited_len(1, state_len)
-            + prost::encoding::double::encoded_len(2, &heartbeat_interval_seconds);
-        let mut buf = Vec::with_capacity(11 + delimited_len(2, subscribed_len));
-        prost::encoding::int32::encode(1, &(op::event::Type::Subscribed as i32), &mut buf);
-        delimited(2, subscribed_len, &mut buf);
-        delimited(1, state_len, &mut buf);
-        state.encode_body(&mut buf);
-        prost::encoding::double::encode(2, &heartbeat_interval_seconds, &mut buf);
-        Encoded {
-            full_name: "mesos.v1.master.Event",
-            wire: Bytes::from(buf),
-        }
+        self.subscribed_dump_for(v, heartbeat_interval_seconds)
+            .encode()
     }
 }

@@ -7,6 +7,7 @@ use remesos_proto::v1;
 use v1::framework_info::capability::Type as Capability;
 
 use super::ConnId;
+use super::task::TaskRecord;
 use crate::allocator;
 use crate::common::id::{AgentId, ExecutorId, FrameworkId, OfferId, TaskId};
 use crate::common::protocol::framework_has_capability as has_capability;
@@ -36,9 +37,9 @@ pub struct Framework {
     pub reregistered_time: Option<f64>,
     pub unregistered_time: Option<f64>,
     /// Non-terminal tasks by task id.
-    pub tasks: HashMap<TaskId, v1::Task>,
+    pub tasks: HashMap<TaskId, TaskRecord>,
     /// Most recent terminal tasks, oldest first, capped by `--max_completed_tasks_per_framework`.
-    pub completed_tasks: VecDeque<v1::Task>,
+    pub completed_tasks: VecDeque<TaskRecord>,
     /// Completed tasks whose terminal update the framework has not acknowledged yet. Mesos's
     /// master keeps such a task in the framework's tasks until the acknowledgement, so an
     /// implicit reconciliation still answers it (a framework that failed over while its
@@ -46,7 +47,7 @@ pub struct Framework {
     /// by id, and leaves this set with the acknowledgement or when it is evicted.
     pub unacknowledged_ends: HashSet<TaskId>,
     /// Tasks on unreachable agents (partition-aware bookkeeping), by task id.
-    pub unreachable_tasks: HashMap<TaskId, v1::Task>,
+    pub unreachable_tasks: HashMap<TaskId, TaskRecord>,
     /// Outstanding offer ids.
     pub offers: HashSet<OfferId>,
     /// Executors the framework runs, by agent id then executor id.
@@ -115,21 +116,23 @@ impl Framework {
     }
 
     /// Records a terminal task, keeping at most `cap` of them.
-    pub fn add_completed_task(&mut self, task: v1::Task, cap: usize) {
+    pub fn add_completed_task(&mut self, task: TaskRecord, cap: usize) {
         if cap == 0 {
             return;
         }
         while self.completed_tasks.len() >= cap {
-            if let Some(evicted) = self.completed_tasks.pop_front() {
+            if let Some(evicted) = self.completed_tasks.pop_front()
+                && !self.unacknowledged_ends.is_empty()
+            {
                 self.unacknowledged_ends
-                    .remove(evicted.task_id.value.as_str());
+                    .remove(evicted.task_id().value.as_str());
             }
         }
         self.completed_tasks.push_back(task);
     }
 
     /// Records a terminal task whose update awaits the framework's acknowledgement.
-    pub fn add_unacknowledged_end(&mut self, task_id: TaskId, task: v1::Task, cap: usize) {
+    pub fn add_unacknowledged_end(&mut self, task_id: TaskId, task: TaskRecord, cap: usize) {
         self.add_completed_task(task, cap);
         if cap > 0 {
             self.unacknowledged_ends.insert(task_id);
@@ -138,15 +141,18 @@ impl Framework {
 
     /// The terminal tasks an implicit reconciliation still answers (see
     /// [`Framework::unacknowledged_ends`]).
-    pub fn unacknowledged_completed(&self) -> impl Iterator<Item = &v1::Task> {
-        self.completed_tasks
-            .iter()
-            .filter(|t| self.unacknowledged_ends.contains(t.task_id.value.as_str()))
+    pub fn unacknowledged_completed(&self) -> impl Iterator<Item = &TaskRecord> {
+        self.completed_tasks.iter().filter(|t| {
+            !self.unacknowledged_ends.is_empty()
+                && self
+                    .unacknowledged_ends
+                    .contains(t.task_id().value.as_str())
+        })
     }
 
     /// Removes a non-terminal task; returns it with its key on an agent's books
     /// ([`Agent::tasks`](super::Agent::tasks)).
-    pub fn take_task(&mut self, task_id: &str) -> Option<((FrameworkId, TaskId), v1::Task)> {
+    pub fn take_task(&mut self, task_id: &str) -> Option<((FrameworkId, TaskId), TaskRecord)> {
         let (task_id, task) = self.tasks.remove_entry(task_id)?;
         Some(((self.id.clone(), task_id), task))
     }

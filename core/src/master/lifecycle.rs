@@ -11,6 +11,7 @@ use v1::scheduler as sched;
 use super::agent::Agent;
 use super::framework::Framework;
 use super::scheduler::operator_framework_event;
+use super::task::TaskRecord;
 use super::{ConnId, Effect, Master, ReplyId, Time, UnreachableAgent};
 use crate::common::id::{AgentId, FrameworkId, OfferId, TaskId};
 use crate::common::protocol::is_terminal;
@@ -409,10 +410,10 @@ impl Master {
                 if !framework
                     .completed_tasks
                     .iter()
-                    .any(|t| t.task_id == task.task_id)
+                    .any(|t| t.task_id() == task.task_id)
                 {
                     let cap = self.config.max_completed_tasks_per_framework;
-                    framework.add_unacknowledged_end(task_id, task.clone(), cap);
+                    framework.add_unacknowledged_end(task_id, task.clone().into(), cap);
                 }
                 continue;
             }
@@ -425,7 +426,7 @@ impl Master {
             }
             framework.unreachable_tasks.remove(task_id.as_str());
             agent.tasks.insert((fid.clone(), task_id.clone()));
-            framework.tasks.insert(task_id, task.clone());
+            framework.tasks.insert(task_id, task.clone().into());
             if let Ok(r) = Resources::from_protos(task.resources.clone()) {
                 agent.add_used(&fid, &r);
             }
@@ -680,7 +681,7 @@ impl Master {
             let ids: Vec<TaskId> = framework
                 .unreachable_tasks
                 .iter()
-                .filter(|(_, t)| t.agent_id.value == agent_id)
+                .filter(|(_, t)| t.agent_id().value == agent_id)
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in ids {
@@ -810,8 +811,8 @@ impl Master {
         self.release_task(now, &key, &task);
         let mut status = super::master_status(
             now,
-            &task.task_id,
-            Some(&task.agent_id),
+            &task.task_id(),
+            Some(&task.agent_id()),
             v1::TaskState::TaskUnreachable,
             v1::task_status::Reason::AgentRemoved,
             message,
@@ -820,7 +821,7 @@ impl Master {
             nanoseconds: (now.wall * 1e9) as i64,
         });
         task.state = v1::TaskState::TaskUnreachable as i32;
-        task.statuses.push(status.clone());
+        task.push_status(&status);
         let cap = self.config.max_unreachable_tasks_per_framework;
         if let Some(framework) = self.frameworks.get_mut(framework_id)
             && framework.unreachable_tasks.len() < cap
@@ -832,14 +833,14 @@ impl Master {
     }
 
     /// Gives a task's resources back: off the agent's books and to the allocator.
-    fn release_task(&mut self, now: Time, key: &(FrameworkId, TaskId), task: &v1::Task) {
+    fn release_task(&mut self, now: Time, key: &(FrameworkId, TaskId), task: &TaskRecord) {
         self.launched.remove(key);
-        let fid = &task.framework_id.value;
-        let aid = &task.agent_id.value;
-        let Ok(resources) = Resources::from_protos(task.resources.clone()) else {
+        let fid = key.0.as_str();
+        let aid = &task.agent_id().value;
+        let Ok(resources) = Resources::from_protos(task.resources()) else {
             return;
         };
-        if let Some(agent) = self.agents.get_mut(aid) {
+        if let Some(agent) = self.agents.get_mut(aid.as_str()) {
             agent.remove_used(fid, &resources);
             agent.tasks.remove(key);
             self.allocator
@@ -881,33 +882,33 @@ impl Master {
         &mut self,
         now: Time,
         framework_id: &str,
-        mut task: v1::Task,
+        mut task: TaskRecord,
         state: v1::TaskState,
         reason: v1::task_status::Reason,
         message: &str,
     ) -> v1::TaskStatus {
         let status = super::master_status(
             now,
-            &task.task_id,
-            Some(&task.agent_id),
+            &task.task_id(),
+            Some(&task.agent_id()),
             state,
             reason,
             message,
         );
         task.state = state as i32;
-        task.statuses.push(status.clone());
+        task.push_status(&status);
         self.count_terminal(state);
         self.complete_task(framework_id, task);
         status
     }
 
-    fn complete_task(&mut self, framework_id: &str, task: v1::Task) {
+    fn complete_task(&mut self, framework_id: &str, task: TaskRecord) {
         let cap = self.config.max_completed_tasks_per_framework;
         self.emit_operator(|_| v1::master::Event {
             r#type: Some(op_event::Type::TaskUpdated as i32),
             task_updated: Some(op_event::TaskUpdated {
-                framework_id: task.framework_id.clone(),
-                status: task.statuses.last().cloned().unwrap_or_default(),
+                framework_id: task.framework_id(),
+                status: task.last_status().unwrap_or_default(),
                 state: task.state,
             }),
             ..Default::default()
@@ -979,10 +980,14 @@ impl Master {
         if let Some(task) = framework.tasks.get_mut(&tid) {
             task.state = latest as i32;
             task.status_update_state = Some(status.state);
-            task.status_update_uuid = status.uuid.clone();
-            let mut kept = status.clone();
-            kept.data = None; // Mesos drops status data from the master's copy
-            task.statuses.push(kept);
+            task.status_update_uuid = status.uuid.clone().map(bytes::Bytes::from);
+            if status.data.is_some() {
+                let mut kept = status.clone();
+                kept.data = None; // Mesos drops status data from the master's copy
+                task.push_status(&kept);
+            } else {
+                task.push_status(&status);
+            }
             self.emit_operator(|_| v1::master::Event {
                 r#type: Some(op_event::Type::TaskUpdated as i32),
                 task_updated: Some(op_event::TaskUpdated {
@@ -1015,11 +1020,11 @@ impl Master {
                 .completed_tasks
                 .iter_mut()
                 .rev()
-                .find(|t| t.task_id.value == tid)
+                .find(|t| t.task_id().value == tid)
         {
             // A resent terminal update: its acknowledgement is the one that counts.
             task.status_update_state = Some(status.state);
-            task.status_update_uuid = status.uuid.clone();
+            task.status_update_uuid = status.uuid.clone().map(bytes::Bytes::from);
         }
         let event = super::update_event(status);
         self.send_to_framework(&fid, event);
@@ -1193,7 +1198,7 @@ impl Master {
         let mut agents: std::collections::BTreeSet<String> = self.frameworks[framework_id]
             .tasks
             .values()
-            .map(|t| t.agent_id.value.clone())
+            .map(|t| t.agent_id().value)
             .collect();
         agents.extend(
             self.frameworks[framework_id]

@@ -72,6 +72,7 @@ pub mod runtime;
 mod scheduler;
 pub mod service;
 pub mod state;
+pub mod task;
 mod validation;
 
 #[cfg(test)]

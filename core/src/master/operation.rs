@@ -478,7 +478,7 @@ impl Master {
         if let Some(((info, executor_id), agent_key)) = executor.zip(agent_key.as_ref()) {
             framework.add_executor(agent_key, executor_id.clone(), info.clone());
         }
-        framework.tasks.insert(valid.task_id.clone(), task);
+        framework.tasks.insert(valid.task_id.clone(), task.into());
         self.launched
             .insert((framework_key.clone(), valid.task_id.clone()), now.mono);
         if let Some(agent) = self.agents.get_mut(agent_id) {
@@ -498,7 +498,7 @@ impl Master {
         self.emit_operator(|m| v1::master::Event {
             r#type: Some(v1::master::event::Type::TaskAdded as i32),
             task_added: Some(v1::master::event::TaskAdded {
-                task: m.frameworks[framework_id].tasks[task_id].clone(),
+                task: m.frameworks[framework_id].tasks[task_id].task(),
             }),
             ..Default::default()
         });

@@ -266,9 +266,9 @@ impl OperatorCommand {
 pub enum OperatorReply {
     /// A v1 operator API response.
     Response(Box<op::Response>),
-    /// A v1 operator API response already encoded from references to the state (the big
-    /// dumps, GET_STATE and GET_TASKS: `dump.rs`).
-    Encoded(super::dump::Encoded),
+    /// A v1 operator API response taken from the state but not yet encoded (the big dumps,
+    /// GET_STATE and GET_TASKS: `dump.rs`); the HTTP handler encodes it off the actor.
+    Encoded(Box<super::dump::Dump>),
     /// A JSON endpoint's document.
     Json(Value),
     /// The change is made and nothing is waiting to become durable.
@@ -446,7 +446,7 @@ impl Master {
                     ..response(RespType::GetMetrics)
                 })
             }
-            C::GetState => Ok(OperatorReply::Encoded(self.get_state_response_for(v))),
+            C::GetState => Ok(OperatorReply::Encoded(Box::new(self.get_state_dump_for(v)))),
             C::GetAgents => reply(op::Response {
                 get_agents: Some(self.get_agents()),
                 ..response(RespType::GetAgents)
@@ -464,7 +464,7 @@ impl Master {
                 get_executors: Some(self.get_executors_for(v)),
                 ..response(RespType::GetExecutors)
             }),
-            C::GetTasks => Ok(OperatorReply::Encoded(self.get_tasks_response_for(v))),
+            C::GetTasks => Ok(OperatorReply::Encoded(Box::new(self.get_tasks_dump_for(v)))),
             C::GetRoles => reply(op::Response {
                 get_roles: Some(self.get_roles_for(v)),
                 ..response(RespType::GetRoles)
@@ -673,9 +673,10 @@ impl Master {
 
     /// `/master/tasks`: one page of the tasks the query selects that `v` may see.
     fn tasks_json(&self, query: &TasksQuery, v: Viewer<'_>) -> Value {
-        let mut tasks: Vec<&v1::Task> = self
+        let mut tasks: Vec<v1::Task> = self
             .all_tasks_for(v)
             .into_iter()
+            .map(super::task::TaskRecord::task)
             .filter(|t| {
                 query
                     .framework_id
@@ -703,7 +704,7 @@ impl Master {
             .into_iter()
             .skip(query.offset)
             .take(query.limit)
-            .map(crate::common::json::task_json)
+            .map(|t| crate::common::json::task_json(&t))
             .collect();
         json!({ "tasks": tasks })
     }

@@ -157,7 +157,7 @@ impl Master {
             for framework in self.frameworks.values_mut() {
                 framework
                     .unreachable_tasks
-                    .retain(|_, t| t.agent_id.value != *id);
+                    .retain(|_, t| t.agent_id().value != *id);
             }
         }
         for id in &gone {

@@ -116,8 +116,9 @@ pub enum Command {
     OperatorSubscribe {
         principal: Option<Principal>,
         events: mpsc::Sender<Arc<v1::master::Event>>,
-        /// The SUBSCRIBED event, encoded from references to the state (`dump.rs`).
-        reply: Reply<super::dump::Encoded>,
+        /// The SUBSCRIBED event, taken from the state, to be encoded off the actor
+        /// (`dump.rs`).
+        reply: Reply<super::dump::Dump>,
     },
     /// An operator's command (the v1 operator API, the JSON endpoints), for the request's
     /// authenticated principal (`None` when authentication is off).
@@ -538,7 +539,7 @@ impl Runtime {
                     );
                 }
                 let authorizer = self.master.config.authorizer.clone();
-                let state = self.master.subscribed_event_for(
+                let state = self.master.subscribed_dump_for(
                     authorizer.viewer(principal.as_ref()),
                     super::HEARTBEAT_INTERVAL.as_secs_f64(),
                 );

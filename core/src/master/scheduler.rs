@@ -8,6 +8,7 @@ use remesos_proto::v1;
 use v1::scheduler as sched;
 
 use super::framework::{Connection, Framework, framework_roles};
+use super::task::TaskRecord;
 use super::validation::{CallError, FrameworkCall, SchedulerCall, bad, validate_call};
 use super::{ConnId, Effect, MAX_REFUSE, Master, Time};
 use crate::common::id::{AgentId, FrameworkId, OfferId};
@@ -649,7 +650,7 @@ impl Master {
                 .completed_tasks
                 .iter()
                 .rev()
-                .find(|t| t.task_id == ack.task_id)
+                .find(|t| t.task_id() == ack.task_id)
                 .is_some_and(|t| t.status_update_uuid.as_deref() == Some(ack.uuid.as_slice()));
             if acknowledged_end {
                 framework
@@ -677,7 +678,7 @@ impl Master {
         // The task's key as the framework holds it, for the agent's books.
         let task = self.frameworks.get(framework_id).and_then(|f| {
             let (task_id, task) = f.tasks.get_key_value(&kill.task_id.value)?;
-            Some(((f.id.clone(), task_id.clone()), task.agent_id.value.clone()))
+            Some(((f.id.clone(), task_id.clone()), task.agent_id().value))
         });
         match task {
             // The agent is away (restarting, partitioned): the kill waits for it to come back.
@@ -755,7 +756,7 @@ impl Master {
                     .completed_tasks
                     .iter()
                     .rev()
-                    .find(|t| &t.task_id.value == id)
+                    .find(|t| &t.task_id().value == id)
                 {
                     statuses.push(reconciled_status(now, task));
                     continue;
@@ -1036,16 +1037,17 @@ impl Master {
 }
 
 /// A task's latest state as reconciliation reports it: no uuid, REASON_RECONCILIATION.
-fn reconciled_status(now: Time, task: &v1::Task) -> v1::TaskStatus {
-    let mut status = task
+fn reconciled_status(now: Time, task: &TaskRecord) -> v1::TaskStatus {
+    let head = task.task();
+    let mut status = head
         .statuses
         .last()
         .cloned()
         .unwrap_or_else(|| v1::TaskStatus {
-            task_id: task.task_id.clone(),
+            task_id: head.task_id.clone(),
             state: task.state,
-            agent_id: Some(task.agent_id.clone()),
-            executor_id: task.executor_id.clone(),
+            agent_id: Some(head.agent_id.clone()),
+            executor_id: head.executor_id.clone(),
             ..Default::default()
         });
     status.state = task.state;
@@ -1055,7 +1057,7 @@ fn reconciled_status(now: Time, task: &v1::Task) -> v1::TaskStatus {
     status.reason = Some(v1::task_status::Reason::Reconciliation as i32);
     status.message = Some("Reconciliation: Latest task state".to_string());
     status.timestamp = Some(now.wall);
-    status.agent_id = Some(task.agent_id.clone());
+    status.agent_id = Some(head.agent_id);
     status
 }
 

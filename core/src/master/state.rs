@@ -17,6 +17,7 @@ use v1::master::response as resp;
 use super::Master;
 use super::agent::Agent;
 use super::framework::Framework;
+use super::task::{TaskRecord, viewable};
 use crate::common::json::{attributes_json, task_json};
 use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
@@ -131,7 +132,7 @@ impl Master {
     /// GET_TASKS as `v` may see it (`tasks_ref_for`'s tasks, cloned).
     pub fn get_tasks_for(&self, v: Viewer<'_>) -> resp::GetTasks {
         let seen = self.tasks_ref_for(v);
-        let owned = |list: Vec<&v1::Task>| list.into_iter().cloned().collect();
+        let owned = |list: Vec<TaskRecord>| list.iter().map(TaskRecord::task).collect();
         resp::GetTasks {
             tasks: owned(seen.tasks),
             completed_tasks: owned(seen.completed),
@@ -387,7 +388,8 @@ impl Master {
 
     /// A framework's JSON with the tasks and executors `v` may see.
     pub fn framework_json_for(&self, f: &Framework, with_tasks: bool, v: Viewer<'_>) -> Value {
-        let seen = |t: &&v1::Task| v.task(t, &f.info);
+        let seen = |t: &&TaskRecord| viewable(&v, t, &f.info);
+        let json = |t: &TaskRecord| task_json(&t.task());
         let used = self.framework_used(f);
         let offered = self.framework_offered(f);
         let mut o = Map::new();
@@ -462,7 +464,7 @@ impl Master {
         if with_tasks {
             o.insert(
                 "tasks".into(),
-                Value::Array(f.tasks.values().filter(seen).map(task_json).collect()),
+                Value::Array(f.tasks.values().filter(seen).map(json).collect()),
             );
             o.insert(
                 "unreachable_tasks".into(),
@@ -470,7 +472,7 @@ impl Master {
                     f.unreachable_tasks
                         .values()
                         .filter(seen)
-                        .map(task_json)
+                        .map(json)
                         .collect(),
                 ),
             );
@@ -481,7 +483,7 @@ impl Master {
                         .iter()
                         .rev()
                         .filter(seen)
-                        .map(task_json)
+                        .map(json)
                         .collect(),
                 ),
             );
@@ -547,11 +549,8 @@ impl Master {
                 let counts = task_counts(f.tasks.values().chain(f.completed_tasks.iter()));
                 if let Value::Object(m) = &mut v {
                     m.extend(counts);
-                    let agents: std::collections::BTreeSet<&str> = f
-                        .tasks
-                        .values()
-                        .map(|t| t.agent_id.value.as_str())
-                        .collect();
+                    let agents: std::collections::BTreeSet<String> =
+                        f.tasks.values().map(|t| t.agent_id().value).collect();
                     m.insert("slave_ids".into(), json!(agents));
                 }
                 v
@@ -628,9 +627,12 @@ impl Master {
                 .tasks
                 .get(&id.value)
                 .or_else(|| f.unreachable_tasks.get(&id.value))
-                .or_else(|| f.completed_tasks.iter().find(|t| &t.task_id == id));
-            let unknown = v1::Task::default();
-            return v.framework(&f.info) && v.task(task.unwrap_or(&unknown), &f.info);
+                .or_else(|| f.completed_tasks.iter().find(|t| &t.task_id() == id));
+            let task = v1::Task {
+                user: task.and_then(TaskRecord::user),
+                ..Default::default()
+            };
+            return v.framework(&f.info) && v.task(&task, &f.info);
         }
         if let Some(added) = &event.framework_added {
             return v.framework(&added.framework.framework_info);
@@ -645,16 +647,16 @@ impl Master {
     }
 
     /// All tasks of all frameworks (running, unreachable, completed), for `/master/tasks`.
-    pub fn all_tasks(&self) -> Vec<&v1::Task> {
+    pub fn all_tasks(&self) -> Vec<&TaskRecord> {
         self.all_tasks_for(Viewer::everything())
     }
 
     /// The tasks of [`Master::all_tasks`] that `v` may see (`view_frameworks` on their
     /// framework, `view_tasks` on them).
-    pub fn all_tasks_for(&self, v: Viewer<'_>) -> Vec<&v1::Task> {
-        let mut tasks: Vec<&v1::Task> = Vec::new();
+    pub fn all_tasks_for(&self, v: Viewer<'_>) -> Vec<&TaskRecord> {
+        let mut tasks: Vec<&TaskRecord> = Vec::new();
         for f in self.frameworks.values().filter(|f| v.framework(&f.info)) {
-            let seen = |t: &&v1::Task| v.task(t, &f.info);
+            let seen = |t: &&TaskRecord| viewable(&v, t, &f.info);
             tasks.extend(f.tasks.values().filter(seen));
             tasks.extend(f.unreachable_tasks.values().filter(seen));
             tasks.extend(f.completed_tasks.iter().filter(seen));
@@ -664,13 +666,17 @@ impl Master {
             .iter()
             .filter(|f| v.framework(&f.info))
         {
-            tasks.extend(f.completed_tasks.iter().filter(|t| v.task(t, &f.info)));
+            tasks.extend(
+                f.completed_tasks
+                    .iter()
+                    .filter(|t| viewable(&v, t, &f.info)),
+            );
         }
         tasks
     }
 }
 
-fn task_counts<'a>(tasks: impl Iterator<Item = &'a v1::Task>) -> Map<String, Value> {
+fn task_counts<'a>(tasks: impl Iterator<Item = &'a TaskRecord>) -> Map<String, Value> {
     use v1::TaskState as S;
     let names = [
         S::TaskStaging,

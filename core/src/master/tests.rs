@@ -1702,7 +1702,7 @@ fn launch_group_runs_all_tasks_under_one_default_executor() {
     assert!(
         tasks
             .values()
-            .all(|t| t.executor_id.as_ref().unwrap().value == "group-exec")
+            .all(|t| t.executor_id().as_ref().unwrap().value == "group-exec")
     );
 }
 

@@ -388,7 +388,7 @@ fn drain_state_survives_a_failover_and_an_agent_reregistration() {
     let conn2 = h.conn();
     let now = h.now();
     let mut rereg = reregister(&agent, "host1", "10.0.0.2:5051");
-    rereg.tasks = vec![h.master.frameworks[&fw.id].tasks["t-long"].clone()];
+    rereg.tasks = vec![h.master.frameworks[&fw.id].tasks["t-long"].task()];
     h.master
         .reregister_agent(now, conn2, rereg.clone())
         .unwrap();
