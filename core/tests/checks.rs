@@ -440,7 +440,11 @@ async fn a_health_check_on_a_closed_port_kills_the_task() {
 }
 
 /// A task that exits while checked: its checks stop with it; the terminal update is the
-/// task's own (FINISHED, with the empty check status).
+/// task's own (FINISHED, with the empty check status). The task waits for its check's
+/// marker and then 2 s more before it exits: a check outcome that comes after the task
+/// ended is dropped (as Mesos's `taskCheckUpdated`), so without the wait the task could
+/// see the marker and exit before the executor had the `touch`'s exit status (a race CI
+/// hit under load, 2026-12-07).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checked_task_that_exits_ends_finished() {
     let c = cluster("exits").await;
@@ -452,7 +456,7 @@ async fn a_checked_task_that_exits_ends_finished() {
         &offer,
         "cpus:0.1;mem:64",
         &format!(
-            "while ! test -f {m}; do sleep 0.1; done; exit 0",
+            "while ! test -f {m}; do sleep 0.1; done; sleep 2; exit 0",
             m = marker.display()
         ),
     );
