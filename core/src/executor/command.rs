@@ -856,7 +856,9 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                         status.container_status = container_status.clone();
                     }
                     let name = state.map_or("UNKNOWN", |s| s.as_str_name());
-                    phase(&format!("executor_{name}_sending"));
+                    if traced.is_some() {
+                        phase(&format!("executor_{name}_sending"));
+                    }
                     // As Mesos's command executor, which forwards TASK_STARTING and forks
                     // the command without waiting for the agent's answer: the command
                     // starts while STARTING is in flight. Updates still go one at a time,
@@ -883,7 +885,9 @@ pub async fn run(env: ExecutorEnv, config: Config, format: Format) -> u8 {
                         // Kept by the connection; it goes out again with the next SUBSCRIBE.
                         tracing::warn!(?state, error = %e, "status update not delivered yet");
                     }
-                    phase(&format!("executor_{name}_accepted"));
+                    if traced.is_some() {
+                        phase(&format!("executor_{name}_accepted"));
+                    }
                 }
                 Effect::Launch(spec) => {
                     let spawned = match (started_early.take(), &docker) {

@@ -121,25 +121,30 @@ impl TaskRecord {
         v1::Task::decode(buf.as_slice()).unwrap_or_default()
     }
 
-    /// The task's name and ids (fields 1-5); its other fields are empty.
-    fn head(&self) -> v1::Task {
-        v1::Task::decode(&self.fixed[..self.head_end as usize]).unwrap_or_default()
+    /// The task with only field `tag` of its head (1-5) decoded: the id accessors run in
+    /// the master's loops over a framework's tasks (acknowledgements, agent removal), so
+    /// each decodes its own id, not the name and the other ids beside it.
+    fn head_field(&self, tag: u32) -> v1::Task {
+        fields(&self.fixed[..self.head_end as usize])
+            .find(|(t, _)| *t == tag)
+            .and_then(|(_, field)| v1::Task::decode(field).ok())
+            .unwrap_or_default()
     }
 
     pub fn task_id(&self) -> v1::TaskId {
-        self.head().task_id
+        self.head_field(2).task_id
     }
 
     pub fn framework_id(&self) -> v1::FrameworkId {
-        self.head().framework_id
-    }
-
-    pub fn agent_id(&self) -> v1::AgentId {
-        self.head().agent_id
+        self.head_field(3).framework_id
     }
 
     pub fn executor_id(&self) -> Option<v1::ExecutorId> {
-        self.head().executor_id
+        self.head_field(4).executor_id
+    }
+
+    pub fn agent_id(&self) -> v1::AgentId {
+        self.head_field(5).agent_id
     }
 
     /// `Task.resources`.
