@@ -396,7 +396,10 @@ impl Master {
                 agent.add_used(&fid, &r);
             }
         }
-        for (task, (fid, task_id)) in reregister.tasks.iter().zip(ids.tasks) {
+        // The reported tasks are moved into the records, not cloned: at a failover every
+        // agent reports all its tasks at once (a million at scale).
+        let reported_tasks = reregister.tasks.len();
+        for (task, (fid, task_id)) in reregister.tasks.into_iter().zip(ids.tasks) {
             let state = v1::TaskState::try_from(task.state).unwrap_or(v1::TaskState::TaskStaging);
             let Some(framework) = self.frameworks.get_mut(&fid) else {
                 if !shutdown_frameworks.contains(&fid) {
@@ -413,7 +416,7 @@ impl Master {
                     .any(|t| t.task_id() == task.task_id)
                 {
                     let cap = self.config.max_completed_tasks_per_framework;
-                    framework.add_unacknowledged_end(task_id, task.clone().into(), cap);
+                    framework.add_unacknowledged_end(task_id, task.into(), cap);
                 }
                 continue;
             }
@@ -426,10 +429,10 @@ impl Master {
             }
             framework.unreachable_tasks.remove(task_id.as_str());
             agent.tasks.insert((fid.clone(), task_id.clone()));
-            framework.tasks.insert(task_id, task.clone().into());
-            if let Ok(r) = Resources::from_protos(task.resources.clone()) {
+            if let Ok(r) = Resources::from_protos(task.resources.iter().cloned()) {
                 agent.add_used(&fid, &r);
             }
+            framework.tasks.insert(task_id, task.into());
         }
         let used = agent.used.clone();
         // An agent the registry already lists as admitted, unchanged (the common case after
@@ -453,7 +456,7 @@ impl Master {
             was_unreachable,
             frameworks = reregister.frameworks.len(),
             executors = reregister.executors.len(),
-            tasks = reregister.tasks.len(),
+            tasks = reported_tasks,
             "agent reregistered (recovered)"
         );
         self.emit_agent(conn, reply);
