@@ -751,7 +751,7 @@ impl Runtime {
                     return;
                 };
                 self.sent_since_trim += 1;
-                if messages.try_send(EncodedMessage::new(&message)).is_err() {
+                if messages.try_send(message).is_err() {
                     tracing::warn!(conn, "dropping an agent session that is not being read");
                     self.conns.remove(&conn);
                 }
