@@ -15,7 +15,6 @@
 //! `Master::register_agent_as`): a denied agent's session is answered `PERMISSION_DENIED`
 //! with Mesos's text ("Not authorized to register agent providing resources ..."), the agent
 //! logs it and retries with backoff, and nothing of it enters the registry or the state.
-
 //!
 //! What the master sends an agent waits in the session's queue already encoded
 //! ([`EncodedMessage`]): a decoded `MasterMessage` is ~7.5 KB inline (a RunTask holds
