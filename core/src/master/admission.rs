@@ -24,8 +24,6 @@
 
 use std::collections::HashMap;
 
-use remesos_proto::internal as wire;
-
 use super::{ConnId, Effect, Master, ReplyId};
 use crate::registry::{AgentRecord, Operation, RegistryError};
 
@@ -46,10 +44,9 @@ pub(super) struct Admissions {
 
 #[derive(Debug, Default)]
 struct Held {
-    /// Messages for the session, oldest first; at most [`MAX_HELD`]. Boxed as they came
-    /// and as they leave again (`Effect::Agent`), so holding moves no message.
-    #[allow(clippy::vec_box)]
-    messages: Vec<Box<wire::MasterMessage>>,
+    /// Messages for the session, oldest first; at most [`MAX_HELD`]. Encoded as they came
+    /// and as they leave again (`Effect::Agent`).
+    messages: Vec<super::service::EncodedMessage>,
     /// The master ended the session while it was held: end it once the messages are out
     /// (a Shutdown must still reach the agent).
     close: bool,

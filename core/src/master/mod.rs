@@ -134,10 +134,13 @@ pub enum Effect {
     },
     /// End a framework's subscription stream (after teardown, failover or an ERROR).
     CloseFramework { conn: ConnId },
-    /// A message on an agent's session (boxed: it is by far the largest variant).
+    /// A message on an agent's session, encoded when it is decided: a decoded
+    /// `MasterMessage` is ~7.5 KB inline (RunTask holds FrameworkInfo, TaskInfo and
+    /// ExecutorInfo by value), and boxing one for every RunTask and acknowledgement cost a
+    /// 7.5 KB allocation and copy each (service.rs, [`service::EncodedMessage`]).
     Agent {
         conn: ConnId,
-        message: Box<wire::MasterMessage>,
+        message: service::EncodedMessage,
     },
     /// End an agent's session.
     CloseAgent { conn: ConnId },
@@ -780,7 +783,7 @@ impl Master {
     }
 
     fn emit_agent(&mut self, conn: ConnId, message: wire::master_message::Message) {
-        let message = Box::new(wire::MasterMessage {
+        let message = service::EncodedMessage::new(&wire::MasterMessage {
             message: Some(message),
         });
         self.emit(Effect::Agent { conn, message });

@@ -15,18 +15,30 @@
 //! `Master::register_agent_as`): a denied agent's session is answered `PERMISSION_DENIED`
 //! with Mesos's text ("Not authorized to register agent providing resources ..."), the agent
 //! logs it and retries with backoff, and nothing of it enters the registry or the state.
+//!
+//! What the master sends an agent waits in the session's queue already encoded
+//! ([`EncodedMessage`]): a decoded `MasterMessage` is ~7.5 KB inline (a RunTask holds
+//! FrameworkInfo, TaskInfo and ExecutorInfo by value) plus its strings and resources, its
+//! encoding a few hundred bytes. In a one-round burst tens of thousands of RunTasks wait at
+//! once (bench/README.md "Where a burst's memory goes"). The session is therefore served by
+//! [`SessionServer`], the generated service's route with a codec that writes the encoded
+//! bytes as they are: the same bytes on the wire, the agent's side unchanged.
 
+use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use bytes::{Buf, BufMut, Bytes};
 use futures::Stream;
+use futures::future::BoxFuture;
+use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use remesos_proto::internal as wire;
-use wire::agent_service_server::{AgentService, AgentServiceServer};
 
 use super::lifecycle::Refusal;
 use super::runtime::{AGENT_STREAM_BUFFER, Command, MasterHandle};
@@ -63,6 +75,48 @@ fn authenticate_agent(
     Ok(basic.principal)
 }
 
+/// A `MasterMessage` in its protobuf encoding, as an agent session's queue holds it
+/// (see the module doc). As a [`prost::Message`] it only encodes: it writes its bytes as
+/// they are, so a stream of them is a stream of `MasterMessage`s on the wire.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EncodedMessage(Bytes);
+
+impl EncodedMessage {
+    pub fn new(message: &wire::MasterMessage) -> Self {
+        EncodedMessage(Bytes::from(message.encode_to_vec()))
+    }
+
+    /// The encoded bytes.
+    pub fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+}
+
+impl prost::Message for EncodedMessage {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.0);
+    }
+
+    /// Never decoded by the master (the codec decodes `AgentMessage`s); skips the field.
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        prost::encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn clear(&mut self) {
+        self.0 = Bytes::new();
+    }
+}
+
 pub struct Service {
     master: MasterHandle,
     /// `--authenticate_agents`: the credentials agents must present; `None`: agents do not
@@ -70,21 +124,67 @@ pub struct Service {
     agents: Option<Arc<Credentials>>,
 }
 
-pub fn server(
-    master: MasterHandle,
-    agents: Option<Arc<Credentials>>,
-) -> AgentServiceServer<Service> {
-    AgentServiceServer::new(Service { master, agents })
-        .max_decoding_message_size(64 * 1024 * 1024)
-        .max_encoding_message_size(64 * 1024 * 1024)
+/// Messages a session's encoding may hold (the agent decodes up to the same).
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+pub fn server(master: MasterHandle, agents: Option<Arc<Credentials>>) -> SessionServer {
+    SessionServer(Arc::new(Service { master, agents }))
 }
 
-type SessionStream = Pin<Box<dyn Stream<Item = Result<wire::MasterMessage, Status>> + Send>>;
+/// `remesos.internal.AgentService` as the generated server serves it, its one method
+/// `Session` answering with [`EncodedMessage`]s (decoding `AgentMessage`s as before).
+#[derive(Clone)]
+pub struct SessionServer(Arc<Service>);
 
-#[tonic::async_trait]
-impl AgentService for Service {
-    type SessionStream = SessionStream;
+impl tonic::server::NamedService for SessionServer {
+    const NAME: &'static str = wire::agent_service_server::SERVICE_NAME;
+}
 
+const SESSION_PATH: &str = "/remesos.internal.AgentService/Session";
+
+struct SessionMethod(Arc<Service>);
+
+impl tonic::server::StreamingService<wire::AgentMessage> for SessionMethod {
+    type Response = EncodedMessage;
+    type ResponseStream = SessionStream;
+    type Future = BoxFuture<'static, Result<Response<SessionStream>, Status>>;
+
+    fn call(&mut self, request: Request<Streaming<wire::AgentMessage>>) -> Self::Future {
+        let service = self.0.clone();
+        Box::pin(async move { service.session(request).await })
+    }
+}
+
+impl<B> tower::Service<http::Request<B>> for SessionServer
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.uri().path() != SESSION_PATH {
+            return Box::pin(async { Ok(Status::unimplemented("unknown method").into_http()) });
+        }
+        let service = self.0.clone();
+        Box::pin(async move {
+            let codec = tonic_prost::ProstCodec::<EncodedMessage, wire::AgentMessage>::default();
+            let mut grpc = tonic::server::Grpc::new(codec)
+                .apply_max_message_size_config(Some(MAX_MESSAGE), Some(MAX_MESSAGE));
+            Ok(grpc.streaming(SessionMethod(service), request).await)
+        })
+    }
+}
+
+type SessionStream = Pin<Box<dyn Stream<Item = Result<EncodedMessage, Status>> + Send>>;
+
+impl Service {
     async fn session(
         &self,
         request: Request<Streaming<wire::AgentMessage>>,
@@ -126,7 +226,7 @@ impl AgentService for Service {
                         message: Some(refused.0),
                     })),
                 };
-                let outbound = tokio_stream::once(Ok(shutdown));
+                let outbound = tokio_stream::once(Ok(EncodedMessage::new(&shutdown)));
                 return Ok(Response::new(Box::pin(outbound)));
             }
             // `register_agents` denied it: a status the agent logs and retries after with
@@ -166,8 +266,7 @@ impl AgentService for Service {
                 .send(Command::AgentSessionClosed { conn, agent_id })
                 .await;
         });
-        let outbound =
-            ReceiverStream::new(rx).map(|message: Box<wire::MasterMessage>| Ok(*message));
+        let outbound = ReceiverStream::new(rx).map(Ok);
         Ok(Response::new(Box::pin(outbound)))
     }
 }
@@ -195,6 +294,72 @@ mod tests {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(pair)
         )
+    }
+
+    /// What an agent session's queue holds is written to the wire as the bytes prost writes
+    /// for the `MasterMessage` itself: small and large messages, an empty one, and the
+    /// agent decodes each back to the message the master decided to send.
+    #[test]
+    fn an_encoded_message_is_written_as_the_message_itself() {
+        use wire::master_message::Message as M;
+        let task = remesos_proto::v1::TaskInfo {
+            name: "t".into(),
+            task_id: remesos_proto::v1::TaskId { value: "t1".into() },
+            agent_id: remesos_proto::v1::AgentId { value: "S0".into() },
+            resources: crate::resources::Resources::parse("cpus:1;mem:1", "*")
+                .unwrap()
+                .into_protos(),
+            ..Default::default()
+        };
+        let messages = [
+            wire::MasterMessage::default(),
+            wire::MasterMessage {
+                message: Some(M::Ping(Default::default())),
+            },
+            wire::MasterMessage {
+                message: Some(M::RunTask(wire::RunTask {
+                    task,
+                    ..Default::default()
+                })),
+            },
+            wire::MasterMessage {
+                message: Some(M::Shutdown(wire::Shutdown {
+                    message: Some("bye".into()),
+                })),
+            },
+        ];
+        for message in messages {
+            let encoded = EncodedMessage::new(&message);
+            assert_eq!(encoded.encoded_len(), message.encoded_len());
+            assert_eq!(encoded.encode_to_vec(), message.encode_to_vec());
+            let mut framed = Vec::new();
+            encoded.encode_length_delimited(&mut framed).unwrap();
+            assert_eq!(framed, message.encode_length_delimited_to_vec());
+            let decoded = wire::MasterMessage::decode(encoded.bytes().clone()).unwrap();
+            assert_eq!(decoded, message);
+        }
+    }
+
+    /// Bad input: a request for a method the service does not have is answered gRPC
+    /// `UNIMPLEMENTED`, as the generated server answers it, and reaches no session.
+    #[tokio::test]
+    async fn an_unknown_method_is_unimplemented() {
+        use tower::Service as _;
+        let master = crate::master::runtime::spawn(crate::master::Master::new(
+            crate::master::Config::default(),
+            "M".to_string(),
+            crate::master::runtime::now(),
+        ));
+        let mut server = server(master, None);
+        let request = http::Request::post("/remesos.internal.AgentService/Other")
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::empty())
+            .unwrap();
+        let response = server.call(request).await.unwrap();
+        assert_eq!(
+            response.headers().get("grpc-status").map(|v| v.as_bytes()),
+            Some(b"12".as_slice())
+        );
     }
 
     /// `Master::registerSlave` (src/master/master.cpp): with `--authenticate_agents` an agent

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use prost::Message as _;
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
 use v1::scheduler::{self as sched, call::Type as CallType, event::Type as EventType};
@@ -125,7 +126,9 @@ impl Harness {
         let mut out = Vec::new();
         self.effects.retain(|e| match e {
             Effect::Agent { conn: c, message } if *c == conn => {
-                out.extend(message.message.clone());
+                let decoded = wire::MasterMessage::decode(message.bytes().clone())
+                    .expect("the master encodes what it sends");
+                out.extend(decoded.message);
                 false
             }
             _ => true,

@@ -117,7 +117,7 @@ async fn subscribe(
 /// A framework's event stream; when the HTTP connection goes away (the body is dropped),
 /// the master learns that the framework disconnected.
 struct EventStream {
-    rx: mpsc::Receiver<sched::Event>,
+    rx: mpsc::Receiver<Box<sched::Event>>,
     master: MasterHandle,
     conn: u64,
 }
@@ -126,7 +126,7 @@ impl Stream for EventStream {
     type Item = sched::Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<sched::Event>> {
-        self.rx.poll_recv(cx)
+        self.rx.poll_recv(cx).map(|event| event.map(|event| *event))
     }
 }
 
