@@ -269,6 +269,10 @@ pub enum OperatorReply {
     /// A v1 operator API response taken from the state but not yet encoded (the big dumps,
     /// GET_STATE and GET_TASKS: `dump.rs`); the HTTP handler encodes it off the actor.
     Encoded(Box<super::dump::Dump>),
+    /// A v0 JSON endpoint's document taken from the state but not yet written (the big
+    /// ones, `/master/state` and `/master/tasks`: `dump_json.rs`); the HTTP handler writes
+    /// it off the actor.
+    JsonDump(Box<super::dump_json::JsonDump>),
     /// A JSON endpoint's document.
     Json(Value),
     /// The change is made and nothing is waiting to become durable.
@@ -576,13 +580,17 @@ impl Master {
                 .map(OperatorReply::Persisting)
                 .map_err(invalid),
 
-            C::StateJson => Ok(OperatorReply::Json(self.state_json_for(v))),
+            C::StateJson => Ok(OperatorReply::JsonDump(Box::new(
+                super::dump_json::JsonDump::State(self.state_json_dump_for(v)),
+            ))),
             C::StateSummaryJson => Ok(OperatorReply::Json(self.state_summary_json_for(v))),
             C::FrameworksJson { framework_id } => {
                 Ok(OperatorReply::Json(self.frameworks_json(framework_id, v)))
             }
             C::SlavesJson { slave_id } => Ok(OperatorReply::Json(self.slaves_json(slave_id))),
-            C::TasksJson(query) => Ok(OperatorReply::Json(self.tasks_json(&query, v))),
+            C::TasksJson(query) => Ok(OperatorReply::JsonDump(Box::new(
+                super::dump_json::JsonDump::Tasks(self.tasks_json_dump_for(query, v)),
+            ))),
             C::RolesJson => Ok(OperatorReply::Json(self.roles_json_for(v))),
             C::QuotaJson => {
                 let mut status = self.quota_status();
@@ -672,7 +680,8 @@ impl Master {
     }
 
     /// `/master/tasks`: one page of the tasks the query selects that `v` may see.
-    fn tasks_json(&self, query: &TasksQuery, v: Viewer<'_>) -> Value {
+    #[cfg(test)]
+    pub(super) fn tasks_json(&self, query: &TasksQuery, v: Viewer<'_>) -> Value {
         let mut tasks: Vec<v1::Task> = self
             .all_tasks_for(v)
             .into_iter()

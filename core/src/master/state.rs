@@ -281,7 +281,7 @@ impl Master {
         Value::Object(o)
     }
 
-    fn summary_header(&self) -> Map<String, Value> {
+    pub(super) fn summary_header(&self) -> Map<String, Value> {
         let mut o = Map::new();
         o.insert("version".into(), json!(MESOS_VERSION));
         o.insert("hostname".into(), json!(self.config.hostname));
@@ -299,13 +299,13 @@ impl Master {
         Value::Object(flags)
     }
 
-    fn sorted_agents(&self) -> impl Iterator<Item = &Agent> {
+    pub(super) fn sorted_agents(&self) -> impl Iterator<Item = &Agent> {
         let mut agents: Vec<&Agent> = self.agents.values().collect();
         agents.sort_by(|a, b| a.id.cmp(&b.id));
         agents.into_iter()
     }
 
-    fn sorted_frameworks(&self) -> impl Iterator<Item = &Framework> {
+    pub(super) fn sorted_frameworks(&self) -> impl Iterator<Item = &Framework> {
         let mut frameworks: Vec<&Framework> = self.frameworks.values().collect();
         frameworks.sort_by(|a, b| a.id.cmp(&b.id));
         frameworks.into_iter()
@@ -708,7 +708,7 @@ fn resources_full(r: &Resources) -> Value {
     Value::Array(r.iter().map(mjson::to_value).collect())
 }
 
-fn offer_json(offer: &v1::Offer, resources: &Resources) -> Value {
+pub(super) fn offer_json(offer: &v1::Offer, resources: &Resources) -> Value {
     json!({
         "id": offer.id.value,
         "framework_id": offer.framework_id.value,
