@@ -329,10 +329,7 @@ impl Master {
     /// A framework's JSON with the tasks and executors `v` may see, taken but not written.
     pub fn framework_json_dump_for(&self, f: &Framework, v: Viewer<'_>) -> FrameworkJson {
         let seen = |t: &&TaskRecord| viewable(&v, t, &f.info);
-        let mut o = match self.framework_json_for(f, false, v) {
-            Value::Object(o) => o,
-            _ => Map::new(),
-        };
+        let mut o = self.framework_json_head(f);
         for key in TASK_LISTS {
             o.insert(key.into(), Value::Null);
         }

@@ -678,43 +678,4 @@ impl Master {
         let agents: Vec<Value> = agents.into_iter().map(|a| self.agent_json(a)).collect();
         json!({"slaves": agents, "recovered_slaves": []})
     }
-
-    /// `/master/tasks`: one page of the tasks the query selects that `v` may see.
-    #[cfg(test)]
-    pub(super) fn tasks_json(&self, query: &TasksQuery, v: Viewer<'_>) -> Value {
-        let mut tasks: Vec<v1::Task> = self
-            .all_tasks_for(v)
-            .into_iter()
-            .map(super::task::TaskRecord::task)
-            .filter(|t| {
-                query
-                    .framework_id
-                    .as_deref()
-                    .is_none_or(|f| f == t.framework_id.value)
-            })
-            .filter(|t| {
-                query
-                    .task_id
-                    .as_deref()
-                    .is_none_or(|id| id == t.task_id.value)
-            })
-            .collect();
-        // Mesos orders by the task's latest status timestamp.
-        let ts = |t: &v1::Task| t.statuses.last().and_then(|s| s.timestamp).unwrap_or(0.0);
-        tasks.sort_by(|a, b| {
-            ts(a)
-                .total_cmp(&ts(b))
-                .then_with(|| a.task_id.value.cmp(&b.task_id.value))
-        });
-        if !query.ascending {
-            tasks.reverse();
-        }
-        let tasks: Vec<Value> = tasks
-            .into_iter()
-            .skip(query.offset)
-            .take(query.limit)
-            .map(|t| crate::common::json::task_json(&t))
-            .collect();
-        json!({ "tasks": tasks })
-    }
 }
