@@ -12,6 +12,12 @@
 //! The smaller parts of GET_STATE (executors, frameworks with their offers, agents) are still
 //! built as messages: they scale with agents and frameworks, not with tasks.
 //!
+//! The actor only *takes* a [`Dump`] (clones of the task records); the HTTP handler writes it
+//! on a blocking thread through a [`Sink`]: [`Chunked`] hands the body to the connection in
+//! chunks of [`CHUNK`] bytes through a bounded channel, so the body is never whole in memory
+//! (protobuf, and JSON transcoded one task at a time). The runtime logs how long the actor
+//! took each dump (`REMESOS_LOG=dump_hold=debug`).
+//!
 //! Wire layout (mesos/v1/master/master.proto): `Response { type = 1; get_state = 9;
 //! get_tasks = 13 }`, `GetState { get_tasks = 1; get_executors = 2; get_frameworks = 3;
 //! get_agents = 4 }`, `GetTasks { tasks = 2; completed_tasks = 3; unreachable_tasks = 5 }`,

@@ -723,6 +723,32 @@ impl Runtime {
     }
 }
 
+/// The `tracing` target of the line that says how long the actor was busy taking a state
+/// dump (issue 19: a dump must not stall allocation rounds): `REMESOS_LOG=dump_hold=debug`.
+pub const DUMP_HOLD_TARGET: &str = "dump_hold";
+
+/// The state dumps among the operator commands, by the name the hold line gives them.
+fn dump_name(command: &OperatorCommand) -> Option<&'static str> {
+    match command {
+        OperatorCommand::GetState => Some("GET_STATE"),
+        OperatorCommand::GetTasks => Some("GET_TASKS"),
+        OperatorCommand::StateJson => Some("/master/state"),
+        OperatorCommand::TasksJson(_) => Some("/master/tasks"),
+        _ => None,
+    }
+}
+
+/// Logs how long the actor took the dump `name` (from `taking` until now): the time no other
+/// message (an allocation round, a status update) could be handled.
+fn held(name: &'static str, taking: tokio::time::Instant) {
+    tracing::debug!(
+        target: DUMP_HOLD_TARGET,
+        dump = name,
+        held_us = taking.elapsed().as_micros() as u64,
+        "state dump taken on the master's actor"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1002,30 +1028,4 @@ mod tests {
         let connected = connected(&handle, &framework_id).await;
         assert!(!connected);
     }
-}
-
-/// The `tracing` target of the line that says how long the actor was busy taking a state
-/// dump (issue 19: a dump must not stall allocation rounds): `REMESOS_LOG=dump_hold=debug`.
-pub const DUMP_HOLD_TARGET: &str = "dump_hold";
-
-/// The state dumps among the operator commands, by the name the hold line gives them.
-fn dump_name(command: &OperatorCommand) -> Option<&'static str> {
-    match command {
-        OperatorCommand::GetState => Some("GET_STATE"),
-        OperatorCommand::GetTasks => Some("GET_TASKS"),
-        OperatorCommand::StateJson => Some("/master/state"),
-        OperatorCommand::TasksJson(_) => Some("/master/tasks"),
-        _ => None,
-    }
-}
-
-/// Logs how long the actor took the dump `name` (from `taking` until now): the time no other
-/// message (an allocation round, a status update) could be handled.
-fn held(name: &'static str, taking: tokio::time::Instant) {
-    tracing::debug!(
-        target: DUMP_HOLD_TARGET,
-        dump = name,
-        held_us = taking.elapsed().as_micros() as u64,
-        "state dump taken on the master's actor"
-    );
 }

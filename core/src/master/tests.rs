@@ -3703,7 +3703,7 @@ fn streamed_v0_dumps_equal_the_value_trees() {
         .iter()
         .filter(|t| Some(t.framework_id().value) == queries[5].framework_id)
         .count();
-    assert!(all > 3 && of_fw > 0, "{all} {of_fw}");
+    assert!(all >= 3 && of_fw > 0, "{all} {of_fw}");
     let pages = [all, all, 2, 0, 0, of_fw, 1, 0];
     for (q, want) in queries.into_iter().zip(pages) {
         let new = JsonDump::Tasks(h.master.tasks_json_dump_for(q.clone(), v));
