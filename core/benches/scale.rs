@@ -216,6 +216,8 @@ impl MasterProcess {
             .unwrap();
         std::process::Command::new(env!("CARGO_BIN_EXE_remesos"))
             .args(args)
+            // The line saying how long the actor took each state dump (master/runtime.rs).
+            .env("REMESOS_LOG", "warn,dump_hold=debug")
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .spawn()
@@ -618,11 +620,29 @@ struct Dump {
     probe_max_ms: f64,
     allocation_runs: f64,
     offer_gap_s: f64,
+    /// How long the master's actor took the dump (its `dump_hold` log line), ms.
+    hold_ms: f64,
+}
+
+/// The last `dump_hold` line of the master's log for `name`: the actor's hold, in ms.
+fn actor_hold_ms(log: &std::path::Path, name: &str) -> f64 {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let dump = format!("dump=\"{name}\"");
+    text.lines()
+        .rev()
+        .filter(|l| l.contains(&dump))
+        .find_map(|l| {
+            let at = l.find("held_us=")? + "held_us=".len();
+            let digits: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |us| us / 1000.0)
 }
 
 async fn dump(
     http: &HttpClient,
     master: &str,
+    log: &std::path::Path,
     pid: u32,
     shared: &Shared,
     name: &'static str,
@@ -646,13 +666,14 @@ async fn dump(
             worst
         })
     };
-    let started = Instant::now();
-    let bytes = match name {
-        "/master/state" => http
-            .get(&format!("http://{master}/master/state"))
-            .await
-            .map(|(_, b)| b.len())
-            .unwrap_or(0),
+    // The dump is read by curl, another process, so that this process's frameworks (whose
+    // offers give the gap below) do not share a runtime with the 360 MB being received.
+    let mut curl = tokio::process::Command::new("curl");
+    curl.args(["-s", "-o", "/dev/null", "-w", "%{size_download}"]);
+    match name {
+        "/master/state" => {
+            curl.arg(format!("http://{master}/master/state"));
+        }
         _ => {
             let kind = if name == "GET_STATE" {
                 v1::master::call::Type::GetState
@@ -663,22 +684,31 @@ async fn dump(
                 r#type: Some(kind as i32),
                 ..Default::default()
             };
-            match http
-                .post(
-                    &format!("http://{master}/api/v1"),
-                    "application/x-protobuf",
-                    "application/x-protobuf",
-                    &[],
-                    call.encode_to_vec(),
-                )
-                .await
-            {
-                Ok(response) => remesos::client::collect(response)
-                    .await
-                    .map(|b| b.len())
-                    .unwrap_or(0),
-                Err(_) => 0,
-            }
+            let file =
+                std::env::temp_dir().join(format!("remesos-scale-{}.call", std::process::id()));
+            std::fs::write(&file, call.encode_to_vec()).unwrap();
+            curl.args([
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/x-protobuf",
+                "-H",
+                "Accept: application/x-protobuf",
+                "--data-binary",
+            ])
+            .arg(format!("@{}", file.display()))
+            .arg(format!("http://{master}/api/v1"));
+        }
+    }
+    let started = Instant::now();
+    let bytes = match curl.output().await {
+        Ok(out) => String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0),
+        Err(e) => {
+            eprintln!("curl: {e}");
+            0
         }
     };
     let seconds = started.elapsed().as_secs_f64();
@@ -709,6 +739,7 @@ async fn dump(
         probe_max_ms: probe_max.as_secs_f64() * 1000.0,
         allocation_runs: runs(&after) - runs(&before),
         offer_gap_s,
+        hold_ms: actor_hold_ms(log, name),
     }
 }
 
@@ -891,7 +922,7 @@ async fn run(cfg: Config) {
         ui = Some(ui_figures(&master, pid, cfg.ui_tabs, idle_cpu_per_s).await);
     } else {
         for name in ["/master/state", "GET_STATE", "GET_TASKS"] {
-            dumps.push(dump(&http, &master, pid, &shared, name).await);
+            dumps.push(dump(&http, &master, &master_process.log, pid, &shared, name).await);
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
@@ -941,7 +972,7 @@ async fn run(cfg: Config) {
     );
     for d in &dumps {
         println!(
-            "| {} at {} tasks | {:.2} s, {:.1} MiB, master peak RSS +{:.0} MiB; /health worst {:.0} ms; {} allocation rounds meanwhile, longest offer gap {:.2} s |",
+            "| {} at {} tasks | {:.2} s, {:.1} MiB, master peak RSS +{:.0} MiB; /health worst {:.0} ms; {} allocation rounds meanwhile, longest offer gap {:.2} s; actor held {:.1} ms |",
             d.name,
             cfg.tasks,
             d.seconds,
@@ -949,7 +980,8 @@ async fn run(cfg: Config) {
             d.peak_growth_mib,
             d.probe_max_ms,
             d.allocation_runs,
-            d.offer_gap_s
+            d.offer_gap_s,
+            d.hold_ms
         );
     }
     if let Some(ui) = &ui {

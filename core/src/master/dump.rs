@@ -12,6 +12,12 @@
 //! The smaller parts of GET_STATE (executors, frameworks with their offers, agents) are still
 //! built as messages: they scale with agents and frameworks, not with tasks.
 //!
+//! The actor only *takes* a [`Dump`] (clones of the task records); the HTTP handler writes it
+//! on a blocking thread through a [`Sink`]: [`Chunked`] hands the body to the connection in
+//! chunks of [`CHUNK`] bytes through a bounded channel, so the body is never whole in memory
+//! (protobuf, and JSON transcoded one task at a time). The runtime logs how long the actor
+//! took each dump (`REMESOS_LOG=dump_hold=debug`).
+//!
 //! Wire layout (mesos/v1/master/master.proto): `Response { type = 1; get_state = 9;
 //! get_tasks = 13 }`, `GetState { get_tasks = 1; get_executors = 2; get_frameworks = 3;
 //! get_agents = 4 }`, `GetTasks { tasks = 2; completed_tasks = 3; unreachable_tasks = 5 }`,
@@ -42,11 +48,7 @@ impl Encoded {
     /// The message's Mesos JSON (the bytes `json::to_vec` gives for the decoded message).
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.wire.len() * 2);
-        if let Err(e) = remesos_proto::json::write_wire(self.full_name, &self.wire, &mut out) {
-            // The bytes were written by prost from the master's own messages; a failure is a
-            // bug (nesting beyond prost's limit cannot come from these schemas).
-            tracing::error!(error = %e, message = self.full_name, "state dump does not transcode");
-        }
+        transcode(self.full_name, &self.wire, &mut out);
         out
     }
 }
@@ -68,16 +70,162 @@ impl Tasks {
         len(2, &self.tasks) + len(3, &self.completed) + len(5, &self.unreachable)
     }
 
-    fn encode_body(&self, buf: &mut Vec<u8>) {
-        for (tag, list) in [
-            (2, &self.tasks),
-            (3, &self.completed),
-            (5, &self.unreachable),
-        ] {
-            for t in list.iter() {
-                t.encode_field(tag, buf);
+    /// The lists with their field numbers and JSON names, in number order.
+    fn lists(&self) -> [(u32, &'static str, &[TaskRecord]); 3] {
+        [
+            (2, "tasks", &self.tasks),
+            (3, "completed_tasks", &self.completed),
+            (5, "unreachable_tasks", &self.unreachable),
+        ]
+    }
+
+    fn write_body(&self, out: &mut impl Sink) -> Result<(), Closed> {
+        for (tag, _, list) in self.lists() {
+            for t in list {
+                t.encode_field(tag, out.buf());
+                out.boundary()?;
             }
         }
+        Ok(())
+    }
+
+    /// `GetTasks`'s JSON, one task transcoded at a time.
+    fn write_json(&self, out: &mut impl Sink) -> Result<(), Closed> {
+        out.buf().push(b'{');
+        let mut wire = Vec::new();
+        let mut first = true;
+        // The transcoder writes fields in the order master.proto declares them.
+        let [tasks, completed, unreachable] = self.lists();
+        for (_, name, list) in [tasks, unreachable, completed] {
+            if list.is_empty() {
+                continue;
+            }
+            let buf = out.buf();
+            if !std::mem::take(&mut first) {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(format!("\"{name}\":[").as_bytes());
+            for (i, t) in list.iter().enumerate() {
+                if i > 0 {
+                    out.buf().push(b',');
+                }
+                wire.clear();
+                t.encode(&mut wire);
+                transcode("mesos.v1.Task", &wire, out.buf());
+                out.boundary()?;
+            }
+            out.buf().push(b']');
+        }
+        out.buf().push(b'}');
+        Ok(())
+    }
+}
+
+/// Appends the Mesos JSON of `wire`, an encoding of `full_name` the master wrote itself.
+fn transcode(full_name: &str, wire: &[u8], out: &mut Vec<u8>) {
+    if let Err(e) = remesos_proto::json::write_wire(full_name, wire, out) {
+        // The bytes were written by prost from the master's own messages; a failure is a
+        // bug (nesting beyond prost's limit cannot come from these schemas).
+        tracing::error!(error = %e, message = full_name, "state dump does not transcode");
+    }
+}
+
+/// The size a streamed dump's buffer reaches before it is handed on as one chunk.
+pub const CHUNK: usize = 1 << 20;
+
+/// The dump's reader went away (the client closed the connection): stop writing.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the reader of the state dump went away")]
+pub struct Closed;
+
+/// Where a dump is written: a buffer, and the points between records where what was written
+/// may be handed on ([`Chunked`]) so that the whole body is never held at once.
+pub trait Sink {
+    /// The buffer to append to.
+    fn buf(&mut self) -> &mut Vec<u8>;
+    /// Called between records.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the reader went away.
+    fn boundary(&mut self) -> Result<(), Closed>;
+}
+
+/// A whole body in memory.
+impl Sink for Vec<u8> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self
+    }
+
+    fn boundary(&mut self) -> Result<(), Closed> {
+        Ok(())
+    }
+}
+
+/// A body handed on in chunks of about [`CHUNK`] bytes: `send` takes each and says whether
+/// the reader is still there (the HTTP handler's bounded channel: `send` blocks while it is
+/// full, so at most a few chunks are buffered whatever the dump's size).
+pub struct Chunked<F: FnMut(Bytes) -> bool> {
+    buf: Vec<u8>,
+    send: F,
+    written: usize,
+    chunk: usize,
+}
+
+impl<F: FnMut(Bytes) -> bool> Chunked<F> {
+    /// Chunks of [`CHUNK`] bytes.
+    pub fn new(send: F) -> Self {
+        Self::with_chunk(CHUNK, send)
+    }
+
+    /// Chunks of `chunk` bytes (tests write small dumps in many chunks).
+    pub fn with_chunk(chunk: usize, send: F) -> Self {
+        Chunked {
+            buf: Vec::with_capacity(chunk),
+            send,
+            written: 0,
+            chunk,
+        }
+    }
+
+    /// Hands on what is left.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when the reader went away.
+    pub fn finish(&mut self) -> Result<(), Closed> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.hand_on()
+    }
+
+    /// The bytes handed on so far.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    fn hand_on(&mut self) -> Result<(), Closed> {
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(self.chunk));
+        self.written += chunk.len();
+        if (self.send)(Bytes::from(chunk)) {
+            Ok(())
+        } else {
+            Err(Closed)
+        }
+    }
+}
+
+impl<F: FnMut(Bytes) -> bool> Sink for Chunked<F> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    fn boundary(&mut self) -> Result<(), Closed> {
+        if self.buf.len() < self.chunk {
+            return Ok(());
+        }
+        self.hand_on()
     }
 }
 
@@ -110,12 +258,29 @@ impl State {
         (len, tasks_len)
     }
 
-    fn encode_body(&self, tasks_len: usize, buf: &mut Vec<u8>) {
-        delimited(1, tasks_len, buf);
-        self.tasks.encode_body(buf);
+    fn write_body(&self, tasks_len: usize, out: &mut impl Sink) -> Result<(), Closed> {
+        delimited(1, tasks_len, out.buf());
+        self.tasks.write_body(out)?;
+        let buf = out.buf();
         message::encode(2, &self.executors, buf);
         message::encode(3, &self.frameworks, buf);
         message::encode(4, &self.agents, buf);
+        Ok(())
+    }
+
+    /// `GetState`'s JSON: the tasks one at a time, the rest as messages.
+    fn write_json(&self, out: &mut impl Sink) -> Result<(), Closed> {
+        out.buf().extend_from_slice(b"{\"get_tasks\":");
+        self.tasks.write_json(out)?;
+        let buf = out.buf();
+        buf.extend_from_slice(b",\"get_executors\":");
+        remesos_proto::json::write(&self.executors, buf);
+        buf.extend_from_slice(b",\"get_frameworks\":");
+        remesos_proto::json::write(&self.frameworks, buf);
+        buf.extend_from_slice(b",\"get_agents\":");
+        remesos_proto::json::write(&self.agents, buf);
+        buf.push(b'}');
+        Ok(())
     }
 }
 
@@ -146,47 +311,102 @@ impl std::fmt::Debug for Dump {
 }
 
 impl Dump {
-    /// The dump's protobuf encoding.
+    /// The dump's protobuf encoding, whole.
     pub fn encode(&self) -> Encoded {
+        let mut wire = Vec::with_capacity(self.encoded_len());
+        // Writing into a `Vec` never stops early.
+        let _ = self.write_protobuf(&mut wire);
+        let full_name = match &self.0 {
+            DumpKind::Subscribed(..) => "mesos.v1.master.Event",
+            _ => "mesos.v1.master.Response",
+        };
+        Encoded {
+            full_name,
+            wire: Bytes::from(wire),
+        }
+    }
+
+    /// The length of [`Dump::encode`]'s bytes.
+    fn encoded_len(&self) -> usize {
+        let response = |field: u32, len: usize, kind: i32| {
+            prost::encoding::int32::encoded_len(1, &kind) + delimited_len(field, len)
+        };
+        match &self.0 {
+            DumpKind::State(state) => response(9, state.body_len().0, resp::Type::GetState as i32),
+            DumpKind::Tasks(tasks) => response(13, tasks.body_len(), resp::Type::GetTasks as i32),
+            DumpKind::Subscribed(state, heartbeat) => response(
+                2,
+                Self::subscribed_len(state.body_len().0, *heartbeat),
+                op::event::Type::Subscribed as i32,
+            ),
+        }
+    }
+
+    fn subscribed_len(state_len: usize, heartbeat_interval_seconds: f64) -> usize {
+        delimited_len(1, state_len)
+            + prost::encoding::double::encoded_len(2, &heartbeat_interval_seconds)
+    }
+
+    /// Writes the dump's protobuf encoding (the bytes of [`Dump::encode`]) to `out`, one
+    /// task at a time.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when `out`'s reader went away.
+    pub fn write_protobuf(&self, out: &mut impl Sink) -> Result<(), Closed> {
+        use prost::encoding::{double, int32};
         match &self.0 {
             DumpKind::State(state) => {
                 let (len, tasks_len) = state.body_len();
-                let mut buf = Vec::with_capacity(11 + delimited_len(9, len));
-                prost::encoding::int32::encode(1, &(resp::Type::GetState as i32), &mut buf);
-                delimited(9, len, &mut buf);
-                state.encode_body(tasks_len, &mut buf);
-                Encoded {
-                    full_name: "mesos.v1.master.Response",
-                    wire: Bytes::from(buf),
-                }
+                int32::encode(1, &(resp::Type::GetState as i32), out.buf());
+                delimited(9, len, out.buf());
+                state.write_body(tasks_len, out)
             }
             DumpKind::Tasks(tasks) => {
-                let len = tasks.body_len();
-                let mut buf = Vec::with_capacity(11 + delimited_len(13, len));
-                prost::encoding::int32::encode(1, &(resp::Type::GetTasks as i32), &mut buf);
-                delimited(13, len, &mut buf);
-                tasks.encode_body(&mut buf);
-                Encoded {
-                    full_name: "mesos.v1.master.Response",
-                    wire: Bytes::from(buf),
-                }
+                int32::encode(1, &(resp::Type::GetTasks as i32), out.buf());
+                delimited(13, tasks.body_len(), out.buf());
+                tasks.write_body(out)
             }
             DumpKind::Subscribed(state, heartbeat_interval_seconds) => {
                 let (state_len, tasks_len) = state.body_len();
-                let subscribed_len = delimited_len(1, state_len)
-                    + prost::encoding::double::encoded_len(2, heartbeat_interval_seconds);
-                let mut buf = Vec::with_capacity(11 + delimited_len(2, subscribed_len));
-                prost::encoding::int32::encode(1, &(op::event::Type::Subscribed as i32), &mut buf);
-                delimited(2, subscribed_len, &mut buf);
-                delimited(1, state_len, &mut buf);
-                state.encode_body(tasks_len, &mut buf);
-                prost::encoding::double::encode(2, heartbeat_interval_seconds, &mut buf);
-                Encoded {
-                    full_name: "mesos.v1.master.Event",
-                    wire: Bytes::from(buf),
-                }
+                let subscribed_len = Self::subscribed_len(state_len, *heartbeat_interval_seconds);
+                int32::encode(1, &(op::event::Type::Subscribed as i32), out.buf());
+                delimited(2, subscribed_len, out.buf());
+                delimited(1, state_len, out.buf());
+                state.write_body(tasks_len, out)?;
+                double::encode(2, heartbeat_interval_seconds, out.buf());
+                Ok(())
             }
         }
+    }
+
+    /// Writes the dump's Mesos JSON (the bytes of [`Encoded::to_json`] of
+    /// [`Dump::encode`]) to `out`: GET_STATE and GET_TASKS one task at a time, SUBSCRIBED
+    /// (one RecordIO record, which needs its length first) whole.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] when `out`'s reader went away.
+    pub fn write_json(&self, out: &mut impl Sink) -> Result<(), Closed> {
+        match &self.0 {
+            DumpKind::State(state) => {
+                out.buf()
+                    .extend_from_slice(b"{\"type\":\"GET_STATE\",\"get_state\":");
+                state.write_json(out)?;
+            }
+            DumpKind::Tasks(tasks) => {
+                out.buf()
+                    .extend_from_slice(b"{\"type\":\"GET_TASKS\",\"get_tasks\":");
+                tasks.write_json(out)?;
+            }
+            DumpKind::Subscribed(..) => {
+                let json = self.encode().to_json();
+                out.buf().extend_from_slice(&json);
+                return out.boundary();
+            }
+        }
+        out.buf().push(b'}');
+        out.boundary()
     }
 }
 

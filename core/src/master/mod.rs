@@ -53,6 +53,7 @@ mod admission;
 mod agent;
 pub mod drain;
 pub mod dump;
+pub mod dump_json;
 pub mod flags;
 mod framework;
 pub mod http;

@@ -269,6 +269,10 @@ pub enum OperatorReply {
     /// A v1 operator API response taken from the state but not yet encoded (the big dumps,
     /// GET_STATE and GET_TASKS: `dump.rs`); the HTTP handler encodes it off the actor.
     Encoded(Box<super::dump::Dump>),
+    /// A v0 JSON endpoint's document taken from the state but not yet written (the big
+    /// ones, `/master/state` and `/master/tasks`: `dump_json.rs`); the HTTP handler writes
+    /// it off the actor.
+    JsonDump(Box<super::dump_json::JsonDump>),
     /// A JSON endpoint's document.
     Json(Value),
     /// The change is made and nothing is waiting to become durable.
@@ -576,13 +580,17 @@ impl Master {
                 .map(OperatorReply::Persisting)
                 .map_err(invalid),
 
-            C::StateJson => Ok(OperatorReply::Json(self.state_json_for(v))),
+            C::StateJson => Ok(OperatorReply::JsonDump(Box::new(
+                super::dump_json::JsonDump::State(self.state_json_dump_for(v)),
+            ))),
             C::StateSummaryJson => Ok(OperatorReply::Json(self.state_summary_json_for(v))),
             C::FrameworksJson { framework_id } => {
                 Ok(OperatorReply::Json(self.frameworks_json(framework_id, v)))
             }
             C::SlavesJson { slave_id } => Ok(OperatorReply::Json(self.slaves_json(slave_id))),
-            C::TasksJson(query) => Ok(OperatorReply::Json(self.tasks_json(&query, v))),
+            C::TasksJson(query) => Ok(OperatorReply::JsonDump(Box::new(
+                super::dump_json::JsonDump::Tasks(self.tasks_json_dump_for(query, v)),
+            ))),
             C::RolesJson => Ok(OperatorReply::Json(self.roles_json_for(v))),
             C::QuotaJson => {
                 let mut status = self.quota_status();
@@ -669,43 +677,5 @@ impl Master {
         agents.sort_by(|a, b| a.id.cmp(&b.id));
         let agents: Vec<Value> = agents.into_iter().map(|a| self.agent_json(a)).collect();
         json!({"slaves": agents, "recovered_slaves": []})
-    }
-
-    /// `/master/tasks`: one page of the tasks the query selects that `v` may see.
-    fn tasks_json(&self, query: &TasksQuery, v: Viewer<'_>) -> Value {
-        let mut tasks: Vec<v1::Task> = self
-            .all_tasks_for(v)
-            .into_iter()
-            .map(super::task::TaskRecord::task)
-            .filter(|t| {
-                query
-                    .framework_id
-                    .as_deref()
-                    .is_none_or(|f| f == t.framework_id.value)
-            })
-            .filter(|t| {
-                query
-                    .task_id
-                    .as_deref()
-                    .is_none_or(|id| id == t.task_id.value)
-            })
-            .collect();
-        // Mesos orders by the task's latest status timestamp.
-        let ts = |t: &v1::Task| t.statuses.last().and_then(|s| s.timestamp).unwrap_or(0.0);
-        tasks.sort_by(|a, b| {
-            ts(a)
-                .total_cmp(&ts(b))
-                .then_with(|| a.task_id.value.cmp(&b.task_id.value))
-        });
-        if !query.ascending {
-            tasks.reverse();
-        }
-        let tasks: Vec<Value> = tasks
-            .into_iter()
-            .skip(query.offset)
-            .take(query.limit)
-            .map(|t| crate::common::json::task_json(&t))
-            .collect();
-        json!({ "tasks": tasks })
     }
 }

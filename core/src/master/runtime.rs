@@ -639,10 +639,12 @@ impl Runtime {
                     );
                 }
                 let authorizer = self.master.config.authorizer.clone();
+                let taking = tokio::time::Instant::now();
                 let state = self.master.subscribed_dump_for(
                     authorizer.viewer(principal.as_ref()),
                     super::HEARTBEAT_INTERVAL.as_secs_f64(),
                 );
+                held("SUBSCRIBED", taking);
                 self.operator_streams.push_back(OperatorStream {
                     id,
                     principal,
@@ -658,7 +660,13 @@ impl Runtime {
                 principal,
                 reply,
             } => {
-                let answer = match self.master.operator_as(t, command, principal.as_ref()) {
+                let dump = dump_name(&command);
+                let taking = tokio::time::Instant::now();
+                let answer = self.master.operator_as(t, command, principal.as_ref());
+                if let Some(dump) = dump {
+                    held(dump, taking);
+                }
+                let answer = match answer {
                     Ok(OperatorReply::Persisting(id)) => {
                         // The request waits for the write's outcome (`registry_done`).
                         let (waiter, durable) = oneshot::channel();
@@ -815,6 +823,32 @@ impl Runtime {
             }
         }
     }
+}
+
+/// The `tracing` target of the line that says how long the actor was busy taking a state
+/// dump (issue 19: a dump must not stall allocation rounds): `REMESOS_LOG=dump_hold=debug`.
+pub const DUMP_HOLD_TARGET: &str = "dump_hold";
+
+/// The state dumps among the operator commands, by the name the hold line gives them.
+fn dump_name(command: &OperatorCommand) -> Option<&'static str> {
+    match command {
+        OperatorCommand::GetState => Some("GET_STATE"),
+        OperatorCommand::GetTasks => Some("GET_TASKS"),
+        OperatorCommand::StateJson => Some("/master/state"),
+        OperatorCommand::TasksJson(_) => Some("/master/tasks"),
+        _ => None,
+    }
+}
+
+/// Logs how long the actor took the dump `name` (from `taking` until now): the time no other
+/// message (an allocation round, a status update) could be handled.
+fn held(name: &'static str, taking: tokio::time::Instant) {
+    tracing::debug!(
+        target: DUMP_HOLD_TARGET,
+        dump = name,
+        held_us = taking.elapsed().as_micros() as u64,
+        "state dump taken on the master's actor"
+    );
 }
 
 #[cfg(test)]

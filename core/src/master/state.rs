@@ -18,7 +18,7 @@ use super::Master;
 use super::agent::Agent;
 use super::framework::Framework;
 use super::task::{TaskRecord, viewable};
-use crate::common::json::{attributes_json, task_json};
+use crate::common::json::attributes_json;
 use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
 use crate::security::authorizer::Viewer;
@@ -222,66 +222,13 @@ impl Master {
         self.state_json_for(Viewer::everything())
     }
 
-    /// `/master/state` as `v` may see it.
+    /// `/master/state` as `v` may see it, as one `Value` (the HTTP handler writes the
+    /// snapshot off the actor instead: `dump_json.rs`).
     pub fn state_json_for(&self, v: Viewer<'_>) -> Value {
-        let mut o = self.summary_header();
-        o.insert("git_sha".into(), json!(env!("CARGO_PKG_VERSION")));
-        o.insert("build_date".into(), json!(""));
-        o.insert("build_time".into(), json!(0.0));
-        o.insert("build_user".into(), json!("remesos"));
-        o.insert("start_time".into(), json!(self.start_time));
-        o.insert("elected_time".into(), json!(self.elected_time));
-        o.insert("id".into(), json!(self.info.id));
-        o.insert("pid".into(), json!(self.pid()));
-        o.insert(
-            "capabilities".into(),
-            json!(["AGENT_UPDATE", "AGENT_DRAINING"]),
-        );
-        let active = self.agents.values().filter(|a| a.active).count();
-        o.insert("activated_slaves".into(), json!(active));
-        o.insert(
-            "deactivated_slaves".into(),
-            json!(self.agents.len() - active),
-        );
-        o.insert(
-            "unreachable_slaves".into(),
-            json!(self.unreachable_agents.len()),
-        );
-        o.insert("leader".into(), json!(self.pid()));
-        o.insert("leader_info".into(), mjson::to_value(&self.info));
-        if v.flags() {
-            o.insert("flags".into(), self.flags_json());
-        }
-        o.insert(
-            "slaves".into(),
-            Value::Array(self.sorted_agents().map(|a| self.agent_json(a)).collect()),
-        );
-        o.insert("recovered_slaves".into(), json!([]));
-        o.insert(
-            "frameworks".into(),
-            Value::Array(
-                self.sorted_frameworks()
-                    .filter(|f| v.framework(&f.info))
-                    .map(|f| self.framework_json_for(f, true, v))
-                    .collect(),
-            ),
-        );
-        o.insert(
-            "completed_frameworks".into(),
-            Value::Array(
-                self.completed_frameworks
-                    .iter()
-                    .filter(|f| v.framework(&f.info))
-                    .map(|f| self.framework_json_for(f, true, v))
-                    .collect(),
-            ),
-        );
-        o.insert("orphan_tasks".into(), json!([]));
-        o.insert("unregistered_frameworks".into(), json!([]));
-        Value::Object(o)
+        self.state_json_dump_for(v).into_value()
     }
 
-    fn summary_header(&self) -> Map<String, Value> {
+    pub(super) fn summary_header(&self) -> Map<String, Value> {
         let mut o = Map::new();
         o.insert("version".into(), json!(MESOS_VERSION));
         o.insert("hostname".into(), json!(self.config.hostname));
@@ -299,13 +246,13 @@ impl Master {
         Value::Object(flags)
     }
 
-    fn sorted_agents(&self) -> impl Iterator<Item = &Agent> {
+    pub(super) fn sorted_agents(&self) -> impl Iterator<Item = &Agent> {
         let mut agents: Vec<&Agent> = self.agents.values().collect();
         agents.sort_by(|a, b| a.id.cmp(&b.id));
         agents.into_iter()
     }
 
-    fn sorted_frameworks(&self) -> impl Iterator<Item = &Framework> {
+    pub(super) fn sorted_frameworks(&self) -> impl Iterator<Item = &Framework> {
         let mut frameworks: Vec<&Framework> = self.frameworks.values().collect();
         frameworks.sort_by(|a, b| a.id.cmp(&b.id));
         frameworks.into_iter()
@@ -388,8 +335,15 @@ impl Master {
 
     /// A framework's JSON with the tasks and executors `v` may see.
     pub fn framework_json_for(&self, f: &Framework, with_tasks: bool, v: Viewer<'_>) -> Value {
-        let seen = |t: &&TaskRecord| viewable(&v, t, &f.info);
-        let json = |t: &TaskRecord| task_json(&t.task());
+        if with_tasks {
+            self.framework_json_dump_for(f, v).into_value()
+        } else {
+            Value::Object(self.framework_json_head(f))
+        }
+    }
+
+    /// A framework's JSON without its tasks, offers and executors.
+    pub(super) fn framework_json_head(&self, f: &Framework) -> Map<String, Value> {
         let used = self.framework_used(f);
         let offered = self.framework_offered(f);
         let mut o = Map::new();
@@ -461,57 +415,7 @@ impl Master {
             o.insert("labels".into(), mjson::to_value(labels)["labels"].clone());
         }
         o.insert("offer_filters".into(), json!({}));
-        if with_tasks {
-            o.insert(
-                "tasks".into(),
-                Value::Array(f.tasks.values().filter(seen).map(json).collect()),
-            );
-            o.insert(
-                "unreachable_tasks".into(),
-                Value::Array(
-                    f.unreachable_tasks
-                        .values()
-                        .filter(seen)
-                        .map(json)
-                        .collect(),
-                ),
-            );
-            o.insert(
-                "completed_tasks".into(),
-                Value::Array(
-                    f.completed_tasks
-                        .iter()
-                        .rev()
-                        .filter(seen)
-                        .map(json)
-                        .collect(),
-                ),
-            );
-            o.insert(
-                "offers".into(),
-                Value::Array(
-                    f.offers
-                        .iter()
-                        .filter_map(|id| self.offers.get(id))
-                        .map(|o| offer_json(&o.offer, &o.resources))
-                        .collect(),
-                ),
-            );
-            let mut executors = Vec::new();
-            for (agent_id, on_agent) in &f.executors {
-                for e in on_agent.values().filter(|e| v.executor(e, &f.info)) {
-                    let mut v = mjson::to_value(e);
-                    if let Value::Object(m) = &mut v {
-                        m.insert("slave_id".into(), json!(agent_id.as_str()));
-                        let r = Resources::from_protos(e.resources.clone()).unwrap_or_default();
-                        m.insert("resources".into(), Value::Object(r.to_json_map()));
-                    }
-                    executors.push(v);
-                }
-            }
-            o.insert("executors".into(), Value::Array(executors));
-        }
-        Value::Object(o)
+        o
     }
 
     /// `/master/state-summary`: agents and frameworks with task counts by state.
@@ -708,7 +612,7 @@ fn resources_full(r: &Resources) -> Value {
     Value::Array(r.iter().map(mjson::to_value).collect())
 }
 
-fn offer_json(offer: &v1::Offer, resources: &Resources) -> Value {
+pub(super) fn offer_json(offer: &v1::Offer, resources: &Resources) -> Value {
     json!({
         "id": offer.id.value,
         "framework_id": offer.framework_id.value,

@@ -12,7 +12,7 @@ use wire::master_message::Message as ToAgent;
 
 use super::scheduler::CallOk;
 use super::validation::CallError;
-use super::{Config, ConnId, Effect, Master, ReplyId, Time};
+use super::{Config, ConnId, Effect, Master, ReplyId, Time, dump};
 use crate::resources::Resources;
 
 struct Harness {
@@ -3448,6 +3448,44 @@ fn state_dumps_from_references_equal_the_cloned_messages() {
     use remesos_proto::json as mjson;
     use v1::master::{self as op, response::Type as RespType};
 
+    let h = dump_fixture();
+    let state = h.master.get_state();
+    let v = crate::security::authorizer::Viewer::everything();
+    let cloned = op::Response {
+        r#type: Some(RespType::GetState as i32),
+        get_state: Some(state.clone()),
+        ..Default::default()
+    };
+    let encoded = h.master.get_state_response_for(v);
+    assert_eq!(encoded.wire.as_ref(), cloned.encode_to_vec().as_slice());
+    assert_eq!(encoded.to_json(), mjson::to_vec(&cloned));
+
+    let cloned = op::Response {
+        r#type: Some(RespType::GetTasks as i32),
+        get_tasks: Some(h.master.get_tasks()),
+        ..Default::default()
+    };
+    let encoded = h.master.get_tasks_response_for(v);
+    assert_eq!(encoded.wire.as_ref(), cloned.encode_to_vec().as_slice());
+    assert_eq!(encoded.to_json(), mjson::to_vec(&cloned));
+
+    let cloned = op::Event {
+        r#type: Some(op::event::Type::Subscribed as i32),
+        subscribed: Some(op::event::Subscribed {
+            get_state: Some(state),
+            heartbeat_interval_seconds: Some(15.0),
+        }),
+        ..Default::default()
+    };
+    let encoded = h.master.subscribed_event_for(v, 15.0);
+    assert_eq!(encoded.wire.as_ref(), cloned.encode_to_vec().as_slice());
+    assert_eq!(encoded.to_json(), mjson::to_vec(&cloned));
+}
+
+/// A state with tasks in every list (running with statuses, completed: lost and killed,
+/// unreachable), custom executors, a completed framework, reserved resources on the agents
+/// and outstanding offers.
+fn dump_fixture() -> Harness {
     let config = Config {
         agent_ping_timeout: Duration::from_secs(1),
         max_agent_ping_timeouts: 2,
@@ -3455,7 +3493,7 @@ fn state_dumps_from_references_equal_the_cloned_messages() {
     };
     let mut h = Harness::with_config(config);
     let agents: Vec<_> = (1..=3)
-        .map(|i| h.add_agent(&format!("host{i}"), "cpus:4;mem:1024"))
+        .map(|i| h.add_agent(&format!("host{i}"), "cpus:4;mem:1024;cpus(web):1"))
         .collect();
     let mut pa = framework("pa");
     pa.capabilities.push(capability(
@@ -3473,21 +3511,38 @@ fn state_dumps_from_references_equal_the_cloned_messages() {
                 pa_agents.push(offer.agent_id.value.clone());
             }
             let id = format!("{task}-{}", offer.agent_id.value);
-            h.call(
-                fw,
-                launch(
-                    &offer,
-                    vec![command_task(&id, &offer.agent_id, "cpus:1;mem:128", "*")],
-                    None,
-                ),
-            )
-            .unwrap();
+            let mut t = command_task(&id, &offer.agent_id, "cpus:1;mem:128", "*");
+            if fw.id == fw_old.id {
+                // A custom executor: the frameworks' `executors` are not empty.
+                let mut r = Resources::parse("cpus:0.1;mem:32", "*").unwrap();
+                r.allocate("*");
+                t.executor = Some(v1::ExecutorInfo {
+                    executor_id: v1::ExecutorId {
+                        value: format!("exec-{id}"),
+                    },
+                    command: t.command.take(),
+                    resources: r.into_protos(),
+                    ..Default::default()
+                });
+            }
+            h.call(fw, launch(&offer, vec![t], None)).unwrap();
         }
     }
     for (_, conn) in &agents {
         h.agent_messages(*conn);
     }
     assert!(!pa_agents.is_empty());
+    // `old`'s tasks run (statuses with a uuid and a timestamp).
+    for (id, _) in &agents {
+        let task = format!("t-old-{id}");
+        h.status_update(
+            id,
+            &fw_old,
+            &task,
+            v1::TaskState::TaskRunning,
+            Some(vec![7; 16]),
+        );
+    }
     // `gone` tears down: a completed framework with completed (killed) tasks.
     let teardown = sched::Call {
         r#type: Some(CallType::Teardown as i32),
@@ -3524,35 +3579,164 @@ fn state_dumps_from_references_equal_the_cloned_messages() {
             .is_empty()
     );
     assert!(!h.master.offers.is_empty());
+    h
+}
 
+/// What a dump written through [`dump::Chunked`] hands on, in chunks of `chunk` bytes.
+fn chunked(
+    chunk: usize,
+    write: impl FnOnce(
+        &mut dump::Chunked<Box<dyn FnMut(bytes::Bytes) -> bool + Send>>,
+    ) -> Result<(), dump::Closed>,
+) -> (Vec<u8>, usize) {
+    let chunks = std::sync::Arc::new(std::sync::Mutex::new(Vec::<bytes::Bytes>::new()));
+    let to = chunks.clone();
+    let send: Box<dyn FnMut(bytes::Bytes) -> bool + Send> = Box::new(move |b| {
+        to.lock().unwrap().push(b);
+        true
+    });
+    let mut out = dump::Chunked::with_chunk(chunk, send);
+    write(&mut out).unwrap();
+    out.finish().unwrap();
+    let chunks = chunks.lock().unwrap();
+    (chunks.concat(), chunks.len())
+}
+
+/// GET_STATE, GET_TASKS and SUBSCRIBED written in chunks (protobuf and JSON) are the bytes of
+/// the whole encoding and of its JSON transcoding; a reader that goes away stops the writing.
+#[test]
+fn streamed_state_dumps_equal_the_whole_ones() {
+    let h = dump_fixture();
     let v = crate::security::authorizer::Viewer::everything();
-    let cloned = op::Response {
-        r#type: Some(RespType::GetState as i32),
-        get_state: Some(state.clone()),
-        ..Default::default()
-    };
-    let encoded = h.master.get_state_response_for(v);
-    assert_eq!(encoded.wire.as_ref(), cloned.encode_to_vec().as_slice());
-    assert_eq!(encoded.to_json(), mjson::to_vec(&cloned));
+    let dumps = [
+        h.master.get_state_dump_for(v),
+        h.master.get_tasks_dump_for(v),
+        h.master.subscribed_dump_for(v, 15.0),
+    ];
+    for d in &dumps {
+        let whole = d.encode();
+        let (wire, n) = chunked(64, |out| d.write_protobuf(out));
+        assert_eq!(wire, whole.wire.as_ref(), "{d:?}");
+        assert!(n > 1 || d.encode().wire.len() < 64, "{d:?} in chunks: {n}");
+        let (json, _) = chunked(64, |out| d.write_json(out));
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            String::from_utf8(whole.to_json()).unwrap(),
+            "{d:?}"
+        );
+    }
+    // The reader goes away after the first chunk: the writer stops with `Closed`.
+    let mut sent = 0;
+    let mut out = dump::Chunked::with_chunk(64, |_| {
+        sent += 1;
+        false
+    });
+    assert_eq!(dumps[0].write_json(&mut out), Err(dump::Closed));
+    drop(out);
+    assert_eq!(sent, 1);
+}
 
-    let cloned = op::Response {
-        r#type: Some(RespType::GetTasks as i32),
-        get_tasks: Some(h.master.get_tasks()),
-        ..Default::default()
-    };
-    let encoded = h.master.get_tasks_response_for(v);
-    assert_eq!(encoded.wire.as_ref(), cloned.encode_to_vec().as_slice());
-    assert_eq!(encoded.to_json(), mjson::to_vec(&cloned));
+/// `/master/state` and `/master/tasks` written off the actor are the bytes the `Value` trees
+/// built on the actor gave, for everyone and for a principal that sees part of the state.
+#[test]
+fn streamed_v0_dumps_equal_the_value_trees() {
+    use crate::master::dump_json::JsonDump;
+    use crate::master::operator::TasksQuery;
+    use crate::security::authorizer::Viewer;
 
-    let cloned = op::Event {
-        r#type: Some(op::event::Type::Subscribed as i32),
-        subscribed: Some(op::event::Subscribed {
-            get_state: Some(state),
-            heartbeat_interval_seconds: Some(15.0),
-        }),
-        ..Default::default()
-    };
-    let encoded = h.master.subscribed_event_for(v, 15.0);
-    assert_eq!(encoded.wire.as_ref(), cloned.encode_to_vec().as_slice());
-    assert_eq!(encoded.to_json(), mjson::to_vec(&cloned));
+    let h = dump_fixture();
+    let v = Viewer::everything();
+    let old = h.master.state_json_for(v).to_string();
+    assert!(
+        old.contains("\"executors\":[{"),
+        "the fixture has executors"
+    );
+    assert!(
+        old.contains("\"reserved_resources\":{\"web\""),
+        "and reservations"
+    );
+    assert!(old.contains("\"unreachable_tasks\":[{"), "{old}");
+    assert!(old.contains("\"completed_frameworks\":[{"), "{old}");
+    assert!(old.contains("TASK_RUNNING"), "{old}");
+    let new = JsonDump::State(h.master.state_json_dump_for(v));
+    let (bytes, n) = chunked(128, |out| new.write(out));
+    assert!(n > 10, "in chunks: {n}");
+    assert_eq!(String::from_utf8(bytes).unwrap(), old);
+    assert_eq!(new.into_value().to_string(), old);
+
+    let fw = h.master.frameworks.keys().next().unwrap().clone();
+    let task = h.master.all_tasks()[1].task_id().value;
+    let queries = [
+        TasksQuery::default(),
+        TasksQuery {
+            ascending: true,
+            ..Default::default()
+        },
+        TasksQuery {
+            limit: 2,
+            offset: 1,
+            ..Default::default()
+        },
+        TasksQuery {
+            limit: 0,
+            ..Default::default()
+        },
+        TasksQuery {
+            offset: 100,
+            ..Default::default()
+        },
+        TasksQuery {
+            framework_id: Some(fw.to_string()),
+            ..Default::default()
+        },
+        TasksQuery {
+            task_id: Some(task),
+            ..Default::default()
+        },
+        TasksQuery {
+            task_id: Some("no-such-task".into()),
+            ..Default::default()
+        },
+    ];
+    // Tasks on the page of each query (checked against the old `Value` tree at 68c92110).
+    let all = h.master.all_tasks().len();
+    let of_fw = h
+        .master
+        .all_tasks()
+        .iter()
+        .filter(|t| Some(t.framework_id().value) == queries[5].framework_id)
+        .count();
+    assert!(all >= 3 && of_fw > 0, "{all} {of_fw}");
+    let pages = [all, all, 2, 0, 0, of_fw, 1, 0];
+    for (q, want) in queries.into_iter().zip(pages) {
+        let new = JsonDump::Tasks(h.master.tasks_json_dump_for(q.clone(), v));
+        let (bytes, _) = chunked(128, |out| new.write(out));
+        let value = new.into_value();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            value.to_string(),
+            "{q:?}"
+        );
+        assert_eq!(value["tasks"].as_array().unwrap().len(), want, "{q:?}");
+    }
+
+    // A principal that may view one framework and none of the tasks of another user.
+    let acls = serde_json::json!({"permissive": false,
+        "view_frameworks": [{"principals": {"values": ["alice"]}, "users": {"type": "ANY"}}],
+        "view_tasks": [{"principals": {"values": ["alice"]}, "users": {"values": ["nobody"]}}],
+        "view_executors": [{"principals": {"values": ["alice"]}, "users": {"values": ["nobody"]}}]
+    });
+    let acls = crate::security::acls::parse(acls.to_string().as_bytes()).unwrap();
+    let authorizer = crate::security::authorizer::Authorizer::new(&acls);
+    let alice = crate::security::authorizer::Principal::new("alice").unwrap();
+    let v = authorizer.viewer(Some(&alice));
+    let old = h.master.state_json_for(v).to_string();
+    let new = JsonDump::State(h.master.state_json_dump_for(v));
+    let (bytes, _) = chunked(128, |out| new.write(out));
+    let new = String::from_utf8(bytes).unwrap();
+    assert_eq!(new, old);
+    assert!(!new.contains("TASK_RUNNING"), "alice sees no task: {new}");
+    let new = JsonDump::Tasks(h.master.tasks_json_dump_for(TasksQuery::default(), v));
+    let (bytes, _) = chunked(128, |out| new.write(out));
+    assert_eq!(String::from_utf8(bytes).unwrap(), "{\"tasks\":[]}");
 }

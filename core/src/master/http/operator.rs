@@ -23,7 +23,7 @@ use v1::master::{self as op, call::Type as CallType, response::Type as RespType}
 
 use crate::api;
 use crate::common::version::version_info;
-use crate::master::dump::Dump;
+use crate::master::dump::{self, Dump};
 use crate::master::operator::{OperatorCommand, OperatorError, OperatorReply, TasksQuery};
 use crate::master::reservation::AgentOperation;
 use crate::master::runtime::{Command, Durable, MasterHandle, OPERATOR_STREAM_BUFFER, Operated};
@@ -300,7 +300,11 @@ async fn answer(
     };
     match reply {
         OperatorReply::Response(r) => api::ok(format, &*r),
-        OperatorReply::Encoded(e) => api::ok_bytes(format, dump_body(format, *e).await),
+        OperatorReply::Encoded(e) => streamed(format.media_type(), move |out| match format {
+            api::Format::Protobuf => e.write_protobuf(out),
+            api::Format::Json => e.write_json(out),
+        }),
+        OperatorReply::JsonDump(d) => streamed(api::APPLICATION_JSON, move |out| d.write(out)),
         OperatorReply::Json(v) => api::json_ok(&v),
         OperatorReply::Done => StatusCode::OK.into_response(),
         OperatorReply::Accepted => StatusCode::ACCEPTED.into_response(),
@@ -492,27 +496,63 @@ async fn subscribe(
     api::recordio_stream_after(format, subscribed, events.map(Arc::unwrap_or_clone))
 }
 
-/// Dumps at least this big (bytes of protobuf) are transcoded to JSON on a blocking thread and
-/// followed by [`trim_heap`]: ~1,000 tasks.
+/// Dumps at least this big (bytes) are followed by [`trim_heap`]: ~1,000 tasks.
 const BIG_DUMP: usize = 1 << 20;
 
-/// A state dump's body in the format asked for, encoded here, off the actor (the actor only
-/// took the tasks' records), on a blocking thread: the protobuf, or its JSON transcoded from
-/// it (~0.4 s of CPU at 100,000 tasks would otherwise hold a runtime worker).
+/// Chunks of a streamed dump ([`dump::CHUNK`] each) queued for the connection beyond the one
+/// being written: with hyper's own buffer, a dump holds at most a few MiB of its body at
+/// once whatever its size; the writer waits while the client reads slower.
+const DUMP_CHUNKS_AHEAD: usize = 2;
+
+/// A `200 OK` whose body `write` produces on a blocking thread, off the actor (which only
+/// took the dump: `dump.rs`, `dump_json.rs`) and off the runtime's workers, in chunks handed
+/// to the connection as they are written. A client that goes away stops the writing.
+fn streamed<W>(content_type: &'static str, write: W) -> Response
+where
+    W: FnOnce(&mut dump::Chunked<Box<dyn FnMut(Bytes) -> bool + Send>>) -> Result<(), dump::Closed>
+        + Send
+        + 'static,
+{
+    let (tx, mut rx) = mpsc::channel::<Bytes>(DUMP_CHUNKS_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let send: Box<dyn FnMut(Bytes) -> bool + Send> =
+            Box::new(move |chunk| tx.blocking_send(chunk).is_ok());
+        let mut out = dump::Chunked::new(send);
+        let written = write(&mut out).and_then(|()| out.finish());
+        if let Err(e) = written {
+            tracing::debug!("state dump not sent whole: {e}");
+        }
+        if out.written() >= BIG_DUMP {
+            drop(out);
+            trim_heap();
+        }
+    });
+    let body = futures::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|chunk| chunk.map(Ok::<Bytes, std::convert::Infallible>))
+    });
+    let mut response = (StatusCode::OK, axum::body::Body::from_stream(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// The SUBSCRIBED event's body in the format asked for, encoded here, off the actor (the
+/// actor only took the tasks' records), on a blocking thread.
 async fn dump_body(format: api::Format, dump: Dump) -> Bytes {
     tokio::task::spawn_blocking(move || {
-        let e = dump.encode();
+        let mut body = Vec::new();
+        // Writing into a `Vec` never stops early.
+        let _ = match format {
+            api::Format::Protobuf => dump.write_protobuf(&mut body),
+            api::Format::Json => dump.write_json(&mut body),
+        };
         drop(dump);
-        match format {
-            api::Format::Protobuf => e.wire,
-            api::Format::Json if e.wire.len() < BIG_DUMP => Bytes::from(e.to_json()),
-            api::Format::Json => {
-                let json = e.to_json();
-                drop(e);
-                trim_heap();
-                Bytes::from(json)
-            }
+        if body.len() >= BIG_DUMP {
+            trim_heap();
         }
+        Bytes::from(body)
     })
     .await
     .unwrap_or_default()

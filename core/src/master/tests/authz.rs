@@ -192,12 +192,13 @@ fn state_is_filtered_per_principal_and_flags_are_forbidden() {
     let bob = h.subscribe(principal_framework("b", "bob", "bob"));
     let now = h.now();
     let who = Principal::new("alice").unwrap();
-    let Ok(OperatorReply::Json(state)) =
+    let Ok(OperatorReply::JsonDump(state)) =
         h.master
             .operator_as(now, OperatorCommand::StateJson, Some(&who))
     else {
         panic!("state");
     };
+    let state = state.into_value();
     let ids: Vec<&str> = state["frameworks"]
         .as_array()
         .unwrap()
