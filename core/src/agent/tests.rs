@@ -46,6 +46,30 @@ fn config() -> Config {
     }
 }
 
+/// RunTask of command task `task` of framework F (user nobody).
+fn command_task(task: &str) -> wire::RunTask {
+    wire::RunTask {
+        framework: v1::FrameworkInfo {
+            user: "nobody".into(),
+            name: "f".into(),
+            id: Some(v1::FrameworkId { value: "F".into() }),
+            ..Default::default()
+        },
+        task: v1::TaskInfo {
+            name: task.into(),
+            task_id: v1::TaskId { value: task.into() },
+            agent_id: v1::AgentId { value: "S1".into() },
+            command: Some(v1::CommandInfo {
+                value: Some("true".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        executor: None,
+        allocation_info: vec![],
+    }
+}
+
 struct H {
     agent: Agent,
     start: Instant,
@@ -121,27 +145,10 @@ impl H {
         })
     }
     fn run(&mut self, task: &str) {
+        self.run_task(command_task(task));
+    }
+    fn run_task(&mut self, run: wire::RunTask) {
         let now = self.now();
-        let run = wire::RunTask {
-            framework: v1::FrameworkInfo {
-                user: "nobody".into(),
-                name: "f".into(),
-                id: Some(v1::FrameworkId { value: "F".into() }),
-                ..Default::default()
-            },
-            task: v1::TaskInfo {
-                name: task.into(),
-                task_id: v1::TaskId { value: task.into() },
-                agent_id: v1::AgentId { value: "S1".into() },
-                command: Some(v1::CommandInfo {
-                    value: Some("true".into()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            executor: None,
-            allocation_info: vec![],
-        };
         self.agent.from_master(now, FromMaster::RunTask(run));
         self.pump();
     }
@@ -201,29 +208,9 @@ fn framework_info_is_checkpointed_again_only_when_it_changed() {
         "the same info is not written again"
     );
     // The framework's info changed (Mesos's RunTask carries the current FrameworkInfo).
-    let now = h.now();
-    let run = wire::RunTask {
-        framework: v1::FrameworkInfo {
-            user: "nobody".into(),
-            name: "renamed".into(),
-            id: Some(v1::FrameworkId { value: "F".into() }),
-            ..Default::default()
-        },
-        task: v1::TaskInfo {
-            name: "t3".into(),
-            task_id: v1::TaskId { value: "t3".into() },
-            agent_id: v1::AgentId { value: "S1".into() },
-            command: Some(v1::CommandInfo {
-                value: Some("true".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        executor: None,
-        allocation_info: vec![],
-    };
-    h.agent.from_master(now, FromMaster::RunTask(run));
-    h.pump();
+    let mut run = command_task("t3");
+    run.framework.name = "renamed".into();
+    h.run_task(run);
     let written = framework_info_writes(&mut h);
     assert_eq!(written.len(), 1, "a changed info is written");
     let info: v1::FrameworkInfo = prost::Message::decode(written[0].as_slice()).unwrap();
@@ -238,28 +225,19 @@ fn a_command_task_runs_under_the_lean_executor_when_the_launcher_dir_holds_it() 
         ..config()
     });
     h.run("t1");
-    let launch = h.take(|e| {
-        if let Effect::Launch(l) = e {
-            Some(l.clone())
-        } else {
-            None
-        }
+    let launched: Vec<v1::CommandInfo> = h.take(|e| match e {
+        Effect::Launch(launch) => Some(launch.command.clone()),
+        _ => None,
     });
-    assert_eq!(launch.len(), 1);
-    let command = &launch[0].command;
+    let info = h.agent.frameworks["F"].executors["t1"].info.clone();
+    let command = info.command.clone().unwrap_or_default();
+    assert_eq!(launched, vec![command.clone()], "launched as checkpointed");
     assert_eq!(
         command.value.as_deref(),
         Some("/opt/remesos/remesos-executor")
     );
     assert_eq!(command.arguments, vec!["remesos-executor"]);
     // Recovery takes it (and the older `remesos executor`) for the command executor.
-    let info = h.agent.frameworks["F"]
-        .executors
-        .values()
-        .next()
-        .unwrap()
-        .info
-        .clone();
     assert!(super::recovery::is_command_executor(&info));
     let mut custom = info.clone();
     custom.command.as_mut().unwrap().arguments = vec!["my-executor".into()];
