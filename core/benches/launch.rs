@@ -13,14 +13,20 @@
 //! second `posix_spawn` can start and reap here (two in flight, one per core), for
 //! `/bin/true`, `/bin/sh -c true` and the `remesos` binary itself (`remesos --version`: what
 //! exec'ing the large binary costs), with the CPU each costs (user + sys, getrusage of the
-//! children and of this process). Each task execs the executor (`remesos executor`) and
+//! children and of this process), and `remesos-executor --version` when the lean executor
+//! sits beside the cluster's binary (the agents then start it instead of `remesos executor`;
+//! `REMESOS_BIN=<path>` runs another build's `remesos`, for A/B runs under one bench binary).
+//! Each task execs the executor (`remesos-executor` or `remesos executor`) and
 //! `/bin/sh -c true` (dash runs `true` as a builtin, so the command is no third exec), so
 //! the floor in tasks/s is 1 / (the executor's cost + the shell's cost) per core, times the
 //! two cores; the table prints it beside the measured rate.
 //!
 //! The CPU per task is user + sys of the `remesos local` process and its reaped children
 //! (master, agents, executors and their shells: `/proc/<pid>/stat` utime + stime + cutime +
-//! cstime) over the launching window, divided by the tasks.
+//! cstime) over the launching window, divided by the tasks; printed also split into the
+//! cluster's own (utime + stime: master and agents) and its reaped children's (cutime +
+//! cstime: executors and shells), with the children's minor page faults per task (a count,
+//! which a loaded machine does not inflate as it does CPU time).
 //!
 //! `--serial N` then launches N more tasks one at a time (the next only after the previous
 //! one is FINISHED) and reports ACCEPT -> TASK_RUNNING p50/p99: the launch path's latency
@@ -184,27 +190,49 @@ fn spawn_cost(argv: &[&str], n: usize) -> SpawnCost {
     }
 }
 
-/// The machine's floor: the three processes' costs and the tasks/s they allow.
+/// The `remesos` binary the cluster runs: `REMESOS_BIN` (an A/B of two builds under one
+/// bench binary), else the one cargo built beside this bench.
+fn cluster_binary() -> std::path::PathBuf {
+    std::env::var_os("REMESOS_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_remesos").into())
+}
+
+/// The lean command executor beside the cluster's binary, which the agents then start
+/// (their `--launcher_dir` defaults to that directory); `None`: `remesos executor`.
+fn lean_executor() -> Option<std::path::PathBuf> {
+    let lean = cluster_binary().with_file_name("remesos-executor");
+    lean.is_file().then_some(lean)
+}
+
+/// The machine's floor: the processes' costs and the tasks/s they allow.
 struct Floor {
     true_: SpawnCost,
     shell: SpawnCost,
     remesos: SpawnCost,
+    /// `remesos-executor --version`, when the agents start it instead of `remesos executor`.
+    lean: Option<SpawnCost>,
 }
 
 impl Floor {
     fn measure(n: usize) -> Floor {
-        let binary = env!("CARGO_BIN_EXE_remesos");
+        let binary = cluster_binary();
+        let binary = binary.to_str().expect("a UTF-8 binary path");
+        let lean = lean_executor();
         Floor {
             true_: spawn_cost(&["/bin/true"], n),
             shell: spawn_cost(&["/bin/sh", "-c", "true"], n),
             remesos: spawn_cost(&[binary, "--version"], n),
+            lean: lean
+                .map(|lean| spawn_cost(&[lean.to_str().expect("a UTF-8 path"), "--version"], n)),
         }
     }
 
-    /// Tasks/s if a task cost nothing but exec'ing its executor (the `remesos` binary) and
-    /// its shell.
+    /// Tasks/s if a task cost nothing but exec'ing its executor (the binary the agents
+    /// start) and its shell.
     fn tasks_per_s(&self) -> f64 {
-        1.0 / (1.0 / self.remesos.per_s + 1.0 / self.shell.per_s)
+        let executor = self.lean.as_ref().unwrap_or(&self.remesos);
+        1.0 / (1.0 / executor.per_s + 1.0 / self.shell.per_s)
     }
 
     /// The simple form: `/bin/true` spawns a second over three execs per task.
@@ -216,29 +244,63 @@ impl Floor {
         println!("| floor: posix_spawn + waitpid, 2 in flight | processes/s | CPU µs each |");
         println!("|---|---:|---:|");
         for (name, cost) in [
-            ("/bin/true", &self.true_),
-            ("/bin/sh -c true", &self.shell),
-            ("remesos --version", &self.remesos),
+            ("/bin/true", Some(&self.true_)),
+            ("/bin/sh -c true", Some(&self.shell)),
+            ("remesos --version", Some(&self.remesos)),
+            ("remesos-executor --version", self.lean.as_ref()),
         ] {
-            println!("| {name} | {:.0} | {:.0} |", cost.per_s, cost.cpu_us);
+            if let Some(cost) = cost {
+                println!("| {name} | {:.0} | {:.0} |", cost.per_s, cost.cpu_us);
+            }
         }
     }
 }
 
-/// User + sys of `pid` and of its reaped children (`/proc/<pid>/stat`), in seconds.
-fn process_cpu_s(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    // utime, stime, cutime, cstime: fields 14-17, i.e. 11-14 after the command's ')'.
-    (11..=14)
-        .filter_map(|i| fields.get(i)?.parse::<f64>().ok())
-        .sum::<f64>()
-        / ticks
+/// A process's counters from `/proc/<pid>/stat`: its own CPU (user + sys of all its
+/// threads: here the master and the agents), its reaped children's (the executors and
+/// their shells), in seconds, and its reaped children's minor page faults.
+#[derive(Clone, Copy, Default)]
+struct Counters {
+    own_s: f64,
+    children_s: f64,
+    children_faults: f64,
+}
+
+impl Counters {
+    fn of(pid: u32) -> Counters {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or_default()
+        };
+        // SAFETY: sysconf has no preconditions.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        // After the command's ')': cminflt 8 (field 11), utime, stime, cutime, cstime 11-14
+        // (fields 14-17).
+        Counters {
+            own_s: (field(11) + field(12)) / ticks,
+            children_s: (field(13) + field(14)) / ticks,
+            children_faults: field(8),
+        }
+    }
+
+    fn since(self, before: Counters) -> Counters {
+        Counters {
+            own_s: self.own_s - before.own_s,
+            children_s: self.children_s - before.children_s,
+            children_faults: self.children_faults - before.children_faults,
+        }
+    }
+
+    fn total_s(self) -> f64 {
+        self.own_s + self.children_s
+    }
 }
 
 /// `CLOCK_MONOTONIC` in µs: the clock of the cluster's phase lines.
@@ -397,7 +459,7 @@ struct Measured {
     latency: Vec<f64>,
     requests: (f64, f64, f64),
     /// User + sys of the cluster and its reaped children over the launching window, s.
-    cpu: f64,
+    cpu: Counters,
     load: String,
     serial: Vec<f64>,
     /// One-at-a-time tasks: id, ACCEPT sent and TASK_RUNNING received (monotonic µs).
@@ -466,7 +528,7 @@ fn main() {
     }
     let identity = remesos::client::Identity::framework(secure.then(|| credential.clone()));
     let authorization = secure.then(|| credential.authorization());
-    let mut cluster = Command::new(env!("CARGO_BIN_EXE_remesos"));
+    let mut cluster = Command::new(cluster_binary());
     // cargo runs benches with its LD_LIBRARY_PATH (the toolchain's and the target's
     // directories), which every executor and shell would inherit and search on each exec
     // (~0.3 ms of CPU per exec here); no deployment has it, and the floor's spawns do not.
@@ -541,7 +603,7 @@ fn main() {
         let mut first_accept = None;
         let mut task_resources = Resources::parse("cpus:1;mem:32", "*").unwrap();
         task_resources.allocate("*");
-        let cpu_before = process_cpu_s(pid);
+        let cpu_before = Counters::of(pid);
         let mut held: Vec<v1::Offer> = Vec::new();
         while finished < total {
             let event = tokio::time::timeout(Duration::from_secs(60), sub.next_event())
@@ -595,7 +657,7 @@ fn main() {
         // The last executors exit once their FINISHED is acknowledged; the agent reaps them
         // (their CPU and their shells' then count in the cluster's cutime + cstime).
         tokio::time::sleep(Duration::from_millis(1_000)).await;
-        let cpu = process_cpu_s(pid) - cpu_before;
+        let cpu = Counters::of(pid).since(cpu_before);
         let load = load_average();
         // One at a time: ACCEPT of one task -> its TASK_RUNNING, the next after FINISHED.
         let mut serial_latency = Vec::new();
@@ -688,7 +750,7 @@ fn main() {
     }
     let _ = std::fs::remove_dir_all(&work_dir);
     let rate = total as f64 / elapsed.as_secs_f64();
-    let cpu_per_task_us = cpu * 1e6 / total as f64;
+    let cpu_per_task_us = cpu.total_s() * 1e6 / total as f64;
     floor.print();
     println!(
         "| tasks | wall s | tasks/s | floor tasks/s (executor + shell) | % of floor | floor (/bin/true / 3) | CPU µs/task | offer->RUNNING p50 ms | p99 ms | peak RSS master+4 agents MiB | load before / after |"
@@ -703,6 +765,16 @@ fn main() {
         percentile(&latency, 0.5),
         percentile(&latency, 0.99),
         hwm as f64 / 1024.0
+    );
+    println!(
+        "| CPU µs/task: master + agents | executors + shells | minor faults/task: executors + shells |"
+    );
+    println!("|---:|---:|---:|");
+    println!(
+        "| {:.0} | {:.0} | {:.0} |",
+        cpu.own_s * 1e6 / total as f64,
+        cpu.children_s * 1e6 / total as f64,
+        cpu.children_faults / total as f64
     );
     if serial > 0 {
         println!("| one at a time | ACCEPT->RUNNING p50 ms | p99 ms | max ms |");
@@ -728,7 +800,11 @@ fn main() {
             "tasks": total,
             "tasks_per_s": rate,
             "floor_tasks_per_s": floor.tasks_per_s(),
+            "lean_executor": floor.lean.is_some(),
             "cpu_us_per_task": cpu_per_task_us,
+            "cluster_cpu_us_per_task": cpu.own_s * 1e6 / total as f64,
+            "executor_cpu_us_per_task": cpu.children_s * 1e6 / total as f64,
+            "executor_faults_per_task": cpu.children_faults / total as f64,
             "running_p50_ms": percentile(&latency, 0.5),
             "serial": serial,
             "serial_running_p50_ms": percentile(&serial_latency, 0.5),

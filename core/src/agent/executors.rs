@@ -26,13 +26,24 @@ use crate::resources::Resources;
 
 impl Agent {
     /// The ExecutorInfo Mesos generates for a command task (reference §4.3): the executor
-    /// id is the task id, the command is `remesos executor`.
+    /// id is the task id, the command is `remesos-executor` (Mesos's `mesos-executor`) when
+    /// the launcher directory holds it, else `remesos executor`.
     pub(super) fn command_executor_info(
         &self,
         framework_id: &str,
         task: &v1::TaskInfo,
     ) -> v1::ExecutorInfo {
-        let binary = self.config.launcher_dir.join("remesos");
+        let (binary, arguments) = if self.config.lean_executor {
+            (
+                self.config.launcher_dir.join(super::LEAN_EXECUTOR),
+                vec![super::LEAN_EXECUTOR.to_string()],
+            )
+        } else {
+            (
+                self.config.launcher_dir.join("remesos"),
+                vec!["remesos".to_string(), "executor".to_string()],
+            )
+        };
         let mut resources = Resources::parse(COMMAND_EXECUTOR_RESOURCES, "*").unwrap_or_default();
         if let Some(role) = task
             .resources
@@ -53,7 +64,7 @@ impl Agent {
             command: Some(v1::CommandInfo {
                 shell: Some(false),
                 value: Some(binary.display().to_string()),
-                arguments: vec!["remesos".to_string(), "executor".to_string()],
+                arguments,
                 // The task's URIs are fetched into the executor's sandbox (Mesos
                 // `Slave::getExecutorInfo` merges them into the executor's command).
                 uris: task
@@ -118,12 +129,22 @@ impl Agent {
         let wd = self.config.work_dir.clone();
         let wd = &wd;
         let meta = paths::meta_framework_dir(wd, &ids.agent, &ids.framework);
-        self.emit(Effect::Persist {
-            path: meta.join("framework.info"),
-            data: framework.encode_to_vec(),
-            append: false,
-            durable: false,
-        });
+        let framework_info = framework.encode_to_vec();
+        let changed = match self.frameworks.get_mut(framework_id) {
+            Some(f) if f.checkpointed_info != framework_info => {
+                f.checkpointed_info.clone_from(&framework_info);
+                true
+            }
+            _ => false,
+        };
+        if changed {
+            self.emit(Effect::Persist {
+                path: meta.join("framework.info"),
+                data: framework_info,
+                append: false,
+                durable: false,
+            });
+        }
         let meta_exec = paths::meta_executor_dir(wd, &ids.agent, &ids.framework, &ids.executor);
         self.emit(Effect::Persist {
             path: meta_exec.join("executor.info"),

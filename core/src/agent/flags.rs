@@ -117,7 +117,7 @@ pub fn flags() -> Flags {
             Flag::path("systemd_runtime_directory", "The systemd runtime directory the executor slice's unit is written to")
                 .default(super::systemd::DEFAULT_RUNTIME_DIRECTORY),
         )
-        .flag(Flag::path("launcher_dir", "Directory holding the `remesos` binary (default: this binary's directory)"))
+        .flag(Flag::path("launcher_dir", "Directory holding the `remesos` binary and `remesos-executor`, the command executor, when built (default: this binary's directory)"))
         .flag(Flag::path(
             "native_library",
             "libmesos.so given to executors as MESOS_NATIVE_JAVA_LIBRARY (default: libmesos.so beside this binary)",
@@ -708,6 +708,7 @@ pub fn config(loaded: &LoadedFlags) -> Result<(Config, SocketAddr), String> {
         port,
         resources,
         attributes,
+        lean_executor: launcher_dir.join(super::LEAN_EXECUTOR).is_file(),
         launcher_dir,
         executor_registration_timeout: loaded
             .get_duration("executor_registration_timeout")

@@ -272,6 +272,7 @@ impl Agent {
                 info: info.clone(),
                 executors: BTreeMap::new(),
                 terminating: false,
+                checkpointed_info: Vec::new(),
             })
             .info = info.clone();
     }

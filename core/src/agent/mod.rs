@@ -100,6 +100,9 @@ use status_update::{Action, Manager};
 /// Identifies one executor subscription stream.
 pub type ConnId = u64;
 
+/// The command executor's own binary (Mesos's `mesos-executor`; `src/bin/remesos-executor.rs`).
+pub const LEAN_EXECUTOR: &str = "remesos-executor";
+
 /// Mesos's DEFAULT_EXECUTOR_CPUS / DEFAULT_EXECUTOR_MEM for the command executor.
 pub const COMMAND_EXECUTOR_RESOURCES: &str = "cpus:0.1;mem:32";
 
@@ -114,6 +117,9 @@ pub struct Config {
     pub attributes: Vec<v1::Attribute>,
     /// Where `remesos` (the command executor) lives.
     pub launcher_dir: PathBuf,
+    /// Whether `launcher_dir` holds [`LEAN_EXECUTOR`] (found at start): command tasks then
+    /// run under it, else under `remesos executor`.
+    pub lean_executor: bool,
     pub executor_registration_timeout: Duration,
     pub executor_shutdown_grace_period: Duration,
     pub executor_reregistration_timeout: Duration,
@@ -330,6 +336,10 @@ pub struct Framework {
     /// executors are being shut down, new status updates are ignored (it cannot acknowledge
     /// them), and it is removed with its update streams once no executor is left.
     pub terminating: bool,
+    /// `framework.info` as last written (or recovered), encoded: an executor's launch
+    /// rewrites the file only when the info changed since (the same bytes again would only
+    /// cost a write, a rename over the old file and ext4's flush of it, per task).
+    pub checkpointed_info: Vec<u8>,
 }
 
 /// Mesos's `--max_completed_executors_per_framework` default.

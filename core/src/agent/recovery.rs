@@ -359,15 +359,16 @@ fn dir_names(dir: &Path) -> Vec<String> {
     names
 }
 
-/// Whether an ExecutorInfo is one the agent generated for a command task (reference §4.3).
+/// Whether an ExecutorInfo is one the agent generated for a command task (reference §4.3):
+/// `remesos executor` or `remesos-executor`.
 pub fn is_command_executor(info: &v1::ExecutorInfo) -> bool {
     info.name
         .as_deref()
         .is_some_and(|n| n.starts_with("Command Executor (Task: "))
-        && info
-            .command
-            .as_ref()
-            .is_some_and(|c| c.arguments.last().is_some_and(|a| a == "executor"))
+        && info.command.as_ref().is_some_and(|c| {
+            c.arguments.last().is_some_and(|a| a == "executor")
+                || c.arguments.as_slice() == [super::LEAN_EXECUTOR]
+        })
 }
 
 /// The executor pid checkpointed in `forked.pid`, if that process still runs — the same
@@ -402,20 +403,32 @@ pub(super) fn recorded_pid(path: &Path) -> Option<u32> {
 /// a reboot is durable here: the agent's identity, its operations and its resources.
 pub fn checkpoint(path: &Path, data: &[u8], append: bool, durable: bool) -> std::io::Result<()> {
     use std::io::Write;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
+    // The directory is made only when the file cannot be created without it: a task's
+    // update records are appended six times into a directory that exists by then.
+    let open = |file: &Path| {
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).write(true);
+        if append {
+            options.append(true);
+        } else {
+            options.truncate(true);
+        }
+        match options.open(file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = file.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                options.open(file)
+            }
+            opened => opened,
+        }
+    };
     if append {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        f.write_all(data)?;
-        return Ok(());
+        return open(path)?.write_all(data);
     }
     let tmp = path.with_extension("tmp");
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = open(&tmp)?;
         f.write_all(data)?;
         if durable {
             f.sync_all()?;
@@ -463,6 +476,7 @@ impl Agent {
                 continue;
             }
             let mut framework = Framework {
+                checkpointed_info: prost::Message::encode_to_vec(&fstate.info),
                 info: fstate.info,
                 executors: BTreeMap::new(),
                 completed_executors: Default::default(),
@@ -598,6 +612,31 @@ impl Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A checkpoint makes its directories when they are missing, and only then; appends
+    /// add to the file, a replacement replaces it whole.
+    #[test]
+    fn a_checkpoint_makes_missing_directories_appends_and_replaces() {
+        let dir = std::env::temp_dir().join(format!("remesos-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let updates = dir.join("a/b/task.updates");
+        checkpoint(&updates, b"one", true, false).unwrap();
+        checkpoint(&updates, b"two", true, false).unwrap();
+        assert_eq!(std::fs::read(&updates).unwrap(), b"onetwo");
+        let info = dir.join("c/d/task.info");
+        checkpoint(&info, b"a longer first version", false, false).unwrap();
+        checkpoint(&info, b"second", false, true).unwrap();
+        assert_eq!(std::fs::read(&info).unwrap(), b"second");
+        assert!(
+            !dir.join("c/d/task.tmp").exists(),
+            "the temporary file was renamed"
+        );
+        // A path under a file is an error, not a panic, and writes nothing.
+        let error = checkpoint(&info.join("x"), b"x", true, false).unwrap_err();
+        assert_ne!(error.kind(), std::io::ErrorKind::NotFound, "{error}");
+        assert_eq!(std::fs::read(&info).unwrap(), b"second");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// A pid checkpointed before the process now holding it started is not the executor.
     #[test]

@@ -22,6 +22,7 @@ fn config() -> Config {
         resources: Resources::parse("cpus:4;mem:1024", "*").unwrap(),
         attributes: vec![],
         launcher_dir: PathBuf::from("/opt/remesos"),
+        lean_executor: false,
         executor_registration_timeout: Duration::from_secs(60),
         executor_shutdown_grace_period: Duration::from_secs(5),
         executor_reregistration_timeout: Duration::from_secs(2),
@@ -42,6 +43,30 @@ fn config() -> Config {
         docker: None,
         gc: Default::default(),
         switch_user: true,
+    }
+}
+
+/// RunTask of command task `task` of framework F (user nobody).
+fn command_task(task: &str) -> wire::RunTask {
+    wire::RunTask {
+        framework: v1::FrameworkInfo {
+            user: "nobody".into(),
+            name: "f".into(),
+            id: Some(v1::FrameworkId { value: "F".into() }),
+            ..Default::default()
+        },
+        task: v1::TaskInfo {
+            name: task.into(),
+            task_id: v1::TaskId { value: task.into() },
+            agent_id: v1::AgentId { value: "S1".into() },
+            command: Some(v1::CommandInfo {
+                value: Some("true".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        executor: None,
+        allocation_info: vec![],
     }
 }
 
@@ -120,27 +145,10 @@ impl H {
         })
     }
     fn run(&mut self, task: &str) {
+        self.run_task(command_task(task));
+    }
+    fn run_task(&mut self, run: wire::RunTask) {
         let now = self.now();
-        let run = wire::RunTask {
-            framework: v1::FrameworkInfo {
-                user: "nobody".into(),
-                name: "f".into(),
-                id: Some(v1::FrameworkId { value: "F".into() }),
-                ..Default::default()
-            },
-            task: v1::TaskInfo {
-                name: task.into(),
-                task_id: v1::TaskId { value: task.into() },
-                agent_id: v1::AgentId { value: "S1".into() },
-                command: Some(v1::CommandInfo {
-                    value: Some("true".into()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            executor: None,
-            allocation_info: vec![],
-        };
         self.agent.from_master(now, FromMaster::RunTask(run));
         self.pump();
     }
@@ -175,6 +183,65 @@ impl H {
         result.unwrap();
         uuid
     }
+}
+
+#[test]
+fn framework_info_is_checkpointed_again_only_when_it_changed() {
+    let framework_info_writes = |h: &mut H| {
+        h.take(|e| match e {
+            Effect::Persist { path, data, .. } if path.ends_with("frameworks/F/framework.info") => {
+                Some(data.clone())
+            }
+            _ => None,
+        })
+    };
+    let mut h = H::new();
+    h.run("t1");
+    assert_eq!(
+        framework_info_writes(&mut h).len(),
+        1,
+        "the first executor writes it"
+    );
+    h.run("t2");
+    assert!(
+        framework_info_writes(&mut h).is_empty(),
+        "the same info is not written again"
+    );
+    // The framework's info changed (Mesos's RunTask carries the current FrameworkInfo).
+    let mut run = command_task("t3");
+    run.framework.name = "renamed".into();
+    h.run_task(run);
+    let written = framework_info_writes(&mut h);
+    assert_eq!(written.len(), 1, "a changed info is written");
+    let info: v1::FrameworkInfo = prost::Message::decode(written[0].as_slice()).unwrap();
+    assert_eq!(info.name, "renamed");
+}
+
+#[test]
+fn a_command_task_runs_under_the_lean_executor_when_the_launcher_dir_holds_it() {
+    // Mesos's `mesos-executor`: `remesos-executor` from `--launcher_dir`, found at start.
+    let mut h = H::with_config(Config {
+        lean_executor: true,
+        ..config()
+    });
+    h.run("t1");
+    let launched: Vec<v1::CommandInfo> = h.take(|e| match e {
+        Effect::Launch(launch) => Some(launch.command.clone()),
+        _ => None,
+    });
+    let info = h.agent.frameworks["F"].executors["t1"].info.clone();
+    let command = info.command.clone().unwrap_or_default();
+    assert_eq!(launched, vec![command.clone()], "launched as checkpointed");
+    assert_eq!(
+        command.value.as_deref(),
+        Some("/opt/remesos/remesos-executor")
+    );
+    assert_eq!(command.arguments, vec!["remesos-executor"]);
+    // Recovery takes it (and the older `remesos executor`) for the command executor.
+    assert!(super::recovery::is_command_executor(&info));
+    let mut custom = info.clone();
+    custom.command.as_mut().unwrap().arguments = vec!["my-executor".into()];
+    assert!(!super::recovery::is_command_executor(&custom));
 }
 
 #[test]

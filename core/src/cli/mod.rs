@@ -66,6 +66,22 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Entry point of the `remesos-executor` binary: `remesos executor` alone, so that it links
+/// nothing of the master or the agent (the agent starts it once per command task).
+pub fn executor_main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args == ["--version"] {
+        println!(
+            "remesos-executor {} (Mesos API {})",
+            env!("CARGO_PKG_VERSION"),
+            crate::common::version::MESOS_VERSION
+        );
+        return ExitCode::SUCCESS;
+    }
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    executor::main(&args, &env)
+}
+
 /// Loads a command's flags from `args` over `env`: `--help` prints the usage, a bad flag prints
 /// it with the error; either way the command ends with the returned code.
 pub(crate) fn load_flags(
