@@ -26,7 +26,9 @@ use crate::common::version::version_info;
 use crate::master::dump::{self, Dump};
 use crate::master::operator::{OperatorCommand, OperatorError, OperatorReply, TasksQuery};
 use crate::master::reservation::AgentOperation;
-use crate::master::runtime::{Command, Durable, MasterHandle, OPERATOR_STREAM_BUFFER, Operated};
+use crate::master::runtime::{
+    Command, Durable, MasterHandle, OPERATOR_STREAM_BUFFER, Operated, trim_heap,
+};
 use crate::security::authorizer::Principal;
 
 /// The request's authenticated principal: authentication puts it in the request's
@@ -556,18 +558,6 @@ async fn dump_body(format: api::Format, dump: Dump) -> Bytes {
     })
     .await
     .unwrap_or_default()
-}
-
-/// Gives the heap's free pages back to the system after a big dump (issue 19: each GET_STATE
-/// at 100,000 tasks grew the master by ~0.5 GiB that glibc kept). Big buffers are mmapped and
-/// returned when freed; this returns the freed small chunks' pages too.
-fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own arenas under their locks; it takes no
-    // pointers from us and is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// An operator event stream after SUBSCRIBED: the master's events merged with heartbeats.
