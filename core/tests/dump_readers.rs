@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
 
 use remesos::resources::Resources;
 use remesos_proto::internal as wire;
@@ -56,35 +54,8 @@ async fn spawn_master_logged(work_dir: &std::path::Path) -> (Daemon, String, std
 /// A simulated agent that answers each task it is sent with TASK_RUNNING and keeps it
 /// running (the tasks stay in the master's books and its dumps), and answers pings.
 async fn keep_running_agent(master: &str, resources: &str) -> String {
-    let mut client =
-        wire::agent_service_client::AgentServiceClient::connect(format!("http://{master}"))
-            .await
-            .unwrap();
-    let (tx, rx) = mpsc::channel::<wire::AgentMessage>(1024);
-    let info = v1::AgentInfo {
-        hostname: "big.example".into(),
-        resources: Resources::parse(resources, "*").unwrap().into_protos(),
-        ..Default::default()
-    };
-    tx.send(wire::AgentMessage {
-        message: Some(FromAgent::Register(wire::Register {
-            agent_info: info,
-            endpoint: Some("127.0.0.1:5051".to_string()),
-            ..Default::default()
-        })),
-    })
-    .await
-    .unwrap();
-    let mut inbound = client
-        .session(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(ToAgent::Registered(registered)) = inbound.next().await.unwrap().unwrap().message
-    else {
-        panic!("expected Registered");
-    };
-    let agent_id = registered.agent_id.value.clone();
+    let (agent_id, tx, mut inbound) =
+        support::register_sim_agent(master, "big.example", resources, 1024).await;
     let id = agent_id.clone();
     tokio::spawn(async move {
         while let Some(Ok(message)) = inbound.next().await {
@@ -151,25 +122,17 @@ async fn stalled_reader(master: &str, request: String, keep: usize) -> tokio::ne
 }
 
 async fn body_len(master: &str, path: &str, post: Option<&str>) -> usize {
-    let http = remesos::client::HttpClient::default();
-    let url = format!("http://{master}{path}");
     match post {
         Some(body) => {
-            let response = http
-                .post(
-                    &url,
-                    "application/json",
-                    "application/json",
-                    &[],
-                    body.as_bytes().to_vec(),
-                )
-                .await
-                .unwrap();
-            assert_eq!(response.status().as_u16(), 200);
-            remesos::client::collect(response).await.unwrap().len()
+            let (status, body) = support::post_json(master, path, body).await;
+            assert_eq!(status, 200);
+            body.len()
         }
         None => {
-            let (status, body) = http.get(&url).await.unwrap();
+            let (status, body) = remesos::client::HttpClient::default()
+                .get(&format!("http://{master}{path}"))
+                .await
+                .unwrap();
             assert_eq!(status, 200);
             body.len()
         }
@@ -342,31 +305,9 @@ async fn grpc_status(master: &str, path: &str, body: Vec<u8>) -> (i32, String) {
         .unwrap();
     (
         code,
-        percent_decoded(&field("grpc-message").unwrap_or_default()),
+        // `grpc-message` is percent-encoded (gRPC over HTTP/2, "Responses").
+        remesos::common::metrics::percent_decode(&field("grpc-message").unwrap_or_default()),
     )
-}
-
-/// `grpc-message` is percent-encoded (gRPC over HTTP/2, "Responses").
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One gRPC frame: uncompressed, `len` as its declared length, then `message`.
