@@ -391,7 +391,7 @@ fn sanitize(text: &str) -> String {
 
 /// `%XX` decoded (Mesos encodes a framework's name in its metric keys); a malformed escape
 /// is kept as it is.
-fn percent_decode(text: &str) -> String {
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -19,6 +19,7 @@ use super::dump::{Closed, Sink};
 use super::framework::Framework;
 use super::operator::TasksQuery;
 use super::task::{TaskRecord, viewable};
+use super::task_map::TaskList;
 use crate::common::json::task_json;
 use crate::resources::Resources;
 use crate::security::authorizer::Viewer;
@@ -116,10 +117,19 @@ fn write_object<S: Sink>(
 fn write_array<S: Sink, T>(
     items: &[T],
     out: &mut S,
+    each: impl FnMut(&T, &mut S) -> Result<(), Closed>,
+) -> Result<(), Closed> {
+    write_list(items.iter(), out, each)
+}
+
+/// Writes `[item, ...]` of `items` with `each` writing one item.
+fn write_list<'a, S: Sink, T: 'a>(
+    items: impl Iterator<Item = &'a T>,
+    out: &mut S,
     mut each: impl FnMut(&T, &mut S) -> Result<(), Closed>,
 ) -> Result<(), Closed> {
     out.buf().push(b'[');
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.enumerate() {
         if i > 0 {
             out.buf().push(b',');
         }
@@ -135,7 +145,7 @@ fn write_task(t: &TaskRecord, out: &mut impl Sink) -> Result<(), Closed> {
     Ok(())
 }
 
-fn tasks_value(tasks: &[TaskRecord]) -> Value {
+fn tasks_value(tasks: &TaskList) -> Value {
     Value::Array(tasks.iter().map(|t| task_json(&t.task())).collect())
 }
 
@@ -148,11 +158,11 @@ const TASK_LISTS: [&str; 3] = ["tasks", "unreachable_tasks", "completed_tasks"];
 /// first).
 pub struct FrameworkJson {
     object: Map<String, Value>,
-    lists: [Vec<TaskRecord>; 3],
+    lists: [TaskList; 3],
 }
 
 impl FrameworkJson {
-    fn list(&self, key: &str) -> Option<&[TaskRecord]> {
+    fn list(&self, key: &str) -> Option<&TaskList> {
         let at = TASK_LISTS.iter().position(|k| *k == key)?;
         Some(&self.lists[at])
     }
@@ -160,7 +170,7 @@ impl FrameworkJson {
     fn write(&self, out: &mut impl Sink) -> Result<(), Closed> {
         write_object(&self.object, out, |key, out| {
             let list = self.list(key)?;
-            Some(write_array(list, out, |t, out| write_task(t, out)))
+            Some(write_list(list.iter(), out, |t, out| write_task(t, out)))
         })
     }
 
@@ -218,7 +228,7 @@ impl StateJson {
 /// `/master/tasks`: the tasks a viewer may see and the query; filtered, ordered and paged
 /// off the actor.
 pub struct TasksJson {
-    tasks: Vec<TaskRecord>,
+    tasks: TaskList,
     query: TasksQuery,
 }
 
@@ -333,16 +343,17 @@ impl Master {
         for key in TASK_LISTS {
             o.insert(key.into(), Value::Null);
         }
-        let lists = [
-            f.tasks.values().filter(seen).cloned().collect(),
-            f.unreachable_tasks.values().filter(seen).cloned().collect(),
-            f.completed_tasks
-                .iter()
-                .rev()
-                .filter(seen)
-                .cloned()
-                .collect(),
-        ];
+        let mut lists: [TaskList; 3] = Default::default();
+        if v.sees_everything() {
+            // Shared with the books copy-on-write (`task_map.rs`): no record is copied.
+            lists[0].push_map(&f.tasks);
+            lists[1].push_map(&f.unreachable_tasks);
+            lists[2].push_completed(&f.completed_tasks, true);
+        } else {
+            lists[0].extend(f.tasks.values().filter(seen));
+            lists[1].extend(f.unreachable_tasks.values().filter(seen));
+            lists[2].extend(f.completed_tasks.iter().rev().filter(seen));
+        }
         o.insert(
             "offers".into(),
             Value::Array(
@@ -369,12 +380,13 @@ impl Master {
         FrameworkJson { object: o, lists }
     }
 
-    /// `/master/tasks` as `v` may see it: the records of every task `v` may see, with the
-    /// query to apply off the actor.
+    /// `/master/tasks` as `v` may see it: every task `v` may see (GET_TASKS's lists, shared
+    /// copy-on-write when nothing is filtered), with the query to apply off the actor.
     pub fn tasks_json_dump_for(&self, query: TasksQuery, v: Viewer<'_>) -> TasksJson {
-        TasksJson {
-            tasks: self.all_tasks_for(v).into_iter().cloned().collect(),
-            query,
-        }
+        let lists = self.tasks_ref_for(v);
+        let mut tasks = lists.tasks;
+        tasks.append(lists.unreachable);
+        tasks.append(lists.completed);
+        TasksJson { tasks, query }
     }
 }

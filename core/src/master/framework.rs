@@ -1,6 +1,7 @@
 //! A framework as the master sees it: its FrameworkInfo, its connection, its tasks and offers.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use remesos_proto::v1;
@@ -8,6 +9,7 @@ use v1::framework_info::capability::Type as Capability;
 
 use super::ConnId;
 use super::task::TaskRecord;
+use super::task_map::TaskMap;
 use crate::allocator;
 use crate::common::id::{AgentId, ExecutorId, FrameworkId, OfferId, TaskId};
 use crate::common::protocol::framework_has_capability as has_capability;
@@ -37,9 +39,11 @@ pub struct Framework {
     pub reregistered_time: Option<f64>,
     pub unregistered_time: Option<f64>,
     /// Non-terminal tasks by task id.
-    pub tasks: HashMap<TaskId, TaskRecord>,
+    pub tasks: TaskMap,
     /// Most recent terminal tasks, oldest first, capped by `--max_completed_tasks_per_framework`.
-    pub completed_tasks: VecDeque<TaskRecord>,
+    ///
+    /// Shared copy-on-write with the state dumps' snapshots (`task_map.rs`).
+    pub completed_tasks: Arc<VecDeque<TaskRecord>>,
     /// Completed tasks whose terminal update the framework has not acknowledged yet. Mesos's
     /// master keeps such a task in the framework's tasks until the acknowledgement, so an
     /// implicit reconciliation still answers it (a framework that failed over while its
@@ -47,7 +51,7 @@ pub struct Framework {
     /// by id, and leaves this set with the acknowledgement or when it is evicted.
     pub unacknowledged_ends: HashSet<TaskId>,
     /// Tasks on unreachable agents (partition-aware bookkeeping), by task id.
-    pub unreachable_tasks: HashMap<TaskId, TaskRecord>,
+    pub unreachable_tasks: TaskMap,
     /// Outstanding offer ids.
     pub offers: HashSet<OfferId>,
     /// Executors the framework runs, by agent id then executor id.
@@ -72,10 +76,10 @@ impl Framework {
             registered_time: Some(now_secs),
             reregistered_time: None,
             unregistered_time: None,
-            tasks: HashMap::new(),
-            completed_tasks: VecDeque::new(),
+            tasks: TaskMap::new(),
+            completed_tasks: Arc::default(),
             unacknowledged_ends: HashSet::new(),
-            unreachable_tasks: HashMap::new(),
+            unreachable_tasks: TaskMap::new(),
             offers: HashSet::new(),
             executors: HashMap::new(),
             failover_deadline: None,
@@ -120,15 +124,16 @@ impl Framework {
         if cap == 0 {
             return;
         }
-        while self.completed_tasks.len() >= cap {
-            if let Some(evicted) = self.completed_tasks.pop_front()
+        let completed = Arc::make_mut(&mut self.completed_tasks);
+        while completed.len() >= cap {
+            if let Some(evicted) = completed.pop_front()
                 && !self.unacknowledged_ends.is_empty()
             {
                 self.unacknowledged_ends
                     .remove(evicted.task_id().value.as_str());
             }
         }
-        self.completed_tasks.push_back(task);
+        completed.push_back(task);
     }
 
     /// Records a terminal task whose update awaits the framework's acknowledgement.

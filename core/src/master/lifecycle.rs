@@ -1019,8 +1019,7 @@ impl Master {
                 }
             }
         } else if framework.unacknowledged_ends.contains(tid.as_str())
-            && let Some(task) = framework
-                .completed_tasks
+            && let Some(task) = std::sync::Arc::make_mut(&mut framework.completed_tasks)
                 .iter_mut()
                 .rev()
                 .find(|t| t.task_id().value == tid)

@@ -74,6 +74,7 @@ mod scheduler;
 pub mod service;
 pub mod state;
 pub mod task;
+pub mod task_map;
 mod validation;
 
 #[cfg(test)]

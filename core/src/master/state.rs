@@ -18,6 +18,7 @@ use super::Master;
 use super::agent::Agent;
 use super::framework::Framework;
 use super::task::{TaskRecord, viewable};
+use super::task_map::TaskList;
 use crate::common::json::attributes_json;
 use crate::common::version::MESOS_VERSION;
 use crate::resources::Resources;
@@ -132,7 +133,7 @@ impl Master {
     /// GET_TASKS as `v` may see it (`tasks_ref_for`'s tasks, cloned).
     pub fn get_tasks_for(&self, v: Viewer<'_>) -> resp::GetTasks {
         let seen = self.tasks_ref_for(v);
-        let owned = |list: Vec<TaskRecord>| list.iter().map(TaskRecord::task).collect();
+        let owned = |list: TaskList| list.iter().map(TaskRecord::task).collect();
         resp::GetTasks {
             tasks: owned(seen.tasks),
             completed_tasks: owned(seen.completed),

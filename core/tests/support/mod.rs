@@ -24,12 +24,23 @@ pub struct SimAgent {
     pub acks: mpsc::UnboundedReceiver<Vec<u8>>,
 }
 
-pub async fn start_agent(master: &str, hostname: &str, resources: &str) -> SimAgent {
+/// Registers a simulated agent over the real gRPC session: its id, the sender of its
+/// messages (a channel of `buffer`) and the master's messages to it.
+pub async fn register_sim_agent(
+    master: &str,
+    hostname: &str,
+    resources: &str,
+    buffer: usize,
+) -> (
+    String,
+    mpsc::Sender<wire::AgentMessage>,
+    tonic::Streaming<wire::MasterMessage>,
+) {
     let mut client =
         wire::agent_service_client::AgentServiceClient::connect(format!("http://{master}"))
             .await
             .unwrap();
-    let (tx, rx) = mpsc::channel::<wire::AgentMessage>(64);
+    let (tx, rx) = mpsc::channel::<wire::AgentMessage>(buffer);
     let info = v1::AgentInfo {
         hostname: hostname.to_string(),
         resources: Resources::parse(resources, "*").unwrap().into_protos(),
@@ -53,7 +64,11 @@ pub async fn start_agent(master: &str, hostname: &str, resources: &str) -> SimAg
     let Some(ToAgent::Registered(registered)) = first.message else {
         panic!("expected Registered, got {first:?}");
     };
-    let id = registered.agent_id.value.clone();
+    (registered.agent_id.value, tx, inbound)
+}
+
+pub async fn start_agent(master: &str, hostname: &str, resources: &str) -> SimAgent {
+    let (id, tx, mut inbound) = register_sim_agent(master, hostname, resources, 64).await;
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let agent_id = id.clone();
     tokio::spawn(async move {
