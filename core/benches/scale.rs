@@ -60,6 +60,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use remesos::client::scheduler::{Caller, Subscription};
 use remesos::client::{Format, HttpClient};
+use remesos::master::service::EncodedMessage;
 use remesos::resources::Resources;
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
@@ -250,46 +251,19 @@ impl Drop for MasterProcess {
 // ---------------------------------------------------------------------------------------
 // Simulated agents
 
-/// An `AgentMessage` in its protobuf encoding, as a simulated agent sends it: as a
-/// [`prost::Message`] it only encodes, writing its bytes as they are (the bench-side
-/// counterpart of the master's `service::EncodedMessage`). A reregistration is sent from
-/// bytes the agent kept up to date while its tasks launched (`SimAgent::tasks_wire`), not
-/// from a message built (and a million `Task`s allocated) after the failover.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Outbound(bytes::Bytes);
+/// An `AgentMessage` in its protobuf encoding, as a simulated agent sends it: the master's
+/// pass-through [`EncodedMessage`] (as a [`prost::Message`] it writes its bytes as they
+/// are). A reregistration is sent from bytes the agent kept up to date while its tasks
+/// launched (`SimAgent::tasks_wire`), not from a message built (and a million `Task`s
+/// allocated) after the failover.
+type Outbound = EncodedMessage;
 
-impl Outbound {
-    fn of(message: FromAgent) -> Self {
-        let message = wire::AgentMessage {
-            message: Some(message),
-        };
-        Outbound(message.encode_to_vec().into())
-    }
-}
-
-impl prost::Message for Outbound {
-    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
-        buf.put_slice(&self.0);
-    }
-
-    /// Never decoded (the session decodes `MasterMessage`s); skips the field.
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: prost::encoding::WireType,
-        buf: &mut impl bytes::Buf,
-        ctx: prost::encoding::DecodeContext,
-    ) -> Result<(), prost::DecodeError> {
-        prost::encoding::skip_field(wire_type, tag, buf, ctx)
-    }
-
-    fn encoded_len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn clear(&mut self) {
-        self.0 = bytes::Bytes::new();
-    }
+/// `message` as an [`Outbound`].
+fn outbound(message: FromAgent) -> Outbound {
+    let message = wire::AgentMessage {
+        message: Some(message),
+    };
+    EncodedMessage::from_bytes(message.encode_to_vec().into())
 }
 
 /// Writes a length-delimited field's key and length.
@@ -370,7 +344,7 @@ impl SimAgent {
         let version = Some(remesos::common::version::MESOS_VERSION.to_string());
         let endpoint = Some(format!("127.0.0.1:{}", 1 + self.index % 60_000));
         if self.info.id.is_none() {
-            return Outbound::of(FromAgent::Register(wire::Register {
+            return outbound(FromAgent::Register(wire::Register {
                 agent_info: self.info.clone(),
                 version,
                 endpoint,
@@ -398,7 +372,7 @@ impl SimAgent {
         for f in frameworks {
             prost::encoding::message::encode(7, f, &mut buf);
         }
-        Outbound(buf.into())
+        EncodedMessage::from_bytes(buf.into())
     }
 
     fn status(&mut self, framework: &str, task_id: &str, state: v1::TaskState) -> Outbound {
@@ -410,7 +384,7 @@ impl SimAgent {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        Outbound::of(FromAgent::StatusUpdate(wire::StatusUpdate {
+        outbound(FromAgent::StatusUpdate(wire::StatusUpdate {
             framework_id: v1::FrameworkId {
                 value: framework.to_string(),
             },
@@ -479,7 +453,7 @@ impl SimAgent {
                     shared.reregistered.fetch_add(1, Ordering::Relaxed);
                 }
                 Some(ToAgent::Ping(_)) => {
-                    let _ = tx.try_send(Outbound::of(FromAgent::Pong(wire::Pong {})));
+                    let _ = tx.try_send(outbound(FromAgent::Pong(wire::Pong {})));
                 }
                 Some(ToAgent::RunTask(run)) => {
                     let framework = run.framework.id.clone().unwrap_or_default().value;
@@ -1466,7 +1440,7 @@ fn check_reregister_bytes() {
             ..Default::default()
         })),
     };
-    let sent = agent.hello().0;
+    let sent = agent.hello().bytes().clone();
     assert_eq!(
         sent.as_ref(),
         built.encode_to_vec().as_slice(),
