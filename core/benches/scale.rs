@@ -14,7 +14,11 @@
 //!   (`AgentService.Session`): they register, answer pings, and answer every RunTask with
 //!   TASK_STARTING then TASK_RUNNING after `--delay_ms` (default 10) and keep the task
 //!   running. After a broken session they reregister with the tasks they run, as a real
-//!   agent does after a master failover.
+//!   agent does after a master failover: the `Reregister` is sent from bytes each agent
+//!   appends a task's record to as the task launches (`SimAgent::tasks_wire`), the bytes
+//!   prost writes for the message built field by field (checked at every start,
+//!   `check_reregister_bytes`), so that the harness's CPU after a failover is not spent
+//!   building a million `Task`s the master could decode from the wire anyway.
 //! * The frameworks use the real v1 scheduler API (protobuf over HTTP, the crate's
 //!   `Subscription`): each accepts its offers with as many `cpus:1;mem:1` tasks as fit (at
 //!   most `--per_offer` per offer if given) until its share of TASKS was launched, and
@@ -56,6 +60,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use remesos::client::scheduler::{Caller, Subscription};
 use remesos::client::{Format, HttpClient};
+use remesos::master::service::EncodedMessage;
 use remesos::resources::Resources;
 use remesos_proto::internal as wire;
 use remesos_proto::v1;
@@ -246,63 +251,131 @@ impl Drop for MasterProcess {
 // ---------------------------------------------------------------------------------------
 // Simulated agents
 
-/// A task a simulated agent runs: its framework and id (enough to reregister it).
-struct SimTask {
-    framework: String,
-    task_id: String,
+/// An `AgentMessage` in its protobuf encoding, as a simulated agent sends it: the master's
+/// pass-through [`EncodedMessage`] (as a [`prost::Message`] it writes its bytes as they
+/// are). A reregistration is sent from bytes the agent kept up to date while its tasks
+/// launched (`SimAgent::tasks_wire`), not from a message built (and a million `Task`s
+/// allocated) after the failover.
+type Outbound = EncodedMessage;
+
+/// `message` as an [`Outbound`].
+fn outbound(message: FromAgent) -> Outbound {
+    let message = wire::AgentMessage {
+        message: Some(message),
+    };
+    EncodedMessage::from_bytes(message.encode_to_vec().into())
+}
+
+/// Writes a length-delimited field's key and length.
+fn field_head(tag: u32, len: usize, buf: &mut Vec<u8>) {
+    prost::encoding::encode_key(tag, prost::encoding::WireType::LengthDelimited, buf);
+    prost::encoding::encode_varint(len as u64, buf);
 }
 
 struct SimAgent {
     index: usize,
     master: String,
     info: v1::AgentInfo,
-    tasks: Vec<SimTask>,
+    /// The tasks it runs as `Reregister.tasks` (field 6) records, each appended when the
+    /// task launched: exactly the bytes prost writes for those fields.
+    tasks_wire: Vec<u8>,
     frameworks: HashMap<String, v1::FrameworkInfo>,
-    task_resources: Vec<v1::Resource>,
+    /// `Task.resources` (field 7 records) of every task it runs (all alike).
+    resources_wire: Vec<u8>,
     delay: Duration,
     updates: u64,
 }
 
 impl SimAgent {
-    fn hello(&self) -> FromAgent {
+    fn new(
+        index: usize,
+        master: String,
+        info: v1::AgentInfo,
+        task_resources: &[v1::Resource],
+        delay: Duration,
+    ) -> Self {
+        let mut resources_wire = Vec::new();
+        for r in task_resources {
+            prost::encoding::message::encode(7, r, &mut resources_wire);
+        }
+        SimAgent {
+            index,
+            master,
+            info,
+            tasks_wire: Vec::new(),
+            frameworks: HashMap::new(),
+            resources_wire,
+            delay,
+            updates: 0,
+        }
+    }
+
+    /// A running task as the agent reports it, without its resources (field 7, the last
+    /// field it sets: [`SimAgent::push_task`] appends them already encoded).
+    fn task_head(&self, framework: &str, task_id: &str) -> v1::Task {
+        v1::Task {
+            name: task_id.to_string(),
+            task_id: v1::TaskId {
+                value: task_id.to_string(),
+            },
+            framework_id: v1::FrameworkId {
+                value: framework.to_string(),
+            },
+            agent_id: self.info.id.clone().unwrap_or_default(),
+            state: v1::TaskState::TaskRunning as i32,
+            ..Default::default()
+        }
+    }
+
+    /// Records a launched task in [`SimAgent::tasks_wire`].
+    fn push_task(&mut self, framework: &str, task_id: &str) {
+        let head = self.task_head(framework, task_id);
+        let len = head.encoded_len() + self.resources_wire.len();
+        field_head(6, len, &mut self.tasks_wire);
+        head.encode_raw(&mut self.tasks_wire);
+        self.tasks_wire.extend_from_slice(&self.resources_wire);
+    }
+
+    /// The session's first message: Register, or (with an id) Reregister with every task it
+    /// runs, written from [`SimAgent::tasks_wire`] in prost's field order (1, 2, 4, then the
+    /// tasks, then the frameworks, 7): the bytes prost writes for the whole message
+    /// (`check_reregister_bytes`).
+    fn hello(&self) -> Outbound {
         let version = Some(remesos::common::version::MESOS_VERSION.to_string());
         let endpoint = Some(format!("127.0.0.1:{}", 1 + self.index % 60_000));
         if self.info.id.is_none() {
-            return FromAgent::Register(wire::Register {
+            return outbound(FromAgent::Register(wire::Register {
                 agent_info: self.info.clone(),
                 version,
                 endpoint,
                 ..Default::default()
-            });
+            }));
         }
-        let tasks = self
-            .tasks
-            .iter()
-            .map(|t| v1::Task {
-                name: t.task_id.clone(),
-                task_id: v1::TaskId {
-                    value: t.task_id.clone(),
-                },
-                framework_id: v1::FrameworkId {
-                    value: t.framework.clone(),
-                },
-                agent_id: self.info.id.clone().unwrap_or_default(),
-                state: v1::TaskState::TaskRunning as i32,
-                resources: self.task_resources.clone(),
-                ..Default::default()
-            })
-            .collect();
-        FromAgent::Reregister(wire::Reregister {
+        let head = wire::Reregister {
             agent_info: self.info.clone(),
             version,
             endpoint,
-            tasks,
-            frameworks: self.frameworks.values().cloned().collect(),
             ..Default::default()
-        })
+        };
+        // The frameworks (field 7) are written one by one: a second `Reregister` would
+        // write its required `agent_info` again.
+        let frameworks: Vec<&v1::FrameworkInfo> = self.frameworks.values().collect();
+        let tail: usize = frameworks
+            .iter()
+            .map(|f| prost::encoding::message::encoded_len(7, *f))
+            .sum();
+        let len = head.encoded_len() + self.tasks_wire.len() + tail;
+        let mut buf = Vec::with_capacity(len + 16);
+        field_head(2, len, &mut buf);
+        head.encode_raw(&mut buf);
+        buf.extend_from_slice(&self.tasks_wire);
+        for f in frameworks {
+            prost::encoding::message::encode(7, f, &mut buf);
+        }
+        EncodedMessage::from_bytes(buf.into())
     }
 
-    fn status(&mut self, framework: &str, task_id: &str, state: v1::TaskState) -> FromAgent {
+    fn status(&mut self, framework: &str, task_id: &str, state: v1::TaskState) -> Outbound {
         self.updates += 1;
         let mut uuid = [0u8; 16];
         uuid[..8].copy_from_slice(&(self.index as u64).to_be_bytes());
@@ -311,7 +384,7 @@ impl SimAgent {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        FromAgent::StatusUpdate(wire::StatusUpdate {
+        outbound(FromAgent::StatusUpdate(wire::StatusUpdate {
             framework_id: v1::FrameworkId {
                 value: framework.to_string(),
             },
@@ -327,7 +400,7 @@ impl SimAgent {
                 ..Default::default()
             },
             latest_state: Some(state as i32),
-        })
+        }))
     }
 
     /// Sessions with the master, forever: reconnects after a broken one.
@@ -340,21 +413,33 @@ impl SimAgent {
     }
 
     async fn session(&mut self, shared: &Shared) {
-        let Ok(mut client) = wire::agent_service_client::AgentServiceClient::connect(format!(
-            "http://{}",
-            self.master
-        ))
-        .await
+        let Ok(endpoint) =
+            tonic::transport::Endpoint::from_shared(format!("http://{}", self.master))
         else {
             return;
         };
-        // The session's first message (Register or Reregister) is queued before it opens.
-        let (tx, rx) = mpsc::channel::<wire::AgentMessage>(1024);
-        let first = Some(self.hello());
-        if tx.try_send(wire::AgentMessage { message: first }).is_err() {
+        let Ok(channel) = endpoint.connect().await else {
+            return;
+        };
+        // `AgentService.Session` as the generated client calls it, with a codec that sends
+        // [`Outbound`] bytes as they are.
+        let mut client = tonic::client::Grpc::new(channel);
+        if client.ready().await.is_err() {
             return;
         }
-        let mut inbound = match client.session(ReceiverStream::new(rx)).await {
+        // The session's first message (Register or Reregister) is queued before it opens.
+        let (tx, rx) = mpsc::channel::<Outbound>(1024);
+        if tx.try_send(self.hello()).is_err() {
+            return;
+        }
+        let codec = tonic_prost::ProstCodec::<Outbound, wire::MasterMessage>::default();
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+            "/remesos.internal.AgentService/Session",
+        );
+        let mut inbound = match client
+            .streaming(tonic::Request::new(ReceiverStream::new(rx)), path, codec)
+            .await
+        {
             Ok(response) => response.into_inner(),
             Err(_) => return,
         };
@@ -368,9 +453,7 @@ impl SimAgent {
                     shared.reregistered.fetch_add(1, Ordering::Relaxed);
                 }
                 Some(ToAgent::Ping(_)) => {
-                    let _ = tx.try_send(wire::AgentMessage {
-                        message: Some(FromAgent::Pong(wire::Pong {})),
-                    });
+                    let _ = tx.try_send(outbound(FromAgent::Pong(wire::Pong {})));
                 }
                 Some(ToAgent::RunTask(run)) => {
                     let framework = run.framework.id.clone().unwrap_or_default().value;
@@ -382,17 +465,13 @@ impl SimAgent {
                         self.status(&framework, &task_id, v1::TaskState::TaskStarting),
                         self.status(&framework, &task_id, v1::TaskState::TaskRunning),
                     ];
-                    self.tasks.push(SimTask { framework, task_id });
+                    self.push_task(&framework, &task_id);
                     let tx = tx.clone();
                     let delay = self.delay;
                     tokio::spawn(async move {
                         tokio::time::sleep(delay).await;
                         for update in updates {
-                            let _ = tx
-                                .send(wire::AgentMessage {
-                                    message: Some(update),
-                                })
-                                .await;
+                            let _ = tx.send(update).await;
                         }
                     });
                 }
@@ -792,22 +871,14 @@ async fn run(cfg: Config) {
     let task_resources = task_resources.into_protos();
     let slots = cfg.slots();
     for index in 0..cfg.agents {
-        let agent = SimAgent {
-            index,
-            master: master.clone(),
-            info: v1::AgentInfo {
-                hostname: format!("sim-{index}"),
-                resources: Resources::parse(&format!("cpus:{slots};mem:{slots}"), "*")
-                    .unwrap()
-                    .into_protos(),
-                ..Default::default()
-            },
-            tasks: Vec::new(),
-            frameworks: HashMap::new(),
-            task_resources: task_resources.clone(),
-            delay: cfg.delay,
-            updates: 0,
+        let info = v1::AgentInfo {
+            hostname: format!("sim-{index}"),
+            resources: Resources::parse(&format!("cpus:{slots};mem:{slots}"), "*")
+                .unwrap()
+                .into_protos(),
+            ..Default::default()
         };
+        let agent = SimAgent::new(index, master.clone(), info, &task_resources, cfg.delay);
         tokio::spawn(agent.run(shared.clone()));
     }
     let took = wait_until("agents to register", Duration::from_secs(600), || {
@@ -1305,6 +1376,82 @@ async fn ui_figures(master: &str, pid: u32, tabs: usize, idle_cpu: f64) -> UiFig
     }
 }
 
+/// The reregistration a simulated agent sends from its kept bytes ([`SimAgent::hello`]) is
+/// the message a real agent sends: the same bytes as prost's encoding of the `Reregister`
+/// built field by field (as this bench built it before session 17), and it decodes to that
+/// message. Run at every start (a few tasks, microseconds); panics on a difference.
+fn check_reregister_bytes() {
+    let mut task_resources = Resources::parse("cpus:1;mem:1", "*").unwrap();
+    task_resources.allocate("*");
+    let task_resources = task_resources.into_protos();
+    let info = v1::AgentInfo {
+        hostname: "sim-7".into(),
+        resources: Resources::parse("cpus:3;mem:3", "*").unwrap().into_protos(),
+        id: Some(v1::AgentId {
+            value: "a-S7".into(),
+        }),
+        ..Default::default()
+    };
+    let mut agent = SimAgent::new(
+        7,
+        "127.0.0.1:1".into(),
+        info.clone(),
+        &task_resources,
+        Duration::ZERO,
+    );
+    let launched = [("f-1", "t-1"), ("f-2", "t-2"), ("f-1", "t-3")];
+    for (framework, task_id) in launched {
+        agent
+            .frameworks
+            .entry(framework.into())
+            .or_insert(v1::FrameworkInfo {
+                user: "u".into(),
+                name: framework.into(),
+                id: Some(v1::FrameworkId {
+                    value: framework.into(),
+                }),
+                ..Default::default()
+            });
+        agent.push_task(framework, task_id);
+    }
+    let tasks = launched
+        .iter()
+        .map(|(framework, task_id)| v1::Task {
+            name: task_id.to_string(),
+            task_id: v1::TaskId {
+                value: task_id.to_string(),
+            },
+            framework_id: v1::FrameworkId {
+                value: framework.to_string(),
+            },
+            agent_id: info.id.clone().unwrap_or_default(),
+            state: v1::TaskState::TaskRunning as i32,
+            resources: task_resources.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let built = wire::AgentMessage {
+        message: Some(FromAgent::Reregister(wire::Reregister {
+            agent_info: info,
+            version: Some(remesos::common::version::MESOS_VERSION.to_string()),
+            endpoint: Some("127.0.0.1:8".into()),
+            tasks,
+            frameworks: agent.frameworks.values().cloned().collect(),
+            ..Default::default()
+        })),
+    };
+    let sent = agent.hello().bytes().clone();
+    assert_eq!(
+        sent.as_ref(),
+        built.encode_to_vec().as_slice(),
+        "a simulated agent's reregistration bytes differ from prost's encoding of the message"
+    );
+    assert_eq!(
+        wire::AgentMessage::decode(sent).expect("the reregistration bytes decode"),
+        built
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--sizes") {
         // The inline sizes of the messages the master queues and keeps (bytes).
@@ -1322,6 +1469,7 @@ fn main() {
         );
         return;
     }
+    check_reregister_bytes();
     let cfg = Config::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -62,7 +62,14 @@ impl Agent {
     }
 
     pub fn add_used(&mut self, framework_id: &FrameworkId, resources: &Resources) {
-        *self.used.entry(framework_id.clone()).or_default() += resources;
+        // The id is cloned only for a framework new on the agent (a reregistration adds
+        // every task's resources, most to a framework already there).
+        match self.used.get_mut(framework_id) {
+            Some(used) => *used += resources,
+            None => {
+                self.used.insert(framework_id.clone(), resources.clone());
+            }
+        }
     }
 
     pub fn remove_used(&mut self, framework_id: &str, resources: &Resources) {

@@ -399,6 +399,9 @@ impl Master {
         // The reported tasks are moved into the records, not cloned: at a failover every
         // agent reports all its tasks at once (a million at scale).
         let reported_tasks = reregister.tasks.len();
+        // The last task's resources as reported and parsed: an agent's tasks mostly ask for
+        // the same resources, which are then parsed once rather than per task.
+        let mut parsed: Option<(Vec<v1::Resource>, Resources)> = None;
         for (task, (fid, task_id)) in reregister.tasks.into_iter().zip(ids.tasks) {
             let state = v1::TaskState::try_from(task.state).unwrap_or(v1::TaskState::TaskStaging);
             let Some(framework) = self.frameworks.get_mut(&fid) else {
@@ -427,10 +430,18 @@ impl Master {
                 }
                 continue;
             }
-            framework.unreachable_tasks.remove(task_id.as_str());
+            if !framework.unreachable_tasks.is_empty() {
+                framework.unreachable_tasks.remove(task_id.as_str());
+            }
             agent.tasks.insert((fid.clone(), task_id.clone()));
-            if let Ok(r) = Resources::from_protos(task.resources.iter().cloned()) {
-                agent.add_used(&fid, &r);
+            match &parsed {
+                Some((protos, r)) if *protos == task.resources => agent.add_used(&fid, r),
+                _ => {
+                    if let Ok(r) = Resources::from_protos(task.resources.iter().cloned()) {
+                        agent.add_used(&fid, &r);
+                        parsed = Some((task.resources.clone(), r));
+                    }
+                }
             }
             framework.tasks.insert(task_id, task.into());
         }

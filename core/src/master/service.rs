@@ -86,6 +86,12 @@ impl EncodedMessage {
         EncodedMessage(Bytes::from(message.encode_to_vec()))
     }
 
+    /// Bytes that already are a message's encoding, sent as they are (the scale bench's
+    /// simulated agents send their kept `AgentMessage` encodings with it).
+    pub fn from_bytes(bytes: Bytes) -> Self {
+        EncodedMessage(bytes)
+    }
+
     /// The encoded bytes.
     pub fn bytes(&self) -> &Bytes {
         &self.0

@@ -3740,3 +3740,72 @@ fn streamed_v0_dumps_equal_the_value_trees() {
     let (bytes, _) = chunked(128, |out| new.write(out));
     assert_eq!(String::from_utf8(bytes).unwrap(), "{\"tasks\":[]}");
 }
+
+#[test]
+fn a_reregistering_agents_tasks_are_accounted_per_framework_whatever_their_resources() {
+    // After a failover an agent reports all its tasks at once; the master parses a run of
+    // tasks with the same resources once (lifecycle.rs), so tasks asking for different
+    // resources, interleaved and of two frameworks, must still each count in full.
+    let mut h = Harness::new();
+    let conn = h.conn();
+    let small = {
+        let mut r = Resources::parse("cpus:1;mem:128", "*").unwrap();
+        r.allocate("*");
+        r.into_protos()
+    };
+    let big = {
+        let mut r = Resources::parse("cpus:2;mem:256", "*").unwrap();
+        r.allocate("*");
+        r.into_protos()
+    };
+    let framework_info = |id: &str| v1::FrameworkInfo {
+        id: Some(v1::FrameworkId { value: id.into() }),
+        ..framework(id)
+    };
+    let task = |framework: &str, id: &str, resources: &Vec<v1::Resource>| v1::Task {
+        name: id.into(),
+        task_id: v1::TaskId { value: id.into() },
+        framework_id: v1::FrameworkId {
+            value: framework.into(),
+        },
+        agent_id: v1::AgentId {
+            value: "old-S1".into(),
+        },
+        state: v1::TaskState::TaskRunning as i32,
+        resources: resources.clone(),
+        ..Default::default()
+    };
+    let reregister = wire::Reregister {
+        agent_info: v1::AgentInfo {
+            hostname: "host1".into(),
+            id: Some(v1::AgentId {
+                value: "old-S1".into(),
+            }),
+            resources: Resources::parse("cpus:16;mem:4096", "*")
+                .unwrap()
+                .into_protos(),
+            ..Default::default()
+        },
+        tasks: vec![
+            task("old-F1", "t1", &small),
+            task("old-F1", "t2", &small),
+            task("old-F1", "t3", &big),
+            task("old-F2", "t4", &big),
+            task("old-F1", "t5", &small),
+            task("old-F2", "t6", &small),
+        ],
+        frameworks: vec![framework_info("old-F1"), framework_info("old-F2")],
+        ..Default::default()
+    };
+    let now = h.now();
+    let id = h.master.reregister_agent(now, conn, reregister).unwrap();
+    h.pump();
+    let agent = &h.master.agents[&id];
+    assert_eq!(agent.tasks.len(), 6);
+    assert_eq!(agent.used["old-F1"].cpus(), 5.0);
+    assert_eq!(agent.used["old-F1"].mem(), 640.0);
+    assert_eq!(agent.used["old-F2"].cpus(), 3.0);
+    assert_eq!(agent.used["old-F2"].mem(), 384.0);
+    assert_eq!(h.master.frameworks["old-F1"].tasks.len(), 4);
+    assert_eq!(h.master.frameworks["old-F2"].tasks.len(), 2);
+}
