@@ -67,24 +67,26 @@ const QUEUES_TARGET: &str = "master_queues";
 /// ([`Runtime::trim_after_burst`]): one trim per ~65k messages at most, so a steady stream
 /// of updates costs one trim now and then, a quiet master none.
 const TRIM_AFTER: u64 = 1 << 16;
-/// Returns the free pages of the heap to the system: mimalloc's (`mi_collect(true)`, the
-/// `remesos` binary's global allocator: it purges every arena's freed pages at once instead
+/// How the process's global allocator, when it is not glibc's, returns its freed pages at
+/// once: set by the binary that installs it ([`set_heap_collect`]; the `remesos` binary's
+/// main.rs, mimalloc's `mi_collect(true)`). The library itself names no allocator, so the
+/// command executor, libmesos.so and the Python module link none but glibc's.
+static HEAP_COLLECT: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets [`trim_heap`]'s hook for the process's global allocator (the first call wins).
+pub fn set_heap_collect(collect: fn()) {
+    let _ = HEAP_COLLECT.set(collect);
+}
+
+/// Returns the free pages of the heap to the system: the global allocator's through the
+/// hook of [`set_heap_collect`] (mimalloc's purges every arena's freed pages at once instead
 /// of after its purge delay) and glibc's (`malloc_trim(0)`, what C code and builds without
-/// mimalloc, e.g. the tests, allocate from). Called after a drained burst
+/// another allocator, e.g. the tests, allocate from). Called after a drained burst
 /// ([`Runtime::trim_after_burst`]) and after a big dump (http/operator.rs): each GET_STATE
 /// at 100,000 tasks once grew the master by ~0.5 GiB that glibc kept (issue 19).
 pub fn trim_heap() {
-    // Links libmimalloc (for `mi_collect`) into builds that do not allocate with it.
-    use mimalloc as _;
-    unsafe extern "C" {
-        /// mimalloc's `void mi_collect(bool force)` (linked through the `mimalloc` crate).
-        fn mi_collect(force: bool);
-    }
-    // SAFETY: mi_collect takes no pointers from us; it collects the calling thread's heap
-    // and purges the arenas under mimalloc's own locks, safe from any thread at any time
-    // (and a no-op on a heap it never gave out).
-    unsafe {
-        mi_collect(true);
+    if let Some(collect) = HEAP_COLLECT.get() {
+        collect();
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks glibc's own arenas under their locks; it takes no

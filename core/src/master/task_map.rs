@@ -133,8 +133,9 @@ impl TaskMap {
         removed
     }
 
-    /// Keeps the tasks `keep` says to keep; copies only the shards it removes from.
-    pub fn retain(&mut self, mut keep: impl FnMut(&TaskId, &TaskRecord) -> bool) {
+    /// Keeps the tasks `keep` says to keep; copies only the shards it removes from. `keep`
+    /// is asked twice about the tasks of such a shard, so it is an `Fn` (no side effects).
+    pub fn retain(&mut self, keep: impl Fn(&TaskId, &TaskRecord) -> bool) {
         for shard in &mut self.shards {
             if shard.iter().all(|(id, t)| keep(id, t)) {
                 continue;
