@@ -430,9 +430,7 @@ impl Master {
                 }
                 continue;
             }
-            if !framework.unreachable_tasks.is_empty() {
-                framework.unreachable_tasks.remove(task_id.as_str());
-            }
+            framework.unreachable_tasks.remove(task_id.as_str());
             agent.tasks.insert((fid.clone(), task_id.clone()));
             match &parsed {
                 Some((protos, r)) if *protos == task.resources => agent.add_used(&fid, r),
@@ -1030,12 +1028,14 @@ impl Master {
                 }
             }
         } else if framework.unacknowledged_ends.contains(tid.as_str())
-            && let Some(task) = std::sync::Arc::make_mut(&mut framework.completed_tasks)
-                .iter_mut()
-                .rev()
-                .find(|t| t.task_id().value == tid)
+            && let Some(at) = framework
+                .completed_tasks
+                .iter()
+                .rposition(|t| t.task_id().value == tid)
         {
-            // A resent terminal update: its acknowledgement is the one that counts.
+            // A resent terminal update: its acknowledgement is the one that counts. The
+            // deque is copied only if a dump holds it and the task is found.
+            let task = &mut std::sync::Arc::make_mut(&mut framework.completed_tasks)[at];
             task.status_update_state = Some(status.state);
             task.status_update_uuid = status.uuid.clone().map(bytes::Bytes::from);
         }
